@@ -1,0 +1,109 @@
+/* bridges/c/main.c — plugbay-worker-c: the bridge that loads native C plugins (shared objects) with dlopen. */
+#include <dlfcn.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "worker.h"
+
+/* The one plugin this worker runs. */
+static struct {
+    char path[PATH_MAX];       /* DIR/ENTRY, for messages */
+    void *handle;              /* from dlopen */
+    const bay_plugin_def *def; /* the plugin's bay_plugin descriptor */
+} plugin;
+
+static bay_plugin_fn find_export(const char *name)
+{
+    for (const bay_export *e = plugin.def->exports; e && e->name; e++)
+        if (strcmp(e->name, name) == 0)
+            return e->fn;
+    return NULL;
+}
+
+/* list_exports writes the plugin's export names, comma-separated, into buf. */
+static void list_exports(char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (const bay_export *e = plugin.def->exports; e && e->name && used < size; e++) {
+        int w = snprintf(buf + used, size - used, "%s%s", used ? ", " : "", e->name);
+        used += w > 0 ? (size_t)w : 0;
+    }
+    if (buf[0] == '\0')
+        snprintf(buf, size, "nothing");
+}
+
+/* open_plugin does the work of c_load, leaving the handle open even on failure. */
+static int open_plugin(const bay_plugin_info *p, const char *const *functions, bay_error *err)
+{
+    int n = p->entry[0] == '/' ? snprintf(plugin.path, sizeof plugin.path, "%s", p->entry)
+                               : snprintf(plugin.path, sizeof plugin.path, "%s/%s", p->dir, p->entry);
+    if (n < 0 || (size_t)n >= sizeof plugin.path)
+        return bay_error_set(err, BAY_EINVAL, p->id, "plugin path %s/%s is too long", p->dir, p->entry);
+    plugin.handle = dlopen(plugin.path, RTLD_NOW | RTLD_LOCAL);
+    if (plugin.handle == NULL)
+        return bay_error_set(err, BAY_EIO, p->id, "cannot load %s: %s", plugin.path, dlerror());
+    plugin.def = dlsym(plugin.handle, "bay_plugin");
+    if (plugin.def == NULL)
+        return bay_error_set(err, BAY_EPLUGIN, p->id,
+                             "%s defines no plugin: symbol bay_plugin not found (define it with BAY_PLUGIN(...) "
+                             "from plugbay/plugin.h)",
+                             plugin.path);
+    if (plugin.def->abi != BAY_PLUGIN_ABI)
+        return bay_error_set(err, BAY_EPLUGIN, p->id,
+                             "%s was built for plugin ABI %d but this worker runs ABI %d; rebuild it against this "
+                             "plugbay's plugbay/plugin.h",
+                             plugin.path, plugin.def->abi, BAY_PLUGIN_ABI);
+    for (const char *const *fn = functions; *fn; fn++) {
+        if (find_export(*fn))
+            continue;
+        char names[256];
+        list_exports(names, sizeof names);
+        return bay_error_set(err, BAY_EMANIFEST, p->id,
+                             "plugin.json names function \"%s\" but %s does not export it; it exports: %s", *fn,
+                             plugin.path, names);
+    }
+    int rc = plugin.def->on_load ? plugin.def->on_load() : 0;
+    if (rc)
+        return bay_error_set(err, BAY_EPLUGIN, p->id, "%s: on_load returned %d", plugin.path, rc);
+    return 0;
+}
+
+static int c_load(const bay_plugin_info *p, const char *const *functions, bay_error *err)
+{
+    int rc = open_plugin(p, functions, err);
+    if (rc && plugin.handle) {
+        dlclose(plugin.handle);
+        plugin.handle = NULL;
+        plugin.def = NULL;
+    }
+    return rc;
+}
+
+static int c_call(const char *function, bay_call *call, const bay_value *args, bay_value **result)
+{
+    bay_plugin_fn fn = find_export(function); /* load checked that it exists */
+    return fn(call, args, result);
+}
+
+static void c_unload(void)
+{
+    if (plugin.def->on_unload)
+        plugin.def->on_unload();
+    dlclose(plugin.handle);
+    plugin.handle = NULL;
+    plugin.def = NULL;
+}
+
+static const bay_bridge c_bridge = {
+    .language = "c",
+    .load = c_load,
+    .call = c_call,
+    .unload = c_unload,
+};
+
+int main(void)
+{
+    return bay_worker_main(&c_bridge);
+}

@@ -1,0 +1,189 @@
+/* bridges/common/call.c — running one CALL on the main thread, and the bay_call_* / bay_arg_* API of plugin.h. */
+#include "worker_internal.h"
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "value_internal.h"
+
+int bay_call_stop_code(const bay_call *c)
+{
+    if (atomic_load(&c->cancelled))
+        return BAY_ECANCELED;
+    return c->deadline_ns && bay_now_ns() >= c->deadline_ns ? BAY_ETIMEDOUT : 0;
+}
+
+/* served_names writes the call names the plugin serves, comma-separated, into buf. */
+static void served_names(char *buf, size_t size)
+{
+    size_t n = bay_value_len(bay_w.functions), used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && used < size; i++) {
+        int w = snprintf(buf + used, size - used, "%s%s", i ? ", " : "", bay_map_entry(bay_w.functions, i, NULL));
+        used += w > 0 ? (size_t)w : 0;
+    }
+    if (n == 0)
+        snprintf(buf, size, "nothing");
+}
+
+/* refuse returns the code of a call that must not run (answering it with an
+ * ERROR saying why), or 0 when it may. */
+static int refuse(const bay_job *j)
+{
+    const bay_call *c = &j->call;
+    if (!bay_w.loaded)
+        return bay_worker_error(c->id, BAY_EUNAVAIL, "call \"%s\" arrived before the plugin was loaded", c->name);
+    if (c->function == NULL) {
+        char names[400];
+        served_names(names, sizeof names);
+        return bay_worker_error(c->id, BAY_ENOENT, "plugin %s does not serve \"%s\"; it serves: %s", bay_w.id,
+                                c->name, names);
+    }
+    switch (bay_call_stop_code(c)) {
+    case BAY_ECANCELED:
+        return bay_worker_error(c->id, BAY_ECANCELED, "call \"%s\" was cancelled before it started", c->name);
+    case BAY_ETIMEDOUT:
+        return bay_worker_error(c->id, BAY_ETIMEDOUT,
+                                "call \"%s\" waited %lld ms in the worker's queue, past its timeout of %lld ms",
+                                c->name, (long long)((bay_now_ns() - j->received_ns) / 1000000),
+                                (long long)j->f.timeout_ms);
+    }
+    if (bay_w.depth > BAY_CALL_NESTING_MAX)
+        return bay_worker_error(c->id, BAY_EBUSY,
+                                "call \"%s\" refused: %d calls already run nested in this worker, each waiting in "
+                                "bay_plugin_call (does the plugin call its own extension points recursively?)",
+                                c->name, BAY_CALL_NESTING_MAX);
+    return 0;
+}
+
+/* answer_failure answers a call whose function returned code rc. */
+static void answer_failure(const bay_call *c, int rc)
+{
+    if (strcmp(bay_errname(rc), "BAY_E?") == 0)
+        bay_worker_error(c->id, BAY_EPLUGIN, "%s returned %d, which is not a plugbay error code%s%s", c->function, rc,
+                         c->code ? ": " : "", c->code ? c->message : "");
+    else if (c->code)
+        bay_worker_error(c->id, rc, "%s", c->message);
+    else
+        bay_worker_error(c->id, rc, "%s returned %s: %s", c->function, bay_errname(rc), bay_strerror(rc));
+}
+
+void bay_run_call(bay_job *j)
+{
+    bay_call *c = &j->call;
+    c->name = j->f.name;
+    c->context = j->f.context;
+    c->deadline_ns = j->f.timeout_ms > 0 ? j->received_ns + j->f.timeout_ms * 1000000 : 0;
+    c->function = bay_value_str(bay_map_get(bay_w.functions, c->name), NULL);
+    c->code = 0;
+    c->message[0] = '\0';
+    if (refuse(j))
+        return;
+
+    bay_value *args = NULL, *result = NULL;
+    char why[256];
+    int rc = bay_value_from_object(j->f.value, &args, why, sizeof why);
+    if (rc) {
+        bay_worker_error(c->id, rc, "call \"%s\": arguments: %s", c->name, why);
+        return;
+    }
+    rc = bay_w.bridge->call(c->function, c, args, &result);
+    bay_value_free(args);
+    if (rc == 0)
+        bay_worker_result(c->id, result);
+    else
+        answer_failure(c, rc);
+    bay_value_free(result);
+}
+
+int bay_call_error(bay_call *call, int code, const char *fmt, ...)
+{
+    if (call == NULL)
+        return code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(call->message, sizeof call->message, fmt, ap);
+    va_end(ap);
+    call->code = code;
+    return code;
+}
+
+const char *bay_call_name(const bay_call *call)
+{
+    return call->name;
+}
+
+const char *bay_call_context(const bay_call *call)
+{
+    return call->context;
+}
+
+int bay_call_cancelled(const bay_call *call)
+{
+    return bay_call_stop_code(call) != 0;
+}
+
+int bay_call_remaining_ms(const bay_call *call)
+{
+    if (call->deadline_ns == 0)
+        return INT_MAX;
+    int64_t left = call->deadline_ns - bay_now_ns();
+    if (left <= 0)
+        return 0;
+    int64_t ms = (left + 999999) / 1000000; /* rounded up: 0 only once the deadline passed */
+    return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+/* arg_fetch returns argument index of args in *out when it has type want (an
+ * int also passes for a float), else records why and returns BAY_ETYPE. */
+static int arg_fetch(bay_call *call, const bay_value *args, size_t index, bay_type want, const bay_value **out)
+{
+    size_t n = bay_value_len(args);
+    if (index >= n)
+        return bay_call_error(call, BAY_ETYPE, "%s: argument %zu is missing (got %zu argument%s)", call->name,
+                              index + 1, n, n == 1 ? "" : "s");
+    *out = bay_array_get(args, index);
+    bay_type t = bay_value_type(*out);
+    if (t != want && !(want == BAY_FLOAT && t == BAY_INT))
+        return bay_call_error(call, BAY_ETYPE, "%s: argument %zu must be %s, got %s", call->name, index + 1,
+                              bay_type_name(want), bay_type_name(t));
+    return 0;
+}
+
+int bay_arg_int(bay_call *call, const bay_value *args, size_t index, int64_t *out)
+{
+    const bay_value *v;
+    int rc = arg_fetch(call, args, index, BAY_INT, &v);
+    if (rc == 0)
+        *out = bay_value_int(v);
+    return rc;
+}
+
+int bay_arg_float(bay_call *call, const bay_value *args, size_t index, double *out)
+{
+    const bay_value *v;
+    int rc = arg_fetch(call, args, index, BAY_FLOAT, &v);
+    if (rc == 0)
+        *out = bay_value_float(v);
+    return rc;
+}
+
+int bay_arg_str(bay_call *call, const bay_value *args, size_t index, const char **out)
+{
+    const bay_value *v;
+    int rc = arg_fetch(call, args, index, BAY_STR, &v);
+    if (rc == 0)
+        *out = bay_value_str(v, NULL);
+    return rc;
+}
+
+int bay_arg_bool(bay_call *call, const bay_value *args, size_t index, bool *out)
+{
+    const bay_value *v;
+    int rc = arg_fetch(call, args, index, BAY_BOOL, &v);
+    if (rc == 0)
+        *out = bay_value_bool(v);
+    return rc;
+}

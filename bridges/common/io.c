@@ -1,0 +1,288 @@
+/* bridges/common/io.c — the worker's I/O thread (heartbeats, cancels) and the job queue it fills for the main thread. */
+#include "worker_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "wire.h"
+
+static pthread_t io_thread;
+
+static void job_free(bay_job *j)
+{
+    bay_frame_release(&j->f);
+    nng_msg_free(j->msg);
+    free(j);
+}
+
+static bool is_reply(const bay_job *j)
+{
+    return j->f.type == BAY_F_RESULT || j->f.type == BAY_F_ERROR;
+}
+
+/* Predicates for unlink_first; arg is what they compare against. */
+static bool match_top(const bay_job *j, const void *arg)
+{
+    return j->f.type == BAY_F_CALL || j->f.type == BAY_F_COMMAND;
+}
+
+static bool match_nested(const bay_job *j, const void *arg)
+{
+    return j->f.type == BAY_F_CALL || (is_reply(j) && j->f.id == ((const bay_wait *)arg)->id);
+}
+
+static bool match_reply(const bay_job *j, const void *arg)
+{
+    return is_reply(j) && j->f.id == *(const uint64_t *)arg;
+}
+
+static bool match_call(const bay_job *j, const void *arg)
+{
+    return j->f.type == BAY_F_CALL && j->f.id == *(const uint64_t *)arg;
+}
+
+/* unlink_first removes and returns the oldest queued job matching, or NULL. Lock held. */
+static bay_job *unlink_first(bool (*match)(const bay_job *, const void *), const void *arg)
+{
+    bay_job *prev = NULL;
+    for (bay_job *j = bay_w.head; j; prev = j, j = j->next) {
+        if (!match(j, arg))
+            continue;
+        *(prev ? &prev->next : &bay_w.head) = j->next;
+        if (bay_w.tail == j)
+            bay_w.tail = prev;
+        j->next = NULL;
+        return j;
+    }
+    return NULL;
+}
+
+/* expected returns true when the main thread waits for the reply to id. Lock held. */
+static bool expected(uint64_t id)
+{
+    for (const bay_wait *w = bay_w.waits; w; w = w->outer)
+        if (w->id == id)
+            return true;
+    return false;
+}
+
+/* enqueue queues j for the main thread, or frees it when it is a reply nobody
+ * waits for any more (its bay_plugin_call gave up). */
+static void enqueue(bay_job *j)
+{
+    pthread_mutex_lock(&bay_w.lock);
+    bool keep = !is_reply(j) || expected(j->f.id);
+    if (keep) {
+        *(bay_w.tail ? &bay_w.tail->next : &bay_w.head) = j;
+        bay_w.tail = j;
+        pthread_cond_broadcast(&bay_w.changed);
+    }
+    pthread_mutex_unlock(&bay_w.lock);
+    if (!keep) {
+        bay_worker_warn("dropping a late %s for call %llu", bay_frame_type_name(j->f.type), (unsigned long long)j->f.id);
+        job_free(j);
+    }
+}
+
+/* cancel handles CANCEL id: a queued call is answered at once and dropped, a
+ * call in hand is flagged for bay_call_cancelled(). */
+static void cancel(uint64_t id)
+{
+    pthread_mutex_lock(&bay_w.lock);
+    bay_job *queued = unlink_first(match_call, &id);
+    for (bay_call *c = bay_w.calls; c && !queued; c = c->outer)
+        if (c->id == id)
+            atomic_store(&c->cancelled, true);
+    pthread_cond_broadcast(&bay_w.changed);
+    pthread_mutex_unlock(&bay_w.lock);
+    if (queued) {
+        bay_worker_error(id, BAY_ECANCELED, "call \"%s\" was cancelled before it started", queued->f.name);
+        job_free(queued);
+    }
+}
+
+static void answer_heartbeat(uint64_t id)
+{
+    int64_t since = atomic_load(&bay_w.busy_since_ns);
+    bay_frame hb = {.type = BAY_F_HEARTBEAT, .id = id, .busy_ms = since ? (bay_now_ns() - since) / 1000000 : 0};
+    int rc = bay_wire_send(bay_w.sock, &hb, NNG_FLAG_NONBLOCK);
+    if (rc)
+        bay_worker_warn("could not answer HEARTBEAT %llu: %s", (unsigned long long)id, bay_strerror(rc));
+}
+
+/* route handles one decoded frame j on the I/O thread, taking ownership of it. */
+static void route(bay_job *j)
+{
+    switch (j->f.type) {
+    case BAY_F_HEARTBEAT:
+        answer_heartbeat(j->f.id);
+        break;
+    case BAY_F_CANCEL:
+        cancel(j->f.id);
+        break;
+    case BAY_F_CALL:
+    case BAY_F_COMMAND:
+    case BAY_F_RESULT:
+    case BAY_F_ERROR:
+        enqueue(j);
+        return;
+    default:
+        bay_worker_error(j->f.id, BAY_EPROTO, "a worker does not accept %s frames (it takes COMMAND, CALL, CANCEL, "
+                                              "HEARTBEAT, and RESULT or ERROR answering its own calls)",
+                         bay_frame_type_name(j->f.type));
+        break;
+    }
+    job_free(j);
+}
+
+static void *io_main(void *arg)
+{
+    for (;;) {
+        nng_msg *m;
+        int rv = nng_recvmsg(bay_w.sock, &m, 0);
+        if (rv == NNG_ECLOSED)
+            return NULL;
+        if (rv) {
+            bay_worker_warn("receiving from plugbayd: %s", nng_strerror(rv));
+            continue;
+        }
+        bay_job *j = calloc(1, sizeof *j);
+        if (j == NULL) {
+            bay_worker_warn("out of memory; dropping a frame of %zu bytes", nng_msg_len(m));
+            nng_msg_free(m);
+            continue;
+        }
+        char why[256];
+        int rc = bay_frame_decode(nng_msg_body(m), nng_msg_len(m), &j->f, why, sizeof why);
+        if (rc) {
+            bay_wire_send_error(bay_w.sock, j->f.id, rc, NULL, "%s", why);
+            nng_msg_free(m);
+            free(j);
+            continue;
+        }
+        j->msg = m;
+        j->received_ns = bay_now_ns();
+        route(j);
+    }
+}
+
+/* on_pipe_removed runs on an NNG thread when the broker's side goes away. */
+static void on_pipe_removed(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+    pthread_mutex_lock(&bay_w.lock);
+    bool closing = bay_w.closing;
+    bay_w.disconnected = true;
+    pthread_cond_broadcast(&bay_w.changed);
+    pthread_mutex_unlock(&bay_w.lock);
+    if (!closing) {
+        bay_worker_warn("plugbayd closed the connection; exiting");
+        _exit(1);
+    }
+}
+
+int bay_io_start(void)
+{
+    int rv = nng_pipe_notify(bay_w.sock, NNG_PIPE_EV_REM_POST, on_pipe_removed, NULL);
+    if (rv)
+        return rv == NNG_ENOMEM ? ENOMEM : EINVAL;
+    return pthread_create(&io_thread, NULL, io_main, NULL);
+}
+
+void bay_io_expect_close(void)
+{
+    pthread_mutex_lock(&bay_w.lock);
+    bay_w.closing = true;
+    pthread_mutex_unlock(&bay_w.lock);
+}
+
+void bay_io_stop(int linger_ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += linger_ms / 1000;
+    until.tv_nsec += (long)(linger_ms % 1000) * 1000000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    bay_io_expect_close();
+    pthread_mutex_lock(&bay_w.lock);
+    while (!bay_w.disconnected && pthread_cond_timedwait(&bay_w.changed, &bay_w.lock, &until) != ETIMEDOUT)
+        ;
+    pthread_mutex_unlock(&bay_w.lock);
+    nng_close(bay_w.sock);
+    pthread_join(io_thread, NULL);
+    pthread_mutex_lock(&bay_w.lock);
+    for (bay_job *j; (j = bay_w.head) != NULL;) {
+        bay_w.head = j->next;
+        job_free(j);
+    }
+    bay_w.tail = NULL;
+    pthread_mutex_unlock(&bay_w.lock);
+}
+
+/* wake_at returns the earlier of until_ns and watch's deadline (0 = none). */
+static int64_t wake_at(const bay_call *watch, int64_t until_ns)
+{
+    int64_t d = watch ? watch->deadline_ns : 0;
+    if (d == 0 || (until_ns != 0 && until_ns < d))
+        return until_ns;
+    return d;
+}
+
+bay_job *bay_queue_take(const bay_wait *wait, const bay_call *watch, int64_t until_ns)
+{
+    bay_job *j;
+    pthread_mutex_lock(&bay_w.lock);
+    while ((j = unlink_first(wait ? match_nested : match_top, wait)) == NULL) {
+        if ((watch && bay_call_stop_code(watch)) || (until_ns && bay_now_ns() >= until_ns))
+            break;
+        int64_t wake = wake_at(watch, until_ns);
+        if (wake == 0) {
+            pthread_cond_wait(&bay_w.changed, &bay_w.lock);
+        } else {
+            struct timespec ts = {.tv_sec = wake / 1000000000, .tv_nsec = wake % 1000000000};
+            pthread_cond_timedwait(&bay_w.changed, &bay_w.lock, &ts);
+        }
+    }
+    if (j && j->f.type == BAY_F_CALL) {
+        j->call.id = j->f.id;
+        atomic_init(&j->call.cancelled, false);
+        j->call.outer = bay_w.calls;
+        bay_w.calls = &j->call;
+        bay_w.depth++;
+    }
+    pthread_mutex_unlock(&bay_w.lock);
+    return j;
+}
+
+void bay_job_done(bay_job *j)
+{
+    if (j->f.type == BAY_F_CALL) {
+        pthread_mutex_lock(&bay_w.lock);
+        bay_w.calls = j->call.outer;
+        bay_w.depth--;
+        pthread_mutex_unlock(&bay_w.lock);
+    }
+    job_free(j);
+}
+
+void bay_queue_expect(bay_wait *w, uint64_t id)
+{
+    pthread_mutex_lock(&bay_w.lock);
+    w->id = id;
+    w->outer = bay_w.waits;
+    bay_w.waits = w;
+    pthread_mutex_unlock(&bay_w.lock);
+}
+
+void bay_queue_forget(bay_wait *w)
+{
+    pthread_mutex_lock(&bay_w.lock);
+    bay_w.waits = w->outer;
+    bay_job *late = unlink_first(match_reply, &w->id);
+    pthread_mutex_unlock(&bay_w.lock);
+    if (late)
+        job_free(late);
+}

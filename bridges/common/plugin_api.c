@@ -1,0 +1,126 @@
+/* bridges/common/plugin_api.c — the bay_plugin_* API of plugin.h: identity, config, log and calls through the broker. */
+#include "worker_internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "value_internal.h"
+#include "wire.h"
+
+const char *bay_plugin_id(void)
+{
+    return bay_w.id;
+}
+
+const bay_value *bay_plugin_config(void)
+{
+    return bay_w.info.config;
+}
+
+const char *bay_plugin_data_dir(void)
+{
+    return bay_w.info.data_dir;
+}
+
+void bay_plugin_log(int level, const char *fmt, ...)
+{
+    char text[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    level = level < BAY_LOG_DEBUG ? BAY_LOG_DEBUG : level > BAY_LOG_ERROR ? BAY_LOG_ERROR : level;
+    if (level == BAY_LOG_ERROR) {
+        pthread_mutex_lock(&bay_w.lock);
+        snprintf(bay_w.last_error_log, sizeof bay_w.last_error_log, "%.*s", (int)sizeof bay_w.last_error_log - 1, text);
+        pthread_mutex_unlock(&bay_w.lock);
+    }
+    bay_frame f = {.type = BAY_F_LOG, .level = level, .message = text};
+    int rc = bay_wire_send(bay_w.sock, &f, 0);
+    if (rc)
+        bay_worker_warn("(log not sent: %s) %s", bay_strerror(rc), text);
+}
+
+/* take_reply turns the RESULT or ERROR j answering bay_plugin_call(name) into
+ * its return value: *result, or err. */
+static int take_reply(const bay_job *j, const char *name, bay_value **result, bay_error *err)
+{
+    if (j->f.type == BAY_F_ERROR) {
+        int code = j->f.code ? (int)j->f.code : BAY_EPROTO;
+        return bay_error_set(err, code, j->f.plugin, "%s", j->f.message);
+    }
+    char why[256];
+    int rc = j->f.value ? bay_value_from_object(j->f.value, result, why, sizeof why) : 0;
+    if (rc)
+        return bay_error_set(err, rc, NULL, "bay_plugin_call(\"%s\"): the result: %s", name, why);
+    if (*result == NULL && (*result = bay_nil()) == NULL)
+        return bay_error_set(err, BAY_ENOMEM, NULL, "bay_plugin_call(\"%s\"): %s", name, bay_strerror(BAY_ENOMEM));
+    return 0;
+}
+
+/* stopped fills err for a bay_plugin_call(name) that gives up because the
+ * call cur it runs in stopped with code stop; what says what became of it. */
+static int stopped(bay_error *err, int stop, const char *name, const bay_call *cur, const char *what)
+{
+    return bay_error_set(err, stop, bay_w.id, "bay_plugin_call(\"%s\") %s: the call \"%s\" it runs in %s", name, what,
+                         cur->name, stop == BAY_ECANCELED ? "was cancelled" : "reached its deadline");
+}
+
+/* await waits for the reply to wait->id, serving the calls that arrive
+ * meanwhile; cur is the call the plugin is running (NULL outside a call). */
+static int await(const bay_wait *wait, const char *name, int timeout_ms, const bay_call *cur, bay_value **result,
+                 bay_error *err)
+{
+    int64_t until = bay_now_ns() + ((int64_t)timeout_ms + BAY_CALL_GRACE_MS) * 1000000;
+    for (;;) {
+        bay_job *j = bay_queue_take(wait, cur, until);
+        if (j == NULL)
+            break;
+        if (j->f.type == BAY_F_CALL) {
+            bay_run_call(j);
+            bay_job_done(j);
+            continue;
+        }
+        int rc = take_reply(j, name, result, err);
+        bay_job_done(j);
+        return rc;
+    }
+    bay_frame cancel = {.type = BAY_F_CANCEL, .id = wait->id};
+    bay_wire_send(bay_w.sock, &cancel, NNG_FLAG_NONBLOCK);
+    int stop = cur ? bay_call_stop_code(cur) : 0;
+    if (stop)
+        return stopped(err, stop, name, cur, "abandoned");
+    return bay_error_set(err, BAY_ETIMEDOUT, NULL, "bay_plugin_call(\"%s\"): no answer from plugbayd within %lld ms",
+                         name, (long long)timeout_ms + BAY_CALL_GRACE_MS);
+}
+
+int bay_plugin_call(const char *name, const bay_value *args, int timeout_ms, bay_value **result, bay_error *err)
+{
+    if (result)
+        *result = NULL;
+    if (name == NULL || *name == '\0' || result == NULL || timeout_ms < 0 ||
+        (args && bay_value_type(args) != BAY_ARRAY))
+        return bay_error_set(err, BAY_EINVAL, bay_w.id,
+                             "bay_plugin_call(\"%s\"): needs an extension point name, an args array (or NULL), "
+                             "timeout_ms >= 0 and a place for the result",
+                             name ? name : "(null)");
+    const bay_call *cur = bay_w.calls;
+    int stop = cur ? bay_call_stop_code(cur) : 0;
+    if (stop)
+        return stopped(err, stop, name, cur, "not sent");
+    if (timeout_ms == 0)
+        timeout_ms = cur && cur->deadline_ns ? bay_call_remaining_ms(cur) : BAY_CALL_DEFAULT_TIMEOUT_MS;
+
+    bay_wait wait;
+    bay_queue_expect(&wait, ++bay_w.next_call_id);
+    bay_frame f = {.type = BAY_F_CALL, .id = wait.id, .name = name, .timeout_ms = timeout_ms};
+    int rc = bay_worker_send(&f, args);
+    if (rc)
+        rc = bay_error_set(err, rc, bay_w.id, "bay_plugin_call(\"%s\"): %s", name,
+                           rc == BAY_EINVAL ? "the arguments do not fit in one frame" : bay_strerror(rc));
+    else
+        rc = await(&wait, name, timeout_ms, cur, result, err);
+    bay_queue_forget(&wait);
+    return rc;
+}

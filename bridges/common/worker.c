@@ -1,0 +1,265 @@
+/* bridges/common/worker.c — bay_worker_main: start-up, the main thread's dispatch loop, load and unload. */
+#include "worker_internal.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "value_internal.h"
+#include "wire.h"
+
+/* How long an unloaded worker waits for the broker to read its last answer. */
+#define BAY_UNLOAD_LINGER_MS 250
+
+bay_worker bay_w = {
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .id = "?",
+};
+
+void bay_worker_warn(const char *fmt, ...)
+{
+    char text[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "plugbay-worker-%s %s: %s\n", bay_w.bridge ? bay_w.bridge->language : "?", bay_w.id, text);
+}
+
+int bay_worker_send(bay_frame *f, const bay_value *v)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    int rc = 0;
+    if (v) {
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        rc = bay_value_pack_to(&pk, v);
+        /* Leave room for the frame around the value: the broker closes a
+         * connection that sends more than BAY_FRAME_MAX. */
+        if (rc == 0 && sb.size > BAY_FRAME_MAX - 4096)
+            rc = BAY_EINVAL;
+        f->raw = sb.data;
+        f->raw_len = sb.size;
+    }
+    if (rc == 0)
+        rc = bay_wire_send(bay_w.sock, f, 0);
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
+
+int bay_worker_error(uint64_t id, int code, const char *fmt, ...)
+{
+    char text[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    int rc = bay_wire_send_error(bay_w.sock, id, code, bay_w.id, "%s", text);
+    if (rc)
+        bay_worker_warn("could not send ERROR %s for request %llu (%s): %s", bay_errname(code),
+                        (unsigned long long)id, bay_strerror(rc), text);
+    return code;
+}
+
+void bay_worker_result(uint64_t id, const bay_value *v)
+{
+    bay_frame f = {.type = BAY_F_RESULT, .id = id};
+    int rc = bay_worker_send(&f, v);
+    if (rc == BAY_EINVAL)
+        bay_worker_error(id, BAY_EINVAL, "the result does not fit in one frame (at most %u bytes)", BAY_FRAME_MAX);
+    else if (rc)
+        bay_worker_warn("could not send the RESULT for request %llu: %s", (unsigned long long)id, bay_strerror(rc));
+}
+
+/* load_field fetches the load map's field key, which must have type want.
+ * Returns 0, or answers the command with an ERROR and returns its code. */
+static int load_field(uint64_t id, const bay_value *args, const char *key, bay_type want, const bay_value **out)
+{
+    *out = bay_map_get(args, key);
+    if (*out && bay_value_type(*out) == want)
+        return 0;
+    return bay_worker_error(id, BAY_EPROTO, "COMMAND load: field \"%s\" must be a %s, got %s", key,
+                            bay_type_name(want), *out ? bay_type_name(bay_value_type(*out)) : "nothing");
+}
+
+/* unique_functions lists the function names of the functions map without
+ * repeats, NULL-terminated, in a new array the caller frees (NULL when out of memory). */
+static const char **unique_functions(const bay_value *functions)
+{
+    size_t n = bay_value_len(functions), count = 0;
+    const char **names = calloc(n + 1, sizeof *names);
+    for (size_t i = 0; names && i < n; i++) {
+        const bay_value *fn;
+        bay_map_entry(functions, i, &fn);
+        const char *name = bay_value_str(fn, NULL);
+        size_t k = 0;
+        while (k < count && strcmp(names[k], name) != 0)
+            k++;
+        if (k == count)
+            names[count++] = name;
+    }
+    return names;
+}
+
+/* check_load_args validates the COMMAND load map (adding an empty config when
+ * it has none) and fills bay_w.info and bay_w.functions from it. Returns 0 or
+ * the code of the ERROR it answered. */
+static int check_load_args(uint64_t id, bay_value *args)
+{
+    const bay_value *v[4], *config, *functions;
+    static const char *const keys[4] = {"id", "dir", "entry", "data_dir"};
+    for (int i = 0; i < 4; i++)
+        if (load_field(id, args, keys[i], BAY_STR, &v[i]))
+            return BAY_EPROTO;
+    if (bay_value_type(bay_map_get(args, "config")) == BAY_NIL && bay_map_set(args, "config", bay_map()) != 0)
+        return bay_worker_error(id, BAY_ENOMEM, "COMMAND load: %s", bay_strerror(BAY_ENOMEM));
+    if (load_field(id, args, "config", BAY_MAP, &config) || load_field(id, args, "functions", BAY_MAP, &functions))
+        return BAY_EPROTO;
+    for (size_t i = 0; i < bay_value_len(functions); i++) {
+        const bay_value *fn;
+        const char *call_name = bay_map_entry(functions, i, &fn);
+        if (bay_value_type(fn) != BAY_STR)
+            return bay_worker_error(id, BAY_EPROTO, "COMMAND load: functions[\"%s\"] must be a str, got %s",
+                                    call_name, bay_type_name(bay_value_type(fn)));
+    }
+    const char *plugin = bay_value_str(v[0], NULL);
+    if (strcmp(plugin, bay_w.id) != 0)
+        return bay_worker_error(id, BAY_EINVAL, "COMMAND load names plugin \"%s\" but this worker was started for \"%s\"",
+                                plugin, bay_w.id);
+    bay_w.info = (bay_plugin_info){plugin, bay_value_str(v[1], NULL), bay_value_str(v[2], NULL),
+                                   bay_value_str(v[3], NULL), config};
+    bay_w.functions = functions;
+    return 0;
+}
+
+static void run_load(bay_job *j)
+{
+    uint64_t id = j->f.id;
+    if (bay_w.loaded) {
+        bay_worker_error(id, BAY_ESTATE, "plugin is already loaded in this worker");
+        return;
+    }
+    bay_value_free(bay_w.load_args); /* left by an earlier load that failed */
+    bay_w.load_args = NULL;
+    char why[256];
+    int rc = j->f.value ? bay_value_from_object(j->f.value, &bay_w.load_args, why, sizeof why)
+                        : bay_value_fail(why, sizeof why, BAY_EPROTO, "a map of arguments is required");
+    if (rc) {
+        bay_worker_error(id, rc, "COMMAND load: %s", why);
+        return;
+    }
+    if (check_load_args(id, bay_w.load_args))
+        return;
+    const char **functions = unique_functions(bay_w.functions);
+    if (functions == NULL) {
+        bay_worker_error(id, BAY_ENOMEM, "COMMAND load: %s", bay_strerror(BAY_ENOMEM));
+        return;
+    }
+    pthread_mutex_lock(&bay_w.lock);
+    bay_w.last_error_log[0] = '\0';
+    pthread_mutex_unlock(&bay_w.lock);
+    bay_error err = {0};
+    rc = bay_w.bridge->load(&bay_w.info, functions, &err);
+    free(functions);
+    if (rc == 0) {
+        bay_w.loaded = true;
+        bay_worker_result(id, NULL);
+        return;
+    }
+    if (err.message[0] == '\0')
+        snprintf(err.message, sizeof err.message, "the %s bridge could not load %s/%s", bay_w.bridge->language,
+                 bay_w.info.dir, bay_w.info.entry);
+    pthread_mutex_lock(&bay_w.lock);
+    char logged[sizeof bay_w.last_error_log];
+    memcpy(logged, bay_w.last_error_log, sizeof logged);
+    pthread_mutex_unlock(&bay_w.lock);
+    if (logged[0])
+        bay_worker_error(id, err.code ? err.code : rc, "%s (the plugin logged: %s)", err.message, logged);
+    else
+        bay_worker_error(id, err.code ? err.code : rc, "%s", err.message);
+}
+
+/* run_command runs COMMAND j; returns true when the worker should exit. */
+static bool run_command(bay_job *j)
+{
+    if (strcmp(j->f.name, "load") == 0) {
+        run_load(j);
+        return false;
+    }
+    if (strcmp(j->f.name, "unload") == 0) {
+        if (bay_w.loaded)
+            bay_w.bridge->unload();
+        bay_w.loaded = false;
+        bay_io_expect_close();
+        bay_worker_result(j->f.id, NULL);
+        return true;
+    }
+    bay_worker_error(j->f.id, BAY_ENOENT, "unknown worker command \"%s\" (a worker knows load and unload)", j->f.name);
+    return false;
+}
+
+/* env_or_fail returns the environment variable name, or NULL after saying it is missing. */
+static const char *env_or_fail(const char *name)
+{
+    const char *v = getenv(name);
+    if (v == NULL || *v == '\0')
+        bay_worker_warn("%s is not set; workers are started by plugbayd, which sets PLUGBAY_URL, PLUGBAY_TOKEN, "
+                        "PLUGBAY_PLUGIN and PLUGBAY_BROKER_PID",
+                        name);
+    return v && *v ? v : NULL;
+}
+
+int bay_worker_main(const bay_bridge *bridge)
+{
+    bay_w.bridge = bridge;
+    setvbuf(stdout, NULL, _IOLBF, 0); /* plugin output reaches the broker's log line by line */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+
+    const char *url = env_or_fail("PLUGBAY_URL"), *token = env_or_fail("PLUGBAY_TOKEN");
+    const char *id = env_or_fail("PLUGBAY_PLUGIN"), *broker_pid = env_or_fail("PLUGBAY_BROKER_PID");
+    if (!url || !token || !id || !broker_pid)
+        return 2;
+    bay_w.id = id;
+    if (getppid() != (pid_t)atol(broker_pid)) {
+        bay_worker_warn("plugbayd (pid %s) is already gone; exiting", broker_pid);
+        return 1;
+    }
+
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&bay_w.changed, &ca);
+    pthread_condattr_destroy(&ca);
+
+    bay_error err;
+    if (bay_wire_connect(url, "worker", id, token, 5000, &bay_w.sock, NULL, &err) != 0) {
+        bay_worker_warn("%s", err.message);
+        return 1;
+    }
+    int rv = bay_io_start();
+    if (rv) {
+        bay_worker_warn("cannot start the I/O thread: %s", strerror(rv));
+        nng_close(bay_w.sock);
+        return 1;
+    }
+
+    bool done = false;
+    while (!done) {
+        bay_job *j = bay_queue_take(NULL, NULL, 0);
+        atomic_store(&bay_w.busy_since_ns, bay_now_ns());
+        if (j->f.type == BAY_F_CALL)
+            bay_run_call(j);
+        else
+            done = run_command(j);
+        atomic_store(&bay_w.busy_since_ns, 0);
+        bay_job_done(j);
+    }
+    bay_io_stop(BAY_UNLOAD_LINGER_MS);
+    bay_value_free(bay_w.load_args);
+    return 0;
+}

@@ -1,0 +1,145 @@
+/* bridges/common/worker_internal.h — state and helpers shared by the worker library's files; not for bridges. */
+#ifndef BAY_WORKER_INTERNAL_H
+#define BAY_WORKER_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <nng/nng.h>
+
+#include "frame.h"
+#include "worker.h"
+
+/* Calls may nest this deep in one worker (a plugin waiting in bay_plugin_call
+ * serves the calls that arrive meanwhile). */
+#define BAY_CALL_NESTING_MAX 8
+
+/* Deadline of bay_plugin_call outside a call, or inside one without a deadline. */
+#define BAY_CALL_DEFAULT_TIMEOUT_MS 5000
+
+/* How long bay_plugin_call waits past its timeout for the broker's own answer
+ * (which names the plugin that failed) before giving up by itself. */
+#define BAY_CALL_GRACE_MS 1000
+
+/* One call in the worker's hands, from the moment the main thread takes it
+ * from the queue until it is answered. */
+struct bay_call {
+    uint64_t id;                      /* the broker's id for the call */
+    const char *name;                 /* extension point ("greet", "timer:tick"); borrowed from the frame */
+    const char *function;             /* plugin function serving it */
+    const char *context;              /* NULL when none */
+    int64_t deadline_ns;              /* CLOCK_MONOTONIC; 0 = no deadline */
+    atomic_bool cancelled;            /* set by the I/O thread on CANCEL */
+    int code;                         /* recorded by bay_call_error; 0 = nothing recorded */
+    char message[512];
+    struct bay_call *outer;           /* the call this one runs inside, or NULL */
+};
+
+/* One frame the I/O thread received and queued for the main thread. */
+typedef struct bay_job {
+    struct bay_job *next;
+    nng_msg *msg;        /* holds the bytes f.value points into */
+    bay_frame f;
+    int64_t received_ns; /* CLOCK_MONOTONIC */
+    bay_call call;       /* for a CALL frame, once taken */
+} bay_job;
+
+/* A reply (RESULT or ERROR) the main thread waits for in bay_plugin_call. */
+typedef struct bay_wait {
+    uint64_t id;
+    struct bay_wait *outer;
+} bay_wait;
+
+/* The one worker of this process. */
+typedef struct bay_worker {
+    const bay_bridge *bridge;
+    nng_socket sock;
+    const char *id;          /* PLUGBAY_PLUGIN */
+    bay_value *load_args;    /* the COMMAND load map; info and functions point into it */
+    bay_plugin_info info;
+    const bay_value *functions; /* map: call name -> function name */
+    bool loaded;
+    uint64_t next_call_id;   /* ids of the CALLs this worker sends; main thread only */
+    atomic_llong busy_since_ns; /* when the main thread started its current job; 0 = idle */
+
+    pthread_mutex_t lock;    /* guards everything below */
+    pthread_cond_t changed;  /* a job was queued, a call cancelled, or the connection closed */
+    bay_job *head, *tail;    /* jobs waiting for the main thread, oldest first */
+    bay_call *calls;         /* innermost call in hand; ->outer links the nesting */
+    int depth;               /* how many calls are in hand */
+    bay_wait *waits;         /* replies awaited, innermost first */
+    bool closing;            /* the worker is shutting down: a closed connection is expected */
+    bool disconnected;       /* the broker closed the connection while closing */
+    char last_error_log[256]; /* latest BAY_LOG_ERROR line of the plugin, cleared before each load */
+} bay_worker;
+
+extern bay_worker bay_w;
+
+/* bay_now_ns returns CLOCK_MONOTONIC in nanoseconds. */
+static inline int64_t bay_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* worker.c */
+
+/* bay_worker_warn writes one line naming the worker and plugin to stderr. */
+void bay_worker_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* bay_worker_send sends f to the broker, first packing v (when not NULL) as
+ * the frame's value. Returns 0, BAY_EINVAL when v does not fit in a frame, or
+ * another code. */
+int bay_worker_send(bay_frame *f, const bay_value *v);
+
+/* bay_worker_error answers request id with an ERROR naming this plugin. Returns code. */
+int bay_worker_error(uint64_t id, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* bay_worker_result answers request id with RESULT v (NULL = nil). */
+void bay_worker_result(uint64_t id, const bay_value *v);
+
+/* io.c */
+
+/* bay_io_start registers for the broker's disconnect and starts the I/O
+ * thread, the only receiver on bay_w.sock. Returns 0 or an errno value. */
+int bay_io_start(void);
+
+/* bay_io_expect_close tells the I/O side that the broker may now close the
+ * connection without the worker exiting at once (sent before the unload answer). */
+void bay_io_expect_close(void);
+
+/* bay_io_stop waits up to linger_ms for the broker to close the connection
+ * (so frames already sent reach it), then closes the socket and joins the
+ * I/O thread. */
+void bay_io_stop(int linger_ms);
+
+/* bay_queue_take takes the oldest job the main thread can handle now: with
+ * wait NULL a CALL or COMMAND, waiting forever; otherwise a CALL or the reply
+ * to wait->id, waiting until until_ns or until watch (when not NULL) is
+ * cancelled or past its deadline, which return NULL. A CALL taken becomes the
+ * innermost call in hand (bay_w.calls). */
+bay_job *bay_queue_take(const bay_wait *wait, const bay_call *watch, int64_t until_ns);
+
+/* bay_job_done ends a taken job: a CALL leaves the calls in hand; the job is freed. */
+void bay_job_done(bay_job *j);
+
+/* bay_queue_expect registers w as waiting for the reply to id; the I/O thread
+ * drops replies nobody expects. bay_queue_forget unregisters the innermost
+ * wait and drops its reply if it is still queued. */
+void bay_queue_expect(bay_wait *w, uint64_t id);
+void bay_queue_forget(bay_wait *w);
+
+/* call.c */
+
+/* bay_run_call runs the CALL job j (taken with bay_queue_take) and answers it. */
+void bay_run_call(bay_job *j);
+
+/* bay_call_stop_code returns BAY_ECANCELED once c was cancelled,
+ * BAY_ETIMEDOUT once its deadline passed, else 0. */
+int bay_call_stop_code(const bay_call *c);
+
+#endif

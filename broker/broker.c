@@ -1,0 +1,191 @@
+/* broker/broker.c — plugbayd's event loop: one thread owns all state; NNG callbacks only queue. */
+#include "broker.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Events queued by NNG's threads for the broker's thread. */
+typedef struct event {
+    uint64_t session; /* 0: the rendezvous socket */
+    nng_msg *msg;     /* NULL when the peer went away */
+    struct event *next;
+} event;
+
+static pthread_mutex_t queue_mtx = PTHREAD_MUTEX_INITIALIZER;
+static event *queue_head, *queue_tail;
+static int queue_wake_fd = -1;
+
+int64_t bay_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void broker_queue_push(uint64_t session, nng_msg *msg)
+{
+    event *e = malloc(sizeof *e);
+    if (e == NULL) {
+        if (msg)
+            nng_msg_free(msg);
+        return;
+    }
+    *e = (event){session, msg, NULL};
+    pthread_mutex_lock(&queue_mtx);
+    if (queue_tail)
+        queue_tail->next = e;
+    else
+        queue_head = e;
+    queue_tail = e;
+    pthread_mutex_unlock(&queue_mtx);
+    uint64_t one = 1;
+    ssize_t w = write(queue_wake_fd, &one, sizeof one);
+    (void)w;
+}
+
+static event *queue_take_all(void)
+{
+    pthread_mutex_lock(&queue_mtx);
+    event *e = queue_head;
+    queue_head = queue_tail = NULL;
+    pthread_mutex_unlock(&queue_mtx);
+    return e;
+}
+
+static void drain_queue(broker *b)
+{
+    uint64_t n;
+    ssize_t r = read(b->wake_fd, &n, sizeof n);
+    (void)r;
+    for (event *e = queue_take_all(), *next; e; e = next) {
+        next = e->next;
+        if (e->session == 0) {
+            conn_handle_rendezvous(b, e->msg);
+        } else {
+            conn *c = conn_get(b, e->session);
+            if (c && e->msg)
+                conn_handle(b, c, e->msg);
+            else if (c)
+                conn_removed(b, c);
+            else if (e->msg)
+                nng_msg_free(e->msg);
+        }
+        free(e);
+    }
+}
+
+static void handle_signals(broker *b)
+{
+    struct signalfd_siginfo si;
+    while (read(b->signal_fd, &si, sizeof si) == (ssize_t)sizeof si) {
+        if (si.ssi_signo == SIGCHLD) {
+            supervise_reap(b);
+        } else if (!b->stopping) {
+            bay_log(BAY_LOG_INFO, NULL, "received %s; stopping plugins and exiting", strsignal((int)si.ssi_signo));
+            b->stopping = true;
+        }
+    }
+}
+
+static int64_t min_deadline(int64_t a, int64_t b)
+{
+    return a == 0 ? b : b == 0 ? a : a < b ? a : b;
+}
+
+/* tick runs everything that is due and returns the next time something is (0 = nothing). */
+static int64_t tick(broker *b)
+{
+    int64_t now = bay_now_ms();
+    conn_expire_handshakes(b, now);
+    int64_t next = route_expire(b, now);
+    next = min_deadline(next, lifecycle_tick(b, now));
+    next = min_deadline(next, supervise_tick(b, now));
+    return next;
+}
+
+static int setup_fds(broker *b)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    /* Blocked before NNG starts its threads, so they inherit the mask and only signalfd sees these. */
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    b->signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    b->wake_fd = queue_wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    return b->signal_fd < 0 || b->wake_fd < 0 ? BAY_EIO : 0;
+}
+
+int broker_run(broker *b)
+{
+    char err[512];
+    if (setup_fds(b)) {
+        bay_log(BAY_LOG_ERROR, NULL, "cannot create signalfd/eventfd: %s", strerror(errno));
+        return 1;
+    }
+    if (supervise_init(b, err, sizeof err) || lifecycle_discover(b, err, sizeof err) || conn_listen_public(b)) {
+        if (err[0])
+            bay_log(BAY_LOG_ERROR, NULL, "%s", err);
+        return 1;
+    }
+    bay_log(BAY_LOG_INFO, NULL, "plugbayd %s listening on %s (plugins %s, state %s)", b->version, b->url,
+            b->opt.plugins_dir, b->opt.state_dir);
+    lifecycle_start_enabled(b);
+
+    struct pollfd *fds = NULL;
+    plugin **owners = NULL;
+    int64_t stop_deadline = 0;
+    for (;;) {
+        int64_t next = tick(b);
+        if (b->stopping) {
+            if (stop_deadline == 0) {
+                stop_deadline = bay_now_ms() + b->opt.drain_timeout_ms + 1000;
+                supervise_shutdown(b);
+            }
+            bool alive = false;
+            for (size_t i = 0; i < b->nplugins; i++)
+                alive |= b->plugins[i]->pid != 0;
+            if (!alive || bay_now_ms() > stop_deadline)
+                break;
+            next = min_deadline(next, bay_now_ms() + 50);
+        }
+        size_t nfds = 2;
+        fds = realloc(fds, (2 + b->nplugins) * sizeof *fds);
+        owners = realloc(owners, (2 + b->nplugins) * sizeof *owners);
+        fds[0] = (struct pollfd){.fd = b->wake_fd, .events = POLLIN};
+        fds[1] = (struct pollfd){.fd = b->signal_fd, .events = POLLIN};
+        for (size_t i = 0; i < b->nplugins; i++)
+            if (b->plugins[i]->out_fd >= 0) {
+                owners[nfds] = b->plugins[i];
+                fds[nfds++] = (struct pollfd){.fd = b->plugins[i]->out_fd, .events = POLLIN};
+            }
+        int64_t wait = next ? next - bay_now_ms() : 1000;
+        if (wait < 0)
+            wait = 0;
+        if (poll(fds, nfds, (int)(wait > 1000 ? 1000 : wait)) < 0 && errno != EINTR)
+            break;
+        if (fds[0].revents)
+            drain_queue(b);
+        if (fds[1].revents)
+            handle_signals(b);
+        for (size_t i = 2; i < nfds; i++)
+            if (fds[i].revents)
+                supervise_read_output(b, owners[i]);
+    }
+    free(fds);
+    free(owners);
+    supervise_kill_all(b);
+    bay_log(BAY_LOG_INFO, NULL, "plugbayd stopped");
+    return 0;
+}

@@ -1,0 +1,224 @@
+/* broker/broker.h — plugbayd's internal state and the functions its files share. */
+#ifndef BAY_BROKER_H
+#define BAY_BROKER_H
+
+#include <msgpack.h>
+#include <nng/nng.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <plugbay/plugbay.h>
+
+#include "frame.h"
+#include "idmap.h"
+#include "log.h"
+#include "manifest.h"
+#include "registry.h"
+#include "state.h"
+
+/* What plugbayd can be told on its command line. */
+typedef struct bay_options {
+    const char *plugins_dir;
+    const char *state_dir;
+    const char *listen_url;  /* NULL: ipc://STATE/plugbayd.sock */
+    const char *worker_dir;  /* where plugbay-worker-LANG live; NULL: next to plugbayd */
+    const char *log_path;    /* NULL: stderr */
+    bool autoinstall;        /* install and enable every discovered plugin not yet in the state */
+    int heartbeat_ms;        /* interval between heartbeats to each worker */
+    int heartbeat_misses;    /* missed heartbeats before a worker is declared hung */
+    int hang_grace_ms;       /* time a worker gets to finish a call after its deadline and cancel */
+    int restart_limit;       /* crashes allowed within restart_window_ms before a plugin stays failed */
+    int restart_window_ms;
+    int drain_timeout_ms;    /* longest an unload waits for in-flight calls */
+} bay_options;
+
+typedef enum conn_role { ROLE_PENDING, ROLE_HOST, ROLE_WORKER } conn_role;
+
+/* One peer: a host (or CLI) or a worker, each on a pair1 socket of its own. */
+typedef struct conn {
+    uint64_t session;
+    conn_role role;
+    bool hello_done;
+    char name[128];      /* host name, or plugin id for a worker */
+    pid_t pid;           /* the peer's pid as it said in HELLO */
+    nng_socket sock;
+    nng_listener listener;
+    nng_aio *recv_aio;
+    char token[33];
+    char path[512];      /* ipc socket file to remove on close, or "" */
+    int64_t opened_ms;
+    bool subscribed;
+    struct plugin *plugin; /* for a worker */
+} conn;
+
+typedef enum plugin_state {
+    PS_AVAILABLE, /* discovered, not installed */
+    PS_DISABLED,  /* installed, not enabled */
+    PS_STOPPED,   /* enabled, not loaded */
+    PS_STARTING,  /* worker started, loading */
+    PS_LOADED,
+    PS_UNLOADING, /* refusing new calls, draining in-flight ones */
+    PS_FAILED,    /* load failed or crashed; restart may be scheduled */
+    PS_INVALID,   /* manifest is invalid */
+} plugin_state;
+
+/* A broker request waiting on a plugin's lifecycle: answered when it settles. */
+typedef struct waiter {
+    uint64_t session; /* the asking connection */
+    uint64_t id;      /* its request id */
+    struct waiter *next;
+} waiter;
+
+typedef struct plugin_timer {
+    const bay_timer_decl *decl;
+    int64_t next_ms; /* when it fires next */
+    bool running;    /* its previous tick has not returned */
+} plugin_timer;
+
+typedef struct plugin {
+    char *id;
+    bay_manifest *m;   /* NULL when invalid */
+    char reason[512];  /* why failed or invalid, "" otherwise */
+    plugin_state state;
+    int64_t rank;      /* load order */
+    conn *worker;
+    pid_t pid;         /* worker process, 0 when none */
+    int out_fd;        /* read end of the worker's stdout+stderr, -1 when none */
+    char outbuf[4096];
+    size_t outlen;
+    uint64_t load_id;  /* id of the COMMAND load in flight */
+    int inflight;      /* calls forwarded and not answered */
+    int64_t crashes[16]; /* times of recent crashes (ms), ring */
+    int ncrashes;
+    int restarts;
+    int64_t restart_at_ms; /* scheduled restart, 0 when none */
+    int64_t last_beat_ms;  /* last heartbeat answer */
+    int64_t unload_deadline_ms;
+    uint64_t beat_seq;
+    bool then_load;    /* load again once unloaded (reload) */
+    plugin_state rest; /* where an unload ends: stopped, or disabled/available for disable/uninstall */
+    bool kill_sent;    /* SIGKILL sent; kill_why says why */
+    char kill_why[512];
+    bool no_restart;   /* its failure is not a crash worth restarting (load error) */
+    int64_t next_beat_ms;
+    int64_t start_deadline_ms;
+    uint64_t calls, errors;
+    plugin_timer *timers;
+    waiter *waiters;
+} plugin;
+
+/* A call in flight: from a caller (host, worker or a timer) to providers. */
+typedef struct call {
+    uint64_t id;           /* the broker's id, used towards providers */
+    uint64_t origin;       /* caller's session, 0 for a timer tick */
+    uint64_t origin_id;    /* caller's id */
+    char *name;            /* extension point */
+    char *context;
+    int kind;
+    void *args;            /* packed msgpack args */
+    size_t args_len;
+    int64_t deadline_ms;
+    /* the providers to call, in order (a snapshot), and where we are */
+    struct target { bool host; uint64_t session; plugin *plugin; char owner[128]; } *targets;
+    size_t ntargets, next;
+    struct target *current;
+    uint64_t current_session; /* connection the current CALL went to */
+    bool answered;         /* the caller has its answer; waiting only for the provider to finish */
+    int64_t abandoned_ms;  /* when the caller was answered before the provider finished */
+    /* gathered event results: packed map per provider */
+    msgpack_sbuffer gathered;
+    size_t ngathered;
+    plugin_timer *timer;   /* for a timer tick */
+} call;
+
+typedef struct broker {
+    bay_options opt;
+    char version[32];
+    char url[600];          /* public rendezvous url */
+    char run_dir[512];
+    char worker_dir[512];
+    bay_state *state;
+    bay_registry *reg;
+    plugin **plugins;       /* sorted by load order */
+    size_t nplugins;
+    bay_idmap *conns;       /* session -> conn */
+    bay_idmap *calls;       /* broker call id -> call */
+    uint64_t next_session, next_call;
+    nng_socket rdv;         /* rendezvous rep socket */
+    nng_aio *rdv_aio;
+    int wake_fd;            /* eventfd: NNG callbacks queued something */
+    int signal_fd;          /* SIGCHLD, SIGTERM, SIGINT */
+    int64_t started_ms;
+    bool stopping;
+} broker;
+
+/* broker.c */
+int64_t bay_now_ms(void);
+int broker_run(broker *b);
+/* broker_queue_push hands a message (or, with msg NULL, the news that the
+ * peer left) from an NNG thread to the broker's thread. session 0 is the
+ * rendezvous socket. */
+void broker_queue_push(uint64_t session, nng_msg *msg);
+
+/* conn.c */
+int conn_listen_public(broker *b);
+conn *conn_open(broker *b, conn_role role, char *url, size_t urllen);
+conn *conn_get(broker *b, uint64_t session);
+/* conn_snapshot returns every connection (the caller frees the array). */
+conn **conn_snapshot(broker *b, size_t *n);
+void conn_close(broker *b, conn *c);
+void conn_handle_rendezvous(broker *b, nng_msg *msg);
+void conn_handle(broker *b, conn *c, nng_msg *msg);
+void conn_removed(broker *b, conn *c);
+int conn_send(broker *b, conn *c, const bay_frame *f);
+void conn_send_error(broker *b, conn *c, uint64_t id, int code, const char *plugin, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+void conn_send_value(broker *b, conn *c, uint64_t id, const bay_value *v);
+void conn_expire_handshakes(broker *b, int64_t now);
+
+/* route.c */
+void route_call(broker *b, conn *from, const bay_frame *f);
+void route_event(broker *b, conn *from, const bay_frame *f);
+void route_answer(broker *b, conn *from, const bay_frame *f);
+void route_cancel(broker *b, conn *from, uint64_t origin_id);
+uint64_t route_timer_tick(broker *b, plugin *p, plugin_timer *t);
+void route_fail_provider(broker *b, uint64_t session, plugin *p, int code, const char *why);
+void route_fail_origin(broker *b, uint64_t session);
+int64_t route_expire(broker *b, int64_t now);
+
+/* lifecycle.c */
+int lifecycle_discover(broker *b, char *err, size_t errlen);
+plugin *plugin_find(broker *b, const char *id);
+const char *plugin_state_name(plugin_state s);
+void lifecycle_start_enabled(broker *b);
+int lifecycle_load(broker *b, plugin *p, char *err, size_t errlen);
+/* lifecycle_unload stops p after its in-flight calls drain; it then rests in
+ * `rest` (PS_STOPPED, PS_DISABLED or PS_AVAILABLE), or loads again when then_load. */
+int lifecycle_unload(broker *b, plugin *p, bool then_load, plugin_state rest, char *err, size_t errlen);
+void lifecycle_worker_ready(broker *b, plugin *p);
+void lifecycle_load_answer(broker *b, plugin *p, const bay_frame *f);
+void lifecycle_worker_gone(broker *b, plugin *p, const char *why);
+void lifecycle_drained(broker *b, plugin *p);
+void lifecycle_settle(broker *b, plugin *p);
+void lifecycle_add_waiter(plugin *p, uint64_t session, uint64_t id);
+/* lifecycle_withdraw removes every provider owner has, telling subscribers. */
+void lifecycle_withdraw(broker *b, void *owner, const char *who);
+void lifecycle_notice(broker *b, const char *what, const char *name, const char *plugin, const char *state,
+                      const char *reason);
+int64_t lifecycle_tick(broker *b, int64_t now);
+
+/* supervise.c */
+int supervise_init(broker *b, char *err, size_t errlen);
+int supervise_spawn(broker *b, plugin *p, char *err, size_t errlen);
+void supervise_reap(broker *b);
+void supervise_read_output(broker *b, plugin *p);
+void supervise_kill(broker *b, plugin *p, const char *why);
+int64_t supervise_tick(broker *b, int64_t now);
+void supervise_shutdown(broker *b);
+void supervise_kill_all(broker *b);
+
+/* command.c */
+void command_handle(broker *b, conn *c, const bay_frame *f);
+
+#endif

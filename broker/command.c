@@ -1,0 +1,234 @@
+/* broker/command.c — the broker's commands (list, info, install, load, ..., status) for the CLI and hosts. */
+#include "broker.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "value_internal.h"
+
+static bay_value *strv_value(char *const *v, size_t n)
+{
+    bay_value *a = bay_array();
+    for (size_t i = 0; v && i < n; i++)
+        bay_array_push(a, bay_str(v[i]));
+    return a;
+}
+
+static void set_str(bay_value *map, const char *key, const char *s)
+{
+    bay_map_set(map, key, s ? bay_str(s) : bay_nil());
+}
+
+/* summary is what list shows of one plugin; info and status add to it. */
+static bay_value *summary(const plugin *p)
+{
+    bay_value *v = bay_map();
+    bay_map_set(v, "id", bay_str(p->id));
+    set_str(v, "name", p->m ? p->m->name : NULL);
+    set_str(v, "version", p->m ? p->m->version : NULL);
+    set_str(v, "language", p->m ? p->m->language : NULL);
+    bay_map_set(v, "state", bay_str(plugin_state_name(p->state)));
+    bay_map_set(v, "enabled", bay_bool(p->state != PS_AVAILABLE && p->state != PS_DISABLED));
+    bay_value *provides = bay_array();
+    for (size_t i = 0; p->m && i < p->m->nprovides; i++)
+        bay_array_push(provides, bay_str(p->m->provides[i].name));
+    bay_map_set(v, "provides", provides);
+    bay_map_set(v, "restarts", bay_int(p->restarts));
+    bay_map_set(v, "reason", bay_str(p->reason));
+    return v;
+}
+
+static void add_runtime(bay_value *v, const plugin *p)
+{
+    bay_map_set(v, "pid", bay_int(p->pid));
+    bay_map_set(v, "calls", bay_int((int64_t)p->calls));
+    bay_map_set(v, "errors", bay_int((int64_t)p->errors));
+    bay_map_set(v, "inflight", bay_int(p->inflight));
+}
+
+static bay_value *info(broker *b, const plugin *p)
+{
+    bay_value *v = summary(p);
+    add_runtime(v, p);
+    const bay_manifest *m = p->m;
+    if (m == NULL)
+        return v;
+    static const char *const keys[] = {"brief", "description", "author", "site", "email", "license", "entry",
+                                       "host"};
+    const char *vals[] = {m->brief, m->description, m->author, m->site, m->email, m->license, m->entry, m->host};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+        set_str(v, keys[i], vals[i]);
+    set_str(v, "dir", m->dir);
+    char data[1024];
+    snprintf(data, sizeof data, "%s/data/%s", bay_state_dir(b->state), p->id);
+    set_str(v, "data_dir", data);
+    bay_value *provides = bay_array();
+    for (size_t i = 0; i < m->nprovides; i++) {
+        bay_value *d = bay_map();
+        bay_map_set(d, "name", bay_str(m->provides[i].name));
+        bay_map_set(d, "kind", bay_str(bay_kind_name(m->provides[i].kind)));
+        bay_map_set(d, "function", bay_str(m->provides[i].function));
+        size_t n = 0;
+        while (m->provides[i].contexts && m->provides[i].contexts[n])
+            n++;
+        bay_map_set(d, "contexts", m->provides[i].contexts ? strv_value(m->provides[i].contexts, n) : bay_nil());
+        bay_array_push(provides, d);
+    }
+    bay_map_set(v, "provides", provides);
+    bay_value *timers = bay_array();
+    for (size_t i = 0; i < m->ntimers; i++) {
+        bay_value *t = bay_map();
+        bay_map_set(t, "name", bay_str(m->timers[i].name));
+        bay_map_set(t, "interval_ms", bay_int(m->timers[i].interval_ms));
+        bay_array_push(timers, t);
+    }
+    bay_map_set(v, "timers", timers);
+    bay_value *deps = bay_map();
+    for (size_t i = 0; i < m->ndeps; i++)
+        bay_map_set(deps, m->deps[i].id, bay_str(m->deps[i].range));
+    bay_map_set(v, "dependencies", deps);
+    bay_map_set(v, "permissions", strv_value(m->permissions, m->npermissions));
+    bay_value *config = NULL;
+    char err[128];
+    if (bay_value_from_jansson(m->config, &config, err, sizeof err) == 0)
+        bay_map_set(v, "config", config);
+    return v;
+}
+
+static bay_value *status(broker *b)
+{
+    bay_value *v = bay_map(), *br = bay_map(), *plugins = bay_array(), *eps = bay_array();
+    bay_map_set(br, "version", bay_str(b->version));
+    bay_map_set(br, "pid", bay_int(getpid()));
+    bay_map_set(br, "uptime_ms", bay_int(bay_now_ms() - b->started_ms));
+    bay_map_set(br, "plugins_dir", bay_str(b->opt.plugins_dir));
+    bay_map_set(br, "state_dir", bay_str(b->opt.state_dir));
+    bay_map_set(br, "url", bay_str(b->url));
+    bay_map_set(br, "connections", bay_int((int64_t)bay_idmap_count(b->conns)));
+    bay_map_set(br, "calls_in_flight", bay_int((int64_t)bay_idmap_count(b->calls)));
+    for (size_t i = 0; i < b->nplugins; i++) {
+        bay_value *s = summary(b->plugins[i]);
+        add_runtime(s, b->plugins[i]);
+        bay_array_push(plugins, s);
+    }
+    for (size_t i = 0; i < bay_registry_count(b->reg); i++) {
+        const bay_extpoint *e = bay_registry_at(b->reg, i);
+        bay_value *ev = bay_map(), *prov = bay_array();
+        bay_map_set(ev, "name", bay_str(e->name));
+        bay_map_set(ev, "kind", bay_str(bay_kind_name(e->kind)));
+        bay_map_set(ev, "declared_by", bay_str(e->declared_by));
+        for (size_t j = 0; j < e->nproviders; j++)
+            bay_array_push(prov, bay_str(e->providers[j]->owner_name));
+        bay_map_set(ev, "providers", prov);
+        bay_array_push(eps, ev);
+    }
+    bay_map_set(v, "broker", br);
+    bay_map_set(v, "plugins", plugins);
+    bay_map_set(v, "extension_points", eps);
+    return v;
+}
+
+/* lifecycle runs a command on one plugin; the answer waits until the plugin settles. */
+static int lifecycle(broker *b, conn *c, const bay_frame *f, plugin *p, const bay_value *args, char *err,
+                     size_t errlen)
+{
+    const char *cmd = f->name;
+    int rc = 0;
+    if (strcmp(cmd, "install") == 0) {
+        if (p->state != PS_AVAILABLE) {
+            snprintf(err, errlen, "%s is already installed (%s)", p->id, plugin_state_name(p->state));
+            return BAY_EEXIST;
+        }
+        if (p->m == NULL) {
+            snprintf(err, errlen, "%s cannot be installed: %s", p->id, p->reason);
+            return BAY_EMANIFEST;
+        }
+        const bay_value *grant = bay_map_get(args, "grant");
+        size_t n = bay_value_len(grant);
+        const char **granted = calloc(n + 1, sizeof *granted);
+        for (size_t i = 0; granted && i < n; i++)
+            granted[i] = bay_value_str(bay_array_get(grant, i), NULL);
+        rc = granted ? bay_state_install(b->state, p->id, granted, NULL) : BAY_ENOMEM;
+        free(granted);
+        if (rc == 0) {
+            p->state = PS_STOPPED;
+            rc = lifecycle_load(b, p, err, errlen);
+        }
+    } else if (strcmp(cmd, "uninstall") == 0 || strcmp(cmd, "disable") == 0) {
+        if (p->state == PS_AVAILABLE) {
+            snprintf(err, errlen, "%s is not installed", p->id);
+            return BAY_ESTATE;
+        }
+        bool disable = strcmp(cmd, "disable") == 0;
+        rc = disable ? bay_state_set_enabled(b->state, p->id, false) : bay_state_uninstall(b->state, p->id);
+        if (rc == 0)
+            rc = lifecycle_unload(b, p, false, disable ? PS_DISABLED : PS_AVAILABLE, err, errlen);
+    } else if (strcmp(cmd, "enable") == 0) {
+        if (p->state == PS_AVAILABLE) {
+            snprintf(err, errlen, "%s is not installed; run `plugbay install %s`", p->id, p->id);
+            return BAY_ESTATE;
+        }
+        rc = bay_state_set_enabled(b->state, p->id, true);
+        if (rc == 0)
+            rc = bay_state_set_failed(b->state, p->id, NULL);
+        if (rc == 0 && (p->state == PS_DISABLED || p->state == PS_FAILED)) {
+            p->state = PS_STOPPED;
+            p->ncrashes = 0;
+            rc = lifecycle_load(b, p, err, errlen);
+        }
+    } else if (strcmp(cmd, "load") == 0) {
+        rc = lifecycle_load(b, p, err, errlen);
+    } else if (strcmp(cmd, "unload") == 0 || strcmp(cmd, "reload") == 0) {
+        rc = lifecycle_unload(b, p, strcmp(cmd, "reload") == 0, PS_STOPPED, err, errlen);
+    } else {
+        snprintf(err, errlen, "unknown command \"%s\" (commands: list, info, install, uninstall, enable, disable, "
+                              "load, unload, reload, status)", cmd);
+        return BAY_ENOENT;
+    }
+    if (rc == 0) {
+        lifecycle_add_waiter(p, c->session, f->id);
+        if (p->state != PS_STARTING && p->state != PS_UNLOADING)
+            lifecycle_settle(b, p);
+    }
+    return rc;
+}
+
+void command_handle(broker *b, conn *c, const bay_frame *f)
+{
+    bay_value *args = NULL, *out = NULL;
+    char err[768] = "";
+    int rc = f->value ? bay_value_from_object(f->value, &args, err, sizeof err) : 0;
+    if (rc == 0 && strcmp(f->name, "list") == 0) {
+        out = bay_array();
+        for (size_t i = 0; i < b->nplugins; i++)
+            bay_array_push(out, summary(b->plugins[i]));
+    } else if (rc == 0 && strcmp(f->name, "status") == 0) {
+        out = status(b);
+    } else if (rc == 0) {
+        const char *id = bay_value_str(bay_map_get(args, "id"), NULL);
+        plugin *p = id ? plugin_find(b, id) : NULL;
+        if (id == NULL) {
+            rc = BAY_EINVAL;
+            snprintf(err, sizeof err, "command \"%s\" needs {\"id\": PLUGIN-ID}", f->name);
+        } else if (p == NULL) {
+            rc = BAY_ENOENT;
+            snprintf(err, sizeof err, "no plugin \"%s\" in %s (see `plugbay list`)", id, b->opt.plugins_dir);
+        } else if (strcmp(f->name, "info") == 0) {
+            out = info(b, p);
+        } else {
+            rc = lifecycle(b, c, f, p, args, err, sizeof err);
+            bay_value_free(args);
+            if (rc)
+                conn_send_error(b, c, f->id, rc, p->id, "%s", err);
+            return;
+        }
+    }
+    if (rc)
+        conn_send_error(b, c, f->id, rc, NULL, "%s", err);
+    else
+        conn_send_value(b, c, f->id, out);
+    bay_value_free(out);
+    bay_value_free(args);
+}

@@ -1,0 +1,381 @@
+/* broker/conn.c — plugbayd's connections: rendezvous, one pair1 socket per peer, handshake, sending. */
+#include "broker.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <nng/protocol/reqrep0/rep.h>
+
+#include "value_internal.h"
+#include "wire.h"
+
+#define HANDSHAKE_TIMEOUT_MS 5000
+
+/* Runs on an NNG thread: passes the message on and waits for the next. The
+ * connection outlives this callback: conn_close stops the aio before freeing. */
+static void recv_cb(void *arg)
+{
+    conn *c = arg;
+    if (nng_aio_result(c->recv_aio) != 0)
+        return;
+    broker_queue_push(c->session, nng_aio_get_msg(c->recv_aio));
+    nng_recv_aio(c->sock, c->recv_aio);
+}
+
+/* Runs on an NNG thread when the peer's pipe is gone; arg is the session. */
+static void pipe_gone_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+    broker_queue_push((uint64_t)(uintptr_t)arg, NULL);
+}
+
+static void rdv_cb(void *arg)
+{
+    broker *b = arg;
+    if (nng_aio_result(b->rdv_aio) == 0)
+        broker_queue_push(0, nng_aio_get_msg(b->rdv_aio));
+}
+
+int conn_listen_public(broker *b)
+{
+    if (b->opt.listen_url)
+        snprintf(b->url, sizeof b->url, "%s", b->opt.listen_url);
+    else
+        snprintf(b->url, sizeof b->url, "ipc://%s/plugbayd.sock", b->opt.state_dir);
+    if (strncmp(b->url, "ipc://", 6) == 0)
+        unlink(b->url + 6); /* a killed broker's socket file; we hold the state lock */
+    int rv = nng_rep0_open(&b->rdv);
+    if (rv == 0)
+        rv = nng_socket_set_size(b->rdv, NNG_OPT_RECVMAXSZ, 64 * 1024);
+    if (rv == 0)
+        rv = nng_listen(b->rdv, b->url, NULL, 0);
+    if (rv == 0)
+        rv = nng_aio_alloc(&b->rdv_aio, rdv_cb, b);
+    if (rv) {
+        bay_log(BAY_LOG_ERROR, NULL, "cannot listen on %s: %s; choose another address with --listen", b->url,
+                nng_strerror(rv));
+        return BAY_EIO;
+    }
+    nng_recv_aio(b->rdv, b->rdv_aio);
+    return 0;
+}
+
+/* pair_url builds the listen address of a new connection: next to the public
+ * one for tcp (port chosen by the kernel), a socket file in the run dir otherwise. */
+static void pair_url(broker *b, conn_role role, uint64_t session, char *url, size_t len)
+{
+    const char *host = NULL;
+    if (role != ROLE_WORKER && strncmp(b->url, "tcp://", 6) == 0)
+        host = b->url + 6;
+    if (host) {
+        const char *colon = strrchr(host, ':');
+        snprintf(url, len, "tcp://%.*s:0", (int)(colon ? colon - host : (ptrdiff_t)strlen(host)), host);
+    } else {
+        snprintf(url, len, "ipc://%s/c%llu.sock", b->run_dir, (unsigned long long)session);
+    }
+}
+
+conn *conn_open(broker *b, conn_role role, char *url, size_t urllen)
+{
+    conn *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return NULL;
+    c->session = ++b->next_session;
+    c->role = role;
+    c->opened_ms = bay_now_ms();
+    unsigned char rnd[16];
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
+        free(c);
+        return NULL;
+    }
+    for (int i = 0; i < 16; i++)
+        snprintf(c->token + 2 * i, 3, "%02x", rnd[i]);
+    pair_url(b, role, c->session, url, urllen);
+    int rv = bay_wire_open(&c->sock);
+    if (rv) {
+        free(c);
+        return NULL;
+    }
+    if ((rv = nng_listener_create(&c->listener, c->sock, url)) == 0 && strncmp(url, "ipc://", 6) == 0) {
+        snprintf(c->path, sizeof c->path, "%s", url + 6);
+        nng_listener_set_int(c->listener, NNG_OPT_IPC_PERMISSIONS, 0600);
+    }
+    if (rv == 0 && (rv = nng_listener_start(c->listener, 0)) == 0 && strncmp(url, "tcp://", 6) == 0) {
+        int port = 0;
+        nng_listener_get_int(c->listener, NNG_OPT_TCP_BOUND_PORT, &port);
+        char *colon = strrchr(url, ':');
+        snprintf(colon + 1, urllen - (size_t)(colon + 1 - url), "%d", port);
+    }
+    if (rv == 0)
+        rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, pipe_gone_cb, (void *)(uintptr_t)c->session);
+    if (rv == 0)
+        rv = nng_aio_alloc(&c->recv_aio, recv_cb, c);
+    if (rv == 0)
+        rv = bay_idmap_put(b->conns, c->session, c) ? NNG_ENOMEM : 0;
+    if (rv) {
+        bay_log(BAY_LOG_ERROR, NULL, "cannot open a connection socket at %s: %s", url, nng_strerror(rv));
+        nng_close(c->sock);
+        nng_aio_free(c->recv_aio);
+        free(c);
+        return NULL;
+    }
+    nng_recv_aio(c->sock, c->recv_aio);
+    return c;
+}
+
+conn *conn_get(broker *b, uint64_t session)
+{
+    return bay_idmap_get(b->conns, session);
+}
+
+void conn_close(broker *b, conn *c)
+{
+    bay_idmap_del(b->conns, c->session);
+    nng_aio_stop(c->recv_aio);
+    nng_close(c->sock);
+    nng_aio_free(c->recv_aio);
+    if (c->path[0])
+        unlink(c->path);
+    if (c->plugin && c->plugin->worker == c)
+        c->plugin->worker = NULL;
+    free(c);
+}
+
+int conn_send(broker *b, conn *c, const bay_frame *f)
+{
+    int rc = bay_wire_send(c->sock, f, NNG_FLAG_NONBLOCK);
+    if (rc)
+        bay_log(BAY_LOG_WARN, c->name, "cannot send %s frame: %s%s", bay_frame_type_name(f->type), bay_strerror(rc),
+                rc == BAY_EBUSY ? " (the peer is not reading; its queue of 8192 frames is full)" : "");
+    return rc;
+}
+
+void conn_send_error(broker *b, conn *c, uint64_t id, int code, const char *plugin, const char *fmt, ...)
+{
+    char text[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    bay_frame f = {.type = BAY_F_ERROR, .id = id, .code = code, .plugin = plugin, .message = text};
+    conn_send(b, c, &f);
+}
+
+void conn_send_value(broker *b, conn *c, uint64_t id, const bay_value *v)
+{
+    void *raw = NULL;
+    size_t len = 0;
+    if (v && bay_value_pack(v, &raw, &len)) {
+        conn_send_error(b, c, id, BAY_ENOMEM, NULL, "plugbayd ran out of memory building the answer");
+        return;
+    }
+    bay_frame f = {.type = BAY_F_RESULT, .id = id, .raw = raw, .raw_len = len};
+    conn_send(b, c, &f);
+    free(raw);
+}
+
+/* rdv_reply answers the rendezvous request in msg's place and re-arms the receive. */
+static void rdv_reply(broker *b, const bay_frame *f)
+{
+    nng_msg *m;
+    if (bay_wire_msg(f, &m) == 0 && nng_sendmsg(b->rdv, m, 0) != 0)
+        nng_msg_free(m);
+}
+
+void conn_handle_rendezvous(broker *b, nng_msg *msg)
+{
+    bay_frame f;
+    char why[300], url[600];
+    int rc = bay_frame_decode(nng_msg_body(msg), nng_msg_len(msg), &f, why, sizeof why);
+    if (rc == 0 && f.type != BAY_F_HELLO) {
+        snprintf(why, sizeof why, "expected HELLO to open a connection, got %s", bay_frame_type_name(f.type));
+        rc = BAY_EPROTO;
+    } else if (rc == 0 && strcmp(f.role, "host") != 0 && strcmp(f.role, "cli") != 0) {
+        snprintf(why, sizeof why, "role \"%s\" cannot connect here (hosts say \"host\" or \"cli\")", f.role);
+        rc = BAY_EPROTO;
+    }
+    if (rc == BAY_EVERSION)
+        snprintf(why, sizeof why,
+                 "protocol version mismatch: the client speaks version %lld, plugbayd %s speaks version %d; use a "
+                 "client library and broker of the same protocol version",
+                 (long long)f.version, b->version, BAY_WIRE_VERSION);
+    conn *c = rc ? NULL : conn_open(b, ROLE_PENDING, url, sizeof url);
+    if (rc == 0 && c == NULL) {
+        snprintf(why, sizeof why, "plugbayd could not open a connection socket (see its log)");
+        rc = BAY_EIO;
+    }
+    if (rc) {
+        bay_log(BAY_LOG_WARN, NULL, "refused a connection: %s", why);
+        rdv_reply(b, &(bay_frame){.type = BAY_F_ERROR, .id = f.id, .code = rc, .message = why});
+    } else {
+        snprintf(c->name, sizeof c->name, "host:%s", f.name);
+        rdv_reply(b, &(bay_frame){.type = BAY_F_WELCOME, .id = f.id, .name = b->version,
+                                  .session = (int64_t)c->session, .url = url, .token = c->token});
+        bay_frame_release(&f);
+    }
+    nng_msg_free(msg);
+    nng_recv_aio(b->rdv, b->rdv_aio);
+}
+
+/* hello checks the first frame on a connection: HELLO with the token it was given. */
+static void hello(broker *b, conn *c, const bay_frame *f)
+{
+    if (f->type != BAY_F_HELLO || !f->token || strcmp(f->token, c->token) != 0) {
+        bay_log(BAY_LOG_WARN, c->name, "closing a connection whose first frame was not HELLO with its token");
+        conn_send_error(b, c, f->id, BAY_EPERM, NULL, "the first frame must be HELLO with the connection's token");
+        conn_close(b, c);
+        return;
+    }
+    bool worker = c->role == ROLE_WORKER;
+    if (worker != (strcmp(f->role, "worker") == 0)) {
+        conn_send_error(b, c, f->id, BAY_EPROTO, NULL, "role \"%s\" does not fit this connection", f->role);
+        conn_close(b, c);
+        return;
+    }
+    if (!worker) {
+        c->role = ROLE_HOST;
+        snprintf(c->name, sizeof c->name, "host:%s", f->name);
+    }
+    c->hello_done = true;
+    c->pid = (pid_t)f->pid;
+    bay_frame w = {.type = BAY_F_WELCOME, .id = f->id, .name = b->version, .session = (int64_t)c->session};
+    conn_send(b, c, &w);
+    if (worker)
+        lifecycle_worker_ready(b, c->plugin);
+    else
+        bay_log(BAY_LOG_INFO, c->name, "connected (pid %d)", c->pid);
+}
+
+static void host_frame(broker *b, conn *c, const bay_frame *f)
+{
+    char err[512];
+    switch (f->type) {
+    case BAY_F_DECLARE:
+    case BAY_F_PROVIDE: {
+        int kind = bay_kind_parse(f->kind);
+        int rc = kind == 0 ? BAY_EINVAL : 0;
+        if (rc)
+            snprintf(err, sizeof err, "kind of \"%s\" must be \"handle\" or \"event\", got \"%s\"", f->name, f->kind);
+        else if (f->type == BAY_F_DECLARE)
+            rc = bay_registry_declare(b->reg, f->name, kind, c->name, err, sizeof err);
+        else
+            rc = bay_registry_add(b->reg, f->name, kind, c, c->name, INT64_MAX / 2 + (int64_t)c->session,
+                                  f->contexts, err, sizeof err);
+        if (rc) {
+            conn_send_error(b, c, f->id, rc, NULL, "%s", err);
+            return;
+        }
+        conn_send_value(b, c, f->id, NULL);
+        lifecycle_notice(b, f->type == BAY_F_DECLARE ? "declared" : "provider-added", f->name, c->name, "", "");
+        return;
+    }
+    case BAY_F_WITHDRAW:
+        if (bay_registry_remove(b->reg, f->name, c) != 0) {
+            conn_send_error(b, c, f->id, BAY_ENOENT, NULL, "%s does not provide \"%s\"", c->name, f->name);
+            return;
+        }
+        conn_send_value(b, c, f->id, NULL);
+        lifecycle_notice(b, "provider-removed", f->name, c->name, "", "");
+        return;
+    case BAY_F_SUBSCRIBE:
+        c->subscribed = f->on;
+        conn_send_value(b, c, f->id, NULL);
+        return;
+    case BAY_F_COMMAND:
+        command_handle(b, c, f);
+        return;
+    default:
+        conn_send_error(b, c, f->id, BAY_EPROTO, NULL, "a host cannot send %s frames",
+                        bay_frame_type_name(f->type));
+    }
+}
+
+static void worker_frame(broker *b, conn *c, const bay_frame *f)
+{
+    plugin *p = c->plugin;
+    switch (f->type) {
+    case BAY_F_HEARTBEAT:
+        if (p && f->id == p->beat_seq)
+            p->last_beat_ms = bay_now_ms();
+        return;
+    case BAY_F_LOG:
+        bay_log((int)f->level, c->name, "%s", f->message);
+        return;
+    default:
+        conn_send_error(b, c, f->id, BAY_EPROTO, p ? p->id : NULL, "a worker cannot send %s frames",
+                        bay_frame_type_name(f->type));
+    }
+}
+
+void conn_handle(broker *b, conn *c, nng_msg *msg)
+{
+    bay_frame f;
+    char why[300];
+    int rc = bay_frame_decode(nng_msg_body(msg), nng_msg_len(msg), &f, why, sizeof why);
+    if (rc) {
+        bay_log(BAY_LOG_WARN, c->name, "bad frame: %s", why);
+        conn_send_error(b, c, f.id, rc, NULL, "plugbayd %s: %s", b->version, why);
+        nng_msg_free(msg);
+        return;
+    }
+    if (!c->hello_done) {
+        hello(b, c, &f);
+    } else if (f.type == BAY_F_CALL) {
+        route_call(b, c, &f);
+    } else if (f.type == BAY_F_EVENT) {
+        route_event(b, c, &f);
+    } else if (f.type == BAY_F_CANCEL) {
+        route_cancel(b, c, f.id);
+    } else if (f.type == BAY_F_RESULT || f.type == BAY_F_ERROR) {
+        if (c->role == ROLE_WORKER && c->plugin && f.id == c->plugin->load_id)
+            lifecycle_load_answer(b, c->plugin, &f);
+        else
+            route_answer(b, c, &f);
+    } else if (c->role == ROLE_WORKER) {
+        worker_frame(b, c, &f);
+    } else {
+        host_frame(b, c, &f);
+    }
+    bay_frame_release(&f);
+    nng_msg_free(msg);
+}
+
+void conn_removed(broker *b, conn *c)
+{
+    if (c->role == ROLE_WORKER) {
+        /* The worker's exit status, reaped by supervise.c, tells the rest. */
+        if (c->plugin)
+            bay_log(BAY_LOG_DEBUG, c->name, "worker connection closed");
+        return;
+    }
+    bay_log(BAY_LOG_INFO, c->name, "disconnected");
+    lifecycle_withdraw(b, c, c->name);
+    route_fail_origin(b, c->session);
+    route_fail_provider(b, c->session, NULL, BAY_ECONN, "the host providing it disconnected");
+    conn_close(b, c);
+}
+
+conn **conn_snapshot(broker *b, size_t *n)
+{
+    size_t count = bay_idmap_count(b->conns);
+    conn **all = malloc((count ? count : 1) * sizeof *all);
+    *n = all ? bay_idmap_values(b->conns, (void **)all, count) : 0;
+    return all;
+}
+
+void conn_expire_handshakes(broker *b, int64_t now)
+{
+    size_t n;
+    conn **all = conn_snapshot(b, &n);
+    for (size_t i = 0; i < n; i++) {
+        conn *c = all[i];
+        if (!c->hello_done && c->role != ROLE_WORKER && now - c->opened_ms > HANDSHAKE_TIMEOUT_MS) {
+            bay_log(BAY_LOG_WARN, c->name, "no HELLO within %d ms; closing", HANDSHAKE_TIMEOUT_MS);
+            conn_close(b, c);
+        }
+    }
+    free(all);
+}

@@ -1,0 +1,441 @@
+/* broker/lifecycle.c — each plugin's life: discover, load, unload after draining, crash and restart. */
+#include "broker.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "value_internal.h"
+
+#define UNLOAD_EXIT_MS 2000 /* time a worker gets to exit after COMMAND unload */
+
+static const char *const state_names[] = {
+    [PS_AVAILABLE] = "available", [PS_DISABLED] = "disabled", [PS_STOPPED] = "stopped",
+    [PS_STARTING] = "starting",   [PS_LOADED] = "loaded",     [PS_UNLOADING] = "unloading",
+    [PS_FAILED] = "failed",       [PS_INVALID] = "invalid",
+};
+
+const char *plugin_state_name(plugin_state s)
+{
+    return state_names[s];
+}
+
+plugin *plugin_find(broker *b, const char *id)
+{
+    for (size_t i = 0; i < b->nplugins; i++)
+        if (strcmp(b->plugins[i]->id, id) == 0)
+            return b->plugins[i];
+    return NULL;
+}
+
+void lifecycle_notice(broker *b, const char *what, const char *name, const char *who, const char *state,
+                      const char *reason)
+{
+    size_t n;
+    conn **all = conn_snapshot(b, &n);
+    bay_frame f = {.type = BAY_F_NOTICE, .what = what, .name = name, .plugin = who, .state = state, .message = reason};
+    for (size_t i = 0; i < n; i++) {
+        conn *c = all[i];
+        if (c->subscribed)
+            conn_send(b, c, &f);
+    }
+    free(all);
+}
+
+/* set_state moves p to s, logs it and tells subscribers. */
+static void set_state(broker *b, plugin *p, plugin_state s, const char *reason)
+{
+    p->state = s;
+    snprintf(p->reason, sizeof p->reason, "%s", reason ? reason : "");
+    bay_log(s == PS_FAILED || s == PS_INVALID ? BAY_LOG_WARN : BAY_LOG_INFO, p->id, "%s%s%s", state_names[s],
+            p->reason[0] ? ": " : "", p->reason);
+    lifecycle_notice(b, "plugin-state", "", p->id, state_names[s], p->reason);
+}
+
+void lifecycle_add_waiter(plugin *p, uint64_t session, uint64_t id)
+{
+    waiter *w = malloc(sizeof *w);
+    if (w) {
+        *w = (waiter){session, id, p->waiters};
+        p->waiters = w;
+    }
+}
+
+/* settle answers every request waiting on p with its state now. */
+void lifecycle_settle(broker *b, plugin *p)
+{
+    for (waiter *w = p->waiters, *next; w; w = next) {
+        next = w->next;
+        conn *c = conn_get(b, w->session);
+        if (c && (p->state == PS_FAILED || p->state == PS_INVALID))
+            conn_send_error(b, c, w->id, BAY_EUNAVAIL, p->id, "%s is %s: %s", p->id, state_names[p->state],
+                            p->reason);
+        else if (c) {
+            bay_value *v = bay_map();
+            bay_map_set(v, "id", bay_str(p->id));
+            bay_map_set(v, "state", bay_str(state_names[p->state]));
+            conn_send_value(b, c, w->id, v);
+            bay_value_free(v);
+        }
+        free(w);
+    }
+    p->waiters = NULL;
+}
+
+static int by_load_order(const void *a, const void *b)
+{
+    const plugin *x = *(plugin *const *)a, *y = *(plugin *const *)b;
+    int ox = x->m ? x->m->order : 0, oy = y->m ? y->m->order : 0;
+    return ox != oy ? (ox < oy ? -1 : 1) : strcmp(x->id, y->id);
+}
+
+static plugin *plugin_new(broker *b, const char *id)
+{
+    plugin *p = calloc(1, sizeof *p);
+    plugin **grown = realloc(b->plugins, (b->nplugins + 1) * sizeof *grown);
+    if (p == NULL || grown == NULL || (p->id = strdup(id)) == NULL) {
+        free(p);
+        if (grown)
+            b->plugins = grown;
+        return NULL;
+    }
+    b->plugins = grown;
+    b->plugins[b->nplugins++] = p;
+    p->out_fd = -1;
+    p->rest = PS_STOPPED;
+    return p;
+}
+
+/* initial_state derives a discovered plugin's state from the persistent state. */
+static void initial_state(broker *b, plugin *p)
+{
+    bay_state_plugin *sp = bay_state_find(b->state, p->id);
+    if (sp == NULL && b->opt.autoinstall && bay_state_install(b->state, p->id, NULL, &sp) == 0)
+        bay_log(BAY_LOG_INFO, p->id, "installed (--autoinstall)");
+    if (sp == NULL)
+        p->state = PS_AVAILABLE;
+    else if (!sp->enabled)
+        p->state = PS_DISABLED;
+    else if (sp->failed) {
+        p->state = PS_FAILED;
+        snprintf(p->reason, sizeof p->reason, "%s", sp->failed);
+    } else
+        p->state = PS_STOPPED;
+}
+
+int lifecycle_discover(broker *b, char *err, size_t errlen)
+{
+    char **ids = NULL;
+    int rc = bay_manifest_scan(b->opt.plugins_dir, &ids, err, errlen);
+    if (rc)
+        return rc;
+    for (char **id = ids; *id; id++) {
+        plugin *p = plugin_new(b, *id);
+        if (p == NULL) {
+            bay_strv_free(ids);
+            snprintf(err, errlen, "out of memory");
+            return BAY_ENOMEM;
+        }
+        char why[512];
+        if (bay_manifest_load(b->opt.plugins_dir, *id, &p->m, why, sizeof why) != 0) {
+            p->state = PS_INVALID;
+            snprintf(p->reason, sizeof p->reason, "%s", why);
+            bay_log(BAY_LOG_ERROR, p->id, "invalid manifest: %s", why);
+            continue;
+        }
+        initial_state(b, p);
+    }
+    bay_strv_free(ids);
+    qsort(b->plugins, b->nplugins, sizeof *b->plugins, by_load_order);
+    for (size_t i = 0; i < b->nplugins; i++)
+        b->plugins[i]->rank = (int64_t)i;
+    for (size_t i = 0; i < bay_state_count(b->state); i++) {
+        const char *id = bay_state_at(b->state, i)->id;
+        if (plugin_find(b, id) == NULL)
+            bay_log(BAY_LOG_WARN, id, "installed but its folder is gone from %s", b->opt.plugins_dir);
+    }
+    bay_log(BAY_LOG_INFO, NULL, "found %zu plugins in %s", b->nplugins, b->opt.plugins_dir);
+    return 0;
+}
+
+void lifecycle_start_enabled(broker *b)
+{
+    char err[512];
+    for (size_t i = 0; i < b->nplugins; i++)
+        if (b->plugins[i]->state == PS_STOPPED)
+            lifecycle_load(b, b->plugins[i], err, sizeof err);
+}
+
+int lifecycle_load(broker *b, plugin *p, char *err, size_t errlen)
+{
+    switch (p->state) {
+    case PS_LOADED:
+    case PS_STARTING:
+        return 0;
+    case PS_UNLOADING:
+        p->then_load = true;
+        return 0;
+    case PS_AVAILABLE:
+        snprintf(err, errlen, "%s is not installed; run `plugbay install %s`", p->id, p->id);
+        return BAY_ESTATE;
+    case PS_DISABLED:
+        snprintf(err, errlen, "%s is disabled; run `plugbay enable %s`", p->id, p->id);
+        return BAY_ESTATE;
+    case PS_INVALID:
+        snprintf(err, errlen, "%s has an invalid manifest: %s", p->id, p->reason);
+        return BAY_EMANIFEST;
+    case PS_STOPPED:
+    case PS_FAILED:
+        break;
+    }
+    p->restart_at_ms = 0;
+    p->kill_sent = false;
+    int rc = supervise_spawn(b, p, err, errlen);
+    if (rc) {
+        set_state(b, p, PS_FAILED, err);
+        return rc;
+    }
+    set_state(b, p, PS_STARTING, NULL);
+    return 0;
+}
+
+/* functions_map builds the load command's map from call names to the plugin's functions. */
+static bay_value *functions_map(const bay_manifest *m)
+{
+    bay_value *fns = bay_map();
+    for (size_t i = 0; i < m->nprovides; i++)
+        bay_map_set(fns, m->provides[i].name, bay_str(m->provides[i].function));
+    for (size_t i = 0; i < m->ntimers; i++) {
+        char name[300];
+        snprintf(name, sizeof name, "timer:%s", m->timers[i].name);
+        bay_map_set(fns, name, bay_str(m->timers[i].function));
+    }
+    return fns;
+}
+
+void lifecycle_worker_ready(broker *b, plugin *p)
+{
+    char data[1024], why[256];
+    bay_value *config = NULL;
+    if (bay_state_data_dir(b->state, p->id, data, sizeof data) != 0 ||
+        bay_value_from_jansson(p->m->config, &config, why, sizeof why) != 0) {
+        supervise_kill(b, p, "cannot prepare its data folder or configuration");
+        return;
+    }
+    bay_value *args = bay_map();
+    bay_map_set(args, "id", bay_str(p->id));
+    bay_map_set(args, "dir", bay_str(p->m->dir));
+    bay_map_set(args, "entry", bay_str(p->m->entry));
+    bay_map_set(args, "data_dir", bay_str(data));
+    bay_map_set(args, "config", config);
+    bay_map_set(args, "functions", functions_map(p->m));
+    void *raw = NULL;
+    size_t len = 0;
+    p->load_id = ++b->next_call;
+    if (bay_value_pack(args, &raw, &len) == 0) {
+        bay_frame f = {.type = BAY_F_COMMAND, .id = p->load_id, .name = "load", .raw = raw, .raw_len = len};
+        conn_send(b, p->worker, &f);
+    }
+    free(raw);
+    bay_value_free(args);
+}
+
+struct withdrawal {
+    broker *b;
+    const char *who;
+};
+
+static void withdraw_one(const char *name, void *user)
+{
+    struct withdrawal *w = user;
+    lifecycle_notice(w->b, "provider-removed", name, w->who, "", "");
+}
+
+void lifecycle_withdraw(broker *b, void *owner, const char *who)
+{
+    struct withdrawal w = {b, who};
+    bay_registry_remove_owner(b->reg, owner, withdraw_one, &w);
+}
+
+static void withdraw(broker *b, plugin *p)
+{
+    lifecycle_withdraw(b, p, p->id);
+}
+
+/* provide registers p's extension points; on a conflict it withdraws them all. */
+static int provide(broker *b, plugin *p, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < p->m->nprovides; i++) {
+        const bay_provide_decl *d = &p->m->provides[i];
+        int rc = bay_registry_add(b->reg, d->name, d->kind, p, p->id, p->rank, (const char *const *)d->contexts, err,
+                                  errlen);
+        if (rc) {
+            withdraw(b, p);
+            return rc;
+        }
+        lifecycle_notice(b, "provider-added", d->name, p->id, "", "");
+    }
+    return 0;
+}
+
+void lifecycle_load_answer(broker *b, plugin *p, const bay_frame *f)
+{
+    p->load_id = 0;
+    if (p->state == PS_UNLOADING) { /* unloaded while loading: the drain can go on */
+        lifecycle_drained(b, p);
+        return;
+    }
+    char err[512];
+    if (f->type == BAY_F_ERROR) {
+        snprintf(err, sizeof err, "load failed: %s", f->message);
+    } else if (provide(b, p, err, sizeof err) == 0) {
+        int64_t now = bay_now_ms();
+        p->last_beat_ms = now;
+        free(p->timers);
+        p->timers = calloc(p->m->ntimers ? p->m->ntimers : 1, sizeof *p->timers);
+        for (size_t i = 0; p->timers && i < p->m->ntimers; i++)
+            p->timers[i] = (plugin_timer){&p->m->timers[i], now + p->m->timers[i].interval_ms, false};
+        set_state(b, p, PS_LOADED, NULL);
+        lifecycle_settle(b, p);
+        return;
+    }
+    p->no_restart = true;
+    supervise_kill(b, p, err);
+}
+
+int lifecycle_unload(broker *b, plugin *p, bool then_load, plugin_state rest, char *err, size_t errlen)
+{
+    p->then_load = then_load;
+    p->rest = rest;
+    switch (p->state) {
+    case PS_LOADED:
+        withdraw(b, p);
+        set_state(b, p, PS_UNLOADING, NULL);
+        p->unload_deadline_ms = bay_now_ms() + b->opt.drain_timeout_ms;
+        if (p->inflight == 0)
+            lifecycle_drained(b, p);
+        return 0;
+    case PS_STARTING:
+        set_state(b, p, PS_UNLOADING, NULL);
+        p->unload_deadline_ms = bay_now_ms() + b->opt.drain_timeout_ms;
+        if (p->load_id == 0)
+            lifecycle_drained(b, p);
+        return 0;
+    case PS_UNLOADING:
+        return 0;
+    case PS_FAILED:
+        if (p->pid) /* being killed: its exit finishes the unload */
+            return 0;
+        p->restart_at_ms = 0; /* not running: forget a scheduled restart */
+        /* fall through */
+    case PS_STOPPED:
+    case PS_DISABLED:
+        if (p->state != rest)
+            set_state(b, p, rest, NULL);
+        return then_load ? lifecycle_load(b, p, err, errlen) : 0;
+    default:
+        snprintf(err, errlen, "%s is %s, not loaded", p->id, state_names[p->state]);
+        return BAY_ESTATE;
+    }
+}
+
+void lifecycle_drained(broker *b, plugin *p)
+{
+    if (p->worker == NULL || !p->worker->hello_done) {
+        supervise_kill(b, p, "unloaded before its worker started");
+        return;
+    }
+    bay_frame f = {.type = BAY_F_COMMAND, .id = ++b->next_call, .name = "unload"};
+    conn_send(b, p->worker, &f);
+    p->unload_deadline_ms = bay_now_ms() + UNLOAD_EXIT_MS;
+}
+
+/* crashed decides between a restart with backoff and staying failed. */
+static void crashed(broker *b, plugin *p, const char *why)
+{
+    int64_t now = bay_now_ms();
+    p->crashes[p->ncrashes++ % 16] = now;
+    int recent = 0;
+    for (int i = 0; i < 16 && i < p->ncrashes; i++)
+        recent += now - p->crashes[i] <= b->opt.restart_window_ms;
+    char reason[512];
+    if (p->no_restart) {
+        set_state(b, p, PS_FAILED, why);
+    } else if (recent >= b->opt.restart_limit) {
+        snprintf(reason, sizeof reason, "%s; it failed %d times within %d s, so it stays failed until `plugbay enable %s`",
+                 why, recent, b->opt.restart_window_ms / 1000, p->id);
+        set_state(b, p, PS_FAILED, reason);
+        bay_state_set_failed(b->state, p->id, reason);
+    } else {
+        int64_t backoff = 100LL << (recent > 6 ? 6 : recent - 1);
+        if (backoff > 5000)
+            backoff = 5000;
+        p->restart_at_ms = now + backoff;
+        snprintf(reason, sizeof reason, "%s; restarting in %lld ms", why, (long long)backoff);
+        set_state(b, p, PS_FAILED, reason);
+    }
+}
+
+void lifecycle_worker_gone(broker *b, plugin *p, const char *why)
+{
+    plugin_state was = p->state;
+    route_fail_provider(b, p->worker ? p->worker->session : 0, p, BAY_ECRASHED, why);
+    if (p->worker)
+        conn_close(b, p->worker);
+    withdraw(b, p);
+    if (was == PS_UNLOADING) {
+        set_state(b, p, p->rest, NULL);
+        if (p->then_load) {
+            char err[512];
+            p->then_load = false;
+            lifecycle_load(b, p, err, sizeof err);
+            if (p->state == PS_STARTING)
+                return; /* waiters hear when the new load settles */
+        }
+    } else if (was == PS_LOADED || was == PS_STARTING) {
+        crashed(b, p, why);
+    }
+    p->no_restart = false;
+    lifecycle_settle(b, p);
+}
+
+int64_t lifecycle_tick(broker *b, int64_t now)
+{
+    int64_t next = 0;
+    char err[512];
+    for (size_t i = 0; i < b->nplugins; i++) {
+        plugin *p = b->plugins[i];
+        int64_t due = 0;
+        if (p->state == PS_FAILED && p->restart_at_ms) {
+            if (now >= p->restart_at_ms) {
+                p->restarts++;
+                bay_log(BAY_LOG_INFO, p->id, "restarting (restart %d)", p->restarts);
+                lifecycle_load(b, p, err, sizeof err);
+                continue;
+            }
+            due = p->restart_at_ms;
+        } else if (p->state == PS_UNLOADING) {
+            if (now >= p->unload_deadline_ms && !p->kill_sent) {
+                supervise_kill(b, p, "did not finish unloading in time");
+                continue;
+            }
+            due = p->unload_deadline_ms;
+        } else if (p->state == PS_LOADED) {
+            for (size_t t = 0; p->timers && t < p->m->ntimers; t++) {
+                plugin_timer *tm = &p->timers[t];
+                if (tm->running)
+                    continue;
+                if (now >= tm->next_ms) {
+                    int64_t iv = tm->decl->interval_ms;
+                    tm->next_ms += ((now - tm->next_ms) / iv + 1) * iv; /* skip ticks missed while running */
+                    route_timer_tick(b, p, tm);
+                }
+                if (due == 0 || tm->next_ms < due)
+                    due = tm->next_ms;
+            }
+        }
+        if (due && (next == 0 || due < next))
+            next = due;
+    }
+    return next;
+}

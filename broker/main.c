@@ -1,0 +1,139 @@
+/* broker/main.c — plugbayd's command line. */
+#include "broker.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static void usage(FILE *to)
+{
+    fprintf(to,
+            "usage: plugbayd [options]\n"
+            "  --plugins DIR        plugin folders, one per plugin with a plugin.json (default ./plugins)\n"
+            "  --state DIR          installed plugins, data folders, sockets (default ./state)\n"
+            "  --listen URL         where hosts connect: ipc://PATH or tcp://HOST:PORT\n"
+            "                       (default ipc://STATE/plugbayd.sock)\n"
+            "  --autoinstall        install and enable every plugin found that is not installed yet\n"
+            "  --worker-dir DIR     where the plugbay-worker-LANG programs are (default: next to plugbayd)\n"
+            "  --log FILE           append the log to FILE instead of stderr\n"
+            "  --heartbeat-ms N     heartbeat interval to each worker (default 1000)\n"
+            "  --heartbeat-misses N missed heartbeats before a worker counts as hung (default 3)\n"
+            "  --hang-grace-ms N    time a plugin gets to return after its call's deadline or cancel\n"
+            "                       before its worker is killed and restarted (default 2000)\n"
+            "  --restart-limit N/S  a plugin failing N times within S seconds stays failed (default 5/60)\n"
+            "  --drain-timeout-ms N longest an unload waits for in-flight calls (default 30000)\n"
+            "  --version, --help\n");
+}
+
+/* number parses a positive int option or explains what was expected. */
+static int number(const char *opt, const char *s, int *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || v <= 0 || v > INT_MAX) {
+        fprintf(stderr, "plugbayd: %s expects a positive whole number, got \"%s\"\n", opt, s);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+static int parse(int argc, char **argv, bay_options *o)
+{
+    enum { O_PLUGINS = 256, O_STATE, O_LISTEN, O_AUTO, O_WORKERS, O_LOG, O_BEAT, O_MISSES, O_GRACE, O_RESTART,
+           O_DRAIN, O_VERSION, O_HELP };
+    static const struct option opts[] = {
+        {"plugins", required_argument, 0, O_PLUGINS},     {"state", required_argument, 0, O_STATE},
+        {"listen", required_argument, 0, O_LISTEN},       {"autoinstall", no_argument, 0, O_AUTO},
+        {"worker-dir", required_argument, 0, O_WORKERS},  {"log", required_argument, 0, O_LOG},
+        {"heartbeat-ms", required_argument, 0, O_BEAT},   {"heartbeat-misses", required_argument, 0, O_MISSES},
+        {"hang-grace-ms", required_argument, 0, O_GRACE}, {"restart-limit", required_argument, 0, O_RESTART},
+        {"drain-timeout-ms", required_argument, 0, O_DRAIN}, {"version", no_argument, 0, O_VERSION},
+        {"help", no_argument, 0, O_HELP},                 {0, 0, 0, 0},
+    };
+    int c, window = 60;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        int rc = 0;
+        switch (c) {
+        case O_PLUGINS: o->plugins_dir = optarg; break;
+        case O_STATE: o->state_dir = optarg; break;
+        case O_LISTEN: o->listen_url = optarg; break;
+        case O_AUTO: o->autoinstall = true; break;
+        case O_WORKERS: o->worker_dir = optarg; break;
+        case O_LOG: o->log_path = optarg; break;
+        case O_BEAT: rc = number("--heartbeat-ms", optarg, &o->heartbeat_ms); break;
+        case O_MISSES: rc = number("--heartbeat-misses", optarg, &o->heartbeat_misses); break;
+        case O_GRACE: rc = number("--hang-grace-ms", optarg, &o->hang_grace_ms); break;
+        case O_DRAIN: rc = number("--drain-timeout-ms", optarg, &o->drain_timeout_ms); break;
+        case O_RESTART: {
+            char n[32] = "", s[32] = "";
+            if (sscanf(optarg, "%31[0-9]/%31[0-9]", n, s) != 2 || number("--restart-limit N", n, &o->restart_limit) ||
+                number("--restart-limit S", s, &window)) {
+                fprintf(stderr, "plugbayd: --restart-limit expects N/SECONDS like 5/60, got \"%s\"\n", optarg);
+                return 2;
+            }
+            break;
+        }
+        case O_VERSION: printf("plugbayd %s (protocol %d)\n", BAY_VERSION, BAY_WIRE_VERSION); exit(0);
+        case O_HELP: usage(stdout); exit(0);
+        default: usage(stderr); return 2;
+        }
+        if (rc)
+            return 2;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "plugbayd: unexpected argument \"%s\"\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+    o->restart_window_ms = window * 1000;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    broker b = {.opt = {.plugins_dir = "./plugins", .state_dir = "./state", .heartbeat_ms = 1000,
+                        .heartbeat_misses = 3, .hang_grace_ms = 2000, .restart_limit = 5,
+                        .restart_window_ms = 60000, .drain_timeout_ms = 30000}};
+    int rc = parse(argc, argv, &b.opt);
+    if (rc)
+        return rc;
+    snprintf(b.version, sizeof b.version, "%s", BAY_VERSION);
+    char err[1024] = "";
+    if (bay_log_open(b.opt.log_path) != 0) {
+        fprintf(stderr, "plugbayd: cannot open log file %s\n", b.opt.log_path);
+        return 1;
+    }
+    /* Absolute paths: workers run in their data folders. */
+    char plugins[PATH_MAX], state[PATH_MAX];
+    if (realpath(b.opt.plugins_dir, plugins) == NULL) {
+        fprintf(stderr, "plugbayd: plugins folder %s does not exist; create it or pass --plugins DIR\n",
+                b.opt.plugins_dir);
+        return 1;
+    }
+    b.opt.plugins_dir = plugins;
+    if (mkdir(b.opt.state_dir, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "plugbayd: cannot create the state folder %s: %s\n", b.opt.state_dir, strerror(errno));
+        return 1;
+    }
+    if (realpath(b.opt.state_dir, state) == NULL || bay_state_open(state, &b.state, err, sizeof err) != 0) {
+        fprintf(stderr, "plugbayd: %s\n", err[0] ? err : strerror(errno));
+        return 1;
+    }
+    b.opt.state_dir = state;
+    b.reg = bay_registry_new();
+    b.conns = bay_idmap_new();
+    b.calls = bay_idmap_new();
+    b.started_ms = bay_now_ms();
+    if (!b.reg || !b.conns || !b.calls) {
+        fprintf(stderr, "plugbayd: out of memory\n");
+        return 1;
+    }
+    rc = broker_run(&b);
+    bay_state_close(b.state);
+    return rc;
+}

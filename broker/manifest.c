@@ -1,0 +1,735 @@
+/* broker/manifest.c — reads plugin.json, checks it against the manifest schema, and finds plugins on disk. */
+#include "manifest.h"
+
+#include <plugbay/error.h>
+#include <plugbay/plugbay.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define SCAN_DEPTH 4          /* how many folders deep plugins are looked for */
+#define NAME_MAX_LEN 128      /* provide and timer names */
+#define INTERVAL_MAX 86400000 /* one day, in milliseconds */
+#define FIELD_LEN 256         /* "provides[12].contexts[3]", "dependencies.example/hello" */
+#define GOT_LEN 64            /* how much of a wrong string value a message quotes */
+
+/* Where messages go: the file they are about and the caller's buffer. */
+typedef struct report {
+    const char *path;
+    char *err;
+    size_t errlen;
+} report;
+
+/* What a field must hold: a JSON type, an extra rule on the value (NULL: the
+ * type is enough), and how a message describes it. */
+typedef struct want {
+    json_type type;
+    bool (*rule)(const json_t *v);
+    const char *expected;
+} want;
+
+/* Parses one item of a list: field names it in messages, out is its element. */
+typedef int (*item_fn)(const report *r, json_t *item, const char *field, void *out);
+
+static int say(const report *r, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int say(const report *r, int code, const char *fmt, ...)
+{
+    if (r->err && r->errlen) {
+        int n = snprintf(r->err, r->errlen, "%s: ", r->path);
+        if (n >= 0 && (size_t)n < r->errlen) {
+            va_list ap;
+            va_start(ap, fmt);
+            vsnprintf(r->err + n, r->errlen - (size_t)n, fmt, ap);
+            va_end(ap);
+        }
+    }
+    return code;
+}
+
+/* copy_str copies s into *out (NULL stays NULL). */
+static int copy_str(const report *r, const char *s, char **out)
+{
+    *out = s ? strdup(s) : NULL;
+    return *out || !s ? 0 : say(r, BAY_ENOMEM, "out of memory");
+}
+
+/* ---- rules ---------------------------------------------------------------- */
+
+static bool is_alnum(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+/* spans tells whether s (of length n) is 1..max characters of alnum or extra. */
+static bool spans(const char *s, size_t n, const char *extra, size_t max)
+{
+    if (n == 0 || n > max)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!is_alnum(s[i]) && !strchr(extra, s[i]))
+            return false;
+    return true;
+}
+
+static bool is_identifier(const char *s)
+{
+    return spans(s, strlen(s), "_", SIZE_MAX) && !(s[0] >= '0' && s[0] <= '9');
+}
+
+bool bay_plugin_id_valid(const char *id)
+{
+    if (!id || strlen(id) > BAY_PLUGIN_ID_MAX)
+        return false;
+    for (;;) {
+        size_t n = strcspn(id, "/");
+        if (id[0] == '.' || !spans(id, n, "_.-", SIZE_MAX))
+            return false;
+        if (!id[n])
+            return true;
+        id += n + 1;
+    }
+}
+
+static bool rule_nonempty(const json_t *v) { return json_string_length(v) > 0; }
+
+static bool rule_semver(const json_t *v)
+{
+    bay_semver sv;
+    return bay_semver_parse(json_string_value(v), &sv) == 0;
+}
+
+static bool rule_language(const json_t *v)
+{
+    static const char *const langs[] = {"c", "lua", "python", "wasm"};
+    for (size_t i = 0; i < sizeof langs / sizeof *langs; i++)
+        if (strcmp(json_string_value(v), langs[i]) == 0)
+            return true;
+    return false;
+}
+
+/* A relative path inside the plugin folder: no leading '/', no empty or ".." part. */
+static bool rule_entry(const json_t *v)
+{
+    const char *s = json_string_value(v);
+    for (;;) {
+        size_t n = strcspn(s, "/");
+        if (n == 0 || (n == 2 && s[0] == '.' && s[1] == '.'))
+            return false;
+        if (!s[n])
+            return true;
+        s += n + 1;
+    }
+}
+
+static bool rule_name(const json_t *v)
+{
+    return spans(json_string_value(v), json_string_length(v), "_.:-", NAME_MAX_LEN);
+}
+
+static bool rule_kind(const json_t *v)
+{
+    return strcmp(json_string_value(v), "handle") == 0 || strcmp(json_string_value(v), "event") == 0;
+}
+
+static bool rule_identifier(const json_t *v) { return is_identifier(json_string_value(v)); }
+
+static bool rule_interval(const json_t *v)
+{
+    return json_integer_value(v) >= 1 && json_integer_value(v) <= INTERVAL_MAX;
+}
+
+static bool rule_int(const json_t *v)
+{
+    return json_integer_value(v) >= INT_MIN && json_integer_value(v) <= INT_MAX;
+}
+
+static bool rule_nonempty_array(const json_t *v) { return json_array_size(v) > 0; }
+
+static const want W_STRING = {JSON_STRING, NULL, "a string"};
+static const want W_TEXT = {JSON_STRING, rule_nonempty, "a non-empty string"};
+static const want W_SEMVER = {JSON_STRING, rule_semver, "a semver string like \"1.2.0\""};
+static const want W_LANGUAGE = {JSON_STRING, rule_language, "one of \"c\", \"lua\", \"python\", \"wasm\""};
+static const want W_ENTRY = {JSON_STRING, rule_entry,
+                             "a relative path inside the plugin folder like \"main.lua\" (no leading \"/\", no \"..\")"};
+static const want W_NAME = {JSON_STRING, rule_name,
+                            "a name of 1 to 128 letters, digits, \"_\", \".\", \":\" or \"-\" like \"editor.save\""};
+static const want W_KIND = {JSON_STRING, rule_kind, "\"handle\" or \"event\""};
+static const want W_FUNCTION = {JSON_STRING, rule_identifier,
+                                "an identifier like \"on_save\" (letters, digits and \"_\", not starting with a digit)"};
+static const want W_RANGE = {JSON_STRING, NULL, "a semver range like \"^1.2\" or \">=1.0.0 <2.0.0\""};
+static const want W_ORDER = {JSON_INTEGER, rule_int, "an integer like -10 or 5"};
+static const want W_INTERVAL = {JSON_INTEGER, rule_interval, "an integer number of milliseconds from 1 to 86400000"};
+static const want W_PROVIDES = {JSON_ARRAY, NULL, "an array of provides (it may be empty)"};
+static const want W_PROVIDE = {JSON_OBJECT, NULL, "an object like {\"name\": \"editor.save\", \"kind\": \"handle\"}"};
+static const want W_CONTEXTS = {JSON_ARRAY, rule_nonempty_array,
+                                "a non-empty array of non-empty strings (leave it out to take every context)"};
+static const want W_PERMISSIONS = {JSON_ARRAY, NULL, "an array of non-empty strings"};
+static const want W_TIMERS = {JSON_ARRAY, NULL, "an array of timers"};
+static const want W_TIMER = {JSON_OBJECT, NULL, "an object like {\"name\": \"tick\", \"interval_ms\": 1000}"};
+static const want W_DEPENDENCIES = {JSON_OBJECT, NULL, "an object mapping plugin ids to version ranges"};
+static const want W_CONFIG = {JSON_OBJECT, NULL, "an object of configuration defaults"};
+
+/* ---- checking values ------------------------------------------------------ */
+
+/* quote writes s as a short quoted string, control characters as '?'. */
+static void quote(const char *s, char *buf, size_t len)
+{
+    size_t n = strlen(s), max = len - 6; /* two quotes, "...", NUL */
+    bool cut = n > max;
+    if (cut)
+        for (n = max; n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80; n--)
+            ; /* do not split a UTF-8 sequence */
+    size_t i = 0;
+    buf[i++] = '"';
+    for (size_t j = 0; j < n; j++)
+        buf[i++] = (unsigned char)s[j] < 0x20 ? '?' : s[j];
+    snprintf(buf + i, len - i, "%s\"", cut ? "..." : "");
+}
+
+/* describe says in a few words what v is, for the "got ..." part of a message. */
+static void describe(const json_t *v, char *buf, size_t len)
+{
+    if (!v) {
+        snprintf(buf, len, "nothing (the field is required)");
+        return;
+    }
+    switch (json_typeof(v)) {
+    case JSON_STRING: quote(json_string_value(v), buf, len); return;
+    case JSON_INTEGER: snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v)); return;
+    case JSON_REAL: snprintf(buf, len, "%g", json_real_value(v)); return;
+    case JSON_TRUE: snprintf(buf, len, "true"); return;
+    case JSON_FALSE: snprintf(buf, len, "false"); return;
+    case JSON_NULL: snprintf(buf, len, "null"); return;
+    case JSON_OBJECT: snprintf(buf, len, "an object"); return;
+    case JSON_ARRAY: snprintf(buf, len, "an array"); return;
+    }
+}
+
+/* explain reports `field "FIELD": expected EXPECTED, got GOT[ (WHY)]`. */
+static int explain(const report *r, const char *field, const char *expected, const char *got, const char *why)
+{
+    return say(r, BAY_EMANIFEST, "field \"%s\": expected %s, got %s%s%s%s", field, expected, got,
+               why ? " (" : "", why ? why : "", why ? ")" : "");
+}
+
+/* check accepts v (NULL: absent) when it has w's type and passes w's rule;
+ * otherwise explains what field should hold. */
+static int check(const report *r, const char *field, const json_t *v, const want *w)
+{
+    char got[GOT_LEN];
+    if (v && json_typeof(v) == w->type && (!w->rule || w->rule(v)))
+        return 0;
+    describe(v, got, sizeof got);
+    return explain(r, field, w->expected, got, NULL);
+}
+
+/* name_field writes the name of key inside `at` ("" at the top level). */
+static void name_field(char *buf, size_t len, const char *at, const char *key)
+{
+    snprintf(buf, len, "%s%s%s", at, *at ? "." : "", key);
+}
+
+/* get fetches key from obj (the value of field `at`) and checks it against w.
+ * *out is the value, or NULL when the field is absent and not required. */
+static int get(const report *r, json_t *obj, const char *at, const char *key, const want *w, bool required,
+               json_t **out)
+{
+    char field[FIELD_LEN];
+    *out = json_object_get(obj, key);
+    if (!*out && !required)
+        return 0;
+    name_field(field, sizeof field, at, key);
+    return check(r, field, *out, w);
+}
+
+/* get_str is get for strings: *out is a copy, or stays NULL when absent. */
+static int get_str(const report *r, json_t *obj, const char *at, const char *key, const want *w, bool required,
+                   char **out)
+{
+    json_t *v;
+    int rc = get(r, obj, at, key, w, required, &v);
+    return rc || !v ? rc : copy_str(r, json_string_value(v), out);
+}
+
+/* get_range is get_str for a semver range, with the reason a bad range is refused. */
+static int get_range(const report *r, json_t *obj, const char *at, const char *key, char **out)
+{
+    char field[FIELD_LEN], got[GOT_LEN], why[128];
+    json_t *v;
+    int rc = get(r, obj, at, key, &W_RANGE, false, &v);
+    if (rc || !v)
+        return rc;
+    if (bay_semver_range_check(json_string_value(v), why, sizeof why)) {
+        name_field(field, sizeof field, at, key);
+        describe(v, got, sizeof got);
+        return explain(r, field, W_RANGE.expected, got, why);
+    }
+    return copy_str(r, json_string_value(v), out);
+}
+
+/* get_list fetches the array field key of obj (the value of field `at`) and
+ * parses each item with fn into a new array of size-byte elements, one more
+ * than the items, all zeroed first (so a list of pointers ends with NULL).
+ * *items and *n are set even on failure, *n counting every item fn was given,
+ * so the caller can free them. */
+static int get_list(const report *r, json_t *obj, const char *at, const char *key, const want *w, bool required,
+                    size_t size, item_fn fn, void **items, size_t *n)
+{
+    char list[FIELD_LEN];
+    json_t *arr;
+    int rc = get(r, obj, at, key, w, required, &arr);
+    *items = NULL;
+    *n = 0;
+    if (rc || !arr)
+        return rc;
+    *items = calloc(json_array_size(arr) + 1, size);
+    if (!*items)
+        return say(r, BAY_ENOMEM, "out of memory");
+    name_field(list, sizeof list, at, key);
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        char field[FIELD_LEN + 24];
+        snprintf(field, sizeof field, "%s[%zu]", list, i);
+        *n = i + 1;
+        if ((rc = fn(r, json_array_get(arr, i), field, (char *)*items + i * size)))
+            return rc;
+    }
+    return 0;
+}
+
+/* text_item parses one non-empty string of a list. */
+static int text_item(const report *r, json_t *item, const char *field, void *out)
+{
+    int rc = check(r, field, item, &W_TEXT);
+    return rc ? rc : copy_str(r, json_string_value(item), out);
+}
+
+/* get_strv reads the optional array field key of obj (named `at`.key) into a
+ * NULL-terminated list of non-empty strings; *out stays NULL when absent. */
+static int get_strv(const report *r, json_t *obj, const char *at, const char *key, const want *w, char ***out,
+                    size_t *n)
+{
+    void *items;
+    size_t count;
+    int rc = get_list(r, obj, at, key, w, false, sizeof(char *), text_item, &items, &count);
+    *out = items;
+    if (n)
+        *n = count;
+    return rc;
+}
+
+/* get_function reads the optional "function" field of a provide or timer
+ * whose name is name; when absent it is name with '.', '-' and ':' as '_'. */
+static int get_function(const report *r, json_t *obj, const char *at, const char *name, char **out)
+{
+    char field[FIELD_LEN];
+    int rc = get_str(r, obj, at, "function", &W_FUNCTION, false, out);
+    if (rc || *out)
+        return rc;
+    if ((rc = copy_str(r, name, out)))
+        return rc;
+    for (char *p = *out; *p; p++)
+        if (strchr(".-:", *p))
+            *p = '_';
+    if (is_identifier(*out))
+        return 0;
+    name_field(field, sizeof field, at, "function");
+    return say(r, BAY_EMANIFEST,
+               "field \"%s\": expected %s, got nothing, and the name \"%s\" does not make one (set \"function\")",
+               field, W_FUNCTION.expected, name);
+}
+
+/* ---- unknown fields -------------------------------------------------------- */
+
+/* distance is the optimal-string-alignment edit distance between short strings. */
+static size_t distance(const char *a, const char *b)
+{
+    enum { MAXLEN = 32 };
+    size_t n = strlen(a), m = strlen(b), d[MAXLEN + 1][MAXLEN + 1];
+    if (n > MAXLEN || m > MAXLEN)
+        return SIZE_MAX;
+    for (size_t i = 0; i <= n; i++)
+        d[i][0] = i;
+    for (size_t j = 0; j <= m; j++)
+        d[0][j] = j;
+    for (size_t i = 1; i <= n; i++)
+        for (size_t j = 1; j <= m; j++) {
+            size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < best)
+                best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best)
+                best = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
+        }
+    return d[n][m];
+}
+
+/* nearest returns the known name key was probably meant to be, or NULL. */
+static const char *nearest(const char *key, const char *const *known)
+{
+    const char *best = NULL;
+    size_t best_d = 3; /* suggest only within two edits... */
+    for (size_t i = 0; known[i]; i++) {
+        size_t d = distance(key, known[i]);
+        if (strlen(key) >= 3 && strncmp(key, known[i], strlen(key)) == 0)
+            d = 1; /* ...or when key starts the name ("desc") */
+        if (d < best_d && d < strlen(known[i])) {
+            best = known[i];
+            best_d = d;
+        }
+    }
+    return best;
+}
+
+/* known_only refuses a key of obj (the value of field `at`) that is not in the
+ * NULL-terminated list known; what names the object in the message. */
+static int known_only(const report *r, json_t *obj, const char *at, const char *what, const char *const *known)
+{
+    for (void *it = json_object_iter(obj); it; it = json_object_iter_next(obj, it)) {
+        const char *key = json_object_iter_key(it), *near;
+        char field[FIELD_LEN];
+        size_t i = 0;
+        while (known[i] && strcmp(known[i], key) != 0)
+            i++;
+        if (known[i])
+            continue;
+        name_field(field, sizeof field, at, key);
+        if ((near = nearest(key, known)))
+            return say(r, BAY_EMANIFEST, "field \"%s\" is not a %s field (did you mean \"%s\"?)", field, what,
+                       near);
+        return say(r, BAY_EMANIFEST, "field \"%s\" is not a %s field (see docs/manifest.md)", field, what);
+    }
+    return 0;
+}
+
+/* ---- the schema ---------------------------------------------------------- */
+
+static const char *const manifest_fields[] = {
+    "name", "version", "language", "entry", "provides", "brief", "description", "author", "site", "email",
+    "license", "host", "order", "dependencies", "permissions", "config", "timers", NULL};
+static const char *const provide_fields[] = {"name", "kind", "function", "contexts", NULL};
+static const char *const timer_fields[] = {"name", "interval_ms", "function", NULL};
+
+/* The plain string fields, in the order they are checked. */
+static const struct {
+    const char *key;
+    const want *w;
+    bool required;
+    size_t offset;
+} string_fields[] = {
+    {"name", &W_TEXT, true, offsetof(bay_manifest, name)},
+    {"version", &W_SEMVER, true, offsetof(bay_manifest, version)},
+    {"language", &W_LANGUAGE, true, offsetof(bay_manifest, language)},
+    {"entry", &W_ENTRY, true, offsetof(bay_manifest, entry)},
+    {"brief", &W_STRING, false, offsetof(bay_manifest, brief)},
+    {"description", &W_STRING, false, offsetof(bay_manifest, description)},
+    {"author", &W_STRING, false, offsetof(bay_manifest, author)},
+    {"site", &W_STRING, false, offsetof(bay_manifest, site)},
+    {"email", &W_STRING, false, offsetof(bay_manifest, email)},
+    {"license", &W_STRING, false, offsetof(bay_manifest, license)},
+};
+
+static int provide_item(const report *r, json_t *item, const char *field, void *out)
+{
+    bay_provide_decl *p = out;
+    json_t *kind;
+    int rc;
+    if ((rc = check(r, field, item, &W_PROVIDE)) || (rc = known_only(r, item, field, "provide", provide_fields)) ||
+        (rc = get_str(r, item, field, "name", &W_NAME, true, &p->name)) ||
+        (rc = get(r, item, field, "kind", &W_KIND, true, &kind)) ||
+        (rc = get_function(r, item, field, p->name, &p->function)) ||
+        (rc = get_strv(r, item, field, "contexts", &W_CONTEXTS, &p->contexts, NULL)))
+        return rc;
+    p->kind = strcmp(json_string_value(kind), "handle") == 0 ? BAY_HANDLE : BAY_EVENT;
+    return 0;
+}
+
+static int timer_item(const report *r, json_t *item, const char *field, void *out)
+{
+    bay_timer_decl *t = out;
+    json_t *interval;
+    int rc;
+    if ((rc = check(r, field, item, &W_TIMER)) || (rc = known_only(r, item, field, "timer", timer_fields)) ||
+        (rc = get_str(r, item, field, "name", &W_NAME, true, &t->name)) ||
+        (rc = get(r, item, field, "interval_ms", &W_INTERVAL, true, &interval)) ||
+        (rc = get_function(r, item, field, t->name, &t->function)))
+        return rc;
+    t->interval_ms = json_integer_value(interval);
+    return 0;
+}
+
+/* unique refuses two items of a list (elements of size bytes whose name is a
+ * char * at offset) with the same name. */
+static int unique(const report *r, const char *key, const void *items, size_t n, size_t size, size_t offset)
+{
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = 0; j < i; j++) {
+            const char *a = *(char *const *)((const char *)items + i * size + offset);
+            const char *b = *(char *const *)((const char *)items + j * size + offset);
+            if (strcmp(a, b) == 0) {
+                char field[FIELD_LEN], got[GOT_LEN], why[FIELD_LEN];
+                snprintf(field, sizeof field, "%s[%zu].name", key, i);
+                snprintf(why, sizeof why, "%s[%zu] already has it", key, j);
+                quote(a, got, sizeof got);
+                return explain(r, field, "a name no other item of the list has", got, why);
+            }
+        }
+    return 0;
+}
+
+static int get_dependencies(const report *r, json_t *root, bay_manifest *m)
+{
+    json_t *deps;
+    int rc = get(r, root, "", "dependencies", &W_DEPENDENCIES, false, &deps);
+    if (rc || !deps)
+        return rc;
+    if (!(m->deps = calloc(json_object_size(deps) + 1, sizeof *m->deps)))
+        return say(r, BAY_ENOMEM, "out of memory");
+    for (void *it = json_object_iter(deps); it; it = json_object_iter_next(deps, it)) {
+        const char *id = json_object_iter_key(it);
+        bay_dep_decl *d = &m->deps[m->ndeps++];
+        if (!bay_plugin_id_valid(id)) {
+            char got[GOT_LEN];
+            quote(id, got, sizeof got);
+            return explain(r, "dependencies", "plugin ids like \"example/hello\" as keys", got, NULL);
+        }
+        if ((rc = copy_str(r, id, &d->id)) || (rc = get_range(r, deps, "dependencies", id, &d->range)))
+            return rc;
+    }
+    return 0;
+}
+
+/* from_json fills m from the parsed manifest root. */
+static int from_json(const report *r, json_t *root, bay_manifest *m)
+{
+    char got[GOT_LEN];
+    json_t *v;
+    void *items;
+    int rc;
+    if (!json_is_object(root)) {
+        describe(root, got, sizeof got);
+        return say(r, BAY_EMANIFEST, "expected a JSON object like {\"name\": \"hello\", ...}, got %s", got);
+    }
+    if ((rc = known_only(r, root, "", "manifest", manifest_fields)))
+        return rc;
+    for (size_t i = 0; i < sizeof string_fields / sizeof *string_fields; i++)
+        if ((rc = get_str(r, root, "", string_fields[i].key, string_fields[i].w, string_fields[i].required,
+                          (char **)((char *)m + string_fields[i].offset))))
+            return rc;
+    bay_semver_parse(m->version, &m->ver); /* W_SEMVER accepted it */
+    if ((rc = get_range(r, root, "", "host", &m->host)) || (rc = get(r, root, "", "order", &W_ORDER, false, &v)))
+        return rc;
+    m->order = v ? (int)json_integer_value(v) : 0;
+
+    rc = get_list(r, root, "", "provides", &W_PROVIDES, true, sizeof *m->provides, provide_item, &items,
+                  &m->nprovides);
+    m->provides = items;
+    if (rc || (rc = unique(r, "provides", m->provides, m->nprovides, sizeof *m->provides,
+                           offsetof(bay_provide_decl, name))))
+        return rc;
+    rc = get_list(r, root, "", "timers", &W_TIMERS, false, sizeof *m->timers, timer_item, &items, &m->ntimers);
+    m->timers = items;
+    if (rc || (rc = unique(r, "timers", m->timers, m->ntimers, sizeof *m->timers, offsetof(bay_timer_decl, name))))
+        return rc;
+    if ((rc = get_dependencies(r, root, m)) ||
+        (rc = get_strv(r, root, "", "permissions", &W_PERMISSIONS, &m->permissions, &m->npermissions)) ||
+        (rc = get(r, root, "", "config", &W_CONFIG, false, &v)))
+        return rc;
+    m->config = v ? json_incref(v) : json_object();
+    return m->config ? 0 : say(r, BAY_ENOMEM, "out of memory");
+}
+
+/* build turns the result of a jansson load into a manifest, taking root. */
+static int build(const report *r, json_t *root, const json_error_t *je, const char *path, const char *dir,
+                 const char *id, bay_manifest **out)
+{
+    bay_manifest *m;
+    int rc;
+    *out = NULL;
+    if (!root)
+        return say(r, BAY_EMANIFEST, "line %d column %d: %s", je->line, je->column, je->text);
+    if (!(m = calloc(1, sizeof *m)))
+        rc = say(r, BAY_ENOMEM, "out of memory");
+    else if (!(rc = copy_str(r, path, &m->path)) && !(rc = copy_str(r, dir, &m->dir)) && !(rc = copy_str(r, id, &m->id)))
+        rc = from_json(r, root, m);
+    json_decref(root);
+    if (rc)
+        bay_manifest_free(m);
+    else
+        *out = m;
+    return rc;
+}
+
+int bay_manifest_parse(const char *text, const char *path, const char *dir, const char *id, bay_manifest **out,
+                       char *err, size_t errlen)
+{
+    report r = {path ? path : "plugin.json", err, errlen};
+    json_error_t je;
+    if (!text || !out)
+        return say(&r, BAY_EINVAL, "no manifest text");
+    return build(&r, json_loads(text, JSON_REJECT_DUPLICATES, &je), &je, path, dir, id, out);
+}
+
+int bay_manifest_load(const char *plugins_dir, const char *id, bay_manifest **out, char *err, size_t errlen)
+{
+    char dir[PATH_MAX], file[PATH_MAX + 16], *abs_dir, *abs_file;
+    report r = {plugins_dir, err, errlen};
+    struct stat st;
+    json_error_t je;
+    json_t *root;
+    FILE *f;
+    int rc;
+    if (!plugins_dir || !out)
+        return BAY_EINVAL;
+    if (!bay_plugin_id_valid(id))
+        return say(&r, BAY_EINVAL, "\"%s\" is not a plugin id (folder names of letters, digits, \"_\", \".\" "
+                                   "and \"-\", separated by \"/\")", id ? id : "(null)");
+    if ((size_t)snprintf(dir, sizeof dir, "%s/%s", plugins_dir, id) >= sizeof dir)
+        return say(&r, BAY_EINVAL, "the path of plugin %s is too long", id);
+    snprintf(file, sizeof file, "%s/plugin.json", dir);
+    r.path = file;
+    if (!(f = fopen(file, "r")))
+        return say(&r, BAY_EIO, "%s", strerror(errno));
+    if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return say(&r, BAY_EIO, "not a regular file");
+    }
+    root = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
+    fclose(f);
+    if (!(abs_dir = realpath(dir, NULL))) {
+        rc = say(&r, BAY_EIO, "%s", strerror(errno));
+        json_decref(root);
+        return rc;
+    }
+    if ((abs_file = malloc(strlen(abs_dir) + sizeof "/plugin.json"))) {
+        sprintf(abs_file, "%s/plugin.json", abs_dir);
+        rc = build(&r, root, &je, abs_file, abs_dir, id, out);
+    } else {
+        rc = say(&r, BAY_ENOMEM, "out of memory");
+        json_decref(root);
+    }
+    free(abs_file);
+    free(abs_dir);
+    return rc;
+}
+
+void bay_strv_free(char **v)
+{
+    if (!v)
+        return;
+    for (char **p = v; *p; p++)
+        free(*p);
+    free(v);
+}
+
+void bay_manifest_free(bay_manifest *m)
+{
+    if (!m)
+        return;
+    char *strings[] = {m->id, m->dir, m->path, m->name, m->brief, m->description, m->author, m->site,
+                       m->email, m->license, m->version, m->language, m->entry, m->host};
+    for (size_t i = 0; i < sizeof strings / sizeof *strings; i++)
+        free(strings[i]);
+    for (size_t i = 0; i < m->nprovides; i++) {
+        free(m->provides[i].name);
+        free(m->provides[i].function);
+        bay_strv_free(m->provides[i].contexts);
+    }
+    for (size_t i = 0; i < m->ndeps; i++) {
+        free(m->deps[i].id);
+        free(m->deps[i].range);
+    }
+    for (size_t i = 0; i < m->ntimers; i++) {
+        free(m->timers[i].name);
+        free(m->timers[i].function);
+    }
+    free(m->provides);
+    free(m->deps);
+    free(m->timers);
+    bay_strv_free(m->permissions);
+    json_decref(m->config);
+    free(m);
+}
+
+/* ---- scanning ----------------------------------------------------------------- */
+
+/* A growing NULL-terminated list of ids. */
+typedef struct idlist {
+    char **v;
+    size_t n, cap;
+} idlist;
+
+static int push(const report *r, idlist *l, const char *id)
+{
+    if (l->n + 1 >= l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        char **v = realloc(l->v, cap * sizeof *v);
+        if (!v)
+            return say(r, BAY_ENOMEM, "out of memory");
+        l->v = v;
+        l->cap = cap;
+    }
+    if (!(l->v[l->n] = strdup(id)))
+        return say(r, BAY_ENOMEM, "out of memory");
+    l->v[++l->n] = NULL;
+    return 0;
+}
+
+/* scan lists the plugins in root/rel (rel is "" for root itself, depth 1). */
+static int scan(const report *r, const char *root, const char *rel, int depth, idlist *ids)
+{
+    char path[PATH_MAX];
+    struct dirent *e;
+    DIR *d;
+    int rc = 0;
+    snprintf(path, sizeof path, "%s/%s", root, rel);
+    if (!(d = opendir(path)))
+        return *rel ? say(r, BAY_EIO, "cannot read folder \"%s\": %s", rel, strerror(errno))
+                    : say(r, BAY_EIO, "cannot read the plugins folder: %s", strerror(errno));
+    while (!rc && (e = readdir(d))) {
+        char id[BAY_PLUGIN_ID_MAX + 2], sub[PATH_MAX];
+        struct stat st;
+        if ((size_t)snprintf(id, sizeof id, "%s%s%s", rel, *rel ? "/" : "", e->d_name) >= sizeof id ||
+            !bay_plugin_id_valid(id))
+            continue; /* hidden (".git"), ".", "..", or a name no plugin id can have */
+        if ((size_t)snprintf(sub, sizeof sub, "%s/%s/plugin.json", root, id) >= sizeof sub) {
+            rc = say(r, BAY_EIO, "folder \"%s\": path too long", id);
+            break;
+        }
+        if (stat(sub, &st) == 0 && S_ISREG(st.st_mode)) {
+            rc = push(r, ids, id);
+            continue;
+        }
+        *strrchr(sub, '/') = '\0';
+        if (depth < SCAN_DEPTH && stat(sub, &st) == 0 && S_ISDIR(st.st_mode))
+            rc = scan(r, root, id, depth + 1, ids);
+    }
+    closedir(d);
+    return rc;
+}
+
+static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+int bay_manifest_scan(const char *plugins_dir, char ***ids, char *err, size_t errlen)
+{
+    report r = {plugins_dir, err, errlen};
+    idlist l = {0};
+    int rc;
+    if (!plugins_dir || !ids)
+        return BAY_EINVAL;
+    *ids = NULL;
+    if (!(rc = scan(&r, plugins_dir, "", 1, &l)) && !l.v && !(l.v = calloc(1, sizeof *l.v)))
+        rc = say(&r, BAY_ENOMEM, "out of memory");
+    if (rc) {
+        bay_strv_free(l.v);
+        return rc;
+    }
+    qsort(l.v, l.n, sizeof *l.v, by_name);
+    *ids = l.v;
+    return 0;
+}

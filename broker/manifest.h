@@ -1,0 +1,89 @@
+/* broker/manifest.h — plugin.json: parsing and validation of a plugin's manifest. */
+#ifndef BAY_MANIFEST_H
+#define BAY_MANIFEST_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "semver.h"
+
+/* One extension point the plugin provides. */
+typedef struct bay_provide_decl {
+    char *name;      /* extension point name */
+    int kind;        /* BAY_HANDLE or BAY_EVENT (plugbay.h) */
+    char *function;  /* function in the plugin that serves it (default: name with '.', '-', ':' as '_') */
+    char **contexts; /* NULL-terminated list; NULL when the provider takes every context */
+} bay_provide_decl;
+
+/* A dependency on another plugin. */
+typedef struct bay_dep_decl {
+    char *id;    /* plugin id */
+    char *range; /* semver range ("^1.2", ">=1.0.0 <2.0.0", "*") */
+} bay_dep_decl;
+
+/* A timer the broker fires. */
+typedef struct bay_timer_decl {
+    char *name;          /* timer name */
+    char *function;      /* function called on each tick */
+    int64_t interval_ms; /* 1 .. 86400000 */
+} bay_timer_decl;
+
+typedef struct bay_manifest {
+    char *id;   /* plugin id: folder path relative to the plugins dir ("example/hello") */
+    char *dir;  /* absolute plugin folder */
+    char *path; /* absolute path of plugin.json, used in error messages */
+
+    char *name, *brief, *description, *author, *site, *email, *license; /* metadata; NULL when absent */
+    char *version;   /* as written */
+    bay_semver ver;  /* parsed */
+    char *language;  /* "c", "lua", "python", "wasm" */
+    char *entry;     /* file inside dir (the shared object, main.lua, ...) */
+    char *host;      /* semver range of compatible host (broker) versions; NULL = any */
+    int order;       /* tie-breaker in load order, lower first; default 0 */
+
+    bay_provide_decl *provides; size_t nprovides;
+    bay_dep_decl *deps;         size_t ndeps;
+    bay_timer_decl *timers;     size_t ntimers;
+    char **permissions;         size_t npermissions; /* NULL-terminated; NULL when absent */
+    json_t *config;             /* object of configuration defaults (never NULL; owned) */
+} bay_manifest;
+
+/* bay_manifest_load reads DIR/ID/plugin.json. On success *out is a new
+ * manifest the caller frees with bay_manifest_free(). On failure returns
+ * BAY_EMANIFEST (BAY_EIO when the file cannot be read, BAY_EINVAL when id is
+ * not a plugin id, BAY_ENOMEM) and writes to err a message that names the
+ * file, the field and what is expected, e.g.
+ * `plugins/x/plugin.json: field "version": expected a semver string like "1.2.0", got "1.x"`. */
+int bay_manifest_load(const char *plugins_dir, const char *id, bay_manifest **out, char *err,
+                      size_t errlen);
+
+/* bay_manifest_parse validates JSON text as a manifest; path is used in error
+ * messages and dir as the plugin folder. path, dir and id are copied into the
+ * manifest (each may be NULL: left NULL there). Same contract as
+ * bay_manifest_load. The schema is docs/manifest.md. */
+int bay_manifest_parse(const char *text, const char *path, const char *dir, const char *id,
+                       bay_manifest **out, char *err, size_t errlen);
+
+/* bay_manifest_free frees m. NULL is ignored. */
+void bay_manifest_free(bay_manifest *m);
+
+/* bay_manifest_scan lists the plugin ids under plugins_dir: every folder
+ * (searched up to 4 levels deep) that holds a plugin.json, sorted. It does not
+ * look inside a plugin's folder, follows symbolic links, and passes over
+ * folders whose names cannot be part of a plugin id (hidden ones like ".git",
+ * names with spaces). *ids is a NULL-terminated array the caller frees with
+ * bay_strv_free(). BAY_EIO when plugins_dir or a folder below cannot be read. */
+int bay_manifest_scan(const char *plugins_dir, char ***ids, char *err, size_t errlen);
+
+/* bay_plugin_id_valid tells whether id is a plugin id: "/"-separated folder
+ * names of [A-Za-z0-9_.-], none empty or starting with '.', at most
+ * BAY_PLUGIN_ID_MAX bytes in all (so it fits bay_error.plugin). */
+#define BAY_PLUGIN_ID_MAX 127
+bool bay_plugin_id_valid(const char *id);
+
+/* bay_strv_free frees a NULL-terminated array of strings and the strings. */
+void bay_strv_free(char **v);
+
+#endif

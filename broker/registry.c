@@ -1,0 +1,252 @@
+/* broker/registry.c — the one extension-point registry: declarations and providers in load order. */
+#include "registry.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <plugbay/error.h>
+#include <plugbay/plugbay.h>
+
+#include "frame.h"
+
+struct bay_registry {
+    bay_extpoint **eps; /* sorted by name for lookup by bsearch */
+    size_t n, cap;
+};
+
+bay_registry *bay_registry_new(void)
+{
+    return calloc(1, sizeof(bay_registry));
+}
+
+static void strv_free(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
+static char **strv_copy(const char *const *v)
+{
+    if (v == NULL)
+        return NULL;
+    size_t n = 0;
+    while (v[n])
+        n++;
+    char **c = calloc(n + 1, sizeof(char *));
+    for (size_t i = 0; c && i < n; i++)
+        if ((c[i] = strdup(v[i])) == NULL) {
+            strv_free(c);
+            return NULL;
+        }
+    return c;
+}
+
+static void provider_free(bay_provider *p)
+{
+    free(p->owner_name);
+    strv_free(p->contexts);
+    free(p);
+}
+
+static void extpoint_free(bay_extpoint *e)
+{
+    for (size_t i = 0; i < e->nproviders; i++)
+        provider_free(e->providers[i]);
+    free(e->providers);
+    free(e->name);
+    free(e->declared_by);
+    free(e);
+}
+
+void bay_registry_free(bay_registry *r)
+{
+    if (r == NULL)
+        return;
+    for (size_t i = 0; i < r->n; i++)
+        extpoint_free(r->eps[i]);
+    free(r->eps);
+    free(r);
+}
+
+/* position returns the index of name, or where it would be inserted (*found false). */
+static size_t position(const bay_registry *r, const char *name, bool *found)
+{
+    size_t lo = 0, hi = r->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = strcmp(r->eps[mid]->name, name);
+        if (c == 0) {
+            *found = true;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = false;
+    return lo;
+}
+
+bay_extpoint *bay_registry_find(const bay_registry *r, const char *name)
+{
+    bool found;
+    size_t i = position(r, name, &found);
+    return found ? r->eps[i] : NULL;
+}
+
+size_t bay_registry_count(const bay_registry *r)
+{
+    return r->n;
+}
+
+bay_extpoint *bay_registry_at(const bay_registry *r, size_t i)
+{
+    return i < r->n ? r->eps[i] : NULL;
+}
+
+/* grow makes room for one more pointer in *v (count n, capacity *cap). */
+static int grow(void *v, size_t n, size_t *cap)
+{
+    if (n < *cap)
+        return 0;
+    size_t ncap = *cap ? *cap * 2 : 4;
+    void *p = realloc(*(void **)v, ncap * sizeof(void *));
+    if (p == NULL)
+        return BAY_ENOMEM;
+    *(void **)v = p;
+    *cap = ncap;
+    return 0;
+}
+
+/* declare finds or creates name; *out is the extension point. */
+static int declare(bay_registry *r, const char *name, int kind, const char *by, bay_extpoint **out, char *err,
+                   size_t errlen)
+{
+    bool found;
+    size_t i = position(r, name, &found);
+    if (found) {
+        *out = r->eps[i];
+        if (r->eps[i]->kind == kind)
+            return 0;
+        snprintf(err, errlen, "%s declares \"%s\" as %s, but %s declared it as %s", by, name, bay_kind_name(kind),
+                 r->eps[i]->declared_by, bay_kind_name(r->eps[i]->kind));
+        return BAY_EKIND;
+    }
+    if (kind != BAY_HANDLE && kind != BAY_EVENT) {
+        snprintf(err, errlen, "kind of \"%s\" must be handle or event", name);
+        return BAY_EINVAL;
+    }
+    bay_extpoint *e = calloc(1, sizeof *e);
+    if (e == NULL || grow(&r->eps, r->n, &r->cap) || !(e->name = strdup(name)) || !(e->declared_by = strdup(by))) {
+        if (e)
+            extpoint_free(e);
+        return BAY_ENOMEM;
+    }
+    e->kind = kind;
+    memmove(&r->eps[i + 1], &r->eps[i], (r->n - i) * sizeof(bay_extpoint *));
+    r->eps[i] = e;
+    r->n++;
+    *out = e;
+    return 0;
+}
+
+int bay_registry_declare(bay_registry *r, const char *name, int kind, const char *by, char *err, size_t errlen)
+{
+    bay_extpoint *e;
+    return declare(r, name, kind, by, &e, err, errlen);
+}
+
+static ptrdiff_t find_owner(const bay_extpoint *e, const void *owner)
+{
+    for (size_t i = 0; i < e->nproviders; i++)
+        if (e->providers[i]->owner == owner)
+            return (ptrdiff_t)i;
+    return -1;
+}
+
+int bay_registry_add(bay_registry *r, const char *name, int kind, void *owner, const char *owner_name, int64_t rank,
+                     const char *const *contexts, char *err, size_t errlen)
+{
+    bay_extpoint *e;
+    int rc = declare(r, name, kind, owner_name, &e, err, errlen);
+    if (rc)
+        return rc;
+    if (find_owner(e, owner) >= 0) {
+        snprintf(err, errlen, "%s already provides \"%s\"", owner_name, name);
+        return BAY_EEXIST;
+    }
+    bay_provider *p = calloc(1, sizeof *p);
+    if (p == NULL || grow(&e->providers, e->nproviders, &e->cap) || !(p->owner_name = strdup(owner_name)) ||
+        (contexts && !(p->contexts = strv_copy(contexts)))) {
+        if (p)
+            provider_free(p);
+        return BAY_ENOMEM;
+    }
+    p->owner = owner;
+    p->rank = rank;
+    size_t at = e->nproviders;
+    while (at > 0 && e->providers[at - 1]->rank > rank)
+        at--;
+    memmove(&e->providers[at + 1], &e->providers[at], (e->nproviders - at) * sizeof(bay_provider *));
+    e->providers[at] = p;
+    e->nproviders++;
+    return 0;
+}
+
+static void remove_at(bay_extpoint *e, size_t i)
+{
+    provider_free(e->providers[i]);
+    memmove(&e->providers[i], &e->providers[i + 1], (e->nproviders - i - 1) * sizeof(bay_provider *));
+    e->nproviders--;
+}
+
+int bay_registry_remove(bay_registry *r, const char *name, void *owner)
+{
+    bay_extpoint *e = bay_registry_find(r, name);
+    ptrdiff_t i = e ? find_owner(e, owner) : -1;
+    if (i < 0)
+        return BAY_ENOENT;
+    remove_at(e, (size_t)i);
+    return 0;
+}
+
+size_t bay_registry_remove_owner(bay_registry *r, void *owner, void (*fn)(const char *name, void *user), void *user)
+{
+    size_t removed = 0;
+    for (size_t k = 0; k < r->n; k++) {
+        ptrdiff_t i = find_owner(r->eps[k], owner);
+        if (i < 0)
+            continue;
+        remove_at(r->eps[k], (size_t)i);
+        removed++;
+        if (fn)
+            fn(r->eps[k]->name, user);
+    }
+    return removed;
+}
+
+bool bay_provider_accepts(const bay_provider *p, const char *ctx)
+{
+    if (ctx == NULL || p->contexts == NULL)
+        return true;
+    for (char **c = p->contexts; *c; c++)
+        if (strcmp(*c, ctx) == 0)
+            return true;
+    return false;
+}
+
+size_t bay_registry_select(const bay_extpoint *e, const char *ctx, bay_provider **out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < e->nproviders && n < max; i++) {
+        if (!bay_provider_accepts(e->providers[i], ctx))
+            continue;
+        out[n++] = e->providers[i];
+        if (e->kind == BAY_HANDLE)
+            break;
+    }
+    return n;
+}

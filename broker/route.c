@@ -1,0 +1,471 @@
+/* broker/route.c — calls: choosing providers, forwarding, gathering event results, deadlines, cancel. */
+#include "broker.h"
+
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TIMER_TIMEOUT_MS 30000
+#define MAX_TIMEOUT_MS (3600 * 1000)
+
+static void call_free(broker *b, call *k)
+{
+    if (k->timer)
+        k->timer->running = false;
+    bay_idmap_del(b->calls, k->id);
+    free(k->name);
+    free(k->context);
+    free(k->args);
+    free(k->targets);
+    msgpack_sbuffer_destroy(&k->gathered);
+    free(k);
+}
+
+/* snapshot returns every call in flight (the caller frees the array), so the
+ * walker may free calls as it goes. */
+static call **snapshot(broker *b, size_t *n)
+{
+    size_t count = bay_idmap_count(b->calls);
+    call **all = malloc((count ? count : 1) * sizeof *all);
+    *n = all ? bay_idmap_values(b->calls, (void **)all, count) : 0;
+    return all;
+}
+
+/* answer_error sends ERROR to the caller, if there is one to answer. */
+static void answer_error(broker *b, call *k, int code, const char *plugin, const char *msg)
+{
+    conn *c = k->origin ? conn_get(b, k->origin) : NULL;
+    if (c)
+        conn_send_error(b, c, k->origin_id, code, plugin, "%s", msg);
+    else if (k->timer == NULL && k->origin == 0 && code)
+        bay_log(BAY_LOG_WARN, plugin, "event %s: %s", k->name, msg);
+    k->answered = true;
+}
+
+static void answer_value(broker *b, call *k, const msgpack_object *value, const void *raw, size_t raw_len)
+{
+    conn *c = k->origin ? conn_get(b, k->origin) : NULL;
+    if (c) {
+        bay_frame f = {.type = BAY_F_RESULT, .id = k->origin_id, .value = value, .raw = raw, .raw_len = raw_len};
+        conn_send(b, c, &f);
+    }
+    k->answered = true;
+}
+
+static int pack_str(msgpack_packer *pk, const char *s)
+{
+    size_t n = strlen(s);
+    return msgpack_pack_str(pk, n) || msgpack_pack_str_body(pk, s, n) ? -1 : 0;
+}
+
+/* gather appends one provider's outcome to an event's results. */
+static void gather(call *k, const char *owner, const msgpack_object *value, int code, const char *message)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &k->gathered, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 2);
+    pack_str(&pk, "plugin");
+    pack_str(&pk, owner);
+    if (code == 0) {
+        pack_str(&pk, "value");
+        if (value)
+            msgpack_pack_object(&pk, *value);
+        else
+            msgpack_pack_nil(&pk);
+    } else {
+        pack_str(&pk, "error");
+        msgpack_pack_map(&pk, 3);
+        pack_str(&pk, "code");
+        msgpack_pack_int(&pk, code);
+        pack_str(&pk, "name");
+        pack_str(&pk, bay_errname(code));
+        pack_str(&pk, "message");
+        pack_str(&pk, message);
+    }
+    k->ngathered++;
+}
+
+/* finish_event answers an event's caller with every outcome gathered, in load order. */
+static void finish_event(broker *b, call *k)
+{
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init(&out);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &out, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, k->ngathered);
+    msgpack_sbuffer_write(&out, k->gathered.data, k->gathered.size);
+    answer_value(b, k, NULL, out.data, out.size);
+    msgpack_sbuffer_destroy(&out);
+}
+
+/* target_conn returns the connection a target is served on now, or NULL with why. */
+static conn *target_conn(broker *b, const struct target *t, const char **why)
+{
+    if (t->host) {
+        conn *c = conn_get(b, t->session);
+        *why = "the host providing it disconnected";
+        return c;
+    }
+    plugin *p = t->plugin;
+    if (p->state != PS_LOADED || p->worker == NULL) {
+        *why = p->state == PS_UNLOADING ? "it is unloading" : "it is no longer loaded";
+        return NULL;
+    }
+    return p->worker;
+}
+
+static int64_t remaining(const call *k, int64_t now)
+{
+    return k->deadline_ms > now ? k->deadline_ms - now : 0;
+}
+
+/* send_next forwards the call to its next target; with none left it finishes
+ * the call. An event skips targets it cannot reach and records why. */
+static void send_next(broker *b, call *k)
+{
+    while (k->next < k->ntargets) {
+        struct target *t = &k->targets[k->next++];
+        const char *why = NULL;
+        conn *c = target_conn(b, t, &why);
+        if (c) {
+            bay_frame f = {.type = BAY_F_CALL, .id = k->id, .name = k->name, .raw = k->args, .raw_len = k->args_len,
+                           .timeout_ms = remaining(k, bay_now_ms()), .context = k->context};
+            int rc = conn_send(b, c, &f);
+            if (rc == 0) {
+                k->current = t;
+                k->current_session = c->session;
+                if (!t->host)
+                    t->plugin->inflight++;
+                return;
+            }
+            why = rc == BAY_EBUSY ? "its queue is full (too many calls in flight)" : "its connection failed";
+        }
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s cannot serve %s: %s", t->owner, k->name, why);
+        if (k->kind == BAY_EVENT) {
+            gather(k, t->owner, NULL, BAY_EUNAVAIL, msg);
+            continue;
+        }
+        answer_error(b, k, BAY_EUNAVAIL, t->owner, msg);
+        call_free(b, k);
+        return;
+    }
+    k->current = NULL;
+    if (k->kind == BAY_EVENT && !k->answered)
+        finish_event(b, k);
+    call_free(b, k);
+}
+
+/* who_provides appends to out, for each plugin whose manifest provides name
+ * but that is not loaded, "; ID provides it but is STATE: REASON". */
+static void who_provides(broker *b, const char *name, char *out, size_t len)
+{
+    size_t n = strlen(out);
+    for (size_t i = 0; i < b->nplugins && n < len; i++) {
+        plugin *p = b->plugins[i];
+        for (size_t j = 0; p->m && j < p->m->nprovides && n < len; j++)
+            if (strcmp(p->m->provides[j].name, name) == 0 && p->state != PS_LOADED)
+                n += (size_t)snprintf(out + n, len - n, "; %s provides it but is %s%s%s", p->id,
+                                      plugin_state_name(p->state), p->reason[0] ? ": " : "", p->reason);
+    }
+}
+
+/* call_new makes a call for name with packed args; returns NULL when out of memory. */
+static call *call_new(broker *b, const char *name, const char *context, int kind, const msgpack_object *args,
+                      int64_t timeout_ms)
+{
+    call *k = calloc(1, sizeof *k);
+    if (k == NULL)
+        return NULL;
+    msgpack_sbuffer_init(&k->gathered);
+    k->id = ++b->next_call;
+    k->kind = kind;
+    if (timeout_ms <= 0)
+        timeout_ms = BAY_DEFAULT_TIMEOUT_MS;
+    k->deadline_ms = bay_now_ms() + (timeout_ms > MAX_TIMEOUT_MS ? MAX_TIMEOUT_MS : timeout_ms);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    if (args)
+        msgpack_pack_object(&pk, *args);
+    else
+        msgpack_pack_array(&pk, 0);
+    k->args_len = sb.size;
+    k->args = msgpack_sbuffer_release(&sb);
+    k->name = strdup(name);
+    k->context = context ? strdup(context) : NULL;
+    if (!k->name || (context && !k->context) || !k->args || bay_idmap_put(b->calls, k->id, k)) {
+        call_free(b, k);
+        return NULL;
+    }
+    return k;
+}
+
+static int set_targets(call *k, bay_provider **sel, size_t n)
+{
+    k->targets = calloc(n ? n : 1, sizeof *k->targets);
+    if (k->targets == NULL)
+        return BAY_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        struct target *t = &k->targets[i];
+        t->host = strncmp(sel[i]->owner_name, "host:", 5) == 0; /* plugin ids never hold ':' */
+        if (t->host)
+            t->session = ((conn *)sel[i]->owner)->session;
+        else
+            t->plugin = sel[i]->owner;
+        snprintf(t->owner, sizeof t->owner, "%s", sel[i]->owner_name);
+    }
+    k->ntargets = n;
+    return 0;
+}
+
+/* start routes a call or event from a caller (origin 0: nobody to answer). */
+static void start(broker *b, conn *from, const bay_frame *f, bool answer)
+{
+    uint64_t origin = answer ? from->session : 0;
+    char msg[1024];
+    bay_extpoint *e = bay_registry_find(b->reg, f->name);
+    if (e == NULL) {
+        snprintf(msg, sizeof msg, "no extension point \"%s\" is declared or provided", f->name);
+        who_provides(b, f->name, msg, sizeof msg);
+        if (answer)
+            conn_send_error(b, from, f->id, BAY_ENOENT, NULL, "%s", msg);
+        return;
+    }
+    bay_provider *sel[256];
+    size_t n = bay_registry_select(e, f->context, sel, 256);
+    if (n == 0 && e->kind == BAY_HANDLE) {
+        snprintf(msg, sizeof msg, "extension point \"%s\" has no loaded provider%s%s%s", f->name,
+                 f->context ? " for context \"" : "", f->context ? f->context : "", f->context ? "\"" : "");
+        who_provides(b, f->name, msg, sizeof msg);
+        if (answer)
+            conn_send_error(b, from, f->id, BAY_ENOPROVIDER, NULL, "%s", msg);
+        return;
+    }
+    call *k = call_new(b, f->name, f->context, e->kind, f->value, f->type == BAY_F_CALL ? f->timeout_ms : 0);
+    if (k == NULL || set_targets(k, sel, n)) {
+        if (answer)
+            conn_send_error(b, from, f->id, BAY_ENOMEM, NULL, "plugbayd is out of memory");
+        if (k)
+            call_free(b, k);
+        return;
+    }
+    k->origin = origin;
+    k->origin_id = f->id;
+    send_next(b, k);
+}
+
+void route_call(broker *b, conn *from, const bay_frame *f)
+{
+    start(b, from, f, true);
+}
+
+void route_event(broker *b, conn *from, const bay_frame *f)
+{
+    start(b, from, f, false);
+}
+
+uint64_t route_timer_tick(broker *b, plugin *p, plugin_timer *t)
+{
+    char name[300];
+    snprintf(name, sizeof name, "timer:%s", t->decl->name);
+    call *k = call_new(b, name, NULL, BAY_HANDLE, NULL, TIMER_TIMEOUT_MS);
+    if (k == NULL)
+        return 0;
+    k->targets = calloc(1, sizeof *k->targets);
+    if (k->targets == NULL) {
+        call_free(b, k);
+        return 0;
+    }
+    k->targets[0].plugin = p;
+    snprintf(k->targets[0].owner, sizeof k->targets[0].owner, "%s", p->id);
+    k->ntargets = 1;
+    k->timer = t;
+    t->running = true;
+    uint64_t id = k->id;
+    send_next(b, k);
+    return id;
+}
+
+/* provider_done accounts for the end of the current target's work. */
+static void provider_done(broker *b, call *k, bool failed)
+{
+    struct target *t = k->current;
+    k->current = NULL;
+    if (t == NULL || t->host)
+        return;
+    plugin *p = t->plugin;
+    p->calls++;
+    p->errors += failed;
+    if (p->inflight > 0 && --p->inflight == 0 && p->state == PS_UNLOADING)
+        lifecycle_drained(b, p);
+}
+
+void route_answer(broker *b, conn *from, const bay_frame *f)
+{
+    call *k = bay_idmap_get(b->calls, f->id);
+    if (k == NULL || k->current == NULL || k->current_session != from->session) {
+        bay_log(BAY_LOG_DEBUG, from->name, "answer %llu matches no call in flight (late or cancelled)",
+                (unsigned long long)f->id);
+        return;
+    }
+    struct target *t = k->current;
+    bool failed = f->type == BAY_F_ERROR;
+    const char *owner = f->plugin && failed ? f->plugin : t->owner;
+    char owner_copy[128];
+    snprintf(owner_copy, sizeof owner_copy, "%s", owner);
+    provider_done(b, k, failed);
+    if (k->timer && failed)
+        bay_log(BAY_LOG_WARN, owner_copy, "%s failed: %s", k->name, f->message);
+    if (k->answered) {
+        call_free(b, k);
+    } else if (k->kind == BAY_EVENT) {
+        gather(k, owner_copy, f->value, failed ? (int)f->code : 0, failed ? f->message : NULL);
+        send_next(b, k);
+    } else {
+        if (failed)
+            answer_error(b, k, (int)f->code, owner_copy, f->message);
+        else
+            answer_value(b, k, f->value, NULL, 0);
+        call_free(b, k);
+    }
+}
+
+/* cancel_current asks the current provider to stop; the call waits for it (hang detection). */
+static void cancel_current(broker *b, call *k, int64_t now)
+{
+    k->abandoned_ms = now;
+    conn *c = k->current ? conn_get(b, k->current_session) : NULL;
+    if (c) {
+        bay_frame f = {.type = BAY_F_CANCEL, .id = k->id};
+        conn_send(b, c, &f);
+    }
+}
+
+void route_cancel(broker *b, conn *from, uint64_t origin_id)
+{
+    size_t n;
+    call **all = snapshot(b, &n);
+    for (size_t i = 0; i < n; i++) {
+        call *k = all[i];
+        if (k->origin != from->session || k->origin_id != origin_id || k->answered)
+            continue;
+        const char *owner = k->current ? k->current->owner : NULL;
+        char msg[300];
+        snprintf(msg, sizeof msg, "%s was cancelled by the caller", k->name);
+        if (k->kind == BAY_EVENT && k->current)
+            gather(k, owner, NULL, BAY_ECANCELED, msg);
+        answer_error(b, k, BAY_ECANCELED, owner, msg);
+        if (k->current)
+            cancel_current(b, k, bay_now_ms());
+        else
+            call_free(b, k);
+    }
+    free(all);
+}
+
+/* expire answers a call whose deadline passed and cancels its provider. */
+static void expire(broker *b, call *k, int64_t now)
+{
+    const char *owner = k->current ? k->current->owner : NULL;
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s did not answer %s before the call's deadline; it was cancelled", owner ? owner : "-",
+             k->name);
+    if (k->kind == BAY_EVENT) {
+        if (k->current)
+            gather(k, owner, NULL, BAY_ETIMEDOUT, msg);
+        for (; k->next < k->ntargets; k->next++)
+            gather(k, k->targets[k->next].owner, NULL, BAY_ETIMEDOUT, "not called: the event's deadline passed first");
+        finish_event(b, k);
+    } else {
+        answer_error(b, k, BAY_ETIMEDOUT, owner, msg);
+    }
+    if (k->current)
+        cancel_current(b, k, now);
+    else
+        call_free(b, k);
+}
+
+/* hung kills a provider that kept running past its deadline and cancel by more than the grace. */
+static void hung(broker *b, call *k)
+{
+    struct target *t = k->current;
+    char why[512];
+    snprintf(why, sizeof why, "hung: %s did not return within %d ms after its deadline or cancel", k->name,
+             b->opt.hang_grace_ms);
+    if (t->host) {
+        bay_log(BAY_LOG_WARN, t->owner, "%s; forgetting the call", why);
+        provider_done(b, k, true);
+        call_free(b, k);
+    } else if (!t->plugin->kill_sent) {
+        supervise_kill(b, t->plugin, why);
+    }
+}
+
+int64_t route_expire(broker *b, int64_t now)
+{
+    size_t n;
+    call **all = snapshot(b, &n);
+    int64_t next = 0;
+    for (size_t i = 0; i < n; i++) {
+        call *k = all[i];
+        int64_t due = k->answered ? k->abandoned_ms + b->opt.hang_grace_ms : k->deadline_ms;
+        if (now >= due) {
+            if (k->answered)
+                hung(b, k);
+            else
+                expire(b, k, now);
+            continue;
+        }
+        if (next == 0 || due < next)
+            next = due;
+    }
+    free(all);
+    return next;
+}
+
+void route_fail_provider(broker *b, uint64_t session, plugin *p, int code, const char *why)
+{
+    size_t n;
+    call **all = snapshot(b, &n);
+    for (size_t i = 0; i < n; i++) {
+        call *k = all[i];
+        if (k->current == NULL || k->current_session != session)
+            continue;
+        char owner[128], msg[768];
+        snprintf(owner, sizeof owner, "%s", k->current->owner);
+        snprintf(msg, sizeof msg, "%s failed during %s: %s", owner, k->name, why);
+        provider_done(b, k, true);
+        if (k->answered) {
+            call_free(b, k);
+        } else if (k->kind == BAY_EVENT) {
+            gather(k, owner, NULL, code, msg);
+            send_next(b, k);
+        } else {
+            answer_error(b, k, code, owner, msg);
+            call_free(b, k);
+        }
+    }
+    free(all);
+    if (p)
+        p->inflight = 0;
+}
+
+void route_fail_origin(broker *b, uint64_t session)
+{
+    size_t n;
+    call **all = snapshot(b, &n);
+    for (size_t i = 0; i < n; i++) {
+        call *k = all[i];
+        if (k->origin != session || k->answered)
+            continue;
+        k->answered = true;
+        if (k->current)
+            cancel_current(b, k, bay_now_ms());
+        else
+            call_free(b, k);
+    }
+    free(all);
+}

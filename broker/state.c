@@ -1,0 +1,521 @@
+/* broker/state.c — the broker's persistent state, kept in DIR/state.json and replaced atomically on each change. */
+#include "state.h"
+
+#include "manifest.h" /* bay_plugin_id_valid, bay_strv_free */
+
+#include <plugbay/error.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define STATE_FORMAT 1
+#define CORRUPT_HINT "the state file is damaged: repair it or move it away; the broker does not overwrite it"
+
+struct bay_state {
+    char *dir;
+    char *file;           /* DIR/state.json */
+    char *tmp;            /* DIR/state.json.tmp */
+    int lock;             /* DIR/state.lock, flock()ed; -1 when not open */
+    bay_state_plugin **v; /* installed plugins, sorted by id */
+    size_t n, cap;
+    char error[512]; /* message of the last failure */
+};
+
+static int fail(bay_state *s, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int fail(bay_state *s, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->error, sizeof s->error, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+/* join returns "a/b" in a new string, or NULL. */
+static char *join(const char *a, const char *b)
+{
+    size_t n = strlen(a) + strlen(b) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", a, b);
+    return p;
+}
+
+/* mkdirs creates the folder path (non-empty) and its parents, mode 0700. */
+static int mkdirs(bay_state *s, const char *path)
+{
+    char buf[PATH_MAX];
+    struct stat st;
+    if ((size_t)snprintf(buf, sizeof buf, "%s", path) >= sizeof buf)
+        return fail(s, BAY_EIO, "%s: path too long", path);
+    for (char *p = buf + 1;; p++) {
+        if (*p && *p != '/')
+            continue;
+        char c = *p;
+        *p = '\0';
+        if (mkdir(buf, 0700) && errno != EEXIST)
+            return fail(s, BAY_EIO, "cannot create folder %s: %s", buf, strerror(errno));
+        if (!(*p = c))
+            break;
+    }
+    if (stat(path, &st) || !S_ISDIR(st.st_mode))
+        return fail(s, BAY_EIO, "%s is not a folder", path);
+    return 0;
+}
+
+/* remove_tree deletes name (relative to the folder dirfd) and all below it,
+ * never following symbolic links. Returns 0 (also when name is absent) or an errno. */
+static int remove_tree(int dirfd, const char *name)
+{
+    struct stat st;
+    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW))
+        return errno == ENOENT ? 0 : errno;
+    if (S_ISDIR(st.st_mode)) {
+        int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), rc = 0;
+        DIR *d = fd < 0 ? NULL : fdopendir(fd);
+        struct dirent *e;
+        if (!d) {
+            rc = errno;
+            if (fd >= 0)
+                close(fd);
+            return rc;
+        }
+        while (!rc && (e = readdir(d)))
+            if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+                rc = remove_tree(fd, e->d_name);
+        closedir(d);
+        if (rc)
+            return rc;
+    }
+    return unlinkat(dirfd, name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) ? errno : 0;
+}
+
+/* remove_data deletes DIR/data/ID, then the parents it leaves empty below DIR/data. */
+static int remove_data(bay_state *s, const char *id)
+{
+    char rel[PATH_MAX];
+    int dirfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
+    if (dirfd < 0)
+        return fail(s, BAY_EIO, "cannot open %s: %s", s->dir, strerror(errno));
+    snprintf(rel, sizeof rel, "data/%s", id); /* ids are short: it fits */
+    rc = remove_tree(dirfd, rel);
+    for (char *slash; !rc && (slash = strrchr(rel, '/')) > rel + strlen("data");) {
+        *slash = '\0';
+        if (unlinkat(dirfd, rel, AT_REMOVEDIR))
+            break; /* not empty: another plugin's data is in it */
+    }
+    close(dirfd);
+    return rc ? fail(s, BAY_EIO, "cannot delete %s/data/%s: %s", s->dir, id, strerror(rc)) : 0;
+}
+
+static void plugin_free(bay_state_plugin *p)
+{
+    if (!p)
+        return;
+    free(p->id);
+    bay_strv_free(p->granted);
+    free(p->failed);
+    free(p);
+}
+
+/* plugin_new returns a new entry with copies of id, granted (NULL = none) and failed (may be NULL), or NULL. */
+static bay_state_plugin *plugin_new(const char *id, bool enabled, const char *const *granted, const char *failed)
+{
+    size_t n = 0;
+    bay_state_plugin *p = calloc(1, sizeof *p);
+    while (granted && granted[n])
+        n++;
+    if (!p || !(p->id = strdup(id)) || !(p->granted = calloc(n + 1, sizeof *p->granted)) ||
+        (failed && !(p->failed = strdup(failed)))) {
+        plugin_free(p);
+        return NULL;
+    }
+    p->enabled = enabled;
+    for (size_t i = 0; i < n; i++)
+        if (!(p->granted[i] = strdup(granted[i]))) {
+            plugin_free(p);
+            return NULL;
+        }
+    return p;
+}
+
+/* find looks id up; *at is its index, or where it would be inserted. */
+static bool find(const bay_state *s, const char *id, size_t *at)
+{
+    size_t lo = 0, hi = s->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(s->v[mid]->id, id);
+        if (c == 0) {
+            *at = mid;
+            return true;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *at = lo;
+    return false;
+}
+
+/* installed finds plugin id, or fails with BAY_ENOENT. */
+static int installed(bay_state *s, const char *id, size_t *at)
+{
+    return id && find(s, id, at) ? 0 : fail(s, BAY_ENOENT, "plugin %s is not installed", id ? id : "(null)");
+}
+
+/* reserve makes room for one more entry. */
+static int reserve(bay_state *s)
+{
+    if (s->n < s->cap)
+        return 0;
+    size_t cap = s->cap ? s->cap * 2 : 16;
+    bay_state_plugin **v = realloc(s->v, cap * sizeof *v);
+    if (!v)
+        return fail(s, BAY_ENOMEM, "out of memory");
+    s->v = v;
+    s->cap = cap;
+    return 0;
+}
+
+/* insert puts p at index at; reserve() made room. */
+static void insert(bay_state *s, size_t at, bay_state_plugin *p)
+{
+    memmove(&s->v[at + 1], &s->v[at], (s->n - at) * sizeof *s->v);
+    s->v[at] = p;
+    s->n++;
+}
+
+/* take removes and returns the entry at index at. */
+static bay_state_plugin *take(bay_state *s, size_t at)
+{
+    bay_state_plugin *p = s->v[at];
+    memmove(&s->v[at], &s->v[at + 1], (s->n - at - 1) * sizeof *s->v);
+    s->n--;
+    return p;
+}
+
+/* ---- state.json ---------------------------------------------------------- */
+
+/* load_entry adds the plugin id described by e, as read from state.json. */
+static int load_entry(bay_state *s, const char *id, json_t *e)
+{
+    json_t *enabled = json_object_get(e, "enabled"), *granted = json_object_get(e, "granted"),
+           *failed = json_object_get(e, "failed");
+    const char **list;
+    bay_state_plugin *p;
+    size_t at;
+    bool ok = bay_plugin_id_valid(id) && json_is_boolean(enabled) && json_is_array(granted) &&
+              (!failed || json_is_string(failed));
+    for (size_t i = 0; ok && i < json_array_size(granted); i++)
+        ok = json_is_string(json_array_get(granted, i));
+    if (!ok)
+        return fail(s, BAY_EIO,
+                    "%s: plugin \"%s\": expected a plugin id mapped to {\"enabled\": true or false, \"granted\": "
+                    "[strings], \"failed\": string (optional)} (" CORRUPT_HINT ")",
+                    s->file, id);
+    if (!(list = calloc(json_array_size(granted) + 1, sizeof *list)))
+        return fail(s, BAY_ENOMEM, "out of memory");
+    for (size_t i = 0; i < json_array_size(granted); i++)
+        list[i] = json_string_value(json_array_get(granted, i));
+    p = plugin_new(id, json_is_true(enabled), list, json_string_value(failed));
+    free(list);
+    if (!p || reserve(s)) {
+        plugin_free(p);
+        return fail(s, BAY_ENOMEM, "out of memory");
+    }
+    find(s, id, &at);
+    insert(s, at, p);
+    return 0;
+}
+
+/* load reads state.json, when there is one. */
+static int load(bay_state *s)
+{
+    json_t *root, *format, *plugins;
+    json_error_t je;
+    FILE *f = fopen(s->file, "r");
+    int rc = 0;
+    if (!f)
+        return errno == ENOENT ? 0 : fail(s, BAY_EIO, "cannot read %s: %s", s->file, strerror(errno));
+    root = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
+    fclose(f);
+    if (!root)
+        return fail(s, BAY_EIO, "%s: line %d column %d: %s (" CORRUPT_HINT ")", s->file, je.line, je.column,
+                    je.text);
+    format = json_object_get(root, "format");
+    plugins = json_object_get(root, "plugins");
+    if (!json_is_integer(format) || !json_is_object(plugins))
+        rc = fail(s, BAY_EIO, "%s: expected an object with \"format\": 1 and \"plugins\": {...} (" CORRUPT_HINT ")",
+                  s->file);
+    else if (json_integer_value(format) != STATE_FORMAT)
+        rc = fail(s, BAY_EIO, "%s: format %" JSON_INTEGER_FORMAT " is not the one this broker reads (%d)", s->file,
+                  json_integer_value(format), STATE_FORMAT);
+    for (void *it = json_object_iter(plugins); !rc && it; it = json_object_iter_next(plugins, it))
+        rc = load_entry(s, json_object_iter_key(it), json_object_iter_value(it));
+    json_decref(root);
+    return rc;
+}
+
+/* to_json returns the state as a new JSON object, or NULL when out of memory. */
+static json_t *to_json(const bay_state *s)
+{
+    json_t *root = json_pack("{s:i, s:{}}", "format", STATE_FORMAT, "plugins");
+    json_t *plugins = json_object_get(root, "plugins");
+    bool ok = root != NULL;
+    for (size_t i = 0; ok && i < s->n; i++) {
+        const bay_state_plugin *p = s->v[i];
+        json_t *e = json_pack("{s:b, s:[]}", "enabled", p->enabled, "granted");
+        json_t *granted = json_object_get(e, "granted");
+        ok = !json_object_set_new(plugins, p->id, e) &&
+             (!p->failed || !json_object_set_new(e, "failed", json_string(p->failed)));
+        for (char **g = p->granted; ok && *g; g++)
+            ok = !json_array_append_new(granted, json_string(*g));
+    }
+    if (!ok) {
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}
+
+static bool write_all(int fd, const char *buf, size_t len)
+{
+    while (len) {
+        ssize_t n = write(fd, buf, len);
+        if (n < 0 && errno != EINTR)
+            return false;
+        if (n > 0) {
+            buf += n;
+            len -= (size_t)n;
+        }
+    }
+    return true;
+}
+
+int bay_state_save(bay_state *s)
+{
+    json_t *root = to_json(s);
+    char *text = root ? json_dumps(root, JSON_INDENT(2)) : NULL;
+    int fd, e, dirfd;
+    bool ok;
+    json_decref(root);
+    if (!text)
+        return fail(s, BAY_ENOMEM, "out of memory");
+    fd = open(s->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    ok = fd >= 0 && write_all(fd, text, strlen(text)) && write_all(fd, "\n", 1) && fsync(fd) == 0;
+    e = errno;
+    free(text);
+    if (fd >= 0 && close(fd) && ok)
+        ok = false, e = errno;
+    if (ok && rename(s->tmp, s->file))
+        ok = false, e = errno;
+    if (!ok) {
+        if (fd >= 0)
+            unlink(s->tmp);
+        return fail(s, BAY_EIO, "cannot save %s: %s", s->file, strerror(e));
+    }
+    dirfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    ok = dirfd >= 0 && fsync(dirfd) == 0;
+    e = errno;
+    if (dirfd >= 0)
+        close(dirfd);
+    return ok ? 0 : fail(s, BAY_EIO, "cannot flush folder %s after saving the state: %s", s->dir, strerror(e));
+}
+
+/* ---- opening ---------------------------------------------------------------- */
+
+/* take_lock opens DIR/state.lock and locks it, so one broker at a time uses DIR. */
+static int take_lock(bay_state *s)
+{
+    char *path = join(s->dir, "state.lock");
+    int rc = 0;
+    if (!path)
+        return fail(s, BAY_ENOMEM, "out of memory");
+    if ((s->lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
+        rc = fail(s, BAY_EIO, "cannot open %s: %s", path, strerror(errno));
+    else if (flock(s->lock, LOCK_EX | LOCK_NB))
+        rc = errno == EWOULDBLOCK ? fail(s, BAY_EBUSY, "state folder %s is in use by another broker", s->dir)
+                                  : fail(s, BAY_EIO, "cannot lock %s: %s", path, strerror(errno));
+    free(path);
+    return rc;
+}
+
+/* make_sub creates DIR/name. */
+static int make_sub(bay_state *s, const char *name)
+{
+    char *path = join(s->dir, name);
+    int rc = path ? mkdirs(s, path) : fail(s, BAY_ENOMEM, "out of memory");
+    free(path);
+    return rc;
+}
+
+int bay_state_open(const char *dir, bay_state **out, char *err, size_t errlen)
+{
+    bay_state *s;
+    int rc;
+    if (!out || !dir || !*dir) {
+        if (err && errlen)
+            snprintf(err, errlen, "no state folder given");
+        return BAY_EINVAL;
+    }
+    *out = NULL;
+    if (!(s = calloc(1, sizeof *s))) {
+        if (err && errlen)
+            snprintf(err, errlen, "out of memory");
+        return BAY_ENOMEM;
+    }
+    s->lock = -1;
+    if (!(s->dir = strdup(dir)) || !(s->file = join(dir, "state.json")) || !(s->tmp = join(dir, "state.json.tmp")))
+        rc = fail(s, BAY_ENOMEM, "out of memory");
+    else if (!(rc = mkdirs(s, dir)) && !(rc = make_sub(s, "data")) && !(rc = make_sub(s, "run")) &&
+             !(rc = take_lock(s)) && unlink(s->tmp) && errno != ENOENT)
+        rc = fail(s, BAY_EIO, "cannot remove the unfinished %s: %s", s->tmp, strerror(errno));
+    if (!rc)
+        rc = load(s);
+    if (rc) {
+        if (err && errlen)
+            snprintf(err, errlen, "%s", s->error);
+        bay_state_close(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+void bay_state_close(bay_state *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n; i++)
+        plugin_free(s->v[i]);
+    if (s->lock >= 0)
+        close(s->lock);
+    free(s->v);
+    free(s->dir);
+    free(s->file);
+    free(s->tmp);
+    free(s);
+}
+
+const char *bay_state_dir(const bay_state *s) { return s->dir; }
+
+const char *bay_state_error(const bay_state *s) { return s->error; }
+
+size_t bay_state_count(const bay_state *s) { return s->n; }
+
+bay_state_plugin *bay_state_at(bay_state *s, size_t i) { return i < s->n ? s->v[i] : NULL; }
+
+bay_state_plugin *bay_state_find(bay_state *s, const char *id)
+{
+    size_t at;
+    return id && find(s, id, &at) ? s->v[at] : NULL;
+}
+
+/* ---- changes ------------------------------------------------------------------ */
+
+/* inside tells whether plugin id a is in a folder of plugin id b ("b/x" in "b"). */
+static bool inside(const char *a, const char *b)
+{
+    size_t n = strlen(b);
+    return strncmp(a, b, n) == 0 && a[n] == '/';
+}
+
+int bay_state_install(bay_state *s, const char *id, const char *const *granted, bay_state_plugin **out)
+{
+    bay_state_plugin *p;
+    size_t at;
+    int rc;
+    if (!bay_plugin_id_valid(id))
+        return fail(s, BAY_EINVAL, "\"%s\" is not a plugin id", id ? id : "(null)");
+    if (find(s, id, &at))
+        return fail(s, BAY_EEXIST, "plugin %s is already installed", id);
+    for (size_t i = 0; i < s->n; i++)
+        if (inside(id, s->v[i]->id) || inside(s->v[i]->id, id))
+            return fail(s, BAY_EINVAL, "plugin %s cannot be installed beside %s: one's folder is inside the other's",
+                        id, s->v[i]->id);
+    if ((rc = remove_data(s, id)) || (rc = reserve(s)))
+        return rc;
+    if (!(p = plugin_new(id, true, granted, NULL)))
+        return fail(s, BAY_ENOMEM, "out of memory");
+    insert(s, at, p);
+    if ((rc = bay_state_save(s))) {
+        plugin_free(take(s, at));
+        return rc;
+    }
+    if (out)
+        *out = p;
+    return 0;
+}
+
+int bay_state_uninstall(bay_state *s, const char *id)
+{
+    bay_state_plugin *p;
+    size_t at;
+    int rc = installed(s, id, &at);
+    if (rc)
+        return rc;
+    p = take(s, at);
+    if ((rc = bay_state_save(s))) {
+        insert(s, at, p);
+        return rc;
+    }
+    rc = remove_data(s, p->id);
+    plugin_free(p);
+    return rc;
+}
+
+int bay_state_set_enabled(bay_state *s, const char *id, bool enabled)
+{
+    size_t at;
+    int rc = installed(s, id, &at);
+    if (rc || s->v[at]->enabled == enabled)
+        return rc;
+    s->v[at]->enabled = enabled;
+    if ((rc = bay_state_save(s)))
+        s->v[at]->enabled = !enabled;
+    return rc;
+}
+
+int bay_state_set_failed(bay_state *s, const char *id, const char *reason)
+{
+    char *copy = NULL, *old;
+    size_t at;
+    int rc = installed(s, id, &at);
+    if (rc)
+        return rc;
+    if (reason && !(copy = strdup(reason)))
+        return fail(s, BAY_ENOMEM, "out of memory");
+    old = s->v[at]->failed;
+    s->v[at]->failed = copy;
+    if ((rc = bay_state_save(s))) {
+        free(s->v[at]->failed);
+        s->v[at]->failed = old;
+        return rc;
+    }
+    free(old);
+    return 0;
+}
+
+int bay_state_data_dir(bay_state *s, const char *id, char *path, size_t len)
+{
+    size_t at;
+    int rc = installed(s, id, &at);
+    if (rc)
+        return rc;
+    if ((size_t)snprintf(path, len, "%s/data/%s", s->dir, id) >= len)
+        return fail(s, BAY_EINVAL, "the data folder path of plugin %s does not fit in %zu bytes", id, len);
+    return mkdirs(s, path);
+}

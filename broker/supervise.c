@@ -1,0 +1,333 @@
+/* broker/supervise.c — worker processes: spawn, output capture, heartbeats, kill, reap, no orphans. */
+#include "broker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <dirent.h>
+#include <limits.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define START_TIMEOUT_MS 10000
+
+extern char **environ;
+
+/* workers_file lists the live workers' pids so a broker that was killed can be cleaned up after. */
+static void write_workers_file(broker *b)
+{
+    char path[600], tmp[610];
+    snprintf(path, sizeof path, "%s/workers", b->run_dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "we");
+    if (f == NULL)
+        return;
+    for (size_t i = 0; i < b->nplugins; i++)
+        if (b->plugins[i]->pid)
+            fprintf(f, "%d %s\n", b->plugins[i]->pid, b->plugins[i]->id);
+    fclose(f);
+    rename(tmp, path);
+}
+
+/* is_our_worker checks that pid still runs a plugbay worker (pids are reused). */
+static bool is_our_worker(pid_t pid)
+{
+    char path[64], cmd[256] = "";
+    snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
+    FILE *f = fopen(path, "re");
+    if (f == NULL)
+        return false;
+    size_t n = fread(cmd, 1, sizeof cmd - 1, f);
+    fclose(f);
+    cmd[n] = '\0';
+    return strstr(cmd, "plugbay-worker-") != NULL;
+}
+
+/* clean_leftovers kills workers a killed broker left and removes its socket files. */
+static void clean_leftovers(broker *b)
+{
+    char path[800], line[300];
+    snprintf(path, sizeof path, "%s/workers", b->run_dir);
+    FILE *f = fopen(path, "re");
+    while (f && fgets(line, sizeof line, f)) {
+        int pid = atoi(line);
+        if (pid > 1 && is_our_worker(pid)) {
+            bay_log(BAY_LOG_WARN, NULL, "killing worker %d left by a previous plugbayd", pid);
+            kill(pid, SIGKILL);
+        }
+    }
+    if (f)
+        fclose(f);
+    unlink(path);
+    DIR *d = opendir(b->run_dir);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        size_t len = strlen(e->d_name);
+        if (len > 5 && strcmp(e->d_name + len - 5, ".sock") == 0) {
+            snprintf(path, sizeof path, "%s/%s", b->run_dir, e->d_name);
+            unlink(path);
+        }
+    }
+    if (d)
+        closedir(d);
+}
+
+int supervise_init(broker *b, char *err, size_t errlen)
+{
+    /* bay_state_open holds the state folder's lock, so no other broker runs here. */
+    snprintf(b->run_dir, sizeof b->run_dir, "%s/run", bay_state_dir(b->state));
+    clean_leftovers(b);
+    if (b->opt.worker_dir) {
+        snprintf(b->worker_dir, sizeof b->worker_dir, "%s", b->opt.worker_dir);
+    } else {
+        ssize_t n = readlink("/proc/self/exe", b->worker_dir, sizeof b->worker_dir - 1);
+        b->worker_dir[n > 0 ? n : 0] = '\0';
+        char *slash = strrchr(b->worker_dir, '/');
+        if (slash)
+            *slash = '\0';
+    }
+    return 0;
+}
+
+/* worker_env builds the worker's environment: only what it needs, nothing of the broker's secrets. */
+static char **worker_env(broker *b, plugin *p, const char *url, char buf[][700], size_t max)
+{
+    static const char *const passed[] = {"PATH", "LANG", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"};
+    size_t n = 0;
+    snprintf(buf[n++], 700, "PLUGBAY_URL=%s", url);
+    snprintf(buf[n++], 700, "PLUGBAY_TOKEN=%s", p->worker->token);
+    snprintf(buf[n++], 700, "PLUGBAY_PLUGIN=%s", p->id);
+    snprintf(buf[n++], 700, "PLUGBAY_BROKER_PID=%d", getpid());
+    for (size_t i = 0; i < sizeof passed / sizeof *passed && n < max - 1; i++)
+        if (getenv(passed[i]))
+            snprintf(buf[n++], 700, "%s=%s", passed[i], getenv(passed[i]));
+    char **env = calloc(n + 1, sizeof *env);
+    for (size_t i = 0; env && i < n; i++)
+        env[i] = buf[i];
+    return env;
+}
+
+int supervise_spawn(broker *b, plugin *p, char *err, size_t errlen)
+{
+    char exe[700], url[600], data[1024];
+    snprintf(exe, sizeof exe, "%s/plugbay-worker-%s", b->worker_dir, p->m->language);
+    if (access(exe, X_OK) != 0) {
+        snprintf(err, errlen, "no worker for language \"%s\": %s: %s", p->m->language, exe, strerror(errno));
+        return BAY_ENOENT;
+    }
+    if (bay_state_data_dir(b->state, p->id, data, sizeof data) != 0) {
+        snprintf(err, errlen, "cannot create its data folder under %s/data", bay_state_dir(b->state));
+        return BAY_EIO;
+    }
+    conn *c = conn_open(b, ROLE_WORKER, url, sizeof url);
+    if (c == NULL) {
+        snprintf(err, errlen, "cannot open a socket for its worker (see the log)");
+        return BAY_EIO;
+    }
+    c->plugin = p;
+    snprintf(c->name, sizeof c->name, "%s", p->id);
+    p->worker = c;
+
+    int out[2];
+    if (pipe2(out, O_CLOEXEC) != 0) {
+        conn_close(b, c);
+        snprintf(err, errlen, "pipe: %s", strerror(errno));
+        return BAY_EIO;
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 2);
+    posix_spawn_file_actions_addchdir_np(&fa, data);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+    posix_spawnattr_init(&attr);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
+
+    char envbuf[8][700];
+    char **env = worker_env(b, p, url, envbuf, 8);
+    char *argv[] = {exe, p->id, NULL};
+    pid_t pid = 0;
+    int rc = env ? posix_spawn(&pid, exe, &fa, &attr, argv, env) : ENOMEM;
+    free(env);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    close(out[1]);
+    if (rc != 0) {
+        close(out[0]);
+        conn_close(b, c);
+        snprintf(err, errlen, "cannot start %s: %s", exe, strerror(rc));
+        return BAY_EIO;
+    }
+    fcntl(out[0], F_SETFL, O_NONBLOCK);
+    p->pid = pid;
+    p->out_fd = out[0];
+    p->outlen = 0;
+    p->start_deadline_ms = bay_now_ms() + START_TIMEOUT_MS;
+    p->next_beat_ms = bay_now_ms() + b->opt.heartbeat_ms;
+    bay_log(BAY_LOG_DEBUG, p->id, "started %s as pid %d", exe, pid);
+    write_workers_file(b);
+    return 0;
+}
+
+/* flush_line logs one line of the worker's output. */
+static void flush_line(plugin *p, const char *line, size_t len)
+{
+    bay_log(BAY_LOG_INFO, p->id, "output: %.*s", (int)len, line);
+}
+
+void supervise_read_output(broker *b, plugin *p)
+{
+    for (;;) {
+        ssize_t n = read(p->out_fd, p->outbuf + p->outlen, sizeof p->outbuf - p->outlen);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n == 0 || errno != EAGAIN) { /* the worker closed its output: it is exiting */
+                if (p->outlen)
+                    flush_line(p, p->outbuf, p->outlen);
+                p->outlen = 0;
+                close(p->out_fd);
+                p->out_fd = -1;
+            }
+            return;
+        }
+        p->outlen += (size_t)n;
+        char *start = p->outbuf, *nl;
+        while ((nl = memchr(start, '\n', p->outlen - (size_t)(start - p->outbuf))) != NULL) {
+            flush_line(p, start, (size_t)(nl - start));
+            start = nl + 1;
+        }
+        p->outlen -= (size_t)(start - p->outbuf);
+        memmove(p->outbuf, start, p->outlen);
+        if (p->outlen == sizeof p->outbuf) { /* a line longer than the buffer: log it in pieces */
+            flush_line(p, p->outbuf, p->outlen);
+            p->outlen = 0;
+        }
+    }
+}
+
+void supervise_kill(broker *b, plugin *p, const char *why)
+{
+    snprintf(p->kill_why, sizeof p->kill_why, "%s", why);
+    if (p->pid == 0 || p->kill_sent)
+        return;
+    bay_log(BAY_LOG_WARN, p->id, "killing worker %d: %s", p->pid, why);
+    kill(p->pid, SIGKILL);
+    p->kill_sent = true;
+}
+
+static plugin *by_pid(broker *b, pid_t pid)
+{
+    for (size_t i = 0; i < b->nplugins; i++)
+        if (b->plugins[i]->pid == pid)
+            return b->plugins[i];
+    return NULL;
+}
+
+/* describe says how a worker ended, in words. */
+static void describe(int status, char *out, size_t len)
+{
+    if (WIFSIGNALED(status)) {
+        const char *abbrev = sigabbrev_np(WTERMSIG(status));
+        snprintf(out, len, "its worker was killed by signal %d (SIG%s)%s", WTERMSIG(status), abbrev ? abbrev : "?",
+                 WCOREDUMP(status) ? ", core dumped" : "");
+    } else {
+        snprintf(out, len, "its worker exited with status %d", WEXITSTATUS(status));
+    }
+}
+
+void supervise_reap(broker *b)
+{
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        plugin *p = by_pid(b, pid);
+        if (p == NULL)
+            continue;
+        char why[600];
+        if (p->kill_sent && p->kill_why[0])
+            snprintf(why, sizeof why, "%s", p->kill_why);
+        else
+            describe(status, why, sizeof why);
+        if (p->out_fd >= 0)
+            supervise_read_output(b, p);
+        if (p->out_fd >= 0) {
+            close(p->out_fd);
+            p->out_fd = -1;
+        }
+        p->pid = 0;
+        p->kill_sent = false;
+        p->kill_why[0] = '\0';
+        write_workers_file(b);
+        bay_log(BAY_LOG_DEBUG, p->id, "worker %d ended: %s", pid, why);
+        lifecycle_worker_gone(b, p, why);
+    }
+}
+
+int64_t supervise_tick(broker *b, int64_t now)
+{
+    int64_t next = 0;
+    int64_t silent_limit = (int64_t)b->opt.heartbeat_ms * b->opt.heartbeat_misses;
+    for (size_t i = 0; i < b->nplugins; i++) {
+        plugin *p = b->plugins[i];
+        if (p->pid == 0 || p->kill_sent)
+            continue;
+        int64_t due;
+        if (p->state == PS_STARTING || (p->state == PS_UNLOADING && p->load_id)) {
+            if (now >= p->start_deadline_ms) {
+                supervise_kill(b, p, "its worker did not load the plugin within 10 s");
+                continue;
+            }
+            due = p->start_deadline_ms;
+        } else {
+            if (now - p->last_beat_ms > silent_limit) {
+                char why[200];
+                snprintf(why, sizeof why, "its worker stopped answering heartbeats for %lld ms",
+                         (long long)(now - p->last_beat_ms));
+                supervise_kill(b, p, why);
+                continue;
+            }
+            if (now >= p->next_beat_ms && p->worker && p->worker->hello_done) {
+                bay_frame f = {.type = BAY_F_HEARTBEAT, .id = ++p->beat_seq};
+                conn_send(b, p->worker, &f);
+                p->next_beat_ms = now + b->opt.heartbeat_ms;
+            }
+            due = p->next_beat_ms;
+        }
+        if (next == 0 || due < next)
+            next = due;
+    }
+    return next;
+}
+
+void supervise_shutdown(broker *b)
+{
+    char err[256];
+    for (size_t i = 0; i < b->nplugins; i++) {
+        plugin *p = b->plugins[i];
+        p->restart_at_ms = 0;
+        if (p->pid)
+            lifecycle_unload(b, p, false, PS_STOPPED, err, sizeof err);
+    }
+}
+
+void supervise_kill_all(broker *b)
+{
+    for (size_t i = 0; i < b->nplugins; i++)
+        if (b->plugins[i]->pid) {
+            kill(b->plugins[i]->pid, SIGKILL);
+            waitpid(b->plugins[i]->pid, NULL, 0);
+            b->plugins[i]->pid = 0;
+        }
+    write_workers_file(b);
+}

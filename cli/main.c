@@ -1,0 +1,288 @@
+/* cli/main.c — plugbay, the command-line tool: parses a command, runs it through libplugbay, prints the reply. */
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <plugbay/plugbay.h>
+
+#include "render.h"
+
+#define MAX_OPERANDS 2
+
+typedef enum command_kind { BROKER_COMMAND, CALL, HELP } command_kind;
+
+typedef struct command {
+    const char *name;
+    command_kind kind;
+    const char *operands[MAX_OPERANDS]; /* names of the positional arguments, NULL when fewer */
+    const char *options;                /* the command's own options, for usage lines */
+    const char *brief;
+    render_fn render;                   /* human output of a broker command */
+} command;
+
+static const command commands[] = {
+    {"list", BROKER_COMMAND, {NULL}, "", "list the plugins: id, version, language, state, extension points", render_list},
+    {"info", BROKER_COMMAND, {"ID"}, "", "show a plugin's manifest and runtime state", render_info},
+    {"install", BROKER_COMMAND, {"ID"}, " [--grant PERM]...", "install a discovered plugin, granting it permissions", render_state},
+    {"uninstall", BROKER_COMMAND, {"ID"}, "", "unload and uninstall a plugin", render_state},
+    {"enable", BROKER_COMMAND, {"ID"}, "", "enable a plugin (it loads now and at every start)", render_state},
+    {"disable", BROKER_COMMAND, {"ID"}, "", "disable a plugin (it unloads and stays unloaded)", render_state},
+    {"load", BROKER_COMMAND, {"ID"}, "", "load an enabled plugin now", render_state},
+    {"unload", BROKER_COMMAND, {"ID"}, "", "unload a plugin, letting its calls in flight finish", render_state},
+    {"reload", BROKER_COMMAND, {"ID"}, "", "unload and load a plugin again", render_state},
+    {"status", BROKER_COMMAND, {NULL}, "", "show the broker, every plugin's runtime state and the extension points",
+     render_status},
+    {"call", CALL, {"EXTPOINT", "JSON-ARGS"}, " [--timeout MS] [--context CTX]",
+     "call an extension point with a JSON array of arguments; print the result as JSON", NULL},
+    {"help", HELP, {NULL}, "", "show this help", NULL},
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+/* What the command line asked for. */
+typedef struct request {
+    const char *broker;   /* NULL: libplugbay's default ($PLUGBAY_BROKER, else ipc://./state/plugbayd.sock) */
+    bool json;
+    bool help;
+    int timeout_ms;       /* 0: the default of the call or command */
+    const char *context;
+    const char **grants;  /* --grant values */
+    size_t ngrants;
+    const char **words;   /* the command and its operands */
+    size_t nwords;
+} request;
+
+static int nargs(const command *cmd)
+{
+    int n = 0;
+    while (n < MAX_OPERANDS && cmd->operands[n])
+        n++;
+    return n;
+}
+
+static void print_synopsis(FILE *f, const command *cmd)
+{
+    fprintf(f, "plugbay %s", cmd->name);
+    for (int i = 0; i < nargs(cmd); i++)
+        fprintf(f, " %s", cmd->operands[i]);
+    fputs(cmd->options, f);
+}
+
+/* usage_error prints one line, the problem and how to use cmd (or the tool
+ * when cmd is NULL), and returns exit status 2. */
+static int usage_error(const command *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int usage_error(const command *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("plugbay: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    if (cmd) {
+        fputs("; usage: ", stderr);
+        print_synopsis(stderr, cmd);
+        fputc('\n', stderr);
+    } else {
+        fputs("; usage: plugbay [--broker URL] [--json] [--timeout MS] COMMAND ... (see 'plugbay help')\n", stderr);
+    }
+    return 2;
+}
+
+/* failure prints the one line of a failed command and returns exit status 1. */
+static int failure(const bay_error *e)
+{
+    if (e->plugin[0])
+        fprintf(stderr, "plugbay: %s: %s (%s)\n", e->plugin, e->message, bay_errname(e->code));
+    else
+        fprintf(stderr, "plugbay: %s (%s)\n", e->message, bay_errname(e->code));
+    return 1;
+}
+
+static void print_help(void)
+{
+    puts("usage: plugbay [--broker URL] [--json] [--timeout MS] COMMAND ...\n"
+         "\n"
+         "Talks to plugbayd, the plugin broker. Commands:");
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        fputs("  ", stdout);
+        print_synopsis(stdout, &commands[i]);
+        printf("\n      %s\n", commands[i].brief);
+    }
+    puts("\n"
+         "Options (anywhere on the line; '--' ends them):\n"
+         "  --broker URL   plugbayd's URL (default: $PLUGBAY_BROKER, else ipc://./state/plugbayd.sock)\n"
+         "  --json         print the broker's reply as JSON instead of tables\n"
+         "  --timeout MS   deadline of the call or command in milliseconds\n"
+         "                 (default: 5000 for call, 30000 for the others)\n"
+         "  --grant PERM   (install) grant the plugin permission PERM; repeat for more\n"
+         "  --context CTX  (call) only providers accepting context CTX see the call\n"
+         "\n"
+         "Exit status: 0 on success, 1 when the broker or the plugin reports an error,\n"
+         "2 for a usage error. Errors are one line on stderr:\n"
+         "  plugbay: [PLUGIN: ]MESSAGE (BAY_ECODE)\n"
+         "\n"
+         "See docs/cli.md for each command's output.");
+}
+
+static const command *find_command(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+/* option_value returns the value of option opt at argv[*i] ("--opt V" or
+ * "--opt=V"), advancing *i past it, or NULL when the option is another one. */
+static const char *option_value(const char *opt, int argc, char **argv, int *i, bool *missing)
+{
+    size_t n = strlen(opt);
+    if (strncmp(argv[*i], opt, n) != 0)
+        return NULL;
+    if (argv[*i][n] == '=')
+        return argv[*i] + n + 1;
+    if (argv[*i][n] != '\0')
+        return NULL;
+    if (*i + 1 >= argc) {
+        *missing = true;
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+/* parse reads argv into r. Returns 0, or 2 after printing a usage error. */
+static int parse(int argc, char **argv, request *r)
+{
+    bool options = true;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        bool missing = false;
+        if (!options || a[0] != '-' || a[1] == '\0') {
+            r->words[r->nwords++] = a;
+        } else if (strcmp(a, "--") == 0) {
+            options = false;
+        } else if (strcmp(a, "--json") == 0) {
+            r->json = true;
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            r->help = true;
+        } else if ((v = option_value("--broker", argc, argv, &i, &missing)) != NULL) {
+            r->broker = v;
+        } else if ((v = option_value("--context", argc, argv, &i, &missing)) != NULL) {
+            r->context = v;
+        } else if ((v = option_value("--grant", argc, argv, &i, &missing)) != NULL) {
+            r->grants[r->ngrants++] = v;
+        } else if ((v = option_value("--timeout", argc, argv, &i, &missing)) != NULL) {
+            char *end;
+            long ms = strtol(v, &end, 10);
+            if (*v == '\0' || *end != '\0' || ms <= 0 || ms > INT_MAX / 2)
+                return usage_error(NULL, "--timeout needs a positive number of milliseconds, got \"%s\"", v);
+            r->timeout_ms = (int)ms;
+        } else {
+            return usage_error(NULL, missing ? "option %s needs a value" : "unknown option \"%s\"", a);
+        }
+    }
+    return 0;
+}
+
+/* command_args builds the map a broker command takes: {"id": ID} and, for
+ * install, "grant": [PERM, ...]. NULL for commands without operands. */
+static bay_value *command_args(const command *cmd, const request *r)
+{
+    if (nargs(cmd) == 0)
+        return NULL;
+    bay_value *args = bay_map();
+    bool ok = args && bay_map_set(args, "id", bay_str(r->words[1])) == 0;
+    if (ok && r->ngrants) {
+        bay_value *grants = bay_array();
+        for (size_t i = 0; grants && i < r->ngrants && ok; i++)
+            ok = bay_array_push(grants, bay_str(r->grants[i])) == 0;
+        ok = ok && bay_map_set(args, "grant", grants) == 0;
+    }
+    if (!ok) {
+        fputs("plugbay: out of memory (BAY_ENOMEM)\n", stderr);
+        exit(1);
+    }
+    return args;
+}
+
+/* call_args parses JSON-ARGS, which must be a JSON array. Returns 0 or 2. */
+static int call_args(const command *cmd, const char *json, bay_value **out)
+{
+    char why[256];
+    if (bay_value_from_json(json, out, why, sizeof why) != 0)
+        return usage_error(cmd, "JSON-ARGS is not valid JSON: %s", why);
+    if (bay_value_type(*out) != BAY_ARRAY) {
+        int rc = usage_error(cmd, "JSON-ARGS must be a JSON array like '[\"world\", 42]', got a %s",
+                             bay_type_name(bay_value_type(*out)));
+        bay_value_free(*out);
+        return rc;
+    }
+    return 0;
+}
+
+/* run connects, sends the command or call, and prints its reply. */
+static int run(const command *cmd, const request *r, const bay_value *args)
+{
+    bay_error e;
+    bay_conn *conn;
+    if (bay_connect(r->broker, "plugbay-cli", &conn, &e) != 0)
+        return failure(&e);
+    bay_value *reply = NULL;
+    int rc;
+    if (cmd->kind == CALL) {
+        bay_call_opts opts = {.timeout_ms = r->timeout_ms, .context = r->context};
+        rc = bay_call(conn, r->words[1], args, &opts, &reply, &e);
+    } else {
+        rc = bay_command(conn, cmd->name, args, r->timeout_ms, &reply, &e);
+    }
+    bay_close(conn);
+    if (rc == 0 && (cmd->kind == CALL || r->json))
+        rc = print_json(reply, &e);
+    else if (rc == 0)
+        cmd->render(reply);
+    bay_value_free(reply);
+    return rc ? failure(&e) : 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *grants[argc], *words[argc];
+    request r = {.grants = grants, .words = words};
+    int rc = parse(argc, argv, &r);
+    if (rc)
+        return rc;
+    if (r.nwords == 0 && r.help) {
+        print_help();
+        return 0;
+    }
+    if (r.nwords == 0)
+        return usage_error(NULL, "missing COMMAND");
+    const command *cmd = find_command(r.words[0]);
+    if (cmd == NULL)
+        return usage_error(NULL, "unknown command \"%s\"", r.words[0]);
+    if (r.help || cmd->kind == HELP) {
+        print_help();
+        return 0;
+    }
+    int want = nargs(cmd);
+    if ((int)r.nwords - 1 < want)
+        return usage_error(cmd, "missing %s", cmd->operands[r.nwords - 1]);
+    if ((int)r.nwords - 1 > want)
+        return usage_error(cmd, "unexpected argument \"%s\"", r.words[want + 1]);
+    if (r.ngrants && strcmp(cmd->name, "install") != 0)
+        return usage_error(cmd, "--grant only goes with install");
+    if (r.context && cmd->kind != CALL)
+        return usage_error(cmd, "--context only goes with call");
+
+    bay_value *args = NULL;
+    if (cmd->kind == CALL && (rc = call_args(cmd, r.words[2], &args)) != 0)
+        return rc;
+    if (cmd->kind == BROKER_COMMAND)
+        args = command_args(cmd, &r);
+    rc = run(cmd, &r, args);
+    bay_value_free(args);
+    return rc;
+}

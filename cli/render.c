@@ -1,0 +1,216 @@
+/* cli/render.c — printing the broker's replies: aligned tables, "key: value" lines and JSON. */
+#include "render.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_COLUMNS 8
+
+typedef struct column {
+    const char *title;
+    const char *key; /* the map key a row's cell comes from */
+} column;
+
+/* must returns p, or ends the program when memory ran out. */
+static void *must(void *p)
+{
+    if (p == NULL) {
+        fputs("plugbay: out of memory (BAY_ENOMEM)\n", stderr);
+        exit(1);
+    }
+    return p;
+}
+
+/* put_text writes v for a human: "-" for a missing value, nil or an empty
+ * string, array or map; strings as they are; arrays comma-separated; maps and
+ * binaries as JSON. */
+static void put_text(FILE *f, const bay_value *v)
+{
+    switch (bay_value_type(v)) {
+    case BAY_NIL:
+        fputs("-", f);
+        return;
+    case BAY_BOOL:
+        fputs(bay_value_bool(v) ? "true" : "false", f);
+        return;
+    case BAY_INT:
+        fprintf(f, "%" PRId64, bay_value_int(v));
+        return;
+    case BAY_FLOAT:
+        fprintf(f, "%g", bay_value_float(v));
+        return;
+    case BAY_STR: {
+        const char *s = bay_value_str(v, NULL);
+        fputs(*s ? s : "-", f);
+        return;
+    }
+    case BAY_ARRAY:
+        if (bay_value_len(v) == 0)
+            fputs("-", f);
+        for (size_t i = 0; i < bay_value_len(v); i++) {
+            if (i)
+                fputc(',', f);
+            put_text(f, bay_array_get(v, i));
+        }
+        return;
+    case BAY_MAP:
+        if (bay_value_len(v) == 0) {
+            fputs("-", f);
+            return;
+        }
+        /* fall through */
+    case BAY_BIN: {
+        char *json = NULL;
+        fputs(bay_value_to_json(v, &json) == 0 ? json : "?", f);
+        free(json);
+        return;
+    }
+    }
+}
+
+/* text returns put_text's rendering of v as a new string. */
+static char *text(const bay_value *v)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = must(open_memstream(&buf, &len));
+    put_text(f, v);
+    fclose(f);
+    return must(buf);
+}
+
+/* put_entries writes a map as "key: value, key: value". */
+static void put_entries(FILE *f, const bay_value *map)
+{
+    const bay_value *v;
+    const char *key;
+    for (size_t i = 0; (key = bay_map_entry(map, i, &v)) != NULL; i++) {
+        fprintf(f, "%s%s: ", i ? ", " : "", key);
+        put_text(f, v);
+    }
+}
+
+/* put_duration writes milliseconds as "1d 2h 3m 4s". */
+static void put_duration(FILE *f, const bay_value *ms)
+{
+    if (bay_value_type(ms) != BAY_INT) {
+        fputs("-", f);
+        return;
+    }
+    int64_t s = bay_value_int(ms) / 1000;
+    if (s >= 86400)
+        fprintf(f, "%" PRId64 "d ", s / 86400);
+    if (s >= 3600)
+        fprintf(f, "%" PRId64 "h ", s / 3600 % 24);
+    if (s >= 60)
+        fprintf(f, "%" PRId64 "m ", s / 60 % 60);
+    fprintf(f, "%" PRId64 "s", s % 60);
+}
+
+/* print_table prints a header and one aligned row per map in rows (an array). */
+static void print_table(const bay_value *rows, const column *cols, size_t ncols)
+{
+    size_t nrows = (bay_value_type(rows) == BAY_ARRAY ? bay_value_len(rows) : 0) + 1;
+    char **cell = must(calloc(nrows * ncols, sizeof *cell));
+    size_t width[MAX_COLUMNS] = {0};
+    for (size_t r = 0; r < nrows; r++)
+        for (size_t c = 0; c < ncols; c++) {
+            char *s = r == 0 ? must(strdup(cols[c].title))
+                             : text(bay_map_get(bay_array_get(rows, r - 1), cols[c].key));
+            cell[r * ncols + c] = s;
+            if (strlen(s) > width[c])
+                width[c] = strlen(s);
+        }
+    for (size_t r = 0; r < nrows; r++)
+        for (size_t c = 0; c < ncols; c++) {
+            char *s = cell[r * ncols + c];
+            if (c + 1 < ncols)
+                printf("%-*s  ", (int)width[c], s);
+            else
+                printf("%s\n", s);
+            free(s);
+        }
+    free(cell);
+}
+
+int print_json(const bay_value *v, bay_error *err)
+{
+    char *json = NULL;
+    int rc = bay_value_to_json(v, &json);
+    if (rc)
+        return bay_error_set(err, rc, NULL, "cannot print the reply as JSON: %s",
+                             rc == BAY_EINVAL ? "it holds a NaN or infinite number" : bay_strerror(rc));
+    puts(json);
+    free(json);
+    return 0;
+}
+
+void render_list(const bay_value *reply)
+{
+    static const column cols[] = {
+        {"ID", "id"}, {"VERSION", "version"}, {"LANG", "language"}, {"STATE", "state"}, {"PROVIDES", "provides"},
+    };
+    print_table(reply, cols, sizeof cols / sizeof cols[0]);
+}
+
+void render_info(const bay_value *reply)
+{
+    const bay_value *v;
+    const char *key;
+    for (size_t i = 0; (key = bay_map_entry(reply, i, &v)) != NULL; i++) {
+        bool list_of_maps = bay_value_len(v) > 0 && bay_value_type(bay_array_get(v, 0)) == BAY_MAP;
+        printf("%s:", key);
+        if (!list_of_maps) {
+            putchar(' ');
+            put_text(stdout, v);
+        }
+        for (size_t j = 0; list_of_maps && j < bay_value_len(v); j++) {
+            fputs("\n  - ", stdout);
+            const bay_value *item = bay_array_get(v, j);
+            if (bay_value_type(item) == BAY_MAP)
+                put_entries(stdout, item);
+            else
+                put_text(stdout, item);
+        }
+        putchar('\n');
+    }
+}
+
+void render_state(const bay_value *reply)
+{
+    put_text(stdout, bay_map_get(reply, "id"));
+    fputs(": ", stdout);
+    put_text(stdout, bay_map_get(reply, "state"));
+    putchar('\n');
+}
+
+void render_status(const bay_value *reply)
+{
+    static const column plugin_cols[] = {
+        {"ID", "id"},       {"STATE", "state"},   {"PID", "pid"},           {"RESTARTS", "restarts"},
+        {"CALLS", "calls"}, {"ERRORS", "errors"}, {"INFLIGHT", "inflight"}, {"REASON", "reason"},
+    };
+    static const column point_cols[] = {
+        {"EXTENSION POINT", "name"}, {"KIND", "kind"}, {"PROVIDERS", "providers"},
+    };
+    static const column broker_fields[] = {
+        {"version:", "version"}, {"pid:", "pid"},           {"uptime:", "uptime_ms"},
+        {"url:", "url"},         {"plugins dir:", "plugins_dir"}, {"state dir:", "state_dir"},
+    };
+    const bay_value *broker = bay_map_get(reply, "broker");
+    for (size_t i = 0; i < sizeof broker_fields / sizeof broker_fields[0]; i++) {
+        const bay_value *v = bay_map_get(broker, broker_fields[i].key);
+        printf("%-13s", broker_fields[i].title);
+        if (strcmp(broker_fields[i].key, "uptime_ms") == 0)
+            put_duration(stdout, v);
+        else
+            put_text(stdout, v);
+        putchar('\n');
+    }
+    putchar('\n');
+    print_table(bay_map_get(reply, "plugins"), plugin_cols, sizeof plugin_cols / sizeof plugin_cols[0]);
+    putchar('\n');
+    print_table(bay_map_get(reply, "extension_points"), point_cols, sizeof point_cols / sizeof point_cols[0]);
+}

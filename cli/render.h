@@ -1,0 +1,27 @@
+/* cli/render.h — how the plugbay CLI prints the broker's replies for humans and as JSON. */
+#ifndef BAY_CLI_RENDER_H
+#define BAY_CLI_RENDER_H
+
+#include <plugbay/plugbay.h>
+
+/* A reply printer. Each one is tolerant: a missing key prints as "-". */
+typedef void (*render_fn)(const bay_value *reply);
+
+/* print_json prints v as compact JSON and a newline on stdout. Returns 0, or
+ * a bay_errno code with a message in err (NaN or infinite floats). */
+int print_json(const bay_value *v, bay_error *err);
+
+/* render_list prints the reply of "list": one table row per plugin. */
+void render_list(const bay_value *reply);
+
+/* render_info prints the reply of "info": one "key: value" line per field. */
+void render_info(const bay_value *reply);
+
+/* render_state prints the reply of a lifecycle command: "ID: state". */
+void render_state(const bay_value *reply);
+
+/* render_status prints the reply of "status": the broker, then a table of
+ * plugins and a table of extension points. */
+void render_status(const bay_value *reply);
+
+#endif

@@ -1,0 +1,87 @@
+/* client/call.c — asking plugbayd: calls (blocking and async), declarations and commands. */
+#include "client.h"
+
+#include <limits.h>
+#include <stdlib.h>
+
+/* pack_args checks that args (NULL: none) has type want and packs it into
+ * f->raw, in a buffer (*buf) the caller frees. fn and name are for messages. */
+static int pack_args(const char *fn, const char *name, const bay_value *args, bay_type want, bay_frame *f,
+                     void **buf, bay_error *err)
+{
+    if (args == NULL)
+        return 0;
+    if (bay_value_type(args) != want)
+        return bay_error_set(err, BAY_EINVAL, NULL, "%s(\"%s\"): args must be of type %s, got %s", fn, name,
+                             bay_type_name(want), bay_type_name(bay_value_type(args)));
+    int rc = bay_value_pack(args, buf, &f->raw_len);
+    if (rc)
+        return bay_error_set(err, rc, NULL, "%s(\"%s\"): cannot pack args: %s", fn, name, bay_strerror(rc));
+    f->raw = *buf;
+    return 0;
+}
+
+/* call checks a call's parameters, sends it and waits for its outcome (out
+ * NULL) or returns at once with a pending call in *out. The wait allows the
+ * call's deadline plus the grace for the broker's own answer. */
+static int call(bay_conn *c, const char *fn, const char *name, const bay_value *args, const bay_call_opts *opts,
+                bay_value **result, bay_pending **out, bay_error *err)
+{
+    int timeout = opts && opts->timeout_ms ? opts->timeout_ms : BAY_DEFAULT_TIMEOUT_MS;
+    if (c == NULL || name == NULL || *name == '\0' || timeout < 0 || timeout > INT_MAX - BAY_GRACE_MS)
+        return bay_error_set(err, BAY_EINVAL, NULL,
+                             "%s: needs a connection, a non-empty extension point name and a timeout_ms from 0 to %d",
+                             fn, INT_MAX - BAY_GRACE_MS);
+    bay_frame f = {.type = BAY_F_CALL, .name = name, .timeout_ms = timeout, .context = opts ? opts->context : NULL};
+    void *buf = NULL;
+    int rc = pack_args(fn, name, args, BAY_ARRAY, &f, &buf, err);
+    if (rc == 0 && out)
+        rc = bay_request_async(c, &f, timeout + BAY_GRACE_MS, out, err);
+    else if (rc == 0)
+        rc = bay_request(c, &f, timeout + BAY_GRACE_MS, result, err);
+    free(buf);
+    return rc;
+}
+
+int bay_call(bay_conn *c, const char *name, const bay_value *args, const bay_call_opts *opts, bay_value **result,
+             bay_error *err)
+{
+    if (result)
+        *result = NULL;
+    return call(c, "bay_call", name, args, opts, result, NULL, err);
+}
+
+int bay_call_async(bay_conn *c, const char *name, const bay_value *args, const bay_call_opts *opts,
+                   bay_pending **out, bay_error *err)
+{
+    if (out == NULL)
+        return bay_error_set(err, BAY_EINVAL, NULL, "bay_call_async: out is NULL");
+    *out = NULL;
+    return call(c, "bay_call_async", name, args, opts, NULL, out, err);
+}
+
+int bay_declare(bay_conn *c, const char *name, bay_kind kind, bay_error *err)
+{
+    if (c == NULL || name == NULL || *name == '\0' || (kind != BAY_HANDLE && kind != BAY_EVENT))
+        return bay_error_set(err, BAY_EINVAL, NULL,
+                             "bay_declare: needs a connection, a non-empty name and kind BAY_HANDLE or BAY_EVENT");
+    bay_frame f = {.type = BAY_F_DECLARE, .name = name, .kind = bay_kind_name(kind)};
+    return bay_request(c, &f, BAY_SETUP_TIMEOUT_MS, NULL, err);
+}
+
+int bay_command(bay_conn *c, const char *command, const bay_value *args, int timeout_ms, bay_value **result,
+                bay_error *err)
+{
+    if (result)
+        *result = NULL;
+    if (c == NULL || command == NULL || *command == '\0' || timeout_ms < 0)
+        return bay_error_set(err, BAY_EINVAL, NULL,
+                             "bay_command: needs a connection, a command name and a timeout_ms of 0 or more");
+    bay_frame f = {.type = BAY_F_COMMAND, .name = command};
+    void *buf = NULL;
+    int rc = pack_args("bay_command", command, args, BAY_MAP, &f, &buf, err);
+    if (rc == 0)
+        rc = bay_request(c, &f, timeout_ms ? timeout_ms : BAY_COMMAND_TIMEOUT_MS, result, err);
+    free(buf);
+    return rc;
+}

@@ -1,0 +1,126 @@
+/* client/client.h — libplugbay internals: the connection, its requests and its dispatch queue.
+ *
+ * Threads: the receiver thread (conn.c) is the only reader of the socket; it
+ * answers requests (request.c) and queues the broker's CALL and NOTICE frames
+ * for the dispatch thread (dispatch.c), which runs handlers and callbacks.
+ * Everything below "mu" in bay_conn is guarded by mu. */
+#ifndef BAY_CLIENT_H
+#define BAY_CLIENT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <nng/nng.h>
+#include <plugbay/plugbay.h>
+
+#include "frame.h"
+
+/* How long past a call's deadline the library waits for the broker's own answer. */
+#define BAY_GRACE_MS 1000
+/* Deadline of DECLARE, PROVIDE and SUBSCRIBE. */
+#define BAY_SETUP_TIMEOUT_MS BAY_DEFAULT_TIMEOUT_MS
+/* Default deadline of bay_command. */
+#define BAY_COMMAND_TIMEOUT_MS 30000
+/* Buckets of the pending-request table (ids are sequential, so id % n spreads them). */
+#define BAY_PENDING_BUCKETS 64
+
+/* One request waiting for its RESULT or ERROR. While registered it sits in
+ * its connection's table, where only code holding conn->mu touches it; its
+ * owner (bay_request's stack or a bay_call_async handle) frees it only after
+ * taking it out of the table under conn->mu. */
+struct bay_pending {
+    bay_conn *conn;
+    uint64_t id;
+    char what[160];       /* "call \"greet\"", for messages */
+    int64_t deadline;     /* monotonic ms after which the library stops waiting */
+    int wait_ms;          /* the whole wait, for messages */
+    pthread_cond_t done_cv;
+    bool registered;      /* in conn->table, answer not yet in */
+    bool done;            /* the outcome below is set */
+    bool taken;           /* the outcome was handed out */
+    bay_error err;        /* the outcome: err.code 0 means success with result */
+    bay_value *result;
+    struct bay_pending *next; /* next in its table bucket */
+};
+
+typedef struct bay_job bay_job;           /* a CALL or NOTICE for the dispatch thread */
+typedef struct bay_provider bay_provider; /* a handler registered with bay_provide */
+
+struct bay_conn {
+    char *url;          /* the broker's public URL, as messages name it */
+    char *name;         /* the host's name */
+    char *self;         /* "host:NAME", the plugin field of this host's errors */
+    nng_socket sock;
+    atomic_uint_fast64_t next_id;
+    pthread_t receiver;
+
+    pthread_mutex_t mu;
+    pthread_cond_t idle_cv;  /* broadcast when users drops to 0 */
+    bay_pending *table[BAY_PENDING_BUCKETS];
+    const char *down;        /* NULL while up; else "lost" or "closed by bay_close" */
+    int users;               /* threads inside a request (bay_close waits for them) */
+    size_t handles;          /* bay_call_async handles not yet freed */
+    bool orphaned;           /* bay_close is done; the last handle frees the struct */
+
+    bool dispatching;        /* the dispatch thread was started */
+    bool stopping;           /* the dispatch thread must end */
+    pthread_t dispatcher;
+    pthread_cond_t job_cv;
+    bay_job *jobs, *jobs_tail;
+    bay_provider *providers;
+    bay_notice_fn notice_fn;
+    void *notice_user;
+};
+
+/* conn.c */
+
+/* bay_now_ms returns monotonic milliseconds. */
+int64_t bay_now_ms(void);
+
+/* bay_conn_destroy frees c itself once nothing uses it any more. */
+void bay_conn_destroy(bay_conn *c);
+
+/* request.c */
+
+/* bay_conn_enter / bay_conn_leave bracket code that uses c and may block, so
+ * bay_close can wait for it to leave before freeing c. */
+void bay_conn_enter(bay_conn *c);
+void bay_conn_leave(bay_conn *c);
+
+/* bay_conn_down_locked marks c down for reason why (the first reason stays)
+ * and fails every registered request with BAY_ECONN. */
+void bay_conn_down_locked(bay_conn *c, const char *why);
+
+/* bay_conn_down_error fills err with BAY_ECONN for a connection that is down. */
+int bay_conn_down_error(const bay_conn *c, bay_error *err);
+
+/* bay_conn_send encodes f and sends it (flags 0 or NNG_FLAG_NONBLOCK),
+ * refusing frames over BAY_FRAME_MAX. what names the frame in error messages. */
+int bay_conn_send(bay_conn *c, const bay_frame *f, int flags, const char *what, bay_error *err);
+
+/* bay_conn_answer completes the request that f (RESULT or ERROR) answers, if
+ * it is still waiting; code non-zero means f could not be decoded (why says how). */
+void bay_conn_answer(bay_conn *c, const bay_frame *f, int code, const char *why);
+
+/* bay_request sends f (its id is set here) and waits up to wait_ms for the
+ * answer. On success *result, when result is not NULL, is the answer's value. */
+int bay_request(bay_conn *c, bay_frame *f, int wait_ms, bay_value **result, bay_error *err);
+
+/* bay_request_async sends f like bay_request and returns at once with *out, a
+ * pending request counted as a handle of c (see bay_pending_free). */
+int bay_request_async(bay_conn *c, bay_frame *f, int wait_ms, bay_pending **out, bay_error *err);
+
+/* dispatch.c */
+
+/* bay_dispatch_frame takes a CALL, NOTICE or CANCEL from the receiver thread. */
+void bay_dispatch_frame(bay_conn *c, const bay_frame *f);
+
+/* bay_dispatch_stop ends the dispatch thread (after its running job) and joins it. */
+void bay_dispatch_stop(bay_conn *c);
+
+/* bay_dispatch_free frees the queued jobs and the providers. */
+void bay_dispatch_free(bay_conn *c);
+
+#endif

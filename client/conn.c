@@ -1,0 +1,167 @@
+/* client/conn.c — libplugbay connections: connect, the receiver thread, and close. */
+#include "client.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "wire.h"
+
+#define DEFAULT_BROKER_URL "ipc://./state/plugbayd.sock"
+#define HANDSHAKE_TIMEOUT_MS 5000
+/* Longest a send waits while the broker does not read; then it fails with BAY_EBUSY. */
+#define SEND_TIMEOUT_MS 5000
+
+int64_t bay_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void bay_conn_destroy(bay_conn *c)
+{
+    pthread_cond_destroy(&c->job_cv);
+    pthread_cond_destroy(&c->idle_cv);
+    pthread_mutex_destroy(&c->mu);
+    free(c->self);
+    free(c->name);
+    free(c->url);
+    free(c);
+}
+
+/* lose marks the connection lost: every waiting request fails with BAY_ECONN. */
+static void lose(bay_conn *c)
+{
+    pthread_mutex_lock(&c->mu);
+    bay_conn_down_locked(c, "lost");
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* pipe_gone runs on an NNG thread when the broker's end of the socket goes away. */
+static void pipe_gone(nng_pipe pipe, nng_pipe_ev ev, void *arg)
+{
+    lose(arg);
+}
+
+/* reject handles a frame that failed to decode. An unreadable RESULT or ERROR
+ * fails the request it answers: an ERROR sent back would read as the answer to
+ * the broker's own request of that id. Anything else gets an ERROR back. */
+static void reject(bay_conn *c, const bay_frame *f, int code, const char *why)
+{
+    if (f->type == BAY_F_RESULT || f->type == BAY_F_ERROR)
+        bay_conn_answer(c, f, code, why);
+    else
+        bay_wire_send_error(c->sock, f->id, code, c->self, "%s could not read a frame from plugbayd: %s", c->self,
+                            why);
+}
+
+static void take(bay_conn *c, const bay_frame *f)
+{
+    switch (f->type) {
+    case BAY_F_RESULT:
+    case BAY_F_ERROR:
+        bay_conn_answer(c, f, 0, NULL);
+        break;
+    case BAY_F_CALL:
+    case BAY_F_NOTICE:
+    case BAY_F_CANCEL:
+        bay_dispatch_frame(c, f);
+        break;
+    default:
+        bay_wire_send_error(c->sock, f->id, BAY_EPROTO, c->self, "%s does not accept %s frames", c->self,
+                            bay_frame_type_name(f->type));
+    }
+}
+
+/* receive_loop is the receiver thread: the only reader of the socket. It ends
+ * when the socket is closed (bay_close) or fails. */
+static void *receive_loop(void *arg)
+{
+    bay_conn *c = arg;
+    nng_msg *m;
+    while (nng_recvmsg(c->sock, &m, 0) == 0) {
+        bay_frame f;
+        char why[256];
+        int rc = bay_frame_decode(nng_msg_body(m), nng_msg_len(m), &f, why, sizeof why);
+        if (rc) {
+            reject(c, &f, rc, why);
+        } else {
+            take(c, &f);
+            bay_frame_release(&f);
+        }
+        nng_msg_free(m);
+    }
+    lose(c);
+    return NULL;
+}
+
+int bay_connect(const char *url, const char *name, bay_conn **out, bay_error *err)
+{
+    if (name == NULL || *name == '\0' || out == NULL)
+        return bay_error_set(err, BAY_EINVAL, NULL, "bay_connect: needs a non-empty host name and a place for the connection");
+    *out = NULL;
+    if (url == NULL)
+        url = getenv("PLUGBAY_BROKER");
+    if (url == NULL || *url == '\0')
+        url = DEFAULT_BROKER_URL;
+
+    bay_conn *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory connecting to plugbayd at %s", url);
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->idle_cv, NULL);
+    pthread_cond_init(&c->job_cv, NULL);
+    atomic_init(&c->next_id, 1);
+    size_t selflen = strlen(name) + sizeof "host:";
+    if ((c->url = strdup(url)) == NULL || (c->name = strdup(name)) == NULL || (c->self = malloc(selflen)) == NULL) {
+        bay_conn_destroy(c);
+        return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory connecting to plugbayd at %s", url);
+    }
+    snprintf(c->self, selflen, "host:%s", name);
+
+    char *pair_url = NULL, *token = NULL;
+    int rc = bay_wire_rendezvous(url, "host", name, HANDSHAKE_TIMEOUT_MS, &pair_url, &token, err);
+    if (rc == 0)
+        rc = bay_wire_connect(pair_url, "host", name, token, HANDSHAKE_TIMEOUT_MS, &c->sock, NULL, err);
+    free(pair_url);
+    free(token);
+    if (rc == 0) {
+        nng_socket_set_ms(c->sock, NNG_OPT_SENDTIMEO, SEND_TIMEOUT_MS);
+        nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, pipe_gone, c);
+        int rv = pthread_create(&c->receiver, NULL, receive_loop, c);
+        if (rv) {
+            nng_close(c->sock);
+            rc = bay_error_set(err, BAY_ENOMEM, NULL, "cannot start libplugbay's receiver thread: %s", strerror(rv));
+        }
+    }
+    if (rc) {
+        bay_conn_destroy(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+void bay_close(bay_conn *c)
+{
+    if (c == NULL)
+        return;
+    pthread_mutex_lock(&c->mu);
+    bay_conn_down_locked(c, "closed by bay_close");
+    pthread_mutex_unlock(&c->mu);
+    nng_close(c->sock); /* returns once no pipe callback runs any more */
+    pthread_join(c->receiver, NULL);
+    bay_dispatch_stop(c);
+
+    pthread_mutex_lock(&c->mu);
+    while (c->users > 0)
+        pthread_cond_wait(&c->idle_cv, &c->mu);
+    bay_dispatch_free(c);
+    c->orphaned = c->handles > 0;
+    bool keep = c->orphaned;
+    pthread_mutex_unlock(&c->mu);
+    if (!keep)
+        bay_conn_destroy(c);
+}

@@ -1,0 +1,118 @@
+/* plugbay/plugbay.h — the host API: connect to plugbayd, declare, provide and
+ * call extension points, watch the registry, and run lifecycle commands.
+ *
+ * Threads: a bay_conn may be used from several threads at once. Provider
+ * handlers and notice callbacks run on one dispatch thread owned by the
+ * connection; they may call back into the broker through the same connection. */
+#ifndef PLUGBAY_PLUGBAY_H
+#define PLUGBAY_PLUGBAY_H
+
+#include <plugbay/error.h>
+#include <plugbay/value.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Protocol version this library speaks (see docs/protocol.md). */
+#define BAY_PROTOCOL_VERSION 1
+
+/* Default call deadline in milliseconds, used when bay_call_opts is NULL or its
+ * timeout_ms is 0. */
+#define BAY_DEFAULT_TIMEOUT_MS 5000
+
+typedef struct bay_conn bay_conn;
+typedef struct bay_pending bay_pending;
+
+/* Kinds of extension point. */
+typedef enum bay_kind {
+    BAY_HANDLE = 1, /* the first provider in load order whose context matches serves the call */
+    BAY_EVENT = 2,  /* every matching provider is called, in load order; results gathered */
+} bay_kind;
+
+/* Per-call options; pass NULL for defaults. */
+typedef struct bay_call_opts {
+    int timeout_ms;      /* deadline from now; 0 = BAY_DEFAULT_TIMEOUT_MS */
+    const char *context; /* only providers declaring this context (or none) see the call; NULL = all */
+} bay_call_opts;
+
+/* bay_connect connects to the broker at url ("ipc:///path", "tcp://host:port")
+ * and performs the versioned handshake; name identifies this host in the
+ * broker's log. On success *out is a connection the caller closes with
+ * bay_close(). NULL url means $PLUGBAY_BROKER, else "ipc://./state/plugbayd.sock". */
+int bay_connect(const char *url, const char *name, bay_conn **out, bay_error *err);
+
+/* bay_close closes the connection: pending calls fail with BAY_ECONN, the
+ * extension points this host provides are withdrawn. Waits for a running
+ * handler to return. NULL is ignored. */
+void bay_close(bay_conn *c);
+
+/* bay_declare declares extension point name of the given kind. Declaring the
+ * same name with the same kind again succeeds; another kind is BAY_EKIND. */
+int bay_declare(bay_conn *c, const char *name, bay_kind kind, bay_error *err);
+
+/* A host-side provider. args is borrowed for the duration of the call; on
+ * success store a new value in *result (ownership passes to the library; NULL
+ * means nil) and return 0; on failure return a code and, optionally, fill err. */
+typedef int (*bay_handler)(const bay_value *args, bay_value **result, bay_error *err, void *user);
+
+/* bay_provide makes this host a provider of extension point name (declaring it
+ * with kind if nobody has). contexts is a NULL-terminated list of contexts the
+ * provider accepts, or NULL for all. fn runs on the connection's dispatch
+ * thread with user. */
+int bay_provide(bay_conn *c, const char *name, bay_kind kind, const char *const *contexts,
+                bay_handler fn, void *user, bay_error *err);
+
+/* bay_call calls extension point name with args (borrowed; NULL means an
+ * empty array) and waits for the result or the deadline. On success *result is
+ * a new value the caller frees. For a handle it is the provider's result; for
+ * an event, an array with one map per provider in load order: {"plugin": id,
+ * "value": v} or {"plugin": id, "error": {"code": n, "name": s, "message": s}}. */
+int bay_call(bay_conn *c, const char *name, const bay_value *args, const bay_call_opts *opts,
+             bay_value **result, bay_error *err);
+
+/* bay_call_async starts a call and returns at once with *out, a pending call
+ * the caller waits on with bay_pending_wait() and frees with bay_pending_free(). */
+int bay_call_async(bay_conn *c, const char *name, const bay_value *args,
+                   const bay_call_opts *opts, bay_pending **out, bay_error *err);
+
+/* bay_pending_wait waits up to wait_ms (-1 = until the call ends) for the
+ * call's outcome. Returns BAY_ETIMEDOUT without consuming anything when the
+ * wait ends first (the call itself goes on until its own deadline); otherwise
+ * the call's outcome as bay_call() gives it. The outcome is given once. */
+int bay_pending_wait(bay_pending *p, int wait_ms, bay_value **result, bay_error *err);
+
+/* bay_pending_cancel asks the broker to cancel the call; the plugin sees the
+ * cancel (bay_plugin_cancelled()) and the call ends with BAY_ECANCELED unless
+ * its result was already on the way. */
+int bay_pending_cancel(bay_pending *p);
+
+/* bay_pending_free cancels the call if it is still running and frees p. */
+void bay_pending_free(bay_pending *p);
+
+/* A registry change notice, valid only during the callback. */
+typedef struct bay_notice {
+    const char *what;   /* "declared", "provider-added", "provider-removed", "plugin-state" */
+    const char *name;   /* extension point, or "" */
+    const char *plugin; /* plugin id (or "host:NAME"), or "" */
+    const char *state;  /* for "plugin-state": the new state ("loaded", "failed", ...), else "" */
+    const char *reason; /* why (e.g. the crash), or "" */
+} bay_notice;
+
+typedef void (*bay_notice_fn)(const bay_notice *n, void *user);
+
+/* bay_subscribe delivers every later registry change to fn on the dispatch
+ * thread. Passing NULL fn unsubscribes. */
+int bay_subscribe(bay_conn *c, bay_notice_fn fn, void *user, bay_error *err);
+
+/* bay_command runs a broker command: "list", "info", "install", "uninstall",
+ * "enable", "disable", "load", "unload", "reload", "status" (see
+ * docs/cli.md for each one's arguments). args is borrowed (a map, or NULL);
+ * on success *result, when result is not NULL, is a new value the caller frees. */
+int bay_command(bay_conn *c, const char *command, const bay_value *args, int timeout_ms,
+                bay_value **result, bay_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

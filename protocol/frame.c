@@ -1,0 +1,319 @@
+/* protocol/frame.c — table-driven encoding and validation of plugbay frames. */
+#include "frame.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <plugbay/error.h>
+#include <plugbay/plugbay.h>
+
+/* How one field after [version, type, id] is checked and stored. */
+typedef enum field_kind {
+    F_STR,      /* string without NUL bytes        -> const char * */
+    F_STR_OPT,  /* the same, or nil (NULL)          -> const char * */
+    F_INT,      /* signed or unsigned integer in int64 -> int64_t */
+    F_BOOL,     /* boolean                         -> bool */
+    F_ANY,      /* any value                       -> const msgpack_object * */
+    F_ARRAY,    /* an array                        -> const msgpack_object * */
+    F_MAP_OPT,  /* a map or nil                    -> const msgpack_object * */
+    F_STRV_OPT, /* array of strings, or nil        -> const char *const * */
+} field_kind;
+
+typedef struct field {
+    field_kind kind;
+    size_t offset;
+    const char *label;
+} field;
+
+#define FLD(k, member) {k, offsetof(bay_frame, member), #member}
+#define MAX_FIELDS 5
+
+static const struct layout {
+    const char *name;
+    int nfields;
+    field fields[MAX_FIELDS];
+} layouts[BAY_F_TYPE_MAX + 1] = {
+    [BAY_F_HELLO] = {"HELLO", 4, {FLD(F_STR, role), FLD(F_STR, name), FLD(F_INT, pid), FLD(F_STR_OPT, token)}},
+    [BAY_F_WELCOME] = {"WELCOME", 4, {FLD(F_STR, name), FLD(F_INT, session), FLD(F_STR_OPT, url), FLD(F_STR_OPT, token)}},
+    [BAY_F_ERROR] = {"ERROR", 3, {FLD(F_INT, code), FLD(F_STR_OPT, plugin), FLD(F_STR, message)}},
+    [BAY_F_DECLARE] = {"DECLARE", 2, {FLD(F_STR, name), FLD(F_STR, kind)}},
+    [BAY_F_PROVIDE] = {"PROVIDE", 3, {FLD(F_STR, name), FLD(F_STR, kind), FLD(F_STRV_OPT, contexts)}},
+    [BAY_F_CALL] = {"CALL", 4, {FLD(F_STR, name), FLD(F_ARRAY, value), FLD(F_INT, timeout_ms), FLD(F_STR_OPT, context)}},
+    [BAY_F_RESULT] = {"RESULT", 1, {FLD(F_ANY, value)}},
+    [BAY_F_EVENT] = {"EVENT", 3, {FLD(F_STR, name), FLD(F_ARRAY, value), FLD(F_STR_OPT, context)}},
+    [BAY_F_CANCEL] = {"CANCEL", 0, {{0}}},
+    [BAY_F_HEARTBEAT] = {"HEARTBEAT", 1, {FLD(F_INT, busy_ms)}},
+    [BAY_F_COMMAND] = {"COMMAND", 2, {FLD(F_STR, name), FLD(F_MAP_OPT, value)}},
+    [BAY_F_NOTICE] = {"NOTICE", 5, {FLD(F_STR, what), FLD(F_STR, name), FLD(F_STR, plugin), FLD(F_STR, state), FLD(F_STR, message)}},
+    [BAY_F_SUBSCRIBE] = {"SUBSCRIBE", 1, {FLD(F_BOOL, on)}},
+    [BAY_F_LOG] = {"LOG", 2, {FLD(F_INT, level), FLD(F_STR, message)}},
+    [BAY_F_WITHDRAW] = {"WITHDRAW", 1, {FLD(F_STR, name)}},
+};
+
+static const struct layout *layout_of(int64_t type)
+{
+    if (type < 1 || type > BAY_F_TYPE_MAX || layouts[type].name == NULL)
+        return NULL;
+    return &layouts[type];
+}
+
+const char *bay_frame_type_name(int64_t type)
+{
+    const struct layout *l = layout_of(type);
+    return l ? l->name : "?";
+}
+
+const char *bay_kind_name(int kind)
+{
+    return kind == BAY_HANDLE ? "handle" : kind == BAY_EVENT ? "event" : "?";
+}
+
+int bay_kind_parse(const char *s)
+{
+    if (s && strcmp(s, "handle") == 0)
+        return BAY_HANDLE;
+    if (s && strcmp(s, "event") == 0)
+        return BAY_EVENT;
+    return 0;
+}
+
+static const char *object_type_name(const msgpack_object *o)
+{
+    switch (o->type) {
+    case MSGPACK_OBJECT_NIL: return "nil";
+    case MSGPACK_OBJECT_BOOLEAN: return "bool";
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER: return "int";
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64: return "float";
+    case MSGPACK_OBJECT_STR: return "str";
+    case MSGPACK_OBJECT_BIN: return "bin";
+    case MSGPACK_OBJECT_ARRAY: return "array";
+    case MSGPACK_OBJECT_MAP: return "map";
+    default: return "ext";
+    }
+}
+
+static bool get_int(const msgpack_object *o, int64_t *out)
+{
+    if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+        *out = o->via.i64;
+        return true;
+    }
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX) {
+        *out = (int64_t)o->via.u64;
+        return true;
+    }
+    return false;
+}
+
+/* copy_str makes a NUL-terminated copy of a msgpack string in the frame's zone. */
+static const char *copy_str(msgpack_zone *z, const msgpack_object *o)
+{
+    if (o->type != MSGPACK_OBJECT_STR || memchr(o->via.str.ptr, 0, o->via.str.size) != NULL)
+        return NULL;
+    char *s = msgpack_zone_malloc(z, o->via.str.size + 1);
+    if (s == NULL)
+        return NULL;
+    memcpy(s, o->via.str.ptr, o->via.str.size);
+    s[o->via.str.size] = '\0';
+    return s;
+}
+
+static const char *const *copy_strv(msgpack_zone *z, const msgpack_object *o)
+{
+    uint32_t n = o->via.array.size;
+    const char **v = msgpack_zone_malloc(z, sizeof(char *) * ((size_t)n + 1));
+    if (v == NULL)
+        return NULL;
+    for (uint32_t i = 0; i < n; i++)
+        if ((v[i] = copy_str(z, &o->via.array.ptr[i])) == NULL)
+            return NULL;
+    v[n] = NULL;
+    return v;
+}
+
+/* decode_field stores field fd of o into f, or returns a static reason. */
+static const char *decode_field(bay_frame *f, const field *fd, const msgpack_object *o)
+{
+    void *slot = (char *)f + fd->offset;
+    msgpack_zone *z = f->unpacked_.zone;
+    bool nil = o->type == MSGPACK_OBJECT_NIL;
+
+    switch (fd->kind) {
+    case F_STR:
+    case F_STR_OPT:
+        if (nil && fd->kind == F_STR_OPT) {
+            *(const char **)slot = NULL;
+            return NULL;
+        }
+        if ((*(const char **)slot = copy_str(z, o)) == NULL)
+            return fd->kind == F_STR ? "a string without NUL bytes" : "a string without NUL bytes or nil";
+        return NULL;
+    case F_INT:
+        return get_int(o, (int64_t *)slot) ? NULL : "an integer within int64";
+    case F_BOOL:
+        if (o->type != MSGPACK_OBJECT_BOOLEAN)
+            return "a boolean";
+        *(bool *)slot = o->via.boolean;
+        return NULL;
+    case F_ANY:
+    case F_ARRAY:
+    case F_MAP_OPT:
+        if (fd->kind == F_ARRAY && o->type != MSGPACK_OBJECT_ARRAY)
+            return "an array";
+        if (fd->kind == F_MAP_OPT && !nil && o->type != MSGPACK_OBJECT_MAP)
+            return "a map or nil";
+        *(const msgpack_object **)slot = nil ? NULL : o;
+        return NULL;
+    case F_STRV_OPT:
+        if (nil) {
+            *(const char *const **)slot = NULL;
+            return NULL;
+        }
+        if (o->type != MSGPACK_OBJECT_ARRAY || (*(const char *const **)slot = copy_strv(z, o)) == NULL)
+            return "an array of strings or nil";
+        return NULL;
+    }
+    return "a known field kind";
+}
+
+static int decode_fail(bay_frame *f, int code, char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static int decode_fail(bay_frame *f, int code, char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (err && errlen)
+        vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    msgpack_unpacked_destroy(&f->unpacked_);
+    f->decoded_ = false;
+    return code;
+}
+
+int bay_frame_decode(const void *buf, size_t len, bay_frame *f, char *err, size_t errlen)
+{
+    memset(f, 0, sizeof(*f));
+    msgpack_unpacked_init(&f->unpacked_);
+    size_t off = 0;
+    msgpack_unpack_return rc = msgpack_unpack_next(&f->unpacked_, buf, len, &off);
+    if (rc == MSGPACK_UNPACK_CONTINUE)
+        return decode_fail(f, BAY_EPROTO, err, errlen, "truncated frame: %zu bytes end inside a msgpack value", len);
+    if (rc != MSGPACK_UNPACK_SUCCESS)
+        return decode_fail(f, BAY_EPROTO, err, errlen, "malformed frame: not valid msgpack (%s)",
+                           rc == MSGPACK_UNPACK_NOMEM_ERROR ? "a length beyond memory" : "parse error");
+    if (off != len)
+        return decode_fail(f, BAY_EPROTO, err, errlen, "malformed frame: %zu trailing bytes after the frame", len - off);
+
+    const msgpack_object *root = &f->unpacked_.data;
+    if (root->type != MSGPACK_OBJECT_ARRAY || root->via.array.size < 3)
+        return decode_fail(f, BAY_EPROTO, err, errlen,
+                           "malformed frame: expected an array [version, type, id, ...], got %s of %u items",
+                           object_type_name(root), root->type == MSGPACK_OBJECT_ARRAY ? root->via.array.size : 1);
+    const msgpack_object *item = root->via.array.ptr;
+    uint32_t nitems = root->via.array.size;
+    if (!get_int(&item[0], &f->version))
+        return decode_fail(f, BAY_EPROTO, err, errlen, "malformed frame: version must be an integer, got %s",
+                           object_type_name(&item[0]));
+    bool type_is_int = get_int(&item[1], &f->type);
+    if (item[2].type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+        f->id = item[2].via.u64;
+    if (f->version != BAY_WIRE_VERSION)
+        return decode_fail(f, BAY_EVERSION, err, errlen,
+                           "protocol version mismatch: the peer speaks version %lld, this side speaks version %d",
+                           (long long)f->version, BAY_WIRE_VERSION);
+    if (!type_is_int)
+        return decode_fail(f, BAY_EPROTO, err, errlen, "malformed frame: type must be an integer, got %s",
+                           object_type_name(&item[1]));
+    const struct layout *l = layout_of(f->type);
+    if (l == NULL)
+        return decode_fail(f, BAY_EPROTO, err, errlen, "unknown frame type %lld", (long long)f->type);
+    if (item[2].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return decode_fail(f, BAY_EPROTO, err, errlen, "%s frame: id must be a non-negative integer, got %s", l->name,
+                           object_type_name(&item[2]));
+    if (nitems != 3u + (uint32_t)l->nfields)
+        return decode_fail(f, BAY_EPROTO, err, errlen, "%s frame: expected %d fields after the id, got %u", l->name,
+                           l->nfields, nitems - 3);
+    for (int i = 0; i < l->nfields; i++) {
+        const char *want = decode_field(f, &l->fields[i], &item[3 + i]);
+        if (want)
+            return decode_fail(f, BAY_EPROTO, err, errlen, "%s frame: field %d (%s) must be %s, got %s", l->name, 3 + i,
+                               l->fields[i].label, want, object_type_name(&item[3 + i]));
+    }
+    f->decoded_ = true;
+    return 0;
+}
+
+void bay_frame_release(bay_frame *f)
+{
+    if (f->decoded_)
+        msgpack_unpacked_destroy(&f->unpacked_);
+    f->decoded_ = false;
+}
+
+static int pack_str(msgpack_packer *pk, const char *s)
+{
+    size_t n = strlen(s);
+    return msgpack_pack_str(pk, n) || msgpack_pack_str_body(pk, s, n) ? -1 : 0;
+}
+
+static int encode_field(msgpack_packer *pk, const bay_frame *f, const field *fd)
+{
+    const void *slot = (const char *)f + fd->offset;
+    switch (fd->kind) {
+    case F_STR:
+    case F_STR_OPT: {
+        const char *s = *(const char *const *)slot;
+        if (s == NULL)
+            return fd->kind == F_STR ? BAY_EINVAL : msgpack_pack_nil(pk);
+        return pack_str(pk, s);
+    }
+    case F_INT: return msgpack_pack_int64(pk, *(const int64_t *)slot);
+    case F_BOOL: return *(const bool *)slot ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+    case F_ANY:
+    case F_ARRAY:
+    case F_MAP_OPT: {
+        const msgpack_object *v = *(const msgpack_object *const *)slot;
+        if (f->raw)
+            return pk->callback(pk->data, f->raw, f->raw_len);
+        if (v)
+            return msgpack_pack_object(pk, *v);
+        return fd->kind == F_ARRAY ? msgpack_pack_array(pk, 0) : msgpack_pack_nil(pk);
+    }
+    case F_STRV_OPT: {
+        const char *const *v = *(const char *const *const *)slot;
+        if (v == NULL)
+            return msgpack_pack_nil(pk);
+        size_t n = 0;
+        while (v[n])
+            n++;
+        int rc = msgpack_pack_array(pk, n);
+        for (size_t i = 0; rc == 0 && i < n; i++)
+            rc = pack_str(pk, v[i]);
+        return rc;
+    }
+    }
+    return BAY_EINVAL;
+}
+
+int bay_frame_encode(const bay_frame *f, bay_frame_sink sink, void *data)
+{
+    const struct layout *l = layout_of(f->type);
+    if (l == NULL)
+        return BAY_EINVAL;
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, data, sink);
+    if (msgpack_pack_array(&pk, 3 + (size_t)l->nfields) ||
+        msgpack_pack_int64(&pk, f->version ? f->version : BAY_WIRE_VERSION) || msgpack_pack_int64(&pk, f->type) ||
+        msgpack_pack_uint64(&pk, f->id))
+        return BAY_ENOMEM;
+    for (int i = 0; i < l->nfields; i++) {
+        int rc = encode_field(&pk, f, &l->fields[i]);
+        if (rc)
+            return rc == BAY_EINVAL ? BAY_EINVAL : BAY_ENOMEM;
+    }
+    return 0;
+}

@@ -1,0 +1,90 @@
+/* protocol/frame.h — plugbay frames: one msgpack array [version, type, id, fields...].
+ *
+ * The layout of every frame type is one row of a table in frame.c and is
+ * described for humans in docs/protocol.md. The same bytes travel over NNG or
+ * any other transport; nothing here knows about NNG. */
+#ifndef BAY_FRAME_H
+#define BAY_FRAME_H
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The protocol version spoken by this build. Peers with another version get an
+ * ERROR frame (whose layout never changes) naming both versions. */
+#define BAY_WIRE_VERSION 1
+
+/* Largest frame accepted from a peer. */
+#define BAY_FRAME_MAX (16u * 1024u * 1024u)
+
+typedef enum bay_frame_type {
+    BAY_F_HELLO = 1,     /* role, name, pid, token|nil */
+    BAY_F_WELCOME = 2,   /* name (broker version), session, url|nil, token|nil */
+    BAY_F_ERROR = 3,     /* code, plugin|nil, message */
+    BAY_F_DECLARE = 4,   /* name, kind */
+    BAY_F_PROVIDE = 5,   /* name, kind, contexts|nil */
+    BAY_F_CALL = 6,      /* name, value (args array), timeout_ms, context|nil */
+    BAY_F_RESULT = 7,    /* value */
+    BAY_F_EVENT = 8,     /* name, value (args array), context|nil — fire and forget */
+    BAY_F_CANCEL = 9,    /* (id names the call) */
+    BAY_F_HEARTBEAT = 10,/* busy_ms (id is the sequence number) */
+    BAY_F_COMMAND = 11,  /* name (command), value (args map|nil) */
+    BAY_F_NOTICE = 12,   /* what, name, plugin, state, message (reason) */
+    BAY_F_SUBSCRIBE = 13,/* on */
+    BAY_F_LOG = 14,      /* level, message */
+    BAY_F_WITHDRAW = 15, /* name — a host stops providing an extension point */
+    BAY_F_TYPE_MAX = 15,
+} bay_frame_type;
+
+/* A frame. Which fields are meaningful depends on type (see the enum). When
+ * decoding, strings are NUL-terminated copies and value points into the
+ * decoded tree; both live until bay_frame_release() and, for value, as long
+ * as the buffer that was decoded. When encoding, set the fields for the type;
+ * value may instead be given as already-packed msgpack bytes in raw/raw_len. */
+typedef struct bay_frame {
+    int64_t version;
+    int64_t type;
+    uint64_t id;
+
+    const char *role, *name, *kind, *token, *url, *context, *plugin, *message, *what, *state;
+    int64_t pid, session, code, timeout_ms, busy_ms, level;
+    bool on;
+    const char *const *contexts;  /* NULL-terminated, or NULL for nil */
+    const msgpack_object *value;  /* args / result / command args; NULL = nil */
+    const void *raw;              /* encode only: packed value spliced in place of value */
+    size_t raw_len;
+
+    msgpack_unpacked unpacked_;   /* private: owns decoded storage */
+    bool decoded_;
+} bay_frame;
+
+/* bay_frame_type_name returns "CALL", "RESULT", ... or "?" for an unknown type. */
+const char *bay_frame_type_name(int64_t type);
+
+/* bay_frame_decode decodes and validates one frame filling exactly buf/len.
+ * On success (0) f must be released with bay_frame_release(). On failure
+ * returns BAY_EPROTO (malformed, truncated, wrong field type, unknown type) or
+ * BAY_EVERSION (another protocol version; f->version holds it), writes the
+ * reason to err, and fills f->id/f->type when they could be read so the
+ * sender can be answered; f needs no release then. */
+int bay_frame_decode(const void *buf, size_t len, bay_frame *f, char *err, size_t errlen);
+
+/* bay_frame_release frees what decoding allocated. Safe on a zeroed frame. */
+void bay_frame_release(bay_frame *f);
+
+/* The sink that receives packed bytes; returns 0 on success, -1 on failure. */
+typedef int (*bay_frame_sink)(void *data, const char *buf, size_t len);
+
+/* bay_frame_encode packs f (version BAY_WIRE_VERSION unless f->version is set)
+ * into sink. Returns 0, BAY_EINVAL for an unknown type or a missing required
+ * string, or BAY_ENOMEM when the sink fails. */
+int bay_frame_encode(const bay_frame *f, bay_frame_sink sink, void *data);
+
+/* bay_kind_name returns "handle"/"event" for BAY_HANDLE/BAY_EVENT, else "?". */
+const char *bay_kind_name(int kind);
+
+/* bay_kind_parse returns BAY_HANDLE or BAY_EVENT for "handle"/"event", else 0. */
+int bay_kind_parse(const char *s);
+
+#endif

@@ -1,0 +1,277 @@
+/* tests/e2e/harness.c — starts a real plugbayd with chosen plugins and waits on conditions for the end-to-end tests. */
+#include "harness.h"
+
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+long long h_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void mkdirs(const char *path)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(buf, 0700);
+            *p = '/';
+        }
+    mkdir(buf, 0700);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0700);
+    cr_assert(in >= 0 && out >= 0, "copy %s -> %s: %s", from, to, strerror(errno));
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(in, buf, sizeof buf)) > 0)
+        cr_assert(write(out, buf, (size_t)n) == n);
+    close(in);
+    close(out);
+}
+
+static void copy_plugin(harness *h, const char *id)
+{
+    const char *roots[] = {BAY_TEST_PLUGIN_DIR, BAY_EXAMPLE_PLUGIN_DIR};
+    for (size_t r = 0; r < 2; r++) {
+        char src[512], dst[512];
+        snprintf(src, sizeof src, "%s/%s", roots[r], id);
+        DIR *d = opendir(src);
+        if (d == NULL)
+            continue;
+        snprintf(dst, sizeof dst, "%s/%s", h->plugins, id);
+        mkdirs(dst);
+        for (struct dirent *e; (e = readdir(d));) {
+            if (e->d_name[0] == '.')
+                continue;
+            char a[1024], b[1024];
+            snprintf(a, sizeof a, "%s/%s", src, e->d_name);
+            snprintf(b, sizeof b, "%s/%s", dst, e->d_name);
+            copy_file(a, b);
+        }
+        closedir(d);
+        return;
+    }
+    cr_assert_fail("test plugin %s was not built (looked in %s and %s)", id, roots[0], roots[1]);
+}
+
+void h_setup(harness *h, const char *const *ids)
+{
+    memset(h, 0, sizeof *h);
+    snprintf(h->dir, sizeof h->dir, "/tmp/plugbay-e2e.XXXXXX");
+    cr_assert(mkdtemp(h->dir) != NULL);
+    snprintf(h->plugins, sizeof h->plugins, "%s/plugins", h->dir);
+    snprintf(h->state, sizeof h->state, "%s/state", h->dir);
+    snprintf(h->log, sizeof h->log, "%s/plugbayd.log", h->dir);
+    snprintf(h->url, sizeof h->url, "ipc://%s/state/plugbayd.sock", h->dir);
+    mkdirs(h->plugins);
+    for (size_t i = 0; ids && ids[i]; i++)
+        copy_plugin(h, ids[i]);
+}
+
+static bool broker_answers(void *arg)
+{
+    harness *h = arg;
+    int status;
+    cr_assert(waitpid(h->broker, &status, WNOHANG) == 0, "plugbayd exited early; its log is %s", h->log);
+    bay_conn *c;
+    if (bay_connect(h->url, "harness", &c, NULL) != 0)
+        return false;
+    int rc = bay_command(c, "status", NULL, 5000, NULL, NULL);
+    bay_close(c);
+    return rc == 0;
+}
+
+void h_start(harness *h, const char *const *extra)
+{
+    const char *argv[32] = {BAY_BIN_DIR "/plugbayd", "--plugins", h->plugins, "--state", h->state,
+                            "--log", h->log, "--autoinstall", "--heartbeat-ms", "200", "--hang-grace-ms", "500"};
+    size_t n = 12;
+    for (size_t i = 0; extra && extra[i] && n < 31; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
+    cr_assert(posix_spawn(&h->broker, argv[0], NULL, NULL, (char **)argv, environ) == 0);
+    cr_assert(h_wait_until(broker_answers, h, H_WAIT_MS), "plugbayd did not answer within %d ms", H_WAIT_MS);
+}
+
+static bool broker_exited(void *arg)
+{
+    harness *h = arg;
+    int status;
+    if (waitpid(h->broker, &status, WNOHANG) != h->broker)
+        return false;
+    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "plugbayd ended with status 0x%x", status);
+    h->broker = 0;
+    return true;
+}
+
+void h_stop(harness *h)
+{
+    if (h->broker == 0)
+        return;
+    kill(h->broker, SIGTERM);
+    cr_assert(h_wait_until(broker_exited, h, H_WAIT_MS), "plugbayd did not stop after SIGTERM");
+}
+
+void h_kill(harness *h)
+{
+    if (h->broker == 0)
+        return;
+    kill(h->broker, SIGKILL);
+    waitpid(h->broker, NULL, 0);
+    h->broker = 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    return remove(path);
+}
+
+void h_cleanup(harness *h)
+{
+    h_stop(h);
+    if (h->dir[0] && getenv("BAY_KEEP_TEST_DIRS") == NULL)
+        nftw(h->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+bay_conn *h_connect(harness *h, const char *name)
+{
+    bay_conn *c = NULL;
+    bay_error err = {0};
+    int rc = bay_connect(h->url, name, &c, &err);
+    cr_assert_eq(rc, 0, "bay_connect: %s", err.message);
+    return c;
+}
+
+void h_write_manifest(harness *h, const char *id, const char *text)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", h->plugins, id);
+    mkdirs(path);
+    strcat(path, "/plugin.json");
+    FILE *f = fopen(path, "w");
+    cr_assert(f != NULL);
+    fputs(text, f);
+    fclose(f);
+}
+
+bool h_wait_until(bool (*cond)(void *), void *arg, int timeout_ms)
+{
+    long long end = h_now_ms() + timeout_ms;
+    while (!cond(arg)) {
+        if (h_now_ms() > end)
+            return false;
+        struct timespec ts = {0, 5 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return true;
+}
+
+static bay_value *id_args(const char *id)
+{
+    bay_value *a = bay_map();
+    bay_map_set(a, "id", bay_str(id));
+    return a;
+}
+
+int h_command(bay_conn *c, const char *command, const char *id, bay_error *err)
+{
+    bay_value *a = id_args(id);
+    int rc = bay_command(c, command, a, 30000, NULL, err);
+    bay_value_free(a);
+    return rc;
+}
+
+static bay_value *info(bay_conn *c, const char *id)
+{
+    bay_value *a = id_args(id), *out = NULL;
+    bay_error err;
+    int rc = bay_command(c, "info", a, 10000, &out, &err);
+    bay_value_free(a);
+    cr_assert_eq(rc, 0, "info %s: %s", id, err.message);
+    return out;
+}
+
+void h_plugin_state(bay_conn *c, const char *id, char *state, size_t len, char *reason, size_t rlen)
+{
+    bay_value *v = info(c, id);
+    snprintf(state, len, "%s", bay_value_str(bay_map_get(v, "state"), NULL));
+    if (reason)
+        snprintf(reason, rlen, "%s", bay_value_str(bay_map_get(v, "reason"), NULL));
+    bay_value_free(v);
+}
+
+pid_t h_worker_pid(bay_conn *c, const char *id)
+{
+    bay_value *v = info(c, id);
+    pid_t pid = (pid_t)bay_value_int(bay_map_get(v, "pid"));
+    bay_value_free(v);
+    return pid;
+}
+
+struct state_wait {
+    bay_conn *c;
+    const char *id, *state;
+};
+
+static bool in_state(void *arg)
+{
+    struct state_wait *w = arg;
+    char s[64];
+    h_plugin_state(w->c, w->id, s, sizeof s, NULL, 0);
+    return strcmp(s, w->state) == 0;
+}
+
+bool h_wait_state(bay_conn *c, const char *id, const char *state, int timeout_ms)
+{
+    struct state_wait w = {c, id, state};
+    return h_wait_until(in_state, &w, timeout_ms);
+}
+
+bool h_log_contains(harness *h, const char *needle)
+{
+    FILE *f = fopen(h->log, "r");
+    if (f == NULL)
+        return false;
+    char line[4096];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f))
+        found = strstr(line, needle) != NULL;
+    fclose(f);
+    return found;
+}
+
+int h_call_str(bay_conn *c, const char *name, const char *arg, int timeout_ms, char *out, size_t len,
+               bay_error *err)
+{
+    bay_value *args = bay_array(), *res = NULL;
+    if (arg)
+        bay_array_push(args, bay_str(arg));
+    bay_call_opts o = {.timeout_ms = timeout_ms};
+    int rc = bay_call(c, name, args, &o, &res, err);
+    bay_value_free(args);
+    if (rc == 0 && out)
+        snprintf(out, len, "%s", bay_value_type(res) == BAY_STR ? bay_value_str(res, NULL) : "(not a string)");
+    bay_value_free(res);
+    return rc;
+}

@@ -1,0 +1,71 @@
+/* tests/e2e/harness.h — starts a real plugbayd with chosen plugins and waits on conditions for the end-to-end tests. */
+#ifndef BAY_HARNESS_H
+#define BAY_HARNESS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include <plugbay/plugbay.h>
+
+/* Generous deadline for anything the tests wait on; conditions, never fixed sleeps. */
+#define H_WAIT_MS 20000
+
+typedef struct harness {
+    char dir[256];     /* temporary root, removed by h_cleanup */
+    char plugins[300]; /* DIR/plugins: copies of the chosen plugin folders */
+    char state[300];   /* DIR/state */
+    char log[300];     /* the broker's log file */
+    char url[400];     /* the broker's public url */
+    pid_t broker;      /* 0 when not running */
+} harness;
+
+/* h_setup makes the temporary folders and copies the plugins named in ids
+ * (NULL-terminated; looked up among the built example and test plugins). */
+void h_setup(harness *h, const char *const *ids);
+
+/* h_start starts plugbayd (--autoinstall plus extra, NULL-terminated or NULL)
+ * and waits until it answers a status command. */
+void h_start(harness *h, const char *const *extra);
+
+/* h_stop stops the broker with SIGTERM and waits for it to exit cleanly. */
+void h_stop(harness *h);
+
+/* h_kill kills the broker with SIGKILL and reaps it. */
+void h_kill(harness *h);
+
+/* h_cleanup stops the broker if running and removes the temporary folders. */
+void h_cleanup(harness *h);
+
+/* h_connect connects a host named name; asserts on failure. */
+bay_conn *h_connect(harness *h, const char *name);
+
+/* h_write_manifest writes text as DIR/plugins/ID/plugin.json (creating the folder). */
+void h_write_manifest(harness *h, const char *id, const char *text);
+
+/* h_wait_until polls cond(arg) every 5 ms until it is true (returns true) or timeout_ms passes. */
+bool h_wait_until(bool (*cond)(void *), void *arg, int timeout_ms);
+
+/* h_plugin_state writes the plugin's state (and reason, when not NULL) as the broker reports it. */
+void h_plugin_state(bay_conn *c, const char *id, char *state, size_t len, char *reason, size_t rlen);
+
+/* h_wait_state waits until plugin id is in state; returns false on timeout. */
+bool h_wait_state(bay_conn *c, const char *id, const char *state, int timeout_ms);
+
+/* h_log_contains returns true when the broker's log holds needle. */
+bool h_log_contains(harness *h, const char *needle);
+
+/* h_command runs a broker command with {"id": id} and returns its code. */
+int h_command(bay_conn *c, const char *command, const char *id, bay_error *err);
+
+/* h_call_str calls name with one string argument (or none when arg is NULL)
+ * and, on success, copies a string result into out. Returns the code. */
+int h_call_str(bay_conn *c, const char *name, const char *arg, int timeout_ms, char *out, size_t len,
+               bay_error *err);
+
+/* h_worker_pid returns the pid of plugin id's worker (0 when none). */
+pid_t h_worker_pid(bay_conn *c, const char *id);
+
+/* h_now_ms returns CLOCK_MONOTONIC in milliseconds. */
+long long h_now_ms(void);
+
+#endif

@@ -1,0 +1,192 @@
+/* tests/e2e/test_calls.c — handles, events, contexts, argument errors and calls between hosts and plugins. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "harness.h"
+
+static harness h;
+static bay_conn *c;
+
+static void start(void)
+{
+    const char *ids[] = {"example/hello", "example/audit", "test/caller", "test/ctx", "test/ctxall", "test/slow",
+                         NULL};
+    h_setup(&h, ids);
+    h_start(&h, NULL);
+    c = h_connect(&h, "test-calls");
+    for (size_t i = 0; ids[i]; i++)
+        cr_assert(h_wait_state(c, ids[i], "loaded", H_WAIT_MS), "%s did not load", ids[i]);
+}
+
+static void stop(void)
+{
+    bay_close(c);
+    h_cleanup(&h);
+}
+
+TestSuite(calls, .init = start, .fini = stop, .timeout = 120);
+
+Test(calls, handle_reaches_only_the_first_provider_in_load_order)
+{
+    char out[256];
+    bay_error err;
+    /* example/hello (order 0) and example/audit (order 10) both provide greet. */
+    cr_assert_eq(h_call_str(c, "greet", "world", 5000, out, sizeof out, &err), 0, "%s", err.message);
+    cr_assert_str_eq(out, "Hello, world!");
+}
+
+Test(calls, event_reaches_every_provider_in_load_order)
+{
+    bay_value *res = NULL;
+    bay_error err;
+    cr_assert_eq(bay_call(c, "app.started", NULL, NULL, &res, &err), 0, "%s", err.message);
+    cr_assert_eq(bay_value_type(res), BAY_ARRAY);
+    cr_assert_eq(bay_value_len(res), 2);
+    const bay_value *first = bay_array_get(res, 0), *second = bay_array_get(res, 1);
+    cr_assert_str_eq(bay_value_str(bay_map_get(first, "plugin"), NULL), "example/hello");
+    cr_assert_str_eq(bay_value_str(bay_map_get(second, "plugin"), NULL), "example/audit");
+    /* Delivered one after the other: the first provider ran before the second. */
+    int64_t t1 = bay_value_int(bay_map_get(bay_map_get(first, "value"), "at_ns"));
+    int64_t t2 = bay_value_int(bay_map_get(bay_map_get(second, "value"), "at_ns"));
+    cr_assert(t1 > 0 && t1 < t2, "at_ns %lld then %lld", (long long)t1, (long long)t2);
+    bay_value_free(res);
+}
+
+Test(calls, context_filters_providers)
+{
+    char out[256];
+    bay_error err;
+    bay_call_opts fr = {.context = "fr"}, de = {.context = "de"};
+    bay_value *res = NULL;
+    cr_assert_eq(bay_call(c, "ctx.who", NULL, &fr, &res, &err), 0, "%s", err.message);
+    cr_assert_str_eq(bay_value_str(res, NULL), "fr-provider");
+    bay_value_free(res);
+    cr_assert_eq(bay_call(c, "ctx.who", NULL, &de, &res, &err), 0, "%s", err.message);
+    cr_assert_str_eq(bay_value_str(res, NULL), "any-provider");
+    bay_value_free(res);
+    cr_assert_eq(h_call_str(c, "ctx.who", NULL, 5000, out, sizeof out, &err), 0, "%s", err.message);
+    cr_assert_str_eq(out, "fr-provider", "without a context the first provider in load order serves");
+}
+
+Test(calls, wrong_argument_type_is_a_clear_error_and_the_plugin_stays_usable)
+{
+    bay_value *args = bay_array(), *res = NULL;
+    bay_array_push(args, bay_str("two"));
+    bay_array_push(args, bay_int(40));
+    bay_error err;
+    int rc = bay_call(c, "math.add", args, NULL, &res, &err);
+    cr_assert_eq(rc, BAY_ETYPE, "got %s: %s", bay_errname(rc), err.message);
+    cr_assert_str_eq(err.plugin, "example/audit");
+    cr_assert(strstr(err.message, "argument 1") && strstr(err.message, "int") && strstr(err.message, "str"),
+              "message: %s", err.message);
+    bay_value_free(args);
+    args = bay_array();
+    bay_array_push(args, bay_int(2));
+    bay_array_push(args, bay_int(40));
+    cr_assert_eq(bay_call(c, "math.add", args, NULL, &res, &err), 0, "%s", err.message);
+    cr_assert_eq(bay_value_int(res), 42);
+    bay_value_free(res);
+    bay_value_free(args);
+}
+
+Test(calls, unknown_extension_point_is_named)
+{
+    bay_error err;
+    int rc = h_call_str(c, "no.such.thing", NULL, 5000, NULL, 0, &err);
+    cr_assert_eq(rc, BAY_ENOENT);
+    cr_assert(strstr(err.message, "no.such.thing"), "message: %s", err.message);
+}
+
+static int echo_handler(const bay_value *args, bay_value **result, bay_error *err, void *user)
+{
+    *result = bay_value_copy(args);
+    return 0;
+}
+
+Test(calls, plugin_calls_an_extension_point_provided_by_the_host)
+{
+    bay_error err;
+    cr_assert_eq(bay_provide(c, "host.echo", BAY_HANDLE, NULL, echo_handler, NULL, &err), 0, "%s", err.message);
+    bay_value *args = bay_array(), *inner = bay_array(), *res = NULL;
+    bay_array_push(inner, bay_str("ping"));
+    bay_array_push(inner, bay_int(7));
+    bay_array_push(args, bay_str("host.echo"));
+    bay_array_push(args, inner);
+    cr_assert_eq(bay_call(c, "caller.via", args, NULL, &res, &err), 0, "%s", err.message);
+    cr_assert_eq(bay_value_len(res), 2);
+    cr_assert_str_eq(bay_value_str(bay_array_get(res, 0), NULL), "ping");
+    cr_assert_eq(bay_value_int(bay_array_get(res, 1)), 7);
+    bay_value_free(res);
+    bay_value_free(args);
+}
+
+Test(calls, plugin_calls_an_extension_point_provided_by_another_plugin)
+{
+    bay_value *args = bay_array(), *inner = bay_array(), *res = NULL;
+    bay_array_push(inner, bay_str("plugin"));
+    bay_array_push(args, bay_str("greet"));
+    bay_array_push(args, inner);
+    bay_error err;
+    cr_assert_eq(bay_call(c, "caller.via", args, NULL, &res, &err), 0, "%s", err.message);
+    cr_assert_str_eq(bay_value_str(res, NULL), "Hello, plugin!");
+    bay_value_free(res);
+    bay_value_free(args);
+}
+
+Test(calls, deadline_passes_with_a_clear_error_and_the_plugin_answers_again)
+{
+    bay_value *args = bay_array(), *res = NULL;
+    bay_array_push(args, bay_int(5000));
+    bay_call_opts o = {.timeout_ms = 200};
+    bay_error err;
+    long long t0 = h_now_ms();
+    int rc = bay_call(c, "slow.sleep", args, &o, &res, &err);
+    long long took = h_now_ms() - t0;
+    cr_assert_eq(rc, BAY_ETIMEDOUT, "got %s: %s", bay_errname(rc), err.message);
+    cr_assert_str_eq(err.plugin, "test/slow");
+    cr_assert(took < 1200, "the caller waited %lld ms for a 200 ms deadline", took);
+    bay_value_free(args);
+    args = bay_array();
+    bay_array_push(args, bay_int(1));
+    cr_assert_eq(bay_call(c, "slow.sleep", args, NULL, &res, &err), 0, "%s", err.message);
+    bay_value_free(args);
+}
+
+Test(calls, async_call_can_be_cancelled_and_the_plugin_sees_it)
+{
+    bay_value *args = bay_array(), *res = NULL;
+    bay_array_push(args, bay_int(10000));
+    bay_pending *p;
+    bay_error err;
+    cr_assert_eq(bay_call_async(c, "slow.sleep", args, NULL, &p, &err), 0, "%s", err.message);
+    cr_assert_eq(bay_pending_wait(p, 50, &res, &err), BAY_ETIMEDOUT, "still running after 50 ms");
+    long long t0 = h_now_ms();
+    cr_assert_eq(bay_pending_cancel(p), 0);
+    int rc = bay_pending_wait(p, -1, &res, &err);
+    cr_assert_eq(rc, BAY_ECANCELED, "got %s: %s", bay_errname(rc), err.message);
+    cr_assert(h_now_ms() - t0 < 2000);
+    bay_pending_free(p);
+    bay_value_free(args);
+    /* The plugin noticed the cancel and returned, so it serves the next call at once. */
+    args = bay_array();
+    bay_array_push(args, bay_int(1));
+    bay_call_opts o = {.timeout_ms = 1000};
+    cr_assert_eq(bay_call(c, "slow.sleep", args, &o, &res, &err), 0, "%s", err.message);
+    bay_value_free(res);
+    bay_value_free(args);
+}
+
+Test(calls, binary_and_nested_values_cross_unchanged)
+{
+    bay_value *args = bay_array(), *m = bay_map(), *res = NULL;
+    bay_map_set(m, "bin", bay_bin("a\0b\xff", 4));
+    bay_map_set(m, "big", bay_int(INT64_MIN));
+    bay_map_set(m, "f", bay_float(-0.5));
+    bay_array_push(args, m);
+    bay_array_push(args, bay_strn("x\0y", 3));
+    bay_error err;
+    cr_assert_eq(bay_call(c, "slow.echo", args, NULL, &res, &err), 0, "%s", err.message);
+    cr_assert(bay_value_equal(args, res));
+    bay_value_free(args);
+    bay_value_free(res);
+}

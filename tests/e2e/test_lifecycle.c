@@ -1,0 +1,217 @@
+/* tests/e2e/test_lifecycle.c — load, unload, reload and drain under traffic; state across restarts; timers. */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "harness.h"
+
+static harness h;
+static bay_conn *c;
+
+static void start(void)
+{
+    const char *ids[] = {"example/hello", "example/audit", "test/slow", "test/timer", NULL};
+    h_setup(&h, ids);
+    h_start(&h, NULL);
+    c = h_connect(&h, "test-lifecycle");
+    for (size_t i = 0; ids[i]; i++)
+        cr_assert(h_wait_state(c, ids[i], "loaded", H_WAIT_MS), "%s did not load", ids[i]);
+}
+
+static void stop(void)
+{
+    bay_close(c);
+    h_cleanup(&h);
+}
+
+TestSuite(lifecycle, .init = start, .fini = stop, .timeout = 180);
+
+static bay_value *int_args(int64_t v)
+{
+    bay_value *a = bay_array();
+    bay_array_push(a, bay_int(v));
+    return a;
+}
+
+struct inflight {
+    const char *id;
+    int want;
+};
+
+static bool has_inflight(void *arg)
+{
+    struct inflight *w = arg;
+    bay_value *a = bay_map(), *out = NULL;
+    bay_map_set(a, "id", bay_str(w->id));
+    bay_command(c, "info", a, 5000, &out, NULL);
+    bool ok = bay_value_int(bay_map_get(out, "inflight")) == w->want;
+    bay_value_free(a);
+    bay_value_free(out);
+    return ok;
+}
+
+Test(lifecycle, unload_waits_for_in_flight_calls)
+{
+    bay_conn *caller = h_connect(&h, "caller");
+    bay_value *args = int_args(400), *res = NULL;
+    bay_pending *p;
+    bay_error err;
+    cr_assert_eq(bay_call_async(caller, "slow.sleep", args, NULL, &p, &err), 0, "%s", err.message);
+    struct inflight w = {"test/slow", 1};
+    cr_assert(h_wait_until(has_inflight, &w, H_WAIT_MS));
+    cr_assert_eq(h_command(c, "unload", "test/slow", &err), 0, "%s", err.message);
+    /* The unload answered only after the call it drained had its result. */
+    cr_assert_eq(bay_pending_wait(p, 0, &res, &err), 0, "the in-flight call ended with %s", err.message);
+    cr_assert_eq(bay_value_int(res), 400);
+    char state[64];
+    h_plugin_state(c, "test/slow", state, sizeof state, NULL, 0);
+    cr_assert_str_eq(state, "stopped");
+    /* New calls get a clear error naming the plugin and its state. */
+    int rc = bay_call(caller, "slow.sleep", args, NULL, &res, &err);
+    cr_assert_eq(rc, BAY_ENOPROVIDER);
+    cr_assert(strstr(err.message, "test/slow provides it but is stopped"), "message: %s", err.message);
+    bay_value_free(res);
+    bay_value_free(args);
+    bay_pending_free(p);
+    bay_close(caller);
+}
+
+struct traffic {
+    harness *h;
+    atomic_bool stop;
+    atomic_int ok, unavailable, other;
+    int last_other;
+    char other_msg[512];
+};
+
+static void *keep_calling(void *arg)
+{
+    struct traffic *t = arg;
+    bay_conn *caller = h_connect(t->h, "traffic");
+    bay_value *args = int_args(3);
+    while (!atomic_load(&t->stop)) {
+        bay_value *res = NULL;
+        bay_error err;
+        int rc = bay_call(caller, "slow.sleep", args, NULL, &res, &err);
+        if (rc == 0 && bay_value_int(res) == 3)
+            atomic_fetch_add(&t->ok, 1);
+        else if (rc == BAY_ENOPROVIDER)
+            atomic_fetch_add(&t->unavailable, 1);
+        else {
+            atomic_fetch_add(&t->other, 1);
+            t->last_other = rc;
+            snprintf(t->other_msg, sizeof t->other_msg, "%s", err.message);
+        }
+        bay_value_free(res);
+    }
+    bay_value_free(args);
+    bay_close(caller);
+    return NULL;
+}
+
+static bool ok_grew(void *arg)
+{
+    struct traffic *t = ((void **)arg)[0];
+    int *since = ((void **)arg)[1];
+    return atomic_load(&t->ok) > *since + 5;
+}
+
+Test(lifecycle, load_unload_reload_while_another_host_keeps_calling)
+{
+    struct traffic t = {.h = &h};
+    pthread_t th;
+    pthread_create(&th, NULL, keep_calling, &t);
+    bay_error err;
+    for (int round = 0; round < 3; round++) {
+        int since = atomic_load(&t.ok);
+        void *arg[2] = {&t, &since};
+        cr_assert(h_wait_until(ok_grew, arg, H_WAIT_MS), "calls did not succeed before round %d", round);
+        cr_assert_eq(h_command(c, "reload", "test/slow", &err), 0, "reload: %s", err.message);
+        cr_assert_eq(h_command(c, "unload", "test/slow", &err), 0, "unload: %s", err.message);
+        cr_assert_eq(h_command(c, "load", "test/slow", &err), 0, "load: %s", err.message);
+    }
+    int since = atomic_load(&t.ok);
+    void *arg[2] = {&t, &since};
+    cr_assert(h_wait_until(ok_grew, arg, H_WAIT_MS));
+    atomic_store(&t.stop, true);
+    pthread_join(th, NULL);
+    cr_assert_eq(atomic_load(&t.other), 0, "%d calls failed otherwise, last %s: %s", atomic_load(&t.other),
+                 bay_errname(t.last_other), t.other_msg);
+    cr_assert_gt(atomic_load(&t.unavailable), 0, "some calls met the unloaded plugin");
+}
+
+Test(lifecycle, state_survives_a_broker_restart)
+{
+    bay_error err;
+    cr_assert_eq(h_command(c, "disable", "example/audit", &err), 0, "%s", err.message);
+    bay_close(c);
+    h_stop(&h);
+    h_start(&h, NULL);
+    c = h_connect(&h, "test-lifecycle");
+    cr_assert(h_wait_state(c, "example/hello", "loaded", H_WAIT_MS));
+    char state[64];
+    h_plugin_state(c, "example/audit", state, sizeof state, NULL, 0);
+    cr_assert_str_eq(state, "disabled");
+    cr_assert_eq(h_command(c, "load", "example/audit", &err), BAY_ESTATE, "a disabled plugin is not loaded");
+    cr_assert(strstr(err.message, "plugbay enable example/audit"), "message: %s", err.message);
+    cr_assert_eq(h_command(c, "enable", "example/audit", &err), 0, "%s", err.message);
+    h_plugin_state(c, "example/audit", state, sizeof state, NULL, 0);
+    cr_assert_str_eq(state, "loaded");
+}
+
+Test(lifecycle, uninstall_removes_the_data_folder)
+{
+    char data[600];
+    snprintf(data, sizeof data, "%s/data/test/timer", h.state);
+    struct stat st;
+    cr_assert_eq(stat(data, &st), 0, "the data folder %s exists while installed", data);
+    bay_error err;
+    cr_assert_eq(h_command(c, "uninstall", "test/timer", &err), 0, "%s", err.message);
+    cr_assert_neq(stat(data, &st), 0, "the data folder is gone");
+    char state[64];
+    h_plugin_state(c, "test/timer", state, sizeof state, NULL, 0);
+    cr_assert_str_eq(state, "available");
+    cr_assert_eq(h_command(c, "uninstall", "test/timer", &err), BAY_ESTATE);
+    cr_assert_eq(h_command(c, "install", "no/such", &err), BAY_ENOENT);
+    cr_assert(strstr(err.message, "no/such"), "message: %s", err.message);
+}
+
+static bool ticked_four_times(void *arg)
+{
+    bay_value *res = NULL;
+    int rc = bay_call(c, "timer.count", NULL, NULL, &res, NULL);
+    bool done = rc == 0 && bay_value_int(res) >= 4;
+    bay_value_free(res);
+    return done;
+}
+
+Test(lifecycle, timer_fires_at_its_interval_and_never_overlaps_itself)
+{
+    cr_assert(h_wait_until(ticked_four_times, NULL, H_WAIT_MS));
+    char path[600], word[16];
+    snprintf(path, sizeof path, "%s/data/test/timer/ticks.log", h.state);
+    FILE *f = fopen(path, "r");
+    cr_assert(f != NULL, "%s", path);
+    long long ns, last_end = 0, last_start = 0;
+    int starts = 0;
+    bool in_tick = false;
+    while (fscanf(f, "%15s %lld", word, &ns) == 2) {
+        if (strcmp(word, "start") == 0) {
+            cr_assert(!in_tick, "a tick started while the previous one ran");
+            cr_assert_geq(ns, last_end);
+            if (starts > 0)
+                cr_assert_geq(ns - last_start, 50LL * 1000000, "ticks are at least one interval apart");
+            last_start = ns;
+            starts++;
+            in_tick = true;
+        } else {
+            in_tick = false;
+            last_end = ns;
+        }
+    }
+    fclose(f);
+    cr_assert_geq(starts, 4);
+}

@@ -1,0 +1,146 @@
+/* tests/e2e/test_protocol.c — bad frames and version mismatches get ERROR frames; connections keep working. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#include "harness.h"
+#include "wire.h"
+
+static harness h;
+static nng_socket s;
+
+static void start(void)
+{
+    const char *ids[] = {"example/hello", NULL};
+    h_setup(&h, ids);
+    h_start(&h, NULL);
+    bay_conn *c = h_connect(&h, "wait");
+    cr_assert(h_wait_state(c, "example/hello", "loaded", H_WAIT_MS));
+    bay_close(c);
+    char *url, *token;
+    bay_error err;
+    cr_assert_eq(bay_wire_rendezvous(h.url, "host", "raw", 5000, &url, &token, &err), 0, "%s", err.message);
+    cr_assert_eq(bay_wire_connect(url, "host", "raw", token, 5000, &s, NULL, &err), 0, "%s", err.message);
+    free(url);
+    free(token);
+}
+
+static void stop(void)
+{
+    nng_close(s);
+    h_cleanup(&h);
+}
+
+TestSuite(protocol, .init = start, .fini = stop, .timeout = 60);
+
+static void send_raw(nng_socket sock, const void *bytes, size_t len)
+{
+    cr_assert_eq(nng_send(sock, (void *)bytes, len, 0), 0);
+}
+
+/* expect_frame receives one frame of type and returns its copy of code/message checks. */
+static void expect_error(nng_socket sock, uint64_t id, int code, const char *needle)
+{
+    nng_msg *m;
+    bay_frame f;
+    bay_error err;
+    cr_assert_eq(bay_wire_recv(sock, 5000, &m, &f, &err), 0, "%s", err.message);
+    cr_assert_eq(f.type, BAY_F_ERROR, "got %s", bay_frame_type_name(f.type));
+    cr_assert_eq(f.id, id);
+    cr_assert_eq(f.code, code, "got %s: %s", bay_errname((int)f.code), f.message);
+    cr_assert(strstr(f.message, needle), "message \"%s\" lacks \"%s\"", f.message, needle);
+    bay_frame_release(&f);
+    nng_msg_free(m);
+}
+
+/* still_works makes a real call on the same connection after the bad frame. */
+static void still_works(void)
+{
+    static const unsigned char call[] = {0x97, 0x01, 0x06, 0x09, 0xa5, 'g', 'r', 'e', 'e', 't',
+                                         0x91, 0xa1, 'x',  0xcd, 0x13, 0x88, 0xc0};
+    send_raw(s, call, sizeof call);
+    nng_msg *m;
+    bay_frame f;
+    bay_error err;
+    cr_assert_eq(bay_wire_recv(s, 5000, &m, &f, &err), 0, "%s", err.message);
+    cr_assert_eq(f.type, BAY_F_RESULT, "got %s: %s", bay_frame_type_name(f.type), f.message ? f.message : "");
+    cr_assert_eq(f.id, 9);
+    cr_assert_eq(f.value->type, MSGPACK_OBJECT_STR);
+    cr_assert_eq(memcmp(f.value->via.str.ptr, "Hello, x!", 9), 0);
+    bay_frame_release(&f);
+    nng_msg_free(m);
+}
+
+Test(protocol, truncated_frame_gets_an_error_and_the_connection_keeps_working)
+{
+    static const unsigned char call[] = {0x97, 0x01, 0x06, 0x07, 0xa5, 'g', 'r', 'e', 'e', 't', 0x91, 0xa1};
+    send_raw(s, call, sizeof call);
+    expect_error(s, 0, BAY_EPROTO, "truncated");
+    still_works();
+}
+
+Test(protocol, wrong_field_type_is_named)
+{
+    /* CALL whose name (field 3) is the integer 42. */
+    static const unsigned char call[] = {0x97, 0x01, 0x06, 0x07, 0x2a, 0x90, 0xcd, 0x03, 0xe8, 0xc0};
+    send_raw(s, call, sizeof call);
+    expect_error(s, 7, BAY_EPROTO, "field 3 (name) must be a string");
+    still_works();
+}
+
+Test(protocol, unknown_frame_type_is_refused)
+{
+    static const unsigned char frame[] = {0x93, 0x01, 0x63, 0x05};
+    send_raw(s, frame, sizeof frame);
+    expect_error(s, 5, BAY_EPROTO, "unknown frame type 99");
+    still_works();
+}
+
+Test(protocol, bytes_that_are_not_msgpack_are_refused)
+{
+    static const unsigned char junk[] = {0xc1, 0xc1, 0xc1};
+    send_raw(s, junk, sizeof junk);
+    expect_error(s, 0, BAY_EPROTO, "not valid msgpack");
+    still_works();
+}
+
+Test(protocol, wrong_argument_container_is_refused)
+{
+    /* CALL whose args (field 4) is a string instead of an array. */
+    static const unsigned char call[] = {0x97, 0x01, 0x06, 0x08, 0xa5, 'g', 'r', 'e', 'e', 't',
+                                         0xa1, 'x',  0xcd, 0x03, 0xe8, 0xc0};
+    send_raw(s, call, sizeof call);
+    expect_error(s, 8, BAY_EPROTO, "(value) must be an array");
+    still_works();
+}
+
+Test(protocol, version_mismatch_names_both_versions)
+{
+    nng_socket req;
+    cr_assert_eq(nng_req0_open(&req), 0);
+    cr_assert_eq(nng_dial(req, h.url, NULL, 0), 0);
+    /* HELLO in protocol version 2. */
+    static const unsigned char hello[] = {0x97, 0x02, 0x01, 0x03, 0xa4, 'h', 'o', 's', 't',
+                                          0xa1, 'v',  0x01, 0xc0};
+    send_raw(req, hello, sizeof hello);
+    nng_msg *m;
+    cr_assert_eq(nng_recvmsg(req, &m, 0), 0);
+    bay_frame f;
+    char why[256];
+    cr_assert_eq(bay_frame_decode(nng_msg_body(m), nng_msg_len(m), &f, why, sizeof why), 0, "%s", why);
+    cr_assert_eq(f.type, BAY_F_ERROR);
+    cr_assert_eq(f.code, BAY_EVERSION);
+    cr_assert(strstr(f.message, "version 2") && strstr(f.message, "version 1"), "message: %s", f.message);
+    bay_frame_release(&f);
+    nng_msg_free(m);
+    nng_close(req);
+    /* Everyone else is unaffected. */
+    bay_conn *c = h_connect(&h, "after-mismatch");
+    char out[64];
+    cr_assert_eq(h_call_str(c, "greet", "v1", 5000, out, sizeof out, NULL), 0);
+    bay_close(c);
+    still_works();
+}

@@ -1,0 +1,32 @@
+/* tests/plugins/slow/plugin.c — test/slow: calls that take as long as asked, an echo, and output on load. */
+#include <stdio.h>
+
+#include "test_plugin.h"
+
+/* on_load writes one line to each of stdout and stderr, which the broker must capture. */
+static int slow_load(void)
+{
+    printf("stdout-line from slow\n");
+    fprintf(stderr, "stderr-line from slow\n");
+    return 0;
+}
+
+/* slow.sleep(ms) sleeps ms milliseconds, stopping early when cancelled, and returns ms. */
+static int slow_sleep(bay_call *call, const bay_value *args, bay_value **result)
+{
+    int64_t ms;
+    int rc = bay_arg_int(call, args, 0, &ms);
+    if (rc || (rc = nap(call, ms < 0 ? 0 : ms)))
+        return rc;
+    *result = bay_int(ms);
+    return *result ? 0 : BAY_ENOMEM;
+}
+
+/* slow.echo returns its argument array. */
+static int slow_echo(bay_call *call, const bay_value *args, bay_value **result)
+{
+    *result = bay_value_copy(args);
+    return *result ? 0 : BAY_ENOMEM;
+}
+
+BAY_PLUGIN(slow_load, NULL, {"slow_sleep", slow_sleep}, {"slow_echo", slow_echo});

@@ -1,0 +1,173 @@
+/* tests/unit/test_frame.c — frame encoding, decoding and validation. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include <plugbay/error.h>
+
+#include "frame.h"
+
+typedef struct buf {
+    char data[4096];
+    size_t len;
+} buf;
+
+static int sink(void *data, const char *bytes, size_t len)
+{
+    buf *b = data;
+    if (b->len + len > sizeof b->data)
+        return -1;
+    memcpy(b->data + b->len, bytes, len);
+    b->len += len;
+    return 0;
+}
+
+static void encode(const bay_frame *f, buf *out)
+{
+    out->len = 0;
+    cr_assert_eq(bay_frame_encode(f, sink, out), 0);
+}
+
+Test(frame, call_round_trips)
+{
+    const unsigned char args[] = {0x92, 0x01, 0xa1, 'x'}; /* [1, "x"] */
+    bay_frame f = {.type = BAY_F_CALL, .id = 42, .name = "greet", .raw = args, .raw_len = sizeof args,
+                   .timeout_ms = 1500, .context = "fr"};
+    buf b;
+    encode(&f, &b);
+    bay_frame d;
+    char err[256];
+    cr_assert_eq(bay_frame_decode(b.data, b.len, &d, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(d.type, BAY_F_CALL);
+    cr_assert_eq(d.id, 42);
+    cr_assert_str_eq(d.name, "greet");
+    cr_assert_str_eq(d.context, "fr");
+    cr_assert_eq(d.timeout_ms, 1500);
+    cr_assert_eq(d.value->type, MSGPACK_OBJECT_ARRAY);
+    cr_assert_eq(d.value->via.array.size, 2);
+    bay_frame_release(&d);
+}
+
+Test(frame, every_type_round_trips_with_its_fields)
+{
+    const char *ctx[] = {"a", "b", NULL};
+    bay_frame frames[] = {
+        {.type = BAY_F_HELLO, .role = "host", .name = "n", .pid = 7, .token = NULL},
+        {.type = BAY_F_WELCOME, .name = "0.1.0", .session = 3, .url = "ipc:///x", .token = "t"},
+        {.type = BAY_F_ERROR, .code = 7, .plugin = "p/q", .message = "m"},
+        {.type = BAY_F_DECLARE, .name = "e", .kind = "event"},
+        {.type = BAY_F_PROVIDE, .name = "e", .kind = "handle", .contexts = ctx},
+        {.type = BAY_F_RESULT},
+        {.type = BAY_F_EVENT, .name = "e"},
+        {.type = BAY_F_CANCEL, .id = 9},
+        {.type = BAY_F_HEARTBEAT, .id = 4, .busy_ms = 12},
+        {.type = BAY_F_COMMAND, .name = "list"},
+        {.type = BAY_F_NOTICE, .what = "w", .name = "n", .plugin = "p", .state = "s", .message = "r"},
+        {.type = BAY_F_SUBSCRIBE, .on = true},
+        {.type = BAY_F_LOG, .level = 2, .message = "hi"},
+        {.type = BAY_F_WITHDRAW, .name = "e"},
+    };
+    for (size_t i = 0; i < sizeof frames / sizeof *frames; i++) {
+        buf b;
+        encode(&frames[i], &b);
+        bay_frame d;
+        char err[256];
+        cr_assert_eq(bay_frame_decode(b.data, b.len, &d, err, sizeof err), 0, "%s: %s",
+                     bay_frame_type_name(frames[i].type), err);
+        cr_assert_eq(d.type, frames[i].type);
+        cr_assert_eq(d.id, frames[i].id);
+        bay_frame_release(&d);
+    }
+    bay_frame d;
+    buf b;
+    encode(&frames[4], &b);
+    cr_assert_eq(bay_frame_decode(b.data, b.len, &d, NULL, 0), 0);
+    cr_assert_str_eq(d.contexts[0], "a");
+    cr_assert_str_eq(d.contexts[1], "b");
+    cr_assert_null(d.contexts[2]);
+    bay_frame_release(&d);
+    encode(&frames[11], &b);
+    cr_assert_eq(bay_frame_decode(b.data, b.len, &d, NULL, 0), 0);
+    cr_assert(d.on);
+    bay_frame_release(&d);
+}
+
+Test(frame, every_truncation_is_refused_without_crashing)
+{
+    bay_frame f = {.type = BAY_F_NOTICE, .what = "provider-added", .name = "greet", .plugin = "example/hello",
+                   .state = "", .message = ""};
+    buf b;
+    encode(&f, &b);
+    for (size_t n = 0; n < b.len; n++) {
+        bay_frame d;
+        char err[256] = "";
+        cr_assert_eq(bay_frame_decode(b.data, n, &d, err, sizeof err), BAY_EPROTO, "prefix of %zu bytes", n);
+        cr_assert(strstr(err, "truncated") || strstr(err, "malformed"), "prefix %zu: %s", n, err);
+    }
+}
+
+static int decode_bytes(const unsigned char *bytes, size_t len, char *err, size_t errlen)
+{
+    bay_frame d;
+    int rc = bay_frame_decode(bytes, len, &d, err, errlen);
+    if (rc == 0)
+        bay_frame_release(&d);
+    return rc;
+}
+
+Test(frame, wrong_field_types_are_named)
+{
+    char err[256];
+    const unsigned char name_int[] = {0x97, 0x01, 0x06, 0x07, 0x2a, 0x90, 0x01, 0xc0};
+    cr_assert_eq(decode_bytes(name_int, sizeof name_int, err, sizeof err), BAY_EPROTO);
+    cr_assert(strstr(err, "CALL frame: field 3 (name) must be a string"), "%s", err);
+    const unsigned char args_str[] = {0x97, 0x01, 0x06, 0x07, 0xa1, 'g', 0xa1, 'x', 0x01, 0xc0};
+    cr_assert_eq(decode_bytes(args_str, sizeof args_str, err, sizeof err), BAY_EPROTO);
+    cr_assert(strstr(err, "(value) must be an array, got str"), "%s", err);
+    const unsigned char nul_in_name[] = {0x97, 0x01, 0x06, 0x07, 0xa3, 'a', 0, 'b', 0x90, 0x01, 0xc0};
+    cr_assert_eq(decode_bytes(nul_in_name, sizeof nul_in_name, err, sizeof err), BAY_EPROTO);
+    cr_assert(strstr(err, "without NUL"), "%s", err);
+    const unsigned char big_timeout[] = {0x97, 0x01, 0x06, 0x07, 0xa1, 'g', 0x90,
+                                         0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xc0};
+    cr_assert_eq(decode_bytes(big_timeout, sizeof big_timeout, err, sizeof err), BAY_EPROTO);
+    cr_assert(strstr(err, "within int64"), "%s", err);
+}
+
+Test(frame, structural_errors_are_explained)
+{
+    char err[256];
+    const unsigned char not_array[] = {0xa3, 'a', 'b', 'c'};
+    cr_assert_eq(decode_bytes(not_array, sizeof not_array, err, sizeof err), BAY_EPROTO);
+    cr_assert(strstr(err, "expected an array"), "%s", err);
+    const unsigned char unknown[] = {0x93, 0x01, 0x63, 0x00};
+    cr_assert_eq(decode_bytes(unknown, sizeof unknown, err, sizeof err), BAY_EPROTO);
+    cr_assert(strstr(err, "unknown frame type 99"), "%s", err);
+    const unsigned char short_call[] = {0x94, 0x01, 0x06, 0x00, 0xa1, 'g'};
+    cr_assert_eq(decode_bytes(short_call, sizeof short_call, err, sizeof err), BAY_EPROTO);
+    cr_assert(strstr(err, "expected 4 fields after the id, got 1"), "%s", err);
+    const unsigned char trailing[] = {0x93, 0x01, 0x09, 0x00, 0xc0};
+    cr_assert_eq(decode_bytes(trailing, sizeof trailing, err, sizeof err), BAY_EPROTO);
+    cr_assert(strstr(err, "1 trailing bytes"), "%s", err);
+    const unsigned char negative_id[] = {0x93, 0x01, 0x09, 0xff};
+    cr_assert_eq(decode_bytes(negative_id, sizeof negative_id, err, sizeof err), BAY_EPROTO);
+    cr_assert(strstr(err, "id must be a non-negative integer"), "%s", err);
+}
+
+Test(frame, other_version_is_reported_with_both_numbers)
+{
+    const unsigned char v2[] = {0x93, 0x02, 0x09, 0x05};
+    bay_frame d;
+    char err[256];
+    cr_assert_eq(bay_frame_decode(v2, sizeof v2, &d, err, sizeof err), BAY_EVERSION);
+    cr_assert_eq(d.version, 2);
+    cr_assert_eq(d.id, 5, "the id is kept so the sender can be answered");
+    cr_assert(strstr(err, "version 2") && strstr(err, "version 1"), "%s", err);
+}
+
+Test(frame, encoding_refuses_a_missing_required_string)
+{
+    bay_frame f = {.type = BAY_F_CALL, .id = 1, .name = NULL};
+    buf b = {.len = 0};
+    cr_assert_eq(bay_frame_encode(&f, sink, &b), BAY_EINVAL);
+    bay_frame unknown = {.type = 99};
+    cr_assert_eq(bay_frame_encode(&unknown, sink, &b), BAY_EINVAL);
+}

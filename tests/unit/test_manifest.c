@@ -1,0 +1,472 @@
+/* tests/unit/test_manifest.c — plugin.json validation, loading and plugin discovery (broker/manifest.c). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* nftw, realpath */
+#endif
+#include <criterion/criterion.h>
+
+#include <ftw.h>
+#include <limits.h>
+#include <plugbay/error.h>
+#include <plugbay/plugbay.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "manifest.h"
+
+#define PATH "plugins/x/plugin.json"
+
+static const char *base_manifest =
+    "{\"name\": \"hello\", \"version\": \"1.2.0\", \"language\": \"lua\", \"entry\": \"main.lua\", \"provides\": []}";
+
+static char root[32];
+
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static void make_root(void)
+{
+    snprintf(root, sizeof root, "/tmp/bay-manifest-XXXXXX");
+    cr_assert_not_null(mkdtemp(root));
+}
+
+static void remove_root(void) { nftw(root, remove_one, 16, FTW_DEPTH | FTW_PHYS); }
+
+/* put writes text to root/rel, creating the folders on the way. */
+static void put(const char *rel, const char *text)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", root, rel);
+    for (char *p = path + strlen(root) + 1; (p = strchr(p, '/')); p++) {
+        *p = '\0';
+        mkdir(path, 0700);
+        *p = '/';
+    }
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "cannot write %s", path);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* parse_text parses text as PATH; err gets the message. */
+static int parse_text(const char *text, char *err, size_t errlen)
+{
+    bay_manifest *m = NULL;
+    int rc = bay_manifest_parse(text, PATH, "/plugins/x", "x", &m, err, errlen);
+    cr_assert_eq(rc == 0, m != NULL, "a manifest comes back exactly on success");
+    bay_manifest_free(m);
+    return rc;
+}
+
+/* parse_edit parses the base manifest with field key set to the JSON value
+ * (NULL removes the field); within_provide edits provides[0] (or timers[0]
+ * when within is "timers") instead of the top level. */
+static int parse_edit(const char *within, const char *key, const char *value, char *err, size_t errlen)
+{
+    json_t *root_obj = json_loads(base_manifest, 0, NULL), *obj = root_obj;
+    cr_assert_not_null(root_obj);
+    if (within) {
+        obj = strcmp(within, "timers") == 0 ? json_pack("{s:s, s:i}", "name", "tick", "interval_ms", 1000)
+                                             : json_pack("{s:s, s:s}", "name", "editor.save", "kind", "handle");
+        json_object_set_new(root_obj, within, json_pack("[o]", obj));
+    }
+    if (value)
+        json_object_set_new(obj, key, json_loads(value, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL));
+    else
+        json_object_del(obj, key);
+    char *text = json_dumps(root_obj, 0);
+    int rc = parse_text(text, err, errlen);
+    free(text);
+    json_decref(root_obj);
+    return rc;
+}
+
+/* expect_message asserts a BAY_EMANIFEST whose message is exactly PATH ": " want. */
+static void expect_message(const char *within, const char *key, const char *value, const char *want)
+{
+    char err[512] = "";
+    cr_expect_eq(parse_edit(within, key, value, err, sizeof err), BAY_EMANIFEST, "%s = %s accepted", key,
+                 value ? value : "(removed)");
+    cr_expect_str_eq(err, want);
+}
+
+/* expect_refused asserts a BAY_EMANIFEST whose message names PATH and contains field. */
+static void expect_refused(const char *within, const char *key, const char *value, const char *field)
+{
+    char err[512] = "";
+    cr_expect_eq(parse_edit(within, key, value, err, sizeof err), BAY_EMANIFEST, "%s = %s accepted", key,
+                 value ? value : "(removed)");
+    cr_expect(strncmp(err, PATH ": ", strlen(PATH ": ")) == 0, "message does not start with the file: %s", err);
+    cr_expect(strstr(err, field) != NULL, "message does not name %s: %s", field, err);
+}
+
+static void expect_accepted(const char *within, const char *key, const char *value)
+{
+    char err[512] = "";
+    cr_expect_eq(parse_edit(within, key, value, err, sizeof err), 0, "%s = %s refused: %s", key, value, err);
+}
+
+static const char *full_manifest =
+    "{\n"
+    "  \"name\": \"Hello\", \"version\": \"1.2.3-rc.1+b5\", \"language\": \"c\", \"entry\": \"lib/plugin.so\",\n"
+    "  \"brief\": \"Says hello\", \"description\": \"A longer text.\", \"author\": \"Ada\",\n"
+    "  \"site\": \"https://example.org\", \"email\": \"ada@example.org\", \"license\": \"MIT\",\n"
+    "  \"host\": \"^0.1\", \"order\": -5,\n"
+    "  \"provides\": [\n"
+    "    {\"name\": \"editor.save\", \"kind\": \"handle\"},\n"
+    "    {\"name\": \"app:start-up\", \"kind\": \"event\", \"function\": \"on_start\", \"contexts\": [\"gui\", "
+    "\"cli\"]},\n"
+    "    {\"name\": \"app:quit\", \"kind\": \"event\"}\n"
+    "  ],\n"
+    "  \"dependencies\": {\"example/base\": \">=1.0.0 <2.0.0\", \"util\": \"*\"},\n"
+    "  \"permissions\": [\"net\", \"fs.read\"],\n"
+    "  \"config\": {\"greeting\": \"hi\", \"n\": 3},\n"
+    "  \"timers\": [{\"name\": \"tick\", \"interval_ms\": 1000},\n"
+    "             {\"name\": \"slow\", \"interval_ms\": 86400000, \"function\": \"poll\"}]\n"
+    "}\n";
+
+Test(manifest, full_manifest_round_trips_into_the_struct, .init = make_root, .fini = remove_root)
+{
+    char err[512] = "", dir[PATH_MAX], real[PATH_MAX];
+    bay_manifest *m = NULL;
+    put("example/hello/plugin.json", full_manifest);
+    cr_assert_eq(bay_manifest_load(root, "example/hello", &m, err, sizeof err), 0, "%s", err);
+
+    snprintf(dir, sizeof dir, "%s/example/hello", root);
+    cr_assert_not_null(realpath(dir, real));
+    cr_expect_str_eq(m->id, "example/hello");
+    cr_expect_str_eq(m->dir, real);
+    strcat(real, "/plugin.json");
+    cr_expect_str_eq(m->path, real);
+    cr_expect_str_eq(m->name, "Hello");
+    cr_expect_str_eq(m->version, "1.2.3-rc.1+b5");
+    cr_expect_eq(m->ver.major, 1);
+    cr_expect_eq(m->ver.patch, 3);
+    cr_expect_str_eq(m->ver.pre, "rc.1");
+    cr_expect_str_eq(m->language, "c");
+    cr_expect_str_eq(m->entry, "lib/plugin.so");
+    cr_expect_str_eq(m->brief, "Says hello");
+    cr_expect_str_eq(m->description, "A longer text.");
+    cr_expect_str_eq(m->author, "Ada");
+    cr_expect_str_eq(m->site, "https://example.org");
+    cr_expect_str_eq(m->email, "ada@example.org");
+    cr_expect_str_eq(m->license, "MIT");
+    cr_expect_str_eq(m->host, "^0.1");
+    cr_expect_eq(m->order, -5);
+
+    cr_assert_eq(m->nprovides, 3);
+    cr_expect_str_eq(m->provides[0].name, "editor.save");
+    cr_expect_eq(m->provides[0].kind, BAY_HANDLE);
+    cr_expect_str_eq(m->provides[0].function, "editor_save");
+    cr_expect_null(m->provides[0].contexts);
+    cr_expect_str_eq(m->provides[1].name, "app:start-up");
+    cr_expect_eq(m->provides[1].kind, BAY_EVENT);
+    cr_expect_str_eq(m->provides[1].function, "on_start");
+    cr_assert_not_null(m->provides[1].contexts);
+    cr_expect_str_eq(m->provides[1].contexts[0], "gui");
+    cr_expect_str_eq(m->provides[1].contexts[1], "cli");
+    cr_expect_null(m->provides[1].contexts[2]);
+    cr_expect_str_eq(m->provides[2].function, "app_quit");
+
+    cr_assert_eq(m->ndeps, 2);
+    cr_expect_str_eq(m->deps[0].id, "example/base");
+    cr_expect_str_eq(m->deps[0].range, ">=1.0.0 <2.0.0");
+    cr_expect_str_eq(m->deps[1].id, "util");
+    cr_expect_str_eq(m->deps[1].range, "*");
+
+    cr_assert_eq(m->npermissions, 2);
+    cr_expect_str_eq(m->permissions[0], "net");
+    cr_expect_str_eq(m->permissions[1], "fs.read");
+    cr_expect_null(m->permissions[2]);
+
+    cr_expect_str_eq(json_string_value(json_object_get(m->config, "greeting")), "hi");
+    cr_expect_eq(json_integer_value(json_object_get(m->config, "n")), 3);
+
+    cr_assert_eq(m->ntimers, 2);
+    cr_expect_str_eq(m->timers[0].name, "tick");
+    cr_expect_str_eq(m->timers[0].function, "tick");
+    cr_expect_eq(m->timers[0].interval_ms, 1000);
+    cr_expect_str_eq(m->timers[1].function, "poll");
+    cr_expect_eq(m->timers[1].interval_ms, 86400000);
+    bay_manifest_free(m);
+}
+
+Test(manifest, minimal_manifest_gets_defaults)
+{
+    char err[256] = "";
+    bay_manifest *m = NULL;
+    cr_assert_eq(bay_manifest_parse(base_manifest, PATH, "/p/x", "x", &m, err, sizeof err), 0, "%s", err);
+    cr_expect_null(m->host);
+    cr_expect_null(m->brief);
+    cr_expect_eq(m->order, 0);
+    cr_expect_eq(m->nprovides, 0);
+    cr_expect_eq(m->ndeps, 0);
+    cr_expect_eq(m->ntimers, 0);
+    cr_expect_null(m->permissions);
+    cr_assert_not_null(m->config);
+    cr_expect(json_is_object(m->config) && json_object_size(m->config) == 0);
+    bay_manifest_free(m);
+    bay_manifest_free(NULL);
+}
+
+Test(manifest, reports_json_syntax_errors_with_line_and_column)
+{
+    char err[256] = "";
+    cr_expect_eq(parse_text("{\n  \"name\": ,\n}", err, sizeof err), BAY_EMANIFEST);
+    cr_expect(strncmp(err, PATH ": line 2 column ", strlen(PATH ": line 2 column ")) == 0, "%s", err);
+}
+
+Test(manifest, refuses_duplicate_keys)
+{
+    char err[256] = "";
+    cr_expect_eq(parse_text("{\"name\": \"a\", \"name\": \"b\"}", err, sizeof err), BAY_EMANIFEST);
+    cr_expect(strstr(err, "duplicate") != NULL, "%s", err);
+}
+
+Test(manifest, refuses_a_top_level_that_is_not_an_object)
+{
+    char err[256] = "";
+    cr_expect_eq(parse_text("[1, 2]", err, sizeof err), BAY_EMANIFEST);
+    cr_expect_str_eq(err, PATH ": expected a JSON object like {\"name\": \"hello\", ...}, got an array");
+}
+
+Test(manifest, refuses_each_missing_required_field)
+{
+    expect_message(NULL, "name", NULL,
+                   PATH ": field \"name\": expected a non-empty string, got nothing (the field is required)");
+    expect_refused(NULL, "version", NULL, "field \"version\": expected a semver string like \"1.2.0\", got nothing");
+    expect_refused(NULL, "language", NULL, "field \"language\": expected one of");
+    expect_refused(NULL, "entry", NULL, "field \"entry\": expected a relative path");
+    expect_refused(NULL, "provides", NULL, "field \"provides\": expected an array");
+    expect_refused("provides", "name", NULL, "field \"provides[0].name\": expected a name");
+    expect_refused("provides", "kind", NULL, "field \"provides[0].kind\": expected \"handle\" or \"event\"");
+    expect_refused("timers", "name", NULL, "field \"timers[0].name\"");
+    expect_refused("timers", "interval_ms", NULL, "field \"timers[0].interval_ms\"");
+}
+
+Test(manifest, refuses_wrong_types)
+{
+    expect_message(NULL, "name", "5", PATH ": field \"name\": expected a non-empty string, got 5");
+    expect_refused(NULL, "name", "\"\"", "field \"name\"");
+    expect_refused(NULL, "name", "\"a\\u0000b\"", "line 1 column"); /* jansson refuses NUL */
+    expect_refused(NULL, "brief", "[]", "field \"brief\": expected a string, got an array");
+    expect_refused(NULL, "provides", "{}", "field \"provides\": expected an array of provides (it may be empty), "
+                                           "got an object");
+    expect_refused(NULL, "provides", "[\"x\"]", "field \"provides[0]\": expected an object");
+    expect_refused(NULL, "order", "\"1\"", "field \"order\": expected an integer like -10 or 5, got \"1\"");
+    expect_refused(NULL, "order", "1.5", "field \"order\": expected an integer like -10 or 5, got 1.5");
+    expect_refused(NULL, "order", "4294967296", "field \"order\"");
+    expect_refused(NULL, "config", "[]", "field \"config\": expected an object");
+    expect_refused(NULL, "permissions", "\"net\"", "field \"permissions\": expected an array");
+    expect_refused(NULL, "permissions", "[\"net\", \"\"]", "field \"permissions[1]\": expected a non-empty string");
+    expect_refused(NULL, "dependencies", "[]", "field \"dependencies\": expected an object");
+    expect_refused(NULL, "dependencies", "{\"../up\": \"1\"}", "field \"dependencies\": expected plugin ids");
+    expect_refused(NULL, "dependencies", "{\"a/b\": 1}", "field \"dependencies.a/b\": expected a semver range");
+    expect_refused(NULL, "timers", "{}", "field \"timers\": expected an array");
+    expect_refused("provides", "contexts", "\"gui\"", "field \"provides[0].contexts\"");
+    expect_refused("provides", "contexts", "[]", "field \"provides[0].contexts\": expected a non-empty array");
+    expect_refused("provides", "contexts", "[\"gui\", 3]", "field \"provides[0].contexts[1]\"");
+}
+
+Test(manifest, refuses_a_version_that_is_not_semver)
+{
+    expect_message(NULL, "version", "\"1.x\"",
+                   PATH ": field \"version\": expected a semver string like \"1.2.0\", got \"1.x\"");
+    expect_refused(NULL, "version", "\"1.2\"", "field \"version\"");
+    expect_refused(NULL, "version", "\"v1.2.3\"", "field \"version\"");
+}
+
+Test(manifest, refuses_a_bad_host_or_dependency_range_with_the_reason)
+{
+    expect_message(NULL, "host", "\">=1.0 ||\"",
+                   PATH ": field \"host\": expected a semver range like \"^1.2\" or \">=1.0.0 <2.0.0\", got "
+                        "\">=1.0 ||\" (empty alternative (write \"*\" to accept any version))");
+    expect_refused(NULL, "dependencies", "{\"util\": \"1.2.3.4\"}", "field \"dependencies.util\"");
+    expect_accepted(NULL, "host", "\">=0.1.0 <0.3.0 || ^1\"");
+}
+
+Test(manifest, refuses_an_unknown_language_or_kind)
+{
+    expect_message(NULL, "language", "\"ruby\"",
+                   PATH ": field \"language\": expected one of \"c\", \"lua\", \"python\", \"wasm\", got \"ruby\"");
+    expect_message("provides", "kind", "\"handler\"",
+                   PATH ": field \"provides[0].kind\": expected \"handle\" or \"event\", got \"handler\"");
+}
+
+Test(manifest, refuses_an_entry_outside_the_plugin_folder)
+{
+    expect_refused(NULL, "entry", "\"../x\"", "field \"entry\"");
+    expect_refused(NULL, "entry", "\"/etc/passwd\"", "got \"/etc/passwd\"");
+    expect_refused(NULL, "entry", "\"lib/../../x.so\"", "field \"entry\"");
+    expect_refused(NULL, "entry", "\"lib//x.so\"", "field \"entry\"");
+    expect_refused(NULL, "entry", "\"\"", "field \"entry\"");
+    expect_accepted(NULL, "entry", "\"lib/x..so\"");
+    expect_accepted(NULL, "entry", "\"./main.lua\"");
+}
+
+Test(manifest, checks_provide_names_and_functions)
+{
+    char long_name[160];
+    memset(long_name, 'a', 131);
+    long_name[0] = long_name[130] = '"';
+    long_name[131] = '\0';
+    expect_refused("provides", "name", "\"a b\"", "field \"provides[0].name\"");
+    expect_refused("provides", "name", long_name, "field \"provides[0].name\"");
+    long_name[129] = '"', long_name[130] = '\0';
+    expect_accepted("provides", "name", long_name);
+    expect_refused("provides", "function", "\"1abc\"", "field \"provides[0].function\": expected an identifier");
+    expect_refused("provides", "function", "\"a.b\"", "field \"provides[0].function\"");
+    expect_message("provides", "name", "\"3d.view\"",
+                   PATH ": field \"provides[0].function\": expected an identifier like \"on_save\" (letters, digits "
+                        "and \"_\", not starting with a digit), got nothing, and the name \"3d.view\" does not make "
+                        "one (set \"function\")");
+}
+
+Test(manifest, refuses_unknown_fields_with_a_suggestion)
+{
+    expect_message(NULL, "verison", "\"1.0.0\"",
+                   PATH ": field \"verison\" is not a manifest field (did you mean \"version\"?)");
+    expect_message(NULL, "desc", "\"x\"", PATH ": field \"desc\" is not a manifest field (did you mean \"description\"?)");
+    expect_message(NULL, "Name", "\"x\"", PATH ": field \"Name\" is not a manifest field (did you mean \"name\"?)");
+    expect_message(NULL, "colour", "1", PATH ": field \"colour\" is not a manifest field (see docs/manifest.md)");
+    expect_message("provides", "knd", "\"event\"",
+                   PATH ": field \"provides[0].knd\" is not a provide field (did you mean \"kind\"?)");
+    expect_message("timers", "interval", "5",
+                   PATH ": field \"timers[0].interval\" is not a timer field (did you mean \"interval_ms\"?)");
+}
+
+Test(manifest, refuses_duplicate_provides_and_timers)
+{
+    expect_message(NULL, "provides",
+                   "[{\"name\": \"a\", \"kind\": \"event\"}, {\"name\": \"b\", \"kind\": \"event\"}, "
+                   "{\"name\": \"a\", \"kind\": \"handle\"}]",
+                   PATH ": field \"provides[2].name\": expected a name no other item of the list has, got \"a\" "
+                        "(provides[0] already has it)");
+    expect_refused(NULL, "timers", "[{\"name\": \"t\", \"interval_ms\": 5}, {\"name\": \"t\", \"interval_ms\": 6}]",
+                   "field \"timers[1].name\"");
+}
+
+Test(manifest, checks_timer_intervals)
+{
+    expect_message("timers", "interval_ms", "0",
+                   PATH ": field \"timers[0].interval_ms\": expected an integer number of milliseconds from 1 to "
+                        "86400000, got 0");
+    expect_refused("timers", "interval_ms", "86400001", "field \"timers[0].interval_ms\"");
+    expect_refused("timers", "interval_ms", "-5", "field \"timers[0].interval_ms\"");
+    expect_refused("timers", "interval_ms", "\"1000\"", "field \"timers[0].interval_ms\"");
+    expect_refused("timers", "interval_ms", "1.5", "field \"timers[0].interval_ms\"");
+    expect_accepted("timers", "interval_ms", "1");
+    expect_accepted("timers", "interval_ms", "86400000");
+}
+
+Test(manifest, quotes_long_or_odd_values_briefly)
+{
+    char err[512] = "";
+    cr_expect_eq(parse_edit(NULL, "language", "\"line\\nbreak-and-a-very-long-tail-that-goes-on-and-on-and-on-and-on\"",
+                            err, sizeof err),
+                 BAY_EMANIFEST);
+    cr_expect(strstr(err, "got \"line?break-") != NULL, "%s", err);
+    cr_expect(strstr(err, "...\"") != NULL, "%s", err);
+}
+
+Test(manifest, load_reports_a_missing_file_as_io_error, .init = make_root, .fini = remove_root)
+{
+    char err[512] = "", want[PATH_MAX + 64];
+    bay_manifest *m = NULL;
+    cr_expect_eq(bay_manifest_load(root, "nope", &m, err, sizeof err), BAY_EIO);
+    cr_expect_null(m);
+    snprintf(want, sizeof want, "%s/nope/plugin.json: No such file or directory", root);
+    cr_expect_str_eq(err, want);
+}
+
+Test(manifest, load_names_the_file_in_schema_errors, .init = make_root, .fini = remove_root)
+{
+    char err[512] = "", want[PATH_MAX + 128];
+    bay_manifest *m = NULL;
+    put("x/plugin.json", "{\"name\": \"x\", \"version\": \"1.x\"}");
+    cr_expect_eq(bay_manifest_load(root, "x", &m, err, sizeof err), BAY_EMANIFEST);
+    snprintf(want, sizeof want,
+             "%s/x/plugin.json: field \"version\": expected a semver string like \"1.2.0\", got \"1.x\"", root);
+    cr_expect_str_eq(err, want);
+}
+
+Test(manifest, load_refuses_a_plugin_json_that_is_a_folder, .init = make_root, .fini = remove_root)
+{
+    char err[512] = "";
+    bay_manifest *m = NULL;
+    put("x/plugin.json/inner", "");
+    cr_expect_eq(bay_manifest_load(root, "x", &m, err, sizeof err), BAY_EIO);
+    cr_expect(strstr(err, "not a regular file") != NULL, "%s", err);
+}
+
+Test(manifest, load_refuses_ids_that_leave_the_plugins_folder)
+{
+    char err[512] = "";
+    bay_manifest *m = NULL;
+    cr_expect_eq(bay_manifest_load("/tmp", "../etc", &m, err, sizeof err), BAY_EINVAL);
+    cr_expect(strstr(err, "\"../etc\" is not a plugin id") != NULL, "%s", err);
+    cr_expect_eq(bay_manifest_load("/tmp", NULL, &m, err, sizeof err), BAY_EINVAL);
+}
+
+Test(manifest, plugin_ids)
+{
+    const char *good[] = {"a", "example/hello", "a-b_c.d/E9", "x/y/z/w", "a..b"};
+    const char *bad[] = {"", "/a", "a/", "a//b", ".hidden", "a/.git", "..", "a/../b", "a b", "a\\b", "é"};
+    char long_id[BAY_PLUGIN_ID_MAX + 2];
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++)
+        cr_expect(bay_plugin_id_valid(good[i]), "\"%s\" should be valid", good[i]);
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        cr_expect_not(bay_plugin_id_valid(bad[i]), "\"%s\" should be invalid", bad[i]);
+    cr_expect_not(bay_plugin_id_valid(NULL));
+    memset(long_id, 'a', sizeof long_id - 1);
+    long_id[sizeof long_id - 1] = '\0';
+    cr_expect_not(bay_plugin_id_valid(long_id));
+    long_id[sizeof long_id - 2] = '\0';
+    cr_expect(bay_plugin_id_valid(long_id));
+}
+
+Test(manifest_scan, finds_nested_plugins_sorted_and_skips_hidden, .init = make_root, .fini = remove_root)
+{
+    const char *want[] = {"a", "d1/d2/d3/d4", "example/hello", "example/world", NULL};
+    char err[512] = "", **ids = NULL;
+    put("example/world/plugin.json", "{}");
+    put("example/hello/plugin.json", "{}");
+    put("example/.git/plugin.json", "{}");
+    put(".hidden/x/plugin.json", "{}");
+    put("a/plugin.json", "{}");
+    put("a/inner/plugin.json", "{}");        /* inside a plugin: not a plugin of its own */
+    put("d1/d2/d3/d4/plugin.json", "{}");    /* four levels: found */
+    put("e1/e2/e3/e4/e5/plugin.json", "{}"); /* five levels: too deep */
+    put("bad name/plugin.json", "{}");       /* not a plugin id */
+    put("empty/readme.txt", "");
+    put("notes.txt", "");
+    cr_assert_eq(bay_manifest_scan(root, &ids, err, sizeof err), 0, "%s", err);
+    for (size_t i = 0; want[i] || ids[i]; i++) {
+        cr_assert(want[i] && ids[i], "got %s, want %s at %zu", ids[i] ? ids[i] : "end", want[i] ? want[i] : "end",
+                  i);
+        cr_expect_str_eq(ids[i], want[i]);
+    }
+    bay_strv_free(ids);
+}
+
+Test(manifest_scan, an_empty_folder_has_no_plugins, .init = make_root, .fini = remove_root)
+{
+    char err[256] = "", **ids = NULL;
+    cr_assert_eq(bay_manifest_scan(root, &ids, err, sizeof err), 0, "%s", err);
+    cr_assert_not_null(ids);
+    cr_expect_null(ids[0]);
+    bay_strv_free(ids);
+}
+
+Test(manifest_scan, a_missing_plugins_folder_is_an_io_error)
+{
+    char err[256] = "", **ids = NULL;
+    cr_expect_eq(bay_manifest_scan("/nonexistent/plugbay-plugins", &ids, err, sizeof err), BAY_EIO);
+    cr_expect_null(ids);
+    cr_expect_str_eq(err, "/nonexistent/plugbay-plugins: cannot read the plugins folder: No such file or directory");
+}

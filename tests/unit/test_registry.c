@@ -1,0 +1,114 @@
+/* tests/unit/test_registry.c — the extension-point registry: kinds, load order, contexts, removal. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <plugbay/plugbay.h>
+
+#include "registry.h"
+
+static bay_registry *r;
+static char err[512];
+static int a, b, h; /* owners: their addresses are enough */
+
+static void setup(void)
+{
+    r = bay_registry_new();
+    cr_assert_not_null(r);
+}
+
+static void teardown(void)
+{
+    bay_registry_free(r);
+}
+
+TestSuite(registry, .init = setup, .fini = teardown);
+
+Test(registry, handle_selects_the_first_provider_in_load_order)
+{
+    cr_assert_eq(bay_registry_add(r, "greet", BAY_HANDLE, &b, "b", 5, NULL, err, sizeof err), 0);
+    cr_assert_eq(bay_registry_add(r, "greet", BAY_HANDLE, &a, "a", 1, NULL, err, sizeof err), 0);
+    bay_provider *sel[4];
+    bay_extpoint *e = bay_registry_find(r, "greet");
+    cr_assert_eq(bay_registry_select(e, NULL, sel, 4), 1);
+    cr_assert_eq(sel[0]->owner, &a, "rank 1 comes before rank 5 whatever the order of adding");
+}
+
+Test(registry, event_selects_every_provider_in_load_order)
+{
+    cr_assert_eq(bay_registry_add(r, "started", BAY_EVENT, &h, "host:x", 100, NULL, err, sizeof err), 0);
+    cr_assert_eq(bay_registry_add(r, "started", BAY_EVENT, &b, "b", 5, NULL, err, sizeof err), 0);
+    cr_assert_eq(bay_registry_add(r, "started", BAY_EVENT, &a, "a", 1, NULL, err, sizeof err), 0);
+    bay_provider *sel[4];
+    cr_assert_eq(bay_registry_select(bay_registry_find(r, "started"), NULL, sel, 4), 3);
+    cr_assert_eq(sel[0]->owner, &a);
+    cr_assert_eq(sel[1]->owner, &b);
+    cr_assert_eq(sel[2]->owner, &h);
+}
+
+Test(registry, contexts_filter_providers)
+{
+    const char *fr[] = {"fr", NULL};
+    cr_assert_eq(bay_registry_add(r, "who", BAY_HANDLE, &a, "a", 1, fr, err, sizeof err), 0);
+    cr_assert_eq(bay_registry_add(r, "who", BAY_HANDLE, &b, "b", 2, NULL, err, sizeof err), 0);
+    bay_extpoint *e = bay_registry_find(r, "who");
+    bay_provider *sel[4];
+    cr_assert_eq(bay_registry_select(e, "fr", sel, 4), 1);
+    cr_assert_eq(sel[0]->owner, &a);
+    cr_assert_eq(bay_registry_select(e, "de", sel, 4), 1);
+    cr_assert_eq(sel[0]->owner, &b, "a provider listing contexts does not see other contexts");
+    cr_assert_eq(bay_registry_select(e, NULL, sel, 4), 1);
+    cr_assert_eq(sel[0]->owner, &a, "a call without context reaches every provider");
+}
+
+Test(registry, kind_conflicts_name_both_sides)
+{
+    cr_assert_eq(bay_registry_declare(r, "x", BAY_HANDLE, "host:app", err, sizeof err), 0);
+    cr_assert_eq(bay_registry_declare(r, "x", BAY_HANDLE, "host:other", err, sizeof err), 0, "same kind again is fine");
+    cr_assert_eq(bay_registry_add(r, "x", BAY_EVENT, &a, "plug/a", 1, NULL, err, sizeof err), BAY_EKIND);
+    cr_assert(strstr(err, "plug/a") && strstr(err, "host:app") && strstr(err, "event") && strstr(err, "handle"),
+              "%s", err);
+    cr_assert_eq(bay_registry_declare(r, "y", 7, "host:app", err, sizeof err), BAY_EINVAL);
+}
+
+Test(registry, providing_twice_is_refused)
+{
+    cr_assert_eq(bay_registry_add(r, "x", BAY_HANDLE, &a, "a", 1, NULL, err, sizeof err), 0);
+    cr_assert_eq(bay_registry_add(r, "x", BAY_HANDLE, &a, "a", 1, NULL, err, sizeof err), BAY_EEXIST);
+}
+
+static int removed;
+
+static void count_removed(const char *name, void *user)
+{
+    removed++;
+    cr_assert_str_eq(user, "tag");
+}
+
+Test(registry, removing_an_owner_removes_all_its_providers_and_keeps_declarations)
+{
+    cr_assert_eq(bay_registry_add(r, "x", BAY_HANDLE, &a, "a", 1, NULL, err, sizeof err), 0);
+    cr_assert_eq(bay_registry_add(r, "y", BAY_EVENT, &a, "a", 1, NULL, err, sizeof err), 0);
+    cr_assert_eq(bay_registry_add(r, "y", BAY_EVENT, &b, "b", 2, NULL, err, sizeof err), 0);
+    cr_assert_eq(bay_registry_remove_owner(r, &a, count_removed, "tag"), 2);
+    cr_assert_eq(removed, 2);
+    cr_assert_eq(bay_registry_find(r, "x")->nproviders, 0);
+    cr_assert_eq(bay_registry_find(r, "y")->nproviders, 1);
+    cr_assert_eq(bay_registry_count(r), 2);
+    cr_assert_eq(bay_registry_remove(r, "y", &a), BAY_ENOENT);
+    cr_assert_eq(bay_registry_remove(r, "y", &b), 0);
+}
+
+Test(registry, many_names_stay_sorted_and_findable)
+{
+    char name[32];
+    for (int i = 999; i >= 0; i--) {
+        snprintf(name, sizeof name, "ep.%03d", i);
+        cr_assert_eq(bay_registry_declare(r, name, BAY_EVENT, "host:x", err, sizeof err), 0);
+    }
+    cr_assert_eq(bay_registry_count(r), 1000);
+    for (size_t i = 1; i < 1000; i++)
+        cr_assert_lt(strcmp(bay_registry_at(r, i - 1)->name, bay_registry_at(r, i)->name), 0);
+    cr_assert_not_null(bay_registry_find(r, "ep.500"));
+    cr_assert_null(bay_registry_find(r, "ep.1000"));
+}

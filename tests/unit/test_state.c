@@ -1,0 +1,359 @@
+/* tests/unit/test_state.c — the broker's persistent state and its atomic saves (broker/state.c). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* nftw */
+#endif
+#include <criterion/criterion.h>
+
+#include <ftw.h>
+#include <limits.h>
+#include <plugbay/error.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "state.h"
+
+static char root[32];
+static char dir[64]; /* the state folder, ROOT/state (created by bay_state_open) */
+
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static void setup(void)
+{
+    snprintf(root, sizeof root, "/tmp/bay-state-XXXXXX");
+    cr_assert_not_null(mkdtemp(root));
+    snprintf(dir, sizeof dir, "%s/state", root);
+}
+
+static void teardown(void) { nftw(root, remove_one, 16, FTW_DEPTH | FTW_PHYS); }
+
+TestSuite(state, .init = setup, .fini = teardown);
+
+static bay_state *open_state(void)
+{
+    char err[512] = "";
+    bay_state *s = NULL;
+    cr_assert_eq(bay_state_open(dir, &s, err, sizeof err), 0, "open: %s", err);
+    cr_assert_not_null(s);
+    return s;
+}
+
+/* path_of writes DIR/rel to buf. */
+static const char *path_of(char *buf, const char *rel)
+{
+    snprintf(buf, PATH_MAX, "%s/%s", dir, rel);
+    return buf;
+}
+
+static bool exists(const char *rel)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    return lstat(path_of(path, rel), &st) == 0;
+}
+
+static void write_rel(const char *rel, const char *text)
+{
+    char path[PATH_MAX];
+    FILE *f = fopen(path_of(path, rel), "w");
+    cr_assert_not_null(f, "cannot write %s", path);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* read_rel returns the content of DIR/rel (static buffer). */
+static const char *read_rel(const char *rel)
+{
+    static char text[4096];
+    char path[PATH_MAX];
+    FILE *f = fopen(path_of(path, rel), "r");
+    cr_assert_not_null(f, "cannot read %s", path);
+    text[fread(text, 1, sizeof text - 1, f)] = '\0';
+    fclose(f);
+    return text;
+}
+
+/* expect_open_fails writes text as state.json and expects open to refuse it
+ * with code and a message naming the file and containing part. */
+static void expect_open_fails(const char *text, int code, const char *part)
+{
+    char err[512] = "", file[PATH_MAX];
+    bay_state *s;
+    unlink(path_of(file, "state.json"));
+    bay_state_close(open_state());
+    write_rel("state.json", text);
+    cr_expect_eq(bay_state_open(dir, &s, err, sizeof err), code, "%s", err);
+    cr_expect_null(s);
+    cr_expect(strstr(err, path_of(file, "state.json")) != NULL, "message does not name the file: %s", err);
+    cr_expect(strstr(err, part) != NULL, "message lacks \"%s\": %s", part, err);
+    cr_expect_str_eq(read_rel("state.json"), text, "the damaged file must stay as it was");
+}
+
+Test(state, open_creates_the_folders)
+{
+    struct stat st;
+    bay_state *s = open_state();
+    cr_expect_str_eq(bay_state_dir(s), dir);
+    cr_expect_eq(bay_state_count(s), 0);
+    cr_expect_null(bay_state_at(s, 0));
+    cr_expect(exists("data") && exists("run"));
+    cr_assert_eq(stat(dir, &st), 0);
+    cr_expect_eq(st.st_mode & 0777, 0700);
+    cr_expect_not(exists("state.json"), "nothing is written before a change");
+    bay_state_close(s);
+    bay_state_close(NULL);
+}
+
+Test(state, changes_persist_across_close_and_open)
+{
+    const char *granted[] = {"net", "fs.read", NULL};
+    bay_state_plugin *p = NULL;
+    bay_state *s = open_state();
+    cr_assert_eq(bay_state_install(s, "example/hello", granted, &p), 0, "%s", bay_state_error(s));
+    cr_expect_str_eq(p->id, "example/hello");
+    cr_expect(p->enabled);
+    cr_assert_eq(bay_state_install(s, "alpha", NULL, NULL), 0);
+    cr_assert_eq(bay_state_install(s, "zed", NULL, NULL), 0);
+    cr_assert_eq(bay_state_set_enabled(s, "zed", false), 0);
+    cr_assert_eq(bay_state_set_failed(s, "alpha", "crashed 3 times in 60 s"), 0);
+    bay_state_close(s);
+
+    s = open_state();
+    cr_assert_eq(bay_state_count(s), 3);
+    cr_expect_str_eq(bay_state_at(s, 0)->id, "alpha");
+    cr_expect_str_eq(bay_state_at(s, 1)->id, "example/hello");
+    cr_expect_str_eq(bay_state_at(s, 2)->id, "zed");
+    p = bay_state_find(s, "example/hello");
+    cr_assert_not_null(p);
+    cr_expect(p->enabled);
+    cr_expect_str_eq(p->granted[0], "net");
+    cr_expect_str_eq(p->granted[1], "fs.read");
+    cr_expect_null(p->granted[2]);
+    cr_expect_null(p->failed);
+    cr_expect_not(bay_state_find(s, "zed")->enabled);
+    cr_expect_str_eq(bay_state_find(s, "alpha")->failed, "crashed 3 times in 60 s");
+    cr_expect_null(bay_state_find(s, "alpha")->granted[0]);
+    cr_expect_null(bay_state_find(s, "nope"));
+
+    cr_assert_eq(bay_state_set_failed(s, "alpha", NULL), 0);
+    cr_assert_eq(bay_state_set_enabled(s, "zed", true), 0);
+    bay_state_close(s);
+    s = open_state();
+    cr_expect_null(bay_state_find(s, "alpha")->failed);
+    cr_expect(bay_state_find(s, "zed")->enabled);
+    bay_state_close(s);
+}
+
+Test(state, saves_readable_json_atomically)
+{
+    bay_state *s = open_state();
+    cr_assert_eq(bay_state_install(s, "hello", (const char *const[]){"net", NULL}, NULL), 0);
+    cr_assert_eq(bay_state_set_failed(s, "hello", "boom"), 0);
+    cr_expect(exists("state.json"));
+    cr_expect_not(exists("state.json.tmp"), "the temporary file must be renamed away");
+    cr_expect_str_eq(read_rel("state.json"), "{\n"
+                                             "  \"format\": 1,\n"
+                                             "  \"plugins\": {\n"
+                                             "    \"hello\": {\n"
+                                             "      \"enabled\": true,\n"
+                                             "      \"granted\": [\n"
+                                             "        \"net\"\n"
+                                             "      ],\n"
+                                             "      \"failed\": \"boom\"\n"
+                                             "    }\n"
+                                             "  }\n"
+                                             "}\n");
+    bay_state_close(s);
+}
+
+Test(state, open_drops_an_unfinished_save)
+{
+    bay_state *s = open_state();
+    cr_assert_eq(bay_state_install(s, "hello", NULL, NULL), 0);
+    bay_state_close(s);
+    write_rel("state.json.tmp", "{\"format\": 1, \"plu");
+    s = open_state();
+    cr_expect_not(exists("state.json.tmp"));
+    cr_expect_not_null(bay_state_find(s, "hello"));
+    bay_state_close(s);
+}
+
+Test(state, refuses_a_corrupt_state_file)
+{
+    expect_open_fails("{\"format\": 1, \"plugins\": {", BAY_EIO, "line 1 column");
+}
+
+Test(state, refuses_a_state_file_of_the_wrong_shape)
+{
+    expect_open_fails("[]", BAY_EIO, "expected an object with \"format\": 1");
+    expect_open_fails("{\"format\": 1, \"plugins\": []}", BAY_EIO, "\"plugins\"");
+    expect_open_fails("{\"format\": 1, \"plugins\": {\"x\": {\"enabled\": \"yes\", \"granted\": []}}}", BAY_EIO,
+                      "plugin \"x\"");
+    expect_open_fails("{\"format\": 1, \"plugins\": {\"x\": {\"enabled\": true, \"granted\": [1]}}}", BAY_EIO,
+                      "plugin \"x\"");
+    expect_open_fails("{\"format\": 1, \"plugins\": {\"../x\": {\"enabled\": true, \"granted\": []}}}", BAY_EIO,
+                      "plugin \"../x\"");
+}
+
+Test(state, refuses_another_format)
+{
+    expect_open_fails("{\"format\": 2, \"plugins\": {}}", BAY_EIO, "format 2 is not the one this broker reads (1)");
+}
+
+Test(state, one_broker_at_a_time)
+{
+    char err[256] = "";
+    bay_state *s = open_state(), *t = NULL;
+    cr_expect_eq(bay_state_open(dir, &t, err, sizeof err), BAY_EBUSY);
+    cr_expect(strstr(err, "in use by another broker") != NULL, "%s", err);
+    bay_state_close(s);
+    t = open_state();
+    bay_state_close(t);
+}
+
+Test(state, install_refuses_duplicates_bad_ids_and_nesting)
+{
+    bay_state *s = open_state();
+    cr_assert_eq(bay_state_install(s, "example/hello", NULL, NULL), 0);
+    cr_expect_eq(bay_state_install(s, "example/hello", NULL, NULL), BAY_EEXIST);
+    cr_expect(strstr(bay_state_error(s), "already installed") != NULL);
+    cr_expect_eq(bay_state_install(s, "../evil", NULL, NULL), BAY_EINVAL);
+    cr_expect_eq(bay_state_install(s, NULL, NULL, NULL), BAY_EINVAL);
+    cr_expect_eq(bay_state_install(s, "example", NULL, NULL), BAY_EINVAL);
+    cr_expect_eq(bay_state_install(s, "example/hello/more", NULL, NULL), BAY_EINVAL);
+    cr_expect_eq(bay_state_install(s, "example/hello2", NULL, NULL), 0);
+    cr_expect_eq(bay_state_count(s), 2);
+    bay_state_close(s);
+}
+
+Test(state, unknown_plugins_are_enoent)
+{
+    char path[PATH_MAX];
+    bay_state *s = open_state();
+    cr_expect_eq(bay_state_set_enabled(s, "nope", false), BAY_ENOENT);
+    cr_expect_eq(bay_state_set_failed(s, "nope", "x"), BAY_ENOENT);
+    cr_expect_eq(bay_state_uninstall(s, "nope"), BAY_ENOENT);
+    cr_expect_eq(bay_state_data_dir(s, "nope", path, sizeof path), BAY_ENOENT);
+    cr_expect_str_eq(bay_state_error(s), "plugin nope is not installed");
+    bay_state_close(s);
+}
+
+Test(state, data_dir_is_created_inside_the_state_folder)
+{
+    char path[PATH_MAX], want[PATH_MAX], small[8];
+    struct stat st;
+    bay_state *s = open_state();
+    cr_assert_eq(bay_state_install(s, "example/hello", NULL, NULL), 0);
+    cr_assert_eq(bay_state_data_dir(s, "example/hello", path, sizeof path), 0, "%s", bay_state_error(s));
+    cr_expect_str_eq(path, path_of(want, "data/example/hello"));
+    cr_assert_eq(stat(path, &st), 0);
+    cr_expect(S_ISDIR(st.st_mode));
+    cr_expect_eq(st.st_mode & 0777, 0700);
+    cr_expect_eq(bay_state_data_dir(s, "example/hello", small, sizeof small), BAY_EINVAL);
+    bay_state_close(s);
+}
+
+Test(state, uninstall_removes_the_entry_and_the_data_folder)
+{
+    char path[PATH_MAX], outside[PATH_MAX], link[PATH_MAX];
+    bay_state *s = open_state();
+    cr_assert_eq(bay_state_install(s, "example/hello", NULL, NULL), 0);
+    cr_assert_eq(bay_state_install(s, "example/world", NULL, NULL), 0);
+    cr_assert_eq(bay_state_data_dir(s, "example/hello", path, sizeof path), 0);
+    cr_assert_eq(bay_state_data_dir(s, "example/world", path, sizeof path), 0);
+    cr_assert_eq(mkdir(path_of(path, "data/example/hello/sub"), 0700), 0);
+    write_rel("data/example/hello/sub/file", "x");
+    snprintf(outside, sizeof outside, "%s/keep", root);
+    cr_assert_eq(mkdir(outside, 0700), 0);
+    cr_assert_eq(symlink(outside, path_of(link, "data/example/hello/link")), 0);
+
+    cr_assert_eq(bay_state_uninstall(s, "example/hello"), 0, "%s", bay_state_error(s));
+    cr_expect_null(bay_state_find(s, "example/hello"));
+    cr_expect_not(exists("data/example/hello"));
+    cr_expect(exists("data/example/world"), "another plugin's data must stay");
+    cr_expect_eq(access(outside, F_OK), 0, "links must not be followed");
+
+    cr_assert_eq(bay_state_uninstall(s, "example/world"), 0);
+    cr_expect_not(exists("data/example"), "emptied parent folders go too");
+    cr_expect(exists("data"));
+    bay_state_close(s);
+    s = open_state();
+    cr_expect_eq(bay_state_count(s), 0);
+    bay_state_close(s);
+}
+
+Test(state, install_starts_with_no_leftover_data)
+{
+    char path[PATH_MAX];
+    bay_state *s = open_state();
+    cr_assert_eq(mkdir(path_of(path, "data/hello"), 0700), 0);
+    write_rel("data/hello/old", "stale");
+    cr_assert_eq(bay_state_install(s, "hello", NULL, NULL), 0);
+    cr_expect_not(exists("data/hello/old"));
+    bay_state_close(s);
+}
+
+Test(state, a_failed_save_changes_nothing)
+{
+    char path[PATH_MAX];
+    bay_state *s = open_state();
+    cr_assert_eq(bay_state_install(s, "hello", NULL, NULL), 0);
+    cr_assert_eq(mkdir(path_of(path, "state.json.tmp"), 0700), 0); /* the next save cannot write its file */
+
+    cr_expect_eq(bay_state_set_enabled(s, "hello", false), BAY_EIO);
+    cr_expect(strstr(bay_state_error(s), "cannot save") != NULL, "%s", bay_state_error(s));
+    cr_expect(bay_state_find(s, "hello")->enabled);
+    cr_expect_eq(bay_state_set_failed(s, "hello", "boom"), BAY_EIO);
+    cr_expect_null(bay_state_find(s, "hello")->failed);
+    cr_expect_eq(bay_state_install(s, "other", NULL, NULL), BAY_EIO);
+    cr_expect_null(bay_state_find(s, "other"));
+    cr_expect_eq(bay_state_uninstall(s, "hello"), BAY_EIO);
+    cr_expect_not_null(bay_state_find(s, "hello"));
+    cr_expect_eq(bay_state_count(s), 1);
+
+    cr_assert_eq(rmdir(path), 0);
+    cr_expect_eq(bay_state_set_enabled(s, "hello", false), 0);
+    bay_state_close(s);
+    s = open_state();
+    cr_expect_eq(bay_state_count(s), 1);
+    cr_expect_not(bay_state_find(s, "hello")->enabled);
+    bay_state_close(s);
+}
+
+Test(state, a_broker_killed_while_saving_leaves_a_consistent_state)
+{
+    char id[32];
+    size_t n;
+    bay_state *s;
+    pid_t child = fork();
+    cr_assert_neq(child, -1);
+    if (child == 0) { /* a broker that installs plugins as fast as it can */
+        if (bay_state_open(dir, &s, NULL, 0) == 0)
+            for (int i = 0; i < 100000; i++) {
+                snprintf(id, sizeof id, "p%d", i);
+                bay_state_install(s, id, NULL, NULL);
+            }
+        _exit(0);
+    }
+    nanosleep(&(struct timespec){.tv_nsec = 50 * 1000 * 1000}, NULL);
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+
+    s = open_state(); /* every save held all earlier installs: p0 .. p(n-1) */
+    n = bay_state_count(s);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(id, sizeof id, "p%zu", i);
+        cr_expect_not_null(bay_state_find(s, id), "%s missing from %zu plugins", id, n);
+    }
+    cr_expect_not(exists("state.json.tmp"));
+    bay_state_close(s);
+}
