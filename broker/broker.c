@@ -186,6 +186,17 @@ int broker_run(broker *b)
     free(fds);
     free(owners);
     supervise_kill_all(b);
+    route_free(b);
+    conn_close_all(b);
+    lifecycle_free(b);
+    close(b->wake_fd);
+    close(b->signal_fd);
+    for (event *e = queue_take_all(), *next; e; e = next) {
+        next = e->next;
+        if (e->msg)
+            nng_msg_free(e->msg);
+        free(e);
+    }
     bay_log(BAY_LOG_INFO, NULL, "plugbayd stopped");
     return 0;
 }

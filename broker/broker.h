@@ -176,6 +176,8 @@ void conn_send_error(broker *b, conn *c, uint64_t id, int code, const char *plug
     __attribute__((format(printf, 6, 7)));
 void conn_send_value(broker *b, conn *c, uint64_t id, const bay_value *v);
 void conn_expire_handshakes(broker *b, int64_t now);
+/* conn_close_all closes every connection and the rendezvous socket. */
+void conn_close_all(broker *b);
 
 /* route.c */
 void route_call(broker *b, conn *from, const bay_frame *f);
@@ -186,6 +188,8 @@ uint64_t route_timer_tick(broker *b, plugin *p, plugin_timer *t);
 void route_fail_provider(broker *b, uint64_t session, plugin *p, int code, const char *why);
 void route_fail_origin(broker *b, uint64_t session);
 int64_t route_expire(broker *b, int64_t now);
+/* route_free forgets every call in flight (at shutdown). */
+void route_free(broker *b);
 
 /* lifecycle.c */
 int lifecycle_discover(broker *b, char *err, size_t errlen);
@@ -207,6 +211,8 @@ void lifecycle_withdraw(broker *b, void *owner, const char *who);
 void lifecycle_notice(broker *b, const char *what, const char *name, const char *plugin, const char *state,
                       const char *reason);
 int64_t lifecycle_tick(broker *b, int64_t now);
+/* lifecycle_free frees every plugin (at shutdown, after the workers are gone). */
+void lifecycle_free(broker *b);
 
 /* supervise.c */
 int supervise_init(broker *b, char *err, size_t errlen);

@@ -317,7 +317,15 @@ void conn_handle(broker *b, conn *c, nng_msg *msg)
     int rc = bay_frame_decode(nng_msg_body(msg), nng_msg_len(msg), &f, why, sizeof why);
     if (rc) {
         bay_log(BAY_LOG_WARN, c->name, "bad frame: %s", why);
-        conn_send_error(b, c, f.id, rc, NULL, "plugbayd %s: %s", b->version, why);
+        /* A bad answer is not answered (an ERROR with its id would read as the
+         * answer to the peer's own request): the call it answers fails instead. */
+        if (f.type == BAY_F_RESULT || f.type == BAY_F_ERROR) {
+            char msg[512];
+            snprintf(msg, sizeof msg, "%s sent a malformed answer: %s", c->name, why);
+            route_answer(b, c, &(bay_frame){.type = BAY_F_ERROR, .id = f.id, .code = rc, .message = msg});
+        } else {
+            conn_send_error(b, c, f.id, rc, NULL, "plugbayd %s: %s", b->version, why);
+        }
         nng_msg_free(msg);
         return;
     }
@@ -378,4 +386,18 @@ void conn_expire_handshakes(broker *b, int64_t now)
         }
     }
     free(all);
+}
+
+void conn_close_all(broker *b)
+{
+    size_t n;
+    conn **all = conn_snapshot(b, &n);
+    for (size_t i = 0; i < n; i++)
+        conn_close(b, all[i]);
+    free(all);
+    nng_aio_stop(b->rdv_aio);
+    nng_close(b->rdv);
+    nng_aio_free(b->rdv_aio);
+    if (strncmp(b->url, "ipc://", 6) == 0)
+        unlink(b->url + 6);
 }

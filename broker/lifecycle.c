@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "value_internal.h"
 
@@ -438,4 +439,24 @@ int64_t lifecycle_tick(broker *b, int64_t now)
             next = due;
     }
     return next;
+}
+
+void lifecycle_free(broker *b)
+{
+    for (size_t i = 0; i < b->nplugins; i++) {
+        plugin *p = b->plugins[i];
+        for (waiter *w = p->waiters, *next; w; w = next) {
+            next = w->next;
+            free(w);
+        }
+        if (p->out_fd >= 0)
+            close(p->out_fd);
+        bay_manifest_free(p->m);
+        free(p->timers);
+        free(p->id);
+        free(p);
+    }
+    free(b->plugins);
+    b->plugins = NULL;
+    b->nplugins = 0;
 }

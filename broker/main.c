@@ -134,6 +134,9 @@ int main(int argc, char **argv)
         return 1;
     }
     rc = broker_run(&b);
+    bay_registry_free(b.reg);
+    bay_idmap_free(b.conns);
+    bay_idmap_free(b.calls);
     bay_state_close(b.state);
     return rc;
 }

@@ -469,3 +469,14 @@ void route_fail_origin(broker *b, uint64_t session)
     }
     free(all);
 }
+
+void route_free(broker *b)
+{
+    size_t n;
+    call **all = snapshot(b, &n);
+    for (size_t i = 0; i < n; i++) {
+        all[i]->timer = NULL;
+        call_free(b, all[i]);
+    }
+    free(all);
+}

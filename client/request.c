@@ -206,7 +206,7 @@ static int wait_outcome(bay_pending *p, int wait_ms, bay_value **result, bay_err
             cancel = true;
         } else if (now >= until) {
             pthread_mutex_unlock(&c->mu);
-            return bay_error_set(err, BAY_ETIMEDOUT, NULL, "%s is still running after a wait of %d ms", p->what,
+            return bay_error_set(err, BAY_EPENDING, NULL, "%s is still running after a wait of %d ms", p->what,
                                  wait_ms);
         } else {
             struct timespec ts = {.tv_sec = until / 1000, .tv_nsec = (long)(until % 1000) * 1000000};

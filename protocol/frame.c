@@ -1,5 +1,6 @@
 /* protocol/frame.c — table-driven encoding and validation of plugbay frames. */
 #include "frame.h"
+#include "value_internal.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -198,6 +199,9 @@ int bay_frame_decode(const void *buf, size_t len, bay_frame *f, char *err, size_
 {
     memset(f, 0, sizeof(*f));
     msgpack_unpacked_init(&f->unpacked_);
+    if (!bay_msgpack_counts_fit(buf, len))
+        return decode_fail(f, BAY_EPROTO, err, errlen,
+                           "truncated frame: a container declares more items than the frame has bytes left");
     size_t off = 0;
     msgpack_unpack_return rc = msgpack_unpack_next(&f->unpacked_, buf, len, &off);
     if (rc == MSGPACK_UNPACK_CONTINUE)

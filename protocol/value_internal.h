@@ -84,4 +84,8 @@ json_t *bay_value_to_jansson(const bay_value *v, char *err, size_t errlen);
  * in err (object keys holding NUL bytes, nesting deeper than BAY_VALUE_MAX_DEPTH). */
 int bay_value_from_jansson(const json_t *j, bay_value **out, char *err, size_t errlen);
 
+/* bay_msgpack_counts_fit returns false when a container in the msgpack bytes
+ * declares more items than bytes remain (decoding would allocate for a lie). */
+bool bay_msgpack_counts_fit(const void *buf, size_t len);
+
 #endif

@@ -226,6 +226,9 @@ int bay_value_unpack(const void *buf, size_t len, bay_value **out, char *err, si
         return bay_value_fail(err, errlen, BAY_EINVAL,
                               "bay_value_unpack needs a buffer and an out pointer");
     *out = NULL;
+    if (!bay_msgpack_counts_fit(buf, len))
+        return bay_value_fail(err, errlen, BAY_EPROTO, "truncated msgpack: a container declares more items than "
+                                                       "there are bytes left");
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
     size_t off = 0;

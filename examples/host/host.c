@@ -172,7 +172,7 @@ int main(int argc, char **argv)
     if (bay_call_async(conn, "greet", args, NULL, &pending, &err) != 0)
         return fail("start greet", &err);
     rc = bay_pending_wait(pending, 1, &result, &err);
-    if (rc == BAY_ETIMEDOUT) {
+    if (rc == BAY_EPENDING) {
         puts("greet(\"async world\") still running after 1 ms: cancelling it");
         bay_pending_cancel(pending);
         rc = bay_pending_wait(pending, -1, &result, &err);

@@ -30,6 +30,7 @@ enum bay_errno {
     BAY_ETYPE = 18,      /* a value has the wrong type (e.g. a call argument) */
     BAY_EIO = 19,        /* an operating-system or file error */
     BAY_EKIND = 20,      /* extension point kind conflict (event vs handle) */
+    BAY_EPENDING = 21,   /* the call has not ended yet (bay_pending_wait) */
 };
 
 /* Log levels, as plugins log them (bay_plugin_log) and the broker writes them. */

@@ -77,13 +77,13 @@ int bay_call_async(bay_conn *c, const char *name, const bay_value *args,
                    const bay_call_opts *opts, bay_pending **out, bay_error *err);
 
 /* bay_pending_wait waits up to wait_ms (-1 = until the call ends) for the
- * call's outcome. Returns BAY_ETIMEDOUT without consuming anything when the
+ * call's outcome. Returns BAY_EPENDING without consuming anything when the
  * wait ends first (the call itself goes on until its own deadline); otherwise
  * the call's outcome as bay_call() gives it. The outcome is given once. */
 int bay_pending_wait(bay_pending *p, int wait_ms, bay_value **result, bay_error *err);
 
 /* bay_pending_cancel asks the broker to cancel the call; the plugin sees the
- * cancel (bay_plugin_cancelled()) and the call ends with BAY_ECANCELED unless
+ * cancel (bay_call_cancelled()) and the call ends with BAY_ECANCELED unless
  * its result was already on the way. */
 int bay_pending_cancel(bay_pending *p);
 

@@ -159,7 +159,7 @@ Test(calls, async_call_can_be_cancelled_and_the_plugin_sees_it)
     bay_pending *p;
     bay_error err;
     cr_assert_eq(bay_call_async(c, "slow.sleep", args, NULL, &p, &err), 0, "%s", err.message);
-    cr_assert_eq(bay_pending_wait(p, 50, &res, &err), BAY_ETIMEDOUT, "still running after 50 ms");
+    cr_assert_eq(bay_pending_wait(p, 50, &res, &err), BAY_EPENDING, "still running after 50 ms");
     long long t0 = h_now_ms();
     cr_assert_eq(bay_pending_cancel(p), 0);
     int rc = bay_pending_wait(p, -1, &res, &err);

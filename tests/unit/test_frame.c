@@ -171,3 +171,15 @@ Test(frame, encoding_refuses_a_missing_required_string)
     bay_frame unknown = {.type = 99};
     cr_assert_eq(bay_frame_encode(&unknown, sink, &b), BAY_EINVAL);
 }
+
+Test(frame, counts_larger_than_the_frame_are_refused_before_allocating)
+{
+    char err[256];
+    /* [1, 9, 0, array32 claiming 4294967295 items] in 8 bytes. */
+    const unsigned char lie[] = {0x94, 0x01, 0x09, 0x00, 0xdd, 0xff, 0xff, 0xff, 0xff};
+    cr_assert_eq(decode_bytes(lie, sizeof lie, err, sizeof err), BAY_EPROTO);
+    cr_assert(strstr(err, "declares more items"), "%s", err);
+    const unsigned char map_lie[] = {0x94, 0x01, 0x07, 0x00, 0xdf, 0x10, 0x00, 0x00, 0x00};
+    cr_assert_eq(decode_bytes(map_lie, sizeof map_lie, err, sizeof err), BAY_EPROTO);
+    cr_assert(strstr(err, "declares more items"), "%s", err);
+}

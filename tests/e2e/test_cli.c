@@ -1,0 +1,163 @@
+/* tests/e2e/test_cli.c — the plugbay command line against a real broker: output, errors, exit status. */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "harness.h"
+
+extern char **environ;
+
+static harness h;
+
+static void start(void)
+{
+    const char *ids[] = {"example/hello", "example/audit", NULL};
+    h_setup(&h, ids);
+    h_start(&h, NULL);
+    bay_conn *c = h_connect(&h, "wait");
+    cr_assert(h_wait_state(c, "example/hello", "loaded", H_WAIT_MS));
+    cr_assert(h_wait_state(c, "example/audit", "loaded", H_WAIT_MS));
+    bay_close(c);
+}
+
+static void stop(void)
+{
+    h_cleanup(&h);
+}
+
+TestSuite(cli, .init = start, .fini = stop, .timeout = 60);
+
+typedef struct output {
+    int status;
+    char out[16384], err[4096];
+} output;
+
+static void slurp(const char *path, char *buf, size_t len)
+{
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, len - 1, f) : 0;
+    buf[n] = '\0';
+    if (f)
+        fclose(f);
+}
+
+/* run executes plugbay with --broker and the given words, capturing stdout, stderr and the exit status. */
+static void run(output *o, const char *broker, const char *const *words)
+{
+    const char *argv[16] = {BAY_BIN_DIR "/plugbay", "--broker", broker ? broker : h.url};
+    size_t n = 3;
+    for (size_t i = 0; words[i] && n < 15; i++)
+        argv[n++] = words[i];
+    argv[n] = NULL;
+    char out[400], err[400];
+    snprintf(out, sizeof out, "%s/cli.out", h.dir);
+    snprintf(err, sizeof err, "%s/cli.err", h.dir);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_addopen(&fa, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    pid_t pid;
+    cr_assert_eq(posix_spawn(&pid, argv[0], &fa, NULL, (char **)argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    int status;
+    waitpid(pid, &status, 0);
+    o->status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    slurp(out, o->out, sizeof o->out);
+    slurp(err, o->err, sizeof o->err);
+}
+
+static int lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+Test(cli, list_json_is_machine_readable)
+{
+    output o;
+    run(&o, NULL, (const char *[]){"list", "--json", NULL});
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    json_error_t jerr;
+    json_t *j = json_loads(o.out, 0, &jerr);
+    cr_assert_not_null(j, "not JSON (%s): %s", jerr.text, o.out);
+    cr_assert(json_is_array(j));
+    cr_assert_eq(json_array_size(j), 2);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(j, 0), "id")), "example/hello");
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(j, 0), "state")), "loaded");
+    json_decref(j);
+}
+
+Test(cli, call_prints_the_result_as_json)
+{
+    output o;
+    run(&o, NULL, (const char *[]){"call", "greet", "[\"cli\"]", NULL});
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    cr_assert_str_eq(o.out, "\"Hello, cli!\"\n");
+}
+
+Test(cli, plugin_errors_name_the_plugin_in_one_line)
+{
+    output o;
+    run(&o, NULL, (const char *[]){"call", "math.add", "[1, \"x\"]", NULL});
+    cr_assert_eq(o.status, 1);
+    cr_assert_eq(lines(o.err), 1, "stderr: %s", o.err);
+    cr_assert(strstr(o.err, "example/audit") && strstr(o.err, "BAY_ETYPE"), "stderr: %s", o.err);
+}
+
+Test(cli, bad_json_arguments_are_a_usage_error)
+{
+    output o;
+    run(&o, NULL, (const char *[]){"call", "greet", "[1,", NULL});
+    cr_assert_eq(o.status, 2);
+    cr_assert(strstr(o.err, "line"), "stderr: %s", o.err);
+}
+
+Test(cli, unknown_command_and_missing_id_are_usage_errors)
+{
+    output o;
+    run(&o, NULL, (const char *[]){"frobnicate", NULL});
+    cr_assert_eq(o.status, 2);
+    cr_assert(strstr(o.err, "frobnicate"), "stderr: %s", o.err);
+    run(&o, NULL, (const char *[]){"info", NULL});
+    cr_assert_eq(o.status, 2);
+    cr_assert(strstr(o.err, "ID"), "stderr: %s", o.err);
+}
+
+Test(cli, unknown_plugin_is_named)
+{
+    output o;
+    run(&o, NULL, (const char *[]){"info", "no/such", NULL});
+    cr_assert_eq(o.status, 1);
+    cr_assert(strstr(o.err, "no/such") && strstr(o.err, "BAY_ENOENT"), "stderr: %s", o.err);
+}
+
+Test(cli, unreachable_broker_says_what_to_do)
+{
+    output o;
+    run(&o, "ipc:///tmp/plugbay-no-such-broker.sock", (const char *[]){"list", NULL});
+    cr_assert_eq(o.status, 1);
+    cr_assert(strstr(o.err, "cannot connect") && strstr(o.err, "plugbayd"), "stderr: %s", o.err);
+}
+
+Test(cli, lifecycle_commands_report_the_new_state)
+{
+    output o;
+    run(&o, NULL, (const char *[]){"unload", "example/audit", NULL});
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    cr_assert(strstr(o.out, "stopped"), "stdout: %s", o.out);
+    run(&o, NULL, (const char *[]){"load", "example/audit", NULL});
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    cr_assert(strstr(o.out, "loaded"), "stdout: %s", o.out);
+    run(&o, NULL, (const char *[]){"status", NULL});
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    cr_assert(strstr(o.out, "example/audit") && strstr(o.out, "greet"), "stdout: %s", o.out);
+}
