@@ -203,15 +203,24 @@ static bool run_command(bay_job *j)
     return false;
 }
 
-/* env_or_fail returns the environment variable name, or NULL after saying it is missing. */
-static const char *env_or_fail(const char *name)
+/* The environment plugbayd starts a worker with, in the order read_env fills it. */
+enum { ENV_URL, ENV_TOKEN, ENV_PLUGIN, ENV_BROKER_PID, ENV_COUNT };
+static const char *const env_names[ENV_COUNT] = {"PLUGBAY_URL", "PLUGBAY_TOKEN", "PLUGBAY_PLUGIN", "PLUGBAY_BROKER_PID"};
+
+/* read_env fills env from the environment; returns false after naming what is missing. */
+static bool read_env(const char *env[ENV_COUNT])
 {
-    const char *v = getenv(name);
-    if (v == NULL || *v == '\0')
-        bay_worker_warn("%s is not set; workers are started by plugbayd, which sets PLUGBAY_URL, PLUGBAY_TOKEN, "
-                        "PLUGBAY_PLUGIN and PLUGBAY_BROKER_PID",
-                        name);
-    return v && *v ? v : NULL;
+    char missing[128] = "";
+    for (int i = 0; i < ENV_COUNT; i++) {
+        env[i] = getenv(env_names[i]);
+        if (env[i] == NULL || *env[i] == '\0')
+            snprintf(missing + strlen(missing), sizeof missing - strlen(missing), " %s", env_names[i]);
+    }
+    if (missing[0])
+        bay_worker_warn("missing environment:%s; plugbayd sets it when it starts a worker, so start plugins "
+                        "through plugbayd rather than running the worker by hand",
+                        missing);
+    return missing[0] == '\0';
 }
 
 int bay_worker_main(const bay_bridge *bridge)
@@ -220,13 +229,12 @@ int bay_worker_main(const bay_bridge *bridge)
     setvbuf(stdout, NULL, _IOLBF, 0); /* plugin output reaches the broker's log line by line */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
 
-    const char *url = env_or_fail("PLUGBAY_URL"), *token = env_or_fail("PLUGBAY_TOKEN");
-    const char *id = env_or_fail("PLUGBAY_PLUGIN"), *broker_pid = env_or_fail("PLUGBAY_BROKER_PID");
-    if (!url || !token || !id || !broker_pid)
+    const char *env[ENV_COUNT];
+    if (!read_env(env))
         return 2;
-    bay_w.id = id;
-    if (getppid() != (pid_t)atol(broker_pid)) {
-        bay_worker_warn("plugbayd (pid %s) is already gone; exiting", broker_pid);
+    bay_w.id = env[ENV_PLUGIN];
+    if (getppid() != (pid_t)atol(env[ENV_BROKER_PID])) {
+        bay_worker_warn("plugbayd (pid %s) is already gone; exiting", env[ENV_BROKER_PID]);
         return 1;
     }
 
@@ -237,7 +245,7 @@ int bay_worker_main(const bay_bridge *bridge)
     pthread_condattr_destroy(&ca);
 
     bay_error err;
-    if (bay_wire_connect(url, "worker", id, token, 5000, &bay_w.sock, NULL, &err) != 0) {
+    if (bay_wire_connect(env[ENV_URL], "worker", bay_w.id, env[ENV_TOKEN], 5000, &bay_w.sock, NULL, &err) != 0) {
         bay_worker_warn("%s", err.message);
         return 1;
     }

@@ -149,6 +149,7 @@ Test(calls, deadline_passes_with_a_clear_error_and_the_plugin_answers_again)
     args = bay_array();
     bay_array_push(args, bay_int(1));
     cr_assert_eq(bay_call(c, "slow.sleep", args, NULL, &res, &err), 0, "%s", err.message);
+    bay_value_free(res);
     bay_value_free(args);
 }
 

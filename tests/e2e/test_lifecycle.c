@@ -66,6 +66,7 @@ Test(lifecycle, unload_waits_for_in_flight_calls)
     /* The unload answered only after the call it drained had its result. */
     cr_assert_eq(bay_pending_wait(p, 0, &res, &err), 0, "the in-flight call ended with %s", err.message);
     cr_assert_eq(bay_value_int(res), 400);
+    bay_value_free(res);
     char state[64];
     h_plugin_state(c, "test/slow", state, sizeof state, NULL, 0);
     cr_assert_str_eq(state, "stopped");
