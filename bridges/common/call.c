@@ -75,7 +75,8 @@ void bay_run_call(bay_job *j)
     bay_call *c = &j->call;
     c->name = j->f.name;
     c->context = j->f.context;
-    c->deadline_ns = j->f.timeout_ms > 0 ? j->received_ns + j->f.timeout_ms * 1000000 : 0;
+    int64_t timeout_ms = j->f.timeout_ms < INT32_MAX ? j->f.timeout_ms : INT32_MAX; /* ~24 days at most */
+    c->deadline_ns = timeout_ms > 0 ? j->received_ns + timeout_ms * 1000000 : 0;
     c->function = bay_value_str(bay_map_get(bay_w.functions, c->name), NULL);
     c->code = 0;
     c->message[0] = '\0';

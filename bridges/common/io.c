@@ -1,4 +1,4 @@
-/* bridges/common/io.c — the worker's I/O thread (heartbeats, cancels) and the job queue it fills for the main thread. */
+/* bridges/common/io.c — the worker's I/O thread (heartbeats, cancels) and the job queue it fills. */
 #include "worker_internal.h"
 
 #include <errno.h>
@@ -80,7 +80,8 @@ static void enqueue(bay_job *j)
     }
     pthread_mutex_unlock(&bay_w.lock);
     if (!keep) {
-        bay_worker_warn("dropping a late %s for call %llu", bay_frame_type_name(j->f.type), (unsigned long long)j->f.id);
+        bay_worker_warn("dropping a late %s for call %llu", bay_frame_type_name(j->f.type),
+                        (unsigned long long)j->f.id);
         job_free(j);
     }
 }
@@ -89,13 +90,18 @@ static void enqueue(bay_job *j)
  * call in hand is flagged for bay_call_cancelled(). */
 static void cancel(uint64_t id)
 {
+    bool in_hand = false;
     pthread_mutex_lock(&bay_w.lock);
     bay_job *queued = unlink_first(match_call, &id);
     for (bay_call *c = bay_w.calls; c && !queued; c = c->outer)
-        if (c->id == id)
+        if (c->id == id) {
             atomic_store(&c->cancelled, true);
+            in_hand = true;
+        }
     pthread_cond_broadcast(&bay_w.changed);
     pthread_mutex_unlock(&bay_w.lock);
+    if (in_hand && bay_w.bridge->interrupt)
+        bay_w.bridge->interrupt();
     if (queued) {
         bay_worker_error(id, BAY_ECANCELED, "call \"%s\" was cancelled before it started", queued->f.name);
         job_free(queued);

@@ -1,4 +1,4 @@
-/* bridges/common/plugin_api.c — the bay_plugin_* API of plugin.h: identity, config, log and calls through the broker. */
+/* bridges/common/plugin_api.c — the bay_plugin_* API of plugin.h: identity, config, log, calls via the broker. */
 #include "worker_internal.h"
 
 #include <stdarg.h>

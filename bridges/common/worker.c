@@ -111,9 +111,9 @@ static const char **unique_functions(const bay_value *functions)
  * the code of the ERROR it answered. */
 static int check_load_args(uint64_t id, bay_value *args)
 {
-    const bay_value *v[4], *config, *functions;
-    static const char *const keys[4] = {"id", "dir", "entry", "data_dir"};
-    for (int i = 0; i < 4; i++)
+    static const char *const keys[] = {"id", "dir", "entry", "data_dir"};
+    const bay_value *v[sizeof keys / sizeof *keys], *config, *functions;
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
         if (load_field(id, args, keys[i], BAY_STR, &v[i]))
             return BAY_EPROTO;
     if (bay_value_type(bay_map_get(args, "config")) == BAY_NIL && bay_map_set(args, "config", bay_map()) != 0)
@@ -129,8 +129,9 @@ static int check_load_args(uint64_t id, bay_value *args)
     }
     const char *plugin = bay_value_str(v[0], NULL);
     if (strcmp(plugin, bay_w.id) != 0)
-        return bay_worker_error(id, BAY_EINVAL, "COMMAND load names plugin \"%s\" but this worker was started for \"%s\"",
-                                plugin, bay_w.id);
+        return bay_worker_error(id, BAY_EINVAL,
+                                "COMMAND load names plugin \"%s\" but this worker was started for \"%s\"", plugin,
+                                bay_w.id);
     bay_w.info = (bay_plugin_info){plugin, bay_value_str(v[1], NULL), bay_value_str(v[2], NULL),
                                    bay_value_str(v[3], NULL), config};
     bay_w.functions = functions;
@@ -146,6 +147,8 @@ static void run_load(bay_job *j)
     }
     bay_value_free(bay_w.load_args); /* left by an earlier load that failed */
     bay_w.load_args = NULL;
+    bay_w.info = (bay_plugin_info){0};
+    bay_w.functions = NULL;
     char why[256];
     int rc = j->f.value ? bay_value_from_object(j->f.value, &bay_w.load_args, why, sizeof why)
                         : bay_value_fail(why, sizeof why, BAY_EPROTO, "a map of arguments is required");
@@ -178,10 +181,8 @@ static void run_load(bay_job *j)
     char logged[sizeof bay_w.last_error_log];
     memcpy(logged, bay_w.last_error_log, sizeof logged);
     pthread_mutex_unlock(&bay_w.lock);
-    if (logged[0])
-        bay_worker_error(id, err.code ? err.code : rc, "%s (the plugin logged: %s)", err.message, logged);
-    else
-        bay_worker_error(id, err.code ? err.code : rc, "%s", err.message);
+    bay_worker_error(id, err.code ? err.code : rc, "%s%s%s%s", err.message, logged[0] ? " (the plugin logged: " : "",
+                     logged, logged[0] ? ")" : "");
 }
 
 /* run_command runs COMMAND j; returns true when the worker should exit. */
@@ -205,7 +206,8 @@ static bool run_command(bay_job *j)
 
 /* The environment plugbayd starts a worker with, in the order read_env fills it. */
 enum { ENV_URL, ENV_TOKEN, ENV_PLUGIN, ENV_BROKER_PID, ENV_COUNT };
-static const char *const env_names[ENV_COUNT] = {"PLUGBAY_URL", "PLUGBAY_TOKEN", "PLUGBAY_PLUGIN", "PLUGBAY_BROKER_PID"};
+static const char *const env_names[ENV_COUNT] = {"PLUGBAY_URL", "PLUGBAY_TOKEN", "PLUGBAY_PLUGIN",
+                                                  "PLUGBAY_BROKER_PID"};
 
 /* read_env fills env from the environment; returns false after naming what is missing. */
 static bool read_env(const char *env[ENV_COUNT])

@@ -42,6 +42,14 @@ typedef struct bay_bridge {
     /* unload runs the plugin's on_unload and releases it. Called only after a
      * successful load. */
     void (*unload)(void);
+
+    /* interrupt, when not NULL, runs on the worker's I/O thread right after a
+     * call in hand was cancelled (by its caller, or by the broker at the call's
+     * deadline). A bridge whose plugin code cannot poll bay_call_cancelled()
+     * uses it to stop that code (an asynchronous exception, a signal to the
+     * main thread); the call then ends with bay_call_cancelled() true. It must
+     * be safe to run while the main thread is inside bridge->call. */
+    void (*interrupt)(void);
 } bay_bridge;
 
 /* bay_worker_main runs the whole worker for bridge: it reads PLUGBAY_URL,
