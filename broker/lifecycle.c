@@ -230,6 +230,11 @@ void lifecycle_worker_ready(broker *b, plugin *p)
     bay_map_set(args, "data_dir", bay_str(data));
     bay_map_set(args, "config", config);
     bay_map_set(args, "functions", functions_map(p->m));
+    bay_value *granted = bay_array();
+    bay_state_plugin *sp = bay_state_find(b->state, p->id);
+    for (char **g = sp ? sp->granted : NULL; g && *g; g++)
+        bay_array_push(granted, bay_str(*g));
+    bay_map_set(args, "permissions", granted);
     void *raw = NULL;
     size_t len = 0;
     p->load_id = ++b->next_call;

@@ -118,7 +118,12 @@ static int check_load_args(uint64_t id, bay_value *args)
             return BAY_EPROTO;
     if (bay_value_type(bay_map_get(args, "config")) == BAY_NIL && bay_map_set(args, "config", bay_map()) != 0)
         return bay_worker_error(id, BAY_ENOMEM, "COMMAND load: %s", bay_strerror(BAY_ENOMEM));
-    if (load_field(id, args, "config", BAY_MAP, &config) || load_field(id, args, "functions", BAY_MAP, &functions))
+    if (bay_value_type(bay_map_get(args, "permissions")) == BAY_NIL &&
+        bay_map_set(args, "permissions", bay_array()) != 0)
+        return bay_worker_error(id, BAY_ENOMEM, "COMMAND load: %s", bay_strerror(BAY_ENOMEM));
+    const bay_value *permissions;
+    if (load_field(id, args, "config", BAY_MAP, &config) || load_field(id, args, "functions", BAY_MAP, &functions) ||
+        load_field(id, args, "permissions", BAY_ARRAY, &permissions))
         return BAY_EPROTO;
     for (size_t i = 0; i < bay_value_len(functions); i++) {
         const bay_value *fn;
@@ -133,7 +138,7 @@ static int check_load_args(uint64_t id, bay_value *args)
                                 "COMMAND load names plugin \"%s\" but this worker was started for \"%s\"", plugin,
                                 bay_w.id);
     bay_w.info = (bay_plugin_info){plugin, bay_value_str(v[1], NULL), bay_value_str(v[2], NULL),
-                                   bay_value_str(v[3], NULL), config};
+                                   bay_value_str(v[3], NULL), config, permissions};
     bay_w.functions = functions;
     return 0;
 }
