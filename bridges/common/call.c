@@ -137,54 +137,45 @@ int bay_call_remaining_ms(const bay_call *call)
     return ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
-/* arg_fetch returns argument index of args in *out when it has type want (an
- * int also passes for a float), else records why and returns BAY_ETYPE. */
-static int arg_fetch(bay_call *call, const bay_value *args, size_t index, bay_type want, const bay_value **out)
+/* arg_get stores argument index of args in *out, whose C type follows want
+ * (int64_t, double, const char *, bool; an int also passes for a float).
+ * A missing or mistyped argument is recorded with bay_call_error: BAY_ETYPE. */
+static int arg_get(bay_call *call, const bay_value *args, size_t index, bay_type want, void *out)
 {
     size_t n = bay_value_len(args);
     if (index >= n)
         return bay_call_error(call, BAY_ETYPE, "%s: argument %zu is missing (got %zu argument%s)", call->name,
                               index + 1, n, n == 1 ? "" : "s");
-    *out = bay_array_get(args, index);
-    bay_type t = bay_value_type(*out);
+    const bay_value *v = bay_array_get(args, index);
+    bay_type t = bay_value_type(v);
     if (t != want && !(want == BAY_FLOAT && t == BAY_INT))
         return bay_call_error(call, BAY_ETYPE, "%s: argument %zu must be %s, got %s", call->name, index + 1,
                               bay_type_name(want), bay_type_name(t));
+    switch (want) {
+    case BAY_INT: *(int64_t *)out = bay_value_int(v); break;
+    case BAY_FLOAT: *(double *)out = bay_value_float(v); break;
+    case BAY_STR: *(const char **)out = bay_value_str(v, NULL); break;
+    default: *(bool *)out = bay_value_bool(v); break;
+    }
     return 0;
 }
 
 int bay_arg_int(bay_call *call, const bay_value *args, size_t index, int64_t *out)
 {
-    const bay_value *v;
-    int rc = arg_fetch(call, args, index, BAY_INT, &v);
-    if (rc == 0)
-        *out = bay_value_int(v);
-    return rc;
+    return arg_get(call, args, index, BAY_INT, out);
 }
 
 int bay_arg_float(bay_call *call, const bay_value *args, size_t index, double *out)
 {
-    const bay_value *v;
-    int rc = arg_fetch(call, args, index, BAY_FLOAT, &v);
-    if (rc == 0)
-        *out = bay_value_float(v);
-    return rc;
+    return arg_get(call, args, index, BAY_FLOAT, out);
 }
 
 int bay_arg_str(bay_call *call, const bay_value *args, size_t index, const char **out)
 {
-    const bay_value *v;
-    int rc = arg_fetch(call, args, index, BAY_STR, &v);
-    if (rc == 0)
-        *out = bay_value_str(v, NULL);
-    return rc;
+    return arg_get(call, args, index, BAY_STR, out);
 }
 
 int bay_arg_bool(bay_call *call, const bay_value *args, size_t index, bool *out)
 {
-    const bay_value *v;
-    int rc = arg_fetch(call, args, index, BAY_BOOL, &v);
-    if (rc == 0)
-        *out = bay_value_bool(v);
-    return rc;
+    return arg_get(call, args, index, BAY_BOOL, out);
 }

@@ -7,7 +7,9 @@
  *
  * A plugin includes this header, not plugbay.h (the host API); both define bay_call.
  *
- * The plugin runs alone in its worker process; one call runs at a time. Plugin
+ * The plugin runs alone in its worker process; one call runs at a time, on the
+ * worker's main thread: call the functions below only from that thread (not
+ * from threads the plugin starts itself). Plugin
  * functions may call other extension points through the broker with
  * bay_plugin_call(), including ones provided by the host or other plugins. */
 #ifndef PLUGBAY_PLUGIN_H

@@ -1,4 +1,5 @@
 /* examples/plugins/audit/plugin.c — example/audit: a second app.started listener, a fallback greet and math.add. */
+#include <stdio.h>
 #include <time.h>
 
 #include <plugbay/plugin.h>
@@ -23,7 +24,9 @@ static int greet_too(bay_call *call, const bay_value *args, bay_value **result)
     if (rc)
         return rc;
     bay_plugin_log(BAY_LOG_INFO, "greeting %s in place of example/hello", name);
-    *result = bay_str("Greetings from example/audit");
+    char text[256];
+    snprintf(text, sizeof text, "Greetings, %s (from example/audit)", name);
+    *result = bay_str(text);
     return *result ? 0 : BAY_ENOMEM;
 }
 
