@@ -56,6 +56,7 @@ typedef enum plugin_state {
     PS_AVAILABLE, /* discovered, not installed */
     PS_DISABLED,  /* installed, not enabled */
     PS_STOPPED,   /* enabled, not loaded */
+    PS_WAITING,   /* enabled, waiting for its dependencies to load */
     PS_STARTING,  /* worker started, loading */
     PS_LOADED,
     PS_UNLOADING, /* refusing new calls, draining in-flight ones */
@@ -213,6 +214,27 @@ void lifecycle_notice(broker *b, const char *what, const char *name, const char 
 int64_t lifecycle_tick(broker *b, int64_t now);
 /* lifecycle_free frees every plugin (at shutdown, after the workers are gone). */
 void lifecycle_free(broker *b);
+
+/* lifecycle_fail marks p failed for good (no restart) with why, and answers its waiters. */
+void lifecycle_fail(broker *b, plugin *p, const char *why);
+
+/* depends.c */
+/* depends_order sorts b->plugins so every plugin comes after its dependencies
+ * (then by manifest order and id), sets their ranks, and marks plugins in a
+ * dependency cycle invalid. */
+void depends_order(broker *b);
+/* depends_host_check returns BAY_EVERSION (with err) when p does not work with this plugbay. */
+int depends_host_check(broker *b, plugin *p, char *err, size_t errlen);
+/* depends_ready returns 0 when p's dependencies are loaded, BAY_EPENDING (err
+ * says what it waits for) when they are on their way — loading the stopped
+ * ones — or another code with err naming both sides of the problem. */
+int depends_ready(broker *b, plugin *p, char *err, size_t errlen);
+/* depends_wake loads the waiting plugins whose dependencies are now loaded
+ * and fails those whose dependencies cannot be. */
+void depends_wake(broker *b);
+/* depends_users writes the ids of running plugins that depend on p into out
+ * (", "-separated) and returns how many there are. */
+size_t depends_users(broker *b, const plugin *p, char *out, size_t len);
 
 /* supervise.c */
 int supervise_init(broker *b, char *err, size_t errlen);

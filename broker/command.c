@@ -162,9 +162,9 @@ static int lifecycle(broker *b, conn *c, const bay_frame *f, plugin *p, const ba
             return BAY_ESTATE;
         }
         bool disable = strcmp(cmd, "disable") == 0;
-        rc = disable ? bay_state_set_enabled(b->state, p->id, false) : bay_state_uninstall(b->state, p->id);
+        rc = lifecycle_unload(b, p, false, disable ? PS_DISABLED : PS_AVAILABLE, err, errlen);
         if (rc == 0)
-            rc = lifecycle_unload(b, p, false, disable ? PS_DISABLED : PS_AVAILABLE, err, errlen);
+            rc = disable ? bay_state_set_enabled(b->state, p->id, false) : bay_state_uninstall(b->state, p->id);
     } else if (strcmp(cmd, "enable") == 0) {
         if (p->state == PS_AVAILABLE) {
             snprintf(err, errlen, "%s is not installed; run `plugbay install %s`", p->id, p->id);
@@ -189,7 +189,7 @@ static int lifecycle(broker *b, conn *c, const bay_frame *f, plugin *p, const ba
     }
     if (rc == 0) {
         lifecycle_add_waiter(p, c->session, f->id);
-        if (p->state != PS_STARTING && p->state != PS_UNLOADING)
+        if (p->state != PS_STARTING && p->state != PS_UNLOADING && p->state != PS_WAITING)
             lifecycle_settle(b, p);
     }
     return rc;

@@ -11,7 +11,7 @@
 #define UNLOAD_EXIT_MS 2000 /* time a worker gets to exit after COMMAND unload */
 
 static const char *const state_names[] = {
-    [PS_AVAILABLE] = "available", [PS_DISABLED] = "disabled", [PS_STOPPED] = "stopped",
+    [PS_AVAILABLE] = "available", [PS_DISABLED] = "disabled", [PS_STOPPED] = "stopped", [PS_WAITING] = "waiting",
     [PS_STARTING] = "starting",   [PS_LOADED] = "loaded",     [PS_UNLOADING] = "unloading",
     [PS_FAILED] = "failed",       [PS_INVALID] = "invalid",
 };
@@ -43,6 +43,23 @@ void lifecycle_notice(broker *b, const char *what, const char *name, const char 
     free(all);
 }
 
+/* wake_dependents lets waiting plugins react to a state change, once at a
+ * time: a change made while waking is picked up by the same round. */
+static void wake_dependents(broker *b)
+{
+    static bool waking, again;
+    if (waking) {
+        again = true;
+        return;
+    }
+    waking = true;
+    do {
+        again = false;
+        depends_wake(b);
+    } while (again);
+    waking = false;
+}
+
 /* set_state moves p to s, logs it and tells subscribers. */
 static void set_state(broker *b, plugin *p, plugin_state s, const char *reason)
 {
@@ -51,6 +68,8 @@ static void set_state(broker *b, plugin *p, plugin_state s, const char *reason)
     bay_log(s == PS_FAILED || s == PS_INVALID ? BAY_LOG_WARN : BAY_LOG_INFO, p->id, "%s%s%s", state_names[s],
             p->reason[0] ? ": " : "", p->reason);
     lifecycle_notice(b, "plugin-state", "", p->id, state_names[s], p->reason);
+    if (s != PS_STARTING && s != PS_UNLOADING)
+        wake_dependents(b);
 }
 
 void lifecycle_add_waiter(plugin *p, uint64_t session, uint64_t id)
@@ -148,8 +167,16 @@ int lifecycle_discover(broker *b, char *err, size_t errlen)
     }
     bay_strv_free(ids);
     qsort(b->plugins, b->nplugins, sizeof *b->plugins, by_load_order);
-    for (size_t i = 0; i < b->nplugins; i++)
-        b->plugins[i]->rank = (int64_t)i;
+    depends_order(b);
+    for (size_t i = 0; i < b->nplugins; i++) {
+        plugin *p = b->plugins[i];
+        char why[512];
+        if (p->state != PS_INVALID && depends_host_check(b, p, why, sizeof why) != 0) {
+            p->state = PS_INVALID;
+            snprintf(p->reason, sizeof p->reason, "%s", why);
+            bay_log(BAY_LOG_ERROR, p->id, "refused: %s", why);
+        }
+    }
     for (size_t i = 0; i < bay_state_count(b->state); i++) {
         const char *id = bay_state_at(b->state, i)->id;
         if (plugin_find(b, id) == NULL)
@@ -172,7 +199,10 @@ int lifecycle_load(broker *b, plugin *p, char *err, size_t errlen)
     switch (p->state) {
     case PS_LOADED:
     case PS_STARTING:
-        return 0;
+    case PS_WAITING:
+        if (p->state != PS_WAITING)
+            return 0;
+        break;
     case PS_UNLOADING:
         p->then_load = true;
         return 0;
@@ -189,9 +219,19 @@ int lifecycle_load(broker *b, plugin *p, char *err, size_t errlen)
     case PS_FAILED:
         break;
     }
+    int rc = depends_ready(b, p, err, errlen);
+    if (rc == BAY_EPENDING) {
+        if (p->state != PS_WAITING)
+            set_state(b, p, PS_WAITING, err);
+        return 0;
+    }
+    if (rc) {
+        lifecycle_fail(b, p, err);
+        return rc;
+    }
     p->restart_at_ms = 0;
     p->kill_sent = false;
-    int rc = supervise_spawn(b, p, err, errlen);
+    rc = supervise_spawn(b, p, err, errlen);
     if (rc) {
         set_state(b, p, PS_FAILED, err);
         return rc;
@@ -309,8 +349,21 @@ void lifecycle_load_answer(broker *b, plugin *p, const bay_frame *f)
     supervise_kill(b, p, err);
 }
 
+void lifecycle_fail(broker *b, plugin *p, const char *why)
+{
+    p->restart_at_ms = 0;
+    set_state(b, p, PS_FAILED, why);
+    lifecycle_settle(b, p);
+}
+
 int lifecycle_unload(broker *b, plugin *p, bool then_load, plugin_state rest, char *err, size_t errlen)
 {
+    char users[300];
+    if (!then_load && !b->stopping && depends_users(b, p, users, sizeof users) > 0) {
+        snprintf(err, errlen, "%s is in use by %s, which depend%s on it; unload %s first", p->id, users,
+                 strchr(users, ',') ? "" : "s", strchr(users, ',') ? "them" : "it");
+        return BAY_EBUSY;
+    }
     p->then_load = then_load;
     p->rest = rest;
     switch (p->state) {
@@ -336,6 +389,7 @@ int lifecycle_unload(broker *b, plugin *p, bool then_load, plugin_state rest, ch
         /* fall through */
     case PS_STOPPED:
     case PS_DISABLED:
+    case PS_WAITING:
         if (p->state != rest)
             set_state(b, p, rest, NULL);
         return then_load ? lifecycle_load(b, p, err, errlen) : 0;

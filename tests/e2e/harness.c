@@ -50,7 +50,8 @@ static void copy_file(const char *from, const char *to)
     close(out);
 }
 
-static void copy_plugin(harness *h, const char *id)
+/* copy_plugin copies the built plugin id into DIR/plugins/as. */
+static void copy_plugin(harness *h, const char *id, const char *as)
 {
     const char *roots[] = {BAY_TEST_PLUGIN_DIR, BAY_EXAMPLE_PLUGIN_DIR};
     for (size_t r = 0; r < 2; r++) {
@@ -59,7 +60,7 @@ static void copy_plugin(harness *h, const char *id)
         DIR *d = opendir(src);
         if (d == NULL)
             continue;
-        snprintf(dst, sizeof dst, "%s/%s", h->plugins, id);
+        snprintf(dst, sizeof dst, "%s/%s", h->plugins, as);
         mkdirs(dst);
         for (struct dirent *e; (e = readdir(d));) {
             if (e->d_name[0] == '.')
@@ -86,7 +87,7 @@ void h_setup(harness *h, const char *const *ids)
     snprintf(h->url, sizeof h->url, "ipc://%s/state/plugbayd.sock", h->dir);
     mkdirs(h->plugins);
     for (size_t i = 0; ids && ids[i]; i++)
-        copy_plugin(h, ids[i]);
+        copy_plugin(h, ids[i], ids[i]);
 }
 
 static bool broker_answers(void *arg)
@@ -161,6 +162,12 @@ bay_conn *h_connect(harness *h, const char *name)
     int rc = bay_connect(h->url, name, &c, &err);
     cr_assert_eq(rc, 0, "bay_connect: %s", err.message);
     return c;
+}
+
+void h_clone_plugin(harness *h, const char *src, const char *id, const char *manifest)
+{
+    copy_plugin(h, src, id);
+    h_write_manifest(h, id, manifest);
 }
 
 void h_write_manifest(harness *h, const char *id, const char *text)

@@ -39,6 +39,10 @@ void h_cleanup(harness *h);
 /* h_connect connects a host named name; asserts on failure. */
 bay_conn *h_connect(harness *h, const char *name);
 
+/* h_clone_plugin copies the built plugin src (its code) to DIR/plugins/ID with
+ * manifest text instead of src's plugin.json. Call before h_start. */
+void h_clone_plugin(harness *h, const char *src, const char *id, const char *manifest);
+
 /* h_write_manifest writes text as DIR/plugins/ID/plugin.json (creating the folder). */
 void h_write_manifest(harness *h, const char *id, const char *text);
 

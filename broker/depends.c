@@ -1,0 +1,191 @@
+/* broker/depends.c — dependencies between plugins: load order, cycles, readiness, who is in use. */
+#include "broker.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static plugin *dep_of(broker *b, const bay_dep_decl *d)
+{
+    return plugin_find(b, d->id);
+}
+
+/* index_of returns p's position in b->plugins. */
+static size_t index_of(broker *b, const plugin *p)
+{
+    for (size_t i = 0; i < b->nplugins; i++)
+        if (b->plugins[i] == p)
+            return i;
+    return b->nplugins;
+}
+
+/* describe_cycle writes "a -> b -> a" following unresolved dependencies from start. */
+static void describe_cycle(broker *b, plugin *start, const bool *left, char *out, size_t len)
+{
+    size_t n = (size_t)snprintf(out, len, "dependency cycle: %s", start->id);
+    plugin *p = start;
+    for (size_t steps = 0; steps <= b->nplugins && n < len; steps++) {
+        plugin *next = NULL;
+        for (size_t j = 0; p->m && j < p->m->ndeps && !next; j++) {
+            plugin *d = dep_of(b, &p->m->deps[j]);
+            if (d && left[index_of(b, d)])
+                next = d;
+        }
+        if (next == NULL)
+            return;
+        n += (size_t)snprintf(out + n, len - n, " -> %s", next->id);
+        if (next == start)
+            return;
+        p = next;
+    }
+}
+
+void depends_order(broker *b)
+{
+    size_t n = b->nplugins;
+    plugin **sorted = malloc((n ? n : 1) * sizeof *sorted);
+    bool *left = calloc(n ? n : 1, sizeof *left);
+    if (sorted == NULL || left == NULL) {
+        free(sorted);
+        free(left);
+        return; /* keep the order by (order, id) */
+    }
+    for (size_t i = 0; i < n; i++)
+        left[i] = true;
+    /* Repeatedly take the first plugin (in (order, id) order) whose dependencies are all placed. */
+    size_t placed = 0;
+    for (bool progress = true; progress && placed < n;) {
+        progress = false;
+        for (size_t i = 0; i < n; i++) {
+            plugin *p = b->plugins[i];
+            bool ready = left[i];
+            for (size_t j = 0; ready && p->m && j < p->m->ndeps; j++) {
+                plugin *d = dep_of(b, &p->m->deps[j]);
+                ready = d == NULL || !left[index_of(b, d)];
+            }
+            if (ready) {
+                left[i] = false;
+                sorted[placed++] = p;
+                progress = true;
+                break;
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++) /* what is left is in or behind a cycle */
+        if (left[i]) {
+            plugin *p = b->plugins[i];
+            describe_cycle(b, p, left, p->reason, sizeof p->reason);
+            p->state = PS_INVALID;
+            bay_log(BAY_LOG_ERROR, p->id, "refused: %s", p->reason);
+        }
+    for (size_t i = 0; i < n; i++)
+        if (left[i])
+            sorted[placed++] = b->plugins[i];
+    memcpy(b->plugins, sorted, n * sizeof *sorted);
+    for (size_t i = 0; i < n; i++)
+        b->plugins[i]->rank = (int64_t)i;
+    free(sorted);
+    free(left);
+}
+
+int depends_host_check(broker *b, plugin *p, char *err, size_t errlen)
+{
+    bay_semver v;
+    if (p->m == NULL || p->m->host == NULL || bay_semver_parse(b->version, &v) != 0 ||
+        bay_semver_satisfies(&v, p->m->host))
+        return 0;
+    snprintf(err, errlen, "%s works with plugbay %s, but this is plugbay %s", p->id, p->m->host, b->version);
+    return BAY_EVERSION;
+}
+
+/* dep_problem explains why dependency d of p cannot be satisfied, or returns 0
+ * (ready) or BAY_EPENDING (on its way: *starting tells whether to load it). */
+static int dep_problem(broker *b, plugin *p, const bay_dep_decl *d, plugin **need_load, char *err, size_t errlen)
+{
+    plugin *dp = dep_of(b, d);
+    *need_load = NULL;
+    if (dp == NULL) {
+        snprintf(err, errlen, "%s needs %s (%s), which is not in %s", p->id, d->id, d->range, b->opt.plugins_dir);
+        return BAY_ENOENT;
+    }
+    if (dp->m == NULL) {
+        snprintf(err, errlen, "%s needs %s (%s), whose manifest is invalid: %s", p->id, d->id, d->range, dp->reason);
+        return BAY_EMANIFEST;
+    }
+    if (!bay_semver_satisfies(&dp->m->ver, d->range)) {
+        snprintf(err, errlen, "%s needs %s %s, but %s is version %s", p->id, d->id, d->range, d->id, dp->m->version);
+        return BAY_EVERSION;
+    }
+    switch (dp->state) {
+    case PS_LOADED:
+        return 0;
+    case PS_STARTING:
+    case PS_WAITING:
+        return BAY_EPENDING;
+    case PS_STOPPED:
+        *need_load = dp;
+        return BAY_EPENDING;
+    case PS_FAILED:
+        if (dp->restart_at_ms || dp->pid)
+            return BAY_EPENDING;
+        break;
+    default:
+        break;
+    }
+    snprintf(err, errlen, "%s needs %s, which is %s%s%s", p->id, d->id, plugin_state_name(dp->state),
+             dp->reason[0] ? ": " : "", dp->reason);
+    return BAY_EUNAVAIL;
+}
+
+int depends_ready(broker *b, plugin *p, char *err, size_t errlen)
+{
+    int rc = depends_host_check(b, p, err, errlen);
+    bool pending = false;
+    for (size_t i = 0; rc == 0 && p->m && i < p->m->ndeps; i++) {
+        plugin *load = NULL;
+        rc = dep_problem(b, p, &p->m->deps[i], &load, err, errlen);
+        if (rc == BAY_EPENDING) {
+            pending = true;
+            rc = 0;
+            snprintf(err, errlen, "waiting for %s to load", p->m->deps[i].id);
+            char ignored[256];
+            if (load)
+                lifecycle_load(b, load, ignored, sizeof ignored);
+        }
+    }
+    return rc ? rc : pending ? BAY_EPENDING : 0;
+}
+
+void depends_wake(broker *b)
+{
+    char err[512];
+    for (size_t i = 0; i < b->nplugins; i++) {
+        plugin *p = b->plugins[i];
+        if (p->state != PS_WAITING)
+            continue;
+        int rc = depends_ready(b, p, err, sizeof err);
+        if (rc == 0)
+            lifecycle_load(b, p, err, sizeof err);
+        else if (rc != BAY_EPENDING)
+            lifecycle_fail(b, p, err);
+    }
+}
+
+size_t depends_users(broker *b, const plugin *p, char *out, size_t len)
+{
+    size_t count = 0, n = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < b->nplugins; i++) {
+        plugin *u = b->plugins[i];
+        if (u->state != PS_LOADED && u->state != PS_STARTING && u->state != PS_WAITING)
+            continue;
+        for (size_t j = 0; u->m && j < u->m->ndeps; j++)
+            if (strcmp(u->m->deps[j].id, p->id) == 0) {
+                if (n < len)
+                    n += (size_t)snprintf(out + n, len - n, "%s%s", count ? ", " : "", u->id);
+                count++;
+                break;
+            }
+    }
+    return count;
+}
