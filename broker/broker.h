@@ -89,6 +89,7 @@ typedef struct plugin {
     char outbuf[4096];
     size_t outlen;
     uint64_t load_id;  /* id of the COMMAND load in flight */
+    uint64_t unload_id; /* id of the COMMAND unload in flight */
     int inflight;      /* calls forwarded and not answered */
     int64_t crashes[16]; /* times of recent crashes (ms), ring */
     int ncrashes;
@@ -105,6 +106,8 @@ typedef struct plugin {
     int64_t next_beat_ms;
     int64_t start_deadline_ms;
     uint64_t calls, errors;
+    float latency_us[256]; /* the last calls' times, a ring */
+    unsigned nlatency;     /* how many were recorded in all */
     plugin_timer *timers;
     waiter *waiters;
 } plugin;
@@ -125,6 +128,7 @@ typedef struct call {
     size_t ntargets, next;
     struct target *current;
     uint64_t current_session; /* connection the current CALL went to */
+    int64_t sent_ns;          /* when the current CALL went out (CLOCK_MONOTONIC) */
     bool answered;         /* the caller has its answer; waiting only for the provider to finish */
     int64_t abandoned_ms;  /* when the caller was answered before the provider finished */
     /* gathered event results: packed map per provider */
@@ -156,6 +160,7 @@ typedef struct broker {
 
 /* broker.c */
 int64_t bay_now_ms(void);
+int64_t bay_now_ns(void);
 int broker_run(broker *b);
 /* broker_queue_push hands a message (or, with msg NULL, the news that the
  * peer left) from an NNG thread to the broker's thread. session 0 is the
@@ -205,6 +210,9 @@ void lifecycle_worker_ready(broker *b, plugin *p);
 void lifecycle_load_answer(broker *b, plugin *p, const bay_frame *f);
 void lifecycle_worker_gone(broker *b, plugin *p, const char *why);
 void lifecycle_drained(broker *b, plugin *p);
+/* lifecycle_unload_answer closes the worker's connection once it answered
+ * COMMAND unload, so it exits at once instead of waiting for the broker. */
+void lifecycle_unload_answer(broker *b, plugin *p);
 void lifecycle_settle(broker *b, plugin *p);
 void lifecycle_add_waiter(plugin *p, uint64_t session, uint64_t id);
 /* lifecycle_withdraw removes every provider owner has, telling subscribers. */
@@ -236,6 +244,23 @@ void depends_wake(broker *b);
  * (", "-separated) and returns how many there are. */
 size_t depends_users(broker *b, const plugin *p, char *out, size_t len);
 
+/* permission.c */
+/* permission_requested returns what p's manifest asks for: its "permissions"
+ * and provide:NAME for each extension point it provides (NULL-terminated; the
+ * caller frees it with bay_strv_free), or NULL when out of memory. */
+char **permission_requested(const bay_manifest *m);
+/* permission_match tells whether a granted permission covers wanted: equal,
+ * or granted ends in '*' and wanted starts with what precedes it. */
+bool permission_match(const char *granted, const char *wanted);
+/* permission_granted tells whether p was granted KIND:NAME ("call", "provide"). */
+bool permission_granted(broker *b, const plugin *p, const char *kind, const char *name);
+/* permission_choose picks what to grant p at install: everything it asks for
+ * when all, else the strings of grant (an array), each of which it must ask for.
+ * On success *out is a NULL-terminated list the caller frees with
+ * bay_strv_free. BAY_EPERM (nothing granted but something asked) and
+ * BAY_EINVAL (a grant it did not ask for) come with err. */
+int permission_choose(const plugin *p, const bay_value *grant, bool all, char ***out, char *err, size_t errlen);
+
 /* supervise.c */
 int supervise_init(broker *b, char *err, size_t errlen);
 int supervise_spawn(broker *b, plugin *p, char *err, size_t errlen);
@@ -243,6 +268,9 @@ void supervise_reap(broker *b);
 void supervise_read_output(broker *b, plugin *p);
 void supervise_kill(broker *b, plugin *p, const char *why);
 int64_t supervise_tick(broker *b, int64_t now);
+/* supervise_usage reads a worker's CPU time (user + system, ms) and PSS (kB)
+ * from /proc; -1 where it cannot. */
+void supervise_usage(pid_t pid, int64_t *cpu_ms, int64_t *pss_kb);
 void supervise_shutdown(broker *b);
 void supervise_kill_all(broker *b);
 

@@ -40,12 +40,30 @@ static bay_value *summary(const plugin *p)
     return v;
 }
 
+static int by_value(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* add_runtime adds what p is doing now: pid, calls, errors, call times of the
+ * last 256 calls (p50/p99, µs), CPU time and PSS of its worker. */
 static void add_runtime(bay_value *v, const plugin *p)
 {
     bay_map_set(v, "pid", bay_int(p->pid));
     bay_map_set(v, "calls", bay_int((int64_t)p->calls));
     bay_map_set(v, "errors", bay_int((int64_t)p->errors));
     bay_map_set(v, "inflight", bay_int(p->inflight));
+    size_t cap = sizeof p->latency_us / sizeof *p->latency_us, n = p->nlatency < cap ? p->nlatency : cap;
+    float sorted[sizeof p->latency_us / sizeof *p->latency_us];
+    memcpy(sorted, p->latency_us, n * sizeof *sorted);
+    qsort(sorted, n, sizeof *sorted, by_value);
+    bay_map_set(v, "p50_us", n ? bay_int((int64_t)sorted[n / 2]) : bay_nil());
+    bay_map_set(v, "p99_us", n ? bay_int((int64_t)sorted[n * 99 / 100]) : bay_nil());
+    int64_t cpu_ms, pss_kb;
+    supervise_usage(p->pid, &cpu_ms, &pss_kb);
+    bay_map_set(v, "cpu_ms", cpu_ms >= 0 ? bay_int(cpu_ms) : bay_nil());
+    bay_map_set(v, "pss_kb", pss_kb >= 0 ? bay_int(pss_kb) : bay_nil());
 }
 
 static bay_value *info(broker *b, const plugin *p)
@@ -90,6 +108,20 @@ static bay_value *info(broker *b, const plugin *p)
         bay_map_set(deps, m->deps[i].id, bay_str(m->deps[i].range));
     bay_map_set(v, "dependencies", deps);
     bay_map_set(v, "permissions", strv_value(m->permissions, m->npermissions));
+    char **requested = permission_requested(m);
+    size_t nreq = 0;
+    while (requested && requested[nreq])
+        nreq++;
+    bay_map_set(v, "requested", strv_value(requested, nreq));
+    bay_strv_free(requested);
+    bay_state_plugin *sp = bay_state_find(b->state, p->id);
+    size_t ngranted = 0;
+    while (sp && sp->granted[ngranted])
+        ngranted++;
+    bay_map_set(v, "granted", sp ? strv_value(sp->granted, ngranted) : bay_nil());
+    char users[300];
+    size_t nusers = depends_users(b, p, users, sizeof users);
+    bay_map_set(v, "used_by", bay_str(nusers ? users : ""));
     bay_value *config = NULL;
     char err[128];
     if (bay_value_from_jansson(m->config, &config, err, sizeof err) == 0)
@@ -130,6 +162,46 @@ static bay_value *status(broker *b)
     return v;
 }
 
+/* grant adds permissions to an installed plugin; calls see them at once,
+ * provides at its next load. Answers at once. */
+static int grant(broker *b, conn *c, const bay_frame *f, plugin *p, const bay_value *args, char *err, size_t errlen)
+{
+    bay_state_plugin *sp = bay_state_find(b->state, p->id);
+    if (sp == NULL) {
+        snprintf(err, errlen, "%s is not installed; run `plugbay install %s`", p->id, p->id);
+        return BAY_ESTATE;
+    }
+    char **chosen;
+    int rc = permission_choose(p, bay_map_get(args, "grant"), bay_value_bool(bay_map_get(args, "grant_all")),
+                               &chosen, err, errlen);
+    if (rc)
+        return rc;
+    bay_value *all = bay_array();
+    for (char **g = sp->granted; *g; g++)
+        bay_array_push(all, bay_str(*g));
+    for (char **g = chosen; *g; g++)
+        bay_array_push(all, bay_str(*g));
+    bay_strv_free(chosen);
+    size_t n = bay_value_len(all);
+    const char **list = calloc(n + 1, sizeof *list);
+    for (size_t i = 0; list && i < n; i++)
+        list[i] = bay_value_str(bay_array_get(all, i), NULL);
+    rc = list ? bay_state_set_granted(b->state, p->id, list) : BAY_ENOMEM;
+    free(list);
+    if (rc == 0) {
+        bay_value *v = bay_map();
+        bay_map_set(v, "id", bay_str(p->id));
+        bay_map_set(v, "state", bay_str(plugin_state_name(p->state)));
+        bay_map_set(v, "granted", all);
+        conn_send_value(b, c, f->id, v);
+        bay_value_free(v);
+        return 0;
+    }
+    snprintf(err, errlen, "%s", bay_state_error(b->state));
+    bay_value_free(all);
+    return rc;
+}
+
 /* lifecycle runs a command on one plugin; the answer waits until the plugin settles. */
 static int lifecycle(broker *b, conn *c, const bay_frame *f, plugin *p, const bay_value *args, char *err,
                      size_t errlen)
@@ -145,13 +217,13 @@ static int lifecycle(broker *b, conn *c, const bay_frame *f, plugin *p, const ba
             snprintf(err, errlen, "%s cannot be installed: %s", p->id, p->reason);
             return BAY_EMANIFEST;
         }
-        const bay_value *grant = bay_map_get(args, "grant");
-        size_t n = bay_value_len(grant);
-        const char **granted = calloc(n + 1, sizeof *granted);
-        for (size_t i = 0; granted && i < n; i++)
-            granted[i] = bay_value_str(bay_array_get(grant, i), NULL);
-        rc = granted ? bay_state_install(b->state, p->id, granted, NULL) : BAY_ENOMEM;
-        free(granted);
+        char **granted;
+        rc = permission_choose(p, bay_map_get(args, "grant"), bay_value_bool(bay_map_get(args, "grant_all")),
+                               &granted, err, errlen);
+        if (rc)
+            return rc;
+        rc = bay_state_install(b->state, p->id, (const char *const *)granted, NULL);
+        bay_strv_free(granted);
         if (rc == 0) {
             p->state = PS_STOPPED;
             rc = lifecycle_load(b, p, err, errlen);
@@ -178,16 +250,18 @@ static int lifecycle(broker *b, conn *c, const bay_frame *f, plugin *p, const ba
             p->ncrashes = 0;
             rc = lifecycle_load(b, p, err, errlen);
         }
+    } else if (strcmp(cmd, "grant") == 0) {
+        return grant(b, c, f, p, args, err, errlen);
     } else if (strcmp(cmd, "load") == 0) {
         rc = lifecycle_load(b, p, err, errlen);
     } else if (strcmp(cmd, "unload") == 0 || strcmp(cmd, "reload") == 0) {
         rc = lifecycle_unload(b, p, strcmp(cmd, "reload") == 0, PS_STOPPED, err, errlen);
     } else {
         snprintf(err, errlen, "unknown command \"%s\" (commands: list, info, install, uninstall, enable, disable, "
-                              "load, unload, reload, status)", cmd);
+                              "grant, load, unload, reload, status)", cmd);
         return BAY_ENOENT;
     }
-    if (rc == 0) {
+    if (rc == 0 && strcmp(cmd, "grant") != 0) {
         lifecycle_add_waiter(p, c->session, f->id);
         if (p->state != PS_STARTING && p->state != PS_UNLOADING && p->state != PS_WAITING)
             lifecycle_settle(b, p);

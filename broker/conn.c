@@ -340,6 +340,8 @@ void conn_handle(broker *b, conn *c, nng_msg *msg)
     } else if (f.type == BAY_F_RESULT || f.type == BAY_F_ERROR) {
         if (c->role == ROLE_WORKER && c->plugin && f.id == c->plugin->load_id)
             lifecycle_load_answer(b, c->plugin, &f);
+        else if (c->role == ROLE_WORKER && c->plugin && f.id == c->plugin->unload_id)
+            lifecycle_unload_answer(b, c->plugin);
         else
             route_answer(b, c, &f);
     } else if (c->role == ROLE_WORKER) {

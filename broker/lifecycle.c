@@ -130,8 +130,10 @@ static plugin *plugin_new(broker *b, const char *id)
 static void initial_state(broker *b, plugin *p)
 {
     bay_state_plugin *sp = bay_state_find(b->state, p->id);
-    if (sp == NULL && b->opt.autoinstall && bay_state_install(b->state, p->id, NULL, &sp) == 0)
-        bay_log(BAY_LOG_INFO, p->id, "installed (--autoinstall)");
+    char **all = sp == NULL && b->opt.autoinstall ? permission_requested(p->m) : NULL;
+    if (all && bay_state_install(b->state, p->id, (const char *const *)all, &sp) == 0)
+        bay_log(BAY_LOG_INFO, p->id, "installed with every permission it asks for (--autoinstall)");
+    bay_strv_free(all);
     if (sp == NULL)
         p->state = PS_AVAILABLE;
     else if (!sp->enabled)
@@ -313,6 +315,12 @@ static int provide(broker *b, plugin *p, char *err, size_t errlen)
 {
     for (size_t i = 0; i < p->m->nprovides; i++) {
         const bay_provide_decl *d = &p->m->provides[i];
+        if (!permission_granted(b, p, "provide", d->name)) {
+            snprintf(err, errlen, "%s provides \"%s\" but was not granted provide:%s; grant it with `plugbay grant "
+                                  "%s provide:%s`", p->id, d->name, d->name, p->id, d->name);
+            withdraw(b, p);
+            return BAY_EPERM;
+        }
         int rc = bay_registry_add(b->reg, d->name, d->kind, p, p->id, p->rank, (const char *const *)d->contexts, err,
                                   errlen);
         if (rc) {
@@ -405,9 +413,16 @@ void lifecycle_drained(broker *b, plugin *p)
         supervise_kill(b, p, "unloaded before its worker started");
         return;
     }
-    bay_frame f = {.type = BAY_F_COMMAND, .id = ++b->next_call, .name = "unload"};
+    bay_frame f = {.type = BAY_F_COMMAND, .id = p->unload_id = ++b->next_call, .name = "unload"};
     conn_send(b, p->worker, &f);
     p->unload_deadline_ms = bay_now_ms() + UNLOAD_EXIT_MS;
+}
+
+void lifecycle_unload_answer(broker *b, plugin *p)
+{
+    p->unload_id = 0;
+    if (p->worker)
+        conn_close(b, p->worker);
 }
 
 /* crashed decides between a restart with backoff and staying failed. */

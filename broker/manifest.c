@@ -618,6 +618,20 @@ int bay_manifest_load(const char *plugins_dir, const char *id, bay_manifest **ou
     return rc;
 }
 
+char **bay_strv_copy(const char *const *v)
+{
+    size_t n = 0;
+    while (v && v[n])
+        n++;
+    char **c = calloc(n + 1, sizeof *c);
+    for (size_t i = 0; c && i < n; i++)
+        if (!(c[i] = strdup(v[i]))) {
+            bay_strv_free(c);
+            return NULL;
+        }
+    return c;
+}
+
 void bay_strv_free(char **v)
 {
     if (!v)

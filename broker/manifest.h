@@ -83,6 +83,11 @@ int bay_manifest_scan(const char *plugins_dir, char ***ids, char *err, size_t er
 #define BAY_PLUGIN_ID_MAX 127
 bool bay_plugin_id_valid(const char *id);
 
+/* bay_strv_copy returns a deep copy of the NULL-terminated array v (NULL
+ * gives an empty array) the caller frees with bay_strv_free(), or NULL when
+ * out of memory. */
+char **bay_strv_copy(const char *const *v);
+
 /* bay_strv_free frees a NULL-terminated array of strings and the strings. */
 void bay_strv_free(char **v);
 

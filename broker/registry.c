@@ -9,6 +9,7 @@
 #include <plugbay/plugbay.h>
 
 #include "frame.h"
+#include "manifest.h"
 
 struct bay_registry {
     bay_extpoint **eps; /* sorted by name for lookup by bsearch */
@@ -20,33 +21,10 @@ bay_registry *bay_registry_new(void)
     return calloc(1, sizeof(bay_registry));
 }
 
-static void strv_free(char **v)
-{
-    for (size_t i = 0; v && v[i]; i++)
-        free(v[i]);
-    free(v);
-}
-
-static char **strv_copy(const char *const *v)
-{
-    if (v == NULL)
-        return NULL;
-    size_t n = 0;
-    while (v[n])
-        n++;
-    char **c = calloc(n + 1, sizeof(char *));
-    for (size_t i = 0; c && i < n; i++)
-        if ((c[i] = strdup(v[i])) == NULL) {
-            strv_free(c);
-            return NULL;
-        }
-    return c;
-}
-
 static void provider_free(bay_provider *p)
 {
     free(p->owner_name);
-    strv_free(p->contexts);
+    bay_strv_free(p->contexts);
     free(p);
 }
 
@@ -180,7 +158,7 @@ int bay_registry_add(bay_registry *r, const char *name, int kind, void *owner, c
     }
     bay_provider *p = calloc(1, sizeof *p);
     if (p == NULL || grow(&e->providers, e->nproviders, &e->cap) || !(p->owner_name = strdup(owner_name)) ||
-        (contexts && !(p->contexts = strv_copy(contexts)))) {
+        (contexts && !(p->contexts = bay_strv_copy(contexts)))) {
         if (p)
             provider_free(p);
         return BAY_ENOMEM;

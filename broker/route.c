@@ -135,6 +135,7 @@ static void send_next(broker *b, call *k)
             if (rc == 0) {
                 k->current = t;
                 k->current_session = c->session;
+                k->sent_ns = bay_now_ns();
                 if (!t->host)
                     t->plugin->inflight++;
                 return;
@@ -226,6 +227,17 @@ static void start(broker *b, conn *from, const bay_frame *f, bool answer)
 {
     uint64_t origin = answer ? from->session : 0;
     char msg[1024];
+    plugin *caller = from->role == ROLE_WORKER ? from->plugin : NULL;
+    if (caller && !permission_granted(b, caller, "call", f->name)) {
+        if (answer)
+            conn_send_error(b, from, f->id, BAY_EPERM, caller->id,
+                            "%s may not call \"%s\": it was not granted call:%s (grant it with `plugbay grant %s "
+                            "call:%s` if its manifest asks for it)",
+                            caller->id, f->name, f->name, caller->id, f->name);
+        else
+            bay_log(BAY_LOG_WARN, caller->id, "refused event %s: not granted call:%s", f->name, f->name);
+        return;
+    }
     bay_extpoint *e = bay_registry_find(b->reg, f->name);
     if (e == NULL) {
         snprintf(msg, sizeof msg, "no extension point \"%s\" is declared or provided", f->name);
@@ -299,6 +311,8 @@ static void provider_done(broker *b, call *k, bool failed)
     plugin *p = t->plugin;
     p->calls++;
     p->errors += failed;
+    p->latency_us[p->nlatency++ % (sizeof p->latency_us / sizeof *p->latency_us)] =
+        (float)(bay_now_ns() - k->sent_ns) / 1000.0f;
     if (p->inflight > 0 && --p->inflight == 0 && p->state == PS_UNLOADING)
         lifecycle_drained(b, p);
 }

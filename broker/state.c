@@ -132,21 +132,13 @@ static void plugin_free(bay_state_plugin *p)
 /* plugin_new returns a new entry with copies of id, granted (NULL = none) and failed (may be NULL), or NULL. */
 static bay_state_plugin *plugin_new(const char *id, bool enabled, const char *const *granted, const char *failed)
 {
-    size_t n = 0;
     bay_state_plugin *p = calloc(1, sizeof *p);
-    while (granted && granted[n])
-        n++;
-    if (!p || !(p->id = strdup(id)) || !(p->granted = calloc(n + 1, sizeof *p->granted)) ||
+    if (!p || !(p->id = strdup(id)) || !(p->granted = bay_strv_copy(granted)) ||
         (failed && !(p->failed = strdup(failed)))) {
         plugin_free(p);
         return NULL;
     }
     p->enabled = enabled;
-    for (size_t i = 0; i < n; i++)
-        if (!(p->granted[i] = strdup(granted[i]))) {
-            plugin_free(p);
-            return NULL;
-        }
     return p;
 }
 
@@ -506,6 +498,25 @@ int bay_state_set_failed(bay_state *s, const char *id, const char *reason)
         return rc;
     }
     free(old);
+    return 0;
+}
+
+int bay_state_set_granted(bay_state *s, const char *id, const char *const *granted)
+{
+    size_t at;
+    int rc = installed(s, id, &at);
+    if (rc)
+        return rc;
+    char **copy = bay_strv_copy(granted), **old = s->v[at]->granted;
+    if (copy == NULL)
+        return fail(s, BAY_ENOMEM, "out of memory");
+    s->v[at]->granted = copy;
+    if ((rc = bay_state_save(s))) {
+        s->v[at]->granted = old;
+        bay_strv_free(copy);
+        return rc;
+    }
+    bay_strv_free(old);
     return 0;
 }
 

@@ -77,6 +77,10 @@ int bay_state_set_enabled(bay_state *s, const char *id, bool enabled);
  * it when reason is NULL, and saves. Same errors as bay_state_set_enabled. */
 int bay_state_set_failed(bay_state *s, const char *id, const char *reason);
 
+/* bay_state_set_granted replaces plugin id's granted permissions with a copy of
+ * granted (NULL-terminated; NULL = none) and saves. Same errors as above. */
+int bay_state_set_granted(bay_state *s, const char *id, const char *const *granted);
+
 /* bay_state_data_dir writes DIR/data/ID to path (len bytes) and creates the
  * folder (mode 0700) when missing. BAY_ENOENT when id is not installed,
  * BAY_EINVAL when path is too small, BAY_EIO when the folder cannot be made. */

@@ -331,3 +331,27 @@ void supervise_kill_all(broker *b)
         }
     write_workers_file(b);
 }
+
+void supervise_usage(pid_t pid, int64_t *cpu_ms, int64_t *pss_kb)
+{
+    char path[64], buf[1024];
+    *cpu_ms = *pss_kb = -1;
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = pid > 0 ? fopen(path, "re") : NULL;
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    /* Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15. */
+    const char *rest = strrchr(buf, ')');
+    unsigned long long utime, stime;
+    if (rest && sscanf(rest + 2, "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu %llu", &utime, &stime) == 2)
+        *cpu_ms = (int64_t)((utime + stime) * 1000 / (unsigned long long)sysconf(_SC_CLK_TCK));
+    snprintf(path, sizeof path, "/proc/%d/smaps_rollup", pid);
+    f = pid > 0 ? fopen(path, "re") : NULL;
+    while (f && fgets(buf, sizeof buf, f))
+        if (strncmp(buf, "Pss:", 4) == 0)
+            *pss_kb = strtoll(buf + 4, NULL, 10);
+    if (f)
+        fclose(f);
+}

@@ -1,0 +1,109 @@
+/* broker/permission.c — what a plugin asks for, what the user granted it, and the checks the broker makes. */
+#include "broker.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* add appends a copy of s to the NULL-terminated *v (count *n) unless it is there already. */
+static int add(char ***v, size_t *n, const char *s)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp((*v)[i], s) == 0)
+            return 0;
+    char **grown = realloc(*v, (*n + 2) * sizeof *grown);
+    if (grown == NULL)
+        return BAY_ENOMEM;
+    *v = grown;
+    if ((grown[*n] = strdup(s)) == NULL)
+        return BAY_ENOMEM;
+    grown[++*n] = NULL;
+    return 0;
+}
+
+char **permission_requested(const bay_manifest *m)
+{
+    char **v = calloc(1, sizeof *v);
+    size_t n = 0;
+    int rc = v ? 0 : BAY_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < m->npermissions; i++)
+        rc = add(&v, &n, m->permissions[i]);
+    for (size_t i = 0; rc == 0 && i < m->nprovides; i++) {
+        char p[200];
+        snprintf(p, sizeof p, "provide:%s", m->provides[i].name);
+        rc = add(&v, &n, p);
+    }
+    if (rc) {
+        bay_strv_free(v);
+        return NULL;
+    }
+    return v;
+}
+
+bool permission_match(const char *granted, const char *wanted)
+{
+    size_t n = strlen(granted);
+    if (n > 0 && granted[n - 1] == '*')
+        return strncmp(granted, wanted, n - 1) == 0;
+    return strcmp(granted, wanted) == 0;
+}
+
+bool permission_granted(broker *b, const plugin *p, const char *kind, const char *name)
+{
+    char wanted[300];
+    snprintf(wanted, sizeof wanted, "%s:%s", kind, name);
+    bay_state_plugin *sp = bay_state_find(b->state, p->id);
+    for (char **g = sp ? sp->granted : NULL; g && *g; g++)
+        if (permission_match(*g, wanted))
+            return true;
+    return false;
+}
+
+/* join writes v as "a, b, c" into out. */
+static void join(char *const *v, char *out, size_t len)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (size_t i = 0; v && v[i] && n < len; i++)
+        n += (size_t)snprintf(out + n, len - n, "%s%s", i ? ", " : "", v[i]);
+}
+
+int permission_choose(const plugin *p, const bay_value *grant, bool all, char ***out, char *err, size_t errlen)
+{
+    char **requested = permission_requested(p->m), list[600];
+    if (requested == NULL)
+        return BAY_ENOMEM;
+    join(requested, list, sizeof list);
+    int rc = 0;
+    if (all) {
+        *out = requested;
+        return 0;
+    }
+    if (requested[0] && bay_value_len(grant) == 0) {
+        snprintf(err, errlen, "%s asks for: %s; grant them with --grant PERMISSION (each) or --grant-all", p->id,
+                 list);
+        rc = BAY_EPERM;
+    }
+    char **chosen = calloc(1, sizeof *chosen);
+    size_t n = 0;
+    for (size_t i = 0; rc == 0 && i < bay_value_len(grant); i++) {
+        const char *g = bay_value_str(bay_array_get(grant, i), NULL);
+        bool asked = false;
+        for (char **r = requested; g && *r && !asked; r++)
+            asked = strcmp(*r, g) == 0;
+        if (!asked) {
+            snprintf(err, errlen, "%s does not ask for \"%s\" (it asks for: %s)", p->id, g ? g : "(not a string)",
+                     list[0] ? list : "nothing");
+            rc = BAY_EINVAL;
+        } else {
+            rc = chosen ? add(&chosen, &n, g) : BAY_ENOMEM;
+        }
+    }
+    bay_strv_free(requested);
+    if (rc) {
+        bay_strv_free(chosen);
+        return rc;
+    }
+    *out = chosen;
+    return 0;
+}
