@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <plugbay/plugbay.h>
 
@@ -26,7 +27,10 @@ typedef struct command {
 static const command commands[] = {
     {"list", BROKER_COMMAND, {NULL}, "", "list the plugins: id, version, language, state, extension points", render_list},
     {"info", BROKER_COMMAND, {"ID"}, "", "show a plugin's manifest and runtime state", render_info},
-    {"install", BROKER_COMMAND, {"ID"}, " [--grant PERM]...", "install a discovered plugin, granting it permissions", render_state},
+    {"install", BROKER_COMMAND, {"ID"}, " [--grant PERM]... [--grant-all]",
+     "install a discovered plugin, granting the permissions it asks for (asks on a terminal)", render_state},
+    {"grant", BROKER_COMMAND, {"ID"}, " [--grant PERM]... [--grant-all]",
+     "grant an installed plugin more of the permissions it asks for", render_state},
     {"uninstall", BROKER_COMMAND, {"ID"}, "", "unload and uninstall a plugin", render_state},
     {"enable", BROKER_COMMAND, {"ID"}, "", "enable a plugin (it loads now and at every start)", render_state},
     {"disable", BROKER_COMMAND, {"ID"}, "", "disable a plugin (it unloads and stays unloaded)", render_state},
@@ -50,6 +54,7 @@ typedef struct request {
     const char *context;
     const char **grants;  /* --grant values */
     size_t ngrants;
+    bool grant_all;       /* --grant-all */
     const char **words;   /* the command and its operands */
     size_t nwords;
 } request;
@@ -117,7 +122,8 @@ static void print_help(void)
          "  --json         print the broker's reply as JSON instead of tables\n"
          "  --timeout MS   deadline of the call or command in milliseconds\n"
          "                 (default: 5000 for call, 30000 for the others)\n"
-         "  --grant PERM   (install) grant the plugin permission PERM; repeat for more\n"
+         "  --grant PERM   (install, grant) grant the plugin permission PERM; repeat for more\n"
+         "  --grant-all    (install, grant) grant every permission the plugin asks for\n"
          "  --context CTX  (call) only providers accepting context CTX see the call\n"
          "\n"
          "Exit status: 0 on success, 1 when the broker or the plugin reports an error,\n"
@@ -164,6 +170,8 @@ static int parse(int argc, char **argv, request *r)
             r->words[r->nwords++] = a;
         } else if (strcmp(a, "--") == 0) {
             options = false;
+        } else if (strcmp(a, "--grant-all") == 0) {
+            r->grant_all = true;
         } else if (strcmp(a, "--json") == 0) {
             r->json = true;
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -188,7 +196,8 @@ static int parse(int argc, char **argv, request *r)
 }
 
 /* command_args builds the map a broker command takes: {"id": ID} and, for
- * install, "grant": [PERM, ...]. NULL for commands without operands. */
+ * install and grant, "grant": [PERM, ...] and "grant_all". NULL for commands
+ * without operands. */
 static bay_value *command_args(const command *cmd, const request *r)
 {
     if (nargs(cmd) == 0)
@@ -201,6 +210,8 @@ static bay_value *command_args(const command *cmd, const request *r)
             ok = bay_array_push(grants, bay_str(r->grants[i])) == 0;
         ok = ok && bay_map_set(args, "grant", grants) == 0;
     }
+    if (ok && r->grant_all)
+        ok = bay_map_set(args, "grant_all", bay_bool(true)) == 0;
     if (!ok) {
         fputs("plugbay: out of memory (BAY_ENOMEM)\n", stderr);
         exit(1);
@@ -247,6 +258,44 @@ static int run(const command *cmd, const request *r, const bay_value *args)
     return rc ? failure(&e) : 0;
 }
 
+/* consent shows what a plugin asks for before `install` without --grant and,
+ * on a terminal, asks whether to grant it all (setting r->grant_all). Without
+ * a terminal the broker's refusal lists the permissions. Returns 0 or an exit status. */
+static int consent(request *r)
+{
+    if (!isatty(STDIN_FILENO))
+        return 0;
+    bay_error e;
+    bay_conn *conn;
+    bay_value *args = bay_map(), *info = NULL;
+    bay_map_set(args, "id", bay_str(r->words[1]));
+    int rc = bay_connect(r->broker, "plugbay-cli", &conn, &e);
+    if (rc == 0) {
+        rc = bay_command(conn, "info", args, r->timeout_ms, &info, &e);
+        bay_close(conn);
+    }
+    bay_value_free(args);
+    if (rc)
+        return failure(&e);
+    const bay_value *asked = bay_map_get(info, "requested");
+    if (bay_value_len(asked) > 0) {
+        printf("%s asks for these permissions:\n", r->words[1]);
+        for (size_t i = 0; i < bay_value_len(asked); i++)
+            printf("  %s\n", bay_value_str(bay_array_get(asked, i), NULL));
+        printf("Grant them all and install? [y/N] ");
+        fflush(stdout);
+        char answer[16] = "";
+        r->grant_all = fgets(answer, sizeof answer, stdin) && (answer[0] == 'y' || answer[0] == 'Y');
+        if (!r->grant_all) {
+            bay_value_free(info);
+            fputs("plugbay: not installed: permissions not granted (use --grant PERM or --grant-all)\n", stderr);
+            return 1;
+        }
+    }
+    bay_value_free(info);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *grants[argc], *words[argc];
@@ -272,13 +321,15 @@ int main(int argc, char **argv)
         return usage_error(cmd, "missing %s", cmd->operands[r.nwords - 1]);
     if ((int)r.nwords - 1 > want)
         return usage_error(cmd, "unexpected argument \"%s\"", r.words[want + 1]);
-    if (r.ngrants && strcmp(cmd->name, "install") != 0)
-        return usage_error(cmd, "--grant only goes with install");
+    if ((r.ngrants || r.grant_all) && strcmp(cmd->name, "install") != 0 && strcmp(cmd->name, "grant") != 0)
+        return usage_error(cmd, "--grant and --grant-all only go with install and grant");
     if (r.context && cmd->kind != CALL)
         return usage_error(cmd, "--context only goes with call");
 
     bay_value *args = NULL;
     if (cmd->kind == CALL && (rc = call_args(cmd, r.words[2], &args)) != 0)
+        return rc;
+    if (strcmp(cmd->name, "install") == 0 && !r.ngrants && !r.grant_all && (rc = consent(&r)) != 0)
         return rc;
     if (cmd->kind == BROKER_COMMAND)
         args = command_args(cmd, &r);

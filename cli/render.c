@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_COLUMNS 8
 
 typedef struct column {
     const char *title;
@@ -114,7 +113,8 @@ static void print_table(const bay_value *rows, const column *cols, size_t ncols)
 {
     size_t nrows = (bay_value_type(rows) == BAY_ARRAY ? bay_value_len(rows) : 0) + 1;
     char **cell = must(calloc(nrows * ncols, sizeof *cell));
-    size_t width[MAX_COLUMNS] = {0};
+    size_t width[ncols];
+    memset(width, 0, sizeof width);
     for (size_t r = 0; r < nrows; r++)
         for (size_t c = 0; c < ncols; c++) {
             char *s = r == 0 ? must(strdup(cols[c].title))
@@ -189,8 +189,9 @@ void render_state(const bay_value *reply)
 void render_status(const bay_value *reply)
 {
     static const column plugin_cols[] = {
-        {"ID", "id"},       {"STATE", "state"},   {"PID", "pid"},           {"RESTARTS", "restarts"},
-        {"CALLS", "calls"}, {"ERRORS", "errors"}, {"INFLIGHT", "inflight"}, {"REASON", "reason"},
+        {"ID", "id"},         {"STATE", "state"},       {"PID", "pid"},       {"RESTARTS", "restarts"},
+        {"CALLS", "calls"},   {"ERRORS", "errors"},     {"INFLIGHT", "inflight"}, {"P50US", "p50_us"},
+        {"P99US", "p99_us"},  {"CPUMS", "cpu_ms"},      {"PSSKB", "pss_kb"},  {"REASON", "reason"},
     };
     static const column point_cols[] = {
         {"EXTENSION POINT", "name"}, {"KIND", "kind"}, {"PROVIDERS", "providers"},

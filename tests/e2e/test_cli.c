@@ -161,3 +161,20 @@ Test(cli, lifecycle_commands_report_the_new_state)
     cr_assert_eq(o.status, 0, "stderr: %s", o.err);
     cr_assert(strstr(o.out, "example/audit") && strstr(o.out, "greet"), "stdout: %s", o.out);
 }
+
+Test(cli, install_without_consent_lists_the_permissions_and_changes_nothing)
+{
+    output o;
+    run(&o, NULL, (const char *[]){"uninstall", "example/audit", NULL});
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    run(&o, NULL, (const char *[]){"install", "example/audit", NULL});
+    cr_assert_eq(o.status, 1);
+    cr_assert_eq(lines(o.err), 1, "stderr: %s", o.err);
+    cr_assert(strstr(o.err, "provide:math.add") && strstr(o.err, "--grant-all") && strstr(o.err, "BAY_EPERM"),
+              "stderr: %s", o.err);
+    run(&o, NULL, (const char *[]){"install", "example/audit", "--grant-all", NULL});
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    cr_assert(strstr(o.out, "loaded"), "stdout: %s", o.out);
+    run(&o, NULL, (const char *[]){"list", "--grant-all", NULL});
+    cr_assert_eq(o.status, 2, "--grant-all only goes with install and grant");
+}
