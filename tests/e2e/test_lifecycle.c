@@ -216,3 +216,51 @@ Test(lifecycle, timer_fires_at_its_interval_and_never_overlaps_itself)
     fclose(f);
     cr_assert_geq(starts, 4);
 }
+
+struct notices {
+    pthread_mutex_t lock;
+    char seen[4096];
+};
+
+static void on_notice(const bay_notice *n, void *user)
+{
+    struct notices *ns = user;
+    pthread_mutex_lock(&ns->lock);
+    size_t len = strlen(ns->seen);
+    snprintf(ns->seen + len, sizeof ns->seen - len, "%s %s %s %s|", n->what, n->name, n->plugin, n->state);
+    pthread_mutex_unlock(&ns->lock);
+}
+
+static struct notices notices = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static bool saw(void *needle)
+{
+    pthread_mutex_lock(&notices.lock);
+    bool found = strstr(notices.seen, needle) != NULL;
+    pthread_mutex_unlock(&notices.lock);
+    return found;
+}
+
+Test(lifecycle, subscribers_hear_registry_changes)
+{
+    bay_conn *watcher = h_connect(&h, "watcher");
+    bay_error err;
+    cr_assert_eq(bay_subscribe(watcher, on_notice, &notices, &err), 0, "%s", err.message);
+    cr_assert_eq(h_command(c, "unload", "example/audit", &err), 0, "%s", err.message);
+    cr_assert(h_wait_until(saw, "provider-removed math.add example/audit", H_WAIT_MS), "seen: %s", notices.seen);
+    cr_assert(h_wait_until(saw, "plugin-state  example/audit stopped", H_WAIT_MS), "seen: %s", notices.seen);
+    cr_assert_eq(h_command(c, "load", "example/audit", &err), 0, "%s", err.message);
+    cr_assert(h_wait_until(saw, "provider-added math.add example/audit", H_WAIT_MS), "seen: %s", notices.seen);
+    cr_assert_eq(bay_declare(c, "app.saved", BAY_EVENT, &err), 0, "%s", err.message);
+    cr_assert(h_wait_until(saw, "declared app.saved host:test-lifecycle", H_WAIT_MS), "seen: %s", notices.seen);
+    bay_close(watcher);
+}
+
+Test(lifecycle, a_host_declaring_another_kind_gets_a_clear_error)
+{
+    bay_error err;
+    int rc = bay_declare(c, "greet", BAY_EVENT, &err);
+    cr_assert_eq(rc, BAY_EKIND, "got %s: %s", bay_errname(rc), err.message);
+    cr_assert(strstr(err.message, "greet") && strstr(err.message, "handle"), "message: %s", err.message);
+    cr_assert_eq(bay_declare(c, "greet", BAY_HANDLE, &err), 0, "the same kind again is fine: %s", err.message);
+}
