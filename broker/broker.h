@@ -31,6 +31,8 @@ typedef struct bay_options {
     int restart_limit;       /* crashes allowed within restart_window_ms before a plugin stays failed */
     int restart_window_ms;
     int drain_timeout_ms;    /* longest an unload waits for in-flight calls */
+    int memory_mb;           /* a worker's memory limit when its manifest sets none */
+    bool sandbox;            /* workers apply their OS sandbox (--no-sandbox turns it off) */
 } bay_options;
 
 typedef enum conn_role { ROLE_PENDING, ROLE_HOST, ROLE_WORKER } conn_role;

@@ -268,7 +268,10 @@ void lifecycle_worker_ready(broker *b, plugin *p)
     bay_value *args = bay_map();
     bay_map_set(args, "id", bay_str(p->id));
     bay_map_set(args, "dir", bay_str(p->m->dir));
-    bay_map_set(args, "entry", bay_str(p->m->entry));
+    bay_map_set(args, "entry", bay_str(p->m->entry ? p->m->entry : p->m->library));
+    if (p->m->library)
+        bay_map_set(args, "library", bay_str(p->m->library));
+
     bay_map_set(args, "data_dir", bay_str(data));
     bay_map_set(args, "config", config);
     bay_map_set(args, "functions", functions_map(p->m));

@@ -3,6 +3,9 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +29,9 @@ static void usage(FILE *to)
             "                       before its worker is killed and restarted (default 2000)\n"
             "  --restart-limit N/S  a plugin failing N times within S seconds stays failed (default 5/60)\n"
             "  --drain-timeout-ms N longest an unload waits for in-flight calls (default 30000)\n"
+            "  --memory-mb N        a worker's memory limit when its manifest sets none (default 1024)\n"
+            "  --no-sandbox         run workers without their OS sandbox (debugging only)\n"
+            "  --exit-with-parent   stop (as on SIGTERM) when the process that started plugbayd exits\n"
             "  --version, --help\n");
 }
 
@@ -45,7 +51,7 @@ static int number(const char *opt, const char *s, int *out)
 static int parse(int argc, char **argv, bay_options *o)
 {
     enum { O_PLUGINS = 256, O_STATE, O_LISTEN, O_AUTO, O_WORKERS, O_LOG, O_BEAT, O_MISSES, O_GRACE, O_RESTART,
-           O_DRAIN, O_VERSION, O_HELP };
+           O_DRAIN, O_MEMORY, O_NOSANDBOX, O_PARENT, O_VERSION, O_HELP };
     static const struct option opts[] = {
         {"plugins", required_argument, 0, O_PLUGINS},     {"state", required_argument, 0, O_STATE},
         {"listen", required_argument, 0, O_LISTEN},       {"autoinstall", no_argument, 0, O_AUTO},
@@ -53,6 +59,8 @@ static int parse(int argc, char **argv, bay_options *o)
         {"heartbeat-ms", required_argument, 0, O_BEAT},   {"heartbeat-misses", required_argument, 0, O_MISSES},
         {"hang-grace-ms", required_argument, 0, O_GRACE}, {"restart-limit", required_argument, 0, O_RESTART},
         {"drain-timeout-ms", required_argument, 0, O_DRAIN}, {"version", no_argument, 0, O_VERSION},
+        {"memory-mb", required_argument, 0, O_MEMORY},    {"no-sandbox", no_argument, 0, O_NOSANDBOX},
+        {"exit-with-parent", no_argument, 0, O_PARENT},
         {"help", no_argument, 0, O_HELP},                 {0, 0, 0, 0},
     };
     int c, window = 60;
@@ -69,6 +77,13 @@ static int parse(int argc, char **argv, bay_options *o)
         case O_MISSES: rc = number("--heartbeat-misses", optarg, &o->heartbeat_misses); break;
         case O_GRACE: rc = number("--hang-grace-ms", optarg, &o->hang_grace_ms); break;
         case O_DRAIN: rc = number("--drain-timeout-ms", optarg, &o->drain_timeout_ms); break;
+        case O_MEMORY: rc = number("--memory-mb", optarg, &o->memory_mb); break;
+        case O_NOSANDBOX: o->sandbox = false; break;
+        case O_PARENT:
+            /* SIGTERM goes to the signalfd like any stop request; the check covers a parent already gone. */
+            if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() == 1)
+                return 1;
+            break;
         case O_RESTART: {
             char n[32] = "", s[32] = "";
             if (sscanf(optarg, "%31[0-9]/%31[0-9]", n, s) != 2 || number("--restart-limit N", n, &o->restart_limit) ||
@@ -98,7 +113,8 @@ int main(int argc, char **argv)
 {
     broker b = {.opt = {.plugins_dir = "./plugins", .state_dir = "./state", .heartbeat_ms = 1000,
                         .heartbeat_misses = 3, .hang_grace_ms = 2000, .restart_limit = 5,
-                        .restart_window_ms = 60000, .drain_timeout_ms = 30000}};
+                        .restart_window_ms = 60000, .drain_timeout_ms = 30000, .memory_mb = 1024,
+                        .sandbox = true}};
     int rc = parse(argc, argv, &b.opt);
     if (rc)
         return rc;

@@ -149,6 +149,16 @@ static bool rule_int(const json_t *v)
 
 static bool rule_nonempty_array(const json_t *v) { return json_array_size(v) > 0; }
 
+/* A soname ("libz.so.1": no '/') or a relative path inside the plugin folder. */
+static bool rule_library(const json_t *v)
+{
+    return json_string_length(v) > 0 && (strchr(json_string_value(v), '/') == NULL || rule_entry(v));
+}
+
+static bool rule_memory(const json_t *v) { return json_integer_value(v) >= 16 && json_integer_value(v) <= 1048576; }
+static bool rule_files(const json_t *v) { return json_integer_value(v) >= 16 && json_integer_value(v) <= 65536; }
+static bool rule_seconds(const json_t *v) { return json_integer_value(v) >= 1 && json_integer_value(v) <= 31536000; }
+
 static const want W_STRING = {JSON_STRING, NULL, "a string"};
 static const want W_TEXT = {JSON_STRING, rule_nonempty, "a non-empty string"};
 static const want W_SEMVER = {JSON_STRING, rule_semver, "a semver string like \"1.2.0\""};
@@ -172,6 +182,13 @@ static const want W_TIMERS = {JSON_ARRAY, NULL, "an array of timers"};
 static const want W_TIMER = {JSON_OBJECT, NULL, "an object like {\"name\": \"tick\", \"interval_ms\": 1000}"};
 static const want W_DEPENDENCIES = {JSON_OBJECT, NULL, "an object mapping plugin ids to version ranges"};
 static const want W_CONFIG = {JSON_OBJECT, NULL, "an object of configuration defaults"};
+static const want W_LIBRARY = {JSON_STRING, rule_library,
+                               "a library soname like \"libz.so.1\" or a relative path inside the plugin folder"};
+static const want W_SIGNATURE = {JSON_STRING, rule_nonempty, "a C signature like \"ulong crc32(ulong, bytes b, uint len(b))\""};
+static const want W_LIMITS = {JSON_OBJECT, NULL, "an object like {\"memory_mb\": 256, \"open_files\": 64}"};
+static const want W_MEMORY = {JSON_INTEGER, rule_memory, "a whole number of MiB from 16 to 1048576"};
+static const want W_FILES = {JSON_INTEGER, rule_files, "a whole number from 16 to 65536"};
+static const want W_SECONDS = {JSON_INTEGER, rule_seconds, "a whole number of seconds from 1 to 31536000"};
 
 /* ---- checking values ------------------------------------------------------ */
 
@@ -411,8 +428,9 @@ static int known_only(const report *r, json_t *obj, const char *at, const char *
 
 static const char *const manifest_fields[] = {
     "name", "version", "language", "entry", "provides", "brief", "description", "author", "site", "email",
-    "license", "host", "order", "dependencies", "permissions", "config", "timers", NULL};
-static const char *const provide_fields[] = {"name", "kind", "function", "contexts", NULL};
+    "license", "host", "order", "dependencies", "permissions", "config", "timers", "library", "limits", NULL};
+static const char *const provide_fields[] = {"name", "kind", "function", "contexts", "signature", NULL};
+static const char *const limit_fields[] = {"memory_mb", "open_files", "cpu_seconds", NULL};
 static const char *const timer_fields[] = {"name", "interval_ms", "function", NULL};
 
 /* The plain string fields, in the order they are checked. */
@@ -425,7 +443,7 @@ static const struct {
     {"name", &W_TEXT, true, offsetof(bay_manifest, name)},
     {"version", &W_SEMVER, true, offsetof(bay_manifest, version)},
     {"language", &W_LANGUAGE, true, offsetof(bay_manifest, language)},
-    {"entry", &W_ENTRY, true, offsetof(bay_manifest, entry)},
+    {"library", &W_LIBRARY, false, offsetof(bay_manifest, library)},
     {"brief", &W_STRING, false, offsetof(bay_manifest, brief)},
     {"description", &W_STRING, false, offsetof(bay_manifest, description)},
     {"author", &W_STRING, false, offsetof(bay_manifest, author)},
@@ -443,7 +461,8 @@ static int provide_item(const report *r, json_t *item, const char *field, void *
         (rc = get_str(r, item, field, "name", &W_NAME, true, &p->name)) ||
         (rc = get(r, item, field, "kind", &W_KIND, true, &kind)) ||
         (rc = get_function(r, item, field, p->name, &p->function)) ||
-        (rc = get_strv(r, item, field, "contexts", &W_CONTEXTS, &p->contexts, NULL)))
+        (rc = get_strv(r, item, field, "contexts", &W_CONTEXTS, &p->contexts, NULL)) ||
+        (rc = get_str(r, item, field, "signature", &W_SIGNATURE, false, &p->signature)))
         return rc;
     p->kind = strcmp(json_string_value(kind), "handle") == 0 ? BAY_HANDLE : BAY_EVENT;
     return 0;
@@ -504,6 +523,52 @@ static int get_dependencies(const report *r, json_t *root, bay_manifest *m)
     return 0;
 }
 
+/* get_limits reads the optional "limits" object (0 stands for the broker's default). */
+static int get_limits(const report *r, json_t *root, bay_manifest *m)
+{
+    static const struct {
+        const char *key;
+        const want *w;
+        size_t offset;
+    } fields[] = {
+        {"memory_mb", &W_MEMORY, offsetof(bay_limits, memory_mb)},
+        {"open_files", &W_FILES, offsetof(bay_limits, open_files)},
+        {"cpu_seconds", &W_SECONDS, offsetof(bay_limits, cpu_seconds)},
+    };
+    json_t *limits, *v;
+    int rc = get(r, root, "", "limits", &W_LIMITS, false, &limits);
+    if (rc || !limits || (rc = known_only(r, limits, "limits", "limits", limit_fields)))
+        return rc;
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
+        if ((rc = get(r, limits, "limits", fields[i].key, fields[i].w, false, &v)))
+            return rc;
+        *(int64_t *)((char *)&m->limits + fields[i].offset) = v ? json_integer_value(v) : 0;
+    }
+    return 0;
+}
+
+/* get_code checks the pairing of "entry" (a program) and "library" (a binding
+ * through libffi, whose provides each carry a "signature"). */
+static int get_code(const report *r, json_t *root, bay_manifest *m)
+{
+    int rc = get_str(r, root, "", "entry", &W_ENTRY, m->library == NULL, &m->entry);
+    if (rc)
+        return rc;
+    if (m->library && m->entry)
+        return say(r, BAY_EMANIFEST, "fields \"entry\" and \"library\": give one, not both (entry is a plugin "
+                                     "program, library a shared library bound through its provides' signatures)");
+    if (m->library && strcmp(m->language, "c") != 0)
+        return say(r, BAY_EMANIFEST, "field \"library\": only a plugin with \"language\": \"c\" binds a library");
+    for (size_t i = 0; i < m->nprovides; i++) {
+        bool has = m->provides[i].signature != NULL;
+        if (has != (m->library != NULL))
+            return say(r, BAY_EMANIFEST, "field \"provides[%zu].signature\": %s", i,
+                       has ? "only a plugin with a \"library\" has signatures"
+                           : "every provide of a plugin with a \"library\" needs one");
+    }
+    return 0;
+}
+
 /* from_json fills m from the parsed manifest root. */
 static int from_json(const report *r, json_t *root, bay_manifest *m)
 {
@@ -536,7 +601,7 @@ static int from_json(const report *r, json_t *root, bay_manifest *m)
     m->timers = items;
     if (rc || (rc = unique(r, "timers", m->timers, m->ntimers, sizeof *m->timers, offsetof(bay_timer_decl, name))))
         return rc;
-    if ((rc = get_dependencies(r, root, m)) ||
+    if ((rc = get_code(r, root, m)) || (rc = get_limits(r, root, m)) || (rc = get_dependencies(r, root, m)) ||
         (rc = get_strv(r, root, "", "permissions", &W_PERMISSIONS, &m->permissions, &m->npermissions)) ||
         (rc = get(r, root, "", "config", &W_CONFIG, false, &v)))
         return rc;
@@ -646,12 +711,13 @@ void bay_manifest_free(bay_manifest *m)
     if (!m)
         return;
     char *strings[] = {m->id, m->dir, m->path, m->name, m->brief, m->description, m->author, m->site,
-                       m->email, m->license, m->version, m->language, m->entry, m->host};
+                       m->email, m->license, m->version, m->language, m->entry, m->library, m->host};
     for (size_t i = 0; i < sizeof strings / sizeof *strings; i++)
         free(strings[i]);
     for (size_t i = 0; i < m->nprovides; i++) {
         free(m->provides[i].name);
         free(m->provides[i].function);
+        free(m->provides[i].signature);
         bay_strv_free(m->provides[i].contexts);
     }
     for (size_t i = 0; i < m->ndeps; i++) {

@@ -15,6 +15,7 @@ typedef struct bay_provide_decl {
     int kind;        /* BAY_HANDLE or BAY_EVENT (plugbay.h) */
     char *function;  /* function in the plugin that serves it (default: name with '.', '-', ':' as '_') */
     char **contexts; /* NULL-terminated list; NULL when the provider takes every context */
+    char *signature; /* the C signature of a library binding's function (docs/ffi-bindings.md); NULL otherwise */
 } bay_provide_decl;
 
 /* A dependency on another plugin. */
@@ -30,6 +31,13 @@ typedef struct bay_timer_decl {
     int64_t interval_ms; /* 1 .. 86400000 */
 } bay_timer_decl;
 
+/* Operating-system limits of the plugin's worker; 0 means the broker's default. */
+typedef struct bay_limits {
+    int64_t memory_mb;   /* data segment (heap and private writable mappings), MiB */
+    int64_t open_files;  /* open file descriptors */
+    int64_t cpu_seconds; /* CPU time over the worker's life */
+} bay_limits;
+
 typedef struct bay_manifest {
     char *id;   /* plugin id: folder path relative to the plugins dir ("example/hello") */
     char *dir;  /* absolute plugin folder */
@@ -39,7 +47,9 @@ typedef struct bay_manifest {
     char *version;   /* as written */
     bay_semver ver;  /* parsed */
     char *language;  /* "c", "lua", "python", "wasm" */
-    char *entry;     /* file inside dir (the shared object, main.lua, ...) */
+    char *entry;     /* file inside dir (the shared object, main.lua, ...); NULL for a library binding */
+    char *library;   /* for a library binding: a soname or a path inside dir; NULL otherwise */
+    bay_limits limits;
     char *host;      /* semver range of compatible host (broker) versions; NULL = any */
     int order;       /* tie-breaker in load order, lower first; default 0 */
 

@@ -92,21 +92,52 @@ int supervise_init(broker *b, char *err, size_t errlen)
     return 0;
 }
 
-/* worker_env builds the worker's environment: only what it needs, nothing of the broker's secrets. */
-static char **worker_env(broker *b, plugin *p, const char *url, char buf[][700], size_t max)
+/* env_add appends "NAME=value" to env (count *n, room for max). */
+static void env_add(char **env, size_t *n, size_t max, const char *name, const char *value)
+{
+    if (*n + 1 < max && value && asprintf(&env[*n], "%s=%s", name, value) >= 0)
+        (*n)++;
+}
+
+/* worker_env builds the worker's environment (the caller frees it with
+ * bay_strv_free): how to reach the broker and the sandbox to enter — and
+ * nothing else of the broker's environment but PATH, LANG and sanitizer options. */
+static char **worker_env(broker *b, plugin *p, const char *url, const char *data)
 {
     static const char *const passed[] = {"PATH", "LANG", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"};
+    enum { MAX = 20 };
+    char **env = calloc(MAX, sizeof *env), num[32];
     size_t n = 0;
-    snprintf(buf[n++], 700, "PLUGBAY_URL=%s", url);
-    snprintf(buf[n++], 700, "PLUGBAY_TOKEN=%s", p->worker->token);
-    snprintf(buf[n++], 700, "PLUGBAY_PLUGIN=%s", p->id);
-    snprintf(buf[n++], 700, "PLUGBAY_BROKER_PID=%d", getpid());
-    for (size_t i = 0; i < sizeof passed / sizeof *passed && n < max - 1; i++)
-        if (getenv(passed[i]))
-            snprintf(buf[n++], 700, "%s=%s", passed[i], getenv(passed[i]));
-    char **env = calloc(n + 1, sizeof *env);
-    for (size_t i = 0; env && i < n; i++)
-        env[i] = buf[i];
+    if (env == NULL)
+        return NULL;
+    env_add(env, &n, MAX, "PLUGBAY_URL", url);
+    env_add(env, &n, MAX, "PLUGBAY_TOKEN", p->worker->token);
+    env_add(env, &n, MAX, "PLUGBAY_PLUGIN", p->id);
+    snprintf(num, sizeof num, "%d", getpid());
+    env_add(env, &n, MAX, "PLUGBAY_BROKER_PID", num);
+    for (size_t i = 0; i < sizeof passed / sizeof *passed; i++)
+        env_add(env, &n, MAX, passed[i], getenv(passed[i]));
+    if (!b->opt.sandbox)
+        return env;
+    env_add(env, &n, MAX, "PLUGBAY_SANDBOX", "1");
+    env_add(env, &n, MAX, "PLUGBAY_SANDBOX_PLUGIN_DIR", p->m->dir);
+    env_add(env, &n, MAX, "PLUGBAY_SANDBOX_DATA_DIR", data);
+    bay_state_plugin *sp = bay_state_find(b->state, p->id);
+    size_t len = 1;
+    for (char **g = sp ? sp->granted : NULL; g && *g; g++)
+        len += strlen(*g) + 1;
+    char *grants = calloc(1, len);
+    for (char **g = sp ? sp->granted : NULL; grants && g && *g; g++)
+        strcat(strcat(grants, *g), "\n");
+    env_add(env, &n, MAX, "PLUGBAY_SANDBOX_GRANTS", grants);
+    free(grants);
+    const bay_limits *l = &p->m->limits;
+    snprintf(num, sizeof num, "%lld", (long long)(l->memory_mb ? l->memory_mb : b->opt.memory_mb));
+    env_add(env, &n, MAX, "PLUGBAY_SANDBOX_MEMORY_MB", num);
+    snprintf(num, sizeof num, "%lld", (long long)(l->open_files ? l->open_files : 256));
+    env_add(env, &n, MAX, "PLUGBAY_SANDBOX_OPEN_FILES", num);
+    snprintf(num, sizeof num, "%lld", (long long)l->cpu_seconds);
+    env_add(env, &n, MAX, "PLUGBAY_SANDBOX_CPU_SECONDS", num);
     return env;
 }
 
@@ -153,12 +184,11 @@ int supervise_spawn(broker *b, plugin *p, char *err, size_t errlen)
     posix_spawnattr_setsigdefault(&attr, &all);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
 
-    char envbuf[8][700];
-    char **env = worker_env(b, p, url, envbuf, 8);
+    char **env = worker_env(b, p, url, data);
     char *argv[] = {exe, p->id, NULL};
     pid_t pid = 0;
     int rc = env ? posix_spawn(&pid, exe, &fa, &attr, argv, env) : ENOMEM;
-    free(env);
+    bay_strv_free(env);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     close(out[1]);

@@ -1,4 +1,5 @@
 /* bridges/common/worker.c — bay_worker_main: start-up, the main thread's dispatch loop, load and unload. */
+#include "sandbox.h"
 #include "worker_internal.h"
 
 #include <signal.h>
@@ -230,6 +231,11 @@ static bool read_env(const char *env[ENV_COUNT])
     return missing[0] == '\0';
 }
 
+static void sandbox_note(const char *line)
+{
+    bay_worker_warn("%s", line);
+}
+
 int bay_worker_main(const bay_bridge *bridge)
 {
     bay_w.bridge = bridge;
@@ -242,6 +248,16 @@ int bay_worker_main(const bay_bridge *bridge)
     bay_w.id = env[ENV_PLUGIN];
     if (getppid() != (pid_t)atol(env[ENV_BROKER_PID])) {
         bay_worker_warn("plugbayd (pid %s) is already gone; exiting", env[ENV_BROKER_PID]);
+        return 1;
+    }
+
+    /* The sandbox goes on while this is the only thread: every thread NNG and
+     * the plugin start later inherit it. */
+    bay_sandbox box;
+    char why[512];
+    bool boxed = bay_sandbox_from_env(&box);
+    if (boxed && bay_sandbox_apply(&box, sandbox_note, why, sizeof why) != 0) {
+        bay_worker_warn("%s; refusing to run the plugin without its sandbox", why);
         return 1;
     }
 
@@ -260,6 +276,10 @@ int bay_worker_main(const bay_bridge *bridge)
     if (rv) {
         bay_worker_warn("cannot start the I/O thread: %s", strerror(rv));
         nng_close(bay_w.sock);
+        return 1;
+    }
+    if (boxed && bay_sandbox_limit_memory(&box, why, sizeof why) != 0) {
+        bay_worker_warn("%s; refusing to run the plugin without its memory limit", why);
         return 1;
     }
 

@@ -470,3 +470,52 @@ Test(manifest_scan, a_missing_plugins_folder_is_an_io_error)
     cr_expect_null(ids);
     cr_expect_str_eq(err, "/nonexistent/plugbay-plugins: cannot read the plugins folder: No such file or directory");
 }
+
+Test(manifest, checks_limits)
+{
+    expect_accepted(NULL, "limits", "{\"memory_mb\": 64, \"open_files\": 32, \"cpu_seconds\": 60}");
+    expect_accepted(NULL, "limits", "{}");
+    expect_message(NULL, "limits", "{\"memory_mb\": 8}",
+                   PATH ": field \"limits.memory_mb\": expected a whole number of MiB from 16 to 1048576, got 8");
+    expect_refused(NULL, "limits", "{\"open_files\": \"many\"}", "field \"limits.open_files\"");
+    expect_refused(NULL, "limits", "{\"cpu_seconds\": 0}", "field \"limits.cpu_seconds\"");
+    expect_refused(NULL, "limits", "{\"memory\": 64}", "(did you mean \"memory_mb\"?)");
+    expect_refused(NULL, "limits", "64", "field \"limits\"");
+}
+
+Test(manifest, a_library_binding_has_signatures_instead_of_an_entry)
+{
+    char err[512];
+    const char *binding = "{\"name\": \"z\", \"version\": \"1.0.0\", \"language\": \"c\", \"library\": \"libz.so.1\","
+                          " \"provides\": [{\"name\": \"zlib.crc32\", \"kind\": \"handle\","
+                          " \"signature\": \"ulong crc32(ulong, bytes b, uint len(b))\"}]}";
+    bay_manifest *m = NULL;
+    cr_assert_eq(bay_manifest_parse(binding, PATH, "/plugins/x", "x", &m, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(m->library, "libz.so.1");
+    cr_assert_null(m->entry);
+    cr_assert_str_eq(m->provides[0].signature, "ulong crc32(ulong, bytes b, uint len(b))");
+    bay_manifest_free(m);
+
+    const struct {
+        const char *text, *needle;
+    } bad[] = {
+        {"{\"name\": \"z\", \"version\": \"1.0.0\", \"language\": \"c\", \"library\": \"libz.so.1\", \"entry\": \"p.so\","
+         " \"provides\": []}",
+         "give one, not both"},
+        {"{\"name\": \"z\", \"version\": \"1.0.0\", \"language\": \"lua\", \"library\": \"libz.so.1\", \"provides\": []}",
+         "only a plugin with \"language\": \"c\" binds a library"},
+        {"{\"name\": \"z\", \"version\": \"1.0.0\", \"language\": \"c\", \"library\": \"libz.so.1\","
+         " \"provides\": [{\"name\": \"a\", \"kind\": \"handle\"}]}",
+         "provides[0].signature\": every provide of a plugin with a \"library\" needs one"},
+        {"{\"name\": \"z\", \"version\": \"1.0.0\", \"language\": \"c\", \"entry\": \"p.so\","
+         " \"provides\": [{\"name\": \"a\", \"kind\": \"handle\", \"signature\": \"int f()\"}]}",
+         "only a plugin with a \"library\" has signatures"},
+        {"{\"name\": \"z\", \"version\": \"1.0.0\", \"language\": \"c\", \"library\": \"../libz.so\", \"provides\": []}",
+         "field \"library\""},
+        {"{\"name\": \"z\", \"version\": \"1.0.0\", \"language\": \"c\", \"provides\": []}", "field \"entry\""},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        cr_expect_eq(parse_text(bad[i].text, err, sizeof err), BAY_EMANIFEST, "case %zu accepted", i);
+        cr_expect(strstr(err, bad[i].needle), "case %zu: %s", i, err);
+    }
+}

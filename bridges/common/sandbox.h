@@ -1,0 +1,39 @@
+/* bridges/common/sandbox.h — the OS sandbox every worker enters before it runs any plugin code. */
+#ifndef BAY_SANDBOX_H
+#define BAY_SANDBOX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* What the sandbox allows; plugbayd passes it in the worker's environment
+ * (see bay_sandbox_from_env). Strings are borrowed. */
+typedef struct bay_sandbox {
+    const char *plugin_dir;  /* read and execute */
+    const char *data_dir;    /* read and write */
+    const char *grants;      /* the granted permissions, one per line */
+    int64_t memory_mb;       /* what the plugin may allocate, on top of the worker's own; 0 = no limit */
+    int64_t open_files;      /* RLIMIT_NOFILE; 0 = unchanged */
+    int64_t cpu_seconds;     /* RLIMIT_CPU; 0 = none */
+} bay_sandbox;
+
+/* bay_sandbox_from_env fills s from PLUGBAY_SANDBOX_* variables. Returns 1
+ * when the broker asked for a sandbox, 0 when it did not (--no-sandbox). */
+int bay_sandbox_from_env(bay_sandbox *s);
+
+/* bay_sandbox_apply enters the sandbox for the rest of the process's life:
+ * resource limits (but memory: see bay_sandbox_limit_memory), no new privileges, Landlock file and network rules (where
+ * the kernel has Landlock), and a seccomp filter refusing execve, fork,
+ * sockets other than Unix ones, ptrace and system administration calls
+ * unless the grants allow them. Call it while the process has one thread, so
+ * every thread started later inherits it. Returns 0, or BAY_EPERM/BAY_EIO with
+ * err saying which layer failed; notes (a layer the kernel lacks) go to
+ * warn(line) when warn is not NULL. */
+int bay_sandbox_apply(const bay_sandbox *s, void (*warn)(const char *line), char *err, size_t errlen);
+
+/* bay_sandbox_limit_memory caps private writable memory (RLIMIT_DATA) at what
+ * the worker maps now plus s->memory_mb. Call it once the worker's own threads
+ * run, just before the plugin loads: thread stacks count too. Not under
+ * AddressSanitizer, whose shadow memory would not fit. Returns 0 or BAY_EIO. */
+int bay_sandbox_limit_memory(const bay_sandbox *s, char *err, size_t errlen);
+
+#endif

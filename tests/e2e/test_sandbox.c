@@ -1,0 +1,135 @@
+/* tests/e2e/test_sandbox.c — a hostile plugin's attempts are refused by the OS sandbox; nobody else is hurt. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "harness.h"
+
+static harness h;
+static bay_conn *c;
+
+static const char trusted[] =
+    "{\"name\": \"trusted\", \"version\": \"1.0.0\", \"language\": \"c\", \"entry\": \"plugin.so\","
+    " \"permissions\": [\"fs.read:/etc/hostname\", \"process.spawn\", \"net.connect:127.0.0.1:9\"],"
+    " \"provides\": [{\"name\": \"trusted.read\", \"kind\": \"handle\", \"function\": \"read_file\"},"
+    "              {\"name\": \"trusted.fork\", \"kind\": \"handle\", \"function\": \"fork_bomb\"},"
+    "              {\"name\": \"trusted.socket\", \"kind\": \"handle\", \"function\": \"open_socket\"}]}";
+
+static void start(void)
+{
+    const char *ids[] = {"example/hello", "test/hostile", "test/slow", NULL};
+    h_setup(&h, ids);
+    h_clone_plugin(&h, "test/hostile", "test/trusted", trusted);
+    h_start(&h, NULL);
+    c = h_connect(&h, "test-sandbox");
+    const char *all[] = {"example/hello", "test/hostile", "test/slow", "test/trusted", NULL};
+    for (size_t i = 0; all[i]; i++)
+        cr_assert(h_wait_state(c, all[i], "loaded", H_WAIT_MS), "%s did not load", all[i]);
+}
+
+static void stop(void)
+{
+    /* Whatever the hostile plugin tried, the others still serve. */
+    char out[64];
+    cr_expect_eq(h_call_str(c, "greet", "survivor", 5000, out, sizeof out, NULL), 0);
+    bay_close(c);
+    h_cleanup(&h);
+}
+
+TestSuite(sandbox, .init = start, .fini = stop, .timeout = 120);
+
+/* attempt calls ext with an optional path and returns its answer in out. */
+static void attempt(const char *ext, const char *path, char *out, size_t len)
+{
+    bay_error err;
+    int rc = h_call_str(c, ext, path, 5000, out, len, &err);
+    cr_assert_eq(rc, 0, "%s: %s", ext, err.message);
+}
+
+static void expect_refused(const char *ext, const char *path, const char *why)
+{
+    char out[400];
+    attempt(ext, path, out, sizeof out);
+    cr_assert(strncmp(out, "refused: ", 9) == 0 && strstr(out, why), "%s(%s): %s", ext, path ? path : "", out);
+}
+
+Test(sandbox, reading_files_outside_its_folders_is_refused)
+{
+    char path[600];
+    expect_refused("hostile.read", "/etc/shadow", "Permission denied");
+    snprintf(path, sizeof path, "%s/state.json", h.state);
+    expect_refused("hostile.read", path, "Permission denied");
+    snprintf(path, sizeof path, "%s/test/slow/plugin.json", h.plugins);
+    expect_refused("hostile.read", path, "Permission denied");
+}
+
+Test(sandbox, writing_outside_its_data_folder_is_refused)
+{
+    char path[600], out[400];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/evil.txt", h.dir);
+    expect_refused("hostile.write", path, "Permission denied");
+    cr_assert_neq(stat(path, &st), 0, "%s was not created", path);
+    snprintf(path, sizeof path, "%s/example/hello/plugin.json", h.plugins);
+    expect_refused("hostile.write", path, "Permission denied");
+    cr_assert(stat(path, &st) == 0 && st.st_size > 0, "another plugin's manifest is intact");
+    snprintf(path, sizeof path, "%s/data/test/hostile/mine.txt", h.state);
+    attempt("hostile.write", path, out, sizeof out);
+    cr_assert(strncmp(out, "ALLOWED", 7) == 0, "its own data folder is writable: %s", out);
+}
+
+Test(sandbox, network_exec_and_fork_are_refused)
+{
+    expect_refused("hostile.socket", NULL, "Operation not permitted");
+    expect_refused("hostile.exec", NULL, "Operation not permitted");
+#ifndef BAY_SANITIZED /* sanitizer builds let LeakSanitizer fork and ptrace */
+    expect_refused("hostile.fork", NULL, "Operation not permitted");
+#endif
+}
+
+Test(sandbox, granted_permissions_open_exactly_what_they_name)
+{
+    char out[400];
+    attempt("trusted.read", "/etc/hostname", out, sizeof out);
+    cr_assert(strncmp(out, "ALLOWED", 7) == 0, "fs.read:/etc/hostname: %s", out);
+    expect_refused("trusted.read", "/etc/shadow", "Permission denied");
+    attempt("trusted.fork", NULL, out, sizeof out);
+    cr_assert(strncmp(out, "ALLOWED", 7) == 0, "process.spawn: %s", out);
+    attempt("trusted.socket", NULL, out, sizeof out);
+    cr_assert(strncmp(out, "ALLOWED", 7) == 0, "net.connect: %s", out);
+}
+
+#ifndef BAY_SANITIZED /* ASan reserves terabytes of address space, so RLIMIT_DATA stays off there */
+Test(sandbox, allocating_without_end_is_stopped_at_the_memory_limit)
+{
+    bay_error err;
+    int rc = h_call_str(c, "hostile.allocate", NULL, 20000, NULL, 0, &err);
+    cr_assert_eq(rc, BAY_ENOMEM, "got %s: %s", bay_errname(rc), err.message);
+    unsigned mib = 0;
+    cr_assert(sscanf(strstr(err.message, "after") ? strstr(err.message, "after") : "", "after %u MiB", &mib) == 1 &&
+                  mib < 96,
+              "stopped below its 96 MiB limit: %s", err.message);
+    char out[64];
+    cr_assert_eq(h_call_str(c, "hostile.ping", NULL, 5000, out, sizeof out, &err), 0, "%s", err.message);
+}
+#endif
+
+struct ping {
+    const char *ext;
+};
+
+static bool pongs(void *arg)
+{
+    char out[64] = "";
+    return h_call_str(c, ((struct ping *)arg)->ext, NULL, 2000, out, sizeof out, NULL) == 0 && strcmp(out, "pong") == 0;
+}
+
+Test(sandbox, spinning_forever_ends_in_a_timeout_and_a_restart)
+{
+    bay_error err;
+    cr_assert_eq(h_call_str(c, "hostile.spin", NULL, 300, NULL, 0, &err), BAY_ETIMEDOUT, "%s", err.message);
+    cr_assert_str_eq(err.plugin, "test/hostile");
+    struct ping p = {"hostile.ping"};
+    cr_assert(h_wait_until(pongs, &p, H_WAIT_MS), "test/hostile came back");
+}
