@@ -29,6 +29,7 @@ static const struct target {
     const char *language, *id, *ext, *args_json;
 } targets[] = {
     {"c", "example/hello", "greet", "[\"bench\"]"},
+    {"lua", "example/lua-hello", "lua.greet", "[\"bench\"]"},
 };
 #define NTARGETS (sizeof targets / sizeof targets[0])
 

@@ -1,0 +1,411 @@
+/* tests/e2e/test_lua.c — Lua plugins under the real broker: handles, events beside C plugins, values, the plugbay API, the sandbox and the limits. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "harness.h"
+
+static harness h;
+static bay_conn *c;
+
+static void stop(void)
+{
+    bay_close(c);
+    h_cleanup(&h);
+}
+
+TestSuite(lua, .fini = stop, .timeout = 120);
+
+/* start_with starts a broker with example/hello and the plugins ids, and waits until those that load have. */
+static void start_with(const char *const *ids, const char *const *failing)
+{
+    const char *all[32] = {"example/hello"};
+    size_t n = 1;
+    for (size_t i = 0; ids && ids[i]; i++)
+        all[n++] = ids[i];
+    for (size_t i = 0; failing && failing[i]; i++)
+        all[n++] = failing[i];
+    all[n] = NULL;
+    h_setup(&h, all);
+    h_start(&h, NULL);
+    c = h_connect(&h, "test-lua");
+    cr_assert(h_wait_state(c, "example/hello", "loaded", H_WAIT_MS));
+    for (size_t i = 0; ids && ids[i]; i++)
+        cr_assert(h_wait_state(c, ids[i], "loaded", H_WAIT_MS), "%s did not load", ids[i]);
+}
+
+/* start_one starts a broker with example/hello and plugin. */
+static void start_one(const char *plugin)
+{
+    start_with((const char *[]){plugin, NULL}, NULL);
+}
+
+/* call_json calls ext with the JSON array args_json; returns the code, the result in *res (caller frees). */
+static int call_json(const char *ext, const char *args_json, int timeout_ms, bay_value **res, bay_error *err)
+{
+    bay_value *args = NULL;
+    cr_assert_eq(bay_value_from_json(args_json, &args, NULL, 0), 0, "bad JSON in the test: %s", args_json);
+    bay_call_opts o = {.timeout_ms = timeout_ms};
+    *res = NULL;
+    int rc = bay_call(c, ext, args, &o, res, err);
+    bay_value_free(args);
+    return rc;
+}
+
+/* expect_json calls ext with args_json and asserts the result renders as want_json. */
+static void expect_json(const char *ext, const char *args_json, const char *want_json)
+{
+    bay_value *res, *want = NULL;
+    bay_error err;
+    int rc = call_json(ext, args_json, 10000, &res, &err);
+    cr_assert_eq(rc, 0, "%s%s: %s: %s", ext, args_json, bay_errname(rc), err.message);
+    cr_assert_eq(bay_value_from_json(want_json, &want, NULL, 0), 0);
+    char *text = NULL;
+    bay_value_to_json(res, &text);
+    cr_assert(bay_value_equal(res, want), "%s%s gave %s, not %s", ext, args_json, text, want_json);
+    free(text);
+    bay_value_free(res);
+    bay_value_free(want);
+}
+
+/* expect_code calls ext with args_json and asserts it fails with code, naming plugin; err says why. */
+static void expect_code(const char *ext, const char *args_json, int timeout_ms, int code, const char *plugin,
+                        bay_error *err)
+{
+    bay_value *res;
+    int rc = call_json(ext, args_json, timeout_ms, &res, err);
+    bay_value_free(res);
+    cr_assert_eq(rc, code, "%s: got %s, not %s: %s", ext, bay_errname(rc), bay_errname(code), err->message);
+    cr_assert_str_eq(err->plugin, plugin, "%s: the error names %s: %s", ext, err->plugin, err->message);
+}
+
+/* expect_failure calls ext without arguments and asserts it fails with code,
+ * naming plugin, with every word of words in the message. */
+static void expect_failure(const char *ext, int code, const char *plugin, const char *const *words)
+{
+    bay_error err;
+    expect_code(ext, "[]", 10000, code, plugin, &err);
+    for (size_t i = 0; words[i]; i++)
+        cr_assert(strstr(err.message, words[i]), "%s: the message lacks \"%s\": %s", ext, words[i], err.message);
+}
+
+/* expect_all_answer asserts that PREFIX.ping answers "pong" from the same worker pid, and that example/hello greets. */
+static void expect_all_answer(const char *prefix, const char *plugin, pid_t pid)
+{
+    char name[64], out[128];
+    bay_error err;
+    snprintf(name, sizeof name, "%s.ping", prefix);
+    cr_assert_eq(h_call_str(c, name, NULL, 5000, out, sizeof out, &err), 0, "%s: %s", name, err.message);
+    cr_assert_str_eq(out, "pong");
+    cr_assert_eq(h_worker_pid(c, plugin), pid, "%s was restarted; it should have survived in the same worker", plugin);
+    cr_assert_eq(h_call_str(c, "greet", "still", 5000, out, sizeof out, &err), 0, "%s", err.message);
+    cr_assert_str_eq(out, "Hello, still!");
+}
+
+/* An escape attempt: the extension point, and words its error must hold. */
+typedef struct attempt {
+    const char *ext;
+    const char *words[4];
+} attempt;
+
+/* expect_refused makes each attempt on plugin (its extension points start with prefix) and checks that it is
+ * refused clearly and that the plugin and the others still answer afterwards. */
+static void expect_refused(const char *plugin, const char *prefix, const attempt *attempts, size_t n)
+{
+    pid_t pid = h_worker_pid(c, plugin);
+    for (size_t i = 0; i < n; i++) {
+        expect_failure(attempts[i].ext, BAY_EPLUGIN, plugin, attempts[i].words);
+        expect_all_answer(prefix, plugin, pid);
+    }
+}
+
+Test(lua, handle_is_served_by_a_lua_plugin)
+{
+    start_one("example/lua-hello");
+    expect_json("lua.greet", "[\"world\"]", "\"Hello, world!\"");
+    expect_json("lua.greet", "[[\"Ada\", \"Grace\"]]", "\"Hello, Ada and Grace!\"");
+    expect_failure("lua.greet", BAY_EPLUGIN, "example/lua-hello",
+                   (const char *[]){"example/lua-hello/main.lua:", "argument 1 must be a name", NULL});
+}
+
+Test(lua, event_reaches_c_and_lua_providers_in_load_order)
+{
+    start_with((const char *[]){"example/audit", "example/lua-hello", NULL}, NULL);
+    bay_value *res = NULL;
+    bay_error err;
+    cr_assert_eq(bay_call(c, "app.started", NULL, NULL, &res, &err), 0, "%s", err.message);
+    cr_assert_eq(bay_value_len(res), 3);
+    const char *order[] = {"example/hello", "example/lua-hello", "example/audit"}; /* order 0, 5, 10 */
+    for (size_t i = 0; i < 3; i++) {
+        const bay_value *entry = bay_array_get(res, i);
+        cr_assert_str_eq(bay_value_str(bay_map_get(entry, "plugin"), NULL), order[i]);
+        cr_assert_not_null(bay_map_get(entry, "value"), "%s answered with an error", order[i]);
+    }
+    const bay_value *lua = bay_map_get(bay_array_get(res, 1), "value");
+    cr_assert_str_eq(bay_value_str(bay_map_get(lua, "language"), NULL), "lua");
+    cr_assert_eq(bay_value_int(bay_map_get(lua, "count")), 1);
+    bay_value_free(res);
+}
+
+Test(lua, values_cross_a_lua_plugin_unchanged)
+{
+    start_one("lua/basic");
+    bay_value *args = bay_array(), *m = bay_map(), *res = NULL;
+    bay_map_set(m, "bin", bay_bin("a\0b\xff", 4));
+    bay_map_set(m, "min", bay_int(INT64_MIN));
+    bay_map_set(m, "max", bay_int(INT64_MAX));
+    bay_map_set(m, "half", bay_float(-0.5));
+    bay_map_set(m, "whole", bay_float(3.0));
+    bay_map_set(m, "huge", bay_float(INFINITY));
+    bay_map_set(m, "text", bay_strn("x\0y", 3));
+    bay_map_set(m, "empty_map", bay_map());
+    bay_map_set(m, "empty_list", bay_array());
+    bay_value *list = bay_array();
+    bay_array_push(list, bay_int(1));
+    bay_array_push(list, bay_nil());
+    bay_array_push(list, bay_bool(false));
+    bay_map_set(m, "list", list);
+    bay_array_push(args, m);
+    bay_error err;
+    cr_assert_eq(bay_call(c, "lua.echo", args, NULL, &res, &err), 0, "%s", err.message);
+    cr_assert(bay_value_equal(m, res), "the value came back changed");
+    bay_value_free(args);
+    bay_value_free(res);
+}
+
+Test(lua, integers_and_floats_keep_their_types)
+{
+    start_one("lua/basic");
+    expect_json("lua.types", "[1, 1.0, 9007199254740993, -9223372036854775808, \"s\", true, null, {}]",
+                "[\"integer\", \"float\", \"integer\", \"integer\", \"string\", \"boolean\", \"nil\", \"table\"]");
+    expect_json("lua.echo", "[9007199254740993]", "9007199254740993");
+    expect_json("lua.echo", "[2.0]", "2.0");
+}
+
+Test(lua, lua_error_names_plugin_file_and_line_and_the_plugin_goes_on)
+{
+    start_one("lua/basic");
+    pid_t pid = h_worker_pid(c, "lua/basic");
+    bay_error err;
+    expect_code("lua.fail", "[\"disk full\"]", 5000, BAY_EPLUGIN, "lua/basic", &err);
+    cr_assert_str_eq(err.message, "lua/basic/main.lua:24: boom: disk full");
+    expect_failure("lua.bad_result", BAY_ETYPE, "lua/basic",
+                   (const char *[]){"function bad_result", "result.items[2].callback", "is a function", NULL});
+    expect_all_answer("lua", "lua/basic", pid);
+}
+
+Test(lua, plugbay_call_reaches_c_plugins_and_the_plugin_itself)
+{
+    start_one("lua/basic");
+    expect_json("lua.via", "[\"greet\", \"lua\"]", "\"Hello, lua!\"");
+    /* Re-entrant: lua/basic waits in plugbay.call while the broker calls lua.echo on it. */
+    expect_json("lua.via", "[\"lua.echo\", {\"k\": [1, 2]}]", "{\"k\": [1, 2]}");
+    expect_json("lua.via_co", "[\"lua.via\", \"lua.echo\", \"deep\"]", "\"deep\"");
+    bay_value *res;
+    bay_error err;
+    cr_assert_eq(call_json("lua.via", "[\"no.such.point\"]", 5000, &res, &err), 0, "%s", err.message);
+    cr_assert_str_eq(bay_value_str(bay_map_get(res, "code"), NULL), "BAY_ENOENT");
+    cr_assert(strstr(bay_value_str(bay_map_get(res, "error"), NULL), "no.such.point"));
+    bay_value_free(res);
+}
+
+static bool ticked_three_times(void *arg)
+{
+    bay_value *res = NULL;
+    bool done = call_json("lua.ticks", "[]", 2000, &res, NULL) == 0 && bay_value_int(res) >= 3;
+    bay_value_free(res);
+    return done;
+}
+
+Test(lua, config_on_load_timers_print_and_log)
+{
+    start_one("lua/basic");
+    expect_json("lua.config", "[]", "{\"answer\": 42, \"nested\": {\"list\": [1, 2.5, \"x\"]}}");
+    expect_json("lua.config", "[\"answer\"]", "42");
+    expect_json("lua.loaded", "[]", "true");
+    cr_assert(h_wait_until(ticked_three_times, NULL, H_WAIT_MS), "the timer did not tick");
+    expect_json("lua.print", "[]", "null");
+    cr_assert(h_log_contains(&h, "[lua/basic] printed by lua/basic\t42\tnil\ttrue"));
+    cr_assert(h_log_contains(&h, "[lua/basic] logged by lua/basic: 7"));
+}
+
+Test(lua, data_dir_and_io_need_the_permission_lua_io)
+{
+    start_with((const char *[]){"lua/basic", "lua/granted", NULL}, NULL);
+    expect_failure("lua.data_dir", BAY_EPLUGIN, "lua/basic",
+                   (const char *[]){"plugbay.data_dir() needs the permission \"lua.io\"", NULL});
+    expect_json("granted.write", "[\"a note\"]", "true");
+    expect_json("granted.read", "[]", "\"a note\"");
+}
+
+Test(lua, permissions_open_the_os_debug_and_package_libraries)
+{
+    start_one("lua/granted");
+    expect_json("granted.libs", "[]", "{\"os\": true, \"debug\": true, \"package\": true, \"helper\": 42}");
+}
+
+Test(lua, io_open_is_refused)
+{
+    attempt a[] = {{"io.try", {"lua/io/main.lua:5:", "io is not available", "\"lua.io\"", NULL}}};
+    start_one("lua/io");
+    expect_refused("lua/io", "io", a, 1);
+}
+
+Test(lua, os_execute_is_refused_and_os_time_stays)
+{
+    attempt a[] = {{"os.try", {"lua/os/main.lua:5:", "os.execute is not available", "\"lua.os\"", NULL}}};
+    start_one("lua/os");
+    expect_refused("lua/os", "os", a, 1);
+    expect_json("os.time", "[]", "\"integer number string\"");
+}
+
+Test(lua, require_sees_only_the_plugins_folder)
+{
+    attempt a[] = {
+        {"require.try", {"module 'socket' not found", "only loads Lua files from its own folder", "lua.package", NULL}},
+        {"require.outside", {"require(\"../basic/main\")", "only sees its own folder", NULL}},
+    };
+    start_one("lua/require");
+    expect_refused("lua/require", "require", a, 2);
+}
+
+Test(lua, binary_chunks_are_refused)
+{
+    attempt a[] = {
+        {"dump.try", {"lua/dump/main.lua:5:", "string.dump is not available", NULL}},
+        {"dump.bytes", {"attempt to load a binary chunk", NULL}},
+    };
+    start_one("lua/dump");
+    expect_refused("lua/dump", "dump", a, 2);
+    expect_json("dump.text", "[]", "42");
+}
+
+Test(lua, debug_is_refused)
+{
+    attempt a[] = {{"debug.try", {"debug is not available", "\"lua.debug\"", NULL}}};
+    start_one("lua/debug");
+    expect_refused("lua/debug", "debug", a, 1);
+}
+
+Test(lua, another_plugins_modules_are_out_of_reach)
+{
+    start_with((const char *[]){"lua/basic", "lua/loaded", NULL}, NULL);
+    attempt a[] = {{"loaded.try", {"module 'lua.basic.main' not found", NULL}}};
+    expect_refused("lua/loaded", "loaded", a, 1);
+    expect_json("loaded.keys", "[]", "[\"_G\", \"coroutine\", \"math\", \"os\", \"plugbay\", \"string\", \"table\", "
+                                     "\"utf8\"]");
+}
+
+Test(lua, finalizers_are_refused)
+{
+    attempt a[] = {{"finalizer.try", {"__gc", "not allowed", NULL}}};
+    start_one("lua/finalizer");
+    expect_refused("lua/finalizer", "finalizer", a, 1);
+}
+
+Test(lua, endless_loops_end_at_the_instruction_limit)
+{
+    start_one("lua/loop");
+    pid_t pid = h_worker_pid(c, "lua/loop");
+    const char *exts[] = {"loop.try", "loop.pcall", "loop.coroutine"};
+    for (size_t i = 0; i < 3; i++) {
+        long long t0 = h_now_ms();
+        expect_failure(exts[i], BAY_EPLUGIN, "lua/loop",
+                       (const char *[]){"lua/loop/main.lua:", "stopped after 2000000 instructions",
+                                        "\"lua.instructions\"", NULL});
+        cr_assert(h_now_ms() - t0 < 3000, "%s took %lld ms", exts[i], h_now_ms() - t0);
+        expect_all_answer("loop", "lua/loop", pid);
+    }
+    expect_json("loop.enough", "[]", "5000050000");
+}
+
+Test(lua, a_deadline_stops_lua_code_and_the_plugin_stays)
+{
+    start_one("lua/spin");
+    pid_t pid = h_worker_pid(c, "lua/spin");
+    bay_error err;
+    long long t0 = h_now_ms();
+    expect_code("spin.try", "[]", 300, BAY_ETIMEDOUT, "lua/spin", &err);
+    cr_assert(h_now_ms() - t0 < 1500, "the caller waited %lld ms for a 300 ms deadline", h_now_ms() - t0);
+    expect_all_answer("spin", "lua/spin", pid);
+}
+
+Test(lua, a_cancel_stops_lua_code_and_the_plugin_stays)
+{
+    start_one("lua/spin");
+    pid_t pid = h_worker_pid(c, "lua/spin");
+    bay_pending *p;
+    bay_value *res = NULL;
+    bay_error err;
+    cr_assert_eq(bay_call_async(c, "spin.try", NULL, NULL, &p, &err), 0, "%s", err.message);
+    cr_assert_eq(bay_pending_wait(p, 100, &res, &err), BAY_EPENDING, "still spinning after 100 ms");
+    cr_assert_eq(bay_pending_cancel(p), 0);
+    int rc = bay_pending_wait(p, -1, &res, &err);
+    cr_assert_eq(rc, BAY_ECANCELED, "got %s: %s", bay_errname(rc), err.message);
+    bay_pending_free(p);
+    expect_all_answer("spin", "lua/spin", pid);
+}
+
+Test(lua, a_memory_bomb_ends_at_the_memory_limit_and_the_state_serves_again)
+{
+    start_one("lua/membomb");
+    pid_t pid = h_worker_pid(c, "lua/membomb");
+    for (int round = 0; round < 2; round++) {
+        expect_failure("membomb.try", BAY_ENOMEM, "lua/membomb",
+                       (const char *[]){"ran out of memory", "8 MB", "\"lua.memory_mb\"", NULL});
+        expect_all_answer("membomb", "lua/membomb", pid);
+        expect_json("membomb.fits", "[]", "4000000");
+    }
+}
+
+Test(lua, errors_that_are_not_strings_get_clear_messages)
+{
+    attempt a[] = {
+        {"errtable.try", {"lua/errtable/main.lua:5:", "error raised with a table value", NULL}},
+        {"errtable.message", {"lua/errtable/main.lua:8: custom failure", NULL}},
+        {"errtable.tostring", {"lua/errtable/main.lua:11: told by __tostring", NULL}},
+        {"errtable.number", {"lua/errtable/main.lua:14:", "a number value (42)", NULL}},
+    };
+    start_one("lua/errtable");
+    expect_refused("lua/errtable", "errtable", a, 4);
+}
+
+Test(lua, deep_recursion_and_deep_results_are_clear_errors)
+{
+    attempt a[] = {{"recurse.try", {"lua/recurse/main.lua:6:", "stack overflow", NULL}}};
+    start_one("lua/recurse");
+    expect_refused("lua/recurse", "recurse", a, 1);
+    expect_failure("recurse.deep", BAY_ETYPE, "lua/recurse", (const char *[]){"deeper than 24 levels", NULL});
+    expect_all_answer("recurse", "lua/recurse", h_worker_pid(c, "lua/recurse"));
+}
+
+/* A plugin that cannot load, and what its failure must say. */
+typedef struct broken {
+    const char *id;
+    const char *words[3];
+} broken;
+
+Test(lua, broken_plugins_fail_to_load_with_clear_reasons_and_the_others_serve)
+{
+    static const broken cases[] = {
+        {"lua/syntax", {"lua/syntax/main.lua:3:", "<eof> expected near 'end'", NULL}},
+        {"lua/notable", {"lua/notable/main.lua returned a string", "must return a table", NULL}},
+        {"lua/nofunc", {"names function \"pong\"", "its functions are: ", NULL}},
+        {"lua/badlimit", {"config \"lua.memory_mb\" must be an integer from 1 to 4096", "got a str", NULL}},
+        {"lua/onload", {"on_load failed: lua/onload/main.lua:4: missing licence key", NULL}},
+    };
+    const char *ids[8] = {0};
+    for (size_t i = 0; i < 5; i++)
+        ids[i] = cases[i].id;
+    start_with((const char *[]){"lua/basic", NULL}, ids);
+    for (size_t i = 0; i < 5; i++) {
+        cr_assert(h_wait_state(c, cases[i].id, "failed", H_WAIT_MS), "%s did not fail", cases[i].id);
+        char state[64], reason[512];
+        h_plugin_state(c, cases[i].id, state, sizeof state, reason, sizeof reason);
+        for (size_t w = 0; cases[i].words[w]; w++)
+            cr_assert(strstr(reason, cases[i].words[w]), "%s: the reason lacks \"%s\": %s", cases[i].id,
+                      cases[i].words[w], reason);
+    }
+    expect_all_answer("lua", "lua/basic", h_worker_pid(c, "lua/basic"));
+}
