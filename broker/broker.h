@@ -33,6 +33,7 @@ typedef struct bay_options {
     int drain_timeout_ms;    /* longest an unload waits for in-flight calls */
     int memory_mb;           /* a worker's memory limit when its manifest sets none */
     bool sandbox;            /* workers apply their OS sandbox (--no-sandbox turns it off) */
+    const char *cgroup_dir;  /* delegated cgroup v2 folder for per-plugin groups, or NULL */
 } bay_options;
 
 typedef enum conn_role { ROLE_PENDING, ROLE_HOST, ROLE_WORKER } conn_role;
@@ -275,6 +276,13 @@ int64_t supervise_tick(broker *b, int64_t now);
 void supervise_usage(pid_t pid, int64_t *cpu_ms, int64_t *pss_kb);
 void supervise_shutdown(broker *b);
 void supervise_kill_all(broker *b);
+
+/* cgroup.c */
+/* cgroup_init checks --cgroup (clearing it when unusable) and says in the log
+ * which limits workers get. */
+void cgroup_init(broker *b);
+/* cgroup_place moves p's new worker into its own cgroup with memory.max. */
+void cgroup_place(broker *b, plugin *p);
 
 /* command.c */
 void command_handle(broker *b, conn *c, const bay_frame *f);

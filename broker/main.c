@@ -32,6 +32,7 @@ static void usage(FILE *to)
             "  --memory-mb N        a worker's memory limit when its manifest sets none (default 1024)\n"
             "  --no-sandbox         run workers without their OS sandbox (debugging only)\n"
             "  --exit-with-parent   stop (as on SIGTERM) when the process that started plugbayd exits\n"
+            "  --cgroup DIR         a delegated cgroup v2 folder: each worker gets a child group with memory.max\n"
             "  --version, --help\n");
 }
 
@@ -51,7 +52,7 @@ static int number(const char *opt, const char *s, int *out)
 static int parse(int argc, char **argv, bay_options *o)
 {
     enum { O_PLUGINS = 256, O_STATE, O_LISTEN, O_AUTO, O_WORKERS, O_LOG, O_BEAT, O_MISSES, O_GRACE, O_RESTART,
-           O_DRAIN, O_MEMORY, O_NOSANDBOX, O_PARENT, O_VERSION, O_HELP };
+           O_DRAIN, O_MEMORY, O_NOSANDBOX, O_PARENT, O_CGROUP, O_VERSION, O_HELP };
     static const struct option opts[] = {
         {"plugins", required_argument, 0, O_PLUGINS},     {"state", required_argument, 0, O_STATE},
         {"listen", required_argument, 0, O_LISTEN},       {"autoinstall", no_argument, 0, O_AUTO},
@@ -60,7 +61,7 @@ static int parse(int argc, char **argv, bay_options *o)
         {"hang-grace-ms", required_argument, 0, O_GRACE}, {"restart-limit", required_argument, 0, O_RESTART},
         {"drain-timeout-ms", required_argument, 0, O_DRAIN}, {"version", no_argument, 0, O_VERSION},
         {"memory-mb", required_argument, 0, O_MEMORY},    {"no-sandbox", no_argument, 0, O_NOSANDBOX},
-        {"exit-with-parent", no_argument, 0, O_PARENT},
+        {"exit-with-parent", no_argument, 0, O_PARENT},  {"cgroup", required_argument, 0, O_CGROUP},
         {"help", no_argument, 0, O_HELP},                 {0, 0, 0, 0},
     };
     int c, window = 60;
@@ -79,6 +80,7 @@ static int parse(int argc, char **argv, bay_options *o)
         case O_DRAIN: rc = number("--drain-timeout-ms", optarg, &o->drain_timeout_ms); break;
         case O_MEMORY: rc = number("--memory-mb", optarg, &o->memory_mb); break;
         case O_NOSANDBOX: o->sandbox = false; break;
+        case O_CGROUP: o->cgroup_dir = optarg; break;
         case O_PARENT:
             /* SIGTERM goes to the signalfd like any stop request; the check covers a parent already gone. */
             if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() == 1)

@@ -80,6 +80,7 @@ int supervise_init(broker *b, char *err, size_t errlen)
     /* bay_state_open holds the state folder's lock, so no other broker runs here. */
     snprintf(b->run_dir, sizeof b->run_dir, "%s/run", bay_state_dir(b->state));
     clean_leftovers(b);
+    cgroup_init(b);
     if (b->opt.worker_dir) {
         snprintf(b->worker_dir, sizeof b->worker_dir, "%s", b->opt.worker_dir);
     } else {
@@ -202,6 +203,7 @@ int supervise_spawn(broker *b, plugin *p, char *err, size_t errlen)
     p->pid = pid;
     p->out_fd = out[0];
     p->outlen = 0;
+    cgroup_place(b, p);
     p->start_deadline_ms = bay_now_ms() + START_TIMEOUT_MS;
     p->next_beat_ms = bay_now_ms() + b->opt.heartbeat_ms;
     bay_log(BAY_LOG_DEBUG, p->id, "started %s as pid %d", exe, pid);
