@@ -30,6 +30,7 @@ static const struct target {
 } targets[] = {
     {"c", "example/hello", "greet", "[\"bench\"]"},
     {"lua", "example/lua-hello", "lua.greet", "[\"bench\"]"},
+    {"ffi", "example/zlib", "zlib.crc32", "[0, \"bench\"]"}, /* libz's crc32 through a manifest-only binding */
 };
 #define NTARGETS (sizeof targets / sizeof targets[0])
 

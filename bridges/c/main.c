@@ -1,9 +1,11 @@
-/* bridges/c/main.c — plugbay-worker-c: the bridge that loads native C plugins (shared objects) with dlopen. */
+/* bridges/c/main.c — plugbay-worker-c: loads native C plugins (shared objects) and library bindings (bridges/ffi). */
 #include <dlfcn.h>
+#include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "bay_ffi.h"
 #include "worker.h"
 
 /* The one plugin this worker runs. */
@@ -34,7 +36,7 @@ static void list_exports(char *buf, size_t size)
         snprintf(buf, size, "nothing");
 }
 
-/* open_plugin does the work of c_load, leaving the handle open even on failure. */
+/* open_plugin does the work of native_load, leaving the handle open even on failure. */
 static int open_plugin(const bay_plugin_info *p, const char *const *functions, bay_error *err)
 {
     int n = p->entry[0] == '/' ? snprintf(plugin.path, sizeof plugin.path, "%s", p->entry)
@@ -70,7 +72,9 @@ static int open_plugin(const bay_plugin_info *p, const char *const *functions, b
     return 0;
 }
 
-static int c_load(const bay_plugin_info *p, const char *const *functions, bay_error *err)
+/* native_load loads the entry as a native plugin; it needs nothing from the manifest. */
+static int native_load(const bay_plugin_info *p, const json_t *manifest, const char *path,
+                       const char *const *functions, bay_error *err)
 {
     int rc = open_plugin(p, functions, err);
     if (rc && plugin.handle) {
@@ -81,19 +85,61 @@ static int c_load(const bay_plugin_info *p, const char *const *functions, bay_er
     return rc;
 }
 
-static int c_call(const char *function, bay_call *call, const bay_value *args, bay_value **result)
+static int native_call(const char *function, bay_call *call, const bay_value *args, bay_value **result)
 {
     bay_plugin_fn fn = find_export(function); /* load checked that it exists */
     return fn(call, args, result);
 }
 
-static void c_unload(void)
+static void native_unload(void)
 {
     if (plugin.def->on_unload)
         plugin.def->on_unload();
     dlclose(plugin.handle);
     plugin.handle = NULL;
     plugin.def = NULL;
+}
+
+/* The two kinds of C plugin. load gets the plugin's manifest (borrowed) and its path. */
+typedef struct kind {
+    int (*load)(const bay_plugin_info *p, const json_t *manifest, const char *path, const char *const *functions,
+                bay_error *err);
+    int (*call)(const char *function, bay_call *call, const bay_value *args, bay_value **result);
+    void (*unload)(void);
+} kind;
+
+static const kind native = {native_load, native_call, native_unload};
+static const kind binding = {bay_ffi_load, bay_ffi_call, bay_ffi_unload};
+static const kind *loaded;
+
+/* c_load reads the plugin's plugin.json: with a "library" it is a binding
+ * (docs/ffi-bindings.md), otherwise its entry is a native plugin. */
+static int c_load(const bay_plugin_info *p, const char *const *functions, bay_error *err)
+{
+    char path[PATH_MAX];
+    json_error_t je;
+    if ((size_t)snprintf(path, sizeof path, "%s/plugin.json", p->dir) >= sizeof path)
+        return bay_error_set(err, BAY_EINVAL, p->id, "plugin folder path %s is too long", p->dir);
+    json_t *manifest = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    if (!manifest)
+        return bay_error_set(err, BAY_EMANIFEST, p->id, "%s: line %d column %d: %s", path, je.line, je.column,
+                             je.text);
+    const kind *k = json_object_get(manifest, "library") ? &binding : &native;
+    int rc = k->load(p, manifest, path, functions, err);
+    json_decref(manifest);
+    loaded = rc ? NULL : k;
+    return rc;
+}
+
+static int c_call(const char *function, bay_call *call, const bay_value *args, bay_value **result)
+{
+    return loaded->call(function, call, args, result);
+}
+
+static void c_unload(void)
+{
+    loaded->unload();
+    loaded = NULL;
 }
 
 static const bay_bridge c_bridge = {
