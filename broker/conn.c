@@ -144,24 +144,26 @@ void conn_close(broker *b, conn *c)
     free(c);
 }
 
-int conn_send(broker *b, conn *c, const bay_frame *f)
+/* sent logs a frame that could not be sent. */
+static int sent(const conn *c, int type, int rc)
 {
-    int rc = bay_wire_send(c->sock, f, NNG_FLAG_NONBLOCK);
     if (rc)
-        bay_log(BAY_LOG_WARN, c->name, "cannot send %s frame: %s%s", bay_frame_type_name(f->type), bay_strerror(rc),
+        bay_log(BAY_LOG_WARN, c->name, "cannot send %s frame: %s%s", bay_frame_type_name(type), bay_strerror(rc),
                 rc == BAY_EBUSY ? " (the peer is not reading; its queue of 8192 frames is full)" : "");
     return rc;
 }
 
+int conn_send(broker *b, conn *c, const bay_frame *f)
+{
+    return sent(c, (int)f->type, bay_wire_send(c->sock, f, NNG_FLAG_NONBLOCK));
+}
+
 void conn_send_error(broker *b, conn *c, uint64_t id, int code, const char *plugin, const char *fmt, ...)
 {
-    char text[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
+    sent(c, BAY_F_ERROR, bay_wire_send_errorv(c->sock, id, code, plugin, fmt, ap));
     va_end(ap);
-    bay_frame f = {.type = BAY_F_ERROR, .id = id, .code = code, .plugin = plugin, .message = text};
-    conn_send(b, c, &f);
 }
 
 void conn_send_value(broker *b, conn *c, uint64_t id, const bay_value *v)

@@ -68,15 +68,21 @@ int bay_wire_send(nng_socket s, const bay_frame *f, int flags)
     return bay_from_nng(rv);
 }
 
-int bay_wire_send_error(nng_socket s, uint64_t id, int code, const char *plugin, const char *fmt, ...)
+int bay_wire_send_errorv(nng_socket s, uint64_t id, int code, const char *plugin, const char *fmt, va_list ap)
 {
     char text[512];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
-    va_end(ap);
     bay_frame f = {.type = BAY_F_ERROR, .id = id, .code = code, .plugin = plugin, .message = text};
     return bay_wire_send(s, &f, NNG_FLAG_NONBLOCK);
+}
+
+int bay_wire_send_error(nng_socket s, uint64_t id, int code, const char *plugin, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = bay_wire_send_errorv(s, id, code, plugin, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 int bay_wire_recv(nng_socket s, int timeout_ms, nng_msg **msg, bay_frame *f, bay_error *err)

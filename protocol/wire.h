@@ -3,6 +3,7 @@
 #define BAY_WIRE_H
 
 #include <nng/nng.h>
+#include <stdarg.h>
 
 #include <plugbay/error.h>
 
@@ -23,9 +24,14 @@ int bay_wire_msg(const bay_frame *f, nng_msg **out);
  * block, BAY_ECONN when the socket is closed, or another code. */
 int bay_wire_send(nng_socket s, const bay_frame *f, int flags);
 
-/* bay_wire_send_error sends an ERROR frame answering id. plugin may be NULL. */
+/* bay_wire_send_error sends an ERROR frame answering id without blocking.
+ * plugin may be NULL. Returns what bay_wire_send returns. */
 int bay_wire_send_error(nng_socket s, uint64_t id, int code, const char *plugin, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+
+/* bay_wire_send_errorv is bay_wire_send_error with a va_list. */
+int bay_wire_send_errorv(nng_socket s, uint64_t id, int code, const char *plugin, const char *fmt, va_list ap)
+    __attribute__((format(printf, 5, 0)));
 
 /* bay_wire_recv waits up to timeout_ms (-1 = forever) for one frame on s and
  * decodes it into f, keeping the message in *msg (free it with nng_msg_free
