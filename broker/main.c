@@ -81,11 +81,13 @@ static int parse(int argc, char **argv, bay_options *o)
         case O_MEMORY: rc = number("--memory-mb", optarg, &o->memory_mb); break;
         case O_NOSANDBOX: o->sandbox = false; break;
         case O_CGROUP: o->cgroup_dir = optarg; break;
-        case O_PARENT:
-            /* SIGTERM goes to the signalfd like any stop request; the check covers a parent already gone. */
-            if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() == 1)
+        case O_PARENT: {
+            /* SIGTERM goes to the signalfd like any stop request; the check covers a parent gone meanwhile. */
+            pid_t parent = getppid();
+            if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
                 return 1;
             break;
+        }
         case O_RESTART: {
             char n[32] = "", s[32] = "";
             if (sscanf(optarg, "%31[0-9]/%31[0-9]", n, s) != 2 || number("--restart-limit N", n, &o->restart_limit) ||
