@@ -15,6 +15,7 @@
 #include "log.h"
 #include "manifest.h"
 #include "registry.h"
+#include "signature.h"
 #include "state.h"
 
 /* What plugbayd can be told on its command line. */
@@ -33,6 +34,8 @@ typedef struct bay_options {
     int drain_timeout_ms;    /* longest an unload waits for in-flight calls */
     int memory_mb;           /* a worker's memory limit when its manifest sets none */
     bool sandbox;            /* workers apply their OS sandbox (--no-sandbox turns it off) */
+    const char *trusted_keys;  /* folder of the *.pub keys plugins may be signed with; NULL: STATE/trusted-keys */
+    bay_sig_policy sig_policy; /* what an unsigned, untrusted or altered plugin gets (docs/signing.md) */
     const char *cgroup_dir;  /* delegated cgroup v2 folder for per-plugin groups, or NULL */
 } bay_options;
 
@@ -152,6 +155,7 @@ typedef struct broker {
     size_t nplugins;
     bay_idmap *conns;       /* session -> conn */
     bay_idmap *calls;       /* broker call id -> call */
+    struct fastpath *fast;  /* fast channels granted to hosts (fastpath.c), NULL until the first */
     uint64_t next_session, next_call;
     nng_socket rdv;         /* rendezvous rep socket */
     nng_aio *rdv_aio;
@@ -225,6 +229,10 @@ void lifecycle_notice(broker *b, const char *what, const char *name, const char 
 int64_t lifecycle_tick(broker *b, int64_t now);
 /* lifecycle_free frees every plugin (at shutdown, after the workers are gone). */
 void lifecycle_free(broker *b);
+
+/* lifecycle_signature checks p's signature under the policy: 0 when p may be
+ * used (a failed check under "warn" is logged), else the code with err. */
+int lifecycle_signature(broker *b, plugin *p, char *err, size_t errlen);
 
 /* lifecycle_fail marks p failed for good (no restart) with why, and answers its waiters. */
 void lifecycle_fail(broker *b, plugin *p, const char *why);

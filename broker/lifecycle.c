@@ -1,5 +1,6 @@
 /* broker/lifecycle.c — each plugin's life: discover, load, unload after draining, crash and restart. */
 #include "broker.h"
+#include "fastpath.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,7 @@ void lifecycle_notice(broker *b, const char *what, const char *name, const char 
             conn_send(b, c, &f);
     }
     free(all);
+    fastpath_notice(b, what, name, who, state, reason);
 }
 
 /* wake_dependents lets waiting plugins react to a state change, once at a
@@ -227,6 +229,8 @@ int lifecycle_load(broker *b, plugin *p, char *err, size_t errlen)
             set_state(b, p, PS_WAITING, err);
         return 0;
     }
+    if (rc == 0)
+        rc = lifecycle_signature(b, p, err, errlen);
     if (rc) {
         lifecycle_fail(b, p, err);
         return rc;
@@ -358,6 +362,23 @@ void lifecycle_load_answer(broker *b, plugin *p, const bay_frame *f)
     }
     p->no_restart = true;
     supervise_kill(b, p, err);
+}
+
+int lifecycle_signature(broker *b, plugin *p, char *err, size_t errlen)
+{
+    if (b->opt.sig_policy == BAY_SIG_OFF)
+        return 0;
+    bay_sig_info si;
+    char why[512];
+    int rc = bay_signature_verify(p->m->dir, b->opt.trusted_keys, &si, why, sizeof why);
+    if (rc == 0)
+        bay_log(BAY_LOG_INFO, p->id, "%zu files signed by trusted key %s%s%s%s", si.nfiles, si.key_id,
+                si.signer[0] ? " (" : "", si.signer, si.signer[0] ? ")" : "");
+    else if (b->opt.sig_policy == BAY_SIG_WARN)
+        bay_log(BAY_LOG_WARN, p->id, "%s (used anyway: --signature-policy warn)", why);
+    else
+        snprintf(err, errlen, "refused by --signature-policy require-signed: %s", why);
+    return b->opt.sig_policy == BAY_SIG_REQUIRE ? rc : 0;
 }
 
 void lifecycle_fail(broker *b, plugin *p, const char *why)

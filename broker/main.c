@@ -31,6 +31,9 @@ static void usage(FILE *to)
             "  --drain-timeout-ms N longest an unload waits for in-flight calls (default 30000)\n"
             "  --memory-mb N        a worker's memory limit when its manifest sets none (default 1024)\n"
             "  --no-sandbox         run workers without their OS sandbox (debugging only)\n"
+            "  --trusted-keys DIR   the *.pub keys plugins may be signed with (default STATE/trusted-keys)\n"
+            "  --signature-policy P require-signed, warn or off: what an unsigned, untrusted or altered\n"
+            "                       plugin gets (default warn; docs/signing.md)\n"
             "  --exit-with-parent   stop (as on SIGTERM) when the process that started plugbayd exits\n"
             "  --cgroup DIR         a delegated cgroup v2 folder: each worker gets a child group with memory.max\n"
             "  --version, --help\n");
@@ -52,7 +55,7 @@ static int number(const char *opt, const char *s, int *out)
 static int parse(int argc, char **argv, bay_options *o)
 {
     enum { O_PLUGINS = 256, O_STATE, O_LISTEN, O_AUTO, O_WORKERS, O_LOG, O_BEAT, O_MISSES, O_GRACE, O_RESTART,
-           O_DRAIN, O_MEMORY, O_NOSANDBOX, O_PARENT, O_CGROUP, O_VERSION, O_HELP };
+           O_DRAIN, O_MEMORY, O_NOSANDBOX, O_PARENT, O_CGROUP, O_TRUSTED, O_POLICY, O_VERSION, O_HELP };
     static const struct option opts[] = {
         {"plugins", required_argument, 0, O_PLUGINS},     {"state", required_argument, 0, O_STATE},
         {"listen", required_argument, 0, O_LISTEN},       {"autoinstall", no_argument, 0, O_AUTO},
@@ -62,6 +65,7 @@ static int parse(int argc, char **argv, bay_options *o)
         {"drain-timeout-ms", required_argument, 0, O_DRAIN}, {"version", no_argument, 0, O_VERSION},
         {"memory-mb", required_argument, 0, O_MEMORY},    {"no-sandbox", no_argument, 0, O_NOSANDBOX},
         {"exit-with-parent", no_argument, 0, O_PARENT},  {"cgroup", required_argument, 0, O_CGROUP},
+        {"trusted-keys", required_argument, 0, O_TRUSTED}, {"signature-policy", required_argument, 0, O_POLICY},
         {"help", no_argument, 0, O_HELP},                 {0, 0, 0, 0},
     };
     int c, window = 60;
@@ -80,6 +84,13 @@ static int parse(int argc, char **argv, bay_options *o)
         case O_DRAIN: rc = number("--drain-timeout-ms", optarg, &o->drain_timeout_ms); break;
         case O_MEMORY: rc = number("--memory-mb", optarg, &o->memory_mb); break;
         case O_NOSANDBOX: o->sandbox = false; break;
+        case O_TRUSTED: o->trusted_keys = optarg; break;
+        case O_POLICY:
+            if (bay_signature_policy_parse(optarg, &o->sig_policy) != 0) {
+                fprintf(stderr, "plugbayd: --signature-policy expects require-signed, warn or off, got \"%s\"\n", optarg);
+                return 2;
+            }
+            break;
         case O_CGROUP: o->cgroup_dir = optarg; break;
         case O_PARENT: {
             /* SIGTERM goes to the signalfd like any stop request; the check covers a parent gone meanwhile. */
@@ -118,7 +129,7 @@ int main(int argc, char **argv)
     broker b = {.opt = {.plugins_dir = "./plugins", .state_dir = "./state", .heartbeat_ms = 1000,
                         .heartbeat_misses = 3, .hang_grace_ms = 2000, .restart_limit = 5,
                         .restart_window_ms = 60000, .drain_timeout_ms = 30000, .memory_mb = 1024,
-                        .sandbox = true}};
+                        .sandbox = true, .sig_policy = BAY_SIG_WARN}};
     int rc = parse(argc, argv, &b.opt);
     if (rc)
         return rc;
@@ -145,6 +156,15 @@ int main(int argc, char **argv)
         return 1;
     }
     b.opt.state_dir = state;
+    char trusted[PATH_MAX + sizeof "/trusted-keys"];
+    if (b.opt.trusted_keys == NULL) { /* the default folder is made on first start */
+        snprintf(trusted, sizeof trusted, "%s/trusted-keys", state);
+        if (mkdir(trusted, 0700) != 0 && errno != EEXIST) {
+            fprintf(stderr, "plugbayd: cannot create the trusted-keys folder %s: %s\n", trusted, strerror(errno));
+            return 1;
+        }
+        b.opt.trusted_keys = trusted;
+    }
     b.reg = bay_registry_new();
     b.conns = bay_idmap_new();
     b.calls = bay_idmap_new();

@@ -10,10 +10,11 @@
 #include <plugbay/plugbay.h>
 
 #include "render.h"
+#include "signing.h"
 
 #define MAX_OPERANDS 2
 
-typedef enum command_kind { BROKER_COMMAND, CALL, HELP } command_kind;
+typedef enum command_kind { BROKER_COMMAND, CALL, OFFLINE, HELP } command_kind;
 
 typedef struct command {
     const char *name;
@@ -21,27 +22,36 @@ typedef struct command {
     const char *operands[MAX_OPERANDS]; /* names of the positional arguments, NULL when fewer */
     const char *options;                /* the command's own options, for usage lines */
     const char *brief;
-    render_fn render;                   /* human output of a broker command */
+    render_fn render;                   /* BROKER_COMMAND: prints the reply for humans */
+    signing_fn offline;                 /* OFFLINE: runs the command, which needs no broker */
 } command;
 
 static const command commands[] = {
-    {"list", BROKER_COMMAND, {NULL}, "", "list the plugins: id, version, language, state, extension points", render_list},
-    {"info", BROKER_COMMAND, {"ID"}, "", "show a plugin's manifest and runtime state", render_info},
+    {"list", BROKER_COMMAND, {NULL}, "",
+     "list the plugins: id, version, language, state, extension points", .render = render_list},
+    {"info", BROKER_COMMAND, {"ID"}, "", "show a plugin's manifest and runtime state", .render = render_info},
     {"install", BROKER_COMMAND, {"ID"}, " [--grant PERM]... [--grant-all]",
-     "install a discovered plugin, granting the permissions it asks for (asks on a terminal)", render_state},
+     "install a discovered plugin, granting the permissions it asks for (asks on a terminal)", .render = render_state},
     {"grant", BROKER_COMMAND, {"ID"}, " [--grant PERM]... [--grant-all]",
-     "grant an installed plugin more of the permissions it asks for", render_state},
-    {"uninstall", BROKER_COMMAND, {"ID"}, "", "unload and uninstall a plugin", render_state},
-    {"enable", BROKER_COMMAND, {"ID"}, "", "enable a plugin (it loads now and at every start)", render_state},
-    {"disable", BROKER_COMMAND, {"ID"}, "", "disable a plugin (it unloads and stays unloaded)", render_state},
-    {"load", BROKER_COMMAND, {"ID"}, "", "load an enabled plugin now", render_state},
-    {"unload", BROKER_COMMAND, {"ID"}, "", "unload a plugin, letting its calls in flight finish", render_state},
-    {"reload", BROKER_COMMAND, {"ID"}, "", "unload and load a plugin again", render_state},
+     "grant an installed plugin more of the permissions it asks for", .render = render_state},
+    {"uninstall", BROKER_COMMAND, {"ID"}, "", "unload and uninstall a plugin", .render = render_state},
+    {"enable", BROKER_COMMAND, {"ID"}, "", "enable a plugin (it loads now and at every start)", .render = render_state},
+    {"disable", BROKER_COMMAND, {"ID"}, "", "disable a plugin (it unloads and stays unloaded)", .render = render_state},
+    {"load", BROKER_COMMAND, {"ID"}, "", "load an enabled plugin now", .render = render_state},
+    {"unload", BROKER_COMMAND, {"ID"}, "",
+     "unload a plugin, letting its calls in flight finish", .render = render_state},
+    {"reload", BROKER_COMMAND, {"ID"}, "", "unload and load a plugin again", .render = render_state},
     {"status", BROKER_COMMAND, {NULL}, "", "show the broker, every plugin's runtime state and the extension points",
-     render_status},
+     .render = render_status},
     {"call", CALL, {"EXTPOINT", "JSON-ARGS"}, " [--timeout MS] [--context CTX]",
-     "call an extension point with a JSON array of arguments; print the result as JSON", NULL},
-    {"help", HELP, {NULL}, "", "show this help", NULL},
+     "call an extension point with a JSON array of arguments; print the result as JSON", .render = NULL},
+    {"keygen", OFFLINE, {NULL}, " --out FILE [--comment TEXT]",
+     "make a signing key: FILE (secret, mode 0600) and FILE.pub (public); print its key id", .offline = cli_keygen},
+    {"sign", OFFLINE, {"DIR"}, " --key FILE", "sign every file of plugin folder DIR into DIR/plugin.sig",
+     .offline = cli_sign},
+    {"verify", OFFLINE, {"DIR"}, " [--trusted-keys KEYDIR]",
+     "check DIR/plugin.sig: print the signer's key id and OK, or which files changed", .offline = cli_verify},
+    {"help", HELP, {NULL}, "", "show this help", .render = NULL},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -52,6 +62,7 @@ typedef struct request {
     bool help;
     int timeout_ms;       /* 0: the default of the call or command */
     const char *context;
+    const char *key, *out, *comment, *trusted; /* --key, --out, --comment, --trusted-keys */
     const char **grants;  /* --grant values */
     size_t ngrants;
     bool grant_all;       /* --grant-all */
@@ -110,7 +121,7 @@ static void print_help(void)
 {
     puts("usage: plugbay [--broker URL] [--json] [--timeout MS] COMMAND ...\n"
          "\n"
-         "Talks to plugbayd, the plugin broker. Commands:");
+         "Talks to plugbayd, the plugin broker; keygen, sign and verify run without it. Commands:");
     for (size_t i = 0; i < NCOMMANDS; i++) {
         fputs("  ", stdout);
         print_synopsis(stdout, &commands[i]);
@@ -125,9 +136,13 @@ static void print_help(void)
          "  --grant PERM   (install, grant) grant the plugin permission PERM; repeat for more\n"
          "  --grant-all    (install, grant) grant every permission the plugin asks for\n"
          "  --context CTX  (call) only providers accepting context CTX see the call\n"
+         "  --out FILE     (keygen) write the secret key to FILE and the public key to FILE.pub\n"
+         "  --comment TEXT (keygen) who owns the key, written after the public key\n"
+         "  --key FILE     (sign) the secret key to sign with\n"
+         "  --trusted-keys KEYDIR  (verify) require a signing key among KEYDIR/*.pub\n"
          "\n"
-         "Exit status: 0 on success, 1 when the broker or the plugin reports an error,\n"
-         "2 for a usage error. Errors are one line on stderr:\n"
+         "Exit status: 0 on success, 1 when the broker, the plugin or a signature check\n"
+         "reports an error, 2 for a usage error. Errors are one line on stderr:\n"
          "  plugbay: [PLUGIN: ]MESSAGE (BAY_ECODE)\n"
          "\n"
          "See docs/cli.md for each command's output.");
@@ -159,6 +174,28 @@ static const char *option_value(const char *opt, int argc, char **argv, int *i, 
     return argv[++*i];
 }
 
+/* text_option stores the value of the option at argv[*i] in r when it is one
+ * of the options that take a string (advancing *i past it). False when it is
+ * another option, or when its value is missing (*missing is then true). */
+static bool text_option(request *r, int argc, char **argv, int *i, bool *missing)
+{
+    const struct {
+        const char *name;
+        const char **field;
+    } texts[] = {
+        {"--broker", &r->broker}, {"--context", &r->context}, {"--key", &r->key},
+        {"--out", &r->out},       {"--comment", &r->comment}, {"--trusted-keys", &r->trusted},
+    };
+    for (size_t t = 0; t < sizeof texts / sizeof texts[0] && !*missing; t++) {
+        const char *v = option_value(texts[t].name, argc, argv, i, missing);
+        if (v) {
+            *texts[t].field = v;
+            return true;
+        }
+    }
+    return false;
+}
+
 /* parse reads argv into r. Returns 0, or 2 after printing a usage error. */
 static int parse(int argc, char **argv, request *r)
 {
@@ -176,10 +213,8 @@ static int parse(int argc, char **argv, request *r)
             r->json = true;
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             r->help = true;
-        } else if ((v = option_value("--broker", argc, argv, &i, &missing)) != NULL) {
-            r->broker = v;
-        } else if ((v = option_value("--context", argc, argv, &i, &missing)) != NULL) {
-            r->context = v;
+        } else if (text_option(r, argc, argv, &i, &missing)) {
+            continue;
         } else if ((v = option_value("--grant", argc, argv, &i, &missing)) != NULL) {
             r->grants[r->ngrants++] = v;
         } else if ((v = option_value("--timeout", argc, argv, &i, &missing)) != NULL) {
@@ -258,6 +293,41 @@ static int run(const command *cmd, const request *r, const bay_value *args)
     return rc ? failure(&e) : 0;
 }
 
+/* signing_options refuses an option of keygen, sign or verify given to
+ * another command, keygen or sign without the option it needs, and the
+ * broker's options on a command that runs without it. Returns 0 or 2. */
+static int signing_options(const command *cmd, const request *r)
+{
+    const struct {
+        const char *option, *owner;
+        bool given, required;
+    } rules[] = {
+        {"--out", "keygen", r->out != NULL, true},
+        {"--comment", "keygen", r->comment != NULL, false},
+        {"--key", "sign", r->key != NULL, true},
+        {"--trusted-keys", "verify", r->trusted != NULL, false},
+    };
+    for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
+        bool mine = strcmp(cmd->name, rules[i].owner) == 0;
+        if (rules[i].given && !mine)
+            return usage_error(cmd, "%s only goes with %s", rules[i].option, rules[i].owner);
+        if (mine && rules[i].required && !rules[i].given)
+            return usage_error(cmd, "%s needs %s", cmd->name, rules[i].option);
+    }
+    if (cmd->kind == OFFLINE && (r->broker || r->timeout_ms))
+        return usage_error(cmd, "%s runs without plugbayd: --broker and --timeout do not apply", cmd->name);
+    return 0;
+}
+
+/* run_offline runs keygen, sign or verify. */
+static int run_offline(const command *cmd, const request *r)
+{
+    signing_args a = {.dir = nargs(cmd) ? r->words[1] : NULL, .key = r->key, .out = r->out,
+                      .comment = r->comment, .trusted = r->trusted, .json = r->json};
+    bay_error e;
+    return cmd->offline(&a, &e) ? failure(&e) : 0;
+}
+
 /* consent shows what a plugin asks for before `install` without --grant and,
  * on a terminal, asks whether to grant it all (setting r->grant_all). Without
  * a terminal the broker's refusal lists the permissions. Returns 0 or an exit status. */
@@ -325,6 +395,10 @@ int main(int argc, char **argv)
         return usage_error(cmd, "--grant and --grant-all only go with install and grant");
     if (r.context && cmd->kind != CALL)
         return usage_error(cmd, "--context only goes with call");
+    if ((rc = signing_options(cmd, &r)) != 0)
+        return rc;
+    if (cmd->kind == OFFLINE)
+        return run_offline(cmd, &r);
 
     bay_value *args = NULL;
     if (cmd->kind == CALL && (rc = call_args(cmd, r.words[2], &args)) != 0)

@@ -1,0 +1,865 @@
+/* broker/signature.c — signs plugin folders with Ed25519 keys (libsodium) and verifies them against trusted keys. */
+#include "signature.h"
+
+#include <plugbay/error.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SIG_FORMAT 1
+#define SIG_TMP BAY_SIG_FILE ".tmp"
+#define SIG_HEADER "plugbay-signature 1\n"
+#define PUBLIC_TAG "plugbay-ed25519"
+#define SECRET_TAG "plugbay-ed25519-secret"
+#define MAX_FILES 100000         /* files one signature may cover */
+#define MAX_DEPTH 32             /* folder levels below the plugin folder */
+#define MAX_SIG_BYTES (64 << 20) /* plugin.sig */
+#define MAX_KEY_BYTES 4096       /* key files */
+#define COMMENT_MAX 100          /* a key's comment, in bytes */
+#define HEX_SIZE (2 * crypto_hash_sha256_BYTES + 1)
+#define B64 sodium_base64_VARIANT_ORIGINAL
+#define REFETCH "get a fresh copy from its author, or sign it again if the change is yours"
+
+/* One file of a plugin folder: its path below the folder ("lib/util.lua") and its SHA-256 in hex. */
+typedef struct file_hash {
+    char *path;
+    char hex[HEX_SIZE];
+} file_hash;
+
+/* A plugin folder's files, sorted by path (strcmp) once complete. */
+typedef struct file_list {
+    file_hash *v;
+    size_t n, cap;
+} file_list;
+
+/* What a plugin.sig holds, checked. */
+typedef struct sig_file {
+    char key_id[BAY_KEY_ID_SIZE];
+    unsigned char public_key[crypto_sign_PUBLICKEYBYTES];
+    unsigned char signature[crypto_sign_BYTES];
+    file_list files;
+} sig_file;
+
+/* A walk through a plugin folder: where messages go and how a file that
+ * cannot be signed is refused (BAY_EINVAL when signing, BAY_EPERM when verifying). */
+typedef struct walk {
+    const char *dir;
+    file_list *files;
+    int refuse;
+    char *err;
+    size_t errlen;
+} walk;
+
+static int fail(char *err, size_t errlen, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* fail writes the message to err (when there is room) and returns code. */
+static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (err && errlen)
+        vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+/* start makes sure libsodium is ready. */
+static int start(char *err, size_t errlen)
+{
+    return sodium_init() < 0 ? fail(err, errlen, BAY_EIO, "libsodium could not initialise (no entropy source?)") : 0;
+}
+
+/* ---- names ---------------------------------------------------------------- */
+
+/* utf8_len returns the length (1 to 4) of the UTF-8 sequence at s, or 0 when
+ * it is not the shortest encoding of a Unicode scalar value. */
+static size_t utf8_len(const unsigned char *s)
+{
+    unsigned char c = s[0], lo = 0x80, hi = 0xBF;
+    size_t n;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        lo = c == 0xE0 ? 0xA0 : lo;
+        hi = c == 0xED ? 0x9F : hi;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        lo = c == 0xF0 ? 0x90 : lo;
+        hi = c == 0xF4 ? 0x8F : hi;
+    } else {
+        return 0;
+    }
+    if (s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if (s[i] < 0x80 || s[i] > 0xBF)
+            return 0;
+    return n;
+}
+
+/* printable tells whether s is UTF-8 without control characters or
+ * backslashes: what a signed file name or a key comment may hold, so that
+ * each fits on one line of the signed text and of a key file. */
+static bool printable(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        size_t n = utf8_len(p);
+        if (n == 0 || *p < 0x20 || *p == 0x7F || *p == '\\')
+            return false;
+        p += n;
+    }
+    return true;
+}
+
+/* shown copies s to buf for a message, each byte that printable() refuses as '?'. */
+static const char *shown(const char *s, char *buf, size_t len)
+{
+    size_t i = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p && i + 1 < len; p++)
+        buf[i++] = *p < 0x20 || *p >= 0x7F || *p == '\\' ? '?' : (char)*p;
+    buf[i] = '\0';
+    return buf;
+}
+
+/* relative_path_ok tells whether path is a path walk() could have listed:
+ * "/"-separated printable names, none empty, "." or "..". */
+static bool relative_path_ok(const char *path)
+{
+    if (strlen(path) >= PATH_MAX || !printable(path))
+        return false;
+    for (const char *p = path;;) {
+        size_t n = strcspn(p, "/");
+        if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+            return false;
+        if (p[n] == '\0')
+            return true;
+        p += n + 1;
+    }
+}
+
+/* ---- file lists ------------------------------------------------------------ */
+
+static void list_free(file_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i].path);
+    free(l->v);
+    *l = (file_list){0};
+}
+
+/* list_add appends a copy of path with its hash. 0 or BAY_ENOMEM. */
+static int list_add(file_list *l, const char *path, const char *hex)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 32;
+        file_hash *v = realloc(l->v, cap * sizeof *v);
+        if (v == NULL)
+            return BAY_ENOMEM;
+        l->v = v;
+        l->cap = cap;
+    }
+    if ((l->v[l->n].path = strdup(path)) == NULL)
+        return BAY_ENOMEM;
+    snprintf(l->v[l->n].hex, HEX_SIZE, "%s", hex);
+    l->n++;
+    return 0;
+}
+
+static int by_path(const void *a, const void *b)
+{
+    return strcmp(((const file_hash *)a)->path, ((const file_hash *)b)->path);
+}
+
+static void list_sort(file_list *l)
+{
+    if (l->n)
+        qsort(l->v, l->n, sizeof *l->v, by_path);
+}
+
+/* ---- reading a plugin folder ------------------------------------------------ */
+
+/* hash_file writes the SHA-256 in hex of the regular file name (in the folder
+ * fd; path below the plugin folder, for messages) to hex. */
+static int hash_file(const walk *w, int fd, const char *name, const char *path, char hex[HEX_SIZE])
+{
+    int f = openat(fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (f < 0 || fstat(f, &st) != 0) {
+        int e = errno;
+        if (f >= 0)
+            close(f);
+        return fail(w->err, w->errlen, BAY_EIO, "%s/%s: cannot read: %s", w->dir, path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(f);
+        return fail(w->err, w->errlen, w->refuse, "%s/%s: was replaced while being read; try again", w->dir, path);
+    }
+    crypto_hash_sha256_state h;
+    unsigned char buf[65536], digest[crypto_hash_sha256_BYTES];
+    ssize_t n;
+    crypto_hash_sha256_init(&h);
+    while ((n = read(f, buf, sizeof buf)) > 0)
+        crypto_hash_sha256_update(&h, buf, (unsigned long long)n);
+    int e = errno;
+    close(f);
+    if (n < 0)
+        return fail(w->err, w->errlen, BAY_EIO, "%s/%s: cannot read: %s", w->dir, path, strerror(e));
+    crypto_hash_sha256_final(&h, digest);
+    sodium_bin2hex(hex, HEX_SIZE, digest, sizeof digest);
+    return 0;
+}
+
+/* walk_folder adds every file below the folder fd (rel: its path below the
+ * plugin folder, "" or ending in '/'; depth: its level) to w->files. At the
+ * top, plugin.sig is passed over. Takes fd and closes it. */
+static int walk_folder(const walk *w, int fd, const char *rel, int depth)
+{
+    DIR *d = fdopendir(fd);
+    if (d == NULL) {
+        int e = errno;
+        close(fd);
+        return fail(w->err, w->errlen, BAY_EIO, "%s/%s: cannot read the folder: %s", w->dir, rel, strerror(e));
+    }
+    int rc = 0;
+    struct dirent *ent;
+    errno = 0;
+    while (rc == 0 && (ent = readdir(d)) != NULL) {
+        const char *name = ent->d_name;
+        char path[PATH_MAX], safe[256];
+        struct stat st;
+        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || (depth == 0 && strcmp(name, BAY_SIG_FILE) == 0))
+            continue;
+        if ((size_t)snprintf(path, sizeof path, "%s%s", rel, name) >= sizeof path - 1)
+            rc = fail(w->err, w->errlen, w->refuse, "%s/%s: the path is too long to sign", w->dir, rel);
+        else if (!printable(name))
+            rc = fail(w->err, w->errlen, w->refuse,
+                      "%s: the name of \"%s\" is not printable UTF-8 or holds a backslash, so it cannot be signed; "
+                      "rename it", w->dir, shown(path, safe, sizeof safe));
+        else if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+            rc = fail(w->err, w->errlen, BAY_EIO, "%s/%s: %s", w->dir, path, strerror(errno));
+        else if (S_ISLNK(st.st_mode))
+            rc = fail(w->err, w->errlen, w->refuse,
+                      "%s: \"%s\" is a symbolic link; a signed plugin holds only files and folders "
+                      "(replace the link by what it points to)", w->dir, path);
+        else if (S_ISDIR(st.st_mode) && depth + 1 > MAX_DEPTH)
+            rc = fail(w->err, w->errlen, w->refuse, "%s: \"%s\" is nested more than %d folders deep", w->dir, path,
+                      MAX_DEPTH);
+        else if (S_ISDIR(st.st_mode)) {
+            int sub = openat(dirfd(d), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            strcat(path, "/");
+            rc = sub < 0 ? fail(w->err, w->errlen, BAY_EIO, "%s/%s: %s", w->dir, path, strerror(errno))
+                         : walk_folder(w, sub, path, depth + 1);
+        } else if (!S_ISREG(st.st_mode))
+            rc = fail(w->err, w->errlen, w->refuse,
+                      "%s: \"%s\" is neither a file nor a folder (a device, socket or pipe), which a signed plugin "
+                      "may not hold", w->dir, path);
+        else if (w->files->n == MAX_FILES)
+            rc = fail(w->err, w->errlen, w->refuse, "%s: more than %d files; a signature covers at most that many",
+                      w->dir, MAX_FILES);
+        else {
+            char hex[HEX_SIZE];
+            rc = hash_file(w, dirfd(d), name, path, hex);
+            if (rc == 0 && list_add(w->files, path, hex) != 0)
+                rc = fail(w->err, w->errlen, BAY_ENOMEM, "out of memory");
+        }
+        errno = 0;
+    }
+    if (rc == 0 && errno != 0)
+        rc = fail(w->err, w->errlen, BAY_EIO, "%s/%s: cannot read the folder: %s", w->dir, rel, strerror(errno));
+    closedir(d);
+    return rc;
+}
+
+/* list_folder fills files with every file of the plugin folder dir (open as
+ * fd, which stays open), sorted by path. */
+static int list_folder(const char *dir, int fd, int refuse, file_list *files, char *err, size_t errlen)
+{
+    walk w = {dir, files, refuse, err, errlen};
+    int top = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (top < 0)
+        return fail(err, errlen, BAY_EIO, "%s: cannot read the folder: %s", dir, strerror(errno));
+    int rc = walk_folder(&w, top, "", 0);
+    if (rc)
+        list_free(files);
+    else
+        list_sort(files);
+    return rc;
+}
+
+/* open_folder opens the plugin folder dir. */
+static int open_folder(const char *dir, int *fd, char *err, size_t errlen)
+{
+    if (dir == NULL || *dir == '\0')
+        return fail(err, errlen, BAY_EINVAL, "no plugin folder given");
+    *fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    return *fd < 0 ? fail(err, errlen, BAY_EIO, "%s: cannot open the plugin folder: %s", dir, strerror(errno)) : 0;
+}
+
+/* ---- small files ---------------------------------------------------------- */
+
+/* read_small reads the regular file name (relative to the folder at, or
+ * AT_FDCWD; a symbolic link only when flags has no O_NOFOLLOW) of at most max
+ * bytes into a new NUL-terminated *text. Returns 0 or an errno value (EFBIG
+ * when larger, EINVAL when not a regular file); st receives its status. */
+static int read_small(int at, const char *name, int flags, size_t max, char **text, size_t *len, struct stat *st)
+{
+    int f = openat(at, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC | flags), e = 0;
+    if (f < 0)
+        return errno;
+    *text = NULL;
+    if (fstat(f, st) != 0)
+        e = errno;
+    else if (!S_ISREG(st->st_mode))
+        e = EINVAL;
+    else if ((size_t)st->st_size > max)
+        e = EFBIG;
+    else if ((*text = malloc((size_t)st->st_size + 1)) == NULL)
+        e = ENOMEM;
+    size_t n = 0;
+    while (e == 0 && n < (size_t)st->st_size) {
+        ssize_t got = read(f, *text + n, (size_t)st->st_size - n);
+        if (got <= 0) {
+            e = got < 0 ? errno : 0;
+            break;
+        }
+        n += (size_t)got;
+    }
+    close(f);
+    if (e) {
+        free(*text);
+        *text = NULL;
+        return e;
+    }
+    (*text)[n] = '\0';
+    *len = n;
+    return 0;
+}
+
+/* write_new creates the file path (relative to at) with mode, writes len bytes and flushes them to disk.
+ * Fails with EEXIST when it exists. Returns 0 or an errno value (the file then removed). */
+static int write_new(int at, const char *path, mode_t mode, const char *data, size_t len)
+{
+    int f = openat(at, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode), e = 0;
+    if (f < 0)
+        return errno;
+    for (size_t n = 0; e == 0 && n < len;) {
+        ssize_t w = write(f, data + n, len - n);
+        if (w < 0)
+            e = errno;
+        else
+            n += (size_t)w;
+    }
+    if (e == 0 && fsync(f) != 0)
+        e = errno;
+    if (close(f) != 0 && e == 0)
+        e = errno;
+    if (e)
+        unlinkat(at, path, 0);
+    return e;
+}
+
+/* ---- keys ------------------------------------------------------------------ */
+
+static void key_id_of(const unsigned char pk[crypto_sign_PUBLICKEYBYTES], char key_id[BAY_KEY_ID_SIZE])
+{
+    unsigned char h[crypto_generichash_BYTES];
+    crypto_generichash(h, sizeof h, pk, crypto_sign_PUBLICKEYBYTES, NULL, 0);
+    sodium_bin2hex(key_id, BAY_KEY_ID_SIZE, h, (BAY_KEY_ID_SIZE - 1) / 2);
+}
+
+/* base64_exact decodes the n characters at b64 into exactly size bytes. */
+static bool base64_exact(const char *b64, size_t n, unsigned char *bin, size_t size)
+{
+    size_t got;
+    const char *end;
+    return sodium_base642bin(bin, size, b64, n, NULL, &got, &end, B64) == 0 && end == b64 + n && got == size;
+}
+
+/* key_line parses text, one line "TAG BASE64[ COMMENT][\n]" holding a key of
+ * size bytes, into key and (when comment is not NULL) comment. */
+static bool key_line(const char *text, const char *tag, unsigned char *key, size_t size, char *comment,
+                     size_t clen)
+{
+    size_t taglen = strlen(tag), len = strlen(text);
+    if (len && text[len - 1] == '\n')
+        len--;
+    if (strncmp(text, tag, taglen) != 0 || text[taglen] != ' ')
+        return false;
+    const char *b64 = text + taglen + 1;
+    size_t n = strcspn(b64, " \n");
+    const char *rest = b64 + n, *stop = text + len;
+    if (!base64_exact(b64, n, key, size) || memchr(b64, '\n', (size_t)(stop - b64)))
+        return false;
+    if (rest == stop) {
+        if (comment)
+            comment[0] = '\0';
+        return true;
+    }
+    size_t clen_here = (size_t)(stop - rest - 1);
+    if (comment == NULL || clen_here == 0 || clen_here >= clen)
+        return false;
+    memcpy(comment, rest + 1, clen_here);
+    comment[clen_here] = '\0';
+    return printable(comment);
+}
+
+/* read_secret reads the secret key file path into sk, refusing one other users can read. */
+static int read_secret(const char *path, unsigned char sk[crypto_sign_SECRETKEYBYTES], char *err, size_t errlen)
+{
+    char *text = NULL;
+    size_t len = 0;
+    struct stat st;
+    unsigned char pk[crypto_sign_PUBLICKEYBYTES], check[crypto_sign_SECRETKEYBYTES];
+    int e = read_small(AT_FDCWD, path, 0, MAX_KEY_BYTES, &text, &len, &st), rc = 0;
+    if (e)
+        return fail(err, errlen, e == ENOMEM ? BAY_ENOMEM : BAY_EIO, "%s: cannot read the secret key: %s", path,
+                    e == EFBIG ? "too large for a key file" : e == EINVAL ? "not a regular file" : strerror(e));
+    if (strncmp(text, PUBLIC_TAG " ", strlen(PUBLIC_TAG " ")) == 0)
+        rc = fail(err, errlen, BAY_EINVAL, "%s is a public key; --key takes the secret key file (the one without .pub)",
+                  path);
+    else if (st.st_mode & 077)
+        rc = fail(err, errlen, BAY_EPERM,
+                  "%s: the secret key can be read by other users (mode %04o); make it private with chmod 600 %s",
+                  path, (unsigned)(st.st_mode & 07777), path);
+    else if (!key_line(text, SECRET_TAG, sk, crypto_sign_SECRETKEYBYTES, NULL, 0))
+        rc = fail(err, errlen, BAY_EINVAL,
+                  "%s: not a plugbay secret key (expected one line \"" SECRET_TAG " BASE64\" as plugbay keygen writes)",
+                  path);
+    else if (crypto_sign_seed_keypair(pk, check, sk) != 0 || sodium_memcmp(check, sk, sizeof check) != 0)
+        rc = fail(err, errlen, BAY_EINVAL, "%s: the secret key is damaged (its public half does not match)", path);
+    sodium_memzero(text, len);
+    sodium_memzero(check, sizeof check);
+    free(text);
+    return rc;
+}
+
+int bay_signature_keygen(const char *path, const char *comment, char key_id[BAY_KEY_ID_SIZE], char *err,
+                         size_t errlen)
+{
+    int rc = start(err, errlen);
+    if (rc)
+        return rc;
+    if (path == NULL || *path == '\0')
+        return fail(err, errlen, BAY_EINVAL, "no key file given");
+    comment = comment ? comment : "";
+    if (strlen(comment) > COMMENT_MAX || !printable(comment))
+        return fail(err, errlen, BAY_EINVAL,
+                    "the key comment must be at most %d bytes of printable UTF-8 without backslashes", COMMENT_MAX);
+    char pubpath[PATH_MAX];
+    if ((size_t)snprintf(pubpath, sizeof pubpath, "%s.pub", path) >= sizeof pubpath)
+        return fail(err, errlen, BAY_EINVAL, "%s: the path is too long", path);
+
+    unsigned char pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
+    char pk64[sodium_base64_ENCODED_LEN(sizeof pk, B64)], sk64[sodium_base64_ENCODED_LEN(sizeof sk, B64)];
+    char pubtext[sizeof pk64 + COMMENT_MAX + 32], sectext[sizeof sk64 + 32];
+    crypto_sign_keypair(pk, sk);
+    sodium_bin2base64(pk64, sizeof pk64, pk, sizeof pk, B64);
+    sodium_bin2base64(sk64, sizeof sk64, sk, sizeof sk, B64);
+    int publen = snprintf(pubtext, sizeof pubtext, PUBLIC_TAG " %s%s%s\n", pk64, *comment ? " " : "", comment);
+    int seclen = snprintf(sectext, sizeof sectext, SECRET_TAG " %s\n", sk64);
+    key_id_of(pk, key_id);
+
+    const char *failed = path;
+    int e = write_new(AT_FDCWD, path, 0600, sectext, (size_t)seclen);
+    if (e == 0 && (e = write_new(AT_FDCWD, pubpath, 0644, pubtext, (size_t)publen)) != 0) {
+        failed = pubpath;
+        unlink(path);
+    }
+    sodium_memzero(sk, sizeof sk);
+    sodium_memzero(sk64, sizeof sk64);
+    sodium_memzero(sectext, sizeof sectext);
+    if (e == EEXIST)
+        return fail(err, errlen, BAY_EEXIST, "%s exists; choose another file or delete it first", failed);
+    return e ? fail(err, errlen, BAY_EIO, "%s: cannot write the key: %s", failed, strerror(e)) : 0;
+}
+
+/* trusted_signer looks for the key that signed DIR among the TRUSTED/ *.pub files
+ * and copies the comment of the one that holds it to signer. Every .pub file
+ * is read, so a malformed one is reported whatever the folder's order. */
+static int trusted_signer(const char *dir, const char *trusted, const sig_file *sig, char *signer, size_t slen,
+                          char *err, size_t errlen)
+{
+    DIR *d = opendir(trusted);
+    if (d == NULL)
+        return fail(err, errlen, BAY_EIO, "%s: cannot open the trusted-keys folder: %s", trusted, strerror(errno));
+    int rc = 0;
+    bool found = false;
+    struct dirent *ent;
+    while (rc == 0 && (ent = readdir(d)) != NULL) {
+        size_t n = strlen(ent->d_name);
+        if (n <= 4 || strcmp(ent->d_name + n - 4, ".pub") != 0)
+            continue;
+        char *text = NULL, comment[COMMENT_MAX + 1];
+        size_t len;
+        struct stat st;
+        unsigned char key[crypto_sign_PUBLICKEYBYTES];
+        int e = read_small(dirfd(d), ent->d_name, 0, MAX_KEY_BYTES, &text, &len, &st);
+        if (e == 0 && !key_line(text, PUBLIC_TAG, key, sizeof key, comment, sizeof comment))
+            rc = fail(err, errlen, BAY_EIO,
+                      "%s/%s: not a plugbay public key (expected one line \"" PUBLIC_TAG " BASE64 [COMMENT]\" as "
+                      "plugbay keygen writes); fix or remove it", trusted, ent->d_name);
+        else if (e != 0 && e != EINVAL) /* a folder or device named *.pub is passed over */
+            rc = fail(err, errlen, e == ENOMEM ? BAY_ENOMEM : BAY_EIO, "%s/%s: cannot read the key: %s", trusted,
+                      ent->d_name, e == EFBIG ? "too large for a key file" : strerror(e));
+        else if (e == 0 && !found && memcmp(key, sig->public_key, sizeof key) == 0) {
+            snprintf(signer, slen, "%s", comment);
+            found = true;
+        }
+        free(text);
+    }
+    closedir(d);
+    if (rc == 0 && !found)
+        rc = fail(err, errlen, BAY_EPERM,
+                  "%s: signed by key %s, which is not among the trusted keys in %s; if you trust its author, "
+                  "copy their .pub file there", dir, sig->key_id, trusted);
+    return rc;
+}
+
+/* ---- plugin.sig ---------------------------------------------------------------- */
+
+/* canonical returns the bytes a signature covers, in a new string of *len
+ * bytes (NULL when out of memory): SIG_HEADER, "key ID\n", then one line
+ * "HEX  PATH\n" per file in path order (sha256sum's format). */
+static char *canonical(const char *key_id, const file_list *files, size_t *len)
+{
+    size_t size = strlen(SIG_HEADER) + strlen("key \n") + strlen(key_id) + 1;
+    for (size_t i = 0; i < files->n; i++)
+        size += HEX_SIZE - 1 + 3 + strlen(files->v[i].path);
+    char *text = malloc(size);
+    if (text == NULL)
+        return NULL;
+    size_t n = (size_t)snprintf(text, size, SIG_HEADER "key %s\n", key_id);
+    for (size_t i = 0; i < files->n; i++)
+        n += (size_t)snprintf(text + n, size - n, "%s  %s\n", files->v[i].hex, files->v[i].path);
+    *len = n;
+    return text;
+}
+
+/* sig_json builds plugin.sig's text. NULL when out of memory. */
+static char *sig_json(const char *key_id, const unsigned char *pk, const unsigned char *sig, const file_list *files)
+{
+    char pk64[sodium_base64_ENCODED_LEN(crypto_sign_PUBLICKEYBYTES, B64)];
+    char sig64[sodium_base64_ENCODED_LEN(crypto_sign_BYTES, B64)];
+    sodium_bin2base64(pk64, sizeof pk64, pk, crypto_sign_PUBLICKEYBYTES, B64);
+    sodium_bin2base64(sig64, sizeof sig64, sig, crypto_sign_BYTES, B64);
+    json_t *list = json_object();
+    bool ok = list != NULL;
+    for (size_t i = 0; ok && i < files->n; i++)
+        ok = json_object_set_new(list, files->v[i].path, json_string(files->v[i].hex)) == 0;
+    json_t *root = ok ? json_pack("{s:i, s:s, s:s, s:s, s:O}", "format", SIG_FORMAT, "key_id", key_id,
+                                  "public_key", pk64, "signature", sig64, "files", list)
+                      : NULL;
+    char *text = root ? json_dumps(root, JSON_INDENT(2)) : NULL;
+    json_decref(root);
+    json_decref(list);
+    return text;
+}
+
+/* replace_sig writes text as DIR/plugin.sig atomically (via plugin.sig.tmp, flushed, renamed, folder flushed). */
+static int replace_sig(int fd, const char *dir, const char *text, char *err, size_t errlen)
+{
+    size_t len = strlen(text);
+    char *line = malloc(len + 2);
+    if (line == NULL)
+        return fail(err, errlen, BAY_ENOMEM, "out of memory");
+    memcpy(line, text, len);
+    memcpy(line + len, "\n", 2);
+    int e = write_new(fd, SIG_TMP, 0644, line, len + 1);
+    free(line);
+    if (e == 0 && renameat(fd, SIG_TMP, fd, BAY_SIG_FILE) != 0) {
+        e = errno;
+        unlinkat(fd, SIG_TMP, 0);
+    }
+    if (e == 0 && fsync(fd) != 0)
+        e = errno;
+    return e ? fail(err, errlen, BAY_EIO, "%s/%s: cannot write: %s", dir, BAY_SIG_FILE, strerror(e)) : 0;
+}
+
+int bay_signature_sign(const char *dir, const char *key_path, bay_sig_info *info, char *err, size_t errlen)
+{
+    unsigned char sk[crypto_sign_SECRETKEYBYTES], pk[crypto_sign_PUBLICKEYBYTES], sig[crypto_sign_BYTES];
+    file_list files = {0};
+    char *message = NULL, *text = NULL;
+    size_t len;
+    struct stat st;
+    int fd = -1, rc = start(err, errlen);
+    if (rc == 0 && (key_path == NULL || *key_path == '\0'))
+        rc = fail(err, errlen, BAY_EINVAL, "no secret key file given");
+    if (rc == 0)
+        rc = read_secret(key_path, sk, err, errlen);
+    if (rc == 0)
+        rc = open_folder(dir, &fd, err, errlen);
+    if (rc == 0 && (fstatat(fd, "plugin.json", &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)))
+        rc = fail(err, errlen, BAY_EINVAL, "%s holds no plugin.json: only plugin folders are signed", dir);
+    if (rc == 0 && unlinkat(fd, SIG_TMP, 0) != 0 && errno != ENOENT) /* left by an interrupted sign */
+        rc = fail(err, errlen, BAY_EIO, "%s/%s: cannot remove: %s", dir, SIG_TMP, strerror(errno));
+    if (rc == 0)
+        rc = list_folder(dir, fd, BAY_EINVAL, &files, err, errlen);
+    if (rc == 0) {
+        crypto_sign_ed25519_sk_to_pk(pk, sk);
+        key_id_of(pk, info->key_id);
+        if ((message = canonical(info->key_id, &files, &len)) == NULL)
+            rc = fail(err, errlen, BAY_ENOMEM, "out of memory");
+    }
+    if (rc == 0) {
+        crypto_sign_detached(sig, NULL, (const unsigned char *)message, len, sk);
+        if ((text = sig_json(info->key_id, pk, sig, &files)) == NULL)
+            rc = fail(err, errlen, BAY_ENOMEM, "out of memory");
+    }
+    if (rc == 0)
+        rc = replace_sig(fd, dir, text, err, errlen);
+    if (rc == 0) {
+        info->signer[0] = '\0';
+        info->nfiles = files.n;
+    }
+    sodium_memzero(sk, sizeof sk);
+    free(message);
+    free(text);
+    list_free(&files);
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+/* sig_field reports a field of plugin.sig that is not what format 1 says. */
+static int sig_field(const char *dir, const char *field, const char *expected, char *err, size_t errlen)
+{
+    return fail(err, errlen, BAY_EPERM,
+                "%s/" BAY_SIG_FILE ": field \"%s\": expected %s (the file is damaged or altered; " REFETCH ")", dir,
+                field, expected);
+}
+
+/* sig_base64 decodes the string field of root into exactly size bytes. */
+static int sig_base64(const char *dir, json_t *root, const char *field, unsigned char *bin, size_t size,
+                      const char *expected, char *err, size_t errlen)
+{
+    json_t *v = json_object_get(root, field);
+    if (!json_is_string(v) || !base64_exact(json_string_value(v), json_string_length(v), bin, size))
+        return sig_field(dir, field, expected, err, errlen);
+    return 0;
+}
+
+/* sig_files reads the "files" object into files, sorted. */
+static int sig_files(const char *dir, json_t *root, file_list *files, char *err, size_t errlen)
+{
+    json_t *obj = json_object_get(root, "files"), *v;
+    const char *path;
+    if (!json_is_object(obj) || json_object_size(obj) > MAX_FILES)
+        return sig_field(dir, "files", "an object from each file's path to its SHA-256 in hex", err, errlen);
+    json_object_foreach(obj, path, v) {
+        const char *hex = json_string_value(v);
+        char field[PATH_MAX + 8], safe[PATH_MAX];
+        if (!relative_path_ok(path)) {
+            snprintf(field, sizeof field, "files.%s", shown(path, safe, sizeof safe));
+            return sig_field(dir, field, "a key that is a file's path inside the folder", err, errlen);
+        }
+        if (hex == NULL || strlen(hex) != HEX_SIZE - 1 || strspn(hex, "0123456789abcdef") != HEX_SIZE - 1) {
+            snprintf(field, sizeof field, "files.%s", path);
+            return sig_field(dir, field, "a SHA-256 as 64 lowercase hex digits", err, errlen);
+        }
+        if (list_add(files, path, hex) != 0)
+            return fail(err, errlen, BAY_ENOMEM, "out of memory");
+    }
+    list_sort(files);
+    return 0;
+}
+
+/* sig_unknown_field tells which field of root is not part of the format, or NULL when none. */
+static const char *sig_unknown_field(json_t *root)
+{
+    static const char *const fields[] = {"format", "key_id", "public_key", "signature", "files"};
+    const char *key;
+    json_t *v;
+    json_object_foreach(root, key, v) {
+        size_t i = 0;
+        while (i < sizeof fields / sizeof *fields && strcmp(key, fields[i]) != 0)
+            i++;
+        if (i == sizeof fields / sizeof *fields)
+            return key;
+    }
+    return NULL;
+}
+
+/* sig_parse checks the JSON object root read from DIR/plugin.sig and fills sig. */
+static int sig_parse(const char *dir, json_t *root, sig_file *sig, char *err, size_t errlen)
+{
+    json_t *format = json_object_get(root, "format"), *id = json_object_get(root, "key_id");
+    const char *unknown = sig_unknown_field(root);
+    char computed[BAY_KEY_ID_SIZE], safe[64];
+    int rc;
+    if (json_is_integer(format) && json_integer_value(format) != SIG_FORMAT)
+        return fail(err, errlen, BAY_EPERM,
+                    "%s/" BAY_SIG_FILE ": format %" JSON_INTEGER_FORMAT " is not one this plugbay reads (only %d); "
+                    "upgrade plugbay", dir, json_integer_value(format), SIG_FORMAT);
+    if (!json_is_integer(format))
+        return sig_field(dir, "format", "the integer 1", err, errlen);
+    if (unknown)
+        return fail(err, errlen, BAY_EPERM, "%s/" BAY_SIG_FILE ": field \"%s\" is not part of format %d (" REFETCH ")",
+                    dir, shown(unknown, safe, sizeof safe), SIG_FORMAT);
+    if ((rc = sig_base64(dir, root, "public_key", sig->public_key, sizeof sig->public_key,
+                         "the base64 of a 32-byte Ed25519 public key", err, errlen)) != 0 ||
+        (rc = sig_base64(dir, root, "signature", sig->signature, sizeof sig->signature,
+                         "the base64 of a 64-byte Ed25519 signature", err, errlen)) != 0)
+        return rc;
+    if (!json_is_string(id) || json_string_length(id) != BAY_KEY_ID_SIZE - 1 ||
+        strspn(json_string_value(id), "0123456789abcdef") != BAY_KEY_ID_SIZE - 1)
+        return sig_field(dir, "key_id", "a key id of 16 lowercase hex digits", err, errlen);
+    snprintf(sig->key_id, sizeof sig->key_id, "%s", json_string_value(id));
+    key_id_of(sig->public_key, computed);
+    if (strcmp(computed, sig->key_id) != 0)
+        return fail(err, errlen, BAY_EPERM,
+                    "%s/" BAY_SIG_FILE ": key_id %s is not the id of its public_key (%s): the file was altered "
+                    "(" REFETCH ")", dir, sig->key_id, computed);
+    return sig_files(dir, root, &sig->files, err, errlen);
+}
+
+/* sig_read reads and checks DIR/plugin.sig (dir open as fd). */
+static int sig_read(const char *dir, int fd, sig_file *sig, char *err, size_t errlen)
+{
+    char *text = NULL;
+    size_t len = 0;
+    struct stat st;
+    int e = read_small(fd, BAY_SIG_FILE, O_NOFOLLOW, MAX_SIG_BYTES, &text, &len, &st);
+    if (e == ENOENT)
+        return fail(err, errlen, BAY_EPERM,
+                    "%s is not signed (it has no " BAY_SIG_FILE "); ask its author for a signed copy, or sign it "
+                    "yourself with plugbay sign", dir);
+    if (e == ELOOP || e == EINVAL)
+        return fail(err, errlen, BAY_EPERM, "%s/" BAY_SIG_FILE " is not a regular file (" REFETCH ")", dir);
+    if (e)
+        return fail(err, errlen, e == ENOMEM ? BAY_ENOMEM : BAY_EIO, "%s/" BAY_SIG_FILE ": cannot read: %s", dir,
+                    e == EFBIG ? "larger than any signature" : strerror(e));
+    json_error_t jerr;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    free(text);
+    int rc;
+    if (root == NULL)
+        rc = fail(err, errlen, BAY_EPERM, "%s/" BAY_SIG_FILE ": line %d column %d: %s (" REFETCH ")", dir, jerr.line,
+                  jerr.column, jerr.text);
+    else if (!json_is_object(root))
+        rc = fail(err, errlen, BAY_EPERM, "%s/" BAY_SIG_FILE ": expected a JSON object (" REFETCH ")", dir);
+    else
+        rc = sig_parse(dir, root, sig, err, errlen);
+    json_decref(root);
+    return rc;
+}
+
+/* ---- verification ----------------------------------------------------------- */
+
+/* The differences between what was signed and what a folder holds, listed for a message. */
+typedef struct changes {
+    char text[320];
+    size_t used, shown, total;
+} changes;
+
+static void note(changes *c, const char *path, const char *what)
+{
+    size_t room = sizeof c->text - c->used;
+    int n = snprintf(c->text + c->used, room, "%s\"%s\" %s", c->shown ? ", " : "", path, what);
+    c->total++;
+    if (n > 0 && (size_t)n < room) {
+        c->used += (size_t)n;
+        c->shown++;
+    } else {
+        c->text[c->used] = '\0';
+    }
+}
+
+/* compare tells which files were altered, added or removed since signing:
+ * 0 when none, else BAY_EPERM with them listed. */
+static int compare(const char *dir, const sig_file *sig, const file_list *disk, char *err, size_t errlen)
+{
+    const file_list *was = &sig->files;
+    changes c = {.used = 0};
+    size_t i = 0, j = 0;
+    while (i < was->n || j < disk->n) {
+        int order = i == was->n ? 1 : j == disk->n ? -1 : strcmp(was->v[i].path, disk->v[j].path);
+        if (order < 0)
+            note(&c, was->v[i++].path, "removed");
+        else if (order > 0)
+            note(&c, disk->v[j++].path, "added");
+        else if (strcmp(was->v[i++].hex, disk->v[j++].hex) != 0)
+            note(&c, was->v[i - 1].path, "altered");
+    }
+    if (c.total == 0)
+        return 0;
+    char more[48] = "";
+    if (c.total > c.shown)
+        snprintf(more, sizeof more, "%s%zu more", c.shown ? " and " : "", c.total - c.shown);
+    return fail(err, errlen, BAY_EPERM, "%s: changed since key %s signed it: %s%s (" REFETCH ")", dir, sig->key_id,
+                c.text, more);
+}
+
+int bay_signature_verify(const char *dir, const char *trusted_dir, bay_sig_info *info, char *err, size_t errlen)
+{
+    sig_file sig = {.files = {0}};
+    file_list disk = {0};
+    char *message = NULL;
+    size_t len;
+    int fd = -1, rc = start(err, errlen);
+    info->signer[0] = '\0';
+    if (rc == 0)
+        rc = open_folder(dir, &fd, err, errlen);
+    if (rc == 0)
+        rc = sig_read(dir, fd, &sig, err, errlen);
+    if (rc == 0 && trusted_dir)
+        rc = trusted_signer(dir, trusted_dir, &sig, info->signer, sizeof info->signer, err, errlen);
+    if (rc == 0 && (message = canonical(sig.key_id, &sig.files, &len)) == NULL)
+        rc = fail(err, errlen, BAY_ENOMEM, "out of memory");
+    if (rc == 0 && crypto_sign_verify_detached(sig.signature, (const unsigned char *)message, len, sig.public_key))
+        rc = fail(err, errlen, BAY_EPERM,
+                  "%s/" BAY_SIG_FILE ": the signature does not match the file list: plugin.sig was altered (" REFETCH
+                  ")", dir);
+    if (rc == 0)
+        rc = list_folder(dir, fd, BAY_EPERM, &disk, err, errlen);
+    if (rc == 0)
+        rc = compare(dir, &sig, &disk, err, errlen);
+    if (rc == 0) {
+        snprintf(info->key_id, sizeof info->key_id, "%s", sig.key_id);
+        info->nfiles = disk.n;
+    }
+    free(message);
+    list_free(&sig.files);
+    list_free(&disk);
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+/* ---- policy -------------------------------------------------------------------- */
+
+static const char *const policy_names[] = {
+    [BAY_SIG_OFF] = "off",
+    [BAY_SIG_WARN] = "warn",
+    [BAY_SIG_REQUIRE] = "require-signed",
+};
+
+int bay_signature_policy_parse(const char *text, bay_sig_policy *policy)
+{
+    for (size_t i = 0; text && i < sizeof policy_names / sizeof *policy_names; i++)
+        if (strcmp(text, policy_names[i]) == 0) {
+            *policy = (bay_sig_policy)i;
+            return 0;
+        }
+    return BAY_EINVAL;
+}
+
+const char *bay_signature_policy_name(bay_sig_policy policy)
+{
+    return (size_t)policy < sizeof policy_names / sizeof *policy_names ? policy_names[policy] : "?";
+}

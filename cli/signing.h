@@ -1,0 +1,33 @@
+/* cli/signing.h — the plugbay commands that need no broker: make keys, sign and verify plugin folders. */
+#ifndef BAY_CLI_SIGNING_H
+#define BAY_CLI_SIGNING_H
+
+#include <stdbool.h>
+
+#include <plugbay/plugbay.h>
+
+/* What the signing commands take from the command line; the strings are borrowed from argv. */
+typedef struct signing_args {
+    const char *dir;     /* sign, verify: the plugin folder */
+    const char *key;     /* sign: the secret key file */
+    const char *out;     /* keygen: where the secret key goes (the public key goes to OUT.pub) */
+    const char *comment; /* keygen: who owns the key, or NULL */
+    const char *trusted; /* verify: the trusted-keys folder, or NULL */
+    bool json;           /* print one JSON object instead of a sentence */
+} signing_args;
+
+/* A signing command: prints its result on stdout and returns 0, or returns a
+ * bay_errno code with err saying what went wrong and what to do. */
+typedef int (*signing_fn)(const signing_args *a, bay_error *err);
+
+/* cli_keygen writes a new key pair to a->out and a->out.pub and prints its key id. */
+int cli_keygen(const signing_args *a, bay_error *err);
+
+/* cli_sign signs the plugin folder a->dir with the secret key a->key into a->dir/plugin.sig. */
+int cli_sign(const signing_args *a, bay_error *err);
+
+/* cli_verify checks a->dir/plugin.sig (against the keys in a->trusted when
+ * not NULL) and prints the signer's key id and OK. */
+int cli_verify(const signing_args *a, bay_error *err);
+
+#endif
