@@ -31,6 +31,7 @@ static const struct target {
     {"c", "example/hello", "greet", "[\"bench\"]"},
     {"lua", "example/lua-hello", "lua.greet", "[\"bench\"]"},
     {"ffi", "example/zlib", "zlib.crc32", "[0, \"bench\"]"}, /* libz's crc32 through a manifest-only binding */
+    {"wasm", "example/wasm-hello", "wasm.greet", "[\"bench\"]"},
 };
 #define NTARGETS (sizeof targets / sizeof targets[0])
 

@@ -32,6 +32,7 @@ typedef struct bay_options {
     int restart_limit;       /* crashes allowed within restart_window_ms before a plugin stays failed */
     int restart_window_ms;
     int drain_timeout_ms;    /* longest an unload waits for in-flight calls */
+    int start_timeout_ms;    /* longest a worker may take from start to loaded (a cold wasm compile included) */
     int memory_mb;           /* a worker's memory limit when its manifest sets none */
     bool sandbox;            /* workers apply their OS sandbox (--no-sandbox turns it off) */
     const char *trusted_keys;  /* folder of the *.pub keys plugins may be signed with; NULL: STATE/trusted-keys */

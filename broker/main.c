@@ -30,6 +30,8 @@ static void usage(FILE *to)
             "  --restart-limit N/S  a plugin failing N times within S seconds stays failed (default 5/60)\n"
             "  --drain-timeout-ms N longest an unload waits for in-flight calls (default 30000)\n"
             "  --memory-mb N        a worker's memory limit when its manifest sets none (default 1024)\n"
+            "  --start-timeout-ms N longest a worker may take to load its plugin, a first wasm\n"
+            "                       compile included (default 30000)\n"
             "  --no-sandbox         run workers without their OS sandbox (debugging only)\n"
             "  --trusted-keys DIR   the *.pub keys plugins may be signed with (default STATE/trusted-keys)\n"
             "  --signature-policy P require-signed, warn or off: what an unsigned, untrusted or altered\n"
@@ -55,7 +57,7 @@ static int number(const char *opt, const char *s, int *out)
 static int parse(int argc, char **argv, bay_options *o)
 {
     enum { O_PLUGINS = 256, O_STATE, O_LISTEN, O_AUTO, O_WORKERS, O_LOG, O_BEAT, O_MISSES, O_GRACE, O_RESTART,
-           O_DRAIN, O_MEMORY, O_NOSANDBOX, O_PARENT, O_CGROUP, O_TRUSTED, O_POLICY, O_VERSION, O_HELP };
+           O_DRAIN, O_MEMORY, O_NOSANDBOX, O_PARENT, O_CGROUP, O_START, O_TRUSTED, O_POLICY, O_VERSION, O_HELP };
     static const struct option opts[] = {
         {"plugins", required_argument, 0, O_PLUGINS},     {"state", required_argument, 0, O_STATE},
         {"listen", required_argument, 0, O_LISTEN},       {"autoinstall", no_argument, 0, O_AUTO},
@@ -65,6 +67,7 @@ static int parse(int argc, char **argv, bay_options *o)
         {"drain-timeout-ms", required_argument, 0, O_DRAIN}, {"version", no_argument, 0, O_VERSION},
         {"memory-mb", required_argument, 0, O_MEMORY},    {"no-sandbox", no_argument, 0, O_NOSANDBOX},
         {"exit-with-parent", no_argument, 0, O_PARENT},  {"cgroup", required_argument, 0, O_CGROUP},
+        {"start-timeout-ms", required_argument, 0, O_START},
         {"trusted-keys", required_argument, 0, O_TRUSTED}, {"signature-policy", required_argument, 0, O_POLICY},
         {"help", no_argument, 0, O_HELP},                 {0, 0, 0, 0},
     };
@@ -92,6 +95,7 @@ static int parse(int argc, char **argv, bay_options *o)
             }
             break;
         case O_CGROUP: o->cgroup_dir = optarg; break;
+        case O_START: rc = number("--start-timeout-ms", optarg, &o->start_timeout_ms); break;
         case O_PARENT: {
             /* SIGTERM goes to the signalfd like any stop request; the check covers a parent gone meanwhile. */
             pid_t parent = getppid();
@@ -129,6 +133,7 @@ int main(int argc, char **argv)
     broker b = {.opt = {.plugins_dir = "./plugins", .state_dir = "./state", .heartbeat_ms = 1000,
                         .heartbeat_misses = 3, .hang_grace_ms = 2000, .restart_limit = 5,
                         .restart_window_ms = 60000, .drain_timeout_ms = 30000, .memory_mb = 1024,
+                        .start_timeout_ms = 30000,
                         .sandbox = true, .sig_policy = BAY_SIG_WARN}};
     int rc = parse(argc, argv, &b.opt);
     if (rc)

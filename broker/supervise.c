@@ -13,7 +13,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define START_TIMEOUT_MS 10000
 
 extern char **environ;
 
@@ -204,7 +203,7 @@ int supervise_spawn(broker *b, plugin *p, char *err, size_t errlen)
     p->out_fd = out[0];
     p->outlen = 0;
     cgroup_place(b, p);
-    p->start_deadline_ms = bay_now_ms() + START_TIMEOUT_MS;
+    p->start_deadline_ms = bay_now_ms() + b->opt.start_timeout_ms;
     p->next_beat_ms = bay_now_ms() + b->opt.heartbeat_ms;
     bay_log(BAY_LOG_DEBUG, p->id, "started %s as pid %d", exe, pid);
     write_workers_file(b);
@@ -317,7 +316,10 @@ int64_t supervise_tick(broker *b, int64_t now)
         int64_t due;
         if (p->state == PS_STARTING || (p->state == PS_UNLOADING && p->load_id)) {
             if (now >= p->start_deadline_ms) {
-                supervise_kill(b, p, "its worker did not load the plugin within 10 s");
+                char why[160];
+                snprintf(why, sizeof why, "its worker did not load the plugin within %d ms (--start-timeout-ms)",
+                         b->opt.start_timeout_ms);
+                supervise_kill(b, p, why);
                 continue;
             }
             due = p->start_deadline_ms;

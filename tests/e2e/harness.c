@@ -106,8 +106,9 @@ static bool broker_answers(void *arg)
 void h_start(harness *h, const char *const *extra)
 {
     const char *argv[32] = {BAY_BIN_DIR "/plugbayd", "--plugins", h->plugins, "--state", h->state,
-                            "--log", h->log, "--autoinstall", "--heartbeat-ms", "500", "--hang-grace-ms", "1000", "--exit-with-parent"};
-    size_t n = 13;
+                            "--log", h->log, "--autoinstall", "--heartbeat-ms", "500", "--hang-grace-ms", "1000", "--exit-with-parent",
+                            "--start-timeout-ms", "60000"};
+    size_t n = 15;
     for (size_t i = 0; extra && extra[i] && n < 31; i++)
         argv[n++] = extra[i];
     argv[n] = NULL;

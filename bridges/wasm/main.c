@@ -1,0 +1,198 @@
+/* bridges/wasm/main.c — plugbay-worker-wasm: the bridge that runs WebAssembly plugins, checked, translated by wasm2c and compiled to native code.
+ *
+ * The worker's OS sandbox (bridges/common/sandbox.c) lets it neither run
+ * wasm2c and cc nor read the compile cache, so when plugbayd asks for a
+ * sandbox, main() prepares the module first: it reads the entry named by
+ * plugin.json, checks it, finds or builds its compiled form and maps it;
+ * COMMAND load then only checks the manifest's functions and starts the
+ * instance. Without a sandbox (plugbayd --no-sandbox) load does it all. */
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "cache.h"
+#include "module.h"
+#include "runtime.h"
+#include "sandbox.h"
+#include "worker.h"
+
+/* The memory cap of a plugin whose manifest sets none, in 64 KiB pages (16 MiB). */
+#define DEFAULT_PAGES 256
+
+/* The largest cap a manifest may set (2 GiB): the runtime computes sizes in 32 bits. */
+#define MAX_PAGES 32768
+
+/* The largest module the worker reads. */
+#define MODULE_MAX (64u << 20)
+
+/* The configuration key of the memory cap. */
+#define CAP_KEY "wasm.memory_pages"
+
+/* The plugin's module, read and mapped (by main() or by load). */
+static struct {
+    bool prepared;         /* main() prepared it before the sandbox: err or the rest is set */
+    bay_error err;         /* why preparing failed (code 0: it did not) */
+    char path[PATH_MAX];   /* DIR/ENTRY */
+    uint8_t *wasm;         /* its bytes, until load checked them */
+    size_t len;
+    bay_wasm_shape shape;
+} module;
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* read_module reads module.path into module.wasm. */
+static int read_module(const char *id, bay_error *err)
+{
+    FILE *f = fopen(module.path, "rb");
+    struct stat st;
+    if (f == NULL || fstat(fileno(f), &st) != 0) {
+        int e = errno;
+        if (f)
+            fclose(f);
+        return bay_error_set(err, BAY_EIO, id, "cannot read %s: %s", module.path, strerror(e));
+    }
+    if (st.st_size > MODULE_MAX) {
+        fclose(f);
+        return bay_error_set(err, BAY_EPLUGIN, id, "%s is %lld bytes; a wasm plugin may have at most %u", module.path,
+                             (long long)st.st_size, MODULE_MAX);
+    }
+    module.len = (size_t)st.st_size;
+    module.wasm = malloc(module.len ? module.len : 1);
+    bool ok = module.wasm && fread(module.wasm, 1, module.len, f) == module.len;
+    fclose(f);
+    return ok ? 0 : bay_error_set(err, BAY_EIO, id, "cannot read %s: %s", module.path, strerror(errno));
+}
+
+/* map_module reads DIR/ENTRY, checks what does not depend on the manifest
+ * (imports, memory, allocator), finds or builds its compiled form in the
+ * cache next to data_dir and maps it. */
+static int map_module(const char *id, const char *dir, const char *entry, const char *data_dir, bay_error *err)
+{
+    static const char *const none[] = {NULL};
+    char why[600], cache[PATH_MAX], so[PATH_MAX];
+    if (snprintf(module.path, sizeof module.path, "%s/%s", dir, entry) >= (int)sizeof module.path)
+        return bay_error_set(err, BAY_EINVAL, id, "plugin path %s/%s is too long", dir, entry);
+    int rc = read_module(id, err);
+    if (rc)
+        return rc;
+    if ((rc = bay_wasm_check(module.wasm, module.len, none, &module.shape, why, sizeof why)) ||
+        (rc = bay_wasm_cache_dir(data_dir, id, cache, sizeof cache, why, sizeof why)))
+        return bay_error_set(err, rc, id, "%s: %s", module.path, why);
+    bool built;
+    int64_t t0 = now_ms();
+    rc = bay_wasm_compiled(cache, module.wasm, module.len, module.shape.imports_plugbay, entry, so, sizeof so, &built,
+                           why, sizeof why);
+    if (rc)
+        return bay_error_set(err, rc, id, "%s: %s", module.path, why);
+    if (built)
+        fprintf(stderr, "plugbay-worker-wasm: %s: translated by wasm2c and compiled in %lld ms into %s\n",
+                module.path, (long long)(now_ms() - t0), so);
+    return bay_wasm_map(id, so, err);
+}
+
+/* prepare_early maps the module before the sandbox goes on, when plugbayd
+ * asked for one (its environment then names the plugin and data folders),
+ * and keeps any failure for COMMAND load to report. */
+static void prepare_early(void)
+{
+    bay_sandbox box;
+    const char *id = getenv("PLUGBAY_PLUGIN");
+    if (!bay_sandbox_from_env(&box) || !box.plugin_dir || !box.data_dir || !id)
+        return;
+    module.prepared = true;
+    char manifest[PATH_MAX];
+    json_error_t je;
+    snprintf(manifest, sizeof manifest, "%s/plugin.json", box.plugin_dir);
+    json_t *m = json_load_file(manifest, 0, &je);
+    const char *entry = json_string_value(json_object_get(m, "entry"));
+    if (entry == NULL)
+        bay_error_set(&module.err, BAY_EMANIFEST, id, "%s: %s", manifest,
+                      m ? "field \"entry\" must name the plugin's .wasm file" : je.text);
+    else
+        map_module(id, box.plugin_dir, entry, box.data_dir, &module.err);
+    json_decref(m);
+}
+
+/* memory_cap reads the plugin's memory cap from its configuration. */
+static int memory_cap(const bay_plugin_info *p, bay_wasm_cap *cap, bay_error *err)
+{
+    const bay_value *v = bay_map_get(p->config, CAP_KEY);
+    if (v == NULL) {
+        *cap = (bay_wasm_cap){DEFAULT_PAGES,
+                              "the default cap (set config \"" CAP_KEY "\" in plugin.json to change it)"};
+        return 0;
+    }
+    if (bay_value_type(v) != BAY_INT || bay_value_int(v) < 1 || bay_value_int(v) > MAX_PAGES) {
+        char *json = NULL;
+        bay_value_to_json(v, &json);
+        int rc = bay_error_set(err, BAY_EMANIFEST, p->id,
+                               "%s/plugin.json: config \"" CAP_KEY "\" must be an integer from 1 to %d (64 KiB "
+                               "pages of wasm memory), got %s",
+                               p->dir, MAX_PAGES, json ? json : bay_type_name(bay_value_type(v)));
+        free(json);
+        return rc;
+    }
+    *cap = (bay_wasm_cap){(uint32_t)bay_value_int(v), "config \"" CAP_KEY "\" in plugin.json"};
+    return 0;
+}
+
+/* start checks the mapped module against the manifest (its functions, the memory cap) and starts it. */
+static int start(const bay_plugin_info *p, const char *const *functions, bay_error *err)
+{
+    char why[600];
+    bay_wasm_cap cap;
+    int rc = memory_cap(p, &cap, err);
+    if (rc)
+        return rc;
+    if ((rc = bay_wasm_check(module.wasm, module.len, functions, &module.shape, why, sizeof why)))
+        return bay_error_set(err, rc, p->id, "%s: %s", module.path, why);
+    if (module.shape.min_pages > cap.pages)
+        return bay_error_set(err, BAY_EPLUGIN, p->id,
+                             "%s starts with %u memory pages (%u KiB), above its cap of %u pages set by %s; raise "
+                             "the cap or link the module with a smaller -Wl,--initial-memory",
+                             module.path, module.shape.min_pages, module.shape.min_pages * 64, cap.pages, cap.source);
+    return bay_wasm_start(&module.shape, functions, cap, p->config, err);
+}
+
+static int wasm_load(const bay_plugin_info *p, const char *const *functions, bay_error *err)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", p->dir, p->entry);
+    int rc = module.prepared ? module.err.code : map_module(p->id, p->dir, p->entry, p->data_dir, err);
+    if (module.prepared && rc)
+        *err = module.err;
+    else if (module.prepared && strcmp(path, module.path) != 0)
+        rc = bay_error_set(err, BAY_ESTATE, p->id, "plugin.json changed while the worker started (entry %s, then %s); "
+                           "reload the plugin", module.path, path);
+    if (rc == 0)
+        rc = start(p, functions, err);
+    free(module.wasm);
+    module.wasm = NULL;
+    if (rc)
+        bay_wasm_close();
+    return rc;
+}
+
+static const bay_bridge wasm_bridge = {
+    .language = "wasm",
+    .load = wasm_load,
+    .call = bay_wasm_run,
+    .unload = bay_wasm_close,
+    .interrupt = bay_wasm_interrupt,
+};
+
+int main(void)
+{
+    prepare_early();
+    return bay_worker_main(&wasm_bridge);
+}

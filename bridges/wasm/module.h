@@ -1,0 +1,39 @@
+/* bridges/wasm/module.h — reads a WebAssembly module's types, imports, exports, memory and tables, and checks them against plugbay's wasm plugin ABI. */
+#ifndef BAY_WASM_MODULE_H
+#define BAY_WASM_MODULE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The largest initial table a module may declare (entries): the runtime
+ * allocates it at once, for every fresh instance. */
+#define BAY_WASM_TABLE_MAX (1u << 20)
+
+/* What the worker needs to know about a module that passed bay_wasm_check. */
+typedef struct bay_wasm_shape {
+    uint32_t min_pages;   /* the memory's initial size in 64 KiB pages */
+    uint32_t max_pages;   /* its declared maximum, or UINT32_MAX when it declares none */
+    bool imports_plugbay; /* it imports at least one plugbay.* function */
+    bool has_initialize;  /* it exports _initialize (a WASI reactor's constructors) */
+} bay_wasm_shape;
+
+/* bay_wasm_check reads the len bytes of a WebAssembly binary module and checks
+ * that it fits the plugin ABI (docs/wasm-plugins.md): every import is one of
+ * the plugbay.* functions with its exact type; it defines one memory and
+ * exports it as "memory"; it exports bay_alloc (i32) -> i32, _initialize
+ * () -> nil if anything by that name, and every name of functions
+ * (NULL-terminated) as a function (i32, i32) -> i32; its tables start below
+ * BAY_WASM_TABLE_MAX entries. Function bodies are not looked at: wasm2c
+ * validates them when it translates the module.
+ * Returns 0 and fills *shape, or BAY_EPLUGIN with why saying what is wrong
+ * (and, for a malformed module, at which byte). */
+int bay_wasm_check(const uint8_t *wasm, size_t len, const char *const *functions, bay_wasm_shape *shape, char *why,
+                   size_t whylen);
+
+/* bay_wasm_mangle writes the C symbol wasm2c gives export name in a module
+ * translated with "-n module" ("greet" -> "Z_moduleZ_greet", "Zed" ->
+ * "Z_moduleZ_Z5Aed") into out. Returns false when it does not fit. */
+bool bay_wasm_mangle(const char *name, char *out, size_t size);
+
+#endif

@@ -1,0 +1,170 @@
+/* bridges/wasm/sdk/plugbay_wasm.h — the plugbay API for plugins written in C and compiled to WebAssembly (clang --target=wasm32-wasi).
+ *
+ * A wasm plugin is a module, plugin.wasm, that exports its memory, the
+ * allocator bay_alloc and one function per function name of its manifest;
+ * arguments and results cross as msgpack in its memory (docs/wasm-plugins.md
+ * has the ABI). This header and plugbay_wasm.c, compiled into the plugin, do
+ * the msgpack and the plumbing:
+ *
+ *     #include "plugbay_wasm.h"
+ *
+ *     static int greet(bay_args *args, bay_out *result)
+ *     {
+ *         const char *name;
+ *         uint32_t len;
+ *         if (bay_arg_str(args, &name, &len))
+ *             return BAY_ETYPE;
+ *         bay_out_cstr(result, "hello");
+ *         return 0;
+ *     }
+ *     BAY_WASM_EXPORT(greet)
+ *
+ * Build: clang-14 --target=wasm32-wasi -O2 -mexec-model=reactor
+ *        -Wl,--stack-first -Wl,--strip-all -I<this folder> -I<plugbay>/include
+ *        -o plugin.wasm plugin.c plugbay_wasm.c
+ *
+ * One call runs at a time. Strings a reader gives are not NUL-terminated:
+ * print them with "%.*s". Only the error codes and log levels of
+ * plugbay/error.h are for wasm plugins; its functions are the host's. */
+#ifndef PLUGBAY_WASM_H
+#define PLUGBAY_WASM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <plugbay/error.h>
+
+/* ---- reading msgpack: arguments, configuration, results of bay_call ---- */
+
+/* A reader over msgpack bytes. owned is the buffer bay_in_free frees (NULL
+ * for a reader over someone else's bytes). */
+typedef struct bay_in {
+    const uint8_t *p, *end;
+    uint8_t *owned;
+} bay_in;
+
+/* The kinds of value a reader meets next. */
+typedef enum bay_mp_type {
+    BAY_MP_NIL,
+    BAY_MP_BOOL,
+    BAY_MP_INT,
+    BAY_MP_FLOAT,
+    BAY_MP_STR,
+    BAY_MP_BIN,
+    BAY_MP_ARRAY,
+    BAY_MP_MAP,
+    BAY_MP_INVALID, /* the end, or bytes that are not msgpack */
+} bay_mp_type;
+
+/* bay_in_type tells the kind of the next value without reading it. */
+bay_mp_type bay_in_type(const bay_in *in);
+
+/* bay_mp_type_name returns "nil", "bool", "int", "float", "str", "bin", "array", "map" or "nothing". */
+const char *bay_mp_type_name(bay_mp_type t);
+
+/* Each bay_in_* reads the next value when it has that kind and returns true;
+ * otherwise it reads nothing and returns false. bay_in_int takes integers
+ * that fit in int64_t; bay_in_float takes floats and integers. Strings and
+ * binaries stay in the reader's bytes. bay_in_array and bay_in_map read only
+ * the header: the count items (for a map, key then value) follow. */
+bool bay_in_nil(bay_in *in);
+bool bay_in_bool(bay_in *in, bool *out);
+bool bay_in_int(bay_in *in, int64_t *out);
+bool bay_in_float(bay_in *in, double *out);
+bool bay_in_str(bay_in *in, const char **s, uint32_t *len);
+bool bay_in_bin(bay_in *in, const uint8_t **data, uint32_t *len);
+bool bay_in_array(bay_in *in, uint32_t *count);
+bool bay_in_map(bay_in *in, uint32_t *count);
+
+/* bay_in_skip reads one whole value, whatever it holds. */
+bool bay_in_skip(bay_in *in);
+
+/* bay_in_find looks up key in the map the reader is on, without moving it;
+ * on success *value reads the key's value. */
+bool bay_in_find(const bay_in *map, const char *key, bay_in *value);
+
+/* bay_in_free frees the bytes a reader owns (from bay_config or bay_call). */
+void bay_in_free(bay_in *in);
+
+/* ---- writing msgpack: results, arguments of bay_call ---- */
+
+/* A writer into a buffer it grows; failed is set when memory ran out.
+ * Start from {0}; free with bay_out_free. */
+typedef struct bay_out {
+    uint8_t *data;
+    uint32_t len, cap;
+    bool failed;
+} bay_out;
+
+void bay_out_nil(bay_out *o);
+void bay_out_bool(bay_out *o, bool b);
+void bay_out_int(bay_out *o, int64_t i);
+void bay_out_float(bay_out *o, double d);
+void bay_out_str(bay_out *o, const char *s, uint32_t len);
+/* bay_out_cstr writes the NUL-terminated string s. */
+void bay_out_cstr(bay_out *o, const char *s);
+void bay_out_bin(bay_out *o, const void *data, uint32_t len);
+/* bay_out_array and bay_out_map write a header: count items (for a map, key then value) must follow. */
+void bay_out_array(bay_out *o, uint32_t count);
+void bay_out_map(bay_out *o, uint32_t count);
+/* bay_out_raw copies len bytes that already are msgpack (whole values, e.g. from a reader). */
+void bay_out_raw(bay_out *o, const void *msgpack, uint32_t len);
+void bay_out_free(bay_out *o);
+
+/* ---- functions the manifest names ---- */
+
+/* A call's arguments: count values, next is the index of the next one. */
+typedef struct bay_args {
+    bay_in in;
+    uint32_t count, next;
+} bay_args;
+
+/* A plugin function: read args, write exactly one value to result (nothing
+ * written means nil) and return 0, or return a bay_errno code, ideally after
+ * bay_fail() said what went wrong. */
+typedef int (*bay_wasm_fn)(bay_args *args, bay_out *result);
+
+/* BAY_WASM_EXPORT(fn) exports fn under its own name, the name plugin.json's
+ * "function" (or its default) gives. */
+#define BAY_WASM_EXPORT(fn)                                                            \
+    __attribute__((export_name(#fn))) int32_t bay_export_##fn(uint32_t args, uint32_t len) \
+    {                                                                                  \
+        return bay_wasm_serve(fn, args, len);                                          \
+    }
+
+/* bay_wasm_serve runs fn for the len bytes of arguments at args (which
+ * bay_alloc gave plugbay and which it frees) and hands the result to plugbay.
+ * BAY_WASM_EXPORT's functions call it. */
+int32_t bay_wasm_serve(bay_wasm_fn fn, uint32_t args, uint32_t len);
+
+/* bay_arg_* read the next argument. On a missing or mistyped one they say so
+ * with bay_fail ("argument 2 must be str, got int") and return BAY_ETYPE;
+ * otherwise 0. bay_arg_value gives a reader over any value. */
+int bay_arg_str(bay_args *a, const char **s, uint32_t *len);
+int bay_arg_int(bay_args *a, int64_t *out);
+int bay_arg_float(bay_args *a, double *out);
+int bay_arg_bool(bay_args *a, bool *out);
+int bay_arg_value(bay_args *a, bay_in *value);
+
+/* ---- the plugbay API ---- */
+
+/* bay_log sends a line at level (BAY_LOG_DEBUG .. BAY_LOG_ERROR) to the broker's log. */
+void bay_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* bay_fail records why the running call fails (the caller receives it with
+ * the plugin id) and returns code: `return bay_fail(BAY_EINVAL, "...");`. */
+int bay_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* bay_config reads the plugin's configuration map (the manifest's "config")
+ * into a reader that owns its bytes. Returns false when out of memory. */
+bool bay_config(bay_in *config);
+
+/* bay_call calls extension point name through the broker, as a host does,
+ * with args (an array written with bay_out, or NULL for none) and a timeout
+ * (0: what is left of the running call's). On success returns 0 and *result
+ * reads the value (free it with bay_in_free); on failure returns the code and
+ * writes the message to why (when not NULL). */
+int bay_call(const char *name, const bay_out *args, int timeout_ms, bay_in *result, char *why, size_t whylen);
+
+#endif

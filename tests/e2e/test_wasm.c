@@ -1,0 +1,461 @@
+/* tests/e2e/test_wasm.c — WebAssembly plugins end to end: calls, each kind of trap, an endless loop, the memory cap, broken modules, the compile cache. */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+/* The compile cache the tests share through a symbolic link in their state
+ * folder, so that each module is compiled once per build rather than once per
+ * test; the tests of the cache itself start with an empty one. */
+#define SHARED_CACHE BAY_TEST_PLUGIN_DIR "/../wasm-test-cache"
+
+static harness h;
+static bay_conn *c;
+
+/* stop ends the test; a sanitizer's report from a worker (its stderr is in the log) fails it. */
+static void stop(void)
+{
+    if (c)
+        bay_close(c);
+    c = NULL;
+    h_stop(&h);
+    cr_expect(!h_log_contains(&h, "Sanitizer") && !h_log_contains(&h, "runtime error:"),
+              "a sanitizer reported a problem in %s", h.log);
+    h_cleanup(&h);
+}
+
+TestSuite(wasm, .fini = stop, .timeout = 120);
+
+/* The plugins most tests run beside the one they look at: a wasm and a C plugin that must keep answering. */
+#define BYSTANDERS "example/wasm-hello", "example/hello"
+
+/* setup copies the plugins ids and, unless own_cache, links the shared compile cache. */
+static void setup(const char *const *ids, bool own_cache)
+{
+    if (access(BAY_BIN_DIR "/plugbay-worker-wasm", X_OK) != 0 ||
+        access(BAY_TEST_PLUGIN_DIR "/wasm/basic/plugin.wasm", R_OK) != 0)
+        cr_skip_test("plugbay-worker-wasm or the wasm test plugins were not built (wabt, clang-14, lld-14, "
+                     "wasi-libc missing; scripts/install-deps installs them)");
+    h_setup(&h, ids);
+    if (!own_cache) {
+        char link[400];
+        mkdir(SHARED_CACHE, 0700);
+        mkdir(h.state, 0700);
+        snprintf(link, sizeof link, "%s/cache", h.state);
+        mkdir(link, 0700);
+        strcat(link, "/wasm");
+        cr_assert_eq(symlink(SHARED_CACHE, link), 0, "symlink %s", link);
+    }
+}
+
+/* launch starts plugbayd (with extra arguments, NULL-terminated or NULL) and connects. */
+static void launch(const char *const *extra)
+{
+    h_start(&h, extra);
+    c = h_connect(&h, "test-wasm");
+}
+
+static void start(const char *const *ids, const char *const *extra, bool own_cache)
+{
+    setup(ids, own_cache);
+    launch(extra);
+}
+
+static void expect_state(const char *id, const char *state)
+{
+    char now[64], reason[512];
+    if (!h_wait_state(c, id, state, H_WAIT_MS)) {
+        h_plugin_state(c, id, now, sizeof now, reason, sizeof reason);
+        cr_assert_fail("%s is %s, not %s (%s); the broker's log is %s", id, now, state, reason, h.log);
+    }
+}
+
+static void start_loaded(const char *const *ids)
+{
+    start(ids, NULL, false);
+    for (size_t i = 0; ids[i]; i++)
+        expect_state(ids[i], "loaded");
+}
+
+/* call calls name with the JSON array args and timeout_ms (0: the default). */
+static int call(const char *name, const char *args, int timeout_ms, bay_value **res, bay_error *err)
+{
+    bay_value *a = NULL;
+    cr_assert_eq(bay_value_from_json(args, &a, NULL, 0), 0, "bad test JSON %s", args);
+    bay_call_opts o = {.timeout_ms = timeout_ms};
+    *res = NULL;
+    int rc = bay_call(c, name, a, &o, res, err);
+    bay_value_free(a);
+    return rc;
+}
+
+/* expect_json calls name with args and checks that the result is the JSON want. */
+static void expect_json(const char *name, const char *args, const char *want)
+{
+    bay_value *res;
+    bay_error err;
+    int rc = call(name, args, 0, &res, &err);
+    cr_assert_eq(rc, 0, "%s%s: %s %s", name, args, bay_errname(rc), err.message);
+    char *json = NULL;
+    bay_value_to_json(res, &json);
+    cr_assert_str_eq(json, want, "%s%s", name, args);
+    free(json);
+    bay_value_free(res);
+}
+
+/* expect_others_answer checks that the bystanders serve. */
+static void expect_others_answer(void)
+{
+    expect_state("example/wasm-hello", "loaded");
+    expect_state("example/hello", "loaded");
+    expect_json("wasm.greet", "[\"again\"]", "\"Hello, again!\"");
+    expect_json("greet", "[\"again\"]", "\"Hello, again!\"");
+}
+
+/* expect_failure calls name with args and checks the code, the plugin, and
+ * that the message holds each of texts (NULL-terminated). */
+static void expect_failure(const char *name, const char *args, int timeout_ms, int code, const char *plugin,
+                           const char *const *texts)
+{
+    bay_value *res;
+    bay_error err;
+    int rc = call(name, args, timeout_ms, &res, &err);
+    bay_value_free(res);
+    cr_assert_eq(rc, code, "%s: got %s (%s), want %s", name, bay_errname(rc), err.message, bay_errname(code));
+    cr_assert_str_eq(err.plugin, plugin);
+    for (size_t i = 0; texts[i]; i++)
+        cr_assert(strstr(err.message, texts[i]), "%s: the message lacks \"%s\": %s", name, texts[i], err.message);
+}
+
+/* logged tells whether the broker's log holds the text line (a log line
+ * travels apart from the call's answer, so it may come a little later). */
+static bool logged(void *line)
+{
+    return h_log_contains(&h, line);
+}
+
+/* ---- calls ---- */
+
+Test(wasm, greet_answers_with_the_configured_greeting)
+{
+    start_loaded((const char *[]){"example/wasm-hello", NULL});
+    expect_json("wasm.greet", "[\"world\"]", "\"Hello, world!\"");
+}
+
+Test(wasm, values_cross_unchanged_both_ways)
+{
+    start_loaded((const char *[]){"wasm/basic", NULL});
+    bay_value *args = bay_array(), *m = bay_map(), *res = NULL;
+    bay_map_set(m, "bin", bay_bin("a\0b\xff", 4));
+    bay_map_set(m, "min", bay_int(INT64_MIN));
+    bay_map_set(m, "max", bay_int(INT64_MAX));
+    bay_map_set(m, "f", bay_float(-0.5));
+    bay_map_set(m, "list", bay_array());
+    bay_array_push(args, m);
+    bay_array_push(args, bay_strn("x\0y", 3));
+    bay_array_push(args, bay_nil());
+    bay_array_push(args, bay_bool(true));
+    bay_error err;
+    cr_assert_eq(bay_call(c, "basic.echo", args, NULL, &res, &err), 0, "%s", err.message);
+    cr_assert(bay_value_equal(args, res));
+    bay_value_free(args);
+    bay_value_free(res);
+}
+
+Test(wasm, event_reaches_the_wasm_plugin_in_load_order)
+{
+    start_loaded((const char *[]){BYSTANDERS, "example/audit", NULL});
+    bay_value *res;
+    bay_error err;
+    cr_assert_eq(call("wasm.greet", "[\"one\"]", 0, &res, &err), 0, "%s", err.message);
+    bay_value_free(res);
+    cr_assert_eq(call("app.started", "[]", 0, &res, &err), 0, "%s", err.message);
+    char *got = NULL;
+    bay_value_to_json(res, &got);
+    cr_assert_eq(bay_value_len(res), 3, "%s", got);
+    free(got);
+    const char *order[] = {"example/hello", "example/wasm-hello", "example/audit"};
+    for (size_t i = 0; i < 3; i++)
+        cr_assert_str_eq(bay_value_str(bay_map_get(bay_array_get(res, i), "plugin"), NULL), order[i]);
+    char *json = NULL;
+    bay_value_to_json(bay_map_get(bay_array_get(res, 1), "value"), &json);
+    cr_assert_str_eq(json, "{\"language\":\"wasm\",\"greetings\":1}");
+    free(json);
+    bay_value_free(res);
+}
+
+Test(wasm, plugin_calls_other_plugins_and_itself_through_the_broker)
+{
+    start_loaded((const char *[]){"wasm/basic", "example/hello", NULL});
+    expect_json("basic.via", "[\"greet\", [\"wasm\"]]", "\"Hello, wasm!\"");
+    /* The call comes back into the same instance while basic.via waits for it. */
+    expect_json("basic.via", "[\"basic.echo\", [1, \"two\"]]", "[1,\"two\"]");
+    expect_failure("basic.via", "[\"no.such.point\", []]", 0, BAY_EPERM, "wasm/basic",
+                   (const char *[]){"basic.via: no.such.point failed", "not granted call:no.such.point", NULL});
+}
+
+Test(wasm, plugin_reads_its_configuration_and_logs)
+{
+    start_loaded((const char *[]){"wasm/basic", NULL});
+    expect_json("basic.config", "[]", "{\"answer\":42}");
+    expect_json("basic.log", "[\"a line from wasm\"]", "null");
+    cr_assert(h_wait_until(logged, "[wasm/basic] basic.log: a line from wasm", H_WAIT_MS), "not in %s", h.log);
+}
+
+Test(wasm, plugin_errors_and_wrong_arguments_reach_the_caller)
+{
+    start_loaded((const char *[]){"wasm/basic", NULL});
+    expect_failure("basic.fail", "[11, \"it went wrong\"]", 0, BAY_EPLUGIN, "wasm/basic",
+                   (const char *[]){"it went wrong", NULL});
+    expect_failure("basic.fail", "[\"eleven\"]", 0, BAY_ETYPE, "wasm/basic",
+                   (const char *[]){"argument 1 must be int, got str", NULL});
+    expect_json("basic.echo", "[\"still here\"]", "[\"still here\"]");
+}
+
+/* ---- traps ---- */
+
+/* expect_trap calls trap.NAME and checks the error names the plugin, the
+ * trap and the call; the instance is fresh after it (trap.count starts at 1)
+ * and the other plugins still answer. */
+static void expect_trap(const char *name, const char *args, const char *trap)
+{
+    start_loaded((const char *[]){"wasm/traps", BYSTANDERS, NULL});
+    expect_json("trap.count", "[]", "1");
+    expect_json("trap.count", "[]", "2");
+    char point[64], quoted[80];
+    snprintf(point, sizeof point, "trap.%s", name);
+    snprintf(quoted, sizeof quoted, "in call \"%s\"", point);
+    expect_failure(point, args, 0, BAY_EPLUGIN, "wasm/traps",
+                   (const char *[]){"plugin wasm/traps: trap: ", trap, quoted, "fresh instance", NULL});
+    expect_json("trap.count", "[]", "1");
+    expect_others_answer();
+}
+
+Test(wasm, out_of_bounds_access_traps_and_the_instance_is_replaced)
+{
+    expect_trap("oob", "[]", "out of bounds memory access");
+}
+
+Test(wasm, unreachable_traps_and_the_instance_is_replaced)
+{
+    expect_trap("unreachable", "[]", "unreachable executed");
+}
+
+Test(wasm, division_by_zero_traps_and_the_instance_is_replaced)
+{
+    expect_trap("divzero", "[]", "integer divide by zero");
+}
+
+Test(wasm, stack_exhaustion_traps_and_the_instance_is_replaced)
+{
+    expect_trap("recurse", "[1000000]", "call stack exhausted");
+}
+
+Test(wasm, pointer_outside_memory_handed_to_plugbay_traps)
+{
+    expect_trap("badptr", "[]", "plugbay.log's message (100 bytes at 0xfffff000) lies outside the module's memory");
+}
+
+Test(wasm, deep_recursion_within_the_limit_works)
+{
+    start_loaded((const char *[]){"wasm/traps", NULL});
+    expect_json("trap.recurse", "[400]", "400");
+}
+
+/* ---- limits ---- */
+
+Test(wasm, endless_loop_ends_at_its_deadline_and_the_worker_lives_on)
+{
+    start_loaded((const char *[]){"wasm/traps", BYSTANDERS, NULL});
+    expect_json("trap.count", "[]", "1");
+    pid_t pid = h_worker_pid(c, "wasm/traps");
+    long long t0 = h_now_ms();
+    expect_failure("trap.loop", "[]", 300, BAY_ETIMEDOUT, "wasm/traps", (const char *[]){"trap.loop", NULL});
+    cr_assert(h_now_ms() - t0 < 1500, "the caller waited %lld ms for a 300 ms deadline", h_now_ms() - t0);
+    expect_json("trap.count", "[]", "1"); /* answered, by a fresh instance */
+    cr_assert_eq(h_worker_pid(c, "wasm/traps"), pid, "the worker was replaced instead of interrupted");
+    cr_assert(h_wait_until(logged, "call \"trap.loop\" stopped in wasm code after", H_WAIT_MS), "not in %s", h.log);
+    cr_assert(h_log_contains(&h, "past its deadline (an endless loop?)"), "not in %s", h.log);
+    expect_others_answer();
+}
+
+Test(wasm, cancelling_an_endless_loop_stops_it)
+{
+    start_loaded((const char *[]){"wasm/traps", NULL});
+    bay_pending *p;
+    bay_value *args = bay_array(), *res = NULL;
+    bay_error err;
+    cr_assert_eq(bay_call_async(c, "trap.loop", args, NULL, &p, &err), 0, "%s", err.message);
+    cr_assert_eq(bay_pending_wait(p, 100, &res, &err), BAY_EPENDING, "the loop ended by itself");
+    cr_assert_eq(bay_pending_cancel(p), 0);
+    int rc = bay_pending_wait(p, -1, &res, &err);
+    cr_assert_eq(rc, BAY_ECANCELED, "got %s: %s", bay_errname(rc), err.message);
+    bay_pending_free(p);
+    bay_value_free(args);
+    expect_json("trap.count", "[]", "1");
+    cr_assert(h_wait_until(logged, "cancelled by its caller", H_WAIT_MS), "not in %s", h.log);
+}
+
+Test(wasm, memory_grow_past_the_cap_is_refused_and_said)
+{
+    start_loaded((const char *[]){"wasm/traps", BYSTANDERS, NULL});
+    expect_failure("trap.grow", "[]", 0, BAY_ENOMEM, "wasm/traps",
+                   (const char *[]){"memory.grow failed at 24 pages", "memory.grow to 25 pages was refused",
+                                    "capped at 24 pages", "config \"wasm.memory_pages\"", NULL});
+    expect_json("trap.count", "[]", "1");
+    expect_others_answer();
+}
+
+/* ---- modules refused at load ---- */
+
+/* expect_refused starts id (with the bystanders) and checks it fails to
+ * load with a reason holding each of texts, while the others answer. */
+static void expect_refused(const char *id, const char *const *texts)
+{
+    start((const char *[]){id, BYSTANDERS, NULL}, NULL, false);
+    expect_state(id, "failed");
+    char state[64], reason[512];
+    h_plugin_state(c, id, state, sizeof state, reason, sizeof reason);
+    for (size_t i = 0; texts[i]; i++)
+        cr_assert(strstr(reason, texts[i]), "%s: the reason lacks \"%s\": %s", id, texts[i], reason);
+    expect_others_answer();
+}
+
+Test(wasm, module_importing_what_plugbay_does_not_offer_is_refused)
+{
+    expect_refused("wasm/badimport", (const char *[]){"wasm/badimport/plugin.wasm: imports env.system, which "
+                                                      "plugbay does not offer",
+                                                      "plugbay.log", NULL});
+}
+
+Test(wasm, missing_export_is_refused)
+{
+    expect_refused("wasm/noexport",
+                   (const char *[]){"does not export a function \"pong\", which plugin.json names; it exports "
+                                    "bay_alloc, ping",
+                                    NULL});
+}
+
+Test(wasm, module_failing_validation_is_refused_with_wasm2c_s_reason)
+{
+    expect_refused("wasm/invalid",
+                   (const char *[]){"plugin.wasm fails validation: wasm2c says: plugin.wasm:", "type mismatch", NULL});
+}
+
+Test(wasm, module_starting_above_its_memory_cap_is_refused)
+{
+    expect_refused("wasm/bigmem", (const char *[]){"starts with 40 memory pages", "cap of 16 pages", NULL});
+}
+
+Test(wasm, module_whose_start_code_traps_is_refused)
+{
+    expect_refused("wasm/starttrap", (const char *[]){"start code trapped: unreachable executed", NULL});
+}
+
+/* expect_clone_refused clones wasm/basic's code as id with manifest, lets
+ * edit (when not NULL) spoil its module, and checks it fails to load with
+ * a reason holding text while the others answer. */
+static void expect_clone_refused(const char *id, const char *manifest, void (*edit)(const char *wasm),
+                                 const char *text)
+{
+    setup((const char *[]){BYSTANDERS, NULL}, false);
+    h_clone_plugin(&h, "wasm/basic", id, manifest);
+    char path[600], state[64], reason[512];
+    snprintf(path, sizeof path, "%s/%s/plugin.wasm", h.plugins, id);
+    if (edit)
+        edit(path);
+    launch(NULL);
+    expect_state(id, "failed");
+    h_plugin_state(c, id, state, sizeof state, reason, sizeof reason);
+    cr_assert(strstr(reason, text), "%s: the reason lacks \"%s\": %s", id, text, reason);
+    expect_others_answer();
+}
+
+/* tear cuts a module short, as a torn copy is. */
+static void tear(const char *wasm)
+{
+    cr_assert_eq(truncate(wasm, 300), 0, "truncate %s", wasm);
+}
+
+Test(wasm, corrupt_module_is_refused)
+{
+    expect_clone_refused("wasm/corrupt",
+                         "{\"name\": \"corrupt\", \"version\": \"0.1.0\", \"language\": \"wasm\", \"entry\": "
+                         "\"plugin.wasm\", \"provides\": [{\"name\": \"corrupt.echo\", \"kind\": \"handle\", "
+                         "\"function\": \"basic_echo\"}]}",
+                         tear, "wasm/corrupt/plugin.wasm: not a valid WebAssembly module: byte 0x");
+}
+
+Test(wasm, bad_memory_cap_in_the_manifest_is_refused)
+{
+    expect_clone_refused("wasm/badcap",
+                         "{\"name\": \"bad cap\", \"version\": \"0.1.0\", \"language\": \"wasm\", \"entry\": "
+                         "\"plugin.wasm\", \"provides\": [{\"name\": \"badcap.echo\", \"kind\": \"handle\", "
+                         "\"function\": \"basic_echo\"}], \"config\": {\"wasm.memory_pages\": \"lots\"}}",
+                         NULL, "config \"wasm.memory_pages\" must be an integer from 1 to 32768 (64 KiB pages of wasm "
+                               "memory), got \"lots\"");
+}
+
+/* ---- the compile cache ---- */
+
+/* cache_objects counts the compiled modules in the test's cache and checks their names. */
+static int cache_objects(void)
+{
+    char dir[400];
+    snprintf(dir, sizeof dir, "%s/cache/wasm", h.state);
+    DIR *d = opendir(dir);
+    cr_assert(d != NULL, "no cache folder %s", dir);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (e->d_name[0] == '.')
+            continue;
+        cr_assert_eq(strlen(e->d_name), 64 + 1 + 8 + 3, "unexpected file in the cache: %s", e->d_name);
+        cr_assert_eq(strspn(e->d_name, "0123456789abcdef"), 64, "not named by a SHA-256: %s", e->d_name);
+        cr_assert_str_eq(e->d_name + 73, ".so");
+        n++;
+    }
+    closedir(d);
+    return n;
+}
+
+/* log_count counts the lines of the broker's log that hold needle. */
+static int log_count(const char *needle)
+{
+    FILE *f = fopen(h.log, "r");
+    char line[4096];
+    int n = 0;
+    while (f && fgets(line, sizeof line, f))
+        n += strstr(line, needle) != NULL;
+    if (f)
+        fclose(f);
+    return n;
+}
+
+Test(wasm, first_load_compiles_into_the_cache_and_a_reload_uses_it)
+{
+    start((const char *[]){"example/wasm-hello", NULL}, NULL, true);
+    expect_state("example/wasm-hello", "loaded");
+    cr_assert_eq(cache_objects(), 1);
+    cr_assert(h_wait_until(logged, "translated by wasm2c and compiled in", H_WAIT_MS), "not in %s", h.log);
+    bay_error err;
+    cr_assert_eq(h_command(c, "reload", "example/wasm-hello", &err), 0, "%s", err.message);
+    expect_state("example/wasm-hello", "loaded");
+    expect_json("wasm.greet", "[\"cache\"]", "\"Hello, cache!\"");
+    cr_assert_eq(cache_objects(), 1);
+    cr_assert_eq(log_count("translated by wasm2c and compiled in"), 1, "the reload compiled again");
+}
+
+Test(wasm, without_the_sandbox_the_module_is_compiled_at_load)
+{
+    start((const char *[]){"example/wasm-hello", "wasm/traps", NULL}, (const char *[]){"--no-sandbox", NULL}, true);
+    expect_state("example/wasm-hello", "loaded");
+    expect_state("wasm/traps", "loaded");
+    expect_json("wasm.greet", "[\"no sandbox\"]", "\"Hello, no sandbox!\"");
+    expect_failure("trap.oob", "[]", 0, BAY_EPLUGIN, "wasm/traps", (const char *[]){"out of bounds", NULL});
+    expect_json("trap.count", "[]", "1");
+    cr_assert_eq(cache_objects(), 2);
+}
