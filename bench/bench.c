@@ -1,14 +1,23 @@
-/* bench/bench.c — plugbay's benchmark: baselines, then per language call latency, load time and worker memory.
+/* bench/bench.c — plugbay's benchmark suite: baselines, then per language both call paths, throughput, load and memory; a soak.
  *
  * Every figure is printed beside a baseline measured in the same run, because
  * absolute times drift between runs on these machines. Results also go to
- * bench/results.json (or the path in $BAY_BENCH_JSON) so runs can be compared. */
+ * bench/results.json (or the path in $BAY_BENCH_JSON) so runs can be compared.
+ * Usage: plugbay-bench [--soak CALLS] [BIN-DIR PLUGIN-DIR]; --soak 0 skips the
+ * soak (1,000,000 calls on each path by default). */
+#include <fcntl.h>
 #include <jansson.h>
+#include <libgen.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -23,6 +32,10 @@
 #define WARMUP 300
 #define SAMPLES 5000
 #define LOADS 9
+#define CLONES 4         /* copies of each plugin loaded to measure what one more plugin costs */
+#define THREADS 4        /* host threads of the multi-threaded throughput figure */
+#define RATE_MS 1000     /* how long each throughput figure runs */
+#define SOAK_FIRST 10000 /* the soak compares memory after this many calls with its end */
 
 /* One plugin per language: what to call and with what. Each bridge adds its line. */
 static const struct target {
@@ -106,6 +119,39 @@ static stats socketpair_baseline(void)
     return s;
 }
 
+/* Baseline: a word bounced through shared memory to a child process that spins on it (the fast path's floor). */
+static int shm_one(void *arg)
+{
+    _Atomic uint64_t *w = arg; /* w[0]: ping, w[1]: pong */
+    uint64_t n = atomic_load(&w[0]) + 1;
+    atomic_store(&w[0], n);
+    while (atomic_load(&w[1]) != n)
+        __builtin_ia32_pause();
+    return 0;
+}
+
+static stats shm_baseline(void)
+{
+    _Atomic uint64_t *w = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (w == MAP_FAILED)
+        exit(1);
+    pid_t pid = fork();
+    if (pid == 0) {
+        for (uint64_t seen = 0; seen != UINT64_MAX;) {
+            uint64_t n = atomic_load(&w[0]);
+            if (n != seen)
+                atomic_store(&w[1], seen = n);
+            __builtin_ia32_pause();
+        }
+        _exit(0);
+    }
+    stats s = time_loop(shm_one, (void *)w, WARMUP, SAMPLES);
+    atomic_store(&w[0], UINT64_MAX);
+    waitpid(pid, NULL, 0);
+    munmap((void *)w, 4096);
+    return s;
+}
+
 /* Baseline: raw NNG req/rep over ipc to a child process. */
 static int nng_one(void *arg)
 {
@@ -139,59 +185,37 @@ static stats nng_baseline(const char *url)
     return s;
 }
 
+/* spawn starts argv (stdout and stderr to /dev/null when quiet); returns its pid. */
+static pid_t spawn(char *const *argv, bool quiet)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    if (quiet) {
+        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+        posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    }
+    pid_t pid = 0;
+    int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    return rc ? 0 : pid;
+}
+
+/* run runs argv to its end; returns true when it exited with status 0. */
+static bool run(char *const *argv)
+{
+    int status;
+    pid_t pid = spawn(argv, false);
+    return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 /* Process start-up baseline: posix_spawn + wait of /bin/true. */
 static int true_one(void *arg)
 {
     char *argv[] = {"/bin/true", NULL};
-    pid_t pid;
-    int status;
-    return posix_spawn(&pid, argv[0], NULL, NULL, argv, environ) || waitpid(pid, &status, 0) != pid;
+    return !run(argv);
 }
 
-typedef struct bench_call {
-    bay_conn *c;
-    const char *ext;
-    bay_value *args;
-} bench_call;
-
-static int call_one(void *arg)
-{
-    bench_call *b = arg;
-    bay_value *res = NULL;
-    int rc = bay_call(b->c, b->ext, b->args, NULL, &res, NULL);
-    bay_value_free(res);
-    return rc;
-}
-
-static int command(bay_conn *c, const char *cmd, const char *id, bay_value **out)
-{
-    bay_value *a = bay_map();
-    bay_map_set(a, "id", bay_str(id));
-    bay_error err;
-    int rc = bay_command(c, cmd, a, 30000, out, &err);
-    bay_value_free(a);
-    if (rc)
-        fprintf(stderr, "bench: %s %s: %s\n", cmd, id, err.message);
-    return rc;
-}
-
-typedef struct loader {
-    bay_conn *c;
-    const char *id;
-} loader;
-
-/* load_one times a load from stopped to loaded (spawn, handshake, on_load) — the unload is not timed. */
-static double load_once(loader *l)
-{
-    if (command(l->c, "unload", l->id, NULL))
-        exit(1);
-    double t0 = now_us();
-    if (command(l->c, "load", l->id, NULL))
-        exit(1);
-    return now_us() - t0;
-}
-
-/* pss_kb reads a process's proportional set size from /proc/PID/smaps_rollup. */
+/* pss_kb reads a field ("Pss", "Rss") of a process's /proc/PID/smaps_rollup. */
 static long pss_kb(long pid, const char *field)
 {
     char path[64], line[256];
@@ -207,6 +231,62 @@ static long pss_kb(long pid, const char *field)
     return kb;
 }
 
+/* Memory baseline: the PSS of an idle /bin/sleep, the least a process costs. */
+static long idle_process_pss(void)
+{
+    char *argv[] = {"/bin/sleep", "30", NULL};
+    pid_t pid = spawn(argv, true);
+    long kb = -1;
+    for (int i = 0; i < 200 && kb <= 0; i++, usleep(5000))
+        if (pss_kb(pid, "Pss") > 0 && pss_kb(pid, "Rss") > 300) /* exec'ed: sleep's own pages mapped */
+            kb = pss_kb(pid, "Pss");
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return kb;
+}
+
+typedef struct bench_call {
+    bay_conn *c;
+    const char *ext;
+    bay_value *args;
+} bench_call;
+
+static int call_one(void *arg)
+{
+    bench_call *b = arg;
+    bay_value *res = NULL;
+    bay_error err;
+    int rc = bay_call(b->c, b->ext, b->args, NULL, &res, &err);
+    if (rc)
+        fprintf(stderr, "bench: %s: %s\n", b->ext, err.message);
+    bay_value_free(res);
+    return rc;
+}
+
+/* command runs a broker command on plugin id (install grants everything it asks for). */
+static int command(bay_conn *c, const char *cmd, const char *id, bay_value **out)
+{
+    bay_value *a = bay_map();
+    bay_map_set(a, "id", bay_str(id));
+    if (strcmp(cmd, "install") == 0)
+        bay_map_set(a, "grant_all", bay_bool(true));
+    bay_error err;
+    int rc = bay_command(c, cmd, a, 60000, out, &err);
+    bay_value_free(a);
+    if (rc)
+        fprintf(stderr, "bench: %s %s: %s\n", cmd, id, err.message);
+    return rc;
+}
+
+/* timed_command returns how long a command took (ms), exiting when it fails. */
+static double timed_command(bay_conn *c, const char *cmd, const char *id)
+{
+    double t0 = now_us();
+    if (command(c, cmd, id, NULL))
+        exit(1);
+    return (now_us() - t0) / 1000;
+}
+
 static long worker_pid(bay_conn *c, const char *id)
 {
     bay_value *info = NULL;
@@ -217,27 +297,69 @@ static long worker_pid(bay_conn *c, const char *id)
     return pid;
 }
 
-/* connect_ready connects once the broker answers and every target serves its call (30 s at most). */
-static bay_conn *connect_ready(const char *url)
+/* total_pss sums the PSS of plugbayd and every worker it runs. */
+static long total_pss(bay_conn *c, pid_t broker)
 {
+    bay_value *s = NULL;
+    if (bay_command(c, "status", NULL, 30000, &s, NULL) != 0)
+        exit(1);
+    long kb = pss_kb(broker, "Pss");
+    const bay_value *plugins = bay_map_get(s, "plugins");
+    for (size_t i = 0; i < bay_value_len(plugins); i++)
+        if (bay_value_int(bay_map_get(bay_array_get(plugins, i), "pid")) > 0)
+            kb += pss_kb((long)bay_value_int(bay_map_get(bay_array_get(plugins, i), "pid")), "Pss");
+    bay_value_free(s);
+    return kb;
+}
+
+/* connect_path connects a host whose calls take fast channels (fast) or all go through plugbayd. */
+static bay_conn *connect_path(const char *url, bool fast)
+{
+    setenv("PLUGBAY_FASTPATH", fast ? "1" : "0", 1);
     for (int i = 0; i < 3000; i++, usleep(10000)) {
         bay_conn *c;
-        if (bay_connect(url, "bench", &c, NULL) != 0)
-            continue;
-        size_t ok = 0;
-        for (size_t t = 0; t < NTARGETS; t++) {
-            bay_value *args = NULL;
-            bay_value_from_json(targets[t].args_json, &args, NULL, 0);
-            bench_call b = {c, targets[t].ext, args};
-            ok += call_one(&b) == 0;
-            bay_value_free(args);
-        }
-        if (ok == NTARGETS)
+        if (bay_connect(url, fast ? "bench-fast" : "bench-nng", &c, NULL) == 0 &&
+            bay_command(c, "status", NULL, 5000, NULL, NULL) == 0)
             return c;
-        bay_close(c);
     }
-    fprintf(stderr, "bench: plugbayd at %s did not serve every target within 30 s\n", url);
+    fprintf(stderr, "bench: plugbayd at %s did not answer within 30 s\n", url);
     exit(1);
+}
+
+/* One host thread of a throughput figure. */
+typedef struct rater {
+    bench_call call;
+    atomic_bool *stop;
+    long calls;
+    pthread_t thread;
+} rater;
+
+static void *rate_loop(void *arg)
+{
+    rater *r = arg;
+    while (!atomic_load(r->stop) && call_one(&r->call) == 0)
+        r->calls++;
+    return NULL;
+}
+
+/* calls_per_s runs threads host threads calling b for RATE_MS and returns their calls per second. */
+static double calls_per_s(const bench_call *b, int threads)
+{
+    atomic_bool stop = false;
+    rater r[THREADS];
+    for (int i = 0; i < threads; i++) {
+        r[i] = (rater){.call = *b, .stop = &stop};
+        pthread_create(&r[i].thread, NULL, rate_loop, &r[i]);
+    }
+    double t0 = now_us();
+    usleep(RATE_MS * 1000);
+    atomic_store(&stop, true);
+    long calls = 0;
+    for (int i = 0; i < threads; i++) {
+        pthread_join(r[i].thread, NULL);
+        calls += r[i].calls;
+    }
+    return (double)calls / ((now_us() - t0) / 1e6);
 }
 
 static json_t *stats_json(stats s)
@@ -248,77 +370,211 @@ static json_t *stats_json(stats s)
 static void row(const char *what, double value, const char *unit, double base)
 {
     if (base > 0)
-        printf("  %-46s %10.1f %-3s %8.2fx\n", what, value, unit, value / base);
+        printf("  %-54s %11.1f %-5s %9.3fx\n", what, value, unit, value / base);
     else
-        printf("  %-46s %10.1f %-3s\n", what, value, unit);
+        printf("  %-54s %11.1f %-5s\n", what, value, unit);
+}
+
+/* The baselines every figure is compared with. */
+typedef struct baselines {
+    stats pair, shm, nng, spawn;
+    long idle_pss_kb;
+} baselines;
+
+/* clone_id names clone k of a target's plugin. */
+static void clone_id(const struct target *t, int k, char *out, size_t len)
+{
+    snprintf(out, len, "bench/%s-%d", t->language, k);
+}
+
+/* extra_pss installs the clones of t (each loaded for the first time) and
+ * returns the PSS they add to plugbayd and its workers, per plugin; the
+ * clones are uninstalled again. *cold_ms gets their mean load time. */
+static double extra_pss(bay_conn *c, pid_t broker, const struct target *t, double *cold_ms)
+{
+    char id[128];
+    long before = total_pss(c, broker);
+    *cold_ms = 0;
+    for (int k = 1; k <= CLONES; k++) {
+        clone_id(t, k, id, sizeof id);
+        *cold_ms += timed_command(c, "install", id) / CLONES;
+    }
+    long after = total_pss(c, broker);
+    for (int k = 1; k <= CLONES; k++) {
+        clone_id(t, k, id, sizeof id);
+        timed_command(c, "uninstall", id);
+    }
+    return (double)(after - before) / CLONES;
+}
+
+/* bench_target measures one language and prints its rows; returns its JSON. */
+static json_t *bench_target(bay_conn *fast, bay_conn *nng, pid_t broker, const struct target *t, const baselines *base)
+{
+    double cold = timed_command(fast, "install", t->id);
+    bench_call f = {fast, t->ext, NULL}, n = {nng, t->ext, NULL};
+    bay_value_from_json(t->args_json, &f.args, NULL, 0);
+    n.args = f.args;
+    stats lat_fast = time_loop(call_one, &f, WARMUP, SAMPLES), lat_nng = time_loop(call_one, &n, WARMUP, SAMPLES);
+    double rate_fast1 = calls_per_s(&f, 1), rate_fastn = calls_per_s(&f, THREADS);
+    double rate_nng1 = calls_per_s(&n, 1), rate_nngn = calls_per_s(&n, THREADS);
+    long pid = worker_pid(fast, t->id);
+    long pss = pss_kb(pid, "Pss"), rss = pss_kb(pid, "Rss");
+    double loads[LOADS];
+    for (int i = 0; i < LOADS; i++) {
+        timed_command(fast, "unload", t->id);
+        loads[i] = timed_command(fast, "load", t->id);
+    }
+    stats warm = percentiles(loads, LOADS);
+    double clone_cold;
+    double extra = extra_pss(fast, broker, t, &clone_cold);
+    bay_value_free(f.args);
+
+    char rate_label[64];
+    printf("\n%s plugin %s: %s(%s)\n", t->language, t->id, t->ext, t->args_json);
+    row("call p50, fast path (vs shared-memory spin)", lat_fast.p50, "µs", base->shm.p50);
+    row("call p99, fast path (vs shared-memory spin p99)", lat_fast.p99, "µs", base->shm.p99);
+    row("call p50 through plugbayd (vs raw NNG req/rep)", lat_nng.p50, "µs", base->nng.p50);
+    row("call p99 through plugbayd (vs raw NNG req/rep p99)", lat_nng.p99, "µs", base->nng.p99);
+    row("calls/s, 1 host thread, fast path (vs 1/spin)", rate_fast1, "/s", 1e6 / base->shm.p50);
+    snprintf(rate_label, sizeof rate_label, "calls/s, %d host threads, fast path (vs 1/spin)", THREADS);
+    row(rate_label, rate_fastn, "/s", 1e6 / base->shm.p50);
+    row("calls/s, 1 host thread, through plugbayd (vs 1/NNG)", rate_nng1, "/s", 1e6 / base->nng.p50);
+    snprintf(rate_label, sizeof rate_label, "calls/s, %d host threads, through plugbayd (vs 1/NNG)", THREADS);
+    row(rate_label, rate_nngn, "/s", 1e6 / base->nng.p50);
+    row("load, cold: first load of the plugin (vs spawn)", cold, "ms", base->spawn.p50 / 1000);
+    row("load, cold: first load of a copy, mean (vs spawn)", clone_cold, "ms", base->spawn.p50 / 1000);
+    row("load, warm: unload then load again, p50 (vs spawn)", warm.p50, "ms", base->spawn.p50 / 1000);
+    row("extra PSS per additional plugin (vs idle process)", extra, "kB", (double)base->idle_pss_kb);
+    row("worker PSS", (double)pss, "kB", (double)base->idle_pss_kb);
+    row("worker RSS", (double)rss, "kB", 0);
+    return json_pack("{s:s, s:s, s:o, s:o, s:{s:f, s:f, s:f, s:f}, s:f, s:f, s:f, s:f, s:I, s:I}", "language",
+                     t->language, "plugin", t->id, "call_fast", stats_json(lat_fast), "call_nng", stats_json(lat_nng),
+                     "calls_per_s", "fast_1", rate_fast1, "fast_n", rate_fastn, "nng_1", rate_nng1, "nng_n", rate_nngn,
+                     "load_cold_ms", cold, "load_cold_copy_ms", clone_cold, "load_warm_p50_ms", warm.p50,
+                     "extra_pss_kb", extra, "worker_pss_kb", (json_int_t)pss, "worker_rss_kb", (json_int_t)rss);
+}
+
+/* soak makes n calls of t on c and compares the PSS of worker, broker and host after SOAK_FIRST calls and at the end. */
+static json_t *soak(bay_conn *c, const char *path, const struct target *t, long n, pid_t broker)
+{
+    bench_call b = {c, t->ext, NULL};
+    bay_value_from_json(t->args_json, &b.args, NULL, 0);
+    long pids[3] = {worker_pid(c, t->id), broker, getpid()}, first[3], last[3];
+    const char *names[3] = {"worker", "broker", "host"};
+    double t0 = now_us();
+    for (long i = 0; i < n; i++) {
+        if (call_one(&b)) {
+            fprintf(stderr, "bench: soak %s: call %ld of %ld failed\n", path, i + 1, n);
+            exit(1);
+        }
+        if (i + 1 == SOAK_FIRST)
+            for (int k = 0; k < 3; k++)
+                first[k] = pss_kb(pids[k], "Pss");
+    }
+    double secs = (now_us() - t0) / 1e6;
+    for (int k = 0; k < 3; k++)
+        last[k] = pss_kb(pids[k], "Pss");
+    bay_value_free(b.args);
+    printf("  %s: %ld calls in %.1f s, no failure; PSS after %d calls -> after %ld:", path, n, secs, SOAK_FIRST, n);
+    for (int k = 0; k < 3; k++)
+        printf(" %s %ld -> %ld kB%s", names[k], first[k], last[k], k < 2 ? "," : "\n");
+    return json_pack("{s:I, s:f, s:{s:I, s:I}, s:{s:I, s:I}, s:{s:I, s:I}}", "calls", (json_int_t)n, "seconds", secs,
+                     "worker_pss_kb", "first", (json_int_t)first[0], "last", (json_int_t)last[0], "broker_pss_kb",
+                     "first", (json_int_t)first[1], "last", (json_int_t)last[1], "host_pss_kb", "first",
+                     (json_int_t)first[2], "last", (json_int_t)last[2]);
+}
+
+/* lay_out copies each built target plugin and CLONES copies of it into plugins;
+ * returns a bitmask of the targets that exist (a bridge may not be built). */
+static unsigned lay_out(const char *built, const char *plugins)
+{
+    unsigned present = 0;
+    for (size_t t = 0; t < NTARGETS; t++) {
+        char src[512], dst[512], id[128];
+        snprintf(src, sizeof src, "%s/%s", built, targets[t].id);
+        if (access(src, F_OK) != 0) {
+            printf("(%s: %s is not built; skipped)\n", targets[t].language, src);
+            continue;
+        }
+        for (int k = 0; k <= CLONES; k++) {
+            if (k)
+                clone_id(&targets[t], k, id, sizeof id);
+            snprintf(dst, sizeof dst, "%s/%s", plugins, k ? id : targets[t].id);
+            char *parent = strdup(dst), *mkdir_argv[] = {"/bin/mkdir", "-p", dirname(parent), NULL};
+            char *cp_argv[] = {"/bin/cp", "-r", src, dst, NULL};
+            bool ok = run(mkdir_argv) && run(cp_argv);
+            free(parent);
+            if (!ok)
+                exit(1);
+        }
+        present |= 1u << t;
+    }
+    return present;
 }
 
 int main(int argc, char **argv)
 {
+    long soak_calls = 1000000;
+    if (argc > 2 && strcmp(argv[1], "--soak") == 0) {
+        soak_calls = atol(argv[2]);
+        argc -= 2;
+        argv += 2;
+    }
     const char *bin = argc > 1 ? argv[1] : BAY_BIN_DIR;
-    const char *plugins = argc > 2 ? argv[2] : BAY_PLUGIN_DIR;
+    const char *built = argc > 2 ? argv[2] : BAY_PLUGIN_DIR;
     const char *json_path = getenv("BAY_BENCH_JSON") ? getenv("BAY_BENCH_JSON") : BAY_SOURCE_DIR "/bench/results.json";
     char dir[] = "/tmp/plugbay-bench.XXXXXX";
     if (mkdtemp(dir) == NULL)
         return 1;
-    char state[256], log[256], url[300], nngurl[300], exe[512];
+    char plugins[256], state[256], log[256], url[300], nngurl[300], exe[512];
+    snprintf(plugins, sizeof plugins, "%s/plugins", dir);
     snprintf(state, sizeof state, "%s/state", dir);
     snprintf(log, sizeof log, "%s/plugbayd.log", dir);
     snprintf(url, sizeof url, "ipc://%s/plugbayd.sock", state);
     snprintf(nngurl, sizeof nngurl, "ipc://%s/baseline.sock", dir);
     snprintf(exe, sizeof exe, "%s/plugbayd", bin);
+    unsigned present = lay_out(built, plugins);
 
-    stats sp = socketpair_baseline();
-    stats raw = nng_baseline(nngurl);
-    stats spawn = time_loop(true_one, NULL, 5, 50);
+    baselines base = {.pair = socketpair_baseline(), .shm = shm_baseline()};
+    base.nng = nng_baseline(nngurl);
+    base.spawn = time_loop(true_one, NULL, 5, 50);
+    base.idle_pss_kb = idle_process_pss();
 
-    char *bargv[] = {exe, "--plugins", (char *)plugins, "--state", state, "--log", log, "--autoinstall", NULL};
-    pid_t broker;
-    if (posix_spawn(&broker, exe, NULL, NULL, bargv, environ) != 0) {
+    char *bargv[] = {exe, "--plugins", plugins, "--state", state, "--log", log, NULL};
+    pid_t broker = spawn(bargv, false);
+    if (broker == 0) {
         fprintf(stderr, "bench: cannot start %s\n", exe);
         return 1;
     }
-    bay_conn *c = connect_ready(url);
+    bay_conn *fast = connect_path(url, true), *nng = connect_path(url, false);
 
-    json_t *out = json_pack("{s:{s:o, s:o, s:o}, s:[]}", "baselines", "socketpair", stats_json(sp), "nng_reqrep_ipc",
-                            stats_json(raw), "spawn_bin_true", stats_json(spawn), "languages");
-    printf("plugbay benchmark (%d calls per figure after %d warm-up; ratio = figure / its baseline)\n\n", SAMPLES,
+    json_t *out = json_pack("{s:{s:o, s:o, s:o, s:o, s:I}, s:[]}", "baselines", "socketpair", stats_json(base.pair),
+                            "shm_spin", stats_json(base.shm), "nng_reqrep_ipc", stats_json(base.nng), "spawn_bin_true",
+                            stats_json(base.spawn), "idle_process_pss_kb", (json_int_t)base.idle_pss_kb, "languages");
+    printf("plugbay benchmark (%d calls per latency after %d warm-up; ratio = figure / its baseline)\n\n", SAMPLES,
            WARMUP);
     printf("baselines, same run\n");
-    row("socketpair round trip p50", sp.p50, "µs", 0);
-    row("raw NNG req/rep over ipc p50", raw.p50, "µs", 0);
-    row("spawn + wait /bin/true p50", spawn.p50, "µs", 0);
-    for (size_t t = 0; t < NTARGETS; t++) {
-        const struct target *tg = &targets[t];
-        bench_call b = {c, tg->ext, NULL};
-        bay_value_from_json(tg->args_json, &b.args, NULL, 0);
-        stats lat = time_loop(call_one, &b, WARMUP, SAMPLES);
-        bay_value_free(b.args);
-        loader l = {c, tg->id};
-        double loads[LOADS];
-        for (int i = 0; i < LOADS; i++)
-            loads[i] = load_once(&l);
-        stats load = percentiles(loads, LOADS);
-        long pid = worker_pid(c, tg->id);
-        long pss = pss_kb(pid, "Pss"), rss = pss_kb(pid, "Rss");
-        printf("\n%s plugin %s: %s(%s)\n", tg->language, tg->id, tg->ext, tg->args_json);
-        row("call p50 (vs raw NNG req/rep)", lat.p50, "µs", raw.p50);
-        row("call p99 (vs raw NNG req/rep p99)", lat.p99, "µs", raw.p99);
-        row("load p50: spawn, handshake, on_load (vs spawn)", load.p50 / 1000, "ms", spawn.p50 / 1000);
-        row("worker PSS (the extra memory of one more plugin)", (double)pss, "kB", 0);
-        row("worker RSS", (double)rss, "kB", 0);
-        json_array_append_new(json_object_get(out, "languages"),
-                              json_pack("{s:s, s:s, s:o, s:f, s:I, s:I}", "language", tg->language, "plugin", tg->id,
-                                        "call", stats_json(lat), "load_p50_ms", load.p50 / 1000, "worker_pss_kb",
-                                        (json_int_t)pss, "worker_rss_kb", (json_int_t)rss));
+    row("shared-memory spin round trip p50", base.shm.p50, "µs", 0);
+    row("socketpair round trip p50", base.pair.p50, "µs", 0);
+    row("raw NNG req/rep over ipc p50", base.nng.p50, "µs", 0);
+    row("spawn + wait /bin/true p50", base.spawn.p50, "µs", 0);
+    row("PSS of an idle process (/bin/sleep)", (double)base.idle_pss_kb, "kB", 0);
+    for (size_t t = 0; t < NTARGETS; t++)
+        if (present & (1u << t))
+            json_array_append_new(json_object_get(out, "languages"), bench_target(fast, nng, broker, &targets[t], &base));
+    if (soak_calls > 0 && (present & 1u)) {
+        printf("\nsoak: %s on %s\n", targets[0].ext, targets[0].id);
+        json_t *on_fast = soak(fast, "fast path", &targets[0], soak_calls, broker);
+        json_t *on_nng = soak(nng, "through plugbayd", &targets[0], soak_calls, broker);
+        json_object_set_new(out, "soak", json_pack("{s:o, s:o}", "fast", on_fast, "nng", on_nng));
     }
-    bay_close(c);
+    bay_close(fast);
+    bay_close(nng);
     kill(broker, SIGTERM);
     waitpid(broker, NULL, 0);
     if (json_dump_file(out, json_path, JSON_INDENT(2)) == 0)
         printf("\nresults written to %s\n", json_path);
     json_decref(out);
-    char rm[300];
-    snprintf(rm, sizeof rm, "rm -rf %s", dir);
-    return system(rm) == 0 ? 0 : 1;
+    char *rm[] = {"/bin/rm", "-rf", dir, NULL};
+    return run(rm) ? 0 : 1;
 }

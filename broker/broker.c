@@ -1,5 +1,6 @@
 /* broker/broker.c — plugbayd's event loop: one thread owns all state; NNG callbacks only queue. */
 #include "broker.h"
+#include "fastpath.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -192,6 +193,7 @@ int broker_run(broker *b)
     free(owners);
     supervise_kill_all(b);
     route_free(b);
+    fastpath_free(b);
     conn_close_all(b);
     lifecycle_free(b);
     close(b->wake_fd);

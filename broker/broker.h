@@ -156,6 +156,7 @@ typedef struct broker {
     size_t nplugins;
     bay_idmap *conns;       /* session -> conn */
     bay_idmap *calls;       /* broker call id -> call */
+    struct fastpath *fast;  /* fast channels granted to hosts (fastpath.c), NULL until the first */
     uint64_t next_session, next_call;
     nng_socket rdv;         /* rendezvous rep socket */
     nng_aio *rdv_aio;

@@ -1,5 +1,6 @@
 /* broker/command.c — the broker's commands (list, info, install, load, ..., status) for the CLI and hosts. */
 #include "broker.h"
+#include "fastpath.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,6 +141,7 @@ static bay_value *status(broker *b)
     bay_map_set(br, "url", bay_str(b->url));
     bay_map_set(br, "connections", bay_int((int64_t)bay_idmap_count(b->conns)));
     bay_map_set(br, "calls_in_flight", bay_int((int64_t)bay_idmap_count(b->calls)));
+    bay_map_set(br, "fast_channels", bay_int((int64_t)fastpath_count(b)));
     for (size_t i = 0; i < b->nplugins; i++) {
         bay_value *s = summary(b->plugins[i]);
         add_runtime(s, b->plugins[i]);
@@ -273,6 +275,10 @@ static int lifecycle(broker *b, conn *c, const bay_frame *f, plugin *p, const ba
 
 void command_handle(broker *b, conn *c, const bay_frame *f)
 {
+    if (strcmp(f->name, "channel") == 0) {
+        fastpath_request(b, c, f);
+        return;
+    }
     bay_value *args = NULL, *out = NULL;
     char err[768] = "";
     int rc = f->value ? bay_value_from_object(f->value, &args, err, sizeof err) : 0;

@@ -1,5 +1,6 @@
 /* broker/conn.c — plugbayd's connections: rendezvous, one pair1 socket per peer, handshake, sending. */
 #include "broker.h"
+#include "fastpath.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -306,6 +307,9 @@ static void worker_frame(broker *b, conn *c, const bay_frame *f)
     case BAY_F_LOG:
         bay_log((int)f->level, c->name, "%s", f->message);
         return;
+    case BAY_F_COMMAND:
+        fastpath_worker_command(b, c, f);
+        return;
     default:
         conn_send_error(b, c, f->id, BAY_EPROTO, p ? p->id : NULL, "a worker cannot send %s frames",
                         bay_frame_type_name(f->type));
@@ -344,7 +348,7 @@ void conn_handle(broker *b, conn *c, nng_msg *msg)
             lifecycle_load_answer(b, c->plugin, &f);
         else if (c->role == ROLE_WORKER && c->plugin && f.id == c->plugin->unload_id)
             lifecycle_unload_answer(b, c->plugin);
-        else
+        else if (!fastpath_answer(b, c, &f))
             route_answer(b, c, &f);
     } else if (c->role == ROLE_WORKER) {
         worker_frame(b, c, &f);
@@ -365,6 +369,7 @@ void conn_removed(broker *b, conn *c)
     }
     bay_log(BAY_LOG_INFO, c->name, "disconnected");
     lifecycle_withdraw(b, c, c->name);
+    fastpath_host_gone(b, c);
     route_fail_origin(b, c->session);
     route_fail_provider(b, c->session, NULL, BAY_ECONN, "the host providing it disconnected");
     conn_close(b, c);

@@ -1,5 +1,6 @@
 /* broker/lifecycle.c — each plugin's life: discover, load, unload after draining, crash and restart. */
 #include "broker.h"
+#include "fastpath.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,7 @@ void lifecycle_notice(broker *b, const char *what, const char *name, const char 
             conn_send(b, c, &f);
     }
     free(all);
+    fastpath_notice(b, what, name, who, state, reason);
 }
 
 /* wake_dependents lets waiting plugins react to a state change, once at a

@@ -1,5 +1,6 @@
 /* client/call.c — asking plugbayd: calls (blocking and async), declarations and commands. */
 #include "client.h"
+#include "fastpath.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -37,7 +38,7 @@ static int call(bay_conn *c, const char *fn, const char *name, const bay_value *
     int rc = pack_args(fn, name, args, BAY_ARRAY, &f, &buf, err);
     if (rc == 0 && out)
         rc = bay_request_async(c, &f, timeout + BAY_GRACE_MS, out, err);
-    else if (rc == 0)
+    else if (rc == 0 && !bay_fast_call(c, &f, timeout, result, err, &rc))
         rc = bay_request(c, &f, timeout + BAY_GRACE_MS, result, err);
     free(buf);
     return rc;

@@ -46,6 +46,7 @@ struct bay_pending {
 };
 
 typedef struct bay_job bay_job;           /* a CALL or NOTICE for the dispatch thread */
+typedef struct bay_fast bay_fast;         /* the connection's fast channels (fastpath.c) */
 typedef struct bay_provider bay_provider; /* a handler registered with bay_provide */
 
 struct bay_conn {
@@ -55,6 +56,7 @@ struct bay_conn {
     nng_socket sock;
     atomic_uint_fast64_t next_id;
     pthread_t receiver;
+    bay_fast *fast;     /* NULL when the fast path is off */
 
     pthread_mutex_t mu;
     pthread_cond_t idle_cv;  /* broadcast when users drops to 0 */

@@ -1,5 +1,6 @@
 /* client/conn.c — libplugbay connections: connect, the receiver thread, and close. */
 #include "client.h"
+#include "fastpath.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@ void bay_conn_destroy(bay_conn *c)
     pthread_cond_destroy(&c->job_cv);
     pthread_cond_destroy(&c->idle_cv);
     pthread_mutex_destroy(&c->mu);
+    bay_fast_free(c->fast);
     free(c->self);
     free(c->name);
     free(c->url);
@@ -64,8 +66,11 @@ static void take(bay_conn *c, const bay_frame *f)
     case BAY_F_ERROR:
         bay_conn_answer(c, f, 0, NULL);
         break;
-    case BAY_F_CALL:
     case BAY_F_NOTICE:
+        if (bay_fast_notice(c, f)) /* a revoked fast channel: for this host only */
+            break;
+        /* fall through */
+    case BAY_F_CALL:
     case BAY_F_CANCEL:
         bay_dispatch_frame(c, f);
         break;
@@ -128,6 +133,7 @@ int bay_connect(const char *url, const char *name, bay_conn **out, bay_error *er
     free(pair_url);
     free(token);
     if (rc == 0) {
+        c->fast = bay_fast_new();
         nng_socket_set_ms(c->sock, NNG_OPT_SENDTIMEO, SEND_TIMEOUT_MS);
         nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, pipe_gone, c);
         int rv = pthread_create(&c->receiver, NULL, receive_loop, c);

@@ -34,24 +34,24 @@ static int refuse(const bay_job *j)
 {
     const bay_call *c = &j->call;
     if (!bay_w.loaded)
-        return bay_worker_error(c->id, BAY_EUNAVAIL, "call \"%s\" arrived before the plugin was loaded", c->name);
+        return bay_worker_error(c->chan, c->id, BAY_EUNAVAIL, "call \"%s\" arrived before the plugin was loaded", c->name);
     if (c->function == NULL) {
         char names[400];
         served_names(names, sizeof names);
-        return bay_worker_error(c->id, BAY_ENOENT, "plugin %s does not serve \"%s\"; it serves: %s", bay_w.id,
+        return bay_worker_error(c->chan, c->id, BAY_ENOENT, "plugin %s does not serve \"%s\"; it serves: %s", bay_w.id,
                                 c->name, names);
     }
     switch (bay_call_stop_code(c)) {
     case BAY_ECANCELED:
-        return bay_worker_error(c->id, BAY_ECANCELED, "call \"%s\" was cancelled before it started", c->name);
+        return bay_worker_error(c->chan, c->id, BAY_ECANCELED, "call \"%s\" was cancelled before it started", c->name);
     case BAY_ETIMEDOUT:
-        return bay_worker_error(c->id, BAY_ETIMEDOUT,
+        return bay_worker_error(c->chan, c->id, BAY_ETIMEDOUT,
                                 "call \"%s\" waited %lld ms in the worker's queue, past its timeout of %lld ms",
                                 c->name, (long long)((bay_now_ns() - j->received_ns) / 1000000),
                                 (long long)j->f.timeout_ms);
     }
     if (bay_w.depth > BAY_CALL_NESTING_MAX)
-        return bay_worker_error(c->id, BAY_EBUSY,
+        return bay_worker_error(c->chan, c->id, BAY_EBUSY,
                                 "call \"%s\" refused: %d calls already run nested in this worker, each waiting in "
                                 "bay_plugin_call (does the plugin call its own extension points recursively?)",
                                 c->name, BAY_CALL_NESTING_MAX);
@@ -62,12 +62,12 @@ static int refuse(const bay_job *j)
 static void answer_failure(const bay_call *c, int rc)
 {
     if (strcmp(bay_errname(rc), "BAY_E?") == 0)
-        bay_worker_error(c->id, BAY_EPLUGIN, "%s returned %d, which is not a plugbay error code%s%s", c->function, rc,
+        bay_worker_error(c->chan, c->id, BAY_EPLUGIN, "%s returned %d, which is not a plugbay error code%s%s", c->function, rc,
                          c->code ? ": " : "", c->code ? c->message : "");
     else if (c->code)
-        bay_worker_error(c->id, rc, "%s", c->message);
+        bay_worker_error(c->chan, c->id, rc, "%s", c->message);
     else
-        bay_worker_error(c->id, rc, "%s returned %s: %s", c->function, bay_errname(rc), bay_strerror(rc));
+        bay_worker_error(c->chan, c->id, rc, "%s returned %s: %s", c->function, bay_errname(rc), bay_strerror(rc));
 }
 
 void bay_run_call(bay_job *j)
@@ -87,13 +87,13 @@ void bay_run_call(bay_job *j)
     char why[256];
     int rc = bay_value_from_object(j->f.value, &args, why, sizeof why);
     if (rc) {
-        bay_worker_error(c->id, rc, "call \"%s\": arguments: %s", c->name, why);
+        bay_worker_error(c->chan, c->id, rc, "call \"%s\": arguments: %s", c->name, why);
         return;
     }
     rc = bay_w.bridge->call(c->function, c, args, &result);
     bay_value_free(args);
     if (rc == 0)
-        bay_worker_result(c->id, result);
+        bay_worker_result(c->chan, c->id, result);
     else
         answer_failure(c, rc);
     bay_value_free(result);

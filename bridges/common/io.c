@@ -1,4 +1,5 @@
 /* bridges/common/io.c — the worker's I/O thread (heartbeats, cancels) and the job queue it fills. */
+#include "fastpath.h"
 #include "worker_internal.h"
 
 #include <errno.h>
@@ -39,7 +40,8 @@ static bool match_reply(const bay_job *j, const void *arg)
 
 static bool match_call(const bay_job *j, const void *arg)
 {
-    return j->f.type == BAY_F_CALL && j->f.id == *(const uint64_t *)arg;
+    const bay_call *c = arg; /* the id and channel to match */
+    return j->f.type == BAY_F_CALL && j->f.id == c->id && j->call.chan == c->chan;
 }
 
 /* unlink_first removes and returns the oldest queued job matching, or NULL. Lock held. */
@@ -76,7 +78,7 @@ static void enqueue(bay_job *j)
     if (keep) {
         *(bay_w.tail ? &bay_w.tail->next : &bay_w.head) = j;
         bay_w.tail = j;
-        pthread_cond_broadcast(&bay_w.changed);
+        bay_bell_ring(&bay_w.bell);
     }
     pthread_mutex_unlock(&bay_w.lock);
     if (!keep) {
@@ -86,26 +88,26 @@ static void enqueue(bay_job *j)
     }
 }
 
-/* cancel handles CANCEL id: a queued call is answered at once and dropped, a
- * call in hand is flagged for bay_call_cancelled(). */
-static void cancel(uint64_t id)
+bool bay_queue_cancel(bay_chan *from, uint64_t id)
 {
     bool in_hand = false;
+    bay_call which = {.id = id, .chan = from};
     pthread_mutex_lock(&bay_w.lock);
-    bay_job *queued = unlink_first(match_call, &id);
+    bay_job *queued = unlink_first(match_call, &which);
     for (bay_call *c = bay_w.calls; c && !queued; c = c->outer)
-        if (c->id == id) {
+        if ((c->id == id || id == BAY_CALLS_ALL) && c->chan == from) {
             atomic_store(&c->cancelled, true);
             in_hand = true;
         }
-    pthread_cond_broadcast(&bay_w.changed);
+    bay_bell_ring(&bay_w.bell);
     pthread_mutex_unlock(&bay_w.lock);
     if (in_hand && bay_w.bridge->interrupt)
         bay_w.bridge->interrupt();
     if (queued) {
-        bay_worker_error(id, BAY_ECANCELED, "call \"%s\" was cancelled before it started", queued->f.name);
+        bay_worker_error(from, id, BAY_ECANCELED, "call \"%s\" was cancelled before it started", queued->f.name);
         job_free(queued);
     }
+    return in_hand || queued;
 }
 
 static void answer_heartbeat(uint64_t id)
@@ -123,18 +125,22 @@ static void route(bay_job *j)
     switch (j->f.type) {
     case BAY_F_HEARTBEAT:
         answer_heartbeat(j->f.id);
+        bay_fast_check_hung();
         break;
     case BAY_F_CANCEL:
-        cancel(j->f.id);
+        bay_queue_cancel(NULL, j->f.id);
         break;
-    case BAY_F_CALL:
     case BAY_F_COMMAND:
+        if (bay_fast_command(&j->f)) /* the fast path's commands; load and unload go to the main thread */
+            break;
+        /* fall through */
+    case BAY_F_CALL:
     case BAY_F_RESULT:
     case BAY_F_ERROR:
         enqueue(j);
         return;
     default:
-        bay_worker_error(j->f.id, BAY_EPROTO, "a worker does not accept %s frames (it takes COMMAND, CALL, CANCEL, "
+        bay_worker_error(NULL, j->f.id, BAY_EPROTO, "a worker does not accept %s frames (it takes COMMAND, CALL, CANCEL, "
                                               "HEARTBEAT, and RESULT or ERROR answering its own calls)",
                          bay_frame_type_name(j->f.type));
         break;
@@ -179,7 +185,7 @@ static void on_pipe_removed(nng_pipe p, nng_pipe_ev ev, void *arg)
     pthread_mutex_lock(&bay_w.lock);
     bool closing = bay_w.closing;
     bay_w.disconnected = true;
-    pthread_cond_broadcast(&bay_w.changed);
+    bay_bell_ring(&bay_w.bell);
     pthread_mutex_unlock(&bay_w.lock);
     if (!closing) {
         bay_worker_warn("plugbayd closed the connection; exiting");
@@ -202,21 +208,21 @@ void bay_io_expect_close(void)
     pthread_mutex_unlock(&bay_w.lock);
 }
 
+/* is_disconnected tells whether the broker closed the connection. */
+static bool is_disconnected(void *arg)
+{
+    pthread_mutex_lock(&bay_w.lock);
+    bool gone = bay_w.disconnected;
+    pthread_mutex_unlock(&bay_w.lock);
+    return gone;
+}
+
 void bay_io_stop(int linger_ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += linger_ms / 1000;
-    until.tv_nsec += (long)(linger_ms % 1000) * 1000000;
-    if (until.tv_nsec >= 1000000000) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000;
-    }
     bay_io_expect_close();
-    pthread_mutex_lock(&bay_w.lock);
-    while (!bay_w.disconnected && pthread_cond_timedwait(&bay_w.changed, &bay_w.lock, &until) != ETIMEDOUT)
-        ;
-    pthread_mutex_unlock(&bay_w.lock);
+    bay_bell *bell = &bay_w.bell;
+    bay_ring_wait w = {.until_ns = bay_now_ns() + (int64_t)linger_ms * 1000000};
+    bay_wait_for(is_disconnected, NULL, &bell, 1, &w);
     nng_close(bay_w.sock);
     pthread_join(io_thread, NULL);
     pthread_mutex_lock(&bay_w.lock);
@@ -244,17 +250,19 @@ bay_job *bay_queue_take(const bay_wait *wait, const bay_call *watch, int64_t unt
     while ((j = unlink_first(wait ? match_nested : match_top, wait)) == NULL) {
         if ((watch && bay_call_stop_code(watch)) || (until_ns && bay_now_ns() >= until_ns))
             break;
-        int64_t wake = wake_at(watch, until_ns);
-        if (wake == 0) {
-            pthread_cond_wait(&bay_w.changed, &bay_w.lock);
-        } else {
-            struct timespec ts = {.tv_sec = wake / 1000000000, .tv_nsec = wake % 1000000000};
-            pthread_cond_timedwait(&bay_w.changed, &bay_w.lock, &ts);
-        }
+        /* Jobs queued from here on move the bell: the sleep below cannot miss them. */
+        uint32_t seen = atomic_load(&bay_w.bell.seq);
+        pthread_mutex_unlock(&bay_w.lock);
+        j = bay_fast_take(); /* a CALL from a host's fast channel fits every wait */
+        if (j == NULL)
+            bay_fast_sleep(seen, wake_at(watch, until_ns));
+        pthread_mutex_lock(&bay_w.lock);
+        if (j)
+            break;
     }
     if (j && j->f.type == BAY_F_CALL) {
         j->call.id = j->f.id;
-        atomic_init(&j->call.cancelled, false);
+        atomic_init(&j->call.cancelled, j->call.chan && bay_fast_cancelled(j->call.chan, j->f.id));
         j->call.outer = bay_w.calls;
         bay_w.calls = &j->call;
         bay_w.depth++;
@@ -270,6 +278,7 @@ void bay_job_done(bay_job *j)
         bay_w.calls = j->call.outer;
         bay_w.depth--;
         pthread_mutex_unlock(&bay_w.lock);
+        bay_fast_release(j->call.chan);
     }
     job_free(j);
 }

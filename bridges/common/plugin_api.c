@@ -115,7 +115,7 @@ int bay_plugin_call(const char *name, const bay_value *args, int timeout_ms, bay
     bay_wait wait;
     bay_queue_expect(&wait, ++bay_w.next_call_id);
     bay_frame f = {.type = BAY_F_CALL, .id = wait.id, .name = name, .timeout_ms = timeout_ms};
-    int rc = bay_worker_send(&f, args);
+    int rc = bay_worker_send(NULL, &f, args);
     if (rc)
         rc = bay_error_set(err, rc, bay_w.id, "bay_plugin_call(\"%s\"): %s", name,
                            rc == BAY_EINVAL ? "the arguments do not fit in one frame" : bay_strerror(rc));

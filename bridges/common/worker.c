@@ -1,4 +1,5 @@
 /* bridges/common/worker.c — bay_worker_main: start-up, the main thread's dispatch loop, load and unload. */
+#include "fastpath.h"
 #include "sandbox.h"
 #include "worker_internal.h"
 
@@ -31,7 +32,7 @@ void bay_worker_warn(const char *fmt, ...)
     fprintf(stderr, "plugbay-worker-%s %s: %s\n", bay_w.bridge ? bay_w.bridge->language : "?", bay_w.id, text);
 }
 
-int bay_worker_send(bay_frame *f, const bay_value *v)
+int bay_worker_send(bay_chan *to, bay_frame *f, const bay_value *v)
 {
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
@@ -48,31 +49,32 @@ int bay_worker_send(bay_frame *f, const bay_value *v)
         f->raw_len = sb.size;
     }
     if (rc == 0)
-        rc = bay_wire_send(bay_w.sock, f, 0);
+        rc = to ? bay_fast_send(to, f) : bay_wire_send(bay_w.sock, f, 0);
     msgpack_sbuffer_destroy(&sb);
     return rc;
 }
 
-int bay_worker_error(uint64_t id, int code, const char *fmt, ...)
+int bay_worker_error(bay_chan *to, uint64_t id, int code, const char *fmt, ...)
 {
     char text[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    int rc = bay_wire_send_error(bay_w.sock, id, code, bay_w.id, "%s", text);
+    bay_frame f = {.type = BAY_F_ERROR, .id = id, .code = code, .plugin = bay_w.id, .message = text};
+    int rc = to ? bay_fast_send(to, &f) : bay_wire_send(bay_w.sock, &f, NNG_FLAG_NONBLOCK);
     if (rc)
         bay_worker_warn("could not send ERROR %s for request %llu (%s): %s", bay_errname(code),
                         (unsigned long long)id, bay_strerror(rc), text);
     return code;
 }
 
-void bay_worker_result(uint64_t id, const bay_value *v)
+void bay_worker_result(bay_chan *to, uint64_t id, const bay_value *v)
 {
     bay_frame f = {.type = BAY_F_RESULT, .id = id};
-    int rc = bay_worker_send(&f, v);
+    int rc = bay_worker_send(to, &f, v);
     if (rc == BAY_EINVAL)
-        bay_worker_error(id, BAY_EINVAL, "the result does not fit in one frame (at most %u bytes)", BAY_FRAME_MAX);
+        bay_worker_error(to, id, BAY_EINVAL, "the result does not fit in one frame (at most %u bytes)", BAY_FRAME_MAX);
     else if (rc)
         bay_worker_warn("could not send the RESULT for request %llu: %s", (unsigned long long)id, bay_strerror(rc));
 }
@@ -84,7 +86,7 @@ static int load_field(uint64_t id, const bay_value *args, const char *key, bay_t
     *out = bay_map_get(args, key);
     if (*out && bay_value_type(*out) == want)
         return 0;
-    return bay_worker_error(id, BAY_EPROTO, "COMMAND load: field \"%s\" must be a %s, got %s", key,
+    return bay_worker_error(NULL, id, BAY_EPROTO, "COMMAND load: field \"%s\" must be a %s, got %s", key,
                             bay_type_name(want), *out ? bay_type_name(bay_value_type(*out)) : "nothing");
 }
 
@@ -118,10 +120,10 @@ static int check_load_args(uint64_t id, bay_value *args)
         if (load_field(id, args, keys[i], BAY_STR, &v[i]))
             return BAY_EPROTO;
     if (bay_value_type(bay_map_get(args, "config")) == BAY_NIL && bay_map_set(args, "config", bay_map()) != 0)
-        return bay_worker_error(id, BAY_ENOMEM, "COMMAND load: %s", bay_strerror(BAY_ENOMEM));
+        return bay_worker_error(NULL, id, BAY_ENOMEM, "COMMAND load: %s", bay_strerror(BAY_ENOMEM));
     if (bay_value_type(bay_map_get(args, "permissions")) == BAY_NIL &&
         bay_map_set(args, "permissions", bay_array()) != 0)
-        return bay_worker_error(id, BAY_ENOMEM, "COMMAND load: %s", bay_strerror(BAY_ENOMEM));
+        return bay_worker_error(NULL, id, BAY_ENOMEM, "COMMAND load: %s", bay_strerror(BAY_ENOMEM));
     const bay_value *permissions;
     if (load_field(id, args, "config", BAY_MAP, &config) || load_field(id, args, "functions", BAY_MAP, &functions) ||
         load_field(id, args, "permissions", BAY_ARRAY, &permissions))
@@ -130,12 +132,12 @@ static int check_load_args(uint64_t id, bay_value *args)
         const bay_value *fn;
         const char *call_name = bay_map_entry(functions, i, &fn);
         if (bay_value_type(fn) != BAY_STR)
-            return bay_worker_error(id, BAY_EPROTO, "COMMAND load: functions[\"%s\"] must be a str, got %s",
+            return bay_worker_error(NULL, id, BAY_EPROTO, "COMMAND load: functions[\"%s\"] must be a str, got %s",
                                     call_name, bay_type_name(bay_value_type(fn)));
     }
     const char *plugin = bay_value_str(v[0], NULL);
     if (strcmp(plugin, bay_w.id) != 0)
-        return bay_worker_error(id, BAY_EINVAL,
+        return bay_worker_error(NULL, id, BAY_EINVAL,
                                 "COMMAND load names plugin \"%s\" but this worker was started for \"%s\"", plugin,
                                 bay_w.id);
     bay_w.info = (bay_plugin_info){plugin, bay_value_str(v[1], NULL), bay_value_str(v[2], NULL),
@@ -148,7 +150,7 @@ static void run_load(bay_job *j)
 {
     uint64_t id = j->f.id;
     if (bay_w.loaded) {
-        bay_worker_error(id, BAY_ESTATE, "plugin is already loaded in this worker");
+        bay_worker_error(NULL, id, BAY_ESTATE, "plugin is already loaded in this worker");
         return;
     }
     bay_value_free(bay_w.load_args); /* left by an earlier load that failed */
@@ -159,14 +161,14 @@ static void run_load(bay_job *j)
     int rc = j->f.value ? bay_value_from_object(j->f.value, &bay_w.load_args, why, sizeof why)
                         : bay_value_fail(why, sizeof why, BAY_EPROTO, "a map of arguments is required");
     if (rc) {
-        bay_worker_error(id, rc, "COMMAND load: %s", why);
+        bay_worker_error(NULL, id, rc, "COMMAND load: %s", why);
         return;
     }
     if (check_load_args(id, bay_w.load_args))
         return;
     const char **functions = unique_functions(bay_w.functions);
     if (functions == NULL) {
-        bay_worker_error(id, BAY_ENOMEM, "COMMAND load: %s", bay_strerror(BAY_ENOMEM));
+        bay_worker_error(NULL, id, BAY_ENOMEM, "COMMAND load: %s", bay_strerror(BAY_ENOMEM));
         return;
     }
     pthread_mutex_lock(&bay_w.lock);
@@ -177,7 +179,7 @@ static void run_load(bay_job *j)
     free(functions);
     if (rc == 0) {
         bay_w.loaded = true;
-        bay_worker_result(id, NULL);
+        bay_worker_result(NULL, id, NULL);
         return;
     }
     if (err.message[0] == '\0')
@@ -187,7 +189,7 @@ static void run_load(bay_job *j)
     char logged[sizeof bay_w.last_error_log];
     memcpy(logged, bay_w.last_error_log, sizeof logged);
     pthread_mutex_unlock(&bay_w.lock);
-    bay_worker_error(id, err.code ? err.code : rc, "%s%s%s%s", err.message, logged[0] ? " (the plugin logged: " : "",
+    bay_worker_error(NULL, id, err.code ? err.code : rc, "%s%s%s%s", err.message, logged[0] ? " (the plugin logged: " : "",
                      logged, logged[0] ? ")" : "");
 }
 
@@ -202,11 +204,12 @@ static bool run_command(bay_job *j)
         if (bay_w.loaded)
             bay_w.bridge->unload();
         bay_w.loaded = false;
+        bay_fast_stop();
         bay_io_expect_close();
-        bay_worker_result(j->f.id, NULL);
+        bay_worker_result(NULL, j->f.id, NULL);
         return true;
     }
-    bay_worker_error(j->f.id, BAY_ENOENT, "unknown worker command \"%s\" (a worker knows load and unload)", j->f.name);
+    bay_worker_error(NULL, j->f.id, BAY_ENOENT, "unknown worker command \"%s\" (a worker knows load and unload)", j->f.name);
     return false;
 }
 
@@ -260,12 +263,6 @@ int bay_worker_main(const bay_bridge *bridge)
         bay_worker_warn("%s; refusing to run the plugin without its sandbox", why);
         return 1;
     }
-
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&bay_w.changed, &ca);
-    pthread_condattr_destroy(&ca);
 
     bay_error err;
     if (bay_wire_connect(env[ENV_URL], "worker", bay_w.id, env[ENV_TOKEN], 5000, &bay_w.sock, NULL, &err) != 0) {

@@ -11,6 +11,7 @@
 #include <nng/nng.h>
 
 #include "frame.h"
+#include "ring.h"
 #include "worker.h"
 
 /* Calls may nest this deep in one worker (a plugin waiting in bay_plugin_call
@@ -24,6 +25,9 @@
  * (which names the plugin that failed) before giving up by itself. */
 #define BAY_CALL_GRACE_MS 1000
 
+/* A host's fast channel to this worker (fastpath.c). */
+typedef struct bay_chan bay_chan;
+
 /* One call in the worker's hands, from the moment the main thread takes it
  * from the queue until it is answered. */
 struct bay_call {
@@ -36,6 +40,7 @@ struct bay_call {
     int code;                         /* recorded by bay_call_error; 0 = nothing recorded */
     char message[512];
     struct bay_call *outer;           /* the call this one runs inside, or NULL */
+    bay_chan *chan;                   /* the fast channel it came on and is answered on; NULL: the broker */
 };
 
 /* One frame the I/O thread received and queued for the main thread. */
@@ -65,8 +70,9 @@ typedef struct bay_worker {
     uint64_t next_call_id;   /* ids of the CALLs this worker sends; main thread only */
     atomic_llong busy_since_ns; /* when the main thread started its current job; 0 = idle */
 
+    bay_bell bell;           /* rung when a job was queued, a call cancelled, a fast channel came or
+                              * went, or the connection closed: the main thread sleeps on it */
     pthread_mutex_t lock;    /* guards everything below */
-    pthread_cond_t changed;  /* a job was queued, a call cancelled, or the connection closed */
     bay_job *head, *tail;    /* jobs waiting for the main thread, oldest first */
     bay_call *calls;         /* innermost call in hand; ->outer links the nesting */
     int depth;               /* how many calls are in hand */
@@ -91,16 +97,17 @@ static inline int64_t bay_now_ns(void)
 /* bay_worker_warn writes one line naming the worker and plugin to stderr. */
 void bay_worker_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* bay_worker_send sends f to the broker, first packing v (when not NULL) as
- * the frame's value. Returns 0, BAY_EINVAL when v does not fit in a frame, or
- * another code. */
-int bay_worker_send(bay_frame *f, const bay_value *v);
+/* bay_worker_send sends f to the broker (to NULL) or to the host of fast
+ * channel to, first packing v (when not NULL) as the frame's value. Returns 0,
+ * BAY_EINVAL when v does not fit in a frame, or another code. */
+int bay_worker_send(bay_chan *to, bay_frame *f, const bay_value *v);
 
-/* bay_worker_error answers request id with an ERROR naming this plugin. Returns code. */
-int bay_worker_error(uint64_t id, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* bay_worker_error answers request id of the broker (to NULL) or of fast
+ * channel to with an ERROR naming this plugin. Returns code. */
+int bay_worker_error(bay_chan *to, uint64_t id, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-/* bay_worker_result answers request id with RESULT v (NULL = nil). */
-void bay_worker_result(uint64_t id, const bay_value *v);
+/* bay_worker_result answers request id (of the broker or of fast channel to) with RESULT v (NULL = nil). */
+void bay_worker_result(bay_chan *to, uint64_t id, const bay_value *v);
 
 /* io.c */
 
@@ -126,6 +133,14 @@ bay_job *bay_queue_take(const bay_wait *wait, const bay_call *watch, int64_t unt
 
 /* bay_job_done ends a taken job: a CALL leaves the calls in hand; the job is freed. */
 void bay_job_done(bay_job *j);
+
+/* bay_queue_cancel handles CANCEL id from the broker (from NULL) or from fast
+ * channel from: a queued call is answered at once and dropped, a call in hand
+ * is flagged for bay_call_cancelled() and the bridge's interrupt runs. id
+ * BAY_CALLS_ALL cancels every call in hand from `from` (its host went away).
+ * Returns false when no such call is queued or in hand. */
+#define BAY_CALLS_ALL UINT64_MAX
+bool bay_queue_cancel(bay_chan *from, uint64_t id);
 
 /* bay_queue_expect registers w as waiting for the reply to id; the I/O thread
  * drops replies nobody expects. bay_queue_forget unregisters the innermost

@@ -1,0 +1,613 @@
+/* bridges/common/fastpath.c — the worker's side of fast channels: admitting hosts, the channel thread, the rings.
+ *
+ * The worker listens on an abstract-namespace Unix socket (the kernel picks
+ * its name). Abstract sockets need no file: the sandbox's Landlock rules do
+ * not let a worker make socket files, none is left behind by a crash, and
+ * sun_path's 108 bytes never run out. The name grants nothing: a host is
+ * admitted only with a one-time token that plugbayd gave to it and to this
+ * worker, from the pid plugbayd named. */
+#include "fastpath.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "value_internal.h"
+#include "wire.h"
+
+#define TOKEN_TTL_MS 10000 /* a token plugbayd issued that no host has used yet */
+#define HANDSHAKE_MS 5000  /* a host that connected must send HELLO within this */
+#define READ_FRAME_MS 2000 /* a host that began a frame must finish it within this */
+#define TOKENS_MAX 16
+
+/* A channel's life: PENDING (connected, no HELLO yet) -> OPEN -> CLOSING
+ * (revoked by plugbayd: the call in hand finishes, no new ones) or DEAD (the
+ * host went away or broke the rules) -> RETIRED (unmapped; the channel thread
+ * closes the socket and frees it). */
+typedef enum chan_state { CH_PENDING, CH_OPEN, CH_CLOSING, CH_DEAD, CH_RETIRED } chan_state;
+
+struct bay_chan {
+    bay_chan *next;
+    int fd;                        /* the host's socket, closed by the channel thread */
+    _Atomic int state;             /* a chan_state */
+    pid_t host_pid;
+    int64_t handshake_until_ns;    /* while CH_PENDING */
+    char token[33];                /* the token the host came with, once OPEN */
+    void *mem;                     /* the mapped memfd, until RETIRED */
+    bay_ring in, out;              /* main thread only */
+    int holds;                     /* calls in hand from this channel; main thread only */
+    _Atomic uint64_t cancelled_id; /* a call the host cancelled before the main thread took it */
+};
+
+/* A host plugbayd admitted, until it connects. */
+struct token {
+    char token[33];
+    pid_t pid;
+    int64_t until_ns; /* 0: free slot */
+};
+
+static struct {
+    _Atomic bool started;   /* the socket listens and the channel thread runs */
+    int listen_fd, wake_fd; /* the wake eventfd makes the channel thread look at the list again */
+    pthread_t thread;
+    char address[64];       /* "@" and the abstract name */
+    _Atomic int hang_grace_ms;
+    /* under bay_w.lock: */
+    bool stopping;
+    struct token tokens[TOKENS_MAX];
+    bay_chan *chans;        /* changed by the channel thread only */
+    /* main thread only: */
+    bay_spin idle_spin;
+    size_t next_start;      /* round robin over the rings */
+} fast = {.listen_fd = -1, .wake_fd = -1};
+
+static void wake_channel_thread(void)
+{
+    uint64_t one = 1;
+    ssize_t w = write(fast.wake_fd, &one, sizeof one);
+    (void)w;
+}
+
+static int chan_alive(void *arg)
+{
+    return atomic_load(&((bay_chan *)arg)->state) == CH_DEAD ? BAY_ECONN : 0;
+}
+
+/* broken drops a channel whose host broke the protocol or stopped reading. */
+static void broken(bay_chan *ch, const char *what, int code)
+{
+    pthread_mutex_lock(&bay_w.lock);
+    if (atomic_load(&ch->state) != CH_RETIRED)
+        atomic_store(&ch->state, CH_DEAD);
+    pthread_mutex_unlock(&bay_w.lock);
+    shutdown(ch->fd, SHUT_RDWR); /* the host sees it hang up */
+    bay_worker_warn("closing the fast channel of host pid %d: %s: %s", ch->host_pid, what, bay_strerror(code));
+}
+
+/* ---- I/O thread: plugbayd's commands ------------------------------------- */
+
+static void *chan_main(void *arg);
+
+/* start listens on a new abstract socket and starts the channel thread. */
+static int start(char *err, size_t errlen)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    socklen_t len = sizeof(sa_family_t); /* autobind: the kernel picks a unique abstract name */
+    fast.listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    fast.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (fast.listen_fd < 0 || fast.wake_fd < 0 || bind(fast.listen_fd, (struct sockaddr *)&a, len) != 0 ||
+        listen(fast.listen_fd, 16) != 0 || (len = sizeof a, getsockname(fast.listen_fd, (struct sockaddr *)&a, &len))) {
+        snprintf(err, errlen, "cannot listen for fast channels on an abstract Unix socket: %s", strerror(errno));
+    } else {
+        int name_len = (int)(len - offsetof(struct sockaddr_un, sun_path)) - 1;
+        snprintf(fast.address, sizeof fast.address, "@%.*s", name_len, a.sun_path + 1);
+        int rv = pthread_create(&fast.thread, NULL, chan_main, NULL);
+        if (rv == 0) {
+            atomic_store(&fast.started, true);
+            return 0;
+        }
+        snprintf(err, errlen, "cannot start the fast channel thread: %s", strerror(rv));
+    }
+    if (fast.listen_fd >= 0)
+        close(fast.listen_fd);
+    if (fast.wake_fd >= 0)
+        close(fast.wake_fd);
+    fast.listen_fd = fast.wake_fd = -1;
+    return BAY_EIO;
+}
+
+/* admit registers token for the host with pid; returns 0 or BAY_EBUSY. */
+static int admit(const char *token, pid_t pid)
+{
+    int64_t now = bay_now_ns();
+    int rc = BAY_EBUSY;
+    pthread_mutex_lock(&bay_w.lock);
+    for (int i = 0; i < TOKENS_MAX && rc; i++) {
+        struct token *t = &fast.tokens[i];
+        if (t->until_ns > now)
+            continue;
+        snprintf(t->token, sizeof t->token, "%s", token);
+        t->pid = pid;
+        t->until_ns = now + TOKEN_TTL_MS * 1000000LL;
+        rc = 0;
+    }
+    pthread_mutex_unlock(&bay_w.lock);
+    return rc;
+}
+
+/* command_args decodes a command's argument map into *args (NULL when it has none). */
+static int command_args(const bay_frame *f, bay_value **args, char *why, size_t len)
+{
+    *args = NULL;
+    if (f->value)
+        return bay_value_from_object(f->value, args, why, len);
+    snprintf(why, len, "a map of arguments is required");
+    return BAY_EPROTO;
+}
+
+static void channel_open(const bay_frame *f)
+{
+    bay_value *args;
+    char why[256];
+    int rc = command_args(f, &args, why, sizeof why);
+    const char *token = bay_value_str(bay_map_get(args, "token"), NULL);
+    const bay_value *pid = bay_map_get(args, "pid");
+    if (rc == 0 && (token == NULL || strlen(token) != 32 || bay_value_type(pid) != BAY_INT)) {
+        rc = BAY_EPROTO;
+        snprintf(why, sizeof why, "needs {\"token\": 32 hex digits, \"pid\": the host's pid}");
+    }
+    if (rc == 0) {
+        atomic_store(&fast.hang_grace_ms, (int)bay_value_int(bay_map_get(args, "hang_grace_ms")));
+        if (!atomic_load(&fast.started))
+            rc = start(why, sizeof why);
+    }
+    if (rc == 0 && (rc = admit(token, (pid_t)bay_value_int(pid))) != 0)
+        snprintf(why, sizeof why, "%d hosts are being admitted at once already; retry", TOKENS_MAX);
+    if (rc == 0) {
+        bay_value *answer = bay_map();
+        bay_map_set(answer, "address", bay_str(fast.address));
+        bay_frame r = {.type = BAY_F_RESULT, .id = f->id};
+        bay_worker_send(NULL, &r, answer);
+        bay_value_free(answer);
+    } else {
+        bay_worker_error(NULL, f->id, rc, "COMMAND channel.open: %s", why);
+    }
+    bay_value_free(args);
+}
+
+/* channel_close revokes the token and the channel opened with it (the main thread retires it). */
+static void channel_close(const bay_frame *f)
+{
+    bay_value *args;
+    char why[256];
+    const char *token = command_args(f, &args, why, sizeof why) == 0
+                            ? bay_value_str(bay_map_get(args, "token"), NULL) : NULL;
+    pthread_mutex_lock(&bay_w.lock);
+    for (int i = 0; token && i < TOKENS_MAX; i++)
+        if (strcmp(fast.tokens[i].token, token) == 0)
+            fast.tokens[i].until_ns = 0;
+    for (bay_chan *ch = fast.chans; token && ch; ch = ch->next)
+        if (atomic_load(&ch->state) == CH_OPEN && strcmp(ch->token, token) == 0)
+            atomic_store(&ch->state, CH_CLOSING);
+    bay_bell_ring(&bay_w.bell);
+    pthread_mutex_unlock(&bay_w.lock);
+    if (token == NULL)
+        bay_worker_warn("COMMAND channel.close without {\"token\": ...} ignored");
+    bay_value_free(args);
+}
+
+bool bay_fast_command(const bay_frame *f)
+{
+    if (strcmp(f->name, "channel.open") == 0)
+        channel_open(f);
+    else if (strcmp(f->name, "channel.close") == 0)
+        channel_close(f);
+    else
+        return false;
+    return true;
+}
+
+void bay_fast_check_hung(void)
+{
+    int64_t grace_ns = (int64_t)atomic_load(&fast.hang_grace_ms) * 1000000, over = 0;
+    char name[256] = "";
+    pthread_mutex_lock(&bay_w.lock);
+    for (const bay_call *c = bay_w.calls; c && grace_ns > 0 && !name[0]; c = c->outer)
+        if (c->chan && c->deadline_ns && (over = bay_now_ns() - c->deadline_ns) > grace_ns)
+            snprintf(name, sizeof name, "%s", c->name);
+    pthread_mutex_unlock(&bay_w.lock);
+    if (!name[0])
+        return;
+    bay_value *v = bay_map();
+    bay_map_set(v, "call", bay_str(name));
+    bay_map_set(v, "overdue_ms", bay_int(over / 1000000));
+    void *raw = NULL;
+    bay_frame f = {.type = BAY_F_COMMAND, .name = "channel.hung"};
+    if (bay_value_pack(v, &raw, &f.raw_len) == 0) {
+        f.raw = raw;
+        bay_wire_send(bay_w.sock, &f, NNG_FLAG_NONBLOCK);
+    }
+    free(raw);
+    bay_value_free(v);
+}
+
+/* ---- the channel thread: admission, CANCEL frames, hang-ups --------------- */
+
+/* refuse answers a host's HELLO with an ERROR and drops its connection. */
+static void refuse(bay_chan *ch, uint64_t id, int code, const char *why)
+{
+    bay_frame e = {.type = BAY_F_ERROR, .id = id, .code = code, .plugin = bay_w.id, .message = why};
+    bay_chan_send(ch->fd, &e, -1);
+    atomic_store(&ch->state, CH_RETIRED);
+}
+
+/* take_token consumes the token a host came with; returns the pid plugbayd admitted it from, or 0. */
+static pid_t take_token(const char *token)
+{
+    pid_t pid = 0;
+    int64_t now = bay_now_ns();
+    pthread_mutex_lock(&bay_w.lock);
+    for (int i = 0; i < TOKENS_MAX && !pid; i++) {
+        struct token *t = &fast.tokens[i];
+        if (t->until_ns > now && strcmp(t->token, token) == 0) {
+            pid = t->pid;
+            t->until_ns = 0;
+        }
+    }
+    pthread_mutex_unlock(&bay_w.lock);
+    return pid;
+}
+
+/* map_channel makes the channel's memfd, sealed at its size so the host can
+ * never make this worker's mapping fault; returns the fd or -1. */
+static int map_channel(bay_chan *ch)
+{
+    int fd = memfd_create("plugbay-channel", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0)
+        return -1;
+    if (ftruncate(fd, BAY_CHAN_SIZE) != 0 || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0 ||
+        (ch->mem = mmap(NULL, BAY_CHAN_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED) {
+        ch->mem = NULL;
+        close(fd);
+        return -1;
+    }
+    bay_chan_init(ch->mem, getpid());
+    bay_chan_rings(ch->mem, true, &ch->in, &ch->out);
+    return fd;
+}
+
+/* handshake admits the host of a pending channel whose HELLO is f. */
+static void handshake(bay_chan *ch, const bay_frame *f)
+{
+    if (f->type != BAY_F_HELLO || strcmp(f->role, "host") != 0 || f->token == NULL) {
+        refuse(ch, f->id, BAY_EPROTO, "a fast channel starts with HELLO from a host, with its token");
+        return;
+    }
+    struct ucred peer;
+    socklen_t len = sizeof peer;
+    pid_t admitted = take_token(f->token);
+    char why[300];
+    if (admitted == 0 || getsockopt(ch->fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0 || peer.pid != admitted) {
+        snprintf(why, sizeof why,
+                 "fast channel to %s refused: the token is unknown, used, expired or was issued to another process "
+                 "(ask plugbayd for a channel again)",
+                 bay_w.id);
+        refuse(ch, f->id, BAY_EPERM, why);
+        return;
+    }
+    int memfd = map_channel(ch);
+    if (memfd < 0) {
+        snprintf(why, sizeof why, "%s cannot make a fast channel's shared memory: %s", bay_w.id, strerror(errno));
+        refuse(ch, f->id, BAY_EIO, why);
+        return;
+    }
+    bay_frame welcome = {.type = BAY_F_WELCOME, .id = f->id, .name = bay_w.id, .session = getpid()};
+    int rc = bay_chan_send(ch->fd, &welcome, memfd);
+    close(memfd);
+    pthread_mutex_lock(&bay_w.lock);
+    ch->host_pid = peer.pid;
+    snprintf(ch->token, sizeof ch->token, "%s", f->token);
+    atomic_store(&ch->state, rc == 0 ? CH_OPEN : CH_DEAD);
+    bay_bell_ring(&bay_w.bell);
+    pthread_mutex_unlock(&bay_w.lock);
+}
+
+/* host_gone marks a channel whose host hung up and cancels its calls in hand, as plugbayd does over NNG. */
+static void host_gone(bay_chan *ch)
+{
+    pthread_mutex_lock(&bay_w.lock);
+    int st = atomic_load(&ch->state);
+    atomic_store(&ch->state, st == CH_PENDING ? CH_RETIRED : st == CH_RETIRED ? CH_RETIRED : CH_DEAD);
+    bay_bell_ring(&bay_w.bell);
+    pthread_mutex_unlock(&bay_w.lock);
+    if (st != CH_PENDING)
+        bay_queue_cancel(ch, BAY_CALLS_ALL);
+}
+
+/* serve reads one message from a channel's socket: a HELLO while pending, then CANCELs. */
+static void serve(bay_chan *ch)
+{
+    char buf[2048], why[256];
+    bay_frame f;
+    int rc = bay_chan_recv(ch->fd, buf, sizeof buf, 0, &f, NULL, why, sizeof why);
+    if (rc == BAY_ETIMEDOUT)
+        return;
+    if (rc == BAY_ECONN) {
+        host_gone(ch);
+        return;
+    }
+    int st = atomic_load(&ch->state);
+    if (rc) {
+        bay_frame e = {.type = BAY_F_ERROR, .id = f.id, .code = rc, .plugin = bay_w.id, .message = why};
+        bay_chan_send(ch->fd, &e, -1);
+        if (st == CH_PENDING)
+            atomic_store(&ch->state, CH_RETIRED);
+        return;
+    }
+    if (st == CH_PENDING)
+        handshake(ch, &f);
+    else if (f.type == BAY_F_CANCEL && !bay_queue_cancel(ch, f.id))
+        atomic_store(&ch->cancelled_id, f.id); /* still in the ring: refused when taken */
+    else if (f.type != BAY_F_CANCEL)
+        bay_chan_send(ch->fd,
+                      &(bay_frame){.type = BAY_F_ERROR, .id = f.id, .code = BAY_EPROTO, .plugin = bay_w.id,
+                                   .message = "a fast channel's socket takes CANCEL frames; calls go in its ring"},
+                      -1);
+    bay_frame_release(&f);
+}
+
+/* accept_host takes a new connection as a pending channel. */
+static void accept_host(size_t count)
+{
+    int fd = accept4(fast.listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0)
+        return;
+    bay_chan *ch = count < BAY_FAST_CHANNELS_MAX ? calloc(1, sizeof *ch) : NULL;
+    if (ch == NULL) {
+        char why[128];
+        snprintf(why, sizeof why, "%s serves %d fast channels already", bay_w.id, BAY_FAST_CHANNELS_MAX);
+        bay_chan_send(fd, &(bay_frame){.type = BAY_F_ERROR, .code = BAY_EBUSY, .plugin = bay_w.id, .message = why},
+                      -1);
+        close(fd);
+        return;
+    }
+    ch->fd = fd;
+    ch->handshake_until_ns = bay_now_ns() + HANDSHAKE_MS * 1000000LL;
+    pthread_mutex_lock(&bay_w.lock);
+    ch->next = fast.chans;
+    fast.chans = ch;
+    pthread_mutex_unlock(&bay_w.lock);
+}
+
+/* sweep frees retired channels (and, when all, every one) and pending ones
+ * past their handshake time; returns how many remain. Lock held. */
+static size_t sweep_locked(bool all)
+{
+    size_t n = 0;
+    int64_t now = bay_now_ns();
+    for (bay_chan **pp = &fast.chans, *ch; (ch = *pp) != NULL;) {
+        int st = atomic_load(&ch->state);
+        if (all || st == CH_RETIRED || (st == CH_PENDING && now > ch->handshake_until_ns)) {
+            *pp = ch->next;
+            if (ch->mem)
+                munmap(ch->mem, BAY_CHAN_SIZE);
+            close(ch->fd);
+            free(ch);
+        } else {
+            pp = &ch->next;
+            n++;
+        }
+    }
+    return n;
+}
+
+static void *chan_main(void *arg)
+{
+    struct pollfd pfd[2 + BAY_FAST_CHANNELS_MAX];
+    bay_chan *who[2 + BAY_FAST_CHANNELS_MAX];
+    for (;;) {
+        size_t n = 2;
+        pthread_mutex_lock(&bay_w.lock);
+        bool stop = fast.stopping;
+        size_t count = sweep_locked(stop);
+        for (bay_chan *ch = fast.chans; ch && n < 2 + BAY_FAST_CHANNELS_MAX; ch = ch->next) {
+            int st = atomic_load(&ch->state);
+            if (st == CH_PENDING || st == CH_OPEN || st == CH_CLOSING) {
+                who[n] = ch;
+                pfd[n++] = (struct pollfd){.fd = ch->fd, .events = POLLIN};
+            }
+        }
+        pthread_mutex_unlock(&bay_w.lock);
+        if (stop)
+            return NULL;
+        pfd[0] = (struct pollfd){.fd = fast.wake_fd, .events = POLLIN};
+        pfd[1] = (struct pollfd){.fd = fast.listen_fd, .events = POLLIN};
+        if (poll(pfd, n, 1000) <= 0)
+            continue;
+        uint64_t wakes;
+        if (pfd[0].revents && read(fast.wake_fd, &wakes, sizeof wakes) < 0)
+            continue;
+        if (pfd[1].revents)
+            accept_host(count);
+        for (size_t i = 2; i < n; i++)
+            if (pfd[i].revents)
+                serve(who[i]);
+    }
+}
+
+/* ---- the main thread: the rings ------------------------------------------ */
+
+/* retire_locked unmaps a channel no call uses any more; a revoked one first
+ * tells its host that no more calls are taken. Lock held. */
+static void retire_locked(bay_chan *ch)
+{
+    bay_chan_hdr *h = ch->mem;
+    if (atomic_load(&ch->state) == CH_CLOSING) {
+        atomic_store(&h->closed, 1);
+        bay_bell_ring(&h->to_host.data);
+        bay_bell_ring(&h->to_worker.space);
+    }
+    munmap(ch->mem, BAY_CHAN_SIZE);
+    ch->mem = NULL;
+    atomic_store(&ch->state, CH_RETIRED);
+    wake_channel_thread();
+}
+
+/* snapshot retires the channels that can go and writes the open ones to out; returns how many. */
+static size_t snapshot(bay_chan **out)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&bay_w.lock);
+    for (bay_chan *ch = fast.chans; ch; ch = ch->next) {
+        int st = atomic_load(&ch->state);
+        if ((st == CH_CLOSING || st == CH_DEAD) && ch->holds == 0 && ch->mem)
+            retire_locked(ch);
+        else if (st == CH_OPEN && n < BAY_FAST_CHANNELS_MAX)
+            out[n++] = ch;
+    }
+    pthread_mutex_unlock(&bay_w.lock);
+    return n;
+}
+
+/* read_call reads one frame from ch's ring into a job; a frame that is not a
+ * CALL is answered with an ERROR, a broken ring drops the channel (NULL). */
+static bay_job *read_call(bay_chan *ch)
+{
+    bay_ring_wait w = {.until_ns = bay_now_ns() + READ_FRAME_MS * 1000000LL, .alive = chan_alive, .arg = ch};
+    size_t len = 0;
+    nng_msg *m = NULL;
+    int rc = bay_ring_read_len(&ch->in, BAY_FRAME_MAX, &len, &w);
+    if (rc == 0 && nng_msg_alloc(&m, len) != 0)
+        rc = BAY_ENOMEM;
+    if (rc == 0)
+        rc = bay_ring_read(&ch->in, nng_msg_body(m), len, &w);
+    bay_job *j = rc == 0 ? calloc(1, sizeof *j) : NULL;
+    if (j == NULL) {
+        broken(ch, "reading a frame from its ring", rc ? rc : BAY_ENOMEM);
+        nng_msg_free(m);
+        return NULL;
+    }
+    char why[256];
+    rc = bay_frame_decode(nng_msg_body(m), len, &j->f, why, sizeof why);
+    if (rc == 0 && j->f.type != BAY_F_CALL) {
+        snprintf(why, sizeof why, "a fast channel's ring carries CALL frames to the worker, not %s",
+                 bay_frame_type_name(j->f.type));
+        bay_frame_release(&j->f);
+        rc = BAY_EPROTO;
+    }
+    if (rc) {
+        bay_worker_error(ch, j->f.id, rc, "%s", why);
+        nng_msg_free(m);
+        free(j);
+        return NULL;
+    }
+    j->msg = m;
+    j->received_ns = bay_now_ns();
+    j->call.chan = ch;
+    ch->holds++;
+    return j;
+}
+
+bay_job *bay_fast_take(void)
+{
+    if (!atomic_load(&fast.started))
+        return NULL;
+    bay_chan *open[BAY_FAST_CHANNELS_MAX];
+    size_t n = snapshot(open);
+    for (size_t k = 0; k < n; k++) {
+        bay_chan *ch = open[(fast.next_start + k) % n];
+        int64_t avail = bay_ring_readable(&ch->in);
+        if (avail == 0)
+            continue;
+        fast.next_start += k + 1; /* the next look starts after this ring */
+        if (avail < 0) {
+            broken(ch, "its ring's write index is impossible", BAY_EPROTO);
+            continue;
+        }
+        bay_job *j = read_call(ch);
+        if (j)
+            return j;
+    }
+    return NULL;
+}
+
+/* What bay_fast_sleep waits for. */
+struct sleeper {
+    uint32_t seen;
+    bay_chan **open;
+    size_t n;
+};
+
+static bool woken(void *arg)
+{
+    const struct sleeper *s = arg;
+    if (atomic_load(&bay_w.bell.seq) != s->seen)
+        return true;
+    for (size_t i = 0; i < s->n; i++)
+        if (bay_ring_readable(&s->open[i]->in) != 0)
+            return true;
+    return false;
+}
+
+void bay_fast_sleep(uint32_t seen, int64_t until_ns)
+{
+    bay_chan *open[BAY_FAST_CHANNELS_MAX];
+    bay_bell *bells[BAY_FAST_CHANNELS_MAX + 1] = {&bay_w.bell};
+    struct sleeper s = {seen, open, atomic_load(&fast.started) ? snapshot(open) : 0};
+    for (size_t i = 0; i < s.n; i++)
+        bells[i + 1] = &open[i]->in.ctl->data;
+    bay_ring_wait w = {.until_ns = until_ns, .spin = s.n ? &fast.idle_spin : NULL};
+    bay_wait_for(woken, &s, bells, s.n + 1, &w);
+}
+
+bool bay_fast_cancelled(bay_chan *ch, uint64_t id)
+{
+    return atomic_load(&ch->cancelled_id) == id;
+}
+
+void bay_fast_release(bay_chan *ch)
+{
+    if (ch)
+        ch->holds--;
+}
+
+int bay_fast_send(bay_chan *ch, const bay_frame *f)
+{
+    if (atomic_load(&ch->state) == CH_DEAD)
+        return BAY_ECONN;
+    bay_ring_wait w = {.until_ns = bay_now_ns() + BAY_FAST_SEND_MS * 1000000LL, .alive = chan_alive, .arg = ch};
+    int rc = bay_ring_write_frame(&ch->out, f, &w);
+    if (rc == BAY_EINVAL || rc == 0)
+        return rc;
+    broken(ch, "writing an answer to its ring", rc);
+    return BAY_ECONN;
+}
+
+void bay_fast_stop(void)
+{
+    if (!atomic_load(&fast.started))
+        return;
+    pthread_mutex_lock(&bay_w.lock);
+    for (bay_chan *ch = fast.chans; ch; ch = ch->next) {
+        if (atomic_load(&ch->state) == CH_OPEN)
+            atomic_store(&ch->state, CH_CLOSING);
+        if (ch->mem)
+            retire_locked(ch);
+    }
+    fast.stopping = true;
+    pthread_mutex_unlock(&bay_w.lock);
+    wake_channel_thread();
+    pthread_join(fast.thread, NULL);
+    close(fast.listen_fd);
+    close(fast.wake_fd);
+    atomic_store(&fast.started, false);
+}

@@ -1,0 +1,367 @@
+/* broker/fastpath.c — fast channels: granting hosts a shared-memory channel to a worker, and revoking it. */
+#include "fastpath.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "value_internal.h"
+
+/* A host request waiting for the worker's answer to channel.open. */
+typedef struct ask {
+    struct ask *next;
+    uint64_t id;
+} ask;
+
+/* One channel: a host and a plugin's worker. */
+typedef struct grant {
+    struct grant *next;
+    uint64_t session;  /* the host */
+    plugin *p;
+    conn *worker;      /* the worker connection that admitted the host */
+    char token[33];
+    uint64_t open_id;  /* the channel.open in flight; 0 once answered */
+    char address[64];  /* the worker's, once answered */
+    ask *asks;
+} grant;
+
+/* A name a host asked a channel for (granted or not): it hears when the name's providers change. */
+typedef struct interest {
+    struct interest *next;
+    uint64_t session;
+    char name[];
+} interest;
+
+struct fastpath {
+    grant *grants;
+    interest *interests;
+};
+
+static struct fastpath *state(broker *b)
+{
+    if (b->fast == NULL)
+        b->fast = calloc(1, sizeof *b->fast);
+    return b->fast;
+}
+
+static void note_interest(broker *b, uint64_t session, const char *name)
+{
+    struct fastpath *fp = state(b);
+    for (interest *i = fp ? fp->interests : NULL; i; i = i->next)
+        if (i->session == session && strcmp(i->name, name) == 0)
+            return;
+    size_t n = strlen(name) + 1;
+    interest *i = fp ? malloc(sizeof *i + n) : NULL;
+    if (i == NULL)
+        return;
+    i->session = session;
+    memcpy(i->name, name, n);
+    i->next = fp->interests;
+    fp->interests = i;
+}
+
+static void answer_grant(broker *b, const grant *g, uint64_t id)
+{
+    conn *c = conn_get(b, g->session);
+    if (c == NULL)
+        return;
+    bay_value *v = bay_map();
+    bay_map_set(v, "plugin", bay_str(g->p->id));
+    bay_map_set(v, "address", bay_str(g->address));
+    bay_map_set(v, "token", bay_str(g->token));
+    bay_map_set(v, "pid", bay_int(g->p->pid));
+    conn_send_value(b, c, id, v);
+    bay_value_free(v);
+}
+
+/* drop unlinks g, answers the requests still waiting on it with code and why, and frees it. */
+static void drop(broker *b, grant *g, int code, const char *why)
+{
+    for (grant **gg = &b->fast->grants; *gg; gg = &(*gg)->next)
+        if (*gg == g) {
+            *gg = g->next;
+            break;
+        }
+    conn *c = conn_get(b, g->session);
+    for (ask *a = g->asks, *next; a; a = next) {
+        next = a->next;
+        if (c)
+            conn_send_error(b, c, a->id, code, g->p->id, "%s", why);
+        free(a);
+    }
+    free(g);
+}
+
+/* close_on_worker tells g's worker to close the channel (when that worker still runs). */
+static void close_on_worker(broker *b, const grant *g)
+{
+    if (g->p->worker != g->worker || g->worker == NULL)
+        return;
+    bay_value *args = bay_map();
+    bay_map_set(args, "token", bay_str(g->token));
+    void *raw = NULL;
+    size_t len = 0;
+    if (bay_value_pack(args, &raw, &len) == 0) {
+        bay_frame f = {.type = BAY_F_COMMAND, .name = "channel.close", .raw = raw, .raw_len = len};
+        conn_send(b, g->worker, &f);
+    }
+    free(raw);
+    bay_value_free(args);
+}
+
+static int new_token(char out[33])
+{
+    unsigned char rnd[16];
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+        return BAY_EIO;
+    for (size_t i = 0; i < sizeof rnd; i++)
+        snprintf(out + 2 * i, 3, "%02x", rnd[i]);
+    return 0;
+}
+
+/* open_grant makes a grant for host c on p and asks p's worker to admit c. */
+static grant *open_grant(broker *b, conn *c, plugin *p)
+{
+    grant *g = calloc(1, sizeof *g);
+    if (g == NULL || new_token(g->token) != 0) {
+        free(g);
+        return NULL;
+    }
+    g->session = c->session;
+    g->p = p;
+    g->worker = p->worker;
+    g->open_id = ++b->next_call;
+    bay_value *args = bay_map();
+    bay_map_set(args, "token", bay_str(g->token));
+    bay_map_set(args, "pid", bay_int(c->pid));
+    bay_map_set(args, "hang_grace_ms", bay_int(b->opt.hang_grace_ms));
+    void *raw = NULL;
+    size_t len = 0;
+    int rc = bay_value_pack(args, &raw, &len);
+    if (rc == 0) {
+        bay_frame f = {.type = BAY_F_COMMAND, .id = g->open_id, .name = "channel.open", .raw = raw, .raw_len = len};
+        rc = conn_send(b, p->worker, &f);
+    }
+    free(raw);
+    bay_value_free(args);
+    if (rc) {
+        free(g);
+        return NULL;
+    }
+    g->next = b->fast->grants;
+    b->fast->grants = g;
+    return g;
+}
+
+/* provider resolves the plugin that serves a handle call of name in context
+ * on a worker of this machine, or returns NULL with why (and *code). */
+static plugin *provider(broker *b, const char *name, const char *context, int *code, char *why, size_t len)
+{
+    bay_extpoint *e = bay_registry_find(b->reg, name);
+    bay_provider *sel = NULL;
+    if (e == NULL) {
+        *code = BAY_ENOENT;
+        snprintf(why, len, "no extension point \"%s\" is declared or provided", name);
+    } else if (e->kind != BAY_HANDLE) {
+        *code = BAY_EKIND;
+        snprintf(why, len, "\"%s\" is an event: events fan out in plugbayd, so they have no fast channel", name);
+    } else if (bay_registry_select(e, context, &sel, 1) == 0) {
+        *code = BAY_ENOPROVIDER;
+        snprintf(why, len, "\"%s\" has no loaded provider%s%s", name, context ? " for context " : "",
+                 context ? context : "");
+    } else if (strncmp(sel->owner_name, "host:", 5) == 0) {
+        *code = BAY_EUNAVAIL;
+        snprintf(why, len, "\"%s\" is provided by %s: only plugins' workers serve fast channels", name,
+                 sel->owner_name);
+    } else {
+        plugin *p = sel->owner;
+        if (p->state == PS_LOADED && p->worker && p->worker->hello_done)
+            return p;
+        *code = BAY_EUNAVAIL;
+        snprintf(why, len, "%s, which provides \"%s\", is %s", p->id, name, plugin_state_name(p->state));
+    }
+    return NULL;
+}
+
+/* host_grant returns host c's grant on p, opening one when it has none; NULL with why when that fails. */
+static grant *host_grant(broker *b, conn *c, plugin *p, int *code, char *why, size_t len)
+{
+    for (grant *g = b->fast->grants; g; g = g->next)
+        if (g->session == c->session && g->p == p)
+            return g;
+    grant *g = open_grant(b, c, p);
+    if (g == NULL) {
+        *code = BAY_EIO;
+        snprintf(why, len, "plugbayd could not ask %s's worker to admit the host (see its log)", p->id);
+    }
+    return g;
+}
+
+/* wait_for_worker queues request id until g's worker answered. */
+static int wait_for_worker(grant *g, uint64_t id)
+{
+    ask *a = malloc(sizeof *a);
+    if (a == NULL)
+        return BAY_ENOMEM;
+    *a = (ask){g->asks, id};
+    g->asks = a;
+    return 0;
+}
+
+void fastpath_request(broker *b, conn *c, const bay_frame *f)
+{
+    bay_value *args = NULL;
+    char why[512] = "plugbayd is out of memory";
+    int rc = state(b) == NULL ? BAY_ENOMEM : f->value ? bay_value_from_object(f->value, &args, why, sizeof why) : 0;
+    const char *name = bay_value_str(bay_map_get(args, "name"), NULL);
+    const bay_value *ctx = bay_map_get(args, "context");
+    plugin *p = NULL;
+    grant *g = NULL;
+    if (rc == 0 && (name == NULL || (ctx && bay_value_type(ctx) != BAY_NIL && bay_value_type(ctx) != BAY_STR))) {
+        rc = BAY_EINVAL;
+        snprintf(why, sizeof why, "command \"channel\" needs {\"name\": EXTENSION-POINT, \"context\": string or nil}");
+    } else if (rc == 0 && c->path[0] == '\0') {
+        rc = BAY_EUNAVAIL;
+        snprintf(why, sizeof why, "fast channels are for hosts on plugbayd's machine, connected over ipc://");
+    } else if (rc == 0) {
+        note_interest(b, c->session, name);
+        if ((p = provider(b, name, bay_value_str(ctx, NULL), &rc, why, sizeof why)) != NULL)
+            g = host_grant(b, c, p, &rc, why, sizeof why);
+    }
+    if (rc == 0 && g->open_id == 0)
+        answer_grant(b, g, f->id);
+    else if (rc == 0 && (rc = wait_for_worker(g, f->id)) != 0)
+        snprintf(why, sizeof why, "plugbayd is out of memory");
+    if (rc)
+        conn_send_error(b, c, f->id, rc, p ? p->id : NULL, "%s", why);
+    bay_value_free(args);
+}
+
+bool fastpath_answer(broker *b, conn *worker, const bay_frame *f)
+{
+    grant *g = b->fast ? b->fast->grants : NULL;
+    while (g && !(g->open_id && g->open_id == f->id && g->worker == worker))
+        g = g->next;
+    if (g == NULL)
+        return false;
+    g->open_id = 0;
+    bay_value *v = NULL;
+    char why[600];
+    if (f->type == BAY_F_RESULT && f->value && bay_value_from_object(f->value, &v, why, sizeof why) == 0)
+        snprintf(g->address, sizeof g->address, "%s", bay_value_str(bay_map_get(v, "address"), NULL) ?: "");
+    bay_value_free(v);
+    if (g->address[0] == '\0') {
+        snprintf(why, sizeof why, "%s's worker could not admit the host: %s", g->p->id,
+                 f->type == BAY_F_ERROR ? f->message : "its answer has no address");
+        drop(b, g, f->type == BAY_F_ERROR ? (int)f->code : BAY_EPROTO, why);
+        return true;
+    }
+    for (ask *a = g->asks, *next; a; a = next) {
+        next = a->next;
+        answer_grant(b, g, a->id);
+        free(a);
+    }
+    g->asks = NULL;
+    return true;
+}
+
+void fastpath_worker_command(broker *b, conn *worker, const bay_frame *f)
+{
+    bay_value *args = NULL;
+    char why[512];
+    plugin *p = worker->plugin;
+    int rc = f->value ? bay_value_from_object(f->value, &args, why, sizeof why) : BAY_EPROTO;
+    const char *call = bay_value_str(bay_map_get(args, "call"), NULL);
+    if (rc == 0 && strcmp(f->name, "channel.hung") == 0 && call && p) {
+        snprintf(why, sizeof why, "hung: %s did not return within %d ms after its deadline or cancel", call,
+                 b->opt.hang_grace_ms);
+        supervise_kill(b, p, why);
+    } else {
+        conn_send_error(b, worker, f->id, BAY_EPROTO, p ? p->id : NULL,
+                        "a worker may send COMMAND channel.hung {call, overdue_ms} only, not \"%s\"", f->name);
+    }
+    bay_value_free(args);
+}
+
+/* tell sends host session a channel-revoked notice. */
+static void tell(broker *b, uint64_t session, const char *name, const char *plugin, const char *state,
+                 const char *reason)
+{
+    conn *c = conn_get(b, session);
+    bay_frame f = {.type = BAY_F_NOTICE, .what = "channel-revoked", .name = name, .plugin = plugin, .state = state,
+                   .message = reason};
+    if (c)
+        conn_send(b, c, &f);
+}
+
+void fastpath_notice(broker *b, const char *what, const char *name, const char *plugin, const char *st,
+                     const char *reason)
+{
+    if (b->fast == NULL)
+        return;
+    if (strcmp(what, "provider-added") == 0 || strcmp(what, "provider-removed") == 0) {
+        for (interest **ii = &b->fast->interests, *i; (i = *ii) != NULL;) {
+            if (strcmp(i->name, name) != 0) {
+                ii = &i->next;
+                continue;
+            }
+            tell(b, i->session, name, "", "", reason);
+            *ii = i->next;
+            free(i);
+        }
+    } else if (strcmp(what, "plugin-state") == 0 && strcmp(st, "loaded") != 0) {
+        for (grant *g = b->fast->grants, *next; g; g = next) {
+            next = g->next;
+            if (strcmp(g->p->id, plugin) != 0)
+                continue;
+            tell(b, g->session, "", plugin, st, reason);
+            close_on_worker(b, g);
+            char why[600];
+            snprintf(why, sizeof why, "%s is %s%s%s", plugin, st, reason[0] ? ": " : "", reason);
+            drop(b, g, BAY_EUNAVAIL, why);
+        }
+    }
+}
+
+void fastpath_host_gone(broker *b, conn *c)
+{
+    if (b->fast == NULL)
+        return;
+    for (grant *g = b->fast->grants, *next; g; g = next) {
+        next = g->next;
+        if (g->session == c->session) {
+            close_on_worker(b, g);
+            drop(b, g, BAY_ECONN, "the host disconnected");
+        }
+    }
+    for (interest **ii = &b->fast->interests, *i; (i = *ii) != NULL;)
+        if (i->session == c->session) {
+            *ii = i->next;
+            free(i);
+        } else {
+            ii = &i->next;
+        }
+}
+
+size_t fastpath_count(const broker *b)
+{
+    size_t n = 0;
+    for (const grant *g = b->fast ? b->fast->grants : NULL; g; g = g->next)
+        n += g->open_id == 0;
+    return n;
+}
+
+void fastpath_free(broker *b)
+{
+    if (b->fast == NULL)
+        return;
+    while (b->fast->grants)
+        drop(b, b->fast->grants, BAY_ECONN, "plugbayd is stopping");
+    for (interest *i = b->fast->interests, *next; i; i = next) {
+        next = i->next;
+        free(i);
+    }
+    free(b->fast);
+    b->fast = NULL;
+}

@@ -1,0 +1,438 @@
+/* client/fastpath.c — libplugbay's side of fast channels: asking plugbayd, connecting to a worker, calls through the rings. */
+#include "fastpath.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "ring.h"
+#include "value_internal.h"
+
+#define HANDSHAKE_MS 2000   /* the worker answers HELLO within this */
+#define CRASH_REASON_MS 1000 /* how long a call waits for plugbayd to say why a worker died */
+
+/* A channel to one plugin's worker. */
+typedef struct chan {
+    struct chan *next;
+    _Atomic int refs;     /* the table's and each running call's */
+    char plugin[128];
+    char token[33];
+    int fd, pidfd;        /* the worker's socket; a pidfd for its process */
+    void *mem;
+    bay_ring in, out;     /* under mu */
+    pthread_mutex_t mu;   /* one call at a time */
+    bay_spin spin;
+    bool broken;          /* under mu: a frame was left half written or read */
+    bool revoked;         /* under the table's mu, as reason */
+    char reason[300];     /* what plugbayd said when it revoked the channel */
+} chan;
+
+/* What the first call of a name and context found: a channel, or none (calls go through plugbayd). */
+typedef struct route {
+    struct route *next;
+    chan *ch;             /* NULL: refused */
+    char *context;        /* NULL: none */
+    char name[];
+} route;
+
+struct bay_fast {
+    pthread_mutex_t mu;      /* guards the lists and every chan's revoked and reason */
+    pthread_cond_t revoked;  /* broadcast when a notice revokes something */
+    pthread_mutex_t opening; /* one channel request at a time */
+    uint64_t generation;     /* counts notices: a request that saw one may be stale */
+    route *routes;
+    chan *chans;
+};
+
+bay_fast *bay_fast_new(void)
+{
+    const char *env = getenv("PLUGBAY_FASTPATH");
+    if (env && strcmp(env, "0") == 0)
+        return NULL;
+    bay_fast *fp = calloc(1, sizeof *fp);
+    if (fp == NULL)
+        return NULL;
+    pthread_mutex_init(&fp->mu, NULL);
+    pthread_mutex_init(&fp->opening, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&fp->revoked, &ca);
+    pthread_condattr_destroy(&ca);
+    return fp;
+}
+
+static void chan_unref(chan *ch)
+{
+    if (ch == NULL || atomic_fetch_sub(&ch->refs, 1) != 1)
+        return;
+    munmap(ch->mem, BAY_CHAN_SIZE);
+    close(ch->fd);
+    close(ch->pidfd);
+    pthread_mutex_destroy(&ch->mu);
+    free(ch);
+}
+
+/* forget_routes drops the routes of name (NULL: every name) or to ch (when not NULL). Lock held. */
+static void forget_routes_locked(bay_fast *fp, const char *name, const chan *ch)
+{
+    for (route **rr = &fp->routes, *r; (r = *rr) != NULL;) {
+        if ((ch && r->ch == ch) || (!ch && (name == NULL || strcmp(r->name, name) == 0))) {
+            *rr = r->next;
+            free(r->context);
+            free(r);
+        } else {
+            rr = &r->next;
+        }
+    }
+}
+
+/* revoke_locked takes ch out of the table; calls running on it finish. Lock held. */
+static void revoke_locked(bay_fast *fp, chan *ch, const char *reason)
+{
+    forget_routes_locked(fp, NULL, ch);
+    for (chan **cc = &fp->chans; *cc; cc = &(*cc)->next)
+        if (*cc == ch) {
+            *cc = ch->next;
+            ch->revoked = true;
+            snprintf(ch->reason, sizeof ch->reason, "%s", reason);
+            chan_unref(ch);
+            return;
+        }
+}
+
+void bay_fast_free(bay_fast *fp)
+{
+    if (fp == NULL)
+        return;
+    while (fp->chans)
+        revoke_locked(fp, fp->chans, "");
+    forget_routes_locked(fp, NULL, NULL);
+    pthread_cond_destroy(&fp->revoked);
+    pthread_mutex_destroy(&fp->opening);
+    pthread_mutex_destroy(&fp->mu);
+    free(fp);
+}
+
+bool bay_fast_notice(bay_conn *c, const bay_frame *f)
+{
+    bay_fast *fp = c->fast;
+    if (strcmp(f->what, "channel-revoked") != 0)
+        return false;
+    if (fp == NULL)
+        return true;
+    pthread_mutex_lock(&fp->mu);
+    fp->generation++;
+    if (f->name[0])
+        forget_routes_locked(fp, f->name, NULL);
+    for (chan *ch = fp->chans, *next; f->plugin[0] && ch; ch = next) {
+        next = ch->next;
+        if (strcmp(ch->plugin, f->plugin) == 0)
+            revoke_locked(fp, ch, f->message);
+    }
+    pthread_cond_broadcast(&fp->revoked);
+    pthread_mutex_unlock(&fp->mu);
+    return true;
+}
+
+static bool same_context(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* lookup finds the route of name and context: true with *ch (a reference, or NULL for a refused route) when known. */
+static bool lookup(bay_fast *fp, const char *name, const char *context, chan **ch)
+{
+    pthread_mutex_lock(&fp->mu);
+    route *r = fp->routes;
+    while (r && !(strcmp(r->name, name) == 0 && same_context(r->context, context)))
+        r = r->next;
+    if (r && (*ch = r->ch) != NULL)
+        atomic_fetch_add(&r->ch->refs, 1);
+    pthread_mutex_unlock(&fp->mu);
+    return r != NULL;
+}
+
+/* add_route records what a request found: a channel, or NULL for a refusal. Lock held. */
+static void add_route_locked(bay_fast *fp, const char *name, const char *context, chan *ch)
+{
+    size_t n = strlen(name) + 1;
+    route *r = malloc(sizeof *r + n);
+    if (r == NULL)
+        return;
+    r->ch = ch;
+    r->context = context ? strdup(context) : NULL;
+    memcpy(r->name, name, n);
+    r->next = fp->routes;
+    fp->routes = r;
+}
+
+/* check_memory maps the channel's memfd after checking that the worker
+ * sealed its size, so that it can never make this host's mapping fault. */
+static void *check_memory(int memfd, char *why, size_t len)
+{
+    struct stat st;
+    int seals = fcntl(memfd, F_GET_SEALS);
+    if (fstat(memfd, &st) != 0 || seals < 0 || (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW)) {
+        snprintf(why, len, "the channel's shared memory is not sealed at its size");
+        return NULL;
+    }
+    void *mem = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+    if (mem == MAP_FAILED) {
+        snprintf(why, len, "cannot map the channel's shared memory: %s", strerror(errno));
+        return NULL;
+    }
+    if (bay_chan_check(mem, (size_t)st.st_size, why, len) != 0) {
+        munmap(mem, (size_t)st.st_size);
+        return NULL;
+    }
+    return mem;
+}
+
+/* dial connects to the worker at address ("@" and an abstract name), says
+ * HELLO with token and maps the memfd it answers with. */
+static chan *dial(bay_conn *c, const bay_value *grant, char *why, size_t len)
+{
+    const char *address = bay_value_str(bay_map_get(grant, "address"), NULL);
+    const char *token = bay_value_str(bay_map_get(grant, "token"), NULL);
+    const char *plugin = bay_value_str(bay_map_get(grant, "plugin"), NULL);
+    pid_t pid = (pid_t)bay_value_int(bay_map_get(grant, "pid"));
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    size_t name_len = address ? strlen(address) : 0;
+    if (!address || address[0] != '@' || name_len > sizeof a.sun_path || !token || !plugin || pid <= 0) {
+        snprintf(why, len, "plugbayd's grant lacks an abstract address, a token, a plugin or a pid");
+        return NULL;
+    }
+    memcpy(a.sun_path + 1, address + 1, name_len - 1);
+    chan *ch = calloc(1, sizeof *ch);
+    if (ch == NULL)
+        return NULL;
+    ch->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    ch->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    bay_frame hello = {.type = BAY_F_HELLO, .role = "host", .name = c->name, .pid = getpid(), .token = token}, f;
+    char buf[2048];
+    int memfd = -1;
+    struct ucred peer;
+    socklen_t plen = sizeof peer;
+    if (ch->fd < 0 || ch->pidfd < 0 ||
+        connect(ch->fd, (struct sockaddr *)&a, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + name_len)) != 0 ||
+        getsockopt(ch->fd, SOL_SOCKET, SO_PEERCRED, &peer, &plen) != 0 || peer.pid != pid) {
+        snprintf(why, len, "cannot reach %s's worker (pid %d) at %s: %s", plugin, pid, address, strerror(errno));
+    } else if (bay_chan_send(ch->fd, &hello, -1) == 0 &&
+               bay_chan_recv(ch->fd, buf, sizeof buf, HANDSHAKE_MS, &f, &memfd, why, len) == 0) {
+        if (f.type == BAY_F_ERROR)
+            snprintf(why, len, "%s", f.message);
+        else if (f.type == BAY_F_WELCOME && memfd >= 0)
+            ch->mem = check_memory(memfd, why, len);
+        bay_frame_release(&f);
+    }
+    if (memfd >= 0)
+        close(memfd);
+    if (ch->mem == NULL) {
+        if (ch->fd >= 0)
+            close(ch->fd);
+        if (ch->pidfd >= 0)
+            close(ch->pidfd);
+        free(ch);
+        return NULL;
+    }
+    bay_chan_rings(ch->mem, false, &ch->in, &ch->out);
+    snprintf(ch->plugin, sizeof ch->plugin, "%s", plugin);
+    snprintf(ch->token, sizeof ch->token, "%s", token);
+    pthread_mutex_init(&ch->mu, NULL);
+    atomic_init(&ch->refs, 1); /* the table's */
+    return ch;
+}
+
+/* open_route asks plugbayd for a channel for name and context, connects (or
+ * reuses the channel of the same grant) and records the route; returns a
+ * reference to the channel, or NULL when the calls go through plugbayd. */
+static chan *open_route(bay_conn *c, const char *name, const char *context)
+{
+    bay_fast *fp = c->fast;
+    pthread_mutex_lock(&fp->opening);
+    chan *ch = NULL;
+    if (lookup(fp, name, context, &ch)) { /* another thread opened it meanwhile */
+        pthread_mutex_unlock(&fp->opening);
+        return ch;
+    }
+    pthread_mutex_lock(&fp->mu);
+    uint64_t generation = fp->generation;
+    pthread_mutex_unlock(&fp->mu);
+    bay_value *args = bay_map(), *grant = NULL;
+    bay_map_set(args, "name", bay_str(name));
+    bay_map_set(args, "context", context ? bay_str(context) : bay_nil());
+    int rc = bay_command(c, "channel", args, BAY_SETUP_TIMEOUT_MS, &grant, NULL);
+    const char *token = bay_value_str(bay_map_get(grant, "token"), NULL);
+    char why[512];
+    /* Only this thread adds channels (it holds opening): one found now stays until a notice, seen below. */
+    pthread_mutex_lock(&fp->mu);
+    for (ch = rc == 0 && token ? fp->chans : NULL; ch && strcmp(ch->token, token) != 0; ch = ch->next)
+        ;
+    pthread_mutex_unlock(&fp->mu);
+    chan *dialed = rc == 0 && ch == NULL ? dial(c, grant, why, sizeof why) : NULL;
+    pthread_mutex_lock(&fp->mu);
+    if (dialed) {
+        dialed->next = fp->chans;
+        fp->chans = ch = dialed;
+    }
+    bool fresh = generation == fp->generation; /* no notice came while plugbayd was asked */
+    if (fresh)
+        add_route_locked(fp, name, context, ch);
+    else
+        ch = NULL;
+    if (ch)
+        atomic_fetch_add(&ch->refs, 1);
+    pthread_mutex_unlock(&fp->mu);
+    pthread_mutex_unlock(&fp->opening);
+    bay_value_free(args);
+    bay_value_free(grant);
+    return ch;
+}
+
+/* The outcomes of a wait on a channel besides 0 and BAY_ETIMEDOUT. */
+enum { GONE_CLOSED = -1, GONE_DEAD = -2 };
+
+/* worker_alive tells a waiting call whether the worker still takes calls. */
+static int worker_alive(void *arg)
+{
+    chan *ch = arg;
+    struct pollfd p = {.fd = ch->pidfd, .events = POLLIN};
+    if (poll(&p, 1, 0) > 0)
+        return GONE_DEAD;
+    return atomic_load(&((bay_chan_hdr *)ch->mem)->closed) ? GONE_CLOSED : 0;
+}
+
+/* crashed fills err for a call whose worker died, with the reason plugbayd gives (waiting a little for it). */
+static int crashed(bay_conn *c, chan *ch, const char *name, int64_t deadline_ns, bay_error *err)
+{
+    bay_fast *fp = c->fast;
+    int64_t until = bay_mono_ns() + CRASH_REASON_MS * 1000000LL;
+    if (until > deadline_ns)
+        until = deadline_ns;
+    struct timespec ts = {until / 1000000000, until % 1000000000};
+    pthread_mutex_lock(&fp->mu);
+    while (!ch->revoked && pthread_cond_timedwait(&fp->revoked, &fp->mu, &ts) == 0)
+        ;
+    bay_error_set(err, BAY_ECRASHED, ch->plugin, "%s failed during %s: %s", ch->plugin, name,
+                  ch->revoked && ch->reason[0] ? ch->reason : "its worker died");
+    pthread_mutex_unlock(&fp->mu);
+    return BAY_ECRASHED;
+}
+
+/* take_answer turns the answer frame f into the call's outcome. */
+static int take_answer(const bay_frame *f, chan *ch, bay_value **result, bay_error *err)
+{
+    if (f->type == BAY_F_ERROR)
+        return bay_error_set(err, f->code > 0 && f->code <= INT_MAX ? (int)f->code : BAY_EPROTO, f->plugin,
+                             "%s", f->message);
+    char why[256];
+    int rc = f->type != BAY_F_RESULT ? BAY_EPROTO
+             : f->value             ? bay_value_from_object(f->value, result, why, sizeof why)
+             : (*result = bay_nil()) ? 0
+                                    : BAY_ENOMEM;
+    if (rc)
+        bay_error_set(err, rc, ch->plugin, "%s's worker sent an unreadable answer: %s", ch->plugin,
+                      f->type != BAY_F_RESULT ? bay_frame_type_name(f->type) : why);
+    return rc;
+}
+
+/* await reads frames until the answer to id; a stale answer (of a call that
+ * timed out before) is skipped. Returns the outcome, or GONE_* codes. */
+static int await(chan *ch, uint64_t id, int64_t deadline_ns, bay_value **result, bay_error *err)
+{
+    bay_ring_wait w = {.until_ns = deadline_ns, .alive = worker_alive, .arg = ch, .spin = &ch->spin};
+    for (;;) {
+        size_t len;
+        void *buf = NULL;
+        int rc = bay_ring_read_len(&ch->in, BAY_FRAME_MAX, &len, &w);
+        if (rc == 0 && (buf = malloc(len)) == NULL)
+            rc = BAY_ENOMEM;
+        if (rc == 0 && (rc = bay_ring_read(&ch->in, buf, len, &w)) != 0)
+            ch->broken = true; /* half a frame read */
+        if (rc) {
+            free(buf);
+            return rc;
+        }
+        bay_frame f;
+        char why[256];
+        rc = bay_frame_decode(buf, len, &f, why, sizeof why);
+        if (rc == 0 && f.id == id)
+            rc = take_answer(&f, ch, result, err);
+        else if (rc)
+            bay_error_set(err, rc, ch->plugin, "%s's worker sent an unreadable frame: %s", ch->plugin, why);
+        bool ours = rc != 0 || f.id == id;
+        bay_frame_release(&f);
+        free(buf);
+        if (ours)
+            return rc;
+    }
+}
+
+/* run makes call f on ch; false when it must go through plugbayd. */
+static bool run(bay_conn *c, chan *ch, bay_frame *f, int timeout_ms, bay_value **result, bay_error *err, int *rc)
+{
+    int64_t deadline = bay_mono_ns() + (int64_t)timeout_ms * 1000000;
+    struct timespec ts = {deadline / 1000000000, deadline % 1000000000};
+    if (pthread_mutex_clocklock(&ch->mu, CLOCK_MONOTONIC, &ts) != 0) {
+        *rc = bay_error_set(err, BAY_ETIMEDOUT, ch->plugin,
+                            "%s did not answer %s before the call's deadline: its channel stayed busy with other "
+                            "calls of this host for %d ms", ch->plugin, f->name, timeout_ms);
+        return true;
+    }
+    if (ch->broken || worker_alive(ch) == GONE_CLOSED) {
+        pthread_mutex_unlock(&ch->mu);
+        return false;
+    }
+    f->id = atomic_fetch_add(&c->next_id, 1);
+    bay_ring_wait w = {.until_ns = deadline, .alive = worker_alive, .arg = ch};
+    uint64_t start = ch->out.pos;
+    int out = bay_ring_write_frame(&ch->out, f, &w);
+    ch->broken |= out != 0 && ch->out.pos != start;
+    if (out == 0)
+        out = await(ch, f->id, deadline, result, err);
+    bool through_broker = out == BAY_EINVAL || (out == GONE_CLOSED && bay_ring_consumed(&ch->out) != ch->out.pos);
+    pthread_mutex_unlock(&ch->mu);
+    if (out == BAY_ETIMEDOUT) {
+        bay_chan_send(ch->fd, &(bay_frame){.type = BAY_F_CANCEL, .id = f->id}, -1);
+        *rc = bay_error_set(err, BAY_ETIMEDOUT, ch->plugin, "%s did not answer %s before the call's deadline; it was cancelled",
+                            ch->plugin, f->name);
+    } else if (out == GONE_DEAD) {
+        *rc = crashed(c, ch, f->name, deadline, err);
+    } else if (out == GONE_CLOSED) {
+        /* Revoked: a call the worker did not take goes through plugbayd; one it took was answered before. */
+        *rc = bay_error_set(err, BAY_EUNAVAIL, ch->plugin, "%s closed its fast channel during %s without answering it",
+                            ch->plugin, f->name);
+    } else {
+        *rc = out;
+    }
+    return !through_broker;
+}
+
+bool bay_fast_call(bay_conn *c, bay_frame *f, int timeout_ms, bay_value **result, bay_error *err, int *rc)
+{
+    if (c->fast == NULL)
+        return false;
+    bay_conn_enter(c);
+    pthread_mutex_lock(&c->mu);
+    bool up = c->down == NULL;
+    pthread_mutex_unlock(&c->mu);
+    chan *ch = NULL;
+    bool known = up && lookup(c->fast, f->name, f->context, &ch);
+    if (up && !known)
+        ch = open_route(c, f->name, f->context);
+    bool handled = ch && run(c, ch, f, timeout_ms, result, err, rc);
+    chan_unref(ch);
+    bay_conn_leave(c);
+    return handled;
+}

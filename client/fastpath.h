@@ -1,0 +1,34 @@
+/* client/fastpath.h — libplugbay's side of fast channels: handle calls straight to a plugin's worker through shared memory.
+ *
+ * The first call of a (name, context) asks plugbayd for a channel (COMMAND
+ * channel); a grant is a worker's address and a one-time token, a refusal
+ * (an event, a host provider, a tcp connection, ...) sends that route's calls
+ * through plugbayd until a channel-revoked notice says its providers changed.
+ * A call that cannot go on its channel (revoked before the worker took it)
+ * goes through plugbayd too: revocation never fails a call. bay_call_async
+ * always goes through plugbayd. $PLUGBAY_FASTPATH=0 turns the fast path off
+ * for connections made afterwards. */
+#ifndef BAY_CLIENT_FASTPATH_H
+#define BAY_CLIENT_FASTPATH_H
+
+#include <stdbool.h>
+
+#include "client.h"
+
+/* bay_fast_new returns a connection's fast-path state, or NULL when
+ * $PLUGBAY_FASTPATH is "0" (or memory is short): calls then all go through plugbayd. */
+bay_fast *bay_fast_new(void);
+
+/* bay_fast_free closes every channel of fp (NULL is ignored); no call may be running. */
+void bay_fast_free(bay_fast *fp);
+
+/* bay_fast_call runs CALL f (its args packed in f->raw) on a fast channel
+ * when c has one for its name and context, giving the outcome in *rc (and
+ * *result or err) as bay_call would. Returns false, touching nothing, when
+ * the call must go through plugbayd instead. */
+bool bay_fast_call(bay_conn *c, bay_frame *f, int timeout_ms, bay_value **result, bay_error *err, int *rc);
+
+/* bay_fast_notice takes a channel-revoked NOTICE (returns true); other notices are not its business (false). */
+bool bay_fast_notice(bay_conn *c, const bay_frame *f);
+
+#endif

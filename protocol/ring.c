@@ -1,0 +1,363 @@
+/* protocol/ring.c — the fast path's shared memory: futex doorbells, adaptive waits and the SPSC byte rings. */
+#include "ring.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <plugbay/error.h>
+
+/* Spinning: never longer than this per wait, at least this when waits are short. */
+#define SPIN_MAX_NS 200000
+#define SPIN_MIN_NS 20000
+
+int64_t bay_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void bay_bell_ring(bay_bell *b)
+{
+    atomic_fetch_add(&b->seq, 1);
+    if (atomic_load(&b->sleepers))
+        syscall(SYS_futex, &b->seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+uint32_t bay_bell_arm(bay_bell *b)
+{
+    atomic_fetch_add(&b->sleepers, 1);
+    return atomic_load(&b->seq);
+}
+
+void bay_bell_disarm(bay_bell *b)
+{
+    atomic_fetch_sub(&b->sleepers, 1);
+}
+
+void bay_bell_sleep(bay_bell *const *bells, const uint32_t *seen, size_t n, int64_t until_ns)
+{
+    struct timespec ts = {until_ns / 1000000000, until_ns % 1000000000};
+    const struct timespec *limit = until_ns ? &ts : NULL;
+    if (n == 1) {
+        /* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC time. */
+        syscall(SYS_futex, &bells[0]->seq, FUTEX_WAIT_BITSET, seen[0], limit, NULL, FUTEX_BITSET_MATCH_ANY);
+        return;
+    }
+    struct futex_waitv w[FUTEX_WAITV_MAX];
+    if (n > FUTEX_WAITV_MAX)
+        n = FUTEX_WAITV_MAX;
+    for (size_t i = 0; i < n; i++)
+        w[i] = (struct futex_waitv){.val = seen[i], .uaddr = (uintptr_t)&bells[i]->seq, .flags = FUTEX_32};
+    if (syscall(SYS_futex_waitv, w, (unsigned)n, 0, limit, CLOCK_MONOTONIC) < 0 && errno == ENOSYS) {
+        /* A kernel before 5.16: nap briefly instead. */
+        struct timespec nap = {0, 200000};
+        nanosleep(&nap, NULL);
+    }
+}
+
+int64_t bay_spin_budget(const bay_spin *s)
+{
+    if (s == NULL)
+        return 0;
+    if (s->avg_ns > SPIN_MAX_NS)
+        return SPIN_MIN_NS;
+    int64_t budget = 4 * s->avg_ns;
+    return budget < SPIN_MIN_NS ? SPIN_MIN_NS : budget > SPIN_MAX_NS ? SPIN_MAX_NS : budget;
+}
+
+void bay_spin_note(bay_spin *s, int64_t ns)
+{
+    if (s)
+        s->avg_ns += (ns - s->avg_ns) / 8;
+}
+
+int bay_wait_for(bool (*ready)(void *), void *arg, bay_bell *const *bells, size_t n, const bay_ring_wait *w)
+{
+    if (ready(arg))
+        return 0;
+    int64_t start = bay_mono_ns(), budget = bay_spin_budget(w->spin);
+    for (unsigned i = 1; budget > 0; i++) {
+        bay_cpu_relax();
+        if (ready(arg)) {
+            bay_spin_note(w->spin, bay_mono_ns() - start);
+            return 0;
+        }
+        if ((i & 31) == 0 && bay_mono_ns() - start >= budget)
+            break;
+    }
+    uint32_t seen[FUTEX_WAITV_MAX];
+    if (n > FUTEX_WAITV_MAX)
+        n = FUTEX_WAITV_MAX;
+    int rc = 0;
+    for (;;) {
+        for (size_t i = 0; i < n; i++)
+            seen[i] = bay_bell_arm(bells[i]);
+        bool now_ready = ready(arg);
+        int64_t now = bay_mono_ns(), until = w->until_ns;
+        if (w->alive && (until == 0 || until > now + BAY_RING_SLICE_MS * 1000000LL))
+            until = now + BAY_RING_SLICE_MS * 1000000LL;
+        if (!now_ready && (w->until_ns == 0 || now < w->until_ns))
+            bay_bell_sleep(bells, seen, n, until);
+        for (size_t i = 0; i < n; i++)
+            bay_bell_disarm(bells[i]);
+        if (now_ready || ready(arg))
+            break;
+        if (w->alive && (rc = w->alive(w->arg)) != 0)
+            break;
+        if (w->until_ns && bay_mono_ns() >= w->until_ns) {
+            rc = BAY_ETIMEDOUT;
+            break;
+        }
+    }
+    bay_spin_note(w->spin, bay_mono_ns() - start);
+    return rc;
+}
+
+void bay_chan_init(void *mem, int32_t worker_pid)
+{
+    bay_chan_hdr *h = mem;
+    h->magic = BAY_CHAN_MAGIC;
+    h->version = BAY_CHAN_VERSION;
+    h->cap = BAY_RING_CAP;
+    h->worker_pid = worker_pid;
+}
+
+int bay_chan_check(const void *mem, size_t size, char *err, size_t errlen)
+{
+    const bay_chan_hdr *h = mem;
+    if (size != BAY_CHAN_SIZE || h->magic != BAY_CHAN_MAGIC || h->version != BAY_CHAN_VERSION ||
+        h->cap != BAY_RING_CAP) {
+        snprintf(err, errlen,
+                 "the channel's shared memory is %zu bytes, version %u, rings of %u bytes; this side expects %u "
+                 "bytes, version %u, rings of %u bytes (are host and worker from the same plugbay build?)",
+                 size, h->version, h->cap, BAY_CHAN_SIZE, BAY_CHAN_VERSION, BAY_RING_CAP);
+        return BAY_EPROTO;
+    }
+    return 0;
+}
+
+void bay_chan_rings(void *mem, bool worker, bay_ring *in, bay_ring *out)
+{
+    bay_chan_hdr *h = mem;
+    uint8_t *to_worker = (uint8_t *)mem + 4096, *to_host = to_worker + BAY_RING_CAP;
+    *in = (bay_ring){.ctl = worker ? &h->to_worker : &h->to_host, .data = worker ? to_worker : to_host};
+    *out = (bay_ring){.ctl = worker ? &h->to_host : &h->to_worker, .data = worker ? to_host : to_worker,
+                      .producer = true};
+}
+
+int64_t bay_ring_readable(const bay_ring *r)
+{
+    uint64_t avail = atomic_load_explicit(&r->ctl->head, memory_order_acquire) - r->pos;
+    return avail > BAY_RING_CAP ? -1 : (int64_t)avail;
+}
+
+/* room returns how many bytes a producer may write now, or -1 for an impossible consumer index. */
+static int64_t room(const bay_ring *r)
+{
+    uint64_t used = r->pos - atomic_load_explicit(&r->ctl->tail, memory_order_acquire);
+    return used > BAY_RING_CAP ? -1 : (int64_t)(BAY_RING_CAP - used);
+}
+
+static bool has_data(void *arg)
+{
+    return bay_ring_readable(arg) != 0;
+}
+
+static bool has_room(void *arg)
+{
+    return room(arg) != 0;
+}
+
+/* transfer moves len bytes between buf and the ring, waiting for the peer as
+ * w says: into the ring when r produces, out of it when r consumes. */
+static int transfer(bay_ring *r, uint8_t *buf, size_t len, const bay_ring_wait *w)
+{
+    bay_ring_ctl *ctl = r->ctl;
+    bay_bell *peer_moved = r->producer ? &ctl->space : &ctl->data;
+    while (len > 0) {
+        int rc = bay_wait_for(r->producer ? has_room : has_data, r, &peer_moved, 1, w);
+        if (rc)
+            return rc;
+        int64_t avail = r->producer ? room(r) : bay_ring_readable(r);
+        if (avail < 0)
+            return BAY_EPROTO;
+        size_t n = (size_t)avail < len ? (size_t)avail : len, at = r->pos & (BAY_RING_CAP - 1);
+        size_t first = n < BAY_RING_CAP - at ? n : BAY_RING_CAP - at;
+        if (r->producer) {
+            memcpy(r->data + at, buf, first);
+            memcpy(r->data, buf + first, n - first);
+        } else {
+            memcpy(buf, r->data + at, first);
+            memcpy(buf + first, r->data, n - first);
+        }
+        buf += n;
+        len -= n;
+        r->pos += n;
+        atomic_store_explicit(r->producer ? &ctl->head : &ctl->tail, r->pos, memory_order_release);
+        bay_bell_ring(r->producer ? &ctl->data : &ctl->space);
+    }
+    return 0;
+}
+
+int bay_ring_read(bay_ring *r, void *buf, size_t len, const bay_ring_wait *w)
+{
+    return r->producer ? BAY_EINVAL : transfer(r, buf, len, w);
+}
+
+int bay_ring_write(bay_ring *r, const void *buf, size_t len, const bay_ring_wait *w)
+{
+    return r->producer ? transfer(r, (uint8_t *)buf, len, w) : BAY_EINVAL; /* only read from in this direction */
+}
+
+int bay_ring_read_len(bay_ring *r, size_t max, size_t *len, const bay_ring_wait *w)
+{
+    uint8_t prefix[4];
+    int rc = bay_ring_read(r, prefix, sizeof prefix, w);
+    if (rc)
+        return rc;
+    *len = (size_t)prefix[0] | (size_t)prefix[1] << 8 | (size_t)prefix[2] << 16 | (size_t)prefix[3] << 24;
+    return *len == 0 || *len > max ? BAY_EPROTO : 0;
+}
+
+int bay_ring_read_frame(bay_ring *r, size_t max, void **out, size_t *len, const bay_ring_wait *w)
+{
+    size_t n;
+    int rc = bay_ring_read_len(r, max, &n, w);
+    if (rc)
+        return rc;
+    void *buf = malloc(n);
+    if (buf == NULL)
+        return BAY_ENOMEM;
+    if ((rc = bay_ring_read(r, buf, n, w)) != 0) {
+        free(buf);
+        return rc;
+    }
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+static int sbuffer_sink(void *data, const char *buf, size_t len)
+{
+    return msgpack_sbuffer_write(data, buf, len);
+}
+
+int bay_ring_write_frame(bay_ring *r, const bay_frame *f, const bay_ring_wait *w)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    int rc = msgpack_sbuffer_write(&sb, "\0\0\0\0", 4) ? BAY_ENOMEM : bay_frame_encode(f, sbuffer_sink, &sb);
+    size_t n = sb.size - 4;
+    if (rc == 0 && n > BAY_FRAME_MAX)
+        rc = BAY_EINVAL;
+    if (rc == 0) {
+        uint8_t *p = (uint8_t *)sb.data;
+        p[0] = (uint8_t)n;
+        p[1] = (uint8_t)(n >> 8);
+        p[2] = (uint8_t)(n >> 16);
+        p[3] = (uint8_t)(n >> 24);
+        rc = bay_ring_write(r, sb.data, sb.size, w);
+    }
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
+
+uint64_t bay_ring_consumed(const bay_ring *r)
+{
+    return atomic_load_explicit(&r->ctl->tail, memory_order_acquire);
+}
+
+int bay_chan_send(int fd, const bay_frame *f, int pass_fd)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    if (bay_frame_encode(f, sbuffer_sink, &sb) != 0) {
+        msgpack_sbuffer_destroy(&sb);
+        return BAY_EINVAL;
+    }
+    struct iovec iov = {sb.data, sb.size};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } ctl;
+    if (pass_fd >= 0) {
+        memset(&ctl, 0, sizeof ctl);
+        m.msg_control = ctl.buf;
+        m.msg_controllen = sizeof ctl.buf;
+        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
+    }
+    ssize_t n = sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+    int rc = n >= 0 ? 0 : errno == EAGAIN ? BAY_EBUSY : BAY_ECONN;
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
+
+/* take_fds stores the first descriptor passed in m in *got_fd (when not NULL) and closes the others. */
+static void take_fds(struct msghdr *m, int *got_fd)
+{
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < n; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+            if (got_fd && *got_fd < 0)
+                *got_fd = fd;
+            else
+                close(fd);
+        }
+    }
+}
+
+int bay_chan_recv(int fd, void *buf, size_t size, int timeout_ms, bay_frame *f, int *got_fd, char *err,
+                  size_t errlen)
+{
+    memset(f, 0, sizeof *f);
+    if (got_fd)
+        *got_fd = -1;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int ready;
+    while ((ready = poll(&p, 1, timeout_ms)) < 0 && errno == EINTR)
+        ;
+    if (ready == 0) {
+        snprintf(err, errlen, "no answer within %d ms", timeout_ms);
+        return BAY_ETIMEDOUT;
+    }
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(4 * sizeof(int))];
+    } ctl;
+    struct iovec iov = {buf, size};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf};
+    ssize_t n = recvmsg(fd, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (n <= 0) {
+        snprintf(err, errlen, "%s", n == 0 ? "the peer hung up" : strerror(errno));
+        return n < 0 && errno == EAGAIN ? BAY_ETIMEDOUT : BAY_ECONN;
+    }
+    take_fds(&m, got_fd);
+    if (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+        if (got_fd && *got_fd >= 0)
+            close(*got_fd);
+        if (got_fd)
+            *got_fd = -1;
+        snprintf(err, errlen, "a message longer than %zu bytes or with too many descriptors", size);
+        return BAY_EPROTO;
+    }
+    return bay_frame_decode(buf, (size_t)n, f, err, errlen);
+}

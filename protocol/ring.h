@@ -1,0 +1,175 @@
+/* protocol/ring.h — the fast path's shared memory: two single-producer single-consumer byte rings in one memfd.
+ *
+ * A channel joins one host and one worker on the same machine. Its memfd holds
+ * a header page and one ring per direction; each ring carries the same frames
+ * as NNG, each one a 4-byte little-endian length and the msgpack frame (a frame
+ * larger than the ring streams through it while the consumer reads). A side
+ * that waits spins for a while (adaptive: as long as its recent waits lasted,
+ * within bounds) and then sleeps on a futex doorbell, which the other side
+ * rings after each write or read; a ring FUTEX_WAKEs only when someone sleeps.
+ *
+ * The peer is never trusted: each side keeps its own index in private memory,
+ * checks the peer's index against the ring's size and copies bytes out before
+ * decoding them. A peer that breaks the rules makes the ring fail with
+ * BAY_EPROTO, never a crash or an endless wait. */
+#ifndef BAY_RING_H
+#define BAY_RING_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "frame.h"
+
+/* Bytes of each direction's ring (a power of two). */
+#define BAY_RING_CAP (32u * 1024u)
+/* Bytes of the channel's memfd: the header page and the two rings. */
+#define BAY_CHAN_SIZE (4096u + 2u * BAY_RING_CAP)
+#define BAY_CHAN_MAGIC 0x79616270u /* "pbay" */
+#define BAY_CHAN_VERSION 1u
+/* Longest a waiter sleeps before it asks again whether its peer is alive. */
+#define BAY_RING_SLICE_MS 10
+
+/* A futex doorbell. Whoever changes what a sleeper waits for rings it; a
+ * sleeper arms it, checks its condition again, and sleeps only while seq still
+ * holds the value arm returned. Works in shared and in private memory. */
+typedef struct bay_bell {
+    _Atomic uint32_t seq;
+    _Atomic uint32_t sleepers;
+} bay_bell;
+
+/* One direction's shared control words; producer and consumer fields sit on separate cache lines. */
+typedef struct bay_ring_ctl {
+    _Alignas(64) _Atomic uint64_t head; /* bytes ever written (producer) */
+    bay_bell data;                      /* rung by the producer after a write */
+    _Alignas(64) _Atomic uint64_t tail; /* bytes ever read (consumer) */
+    bay_bell space;                     /* rung by the consumer after a read */
+} bay_ring_ctl;
+
+/* The header page at offset 0 of a channel's memfd. */
+typedef struct bay_chan_hdr {
+    uint32_t magic, version, cap; /* BAY_CHAN_MAGIC, BAY_CHAN_VERSION, BAY_RING_CAP */
+    int32_t worker_pid;
+    _Atomic uint32_t closed;      /* set by the worker once it takes no more calls from this channel */
+    bay_ring_ctl to_worker, to_host;
+} bay_chan_hdr;
+
+/* Adaptive spinning: how long a side's recent waits lasted. */
+typedef struct bay_spin {
+    int64_t avg_ns;
+} bay_spin;
+
+/* How an operation waits for its peer: spin (spin may be NULL: no spinning),
+ * then sleep; with alive set, in slices of BAY_RING_SLICE_MS, calling
+ * alive(arg) after each: a non-zero answer ends the wait with that code.
+ * until_ns is a CLOCK_MONOTONIC deadline (0 = none) that ends it with BAY_ETIMEDOUT. */
+typedef struct bay_ring_wait {
+    int64_t until_ns;
+    int (*alive)(void *arg);
+    void *arg;
+    bay_spin *spin;
+} bay_ring_wait;
+
+/* One side's private view of one direction. */
+typedef struct bay_ring {
+    bay_ring_ctl *ctl;
+    uint8_t *data;
+    uint64_t pos;  /* our own index: head when we produce, tail when we consume */
+    bool producer;
+} bay_ring;
+
+/* bay_mono_ns returns CLOCK_MONOTONIC in nanoseconds. */
+int64_t bay_mono_ns(void);
+
+/* bay_bell_ring bumps b and wakes its sleepers, if any. */
+void bay_bell_ring(bay_bell *b);
+
+/* bay_bell_arm registers a sleeper on b and returns the seq to sleep against;
+ * bay_bell_disarm unregisters it. */
+uint32_t bay_bell_arm(bay_bell *b);
+void bay_bell_disarm(bay_bell *b);
+
+/* bay_bell_sleep sleeps until one of the n bells (at most 128) no longer holds
+ * seen[i], a wake-up, or until_ns (CLOCK_MONOTONIC; 0 = no limit). */
+void bay_bell_sleep(bay_bell *const *bells, const uint32_t *seen, size_t n, int64_t until_ns);
+
+/* bay_spin_budget returns how many ns to spin before sleeping: four times the
+ * recent waits while they stay short (20 to 200 µs), 20 µs once they are long.
+ * bay_spin_note records a wait that lasted ns. */
+int64_t bay_spin_budget(const bay_spin *s);
+void bay_spin_note(bay_spin *s, int64_t ns);
+
+/* bay_cpu_relax tells the CPU this thread is spinning. */
+static inline void bay_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* bay_wait_for waits as w says until ready(arg) is true (0) or the wait ends
+ * (BAY_ETIMEDOUT, or alive's code); it sleeps on the n bells. */
+int bay_wait_for(bool (*ready)(void *), void *arg, bay_bell *const *bells, size_t n, const bay_ring_wait *w);
+
+/* bay_chan_init lays out a new channel in mem (BAY_CHAN_SIZE zeroed bytes). */
+void bay_chan_init(void *mem, int32_t worker_pid);
+
+/* bay_chan_check returns 0 when mem (size bytes) is a channel this build
+ * speaks, else BAY_EPROTO with the reason in err. */
+int bay_chan_check(const void *mem, size_t size, char *err, size_t errlen);
+
+/* bay_chan_rings gives the worker's (worker true) or the host's view of the
+ * channel at mem: the ring it reads (in) and the ring it writes (out). */
+void bay_chan_rings(void *mem, bool worker, bay_ring *in, bay_ring *out);
+
+/* bay_ring_readable returns how many bytes a consumer may read now, or -1
+ * when the producer's index is impossible (a broken or hostile peer). */
+int64_t bay_ring_readable(const bay_ring *r);
+
+/* bay_ring_read reads exactly len bytes into buf, waiting for the producer as
+ * w says. Returns 0, BAY_ETIMEDOUT, alive's code, or BAY_EPROTO. */
+int bay_ring_read(bay_ring *r, void *buf, size_t len, const bay_ring_wait *w);
+
+/* bay_ring_write writes len bytes of buf, waiting for room as w says. Returns
+ * 0, BAY_ETIMEDOUT, alive's code, or BAY_EPROTO. A failed write may have
+ * written part of buf: the ring can no longer be used then. */
+int bay_ring_write(bay_ring *r, const void *buf, size_t len, const bay_ring_wait *w);
+
+/* bay_ring_read_len reads the 4-byte length that starts a frame into *len;
+ * 0 or over max bytes is BAY_EPROTO. Otherwise as bay_ring_read. */
+int bay_ring_read_len(bay_ring *r, size_t max, size_t *len, const bay_ring_wait *w);
+
+/* bay_ring_read_frame reads one length-prefixed frame into a new malloc'ed
+ * buffer (*out, *len) the caller frees. Frames over max bytes are BAY_EPROTO. */
+int bay_ring_read_frame(bay_ring *r, size_t max, void **out, size_t *len, const bay_ring_wait *w);
+
+/* bay_ring_write_frame encodes f as a length-prefixed frame and writes it like bay_ring_write;
+ * BAY_EINVAL when f cannot be encoded or is over BAY_FRAME_MAX. */
+int bay_ring_write_frame(bay_ring *r, const bay_frame *f, const bay_ring_wait *w);
+
+/* bay_ring_consumed returns the bytes the consumer has read so far, as the
+ * producer sees it (the consumer's shared index). */
+uint64_t bay_ring_consumed(const bay_ring *r);
+
+/* The channel's Unix socket (SOCK_SEQPACKET) carries a few frames, one per
+ * message: the host's HELLO with its token, the worker's WELCOME with the
+ * memfd (or an ERROR), and the host's CANCELs. */
+
+/* bay_chan_send sends f on fd as one message, passing pass_fd along
+ * (SCM_RIGHTS) when it is >= 0. Never blocks. Returns 0, BAY_EINVAL when f
+ * cannot be encoded, BAY_EBUSY when the socket is full, or BAY_ECONN. */
+int bay_chan_send(int fd, const bay_frame *f, int pass_fd);
+
+/* bay_chan_recv waits up to timeout_ms (-1: no limit) for one message on fd,
+ * received into buf (size bytes), and decodes it into f, which points into
+ * buf: release f before reusing buf. A descriptor passed along goes to
+ * *got_fd (-1 when none); with got_fd NULL it is closed. Returns 0,
+ * BAY_ETIMEDOUT, BAY_ECONN (the peer hung up), or the decoding error with the
+ * reason in err. */
+int bay_chan_recv(int fd, void *buf, size_t size, int timeout_ms, bay_frame *f, int *got_fd, char *err,
+                  size_t errlen);
+
+#endif

@@ -1,0 +1,350 @@
+/* tests/e2e/test_fastpath.c — fast channels: grants, refusals, revocation, crashes on both sides, hostile hosts. */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "ring.h"
+
+static harness h;
+static bay_conn *c;
+
+static void start(void)
+{
+    const char *ids[] = {"example/hello", "example/audit", "test/slow", NULL};
+    setenv("PLUGBAY_FASTPATH", "1", 1);
+    h_setup(&h, ids);
+    h_start(&h, NULL);
+    c = h_connect(&h, "test-fastpath");
+    for (size_t i = 0; ids[i]; i++)
+        cr_assert(h_wait_state(c, ids[i], "loaded", H_WAIT_MS), "%s did not load", ids[i]);
+}
+
+static void stop(void)
+{
+    bay_close(c);
+    h_cleanup(&h);
+}
+
+TestSuite(fastpath, .init = start, .fini = stop, .timeout = 120);
+
+/* fast_channels returns how many channels plugbayd has granted. */
+static int64_t fast_channels(void)
+{
+    bay_value *s = NULL;
+    bay_error err;
+    cr_assert_eq(bay_command(c, "status", NULL, 10000, &s, &err), 0, "%s", err.message);
+    int64_t n = bay_value_int(bay_map_get(bay_map_get(s, "broker"), "fast_channels"));
+    bay_value_free(s);
+    return n;
+}
+
+/* ask asks plugbayd for a channel for name; returns the code and, on success, the grant in *grant. */
+static int ask(const char *name, bay_value **grant, bay_error *err)
+{
+    bay_value *a = bay_map();
+    bay_map_set(a, "name", bay_str(name));
+    int rc = bay_command(c, "channel", a, 10000, grant, err);
+    bay_value_free(a);
+    return rc;
+}
+
+static void expect_greet(const char *want)
+{
+    char out[256];
+    bay_error err;
+    cr_assert_eq(h_call_str(c, "greet", "world", 5000, out, sizeof out, &err), 0, "%s", err.message);
+    cr_assert_str_eq(out, want);
+}
+
+Test(fastpath, a_handle_call_takes_a_channel_and_an_event_does_not)
+{
+    expect_greet("Hello, world!");
+    cr_assert_eq(fast_channels(), 1, "the first call of greet opened a channel to example/hello");
+    bay_value *res = NULL;
+    bay_error err;
+    cr_assert_eq(bay_call(c, "app.started", NULL, NULL, &res, &err), 0, "%s", err.message);
+    cr_assert_eq(bay_value_type(res), BAY_ARRAY, "an event's answer is gathered by plugbayd");
+    cr_assert_eq(bay_value_len(res), 2, "the event still reaches both providers");
+    cr_assert_str_eq(bay_value_str(bay_map_get(bay_array_get(res, 1), "plugin"), NULL), "example/audit");
+    bay_value_free(res);
+    cr_assert_eq(fast_channels(), 1, "events go through plugbayd");
+    int rc = ask("app.started", &res, &err);
+    cr_assert_eq(rc, BAY_EKIND, "got %s: %s", bay_errname(rc), err.message);
+    cr_assert(strstr(err.message, "event"), "%s", err.message);
+}
+
+static int echo(const bay_value *args, bay_value **result, bay_error *err, void *user)
+{
+    *result = bay_value_copy(args);
+    return 0;
+}
+
+Test(fastpath, a_request_that_cannot_be_granted_says_why_and_calls_still_work)
+{
+    bay_value *g = NULL;
+    bay_error err;
+    cr_assert_eq(ask("no.such.thing", &g, &err), BAY_ENOENT);
+    cr_assert(strstr(err.message, "no.such.thing"), "%s", err.message);
+    cr_assert_eq(bay_provide(c, "host.echo", BAY_HANDLE, NULL, echo, NULL, &err), 0, "%s", err.message);
+    cr_assert_eq(ask("host.echo", &g, &err), BAY_EUNAVAIL);
+    cr_assert(strstr(err.message, "host:test-fastpath") && strstr(err.message, "plugins"), "%s", err.message);
+    cr_assert_eq(bay_command(c, "channel", NULL, 10000, &g, &err), BAY_EINVAL);
+    cr_assert(strstr(err.message, "\"name\""), "%s", err.message);
+    bay_value *args = bay_array(), *res = NULL;
+    bay_array_push(args, bay_int(7));
+    cr_assert_eq(bay_call(c, "host.echo", args, NULL, &res, &err), 0, "%s", err.message);
+    cr_assert(bay_value_equal(args, res), "a host provider answers through plugbayd");
+    bay_value_free(res);
+    bay_value_free(args);
+    expect_greet("Hello, world!");
+}
+
+Test(fastpath, unload_revokes_and_calls_follow_the_registry)
+{
+    expect_greet("Hello, world!");
+    bay_error err;
+    cr_assert_eq(h_command(c, "unload", "example/hello", &err), 0, "%s", err.message);
+    expect_greet("Greetings, world (from example/audit)");
+    cr_assert_eq(h_command(c, "load", "example/hello", &err), 0, "%s", err.message);
+    expect_greet("Hello, world!");
+    cr_assert_eq(fast_channels(), 2, "one channel to each plugin that served greet");
+}
+
+/* main_thread_sleeps tells whether the worker pid's main thread is in a sleep (test/slow's nap). */
+static bool main_thread_sleeps(void *arg)
+{
+    pid_t pid = *(pid_t *)arg;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/syscall", pid, pid);
+    FILE *f = fopen(path, "r");
+    long nr = -1;
+    if (f) {
+        if (fscanf(f, "%ld", &nr) != 1)
+            nr = -1;
+        fclose(f);
+    }
+    return nr == 230 || nr == 35; /* clock_nanosleep, nanosleep */
+}
+
+struct call_result {
+    const char *name;
+    int64_t arg;
+    int timeout_ms;
+    int rc;
+    long long took_ms;
+    bay_error err;
+};
+
+static void *call_thread(void *arg)
+{
+    struct call_result *r = arg;
+    bay_value *args = bay_array(), *res = NULL;
+    bay_array_push(args, bay_int(r->arg));
+    bay_call_opts o = {.timeout_ms = r->timeout_ms};
+    long long t0 = h_now_ms();
+    r->rc = bay_call(c, r->name, args, &o, &res, &r->err);
+    r->took_ms = h_now_ms() - t0;
+    bay_value_free(res);
+    bay_value_free(args);
+    return NULL;
+}
+
+static bool slow_answers(void *arg)
+{
+    bay_value *res = NULL;
+    int rc = bay_call(c, "slow.echo", NULL, NULL, &res, NULL);
+    bay_value_free(res);
+    return rc == 0;
+}
+
+/* start_sleep makes test/slow sleep ms (over a fast channel) in thread t and
+ * returns its worker's pid once the call runs there. */
+static pid_t start_sleep(struct call_result *r, int64_t ms, int timeout_ms, pthread_t *t)
+{
+    cr_assert(slow_answers(NULL));
+    pid_t pid = h_worker_pid(c, "test/slow");
+    *r = (struct call_result){.name = "slow.sleep", .arg = ms, .timeout_ms = timeout_ms};
+    pthread_create(t, NULL, call_thread, r);
+    cr_assert(h_wait_until(main_thread_sleeps, &pid, H_WAIT_MS), "test/slow never started the call");
+    return pid;
+}
+
+Test(fastpath, a_worker_killed_during_a_fast_call_is_a_crash_error_within_the_timeout)
+{
+    struct call_result r;
+    pthread_t t;
+    kill(start_sleep(&r, 20000, 4000, &t), SIGKILL);
+    pthread_join(t, NULL);
+    cr_assert_eq(r.rc, BAY_ECRASHED, "got %s: %s", bay_errname(r.rc), r.err.message);
+    cr_assert_str_eq(r.err.plugin, "test/slow");
+    cr_assert(strstr(r.err.message, "slow.sleep") && strstr(r.err.message, "SIGKILL"), "%s", r.err.message);
+    cr_assert(r.took_ms < 4000, "the caller waited %lld ms", r.took_ms);
+    expect_greet("Hello, world!");
+    cr_assert(h_wait_until(slow_answers, NULL, H_WAIT_MS), "test/slow was not restarted");
+}
+
+Test(fastpath, unload_waits_for_the_fast_call_in_hand)
+{
+    struct call_result r;
+    pthread_t t;
+    start_sleep(&r, 600, 5000, &t);
+    bay_error err;
+    cr_assert_eq(h_command(c, "unload", "test/slow", &err), 0, "%s", err.message);
+    pthread_join(t, NULL);
+    cr_assert_eq(r.rc, 0, "the call in hand finished before the unload: %s", r.err.message);
+    int rc = h_call_str(c, "slow.echo", NULL, 2000, NULL, 0, &err);
+    cr_assert_eq(rc, BAY_ENOPROVIDER, "got %s: %s", bay_errname(rc), err.message);
+    cr_assert_eq(h_command(c, "load", "test/slow", &err), 0, "%s", err.message);
+    cr_assert(slow_answers(NULL));
+}
+
+/* fd_count counts the open descriptors of process pid. */
+static int fd_count(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd", pid);
+    DIR *d = opendir(path);
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    return n;
+}
+
+struct fds {
+    pid_t pid;
+    int want;
+};
+
+static bool fds_back_to(void *arg)
+{
+    struct fds *f = arg;
+    return fd_count(f->pid) == f->want;
+}
+
+static bool one_channel(void *arg)
+{
+    return fast_channels() == 1;
+}
+
+Test(fastpath, a_host_that_dies_holding_a_channel_is_cleaned_up)
+{
+    cr_assert(slow_answers(NULL));
+    pid_t worker = h_worker_pid(c, "test/slow");
+    int before = fd_count(worker);
+    int out[2];
+    cr_assert(pipe(out) == 0);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    char *argv[] = {BAY_FASTPATH_HOST, h.url, NULL};
+    pid_t doomed;
+    extern char **environ;
+    cr_assert(posix_spawn(&doomed, argv[0], &fa, NULL, argv, environ) == 0);
+    posix_spawn_file_actions_destroy(&fa);
+    close(out[1]);
+    char line[16] = "";
+    cr_assert(read(out[0], line, sizeof line - 1) > 0 && strncmp(line, "ready", 5) == 0, "the host did not start");
+    close(out[0]);
+    cr_assert_eq(fast_channels(), 2, "the test's channel and the doomed host's");
+    cr_assert(h_wait_until(main_thread_sleeps, &worker, H_WAIT_MS), "the doomed host's call did not start");
+    kill(doomed, SIGKILL);
+    waitpid(doomed, NULL, 0);
+    cr_assert(h_wait_until(one_channel, NULL, H_WAIT_MS), "plugbayd still counts the dead host's channel");
+    struct fds f = {worker, before};
+    cr_assert(h_wait_until(fds_back_to, &f, H_WAIT_MS), "the worker holds %d descriptors, %d before the host came",
+              fd_count(worker), before);
+    long long t0 = h_now_ms();
+    cr_assert(slow_answers(NULL));
+    cr_assert(h_now_ms() - t0 < 1000, "the dead host's 30 s call was cancelled, not waited for");
+    cr_assert_eq(h_worker_pid(c, "test/slow"), worker, "the worker lived on");
+}
+
+/* dial_raw connects to a granted worker address like a host would, without libplugbay. */
+static int dial_raw(const bay_value *grant)
+{
+    const char *address = bay_value_str(bay_map_get(grant, "address"), NULL);
+    cr_assert(address && address[0] == '@', "address %s", address ? address : "(none)");
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    memcpy(a.sun_path + 1, address + 1, strlen(address) - 1);
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    cr_assert(connect(fd, (struct sockaddr *)&a, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(address))) ==
+              0);
+    return fd;
+}
+
+/* hello_raw sends HELLO with token and returns the answer's type, its message in why and any memfd in *memfd. */
+static int64_t hello_raw(int fd, const char *token, char *why, size_t len, int *memfd)
+{
+    bay_frame hello = {.type = BAY_F_HELLO, .role = "host", .name = "raw", .pid = getpid(), .token = token}, f;
+    cr_assert_eq(bay_chan_send(fd, &hello, -1), 0);
+    char buf[2048];
+    cr_assert_eq(bay_chan_recv(fd, buf, sizeof buf, 5000, &f, memfd, why, len), 0, "%s", why);
+    int64_t type = f.type;
+    snprintf(why, len, "%s", f.type == BAY_F_ERROR ? f.message : "");
+    bay_frame_release(&f);
+    return type;
+}
+
+static bool hung_up(void *arg)
+{
+    char b;
+    return recv(*(int *)arg, &b, 1, MSG_DONTWAIT) == 0;
+}
+
+Test(fastpath, hostile_hosts_are_refused_and_the_worker_keeps_serving)
+{
+    bay_value *grant = NULL;
+    bay_error err;
+    cr_assert_eq(ask("greet", &grant, &err), 0, "%s", err.message);
+    char why[512];
+    int memfd;
+    int fd = dial_raw(grant);
+    cr_assert_eq(hello_raw(fd, "00000000000000000000000000000000", why, sizeof why, &memfd), BAY_F_ERROR);
+    cr_assert_eq(memfd, -1, "a refused host gets no memory");
+    cr_assert(strstr(why, "token") && strstr(why, "example/hello"), "%s", why);
+    close(fd);
+    fd = dial_raw(grant);
+    cr_assert_eq(bay_chan_send(fd, &(bay_frame){.type = BAY_F_CANCEL, .id = 1}, -1), 0);
+    bay_frame f;
+    char buf[2048];
+    cr_assert_eq(bay_chan_recv(fd, buf, sizeof buf, 5000, &f, NULL, why, sizeof why), 0, "%s", why);
+    cr_assert(f.type == BAY_F_ERROR && strstr(f.message, "HELLO"), "a first frame that is not HELLO is named");
+    bay_frame_release(&f);
+    close(fd);
+
+    /* The right token: admitted; then a lying frame length in the ring drops only this channel. */
+    fd = dial_raw(grant);
+    const char *token = bay_value_str(bay_map_get(grant, "token"), NULL);
+    cr_assert_eq(hello_raw(fd, token, why, sizeof why, &memfd), BAY_F_WELCOME, "%s", why);
+    cr_assert(memfd >= 0);
+    void *mem = mmap(NULL, BAY_CHAN_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+    cr_assert(mem != MAP_FAILED);
+    cr_assert(ftruncate(memfd, 4096) != 0, "the worker sealed the channel's size");
+    close(memfd);
+    bay_ring in, out;
+    bay_chan_rings(mem, false, &in, &out);
+    bay_ring_wait w = {.until_ns = bay_mono_ns() + 5000000000LL};
+    cr_assert_eq(bay_ring_write(&out, "\xff\xff\xff\x7f", 4, &w), 0);
+    cr_assert(h_wait_until(hung_up, &fd, H_WAIT_MS), "the worker kept a channel that broke the rules");
+    int again = dial_raw(grant);
+    cr_assert_eq(hello_raw(again, token, why, sizeof why, &memfd), BAY_F_ERROR, "a token works once");
+    close(again);
+    munmap(mem, BAY_CHAN_SIZE);
+    close(fd);
+    bay_value_free(grant);
+    expect_greet("Hello, world!");
+}
