@@ -368,6 +368,8 @@ static int consent(request *r)
 
 int main(int argc, char **argv)
 {
+    /* One call per process: a fast channel would cost a grant it never reuses. */
+    setenv("PLUGBAY_FASTPATH", "0", 0);
     const char *grants[argc], *words[argc];
     request r = {.grants = grants, .words = words};
     int rc = parse(argc, argv, &r);
