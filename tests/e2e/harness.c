@@ -269,6 +269,23 @@ bool h_log_contains(harness *h, const char *needle)
     return found;
 }
 
+struct log_wait {
+    harness *h;
+    const char *needle;
+};
+
+static bool log_has(void *arg)
+{
+    struct log_wait *w = arg;
+    return h_log_contains(w->h, w->needle);
+}
+
+bool h_wait_log(harness *h, const char *needle)
+{
+    struct log_wait w = {h, needle};
+    return h_wait_until(log_has, &w, H_WAIT_MS);
+}
+
 int h_call_str(bay_conn *c, const char *name, const char *arg, int timeout_ms, char *out, size_t len,
                bay_error *err)
 {

@@ -55,8 +55,12 @@ void h_plugin_state(bay_conn *c, const char *id, char *state, size_t len, char *
 /* h_wait_state waits until plugin id is in state; returns false on timeout. */
 bool h_wait_state(bay_conn *c, const char *id, const char *state, int timeout_ms);
 
-/* h_log_contains returns true when the broker's log holds needle. */
+/* h_log_contains returns true when the broker's log holds needle now. */
 bool h_log_contains(harness *h, const char *needle);
+
+/* h_wait_log waits (H_WAIT_MS at most) until the broker's log holds needle:
+ * log lines travel apart from call results, so a line may follow the answer. */
+bool h_wait_log(harness *h, const char *needle);
 
 /* h_command runs a broker command with {"id": id} and returns its code. */
 int h_command(bay_conn *c, const char *command, const char *id, bay_error *err);

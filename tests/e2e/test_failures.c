@@ -100,7 +100,7 @@ Test(failures, hung_plugin_times_out_then_is_killed_and_restarted)
     struct ping p = {"hang.ping"};
     cr_assert(h_wait_until(answers_pong, &p, H_WAIT_MS), "test/hang was not restarted");
     cr_assert_neq(h_worker_pid(c, "test/hang"), before);
-    cr_assert(h_log_contains(&h, "hung: hang.forever"));
+    cr_assert(h_wait_log(&h, "hung: hang.forever"));
 }
 
 Test(failures, polite_plugin_returns_on_cancel_and_is_not_restarted)
@@ -146,7 +146,7 @@ Test(failures, failing_on_load_marks_the_plugin_failed_with_its_message)
     char state[64], reason[512];
     h_plugin_state(c, "test/badload", state, sizeof state, reason, sizeof reason);
     cr_assert(strstr(reason, "load failed"), "reason: %s", reason);
-    cr_assert(h_log_contains(&h, "refusing to load: missing license key"));
+    cr_assert(h_wait_log(&h, "refusing to load: missing license key"));
     expect_hello_serves();
 }
 
@@ -155,8 +155,8 @@ Test(failures, plugin_output_goes_to_the_log_tagged_with_its_id)
     const char *ids[] = {"test/slow", NULL};
     start_with(ids, NULL);
     cr_assert(h_wait_state(c, "test/slow", "loaded", H_WAIT_MS));
-    cr_assert(h_log_contains(&h, "[test/slow] output: stdout-line from slow"));
-    cr_assert(h_log_contains(&h, "[test/slow] output: stderr-line from slow"));
+    cr_assert(h_wait_log(&h, "[test/slow] output: stdout-line from slow"));
+    cr_assert(h_wait_log(&h, "[test/slow] output: stderr-line from slow"));
 }
 
 struct gone {

@@ -226,8 +226,8 @@ Test(lua, config_on_load_timers_print_and_log)
     expect_json("lua.loaded", "[]", "true");
     cr_assert(h_wait_until(ticked_three_times, NULL, H_WAIT_MS), "the timer did not tick");
     expect_json("lua.print", "[]", "null");
-    cr_assert(h_log_contains(&h, "[lua/basic] printed by lua/basic\t42\tnil\ttrue"));
-    cr_assert(h_log_contains(&h, "[lua/basic] logged by lua/basic: 7"));
+    cr_assert(h_wait_log(&h, "[lua/basic] printed by lua/basic\t42\tnil\ttrue"));
+    cr_assert(h_wait_log(&h, "[lua/basic] logged by lua/basic: 7"));
 }
 
 Test(lua, data_dir_and_io_need_the_permission_lua_io)

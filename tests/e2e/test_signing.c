@@ -369,6 +369,6 @@ Test(signing, warn_loads_an_unsigned_plugin_and_logs_why)
 {
     bay_conn *c = start_with("warn", "example/hello", "loaded");
     greet_answers(c);
-    cr_assert(h_log_contains(&h, "is not signed") && h_log_contains(&h, "used anyway"), "log: %s", h.log);
+    cr_assert(h_wait_log(&h, "is not signed") && h_log_contains(&h, "used anyway"), "log: %s", h.log);
     bay_close(c);
 }
