@@ -45,6 +45,7 @@ static const struct target {
     {"lua", "example/lua-hello", "lua.greet", "[\"bench\"]"},
     {"ffi", "example/zlib", "zlib.crc32", "[0, \"bench\"]"}, /* libz's crc32 through a manifest-only binding */
     {"wasm", "example/wasm-hello", "wasm.greet", "[\"bench\"]"},
+    {"python", "example/py-hello", "py.greet", "[\"bench\"]"},
 };
 #define NTARGETS (sizeof targets / sizeof targets[0])
 

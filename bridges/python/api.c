@@ -1,0 +1,284 @@
+/* bridges/python/api.c — the plugbay module plugins import (identity, config, log, calls through plugbayd, the running call) and the stop of a cancelled call. */
+#include "py_bridge.h"
+
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "convert.h"
+
+/* The signal the I/O thread sends the main thread when the running call is
+ * cancelled: its Python handler raises the stop exception in the plugin's
+ * code, and it wakes the code from time.sleep and other blocking calls. */
+#define STOP_SIGNAL SIGUSR1
+
+static struct {
+    PyObject *module;     /* plugbay */
+    PyObject *call_error; /* plugbay.CallError */
+    PyObject *stop;       /* plugbay.CallStopped: a BaseException no module hands to plugins */
+    bay_call *current;    /* the innermost call running, NULL outside calls */
+    pthread_t main_thread;
+    atomic_bool live;     /* the stop signal has its handler */
+} api;
+
+/* stop raises the stop exception for the running call and returns NULL. */
+static PyObject *stop(void)
+{
+    PyErr_SetString(api.stop, bay_call_remaining_ms(api.current) == 0 ? "the call's deadline passed"
+                                                                     : "the call was cancelled");
+    return NULL;
+}
+
+static PyObject *on_stop_signal(PyObject *self, PyObject *args)
+{
+    if (api.current && bay_call_cancelled(api.current))
+        return stop();
+    Py_RETURN_NONE; /* the call it was sent for has ended already */
+}
+
+static PyMethodDef stop_handler = {"plugbay_stop", on_stop_signal, METH_VARARGS,
+                                   "The handler of the signal that stops a cancelled call."};
+
+static PyObject *api_log(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"message", "level", NULL};
+    static const char *const levels[] = {"debug", "info", "warn", "error"}; /* BAY_LOG_DEBUG .. BAY_LOG_ERROR */
+    const char *message, *level = "info";
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "s|s:log", keywords, &message, &level))
+        return NULL;
+    for (int i = 0; i < 4; i++)
+        if (strcmp(level, levels[i]) == 0) {
+            bay_plugin_log(i, "%s", message);
+            Py_RETURN_NONE;
+        }
+    return PyErr_Format(PyExc_ValueError, "plugbay.log: level must be \"debug\", \"info\", \"warn\" or \"error\", "
+                                          "not \"%.40s\"", level);
+}
+
+/* timeout_of reads call's keyword arguments: timeout_ms only. Returns -1 with an exception set when wrong. */
+static int timeout_of(PyObject *kwargs)
+{
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    long ms = 0;
+    while (kwargs && PyDict_Next(kwargs, &pos, &key, &value)) {
+        if (PyUnicode_CompareWithASCIIString(key, "timeout_ms") != 0) {
+            PyErr_Format(PyExc_TypeError, "plugbay.call() got an unexpected keyword argument %R", key);
+            return -1;
+        }
+        ms = PyLong_Check(value) ? PyLong_AsLong(value) : -1;
+        if (ms < 0 || ms > INT_MAX) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_ValueError, "plugbay.call: timeout_ms must be an int from 0 to %d, not %R", INT_MAX,
+                         value);
+            return -1;
+        }
+    }
+    return (int)ms;
+}
+
+/* set_attr sets o.name to value (a new reference, which it takes; NULL fails). */
+static bool set_attr(PyObject *o, const char *name, PyObject *value)
+{
+    bool ok = value && PyObject_SetAttrString(o, name, value) == 0;
+    Py_XDECREF(value);
+    return ok;
+}
+
+/* call_failed raises plugbay.CallError for a failed plugbay.call. */
+static PyObject *call_failed(int code, const bay_error *err)
+{
+    PyObject *e = PyObject_CallFunction(api.call_error, "s", err->message);
+    if (e && set_attr(e, "code", PyLong_FromLong(code)) &&
+        set_attr(e, "name", PyUnicode_FromString(bay_errname(code))) &&
+        set_attr(e, "plugin", PyUnicode_FromString(err->plugin)))
+        PyErr_SetObject(api.call_error, e);
+    Py_XDECREF(e);
+    return NULL;
+}
+
+/* args_of converts plugbay.call's arguments after the name into a new array, or NULL with TypeError set. */
+static bay_value *args_of(PyObject *args, const char *name)
+{
+    bay_value *array = bay_array();
+    for (Py_ssize_t i = 1; array && i < PyTuple_GET_SIZE(args); i++) {
+        char what[32], why[400];
+        bay_value *item;
+        snprintf(what, sizeof what, "argument %zd", i);
+        int rc = pyb_from_python(PyTuple_GET_ITEM(args, i), what, &item, why, sizeof why);
+        if (rc || bay_array_push(array, item) != 0) {
+            PyErr_Format(rc == BAY_ETYPE ? PyExc_TypeError : PyExc_MemoryError, "plugbay.call(\"%s\"): %s", name,
+                         rc ? why : "out of memory");
+            bay_value_free(array);
+            return NULL;
+        }
+    }
+    if (array == NULL)
+        PyErr_NoMemory();
+    return array;
+}
+
+static PyObject *api_call(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    PyObject *point = PyTuple_GET_SIZE(args) ? PyTuple_GET_ITEM(args, 0) : NULL;
+    const char *name = point && PyUnicode_Check(point) ? PyUnicode_AsUTF8(point) : NULL;
+    if (name == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "plugbay.call(name, *args, timeout_ms=0): name must be a str");
+        return NULL;
+    }
+    int timeout_ms = timeout_of(kwargs);
+    bay_value *array = timeout_ms < 0 ? NULL : args_of(args, name), *result = NULL;
+    if (array == NULL)
+        return NULL;
+    bay_error err = {0};
+    int rc = bay_plugin_call(name, array, timeout_ms, &result, &err);
+    bay_value_free(array);
+    if (api.current && bay_call_cancelled(api.current)) {
+        bay_value_free(result);
+        return stop();
+    }
+    if (rc)
+        return call_failed(rc, &err);
+    PyObject *value = pyb_to_python(result);
+    bay_value_free(result);
+    return value;
+}
+
+static PyObject *api_cancelled(PyObject *self, PyObject *unused)
+{
+    return PyBool_FromLong(api.current && bay_call_cancelled(api.current));
+}
+
+static PyObject *api_remaining_ms(PyObject *self, PyObject *unused)
+{
+    int ms = api.current ? bay_call_remaining_ms(api.current) : INT_MAX;
+    return ms == INT_MAX ? Py_NewRef(Py_None) : PyLong_FromLong(ms);
+}
+
+/* text_or_none returns s as a new str, or None when s is NULL. */
+static PyObject *text_or_none(const char *s)
+{
+    return s ? PyUnicode_DecodeUTF8(s, (Py_ssize_t)strlen(s), "surrogateescape") : Py_NewRef(Py_None);
+}
+
+static PyObject *api_context(PyObject *self, PyObject *unused)
+{
+    return text_or_none(api.current ? bay_call_context(api.current) : NULL);
+}
+
+static PyObject *api_call_name(PyObject *self, PyObject *unused)
+{
+    return text_or_none(api.current ? bay_call_name(api.current) : NULL);
+}
+
+static PyMethodDef methods[] = {
+    {"log", (PyCFunction)(void (*)(void))api_log, METH_VARARGS | METH_KEYWORDS,
+     "log(message, level=\"info\"): writes a line to plugbayd's log, tagged with the plugin's id; level is "
+     "\"debug\", \"info\", \"warn\" or \"error\"."},
+    {"call", (PyCFunction)(void (*)(void))api_call, METH_VARARGS | METH_KEYWORDS,
+     "call(name, *args, timeout_ms=0): calls extension point name through plugbayd, as a host would, and returns "
+     "its result; raises plugbay.CallError. timeout_ms 0 means what is left of the running call (5 s outside one)."},
+    {"cancelled", api_cancelled, METH_NOARGS,
+     "cancelled(): True once the running call was cancelled or its deadline passed."},
+    {"remaining_ms", api_remaining_ms, METH_NOARGS,
+     "remaining_ms(): the milliseconds left before the running call's deadline, or None when it has none."},
+    {"context", api_context, METH_NOARGS, "context(): the running call's context, or None."},
+    {"call_name", api_call_name, METH_NOARGS,
+     "call_name(): the extension point the running call is for (\"greet\", \"timer:tick\"), or None outside calls."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT, "plugbay",
+    "The plugin API of plugbay's Python plugins: id, config, data_dir, log, call, the running call's cancelled, "
+    "remaining_ms, context and call_name, and the exceptions CallError and PolicyError (docs/python-plugins.md).",
+    -1, methods, NULL, NULL, NULL, NULL,
+};
+
+PyObject *pyb_api_init(void)
+{
+    PyObject *module = PyModule_Create(&module_def);
+    PyObject *call_error = module ? PyErr_NewExceptionWithDoc(
+                                        "plugbay.CallError",
+                                        "plugbay.call failed: str(e) says why; e.code is the bay_errno, e.name its "
+                                        "name (\"BAY_ETIMEDOUT\"), e.plugin the plugin that failed (\"\" if none).",
+                                        NULL, NULL)
+                                  : NULL;
+    if (call_error == NULL || PyModule_AddObjectRef(module, "CallError", call_error) != 0)
+        Py_CLEAR(module);
+    Py_XDECREF(call_error);
+    return module;
+}
+
+int pyb_api_start(bay_error *err)
+{
+    api.main_thread = pthread_self();
+    api.module = PyImport_ImportModule("plugbay");
+    api.call_error = api.module ? PyObject_GetAttrString(api.module, "CallError") : NULL;
+    api.stop = api.call_error ? PyErr_NewExceptionWithDoc("plugbay.CallStopped",
+                                                          "Stops plugin code in a call that was cancelled or went "
+                                                          "past its deadline.",
+                                                          PyExc_BaseException, NULL)
+                              : NULL;
+    PyObject *signals = api.stop ? PyImport_ImportModule("_signal") : NULL;
+    PyObject *handler = signals ? PyCFunction_New(&stop_handler, NULL) : NULL;
+    PyObject *old = handler ? PyObject_CallMethod(signals, "signal", "iO", STOP_SIGNAL, handler) : NULL;
+    Py_XDECREF(signals);
+    Py_XDECREF(handler);
+    if (old == NULL) {
+        char why[400];
+        pyb_error_take(NULL, why, sizeof why);
+        return bay_error_set(err, BAY_EIO, pyb_plugin->id, "cannot set up the plugbay module: %s", why);
+    }
+    Py_DECREF(old);
+    atomic_store(&api.live, true);
+    return 0;
+}
+
+PyObject *pyb_api_bind(const bay_plugin_info *p, PyObject *policy_error)
+{
+    PyObject *config = pyb_to_python(p->config);
+    PyObject *data_dir = PyUnicode_DecodeFSDefault(p->data_dir);
+    bool ok = config && data_dir && PyModule_AddStringConstant(api.module, "id", p->id) == 0 &&
+              PyModule_AddObjectRef(api.module, "config", config) == 0 &&
+              PyModule_AddObjectRef(api.module, "data_dir", data_dir) == 0 &&
+              PyModule_AddObjectRef(api.module, "PolicyError", policy_error) == 0;
+    Py_XDECREF(config);
+    Py_XDECREF(data_dir);
+    return ok ? api.module : NULL;
+}
+
+void pyb_api_stop(void)
+{
+    atomic_store(&api.live, false);
+    Py_CLEAR(api.stop);
+    Py_CLEAR(api.call_error);
+    Py_CLEAR(api.module);
+}
+
+bay_call *pyb_api_enter(bay_call *call)
+{
+    bay_call *outer = api.current;
+    api.current = call;
+    return outer;
+}
+
+void pyb_api_leave(bay_call *outer)
+{
+    api.current = outer;
+}
+
+bool pyb_api_is_stop(PyObject *type)
+{
+    return api.stop && type && PyErr_GivenExceptionMatches(type, api.stop);
+}
+
+void pyb_api_interrupt(void)
+{
+    if (atomic_load(&api.live))
+        pthread_kill(api.main_thread, STOP_SIGNAL);
+}

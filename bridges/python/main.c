@@ -1,0 +1,218 @@
+/* bridges/python/main.c — plugbay-worker-python: the bridge that runs Python plugins on an embedded CPython under the restricted policy. */
+#include "py_bridge.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "convert.h"
+
+const bay_plugin_info *pyb_plugin;
+
+/* One function of the plugin that the manifest names. */
+typedef struct function {
+    const char *name; /* borrowed from the worker library until exit */
+    PyObject *fn;
+} function;
+
+/* The plugin once loaded. */
+static struct {
+    PyObject *module; /* its entry module */
+    function *fns;
+    size_t nfns;
+} plugin;
+
+/* memory_cap reads the config key python.memory_mb into *bytes. */
+static int memory_cap(const bay_plugin_info *p, size_t *bytes, bay_error *err)
+{
+    const bay_value *v = bay_map_get(p->config, PYB_CONFIG_MEMORY);
+    int64_t mb = v ? bay_value_int(v) : PYB_MEMORY_MB_DEFAULT;
+    if (v && (bay_value_type(v) != BAY_INT || mb < PYB_MEMORY_MB_MIN || mb > PYB_MEMORY_MB_MAX)) {
+        char *json = NULL;
+        bay_value_to_json(v, &json);
+        bay_error_set(err, BAY_EINVAL, p->id, "config \"%s\" must be an integer from %d to %d (MiB), got %s",
+                      PYB_CONFIG_MEMORY, PYB_MEMORY_MB_MIN, PYB_MEMORY_MB_MAX,
+                      json ? json : "a value JSON cannot show");
+        free(json);
+        return BAY_EINVAL;
+    }
+    *bytes = (size_t)mb << 20;
+    return 0;
+}
+
+/* failed fills err from the pending Python exception, prefixed with what ran ("on_load raised "). */
+static int failed(const char *what, bay_error *err)
+{
+    char msg[sizeof err->message];
+    int rc = pyb_error_take(NULL, msg, sizeof msg);
+    return bay_error_set(err, rc, pyb_plugin->id, "%s%s", what, msg);
+}
+
+/* defined writes the names of the entry module's public callables into buf. */
+static void defined(char *buf, size_t size)
+{
+    PyObject *globals = PyModule_GetDict(plugin.module), *key, *value;
+    Py_ssize_t pos = 0;
+    size_t used = 0;
+    buf[0] = '\0';
+    while (PyDict_Next(globals, &pos, &key, &value) && used < size) {
+        const char *name = PyUnicode_AsUTF8(key);
+        if (name && name[0] != '_' && PyCallable_Check(value)) {
+            int w = snprintf(buf + used, size - used, "%s%s", used ? ", " : "", name);
+            used += w > 0 ? (size_t)w : 0;
+        }
+    }
+    PyErr_Clear();
+    if (buf[0] == '\0')
+        snprintf(buf, size, "no function");
+}
+
+/* find_functions looks up every function the manifest names. */
+static int find_functions(const char *const *functions, bay_error *err)
+{
+    size_t n = 0;
+    while (functions[n])
+        n++;
+    plugin.fns = calloc(n ? n : 1, sizeof *plugin.fns);
+    if (plugin.fns == NULL)
+        return bay_error_set(err, BAY_ENOMEM, pyb_plugin->id, "%s", bay_strerror(BAY_ENOMEM));
+    for (; plugin.nfns < n; plugin.nfns++) {
+        const char *name = functions[plugin.nfns];
+        PyObject *fn = PyObject_GetAttrString(plugin.module, name);
+        if (fn && PyCallable_Check(fn)) {
+            plugin.fns[plugin.nfns] = (function){name, fn};
+            continue;
+        }
+        Py_XDECREF(fn);
+        PyErr_Clear();
+        char names[256];
+        defined(names, sizeof names);
+        return bay_error_set(err, BAY_EMANIFEST, pyb_plugin->id,
+                             "plugin.json names function \"%s\" but %s does not define it%s; it defines: %s", name,
+                             pyb_plugin->entry, fn ? " as a function" : "", names);
+    }
+    return 0;
+}
+
+/* run_hook calls the plugin's on_load or on_unload when it defines one. */
+static int run_hook(const char *name, bay_error *err)
+{
+    PyObject *hook = PyObject_GetAttrString(plugin.module, name);
+    if (hook == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    pyb_memcap_reset();
+    PyObject *done = PyObject_CallNoArgs(hook);
+    Py_DECREF(hook);
+    char what[32];
+    snprintf(what, sizeof what, "%s raised ", name);
+    int rc = done ? 0 : failed(what, err);
+    Py_XDECREF(done);
+    pyb_memcap_reset();
+    return rc;
+}
+
+/* open_plugin arms the policy and loads the entry module through it, its functions and its on_load. */
+static int open_plugin(const bay_plugin_info *p, const char *const *functions, bay_error *err)
+{
+    PyObject *refused = PyObject_GetAttrString(pyb_policy(), "PolicyError");
+    PyObject *plugbay = refused ? pyb_api_bind(p, refused) : NULL;
+    int rc = plugbay ? pyb_audit_arm(refused, err) : failed("cannot set up the plugbay module: ", err);
+    PyObject *granted = rc == 0 ? pyb_audit_modules() : NULL;
+    PyObject *view = granted ? PyObject_CallMethod(pyb_policy(), "Plugin", "ssOO", p->dir, p->entry, granted, plugbay)
+                             : NULL;
+    Py_XDECREF(refused);
+    Py_XDECREF(granted);
+    if (rc)
+        return rc;
+    plugin.module = view ? PyObject_CallMethod(view, "load_entry", NULL) : NULL;
+    Py_XDECREF(view);
+    rc = plugin.module ? 0 : failed("", err);
+    pyb_memcap_reset();
+    if (rc == 0)
+        rc = find_functions(functions, err);
+    return rc ? rc : run_hook("on_load", err);
+}
+
+/* close_plugin lets go of the plugin's objects and ends the interpreter. */
+static void close_plugin(void)
+{
+    for (size_t i = 0; i < plugin.nfns; i++)
+        Py_DECREF(plugin.fns[i].fn);
+    free(plugin.fns);
+    Py_CLEAR(plugin.module);
+    plugin.fns = NULL;
+    plugin.nfns = 0;
+    pyb_runtime_stop();
+}
+
+static int py_load(const bay_plugin_info *p, const char *const *functions, bay_error *err)
+{
+    pyb_plugin = p;
+    size_t len = strlen(p->entry), cap;
+    if (len < 4 || strcmp(p->entry + len - 3, ".py") != 0)
+        return bay_error_set(err, BAY_EMANIFEST, p->id,
+                             "plugin.json: entry \"%s\" is not a .py file; a python plugin's entry is its main "
+                             "module, like \"main.py\"",
+                             p->entry);
+    int rc = memory_cap(p, &cap, err);
+    if (rc == 0)
+        rc = pyb_audit_setup(p, err);
+    if (rc == 0 && (rc = pyb_runtime_start(cap, err)) == 0 && (rc = open_plugin(p, functions, err)) != 0)
+        close_plugin();
+    if (rc)
+        pyb_audit_clear();
+    return rc;
+}
+
+static int py_call(const char *function, bay_call *call, const bay_value *args, bay_value **result)
+{
+    PyObject *fn = NULL;
+    for (size_t i = 0; i < plugin.nfns && fn == NULL; i++)
+        if (strcmp(plugin.fns[i].name, function) == 0)
+            fn = plugin.fns[i].fn; /* load found every function the manifest names */
+    bay_call *outer = pyb_api_enter(call);
+    pyb_memcap_reset();
+    PyObject *pargs = pyb_args_to_python(args);
+    PyObject *ret = pargs ? PyObject_Call(fn, pargs, NULL) : NULL;
+    Py_XDECREF(pargs);
+    int rc = 0;
+    char msg[sizeof ((bay_error *)0)->message];
+    if (ret == NULL) {
+        rc = pyb_error_take(call, msg, sizeof msg);
+        bay_call_error(call, rc, "%s", msg);
+    } else if ((rc = pyb_from_python(ret, "result", result, msg, sizeof msg)) != 0) {
+        bay_call_error(call, rc, "%s returned a value plugbay cannot carry: %s", function, msg);
+    }
+    Py_XDECREF(ret);
+    pyb_memcap_reset();
+    pyb_api_leave(outer);
+    return rc;
+}
+
+static void py_unload(void)
+{
+    bay_error err = {0};
+    if (run_hook("on_unload", &err))
+        bay_plugin_log(BAY_LOG_WARN, "%s", err.message);
+    close_plugin();
+}
+
+static void py_interrupt(void)
+{
+    pyb_api_interrupt();
+}
+
+static const bay_bridge python_bridge = {
+    .language = "python",
+    .load = py_load,
+    .call = py_call,
+    .unload = py_unload,
+    .interrupt = py_interrupt,
+};
+
+int main(void)
+{
+    return bay_worker_main(&python_bridge);
+}

@@ -1,0 +1,129 @@
+/* bridges/python/py_bridge.h — the parts of plugbay-worker-python (runtime, memory cap, audit hook, plugbay module, errors) as they see each other. */
+#ifndef BAY_PY_BRIDGE_H
+#define BAY_PY_BRIDGE_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "worker.h"
+
+/* The config key that caps the plugin's Python memory, its default and its range, in MiB. */
+#define PYB_CONFIG_MEMORY "python.memory_mb"
+#define PYB_MEMORY_MB_DEFAULT 256
+#define PYB_MEMORY_MB_MIN 32
+#define PYB_MEMORY_MB_MAX 65536
+
+/* The plugin this worker runs, set by load for the rest of the process's life. */
+extern const bay_plugin_info *pyb_plugin;
+
+/* runtime.c */
+
+/* pyb_runtime_start starts the interpreter: isolated (no site, no user site,
+ * no environment variables), the memory cap of memory_bytes, the audit hook
+ * (unarmed until pyb_audit_arm), the plugbay module and the policy module.
+ * Returns 0, or BAY_EIO/BAY_ENOMEM with err saying what failed. */
+int pyb_runtime_start(size_t memory_bytes, bay_error *err);
+
+/* pyb_runtime_stop finalizes the interpreter started by pyb_runtime_start. */
+void pyb_runtime_stop(void);
+
+/* pyb_policy returns the policy module (policy.py), borrowed; NULL when the interpreter is not running. */
+PyObject *pyb_policy(void);
+
+/* memcap.c */
+
+/* pyb_memcap_install wraps Python's raw allocator and pymalloc's arena
+ * allocator so that they count bytes against the cap; call it after
+ * Py_PreInitialize and before Py_InitializeFromConfig (once per process). */
+void pyb_memcap_install(void);
+
+/* pyb_memcap_set sets the cap in bytes (0 = none). */
+void pyb_memcap_set(size_t bytes);
+
+/* pyb_memcap_cap_mb returns the cap in MiB, for messages. */
+size_t pyb_memcap_cap_mb(void);
+
+/* pyb_memcap_hit returns true when an allocation was refused since the last
+ * pyb_memcap_reset. From the first MemoryError on, a reserve of a few MiB above
+ * the cap lets the exception unwind and be reported. */
+bool pyb_memcap_hit(void);
+
+/* pyb_memcap_reset forgets a refusal and takes the reserve back. */
+void pyb_memcap_reset(void);
+
+/* audit.c */
+
+/* pyb_audit_setup reads what the hook will allow from the plugin's folders and
+ * granted permissions (fs.read:PATH, net.*, process.spawn, python.import:NAME;
+ * others belong to other layers). Returns 0, or BAY_EINVAL with err naming a
+ * malformed permission. Call before pyb_runtime_start. */
+int pyb_audit_setup(const bay_plugin_info *p, bay_error *err);
+
+/* pyb_audit_hook is the PEP 578 hook added by pyb_runtime_start: once armed it
+ * raises policy_error and returns -1 for what the permissions do not allow. */
+int pyb_audit_hook(const char *event, PyObject *args, void *unused);
+
+/* pyb_audit_arm makes the hook judge every event from now on, raising
+ * policy_error (a new reference is kept); the interpreter's own library
+ * folders (sys.path) become readable. Returns 0 or BAY_ENOMEM. */
+int pyb_audit_arm(PyObject *policy_error, bay_error *err);
+
+/* pyb_audit_modules returns a new list of the module names granted with
+ * python.import:NAME, or NULL with a Python exception set. */
+PyObject *pyb_audit_modules(void);
+
+/* pyb_audit_release drops the reference to policy_error before the
+ * interpreter ends; the hook stays armed, raising PermissionError instead. */
+void pyb_audit_release(void);
+
+/* pyb_audit_clear disarms the hook and forgets what pyb_audit_setup read
+ * (after pyb_audit_release, or before any pyb_audit_arm). */
+void pyb_audit_clear(void);
+
+/* api.c */
+
+/* pyb_api_init creates the plugbay module; registered with PyImport_AppendInittab. */
+PyObject *pyb_api_init(void);
+
+/* pyb_api_start imports the plugbay module and installs the handler of the
+ * signal that stops a cancelled call. Returns 0 or BAY_EIO with err set. */
+int pyb_api_start(bay_error *err);
+
+/* pyb_api_bind gives the plugbay module the plugin's id, config, data_dir and
+ * PolicyError. Returns the module (borrowed), or NULL with a Python exception set. */
+PyObject *pyb_api_bind(const bay_plugin_info *p, PyObject *policy_error);
+
+/* pyb_api_stop drops the module's references before the interpreter ends. */
+void pyb_api_stop(void);
+
+/* pyb_api_enter makes call the running call (the plugbay module's context,
+ * cancelled and remaining_ms see it) and returns the one it runs inside, to
+ * be given back to pyb_api_leave when call ends. */
+bay_call *pyb_api_enter(bay_call *call);
+void pyb_api_leave(bay_call *outer);
+
+/* pyb_api_is_stop returns true when type is the exception that stops a
+ * cancelled call (which plugins cannot name). */
+bool pyb_api_is_stop(PyObject *type);
+
+/* pyb_api_interrupt runs on the I/O thread when the running call was
+ * cancelled: it signals the main thread, whose handler raises the stop
+ * exception in the plugin's code (waking it from sleeps and blocking calls). */
+void pyb_api_interrupt(void);
+
+/* errors.c */
+
+/* pyb_error_take takes the pending Python exception and returns the bay_errno
+ * it stands for, with msg saying "Type: message" and where in the plugin's own
+ * files it was raised ("at main.py:7 in divide, `return a / b`; called from
+ * main.py:12 in greet"); the bridge's and the library's frames are left out.
+ * call is the call the code ran for (NULL outside calls): a stop reports its
+ * cancel or deadline, and a TypeError raised before the function ran (wrong
+ * arguments) is BAY_ETYPE. Other codes: BAY_ENOMEM for the memory cap,
+ * BAY_EPERM for the policy, BAY_EPLUGIN. Leaves no exception set. */
+int pyb_error_take(const bay_call *call, char *msg, size_t len);
+
+#endif

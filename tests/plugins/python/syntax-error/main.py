@@ -1,0 +1,5 @@
+"""tests/plugins/python/syntax-error/main.py — python/syntax-error: line 5 does not parse."""
+
+
+def ping()
+    return "pong"
