@@ -286,6 +286,18 @@ bool h_wait_log(harness *h, const char *needle)
     return h_wait_until(log_has, &w, H_WAIT_MS);
 }
 
+int h_call_json(bay_conn *c, const char *name, const char *args_json, int timeout_ms, bay_value **res,
+                bay_error *err)
+{
+    bay_value *args = NULL;
+    cr_assert_eq(bay_value_from_json(args_json, &args, NULL, 0), 0, "bad JSON in the test: %s", args_json);
+    bay_call_opts o = {.timeout_ms = timeout_ms};
+    *res = NULL;
+    int rc = bay_call(c, name, args, &o, res, err);
+    bay_value_free(args);
+    return rc;
+}
+
 int h_call_str(bay_conn *c, const char *name, const char *arg, int timeout_ms, char *out, size_t len,
                bay_error *err)
 {

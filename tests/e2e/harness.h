@@ -70,6 +70,12 @@ int h_command(bay_conn *c, const char *command, const char *id, bay_error *err);
 int h_call_str(bay_conn *c, const char *name, const char *arg, int timeout_ms, char *out, size_t len,
                bay_error *err);
 
+/* h_call_json calls name with args_json (a JSON array; the test fails on bad
+ * JSON) and timeout_ms (0: the default); on success *res is the result the
+ * caller frees. Returns the call's code. */
+int h_call_json(bay_conn *c, const char *name, const char *args_json, int timeout_ms, bay_value **res,
+                bay_error *err);
+
 /* h_worker_pid returns the pid of plugin id's worker (0 when none). */
 pid_t h_worker_pid(bay_conn *c, const char *id);
 

@@ -41,24 +41,12 @@ static void start_one(const char *plugin)
     start_with((const char *[]){plugin, NULL}, NULL);
 }
 
-/* call_json calls ext with the JSON array args_json; returns the code, the result in *res (caller frees). */
-static int call_json(const char *ext, const char *args_json, int timeout_ms, bay_value **res, bay_error *err)
-{
-    bay_value *args = NULL;
-    cr_assert_eq(bay_value_from_json(args_json, &args, NULL, 0), 0, "bad JSON in the test: %s", args_json);
-    bay_call_opts o = {.timeout_ms = timeout_ms};
-    *res = NULL;
-    int rc = bay_call(c, ext, args, &o, res, err);
-    bay_value_free(args);
-    return rc;
-}
-
 /* expect_json calls ext with args_json and asserts the result renders as want_json. */
 static void expect_json(const char *ext, const char *args_json, const char *want_json)
 {
     bay_value *res, *want = NULL;
     bay_error err;
-    int rc = call_json(ext, args_json, 10000, &res, &err);
+    int rc = h_call_json(c, ext, args_json, 10000, &res, &err);
     cr_assert_eq(rc, 0, "%s%s: %s: %s", ext, args_json, bay_errname(rc), err.message);
     cr_assert_eq(bay_value_from_json(want_json, &want, NULL, 0), 0);
     char *text = NULL;
@@ -74,7 +62,7 @@ static void expect_code(const char *ext, const char *args_json, int timeout_ms, 
                         bay_error *err)
 {
     bay_value *res;
-    int rc = call_json(ext, args_json, timeout_ms, &res, err);
+    int rc = h_call_json(c, ext, args_json, timeout_ms, &res, err);
     bay_value_free(res);
     cr_assert_eq(rc, code, "%s: got %s, not %s: %s", ext, bay_errname(rc), bay_errname(code), err->message);
     cr_assert_str_eq(err->plugin, plugin, "%s: the error names %s: %s", ext, err->plugin, err->message);
@@ -204,7 +192,7 @@ Test(lua, plugbay_call_reaches_c_plugins_and_the_plugin_itself)
     expect_json("lua.via_co", "[\"lua.via\", \"lua.echo\", \"deep\"]", "\"deep\"");
     bay_value *res;
     bay_error err;
-    cr_assert_eq(call_json("lua.via", "[\"no.such.point\"]", 5000, &res, &err), 0, "%s", err.message);
+    cr_assert_eq(h_call_json(c, "lua.via", "[\"no.such.point\"]", 5000, &res, &err), 0, "%s", err.message);
     cr_assert_str_eq(bay_value_str(bay_map_get(res, "code"), NULL), "BAY_ENOENT");
     cr_assert(strstr(bay_value_str(bay_map_get(res, "error"), NULL), "no.such.point"));
     bay_value_free(res);
@@ -213,7 +201,7 @@ Test(lua, plugbay_call_reaches_c_plugins_and_the_plugin_itself)
 static bool ticked_three_times(void *arg)
 {
     bay_value *res = NULL;
-    bool done = call_json("lua.ticks", "[]", 2000, &res, NULL) == 0 && bay_value_int(res) >= 3;
+    bool done = h_call_json(c, "lua.ticks", "[]", 2000, &res, NULL) == 0 && bay_value_int(res) >= 3;
     bay_value_free(res);
     return done;
 }

@@ -35,18 +35,6 @@ static void start_loaded(const char *const *ids)
         cr_assert(h_wait_state(c, ids[i], "loaded", H_WAIT_MS), "%s did not load", ids[i]);
 }
 
-/* call_json calls name with the arguments args_json (a JSON array); on success *res is the result. */
-static int call_json(const char *name, const char *args_json, int timeout_ms, bay_value **res, bay_error *err)
-{
-    bay_value *args = NULL;
-    cr_assert_eq(bay_value_from_json(args_json, &args, NULL, 0), 0, "bad test JSON %s", args_json);
-    bay_call_opts o = {.timeout_ms = timeout_ms};
-    *res = NULL;
-    int rc = bay_call(c, name, args, &o, res, err);
-    bay_value_free(args);
-    return rc;
-}
-
 /* expect_error calls name and checks the code, that the error names plugin,
  * and that its message holds every needle (NULL-terminated). */
 static void expect_error(const char *name, const char *args_json, int code, const char *plugin,
@@ -54,7 +42,7 @@ static void expect_error(const char *name, const char *args_json, int code, cons
 {
     bay_value *res;
     bay_error err = {0};
-    int rc = call_json(name, args_json, 20000, &res, &err);
+    int rc = h_call_json(c, name, args_json, 20000, &res, &err);
     bay_value_free(res);
     cr_assert_eq(rc, code, "%s: got %s: %s", name, bay_errname(rc), err.message);
     cr_assert_str_eq(err.plugin, plugin);
@@ -67,7 +55,7 @@ static void expect_str(const char *name, const char *args_json, const char *want
 {
     bay_value *res;
     bay_error err = {0};
-    cr_assert_eq(call_json(name, args_json, 5000, &res, &err), 0, "%s: %s", name, err.message);
+    cr_assert_eq(h_call_json(c, name, args_json, 5000, &res, &err), 0, "%s: %s", name, err.message);
     cr_assert_eq(bay_value_type(res), BAY_STR, "%s answered a %s", name, bay_type_name(bay_value_type(res)));
     cr_assert_str_eq(bay_value_str(res, NULL), want);
     bay_value_free(res);
@@ -113,7 +101,7 @@ Test(python_calls, event_reaches_the_python_plugin_in_load_order)
 {
     bay_value *res;
     bay_error err;
-    cr_assert_eq(call_json("app.started", "[]", 5000, &res, &err), 0, "%s", err.message);
+    cr_assert_eq(h_call_json(c, "app.started", "[]", 5000, &res, &err), 0, "%s", err.message);
     const char *order[] = {"example/hello", "example/py-hello", "example/audit"};
     cr_assert_eq(bay_value_len(res), 3);
     for (size_t i = 0; i < 3; i++)
@@ -154,7 +142,7 @@ Test(python_calls, exception_reaches_the_caller_with_its_type_message_and_the_pl
     expect_error("py.fail", "[]", BAY_EPLUGIN, "python/escapes", needles);
     bay_value *res;
     bay_error err;
-    call_json("py.fail", "[]", 5000, &res, &err);
+    h_call_json(c, "py.fail", "[]", 5000, &res, &err);
     cr_assert_null(strstr(err.message, "policy"), "the bridge's own frames show: %s", err.message);
     cr_assert_null(strstr(err.message, "/usr/lib"), "the library's frames show: %s", err.message);
 }
@@ -179,7 +167,7 @@ Test(python_calls, plugin_calls_other_plugins_through_plugbay_call)
     expect_str("py.call", "[\"greet\", \"from python\"]", "Hello, from python!");
     bay_value *res;
     bay_error err;
-    cr_assert_eq(call_json("py.call", "[\"no.such\"]", 5000, &res, &err), 0, "%s", err.message);
+    cr_assert_eq(h_call_json(c, "py.call", "[\"no.such\"]", 5000, &res, &err), 0, "%s", err.message);
     cr_assert_str_eq(bay_value_str(bay_map_get(res, "name"), NULL), "BAY_ENOENT");
     cr_assert(strstr(bay_value_str(bay_map_get(res, "error"), NULL), "no.such"));
     bay_value_free(res);
@@ -205,7 +193,7 @@ static bool ticked_thrice(void *arg)
 {
     bay_value *res;
     bay_error err;
-    bool done = call_json("timer.ticks", "[]", 5000, &res, &err) == 0 && bay_value_int(bay_map_get(res, "count")) >= 3;
+    bool done = h_call_json(c, "timer.ticks", "[]", 5000, &res, &err) == 0 && bay_value_int(bay_map_get(res, "count")) >= 3;
     if (done)
         cr_assert_str_eq(bay_value_str(bay_array_get(bay_map_get(res, "names"), 0), NULL), "timer:tick");
     bay_value_free(res);
@@ -224,7 +212,7 @@ Test(python_calls, on_unload_and_on_load_keep_state_in_the_data_folder)
     cr_assert_eq(h_command(c, "reload", "example/py-hello", &err), 0, "%s", err.message);
     cr_assert(h_wait_state(c, "example/py-hello", "loaded", H_WAIT_MS));
     bay_value *res;
-    cr_assert_eq(call_json("app.started", "[]", 5000, &res, &err), 0, "%s", err.message);
+    cr_assert_eq(h_call_json(c, "app.started", "[]", 5000, &res, &err), 0, "%s", err.message);
     const bay_value *py = bay_map_get(bay_array_get(res, 1), "value");
     cr_assert_eq(bay_value_int(bay_map_get(py, "greeted")), 3, "on_unload wrote the tally, on_load read it back");
     bay_value_free(res);
@@ -234,7 +222,7 @@ Test(python_calls, every_module_of_the_allowlist_works_under_the_audit_hook)
 {
     bay_value *res;
     bay_error err;
-    cr_assert_eq(call_json("py.library", "[]", 10000, &res, &err), 0, "%s", err.message);
+    cr_assert_eq(h_call_json(c, "py.library", "[]", 10000, &res, &err), 0, "%s", err.message);
     char *json = NULL;
     bay_value_to_json(res, &json);
     cr_assert_str_eq(json, "[\"b2s=\",\"01\",1,true,1.0,true,[{\"x\":1,\"y\":2}],\"a,1\\r\\n\",\"2026-11-23\","
@@ -312,10 +300,10 @@ Test(python_policy, granted_folders_stay_open, .init = start_policy)
 {
     bay_value *res;
     bay_error err;
-    cr_assert_eq(call_json("granted.read", "[\"/etc/os-release\"]", 5000, &res, &err), 0, "%s", err.message);
+    cr_assert_eq(h_call_json(c, "granted.read", "[\"/etc/os-release\"]", 5000, &res, &err), 0, "%s", err.message);
     cr_assert(strstr(bay_value_str(res, NULL), "NAME="), "read: %s", bay_value_str(res, NULL));
     bay_value_free(res);
-    cr_assert_eq(call_json("granted.listdir", "[null]", 5000, &res, &err), 0, "%s", err.message);
+    cr_assert_eq(h_call_json(c, "granted.listdir", "[null]", 5000, &res, &err), 0, "%s", err.message);
     cr_assert_eq(bay_value_type(res), BAY_ARRAY);
     bay_value_free(res);
 }
@@ -396,7 +384,7 @@ static void expect_stopped(const char *name, const char *args_json)
     bay_value *res;
     bay_error err;
     long long t0 = h_now_ms();
-    int rc = call_json(name, args_json, 300, &res, &err);
+    int rc = h_call_json(c, name, args_json, 300, &res, &err);
     cr_assert_eq(rc, BAY_ETIMEDOUT, "%s: got %s: %s", name, bay_errname(rc), err.message);
     cr_assert_str_eq(err.plugin, "python/escapes");
     cr_assert(h_now_ms() - t0 < 1300, "%s: the caller waited %lld ms for a 300 ms deadline", name, h_now_ms() - t0);

@@ -81,24 +81,12 @@ static void start_loaded(const char *const *ids)
         expect_state(ids[i], "loaded");
 }
 
-/* call calls name with the JSON array args and timeout_ms (0: the default). */
-static int call(const char *name, const char *args, int timeout_ms, bay_value **res, bay_error *err)
-{
-    bay_value *a = NULL;
-    cr_assert_eq(bay_value_from_json(args, &a, NULL, 0), 0, "bad test JSON %s", args);
-    bay_call_opts o = {.timeout_ms = timeout_ms};
-    *res = NULL;
-    int rc = bay_call(c, name, a, &o, res, err);
-    bay_value_free(a);
-    return rc;
-}
-
 /* expect_json calls name with args and checks that the result is the JSON want. */
 static void expect_json(const char *name, const char *args, const char *want)
 {
     bay_value *res;
     bay_error err;
-    int rc = call(name, args, 0, &res, &err);
+    int rc = h_call_json(c, name, args, 0, &res, &err);
     cr_assert_eq(rc, 0, "%s%s: %s %s", name, args, bay_errname(rc), err.message);
     char *json = NULL;
     bay_value_to_json(res, &json);
@@ -123,7 +111,7 @@ static void expect_failure(const char *name, const char *args, int timeout_ms, i
 {
     bay_value *res;
     bay_error err;
-    int rc = call(name, args, timeout_ms, &res, &err);
+    int rc = h_call_json(c, name, args, timeout_ms, &res, &err);
     bay_value_free(res);
     cr_assert_eq(rc, code, "%s: got %s (%s), want %s", name, bay_errname(rc), err.message, bay_errname(code));
     cr_assert_str_eq(err.plugin, plugin);
@@ -171,9 +159,9 @@ Test(wasm, event_reaches_the_wasm_plugin_in_load_order)
     start_loaded((const char *[]){BYSTANDERS, "example/audit", NULL});
     bay_value *res;
     bay_error err;
-    cr_assert_eq(call("wasm.greet", "[\"one\"]", 0, &res, &err), 0, "%s", err.message);
+    cr_assert_eq(h_call_json(c, "wasm.greet", "[\"one\"]", 0, &res, &err), 0, "%s", err.message);
     bay_value_free(res);
-    cr_assert_eq(call("app.started", "[]", 0, &res, &err), 0, "%s", err.message);
+    cr_assert_eq(h_call_json(c, "app.started", "[]", 0, &res, &err), 0, "%s", err.message);
     char *got = NULL;
     bay_value_to_json(res, &got);
     cr_assert_eq(bay_value_len(res), 3, "%s", got);
