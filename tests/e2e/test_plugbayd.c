@@ -1,0 +1,88 @@
+/* tests/e2e/test_plugbayd.c — plugbayd's command line: bad options and a second broker on one state folder. */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+extern char **environ;
+
+static harness h;
+
+static void stop(void)
+{
+    h_cleanup(&h);
+}
+
+/* run_broker runs plugbayd with words (after --plugins and --state of h) to its end and returns its exit
+ * status, with its stderr in err. */
+static int run_broker(const char *const *words, char *err, size_t len)
+{
+    const char *argv[16] = {BAY_BIN_DIR "/plugbayd", "--plugins", h.plugins, "--state", h.state};
+    size_t n = 5;
+    for (size_t i = 0; words[i] && n < 15; i++)
+        argv[n++] = words[i];
+    argv[n] = NULL;
+    char path[400];
+    snprintf(path, sizeof path, "%s/stderr", h.dir);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 2, path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    pid_t pid;
+    cr_assert_eq(posix_spawn(&pid, argv[0], &fa, NULL, (char **)argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    int status;
+    waitpid(pid, &status, 0);
+    FILE *f = fopen(path, "r");
+    size_t got = f ? fread(err, 1, len - 1, f) : 0;
+    err[got] = '\0';
+    if (f)
+        fclose(f);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TestSuite(plugbayd, .fini = stop, .timeout = 60);
+
+Test(plugbayd, bad_options_are_refused_with_what_was_expected)
+{
+    h_setup(&h, NULL);
+    const struct {
+        const char *words[4];
+        int status;
+        const char *needle;
+    } cases[] = {
+        {{"--heartbeat-ms", "soon", NULL}, 2, "--heartbeat-ms expects a positive whole number, got \"soon\""},
+        {{"--restart-limit", "5", NULL}, 2, "--restart-limit expects N/SECONDS like 5/60"},
+        {{"--memory-mb", "0", NULL}, 2, "--memory-mb expects a positive whole number"},
+        {{"--signature-policy", "maybe", NULL}, 2, "--signature-policy expects require-signed, warn or off"},
+        {{"--frobnicate", NULL}, 2, "usage: plugbayd"},
+        {{"extra", NULL}, 2, "unexpected argument \"extra\""},
+        {{"--plugins", "/no/such/folder", NULL}, 1, "plugins folder /no/such/folder does not exist"},
+        {{"--listen", "bogus://x", NULL}, 1, "cannot listen on bogus://x"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char err[2048];
+        int status = run_broker(cases[i].words, err, sizeof err);
+        cr_expect_eq(status, cases[i].status, "case %zu exited %d: %s", i, status, err);
+        cr_expect(strstr(err, cases[i].needle), "case %zu: \"%s\" is not in: %s", i, cases[i].needle, err);
+    }
+}
+
+Test(plugbayd, a_second_broker_on_the_same_state_folder_is_refused)
+{
+    const char *ids[] = {"example/hello", NULL};
+    h_setup(&h, ids);
+    h_start(&h, NULL);
+    char err[2048];
+    int status = run_broker((const char *[]){"--listen", "ipc:///tmp/plugbay-second.sock", NULL}, err, sizeof err);
+    cr_assert_eq(status, 1, "the second broker exited %d: %s", status, err);
+    cr_assert(strstr(err, "in use by another broker"), "stderr: %s", err);
+    bay_conn *c = h_connect(&h, "after-second");
+    char out[64];
+    cr_assert_eq(h_call_str(c, "greet", "first", 5000, out, sizeof out, NULL), 0, "the first broker still serves");
+    bay_close(c);
+}
