@@ -43,6 +43,8 @@ static void describe_cycle(broker *b, plugin *start, const bool *left, char *out
 void depends_order(broker *b)
 {
     size_t n = b->nplugins;
+    if (n == 0)
+        return;
     plugin **sorted = malloc((n ? n : 1) * sizeof *sorted);
     bool *left = calloc(n ? n : 1, sizeof *left);
     if (sorted == NULL || left == NULL) {

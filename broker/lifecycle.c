@@ -170,7 +170,8 @@ int lifecycle_discover(broker *b, char *err, size_t errlen)
         initial_state(b, p);
     }
     bay_strv_free(ids);
-    qsort(b->plugins, b->nplugins, sizeof *b->plugins, by_load_order);
+    if (b->nplugins > 1)
+        qsort(b->plugins, b->nplugins, sizeof *b->plugins, by_load_order);
     depends_order(b);
     for (size_t i = 0; i < b->nplugins; i++) {
         plugin *p = b->plugins[i];
