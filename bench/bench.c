@@ -541,7 +541,8 @@ int main(int argc, char **argv)
     base.spawn = time_loop(true_one, NULL, 5, 50);
     base.idle_pss_kb = idle_process_pss();
 
-    char *bargv[] = {exe, "--plugins", plugins, "--state", state, "--log", log, NULL};
+    /* --exit-with-parent: a bench that gives up half way leaves no broker behind. */
+    char *bargv[] = {exe, "--plugins", plugins, "--state", state, "--log", log, "--exit-with-parent", NULL};
     pid_t broker = spawn(bargv, false);
     if (broker == 0) {
         fprintf(stderr, "bench: cannot start %s\n", exe);
