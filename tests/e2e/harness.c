@@ -269,6 +269,37 @@ bool h_log_contains(harness *h, const char *needle)
     return found;
 }
 
+/* slurp reads the file at path into buf (NUL-terminated, cut to fit); NULL buf reads nothing. */
+static void slurp(const char *path, char *buf, size_t len)
+{
+    if (buf == NULL)
+        return;
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, len - 1, f) : 0;
+    buf[n] = '\0';
+    if (f)
+        fclose(f);
+}
+
+int h_run(harness *h, const char *const *argv, char *out, size_t outlen, char *err, size_t errlen)
+{
+    char out_path[400], err_path[400];
+    snprintf(out_path, sizeof out_path, "%s/run.out", h->dir);
+    snprintf(err_path, sizeof err_path, "%s/run.err", h->dir);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_addopen(&fa, 2, err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    pid_t pid;
+    cr_assert_eq(posix_spawn(&pid, argv[0], &fa, NULL, (char **)argv, environ), 0, "cannot start %s", argv[0]);
+    posix_spawn_file_actions_destroy(&fa);
+    int status;
+    waitpid(pid, &status, 0);
+    slurp(out_path, out, outlen);
+    slurp(err_path, err, errlen);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 struct log_wait {
     harness *h;
     const char *needle;

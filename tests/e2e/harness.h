@@ -76,6 +76,11 @@ int h_call_str(bay_conn *c, const char *name, const char *arg, int timeout_ms, c
 int h_call_json(bay_conn *c, const char *name, const char *args_json, int timeout_ms, bay_value **res,
                 bay_error *err);
 
+/* h_run runs the program argv[0] with argv (NULL-terminated) to its end,
+ * with its stdout in out and its stderr in err (each NUL-terminated, cut to
+ * fit; either may be NULL), and returns its exit status (-1 if a signal ended it). */
+int h_run(harness *h, const char *const *argv, char *out, size_t outlen, char *err, size_t errlen);
+
 /* h_worker_pid returns the pid of plugin id's worker (0 when none). */
 pid_t h_worker_pid(bay_conn *c, const char *id);
 

@@ -1,18 +1,12 @@
 /* tests/e2e/test_cli.c — the plugbay command line against a real broker: output, errors, exit status. */
 #include <criterion/criterion.h>
-#include <fcntl.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
 #include "harness.h"
-
-extern char **environ;
 
 static harness h;
 
@@ -39,15 +33,6 @@ typedef struct output {
     char out[16384], err[4096];
 } output;
 
-static void slurp(const char *path, char *buf, size_t len)
-{
-    FILE *f = fopen(path, "r");
-    size_t n = f ? fread(buf, 1, len - 1, f) : 0;
-    buf[n] = '\0';
-    if (f)
-        fclose(f);
-}
-
 /* run executes plugbay with --broker and the given words, capturing stdout, stderr and the exit status. */
 static void run(output *o, const char *broker, const char *const *words)
 {
@@ -56,21 +41,7 @@ static void run(output *o, const char *broker, const char *const *words)
     for (size_t i = 0; words[i] && n < 15; i++)
         argv[n++] = words[i];
     argv[n] = NULL;
-    char out[400], err[400];
-    snprintf(out, sizeof out, "%s/cli.out", h.dir);
-    snprintf(err, sizeof err, "%s/cli.err", h.dir);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_addopen(&fa, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    pid_t pid;
-    cr_assert_eq(posix_spawn(&pid, argv[0], &fa, NULL, (char **)argv, environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
-    int status;
-    waitpid(pid, &status, 0);
-    o->status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    slurp(out, o->out, sizeof o->out);
-    slurp(err, o->err, sizeof o->err);
+    o->status = h_run(&h, argv, o->out, sizeof o->out, o->err, sizeof o->err);
 }
 
 static int lines(const char *s)

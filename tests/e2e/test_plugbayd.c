@@ -1,15 +1,9 @@
 /* tests/e2e/test_plugbayd.c — plugbayd's command line: bad options and a second broker on one state folder. */
 #include <criterion/criterion.h>
-#include <fcntl.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "harness.h"
-
-extern char **environ;
 
 static harness h;
 
@@ -27,22 +21,7 @@ static int run_broker(const char *const *words, char *err, size_t len)
     for (size_t i = 0; words[i] && n < 15; i++)
         argv[n++] = words[i];
     argv[n] = NULL;
-    char path[400];
-    snprintf(path, sizeof path, "%s/stderr", h.dir);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 2, path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    pid_t pid;
-    cr_assert_eq(posix_spawn(&pid, argv[0], &fa, NULL, (char **)argv, environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
-    int status;
-    waitpid(pid, &status, 0);
-    FILE *f = fopen(path, "r");
-    size_t got = f ? fread(err, 1, len - 1, f) : 0;
-    err[got] = '\0';
-    if (f)
-        fclose(f);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return h_run(&h, argv, NULL, 0, err, len);
 }
 
 TestSuite(plugbayd, .fini = stop, .timeout = 60);
