@@ -53,35 +53,29 @@ static void answer_value(broker *b, call *k, const msgpack_object *value, const 
     k->answered = true;
 }
 
-static int pack_str(msgpack_packer *pk, const char *s)
-{
-    size_t n = strlen(s);
-    return msgpack_pack_str(pk, n) || msgpack_pack_str_body(pk, s, n) ? -1 : 0;
-}
-
 /* gather appends one provider's outcome to an event's results. */
 static void gather(call *k, const char *owner, const msgpack_object *value, int code, const char *message)
 {
     msgpack_packer pk;
     msgpack_packer_init(&pk, &k->gathered, msgpack_sbuffer_write);
     msgpack_pack_map(&pk, 2);
-    pack_str(&pk, "plugin");
-    pack_str(&pk, owner);
+    bay_pack_str(&pk, "plugin");
+    bay_pack_str(&pk, owner);
     if (code == 0) {
-        pack_str(&pk, "value");
+        bay_pack_str(&pk, "value");
         if (value)
             msgpack_pack_object(&pk, *value);
         else
             msgpack_pack_nil(&pk);
     } else {
-        pack_str(&pk, "error");
+        bay_pack_str(&pk, "error");
         msgpack_pack_map(&pk, 3);
-        pack_str(&pk, "code");
+        bay_pack_str(&pk, "code");
         msgpack_pack_int(&pk, code);
-        pack_str(&pk, "name");
-        pack_str(&pk, bay_errname(code));
-        pack_str(&pk, "message");
-        pack_str(&pk, message);
+        bay_pack_str(&pk, "name");
+        bay_pack_str(&pk, bay_errname(code));
+        bay_pack_str(&pk, "message");
+        bay_pack_str(&pk, message);
     }
     k->ngathered++;
 }

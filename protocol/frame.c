@@ -258,7 +258,7 @@ void bay_frame_release(bay_frame *f)
     f->decoded_ = false;
 }
 
-static int pack_str(msgpack_packer *pk, const char *s)
+int bay_pack_str(msgpack_packer *pk, const char *s)
 {
     size_t n = strlen(s);
     return msgpack_pack_str(pk, n) || msgpack_pack_str_body(pk, s, n) ? -1 : 0;
@@ -273,7 +273,7 @@ static int encode_field(msgpack_packer *pk, const bay_frame *f, const field *fd)
         const char *s = *(const char *const *)slot;
         if (s == NULL)
             return fd->kind == F_STR ? BAY_EINVAL : msgpack_pack_nil(pk);
-        return pack_str(pk, s);
+        return bay_pack_str(pk, s);
     }
     case F_INT: return msgpack_pack_int64(pk, *(const int64_t *)slot);
     case F_BOOL: return *(const bool *)slot ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
@@ -296,7 +296,7 @@ static int encode_field(msgpack_packer *pk, const bay_frame *f, const field *fd)
             n++;
         int rc = msgpack_pack_array(pk, n);
         for (size_t i = 0; rc == 0 && i < n; i++)
-            rc = pack_str(pk, v[i]);
+            rc = bay_pack_str(pk, v[i]);
         return rc;
     }
     }

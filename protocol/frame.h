@@ -81,6 +81,9 @@ typedef int (*bay_frame_sink)(void *data, const char *buf, size_t len);
  * string, or BAY_ENOMEM when the sink fails. */
 int bay_frame_encode(const bay_frame *f, bay_frame_sink sink, void *data);
 
+/* bay_pack_str packs the NUL-terminated string s as a msgpack str. Returns 0 or -1 when pk's sink fails. */
+int bay_pack_str(msgpack_packer *pk, const char *s);
+
 /* bay_kind_name returns "handle"/"event" for BAY_HANDLE/BAY_EVENT, else "?". */
 const char *bay_kind_name(int kind);
 
