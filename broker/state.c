@@ -69,7 +69,9 @@ static int mkdirs(bay_state *s, const char *path)
         if (!(*p = c))
             break;
     }
-    if (stat(path, &st) || !S_ISDIR(st.st_mode))
+    if (stat(path, &st) != 0)
+        return fail(s, BAY_EIO, "cannot read folder %s: %s", path, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
         return fail(s, BAY_EIO, "%s is not a folder", path);
     return 0;
 }
@@ -107,16 +109,19 @@ static int remove_data(bay_state *s, const char *id)
     char rel[PATH_MAX];
     int dirfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
     if (dirfd < 0)
-        return fail(s, BAY_EIO, "cannot open %s: %s", s->dir, strerror(errno));
+        return fail(s, BAY_EIO, "cannot open folder %s: %s", s->dir, strerror(errno));
     snprintf(rel, sizeof rel, "data/%s", id); /* ids are short: it fits */
     rc = remove_tree(dirfd, rel);
     for (char *slash; !rc && (slash = strrchr(rel, '/')) > rel + strlen("data");) {
         *slash = '\0';
-        if (unlinkat(dirfd, rel, AT_REMOVEDIR))
-            break; /* not empty: another plugin's data is in it */
+        if (unlinkat(dirfd, rel, AT_REMOVEDIR) != 0) {
+            if (errno != ENOTEMPTY && errno != EEXIST && errno != ENOENT) /* another plugin's data, or none */
+                rc = errno;
+            break;
+        }
     }
     close(dirfd);
-    return rc ? fail(s, BAY_EIO, "cannot delete %s/data/%s: %s", s->dir, id, strerror(rc)) : 0;
+    return rc ? fail(s, BAY_EIO, "cannot delete %s/%s: %s", s->dir, rel, strerror(rc)) : 0;
 }
 
 static void plugin_free(bay_state_plugin *p)
@@ -283,48 +288,62 @@ static json_t *to_json(const bay_state *s)
     return root;
 }
 
-static bool write_all(int fd, const char *buf, size_t len)
+/* write_all writes len bytes of buf to fd. Returns 0 or an errno value. */
+static int write_all(int fd, const char *buf, size_t len)
 {
     while (len) {
         ssize_t n = write(fd, buf, len);
         if (n < 0 && errno != EINTR)
-            return false;
+            return errno;
         if (n > 0) {
             buf += n;
             len -= (size_t)n;
         }
     }
-    return true;
+    return 0;
+}
+
+/* write_tmp writes text and a newline to state.json.tmp and flushes it to
+ * disk; on failure it removes the file and the message names the step. */
+static int write_tmp(bay_state *s, const char *text)
+{
+    int fd = open(s->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), e;
+    const char *step = "write";
+    if (fd < 0)
+        return fail(s, BAY_EIO, "cannot create %s: %s", s->tmp, strerror(errno));
+    if (!(e = write_all(fd, text, strlen(text))) && !(e = write_all(fd, "\n", 1)) && fsync(fd) != 0)
+        e = errno, step = "flush to disk";
+    if (close(fd) != 0 && !e)
+        e = errno;
+    if (!e)
+        return 0;
+    unlink(s->tmp); /* a leftover is dropped by the next bay_state_open */
+    return fail(s, BAY_EIO, "cannot %s %s: %s", step, s->tmp, strerror(e));
 }
 
 int bay_state_save(bay_state *s)
 {
     json_t *root = to_json(s);
     char *text = root ? json_dumps(root, JSON_INDENT(2)) : NULL;
-    int fd, e, dirfd;
-    bool ok;
+    int rc, dirfd;
     json_decref(root);
     if (!text)
         return fail(s, BAY_ENOMEM, "out of memory");
-    fd = open(s->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    ok = fd >= 0 && write_all(fd, text, strlen(text)) && write_all(fd, "\n", 1) && fsync(fd) == 0;
-    e = errno;
+    rc = write_tmp(s, text);
     free(text);
-    if (fd >= 0 && close(fd) && ok)
-        ok = false, e = errno;
-    if (ok && rename(s->tmp, s->file))
-        ok = false, e = errno;
-    if (!ok) {
-        if (fd >= 0)
-            unlink(s->tmp);
-        return fail(s, BAY_EIO, "cannot save %s: %s", s->file, strerror(e));
+    if (rc)
+        return rc;
+    if (rename(s->tmp, s->file) != 0) {
+        rc = fail(s, BAY_EIO, "cannot rename %s to %s: %s", s->tmp, s->file, strerror(errno));
+        unlink(s->tmp);
+        return rc;
     }
-    dirfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    ok = dirfd >= 0 && fsync(dirfd) == 0;
-    e = errno;
-    if (dirfd >= 0)
-        close(dirfd);
-    return ok ? 0 : fail(s, BAY_EIO, "cannot flush folder %s after saving the state: %s", s->dir, strerror(e));
+    if ((dirfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+        return fail(s, BAY_EIO, "cannot open folder %s to flush the saved state: %s", s->dir, strerror(errno));
+    if (fsync(dirfd) != 0)
+        rc = fail(s, BAY_EIO, "cannot flush folder %s after saving the state: %s", s->dir, strerror(errno));
+    close(dirfd);
+    return rc;
 }
 
 /* ---- opening ---------------------------------------------------------------- */

@@ -89,7 +89,9 @@ int bay_state_data_dir(bay_state *s, const char *id, char *path, size_t len);
 /* bay_state_save writes the state to DIR/state.json atomically: the JSON goes
  * to state.json.tmp, which is flushed to disk, renamed over state.json, and
  * the folder flushed. Returns 0, BAY_ENOMEM, or BAY_EIO (state.json then
- * still holds the previous state, unless only the final folder flush failed).
+ * still holds the previous state, unless only the final folder flush failed)
+ * with a message naming the step, the file and the system's reason
+ * ("cannot write DIR/state.json.tmp: No space left on device").
  * The mutating calls above save by themselves; on any failure of theirs the
  * state in memory is left as it was. */
 int bay_state_save(bay_state *s);

@@ -4,6 +4,7 @@
 #endif
 #include <criterion/criterion.h>
 
+#include <errno.h>
 #include <ftw.h>
 #include <limits.h>
 #include <plugbay/error.h>
@@ -310,7 +311,9 @@ Test(state, a_failed_save_changes_nothing)
     cr_assert_eq(mkdir(path_of(path, "state.json.tmp"), 0700), 0); /* the next save cannot write its file */
 
     cr_expect_eq(bay_state_set_enabled(s, "hello", false), BAY_EIO);
-    cr_expect(strstr(bay_state_error(s), "cannot save") != NULL, "%s", bay_state_error(s));
+    char want[PATH_MAX + 64];
+    snprintf(want, sizeof want, "cannot create %s: Is a directory", path);
+    cr_expect_str_eq(bay_state_error(s), want);
     cr_expect(bay_state_find(s, "hello")->enabled);
     cr_expect_eq(bay_state_set_failed(s, "hello", "boom"), BAY_EIO);
     cr_expect_null(bay_state_find(s, "hello")->failed);
@@ -326,6 +329,67 @@ Test(state, a_failed_save_changes_nothing)
     s = open_state();
     cr_expect_eq(bay_state_count(s), 1);
     cr_expect_not(bay_state_find(s, "hello")->enabled);
+    bay_state_close(s);
+}
+
+/* expect_error expects the last error of s to be fmt filled with the state folder (each %s). */
+static void expect_error(bay_state *s, const char *fmt)
+{
+    char want[1024];
+    snprintf(want, sizeof want, fmt, dir, dir, dir);
+    cr_expect_str_eq(bay_state_error(s), want);
+}
+
+Test(state, a_full_disk_names_the_step_the_file_and_the_reason)
+{
+    char tmp[PATH_MAX], before[4096];
+    bay_state *s = open_state();
+    cr_assert_eq(bay_state_install(s, "hello", NULL, NULL), 0);
+    snprintf(before, sizeof before, "%s", read_rel("state.json"));
+    cr_assert_eq(symlink("/dev/full", path_of(tmp, "state.json.tmp")), 0); /* every write: ENOSPC */
+
+    cr_expect_eq(bay_state_install(s, "other", NULL, NULL), BAY_EIO);
+    expect_error(s, "cannot write %s/state.json.tmp: No space left on device");
+    cr_expect_null(bay_state_find(s, "other"));
+    cr_expect_str_eq(read_rel("state.json"), before, "state.json must keep the previous state");
+    cr_expect_not(exists("state.json.tmp"), "the failed save must not leave its file");
+
+    cr_expect_eq(bay_state_install(s, "other", NULL, NULL), 0, "%s", bay_state_error(s)); /* space again */
+    bay_state_close(s);
+    s = open_state();
+    cr_expect_not_null(bay_state_find(s, "other"));
+    bay_state_close(s);
+}
+
+Test(state, a_save_into_a_missing_folder_names_it)
+{
+    char moved[PATH_MAX];
+    bay_state *s = open_state();
+    cr_assert_eq(bay_state_install(s, "hello", NULL, NULL), 0);
+    snprintf(moved, sizeof moved, "%s/moved", root);
+    cr_assert_eq(rename(dir, moved), 0);
+    cr_expect_eq(bay_state_set_enabled(s, "hello", false), BAY_EIO);
+    expect_error(s, "cannot create %s/state.json.tmp: No such file or directory");
+    cr_expect(bay_state_find(s, "hello")->enabled);
+    cr_expect_eq(bay_state_install(s, "other", NULL, NULL), BAY_EIO);
+    expect_error(s, "cannot open folder %s: No such file or directory");
+    cr_assert_eq(mkdir(dir, 0700), 0); /* a folder there again */
+    cr_expect_eq(bay_state_set_enabled(s, "hello", false), 0, "%s", bay_state_error(s));
+    bay_state_close(s);
+}
+
+Test(state, a_data_folder_that_cannot_be_made_names_it)
+{
+    char path[PATH_MAX];
+    bay_state *s = open_state();
+    cr_assert_eq(bay_state_install(s, "a", NULL, NULL), 0);
+    write_rel("data/a", "a file where the folder goes");
+    cr_expect_eq(bay_state_data_dir(s, "a", path, sizeof path), BAY_EIO);
+    expect_error(s, "%s/data/a is not a folder");
+    cr_assert_eq(bay_state_install(s, "b/c", NULL, NULL), 0);
+    write_rel("data/b", "a file where the parent folder goes");
+    cr_expect_eq(bay_state_data_dir(s, "b/c", path, sizeof path), BAY_EIO);
+    expect_error(s, "cannot create folder %s/data/b/c: Not a directory");
     bay_state_close(s);
 }
 
