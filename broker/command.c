@@ -164,6 +164,37 @@ static bay_value *status(broker *b)
     return v;
 }
 
+/* not_saved reports a change to p the state folder did not take (what: what
+ * that means, "not installed") with the state's reason, to the caller in err
+ * and in the log. */
+static void not_saved(broker *b, const plugin *p, const char *what, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "%s: %s", what, bay_state_error(b->state));
+    bay_log(BAY_LOG_ERROR, p->id, "%s", err);
+}
+
+/* unload_for unloads p for uninstall or disable. The unload, which may
+ * refuse, first ends as `plugbay unload` would; only once the state took the
+ * change does it end available or disabled. So a save that fails leaves p
+ * installed and enabled, as the state says, only unloaded. */
+static int unload_for(broker *b, plugin *p, bool disable, char *err, size_t errlen)
+{
+    int rc = lifecycle_unload(b, p, false, p->state == PS_DISABLED ? PS_DISABLED : PS_STOPPED, err, errlen);
+    if (rc)
+        return rc;
+    rc = disable ? bay_state_set_enabled(b->state, p->id, false) : bay_state_uninstall(b->state, p->id);
+    bay_state_plugin *sp = bay_state_find(b->state, p->id);
+    if (rc && sp) {
+        not_saved(b, p, disable ? "not disabled (unloaded, still enabled)"
+                                : "not uninstalled (unloaded, still installed)", err, errlen);
+        return rc;
+    }
+    int moved = lifecycle_unload(b, p, false, sp ? PS_DISABLED : PS_AVAILABLE, err, errlen);
+    if (rc) /* uninstalled all the same */
+        not_saved(b, p, "uninstalled, but its data folder stays", err, errlen);
+    return rc ? rc : moved;
+}
+
 /* grant adds permissions to an installed plugin; calls see them at once,
  * provides at its next load. Answers at once. */
 static int grant(broker *b, conn *c, const bay_frame *f, plugin *p, const bay_value *args, char *err, size_t errlen)
@@ -199,7 +230,7 @@ static int grant(broker *b, conn *c, const bay_frame *f, plugin *p, const bay_va
         bay_value_free(v);
         return 0;
     }
-    snprintf(err, errlen, "%s", bay_state_error(b->state));
+    not_saved(b, p, "not granted", err, errlen);
     bay_value_free(all);
     return rc;
 }
@@ -228,6 +259,8 @@ static int lifecycle(broker *b, conn *c, const bay_frame *f, plugin *p, const ba
             return rc;
         rc = bay_state_install(b->state, p->id, (const char *const *)granted, NULL);
         bay_strv_free(granted);
+        if (rc)
+            not_saved(b, p, "not installed", err, errlen);
         if (rc == 0) {
             p->state = PS_STOPPED;
             rc = lifecycle_load(b, p, err, errlen);
@@ -237,18 +270,17 @@ static int lifecycle(broker *b, conn *c, const bay_frame *f, plugin *p, const ba
             snprintf(err, errlen, "%s is not installed", p->id);
             return BAY_ESTATE;
         }
-        bool disable = strcmp(cmd, "disable") == 0;
-        rc = lifecycle_unload(b, p, false, disable ? PS_DISABLED : PS_AVAILABLE, err, errlen);
-        if (rc == 0)
-            rc = disable ? bay_state_set_enabled(b->state, p->id, false) : bay_state_uninstall(b->state, p->id);
+        rc = unload_for(b, p, strcmp(cmd, "disable") == 0, err, errlen);
     } else if (strcmp(cmd, "enable") == 0) {
         if (p->state == PS_AVAILABLE) {
             snprintf(err, errlen, "%s is not installed; run `plugbay install %s`", p->id, p->id);
             return BAY_ESTATE;
         }
-        rc = bay_state_set_enabled(b->state, p->id, true);
+        rc = bay_state_set_failed(b->state, p->id, NULL);
         if (rc == 0)
-            rc = bay_state_set_failed(b->state, p->id, NULL);
+            rc = bay_state_set_enabled(b->state, p->id, true);
+        if (rc)
+            not_saved(b, p, "not enabled", err, errlen);
         if (rc == 0 && (p->state == PS_DISABLED || p->state == PS_FAILED)) {
             p->state = PS_STOPPED;
             p->ncrashes = 0;
