@@ -351,23 +351,26 @@ static int read_small(int at, const char *name, int flags, size_t max, char **te
 }
 
 /* write_new creates the file path (relative to at) with mode, writes len bytes and flushes them to disk.
- * Fails with EEXIST when it exists. Returns 0 or an errno value (the file then removed). */
-static int write_new(int at, const char *path, mode_t mode, const char *data, size_t len)
+ * Fails with EEXIST when it exists. Returns 0 or an errno value (the file then removed) and *step says
+ * what failed: "create", "write" or "flush to disk". */
+static int write_new(int at, const char *path, mode_t mode, const char *data, size_t len, const char **step)
 {
     int f = openat(at, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode), e = 0;
+    *step = "create";
     if (f < 0)
         return errno;
+    *step = "write";
     for (size_t n = 0; e == 0 && n < len;) {
         ssize_t w = write(f, data + n, len - n);
-        if (w < 0)
+        if (w < 0 && errno != EINTR)
             e = errno;
-        else
+        else if (w > 0)
             n += (size_t)w;
     }
     if (e == 0 && fsync(f) != 0)
-        e = errno;
+        e = errno, *step = "flush to disk";
     if (close(f) != 0 && e == 0)
-        e = errno;
+        e = errno, *step = "write";
     if (e)
         unlinkat(at, path, 0);
     return e;
@@ -474,18 +477,21 @@ int bay_signature_keygen(const char *path, const char *comment, char key_id[BAY_
     int seclen = snprintf(sectext, sizeof sectext, SECRET_TAG " %s\n", sk64);
     key_id_of(pk, key_id);
 
-    const char *failed = path;
-    int e = write_new(AT_FDCWD, path, 0600, sectext, (size_t)seclen);
-    if (e == 0 && (e = write_new(AT_FDCWD, pubpath, 0644, pubtext, (size_t)publen)) != 0) {
+    const char *failed = path, *step;
+    int e = write_new(AT_FDCWD, path, 0600, sectext, (size_t)seclen, &step), left = 0;
+    if (e == 0 && (e = write_new(AT_FDCWD, pubpath, 0644, pubtext, (size_t)publen, &step)) != 0) {
         failed = pubpath;
-        unlink(path);
+        left = unlink(path) != 0 ? errno : 0;
     }
     sodium_memzero(sk, sizeof sk);
     sodium_memzero(sk64, sizeof sk64);
     sodium_memzero(sectext, sizeof sectext);
     if (e == EEXIST)
         return fail(err, errlen, BAY_EEXIST, "%s exists; choose another file or delete it first", failed);
-    return e ? fail(err, errlen, BAY_EIO, "%s: cannot write the key: %s", failed, strerror(e)) : 0;
+    if (e && left)
+        return fail(err, errlen, BAY_EIO, "cannot %s %s: %s; the secret key %s stays (cannot delete it: %s)", step,
+                    failed, strerror(e), path, strerror(left));
+    return e ? fail(err, errlen, BAY_EIO, "cannot %s %s: %s", step, failed, strerror(e)) : 0;
 }
 
 /* trusted_signer looks for the key that signed DIR among the TRUSTED/ *.pub files
@@ -579,15 +585,20 @@ static int replace_sig(int fd, const char *dir, const char *text, char *err, siz
         return fail(err, errlen, BAY_ENOMEM, "out of memory");
     memcpy(line, text, len);
     memcpy(line + len, "\n", 2);
-    int e = write_new(fd, SIG_TMP, 0644, line, len + 1);
+    const char *step;
+    int e = write_new(fd, SIG_TMP, 0644, line, len + 1, &step);
     free(line);
-    if (e == 0 && renameat(fd, SIG_TMP, fd, BAY_SIG_FILE) != 0) {
+    if (e)
+        return fail(err, errlen, BAY_EIO, "cannot %s %s/%s: %s", step, dir, SIG_TMP, strerror(e));
+    if (renameat(fd, SIG_TMP, fd, BAY_SIG_FILE) != 0) {
         e = errno;
         unlinkat(fd, SIG_TMP, 0);
+        return fail(err, errlen, BAY_EIO, "cannot rename %s/%s to %s: %s", dir, SIG_TMP, BAY_SIG_FILE, strerror(e));
     }
-    if (e == 0 && fsync(fd) != 0)
-        e = errno;
-    return e ? fail(err, errlen, BAY_EIO, "%s/%s: cannot write: %s", dir, BAY_SIG_FILE, strerror(e)) : 0;
+    if (fsync(fd) != 0)
+        return fail(err, errlen, BAY_EIO, "cannot flush folder %s after writing %s: %s", dir, BAY_SIG_FILE,
+                    strerror(errno));
+    return 0;
 }
 
 int bay_signature_sign(const char *dir, const char *key_path, bay_sig_info *info, char *err, size_t errlen)
@@ -607,7 +618,7 @@ int bay_signature_sign(const char *dir, const char *key_path, bay_sig_info *info
     if (rc == 0 && (fstatat(fd, "plugin.json", &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)))
         rc = fail(err, errlen, BAY_EINVAL, "%s holds no plugin.json: only plugin folders are signed", dir);
     if (rc == 0 && unlinkat(fd, SIG_TMP, 0) != 0 && errno != ENOENT) /* left by an interrupted sign */
-        rc = fail(err, errlen, BAY_EIO, "%s/%s: cannot remove: %s", dir, SIG_TMP, strerror(errno));
+        rc = fail(err, errlen, BAY_EIO, "cannot delete %s/%s: %s", dir, SIG_TMP, strerror(errno));
     if (rc == 0)
         rc = list_folder(dir, fd, BAY_EINVAL, &files, err, errlen);
     if (rc == 0) {
