@@ -1,4 +1,5 @@
 /* cli/main.c — plugbay, the command-line tool: parses a command, runs it through libplugbay, prints the reply. */
+#include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -366,7 +367,18 @@ static int consent(request *r)
     return 0;
 }
 
-int main(int argc, char **argv)
+/* flushed makes sure the output reached stdout: a full disk under
+ * `plugbay list > FILE` is a failure, not a short file. Returns rc, or 1. */
+static int flushed(int rc)
+{
+    int e = fflush(stdout) != 0 ? errno : ferror(stdout) ? EIO : 0;
+    if (e == 0)
+        return rc;
+    fprintf(stderr, "plugbay: cannot write the output to stdout: %s\n", strerror(e));
+    return rc ? rc : 1;
+}
+
+static int run_command_line(int argc, char **argv)
 {
     /* One call per process: a fast channel would cost a grant it never reuses. */
     setenv("PLUGBAY_FASTPATH", "0", 0);
@@ -412,4 +424,9 @@ int main(int argc, char **argv)
     rc = run(cmd, &r, args);
     bay_value_free(args);
     return rc;
+}
+
+int main(int argc, char **argv)
+{
+    return flushed(run_command_line(argc, argv));
 }
