@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -137,10 +138,22 @@ static int write_file(const build *b, const char *file, const void *data, size_t
 {
     char p[PATH_MAX];
     FILE *f = fopen(path(b, file, p), "wb");
-    bool ok = f && fwrite(data, 1, len, f) == len;
-    if (f && fclose(f) != 0)
-        ok = false;
-    return ok ? 0 : say(b->why, b->whylen, BAY_EIO, "cannot write %s: %s", p, strerror(errno));
+    if (f == NULL)
+        return say(b->why, b->whylen, BAY_EIO, "cannot create %s: %s", p, strerror(errno));
+    int e = fwrite(data, 1, len, f) == len ? 0 : errno;
+    if (fclose(f) != 0 && e == 0)
+        e = errno;
+    return e ? say(b->why, b->whylen, BAY_EIO, "cannot write %s: %s", p, strerror(e)) : 0;
+}
+
+/* out_of_space says so when the build folder's file system is full: a tool
+ * then fails with its complaint lost, as its log cannot be written either. */
+static int out_of_space(const build *b, const char *tool, const char *file)
+{
+    struct statvfs st;
+    if (statvfs(b->dir, &st) != 0 || (geteuid() == 0 ? st.f_bfree : st.f_bavail) != 0)
+        return 0;
+    return say(b->why, b->whylen, BAY_EIO, "%s cannot write %s/%s: %s", tool, b->dir, file, strerror(ENOSPC));
 }
 
 /* read_log reads the start of DIR/log as one line, naming the module's copy
@@ -230,6 +243,8 @@ static int translate(const build *b)
         return say(b->why, b->whylen, BAY_EIO, "%s; install wabt (scripts/install-deps)", b->why);
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
         return 0;
+    if ((rc = out_of_space(b, BAY_WASM2C, "module.c")))
+        return rc;
     read_log(b, "wasm2c.log", log, sizeof log);
     if (WIFEXITED(status) && WEXITSTATUS(status) == 1)
         return say(b->why, b->whylen, BAY_EPLUGIN, "%s fails validation: wasm2c says: %s", b->name, log);
@@ -270,6 +285,8 @@ static int compile(const build *b, bool imports_plugbay)
         return say(b->why, b->whylen, BAY_EIO, "%s (set CC to a C compiler, or install gcc)", b->why);
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
         return 0;
+    if ((rc = out_of_space(b, cc, "module.so")))
+        return rc;
     read_log(b, "cc.log", log, sizeof log);
     return say(b->why, b->whylen, BAY_EIO, "%s %s compiling what wasm2c made of %s: %s", cc,
                status_text(status, st, sizeof st), b->name, log);
