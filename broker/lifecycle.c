@@ -135,6 +135,8 @@ static void initial_state(broker *b, plugin *p)
     char **all = sp == NULL && b->opt.autoinstall ? permission_requested(p->m) : NULL;
     if (all && bay_state_install(b->state, p->id, (const char *const *)all, &sp) == 0)
         bay_log(BAY_LOG_INFO, p->id, "installed with every permission it asks for (--autoinstall)");
+    else if (all)
+        bay_log(BAY_LOG_ERROR, p->id, "not installed (--autoinstall): %s", bay_state_error(b->state));
     bay_strv_free(all);
     if (sp == NULL)
         p->state = PS_AVAILABLE;
@@ -265,9 +267,13 @@ void lifecycle_worker_ready(broker *b, plugin *p)
 {
     char data[1024], why[256];
     bay_value *config = NULL;
-    if (bay_state_data_dir(b->state, p->id, data, sizeof data) != 0 ||
-        bay_value_from_jansson(p->m->config, &config, why, sizeof why) != 0) {
-        supervise_kill(b, p, "cannot prepare its data folder or configuration");
+    if (bay_state_data_dir(b->state, p->id, data, sizeof data) != 0) {
+        supervise_kill(b, p, bay_state_error(b->state));
+        return;
+    }
+    if (bay_value_from_jansson(p->m->config, &config, why, sizeof why) != 0) {
+        snprintf(data, sizeof data, "cannot pass its configuration: %s", why);
+        supervise_kill(b, p, data);
         return;
     }
     bay_value *args = bay_map();
@@ -465,7 +471,9 @@ static void crashed(broker *b, plugin *p, const char *why)
         snprintf(reason, sizeof reason, "%s; it failed %d times within %d s, so it stays failed until `plugbay enable %s`",
                  why, recent, b->opt.restart_window_ms / 1000, p->id);
         set_state(b, p, PS_FAILED, reason);
-        bay_state_set_failed(b->state, p->id, reason);
+        if (bay_state_set_failed(b->state, p->id, reason) != 0)
+            bay_log(BAY_LOG_ERROR, p->id, "its failure is not saved (it loads again when plugbayd restarts): %s",
+                    bay_state_error(b->state));
     } else {
         int64_t backoff = 100LL << (recent > 6 ? 6 : recent - 1);
         if (backoff > 5000)

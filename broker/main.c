@@ -141,7 +141,7 @@ int main(int argc, char **argv)
     snprintf(b.version, sizeof b.version, "%s", BAY_VERSION);
     char err[1024] = "";
     if (bay_log_open(b.opt.log_path) != 0) {
-        fprintf(stderr, "plugbayd: cannot open log file %s\n", b.opt.log_path);
+        fprintf(stderr, "plugbayd: cannot open log file %s: %s\n", b.opt.log_path, strerror(errno));
         return 1;
     }
     /* Absolute paths: workers run in their data folders. */
@@ -156,8 +156,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "plugbayd: cannot create the state folder %s: %s\n", b.opt.state_dir, strerror(errno));
         return 1;
     }
-    if (realpath(b.opt.state_dir, state) == NULL || bay_state_open(state, &b.state, err, sizeof err) != 0) {
-        fprintf(stderr, "plugbayd: %s\n", err[0] ? err : strerror(errno));
+    if (realpath(b.opt.state_dir, state) == NULL) {
+        fprintf(stderr, "plugbayd: cannot resolve the state folder %s: %s\n", b.opt.state_dir, strerror(errno));
+        return 1;
+    }
+    if (bay_state_open(state, &b.state, err, sizeof err) != 0) {
+        fprintf(stderr, "plugbayd: %s\n", err);
         return 1;
     }
     b.opt.state_dir = state;

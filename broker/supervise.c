@@ -16,20 +16,38 @@
 
 extern char **environ;
 
-/* workers_file lists the live workers' pids so a broker that was killed can be cleaned up after. */
+/* write_workers_file lists the live workers' pids in RUN/workers (replaced
+ * through workers.tmp) so a broker that was killed can be cleaned up after.
+ * A failure is logged: the list then stays as it was. */
 static void write_workers_file(broker *b)
 {
     char path[600], tmp[610];
     snprintf(path, sizeof path, "%s/workers", b->run_dir);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "we");
-    if (f == NULL)
+    if (f == NULL) {
+        bay_log(BAY_LOG_WARN, NULL, "cannot create %s: %s", tmp, strerror(errno));
         return;
+    }
+    int e = 0;
     for (size_t i = 0; i < b->nplugins; i++)
-        if (b->plugins[i]->pid)
-            fprintf(f, "%d %s\n", b->plugins[i]->pid, b->plugins[i]->id);
-    fclose(f);
-    rename(tmp, path);
+        if (b->plugins[i]->pid && fprintf(f, "%d %s\n", b->plugins[i]->pid, b->plugins[i]->id) < 0 && e == 0)
+            e = errno;
+    if (fclose(f) != 0 && e == 0)
+        e = errno;
+    if (e != 0)
+        bay_log(BAY_LOG_WARN, NULL, "cannot write %s: %s", tmp, strerror(e));
+    else if (rename(tmp, path) != 0)
+        bay_log(BAY_LOG_WARN, NULL, "cannot rename %s to %s: %s", tmp, path, strerror(e = errno));
+    if (e != 0)
+        unlink(tmp);
+}
+
+/* remove_leftover deletes a file a previous plugbayd left in the run folder; a failure is logged. */
+static void remove_leftover(const char *path)
+{
+    if (unlink(path) != 0 && errno != ENOENT)
+        bay_log(BAY_LOG_WARN, NULL, "cannot delete %s, left by a previous plugbayd: %s", path, strerror(errno));
 }
 
 /* is_our_worker checks that pid still runs a plugbay worker (pids are reused). */
@@ -52,6 +70,8 @@ static void clean_leftovers(broker *b)
     char path[800], line[300];
     snprintf(path, sizeof path, "%s/workers", b->run_dir);
     FILE *f = fopen(path, "re");
+    if (f == NULL && errno != ENOENT)
+        bay_log(BAY_LOG_WARN, NULL, "cannot read %s: %s", path, strerror(errno));
     while (f && fgets(line, sizeof line, f)) {
         int pid = atoi(line);
         if (pid > 1 && is_our_worker(pid)) {
@@ -61,13 +81,15 @@ static void clean_leftovers(broker *b)
     }
     if (f)
         fclose(f);
-    unlink(path);
+    remove_leftover(path);
     DIR *d = opendir(b->run_dir);
+    if (d == NULL)
+        bay_log(BAY_LOG_WARN, NULL, "cannot read folder %s: %s", b->run_dir, strerror(errno));
     for (struct dirent *e; d && (e = readdir(d));) {
         size_t len = strlen(e->d_name);
         if (len > 5 && strcmp(e->d_name + len - 5, ".sock") == 0) {
             snprintf(path, sizeof path, "%s/%s", b->run_dir, e->d_name);
-            unlink(path);
+            remove_leftover(path);
         }
     }
     if (d)
@@ -150,7 +172,7 @@ int supervise_spawn(broker *b, plugin *p, char *err, size_t errlen)
         return BAY_ENOENT;
     }
     if (bay_state_data_dir(b->state, p->id, data, sizeof data) != 0) {
-        snprintf(err, errlen, "cannot create its data folder under %s/data", bay_state_dir(b->state));
+        snprintf(err, errlen, "%s", bay_state_error(b->state));
         return BAY_EIO;
     }
     conn *c = conn_open(b, ROLE_WORKER, url, sizeof url);
