@@ -38,14 +38,19 @@ void cgroup_init(broker *b)
     char path[1024], controllers[256] = "";
     snprintf(path, sizeof path, "%s/cgroup.subtree_control", b->opt.cgroup_dir);
     FILE *f = fopen(path, "re");
-    if (f == NULL || fgets(controllers, sizeof controllers, f) == NULL || strstr(controllers, "memory") == NULL) {
+    if (f == NULL) {
+        bay_log(BAY_LOG_WARN, NULL, "--cgroup %s: cannot read %s: %s; workers are limited by rlimits only",
+                b->opt.cgroup_dir, path, strerror(errno));
+        b->opt.cgroup_dir = NULL;
+        return;
+    }
+    if (fgets(controllers, sizeof controllers, f) == NULL || strstr(controllers, "memory") == NULL) {
         bay_log(BAY_LOG_WARN, NULL, "--cgroup %s: %s does not enable the memory controller for its children "
                                     "(write \"+memory\" to it, or delegate the folder); workers are limited by rlimits only",
                 b->opt.cgroup_dir, path);
         b->opt.cgroup_dir = NULL;
     }
-    if (f)
-        fclose(f);
+    fclose(f);
 }
 
 void cgroup_place(broker *b, plugin *p)
