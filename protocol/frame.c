@@ -109,16 +109,21 @@ static bool get_int(const msgpack_object *o, int64_t *out)
     return false;
 }
 
-/* copy_str makes a NUL-terminated copy of a msgpack string in the frame's zone. */
+/* copy_str makes a NUL-terminated copy of a msgpack string in the frame's zone.
+ * msgpack-c gives an empty string a NULL ptr, which memchr and memcpy must not see. */
 static const char *copy_str(msgpack_zone *z, const msgpack_object *o)
 {
-    if (o->type != MSGPACK_OBJECT_STR || memchr(o->via.str.ptr, 0, o->via.str.size) != NULL)
+    if (o->type != MSGPACK_OBJECT_STR)
         return NULL;
-    char *s = msgpack_zone_malloc(z, o->via.str.size + 1);
+    size_t n = o->via.str.size;
+    if (n > 0 && memchr(o->via.str.ptr, 0, n) != NULL)
+        return NULL;
+    char *s = msgpack_zone_malloc(z, n + 1);
     if (s == NULL)
         return NULL;
-    memcpy(s, o->via.str.ptr, o->via.str.size);
-    s[o->via.str.size] = '\0';
+    if (n > 0)
+        memcpy(s, o->via.str.ptr, n);
+    s[n] = '\0';
     return s;
 }
 
@@ -303,13 +308,29 @@ static int encode_field(msgpack_packer *pk, const bay_frame *f, const field *fd)
     return BAY_EINVAL;
 }
 
+/* The caller's sink, behind the packer. */
+typedef struct sink_call {
+    bay_frame_sink sink;
+    void *data;
+} sink_call;
+
+/* forward hands packed bytes to the caller's sink. msgpack-c writes the body of
+ * an empty string or binary from a decoded frame as (NULL, 0); such a write is
+ * dropped, so a sink never sees a NULL buffer (memcpy into it would be UB). */
+static int forward(void *data, const char *buf, size_t len)
+{
+    const sink_call *c = data;
+    return len == 0 ? 0 : c->sink(c->data, buf, len);
+}
+
 int bay_frame_encode(const bay_frame *f, bay_frame_sink sink, void *data)
 {
     const struct layout *l = layout_of(f->type);
     if (l == NULL)
         return BAY_EINVAL;
+    sink_call c = {sink, data};
     msgpack_packer pk;
-    msgpack_packer_init(&pk, data, sink);
+    msgpack_packer_init(&pk, &c, forward);
     if (msgpack_pack_array(&pk, 3 + (size_t)l->nfields) ||
         msgpack_pack_int64(&pk, f->version ? f->version : BAY_WIRE_VERSION) || msgpack_pack_int64(&pk, f->type) ||
         msgpack_pack_uint64(&pk, f->id))

@@ -14,6 +14,7 @@ typedef struct buf {
 static int sink(void *data, const char *bytes, size_t len)
 {
     buf *b = data;
+    cr_assert_not_null(bytes, "a sink is never handed a NULL buffer (%zu bytes)", len);
     if (b->len + len > sizeof b->data)
         return -1;
     memcpy(b->data + b->len, bytes, len);
@@ -182,4 +183,44 @@ Test(frame, counts_larger_than_the_frame_are_refused_before_allocating)
     const unsigned char map_lie[] = {0x94, 0x01, 0x07, 0x00, 0xdf, 0x10, 0x00, 0x00, 0x00};
     cr_assert_eq(decode_bytes(map_lie, sizeof map_lie, err, sizeof err), BAY_EPROTO);
     cr_assert(strstr(err, "declares more items"), "%s", err);
+}
+
+Test(frame, empty_strings_decode_as_empty_strings)
+{
+    /* [1, PROVIDE, 7, "", "handle", [""]]: msgpack-c hands an empty string over as (NULL, 0). */
+    const unsigned char provide[] = {0x96, 0x01, 0x05, 0x07, 0xa0, 0xa6, 'h', 'a', 'n', 'd', 'l', 'e', 0x91, 0xa0};
+    bay_frame d;
+    char err[256] = "";
+    cr_assert_eq(bay_frame_decode(provide, sizeof provide, &d, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(d.type, BAY_F_PROVIDE);
+    cr_assert_eq(d.id, 7);
+    cr_assert_not_null(d.name);
+    cr_assert_str_eq(d.name, "");
+    cr_assert_str_eq(d.kind, "handle");
+    cr_assert_not_null(d.contexts);
+    cr_assert_str_eq(d.contexts[0], "");
+    cr_assert_null(d.contexts[1]);
+    bay_frame_release(&d);
+    /* [1, HELLO, 0, "", "", 0, ""] with the 8-bit length form str8 of length 0 */
+    const unsigned char hello[] = {0x97, 0x01, 0x01, 0x00, 0xa0, 0xd9, 0x00, 0x00, 0xa0};
+    cr_assert_eq(bay_frame_decode(hello, sizeof hello, &d, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(d.role, "");
+    cr_assert_str_eq(d.name, "");
+    cr_assert_not_null(d.token, "an empty token is not nil");
+    cr_assert_str_eq(d.token, "");
+    bay_frame_release(&d);
+}
+
+Test(frame, decoded_frame_with_empty_strings_encodes_to_the_same_bytes)
+{
+    /* [1, RESULT, 3, ["", bin(0), {"": ""}]]: each empty body is (NULL, 0) for msgpack-c's packer. */
+    const unsigned char result[] = {0x94, 0x01, 0x07, 0x03, 0x93, 0xa0, 0xc4, 0x00, 0x81, 0xa0, 0xa0};
+    bay_frame d;
+    char err[256] = "";
+    cr_assert_eq(bay_frame_decode(result, sizeof result, &d, err, sizeof err), 0, "%s", err);
+    buf b;
+    encode(&d, &b);
+    cr_assert_eq(b.len, sizeof result);
+    cr_assert_eq(memcmp(b.data, result, sizeof result), 0);
+    bay_frame_release(&d);
 }
