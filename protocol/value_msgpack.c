@@ -122,10 +122,12 @@ static int map_entry_from_object(bay_value *m, const msgpack_object_kv *kv, uint
         return bay_value_fail(err, errlen, BAY_EPROTO,
                               "map key %" PRIu32 " is %s; map keys must be strings", i,
                               object_kind(kv->key.type));
+    /* msgpack-c gives the empty key "" a NULL ptr, which bay_map_add refuses */
+    const char *key = kv->key.via.str.size > 0 ? kv->key.via.str.ptr : "";
     bay_value *val;
     int rc = from_object(&kv->val, depth, &val, err, errlen);
     if (!rc)
-        rc = bay_map_add(m, kv->key.via.str.ptr, kv->key.via.str.size, val, err, errlen);
+        rc = bay_map_add(m, key, kv->key.via.str.size, val, err, errlen);
     return rc == BAY_EINVAL ? BAY_EPROTO : rc; /* a NUL byte or a duplicate in the key */
 }
 

@@ -379,6 +379,27 @@ Test(msgpack, float32_becomes_float)
     bay_value_free(v);
 }
 
+Test(msgpack, empty_key_string_and_binary_decode)
+{
+    /* {"": "", "b": bin(0)}: msgpack-c hands each empty body over as (NULL, 0). */
+    bay_value *v = NULL;
+    char err[256] = "";
+    cr_assert_eq(bay_value_unpack("\x82\xa0\xa0\xa1" "b\xc4\x00", 7, &v, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(bay_value_len(v), 2);
+    cr_assert_str_eq(bay_map_entry(v, 0, NULL), "");
+    size_t len = 99;
+    const bay_value *s = bay_map_get(v, "");
+    cr_assert_eq(bay_value_type(s), BAY_STR);
+    cr_assert_str_eq(bay_value_str(s, &len), "");
+    cr_assert_eq(len, 0);
+    const bay_value *b = bay_map_get(v, "b");
+    cr_assert_eq(bay_value_type(b), BAY_BIN);
+    cr_assert_not_null(bay_value_str(b, &len));
+    cr_assert_eq(len, 0);
+    bay_value_free(round_trip(v));
+    bay_value_free(v);
+}
+
 Test(msgpack, uint64_beyond_int64_is_refused)
 {
     refused("\xcf\xff\xff\xff\xff\xff\xff\xff\xff", 9,
