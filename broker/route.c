@@ -198,6 +198,18 @@ static call *call_new(broker *b, const char *name, const char *context, int kind
     return k;
 }
 
+/* select_providers returns the providers of e that accept ctx, in load order
+ * (all of them for an event, the first for a handle), as an array of *n the
+ * caller frees; NULL when out of memory. It is sized by e: an event reaches
+ * every provider, however many. */
+static bay_provider **select_providers(const bay_extpoint *e, const char *ctx, size_t *n)
+{
+    bay_provider **sel = malloc((e->nproviders ? e->nproviders : 1) * sizeof *sel);
+    *n = sel ? bay_registry_select(e, ctx, sel, e->nproviders) : 0;
+    return sel;
+}
+
+/* set_targets copies the selected providers into k's targets. */
 static int set_targets(call *k, bay_provider **sel, size_t n)
 {
     k->targets = calloc(n ? n : 1, sizeof *k->targets);
@@ -240,9 +252,10 @@ static void start(broker *b, conn *from, const bay_frame *f, bool answer)
             conn_send_error(b, from, f->id, BAY_ENOENT, NULL, "%s", msg);
         return;
     }
-    bay_provider *sel[256];
-    size_t n = bay_registry_select(e, f->context, sel, 256);
-    if (n == 0 && e->kind == BAY_HANDLE) {
+    size_t n;
+    bay_provider **sel = select_providers(e, f->context, &n);
+    if (sel && n == 0 && e->kind == BAY_HANDLE) {
+        free(sel);
         snprintf(msg, sizeof msg, "extension point \"%s\" has no loaded provider%s%s%s", f->name,
                  f->context ? " for context \"" : "", f->context ? f->context : "", f->context ? "\"" : "");
         who_provides(b, f->name, msg, sizeof msg);
@@ -250,8 +263,11 @@ static void start(broker *b, conn *from, const bay_frame *f, bool answer)
             conn_send_error(b, from, f->id, BAY_ENOPROVIDER, NULL, "%s", msg);
         return;
     }
-    call *k = call_new(b, f->name, f->context, e->kind, f->value, f->type == BAY_F_CALL ? f->timeout_ms : 0);
-    if (k == NULL || set_targets(k, sel, n)) {
+    call *k = sel ? call_new(b, f->name, f->context, e->kind, f->value, f->type == BAY_F_CALL ? f->timeout_ms : 0)
+                  : NULL;
+    int rc = k ? set_targets(k, sel, n) : BAY_ENOMEM;
+    free(sel);
+    if (rc) {
         if (answer)
             conn_send_error(b, from, f->id, BAY_ENOMEM, NULL, "plugbayd is out of memory");
         if (k)
