@@ -640,6 +640,28 @@ int bay_manifest_parse(const char *text, const char *path, const char *dir, cons
     return build(&r, json_loads(text, JSON_REJECT_DUPLICATES, &je), &je, path, dir, id, out);
 }
 
+/* code_inside checks that the code file m names (its entry, or a library given
+ * as a path), once symbolic links are followed, is still inside the plugin
+ * folder m->dir (a real path). The worker's sandbox lets a plugin read only its
+ * own folder; a link its author made must not widen that, so a code file that
+ * leads outside is refused here, where the message can say why
+ * (docs/manifest.md, "Symbolic links"). A missing file is the worker's to report. */
+static int code_inside(const report *r, const bay_manifest *m)
+{
+    const char *field = m->entry ? "entry" : "library", *rel = m->entry ? m->entry : m->library;
+    char path[PATH_MAX], real[PATH_MAX];
+    size_t n = strlen(m->dir);
+    if (strchr(rel, '/') == NULL && m->entry == NULL) /* a soname: the system's library */
+        return 0;
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", m->dir, rel) >= sizeof path || realpath(path, real) == NULL ||
+        (strncmp(real, m->dir, n) == 0 && real[n] == '/'))
+        return 0;
+    return say(r, BAY_EMANIFEST,
+               "field \"%s\": %s leads through a symbolic link to %s, outside the plugin folder, which the sandbox "
+               "would not let the plugin read; copy the file into the folder, or link the whole plugin folder into "
+               "the plugins folder instead", field, rel, real);
+}
+
 int bay_manifest_load(const char *plugins_dir, const char *id, bay_manifest **out, char *err, size_t errlen)
 {
     char dir[PATH_MAX], file[PATH_MAX + 16], *abs_dir, *abs_file;
@@ -674,6 +696,10 @@ int bay_manifest_load(const char *plugins_dir, const char *id, bay_manifest **ou
     if ((abs_file = malloc(strlen(abs_dir) + sizeof "/plugin.json"))) {
         sprintf(abs_file, "%s/plugin.json", abs_dir);
         rc = build(&r, root, &je, abs_file, abs_dir, id, out);
+        if (rc == 0 && (rc = code_inside(&r, *out)) != 0) {
+            bay_manifest_free(*out);
+            *out = NULL;
+        }
     } else {
         rc = say(&r, BAY_ENOMEM, "out of memory");
         json_decref(root);

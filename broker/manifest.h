@@ -65,7 +65,9 @@ typedef struct bay_manifest {
  * BAY_EMANIFEST (BAY_EIO when the file cannot be read, BAY_EINVAL when id is
  * not a plugin id, BAY_ENOMEM) and writes to err a message that names the
  * file, the field and what is expected, e.g.
- * `plugins/x/plugin.json: field "version": expected a semver string like "1.2.0", got "1.x"`. */
+ * `plugins/x/plugin.json: field "version": expected a semver string like "1.2.0", got "1.x"`.
+ * A code file (entry, or library given as a path) that a symbolic link leads
+ * outside the plugin folder is refused too (BAY_EMANIFEST), naming where it leads. */
 int bay_manifest_load(const char *plugins_dir, const char *id, bay_manifest **out, char *err,
                       size_t errlen);
 

@@ -404,6 +404,82 @@ Test(manifest, load_refuses_a_plugin_json_that_is_a_folder, .init = make_root, .
     cr_expect(strstr(err, "not a regular file") != NULL, "%s", err);
 }
 
+/* link_at makes root/rel a symbolic link to target. */
+static void link_at(const char *target, const char *rel)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", root, rel);
+    cr_assert_eq(symlink(target, path), 0, "symlink %s -> %s", path, target);
+}
+
+/* load_code writes x/plugin.json with a C plugin whose code field ("entry"
+ * or "library") is value, and loads it. */
+static int load_code(const char *field, const char *value, char *err, size_t errlen)
+{
+    char text[512];
+    snprintf(text, sizeof text,
+             "{\"name\": \"x\", \"version\": \"1.0.0\", \"language\": \"c\", \"%s\": \"%s\", \"provides\": []}", field,
+             value);
+    put("x/plugin.json", text);
+    bay_manifest *m = NULL;
+    int rc = bay_manifest_load(root, "x", &m, err, errlen);
+    cr_assert_eq(rc == 0, m != NULL, "a manifest comes back exactly on success");
+    bay_manifest_free(m);
+    return rc;
+}
+
+Test(manifest, load_takes_code_that_a_link_keeps_inside_the_plugin_folder, .init = make_root, .fini = remove_root)
+{
+    char err[512] = "";
+    put("x/real.so", "");
+    put("x/lib/inner.so", "");
+    link_at("real.so", "x/plugin.so");
+    link_at("lib", "x/linked");
+    cr_expect_eq(load_code("entry", "plugin.so", err, sizeof err), 0, "%s", err);
+    cr_expect_eq(load_code("entry", "linked/inner.so", err, sizeof err), 0, "%s", err);
+    cr_expect_eq(load_code("library", "linked/inner.so", err, sizeof err), 0, "%s", err);
+    cr_expect_eq(load_code("library", "libz.so.1", err, sizeof err), 0, "a soname is the system's: %s", err);
+    cr_expect_eq(load_code("entry", "missing.so", err, sizeof err), 0, "the worker reports a missing file: %s", err);
+}
+
+Test(manifest, load_refuses_code_that_a_link_leads_outside_the_plugin_folder, .init = make_root,
+     .fini = remove_root)
+{
+    char err[512] = "", want[PATH_MAX + 512];
+    put("outside/hello.so", "");
+    put("x/plugin.json", "");
+    link_at("../outside/hello.so", "x/plugin.so");
+    link_at("/etc", "x/etc");
+    link_at("../outside", "x/ext");
+    cr_expect_eq(load_code("entry", "plugin.so", err, sizeof err), BAY_EMANIFEST);
+    snprintf(want, sizeof want,
+             "%s/x/plugin.json: field \"entry\": plugin.so leads through a symbolic link to %s/outside/hello.so, "
+             "outside the plugin folder, which the sandbox would not let the plugin read; copy the file into the "
+             "folder, or link the whole plugin folder into the plugins folder instead", root, root);
+    cr_expect_str_eq(err, want);
+    cr_expect_eq(load_code("entry", "etc/passwd", err, sizeof err), BAY_EMANIFEST, "a linked folder counts too");
+    cr_expect(strstr(err, "etc/passwd leads through a symbolic link to /etc/passwd, outside") != NULL, "%s", err);
+    cr_expect_eq(load_code("library", "ext/hello.so", err, sizeof err), BAY_EMANIFEST);
+    cr_expect(strstr(err, "field \"library\": ext/hello.so leads") != NULL, "%s", err);
+}
+
+Test(manifest, load_takes_a_linked_plugin_folder_as_where_it_leads, .init = make_root, .fini = remove_root)
+{
+    char err[512] = "", real[PATH_MAX];
+    put("elsewhere/x/plugin.so", "");
+    put("elsewhere/x/plugin.json", "{\"name\": \"x\", \"version\": \"1.0.0\", \"language\": \"c\", "
+                                   "\"entry\": \"plugin.so\", \"provides\": []}");
+    put("plugins/.keep", "");
+    link_at("../elsewhere/x", "plugins/x");
+    char plugins[PATH_MAX];
+    snprintf(plugins, sizeof plugins, "%s/plugins", root);
+    bay_manifest *m = NULL;
+    cr_assert_eq(bay_manifest_load(plugins, "x", &m, err, sizeof err), 0, "%s", err);
+    snprintf(real, sizeof real, "%s/elsewhere/x", root);
+    cr_expect_str_eq(m->dir, real, "the folder the sandbox opens is the real one");
+    bay_manifest_free(m);
+}
+
 Test(manifest, load_refuses_ids_that_leave_the_plugins_folder)
 {
     char err[512] = "";
