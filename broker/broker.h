@@ -4,6 +4,7 @@
 
 #include <msgpack.h>
 #include <nng/nng.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -42,21 +43,33 @@ typedef struct bay_options {
 
 typedef enum conn_role { ROLE_PENDING, ROLE_HOST, ROLE_WORKER } conn_role;
 
-/* One peer: a host (or CLI) or a worker, each on a pair1 socket of its own. */
+/* One peer: a host (or CLI) or a worker, each on a pair1 socket of its own.
+ * The broker's thread owns every field but the atomics, which NNG's threads
+ * also touch (see conn.c for how a connection is closed). */
 typedef struct conn {
     uint64_t session;
     conn_role role;
     bool hello_done;
     char name[128];      /* host name, or plugin id for a worker */
     pid_t pid;           /* the peer's pid as it said in HELLO */
+    uint64_t peer;       /* who dialled the rendezvous: pid over ipc, address over tcp (for caps) */
     nng_socket sock;
     nng_listener listener;
     nng_aio *recv_aio;
     char token[33];
-    char path[512];      /* ipc socket file to remove on close, or "" */
+    char path[512];      /* ipc socket file, removed once the peer is connected, or "" */
     int64_t opened_ms;
     bool subscribed;
     struct plugin *plugin; /* for a worker */
+    struct peer_log *log;  /* the rate limit of log lines about this peer (conn.c) */
+    struct conn_closer *closer;
+    atomic_int pipes;      /* the peer's pipes open now (NNG's pipe callbacks count them) */
+    atomic_bool had_pipe;  /* the peer connected once: a second dial is refused */
+    atomic_bool dropped;   /* the broker let go: frames are discarded until the socket closes */
+    atomic_bool queued;    /* handed to the closer thread */
+    atomic_int backlog;    /* its frames queued for the broker's thread */
+    atomic_bool paused;    /* not receiving until the broker's thread catches up */
+    struct conn *next_close;
 } conn;
 
 typedef enum plugin_state {
@@ -158,8 +171,12 @@ typedef struct broker {
     bay_idmap *calls;       /* broker call id -> call */
     struct fastpath *fast;  /* fast channels granted to hosts (fastpath.c), NULL until the first */
     uint64_t next_session, next_call;
+    struct conn_closer *closer; /* closes sockets off this thread (conn.c) */
     nng_socket rdv;         /* rendezvous rep socket */
     nng_aio *rdv_aio;
+    bay_log_limit rdv_warns; /* rate limit of the lines about refused rendezvous */
+    bay_idmap *peer_logs;    /* peer key -> struct peer_log (conn.c) */
+    int64_t peer_logs_pruned_ms;
     int wake_fd;            /* eventfd: NNG callbacks queued something */
     int signal_fd;          /* SIGCHLD, SIGTERM, SIGINT */
     int64_t started_ms;
@@ -177,11 +194,19 @@ void broker_queue_push(uint64_t session, nng_msg *msg);
 
 /* conn.c */
 int conn_listen_public(broker *b);
-conn *conn_open(broker *b, conn_role role, char *url, size_t urllen);
+/* conn_open opens a connection socket for a peer (its rendezvous key, 0 for
+ * a worker) and writes the url it listens on. */
+conn *conn_open(broker *b, conn_role role, uint64_t peer, char *url, size_t urllen);
 conn *conn_get(broker *b, uint64_t session);
 /* conn_snapshot returns every connection (the caller frees the array). */
 conn **conn_snapshot(broker *b, size_t *n);
+/* conn_close lets go of c: it leaves the broker's tables at once and its
+ * socket is closed on another thread once the peer has gone (the peer was
+ * told why in an ERROR frame, or its worker was stopped). Never blocks. */
 void conn_close(broker *b, conn *c);
+/* conn_lingering counts the connections let go whose peer (rendezvous key
+ * peer) keeps them open, and the handshakes it has pending. */
+size_t conn_lingering(broker *b, uint64_t peer);
 void conn_handle_rendezvous(broker *b, nng_msg *msg);
 void conn_handle(broker *b, conn *c, nng_msg *msg);
 void conn_removed(broker *b, conn *c);
@@ -190,7 +215,9 @@ void conn_send_error(broker *b, conn *c, uint64_t id, int code, const char *plug
     __attribute__((format(printf, 6, 7)));
 void conn_send_value(broker *b, conn *c, uint64_t id, const bay_value *v);
 void conn_expire_handshakes(broker *b, int64_t now);
-/* conn_close_all closes every connection and the rendezvous socket. */
+/* conn_close_all lets go of every connection at shutdown and closes the
+ * sockets whose peers have gone; a socket a peer still holds is left to the
+ * process's exit (closing it could wedge NNG). */
 void conn_close_all(broker *b);
 
 /* route.c */
@@ -218,8 +245,7 @@ void lifecycle_worker_ready(broker *b, plugin *p);
 void lifecycle_load_answer(broker *b, plugin *p, const bay_frame *f);
 void lifecycle_worker_gone(broker *b, plugin *p, const char *why);
 void lifecycle_drained(broker *b, plugin *p);
-/* lifecycle_unload_answer closes the worker's connection once it answered
- * COMMAND unload, so it exits at once instead of waiting for the broker. */
+/* lifecycle_unload_answer ends the worker once it answered COMMAND unload. */
 void lifecycle_unload_answer(broker *b, plugin *p);
 void lifecycle_settle(broker *b, plugin *p);
 void lifecycle_add_waiter(plugin *p, uint64_t session, uint64_t id);
@@ -279,6 +305,9 @@ int supervise_spawn(broker *b, plugin *p, char *err, size_t errlen);
 void supervise_reap(broker *b);
 void supervise_read_output(broker *b, plugin *p);
 void supervise_kill(broker *b, plugin *p, const char *why);
+/* supervise_end stops the worker of p, which has nothing left to do (it
+ * answered its unload): no warning, and its end is no crash. */
+void supervise_end(broker *b, plugin *p);
 int64_t supervise_tick(broker *b, int64_t now);
 /* supervise_usage reads a worker's CPU time (user + system, ms) and PSS (kB)
  * from /proc; -1 where it cannot. */

@@ -1,7 +1,8 @@
-/* broker/conn.c — plugbayd's connections: rendezvous, one pair1 socket per peer, handshake, sending. */
+/* broker/conn.c — plugbayd's connections: rendezvous, one pair1 socket per peer, handshake, sending, closing. */
 #include "broker.h"
 #include "fastpath.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,27 +11,187 @@
 #include <unistd.h>
 
 #include <nng/protocol/reqrep0/rep.h>
+#include <nng/transport/ipc/ipc.h>
 
 #include "value_internal.h"
 #include "wire.h"
 
 #define HANDSHAKE_TIMEOUT_MS 5000
+/* Connections one peer may hold that are not yet past HELLO, or let go by
+ * the broker but kept open by the peer. */
+#define PEER_LINGER_MAX 16
+/* Frames of one connection waiting for the broker's thread before its socket
+ * stops receiving (and the peer, once its queues fill, stops sending). */
+#define CONN_BACKLOG_MAX 256
 
-/* Runs on an NNG thread: passes the message on and waits for the next. The
- * connection outlives this callback: conn_close stops the aio before freeing. */
+/* How a connection is closed. NNG 1.5.2 (Debian 12) can wedge for good when
+ * a socket is closed while its peer is still sending: a receive the ipc and
+ * tcp transports resubmit after the pipe began closing never completes, and
+ * nng_close, then every later pipe teardown on NNG's one reaper thread, waits
+ * for it. So plugbayd never closes a socket whose peer is connected: a
+ * connection it lets go (conn_close) leaves its tables at once, keeps
+ * receiving and discarding, and is closed by the closer thread when the
+ * peer's pipe is gone — the peer was told why, or its worker was stopped.
+ * The broker's thread never calls nng_close. */
+typedef struct conn_closer {
+    pthread_mutex_t mtx;
+    pthread_cond_t cv;
+    conn *ready;      /* connections whose peer has gone, to close now */
+    conn *lingering;  /* let go, the peer still connected (for the caps), via next_close */
+    bool stop;
+    pthread_t thread;
+    atomic_llong closing_since_ms; /* when the close under way began, 0 when none */
+    bool said_stuck;               /* the log has said a close is stuck */
+} conn_closer;
+
+/* hand_over queues c for the closer once it is let go and its peer has gone;
+ * whichever of the broker and NNG's pipe callback sees both last does it. */
+static void hand_over(conn *c)
+{
+    if (!atomic_load(&c->dropped) || atomic_load(&c->pipes) != 0 || atomic_exchange(&c->queued, true))
+        return;
+    conn_closer *cl = c->closer;
+    pthread_mutex_lock(&cl->mtx);
+    for (conn **pp = &cl->lingering; *pp; pp = &(*pp)->next_close)
+        if (*pp == c) {
+            *pp = c->next_close;
+            break;
+        }
+    c->next_close = cl->ready;
+    cl->ready = c;
+    pthread_cond_signal(&cl->cv);
+    pthread_mutex_unlock(&cl->mtx);
+}
+
+/* close_now closes c's socket and frees it (on the closer thread, or at
+ * shutdown for a socket without peer). */
+static void close_now(conn *c)
+{
+    nng_aio_stop(c->recv_aio);
+    nng_close(c->sock);
+    nng_aio_free(c->recv_aio);
+    if (c->path[0])
+        unlink(c->path);
+    free(c);
+}
+
+static void *closer_main(void *arg)
+{
+    conn_closer *cl = arg;
+    pthread_mutex_lock(&cl->mtx);
+    for (;;) {
+        while (cl->ready == NULL && !cl->stop)
+            pthread_cond_wait(&cl->cv, &cl->mtx);
+        if (cl->ready == NULL)
+            break;
+        conn *c = cl->ready;
+        cl->ready = c->next_close;
+        pthread_mutex_unlock(&cl->mtx);
+        atomic_store(&cl->closing_since_ms, bay_now_ms());
+        close_now(c);
+        atomic_store(&cl->closing_since_ms, 0);
+        pthread_mutex_lock(&cl->mtx);
+    }
+    pthread_mutex_unlock(&cl->mtx);
+    return NULL;
+}
+
+/* The log lines about one peer (who dialled the rendezvous, or one worker)
+ * share a rate limit that outlives its connections by a window, so that
+ * reconnecting does not start it afresh. */
+typedef struct peer_log {
+    uint64_t key;
+    unsigned conns;      /* connections that log through it */
+    bay_log_limit limit;
+    char who[128];       /* the name its last connection had */
+} peer_log;
+
+/* peer_log_hold returns the rate limit of peer key, made when new; NULL when out of memory. */
+static peer_log *peer_log_hold(broker *b, uint64_t key)
+{
+    peer_log *pl = bay_idmap_get(b->peer_logs, key);
+    if (pl == NULL && (pl = calloc(1, sizeof *pl)) != NULL) {
+        pl->key = key;
+        if (bay_idmap_put(b->peer_logs, key, pl) != 0) {
+            free(pl);
+            pl = NULL;
+        }
+    }
+    if (pl)
+        pl->conns++;
+    return pl;
+}
+
+/* peer_logs_prune forgets the rate limits no connection uses whose window has
+ * passed, saying how many lines each suppressed; once a second at most. */
+static void peer_logs_prune(broker *b, int64_t now, bool all)
+{
+    if (!all && now - b->peer_logs_pruned_ms < 1000)
+        return;
+    b->peer_logs_pruned_ms = now;
+    size_t n = bay_idmap_count(b->peer_logs);
+    peer_log **logs = malloc((n ? n : 1) * sizeof *logs);
+    n = logs ? bay_idmap_values(b->peer_logs, (void **)logs, n) : 0;
+    for (size_t i = 0; i < n; i++) {
+        peer_log *pl = logs[i];
+        if (all || (pl->conns == 0 && now - pl->limit.window_ms >= BAY_LOG_WINDOW_MS)) {
+            bay_log_limit_end(&pl->limit, pl->who);
+            bay_idmap_del(b->peer_logs, pl->key);
+            free(pl);
+        }
+    }
+    free(logs);
+}
+
+/* resume receives again on c after a pause, once (broker_pause set it). */
+static void resume(conn *c)
+{
+    if (atomic_exchange(&c->paused, false))
+        nng_recv_aio(c->sock, c->recv_aio);
+}
+
+/* Runs on an NNG thread: passes the message on (or drops it when the broker
+ * let go of the connection) and waits for the next, unless the broker's
+ * thread has CONN_BACKLOG_MAX of c's frames still to handle: then c pauses
+ * until it catches up (conn_handle), so a flood waits in its own queue. */
 static void recv_cb(void *arg)
 {
     conn *c = arg;
     if (nng_aio_result(c->recv_aio) != 0)
         return;
-    broker_queue_push(c->session, nng_aio_get_msg(c->recv_aio));
+    nng_msg *msg = nng_aio_get_msg(c->recv_aio);
+    if (atomic_load(&c->dropped)) {
+        nng_msg_free(msg);
+    } else {
+        broker_queue_push(c->session, msg);
+        if (atomic_fetch_add(&c->backlog, 1) + 1 >= CONN_BACKLOG_MAX) {
+            atomic_store(&c->paused, true);
+            /* The broker's thread may have caught up, or let go, before the pause. */
+            if (atomic_load(&c->dropped) || atomic_load(&c->backlog) < CONN_BACKLOG_MAX / 2)
+                resume(c);
+            return;
+        }
+    }
     nng_recv_aio(c->sock, c->recv_aio);
 }
 
-/* Runs on an NNG thread when the peer's pipe is gone; arg is the session. */
-static void pipe_gone_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+/* Runs on an NNG thread as the peer's pipes come and go. The first pipe is
+ * the peer: its socket file goes at once, so nobody else can dial it; any
+ * further pipe is refused before the protocol starts on it. */
+static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
-    broker_queue_push((uint64_t)(uintptr_t)arg, NULL);
+    conn *c = arg;
+    if (ev == NNG_PIPE_EV_ADD_PRE) {
+        atomic_fetch_add(&c->pipes, 1);
+        if (atomic_exchange(&c->had_pipe, true))
+            nng_pipe_close(p);
+        else if (c->path[0])
+            unlink(c->path);
+    } else if (ev == NNG_PIPE_EV_REM_POST) {
+        if (atomic_fetch_sub(&c->pipes, 1) == 1 && !atomic_load(&c->dropped))
+            broker_queue_push(c->session, NULL);
+        hand_over(c);
+    }
 }
 
 static void rdv_cb(void *arg)
@@ -48,7 +209,21 @@ int conn_listen_public(broker *b)
         snprintf(b->url, sizeof b->url, "ipc://%s/plugbayd.sock", b->opt.state_dir);
     if (strncmp(b->url, "ipc://", 6) == 0)
         unlink(b->url + 6); /* a killed broker's socket file; we hold the state lock */
-    int rv = nng_rep0_open(&b->rdv);
+    conn_closer *cl = calloc(1, sizeof *cl);
+    int rv = cl ? 0 : NNG_ENOMEM;
+    if (rv == 0) {
+        pthread_mutex_init(&cl->mtx, NULL);
+        pthread_cond_init(&cl->cv, NULL);
+        rv = pthread_create(&cl->thread, NULL, closer_main, cl) ? NNG_ENOMEM : 0;
+        if (rv == 0)
+            b->closer = cl;
+        else
+            free(cl);
+    }
+    if (rv == 0)
+        rv = (b->peer_logs = bay_idmap_new()) == NULL ? NNG_ENOMEM : 0;
+    if (rv == 0)
+        rv = nng_rep0_open(&b->rdv);
     if (rv == 0)
         rv = nng_socket_set_size(b->rdv, NNG_OPT_RECVMAXSZ, 64 * 1024);
     if (rv == 0)
@@ -79,14 +254,16 @@ static void pair_url(broker *b, conn_role role, uint64_t session, char *url, siz
     }
 }
 
-conn *conn_open(broker *b, conn_role role, char *url, size_t urllen)
+conn *conn_open(broker *b, conn_role role, uint64_t peer, char *url, size_t urllen)
 {
     conn *c = calloc(1, sizeof *c);
     if (c == NULL)
         return NULL;
     c->session = ++b->next_session;
     c->role = role;
+    c->peer = peer;
     c->opened_ms = bay_now_ms();
+    c->closer = b->closer;
     unsigned char rnd[16];
     if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
         free(c);
@@ -111,11 +288,17 @@ conn *conn_open(broker *b, conn_role role, char *url, size_t urllen)
         snprintf(colon + 1, urllen - (size_t)(colon + 1 - url), "%d", port);
     }
     if (rv == 0)
-        rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, pipe_gone_cb, (void *)(uintptr_t)c->session);
+        rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_PRE, pipe_cb, c);
+    if (rv == 0)
+        rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, pipe_cb, c);
     if (rv == 0)
         rv = nng_aio_alloc(&c->recv_aio, recv_cb, c);
     if (rv == 0)
-        rv = bay_idmap_put(b->conns, c->session, c) ? NNG_ENOMEM : 0;
+        rv = (c->log = peer_log_hold(b, peer ? peer : 1ULL << 63 | c->session)) == NULL ? NNG_ENOMEM : 0;
+    if (rv == 0 && bay_idmap_put(b->conns, c->session, c) != 0) {
+        c->log->conns--;
+        rv = NNG_ENOMEM;
+    }
     if (rv) {
         bay_log(BAY_LOG_ERROR, NULL, "cannot open a connection socket at %s: %s", url, nng_strerror(rv));
         nng_close(c->sock);
@@ -135,21 +318,43 @@ conn *conn_get(broker *b, uint64_t session)
 void conn_close(broker *b, conn *c)
 {
     bay_idmap_del(b->conns, c->session);
-    nng_aio_stop(c->recv_aio);
-    nng_close(c->sock);
-    nng_aio_free(c->recv_aio);
-    if (c->path[0])
-        unlink(c->path);
+    snprintf(c->log->who, sizeof c->log->who, "%s", c->name);
+    c->log->conns--;
     if (c->plugin && c->plugin->worker == c)
         c->plugin->worker = NULL;
-    free(c);
+    c->plugin = NULL;
+    conn_closer *cl = c->closer;
+    pthread_mutex_lock(&cl->mtx);
+    c->next_close = cl->lingering; /* listed before it is marked, so hand_over finds it */
+    cl->lingering = c;
+    pthread_mutex_unlock(&cl->mtx);
+    atomic_store(&c->dropped, true);
+    resume(c);
+    hand_over(c);
 }
 
+size_t conn_lingering(broker *b, uint64_t peer)
+{
+    size_t n = 0, count;
+    conn **all = conn_snapshot(b, &count);
+    for (size_t i = 0; i < count; i++)
+        n += all[i]->peer == peer && !all[i]->hello_done && all[i]->role != ROLE_WORKER;
+    free(all);
+    pthread_mutex_lock(&b->closer->mtx);
+    for (conn *c = b->closer->lingering; c; c = c->next_close)
+        n += c->peer == peer;
+    pthread_mutex_unlock(&b->closer->mtx);
+    return n;
+}
+
+/* warn logs a line about c, within its rate limit. */
+#define warn(c, ...) bay_log_limited(&(c)->log->limit, bay_now_ms(), BAY_LOG_WARN, (c)->name, __VA_ARGS__)
+
 /* sent logs a frame that could not be sent. */
-static int sent(const conn *c, int type, int rc)
+static int sent(conn *c, int type, int rc)
 {
     if (rc)
-        bay_log(BAY_LOG_WARN, c->name, "cannot send %s frame: %s%s", bay_frame_type_name(type), bay_strerror(rc),
+        warn(c, "cannot send %s frame: %s%s", bay_frame_type_name(type), bay_strerror(rc),
                 rc == BAY_EBUSY ? " (the peer is not reading; its queue of 8192 frames is full)" : "");
     return rc;
 }
@@ -184,8 +389,27 @@ void conn_send_value(broker *b, conn *c, uint64_t id, const bay_value *v)
 static void rdv_reply(broker *b, const bay_frame *f)
 {
     nng_msg *m;
-    if (bay_wire_msg(f, &m) == 0 && nng_sendmsg(b->rdv, m, 0) != 0)
+    if (bay_wire_msg(f, &m) == 0 && nng_sendmsg(b->rdv, m, NNG_FLAG_NONBLOCK) != 0)
         nng_msg_free(m);
+}
+
+/* peer_key names who sent a rendezvous request: its pid over ipc, its
+ * address over tcp (0 when neither can be read). */
+static uint64_t peer_key(nng_msg *msg)
+{
+    nng_pipe p = nng_msg_get_pipe(msg);
+    uint64_t pid;
+    if (nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_PID, &pid) == 0)
+        return pid;
+    nng_sockaddr sa;
+    if (nng_pipe_get_addr(p, NNG_OPT_REMADDR, &sa) != 0)
+        return 0;
+    if (sa.s_family == NNG_AF_INET)
+        return 1ULL << 32 | sa.s_in.sa_addr;
+    uint64_t h = 2ULL << 32;
+    for (int i = 0; sa.s_family == NNG_AF_INET6 && i < 16; i++)
+        h = h * 131 + sa.s_in6.sa_addr[i];
+    return h;
 }
 
 void conn_handle_rendezvous(broker *b, nng_msg *msg)
@@ -193,6 +417,7 @@ void conn_handle_rendezvous(broker *b, nng_msg *msg)
     bay_frame f;
     char why[300], url[600];
     int rc = bay_frame_decode(nng_msg_body(msg), nng_msg_len(msg), &f, why, sizeof why);
+    bool decoded = rc == 0;
     if (rc == 0 && f.type != BAY_F_HELLO) {
         snprintf(why, sizeof why, "expected HELLO to open a connection, got %s", bay_frame_type_name(f.type));
         rc = BAY_EPROTO;
@@ -205,20 +430,30 @@ void conn_handle_rendezvous(broker *b, nng_msg *msg)
                  "protocol version mismatch: the client speaks version %lld, plugbayd %s speaks version %d; use a "
                  "client library and broker of the same protocol version",
                  (long long)f.version, b->version, BAY_WIRE_VERSION);
-    conn *c = rc ? NULL : conn_open(b, ROLE_PENDING, url, sizeof url);
+    uint64_t peer = peer_key(msg);
+    size_t held = rc ? 0 : conn_lingering(b, peer);
+    if (held >= PEER_LINGER_MAX) {
+        snprintf(why, sizeof why,
+                 "this peer holds %zu connections that are not past their handshake or were closed by plugbayd "
+                 "and not by the peer; close them before opening more",
+                 held);
+        rc = BAY_EBUSY;
+    }
+    conn *c = rc ? NULL : conn_open(b, ROLE_PENDING, peer, url, sizeof url);
     if (rc == 0 && c == NULL) {
         snprintf(why, sizeof why, "plugbayd could not open a connection socket (see its log)");
         rc = BAY_EIO;
     }
     if (rc) {
-        bay_log(BAY_LOG_WARN, NULL, "refused a connection: %s", why);
+        bay_log_limited(&b->rdv_warns, bay_now_ms(), BAY_LOG_WARN, NULL, "refused a connection: %s", why);
         rdv_reply(b, &(bay_frame){.type = BAY_F_ERROR, .id = f.id, .code = rc, .message = why});
     } else {
         snprintf(c->name, sizeof c->name, "host:%s", f.name);
         rdv_reply(b, &(bay_frame){.type = BAY_F_WELCOME, .id = f.id, .name = b->version,
                                   .session = (int64_t)c->session, .url = url, .token = c->token});
-        bay_frame_release(&f);
     }
+    if (decoded)
+        bay_frame_release(&f);
     nng_msg_free(msg);
     nng_recv_aio(b->rdv, b->rdv_aio);
 }
@@ -227,7 +462,7 @@ void conn_handle_rendezvous(broker *b, nng_msg *msg)
 static void hello(broker *b, conn *c, const bay_frame *f)
 {
     if (f->type != BAY_F_HELLO || !f->token || strcmp(f->token, c->token) != 0) {
-        bay_log(BAY_LOG_WARN, c->name, "closing a connection whose first frame was not HELLO with its token");
+        warn(c, "closing a connection whose first frame was not HELLO with its token");
         conn_send_error(b, c, f->id, BAY_EPERM, NULL, "the first frame must be HELLO with the connection's token");
         conn_close(b, c);
         return;
@@ -318,11 +553,13 @@ static void worker_frame(broker *b, conn *c, const bay_frame *f)
 
 void conn_handle(broker *b, conn *c, nng_msg *msg)
 {
+    if (atomic_fetch_sub(&c->backlog, 1) - 1 < CONN_BACKLOG_MAX / 2)
+        resume(c);
     bay_frame f;
     char why[300];
     int rc = bay_frame_decode(nng_msg_body(msg), nng_msg_len(msg), &f, why, sizeof why);
     if (rc) {
-        bay_log(BAY_LOG_WARN, c->name, "bad frame: %s", why);
+        warn(c, "bad frame: %s", why);
         /* A bad answer is not answered (an ERROR with its id would read as the
          * answer to the peer's own request): the call it answers fails instead. */
         if (f.type == BAY_F_RESULT || f.type == BAY_F_ERROR) {
@@ -383,14 +620,30 @@ conn **conn_snapshot(broker *b, size_t *n)
     return all;
 }
 
+/* closer_watch says once in the log when a close has not finished in 10 s. */
+static void closer_watch(broker *b, int64_t now)
+{
+    int64_t since = atomic_load(&b->closer->closing_since_ms);
+    if (since == 0 || now - since < 10000 || b->closer->said_stuck)
+        return;
+    b->closer->said_stuck = true;
+    bay_log(BAY_LOG_ERROR, NULL,
+            "closing a connection has taken %lld s: NNG %s can stop closing sockets for good when a pipe closes "
+            "while its peer is still sending; plugbayd keeps serving, but from now on the connections it closes "
+            "keep their descriptors until it is restarted",
+            (long long)(now - since) / 1000, nng_version());
+}
+
 void conn_expire_handshakes(broker *b, int64_t now)
 {
+    peer_logs_prune(b, now, false);
+    closer_watch(b, now);
     size_t n;
     conn **all = conn_snapshot(b, &n);
     for (size_t i = 0; i < n; i++) {
         conn *c = all[i];
         if (!c->hello_done && c->role != ROLE_WORKER && now - c->opened_ms > HANDSHAKE_TIMEOUT_MS) {
-            bay_log(BAY_LOG_WARN, c->name, "no HELLO within %d ms; closing", HANDSHAKE_TIMEOUT_MS);
+            warn(c, "no HELLO within %d ms; closing", HANDSHAKE_TIMEOUT_MS);
             conn_close(b, c);
         }
     }
@@ -405,8 +658,27 @@ void conn_close_all(broker *b)
         conn_close(b, all[i]);
     free(all);
     nng_aio_stop(b->rdv_aio);
-    nng_close(b->rdv);
     nng_aio_free(b->rdv_aio);
     if (strncmp(b->url, "ipc://", 6) == 0)
         unlink(b->url + 6);
+    /* The closer finishes the sockets whose peers have gone, for a second at
+     * most; what a peer still holds (the rendezvous socket too) stays open
+     * until the process exits, and the conns stay allocated for their callbacks. */
+    conn_closer *cl = b->closer;
+    pthread_mutex_lock(&cl->mtx);
+    cl->stop = true;
+    pthread_cond_signal(&cl->cv);
+    pthread_mutex_unlock(&cl->mtx);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 1;
+    peer_logs_prune(b, bay_now_ms(), true);
+    bay_idmap_free(b->peer_logs);
+    if (pthread_timedjoin_np(cl->thread, NULL, &until) != 0)
+        bay_log(BAY_LOG_WARN, NULL, "closing sockets took longer than a second; exiting with them open");
+    pthread_mutex_lock(&cl->mtx);
+    for (conn *c = cl->lingering; c; c = c->next_close)
+        if (c->path[0])
+            unlink(c->path);
+    pthread_mutex_unlock(&cl->mtx);
 }

@@ -452,8 +452,7 @@ void lifecycle_drained(broker *b, plugin *p)
 void lifecycle_unload_answer(broker *b, plugin *p)
 {
     p->unload_id = 0;
-    if (p->worker)
-        conn_close(b, p->worker);
+    supervise_end(b, p);
 }
 
 /* crashed decides between a restart with backoff and staying failed. */

@@ -23,7 +23,8 @@ int bay_log_open(const char *path)
     return 0;
 }
 
-void bay_log(int level, const char *who, const char *fmt, ...)
+/* vlog writes one line: time, level, [who] and the message, then note when not NULL. */
+static void vlog(int level, const char *who, const char *note, const char *fmt, va_list ap)
 {
     static const char *const names[] = {"DEBUG", "INFO", "WARN", "ERROR"};
     struct timespec ts;
@@ -34,10 +35,42 @@ void bay_log(int level, const char *who, const char *fmt, ...)
     int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s %s%s%s", tm.tm_year + 1900,
                      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
                      names[level & 3], who ? "[" : "", who ? who : "", who ? "] " : "");
-    va_list ap;
-    va_start(ap, fmt);
     if (n > 0 && (size_t)n < sizeof line)
         vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+    fprintf(out ? out : stderr, "%s%s\n", line, note ? note : "");
+}
+
+void bay_log(int level, const char *who, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(level, who, NULL, fmt, ap);
     va_end(ap);
-    fprintf(out ? out : stderr, "%s\n", line);
+}
+
+void bay_log_limit_end(bay_log_limit *l, const char *who)
+{
+    if (l->suppressed)
+        bay_log(BAY_LOG_WARN, who, "%u more lines about this peer were suppressed", l->suppressed);
+    *l = (bay_log_limit){0};
+}
+
+void bay_log_limited(bay_log_limit *l, int64_t now_ms, int level, const char *who, const char *fmt, ...)
+{
+    if (l->lines == 0 || now_ms - l->window_ms >= BAY_LOG_WINDOW_MS) {
+        unsigned suppressed = l->suppressed;
+        *l = (bay_log_limit){.window_ms = now_ms};
+        if (suppressed)
+            bay_log(BAY_LOG_WARN, who, "%u more lines about this peer were suppressed", suppressed);
+    }
+    if (l->lines >= BAY_LOG_BURST) {
+        l->suppressed++;
+        return;
+    }
+    l->lines++;
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(level, who, l->lines == BAY_LOG_BURST ? " (further lines about this peer are suppressed for a while)" : NULL,
+         fmt, ap);
+    va_end(ap);
 }

@@ -175,7 +175,7 @@ int supervise_spawn(broker *b, plugin *p, char *err, size_t errlen)
         snprintf(err, errlen, "%s", bay_state_error(b->state));
         return BAY_EIO;
     }
-    conn *c = conn_open(b, ROLE_WORKER, url, sizeof url);
+    conn *c = conn_open(b, ROLE_WORKER, 0, url, sizeof url);
     if (c == NULL) {
         snprintf(err, errlen, "cannot open a socket for its worker (see the log)");
         return BAY_EIO;
@@ -275,6 +275,15 @@ void supervise_kill(broker *b, plugin *p, const char *why)
     if (p->pid == 0 || p->kill_sent)
         return;
     bay_log(BAY_LOG_WARN, p->id, "killing worker %d: %s", p->pid, why);
+    kill(p->pid, SIGKILL);
+    p->kill_sent = true;
+}
+
+void supervise_end(broker *b, plugin *p)
+{
+    if (p->pid == 0 || p->kill_sent)
+        return;
+    snprintf(p->kill_why, sizeof p->kill_why, "unloaded");
     kill(p->pid, SIGKILL);
     p->kill_sent = true;
 }
