@@ -63,6 +63,8 @@ static struct {
     _Atomic int hang_grace_ms;
     /* under bay_w.lock: */
     bool stopping;
+    bool draining;          /* plugbayd asked for a drain: every channel closes, one admitted later too */
+    uint64_t drain_id;      /* the channel.drain the main thread answers once no fast call is in hand; 0: none */
     struct token tokens[TOKENS_MAX];
     bay_chan *chans;        /* changed by the channel thread only */
     /* main thread only: */
@@ -205,12 +207,32 @@ static void channel_close(const bay_frame *f)
     bay_value_free(args);
 }
 
+/* channel_drain closes every channel, as channel.close would, and leaves the
+ * answer to the main thread: only it knows when no fast call is in hand. */
+static void channel_drain(const bay_frame *f)
+{
+    if (!atomic_load(&fast.started)) { /* no host ever had a channel: nothing to wait for */
+        bay_worker_result(NULL, f->id, NULL);
+        return;
+    }
+    pthread_mutex_lock(&bay_w.lock);
+    fast.draining = true;
+    for (bay_chan *ch = fast.chans; ch; ch = ch->next)
+        if (atomic_load(&ch->state) == CH_OPEN)
+            atomic_store(&ch->state, CH_CLOSING);
+    fast.drain_id = f->id;
+    bay_bell_ring(&bay_w.bell);
+    pthread_mutex_unlock(&bay_w.lock);
+}
+
 bool bay_fast_command(const bay_frame *f)
 {
     if (strcmp(f->name, "channel.open") == 0)
         channel_open(f);
     else if (strcmp(f->name, "channel.close") == 0)
         channel_close(f);
+    else if (strcmp(f->name, "channel.drain") == 0)
+        channel_drain(f);
     else
         return false;
     return true;
@@ -316,7 +338,7 @@ static void handshake(bay_chan *ch, const bay_frame *f)
     pthread_mutex_lock(&bay_w.lock);
     ch->host_pid = peer.pid;
     snprintf(ch->token, sizeof ch->token, "%s", f->token);
-    atomic_store(&ch->state, rc == 0 ? CH_OPEN : CH_DEAD);
+    atomic_store(&ch->state, rc != 0 ? CH_DEAD : fast.draining ? CH_CLOSING : CH_OPEN);
     bay_bell_ring(&bay_w.bell);
     pthread_mutex_unlock(&bay_w.lock);
 }
@@ -462,19 +484,28 @@ static void retire_locked(bay_chan *ch)
     wake_channel_thread();
 }
 
-/* snapshot retires the channels that can go and writes the open ones to out; returns how many. */
+/* snapshot retires the channels that can go and writes the open ones to out;
+ * returns how many. Once no fast call is in hand it answers a drain: the main
+ * thread calls it between calls, never while it takes one from a ring. */
 static size_t snapshot(bay_chan **out)
 {
     size_t n = 0;
+    int held = 0;
     pthread_mutex_lock(&bay_w.lock);
     for (bay_chan *ch = fast.chans; ch; ch = ch->next) {
         int st = atomic_load(&ch->state);
+        held += ch->holds;
         if ((st == CH_CLOSING || st == CH_DEAD) && ch->holds == 0 && ch->mem)
             retire_locked(ch);
         else if (st == CH_OPEN && n < BAY_FAST_CHANNELS_MAX)
             out[n++] = ch;
     }
+    uint64_t drained = held == 0 ? fast.drain_id : 0;
+    if (drained)
+        fast.drain_id = 0;
     pthread_mutex_unlock(&bay_w.lock);
+    if (drained)
+        bay_worker_result(NULL, drained, NULL);
     return n;
 }
 

@@ -20,8 +20,10 @@
 
 /* bay_fast_command handles a COMMAND from the broker meant for the fast path:
  * channel.open {token, pid, hang_grace_ms} (admit the host with that pid and
- * token; answered with {"address": ...}) and channel.close {token} (revoke:
- * not answered). Returns false for any other command. */
+ * token; answered with {"address": ...}), channel.close {token} (revoke: not
+ * answered) and channel.drain (close every channel, the calls in hand finish;
+ * answered with RESULT nil once no fast call is in hand, by the main thread).
+ * Returns false for any other command. */
 bool bay_fast_command(const bay_frame *f);
 
 /* bay_fast_take returns a CALL job read from a channel's ring (its call.chan
