@@ -33,9 +33,20 @@ typedef struct interest {
     char name[];
 } interest;
 
+/* A worker told to finish its fast calls (COMMAND channel.drain) that has not answered yet. */
+typedef struct drain {
+    struct drain *next;
+    plugin *p;
+    uint64_t worker;   /* the worker connection's session */
+    uint64_t id;       /* the channel.drain in flight */
+    size_t nhosts;
+    uint64_t hosts[];  /* the hosts that held a channel: they hear why, should the worker die first */
+} drain;
+
 struct fastpath {
     grant *grants;
     interest *interests;
+    drain *drains;
 };
 
 static struct fastpath *state(broker *b)
@@ -238,8 +249,30 @@ void fastpath_request(broker *b, conn *c, const bay_frame *f)
     bay_value_free(args);
 }
 
+/* unlink_drain takes out of the list and returns p's drain or, with p NULL,
+ * the one that request id of worker session is; NULL when there is none. */
+static drain *unlink_drain(broker *b, const plugin *p, uint64_t worker, uint64_t id)
+{
+    for (drain **dd = b->fast ? &b->fast->drains : NULL, *d; dd && (d = *dd) != NULL; dd = &d->next)
+        if (p ? d->p == p : d->id == id && d->worker == worker) {
+            *dd = d->next;
+            return d;
+        }
+    return NULL;
+}
+
 bool fastpath_answer(broker *b, conn *worker, const bay_frame *f)
 {
+    drain *d = unlink_drain(b, NULL, worker->session, f->id);
+    if (d) {
+        plugin *p = d->p;
+        free(d);
+        if (f->type == BAY_F_ERROR)
+            bay_log(BAY_LOG_WARN, p->id, "its worker could not drain its fast calls: %s", f->message);
+        if (p->state == PS_UNLOADING)
+            lifecycle_drained(b, p);
+        return true;
+    }
     grant *g = b->fast ? b->fast->grants : NULL;
     while (g && !(g->open_id && g->open_id == f->id && g->worker == worker))
         g = g->next;
@@ -293,6 +326,45 @@ static void tell(broker *b, uint64_t session, const char *name, const char *plug
                    .message = reason};
     if (c)
         conn_send(b, c, &f);
+}
+
+void fastpath_drain(broker *b, plugin *p)
+{
+    size_t n = 0;
+    for (grant *g = b->fast && p->worker ? b->fast->grants : NULL; g; g = g->next)
+        n += g->p == p && g->worker == p->worker;
+    drain *d = n ? calloc(1, sizeof *d + n * sizeof *d->hosts) : NULL;
+    if (d == NULL)
+        return;
+    for (grant *g = b->fast->grants; g; g = g->next)
+        if (g->p == p && g->worker == p->worker)
+            d->hosts[d->nhosts++] = g->session;
+    d->p = p;
+    d->worker = p->worker->session;
+    d->id = ++b->next_call;
+    bay_frame f = {.type = BAY_F_COMMAND, .id = d->id, .name = "channel.drain"};
+    if (conn_send(b, p->worker, &f) != 0) {
+        free(d);
+        return;
+    }
+    d->next = b->fast->drains;
+    b->fast->drains = d;
+}
+
+bool fastpath_draining(const broker *b, const plugin *p)
+{
+    for (const drain *d = b->fast ? b->fast->drains : NULL; d; d = d->next)
+        if (d->p == p)
+            return true;
+    return false;
+}
+
+void fastpath_worker_gone(broker *b, plugin *p, const char *why)
+{
+    drain *d = unlink_drain(b, p, 0, 0);
+    for (size_t i = 0; d && i < d->nhosts; i++)
+        tell(b, d->hosts[i], "", p->id, plugin_state_name(p->state), why);
+    free(d);
 }
 
 void fastpath_notice(broker *b, const char *what, const char *name, const char *plugin, const char *st,
@@ -358,6 +430,10 @@ void fastpath_free(broker *b)
         return;
     while (b->fast->grants)
         drop(b, b->fast->grants, BAY_ECONN, "plugbayd is stopping");
+    for (drain *d = b->fast->drains, *next; d; d = next) {
+        next = d->next;
+        free(d);
+    }
     for (interest *i = b->fast->interests, *next; i; i = next) {
         next = i->next;
         free(i);

@@ -8,7 +8,11 @@
  * name's providers change the hosts that asked about it get NOTICE
  * channel-revoked {name}; when the plugin leaves the loaded state, or the host
  * goes away, the grant ends: the worker gets COMMAND channel.close {token},
- * the host NOTICE channel-revoked {plugin, state, reason}. */
+ * the host NOTICE channel-revoked {plugin, state, reason}.
+ *
+ * plugbayd does not see fast calls, so an unload asks the worker to drain
+ * them (COMMAND channel.drain, answered once none is in hand) and waits for
+ * that answer as it waits for the calls it routed. */
 #ifndef BAY_BROKER_FASTPATH_H
 #define BAY_BROKER_FASTPATH_H
 
@@ -18,13 +22,27 @@
  * refused or already granted, else once the worker answered. */
 void fastpath_request(broker *b, conn *c, const bay_frame *f);
 
-/* fastpath_answer takes a worker's answer to channel.open. Returns false when f answers something else. */
+/* fastpath_answer takes a worker's answer to channel.open or channel.drain.
+ * Returns false when f answers something else. */
 bool fastpath_answer(broker *b, conn *worker, const bay_frame *f);
 
 /* fastpath_worker_command handles a worker's COMMAND: channel.hung {call,
  * overdue_ms} — a fast call ran past its deadline by more than the hang
  * grace — kills the worker as a hung call over NNG would. */
 void fastpath_worker_command(broker *b, conn *worker, const bay_frame *f);
+
+/* fastpath_drain asks p's worker, when some host holds a channel to it, to
+ * close every channel and answer once no fast call is in hand (COMMAND
+ * channel.drain). Call it before p leaves the loaded state, which ends the
+ * grants it looks at. fastpath_draining is true until the answer came;
+ * fastpath_answer then calls lifecycle_drained. */
+void fastpath_drain(broker *b, plugin *p);
+bool fastpath_draining(const broker *b, const plugin *p);
+
+/* fastpath_worker_gone tells the hosts whose fast calls p's worker was
+ * draining why it ended (why), which their calls in hand fail with, and
+ * forgets the drain. */
+void fastpath_worker_gone(broker *b, plugin *p, const char *why);
 
 /* fastpath_notice revokes what a registry change (provider-added,
  * provider-removed) or a plugin leaving the loaded state makes stale. It sees

@@ -408,10 +408,10 @@ int lifecycle_unload(broker *b, plugin *p, bool then_load, plugin_state rest, ch
     switch (p->state) {
     case PS_LOADED:
         withdraw(b, p);
+        fastpath_drain(b, p); /* before the state change ends the grants it asks about */
         set_state(b, p, PS_UNLOADING, NULL);
         p->unload_deadline_ms = bay_now_ms() + b->opt.drain_timeout_ms;
-        if (p->inflight == 0)
-            lifecycle_drained(b, p);
+        lifecycle_drained(b, p);
         return 0;
     case PS_STARTING:
         set_state(b, p, PS_UNLOADING, NULL);
@@ -438,8 +438,12 @@ int lifecycle_unload(broker *b, plugin *p, bool then_load, plugin_state rest, ch
     }
 }
 
+/* lifecycle_drained goes on with p's unload once nothing is in flight: no
+ * call it routed, no fast call (fastpath_draining); then COMMAND unload. */
 void lifecycle_drained(broker *b, plugin *p)
 {
+    if (p->inflight > 0 || fastpath_draining(b, p))
+        return; /* the end of the last call, routed or fast, calls again */
     if (p->worker == NULL || !p->worker->hello_done) {
         supervise_kill(b, p, "unloaded before its worker started");
         return;
@@ -487,6 +491,7 @@ void lifecycle_worker_gone(broker *b, plugin *p, const char *why)
 {
     plugin_state was = p->state;
     route_fail_provider(b, p->worker ? p->worker->session : 0, p, BAY_ECRASHED, why);
+    fastpath_worker_gone(b, p, why);
     if (p->worker)
         conn_close(b, p->worker);
     withdraw(b, p);
@@ -523,7 +528,11 @@ int64_t lifecycle_tick(broker *b, int64_t now)
             due = p->restart_at_ms;
         } else if (p->state == PS_UNLOADING) {
             if (now >= p->unload_deadline_ms && !p->kill_sent) {
-                supervise_kill(b, p, "did not finish unloading in time");
+                char why[200] = "did not finish unloading in time";
+                if (p->inflight > 0 || fastpath_draining(b, p))
+                    snprintf(why, sizeof why, "did not finish unloading in time: calls in flight outlasted the "
+                             "drain timeout of %d ms (--drain-timeout-ms)", b->opt.drain_timeout_ms);
+                supervise_kill(b, p, why);
                 continue;
             }
             due = p->unload_deadline_ms;
