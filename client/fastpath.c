@@ -33,8 +33,8 @@ typedef struct chan {
     pthread_mutex_t mu;   /* one call at a time */
     bay_spin spin;
     bool broken;          /* under mu: a frame was left half written or read */
-    bool revoked;         /* under the table's mu, as reason */
-    char reason[300];     /* what plugbayd said when it revoked the channel */
+    _Atomic bool revoked; /* set under the table's mu, as reason; no new call takes it */
+    char reason[300];     /* what plugbayd said when it revoked the channel, or later about its worker */
 } chan;
 
 /* What the first call of a name and context found: a channel, or none (calls go through plugbayd). */
@@ -51,7 +51,7 @@ struct bay_fast {
     pthread_mutex_t opening; /* one channel request at a time */
     uint64_t generation;     /* counts notices: a request that saw one may be stale */
     route *routes;
-    chan *chans;
+    chan *chans;             /* open ones, and revoked ones until no call uses them */
 };
 
 bay_fast *bay_fast_new(void)
@@ -97,26 +97,51 @@ static void forget_routes_locked(bay_fast *fp, const char *name, const chan *ch)
     }
 }
 
-/* revoke_locked takes ch out of the table; calls running on it finish. Lock held. */
+/* revoke_locked takes ch off every route; calls running on it finish. A
+ * channel revoked already only learns the new reason, when there is one
+ * (plugbayd says why a worker it was draining died). Lock held. */
 static void revoke_locked(bay_fast *fp, chan *ch, const char *reason)
 {
     forget_routes_locked(fp, NULL, ch);
-    for (chan **cc = &fp->chans; *cc; cc = &(*cc)->next)
-        if (*cc == ch) {
+    if (!atomic_load(&ch->revoked) || reason[0])
+        snprintf(ch->reason, sizeof ch->reason, "%s", reason);
+    atomic_store(&ch->revoked, true);
+}
+
+/* sweep_locked frees the revoked channels no call uses any more. Lock held. */
+static void sweep_locked(bay_fast *fp)
+{
+    for (chan **cc = &fp->chans, *ch; (ch = *cc) != NULL;) {
+        if (atomic_load(&ch->revoked) && atomic_load(&ch->refs) == 1) { /* only the table's is left */
             *cc = ch->next;
-            ch->revoked = true;
-            snprintf(ch->reason, sizeof ch->reason, "%s", reason);
             chan_unref(ch);
-            return;
+        } else {
+            cc = &ch->next;
         }
+    }
+}
+
+/* release drops a call's reference to ch (NULL is ignored); the last call on a revoked channel frees it. */
+static void release(bay_fast *fp, chan *ch)
+{
+    if (ch == NULL || !atomic_load_explicit(&ch->revoked, memory_order_relaxed)) {
+        chan_unref(ch);
+        return;
+    }
+    pthread_mutex_lock(&fp->mu);
+    chan_unref(ch);
+    sweep_locked(fp);
+    pthread_mutex_unlock(&fp->mu);
 }
 
 void bay_fast_free(bay_fast *fp)
 {
     if (fp == NULL)
         return;
-    while (fp->chans)
-        revoke_locked(fp, fp->chans, "");
+    for (chan *ch; (ch = fp->chans) != NULL;) {
+        fp->chans = ch->next;
+        chan_unref(ch);
+    }
     forget_routes_locked(fp, NULL, NULL);
     pthread_cond_destroy(&fp->revoked);
     pthread_mutex_destroy(&fp->opening);
@@ -135,11 +160,10 @@ bool bay_fast_notice(bay_conn *c, const bay_frame *f)
     fp->generation++;
     if (f->name[0])
         forget_routes_locked(fp, f->name, NULL);
-    for (chan *ch = fp->chans, *next; f->plugin[0] && ch; ch = next) {
-        next = ch->next;
+    for (chan *ch = fp->chans; f->plugin[0] && ch; ch = ch->next)
         if (strcmp(ch->plugin, f->plugin) == 0)
             revoke_locked(fp, ch, f->message);
-    }
+    sweep_locked(fp);
     pthread_cond_broadcast(&fp->revoked);
     pthread_mutex_unlock(&fp->mu);
     return true;
@@ -277,7 +301,8 @@ static chan *open_route(bay_conn *c, const char *name, const char *context)
     char why[512];
     /* Only this thread adds channels (it holds opening): one found now stays until a notice, seen below. */
     pthread_mutex_lock(&fp->mu);
-    for (ch = rc == 0 && token ? fp->chans : NULL; ch && strcmp(ch->token, token) != 0; ch = ch->next)
+    for (ch = rc == 0 && token ? fp->chans : NULL; ch && (ch->revoked || strcmp(ch->token, token) != 0);
+         ch = ch->next)
         ;
     pthread_mutex_unlock(&fp->mu);
     chan *dialed = rc == 0 && ch == NULL ? dial(c, grant, why, sizeof why) : NULL;
@@ -313,7 +338,9 @@ static int worker_alive(void *arg)
     return atomic_load(&((bay_chan_hdr *)ch->mem)->closed) ? GONE_CLOSED : 0;
 }
 
-/* crashed fills err for a call whose worker died, with the reason plugbayd gives (waiting a little for it). */
+/* crashed fills err for a call whose worker died, with the reason plugbayd
+ * gives (waiting a little for it: a channel revoked when its plugin began
+ * unloading has no reason until plugbayd says why the worker died). */
 static int crashed(bay_conn *c, chan *ch, const char *name, int64_t deadline_ns, bay_error *err)
 {
     bay_fast *fp = c->fast;
@@ -322,7 +349,7 @@ static int crashed(bay_conn *c, chan *ch, const char *name, int64_t deadline_ns,
         until = deadline_ns;
     struct timespec ts = {until / 1000000000, until % 1000000000};
     pthread_mutex_lock(&fp->mu);
-    while (!ch->revoked && pthread_cond_timedwait(&fp->revoked, &fp->mu, &ts) == 0)
+    while (!(ch->revoked && ch->reason[0]) && pthread_cond_timedwait(&fp->revoked, &fp->mu, &ts) == 0)
         ;
     bay_error_set(err, BAY_ECRASHED, ch->plugin, "%s failed during %s: %s", ch->plugin, name,
                   ch->revoked && ch->reason[0] ? ch->reason : "its worker died");
@@ -432,7 +459,7 @@ bool bay_fast_call(bay_conn *c, bay_frame *f, int timeout_ms, bay_value **result
     if (up && !known)
         ch = open_route(c, f->name, f->context);
     bool handled = ch && run(c, ch, f, timeout_ms, result, err, rc);
-    chan_unref(ch);
+    release(c->fast, ch);
     bay_conn_leave(c);
     return handled;
 }
