@@ -237,6 +237,30 @@ pid_t h_worker_pid(bay_conn *c, const char *id)
     return pid;
 }
 
+int64_t h_fast_channels(bay_conn *c)
+{
+    bay_value *s = NULL;
+    bay_error err;
+    cr_assert_eq(bay_command(c, "status", NULL, 10000, &s, &err), 0, "%s", err.message);
+    int64_t n = bay_value_int(bay_map_get(bay_map_get(s, "broker"), "fast_channels"));
+    bay_value_free(s);
+    return n;
+}
+
+bool h_main_thread_sleeps(void *pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/syscall", *(pid_t *)pid, *(pid_t *)pid);
+    FILE *f = fopen(path, "r");
+    long nr = -1;
+    if (f) {
+        if (fscanf(f, "%ld", &nr) != 1)
+            nr = -1;
+        fclose(f);
+    }
+    return nr == 230 || nr == 35; /* clock_nanosleep, nanosleep */
+}
+
 struct state_wait {
     bay_conn *c;
     const char *id, *state;

@@ -3,6 +3,7 @@
 #define BAY_HARNESS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <plugbay/plugbay.h>
@@ -83,6 +84,13 @@ int h_run(harness *h, const char *const *argv, char *out, size_t outlen, char *e
 
 /* h_worker_pid returns the pid of plugin id's worker (0 when none). */
 pid_t h_worker_pid(bay_conn *c, const char *id);
+
+/* h_fast_channels returns how many fast channels plugbayd has granted (`status`: broker.fast_channels). */
+int64_t h_fast_channels(bay_conn *c);
+
+/* h_main_thread_sleeps tells whether the main thread of process *(pid_t *)pid
+ * is in nanosleep or clock_nanosleep (a test plugin's nap: the call runs), for h_wait_until. */
+bool h_main_thread_sleeps(void *pid);
 
 /* h_now_ms returns CLOCK_MONOTONIC in milliseconds. */
 long long h_now_ms(void);

@@ -39,17 +39,6 @@ static void stop(void)
 
 TestSuite(fastpath, .init = start, .fini = stop, .timeout = 120);
 
-/* fast_channels returns how many channels plugbayd has granted. */
-static int64_t fast_channels(void)
-{
-    bay_value *s = NULL;
-    bay_error err;
-    cr_assert_eq(bay_command(c, "status", NULL, 10000, &s, &err), 0, "%s", err.message);
-    int64_t n = bay_value_int(bay_map_get(bay_map_get(s, "broker"), "fast_channels"));
-    bay_value_free(s);
-    return n;
-}
-
 /* ask asks plugbayd for a channel for name; returns the code and, on success, the grant in *grant. */
 static int ask(const char *name, bay_value **grant, bay_error *err)
 {
@@ -71,7 +60,7 @@ static void expect_greet(const char *want)
 Test(fastpath, a_handle_call_takes_a_channel_and_an_event_does_not)
 {
     expect_greet("Hello, world!");
-    cr_assert_eq(fast_channels(), 1, "the first call of greet opened a channel to example/hello");
+    cr_assert_eq(h_fast_channels(c), 1, "the first call of greet opened a channel to example/hello");
     bay_value *res = NULL;
     bay_error err;
     cr_assert_eq(bay_call(c, "app.started", NULL, NULL, &res, &err), 0, "%s", err.message);
@@ -79,7 +68,7 @@ Test(fastpath, a_handle_call_takes_a_channel_and_an_event_does_not)
     cr_assert_eq(bay_value_len(res), 2, "the event still reaches both providers");
     cr_assert_str_eq(bay_value_str(bay_map_get(bay_array_get(res, 1), "plugin"), NULL), "example/audit");
     bay_value_free(res);
-    cr_assert_eq(fast_channels(), 1, "events go through plugbayd");
+    cr_assert_eq(h_fast_channels(c), 1, "events go through plugbayd");
     int rc = ask("app.started", &res, &err);
     cr_assert_eq(rc, BAY_EKIND, "got %s: %s", bay_errname(rc), err.message);
     cr_assert(strstr(err.message, "event"), "%s", err.message);
@@ -119,23 +108,7 @@ Test(fastpath, unload_revokes_and_calls_follow_the_registry)
     expect_greet("Greetings, world (from example/audit)");
     cr_assert_eq(h_command(c, "load", "example/hello", &err), 0, "%s", err.message);
     expect_greet("Hello, world!");
-    cr_assert_eq(fast_channels(), 2, "one channel to each plugin that served greet");
-}
-
-/* main_thread_sleeps tells whether the worker pid's main thread is in a sleep (test/slow's nap). */
-static bool main_thread_sleeps(void *arg)
-{
-    pid_t pid = *(pid_t *)arg;
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/task/%d/syscall", pid, pid);
-    FILE *f = fopen(path, "r");
-    long nr = -1;
-    if (f) {
-        if (fscanf(f, "%ld", &nr) != 1)
-            nr = -1;
-        fclose(f);
-    }
-    return nr == 230 || nr == 35; /* clock_nanosleep, nanosleep */
+    cr_assert_eq(h_fast_channels(c), 2, "one channel to each plugin that served greet");
 }
 
 struct call_result {
@@ -177,7 +150,7 @@ static pid_t start_sleep(struct call_result *r, int64_t ms, int timeout_ms, pthr
     pid_t pid = h_worker_pid(c, "test/slow");
     *r = (struct call_result){.name = "slow.sleep", .arg = ms, .timeout_ms = timeout_ms};
     pthread_create(t, NULL, call_thread, r);
-    cr_assert(h_wait_until(main_thread_sleeps, &pid, H_WAIT_MS), "test/slow never started the call");
+    cr_assert(h_wait_until(h_main_thread_sleeps, &pid, H_WAIT_MS), "test/slow never started the call");
     return pid;
 }
 
@@ -237,7 +210,7 @@ static bool fds_back_to(void *arg)
 
 static bool one_channel(void *arg)
 {
-    return fast_channels() == 1;
+    return h_fast_channels(c) == 1;
 }
 
 Test(fastpath, a_host_that_dies_holding_a_channel_is_cleaned_up)
@@ -259,8 +232,8 @@ Test(fastpath, a_host_that_dies_holding_a_channel_is_cleaned_up)
     char line[16] = "";
     cr_assert(read(out[0], line, sizeof line - 1) > 0 && strncmp(line, "ready", 5) == 0, "the host did not start");
     close(out[0]);
-    cr_assert_eq(fast_channels(), 2, "the test's channel and the doomed host's");
-    cr_assert(h_wait_until(main_thread_sleeps, &worker, H_WAIT_MS), "the doomed host's call did not start");
+    cr_assert_eq(h_fast_channels(c), 2, "the test's channel and the doomed host's");
+    cr_assert(h_wait_until(h_main_thread_sleeps, &worker, H_WAIT_MS), "the doomed host's call did not start");
     kill(doomed, SIGKILL);
     waitpid(doomed, NULL, 0);
     cr_assert(h_wait_until(one_channel, NULL, H_WAIT_MS), "plugbayd still counts the dead host's channel");

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -78,6 +79,167 @@ Test(lifecycle, unload_waits_for_in_flight_calls)
     bay_value_free(args);
     bay_pending_free(p);
     bay_close(caller);
+}
+
+/* fast_path tells whether this run's hosts call over fast channels (PLUGBAY_FASTPATH is not 0). */
+static bool fast_path(void)
+{
+    const char *env = getenv("PLUGBAY_FASTPATH");
+    return env == NULL || strcmp(env, "0") != 0;
+}
+
+/* A slow.sleep call running in a thread, from a host of its own. */
+struct long_call {
+    bay_conn *host;
+    int64_t ms;
+    long long started_ms;
+    atomic_bool done;
+    int rc;
+    int64_t value;
+    bay_error err;
+    pthread_t thread;
+};
+
+static void *long_call_main(void *arg)
+{
+    struct long_call *lc = arg;
+    bay_value *args = int_args(lc->ms), *res = NULL;
+    bay_call_opts o = {.timeout_ms = (int)lc->ms + H_WAIT_MS};
+    lc->rc = bay_call(lc->host, "slow.sleep", args, &o, &res, &lc->err);
+    lc->value = lc->rc == 0 ? bay_value_int(res) : -1;
+    bay_value_free(res);
+    bay_value_free(args);
+    atomic_store(&lc->done, true);
+    return NULL;
+}
+
+/* start_long_call makes test/slow sleep ms in a call — over a fast channel
+ * unless PLUGBAY_FASTPATH=0 — and returns once its worker runs it. */
+static void start_long_call(struct long_call *lc, int64_t ms)
+{
+    *lc = (struct long_call){.host = h_connect(&h, "long-caller"), .ms = ms};
+    bay_error err;
+    cr_assert_eq(h_call_str(lc->host, "slow.echo", NULL, 0, NULL, 0, &err), 0, "%s", err.message);
+    cr_assert_eq(h_fast_channels(c) > 0, fast_path(), "the call goes %s",
+                 fast_path() ? "over a fast channel" : "through plugbayd");
+    pid_t worker = h_worker_pid(c, "test/slow");
+    lc->started_ms = h_now_ms();
+    pthread_create(&lc->thread, NULL, long_call_main, lc);
+    cr_assert(h_wait_until(h_main_thread_sleeps, &worker, H_WAIT_MS), "test/slow never started the call");
+}
+
+static void finish_long_call(struct long_call *lc)
+{
+    pthread_join(lc->thread, NULL);
+    bay_close(lc->host);
+}
+
+/* A lifecycle command run in a thread, so that the test can look meanwhile. */
+struct background {
+    const char *command;
+    int rc;
+    long long ended_ms;
+    bay_error err;
+    pthread_t thread;
+};
+
+static void *background_main(void *arg)
+{
+    struct background *bg = arg;
+    bg->rc = h_command(c, bg->command, "test/slow", &bg->err);
+    bg->ended_ms = h_now_ms();
+    return NULL;
+}
+
+/* drained_in_time checks that the long call had its result, that command
+ * (which ended at ended_ms) waited for it, and that no worker was killed. */
+static void drained_in_time(struct long_call *lc, const char *command, long long ended_ms)
+{
+    finish_long_call(lc);
+    cr_assert_eq(lc->rc, 0, "the call in flight during %s ended with %s: %s", command, bay_errname(lc->rc),
+                 lc->err.message);
+    cr_assert_eq(lc->value, lc->ms);
+    cr_assert_geq(ended_ms - lc->started_ms, lc->ms, "%s ended %lld ms after the %lld ms call began", command,
+                  ended_ms - lc->started_ms, (long long)lc->ms);
+    cr_assert(!h_log_contains(&h, "did not finish unloading in time"), "%s killed the worker (log %s)", command,
+              h.log);
+}
+
+/* The worker gets 2 s to exit after COMMAND unload: each call below runs longer. */
+Test(lifecycle, unload_drains_a_call_longer_than_the_exit_grace_and_refuses_new_ones_at_once)
+{
+    bay_conn *other = h_connect(&h, "other");
+    bay_error err;
+    cr_assert_eq(h_call_str(other, "slow.echo", NULL, 0, NULL, 0, &err), 0, "%s", err.message);
+    struct long_call lc;
+    start_long_call(&lc, 3000);
+    struct background unload = {.command = "unload"};
+    pthread_create(&unload.thread, NULL, background_main, &unload);
+    /* other reads the state on its own connection, after the notices that revoked its channel. */
+    cr_assert(h_wait_state(other, "test/slow", "unloading", H_WAIT_MS));
+    int rc = h_call_str(other, "slow.echo", NULL, 10000, NULL, 0, &err);
+    cr_assert_eq(rc, BAY_ENOPROVIDER, "got %s: %s", bay_errname(rc), err.message);
+    cr_assert(strstr(err.message, "test/slow provides it but is unloading"), "message: %s", err.message);
+    cr_assert(!atomic_load(&lc.done), "the new call was refused at once, not after the call in flight");
+    pthread_join(unload.thread, NULL);
+    cr_assert_eq(unload.rc, 0, "%s", unload.err.message);
+    drained_in_time(&lc, "unload", unload.ended_ms);
+    char state[64];
+    h_plugin_state(c, "test/slow", state, sizeof state, NULL, 0);
+    cr_assert_str_eq(state, "stopped");
+    bay_close(other);
+}
+
+Test(lifecycle, reload_drains_a_long_call_and_serves_again)
+{
+    struct long_call lc;
+    start_long_call(&lc, 3000);
+    bay_error err;
+    cr_assert_eq(h_command(c, "reload", "test/slow", &err), 0, "%s", err.message);
+    long long reloaded = h_now_ms();
+    cr_assert_eq(h_call_str(lc.host, "slow.echo", "again", 0, NULL, 0, &err), 0, "%s", err.message);
+    cr_assert_eq(h_fast_channels(c) > 0, fast_path(), "the host took a new channel after the reload");
+    drained_in_time(&lc, "reload", reloaded);
+    char state[64];
+    h_plugin_state(c, "test/slow", state, sizeof state, NULL, 0);
+    cr_assert_str_eq(state, "loaded");
+}
+
+Test(lifecycle, disable_drains_a_long_call)
+{
+    struct long_call lc;
+    start_long_call(&lc, 3000);
+    bay_error err;
+    cr_assert_eq(h_command(c, "disable", "test/slow", &err), 0, "%s", err.message);
+    drained_in_time(&lc, "disable", h_now_ms());
+    char state[64];
+    h_plugin_state(c, "test/slow", state, sizeof state, NULL, 0);
+    cr_assert_str_eq(state, "disabled");
+}
+
+Test(lifecycle, a_call_that_outlasts_the_drain_timeout_fails_naming_it)
+{
+    bay_close(c);
+    h_stop(&h);
+    const char *const extra[] = {"--drain-timeout-ms", "500", NULL};
+    h_start(&h, extra);
+    c = h_connect(&h, "test-lifecycle");
+    cr_assert(h_wait_state(c, "test/slow", "loaded", H_WAIT_MS));
+    struct long_call lc;
+    start_long_call(&lc, 20000);
+    bay_error err;
+    cr_assert_eq(h_command(c, "unload", "test/slow", &err), 0, "%s", err.message);
+    finish_long_call(&lc);
+    cr_assert_eq(lc.rc, BAY_ECRASHED, "got %s: %s", bay_errname(lc.rc), lc.err.message);
+    cr_assert_str_eq(lc.err.plugin, "test/slow");
+    cr_assert(strstr(lc.err.message, "test/slow failed during slow.sleep: did not finish unloading in time: calls in "
+                                     "flight outlasted the drain timeout of 500 ms (--drain-timeout-ms)"),
+              "message: %s", lc.err.message);
+    cr_assert_lt(h_now_ms() - lc.started_ms, 10000, "the drain timeout bounded the wait");
+    cr_assert(h_wait_log(&h, "did not finish unloading in time"));
+    char state[64];
+    h_plugin_state(c, "test/slow", state, sizeof state, NULL, 0);
+    cr_assert_str_eq(state, "stopped");
 }
 
 struct traffic {
