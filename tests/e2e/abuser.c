@@ -19,6 +19,9 @@
 
 #include "wire.h"
 
+/* How long it waits for plugbayd: generous, as the machine may be loaded. */
+#define H_ABUSER_WAIT_MS 20000
+
 static const char *url_;
 static int served, refused;
 
@@ -37,7 +40,7 @@ static void fail(const char *fmt, ...)
 static bool rendezvous(char **url, char **token)
 {
     bay_error err = {0};
-    if (bay_wire_rendezvous(url_, "host", "abuser", 5000, url, token, &err) == 0) {
+    if (bay_wire_rendezvous(url_, "host", "abuser", H_ABUSER_WAIT_MS, url, token, &err) == 0) {
         served++;
         return true;
     }
@@ -79,7 +82,7 @@ static void wrong_token(int rounds)
         nng_msg *m;
         bay_frame f;
         bay_error err;
-        if (bay_wire_recv(s, 5000, &m, &f, &err) != 0)
+        if (bay_wire_recv(s, H_ABUSER_WAIT_MS, &m, &f, &err) != 0)
             fail("round %d: no answer to a wrong token: %s", i, err.message);
         if (f.type != BAY_F_ERROR || f.code != BAY_EPERM)
             fail("round %d: a wrong token got %s %lld", i, bay_frame_type_name(f.type), (long long)f.code);
@@ -123,7 +126,7 @@ static nng_socket authenticated(const char *name)
         _exit(0);
     nng_socket s;
     bay_error err;
-    if (bay_wire_connect(url, "host", name, token, 5000, &s, NULL, &err) != 0)
+    if (bay_wire_connect(url, "host", name, token, H_ABUSER_WAIT_MS, &s, NULL, &err) != 0)
         fail("connect: %s", err.message);
     free(url);
     free(token);
