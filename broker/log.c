@@ -1,13 +1,17 @@
 /* broker/log.c — plugbayd's log: timestamped lines tagged with who they are about. */
 #include "log.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include <plugbay/error.h>
 
 static FILE *out;
+static const char *out_path; /* NULL for stderr */
+static unsigned long lost;   /* lines the log file did not take since the last one it did */
 
 int bay_log_open(const char *path)
 {
@@ -20,7 +24,24 @@ int bay_log_open(const char *path)
         return BAY_EIO;
     setvbuf(f, NULL, _IOLBF, 0);
     out = f;
+    out_path = path;
     return 0;
+}
+
+/* emit writes one finished line. A line the log file does not take (a full
+ * disk) is counted, and said once on stderr; the next line it takes first
+ * says how many were lost. */
+static void emit(const char *line, const char *note)
+{
+    FILE *to = out ? out : stderr;
+    if (lost && to != stderr && fprintf(to, "%.24s WARN  %lu log lines were lost: the log file could not take them\n",
+                                        line, lost) > 0)
+        lost = 0;
+    if (lost == 0 && fprintf(to, "%s%s\n", line, note ? note : "") > 0)
+        return;
+    if (to != stderr && lost++ == 0)
+        fprintf(stderr, "plugbayd: cannot write the log file %s: %s; counting the lines it loses\n", out_path,
+                strerror(errno));
 }
 
 /* vlog writes one line: time, level, [who] and the message, then note when not NULL. */
@@ -37,7 +58,7 @@ static void vlog(int level, const char *who, const char *note, const char *fmt, 
                      names[level & 3], who ? "[" : "", who ? who : "", who ? "] " : "");
     if (n > 0 && (size_t)n < sizeof line)
         vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
-    fprintf(out ? out : stderr, "%s%s\n", line, note ? note : "");
+    emit(line, note);
 }
 
 void bay_log(int level, const char *who, const char *fmt, ...)

@@ -272,3 +272,76 @@ Test(io_errors, keygen_and_sign_on_a_full_disk_name_the_file_and_the_reason)
     cr_expect_eq(o.status, 0, "sign: %s", o.err);
     cr_expect(state_file_exists("signme/plugin.sig"));
 }
+
+/* The broker's own log on the full disk: a suite whose log file lives on the tmpfs. */
+static char broker_stderr[400];
+
+static void start_log_on_tmpfs(void)
+{
+    const char *ids[] = {"example/hello", NULL};
+    h_setup(&h, ids);
+    mount_small_tmpfs(h.state);
+    snprintf(filler, sizeof filler, "%s/filler", h.state);
+    snprintf(h.log, sizeof h.log, "%.280s/plugbayd.log", h.state);
+    snprintf(broker_stderr, sizeof broker_stderr, "%s/plugbayd.stderr", h.dir);
+    int saved = dup(2), fd = open(broker_stderr, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    cr_assert(saved >= 0 && fd >= 0 && dup2(fd, 2) == 2); /* the broker inherits it */
+    h_start(&h, NULL);
+    dup2(saved, 2);
+    close(saved);
+    close(fd);
+}
+
+TestSuite(log_io_errors, .init = start_log_on_tmpfs, .fini = stop, .timeout = 120);
+
+static bool file_has(const char *path, const char *needle)
+{
+    char text[16384] = "";
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return false;
+    text[fread(text, 1, sizeof text - 1, f)] = '\0';
+    fclose(f);
+    return strstr(text, needle) != NULL;
+}
+
+/* churn makes the broker log a few lines (a host connecting and leaving). */
+static void churn(void)
+{
+    for (int i = 0; i < 3; i++)
+        bay_close(h_connect(&h, "churn"));
+}
+
+/* stderr_says_log_full churns (the log file's last page may still take a few
+ * lines) until the broker's stderr says arg. */
+static bool stderr_says_log_full(void *arg)
+{
+    churn();
+    return file_has(broker_stderr, arg);
+}
+
+Test(log_io_errors, a_log_file_on_a_full_disk_is_said_once_on_stderr_and_the_lost_lines_are_counted)
+{
+    fill();
+    char said[700];
+    snprintf(said, sizeof said, "plugbayd: cannot write the log file %s: " NOSPACE "; counting the lines it loses",
+             h.log);
+    cr_assert(h_wait_until(stderr_says_log_full, said, H_WAIT_MS), "%s lacks: %s", broker_stderr, said);
+    churn();
+    bay_error err;
+    bay_conn *c = h_connect(&h, "still-served");
+    char greeting[64] = "";
+    cr_expect_eq(h_call_str(c, "greet", "full log", 5000, greeting, sizeof greeting, &err), 0, "%s", err.message);
+    bay_close(c);
+
+    free_space();
+    churn();
+    cr_assert(h_wait_log(&h, "log lines were lost: the log file could not take them"), "%s", h.log);
+    char text[16384] = "";
+    FILE *f = fopen(broker_stderr, "r");
+    cr_assert(f);
+    text[fread(text, 1, sizeof text - 1, f)] = '\0';
+    fclose(f);
+    const char *first = strstr(text, said);
+    cr_expect(first && strstr(first + 1, said) == NULL, "stderr should say it once: %s", text);
+}
