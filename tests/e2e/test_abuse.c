@@ -142,9 +142,9 @@ typedef struct abuser {
     char out[320];
 } abuser;
 
-static void abuser_start(abuser *a, const char *mode, const char *rounds)
+static void abuser_start(abuser *a, int n, const char *mode, const char *rounds)
 {
-    snprintf(a->out, sizeof a->out, "%s/abuser-%s.out", h.dir, mode);
+    snprintf(a->out, sizeof a->out, "%s/abuser-%d-%s.out", h.dir, n, mode);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 1, a->out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -185,7 +185,7 @@ static int abuse(const char *const (*modes)[2], int nmodes, long long ms, good *
     for (; rounds < 3 || h_now_ms() - t0 < ms; rounds++) {
         abuser a[4];
         for (int i = 0; i < nmodes; i++)
-            abuser_start(&a[i], modes[i][0], modes[i][1]);
+            abuser_start(&a[i], i, modes[i][0], modes[i][1]);
         for (int i = 0; i < nmodes; i++)
             abuser_wait(&a[i], served, &refused);
     }
