@@ -177,6 +177,7 @@ typedef struct broker {
     bay_log_limit rdv_warns; /* rate limit of the lines about refused rendezvous */
     bay_idmap *peer_logs;    /* peer key -> struct peer_log (conn.c) */
     int64_t peer_logs_pruned_ms;
+    bool sockets_settled;    /* at exit: the closer finished (conn_close_all) */
     int wake_fd;            /* eventfd: NNG callbacks queued something */
     int signal_fd;          /* SIGCHLD, SIGTERM, SIGINT */
     int64_t started_ms;
@@ -217,7 +218,8 @@ void conn_send_value(broker *b, conn *c, uint64_t id, const bay_value *v);
 void conn_expire_handshakes(broker *b, int64_t now);
 /* conn_close_all lets go of every connection at shutdown and closes the
  * sockets whose peers have gone; a socket a peer still holds is left to the
- * process's exit (closing it could wedge NNG). */
+ * process's exit (closing it could wedge NNG). sockets_settled tells whether
+ * the closing finished in time. */
 void conn_close_all(broker *b);
 
 /* route.c */
