@@ -661,7 +661,7 @@ void conn_close_all(broker *b)
     nng_aio_free(b->rdv_aio);
     if (strncmp(b->url, "ipc://", 6) == 0)
         unlink(b->url + 6);
-    /* The closer finishes the sockets whose peers have gone, for 5 s at most;
+    /* The closer finishes the sockets whose peers have gone, for 2 s at most;
      * what a peer still holds (the rendezvous socket too) stays open until the
      * process exits, and the conns stay allocated for their callbacks. */
     conn_closer *cl = b->closer;
@@ -671,12 +671,12 @@ void conn_close_all(broker *b)
     pthread_mutex_unlock(&cl->mtx);
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += 5;
+    until.tv_sec += 2;
     peer_logs_prune(b, bay_now_ms(), true);
     bay_idmap_free(b->peer_logs);
     b->sockets_settled = pthread_timedjoin_np(cl->thread, NULL, &until) == 0;
     if (!b->sockets_settled)
-        bay_log(BAY_LOG_WARN, NULL, "closing sockets took longer than 5 s; exiting with them open");
+        bay_log(BAY_LOG_WARN, NULL, "closing sockets took longer than 2 s; exiting with them open");
     pthread_mutex_lock(&cl->mtx);
     for (conn *c = cl->lingering; c; c = c->next_close)
         if (c->path[0])
