@@ -1,8 +1,9 @@
 /* bridges/common/sandbox.c — the OS sandbox every worker enters before it runs any plugin code.
  *
  * Layers, each written once for every language: rlimits, PR_SET_NO_NEW_PRIVS,
- * Landlock (files the plugin may read or write, TCP ports it may connect to)
- * and a seccomp filter built with libseccomp. Landlock is called through
+ * Landlock (files the plugin may read or write, TCP ports it may connect to,
+ * and scopes: no signal to and no abstract Unix socket of a process outside
+ * the worker) and a seccomp filter built with libseccomp. Landlock is called through
  * syscall(2) by hand: glibc has no wrappers and Debian ships no library for it. */
 #include "sandbox.h"
 
@@ -12,9 +13,11 @@
 #include <sched.h>
 #include <seccomp.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -34,9 +37,13 @@
 #define BAY_LANDLOCK_RULE_NET_PORT 2
 #define BAY_LANDLOCK_NET_BIND_TCP (1ULL << 0)
 #define BAY_LANDLOCK_NET_CONNECT_TCP (1ULL << 1)
+/* ABI 6 (Linux 6.12): a domain's processes reach no abstract Unix socket and
+ * signal no process outside the domain (each worker is a domain of its own). */
+#define BAY_LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET (1ULL << 0)
+#define BAY_LANDLOCK_SCOPE_SIGNAL (1ULL << 1)
 
 struct bay_landlock_ruleset_attr {
-    uint64_t handled_access_fs, handled_access_net;
+    uint64_t handled_access_fs, handled_access_net, scoped; /* scoped: ABI >= 6 */
 };
 
 struct bay_landlock_net_port_attr {
@@ -144,6 +151,11 @@ static void allow_grants(const bay_sandbox *s, int ruleset, uint64_t handled, bo
 static int landlock(const bay_sandbox *s, void (*warn)(const char *), char *err, size_t errlen)
 {
     long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+    if (abi < 6 && warn)
+        warn("Landlock scoping (ABI 6) is not available in this kernel: abstract Unix sockets outside the worker "
+             "(other workers' fast-channel sockets, which still want a one-time token from plugbayd) can be "
+             "reached; signals to other processes are still refused by the seccomp filter (when process.spawn is "
+             "granted, only those to plugbayd)");
     if (abi < 1) {
         if (warn)
             warn("Landlock is not available in this kernel: file access is not restricted beyond Unix permissions");
@@ -157,8 +169,17 @@ static int landlock(const bay_sandbox *s, void (*warn)(const char *), char *err,
         handled |= LANDLOCK_ACCESS_FS_REFER;
     /* With net.* granted but no port, TCP stays open to any port; with ports, only those. */
     bool net = abi >= 4 && !granted(s, "net.connect:*");
-    struct bay_landlock_ruleset_attr attr = {handled, net ? BAY_LANDLOCK_NET_BIND_TCP | BAY_LANDLOCK_NET_CONNECT_TCP : 0};
-    int ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, net ? sizeof attr : sizeof attr.handled_access_fs, 0);
+    if (abi < 4 && granted(s, "net.") && warn)
+        warn("Landlock network rules (ABI 4) are not available in this kernel: the net.* grants open every TCP port, "
+             "not only the granted ones");
+    uint64_t scoped = abi >= 6 ? BAY_LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET | BAY_LANDLOCK_SCOPE_SIGNAL : 0;
+    struct bay_landlock_ruleset_attr attr = {handled, net ? BAY_LANDLOCK_NET_BIND_TCP | BAY_LANDLOCK_NET_CONNECT_TCP : 0,
+                                             scoped};
+    /* The kernel takes the struct as long as the ABI knows it. */
+    size_t size = scoped ? sizeof attr
+                  : net  ? offsetof(struct bay_landlock_ruleset_attr, scoped)
+                         : sizeof attr.handled_access_fs;
+    int ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, size, 0);
     if (ruleset < 0)
         return fail(err, errlen, BAY_EIO, "landlock_create_ruleset");
     static const char *const system_ro[] = {"/usr", "/lib", "/lib64", "/etc/ld.so.cache", "/etc/localtime",
@@ -183,6 +204,54 @@ static int deny(scmp_filter_ctx ctx, int nr)
     return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0);
 }
 
+/* refuse_signals_beyond_self lets kill, tkill, tgkill and rt_(tg)sigqueueinfo
+ * reach this process only: its pid as it is now, compared on all 64 bits, so
+ * a pid with junk in the upper half is refused too. abort() and pthread_kill
+ * (the Python and wasm workers interrupt their main thread so) signal itself. */
+static int refuse_signals_beyond_self(scmp_filter_ctx ctx)
+{
+    const scmp_datum_t self = (scmp_datum_t)getpid();
+    static const int to_process[] = {SCMP_SYS(kill), SCMP_SYS(tkill), SCMP_SYS(tgkill), SCMP_SYS(rt_sigqueueinfo),
+                                     SCMP_SYS(rt_tgsigqueueinfo)};
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < sizeof to_process / sizeof *to_process; i++)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), to_process[i], 1, SCMP_A0(SCMP_CMP_NE, self));
+    return rc;
+}
+
+/* refuse_signals_to_broker is the rule instead of refuse_signals_beyond_self
+ * when process.spawn lets the worker signal its children: no signal to
+ * plugbayd (the parent), none to a process group or to -1 (any pid of 2^31 or
+ * more, as the kernel reads an int). Other processes are Landlock's (ABI 6). */
+static int refuse_signals_to_broker(scmp_filter_ctx ctx)
+{
+    const scmp_datum_t broker = (scmp_datum_t)getppid();
+    static const int to_process[] = {SCMP_SYS(kill), SCMP_SYS(tgkill), SCMP_SYS(rt_sigqueueinfo),
+                                     SCMP_SYS(rt_tgsigqueueinfo)};
+    int rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(tkill), 1, SCMP_A0(SCMP_CMP_EQ, broker));
+    for (size_t i = 0; rc == 0 && i < sizeof to_process / sizeof *to_process; i++)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), to_process[i], 1, SCMP_A0(SCMP_CMP_EQ, broker)) ||
+             seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), to_process[i], 1, SCMP_A0(SCMP_CMP_GT, INT32_MAX));
+    return rc;
+}
+
+/* refuse_signal_owners refuses F_SETOWN (but to itself), F_SETOWN_EX and the
+ * socket ioctls that set an owner: the kernel would send that owner SIGIO, or
+ * whatever signal F_SETSIG names. The
+ * command is an unsigned int to the kernel: only its low 32 bits are compared. */
+static int refuse_signal_owners(scmp_filter_ctx ctx)
+{
+    const scmp_datum_t self = (scmp_datum_t)getpid();
+    return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(fcntl), 2,
+                            SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, F_SETOWN), SCMP_A2(SCMP_CMP_NE, self)) ||
+           seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(fcntl), 1,
+                            SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, F_SETOWN_EX)) ||
+           seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), 1,
+                            SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, FIOSETOWN)) ||
+           seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), 1,
+                            SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, SIOCSPGRP));
+}
+
 static int seccomp(const bay_sandbox *s, char *err, size_t errlen)
 {
     static const int admin[] = {
@@ -194,6 +263,9 @@ static int seccomp(const bay_sandbox *s, char *err, size_t errlen)
         SCMP_SYS(clock_settime), SCMP_SYS(adjtimex), SCMP_SYS(iopl), SCMP_SYS(ioperm), SCMP_SYS(quotactl),
         SCMP_SYS(open_by_handle_at), SCMP_SYS(personality), SCMP_SYS(process_vm_writev), SCMP_SYS(sethostname),
         SCMP_SYS(setdomainname), SCMP_SYS(syslog),
+        /* io_uring makes sockets (IORING_OP_SOCKET) and more behind the filter's back. */
+        SCMP_SYS(io_uring_setup), SCMP_SYS(io_uring_enter), SCMP_SYS(io_uring_register),
+        SCMP_SYS(pidfd_open), SCMP_SYS(pidfd_send_signal), SCMP_SYS(pidfd_getfd),
     };
     /* LeakSanitizer stops the world with ptrace from a cloned process: sanitizer builds keep both. */
     static const int debug[] = {SCMP_SYS(ptrace), SCMP_SYS(process_vm_readv)};
@@ -205,6 +277,10 @@ static int seccomp(const bay_sandbox *s, char *err, size_t errlen)
         rc = deny(ctx, admin[i]);
     for (size_t i = 0; rc == 0 && !BAY_UNDER_ASAN && i < sizeof debug / sizeof *debug; i++)
         rc = deny(ctx, debug[i]);
+    if (rc == 0)
+        rc = granted(s, "process.spawn") ? refuse_signals_to_broker(ctx) : refuse_signals_beyond_self(ctx);
+    if (rc == 0)
+        rc = refuse_signal_owners(ctx);
     if (rc == 0 && !granted(s, "process.spawn")) {
         rc = deny(ctx, SCMP_SYS(execve)) || deny(ctx, SCMP_SYS(execveat)) || deny(ctx, SCMP_SYS(fork)) ||
              deny(ctx, SCMP_SYS(vfork));

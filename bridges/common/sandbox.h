@@ -22,9 +22,11 @@ int bay_sandbox_from_env(bay_sandbox *s);
 
 /* bay_sandbox_apply enters the sandbox for the rest of the process's life:
  * resource limits (but memory: see bay_sandbox_limit_memory), no new privileges, Landlock file and network rules (where
- * the kernel has Landlock), and a seccomp filter refusing execve, fork,
- * sockets other than Unix ones, ptrace and system administration calls
- * unless the grants allow them. Call it while the process has one thread, so
+ * the kernel has Landlock) and scopes (no signal to, no abstract Unix socket
+ * of, a process outside the worker: ABI 6), and a seccomp filter refusing
+ * execve, fork, sockets other than Unix ones, signals to other processes,
+ * pidfds, io_uring, ptrace and system administration calls unless the grants
+ * allow them. Call it while the process has one thread, so
  * every thread started later inherits it. Returns 0, or BAY_EPERM/BAY_EIO with
  * err saying which layer failed; notes (a layer the kernel lacks) go to
  * warn(line) when warn is not NULL. */
