@@ -33,7 +33,7 @@ typedef struct bay_timer_decl {
 
 /* Operating-system limits of the plugin's worker; 0 means the broker's default. */
 typedef struct bay_limits {
-    int64_t memory_mb;   /* data segment (heap and private writable mappings), MiB */
+    int64_t memory_mb;   /* MiB beyond the worker's own: private (RLIMIT_DATA), mapped (RLIMIT_AS), shared (watched) */
     int64_t open_files;  /* open file descriptors */
     int64_t cpu_seconds; /* CPU time over the worker's life */
 } bay_limits;

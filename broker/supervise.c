@@ -336,13 +336,56 @@ void supervise_reap(broker *b)
     }
 }
 
+/* How often plugbayd reads each worker's shared memory (see over_memory). */
+#define MEMORY_CHECK_MS 100
+
+/* When over_memory next looks at the workers; plugbayd's thread only. */
+static int64_t next_memory_check_ms;
+
+/* process_kb reads field (e.g. "RssShmem") of /proc/PID/status in kB; -1 when unreadable. */
+static int64_t process_kb(pid_t pid, const char *field)
+{
+    char path[64], line[256];
+    size_t n = strlen(field);
+    int64_t kb = -1;
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    FILE *f = fopen(path, "re");
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, field, n) == 0 && line[n] == ':')
+            kb = strtoll(line + n + 1, NULL, 10);
+    if (f)
+        fclose(f);
+    return kb;
+}
+
+/* over_memory kills a worker whose shared memory (MAP_SHARED, memfd and tmpfs
+ * pages it has mapped and touched: RssShmem) passes its memory limit. Its
+ * private memory is RLIMIT_DATA's and all of its mappings RLIMIT_AS's, set in
+ * the worker (bridges/common/sandbox.c); this watch also holds in sanitizer
+ * builds, which cannot use those. Returns true when it killed. */
+static bool over_memory(broker *b, plugin *p)
+{
+    int64_t mb = p->m->limits.memory_mb ? p->m->limits.memory_mb : b->opt.memory_mb;
+    int64_t kb = mb > 0 && b->opt.sandbox ? process_kb(p->pid, "RssShmem") : -1;
+    if (kb <= mb << 10)
+        return false;
+    char why[200];
+    snprintf(why, sizeof why, "its worker exceeded its memory limit of %lld MB: %lld MB of shared memory mapped",
+             (long long)mb, (long long)(kb >> 10));
+    supervise_kill(b, p, why);
+    return true;
+}
+
 int64_t supervise_tick(broker *b, int64_t now)
 {
+    bool check_memory = now >= next_memory_check_ms;
+    if (check_memory)
+        next_memory_check_ms = now + MEMORY_CHECK_MS;
     int64_t next = 0;
     int64_t silent_limit = (int64_t)b->opt.heartbeat_ms * b->opt.heartbeat_misses;
     for (size_t i = 0; i < b->nplugins; i++) {
         plugin *p = b->plugins[i];
-        if (p->pid == 0 || p->kill_sent)
+        if (p->pid == 0 || p->kill_sent || (check_memory && over_memory(b, p)))
             continue;
         int64_t due;
         if (p->state == PS_STARTING || (p->state == PS_UNLOADING && p->load_id)) {
@@ -369,6 +412,8 @@ int64_t supervise_tick(broker *b, int64_t now)
             }
             due = p->next_beat_ms;
         }
+        if (next_memory_check_ms < due)
+            due = next_memory_check_ms;
         if (next == 0 || due < next)
             next = due;
     }

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/landlock.h>
+#include <malloc.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <stdbool.h>
@@ -307,15 +308,16 @@ static int seccomp(const bay_sandbox *s, char *err, size_t errlen)
     return 0;
 }
 
-/* data_kb reads how much private writable memory the process maps now (VmData). */
-static int64_t data_kb(void)
+/* status_kb reads one field of /proc/self/status, in kB (0 when missing). */
+static int64_t status_kb(const char *field)
 {
     FILE *f = fopen("/proc/self/status", "re");
     char line[256];
+    size_t n = strlen(field);
     int64_t kb = 0;
     while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, "VmData:", 7) == 0)
-            kb = strtoll(line + 7, NULL, 10);
+        if (strncmp(line, field, n) == 0 && line[n] == ':')
+            kb = strtoll(line + n + 1, NULL, 10);
     if (f)
         fclose(f);
     return kb;
@@ -325,11 +327,17 @@ int bay_sandbox_limit_memory(const bay_sandbox *s, char *err, size_t errlen)
 {
     if (s->memory_mb <= 0 || BAY_UNDER_ASAN)
         return 0;
-    return set_limit(RLIMIT_DATA, (data_kb() << 10) + (s->memory_mb << 20), "RLIMIT_DATA", err, errlen);
+    int rc = set_limit(RLIMIT_DATA, (status_kb("VmData") << 10) + (s->memory_mb << 20), "RLIMIT_DATA", err, errlen);
+    int64_t as = (status_kb("VmSize") << 10) + ((s->memory_mb + BAY_SANDBOX_AS_SLACK_MB) << 20);
+    return rc ? rc : set_limit(RLIMIT_AS, as, "RLIMIT_AS", err, errlen);
 }
 
 int bay_sandbox_apply(const bay_sandbox *s, void (*warn)(const char *line), char *err, size_t errlen)
 {
+    /* One malloc arena for every thread: each further one reserves 64 MiB of
+     * address space as a thread first allocates, which RLIMIT_AS would count. */
+    if (s->memory_mb > 0 && !BAY_UNDER_ASAN)
+        mallopt(M_ARENA_MAX, 1);
     int rc = limits(s, err, errlen);
     if (rc == 0 && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         rc = fail(err, errlen, BAY_EIO, "PR_SET_NO_NEW_PRIVS");

@@ -32,10 +32,19 @@ int bay_sandbox_from_env(bay_sandbox *s);
  * warn(line) when warn is not NULL. */
 int bay_sandbox_apply(const bay_sandbox *s, void (*warn)(const char *line), char *err, size_t errlen);
 
+/* Address space a worker may map beyond its own and memory_mb: libraries the
+ * plugin loads and stacks of threads started later (8 MiB each; the fast
+ * channels' thread is one). Measured: at most 8 MiB in the e2e tests of every
+ * language (docs/security.md has the figures). */
+#define BAY_SANDBOX_AS_SLACK_MB 32
+
 /* bay_sandbox_limit_memory caps private writable memory (RLIMIT_DATA) at what
- * the worker maps now plus s->memory_mb. Call it once the worker's own threads
- * run, just before the plugin loads: thread stacks count too. Not under
- * AddressSanitizer, whose shadow memory would not fit. Returns 0 or BAY_EIO. */
+ * the worker maps now plus s->memory_mb, and all its mappings, shared ones
+ * (MAP_SHARED, memfd, files) included, at what it maps now plus s->memory_mb
+ * plus BAY_SANDBOX_AS_SLACK_MB (RLIMIT_AS). Call it once the worker's own
+ * threads run, just before the plugin loads: thread stacks count too. Not
+ * under AddressSanitizer, whose shadow memory would not fit (plugbayd's
+ * watch on shared memory still holds there). Returns 0 or BAY_EIO. */
 int bay_sandbox_limit_memory(const bay_sandbox *s, char *err, size_t errlen);
 
 #endif
