@@ -1,8 +1,16 @@
 /* tests/e2e/test_sandbox.c — a hostile plugin's attempts are refused by the OS sandbox; nobody else is hurt. */
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -132,4 +140,110 @@ Test(sandbox, spinning_forever_ends_in_a_timeout_and_a_restart)
     cr_assert_str_eq(err.plugin, "test/hostile");
     struct ping p = {"hostile.ping"};
     cr_assert(h_wait_until(pongs, &p, H_WAIT_MS), "test/hostile came back");
+}
+
+/* expect_signal_refused has test/hostile send SIGKILL to pid (or "parent") by every system call that signals. */
+static void expect_signal_refused(const char *pid)
+{
+    expect_refused("hostile.signal", pid, "Operation not permitted");
+}
+
+Test(sandbox, signals_reach_no_process_outside_its_worker)
+{
+    expect_signal_refused("parent");
+    cr_assert_eq(kill(h.broker, 0), 0, "plugbayd lives");
+
+    pid_t host = fork();
+    cr_assert_geq(host, 0, "fork: %s", strerror(errno));
+    if (host == 0) {
+        pause();
+        _exit(0);
+    }
+    char pid[32];
+    snprintf(pid, sizeof pid, "%d", (int)host);
+    expect_signal_refused(pid);
+    cr_expect_eq(waitpid(host, NULL, WNOHANG), 0, "the host process %d lives", (int)host);
+    kill(host, SIGKILL);
+    waitpid(host, NULL, 0);
+
+    pid_t other = h_worker_pid(c, "test/slow");
+    cr_assert_gt(other, 0);
+    snprintf(pid, sizeof pid, "%d", (int)other);
+    expect_signal_refused(pid);
+    char out[64];
+    cr_assert_eq(h_call_str(c, "slow.echo", "still here", 5000, out, sizeof out, NULL), 0);
+    cr_assert_eq(h_worker_pid(c, "test/slow"), other, "test/slow's worker was not restarted");
+}
+
+Test(sandbox, abstract_unix_sockets_outside_its_worker_are_out_of_reach)
+{
+    char name[64];
+    snprintf(name, sizeof name, "plugbay-test-sandbox-%d", (int)getpid());
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    memcpy(a.sun_path + 1, name, strlen(name));
+    socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(name));
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&a, len) == 0 && listen(fd, 4) == 0, "%s", strerror(errno));
+    expect_refused("hostile.abstract", name, "Operation not permitted");
+    cr_expect_eq(accept(fd, NULL, NULL), -1, "nothing connected");
+    cr_expect_eq(errno, EAGAIN);
+    close(fd);
+}
+
+Test(sandbox, io_uring_is_refused)
+{
+    expect_refused("hostile.io_uring", NULL, "Operation not permitted");
+}
+
+/* expect_shared_memory_stopped has test/hostile map kind ("anonymous" or
+ * "memfd") shared memory past its 96 MB limit: refused by RLIMIT_AS in the
+ * worker, or the worker killed by plugbayd's watch on shared memory (always
+ * so in sanitizer builds, where RLIMIT_AS is off). Either way it comes back. */
+static void expect_shared_memory_stopped(const char *kind)
+{
+    bay_error err;
+    char out[200] = "";
+    int rc = h_call_str(c, "hostile.map_shared", kind, 20000, out, sizeof out, &err);
+    unsigned mib = 0;
+#ifdef BAY_SANITIZED
+    cr_assert_eq(rc, BAY_ECRASHED, "%s: got %s: %s %s", kind, bay_errname(rc), out, rc ? err.message : "");
+#endif
+    if (rc == 0)
+        cr_assert(sscanf(out, "refused: Cannot allocate memory after %u MiB", &mib) == 1 && mib <= 96 + 32,
+                  "%s: refused below its 96 MB limit and the worker's 32 MB of slack: %s", kind, out);
+    else
+        cr_assert(rc == BAY_ECRASHED && strstr(err.message, "exceeded its memory limit of 96 MB"),
+                  "%s: got %s: %s", kind, bay_errname(rc), err.message);
+    struct ping p = {"hostile.ping"};
+    cr_assert(h_wait_until(pongs, &p, H_WAIT_MS), "test/hostile came back");
+}
+
+/* expect_killed_over_memory has test/hostile hold 104 MiB of kind shared
+ * memory, past its 96 MB limit but within its address-space limit: plugbayd's
+ * watch kills it saying why, and it comes back. */
+static void expect_killed_over_memory(const char *kind)
+{
+    char args[64];
+    snprintf(args, sizeof args, "[\"%s\", 104]", kind);
+    bay_value *res = NULL;
+    bay_error err;
+    int rc = h_call_json(c, "hostile.map_shared", args, 20000, &res, &err);
+    cr_assert(rc == BAY_ECRASHED && strstr(err.message, "exceeded its memory limit of 96 MB: "),
+              "%s: got %s: %s %s", kind, bay_errname(rc), rc ? err.message : "",
+              rc ? "" : bay_value_str(res, NULL));
+    cr_assert_str_eq(err.plugin, "test/hostile");
+    struct ping p = {"hostile.ping"};
+    cr_assert(h_wait_until(pongs, &p, H_WAIT_MS), "test/hostile came back");
+}
+
+Test(sandbox, holding_shared_memory_past_the_memory_limit_gets_the_worker_killed_saying_so)
+{
+    expect_killed_over_memory("anonymous");
+    expect_killed_over_memory("memfd");
+}
+
+Test(sandbox, shared_memory_past_the_memory_limit_is_refused_or_killed)
+{
+    expect_shared_memory_stopped("anonymous");
+    expect_shared_memory_stopped("memfd");
 }

@@ -2,14 +2,23 @@
  *
  * Every attempt answers what the operating system said ("refused: Permission
  * denied") or, if the attempt worked, "ALLOWED ..." — which the end-to-end
- * tests treat as a sandbox failure. */
+ * tests treat as a sandbox failure. The doors out of the worker (signals,
+ * abstract sockets, io_uring, shared memory) are tried with raw system calls
+ * (syscall(2)), as a plugin that bypasses libc's wrappers would. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -97,6 +106,123 @@ static int allocate(bay_call *call, const bay_value *args, bay_value **result)
     return bay_call_error(call, BAY_ENOMEM, "allocation refused after %zu MiB", n);
 }
 
+/* signal_by sends SIGKILL to pid through system call number i of send_signals'
+ * list (a pidfd for the last); returns what the kernel answered. */
+static long signal_by(int i, long pid)
+{
+    siginfo_t info = {.si_signo = SIGKILL, .si_code = SI_QUEUE};
+    switch (i) {
+    case 0: return syscall(SYS_kill, pid, SIGKILL);
+    case 1: return syscall(SYS_tgkill, pid, pid, SIGKILL);
+    case 2: return syscall(SYS_tkill, pid, SIGKILL);
+    case 3: return syscall(SYS_rt_sigqueueinfo, pid, SIGKILL, &info);
+    case 4: return syscall(SYS_rt_tgsigqueueinfo, pid, pid, SIGKILL, &info);
+    default: {
+        long fd = syscall(SYS_pidfd_open, pid, 0);
+        long rc = fd < 0 ? fd : syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0);
+        int e = errno;
+        if (fd >= 0)
+            close((int)fd);
+        errno = e;
+        return rc;
+    }
+    }
+}
+
+/* send_signals sends SIGKILL to argument 0 (a pid, or "parent" for plugbayd)
+ * by every system call that signals a process; "ALLOWED" names the first that
+ * worked, "refused" gives the last refusal. */
+static int send_signals(bay_call *call, const bay_value *args, bay_value **result)
+{
+    static const char *const calls[] = {"kill", "tgkill", "tkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo",
+                                        "pidfd_open and pidfd_send_signal"};
+    const char *arg;
+    if (bay_arg_str(call, args, 0, &arg))
+        return BAY_ETYPE;
+    long pid = strcmp(arg, "parent") == 0 ? syscall(SYS_getppid) : strtol(arg, NULL, 10);
+    char text[120];
+    for (int i = 0; i < 6; i++)
+        if (signal_by(i, pid) >= 0) {
+            snprintf(text, sizeof text, "%s of SIGKILL to pid %ld", calls[i], pid);
+            return outcome(result, 0, text);
+        }
+    return outcome(result, -1, "");
+}
+
+/* connect_abstract connects a Unix stream socket to the abstract name argument 0. */
+static int connect_abstract(bay_call *call, const bay_value *args, bay_value **result)
+{
+    const char *name;
+    if (bay_arg_str(call, args, 0, &name))
+        return BAY_ETYPE;
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    size_t n = strlen(name) < sizeof a.sun_path - 1 ? strlen(name) : sizeof a.sun_path - 1;
+    memcpy(a.sun_path + 1, name, n);
+    long fd = syscall(SYS_socket, AF_UNIX, SOCK_STREAM, 0);
+    long rc = fd < 0 ? fd : syscall(SYS_connect, fd, &a, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n));
+    int e = errno;
+    if (fd >= 0)
+        close((int)fd);
+    errno = e;
+    return outcome(result, (int)rc, "a connection to an abstract Unix socket outside its worker");
+}
+
+/* setup_io_uring asks for an io_uring, whose IORING_OP_SOCKET would make sockets socket(2) refuses. */
+static int setup_io_uring(bay_call *call, const bay_value *args, bay_value **result)
+{
+    char params[120] = {0}; /* struct io_uring_params */
+    long fd = syscall(SYS_io_uring_setup, 8, params);
+    if (fd >= 0)
+        close((int)fd);
+    return outcome(result, (int)fd, "io_uring_setup");
+}
+
+#define SHARED_STEP (8u << 20)
+#define SHARED_MAX (2048u << 20)
+
+/* map_shared maps argument 0's kind of shared memory ("anonymous" or "memfd")
+ * 8 MiB at a time, touching every page, up to argument 1 MiB (2 GiB when
+ * absent). Refused, it says after how much; mapped, it holds the memory 10 s
+ * (plugbayd's watch kills it meanwhile) and says "ALLOWED". It unmaps all
+ * before it answers. */
+static int map_shared(bay_call *call, const bay_value *args, bay_value **result)
+{
+    const char *kind;
+    int64_t mib = SHARED_MAX >> 20;
+    if (bay_arg_str(call, args, 0, &kind) || (bay_value_len(args) > 1 && bay_arg_int(call, args, 1, &mib)))
+        return BAY_ETYPE;
+    bool memfd = strcmp(kind, "memfd") == 0;
+    static long maps[SHARED_MAX / SHARED_STEP];
+    size_t n = 0, want = (size_t)(mib < (SHARED_MAX >> 20) ? mib : (SHARED_MAX >> 20)) / (SHARED_STEP >> 20);
+    int e = 0;
+    while (n < want) {
+        long fd = memfd ? syscall(SYS_memfd_create, "hostile", 0) : -1;
+        if (memfd && (fd < 0 || syscall(SYS_ftruncate, fd, SHARED_STEP) < 0)) {
+            e = errno;
+            break;
+        }
+        long addr = syscall(SYS_mmap, NULL, SHARED_STEP, PROT_READ | PROT_WRITE,
+                            MAP_SHARED | (memfd ? 0 : MAP_ANONYMOUS), fd, 0);
+        e = errno;
+        if (fd >= 0)
+            close((int)fd);
+        if (addr == -1)
+            break;
+        for (size_t o = 0; o < SHARED_STEP; o += 4096)
+            ((volatile char *)addr)[o] = 1;
+        maps[n++] = addr;
+    }
+    int rc = n < want ? 0 : nap(call, 10000);
+    for (size_t i = 0; i < n; i++)
+        munmap((void *)maps[i], SHARED_STEP);
+    char text[160];
+    if (n < want)
+        snprintf(text, sizeof text, "refused: %s after %zu MiB", strerror(e), n * (SHARED_STEP >> 20));
+    else
+        snprintf(text, sizeof text, "ALLOWED %zu MiB of %s shared memory", n * (SHARED_STEP >> 20), kind);
+    return rc ? rc : reply_str(result, text);
+}
+
 static int spin(bay_call *call, const bay_value *args, bay_value **result)
 {
     for (volatile unsigned long i = 0;; i++)
@@ -111,4 +237,5 @@ static int ping(bay_call *call, const bay_value *args, bay_value **result)
 
 BAY_PLUGIN(NULL, NULL, {"read_file", read_file}, {"write_file", write_file}, {"open_socket", open_socket},
            {"run_shell", run_shell}, {"fork_bomb", fork_bomb}, {"allocate", allocate}, {"spin", spin},
-           {"ping", ping});
+           {"ping", ping}, {"send_signals", send_signals}, {"connect_abstract", connect_abstract},
+           {"setup_io_uring", setup_io_uring}, {"map_shared", map_shared});
