@@ -53,6 +53,8 @@ typedef struct conn {
     char name[128];      /* host name, or plugin id for a worker */
     pid_t pid;           /* the peer's pid as it said in HELLO */
     uint64_t peer;       /* who dialled the rendezvous: pid over ipc, address over tcp (for caps) */
+    pid_t peer_pid;      /* the pid that did the rendezvous over ipc, the only one that may dial; 0 when unknown */
+    bool for_worker;     /* made for a worker: only that worker's pid may dial it */
     nng_socket sock;
     nng_listener listener;
     nng_aio *recv_aio;
@@ -63,8 +65,10 @@ typedef struct conn {
     struct plugin *plugin; /* for a worker */
     struct peer_log *log;  /* the rate limit of log lines about this peer (conn.c) */
     struct conn_closer *closer;
+    struct peer_guard *guard; /* who may dial it (peer.h) */
     atomic_int pipes;      /* the peer's pipes open now (NNG's pipe callbacks count them) */
     atomic_bool had_pipe;  /* the peer connected once: a second dial is refused */
+    atomic_int peer_pipe;  /* the id of the peer's pipe, 0 until it connects */
     atomic_bool dropped;   /* the broker let go: frames are discarded until the socket closes */
     atomic_bool queued;    /* handed to the closer thread */
     atomic_int backlog;    /* its frames queued for the broker's thread */
@@ -172,6 +176,7 @@ typedef struct broker {
     struct fastpath *fast;  /* fast channels granted to hosts (fastpath.c), NULL until the first */
     uint64_t next_session, next_call;
     struct conn_closer *closer; /* closes sockets off this thread (conn.c) */
+    struct peer_guard *guard;   /* refuses plugin workers and their children as peers (peer.h) */
     nng_socket rdv;         /* rendezvous rep socket */
     nng_aio *rdv_aio;
     bay_log_limit rdv_warns; /* rate limit of the lines about refused rendezvous */
@@ -196,8 +201,9 @@ void broker_queue_push(uint64_t session, nng_msg *msg);
 /* conn.c */
 int conn_listen_public(broker *b);
 /* conn_open opens a connection socket for a peer (its rendezvous key, 0 for
- * a worker) and writes the url it listens on. */
-conn *conn_open(broker *b, conn_role role, uint64_t peer, char *url, size_t urllen);
+ * a worker) and writes the url it listens on. Over ipc only peer_pid may dial
+ * it (0: any pid that is no worker's); a worker's, only that worker. */
+conn *conn_open(broker *b, conn_role role, uint64_t peer, pid_t peer_pid, char *url, size_t urllen);
 conn *conn_get(broker *b, uint64_t session);
 /* conn_snapshot returns every connection (the caller frees the array). */
 conn **conn_snapshot(broker *b, size_t *n);
@@ -302,6 +308,8 @@ bool permission_granted(broker *b, const plugin *p, const char *kind, const char
 int permission_choose(const plugin *p, const bay_value *grant, bool all, char ***out, char *err, size_t errlen);
 
 /* supervise.c */
+/* supervise_init makes plugbayd a child subreaper (a worker's orphans stay its
+ * descendants, see peer.h) and its peer guard, and cleans up after a killed broker. */
 int supervise_init(broker *b, char *err, size_t errlen);
 int supervise_spawn(broker *b, plugin *p, char *err, size_t errlen);
 void supervise_reap(broker *b);

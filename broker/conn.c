@@ -1,6 +1,7 @@
 /* broker/conn.c — plugbayd's connections: rendezvous, one pair1 socket per peer, handshake, sending, closing. */
 #include "broker.h"
 #include "fastpath.h"
+#include "peer.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -175,20 +176,52 @@ static void recv_cb(void *arg)
     nng_recv_aio(c->sock, c->recv_aio);
 }
 
-/* Runs on an NNG thread as the peer's pipes come and go. The first pipe is
- * the peer: its socket file goes at once, so nobody else can dial it; any
- * further pipe is refused before the protocol starts on it. */
+/* pipe_pid returns the pid of the process at the other end of pipe p over
+ * ipc (SO_PEERCRED), 0 over tcp. */
+static pid_t pipe_pid(nng_pipe p)
+{
+    uint64_t pid;
+    return nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_PID, &pid) == 0 ? (pid_t)pid : 0;
+}
+
+/* admitted tells whether pipe p may be c's peer (on an NNG thread): over ipc
+ * a worker's socket takes only its worker, a host's only the process that did
+ * its rendezvous, and neither a plugin's worker nor a descendant of one. Over
+ * tcp the peer's pid is not known (docs/security.md). */
+static bool admitted(conn *c, nng_pipe p)
+{
+    pid_t pid = pipe_pid(p);
+    if (pid == 0 || (c->for_worker && peer_is_worker_of(c->guard, pid, c->session)))
+        return true;
+    char where[64], why[512];
+    snprintf(where, sizeof where, "connection %llu", (unsigned long long)c->session);
+    if (peer_admit(c->guard, pid, where, true, why, sizeof why) != 0)
+        return false;
+    if (!c->for_worker && (c->peer_pid == 0 || c->peer_pid == pid))
+        return true;
+    peer_log_stray(c->guard, pid, c->session, c->peer_pid);
+    return false;
+}
+
+/* Runs on an NNG thread as the peer's pipes come and go. The first pipe
+ * admitted is the peer: its socket file goes at once, so nobody else can dial
+ * it; any other pipe is refused before the protocol starts on it (closing a
+ * pipe there is safe), and its leaving is not the peer's. */
 static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
     conn *c = arg;
     if (ev == NNG_PIPE_EV_ADD_PRE) {
         atomic_fetch_add(&c->pipes, 1);
-        if (atomic_exchange(&c->had_pipe, true))
+        if (!admitted(c, p) || atomic_exchange(&c->had_pipe, true)) {
             nng_pipe_close(p);
-        else if (c->path[0])
-            unlink(c->path);
+        } else {
+            atomic_store(&c->peer_pipe, nng_pipe_id(p));
+            if (c->path[0])
+                unlink(c->path);
+        }
     } else if (ev == NNG_PIPE_EV_REM_POST) {
-        if (atomic_fetch_sub(&c->pipes, 1) == 1 && !atomic_load(&c->dropped))
+        atomic_fetch_sub(&c->pipes, 1);
+        if (nng_pipe_id(p) == atomic_load(&c->peer_pipe) && !atomic_load(&c->dropped))
             broker_queue_push(c->session, NULL);
         hand_over(c);
     }
@@ -254,7 +287,7 @@ static void pair_url(broker *b, conn_role role, uint64_t session, char *url, siz
     }
 }
 
-conn *conn_open(broker *b, conn_role role, uint64_t peer, char *url, size_t urllen)
+conn *conn_open(broker *b, conn_role role, uint64_t peer, pid_t peer_pid, char *url, size_t urllen)
 {
     conn *c = calloc(1, sizeof *c);
     if (c == NULL)
@@ -262,6 +295,9 @@ conn *conn_open(broker *b, conn_role role, uint64_t peer, char *url, size_t urll
     c->session = ++b->next_session;
     c->role = role;
     c->peer = peer;
+    c->peer_pid = peer_pid;
+    c->for_worker = role == ROLE_WORKER;
+    c->guard = b->guard;
     c->opened_ms = bay_now_ms();
     c->closer = b->closer;
     unsigned char rnd[16];
@@ -398,9 +434,9 @@ static void rdv_reply(broker *b, const bay_frame *f)
 static uint64_t peer_key(nng_msg *msg)
 {
     nng_pipe p = nng_msg_get_pipe(msg);
-    uint64_t pid;
-    if (nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_PID, &pid) == 0)
-        return pid;
+    pid_t pid = pipe_pid(p);
+    if (pid > 0)
+        return (uint64_t)pid;
     nng_sockaddr sa;
     if (nng_pipe_get_addr(p, NNG_OPT_REMADDR, &sa) != 0)
         return 0;
@@ -415,7 +451,7 @@ static uint64_t peer_key(nng_msg *msg)
 void conn_handle_rendezvous(broker *b, nng_msg *msg)
 {
     bay_frame f;
-    char why[300], url[600];
+    char why[512], url[600];
     int rc = bay_frame_decode(nng_msg_body(msg), nng_msg_len(msg), &f, why, sizeof why);
     bool decoded = rc == 0;
     if (rc == 0 && f.type != BAY_F_HELLO) {
@@ -431,6 +467,12 @@ void conn_handle_rendezvous(broker *b, nng_msg *msg)
                  "client library and broker of the same protocol version",
                  (long long)f.version, b->version, BAY_WIRE_VERSION);
     uint64_t peer = peer_key(msg);
+    pid_t pid = pipe_pid(nng_msg_get_pipe(msg));
+    /* Whatever it sent, a plugin's process is refused as such, named in the
+     * log under that plugin's rate limit (docs/security.md). */
+    bool from_plugin = peer_admit(b->guard, pid, "the rendezvous socket", false, why, sizeof why) != 0;
+    if (from_plugin)
+        rc = BAY_EPERM;
     size_t held = rc ? 0 : conn_lingering(b, peer);
     if (held >= PEER_LINGER_MAX) {
         snprintf(why, sizeof why,
@@ -439,13 +481,14 @@ void conn_handle_rendezvous(broker *b, nng_msg *msg)
                  held);
         rc = BAY_EBUSY;
     }
-    conn *c = rc ? NULL : conn_open(b, ROLE_PENDING, peer, url, sizeof url);
+    conn *c = rc ? NULL : conn_open(b, ROLE_PENDING, peer, pid, url, sizeof url);
     if (rc == 0 && c == NULL) {
         snprintf(why, sizeof why, "plugbayd could not open a connection socket (see its log)");
         rc = BAY_EIO;
     }
     if (rc) {
-        bay_log_limited(&b->rdv_warns, bay_now_ms(), BAY_LOG_WARN, NULL, "refused a connection: %s", why);
+        if (!from_plugin)
+            bay_log_limited(&b->rdv_warns, bay_now_ms(), BAY_LOG_WARN, NULL, "refused a connection: %s", why);
         rdv_reply(b, &(bay_frame){.type = BAY_F_ERROR, .id = f.id, .code = rc, .message = why});
     } else {
         snprintf(c->name, sizeof c->name, "host:%s", f.name);
@@ -637,6 +680,7 @@ static void closer_watch(broker *b, int64_t now)
 void conn_expire_handshakes(broker *b, int64_t now)
 {
     peer_logs_prune(b, now, false);
+    peer_guard_flush(b->guard);
     closer_watch(b, now);
     size_t n;
     conn **all = conn_snapshot(b, &n);

@@ -1,5 +1,6 @@
 /* broker/supervise.c — worker processes: spawn, output capture, heartbeats, kill, reap, no orphans. */
 #include "broker.h"
+#include "peer.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -101,6 +103,16 @@ int supervise_init(broker *b, char *err, size_t errlen)
     /* bay_state_open holds the state folder's lock, so no other broker runs here. */
     snprintf(b->run_dir, sizeof b->run_dir, "%s/run", bay_state_dir(b->state));
     clean_leftovers(b);
+    /* A worker's descendant whose parent exits is adopted here, not by init,
+     * so it is still known for one (peer.h); supervise_reap reaps it. */
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
+        snprintf(err, errlen, "cannot make plugbayd a child subreaper: %s", strerror(errno));
+        return BAY_EIO;
+    }
+    if ((b->guard = peer_guard_new()) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return BAY_ENOMEM;
+    }
     cgroup_init(b);
     if (b->opt.worker_dir) {
         snprintf(b->worker_dir, sizeof b->worker_dir, "%s", b->opt.worker_dir);
@@ -175,7 +187,7 @@ int supervise_spawn(broker *b, plugin *p, char *err, size_t errlen)
         snprintf(err, errlen, "%s", bay_state_error(b->state));
         return BAY_EIO;
     }
-    conn *c = conn_open(b, ROLE_WORKER, 0, url, sizeof url);
+    conn *c = conn_open(b, ROLE_WORKER, 0, 0, url, sizeof url);
     if (c == NULL) {
         snprintf(err, errlen, "cannot open a socket for its worker (see the log)");
         return BAY_EIO;
@@ -209,7 +221,15 @@ int supervise_spawn(broker *b, plugin *p, char *err, size_t errlen)
     char **env = worker_env(b, p, url, data);
     char *argv[] = {exe, p->id, NULL};
     pid_t pid = 0;
+    /* The worker may dial before posix_spawn returns: its dial waits on the guard until it is recorded. */
+    peer_guard_hold(b->guard);
     int rc = env ? posix_spawn(&pid, exe, &fa, &attr, argv, env) : ENOMEM;
+    if (rc == 0 && peer_worker_started(b->guard, pid, c->session, p->id) != 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        rc = ENOMEM;
+    }
+    peer_guard_release(b->guard);
     bay_strv_free(env);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
@@ -314,8 +334,9 @@ void supervise_reap(broker *b)
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
         plugin *p = by_pid(b, pid);
-        if (p == NULL)
+        if (p == NULL) /* an orphan of a worker, adopted (supervise_init) */
             continue;
+        peer_worker_ended(b->guard, pid);
         char why[600];
         if (p->kill_sent && p->kill_why[0])
             snprintf(why, sizeof why, "%s", p->kill_why);
@@ -437,6 +458,7 @@ void supervise_kill_all(broker *b)
         if (b->plugins[i]->pid) {
             kill(b->plugins[i]->pid, SIGKILL);
             waitpid(b->plugins[i]->pid, NULL, 0);
+            peer_worker_ended(b->guard, b->plugins[i]->pid);
             b->plugins[i]->pid = 0;
         }
     write_workers_file(b);
