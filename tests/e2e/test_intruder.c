@@ -1,0 +1,109 @@
+/* tests/e2e/test_intruder.c — a plugin that dials plugbayd itself, or through processes it starts, is refused; the rest goes on. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nng/nng.h>
+
+#include "harness.h"
+#include "wire.h"
+
+static harness h;
+static bay_conn *c;
+
+static const char refusal[] = "refused: code 16: plugbayd refuses connections from plugin workers and their children: ";
+
+static void start(void)
+{
+    const char *ids[] = {"example/hello", "test/intruder", NULL};
+    h_setup(&h, ids);
+    h_start(&h, NULL);
+    c = h_connect(&h, "test-intruder");
+    cr_assert(h_wait_state(c, "example/hello", "loaded", H_WAIT_MS));
+    cr_assert(h_wait_state(c, "test/intruder", "loaded", H_WAIT_MS));
+}
+
+static void stop(void)
+{
+    bay_close(c);
+    h_cleanup(&h);
+}
+
+TestSuite(intruder, .init = start, .fini = stop, .timeout = 120);
+
+/* knock calls the intruder's ext (with the public socket's path when given) and returns its account. */
+static void knock(const char *ext, bool give_path, char *out, size_t len)
+{
+    bay_error err;
+    int rc = h_call_str(c, ext, give_path ? h.url + strlen("ipc://") : NULL, 15000, out, len, &err);
+    cr_assert_eq(rc, 0, "%s: %s", ext, err.message);
+}
+
+/* still_served checks that the host already connected and a new one are served. */
+static void still_served(void)
+{
+    char out[64];
+    bay_error err;
+    cr_assert_eq(h_call_str(c, "greet", "survivor", 5000, out, sizeof out, &err), 0, "%s", err.message);
+    bay_conn *other = h_connect(&h, "newcomer");
+    cr_assert_eq(h_call_str(other, "greet", "newcomer", 5000, out, sizeof out, &err), 0, "%s", err.message);
+    bay_close(other);
+}
+
+Test(intruder, its_worker_is_refused_at_the_rendezvous)
+{
+    char out[1200], expect[300];
+    knock("intruder.knock", false, out, sizeof out); /* finds the socket from its data folder */
+    snprintf(expect, sizeof expect, "%spid %d is test/intruder's worker", refusal,
+             (int)h_worker_pid(c, "test/intruder"));
+    cr_assert(strncmp(out, expect, strlen(expect)) == 0, "got: %s", out);
+    cr_assert(h_wait_log(&h, "[test/intruder] refused a connection to the rendezvous socket: pid"));
+    still_served();
+}
+
+Test(intruder, a_process_it_starts_is_refused)
+{
+    char out[1200], expect[300];
+    knock("intruder.knock_child", true, out, sizeof out);
+    snprintf(expect, sizeof expect, "belongs to test/intruder's worker (it descends from worker pid %d)",
+             (int)h_worker_pid(c, "test/intruder"));
+    cr_assert(strncmp(out, refusal, strlen(refusal)) == 0 && strstr(out, expect), "got: %s", out);
+    cr_assert(h_wait_log(&h, expect));
+    still_served();
+}
+
+Test(intruder, an_orphan_it_leaves_is_adopted_by_plugbayd_and_refused)
+{
+    char out[1200], parent[64];
+    knock("intruder.knock_orphan", true, out, sizeof out);
+    cr_assert(strncmp(out, refusal, strlen(refusal)) == 0 && strstr(out, "belongs to test/intruder's worker"),
+              "got: %s", out);
+    snprintf(parent, sizeof parent, "parent %d)", (int)h.broker);
+    cr_assert(strstr(out, parent), "the orphan's parent is plugbayd (a child subreaper): %s", out);
+    still_served();
+}
+
+Test(intruder, a_connection_made_for_a_host_cannot_be_dialled_by_a_plugin)
+{
+    char *url, *token;
+    bay_error err;
+    cr_assert_eq(bay_wire_rendezvous(h.url, "host", "victim", 5000, &url, &token, &err), 0, "%s", err.message);
+    cr_assert(strncmp(url, "ipc://", 6) == 0, "%s", url);
+    /* The plugin knows the socket file and even the token, and dials first. */
+    char args[1200], out[1200];
+    snprintf(args, sizeof args, "[\"%s\", \"%s\"]", url + 6, token);
+    bay_value *res = NULL;
+    cr_assert_eq(h_call_json(c, "intruder.dial", args, 15000, &res, &err), 0, "%s", err.message);
+    snprintf(out, sizeof out, "%s", bay_value_str(res, NULL));
+    bay_value_free(res);
+    cr_assert(strncmp(out, "closed: ", 8) == 0, "got: %s", out);
+    cr_assert(h_wait_log(&h, "[test/intruder] refused a connection to connection "));
+    /* The host it was made for still gets it. */
+    nng_socket s;
+    cr_assert_eq(bay_wire_connect(url, "host", "victim", token, 5000, &s, NULL, &err), 0, "%s", err.message);
+    nng_close(s);
+    free(url);
+    free(token);
+    still_served();
+}
