@@ -61,6 +61,7 @@ Test(plugbayd, a_second_broker_on_the_same_state_folder_is_refused)
     cr_assert_eq(status, 1, "the second broker exited %d: %s", status, err);
     cr_assert(strstr(err, "in use by another broker"), "stderr: %s", err);
     bay_conn *c = h_connect(&h, "after-second");
+    cr_assert(h_wait_state(c, "example/hello", "loaded", H_WAIT_MS)); /* a race with its load, not the point */
     char out[64];
     cr_assert_eq(h_call_str(c, "greet", "first", 5000, out, sizeof out, NULL), 0, "the first broker still serves");
     bay_close(c);
