@@ -26,6 +26,7 @@ static void expect_hello_serves(void)
 {
     char out[128];
     bay_error err;
+    cr_assert(h_wait_state(c, "example/hello", "loaded", H_WAIT_MS)); /* it may still be loading */
     cr_assert_eq(h_call_str(c, "greet", "still", 5000, out, sizeof out, &err), 0, "%s", err.message);
     cr_assert_str_eq(out, "Hello, still!");
 }
