@@ -36,13 +36,13 @@ int64_t bay_now_ms(void)
     return bay_now_ns() / 1000000;
 }
 
-void broker_queue_push(uint64_t session, nng_msg *msg)
+bool broker_queue_push(uint64_t session, nng_msg *msg)
 {
     event *e = malloc(sizeof *e);
     if (e == NULL) {
         if (msg)
             nng_msg_free(msg);
-        return;
+        return false;
     }
     *e = (event){session, msg, NULL};
     pthread_mutex_lock(&queue_mtx);
@@ -55,6 +55,7 @@ void broker_queue_push(uint64_t session, nng_msg *msg)
     uint64_t one = 1;
     ssize_t w = write(queue_wake_fd, &one, sizeof one);
     (void)w;
+    return true;
 }
 
 static event *queue_take_all(void)

@@ -195,8 +195,8 @@ int64_t bay_now_ns(void);
 int broker_run(broker *b);
 /* broker_queue_push hands a message (or, with msg NULL, the news that the
  * peer left) from an NNG thread to the broker's thread. session 0 is the
- * rendezvous socket. */
-void broker_queue_push(uint64_t session, nng_msg *msg);
+ * rendezvous socket. Returns false when out of memory (msg is freed then). */
+bool broker_queue_push(uint64_t session, nng_msg *msg);
 
 /* conn.c */
 int conn_listen_public(broker *b);

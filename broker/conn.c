@@ -39,6 +39,7 @@ typedef struct conn_closer {
     pthread_cond_t cv;
     conn *ready;      /* connections whose peer has gone, to close now */
     conn *lingering;  /* let go, the peer still connected (for the caps), via next_close */
+    conn *closed;     /* sockets closed, for the broker's thread to free (only it frees a conn) */
     bool stop;
     pthread_t thread;
     atomic_llong closing_since_ms; /* when the close under way began, 0 when none */
@@ -64,16 +65,36 @@ static void hand_over(conn *c)
     pthread_mutex_unlock(&cl->mtx);
 }
 
-/* close_now closes c's socket and frees it (on the closer thread, or at
- * shutdown for a socket without peer). */
+/* close_now closes c's socket (on the closer thread); no callback can touch
+ * c once nng_close has returned, so it is then handed to the broker's
+ * thread to free: only that thread frees a conn (and its aio), which keeps
+ * conn_close safe however NNG's threads interleave with it. */
 static void close_now(conn *c)
 {
     nng_aio_stop(c->recv_aio);
     nng_close(c->sock);
-    nng_aio_free(c->recv_aio);
     if (c->path[0])
         unlink(c->path);
-    free(c);
+    conn_closer *cl = c->closer;
+    pthread_mutex_lock(&cl->mtx);
+    c->next_close = cl->closed;
+    cl->closed = c;
+    pthread_mutex_unlock(&cl->mtx);
+}
+
+/* free_closed frees the conns whose sockets the closer has closed (and their
+ * aio here, as conn_close may still have been re-arming it). */
+static void free_closed(conn_closer *cl)
+{
+    pthread_mutex_lock(&cl->mtx);
+    conn *c = cl->closed;
+    cl->closed = NULL;
+    pthread_mutex_unlock(&cl->mtx);
+    for (conn *next; c; c = next) {
+        next = c->next_close;
+        nng_aio_free(c->recv_aio);
+        free(c);
+    }
 }
 
 static void *closer_main(void *arg)
@@ -164,8 +185,7 @@ static void recv_cb(void *arg)
     if (atomic_load(&c->dropped)) {
         nng_msg_free(msg);
     } else {
-        broker_queue_push(c->session, msg);
-        if (atomic_fetch_add(&c->backlog, 1) + 1 >= CONN_BACKLOG_MAX) {
+        if (broker_queue_push(c->session, msg) && atomic_fetch_add(&c->backlog, 1) + 1 >= CONN_BACKLOG_MAX) {
             atomic_store(&c->paused, true);
             /* The broker's thread may have caught up, or let go, before the pause. */
             if (atomic_load(&c->dropped) || atomic_load(&c->backlog) < CONN_BACKLOG_MAX / 2)
@@ -219,6 +239,7 @@ static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
             if (c->path[0])
                 unlink(c->path);
         }
+        hand_over(c); /* NNG may have run this pipe's REM_POST before the count went up */
     } else if (ev == NNG_PIPE_EV_REM_POST) {
         atomic_fetch_sub(&c->pipes, 1);
         if (nng_pipe_id(p) == atomic_load(&c->peer_pipe) && !atomic_load(&c->dropped))
@@ -313,7 +334,16 @@ conn *conn_open(broker *b, conn_role role, uint64_t peer, pid_t peer_pid, char *
         free(c);
         return NULL;
     }
-    if ((rv = nng_listener_create(&c->listener, c->sock, url)) == 0 && strncmp(url, "ipc://", 6) == 0) {
+    /* Everything a pipe's callbacks use is in place before anyone can dial. */
+    if (rv == 0)
+        rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_PRE, pipe_cb, c);
+    if (rv == 0)
+        rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, pipe_cb, c);
+    if (rv == 0)
+        rv = nng_aio_alloc(&c->recv_aio, recv_cb, c);
+    if (rv == 0)
+        rv = (c->log = peer_log_hold(b, peer ? peer : 1ULL << 63 | c->session)) == NULL ? NNG_ENOMEM : 0;
+    if (rv == 0 && (rv = nng_listener_create(&c->listener, c->sock, url)) == 0 && strncmp(url, "ipc://", 6) == 0) {
         snprintf(c->path, sizeof c->path, "%s", url + 6);
         nng_listener_set_int(c->listener, NNG_OPT_IPC_PERMISSIONS, 0600);
     }
@@ -323,18 +353,10 @@ conn *conn_open(broker *b, conn_role role, uint64_t peer, pid_t peer_pid, char *
         char *colon = strrchr(url, ':');
         snprintf(colon + 1, urllen - (size_t)(colon + 1 - url), "%d", port);
     }
-    if (rv == 0)
-        rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_PRE, pipe_cb, c);
-    if (rv == 0)
-        rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, pipe_cb, c);
-    if (rv == 0)
-        rv = nng_aio_alloc(&c->recv_aio, recv_cb, c);
-    if (rv == 0)
-        rv = (c->log = peer_log_hold(b, peer ? peer : 1ULL << 63 | c->session)) == NULL ? NNG_ENOMEM : 0;
-    if (rv == 0 && bay_idmap_put(b->conns, c->session, c) != 0) {
-        c->log->conns--;
+    if (rv == 0 && bay_idmap_put(b->conns, c->session, c) != 0)
         rv = NNG_ENOMEM;
-    }
+    if (rv && c->log)
+        c->log->conns--;
     if (rv) {
         bay_log(BAY_LOG_ERROR, NULL, "cannot open a connection socket at %s: %s", url, nng_strerror(rv));
         nng_close(c->sock);
@@ -679,6 +701,7 @@ static void closer_watch(broker *b, int64_t now)
 
 void conn_expire_handshakes(broker *b, int64_t now)
 {
+    free_closed(b->closer);
     peer_logs_prune(b, now, false);
     peer_guard_flush(b->guard);
     closer_watch(b, now);
@@ -688,6 +711,8 @@ void conn_expire_handshakes(broker *b, int64_t now)
         conn *c = all[i];
         if (!c->hello_done && c->role != ROLE_WORKER && now - c->opened_ms > HANDSHAKE_TIMEOUT_MS) {
             warn(c, "no HELLO within %d ms; closing", HANDSHAKE_TIMEOUT_MS);
+            conn_send_error(b, c, 0, BAY_ETIMEDOUT, NULL, "no HELLO within %d ms; plugbayd closed this connection",
+                            HANDSHAKE_TIMEOUT_MS);
             conn_close(b, c);
         }
     }
@@ -719,6 +744,8 @@ void conn_close_all(broker *b)
     peer_logs_prune(b, bay_now_ms(), true);
     bay_idmap_free(b->peer_logs);
     b->sockets_settled = pthread_timedjoin_np(cl->thread, NULL, &until) == 0;
+    if (b->sockets_settled)
+        free_closed(cl);
     if (!b->sockets_settled)
         bay_log(BAY_LOG_WARN, NULL, "closing sockets took longer than 2 s; exiting with them open");
     pthread_mutex_lock(&cl->mtx);
