@@ -155,8 +155,9 @@ static int landlock(const bay_sandbox *s, void (*warn)(const char *), char *err,
     if (abi < 6 && warn)
         warn("Landlock scoping (ABI 6) is not available in this kernel: abstract Unix sockets outside the worker "
              "(other workers' fast-channel sockets, which still want a one-time token from plugbayd) can be "
-             "reached; signals to other processes are still refused by the seccomp filter (when process.spawn is "
-             "granted, only those to plugbayd)");
+             "reached; signals to other processes are still refused by the seccomp filter, but when process.spawn "
+             "is granted only those addressed to plugbayd's pid are: a signal to one of plugbayd's threads by its "
+             "thread id, or to another process of this user, is not stopped");
     if (abi < 1) {
         if (warn)
             warn("Landlock is not available in this kernel: file access is not restricted beyond Unix permissions");
@@ -222,14 +223,15 @@ static int refuse_signals_beyond_self(scmp_filter_ctx ctx)
 
 /* refuse_signals_to_broker is the rule instead of refuse_signals_beyond_self
  * when process.spawn lets the worker signal its children: no signal to
- * plugbayd (the parent), none to a process group or to -1 (any pid of 2^31 or
- * more, as the kernel reads an int). Other processes are Landlock's (ABI 6). */
+ * plugbayd's pid (the parent), none to a process group or to -1 (any pid of
+ * 2^31 or more, as the kernel reads an int). plugbayd's other threads and
+ * other processes are Landlock's (ABI 6): seccomp cannot know their ids. */
 static int refuse_signals_to_broker(scmp_filter_ctx ctx)
 {
     const scmp_datum_t broker = (scmp_datum_t)getppid();
-    static const int to_process[] = {SCMP_SYS(kill), SCMP_SYS(tgkill), SCMP_SYS(rt_sigqueueinfo),
+    static const int to_process[] = {SCMP_SYS(kill),  SCMP_SYS(tkill), SCMP_SYS(tgkill), SCMP_SYS(rt_sigqueueinfo),
                                      SCMP_SYS(rt_tgsigqueueinfo)};
-    int rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(tkill), 1, SCMP_A0(SCMP_CMP_EQ, broker));
+    int rc = 0;
     for (size_t i = 0; rc == 0 && i < sizeof to_process / sizeof *to_process; i++)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), to_process[i], 1, SCMP_A0(SCMP_CMP_EQ, broker)) ||
              seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), to_process[i], 1, SCMP_A0(SCMP_CMP_GT, INT32_MAX));
@@ -251,6 +253,24 @@ static int refuse_signal_owners(scmp_filter_ctx ctx)
                             SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, FIOSETOWN)) ||
            seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), 1,
                             SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, SIOCSPGRP));
+}
+
+/* refuse_other_processes_settings refuses the calls that set another
+ * process's limits, priority or CPUs (plugbayd's RLIMIT_CPU or RLIMIT_NOFILE
+ * would stop it; Landlock has no hook for them): only pid 0, the caller, is
+ * allowed, which is what glibc's setrlimit and friends pass. */
+static int refuse_other_processes_settings(scmp_filter_ctx ctx)
+{
+    static const int by_pid[] = {SCMP_SYS(prlimit64), SCMP_SYS(sched_setaffinity), SCMP_SYS(sched_setscheduler),
+                                 SCMP_SYS(sched_setparam), SCMP_SYS(sched_setattr), SCMP_SYS(migrate_pages),
+                                 SCMP_SYS(move_pages)};
+    static const int by_who[] = {SCMP_SYS(setpriority), SCMP_SYS(ioprio_set)}; /* (which, who, …) */
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < sizeof by_pid / sizeof *by_pid; i++)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), by_pid[i], 1, SCMP_A0(SCMP_CMP_NE, 0));
+    for (size_t i = 0; rc == 0 && i < sizeof by_who / sizeof *by_who; i++)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), by_who[i], 1, SCMP_A1(SCMP_CMP_NE, 0));
+    return rc;
 }
 
 static int seccomp(const bay_sandbox *s, char *err, size_t errlen)
@@ -282,6 +302,8 @@ static int seccomp(const bay_sandbox *s, char *err, size_t errlen)
         rc = granted(s, "process.spawn") ? refuse_signals_to_broker(ctx) : refuse_signals_beyond_self(ctx);
     if (rc == 0)
         rc = refuse_signal_owners(ctx);
+    if (rc == 0)
+        rc = refuse_other_processes_settings(ctx);
     if (rc == 0 && !granted(s, "process.spawn")) {
         rc = deny(ctx, SCMP_SYS(execve)) || deny(ctx, SCMP_SYS(execveat)) || deny(ctx, SCMP_SYS(fork)) ||
              deny(ctx, SCMP_SYS(vfork));

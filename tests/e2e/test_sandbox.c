@@ -1,5 +1,6 @@
 /* tests/e2e/test_sandbox.c — a hostile plugin's attempts are refused by the OS sandbox; nobody else is hurt. */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stddef.h>
@@ -152,6 +153,16 @@ Test(sandbox, signals_reach_no_process_outside_its_worker)
 {
     expect_signal_refused("parent");
     cr_assert_eq(kill(h.broker, 0), 0, "plugbayd lives");
+    /* Nor any of plugbayd's threads by its thread id (a kill to one reaches the whole process). */
+    char task[64];
+    snprintf(task, sizeof task, "/proc/%d/task", (int)h.broker);
+    DIR *d = opendir(task);
+    cr_assert(d, "%s: %s", task, strerror(errno));
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        if (e->d_name[0] != '.')
+            expect_signal_refused(e->d_name);
+    closedir(d);
+    cr_assert_eq(kill(h.broker, 0), 0, "plugbayd lives");
 
     pid_t host = fork();
     cr_assert_geq(host, 0, "fork: %s", strerror(errno));
@@ -173,6 +184,32 @@ Test(sandbox, signals_reach_no_process_outside_its_worker)
     char out[64];
     cr_assert_eq(h_call_str(c, "slow.echo", "still here", 5000, out, sizeof out, NULL), 0);
     cr_assert_eq(h_worker_pid(c, "test/slow"), other, "test/slow's worker was not restarted");
+}
+
+/* broker_cpu_limit copies plugbayd's "Max cpu time" line from /proc/PID/limits. */
+static void broker_cpu_limit(char *out, size_t len)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/limits", (int)h.broker);
+    FILE *f = fopen(path, "r");
+    cr_assert(f, "%s: %s", path, strerror(errno));
+    out[0] = '\0';
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "Max cpu time", 12) == 0)
+            snprintf(out, len, "%s", line);
+    fclose(f);
+}
+
+Test(sandbox, a_plugin_cannot_set_the_brokers_limits_priority_or_cpus)
+{
+    char before[256], after[256];
+    broker_cpu_limit(before, sizeof before);
+    expect_refused("hostile.set_others", "parent", "Operation not permitted");
+    broker_cpu_limit(after, sizeof after);
+    cr_assert_str_eq(after, before, "plugbayd's CPU limit changed");
+    char out[64];
+    bay_error err;
+    cr_assert_eq(h_call_str(c, "hostile.ping", NULL, 5000, out, sizeof out, &err), 0, "%s", err.message);
 }
 
 Test(sandbox, abstract_unix_sockets_outside_its_worker_are_out_of_reach)

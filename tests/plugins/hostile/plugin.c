@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -117,6 +119,8 @@ static long signal_by(int i, long pid)
     case 2: return syscall(SYS_tkill, pid, SIGKILL);
     case 3: return syscall(SYS_rt_sigqueueinfo, pid, SIGKILL, &info);
     case 4: return syscall(SYS_rt_tgsigqueueinfo, pid, pid, SIGKILL, &info);
+    case 5: return syscall(SYS_kill, pid | 1L << 32, SIGKILL); /* the kernel reads an int */
+    case 6: return syscall(SYS_tkill, pid | 1L << 32, SIGKILL);
     default: {
         long fd = syscall(SYS_pidfd_open, pid, 0);
         long rc = fd < 0 ? fd : syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0);
@@ -135,17 +139,40 @@ static long signal_by(int i, long pid)
 static int send_signals(bay_call *call, const bay_value *args, bay_value **result)
 {
     static const char *const calls[] = {"kill", "tgkill", "tkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo",
+                                        "kill with high bits set", "tkill with high bits set",
                                         "pidfd_open and pidfd_send_signal"};
     const char *arg;
     if (bay_arg_str(call, args, 0, &arg))
         return BAY_ETYPE;
     long pid = strcmp(arg, "parent") == 0 ? syscall(SYS_getppid) : strtol(arg, NULL, 10);
     char text[120];
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < 8; i++)
         if (signal_by(i, pid) >= 0) {
             snprintf(text, sizeof text, "%s of SIGKILL to pid %ld", calls[i], pid);
             return outcome(result, 0, text);
         }
+    return outcome(result, -1, "");
+}
+
+/* set_others sets plugbayd's limits, priority and CPUs (argument 0: a pid,
+ * or "parent") by every call that takes a pid; "ALLOWED" names the first that worked. */
+static int set_others(bay_call *call, const bay_value *args, bay_value **result)
+{
+    const char *arg;
+    if (bay_arg_str(call, args, 0, &arg))
+        return BAY_ETYPE;
+    long pid = strcmp(arg, "parent") == 0 ? syscall(SYS_getppid) : strtol(arg, NULL, 10);
+    struct rlimit one = {1, 1};
+    unsigned long cpus = 1;
+    struct sched_param prio = {0};
+    if (syscall(SYS_prlimit64, pid, RLIMIT_CPU, &one, NULL) >= 0)
+        return outcome(result, 0, "prlimit64 RLIMIT_CPU");
+    if (syscall(SYS_setpriority, PRIO_PROCESS, pid, 19) >= 0)
+        return outcome(result, 0, "setpriority");
+    if (syscall(SYS_sched_setaffinity, pid, sizeof cpus, &cpus) >= 0)
+        return outcome(result, 0, "sched_setaffinity");
+    if (syscall(SYS_sched_setscheduler, pid, SCHED_IDLE, &prio) >= 0)
+        return outcome(result, 0, "sched_setscheduler");
     return outcome(result, -1, "");
 }
 
@@ -235,7 +262,7 @@ static int ping(bay_call *call, const bay_value *args, bay_value **result)
     return reply_str(result, "pong");
 }
 
-BAY_PLUGIN(NULL, NULL, {"read_file", read_file}, {"write_file", write_file}, {"open_socket", open_socket},
+BAY_PLUGIN(NULL, NULL, {"set_others", set_others}, {"read_file", read_file}, {"write_file", write_file}, {"open_socket", open_socket},
            {"run_shell", run_shell}, {"fork_bomb", fork_bomb}, {"allocate", allocate}, {"spin", spin},
            {"ping", ping}, {"send_signals", send_signals}, {"connect_abstract", connect_abstract},
            {"setup_io_uring", setup_io_uring}, {"map_shared", map_shared});
