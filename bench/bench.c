@@ -29,6 +29,8 @@
 
 #include <plugbay/plugbay.h>
 
+#include "proc.h"
+
 #define WARMUP 300
 #define SAMPLES 5000
 #define LOADS 9
@@ -219,17 +221,7 @@ static int true_one(void *arg)
 /* pss_kb reads a field ("Pss", "Rss") of a process's /proc/PID/smaps_rollup. */
 static long pss_kb(long pid, const char *field)
 {
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%ld/smaps_rollup", pid);
-    FILE *f = fopen(path, "r");
-    long kb = -1;
-    size_t n = strlen(field);
-    while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, field, n) == 0 && line[n] == ':')
-            kb = strtol(line + n + 1, NULL, 10);
-    if (f)
-        fclose(f);
-    return kb;
+    return (long)bay_proc_kb((pid_t)pid, "smaps_rollup", field);
 }
 
 /* Memory baseline: the PSS of an idle /bin/sleep, the least a process costs. */

@@ -1,6 +1,7 @@
 /* broker/supervise.c — worker processes: spawn, output capture, heartbeats, kill, reap, no orphans. */
 #include "broker.h"
 #include "peer.h"
+#include "proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -363,22 +364,6 @@ void supervise_reap(broker *b)
 /* When over_memory next looks at the workers; plugbayd's thread only. */
 static int64_t next_memory_check_ms;
 
-/* process_kb reads field (e.g. "RssShmem") of /proc/PID/status in kB; -1 when unreadable. */
-static int64_t process_kb(pid_t pid, const char *field)
-{
-    char path[64], line[256];
-    size_t n = strlen(field);
-    int64_t kb = -1;
-    snprintf(path, sizeof path, "/proc/%d/status", pid);
-    FILE *f = fopen(path, "re");
-    while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, field, n) == 0 && line[n] == ':')
-            kb = strtoll(line + n + 1, NULL, 10);
-    if (f)
-        fclose(f);
-    return kb;
-}
-
 /* over_memory kills a worker whose shared memory (MAP_SHARED, memfd and tmpfs
  * pages it has mapped and touched: RssShmem) passes its memory limit. Its
  * private memory is RLIMIT_DATA's and all of its mappings RLIMIT_AS's, set in
@@ -387,7 +372,7 @@ static int64_t process_kb(pid_t pid, const char *field)
 static bool over_memory(broker *b, plugin *p)
 {
     int64_t mb = p->m->limits.memory_mb ? p->m->limits.memory_mb : b->opt.memory_mb;
-    int64_t kb = mb > 0 && b->opt.sandbox ? process_kb(p->pid, "RssShmem") : -1;
+    int64_t kb = mb > 0 && b->opt.sandbox ? bay_proc_kb(p->pid, "status", "RssShmem") : -1;
     if (kb <= mb << 10)
         return false;
     char why[200];
@@ -479,11 +464,6 @@ void supervise_usage(pid_t pid, int64_t *cpu_ms, int64_t *pss_kb)
     unsigned long long utime, stime;
     if (rest && sscanf(rest + 2, "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu %llu", &utime, &stime) == 2)
         *cpu_ms = (int64_t)((utime + stime) * 1000 / (unsigned long long)sysconf(_SC_CLK_TCK));
-    snprintf(path, sizeof path, "/proc/%d/smaps_rollup", pid);
-    f = pid > 0 ? fopen(path, "re") : NULL;
-    while (f && fgets(buf, sizeof buf, f))
-        if (strncmp(buf, "Pss:", 4) == 0)
-            *pss_kb = strtoll(buf + 4, NULL, 10);
-    if (f)
-        fclose(f);
+    if (pid > 0)
+        *pss_kb = bay_proc_kb(pid, "smaps_rollup", "Pss");
 }

@@ -7,6 +7,8 @@
  * syscall(2) by hand: glibc has no wrappers and Debian ships no library for it. */
 #include "sandbox.h"
 
+#include "proc.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/landlock.h>
@@ -333,16 +335,8 @@ static int seccomp(const bay_sandbox *s, char *err, size_t errlen)
 /* status_kb reads one field of /proc/self/status, in kB (0 when missing). */
 static int64_t status_kb(const char *field)
 {
-    FILE *f = fopen("/proc/self/status", "re");
-    char line[256];
-    size_t n = strlen(field);
-    int64_t kb = 0;
-    while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, field, n) == 0 && line[n] == ':')
-            kb = strtoll(line + n + 1, NULL, 10);
-    if (f)
-        fclose(f);
-    return kb;
+    int64_t kb = bay_proc_kb(0, "status", field);
+    return kb < 0 ? 0 : kb;
 }
 
 int bay_sandbox_limit_memory(const bay_sandbox *s, char *err, size_t errlen)
