@@ -280,6 +280,12 @@ bool h_wait_state(bay_conn *c, const char *id, const char *state, int timeout_ms
     return h_wait_until(in_state, &w, timeout_ms);
 }
 
+void h_wait_loaded(bay_conn *c, const char *const *ids)
+{
+    for (size_t i = 0; ids && ids[i]; i++)
+        cr_assert(h_wait_state(c, ids[i], "loaded", H_WAIT_MS), "%s did not load", ids[i]);
+}
+
 bool h_log_contains(harness *h, const char *needle)
 {
     FILE *f = fopen(h->log, "r");

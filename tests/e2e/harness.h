@@ -56,6 +56,10 @@ void h_plugin_state(bay_conn *c, const char *id, char *state, size_t len, char *
 /* h_wait_state waits until plugin id is in state; returns false on timeout. */
 bool h_wait_state(bay_conn *c, const char *id, const char *state, int timeout_ms);
 
+/* h_wait_loaded asserts that every plugin of ids (NULL-terminated; NULL for
+ * none) is loaded within H_WAIT_MS, naming the first that is not. */
+void h_wait_loaded(bay_conn *c, const char *const *ids);
+
 /* h_log_contains returns true when the broker's log holds needle now. */
 bool h_log_contains(harness *h, const char *needle);
 

@@ -14,8 +14,7 @@ static void start(void)
     h_setup(&h, ids);
     h_start(&h, NULL);
     c = h_connect(&h, "test-calls");
-    for (size_t i = 0; ids[i]; i++)
-        cr_assert(h_wait_state(c, ids[i], "loaded", H_WAIT_MS), "%s did not load", ids[i]);
+    h_wait_loaded(c, ids);
 }
 
 static void stop(void)

@@ -100,8 +100,7 @@ static void start(void)
     snprintf(filler, sizeof filler, "%s/filler", h.state);
     h_start(&h, NULL);
     bay_conn *c = h_connect(&h, "wait");
-    for (const char *const *id = ids; *id; id++)
-        cr_assert(h_wait_state(c, *id, "loaded", H_WAIT_MS), "%s did not load", *id);
+    h_wait_loaded(c, ids);
     bay_close(c);
 }
 

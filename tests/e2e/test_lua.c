@@ -31,8 +31,7 @@ static void start_with(const char *const *ids, const char *const *failing)
     h_start(&h, NULL);
     c = h_connect(&h, "test-lua");
     cr_assert(h_wait_state(c, "example/hello", "loaded", H_WAIT_MS));
-    for (size_t i = 0; ids && ids[i]; i++)
-        cr_assert(h_wait_state(c, ids[i], "loaded", H_WAIT_MS), "%s did not load", ids[i]);
+    h_wait_loaded(c, ids);
 }
 
 /* start_one starts a broker with example/hello and plugin. */

@@ -25,8 +25,7 @@ static void start(void)
     h_start(&h, NULL);
     c = h_connect(&h, "test-permissions");
     const char *loaded[] = {"example/hello", "example/audit", "perm/narrow", "perm/none", NULL};
-    for (size_t i = 0; loaded[i]; i++)
-        cr_assert(h_wait_state(c, loaded[i], "loaded", H_WAIT_MS), "%s did not load", loaded[i]);
+    h_wait_loaded(c, loaded);
 }
 
 static void stop(void)

@@ -31,8 +31,7 @@ static void start_loaded(const char *const *ids)
 {
     setup(ids);
     start();
-    for (size_t i = 0; ids[i]; i++)
-        cr_assert(h_wait_state(c, ids[i], "loaded", H_WAIT_MS), "%s did not load", ids[i]);
+    h_wait_loaded(c, ids);
 }
 
 /* expect_error calls name and checks the code, that the error names plugin,

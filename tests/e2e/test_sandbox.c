@@ -33,8 +33,7 @@ static void start(void)
     h_start(&h, NULL);
     c = h_connect(&h, "test-sandbox");
     const char *all[] = {"example/hello", "test/hostile", "test/slow", "test/trusted", NULL};
-    for (size_t i = 0; all[i]; i++)
-        cr_assert(h_wait_state(c, all[i], "loaded", H_WAIT_MS), "%s did not load", all[i]);
+    h_wait_loaded(c, all);
 }
 
 static void stop(void)

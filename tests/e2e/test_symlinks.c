@@ -74,8 +74,7 @@ static void start(void)
     h_start(&h, NULL);
     c = h_connect(&h, "test-symlinks");
     const char *loaded[] = {"example/hello", "test/hostile", "link/c-inside", "link/lua-inside", NULL};
-    for (size_t i = 0; loaded[i]; i++)
-        cr_assert(h_wait_state(c, loaded[i], "loaded", H_WAIT_MS), "%s did not load", loaded[i]);
+    h_wait_loaded(c, loaded);
 }
 
 static void stop(void)
