@@ -178,25 +178,15 @@ static int socket_path(bay_call *call, const bay_value *args, char *path, size_t
     return 0;
 }
 
-static int knock_self(bay_call *call, const bay_value *args, bay_value **result)
-{
-    char path[PATH_MAX];
-    void *frame;
-    size_t len;
-    int rc = socket_path(call, args, path, sizeof path);
-    if (rc || (rc = hello(NULL, &frame, &len)))
-        return rc;
-    static knock k;
-    memset(&k, 0, sizeof k);
-    rendezvous(path, frame, len, &k);
-    free(frame);
-    return answer(result, "the worker", &k);
-}
+/* Who knocks: the worker itself, a child it forks, or a grandchild orphaned
+ * once its parent has exited. */
+enum knocker { WORKER, CHILD, ORPHAN };
 
-/* knock_from forks; the child (or, when orphan, a grandchild once its parent
- * has exited) knocks and passes what it got back through a pipe. */
-static int knock_from(bay_call *call, const bay_value *args, bay_value **result, bool orphan)
+/* knock_by has knocker rendezvous at plugbayd's socket; a forked knocker
+ * passes what it got back through a pipe. */
+static int knock_by(bay_call *call, const bay_value *args, bay_value **result, enum knocker who)
 {
+    static const char *const names[] = {"the worker", "a child", "an orphaned grandchild"};
     char path[PATH_MAX];
     void *frame;
     size_t len;
@@ -206,37 +196,44 @@ static int knock_from(bay_call *call, const bay_value *args, bay_value **result,
     static knock k;
     memset(&k, 0, sizeof k);
     int fds[2];
-    pid_t pid = pipe(fds) == 0 ? fork() : -1;
-    if (pid < 0) {
+    pid_t pid = who == WORKER ? 0 : pipe(fds) == 0 ? fork() : -1;
+    if (who == WORKER) {
+        rendezvous(path, frame, len, &k);
+    } else if (pid < 0) {
         snprintf(k.what, sizeof k.what, "refused: fork: %s", strerror(errno));
     } else if (pid == 0) {
         close(fds[0]);
         pid_t parent = getpid();
-        if (orphan && fork() != 0)
+        if (who == ORPHAN && fork() != 0)
             _exit(0);
-        for (int i = 0; orphan && getppid() == parent && i < 10000; i++)
+        for (int i = 0; who == ORPHAN && getppid() == parent && i < 10000; i++)
             usleep(1000); /* until its parent's exit had it adopted */
         rendezvous(path, frame, len, &k);
         _exit(full_write(fds[1], &k, sizeof k) ? 1 : 0);
     } else {
         close(fds[1]);
         if (full_read(fds[0], &k, sizeof k) != 0)
-            snprintf(k.what, sizeof k.what, "the %s said nothing", orphan ? "grandchild" : "child");
+            snprintf(k.what, sizeof k.what, "the %s said nothing", who == ORPHAN ? "grandchild" : "child");
         close(fds[0]);
         waitpid(pid, NULL, 0);
     }
     free(frame);
-    return answer(result, orphan ? "an orphaned grandchild" : "a child", &k);
+    return answer(result, names[who], &k);
+}
+
+static int knock_self(bay_call *call, const bay_value *args, bay_value **result)
+{
+    return knock_by(call, args, result, WORKER);
 }
 
 static int knock_child(bay_call *call, const bay_value *args, bay_value **result)
 {
-    return knock_from(call, args, result, false);
+    return knock_by(call, args, result, CHILD);
 }
 
 static int knock_orphan(bay_call *call, const bay_value *args, bay_value **result)
 {
-    return knock_from(call, args, result, true);
+    return knock_by(call, args, result, ORPHAN);
 }
 
 /* dial takes a connection plugbayd made for a host (arguments: its socket
