@@ -28,6 +28,11 @@ int bay_log_open(const char *path)
     return 0;
 }
 
+int bay_log_fd(void)
+{
+    return fileno(out ? out : stderr);
+}
+
 /* emit writes one finished line. A line the log file does not take (a full
  * disk) is counted, and said once on stderr; the next line it takes first
  * says how many were lost. */

@@ -20,6 +20,9 @@ typedef struct bay_log_limit {
 /* bay_log_open sends the log to path (appending), or to stderr when path is NULL. Returns 0 or BAY_EIO. */
 int bay_log_open(const char *path);
 
+/* bay_log_fd returns the descriptor the log writes to (for the crash report, broker/crash.c). */
+int bay_log_fd(void);
+
 /* bay_log writes one line: time, level, [who] (omitted when NULL) and the message. */
 void bay_log(int level, const char *who, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

@@ -1,5 +1,6 @@
 /* broker/main.c — plugbayd's command line. */
 #include "broker.h"
+#include "crash.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -148,6 +149,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "plugbayd: cannot open log file %s: %s\n", b.opt.log_path, strerror(errno));
         return 1;
     }
+#ifndef __SANITIZE_ADDRESS__ /* AddressSanitizer reports crashes itself */
+    crash_report_install();
+#endif
     /* Absolute paths: workers run in their data folders. */
     char plugins[PATH_MAX], state[PATH_MAX];
     if (realpath(b.opt.plugins_dir, plugins) == NULL) {

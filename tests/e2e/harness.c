@@ -90,11 +90,33 @@ void h_setup(harness *h, const char *const *ids)
         copy_plugin(h, ids[i], ids[i]);
 }
 
+/* log_tail copies the last lines of plugbayd's log to stderr, where a CI
+ * run keeps them after the test's folder is gone. */
+static void log_tail(const harness *h)
+{
+    FILE *f = fopen(h->log, "r");
+    if (f == NULL)
+        return;
+    enum { LINES = 40 };
+    static char ring[LINES][1024];
+    size_t n = 0;
+    while (fgets(ring[n % LINES], sizeof ring[0], f))
+        n++;
+    fclose(f);
+    fprintf(stderr, "---- the last %zu lines of %s\n", n < LINES ? n : LINES, h->log);
+    for (size_t i = n < LINES ? 0 : n - LINES; i < n; i++)
+        fputs(ring[i % LINES], stderr);
+    fprintf(stderr, "----\n");
+}
+
 static bool broker_answers(void *arg)
 {
     harness *h = arg;
     int status;
-    cr_assert(waitpid(h->broker, &status, WNOHANG) == 0, "plugbayd exited early; its log is %s", h->log);
+    if (waitpid(h->broker, &status, WNOHANG) != 0) {
+        log_tail(h);
+        cr_assert_fail("plugbayd exited early (status 0x%x); its log is %s", status, h->log);
+    }
     bay_conn *c;
     if (bay_connect(h->url, "harness", &c, NULL) != 0)
         return false;
@@ -122,6 +144,8 @@ static bool broker_exited(void *arg)
     int status;
     if (waitpid(h->broker, &status, WNOHANG) != h->broker)
         return false;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        log_tail(h);
     cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "plugbayd ended with status 0x%x", status);
     h->broker = 0;
     return true;
