@@ -588,6 +588,16 @@ static void host_frame(broker *b, conn *c, const bay_frame *f)
         conn_send_value(b, c, f->id, NULL);
         return;
     case BAY_F_COMMAND:
+        if (strcmp(f->name, "bye") == 0) {
+            /* The host is closing. Let it go first (the notices that sends it
+             * come before the answer), then answer: the last frame this
+             * connection carries, so nothing arrives while the host's NNG
+             * closes its socket (which can wedge NNG 1.5.2 for good). Its
+             * socket stays open until the host's pipe is gone. */
+            conn_removed(b, c);
+            conn_send_value(b, c, f->id, NULL);
+            return;
+        }
         command_handle(b, c, f);
         return;
     default:

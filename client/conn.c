@@ -13,6 +13,8 @@
 #define HANDSHAKE_TIMEOUT_MS 5000
 /* Longest a send waits while the broker does not read; then it fails with BAY_EBUSY. */
 #define SEND_TIMEOUT_MS 5000
+/* Longest bay_close waits for plugbayd to answer its goodbye. */
+#define BYE_TIMEOUT_MS 2000
 
 int64_t bay_now_ms(void)
 {
@@ -154,6 +156,15 @@ void bay_close(bay_conn *c)
 {
     if (c == NULL)
         return;
+    /* Goodbye first: plugbayd answers and then sends nothing more here, so no
+     * frame arrives while nng_close runs — NNG 1.5.2 can wedge a close for
+     * good when one does (broker/conn.c). A broker that is gone or does not
+     * answer in time is closed on regardless. */
+    pthread_mutex_lock(&c->mu);
+    bool up = c->down == NULL;
+    pthread_mutex_unlock(&c->mu);
+    if (up)
+        bay_command(c, "bye", NULL, BYE_TIMEOUT_MS, NULL, NULL);
     pthread_mutex_lock(&c->mu);
     bay_conn_down_locked(c, "closed by bay_close");
     pthread_mutex_unlock(&c->mu);

@@ -42,9 +42,10 @@ typedef struct bay_call_opts {
  * bay_close(). NULL url means $PLUGBAY_BROKER, else "ipc://./state/plugbayd.sock". */
 int bay_connect(const char *url, const char *name, bay_conn **out, bay_error *err);
 
-/* bay_close closes the connection: pending calls fail with BAY_ECONN, the
- * extension points this host provides are withdrawn. Waits for a running
- * handler to return. NULL is ignored. */
+/* bay_close closes the connection: it says goodbye to plugbayd (waiting up
+ * to 2 s for the answer), pending calls fail with BAY_ECONN, the extension
+ * points this host provides are withdrawn. Waits for a running handler to
+ * return. NULL is ignored. */
 void bay_close(bay_conn *c);
 
 /* bay_declare declares extension point name of the given kind. Declaring the

@@ -144,3 +144,28 @@ Test(protocol, version_mismatch_names_both_versions)
     bay_close(c);
     still_works();
 }
+
+Test(protocol, a_host_that_said_bye_is_let_go_and_others_are_served)
+{
+    static const unsigned char bye[] = {0x95, 0x01, 0x0b, 0x05, 0xa3, 'b', 'y', 'e', 0xc0};
+    send_raw(s, bye, sizeof bye);
+    nng_msg *m;
+    bay_frame f;
+    bay_error err;
+    cr_assert_eq(bay_wire_recv(s, 5000, &m, &f, &err), 0, "%s", err.message);
+    cr_assert_eq(f.type, BAY_F_RESULT, "got %s", bay_frame_type_name(f.type));
+    cr_assert_eq(f.id, 5);
+    bay_frame_release(&f);
+    nng_msg_free(m);
+    cr_assert(h_wait_log(&h, "[host:raw] disconnected"));
+    /* What it sends after its goodbye is dropped unanswered. */
+    static const unsigned char call[] = {0x97, 0x01, 0x06, 0x09, 0xa5, 'g', 'r', 'e', 'e', 't',
+                                         0x91, 0xa1, 'x',  0xcd, 0x13, 0x88, 0xc0};
+    send_raw(s, call, sizeof call);
+    cr_assert_neq(bay_wire_recv(s, 1000, &m, &f, &err), 0, "a frame after bye was answered");
+    bay_conn *c = h_connect(&h, "after-bye");
+    char out[64];
+    cr_assert_eq(h_call_str(c, "greet", "still", 5000, out, sizeof out, NULL), 0);
+    cr_assert_str_eq(out, "Hello, still!");
+    bay_close(c);
+}
