@@ -134,6 +134,9 @@ typedef struct plugin {
     unsigned nlatency;     /* how many were recorded in all */
     plugin_timer *timers;
     waiter *waiters;
+    bay_value *refused;       /* what its sandbox refused, over all its workers: kind -> count (a map), or NULL */
+    int64_t refused_total;
+    bay_log_limit refused_log; /* the lines saying so */
 } plugin;
 
 /* A call in flight: from a caller (host, worker or a timer) to providers. */
@@ -324,6 +327,11 @@ int64_t supervise_tick(broker *b, int64_t now);
 void supervise_usage(pid_t pid, int64_t *cpu_ms, int64_t *pss_kb);
 void supervise_shutdown(broker *b);
 void supervise_kill_all(broker *b);
+/* supervise_refused adds up what p's worker says its sandbox refused (COMMAND
+ * "refused": a map of kind -> count since its last report, refusals.h), for
+ * status and info, and says so in the log within p's rate limit. A report
+ * that is not such a map is logged and ignored (the worker is not trusted). */
+void supervise_refused(broker *b, plugin *p, conn *worker, const bay_frame *f);
 
 /* cgroup.c */
 /* cgroup_init checks --cgroup (clearing it when unusable) and says in the log

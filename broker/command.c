@@ -48,7 +48,8 @@ static int by_value(const void *a, const void *b)
 }
 
 /* add_runtime adds what p is doing now: pid, calls, errors, call times of the
- * last 256 calls (p50/p99, µs), CPU time and PSS of its worker. */
+ * last 256 calls (p50/p99, µs), CPU time and PSS of its worker, and what its
+ * sandbox refused (kind -> count, and in all). */
 static void add_runtime(bay_value *v, const plugin *p)
 {
     bay_map_set(v, "pid", bay_int(p->pid));
@@ -65,6 +66,8 @@ static void add_runtime(bay_value *v, const plugin *p)
     supervise_usage(p->pid, &cpu_ms, &pss_kb);
     bay_map_set(v, "cpu_ms", cpu_ms >= 0 ? bay_int(cpu_ms) : bay_nil());
     bay_map_set(v, "pss_kb", pss_kb >= 0 ? bay_int(pss_kb) : bay_nil());
+    bay_map_set(v, "refused_total", bay_int(p->refused_total));
+    bay_map_set(v, "refused", p->refused ? bay_value_copy(p->refused) : bay_map());
 }
 
 static bay_value *info(broker *b, const plugin *p)

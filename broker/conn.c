@@ -618,7 +618,10 @@ static void worker_frame(broker *b, conn *c, const bay_frame *f)
         bay_log((int)f->level, c->name, "%s", f->message);
         return;
     case BAY_F_COMMAND:
-        fastpath_worker_command(b, c, f);
+        if (p && strcmp(f->name, "refused") == 0)
+            supervise_refused(b, p, c, f);
+        else
+            fastpath_worker_command(b, c, f);
         return;
     default:
         conn_send_error(b, c, f->id, BAY_EPROTO, p ? p->id : NULL, "a worker cannot send %s frames",

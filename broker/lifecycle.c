@@ -567,6 +567,7 @@ void lifecycle_free(broker *b)
         if (p->out_fd >= 0)
             close(p->out_fd);
         bay_manifest_free(p->m);
+        bay_value_free(p->refused);
         free(p->timers);
         free(p->id);
         free(p);

@@ -2,6 +2,7 @@
 #include "broker.h"
 #include "peer.h"
 #include "proc.h"
+#include "value_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -466,4 +467,71 @@ void supervise_usage(pid_t pid, int64_t *cpu_ms, int64_t *pss_kb)
         *cpu_ms = (int64_t)((utime + stime) * 1000 / (unsigned long long)sysconf(_SC_CLK_TCK));
     if (pid > 0)
         *pss_kb = bay_proc_kb(pid, "smaps_rollup", "Pss");
+}
+
+/* Kinds of refusal kept per plugin; further ones count as "other". */
+#define REFUSED_KINDS_MAX 64
+
+/* refused_count reads one entry of a refusal report: kind and count, or
+ * false with why saying what is wrong with it. */
+static bool refused_count(const char *kind, const bay_value *v, int64_t *n, char *why, size_t len)
+{
+    size_t klen = strlen(kind);
+    bool printable = klen > 0 && klen <= 63;
+    for (size_t i = 0; printable && i < klen; i++)
+        printable = (unsigned char)kind[i] >= 0x20 && kind[i] != 0x7f;
+    *n = bay_value_type(v) == BAY_INT ? bay_value_int(v) : 0;
+    if (!printable)
+        snprintf(why, len, "a kind must be 1 to 63 printable bytes");
+    else if (*n <= 0 || *n > INT32_MAX)
+        snprintf(why, len, "the count of \"%s\" is not a whole number from 1 to %d", kind, INT32_MAX);
+    return printable && *n > 0 && *n <= INT32_MAX;
+}
+
+void supervise_refused(broker *b, plugin *p, conn *worker, const bay_frame *f)
+{
+    bay_value *report = NULL;
+    char why[256] = "it is not a map of kind to count";
+    if (f->value)
+        bay_value_from_object(f->value, &report, why, sizeof why);
+    bool ok = bay_value_type(report) == BAY_MAP;
+    if (ok && bay_value_len(report) > REFUSED_KINDS_MAX) {
+        snprintf(why, sizeof why, "it holds %zu kinds, more than %d", bay_value_len(report), REFUSED_KINDS_MAX);
+        ok = false;
+    }
+    int64_t n;
+    const bay_value *v;
+    const char *kind;
+    for (size_t i = 0; ok && (kind = bay_map_entry(report, i, &v)) != NULL; i++)
+        ok = refused_count(kind, v, &n, why, sizeof why);
+    if (!ok) {
+        bay_log_limited(&p->refused_log, bay_now_ms(), BAY_LOG_WARN, p->id,
+                        "ignored a malformed report of what the sandbox refused: %s", why);
+        bay_value_free(report);
+        return;
+    }
+    if (p->refused == NULL && (p->refused = bay_map()) == NULL) {
+        bay_value_free(report);
+        return;
+    }
+    char line[600];
+    size_t used = 0;
+    int64_t added = 0;
+    for (size_t i = 0; (kind = bay_map_entry(report, i, &v)) != NULL; i++) {
+        refused_count(kind, v, &n, why, sizeof why);
+        const bay_value *had = bay_map_get(p->refused, kind);
+        if (had == NULL && bay_value_len(p->refused) >= REFUSED_KINDS_MAX)
+            kind = "other", had = bay_map_get(p->refused, kind);
+        bay_map_set(p->refused, kind, bay_int(bay_value_int(had) + n));
+        added += n;
+        if (used < sizeof line)
+            used += (size_t)snprintf(line + used, sizeof line - used, "%s%s ×%lld", used ? ", " : "", kind,
+                                     (long long)n);
+    }
+    p->refused_total += added;
+    bay_value_free(report);
+    if (added)
+        bay_log_limited(&p->refused_log, bay_now_ms(), BAY_LOG_WARN, p->id,
+                        "its sandbox refused %lld operations (%s); %lld since plugbayd started", (long long)added,
+                        line, (long long)p->refused_total);
 }

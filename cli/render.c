@@ -191,7 +191,8 @@ void render_status(const bay_value *reply)
     static const column plugin_cols[] = {
         {"ID", "id"},         {"STATE", "state"},       {"PID", "pid"},       {"RESTARTS", "restarts"},
         {"CALLS", "calls"},   {"ERRORS", "errors"},     {"INFLIGHT", "inflight"}, {"P50US", "p50_us"},
-        {"P99US", "p99_us"},  {"CPUMS", "cpu_ms"},      {"PSSKB", "pss_kb"},  {"REASON", "reason"},
+        {"P99US", "p99_us"},  {"CPUMS", "cpu_ms"},      {"PSSKB", "pss_kb"},  {"REFUSED", "refused_total"},
+        {"REASON", "reason"},
     };
     static const column point_cols[] = {
         {"EXTENSION POINT", "name"}, {"KIND", "kind"}, {"PROVIDERS", "providers"},

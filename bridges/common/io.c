@@ -1,5 +1,6 @@
 /* bridges/common/io.c — the worker's I/O thread (heartbeats, cancels) and the job queue it fills. */
 #include "fastpath.h"
+#include "refusals.h"
 #include "worker_internal.h"
 
 #include <errno.h>
@@ -110,6 +111,25 @@ bool bay_queue_cancel(bay_chan *from, uint64_t id)
     return in_hand || queued;
 }
 
+/* report_refusals tells plugbayd what the sandbox refused since the last heartbeat (refusals.h). */
+static void report_refusals(void)
+{
+    bay_value *counts = bay_refusals_take();
+    if (counts == NULL)
+        return;
+    void *raw = NULL;
+    size_t len = 0;
+    int rc = bay_value_pack(counts, &raw, &len);
+    if (rc == 0) {
+        bay_frame f = {.type = BAY_F_COMMAND, .name = "refused", .raw = raw, .raw_len = len};
+        rc = bay_wire_send(bay_w.sock, &f, NNG_FLAG_NONBLOCK);
+    }
+    if (rc)
+        bay_worker_warn("could not report what the sandbox refused: %s", bay_strerror(rc));
+    free(raw);
+    bay_value_free(counts);
+}
+
 static void answer_heartbeat(uint64_t id)
 {
     int64_t since = atomic_load(&bay_w.busy_since_ns);
@@ -117,6 +137,7 @@ static void answer_heartbeat(uint64_t id)
     int rc = bay_wire_send(bay_w.sock, &hb, NNG_FLAG_NONBLOCK);
     if (rc)
         bay_worker_warn("could not answer HEARTBEAT %llu: %s", (unsigned long long)id, bay_strerror(rc));
+    report_refusals();
 }
 
 /* route handles one decoded frame j on the I/O thread, taking ownership of it. */

@@ -8,6 +8,7 @@
 #include "sandbox.h"
 
 #include "proc.h"
+#include "refusals.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -203,9 +204,14 @@ static int landlock(const bay_sandbox *s, void (*warn)(const char *), char *err,
 
 /* ---- seccomp --------------------------------------------------------------- */
 
+/* What a refused call gets: a trap the worker counts (refusals.c) that then
+ * fails the call with EPERM, or EPERM straight from the filter where the trap
+ * cannot be handled. */
+static uint32_t refused = SCMP_ACT_ERRNO(EPERM);
+
 static int deny(scmp_filter_ctx ctx, int nr)
 {
-    return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0);
+    return seccomp_rule_add(ctx, refused, nr, 0);
 }
 
 /* refuse_signals_beyond_self lets kill, tkill, tgkill and rt_(tg)sigqueueinfo
@@ -219,7 +225,7 @@ static int refuse_signals_beyond_self(scmp_filter_ctx ctx)
                                      SCMP_SYS(rt_tgsigqueueinfo)};
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < sizeof to_process / sizeof *to_process; i++)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), to_process[i], 1, SCMP_A0(SCMP_CMP_NE, self));
+        rc = seccomp_rule_add(ctx, refused, to_process[i], 1, SCMP_A0(SCMP_CMP_NE, self));
     return rc;
 }
 
@@ -235,8 +241,8 @@ static int refuse_signals_to_broker(scmp_filter_ctx ctx)
                                      SCMP_SYS(rt_tgsigqueueinfo)};
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < sizeof to_process / sizeof *to_process; i++)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), to_process[i], 1, SCMP_A0(SCMP_CMP_EQ, broker)) ||
-             seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), to_process[i], 1, SCMP_A0(SCMP_CMP_GT, INT32_MAX));
+        rc = seccomp_rule_add(ctx, refused, to_process[i], 1, SCMP_A0(SCMP_CMP_EQ, broker)) ||
+             seccomp_rule_add(ctx, refused, to_process[i], 1, SCMP_A0(SCMP_CMP_GT, INT32_MAX));
     return rc;
 }
 
@@ -247,13 +253,13 @@ static int refuse_signals_to_broker(scmp_filter_ctx ctx)
 static int refuse_signal_owners(scmp_filter_ctx ctx)
 {
     const scmp_datum_t self = (scmp_datum_t)getpid();
-    return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(fcntl), 2,
+    return seccomp_rule_add(ctx, refused, SCMP_SYS(fcntl), 2,
                             SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, F_SETOWN), SCMP_A2(SCMP_CMP_NE, self)) ||
-           seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(fcntl), 1,
+           seccomp_rule_add(ctx, refused, SCMP_SYS(fcntl), 1,
                             SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, F_SETOWN_EX)) ||
-           seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), 1,
+           seccomp_rule_add(ctx, refused, SCMP_SYS(ioctl), 1,
                             SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, FIOSETOWN)) ||
-           seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), 1,
+           seccomp_rule_add(ctx, refused, SCMP_SYS(ioctl), 1,
                             SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, SIOCSPGRP));
 }
 
@@ -269,9 +275,9 @@ static int refuse_other_processes_settings(scmp_filter_ctx ctx)
     static const int by_who[] = {SCMP_SYS(setpriority), SCMP_SYS(ioprio_set)}; /* (which, who, …) */
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < sizeof by_pid / sizeof *by_pid; i++)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), by_pid[i], 1, SCMP_A0(SCMP_CMP_NE, 0));
+        rc = seccomp_rule_add(ctx, refused, by_pid[i], 1, SCMP_A0(SCMP_CMP_NE, 0));
     for (size_t i = 0; rc == 0 && i < sizeof by_who / sizeof *by_who; i++)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), by_who[i], 1, SCMP_A1(SCMP_CMP_NE, 0));
+        rc = seccomp_rule_add(ctx, refused, by_who[i], 1, SCMP_A1(SCMP_CMP_NE, 0));
     return rc;
 }
 
@@ -292,6 +298,7 @@ static int seccomp(const bay_sandbox *s, char *err, size_t errlen)
     };
     /* LeakSanitizer stops the world with ptrace from a cloned process: sanitizer builds keep both. */
     static const int debug[] = {SCMP_SYS(ptrace), SCMP_SYS(process_vm_readv)};
+    refused = bay_refusals_trap() ? SCMP_ACT_TRAP : SCMP_ACT_ERRNO(EPERM);
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
     if (ctx == NULL)
         return fail(err, errlen, BAY_EIO, "seccomp_init");
@@ -314,13 +321,13 @@ static int seccomp(const bay_sandbox *s, char *err, size_t errlen)
             rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
         /* clone without CLONE_THREAD makes a process; threads stay allowed. */
         if (rc == 0 && !BAY_UNDER_ASAN)
-            rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
+            rc = seccomp_rule_add(ctx, refused, SCMP_SYS(clone), 1,
                                   SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0));
     }
     if (rc == 0 && !granted(s, "net.")) {
         /* Only Unix sockets (the broker's connection) without a net.* grant. */
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_NE, AF_UNIX)) ||
-             seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socketpair), 1, SCMP_A0(SCMP_CMP_NE, AF_UNIX));
+        rc = seccomp_rule_add(ctx, refused, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_NE, AF_UNIX)) ||
+             seccomp_rule_add(ctx, refused, SCMP_SYS(socketpair), 1, SCMP_A0(SCMP_CMP_NE, AF_UNIX));
     }
     if (rc == 0)
         rc = seccomp_load(ctx);

@@ -1,5 +1,6 @@
 /* bridges/lua/limits.c — a Lua plugin's limits through Lua's own mechanisms: the allocator caps memory, the count hook caps instructions and stops cancelled calls. */
 #include "lua_bridge.h"
+#include "refusals.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,8 +28,10 @@ static void *alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         m->used -= old;
         return NULL;
     }
-    if (nsize > old && nsize - old > m->limit - m->used)
+    if (nsize > old && nsize - old > m->limit - m->used) {
+        bay_refused("lua memory cap");
         return NULL; /* Lua raises a memory error (LUA_ERRMEM) */
+    }
     void *p = realloc(ptr, nsize);
     if (p)
         m->used = m->used - old + nsize;
@@ -62,9 +65,10 @@ static void hook(lua_State *L, lua_Debug *ar)
     if (run->stop == 0) {
         if (run->call && bay_call_cancelled(run->call))
             run->stop = bay_call_remaining_ms(run->call) == 0 ? BAY_ETIMEDOUT : BAY_ECANCELED;
-        else if ((run->left -= every) < 0)
+        else if ((run->left -= every) < 0) {
             run->stop = BAY_EPLUGIN;
-        else {
+            bay_refused("lua instruction budget");
+        } else {
             if (every != HOOK_EVERY) /* a thread last run by a stopped run */
                 lua_sethook(L, hook, LUA_MASKCOUNT, HOOK_EVERY);
             return;

@@ -1,5 +1,6 @@
 /* bridges/lua/sandbox.c — what a Lua plugin's state holds: the allowed libraries, sandboxed base functions, a require that only sees the plugin's folder, and what permissions add. */
 #include "lua_bridge.h"
+#include "refusals.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -40,10 +41,12 @@ static int safe_load(lua_State *L)
 static int safe_collectgarbage(lua_State *L)
 {
     const char *opt = luaL_optstring(L, 1, "collect");
-    if (strcmp(opt, "count") != 0)
+    if (strcmp(opt, "count") != 0) {
+        bay_refused("lua collectgarbage");
         return luaL_error(L, "collectgarbage(\"%s\") is not available to a plugbay plugin; only "
                              "collectgarbage(\"count\") is",
                           opt);
+    }
     lua_pushnumber(L, (lua_Number)lua_gc(L, LUA_GCCOUNT, 0) + (lua_Number)lua_gc(L, LUA_GCCOUNTB, 0) / 1024);
     return 1;
 }
@@ -53,9 +56,11 @@ static int safe_collectgarbage(lua_State *L)
  * Upvalue 1: Lua's setmetatable. */
 static int safe_setmetatable(lua_State *L)
 {
-    if (lua_type(L, 2) == LUA_TTABLE && lua_getfield(L, 2, "__gc") != LUA_TNIL)
+    if (lua_type(L, 2) == LUA_TTABLE && lua_getfield(L, 2, "__gc") != LUA_TNIL) {
+        bay_refused("lua __gc");
         return luaL_error(L, "setmetatable: a metatable with a __gc field is not allowed in a plugbay plugin "
                              "(finalizers run where the instruction limit cannot stop them)");
+    }
     lua_settop(L, 2);
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 1);
@@ -174,9 +179,11 @@ void lbay_require_file(lua_State *L, const char *rel, const char *name)
     if (!plugin_path(rel, path) || realpath(path, real) == NULL)
         luaL_error(L, "cannot load %s/%s: %s", lbay.info->id, rel, strerror(errno));
     size_t n = strlen(lbay.root);
-    if (strncmp(real, lbay.root, n) != 0 || real[n] != '/')
+    if (strncmp(real, lbay.root, n) != 0 || real[n] != '/') {
+        bay_refused("lua require outside its folder");
         luaL_error(L, "%s/%s leads to %s, outside the plugin's folder; a plugin loads only its own files",
                    lbay.info->id, rel, real);
+    }
     lua_pushfstring(L, "@%s/%s", lbay.info->id, rel); /* messages then say "example/hello/main.lua:3:" */
     chunk_reader *r = lua_newuserdatauv(L, sizeof *r, 0); /* Lua's memory, so it counts against the limit */
     r->f = fopen(real, "r");
@@ -276,12 +283,17 @@ static const struct absent {
 };
 
 /* refuse_index is the __index of a guarded table: it raises the reason kept
- * for a missing name (upvalue 1: name -> message) and gives nil otherwise. */
+ * for a missing name (upvalue 1: name -> message; upvalue 2: the table's
+ * name, "" for the globals) and gives nil otherwise. */
 static int refuse_index(lua_State *L)
 {
-    if (lua_type(L, 2) == LUA_TSTRING && lua_getfield(L, lua_upvalueindex(1), lua_tostring(L, 2)) == LUA_TSTRING)
-        return luaL_error(L, "%s", lua_tostring(L, -1));
-    return 0;
+    if (lua_type(L, 2) != LUA_TSTRING || lua_getfield(L, lua_upvalueindex(1), lua_tostring(L, 2)) != LUA_TSTRING)
+        return 0;
+    const char *table = lua_tostring(L, lua_upvalueindex(2));
+    char kind[64];
+    snprintf(kind, sizeof kind, "lua %s%s%s", table, table[0] ? "." : "", lua_tostring(L, 2));
+    bay_refused(kind);
+    return luaL_error(L, "%s", lua_tostring(L, -1));
 }
 
 /* guard gives the table on top of the stack (global table when name is NULL)
@@ -315,7 +327,8 @@ static void guard(lua_State *L, const char *name)
     }
     lua_createtable(L, 0, 1);
     lua_insert(L, -2);
-    lua_pushcclosure(L, refuse_index, 1);
+    lua_pushstring(L, name ? name : "");
+    lua_pushcclosure(L, refuse_index, 2);
     lua_setfield(L, -2, "__index");
     lua_setmetatable(L, -2);
 }

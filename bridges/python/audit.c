@@ -10,6 +10,7 @@
  * code asked. Events not listed pass: the first two layers (policy.py) keep
  * plugins from reaching them, and the OS sandbox is the wall behind all three. */
 #include "py_bridge.h"
+#include "refusals.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -411,8 +412,15 @@ int pyb_audit_hook(const char *event, PyObject *args, void *unused)
         const char *pattern = rules[i].event;
         size_t n = strlen(pattern);
         bool prefix = n > 2 && strcmp(pattern + n - 2, ".*") == 0;
-        if (prefix ? strncmp(pattern, event, n - 1) == 0 : strcmp(pattern, event) == 0)
-            return rules[i].check(&rules[i], event, args);
+        if (prefix ? strncmp(pattern, event, n - 1) == 0 : strcmp(pattern, event) == 0) {
+            int rc = rules[i].check(&rules[i], event, args);
+            if (rc) {
+                char kind[64];
+                snprintf(kind, sizeof kind, "python %s", event);
+                bay_refused(kind);
+            }
+            return rc;
+        }
     }
     return 0;
 }

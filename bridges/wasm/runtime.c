@@ -15,6 +15,7 @@
 #include <wasm-rt-impl.h>
 
 #include "cache.h"
+#include "refusals.h"
 
 /* Trap codes of the worker's own, beside wasm_rt_trap_t's. */
 enum { TRAP_INTERRUPTED = 100, TRAP_REPLACED = 101, TRAP_NO_MEMORY = 102 };
@@ -163,6 +164,7 @@ uint32_t bay_wasm_grow_memory(wasm_rt_memory_t *mem, uint32_t delta)
     uint32_t old = wasm_rt_grow_memory(mem, delta);
     if (old == UINT32_MAX) {
         uint64_t want = (uint64_t)mem->pages + delta;
+        bay_refused(want > mem->max_pages ? "wasm memory.grow past its cap" : "wasm memory.grow out of memory");
         const char *said =
             want > mem->max_pages
                 ? note("memory.grow to %llu pages was refused: the memory is capped at %u pages (%u KiB) by %s",

@@ -253,6 +253,34 @@ void h_plugin_state(bay_conn *c, const char *id, char *state, size_t len, char *
     bay_value_free(v);
 }
 
+int64_t h_refused(bay_conn *c, const char *id, const char *kind)
+{
+    bay_value *v = info(c, id);
+    int64_t n = kind ? bay_value_int(bay_map_get(bay_map_get(v, "refused"), kind))
+                     : bay_value_int(bay_map_get(v, "refused_total"));
+    bay_value_free(v);
+    return n;
+}
+
+/* What h_wait_refused waits for. */
+struct refusals {
+    bay_conn *c;
+    const char *id, *kind;
+    int64_t above;
+};
+
+static bool refusals_above(void *arg)
+{
+    struct refusals *r = arg;
+    return h_refused(r->c, r->id, r->kind) > r->above;
+}
+
+bool h_wait_refused(bay_conn *c, const char *id, const char *kind, int64_t above)
+{
+    struct refusals r = {c, id, kind, above};
+    return h_wait_until(refusals_above, &r, H_WAIT_MS);
+}
+
 pid_t h_worker_pid(bay_conn *c, const char *id)
 {
     bay_value *v = info(c, id);

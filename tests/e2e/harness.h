@@ -86,6 +86,14 @@ int h_call_json(bay_conn *c, const char *name, const char *args_json, int timeou
  * fit; either may be NULL), and returns its exit status (-1 if a signal ended it). */
 int h_run(harness *h, const char *const *argv, char *out, size_t outlen, char *err, size_t errlen);
 
+/* h_refused returns how many operations of kind ("syscall kill"; NULL: of
+ * every kind) plugin id's sandbox refused, as info reports them. */
+int64_t h_refused(bay_conn *c, const char *id, const char *kind);
+
+/* h_wait_refused waits (H_WAIT_MS at most) until h_refused(c, id, kind) is
+ * above above: a worker reports its refusals with its heartbeats' answers. */
+bool h_wait_refused(bay_conn *c, const char *id, const char *kind, int64_t above);
+
 /* h_worker_pid returns the pid of plugin id's worker (0 when none). */
 pid_t h_worker_pid(bay_conn *c, const char *id);
 

@@ -245,6 +245,7 @@ Test(lua, os_execute_is_refused_and_os_time_stays)
     start_one("lua/os");
     expect_refused("lua/os", "os", a, 1);
     expect_json("os.time", "[]", "\"integer number string\"");
+    cr_assert(h_wait_refused(c, "lua/os", "lua os.execute", 0), "info does not count the refused os.execute");
 }
 
 Test(lua, require_sees_only_the_plugins_folder)
@@ -289,6 +290,7 @@ Test(lua, finalizers_are_refused)
     attempt a[] = {{"finalizer.try", {"__gc", "not allowed", NULL}}};
     start_one("lua/finalizer");
     expect_refused("lua/finalizer", "finalizer", a, 1);
+    cr_assert(h_wait_refused(c, "lua/finalizer", "lua __gc", 0), "info does not count the refused finalizer");
 }
 
 Test(lua, endless_loops_end_at_the_instruction_limit)
@@ -305,6 +307,7 @@ Test(lua, endless_loops_end_at_the_instruction_limit)
         expect_all_answer("loop", "lua/loop", pid);
     }
     expect_json("loop.enough", "[]", "5000050000");
+    cr_assert(h_wait_refused(c, "lua/loop", "lua instruction budget", 2), "info does not count the three stops");
 }
 
 Test(lua, a_deadline_stops_lua_code_and_the_plugin_stays)

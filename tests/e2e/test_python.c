@@ -253,6 +253,8 @@ Test(python_policy, open_etc_passwd_is_refused, .init = start_policy)
                              "at main.py:12 in read_passwd", NULL};
     expect_error("py.read_passwd", "[]", BAY_EPERM, "python/escapes", needles);
     expect_others_answer();
+    cr_assert(h_wait_refused(c, "python/escapes", "python open", 0), "info does not count the refused open");
+    cr_assert_eq(h_refused(c, "python/granted", NULL), 0, "a plugin that tried nothing has refusals counted");
 }
 
 Test(python_policy, getattr_with_a_built_dunder_name_is_refused, .init = start_policy)

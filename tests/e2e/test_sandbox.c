@@ -185,6 +185,66 @@ Test(sandbox, signals_reach_no_process_outside_its_worker)
     cr_assert_eq(h_worker_pid(c, "test/slow"), other, "test/slow's worker was not restarted");
 }
 
+Test(sandbox, refused_system_calls_are_counted_per_plugin_in_info_status_and_the_log)
+{
+    int64_t kills = h_refused(c, "test/hostile", "syscall kill"), tgkills = h_refused(c, "test/hostile", "syscall tgkill");
+    int64_t total = h_refused(c, "test/hostile", NULL), slow = h_refused(c, "test/slow", NULL);
+    expect_signal_refused("parent");
+    cr_assert(h_wait_refused(c, "test/hostile", "syscall kill", kills), "info never counted the refused kill: still %lld",
+              (long long)h_refused(c, "test/hostile", "syscall kill"));
+    cr_assert(h_wait_refused(c, "test/hostile", "syscall tgkill", tgkills), "info never counted the refused tgkill");
+    cr_assert_geq(h_refused(c, "test/hostile", NULL), total + 2, "refused_total counts every kind");
+    cr_assert_eq(h_refused(c, "test/slow", NULL), slow, "another plugin's count moved");
+
+    /* plugbay status shows the total in its table; the log says what was refused, naming the plugin. */
+    const char *argv[] = {BAY_BIN_DIR "/plugbay", "--broker", h.url, "status", NULL};
+    char out[16384], errout[1024];
+    cr_assert_eq(h_run(&h, argv, out, sizeof out, errout, sizeof errout), 0, "%s", errout);
+    cr_assert(strstr(out, "REFUSED"), "%s", out);
+    cr_assert(h_wait_log(&h, "[test/hostile] its sandbox refused"), "no log line about the refusals");
+    cr_assert(h_wait_log(&h, "syscall kill"));
+}
+
+/* forge has test/hostile send plugbayd a refusal report of its own making (msgpack in hex). */
+static void forge(const char *hex)
+{
+    char out[64];
+    bay_error err;
+    cr_assert_eq(h_call_str(c, "hostile.forge_refused", hex, 5000, out, sizeof out, &err), 0, "%s", err.message);
+    cr_assert_str_eq(out, "sent");
+}
+
+Test(sandbox, malformed_refusal_reports_from_a_plugin_are_ignored_and_said)
+{
+    int64_t total = h_refused(c, "test/hostile", NULL);
+    forge("9101");                     /* an array, not a map */
+    forge("81a178ff");                 /* {"x": -1} */
+    forge("81a178a13f");               /* {"x": "?"} */
+    forge("81a2780701");               /* {"x\a": 1}: a control character in the kind */
+    forge("81a0" "01");                /* {"": 1} */
+    forge("81a178ce80000000");         /* {"x": 2^31}: more than one report can hold */
+    forge("c0");                       /* nil */
+    /* 65 kinds: one more than plugbayd keeps per report. */
+    char many[1200] = "de0041";
+    for (int i = 0; i < 65; i++)
+        snprintf(many + strlen(many), sizeof many - strlen(many), "a2%02x%02x01", 'a' + i / 26, 'a' + i % 26);
+    forge(many);
+    cr_assert(h_wait_log(&h, "[test/hostile] ignored a malformed report of what the sandbox refused: it holds 65 "
+                             "kinds, more than 64"));
+    cr_assert(h_wait_log(&h, "report of what the sandbox refused: a kind must be 1 to 63 printable bytes"));
+    cr_assert(h_wait_log(&h, "report of what the sandbox refused: the count of \"x\" is not a whole number"));
+    cr_assert(h_wait_log(&h, "report of what the sandbox refused: it is not a map of kind to count"));
+    cr_assert(h_wait_log(&h, "[test/hostile] bad frame: COMMAND frame: field 4 (value) must be a map or nil"));
+    /* A well-formed one is the worker's word, counted as such (docs/security.md). */
+    forge("81ae73797363616c6c20666f72676564" "05"); /* {"syscall forged": 5} */
+    cr_assert(h_wait_refused(c, "test/hostile", "syscall forged", 4));
+    cr_assert_eq(h_refused(c, "test/hostile", NULL), total + 5, "a malformed report was counted");
+    char out[64];
+    bay_error err;
+    cr_assert_eq(h_call_str(c, "hostile.ping", NULL, 5000, out, sizeof out, &err), 0, "%s", err.message);
+    cr_assert_eq(h_call_str(c, "slow.echo", "still here", 5000, out, sizeof out, &err), 0, "%s", err.message);
+}
+
 /* broker_cpu_limit copies plugbayd's "Max cpu time" line from /proc/PID/limits. */
 static void broker_cpu_limit(char *out, size_t len)
 {

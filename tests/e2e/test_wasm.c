@@ -296,6 +296,7 @@ Test(wasm, memory_grow_past_the_cap_is_refused_and_said)
                                     "capped at 24 pages", "config \"wasm.memory_pages\"", NULL});
     expect_json("trap.count", "[]", "1");
     expect_others_answer();
+    cr_assert(h_wait_refused(c, "wasm/traps", "wasm memory.grow past its cap", 0), "info does not count the refusal");
 }
 
 /* ---- modules refused at load ---- */

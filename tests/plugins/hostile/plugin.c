@@ -5,6 +5,7 @@
  * tests treat as a sandbox failure. The doors out of the worker (signals,
  * abstract sockets, io_uring, shared memory) are tried with raw system calls
  * (syscall(2)), as a plugin that bypasses libc's wrappers would. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -257,6 +258,24 @@ static int spin(bay_call *call, const bay_value *args, bay_value **result)
     return 0;
 }
 
+/* forge_refused sends plugbayd a COMMAND "refused" of its own making, as a
+ * plugin that reaches its worker's socket (NNG's socket 1, through the libnng
+ * the worker has loaded) could: [1, COMMAND, 0, "refused", VALUE], VALUE
+ * being the msgpack bytes given in hex as argument 0. */
+static int forge_refused(bay_call *call, const bay_value *args, bay_value **result)
+{
+    const char *hex = bay_value_str(bay_array_get(args, 0), NULL);
+    int (*send)(uint32_t, void *, size_t, int) = (int (*)(uint32_t, void *, size_t, int))dlsym(RTLD_DEFAULT, "nng_send");
+    unsigned char frame[4096] = {0x95, 0x01, 0x0b, 0x00, 0xa7, 'r', 'e', 'f', 'u', 's', 'e', 'd'};
+    size_t len = 12;
+    for (; hex && hex[0] && hex[1] && len < sizeof frame; hex += 2)
+        sscanf(hex, "%2hhx", &frame[len++]);
+    if (send == NULL)
+        return reply_str(result, "no nng_send in the worker");
+    int rv = send(1, frame, len, 0);
+    return reply_str(result, rv == 0 ? "sent" : "not sent");
+}
+
 static int ping(bay_call *call, const bay_value *args, bay_value **result)
 {
     return reply_str(result, "pong");
@@ -265,4 +284,4 @@ static int ping(bay_call *call, const bay_value *args, bay_value **result)
 BAY_PLUGIN(NULL, NULL, {"set_others", set_others}, {"read_file", read_file}, {"write_file", write_file}, {"open_socket", open_socket},
            {"run_shell", run_shell}, {"fork_bomb", fork_bomb}, {"allocate", allocate}, {"spin", spin},
            {"ping", ping}, {"send_signals", send_signals}, {"connect_abstract", connect_abstract},
-           {"setup_io_uring", setup_io_uring}, {"map_shared", map_shared});
+           {"setup_io_uring", setup_io_uring}, {"map_shared", map_shared}, {"forge_refused", forge_refused});
