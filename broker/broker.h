@@ -36,6 +36,7 @@ typedef struct bay_options {
     int start_timeout_ms;    /* longest a worker may take from start to loaded (a cold wasm compile included) */
     int memory_mb;           /* a worker's memory limit when its manifest sets none */
     bool sandbox;            /* workers apply their OS sandbox (--no-sandbox turns it off) */
+    bool namespaces;         /* workers cover plugbayd's sockets in namespaces of their own (--no-namespaces) */
     const char *trusted_keys;  /* folder of the *.pub keys plugins may be signed with; NULL: STATE/trusted-keys */
     bay_sig_policy sig_policy; /* what an unsigned, untrusted or altered plugin gets (docs/signing.md) */
     const char *cgroup_dir;  /* delegated cgroup v2 folder for per-plugin groups, or NULL */

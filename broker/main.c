@@ -38,6 +38,8 @@ static void usage(FILE *to)
             "  --start-timeout-ms N longest a worker may take to load its plugin, a first wasm\n"
             "                       compile included (default 30000)\n"
             "  --no-sandbox         run workers without their OS sandbox (debugging only)\n"
+            "  --no-namespaces      workers keep plugbayd's mount namespace: its sockets stay reachable by\n"
+            "                       path, refused only by its peer check (docs/security.md)\n"
             "  --trusted-keys DIR   the *.pub keys plugins may be signed with (default STATE/trusted-keys)\n"
             "  --signature-policy P require-signed, warn or off: what an unsigned, untrusted or altered\n"
             "                       plugin gets (default warn; docs/signing.md)\n"
@@ -62,7 +64,7 @@ static int number(const char *opt, const char *s, int *out)
 static int parse(int argc, char **argv, bay_options *o)
 {
     enum { O_PLUGINS = 256, O_STATE, O_LISTEN, O_AUTO, O_WORKERS, O_LOG, O_BEAT, O_MISSES, O_GRACE, O_RESTART,
-           O_DRAIN, O_MEMORY, O_NOSANDBOX, O_PARENT, O_CGROUP, O_START, O_TRUSTED, O_POLICY, O_VERSION, O_HELP };
+           O_DRAIN, O_MEMORY, O_NOSANDBOX, O_NONS, O_PARENT, O_CGROUP, O_START, O_TRUSTED, O_POLICY, O_VERSION, O_HELP };
     static const struct option opts[] = {
         {"plugins", required_argument, 0, O_PLUGINS},     {"state", required_argument, 0, O_STATE},
         {"listen", required_argument, 0, O_LISTEN},       {"autoinstall", no_argument, 0, O_AUTO},
@@ -71,6 +73,7 @@ static int parse(int argc, char **argv, bay_options *o)
         {"hang-grace-ms", required_argument, 0, O_GRACE}, {"restart-limit", required_argument, 0, O_RESTART},
         {"drain-timeout-ms", required_argument, 0, O_DRAIN}, {"version", no_argument, 0, O_VERSION},
         {"memory-mb", required_argument, 0, O_MEMORY},    {"no-sandbox", no_argument, 0, O_NOSANDBOX},
+        {"no-namespaces", no_argument, 0, O_NONS},
         {"exit-with-parent", no_argument, 0, O_PARENT},  {"cgroup", required_argument, 0, O_CGROUP},
         {"start-timeout-ms", required_argument, 0, O_START},
         {"trusted-keys", required_argument, 0, O_TRUSTED}, {"signature-policy", required_argument, 0, O_POLICY},
@@ -92,6 +95,7 @@ static int parse(int argc, char **argv, bay_options *o)
         case O_DRAIN: rc = number("--drain-timeout-ms", optarg, &o->drain_timeout_ms); break;
         case O_MEMORY: rc = number("--memory-mb", optarg, &o->memory_mb); break;
         case O_NOSANDBOX: o->sandbox = false; break;
+        case O_NONS: o->namespaces = false; break;
         case O_TRUSTED: o->trusted_keys = optarg; break;
         case O_POLICY:
             if (bay_signature_policy_parse(optarg, &o->sig_policy) != 0) {
@@ -139,7 +143,7 @@ int main(int argc, char **argv)
                         .heartbeat_misses = 3, .hang_grace_ms = 2000, .restart_limit = 5,
                         .restart_window_ms = 60000, .drain_timeout_ms = 30000, .memory_mb = 1024,
                         .start_timeout_ms = 30000,
-                        .sandbox = true, .sig_policy = BAY_SIG_WARN}};
+                        .sandbox = true, .namespaces = true, .sig_policy = BAY_SIG_WARN}};
     int rc = parse(argc, argv, &b.opt);
     if (rc)
         return rc;

@@ -174,6 +174,12 @@ static char **worker_env(broker *b, plugin *p, const char *url, const char *data
     env_add(env, &n, MAX, "PLUGBAY_SANDBOX_OPEN_FILES", num);
     snprintf(num, sizeof num, "%lld", (long long)l->cpu_seconds);
     env_add(env, &n, MAX, "PLUGBAY_SANDBOX_CPU_SECONDS", num);
+    /* What the worker covers in a mount namespace of its own: the public
+     * socket (over ipc) and the folder of every connection's socket file. */
+    char hide[PATH_MAX * 2 + 2];
+    snprintf(hide, sizeof hide, "%s\n%s", strncmp(b->url, "ipc://", 6) == 0 ? b->url + 6 : "", b->run_dir);
+    if (b->opt.namespaces)
+        env_add(env, &n, MAX, "PLUGBAY_SANDBOX_HIDE", hide[0] == '\n' ? hide + 1 : hide);
     return env;
 }
 

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/landlock.h>
 #include <malloc.h>
 #include <sched.h>
@@ -22,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -76,6 +78,9 @@ int bay_sandbox_from_env(bay_sandbox *s)
         .memory_mb = env_int("PLUGBAY_SANDBOX_MEMORY_MB"),
         .open_files = env_int("PLUGBAY_SANDBOX_OPEN_FILES"),
         .cpu_seconds = env_int("PLUGBAY_SANDBOX_CPU_SECONDS"),
+        .hide = getenv("PLUGBAY_SANDBOX_HIDE"),
+        .keep = getenv("PLUGBAY_URL") && strncmp(getenv("PLUGBAY_URL"), "ipc://", 6) == 0 ? getenv("PLUGBAY_URL") + 6
+                                                                                          : NULL,
     };
     return on && strcmp(on, "1") == 0;
 }
@@ -202,6 +207,104 @@ static int landlock(const bay_sandbox *s, void (*warn)(const char *), char *err,
     return rc;
 }
 
+/* ---- namespaces ------------------------------------------------------------ */
+
+/* write_text writes text to path (uid_map and the like); 0 or -1. */
+static int write_text(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = write(fd, text, strlen(text));
+    close(fd);
+    return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+/* map_id maps id outside to 0 inside the new user namespace (file: uid_map or gid_map). */
+static int map_id(const char *file, unsigned id)
+{
+    char map[64];
+    snprintf(map, sizeof map, "0 %u 1", id);
+    return write_text(file, map);
+}
+
+/* cover hides path in this mount namespace: an empty read-only tmpfs over a
+ * folder, in which keep (when it lies there) is bound back from keep_fd;
+ * /dev/null over anything else. 0, or -1 with errno. */
+static int cover(const char *path, const char *keep, int keep_fd)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return errno == ENOENT ? 0 : -1; /* nothing to hide */
+    if (!S_ISDIR(st.st_mode))
+        return mount("/dev/null", path, NULL, MS_BIND, NULL);
+    if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0500") != 0)
+        return -1;
+    size_t n = strlen(path);
+    if (keep && keep_fd >= 0 && strncmp(keep, path, n) == 0 && keep[n] == '/' && !strchr(keep + n + 1, '/')) {
+        char from[64];
+        snprintf(from, sizeof from, "/proc/self/fd/%d", keep_fd);
+        int fd = open(keep, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0 || close(fd) != 0 || mount(from, keep, NULL, MS_BIND, NULL) != 0)
+            return -1;
+    }
+    return mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+}
+
+/* drop_capabilities empties the worker's capability sets (all of them, in
+ * its user namespace; all of root's, when plugbayd runs as root without one). */
+static void drop_capabilities(void)
+{
+    struct __user_cap_header_struct head = {.version = _LINUX_CAPABILITY_VERSION_3};
+    struct __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3] = {{0}};
+    syscall(SYS_capset, &head, none);
+}
+
+/* hide_sockets puts the worker in a user and mount namespace of its own in
+ * which plugbayd's sockets (s->hide) are covered, so that no path leads a
+ * plugin to them, then drops every capability. Where the kernel gives no user
+ * namespace it says so through warn: plugbayd's peer check still refuses a
+ * worker that connects (broker/peer.c). */
+static void hide_sockets(const bay_sandbox *s, void (*warn)(const char *))
+{
+    char line[600];
+    if (s->hide && *s->hide) {
+        uid_t uid = getuid();
+        gid_t gid = getgid();
+        int keep_fd = -1;
+        const char *failed = NULL;
+        if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0)
+            failed = "unshare(CLONE_NEWUSER | CLONE_NEWNS)";
+        else if (map_id("/proc/self/uid_map", uid) != 0)
+            failed = "uid_map";
+        else if (write_text("/proc/self/setgroups", "deny") != 0 || map_id("/proc/self/gid_map", gid) != 0)
+            failed = "gid_map";
+        else if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+            failed = "making its mounts private";
+        else if (s->keep) /* opened in the new namespace: a bind mount takes its source from there */
+            keep_fd = open(s->keep, O_PATH | O_CLOEXEC);
+        for (const char *p = s->hide; !failed && *p; p += strcspn(p, "\n"), p += *p == '\n') {
+            char path[512];
+            snprintf(path, sizeof path, "%.*s", (int)strcspn(p, "\n"), p);
+            if (cover(path, s->keep, keep_fd) != 0) {
+                snprintf(line, sizeof line, "covering %s", path);
+                failed = line;
+            }
+        }
+        if (failed && warn) {
+            char note[900];
+            snprintf(note, sizeof note,
+                     "plugbayd's sockets stay reachable by path from this worker (%s: %s); plugbayd's peer check still "
+                     "refuses a worker that connects",
+                     failed, strerror(errno));
+            warn(note);
+        }
+        if (keep_fd >= 0)
+            close(keep_fd);
+    }
+    drop_capabilities();
+}
+
 /* ---- seccomp --------------------------------------------------------------- */
 
 /* What a refused call gets: a trap the worker counts (refusals.c) that then
@@ -284,7 +387,8 @@ static int refuse_other_processes_settings(scmp_filter_ctx ctx)
 static int seccomp(const bay_sandbox *s, char *err, size_t errlen)
 {
     static const int admin[] = {
-        SCMP_SYS(mount), SCMP_SYS(umount2), SCMP_SYS(pivot_root), SCMP_SYS(chroot), SCMP_SYS(swapon),
+        SCMP_SYS(mount), SCMP_SYS(umount2), SCMP_SYS(open_tree), SCMP_SYS(move_mount), SCMP_SYS(fsopen),
+        SCMP_SYS(fsconfig), SCMP_SYS(fsmount), SCMP_SYS(fspick), SCMP_SYS(mount_setattr), SCMP_SYS(pivot_root), SCMP_SYS(chroot), SCMP_SYS(swapon),
         SCMP_SYS(swapoff), SCMP_SYS(reboot), SCMP_SYS(kexec_load), SCMP_SYS(kexec_file_load),
         SCMP_SYS(init_module), SCMP_SYS(finit_module), SCMP_SYS(delete_module), SCMP_SYS(bpf),
         SCMP_SYS(perf_event_open), SCMP_SYS(userfaultfd), SCMP_SYS(keyctl), SCMP_SYS(add_key),
@@ -361,6 +465,7 @@ int bay_sandbox_apply(const bay_sandbox *s, void (*warn)(const char *line), char
      * address space as a thread first allocates, which RLIMIT_AS would count. */
     if (s->memory_mb > 0 && !BAY_UNDER_ASAN)
         mallopt(M_ARENA_MAX, 1);
+    hide_sockets(s, warn);
     int rc = limits(s, err, errlen);
     if (rc == 0 && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         rc = fail(err, errlen, BAY_EIO, "PR_SET_NO_NEW_PRIVS");

@@ -14,6 +14,8 @@ typedef struct bay_sandbox {
     int64_t memory_mb;       /* what the plugin may allocate, on top of the worker's own; 0 = no limit */
     int64_t open_files;      /* RLIMIT_NOFILE; 0 = unchanged */
     int64_t cpu_seconds;     /* RLIMIT_CPU; 0 = none */
+    const char *hide;        /* plugbayd's socket files and folders the worker must not reach, one per line */
+    const char *keep;        /* the worker's own socket file, reachable where it is even in a hidden folder */
 } bay_sandbox;
 
 /* bay_sandbox_from_env fills s from PLUGBAY_SANDBOX_* variables. Returns 1
@@ -21,7 +23,9 @@ typedef struct bay_sandbox {
 int bay_sandbox_from_env(bay_sandbox *s);
 
 /* bay_sandbox_apply enters the sandbox for the rest of the process's life:
- * resource limits (but memory: see bay_sandbox_limit_memory), no new privileges, Landlock file and network rules (where
+ * a user and mount namespace of its own in which plugbayd's sockets (hide)
+ * are covered and every capability is dropped, resource limits (but memory:
+ * see bay_sandbox_limit_memory), no new privileges, Landlock file and network rules (where
  * the kernel has Landlock) and scopes (no signal to, no abstract Unix socket
  * of, a process outside the worker: ABI 6), and a seccomp filter refusing
  * execve, fork, sockets other than Unix ones, signals to other processes,

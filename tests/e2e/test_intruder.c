@@ -1,4 +1,5 @@
-/* tests/e2e/test_intruder.c — a plugin that dials plugbayd itself, or through processes it starts, is refused; the rest goes on. */
+/* tests/e2e/test_intruder.c — a plugin that dials plugbayd itself, or through processes it starts, finds no
+ * socket there (its mount namespace covers them) or, without that layer, is refused; the rest goes on. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,14 +15,22 @@ static bay_conn *c;
 
 static const char refusal[] = "refused: code 16: plugbayd refuses connections from plugin workers and their children: ";
 
-static void start(void)
+/* start_with starts plugbayd (with the extra options) and the intruder. */
+static void start_with(const char *const *extra)
 {
     const char *ids[] = {"example/hello", "test/intruder", NULL};
     h_setup(&h, ids);
-    h_start(&h, NULL);
+    h_start(&h, extra);
     c = h_connect(&h, "test-intruder");
     cr_assert(h_wait_state(c, "example/hello", "loaded", H_WAIT_MS));
     cr_assert(h_wait_state(c, "test/intruder", "loaded", H_WAIT_MS));
+}
+
+/* start lets the worker see plugbayd's sockets (as on a kernel without user
+ * namespaces), so that only plugbayd's peer check stands in its way. */
+static void start(void)
+{
+    start_with((const char *[]){"--no-namespaces", NULL});
 }
 
 static void stop(void)
@@ -100,6 +109,58 @@ Test(intruder, a_connection_made_for_a_host_cannot_be_dialled_by_a_plugin)
     cr_assert(strncmp(out, "closed: ", 8) == 0, "got: %s", out);
     cr_assert(h_wait_log(&h, "[test/intruder] refused a connection to connection "));
     /* The host it was made for still gets it. */
+    nng_socket s;
+    cr_assert_eq(bay_wire_connect(url, "host", "victim", token, 5000, &s, NULL, &err), 0, "%s", err.message);
+    nng_close(s);
+    free(url);
+    free(token);
+    still_served();
+}
+
+/* ---- with plugbayd's sockets covered in the worker's namespace (the default) ---- */
+
+static void start_hidden(void)
+{
+    start_with(NULL);
+}
+
+TestSuite(hidden, .init = start_hidden, .fini = stop, .timeout = 120);
+
+/* expect_no_socket checks that a knock's account says the path led to no socket of plugbayd's. */
+static void expect_no_socket(const char *out, const char *who)
+{
+    cr_assert(strncmp(out, "cannot connect to ", 18) == 0 && strstr(out, who), "got: %s", out);
+}
+
+Test(hidden, plugbayds_socket_is_not_there_for_the_worker_or_what_it_starts)
+{
+    char out[1200];
+    knock("intruder.knock", false, out, sizeof out);
+    expect_no_socket(out, "Connection refused (the worker");
+    knock("intruder.knock_child", true, out, sizeof out);
+    expect_no_socket(out, "Connection refused (a child");
+    knock("intruder.knock_orphan", true, out, sizeof out);
+    expect_no_socket(out, "Connection refused (an orphaned grandchild");
+    /* Nothing reached plugbayd: its peer check had nothing to refuse. */
+    const char *argv[] = {"/bin/grep", "-c", "refused a connection", h.log, NULL};
+    char count[64], errout[256];
+    h_run(&h, argv, count, sizeof count, errout, sizeof errout);
+    cr_assert_eq(atoi(count), 0, "plugbayd saw %s knocks", count);
+    still_served();
+}
+
+Test(hidden, no_connection_socket_file_is_there_for_a_plugin)
+{
+    char *url, *token;
+    bay_error err;
+    cr_assert_eq(bay_wire_rendezvous(h.url, "host", "victim", 5000, &url, &token, &err), 0, "%s", err.message);
+    char args[1200], out[1200];
+    snprintf(args, sizeof args, "[\"%s\", \"%s\"]", url + 6, token);
+    bay_value *res = NULL;
+    cr_assert_eq(h_call_json(c, "intruder.dial", args, 15000, &res, &err), 0, "%s", err.message);
+    snprintf(out, sizeof out, "%s", bay_value_str(res, NULL));
+    bay_value_free(res);
+    expect_no_socket(out, "No such file or directory");
     nng_socket s;
     cr_assert_eq(bay_wire_connect(url, "host", "victim", token, 5000, &s, NULL, &err), 0, "%s", err.message);
     nng_close(s);
