@@ -372,19 +372,26 @@ void supervise_reap(broker *b)
 static int64_t next_memory_check_ms;
 
 /* over_memory kills a worker whose shared memory (MAP_SHARED, memfd and tmpfs
- * pages it has mapped and touched: RssShmem) passes its memory limit. Its
+ * pages it has mapped and touched: RssShmem), or the memfds it holds open
+ * (filled with write(2) they need no mapping), pass its memory limit. Its
  * private memory is RLIMIT_DATA's and all of its mappings RLIMIT_AS's, set in
  * the worker (bridges/common/sandbox.c); this watch also holds in sanitizer
  * builds, which cannot use those. Returns true when it killed. */
 static bool over_memory(broker *b, plugin *p)
 {
     int64_t mb = p->m->limits.memory_mb ? p->m->limits.memory_mb : b->opt.memory_mb;
-    int64_t kb = mb > 0 && b->opt.sandbox ? bay_proc_kb(p->pid, "status", "RssShmem") : -1;
-    if (kb <= mb << 10)
+    if (mb <= 0 || !b->opt.sandbox)
+        return false;
+    int64_t mapped = bay_proc_kb(p->pid, "status", "RssShmem"), held = bay_proc_memfd_kb(p->pid);
+    if (mapped <= mb << 10 && held <= mb << 10)
         return false;
     char why[200];
-    snprintf(why, sizeof why, "its worker exceeded its memory limit of %lld MB: %lld MB of shared memory mapped",
-             (long long)mb, (long long)(kb >> 10));
+    if (mapped > mb << 10)
+        snprintf(why, sizeof why, "its worker exceeded its memory limit of %lld MB: %lld MB of shared memory mapped",
+                 (long long)mb, (long long)(mapped >> 10));
+    else
+        snprintf(why, sizeof why, "its worker exceeded its memory limit of %lld MB: %lld MB in memfds it holds open",
+                 (long long)mb, (long long)(held >> 10));
     supervise_kill(b, p, why);
     return true;
 }

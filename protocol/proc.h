@@ -10,4 +10,9 @@
  * returns its value in kB; -1 when the file or the field cannot be read. */
 int64_t bay_proc_kb(pid_t pid, const char *file, const char *field);
 
+/* bay_proc_memfd_kb adds up the memory allocated to the memfds process pid
+ * holds open (each counted once, however many descriptors it has), in kB;
+ * -1 when its descriptors cannot be read. */
+int64_t bay_proc_memfd_kb(pid_t pid);
+
 #endif

@@ -245,6 +245,22 @@ Test(sandbox, malformed_refusal_reports_from_a_plugin_are_ignored_and_said)
     cr_assert_eq(h_call_str(c, "slow.echo", "still here", 5000, out, sizeof out, &err), 0, "%s", err.message);
 }
 
+Test(sandbox, a_memfd_filled_by_write_past_the_memory_limit_gets_the_worker_killed_saying_so)
+{
+    bay_value *res = NULL;
+    bay_error err;
+    int rc = h_call_json(c, "hostile.fill_memfd", "[150]", 20000, &res, &err);
+    cr_assert(rc == BAY_ECRASHED && strstr(err.message, "exceeded its memory limit of 96 MB: ") &&
+                  strstr(err.message, "MB in memfds it holds open"),
+              "got %s: %s %s", bay_errname(rc), rc ? err.message : "", rc ? "" : bay_value_str(res, NULL));
+    cr_assert_str_eq(err.plugin, "test/hostile");
+    bay_value_free(res);
+    struct ping p = {"hostile.ping"};
+    cr_assert(h_wait_until(pongs, &p, H_WAIT_MS), "test/hostile came back");
+    char out[64];
+    cr_assert_eq(h_call_str(c, "slow.echo", "still here", 5000, out, sizeof out, &err), 0, "%s", err.message);
+}
+
 /* broker_cpu_limit copies plugbayd's "Max cpu time" line from /proc/PID/limits. */
 static void broker_cpu_limit(char *out, size_t len)
 {

@@ -251,6 +251,32 @@ static int map_shared(bay_call *call, const bay_value *args, bay_value **result)
     return rc ? rc : reply_str(result, text);
 }
 
+/* fill_memfd writes argument 0 MiB into a memfd it never maps, 1 MiB at a
+ * time, and holds it 10 s (plugbayd's watch kills it meanwhile); "ALLOWED"
+ * when it could, "refused: ..." when a write failed. */
+static int fill_memfd(bay_call *call, const bay_value *args, bay_value **result)
+{
+    int64_t mib;
+    if (bay_arg_int(call, args, 0, &mib))
+        return BAY_ETYPE;
+    static char chunk[1 << 20];
+    memset(chunk, 1, sizeof chunk);
+    long fd = syscall(SYS_memfd_create, "hostile-write", 0);
+    int64_t done = 0;
+    while (fd >= 0 && done < mib && syscall(SYS_write, fd, chunk, sizeof chunk) == (long)sizeof chunk)
+        done++;
+    int e = errno;
+    int rc = done == mib ? nap(call, 10000) : 0;
+    if (fd >= 0)
+        close((int)fd);
+    char text[160];
+    if (done < mib)
+        snprintf(text, sizeof text, "refused: %s after %lld MiB", strerror(e), (long long)done);
+    else
+        snprintf(text, sizeof text, "ALLOWED %lld MiB written to a memfd", (long long)done);
+    return rc ? rc : reply_str(result, text);
+}
+
 static int spin(bay_call *call, const bay_value *args, bay_value **result)
 {
     for (volatile unsigned long i = 0;; i++)
@@ -284,4 +310,5 @@ static int ping(bay_call *call, const bay_value *args, bay_value **result)
 BAY_PLUGIN(NULL, NULL, {"set_others", set_others}, {"read_file", read_file}, {"write_file", write_file}, {"open_socket", open_socket},
            {"run_shell", run_shell}, {"fork_bomb", fork_bomb}, {"allocate", allocate}, {"spin", spin},
            {"ping", ping}, {"send_signals", send_signals}, {"connect_abstract", connect_abstract},
-           {"setup_io_uring", setup_io_uring}, {"map_shared", map_shared}, {"forge_refused", forge_refused});
+           {"setup_io_uring", setup_io_uring}, {"map_shared", map_shared}, {"forge_refused", forge_refused},
+           {"fill_memfd", fill_memfd});
