@@ -93,27 +93,45 @@ Test(intruder, an_orphan_it_leaves_is_adopted_by_plugbayd_and_refused)
     still_served();
 }
 
-Test(intruder, a_connection_made_for_a_host_cannot_be_dialled_by_a_plugin)
-{
+/* A connection plugbayd made for a host named victim. */
+typedef struct victim {
     char *url, *token;
+} victim;
+
+/* dialled_first makes a connection for a host and has the plugin dial its
+ * socket file with its token before the host does; out gets its account. */
+static void dialled_first(victim *v, char *out, size_t len)
+{
     bay_error err;
-    cr_assert_eq(bay_wire_rendezvous(h.url, "host", "victim", 5000, &url, &token, &err), 0, "%s", err.message);
-    cr_assert(strncmp(url, "ipc://", 6) == 0, "%s", url);
-    /* The plugin knows the socket file and even the token, and dials first. */
-    char args[1200], out[1200];
-    snprintf(args, sizeof args, "[\"%s\", \"%s\"]", url + 6, token);
+    cr_assert_eq(bay_wire_rendezvous(h.url, "host", "victim", 5000, &v->url, &v->token, &err), 0, "%s", err.message);
+    cr_assert(strncmp(v->url, "ipc://", 6) == 0, "%s", v->url);
+    char args[1200];
+    snprintf(args, sizeof args, "[\"%s\", \"%s\"]", v->url + 6, v->token);
     bay_value *res = NULL;
     cr_assert_eq(h_call_json(c, "intruder.dial", args, 15000, &res, &err), 0, "%s", err.message);
-    snprintf(out, sizeof out, "%s", bay_value_str(res, NULL));
+    snprintf(out, len, "%s", bay_value_str(res, NULL));
     bay_value_free(res);
+}
+
+/* victim_connects checks that the host the connection was made for still gets it, then frees v. */
+static void victim_connects(victim *v)
+{
+    nng_socket s;
+    bay_error err;
+    cr_assert_eq(bay_wire_connect(v->url, "host", "victim", v->token, 5000, &s, NULL, &err), 0, "%s", err.message);
+    nng_close(s);
+    free(v->url);
+    free(v->token);
+}
+
+Test(intruder, a_connection_made_for_a_host_cannot_be_dialled_by_a_plugin)
+{
+    victim v;
+    char out[1200];
+    dialled_first(&v, out, sizeof out);
     cr_assert(strncmp(out, "closed: ", 8) == 0, "got: %s", out);
     cr_assert(h_wait_log(&h, "[test/intruder] refused a connection to connection "));
-    /* The host it was made for still gets it. */
-    nng_socket s;
-    cr_assert_eq(bay_wire_connect(url, "host", "victim", token, 5000, &s, NULL, &err), 0, "%s", err.message);
-    nng_close(s);
-    free(url);
-    free(token);
+    victim_connects(&v);
     still_served();
 }
 
@@ -151,20 +169,10 @@ Test(hidden, plugbayds_socket_is_not_there_for_the_worker_or_what_it_starts)
 
 Test(hidden, no_connection_socket_file_is_there_for_a_plugin)
 {
-    char *url, *token;
-    bay_error err;
-    cr_assert_eq(bay_wire_rendezvous(h.url, "host", "victim", 5000, &url, &token, &err), 0, "%s", err.message);
-    char args[1200], out[1200];
-    snprintf(args, sizeof args, "[\"%s\", \"%s\"]", url + 6, token);
-    bay_value *res = NULL;
-    cr_assert_eq(h_call_json(c, "intruder.dial", args, 15000, &res, &err), 0, "%s", err.message);
-    snprintf(out, sizeof out, "%s", bay_value_str(res, NULL));
-    bay_value_free(res);
+    victim v;
+    char out[1200];
+    dialled_first(&v, out, sizeof out);
     expect_no_socket(out, "No such file or directory");
-    nng_socket s;
-    cr_assert_eq(bay_wire_connect(url, "host", "victim", token, 5000, &s, NULL, &err), 0, "%s", err.message);
-    nng_close(s);
-    free(url);
-    free(token);
+    victim_connects(&v);
     still_served();
 }
