@@ -172,11 +172,16 @@ int broker_run(broker *b)
         owners = realloc(owners, (2 + b->nplugins) * sizeof *owners);
         fds[0] = (struct pollfd){.fd = b->wake_fd, .events = POLLIN};
         fds[1] = (struct pollfd){.fd = b->signal_fd, .events = POLLIN};
-        for (size_t i = 0; i < b->nplugins; i++)
-            if (b->plugins[i]->out_fd >= 0) {
-                owners[nfds] = b->plugins[i];
-                fds[nfds++] = (struct pollfd){.fd = b->plugins[i]->out_fd, .events = POLLIN};
+        int64_t now = bay_now_ms();
+        for (size_t i = 0; i < b->nplugins; i++) {
+            plugin *p = b->plugins[i];
+            if (p->out_fd >= 0 && p->out_resume_ms > now) { /* output over its limit: read again later */
+                next = min_deadline(next, p->out_resume_ms);
+            } else if (p->out_fd >= 0) {
+                owners[nfds] = p;
+                fds[nfds++] = (struct pollfd){.fd = p->out_fd, .events = POLLIN};
             }
+        }
         int64_t wait = next ? next - bay_now_ms() : 1000;
         if (wait < 0)
             wait = 0;

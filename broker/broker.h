@@ -113,6 +113,10 @@ typedef struct plugin {
     int out_fd;        /* read end of the worker's stdout+stderr, -1 when none */
     char outbuf[4096];
     size_t outlen;
+    int64_t out_window_ms; /* the output's rate limit: when its window began, */
+    unsigned out_lines;    /* the lines logged in it, */
+    uint64_t out_dropped;  /* and those dropped since the last one logged */
+    int64_t out_resume_ms; /* while its output is over the limit: when plugbayd reads it again */
     uint64_t load_id;  /* id of the COMMAND load in flight */
     uint64_t unload_id; /* id of the COMMAND unload in flight */
     int inflight;      /* calls forwarded and not answered */

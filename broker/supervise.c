@@ -260,29 +260,71 @@ int supervise_spawn(broker *b, plugin *p, char *err, size_t errlen)
     return 0;
 }
 
-/* flush_line logs one line of the worker's output. */
+/* A worker's output goes to the log line by line, OUTPUT_BURST lines per
+ * OUTPUT_WINDOW_MS at most; each loop round reads OUTPUT_READ_MAX bytes of it
+ * at most, and past the limit one round every OUTPUT_PAUSE_MS, so a plugin
+ * writing without end neither fills the log (and the disk) nor keeps
+ * plugbayd's thread from everyone else: its pipe fills and its own writes
+ * wait. */
+#define OUTPUT_BURST 1000
+#define OUTPUT_WINDOW_MS 10000
+#define OUTPUT_READ_MAX (64 * 1024)
+#define OUTPUT_PAUSE_MS 100
+
+/* output_dropped says in the log how many lines of p's output were dropped, if any. */
+static void output_dropped(plugin *p)
+{
+    if (p->out_dropped)
+        bay_log(BAY_LOG_WARN, p->id, "%llu lines of its output were dropped: it wrote more than %d lines in %d s",
+                (unsigned long long)p->out_dropped, OUTPUT_BURST, OUTPUT_WINDOW_MS / 1000);
+    p->out_dropped = 0;
+}
+
+/* flush_line logs one line of the worker's output, within its rate limit. */
 static void flush_line(plugin *p, const char *line, size_t len)
 {
-    bay_log(BAY_LOG_INFO, p->id, "output: %.*s", (int)len, line);
+    int64_t now = bay_now_ms();
+    if (now - p->out_window_ms >= OUTPUT_WINDOW_MS) {
+        output_dropped(p);
+        p->out_window_ms = now;
+        p->out_lines = 0;
+    }
+    if (p->out_lines >= OUTPUT_BURST) {
+        p->out_dropped++;
+        return;
+    }
+    bay_log(BAY_LOG_INFO, p->id, "output: %.*s%s", (int)len, line,
+            ++p->out_lines == OUTPUT_BURST ? " (its further output is dropped for a while)" : "");
+}
+
+/* close_output logs the last, unfinished line of p's output and how much was
+ * dropped, and closes it: its worker has ended. */
+static void close_output(plugin *p)
+{
+    if (p->outlen)
+        flush_line(p, p->outbuf, p->outlen);
+    p->outlen = 0;
+    output_dropped(p);
+    close(p->out_fd);
+    p->out_fd = -1;
+    p->out_resume_ms = 0;
 }
 
 void supervise_read_output(broker *b, plugin *p)
 {
-    for (;;) {
+    for (size_t taken = 0; taken < OUTPUT_READ_MAX;) {
         ssize_t n = read(p->out_fd, p->outbuf + p->outlen, sizeof p->outbuf - p->outlen);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
-            if (n == 0 || errno != EAGAIN) { /* the worker closed its output: it is exiting */
-                if (p->outlen)
-                    flush_line(p, p->outbuf, p->outlen);
-                p->outlen = 0;
-                close(p->out_fd);
-                p->out_fd = -1;
-            }
+            if (n == 0 || errno != EAGAIN) /* the worker closed its output: it is exiting */
+                close_output(p);
             return;
         }
+        taken += (size_t)n;
         p->outlen += (size_t)n;
+        if (p->out_lines >= OUTPUT_BURST) /* over the limit: this round is its last for a while */
+            p->out_resume_ms = bay_now_ms() + OUTPUT_PAUSE_MS;
         char *start = p->outbuf, *nl;
         while ((nl = memchr(start, '\n', p->outlen - (size_t)(start - p->outbuf))) != NULL) {
             flush_line(p, start, (size_t)(nl - start));
@@ -351,11 +393,9 @@ void supervise_reap(broker *b)
         else
             describe(status, why, sizeof why);
         if (p->out_fd >= 0)
-            supervise_read_output(b, p);
-        if (p->out_fd >= 0) {
-            close(p->out_fd);
-            p->out_fd = -1;
-        }
+            supervise_read_output(b, p); /* what it wrote last, a round's worth at most */
+        if (p->out_fd >= 0)
+            close_output(p);
         p->pid = 0;
         p->kill_sent = false;
         p->kill_why[0] = '\0';

@@ -261,6 +261,51 @@ Test(sandbox, a_memfd_filled_by_write_past_the_memory_limit_gets_the_worker_kill
     cr_assert_eq(h_call_str(c, "slow.echo", "still here", 5000, out, sizeof out, &err), 0, "%s", err.message);
 }
 
+/* log_bytes returns the size of plugbayd's log. */
+static long long log_bytes(void)
+{
+    struct stat st;
+    cr_assert_eq(stat(h.log, &st), 0, "%s: %s", h.log, strerror(errno));
+    return (long long)st.st_size;
+}
+
+Test(sandbox, output_without_end_neither_fills_the_log_nor_slows_other_calls)
+{
+    long long before = log_bytes();
+    bay_value *args = bay_array(), *res = NULL;
+    bay_array_push(args, bay_int(4000));
+    bay_pending *shouting;
+    bay_error err;
+    cr_assert_eq(bay_call_async(c, "hostile.shout", args, &(bay_call_opts){.timeout_ms = 20000}, &shouting, &err), 0,
+                 "%s", err.message);
+    /* While it writes, calls through plugbayd are answered as usual. */
+    long long worst = 0;
+    int calls = 0, rc;
+    char out[64];
+    while ((rc = bay_pending_wait(shouting, 0, &res, &err)) == BAY_EPENDING) {
+        long long t0 = h_now_ms();
+        cr_assert_eq(h_call_str(c, "slow.echo", "meanwhile", 5000, out, sizeof out, &err), 0, "%s", err.message);
+        if (h_now_ms() - t0 > worst)
+            worst = h_now_ms() - t0;
+        calls++;
+    }
+    cr_assert_eq(rc, 0, "%s", err.message);
+    cr_log_info("test/hostile %s; the slowest of %d other calls meanwhile took %lld ms", bay_value_str(res, NULL),
+                calls, worst);
+    cr_assert_gt(calls, 20);
+    cr_assert_lt(worst, 1000, "a call took %lld ms while a plugin wrote output", worst);
+    bay_value_free(res);
+    bay_pending_free(shouting);
+    bay_value_free(args);
+    /* Its first 1000 lines are in the log, the rest are counted. */
+    cr_assert(h_wait_log(&h, "[test/hostile] output: xxxx"));
+    cr_assert(h_wait_log(&h, "(its further output is dropped for a while)"));
+    cr_assert_lt(log_bytes() - before, 1 << 20, "the log grew by %lld bytes", log_bytes() - before);
+    /* The count comes when the window ends (10 s) or the worker does: end it. */
+    cr_assert_eq(h_command(c, "reload", "test/hostile", &err), 0, "%s", err.message);
+    cr_assert(h_wait_log(&h, "lines of its output were dropped: it wrote more than 1000 lines in 10 s"));
+}
+
 /* broker_cpu_limit copies plugbayd's "Max cpu time" line from /proc/PID/limits. */
 static void broker_cpu_limit(char *out, size_t len)
 {

@@ -23,6 +23,7 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "test_plugin.h"
@@ -277,6 +278,29 @@ static int fill_memfd(bay_call *call, const bay_value *args, bay_value **result)
     return rc ? rc : reply_str(result, text);
 }
 
+/* shout writes lines to its output as fast as it can, for argument 0
+ * milliseconds, by raw write(2) to descriptor 1: what plugbayd logs. */
+static int shout(bay_call *call, const bay_value *args, bay_value **result)
+{
+    int64_t ms;
+    if (bay_arg_int(call, args, 0, &ms))
+        return BAY_ETYPE;
+    static char lines[64 * 1024];
+    for (size_t i = 0; i < sizeof lines; i++)
+        lines[i] = i % 64 == 63 ? '\n' : 'x';
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    long long bytes = 0;
+    do {
+        long n = syscall(SYS_write, 1, lines, sizeof lines);
+        bytes += n > 0 ? n : 0;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+    } while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < ms && !bay_call_cancelled(call));
+    char text[80];
+    snprintf(text, sizeof text, "wrote %lld MiB", bytes >> 20);
+    return reply_str(result, text);
+}
+
 static int spin(bay_call *call, const bay_value *args, bay_value **result)
 {
     for (volatile unsigned long i = 0;; i++)
@@ -311,4 +335,4 @@ BAY_PLUGIN(NULL, NULL, {"set_others", set_others}, {"read_file", read_file}, {"w
            {"run_shell", run_shell}, {"fork_bomb", fork_bomb}, {"allocate", allocate}, {"spin", spin},
            {"ping", ping}, {"send_signals", send_signals}, {"connect_abstract", connect_abstract},
            {"setup_io_uring", setup_io_uring}, {"map_shared", map_shared}, {"forge_refused", forge_refused},
-           {"fill_memfd", fill_memfd});
+           {"fill_memfd", fill_memfd}, {"shout", shout});
