@@ -615,7 +615,8 @@ static void worker_frame(broker *b, conn *c, const bay_frame *f)
             p->last_beat_ms = bay_now_ms();
         return;
     case BAY_F_LOG:
-        bay_log((int)f->level, c->name, "%s", f->message);
+        if (p)
+            supervise_log(b, p, (int)f->level, f->message);
         return;
     case BAY_F_COMMAND:
         if (p && strcmp(f->name, "refused") == 0)

@@ -266,22 +266,28 @@ int supervise_spawn(broker *b, plugin *p, char *err, size_t errlen)
  * writing without end neither fills the log (and the disk) nor keeps
  * plugbayd's thread from everyone else: its pipe fills and its own writes
  * wait. */
-#define OUTPUT_BURST 1000
-#define OUTPUT_WINDOW_MS 10000
+#define OUTPUT_BURST BAY_LOG_LINES_MAX
+#define OUTPUT_WINDOW_MS BAY_LOG_LINES_WINDOW_MS
 #define OUTPUT_READ_MAX (64 * 1024)
 #define OUTPUT_PAUSE_MS 100
 
-/* output_dropped says in the log how many lines of p's output were dropped, if any. */
+static void add_refused(plugin *p, const char *kind, int64_t n);
+
+/* output_dropped says in the log how many lines of p's output were dropped,
+ * if any, and counts them with what its sandbox refused. */
 static void output_dropped(plugin *p)
 {
-    if (p->out_dropped)
+    if (p->out_dropped) {
         bay_log(BAY_LOG_WARN, p->id, "%llu lines of its output were dropped: it wrote more than %d lines in %d s",
                 (unsigned long long)p->out_dropped, OUTPUT_BURST, OUTPUT_WINDOW_MS / 1000);
+        add_refused(p, "output lines over the limit", (int64_t)p->out_dropped);
+    }
     p->out_dropped = 0;
 }
 
-/* flush_line logs one line of the worker's output, within its rate limit. */
-static void flush_line(plugin *p, const char *line, size_t len)
+/* limited_line logs one line of p's (output, or a LOG frame) at level,
+ * prefix first, within the rate limit they share. */
+static void limited_line(plugin *p, int level, const char *prefix, const char *line, size_t len)
 {
     int64_t now = bay_now_ms();
     if (now - p->out_window_ms >= OUTPUT_WINDOW_MS) {
@@ -293,8 +299,19 @@ static void flush_line(plugin *p, const char *line, size_t len)
         p->out_dropped++;
         return;
     }
-    bay_log(BAY_LOG_INFO, p->id, "output: %.*s%s", (int)len, line,
+    bay_log(level, p->id, "%s%.*s%s", prefix, (int)len, line,
             ++p->out_lines == OUTPUT_BURST ? " (its further output is dropped for a while)" : "");
+}
+
+/* flush_line logs one line of the worker's output. */
+static void flush_line(plugin *p, const char *line, size_t len)
+{
+    limited_line(p, BAY_LOG_INFO, "output: ", line, len);
+}
+
+void supervise_log(broker *b, plugin *p, int level, const char *message)
+{
+    limited_line(p, level, "", message, strlen(message));
 }
 
 /* close_output logs the last, unfinished line of p's output and how much was
@@ -541,6 +558,20 @@ static bool refused_count(const char *kind, const bay_value *v, int64_t *n, char
     return printable && *n > 0 && *n <= INT32_MAX;
 }
 
+/* add_refused counts n refusals of kind for p (past REFUSED_KINDS_MAX kinds, as "other"). */
+static void add_refused(plugin *p, const char *kind, int64_t n)
+{
+    if (p->refused == NULL && (p->refused = bay_map()) == NULL)
+        return;
+    const bay_value *had = bay_map_get(p->refused, kind);
+    if (had == NULL && bay_value_len(p->refused) >= REFUSED_KINDS_MAX) {
+        kind = "other";
+        had = bay_map_get(p->refused, kind);
+    }
+    bay_map_set(p->refused, kind, bay_int(bay_value_int(had) + n));
+    p->refused_total += n;
+}
+
 void supervise_refused(broker *b, plugin *p, conn *worker, const bay_frame *f)
 {
     bay_value *report = NULL;
@@ -563,25 +594,17 @@ void supervise_refused(broker *b, plugin *p, conn *worker, const bay_frame *f)
         bay_value_free(report);
         return;
     }
-    if (p->refused == NULL && (p->refused = bay_map()) == NULL) {
-        bay_value_free(report);
-        return;
-    }
     char line[600];
     size_t used = 0;
     int64_t added = 0;
     for (size_t i = 0; (kind = bay_map_entry(report, i, &v)) != NULL; i++) {
         refused_count(kind, v, &n, why, sizeof why);
-        const bay_value *had = bay_map_get(p->refused, kind);
-        if (had == NULL && bay_value_len(p->refused) >= REFUSED_KINDS_MAX)
-            kind = "other", had = bay_map_get(p->refused, kind);
-        bay_map_set(p->refused, kind, bay_int(bay_value_int(had) + n));
+        add_refused(p, kind, n);
         added += n;
         if (used < sizeof line)
             used += (size_t)snprintf(line + used, sizeof line - used, "%s%s ×%lld", used ? ", " : "", kind,
                                      (long long)n);
     }
-    p->refused_total += added;
     bay_value_free(report);
     if (added)
         bay_log_limited(&p->refused_log, bay_now_ms(), BAY_LOG_WARN, p->id,

@@ -15,6 +15,12 @@
  * ERROR frame (whose layout never changes) naming both versions. */
 #define BAY_WIRE_VERSION 1
 
+/* Lines of one plugin's output and LOG frames that reach plugbayd's log per
+ * window; the rest are counted and dropped (the worker drops its own first,
+ * plugbayd again for what a native plugin sends past it). */
+#define BAY_LOG_LINES_MAX 1000
+#define BAY_LOG_LINES_WINDOW_MS 10000
+
 /* Largest frame accepted from a peer. */
 #define BAY_FRAME_MAX (16u * 1024u * 1024u)
 

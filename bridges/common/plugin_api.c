@@ -1,10 +1,13 @@
 /* bridges/common/plugin_api.c — the bay_plugin_* API of plugin.h: identity, config, log, calls via the broker. */
 #include "worker_internal.h"
 
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "refusals.h"
 #include "value_internal.h"
 #include "wire.h"
 
@@ -23,6 +26,31 @@ const char *bay_plugin_data_dir(void)
     return bay_w.info.data_dir;
 }
 
+/* The rate limit of bay_plugin_log (one for the worker: a plugin is one worker). */
+static struct {
+    pthread_mutex_t mtx;
+    int64_t window_ms;
+    unsigned lines;
+} log_limit = {.mtx = PTHREAD_MUTEX_INITIALIZER};
+
+/* log_allowed tells whether one more line may go to plugbayd now; a line
+ * over the limit is counted as a refusal (refusals.h), which plugbayd shows. */
+static bool log_allowed(void)
+{
+    int64_t now = bay_now_ns() / 1000000;
+    pthread_mutex_lock(&log_limit.mtx);
+    if (now - log_limit.window_ms >= BAY_LOG_LINES_WINDOW_MS) {
+        log_limit.window_ms = now;
+        log_limit.lines = 0;
+    }
+    bool ok = log_limit.lines < BAY_LOG_LINES_MAX;
+    log_limit.lines += ok;
+    pthread_mutex_unlock(&log_limit.mtx);
+    if (!ok)
+        bay_refused("log lines over the limit");
+    return ok;
+}
+
 void bay_plugin_log(int level, const char *fmt, ...)
 {
     char text[2048];
@@ -36,6 +64,8 @@ void bay_plugin_log(int level, const char *fmt, ...)
         snprintf(bay_w.last_error_log, sizeof bay_w.last_error_log, "%.*s", (int)sizeof bay_w.last_error_log - 1, text);
         pthread_mutex_unlock(&bay_w.lock);
     }
+    if (!log_allowed())
+        return;
     bay_frame f = {.type = BAY_F_LOG, .level = level, .message = text};
     int rc = bay_wire_send(bay_w.sock, &f, 0);
     if (rc)

@@ -82,7 +82,8 @@ int bay_arg_str(bay_call *call, const bay_value *args, size_t index, const char 
 int bay_arg_bool(bay_call *call, const bay_value *args, size_t index, bool *out);
 
 /* bay_plugin_log sends a line at level (BAY_LOG_DEBUG .. BAY_LOG_ERROR, error.h)
- * to the broker's log, tagged with the plugin id. */
+ * to the broker's log, tagged with the plugin id: 1,000 lines per 10 s at
+ * most (output on stdout/stderr included); the rest are counted and dropped. */
 void bay_plugin_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* bay_plugin_id returns the plugin's id ("example/hello"). Borrowed. */

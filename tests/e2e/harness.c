@@ -90,9 +90,7 @@ void h_setup(harness *h, const char *const *ids)
         copy_plugin(h, ids[i], ids[i]);
 }
 
-/* log_tail copies the last lines of plugbayd's log to stderr, where a CI
- * run keeps them after the test's folder is gone. */
-static void log_tail(const harness *h)
+void h_log_tail(const harness *h)
 {
     FILE *f = fopen(h->log, "r");
     if (f == NULL)
@@ -114,7 +112,7 @@ static bool broker_answers(void *arg)
     harness *h = arg;
     int status;
     if (waitpid(h->broker, &status, WNOHANG) != 0) {
-        log_tail(h);
+        h_log_tail(h);
         cr_assert_fail("plugbayd exited early (status 0x%x); its log is %s", status, h->log);
     }
     bay_conn *c;
@@ -145,7 +143,7 @@ static bool broker_exited(void *arg)
     if (waitpid(h->broker, &status, WNOHANG) != h->broker)
         return false;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        log_tail(h);
+        h_log_tail(h);
     cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "plugbayd ended with status 0x%x", status);
     h->broker = 0;
     return true;

@@ -67,6 +67,10 @@ bool h_log_contains(harness *h, const char *needle);
  * log lines travel apart from call results, so a line may follow the answer. */
 bool h_wait_log(harness *h, const char *needle);
 
+/* h_log_tail copies the last 40 lines of plugbayd's log to stderr, where a
+ * CI run keeps them after the test's folder is gone. */
+void h_log_tail(const harness *h);
+
 /* h_command runs a broker command with {"id": id} and returns its code. */
 int h_command(bay_conn *c, const char *command, const char *id, bay_error *err);
 

@@ -266,7 +266,10 @@ Test(wasm, endless_loop_ends_at_its_deadline_and_the_worker_lives_on)
     cr_assert(h_now_ms() - t0 < 1500, "the caller waited %lld ms for a 300 ms deadline", h_now_ms() - t0);
     expect_json("trap.count", "[]", "1"); /* answered, by a fresh instance */
     cr_assert_eq(h_worker_pid(c, "wasm/traps"), pid, "the worker was replaced instead of interrupted");
-    cr_assert(h_wait_until(logged, "call \"trap.loop\" stopped in wasm code after", H_WAIT_MS), "not in %s", h.log);
+    if (!h_wait_until(logged, "call \"trap.loop\" stopped in wasm code after", H_WAIT_MS)) {
+        h_log_tail(&h); /* seen missing in about one full ctest run in three, never alone: what did the log say? */
+        cr_assert_fail("not in %s", h.log);
+    }
     cr_assert(h_wait_log(&h, "past its deadline (an endless loop?)"), "not in %s", h.log);
     expect_others_answer();
 }

@@ -301,6 +301,24 @@ static int shout(bay_call *call, const bay_value *args, bay_value **result)
     return reply_str(result, text);
 }
 
+/* chatter sends LOG frames (bay_plugin_log) as fast as it can for argument 0 milliseconds. */
+static int chatter(bay_call *call, const bay_value *args, bay_value **result)
+{
+    int64_t ms;
+    if (bay_arg_int(call, args, 0, &ms))
+        return BAY_ETYPE;
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    long long lines = 0;
+    do {
+        bay_plugin_log(BAY_LOG_WARN, "chatter %lld", lines++);
+        clock_gettime(CLOCK_MONOTONIC, &t);
+    } while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < ms && !bay_call_cancelled(call));
+    char text[80];
+    snprintf(text, sizeof text, "logged %lld lines", lines);
+    return reply_str(result, text);
+}
+
 static int spin(bay_call *call, const bay_value *args, bay_value **result)
 {
     for (volatile unsigned long i = 0;; i++)
@@ -335,4 +353,4 @@ BAY_PLUGIN(NULL, NULL, {"set_others", set_others}, {"read_file", read_file}, {"w
            {"run_shell", run_shell}, {"fork_bomb", fork_bomb}, {"allocate", allocate}, {"spin", spin},
            {"ping", ping}, {"send_signals", send_signals}, {"connect_abstract", connect_abstract},
            {"setup_io_uring", setup_io_uring}, {"map_shared", map_shared}, {"forge_refused", forge_refused},
-           {"fill_memfd", fill_memfd}, {"shout", shout});
+           {"fill_memfd", fill_memfd}, {"shout", shout}, {"chatter", chatter});
