@@ -620,7 +620,7 @@ static void worker_frame(broker *b, conn *c, const bay_frame *f)
         return;
     case BAY_F_COMMAND:
         if (p && strcmp(f->name, "refused") == 0)
-            supervise_refused(b, p, c, f);
+            supervise_refused(b, p, f);
         else
             fastpath_worker_command(b, c, f);
         return;

@@ -323,6 +323,31 @@ Test(sandbox, log_lines_without_end_neither_fill_the_log_nor_slow_other_calls)
                            "log lines over the limit");
 }
 
+/* lines_starting counts the lines of plugbayd's log that start with prefix. */
+static int lines_starting(const char *prefix)
+{
+    FILE *f = fopen(h.log, "r");
+    cr_assert(f, "%s: %s", h.log, strerror(errno));
+    char line[8192];
+    int n = 0;
+    while (fgets(line, sizeof line, f))
+        n += strncmp(line, prefix, strlen(prefix)) == 0;
+    fclose(f);
+    return n;
+}
+
+Test(sandbox, a_plugin_cannot_forge_lines_of_the_log)
+{
+    char out[64];
+    bay_error err;
+    cr_assert_eq(h_call_str(c, "hostile.forge_log", "said\nFORGED [example/hello] loaded\r\x1b[2K", 5000, out,
+                            sizeof out, &err),
+                 0, "%s", err.message);
+    cr_assert(h_wait_log(&h, "[test/hostile] said?FORGED [example/hello] loaded??[2K"), "the LOG frame's line");
+    cr_assert(h_wait_log(&h, "[test/hostile] output: FORGED [example/hello] loaded??[2K"), "the output's line");
+    cr_assert_eq(lines_starting("FORGED"), 0, "a plugin started a line of the log");
+}
+
 /* broker_cpu_limit copies plugbayd's "Max cpu time" line from /proc/PID/limits. */
 static void broker_cpu_limit(char *out, size_t len)
 {

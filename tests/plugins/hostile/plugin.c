@@ -319,6 +319,18 @@ static int chatter(bay_call *call, const bay_value *args, bay_value **result)
     return reply_str(result, text);
 }
 
+/* forge_log logs argument 0 through bay_plugin_log and writes it to stdout, as it is. */
+static int forge_log(bay_call *call, const bay_value *args, bay_value **result)
+{
+    const char *text;
+    if (bay_arg_str(call, args, 0, &text))
+        return BAY_ETYPE;
+    bay_plugin_log(BAY_LOG_INFO, "%s", text);
+    printf("%s\n", text);
+    fflush(stdout);
+    return reply_str(result, "logged");
+}
+
 static int spin(bay_call *call, const bay_value *args, bay_value **result)
 {
     for (volatile unsigned long i = 0;; i++)
@@ -353,4 +365,5 @@ BAY_PLUGIN(NULL, NULL, {"set_others", set_others}, {"read_file", read_file}, {"w
            {"run_shell", run_shell}, {"fork_bomb", fork_bomb}, {"allocate", allocate}, {"spin", spin},
            {"ping", ping}, {"send_signals", send_signals}, {"connect_abstract", connect_abstract},
            {"setup_io_uring", setup_io_uring}, {"map_shared", map_shared}, {"forge_refused", forge_refused},
-           {"fill_memfd", fill_memfd}, {"shout", shout}, {"chatter", chatter});
+           {"fill_memfd", fill_memfd}, {"shout", shout}, {"chatter", chatter},
+           {"forge_log", forge_log});
