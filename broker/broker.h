@@ -338,8 +338,7 @@ void supervise_kill_all(broker *b);
  * that is not such a map is logged and ignored (the worker is not trusted). */
 void supervise_refused(broker *b, plugin *p, const bay_frame *f);
 /* supervise_log logs message, from a LOG frame of p's worker, at level,
- * within the rate limit p's output has too (1,000 lines per 10 s), its
- * control characters made '?' and cut to 4 KiB. */
+ * within the rate limit p's output has too (1,000 lines per 10 s). */
 void supervise_log(broker *b, plugin *p, int level, const char *message);
 
 /* cgroup.c */

@@ -49,7 +49,10 @@ static void emit(const char *line, const char *note)
                 strerror(errno));
 }
 
-/* vlog writes one line: time, level, [who] and the message, then note when not NULL. */
+/* vlog writes one line: time, level, [who] and the message, then note when
+ * not NULL. Control characters in who and the message (names and words
+ * that peers and plugins chose) become '?', so that no line break or
+ * terminal escape in them can start a line posing as another. */
 static void vlog(int level, const char *who, const char *note, const char *fmt, va_list ap)
 {
     static const char *const names[] = {"DEBUG", "INFO", "WARN", "ERROR"};
@@ -63,6 +66,9 @@ static void vlog(int level, const char *who, const char *note, const char *fmt, 
                      names[level & 3], who ? "[" : "", who ? who : "", who ? "] " : "");
     if (n > 0 && (size_t)n < sizeof line)
         vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+    for (char *c = line; *c; c++)
+        if (((unsigned char)*c < 0x20 && *c != '\t') || *c == 0x7f)
+            *c = '?';
     emit(line, note);
 }
 

@@ -23,7 +23,8 @@ int bay_log_open(const char *path);
 /* bay_log_fd returns the descriptor the log writes to (for the crash report, broker/crash.c). */
 int bay_log_fd(void);
 
-/* bay_log writes one line: time, level, [who] (omitted when NULL) and the message. */
+/* bay_log writes one line: time, level, [who] (omitted when NULL) and the
+ * message, cut to 2 KiB, control characters in who and the message made '?'. */
 void bay_log(int level, const char *who, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* bay_log_limited writes the line as bay_log does while l allows: at most

@@ -286,15 +286,10 @@ static void output_dropped(plugin *p)
 }
 
 /* limited_line logs one line of p's (output, or a LOG frame) at level,
- * prefix first, within the rate limit they share. Control characters become
- * '?', so that no line break or terminal escape in it can pose as another
- * line of the log (another plugin's, or plugbayd's own). */
-static void limited_line(plugin *p, int level, const char *prefix, const char *text, size_t len)
+ * prefix first, within the rate limit they share (bay_log makes its control
+ * characters '?'). */
+static void limited_line(plugin *p, int level, const char *prefix, const char *line, size_t len)
 {
-    char line[sizeof p->outbuf];
-    len = len < sizeof line ? len : sizeof line;
-    for (size_t i = 0; i < len; i++)
-        line[i] = (unsigned char)text[i] < 0x20 && text[i] != '\t' ? '?' : text[i] == 0x7f ? '?' : text[i];
     int64_t now = bay_now_ms();
     if (now - p->out_window_ms >= OUTPUT_WINDOW_MS) {
         output_dropped(p);

@@ -145,6 +145,22 @@ Test(protocol, version_mismatch_names_both_versions)
     still_works();
 }
 
+Test(protocol, a_host_name_cannot_forge_lines_of_the_log)
+{
+    bay_conn *c = NULL;
+    bay_error err;
+    cr_assert_eq(bay_connect(h.url, "named\nFORGED [example/hello] loaded", &c, &err), 0, "%s", err.message);
+    bay_close(c);
+    cr_assert(h_wait_log(&h, "[host:named?FORGED [example/hello] loaded] connected"));
+    FILE *f = fopen(h.log, "r");
+    cr_assert(f);
+    char line[4096];
+    while (fgets(line, sizeof line, f))
+        cr_assert(strncmp(line, "FORGED", 6) != 0, "a host's name started a line of the log");
+    fclose(f);
+    still_works();
+}
+
 Test(protocol, a_host_that_said_bye_is_let_go_and_others_are_served)
 {
     static const unsigned char bye[] = {0x95, 0x01, 0x0b, 0x05, 0xa3, 'b', 'y', 'e', 0xc0};
