@@ -53,18 +53,21 @@ static bool log_allowed(void)
 
 void bay_plugin_log(int level, const char *fmt, ...)
 {
+    level = level < BAY_LOG_DEBUG ? BAY_LOG_DEBUG : level > BAY_LOG_ERROR ? BAY_LOG_ERROR : level;
+    bool allowed = log_allowed();
+    if (!allowed && level != BAY_LOG_ERROR) /* the last ERROR line is kept even so: a failed load quotes it */
+        return;
     char text[2048];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    level = level < BAY_LOG_DEBUG ? BAY_LOG_DEBUG : level > BAY_LOG_ERROR ? BAY_LOG_ERROR : level;
     if (level == BAY_LOG_ERROR) {
         pthread_mutex_lock(&bay_w.lock);
         snprintf(bay_w.last_error_log, sizeof bay_w.last_error_log, "%.*s", (int)sizeof bay_w.last_error_log - 1, text);
         pthread_mutex_unlock(&bay_w.lock);
     }
-    if (!log_allowed())
+    if (!allowed)
         return;
     bay_frame f = {.type = BAY_F_LOG, .level = level, .message = text};
     int rc = bay_wire_send(bay_w.sock, &f, 0);
