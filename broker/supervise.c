@@ -176,10 +176,12 @@ static char **worker_env(broker *b, plugin *p, const char *url, const char *data
     env_add(env, &n, MAX, "PLUGBAY_SANDBOX_CPU_SECONDS", num);
     /* What the worker covers in a mount namespace of its own: the public
      * socket (over ipc) and the folder of every connection's socket file. */
-    char hide[PATH_MAX * 2 + 2];
-    snprintf(hide, sizeof hide, "%s\n%s", strncmp(b->url, "ipc://", 6) == 0 ? b->url + 6 : "", b->run_dir);
-    if (b->opt.namespaces)
-        env_add(env, &n, MAX, "PLUGBAY_SANDBOX_HIDE", hide[0] == '\n' ? hide + 1 : hide);
+    if (b->opt.namespaces) {
+        bool ipc = strncmp(b->url, "ipc://", 6) == 0;
+        char hide[PATH_MAX * 2 + 2];
+        snprintf(hide, sizeof hide, "%s%s%s", ipc ? b->url + 6 : "", ipc ? "\n" : "", b->run_dir);
+        env_add(env, &n, MAX, "PLUGBAY_SANDBOX_HIDE", hide);
+    }
     return env;
 }
 

@@ -42,7 +42,7 @@ int64_t bay_proc_memfd_kb(pid_t pid)
             close(dfd);
         return -1;
     }
-    static ino_t seen[MEMFDS_MAX];
+    ino_t seen[MEMFDS_MAX];
     size_t nseen = 0;
     int64_t kb = 0;
     for (struct dirent *e; (e = readdir(d)) != NULL;) {

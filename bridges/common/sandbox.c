@@ -70,7 +70,7 @@ static int64_t env_int(const char *name)
 
 int bay_sandbox_from_env(bay_sandbox *s)
 {
-    const char *on = getenv("PLUGBAY_SANDBOX");
+    const char *on = getenv("PLUGBAY_SANDBOX"), *url = getenv("PLUGBAY_URL");
     *s = (bay_sandbox){
         .plugin_dir = getenv("PLUGBAY_SANDBOX_PLUGIN_DIR"),
         .data_dir = getenv("PLUGBAY_SANDBOX_DATA_DIR"),
@@ -79,8 +79,7 @@ int bay_sandbox_from_env(bay_sandbox *s)
         .open_files = env_int("PLUGBAY_SANDBOX_OPEN_FILES"),
         .cpu_seconds = env_int("PLUGBAY_SANDBOX_CPU_SECONDS"),
         .hide = getenv("PLUGBAY_SANDBOX_HIDE"),
-        .keep = getenv("PLUGBAY_URL") && strncmp(getenv("PLUGBAY_URL"), "ipc://", 6) == 0 ? getenv("PLUGBAY_URL") + 6
-                                                                                          : NULL,
+        .keep = url && strncmp(url, "ipc://", 6) == 0 ? url + 6 : NULL,
     };
     return on && strcmp(on, "1") == 0;
 }
@@ -317,6 +316,10 @@ static int deny(scmp_filter_ctx ctx, int nr)
     return seccomp_rule_add(ctx, refused, nr, 0);
 }
 
+/* The calls that send a signal to a process or thread named by its first argument. */
+static const int signalling[] = {SCMP_SYS(kill), SCMP_SYS(tkill), SCMP_SYS(tgkill), SCMP_SYS(rt_sigqueueinfo),
+                                 SCMP_SYS(rt_tgsigqueueinfo)};
+
 /* refuse_signals_beyond_self lets kill, tkill, tgkill and rt_(tg)sigqueueinfo
  * reach this process only: its pid as it is now, compared on all 64 bits, so
  * a pid with junk in the upper half is refused too. abort() and pthread_kill
@@ -324,11 +327,9 @@ static int deny(scmp_filter_ctx ctx, int nr)
 static int refuse_signals_beyond_self(scmp_filter_ctx ctx)
 {
     const scmp_datum_t self = (scmp_datum_t)getpid();
-    static const int to_process[] = {SCMP_SYS(kill), SCMP_SYS(tkill), SCMP_SYS(tgkill), SCMP_SYS(rt_sigqueueinfo),
-                                     SCMP_SYS(rt_tgsigqueueinfo)};
     int rc = 0;
-    for (size_t i = 0; rc == 0 && i < sizeof to_process / sizeof *to_process; i++)
-        rc = seccomp_rule_add(ctx, refused, to_process[i], 1, SCMP_A0(SCMP_CMP_NE, self));
+    for (size_t i = 0; rc == 0 && i < sizeof signalling / sizeof *signalling; i++)
+        rc = seccomp_rule_add(ctx, refused, signalling[i], 1, SCMP_A0(SCMP_CMP_NE, self));
     return rc;
 }
 
@@ -340,12 +341,10 @@ static int refuse_signals_beyond_self(scmp_filter_ctx ctx)
 static int refuse_signals_to_broker(scmp_filter_ctx ctx)
 {
     const scmp_datum_t broker = (scmp_datum_t)getppid();
-    static const int to_process[] = {SCMP_SYS(kill),  SCMP_SYS(tkill), SCMP_SYS(tgkill), SCMP_SYS(rt_sigqueueinfo),
-                                     SCMP_SYS(rt_tgsigqueueinfo)};
     int rc = 0;
-    for (size_t i = 0; rc == 0 && i < sizeof to_process / sizeof *to_process; i++)
-        rc = seccomp_rule_add(ctx, refused, to_process[i], 1, SCMP_A0(SCMP_CMP_EQ, broker)) ||
-             seccomp_rule_add(ctx, refused, to_process[i], 1, SCMP_A0(SCMP_CMP_GT, INT32_MAX));
+    for (size_t i = 0; rc == 0 && i < sizeof signalling / sizeof *signalling; i++)
+        rc = seccomp_rule_add(ctx, refused, signalling[i], 1, SCMP_A0(SCMP_CMP_EQ, broker)) ||
+             seccomp_rule_add(ctx, refused, signalling[i], 1, SCMP_A0(SCMP_CMP_GT, INT32_MAX));
     return rc;
 }
 
