@@ -136,6 +136,14 @@ void h_start(harness *h, const char *const *extra)
     cr_assert(h_wait_until(broker_answers, h, H_WAIT_MS), "plugbayd did not answer within %d ms", H_WAIT_MS);
 }
 
+void h_start_loaded(harness *h, const char *const *extra, const char *const *ids)
+{
+    h_start(h, extra);
+    bay_conn *c = h_connect(h, "wait");
+    h_wait_loaded(c, ids);
+    bay_close(c);
+}
+
 static bool broker_exited(void *arg)
 {
     harness *h = arg;

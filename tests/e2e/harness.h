@@ -28,6 +28,12 @@ void h_setup(harness *h, const char *const *ids);
  * and waits until it answers a status command. */
 void h_start(harness *h, const char *const *extra);
 
+/* h_start_loaded starts plugbayd as h_start does and asserts, through a
+ * connection of its own that it closes again, that every plugin of ids
+ * (NULL-terminated) loads within H_WAIT_MS: for suites that connect their
+ * own way. */
+void h_start_loaded(harness *h, const char *const *extra, const char *const *ids);
+
 /* h_stop stops the broker with SIGTERM and waits for it to exit cleanly. */
 void h_stop(harness *h);
 

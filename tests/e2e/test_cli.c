@@ -14,11 +14,7 @@ static void start(void)
 {
     const char *ids[] = {"example/hello", "example/audit", NULL};
     h_setup(&h, ids);
-    h_start(&h, NULL);
-    bay_conn *c = h_connect(&h, "wait");
-    cr_assert(h_wait_state(c, "example/hello", "loaded", H_WAIT_MS));
-    cr_assert(h_wait_state(c, "example/audit", "loaded", H_WAIT_MS));
-    bay_close(c);
+    h_start_loaded(&h, NULL, ids);
 }
 
 static void stop(void)

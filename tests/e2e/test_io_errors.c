@@ -98,10 +98,7 @@ static void start(void)
     h_setup(&h, ids);
     mount_small_tmpfs(h.state);
     snprintf(filler, sizeof filler, "%s/filler", h.state);
-    h_start(&h, NULL);
-    bay_conn *c = h_connect(&h, "wait");
-    h_wait_loaded(c, ids);
-    bay_close(c);
+    h_start_loaded(&h, NULL, ids);
 }
 
 static void stop(void)

@@ -16,10 +16,7 @@ static void start(void)
 {
     const char *ids[] = {"example/hello", NULL};
     h_setup(&h, ids);
-    h_start(&h, NULL);
-    bay_conn *c = h_connect(&h, "wait");
-    cr_assert(h_wait_state(c, "example/hello", "loaded", H_WAIT_MS));
-    bay_close(c);
+    h_start_loaded(&h, NULL, ids);
     char *url, *token;
     bay_error err;
     cr_assert_eq(bay_wire_rendezvous(h.url, "host", "raw", 5000, &url, &token, &err), 0, "%s", err.message);
