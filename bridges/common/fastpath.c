@@ -252,13 +252,7 @@ void bay_fast_check_hung(void)
     bay_value *v = bay_map();
     bay_map_set(v, "call", bay_str(name));
     bay_map_set(v, "overdue_ms", bay_int(over / 1000000));
-    void *raw = NULL;
-    bay_frame f = {.type = BAY_F_COMMAND, .name = "channel.hung"};
-    if (bay_value_pack(v, &raw, &f.raw_len) == 0) {
-        f.raw = raw;
-        bay_wire_send(bay_w.sock, &f, NNG_FLAG_NONBLOCK);
-    }
-    free(raw);
+    bay_worker_tell("channel.hung", v);
     bay_value_free(v);
 }
 

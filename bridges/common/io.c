@@ -117,16 +117,9 @@ static void report_refusals(void)
     bay_value *counts = bay_refusals_take();
     if (counts == NULL)
         return;
-    void *raw = NULL;
-    size_t len = 0;
-    int rc = bay_value_pack(counts, &raw, &len);
-    if (rc == 0) {
-        bay_frame f = {.type = BAY_F_COMMAND, .name = "refused", .raw = raw, .raw_len = len};
-        rc = bay_wire_send(bay_w.sock, &f, NNG_FLAG_NONBLOCK);
-    }
+    int rc = bay_worker_tell("refused", counts);
     if (rc)
         bay_worker_warn("could not report what the sandbox refused: %s", bay_strerror(rc));
-    free(raw);
     bay_value_free(counts);
 }
 

@@ -32,7 +32,9 @@ void bay_worker_warn(const char *fmt, ...)
     fprintf(stderr, "plugbay-worker-%s %s: %s\n", bay_w.bridge ? bay_w.bridge->language : "?", bay_w.id, text);
 }
 
-int bay_worker_send(bay_chan *to, bay_frame *f, const bay_value *v)
+/* pack_and_send packs v (when not NULL) as f's value and sends f to the broker (to
+ * NULL, with NNG's flags) or to the host of fast channel to. */
+static int pack_and_send(bay_chan *to, bay_frame *f, const bay_value *v, int flags)
 {
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
@@ -49,9 +51,20 @@ int bay_worker_send(bay_chan *to, bay_frame *f, const bay_value *v)
         f->raw_len = sb.size;
     }
     if (rc == 0)
-        rc = to ? bay_fast_send(to, f) : bay_wire_send(bay_w.sock, f, 0);
+        rc = to ? bay_fast_send(to, f) : bay_wire_send(bay_w.sock, f, flags);
     msgpack_sbuffer_destroy(&sb);
     return rc;
+}
+
+int bay_worker_send(bay_chan *to, bay_frame *f, const bay_value *v)
+{
+    return pack_and_send(to, f, v, 0);
+}
+
+int bay_worker_tell(const char *name, const bay_value *args)
+{
+    bay_frame f = {.type = BAY_F_COMMAND, .name = name};
+    return pack_and_send(NULL, &f, args, NNG_FLAG_NONBLOCK);
 }
 
 int bay_worker_error(bay_chan *to, uint64_t id, int code, const char *fmt, ...)

@@ -102,6 +102,11 @@ void bay_worker_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
  * BAY_EINVAL when v does not fit in a frame, or another code. */
 int bay_worker_send(bay_chan *to, bay_frame *f, const bay_value *v);
 
+/* bay_worker_tell sends plugbayd COMMAND name with args (a map), which it
+ * does not answer, without waiting: for the I/O thread's reports, which must
+ * never block it. Returns 0 or the code bay_worker_send would. */
+int bay_worker_tell(const char *name, const bay_value *args);
+
 /* bay_worker_error answers request id of the broker (to NULL) or of fast
  * channel to with an ERROR naming this plugin. Returns code. */
 int bay_worker_error(bay_chan *to, uint64_t id, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
