@@ -39,6 +39,7 @@ Test(plugbayd, bad_options_are_refused_with_what_was_expected)
         {{"--memory-mb", "0", NULL}, 2, "--memory-mb expects a positive whole number"},
         {{"--signature-policy", "maybe", NULL}, 2, "--signature-policy expects require-signed, warn or off"},
         {{"--frobnicate", NULL}, 2, "usage: plugbayd"},
+        {{"--no-namespaces=yes", NULL}, 2, "option '--no-namespaces' doesn't allow an argument"},
         {{"extra", NULL}, 2, "unexpected argument \"extra\""},
         {{"--plugins", "/no/such/folder", NULL}, 1, "plugins folder /no/such/folder does not exist"},
         {{"--listen", "bogus://x", NULL}, 1, "cannot listen on bogus://x"},
