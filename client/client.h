@@ -55,6 +55,7 @@ struct bay_conn {
     char *self;         /* "host:NAME", the plugin field of this host's errors */
     nng_socket sock;
     atomic_uint_fast64_t next_id;
+    atomic_uint_fast64_t bye_id; /* the id of bay_close's COMMAND bye, 0 before it */
     pthread_t receiver;
     bay_fast *fast;     /* NULL when the fast path is off */
 

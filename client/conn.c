@@ -83,24 +83,35 @@ static void take(bay_conn *c, const bay_frame *f)
 }
 
 /* receive_loop is the receiver thread: the only reader of the socket. It ends
- * when the socket is closed (bay_close) or fails. */
+ * with the answer to bay_close's bye (plugbayd's last frame: nothing is left
+ * to receive, and no receive is pending as the socket closes), or when the
+ * socket is closed or fails. */
 static void *receive_loop(void *arg)
 {
     bay_conn *c = arg;
     nng_msg *m;
-    while (nng_recvmsg(c->sock, &m, 0) == 0) {
+    bool bye = false;
+    while (!bye && nng_recvmsg(c->sock, &m, 0) == 0) {
         bay_frame f;
         char why[256];
         int rc = bay_frame_decode(nng_msg_body(m), nng_msg_len(m), &f, why, sizeof why);
         if (rc) {
             reject(c, &f, rc, why);
         } else {
-            take(c, &f);
+            bye = (f.type == BAY_F_RESULT || f.type == BAY_F_ERROR) && f.id == atomic_load(&c->bye_id);
+            if (!bye)
+                take(c, &f);
             bay_frame_release(&f);
         }
         nng_msg_free(m);
     }
-    lose(c);
+    if (bye) {
+        pthread_mutex_lock(&c->mu);
+        bay_conn_down_locked(c, "closed by bay_close");
+        pthread_mutex_unlock(&c->mu);
+    } else {
+        lose(c);
+    }
     return NULL;
 }
 
@@ -121,6 +132,7 @@ int bay_connect(const char *url, const char *name, bay_conn **out, bay_error *er
     pthread_cond_init(&c->idle_cv, NULL);
     pthread_cond_init(&c->job_cv, NULL);
     atomic_init(&c->next_id, 1);
+    atomic_init(&c->bye_id, 0);
     size_t selflen = strlen(name) + sizeof "host:";
     if ((c->url = strdup(url)) == NULL || (c->name = strdup(name)) == NULL || (c->self = malloc(selflen)) == NULL) {
         bay_conn_destroy(c);
@@ -156,20 +168,30 @@ void bay_close(bay_conn *c)
 {
     if (c == NULL)
         return;
-    /* Goodbye first: plugbayd answers and then sends nothing more here, so no
-     * frame arrives while nng_close runs — NNG 1.5.2 can wedge a close for
-     * good when one does (broker/conn.c). A broker that is gone or does not
-     * answer in time is closed on regardless. */
+    /* Goodbye first: plugbayd answers and then sends nothing more here, and
+     * the receiver ends with that answer, so neither a frame nor a receive is
+     * in flight while nng_close runs — NNG 1.5.2 can wedge a close for good
+     * when one is. A broker that is gone or does not answer in time is closed
+     * on regardless, the receiver still waiting. */
     pthread_mutex_lock(&c->mu);
     bool up = c->down == NULL;
     pthread_mutex_unlock(&c->mu);
-    if (up)
-        bay_command(c, "bye", NULL, BYE_TIMEOUT_MS, NULL, NULL);
+    bool ended = false;
+    if (up) {
+        uint64_t id = atomic_fetch_add(&c->next_id, 1);
+        atomic_store(&c->bye_id, id);
+        bay_frame bye = {.type = BAY_F_COMMAND, .id = id, .name = "bye"};
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += BYE_TIMEOUT_MS / 1000;
+        ended = bay_wire_send(c->sock, &bye, 0) == 0 && pthread_timedjoin_np(c->receiver, NULL, &until) == 0;
+    }
     pthread_mutex_lock(&c->mu);
     bay_conn_down_locked(c, "closed by bay_close");
     pthread_mutex_unlock(&c->mu);
     nng_close(c->sock); /* returns once no pipe callback runs any more */
-    pthread_join(c->receiver, NULL);
+    if (!ended)
+        pthread_join(c->receiver, NULL);
     bay_dispatch_stop(c);
 
     pthread_mutex_lock(&c->mu);
