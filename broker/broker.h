@@ -185,6 +185,7 @@ typedef struct broker {
     uint64_t next_session, next_call;
     struct conn_closer *closer; /* closes sockets off this thread (conn.c) */
     struct peer_guard *guard;   /* refuses plugin workers and their children as peers (peer.h) */
+    bool pidns;             /* workers start in user and PID namespaces of their own (launch.h) */
     nng_socket rdv;         /* rendezvous rep socket */
     nng_aio *rdv_aio;
     bay_log_limit rdv_warns; /* rate limit of the lines about refused rendezvous */

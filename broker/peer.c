@@ -1,5 +1,6 @@
 /* broker/peer.c — who may connect to plugbayd: refuses plugin workers and their descendants (see peer.h). */
 #include "peer.h"
+#include "proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -110,30 +111,6 @@ bool peer_is_worker_of(peer_guard *g, pid_t pid, uint64_t session)
     return yes;
 }
 
-/* read_parent reads pid's parent and session from /proc/PID/stat: 0, or the errno. */
-static int read_parent(pid_t pid, pid_t *ppid, pid_t *sid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    int e = n < 0 ? errno : 0;
-    close(fd);
-    if (n <= 0)
-        return e ? e : ENOENT; /* an empty stat: the process is going */
-    buf[n] = '\0';
-    /* After the command name, which may hold spaces and parentheses: state, ppid, pgrp, session. */
-    const char *rest = strrchr(buf, ')');
-    int p, s;
-    if (rest == NULL || sscanf(rest + 1, " %*c %d %*d %d", &p, &s) != 2)
-        return EPROTO;
-    *ppid = p;
-    *sid = s;
-    return 0;
-}
-
 /* The result of a walk up pid's parents. */
 typedef struct lineage {
     enum { L_OUTSIDE, L_WORKER, L_ADOPTED, L_UNKNOWN } kind;
@@ -157,7 +134,7 @@ static lineage walk(peer_guard *g, pid_t pid)
             if (cur <= 1)
                 return (lineage){.kind = L_OUTSIDE};
             pid_t parent = 0, sid = 0;
-            int e = read_parent(cur, &parent, &sid);
+            int e = bay_proc_parent(cur, &parent, &sid);
             /* A process plugbayd may not read runs as another user: workers run as
              * plugbayd's, and no_new_privs keeps their descendants there. */
             if (e == EACCES || e == EPERM)

@@ -1,5 +1,6 @@
 /* broker/supervise.c — worker processes: spawn, output capture, heartbeats, kill, reap, no orphans. */
 #include "broker.h"
+#include "launch.h"
 #include "peer.h"
 #include "proc.h"
 #include "value_internal.h"
@@ -9,7 +10,6 @@
 #include <dirent.h>
 #include <limits.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +116,13 @@ int supervise_init(broker *b, char *err, size_t errlen)
         return BAY_ENOMEM;
     }
     cgroup_init(b);
+    char why[300];
+    b->pidns = b->opt.sandbox && b->opt.namespaces && launch_probe(why, sizeof why);
+    if (b->opt.sandbox && b->opt.namespaces && !b->pidns)
+        bay_log(BAY_LOG_WARN, NULL,
+                "workers share plugbayd's PID and IPC namespaces (%s): a plugin can name processes outside its worker by pid; "
+                "seccomp and Landlock still refuse its signals",
+                why);
     if (b->opt.worker_dir) {
         snprintf(b->worker_dir, sizeof b->worker_dir, "%s", b->opt.worker_dir);
     } else {
@@ -212,42 +219,27 @@ int supervise_spawn(broker *b, plugin *p, char *err, size_t errlen)
         snprintf(err, errlen, "pipe: %s", strerror(errno));
         return BAY_EIO;
     }
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, out[1], 2);
-    posix_spawn_file_actions_addchdir_np(&fa, data);
-    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-    posix_spawnattr_init(&attr);
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
-
     char **env = worker_env(b, p, url, data);
     char *argv[] = {exe, p->id, NULL};
+    launch_spec spec = {.exe = exe, .argv = argv, .envp = env, .dir = data, .out_fd = out[1], .namespaces = b->pidns};
     pid_t pid = 0;
-    /* The worker may dial before posix_spawn returns: its dial waits on the guard until it is recorded. */
+    const char *what = "building its environment";
+    /* The worker may dial before launch_worker returns: its dial waits on the guard until it is recorded. */
     peer_guard_hold(b->guard);
-    int rc = env ? posix_spawn(&pid, exe, &fa, &attr, argv, env) : ENOMEM;
+    int rc = env ? launch_worker(&spec, &pid, &what) : ENOMEM;
     if (rc == 0 && peer_worker_started(b->guard, pid, c->session, p->id) != 0) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
         rc = ENOMEM;
+        what = "recording it";
     }
     peer_guard_release(b->guard);
     bay_strv_free(env);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
     close(out[1]);
     if (rc != 0) {
         close(out[0]);
         conn_close(b, c);
-        snprintf(err, errlen, "cannot start %s: %s", exe, strerror(rc));
+        snprintf(err, errlen, "cannot start %s: %s: %s", exe, what, strerror(rc));
         return BAY_EIO;
     }
     fcntl(out[0], F_SETFL, O_NONBLOCK);

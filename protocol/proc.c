@@ -2,33 +2,46 @@
 #include "proc.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77 /* Linux 6.5; Debian 12's headers stop before it */
+#endif
 
 /* Files told apart when adding up memfds; a worker holds at most 256 descriptors (its RLIMIT_NOFILE). */
 #define MEMFDS_MAX 1024
 
+/* read_field reads the number on the "field:" line of the file at path; -1 when there is none. */
+static int64_t read_field(const char *path, const char *field)
+{
+    char line[256];
+    FILE *f = fopen(path, "re");
+    size_t n = strlen(field);
+    int64_t value = -1;
+    while (f && value < 0 && fgets(line, sizeof line, f))
+        if (strncmp(line, field, n) == 0 && line[n] == ':')
+            value = strtoll(line + n + 1, NULL, 10);
+    if (f)
+        fclose(f);
+    return value;
+}
+
 int64_t bay_proc_kb(pid_t pid, const char *file, const char *field)
 {
-    char path[96], line[256];
+    char path[96];
     if (pid > 0)
         snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
     else
         snprintf(path, sizeof path, "/proc/self/%s", file);
-    FILE *f = fopen(path, "re");
-    size_t n = strlen(field);
-    int64_t kb = -1;
-    while (f && kb < 0 && fgets(line, sizeof line, f))
-        if (strncmp(line, field, n) == 0 && line[n] == ':')
-            kb = strtoll(line + n + 1, NULL, 10);
-    if (f)
-        fclose(f);
-    return kb;
+    return read_field(path, field);
 }
 
 int64_t bay_proc_memfd_kb(pid_t pid)
@@ -62,4 +75,58 @@ int64_t bay_proc_memfd_kb(pid_t pid)
     }
     closedir(d);
     return kb;
+}
+
+int bay_proc_parent(pid_t pid, pid_t *ppid, pid_t *sid)
+{
+    char path[64], buf[1024];
+    if (pid > 0)
+        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    else
+        snprintf(path, sizeof path, "/proc/self/stat");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    int e = n < 0 ? errno : 0;
+    close(fd);
+    if (n <= 0)
+        return e ? e : ENOENT; /* an empty stat: the process is going */
+    buf[n] = '\0';
+    /* After the command name, which may hold spaces and parentheses: state, ppid, pgrp, session. */
+    const char *rest = strrchr(buf, ')');
+    int p, s;
+    if (rest == NULL || sscanf(rest + 1, " %*c %d %*d %d", &p, &s) != 2)
+        return EPROTO;
+    *ppid = p;
+    *sid = s;
+    return 0;
+}
+
+pid_t bay_proc_self(void)
+{
+    char link[32];
+    ssize_t n = readlink("/proc/self", link, sizeof link - 1);
+    if (n <= 0)
+        return -1;
+    link[n] = '\0';
+    return (pid_t)atol(link);
+}
+
+pid_t bay_proc_peer(int fd)
+{
+    int pidfd = -1;
+    socklen_t len = sizeof pidfd;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) != 0) {
+        struct ucred cred;
+        len = sizeof cred;
+        return errno == ENOPROTOOPT && getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 ? cred.pid : 0;
+    }
+    /* A pidfd's fdinfo gives its pid as this /proc's PID namespace numbers it (-1 once it has exited). */
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fdinfo/%d", pidfd);
+    int64_t pid = pidfd >= 0 ? read_field(path, "Pid") : -1;
+    if (pidfd >= 0)
+        close(pidfd);
+    return pid > 0 ? (pid_t)pid : 0;
 }

@@ -21,6 +21,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "proc.h"
 #include "value_internal.h"
 #include "wire.h"
 
@@ -296,7 +297,7 @@ static int map_channel(bay_chan *ch)
         close(fd);
         return -1;
     }
-    bay_chan_init(ch->mem, getpid());
+    bay_chan_init(ch->mem, bay_w.pid);
     bay_chan_rings(ch->mem, true, &ch->in, &ch->out);
     return fd;
 }
@@ -308,11 +309,9 @@ static void handshake(bay_chan *ch, const bay_frame *f)
         refuse(ch, f->id, BAY_EPROTO, "a fast channel starts with HELLO from a host, with its token");
         return;
     }
-    struct ucred peer;
-    socklen_t len = sizeof peer;
-    pid_t admitted = take_token(f->token);
+    pid_t admitted = take_token(f->token), peer = admitted ? bay_proc_peer(ch->fd) : 0;
     char why[300];
-    if (admitted == 0 || getsockopt(ch->fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0 || peer.pid != admitted) {
+    if (admitted == 0 || peer != admitted) {
         snprintf(why, sizeof why,
                  "fast channel to %s refused: the token is unknown, used, expired or was issued to another process "
                  "(ask plugbayd for a channel again)",
@@ -326,11 +325,11 @@ static void handshake(bay_chan *ch, const bay_frame *f)
         refuse(ch, f->id, BAY_EIO, why);
         return;
     }
-    bay_frame welcome = {.type = BAY_F_WELCOME, .id = f->id, .name = bay_w.id, .session = getpid()};
+    bay_frame welcome = {.type = BAY_F_WELCOME, .id = f->id, .name = bay_w.id, .session = bay_w.pid};
     int rc = bay_chan_send(ch->fd, &welcome, memfd);
     close(memfd);
     pthread_mutex_lock(&bay_w.lock);
-    ch->host_pid = peer.pid;
+    ch->host_pid = peer;
     snprintf(ch->token, sizeof ch->token, "%s", f->token);
     atomic_store(&ch->state, rc != 0 ? CH_DEAD : fast.draining ? CH_CLOSING : CH_OPEN);
     bay_bell_ring(&bay_w.bell);

@@ -259,28 +259,47 @@ static void drop_capabilities(void)
     syscall(SYS_capset, &head, none);
 }
 
-/* hide_sockets puts the worker in a user and mount namespace of its own in
- * which plugbayd's sockets (s->hide) are covered, so that no path leads a
- * plugin to them, then drops every capability. Where the kernel gives no user
- * namespace it says so through warn: plugbayd's peer check still refuses a
- * worker that connects (broker/peer.c). */
+/* own_pid_namespace tells whether plugbayd started this worker as pid 1 of a
+ * PID namespace of its own, which it does in a user namespace of its own too
+ * (broker/launch.c): no pid outside the worker names a process it can see. */
+static bool own_pid_namespace(void)
+{
+    return getpid() == 1;
+}
+
+/* own_user_namespace puts the worker in a user namespace of its own, unless
+ * plugbayd started it in one, with its uid and gid mapped to 0: NULL, or what failed. */
+static const char *own_user_namespace(void)
+{
+    if (own_pid_namespace())
+        return NULL;
+    uid_t uid = getuid();
+    gid_t gid = getgid();
+    if (unshare(CLONE_NEWUSER) != 0)
+        return "unshare(CLONE_NEWUSER)";
+    if (map_id("/proc/self/uid_map", uid) != 0)
+        return "uid_map";
+    if (write_text("/proc/self/setgroups", "deny") != 0 || map_id("/proc/self/gid_map", gid) != 0)
+        return "gid_map";
+    return NULL;
+}
+
+/* hide_sockets puts the worker in a mount namespace of its own (owned by its
+ * user namespace) in which plugbayd's sockets (s->hide) are covered, so that
+ * no path leads a plugin to them, then drops every capability. Where the
+ * kernel gives no user namespace it says so through warn: plugbayd's peer
+ * check still refuses a worker that connects (broker/peer.c). */
 static void hide_sockets(const bay_sandbox *s, void (*warn)(const char *))
 {
     char line[600];
     if (s->hide && *s->hide) {
-        uid_t uid = getuid();
-        gid_t gid = getgid();
         int keep_fd = -1;
-        const char *failed = NULL;
-        if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0)
-            failed = "unshare(CLONE_NEWUSER | CLONE_NEWNS)";
-        else if (map_id("/proc/self/uid_map", uid) != 0)
-            failed = "uid_map";
-        else if (write_text("/proc/self/setgroups", "deny") != 0 || map_id("/proc/self/gid_map", gid) != 0)
-            failed = "gid_map";
-        else if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+        const char *failed = own_user_namespace();
+        if (failed == NULL && unshare(CLONE_NEWNS) != 0)
+            failed = "unshare(CLONE_NEWNS)";
+        else if (failed == NULL && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
             failed = "making its mounts private";
-        else if (s->keep) /* opened in the new namespace: a bind mount takes its source from there */
+        else if (failed == NULL && s->keep) /* opened in the new namespace: a bind mount takes its source from there */
             keep_fd = open(s->keep, O_PATH | O_CLOEXEC);
         for (const char *p = s->hide; !failed && *p; p += strcspn(p, "\n"), p += *p == '\n') {
             char path[512];
@@ -343,7 +362,7 @@ static int refuse_signals_to_broker(scmp_filter_ctx ctx)
     const scmp_datum_t broker = (scmp_datum_t)getppid();
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < sizeof signalling / sizeof *signalling; i++)
-        rc = seccomp_rule_add(ctx, refused, signalling[i], 1, SCMP_A0(SCMP_CMP_EQ, broker)) ||
+        rc = (!own_pid_namespace() && seccomp_rule_add(ctx, refused, signalling[i], 1, SCMP_A0(SCMP_CMP_EQ, broker))) ||
              seccomp_rule_add(ctx, refused, signalling[i], 1, SCMP_A0(SCMP_CMP_GT, INT32_MAX));
     return rc;
 }
@@ -398,6 +417,12 @@ static int seccomp(const bay_sandbox *s, char *err, size_t errlen)
         /* io_uring makes sockets (IORING_OP_SOCKET) and more behind the filter's back. */
         SCMP_SYS(io_uring_setup), SCMP_SYS(io_uring_enter), SCMP_SYS(io_uring_register),
         SCMP_SYS(pidfd_open), SCMP_SYS(pidfd_send_signal), SCMP_SYS(pidfd_getfd),
+        /* System V IPC keys are the user's (a host's segment would be the plugin's for the asking), and
+         * segments and queues hold kernel memory that outlives the worker, in none of its mappings. */
+        SCMP_SYS(shmget), SCMP_SYS(shmat), SCMP_SYS(shmctl), SCMP_SYS(msgget), SCMP_SYS(msgsnd), SCMP_SYS(msgrcv),
+        SCMP_SYS(msgctl), SCMP_SYS(semget), SCMP_SYS(semop), SCMP_SYS(semtimedop), SCMP_SYS(semctl),
+        SCMP_SYS(mq_open), SCMP_SYS(mq_unlink), SCMP_SYS(mq_timedsend), SCMP_SYS(mq_timedreceive),
+        SCMP_SYS(mq_notify), SCMP_SYS(mq_getsetattr),
     };
     /* LeakSanitizer stops the world with ptrace from a cloned process: sanitizer builds keep both. */
     static const int debug[] = {SCMP_SYS(ptrace), SCMP_SYS(process_vm_readv)};

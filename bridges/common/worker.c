@@ -11,6 +11,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "proc.h"
 #include "value_internal.h"
 #include "wire.h"
 
@@ -262,7 +263,10 @@ int bay_worker_main(const bay_bridge *bridge)
     if (!read_env(env))
         return 2;
     bay_w.id = env[ENV_PLUGIN];
-    if (getppid() != (pid_t)atol(env[ENV_BROKER_PID])) {
+    /* plugbayd's pid as /proc numbers it: getppid() is 0 in the worker's own PID namespace. */
+    pid_t parent = 0, session = 0;
+    bay_w.pid = bay_proc_self();
+    if (bay_proc_parent(0, &parent, &session) != 0 || parent != (pid_t)atol(env[ENV_BROKER_PID])) {
         bay_worker_warn("plugbayd (pid %s) is already gone; exiting", env[ENV_BROKER_PID]);
         return 1;
     }

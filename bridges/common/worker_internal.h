@@ -63,6 +63,7 @@ typedef struct bay_worker {
     const bay_bridge *bridge;
     nng_socket sock;
     const char *id;          /* PLUGBAY_PLUGIN */
+    pid_t pid;               /* this worker's pid as plugbayd and hosts know it (1 is its own, in its PID namespace) */
     bay_value *load_args;    /* the COMMAND load map; info and functions point into it */
     bay_plugin_info info;
     const bay_value *functions; /* map: call name -> function name */

@@ -7,6 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -23,7 +27,9 @@ static const char trusted[] =
     " \"permissions\": [\"fs.read:/etc/hostname\", \"process.spawn\", \"net.connect:127.0.0.1:9\"],"
     " \"provides\": [{\"name\": \"trusted.read\", \"kind\": \"handle\", \"function\": \"read_file\"},"
     "              {\"name\": \"trusted.fork\", \"kind\": \"handle\", \"function\": \"fork_bomb\"},"
-    "              {\"name\": \"trusted.socket\", \"kind\": \"handle\", \"function\": \"open_socket\"}]}";
+    "              {\"name\": \"trusted.socket\", \"kind\": \"handle\", \"function\": \"open_socket\"},"
+    "              {\"name\": \"trusted.signal\", \"kind\": \"handle\", \"function\": \"send_signals\"},"
+    "              {\"name\": \"trusted.sees\", \"kind\": \"handle\", \"function\": \"sees\"}]}";
 
 static void start(void)
 {
@@ -142,15 +148,23 @@ Test(sandbox, spinning_forever_ends_in_a_timeout_and_a_restart)
     cr_assert(h_wait_until(pongs, &p, H_WAIT_MS), "test/hostile came back");
 }
 
-/* expect_signal_refused has test/hostile send SIGKILL to pid (or "parent") by every system call that signals. */
+/* expect_signal_refused has test/hostile send SIGKILL to pid by every system call that signals. */
 static void expect_signal_refused(const char *pid)
 {
     expect_refused("hostile.signal", pid, "Operation not permitted");
 }
 
+/* broker_pid writes plugbayd's pid as text. */
+static const char *broker_pid(char pid[static 32])
+{
+    snprintf(pid, 32, "%d", (int)h.broker);
+    return pid;
+}
+
 Test(sandbox, signals_reach_no_process_outside_its_worker)
 {
-    expect_signal_refused("parent");
+    char pid[32];
+    expect_signal_refused(broker_pid(pid));
     cr_assert_eq(kill(h.broker, 0), 0, "plugbayd lives");
     /* Nor any of plugbayd's threads by its thread id (a kill to one reaches the whole process). */
     char task[64];
@@ -169,7 +183,6 @@ Test(sandbox, signals_reach_no_process_outside_its_worker)
         pause();
         _exit(0);
     }
-    char pid[32];
     snprintf(pid, sizeof pid, "%d", (int)host);
     expect_signal_refused(pid);
     cr_expect_eq(waitpid(host, NULL, WNOHANG), 0, "the host process %d lives", (int)host);
@@ -185,11 +198,56 @@ Test(sandbox, signals_reach_no_process_outside_its_worker)
     cr_assert_eq(h_worker_pid(c, "test/slow"), other, "test/slow's worker was not restarted");
 }
 
+/* A worker is pid 1 of a PID namespace of its own: no pid outside names a
+ * process it can see (the kernel answers "No such process"), with
+ * process.spawn too, whose signal rule no longer has plugbayd's pid to refuse. */
+Test(sandbox, a_worker_sees_no_process_outside_its_own_pid_namespace)
+{
+    char pid[32], out[400];
+    attempt("hostile.sees", "1", out, sizeof out);
+    cr_assert(strstr(out, "ALLOWED session 1 of pid 1, seen from pid 1 (parent 0)"), "%s", out);
+    expect_refused("hostile.sees", broker_pid(pid), "No such process");
+    snprintf(pid, sizeof pid, "%d", (int)getpid());
+    expect_refused("hostile.sees", pid, "No such process");
+    pid_t other = h_worker_pid(c, "test/slow");
+    cr_assert_gt(other, 0);
+    snprintf(pid, sizeof pid, "%d", (int)other);
+    expect_refused("hostile.sees", pid, "No such process");
+
+    expect_refused("trusted.sees", broker_pid(pid), "No such process");
+    expect_refused("trusted.signal", broker_pid(pid), "");
+    cr_assert_eq(kill(h.broker, 0), 0, "plugbayd lives");
+    char answer[64];
+    cr_assert_eq(h_call_str(c, "slow.echo", "still here", 5000, answer, sizeof answer, NULL), 0);
+    cr_assert_eq(h_worker_pid(c, "test/slow"), other, "test/slow's worker was not restarted");
+}
+
+/* System V IPC keys are the user's (a host's segment is the plugin's for the
+ * asking), and segments and queues hold kernel memory that outlives the
+ * worker and lies in none of its mappings: every call is refused. */
+Test(sandbox, system_v_ipc_and_posix_message_queues_are_refused)
+{
+    key_t key = (key_t)(0x5eb00000 | (getpid() & 0xffff));
+    int shm = shmget(key, 4096, IPC_CREAT | IPC_EXCL | 0600), msg = msgget(key, IPC_CREAT | IPC_EXCL | 0600);
+    int sem = semget(key, 1, IPC_CREAT | IPC_EXCL | 0600);
+    cr_assert(shm >= 0 && msg >= 0 && sem >= 0, "the host's System V objects: %s", strerror(errno));
+    int64_t before = h_refused(c, "test/hostile", "syscall shmget");
+    char arg[32], out[400];
+    snprintf(arg, sizeof arg, "%d", (int)key);
+    attempt("hostile.sysv", arg, out, sizeof out);
+    shmctl(shm, IPC_RMID, NULL);
+    msgctl(msg, IPC_RMID, NULL);
+    semctl(sem, 0, IPC_RMID);
+    cr_assert(strncmp(out, "refused: ", 9) == 0 && strstr(out, "Operation not permitted"), "%s", out);
+    cr_assert(h_wait_refused(c, "test/hostile", "syscall shmget", before), "the refused shmget was not counted");
+}
+
 Test(sandbox, refused_system_calls_are_counted_per_plugin_in_info_status_and_the_log)
 {
     int64_t kills = h_refused(c, "test/hostile", "syscall kill"), tgkills = h_refused(c, "test/hostile", "syscall tgkill");
     int64_t total = h_refused(c, "test/hostile", NULL), slow = h_refused(c, "test/slow", NULL);
-    expect_signal_refused("parent");
+    char pid[32];
+    expect_signal_refused(broker_pid(pid));
     cr_assert(h_wait_refused(c, "test/hostile", "syscall kill", kills), "info never counted the refused kill: still %lld",
               (long long)h_refused(c, "test/hostile", "syscall kill"));
     cr_assert(h_wait_refused(c, "test/hostile", "syscall tgkill", tgkills), "info never counted the refused tgkill");
@@ -364,9 +422,9 @@ static void broker_cpu_limit(char *out, size_t len)
 
 Test(sandbox, a_plugin_cannot_set_the_brokers_limits_priority_or_cpus)
 {
-    char before[256], after[256];
+    char before[256], after[256], pid[32];
     broker_cpu_limit(before, sizeof before);
-    expect_refused("hostile.set_others", "parent", "Operation not permitted");
+    expect_refused("hostile.set_others", broker_pid(pid), "Operation not permitted");
     broker_cpu_limit(after, sizeof after);
     cr_assert_str_eq(after, before, "plugbayd's CPU limit changed");
     char out[64];
@@ -445,4 +503,26 @@ Test(sandbox, shared_memory_past_the_memory_limit_is_refused_or_killed)
 {
     expect_shared_memory_stopped("anonymous");
     expect_shared_memory_stopped("memfd");
+}
+
+/* start_shared starts plugbayd with --no-namespaces: workers share its PID namespace. */
+static void start_shared(void)
+{
+    const char *ids[] = {"example/hello", "test/hostile", NULL};
+    h_setup(&h, ids);
+    h_start(&h, (const char *[]){"--no-namespaces", NULL});
+    c = h_connect(&h, "test-sandbox");
+    h_wait_loaded(c, ids);
+}
+
+TestSuite(shared_pids, .init = start_shared, .fini = stop, .timeout = 120);
+
+/* Without the PID namespace the worker does see plugbayd (the check above can fail); seccomp still refuses its signals. */
+Test(shared_pids, without_namespaces_a_worker_sees_plugbayd_but_cannot_signal_it)
+{
+    char pid[32], out[400];
+    attempt("hostile.sees", broker_pid(pid), out, sizeof out);
+    cr_assert(strncmp(out, "ALLOWED session ", 16) == 0, "%s", out);
+    expect_signal_refused(pid);
+    cr_assert_eq(kill(h.broker, 0), 0, "plugbayd lives");
 }

@@ -8,6 +8,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <mqueue.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -19,6 +20,7 @@
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/ipc.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -135,7 +137,7 @@ static long signal_by(int i, long pid)
     }
 }
 
-/* send_signals sends SIGKILL to argument 0 (a pid, or "parent" for plugbayd)
+/* send_signals sends SIGKILL to argument 0 (a pid as plugbayd numbers it)
  * by every system call that signals a process; "ALLOWED" names the first that
  * worked, "refused" gives the last refusal. */
 static int send_signals(bay_call *call, const bay_value *args, bay_value **result)
@@ -146,7 +148,7 @@ static int send_signals(bay_call *call, const bay_value *args, bay_value **resul
     const char *arg;
     if (bay_arg_str(call, args, 0, &arg))
         return BAY_ETYPE;
-    long pid = strcmp(arg, "parent") == 0 ? syscall(SYS_getppid) : strtol(arg, NULL, 10);
+    long pid = strtol(arg, NULL, 10);
     char text[120];
     for (int i = 0; i < 8; i++)
         if (signal_by(i, pid) >= 0) {
@@ -156,14 +158,14 @@ static int send_signals(bay_call *call, const bay_value *args, bay_value **resul
     return outcome(result, -1, "");
 }
 
-/* set_others sets plugbayd's limits, priority and CPUs (argument 0: a pid,
- * or "parent") by every call that takes a pid; "ALLOWED" names the first that worked. */
+/* set_others sets the limits, priority and CPUs of process argument 0 (plugbayd's
+ * pid) by every call that takes a pid; "ALLOWED" names the first that worked. */
 static int set_others(bay_call *call, const bay_value *args, bay_value **result)
 {
     const char *arg;
     if (bay_arg_str(call, args, 0, &arg))
         return BAY_ETYPE;
-    long pid = strcmp(arg, "parent") == 0 ? syscall(SYS_getppid) : strtol(arg, NULL, 10);
+    long pid = strtol(arg, NULL, 10);
     struct rlimit one = {1, 1};
     unsigned long cpus = 1;
     struct sched_param prio = {0};
@@ -175,6 +177,46 @@ static int set_others(bay_call *call, const bay_value *args, bay_value **result)
         return outcome(result, 0, "sched_setaffinity");
     if (syscall(SYS_sched_setscheduler, pid, SCHED_IDLE, &prio) >= 0)
         return outcome(result, 0, "sched_setscheduler");
+    return outcome(result, -1, "");
+}
+
+/* sees asks the kernel for the session of process argument 0 (a pid as
+ * plugbayd numbers it), which it gives for any process the worker can see;
+ * "ALLOWED" also says the worker's own pid and its parent's. */
+static int sees(bay_call *call, const bay_value *args, bay_value **result)
+{
+    const char *arg;
+    if (bay_arg_str(call, args, 0, &arg))
+        return BAY_ETYPE;
+    long sid = syscall(SYS_getsid, strtol(arg, NULL, 10));
+    char text[120];
+    snprintf(text, sizeof text, "session %ld of pid %s, seen from pid %ld (parent %ld)", sid, arg, syscall(SYS_getpid),
+             syscall(SYS_getppid));
+    return outcome(result, sid < 0 ? -1 : 0, text);
+}
+
+/* sysv reaches for System V IPC and POSIX message queues: the segment,
+ * queue and semaphore set of key argument 0 (a host's, of the same user),
+ * then new ones of its own (kernel memory that outlives a worker and is in
+ * none of its mappings); "ALLOWED" names the first call that worked. */
+static int sysv(bay_call *call, const bay_value *args, bay_value **result)
+{
+    const char *arg;
+    if (bay_arg_str(call, args, 0, &arg))
+        return BAY_ETYPE;
+    long key = strtol(arg, NULL, 0);
+    struct mq_attr attr = {.mq_maxmsg = 1, .mq_msgsize = 1};
+    const char *what[] = {"shmget of the host's segment", "msgget of the host's queue", "semget of the host's set",
+                          "shmget of a new 64 MiB segment", "mq_open of a new queue"};
+    long rc[5];
+    rc[0] = syscall(SYS_shmget, key, 0, 0);
+    rc[1] = rc[0] < 0 ? syscall(SYS_msgget, key, 0) : 0;
+    rc[2] = rc[1] < 0 ? syscall(SYS_semget, key, 0, 0) : 0;
+    rc[3] = rc[2] < 0 ? syscall(SYS_shmget, IPC_PRIVATE, 64L << 20, IPC_CREAT | 0600) : 0;
+    rc[4] = rc[3] < 0 ? syscall(SYS_mq_open, "plugbay-hostile", O_CREAT | O_RDWR, 0600, &attr) : 0;
+    for (int i = 0; i < 5; i++)
+        if (rc[i] >= 0)
+            return outcome(result, 0, what[i]);
     return outcome(result, -1, "");
 }
 
@@ -361,7 +403,7 @@ static int ping(bay_call *call, const bay_value *args, bay_value **result)
     return reply_str(result, "pong");
 }
 
-BAY_PLUGIN(NULL, NULL, {"set_others", set_others}, {"read_file", read_file}, {"write_file", write_file}, {"open_socket", open_socket},
+BAY_PLUGIN(NULL, NULL, {"set_others", set_others}, {"sees", sees}, {"sysv", sysv}, {"read_file", read_file}, {"write_file", write_file}, {"open_socket", open_socket},
            {"run_shell", run_shell}, {"fork_bomb", fork_bomb}, {"allocate", allocate}, {"spin", spin},
            {"ping", ping}, {"send_signals", send_signals}, {"connect_abstract", connect_abstract},
            {"setup_io_uring", setup_io_uring}, {"map_shared", map_shared}, {"forge_refused", forge_refused},

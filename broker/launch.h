@@ -1,0 +1,42 @@
+/* broker/launch.h — starting a worker process, in user, PID and IPC namespaces
+ * of its own where the kernel gives them.
+ *
+ * plugbayd runs NNG's threads, so a worker is never forked: like posix_spawn,
+ * launch_worker clones a child that shares plugbayd's memory while plugbayd's
+ * thread waits (CLONE_VM | CLONE_VFORK), makes only raw system calls, and
+ * executes the worker. With namespaces the child is created in a new user
+ * namespace (plugbayd's uid and gid mapped to 0, written by the child itself)
+ * and a new PID namespace, in which the worker is pid 1: no pid outside its
+ * worker names a process it can see, and every process it starts (with
+ * process.spawn) dies with it; and a new IPC namespace, in which no System V
+ * key or POSIX message queue of the user's is found. */
+#ifndef BAY_LAUNCH_H
+#define BAY_LAUNCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* What to start, and how. */
+typedef struct launch_spec {
+    const char *exe;
+    char *const *argv;
+    char *const *envp;
+    const char *dir; /* its working folder */
+    int out_fd;      /* its stdout and stderr; its stdin is /dev/null */
+    bool namespaces; /* in a user, a PID and an IPC namespace of its own */
+} launch_spec;
+
+/* launch_probe tells whether workers can have user, PID and IPC namespaces of
+ * their own here: the kernel lets plugbayd make them and map its ids, and it
+ * has SO_PEERPIDFD, which a worker's fast path needs to check a host whose
+ * pid it cannot see. false with the reason in why. */
+bool launch_probe(char *why, size_t len);
+
+/* launch_worker starts s->exe as the leader of a new session, with every
+ * signal's default action, an empty signal mask and descriptors 0-2 only;
+ * *pid is its pid as plugbayd sees it. Returns 0, or an errno with the step
+ * that failed in what (a static string). */
+int launch_worker(const launch_spec *s, pid_t *pid, const char **what);
+
+#endif
