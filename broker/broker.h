@@ -282,10 +282,6 @@ int lifecycle_signature(broker *b, plugin *p, char *err, size_t errlen);
 void lifecycle_fail(broker *b, plugin *p, const char *why);
 
 /* depends.c */
-/* depends_order sorts b->plugins so every plugin comes after its dependencies
- * (then by manifest order and id), sets their ranks, and marks plugins in a
- * dependency cycle invalid. */
-void depends_order(broker *b);
 /* depends_host_check returns BAY_EVERSION (with err) when p does not work with this plugbay. */
 int depends_host_check(broker *b, plugin *p, char *err, size_t errlen);
 /* depends_ready returns 0 when p's dependencies are loaded, BAY_EPENDING (err

@@ -1,6 +1,7 @@
 /* broker/lifecycle.c — each plugin's life: discover, load, unload after draining, crash and restart. */
 #include "broker.h"
 #include "fastpath.h"
+#include "order.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,6 +129,41 @@ static plugin *plugin_new(broker *b, const char *id)
     return p;
 }
 
+/* discovered_invalid makes p, just discovered, invalid: what its manifest or
+ * its place among the others does not allow (label says which), logged. */
+static void discovered_invalid(plugin *p, const char *label, const char *why)
+{
+    p->state = PS_INVALID;
+    snprintf(p->reason, sizeof p->reason, "%s", why);
+    bay_log(BAY_LOG_ERROR, p->id, "%s: %s", label, why);
+}
+
+/* order_by_dependencies sorts b->plugins, in load order, so that each comes
+ * after its dependencies (order.h); those in or behind a cycle are invalid,
+ * and last. Out of memory, the load order stays. */
+static void order_by_dependencies(broker *b)
+{
+    size_t n = b->nplugins;
+    order_item *items = calloc(n ? n : 1, sizeof *items);
+    plugin **sorted = malloc((n ? n : 1) * sizeof *sorted);
+    for (size_t i = 0; items && i < n; i++) {
+        const bay_manifest *m = b->plugins[i]->m;
+        items[i] = (order_item){.id = b->plugins[i]->id, .deps = m ? m->deps : NULL, .ndeps = m ? m->ndeps : 0};
+    }
+    if (items && sorted && order_plugins(items, n) == 0) {
+        for (size_t i = 0; i < n; i++) {
+            sorted[items[i].rank] = b->plugins[i];
+            if (items[i].cyclic)
+                discovered_invalid(b->plugins[i], "refused", items[i].cycle);
+        }
+        memcpy(b->plugins, sorted, n * sizeof *sorted);
+    }
+    for (size_t i = 0; i < n; i++)
+        b->plugins[i]->rank = (int64_t)i;
+    free(items);
+    free(sorted);
+}
+
 /* initial_state derives a discovered plugin's state from the persistent state. */
 static void initial_state(broker *b, plugin *p)
 {
@@ -164,9 +200,7 @@ int lifecycle_discover(broker *b, char *err, size_t errlen)
         }
         char why[512];
         if (bay_manifest_load(b->opt.plugins_dir, *id, &p->m, why, sizeof why) != 0) {
-            p->state = PS_INVALID;
-            snprintf(p->reason, sizeof p->reason, "%s", why);
-            bay_log(BAY_LOG_ERROR, p->id, "invalid manifest: %s", why);
+            discovered_invalid(p, "invalid manifest", why);
             continue;
         }
         initial_state(b, p);
@@ -174,15 +208,12 @@ int lifecycle_discover(broker *b, char *err, size_t errlen)
     bay_strv_free(ids);
     if (b->nplugins > 1)
         qsort(b->plugins, b->nplugins, sizeof *b->plugins, by_load_order);
-    depends_order(b);
+    order_by_dependencies(b);
     for (size_t i = 0; i < b->nplugins; i++) {
         plugin *p = b->plugins[i];
         char why[512];
-        if (p->state != PS_INVALID && depends_host_check(b, p, why, sizeof why) != 0) {
-            p->state = PS_INVALID;
-            snprintf(p->reason, sizeof p->reason, "%s", why);
-            bay_log(BAY_LOG_ERROR, p->id, "refused: %s", why);
-        }
+        if (p->state != PS_INVALID && depends_host_check(b, p, why, sizeof why) != 0)
+            discovered_invalid(p, "refused", why);
     }
     for (size_t i = 0; i < bay_state_count(b->state); i++) {
         const char *id = bay_state_at(b->state, i)->id;
