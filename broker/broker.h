@@ -17,6 +17,7 @@
 #include "manifest.h"
 #include "registry.h"
 #include "signature.h"
+#include "permission.h"
 #include "state.h"
 
 /* What plugbayd can be told on its command line. */
@@ -294,23 +295,6 @@ void depends_wake(broker *b);
 /* depends_users writes the ids of running plugins that depend on p into out
  * (", "-separated) and returns how many there are. */
 size_t depends_users(broker *b, const plugin *p, char *out, size_t len);
-
-/* permission.c */
-/* permission_requested returns what p's manifest asks for: its "permissions"
- * and provide:NAME for each extension point it provides (NULL-terminated; the
- * caller frees it with bay_strv_free), or NULL when out of memory. */
-char **permission_requested(const bay_manifest *m);
-/* permission_match tells whether a granted permission covers wanted: equal,
- * or granted ends in '*' and wanted starts with what precedes it. */
-bool permission_match(const char *granted, const char *wanted);
-/* permission_granted tells whether p was granted KIND:NAME ("call", "provide"). */
-bool permission_granted(broker *b, const plugin *p, const char *kind, const char *name);
-/* permission_choose picks what to grant p at install: everything it asks for
- * when all, else the strings of grant (an array), each of which it must ask for.
- * On success *out is a NULL-terminated list the caller frees with
- * bay_strv_free. BAY_EPERM (nothing granted but something asked) and
- * BAY_EINVAL (a grant it did not ask for) come with err. */
-int permission_choose(const plugin *p, const bay_value *grant, bool all, char ***out, char *err, size_t errlen);
 
 /* supervise.c */
 /* supervise_init makes plugbayd a child subreaper (a worker's orphans stay its

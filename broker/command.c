@@ -198,6 +198,17 @@ static int unload_for(broker *b, plugin *p, bool disable, char *err, size_t errl
     return rc ? rc : moved;
 }
 
+/* choose picks what the command's "grant" and "grant_all" give p (permission_choose). */
+static int choose(const plugin *p, const bay_value *args, char ***out, char *err, size_t errlen)
+{
+    bay_error e;
+    int rc = permission_choose(p->id, p->m, bay_map_get(args, "grant"), bay_value_bool(bay_map_get(args, "grant_all")),
+                               out, &e);
+    if (rc)
+        snprintf(err, errlen, "%s", e.message);
+    return rc;
+}
+
 /* grant adds permissions to an installed plugin; calls see them at once,
  * provides at its next load. Answers at once. */
 static int grant(broker *b, conn *c, const bay_frame *f, plugin *p, const bay_value *args, char *err, size_t errlen)
@@ -208,8 +219,7 @@ static int grant(broker *b, conn *c, const bay_frame *f, plugin *p, const bay_va
         return BAY_ESTATE;
     }
     char **chosen;
-    int rc = permission_choose(p, bay_map_get(args, "grant"), bay_value_bool(bay_map_get(args, "grant_all")),
-                               &chosen, err, errlen);
+    int rc = choose(p, args, &chosen, err, errlen);
     if (rc)
         return rc;
     bay_value *all = bay_array();
@@ -256,8 +266,7 @@ static int lifecycle(broker *b, conn *c, const bay_frame *f, plugin *p, const ba
         char **granted;
         if ((rc = lifecycle_signature(b, p, err, errlen)) != 0)
             return rc;
-        rc = permission_choose(p, bay_map_get(args, "grant"), bay_value_bool(bay_map_get(args, "grant_all")),
-                               &granted, err, errlen);
+        rc = choose(p, args, &granted, err, errlen);
         if (rc)
             return rc;
         rc = bay_state_install(b->state, p->id, (const char *const *)granted, NULL);

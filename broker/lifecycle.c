@@ -358,9 +358,10 @@ static void withdraw(broker *b, plugin *p)
 /* provide registers p's extension points; on a conflict it withdraws them all. */
 static int provide(broker *b, plugin *p, char *err, size_t errlen)
 {
+    bay_state_plugin *sp = bay_state_find(b->state, p->id);
     for (size_t i = 0; i < p->m->nprovides; i++) {
         const bay_provide_decl *d = &p->m->provides[i];
-        if (!permission_granted(b, p, "provide", d->name)) {
+        if (!permission_granted(sp ? sp->granted : NULL, "provide", d->name)) {
             snprintf(err, errlen, "%s provides \"%s\" but was not granted provide:%s; grant it with `plugbay grant "
                                   "%s provide:%s`", p->id, d->name, d->name, p->id, d->name);
             withdraw(b, p);

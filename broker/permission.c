@@ -1,5 +1,5 @@
-/* broker/permission.c — what a plugin asks for, what the user granted it, and the checks the broker makes. */
-#include "broker.h"
+/* broker/permission.c — what a plugin asks for, what the user grants it, and whether a grant covers an operation. */
+#include "permission.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,12 +48,11 @@ bool permission_match(const char *granted, const char *wanted)
     return strcmp(granted, wanted) == 0;
 }
 
-bool permission_granted(broker *b, const plugin *p, const char *kind, const char *name)
+bool permission_granted(char *const *granted, const char *kind, const char *name)
 {
     char wanted[300];
     snprintf(wanted, sizeof wanted, "%s:%s", kind, name);
-    bay_state_plugin *sp = bay_state_find(b->state, p->id);
-    for (char **g = sp ? sp->granted : NULL; g && *g; g++)
+    for (char *const *g = granted; g && *g; g++)
         if (permission_match(*g, wanted))
             return true;
     return false;
@@ -68,22 +67,21 @@ static void join(char *const *v, char *out, size_t len)
         n += (size_t)snprintf(out + n, len - n, "%s%s", i ? ", " : "", v[i]);
 }
 
-int permission_choose(const plugin *p, const bay_value *grant, bool all, char ***out, char *err, size_t errlen)
+int permission_choose(const char *id, const bay_manifest *m, const bay_value *grant, bool all, char ***out,
+                      bay_error *err)
 {
-    char **requested = permission_requested(p->m), list[600];
+    char **requested = permission_requested(m), list[600];
     if (requested == NULL)
-        return BAY_ENOMEM;
-    join(requested, list, sizeof list);
-    int rc = 0;
+        return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
     if (all) {
         *out = requested;
         return 0;
     }
-    if (requested[0] && bay_value_len(grant) == 0) {
-        snprintf(err, errlen, "%s asks for: %s; grant them with --grant PERMISSION (each) or --grant-all", p->id,
-                 list);
-        rc = BAY_EPERM;
-    }
+    join(requested, list, sizeof list);
+    int rc = 0;
+    if (requested[0] && bay_value_len(grant) == 0)
+        rc = bay_error_set(err, BAY_EPERM, NULL,
+                           "%s asks for: %s; grant them with --grant PERMISSION (each) or --grant-all", id, list);
     char **chosen = calloc(1, sizeof *chosen);
     size_t n = 0;
     for (size_t i = 0; rc == 0 && i < bay_value_len(grant); i++) {
@@ -91,13 +89,11 @@ int permission_choose(const plugin *p, const bay_value *grant, bool all, char **
         bool asked = false;
         for (char **r = requested; g && *r && !asked; r++)
             asked = strcmp(*r, g) == 0;
-        if (!asked) {
-            snprintf(err, errlen, "%s does not ask for \"%s\" (it asks for: %s)", p->id, g ? g : "(not a string)",
-                     list[0] ? list : "nothing");
-            rc = BAY_EINVAL;
-        } else {
-            rc = chosen ? add(&chosen, &n, g) : BAY_ENOMEM;
-        }
+        if (!asked)
+            rc = bay_error_set(err, BAY_EINVAL, NULL, "%s does not ask for \"%s\" (it asks for: %s)", id,
+                               g ? g : "(not a string)", list[0] ? list : "nothing");
+        else if ((rc = chosen ? add(&chosen, &n, g) : BAY_ENOMEM) != 0)
+            bay_error_set(err, rc, NULL, "out of memory");
     }
     bay_strv_free(requested);
     if (rc) {

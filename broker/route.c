@@ -234,7 +234,8 @@ static void start(broker *b, conn *from, const bay_frame *f, bool answer)
     uint64_t origin = answer ? from->session : 0;
     char msg[1024];
     plugin *caller = from->role == ROLE_WORKER ? from->plugin : NULL;
-    if (caller && !permission_granted(b, caller, "call", f->name)) {
+    bay_state_plugin *sp = caller ? bay_state_find(b->state, caller->id) : NULL;
+    if (caller && !permission_granted(sp ? sp->granted : NULL, "call", f->name)) {
         if (answer)
             conn_send_error(b, from, f->id, BAY_EPERM, caller->id,
                             "%s may not call \"%s\": it was not granted call:%s (grant it with `plugbay grant %s "

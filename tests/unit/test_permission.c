@@ -1,0 +1,115 @@
+/* tests/unit/test_permission.c — what a plugin asks for, what a grant gives it, and what a grant covers (broker/permission.c). */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "permission.h"
+
+static const char manifest[] =
+    "{\"name\": \"x\", \"version\": \"1.0.0\", \"language\": \"c\", \"entry\": \"plugin.so\","
+    " \"permissions\": [\"call:greet\", \"fs.read:/etc/hostname\", \"call:greet\"],"
+    " \"provides\": [{\"name\": \"a.one\", \"kind\": \"handle\", \"function\": \"one\"},"
+    "              {\"name\": \"a.two\", \"kind\": \"event\", \"function\": \"two\"}]}";
+
+static bay_manifest *m;
+
+static void setup(void)
+{
+    char err[512];
+    cr_assert_eq(bay_manifest_parse(manifest, "x/plugin.json", "/p/x", "x", &m, err, sizeof err), 0, "%s", err);
+}
+
+static void teardown(void)
+{
+    bay_manifest_free(m);
+}
+
+TestSuite(permission, .init = setup, .fini = teardown);
+
+/* A grant, what is wanted, and whether the one covers the other. */
+static const struct {
+    const char *granted, *wanted;
+    bool covers;
+} matches[] = {
+    {"call:greet", "call:greet", true},
+    {"call:greet", "call:greeting", false},
+    {"call:greeting", "call:greet", false},
+    {"call:*", "call:greet", true},
+    {"call:*", "provide:greet", false},
+    {"call:gr*", "call:greet", true},
+    {"call:gr*", "call:gr", true},
+    {"call:gr*", "call:g", false},
+    {"*", "provide:anything", true},
+    {"", "", true},
+    {"", "call:greet", false},
+    {"call:greet*x", "call:greet*x", true}, /* '*' is a wildcard only at the end */
+    {"call:greet*x", "call:greetyx", false},
+    {"CALL:greet", "call:greet", false},
+};
+
+Test(permission, a_grant_covers_what_is_equal_or_starts_with_its_prefix)
+{
+    for (size_t i = 0; i < sizeof matches / sizeof *matches; i++)
+        cr_expect_eq(permission_match(matches[i].granted, matches[i].wanted), matches[i].covers, "\"%s\" covers \"%s\"",
+                     matches[i].granted, matches[i].wanted);
+}
+
+Test(permission, granted_looks_through_the_whole_list_for_kind_and_name)
+{
+    char *list[] = {"fs.read:/etc/hostname", "call:gr*", "provide:a.one", NULL};
+    cr_expect(permission_granted(list, "call", "greet"));
+    cr_expect(permission_granted(list, "provide", "a.one"));
+    cr_expect_not(permission_granted(list, "provide", "a.two"));
+    cr_expect_not(permission_granted(list, "call", "other"));
+    cr_expect_not(permission_granted(NULL, "call", "greet"), "nothing granted covers nothing");
+    char *none[] = {NULL};
+    cr_expect_not(permission_granted(none, "call", "greet"));
+}
+
+Test(permission, requested_is_its_permissions_then_a_provide_for_each_extension_point_each_once)
+{
+    char **r = permission_requested(m);
+    const char *want[] = {"call:greet", "fs.read:/etc/hostname", "provide:a.one", "provide:a.two", NULL};
+    for (size_t i = 0; want[i]; i++)
+        cr_assert_str_eq(r[i], want[i]);
+    cr_assert_null(r[4]);
+    bay_strv_free(r);
+}
+
+/* choose runs permission_choose with grant given as JSON (NULL: none). */
+static int choose(const char *grant_json, bool all, char ***out, bay_error *err)
+{
+    bay_value *grant = NULL;
+    char why[256];
+    if (grant_json)
+        cr_assert_eq(bay_value_from_json(grant_json, &grant, why, sizeof why), 0, "%s", why);
+    int rc = permission_choose("x", m, grant, all, out, err);
+    bay_value_free(grant);
+    return rc;
+}
+
+Test(permission, choose_gives_what_was_asked_and_granted_or_says_why_not)
+{
+    char **out = NULL;
+    bay_error err;
+    cr_assert_eq(choose(NULL, true, &out, &err), 0);
+    cr_expect_str_eq(out[2], "provide:a.one", "--grant-all gives all it asks for");
+    cr_expect_null(out[4]);
+    bay_strv_free(out);
+
+    cr_assert_eq(choose("[\"provide:a.two\", \"call:greet\", \"provide:a.two\"]", false, &out, &err), 0);
+    cr_expect_str_eq(out[0], "provide:a.two");
+    cr_expect_str_eq(out[1], "call:greet");
+    cr_expect_null(out[2], "each once");
+    bay_strv_free(out);
+
+    cr_expect_eq(choose("[]", false, &out, &err), BAY_EPERM);
+    cr_expect_str_eq(err.message, "x asks for: call:greet, fs.read:/etc/hostname, provide:a.one, provide:a.two; grant "
+                                  "them with --grant PERMISSION (each) or --grant-all");
+    cr_expect_eq(choose(NULL, false, &out, &err), BAY_EPERM, "no grant at all");
+
+    cr_expect_eq(choose("[\"call:*\"]", false, &out, &err), BAY_EINVAL, "only what it asks for, no wildcard");
+    cr_expect_str_eq(err.message, "x does not ask for \"call:*\" (it asks for: call:greet, fs.read:/etc/hostname, "
+                                  "provide:a.one, provide:a.two)");
+    cr_expect_eq(choose("[42]", false, &out, &err), BAY_EINVAL);
+    cr_expect(strstr(err.message, "\"(not a string)\""), "%s", err.message);
+}
