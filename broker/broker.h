@@ -19,6 +19,7 @@
 #include "signature.h"
 #include "permission.h"
 #include "state.h"
+#include "transition.h"
 
 /* What plugbayd can be told on its command line. */
 typedef struct bay_options {
@@ -77,18 +78,6 @@ typedef struct conn {
     atomic_bool paused;    /* not receiving until the broker's thread catches up */
     struct conn *next_close;
 } conn;
-
-typedef enum plugin_state {
-    PS_AVAILABLE, /* discovered, not installed */
-    PS_DISABLED,  /* installed, not enabled */
-    PS_STOPPED,   /* enabled, not loaded */
-    PS_WAITING,   /* enabled, waiting for its dependencies to load */
-    PS_STARTING,  /* worker started, loading */
-    PS_LOADED,
-    PS_UNLOADING, /* refusing new calls, draining in-flight ones */
-    PS_FAILED,    /* load failed or crashed; restart may be scheduled */
-    PS_INVALID,   /* manifest is invalid */
-} plugin_state;
 
 /* A broker request waiting on a plugin's lifecycle: answered when it settles. */
 typedef struct waiter {
@@ -253,9 +242,13 @@ void route_free(broker *b);
 /* lifecycle.c */
 int lifecycle_discover(broker *b, char *err, size_t errlen);
 plugin *plugin_find(broker *b, const char *id);
-const char *plugin_state_name(plugin_state s);
 void lifecycle_start_enabled(broker *b);
+/* lifecycle_load loads p as transition_load decides: starts it once its
+ * dependencies are loaded (waiting meanwhile), or says why not in err. */
 int lifecycle_load(broker *b, plugin *p, char *err, size_t errlen);
+/* lifecycle_load_fresh loads p, just installed or enabled: available,
+ * disabled and failed count as stopped, and its crash count starts again. */
+int lifecycle_load_fresh(broker *b, plugin *p, char *err, size_t errlen);
 /* lifecycle_unload stops p after its in-flight calls drain; it then rests in
  * `rest` (PS_STOPPED, PS_DISABLED or PS_AVAILABLE), or loads again when then_load. */
 int lifecycle_unload(broker *b, plugin *p, bool then_load, plugin_state rest, char *err, size_t errlen);

@@ -273,10 +273,8 @@ static int lifecycle(broker *b, conn *c, const bay_frame *f, plugin *p, const ba
         bay_strv_free(granted);
         if (rc)
             not_saved(b, p, "not installed", err, errlen);
-        if (rc == 0) {
-            p->state = PS_STOPPED;
-            rc = lifecycle_load(b, p, err, errlen);
-        }
+        if (rc == 0)
+            rc = lifecycle_load_fresh(b, p, err, errlen);
     } else if (strcmp(cmd, "uninstall") == 0 || strcmp(cmd, "disable") == 0) {
         if (p->state == PS_AVAILABLE) {
             snprintf(err, errlen, "%s is not installed", p->id);
@@ -293,11 +291,8 @@ static int lifecycle(broker *b, conn *c, const bay_frame *f, plugin *p, const ba
             rc = bay_state_set_enabled(b->state, p->id, true);
         if (rc)
             not_saved(b, p, "not enabled", err, errlen);
-        if (rc == 0 && (p->state == PS_DISABLED || p->state == PS_FAILED)) {
-            p->state = PS_STOPPED;
-            p->ncrashes = 0;
-            rc = lifecycle_load(b, p, err, errlen);
-        }
+        if (rc == 0 && (p->state == PS_DISABLED || p->state == PS_FAILED || p->state == PS_STOPPED))
+            rc = lifecycle_load_fresh(b, p, err, errlen);
     } else if (strcmp(cmd, "grant") == 0) {
         return grant(b, c, f, p, args, err, errlen);
     } else if (strcmp(cmd, "load") == 0) {

@@ -38,20 +38,15 @@ static int dep_problem(broker *b, plugin *p, const bay_dep_decl *d, plugin **nee
         snprintf(err, errlen, "%s needs %s %s, but %s is version %s", p->id, d->id, d->range, d->id, dp->m->version);
         return BAY_EVERSION;
     }
-    switch (dp->state) {
-    case PS_LOADED:
+    switch (transition_dependency(dp->state, dp->restart_at_ms || dp->pid)) {
+    case DEP_READY:
         return 0;
-    case PS_STARTING:
-    case PS_WAITING:
+    case DEP_PENDING:
         return BAY_EPENDING;
-    case PS_STOPPED:
+    case DEP_LOAD_FIRST:
         *need_load = dp;
         return BAY_EPENDING;
-    case PS_FAILED:
-        if (dp->restart_at_ms || dp->pid)
-            return BAY_EPENDING;
-        break;
-    default:
+    case DEP_UNAVAILABLE:
         break;
     }
     snprintf(err, errlen, "%s needs %s, which is %s%s%s", p->id, d->id, plugin_state_name(dp->state),
@@ -99,7 +94,7 @@ size_t depends_users(broker *b, const plugin *p, char *out, size_t len)
     out[0] = '\0';
     for (size_t i = 0; i < b->nplugins; i++) {
         plugin *u = b->plugins[i];
-        if (u->state != PS_LOADED && u->state != PS_STARTING && u->state != PS_WAITING)
+        if (!transition_in_use(u->state))
             continue;
         for (size_t j = 0; u->m && j < u->m->ndeps; j++)
             if (strcmp(u->m->deps[j].id, p->id) == 0) {

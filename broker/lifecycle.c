@@ -12,17 +12,6 @@
 
 #define UNLOAD_EXIT_MS 2000 /* time a worker gets to exit after COMMAND unload */
 
-static const char *const state_names[] = {
-    [PS_AVAILABLE] = "available", [PS_DISABLED] = "disabled", [PS_STOPPED] = "stopped", [PS_WAITING] = "waiting",
-    [PS_STARTING] = "starting",   [PS_LOADED] = "loaded",     [PS_UNLOADING] = "unloading",
-    [PS_FAILED] = "failed",       [PS_INVALID] = "invalid",
-};
-
-const char *plugin_state_name(plugin_state s)
-{
-    return state_names[s];
-}
-
 plugin *plugin_find(broker *b, const char *id)
 {
     for (size_t i = 0; i < b->nplugins; i++)
@@ -68,9 +57,9 @@ static void set_state(broker *b, plugin *p, plugin_state s, const char *reason)
 {
     p->state = s;
     snprintf(p->reason, sizeof p->reason, "%s", reason ? reason : "");
-    bay_log(s == PS_FAILED || s == PS_INVALID ? BAY_LOG_WARN : BAY_LOG_INFO, p->id, "%s%s%s", state_names[s],
+    bay_log(s == PS_FAILED || s == PS_INVALID ? BAY_LOG_WARN : BAY_LOG_INFO, p->id, "%s%s%s", plugin_state_name(s),
             p->reason[0] ? ": " : "", p->reason);
-    lifecycle_notice(b, "plugin-state", "", p->id, state_names[s], p->reason);
+    lifecycle_notice(b, "plugin-state", "", p->id, plugin_state_name(s), p->reason);
     if (s != PS_STARTING && s != PS_UNLOADING)
         wake_dependents(b);
 }
@@ -91,12 +80,12 @@ void lifecycle_settle(broker *b, plugin *p)
         next = w->next;
         conn *c = conn_get(b, w->session);
         if (c && (p->state == PS_FAILED || p->state == PS_INVALID))
-            conn_send_error(b, c, w->id, BAY_EUNAVAIL, p->id, "%s is %s: %s", p->id, state_names[p->state],
+            conn_send_error(b, c, w->id, BAY_EUNAVAIL, p->id, "%s is %s: %s", p->id, plugin_state_name(p->state),
                             p->reason);
         else if (c) {
             bay_value *v = bay_map();
             bay_map_set(v, "id", bay_str(p->id));
-            bay_map_set(v, "state", bay_str(state_names[p->state]));
+            bay_map_set(v, "state", bay_str(plugin_state_name(p->state)));
             conn_send_value(b, c, w->id, v);
             bay_value_free(v);
         }
@@ -232,31 +221,29 @@ void lifecycle_start_enabled(broker *b)
             lifecycle_load(b, b->plugins[i], err, sizeof err);
 }
 
-int lifecycle_load(broker *b, plugin *p, char *err, size_t errlen)
+/* load loads p (transition_load); fresh: just installed or enabled, its crash count starts again. */
+static int load(broker *b, plugin *p, bool fresh, char *err, size_t errlen)
 {
-    switch (p->state) {
-    case PS_LOADED:
-    case PS_STARTING:
-    case PS_WAITING:
-        if (p->state != PS_WAITING)
-            return 0;
-        break;
-    case PS_UNLOADING:
+    switch (transition_load(p->state, fresh)) {
+    case LOAD_NOTHING:
+        return 0;
+    case LOAD_AFTER_UNLOAD:
         p->then_load = true;
         return 0;
-    case PS_AVAILABLE:
+    case LOAD_NOT_INSTALLED:
         snprintf(err, errlen, "%s is not installed; run `plugbay install %s`", p->id, p->id);
         return BAY_ESTATE;
-    case PS_DISABLED:
+    case LOAD_DISABLED:
         snprintf(err, errlen, "%s is disabled; run `plugbay enable %s`", p->id, p->id);
         return BAY_ESTATE;
-    case PS_INVALID:
+    case LOAD_INVALID:
         snprintf(err, errlen, "%s has an invalid manifest: %s", p->id, p->reason);
         return BAY_EMANIFEST;
-    case PS_STOPPED:
-    case PS_FAILED:
+    case LOAD_START:
         break;
     }
+    if (fresh)
+        p->ncrashes = 0;
     int rc = depends_ready(b, p, err, errlen);
     if (rc == BAY_EPENDING) {
         if (p->state != PS_WAITING)
@@ -278,6 +265,16 @@ int lifecycle_load(broker *b, plugin *p, char *err, size_t errlen)
     }
     set_state(b, p, PS_STARTING, NULL);
     return 0;
+}
+
+int lifecycle_load(broker *b, plugin *p, char *err, size_t errlen)
+{
+    return load(b, p, false, err, errlen);
+}
+
+int lifecycle_load_fresh(broker *b, plugin *p, char *err, size_t errlen)
+{
+    return load(b, p, true, err, errlen);
 }
 
 /* functions_map builds the load command's map from call names to the plugin's functions. */
@@ -465,7 +462,7 @@ int lifecycle_unload(broker *b, plugin *p, bool then_load, plugin_state rest, ch
             set_state(b, p, rest, NULL);
         return then_load ? lifecycle_load(b, p, err, errlen) : 0;
     default:
-        snprintf(err, errlen, "%s is %s, not loaded", p->id, state_names[p->state]);
+        snprintf(err, errlen, "%s is %s, not loaded", p->id, plugin_state_name(p->state));
         return BAY_ESTATE;
     }
 }

@@ -324,6 +324,18 @@ Test(lifecycle, state_survives_a_broker_restart)
     cr_assert_str_eq(state, "loaded");
 }
 
+/* docs/cli.md: enable loads the plugin — also one that is enabled already but was unloaded. */
+Test(lifecycle, enable_loads_a_stopped_plugin)
+{
+    bay_error err;
+    cr_assert_eq(h_command(c, "unload", "example/audit", &err), 0, "%s", err.message);
+    cr_assert(h_wait_state(c, "example/audit", "stopped", H_WAIT_MS));
+    cr_assert_eq(h_command(c, "enable", "example/audit", &err), 0, "%s", err.message);
+    char state[64];
+    h_plugin_state(c, "example/audit", state, sizeof state, NULL, 0);
+    cr_assert_str_eq(state, "loaded");
+}
+
 Test(lifecycle, uninstall_removes_the_data_folder)
 {
     char data[600];
