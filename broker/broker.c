@@ -1,6 +1,10 @@
 /* broker/broker.c — plugbayd's event loop: one thread owns all state; NNG callbacks only queue. */
 #include "broker.h"
+#include "conn.h"
 #include "fastpath.h"
+#include "lifecycle.h"
+#include "route.h"
+#include "supervise.h"
 
 #include <errno.h>
 #include <poll.h>

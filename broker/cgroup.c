@@ -1,5 +1,6 @@
 /* broker/cgroup.c — per-plugin cgroup v2 memory limits, in a delegated cgroup folder the user names. */
 #include "broker.h"
+#include "cgroup.h"
 
 #include <errno.h>
 #include <fcntl.h>

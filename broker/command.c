@@ -1,6 +1,11 @@
 /* broker/command.c — the broker's commands (list, info, install, load, ..., status) for the CLI and hosts. */
 #include "broker.h"
+#include "command.h"
+#include "conn.h"
+#include "depends.h"
 #include "fastpath.h"
+#include "lifecycle.h"
+#include "supervise.h"
 
 #include <stdio.h>
 #include <stdlib.h>

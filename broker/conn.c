@@ -1,7 +1,12 @@
 /* broker/conn.c — plugbayd's connections: rendezvous, one pair1 socket per peer, handshake, sending, closing. */
 #include "broker.h"
+#include "command.h"
+#include "conn.h"
 #include "fastpath.h"
+#include "lifecycle.h"
 #include "peer.h"
+#include "route.h"
+#include "supervise.h"
 
 #include <pthread.h>
 #include <stdarg.h>

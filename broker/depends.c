@@ -1,5 +1,7 @@
 /* broker/depends.c — dependencies between plugins: load order, cycles, readiness, who is in use. */
 #include "broker.h"
+#include "depends.h"
+#include "lifecycle.h"
 
 #include <stdio.h>
 #include <stdlib.h>

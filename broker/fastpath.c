@@ -1,5 +1,8 @@
 /* broker/fastpath.c — fast channels: granting hosts a shared-memory channel to a worker, and revoking it. */
+#include "conn.h"
 #include "fastpath.h"
+#include "lifecycle.h"
+#include "supervise.h"
 
 #include <stdio.h>
 #include <stdlib.h>

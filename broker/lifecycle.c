@@ -1,7 +1,12 @@
 /* broker/lifecycle.c — each plugin's life: discover, load, unload after draining, crash and restart. */
 #include "broker.h"
+#include "conn.h"
+#include "depends.h"
 #include "fastpath.h"
+#include "lifecycle.h"
 #include "order.h"
+#include "route.h"
+#include "supervise.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,9 @@
 /* broker/route.c — calls: choosing providers, forwarding, gathering event results, deadlines, cancel. */
 #include "broker.h"
+#include "conn.h"
+#include "lifecycle.h"
+#include "route.h"
+#include "supervise.h"
 
 #include <msgpack.h>
 #include <stdio.h>

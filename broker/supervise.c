@@ -1,8 +1,12 @@
 /* broker/supervise.c — worker processes: spawn, output capture, heartbeats, kill, reap, no orphans. */
 #include "broker.h"
+#include "cgroup.h"
+#include "conn.h"
 #include "launch.h"
+#include "lifecycle.h"
 #include "peer.h"
 #include "proc.h"
+#include "supervise.h"
 #include "value_internal.h"
 
 #include <errno.h>

@@ -1,0 +1,36 @@
+/* broker/conn.h — connections: the public socket, one socket per peer, frames in and out. */
+#ifndef BAY_CONN_H
+#define BAY_CONN_H
+
+#include "broker.h"
+
+int conn_listen_public(broker *b);
+/* conn_open opens a connection socket for a peer (its rendezvous key, 0 for
+ * a worker) and writes the url it listens on. Over ipc only peer_pid may dial
+ * it (0: any pid that is no worker's); a worker's, only that worker. */
+conn *conn_open(broker *b, conn_role role, uint64_t peer, pid_t peer_pid, char *url, size_t urllen);
+conn *conn_get(broker *b, uint64_t session);
+/* conn_snapshot returns every connection (the caller frees the array). */
+conn **conn_snapshot(broker *b, size_t *n);
+/* conn_close lets go of c: it leaves the broker's tables at once and its
+ * socket is closed on another thread once the peer has gone (the peer was
+ * told why in an ERROR frame, or its worker was stopped). Never blocks. */
+void conn_close(broker *b, conn *c);
+/* conn_lingering counts the connections let go whose peer (rendezvous key
+ * peer) keeps them open, and the handshakes it has pending. */
+size_t conn_lingering(broker *b, uint64_t peer);
+void conn_handle_rendezvous(broker *b, nng_msg *msg);
+void conn_handle(broker *b, conn *c, nng_msg *msg);
+void conn_removed(broker *b, conn *c);
+int conn_send(broker *b, conn *c, const bay_frame *f);
+void conn_send_error(broker *b, conn *c, uint64_t id, int code, const char *plugin, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+void conn_send_value(broker *b, conn *c, uint64_t id, const bay_value *v);
+void conn_expire_handshakes(broker *b, int64_t now);
+/* conn_close_all lets go of every connection at shutdown and closes the
+ * sockets whose peers have gone; a socket a peer still holds is left to the
+ * process's exit (closing it could wedge NNG). sockets_settled tells whether
+ * the closing finished in time. */
+void conn_close_all(broker *b);
+
+#endif

@@ -1,0 +1,42 @@
+/* broker/lifecycle.h — each plugin's life: discover, load, unload after draining, crash and restart. */
+#ifndef BAY_LIFECYCLE_H
+#define BAY_LIFECYCLE_H
+
+#include "broker.h"
+
+int lifecycle_discover(broker *b, char *err, size_t errlen);
+plugin *plugin_find(broker *b, const char *id);
+void lifecycle_start_enabled(broker *b);
+/* lifecycle_load loads p as transition_load decides: starts it once its
+ * dependencies are loaded (waiting meanwhile), or says why not in err. */
+int lifecycle_load(broker *b, plugin *p, char *err, size_t errlen);
+/* lifecycle_load_fresh loads p, just installed or enabled: available,
+ * disabled and failed count as stopped, and its crash count starts again. */
+int lifecycle_load_fresh(broker *b, plugin *p, char *err, size_t errlen);
+/* lifecycle_unload stops p after its in-flight calls drain; it then rests in
+ * `rest` (PS_STOPPED, PS_DISABLED or PS_AVAILABLE), or loads again when then_load. */
+int lifecycle_unload(broker *b, plugin *p, bool then_load, plugin_state rest, char *err, size_t errlen);
+void lifecycle_worker_ready(broker *b, plugin *p);
+void lifecycle_load_answer(broker *b, plugin *p, const bay_frame *f);
+void lifecycle_worker_gone(broker *b, plugin *p, const char *why);
+void lifecycle_drained(broker *b, plugin *p);
+/* lifecycle_unload_answer ends the worker once it answered COMMAND unload. */
+void lifecycle_unload_answer(broker *b, plugin *p);
+void lifecycle_settle(broker *b, plugin *p);
+void lifecycle_add_waiter(plugin *p, uint64_t session, uint64_t id);
+/* lifecycle_withdraw removes every provider owner has, telling subscribers. */
+void lifecycle_withdraw(broker *b, void *owner, const char *who);
+void lifecycle_notice(broker *b, const char *what, const char *name, const char *plugin, const char *state,
+                      const char *reason);
+int64_t lifecycle_tick(broker *b, int64_t now);
+/* lifecycle_free frees every plugin (at shutdown, after the workers are gone). */
+void lifecycle_free(broker *b);
+
+/* lifecycle_signature checks p's signature under the policy: 0 when p may be
+ * used (a failed check under "warn" is logged), else the code with err. */
+int lifecycle_signature(broker *b, plugin *p, char *err, size_t errlen);
+
+/* lifecycle_fail marks p failed for good (no restart) with why, and answers its waiters. */
+void lifecycle_fail(broker *b, plugin *p, const char *why);
+
+#endif

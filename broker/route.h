@@ -1,0 +1,18 @@
+/* broker/route.h — calls and events in flight, from their caller to each provider and back. */
+#ifndef BAY_ROUTE_H
+#define BAY_ROUTE_H
+
+#include "broker.h"
+
+void route_call(broker *b, conn *from, const bay_frame *f);
+void route_event(broker *b, conn *from, const bay_frame *f);
+void route_answer(broker *b, conn *from, const bay_frame *f);
+void route_cancel(broker *b, conn *from, uint64_t origin_id);
+uint64_t route_timer_tick(broker *b, plugin *p, plugin_timer *t);
+void route_fail_provider(broker *b, uint64_t session, plugin *p, int code, const char *why);
+void route_fail_origin(broker *b, uint64_t session);
+int64_t route_expire(broker *b, int64_t now);
+/* route_free forgets every call in flight (at shutdown). */
+void route_free(broker *b);
+
+#endif
