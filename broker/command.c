@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "value_internal.h"
+#include "value_convert.h"
 
 static bay_value *strv_value(char *const *v, size_t n)
 {

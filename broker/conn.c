@@ -19,7 +19,7 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/transport/ipc/ipc.h>
 
-#include "value_internal.h"
+#include "value_convert.h"
 #include "wire.h"
 
 #define HANDSHAKE_TIMEOUT_MS 5000

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "value_internal.h"
+#include "value_convert.h"
 
 /* A host request waiting for the worker's answer to channel.open. */
 typedef struct ask {

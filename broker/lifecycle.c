@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "value_internal.h"
+#include "value_convert.h"
 
 #define UNLOAD_EXIT_MS 2000 /* time a worker gets to exit after COMMAND unload */
 

@@ -7,7 +7,7 @@
 #include "peer.h"
 #include "proc.h"
 #include "supervise.h"
-#include "value_internal.h"
+#include "value_convert.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "value_internal.h"
+#include "value_convert.h"
 #include "wire.h"
 
 struct bay_provider {

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "ring.h"
-#include "value_internal.h"
+#include "value_convert.h"
 
 #define HANDSHAKE_MS 2000   /* the worker answers HELLO within this */
 #define CRASH_REASON_MS 1000 /* how long a call waits for plugbayd to say why a worker died */

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "value_internal.h"
+#include "value_convert.h"
 #include "wire.h"
 
 void bay_conn_enter(bay_conn *c)

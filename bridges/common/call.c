@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "value_internal.h"
+#include "value_convert.h"
 
 int bay_call_stop_code(const bay_call *c)
 {

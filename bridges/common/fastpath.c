@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "proc.h"
-#include "value_internal.h"
+#include "value_convert.h"
 #include "wire.h"
 
 #define TOKEN_TTL_MS 10000 /* a token plugbayd issued that no host has used yet */

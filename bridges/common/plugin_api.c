@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "refusals.h"
-#include "value_internal.h"
+#include "value_convert.h"
 #include "wire.h"
 
 const char *bay_plugin_id(void)

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "proc.h"
-#include "value_internal.h"
+#include "value_convert.h"
 #include "wire.h"
 
 /* How long an unloaded worker waits for the broker to read its last answer. */

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "value_internal.h"
+#include "value_convert.h"
 
 /* ---- bay_value -> Python -------------------------------------------------- */
 

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "frame.h"
-#include "value_internal.h"
+#include "value_convert.h"
 
 /* A growing byte buffer the encoder writes into. */
 typedef struct bytes {

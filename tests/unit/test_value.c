@@ -4,7 +4,7 @@
 #include <plugbay/error.h>
 #include <plugbay/value.h>
 
-#include "value_internal.h"
+#include "value_convert.h"
 
 #include <math.h>
 #include <stdio.h>
