@@ -29,6 +29,7 @@
 
 #include <plugbay/plugbay.h>
 
+#include "clock.h"
 #include "proc.h"
 
 #define WARMUP 300
@@ -55,9 +56,7 @@ extern char **environ;
 
 static double now_us(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+    return (double)bay_now_ns() / 1e3;
 }
 
 static int cmp_double(const void *a, const void *b)

@@ -28,18 +28,6 @@ static pthread_mutex_t queue_mtx = PTHREAD_MUTEX_INITIALIZER;
 static event *queue_head, *queue_tail;
 static int queue_wake_fd = -1;
 
-int64_t bay_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-int64_t bay_now_ms(void)
-{
-    return bay_now_ns() / 1000000;
-}
-
 bool broker_queue_push(uint64_t session, nng_msg *msg)
 {
     event *e = malloc(sizeof *e);

@@ -11,6 +11,7 @@
 
 #include <plugbay/plugbay.h>
 
+#include "clock.h"
 #include "frame.h"
 #include "idmap.h"
 #include "log.h"
@@ -189,8 +190,6 @@ typedef struct broker {
 } broker;
 
 /* broker.c */
-int64_t bay_now_ms(void);
-int64_t bay_now_ns(void);
 int broker_run(broker *b);
 /* broker_queue_push hands a message (or, with msg NULL, the news that the
  * peer left) from an NNG thread to the broker's thread. session 0 is the

@@ -15,6 +15,7 @@
 #include <nng/nng.h>
 #include <plugbay/plugbay.h>
 
+#include "clock.h"
 #include "frame.h"
 
 /* How long past a call's deadline the library waits for the broker's own answer. */
@@ -79,8 +80,6 @@ struct bay_conn {
 
 /* conn.c */
 
-/* bay_now_ms returns monotonic milliseconds. */
-int64_t bay_now_ms(void);
 
 /* bay_conn_destroy frees c itself once nothing uses it any more. */
 void bay_conn_destroy(bay_conn *c);

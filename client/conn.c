@@ -16,13 +16,6 @@
 /* Longest bay_close waits for plugbayd to answer its goodbye. */
 #define BYE_TIMEOUT_MS 2000
 
-int64_t bay_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void bay_conn_destroy(bay_conn *c)
 {
     pthread_cond_destroy(&c->job_cv);

@@ -344,7 +344,7 @@ static int worker_alive(void *arg)
 static int crashed(bay_conn *c, chan *ch, const char *name, int64_t deadline_ns, bay_error *err)
 {
     bay_fast *fp = c->fast;
-    int64_t until = bay_mono_ns() + CRASH_REASON_MS * 1000000LL;
+    int64_t until = bay_now_ns() + CRASH_REASON_MS * 1000000LL;
     if (until > deadline_ns)
         until = deadline_ns;
     struct timespec ts = {until / 1000000000, until % 1000000000};
@@ -409,7 +409,7 @@ static int await(chan *ch, uint64_t id, int64_t deadline_ns, bay_value **result,
 /* run makes call f on ch; false when it must go through plugbayd. */
 static bool run(bay_conn *c, chan *ch, bay_frame *f, int timeout_ms, bay_value **result, bay_error *err, int *rc)
 {
-    int64_t deadline = bay_mono_ns() + (int64_t)timeout_ms * 1000000;
+    int64_t deadline = bay_now_ns() + (int64_t)timeout_ms * 1000000;
     struct timespec ts = {deadline / 1000000000, deadline % 1000000000};
     if (pthread_mutex_clocklock(&ch->mu, CLOCK_MONOTONIC, &ts) != 0) {
         *rc = bay_error_set(err, BAY_ETIMEDOUT, ch->plugin,

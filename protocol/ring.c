@@ -19,13 +19,6 @@
 #define SPIN_MAX_NS 200000
 #define SPIN_MIN_NS 20000
 
-int64_t bay_mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 void bay_bell_ring(bay_bell *b)
 {
     atomic_fetch_add(&b->seq, 1);
@@ -85,14 +78,14 @@ int bay_wait_for(bool (*ready)(void *), void *arg, bay_bell *const *bells, size_
 {
     if (ready(arg))
         return 0;
-    int64_t start = bay_mono_ns(), budget = bay_spin_budget(w->spin);
+    int64_t start = bay_now_ns(), budget = bay_spin_budget(w->spin);
     for (unsigned i = 1; budget > 0; i++) {
         bay_cpu_relax();
         if (ready(arg)) {
-            bay_spin_note(w->spin, bay_mono_ns() - start);
+            bay_spin_note(w->spin, bay_now_ns() - start);
             return 0;
         }
-        if ((i & 31) == 0 && bay_mono_ns() - start >= budget)
+        if ((i & 31) == 0 && bay_now_ns() - start >= budget)
             break;
     }
     uint32_t seen[FUTEX_WAITV_MAX];
@@ -103,7 +96,7 @@ int bay_wait_for(bool (*ready)(void *), void *arg, bay_bell *const *bells, size_
         for (size_t i = 0; i < n; i++)
             seen[i] = bay_bell_arm(bells[i]);
         bool now_ready = ready(arg);
-        int64_t now = bay_mono_ns(), until = w->until_ns;
+        int64_t now = bay_now_ns(), until = w->until_ns;
         if (w->alive && (until == 0 || until > now + BAY_RING_SLICE_MS * 1000000LL))
             until = now + BAY_RING_SLICE_MS * 1000000LL;
         if (!now_ready && (w->until_ns == 0 || now < w->until_ns))
@@ -114,12 +107,12 @@ int bay_wait_for(bool (*ready)(void *), void *arg, bay_bell *const *bells, size_
             break;
         if (w->alive && (rc = w->alive(w->arg)) != 0)
             break;
-        if (w->until_ns && bay_mono_ns() >= w->until_ns) {
+        if (w->until_ns && bay_now_ns() >= w->until_ns) {
             rc = BAY_ETIMEDOUT;
             break;
         }
     }
-    bay_spin_note(w->spin, bay_mono_ns() - start);
+    bay_spin_note(w->spin, bay_now_ns() - start);
     return rc;
 }
 

@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clock.h"
 #include "frame.h"
 
 /* Bytes of each direction's ring (a power of two). */
@@ -79,8 +80,6 @@ typedef struct bay_ring {
     bool producer;
 } bay_ring;
 
-/* bay_mono_ns returns CLOCK_MONOTONIC in nanoseconds. */
-int64_t bay_mono_ns(void);
 
 /* bay_bell_ring bumps b and wakes its sleepers, if any. */
 void bay_bell_ring(bay_bell *b);

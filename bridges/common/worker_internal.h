@@ -10,6 +10,7 @@
 
 #include <nng/nng.h>
 
+#include "clock.h"
 #include "frame.h"
 #include "ring.h"
 #include "worker.h"
@@ -84,14 +85,6 @@ typedef struct bay_worker {
 } bay_worker;
 
 extern bay_worker bay_w;
-
-/* bay_now_ns returns CLOCK_MONOTONIC in nanoseconds. */
-static inline int64_t bay_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* worker.c */
 

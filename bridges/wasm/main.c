@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "cache.h"
+#include "clock.h"
 #include "module.h"
 #include "runtime.h"
 #include "sandbox.h"
@@ -42,13 +43,6 @@ static struct {
     size_t len;
     bay_wasm_shape shape;
 } module;
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* read_module reads module.path into module.wasm. */
 static int read_module(const char *id, bay_error *err)
@@ -89,14 +83,14 @@ static int map_module(const char *id, const char *dir, const char *entry, const 
         (rc = bay_wasm_cache_dir(data_dir, id, cache, sizeof cache, why, sizeof why)))
         return bay_error_set(err, rc, id, "%s: %s", module.path, why);
     bool built;
-    int64_t t0 = now_ms();
+    int64_t t0 = bay_now_ms();
     rc = bay_wasm_compiled(cache, module.wasm, module.len, module.shape.imports_plugbay, entry, so, sizeof so, &built,
                            why, sizeof why);
     if (rc)
         return bay_error_set(err, rc, id, "%s: %s", module.path, why);
     if (built)
         fprintf(stderr, "plugbay-worker-wasm: %s: translated by wasm2c and compiled in %lld ms into %s\n",
-                module.path, (long long)(now_ms() - t0), so);
+                module.path, (long long)(bay_now_ms() - t0), so);
     return bay_wasm_map(id, so, err);
 }
 

@@ -15,6 +15,7 @@
 #include <wasm-rt-impl.h>
 
 #include "cache.h"
+#include "clock.h"
 #include "refusals.h"
 
 /* Trap codes of the worker's own, beside wasm_rt_trap_t's. */
@@ -58,13 +59,6 @@ static struct {
 
 /* 1 while the main thread runs wasm code: only then may the interrupt handler jump out of it. */
 static volatile sig_atomic_t in_wasm;
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* note records more about what is going wrong, for the message of the call
  * running (or of the start code). Returns the text. */
@@ -274,7 +268,7 @@ static int trapped(bay_wasm_frame *f, int trap, int64_t started_ms)
     if (trap == TRAP_INTERRUPTED) {
         code = bay_call_remaining_ms(f->call) == 0 ? BAY_ETIMEDOUT : BAY_ECANCELED;
         snprintf(msg, sizeof msg, "plugin %s: call \"%s\" stopped in wasm code after %lld ms, %s (an endless loop?)",
-                 rt.id, name, (long long)(now_ms() - started_ms),
+                 rt.id, name, (long long)(bay_now_ms() - started_ms),
                  code == BAY_ETIMEDOUT ? "past its deadline" : "cancelled by its caller");
     } else if (trap == TRAP_REPLACED) {
         snprintf(msg, sizeof msg,
@@ -331,7 +325,7 @@ int bay_wasm_run(const char *function, bay_call *call, const bay_value *args, ba
     }
     bay_wasm_frame f = {.call = call, .function = function, .generation = rt.generation, .outer = rt.host.frame};
     run r = {find_entry(function), packed, (uint32_t)len, 0};
-    int64_t started = now_ms();
+    int64_t started = bay_now_ms();
     rt.host.frame = &f;
     int trap = guard(run_body, &r);
     rt.host.frame = f.outer;

@@ -309,7 +309,7 @@ Test(fastpath, hostile_hosts_are_refused_and_the_worker_keeps_serving)
     close(memfd);
     bay_ring in, out;
     bay_chan_rings(mem, false, &in, &out);
-    bay_ring_wait w = {.until_ns = bay_mono_ns() + 5000000000LL};
+    bay_ring_wait w = {.until_ns = bay_now_ns() + 5000000000LL};
     cr_assert_eq(bay_ring_write(&out, "\xff\xff\xff\x7f", 4, &w), 0);
     cr_assert(h_wait_until(hung_up, &fd, H_WAIT_MS), "the worker kept a channel that broke the rules");
     int again = dial_raw(grant);

@@ -1,0 +1,16 @@
+/* protocol/clock.c — the one clock plugbay measures time with: CLOCK_MONOTONIC. */
+#include "clock.h"
+
+#include <time.h>
+
+int64_t bay_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t bay_now_ms(void)
+{
+    return bay_now_ns() / 1000000;
+}

@@ -1,0 +1,13 @@
+/* protocol/clock.h — the one clock plugbay measures time with: CLOCK_MONOTONIC. */
+#ifndef BAY_CLOCK_H
+#define BAY_CLOCK_H
+
+#include <stdint.h>
+
+/* bay_now_ns returns CLOCK_MONOTONIC in nanoseconds. */
+int64_t bay_now_ns(void);
+
+/* bay_now_ms returns CLOCK_MONOTONIC in milliseconds. */
+int64_t bay_now_ms(void);
+
+#endif
