@@ -29,17 +29,17 @@ static int call(bay_conn *c, const char *fn, const char *name, const bay_value *
                 bay_value **result, bay_pending **out, bay_error *err)
 {
     int timeout = opts && opts->timeout_ms ? opts->timeout_ms : BAY_DEFAULT_TIMEOUT_MS;
-    if (c == NULL || name == NULL || *name == '\0' || timeout < 0 || timeout > INT_MAX - BAY_GRACE_MS)
+    if (c == NULL || name == NULL || *name == '\0' || timeout < 0 || timeout > INT_MAX - BAY_CALL_GRACE_MS)
         return bay_error_set(err, BAY_EINVAL, NULL,
                              "%s: needs a connection, a non-empty extension point name and a timeout_ms from 0 to %d",
-                             fn, INT_MAX - BAY_GRACE_MS);
+                             fn, INT_MAX - BAY_CALL_GRACE_MS);
     bay_frame f = {.type = BAY_F_CALL, .name = name, .timeout_ms = timeout, .context = opts ? opts->context : NULL};
     void *buf = NULL;
     int rc = pack_args(fn, name, args, BAY_ARRAY, &f, &buf, err);
     if (rc == 0 && out)
-        rc = bay_request_async(c, &f, timeout + BAY_GRACE_MS, out, err);
+        rc = bay_request_async(c, &f, timeout + BAY_CALL_GRACE_MS, out, err);
     else if (rc == 0 && !bay_fast_call(c, &f, timeout, result, err, &rc))
-        rc = bay_request(c, &f, timeout + BAY_GRACE_MS, result, err);
+        rc = bay_request(c, &f, timeout + BAY_CALL_GRACE_MS, result, err);
     free(buf);
     return rc;
 }

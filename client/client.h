@@ -18,8 +18,6 @@
 #include "clock.h"
 #include "frame.h"
 
-/* How long past a call's deadline the library waits for the broker's own answer. */
-#define BAY_GRACE_MS 1000
 /* Deadline of DECLARE, PROVIDE and SUBSCRIBE. */
 #define BAY_SETUP_TIMEOUT_MS BAY_DEFAULT_TIMEOUT_MS
 /* Default deadline of bay_command. */

@@ -21,6 +21,11 @@
 #define BAY_LOG_LINES_MAX 1000
 #define BAY_LOG_LINES_WINDOW_MS 10000
 
+/* How long past a call's deadline a caller (a host, or a plugin calling
+ * through its worker) waits for plugbayd's own answer, which names the plugin
+ * that failed, before giving up by itself. */
+#define BAY_CALL_GRACE_MS 1000
+
 /* Largest frame accepted from a peer. */
 #define BAY_FRAME_MAX (16u * 1024u * 1024u)
 

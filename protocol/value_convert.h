@@ -15,6 +15,12 @@
  * Note: msgpack-c 4.0's decoder itself stops at 32 levels (see value_msgpack.c). */
 #define BAY_VALUE_MAX_DEPTH 64
 
+/* A language's containers (Lua tables, Python lists and dicts) nest at most
+ * this deep in a value crossing a call. The wire protocol decodes 32 levels; a
+ * frame and an event's result list and entry wrap a value in three more, so 24
+ * leaves room to spare. */
+#define BAY_CONVERT_MAX_DEPTH 24
+
 /* bay_value_fail writes a printf-style reason into err (when err is not NULL
  * and errlen > 0), truncating to fit, and returns code. */
 int bay_value_fail(char *err, size_t errlen, int code, const char *fmt, ...)

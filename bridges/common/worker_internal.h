@@ -22,9 +22,6 @@
 /* Deadline of bay_plugin_call outside a call, or inside one without a deadline. */
 #define BAY_CALL_DEFAULT_TIMEOUT_MS 5000
 
-/* How long bay_plugin_call waits past its timeout for the broker's own answer
- * (which names the plugin that failed) before giving up by itself. */
-#define BAY_CALL_GRACE_MS 1000
 
 /* A host's fast channel to this worker (fastpath.c). */
 typedef struct bay_chan bay_chan;

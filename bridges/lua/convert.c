@@ -148,7 +148,7 @@ static bool utf8_valid(const unsigned char *s, size_t n)
 /* One conversion from Lua: where it is in the value, and the tables above it. */
 typedef struct conv {
     lua_State *L;
-    const void *above[LBAY_MAX_DEPTH]; /* the tables being converted, outermost first */
+    const void *above[BAY_CONVERT_MAX_DEPTH]; /* the tables being converted, outermost first */
     int depth;
     char where[256]; /* "result[2].name" */
     char *err;
@@ -304,8 +304,8 @@ static int convert_table(conv *c, int idx, bay_value **out)
     for (int i = 0; i < c->depth; i++)
         if (c->above[i] == self)
             return fail(c, "is a table that contains itself (a cycle); a value crossing a call must be a tree");
-    if (c->depth == LBAY_MAX_DEPTH)
-        return fail(c, "tables nest deeper than %d levels", LBAY_MAX_DEPTH);
+    if (c->depth == BAY_CONVERT_MAX_DEPTH)
+        return fail(c, "tables nest deeper than %d levels", BAY_CONVERT_MAX_DEPTH);
     if (!lua_checkstack(L, 4))
         return fail(c, "no room left on the Lua stack");
     int shape = SHAPE_NONE;

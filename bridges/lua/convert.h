@@ -7,10 +7,8 @@
 #include <lua.h>
 #include <plugbay/value.h>
 
-/* Tables nest at most this deep in a value crossing a call. The wire protocol
- * decodes 32 levels; a frame and an event's result list and entry wrap a value
- * in three more, so 24 leaves room to spare. */
-#define LBAY_MAX_DEPTH 24
+#include "value_convert.h" /* BAY_CONVERT_MAX_DEPTH */
+
 
 /* lbay_convert_open creates the marker metatables of plugbay.array and
  * plugbay.map in L's registry. Raises on memory errors (call it in protected mode). */

@@ -75,7 +75,7 @@ PyObject *pyb_args_to_python(const bay_value *args)
 typedef struct conv {
     char path[200];                 /* what, then [i] and ["key"] down to the current object */
     size_t len;
-    PyObject *above[PYB_MAX_DEPTH]; /* the lists, tuples and dicts being converted, outermost first */
+    PyObject *above[BAY_CONVERT_MAX_DEPTH]; /* the lists, tuples and dicts being converted, outermost first */
     int depth;
     char *err;
     size_t errlen;
@@ -208,8 +208,8 @@ static int container(conv *c, PyObject *o, bay_value **out)
     for (int i = 0; i < c->depth; i++)
         if (c->above[i] == o)
             return fail(c, "contains itself (a %s in a cycle cannot cross a call)", Py_TYPE(o)->tp_name);
-    if (c->depth == PYB_MAX_DEPTH)
-        return fail(c, "nests lists, tuples and dicts deeper than %d levels", PYB_MAX_DEPTH);
+    if (c->depth == BAY_CONVERT_MAX_DEPTH)
+        return fail(c, "nests lists, tuples and dicts deeper than %d levels", BAY_CONVERT_MAX_DEPTH);
     c->above[c->depth++] = o;
     int rc = PyDict_Check(o) ? dict(c, o, out) : sequence(c, o, out);
     c->depth--;

@@ -16,10 +16,8 @@
 #include <plugbay/error.h>
 #include <plugbay/value.h>
 
-/* Lists and dicts nest at most this deep in a value crossing a call. The wire
- * protocol decodes 32 levels; a frame and an event's result list and entry wrap
- * a value in three more, so 24 leaves room to spare. */
-#define PYB_MAX_DEPTH 24
+#include "value_convert.h" /* BAY_CONVERT_MAX_DEPTH */
+
 
 /* pyb_to_python returns a new reference to v as a Python object, or NULL
  * with a Python exception set (MemoryError). */

@@ -200,12 +200,12 @@ Test(lua_value, cycles_and_deep_nesting_are_clear_errors)
     expect_error("t", (const char *[]){"result.self", "contains itself", NULL});
     expect_error("u", (const char *[]){"result[1][1]", "cycle", NULL});
     char expr[512];
-    snprintf(expr, sizeof expr, "(function() local t = 1 for i = 1, %d do t = {t} end return t end)()", LBAY_MAX_DEPTH);
+    snprintf(expr, sizeof expr, "(function() local t = 1 for i = 1, %d do t = {t} end return t end)()", BAY_CONVERT_MAX_DEPTH);
     bay_value *v = NULL;
-    cr_assert_eq(from_lua(expr, &v), 0, "%d levels are allowed: %s", LBAY_MAX_DEPTH, why);
+    cr_assert_eq(from_lua(expr, &v), 0, "%d levels are allowed: %s", BAY_CONVERT_MAX_DEPTH, why);
     bay_value_free(v);
     snprintf(expr, sizeof expr, "(function() local t = 1 for i = 1, %d do t = {t} end return t end)()",
-             LBAY_MAX_DEPTH + 1);
+             BAY_CONVERT_MAX_DEPTH + 1);
     expect_error(expr, (const char *[]){"deeper than 24 levels", NULL});
 }
 
