@@ -85,7 +85,7 @@ static int native_load(const bay_plugin_info *p, const json_t *manifest, const c
     return rc;
 }
 
-static int native_call(const char *function, bay_call *call, const bay_value *args, bay_value **result)
+static int native_call(const char *function, bay_invocation *call, const bay_value *args, bay_value **result)
 {
     bay_plugin_fn fn = find_export(function); /* load checked that it exists */
     return fn(call, args, result);
@@ -104,7 +104,7 @@ static void native_unload(void)
 typedef struct kind {
     int (*load)(const bay_plugin_info *p, const json_t *manifest, const char *path, const char *const *functions,
                 bay_error *err);
-    int (*call)(const char *function, bay_call *call, const bay_value *args, bay_value **result);
+    int (*call)(const char *function, bay_invocation *call, const bay_value *args, bay_value **result);
     void (*unload)(void);
 } kind;
 
@@ -131,7 +131,7 @@ static int c_load(const bay_plugin_info *p, const char *const *functions, bay_er
     return rc;
 }
 
-static int c_call(const char *function, bay_call *call, const bay_value *args, bay_value **result)
+static int c_call(const char *function, bay_invocation *call, const bay_value *args, bay_value **result)
 {
     return loaded->call(function, call, args, result);
 }

@@ -8,7 +8,7 @@
 
 #include "value_convert.h"
 
-int bay_call_stop_code(const bay_call *c)
+int bay_call_stop_code(const bay_invocation *c)
 {
     if (atomic_load(&c->cancelled))
         return BAY_ECANCELED;
@@ -32,7 +32,7 @@ static void served_names(char *buf, size_t size)
  * ERROR saying why), or 0 when it may. */
 static int refuse(const bay_job *j)
 {
-    const bay_call *c = &j->call;
+    const bay_invocation *c = &j->call;
     if (!bay_w.loaded)
         return bay_worker_error(c->chan, c->id, BAY_EUNAVAIL, "call \"%s\" arrived before the plugin was loaded", c->name);
     if (c->function == NULL) {
@@ -59,7 +59,7 @@ static int refuse(const bay_job *j)
 }
 
 /* answer_failure answers a call whose function returned code rc. */
-static void answer_failure(const bay_call *c, int rc)
+static void answer_failure(const bay_invocation *c, int rc)
 {
     if (strcmp(bay_errname(rc), "BAY_E?") == 0)
         bay_worker_error(c->chan, c->id, BAY_EPLUGIN, "%s returned %d, which is not a plugbay error code%s%s", c->function, rc,
@@ -72,7 +72,7 @@ static void answer_failure(const bay_call *c, int rc)
 
 void bay_run_call(bay_job *j)
 {
-    bay_call *c = &j->call;
+    bay_invocation *c = &j->call;
     c->name = j->f.name;
     c->context = j->f.context;
     int64_t timeout_ms = j->f.timeout_ms < INT32_MAX ? j->f.timeout_ms : INT32_MAX; /* ~24 days at most */
@@ -99,7 +99,7 @@ void bay_run_call(bay_job *j)
     bay_value_free(result);
 }
 
-int bay_call_error(bay_call *call, int code, const char *fmt, ...)
+int bay_call_error(bay_invocation *call, int code, const char *fmt, ...)
 {
     if (call == NULL)
         return code;
@@ -111,22 +111,22 @@ int bay_call_error(bay_call *call, int code, const char *fmt, ...)
     return code;
 }
 
-const char *bay_call_name(const bay_call *call)
+const char *bay_call_name(const bay_invocation *call)
 {
     return call->name;
 }
 
-const char *bay_call_context(const bay_call *call)
+const char *bay_call_context(const bay_invocation *call)
 {
     return call->context;
 }
 
-int bay_call_cancelled(const bay_call *call)
+int bay_call_cancelled(const bay_invocation *call)
 {
     return bay_call_stop_code(call) != 0;
 }
 
-int bay_call_remaining_ms(const bay_call *call)
+int bay_call_remaining_ms(const bay_invocation *call)
 {
     if (call->deadline_ns == 0)
         return INT_MAX;
@@ -140,7 +140,7 @@ int bay_call_remaining_ms(const bay_call *call)
 /* arg_get stores argument index of args in *out, whose C type follows want
  * (int64_t, double, const char *, bool; an int also passes for a float).
  * A missing or mistyped argument is recorded with bay_call_error: BAY_ETYPE. */
-static int arg_get(bay_call *call, const bay_value *args, size_t index, bay_type want, void *out)
+static int arg_get(bay_invocation *call, const bay_value *args, size_t index, bay_type want, void *out)
 {
     size_t n = bay_value_len(args);
     if (index >= n)
@@ -160,22 +160,22 @@ static int arg_get(bay_call *call, const bay_value *args, size_t index, bay_type
     return 0;
 }
 
-int bay_arg_int(bay_call *call, const bay_value *args, size_t index, int64_t *out)
+int bay_arg_int(bay_invocation *call, const bay_value *args, size_t index, int64_t *out)
 {
     return arg_get(call, args, index, BAY_INT, out);
 }
 
-int bay_arg_float(bay_call *call, const bay_value *args, size_t index, double *out)
+int bay_arg_float(bay_invocation *call, const bay_value *args, size_t index, double *out)
 {
     return arg_get(call, args, index, BAY_FLOAT, out);
 }
 
-int bay_arg_str(bay_call *call, const bay_value *args, size_t index, const char **out)
+int bay_arg_str(bay_invocation *call, const bay_value *args, size_t index, const char **out)
 {
     return arg_get(call, args, index, BAY_STR, out);
 }
 
-int bay_arg_bool(bay_call *call, const bay_value *args, size_t index, bool *out)
+int bay_arg_bool(bay_invocation *call, const bay_value *args, size_t index, bool *out)
 {
     return arg_get(call, args, index, BAY_BOOL, out);
 }

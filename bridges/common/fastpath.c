@@ -244,7 +244,7 @@ void bay_fast_check_hung(void)
     int64_t grace_ns = (int64_t)atomic_load(&fast.hang_grace_ms) * 1000000, over = 0;
     char name[256] = "";
     pthread_mutex_lock(&bay_w.lock);
-    for (const bay_call *c = bay_w.calls; c && grace_ns > 0 && !name[0]; c = c->outer)
+    for (const bay_invocation *c = bay_w.calls; c && grace_ns > 0 && !name[0]; c = c->outer)
         if (c->chan && c->deadline_ns && (over = bay_now_ns() - c->deadline_ns) > grace_ns)
             snprintf(name, sizeof name, "%s", c->name);
     pthread_mutex_unlock(&bay_w.lock);

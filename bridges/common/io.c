@@ -41,7 +41,7 @@ static bool match_reply(const bay_job *j, const void *arg)
 
 static bool match_call(const bay_job *j, const void *arg)
 {
-    const bay_call *c = arg; /* the id and channel to match */
+    const bay_invocation *c = arg; /* the id and channel to match */
     return j->f.type == BAY_F_CALL && j->f.id == c->id && j->call.chan == c->chan;
 }
 
@@ -92,10 +92,10 @@ static void enqueue(bay_job *j)
 bool bay_queue_cancel(bay_chan *from, uint64_t id)
 {
     bool in_hand = false;
-    bay_call which = {.id = id, .chan = from};
+    bay_invocation which = {.id = id, .chan = from};
     pthread_mutex_lock(&bay_w.lock);
     bay_job *queued = unlink_first(match_call, &which);
-    for (bay_call *c = bay_w.calls; c && !queued; c = c->outer)
+    for (bay_invocation *c = bay_w.calls; c && !queued; c = c->outer)
         if ((c->id == id || id == BAY_CALLS_ALL) && c->chan == from) {
             atomic_store(&c->cancelled, true);
             in_hand = true;
@@ -249,7 +249,7 @@ void bay_io_stop(int linger_ms)
 }
 
 /* wake_at returns the earlier of until_ns and watch's deadline (0 = none). */
-static int64_t wake_at(const bay_call *watch, int64_t until_ns)
+static int64_t wake_at(const bay_invocation *watch, int64_t until_ns)
 {
     int64_t d = watch ? watch->deadline_ns : 0;
     if (d == 0 || (until_ns != 0 && until_ns < d))
@@ -257,7 +257,7 @@ static int64_t wake_at(const bay_call *watch, int64_t until_ns)
     return d;
 }
 
-bay_job *bay_queue_take(const bay_wait *wait, const bay_call *watch, int64_t until_ns)
+bay_job *bay_queue_take(const bay_wait *wait, const bay_invocation *watch, int64_t until_ns)
 {
     bay_job *j;
     pthread_mutex_lock(&bay_w.lock);

@@ -94,7 +94,7 @@ static int take_reply(const bay_job *j, const char *name, bay_value **result, ba
 
 /* stopped fills err for a bay_plugin_call(name) that gives up because the
  * call cur it runs in stopped with code stop; what says what became of it. */
-static int stopped(bay_error *err, int stop, const char *name, const bay_call *cur, const char *what)
+static int stopped(bay_error *err, int stop, const char *name, const bay_invocation *cur, const char *what)
 {
     return bay_error_set(err, stop, bay_w.id, "bay_plugin_call(\"%s\") %s: the call \"%s\" it runs in %s", name, what,
                          cur->name, stop == BAY_ECANCELED ? "was cancelled" : "reached its deadline");
@@ -102,7 +102,7 @@ static int stopped(bay_error *err, int stop, const char *name, const bay_call *c
 
 /* await waits for the reply to wait->id, serving the calls that arrive
  * meanwhile; cur is the call the plugin is running (NULL outside a call). */
-static int await(const bay_wait *wait, const char *name, int timeout_ms, const bay_call *cur, bay_value **result,
+static int await(const bay_wait *wait, const char *name, int timeout_ms, const bay_invocation *cur, bay_value **result,
                  bay_error *err)
 {
     int64_t until = bay_now_ns() + ((int64_t)timeout_ms + BAY_CALL_GRACE_MS) * 1000000;
@@ -138,7 +138,7 @@ int bay_plugin_call(const char *name, const bay_value *args, int timeout_ms, bay
                              "bay_plugin_call(\"%s\"): needs an extension point name, an args array (or NULL), "
                              "timeout_ms >= 0 and a place for the result",
                              name ? name : "(null)");
-    const bay_call *cur = bay_w.calls;
+    const bay_invocation *cur = bay_w.calls;
     int stop = cur ? bay_call_stop_code(cur) : 0;
     if (stop)
         return stopped(err, stop, name, cur, "not sent");

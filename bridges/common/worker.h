@@ -39,7 +39,7 @@ typedef struct bay_bridge {
     /* call runs function (one of those given to load) for call with args (an
      * array, borrowed). Same contract as bay_plugin_fn: 0 with a new value in
      * *result (NULL means nil), or a code, ideally after bay_call_error(). */
-    int (*call)(const char *function, bay_call *call, const bay_value *args, bay_value **result);
+    int (*call)(const char *function, bay_invocation *call, const bay_value *args, bay_value **result);
 
     /* unload runs the plugin's on_unload and releases it. Called only after a
      * successful load. */

@@ -28,7 +28,7 @@ typedef struct bay_chan bay_chan;
 
 /* One call in the worker's hands, from the moment the main thread takes it
  * from the queue until it is answered. */
-struct bay_call {
+struct bay_invocation {
     uint64_t id;                      /* the broker's id for the call */
     const char *name;                 /* extension point ("greet", "timer:tick"); borrowed from the frame */
     const char *function;             /* plugin function serving it */
@@ -37,7 +37,7 @@ struct bay_call {
     atomic_bool cancelled;            /* set by the I/O thread on CANCEL */
     int code;                         /* recorded by bay_call_error; 0 = nothing recorded */
     char message[512];
-    struct bay_call *outer;           /* the call this one runs inside, or NULL */
+    struct bay_invocation *outer;           /* the call this one runs inside, or NULL */
     bay_chan *chan;                   /* the fast channel it came on and is answered on; NULL: the broker */
 };
 
@@ -47,7 +47,7 @@ typedef struct bay_job {
     nng_msg *msg;        /* holds the bytes f.value points into */
     bay_frame f;
     int64_t received_ns; /* CLOCK_MONOTONIC */
-    bay_call call;       /* for a CALL frame, once taken */
+    bay_invocation call;       /* for a CALL frame, once taken */
 } bay_job;
 
 /* A reply (RESULT or ERROR) the main thread waits for in bay_plugin_call. */
@@ -73,7 +73,7 @@ typedef struct bay_worker {
                               * went, or the connection closed: the main thread sleeps on it */
     pthread_mutex_t lock;    /* guards everything below */
     bay_job *head, *tail;    /* jobs waiting for the main thread, oldest first */
-    bay_call *calls;         /* innermost call in hand; ->outer links the nesting */
+    bay_invocation *calls;         /* innermost call in hand; ->outer links the nesting */
     int depth;               /* how many calls are in hand */
     bay_wait *waits;         /* replies awaited, innermost first */
     bool closing;            /* the worker is shutting down: a closed connection is expected */
@@ -125,7 +125,7 @@ void bay_io_stop(int linger_ms);
  * to wait->id, waiting until until_ns or until watch (when not NULL) is
  * cancelled or past its deadline, which return NULL. A CALL taken becomes the
  * innermost call in hand (bay_w.calls). */
-bay_job *bay_queue_take(const bay_wait *wait, const bay_call *watch, int64_t until_ns);
+bay_job *bay_queue_take(const bay_wait *wait, const bay_invocation *watch, int64_t until_ns);
 
 /* bay_job_done ends a taken job: a CALL leaves the calls in hand; the job is freed. */
 void bay_job_done(bay_job *j);
@@ -151,6 +151,6 @@ void bay_run_call(bay_job *j);
 
 /* bay_call_stop_code returns BAY_ECANCELED once c was cancelled,
  * BAY_ETIMEDOUT once its deadline passed, else 0. */
-int bay_call_stop_code(const bay_call *c);
+int bay_call_stop_code(const bay_invocation *c);
 
 #endif

@@ -25,7 +25,7 @@ int bay_ffi_load(const bay_plugin_info *p, const json_t *manifest, const char *p
  * bay_bridge.call. A call whose arguments do not fit the signature is refused
  * with BAY_ETYPE (count or type) or BAY_EINVAL (a value out of the type's
  * range) before anything is called. */
-int bay_ffi_call(const char *function, bay_call *call, const bay_value *args, bay_value **result);
+int bay_ffi_call(const char *function, bay_invocation *call, const bay_value *args, bay_value **result);
 
 /* bay_ffi_unload closes the library and frees the bindings. */
 void bay_ffi_unload(void);

@@ -164,7 +164,7 @@ int bay_ffi_load(const bay_plugin_info *p, const json_t *manifest, const char *p
     return rc;
 }
 
-int bay_ffi_call(const char *function, bay_call *call, const bay_value *args, bay_value **result)
+int bay_ffi_call(const char *function, bay_invocation *call, const bay_value *args, bay_value **result)
 {
     return bay_binding_call(find_binding(function, lib.n), call, args, result); /* load bound every function */
 }

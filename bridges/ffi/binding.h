@@ -24,6 +24,6 @@ int bay_binding_prepare(bay_binding *b);
 /* bay_binding_call converts args (borrowed) to b's parameter types, calls
  * b->fn through libffi and converts the return value and out-parameters into
  * *result. Same contract as bay_bridge.call. */
-int bay_binding_call(bay_binding *b, bay_call *call, const bay_value *args, bay_value **result);
+int bay_binding_call(bay_binding *b, bay_invocation *call, const bay_value *args, bay_value **result);
 
 #endif

@@ -66,12 +66,12 @@ int bay_binding_prepare(bay_binding *b)
                         b->arg_types);
 }
 
-static int arg_error(bay_call *call, const bay_binding *b, size_t param, size_t argno, int code, const char *fmt, ...)
+static int arg_error(bay_invocation *call, const bay_binding *b, size_t param, size_t argno, int code, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
 
 /* arg_error refuses call argument argno (from 1), which feeds parameter param:
  * "EXT: argument 2 (bytes buf) must be ..., got ...". Returns code. */
-static int arg_error(bay_call *call, const bay_binding *b, size_t param, size_t argno, int code, const char *fmt, ...)
+static int arg_error(bay_invocation *call, const bay_binding *b, size_t param, size_t argno, int code, const char *fmt, ...)
 {
     char label[BAY_SIG_NAME_MAX + 16], text[256];
     va_list ap;
@@ -110,7 +110,7 @@ static void store_int(slot *s, const bay_sig_type *t, int64_t v)
 
 /* to_number converts v to the integer, bool, float or double parameter
  * param (call argument argno) into s. */
-static int to_number(bay_call *call, const bay_binding *b, size_t param, size_t argno, const bay_value *v, slot *s)
+static int to_number(bay_invocation *call, const bay_binding *b, size_t param, size_t argno, const bay_value *v, slot *s)
 {
     const bay_sig_type *t = &b->sig.params[param].type;
     bay_type vt = bay_value_type(v);
@@ -154,7 +154,7 @@ static int to_number(bay_call *call, const bay_binding *b, size_t param, size_t 
 }
 
 /* to_str points s at the string argument argno for parameter param. */
-static int to_str(bay_call *call, const bay_binding *b, size_t param, size_t argno, const bay_value *v, slot *s)
+static int to_str(bay_invocation *call, const bay_binding *b, size_t param, size_t argno, const bay_value *v, slot *s)
 {
     const bay_sig_type *t = &b->sig.params[param].type;
     bay_type vt = bay_value_type(v);
@@ -176,7 +176,7 @@ static int to_str(bay_call *call, const bay_binding *b, size_t param, size_t arg
 
 /* to_bytes points s at the buffer argument argno for parameter param and
  * writes its length into the slot of its len() parameter. */
-static int to_bytes(bay_call *call, const bay_binding *b, size_t param, size_t argno, const bay_value *v, slot *slots)
+static int to_bytes(bay_invocation *call, const bay_binding *b, size_t param, size_t argno, const bay_value *v, slot *slots)
 {
     bay_type vt = bay_value_type(v);
     size_t len, lp = b->sig.params[param].length;
@@ -196,7 +196,7 @@ static int to_bytes(bay_call *call, const bay_binding *b, size_t param, size_t a
 
 /* convert_args fills slots (and, for out-parameters, points them at outs)
  * from args, checking every argument against the signature first. */
-static int convert_args(bay_call *call, const bay_binding *b, const bay_value *args, slot *slots, slot *outs)
+static int convert_args(bay_invocation *call, const bay_binding *b, const bay_value *args, slot *slots, slot *outs)
 {
     size_t n = bay_value_len(args), argno = 0;
     if (n != b->sig.nargs) {
@@ -234,7 +234,7 @@ static void narrow(slot *s, const bay_sig_type *t)
 }
 
 /* to_value converts the C value in s of type t (what names it in messages) into *out. */
-static int to_value(bay_call *call, const char *what, const bay_sig_type *t, const slot *s, bay_value **out)
+static int to_value(bay_invocation *call, const char *what, const bay_sig_type *t, const slot *s, bay_value **out)
 {
     switch (t->kind) {
     case BAY_SIG_VOID: *out = bay_nil(); break;
@@ -259,7 +259,7 @@ static int to_value(bay_call *call, const char *what, const bay_sig_type *t, con
 
 /* collect builds the result: the return value, or with out-parameters an
  * array of the return value (unless void) and each out-parameter in order. */
-static int collect(bay_call *call, const bay_binding *b, const slot *ret, const slot *outs, bay_value **result)
+static int collect(bay_invocation *call, const bay_binding *b, const slot *ret, const slot *outs, bay_value **result)
 {
     if (b->sig.nouts == 0)
         return to_value(call, "the result", &b->sig.ret, ret, result);
@@ -282,7 +282,7 @@ static int collect(bay_call *call, const bay_binding *b, const slot *ret, const 
     return 0;
 }
 
-int bay_binding_call(bay_binding *b, bay_call *call, const bay_value *args, bay_value **result)
+int bay_binding_call(bay_binding *b, bay_invocation *call, const bay_value *args, bay_value **result)
 {
     slot slots[BAY_SIG_PARAMS_MAX] = {0}, outs[BAY_SIG_PARAMS_MAX] = {0}, ret = {0};
     void *values[BAY_SIG_PARAMS_MAX];

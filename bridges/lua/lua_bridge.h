@@ -51,7 +51,7 @@ void lbay_state_close(lua_State *L);
  * on_load or on_unload. Runs nest when a plugin waiting in plugbay.call
  * serves a call that arrives meanwhile; only the innermost one counts. */
 typedef struct lbay_run {
-    bay_call *call;        /* the call being served, or NULL */
+    bay_invocation *call;        /* the call being served, or NULL */
     const char *what;      /* what runs, for messages: "greet", "on_load", "main.lua" */
     long long left;        /* instructions left */
     int stop;              /* why the hook stopped it: 0, BAY_EPLUGIN (budget), BAY_ECANCELED, BAY_ETIMEDOUT */

@@ -180,7 +180,7 @@ static int run_function(lua_State *L)
     return 1;
 }
 
-static int lua_call_plugin(const char *function, bay_call *call, const bay_value *args, bay_value **result)
+static int lua_call_plugin(const char *function, bay_invocation *call, const bay_value *args, bay_value **result)
 {
     lua_State *L = lbay_running();
     lbay_run run = {.call = call, .what = function, .left = lbay.instructions};

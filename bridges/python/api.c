@@ -19,7 +19,7 @@ static struct {
     PyObject *module;     /* plugbay */
     PyObject *call_error; /* plugbay.CallError */
     PyObject *stop;       /* plugbay.CallStopped: a BaseException no module hands to plugins */
-    bay_call *current;    /* the innermost call running, NULL outside calls */
+    bay_invocation *current;    /* the innermost call running, NULL outside calls */
     pthread_t main_thread;
     atomic_bool live;     /* the stop signal has its handler */
 } api;
@@ -260,14 +260,14 @@ void pyb_api_stop(void)
     Py_CLEAR(api.module);
 }
 
-bay_call *pyb_api_enter(bay_call *call)
+bay_invocation *pyb_api_enter(bay_invocation *call)
 {
-    bay_call *outer = api.current;
+    bay_invocation *outer = api.current;
     api.current = call;
     return outer;
 }
 
-void pyb_api_leave(bay_call *outer)
+void pyb_api_leave(bay_invocation *outer)
 {
     api.current = outer;
 }

@@ -136,7 +136,7 @@ static void where(text *t, const frames *fs)
 }
 
 /* classify returns the bay_errno an exception of type stands for. */
-static int classify(const bay_call *call, PyObject *type, PyObject *tb)
+static int classify(const bay_invocation *call, PyObject *type, PyObject *tb)
 {
     if (call && (pyb_api_is_stop(type) || bay_call_cancelled(call)))
         return bay_call_remaining_ms(call) == 0 ? BAY_ETIMEDOUT : BAY_ECANCELED;
@@ -177,7 +177,7 @@ static void headline(text *t, int code, PyObject *type, PyObject *value)
     PyErr_Clear();
 }
 
-int pyb_error_take(const bay_call *call, char *msg, size_t len)
+int pyb_error_take(const bay_invocation *call, char *msg, size_t len)
 {
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);

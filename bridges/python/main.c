@@ -166,13 +166,13 @@ static int py_load(const bay_plugin_info *p, const char *const *functions, bay_e
     return rc;
 }
 
-static int py_call(const char *function, bay_call *call, const bay_value *args, bay_value **result)
+static int py_call(const char *function, bay_invocation *call, const bay_value *args, bay_value **result)
 {
     PyObject *fn = NULL;
     for (size_t i = 0; i < plugin.nfns && fn == NULL; i++)
         if (strcmp(plugin.fns[i].name, function) == 0)
             fn = plugin.fns[i].fn; /* load found every function the manifest names */
-    bay_call *outer = pyb_api_enter(call);
+    bay_invocation *outer = pyb_api_enter(call);
     pyb_memcap_reset();
     PyObject *pargs = pyb_args_to_python(args);
     PyObject *ret = pargs ? PyObject_Call(fn, pargs, NULL) : NULL;

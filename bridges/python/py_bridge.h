@@ -102,8 +102,8 @@ void pyb_api_stop(void);
 /* pyb_api_enter makes call the running call (the plugbay module's context,
  * cancelled and remaining_ms see it) and returns the one it runs inside, to
  * be given back to pyb_api_leave when call ends. */
-bay_call *pyb_api_enter(bay_call *call);
-void pyb_api_leave(bay_call *outer);
+bay_invocation *pyb_api_enter(bay_invocation *call);
+void pyb_api_leave(bay_invocation *outer);
 
 /* pyb_api_is_stop returns true when type is the exception that stops a
  * cancelled call (which plugins cannot name). */
@@ -124,6 +124,6 @@ void pyb_api_interrupt(void);
  * cancel or deadline, and a TypeError raised before the function ran (wrong
  * arguments) is BAY_ETYPE. Other codes: BAY_ENOMEM for the memory cap,
  * BAY_EPERM for the policy, BAY_EPLUGIN. Leaves no exception set. */
-int pyb_error_take(const bay_call *call, char *msg, size_t len);
+int pyb_error_take(const bay_invocation *call, char *msg, size_t len);
 
 #endif

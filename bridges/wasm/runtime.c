@@ -310,7 +310,7 @@ static entry_fn find_entry(const char *function)
     return NULL;
 }
 
-int bay_wasm_run(const char *function, bay_call *call, const bay_value *args, bay_value **result)
+int bay_wasm_run(const char *function, bay_invocation *call, const bay_value *args, bay_value **result)
 {
     if (!rt.live)
         return bay_call_error(call, BAY_EUNAVAIL, "plugin %s has no working instance (%s); reload it", rt.id, rt.dead);

@@ -13,7 +13,7 @@
 /* What the worker knows about one call running in the module. Calls nest when
  * the module waits in plugbay.call and the broker hands the worker another. */
 typedef struct bay_wasm_frame {
-    bay_call *call;
+    bay_invocation *call;
     const char *function;       /* the export serving it */
     bay_value *result;          /* set by plugbay.result; NULL = nil */
     int code;                   /* fails the call whatever the export returns (a bad plugbay.result); 0 = none */
@@ -59,7 +59,7 @@ int bay_wasm_start(const bay_wasm_shape *shape, const char *const *functions, ba
  * A trap ends the call with BAY_EPLUGIN ("plugin ID: trap: ...") and the
  * instance is replaced by a fresh one; an interrupt ends it with
  * BAY_ETIMEDOUT or BAY_ECANCELED, likewise. */
-int bay_wasm_run(const char *function, bay_call *call, const bay_value *args, bay_value **result);
+int bay_wasm_run(const char *function, bay_invocation *call, const bay_value *args, bay_value **result);
 
 /* bay_wasm_interrupt stops wasm code running for a call that was just
  * cancelled (the bridge's interrupt, on the I/O thread): it signals the main

@@ -5,7 +5,9 @@
  * names one of the descriptor's functions ("function", default: the extension
  * point's name with '.' and '-' turned into '_').
  *
- * A plugin includes this header, not plugbay.h (the host API); both define bay_call.
+ * A plugin includes this header, not plugbay.h (the host API). (Until the
+ * deprecated type name bay_call below goes, both headers define bay_call:
+ * define BAY_NO_DEPRECATED before including them to have both.)
  *
  * The plugin runs alone in its worker process; one call runs at a time, on the
  * worker's main thread: call the functions below only from that thread (not
@@ -25,14 +27,21 @@ extern "C" {
 /* The ABI version of this header; the worker refuses a plugin built against another. */
 #define BAY_PLUGIN_ABI 1
 
-/* One running call, valid only until the plugin function returns. */
-typedef struct bay_call bay_call;
+/* One running call of a plugin function, valid only until the function returns. */
+typedef struct bay_invocation bay_invocation;
+
+#ifndef BAY_NO_DEPRECATED
+/* bay_call is bay_invocation's old name, kept for one release so that
+ * existing plugins still build (with a warning); it named the host API's
+ * function bay_call() too. */
+typedef bay_invocation bay_call __attribute__((deprecated("bay_call is now bay_invocation")));
+#endif
 
 /* A plugin function. args is the call's argument array (borrowed). On success
  * store a new value in *result (ownership passes to the worker; leaving it NULL
  * means nil) and return 0. On failure return a bay_errno code, ideally after
  * bay_call_error() said what went wrong. */
-typedef int (*bay_plugin_fn)(bay_call *call, const bay_value *args, bay_value **result);
+typedef int (*bay_plugin_fn)(bay_invocation *call, const bay_value *args, bay_value **result);
 
 typedef struct bay_export {
     const char *name; /* function name the manifest refers to */
@@ -55,31 +64,31 @@ typedef struct bay_plugin_def {
 /* bay_call_error records why the call failed: a printf-style message that the
  * caller receives together with the plugin id. Returns code, so a function can
  * end with `return bay_call_error(call, BAY_EINVAL, "...", ...);`. */
-int bay_call_error(bay_call *call, int code, const char *fmt, ...)
+int bay_call_error(bay_invocation *call, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* bay_call_name returns the extension point this call is for. Borrowed. */
-const char *bay_call_name(const bay_call *call);
+const char *bay_call_name(const bay_invocation *call);
 
 /* bay_call_context returns the call's context, or NULL when it has none. Borrowed. */
-const char *bay_call_context(const bay_call *call);
+const char *bay_call_context(const bay_invocation *call);
 
 /* bay_call_cancelled returns true once the caller cancelled the call or its
  * deadline passed; a long-running function should check it and return
  * BAY_ECANCELED. */
-int bay_call_cancelled(const bay_call *call);
+int bay_call_cancelled(const bay_invocation *call);
 
 /* bay_call_remaining_ms returns the milliseconds left before the call's deadline (0 when past). */
-int bay_call_remaining_ms(const bay_call *call);
+int bay_call_remaining_ms(const bay_invocation *call);
 
 /* bay_arg_int / _float / _str / _bool fetch argument index of args and check
  * its type. On a missing or mistyped argument they record an error naming the
  * extension point, the argument and the types (bay_call_error) and return
  * BAY_ETYPE; otherwise 0. A string stays owned by args. */
-int bay_arg_int(bay_call *call, const bay_value *args, size_t index, int64_t *out);
-int bay_arg_float(bay_call *call, const bay_value *args, size_t index, double *out);
-int bay_arg_str(bay_call *call, const bay_value *args, size_t index, const char **out);
-int bay_arg_bool(bay_call *call, const bay_value *args, size_t index, bool *out);
+int bay_arg_int(bay_invocation *call, const bay_value *args, size_t index, int64_t *out);
+int bay_arg_float(bay_invocation *call, const bay_value *args, size_t index, double *out);
+int bay_arg_str(bay_invocation *call, const bay_value *args, size_t index, const char **out);
+int bay_arg_bool(bay_invocation *call, const bay_value *args, size_t index, bool *out);
 
 /* bay_plugin_log sends a line at level (BAY_LOG_DEBUG .. BAY_LOG_ERROR, error.h)
  * to the broker's log, tagged with the plugin id: 1,000 lines per 10 s at

@@ -31,7 +31,7 @@ static inline void sleep_ms(int64_t ms)
 
 /* nap sleeps ms milliseconds (forever when negative) in 5 ms steps, returning
  * BAY_ECANCELED early, with a message, once call is cancelled or past its deadline. */
-static inline int nap(bay_call *call, int64_t ms)
+static inline int nap(bay_invocation *call, int64_t ms)
 {
     int64_t start = mono_ns();
     for (int64_t slept = 0; ms < 0 || slept < ms; slept += 5) {

@@ -5,7 +5,7 @@
 #include <plugbay/plugin.h>
 
 /* started answers app.started like example/hello does: {"plugin": ID, "at_ns": monotonic ns}. */
-static int started(bay_call *call, const bay_value *args, bay_value **result)
+static int started(bay_invocation *call, const bay_value *args, bay_value **result)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
@@ -17,7 +17,7 @@ static int started(bay_call *call, const bay_value *args, bay_value **result)
 }
 
 /* greet_too serves greet only when example/hello (which comes first) is not loaded. */
-static int greet_too(bay_call *call, const bay_value *args, bay_value **result)
+static int greet_too(bay_invocation *call, const bay_value *args, bay_value **result)
 {
     const char *name;
     int rc = bay_arg_str(call, args, 0, &name);
@@ -31,7 +31,7 @@ static int greet_too(bay_call *call, const bay_value *args, bay_value **result)
 }
 
 /* math.add(a, b) returns a + b for two ints. */
-static int math_add(bay_call *call, const bay_value *args, bay_value **result)
+static int math_add(bay_invocation *call, const bay_value *args, bay_value **result)
 {
     int64_t a, b;
     int rc = bay_arg_int(call, args, 0, &a);

@@ -6,7 +6,7 @@
 #include <plugbay/plugin.h>
 
 /* greet(name) returns "GREETING, NAME!", GREETING being the config's "greeting". */
-static int greet(bay_call *call, const bay_value *args, bay_value **result)
+static int greet(bay_invocation *call, const bay_value *args, bay_value **result)
 {
     const char *name;
     int rc = bay_arg_str(call, args, 0, &name);
@@ -25,7 +25,7 @@ static int greet(bay_call *call, const bay_value *args, bay_value **result)
 }
 
 /* app.started returns {"plugin": ID, "at_ns": CLOCK_MONOTONIC time of the answer}. */
-static int app_started(bay_call *call, const bay_value *args, bay_value **result)
+static int app_started(bay_invocation *call, const bay_value *args, bay_value **result)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);

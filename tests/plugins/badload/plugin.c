@@ -7,7 +7,7 @@ static int badload_init(void)
     return 1;
 }
 
-static int badload_ping(bay_call *call, const bay_value *args, bay_value **result)
+static int badload_ping(bay_invocation *call, const bay_value *args, bay_value **result)
 {
     return reply_str(result, "pong");
 }

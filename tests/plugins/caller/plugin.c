@@ -3,7 +3,7 @@
 
 /* caller.via(ext, args) calls ext with args and returns its result; a
  * failure comes back with the callee's code and message. */
-static int caller_via(bay_call *call, const bay_value *args, bay_value **result)
+static int caller_via(bay_invocation *call, const bay_value *args, bay_value **result)
 {
     const char *ext;
     int rc = bay_arg_str(call, args, 0, &ext);

@@ -7,14 +7,14 @@
 /* crash.now writes through a NULL pointer that only exists at run time
  * (getenv of an unset variable), so the compiler can neither drop the store
  * nor turn it into a trap: the worker really dies of SIGSEGV. */
-static int crash_now(bay_call *call, const bay_value *args, bay_value **result)
+static int crash_now(bay_invocation *call, const bay_value *args, bay_value **result)
 {
     volatile char *target = (volatile char *)getenv("PLUGBAY_TEST_UNSET_VARIABLE");
     *target = 42;
     return 0;
 }
 
-static int crash_ping(bay_call *call, const bay_value *args, bay_value **result)
+static int crash_ping(bay_invocation *call, const bay_value *args, bay_value **result)
 {
     return reply_str(result, "pong");
 }

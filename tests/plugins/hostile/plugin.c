@@ -42,7 +42,7 @@ static int outcome(bay_value **result, int rc, const char *what)
 }
 
 /* open_path tries to open argument 0 with flags. */
-static int open_path(bay_call *call, const bay_value *args, bay_value **result, int flags)
+static int open_path(bay_invocation *call, const bay_value *args, bay_value **result, int flags)
 {
     const char *path;
     if (bay_arg_str(call, args, 0, &path))
@@ -53,17 +53,17 @@ static int open_path(bay_call *call, const bay_value *args, bay_value **result, 
     return outcome(result, fd, path);
 }
 
-static int read_file(bay_call *call, const bay_value *args, bay_value **result)
+static int read_file(bay_invocation *call, const bay_value *args, bay_value **result)
 {
     return open_path(call, args, result, O_RDONLY);
 }
 
-static int write_file(bay_call *call, const bay_value *args, bay_value **result)
+static int write_file(bay_invocation *call, const bay_value *args, bay_value **result)
 {
     return open_path(call, args, result, O_WRONLY | O_CREAT | O_TRUNC);
 }
 
-static int open_socket(bay_call *call, const bay_value *args, bay_value **result)
+static int open_socket(bay_invocation *call, const bay_value *args, bay_value **result)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd >= 0) {
@@ -74,14 +74,14 @@ static int open_socket(bay_call *call, const bay_value *args, bay_value **result
     return outcome(result, fd, "a TCP socket");
 }
 
-static int run_shell(bay_call *call, const bay_value *args, bay_value **result)
+static int run_shell(bay_invocation *call, const bay_value *args, bay_value **result)
 {
     char *argv[] = {"/bin/sh", "-c", "id", NULL};
     int rc = execve(argv[0], argv, NULL); /* returns only when refused */
     return outcome(result, rc, "execve of /bin/sh");
 }
 
-static int fork_bomb(bay_call *call, const bay_value *args, bay_value **result)
+static int fork_bomb(bay_invocation *call, const bay_value *args, bay_value **result)
 {
     pid_t pid = fork();
     if (pid == 0)
@@ -92,7 +92,7 @@ static int fork_bomb(bay_call *call, const bay_value *args, bay_value **result)
 }
 
 /* allocate touches 1 MiB blocks until malloc fails, then frees them and says how far it got. */
-static int allocate(bay_call *call, const bay_value *args, bay_value **result)
+static int allocate(bay_invocation *call, const bay_value *args, bay_value **result)
 {
     void **blocks = NULL;
     size_t n = 0;
@@ -140,7 +140,7 @@ static long signal_by(int i, long pid)
 /* send_signals sends SIGKILL to argument 0 (a pid as plugbayd numbers it)
  * by every system call that signals a process; "ALLOWED" names the first that
  * worked, "refused" gives the last refusal. */
-static int send_signals(bay_call *call, const bay_value *args, bay_value **result)
+static int send_signals(bay_invocation *call, const bay_value *args, bay_value **result)
 {
     static const char *const calls[] = {"kill", "tgkill", "tkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo",
                                         "kill with high bits set", "tkill with high bits set",
@@ -160,7 +160,7 @@ static int send_signals(bay_call *call, const bay_value *args, bay_value **resul
 
 /* set_others sets the limits, priority and CPUs of process argument 0 (plugbayd's
  * pid) by every call that takes a pid; "ALLOWED" names the first that worked. */
-static int set_others(bay_call *call, const bay_value *args, bay_value **result)
+static int set_others(bay_invocation *call, const bay_value *args, bay_value **result)
 {
     const char *arg;
     if (bay_arg_str(call, args, 0, &arg))
@@ -183,7 +183,7 @@ static int set_others(bay_call *call, const bay_value *args, bay_value **result)
 /* sees asks the kernel for the session of process argument 0 (a pid as
  * plugbayd numbers it), which it gives for any process the worker can see;
  * "ALLOWED" also says the worker's own pid and its parent's. */
-static int sees(bay_call *call, const bay_value *args, bay_value **result)
+static int sees(bay_invocation *call, const bay_value *args, bay_value **result)
 {
     const char *arg;
     if (bay_arg_str(call, args, 0, &arg))
@@ -199,7 +199,7 @@ static int sees(bay_call *call, const bay_value *args, bay_value **result)
  * queue and semaphore set of key argument 0 (a host's, of the same user),
  * then new ones of its own (kernel memory that outlives a worker and is in
  * none of its mappings); "ALLOWED" names the first call that worked. */
-static int sysv(bay_call *call, const bay_value *args, bay_value **result)
+static int sysv(bay_invocation *call, const bay_value *args, bay_value **result)
 {
     const char *arg;
     if (bay_arg_str(call, args, 0, &arg))
@@ -221,7 +221,7 @@ static int sysv(bay_call *call, const bay_value *args, bay_value **result)
 }
 
 /* connect_abstract connects a Unix stream socket to the abstract name argument 0. */
-static int connect_abstract(bay_call *call, const bay_value *args, bay_value **result)
+static int connect_abstract(bay_invocation *call, const bay_value *args, bay_value **result)
 {
     const char *name;
     if (bay_arg_str(call, args, 0, &name))
@@ -239,7 +239,7 @@ static int connect_abstract(bay_call *call, const bay_value *args, bay_value **r
 }
 
 /* setup_io_uring asks for an io_uring, whose IORING_OP_SOCKET would make sockets socket(2) refuses. */
-static int setup_io_uring(bay_call *call, const bay_value *args, bay_value **result)
+static int setup_io_uring(bay_invocation *call, const bay_value *args, bay_value **result)
 {
     char params[120] = {0}; /* struct io_uring_params */
     long fd = syscall(SYS_io_uring_setup, 8, params);
@@ -256,7 +256,7 @@ static int setup_io_uring(bay_call *call, const bay_value *args, bay_value **res
  * absent). Refused, it says after how much; mapped, it holds the memory 10 s
  * (plugbayd's watch kills it meanwhile) and says "ALLOWED". It unmaps all
  * before it answers. */
-static int map_shared(bay_call *call, const bay_value *args, bay_value **result)
+static int map_shared(bay_invocation *call, const bay_value *args, bay_value **result)
 {
     const char *kind;
     int64_t mib = SHARED_MAX >> 20;
@@ -297,7 +297,7 @@ static int map_shared(bay_call *call, const bay_value *args, bay_value **result)
 /* fill_memfd writes argument 0 MiB into a memfd it never maps, 1 MiB at a
  * time, and holds it 10 s (plugbayd's watch kills it meanwhile); "ALLOWED"
  * when it could, "refused: ..." when a write failed. */
-static int fill_memfd(bay_call *call, const bay_value *args, bay_value **result)
+static int fill_memfd(bay_invocation *call, const bay_value *args, bay_value **result)
 {
     int64_t mib;
     if (bay_arg_int(call, args, 0, &mib))
@@ -322,7 +322,7 @@ static int fill_memfd(bay_call *call, const bay_value *args, bay_value **result)
 
 /* shout writes lines to its output as fast as it can, for argument 0
  * milliseconds, by raw write(2) to descriptor 1: what plugbayd logs. */
-static int shout(bay_call *call, const bay_value *args, bay_value **result)
+static int shout(bay_invocation *call, const bay_value *args, bay_value **result)
 {
     int64_t ms;
     if (bay_arg_int(call, args, 0, &ms))
@@ -344,7 +344,7 @@ static int shout(bay_call *call, const bay_value *args, bay_value **result)
 }
 
 /* chatter sends LOG frames (bay_plugin_log) as fast as it can for argument 0 milliseconds. */
-static int chatter(bay_call *call, const bay_value *args, bay_value **result)
+static int chatter(bay_invocation *call, const bay_value *args, bay_value **result)
 {
     int64_t ms;
     if (bay_arg_int(call, args, 0, &ms))
@@ -362,7 +362,7 @@ static int chatter(bay_call *call, const bay_value *args, bay_value **result)
 }
 
 /* forge_log logs argument 0 through bay_plugin_log and writes it to stdout, as it is. */
-static int forge_log(bay_call *call, const bay_value *args, bay_value **result)
+static int forge_log(bay_invocation *call, const bay_value *args, bay_value **result)
 {
     const char *text;
     if (bay_arg_str(call, args, 0, &text))
@@ -373,7 +373,7 @@ static int forge_log(bay_call *call, const bay_value *args, bay_value **result)
     return reply_str(result, "logged");
 }
 
-static int spin(bay_call *call, const bay_value *args, bay_value **result)
+static int spin(bay_invocation *call, const bay_value *args, bay_value **result)
 {
     for (volatile unsigned long i = 0;; i++)
         ;
@@ -384,7 +384,7 @@ static int spin(bay_call *call, const bay_value *args, bay_value **result)
  * plugin that reaches its worker's socket (NNG's socket 1, through the libnng
  * the worker has loaded) could: [1, COMMAND, 0, "refused", VALUE], VALUE
  * being the msgpack bytes given in hex as argument 0. */
-static int forge_refused(bay_call *call, const bay_value *args, bay_value **result)
+static int forge_refused(bay_invocation *call, const bay_value *args, bay_value **result)
 {
     const char *hex = bay_value_str(bay_array_get(args, 0), NULL);
     int (*send)(uint32_t, void *, size_t, int) = (int (*)(uint32_t, void *, size_t, int))dlsym(RTLD_DEFAULT, "nng_send");
@@ -398,7 +398,7 @@ static int forge_refused(bay_call *call, const bay_value *args, bay_value **resu
     return reply_str(result, rv == 0 ? "sent" : "not sent");
 }
 
-static int ping(bay_call *call, const bay_value *args, bay_value **result)
+static int ping(bay_invocation *call, const bay_value *args, bay_value **result)
 {
     return reply_str(result, "pong");
 }

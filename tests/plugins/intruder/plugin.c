@@ -156,7 +156,7 @@ static int answer(bay_value **result, const char *who, const knock *k)
 
 /* socket_path writes argument 0, or else STATE/plugbayd.sock found from the
  * working folder STATE/data/test/ID. */
-static int socket_path(bay_call *call, const bay_value *args, char *path, size_t len)
+static int socket_path(bay_invocation *call, const bay_value *args, char *path, size_t len)
 {
     const char *given;
     if (bay_value_len(args) > 0) {
@@ -184,7 +184,7 @@ enum knocker { WORKER, CHILD, ORPHAN };
 
 /* knock_by has knocker rendezvous at plugbayd's socket; a forked knocker
  * passes what it got back through a pipe. */
-static int knock_by(bay_call *call, const bay_value *args, bay_value **result, enum knocker who)
+static int knock_by(bay_invocation *call, const bay_value *args, bay_value **result, enum knocker who)
 {
     static const char *const names[] = {"the worker", "a child", "an orphaned grandchild"};
     char path[PATH_MAX];
@@ -221,24 +221,24 @@ static int knock_by(bay_call *call, const bay_value *args, bay_value **result, e
     return answer(result, names[who], &k);
 }
 
-static int knock_self(bay_call *call, const bay_value *args, bay_value **result)
+static int knock_self(bay_invocation *call, const bay_value *args, bay_value **result)
 {
     return knock_by(call, args, result, WORKER);
 }
 
-static int knock_child(bay_call *call, const bay_value *args, bay_value **result)
+static int knock_child(bay_invocation *call, const bay_value *args, bay_value **result)
 {
     return knock_by(call, args, result, CHILD);
 }
 
-static int knock_orphan(bay_call *call, const bay_value *args, bay_value **result)
+static int knock_orphan(bay_invocation *call, const bay_value *args, bay_value **result)
 {
     return knock_by(call, args, result, ORPHAN);
 }
 
 /* dial takes a connection plugbayd made for a host (arguments: its socket
  * file and token) before that host does, and sends HELLO with the token. */
-static int dial(bay_call *call, const bay_value *args, bay_value **result)
+static int dial(bay_invocation *call, const bay_value *args, bay_value **result)
 {
     const char *path, *token;
     void *frame;

@@ -12,7 +12,7 @@ static int slow_load(void)
 }
 
 /* slow.sleep(ms) sleeps ms milliseconds, stopping early when cancelled, and returns ms. */
-static int slow_sleep(bay_call *call, const bay_value *args, bay_value **result)
+static int slow_sleep(bay_invocation *call, const bay_value *args, bay_value **result)
 {
     int64_t ms;
     int rc = bay_arg_int(call, args, 0, &ms);
@@ -23,7 +23,7 @@ static int slow_sleep(bay_call *call, const bay_value *args, bay_value **result)
 }
 
 /* slow.echo returns its argument array. */
-static int slow_echo(bay_call *call, const bay_value *args, bay_value **result)
+static int slow_echo(bay_invocation *call, const bay_value *args, bay_value **result)
 {
     *result = bay_value_copy(args);
     return *result ? 0 : BAY_ENOMEM;

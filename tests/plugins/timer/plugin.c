@@ -7,7 +7,7 @@
 
 /* open_data opens file name in the plugin's data folder; on failure it
  * records why when call is not NULL. */
-static FILE *open_data(bay_call *call, const char *name, const char *mode)
+static FILE *open_data(bay_invocation *call, const char *name, const char *mode)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", bay_plugin_data_dir(), name);
@@ -32,7 +32,7 @@ static long long read_count(void)
 
 /* tick appends "start NS" to ticks.log, works for 120 ms (longer than the
  * interval), counts itself in "count" and appends "end NS". */
-static int tick(bay_call *call, const bay_value *args, bay_value **result)
+static int tick(bay_invocation *call, const bay_value *args, bay_value **result)
 {
     FILE *log = open_data(call, "ticks.log", "a");
     if (log == NULL)
@@ -51,7 +51,7 @@ static int tick(bay_call *call, const bay_value *args, bay_value **result)
     return count ? 0 : BAY_EIO;
 }
 
-static int timer_count(bay_call *call, const bay_value *args, bay_value **result)
+static int timer_count(bay_invocation *call, const bay_value *args, bay_value **result)
 {
     *result = bay_int(read_count());
     return *result ? 0 : BAY_ENOMEM;
