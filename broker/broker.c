@@ -128,9 +128,13 @@ static int setup_fds(broker *b)
 
 int broker_run(broker *b)
 {
-    char err[512];
+    char err[512] = "";
     if (setup_fds(b)) {
         bay_log(BAY_LOG_ERROR, NULL, "cannot create signalfd/eventfd: %s", strerror(errno));
+        return 1;
+    }
+    if (route_init(b) != 0) {
+        bay_log(BAY_LOG_ERROR, NULL, "out of memory");
         return 1;
     }
     if (supervise_init(b, err, sizeof err) || lifecycle_discover(b, err, sizeof err) || conn_listen_public(b)) {

@@ -135,31 +135,6 @@ typedef struct plugin {
     bay_log_limit refused_log; /* the lines saying so */
 } plugin;
 
-/* A call in flight: from a caller (host, worker or a timer) to providers. */
-typedef struct call {
-    uint64_t id;           /* the broker's id, used towards providers */
-    uint64_t origin;       /* caller's session, 0 for a timer tick */
-    uint64_t origin_id;    /* caller's id */
-    char *name;            /* extension point */
-    char *context;
-    int kind;
-    void *args;            /* packed msgpack args */
-    size_t args_len;
-    int64_t deadline_ms;
-    /* the providers to call, in order (a snapshot), and where we are */
-    struct target { bool host; uint64_t session; plugin *plugin; char owner[128]; } *targets;
-    size_t ntargets, next;
-    struct target *current;
-    uint64_t current_session; /* connection the current CALL went to */
-    int64_t sent_ns;          /* when the current CALL went out (CLOCK_MONOTONIC) */
-    bool answered;         /* the caller has its answer; waiting only for the provider to finish */
-    int64_t abandoned_ms;  /* when the caller was answered before the provider finished */
-    /* gathered event results: packed map per provider */
-    msgpack_sbuffer gathered;
-    size_t ngathered;
-    plugin_timer *timer;   /* for a timer tick */
-} call;
-
 typedef struct broker {
     bay_options opt;
     char version[32];
@@ -171,7 +146,7 @@ typedef struct broker {
     plugin **plugins;       /* sorted by load order */
     size_t nplugins;
     bay_idmap *conns;       /* session -> conn */
-    bay_idmap *calls;       /* broker call id -> call */
+    struct route_calls *calls; /* the calls in flight: route.c's alone */
     struct fastpath *fast;  /* fast channels granted to hosts (fastpath.c), NULL until the first */
     uint64_t next_session, next_call;
     struct conn_closer *closer; /* closes sockets off this thread (conn.c) */

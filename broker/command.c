@@ -5,6 +5,7 @@
 #include "depends.h"
 #include "fastpath.h"
 #include "lifecycle.h"
+#include "route.h"
 #include "supervise.h"
 
 #include <stdio.h>
@@ -148,7 +149,7 @@ static bay_value *status(broker *b)
     bay_map_set(br, "state_dir", bay_str(b->opt.state_dir));
     bay_map_set(br, "url", bay_str(b->url));
     bay_map_set(br, "connections", bay_int((int64_t)bay_idmap_count(b->conns)));
-    bay_map_set(br, "calls_in_flight", bay_int((int64_t)bay_idmap_count(b->calls)));
+    bay_map_set(br, "calls_in_flight", bay_int((int64_t)route_in_flight(b)));
     bay_map_set(br, "fast_channels", bay_int((int64_t)fastpath_count(b)));
     for (size_t i = 0; i < b->nplugins; i++) {
         bay_value *s = summary(b->plugins[i]);

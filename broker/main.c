@@ -188,16 +188,14 @@ int main(int argc, char **argv)
     }
     b.reg = bay_registry_new();
     b.conns = bay_idmap_new();
-    b.calls = bay_idmap_new();
     b.started_ms = bay_now_ms();
-    if (!b.reg || !b.conns || !b.calls) {
+    if (!b.reg || !b.conns) {
         fprintf(stderr, "plugbayd: out of memory\n");
         return 1;
     }
     rc = broker_run(&b);
     bay_registry_free(b.reg);
     bay_idmap_free(b.conns);
-    bay_idmap_free(b.calls);
     bay_state_close(b.state);
     /* Not exit(): NNG's exit handler closes every socket, and a socket whose
      * peer is still sending can wedge it (broker/conn.c); the kernel closes

@@ -10,6 +10,36 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A call in flight: from a caller (host, worker or a timer) to providers. */
+typedef struct call {
+    uint64_t id;           /* the broker's id, used towards providers */
+    uint64_t origin;       /* caller's session, 0 for a timer tick */
+    uint64_t origin_id;    /* caller's id */
+    char *name;            /* extension point */
+    char *context;
+    int kind;
+    void *args;            /* packed msgpack args */
+    size_t args_len;
+    int64_t deadline_ms;
+    /* the providers to call, in order (a snapshot), and where we are */
+    struct target { bool host; uint64_t session; plugin *plugin; char owner[128]; } *targets;
+    size_t ntargets, next;
+    struct target *current;
+    uint64_t current_session; /* connection the current CALL went to */
+    int64_t sent_ns;          /* when the current CALL went out (CLOCK_MONOTONIC) */
+    bool answered;         /* the caller has its answer; waiting only for the provider to finish */
+    int64_t abandoned_ms;  /* when the caller was answered before the provider finished */
+    /* gathered event results: packed map per provider */
+    msgpack_sbuffer gathered;
+    size_t ngathered;
+    plugin_timer *timer;   /* for a timer tick */
+} call;
+
+/* The calls in flight, by the broker's id. */
+struct route_calls {
+    bay_idmap *byid;
+};
+
 #define TIMER_TIMEOUT_MS 30000
 #define MAX_TIMEOUT_MS (3600 * 1000)
 
@@ -17,7 +47,7 @@ static void call_free(broker *b, call *k)
 {
     if (k->timer)
         k->timer->running = false;
-    bay_idmap_del(b->calls, k->id);
+    bay_idmap_del(b->calls->byid, k->id);
     free(k->name);
     free(k->context);
     free(k->args);
@@ -30,9 +60,9 @@ static void call_free(broker *b, call *k)
  * walker may free calls as it goes. */
 static call **snapshot(broker *b, size_t *n)
 {
-    size_t count = bay_idmap_count(b->calls);
+    size_t count = bay_idmap_count(b->calls->byid);
     call **all = malloc((count ? count : 1) * sizeof *all);
-    *n = all ? bay_idmap_values(b->calls, (void **)all, count) : 0;
+    *n = all ? bay_idmap_values(b->calls->byid, (void **)all, count) : 0;
     return all;
 }
 
@@ -195,7 +225,7 @@ static call *call_new(broker *b, const char *name, const char *context, int kind
     k->args = msgpack_sbuffer_release(&sb);
     k->name = strdup(name);
     k->context = context ? strdup(context) : NULL;
-    if (!k->name || (context && !k->context) || !k->args || bay_idmap_put(b->calls, k->id, k)) {
+    if (!k->name || (context && !k->context) || !k->args || bay_idmap_put(b->calls->byid, k->id, k)) {
         call_free(b, k);
         return NULL;
     }
@@ -334,7 +364,7 @@ static void provider_done(broker *b, call *k, bool failed)
 
 void route_answer(broker *b, conn *from, const bay_frame *f)
 {
-    call *k = bay_idmap_get(b->calls, f->id);
+    call *k = bay_idmap_get(b->calls->byid, f->id);
     if (k == NULL || k->current == NULL || k->current_session != from->session) {
         bay_log(BAY_LOG_DEBUG, from->name, "answer %llu matches no call in flight (late or cancelled)",
                 (unsigned long long)f->id);
@@ -499,6 +529,21 @@ void route_fail_origin(broker *b, uint64_t session)
     free(all);
 }
 
+int route_init(broker *b)
+{
+    b->calls = calloc(1, sizeof *b->calls);
+    if (b->calls && (b->calls->byid = bay_idmap_new()) == NULL) {
+        free(b->calls);
+        b->calls = NULL;
+    }
+    return b->calls ? 0 : BAY_ENOMEM;
+}
+
+size_t route_in_flight(const broker *b)
+{
+    return bay_idmap_count(b->calls->byid);
+}
+
 void route_free(broker *b)
 {
     size_t n;
@@ -508,4 +553,7 @@ void route_free(broker *b)
         call_free(b, all[i]);
     }
     free(all);
+    bay_idmap_free(b->calls->byid);
+    free(b->calls);
+    b->calls = NULL;
 }

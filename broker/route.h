@@ -12,7 +12,11 @@ uint64_t route_timer_tick(broker *b, plugin *p, plugin_timer *t);
 void route_fail_provider(broker *b, uint64_t session, plugin *p, int code, const char *why);
 void route_fail_origin(broker *b, uint64_t session);
 int64_t route_expire(broker *b, int64_t now);
-/* route_free forgets every call in flight (at shutdown). */
+/* route_init makes the table of calls in flight: 0, or BAY_ENOMEM. */
+int route_init(broker *b);
+/* route_in_flight counts the calls in flight. */
+size_t route_in_flight(const broker *b);
+/* route_free forgets every call in flight and frees their table (at shutdown). */
 void route_free(broker *b);
 
 #endif
