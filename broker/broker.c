@@ -24,11 +24,7 @@ typedef struct event {
     struct event *next;
 } event;
 
-static pthread_mutex_t queue_mtx = PTHREAD_MUTEX_INITIALIZER;
-static event *queue_head, *queue_tail;
-static int queue_wake_fd = -1;
-
-bool broker_queue_push(uint64_t session, nng_msg *msg)
+bool broker_queue_push(struct broker_queue *q, uint64_t session, nng_msg *msg)
 {
     event *e = malloc(sizeof *e);
     if (e == NULL) {
@@ -37,34 +33,34 @@ bool broker_queue_push(uint64_t session, nng_msg *msg)
         return false;
     }
     *e = (event){session, msg, NULL};
-    pthread_mutex_lock(&queue_mtx);
-    if (queue_tail)
-        queue_tail->next = e;
+    pthread_mutex_lock(&q->mtx);
+    if (q->tail)
+        q->tail->next = e;
     else
-        queue_head = e;
-    queue_tail = e;
-    pthread_mutex_unlock(&queue_mtx);
+        q->head = e;
+    q->tail = e;
+    pthread_mutex_unlock(&q->mtx);
     uint64_t one = 1;
-    ssize_t w = write(queue_wake_fd, &one, sizeof one);
+    ssize_t w = write(q->wake_fd, &one, sizeof one);
     (void)w;
     return true;
 }
 
-static event *queue_take_all(void)
+static event *queue_take_all(struct broker_queue *q)
 {
-    pthread_mutex_lock(&queue_mtx);
-    event *e = queue_head;
-    queue_head = queue_tail = NULL;
-    pthread_mutex_unlock(&queue_mtx);
+    pthread_mutex_lock(&q->mtx);
+    event *e = q->head;
+    q->head = q->tail = NULL;
+    pthread_mutex_unlock(&q->mtx);
     return e;
 }
 
 static void drain_queue(broker *b)
 {
     uint64_t n;
-    ssize_t r = read(b->wake_fd, &n, sizeof n);
+    ssize_t r = read(b->queue.wake_fd, &n, sizeof n);
     (void)r;
-    for (event *e = queue_take_all(), *next; e; e = next) {
+    for (event *e = queue_take_all(&b->queue), *next; e; e = next) {
         next = e->next;
         if (e->session == 0) {
             conn_handle_rendezvous(b, e->msg);
@@ -122,8 +118,9 @@ static int setup_fds(broker *b)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     b->signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-    b->wake_fd = queue_wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    return b->signal_fd < 0 || b->wake_fd < 0 ? BAY_EIO : 0;
+    pthread_mutex_init(&b->queue.mtx, NULL);
+    b->queue.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    return b->signal_fd < 0 || b->queue.wake_fd < 0 ? BAY_EIO : 0;
 }
 
 int broker_run(broker *b)
@@ -166,7 +163,7 @@ int broker_run(broker *b)
         size_t nfds = 2;
         fds = realloc(fds, (2 + b->nplugins) * sizeof *fds);
         owners = realloc(owners, (2 + b->nplugins) * sizeof *owners);
-        fds[0] = (struct pollfd){.fd = b->wake_fd, .events = POLLIN};
+        fds[0] = (struct pollfd){.fd = b->queue.wake_fd, .events = POLLIN};
         fds[1] = (struct pollfd){.fd = b->signal_fd, .events = POLLIN};
         int64_t now = bay_now_ms();
         for (size_t i = 0; i < b->nplugins; i++) {
@@ -198,9 +195,9 @@ int broker_run(broker *b)
     fastpath_free(b);
     conn_close_all(b);
     lifecycle_free(b);
-    close(b->wake_fd);
+    close(b->queue.wake_fd);
     close(b->signal_fd);
-    for (event *e = queue_take_all(), *next; e; e = next) {
+    for (event *e = queue_take_all(&b->queue), *next; e; e = next) {
         next = e->next;
         if (e->msg)
             nng_msg_free(e->msg);

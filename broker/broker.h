@@ -4,6 +4,7 @@
 
 #include <msgpack.h>
 #include <nng/nng.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -70,6 +71,7 @@ typedef struct conn {
     struct peer_log *log;  /* the rate limit of log lines about this peer (conn.c) */
     struct conn_closer *closer;
     struct peer_guard *guard; /* who may dial it (peer.h) */
+    struct broker_queue *queue; /* where its frames go (the broker's) */
     atomic_int pipes;      /* the peer's pipes open now (NNG's pipe callbacks count them) */
     atomic_bool had_pipe;  /* the peer connected once: a second dial is refused */
     atomic_int peer_pipe;  /* the id of the peer's pipe, 0 until it connects */
@@ -158,7 +160,11 @@ typedef struct broker {
     bay_idmap *peer_logs;    /* peer key -> struct peer_log (conn.c) */
     int64_t peer_logs_pruned_ms;
     bool sockets_settled;    /* at exit: the closer finished (conn_close_all) */
-    int wake_fd;            /* eventfd: NNG callbacks queued something */
+    struct broker_queue {   /* what NNG's threads hand this thread: frames and departures (broker.c) */
+        pthread_mutex_t mtx;
+        struct event *head, *tail;
+        int wake_fd;        /* eventfd: something was queued */
+    } queue;
     int signal_fd;          /* SIGCHLD, SIGTERM, SIGINT */
     int64_t started_ms;
     bool stopping;
@@ -167,8 +173,9 @@ typedef struct broker {
 /* broker.c */
 int broker_run(broker *b);
 /* broker_queue_push hands a message (or, with msg NULL, the news that the
- * peer left) from an NNG thread to the broker's thread. session 0 is the
+ * peer left) from an NNG thread to the broker's thread through its queue q
+ * (each connection knows it). session 0 is the
  * rendezvous socket. Returns false when out of memory (msg is freed then). */
-bool broker_queue_push(uint64_t session, nng_msg *msg);
+bool broker_queue_push(struct broker_queue *q, uint64_t session, nng_msg *msg);
 
 #endif

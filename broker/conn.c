@@ -190,7 +190,7 @@ static void recv_cb(void *arg)
     if (atomic_load(&c->dropped)) {
         nng_msg_free(msg);
     } else {
-        if (broker_queue_push(c->session, msg) && atomic_fetch_add(&c->backlog, 1) + 1 >= CONN_BACKLOG_MAX) {
+        if (broker_queue_push(c->queue, c->session, msg) && atomic_fetch_add(&c->backlog, 1) + 1 >= CONN_BACKLOG_MAX) {
             atomic_store(&c->paused, true);
             /* The broker's thread may have caught up, or let go, before the pause. */
             if (atomic_load(&c->dropped) || atomic_load(&c->backlog) < CONN_BACKLOG_MAX / 2)
@@ -248,7 +248,7 @@ static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
     } else if (ev == NNG_PIPE_EV_REM_POST) {
         atomic_fetch_sub(&c->pipes, 1);
         if (nng_pipe_id(p) == atomic_load(&c->peer_pipe) && !atomic_load(&c->dropped))
-            broker_queue_push(c->session, NULL);
+            broker_queue_push(c->queue, c->session, NULL);
         hand_over(c);
     }
 }
@@ -257,7 +257,7 @@ static void rdv_cb(void *arg)
 {
     broker *b = arg;
     if (nng_aio_result(b->rdv_aio) == 0)
-        broker_queue_push(0, nng_aio_get_msg(b->rdv_aio));
+        broker_queue_push(&b->queue, 0, nng_aio_get_msg(b->rdv_aio));
 }
 
 int conn_listen_public(broker *b)
@@ -324,6 +324,7 @@ conn *conn_open(broker *b, conn_role role, uint64_t peer, pid_t peer_pid, char *
     c->peer_pid = peer_pid;
     c->for_worker = role == ROLE_WORKER;
     c->guard = b->guard;
+    c->queue = &b->queue;
     c->opened_ms = bay_now_ms();
     c->closer = b->closer;
     unsigned char rnd[16];
