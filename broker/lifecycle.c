@@ -299,13 +299,15 @@ static bay_value *functions_map(const bay_manifest *m)
 void lifecycle_worker_ready(broker *b, plugin *p)
 {
     char data[1024], why[256];
-    bay_value *config = NULL;
+    bay_value *config = NULL, *manifest = NULL;
     if (bay_state_data_dir(b->state, p->id, data, sizeof data) != 0) {
         supervise_kill(b, p, bay_state_error(b->state));
         return;
     }
-    if (bay_value_from_jansson(p->m->config, &config, why, sizeof why) != 0) {
-        snprintf(data, sizeof data, "cannot pass its configuration: %s", why);
+    if (bay_value_from_jansson(p->m->config, &config, why, sizeof why) != 0 ||
+        bay_value_from_jansson(p->m->doc, &manifest, why, sizeof why) != 0) {
+        bay_value_free(config);
+        snprintf(data, sizeof data, "cannot pass its manifest: %s", why);
         supervise_kill(b, p, data);
         return;
     }
@@ -318,6 +320,7 @@ void lifecycle_worker_ready(broker *b, plugin *p)
 
     bay_map_set(args, "data_dir", bay_str(data));
     bay_map_set(args, "config", config);
+    bay_map_set(args, "manifest", manifest); /* read and validated here once: no bridge opens plugin.json */
     bay_map_set(args, "functions", functions_map(p->m));
     bay_value *granted = bay_array();
     bay_state_plugin *sp = bay_state_find(b->state, p->id);

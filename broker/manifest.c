@@ -622,6 +622,8 @@ static int build(const report *r, json_t *root, const json_error_t *je, const ch
         rc = say(r, BAY_ENOMEM, "out of memory");
     else if (!(rc = copy_str(r, path, &m->path)) && !(rc = copy_str(r, dir, &m->dir)) && !(rc = copy_str(r, id, &m->id)))
         rc = from_json(r, root, m);
+    if (rc == 0)
+        m->doc = json_incref(root);
     json_decref(root);
     if (rc)
         bay_manifest_free(m);
@@ -759,6 +761,7 @@ void bay_manifest_free(bay_manifest *m)
     free(m->timers);
     bay_strv_free(m->permissions);
     json_decref(m->config);
+    json_decref(m->doc);
     free(m);
 }
 

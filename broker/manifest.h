@@ -58,6 +58,7 @@ typedef struct bay_manifest {
     bay_timer_decl *timers;     size_t ntimers;
     char **permissions;         size_t npermissions; /* NULL-terminated; NULL when absent */
     json_t *config;             /* object of configuration defaults (never NULL; owned) */
+    json_t *doc;                /* the whole document as read and validated, for the worker (owned) */
 } bay_manifest;
 
 /* bay_manifest_load reads DIR/ID/plugin.json. On success *out is a new

@@ -152,7 +152,7 @@ static void env_add(char **env, size_t *n, size_t max, const char *name, const c
 static char **worker_env(broker *b, plugin *p, const char *url, const char *data)
 {
     static const char *const passed[] = {"PATH", "LANG", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"};
-    enum { MAX = 20 };
+    enum { MAX = 24 };
     char **env = calloc(MAX, sizeof *env), num[32];
     size_t n = 0;
     if (env == NULL)
@@ -160,6 +160,7 @@ static char **worker_env(broker *b, plugin *p, const char *url, const char *data
     env_add(env, &n, MAX, "PLUGBAY_URL", url);
     env_add(env, &n, MAX, "PLUGBAY_TOKEN", p->worker->token);
     env_add(env, &n, MAX, "PLUGBAY_PLUGIN", p->id);
+    env_add(env, &n, MAX, "PLUGBAY_ENTRY", p->m->entry ? p->m->entry : p->m->library); /* for a bridge that maps it early */
     snprintf(num, sizeof num, "%d", getpid());
     env_add(env, &n, MAX, "PLUGBAY_BROKER_PID", num);
     for (size_t i = 0; i < sizeof passed / sizeof *passed; i++)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "bay_ffi.h"
+#include "value_convert.h"
 #include "worker.h"
 
 /* The one plugin this worker runs. */
@@ -112,18 +113,17 @@ static const kind native = {native_load, native_call, native_unload};
 static const kind binding = {bay_ffi_load, bay_ffi_call, bay_ffi_unload};
 static const kind *loaded;
 
-/* c_load reads the plugin's plugin.json: with a "library" it is a binding
- * (docs/ffi-bindings.md), otherwise its entry is a native plugin. */
+/* c_load looks at the manifest plugbayd sent: with a "library" the plugin
+ * is a binding (docs/ffi-bindings.md), otherwise its entry is a native
+ * plugin. path (plugin.json) names the manifest in messages. */
 static int c_load(const bay_plugin_info *p, const char *const *functions, bay_error *err)
 {
-    char path[PATH_MAX];
-    json_error_t je;
+    char path[PATH_MAX], why[256];
     if ((size_t)snprintf(path, sizeof path, "%s/plugin.json", p->dir) >= sizeof path)
         return bay_error_set(err, BAY_EINVAL, p->id, "plugin folder path %s is too long", p->dir);
-    json_t *manifest = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    json_t *manifest = bay_value_to_jansson(p->manifest, why, sizeof why);
     if (!manifest)
-        return bay_error_set(err, BAY_EMANIFEST, p->id, "%s: line %d column %d: %s", path, je.line, je.column,
-                             je.text);
+        return bay_error_set(err, BAY_EPROTO, p->id, "COMMAND load: its manifest: %s", why);
     const kind *k = json_object_get(manifest, "library") ? &binding : &native;
     int rc = k->load(p, manifest, path, functions, err);
     json_decref(manifest);

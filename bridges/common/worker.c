@@ -135,11 +135,13 @@ static int check_load_args(uint64_t id, bay_value *args)
             return BAY_EPROTO;
     if (bay_value_type(bay_map_get(args, "config")) == BAY_NIL && bay_map_set(args, "config", bay_map()) != 0)
         return bay_worker_error(NULL, id, BAY_ENOMEM, "COMMAND load: %s", bay_strerror(BAY_ENOMEM));
+    if (bay_value_type(bay_map_get(args, "manifest")) == BAY_NIL && bay_map_set(args, "manifest", bay_map()) != 0)
+        return bay_worker_error(NULL, id, BAY_ENOMEM, "COMMAND load: %s", bay_strerror(BAY_ENOMEM));
     if (bay_value_type(bay_map_get(args, "permissions")) == BAY_NIL &&
         bay_map_set(args, "permissions", bay_array()) != 0)
         return bay_worker_error(NULL, id, BAY_ENOMEM, "COMMAND load: %s", bay_strerror(BAY_ENOMEM));
-    const bay_value *permissions;
-    if (load_field(id, args, "config", BAY_MAP, &config) || load_field(id, args, "functions", BAY_MAP, &functions) ||
+    const bay_value *permissions, *manifest;
+    if (load_field(id, args, "config", BAY_MAP, &config) || load_field(id, args, "manifest", BAY_MAP, &manifest) || load_field(id, args, "functions", BAY_MAP, &functions) ||
         load_field(id, args, "permissions", BAY_ARRAY, &permissions))
         return BAY_EPROTO;
     for (size_t i = 0; i < bay_value_len(functions); i++) {
@@ -154,8 +156,8 @@ static int check_load_args(uint64_t id, bay_value *args)
         return bay_worker_error(NULL, id, BAY_EINVAL,
                                 "COMMAND load names plugin \"%s\" but this worker was started for \"%s\"", plugin,
                                 bay_w.id);
-    bay_w.info = (bay_plugin_info){plugin, bay_value_str(v[1], NULL), bay_value_str(v[2], NULL),
-                                   bay_value_str(v[3], NULL), config, permissions};
+    bay_w.info = (bay_plugin_info){plugin,     bay_value_str(v[1], NULL), bay_value_str(v[2], NULL),
+                                   bay_value_str(v[3], NULL), config, manifest, permissions};
     bay_w.functions = functions;
     return 0;
 }

@@ -22,6 +22,7 @@ typedef struct bay_plugin_info {
     const char *entry;    /* the manifest's entry, relative to dir ("plugin.so", "main.lua") */
     const char *data_dir; /* the plugin's private data folder */
     const bay_value *config; /* configuration map; never NULL */
+    const bay_value *manifest; /* the plugin's manifest (a map) as plugbayd read and validated it; never NULL */
     const bay_value *permissions; /* array of the permission strings granted at install
                                    * ("fs.read:/srv/x", "lua.io", ...); never NULL */
 } bay_plugin_info;

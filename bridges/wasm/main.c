@@ -7,7 +7,6 @@
  * COMMAND load then only checks the manifest's functions and starts the
  * instance. Without a sandbox (plugbayd --no-sandbox) load does it all. */
 #include <errno.h>
-#include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,26 +94,20 @@ static int map_module(const char *id, const char *dir, const char *entry, const 
 }
 
 /* prepare_early maps the module before the sandbox goes on, when plugbayd
- * asked for one (its environment then names the plugin and data folders),
+ * asked for one (its environment then names the plugin, its entry and the
+ * plugin and data folders),
  * and keeps any failure for COMMAND load to report. */
 static void prepare_early(void)
 {
     bay_sandbox box;
-    const char *id = getenv("PLUGBAY_PLUGIN");
+    const char *id = getenv("PLUGBAY_PLUGIN"), *entry = getenv("PLUGBAY_ENTRY");
     if (!bay_sandbox_from_env(&box) || !box.plugin_dir || !box.data_dir || !id)
         return;
     module.prepared = true;
-    char manifest[PATH_MAX];
-    json_error_t je;
-    snprintf(manifest, sizeof manifest, "%s/plugin.json", box.plugin_dir);
-    json_t *m = json_load_file(manifest, 0, &je);
-    const char *entry = json_string_value(json_object_get(m, "entry"));
-    if (entry == NULL)
-        bay_error_set(&module.err, BAY_EMANIFEST, id, "%s: %s", manifest,
-                      m ? "field \"entry\" must name the plugin's .wasm file" : je.text);
+    if (entry == NULL || *entry == '\0')
+        bay_error_set(&module.err, BAY_EPROTO, id, "plugbayd named no entry (PLUGBAY_ENTRY) for the plugin's .wasm file");
     else
         map_module(id, box.plugin_dir, entry, box.data_dir, &module.err);
-    json_decref(m);
 }
 
 /* memory_cap reads the plugin's memory cap from its configuration. */
