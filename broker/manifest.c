@@ -158,6 +158,10 @@ static bool rule_library(const json_t *v)
 static bool rule_memory(const json_t *v) { return json_integer_value(v) >= 16 && json_integer_value(v) <= 1048576; }
 static bool rule_files(const json_t *v) { return json_integer_value(v) >= 16 && json_integer_value(v) <= 65536; }
 static bool rule_seconds(const json_t *v) { return json_integer_value(v) >= 1 && json_integer_value(v) <= 31536000; }
+static bool rule_lua_mb(const json_t *v) { return json_integer_value(v) >= 1 && json_integer_value(v) <= 4096; }
+static bool rule_lua_steps(const json_t *v) { return json_integer_value(v) >= 1000; }
+static bool rule_python_mb(const json_t *v) { return json_integer_value(v) >= 32 && json_integer_value(v) <= 65536; }
+static bool rule_wasm_pages(const json_t *v) { return json_integer_value(v) >= 1 && json_integer_value(v) <= 32768; }
 
 static const want W_STRING = {JSON_STRING, NULL, "a string"};
 static const want W_TEXT = {JSON_STRING, rule_nonempty, "a non-empty string"};
@@ -189,6 +193,10 @@ static const want W_LIMITS = {JSON_OBJECT, NULL, "an object like {\"memory_mb\":
 static const want W_MEMORY = {JSON_INTEGER, rule_memory, "a whole number of MiB from 16 to 1048576"};
 static const want W_FILES = {JSON_INTEGER, rule_files, "a whole number from 16 to 65536"};
 static const want W_SECONDS = {JSON_INTEGER, rule_seconds, "a whole number of seconds from 1 to 31536000"};
+static const want W_LUA_MB = {JSON_INTEGER, rule_lua_mb, "a whole number of MiB from 1 to 4096"};
+static const want W_LUA_STEPS = {JSON_INTEGER, rule_lua_steps, "a whole number of instructions from 1000 up"};
+static const want W_PYTHON_MB = {JSON_INTEGER, rule_python_mb, "a whole number of MiB from 32 to 65536"};
+static const want W_WASM_PAGES = {JSON_INTEGER, rule_wasm_pages, "a whole number of 64 KiB pages from 1 to 32768"};
 
 /* ---- checking values ------------------------------------------------------ */
 
@@ -430,7 +438,9 @@ static const char *const manifest_fields[] = {
     "name", "version", "language", "entry", "provides", "brief", "description", "author", "site", "email",
     "license", "host", "order", "dependencies", "permissions", "config", "timers", "library", "limits", NULL};
 static const char *const provide_fields[] = {"name", "kind", "function", "contexts", "signature", NULL};
-static const char *const limit_fields[] = {"memory_mb", "open_files", "cpu_seconds", NULL};
+static const char *const limit_fields[] = {"memory_mb",        "open_files",       "cpu_seconds",
+                                           "lua_memory_mb",    "lua_instructions", "python_memory_mb",
+                                           "wasm_memory_pages", NULL};
 static const char *const timer_fields[] = {"name", "interval_ms", "function", NULL};
 
 /* The plain string fields, in the order they are checked. */
@@ -530,10 +540,15 @@ static int get_limits(const report *r, json_t *root, bay_manifest *m)
         const char *key;
         const want *w;
         size_t offset;
+        const char *language; /* the only language it applies to, or NULL */
     } fields[] = {
-        {"memory_mb", &W_MEMORY, offsetof(bay_limits, memory_mb)},
-        {"open_files", &W_FILES, offsetof(bay_limits, open_files)},
-        {"cpu_seconds", &W_SECONDS, offsetof(bay_limits, cpu_seconds)},
+        {"memory_mb", &W_MEMORY, offsetof(bay_limits, memory_mb), NULL},
+        {"open_files", &W_FILES, offsetof(bay_limits, open_files), NULL},
+        {"cpu_seconds", &W_SECONDS, offsetof(bay_limits, cpu_seconds), NULL},
+        {"lua_memory_mb", &W_LUA_MB, offsetof(bay_limits, lua_memory_mb), "lua"},
+        {"lua_instructions", &W_LUA_STEPS, offsetof(bay_limits, lua_instructions), "lua"},
+        {"python_memory_mb", &W_PYTHON_MB, offsetof(bay_limits, python_memory_mb), "python"},
+        {"wasm_memory_pages", &W_WASM_PAGES, offsetof(bay_limits, wasm_memory_pages), "wasm"},
     };
     json_t *limits, *v;
     int rc = get(r, root, "", "limits", &W_LIMITS, false, &limits);
@@ -542,8 +557,26 @@ static int get_limits(const report *r, json_t *root, bay_manifest *m)
     for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
         if ((rc = get(r, limits, "limits", fields[i].key, fields[i].w, false, &v)))
             return rc;
+        if (v && fields[i].language && strcmp(fields[i].language, m->language) != 0)
+            return say(r, BAY_EMANIFEST, "field \"limits.%s\": only a plugin with \"language\": \"%s\" has it",
+                       fields[i].key, fields[i].language);
         *(int64_t *)((char *)&m->limits + fields[i].offset) = v ? json_integer_value(v) : 0;
     }
+    return 0;
+}
+
+/* moved_limits refuses the configuration keys that were language limits
+ * before they became fields of "limits" (config may be NULL). */
+static int moved_limits(const report *r, const json_t *config)
+{
+    static const char *const moved[][2] = {{"lua.memory_mb", "lua_memory_mb"},
+                                           {"lua.instructions", "lua_instructions"},
+                                           {"python.memory_mb", "python_memory_mb"},
+                                           {"wasm.memory_pages", "wasm_memory_pages"}};
+    for (size_t i = 0; config && i < sizeof moved / sizeof *moved; i++)
+        if (json_object_get(config, moved[i][0]))
+            return say(r, BAY_EMANIFEST, "field \"config.%s\" is now \"limits.%s\" (see docs/manifest.md#limits)",
+                       moved[i][0], moved[i][1]);
     return 0;
 }
 
@@ -603,7 +636,7 @@ static int from_json(const report *r, json_t *root, bay_manifest *m)
         return rc;
     if ((rc = get_code(r, root, m)) || (rc = get_limits(r, root, m)) || (rc = get_dependencies(r, root, m)) ||
         (rc = get_strv(r, root, "", "permissions", &W_PERMISSIONS, &m->permissions, &m->npermissions)) ||
-        (rc = get(r, root, "", "config", &W_CONFIG, false, &v)))
+        (rc = get(r, root, "", "config", &W_CONFIG, false, &v)) || (rc = moved_limits(r, v)))
         return rc;
     m->config = v ? json_incref(v) : json_object();
     return m->config ? 0 : say(r, BAY_ENOMEM, "out of memory");

@@ -36,6 +36,11 @@ typedef struct bay_limits {
     int64_t memory_mb;   /* MiB beyond the worker's own: private (RLIMIT_DATA), mapped (RLIMIT_AS), shared (watched) */
     int64_t open_files;  /* open file descriptors */
     int64_t cpu_seconds; /* CPU time over the worker's life */
+    /* Each language's own limits, for a plugin in that language only (0: the bridge's default). */
+    int64_t lua_memory_mb;     /* the Lua state's allocations */
+    int64_t lua_instructions;  /* Lua VM instructions per call */
+    int64_t python_memory_mb;  /* the interpreter's allocations */
+    int64_t wasm_memory_pages; /* the module's linear memory, in 64 KiB pages */
 } bay_limits;
 
 typedef struct bay_manifest {

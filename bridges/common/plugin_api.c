@@ -16,6 +16,12 @@ const char *bay_plugin_id(void)
     return bay_w.id;
 }
 
+int64_t bay_plugin_limit(const bay_plugin_info *p, const char *key, int64_t dflt)
+{
+    const bay_value *v = bay_map_get(bay_map_get(p->manifest, "limits"), key);
+    return bay_value_type(v) == BAY_INT ? bay_value_int(v) : dflt;
+}
+
 const bay_value *bay_plugin_config(void)
 {
     return bay_w.info.config;

@@ -27,6 +27,10 @@ typedef struct bay_plugin_info {
                                    * ("fs.read:/srv/x", "lua.io", ...); never NULL */
 } bay_plugin_info;
 
+/* bay_plugin_limit returns field key of the manifest's "limits" (such as
+ * "lua_memory_mb"), which plugbayd validated, or dflt when it sets none. */
+int64_t bay_plugin_limit(const bay_plugin_info *p, const char *key, int64_t dflt);
+
 typedef struct bay_bridge {
     const char *language; /* "c", "lua", "python", "wasm": used in log lines */
 

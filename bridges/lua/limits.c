@@ -46,8 +46,8 @@ static const char *stop_reason(const lbay_run *run, char *buf, size_t size)
     case BAY_ETIMEDOUT: return "stopped: the call's deadline passed";
     default:
         snprintf(buf, size,
-                 "stopped after %lld instructions, the limit of %s%s (config \"" LBAY_CONFIG_INSTRUCTIONS
-                 "\" in plugin.json); does it loop forever?",
+                 "stopped after %lld instructions, the limit of %s%s (limits." LBAY_LIMIT_INSTRUCTIONS
+                 " in plugin.json); does it loop forever?",
                  lbay.instructions, run->call ? "one call" : "running ", run->call ? "" : run->what);
         return buf;
     }
@@ -173,8 +173,8 @@ static int failure(lua_State *L, const lbay_run *run, int status, char *msg, siz
     switch (status) {
     case LUA_ERRMEM:
         snprintf(msg, msglen,
-                 "%s ran out of memory: the plugin's Lua state may use %zu MB (config \"" LBAY_CONFIG_MEMORY
-                 "\" in plugin.json)",
+                 "%s ran out of memory: the plugin's Lua state may use %zu MB (limits." LBAY_LIMIT_MEMORY
+                 " in plugin.json)",
                  run->what, lbay.memory_limit >> 20);
         return BAY_ENOMEM;
     case LUA_ERRERR:

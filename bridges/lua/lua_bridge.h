@@ -11,13 +11,12 @@
 #include "convert.h"
 #include "worker.h"
 
-/* Defaults of the per-plugin limits, and the config keys that change them. */
+/* Defaults of the per-plugin limits, and the manifest's "limits" fields that
+ * change them (plugbayd checks their ranges: broker/manifest.c). */
 #define LBAY_MEMORY_MB_DEFAULT 64
-#define LBAY_MEMORY_MB_MAX 4096
 #define LBAY_INSTRUCTIONS_DEFAULT 100000000LL
-#define LBAY_INSTRUCTIONS_MIN 1000LL
-#define LBAY_CONFIG_MEMORY "lua.memory_mb"
-#define LBAY_CONFIG_INSTRUCTIONS "lua.instructions"
+#define LBAY_LIMIT_MEMORY "lua_memory_mb"
+#define LBAY_LIMIT_INSTRUCTIONS "lua_instructions"
 
 /* Permissions (granted at install: plugbay install ID --grant lua.io) that open more of Lua. */
 #define LBAY_PERM_IO "lua.io"           /* the io library and plugbay.data_dir() */

@@ -10,38 +10,11 @@
 
 lbay_plugin lbay = {.module = LUA_NOREF};
 
-/* config_int reads the integer config key into *out when present, between min and max. */
-static int config_int(const bay_plugin_info *p, const char *key, long long min, long long max, long long *out,
-                      bay_error *err)
+/* read_limits sets lbay's limits from the manifest, or their defaults. */
+static void read_limits(const bay_plugin_info *p)
 {
-    const bay_value *v = bay_map_get(p->config, key);
-    if (v == NULL)
-        return 0;
-    bool is_int = bay_value_type(v) == BAY_INT;
-    if (!is_int || bay_value_int(v) < min || bay_value_int(v) > max) {
-        char got[32];
-        if (is_int)
-            snprintf(got, sizeof got, "%lld", (long long)bay_value_int(v));
-        else
-            snprintf(got, sizeof got, "a %s", bay_type_name(bay_value_type(v)));
-        return bay_error_set(err, BAY_EMANIFEST, p->id,
-                             "%s/plugin.json: config \"%s\" must be an integer from %lld to %lld, got %s", p->dir,
-                             key, min, max, got);
-    }
-    *out = bay_value_int(v);
-    return 0;
-}
-
-/* read_limits sets lbay's limits from the config, or their defaults. */
-static int read_limits(const bay_plugin_info *p, bay_error *err)
-{
-    long long mb = LBAY_MEMORY_MB_DEFAULT;
-    lbay.instructions = LBAY_INSTRUCTIONS_DEFAULT;
-    int rc = config_int(p, LBAY_CONFIG_MEMORY, 1, LBAY_MEMORY_MB_MAX, &mb, err);
-    if (rc == 0)
-        rc = config_int(p, LBAY_CONFIG_INSTRUCTIONS, LBAY_INSTRUCTIONS_MIN, INT64_MAX, &lbay.instructions, err);
-    lbay.memory_limit = (size_t)mb << 20;
-    return rc;
+    lbay.instructions = bay_plugin_limit(p, LBAY_LIMIT_INSTRUCTIONS, LBAY_INSTRUCTIONS_DEFAULT);
+    lbay.memory_limit = (size_t)bay_plugin_limit(p, LBAY_LIMIT_MEMORY, LBAY_MEMORY_MB_DEFAULT) << 20;
 }
 
 /* What open_module reports back besides Lua errors. */
@@ -150,9 +123,8 @@ static int open_plugin(const bay_plugin_info *p, const char *const *functions, b
 static int lua_load_plugin(const bay_plugin_info *p, const char *const *functions, bay_error *err)
 {
     lbay.info = p;
-    int rc = read_limits(p, err);
-    if (rc == 0)
-        rc = open_plugin(p, functions, err);
+    read_limits(p);
+    int rc = open_plugin(p, functions, err);
     if (rc && lbay.L)
         close_state();
     return rc;

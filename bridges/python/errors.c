@@ -161,9 +161,9 @@ static void headline(text *t, int code, PyObject *type, PyObject *value)
         return;
     }
     if (code == BAY_ENOMEM) {
-        add(t, "MemoryError: the plugin's Python memory reached its cap of %zu MiB (raise it with the config key "
-               "\"%s\")",
-            pyb_memcap_cap_mb(), PYB_CONFIG_MEMORY);
+        add(t, "MemoryError: the plugin's Python memory reached its cap of %zu MiB (raise it with limits.%s in "
+               "plugin.json)",
+            pyb_memcap_cap_mb(), PYB_LIMIT_MEMORY);
         return;
     }
     PyObject *name = PyType_GetName((PyTypeObject *)type), *str = value ? PyObject_Str(value) : NULL;

@@ -22,24 +22,6 @@ static struct {
     size_t nfns;
 } plugin;
 
-/* memory_cap reads the config key python.memory_mb into *bytes. */
-static int memory_cap(const bay_plugin_info *p, size_t *bytes, bay_error *err)
-{
-    const bay_value *v = bay_map_get(p->config, PYB_CONFIG_MEMORY);
-    int64_t mb = v ? bay_value_int(v) : PYB_MEMORY_MB_DEFAULT;
-    if (v && (bay_value_type(v) != BAY_INT || mb < PYB_MEMORY_MB_MIN || mb > PYB_MEMORY_MB_MAX)) {
-        char *json = NULL;
-        bay_value_to_json(v, &json);
-        bay_error_set(err, BAY_EINVAL, p->id, "config \"%s\" must be an integer from %d to %d (MiB), got %s",
-                      PYB_CONFIG_MEMORY, PYB_MEMORY_MB_MIN, PYB_MEMORY_MB_MAX,
-                      json ? json : "a value JSON cannot show");
-        free(json);
-        return BAY_EINVAL;
-    }
-    *bytes = (size_t)mb << 20;
-    return 0;
-}
-
 /* failed fills err from the pending Python exception, prefixed with what ran ("on_load raised "). */
 static int failed(const char *what, bay_error *err)
 {
@@ -150,15 +132,13 @@ static void close_plugin(void)
 static int py_load(const bay_plugin_info *p, const char *const *functions, bay_error *err)
 {
     pyb_plugin = p;
-    size_t len = strlen(p->entry), cap;
+    size_t len = strlen(p->entry), cap = (size_t)bay_plugin_limit(p, PYB_LIMIT_MEMORY, PYB_MEMORY_MB_DEFAULT) << 20;
     if (len < 4 || strcmp(p->entry + len - 3, ".py") != 0)
         return bay_error_set(err, BAY_EMANIFEST, p->id,
                              "plugin.json: entry \"%s\" is not a .py file; a python plugin's entry is its main "
                              "module, like \"main.py\"",
                              p->entry);
-    int rc = memory_cap(p, &cap, err);
-    if (rc == 0)
-        rc = pyb_audit_setup(p, err);
+    int rc = pyb_audit_setup(p, err);
     if (rc == 0 && (rc = pyb_runtime_start(cap, err)) == 0 && (rc = open_plugin(p, functions, err)) != 0)
         close_plugin();
     if (rc)

@@ -10,11 +10,10 @@
 
 #include "worker.h"
 
-/* The config key that caps the plugin's Python memory, its default and its range, in MiB. */
-#define PYB_CONFIG_MEMORY "python.memory_mb"
+/* The manifest's "limits" field that caps the plugin's Python memory, and
+ * its default, in MiB (plugbayd checks its range: broker/manifest.c). */
+#define PYB_LIMIT_MEMORY "python_memory_mb"
 #define PYB_MEMORY_MB_DEFAULT 256
-#define PYB_MEMORY_MB_MIN 32
-#define PYB_MEMORY_MB_MAX 65536
 
 /* The plugin this worker runs, set by load for the rest of the process's life. */
 extern const bay_plugin_info *pyb_plugin;

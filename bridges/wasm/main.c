@@ -24,14 +24,12 @@
 /* The memory cap of a plugin whose manifest sets none, in 64 KiB pages (16 MiB). */
 #define DEFAULT_PAGES 256
 
-/* The largest cap a manifest may set (2 GiB): the runtime computes sizes in 32 bits. */
-#define MAX_PAGES 32768
-
 /* The largest module the worker reads. */
 #define MODULE_MAX (64u << 20)
 
-/* The configuration key of the memory cap. */
-#define CAP_KEY "wasm.memory_pages"
+/* The manifest's "limits" field of the memory cap (plugbayd checks its
+ * range, at most 32768 pages, 2 GiB: the runtime computes sizes in 32 bits). */
+#define CAP_KEY "wasm_memory_pages"
 
 /* The plugin's module, read and mapped (by main() or by load). */
 static struct {
@@ -110,37 +108,21 @@ static void prepare_early(void)
         map_module(id, box.plugin_dir, entry, box.data_dir, &module.err);
 }
 
-/* memory_cap reads the plugin's memory cap from its configuration. */
-static int memory_cap(const bay_plugin_info *p, bay_wasm_cap *cap, bay_error *err)
+/* memory_cap reads the plugin's memory cap from its manifest. */
+static bay_wasm_cap memory_cap(const bay_plugin_info *p)
 {
-    const bay_value *v = bay_map_get(p->config, CAP_KEY);
-    if (v == NULL) {
-        *cap = (bay_wasm_cap){DEFAULT_PAGES,
-                              "the default cap (set config \"" CAP_KEY "\" in plugin.json to change it)"};
-        return 0;
-    }
-    if (bay_value_type(v) != BAY_INT || bay_value_int(v) < 1 || bay_value_int(v) > MAX_PAGES) {
-        char *json = NULL;
-        bay_value_to_json(v, &json);
-        int rc = bay_error_set(err, BAY_EMANIFEST, p->id,
-                               "%s/plugin.json: config \"" CAP_KEY "\" must be an integer from 1 to %d (64 KiB "
-                               "pages of wasm memory), got %s",
-                               p->dir, MAX_PAGES, json ? json : bay_type_name(bay_value_type(v)));
-        free(json);
-        return rc;
-    }
-    *cap = (bay_wasm_cap){(uint32_t)bay_value_int(v), "config \"" CAP_KEY "\" in plugin.json"};
-    return 0;
+    int64_t pages = bay_plugin_limit(p, CAP_KEY, 0);
+    if (pages == 0)
+        return (bay_wasm_cap){DEFAULT_PAGES, "the default cap (set limits." CAP_KEY " in plugin.json to change it)"};
+    return (bay_wasm_cap){(uint32_t)pages, "limits." CAP_KEY " in plugin.json"};
 }
 
 /* start checks the mapped module against the manifest (its functions, the memory cap) and starts it. */
 static int start(const bay_plugin_info *p, const char *const *functions, bay_error *err)
 {
     char why[600];
-    bay_wasm_cap cap;
-    int rc = memory_cap(p, &cap, err);
-    if (rc)
-        return rc;
+    bay_wasm_cap cap = memory_cap(p);
+    int rc;
     if ((rc = bay_wasm_check(module.wasm, module.len, functions, &module.shape, why, sizeof why)))
         return bay_error_set(err, rc, p->id, "%s: %s", module.path, why);
     if (module.shape.min_pages > cap.pages)

@@ -38,7 +38,7 @@ typedef struct Z_plugbay_instance_t bay_wasm_host;
 /* The module's memory cap: how many 64 KiB pages, and where that number comes from. */
 typedef struct bay_wasm_cap {
     uint32_t pages;
-    const char *source; /* e.g. "config \"wasm.memory_pages\" of plugin.json" */
+    const char *source; /* e.g. "limits.wasm_memory_pages in plugin.json" */
 } bay_wasm_cap;
 
 /* bay_wasm_map loads the shared object so compiled from plugin id's module

@@ -431,7 +431,7 @@ Test(python_limits, cancel_stops_a_running_loop)
 Test(python_limits, endless_allocation_ends_with_a_memory_error_and_the_plugin_serves_on)
 {
     pid_t before = h_worker_pid(c, "python/escapes");
-    const char *big[] = {"MemoryError: the plugin's Python memory reached its cap of 64 MiB", "python.memory_mb",
+    const char *big[] = {"MemoryError: the plugin's Python memory reached its cap of 64 MiB", "limits.python_memory_mb",
                          "at main.py:58 in hog", NULL};
     const char *small[] = {"MemoryError: the plugin's Python memory reached its cap of 64 MiB",
                            "at main.py:64 in hog_small", NULL};
@@ -492,11 +492,34 @@ Test(python_broken, entry_that_is_not_python_is_refused)
     expect_broken(BROKEN("main.txt", "ping", ""), needles);
 }
 
+/* expect_invalid clones python/broken with manifest: plugbayd refuses it before any worker starts, saying text. */
+static void expect_invalid(const char *manifest, const char *text)
+{
+    const char *ids[] = {"example/hello", "python/escapes", NULL};
+    setup(ids);
+    h_clone_plugin(&h, "python/escapes", "python/broken", manifest);
+    start();
+    cr_assert(h_wait_state(c, "python/broken", "invalid", H_WAIT_MS), "python/broken is not invalid");
+    char state[64], reason[1024];
+    h_plugin_state(c, "python/broken", state, sizeof state, reason, sizeof reason);
+    cr_assert(strstr(reason, text), "\"%s\" is not in the reason: %s", text, reason);
+    cr_assert(h_wait_state(c, "python/escapes", "loaded", H_WAIT_MS));
+    expect_others_answer();
+}
+
 Test(python_broken, memory_cap_that_is_not_a_number_is_refused)
 {
-    const char *needles[] = {"config \"python.memory_mb\" must be an integer from 32 to 65536 (MiB), got \"lots\"",
-                             NULL};
-    expect_broken(BROKEN("main.py", "ping", ", \"config\": {\"python.memory_mb\": \"lots\"}"), needles);
+    expect_invalid(BROKEN("main.py", "ping", ", \"limits\": {\"python_memory_mb\": \"lots\"}"),
+                   "field \"limits.python_memory_mb\": expected a whole number of MiB from 32 to 65536, got \"lots\"");
+    stop();
+    expect_invalid(BROKEN("main.py", "ping", ", \"limits\": {\"python_memory_mb\": 16}"),
+                   "field \"limits.python_memory_mb\": expected a whole number of MiB from 32 to 65536, got 16");
+}
+
+Test(python_broken, a_limit_of_another_language_is_refused)
+{
+    expect_invalid(BROKEN("main.py", "ping", ", \"limits\": {\"lua_memory_mb\": 16}"),
+                   "field \"limits.lua_memory_mb\": only a plugin with \"language\": \"lua\" has it");
 }
 
 Test(python_broken, relative_fs_read_permission_is_refused)

@@ -296,7 +296,7 @@ Test(wasm, memory_grow_past_the_cap_is_refused_and_said)
     start_loaded((const char *[]){"wasm/traps", BYSTANDERS, NULL});
     expect_failure("trap.grow", "[]", 0, BAY_ENOMEM, "wasm/traps",
                    (const char *[]){"memory.grow failed at 24 pages", "memory.grow to 25 pages was refused",
-                                    "capped at 24 pages", "config \"wasm.memory_pages\"", NULL});
+                                    "capped at 24 pages", "limits.wasm_memory_pages", NULL});
     expect_json("trap.count", "[]", "1");
     expect_others_answer();
     cr_assert(h_wait_refused(c, "wasm/traps", "wasm memory.grow past its cap", 0), "info does not count the refusal");
@@ -352,7 +352,7 @@ Test(wasm, module_whose_start_code_traps_is_refused)
  * edit (when not NULL) spoil its module, and checks it fails to load with
  * a reason holding text while the others answer. */
 static void expect_clone_refused(const char *id, const char *manifest, void (*edit)(const char *wasm),
-                                 const char *text)
+                                 const char *state_expected, const char *text)
 {
     setup((const char *[]){BYSTANDERS, NULL}, false);
     h_clone_plugin(&h, "wasm/basic", id, manifest);
@@ -361,7 +361,7 @@ static void expect_clone_refused(const char *id, const char *manifest, void (*ed
     if (edit)
         edit(path);
     launch(NULL);
-    expect_state(id, "failed");
+    expect_state(id, state_expected);
     h_plugin_state(c, id, state, sizeof state, reason, sizeof reason);
     cr_assert(strstr(reason, text), "%s: the reason lacks \"%s\": %s", id, text, reason);
     expect_others_answer();
@@ -379,7 +379,7 @@ Test(wasm, corrupt_module_is_refused)
                          "{\"name\": \"corrupt\", \"version\": \"0.1.0\", \"language\": \"wasm\", \"entry\": "
                          "\"plugin.wasm\", \"provides\": [{\"name\": \"corrupt.echo\", \"kind\": \"handle\", "
                          "\"function\": \"basic_echo\"}]}",
-                         tear, "wasm/corrupt/plugin.wasm: not a valid WebAssembly module: byte 0x");
+                         tear, "failed", "wasm/corrupt/plugin.wasm: not a valid WebAssembly module: byte 0x");
 }
 
 Test(wasm, bad_memory_cap_in_the_manifest_is_refused)
@@ -387,9 +387,21 @@ Test(wasm, bad_memory_cap_in_the_manifest_is_refused)
     expect_clone_refused("wasm/badcap",
                          "{\"name\": \"bad cap\", \"version\": \"0.1.0\", \"language\": \"wasm\", \"entry\": "
                          "\"plugin.wasm\", \"provides\": [{\"name\": \"badcap.echo\", \"kind\": \"handle\", "
-                         "\"function\": \"basic_echo\"}], \"config\": {\"wasm.memory_pages\": \"lots\"}}",
-                         NULL, "config \"wasm.memory_pages\" must be an integer from 1 to 32768 (64 KiB pages of wasm "
-                               "memory), got \"lots\"");
+                         "\"function\": \"basic_echo\"}], \"limits\": {\"wasm_memory_pages\": \"lots\"}}",
+                         NULL, "invalid",
+                         "field \"limits.wasm_memory_pages\": expected a whole number of 64 KiB pages from 1 to 32768, "
+                         "got \"lots\"");
+}
+
+Test(wasm, the_memory_cap_under_its_old_config_key_is_refused_with_its_new_place)
+{
+    expect_clone_refused("wasm/oldcap",
+                         "{\"name\": \"old cap\", \"version\": \"0.1.0\", \"language\": \"wasm\", \"entry\": "
+                         "\"plugin.wasm\", \"provides\": [{\"name\": \"oldcap.echo\", \"kind\": \"handle\", "
+                         "\"function\": \"basic_echo\"}], \"config\": {\"wasm.memory_pages\": 32}}",
+                         NULL, "invalid",
+                         "field \"config.wasm.memory_pages\" is now \"limits.wasm_memory_pages\" (see "
+                         "docs/manifest.md#limits)");
 }
 
 /* ---- the compile cache ---- */

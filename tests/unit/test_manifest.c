@@ -559,6 +559,76 @@ Test(manifest, checks_limits)
     expect_refused(NULL, "limits", "64", "field \"limits\"");
 }
 
+/* parse_language parses a manifest in language with limits (a JSON object) and config, giving err. */
+static int parse_language(const char *language, const char *limits, const char *config, bay_manifest **m, char *err,
+                          size_t errlen)
+{
+    char text[1024];
+    snprintf(text, sizeof text,
+             "{\"name\": \"x\", \"version\": \"1.0.0\", \"language\": \"%s\", \"entry\": \"main\", "
+             "\"provides\": [{\"name\": \"x.y\", \"kind\": \"handle\"}], \"limits\": %s, \"config\": %s}",
+             language, limits, config);
+    return bay_manifest_parse(text, PATH, "/plugins/x", "x", m, err, errlen);
+}
+
+Test(manifest, each_language_has_its_own_limits_checked_like_the_others)
+{
+    static const struct {
+        const char *language, *limits, *config, *error; /* error NULL: accepted */
+    } cases[] = {
+        {"lua", "{\"lua_memory_mb\": 16, \"lua_instructions\": 2000000}", "{}", NULL},
+        {"lua", "{\"lua_memory_mb\": 4096, \"lua_instructions\": 1000}", "{}", NULL},
+        {"lua", "{\"lua_memory_mb\": 0}", "{}",
+         "field \"limits.lua_memory_mb\": expected a whole number of MiB from 1 to 4096, got 0"},
+        {"lua", "{\"lua_memory_mb\": \"lots\"}", "{}",
+         "field \"limits.lua_memory_mb\": expected a whole number of MiB from 1 to 4096, got \"lots\""},
+        {"lua", "{\"lua_instructions\": 999}", "{}",
+         "field \"limits.lua_instructions\": expected a whole number of instructions from 1000 up, got 999"},
+        {"python", "{\"python_memory_mb\": 64}", "{}", NULL},
+        {"python", "{\"python_memory_mb\": 16}", "{}",
+         "field \"limits.python_memory_mb\": expected a whole number of MiB from 32 to 65536, got 16"},
+        {"wasm", "{\"wasm_memory_pages\": 32768}", "{}", NULL},
+        {"wasm", "{\"wasm_memory_pages\": 32769}", "{}",
+         "field \"limits.wasm_memory_pages\": expected a whole number of 64 KiB pages from 1 to 32768, got 32769"},
+        {"c", "{\"lua_memory_mb\": 16}", "{}",
+         "field \"limits.lua_memory_mb\": only a plugin with \"language\": \"lua\" has it"},
+        {"lua", "{\"wasm_memory_pages\": 16}", "{}",
+         "field \"limits.wasm_memory_pages\": only a plugin with \"language\": \"wasm\" has it"},
+        {"lua", "{}", "{\"lua.memory_mb\": 16}",
+         "field \"config.lua.memory_mb\" is now \"limits.lua_memory_mb\" (see docs/manifest.md#limits)"},
+        {"python", "{}", "{\"python.memory_mb\": 64}",
+         "field \"config.python.memory_mb\" is now \"limits.python_memory_mb\" (see docs/manifest.md#limits)"},
+        {"lua", "{}", "{\"lua.instructions\": 5000}",
+         "field \"config.lua.instructions\" is now \"limits.lua_instructions\" (see docs/manifest.md#limits)"},
+        {"wasm", "{}", "{\"wasm.memory_pages\": 16}",
+         "field \"config.wasm.memory_pages\" is now \"limits.wasm_memory_pages\" (see docs/manifest.md#limits)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        bay_manifest *m = NULL;
+        char err[512] = "", want[600];
+        int rc = parse_language(cases[i].language, cases[i].limits, cases[i].config, &m, err, sizeof err);
+        if (cases[i].error == NULL) {
+            cr_expect_eq(rc, 0, "%s %s refused: %s", cases[i].language, cases[i].limits, err);
+        } else {
+            snprintf(want, sizeof want, PATH ": %s", cases[i].error);
+            cr_expect_eq(rc, BAY_EMANIFEST, "%s %s accepted", cases[i].language, cases[i].limits);
+            cr_expect_str_eq(err, want);
+        }
+        bay_manifest_free(m);
+    }
+    bay_manifest *m = NULL;
+    char err[512];
+    cr_assert_eq(parse_language("lua", "{\"lua_memory_mb\": 16, \"lua_instructions\": 2000000}", "{}", &m, err,
+                                sizeof err),
+                 0, "%s", err);
+    cr_expect_eq(m->limits.lua_memory_mb, 16);
+    cr_expect_eq(m->limits.lua_instructions, 2000000);
+    cr_expect_eq(m->limits.python_memory_mb, 0, "0 leaves the bridge's default");
+    cr_expect(json_is_object(m->doc) && json_object_get(json_object_get(m->doc, "limits"), "lua_memory_mb"),
+              "the document the worker gets holds the limits");
+    bay_manifest_free(m);
+}
+
 Test(manifest, a_library_binding_has_signatures_instead_of_an_entry)
 {
     char err[512];
