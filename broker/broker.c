@@ -1,4 +1,4 @@
-/* broker/broker.c — plugbayd's event loop: one thread owns all state; NNG callbacks only queue. */
+/* broker/broker.c — plugbayd's event loop: one thread owns all state; NNG's threads only queue (conn.c). */
 #include "broker.h"
 #include "conn.h"
 #include "fastpath.h"
@@ -12,70 +12,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
-
-/* Events queued by NNG's threads for the broker's thread. */
-typedef struct event {
-    uint64_t session; /* 0: the rendezvous socket */
-    nng_msg *msg;     /* NULL when the peer went away */
-    struct event *next;
-} event;
-
-bool broker_queue_push(struct broker_queue *q, uint64_t session, nng_msg *msg)
-{
-    event *e = malloc(sizeof *e);
-    if (e == NULL) {
-        if (msg)
-            nng_msg_free(msg);
-        return false;
-    }
-    *e = (event){session, msg, NULL};
-    pthread_mutex_lock(&q->mtx);
-    if (q->tail)
-        q->tail->next = e;
-    else
-        q->head = e;
-    q->tail = e;
-    pthread_mutex_unlock(&q->mtx);
-    uint64_t one = 1;
-    ssize_t w = write(q->wake_fd, &one, sizeof one);
-    (void)w;
-    return true;
-}
-
-static event *queue_take_all(struct broker_queue *q)
-{
-    pthread_mutex_lock(&q->mtx);
-    event *e = q->head;
-    q->head = q->tail = NULL;
-    pthread_mutex_unlock(&q->mtx);
-    return e;
-}
-
-static void drain_queue(broker *b)
-{
-    uint64_t n;
-    ssize_t r = read(b->queue.wake_fd, &n, sizeof n);
-    (void)r;
-    for (event *e = queue_take_all(&b->queue), *next; e; e = next) {
-        next = e->next;
-        if (e->session == 0) {
-            conn_handle_rendezvous(b, e->msg);
-        } else {
-            conn *c = conn_get(b, e->session);
-            if (c && e->msg)
-                conn_handle(b, c, e->msg);
-            else if (c)
-                conn_removed(b, c);
-            else if (e->msg)
-                nng_msg_free(e->msg);
-        }
-        free(e);
-    }
-}
 
 static void handle_signals(broker *b)
 {
@@ -118,9 +57,7 @@ static int setup_fds(broker *b)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     b->signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-    pthread_mutex_init(&b->queue.mtx, NULL);
-    b->queue.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    return b->signal_fd < 0 || b->queue.wake_fd < 0 ? BAY_EIO : 0;
+    return b->signal_fd < 0 || conn_queue_init(b) != 0 ? BAY_EIO : 0;
 }
 
 int broker_run(broker *b)
@@ -134,6 +71,12 @@ int broker_run(broker *b)
         bay_log(BAY_LOG_ERROR, NULL, "out of memory");
         return 1;
     }
+    /* Who hears of a host going away, in this order: its providers go first,
+     * so no new call is routed to it, then its fast channels, then its calls. */
+    conn_on_host_gone(b, lifecycle_host_gone);
+    conn_on_host_gone(b, fastpath_host_gone);
+    conn_on_host_gone(b, route_host_gone);
+    lifecycle_on_notice(b, fastpath_notice);
     if (supervise_init(b, err, sizeof err) || lifecycle_discover(b, err, sizeof err) || conn_listen_public(b)) {
         if (err[0])
             bay_log(BAY_LOG_ERROR, NULL, "%s", err);
@@ -181,7 +124,7 @@ int broker_run(broker *b)
         if (poll(fds, nfds, (int)(wait > 1000 ? 1000 : wait)) < 0 && errno != EINTR)
             break;
         if (fds[0].revents)
-            drain_queue(b);
+            conn_drain(b);
         if (fds[1].revents)
             handle_signals(b);
         for (size_t i = 2; i < nfds; i++)
@@ -195,14 +138,8 @@ int broker_run(broker *b)
     fastpath_free(b);
     conn_close_all(b);
     lifecycle_free(b);
-    close(b->queue.wake_fd);
+    conn_queue_free(b);
     close(b->signal_fd);
-    for (event *e = queue_take_all(&b->queue), *next; e; e = next) {
-        next = e->next;
-        if (e->msg)
-            nng_msg_free(e->msg);
-        free(e);
-    }
     bay_log(BAY_LOG_INFO, NULL, "plugbayd stopped");
     return 0;
 }

@@ -137,6 +137,19 @@ typedef struct plugin {
     bay_log_limit refused_log; /* the lines saying so */
 } plugin;
 
+struct broker;
+
+/* A module's listener for a host whose connection went away (conn.c calls
+ * them in the order registered). */
+typedef void (*host_gone_fn)(struct broker *b, conn *c);
+
+/* A module's listener for a notice about extension points and plugin states
+ * (lifecycle.c calls them after telling subscribed hosts). */
+typedef void (*notice_fn)(struct broker *b, const char *what, const char *name, const char *who, const char *state,
+                          const char *reason);
+
+#define LISTENERS_MAX 4
+
 typedef struct broker {
     bay_options opt;
     char version[32];
@@ -160,7 +173,11 @@ typedef struct broker {
     bay_idmap *peer_logs;    /* peer key -> struct peer_log (conn.c) */
     int64_t peer_logs_pruned_ms;
     bool sockets_settled;    /* at exit: the closer finished (conn_close_all) */
-    struct broker_queue {   /* what NNG's threads hand this thread: frames and departures (broker.c) */
+    host_gone_fn host_gone[LISTENERS_MAX]; /* registered with conn_on_host_gone */
+    size_t nhost_gone;
+    notice_fn notice[LISTENERS_MAX];       /* registered with lifecycle_on_notice */
+    size_t nnotice;
+    struct broker_queue {   /* what NNG's threads hand this thread: frames and departures (conn.c) */
         pthread_mutex_t mtx;
         struct event *head, *tail;
         int wake_fd;        /* eventfd: something was queued */
@@ -172,10 +189,5 @@ typedef struct broker {
 
 /* broker.c */
 int broker_run(broker *b);
-/* broker_queue_push hands a message (or, with msg NULL, the news that the
- * peer left) from an NNG thread to the broker's thread through its queue q
- * (each connection knows it). session 0 is the
- * rendezvous socket. Returns false when out of memory (msg is freed then). */
-bool broker_queue_push(struct broker_queue *q, uint64_t session, nng_msg *msg);
 
 #endif

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -177,6 +178,38 @@ static void resume(conn *c)
         nng_recv_aio(c->sock, c->recv_aio);
 }
 
+/* Events queued by NNG's threads for the broker's thread. */
+typedef struct event {
+    uint64_t session; /* 0: the rendezvous socket */
+    nng_msg *msg;     /* NULL when the peer went away */
+    struct event *next;
+} event;
+
+/* queue_push hands a message (or, with msg NULL, the news that the peer
+ * left) from an NNG thread to the broker's thread through q. session 0 is
+ * the rendezvous socket. Returns false when out of memory (msg is freed then). */
+static bool queue_push(struct broker_queue *q, uint64_t session, nng_msg *msg)
+{
+    event *e = malloc(sizeof *e);
+    if (e == NULL) {
+        if (msg)
+            nng_msg_free(msg);
+        return false;
+    }
+    *e = (event){session, msg, NULL};
+    pthread_mutex_lock(&q->mtx);
+    if (q->tail)
+        q->tail->next = e;
+    else
+        q->head = e;
+    q->tail = e;
+    pthread_mutex_unlock(&q->mtx);
+    uint64_t one = 1;
+    ssize_t w = write(q->wake_fd, &one, sizeof one);
+    (void)w;
+    return true;
+}
+
 /* Runs on an NNG thread: passes the message on (or drops it when the broker
  * let go of the connection) and waits for the next, unless the broker's
  * thread has CONN_BACKLOG_MAX of c's frames still to handle: then c pauses
@@ -190,7 +223,7 @@ static void recv_cb(void *arg)
     if (atomic_load(&c->dropped)) {
         nng_msg_free(msg);
     } else {
-        if (broker_queue_push(c->queue, c->session, msg) && atomic_fetch_add(&c->backlog, 1) + 1 >= CONN_BACKLOG_MAX) {
+        if (queue_push(c->queue, c->session, msg) && atomic_fetch_add(&c->backlog, 1) + 1 >= CONN_BACKLOG_MAX) {
             atomic_store(&c->paused, true);
             /* The broker's thread may have caught up, or let go, before the pause. */
             if (atomic_load(&c->dropped) || atomic_load(&c->backlog) < CONN_BACKLOG_MAX / 2)
@@ -248,7 +281,7 @@ static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
     } else if (ev == NNG_PIPE_EV_REM_POST) {
         atomic_fetch_sub(&c->pipes, 1);
         if (nng_pipe_id(p) == atomic_load(&c->peer_pipe) && !atomic_load(&c->dropped))
-            broker_queue_push(c->queue, c->session, NULL);
+            queue_push(c->queue, c->session, NULL);
         hand_over(c);
     }
 }
@@ -257,7 +290,7 @@ static void rdv_cb(void *arg)
 {
     broker *b = arg;
     if (nng_aio_result(b->rdv_aio) == 0)
-        broker_queue_push(&b->queue, 0, nng_aio_get_msg(b->rdv_aio));
+        queue_push(&b->queue, 0, nng_aio_get_msg(b->rdv_aio));
 }
 
 int conn_listen_public(broker *b)
@@ -476,7 +509,7 @@ static uint64_t peer_key(nng_msg *msg)
     return h;
 }
 
-void conn_handle_rendezvous(broker *b, nng_msg *msg)
+static void handle_rendezvous(broker *b, nng_msg *msg)
 {
     bay_frame f;
     char why[512], url[600];
@@ -558,85 +591,134 @@ static void hello(broker *b, conn *c, const bay_frame *f)
         bay_log(BAY_LOG_INFO, c->name, "connected (pid %d)", c->pid);
 }
 
-static void host_frame(broker *b, conn *c, const bay_frame *f)
+static void removed(broker *b, conn *c);
+
+/* ---- what each frame does, by the role of the peer that sent it ---------- */
+
+/* provide_frame registers a host's DECLARE or PROVIDE. */
+static void provide_frame(broker *b, conn *c, const bay_frame *f)
 {
     char err[512];
-    switch (f->type) {
-    case BAY_F_DECLARE:
-    case BAY_F_PROVIDE: {
-        int kind = bay_kind_parse(f->kind);
-        int rc = kind == 0 ? BAY_EINVAL : 0;
-        if (rc)
-            snprintf(err, sizeof err, "kind of \"%s\" must be \"handle\" or \"event\", got \"%s\"", f->name, f->kind);
-        else if (f->type == BAY_F_DECLARE)
-            rc = bay_registry_declare(b->reg, f->name, kind, c->name, err, sizeof err);
-        else
-            rc = bay_registry_add(b->reg, f->name, kind, c, c->name, INT64_MAX / 2 + (int64_t)c->session,
-                                  f->contexts, err, sizeof err);
-        if (rc) {
-            conn_send_error(b, c, f->id, rc, NULL, "%s", err);
-            return;
-        }
-        conn_send_value(b, c, f->id, NULL);
-        lifecycle_notice(b, f->type == BAY_F_DECLARE ? "declared" : "provider-added", f->name, c->name, "", "");
+    int kind = bay_kind_parse(f->kind);
+    int rc = kind == 0 ? BAY_EINVAL : 0;
+    if (rc)
+        snprintf(err, sizeof err, "kind of \"%s\" must be \"handle\" or \"event\", got \"%s\"", f->name, f->kind);
+    else if (f->type == BAY_F_DECLARE)
+        rc = bay_registry_declare(b->reg, f->name, kind, c->name, err, sizeof err);
+    else
+        rc = bay_registry_add(b->reg, f->name, kind, c, c->name, INT64_MAX / 2 + (int64_t)c->session, f->contexts,
+                              err, sizeof err);
+    if (rc) {
+        conn_send_error(b, c, f->id, rc, NULL, "%s", err);
         return;
     }
-    case BAY_F_WITHDRAW:
-        if (bay_registry_remove(b->reg, f->name, c) != 0) {
-            conn_send_error(b, c, f->id, BAY_ENOENT, NULL, "%s does not provide \"%s\"", c->name, f->name);
-            return;
-        }
-        conn_send_value(b, c, f->id, NULL);
-        lifecycle_notice(b, "provider-removed", f->name, c->name, "", "");
-        return;
-    case BAY_F_SUBSCRIBE:
-        c->subscribed = f->on;
-        conn_send_value(b, c, f->id, NULL);
-        return;
-    case BAY_F_COMMAND:
-        if (strcmp(f->name, "bye") == 0) {
-            /* The host is closing. Let it go first (the notices that sends it
-             * come before the answer), then answer: the last frame this
-             * connection carries, so nothing arrives while the host's NNG
-             * closes its socket (which can wedge NNG 1.5.2 for good). Its
-             * socket stays open until the host's pipe is gone. */
-            conn_removed(b, c);
-            conn_send_value(b, c, f->id, NULL);
-            return;
-        }
-        command_handle(b, c, f);
-        return;
-    default:
-        conn_send_error(b, c, f->id, BAY_EPROTO, NULL, "a host cannot send %s frames",
-                        bay_frame_type_name(f->type));
-    }
+    conn_send_value(b, c, f->id, NULL);
+    lifecycle_notice(b, f->type == BAY_F_DECLARE ? "declared" : "provider-added", f->name, c->name, "", "");
 }
 
-static void worker_frame(broker *b, conn *c, const bay_frame *f)
+static void withdraw_frame(broker *b, conn *c, const bay_frame *f)
 {
-    plugin *p = c->plugin;
-    switch (f->type) {
-    case BAY_F_HEARTBEAT:
-        if (p && f->id == p->beat_seq)
-            p->last_beat_ms = bay_now_ms();
+    if (bay_registry_remove(b->reg, f->name, c) != 0) {
+        conn_send_error(b, c, f->id, BAY_ENOENT, NULL, "%s does not provide \"%s\"", c->name, f->name);
         return;
-    case BAY_F_LOG:
-        if (p)
-            supervise_log(b, p, (int)f->level, f->message);
-        return;
-    case BAY_F_COMMAND:
-        if (p && strcmp(f->name, "refused") == 0)
-            supervise_refused(b, p, f);
-        else
-            fastpath_worker_command(b, c, f);
-        return;
-    default:
-        conn_send_error(b, c, f->id, BAY_EPROTO, p ? p->id : NULL, "a worker cannot send %s frames",
-                        bay_frame_type_name(f->type));
     }
+    conn_send_value(b, c, f->id, NULL);
+    lifecycle_notice(b, "provider-removed", f->name, c->name, "", "");
 }
 
-void conn_handle(broker *b, conn *c, nng_msg *msg)
+static void subscribe_frame(broker *b, conn *c, const bay_frame *f)
+{
+    c->subscribed = f->on;
+    conn_send_value(b, c, f->id, NULL);
+}
+
+static void host_command(broker *b, conn *c, const bay_frame *f)
+{
+    if (strcmp(f->name, "bye") == 0) {
+        /* The host is closing. Let it go first (the notices that sends it
+         * come before the answer), then answer: the last frame this
+         * connection carries, so nothing arrives while the host's NNG
+         * closes its socket (which can wedge NNG 1.5.2 for good). Its
+         * socket stays open until the host's pipe is gone. */
+        removed(b, c);
+        conn_send_value(b, c, f->id, NULL);
+        return;
+    }
+    command_handle(b, c, f);
+}
+
+static void heartbeat_frame(broker *b, conn *c, const bay_frame *f)
+{
+    if (c->plugin && f->id == c->plugin->beat_seq)
+        c->plugin->last_beat_ms = bay_now_ms();
+}
+
+static void log_frame(broker *b, conn *c, const bay_frame *f)
+{
+    if (c->plugin)
+        supervise_log(b, c->plugin, (int)f->level, f->message);
+}
+
+static void worker_command(broker *b, conn *c, const bay_frame *f)
+{
+    if (c->plugin && strcmp(f->name, "refused") == 0)
+        supervise_refused(b, c->plugin, f);
+    else
+        fastpath_worker_command(b, c, f);
+}
+
+static void cancel_frame(broker *b, conn *c, const bay_frame *f)
+{
+    route_cancel(b, c, f->id);
+}
+
+/* answer_frame takes a RESULT or ERROR: the answer to one of plugbayd's
+ * commands to a worker, to a fast-channel request, or to a call it routed. */
+static void answer_frame(broker *b, conn *c, const bay_frame *f)
+{
+    plugin *p = c->role == ROLE_WORKER ? c->plugin : NULL;
+    if (p && f->id == p->load_id)
+        lifecycle_load_answer(b, p, f);
+    else if (p && f->id == p->unload_id)
+        lifecycle_unload_answer(b, p);
+    else if (!fastpath_answer(b, c, f))
+        route_answer(b, c, f);
+}
+
+/* What a peer may send once it said HELLO, by its role: one entry per frame
+ * type (an entry is a struct so that each can say later which rights a peer
+ * needs for it). A frame without an entry is answered BAY_EPROTO. */
+typedef struct dispatch {
+    void (*fn)(broker *b, conn *c, const bay_frame *f);
+} dispatch;
+
+static const dispatch host_frames[BAY_F_TYPE_MAX + 1] = {
+    [BAY_F_CALL] = {route_call},          [BAY_F_EVENT] = {route_event},       [BAY_F_CANCEL] = {cancel_frame},
+    [BAY_F_RESULT] = {answer_frame},      [BAY_F_ERROR] = {answer_frame},      [BAY_F_DECLARE] = {provide_frame},
+    [BAY_F_PROVIDE] = {provide_frame},    [BAY_F_WITHDRAW] = {withdraw_frame}, [BAY_F_SUBSCRIBE] = {subscribe_frame},
+    [BAY_F_COMMAND] = {host_command},
+};
+
+static const dispatch worker_frames[BAY_F_TYPE_MAX + 1] = {
+    [BAY_F_CALL] = {route_call},     [BAY_F_EVENT] = {route_event},         [BAY_F_CANCEL] = {cancel_frame},
+    [BAY_F_RESULT] = {answer_frame}, [BAY_F_ERROR] = {answer_frame},        [BAY_F_HEARTBEAT] = {heartbeat_frame},
+    [BAY_F_LOG] = {log_frame},       [BAY_F_COMMAND] = {worker_command},
+};
+
+/* dispatch_frame hands f, from c past its HELLO, to what its role's table says. */
+static void dispatch_frame(broker *b, conn *c, const bay_frame *f)
+{
+    bool worker = c->role == ROLE_WORKER;
+    bool known = f->type >= 0 && f->type <= BAY_F_TYPE_MAX;
+    const dispatch *d = known ? &(worker ? worker_frames : host_frames)[f->type] : NULL;
+    if (d && d->fn)
+        d->fn(b, c, f);
+    else
+        conn_send_error(b, c, f->id, BAY_EPROTO, worker && c->plugin ? c->plugin->id : NULL,
+                        "a %s cannot send %s frames", worker ? "worker" : "host", bay_frame_type_name(f->type));
+}
+
+static void handle(broker *b, conn *c, nng_msg *msg)
 {
     if (atomic_fetch_sub(&c->backlog, 1) - 1 < CONN_BACKLOG_MAX / 2)
         resume(c);
@@ -657,31 +739,15 @@ void conn_handle(broker *b, conn *c, nng_msg *msg)
         nng_msg_free(msg);
         return;
     }
-    if (!c->hello_done) {
+    if (!c->hello_done)
         hello(b, c, &f);
-    } else if (f.type == BAY_F_CALL) {
-        route_call(b, c, &f);
-    } else if (f.type == BAY_F_EVENT) {
-        route_event(b, c, &f);
-    } else if (f.type == BAY_F_CANCEL) {
-        route_cancel(b, c, f.id);
-    } else if (f.type == BAY_F_RESULT || f.type == BAY_F_ERROR) {
-        if (c->role == ROLE_WORKER && c->plugin && f.id == c->plugin->load_id)
-            lifecycle_load_answer(b, c->plugin, &f);
-        else if (c->role == ROLE_WORKER && c->plugin && f.id == c->plugin->unload_id)
-            lifecycle_unload_answer(b, c->plugin);
-        else if (!fastpath_answer(b, c, &f))
-            route_answer(b, c, &f);
-    } else if (c->role == ROLE_WORKER) {
-        worker_frame(b, c, &f);
-    } else {
-        host_frame(b, c, &f);
-    }
+    else
+        dispatch_frame(b, c, &f);
     bay_frame_release(&f);
     nng_msg_free(msg);
 }
 
-void conn_removed(broker *b, conn *c)
+static void removed(broker *b, conn *c)
 {
     if (c->role == ROLE_WORKER) {
         /* The worker's exit status, reaped by supervise.c, tells the rest. */
@@ -690,10 +756,8 @@ void conn_removed(broker *b, conn *c)
         return;
     }
     bay_log(BAY_LOG_INFO, c->name, "disconnected");
-    lifecycle_withdraw(b, c, c->name);
-    fastpath_host_gone(b, c);
-    route_fail_origin(b, c->session);
-    route_fail_provider(b, c->session, NULL, BAY_ECONN, "the host providing it disconnected");
+    for (size_t i = 0; i < b->nhost_gone; i++)
+        b->host_gone[i](b, c);
     conn_close(b, c);
 }
 
@@ -773,4 +837,59 @@ void conn_close_all(broker *b)
         if (c->path[0])
             unlink(c->path);
     pthread_mutex_unlock(&cl->mtx);
+}
+
+static event *queue_take_all(struct broker_queue *q)
+{
+    pthread_mutex_lock(&q->mtx);
+    event *e = q->head;
+    q->head = q->tail = NULL;
+    pthread_mutex_unlock(&q->mtx);
+    return e;
+}
+
+void conn_drain(broker *b)
+{
+    uint64_t n;
+    ssize_t r = read(b->queue.wake_fd, &n, sizeof n);
+    (void)r;
+    for (event *e = queue_take_all(&b->queue), *next; e; e = next) {
+        next = e->next;
+        if (e->session == 0) {
+            handle_rendezvous(b, e->msg);
+        } else {
+            conn *c = conn_get(b, e->session);
+            if (c && e->msg)
+                handle(b, c, e->msg);
+            else if (c)
+                removed(b, c);
+            else if (e->msg)
+                nng_msg_free(e->msg);
+        }
+        free(e);
+    }
+}
+
+void conn_on_host_gone(broker *b, host_gone_fn fn)
+{
+    if (b->nhost_gone < LISTENERS_MAX)
+        b->host_gone[b->nhost_gone++] = fn;
+}
+
+int conn_queue_init(broker *b)
+{
+    pthread_mutex_init(&b->queue.mtx, NULL);
+    b->queue.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    return b->queue.wake_fd < 0 ? BAY_EIO : 0;
+}
+
+void conn_queue_free(broker *b)
+{
+    close(b->queue.wake_fd);
+    for (event *e = queue_take_all(&b->queue), *next; e; e = next) {
+        next = e->next;
+        if (e->msg)
+            nng_msg_free(e->msg);
+        free(e);
+    }
 }

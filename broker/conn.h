@@ -19,9 +19,17 @@ void conn_close(broker *b, conn *c);
 /* conn_lingering counts the connections let go whose peer (rendezvous key
  * peer) keeps them open, and the handshakes it has pending. */
 size_t conn_lingering(broker *b, uint64_t peer);
-void conn_handle_rendezvous(broker *b, nng_msg *msg);
-void conn_handle(broker *b, conn *c, nng_msg *msg);
-void conn_removed(broker *b, conn *c);
+/* conn_on_host_gone has fn called when a host's connection goes away, after
+ * those registered before it (at most LISTENERS_MAX). */
+void conn_on_host_gone(broker *b, host_gone_fn fn);
+/* conn_queue_init makes the queue through which NNG's threads hand frames to
+ * the broker's thread (b->queue; its wake_fd turns readable): 0 or BAY_EIO. */
+int conn_queue_init(broker *b);
+/* conn_drain handles what NNG's threads queued: rendezvous requests, frames,
+ * peers that left. */
+void conn_drain(broker *b);
+/* conn_queue_free closes the queue and drops what is left in it (at exit). */
+void conn_queue_free(broker *b);
 int conn_send(broker *b, conn *c, const bay_frame *f);
 void conn_send_error(broker *b, conn *c, uint64_t id, int code, const char *plugin, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));

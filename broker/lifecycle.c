@@ -37,7 +37,19 @@ void lifecycle_notice(broker *b, const char *what, const char *name, const char 
             conn_send(b, c, &f);
     }
     free(all);
-    fastpath_notice(b, what, name, who, state, reason);
+    for (size_t i = 0; i < b->nnotice; i++)
+        b->notice[i](b, what, name, who, state, reason);
+}
+
+void lifecycle_on_notice(broker *b, notice_fn fn)
+{
+    if (b->nnotice < LISTENERS_MAX)
+        b->notice[b->nnotice++] = fn;
+}
+
+void lifecycle_host_gone(broker *b, conn *c)
+{
+    lifecycle_withdraw(b, c, c->name);
 }
 
 /* wake_dependents lets waiting plugins react to a state change, once at a

@@ -24,6 +24,11 @@ void lifecycle_drained(broker *b, plugin *p);
 void lifecycle_unload_answer(broker *b, plugin *p);
 void lifecycle_settle(broker *b, plugin *p);
 void lifecycle_add_waiter(plugin *p, uint64_t session, uint64_t id);
+/* lifecycle_on_notice has fn called with every notice, after the subscribed
+ * hosts are sent it (at most LISTENERS_MAX). */
+void lifecycle_on_notice(broker *b, notice_fn fn);
+/* lifecycle_host_gone withdraws what host c provided (a host_gone_fn). */
+void lifecycle_host_gone(broker *b, conn *c);
 /* lifecycle_withdraw removes every provider owner has, telling subscribers. */
 void lifecycle_withdraw(broker *b, void *owner, const char *who);
 void lifecycle_notice(broker *b, const char *what, const char *name, const char *plugin, const char *state,

@@ -512,6 +512,12 @@ void route_fail_provider(broker *b, uint64_t session, plugin *p, int code, const
         p->inflight = 0;
 }
 
+void route_host_gone(broker *b, conn *c)
+{
+    route_fail_origin(b, c->session);
+    route_fail_provider(b, c->session, NULL, BAY_ECONN, "the host providing it disconnected");
+}
+
 void route_fail_origin(broker *b, uint64_t session)
 {
     size_t n;

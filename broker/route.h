@@ -11,6 +11,8 @@ void route_cancel(broker *b, conn *from, uint64_t origin_id);
 uint64_t route_timer_tick(broker *b, plugin *p, plugin_timer *t);
 void route_fail_provider(broker *b, uint64_t session, plugin *p, int code, const char *why);
 void route_fail_origin(broker *b, uint64_t session);
+/* route_host_gone fails the calls host c made and those it was serving (a host_gone_fn). */
+void route_host_gone(broker *b, conn *c);
 int64_t route_expire(broker *b, int64_t now);
 /* route_init makes the table of calls in flight: 0, or BAY_ENOMEM. */
 int route_init(broker *b);
