@@ -112,3 +112,57 @@ Test(registry, many_names_stay_sorted_and_findable)
     cr_assert_not_null(bay_registry_find(r, "ep.500"));
     cr_assert_null(bay_registry_find(r, "ep.1000"));
 }
+
+/* Routing as a table: providers "owner@rank[:ctx,ctx]" added in the order given, then who serves a call with each
+ * context, in order ("" for nobody). A handle goes to its first accepting provider, an event to every one. */
+typedef struct route_case {
+    const char *name;
+    int kind;
+    const char *providers[6];
+    const char *ctx[4];     /* NULL ends; "-" stands for a call without context */
+    const char *served[4];  /* for each ctx: owners, space-separated, in order */
+} route_case;
+
+static const route_case routes[] = {
+    {"a handle goes to the lowest rank", BAY_HANDLE, {"b@5", "a@1", "c@9"}, {"-"}, {"a"}},
+    {"an event goes to every provider in load order", BAY_EVENT, {"c@9", "a@1", "b@5"}, {"-"}, {"a b c"}},
+    {"hosts come after plugins", BAY_EVENT, {"host:x@1000000", "p@3"}, {"-"}, {"p host:x"}},
+    {"a context picks the providers that list it or list none", BAY_EVENT, {"a@1:fr", "b@2", "c@3:de,fr"},
+     {"fr", "de", "it", "-"}, {"a b c", "b c", "b", "a b c"}},
+    {"a handle with a context skips those that do not take it", BAY_HANDLE, {"a@1:fr", "b@2:de", "c@3"},
+     {"de", "it", "fr", "-"}, {"b", "c", "a", "a"}},
+    {"a handle whose providers all list other contexts has none", BAY_HANDLE, {"a@1:fr", "b@2:de"}, {"it"}, {""}},
+};
+
+Test(registry, routing_table)
+{
+    static int owners[6];
+    for (size_t t = 0; t < sizeof routes / sizeof *routes; t++) {
+        const route_case *rc = &routes[t];
+        bay_registry *reg = bay_registry_new();
+        char names[6][32], ctxs[6][64];
+        for (size_t i = 0; i < 6 && rc->providers[i]; i++) {
+            long rank = 0;
+            ctxs[i][0] = '\0';
+            cr_assert(sscanf(rc->providers[i], "%31[^@]@%ld:%63s", names[i], &rank, ctxs[i]) >= 2, "%s", rc->name);
+            const char *list[4] = {NULL};
+            char *save = NULL;
+            size_t n = 0;
+            for (char *tok = strtok_r(ctxs[i], ",", &save); tok && n < 3; tok = strtok_r(NULL, ",", &save))
+                list[n++] = tok;
+            cr_assert_eq(bay_registry_add(reg, "x", rc->kind, &owners[i], names[i], rank, n ? list : NULL, err,
+                                          sizeof err),
+                         0, "%s: %s", rc->name, err);
+        }
+        bay_extpoint *e = bay_registry_find(reg, "x");
+        for (size_t k = 0; k < 4 && rc->ctx[k]; k++) {
+            bay_provider *sel[6];
+            size_t n = bay_registry_select(e, strcmp(rc->ctx[k], "-") ? rc->ctx[k] : NULL, sel, 6);
+            char got[128] = "";
+            for (size_t i = 0; i < n; i++)
+                snprintf(got + strlen(got), sizeof got - strlen(got), "%s%s", i ? " " : "", sel[i]->owner_name);
+            cr_expect_str_eq(got, rc->served[k], "%s (context %s)", rc->name, rc->ctx[k]);
+        }
+        bay_registry_free(reg);
+    }
+}
