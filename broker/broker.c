@@ -94,11 +94,11 @@ int broker_run(broker *b)
         if (b->stopping) {
             if (stop_deadline == 0) {
                 stop_deadline = bay_now_ms() + b->opt.drain_timeout_ms + 1000;
-                supervise_shutdown(b);
+                lifecycle_shutdown(b);
             }
             bool alive = false;
             for (size_t i = 0; i < b->nplugins; i++)
-                alive |= b->plugins[i]->pid != 0;
+                alive |= b->plugins[i]->proc.pid != 0;
             if (!alive || bay_now_ms() > stop_deadline)
                 break;
             next = min_deadline(next, bay_now_ms() + 50);
@@ -111,11 +111,11 @@ int broker_run(broker *b)
         int64_t now = bay_now_ms();
         for (size_t i = 0; i < b->nplugins; i++) {
             plugin *p = b->plugins[i];
-            if (p->out_fd >= 0 && p->out_resume_ms > now) { /* output over its limit: read again later */
-                next = min_deadline(next, p->out_resume_ms);
-            } else if (p->out_fd >= 0) {
+            if (p->proc.out_fd >= 0 && p->proc.out_resume_ms > now) { /* output over its limit: read again later */
+                next = min_deadline(next, p->proc.out_resume_ms);
+            } else if (p->proc.out_fd >= 0) {
                 owners[nfds] = p;
-                fds[nfds++] = (struct pollfd){.fd = p->out_fd, .events = POLLIN};
+                fds[nfds++] = (struct pollfd){.fd = p->proc.out_fd, .events = POLLIN};
             }
         }
         int64_t wait = next ? next - bay_now_ms() : 1000;

@@ -95,46 +95,63 @@ typedef struct plugin_timer {
     bool running;    /* its previous tick has not returned */
 } plugin_timer;
 
-typedef struct plugin {
-    char *id;
-    bay_manifest *m;   /* NULL when invalid */
-    char reason[512];  /* why failed or invalid, "" otherwise */
+/* A plugin's life: lifecycle.c's alone to change (others read state and
+ * reason); it changes state only through its set_state, which logs and
+ * tells subscribers. */
+typedef struct plugin_life {
     plugin_state state;
-    int64_t rank;      /* load order */
-    conn *worker;
-    pid_t pid;         /* worker process, 0 when none */
-    int out_fd;        /* read end of the worker's stdout+stderr, -1 when none */
+    char reason[512];      /* why failed or invalid, "" otherwise */
+    plugin_state rest;     /* where an unload ends: stopped, or disabled/available for disable/uninstall */
+    bool then_load;        /* load again once unloaded (reload) */
+    uint64_t load_id;      /* id of the COMMAND load in flight */
+    uint64_t unload_id;    /* id of the COMMAND unload in flight */
+    int64_t unload_deadline_ms;
+    int64_t crashes[16];   /* times of recent crashes (ms), ring */
+    int ncrashes;
+    int restarts;
+    int64_t restart_at_ms; /* scheduled restart, 0 when none */
+    bool no_restart;       /* its failure is not a crash worth restarting (load error) */
+    waiter *waiters;       /* requests answered when it settles */
+    plugin_timer *timers;  /* its manifest's timers, while loaded */
+} plugin_life;
+
+/* Its worker process: supervise.c's alone (others read pid and kill_sent). */
+typedef struct worker_proc {
+    pid_t pid;             /* 0 when none */
+    int out_fd;            /* read end of the worker's stdout+stderr, -1 when none */
     char outbuf[4096];
     size_t outlen;
     int64_t out_window_ms; /* the output's rate limit: when its window began, */
     unsigned out_lines;    /* the lines logged in it, */
     uint64_t out_dropped;  /* and those dropped since the last one logged */
     int64_t out_resume_ms; /* while its output is over the limit: when plugbayd reads it again */
-    uint64_t load_id;  /* id of the COMMAND load in flight */
-    uint64_t unload_id; /* id of the COMMAND unload in flight */
-    int inflight;      /* calls forwarded and not answered */
-    int64_t crashes[16]; /* times of recent crashes (ms), ring */
-    int ncrashes;
-    int restarts;
-    int64_t restart_at_ms; /* scheduled restart, 0 when none */
+    uint64_t beat_seq;     /* the last heartbeat sent */
     int64_t last_beat_ms;  /* last heartbeat answer */
-    int64_t unload_deadline_ms;
-    uint64_t beat_seq;
-    bool then_load;    /* load again once unloaded (reload) */
-    plugin_state rest; /* where an unload ends: stopped, or disabled/available for disable/uninstall */
-    bool kill_sent;    /* SIGKILL sent; kill_why says why */
-    char kill_why[512];
-    bool no_restart;   /* its failure is not a crash worth restarting (load error) */
     int64_t next_beat_ms;
     int64_t start_deadline_ms;
+    bool kill_sent;        /* SIGKILL sent; kill_why says why */
+    char kill_why[512];
+    bay_value *refused;    /* what its sandbox refused, over all its workers: kind -> count (a map), or NULL */
+    int64_t refused_total;
+    bay_log_limit refused_log; /* the lines saying so */
+} worker_proc;
+
+/* Its calls: route.c's alone (command.c reads them for info and status). */
+typedef struct call_stats {
+    int inflight;          /* calls forwarded and not answered */
     uint64_t calls, errors;
     float latency_us[256]; /* the last calls' times, a ring */
     unsigned nlatency;     /* how many were recorded in all */
-    plugin_timer *timers;
-    waiter *waiters;
-    bay_value *refused;       /* what its sandbox refused, over all its workers: kind -> count (a map), or NULL */
-    int64_t refused_total;
-    bay_log_limit refused_log; /* the lines saying so */
+} call_stats;
+
+typedef struct plugin {
+    char *id;
+    bay_manifest *m;       /* NULL when invalid */
+    int64_t rank;          /* load order */
+    conn *worker;          /* its worker's connection (conn.c's) */
+    plugin_life life;
+    worker_proc proc;
+    call_stats stats;
 } plugin;
 
 struct broker;

@@ -56,7 +56,7 @@ void cgroup_init(broker *b)
 
 void cgroup_place(broker *b, plugin *p)
 {
-    if (b->opt.cgroup_dir == NULL || p->pid == 0)
+    if (b->opt.cgroup_dir == NULL || p->proc.pid == 0)
         return;
     char dir[1024], text[64];
     snprintf(dir, sizeof dir, "%s/plugbay-%s", b->opt.cgroup_dir, p->id);
@@ -68,10 +68,10 @@ void cgroup_place(broker *b, plugin *p)
     int rc = mkdir(dir, 0755) == 0 || errno == EEXIST ? 0 : errno;
     if (rc == 0)
         rc = write_file(dir, "memory.max", text);
-    snprintf(text, sizeof text, "%d", p->pid);
+    snprintf(text, sizeof text, "%d", p->proc.pid);
     if (rc == 0)
         rc = write_file(dir, "cgroup.procs", text);
     if (rc)
-        bay_log(BAY_LOG_WARN, p->id, "cannot place worker %d in cgroup %s: %s; it runs with rlimits only", p->pid,
+        bay_log(BAY_LOG_WARN, p->id, "cannot place worker %d in cgroup %s: %s; it runs with rlimits only", p->proc.pid,
                 dir, strerror(rc));
 }

@@ -36,14 +36,14 @@ static bay_value *summary(const plugin *p)
     set_str(v, "name", p->m ? p->m->name : NULL);
     set_str(v, "version", p->m ? p->m->version : NULL);
     set_str(v, "language", p->m ? p->m->language : NULL);
-    bay_map_set(v, "state", bay_str(plugin_state_name(p->state)));
-    bay_map_set(v, "enabled", bay_bool(p->state != PS_AVAILABLE && p->state != PS_DISABLED));
+    bay_map_set(v, "state", bay_str(plugin_state_name(p->life.state)));
+    bay_map_set(v, "enabled", bay_bool(p->life.state != PS_AVAILABLE && p->life.state != PS_DISABLED));
     bay_value *provides = bay_array();
     for (size_t i = 0; p->m && i < p->m->nprovides; i++)
         bay_array_push(provides, bay_str(p->m->provides[i].name));
     bay_map_set(v, "provides", provides);
-    bay_map_set(v, "restarts", bay_int(p->restarts));
-    bay_map_set(v, "reason", bay_str(p->reason));
+    bay_map_set(v, "restarts", bay_int(p->life.restarts));
+    bay_map_set(v, "reason", bay_str(p->life.reason));
     return v;
 }
 
@@ -58,22 +58,22 @@ static int by_value(const void *a, const void *b)
  * sandbox refused (kind -> count, and in all). */
 static void add_runtime(bay_value *v, const plugin *p)
 {
-    bay_map_set(v, "pid", bay_int(p->pid));
-    bay_map_set(v, "calls", bay_int((int64_t)p->calls));
-    bay_map_set(v, "errors", bay_int((int64_t)p->errors));
-    bay_map_set(v, "inflight", bay_int(p->inflight));
-    size_t cap = sizeof p->latency_us / sizeof *p->latency_us, n = p->nlatency < cap ? p->nlatency : cap;
-    float sorted[sizeof p->latency_us / sizeof *p->latency_us];
-    memcpy(sorted, p->latency_us, n * sizeof *sorted);
+    bay_map_set(v, "pid", bay_int(p->proc.pid));
+    bay_map_set(v, "calls", bay_int((int64_t)p->stats.calls));
+    bay_map_set(v, "errors", bay_int((int64_t)p->stats.errors));
+    bay_map_set(v, "inflight", bay_int(p->stats.inflight));
+    size_t cap = sizeof p->stats.latency_us / sizeof *p->stats.latency_us, n = p->stats.nlatency < cap ? p->stats.nlatency : cap;
+    float sorted[sizeof p->stats.latency_us / sizeof *p->stats.latency_us];
+    memcpy(sorted, p->stats.latency_us, n * sizeof *sorted);
     qsort(sorted, n, sizeof *sorted, by_value);
     bay_map_set(v, "p50_us", n ? bay_int((int64_t)sorted[n / 2]) : bay_nil());
     bay_map_set(v, "p99_us", n ? bay_int((int64_t)sorted[n * 99 / 100]) : bay_nil());
     int64_t cpu_ms, pss_kb;
-    supervise_usage(p->pid, &cpu_ms, &pss_kb);
+    supervise_usage(p->proc.pid, &cpu_ms, &pss_kb);
     bay_map_set(v, "cpu_ms", cpu_ms >= 0 ? bay_int(cpu_ms) : bay_nil());
     bay_map_set(v, "pss_kb", pss_kb >= 0 ? bay_int(pss_kb) : bay_nil());
-    bay_map_set(v, "refused_total", bay_int(p->refused_total));
-    bay_map_set(v, "refused", p->refused ? bay_value_copy(p->refused) : bay_map());
+    bay_map_set(v, "refused_total", bay_int(p->proc.refused_total));
+    bay_map_set(v, "refused", p->proc.refused ? bay_value_copy(p->proc.refused) : bay_map());
 }
 
 static bay_value *info(broker *b, const plugin *p)
@@ -188,7 +188,7 @@ static void not_saved(broker *b, const plugin *p, const char *what, char *err, s
  * installed and enabled, as the state says, only unloaded. */
 static int unload_for(broker *b, plugin *p, bool disable, char *err, size_t errlen)
 {
-    int rc = lifecycle_unload(b, p, false, p->state == PS_DISABLED ? PS_DISABLED : PS_STOPPED, err, errlen);
+    int rc = lifecycle_unload(b, p, false, p->life.state == PS_DISABLED ? PS_DISABLED : PS_STOPPED, err, errlen);
     if (rc)
         return rc;
     rc = disable ? bay_state_set_enabled(b->state, p->id, false) : bay_state_uninstall(b->state, p->id);
@@ -243,7 +243,7 @@ static int grant(broker *b, conn *c, const bay_frame *f, plugin *p, const bay_va
     if (rc == 0) {
         bay_value *v = bay_map();
         bay_map_set(v, "id", bay_str(p->id));
-        bay_map_set(v, "state", bay_str(plugin_state_name(p->state)));
+        bay_map_set(v, "state", bay_str(plugin_state_name(p->life.state)));
         bay_map_set(v, "granted", all);
         conn_send_value(b, c, f->id, v);
         bay_value_free(v);
@@ -261,12 +261,12 @@ static int lifecycle(broker *b, conn *c, const bay_frame *f, plugin *p, const ba
     const char *cmd = f->name;
     int rc = 0;
     if (strcmp(cmd, "install") == 0) {
-        if (p->state != PS_AVAILABLE) {
-            snprintf(err, errlen, "%s is already installed (%s)", p->id, plugin_state_name(p->state));
+        if (p->life.state != PS_AVAILABLE) {
+            snprintf(err, errlen, "%s is already installed (%s)", p->id, plugin_state_name(p->life.state));
             return BAY_EEXIST;
         }
         if (p->m == NULL) {
-            snprintf(err, errlen, "%s cannot be installed: %s", p->id, p->reason);
+            snprintf(err, errlen, "%s cannot be installed: %s", p->id, p->life.reason);
             return BAY_EMANIFEST;
         }
         char **granted;
@@ -282,13 +282,13 @@ static int lifecycle(broker *b, conn *c, const bay_frame *f, plugin *p, const ba
         if (rc == 0)
             rc = lifecycle_load_fresh(b, p, err, errlen);
     } else if (strcmp(cmd, "uninstall") == 0 || strcmp(cmd, "disable") == 0) {
-        if (p->state == PS_AVAILABLE) {
+        if (p->life.state == PS_AVAILABLE) {
             snprintf(err, errlen, "%s is not installed", p->id);
             return BAY_ESTATE;
         }
         rc = unload_for(b, p, strcmp(cmd, "disable") == 0, err, errlen);
     } else if (strcmp(cmd, "enable") == 0) {
-        if (p->state == PS_AVAILABLE) {
+        if (p->life.state == PS_AVAILABLE) {
             snprintf(err, errlen, "%s is not installed; run `plugbay install %s`", p->id, p->id);
             return BAY_ESTATE;
         }
@@ -297,7 +297,7 @@ static int lifecycle(broker *b, conn *c, const bay_frame *f, plugin *p, const ba
             rc = bay_state_set_enabled(b->state, p->id, true);
         if (rc)
             not_saved(b, p, "not enabled", err, errlen);
-        if (rc == 0 && (p->state == PS_DISABLED || p->state == PS_FAILED || p->state == PS_STOPPED))
+        if (rc == 0 && (p->life.state == PS_DISABLED || p->life.state == PS_FAILED || p->life.state == PS_STOPPED))
             rc = lifecycle_load_fresh(b, p, err, errlen);
     } else if (strcmp(cmd, "grant") == 0) {
         return grant(b, c, f, p, args, err, errlen);
@@ -312,7 +312,7 @@ static int lifecycle(broker *b, conn *c, const bay_frame *f, plugin *p, const ba
     }
     if (rc == 0 && strcmp(cmd, "grant") != 0) {
         lifecycle_add_waiter(p, c->session, f->id);
-        if (p->state != PS_STARTING && p->state != PS_UNLOADING && p->state != PS_WAITING)
+        if (p->life.state != PS_STARTING && p->life.state != PS_UNLOADING && p->life.state != PS_WAITING)
             lifecycle_settle(b, p);
     }
     return rc;

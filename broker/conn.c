@@ -649,8 +649,8 @@ static void host_command(broker *b, conn *c, const bay_frame *f)
 
 static void heartbeat_frame(broker *b, conn *c, const bay_frame *f)
 {
-    if (c->plugin && f->id == c->plugin->beat_seq)
-        c->plugin->last_beat_ms = bay_now_ms();
+    if (c->plugin)
+        supervise_beat(c->plugin, f->id);
 }
 
 static void log_frame(broker *b, conn *c, const bay_frame *f)
@@ -677,9 +677,9 @@ static void cancel_frame(broker *b, conn *c, const bay_frame *f)
 static void answer_frame(broker *b, conn *c, const bay_frame *f)
 {
     plugin *p = c->role == ROLE_WORKER ? c->plugin : NULL;
-    if (p && f->id == p->load_id)
+    if (p && f->id == p->life.load_id)
         lifecycle_load_answer(b, p, f);
-    else if (p && f->id == p->unload_id)
+    else if (p && f->id == p->life.unload_id)
         lifecycle_unload_answer(b, p);
     else if (!fastpath_answer(b, c, f))
         route_answer(b, c, f);

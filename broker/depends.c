@@ -33,14 +33,14 @@ static int dep_problem(broker *b, plugin *p, const bay_dep_decl *d, plugin **nee
         return BAY_ENOENT;
     }
     if (dp->m == NULL) {
-        snprintf(err, errlen, "%s needs %s (%s), whose manifest is invalid: %s", p->id, d->id, d->range, dp->reason);
+        snprintf(err, errlen, "%s needs %s (%s), whose manifest is invalid: %s", p->id, d->id, d->range, dp->life.reason);
         return BAY_EMANIFEST;
     }
     if (!bay_semver_satisfies(&dp->m->ver, d->range)) {
         snprintf(err, errlen, "%s needs %s %s, but %s is version %s", p->id, d->id, d->range, d->id, dp->m->version);
         return BAY_EVERSION;
     }
-    switch (transition_dependency(dp->state, dp->restart_at_ms || dp->pid)) {
+    switch (transition_dependency(dp->life.state, dp->life.restart_at_ms || dp->proc.pid)) {
     case DEP_READY:
         return 0;
     case DEP_PENDING:
@@ -51,8 +51,8 @@ static int dep_problem(broker *b, plugin *p, const bay_dep_decl *d, plugin **nee
     case DEP_UNAVAILABLE:
         break;
     }
-    snprintf(err, errlen, "%s needs %s, which is %s%s%s", p->id, d->id, plugin_state_name(dp->state),
-             dp->reason[0] ? ": " : "", dp->reason);
+    snprintf(err, errlen, "%s needs %s, which is %s%s%s", p->id, d->id, plugin_state_name(dp->life.state),
+             dp->life.reason[0] ? ": " : "", dp->life.reason);
     return BAY_EUNAVAIL;
 }
 
@@ -80,7 +80,7 @@ void depends_wake(broker *b)
     char err[512];
     for (size_t i = 0; i < b->nplugins; i++) {
         plugin *p = b->plugins[i];
-        if (p->state != PS_WAITING)
+        if (p->life.state != PS_WAITING)
             continue;
         int rc = depends_ready(b, p, err, sizeof err);
         if (rc == 0)
@@ -96,7 +96,7 @@ size_t depends_users(broker *b, const plugin *p, char *out, size_t len)
     out[0] = '\0';
     for (size_t i = 0; i < b->nplugins; i++) {
         plugin *u = b->plugins[i];
-        if (!transition_in_use(u->state))
+        if (!transition_in_use(u->life.state))
             continue;
         for (size_t j = 0; u->m && j < u->m->ndeps; j++)
             if (strcmp(u->m->deps[j].id, p->id) == 0) {

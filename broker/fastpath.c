@@ -84,7 +84,7 @@ static void answer_grant(broker *b, const grant *g, uint64_t id)
     bay_map_set(v, "plugin", bay_str(g->p->id));
     bay_map_set(v, "address", bay_str(g->address));
     bay_map_set(v, "token", bay_str(g->token));
-    bay_map_set(v, "pid", bay_int(g->p->pid));
+    bay_map_set(v, "pid", bay_int(g->p->proc.pid));
     conn_send_value(b, c, id, v);
     bay_value_free(v);
 }
@@ -190,10 +190,10 @@ static plugin *provider(broker *b, const char *name, const char *context, int *c
                  sel->owner_name);
     } else {
         plugin *p = sel->owner;
-        if (p->state == PS_LOADED && p->worker && p->worker->hello_done)
+        if (p->life.state == PS_LOADED && p->worker && p->worker->hello_done)
             return p;
         *code = BAY_EUNAVAIL;
-        snprintf(why, len, "%s, which provides \"%s\", is %s", p->id, name, plugin_state_name(p->state));
+        snprintf(why, len, "%s, which provides \"%s\", is %s", p->id, name, plugin_state_name(p->life.state));
     }
     return NULL;
 }
@@ -272,7 +272,7 @@ bool fastpath_answer(broker *b, conn *worker, const bay_frame *f)
         free(d);
         if (f->type == BAY_F_ERROR)
             bay_log(BAY_LOG_WARN, p->id, "its worker could not drain its fast calls: %s", f->message);
-        if (p->state == PS_UNLOADING)
+        if (p->life.state == PS_UNLOADING)
             lifecycle_drained(b, p);
         return true;
     }
@@ -366,7 +366,7 @@ void fastpath_worker_gone(broker *b, plugin *p, const char *why)
 {
     drain *d = unlink_drain(b, p, 0, 0);
     for (size_t i = 0; d && i < d->nhosts; i++)
-        tell(b, d->hosts[i], "", p->id, plugin_state_name(p->state), why);
+        tell(b, d->hosts[i], "", p->id, plugin_state_name(p->life.state), why);
     free(d);
 }
 

@@ -41,6 +41,17 @@ void lifecycle_notice(broker *b, const char *what, const char *name, const char 
         b->notice[i](b, what, name, who, state, reason);
 }
 
+void lifecycle_shutdown(broker *b)
+{
+    char err[256];
+    for (size_t i = 0; i < b->nplugins; i++) {
+        plugin *p = b->plugins[i];
+        p->life.restart_at_ms = 0;
+        if (p->proc.pid)
+            lifecycle_unload(b, p, false, PS_STOPPED, err, sizeof err);
+    }
+}
+
 void lifecycle_on_notice(broker *b, notice_fn fn)
 {
     if (b->nnotice < LISTENERS_MAX)
@@ -72,11 +83,11 @@ static void wake_dependents(broker *b)
 /* set_state moves p to s, logs it and tells subscribers. */
 static void set_state(broker *b, plugin *p, plugin_state s, const char *reason)
 {
-    p->state = s;
-    snprintf(p->reason, sizeof p->reason, "%s", reason ? reason : "");
+    p->life.state = s;
+    snprintf(p->life.reason, sizeof p->life.reason, "%s", reason ? reason : "");
     bay_log(s == PS_FAILED || s == PS_INVALID ? BAY_LOG_WARN : BAY_LOG_INFO, p->id, "%s%s%s", plugin_state_name(s),
-            p->reason[0] ? ": " : "", p->reason);
-    lifecycle_notice(b, "plugin-state", "", p->id, plugin_state_name(s), p->reason);
+            p->life.reason[0] ? ": " : "", p->life.reason);
+    lifecycle_notice(b, "plugin-state", "", p->id, plugin_state_name(s), p->life.reason);
     if (s != PS_STARTING && s != PS_UNLOADING)
         wake_dependents(b);
 }
@@ -85,30 +96,30 @@ void lifecycle_add_waiter(plugin *p, uint64_t session, uint64_t id)
 {
     waiter *w = malloc(sizeof *w);
     if (w) {
-        *w = (waiter){session, id, p->waiters};
-        p->waiters = w;
+        *w = (waiter){session, id, p->life.waiters};
+        p->life.waiters = w;
     }
 }
 
 /* settle answers every request waiting on p with its state now. */
 void lifecycle_settle(broker *b, plugin *p)
 {
-    for (waiter *w = p->waiters, *next; w; w = next) {
+    for (waiter *w = p->life.waiters, *next; w; w = next) {
         next = w->next;
         conn *c = conn_get(b, w->session);
-        if (c && (p->state == PS_FAILED || p->state == PS_INVALID))
-            conn_send_error(b, c, w->id, BAY_EUNAVAIL, p->id, "%s is %s: %s", p->id, plugin_state_name(p->state),
-                            p->reason);
+        if (c && (p->life.state == PS_FAILED || p->life.state == PS_INVALID))
+            conn_send_error(b, c, w->id, BAY_EUNAVAIL, p->id, "%s is %s: %s", p->id, plugin_state_name(p->life.state),
+                            p->life.reason);
         else if (c) {
             bay_value *v = bay_map();
             bay_map_set(v, "id", bay_str(p->id));
-            bay_map_set(v, "state", bay_str(plugin_state_name(p->state)));
+            bay_map_set(v, "state", bay_str(plugin_state_name(p->life.state)));
             conn_send_value(b, c, w->id, v);
             bay_value_free(v);
         }
         free(w);
     }
-    p->waiters = NULL;
+    p->life.waiters = NULL;
 }
 
 static int by_load_order(const void *a, const void *b)
@@ -130,8 +141,8 @@ static plugin *plugin_new(broker *b, const char *id)
     }
     b->plugins = grown;
     b->plugins[b->nplugins++] = p;
-    p->out_fd = -1;
-    p->rest = PS_STOPPED;
+    supervise_proc_init(p);
+    p->life.rest = PS_STOPPED;
     return p;
 }
 
@@ -139,8 +150,8 @@ static plugin *plugin_new(broker *b, const char *id)
  * its place among the others does not allow (label says which), logged. */
 static void discovered_invalid(plugin *p, const char *label, const char *why)
 {
-    p->state = PS_INVALID;
-    snprintf(p->reason, sizeof p->reason, "%s", why);
+    p->life.state = PS_INVALID;
+    snprintf(p->life.reason, sizeof p->life.reason, "%s", why);
     bay_log(BAY_LOG_ERROR, p->id, "%s: %s", label, why);
 }
 
@@ -181,14 +192,14 @@ static void initial_state(broker *b, plugin *p)
         bay_log(BAY_LOG_ERROR, p->id, "not installed (--autoinstall): %s", bay_state_error(b->state));
     bay_strv_free(all);
     if (sp == NULL)
-        p->state = PS_AVAILABLE;
+        p->life.state = PS_AVAILABLE;
     else if (!sp->enabled)
-        p->state = PS_DISABLED;
+        p->life.state = PS_DISABLED;
     else if (sp->failed) {
-        p->state = PS_FAILED;
-        snprintf(p->reason, sizeof p->reason, "%s", sp->failed);
+        p->life.state = PS_FAILED;
+        snprintf(p->life.reason, sizeof p->life.reason, "%s", sp->failed);
     } else
-        p->state = PS_STOPPED;
+        p->life.state = PS_STOPPED;
 }
 
 int lifecycle_discover(broker *b, char *err, size_t errlen)
@@ -218,7 +229,7 @@ int lifecycle_discover(broker *b, char *err, size_t errlen)
     for (size_t i = 0; i < b->nplugins; i++) {
         plugin *p = b->plugins[i];
         char why[512];
-        if (p->state != PS_INVALID && depends_host_check(b, p, why, sizeof why) != 0)
+        if (p->life.state != PS_INVALID && depends_host_check(b, p, why, sizeof why) != 0)
             discovered_invalid(p, "refused", why);
     }
     for (size_t i = 0; i < bay_state_count(b->state); i++) {
@@ -234,18 +245,18 @@ void lifecycle_start_enabled(broker *b)
 {
     char err[512];
     for (size_t i = 0; i < b->nplugins; i++)
-        if (b->plugins[i]->state == PS_STOPPED)
+        if (b->plugins[i]->life.state == PS_STOPPED)
             lifecycle_load(b, b->plugins[i], err, sizeof err);
 }
 
 /* load loads p (transition_load); fresh: just installed or enabled, its crash count starts again. */
 static int load(broker *b, plugin *p, bool fresh, char *err, size_t errlen)
 {
-    switch (transition_load(p->state, fresh)) {
+    switch (transition_load(p->life.state, fresh)) {
     case LOAD_NOTHING:
         return 0;
     case LOAD_AFTER_UNLOAD:
-        p->then_load = true;
+        p->life.then_load = true;
         return 0;
     case LOAD_NOT_INSTALLED:
         snprintf(err, errlen, "%s is not installed; run `plugbay install %s`", p->id, p->id);
@@ -254,16 +265,16 @@ static int load(broker *b, plugin *p, bool fresh, char *err, size_t errlen)
         snprintf(err, errlen, "%s is disabled; run `plugbay enable %s`", p->id, p->id);
         return BAY_ESTATE;
     case LOAD_INVALID:
-        snprintf(err, errlen, "%s has an invalid manifest: %s", p->id, p->reason);
+        snprintf(err, errlen, "%s has an invalid manifest: %s", p->id, p->life.reason);
         return BAY_EMANIFEST;
     case LOAD_START:
         break;
     }
     if (fresh)
-        p->ncrashes = 0;
+        p->life.ncrashes = 0;
     int rc = depends_ready(b, p, err, errlen);
     if (rc == BAY_EPENDING) {
-        if (p->state != PS_WAITING)
+        if (p->life.state != PS_WAITING)
             set_state(b, p, PS_WAITING, err);
         return 0;
     }
@@ -273,8 +284,7 @@ static int load(broker *b, plugin *p, bool fresh, char *err, size_t errlen)
         lifecycle_fail(b, p, err);
         return rc;
     }
-    p->restart_at_ms = 0;
-    p->kill_sent = false;
+    p->life.restart_at_ms = 0;
     rc = supervise_spawn(b, p, err, errlen);
     if (rc) {
         set_state(b, p, PS_FAILED, err);
@@ -341,9 +351,9 @@ void lifecycle_worker_ready(broker *b, plugin *p)
     bay_map_set(args, "permissions", granted);
     void *raw = NULL;
     size_t len = 0;
-    p->load_id = ++b->next_call;
+    p->life.load_id = ++b->next_call;
     if (bay_value_pack(args, &raw, &len) == 0) {
-        bay_frame f = {.type = BAY_F_COMMAND, .id = p->load_id, .name = "load", .raw = raw, .raw_len = len};
+        bay_frame f = {.type = BAY_F_COMMAND, .id = p->life.load_id, .name = "load", .raw = raw, .raw_len = len};
         conn_send(b, p->worker, &f);
     }
     free(raw);
@@ -397,8 +407,8 @@ static int provide(broker *b, plugin *p, char *err, size_t errlen)
 
 void lifecycle_load_answer(broker *b, plugin *p, const bay_frame *f)
 {
-    p->load_id = 0;
-    if (p->state == PS_UNLOADING) { /* unloaded while loading: the drain can go on */
+    p->life.load_id = 0;
+    if (p->life.state == PS_UNLOADING) { /* unloaded while loading: the drain can go on */
         lifecycle_drained(b, p);
         return;
     }
@@ -407,16 +417,16 @@ void lifecycle_load_answer(broker *b, plugin *p, const bay_frame *f)
         snprintf(err, sizeof err, "load failed: %s", f->message);
     } else if (provide(b, p, err, sizeof err) == 0) {
         int64_t now = bay_now_ms();
-        p->last_beat_ms = now;
-        free(p->timers);
-        p->timers = calloc(p->m->ntimers ? p->m->ntimers : 1, sizeof *p->timers);
-        for (size_t i = 0; p->timers && i < p->m->ntimers; i++)
-            p->timers[i] = (plugin_timer){&p->m->timers[i], now + p->m->timers[i].interval_ms, false};
+        supervise_loaded(p);
+        free(p->life.timers);
+        p->life.timers = calloc(p->m->ntimers ? p->m->ntimers : 1, sizeof *p->life.timers);
+        for (size_t i = 0; p->life.timers && i < p->m->ntimers; i++)
+            p->life.timers[i] = (plugin_timer){&p->m->timers[i], now + p->m->timers[i].interval_ms, false};
         set_state(b, p, PS_LOADED, NULL);
         lifecycle_settle(b, p);
         return;
     }
-    p->no_restart = true;
+    p->life.no_restart = true;
     supervise_kill(b, p, err);
 }
 
@@ -439,7 +449,7 @@ int lifecycle_signature(broker *b, plugin *p, char *err, size_t errlen)
 
 void lifecycle_fail(broker *b, plugin *p, const char *why)
 {
-    p->restart_at_ms = 0;
+    p->life.restart_at_ms = 0;
     set_state(b, p, PS_FAILED, why);
     lifecycle_settle(b, p);
 }
@@ -452,37 +462,37 @@ int lifecycle_unload(broker *b, plugin *p, bool then_load, plugin_state rest, ch
                  strchr(users, ',') ? "" : "s", strchr(users, ',') ? "them" : "it");
         return BAY_EBUSY;
     }
-    p->then_load = then_load;
-    p->rest = rest;
-    switch (p->state) {
+    p->life.then_load = then_load;
+    p->life.rest = rest;
+    switch (p->life.state) {
     case PS_LOADED:
         withdraw(b, p);
         fastpath_drain(b, p); /* before the state change ends the grants it asks about */
         set_state(b, p, PS_UNLOADING, NULL);
-        p->unload_deadline_ms = bay_now_ms() + b->opt.drain_timeout_ms;
+        p->life.unload_deadline_ms = bay_now_ms() + b->opt.drain_timeout_ms;
         lifecycle_drained(b, p);
         return 0;
     case PS_STARTING:
         set_state(b, p, PS_UNLOADING, NULL);
-        p->unload_deadline_ms = bay_now_ms() + b->opt.drain_timeout_ms;
-        if (p->load_id == 0)
+        p->life.unload_deadline_ms = bay_now_ms() + b->opt.drain_timeout_ms;
+        if (p->life.load_id == 0)
             lifecycle_drained(b, p);
         return 0;
     case PS_UNLOADING:
         return 0;
     case PS_FAILED:
-        if (p->pid) /* being killed: its exit finishes the unload */
+        if (p->proc.pid) /* being killed: its exit finishes the unload */
             return 0;
-        p->restart_at_ms = 0; /* not running: forget a scheduled restart */
+        p->life.restart_at_ms = 0; /* not running: forget a scheduled restart */
         /* fall through */
     case PS_STOPPED:
     case PS_DISABLED:
     case PS_WAITING:
-        if (p->state != rest)
+        if (p->life.state != rest)
             set_state(b, p, rest, NULL);
         return then_load ? lifecycle_load(b, p, err, errlen) : 0;
     default:
-        snprintf(err, errlen, "%s is %s, not loaded", p->id, plugin_state_name(p->state));
+        snprintf(err, errlen, "%s is %s, not loaded", p->id, plugin_state_name(p->life.state));
         return BAY_ESTATE;
     }
 }
@@ -491,20 +501,20 @@ int lifecycle_unload(broker *b, plugin *p, bool then_load, plugin_state rest, ch
  * call it routed, no fast call (fastpath_draining); then COMMAND unload. */
 void lifecycle_drained(broker *b, plugin *p)
 {
-    if (p->inflight > 0 || fastpath_draining(b, p))
+    if (p->stats.inflight > 0 || fastpath_draining(b, p))
         return; /* the end of the last call, routed or fast, calls again */
     if (p->worker == NULL || !p->worker->hello_done) {
         supervise_kill(b, p, "unloaded before its worker started");
         return;
     }
-    bay_frame f = {.type = BAY_F_COMMAND, .id = p->unload_id = ++b->next_call, .name = "unload"};
+    bay_frame f = {.type = BAY_F_COMMAND, .id = p->life.unload_id = ++b->next_call, .name = "unload"};
     conn_send(b, p->worker, &f);
-    p->unload_deadline_ms = bay_now_ms() + UNLOAD_EXIT_MS;
+    p->life.unload_deadline_ms = bay_now_ms() + UNLOAD_EXIT_MS;
 }
 
 void lifecycle_unload_answer(broker *b, plugin *p)
 {
-    p->unload_id = 0;
+    p->life.unload_id = 0;
     supervise_end(b, p);
 }
 
@@ -512,12 +522,12 @@ void lifecycle_unload_answer(broker *b, plugin *p)
 static void crashed(broker *b, plugin *p, const char *why)
 {
     int64_t now = bay_now_ms();
-    p->crashes[p->ncrashes++ % 16] = now;
+    p->life.crashes[p->life.ncrashes++ % 16] = now;
     int recent = 0;
-    for (int i = 0; i < 16 && i < p->ncrashes; i++)
-        recent += now - p->crashes[i] <= b->opt.restart_window_ms;
+    for (int i = 0; i < 16 && i < p->life.ncrashes; i++)
+        recent += now - p->life.crashes[i] <= b->opt.restart_window_ms;
     char reason[512];
-    if (p->no_restart) {
+    if (p->life.no_restart) {
         set_state(b, p, PS_FAILED, why);
     } else if (recent >= b->opt.restart_limit) {
         snprintf(reason, sizeof reason, "%s; it failed %d times within %d s, so it stays failed until `plugbay enable %s`",
@@ -530,7 +540,7 @@ static void crashed(broker *b, plugin *p, const char *why)
         int64_t backoff = 100LL << (recent > 6 ? 6 : recent - 1);
         if (backoff > 5000)
             backoff = 5000;
-        p->restart_at_ms = now + backoff;
+        p->life.restart_at_ms = now + backoff;
         snprintf(reason, sizeof reason, "%s; restarting in %lld ms", why, (long long)backoff);
         set_state(b, p, PS_FAILED, reason);
     }
@@ -538,25 +548,25 @@ static void crashed(broker *b, plugin *p, const char *why)
 
 void lifecycle_worker_gone(broker *b, plugin *p, const char *why)
 {
-    plugin_state was = p->state;
+    plugin_state was = p->life.state;
     route_fail_provider(b, p->worker ? p->worker->session : 0, p, BAY_ECRASHED, why);
     fastpath_worker_gone(b, p, why);
     if (p->worker)
         conn_close(b, p->worker);
     withdraw(b, p);
     if (was == PS_UNLOADING) {
-        set_state(b, p, p->rest, NULL);
-        if (p->then_load) {
+        set_state(b, p, p->life.rest, NULL);
+        if (p->life.then_load) {
             char err[512];
-            p->then_load = false;
+            p->life.then_load = false;
             lifecycle_load(b, p, err, sizeof err);
-            if (p->state == PS_STARTING)
+            if (p->life.state == PS_STARTING)
                 return; /* waiters hear when the new load settles */
         }
     } else if (was == PS_LOADED || was == PS_STARTING) {
         crashed(b, p, why);
     }
-    p->no_restart = false;
+    p->life.no_restart = false;
     lifecycle_settle(b, p);
 }
 
@@ -567,27 +577,27 @@ int64_t lifecycle_tick(broker *b, int64_t now)
     for (size_t i = 0; i < b->nplugins; i++) {
         plugin *p = b->plugins[i];
         int64_t due = 0;
-        if (p->state == PS_FAILED && p->restart_at_ms) {
-            if (now >= p->restart_at_ms) {
-                p->restarts++;
-                bay_log(BAY_LOG_INFO, p->id, "restarting (restart %d)", p->restarts);
+        if (p->life.state == PS_FAILED && p->life.restart_at_ms) {
+            if (now >= p->life.restart_at_ms) {
+                p->life.restarts++;
+                bay_log(BAY_LOG_INFO, p->id, "restarting (restart %d)", p->life.restarts);
                 lifecycle_load(b, p, err, sizeof err);
                 continue;
             }
-            due = p->restart_at_ms;
-        } else if (p->state == PS_UNLOADING) {
-            if (now >= p->unload_deadline_ms && !p->kill_sent) {
+            due = p->life.restart_at_ms;
+        } else if (p->life.state == PS_UNLOADING) {
+            if (now >= p->life.unload_deadline_ms && !p->proc.kill_sent) {
                 char why[200] = "did not finish unloading in time";
-                if (p->inflight > 0 || fastpath_draining(b, p))
+                if (p->stats.inflight > 0 || fastpath_draining(b, p))
                     snprintf(why, sizeof why, "did not finish unloading in time: calls in flight outlasted the "
                              "drain timeout of %d ms (--drain-timeout-ms)", b->opt.drain_timeout_ms);
                 supervise_kill(b, p, why);
                 continue;
             }
-            due = p->unload_deadline_ms;
-        } else if (p->state == PS_LOADED) {
-            for (size_t t = 0; p->timers && t < p->m->ntimers; t++) {
-                plugin_timer *tm = &p->timers[t];
+            due = p->life.unload_deadline_ms;
+        } else if (p->life.state == PS_LOADED) {
+            for (size_t t = 0; p->life.timers && t < p->m->ntimers; t++) {
+                plugin_timer *tm = &p->life.timers[t];
                 if (tm->running)
                     continue;
                 if (now >= tm->next_ms) {
@@ -609,15 +619,15 @@ void lifecycle_free(broker *b)
 {
     for (size_t i = 0; i < b->nplugins; i++) {
         plugin *p = b->plugins[i];
-        for (waiter *w = p->waiters, *next; w; w = next) {
+        for (waiter *w = p->life.waiters, *next; w; w = next) {
             next = w->next;
             free(w);
         }
-        if (p->out_fd >= 0)
-            close(p->out_fd);
+        if (p->proc.out_fd >= 0)
+            close(p->proc.out_fd);
         bay_manifest_free(p->m);
-        bay_value_free(p->refused);
-        free(p->timers);
+        bay_value_free(p->proc.refused);
+        free(p->life.timers);
         free(p->id);
         free(p);
     }

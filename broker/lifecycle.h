@@ -24,6 +24,9 @@ void lifecycle_drained(broker *b, plugin *p);
 void lifecycle_unload_answer(broker *b, plugin *p);
 void lifecycle_settle(broker *b, plugin *p);
 void lifecycle_add_waiter(plugin *p, uint64_t session, uint64_t id);
+/* lifecycle_shutdown unloads every plugin that has a worker and cancels the
+ * restarts scheduled (plugbayd is stopping). */
+void lifecycle_shutdown(broker *b);
 /* lifecycle_on_notice has fn called with every notice, after the subscribed
  * hosts are sent it (at most LISTENERS_MAX). */
 void lifecycle_on_notice(broker *b, notice_fn fn);

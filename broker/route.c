@@ -136,8 +136,8 @@ static conn *target_conn(broker *b, const struct target *t, const char **why)
         return c;
     }
     plugin *p = t->plugin;
-    if (p->state != PS_LOADED || p->worker == NULL) {
-        *why = p->state == PS_UNLOADING ? "it is unloading" : "it is no longer loaded";
+    if (p->life.state != PS_LOADED || p->worker == NULL) {
+        *why = p->life.state == PS_UNLOADING ? "it is unloading" : "it is no longer loaded";
         return NULL;
     }
     return p->worker;
@@ -165,7 +165,7 @@ static void send_next(broker *b, call *k)
                 k->current_session = c->session;
                 k->sent_ns = bay_now_ns();
                 if (!t->host)
-                    t->plugin->inflight++;
+                    t->plugin->stats.inflight++;
                 return;
             }
             why = rc == BAY_EBUSY ? "its queue is full (too many calls in flight)" : "its connection failed";
@@ -194,9 +194,9 @@ static void who_provides(broker *b, const char *name, char *out, size_t len)
     for (size_t i = 0; i < b->nplugins && n < len; i++) {
         plugin *p = b->plugins[i];
         for (size_t j = 0; p->m && j < p->m->nprovides && n < len; j++)
-            if (strcmp(p->m->provides[j].name, name) == 0 && p->state != PS_LOADED)
+            if (strcmp(p->m->provides[j].name, name) == 0 && p->life.state != PS_LOADED)
                 n += (size_t)snprintf(out + n, len - n, "; %s provides it but is %s%s%s", p->id,
-                                      plugin_state_name(p->state), p->reason[0] ? ": " : "", p->reason);
+                                      plugin_state_name(p->life.state), p->life.reason[0] ? ": " : "", p->life.reason);
     }
 }
 
@@ -354,11 +354,11 @@ static void provider_done(broker *b, call *k, bool failed)
     if (t == NULL || t->host)
         return;
     plugin *p = t->plugin;
-    p->calls++;
-    p->errors += failed;
-    p->latency_us[p->nlatency++ % (sizeof p->latency_us / sizeof *p->latency_us)] =
+    p->stats.calls++;
+    p->stats.errors += failed;
+    p->stats.latency_us[p->stats.nlatency++ % (sizeof p->stats.latency_us / sizeof *p->stats.latency_us)] =
         (float)(bay_now_ns() - k->sent_ns) / 1000.0f;
-    if (p->inflight > 0 && --p->inflight == 0 && p->state == PS_UNLOADING)
+    if (p->stats.inflight > 0 && --p->stats.inflight == 0 && p->life.state == PS_UNLOADING)
         lifecycle_drained(b, p);
 }
 
@@ -458,7 +458,7 @@ static void hung(broker *b, call *k)
         bay_log(BAY_LOG_WARN, t->owner, "%s; forgetting the call", why);
         provider_done(b, k, true);
         call_free(b, k);
-    } else if (!t->plugin->kill_sent) {
+    } else if (!t->plugin->proc.kill_sent) {
         supervise_kill(b, t->plugin, why);
     }
 }
@@ -509,7 +509,7 @@ void route_fail_provider(broker *b, uint64_t session, plugin *p, int code, const
     }
     free(all);
     if (p)
-        p->inflight = 0;
+        p->stats.inflight = 0;
 }
 
 void route_host_gone(broker *b, conn *c)

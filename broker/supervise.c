@@ -39,7 +39,7 @@ static void write_workers_file(broker *b)
     }
     int e = 0;
     for (size_t i = 0; i < b->nplugins; i++)
-        if (b->plugins[i]->pid && fprintf(f, "%d %s\n", b->plugins[i]->pid, b->plugins[i]->id) < 0 && e == 0)
+        if (b->plugins[i]->proc.pid && fprintf(f, "%d %s\n", b->plugins[i]->proc.pid, b->plugins[i]->id) < 0 && e == 0)
             e = errno;
     if (fclose(f) != 0 && e == 0)
         e = errno;
@@ -197,6 +197,22 @@ static char **worker_env(broker *b, plugin *p, const char *url, const char *data
     return env;
 }
 
+void supervise_proc_init(plugin *p)
+{
+    p->proc.out_fd = -1;
+}
+
+void supervise_beat(plugin *p, uint64_t seq)
+{
+    if (seq == p->proc.beat_seq)
+        p->proc.last_beat_ms = bay_now_ms();
+}
+
+void supervise_loaded(plugin *p)
+{
+    p->proc.last_beat_ms = bay_now_ms();
+}
+
 int supervise_spawn(broker *b, plugin *p, char *err, size_t errlen)
 {
     char exe[700], url[600], data[1024];
@@ -248,12 +264,13 @@ int supervise_spawn(broker *b, plugin *p, char *err, size_t errlen)
         return BAY_EIO;
     }
     fcntl(out[0], F_SETFL, O_NONBLOCK);
-    p->pid = pid;
-    p->out_fd = out[0];
-    p->outlen = 0;
+    p->proc.pid = pid;
+    p->proc.kill_sent = false;
+    p->proc.out_fd = out[0];
+    p->proc.outlen = 0;
     cgroup_place(b, p);
-    p->start_deadline_ms = bay_now_ms() + b->opt.start_timeout_ms;
-    p->next_beat_ms = bay_now_ms() + b->opt.heartbeat_ms;
+    p->proc.start_deadline_ms = bay_now_ms() + b->opt.start_timeout_ms;
+    p->proc.next_beat_ms = bay_now_ms() + b->opt.heartbeat_ms;
     bay_log(BAY_LOG_DEBUG, p->id, "started %s as pid %d", exe, pid);
     write_workers_file(b);
     return 0;
@@ -276,12 +293,12 @@ static void add_refused(plugin *p, const char *kind, int64_t n);
  * if any, and counts them with what its sandbox refused. */
 static void output_dropped(plugin *p)
 {
-    if (p->out_dropped) {
+    if (p->proc.out_dropped) {
         bay_log(BAY_LOG_WARN, p->id, "%llu lines of its output were dropped: it wrote more than %d lines in %d s",
-                (unsigned long long)p->out_dropped, OUTPUT_BURST, OUTPUT_WINDOW_MS / 1000);
-        add_refused(p, "output lines over the limit", (int64_t)p->out_dropped);
+                (unsigned long long)p->proc.out_dropped, OUTPUT_BURST, OUTPUT_WINDOW_MS / 1000);
+        add_refused(p, "output lines over the limit", (int64_t)p->proc.out_dropped);
     }
-    p->out_dropped = 0;
+    p->proc.out_dropped = 0;
 }
 
 /* limited_line logs one line of p's (output, or a LOG frame) at level,
@@ -290,17 +307,17 @@ static void output_dropped(plugin *p)
 static void limited_line(plugin *p, int level, const char *prefix, const char *line, size_t len)
 {
     int64_t now = bay_now_ms();
-    if (now - p->out_window_ms >= OUTPUT_WINDOW_MS) {
+    if (now - p->proc.out_window_ms >= OUTPUT_WINDOW_MS) {
         output_dropped(p);
-        p->out_window_ms = now;
-        p->out_lines = 0;
+        p->proc.out_window_ms = now;
+        p->proc.out_lines = 0;
     }
-    if (p->out_lines >= OUTPUT_BURST) {
-        p->out_dropped++;
+    if (p->proc.out_lines >= OUTPUT_BURST) {
+        p->proc.out_dropped++;
         return;
     }
     bay_log(level, p->id, "%s%.*s%s", prefix, (int)len, line,
-            ++p->out_lines == OUTPUT_BURST ? " (its further output is dropped for a while)" : "");
+            ++p->proc.out_lines == OUTPUT_BURST ? " (its further output is dropped for a while)" : "");
 }
 
 /* flush_line logs one line of the worker's output. */
@@ -318,19 +335,19 @@ void supervise_log(broker *b, plugin *p, int level, const char *message)
  * dropped, and closes it: its worker has ended. */
 static void close_output(plugin *p)
 {
-    if (p->outlen)
-        flush_line(p, p->outbuf, p->outlen);
-    p->outlen = 0;
+    if (p->proc.outlen)
+        flush_line(p, p->proc.outbuf, p->proc.outlen);
+    p->proc.outlen = 0;
     output_dropped(p);
-    close(p->out_fd);
-    p->out_fd = -1;
-    p->out_resume_ms = 0;
+    close(p->proc.out_fd);
+    p->proc.out_fd = -1;
+    p->proc.out_resume_ms = 0;
 }
 
 void supervise_read_output(broker *b, plugin *p)
 {
     for (size_t taken = 0; taken < OUTPUT_READ_MAX;) {
-        ssize_t n = read(p->out_fd, p->outbuf + p->outlen, sizeof p->outbuf - p->outlen);
+        ssize_t n = read(p->proc.out_fd, p->proc.outbuf + p->proc.outlen, sizeof p->proc.outbuf - p->proc.outlen);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
@@ -339,46 +356,46 @@ void supervise_read_output(broker *b, plugin *p)
             return;
         }
         taken += (size_t)n;
-        p->outlen += (size_t)n;
-        if (p->out_lines >= OUTPUT_BURST) /* over the limit: this round is its last for a while */
-            p->out_resume_ms = bay_now_ms() + OUTPUT_PAUSE_MS;
-        char *start = p->outbuf, *nl;
-        while ((nl = memchr(start, '\n', p->outlen - (size_t)(start - p->outbuf))) != NULL) {
+        p->proc.outlen += (size_t)n;
+        if (p->proc.out_lines >= OUTPUT_BURST) /* over the limit: this round is its last for a while */
+            p->proc.out_resume_ms = bay_now_ms() + OUTPUT_PAUSE_MS;
+        char *start = p->proc.outbuf, *nl;
+        while ((nl = memchr(start, '\n', p->proc.outlen - (size_t)(start - p->proc.outbuf))) != NULL) {
             flush_line(p, start, (size_t)(nl - start));
             start = nl + 1;
         }
-        p->outlen -= (size_t)(start - p->outbuf);
-        memmove(p->outbuf, start, p->outlen);
-        if (p->outlen == sizeof p->outbuf) { /* a line longer than the buffer: log it in pieces */
-            flush_line(p, p->outbuf, p->outlen);
-            p->outlen = 0;
+        p->proc.outlen -= (size_t)(start - p->proc.outbuf);
+        memmove(p->proc.outbuf, start, p->proc.outlen);
+        if (p->proc.outlen == sizeof p->proc.outbuf) { /* a line longer than the buffer: log it in pieces */
+            flush_line(p, p->proc.outbuf, p->proc.outlen);
+            p->proc.outlen = 0;
         }
     }
 }
 
 void supervise_kill(broker *b, plugin *p, const char *why)
 {
-    snprintf(p->kill_why, sizeof p->kill_why, "%s", why);
-    if (p->pid == 0 || p->kill_sent)
+    snprintf(p->proc.kill_why, sizeof p->proc.kill_why, "%s", why);
+    if (p->proc.pid == 0 || p->proc.kill_sent)
         return;
-    bay_log(BAY_LOG_WARN, p->id, "killing worker %d: %s", p->pid, why);
-    kill(p->pid, SIGKILL);
-    p->kill_sent = true;
+    bay_log(BAY_LOG_WARN, p->id, "killing worker %d: %s", p->proc.pid, why);
+    kill(p->proc.pid, SIGKILL);
+    p->proc.kill_sent = true;
 }
 
 void supervise_end(broker *b, plugin *p)
 {
-    if (p->pid == 0 || p->kill_sent)
+    if (p->proc.pid == 0 || p->proc.kill_sent)
         return;
-    snprintf(p->kill_why, sizeof p->kill_why, "unloaded");
-    kill(p->pid, SIGKILL);
-    p->kill_sent = true;
+    snprintf(p->proc.kill_why, sizeof p->proc.kill_why, "unloaded");
+    kill(p->proc.pid, SIGKILL);
+    p->proc.kill_sent = true;
 }
 
 static plugin *by_pid(broker *b, pid_t pid)
 {
     for (size_t i = 0; i < b->nplugins; i++)
-        if (b->plugins[i]->pid == pid)
+        if (b->plugins[i]->proc.pid == pid)
             return b->plugins[i];
     return NULL;
 }
@@ -405,17 +422,17 @@ void supervise_reap(broker *b)
             continue;
         peer_worker_ended(b->guard, pid);
         char why[600];
-        if (p->kill_sent && p->kill_why[0])
-            snprintf(why, sizeof why, "%s", p->kill_why);
+        if (p->proc.kill_sent && p->proc.kill_why[0])
+            snprintf(why, sizeof why, "%s", p->proc.kill_why);
         else
             describe(status, why, sizeof why);
-        if (p->out_fd >= 0)
+        if (p->proc.out_fd >= 0)
             supervise_read_output(b, p); /* what it wrote last, a round's worth at most */
-        if (p->out_fd >= 0)
+        if (p->proc.out_fd >= 0)
             close_output(p);
-        p->pid = 0;
-        p->kill_sent = false;
-        p->kill_why[0] = '\0';
+        p->proc.pid = 0;
+        p->proc.kill_sent = false;
+        p->proc.kill_why[0] = '\0';
         write_workers_file(b);
         bay_log(BAY_LOG_DEBUG, p->id, "worker %d ended: %s", pid, why);
         lifecycle_worker_gone(b, p, why);
@@ -439,7 +456,7 @@ static bool over_memory(broker *b, plugin *p)
     int64_t mb = p->m->limits.memory_mb ? p->m->limits.memory_mb : b->opt.memory_mb;
     if (mb <= 0 || !b->opt.sandbox)
         return false;
-    int64_t mapped = bay_proc_kb(p->pid, "status", "RssShmem"), held = bay_proc_memfd_kb(p->pid);
+    int64_t mapped = bay_proc_kb(p->proc.pid, "status", "RssShmem"), held = bay_proc_memfd_kb(p->proc.pid);
     if (mapped <= mb << 10 && held <= mb << 10)
         return false;
     char why[200];
@@ -462,32 +479,32 @@ int64_t supervise_tick(broker *b, int64_t now)
     int64_t silent_limit = (int64_t)b->opt.heartbeat_ms * b->opt.heartbeat_misses;
     for (size_t i = 0; i < b->nplugins; i++) {
         plugin *p = b->plugins[i];
-        if (p->pid == 0 || p->kill_sent || (check_memory && over_memory(b, p)))
+        if (p->proc.pid == 0 || p->proc.kill_sent || (check_memory && over_memory(b, p)))
             continue;
         int64_t due;
-        if (p->state == PS_STARTING || (p->state == PS_UNLOADING && p->load_id)) {
-            if (now >= p->start_deadline_ms) {
+        if (p->life.state == PS_STARTING || (p->life.state == PS_UNLOADING && p->life.load_id)) {
+            if (now >= p->proc.start_deadline_ms) {
                 char why[160];
                 snprintf(why, sizeof why, "its worker did not load the plugin within %d ms (--start-timeout-ms)",
                          b->opt.start_timeout_ms);
                 supervise_kill(b, p, why);
                 continue;
             }
-            due = p->start_deadline_ms;
+            due = p->proc.start_deadline_ms;
         } else {
-            if (now - p->last_beat_ms > silent_limit) {
+            if (now - p->proc.last_beat_ms > silent_limit) {
                 char why[200];
                 snprintf(why, sizeof why, "its worker stopped answering heartbeats for %lld ms",
-                         (long long)(now - p->last_beat_ms));
+                         (long long)(now - p->proc.last_beat_ms));
                 supervise_kill(b, p, why);
                 continue;
             }
-            if (now >= p->next_beat_ms && p->worker && p->worker->hello_done) {
-                bay_frame f = {.type = BAY_F_HEARTBEAT, .id = ++p->beat_seq};
+            if (now >= p->proc.next_beat_ms && p->worker && p->worker->hello_done) {
+                bay_frame f = {.type = BAY_F_HEARTBEAT, .id = ++p->proc.beat_seq};
                 conn_send(b, p->worker, &f);
-                p->next_beat_ms = now + b->opt.heartbeat_ms;
+                p->proc.next_beat_ms = now + b->opt.heartbeat_ms;
             }
-            due = p->next_beat_ms;
+            due = p->proc.next_beat_ms;
         }
         if (next_memory_check_ms < due)
             due = next_memory_check_ms;
@@ -497,25 +514,14 @@ int64_t supervise_tick(broker *b, int64_t now)
     return next;
 }
 
-void supervise_shutdown(broker *b)
-{
-    char err[256];
-    for (size_t i = 0; i < b->nplugins; i++) {
-        plugin *p = b->plugins[i];
-        p->restart_at_ms = 0;
-        if (p->pid)
-            lifecycle_unload(b, p, false, PS_STOPPED, err, sizeof err);
-    }
-}
-
 void supervise_kill_all(broker *b)
 {
     for (size_t i = 0; i < b->nplugins; i++)
-        if (b->plugins[i]->pid) {
-            kill(b->plugins[i]->pid, SIGKILL);
-            waitpid(b->plugins[i]->pid, NULL, 0);
-            peer_worker_ended(b->guard, b->plugins[i]->pid);
-            b->plugins[i]->pid = 0;
+        if (b->plugins[i]->proc.pid) {
+            kill(b->plugins[i]->proc.pid, SIGKILL);
+            waitpid(b->plugins[i]->proc.pid, NULL, 0);
+            peer_worker_ended(b->guard, b->plugins[i]->proc.pid);
+            b->plugins[i]->proc.pid = 0;
         }
     write_workers_file(b);
 }
@@ -561,15 +567,15 @@ static bool refused_count(const char *kind, const bay_value *v, int64_t *n, char
 /* add_refused counts n refusals of kind for p (past REFUSED_KINDS_MAX kinds, as "other"). */
 static void add_refused(plugin *p, const char *kind, int64_t n)
 {
-    if (p->refused == NULL && (p->refused = bay_map()) == NULL)
+    if (p->proc.refused == NULL && (p->proc.refused = bay_map()) == NULL)
         return;
-    const bay_value *had = bay_map_get(p->refused, kind);
-    if (had == NULL && bay_value_len(p->refused) >= REFUSED_KINDS_MAX) {
+    const bay_value *had = bay_map_get(p->proc.refused, kind);
+    if (had == NULL && bay_value_len(p->proc.refused) >= REFUSED_KINDS_MAX) {
         kind = "other";
-        had = bay_map_get(p->refused, kind);
+        had = bay_map_get(p->proc.refused, kind);
     }
-    bay_map_set(p->refused, kind, bay_int(bay_value_int(had) + n));
-    p->refused_total += n;
+    bay_map_set(p->proc.refused, kind, bay_int(bay_value_int(had) + n));
+    p->proc.refused_total += n;
 }
 
 void supervise_refused(broker *b, plugin *p, const bay_frame *f)
@@ -589,7 +595,7 @@ void supervise_refused(broker *b, plugin *p, const bay_frame *f)
     for (size_t i = 0; ok && (kind = bay_map_entry(report, i, &v)) != NULL; i++)
         ok = refused_count(kind, v, &n, why, sizeof why);
     if (!ok) {
-        bay_log_limited(&p->refused_log, bay_now_ms(), BAY_LOG_WARN, p->id,
+        bay_log_limited(&p->proc.refused_log, bay_now_ms(), BAY_LOG_WARN, p->id,
                         "ignored a malformed report of what the sandbox refused: %s", why);
         bay_value_free(report);
         return;
@@ -607,7 +613,7 @@ void supervise_refused(broker *b, plugin *p, const bay_frame *f)
     }
     bay_value_free(report);
     if (added)
-        bay_log_limited(&p->refused_log, bay_now_ms(), BAY_LOG_WARN, p->id,
+        bay_log_limited(&p->proc.refused_log, bay_now_ms(), BAY_LOG_WARN, p->id,
                         "its sandbox refused %lld operations (%s); %lld since plugbayd started", (long long)added,
-                        line, (long long)p->refused_total);
+                        line, (long long)p->proc.refused_total);
 }

@@ -18,8 +18,13 @@ int64_t supervise_tick(broker *b, int64_t now);
 /* supervise_usage reads a worker's CPU time (user + system, ms) and PSS (kB)
  * from /proc; -1 where it cannot. */
 void supervise_usage(pid_t pid, int64_t *cpu_ms, int64_t *pss_kb);
-void supervise_shutdown(broker *b);
 void supervise_kill_all(broker *b);
+/* supervise_proc_init sets up a new plugin's worker record (no worker yet). */
+void supervise_proc_init(plugin *p);
+/* supervise_beat records the answer to heartbeat seq from p's worker. */
+void supervise_beat(plugin *p, uint64_t seq);
+/* supervise_loaded restarts p's heartbeat clock: its worker just loaded it. */
+void supervise_loaded(plugin *p);
 /* supervise_refused adds up what p's worker says its sandbox refused (COMMAND
  * "refused": a map of kind -> count since its last report, refusals.h), for
  * status and info, and says so in the log within p's rate limit. A report
