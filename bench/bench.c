@@ -56,7 +56,7 @@ extern char **environ;
 
 static double now_us(void)
 {
-    return (double)bay_now_ns() / 1e3;
+    return (double)bay__now_ns() / 1e3;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -220,7 +220,7 @@ static int true_one(void *arg)
 /* pss_kb reads a field ("Pss", "Rss") of a process's /proc/PID/smaps_rollup. */
 static long pss_kb(long pid, const char *field)
 {
-    return (long)bay_proc_kb((pid_t)pid, "smaps_rollup", field);
+    return (long)bay__proc_kb((pid_t)pid, "smaps_rollup", field);
 }
 
 /* Memory baseline: the PSS of an idle /bin/sleep, the least a process costs. */

@@ -23,7 +23,7 @@ static void handle_signals(broker *b)
         if (si.ssi_signo == SIGCHLD) {
             supervise_reap(b);
         } else if (!b->stopping) {
-            bay_log(BAY_LOG_INFO, NULL, "received %s; stopping plugins and exiting", strsignal((int)si.ssi_signo));
+            bay__log(BAY_LOG_INFO, NULL, "received %s; stopping plugins and exiting", strsignal((int)si.ssi_signo));
             b->stopping = true;
         }
     }
@@ -37,7 +37,7 @@ static int64_t min_deadline(int64_t a, int64_t b)
 /* tick runs everything that is due and returns the next time something is (0 = nothing). */
 static int64_t tick(broker *b)
 {
-    int64_t now = bay_now_ms();
+    int64_t now = bay__now_ms();
     conn_expire_handshakes(b, now);
     int64_t next = route_expire(b, now);
     next = min_deadline(next, lifecycle_tick(b, now));
@@ -64,11 +64,11 @@ int broker_run(broker *b)
 {
     char err[512] = "";
     if (setup_fds(b)) {
-        bay_log(BAY_LOG_ERROR, NULL, "cannot create signalfd/eventfd: %s", strerror(errno));
+        bay__log(BAY_LOG_ERROR, NULL, "cannot create signalfd/eventfd: %s", strerror(errno));
         return 1;
     }
     if (route_init(b) != 0) {
-        bay_log(BAY_LOG_ERROR, NULL, "out of memory");
+        bay__log(BAY_LOG_ERROR, NULL, "out of memory");
         return 1;
     }
     /* Who hears of a host going away, in this order: its providers go first,
@@ -79,10 +79,10 @@ int broker_run(broker *b)
     lifecycle_on_notice(b, fastpath_notice);
     if (supervise_init(b, err, sizeof err) || lifecycle_discover(b, err, sizeof err) || conn_listen_public(b)) {
         if (err[0])
-            bay_log(BAY_LOG_ERROR, NULL, "%s", err);
+            bay__log(BAY_LOG_ERROR, NULL, "%s", err);
         return 1;
     }
-    bay_log(BAY_LOG_INFO, NULL, "plugbayd %s listening on %s (plugins %s, state %s)", b->version, b->url,
+    bay__log(BAY_LOG_INFO, NULL, "plugbayd %s listening on %s (plugins %s, state %s)", b->version, b->url,
             b->opt.plugins_dir, b->opt.state_dir);
     lifecycle_start_enabled(b);
 
@@ -93,22 +93,22 @@ int broker_run(broker *b)
         int64_t next = tick(b);
         if (b->stopping) {
             if (stop_deadline == 0) {
-                stop_deadline = bay_now_ms() + b->opt.drain_timeout_ms + 1000;
+                stop_deadline = bay__now_ms() + b->opt.drain_timeout_ms + 1000;
                 lifecycle_shutdown(b);
             }
             bool alive = false;
             for (size_t i = 0; i < b->nplugins; i++)
                 alive |= b->plugins[i]->proc.pid != 0;
-            if (!alive || bay_now_ms() > stop_deadline)
+            if (!alive || bay__now_ms() > stop_deadline)
                 break;
-            next = min_deadline(next, bay_now_ms() + 50);
+            next = min_deadline(next, bay__now_ms() + 50);
         }
         size_t nfds = 2;
         fds = realloc(fds, (2 + b->nplugins) * sizeof *fds);
         owners = realloc(owners, (2 + b->nplugins) * sizeof *owners);
         fds[0] = (struct pollfd){.fd = b->queue.wake_fd, .events = POLLIN};
         fds[1] = (struct pollfd){.fd = b->signal_fd, .events = POLLIN};
-        int64_t now = bay_now_ms();
+        int64_t now = bay__now_ms();
         for (size_t i = 0; i < b->nplugins; i++) {
             plugin *p = b->plugins[i];
             if (p->proc.out_fd >= 0 && p->proc.out_resume_ms > now) { /* output over its limit: read again later */
@@ -118,7 +118,7 @@ int broker_run(broker *b)
                 fds[nfds++] = (struct pollfd){.fd = p->proc.out_fd, .events = POLLIN};
             }
         }
-        int64_t wait = next ? next - bay_now_ms() : 1000;
+        int64_t wait = next ? next - bay__now_ms() : 1000;
         if (wait < 0)
             wait = 0;
         if (poll(fds, nfds, (int)(wait > 1000 ? 1000 : wait)) < 0 && errno != EINTR)
@@ -140,6 +140,6 @@ int broker_run(broker *b)
     lifecycle_free(b);
     conn_queue_free(b);
     close(b->signal_fd);
-    bay_log(BAY_LOG_INFO, NULL, "plugbayd stopped");
+    bay__log(BAY_LOG_INFO, NULL, "plugbayd stopped");
     return 0;
 }

@@ -24,7 +24,7 @@
 #include "transition.h"
 
 /* What plugbayd can be told on its command line. */
-typedef struct bay_options {
+typedef struct bay__options {
     const char *plugins_dir;
     const char *state_dir;
     const char *listen_url;  /* NULL: ipc://STATE/plugbayd.sock */
@@ -42,9 +42,9 @@ typedef struct bay_options {
     bool sandbox;            /* workers apply their OS sandbox (--no-sandbox turns it off) */
     bool namespaces;         /* workers cover plugbayd's sockets in namespaces of their own (--no-namespaces) */
     const char *trusted_keys;  /* folder of the *.pub keys plugins may be signed with; NULL: STATE/trusted-keys */
-    bay_sig_policy sig_policy; /* what an unsigned, untrusted or altered plugin gets (docs/signing.md) */
+    bay__sig_policy sig_policy; /* what an unsigned, untrusted or altered plugin gets (docs/signing.md) */
     const char *cgroup_dir;  /* delegated cgroup v2 folder for per-plugin groups, or NULL */
-} bay_options;
+} bay__options;
 
 typedef enum conn_role { ROLE_PENDING, ROLE_HOST, ROLE_WORKER } conn_role;
 
@@ -90,7 +90,7 @@ typedef struct waiter {
 } waiter;
 
 typedef struct plugin_timer {
-    const bay_timer_decl *decl;
+    const bay__timer_decl *decl;
     int64_t next_ms; /* when it fires next */
     bool running;    /* its previous tick has not returned */
 } plugin_timer;
@@ -133,7 +133,7 @@ typedef struct worker_proc {
     char kill_why[512];
     bay_value *refused;    /* what its sandbox refused, over all its workers: kind -> count (a map), or NULL */
     int64_t refused_total;
-    bay_log_limit refused_log; /* the lines saying so */
+    bay__log_limit refused_log; /* the lines saying so */
 } worker_proc;
 
 /* Its calls: route.c's alone (command.c reads them for info and status). */
@@ -146,7 +146,7 @@ typedef struct call_stats {
 
 typedef struct plugin {
     char *id;
-    bay_manifest *m;       /* NULL when invalid */
+    bay__manifest *m;       /* NULL when invalid */
     int64_t rank;          /* load order */
     conn *worker;          /* its worker's connection (conn.c's) */
     plugin_life life;
@@ -168,16 +168,16 @@ typedef void (*notice_fn)(struct broker *b, const char *what, const char *name, 
 #define LISTENERS_MAX 4
 
 typedef struct broker {
-    bay_options opt;
+    bay__options opt;
     char version[32];
     char url[600];          /* public rendezvous url */
     char run_dir[512];
     char worker_dir[512];
-    bay_state *state;
-    bay_registry *reg;
+    bay__state *state;
+    bay__registry *reg;
     plugin **plugins;       /* sorted by load order */
     size_t nplugins;
-    bay_idmap *conns;       /* session -> conn */
+    bay__idmap *conns;       /* session -> conn */
     struct route_calls *calls; /* the calls in flight: route.c's alone */
     struct fastpath *fast;  /* fast channels granted to hosts (fastpath.c), NULL until the first */
     uint64_t next_session, next_call;
@@ -186,8 +186,8 @@ typedef struct broker {
     bool pidns;             /* workers start in user and PID namespaces of their own (launch.h) */
     nng_socket rdv;         /* rendezvous rep socket */
     nng_aio *rdv_aio;
-    bay_log_limit rdv_warns; /* rate limit of the lines about refused rendezvous */
-    bay_idmap *peer_logs;    /* peer key -> struct peer_log (conn.c) */
+    bay__log_limit rdv_warns; /* rate limit of the lines about refused rendezvous */
+    bay__idmap *peer_logs;    /* peer key -> struct peer_log (conn.c) */
     int64_t peer_logs_pruned_ms;
     bool sockets_settled;    /* at exit: the closer finished (conn_close_all) */
     host_gone_fn host_gone[LISTENERS_MAX]; /* registered with conn_on_host_gone */

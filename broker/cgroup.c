@@ -26,13 +26,13 @@ static int write_file(const char *dir, const char *name, const char *text)
 void cgroup_init(broker *b)
 {
     if (access("/sys/fs/cgroup/cgroup.controllers", F_OK) != 0) {
-        bay_log(BAY_LOG_INFO, NULL, "cgroup v2 is not mounted at /sys/fs/cgroup (this machine uses cgroup v1): "
+        bay__log(BAY_LOG_INFO, NULL, "cgroup v2 is not mounted at /sys/fs/cgroup (this machine uses cgroup v1): "
                                     "workers are limited by rlimits only");
         b->opt.cgroup_dir = NULL;
         return;
     }
     if (b->opt.cgroup_dir == NULL) {
-        bay_log(BAY_LOG_INFO, NULL, "no --cgroup folder: workers are limited by rlimits only (give plugbayd a "
+        bay__log(BAY_LOG_INFO, NULL, "no --cgroup folder: workers are limited by rlimits only (give plugbayd a "
                                     "delegated cgroup v2 folder with --cgroup DIR for per-plugin memory.max)");
         return;
     }
@@ -40,13 +40,13 @@ void cgroup_init(broker *b)
     snprintf(path, sizeof path, "%s/cgroup.subtree_control", b->opt.cgroup_dir);
     FILE *f = fopen(path, "re");
     if (f == NULL) {
-        bay_log(BAY_LOG_WARN, NULL, "--cgroup %s: cannot read %s: %s; workers are limited by rlimits only",
+        bay__log(BAY_LOG_WARN, NULL, "--cgroup %s: cannot read %s: %s; workers are limited by rlimits only",
                 b->opt.cgroup_dir, path, strerror(errno));
         b->opt.cgroup_dir = NULL;
         return;
     }
     if (fgets(controllers, sizeof controllers, f) == NULL || strstr(controllers, "memory") == NULL) {
-        bay_log(BAY_LOG_WARN, NULL, "--cgroup %s: %s does not enable the memory controller for its children "
+        bay__log(BAY_LOG_WARN, NULL, "--cgroup %s: %s does not enable the memory controller for its children "
                                     "(write \"+memory\" to it, or delegate the folder); workers are limited by rlimits only",
                 b->opt.cgroup_dir, path);
         b->opt.cgroup_dir = NULL;
@@ -72,6 +72,6 @@ void cgroup_place(broker *b, plugin *p)
     if (rc == 0)
         rc = write_file(dir, "cgroup.procs", text);
     if (rc)
-        bay_log(BAY_LOG_WARN, p->id, "cannot place worker %d in cgroup %s: %s; it runs with rlimits only", p->proc.pid,
+        bay__log(BAY_LOG_WARN, p->id, "cannot place worker %d in cgroup %s: %s; it runs with rlimits only", p->proc.pid,
                 dir, strerror(rc));
 }

@@ -80,7 +80,7 @@ static bay_value *info(broker *b, const plugin *p)
 {
     bay_value *v = summary(p);
     add_runtime(v, p);
-    const bay_manifest *m = p->m;
+    const bay__manifest *m = p->m;
     if (m == NULL)
         return v;
     static const char *const keys[] = {"brief", "description", "author", "site", "email", "license", "entry",
@@ -90,13 +90,13 @@ static bay_value *info(broker *b, const plugin *p)
         set_str(v, keys[i], vals[i]);
     set_str(v, "dir", m->dir);
     char data[1024];
-    snprintf(data, sizeof data, "%s/data/%s", bay_state_dir(b->state), p->id);
+    snprintf(data, sizeof data, "%s/data/%s", bay__state_dir(b->state), p->id);
     set_str(v, "data_dir", data);
     bay_value *provides = bay_array();
     for (size_t i = 0; i < m->nprovides; i++) {
         bay_value *d = bay_map();
         bay_map_set(d, "name", bay_str(m->provides[i].name));
-        bay_map_set(d, "kind", bay_str(bay_kind_name(m->provides[i].kind)));
+        bay_map_set(d, "kind", bay_str(bay__kind_name(m->provides[i].kind)));
         bay_map_set(d, "function", bay_str(m->provides[i].function));
         size_t n = 0;
         while (m->provides[i].contexts && m->provides[i].contexts[n])
@@ -123,8 +123,8 @@ static bay_value *info(broker *b, const plugin *p)
     while (requested && requested[nreq])
         nreq++;
     bay_map_set(v, "requested", strv_value(requested, nreq));
-    bay_strv_free(requested);
-    bay_state_plugin *sp = bay_state_find(b->state, p->id);
+    bay__strv_free(requested);
+    bay__state_plugin *sp = bay__state_find(b->state, p->id);
     size_t ngranted = 0;
     while (sp && sp->granted[ngranted])
         ngranted++;
@@ -134,7 +134,7 @@ static bay_value *info(broker *b, const plugin *p)
     bay_map_set(v, "used_by", bay_str(nusers ? users : ""));
     bay_value *config = NULL;
     char err[128];
-    if (bay_value_from_jansson(m->config, &config, err, sizeof err) == 0)
+    if (bay__value_from_jansson(m->config, &config, err, sizeof err) == 0)
         bay_map_set(v, "config", config);
     return v;
 }
@@ -144,11 +144,11 @@ static bay_value *status(broker *b)
     bay_value *v = bay_map(), *br = bay_map(), *plugins = bay_array(), *eps = bay_array();
     bay_map_set(br, "version", bay_str(b->version));
     bay_map_set(br, "pid", bay_int(getpid()));
-    bay_map_set(br, "uptime_ms", bay_int(bay_now_ms() - b->started_ms));
+    bay_map_set(br, "uptime_ms", bay_int(bay__now_ms() - b->started_ms));
     bay_map_set(br, "plugins_dir", bay_str(b->opt.plugins_dir));
     bay_map_set(br, "state_dir", bay_str(b->opt.state_dir));
     bay_map_set(br, "url", bay_str(b->url));
-    bay_map_set(br, "connections", bay_int((int64_t)bay_idmap_count(b->conns)));
+    bay_map_set(br, "connections", bay_int((int64_t)bay__idmap_count(b->conns)));
     bay_map_set(br, "calls_in_flight", bay_int((int64_t)route_in_flight(b)));
     bay_map_set(br, "fast_channels", bay_int((int64_t)fastpath_count(b)));
     for (size_t i = 0; i < b->nplugins; i++) {
@@ -156,11 +156,11 @@ static bay_value *status(broker *b)
         add_runtime(s, b->plugins[i]);
         bay_array_push(plugins, s);
     }
-    for (size_t i = 0; i < bay_registry_count(b->reg); i++) {
-        const bay_extpoint *e = bay_registry_at(b->reg, i);
+    for (size_t i = 0; i < bay__registry_count(b->reg); i++) {
+        const bay__extpoint *e = bay__registry_at(b->reg, i);
         bay_value *ev = bay_map(), *prov = bay_array();
         bay_map_set(ev, "name", bay_str(e->name));
-        bay_map_set(ev, "kind", bay_str(bay_kind_name(e->kind)));
+        bay_map_set(ev, "kind", bay_str(bay__kind_name(e->kind)));
         bay_map_set(ev, "declared_by", bay_str(e->declared_by));
         for (size_t j = 0; j < e->nproviders; j++)
             bay_array_push(prov, bay_str(e->providers[j]->owner_name));
@@ -178,8 +178,8 @@ static bay_value *status(broker *b)
  * and in the log. */
 static void not_saved(broker *b, const plugin *p, const char *what, char *err, size_t errlen)
 {
-    snprintf(err, errlen, "%s: %s", what, bay_state_error(b->state));
-    bay_log(BAY_LOG_ERROR, p->id, "%s", err);
+    snprintf(err, errlen, "%s: %s", what, bay__state_error(b->state));
+    bay__log(BAY_LOG_ERROR, p->id, "%s", err);
 }
 
 /* unload_for unloads p for uninstall or disable. The unload, which may
@@ -191,8 +191,8 @@ static int unload_for(broker *b, plugin *p, bool disable, char *err, size_t errl
     int rc = lifecycle_unload(b, p, false, p->life.state == PS_DISABLED ? PS_DISABLED : PS_STOPPED, err, errlen);
     if (rc)
         return rc;
-    rc = disable ? bay_state_set_enabled(b->state, p->id, false) : bay_state_uninstall(b->state, p->id);
-    bay_state_plugin *sp = bay_state_find(b->state, p->id);
+    rc = disable ? bay__state_set_enabled(b->state, p->id, false) : bay__state_uninstall(b->state, p->id);
+    bay__state_plugin *sp = bay__state_find(b->state, p->id);
     if (rc && sp) {
         not_saved(b, p, disable ? "not disabled (unloaded, still enabled)"
                                 : "not uninstalled (unloaded, still installed)", err, errlen);
@@ -217,9 +217,9 @@ static int choose(const plugin *p, const bay_value *args, char ***out, char *err
 
 /* grant adds permissions to an installed plugin; calls see them at once,
  * provides at its next load. Answers at once. */
-static int grant(broker *b, conn *c, const bay_frame *f, plugin *p, const bay_value *args, char *err, size_t errlen)
+static int grant(broker *b, conn *c, const bay__frame *f, plugin *p, const bay_value *args, char *err, size_t errlen)
 {
-    bay_state_plugin *sp = bay_state_find(b->state, p->id);
+    bay__state_plugin *sp = bay__state_find(b->state, p->id);
     if (sp == NULL) {
         snprintf(err, errlen, "%s is not installed; run `plugbay install %s`", p->id, p->id);
         return BAY_ESTATE;
@@ -233,12 +233,12 @@ static int grant(broker *b, conn *c, const bay_frame *f, plugin *p, const bay_va
         bay_array_push(all, bay_str(*g));
     for (char **g = chosen; *g; g++)
         bay_array_push(all, bay_str(*g));
-    bay_strv_free(chosen);
+    bay__strv_free(chosen);
     size_t n = bay_value_len(all);
     const char **list = calloc(n + 1, sizeof *list);
     for (size_t i = 0; list && i < n; i++)
         list[i] = bay_value_str(bay_array_get(all, i), NULL);
-    rc = list ? bay_state_set_granted(b->state, p->id, list) : BAY_ENOMEM;
+    rc = list ? bay__state_set_granted(b->state, p->id, list) : BAY_ENOMEM;
     free(list);
     if (rc == 0) {
         bay_value *v = bay_map();
@@ -255,7 +255,7 @@ static int grant(broker *b, conn *c, const bay_frame *f, plugin *p, const bay_va
 }
 
 /* lifecycle runs a command on one plugin; the answer waits until the plugin settles. */
-static int lifecycle(broker *b, conn *c, const bay_frame *f, plugin *p, const bay_value *args, char *err,
+static int lifecycle(broker *b, conn *c, const bay__frame *f, plugin *p, const bay_value *args, char *err,
                      size_t errlen)
 {
     const char *cmd = f->name;
@@ -275,8 +275,8 @@ static int lifecycle(broker *b, conn *c, const bay_frame *f, plugin *p, const ba
         rc = choose(p, args, &granted, err, errlen);
         if (rc)
             return rc;
-        rc = bay_state_install(b->state, p->id, (const char *const *)granted, NULL);
-        bay_strv_free(granted);
+        rc = bay__state_install(b->state, p->id, (const char *const *)granted, NULL);
+        bay__strv_free(granted);
         if (rc)
             not_saved(b, p, "not installed", err, errlen);
         if (rc == 0)
@@ -292,9 +292,9 @@ static int lifecycle(broker *b, conn *c, const bay_frame *f, plugin *p, const ba
             snprintf(err, errlen, "%s is not installed; run `plugbay install %s`", p->id, p->id);
             return BAY_ESTATE;
         }
-        rc = bay_state_set_failed(b->state, p->id, NULL);
+        rc = bay__state_set_failed(b->state, p->id, NULL);
         if (rc == 0)
-            rc = bay_state_set_enabled(b->state, p->id, true);
+            rc = bay__state_set_enabled(b->state, p->id, true);
         if (rc)
             not_saved(b, p, "not enabled", err, errlen);
         if (rc == 0 && (p->life.state == PS_DISABLED || p->life.state == PS_FAILED || p->life.state == PS_STOPPED))
@@ -318,7 +318,7 @@ static int lifecycle(broker *b, conn *c, const bay_frame *f, plugin *p, const ba
     return rc;
 }
 
-void command_handle(broker *b, conn *c, const bay_frame *f)
+void command_handle(broker *b, conn *c, const bay__frame *f)
 {
     if (strcmp(f->name, "channel") == 0) {
         fastpath_request(b, c, f);
@@ -326,7 +326,7 @@ void command_handle(broker *b, conn *c, const bay_frame *f)
     }
     bay_value *args = NULL, *out = NULL;
     char err[768] = "";
-    int rc = f->value ? bay_value_from_object(f->value, &args, err, sizeof err) : 0;
+    int rc = f->value ? bay__value_from_object(f->value, &args, err, sizeof err) : 0;
     if (rc == 0 && strcmp(f->name, "list") == 0) {
         out = bay_array();
         for (size_t i = 0; i < b->nplugins; i++)

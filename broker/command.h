@@ -4,6 +4,6 @@
 
 #include "broker.h"
 
-void command_handle(broker *b, conn *c, const bay_frame *f);
+void command_handle(broker *b, conn *c, const bay__frame *f);
 
 #endif

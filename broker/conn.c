@@ -115,7 +115,7 @@ static void *closer_main(void *arg)
         conn *c = cl->ready;
         cl->ready = c->next_close;
         pthread_mutex_unlock(&cl->mtx);
-        atomic_store(&cl->closing_since_ms, bay_now_ms());
+        atomic_store(&cl->closing_since_ms, bay__now_ms());
         close_now(c);
         atomic_store(&cl->closing_since_ms, 0);
         pthread_mutex_lock(&cl->mtx);
@@ -130,17 +130,17 @@ static void *closer_main(void *arg)
 typedef struct peer_log {
     uint64_t key;
     unsigned conns;      /* connections that log through it */
-    bay_log_limit limit;
+    bay__log_limit limit;
     char who[128];       /* the name its last connection had */
 } peer_log;
 
 /* peer_log_hold returns the rate limit of peer key, made when new; NULL when out of memory. */
 static peer_log *peer_log_hold(broker *b, uint64_t key)
 {
-    peer_log *pl = bay_idmap_get(b->peer_logs, key);
+    peer_log *pl = bay__idmap_get(b->peer_logs, key);
     if (pl == NULL && (pl = calloc(1, sizeof *pl)) != NULL) {
         pl->key = key;
-        if (bay_idmap_put(b->peer_logs, key, pl) != 0) {
+        if (bay__idmap_put(b->peer_logs, key, pl) != 0) {
             free(pl);
             pl = NULL;
         }
@@ -157,14 +157,14 @@ static void peer_logs_prune(broker *b, int64_t now, bool all)
     if (!all && now - b->peer_logs_pruned_ms < 1000)
         return;
     b->peer_logs_pruned_ms = now;
-    size_t n = bay_idmap_count(b->peer_logs);
+    size_t n = bay__idmap_count(b->peer_logs);
     peer_log **logs = malloc((n ? n : 1) * sizeof *logs);
-    n = logs ? bay_idmap_values(b->peer_logs, (void **)logs, n) : 0;
+    n = logs ? bay__idmap_values(b->peer_logs, (void **)logs, n) : 0;
     for (size_t i = 0; i < n; i++) {
         peer_log *pl = logs[i];
         if (all || (pl->conns == 0 && now - pl->limit.window_ms >= BAY_LOG_WINDOW_MS)) {
-            bay_log_limit_end(&pl->limit, pl->who);
-            bay_idmap_del(b->peer_logs, pl->key);
+            bay__log_limit_end(&pl->limit, pl->who);
+            bay__idmap_del(b->peer_logs, pl->key);
             free(pl);
         }
     }
@@ -313,7 +313,7 @@ int conn_listen_public(broker *b)
             free(cl);
     }
     if (rv == 0)
-        rv = (b->peer_logs = bay_idmap_new()) == NULL ? NNG_ENOMEM : 0;
+        rv = (b->peer_logs = bay__idmap_new()) == NULL ? NNG_ENOMEM : 0;
     if (rv == 0)
         rv = nng_rep0_open(&b->rdv);
     if (rv == 0)
@@ -323,7 +323,7 @@ int conn_listen_public(broker *b)
     if (rv == 0)
         rv = nng_aio_alloc(&b->rdv_aio, rdv_cb, b);
     if (rv) {
-        bay_log(BAY_LOG_ERROR, NULL, "cannot listen on %s: %s; choose another address with --listen", b->url,
+        bay__log(BAY_LOG_ERROR, NULL, "cannot listen on %s: %s; choose another address with --listen", b->url,
                 nng_strerror(rv));
         return BAY_EIO;
     }
@@ -358,7 +358,7 @@ conn *conn_open(broker *b, conn_role role, uint64_t peer, pid_t peer_pid, char *
     c->for_worker = role == ROLE_WORKER;
     c->guard = b->guard;
     c->queue = &b->queue;
-    c->opened_ms = bay_now_ms();
+    c->opened_ms = bay__now_ms();
     c->closer = b->closer;
     unsigned char rnd[16];
     if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
@@ -368,7 +368,7 @@ conn *conn_open(broker *b, conn_role role, uint64_t peer, pid_t peer_pid, char *
     for (int i = 0; i < 16; i++)
         snprintf(c->token + 2 * i, 3, "%02x", rnd[i]);
     pair_url(b, role, c->session, url, urllen);
-    int rv = bay_wire_open(&c->sock);
+    int rv = bay__wire_open(&c->sock);
     if (rv) {
         free(c);
         return NULL;
@@ -392,12 +392,12 @@ conn *conn_open(broker *b, conn_role role, uint64_t peer, pid_t peer_pid, char *
         char *colon = strrchr(url, ':');
         snprintf(colon + 1, urllen - (size_t)(colon + 1 - url), "%d", port);
     }
-    if (rv == 0 && bay_idmap_put(b->conns, c->session, c) != 0)
+    if (rv == 0 && bay__idmap_put(b->conns, c->session, c) != 0)
         rv = NNG_ENOMEM;
     if (rv && c->log)
         c->log->conns--;
     if (rv) {
-        bay_log(BAY_LOG_ERROR, NULL, "cannot open a connection socket at %s: %s", url, nng_strerror(rv));
+        bay__log(BAY_LOG_ERROR, NULL, "cannot open a connection socket at %s: %s", url, nng_strerror(rv));
         nng_close(c->sock);
         nng_aio_free(c->recv_aio);
         free(c);
@@ -409,12 +409,12 @@ conn *conn_open(broker *b, conn_role role, uint64_t peer, pid_t peer_pid, char *
 
 conn *conn_get(broker *b, uint64_t session)
 {
-    return bay_idmap_get(b->conns, session);
+    return bay__idmap_get(b->conns, session);
 }
 
 void conn_close(broker *b, conn *c)
 {
-    bay_idmap_del(b->conns, c->session);
+    bay__idmap_del(b->conns, c->session);
     snprintf(c->log->who, sizeof c->log->who, "%s", c->name);
     c->log->conns--;
     if (c->plugin && c->plugin->worker == c)
@@ -445,27 +445,27 @@ size_t conn_lingering(broker *b, uint64_t peer)
 }
 
 /* warn logs a line about c, within its rate limit. */
-#define warn(c, ...) bay_log_limited(&(c)->log->limit, bay_now_ms(), BAY_LOG_WARN, (c)->name, __VA_ARGS__)
+#define warn(c, ...) bay__log_limited(&(c)->log->limit, bay__now_ms(), BAY_LOG_WARN, (c)->name, __VA_ARGS__)
 
 /* sent logs a frame that could not be sent. */
 static int sent(conn *c, int type, int rc)
 {
     if (rc)
-        warn(c, "cannot send %s frame: %s%s", bay_frame_type_name(type), bay_strerror(rc),
+        warn(c, "cannot send %s frame: %s%s", bay__frame_type_name(type), bay_strerror(rc),
                 rc == BAY_EBUSY ? " (the peer is not reading; its queue of 8192 frames is full)" : "");
     return rc;
 }
 
-int conn_send(broker *b, conn *c, const bay_frame *f)
+int conn_send(broker *b, conn *c, const bay__frame *f)
 {
-    return sent(c, (int)f->type, bay_wire_send(c->sock, f, NNG_FLAG_NONBLOCK));
+    return sent(c, (int)f->type, bay__wire_send(c->sock, f, NNG_FLAG_NONBLOCK));
 }
 
 void conn_send_error(broker *b, conn *c, uint64_t id, int code, const char *plugin, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    sent(c, BAY_F_ERROR, bay_wire_send_errorv(c->sock, id, code, plugin, fmt, ap));
+    sent(c, BAY_F_ERROR, bay__wire_send_errorv(c->sock, id, code, plugin, fmt, ap));
     va_end(ap);
 }
 
@@ -477,16 +477,16 @@ void conn_send_value(broker *b, conn *c, uint64_t id, const bay_value *v)
         conn_send_error(b, c, id, BAY_ENOMEM, NULL, "plugbayd ran out of memory building the answer");
         return;
     }
-    bay_frame f = {.type = BAY_F_RESULT, .id = id, .raw = raw, .raw_len = len};
+    bay__frame f = {.type = BAY_F_RESULT, .id = id, .raw = raw, .raw_len = len};
     conn_send(b, c, &f);
     free(raw);
 }
 
 /* rdv_reply answers the rendezvous request in msg's place and re-arms the receive. */
-static void rdv_reply(broker *b, const bay_frame *f)
+static void rdv_reply(broker *b, const bay__frame *f)
 {
     nng_msg *m;
-    if (bay_wire_msg(f, &m) == 0 && nng_sendmsg(b->rdv, m, NNG_FLAG_NONBLOCK) != 0)
+    if (bay__wire_msg(f, &m) == 0 && nng_sendmsg(b->rdv, m, NNG_FLAG_NONBLOCK) != 0)
         nng_msg_free(m);
 }
 
@@ -511,12 +511,12 @@ static uint64_t peer_key(nng_msg *msg)
 
 static void handle_rendezvous(broker *b, nng_msg *msg)
 {
-    bay_frame f;
+    bay__frame f;
     char why[512], url[600];
-    int rc = bay_frame_decode(nng_msg_body(msg), nng_msg_len(msg), &f, why, sizeof why);
+    int rc = bay__frame_decode(nng_msg_body(msg), nng_msg_len(msg), &f, why, sizeof why);
     bool decoded = rc == 0;
     if (rc == 0 && f.type != BAY_F_HELLO) {
-        snprintf(why, sizeof why, "expected HELLO to open a connection, got %s", bay_frame_type_name(f.type));
+        snprintf(why, sizeof why, "expected HELLO to open a connection, got %s", bay__frame_type_name(f.type));
         rc = BAY_EPROTO;
     } else if (rc == 0 && strcmp(f.role, "host") != 0 && strcmp(f.role, "cli") != 0) {
         snprintf(why, sizeof why, "role \"%s\" cannot connect here (hosts say \"host\" or \"cli\")", f.role);
@@ -549,21 +549,21 @@ static void handle_rendezvous(broker *b, nng_msg *msg)
     }
     if (rc) {
         if (!from_plugin)
-            bay_log_limited(&b->rdv_warns, bay_now_ms(), BAY_LOG_WARN, NULL, "refused a connection: %s", why);
-        rdv_reply(b, &(bay_frame){.type = BAY_F_ERROR, .id = f.id, .code = rc, .message = why});
+            bay__log_limited(&b->rdv_warns, bay__now_ms(), BAY_LOG_WARN, NULL, "refused a connection: %s", why);
+        rdv_reply(b, &(bay__frame){.type = BAY_F_ERROR, .id = f.id, .code = rc, .message = why});
     } else {
         snprintf(c->name, sizeof c->name, "host:%s", f.name);
-        rdv_reply(b, &(bay_frame){.type = BAY_F_WELCOME, .id = f.id, .name = b->version,
+        rdv_reply(b, &(bay__frame){.type = BAY_F_WELCOME, .id = f.id, .name = b->version,
                                   .session = (int64_t)c->session, .url = url, .token = c->token});
     }
     if (decoded)
-        bay_frame_release(&f);
+        bay__frame_release(&f);
     nng_msg_free(msg);
     nng_recv_aio(b->rdv, b->rdv_aio);
 }
 
 /* hello checks the first frame on a connection: HELLO with the token it was given. */
-static void hello(broker *b, conn *c, const bay_frame *f)
+static void hello(broker *b, conn *c, const bay__frame *f)
 {
     if (f->type != BAY_F_HELLO || !f->token || strcmp(f->token, c->token) != 0) {
         warn(c, "closing a connection whose first frame was not HELLO with its token");
@@ -583,12 +583,12 @@ static void hello(broker *b, conn *c, const bay_frame *f)
     }
     c->hello_done = true;
     c->pid = (pid_t)f->pid;
-    bay_frame w = {.type = BAY_F_WELCOME, .id = f->id, .name = b->version, .session = (int64_t)c->session};
+    bay__frame w = {.type = BAY_F_WELCOME, .id = f->id, .name = b->version, .session = (int64_t)c->session};
     conn_send(b, c, &w);
     if (worker)
         lifecycle_worker_ready(b, c->plugin);
     else
-        bay_log(BAY_LOG_INFO, c->name, "connected (pid %d)", c->pid);
+        bay__log(BAY_LOG_INFO, c->name, "connected (pid %d)", c->pid);
 }
 
 static void removed(broker *b, conn *c);
@@ -596,17 +596,17 @@ static void removed(broker *b, conn *c);
 /* ---- what each frame does, by the role of the peer that sent it ---------- */
 
 /* provide_frame registers a host's DECLARE or PROVIDE. */
-static void provide_frame(broker *b, conn *c, const bay_frame *f)
+static void provide_frame(broker *b, conn *c, const bay__frame *f)
 {
     char err[512];
-    int kind = bay_kind_parse(f->kind);
+    int kind = bay__kind_parse(f->kind);
     int rc = kind == 0 ? BAY_EINVAL : 0;
     if (rc)
         snprintf(err, sizeof err, "kind of \"%s\" must be \"handle\" or \"event\", got \"%s\"", f->name, f->kind);
     else if (f->type == BAY_F_DECLARE)
-        rc = bay_registry_declare(b->reg, f->name, kind, c->name, err, sizeof err);
+        rc = bay__registry_declare(b->reg, f->name, kind, c->name, err, sizeof err);
     else
-        rc = bay_registry_add(b->reg, f->name, kind, c, c->name, INT64_MAX / 2 + (int64_t)c->session, f->contexts,
+        rc = bay__registry_add(b->reg, f->name, kind, c, c->name, INT64_MAX / 2 + (int64_t)c->session, f->contexts,
                               err, sizeof err);
     if (rc) {
         conn_send_error(b, c, f->id, rc, NULL, "%s", err);
@@ -616,9 +616,9 @@ static void provide_frame(broker *b, conn *c, const bay_frame *f)
     lifecycle_notice(b, f->type == BAY_F_DECLARE ? "declared" : "provider-added", f->name, c->name, "", "");
 }
 
-static void withdraw_frame(broker *b, conn *c, const bay_frame *f)
+static void withdraw_frame(broker *b, conn *c, const bay__frame *f)
 {
-    if (bay_registry_remove(b->reg, f->name, c) != 0) {
+    if (bay__registry_remove(b->reg, f->name, c) != 0) {
         conn_send_error(b, c, f->id, BAY_ENOENT, NULL, "%s does not provide \"%s\"", c->name, f->name);
         return;
     }
@@ -626,13 +626,13 @@ static void withdraw_frame(broker *b, conn *c, const bay_frame *f)
     lifecycle_notice(b, "provider-removed", f->name, c->name, "", "");
 }
 
-static void subscribe_frame(broker *b, conn *c, const bay_frame *f)
+static void subscribe_frame(broker *b, conn *c, const bay__frame *f)
 {
     c->subscribed = f->on;
     conn_send_value(b, c, f->id, NULL);
 }
 
-static void host_command(broker *b, conn *c, const bay_frame *f)
+static void host_command(broker *b, conn *c, const bay__frame *f)
 {
     if (strcmp(f->name, "bye") == 0) {
         /* The host is closing. Let it go first (the notices that sends it
@@ -647,19 +647,19 @@ static void host_command(broker *b, conn *c, const bay_frame *f)
     command_handle(b, c, f);
 }
 
-static void heartbeat_frame(broker *b, conn *c, const bay_frame *f)
+static void heartbeat_frame(broker *b, conn *c, const bay__frame *f)
 {
     if (c->plugin)
         supervise_beat(c->plugin, f->id);
 }
 
-static void log_frame(broker *b, conn *c, const bay_frame *f)
+static void log_frame(broker *b, conn *c, const bay__frame *f)
 {
     if (c->plugin)
         supervise_log(b, c->plugin, (int)f->level, f->message);
 }
 
-static void worker_command(broker *b, conn *c, const bay_frame *f)
+static void worker_command(broker *b, conn *c, const bay__frame *f)
 {
     if (c->plugin && strcmp(f->name, "refused") == 0)
         supervise_refused(b, c->plugin, f);
@@ -667,14 +667,14 @@ static void worker_command(broker *b, conn *c, const bay_frame *f)
         fastpath_worker_command(b, c, f);
 }
 
-static void cancel_frame(broker *b, conn *c, const bay_frame *f)
+static void cancel_frame(broker *b, conn *c, const bay__frame *f)
 {
     route_cancel(b, c, f->id);
 }
 
 /* answer_frame takes a RESULT or ERROR: the answer to one of plugbayd's
  * commands to a worker, to a fast-channel request, or to a call it routed. */
-static void answer_frame(broker *b, conn *c, const bay_frame *f)
+static void answer_frame(broker *b, conn *c, const bay__frame *f)
 {
     plugin *p = c->role == ROLE_WORKER ? c->plugin : NULL;
     if (p && f->id == p->life.load_id)
@@ -689,7 +689,7 @@ static void answer_frame(broker *b, conn *c, const bay_frame *f)
  * type (an entry is a struct so that each can say later which rights a peer
  * needs for it). A frame without an entry is answered BAY_EPROTO. */
 typedef struct dispatch {
-    void (*fn)(broker *b, conn *c, const bay_frame *f);
+    void (*fn)(broker *b, conn *c, const bay__frame *f);
 } dispatch;
 
 static const dispatch host_frames[BAY_F_TYPE_MAX + 1] = {
@@ -706,7 +706,7 @@ static const dispatch worker_frames[BAY_F_TYPE_MAX + 1] = {
 };
 
 /* dispatch_frame hands f, from c past its HELLO, to what its role's table says. */
-static void dispatch_frame(broker *b, conn *c, const bay_frame *f)
+static void dispatch_frame(broker *b, conn *c, const bay__frame *f)
 {
     bool worker = c->role == ROLE_WORKER;
     bool known = f->type >= 0 && f->type <= BAY_F_TYPE_MAX;
@@ -715,16 +715,16 @@ static void dispatch_frame(broker *b, conn *c, const bay_frame *f)
         d->fn(b, c, f);
     else
         conn_send_error(b, c, f->id, BAY_EPROTO, worker && c->plugin ? c->plugin->id : NULL,
-                        "a %s cannot send %s frames", worker ? "worker" : "host", bay_frame_type_name(f->type));
+                        "a %s cannot send %s frames", worker ? "worker" : "host", bay__frame_type_name(f->type));
 }
 
 static void handle(broker *b, conn *c, nng_msg *msg)
 {
     if (atomic_fetch_sub(&c->backlog, 1) - 1 < CONN_BACKLOG_MAX / 2)
         resume(c);
-    bay_frame f;
+    bay__frame f;
     char why[300];
-    int rc = bay_frame_decode(nng_msg_body(msg), nng_msg_len(msg), &f, why, sizeof why);
+    int rc = bay__frame_decode(nng_msg_body(msg), nng_msg_len(msg), &f, why, sizeof why);
     if (rc) {
         warn(c, "bad frame: %s", why);
         /* A bad answer is not answered (an ERROR with its id would read as the
@@ -732,7 +732,7 @@ static void handle(broker *b, conn *c, nng_msg *msg)
         if (f.type == BAY_F_RESULT || f.type == BAY_F_ERROR) {
             char msg[512];
             snprintf(msg, sizeof msg, "%s sent a malformed answer: %s", c->name, why);
-            route_answer(b, c, &(bay_frame){.type = BAY_F_ERROR, .id = f.id, .code = rc, .message = msg});
+            route_answer(b, c, &(bay__frame){.type = BAY_F_ERROR, .id = f.id, .code = rc, .message = msg});
         } else {
             conn_send_error(b, c, f.id, rc, NULL, "plugbayd %s: %s", b->version, why);
         }
@@ -743,7 +743,7 @@ static void handle(broker *b, conn *c, nng_msg *msg)
         hello(b, c, &f);
     else
         dispatch_frame(b, c, &f);
-    bay_frame_release(&f);
+    bay__frame_release(&f);
     nng_msg_free(msg);
 }
 
@@ -752,10 +752,10 @@ static void removed(broker *b, conn *c)
     if (c->role == ROLE_WORKER) {
         /* The worker's exit status, reaped by supervise.c, tells the rest. */
         if (c->plugin)
-            bay_log(BAY_LOG_DEBUG, c->name, "worker connection closed");
+            bay__log(BAY_LOG_DEBUG, c->name, "worker connection closed");
         return;
     }
-    bay_log(BAY_LOG_INFO, c->name, "disconnected");
+    bay__log(BAY_LOG_INFO, c->name, "disconnected");
     for (size_t i = 0; i < b->nhost_gone; i++)
         b->host_gone[i](b, c);
     conn_close(b, c);
@@ -763,9 +763,9 @@ static void removed(broker *b, conn *c)
 
 conn **conn_snapshot(broker *b, size_t *n)
 {
-    size_t count = bay_idmap_count(b->conns);
+    size_t count = bay__idmap_count(b->conns);
     conn **all = malloc((count ? count : 1) * sizeof *all);
-    *n = all ? bay_idmap_values(b->conns, (void **)all, count) : 0;
+    *n = all ? bay__idmap_values(b->conns, (void **)all, count) : 0;
     return all;
 }
 
@@ -776,7 +776,7 @@ static void closer_watch(broker *b, int64_t now)
     if (since == 0 || now - since < 10000 || b->closer->said_stuck)
         return;
     b->closer->said_stuck = true;
-    bay_log(BAY_LOG_ERROR, NULL,
+    bay__log(BAY_LOG_ERROR, NULL,
             "closing a connection has taken %lld s: NNG %s can stop closing sockets for good when a pipe closes "
             "while its peer is still sending; plugbayd keeps serving, but from now on the connections it closes "
             "keep their descriptors until it is restarted",
@@ -825,13 +825,13 @@ void conn_close_all(broker *b)
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += 2;
-    peer_logs_prune(b, bay_now_ms(), true);
-    bay_idmap_free(b->peer_logs);
+    peer_logs_prune(b, bay__now_ms(), true);
+    bay__idmap_free(b->peer_logs);
     b->sockets_settled = pthread_timedjoin_np(cl->thread, NULL, &until) == 0;
     if (b->sockets_settled)
         free_closed(cl);
     if (!b->sockets_settled)
-        bay_log(BAY_LOG_WARN, NULL, "closing sockets took longer than 2 s; exiting with them open");
+        bay__log(BAY_LOG_WARN, NULL, "closing sockets took longer than 2 s; exiting with them open");
     pthread_mutex_lock(&cl->mtx);
     for (conn *c = cl->lingering; c; c = c->next_close)
         if (c->path[0])

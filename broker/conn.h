@@ -30,7 +30,7 @@ int conn_queue_init(broker *b);
 void conn_drain(broker *b);
 /* conn_queue_free closes the queue and drops what is left in it (at exit). */
 void conn_queue_free(broker *b);
-int conn_send(broker *b, conn *c, const bay_frame *f);
+int conn_send(broker *b, conn *c, const bay__frame *f);
 void conn_send_error(broker *b, conn *c, uint64_t id, int code, const char *plugin, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
 void conn_send_value(broker *b, conn *c, uint64_t id, const bay_value *v);

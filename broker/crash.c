@@ -34,7 +34,7 @@ static void on_crash(int sig)
     char line[160];
     snprintf(line, sizeof line, "plugbayd crashed: signal %d (%s); its stack, innermost first:\n", sig,
              sigabbrev_np(sig) ? sigabbrev_np(sig) : "?");
-    int fds[2] = {bay_log_fd(), STDERR_FILENO};
+    int fds[2] = {bay__log_fd(), STDERR_FILENO};
     for (int i = 0; i < 2; i++) {
         if (i == 1 && fds[1] == fds[0])
             break;

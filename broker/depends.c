@@ -7,16 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-static plugin *dep_of(broker *b, const bay_dep_decl *d)
+static plugin *dep_of(broker *b, const bay__dep_decl *d)
 {
     return plugin_find(b, d->id);
 }
 
 int depends_host_check(broker *b, plugin *p, char *err, size_t errlen)
 {
-    bay_semver v;
-    if (p->m == NULL || p->m->host == NULL || bay_semver_parse(b->version, &v) != 0 ||
-        bay_semver_satisfies(&v, p->m->host))
+    bay__semver v;
+    if (p->m == NULL || p->m->host == NULL || bay__semver_parse(b->version, &v) != 0 ||
+        bay__semver_satisfies(&v, p->m->host))
         return 0;
     snprintf(err, errlen, "%s works with plugbay %s, but this is plugbay %s", p->id, p->m->host, b->version);
     return BAY_EVERSION;
@@ -24,7 +24,7 @@ int depends_host_check(broker *b, plugin *p, char *err, size_t errlen)
 
 /* dep_problem explains why dependency d of p cannot be satisfied, or returns 0
  * (ready) or BAY_EPENDING (on its way: *starting tells whether to load it). */
-static int dep_problem(broker *b, plugin *p, const bay_dep_decl *d, plugin **need_load, char *err, size_t errlen)
+static int dep_problem(broker *b, plugin *p, const bay__dep_decl *d, plugin **need_load, char *err, size_t errlen)
 {
     plugin *dp = dep_of(b, d);
     *need_load = NULL;
@@ -36,7 +36,7 @@ static int dep_problem(broker *b, plugin *p, const bay_dep_decl *d, plugin **nee
         snprintf(err, errlen, "%s needs %s (%s), whose manifest is invalid: %s", p->id, d->id, d->range, dp->life.reason);
         return BAY_EMANIFEST;
     }
-    if (!bay_semver_satisfies(&dp->m->ver, d->range)) {
+    if (!bay__semver_satisfies(&dp->m->ver, d->range)) {
         snprintf(err, errlen, "%s needs %s %s, but %s is version %s", p->id, d->id, d->range, d->id, dp->m->version);
         return BAY_EVERSION;
     }

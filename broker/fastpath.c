@@ -117,7 +117,7 @@ static void close_on_worker(broker *b, const grant *g)
     void *raw = NULL;
     size_t len = 0;
     if (bay_value_pack(args, &raw, &len) == 0) {
-        bay_frame f = {.type = BAY_F_COMMAND, .name = "channel.close", .raw = raw, .raw_len = len};
+        bay__frame f = {.type = BAY_F_COMMAND, .name = "channel.close", .raw = raw, .raw_len = len};
         conn_send(b, g->worker, &f);
     }
     free(raw);
@@ -154,7 +154,7 @@ static grant *open_grant(broker *b, conn *c, plugin *p)
     size_t len = 0;
     int rc = bay_value_pack(args, &raw, &len);
     if (rc == 0) {
-        bay_frame f = {.type = BAY_F_COMMAND, .id = g->open_id, .name = "channel.open", .raw = raw, .raw_len = len};
+        bay__frame f = {.type = BAY_F_COMMAND, .id = g->open_id, .name = "channel.open", .raw = raw, .raw_len = len};
         rc = conn_send(b, p->worker, &f);
     }
     free(raw);
@@ -172,15 +172,15 @@ static grant *open_grant(broker *b, conn *c, plugin *p)
  * on a worker of this machine, or returns NULL with why (and *code). */
 static plugin *provider(broker *b, const char *name, const char *context, int *code, char *why, size_t len)
 {
-    bay_extpoint *e = bay_registry_find(b->reg, name);
-    bay_provider *sel = NULL;
+    bay__extpoint *e = bay__registry_find(b->reg, name);
+    bay__provider *sel = NULL;
     if (e == NULL) {
         *code = BAY_ENOENT;
         snprintf(why, len, "no extension point \"%s\" is declared or provided", name);
     } else if (e->kind != BAY_HANDLE) {
         *code = BAY_EKIND;
         snprintf(why, len, "\"%s\" is an event: events fan out in plugbayd, so they have no fast channel", name);
-    } else if (bay_registry_select(e, context, &sel, 1) == 0) {
+    } else if (bay__registry_select(e, context, &sel, 1) == 0) {
         *code = BAY_ENOPROVIDER;
         snprintf(why, len, "\"%s\" has no loaded provider%s%s", name, context ? " for context " : "",
                  context ? context : "");
@@ -223,11 +223,11 @@ static int wait_for_worker(grant *g, uint64_t id)
     return 0;
 }
 
-void fastpath_request(broker *b, conn *c, const bay_frame *f)
+void fastpath_request(broker *b, conn *c, const bay__frame *f)
 {
     bay_value *args = NULL;
     char why[512] = "plugbayd is out of memory";
-    int rc = state(b) == NULL ? BAY_ENOMEM : f->value ? bay_value_from_object(f->value, &args, why, sizeof why) : 0;
+    int rc = state(b) == NULL ? BAY_ENOMEM : f->value ? bay__value_from_object(f->value, &args, why, sizeof why) : 0;
     const char *name = bay_value_str(bay_map_get(args, "name"), NULL);
     const bay_value *ctx = bay_map_get(args, "context");
     plugin *p = NULL;
@@ -264,14 +264,14 @@ static drain *unlink_drain(broker *b, const plugin *p, uint64_t worker, uint64_t
     return NULL;
 }
 
-bool fastpath_answer(broker *b, conn *worker, const bay_frame *f)
+bool fastpath_answer(broker *b, conn *worker, const bay__frame *f)
 {
     drain *d = unlink_drain(b, NULL, worker->session, f->id);
     if (d) {
         plugin *p = d->p;
         free(d);
         if (f->type == BAY_F_ERROR)
-            bay_log(BAY_LOG_WARN, p->id, "its worker could not drain its fast calls: %s", f->message);
+            bay__log(BAY_LOG_WARN, p->id, "its worker could not drain its fast calls: %s", f->message);
         if (p->life.state == PS_UNLOADING)
             lifecycle_drained(b, p);
         return true;
@@ -284,7 +284,7 @@ bool fastpath_answer(broker *b, conn *worker, const bay_frame *f)
     g->open_id = 0;
     bay_value *v = NULL;
     char why[600];
-    if (f->type == BAY_F_RESULT && f->value && bay_value_from_object(f->value, &v, why, sizeof why) == 0)
+    if (f->type == BAY_F_RESULT && f->value && bay__value_from_object(f->value, &v, why, sizeof why) == 0)
         snprintf(g->address, sizeof g->address, "%s", bay_value_str(bay_map_get(v, "address"), NULL) ?: "");
     bay_value_free(v);
     if (g->address[0] == '\0') {
@@ -302,12 +302,12 @@ bool fastpath_answer(broker *b, conn *worker, const bay_frame *f)
     return true;
 }
 
-void fastpath_worker_command(broker *b, conn *worker, const bay_frame *f)
+void fastpath_worker_command(broker *b, conn *worker, const bay__frame *f)
 {
     bay_value *args = NULL;
     char why[512];
     plugin *p = worker->plugin;
-    int rc = f->value ? bay_value_from_object(f->value, &args, why, sizeof why) : BAY_EPROTO;
+    int rc = f->value ? bay__value_from_object(f->value, &args, why, sizeof why) : BAY_EPROTO;
     const char *call = bay_value_str(bay_map_get(args, "call"), NULL);
     if (rc == 0 && strcmp(f->name, "channel.hung") == 0 && call && p) {
         snprintf(why, sizeof why, "hung: %s did not return within %d ms after its deadline or cancel", call,
@@ -325,7 +325,7 @@ static void tell(broker *b, uint64_t session, const char *name, const char *plug
                  const char *reason)
 {
     conn *c = conn_get(b, session);
-    bay_frame f = {.type = BAY_F_NOTICE, .what = "channel-revoked", .name = name, .plugin = plugin, .state = state,
+    bay__frame f = {.type = BAY_F_NOTICE, .what = "channel-revoked", .name = name, .plugin = plugin, .state = state,
                    .message = reason};
     if (c)
         conn_send(b, c, &f);
@@ -345,7 +345,7 @@ void fastpath_drain(broker *b, plugin *p)
     d->p = p;
     d->worker = p->worker->session;
     d->id = ++b->next_call;
-    bay_frame f = {.type = BAY_F_COMMAND, .id = d->id, .name = "channel.drain"};
+    bay__frame f = {.type = BAY_F_COMMAND, .id = d->id, .name = "channel.drain"};
     if (conn_send(b, p->worker, &f) != 0) {
         free(d);
         return;

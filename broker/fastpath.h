@@ -20,16 +20,16 @@
 
 /* fastpath_request answers COMMAND channel from host c, at once when it is
  * refused or already granted, else once the worker answered. */
-void fastpath_request(broker *b, conn *c, const bay_frame *f);
+void fastpath_request(broker *b, conn *c, const bay__frame *f);
 
 /* fastpath_answer takes a worker's answer to channel.open or channel.drain.
  * Returns false when f answers something else. */
-bool fastpath_answer(broker *b, conn *worker, const bay_frame *f);
+bool fastpath_answer(broker *b, conn *worker, const bay__frame *f);
 
 /* fastpath_worker_command handles a worker's COMMAND: channel.hung {call,
  * overdue_ms} — a fast call ran past its deadline by more than the hang
  * grace — kills the worker as a hung call over NNG would. */
-void fastpath_worker_command(broker *b, conn *worker, const bay_frame *f);
+void fastpath_worker_command(broker *b, conn *worker, const bay__frame *f);
 
 /* fastpath_drain asks p's worker, when some host holds a channel to it, to
  * close every channel and answer once no fast call is in hand (COMMAND

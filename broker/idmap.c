@@ -11,14 +11,14 @@ struct slot {
     void *val;
 };
 
-struct bay_idmap {
+struct bay__idmap {
     struct slot *slots;
     size_t cap, n; /* cap is a power of two */
 };
 
-bay_idmap *bay_idmap_new(void)
+bay__idmap *bay__idmap_new(void)
 {
-    bay_idmap *m = calloc(1, sizeof *m);
+    bay__idmap *m = calloc(1, sizeof *m);
     if (m && !(m->slots = calloc(m->cap = 16, sizeof(struct slot)))) {
         free(m);
         return NULL;
@@ -26,7 +26,7 @@ bay_idmap *bay_idmap_new(void)
     return m;
 }
 
-void bay_idmap_free(bay_idmap *m)
+void bay__idmap_free(bay__idmap *m)
 {
     if (m) {
         free(m->slots);
@@ -42,7 +42,7 @@ static size_t home(uint64_t id, size_t cap)
     return (size_t)id & (cap - 1);
 }
 
-static size_t find(const bay_idmap *m, uint64_t id)
+static size_t find(const bay__idmap *m, uint64_t id)
 {
     size_t i = home(id, m->cap);
     while (m->slots[i].id != 0 && m->slots[i].id != id)
@@ -50,7 +50,7 @@ static size_t find(const bay_idmap *m, uint64_t id)
     return i;
 }
 
-static int resize(bay_idmap *m, size_t cap)
+static int resize(bay__idmap *m, size_t cap)
 {
     struct slot *old = m->slots;
     size_t oldcap = m->cap;
@@ -66,7 +66,7 @@ static int resize(bay_idmap *m, size_t cap)
     return 0;
 }
 
-int bay_idmap_put(bay_idmap *m, uint64_t id, void *val)
+int bay__idmap_put(bay__idmap *m, uint64_t id, void *val)
 {
     if ((m->n + 1) * 4 > m->cap * 3 && resize(m, m->cap * 2))
         return BAY_ENOMEM;
@@ -77,12 +77,12 @@ int bay_idmap_put(bay_idmap *m, uint64_t id, void *val)
     return 0;
 }
 
-void *bay_idmap_get(const bay_idmap *m, uint64_t id)
+void *bay__idmap_get(const bay__idmap *m, uint64_t id)
 {
     return id ? m->slots[find(m, id)].val : NULL;
 }
 
-void *bay_idmap_del(bay_idmap *m, uint64_t id)
+void *bay__idmap_del(bay__idmap *m, uint64_t id)
 {
     size_t i = find(m, id);
     if (id == 0 || m->slots[i].id == 0)
@@ -99,12 +99,12 @@ void *bay_idmap_del(bay_idmap *m, uint64_t id)
     return val;
 }
 
-size_t bay_idmap_count(const bay_idmap *m)
+size_t bay__idmap_count(const bay__idmap *m)
 {
     return m->n;
 }
 
-size_t bay_idmap_values(const bay_idmap *m, void **out, size_t max)
+size_t bay__idmap_values(const bay__idmap *m, void **out, size_t max)
 {
     size_t k = 0;
     for (size_t i = 0; i < m->cap && k < max; i++)

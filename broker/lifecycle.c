@@ -30,7 +30,7 @@ void lifecycle_notice(broker *b, const char *what, const char *name, const char 
 {
     size_t n;
     conn **all = conn_snapshot(b, &n);
-    bay_frame f = {.type = BAY_F_NOTICE, .what = what, .name = name, .plugin = who, .state = state, .message = reason};
+    bay__frame f = {.type = BAY_F_NOTICE, .what = what, .name = name, .plugin = who, .state = state, .message = reason};
     for (size_t i = 0; i < n; i++) {
         conn *c = all[i];
         if (c->subscribed)
@@ -85,7 +85,7 @@ static void set_state(broker *b, plugin *p, plugin_state s, const char *reason)
 {
     p->life.state = s;
     snprintf(p->life.reason, sizeof p->life.reason, "%s", reason ? reason : "");
-    bay_log(s == PS_FAILED || s == PS_INVALID ? BAY_LOG_WARN : BAY_LOG_INFO, p->id, "%s%s%s", plugin_state_name(s),
+    bay__log(s == PS_FAILED || s == PS_INVALID ? BAY_LOG_WARN : BAY_LOG_INFO, p->id, "%s%s%s", plugin_state_name(s),
             p->life.reason[0] ? ": " : "", p->life.reason);
     lifecycle_notice(b, "plugin-state", "", p->id, plugin_state_name(s), p->life.reason);
     if (s != PS_STARTING && s != PS_UNLOADING)
@@ -152,7 +152,7 @@ static void discovered_invalid(plugin *p, const char *label, const char *why)
 {
     p->life.state = PS_INVALID;
     snprintf(p->life.reason, sizeof p->life.reason, "%s", why);
-    bay_log(BAY_LOG_ERROR, p->id, "%s: %s", label, why);
+    bay__log(BAY_LOG_ERROR, p->id, "%s: %s", label, why);
 }
 
 /* order_by_dependencies sorts b->plugins, in load order, so that each comes
@@ -164,7 +164,7 @@ static void order_by_dependencies(broker *b)
     order_item *items = calloc(n ? n : 1, sizeof *items);
     plugin **sorted = malloc((n ? n : 1) * sizeof *sorted);
     for (size_t i = 0; items && i < n; i++) {
-        const bay_manifest *m = b->plugins[i]->m;
+        const bay__manifest *m = b->plugins[i]->m;
         items[i] = (order_item){.id = b->plugins[i]->id, .deps = m ? m->deps : NULL, .ndeps = m ? m->ndeps : 0};
     }
     if (items && sorted && order_plugins(items, n) == 0) {
@@ -184,13 +184,13 @@ static void order_by_dependencies(broker *b)
 /* initial_state derives a discovered plugin's state from the persistent state. */
 static void initial_state(broker *b, plugin *p)
 {
-    bay_state_plugin *sp = bay_state_find(b->state, p->id);
+    bay__state_plugin *sp = bay__state_find(b->state, p->id);
     char **all = sp == NULL && b->opt.autoinstall ? permission_requested(p->m) : NULL;
-    if (all && bay_state_install(b->state, p->id, (const char *const *)all, &sp) == 0)
-        bay_log(BAY_LOG_INFO, p->id, "installed with every permission it asks for (--autoinstall)");
+    if (all && bay__state_install(b->state, p->id, (const char *const *)all, &sp) == 0)
+        bay__log(BAY_LOG_INFO, p->id, "installed with every permission it asks for (--autoinstall)");
     else if (all)
-        bay_log(BAY_LOG_ERROR, p->id, "not installed (--autoinstall): %s", bay_state_error(b->state));
-    bay_strv_free(all);
+        bay__log(BAY_LOG_ERROR, p->id, "not installed (--autoinstall): %s", bay__state_error(b->state));
+    bay__strv_free(all);
     if (sp == NULL)
         p->life.state = PS_AVAILABLE;
     else if (!sp->enabled)
@@ -205,24 +205,24 @@ static void initial_state(broker *b, plugin *p)
 int lifecycle_discover(broker *b, char *err, size_t errlen)
 {
     char **ids = NULL;
-    int rc = bay_manifest_scan(b->opt.plugins_dir, &ids, err, errlen);
+    int rc = bay__manifest_scan(b->opt.plugins_dir, &ids, err, errlen);
     if (rc)
         return rc;
     for (char **id = ids; *id; id++) {
         plugin *p = plugin_new(b, *id);
         if (p == NULL) {
-            bay_strv_free(ids);
+            bay__strv_free(ids);
             snprintf(err, errlen, "out of memory");
             return BAY_ENOMEM;
         }
         char why[512];
-        if (bay_manifest_load(b->opt.plugins_dir, *id, &p->m, why, sizeof why) != 0) {
+        if (bay__manifest_load(b->opt.plugins_dir, *id, &p->m, why, sizeof why) != 0) {
             discovered_invalid(p, "invalid manifest", why);
             continue;
         }
         initial_state(b, p);
     }
-    bay_strv_free(ids);
+    bay__strv_free(ids);
     if (b->nplugins > 1)
         qsort(b->plugins, b->nplugins, sizeof *b->plugins, by_load_order);
     order_by_dependencies(b);
@@ -232,12 +232,12 @@ int lifecycle_discover(broker *b, char *err, size_t errlen)
         if (p->life.state != PS_INVALID && depends_host_check(b, p, why, sizeof why) != 0)
             discovered_invalid(p, "refused", why);
     }
-    for (size_t i = 0; i < bay_state_count(b->state); i++) {
-        const char *id = bay_state_at(b->state, i)->id;
+    for (size_t i = 0; i < bay__state_count(b->state); i++) {
+        const char *id = bay__state_at(b->state, i)->id;
         if (plugin_find(b, id) == NULL)
-            bay_log(BAY_LOG_WARN, id, "installed but its folder is gone from %s", b->opt.plugins_dir);
+            bay__log(BAY_LOG_WARN, id, "installed but its folder is gone from %s", b->opt.plugins_dir);
     }
-    bay_log(BAY_LOG_INFO, NULL, "found %zu plugins in %s", b->nplugins, b->opt.plugins_dir);
+    bay__log(BAY_LOG_INFO, NULL, "found %zu plugins in %s", b->nplugins, b->opt.plugins_dir);
     return 0;
 }
 
@@ -305,7 +305,7 @@ int lifecycle_load_fresh(broker *b, plugin *p, char *err, size_t errlen)
 }
 
 /* functions_map builds the load command's map from call names to the plugin's functions. */
-static bay_value *functions_map(const bay_manifest *m)
+static bay_value *functions_map(const bay__manifest *m)
 {
     bay_value *fns = bay_map();
     for (size_t i = 0; i < m->nprovides; i++)
@@ -322,12 +322,12 @@ void lifecycle_worker_ready(broker *b, plugin *p)
 {
     char data[1024], why[256];
     bay_value *config = NULL, *manifest = NULL;
-    if (bay_state_data_dir(b->state, p->id, data, sizeof data) != 0) {
-        supervise_kill(b, p, bay_state_error(b->state));
+    if (bay__state_data_dir(b->state, p->id, data, sizeof data) != 0) {
+        supervise_kill(b, p, bay__state_error(b->state));
         return;
     }
-    if (bay_value_from_jansson(p->m->config, &config, why, sizeof why) != 0 ||
-        bay_value_from_jansson(p->m->doc, &manifest, why, sizeof why) != 0) {
+    if (bay__value_from_jansson(p->m->config, &config, why, sizeof why) != 0 ||
+        bay__value_from_jansson(p->m->doc, &manifest, why, sizeof why) != 0) {
         bay_value_free(config);
         snprintf(data, sizeof data, "cannot pass its manifest: %s", why);
         supervise_kill(b, p, data);
@@ -345,7 +345,7 @@ void lifecycle_worker_ready(broker *b, plugin *p)
     bay_map_set(args, "manifest", manifest); /* read and validated here once: no bridge opens plugin.json */
     bay_map_set(args, "functions", functions_map(p->m));
     bay_value *granted = bay_array();
-    bay_state_plugin *sp = bay_state_find(b->state, p->id);
+    bay__state_plugin *sp = bay__state_find(b->state, p->id);
     for (char **g = sp ? sp->granted : NULL; g && *g; g++)
         bay_array_push(granted, bay_str(*g));
     bay_map_set(args, "permissions", granted);
@@ -353,7 +353,7 @@ void lifecycle_worker_ready(broker *b, plugin *p)
     size_t len = 0;
     p->life.load_id = ++b->next_call;
     if (bay_value_pack(args, &raw, &len) == 0) {
-        bay_frame f = {.type = BAY_F_COMMAND, .id = p->life.load_id, .name = "load", .raw = raw, .raw_len = len};
+        bay__frame f = {.type = BAY_F_COMMAND, .id = p->life.load_id, .name = "load", .raw = raw, .raw_len = len};
         conn_send(b, p->worker, &f);
     }
     free(raw);
@@ -374,7 +374,7 @@ static void withdraw_one(const char *name, void *user)
 void lifecycle_withdraw(broker *b, void *owner, const char *who)
 {
     struct withdrawal w = {b, who};
-    bay_registry_remove_owner(b->reg, owner, withdraw_one, &w);
+    bay__registry_remove_owner(b->reg, owner, withdraw_one, &w);
 }
 
 static void withdraw(broker *b, plugin *p)
@@ -385,16 +385,16 @@ static void withdraw(broker *b, plugin *p)
 /* provide registers p's extension points; on a conflict it withdraws them all. */
 static int provide(broker *b, plugin *p, char *err, size_t errlen)
 {
-    bay_state_plugin *sp = bay_state_find(b->state, p->id);
+    bay__state_plugin *sp = bay__state_find(b->state, p->id);
     for (size_t i = 0; i < p->m->nprovides; i++) {
-        const bay_provide_decl *d = &p->m->provides[i];
+        const bay__provide_decl *d = &p->m->provides[i];
         if (!permission_granted(sp ? sp->granted : NULL, "provide", d->name)) {
             snprintf(err, errlen, "%s provides \"%s\" but was not granted provide:%s; grant it with `plugbay grant "
                                   "%s provide:%s`", p->id, d->name, d->name, p->id, d->name);
             withdraw(b, p);
             return BAY_EPERM;
         }
-        int rc = bay_registry_add(b->reg, d->name, d->kind, p, p->id, p->rank, (const char *const *)d->contexts, err,
+        int rc = bay__registry_add(b->reg, d->name, d->kind, p, p->id, p->rank, (const char *const *)d->contexts, err,
                                   errlen);
         if (rc) {
             withdraw(b, p);
@@ -405,7 +405,7 @@ static int provide(broker *b, plugin *p, char *err, size_t errlen)
     return 0;
 }
 
-void lifecycle_load_answer(broker *b, plugin *p, const bay_frame *f)
+void lifecycle_load_answer(broker *b, plugin *p, const bay__frame *f)
 {
     p->life.load_id = 0;
     if (p->life.state == PS_UNLOADING) { /* unloaded while loading: the drain can go on */
@@ -416,7 +416,7 @@ void lifecycle_load_answer(broker *b, plugin *p, const bay_frame *f)
     if (f->type == BAY_F_ERROR) {
         snprintf(err, sizeof err, "load failed: %s", f->message);
     } else if (provide(b, p, err, sizeof err) == 0) {
-        int64_t now = bay_now_ms();
+        int64_t now = bay__now_ms();
         supervise_loaded(p);
         free(p->life.timers);
         p->life.timers = calloc(p->m->ntimers ? p->m->ntimers : 1, sizeof *p->life.timers);
@@ -434,14 +434,14 @@ int lifecycle_signature(broker *b, plugin *p, char *err, size_t errlen)
 {
     if (b->opt.sig_policy == BAY_SIG_OFF)
         return 0;
-    bay_sig_info si;
+    bay__sig_info si;
     char why[512];
-    int rc = bay_signature_verify(p->m->dir, b->opt.trusted_keys, &si, why, sizeof why);
+    int rc = bay__signature_verify(p->m->dir, b->opt.trusted_keys, &si, why, sizeof why);
     if (rc == 0)
-        bay_log(BAY_LOG_INFO, p->id, "%zu files signed by trusted key %s%s%s%s", si.nfiles, si.key_id,
+        bay__log(BAY_LOG_INFO, p->id, "%zu files signed by trusted key %s%s%s%s", si.nfiles, si.key_id,
                 si.signer[0] ? " (" : "", si.signer, si.signer[0] ? ")" : "");
     else if (b->opt.sig_policy == BAY_SIG_WARN)
-        bay_log(BAY_LOG_WARN, p->id, "%s (used anyway: --signature-policy warn)", why);
+        bay__log(BAY_LOG_WARN, p->id, "%s (used anyway: --signature-policy warn)", why);
     else
         snprintf(err, errlen, "refused by --signature-policy require-signed: %s", why);
     return b->opt.sig_policy == BAY_SIG_REQUIRE ? rc : 0;
@@ -469,12 +469,12 @@ int lifecycle_unload(broker *b, plugin *p, bool then_load, plugin_state rest, ch
         withdraw(b, p);
         fastpath_drain(b, p); /* before the state change ends the grants it asks about */
         set_state(b, p, PS_UNLOADING, NULL);
-        p->life.unload_deadline_ms = bay_now_ms() + b->opt.drain_timeout_ms;
+        p->life.unload_deadline_ms = bay__now_ms() + b->opt.drain_timeout_ms;
         lifecycle_drained(b, p);
         return 0;
     case PS_STARTING:
         set_state(b, p, PS_UNLOADING, NULL);
-        p->life.unload_deadline_ms = bay_now_ms() + b->opt.drain_timeout_ms;
+        p->life.unload_deadline_ms = bay__now_ms() + b->opt.drain_timeout_ms;
         if (p->life.load_id == 0)
             lifecycle_drained(b, p);
         return 0;
@@ -507,9 +507,9 @@ void lifecycle_drained(broker *b, plugin *p)
         supervise_kill(b, p, "unloaded before its worker started");
         return;
     }
-    bay_frame f = {.type = BAY_F_COMMAND, .id = p->life.unload_id = ++b->next_call, .name = "unload"};
+    bay__frame f = {.type = BAY_F_COMMAND, .id = p->life.unload_id = ++b->next_call, .name = "unload"};
     conn_send(b, p->worker, &f);
-    p->life.unload_deadline_ms = bay_now_ms() + UNLOAD_EXIT_MS;
+    p->life.unload_deadline_ms = bay__now_ms() + UNLOAD_EXIT_MS;
 }
 
 void lifecycle_unload_answer(broker *b, plugin *p)
@@ -521,7 +521,7 @@ void lifecycle_unload_answer(broker *b, plugin *p)
 /* crashed decides between a restart with backoff and staying failed. */
 static void crashed(broker *b, plugin *p, const char *why)
 {
-    int64_t now = bay_now_ms();
+    int64_t now = bay__now_ms();
     p->life.crashes[p->life.ncrashes++ % 16] = now;
     int recent = 0;
     for (int i = 0; i < 16 && i < p->life.ncrashes; i++)
@@ -533,9 +533,9 @@ static void crashed(broker *b, plugin *p, const char *why)
         snprintf(reason, sizeof reason, "%s; it failed %d times within %d s, so it stays failed until `plugbay enable %s`",
                  why, recent, b->opt.restart_window_ms / 1000, p->id);
         set_state(b, p, PS_FAILED, reason);
-        if (bay_state_set_failed(b->state, p->id, reason) != 0)
-            bay_log(BAY_LOG_ERROR, p->id, "its failure is not saved (it loads again when plugbayd restarts): %s",
-                    bay_state_error(b->state));
+        if (bay__state_set_failed(b->state, p->id, reason) != 0)
+            bay__log(BAY_LOG_ERROR, p->id, "its failure is not saved (it loads again when plugbayd restarts): %s",
+                    bay__state_error(b->state));
     } else {
         int64_t backoff = 100LL << (recent > 6 ? 6 : recent - 1);
         if (backoff > 5000)
@@ -580,7 +580,7 @@ int64_t lifecycle_tick(broker *b, int64_t now)
         if (p->life.state == PS_FAILED && p->life.restart_at_ms) {
             if (now >= p->life.restart_at_ms) {
                 p->life.restarts++;
-                bay_log(BAY_LOG_INFO, p->id, "restarting (restart %d)", p->life.restarts);
+                bay__log(BAY_LOG_INFO, p->id, "restarting (restart %d)", p->life.restarts);
                 lifecycle_load(b, p, err, sizeof err);
                 continue;
             }
@@ -625,7 +625,7 @@ void lifecycle_free(broker *b)
         }
         if (p->proc.out_fd >= 0)
             close(p->proc.out_fd);
-        bay_manifest_free(p->m);
+        bay__manifest_free(p->m);
         bay_value_free(p->proc.refused);
         free(p->life.timers);
         free(p->id);

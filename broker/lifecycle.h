@@ -17,7 +17,7 @@ int lifecycle_load_fresh(broker *b, plugin *p, char *err, size_t errlen);
  * `rest` (PS_STOPPED, PS_DISABLED or PS_AVAILABLE), or loads again when then_load. */
 int lifecycle_unload(broker *b, plugin *p, bool then_load, plugin_state rest, char *err, size_t errlen);
 void lifecycle_worker_ready(broker *b, plugin *p);
-void lifecycle_load_answer(broker *b, plugin *p, const bay_frame *f);
+void lifecycle_load_answer(broker *b, plugin *p, const bay__frame *f);
 void lifecycle_worker_gone(broker *b, plugin *p, const char *why);
 void lifecycle_drained(broker *b, plugin *p);
 /* lifecycle_unload_answer ends the worker once it answered COMMAND unload. */

@@ -13,7 +13,7 @@ static FILE *out;
 static const char *out_path; /* NULL for stderr */
 static unsigned long lost;   /* lines the log file did not take since the last one it did */
 
-int bay_log_open(const char *path)
+int bay__log_open(const char *path)
 {
     if (path == NULL) {
         out = stderr;
@@ -28,7 +28,7 @@ int bay_log_open(const char *path)
     return 0;
 }
 
-int bay_log_fd(void)
+int bay__log_fd(void)
 {
     return fileno(out ? out : stderr);
 }
@@ -72,7 +72,7 @@ static void vlog(int level, const char *who, const char *note, const char *fmt, 
     emit(line, note);
 }
 
-void bay_log(int level, const char *who, const char *fmt, ...)
+void bay__log(int level, const char *who, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -80,20 +80,20 @@ void bay_log(int level, const char *who, const char *fmt, ...)
     va_end(ap);
 }
 
-void bay_log_limit_end(bay_log_limit *l, const char *who)
+void bay__log_limit_end(bay__log_limit *l, const char *who)
 {
     if (l->suppressed)
-        bay_log(BAY_LOG_WARN, who, "%u more lines about this peer were suppressed", l->suppressed);
-    *l = (bay_log_limit){0};
+        bay__log(BAY_LOG_WARN, who, "%u more lines about this peer were suppressed", l->suppressed);
+    *l = (bay__log_limit){0};
 }
 
-void bay_log_limited(bay_log_limit *l, int64_t now_ms, int level, const char *who, const char *fmt, ...)
+void bay__log_limited(bay__log_limit *l, int64_t now_ms, int level, const char *who, const char *fmt, ...)
 {
     if (l->lines == 0 || now_ms - l->window_ms >= BAY_LOG_WINDOW_MS) {
         unsigned suppressed = l->suppressed;
-        *l = (bay_log_limit){.window_ms = now_ms};
+        *l = (bay__log_limit){.window_ms = now_ms};
         if (suppressed)
-            bay_log(BAY_LOG_WARN, who, "%u more lines about this peer were suppressed", suppressed);
+            bay__log(BAY_LOG_WARN, who, "%u more lines about this peer were suppressed", suppressed);
     }
     if (l->lines >= BAY_LOG_BURST) {
         l->suppressed++;

@@ -11,31 +11,31 @@
 #define BAY_LOG_WINDOW_MS 10000
 
 /* A rate limit for the lines about one peer (zero it to start). */
-typedef struct bay_log_limit {
+typedef struct bay__log_limit {
     int64_t window_ms;   /* when the current window began */
     unsigned lines;      /* lines written in it */
     unsigned suppressed; /* lines dropped since the last one written */
-} bay_log_limit;
+} bay__log_limit;
 
-/* bay_log_open sends the log to path (appending), or to stderr when path is NULL. Returns 0 or BAY_EIO. */
-int bay_log_open(const char *path);
+/* bay__log_open sends the log to path (appending), or to stderr when path is NULL. Returns 0 or BAY_EIO. */
+int bay__log_open(const char *path);
 
-/* bay_log_fd returns the descriptor the log writes to (for the crash report, broker/crash.c). */
-int bay_log_fd(void);
+/* bay__log_fd returns the descriptor the log writes to (for the crash report, broker/crash.c). */
+int bay__log_fd(void);
 
-/* bay_log writes one line: time, level, [who] (omitted when NULL) and the
+/* bay__log writes one line: time, level, [who] (omitted when NULL) and the
  * message, cut to 2 KiB, control characters in who and the message made '?'. */
-void bay_log(int level, const char *who, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void bay__log(int level, const char *who, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* bay_log_limited writes the line as bay_log does while l allows: at most
+/* bay__log_limited writes the line as bay__log does while l allows: at most
  * BAY_LOG_BURST lines every BAY_LOG_WINDOW_MS (now_ms is the monotonic clock).
  * The line that reaches the limit says that further ones are suppressed; the
  * next line let through first says how many were. */
-void bay_log_limited(bay_log_limit *l, int64_t now_ms, int level, const char *who, const char *fmt, ...)
+void bay__log_limited(bay__log_limit *l, int64_t now_ms, int level, const char *who, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
-/* bay_log_limit_end says how many lines about who l suppressed, if any (when
+/* bay__log_limit_end says how many lines about who l suppressed, if any (when
  * the peer goes away), and starts l afresh. */
-void bay_log_limit_end(bay_log_limit *l, const char *who);
+void bay__log_limit_end(bay__log_limit *l, const char *who);
 
 #endif

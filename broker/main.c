@@ -61,7 +61,7 @@ static int number(const char *opt, const char *s, int *out)
     return 0;
 }
 
-static int parse(int argc, char **argv, bay_options *o)
+static int parse(int argc, char **argv, bay__options *o)
 {
     enum { O_PLUGINS = 256, O_STATE, O_LISTEN, O_AUTO, O_WORKERS, O_LOG, O_BEAT, O_MISSES, O_GRACE, O_RESTART,
            O_DRAIN, O_MEMORY, O_NOSANDBOX, O_NONS, O_PARENT, O_CGROUP, O_START, O_TRUSTED, O_POLICY, O_VERSION, O_HELP };
@@ -98,7 +98,7 @@ static int parse(int argc, char **argv, bay_options *o)
         case O_NONS: o->namespaces = false; break;
         case O_TRUSTED: o->trusted_keys = optarg; break;
         case O_POLICY:
-            if (bay_signature_policy_parse(optarg, &o->sig_policy) != 0) {
+            if (bay__signature_policy_parse(optarg, &o->sig_policy) != 0) {
                 fprintf(stderr, "plugbayd: --signature-policy expects require-signed, warn or off, got \"%s\"\n", optarg);
                 return 2;
             }
@@ -149,7 +149,7 @@ int main(int argc, char **argv)
         return rc;
     snprintf(b.version, sizeof b.version, "%s", BAY_VERSION);
     char err[1024] = "";
-    if (bay_log_open(b.opt.log_path) != 0) {
+    if (bay__log_open(b.opt.log_path) != 0) {
         fprintf(stderr, "plugbayd: cannot open log file %s: %s\n", b.opt.log_path, strerror(errno));
         return 1;
     }
@@ -172,7 +172,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "plugbayd: cannot resolve the state folder %s: %s\n", b.opt.state_dir, strerror(errno));
         return 1;
     }
-    if (bay_state_open(state, &b.state, err, sizeof err) != 0) {
+    if (bay__state_open(state, &b.state, err, sizeof err) != 0) {
         fprintf(stderr, "plugbayd: %s\n", err);
         return 1;
     }
@@ -186,17 +186,17 @@ int main(int argc, char **argv)
         }
         b.opt.trusted_keys = trusted;
     }
-    b.reg = bay_registry_new();
-    b.conns = bay_idmap_new();
-    b.started_ms = bay_now_ms();
+    b.reg = bay__registry_new();
+    b.conns = bay__idmap_new();
+    b.started_ms = bay__now_ms();
     if (!b.reg || !b.conns) {
         fprintf(stderr, "plugbayd: out of memory\n");
         return 1;
     }
     rc = broker_run(&b);
-    bay_registry_free(b.reg);
-    bay_idmap_free(b.conns);
-    bay_state_close(b.state);
+    bay__registry_free(b.reg);
+    bay__idmap_free(b.conns);
+    bay__state_close(b.state);
     /* Not exit(): NNG's exit handler closes every socket, and a socket whose
      * peer is still sending can wedge it (broker/conn.c); the kernel closes
      * them instead. The leak check exit() would run is run here, unless a

@@ -80,7 +80,7 @@ static bool is_identifier(const char *s)
     return spans(s, strlen(s), "_", SIZE_MAX) && !(s[0] >= '0' && s[0] <= '9');
 }
 
-bool bay_plugin_id_valid(const char *id)
+bool bay__plugin_id_valid(const char *id)
 {
     if (!id || strlen(id) > BAY_PLUGIN_ID_MAX)
         return false;
@@ -98,8 +98,8 @@ static bool rule_nonempty(const json_t *v) { return json_string_length(v) > 0; }
 
 static bool rule_semver(const json_t *v)
 {
-    bay_semver sv;
-    return bay_semver_parse(json_string_value(v), &sv) == 0;
+    bay__semver sv;
+    return bay__semver_parse(json_string_value(v), &sv) == 0;
 }
 
 static bool rule_language(const json_t *v)
@@ -288,7 +288,7 @@ static int get_range(const report *r, json_t *obj, const char *at, const char *k
     int rc = get(r, obj, at, key, &W_RANGE, false, &v);
     if (rc || !v)
         return rc;
-    if (bay_semver_range_check(json_string_value(v), why, sizeof why)) {
+    if (bay__semver_range_check(json_string_value(v), why, sizeof why)) {
         name_field(field, sizeof field, at, key);
         describe(v, got, sizeof got);
         return explain(r, field, W_RANGE.expected, got, why);
@@ -450,21 +450,21 @@ static const struct {
     bool required;
     size_t offset;
 } string_fields[] = {
-    {"name", &W_TEXT, true, offsetof(bay_manifest, name)},
-    {"version", &W_SEMVER, true, offsetof(bay_manifest, version)},
-    {"language", &W_LANGUAGE, true, offsetof(bay_manifest, language)},
-    {"library", &W_LIBRARY, false, offsetof(bay_manifest, library)},
-    {"brief", &W_STRING, false, offsetof(bay_manifest, brief)},
-    {"description", &W_STRING, false, offsetof(bay_manifest, description)},
-    {"author", &W_STRING, false, offsetof(bay_manifest, author)},
-    {"site", &W_STRING, false, offsetof(bay_manifest, site)},
-    {"email", &W_STRING, false, offsetof(bay_manifest, email)},
-    {"license", &W_STRING, false, offsetof(bay_manifest, license)},
+    {"name", &W_TEXT, true, offsetof(bay__manifest, name)},
+    {"version", &W_SEMVER, true, offsetof(bay__manifest, version)},
+    {"language", &W_LANGUAGE, true, offsetof(bay__manifest, language)},
+    {"library", &W_LIBRARY, false, offsetof(bay__manifest, library)},
+    {"brief", &W_STRING, false, offsetof(bay__manifest, brief)},
+    {"description", &W_STRING, false, offsetof(bay__manifest, description)},
+    {"author", &W_STRING, false, offsetof(bay__manifest, author)},
+    {"site", &W_STRING, false, offsetof(bay__manifest, site)},
+    {"email", &W_STRING, false, offsetof(bay__manifest, email)},
+    {"license", &W_STRING, false, offsetof(bay__manifest, license)},
 };
 
 static int provide_item(const report *r, json_t *item, const char *field, void *out)
 {
-    bay_provide_decl *p = out;
+    bay__provide_decl *p = out;
     json_t *kind;
     int rc;
     if ((rc = check(r, field, item, &W_PROVIDE)) || (rc = known_only(r, item, field, "provide", provide_fields)) ||
@@ -480,7 +480,7 @@ static int provide_item(const report *r, json_t *item, const char *field, void *
 
 static int timer_item(const report *r, json_t *item, const char *field, void *out)
 {
-    bay_timer_decl *t = out;
+    bay__timer_decl *t = out;
     json_t *interval;
     int rc;
     if ((rc = check(r, field, item, &W_TIMER)) || (rc = known_only(r, item, field, "timer", timer_fields)) ||
@@ -511,7 +511,7 @@ static int unique(const report *r, const char *key, const void *items, size_t n,
     return 0;
 }
 
-static int get_dependencies(const report *r, json_t *root, bay_manifest *m)
+static int get_dependencies(const report *r, json_t *root, bay__manifest *m)
 {
     json_t *deps;
     int rc = get(r, root, "", "dependencies", &W_DEPENDENCIES, false, &deps);
@@ -521,8 +521,8 @@ static int get_dependencies(const report *r, json_t *root, bay_manifest *m)
         return say(r, BAY_ENOMEM, "out of memory");
     for (void *it = json_object_iter(deps); it; it = json_object_iter_next(deps, it)) {
         const char *id = json_object_iter_key(it);
-        bay_dep_decl *d = &m->deps[m->ndeps++];
-        if (!bay_plugin_id_valid(id)) {
+        bay__dep_decl *d = &m->deps[m->ndeps++];
+        if (!bay__plugin_id_valid(id)) {
             char got[GOT_LEN];
             quote(id, got, sizeof got);
             return explain(r, "dependencies", "plugin ids like \"example/hello\" as keys", got, NULL);
@@ -534,7 +534,7 @@ static int get_dependencies(const report *r, json_t *root, bay_manifest *m)
 }
 
 /* get_limits reads the optional "limits" object (0 stands for the broker's default). */
-static int get_limits(const report *r, json_t *root, bay_manifest *m)
+static int get_limits(const report *r, json_t *root, bay__manifest *m)
 {
     static const struct {
         const char *key;
@@ -542,13 +542,13 @@ static int get_limits(const report *r, json_t *root, bay_manifest *m)
         size_t offset;
         const char *language; /* the only language it applies to, or NULL */
     } fields[] = {
-        {"memory_mb", &W_MEMORY, offsetof(bay_limits, memory_mb), NULL},
-        {"open_files", &W_FILES, offsetof(bay_limits, open_files), NULL},
-        {"cpu_seconds", &W_SECONDS, offsetof(bay_limits, cpu_seconds), NULL},
-        {"lua_memory_mb", &W_LUA_MB, offsetof(bay_limits, lua_memory_mb), "lua"},
-        {"lua_instructions", &W_LUA_STEPS, offsetof(bay_limits, lua_instructions), "lua"},
-        {"python_memory_mb", &W_PYTHON_MB, offsetof(bay_limits, python_memory_mb), "python"},
-        {"wasm_memory_pages", &W_WASM_PAGES, offsetof(bay_limits, wasm_memory_pages), "wasm"},
+        {"memory_mb", &W_MEMORY, offsetof(bay__limits, memory_mb), NULL},
+        {"open_files", &W_FILES, offsetof(bay__limits, open_files), NULL},
+        {"cpu_seconds", &W_SECONDS, offsetof(bay__limits, cpu_seconds), NULL},
+        {"lua_memory_mb", &W_LUA_MB, offsetof(bay__limits, lua_memory_mb), "lua"},
+        {"lua_instructions", &W_LUA_STEPS, offsetof(bay__limits, lua_instructions), "lua"},
+        {"python_memory_mb", &W_PYTHON_MB, offsetof(bay__limits, python_memory_mb), "python"},
+        {"wasm_memory_pages", &W_WASM_PAGES, offsetof(bay__limits, wasm_memory_pages), "wasm"},
     };
     json_t *limits, *v;
     int rc = get(r, root, "", "limits", &W_LIMITS, false, &limits);
@@ -582,7 +582,7 @@ static int moved_limits(const report *r, const json_t *config)
 
 /* get_code checks the pairing of "entry" (a program) and "library" (a binding
  * through libffi, whose provides each carry a "signature"). */
-static int get_code(const report *r, json_t *root, bay_manifest *m)
+static int get_code(const report *r, json_t *root, bay__manifest *m)
 {
     int rc = get_str(r, root, "", "entry", &W_ENTRY, m->library == NULL, &m->entry);
     if (rc)
@@ -603,7 +603,7 @@ static int get_code(const report *r, json_t *root, bay_manifest *m)
 }
 
 /* from_json fills m from the parsed manifest root. */
-static int from_json(const report *r, json_t *root, bay_manifest *m)
+static int from_json(const report *r, json_t *root, bay__manifest *m)
 {
     char got[GOT_LEN];
     json_t *v;
@@ -619,7 +619,7 @@ static int from_json(const report *r, json_t *root, bay_manifest *m)
         if ((rc = get_str(r, root, "", string_fields[i].key, string_fields[i].w, string_fields[i].required,
                           (char **)((char *)m + string_fields[i].offset))))
             return rc;
-    bay_semver_parse(m->version, &m->ver); /* W_SEMVER accepted it */
+    bay__semver_parse(m->version, &m->ver); /* W_SEMVER accepted it */
     if ((rc = get_range(r, root, "", "host", &m->host)) || (rc = get(r, root, "", "order", &W_ORDER, false, &v)))
         return rc;
     m->order = v ? (int)json_integer_value(v) : 0;
@@ -628,11 +628,11 @@ static int from_json(const report *r, json_t *root, bay_manifest *m)
                   &m->nprovides);
     m->provides = items;
     if (rc || (rc = unique(r, "provides", m->provides, m->nprovides, sizeof *m->provides,
-                           offsetof(bay_provide_decl, name))))
+                           offsetof(bay__provide_decl, name))))
         return rc;
     rc = get_list(r, root, "", "timers", &W_TIMERS, false, sizeof *m->timers, timer_item, &items, &m->ntimers);
     m->timers = items;
-    if (rc || (rc = unique(r, "timers", m->timers, m->ntimers, sizeof *m->timers, offsetof(bay_timer_decl, name))))
+    if (rc || (rc = unique(r, "timers", m->timers, m->ntimers, sizeof *m->timers, offsetof(bay__timer_decl, name))))
         return rc;
     if ((rc = get_code(r, root, m)) || (rc = get_limits(r, root, m)) || (rc = get_dependencies(r, root, m)) ||
         (rc = get_strv(r, root, "", "permissions", &W_PERMISSIONS, &m->permissions, &m->npermissions)) ||
@@ -644,9 +644,9 @@ static int from_json(const report *r, json_t *root, bay_manifest *m)
 
 /* build turns the result of a jansson load into a manifest, taking root. */
 static int build(const report *r, json_t *root, const json_error_t *je, const char *path, const char *dir,
-                 const char *id, bay_manifest **out)
+                 const char *id, bay__manifest **out)
 {
-    bay_manifest *m;
+    bay__manifest *m;
     int rc;
     *out = NULL;
     if (!root)
@@ -659,13 +659,13 @@ static int build(const report *r, json_t *root, const json_error_t *je, const ch
         m->doc = json_incref(root);
     json_decref(root);
     if (rc)
-        bay_manifest_free(m);
+        bay__manifest_free(m);
     else
         *out = m;
     return rc;
 }
 
-int bay_manifest_parse(const char *text, const char *path, const char *dir, const char *id, bay_manifest **out,
+int bay__manifest_parse(const char *text, const char *path, const char *dir, const char *id, bay__manifest **out,
                        char *err, size_t errlen)
 {
     report r = {path ? path : "plugin.json", err, errlen};
@@ -681,7 +681,7 @@ int bay_manifest_parse(const char *text, const char *path, const char *dir, cons
  * own folder; a link its author made must not widen that, so a code file that
  * leads outside is refused here, where the message can say why
  * (docs/manifest.md, "Symbolic links"). A missing file is the worker's to report. */
-static int code_inside(const report *r, const bay_manifest *m)
+static int code_inside(const report *r, const bay__manifest *m)
 {
     const char *field = m->entry ? "entry" : "library", *rel = m->entry ? m->entry : m->library;
     char path[PATH_MAX], real[PATH_MAX];
@@ -697,7 +697,7 @@ static int code_inside(const report *r, const bay_manifest *m)
                "the plugins folder instead", field, rel, real);
 }
 
-int bay_manifest_load(const char *plugins_dir, const char *id, bay_manifest **out, char *err, size_t errlen)
+int bay__manifest_load(const char *plugins_dir, const char *id, bay__manifest **out, char *err, size_t errlen)
 {
     char dir[PATH_MAX], file[PATH_MAX + 16], *abs_dir, *abs_file;
     report r = {plugins_dir, err, errlen};
@@ -708,7 +708,7 @@ int bay_manifest_load(const char *plugins_dir, const char *id, bay_manifest **ou
     int rc;
     if (!plugins_dir || !out)
         return BAY_EINVAL;
-    if (!bay_plugin_id_valid(id))
+    if (!bay__plugin_id_valid(id))
         return say(&r, BAY_EINVAL, "\"%s\" is not a plugin id (folder names of letters, digits, \"_\", \".\" "
                                    "and \"-\", separated by \"/\")", id ? id : "(null)");
     if ((size_t)snprintf(dir, sizeof dir, "%s/%s", plugins_dir, id) >= sizeof dir)
@@ -732,7 +732,7 @@ int bay_manifest_load(const char *plugins_dir, const char *id, bay_manifest **ou
         sprintf(abs_file, "%s/plugin.json", abs_dir);
         rc = build(&r, root, &je, abs_file, abs_dir, id, out);
         if (rc == 0 && (rc = code_inside(&r, *out)) != 0) {
-            bay_manifest_free(*out);
+            bay__manifest_free(*out);
             *out = NULL;
         }
     } else {
@@ -744,7 +744,7 @@ int bay_manifest_load(const char *plugins_dir, const char *id, bay_manifest **ou
     return rc;
 }
 
-char **bay_strv_copy(const char *const *v)
+char **bay__strv_copy(const char *const *v)
 {
     size_t n = 0;
     while (v && v[n])
@@ -752,13 +752,13 @@ char **bay_strv_copy(const char *const *v)
     char **c = calloc(n + 1, sizeof *c);
     for (size_t i = 0; c && i < n; i++)
         if (!(c[i] = strdup(v[i]))) {
-            bay_strv_free(c);
+            bay__strv_free(c);
             return NULL;
         }
     return c;
 }
 
-void bay_strv_free(char **v)
+void bay__strv_free(char **v)
 {
     if (!v)
         return;
@@ -767,7 +767,7 @@ void bay_strv_free(char **v)
     free(v);
 }
 
-void bay_manifest_free(bay_manifest *m)
+void bay__manifest_free(bay__manifest *m)
 {
     if (!m)
         return;
@@ -779,7 +779,7 @@ void bay_manifest_free(bay_manifest *m)
         free(m->provides[i].name);
         free(m->provides[i].function);
         free(m->provides[i].signature);
-        bay_strv_free(m->provides[i].contexts);
+        bay__strv_free(m->provides[i].contexts);
     }
     for (size_t i = 0; i < m->ndeps; i++) {
         free(m->deps[i].id);
@@ -792,7 +792,7 @@ void bay_manifest_free(bay_manifest *m)
     free(m->provides);
     free(m->deps);
     free(m->timers);
-    bay_strv_free(m->permissions);
+    bay__strv_free(m->permissions);
     json_decref(m->config);
     json_decref(m->doc);
     free(m);
@@ -837,7 +837,7 @@ static int scan(const report *r, const char *root, const char *rel, int depth, i
         char id[BAY_PLUGIN_ID_MAX + 2], sub[PATH_MAX];
         struct stat st;
         if ((size_t)snprintf(id, sizeof id, "%s%s%s", rel, *rel ? "/" : "", e->d_name) >= sizeof id ||
-            !bay_plugin_id_valid(id))
+            !bay__plugin_id_valid(id))
             continue; /* hidden (".git"), ".", "..", or a name no plugin id can have */
         if ((size_t)snprintf(sub, sizeof sub, "%s/%s/plugin.json", root, id) >= sizeof sub) {
             rc = say(r, BAY_EIO, "folder \"%s\": path too long", id);
@@ -857,7 +857,7 @@ static int scan(const report *r, const char *root, const char *rel, int depth, i
 
 static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-int bay_manifest_scan(const char *plugins_dir, char ***ids, char *err, size_t errlen)
+int bay__manifest_scan(const char *plugins_dir, char ***ids, char *err, size_t errlen)
 {
     report r = {plugins_dir, err, errlen};
     idlist l = {0};
@@ -868,7 +868,7 @@ int bay_manifest_scan(const char *plugins_dir, char ***ids, char *err, size_t er
     if (!(rc = scan(&r, plugins_dir, "", 1, &l)) && !l.v && !(l.v = calloc(1, sizeof *l.v)))
         rc = say(&r, BAY_ENOMEM, "out of memory");
     if (rc) {
-        bay_strv_free(l.v);
+        bay__strv_free(l.v);
         return rc;
     }
     qsort(l.v, l.n, sizeof *l.v, by_name);

@@ -10,29 +10,29 @@
 #include "semver.h"
 
 /* One extension point the plugin provides. */
-typedef struct bay_provide_decl {
+typedef struct bay__provide_decl {
     char *name;      /* extension point name */
     int kind;        /* BAY_HANDLE or BAY_EVENT (plugbay.h) */
     char *function;  /* function in the plugin that serves it (default: name with '.', '-', ':' as '_') */
     char **contexts; /* NULL-terminated list; NULL when the provider takes every context */
     char *signature; /* the C signature of a library binding's function (docs/ffi-bindings.md); NULL otherwise */
-} bay_provide_decl;
+} bay__provide_decl;
 
 /* A dependency on another plugin. */
-typedef struct bay_dep_decl {
+typedef struct bay__dep_decl {
     char *id;    /* plugin id */
     char *range; /* semver range ("^1.2", ">=1.0.0 <2.0.0", "*") */
-} bay_dep_decl;
+} bay__dep_decl;
 
 /* A timer the broker fires. */
-typedef struct bay_timer_decl {
+typedef struct bay__timer_decl {
     char *name;          /* timer name */
     char *function;      /* function called on each tick */
     int64_t interval_ms; /* 1 .. 86400000 */
-} bay_timer_decl;
+} bay__timer_decl;
 
 /* Operating-system limits of the plugin's worker; 0 means the broker's default. */
-typedef struct bay_limits {
+typedef struct bay__limits {
     int64_t memory_mb;   /* MiB beyond the worker's own: private (RLIMIT_DATA), mapped (RLIMIT_AS), shared (watched) */
     int64_t open_files;  /* open file descriptors */
     int64_t cpu_seconds; /* CPU time over the worker's life */
@@ -41,72 +41,72 @@ typedef struct bay_limits {
     int64_t lua_instructions;  /* Lua VM instructions per call */
     int64_t python_memory_mb;  /* the interpreter's allocations */
     int64_t wasm_memory_pages; /* the module's linear memory, in 64 KiB pages */
-} bay_limits;
+} bay__limits;
 
-typedef struct bay_manifest {
+typedef struct bay__manifest {
     char *id;   /* plugin id: folder path relative to the plugins dir ("example/hello") */
     char *dir;  /* absolute plugin folder */
     char *path; /* absolute path of plugin.json, used in error messages */
 
     char *name, *brief, *description, *author, *site, *email, *license; /* metadata; NULL when absent */
     char *version;   /* as written */
-    bay_semver ver;  /* parsed */
+    bay__semver ver;  /* parsed */
     char *language;  /* "c", "lua", "python", "wasm" */
     char *entry;     /* file inside dir (the shared object, main.lua, ...); NULL for a library binding */
     char *library;   /* for a library binding: a soname or a path inside dir; NULL otherwise */
-    bay_limits limits;
+    bay__limits limits;
     char *host;      /* semver range of compatible host (broker) versions; NULL = any */
     int order;       /* tie-breaker in load order, lower first; default 0 */
 
-    bay_provide_decl *provides; size_t nprovides;
-    bay_dep_decl *deps;         size_t ndeps;
-    bay_timer_decl *timers;     size_t ntimers;
+    bay__provide_decl *provides; size_t nprovides;
+    bay__dep_decl *deps;         size_t ndeps;
+    bay__timer_decl *timers;     size_t ntimers;
     char **permissions;         size_t npermissions; /* NULL-terminated; NULL when absent */
     json_t *config;             /* object of configuration defaults (never NULL; owned) */
     json_t *doc;                /* the whole document as read and validated, for the worker (owned) */
-} bay_manifest;
+} bay__manifest;
 
-/* bay_manifest_load reads DIR/ID/plugin.json. On success *out is a new
- * manifest the caller frees with bay_manifest_free(). On failure returns
+/* bay__manifest_load reads DIR/ID/plugin.json. On success *out is a new
+ * manifest the caller frees with bay__manifest_free(). On failure returns
  * BAY_EMANIFEST (BAY_EIO when the file cannot be read, BAY_EINVAL when id is
  * not a plugin id, BAY_ENOMEM) and writes to err a message that names the
  * file, the field and what is expected, e.g.
  * `plugins/x/plugin.json: field "version": expected a semver string like "1.2.0", got "1.x"`.
  * A code file (entry, or library given as a path) that a symbolic link leads
  * outside the plugin folder is refused too (BAY_EMANIFEST), naming where it leads. */
-int bay_manifest_load(const char *plugins_dir, const char *id, bay_manifest **out, char *err,
+int bay__manifest_load(const char *plugins_dir, const char *id, bay__manifest **out, char *err,
                       size_t errlen);
 
-/* bay_manifest_parse validates JSON text as a manifest; path is used in error
+/* bay__manifest_parse validates JSON text as a manifest; path is used in error
  * messages and dir as the plugin folder. path, dir and id are copied into the
  * manifest (each may be NULL: left NULL there). Same contract as
- * bay_manifest_load. The schema is docs/manifest.md. */
-int bay_manifest_parse(const char *text, const char *path, const char *dir, const char *id,
-                       bay_manifest **out, char *err, size_t errlen);
+ * bay__manifest_load. The schema is docs/manifest.md. */
+int bay__manifest_parse(const char *text, const char *path, const char *dir, const char *id,
+                       bay__manifest **out, char *err, size_t errlen);
 
-/* bay_manifest_free frees m. NULL is ignored. */
-void bay_manifest_free(bay_manifest *m);
+/* bay__manifest_free frees m. NULL is ignored. */
+void bay__manifest_free(bay__manifest *m);
 
-/* bay_manifest_scan lists the plugin ids under plugins_dir: every folder
+/* bay__manifest_scan lists the plugin ids under plugins_dir: every folder
  * (searched up to 4 levels deep) that holds a plugin.json, sorted. It does not
  * look inside a plugin's folder, follows symbolic links, and passes over
  * folders whose names cannot be part of a plugin id (hidden ones like ".git",
  * names with spaces). *ids is a NULL-terminated array the caller frees with
- * bay_strv_free(). BAY_EIO when plugins_dir or a folder below cannot be read. */
-int bay_manifest_scan(const char *plugins_dir, char ***ids, char *err, size_t errlen);
+ * bay__strv_free(). BAY_EIO when plugins_dir or a folder below cannot be read. */
+int bay__manifest_scan(const char *plugins_dir, char ***ids, char *err, size_t errlen);
 
-/* bay_plugin_id_valid tells whether id is a plugin id: "/"-separated folder
+/* bay__plugin_id_valid tells whether id is a plugin id: "/"-separated folder
  * names of [A-Za-z0-9_.-], none empty or starting with '.', at most
  * BAY_PLUGIN_ID_MAX bytes in all (so it fits bay_error.plugin). */
 #define BAY_PLUGIN_ID_MAX 127
-bool bay_plugin_id_valid(const char *id);
+bool bay__plugin_id_valid(const char *id);
 
-/* bay_strv_copy returns a deep copy of the NULL-terminated array v (NULL
- * gives an empty array) the caller frees with bay_strv_free(), or NULL when
+/* bay__strv_copy returns a deep copy of the NULL-terminated array v (NULL
+ * gives an empty array) the caller frees with bay__strv_free(), or NULL when
  * out of memory. */
-char **bay_strv_copy(const char *const *v);
+char **bay__strv_copy(const char *const *v);
 
-/* bay_strv_free frees a NULL-terminated array of strings and the strings. */
-void bay_strv_free(char **v);
+/* bay__strv_free frees a NULL-terminated array of strings and the strings. */
+void bay__strv_free(char **v);
 
 #endif

@@ -12,7 +12,7 @@
 /* One plugin to place: given its id and dependencies, it gets its rank. */
 typedef struct order_item {
     const char *id;
-    const bay_dep_decl *deps; /* its manifest's (NULL when it has none or no valid manifest) */
+    const bay__dep_decl *deps; /* its manifest's (NULL when it has none or no valid manifest) */
     size_t ndeps;
     size_t rank;      /* out: its place in load order, 0 first */
     bool cyclic;      /* out: in a dependency cycle or behind one; placed last */

@@ -27,7 +27,7 @@ typedef struct worker_pid {
     pid_t pid;
     uint64_t session;    /* the connection it dials */
     char plugin[128];
-    bay_log_limit limit; /* the lines about what its plugin tried */
+    bay__log_limit limit; /* the lines about what its plugin tried */
 } worker_pid;
 
 struct peer_guard {
@@ -36,8 +36,8 @@ struct peer_guard {
     size_t nlive, cap;
     worker_pid ended[ENDED_MAX]; /* a ring: pid 0 where empty */
     size_t next_ended;
-    bay_log_limit orphans; /* lines about descendants whose plugin is not known */
-    bay_log_limit strays;  /* lines about dials of connections made for another process */
+    bay__log_limit orphans; /* lines about descendants whose plugin is not known */
+    bay__log_limit strays;  /* lines about dials of connections made for another process */
     struct pending {
         char plugin[128];  /* "" when not known; "-" for a stray */
         char line[512];
@@ -134,7 +134,7 @@ static lineage walk(peer_guard *g, pid_t pid)
             if (cur <= 1)
                 return (lineage){.kind = L_OUTSIDE};
             pid_t parent = 0, sid = 0;
-            int e = bay_proc_parent(cur, &parent, &sid);
+            int e = bay__proc_parent(cur, &parent, &sid);
             /* A process plugbayd may not read runs as another user: workers run as
              * plugbayd's, and no_new_privs keeps their descendants there. */
             if (e == EACCES || e == EPERM)
@@ -183,8 +183,8 @@ static void log_line(peer_guard *g, const char *plugin, const char *line, bool d
     for (size_t i = 0; w == NULL && plugin[0] && i < g->nlive; i++)
         if (strcmp(g->live[i].plugin, plugin) == 0)
             w = &g->live[i];
-    bay_log_limit *limit = w ? &w->limit : strcmp(plugin, "-") == 0 ? &g->strays : &g->orphans;
-    bay_log_limited(limit, bay_now_ms(), BAY_LOG_WARN, plugin[0] && plugin[0] != '-' ? plugin : NULL, "%s", line);
+    bay__log_limit *limit = w ? &w->limit : strcmp(plugin, "-") == 0 ? &g->strays : &g->orphans;
+    bay__log_limited(limit, bay__now_ms(), BAY_LOG_WARN, plugin[0] && plugin[0] != '-' ? plugin : NULL, "%s", line);
 }
 
 int peer_admit(peer_guard *g, pid_t pid, const char *where, bool defer, char *why, size_t len)
@@ -235,7 +235,7 @@ void peer_guard_flush(peer_guard *g)
         log_line(g, g->pending[i].plugin, g->pending[i].line, false);
     g->npending = 0;
     if (g->lost)
-        bay_log(BAY_LOG_WARN, NULL, "%u lines about refused connections were lost: too many came at once", g->lost);
+        bay__log(BAY_LOG_WARN, NULL, "%u lines about refused connections were lost: too many came at once", g->lost);
     g->lost = 0;
     pthread_mutex_unlock(&g->mtx);
 }

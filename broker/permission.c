@@ -21,7 +21,7 @@ static int add(char ***v, size_t *n, const char *s)
     return 0;
 }
 
-char **permission_requested(const bay_manifest *m)
+char **permission_requested(const bay__manifest *m)
 {
     char **v = calloc(1, sizeof *v);
     size_t n = 0;
@@ -34,7 +34,7 @@ char **permission_requested(const bay_manifest *m)
         rc = add(&v, &n, p);
     }
     if (rc) {
-        bay_strv_free(v);
+        bay__strv_free(v);
         return NULL;
     }
     return v;
@@ -67,7 +67,7 @@ static void join(char *const *v, char *out, size_t len)
         n += (size_t)snprintf(out + n, len - n, "%s%s", i ? ", " : "", v[i]);
 }
 
-int permission_choose(const char *id, const bay_manifest *m, const bay_value *grant, bool all, char ***out,
+int permission_choose(const char *id, const bay__manifest *m, const bay_value *grant, bool all, char ***out,
                       bay_error *err)
 {
     char **requested = permission_requested(m), list[600];
@@ -95,9 +95,9 @@ int permission_choose(const char *id, const bay_manifest *m, const bay_value *gr
         else if ((rc = chosen ? add(&chosen, &n, g) : BAY_ENOMEM) != 0)
             bay_error_set(err, rc, NULL, "out of memory");
     }
-    bay_strv_free(requested);
+    bay__strv_free(requested);
     if (rc) {
-        bay_strv_free(chosen);
+        bay__strv_free(chosen);
         return rc;
     }
     *out = chosen;

@@ -12,9 +12,9 @@
 
 /* permission_requested returns what manifest m asks for: its "permissions"
  * and a provide:NAME for each extension point it provides, each once, in
- * that order; a NULL-terminated list the caller frees with bay_strv_free, or
+ * that order; a NULL-terminated list the caller frees with bay__strv_free, or
  * NULL when out of memory. */
-char **permission_requested(const bay_manifest *m);
+char **permission_requested(const bay__manifest *m);
 
 /* permission_match tells whether permission granted covers wanted: equal,
  * or granted ends in '*' and wanted starts with what comes before it. */
@@ -27,10 +27,10 @@ bool permission_granted(char *const *granted, const char *kind, const char *name
 /* permission_choose picks what to grant plugin id (manifest m) at install or
  * grant: all it asks for when all is true, else the strings of array grant,
  * each of which it must ask for. *out gets a NULL-terminated list the caller
- * frees with bay_strv_free. Returns 0; BAY_EPERM when it asks for something
+ * frees with bay__strv_free. Returns 0; BAY_EPERM when it asks for something
  * and grant is empty; BAY_EINVAL naming a grant it does not ask for;
  * BAY_ENOMEM — each with its message in err. */
-int permission_choose(const char *id, const bay_manifest *m, const bay_value *grant, bool all, char ***out,
+int permission_choose(const char *id, const bay__manifest *m, const bay_value *grant, bool all, char ***out,
                       bay_error *err);
 
 #endif

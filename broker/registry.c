@@ -11,24 +11,24 @@
 #include "frame.h"
 #include "manifest.h"
 
-struct bay_registry {
-    bay_extpoint **eps; /* sorted by name for lookup by bsearch */
+struct bay__registry {
+    bay__extpoint **eps; /* sorted by name for lookup by bsearch */
     size_t n, cap;
 };
 
-bay_registry *bay_registry_new(void)
+bay__registry *bay__registry_new(void)
 {
-    return calloc(1, sizeof(bay_registry));
+    return calloc(1, sizeof(bay__registry));
 }
 
-static void provider_free(bay_provider *p)
+static void provider_free(bay__provider *p)
 {
     free(p->owner_name);
-    bay_strv_free(p->contexts);
+    bay__strv_free(p->contexts);
     free(p);
 }
 
-static void extpoint_free(bay_extpoint *e)
+static void extpoint_free(bay__extpoint *e)
 {
     for (size_t i = 0; i < e->nproviders; i++)
         provider_free(e->providers[i]);
@@ -38,7 +38,7 @@ static void extpoint_free(bay_extpoint *e)
     free(e);
 }
 
-void bay_registry_free(bay_registry *r)
+void bay__registry_free(bay__registry *r)
 {
     if (r == NULL)
         return;
@@ -49,7 +49,7 @@ void bay_registry_free(bay_registry *r)
 }
 
 /* position returns the index of name, or where it would be inserted (*found false). */
-static size_t position(const bay_registry *r, const char *name, bool *found)
+static size_t position(const bay__registry *r, const char *name, bool *found)
 {
     size_t lo = 0, hi = r->n;
     while (lo < hi) {
@@ -68,19 +68,19 @@ static size_t position(const bay_registry *r, const char *name, bool *found)
     return lo;
 }
 
-bay_extpoint *bay_registry_find(const bay_registry *r, const char *name)
+bay__extpoint *bay__registry_find(const bay__registry *r, const char *name)
 {
     bool found;
     size_t i = position(r, name, &found);
     return found ? r->eps[i] : NULL;
 }
 
-size_t bay_registry_count(const bay_registry *r)
+size_t bay__registry_count(const bay__registry *r)
 {
     return r->n;
 }
 
-bay_extpoint *bay_registry_at(const bay_registry *r, size_t i)
+bay__extpoint *bay__registry_at(const bay__registry *r, size_t i)
 {
     return i < r->n ? r->eps[i] : NULL;
 }
@@ -100,7 +100,7 @@ static int grow(void *v, size_t n, size_t *cap)
 }
 
 /* declare finds or creates name; *out is the extension point. */
-static int declare(bay_registry *r, const char *name, int kind, const char *by, bay_extpoint **out, char *err,
+static int declare(bay__registry *r, const char *name, int kind, const char *by, bay__extpoint **out, char *err,
                    size_t errlen)
 {
     bool found;
@@ -109,35 +109,35 @@ static int declare(bay_registry *r, const char *name, int kind, const char *by, 
         *out = r->eps[i];
         if (r->eps[i]->kind == kind)
             return 0;
-        snprintf(err, errlen, "%s declares \"%s\" as %s, but %s declared it as %s", by, name, bay_kind_name(kind),
-                 r->eps[i]->declared_by, bay_kind_name(r->eps[i]->kind));
+        snprintf(err, errlen, "%s declares \"%s\" as %s, but %s declared it as %s", by, name, bay__kind_name(kind),
+                 r->eps[i]->declared_by, bay__kind_name(r->eps[i]->kind));
         return BAY_EKIND;
     }
     if (kind != BAY_HANDLE && kind != BAY_EVENT) {
         snprintf(err, errlen, "kind of \"%s\" must be handle or event", name);
         return BAY_EINVAL;
     }
-    bay_extpoint *e = calloc(1, sizeof *e);
+    bay__extpoint *e = calloc(1, sizeof *e);
     if (e == NULL || grow(&r->eps, r->n, &r->cap) || !(e->name = strdup(name)) || !(e->declared_by = strdup(by))) {
         if (e)
             extpoint_free(e);
         return BAY_ENOMEM;
     }
     e->kind = kind;
-    memmove(&r->eps[i + 1], &r->eps[i], (r->n - i) * sizeof(bay_extpoint *));
+    memmove(&r->eps[i + 1], &r->eps[i], (r->n - i) * sizeof(bay__extpoint *));
     r->eps[i] = e;
     r->n++;
     *out = e;
     return 0;
 }
 
-int bay_registry_declare(bay_registry *r, const char *name, int kind, const char *by, char *err, size_t errlen)
+int bay__registry_declare(bay__registry *r, const char *name, int kind, const char *by, char *err, size_t errlen)
 {
-    bay_extpoint *e;
+    bay__extpoint *e;
     return declare(r, name, kind, by, &e, err, errlen);
 }
 
-static ptrdiff_t find_owner(const bay_extpoint *e, const void *owner)
+static ptrdiff_t find_owner(const bay__extpoint *e, const void *owner)
 {
     for (size_t i = 0; i < e->nproviders; i++)
         if (e->providers[i]->owner == owner)
@@ -145,10 +145,10 @@ static ptrdiff_t find_owner(const bay_extpoint *e, const void *owner)
     return -1;
 }
 
-int bay_registry_add(bay_registry *r, const char *name, int kind, void *owner, const char *owner_name, int64_t rank,
+int bay__registry_add(bay__registry *r, const char *name, int kind, void *owner, const char *owner_name, int64_t rank,
                      const char *const *contexts, char *err, size_t errlen)
 {
-    bay_extpoint *e;
+    bay__extpoint *e;
     int rc = declare(r, name, kind, owner_name, &e, err, errlen);
     if (rc)
         return rc;
@@ -156,9 +156,9 @@ int bay_registry_add(bay_registry *r, const char *name, int kind, void *owner, c
         snprintf(err, errlen, "%s already provides \"%s\"", owner_name, name);
         return BAY_EEXIST;
     }
-    bay_provider *p = calloc(1, sizeof *p);
+    bay__provider *p = calloc(1, sizeof *p);
     if (p == NULL || grow(&e->providers, e->nproviders, &e->cap) || !(p->owner_name = strdup(owner_name)) ||
-        (contexts && !(p->contexts = bay_strv_copy(contexts)))) {
+        (contexts && !(p->contexts = bay__strv_copy(contexts)))) {
         if (p)
             provider_free(p);
         return BAY_ENOMEM;
@@ -168,22 +168,22 @@ int bay_registry_add(bay_registry *r, const char *name, int kind, void *owner, c
     size_t at = e->nproviders;
     while (at > 0 && e->providers[at - 1]->rank > rank)
         at--;
-    memmove(&e->providers[at + 1], &e->providers[at], (e->nproviders - at) * sizeof(bay_provider *));
+    memmove(&e->providers[at + 1], &e->providers[at], (e->nproviders - at) * sizeof(bay__provider *));
     e->providers[at] = p;
     e->nproviders++;
     return 0;
 }
 
-static void remove_at(bay_extpoint *e, size_t i)
+static void remove_at(bay__extpoint *e, size_t i)
 {
     provider_free(e->providers[i]);
-    memmove(&e->providers[i], &e->providers[i + 1], (e->nproviders - i - 1) * sizeof(bay_provider *));
+    memmove(&e->providers[i], &e->providers[i + 1], (e->nproviders - i - 1) * sizeof(bay__provider *));
     e->nproviders--;
 }
 
-int bay_registry_remove(bay_registry *r, const char *name, void *owner)
+int bay__registry_remove(bay__registry *r, const char *name, void *owner)
 {
-    bay_extpoint *e = bay_registry_find(r, name);
+    bay__extpoint *e = bay__registry_find(r, name);
     ptrdiff_t i = e ? find_owner(e, owner) : -1;
     if (i < 0)
         return BAY_ENOENT;
@@ -191,7 +191,7 @@ int bay_registry_remove(bay_registry *r, const char *name, void *owner)
     return 0;
 }
 
-size_t bay_registry_remove_owner(bay_registry *r, void *owner, void (*fn)(const char *name, void *user), void *user)
+size_t bay__registry_remove_owner(bay__registry *r, void *owner, void (*fn)(const char *name, void *user), void *user)
 {
     size_t removed = 0;
     for (size_t k = 0; k < r->n; k++) {
@@ -206,7 +206,7 @@ size_t bay_registry_remove_owner(bay_registry *r, void *owner, void (*fn)(const 
     return removed;
 }
 
-bool bay_provider_accepts(const bay_provider *p, const char *ctx)
+bool bay__provider_accepts(const bay__provider *p, const char *ctx)
 {
     if (ctx == NULL || p->contexts == NULL)
         return true;
@@ -216,11 +216,11 @@ bool bay_provider_accepts(const bay_provider *p, const char *ctx)
     return false;
 }
 
-size_t bay_registry_select(const bay_extpoint *e, const char *ctx, bay_provider **out, size_t max)
+size_t bay__registry_select(const bay__extpoint *e, const char *ctx, bay__provider **out, size_t max)
 {
     size_t n = 0;
     for (size_t i = 0; i < e->nproviders && n < max; i++) {
-        if (!bay_provider_accepts(e->providers[i], ctx))
+        if (!bay__provider_accepts(e->providers[i], ctx))
             continue;
         out[n++] = e->providers[i];
         if (e->kind == BAY_HANDLE)

@@ -37,7 +37,7 @@ typedef struct call {
 
 /* The calls in flight, by the broker's id. */
 struct route_calls {
-    bay_idmap *byid;
+    bay__idmap *byid;
 };
 
 #define TIMER_TIMEOUT_MS 30000
@@ -47,7 +47,7 @@ static void call_free(broker *b, call *k)
 {
     if (k->timer)
         k->timer->running = false;
-    bay_idmap_del(b->calls->byid, k->id);
+    bay__idmap_del(b->calls->byid, k->id);
     free(k->name);
     free(k->context);
     free(k->args);
@@ -60,9 +60,9 @@ static void call_free(broker *b, call *k)
  * walker may free calls as it goes. */
 static call **snapshot(broker *b, size_t *n)
 {
-    size_t count = bay_idmap_count(b->calls->byid);
+    size_t count = bay__idmap_count(b->calls->byid);
     call **all = malloc((count ? count : 1) * sizeof *all);
-    *n = all ? bay_idmap_values(b->calls->byid, (void **)all, count) : 0;
+    *n = all ? bay__idmap_values(b->calls->byid, (void **)all, count) : 0;
     return all;
 }
 
@@ -73,7 +73,7 @@ static void answer_error(broker *b, call *k, int code, const char *plugin, const
     if (c)
         conn_send_error(b, c, k->origin_id, code, plugin, "%s", msg);
     else if (k->timer == NULL && k->origin == 0 && code)
-        bay_log(BAY_LOG_WARN, plugin, "event %s: %s", k->name, msg);
+        bay__log(BAY_LOG_WARN, plugin, "event %s: %s", k->name, msg);
     k->answered = true;
 }
 
@@ -81,7 +81,7 @@ static void answer_value(broker *b, call *k, const msgpack_object *value, const 
 {
     conn *c = k->origin ? conn_get(b, k->origin) : NULL;
     if (c) {
-        bay_frame f = {.type = BAY_F_RESULT, .id = k->origin_id, .value = value, .raw = raw, .raw_len = raw_len};
+        bay__frame f = {.type = BAY_F_RESULT, .id = k->origin_id, .value = value, .raw = raw, .raw_len = raw_len};
         conn_send(b, c, &f);
     }
     k->answered = true;
@@ -93,23 +93,23 @@ static void gather(call *k, const char *owner, const msgpack_object *value, int 
     msgpack_packer pk;
     msgpack_packer_init(&pk, &k->gathered, msgpack_sbuffer_write);
     msgpack_pack_map(&pk, 2);
-    bay_pack_str(&pk, "plugin");
-    bay_pack_str(&pk, owner);
+    bay__pack_str(&pk, "plugin");
+    bay__pack_str(&pk, owner);
     if (code == 0) {
-        bay_pack_str(&pk, "value");
+        bay__pack_str(&pk, "value");
         if (value)
             msgpack_pack_object(&pk, *value);
         else
             msgpack_pack_nil(&pk);
     } else {
-        bay_pack_str(&pk, "error");
+        bay__pack_str(&pk, "error");
         msgpack_pack_map(&pk, 3);
-        bay_pack_str(&pk, "code");
+        bay__pack_str(&pk, "code");
         msgpack_pack_int(&pk, code);
-        bay_pack_str(&pk, "name");
-        bay_pack_str(&pk, bay_errname(code));
-        bay_pack_str(&pk, "message");
-        bay_pack_str(&pk, message);
+        bay__pack_str(&pk, "name");
+        bay__pack_str(&pk, bay_errname(code));
+        bay__pack_str(&pk, "message");
+        bay__pack_str(&pk, message);
     }
     k->ngathered++;
 }
@@ -157,13 +157,13 @@ static void send_next(broker *b, call *k)
         const char *why = NULL;
         conn *c = target_conn(b, t, &why);
         if (c) {
-            bay_frame f = {.type = BAY_F_CALL, .id = k->id, .name = k->name, .raw = k->args, .raw_len = k->args_len,
-                           .timeout_ms = remaining(k, bay_now_ms()), .context = k->context};
+            bay__frame f = {.type = BAY_F_CALL, .id = k->id, .name = k->name, .raw = k->args, .raw_len = k->args_len,
+                           .timeout_ms = remaining(k, bay__now_ms()), .context = k->context};
             int rc = conn_send(b, c, &f);
             if (rc == 0) {
                 k->current = t;
                 k->current_session = c->session;
-                k->sent_ns = bay_now_ns();
+                k->sent_ns = bay__now_ns();
                 if (!t->host)
                     t->plugin->stats.inflight++;
                 return;
@@ -212,7 +212,7 @@ static call *call_new(broker *b, const char *name, const char *context, int kind
     k->kind = kind;
     if (timeout_ms <= 0)
         timeout_ms = BAY_DEFAULT_TIMEOUT_MS;
-    k->deadline_ms = bay_now_ms() + (timeout_ms > MAX_TIMEOUT_MS ? MAX_TIMEOUT_MS : timeout_ms);
+    k->deadline_ms = bay__now_ms() + (timeout_ms > MAX_TIMEOUT_MS ? MAX_TIMEOUT_MS : timeout_ms);
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
@@ -225,7 +225,7 @@ static call *call_new(broker *b, const char *name, const char *context, int kind
     k->args = msgpack_sbuffer_release(&sb);
     k->name = strdup(name);
     k->context = context ? strdup(context) : NULL;
-    if (!k->name || (context && !k->context) || !k->args || bay_idmap_put(b->calls->byid, k->id, k)) {
+    if (!k->name || (context && !k->context) || !k->args || bay__idmap_put(b->calls->byid, k->id, k)) {
         call_free(b, k);
         return NULL;
     }
@@ -236,15 +236,15 @@ static call *call_new(broker *b, const char *name, const char *context, int kind
  * (all of them for an event, the first for a handle), as an array of *n the
  * caller frees; NULL when out of memory. It is sized by e: an event reaches
  * every provider, however many. */
-static bay_provider **select_providers(const bay_extpoint *e, const char *ctx, size_t *n)
+static bay__provider **select_providers(const bay__extpoint *e, const char *ctx, size_t *n)
 {
-    bay_provider **sel = malloc((e->nproviders ? e->nproviders : 1) * sizeof *sel);
-    *n = sel ? bay_registry_select(e, ctx, sel, e->nproviders) : 0;
+    bay__provider **sel = malloc((e->nproviders ? e->nproviders : 1) * sizeof *sel);
+    *n = sel ? bay__registry_select(e, ctx, sel, e->nproviders) : 0;
     return sel;
 }
 
 /* set_targets copies the selected providers into k's targets. */
-static int set_targets(call *k, bay_provider **sel, size_t n)
+static int set_targets(call *k, bay__provider **sel, size_t n)
 {
     k->targets = calloc(n ? n : 1, sizeof *k->targets);
     if (k->targets == NULL)
@@ -263,12 +263,12 @@ static int set_targets(call *k, bay_provider **sel, size_t n)
 }
 
 /* start routes a call or event from a caller (origin 0: nobody to answer). */
-static void start(broker *b, conn *from, const bay_frame *f, bool answer)
+static void start(broker *b, conn *from, const bay__frame *f, bool answer)
 {
     uint64_t origin = answer ? from->session : 0;
     char msg[1024];
     plugin *caller = from->role == ROLE_WORKER ? from->plugin : NULL;
-    bay_state_plugin *sp = caller ? bay_state_find(b->state, caller->id) : NULL;
+    bay__state_plugin *sp = caller ? bay__state_find(b->state, caller->id) : NULL;
     if (caller && !permission_granted(sp ? sp->granted : NULL, "call", f->name)) {
         if (answer)
             conn_send_error(b, from, f->id, BAY_EPERM, caller->id,
@@ -276,10 +276,10 @@ static void start(broker *b, conn *from, const bay_frame *f, bool answer)
                             "call:%s` if its manifest asks for it)",
                             caller->id, f->name, f->name, caller->id, f->name);
         else
-            bay_log(BAY_LOG_WARN, caller->id, "refused event %s: not granted call:%s", f->name, f->name);
+            bay__log(BAY_LOG_WARN, caller->id, "refused event %s: not granted call:%s", f->name, f->name);
         return;
     }
-    bay_extpoint *e = bay_registry_find(b->reg, f->name);
+    bay__extpoint *e = bay__registry_find(b->reg, f->name);
     if (e == NULL) {
         snprintf(msg, sizeof msg, "no extension point \"%s\" is declared or provided", f->name);
         who_provides(b, f->name, msg, sizeof msg);
@@ -288,7 +288,7 @@ static void start(broker *b, conn *from, const bay_frame *f, bool answer)
         return;
     }
     size_t n;
-    bay_provider **sel = select_providers(e, f->context, &n);
+    bay__provider **sel = select_providers(e, f->context, &n);
     if (sel && n == 0 && e->kind == BAY_HANDLE) {
         free(sel);
         snprintf(msg, sizeof msg, "extension point \"%s\" has no loaded provider%s%s%s", f->name,
@@ -314,12 +314,12 @@ static void start(broker *b, conn *from, const bay_frame *f, bool answer)
     send_next(b, k);
 }
 
-void route_call(broker *b, conn *from, const bay_frame *f)
+void route_call(broker *b, conn *from, const bay__frame *f)
 {
     start(b, from, f, true);
 }
 
-void route_event(broker *b, conn *from, const bay_frame *f)
+void route_event(broker *b, conn *from, const bay__frame *f)
 {
     start(b, from, f, false);
 }
@@ -357,16 +357,16 @@ static void provider_done(broker *b, call *k, bool failed)
     p->stats.calls++;
     p->stats.errors += failed;
     p->stats.latency_us[p->stats.nlatency++ % (sizeof p->stats.latency_us / sizeof *p->stats.latency_us)] =
-        (float)(bay_now_ns() - k->sent_ns) / 1000.0f;
+        (float)(bay__now_ns() - k->sent_ns) / 1000.0f;
     if (p->stats.inflight > 0 && --p->stats.inflight == 0 && p->life.state == PS_UNLOADING)
         lifecycle_drained(b, p);
 }
 
-void route_answer(broker *b, conn *from, const bay_frame *f)
+void route_answer(broker *b, conn *from, const bay__frame *f)
 {
-    call *k = bay_idmap_get(b->calls->byid, f->id);
+    call *k = bay__idmap_get(b->calls->byid, f->id);
     if (k == NULL || k->current == NULL || k->current_session != from->session) {
-        bay_log(BAY_LOG_DEBUG, from->name, "answer %llu matches no call in flight (late or cancelled)",
+        bay__log(BAY_LOG_DEBUG, from->name, "answer %llu matches no call in flight (late or cancelled)",
                 (unsigned long long)f->id);
         return;
     }
@@ -377,7 +377,7 @@ void route_answer(broker *b, conn *from, const bay_frame *f)
     snprintf(owner_copy, sizeof owner_copy, "%s", owner);
     provider_done(b, k, failed);
     if (k->timer && failed)
-        bay_log(BAY_LOG_WARN, owner_copy, "%s failed: %s", k->name, f->message);
+        bay__log(BAY_LOG_WARN, owner_copy, "%s failed: %s", k->name, f->message);
     if (k->answered) {
         call_free(b, k);
     } else if (k->kind == BAY_EVENT) {
@@ -398,7 +398,7 @@ static void cancel_current(broker *b, call *k, int64_t now)
     k->abandoned_ms = now;
     conn *c = k->current ? conn_get(b, k->current_session) : NULL;
     if (c) {
-        bay_frame f = {.type = BAY_F_CANCEL, .id = k->id};
+        bay__frame f = {.type = BAY_F_CANCEL, .id = k->id};
         conn_send(b, c, &f);
     }
 }
@@ -418,7 +418,7 @@ void route_cancel(broker *b, conn *from, uint64_t origin_id)
             gather(k, owner, NULL, BAY_ECANCELED, msg);
         answer_error(b, k, BAY_ECANCELED, owner, msg);
         if (k->current)
-            cancel_current(b, k, bay_now_ms());
+            cancel_current(b, k, bay__now_ms());
         else
             call_free(b, k);
     }
@@ -455,7 +455,7 @@ static void hung(broker *b, call *k)
     snprintf(why, sizeof why, "hung: %s did not return within %d ms after its deadline or cancel", k->name,
              b->opt.hang_grace_ms);
     if (t->host) {
-        bay_log(BAY_LOG_WARN, t->owner, "%s; forgetting the call", why);
+        bay__log(BAY_LOG_WARN, t->owner, "%s; forgetting the call", why);
         provider_done(b, k, true);
         call_free(b, k);
     } else if (!t->plugin->proc.kill_sent) {
@@ -528,7 +528,7 @@ void route_fail_origin(broker *b, uint64_t session)
             continue;
         k->answered = true;
         if (k->current)
-            cancel_current(b, k, bay_now_ms());
+            cancel_current(b, k, bay__now_ms());
         else
             call_free(b, k);
     }
@@ -538,7 +538,7 @@ void route_fail_origin(broker *b, uint64_t session)
 int route_init(broker *b)
 {
     b->calls = calloc(1, sizeof *b->calls);
-    if (b->calls && (b->calls->byid = bay_idmap_new()) == NULL) {
+    if (b->calls && (b->calls->byid = bay__idmap_new()) == NULL) {
         free(b->calls);
         b->calls = NULL;
     }
@@ -547,7 +547,7 @@ int route_init(broker *b)
 
 size_t route_in_flight(const broker *b)
 {
-    return bay_idmap_count(b->calls->byid);
+    return bay__idmap_count(b->calls->byid);
 }
 
 void route_free(broker *b)
@@ -559,7 +559,7 @@ void route_free(broker *b)
         call_free(b, all[i]);
     }
     free(all);
-    bay_idmap_free(b->calls->byid);
+    bay__idmap_free(b->calls->byid);
     free(b->calls);
     b->calls = NULL;
 }

@@ -4,9 +4,9 @@
 
 #include "broker.h"
 
-void route_call(broker *b, conn *from, const bay_frame *f);
-void route_event(broker *b, conn *from, const bay_frame *f);
-void route_answer(broker *b, conn *from, const bay_frame *f);
+void route_call(broker *b, conn *from, const bay__frame *f);
+void route_event(broker *b, conn *from, const bay__frame *f);
+void route_answer(broker *b, conn *from, const bay__frame *f);
 void route_cancel(broker *b, conn *from, uint64_t origin_id);
 uint64_t route_timer_tick(broker *b, plugin *p, plugin_timer *t);
 void route_fail_provider(broker *b, uint64_t session, plugin *p, int code, const char *why);

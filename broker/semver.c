@@ -55,9 +55,9 @@ static bool read_idents(const char **p, bool pre)
     return true;
 }
 
-int bay_semver_parse(const char *s, bay_semver *out)
+int bay__semver_parse(const char *s, bay__semver *out)
 {
-    bay_semver v = {0};
+    bay__semver v = {0};
     if (!s || !out)
         return BAY_EINVAL;
     if (!read_num(&s, &v.major) || *s++ != '.' || !read_num(&s, &v.minor) || *s++ != '.' ||
@@ -125,7 +125,7 @@ static int cmp_pre(const char *a, const char *b)
     }
 }
 
-int bay_semver_cmp(const bay_semver *a, const bay_semver *b)
+int bay__semver_cmp(const bay__semver *a, const bay__semver *b)
 {
     int c = cmp_u64(a->major, b->major);
     if (!c)
@@ -152,14 +152,14 @@ static const struct {
  * "1" or "1.x", 2 for "1.2" or "1.2.*", 3 for a full version, which alone may
  * carry a pre-release). Missing parts are 0 in v. */
 typedef struct partial {
-    bay_semver v;
+    bay__semver v;
     int nparts;
 } partial;
 
 /* One alternative (comparators joined by spaces) being matched against v;
  * v is NULL when the range is only being checked. */
 typedef struct alt {
-    const bay_semver *v;
+    const bay__semver *v;
     bool ok;     /* every comparator so far holds */
     bool pre_ok; /* v is a release, or a comparator names v's M.m.p with a pre-release */
 } alt;
@@ -182,7 +182,7 @@ static bool parse_partial(const char *s, partial *out)
     uint64_t *parts[3] = {&out->v.major, &out->v.minor, &out->v.patch};
     bool wild = false;
     memset(out, 0, sizeof *out);
-    if (bay_semver_parse(s, &out->v) == 0) {
+    if (bay__semver_parse(s, &out->v) == 0) {
         out->nparts = 3;
         return true;
     }
@@ -204,7 +204,7 @@ static bool parse_partial(const char *s, partial *out)
 
 /* next sets *out to v with part `level` (0 major, 1 minor, 2 patch) plus one
  * and the parts below it zero. Returns false when that part cannot grow. */
-static bool next(const bay_semver *v, int level, bay_semver *out)
+static bool next(const bay__semver *v, int level, bay__semver *out)
 {
     uint64_t parts[3] = {v->major, v->minor, v->patch};
     if (parts[level] == UINT64_MAX)
@@ -212,16 +212,16 @@ static bool next(const bay_semver *v, int level, bay_semver *out)
     parts[level]++;
     for (int i = level + 1; i < 3; i++)
         parts[i] = 0;
-    *out = (bay_semver){.major = parts[0], .minor = parts[1], .patch = parts[2]};
+    *out = (bay__semver){.major = parts[0], .minor = parts[1], .patch = parts[2]};
     return true;
 }
 
 /* test applies the plain comparator "op bound" to the alternative's version. */
-static void test(alt *a, enum op op, const bay_semver *bound)
+static void test(alt *a, enum op op, const bay__semver *bound)
 {
     if (!a->v)
         return;
-    int c = bay_semver_cmp(a->v, bound);
+    int c = bay__semver_cmp(a->v, bound);
     bool r = op == OP_LT ? c < 0 : op == OP_LE ? c <= 0 : op == OP_GT ? c > 0 : op == OP_GE ? c >= 0 : c == 0;
     a->ok = a->ok && r;
 }
@@ -230,7 +230,7 @@ static void test(alt *a, enum op op, const bay_semver *bound)
  * no such version (the part is at its maximum) means no upper bound. */
 static void below(alt *a, const partial *p, int level)
 {
-    bay_semver hi;
+    bay__semver hi;
     if (next(&p->v, level, &hi))
         test(a, OP_LT, &hi);
 }
@@ -239,7 +239,7 @@ static void below(alt *a, const partial *p, int level)
 static void apply(alt *a, enum op op, const partial *p)
 {
     int n = p->nparts;
-    bay_semver hi;
+    bay__semver hi;
     if (n == 0)
         return; /* "*", ">=*", "^*": any version */
     switch (op) {
@@ -322,7 +322,7 @@ static int comparator(const char **p, alt *a, char *err, size_t errlen)
 /* walk parses range ("||"-separated alternatives of space-separated
  * comparators). With v, *sat tells whether v satisfies it. Returns 0 or
  * BAY_EINVAL with the reason in err. */
-static int walk(const char *range, const bay_semver *v, bool *sat, char *err, size_t errlen)
+static int walk(const char *range, const bay__semver *v, bool *sat, char *err, size_t errlen)
 {
     const char *p = range;
     bool any = false;
@@ -353,12 +353,12 @@ static int walk(const char *range, const bay_semver *v, bool *sat, char *err, si
     return 0;
 }
 
-int bay_semver_range_check(const char *range, char *err, size_t errlen)
+int bay__semver_range_check(const char *range, char *err, size_t errlen)
 {
     return walk(range, NULL, NULL, err, errlen);
 }
 
-bool bay_semver_satisfies(const bay_semver *v, const char *range)
+bool bay__semver_satisfies(const bay__semver *v, const char *range)
 {
     bool sat = false;
     return v && walk(range, v, &sat, NULL, 0) == 0 && sat;

@@ -6,30 +6,30 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct bay_semver {
+typedef struct bay__semver {
     uint64_t major, minor, patch;
     char pre[64]; /* pre-release ("rc.1"), "" when none; build metadata is ignored */
-} bay_semver;
+} bay__semver;
 
-/* bay_semver_parse parses "MAJOR.MINOR.PATCH[-PRE][+BUILD]". Returns 0 or BAY_EINVAL. */
-int bay_semver_parse(const char *s, bay_semver *out);
+/* bay__semver_parse parses "MAJOR.MINOR.PATCH[-PRE][+BUILD]". Returns 0 or BAY_EINVAL. */
+int bay__semver_parse(const char *s, bay__semver *out);
 
-/* bay_semver_cmp orders a and b by semver precedence: <0, 0 or >0. */
-int bay_semver_cmp(const bay_semver *a, const bay_semver *b);
+/* bay__semver_cmp orders a and b by semver precedence: <0, 0 or >0. */
+int bay__semver_cmp(const bay__semver *a, const bay__semver *b);
 
-/* bay_semver_range_check validates range syntax: space-separated comparators
+/* bay__semver_range_check validates range syntax: space-separated comparators
  * (">=1.2.0", "<2", "=1.0.0", "1.2.3"), caret ("^1.2"), tilde ("~1.2.3"),
  * wildcards ("1.x", "*"), and "||" between alternatives. Partial versions mean
  * what npm makes of them: "1.2" = "1.2.x" = ">=1.2.0 <1.3.0", "<=1.2" = "<1.3.0",
  * ">1" = ">=2.0.0"; "^" keeps the leftmost non-zero part, "~" the minor (or the
  * major when only it is given). ">*" and "<*" are refused (they match nothing).
  * Returns 0 or BAY_EINVAL with a reason in err. */
-int bay_semver_range_check(const char *range, char *err, size_t errlen);
+int bay__semver_range_check(const char *range, char *err, size_t errlen);
 
-/* bay_semver_satisfies returns true when v is inside range (an invalid range is
+/* bay__semver_satisfies returns true when v is inside range (an invalid range is
  * never satisfied). A pre-release version (1.2.3-rc.1) satisfies an alternative
  * only when one of its comparators names the same 1.2.3 with a pre-release
  * (npm's rule): ">=1.2.3-rc.0" takes 1.2.3-rc.1, but "^1.0.0" takes no 1.x.y-pre. */
-bool bay_semver_satisfies(const bay_semver *v, const char *range);
+bool bay__semver_satisfies(const bay__semver *v, const char *range);
 
 #endif

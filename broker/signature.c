@@ -451,7 +451,7 @@ static int read_secret(const char *path, unsigned char sk[crypto_sign_SECRETKEYB
     return rc;
 }
 
-int bay_signature_keygen(const char *path, const char *comment, char key_id[BAY_KEY_ID_SIZE], char *err,
+int bay__signature_keygen(const char *path, const char *comment, char key_id[BAY_KEY_ID_SIZE], char *err,
                          size_t errlen)
 {
     int rc = start(err, errlen);
@@ -601,7 +601,7 @@ static int replace_sig(int fd, const char *dir, const char *text, char *err, siz
     return 0;
 }
 
-int bay_signature_sign(const char *dir, const char *key_path, bay_sig_info *info, char *err, size_t errlen)
+int bay__signature_sign(const char *dir, const char *key_path, bay__sig_info *info, char *err, size_t errlen)
 {
     unsigned char sk[crypto_sign_SECRETKEYBYTES], pk[crypto_sign_PUBLICKEYBYTES], sig[crypto_sign_BYTES];
     file_list files = {0};
@@ -816,7 +816,7 @@ static int compare(const char *dir, const sig_file *sig, const file_list *disk, 
                 c.text, more);
 }
 
-int bay_signature_verify(const char *dir, const char *trusted_dir, bay_sig_info *info, char *err, size_t errlen)
+int bay__signature_verify(const char *dir, const char *trusted_dir, bay__sig_info *info, char *err, size_t errlen)
 {
     sig_file sig = {.files = {0}};
     file_list disk = {0};
@@ -860,17 +860,17 @@ static const char *const policy_names[] = {
     [BAY_SIG_REQUIRE] = "require-signed",
 };
 
-int bay_signature_policy_parse(const char *text, bay_sig_policy *policy)
+int bay__signature_policy_parse(const char *text, bay__sig_policy *policy)
 {
     for (size_t i = 0; text && i < sizeof policy_names / sizeof *policy_names; i++)
         if (strcmp(text, policy_names[i]) == 0) {
-            *policy = (bay_sig_policy)i;
+            *policy = (bay__sig_policy)i;
             return 0;
         }
     return BAY_EINVAL;
 }
 
-const char *bay_signature_policy_name(bay_sig_policy policy)
+const char *bay__signature_policy_name(bay__sig_policy policy)
 {
     return (size_t)policy < sizeof policy_names / sizeof *policy_names ? policy_names[policy] : "?";
 }

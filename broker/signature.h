@@ -22,39 +22,39 @@
 
 /* What the broker does with a plugin whose signature does not verify
  * (plugbayd --signature-policy). */
-typedef enum bay_sig_policy {
+typedef enum bay__sig_policy {
     BAY_SIG_OFF,     /* "off": signatures are not read */
     BAY_SIG_WARN,    /* "warn": the plugin is used; the verification error is logged as a warning */
     BAY_SIG_REQUIRE, /* "require-signed": the plugin is refused with the verification error */
-} bay_sig_policy;
+} bay__sig_policy;
 
 /* What a signature covers and who made it. */
-typedef struct bay_sig_info {
+typedef struct bay__sig_info {
     char key_id[BAY_KEY_ID_SIZE]; /* the signer's key id */
     char signer[128];             /* the comment of the trusted key's .pub line; "" when it has none or
                                      when no trusted-keys folder was given */
     size_t nfiles;                /* how many files the signature covers */
-} bay_sig_info;
+} bay__sig_info;
 
-/* bay_signature_keygen makes a new Ed25519 key pair and writes the secret key
+/* bay__signature_keygen makes a new Ed25519 key pair and writes the secret key
  * to path (mode 0600) and the public key to path.pub (mode 0644), with comment
  * (NULL or "" for none; at most 100 printable characters, say who owns the
  * key) after it. Neither file may exist already (BAY_EEXIST). Writes the key
  * id to key_id. BAY_EINVAL for a bad comment, BAY_EIO when a file cannot be
  * written (then neither is left behind). */
-int bay_signature_keygen(const char *path, const char *comment, char key_id[BAY_KEY_ID_SIZE], char *err,
+int bay__signature_keygen(const char *path, const char *comment, char key_id[BAY_KEY_ID_SIZE], char *err,
                          size_t errlen);
 
-/* bay_signature_sign signs the plugin folder dir (it must hold a plugin.json)
+/* bay__signature_sign signs the plugin folder dir (it must hold a plugin.json)
  * with the secret key in key_path and replaces dir/plugin.sig atomically.
  * Fills info (signer stays ""). BAY_EPERM when the key file can be read by
  * other users; BAY_EINVAL when key_path is not a secret key file or dir holds
  * a file that cannot be signed (a symbolic link, a special file, a name that
  * is not printable UTF-8 or holds a backslash, too many files or levels);
  * BAY_EIO when a file cannot be read or plugin.sig written; BAY_ENOMEM. */
-int bay_signature_sign(const char *dir, const char *key_path, bay_sig_info *info, char *err, size_t errlen);
+int bay__signature_sign(const char *dir, const char *key_path, bay__sig_info *info, char *err, size_t errlen);
 
-/* bay_signature_verify checks that dir/plugin.sig is a valid signature of
+/* bay__signature_verify checks that dir/plugin.sig is a valid signature of
  * exactly the files now in dir. With trusted_dir, the signing key must also be
  * one of the *.pub files there; with NULL, the key the signature carries is
  * used and nothing says who owns it (plugbay verify without --trusted-keys; a
@@ -64,14 +64,14 @@ int bay_signature_sign(const char *dir, const char *key_path, bay_sig_info *info
  * (the message names each file: `"plugin.so" altered, "x.sh" added`);
  * BAY_EIO when dir, a file in it or trusted_dir cannot be read, or a .pub file
  * in trusted_dir is malformed; BAY_ENOMEM. */
-int bay_signature_verify(const char *dir, const char *trusted_dir, bay_sig_info *info, char *err, size_t errlen);
+int bay__signature_verify(const char *dir, const char *trusted_dir, bay__sig_info *info, char *err, size_t errlen);
 
-/* bay_signature_policy_parse reads "require-signed", "warn" or "off" into
+/* bay__signature_policy_parse reads "require-signed", "warn" or "off" into
  * *policy. Returns 0, or BAY_EINVAL for any other text. */
-int bay_signature_policy_parse(const char *text, bay_sig_policy *policy);
+int bay__signature_policy_parse(const char *text, bay__sig_policy *policy);
 
-/* bay_signature_policy_name returns policy's name as
- * bay_signature_policy_parse reads it. Static; never NULL. */
-const char *bay_signature_policy_name(bay_sig_policy policy);
+/* bay__signature_policy_name returns policy's name as
+ * bay__signature_policy_parse reads it. Static; never NULL. */
+const char *bay__signature_policy_name(bay__sig_policy policy);
 
 #endif

@@ -1,7 +1,7 @@
 /* broker/state.c — the broker's persistent state, kept in DIR/state.json and replaced atomically on each change. */
 #include "state.h"
 
-#include "manifest.h" /* bay_plugin_id_valid, bay_strv_free */
+#include "manifest.h" /* bay__plugin_id_valid, bay__strv_free */
 
 #include <plugbay/error.h>
 
@@ -21,19 +21,19 @@
 #define STATE_FORMAT 1
 #define CORRUPT_HINT "the state file is damaged: repair it or move it away; the broker does not overwrite it"
 
-struct bay_state {
+struct bay__state {
     char *dir;
     char *file;           /* DIR/state.json */
     char *tmp;            /* DIR/state.json.tmp */
     int lock;             /* DIR/state.lock, flock()ed; -1 when not open */
-    bay_state_plugin **v; /* installed plugins, sorted by id */
+    bay__state_plugin **v; /* installed plugins, sorted by id */
     size_t n, cap;
     char error[512]; /* message of the last failure */
 };
 
-static int fail(bay_state *s, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(bay__state *s, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-static int fail(bay_state *s, int code, const char *fmt, ...)
+static int fail(bay__state *s, int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -53,7 +53,7 @@ static char *join(const char *a, const char *b)
 }
 
 /* mkdirs creates the folder path (non-empty) and its parents, mode 0700. */
-static int mkdirs(bay_state *s, const char *path)
+static int mkdirs(bay__state *s, const char *path)
 {
     char buf[PATH_MAX];
     struct stat st;
@@ -104,7 +104,7 @@ static int remove_tree(int dirfd, const char *name)
 }
 
 /* remove_data deletes DIR/data/ID, then the parents it leaves empty below DIR/data. */
-static int remove_data(bay_state *s, const char *id)
+static int remove_data(bay__state *s, const char *id)
 {
     char rel[PATH_MAX];
     int dirfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
@@ -124,21 +124,21 @@ static int remove_data(bay_state *s, const char *id)
     return rc ? fail(s, BAY_EIO, "cannot delete %s/%s: %s", s->dir, rel, strerror(rc)) : 0;
 }
 
-static void plugin_free(bay_state_plugin *p)
+static void plugin_free(bay__state_plugin *p)
 {
     if (!p)
         return;
     free(p->id);
-    bay_strv_free(p->granted);
+    bay__strv_free(p->granted);
     free(p->failed);
     free(p);
 }
 
 /* plugin_new returns a new entry with copies of id, granted (NULL = none) and failed (may be NULL), or NULL. */
-static bay_state_plugin *plugin_new(const char *id, bool enabled, const char *const *granted, const char *failed)
+static bay__state_plugin *plugin_new(const char *id, bool enabled, const char *const *granted, const char *failed)
 {
-    bay_state_plugin *p = calloc(1, sizeof *p);
-    if (!p || !(p->id = strdup(id)) || !(p->granted = bay_strv_copy(granted)) ||
+    bay__state_plugin *p = calloc(1, sizeof *p);
+    if (!p || !(p->id = strdup(id)) || !(p->granted = bay__strv_copy(granted)) ||
         (failed && !(p->failed = strdup(failed)))) {
         plugin_free(p);
         return NULL;
@@ -148,7 +148,7 @@ static bay_state_plugin *plugin_new(const char *id, bool enabled, const char *co
 }
 
 /* find looks id up; *at is its index, or where it would be inserted. */
-static bool find(const bay_state *s, const char *id, size_t *at)
+static bool find(const bay__state *s, const char *id, size_t *at)
 {
     size_t lo = 0, hi = s->n;
     while (lo < hi) {
@@ -168,18 +168,18 @@ static bool find(const bay_state *s, const char *id, size_t *at)
 }
 
 /* installed finds plugin id, or fails with BAY_ENOENT. */
-static int installed(bay_state *s, const char *id, size_t *at)
+static int installed(bay__state *s, const char *id, size_t *at)
 {
     return id && find(s, id, at) ? 0 : fail(s, BAY_ENOENT, "plugin %s is not installed", id ? id : "(null)");
 }
 
 /* reserve makes room for one more entry. */
-static int reserve(bay_state *s)
+static int reserve(bay__state *s)
 {
     if (s->n < s->cap)
         return 0;
     size_t cap = s->cap ? s->cap * 2 : 16;
-    bay_state_plugin **v = realloc(s->v, cap * sizeof *v);
+    bay__state_plugin **v = realloc(s->v, cap * sizeof *v);
     if (!v)
         return fail(s, BAY_ENOMEM, "out of memory");
     s->v = v;
@@ -188,7 +188,7 @@ static int reserve(bay_state *s)
 }
 
 /* insert puts p at index at; reserve() made room. */
-static void insert(bay_state *s, size_t at, bay_state_plugin *p)
+static void insert(bay__state *s, size_t at, bay__state_plugin *p)
 {
     memmove(&s->v[at + 1], &s->v[at], (s->n - at) * sizeof *s->v);
     s->v[at] = p;
@@ -196,9 +196,9 @@ static void insert(bay_state *s, size_t at, bay_state_plugin *p)
 }
 
 /* take removes and returns the entry at index at. */
-static bay_state_plugin *take(bay_state *s, size_t at)
+static bay__state_plugin *take(bay__state *s, size_t at)
 {
-    bay_state_plugin *p = s->v[at];
+    bay__state_plugin *p = s->v[at];
     memmove(&s->v[at], &s->v[at + 1], (s->n - at - 1) * sizeof *s->v);
     s->n--;
     return p;
@@ -207,14 +207,14 @@ static bay_state_plugin *take(bay_state *s, size_t at)
 /* ---- state.json ---------------------------------------------------------- */
 
 /* load_entry adds the plugin id described by e, as read from state.json. */
-static int load_entry(bay_state *s, const char *id, json_t *e)
+static int load_entry(bay__state *s, const char *id, json_t *e)
 {
     json_t *enabled = json_object_get(e, "enabled"), *granted = json_object_get(e, "granted"),
            *failed = json_object_get(e, "failed");
     const char **list;
-    bay_state_plugin *p;
+    bay__state_plugin *p;
     size_t at;
-    bool ok = bay_plugin_id_valid(id) && json_is_boolean(enabled) && json_is_array(granted) &&
+    bool ok = bay__plugin_id_valid(id) && json_is_boolean(enabled) && json_is_array(granted) &&
               (!failed || json_is_string(failed));
     for (size_t i = 0; ok && i < json_array_size(granted); i++)
         ok = json_is_string(json_array_get(granted, i));
@@ -239,7 +239,7 @@ static int load_entry(bay_state *s, const char *id, json_t *e)
 }
 
 /* load reads state.json, when there is one. */
-static int load(bay_state *s)
+static int load(bay__state *s)
 {
     json_t *root, *format, *plugins;
     json_error_t je;
@@ -267,13 +267,13 @@ static int load(bay_state *s)
 }
 
 /* to_json returns the state as a new JSON object, or NULL when out of memory. */
-static json_t *to_json(const bay_state *s)
+static json_t *to_json(const bay__state *s)
 {
     json_t *root = json_pack("{s:i, s:{}}", "format", STATE_FORMAT, "plugins");
     json_t *plugins = json_object_get(root, "plugins");
     bool ok = root != NULL;
     for (size_t i = 0; ok && i < s->n; i++) {
-        const bay_state_plugin *p = s->v[i];
+        const bay__state_plugin *p = s->v[i];
         json_t *e = json_pack("{s:b, s:[]}", "enabled", p->enabled, "granted");
         json_t *granted = json_object_get(e, "granted");
         ok = !json_object_set_new(plugins, p->id, e) &&
@@ -305,7 +305,7 @@ static int write_all(int fd, const char *buf, size_t len)
 
 /* write_tmp writes text and a newline to state.json.tmp and flushes it to
  * disk; on failure it removes the file and the message names the step. */
-static int write_tmp(bay_state *s, const char *text)
+static int write_tmp(bay__state *s, const char *text)
 {
     int fd = open(s->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), e;
     const char *step = "write";
@@ -317,11 +317,11 @@ static int write_tmp(bay_state *s, const char *text)
         e = errno;
     if (!e)
         return 0;
-    unlink(s->tmp); /* a leftover is dropped by the next bay_state_open */
+    unlink(s->tmp); /* a leftover is dropped by the next bay__state_open */
     return fail(s, BAY_EIO, "cannot %s %s: %s", step, s->tmp, strerror(e));
 }
 
-int bay_state_save(bay_state *s)
+int bay__state_save(bay__state *s)
 {
     json_t *root = to_json(s);
     char *text = root ? json_dumps(root, JSON_INDENT(2)) : NULL;
@@ -349,7 +349,7 @@ int bay_state_save(bay_state *s)
 /* ---- opening ---------------------------------------------------------------- */
 
 /* take_lock opens DIR/state.lock and locks it, so one broker at a time uses DIR. */
-static int take_lock(bay_state *s)
+static int take_lock(bay__state *s)
 {
     char *path = join(s->dir, "state.lock");
     int rc = 0;
@@ -365,7 +365,7 @@ static int take_lock(bay_state *s)
 }
 
 /* make_sub creates DIR/name. */
-static int make_sub(bay_state *s, const char *name)
+static int make_sub(bay__state *s, const char *name)
 {
     char *path = join(s->dir, name);
     int rc = path ? mkdirs(s, path) : fail(s, BAY_ENOMEM, "out of memory");
@@ -373,9 +373,9 @@ static int make_sub(bay_state *s, const char *name)
     return rc;
 }
 
-int bay_state_open(const char *dir, bay_state **out, char *err, size_t errlen)
+int bay__state_open(const char *dir, bay__state **out, char *err, size_t errlen)
 {
-    bay_state *s;
+    bay__state *s;
     int rc;
     if (!out || !dir || !*dir) {
         if (err && errlen)
@@ -399,14 +399,14 @@ int bay_state_open(const char *dir, bay_state **out, char *err, size_t errlen)
     if (rc) {
         if (err && errlen)
             snprintf(err, errlen, "%s", s->error);
-        bay_state_close(s);
+        bay__state_close(s);
         return rc;
     }
     *out = s;
     return 0;
 }
 
-void bay_state_close(bay_state *s)
+void bay__state_close(bay__state *s)
 {
     if (!s)
         return;
@@ -421,15 +421,15 @@ void bay_state_close(bay_state *s)
     free(s);
 }
 
-const char *bay_state_dir(const bay_state *s) { return s->dir; }
+const char *bay__state_dir(const bay__state *s) { return s->dir; }
 
-const char *bay_state_error(const bay_state *s) { return s->error; }
+const char *bay__state_error(const bay__state *s) { return s->error; }
 
-size_t bay_state_count(const bay_state *s) { return s->n; }
+size_t bay__state_count(const bay__state *s) { return s->n; }
 
-bay_state_plugin *bay_state_at(bay_state *s, size_t i) { return i < s->n ? s->v[i] : NULL; }
+bay__state_plugin *bay__state_at(bay__state *s, size_t i) { return i < s->n ? s->v[i] : NULL; }
 
-bay_state_plugin *bay_state_find(bay_state *s, const char *id)
+bay__state_plugin *bay__state_find(bay__state *s, const char *id)
 {
     size_t at;
     return id && find(s, id, &at) ? s->v[at] : NULL;
@@ -444,12 +444,12 @@ static bool inside(const char *a, const char *b)
     return strncmp(a, b, n) == 0 && a[n] == '/';
 }
 
-int bay_state_install(bay_state *s, const char *id, const char *const *granted, bay_state_plugin **out)
+int bay__state_install(bay__state *s, const char *id, const char *const *granted, bay__state_plugin **out)
 {
-    bay_state_plugin *p;
+    bay__state_plugin *p;
     size_t at;
     int rc;
-    if (!bay_plugin_id_valid(id))
+    if (!bay__plugin_id_valid(id))
         return fail(s, BAY_EINVAL, "\"%s\" is not a plugin id", id ? id : "(null)");
     if (find(s, id, &at))
         return fail(s, BAY_EEXIST, "plugin %s is already installed", id);
@@ -462,7 +462,7 @@ int bay_state_install(bay_state *s, const char *id, const char *const *granted, 
     if (!(p = plugin_new(id, true, granted, NULL)))
         return fail(s, BAY_ENOMEM, "out of memory");
     insert(s, at, p);
-    if ((rc = bay_state_save(s))) {
+    if ((rc = bay__state_save(s))) {
         plugin_free(take(s, at));
         return rc;
     }
@@ -471,15 +471,15 @@ int bay_state_install(bay_state *s, const char *id, const char *const *granted, 
     return 0;
 }
 
-int bay_state_uninstall(bay_state *s, const char *id)
+int bay__state_uninstall(bay__state *s, const char *id)
 {
-    bay_state_plugin *p;
+    bay__state_plugin *p;
     size_t at;
     int rc = installed(s, id, &at);
     if (rc)
         return rc;
     p = take(s, at);
-    if ((rc = bay_state_save(s))) {
+    if ((rc = bay__state_save(s))) {
         insert(s, at, p);
         return rc;
     }
@@ -488,19 +488,19 @@ int bay_state_uninstall(bay_state *s, const char *id)
     return rc;
 }
 
-int bay_state_set_enabled(bay_state *s, const char *id, bool enabled)
+int bay__state_set_enabled(bay__state *s, const char *id, bool enabled)
 {
     size_t at;
     int rc = installed(s, id, &at);
     if (rc || s->v[at]->enabled == enabled)
         return rc;
     s->v[at]->enabled = enabled;
-    if ((rc = bay_state_save(s)))
+    if ((rc = bay__state_save(s)))
         s->v[at]->enabled = !enabled;
     return rc;
 }
 
-int bay_state_set_failed(bay_state *s, const char *id, const char *reason)
+int bay__state_set_failed(bay__state *s, const char *id, const char *reason)
 {
     char *copy = NULL, *old;
     size_t at;
@@ -511,7 +511,7 @@ int bay_state_set_failed(bay_state *s, const char *id, const char *reason)
         return fail(s, BAY_ENOMEM, "out of memory");
     old = s->v[at]->failed;
     s->v[at]->failed = copy;
-    if ((rc = bay_state_save(s))) {
+    if ((rc = bay__state_save(s))) {
         free(s->v[at]->failed);
         s->v[at]->failed = old;
         return rc;
@@ -520,26 +520,26 @@ int bay_state_set_failed(bay_state *s, const char *id, const char *reason)
     return 0;
 }
 
-int bay_state_set_granted(bay_state *s, const char *id, const char *const *granted)
+int bay__state_set_granted(bay__state *s, const char *id, const char *const *granted)
 {
     size_t at;
     int rc = installed(s, id, &at);
     if (rc)
         return rc;
-    char **copy = bay_strv_copy(granted), **old = s->v[at]->granted;
+    char **copy = bay__strv_copy(granted), **old = s->v[at]->granted;
     if (copy == NULL)
         return fail(s, BAY_ENOMEM, "out of memory");
     s->v[at]->granted = copy;
-    if ((rc = bay_state_save(s))) {
+    if ((rc = bay__state_save(s))) {
         s->v[at]->granted = old;
-        bay_strv_free(copy);
+        bay__strv_free(copy);
         return rc;
     }
-    bay_strv_free(old);
+    bay__strv_free(old);
     return 0;
 }
 
-int bay_state_data_dir(bay_state *s, const char *id, char *path, size_t len)
+int bay__state_data_dir(bay__state *s, const char *id, char *path, size_t len)
 {
     size_t at;
     int rc = installed(s, id, &at);

@@ -13,80 +13,80 @@
  *   DIR/data/ID/     each plugin's private data folder
  *   DIR/run/         sockets and other files of a running broker
  * A broker killed at any moment finds either the previous or the new state.json. */
-typedef struct bay_state bay_state;
+typedef struct bay__state bay__state;
 
 /* One installed plugin. Owned by the state: valid until the plugin is
  * uninstalled or the state closed; read it, change it only through the
- * bay_state_set_* calls. */
-typedef struct bay_state_plugin {
+ * bay__state_set_* calls. */
+typedef struct bay__state_plugin {
     char *id;       /* plugin id ("example/hello") */
     bool enabled;   /* loaded when the broker starts */
     char **granted; /* NULL-terminated permissions the user granted; never NULL */
     char *failed;   /* why it stays failed (not loaded until cleared), or NULL */
-} bay_state_plugin;
+} bay__state_plugin;
 
-/* bay_state_open opens the state folder dir: creates dir, dir/data and dir/run
+/* bay__state_open opens the state folder dir: creates dir, dir/data and dir/run
  * (mode 0700) when missing, takes dir/state.lock (BAY_EBUSY when another
  * process holds it), drops a state.json.tmp left by an interrupted save, and
  * reads dir/state.json when present. An unreadable or corrupt state.json is
  * BAY_EIO with a message naming the file; it is never discarded. On success
- * *out is a state the caller closes with bay_state_close(); on failure err
+ * *out is a state the caller closes with bay__state_close(); on failure err
  * says why. */
-int bay_state_open(const char *dir, bay_state **out, char *err, size_t errlen);
+int bay__state_open(const char *dir, bay__state **out, char *err, size_t errlen);
 
-/* bay_state_close releases the lock and frees s and every bay_state_plugin of
+/* bay__state_close releases the lock and frees s and every bay__state_plugin of
  * it. NULL is ignored. Nothing is written: every change was saved when made. */
-void bay_state_close(bay_state *s);
+void bay__state_close(bay__state *s);
 
-/* bay_state_dir returns the state folder as given to bay_state_open. Borrowed. */
-const char *bay_state_dir(const bay_state *s);
+/* bay__state_dir returns the state folder as given to bay__state_open. Borrowed. */
+const char *bay__state_dir(const bay__state *s);
 
-/* bay_state_error returns the message of the last failed call on s ("" when
+/* bay__state_error returns the message of the last failed call on s ("" when
  * none). Borrowed, valid until the next call on s. */
-const char *bay_state_error(const bay_state *s);
+const char *bay__state_error(const bay__state *s);
 
-/* bay_state_count returns the number of installed plugins. */
-size_t bay_state_count(const bay_state *s);
+/* bay__state_count returns the number of installed plugins. */
+size_t bay__state_count(const bay__state *s);
 
-/* bay_state_at returns the i-th installed plugin in id order (i < count), or NULL. Borrowed. */
-bay_state_plugin *bay_state_at(bay_state *s, size_t i);
+/* bay__state_at returns the i-th installed plugin in id order (i < count), or NULL. Borrowed. */
+bay__state_plugin *bay__state_at(bay__state *s, size_t i);
 
-/* bay_state_find returns the installed plugin id, or NULL. Borrowed. */
-bay_state_plugin *bay_state_find(bay_state *s, const char *id);
+/* bay__state_find returns the installed plugin id, or NULL. Borrowed. */
+bay__state_plugin *bay__state_find(bay__state *s, const char *id);
 
-/* bay_state_install records plugin id (a valid plugin id) as installed and
+/* bay__state_install records plugin id (a valid plugin id) as installed and
  * enabled, with the NULL-terminated permissions granted (copied; NULL = none),
  * and saves. A data folder left by an interrupted uninstall is removed first.
  * Returns 0 and, when out is not NULL, *out (borrowed); BAY_EEXIST when id is
  * installed; BAY_EINVAL when id is not a plugin id or nests with an installed
  * one ("a" and "a/b" would share a data folder); BAY_EIO when saving fails, in
  * which case nothing changed. Every call below may also return BAY_ENOMEM. */
-int bay_state_install(bay_state *s, const char *id, const char *const *granted, bay_state_plugin **out);
+int bay__state_install(bay__state *s, const char *id, const char *const *granted, bay__state_plugin **out);
 
-/* bay_state_uninstall removes plugin id, saves, then deletes DIR/data/ID.
+/* bay__state_uninstall removes plugin id, saves, then deletes DIR/data/ID.
  * BAY_ENOENT when not installed; BAY_EIO when saving fails (nothing changed)
  * or the data folder cannot be deleted (the plugin is uninstalled anyway).
  * Pointers to the plugin's entry are invalid afterwards. */
-int bay_state_uninstall(bay_state *s, const char *id);
+int bay__state_uninstall(bay__state *s, const char *id);
 
-/* bay_state_set_enabled sets whether plugin id is enabled and saves.
+/* bay__state_set_enabled sets whether plugin id is enabled and saves.
  * BAY_ENOENT when not installed; BAY_EIO when saving fails (nothing changed). */
-int bay_state_set_enabled(bay_state *s, const char *id, bool enabled);
+int bay__state_set_enabled(bay__state *s, const char *id, bool enabled);
 
-/* bay_state_set_failed records why plugin id stays failed (copied), or clears
- * it when reason is NULL, and saves. Same errors as bay_state_set_enabled. */
-int bay_state_set_failed(bay_state *s, const char *id, const char *reason);
+/* bay__state_set_failed records why plugin id stays failed (copied), or clears
+ * it when reason is NULL, and saves. Same errors as bay__state_set_enabled. */
+int bay__state_set_failed(bay__state *s, const char *id, const char *reason);
 
-/* bay_state_set_granted replaces plugin id's granted permissions with a copy of
+/* bay__state_set_granted replaces plugin id's granted permissions with a copy of
  * granted (NULL-terminated; NULL = none) and saves. Same errors as above. */
-int bay_state_set_granted(bay_state *s, const char *id, const char *const *granted);
+int bay__state_set_granted(bay__state *s, const char *id, const char *const *granted);
 
-/* bay_state_data_dir writes DIR/data/ID to path (len bytes) and creates the
+/* bay__state_data_dir writes DIR/data/ID to path (len bytes) and creates the
  * folder (mode 0700) when missing. BAY_ENOENT when id is not installed,
  * BAY_EINVAL when path is too small, BAY_EIO when the folder cannot be made. */
-int bay_state_data_dir(bay_state *s, const char *id, char *path, size_t len);
+int bay__state_data_dir(bay__state *s, const char *id, char *path, size_t len);
 
-/* bay_state_save writes the state to DIR/state.json atomically: the JSON goes
+/* bay__state_save writes the state to DIR/state.json atomically: the JSON goes
  * to state.json.tmp, which is flushed to disk, renamed over state.json, and
  * the folder flushed. Returns 0, BAY_ENOMEM, or BAY_EIO (state.json then
  * still holds the previous state, unless only the final folder flush failed)
@@ -94,6 +94,6 @@ int bay_state_data_dir(bay_state *s, const char *id, char *path, size_t len);
  * ("cannot write DIR/state.json.tmp: No space left on device").
  * The mutating calls above save by themselves; on any failure of theirs the
  * state in memory is left as it was. */
-int bay_state_save(bay_state *s);
+int bay__state_save(bay__state *s);
 
 #endif

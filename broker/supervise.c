@@ -34,7 +34,7 @@ static void write_workers_file(broker *b)
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "we");
     if (f == NULL) {
-        bay_log(BAY_LOG_WARN, NULL, "cannot create %s: %s", tmp, strerror(errno));
+        bay__log(BAY_LOG_WARN, NULL, "cannot create %s: %s", tmp, strerror(errno));
         return;
     }
     int e = 0;
@@ -44,9 +44,9 @@ static void write_workers_file(broker *b)
     if (fclose(f) != 0 && e == 0)
         e = errno;
     if (e != 0)
-        bay_log(BAY_LOG_WARN, NULL, "cannot write %s: %s", tmp, strerror(e));
+        bay__log(BAY_LOG_WARN, NULL, "cannot write %s: %s", tmp, strerror(e));
     else if (rename(tmp, path) != 0)
-        bay_log(BAY_LOG_WARN, NULL, "cannot rename %s to %s: %s", tmp, path, strerror(e = errno));
+        bay__log(BAY_LOG_WARN, NULL, "cannot rename %s to %s: %s", tmp, path, strerror(e = errno));
     if (e != 0)
         unlink(tmp);
 }
@@ -55,7 +55,7 @@ static void write_workers_file(broker *b)
 static void remove_leftover(const char *path)
 {
     if (unlink(path) != 0 && errno != ENOENT)
-        bay_log(BAY_LOG_WARN, NULL, "cannot delete %s, left by a previous plugbayd: %s", path, strerror(errno));
+        bay__log(BAY_LOG_WARN, NULL, "cannot delete %s, left by a previous plugbayd: %s", path, strerror(errno));
 }
 
 /* is_our_worker checks that pid still runs a plugbay worker (pids are reused). */
@@ -79,11 +79,11 @@ static void clean_leftovers(broker *b)
     snprintf(path, sizeof path, "%s/workers", b->run_dir);
     FILE *f = fopen(path, "re");
     if (f == NULL && errno != ENOENT)
-        bay_log(BAY_LOG_WARN, NULL, "cannot read %s: %s", path, strerror(errno));
+        bay__log(BAY_LOG_WARN, NULL, "cannot read %s: %s", path, strerror(errno));
     while (f && fgets(line, sizeof line, f)) {
         int pid = atoi(line);
         if (pid > 1 && is_our_worker(pid)) {
-            bay_log(BAY_LOG_WARN, NULL, "killing worker %d left by a previous plugbayd", pid);
+            bay__log(BAY_LOG_WARN, NULL, "killing worker %d left by a previous plugbayd", pid);
             kill(pid, SIGKILL);
         }
     }
@@ -92,7 +92,7 @@ static void clean_leftovers(broker *b)
     remove_leftover(path);
     DIR *d = opendir(b->run_dir);
     if (d == NULL)
-        bay_log(BAY_LOG_WARN, NULL, "cannot read folder %s: %s", b->run_dir, strerror(errno));
+        bay__log(BAY_LOG_WARN, NULL, "cannot read folder %s: %s", b->run_dir, strerror(errno));
     for (struct dirent *e; d && (e = readdir(d));) {
         size_t len = strlen(e->d_name);
         if (len > 5 && strcmp(e->d_name + len - 5, ".sock") == 0) {
@@ -106,8 +106,8 @@ static void clean_leftovers(broker *b)
 
 int supervise_init(broker *b, char *err, size_t errlen)
 {
-    /* bay_state_open holds the state folder's lock, so no other broker runs here. */
-    snprintf(b->run_dir, sizeof b->run_dir, "%s/run", bay_state_dir(b->state));
+    /* bay__state_open holds the state folder's lock, so no other broker runs here. */
+    snprintf(b->run_dir, sizeof b->run_dir, "%s/run", bay__state_dir(b->state));
     clean_leftovers(b);
     /* A worker's descendant whose parent exits is adopted here, not by init,
      * so it is still known for one (peer.h); supervise_reap reaps it. */
@@ -123,7 +123,7 @@ int supervise_init(broker *b, char *err, size_t errlen)
     char why[300];
     b->pidns = b->opt.sandbox && b->opt.namespaces && launch_probe(why, sizeof why);
     if (b->opt.sandbox && b->opt.namespaces && !b->pidns)
-        bay_log(BAY_LOG_WARN, NULL,
+        bay__log(BAY_LOG_WARN, NULL,
                 "workers share plugbayd's PID and IPC namespaces (%s): a plugin can name processes outside its worker by pid; "
                 "seccomp and Landlock still refuse its signals",
                 why);
@@ -147,7 +147,7 @@ static void env_add(char **env, size_t *n, size_t max, const char *name, const c
 }
 
 /* worker_env builds the worker's environment (the caller frees it with
- * bay_strv_free): how to reach the broker and the sandbox to enter — and
+ * bay__strv_free): how to reach the broker and the sandbox to enter — and
  * nothing else of the broker's environment but PATH, LANG and sanitizer options. */
 static char **worker_env(broker *b, plugin *p, const char *url, const char *data)
 {
@@ -170,7 +170,7 @@ static char **worker_env(broker *b, plugin *p, const char *url, const char *data
     env_add(env, &n, MAX, "PLUGBAY_SANDBOX", "1");
     env_add(env, &n, MAX, "PLUGBAY_SANDBOX_PLUGIN_DIR", p->m->dir);
     env_add(env, &n, MAX, "PLUGBAY_SANDBOX_DATA_DIR", data);
-    bay_state_plugin *sp = bay_state_find(b->state, p->id);
+    bay__state_plugin *sp = bay__state_find(b->state, p->id);
     size_t len = 1;
     for (char **g = sp ? sp->granted : NULL; g && *g; g++)
         len += strlen(*g) + 1;
@@ -179,7 +179,7 @@ static char **worker_env(broker *b, plugin *p, const char *url, const char *data
         strcat(strcat(grants, *g), "\n");
     env_add(env, &n, MAX, "PLUGBAY_SANDBOX_GRANTS", grants);
     free(grants);
-    const bay_limits *l = &p->m->limits;
+    const bay__limits *l = &p->m->limits;
     snprintf(num, sizeof num, "%lld", (long long)(l->memory_mb ? l->memory_mb : b->opt.memory_mb));
     env_add(env, &n, MAX, "PLUGBAY_SANDBOX_MEMORY_MB", num);
     snprintf(num, sizeof num, "%lld", (long long)(l->open_files ? l->open_files : 256));
@@ -205,12 +205,12 @@ void supervise_proc_init(plugin *p)
 void supervise_beat(plugin *p, uint64_t seq)
 {
     if (seq == p->proc.beat_seq)
-        p->proc.last_beat_ms = bay_now_ms();
+        p->proc.last_beat_ms = bay__now_ms();
 }
 
 void supervise_loaded(plugin *p)
 {
-    p->proc.last_beat_ms = bay_now_ms();
+    p->proc.last_beat_ms = bay__now_ms();
 }
 
 int supervise_spawn(broker *b, plugin *p, char *err, size_t errlen)
@@ -221,8 +221,8 @@ int supervise_spawn(broker *b, plugin *p, char *err, size_t errlen)
         snprintf(err, errlen, "no worker for language \"%s\": %s: %s", p->m->language, exe, strerror(errno));
         return BAY_ENOENT;
     }
-    if (bay_state_data_dir(b->state, p->id, data, sizeof data) != 0) {
-        snprintf(err, errlen, "%s", bay_state_error(b->state));
+    if (bay__state_data_dir(b->state, p->id, data, sizeof data) != 0) {
+        snprintf(err, errlen, "%s", bay__state_error(b->state));
         return BAY_EIO;
     }
     conn *c = conn_open(b, ROLE_WORKER, 0, 0, url, sizeof url);
@@ -255,7 +255,7 @@ int supervise_spawn(broker *b, plugin *p, char *err, size_t errlen)
         what = "recording it";
     }
     peer_guard_release(b->guard);
-    bay_strv_free(env);
+    bay__strv_free(env);
     close(out[1]);
     if (rc != 0) {
         close(out[0]);
@@ -269,9 +269,9 @@ int supervise_spawn(broker *b, plugin *p, char *err, size_t errlen)
     p->proc.out_fd = out[0];
     p->proc.outlen = 0;
     cgroup_place(b, p);
-    p->proc.start_deadline_ms = bay_now_ms() + b->opt.start_timeout_ms;
-    p->proc.next_beat_ms = bay_now_ms() + b->opt.heartbeat_ms;
-    bay_log(BAY_LOG_DEBUG, p->id, "started %s as pid %d", exe, pid);
+    p->proc.start_deadline_ms = bay__now_ms() + b->opt.start_timeout_ms;
+    p->proc.next_beat_ms = bay__now_ms() + b->opt.heartbeat_ms;
+    bay__log(BAY_LOG_DEBUG, p->id, "started %s as pid %d", exe, pid);
     write_workers_file(b);
     return 0;
 }
@@ -294,7 +294,7 @@ static void add_refused(plugin *p, const char *kind, int64_t n);
 static void output_dropped(plugin *p)
 {
     if (p->proc.out_dropped) {
-        bay_log(BAY_LOG_WARN, p->id, "%llu lines of its output were dropped: it wrote more than %d lines in %d s",
+        bay__log(BAY_LOG_WARN, p->id, "%llu lines of its output were dropped: it wrote more than %d lines in %d s",
                 (unsigned long long)p->proc.out_dropped, OUTPUT_BURST, OUTPUT_WINDOW_MS / 1000);
         add_refused(p, "output lines over the limit", (int64_t)p->proc.out_dropped);
     }
@@ -302,11 +302,11 @@ static void output_dropped(plugin *p)
 }
 
 /* limited_line logs one line of p's (output, or a LOG frame) at level,
- * prefix first, within the rate limit they share (bay_log makes its control
+ * prefix first, within the rate limit they share (bay__log makes its control
  * characters '?'). */
 static void limited_line(plugin *p, int level, const char *prefix, const char *line, size_t len)
 {
-    int64_t now = bay_now_ms();
+    int64_t now = bay__now_ms();
     if (now - p->proc.out_window_ms >= OUTPUT_WINDOW_MS) {
         output_dropped(p);
         p->proc.out_window_ms = now;
@@ -316,7 +316,7 @@ static void limited_line(plugin *p, int level, const char *prefix, const char *l
         p->proc.out_dropped++;
         return;
     }
-    bay_log(level, p->id, "%s%.*s%s", prefix, (int)len, line,
+    bay__log(level, p->id, "%s%.*s%s", prefix, (int)len, line,
             ++p->proc.out_lines == OUTPUT_BURST ? " (its further output is dropped for a while)" : "");
 }
 
@@ -358,7 +358,7 @@ void supervise_read_output(broker *b, plugin *p)
         taken += (size_t)n;
         p->proc.outlen += (size_t)n;
         if (p->proc.out_lines >= OUTPUT_BURST) /* over the limit: this round is its last for a while */
-            p->proc.out_resume_ms = bay_now_ms() + OUTPUT_PAUSE_MS;
+            p->proc.out_resume_ms = bay__now_ms() + OUTPUT_PAUSE_MS;
         char *start = p->proc.outbuf, *nl;
         while ((nl = memchr(start, '\n', p->proc.outlen - (size_t)(start - p->proc.outbuf))) != NULL) {
             flush_line(p, start, (size_t)(nl - start));
@@ -378,7 +378,7 @@ void supervise_kill(broker *b, plugin *p, const char *why)
     snprintf(p->proc.kill_why, sizeof p->proc.kill_why, "%s", why);
     if (p->proc.pid == 0 || p->proc.kill_sent)
         return;
-    bay_log(BAY_LOG_WARN, p->id, "killing worker %d: %s", p->proc.pid, why);
+    bay__log(BAY_LOG_WARN, p->id, "killing worker %d: %s", p->proc.pid, why);
     kill(p->proc.pid, SIGKILL);
     p->proc.kill_sent = true;
 }
@@ -434,7 +434,7 @@ void supervise_reap(broker *b)
         p->proc.kill_sent = false;
         p->proc.kill_why[0] = '\0';
         write_workers_file(b);
-        bay_log(BAY_LOG_DEBUG, p->id, "worker %d ended: %s", pid, why);
+        bay__log(BAY_LOG_DEBUG, p->id, "worker %d ended: %s", pid, why);
         lifecycle_worker_gone(b, p, why);
     }
 }
@@ -456,7 +456,7 @@ static bool over_memory(broker *b, plugin *p)
     int64_t mb = p->m->limits.memory_mb ? p->m->limits.memory_mb : b->opt.memory_mb;
     if (mb <= 0 || !b->opt.sandbox)
         return false;
-    int64_t mapped = bay_proc_kb(p->proc.pid, "status", "RssShmem"), held = bay_proc_memfd_kb(p->proc.pid);
+    int64_t mapped = bay__proc_kb(p->proc.pid, "status", "RssShmem"), held = bay__proc_memfd_kb(p->proc.pid);
     if (mapped <= mb << 10 && held <= mb << 10)
         return false;
     char why[200];
@@ -500,7 +500,7 @@ int64_t supervise_tick(broker *b, int64_t now)
                 continue;
             }
             if (now >= p->proc.next_beat_ms && p->worker && p->worker->hello_done) {
-                bay_frame f = {.type = BAY_F_HEARTBEAT, .id = ++p->proc.beat_seq};
+                bay__frame f = {.type = BAY_F_HEARTBEAT, .id = ++p->proc.beat_seq};
                 conn_send(b, p->worker, &f);
                 p->proc.next_beat_ms = now + b->opt.heartbeat_ms;
             }
@@ -542,7 +542,7 @@ void supervise_usage(pid_t pid, int64_t *cpu_ms, int64_t *pss_kb)
     if (rest && sscanf(rest + 2, "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu %llu", &utime, &stime) == 2)
         *cpu_ms = (int64_t)((utime + stime) * 1000 / (unsigned long long)sysconf(_SC_CLK_TCK));
     if (pid > 0)
-        *pss_kb = bay_proc_kb(pid, "smaps_rollup", "Pss");
+        *pss_kb = bay__proc_kb(pid, "smaps_rollup", "Pss");
 }
 
 /* Kinds of refusal kept per plugin; further ones count as "other". */
@@ -578,12 +578,12 @@ static void add_refused(plugin *p, const char *kind, int64_t n)
     p->proc.refused_total += n;
 }
 
-void supervise_refused(broker *b, plugin *p, const bay_frame *f)
+void supervise_refused(broker *b, plugin *p, const bay__frame *f)
 {
     bay_value *report = NULL;
     char why[256] = "it is not a map of kind to count";
     if (f->value)
-        bay_value_from_object(f->value, &report, why, sizeof why);
+        bay__value_from_object(f->value, &report, why, sizeof why);
     bool ok = bay_value_type(report) == BAY_MAP;
     if (ok && bay_value_len(report) > REFUSED_KINDS_MAX) {
         snprintf(why, sizeof why, "it holds %zu kinds, more than %d", bay_value_len(report), REFUSED_KINDS_MAX);
@@ -595,7 +595,7 @@ void supervise_refused(broker *b, plugin *p, const bay_frame *f)
     for (size_t i = 0; ok && (kind = bay_map_entry(report, i, &v)) != NULL; i++)
         ok = refused_count(kind, v, &n, why, sizeof why);
     if (!ok) {
-        bay_log_limited(&p->proc.refused_log, bay_now_ms(), BAY_LOG_WARN, p->id,
+        bay__log_limited(&p->proc.refused_log, bay__now_ms(), BAY_LOG_WARN, p->id,
                         "ignored a malformed report of what the sandbox refused: %s", why);
         bay_value_free(report);
         return;
@@ -613,7 +613,7 @@ void supervise_refused(broker *b, plugin *p, const bay_frame *f)
     }
     bay_value_free(report);
     if (added)
-        bay_log_limited(&p->proc.refused_log, bay_now_ms(), BAY_LOG_WARN, p->id,
+        bay__log_limited(&p->proc.refused_log, bay__now_ms(), BAY_LOG_WARN, p->id,
                         "its sandbox refused %lld operations (%s); %lld since plugbayd started", (long long)added,
                         line, (long long)p->proc.refused_total);
 }

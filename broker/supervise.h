@@ -29,7 +29,7 @@ void supervise_loaded(plugin *p);
  * "refused": a map of kind -> count since its last report, refusals.h), for
  * status and info, and says so in the log within p's rate limit. A report
  * that is not such a map is logged and ignored (the worker is not trusted). */
-void supervise_refused(broker *b, plugin *p, const bay_frame *f);
+void supervise_refused(broker *b, plugin *p, const bay__frame *f);
 /* supervise_log logs message, from a LOG frame of p's worker, at level,
  * within the rate limit p's output has too (1,000 lines per 10 s). */
 void supervise_log(broker *b, plugin *p, int level, const char *message);

@@ -23,7 +23,7 @@ static int failed(int rc, const char *why, bay_error *err)
 int cli_keygen(const signing_args *a, bay_error *err)
 {
     char id[BAY_KEY_ID_SIZE], why[512];
-    int rc = bay_signature_keygen(a->out, a->comment, id, why, sizeof why);
+    int rc = bay__signature_keygen(a->out, a->comment, id, why, sizeof why);
     if (rc)
         return failed(rc, why, err);
     if (!a->json) {
@@ -39,13 +39,13 @@ int cli_keygen(const signing_args *a, bay_error *err)
     return reply(m, ok, err);
 }
 
-/* A signing of a folder or a verification: bay_signature_sign or bay_signature_verify. */
-typedef int (*folder_fn)(const char *dir, const char *with, bay_sig_info *info, char *err, size_t errlen);
+/* A signing of a folder or a verification: bay__signature_sign or bay__signature_verify. */
+typedef int (*folder_fn)(const char *dir, const char *with, bay__sig_info *info, char *err, size_t errlen);
 
 /* on_folder runs fn on a->dir with `with` (the key, or the trusted-keys folder) and,
  * with --json, prints {"dir", "key_id", "files"} and, after a verification,
  * "trusted" and "signer". Returns 0 or the code with err filled. */
-static int on_folder(folder_fn fn, const signing_args *a, const char *with, bay_sig_info *info, bay_error *err)
+static int on_folder(folder_fn fn, const signing_args *a, const char *with, bay__sig_info *info, bay_error *err)
 {
     char why[512];
     int rc = fn(a->dir, with, info, why, sizeof why);
@@ -54,7 +54,7 @@ static int on_folder(folder_fn fn, const signing_args *a, const char *with, bay_
     bay_value *m = bay_map();
     bool ok = bay_map_set(m, "dir", bay_str(a->dir)) == 0 && bay_map_set(m, "key_id", bay_str(info->key_id)) == 0 &&
               bay_map_set(m, "files", bay_int((int64_t)info->nfiles)) == 0;
-    if (ok && fn == bay_signature_verify)
+    if (ok && fn == bay__signature_verify)
         ok = bay_map_set(m, "trusted", bay_bool(with != NULL)) == 0 &&
              bay_map_set(m, "signer", with ? bay_str(info->signer) : bay_nil()) == 0;
     return reply(m, ok, err);
@@ -62,8 +62,8 @@ static int on_folder(folder_fn fn, const signing_args *a, const char *with, bay_
 
 int cli_sign(const signing_args *a, bay_error *err)
 {
-    bay_sig_info info;
-    int rc = on_folder(bay_signature_sign, a, a->key, &info, err);
+    bay__sig_info info;
+    int rc = on_folder(bay__signature_sign, a, a->key, &info, err);
     if (rc == 0 && !a->json)
         printf("%s: signed %zu files with key %s into %s/" BAY_SIG_FILE "\n", a->dir, info.nfiles, info.key_id,
                a->dir);
@@ -72,8 +72,8 @@ int cli_sign(const signing_args *a, bay_error *err)
 
 int cli_verify(const signing_args *a, bay_error *err)
 {
-    bay_sig_info info;
-    int rc = on_folder(bay_signature_verify, a, a->trusted, &info, err);
+    bay__sig_info info;
+    int rc = on_folder(bay__signature_verify, a, a->trusted, &info, err);
     if (rc == 0 && !a->json && a->trusted)
         printf("%s: OK, %zu files signed by trusted key %s%s%s%s\n", a->dir, info.nfiles, info.key_id,
                info.signer[0] ? " (" : "", info.signer, info.signer[0] ? ")" : "");

@@ -7,7 +7,7 @@
 
 /* pack_args checks that args (NULL: none) has type want and packs it into
  * f->raw, in a buffer (*buf) the caller frees. fn and name are for messages. */
-static int pack_args(const char *fn, const char *name, const bay_value *args, bay_type want, bay_frame *f,
+static int pack_args(const char *fn, const char *name, const bay_value *args, bay_type want, bay__frame *f,
                      void **buf, bay_error *err)
 {
     if (args == NULL)
@@ -33,13 +33,13 @@ static int call(bay_conn *c, const char *fn, const char *name, const bay_value *
         return bay_error_set(err, BAY_EINVAL, NULL,
                              "%s: needs a connection, a non-empty extension point name and a timeout_ms from 0 to %d",
                              fn, INT_MAX - BAY_CALL_GRACE_MS);
-    bay_frame f = {.type = BAY_F_CALL, .name = name, .timeout_ms = timeout, .context = opts ? opts->context : NULL};
+    bay__frame f = {.type = BAY_F_CALL, .name = name, .timeout_ms = timeout, .context = opts ? opts->context : NULL};
     void *buf = NULL;
     int rc = pack_args(fn, name, args, BAY_ARRAY, &f, &buf, err);
     if (rc == 0 && out)
-        rc = bay_request_async(c, &f, timeout + BAY_CALL_GRACE_MS, out, err);
-    else if (rc == 0 && !bay_fast_call(c, &f, timeout, result, err, &rc))
-        rc = bay_request(c, &f, timeout + BAY_CALL_GRACE_MS, result, err);
+        rc = bay__request_async(c, &f, timeout + BAY_CALL_GRACE_MS, out, err);
+    else if (rc == 0 && !bay__fast_call(c, &f, timeout, result, err, &rc))
+        rc = bay__request(c, &f, timeout + BAY_CALL_GRACE_MS, result, err);
     free(buf);
     return rc;
 }
@@ -66,8 +66,8 @@ int bay_declare(bay_conn *c, const char *name, bay_kind kind, bay_error *err)
     if (c == NULL || name == NULL || *name == '\0' || (kind != BAY_HANDLE && kind != BAY_EVENT))
         return bay_error_set(err, BAY_EINVAL, NULL,
                              "bay_declare: needs a connection, a non-empty name and kind BAY_HANDLE or BAY_EVENT");
-    bay_frame f = {.type = BAY_F_DECLARE, .name = name, .kind = bay_kind_name(kind)};
-    return bay_request(c, &f, BAY_SETUP_TIMEOUT_MS, NULL, err);
+    bay__frame f = {.type = BAY_F_DECLARE, .name = name, .kind = bay__kind_name(kind)};
+    return bay__request(c, &f, BAY_SETUP_TIMEOUT_MS, NULL, err);
 }
 
 int bay_command(bay_conn *c, const char *command, const bay_value *args, int timeout_ms, bay_value **result,
@@ -78,11 +78,11 @@ int bay_command(bay_conn *c, const char *command, const bay_value *args, int tim
     if (c == NULL || command == NULL || *command == '\0' || timeout_ms < 0)
         return bay_error_set(err, BAY_EINVAL, NULL,
                              "bay_command: needs a connection, a command name and a timeout_ms of 0 or more");
-    bay_frame f = {.type = BAY_F_COMMAND, .name = command};
+    bay__frame f = {.type = BAY_F_COMMAND, .name = command};
     void *buf = NULL;
     int rc = pack_args("bay_command", command, args, BAY_MAP, &f, &buf, err);
     if (rc == 0)
-        rc = bay_request(c, &f, timeout_ms ? timeout_ms : BAY_COMMAND_TIMEOUT_MS, result, err);
+        rc = bay__request(c, &f, timeout_ms ? timeout_ms : BAY_COMMAND_TIMEOUT_MS, result, err);
     free(buf);
     return rc;
 }

@@ -27,7 +27,7 @@
 
 /* One request waiting for its RESULT or ERROR. While registered it sits in
  * its connection's table, where only code holding conn->mu touches it; its
- * owner (bay_request's stack or a bay_call_async handle) frees it only after
+ * owner (bay__request's stack or a bay_call_async handle) frees it only after
  * taking it out of the table under conn->mu. */
 struct bay_pending {
     bay_conn *conn;
@@ -44,9 +44,9 @@ struct bay_pending {
     struct bay_pending *next; /* next in its table bucket */
 };
 
-typedef struct bay_job bay_job;           /* a CALL or NOTICE for the dispatch thread */
-typedef struct bay_fast bay_fast;         /* the connection's fast channels (fastpath.c) */
-typedef struct bay_provider bay_provider; /* a handler registered with bay_provide */
+typedef struct bay__job bay__job;           /* a CALL or NOTICE for the dispatch thread */
+typedef struct bay__fast bay__fast;         /* the connection's fast channels (fastpath.c) */
+typedef struct bay__provider bay__provider; /* a handler registered with bay_provide */
 
 struct bay_conn {
     char *url;          /* the broker's public URL, as messages name it */
@@ -56,7 +56,7 @@ struct bay_conn {
     atomic_uint_fast64_t next_id;
     atomic_uint_fast64_t bye_id; /* the id of bay_close's COMMAND bye, 0 before it */
     pthread_t receiver;
-    bay_fast *fast;     /* NULL when the fast path is off */
+    bay__fast *fast;     /* NULL when the fast path is off */
 
     pthread_mutex_t mu;
     pthread_cond_t idle_cv;  /* broadcast when users drops to 0 */
@@ -70,8 +70,8 @@ struct bay_conn {
     bool stopping;           /* the dispatch thread must end */
     pthread_t dispatcher;
     pthread_cond_t job_cv;
-    bay_job *jobs, *jobs_tail;
-    bay_provider *providers;
+    bay__job *jobs, *jobs_tail;
+    bay__provider *providers;
     bay_notice_fn notice_fn;
     void *notice_user;
 };
@@ -79,48 +79,48 @@ struct bay_conn {
 /* conn.c */
 
 
-/* bay_conn_destroy frees c itself once nothing uses it any more. */
-void bay_conn_destroy(bay_conn *c);
+/* bay__conn_destroy frees c itself once nothing uses it any more. */
+void bay__conn_destroy(bay_conn *c);
 
 /* request.c */
 
-/* bay_conn_enter / bay_conn_leave bracket code that uses c and may block, so
+/* bay__conn_enter / bay__conn_leave bracket code that uses c and may block, so
  * bay_close can wait for it to leave before freeing c. */
-void bay_conn_enter(bay_conn *c);
-void bay_conn_leave(bay_conn *c);
+void bay__conn_enter(bay_conn *c);
+void bay__conn_leave(bay_conn *c);
 
-/* bay_conn_down_locked marks c down for reason why (the first reason stays)
+/* bay__conn_down_locked marks c down for reason why (the first reason stays)
  * and fails every registered request with BAY_ECONN. */
-void bay_conn_down_locked(bay_conn *c, const char *why);
+void bay__conn_down_locked(bay_conn *c, const char *why);
 
-/* bay_conn_down_error fills err with BAY_ECONN for a connection that is down. */
-int bay_conn_down_error(const bay_conn *c, bay_error *err);
+/* bay__conn_down_error fills err with BAY_ECONN for a connection that is down. */
+int bay__conn_down_error(const bay_conn *c, bay_error *err);
 
-/* bay_conn_send encodes f and sends it (flags 0 or NNG_FLAG_NONBLOCK),
+/* bay__conn_send encodes f and sends it (flags 0 or NNG_FLAG_NONBLOCK),
  * refusing frames over BAY_FRAME_MAX. what names the frame in error messages. */
-int bay_conn_send(bay_conn *c, const bay_frame *f, int flags, const char *what, bay_error *err);
+int bay__conn_send(bay_conn *c, const bay__frame *f, int flags, const char *what, bay_error *err);
 
-/* bay_conn_answer completes the request that f (RESULT or ERROR) answers, if
+/* bay__conn_answer completes the request that f (RESULT or ERROR) answers, if
  * it is still waiting; code non-zero means f could not be decoded (why says how). */
-void bay_conn_answer(bay_conn *c, const bay_frame *f, int code, const char *why);
+void bay__conn_answer(bay_conn *c, const bay__frame *f, int code, const char *why);
 
-/* bay_request sends f (its id is set here) and waits up to wait_ms for the
+/* bay__request sends f (its id is set here) and waits up to wait_ms for the
  * answer. On success *result, when result is not NULL, is the answer's value. */
-int bay_request(bay_conn *c, bay_frame *f, int wait_ms, bay_value **result, bay_error *err);
+int bay__request(bay_conn *c, bay__frame *f, int wait_ms, bay_value **result, bay_error *err);
 
-/* bay_request_async sends f like bay_request and returns at once with *out, a
+/* bay__request_async sends f like bay__request and returns at once with *out, a
  * pending request counted as a handle of c (see bay_pending_free). */
-int bay_request_async(bay_conn *c, bay_frame *f, int wait_ms, bay_pending **out, bay_error *err);
+int bay__request_async(bay_conn *c, bay__frame *f, int wait_ms, bay_pending **out, bay_error *err);
 
 /* dispatch.c */
 
-/* bay_dispatch_frame takes a CALL, NOTICE or CANCEL from the receiver thread. */
-void bay_dispatch_frame(bay_conn *c, const bay_frame *f);
+/* bay__dispatch_frame takes a CALL, NOTICE or CANCEL from the receiver thread. */
+void bay__dispatch_frame(bay_conn *c, const bay__frame *f);
 
-/* bay_dispatch_stop ends the dispatch thread (after its running job) and joins it. */
-void bay_dispatch_stop(bay_conn *c);
+/* bay__dispatch_stop ends the dispatch thread (after its running job) and joins it. */
+void bay__dispatch_stop(bay_conn *c);
 
-/* bay_dispatch_free frees the queued jobs and the providers. */
-void bay_dispatch_free(bay_conn *c);
+/* bay__dispatch_free frees the queued jobs and the providers. */
+void bay__dispatch_free(bay_conn *c);
 
 #endif

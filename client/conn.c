@@ -16,12 +16,12 @@
 /* Longest bay_close waits for plugbayd to answer its goodbye. */
 #define BYE_TIMEOUT_MS 2000
 
-void bay_conn_destroy(bay_conn *c)
+void bay__conn_destroy(bay_conn *c)
 {
     pthread_cond_destroy(&c->job_cv);
     pthread_cond_destroy(&c->idle_cv);
     pthread_mutex_destroy(&c->mu);
-    bay_fast_free(c->fast);
+    bay__fast_free(c->fast);
     free(c->self);
     free(c->name);
     free(c->url);
@@ -32,7 +32,7 @@ void bay_conn_destroy(bay_conn *c)
 static void lose(bay_conn *c)
 {
     pthread_mutex_lock(&c->mu);
-    bay_conn_down_locked(c, "lost");
+    bay__conn_down_locked(c, "lost");
     pthread_mutex_unlock(&c->mu);
 }
 
@@ -45,33 +45,33 @@ static void pipe_gone(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 /* reject handles a frame that failed to decode. An unreadable RESULT or ERROR
  * fails the request it answers: an ERROR sent back would read as the answer to
  * the broker's own request of that id. Anything else gets an ERROR back. */
-static void reject(bay_conn *c, const bay_frame *f, int code, const char *why)
+static void reject(bay_conn *c, const bay__frame *f, int code, const char *why)
 {
     if (f->type == BAY_F_RESULT || f->type == BAY_F_ERROR)
-        bay_conn_answer(c, f, code, why);
+        bay__conn_answer(c, f, code, why);
     else
-        bay_wire_send_error(c->sock, f->id, code, c->self, "%s could not read a frame from plugbayd: %s", c->self,
+        bay__wire_send_error(c->sock, f->id, code, c->self, "%s could not read a frame from plugbayd: %s", c->self,
                             why);
 }
 
-static void take(bay_conn *c, const bay_frame *f)
+static void take(bay_conn *c, const bay__frame *f)
 {
     switch (f->type) {
     case BAY_F_RESULT:
     case BAY_F_ERROR:
-        bay_conn_answer(c, f, 0, NULL);
+        bay__conn_answer(c, f, 0, NULL);
         break;
     case BAY_F_NOTICE:
-        if (bay_fast_notice(c, f)) /* a revoked fast channel: for this host only */
+        if (bay__fast_notice(c, f)) /* a revoked fast channel: for this host only */
             break;
         /* fall through */
     case BAY_F_CALL:
     case BAY_F_CANCEL:
-        bay_dispatch_frame(c, f);
+        bay__dispatch_frame(c, f);
         break;
     default:
-        bay_wire_send_error(c->sock, f->id, BAY_EPROTO, c->self, "%s does not accept %s frames", c->self,
-                            bay_frame_type_name(f->type));
+        bay__wire_send_error(c->sock, f->id, BAY_EPROTO, c->self, "%s does not accept %s frames", c->self,
+                            bay__frame_type_name(f->type));
     }
 }
 
@@ -85,22 +85,22 @@ static void *receive_loop(void *arg)
     nng_msg *m;
     bool bye = false;
     while (!bye && nng_recvmsg(c->sock, &m, 0) == 0) {
-        bay_frame f;
+        bay__frame f;
         char why[256];
-        int rc = bay_frame_decode(nng_msg_body(m), nng_msg_len(m), &f, why, sizeof why);
+        int rc = bay__frame_decode(nng_msg_body(m), nng_msg_len(m), &f, why, sizeof why);
         if (rc) {
             reject(c, &f, rc, why);
         } else {
             bye = (f.type == BAY_F_RESULT || f.type == BAY_F_ERROR) && f.id == atomic_load(&c->bye_id);
             if (!bye)
                 take(c, &f);
-            bay_frame_release(&f);
+            bay__frame_release(&f);
         }
         nng_msg_free(m);
     }
     if (bye) {
         pthread_mutex_lock(&c->mu);
-        bay_conn_down_locked(c, "closed by bay_close");
+        bay__conn_down_locked(c, "closed by bay_close");
         pthread_mutex_unlock(&c->mu);
     } else {
         lose(c);
@@ -128,19 +128,19 @@ int bay_connect(const char *url, const char *name, bay_conn **out, bay_error *er
     atomic_init(&c->bye_id, 0);
     size_t selflen = strlen(name) + sizeof "host:";
     if ((c->url = strdup(url)) == NULL || (c->name = strdup(name)) == NULL || (c->self = malloc(selflen)) == NULL) {
-        bay_conn_destroy(c);
+        bay__conn_destroy(c);
         return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory connecting to plugbayd at %s", url);
     }
     snprintf(c->self, selflen, "host:%s", name);
 
     char *pair_url = NULL, *token = NULL;
-    int rc = bay_wire_rendezvous(url, "host", name, HANDSHAKE_TIMEOUT_MS, &pair_url, &token, err);
+    int rc = bay__wire_rendezvous(url, "host", name, HANDSHAKE_TIMEOUT_MS, &pair_url, &token, err);
     if (rc == 0)
-        rc = bay_wire_connect(pair_url, "host", name, token, HANDSHAKE_TIMEOUT_MS, &c->sock, NULL, err);
+        rc = bay__wire_connect(pair_url, "host", name, token, HANDSHAKE_TIMEOUT_MS, &c->sock, NULL, err);
     free(pair_url);
     free(token);
     if (rc == 0) {
-        c->fast = bay_fast_new();
+        c->fast = bay__fast_new();
         nng_socket_set_ms(c->sock, NNG_OPT_SENDTIMEO, SEND_TIMEOUT_MS);
         nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, pipe_gone, c);
         int rv = pthread_create(&c->receiver, NULL, receive_loop, c);
@@ -150,7 +150,7 @@ int bay_connect(const char *url, const char *name, bay_conn **out, bay_error *er
         }
     }
     if (rc) {
-        bay_conn_destroy(c);
+        bay__conn_destroy(c);
         return rc;
     }
     *out = c;
@@ -173,27 +173,27 @@ void bay_close(bay_conn *c)
     if (up) {
         uint64_t id = atomic_fetch_add(&c->next_id, 1);
         atomic_store(&c->bye_id, id);
-        bay_frame bye = {.type = BAY_F_COMMAND, .id = id, .name = "bye"};
+        bay__frame bye = {.type = BAY_F_COMMAND, .id = id, .name = "bye"};
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += BYE_TIMEOUT_MS / 1000;
-        ended = bay_wire_send(c->sock, &bye, 0) == 0 && pthread_timedjoin_np(c->receiver, NULL, &until) == 0;
+        ended = bay__wire_send(c->sock, &bye, 0) == 0 && pthread_timedjoin_np(c->receiver, NULL, &until) == 0;
     }
     pthread_mutex_lock(&c->mu);
-    bay_conn_down_locked(c, "closed by bay_close");
+    bay__conn_down_locked(c, "closed by bay_close");
     pthread_mutex_unlock(&c->mu);
     nng_close(c->sock); /* returns once no pipe callback runs any more */
     if (!ended)
         pthread_join(c->receiver, NULL);
-    bay_dispatch_stop(c);
+    bay__dispatch_stop(c);
 
     pthread_mutex_lock(&c->mu);
     while (c->users > 0)
         pthread_cond_wait(&c->idle_cv, &c->mu);
-    bay_dispatch_free(c);
+    bay__dispatch_free(c);
     c->orphaned = c->handles > 0;
     bool keep = c->orphaned;
     pthread_mutex_unlock(&c->mu);
     if (!keep)
-        bay_conn_destroy(c);
+        bay__conn_destroy(c);
 }

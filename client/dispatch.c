@@ -8,8 +8,8 @@
 #include "value_convert.h"
 #include "wire.h"
 
-struct bay_provider {
-    bay_provider *next;
+struct bay__provider {
+    bay__provider *next;
     bay_handler fn;
     void *user;
     char name[];
@@ -18,8 +18,8 @@ struct bay_provider {
 /* The strings a job keeps: a CALL has J_NAME, a NOTICE all of them. */
 enum { J_NAME, J_WHAT, J_PLUGIN, J_STATE, J_MESSAGE, J_NSTR };
 
-struct bay_job {
-    bay_job *next;
+struct bay__job {
+    bay__job *next;
     int64_t type;     /* BAY_F_CALL or BAY_F_NOTICE */
     uint64_t id;
     bay_value *args;  /* a CALL's arguments */
@@ -27,13 +27,13 @@ struct bay_job {
     char text[];      /* the strings, one after the other */
 };
 
-static bay_job *job_new(const bay_frame *f)
+static bay__job *job_new(const bay__frame *f)
 {
     const char *src[J_NSTR] = {f->name, f->what, f->plugin, f->state, f->message};
     size_t len = 0;
     for (int i = 0; i < J_NSTR; i++)
         len += src[i] ? strlen(src[i]) + 1 : 0;
-    bay_job *j = calloc(1, sizeof *j + len);
+    bay__job *j = calloc(1, sizeof *j + len);
     if (j == NULL)
         return NULL;
     j->type = f->type;
@@ -48,16 +48,16 @@ static bay_job *job_new(const bay_frame *f)
     return j;
 }
 
-static void job_free(bay_job *j)
+static void job_free(bay__job *j)
 {
     if (j)
         bay_value_free(j->args);
     free(j);
 }
 
-static bay_provider *find_provider_locked(bay_conn *c, const char *name)
+static bay__provider *find_provider_locked(bay_conn *c, const char *name)
 {
-    bay_provider *pv = c->providers;
+    bay__provider *pv = c->providers;
     while (pv && strcmp(pv->name, name) != 0)
         pv = pv->next;
     return pv;
@@ -66,8 +66,8 @@ static bay_provider *find_provider_locked(bay_conn *c, const char *name)
 /* send_error answers the broker's request id with an ERROR from this host. */
 static void send_error(bay_conn *c, uint64_t id, int code, const char *message)
 {
-    bay_frame f = {.type = BAY_F_ERROR, .id = id, .code = code, .plugin = c->self, .message = message};
-    bay_conn_send(c, &f, 0, "an error answer", NULL);
+    bay__frame f = {.type = BAY_F_ERROR, .id = id, .code = code, .plugin = c->self, .message = message};
+    bay__conn_send(c, &f, 0, "an error answer", NULL);
 }
 
 static void no_handler(bay_conn *c, uint64_t id, const char *name)
@@ -78,11 +78,11 @@ static void no_handler(bay_conn *c, uint64_t id, const char *name)
 }
 
 /* serve runs the handler of a CALL and answers it. */
-static void serve(bay_conn *c, const bay_job *j)
+static void serve(bay_conn *c, const bay__job *j)
 {
     const char *name = j->s[J_NAME];
     pthread_mutex_lock(&c->mu);
-    bay_provider *pv = find_provider_locked(c, name);
+    bay__provider *pv = find_provider_locked(c, name);
     bay_handler fn = pv ? pv->fn : NULL;
     void *user = pv ? pv->user : NULL;
     pthread_mutex_unlock(&c->mu);
@@ -95,7 +95,7 @@ static void serve(bay_conn *c, const bay_job *j)
     bay_error e = {0};
     int rc = fn(j->args, &result, &e, user);
     if (rc == 0) {
-        bay_frame r = {.type = BAY_F_RESULT, .id = j->id};
+        bay__frame r = {.type = BAY_F_RESULT, .id = j->id};
         void *packed = NULL;
         if (result && (rc = bay_value_pack(result, &packed, &r.raw_len)) != 0)
             bay_error_set(&e, rc, NULL, "cannot pack the result of \"%s\": %s", name, bay_strerror(rc));
@@ -103,7 +103,7 @@ static void serve(bay_conn *c, const bay_job *j)
         char what[160];
         snprintf(what, sizeof what, "the result of \"%s\"", name);
         if (rc == 0)
-            rc = bay_conn_send(c, &r, 0, what, &e);
+            rc = bay__conn_send(c, &r, 0, what, &e);
         free(packed);
     } else if (e.message[0] == '\0') {
         bay_error_set(&e, rc, NULL, "the handler of \"%s\" failed: %s", name, bay_strerror(rc));
@@ -113,7 +113,7 @@ static void serve(bay_conn *c, const bay_job *j)
         send_error(c, j->id, rc > 0 ? rc : BAY_EPLUGIN, e.message);
 }
 
-static void notify(bay_conn *c, const bay_job *j)
+static void notify(bay_conn *c, const bay__job *j)
 {
     pthread_mutex_lock(&c->mu);
     bay_notice_fn fn = c->notice_fn;
@@ -130,7 +130,7 @@ static void *dispatch_loop(void *arg)
     bay_conn *c = arg;
     pthread_mutex_lock(&c->mu);
     while (!c->stopping) {
-        bay_job *j = c->jobs;
+        bay__job *j = c->jobs;
         if (j == NULL) {
             pthread_cond_wait(&c->job_cv, &c->mu);
             continue;
@@ -154,7 +154,7 @@ static int start_dispatcher_locked(bay_conn *c, bay_error *err)
     if (c->dispatching)
         return 0;
     if (c->down)
-        return bay_conn_down_error(c, err);
+        return bay__conn_down_error(c, err);
     int rv = pthread_create(&c->dispatcher, NULL, dispatch_loop, c);
     if (rv)
         return bay_error_set(err, BAY_ENOMEM, NULL, "cannot start libplugbay's dispatch thread: %s", strerror(rv));
@@ -163,7 +163,7 @@ static int start_dispatcher_locked(bay_conn *c, bay_error *err)
 }
 
 /* enqueue hands j to the dispatch thread; false when there is none. */
-static bool enqueue(bay_conn *c, bay_job *j)
+static bool enqueue(bay_conn *c, bay__job *j)
 {
     pthread_mutex_lock(&c->mu);
     bool ok = c->dispatching;
@@ -183,9 +183,9 @@ static bool enqueue(bay_conn *c, bay_job *j)
  * BAY_ECANCELED; a running handler is left to finish and answer. */
 static void cancel_queued(bay_conn *c, uint64_t id)
 {
-    bay_job *found = NULL;
+    bay__job *found = NULL;
     pthread_mutex_lock(&c->mu);
-    for (bay_job **jj = &c->jobs, *prev = NULL; *jj; prev = *jj, jj = &(*jj)->next)
+    for (bay__job **jj = &c->jobs, *prev = NULL; *jj; prev = *jj, jj = &(*jj)->next)
         if ((*jj)->type == BAY_F_CALL && (*jj)->id == id) {
             found = *jj;
             *jj = found->next;
@@ -203,27 +203,27 @@ static void cancel_queued(bay_conn *c, uint64_t id)
     }
 }
 
-void bay_dispatch_frame(bay_conn *c, const bay_frame *f)
+void bay__dispatch_frame(bay_conn *c, const bay__frame *f)
 {
     if (f->type == BAY_F_CANCEL) {
         cancel_queued(c, f->id);
         return;
     }
     char why[256] = "out of memory";
-    bay_job *j = job_new(f);
+    bay__job *j = job_new(f);
     int rc = j ? 0 : BAY_ENOMEM;
     if (rc == 0 && f->type == BAY_F_CALL)
-        rc = bay_value_from_object(f->value, &j->args, why, sizeof why);
+        rc = bay__value_from_object(f->value, &j->args, why, sizeof why);
     if (rc == 0 && enqueue(c, j))
         return;
     job_free(j);
     if (f->type == BAY_F_CALL && rc)
-        bay_wire_send_error(c->sock, f->id, rc, c->self, "%s cannot take call \"%s\": %s", c->self, f->name, why);
+        bay__wire_send_error(c->sock, f->id, rc, c->self, "%s cannot take call \"%s\": %s", c->self, f->name, why);
     else if (f->type == BAY_F_CALL)
         no_handler(c, f->id, f->name);
 }
 
-void bay_dispatch_stop(bay_conn *c)
+void bay__dispatch_stop(bay_conn *c)
 {
     pthread_mutex_lock(&c->mu);
     c->stopping = true;
@@ -234,24 +234,24 @@ void bay_dispatch_stop(bay_conn *c)
         pthread_join(c->dispatcher, NULL);
 }
 
-void bay_dispatch_free(bay_conn *c)
+void bay__dispatch_free(bay_conn *c)
 {
     while (c->jobs) {
-        bay_job *j = c->jobs;
+        bay__job *j = c->jobs;
         c->jobs = j->next;
         job_free(j);
     }
     c->jobs_tail = NULL;
     while (c->providers) {
-        bay_provider *pv = c->providers;
+        bay__provider *pv = c->providers;
         c->providers = pv->next;
         free(pv);
     }
 }
 
-static void unlink_provider_locked(bay_conn *c, bay_provider *pv)
+static void unlink_provider_locked(bay_conn *c, bay__provider *pv)
 {
-    for (bay_provider **pp = &c->providers; *pp; pp = &(*pp)->next)
+    for (bay__provider **pp = &c->providers; *pp; pp = &(*pp)->next)
         if (*pp == pv) {
             *pp = pv->next;
             return;
@@ -266,14 +266,14 @@ int bay_provide(bay_conn *c, const char *name, bay_kind kind, const char *const 
                              "bay_provide: needs a connection, a non-empty name, kind BAY_HANDLE or BAY_EVENT "
                              "and a handler");
     size_t n = strlen(name) + 1;
-    bay_provider *pv = malloc(sizeof *pv + n);
+    bay__provider *pv = malloc(sizeof *pv + n);
     if (pv == NULL)
         return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory providing \"%s\"", name);
     pv->fn = fn;
     pv->user = user;
     memcpy(pv->name, name, n);
 
-    bay_conn_enter(c);
+    bay__conn_enter(c);
     pthread_mutex_lock(&c->mu);
     int rc = find_provider_locked(c, name)
                  ? bay_error_set(err, BAY_EEXIST, NULL, "%s already provides \"%s\"", c->self, name)
@@ -285,8 +285,8 @@ int bay_provide(bay_conn *c, const char *name, bay_kind kind, const char *const 
     pthread_mutex_unlock(&c->mu);
     if (rc == 0) {
         /* The handler is in place before the broker can route a call to it. */
-        bay_frame f = {.type = BAY_F_PROVIDE, .name = name, .kind = bay_kind_name(kind), .contexts = contexts};
-        if ((rc = bay_request(c, &f, BAY_SETUP_TIMEOUT_MS, NULL, err)) != 0) {
+        bay__frame f = {.type = BAY_F_PROVIDE, .name = name, .kind = bay__kind_name(kind), .contexts = contexts};
+        if ((rc = bay__request(c, &f, BAY_SETUP_TIMEOUT_MS, NULL, err)) != 0) {
             pthread_mutex_lock(&c->mu);
             unlink_provider_locked(c, pv);
             pthread_mutex_unlock(&c->mu);
@@ -294,7 +294,7 @@ int bay_provide(bay_conn *c, const char *name, bay_kind kind, const char *const 
     }
     if (rc)
         free(pv);
-    bay_conn_leave(c);
+    bay__conn_leave(c);
     return rc;
 }
 
@@ -302,7 +302,7 @@ int bay_subscribe(bay_conn *c, bay_notice_fn fn, void *user, bay_error *err)
 {
     if (c == NULL)
         return bay_error_set(err, BAY_EINVAL, NULL, "bay_subscribe: the connection is NULL");
-    bay_conn_enter(c);
+    bay__conn_enter(c);
     pthread_mutex_lock(&c->mu);
     bay_notice_fn old_fn = c->notice_fn;
     void *old_user = c->notice_user;
@@ -313,14 +313,14 @@ int bay_subscribe(bay_conn *c, bay_notice_fn fn, void *user, bay_error *err)
     }
     pthread_mutex_unlock(&c->mu);
     if (rc == 0) {
-        bay_frame f = {.type = BAY_F_SUBSCRIBE, .on = fn != NULL};
-        if ((rc = bay_request(c, &f, BAY_SETUP_TIMEOUT_MS, NULL, err)) != 0) {
+        bay__frame f = {.type = BAY_F_SUBSCRIBE, .on = fn != NULL};
+        if ((rc = bay__request(c, &f, BAY_SETUP_TIMEOUT_MS, NULL, err)) != 0) {
             pthread_mutex_lock(&c->mu);
             c->notice_fn = old_fn;
             c->notice_user = old_user;
             pthread_mutex_unlock(&c->mu);
         }
     }
-    bay_conn_leave(c);
+    bay__conn_leave(c);
     return rc;
 }

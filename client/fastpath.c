@@ -29,9 +29,9 @@ typedef struct chan {
     char token[33];
     int fd, pidfd;        /* the worker's socket; a pidfd for its process */
     void *mem;
-    bay_ring in, out;     /* under mu */
+    bay__ring in, out;     /* under mu */
     pthread_mutex_t mu;   /* one call at a time */
-    bay_spin spin;
+    bay__spin spin;
     bool broken;          /* under mu: a frame was left half written or read */
     _Atomic bool revoked; /* set under the table's mu, as reason; no new call takes it */
     char reason[300];     /* what plugbayd said when it revoked the channel, or later about its worker */
@@ -45,7 +45,7 @@ typedef struct route {
     char name[];
 } route;
 
-struct bay_fast {
+struct bay__fast {
     pthread_mutex_t mu;      /* guards the lists and every chan's revoked and reason */
     pthread_cond_t revoked;  /* broadcast when a notice revokes something */
     pthread_mutex_t opening; /* one channel request at a time */
@@ -54,12 +54,12 @@ struct bay_fast {
     chan *chans;             /* open ones, and revoked ones until no call uses them */
 };
 
-bay_fast *bay_fast_new(void)
+bay__fast *bay__fast_new(void)
 {
     const char *env = getenv("PLUGBAY_FASTPATH");
     if (env && strcmp(env, "0") == 0)
         return NULL;
-    bay_fast *fp = calloc(1, sizeof *fp);
+    bay__fast *fp = calloc(1, sizeof *fp);
     if (fp == NULL)
         return NULL;
     pthread_mutex_init(&fp->mu, NULL);
@@ -84,7 +84,7 @@ static void chan_unref(chan *ch)
 }
 
 /* forget_routes drops the routes of name (NULL: every name) or to ch (when not NULL). Lock held. */
-static void forget_routes_locked(bay_fast *fp, const char *name, const chan *ch)
+static void forget_routes_locked(bay__fast *fp, const char *name, const chan *ch)
 {
     for (route **rr = &fp->routes, *r; (r = *rr) != NULL;) {
         if ((ch && r->ch == ch) || (!ch && (name == NULL || strcmp(r->name, name) == 0))) {
@@ -100,7 +100,7 @@ static void forget_routes_locked(bay_fast *fp, const char *name, const chan *ch)
 /* revoke_locked takes ch off every route; calls running on it finish. A
  * channel revoked already only learns the new reason, when there is one
  * (plugbayd says why a worker it was draining died). Lock held. */
-static void revoke_locked(bay_fast *fp, chan *ch, const char *reason)
+static void revoke_locked(bay__fast *fp, chan *ch, const char *reason)
 {
     forget_routes_locked(fp, NULL, ch);
     if (!atomic_load(&ch->revoked) || reason[0])
@@ -109,7 +109,7 @@ static void revoke_locked(bay_fast *fp, chan *ch, const char *reason)
 }
 
 /* sweep_locked frees the revoked channels no call uses any more. Lock held. */
-static void sweep_locked(bay_fast *fp)
+static void sweep_locked(bay__fast *fp)
 {
     for (chan **cc = &fp->chans, *ch; (ch = *cc) != NULL;) {
         if (atomic_load(&ch->revoked) && atomic_load(&ch->refs) == 1) { /* only the table's is left */
@@ -122,7 +122,7 @@ static void sweep_locked(bay_fast *fp)
 }
 
 /* release drops a call's reference to ch (NULL is ignored); the last call on a revoked channel frees it. */
-static void release(bay_fast *fp, chan *ch)
+static void release(bay__fast *fp, chan *ch)
 {
     if (ch == NULL || !atomic_load_explicit(&ch->revoked, memory_order_relaxed)) {
         chan_unref(ch);
@@ -134,7 +134,7 @@ static void release(bay_fast *fp, chan *ch)
     pthread_mutex_unlock(&fp->mu);
 }
 
-void bay_fast_free(bay_fast *fp)
+void bay__fast_free(bay__fast *fp)
 {
     if (fp == NULL)
         return;
@@ -149,9 +149,9 @@ void bay_fast_free(bay_fast *fp)
     free(fp);
 }
 
-bool bay_fast_notice(bay_conn *c, const bay_frame *f)
+bool bay__fast_notice(bay_conn *c, const bay__frame *f)
 {
-    bay_fast *fp = c->fast;
+    bay__fast *fp = c->fast;
     if (strcmp(f->what, "channel-revoked") != 0)
         return false;
     if (fp == NULL)
@@ -175,7 +175,7 @@ static bool same_context(const char *a, const char *b)
 }
 
 /* lookup finds the route of name and context: true with *ch (a reference, or NULL for a refused route) when known. */
-static bool lookup(bay_fast *fp, const char *name, const char *context, chan **ch)
+static bool lookup(bay__fast *fp, const char *name, const char *context, chan **ch)
 {
     pthread_mutex_lock(&fp->mu);
     route *r = fp->routes;
@@ -188,7 +188,7 @@ static bool lookup(bay_fast *fp, const char *name, const char *context, chan **c
 }
 
 /* add_route records what a request found: a channel, or NULL for a refusal. Lock held. */
-static void add_route_locked(bay_fast *fp, const char *name, const char *context, chan *ch)
+static void add_route_locked(bay__fast *fp, const char *name, const char *context, chan *ch)
 {
     size_t n = strlen(name) + 1;
     route *r = malloc(sizeof *r + n);
@@ -216,7 +216,7 @@ static void *check_memory(int memfd, char *why, size_t len)
         snprintf(why, len, "cannot map the channel's shared memory: %s", strerror(errno));
         return NULL;
     }
-    if (bay_chan_check(mem, (size_t)st.st_size, why, len) != 0) {
+    if (bay__chan_check(mem, (size_t)st.st_size, why, len) != 0) {
         munmap(mem, (size_t)st.st_size);
         return NULL;
     }
@@ -243,7 +243,7 @@ static chan *dial(bay_conn *c, const bay_value *grant, char *why, size_t len)
         return NULL;
     ch->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     ch->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    bay_frame hello = {.type = BAY_F_HELLO, .role = "host", .name = c->name, .pid = getpid(), .token = token}, f;
+    bay__frame hello = {.type = BAY_F_HELLO, .role = "host", .name = c->name, .pid = getpid(), .token = token}, f;
     char buf[2048];
     int memfd = -1;
     struct ucred peer;
@@ -252,13 +252,13 @@ static chan *dial(bay_conn *c, const bay_value *grant, char *why, size_t len)
         connect(ch->fd, (struct sockaddr *)&a, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + name_len)) != 0 ||
         getsockopt(ch->fd, SOL_SOCKET, SO_PEERCRED, &peer, &plen) != 0 || peer.pid != pid) {
         snprintf(why, len, "cannot reach %s's worker (pid %d) at %s: %s", plugin, pid, address, strerror(errno));
-    } else if (bay_chan_send(ch->fd, &hello, -1) == 0 &&
-               bay_chan_recv(ch->fd, buf, sizeof buf, HANDSHAKE_MS, &f, &memfd, why, len) == 0) {
+    } else if (bay__chan_send(ch->fd, &hello, -1) == 0 &&
+               bay__chan_recv(ch->fd, buf, sizeof buf, HANDSHAKE_MS, &f, &memfd, why, len) == 0) {
         if (f.type == BAY_F_ERROR)
             snprintf(why, len, "%s", f.message);
         else if (f.type == BAY_F_WELCOME && memfd >= 0)
             ch->mem = check_memory(memfd, why, len);
-        bay_frame_release(&f);
+        bay__frame_release(&f);
     }
     if (memfd >= 0)
         close(memfd);
@@ -270,7 +270,7 @@ static chan *dial(bay_conn *c, const bay_value *grant, char *why, size_t len)
         free(ch);
         return NULL;
     }
-    bay_chan_rings(ch->mem, false, &ch->in, &ch->out);
+    bay__chan_rings(ch->mem, false, &ch->in, &ch->out);
     snprintf(ch->plugin, sizeof ch->plugin, "%s", plugin);
     snprintf(ch->token, sizeof ch->token, "%s", token);
     pthread_mutex_init(&ch->mu, NULL);
@@ -283,7 +283,7 @@ static chan *dial(bay_conn *c, const bay_value *grant, char *why, size_t len)
  * reference to the channel, or NULL when the calls go through plugbayd. */
 static chan *open_route(bay_conn *c, const char *name, const char *context)
 {
-    bay_fast *fp = c->fast;
+    bay__fast *fp = c->fast;
     pthread_mutex_lock(&fp->opening);
     chan *ch = NULL;
     if (lookup(fp, name, context, &ch)) { /* another thread opened it meanwhile */
@@ -335,7 +335,7 @@ static int worker_alive(void *arg)
     struct pollfd p = {.fd = ch->pidfd, .events = POLLIN};
     if (poll(&p, 1, 0) > 0)
         return GONE_DEAD;
-    return atomic_load(&((bay_chan_hdr *)ch->mem)->closed) ? GONE_CLOSED : 0;
+    return atomic_load(&((bay__chan_hdr *)ch->mem)->closed) ? GONE_CLOSED : 0;
 }
 
 /* crashed fills err for a call whose worker died, with the reason plugbayd
@@ -343,8 +343,8 @@ static int worker_alive(void *arg)
  * unloading has no reason until plugbayd says why the worker died). */
 static int crashed(bay_conn *c, chan *ch, const char *name, int64_t deadline_ns, bay_error *err)
 {
-    bay_fast *fp = c->fast;
-    int64_t until = bay_now_ns() + CRASH_REASON_MS * 1000000LL;
+    bay__fast *fp = c->fast;
+    int64_t until = bay__now_ns() + CRASH_REASON_MS * 1000000LL;
     if (until > deadline_ns)
         until = deadline_ns;
     struct timespec ts = {until / 1000000000, until % 1000000000};
@@ -358,19 +358,19 @@ static int crashed(bay_conn *c, chan *ch, const char *name, int64_t deadline_ns,
 }
 
 /* take_answer turns the answer frame f into the call's outcome. */
-static int take_answer(const bay_frame *f, chan *ch, bay_value **result, bay_error *err)
+static int take_answer(const bay__frame *f, chan *ch, bay_value **result, bay_error *err)
 {
     if (f->type == BAY_F_ERROR)
         return bay_error_set(err, f->code > 0 && f->code <= INT_MAX ? (int)f->code : BAY_EPROTO, f->plugin,
                              "%s", f->message);
     char why[256];
     int rc = f->type != BAY_F_RESULT ? BAY_EPROTO
-             : f->value             ? bay_value_from_object(f->value, result, why, sizeof why)
+             : f->value             ? bay__value_from_object(f->value, result, why, sizeof why)
              : (*result = bay_nil()) ? 0
                                     : BAY_ENOMEM;
     if (rc)
         bay_error_set(err, rc, ch->plugin, "%s's worker sent an unreadable answer: %s", ch->plugin,
-                      f->type != BAY_F_RESULT ? bay_frame_type_name(f->type) : why);
+                      f->type != BAY_F_RESULT ? bay__frame_type_name(f->type) : why);
     return rc;
 }
 
@@ -378,28 +378,28 @@ static int take_answer(const bay_frame *f, chan *ch, bay_value **result, bay_err
  * timed out before) is skipped. Returns the outcome, or GONE_* codes. */
 static int await(chan *ch, uint64_t id, int64_t deadline_ns, bay_value **result, bay_error *err)
 {
-    bay_ring_wait w = {.until_ns = deadline_ns, .alive = worker_alive, .arg = ch, .spin = &ch->spin};
+    bay__ring_wait w = {.until_ns = deadline_ns, .alive = worker_alive, .arg = ch, .spin = &ch->spin};
     for (;;) {
         size_t len;
         void *buf = NULL;
-        int rc = bay_ring_read_len(&ch->in, BAY_FRAME_MAX, &len, &w);
+        int rc = bay__ring_read_len(&ch->in, BAY_FRAME_MAX, &len, &w);
         if (rc == 0 && (buf = malloc(len)) == NULL)
             rc = BAY_ENOMEM;
-        if (rc == 0 && (rc = bay_ring_read(&ch->in, buf, len, &w)) != 0)
+        if (rc == 0 && (rc = bay__ring_read(&ch->in, buf, len, &w)) != 0)
             ch->broken = true; /* half a frame read */
         if (rc) {
             free(buf);
             return rc;
         }
-        bay_frame f;
+        bay__frame f;
         char why[256];
-        rc = bay_frame_decode(buf, len, &f, why, sizeof why);
+        rc = bay__frame_decode(buf, len, &f, why, sizeof why);
         if (rc == 0 && f.id == id)
             rc = take_answer(&f, ch, result, err);
         else if (rc)
             bay_error_set(err, rc, ch->plugin, "%s's worker sent an unreadable frame: %s", ch->plugin, why);
         bool ours = rc != 0 || f.id == id;
-        bay_frame_release(&f);
+        bay__frame_release(&f);
         free(buf);
         if (ours)
             return rc;
@@ -407,9 +407,9 @@ static int await(chan *ch, uint64_t id, int64_t deadline_ns, bay_value **result,
 }
 
 /* run makes call f on ch; false when it must go through plugbayd. */
-static bool run(bay_conn *c, chan *ch, bay_frame *f, int timeout_ms, bay_value **result, bay_error *err, int *rc)
+static bool run(bay_conn *c, chan *ch, bay__frame *f, int timeout_ms, bay_value **result, bay_error *err, int *rc)
 {
-    int64_t deadline = bay_now_ns() + (int64_t)timeout_ms * 1000000;
+    int64_t deadline = bay__now_ns() + (int64_t)timeout_ms * 1000000;
     struct timespec ts = {deadline / 1000000000, deadline % 1000000000};
     if (pthread_mutex_clocklock(&ch->mu, CLOCK_MONOTONIC, &ts) != 0) {
         *rc = bay_error_set(err, BAY_ETIMEDOUT, ch->plugin,
@@ -422,16 +422,16 @@ static bool run(bay_conn *c, chan *ch, bay_frame *f, int timeout_ms, bay_value *
         return false;
     }
     f->id = atomic_fetch_add(&c->next_id, 1);
-    bay_ring_wait w = {.until_ns = deadline, .alive = worker_alive, .arg = ch};
+    bay__ring_wait w = {.until_ns = deadline, .alive = worker_alive, .arg = ch};
     uint64_t start = ch->out.pos;
-    int out = bay_ring_write_frame(&ch->out, f, &w);
+    int out = bay__ring_write_frame(&ch->out, f, &w);
     ch->broken |= out != 0 && ch->out.pos != start;
     if (out == 0)
         out = await(ch, f->id, deadline, result, err);
-    bool through_broker = out == BAY_EINVAL || (out == GONE_CLOSED && bay_ring_consumed(&ch->out) != ch->out.pos);
+    bool through_broker = out == BAY_EINVAL || (out == GONE_CLOSED && bay__ring_consumed(&ch->out) != ch->out.pos);
     pthread_mutex_unlock(&ch->mu);
     if (out == BAY_ETIMEDOUT) {
-        bay_chan_send(ch->fd, &(bay_frame){.type = BAY_F_CANCEL, .id = f->id}, -1);
+        bay__chan_send(ch->fd, &(bay__frame){.type = BAY_F_CANCEL, .id = f->id}, -1);
         *rc = bay_error_set(err, BAY_ETIMEDOUT, ch->plugin, "%s did not answer %s before the call's deadline; it was cancelled",
                             ch->plugin, f->name);
     } else if (out == GONE_DEAD) {
@@ -446,11 +446,11 @@ static bool run(bay_conn *c, chan *ch, bay_frame *f, int timeout_ms, bay_value *
     return !through_broker;
 }
 
-bool bay_fast_call(bay_conn *c, bay_frame *f, int timeout_ms, bay_value **result, bay_error *err, int *rc)
+bool bay__fast_call(bay_conn *c, bay__frame *f, int timeout_ms, bay_value **result, bay_error *err, int *rc)
 {
     if (c->fast == NULL)
         return false;
-    bay_conn_enter(c);
+    bay__conn_enter(c);
     pthread_mutex_lock(&c->mu);
     bool up = c->down == NULL;
     pthread_mutex_unlock(&c->mu);
@@ -460,6 +460,6 @@ bool bay_fast_call(bay_conn *c, bay_frame *f, int timeout_ms, bay_value **result
         ch = open_route(c, f->name, f->context);
     bool handled = ch && run(c, ch, f, timeout_ms, result, err, rc);
     release(c->fast, ch);
-    bay_conn_leave(c);
+    bay__conn_leave(c);
     return handled;
 }

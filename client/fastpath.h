@@ -15,20 +15,20 @@
 
 #include "client.h"
 
-/* bay_fast_new returns a connection's fast-path state, or NULL when
+/* bay__fast_new returns a connection's fast-path state, or NULL when
  * $PLUGBAY_FASTPATH is "0" (or memory is short): calls then all go through plugbayd. */
-bay_fast *bay_fast_new(void);
+bay__fast *bay__fast_new(void);
 
-/* bay_fast_free closes every channel of fp (NULL is ignored); no call may be running. */
-void bay_fast_free(bay_fast *fp);
+/* bay__fast_free closes every channel of fp (NULL is ignored); no call may be running. */
+void bay__fast_free(bay__fast *fp);
 
-/* bay_fast_call runs CALL f (its args packed in f->raw) on a fast channel
+/* bay__fast_call runs CALL f (its args packed in f->raw) on a fast channel
  * when c has one for its name and context, giving the outcome in *rc (and
  * *result or err) as bay_call would. Returns false, touching nothing, when
  * the call must go through plugbayd instead. */
-bool bay_fast_call(bay_conn *c, bay_frame *f, int timeout_ms, bay_value **result, bay_error *err, int *rc);
+bool bay__fast_call(bay_conn *c, bay__frame *f, int timeout_ms, bay_value **result, bay_error *err, int *rc);
 
-/* bay_fast_notice takes a channel-revoked NOTICE (returns true); other notices are not its business (false). */
-bool bay_fast_notice(bay_conn *c, const bay_frame *f);
+/* bay__fast_notice takes a channel-revoked NOTICE (returns true); other notices are not its business (false). */
+bool bay__fast_notice(bay_conn *c, const bay__frame *f);
 
 #endif

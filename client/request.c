@@ -11,14 +11,14 @@
 #include "value_convert.h"
 #include "wire.h"
 
-void bay_conn_enter(bay_conn *c)
+void bay__conn_enter(bay_conn *c)
 {
     pthread_mutex_lock(&c->mu);
     c->users++;
     pthread_mutex_unlock(&c->mu);
 }
 
-void bay_conn_leave(bay_conn *c)
+void bay__conn_leave(bay_conn *c)
 {
     pthread_mutex_lock(&c->mu);
     if (--c->users == 0)
@@ -59,7 +59,7 @@ static void complete_locked(bay_pending *p, bay_value *result)
     pthread_cond_broadcast(&p->done_cv);
 }
 
-void bay_conn_down_locked(bay_conn *c, const char *why)
+void bay__conn_down_locked(bay_conn *c, const char *why)
 {
     if (c->down == NULL)
         c->down = why;
@@ -71,16 +71,16 @@ void bay_conn_down_locked(bay_conn *c, const char *why)
         }
 }
 
-int bay_conn_down_error(const bay_conn *c, bay_error *err)
+int bay__conn_down_error(const bay_conn *c, bay_error *err)
 {
     return bay_error_set(err, BAY_ECONN, NULL, "connection to plugbayd at %s %s; connect again with bay_connect",
                          c->url, c->down);
 }
 
-int bay_conn_send(bay_conn *c, const bay_frame *f, int flags, const char *what, bay_error *err)
+int bay__conn_send(bay_conn *c, const bay__frame *f, int flags, const char *what, bay_error *err)
 {
     nng_msg *m;
-    int rc = bay_wire_msg(f, &m);
+    int rc = bay__wire_msg(f, &m);
     if (rc)
         return bay_error_set(err, rc, NULL, "cannot encode %s: %s", what, bay_strerror(rc));
     size_t len = nng_msg_len(m);
@@ -93,24 +93,24 @@ int bay_conn_send(bay_conn *c, const bay_frame *f, int flags, const char *what, 
     if (rv == 0)
         return 0;
     nng_msg_free(m);
-    rc = rv == NNG_ETIMEDOUT || rv == NNG_EAGAIN ? BAY_EBUSY : bay_from_nng(rv);
+    rc = rv == NNG_ETIMEDOUT || rv == NNG_EAGAIN ? BAY_EBUSY : bay__from_nng(rv);
     return bay_error_set(err, rc, NULL, "cannot send %s to plugbayd at %s: %s%s", what, c->url, nng_strerror(rv),
                          rc == BAY_EBUSY ? " (its queue stays full; retry later)" : "");
 }
 
 static int send_cancel(bay_conn *c, uint64_t id)
 {
-    bay_frame f = {.type = BAY_F_CANCEL, .id = id};
-    return bay_conn_send(c, &f, NNG_FLAG_NONBLOCK, "cancel", NULL);
+    bay__frame f = {.type = BAY_F_CANCEL, .id = id};
+    return bay__conn_send(c, &f, NNG_FLAG_NONBLOCK, "cancel", NULL);
 }
 
-void bay_conn_answer(bay_conn *c, const bay_frame *f, int code, const char *why)
+void bay__conn_answer(bay_conn *c, const bay__frame *f, int code, const char *why)
 {
     bay_value *v = NULL;
     char reason[256] = "out of memory";
     if (code == 0 && f->type == BAY_F_RESULT) {
         if (f->value) /* NULL: the result is nil */
-            code = bay_value_from_object(f->value, &v, reason, sizeof reason);
+            code = bay__value_from_object(f->value, &v, reason, sizeof reason);
         else if ((v = bay_nil()) == NULL)
             code = BAY_ENOMEM;
         why = reason;
@@ -132,10 +132,10 @@ void bay_conn_answer(bay_conn *c, const bay_frame *f, int code, const char *why)
 }
 
 /* describe names f for messages: its type in lower case and its name, e.g. `call "greet"`. */
-static void describe(char *out, size_t len, const bay_frame *f)
+static void describe(char *out, size_t len, const bay__frame *f)
 {
     char verb[16];
-    const char *type = bay_frame_type_name(f->type);
+    const char *type = bay__frame_type_name(f->type);
     size_t i = 0;
     for (; type[i] && i < sizeof verb - 1; i++)
         verb[i] = (char)tolower((unsigned char)type[i]);
@@ -147,14 +147,14 @@ static void describe(char *out, size_t len, const bay_frame *f)
 }
 
 /* start registers p for f (giving f its id) and sends f. */
-static int start(bay_conn *c, bay_pending *p, bay_frame *f, int wait_ms, bay_error *err)
+static int start(bay_conn *c, bay_pending *p, bay__frame *f, int wait_ms, bay_error *err)
 {
     memset(p, 0, sizeof *p);
     p->conn = c;
     p->id = f->id = atomic_fetch_add(&c->next_id, 1);
     describe(p->what, sizeof p->what, f);
     p->wait_ms = wait_ms;
-    p->deadline = bay_now_ms() + wait_ms;
+    p->deadline = bay__now_ms() + wait_ms;
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -162,7 +162,7 @@ static int start(bay_conn *c, bay_pending *p, bay_frame *f, int wait_ms, bay_err
     pthread_condattr_destroy(&attr);
 
     pthread_mutex_lock(&c->mu);
-    int rc = c->down ? bay_conn_down_error(c, err) : 0;
+    int rc = c->down ? bay__conn_down_error(c, err) : 0;
     if (rc == 0) {
         bay_pending **b = bucket_of(c, p->id);
         p->next = *b;
@@ -170,7 +170,7 @@ static int start(bay_conn *c, bay_pending *p, bay_frame *f, int wait_ms, bay_err
         p->registered = true;
     }
     pthread_mutex_unlock(&c->mu);
-    if (rc == 0 && (rc = bay_conn_send(c, f, 0, p->what, err)) != 0) {
+    if (rc == 0 && (rc = bay__conn_send(c, f, 0, p->what, err)) != 0) {
         pthread_mutex_lock(&c->mu);
         if (p->registered)
             unregister_locked(p);
@@ -186,7 +186,7 @@ static int start(bay_conn *c, bay_pending *p, bay_frame *f, int wait_ms, bay_err
 static int wait_outcome(bay_pending *p, int wait_ms, bay_value **result, bay_error *err)
 {
     bay_conn *c = p->conn;
-    int64_t until = wait_ms < 0 ? p->deadline : bay_now_ms() + wait_ms;
+    int64_t until = wait_ms < 0 ? p->deadline : bay__now_ms() + wait_ms;
     if (until > p->deadline)
         until = p->deadline;
     bool cancel = false;
@@ -197,7 +197,7 @@ static int wait_outcome(bay_pending *p, int wait_ms, bay_value **result, bay_err
         return bay_error_set(err, BAY_EINVAL, NULL, "the outcome of %s was already returned", p->what);
     }
     while (!p->done) {
-        int64_t now = bay_now_ms();
+        int64_t now = bay__now_ms();
         if (now >= p->deadline) {
             bay_error_set(&p->err, BAY_ETIMEDOUT, NULL,
                           "no answer from plugbayd at %s to %s within %d ms; is the broker overloaded or stuck?",
@@ -242,32 +242,32 @@ static void finish(bay_pending *p)
     pthread_cond_destroy(&p->done_cv);
 }
 
-int bay_request(bay_conn *c, bay_frame *f, int wait_ms, bay_value **result, bay_error *err)
+int bay__request(bay_conn *c, bay__frame *f, int wait_ms, bay_value **result, bay_error *err)
 {
     bay_pending p;
-    bay_conn_enter(c);
+    bay__conn_enter(c);
     int rc = start(c, &p, f, wait_ms, err);
     if (rc == 0) {
         rc = wait_outcome(&p, -1, result, err);
         finish(&p);
     }
-    bay_conn_leave(c);
+    bay__conn_leave(c);
     return rc;
 }
 
-int bay_request_async(bay_conn *c, bay_frame *f, int wait_ms, bay_pending **out, bay_error *err)
+int bay__request_async(bay_conn *c, bay__frame *f, int wait_ms, bay_pending **out, bay_error *err)
 {
     bay_pending *p = malloc(sizeof *p);
     if (p == NULL)
         return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory starting a call");
-    bay_conn_enter(c);
+    bay__conn_enter(c);
     int rc = start(c, p, f, wait_ms, err);
     if (rc == 0) {
         pthread_mutex_lock(&c->mu);
         c->handles++;
         pthread_mutex_unlock(&c->mu);
     }
-    bay_conn_leave(c);
+    bay__conn_leave(c);
     if (rc) {
         free(p);
         return rc;
@@ -304,5 +304,5 @@ void bay_pending_free(bay_pending *p)
     bool last = --c->handles == 0 && c->orphaned;
     pthread_mutex_unlock(&c->mu);
     if (last)
-        bay_conn_destroy(c);
+        bay__conn_destroy(c);
 }

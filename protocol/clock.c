@@ -3,14 +3,14 @@
 
 #include <time.h>
 
-int64_t bay_now_ns(void)
+int64_t bay__now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-int64_t bay_now_ms(void)
+int64_t bay__now_ms(void)
 {
-    return bay_now_ns() / 1000000;
+    return bay__now_ns() / 1000000;
 }

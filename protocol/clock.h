@@ -4,10 +4,10 @@
 
 #include <stdint.h>
 
-/* bay_now_ns returns CLOCK_MONOTONIC in nanoseconds. */
-int64_t bay_now_ns(void);
+/* bay__now_ns returns CLOCK_MONOTONIC in nanoseconds. */
+int64_t bay__now_ns(void);
 
-/* bay_now_ms returns CLOCK_MONOTONIC in milliseconds. */
-int64_t bay_now_ms(void);
+/* bay__now_ms returns CLOCK_MONOTONIC in milliseconds. */
+int64_t bay__now_ms(void);
 
 #endif

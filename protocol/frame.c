@@ -27,7 +27,7 @@ typedef struct field {
     const char *label;
 } field;
 
-#define FLD(k, member) {k, offsetof(bay_frame, member), #member}
+#define FLD(k, member) {k, offsetof(bay__frame, member), #member}
 #define MAX_FIELDS 5
 
 static const struct layout {
@@ -59,18 +59,18 @@ static const struct layout *layout_of(int64_t type)
     return &layouts[type];
 }
 
-const char *bay_frame_type_name(int64_t type)
+const char *bay__frame_type_name(int64_t type)
 {
     const struct layout *l = layout_of(type);
     return l ? l->name : "?";
 }
 
-const char *bay_kind_name(int kind)
+const char *bay__kind_name(int kind)
 {
     return kind == BAY_HANDLE ? "handle" : kind == BAY_EVENT ? "event" : "?";
 }
 
-int bay_kind_parse(const char *s)
+int bay__kind_parse(const char *s)
 {
     if (s && strcmp(s, "handle") == 0)
         return BAY_HANDLE;
@@ -141,7 +141,7 @@ static const char *const *copy_strv(msgpack_zone *z, const msgpack_object *o)
 }
 
 /* decode_field stores field fd of o into f, or returns a static reason. */
-static const char *decode_field(bay_frame *f, const field *fd, const msgpack_object *o)
+static const char *decode_field(bay__frame *f, const field *fd, const msgpack_object *o)
 {
     void *slot = (char *)f + fd->offset;
     msgpack_zone *z = f->unpacked_.zone;
@@ -185,10 +185,10 @@ static const char *decode_field(bay_frame *f, const field *fd, const msgpack_obj
     return "a known field kind";
 }
 
-static int decode_fail(bay_frame *f, int code, char *err, size_t errlen, const char *fmt, ...)
+static int decode_fail(bay__frame *f, int code, char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
-static int decode_fail(bay_frame *f, int code, char *err, size_t errlen, const char *fmt, ...)
+static int decode_fail(bay__frame *f, int code, char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -200,11 +200,11 @@ static int decode_fail(bay_frame *f, int code, char *err, size_t errlen, const c
     return code;
 }
 
-int bay_frame_decode(const void *buf, size_t len, bay_frame *f, char *err, size_t errlen)
+int bay__frame_decode(const void *buf, size_t len, bay__frame *f, char *err, size_t errlen)
 {
     memset(f, 0, sizeof(*f));
     msgpack_unpacked_init(&f->unpacked_);
-    if (!bay_msgpack_counts_fit(buf, len))
+    if (!bay__msgpack_counts_fit(buf, len))
         return decode_fail(f, BAY_EPROTO, err, errlen,
                            "truncated frame: a container declares more items than the frame has bytes left");
     size_t off = 0;
@@ -256,20 +256,20 @@ int bay_frame_decode(const void *buf, size_t len, bay_frame *f, char *err, size_
     return 0;
 }
 
-void bay_frame_release(bay_frame *f)
+void bay__frame_release(bay__frame *f)
 {
     if (f->decoded_)
         msgpack_unpacked_destroy(&f->unpacked_);
     f->decoded_ = false;
 }
 
-int bay_pack_str(msgpack_packer *pk, const char *s)
+int bay__pack_str(msgpack_packer *pk, const char *s)
 {
     size_t n = strlen(s);
     return msgpack_pack_str(pk, n) || msgpack_pack_str_body(pk, s, n) ? -1 : 0;
 }
 
-static int encode_field(msgpack_packer *pk, const bay_frame *f, const field *fd)
+static int encode_field(msgpack_packer *pk, const bay__frame *f, const field *fd)
 {
     const void *slot = (const char *)f + fd->offset;
     switch (fd->kind) {
@@ -278,7 +278,7 @@ static int encode_field(msgpack_packer *pk, const bay_frame *f, const field *fd)
         const char *s = *(const char *const *)slot;
         if (s == NULL)
             return fd->kind == F_STR ? BAY_EINVAL : msgpack_pack_nil(pk);
-        return bay_pack_str(pk, s);
+        return bay__pack_str(pk, s);
     }
     case F_INT: return msgpack_pack_int64(pk, *(const int64_t *)slot);
     case F_BOOL: return *(const bool *)slot ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
@@ -301,7 +301,7 @@ static int encode_field(msgpack_packer *pk, const bay_frame *f, const field *fd)
             n++;
         int rc = msgpack_pack_array(pk, n);
         for (size_t i = 0; rc == 0 && i < n; i++)
-            rc = bay_pack_str(pk, v[i]);
+            rc = bay__pack_str(pk, v[i]);
         return rc;
     }
     }
@@ -310,7 +310,7 @@ static int encode_field(msgpack_packer *pk, const bay_frame *f, const field *fd)
 
 /* The caller's sink, behind the packer. */
 typedef struct sink_call {
-    bay_frame_sink sink;
+    bay__frame_sink sink;
     void *data;
 } sink_call;
 
@@ -323,7 +323,7 @@ static int forward(void *data, const char *buf, size_t len)
     return len == 0 ? 0 : c->sink(c->data, buf, len);
 }
 
-int bay_frame_encode(const bay_frame *f, bay_frame_sink sink, void *data)
+int bay__frame_encode(const bay__frame *f, bay__frame_sink sink, void *data)
 {
     const struct layout *l = layout_of(f->type);
     if (l == NULL)

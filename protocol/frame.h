@@ -29,7 +29,7 @@
 /* Largest frame accepted from a peer. */
 #define BAY_FRAME_MAX (16u * 1024u * 1024u)
 
-typedef enum bay_frame_type {
+typedef enum bay__frame_type {
     BAY_F_HELLO = 1,     /* role, name, pid, token|nil */
     BAY_F_WELCOME = 2,   /* name (broker version), session, url|nil, token|nil */
     BAY_F_ERROR = 3,     /* code, plugin|nil, message */
@@ -46,14 +46,14 @@ typedef enum bay_frame_type {
     BAY_F_LOG = 14,      /* level, message */
     BAY_F_WITHDRAW = 15, /* name — a host stops providing an extension point */
     BAY_F_TYPE_MAX = 15,
-} bay_frame_type;
+} bay__frame_type;
 
 /* A frame. Which fields are meaningful depends on type (see the enum). When
  * decoding, strings are NUL-terminated copies and value points into the
- * decoded tree; both live until bay_frame_release() and, for value, as long
+ * decoded tree; both live until bay__frame_release() and, for value, as long
  * as the buffer that was decoded. When encoding, set the fields for the type;
  * value may instead be given as already-packed msgpack bytes in raw/raw_len. */
-typedef struct bay_frame {
+typedef struct bay__frame {
     int64_t version;
     int64_t type;
     uint64_t id;
@@ -68,37 +68,37 @@ typedef struct bay_frame {
 
     msgpack_unpacked unpacked_;   /* private: owns decoded storage */
     bool decoded_;
-} bay_frame;
+} bay__frame;
 
-/* bay_frame_type_name returns "CALL", "RESULT", ... or "?" for an unknown type. */
-const char *bay_frame_type_name(int64_t type);
+/* bay__frame_type_name returns "CALL", "RESULT", ... or "?" for an unknown type. */
+const char *bay__frame_type_name(int64_t type);
 
-/* bay_frame_decode decodes and validates one frame filling exactly buf/len.
- * On success (0) f must be released with bay_frame_release(). On failure
+/* bay__frame_decode decodes and validates one frame filling exactly buf/len.
+ * On success (0) f must be released with bay__frame_release(). On failure
  * returns BAY_EPROTO (malformed, truncated, wrong field type, unknown type) or
  * BAY_EVERSION (another protocol version; f->version holds it), writes the
  * reason to err, and fills f->id/f->type when they could be read so the
  * sender can be answered; f needs no release then. */
-int bay_frame_decode(const void *buf, size_t len, bay_frame *f, char *err, size_t errlen);
+int bay__frame_decode(const void *buf, size_t len, bay__frame *f, char *err, size_t errlen);
 
-/* bay_frame_release frees what decoding allocated. Safe on a zeroed frame. */
-void bay_frame_release(bay_frame *f);
+/* bay__frame_release frees what decoding allocated. Safe on a zeroed frame. */
+void bay__frame_release(bay__frame *f);
 
 /* The sink that receives packed bytes; returns 0 on success, -1 on failure. */
-typedef int (*bay_frame_sink)(void *data, const char *buf, size_t len);
+typedef int (*bay__frame_sink)(void *data, const char *buf, size_t len);
 
-/* bay_frame_encode packs f (version BAY_WIRE_VERSION unless f->version is set)
+/* bay__frame_encode packs f (version BAY_WIRE_VERSION unless f->version is set)
  * into sink. Returns 0, BAY_EINVAL for an unknown type or a missing required
  * string, or BAY_ENOMEM when the sink fails. */
-int bay_frame_encode(const bay_frame *f, bay_frame_sink sink, void *data);
+int bay__frame_encode(const bay__frame *f, bay__frame_sink sink, void *data);
 
-/* bay_pack_str packs the NUL-terminated string s as a msgpack str. Returns 0 or -1 when pk's sink fails. */
-int bay_pack_str(msgpack_packer *pk, const char *s);
+/* bay__pack_str packs the NUL-terminated string s as a msgpack str. Returns 0 or -1 when pk's sink fails. */
+int bay__pack_str(msgpack_packer *pk, const char *s);
 
-/* bay_kind_name returns "handle"/"event" for BAY_HANDLE/BAY_EVENT, else "?". */
-const char *bay_kind_name(int kind);
+/* bay__kind_name returns "handle"/"event" for BAY_HANDLE/BAY_EVENT, else "?". */
+const char *bay__kind_name(int kind);
 
-/* bay_kind_parse returns BAY_HANDLE or BAY_EVENT for "handle"/"event", else 0. */
-int bay_kind_parse(const char *s);
+/* bay__kind_parse returns BAY_HANDLE or BAY_EVENT for "handle"/"event", else 0. */
+int bay__kind_parse(const char *s);
 
 #endif

@@ -58,7 +58,7 @@ static header describe(unsigned char t)
     }
 }
 
-bool bay_msgpack_counts_fit(const void *buf, size_t len)
+bool bay__msgpack_counts_fit(const void *buf, size_t len)
 {
     const unsigned char *p = buf;
     uint64_t need = 1; /* items still to read */

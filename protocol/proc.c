@@ -34,7 +34,7 @@ static int64_t read_field(const char *path, const char *field)
     return value;
 }
 
-int64_t bay_proc_kb(pid_t pid, const char *file, const char *field)
+int64_t bay__proc_kb(pid_t pid, const char *file, const char *field)
 {
     char path[96];
     if (pid > 0)
@@ -44,7 +44,7 @@ int64_t bay_proc_kb(pid_t pid, const char *file, const char *field)
     return read_field(path, field);
 }
 
-int64_t bay_proc_memfd_kb(pid_t pid)
+int64_t bay__proc_memfd_kb(pid_t pid)
 {
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
@@ -77,7 +77,7 @@ int64_t bay_proc_memfd_kb(pid_t pid)
     return kb;
 }
 
-int bay_proc_parent(pid_t pid, pid_t *ppid, pid_t *sid)
+int bay__proc_parent(pid_t pid, pid_t *ppid, pid_t *sid)
 {
     char path[64], buf[1024];
     if (pid > 0)
@@ -103,7 +103,7 @@ int bay_proc_parent(pid_t pid, pid_t *ppid, pid_t *sid)
     return 0;
 }
 
-pid_t bay_proc_self(void)
+pid_t bay__proc_self(void)
 {
     char link[32];
     ssize_t n = readlink("/proc/self", link, sizeof link - 1);
@@ -113,7 +113,7 @@ pid_t bay_proc_self(void)
     return (pid_t)atol(link);
 }
 
-pid_t bay_proc_peer(int fd)
+pid_t bay__proc_peer(int fd)
 {
     int pidfd = -1;
     socklen_t len = sizeof pidfd;

@@ -19,25 +19,25 @@
 #define SPIN_MAX_NS 200000
 #define SPIN_MIN_NS 20000
 
-void bay_bell_ring(bay_bell *b)
+void bay__bell_ring(bay__bell *b)
 {
     atomic_fetch_add(&b->seq, 1);
     if (atomic_load(&b->sleepers))
         syscall(SYS_futex, &b->seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
-uint32_t bay_bell_arm(bay_bell *b)
+uint32_t bay__bell_arm(bay__bell *b)
 {
     atomic_fetch_add(&b->sleepers, 1);
     return atomic_load(&b->seq);
 }
 
-void bay_bell_disarm(bay_bell *b)
+void bay__bell_disarm(bay__bell *b)
 {
     atomic_fetch_sub(&b->sleepers, 1);
 }
 
-void bay_bell_sleep(bay_bell *const *bells, const uint32_t *seen, size_t n, int64_t until_ns)
+void bay__bell_sleep(bay__bell *const *bells, const uint32_t *seen, size_t n, int64_t until_ns)
 {
     struct timespec ts = {until_ns / 1000000000, until_ns % 1000000000};
     const struct timespec *limit = until_ns ? &ts : NULL;
@@ -58,7 +58,7 @@ void bay_bell_sleep(bay_bell *const *bells, const uint32_t *seen, size_t n, int6
     }
 }
 
-int64_t bay_spin_budget(const bay_spin *s)
+int64_t bay__spin_budget(const bay__spin *s)
 {
     if (s == NULL)
         return 0;
@@ -68,24 +68,24 @@ int64_t bay_spin_budget(const bay_spin *s)
     return budget < SPIN_MIN_NS ? SPIN_MIN_NS : budget > SPIN_MAX_NS ? SPIN_MAX_NS : budget;
 }
 
-void bay_spin_note(bay_spin *s, int64_t ns)
+void bay__spin_note(bay__spin *s, int64_t ns)
 {
     if (s)
         s->avg_ns += (ns - s->avg_ns) / 8;
 }
 
-int bay_wait_for(bool (*ready)(void *), void *arg, bay_bell *const *bells, size_t n, const bay_ring_wait *w)
+int bay__wait_for(bool (*ready)(void *), void *arg, bay__bell *const *bells, size_t n, const bay__ring_wait *w)
 {
     if (ready(arg))
         return 0;
-    int64_t start = bay_now_ns(), budget = bay_spin_budget(w->spin);
+    int64_t start = bay__now_ns(), budget = bay__spin_budget(w->spin);
     for (unsigned i = 1; budget > 0; i++) {
-        bay_cpu_relax();
+        bay__cpu_relax();
         if (ready(arg)) {
-            bay_spin_note(w->spin, bay_now_ns() - start);
+            bay__spin_note(w->spin, bay__now_ns() - start);
             return 0;
         }
-        if ((i & 31) == 0 && bay_now_ns() - start >= budget)
+        if ((i & 31) == 0 && bay__now_ns() - start >= budget)
             break;
     }
     uint32_t seen[FUTEX_WAITV_MAX];
@@ -94,40 +94,40 @@ int bay_wait_for(bool (*ready)(void *), void *arg, bay_bell *const *bells, size_
     int rc = 0;
     for (;;) {
         for (size_t i = 0; i < n; i++)
-            seen[i] = bay_bell_arm(bells[i]);
+            seen[i] = bay__bell_arm(bells[i]);
         bool now_ready = ready(arg);
-        int64_t now = bay_now_ns(), until = w->until_ns;
+        int64_t now = bay__now_ns(), until = w->until_ns;
         if (w->alive && (until == 0 || until > now + BAY_RING_SLICE_MS * 1000000LL))
             until = now + BAY_RING_SLICE_MS * 1000000LL;
         if (!now_ready && (w->until_ns == 0 || now < w->until_ns))
-            bay_bell_sleep(bells, seen, n, until);
+            bay__bell_sleep(bells, seen, n, until);
         for (size_t i = 0; i < n; i++)
-            bay_bell_disarm(bells[i]);
+            bay__bell_disarm(bells[i]);
         if (now_ready || ready(arg))
             break;
         if (w->alive && (rc = w->alive(w->arg)) != 0)
             break;
-        if (w->until_ns && bay_now_ns() >= w->until_ns) {
+        if (w->until_ns && bay__now_ns() >= w->until_ns) {
             rc = BAY_ETIMEDOUT;
             break;
         }
     }
-    bay_spin_note(w->spin, bay_now_ns() - start);
+    bay__spin_note(w->spin, bay__now_ns() - start);
     return rc;
 }
 
-void bay_chan_init(void *mem, int32_t worker_pid)
+void bay__chan_init(void *mem, int32_t worker_pid)
 {
-    bay_chan_hdr *h = mem;
+    bay__chan_hdr *h = mem;
     h->magic = BAY_CHAN_MAGIC;
     h->version = BAY_CHAN_VERSION;
     h->cap = BAY_RING_CAP;
     h->worker_pid = worker_pid;
 }
 
-int bay_chan_check(const void *mem, size_t size, char *err, size_t errlen)
+int bay__chan_check(const void *mem, size_t size, char *err, size_t errlen)
 {
-    const bay_chan_hdr *h = mem;
+    const bay__chan_hdr *h = mem;
     if (size != BAY_CHAN_SIZE || h->magic != BAY_CHAN_MAGIC || h->version != BAY_CHAN_VERSION ||
         h->cap != BAY_RING_CAP) {
         snprintf(err, errlen,
@@ -139,23 +139,23 @@ int bay_chan_check(const void *mem, size_t size, char *err, size_t errlen)
     return 0;
 }
 
-void bay_chan_rings(void *mem, bool worker, bay_ring *in, bay_ring *out)
+void bay__chan_rings(void *mem, bool worker, bay__ring *in, bay__ring *out)
 {
-    bay_chan_hdr *h = mem;
+    bay__chan_hdr *h = mem;
     uint8_t *to_worker = (uint8_t *)mem + 4096, *to_host = to_worker + BAY_RING_CAP;
-    *in = (bay_ring){.ctl = worker ? &h->to_worker : &h->to_host, .data = worker ? to_worker : to_host};
-    *out = (bay_ring){.ctl = worker ? &h->to_host : &h->to_worker, .data = worker ? to_host : to_worker,
+    *in = (bay__ring){.ctl = worker ? &h->to_worker : &h->to_host, .data = worker ? to_worker : to_host};
+    *out = (bay__ring){.ctl = worker ? &h->to_host : &h->to_worker, .data = worker ? to_host : to_worker,
                       .producer = true};
 }
 
-int64_t bay_ring_readable(const bay_ring *r)
+int64_t bay__ring_readable(const bay__ring *r)
 {
     uint64_t avail = atomic_load_explicit(&r->ctl->head, memory_order_acquire) - r->pos;
     return avail > BAY_RING_CAP ? -1 : (int64_t)avail;
 }
 
 /* room returns how many bytes a producer may write now, or -1 for an impossible consumer index. */
-static int64_t room(const bay_ring *r)
+static int64_t room(const bay__ring *r)
 {
     uint64_t used = r->pos - atomic_load_explicit(&r->ctl->tail, memory_order_acquire);
     return used > BAY_RING_CAP ? -1 : (int64_t)(BAY_RING_CAP - used);
@@ -163,7 +163,7 @@ static int64_t room(const bay_ring *r)
 
 static bool has_data(void *arg)
 {
-    return bay_ring_readable(arg) != 0;
+    return bay__ring_readable(arg) != 0;
 }
 
 static bool has_room(void *arg)
@@ -173,15 +173,15 @@ static bool has_room(void *arg)
 
 /* transfer moves len bytes between buf and the ring, waiting for the peer as
  * w says: into the ring when r produces, out of it when r consumes. */
-static int transfer(bay_ring *r, uint8_t *buf, size_t len, const bay_ring_wait *w)
+static int transfer(bay__ring *r, uint8_t *buf, size_t len, const bay__ring_wait *w)
 {
-    bay_ring_ctl *ctl = r->ctl;
-    bay_bell *peer_moved = r->producer ? &ctl->space : &ctl->data;
+    bay__ring_ctl *ctl = r->ctl;
+    bay__bell *peer_moved = r->producer ? &ctl->space : &ctl->data;
     while (len > 0) {
-        int rc = bay_wait_for(r->producer ? has_room : has_data, r, &peer_moved, 1, w);
+        int rc = bay__wait_for(r->producer ? has_room : has_data, r, &peer_moved, 1, w);
         if (rc)
             return rc;
-        int64_t avail = r->producer ? room(r) : bay_ring_readable(r);
+        int64_t avail = r->producer ? room(r) : bay__ring_readable(r);
         if (avail < 0)
             return BAY_EPROTO;
         size_t n = (size_t)avail < len ? (size_t)avail : len, at = r->pos & (BAY_RING_CAP - 1);
@@ -197,41 +197,41 @@ static int transfer(bay_ring *r, uint8_t *buf, size_t len, const bay_ring_wait *
         len -= n;
         r->pos += n;
         atomic_store_explicit(r->producer ? &ctl->head : &ctl->tail, r->pos, memory_order_release);
-        bay_bell_ring(r->producer ? &ctl->data : &ctl->space);
+        bay__bell_ring(r->producer ? &ctl->data : &ctl->space);
     }
     return 0;
 }
 
-int bay_ring_read(bay_ring *r, void *buf, size_t len, const bay_ring_wait *w)
+int bay__ring_read(bay__ring *r, void *buf, size_t len, const bay__ring_wait *w)
 {
     return r->producer ? BAY_EINVAL : transfer(r, buf, len, w);
 }
 
-int bay_ring_write(bay_ring *r, const void *buf, size_t len, const bay_ring_wait *w)
+int bay__ring_write(bay__ring *r, const void *buf, size_t len, const bay__ring_wait *w)
 {
     return r->producer ? transfer(r, (uint8_t *)buf, len, w) : BAY_EINVAL; /* only read from in this direction */
 }
 
-int bay_ring_read_len(bay_ring *r, size_t max, size_t *len, const bay_ring_wait *w)
+int bay__ring_read_len(bay__ring *r, size_t max, size_t *len, const bay__ring_wait *w)
 {
     uint8_t prefix[4];
-    int rc = bay_ring_read(r, prefix, sizeof prefix, w);
+    int rc = bay__ring_read(r, prefix, sizeof prefix, w);
     if (rc)
         return rc;
     *len = (size_t)prefix[0] | (size_t)prefix[1] << 8 | (size_t)prefix[2] << 16 | (size_t)prefix[3] << 24;
     return *len == 0 || *len > max ? BAY_EPROTO : 0;
 }
 
-int bay_ring_read_frame(bay_ring *r, size_t max, void **out, size_t *len, const bay_ring_wait *w)
+int bay__ring_read_frame(bay__ring *r, size_t max, void **out, size_t *len, const bay__ring_wait *w)
 {
     size_t n;
-    int rc = bay_ring_read_len(r, max, &n, w);
+    int rc = bay__ring_read_len(r, max, &n, w);
     if (rc)
         return rc;
     void *buf = malloc(n);
     if (buf == NULL)
         return BAY_ENOMEM;
-    if ((rc = bay_ring_read(r, buf, n, w)) != 0) {
+    if ((rc = bay__ring_read(r, buf, n, w)) != 0) {
         free(buf);
         return rc;
     }
@@ -245,11 +245,11 @@ static int sbuffer_sink(void *data, const char *buf, size_t len)
     return msgpack_sbuffer_write(data, buf, len);
 }
 
-int bay_ring_write_frame(bay_ring *r, const bay_frame *f, const bay_ring_wait *w)
+int bay__ring_write_frame(bay__ring *r, const bay__frame *f, const bay__ring_wait *w)
 {
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
-    int rc = msgpack_sbuffer_write(&sb, "\0\0\0\0", 4) ? BAY_ENOMEM : bay_frame_encode(f, sbuffer_sink, &sb);
+    int rc = msgpack_sbuffer_write(&sb, "\0\0\0\0", 4) ? BAY_ENOMEM : bay__frame_encode(f, sbuffer_sink, &sb);
     size_t n = sb.size - 4;
     if (rc == 0 && n > BAY_FRAME_MAX)
         rc = BAY_EINVAL;
@@ -259,22 +259,22 @@ int bay_ring_write_frame(bay_ring *r, const bay_frame *f, const bay_ring_wait *w
         p[1] = (uint8_t)(n >> 8);
         p[2] = (uint8_t)(n >> 16);
         p[3] = (uint8_t)(n >> 24);
-        rc = bay_ring_write(r, sb.data, sb.size, w);
+        rc = bay__ring_write(r, sb.data, sb.size, w);
     }
     msgpack_sbuffer_destroy(&sb);
     return rc;
 }
 
-uint64_t bay_ring_consumed(const bay_ring *r)
+uint64_t bay__ring_consumed(const bay__ring *r)
 {
     return atomic_load_explicit(&r->ctl->tail, memory_order_acquire);
 }
 
-int bay_chan_send(int fd, const bay_frame *f, int pass_fd)
+int bay__chan_send(int fd, const bay__frame *f, int pass_fd)
 {
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
-    if (bay_frame_encode(f, sbuffer_sink, &sb) != 0) {
+    if (bay__frame_encode(f, sbuffer_sink, &sb) != 0) {
         msgpack_sbuffer_destroy(&sb);
         return BAY_EINVAL;
     }
@@ -318,7 +318,7 @@ static void take_fds(struct msghdr *m, int *got_fd)
     }
 }
 
-int bay_chan_recv(int fd, void *buf, size_t size, int timeout_ms, bay_frame *f, int *got_fd, char *err,
+int bay__chan_recv(int fd, void *buf, size_t size, int timeout_ms, bay__frame *f, int *got_fd, char *err,
                   size_t errlen)
 {
     memset(f, 0, sizeof *f);
@@ -352,5 +352,5 @@ int bay_chan_recv(int fd, void *buf, size_t size, int timeout_ms, bay_frame *f, 
         snprintf(err, errlen, "a message longer than %zu bytes or with too many descriptors", size);
         return BAY_EPROTO;
     }
-    return bay_frame_decode(buf, (size_t)n, f, err, errlen);
+    return bay__frame_decode(buf, (size_t)n, f, err, errlen);
 }

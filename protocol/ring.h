@@ -35,72 +35,72 @@
 /* A futex doorbell. Whoever changes what a sleeper waits for rings it; a
  * sleeper arms it, checks its condition again, and sleeps only while seq still
  * holds the value arm returned. Works in shared and in private memory. */
-typedef struct bay_bell {
+typedef struct bay__bell {
     _Atomic uint32_t seq;
     _Atomic uint32_t sleepers;
-} bay_bell;
+} bay__bell;
 
 /* One direction's shared control words; producer and consumer fields sit on separate cache lines. */
-typedef struct bay_ring_ctl {
+typedef struct bay__ring_ctl {
     _Alignas(64) _Atomic uint64_t head; /* bytes ever written (producer) */
-    bay_bell data;                      /* rung by the producer after a write */
+    bay__bell data;                      /* rung by the producer after a write */
     _Alignas(64) _Atomic uint64_t tail; /* bytes ever read (consumer) */
-    bay_bell space;                     /* rung by the consumer after a read */
-} bay_ring_ctl;
+    bay__bell space;                     /* rung by the consumer after a read */
+} bay__ring_ctl;
 
 /* The header page at offset 0 of a channel's memfd. */
-typedef struct bay_chan_hdr {
+typedef struct bay__chan_hdr {
     uint32_t magic, version, cap; /* BAY_CHAN_MAGIC, BAY_CHAN_VERSION, BAY_RING_CAP */
     int32_t worker_pid;
     _Atomic uint32_t closed;      /* set by the worker once it takes no more calls from this channel */
-    bay_ring_ctl to_worker, to_host;
-} bay_chan_hdr;
+    bay__ring_ctl to_worker, to_host;
+} bay__chan_hdr;
 
 /* Adaptive spinning: how long a side's recent waits lasted. */
-typedef struct bay_spin {
+typedef struct bay__spin {
     int64_t avg_ns;
-} bay_spin;
+} bay__spin;
 
 /* How an operation waits for its peer: spin (spin may be NULL: no spinning),
  * then sleep; with alive set, in slices of BAY_RING_SLICE_MS, calling
  * alive(arg) after each: a non-zero answer ends the wait with that code.
  * until_ns is a CLOCK_MONOTONIC deadline (0 = none) that ends it with BAY_ETIMEDOUT. */
-typedef struct bay_ring_wait {
+typedef struct bay__ring_wait {
     int64_t until_ns;
     int (*alive)(void *arg);
     void *arg;
-    bay_spin *spin;
-} bay_ring_wait;
+    bay__spin *spin;
+} bay__ring_wait;
 
 /* One side's private view of one direction. */
-typedef struct bay_ring {
-    bay_ring_ctl *ctl;
+typedef struct bay__ring {
+    bay__ring_ctl *ctl;
     uint8_t *data;
     uint64_t pos;  /* our own index: head when we produce, tail when we consume */
     bool producer;
-} bay_ring;
+} bay__ring;
 
 
-/* bay_bell_ring bumps b and wakes its sleepers, if any. */
-void bay_bell_ring(bay_bell *b);
+/* bay__bell_ring bumps b and wakes its sleepers, if any. */
+void bay__bell_ring(bay__bell *b);
 
-/* bay_bell_arm registers a sleeper on b and returns the seq to sleep against;
- * bay_bell_disarm unregisters it. */
-uint32_t bay_bell_arm(bay_bell *b);
-void bay_bell_disarm(bay_bell *b);
+/* bay__bell_arm registers a sleeper on b and returns the seq to sleep against;
+ * bay__bell_disarm unregisters it. */
+uint32_t bay__bell_arm(bay__bell *b);
+void bay__bell_disarm(bay__bell *b);
 
-/* bay_bell_sleep sleeps until one of the n bells (at most 128) no longer holds
+/* bay__bell_sleep sleeps until one of the n bells (at most 128) no longer holds
  * seen[i], a wake-up, or until_ns (CLOCK_MONOTONIC; 0 = no limit). */
-void bay_bell_sleep(bay_bell *const *bells, const uint32_t *seen, size_t n, int64_t until_ns);
+void bay__bell_sleep(bay__bell *const *bells, const uint32_t *seen, size_t n, int64_t until_ns);
 
-/* bay_spin_budget returns how many ns to spin before sleeping: four times the
+/* bay__spin_budget returns how many ns to spin before sleeping: four times the
  * recent waits while they stay short (20 to 200 µs), 20 µs once they are long.
- * bay_spin_note records a wait that lasted ns. */
-int64_t bay_spin_budget(const bay_spin *s);
-void bay_spin_note(bay_spin *s, int64_t ns);
+ * bay__spin_note records a wait that lasted ns. */
+int64_t bay__spin_budget(const bay__spin *s);
+void bay__spin_note(bay__spin *s, int64_t ns);
 
-/* bay_cpu_relax tells the CPU this thread is spinning. */
-static inline void bay_cpu_relax(void)
+/* bay__cpu_relax tells the CPU this thread is spinning. */
+static inline void bay__cpu_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
@@ -109,66 +109,66 @@ static inline void bay_cpu_relax(void)
 #endif
 }
 
-/* bay_wait_for waits as w says until ready(arg) is true (0) or the wait ends
+/* bay__wait_for waits as w says until ready(arg) is true (0) or the wait ends
  * (BAY_ETIMEDOUT, or alive's code); it sleeps on the n bells. */
-int bay_wait_for(bool (*ready)(void *), void *arg, bay_bell *const *bells, size_t n, const bay_ring_wait *w);
+int bay__wait_for(bool (*ready)(void *), void *arg, bay__bell *const *bells, size_t n, const bay__ring_wait *w);
 
-/* bay_chan_init lays out a new channel in mem (BAY_CHAN_SIZE zeroed bytes). */
-void bay_chan_init(void *mem, int32_t worker_pid);
+/* bay__chan_init lays out a new channel in mem (BAY_CHAN_SIZE zeroed bytes). */
+void bay__chan_init(void *mem, int32_t worker_pid);
 
-/* bay_chan_check returns 0 when mem (size bytes) is a channel this build
+/* bay__chan_check returns 0 when mem (size bytes) is a channel this build
  * speaks, else BAY_EPROTO with the reason in err. */
-int bay_chan_check(const void *mem, size_t size, char *err, size_t errlen);
+int bay__chan_check(const void *mem, size_t size, char *err, size_t errlen);
 
-/* bay_chan_rings gives the worker's (worker true) or the host's view of the
+/* bay__chan_rings gives the worker's (worker true) or the host's view of the
  * channel at mem: the ring it reads (in) and the ring it writes (out). */
-void bay_chan_rings(void *mem, bool worker, bay_ring *in, bay_ring *out);
+void bay__chan_rings(void *mem, bool worker, bay__ring *in, bay__ring *out);
 
-/* bay_ring_readable returns how many bytes a consumer may read now, or -1
+/* bay__ring_readable returns how many bytes a consumer may read now, or -1
  * when the producer's index is impossible (a broken or hostile peer). */
-int64_t bay_ring_readable(const bay_ring *r);
+int64_t bay__ring_readable(const bay__ring *r);
 
-/* bay_ring_read reads exactly len bytes into buf, waiting for the producer as
+/* bay__ring_read reads exactly len bytes into buf, waiting for the producer as
  * w says. Returns 0, BAY_ETIMEDOUT, alive's code, or BAY_EPROTO. */
-int bay_ring_read(bay_ring *r, void *buf, size_t len, const bay_ring_wait *w);
+int bay__ring_read(bay__ring *r, void *buf, size_t len, const bay__ring_wait *w);
 
-/* bay_ring_write writes len bytes of buf, waiting for room as w says. Returns
+/* bay__ring_write writes len bytes of buf, waiting for room as w says. Returns
  * 0, BAY_ETIMEDOUT, alive's code, or BAY_EPROTO. A failed write may have
  * written part of buf: the ring can no longer be used then. */
-int bay_ring_write(bay_ring *r, const void *buf, size_t len, const bay_ring_wait *w);
+int bay__ring_write(bay__ring *r, const void *buf, size_t len, const bay__ring_wait *w);
 
-/* bay_ring_read_len reads the 4-byte length that starts a frame into *len;
- * 0 or over max bytes is BAY_EPROTO. Otherwise as bay_ring_read. */
-int bay_ring_read_len(bay_ring *r, size_t max, size_t *len, const bay_ring_wait *w);
+/* bay__ring_read_len reads the 4-byte length that starts a frame into *len;
+ * 0 or over max bytes is BAY_EPROTO. Otherwise as bay__ring_read. */
+int bay__ring_read_len(bay__ring *r, size_t max, size_t *len, const bay__ring_wait *w);
 
-/* bay_ring_read_frame reads one length-prefixed frame into a new malloc'ed
+/* bay__ring_read_frame reads one length-prefixed frame into a new malloc'ed
  * buffer (*out, *len) the caller frees. Frames over max bytes are BAY_EPROTO. */
-int bay_ring_read_frame(bay_ring *r, size_t max, void **out, size_t *len, const bay_ring_wait *w);
+int bay__ring_read_frame(bay__ring *r, size_t max, void **out, size_t *len, const bay__ring_wait *w);
 
-/* bay_ring_write_frame encodes f as a length-prefixed frame and writes it like bay_ring_write;
+/* bay__ring_write_frame encodes f as a length-prefixed frame and writes it like bay__ring_write;
  * BAY_EINVAL when f cannot be encoded or is over BAY_FRAME_MAX. */
-int bay_ring_write_frame(bay_ring *r, const bay_frame *f, const bay_ring_wait *w);
+int bay__ring_write_frame(bay__ring *r, const bay__frame *f, const bay__ring_wait *w);
 
-/* bay_ring_consumed returns the bytes the consumer has read so far, as the
+/* bay__ring_consumed returns the bytes the consumer has read so far, as the
  * producer sees it (the consumer's shared index). */
-uint64_t bay_ring_consumed(const bay_ring *r);
+uint64_t bay__ring_consumed(const bay__ring *r);
 
 /* The channel's Unix socket (SOCK_SEQPACKET) carries a few frames, one per
  * message: the host's HELLO with its token, the worker's WELCOME with the
  * memfd (or an ERROR), and the host's CANCELs. */
 
-/* bay_chan_send sends f on fd as one message, passing pass_fd along
+/* bay__chan_send sends f on fd as one message, passing pass_fd along
  * (SCM_RIGHTS) when it is >= 0. Never blocks. Returns 0, BAY_EINVAL when f
  * cannot be encoded, BAY_EBUSY when the socket is full, or BAY_ECONN. */
-int bay_chan_send(int fd, const bay_frame *f, int pass_fd);
+int bay__chan_send(int fd, const bay__frame *f, int pass_fd);
 
-/* bay_chan_recv waits up to timeout_ms (-1: no limit) for one message on fd,
+/* bay__chan_recv waits up to timeout_ms (-1: no limit) for one message on fd,
  * received into buf (size bytes), and decodes it into f, which points into
  * buf: release f before reusing buf. A descriptor passed along goes to
  * *got_fd (-1 when none); with got_fd NULL it is closed. Returns 0,
  * BAY_ETIMEDOUT, BAY_ECONN (the peer hung up), or the decoding error with the
  * reason in err. */
-int bay_chan_recv(int fd, void *buf, size_t size, int timeout_ms, bay_frame *f, int *got_fd, char *err,
+int bay__chan_recv(int fd, void *buf, size_t size, int timeout_ms, bay__frame *f, int *got_fd, char *err,
                   size_t errlen);
 
 #endif

@@ -11,7 +11,7 @@
 #define MAP_SCAN_MAX 8
 #define MAP_FIRST_SLOTS 32 /* a power of two at least 2 * (MAP_SCAN_MAX + 1) */
 
-int bay_value_fail(char *err, size_t errlen, int code, const char *fmt, ...)
+int bay__value_fail(char *err, size_t errlen, int code, const char *fmt, ...)
 {
     if (err && errlen > 0) {
         va_list ap;
@@ -22,12 +22,12 @@ int bay_value_fail(char *err, size_t errlen, int code, const char *fmt, ...)
     return code;
 }
 
-int bay_value_nomem(char *err, size_t errlen)
+int bay__value_nomem(char *err, size_t errlen)
 {
-    return bay_value_fail(err, errlen, BAY_ENOMEM, "out of memory");
+    return bay__value_fail(err, errlen, BAY_ENOMEM, "out of memory");
 }
 
-int bay_value_settle(bay_value *v, int rc, bay_value **out)
+int bay__value_settle(bay_value *v, int rc, bay_value **out)
 {
     if (rc)
         bay_value_free(v);
@@ -158,7 +158,7 @@ static uint64_t hash_key(const char *key, size_t len)
     return h;
 }
 
-static bool key_is(const bay_entry *e, const char *key, size_t keylen)
+static bool key_is(const bay__entry *e, const char *key, size_t keylen)
 {
     return e->keylen == keylen && memcmp(e->key, key, keylen) == 0;
 }
@@ -166,7 +166,7 @@ static bool key_is(const bay_entry *e, const char *key, size_t keylen)
 /* map_find returns the position of key in map, or the map's length when absent. */
 static size_t map_find(const bay_value *map, const char *key, size_t keylen)
 {
-    const bay_entry *entries = map->u.map.entries;
+    const bay__entry *entries = map->u.map.entries;
     const size_t *slots = map->u.map.slots;
     if (!slots) {
         for (size_t i = 0; i < map->u.map.len; i++)
@@ -181,7 +181,7 @@ static size_t map_find(const bay_value *map, const char *key, size_t keylen)
     return map->u.map.len;
 }
 
-static void slot_insert(size_t *slots, size_t nslots, const bay_entry *e, size_t pos)
+static void slot_insert(size_t *slots, size_t nslots, const bay__entry *e, size_t pos)
 {
     size_t mask = nslots - 1, s = hash_key(e->key, e->keylen) & mask;
     while (slots[s])
@@ -216,7 +216,7 @@ static int map_index_last(bay_value *map)
 static int map_append(bay_value *map, const char *key, size_t keylen, bay_value *val)
 {
     char *k = NULL;
-    bay_entry *entries =
+    bay__entry *entries =
         grow(map->u.map.entries, &map->u.map.cap, map->u.map.len, sizeof *entries);
     if (entries) {
         map->u.map.entries = entries;
@@ -225,7 +225,7 @@ static int map_append(bay_value *map, const char *key, size_t keylen, bay_value 
     if (k) {
         memcpy(k, key, keylen);
         k[keylen] = '\0';
-        entries[map->u.map.len++] = (bay_entry){k, keylen, val};
+        entries[map->u.map.len++] = (bay__entry){k, keylen, val};
         if (map_index_last(map) == 0)
             return 0;
         map->u.map.len--;
@@ -250,23 +250,23 @@ int bay_map_set(bay_value *map, const char *key, bay_value *val)
     return 0;
 }
 
-int bay_map_add(bay_value *map, const char *key, size_t keylen, bay_value *val, char *err,
+int bay__map_add(bay_value *map, const char *key, size_t keylen, bay_value *val, char *err,
                 size_t errlen)
 {
     int rc = 0;
     if (!map || map->type != BAY_MAP || !key || !val)
-        rc = bay_value_fail(err, errlen, BAY_EINVAL, "bay_map_add needs a map, a key and a value");
+        rc = bay__value_fail(err, errlen, BAY_EINVAL, "bay__map_add needs a map, a key and a value");
     else if (memchr(key, '\0', keylen))
-        rc = bay_value_fail(err, errlen, BAY_EINVAL,
+        rc = bay__value_fail(err, errlen, BAY_EINVAL,
                             "map key holds a NUL byte; keys must be plain strings");
     else if (map_find(map, key, keylen) < map->u.map.len)
-        rc = bay_value_fail(err, errlen, BAY_EINVAL, "duplicate map key \"%.*s\"",
+        rc = bay__value_fail(err, errlen, BAY_EINVAL, "duplicate map key \"%.*s\"",
                             keylen > 64 ? 64 : (int)keylen, key);
     if (rc) {
         bay_value_free(val);
         return rc;
     }
-    return map_append(map, key, keylen, val) ? bay_value_nomem(err, errlen) : 0;
+    return map_append(map, key, keylen, val) ? bay__value_nomem(err, errlen) : 0;
 }
 
 void bay_value_free(bay_value *v)
@@ -312,7 +312,7 @@ static bay_value *copy_map(const bay_value *m)
 {
     bay_value *c = bay_map();
     for (size_t i = 0; c && i < m->u.map.len; i++) {
-        const bay_entry *e = &m->u.map.entries[i];
+        const bay__entry *e = &m->u.map.entries[i];
         if (bay_map_set(c, e->key, bay_value_copy(e->val))) {
             bay_value_free(c);
             c = NULL;
@@ -358,7 +358,7 @@ static bool maps_equal(const bay_value *a, const bay_value *b)
     if (a->u.map.len != b->u.map.len)
         return false;
     for (size_t i = 0; i < a->u.map.len; i++) {
-        const bay_entry *e = &a->u.map.entries[i];
+        const bay__entry *e = &a->u.map.entries[i];
         size_t pos = map_find(b, e->key, e->keylen);
         if (pos == b->u.map.len || !bay_value_equal(e->val, b->u.map.entries[pos].val))
             return false;

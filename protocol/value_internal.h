@@ -6,11 +6,11 @@
 #include "value_convert.h"
 
 /* One map entry. The key is NUL-terminated, holds no NUL byte and is unique. */
-typedef struct bay_entry {
+typedef struct bay__entry {
     char *key;
     size_t keylen;
     bay_value *val;
-} bay_entry;
+} bay__entry;
 
 struct bay_value {
     bay_type type;
@@ -27,7 +27,7 @@ struct bay_value {
             size_t len, cap;
         } array;
         struct {
-            bay_entry *entries; /* in insertion order */
+            bay__entry *entries; /* in insertion order */
             size_t len, cap;
             size_t *slots;      /* hash index of entry position + 1 (0 = empty), NULL for small maps */
             size_t nslots;      /* a power of two */
@@ -35,8 +35,8 @@ struct bay_value {
     } u;
 };
 
-/* bay_msgpack_counts_fit returns false when a container in the msgpack bytes
+/* bay__msgpack_counts_fit returns false when a container in the msgpack bytes
  * declares more items than bytes remain (decoding would allocate for a lie). */
-bool bay_msgpack_counts_fit(const void *buf, size_t len);
+bool bay__msgpack_counts_fit(const void *buf, size_t len);
 
 #endif

@@ -14,10 +14,10 @@ static int to_jansson(const bay_value *v, json_t **out, char *err, size_t errlen
 static int float_to_jansson(double d, json_t **out, char *err, size_t errlen)
 {
     if (!isfinite(d))
-        return bay_value_fail(err, errlen, BAY_EINVAL,
+        return bay__value_fail(err, errlen, BAY_EINVAL,
                               "float %g has no JSON form (JSON has no NaN or infinity)", d);
     *out = json_real(d);
-    return *out ? 0 : bay_value_nomem(err, errlen);
+    return *out ? 0 : bay__value_nomem(err, errlen);
 }
 
 static int str_to_jansson(const bay_value *v, json_t **out, char *err, size_t errlen)
@@ -25,7 +25,7 @@ static int str_to_jansson(const bay_value *v, json_t **out, char *err, size_t er
     /* jansson refuses bytes that are not UTF-8; out of memory is its only other failure */
     *out = json_stringn(v->u.str.bytes, v->u.str.len);
     if (!*out)
-        return bay_value_fail(err, errlen, BAY_EINVAL,
+        return bay__value_fail(err, errlen, BAY_EINVAL,
                               "string is not valid UTF-8; JSON strings must be UTF-8");
     return 0;
 }
@@ -36,24 +36,24 @@ static int bin_to_jansson(const bay_value *v, json_t **out, char *err, size_t er
     size_t b64size = sodium_base64_ENCODED_LEN(v->u.str.len, B64_VARIANT); /* with the NUL */
     char *text = malloc(prefix + b64size);
     if (!text)
-        return bay_value_nomem(err, errlen);
+        return bay__value_nomem(err, errlen);
     memcpy(text, BIN_PREFIX, prefix);
     sodium_bin2base64(text + prefix, b64size, (const unsigned char *)v->u.str.bytes, v->u.str.len,
                       B64_VARIANT);
     *out = json_string(text);
     free(text);
-    return *out ? 0 : bay_value_nomem(err, errlen);
+    return *out ? 0 : bay__value_nomem(err, errlen);
 }
 
 static int array_to_jansson(const bay_value *v, json_t **out, char *err, size_t errlen)
 {
     json_t *a = json_array();
-    int rc = a ? 0 : bay_value_nomem(err, errlen);
+    int rc = a ? 0 : bay__value_nomem(err, errlen);
     for (size_t i = 0; !rc && i < v->u.array.len; i++) {
         json_t *item;
         rc = to_jansson(v->u.array.items[i], &item, err, errlen);
         if (!rc && json_array_append_new(a, item))
-            rc = bay_value_nomem(err, errlen);
+            rc = bay__value_nomem(err, errlen);
     }
     if (rc)
         json_decref(a);
@@ -65,14 +65,14 @@ static int array_to_jansson(const bay_value *v, json_t **out, char *err, size_t 
 static int map_to_jansson(const bay_value *v, json_t **out, char *err, size_t errlen)
 {
     json_t *o = json_object();
-    int rc = o ? 0 : bay_value_nomem(err, errlen);
+    int rc = o ? 0 : bay__value_nomem(err, errlen);
     for (size_t i = 0; !rc && i < v->u.map.len; i++) {
-        const bay_entry *e = &v->u.map.entries[i];
+        const bay__entry *e = &v->u.map.entries[i];
         json_t *item;
         rc = to_jansson(e->val, &item, err, errlen);
         /* json_object_setn_new takes item even when it fails, which it does for non-UTF-8 keys */
         if (!rc && json_object_setn_new(o, e->key, e->keylen, item))
-            rc = bay_value_fail(err, errlen, BAY_EINVAL, "map key \"%s\" is not valid UTF-8",
+            rc = bay__value_fail(err, errlen, BAY_EINVAL, "map key \"%s\" is not valid UTF-8",
                                 e->key);
     }
     if (rc)
@@ -106,14 +106,14 @@ static int to_jansson(const bay_value *v, json_t **out, char *err, size_t errlen
     case BAY_MAP:
         return map_to_jansson(v, out, err, errlen);
     }
-    return *out ? 0 : bay_value_nomem(err, errlen);
+    return *out ? 0 : bay__value_nomem(err, errlen);
 }
 
-json_t *bay_value_to_jansson(const bay_value *v, char *err, size_t errlen)
+json_t *bay__value_to_jansson(const bay_value *v, char *err, size_t errlen)
 {
     json_t *j;
     if (!v) {
-        bay_value_fail(err, errlen, BAY_EINVAL, "bay_value_to_jansson needs a value");
+        bay__value_fail(err, errlen, BAY_EINVAL, "bay__value_to_jansson needs a value");
         return NULL;
     }
     return to_jansson(v, &j, err, errlen) ? NULL : j;
@@ -141,14 +141,14 @@ static int array_from_jansson(const json_t *j, int depth, bay_value **out, char 
                               size_t errlen)
 {
     bay_value *a = bay_array();
-    int rc = a ? 0 : bay_value_nomem(err, errlen);
+    int rc = a ? 0 : bay__value_nomem(err, errlen);
     for (size_t i = 0; !rc && i < json_array_size(j); i++) {
         bay_value *item;
         rc = from_jansson(json_array_get(j, i), depth, &item, err, errlen);
         if (!rc && bay_array_push(a, item))
-            rc = bay_value_nomem(err, errlen);
+            rc = bay__value_nomem(err, errlen);
     }
-    return bay_value_settle(a, rc, out);
+    return bay__value_settle(a, rc, out);
 }
 
 static int object_from_jansson(const json_t *j, int depth, bay_value **out, char *err,
@@ -156,7 +156,7 @@ static int object_from_jansson(const json_t *j, int depth, bay_value **out, char
 {
     bay_value *m = bay_map();
     if (!m)
-        return bay_value_nomem(err, errlen);
+        return bay__value_nomem(err, errlen);
     int rc = 0;
     const char *key;
     size_t keylen;
@@ -166,11 +166,11 @@ static int object_from_jansson(const json_t *j, int depth, bay_value **out, char
         bay_value *item;
         rc = from_jansson(val, depth, &item, err, errlen);
         if (!rc)
-            rc = bay_map_add(m, key, keylen, item, err, errlen);
+            rc = bay__map_add(m, key, keylen, item, err, errlen);
         if (rc)
             break;
     }
-    return bay_value_settle(m, rc, out);
+    return bay__value_settle(m, rc, out);
 }
 
 /* from_jansson converts j, which sits inside depth containers. */
@@ -178,7 +178,7 @@ static int from_jansson(const json_t *j, int depth, bay_value **out, char *err, 
 {
     *out = NULL;
     if ((json_is_array(j) || json_is_object(j)) && depth >= BAY_VALUE_MAX_DEPTH)
-        return bay_value_fail(err, errlen, BAY_EINVAL, "JSON nests deeper than %d levels",
+        return bay__value_fail(err, errlen, BAY_EINVAL, "JSON nests deeper than %d levels",
                               BAY_VALUE_MAX_DEPTH);
     switch (json_typeof(j)) {
     case JSON_OBJECT:
@@ -202,14 +202,14 @@ static int from_jansson(const json_t *j, int depth, bay_value **out, char *err, 
         *out = bay_nil();
         break;
     }
-    return *out ? 0 : bay_value_nomem(err, errlen);
+    return *out ? 0 : bay__value_nomem(err, errlen);
 }
 
-int bay_value_from_jansson(const json_t *j, bay_value **out, char *err, size_t errlen)
+int bay__value_from_jansson(const json_t *j, bay_value **out, char *err, size_t errlen)
 {
     if (!j || !out)
-        return bay_value_fail(err, errlen, BAY_EINVAL,
-                              "bay_value_from_jansson needs a JSON value and an out pointer");
+        return bay__value_fail(err, errlen, BAY_EINVAL,
+                              "bay__value_from_jansson needs a JSON value and an out pointer");
     *out = NULL;
     return from_jansson(j, 0, out, err, errlen);
 }
@@ -217,15 +217,15 @@ int bay_value_from_jansson(const json_t *j, bay_value **out, char *err, size_t e
 int bay_value_from_json(const char *text, bay_value **out, char *err, size_t errlen)
 {
     if (!text || !out)
-        return bay_value_fail(err, errlen, BAY_EINVAL,
+        return bay__value_fail(err, errlen, BAY_EINVAL,
                               "bay_value_from_json needs a text and an out pointer");
     *out = NULL;
     json_error_t e;
     json_t *j = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
     if (!j)
-        return bay_value_fail(err, errlen, BAY_EINVAL, "line %d column %d: %s", e.line, e.column,
+        return bay__value_fail(err, errlen, BAY_EINVAL, "line %d column %d: %s", e.line, e.column,
                               e.text);
-    int rc = bay_value_from_jansson(j, out, err, errlen);
+    int rc = bay__value_from_jansson(j, out, err, errlen);
     json_decref(j);
     return rc;
 }

@@ -13,7 +13,7 @@ static int pack_array(msgpack_packer *pk, const bay_value *v)
 {
     int rc = pack_rc(msgpack_pack_array(pk, v->u.array.len));
     for (size_t i = 0; !rc && i < v->u.array.len; i++)
-        rc = bay_value_pack_to(pk, v->u.array.items[i]);
+        rc = bay__value_pack_to(pk, v->u.array.items[i]);
     return rc;
 }
 
@@ -21,15 +21,15 @@ static int pack_map(msgpack_packer *pk, const bay_value *v)
 {
     int rc = pack_rc(msgpack_pack_map(pk, v->u.map.len));
     for (size_t i = 0; !rc && i < v->u.map.len; i++) {
-        const bay_entry *e = &v->u.map.entries[i];
+        const bay__entry *e = &v->u.map.entries[i];
         rc = pack_rc(msgpack_pack_str_with_body(pk, e->key, e->keylen));
         if (!rc)
-            rc = bay_value_pack_to(pk, e->val);
+            rc = bay__value_pack_to(pk, e->val);
     }
     return rc;
 }
 
-int bay_value_pack_to(msgpack_packer *pk, const bay_value *v)
+int bay__value_pack_to(msgpack_packer *pk, const bay_value *v)
 {
     if (!pk || !v)
         return BAY_EINVAL;
@@ -68,7 +68,7 @@ int bay_value_pack(const bay_value *v, void **out, size_t *len)
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    int rc = bay_value_pack_to(&pk, v);
+    int rc = bay__value_pack_to(&pk, v);
     if (rc) {
         msgpack_sbuffer_destroy(&sb);
         return rc;
@@ -104,14 +104,14 @@ static int array_from_object(const msgpack_object_array *arr, int depth, bay_val
                              char *err, size_t errlen)
 {
     bay_value *a = bay_array();
-    int rc = a ? 0 : bay_value_nomem(err, errlen);
+    int rc = a ? 0 : bay__value_nomem(err, errlen);
     for (uint32_t i = 0; !rc && i < arr->size; i++) {
         bay_value *item;
         rc = from_object(&arr->ptr[i], depth, &item, err, errlen);
         if (!rc && bay_array_push(a, item))
-            rc = bay_value_nomem(err, errlen);
+            rc = bay__value_nomem(err, errlen);
     }
-    return bay_value_settle(a, rc, out);
+    return bay__value_settle(a, rc, out);
 }
 
 /* map_entry_from_object adds entry i of a msgpack map to m. */
@@ -119,15 +119,15 @@ static int map_entry_from_object(bay_value *m, const msgpack_object_kv *kv, uint
                                  char *err, size_t errlen)
 {
     if (kv->key.type != MSGPACK_OBJECT_STR)
-        return bay_value_fail(err, errlen, BAY_EPROTO,
+        return bay__value_fail(err, errlen, BAY_EPROTO,
                               "map key %" PRIu32 " is %s; map keys must be strings", i,
                               object_kind(kv->key.type));
-    /* msgpack-c gives the empty key "" a NULL ptr, which bay_map_add refuses */
+    /* msgpack-c gives the empty key "" a NULL ptr, which bay__map_add refuses */
     const char *key = kv->key.via.str.size > 0 ? kv->key.via.str.ptr : "";
     bay_value *val;
     int rc = from_object(&kv->val, depth, &val, err, errlen);
     if (!rc)
-        rc = bay_map_add(m, key, kv->key.via.str.size, val, err, errlen);
+        rc = bay__map_add(m, key, kv->key.via.str.size, val, err, errlen);
     return rc == BAY_EINVAL ? BAY_EPROTO : rc; /* a NUL byte or a duplicate in the key */
 }
 
@@ -135,10 +135,10 @@ static int map_from_object(const msgpack_object_map *map, int depth, bay_value *
                            size_t errlen)
 {
     bay_value *m = bay_map();
-    int rc = m ? 0 : bay_value_nomem(err, errlen);
+    int rc = m ? 0 : bay__value_nomem(err, errlen);
     for (uint32_t i = 0; !rc && i < map->size; i++)
         rc = map_entry_from_object(m, &map->ptr[i], i, depth, err, errlen);
-    return bay_value_settle(m, rc, out);
+    return bay__value_settle(m, rc, out);
 }
 
 /* from_object converts o, which sits inside depth containers. */
@@ -147,7 +147,7 @@ static int from_object(const msgpack_object *o, int depth, bay_value **out, char
 {
     bool container = o->type == MSGPACK_OBJECT_ARRAY || o->type == MSGPACK_OBJECT_MAP;
     if (container && depth >= BAY_VALUE_MAX_DEPTH)
-        return bay_value_fail(err, errlen, BAY_EPROTO, "msgpack nests deeper than %d levels",
+        return bay__value_fail(err, errlen, BAY_EPROTO, "msgpack nests deeper than %d levels",
                               BAY_VALUE_MAX_DEPTH);
     switch (o->type) {
     case MSGPACK_OBJECT_NIL:
@@ -158,7 +158,7 @@ static int from_object(const msgpack_object *o, int depth, bay_value **out, char
         break;
     case MSGPACK_OBJECT_POSITIVE_INTEGER:
         if (o->via.u64 > INT64_MAX)
-            return bay_value_fail(err, errlen, BAY_EPROTO, "integer %" PRIu64 " is beyond int64",
+            return bay__value_fail(err, errlen, BAY_EPROTO, "integer %" PRIu64 " is beyond int64",
                                   o->via.u64);
         *out = bay_int((int64_t)o->via.u64);
         break;
@@ -180,20 +180,20 @@ static int from_object(const msgpack_object *o, int depth, bay_value **out, char
     case MSGPACK_OBJECT_MAP:
         return map_from_object(&o->via.map, depth + 1, out, err, errlen);
     case MSGPACK_OBJECT_EXT:
-        return bay_value_fail(err, errlen, BAY_EPROTO, "ext type %d is not supported",
+        return bay__value_fail(err, errlen, BAY_EPROTO, "ext type %d is not supported",
                               o->via.ext.type);
     default:
-        return bay_value_fail(err, errlen, BAY_EPROTO, "unknown msgpack object type %d",
+        return bay__value_fail(err, errlen, BAY_EPROTO, "unknown msgpack object type %d",
                               (int)o->type);
     }
-    return *out ? 0 : bay_value_nomem(err, errlen);
+    return *out ? 0 : bay__value_nomem(err, errlen);
 }
 
-int bay_value_from_object(const msgpack_object *o, bay_value **out, char *err, size_t errlen)
+int bay__value_from_object(const msgpack_object *o, bay_value **out, char *err, size_t errlen)
 {
     if (!o || !out)
-        return bay_value_fail(err, errlen, BAY_EINVAL,
-                              "bay_value_from_object needs an object and an out pointer");
+        return bay__value_fail(err, errlen, BAY_EINVAL,
+                              "bay__value_from_object needs an object and an out pointer");
     *out = NULL;
     return from_object(o, 0, out, err, errlen);
 }
@@ -207,29 +207,29 @@ static int unpack_status(msgpack_unpack_return ret, size_t len, size_t off, char
     case MSGPACK_UNPACK_EXTRA_BYTES:
         if (off == len)
             return 0;
-        return bay_value_fail(err, errlen, BAY_EPROTO, "%zu trailing bytes after the value",
+        return bay__value_fail(err, errlen, BAY_EPROTO, "%zu trailing bytes after the value",
                               len - off);
     case MSGPACK_UNPACK_CONTINUE:
-        return bay_value_fail(err, errlen, BAY_EPROTO,
+        return bay__value_fail(err, errlen, BAY_EPROTO,
                               "truncated msgpack: %zu bytes end inside the value", len);
     case MSGPACK_UNPACK_NOMEM_ERROR:
         /* msgpack-c 4.0 also reports nesting deeper than 32 containers this way */
-        return bay_value_fail(err, errlen, BAY_EPROTO,
+        return bay__value_fail(err, errlen, BAY_EPROTO,
                               "msgpack decoder gave up: nesting deeper than 32 levels, or a "
                               "length that does not fit in memory");
     default:
-        return bay_value_fail(err, errlen, BAY_EPROTO, "malformed msgpack at byte %zu", off);
+        return bay__value_fail(err, errlen, BAY_EPROTO, "malformed msgpack at byte %zu", off);
     }
 }
 
 int bay_value_unpack(const void *buf, size_t len, bay_value **out, char *err, size_t errlen)
 {
     if (!out || (!buf && len > 0))
-        return bay_value_fail(err, errlen, BAY_EINVAL,
+        return bay__value_fail(err, errlen, BAY_EINVAL,
                               "bay_value_unpack needs a buffer and an out pointer");
     *out = NULL;
-    if (!bay_msgpack_counts_fit(buf, len))
-        return bay_value_fail(err, errlen, BAY_EPROTO, "truncated msgpack: a container declares more items than "
+    if (!bay__msgpack_counts_fit(buf, len))
+        return bay__value_fail(err, errlen, BAY_EPROTO, "truncated msgpack: a container declares more items than "
                                                        "there are bytes left");
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
@@ -237,7 +237,7 @@ int bay_value_unpack(const void *buf, size_t len, bay_value **out, char *err, si
     msgpack_unpack_return ret = msgpack_unpack_next(&u, buf, len, &off);
     int rc = unpack_status(ret, len, off, err, errlen);
     if (!rc)
-        rc = bay_value_from_object(&u.data, out, err, errlen);
+        rc = bay__value_from_object(&u.data, out, err, errlen);
     msgpack_unpacked_destroy(&u);
     return rc;
 }

@@ -10,7 +10,7 @@
 #include <nng/protocol/pair1/pair.h>
 #include <nng/protocol/reqrep0/req.h>
 
-int bay_from_nng(int rv)
+int bay__from_nng(int rv)
 {
     switch (rv) {
     case 0: return 0;
@@ -27,14 +27,14 @@ int bay_from_nng(int rv)
     }
 }
 
-int bay_wire_open(nng_socket *s)
+int bay__wire_open(nng_socket *s)
 {
     int rv = nng_pair1_open(s);
     if (rv == 0 && ((rv = nng_socket_set_size(*s, NNG_OPT_RECVMAXSZ, BAY_FRAME_MAX)) != 0 ||
                     (rv = nng_socket_set_int(*s, NNG_OPT_SENDBUF, 8192)) != 0 ||
                     (rv = nng_socket_set_int(*s, NNG_OPT_RECVBUF, 8192)) != 0))
         nng_close(*s);
-    return bay_from_nng(rv);
+    return bay__from_nng(rv);
 }
 
 static int msg_sink(void *data, const char *buf, size_t len)
@@ -42,12 +42,12 @@ static int msg_sink(void *data, const char *buf, size_t len)
     return nng_msg_append(data, buf, len) == 0 ? 0 : -1;
 }
 
-int bay_wire_msg(const bay_frame *f, nng_msg **out)
+int bay__wire_msg(const bay__frame *f, nng_msg **out)
 {
     nng_msg *m;
     if (nng_msg_alloc(&m, 0) != 0)
         return BAY_ENOMEM;
-    int rc = bay_frame_encode(f, msg_sink, m);
+    int rc = bay__frame_encode(f, msg_sink, m);
     if (rc) {
         nng_msg_free(m);
         return rc;
@@ -56,45 +56,45 @@ int bay_wire_msg(const bay_frame *f, nng_msg **out)
     return 0;
 }
 
-int bay_wire_send(nng_socket s, const bay_frame *f, int flags)
+int bay__wire_send(nng_socket s, const bay__frame *f, int flags)
 {
     nng_msg *m;
-    int rc = bay_wire_msg(f, &m);
+    int rc = bay__wire_msg(f, &m);
     if (rc)
         return rc;
     int rv = nng_sendmsg(s, m, flags);
     if (rv)
         nng_msg_free(m);
-    return bay_from_nng(rv);
+    return bay__from_nng(rv);
 }
 
-int bay_wire_send_errorv(nng_socket s, uint64_t id, int code, const char *plugin, const char *fmt, va_list ap)
+int bay__wire_send_errorv(nng_socket s, uint64_t id, int code, const char *plugin, const char *fmt, va_list ap)
 {
     char text[512];
     vsnprintf(text, sizeof text, fmt, ap);
-    bay_frame f = {.type = BAY_F_ERROR, .id = id, .code = code, .plugin = plugin, .message = text};
-    return bay_wire_send(s, &f, NNG_FLAG_NONBLOCK);
+    bay__frame f = {.type = BAY_F_ERROR, .id = id, .code = code, .plugin = plugin, .message = text};
+    return bay__wire_send(s, &f, NNG_FLAG_NONBLOCK);
 }
 
-int bay_wire_send_error(nng_socket s, uint64_t id, int code, const char *plugin, const char *fmt, ...)
+int bay__wire_send_error(nng_socket s, uint64_t id, int code, const char *plugin, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int rc = bay_wire_send_errorv(s, id, code, plugin, fmt, ap);
+    int rc = bay__wire_send_errorv(s, id, code, plugin, fmt, ap);
     va_end(ap);
     return rc;
 }
 
-int bay_wire_recv(nng_socket s, int timeout_ms, nng_msg **msg, bay_frame *f, bay_error *err)
+int bay__wire_recv(nng_socket s, int timeout_ms, nng_msg **msg, bay__frame *f, bay_error *err)
 {
     *msg = NULL;
     nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, timeout_ms < 0 ? NNG_DURATION_INFINITE : timeout_ms);
     nng_msg *m;
     int rv = nng_recvmsg(s, &m, 0);
     if (rv)
-        return bay_error_set(err, bay_from_nng(rv), NULL, "receiving from the broker: %s", nng_strerror(rv));
+        return bay_error_set(err, bay__from_nng(rv), NULL, "receiving from the broker: %s", nng_strerror(rv));
     char why[256];
-    int rc = bay_frame_decode(nng_msg_body(m), nng_msg_len(m), f, why, sizeof why);
+    int rc = bay__frame_decode(nng_msg_body(m), nng_msg_len(m), f, why, sizeof why);
     if (rc) {
         nng_msg_free(m);
         return bay_error_set(err, rc, NULL, "%s", why);
@@ -109,8 +109,8 @@ static int expect_welcome(nng_socket s, const char *url, int timeout_ms, int64_t
                           char **token, bay_error *err)
 {
     nng_msg *m;
-    bay_frame f;
-    int rc = bay_wire_recv(s, timeout_ms, &m, &f, err);
+    bay__frame f;
+    int rc = bay__wire_recv(s, timeout_ms, &m, &f, err);
     if (rc == BAY_ETIMEDOUT)
         return bay_error_set(err, rc, NULL, "plugbayd at %s did not answer the handshake within %d ms", url,
                              timeout_ms);
@@ -120,7 +120,7 @@ static int expect_welcome(nng_socket s, const char *url, int timeout_ms, int64_t
         rc = bay_error_set(err, (int)f.code, f.plugin, "plugbayd at %s refused the handshake: %s", url, f.message);
     } else if (f.type != BAY_F_WELCOME) {
         rc = bay_error_set(err, BAY_EPROTO, NULL, "plugbayd at %s answered HELLO with %s instead of WELCOME", url,
-                           bay_frame_type_name(f.type));
+                           bay__frame_type_name(f.type));
     } else {
         if (session)
             *session = f.session;
@@ -135,7 +135,7 @@ static int expect_welcome(nng_socket s, const char *url, int timeout_ms, int64_t
             }
         }
     }
-    bay_frame_release(&f);
+    bay__frame_release(&f);
     nng_msg_free(m);
     return rc;
 }
@@ -143,8 +143,8 @@ static int expect_welcome(nng_socket s, const char *url, int timeout_ms, int64_t
 static int send_hello(nng_socket s, const char *url, const char *role, const char *name, const char *token,
                       bay_error *err)
 {
-    bay_frame hello = {.type = BAY_F_HELLO, .role = role, .name = name, .pid = getpid(), .token = token};
-    int rc = bay_wire_send(s, &hello, 0);
+    bay__frame hello = {.type = BAY_F_HELLO, .role = role, .name = name, .pid = getpid(), .token = token};
+    int rc = bay__wire_send(s, &hello, 0);
     return rc ? bay_error_set(err, rc, NULL, "sending HELLO to plugbayd at %s: %s", url, bay_strerror(rc)) : 0;
 }
 
@@ -152,17 +152,17 @@ static int dial(nng_socket s, const char *url, bay_error *err)
 {
     int rv = nng_dial(s, url, NULL, 0);
     if (rv)
-        return bay_error_set(err, bay_from_nng(rv) == BAY_EINVAL ? BAY_EINVAL : BAY_ECONN, NULL,
+        return bay_error_set(err, bay__from_nng(rv) == BAY_EINVAL ? BAY_EINVAL : BAY_ECONN, NULL,
                              "cannot connect to plugbayd at %s: %s; is plugbayd running there (plugbayd --listen %s)?",
                              url, nng_strerror(rv), url);
     return 0;
 }
 
-int bay_wire_connect(const char *url, const char *role, const char *name, const char *token, int timeout_ms,
+int bay__wire_connect(const char *url, const char *role, const char *name, const char *token, int timeout_ms,
                      nng_socket *out, int64_t *session, bay_error *err)
 {
     nng_socket s;
-    int rc = bay_wire_open(&s);
+    int rc = bay__wire_open(&s);
     if (rc)
         return bay_error_set(err, rc, NULL, "opening an NNG socket: %s", bay_strerror(rc));
     if ((rc = dial(s, url, err)) == 0 && (rc = send_hello(s, url, role, name, token, err)) == 0)
@@ -176,13 +176,13 @@ int bay_wire_connect(const char *url, const char *role, const char *name, const 
     return 0;
 }
 
-int bay_wire_rendezvous(const char *url, const char *role, const char *name, int timeout_ms, char **pair_url,
+int bay__wire_rendezvous(const char *url, const char *role, const char *name, int timeout_ms, char **pair_url,
                         char **token, bay_error *err)
 {
     nng_socket s;
     int rv = nng_req0_open(&s);
     if (rv)
-        return bay_error_set(err, bay_from_nng(rv), NULL, "opening an NNG socket: %s", nng_strerror(rv));
+        return bay_error_set(err, bay__from_nng(rv), NULL, "opening an NNG socket: %s", nng_strerror(rv));
     nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, BAY_FRAME_MAX);
     int rc = dial(s, url, err);
     if (rc == 0 && (rc = send_hello(s, url, role, name, NULL, err)) == 0)

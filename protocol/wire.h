@@ -9,47 +9,47 @@
 
 #include "frame.h"
 
-/* bay_from_nng maps an NNG error to the closest bay_errno code. */
-int bay_from_nng(int nng_rv);
+/* bay__from_nng maps an NNG error to the closest bay_errno code. */
+int bay__from_nng(int nng_rv);
 
-/* bay_wire_open opens a pair1 socket with plugbay's limits (largest frame,
+/* bay__wire_open opens a pair1 socket with plugbay's limits (largest frame,
  * send buffer). Returns 0 or a bay_errno code. */
-int bay_wire_open(nng_socket *s);
+int bay__wire_open(nng_socket *s);
 
-/* bay_wire_msg encodes f into a new NNG message the caller owns. */
-int bay_wire_msg(const bay_frame *f, nng_msg **out);
+/* bay__wire_msg encodes f into a new NNG message the caller owns. */
+int bay__wire_msg(const bay__frame *f, nng_msg **out);
 
-/* bay_wire_send encodes f and sends it on s with NNG flags (0 or
+/* bay__wire_send encodes f and sends it on s with NNG flags (0 or
  * NNG_FLAG_NONBLOCK). Returns 0, BAY_EBUSY when a non-blocking send would
  * block, BAY_ECONN when the socket is closed, or another code. */
-int bay_wire_send(nng_socket s, const bay_frame *f, int flags);
+int bay__wire_send(nng_socket s, const bay__frame *f, int flags);
 
-/* bay_wire_send_error sends an ERROR frame answering id without blocking.
- * plugin may be NULL. Returns what bay_wire_send returns. */
-int bay_wire_send_error(nng_socket s, uint64_t id, int code, const char *plugin, const char *fmt, ...)
+/* bay__wire_send_error sends an ERROR frame answering id without blocking.
+ * plugin may be NULL. Returns what bay__wire_send returns. */
+int bay__wire_send_error(nng_socket s, uint64_t id, int code, const char *plugin, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
-/* bay_wire_send_errorv is bay_wire_send_error with a va_list. */
-int bay_wire_send_errorv(nng_socket s, uint64_t id, int code, const char *plugin, const char *fmt, va_list ap)
+/* bay__wire_send_errorv is bay__wire_send_error with a va_list. */
+int bay__wire_send_errorv(nng_socket s, uint64_t id, int code, const char *plugin, const char *fmt, va_list ap)
     __attribute__((format(printf, 5, 0)));
 
-/* bay_wire_recv waits up to timeout_ms (-1 = forever) for one frame on s and
+/* bay__wire_recv waits up to timeout_ms (-1 = forever) for one frame on s and
  * decodes it into f, keeping the message in *msg (free it with nng_msg_free
- * after bay_frame_release). On a decode failure returns its code with the
+ * after bay__frame_release). On a decode failure returns its code with the
  * reason in err, and *msg is NULL. */
-int bay_wire_recv(nng_socket s, int timeout_ms, nng_msg **msg, bay_frame *f, bay_error *err);
+int bay__wire_recv(nng_socket s, int timeout_ms, nng_msg **msg, bay__frame *f, bay_error *err);
 
-/* bay_wire_connect dials the pair1 endpoint url, sends HELLO (role, name,
+/* bay__wire_connect dials the pair1 endpoint url, sends HELLO (role, name,
  * token) and waits up to timeout_ms for WELCOME. On success *out is the open
  * socket (the caller closes it with nng_close) and *session, when not NULL,
  * the broker's session number. */
-int bay_wire_connect(const char *url, const char *role, const char *name, const char *token, int timeout_ms,
+int bay__wire_connect(const char *url, const char *role, const char *name, const char *token, int timeout_ms,
                      nng_socket *out, int64_t *session, bay_error *err);
 
-/* bay_wire_rendezvous asks the broker listening at url (req/rep) for a
+/* bay__wire_rendezvous asks the broker listening at url (req/rep) for a
  * connection of its own: it sends HELLO and receives WELCOME with the
  * connection's pair1 url and token, both new strings the caller frees. */
-int bay_wire_rendezvous(const char *url, const char *role, const char *name, int timeout_ms, char **pair_url,
+int bay__wire_rendezvous(const char *url, const char *role, const char *name, int timeout_ms, char **pair_url,
                         char **token, bay_error *err);
 
 #endif

@@ -38,7 +38,7 @@ static void list_exports(char *buf, size_t size)
 }
 
 /* open_plugin does the work of native_load, leaving the handle open even on failure. */
-static int open_plugin(const bay_plugin_info *p, const char *const *functions, bay_error *err)
+static int open_plugin(const bay__plugin_info *p, const char *const *functions, bay_error *err)
 {
     int n = p->entry[0] == '/' ? snprintf(plugin.path, sizeof plugin.path, "%s", p->entry)
                                : snprintf(plugin.path, sizeof plugin.path, "%s/%s", p->dir, p->entry);
@@ -74,7 +74,7 @@ static int open_plugin(const bay_plugin_info *p, const char *const *functions, b
 }
 
 /* native_load loads the entry as a native plugin; it needs nothing from the manifest. */
-static int native_load(const bay_plugin_info *p, const json_t *manifest, const char *path,
+static int native_load(const bay__plugin_info *p, const json_t *manifest, const char *path,
                        const char *const *functions, bay_error *err)
 {
     int rc = open_plugin(p, functions, err);
@@ -103,25 +103,25 @@ static void native_unload(void)
 
 /* The two kinds of C plugin. load gets the plugin's manifest (borrowed) and its path. */
 typedef struct kind {
-    int (*load)(const bay_plugin_info *p, const json_t *manifest, const char *path, const char *const *functions,
+    int (*load)(const bay__plugin_info *p, const json_t *manifest, const char *path, const char *const *functions,
                 bay_error *err);
     int (*call)(const char *function, bay_invocation *call, const bay_value *args, bay_value **result);
     void (*unload)(void);
 } kind;
 
 static const kind native = {native_load, native_call, native_unload};
-static const kind binding = {bay_ffi_load, bay_ffi_call, bay_ffi_unload};
+static const kind binding = {bay__ffi_load, bay__ffi_call, bay__ffi_unload};
 static const kind *loaded;
 
 /* c_load looks at the manifest plugbayd sent: with a "library" the plugin
  * is a binding (docs/ffi-bindings.md), otherwise its entry is a native
  * plugin. path (plugin.json) names the manifest in messages. */
-static int c_load(const bay_plugin_info *p, const char *const *functions, bay_error *err)
+static int c_load(const bay__plugin_info *p, const char *const *functions, bay_error *err)
 {
     char path[PATH_MAX], why[256];
     if ((size_t)snprintf(path, sizeof path, "%s/plugin.json", p->dir) >= sizeof path)
         return bay_error_set(err, BAY_EINVAL, p->id, "plugin folder path %s is too long", p->dir);
-    json_t *manifest = bay_value_to_jansson(p->manifest, why, sizeof why);
+    json_t *manifest = bay__value_to_jansson(p->manifest, why, sizeof why);
     if (!manifest)
         return bay_error_set(err, BAY_EPROTO, p->id, "COMMAND load: its manifest: %s", why);
     const kind *k = json_object_get(manifest, "library") ? &binding : &native;
@@ -142,7 +142,7 @@ static void c_unload(void)
     loaded = NULL;
 }
 
-static const bay_bridge c_bridge = {
+static const bay__bridge c_bridge = {
     .language = "c",
     .load = c_load,
     .call = c_call,
@@ -151,5 +151,5 @@ static const bay_bridge c_bridge = {
 
 int main(void)
 {
-    return bay_worker_main(&c_bridge);
+    return bay__worker_main(&c_bridge);
 }

@@ -8,20 +8,20 @@
 
 #include "value_convert.h"
 
-int bay_call_stop_code(const bay_invocation *c)
+int bay__call_stop_code(const bay_invocation *c)
 {
     if (atomic_load(&c->cancelled))
         return BAY_ECANCELED;
-    return c->deadline_ns && bay_now_ns() >= c->deadline_ns ? BAY_ETIMEDOUT : 0;
+    return c->deadline_ns && bay__now_ns() >= c->deadline_ns ? BAY_ETIMEDOUT : 0;
 }
 
 /* served_names writes the call names the plugin serves, comma-separated, into buf. */
 static void served_names(char *buf, size_t size)
 {
-    size_t n = bay_value_len(bay_w.functions), used = 0;
+    size_t n = bay_value_len(bay__w.functions), used = 0;
     buf[0] = '\0';
     for (size_t i = 0; i < n && used < size; i++) {
-        int w = snprintf(buf + used, size - used, "%s%s", i ? ", " : "", bay_map_entry(bay_w.functions, i, NULL));
+        int w = snprintf(buf + used, size - used, "%s%s", i ? ", " : "", bay_map_entry(bay__w.functions, i, NULL));
         used += w > 0 ? (size_t)w : 0;
     }
     if (n == 0)
@@ -30,28 +30,28 @@ static void served_names(char *buf, size_t size)
 
 /* refuse returns the code of a call that must not run (answering it with an
  * ERROR saying why), or 0 when it may. */
-static int refuse(const bay_job *j)
+static int refuse(const bay__job *j)
 {
     const bay_invocation *c = &j->call;
-    if (!bay_w.loaded)
-        return bay_worker_error(c->chan, c->id, BAY_EUNAVAIL, "call \"%s\" arrived before the plugin was loaded", c->name);
+    if (!bay__w.loaded)
+        return bay__worker_error(c->chan, c->id, BAY_EUNAVAIL, "call \"%s\" arrived before the plugin was loaded", c->name);
     if (c->function == NULL) {
         char names[400];
         served_names(names, sizeof names);
-        return bay_worker_error(c->chan, c->id, BAY_ENOENT, "plugin %s does not serve \"%s\"; it serves: %s", bay_w.id,
+        return bay__worker_error(c->chan, c->id, BAY_ENOENT, "plugin %s does not serve \"%s\"; it serves: %s", bay__w.id,
                                 c->name, names);
     }
-    switch (bay_call_stop_code(c)) {
+    switch (bay__call_stop_code(c)) {
     case BAY_ECANCELED:
-        return bay_worker_error(c->chan, c->id, BAY_ECANCELED, "call \"%s\" was cancelled before it started", c->name);
+        return bay__worker_error(c->chan, c->id, BAY_ECANCELED, "call \"%s\" was cancelled before it started", c->name);
     case BAY_ETIMEDOUT:
-        return bay_worker_error(c->chan, c->id, BAY_ETIMEDOUT,
+        return bay__worker_error(c->chan, c->id, BAY_ETIMEDOUT,
                                 "call \"%s\" waited %lld ms in the worker's queue, past its timeout of %lld ms",
-                                c->name, (long long)((bay_now_ns() - j->received_ns) / 1000000),
+                                c->name, (long long)((bay__now_ns() - j->received_ns) / 1000000),
                                 (long long)j->f.timeout_ms);
     }
-    if (bay_w.depth > BAY_CALL_NESTING_MAX)
-        return bay_worker_error(c->chan, c->id, BAY_EBUSY,
+    if (bay__w.depth > BAY_CALL_NESTING_MAX)
+        return bay__worker_error(c->chan, c->id, BAY_EBUSY,
                                 "call \"%s\" refused: %d calls already run nested in this worker, each waiting in "
                                 "bay_plugin_call (does the plugin call its own extension points recursively?)",
                                 c->name, BAY_CALL_NESTING_MAX);
@@ -62,22 +62,22 @@ static int refuse(const bay_job *j)
 static void answer_failure(const bay_invocation *c, int rc)
 {
     if (strcmp(bay_errname(rc), "BAY_E?") == 0)
-        bay_worker_error(c->chan, c->id, BAY_EPLUGIN, "%s returned %d, which is not a plugbay error code%s%s", c->function, rc,
+        bay__worker_error(c->chan, c->id, BAY_EPLUGIN, "%s returned %d, which is not a plugbay error code%s%s", c->function, rc,
                          c->code ? ": " : "", c->code ? c->message : "");
     else if (c->code)
-        bay_worker_error(c->chan, c->id, rc, "%s", c->message);
+        bay__worker_error(c->chan, c->id, rc, "%s", c->message);
     else
-        bay_worker_error(c->chan, c->id, rc, "%s returned %s: %s", c->function, bay_errname(rc), bay_strerror(rc));
+        bay__worker_error(c->chan, c->id, rc, "%s returned %s: %s", c->function, bay_errname(rc), bay_strerror(rc));
 }
 
-void bay_run_call(bay_job *j)
+void bay__run_call(bay__job *j)
 {
     bay_invocation *c = &j->call;
     c->name = j->f.name;
     c->context = j->f.context;
     int64_t timeout_ms = j->f.timeout_ms < INT32_MAX ? j->f.timeout_ms : INT32_MAX; /* ~24 days at most */
     c->deadline_ns = timeout_ms > 0 ? j->received_ns + timeout_ms * 1000000 : 0;
-    c->function = bay_value_str(bay_map_get(bay_w.functions, c->name), NULL);
+    c->function = bay_value_str(bay_map_get(bay__w.functions, c->name), NULL);
     c->code = 0;
     c->message[0] = '\0';
     if (refuse(j))
@@ -85,15 +85,15 @@ void bay_run_call(bay_job *j)
 
     bay_value *args = NULL, *result = NULL;
     char why[256];
-    int rc = bay_value_from_object(j->f.value, &args, why, sizeof why);
+    int rc = bay__value_from_object(j->f.value, &args, why, sizeof why);
     if (rc) {
-        bay_worker_error(c->chan, c->id, rc, "call \"%s\": arguments: %s", c->name, why);
+        bay__worker_error(c->chan, c->id, rc, "call \"%s\": arguments: %s", c->name, why);
         return;
     }
-    rc = bay_w.bridge->call(c->function, c, args, &result);
+    rc = bay__w.bridge->call(c->function, c, args, &result);
     bay_value_free(args);
     if (rc == 0)
-        bay_worker_result(c->chan, c->id, result);
+        bay__worker_result(c->chan, c->id, result);
     else
         answer_failure(c, rc);
     bay_value_free(result);
@@ -123,14 +123,14 @@ const char *bay_call_context(const bay_invocation *call)
 
 int bay_call_cancelled(const bay_invocation *call)
 {
-    return bay_call_stop_code(call) != 0;
+    return bay__call_stop_code(call) != 0;
 }
 
 int bay_call_remaining_ms(const bay_invocation *call)
 {
     if (call->deadline_ns == 0)
         return INT_MAX;
-    int64_t left = call->deadline_ns - bay_now_ns();
+    int64_t left = call->deadline_ns - bay__now_ns();
     if (left <= 0)
         return 0;
     int64_t ms = (left + 999999) / 1000000; /* rounded up: 0 only once the deadline passed */

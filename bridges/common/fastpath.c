@@ -36,15 +36,15 @@
  * closes the socket and frees it). */
 typedef enum chan_state { CH_PENDING, CH_OPEN, CH_CLOSING, CH_DEAD, CH_RETIRED } chan_state;
 
-struct bay_chan {
-    bay_chan *next;
+struct bay__chan {
+    bay__chan *next;
     int fd;                        /* the host's socket, closed by the channel thread */
     _Atomic int state;             /* a chan_state */
     pid_t host_pid;
     int64_t handshake_until_ns;    /* while CH_PENDING */
     char token[33];                /* the token the host came with, once OPEN */
     void *mem;                     /* the mapped memfd, until RETIRED */
-    bay_ring in, out;              /* main thread only */
+    bay__ring in, out;              /* main thread only */
     int holds;                     /* calls in hand from this channel; main thread only */
     _Atomic uint64_t cancelled_id; /* a call the host cancelled before the main thread took it */
 };
@@ -62,14 +62,14 @@ static struct {
     pthread_t thread;
     char address[64];       /* "@" and the abstract name */
     _Atomic int hang_grace_ms;
-    /* under bay_w.lock: */
+    /* under bay__w.lock: */
     bool stopping;
     bool draining;          /* plugbayd asked for a drain: every channel closes, one admitted later too */
     uint64_t drain_id;      /* the channel.drain the main thread answers once no fast call is in hand; 0: none */
     struct token tokens[TOKENS_MAX];
-    bay_chan *chans;        /* changed by the channel thread only */
+    bay__chan *chans;        /* changed by the channel thread only */
     /* main thread only: */
-    bay_spin idle_spin;
+    bay__spin idle_spin;
     size_t next_start;      /* round robin over the rings */
 } fast = {.listen_fd = -1, .wake_fd = -1};
 
@@ -82,18 +82,18 @@ static void wake_channel_thread(void)
 
 static int chan_alive(void *arg)
 {
-    return atomic_load(&((bay_chan *)arg)->state) == CH_DEAD ? BAY_ECONN : 0;
+    return atomic_load(&((bay__chan *)arg)->state) == CH_DEAD ? BAY_ECONN : 0;
 }
 
 /* broken drops a channel whose host broke the protocol or stopped reading. */
-static void broken(bay_chan *ch, const char *what, int code)
+static void broken(bay__chan *ch, const char *what, int code)
 {
-    pthread_mutex_lock(&bay_w.lock);
+    pthread_mutex_lock(&bay__w.lock);
     if (atomic_load(&ch->state) != CH_RETIRED)
         atomic_store(&ch->state, CH_DEAD);
-    pthread_mutex_unlock(&bay_w.lock);
+    pthread_mutex_unlock(&bay__w.lock);
     shutdown(ch->fd, SHUT_RDWR); /* the host sees it hang up */
-    bay_worker_warn("closing the fast channel of host pid %d: %s: %s", ch->host_pid, what, bay_strerror(code));
+    bay__worker_warn("closing the fast channel of host pid %d: %s: %s", ch->host_pid, what, bay_strerror(code));
 }
 
 /* ---- I/O thread: plugbayd's commands ------------------------------------- */
@@ -131,9 +131,9 @@ static int start(char *err, size_t errlen)
 /* admit registers token for the host with pid; returns 0 or BAY_EBUSY. */
 static int admit(const char *token, pid_t pid)
 {
-    int64_t now = bay_now_ns();
+    int64_t now = bay__now_ns();
     int rc = BAY_EBUSY;
-    pthread_mutex_lock(&bay_w.lock);
+    pthread_mutex_lock(&bay__w.lock);
     for (int i = 0; i < TOKENS_MAX && rc; i++) {
         struct token *t = &fast.tokens[i];
         if (t->until_ns > now)
@@ -143,21 +143,21 @@ static int admit(const char *token, pid_t pid)
         t->until_ns = now + TOKEN_TTL_MS * 1000000LL;
         rc = 0;
     }
-    pthread_mutex_unlock(&bay_w.lock);
+    pthread_mutex_unlock(&bay__w.lock);
     return rc;
 }
 
 /* command_args decodes a command's argument map into *args (NULL when it has none). */
-static int command_args(const bay_frame *f, bay_value **args, char *why, size_t len)
+static int command_args(const bay__frame *f, bay_value **args, char *why, size_t len)
 {
     *args = NULL;
     if (f->value)
-        return bay_value_from_object(f->value, args, why, len);
+        return bay__value_from_object(f->value, args, why, len);
     snprintf(why, len, "a map of arguments is required");
     return BAY_EPROTO;
 }
 
-static void channel_open(const bay_frame *f)
+static void channel_open(const bay__frame *f)
 {
     bay_value *args;
     char why[256];
@@ -178,55 +178,55 @@ static void channel_open(const bay_frame *f)
     if (rc == 0) {
         bay_value *answer = bay_map();
         bay_map_set(answer, "address", bay_str(fast.address));
-        bay_frame r = {.type = BAY_F_RESULT, .id = f->id};
-        bay_worker_send(NULL, &r, answer);
+        bay__frame r = {.type = BAY_F_RESULT, .id = f->id};
+        bay__worker_send(NULL, &r, answer);
         bay_value_free(answer);
     } else {
-        bay_worker_error(NULL, f->id, rc, "COMMAND channel.open: %s", why);
+        bay__worker_error(NULL, f->id, rc, "COMMAND channel.open: %s", why);
     }
     bay_value_free(args);
 }
 
 /* channel_close revokes the token and the channel opened with it (the main thread retires it). */
-static void channel_close(const bay_frame *f)
+static void channel_close(const bay__frame *f)
 {
     bay_value *args;
     char why[256];
     const char *token = command_args(f, &args, why, sizeof why) == 0
                             ? bay_value_str(bay_map_get(args, "token"), NULL) : NULL;
-    pthread_mutex_lock(&bay_w.lock);
+    pthread_mutex_lock(&bay__w.lock);
     for (int i = 0; token && i < TOKENS_MAX; i++)
         if (strcmp(fast.tokens[i].token, token) == 0)
             fast.tokens[i].until_ns = 0;
-    for (bay_chan *ch = fast.chans; token && ch; ch = ch->next)
+    for (bay__chan *ch = fast.chans; token && ch; ch = ch->next)
         if (atomic_load(&ch->state) == CH_OPEN && strcmp(ch->token, token) == 0)
             atomic_store(&ch->state, CH_CLOSING);
-    bay_bell_ring(&bay_w.bell);
-    pthread_mutex_unlock(&bay_w.lock);
+    bay__bell_ring(&bay__w.bell);
+    pthread_mutex_unlock(&bay__w.lock);
     if (token == NULL)
-        bay_worker_warn("COMMAND channel.close without {\"token\": ...} ignored");
+        bay__worker_warn("COMMAND channel.close without {\"token\": ...} ignored");
     bay_value_free(args);
 }
 
 /* channel_drain closes every channel, as channel.close would, and leaves the
  * answer to the main thread: only it knows when no fast call is in hand. */
-static void channel_drain(const bay_frame *f)
+static void channel_drain(const bay__frame *f)
 {
     if (!atomic_load(&fast.started)) { /* no host ever had a channel: nothing to wait for */
-        bay_worker_result(NULL, f->id, NULL);
+        bay__worker_result(NULL, f->id, NULL);
         return;
     }
-    pthread_mutex_lock(&bay_w.lock);
+    pthread_mutex_lock(&bay__w.lock);
     fast.draining = true;
-    for (bay_chan *ch = fast.chans; ch; ch = ch->next)
+    for (bay__chan *ch = fast.chans; ch; ch = ch->next)
         if (atomic_load(&ch->state) == CH_OPEN)
             atomic_store(&ch->state, CH_CLOSING);
     fast.drain_id = f->id;
-    bay_bell_ring(&bay_w.bell);
-    pthread_mutex_unlock(&bay_w.lock);
+    bay__bell_ring(&bay__w.bell);
+    pthread_mutex_unlock(&bay__w.lock);
 }
 
-bool bay_fast_command(const bay_frame *f)
+bool bay__fast_command(const bay__frame *f)
 {
     if (strcmp(f->name, "channel.open") == 0)
         channel_open(f);
@@ -239,31 +239,31 @@ bool bay_fast_command(const bay_frame *f)
     return true;
 }
 
-void bay_fast_check_hung(void)
+void bay__fast_check_hung(void)
 {
     int64_t grace_ns = (int64_t)atomic_load(&fast.hang_grace_ms) * 1000000, over = 0;
     char name[256] = "";
-    pthread_mutex_lock(&bay_w.lock);
-    for (const bay_invocation *c = bay_w.calls; c && grace_ns > 0 && !name[0]; c = c->outer)
-        if (c->chan && c->deadline_ns && (over = bay_now_ns() - c->deadline_ns) > grace_ns)
+    pthread_mutex_lock(&bay__w.lock);
+    for (const bay_invocation *c = bay__w.calls; c && grace_ns > 0 && !name[0]; c = c->outer)
+        if (c->chan && c->deadline_ns && (over = bay__now_ns() - c->deadline_ns) > grace_ns)
             snprintf(name, sizeof name, "%s", c->name);
-    pthread_mutex_unlock(&bay_w.lock);
+    pthread_mutex_unlock(&bay__w.lock);
     if (!name[0])
         return;
     bay_value *v = bay_map();
     bay_map_set(v, "call", bay_str(name));
     bay_map_set(v, "overdue_ms", bay_int(over / 1000000));
-    bay_worker_tell("channel.hung", v);
+    bay__worker_tell("channel.hung", v);
     bay_value_free(v);
 }
 
 /* ---- the channel thread: admission, CANCEL frames, hang-ups --------------- */
 
 /* refuse answers a host's HELLO with an ERROR and drops its connection. */
-static void refuse(bay_chan *ch, uint64_t id, int code, const char *why)
+static void refuse(bay__chan *ch, uint64_t id, int code, const char *why)
 {
-    bay_frame e = {.type = BAY_F_ERROR, .id = id, .code = code, .plugin = bay_w.id, .message = why};
-    bay_chan_send(ch->fd, &e, -1);
+    bay__frame e = {.type = BAY_F_ERROR, .id = id, .code = code, .plugin = bay__w.id, .message = why};
+    bay__chan_send(ch->fd, &e, -1);
     atomic_store(&ch->state, CH_RETIRED);
 }
 
@@ -271,8 +271,8 @@ static void refuse(bay_chan *ch, uint64_t id, int code, const char *why)
 static pid_t take_token(const char *token)
 {
     pid_t pid = 0;
-    int64_t now = bay_now_ns();
-    pthread_mutex_lock(&bay_w.lock);
+    int64_t now = bay__now_ns();
+    pthread_mutex_lock(&bay__w.lock);
     for (int i = 0; i < TOKENS_MAX && !pid; i++) {
         struct token *t = &fast.tokens[i];
         if (t->until_ns > now && strcmp(t->token, token) == 0) {
@@ -280,13 +280,13 @@ static pid_t take_token(const char *token)
             t->until_ns = 0;
         }
     }
-    pthread_mutex_unlock(&bay_w.lock);
+    pthread_mutex_unlock(&bay__w.lock);
     return pid;
 }
 
 /* map_channel makes the channel's memfd, sealed at its size so the host can
  * never make this worker's mapping fault; returns the fd or -1. */
-static int map_channel(bay_chan *ch)
+static int map_channel(bay__chan *ch)
 {
     int fd = memfd_create("plugbay-channel", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0)
@@ -297,63 +297,63 @@ static int map_channel(bay_chan *ch)
         close(fd);
         return -1;
     }
-    bay_chan_init(ch->mem, bay_w.pid);
-    bay_chan_rings(ch->mem, true, &ch->in, &ch->out);
+    bay__chan_init(ch->mem, bay__w.pid);
+    bay__chan_rings(ch->mem, true, &ch->in, &ch->out);
     return fd;
 }
 
 /* handshake admits the host of a pending channel whose HELLO is f. */
-static void handshake(bay_chan *ch, const bay_frame *f)
+static void handshake(bay__chan *ch, const bay__frame *f)
 {
     if (f->type != BAY_F_HELLO || strcmp(f->role, "host") != 0 || f->token == NULL) {
         refuse(ch, f->id, BAY_EPROTO, "a fast channel starts with HELLO from a host, with its token");
         return;
     }
-    pid_t admitted = take_token(f->token), peer = admitted ? bay_proc_peer(ch->fd) : 0;
+    pid_t admitted = take_token(f->token), peer = admitted ? bay__proc_peer(ch->fd) : 0;
     char why[300];
     if (admitted == 0 || peer != admitted) {
         snprintf(why, sizeof why,
                  "fast channel to %s refused: the token is unknown, used, expired or was issued to another process "
                  "(ask plugbayd for a channel again)",
-                 bay_w.id);
+                 bay__w.id);
         refuse(ch, f->id, BAY_EPERM, why);
         return;
     }
     int memfd = map_channel(ch);
     if (memfd < 0) {
-        snprintf(why, sizeof why, "%s cannot make a fast channel's shared memory: %s", bay_w.id, strerror(errno));
+        snprintf(why, sizeof why, "%s cannot make a fast channel's shared memory: %s", bay__w.id, strerror(errno));
         refuse(ch, f->id, BAY_EIO, why);
         return;
     }
-    bay_frame welcome = {.type = BAY_F_WELCOME, .id = f->id, .name = bay_w.id, .session = bay_w.pid};
-    int rc = bay_chan_send(ch->fd, &welcome, memfd);
+    bay__frame welcome = {.type = BAY_F_WELCOME, .id = f->id, .name = bay__w.id, .session = bay__w.pid};
+    int rc = bay__chan_send(ch->fd, &welcome, memfd);
     close(memfd);
-    pthread_mutex_lock(&bay_w.lock);
+    pthread_mutex_lock(&bay__w.lock);
     ch->host_pid = peer;
     snprintf(ch->token, sizeof ch->token, "%s", f->token);
     atomic_store(&ch->state, rc != 0 ? CH_DEAD : fast.draining ? CH_CLOSING : CH_OPEN);
-    bay_bell_ring(&bay_w.bell);
-    pthread_mutex_unlock(&bay_w.lock);
+    bay__bell_ring(&bay__w.bell);
+    pthread_mutex_unlock(&bay__w.lock);
 }
 
 /* host_gone marks a channel whose host hung up and cancels its calls in hand, as plugbayd does over NNG. */
-static void host_gone(bay_chan *ch)
+static void host_gone(bay__chan *ch)
 {
-    pthread_mutex_lock(&bay_w.lock);
+    pthread_mutex_lock(&bay__w.lock);
     int st = atomic_load(&ch->state);
     atomic_store(&ch->state, st == CH_PENDING ? CH_RETIRED : st == CH_RETIRED ? CH_RETIRED : CH_DEAD);
-    bay_bell_ring(&bay_w.bell);
-    pthread_mutex_unlock(&bay_w.lock);
+    bay__bell_ring(&bay__w.bell);
+    pthread_mutex_unlock(&bay__w.lock);
     if (st != CH_PENDING)
-        bay_queue_cancel(ch, BAY_CALLS_ALL);
+        bay__queue_cancel(ch, BAY_CALLS_ALL);
 }
 
 /* serve reads one message from a channel's socket: a HELLO while pending, then CANCELs. */
-static void serve(bay_chan *ch)
+static void serve(bay__chan *ch)
 {
     char buf[2048], why[256];
-    bay_frame f;
-    int rc = bay_chan_recv(ch->fd, buf, sizeof buf, 0, &f, NULL, why, sizeof why);
+    bay__frame f;
+    int rc = bay__chan_recv(ch->fd, buf, sizeof buf, 0, &f, NULL, why, sizeof why);
     if (rc == BAY_ETIMEDOUT)
         return;
     if (rc == BAY_ECONN) {
@@ -362,22 +362,22 @@ static void serve(bay_chan *ch)
     }
     int st = atomic_load(&ch->state);
     if (rc) {
-        bay_frame e = {.type = BAY_F_ERROR, .id = f.id, .code = rc, .plugin = bay_w.id, .message = why};
-        bay_chan_send(ch->fd, &e, -1);
+        bay__frame e = {.type = BAY_F_ERROR, .id = f.id, .code = rc, .plugin = bay__w.id, .message = why};
+        bay__chan_send(ch->fd, &e, -1);
         if (st == CH_PENDING)
             atomic_store(&ch->state, CH_RETIRED);
         return;
     }
     if (st == CH_PENDING)
         handshake(ch, &f);
-    else if (f.type == BAY_F_CANCEL && !bay_queue_cancel(ch, f.id))
+    else if (f.type == BAY_F_CANCEL && !bay__queue_cancel(ch, f.id))
         atomic_store(&ch->cancelled_id, f.id); /* still in the ring: refused when taken */
     else if (f.type != BAY_F_CANCEL)
-        bay_chan_send(ch->fd,
-                      &(bay_frame){.type = BAY_F_ERROR, .id = f.id, .code = BAY_EPROTO, .plugin = bay_w.id,
+        bay__chan_send(ch->fd,
+                      &(bay__frame){.type = BAY_F_ERROR, .id = f.id, .code = BAY_EPROTO, .plugin = bay__w.id,
                                    .message = "a fast channel's socket takes CANCEL frames; calls go in its ring"},
                       -1);
-    bay_frame_release(&f);
+    bay__frame_release(&f);
 }
 
 /* accept_host takes a new connection as a pending channel. */
@@ -386,21 +386,21 @@ static void accept_host(size_t count)
     int fd = accept4(fast.listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0)
         return;
-    bay_chan *ch = count < BAY_FAST_CHANNELS_MAX ? calloc(1, sizeof *ch) : NULL;
+    bay__chan *ch = count < BAY_FAST_CHANNELS_MAX ? calloc(1, sizeof *ch) : NULL;
     if (ch == NULL) {
         char why[128];
-        snprintf(why, sizeof why, "%s serves %d fast channels already", bay_w.id, BAY_FAST_CHANNELS_MAX);
-        bay_chan_send(fd, &(bay_frame){.type = BAY_F_ERROR, .code = BAY_EBUSY, .plugin = bay_w.id, .message = why},
+        snprintf(why, sizeof why, "%s serves %d fast channels already", bay__w.id, BAY_FAST_CHANNELS_MAX);
+        bay__chan_send(fd, &(bay__frame){.type = BAY_F_ERROR, .code = BAY_EBUSY, .plugin = bay__w.id, .message = why},
                       -1);
         close(fd);
         return;
     }
     ch->fd = fd;
-    ch->handshake_until_ns = bay_now_ns() + HANDSHAKE_MS * 1000000LL;
-    pthread_mutex_lock(&bay_w.lock);
+    ch->handshake_until_ns = bay__now_ns() + HANDSHAKE_MS * 1000000LL;
+    pthread_mutex_lock(&bay__w.lock);
     ch->next = fast.chans;
     fast.chans = ch;
-    pthread_mutex_unlock(&bay_w.lock);
+    pthread_mutex_unlock(&bay__w.lock);
 }
 
 /* sweep frees retired channels (and, when all, every one) and pending ones
@@ -408,8 +408,8 @@ static void accept_host(size_t count)
 static size_t sweep_locked(bool all)
 {
     size_t n = 0;
-    int64_t now = bay_now_ns();
-    for (bay_chan **pp = &fast.chans, *ch; (ch = *pp) != NULL;) {
+    int64_t now = bay__now_ns();
+    for (bay__chan **pp = &fast.chans, *ch; (ch = *pp) != NULL;) {
         int st = atomic_load(&ch->state);
         if (all || st == CH_RETIRED || (st == CH_PENDING && now > ch->handshake_until_ns)) {
             *pp = ch->next;
@@ -428,20 +428,20 @@ static size_t sweep_locked(bool all)
 static void *chan_main(void *arg)
 {
     struct pollfd pfd[2 + BAY_FAST_CHANNELS_MAX];
-    bay_chan *who[2 + BAY_FAST_CHANNELS_MAX];
+    bay__chan *who[2 + BAY_FAST_CHANNELS_MAX];
     for (;;) {
         size_t n = 2;
-        pthread_mutex_lock(&bay_w.lock);
+        pthread_mutex_lock(&bay__w.lock);
         bool stop = fast.stopping;
         size_t count = sweep_locked(stop);
-        for (bay_chan *ch = fast.chans; ch && n < 2 + BAY_FAST_CHANNELS_MAX; ch = ch->next) {
+        for (bay__chan *ch = fast.chans; ch && n < 2 + BAY_FAST_CHANNELS_MAX; ch = ch->next) {
             int st = atomic_load(&ch->state);
             if (st == CH_PENDING || st == CH_OPEN || st == CH_CLOSING) {
                 who[n] = ch;
                 pfd[n++] = (struct pollfd){.fd = ch->fd, .events = POLLIN};
             }
         }
-        pthread_mutex_unlock(&bay_w.lock);
+        pthread_mutex_unlock(&bay__w.lock);
         if (stop)
             return NULL;
         pfd[0] = (struct pollfd){.fd = fast.wake_fd, .events = POLLIN};
@@ -463,13 +463,13 @@ static void *chan_main(void *arg)
 
 /* retire_locked unmaps a channel no call uses any more; a revoked one first
  * tells its host that no more calls are taken. Lock held. */
-static void retire_locked(bay_chan *ch)
+static void retire_locked(bay__chan *ch)
 {
-    bay_chan_hdr *h = ch->mem;
+    bay__chan_hdr *h = ch->mem;
     if (atomic_load(&ch->state) == CH_CLOSING) {
         atomic_store(&h->closed, 1);
-        bay_bell_ring(&h->to_host.data);
-        bay_bell_ring(&h->to_worker.space);
+        bay__bell_ring(&h->to_host.data);
+        bay__bell_ring(&h->to_worker.space);
     }
     munmap(ch->mem, BAY_CHAN_SIZE);
     ch->mem = NULL;
@@ -480,12 +480,12 @@ static void retire_locked(bay_chan *ch)
 /* snapshot retires the channels that can go and writes the open ones to out;
  * returns how many. Once no fast call is in hand it answers a drain: the main
  * thread calls it between calls, never while it takes one from a ring. */
-static size_t snapshot(bay_chan **out)
+static size_t snapshot(bay__chan **out)
 {
     size_t n = 0;
     int held = 0;
-    pthread_mutex_lock(&bay_w.lock);
-    for (bay_chan *ch = fast.chans; ch; ch = ch->next) {
+    pthread_mutex_lock(&bay__w.lock);
+    for (bay__chan *ch = fast.chans; ch; ch = ch->next) {
         int st = atomic_load(&ch->state);
         held += ch->holds;
         if ((st == CH_CLOSING || st == CH_DEAD) && ch->holds == 0 && ch->mem)
@@ -496,60 +496,60 @@ static size_t snapshot(bay_chan **out)
     uint64_t drained = held == 0 ? fast.drain_id : 0;
     if (drained)
         fast.drain_id = 0;
-    pthread_mutex_unlock(&bay_w.lock);
+    pthread_mutex_unlock(&bay__w.lock);
     if (drained)
-        bay_worker_result(NULL, drained, NULL);
+        bay__worker_result(NULL, drained, NULL);
     return n;
 }
 
 /* read_call reads one frame from ch's ring into a job; a frame that is not a
  * CALL is answered with an ERROR, a broken ring drops the channel (NULL). */
-static bay_job *read_call(bay_chan *ch)
+static bay__job *read_call(bay__chan *ch)
 {
-    bay_ring_wait w = {.until_ns = bay_now_ns() + READ_FRAME_MS * 1000000LL, .alive = chan_alive, .arg = ch};
+    bay__ring_wait w = {.until_ns = bay__now_ns() + READ_FRAME_MS * 1000000LL, .alive = chan_alive, .arg = ch};
     size_t len = 0;
     nng_msg *m = NULL;
-    int rc = bay_ring_read_len(&ch->in, BAY_FRAME_MAX, &len, &w);
+    int rc = bay__ring_read_len(&ch->in, BAY_FRAME_MAX, &len, &w);
     if (rc == 0 && nng_msg_alloc(&m, len) != 0)
         rc = BAY_ENOMEM;
     if (rc == 0)
-        rc = bay_ring_read(&ch->in, nng_msg_body(m), len, &w);
-    bay_job *j = rc == 0 ? calloc(1, sizeof *j) : NULL;
+        rc = bay__ring_read(&ch->in, nng_msg_body(m), len, &w);
+    bay__job *j = rc == 0 ? calloc(1, sizeof *j) : NULL;
     if (j == NULL) {
         broken(ch, "reading a frame from its ring", rc ? rc : BAY_ENOMEM);
         nng_msg_free(m);
         return NULL;
     }
     char why[256];
-    rc = bay_frame_decode(nng_msg_body(m), len, &j->f, why, sizeof why);
+    rc = bay__frame_decode(nng_msg_body(m), len, &j->f, why, sizeof why);
     if (rc == 0 && j->f.type != BAY_F_CALL) {
         snprintf(why, sizeof why, "a fast channel's ring carries CALL frames to the worker, not %s",
-                 bay_frame_type_name(j->f.type));
-        bay_frame_release(&j->f);
+                 bay__frame_type_name(j->f.type));
+        bay__frame_release(&j->f);
         rc = BAY_EPROTO;
     }
     if (rc) {
-        bay_worker_error(ch, j->f.id, rc, "%s", why);
+        bay__worker_error(ch, j->f.id, rc, "%s", why);
         nng_msg_free(m);
         free(j);
         return NULL;
     }
     j->msg = m;
-    j->received_ns = bay_now_ns();
+    j->received_ns = bay__now_ns();
     j->call.chan = ch;
     ch->holds++;
     return j;
 }
 
-bay_job *bay_fast_take(void)
+bay__job *bay__fast_take(void)
 {
     if (!atomic_load(&fast.started))
         return NULL;
-    bay_chan *open[BAY_FAST_CHANNELS_MAX];
+    bay__chan *open[BAY_FAST_CHANNELS_MAX];
     size_t n = snapshot(open);
     for (size_t k = 0; k < n; k++) {
-        bay_chan *ch = open[(fast.next_start + k) % n];
-        int64_t avail = bay_ring_readable(&ch->in);
+        bay__chan *ch = open[(fast.next_start + k) % n];
+        int64_t avail = bay__ring_readable(&ch->in);
         if (avail == 0)
             continue;
         fast.next_start += k + 1; /* the next look starts after this ring */
@@ -557,78 +557,78 @@ bay_job *bay_fast_take(void)
             broken(ch, "its ring's write index is impossible", BAY_EPROTO);
             continue;
         }
-        bay_job *j = read_call(ch);
+        bay__job *j = read_call(ch);
         if (j)
             return j;
     }
     return NULL;
 }
 
-/* What bay_fast_sleep waits for. */
+/* What bay__fast_sleep waits for. */
 struct sleeper {
     uint32_t seen;
-    bay_chan **open;
+    bay__chan **open;
     size_t n;
 };
 
 static bool woken(void *arg)
 {
     const struct sleeper *s = arg;
-    if (atomic_load(&bay_w.bell.seq) != s->seen)
+    if (atomic_load(&bay__w.bell.seq) != s->seen)
         return true;
     for (size_t i = 0; i < s->n; i++)
-        if (bay_ring_readable(&s->open[i]->in) != 0)
+        if (bay__ring_readable(&s->open[i]->in) != 0)
             return true;
     return false;
 }
 
-void bay_fast_sleep(uint32_t seen, int64_t until_ns)
+void bay__fast_sleep(uint32_t seen, int64_t until_ns)
 {
-    bay_chan *open[BAY_FAST_CHANNELS_MAX];
-    bay_bell *bells[BAY_FAST_CHANNELS_MAX + 1] = {&bay_w.bell};
+    bay__chan *open[BAY_FAST_CHANNELS_MAX];
+    bay__bell *bells[BAY_FAST_CHANNELS_MAX + 1] = {&bay__w.bell};
     struct sleeper s = {seen, open, atomic_load(&fast.started) ? snapshot(open) : 0};
     for (size_t i = 0; i < s.n; i++)
         bells[i + 1] = &open[i]->in.ctl->data;
-    bay_ring_wait w = {.until_ns = until_ns, .spin = s.n ? &fast.idle_spin : NULL};
-    bay_wait_for(woken, &s, bells, s.n + 1, &w);
+    bay__ring_wait w = {.until_ns = until_ns, .spin = s.n ? &fast.idle_spin : NULL};
+    bay__wait_for(woken, &s, bells, s.n + 1, &w);
 }
 
-bool bay_fast_cancelled(bay_chan *ch, uint64_t id)
+bool bay__fast_cancelled(bay__chan *ch, uint64_t id)
 {
     return atomic_load(&ch->cancelled_id) == id;
 }
 
-void bay_fast_release(bay_chan *ch)
+void bay__fast_release(bay__chan *ch)
 {
     if (ch)
         ch->holds--;
 }
 
-int bay_fast_send(bay_chan *ch, const bay_frame *f)
+int bay__fast_send(bay__chan *ch, const bay__frame *f)
 {
     if (atomic_load(&ch->state) == CH_DEAD)
         return BAY_ECONN;
-    bay_ring_wait w = {.until_ns = bay_now_ns() + BAY_FAST_SEND_MS * 1000000LL, .alive = chan_alive, .arg = ch};
-    int rc = bay_ring_write_frame(&ch->out, f, &w);
+    bay__ring_wait w = {.until_ns = bay__now_ns() + BAY_FAST_SEND_MS * 1000000LL, .alive = chan_alive, .arg = ch};
+    int rc = bay__ring_write_frame(&ch->out, f, &w);
     if (rc == BAY_EINVAL || rc == 0)
         return rc;
     broken(ch, "writing an answer to its ring", rc);
     return BAY_ECONN;
 }
 
-void bay_fast_stop(void)
+void bay__fast_stop(void)
 {
     if (!atomic_load(&fast.started))
         return;
-    pthread_mutex_lock(&bay_w.lock);
-    for (bay_chan *ch = fast.chans; ch; ch = ch->next) {
+    pthread_mutex_lock(&bay__w.lock);
+    for (bay__chan *ch = fast.chans; ch; ch = ch->next) {
         if (atomic_load(&ch->state) == CH_OPEN)
             atomic_store(&ch->state, CH_CLOSING);
         if (ch->mem)
             retire_locked(ch);
     }
     fast.stopping = true;
-    pthread_mutex_unlock(&bay_w.lock);
+    pthread_mutex_unlock(&bay__w.lock);
     wake_channel_thread();
     pthread_join(fast.thread, NULL);
     close(fast.listen_fd);

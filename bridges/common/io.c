@@ -11,50 +11,50 @@
 
 static pthread_t io_thread;
 
-static void job_free(bay_job *j)
+static void job_free(bay__job *j)
 {
-    bay_frame_release(&j->f);
+    bay__frame_release(&j->f);
     nng_msg_free(j->msg);
     free(j);
 }
 
-static bool is_reply(const bay_job *j)
+static bool is_reply(const bay__job *j)
 {
     return j->f.type == BAY_F_RESULT || j->f.type == BAY_F_ERROR;
 }
 
 /* Predicates for unlink_first; arg is what they compare against. */
-static bool match_top(const bay_job *j, const void *arg)
+static bool match_top(const bay__job *j, const void *arg)
 {
     return j->f.type == BAY_F_CALL || j->f.type == BAY_F_COMMAND;
 }
 
-static bool match_nested(const bay_job *j, const void *arg)
+static bool match_nested(const bay__job *j, const void *arg)
 {
-    return j->f.type == BAY_F_CALL || (is_reply(j) && j->f.id == ((const bay_wait *)arg)->id);
+    return j->f.type == BAY_F_CALL || (is_reply(j) && j->f.id == ((const bay__wait *)arg)->id);
 }
 
-static bool match_reply(const bay_job *j, const void *arg)
+static bool match_reply(const bay__job *j, const void *arg)
 {
     return is_reply(j) && j->f.id == *(const uint64_t *)arg;
 }
 
-static bool match_call(const bay_job *j, const void *arg)
+static bool match_call(const bay__job *j, const void *arg)
 {
     const bay_invocation *c = arg; /* the id and channel to match */
     return j->f.type == BAY_F_CALL && j->f.id == c->id && j->call.chan == c->chan;
 }
 
 /* unlink_first removes and returns the oldest queued job matching, or NULL. Lock held. */
-static bay_job *unlink_first(bool (*match)(const bay_job *, const void *), const void *arg)
+static bay__job *unlink_first(bool (*match)(const bay__job *, const void *), const void *arg)
 {
-    bay_job *prev = NULL;
-    for (bay_job *j = bay_w.head; j; prev = j, j = j->next) {
+    bay__job *prev = NULL;
+    for (bay__job *j = bay__w.head; j; prev = j, j = j->next) {
         if (!match(j, arg))
             continue;
-        *(prev ? &prev->next : &bay_w.head) = j->next;
-        if (bay_w.tail == j)
-            bay_w.tail = prev;
+        *(prev ? &prev->next : &bay__w.head) = j->next;
+        if (bay__w.tail == j)
+            bay__w.tail = prev;
         j->next = NULL;
         return j;
     }
@@ -64,7 +64,7 @@ static bay_job *unlink_first(bool (*match)(const bay_job *, const void *), const
 /* expected returns true when the main thread waits for the reply to id. Lock held. */
 static bool expected(uint64_t id)
 {
-    for (const bay_wait *w = bay_w.waits; w; w = w->outer)
+    for (const bay__wait *w = bay__w.waits; w; w = w->outer)
         if (w->id == id)
             return true;
     return false;
@@ -72,40 +72,40 @@ static bool expected(uint64_t id)
 
 /* enqueue queues j for the main thread, or frees it when it is a reply nobody
  * waits for any more (its bay_plugin_call gave up). */
-static void enqueue(bay_job *j)
+static void enqueue(bay__job *j)
 {
-    pthread_mutex_lock(&bay_w.lock);
+    pthread_mutex_lock(&bay__w.lock);
     bool keep = !is_reply(j) || expected(j->f.id);
     if (keep) {
-        *(bay_w.tail ? &bay_w.tail->next : &bay_w.head) = j;
-        bay_w.tail = j;
-        bay_bell_ring(&bay_w.bell);
+        *(bay__w.tail ? &bay__w.tail->next : &bay__w.head) = j;
+        bay__w.tail = j;
+        bay__bell_ring(&bay__w.bell);
     }
-    pthread_mutex_unlock(&bay_w.lock);
+    pthread_mutex_unlock(&bay__w.lock);
     if (!keep) {
-        bay_worker_warn("dropping a late %s for call %llu", bay_frame_type_name(j->f.type),
+        bay__worker_warn("dropping a late %s for call %llu", bay__frame_type_name(j->f.type),
                         (unsigned long long)j->f.id);
         job_free(j);
     }
 }
 
-bool bay_queue_cancel(bay_chan *from, uint64_t id)
+bool bay__queue_cancel(bay__chan *from, uint64_t id)
 {
     bool in_hand = false;
     bay_invocation which = {.id = id, .chan = from};
-    pthread_mutex_lock(&bay_w.lock);
-    bay_job *queued = unlink_first(match_call, &which);
-    for (bay_invocation *c = bay_w.calls; c && !queued; c = c->outer)
+    pthread_mutex_lock(&bay__w.lock);
+    bay__job *queued = unlink_first(match_call, &which);
+    for (bay_invocation *c = bay__w.calls; c && !queued; c = c->outer)
         if ((c->id == id || id == BAY_CALLS_ALL) && c->chan == from) {
             atomic_store(&c->cancelled, true);
             in_hand = true;
         }
-    bay_bell_ring(&bay_w.bell);
-    pthread_mutex_unlock(&bay_w.lock);
-    if (in_hand && bay_w.bridge->interrupt)
-        bay_w.bridge->interrupt();
+    bay__bell_ring(&bay__w.bell);
+    pthread_mutex_unlock(&bay__w.lock);
+    if (in_hand && bay__w.bridge->interrupt)
+        bay__w.bridge->interrupt();
     if (queued) {
-        bay_worker_error(from, id, BAY_ECANCELED, "call \"%s\" was cancelled before it started", queued->f.name);
+        bay__worker_error(from, id, BAY_ECANCELED, "call \"%s\" was cancelled before it started", queued->f.name);
         job_free(queued);
     }
     return in_hand || queued;
@@ -114,38 +114,38 @@ bool bay_queue_cancel(bay_chan *from, uint64_t id)
 /* report_refusals tells plugbayd what the sandbox refused since the last heartbeat (refusals.h). */
 static void report_refusals(void)
 {
-    bay_value *counts = bay_refusals_take();
+    bay_value *counts = bay__refusals_take();
     if (counts == NULL)
         return;
-    int rc = bay_worker_tell("refused", counts);
+    int rc = bay__worker_tell("refused", counts);
     if (rc)
-        bay_worker_warn("could not report what the sandbox refused: %s", bay_strerror(rc));
+        bay__worker_warn("could not report what the sandbox refused: %s", bay_strerror(rc));
     bay_value_free(counts);
 }
 
 static void answer_heartbeat(uint64_t id)
 {
-    int64_t since = atomic_load(&bay_w.busy_since_ns);
-    bay_frame hb = {.type = BAY_F_HEARTBEAT, .id = id, .busy_ms = since ? (bay_now_ns() - since) / 1000000 : 0};
-    int rc = bay_wire_send(bay_w.sock, &hb, NNG_FLAG_NONBLOCK);
+    int64_t since = atomic_load(&bay__w.busy_since_ns);
+    bay__frame hb = {.type = BAY_F_HEARTBEAT, .id = id, .busy_ms = since ? (bay__now_ns() - since) / 1000000 : 0};
+    int rc = bay__wire_send(bay__w.sock, &hb, NNG_FLAG_NONBLOCK);
     if (rc)
-        bay_worker_warn("could not answer HEARTBEAT %llu: %s", (unsigned long long)id, bay_strerror(rc));
+        bay__worker_warn("could not answer HEARTBEAT %llu: %s", (unsigned long long)id, bay_strerror(rc));
     report_refusals();
 }
 
 /* route handles one decoded frame j on the I/O thread, taking ownership of it. */
-static void route(bay_job *j)
+static void route(bay__job *j)
 {
     switch (j->f.type) {
     case BAY_F_HEARTBEAT:
         answer_heartbeat(j->f.id);
-        bay_fast_check_hung();
+        bay__fast_check_hung();
         break;
     case BAY_F_CANCEL:
-        bay_queue_cancel(NULL, j->f.id);
+        bay__queue_cancel(NULL, j->f.id);
         break;
     case BAY_F_COMMAND:
-        if (bay_fast_command(&j->f)) /* the fast path's commands; load and unload go to the main thread */
+        if (bay__fast_command(&j->f)) /* the fast path's commands; load and unload go to the main thread */
             break;
         /* fall through */
     case BAY_F_CALL:
@@ -154,9 +154,9 @@ static void route(bay_job *j)
         enqueue(j);
         return;
     default:
-        bay_worker_error(NULL, j->f.id, BAY_EPROTO, "a worker does not accept %s frames (it takes COMMAND, CALL, CANCEL, "
+        bay__worker_error(NULL, j->f.id, BAY_EPROTO, "a worker does not accept %s frames (it takes COMMAND, CALL, CANCEL, "
                                               "HEARTBEAT, and RESULT or ERROR answering its own calls)",
-                         bay_frame_type_name(j->f.type));
+                         bay__frame_type_name(j->f.type));
         break;
     }
     job_free(j);
@@ -166,29 +166,29 @@ static void *io_main(void *arg)
 {
     for (;;) {
         nng_msg *m;
-        int rv = nng_recvmsg(bay_w.sock, &m, 0);
+        int rv = nng_recvmsg(bay__w.sock, &m, 0);
         if (rv == NNG_ECLOSED)
             return NULL;
         if (rv) {
-            bay_worker_warn("receiving from plugbayd: %s", nng_strerror(rv));
+            bay__worker_warn("receiving from plugbayd: %s", nng_strerror(rv));
             continue;
         }
-        bay_job *j = calloc(1, sizeof *j);
+        bay__job *j = calloc(1, sizeof *j);
         if (j == NULL) {
-            bay_worker_warn("out of memory; dropping a frame of %zu bytes", nng_msg_len(m));
+            bay__worker_warn("out of memory; dropping a frame of %zu bytes", nng_msg_len(m));
             nng_msg_free(m);
             continue;
         }
         char why[256];
-        int rc = bay_frame_decode(nng_msg_body(m), nng_msg_len(m), &j->f, why, sizeof why);
+        int rc = bay__frame_decode(nng_msg_body(m), nng_msg_len(m), &j->f, why, sizeof why);
         if (rc) {
-            bay_wire_send_error(bay_w.sock, j->f.id, rc, NULL, "%s", why);
+            bay__wire_send_error(bay__w.sock, j->f.id, rc, NULL, "%s", why);
             nng_msg_free(m);
             free(j);
             continue;
         }
         j->msg = m;
-        j->received_ns = bay_now_ns();
+        j->received_ns = bay__now_ns();
         route(j);
     }
 }
@@ -196,56 +196,56 @@ static void *io_main(void *arg)
 /* on_pipe_removed runs on an NNG thread when the broker's side goes away. */
 static void on_pipe_removed(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
-    pthread_mutex_lock(&bay_w.lock);
-    bool closing = bay_w.closing;
-    bay_w.disconnected = true;
-    bay_bell_ring(&bay_w.bell);
-    pthread_mutex_unlock(&bay_w.lock);
+    pthread_mutex_lock(&bay__w.lock);
+    bool closing = bay__w.closing;
+    bay__w.disconnected = true;
+    bay__bell_ring(&bay__w.bell);
+    pthread_mutex_unlock(&bay__w.lock);
     if (!closing) {
-        bay_worker_warn("plugbayd closed the connection; exiting");
+        bay__worker_warn("plugbayd closed the connection; exiting");
         _exit(1);
     }
 }
 
-int bay_io_start(void)
+int bay__io_start(void)
 {
-    int rv = nng_pipe_notify(bay_w.sock, NNG_PIPE_EV_REM_POST, on_pipe_removed, NULL);
+    int rv = nng_pipe_notify(bay__w.sock, NNG_PIPE_EV_REM_POST, on_pipe_removed, NULL);
     if (rv)
         return rv == NNG_ENOMEM ? ENOMEM : EINVAL;
     return pthread_create(&io_thread, NULL, io_main, NULL);
 }
 
-void bay_io_expect_close(void)
+void bay__io_expect_close(void)
 {
-    pthread_mutex_lock(&bay_w.lock);
-    bay_w.closing = true;
-    pthread_mutex_unlock(&bay_w.lock);
+    pthread_mutex_lock(&bay__w.lock);
+    bay__w.closing = true;
+    pthread_mutex_unlock(&bay__w.lock);
 }
 
 /* is_disconnected tells whether the broker closed the connection. */
 static bool is_disconnected(void *arg)
 {
-    pthread_mutex_lock(&bay_w.lock);
-    bool gone = bay_w.disconnected;
-    pthread_mutex_unlock(&bay_w.lock);
+    pthread_mutex_lock(&bay__w.lock);
+    bool gone = bay__w.disconnected;
+    pthread_mutex_unlock(&bay__w.lock);
     return gone;
 }
 
-void bay_io_stop(int linger_ms)
+void bay__io_stop(int linger_ms)
 {
-    bay_io_expect_close();
-    bay_bell *bell = &bay_w.bell;
-    bay_ring_wait w = {.until_ns = bay_now_ns() + (int64_t)linger_ms * 1000000};
-    bay_wait_for(is_disconnected, NULL, &bell, 1, &w);
-    nng_close(bay_w.sock);
+    bay__io_expect_close();
+    bay__bell *bell = &bay__w.bell;
+    bay__ring_wait w = {.until_ns = bay__now_ns() + (int64_t)linger_ms * 1000000};
+    bay__wait_for(is_disconnected, NULL, &bell, 1, &w);
+    nng_close(bay__w.sock);
     pthread_join(io_thread, NULL);
-    pthread_mutex_lock(&bay_w.lock);
-    for (bay_job *j; (j = bay_w.head) != NULL;) {
-        bay_w.head = j->next;
+    pthread_mutex_lock(&bay__w.lock);
+    for (bay__job *j; (j = bay__w.head) != NULL;) {
+        bay__w.head = j->next;
         job_free(j);
     }
-    bay_w.tail = NULL;
-    pthread_mutex_unlock(&bay_w.lock);
+    bay__w.tail = NULL;
+    pthread_mutex_unlock(&bay__w.lock);
 }
 
 /* wake_at returns the earlier of until_ns and watch's deadline (0 = none). */
@@ -257,61 +257,61 @@ static int64_t wake_at(const bay_invocation *watch, int64_t until_ns)
     return d;
 }
 
-bay_job *bay_queue_take(const bay_wait *wait, const bay_invocation *watch, int64_t until_ns)
+bay__job *bay__queue_take(const bay__wait *wait, const bay_invocation *watch, int64_t until_ns)
 {
-    bay_job *j;
-    pthread_mutex_lock(&bay_w.lock);
+    bay__job *j;
+    pthread_mutex_lock(&bay__w.lock);
     while ((j = unlink_first(wait ? match_nested : match_top, wait)) == NULL) {
-        if ((watch && bay_call_stop_code(watch)) || (until_ns && bay_now_ns() >= until_ns))
+        if ((watch && bay__call_stop_code(watch)) || (until_ns && bay__now_ns() >= until_ns))
             break;
         /* Jobs queued from here on move the bell: the sleep below cannot miss them. */
-        uint32_t seen = atomic_load(&bay_w.bell.seq);
-        pthread_mutex_unlock(&bay_w.lock);
-        j = bay_fast_take(); /* a CALL from a host's fast channel fits every wait */
+        uint32_t seen = atomic_load(&bay__w.bell.seq);
+        pthread_mutex_unlock(&bay__w.lock);
+        j = bay__fast_take(); /* a CALL from a host's fast channel fits every wait */
         if (j == NULL)
-            bay_fast_sleep(seen, wake_at(watch, until_ns));
-        pthread_mutex_lock(&bay_w.lock);
+            bay__fast_sleep(seen, wake_at(watch, until_ns));
+        pthread_mutex_lock(&bay__w.lock);
         if (j)
             break;
     }
     if (j && j->f.type == BAY_F_CALL) {
         j->call.id = j->f.id;
-        atomic_init(&j->call.cancelled, j->call.chan && bay_fast_cancelled(j->call.chan, j->f.id));
-        j->call.outer = bay_w.calls;
-        bay_w.calls = &j->call;
-        bay_w.depth++;
+        atomic_init(&j->call.cancelled, j->call.chan && bay__fast_cancelled(j->call.chan, j->f.id));
+        j->call.outer = bay__w.calls;
+        bay__w.calls = &j->call;
+        bay__w.depth++;
     }
-    pthread_mutex_unlock(&bay_w.lock);
+    pthread_mutex_unlock(&bay__w.lock);
     return j;
 }
 
-void bay_job_done(bay_job *j)
+void bay__job_done(bay__job *j)
 {
     if (j->f.type == BAY_F_CALL) {
-        pthread_mutex_lock(&bay_w.lock);
-        bay_w.calls = j->call.outer;
-        bay_w.depth--;
-        pthread_mutex_unlock(&bay_w.lock);
-        bay_fast_release(j->call.chan);
+        pthread_mutex_lock(&bay__w.lock);
+        bay__w.calls = j->call.outer;
+        bay__w.depth--;
+        pthread_mutex_unlock(&bay__w.lock);
+        bay__fast_release(j->call.chan);
     }
     job_free(j);
 }
 
-void bay_queue_expect(bay_wait *w, uint64_t id)
+void bay__queue_expect(bay__wait *w, uint64_t id)
 {
-    pthread_mutex_lock(&bay_w.lock);
+    pthread_mutex_lock(&bay__w.lock);
     w->id = id;
-    w->outer = bay_w.waits;
-    bay_w.waits = w;
-    pthread_mutex_unlock(&bay_w.lock);
+    w->outer = bay__w.waits;
+    bay__w.waits = w;
+    pthread_mutex_unlock(&bay__w.lock);
 }
 
-void bay_queue_forget(bay_wait *w)
+void bay__queue_forget(bay__wait *w)
 {
-    pthread_mutex_lock(&bay_w.lock);
-    bay_w.waits = w->outer;
-    bay_job *late = unlink_first(match_reply, &w->id);
-    pthread_mutex_unlock(&bay_w.lock);
+    pthread_mutex_lock(&bay__w.lock);
+    bay__w.waits = w->outer;
+    bay__job *late = unlink_first(match_reply, &w->id);
+    pthread_mutex_unlock(&bay__w.lock);
     if (late)
         job_free(late);
 }

@@ -13,10 +13,10 @@
 
 const char *bay_plugin_id(void)
 {
-    return bay_w.id;
+    return bay__w.id;
 }
 
-int64_t bay_plugin_limit(const bay_plugin_info *p, const char *key, int64_t dflt)
+int64_t bay__plugin_limit(const bay__plugin_info *p, const char *key, int64_t dflt)
 {
     const bay_value *v = bay_map_get(bay_map_get(p->manifest, "limits"), key);
     return bay_value_type(v) == BAY_INT ? bay_value_int(v) : dflt;
@@ -24,12 +24,12 @@ int64_t bay_plugin_limit(const bay_plugin_info *p, const char *key, int64_t dflt
 
 const bay_value *bay_plugin_config(void)
 {
-    return bay_w.info.config;
+    return bay__w.info.config;
 }
 
 const char *bay_plugin_data_dir(void)
 {
-    return bay_w.info.data_dir;
+    return bay__w.info.data_dir;
 }
 
 /* The rate limit of bay_plugin_log (one for the worker: a plugin is one worker). */
@@ -43,7 +43,7 @@ static struct {
  * over the limit is counted as a refusal (refusals.h), which plugbayd shows. */
 static bool log_allowed(void)
 {
-    int64_t now = bay_now_ns() / 1000000;
+    int64_t now = bay__now_ns() / 1000000;
     pthread_mutex_lock(&log_limit.mtx);
     if (now - log_limit.window_ms >= BAY_LOG_LINES_WINDOW_MS) {
         log_limit.window_ms = now;
@@ -53,7 +53,7 @@ static bool log_allowed(void)
     log_limit.lines += ok;
     pthread_mutex_unlock(&log_limit.mtx);
     if (!ok)
-        bay_refused("log lines over the limit");
+        bay__refused("log lines over the limit");
     return ok;
 }
 
@@ -69,28 +69,28 @@ void bay_plugin_log(int level, const char *fmt, ...)
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
     if (level == BAY_LOG_ERROR) {
-        pthread_mutex_lock(&bay_w.lock);
-        snprintf(bay_w.last_error_log, sizeof bay_w.last_error_log, "%.*s", (int)sizeof bay_w.last_error_log - 1, text);
-        pthread_mutex_unlock(&bay_w.lock);
+        pthread_mutex_lock(&bay__w.lock);
+        snprintf(bay__w.last_error_log, sizeof bay__w.last_error_log, "%.*s", (int)sizeof bay__w.last_error_log - 1, text);
+        pthread_mutex_unlock(&bay__w.lock);
     }
     if (!allowed)
         return;
-    bay_frame f = {.type = BAY_F_LOG, .level = level, .message = text};
-    int rc = bay_wire_send(bay_w.sock, &f, 0);
+    bay__frame f = {.type = BAY_F_LOG, .level = level, .message = text};
+    int rc = bay__wire_send(bay__w.sock, &f, 0);
     if (rc)
-        bay_worker_warn("(log not sent: %s) %s", bay_strerror(rc), text);
+        bay__worker_warn("(log not sent: %s) %s", bay_strerror(rc), text);
 }
 
 /* take_reply turns the RESULT or ERROR j answering bay_plugin_call(name) into
  * its return value: *result, or err. */
-static int take_reply(const bay_job *j, const char *name, bay_value **result, bay_error *err)
+static int take_reply(const bay__job *j, const char *name, bay_value **result, bay_error *err)
 {
     if (j->f.type == BAY_F_ERROR) {
         int code = j->f.code ? (int)j->f.code : BAY_EPROTO;
         return bay_error_set(err, code, j->f.plugin, "%s", j->f.message);
     }
     char why[256];
-    int rc = j->f.value ? bay_value_from_object(j->f.value, result, why, sizeof why) : 0;
+    int rc = j->f.value ? bay__value_from_object(j->f.value, result, why, sizeof why) : 0;
     if (rc)
         return bay_error_set(err, rc, NULL, "bay_plugin_call(\"%s\"): the result: %s", name, why);
     if (*result == NULL && (*result = bay_nil()) == NULL)
@@ -102,32 +102,32 @@ static int take_reply(const bay_job *j, const char *name, bay_value **result, ba
  * call cur it runs in stopped with code stop; what says what became of it. */
 static int stopped(bay_error *err, int stop, const char *name, const bay_invocation *cur, const char *what)
 {
-    return bay_error_set(err, stop, bay_w.id, "bay_plugin_call(\"%s\") %s: the call \"%s\" it runs in %s", name, what,
+    return bay_error_set(err, stop, bay__w.id, "bay_plugin_call(\"%s\") %s: the call \"%s\" it runs in %s", name, what,
                          cur->name, stop == BAY_ECANCELED ? "was cancelled" : "reached its deadline");
 }
 
 /* await waits for the reply to wait->id, serving the calls that arrive
  * meanwhile; cur is the call the plugin is running (NULL outside a call). */
-static int await(const bay_wait *wait, const char *name, int timeout_ms, const bay_invocation *cur, bay_value **result,
+static int await(const bay__wait *wait, const char *name, int timeout_ms, const bay_invocation *cur, bay_value **result,
                  bay_error *err)
 {
-    int64_t until = bay_now_ns() + ((int64_t)timeout_ms + BAY_CALL_GRACE_MS) * 1000000;
+    int64_t until = bay__now_ns() + ((int64_t)timeout_ms + BAY_CALL_GRACE_MS) * 1000000;
     for (;;) {
-        bay_job *j = bay_queue_take(wait, cur, until);
+        bay__job *j = bay__queue_take(wait, cur, until);
         if (j == NULL)
             break;
         if (j->f.type == BAY_F_CALL) {
-            bay_run_call(j);
-            bay_job_done(j);
+            bay__run_call(j);
+            bay__job_done(j);
             continue;
         }
         int rc = take_reply(j, name, result, err);
-        bay_job_done(j);
+        bay__job_done(j);
         return rc;
     }
-    bay_frame cancel = {.type = BAY_F_CANCEL, .id = wait->id};
-    bay_wire_send(bay_w.sock, &cancel, NNG_FLAG_NONBLOCK);
-    int stop = cur ? bay_call_stop_code(cur) : 0;
+    bay__frame cancel = {.type = BAY_F_CANCEL, .id = wait->id};
+    bay__wire_send(bay__w.sock, &cancel, NNG_FLAG_NONBLOCK);
+    int stop = cur ? bay__call_stop_code(cur) : 0;
     if (stop)
         return stopped(err, stop, name, cur, "abandoned");
     return bay_error_set(err, BAY_ETIMEDOUT, NULL, "bay_plugin_call(\"%s\"): no answer from plugbayd within %lld ms",
@@ -140,26 +140,26 @@ int bay_plugin_call(const char *name, const bay_value *args, int timeout_ms, bay
         *result = NULL;
     if (name == NULL || *name == '\0' || result == NULL || timeout_ms < 0 ||
         (args && bay_value_type(args) != BAY_ARRAY))
-        return bay_error_set(err, BAY_EINVAL, bay_w.id,
+        return bay_error_set(err, BAY_EINVAL, bay__w.id,
                              "bay_plugin_call(\"%s\"): needs an extension point name, an args array (or NULL), "
                              "timeout_ms >= 0 and a place for the result",
                              name ? name : "(null)");
-    const bay_invocation *cur = bay_w.calls;
-    int stop = cur ? bay_call_stop_code(cur) : 0;
+    const bay_invocation *cur = bay__w.calls;
+    int stop = cur ? bay__call_stop_code(cur) : 0;
     if (stop)
         return stopped(err, stop, name, cur, "not sent");
     if (timeout_ms == 0)
         timeout_ms = cur && cur->deadline_ns ? bay_call_remaining_ms(cur) : BAY_CALL_DEFAULT_TIMEOUT_MS;
 
-    bay_wait wait;
-    bay_queue_expect(&wait, ++bay_w.next_call_id);
-    bay_frame f = {.type = BAY_F_CALL, .id = wait.id, .name = name, .timeout_ms = timeout_ms};
-    int rc = bay_worker_send(NULL, &f, args);
+    bay__wait wait;
+    bay__queue_expect(&wait, ++bay__w.next_call_id);
+    bay__frame f = {.type = BAY_F_CALL, .id = wait.id, .name = name, .timeout_ms = timeout_ms};
+    int rc = bay__worker_send(NULL, &f, args);
     if (rc)
-        rc = bay_error_set(err, rc, bay_w.id, "bay_plugin_call(\"%s\"): %s", name,
+        rc = bay_error_set(err, rc, bay__w.id, "bay_plugin_call(\"%s\"): %s", name,
                            rc == BAY_EINVAL ? "the arguments do not fit in one frame" : bay_strerror(rc));
     else
         rc = await(&wait, name, timeout_ms, cur, result, err);
-    bay_queue_forget(&wait);
+    bay__queue_forget(&wait);
     return rc;
 }

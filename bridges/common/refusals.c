@@ -29,7 +29,7 @@ static size_t nkinds;
 static atomic_uint_fast64_t by_syscall[SYSCALLS_MAX];
 static uint64_t syscall_taken[SYSCALLS_MAX]; /* under lock */
 
-void bay_refused(const char *kind)
+void bay__refused(const char *kind)
 {
     pthread_mutex_lock(&lock);
     struct kind *k = NULL;
@@ -64,7 +64,7 @@ static void on_sigsys(int sig, siginfo_t *si, void *context)
         atomic_fetch_add(&by_syscall[si->si_syscall], 1);
 }
 
-int bay_refusals_trap(void)
+int bay__refusals_trap(void)
 {
 #if defined(__x86_64__) || defined(__aarch64__)
     struct sigaction sa = {.sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO | SA_NODEFER};
@@ -83,7 +83,7 @@ static bool put(bay_value **map, const char *kind, uint64_t n)
     return bay_map_set(*map, kind, bay_int((int64_t)n)) == 0;
 }
 
-bay_value *bay_refusals_take(void)
+bay_value *bay__refusals_take(void)
 {
     bay_value *map = NULL;
     bool ok = true;

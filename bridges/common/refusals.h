@@ -14,19 +14,19 @@
 
 #include <plugbay/value.h>
 
-/* bay_refused counts one refusal of kind (a short name like "lua os.execute";
+/* bay__refused counts one refusal of kind (a short name like "lua os.execute";
  * kinds past the 32nd different one count as "other"). Any thread; not from
  * a signal handler. */
-void bay_refused(const char *kind);
+void bay__refused(const char *kind);
 
-/* bay_refusals_trap installs the SIGSYS handler that turns a seccomp
+/* bay__refusals_trap installs the SIGSYS handler that turns a seccomp
  * SECCOMP_RET_TRAP into a counted EPERM. Returns 1 when the filter may trap
  * (this architecture's registers are known), 0 when it should return the
  * errno itself (SCMP_ACT_ERRNO), uncounted. */
-int bay_refusals_trap(void);
+int bay__refusals_trap(void);
 
-/* bay_refusals_take returns a new map {kind: count} of the refusals since the
+/* bay__refusals_take returns a new map {kind: count} of the refusals since the
  * last take, or NULL when there were none (or no memory to say so). */
-bay_value *bay_refusals_take(void);
+bay_value *bay__refusals_take(void);
 
 #endif

@@ -48,11 +48,11 @@
 #define BAY_LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET (1ULL << 0)
 #define BAY_LANDLOCK_SCOPE_SIGNAL (1ULL << 1)
 
-struct bay_landlock_ruleset_attr {
+struct bay__landlock_ruleset_attr {
     uint64_t handled_access_fs, handled_access_net, scoped; /* scoped: ABI >= 6 */
 };
 
-struct bay_landlock_net_port_attr {
+struct bay__landlock_net_port_attr {
     uint64_t allowed_access, port;
 } __attribute__((packed));
 
@@ -68,10 +68,10 @@ static int64_t env_int(const char *name)
     return v ? strtoll(v, NULL, 10) : 0;
 }
 
-int bay_sandbox_from_env(bay_sandbox *s)
+int bay__sandbox_from_env(bay__sandbox *s)
 {
     const char *on = getenv("PLUGBAY_SANDBOX"), *url = getenv("PLUGBAY_URL");
-    *s = (bay_sandbox){
+    *s = (bay__sandbox){
         .plugin_dir = getenv("PLUGBAY_SANDBOX_PLUGIN_DIR"),
         .data_dir = getenv("PLUGBAY_SANDBOX_DATA_DIR"),
         .grants = getenv("PLUGBAY_SANDBOX_GRANTS") ? getenv("PLUGBAY_SANDBOX_GRANTS") : "",
@@ -85,7 +85,7 @@ int bay_sandbox_from_env(bay_sandbox *s)
 }
 
 /* granted tells whether one of the grants (lines) starts with prefix. */
-static bool granted(const bay_sandbox *s, const char *prefix)
+static bool granted(const bay__sandbox *s, const char *prefix)
 {
     size_t n = strlen(prefix);
     for (const char *g = s->grants; *g; g += strcspn(g, "\n"), g += *g == '\n')
@@ -106,7 +106,7 @@ static int set_limit(int resource, int64_t value, const char *what, char *err, s
     return setrlimit(resource, &r) == 0 ? 0 : fail(err, errlen, BAY_EIO, what);
 }
 
-static int limits(const bay_sandbox *s, char *err, size_t errlen)
+static int limits(const bay__sandbox *s, char *err, size_t errlen)
 {
     int rc = set_limit(RLIMIT_CORE, 0, "RLIMIT_CORE", err, errlen);
     if (rc == 0 && s->open_files > 0)
@@ -141,7 +141,7 @@ static void allow_path(int ruleset, uint64_t handled, const char *path, uint64_t
 }
 
 /* allow_grants adds the fs.read:PATH and net.connect:HOST:PORT grants. */
-static void allow_grants(const bay_sandbox *s, int ruleset, uint64_t handled, bool net)
+static void allow_grants(const bay__sandbox *s, int ruleset, uint64_t handled, bool net)
 {
     for (const char *g = s->grants; *g; g += strcspn(g, "\n"), g += *g == '\n') {
         char line[1024];
@@ -150,13 +150,13 @@ static void allow_grants(const bay_sandbox *s, int ruleset, uint64_t handled, bo
             allow_path(ruleset, handled, line + 8, FS_READ);
         const char *port = strncmp(line, "net.connect:", 12) == 0 ? strrchr(line, ':') : NULL;
         if (port && net) {
-            struct bay_landlock_net_port_attr rule = {BAY_LANDLOCK_NET_CONNECT_TCP, strtoull(port + 1, NULL, 10)};
+            struct bay__landlock_net_port_attr rule = {BAY_LANDLOCK_NET_CONNECT_TCP, strtoull(port + 1, NULL, 10)};
             syscall(SYS_landlock_add_rule, ruleset, BAY_LANDLOCK_RULE_NET_PORT, &rule, 0);
         }
     }
 }
 
-static int landlock(const bay_sandbox *s, void (*warn)(const char *), char *err, size_t errlen)
+static int landlock(const bay__sandbox *s, void (*warn)(const char *), char *err, size_t errlen)
 {
     long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
     if (abi < 6 && warn)
@@ -182,11 +182,11 @@ static int landlock(const bay_sandbox *s, void (*warn)(const char *), char *err,
         warn("Landlock network rules (ABI 4) are not available in this kernel: the net.* grants open every TCP port, "
              "not only the granted ones");
     uint64_t scoped = abi >= 6 ? BAY_LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET | BAY_LANDLOCK_SCOPE_SIGNAL : 0;
-    struct bay_landlock_ruleset_attr attr = {handled, net ? BAY_LANDLOCK_NET_BIND_TCP | BAY_LANDLOCK_NET_CONNECT_TCP : 0,
+    struct bay__landlock_ruleset_attr attr = {handled, net ? BAY_LANDLOCK_NET_BIND_TCP | BAY_LANDLOCK_NET_CONNECT_TCP : 0,
                                              scoped};
     /* The kernel takes the struct as long as the ABI knows it. */
     size_t size = scoped ? sizeof attr
-                  : net  ? offsetof(struct bay_landlock_ruleset_attr, scoped)
+                  : net  ? offsetof(struct bay__landlock_ruleset_attr, scoped)
                          : sizeof attr.handled_access_fs;
     int ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, size, 0);
     if (ruleset < 0)
@@ -289,7 +289,7 @@ static const char *own_user_namespace(void)
  * no path leads a plugin to them, then drops every capability. Where the
  * kernel gives no user namespace it says so through warn: plugbayd's peer
  * check still refuses a worker that connects (broker/peer.c). */
-static void hide_sockets(const bay_sandbox *s, void (*warn)(const char *))
+static void hide_sockets(const bay__sandbox *s, void (*warn)(const char *))
 {
     char line[600];
     if (s->hide && *s->hide) {
@@ -402,7 +402,7 @@ static int refuse_other_processes_settings(scmp_filter_ctx ctx)
     return rc;
 }
 
-static int seccomp(const bay_sandbox *s, char *err, size_t errlen)
+static int seccomp(const bay__sandbox *s, char *err, size_t errlen)
 {
     static const int admin[] = {
         SCMP_SYS(mount), SCMP_SYS(umount2), SCMP_SYS(open_tree), SCMP_SYS(move_mount), SCMP_SYS(fsopen),
@@ -426,7 +426,7 @@ static int seccomp(const bay_sandbox *s, char *err, size_t errlen)
     };
     /* LeakSanitizer stops the world with ptrace from a cloned process: sanitizer builds keep both. */
     static const int debug[] = {SCMP_SYS(ptrace), SCMP_SYS(process_vm_readv)};
-    refused = bay_refusals_trap() ? SCMP_ACT_TRAP : SCMP_ACT_ERRNO(EPERM);
+    refused = bay__refusals_trap() ? SCMP_ACT_TRAP : SCMP_ACT_ERRNO(EPERM);
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
     if (ctx == NULL)
         return fail(err, errlen, BAY_EIO, "seccomp_init");
@@ -470,11 +470,11 @@ static int seccomp(const bay_sandbox *s, char *err, size_t errlen)
 /* status_kb reads one field of /proc/self/status, in kB (0 when missing). */
 static int64_t status_kb(const char *field)
 {
-    int64_t kb = bay_proc_kb(0, "status", field);
+    int64_t kb = bay__proc_kb(0, "status", field);
     return kb < 0 ? 0 : kb;
 }
 
-int bay_sandbox_limit_memory(const bay_sandbox *s, char *err, size_t errlen)
+int bay__sandbox_limit_memory(const bay__sandbox *s, char *err, size_t errlen)
 {
     if (s->memory_mb <= 0 || BAY_UNDER_ASAN)
         return 0;
@@ -483,7 +483,7 @@ int bay_sandbox_limit_memory(const bay_sandbox *s, char *err, size_t errlen)
     return rc ? rc : set_limit(RLIMIT_AS, as, "RLIMIT_AS", err, errlen);
 }
 
-int bay_sandbox_apply(const bay_sandbox *s, void (*warn)(const char *line), char *err, size_t errlen)
+int bay__sandbox_apply(const bay__sandbox *s, void (*warn)(const char *line), char *err, size_t errlen)
 {
     /* One malloc arena for every thread: each further one reserves 64 MiB of
      * address space as a thread first allocates, which RLIMIT_AS would count. */

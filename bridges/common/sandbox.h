@@ -6,8 +6,8 @@
 #include <stdint.h>
 
 /* What the sandbox allows; plugbayd passes it in the worker's environment
- * (see bay_sandbox_from_env). Strings are borrowed. */
-typedef struct bay_sandbox {
+ * (see bay__sandbox_from_env). Strings are borrowed. */
+typedef struct bay__sandbox {
     const char *plugin_dir;  /* read and execute */
     const char *data_dir;    /* read and write */
     const char *grants;      /* the granted permissions, one per line */
@@ -16,16 +16,16 @@ typedef struct bay_sandbox {
     int64_t cpu_seconds;     /* RLIMIT_CPU; 0 = none */
     const char *hide;        /* plugbayd's socket files and folders the worker must not reach, one per line */
     const char *keep;        /* the worker's own socket file, reachable where it is even in a hidden folder */
-} bay_sandbox;
+} bay__sandbox;
 
-/* bay_sandbox_from_env fills s from PLUGBAY_SANDBOX_* variables. Returns 1
+/* bay__sandbox_from_env fills s from PLUGBAY_SANDBOX_* variables. Returns 1
  * when the broker asked for a sandbox, 0 when it did not (--no-sandbox). */
-int bay_sandbox_from_env(bay_sandbox *s);
+int bay__sandbox_from_env(bay__sandbox *s);
 
-/* bay_sandbox_apply enters the sandbox for the rest of the process's life:
+/* bay__sandbox_apply enters the sandbox for the rest of the process's life:
  * a user and mount namespace of its own in which plugbayd's sockets (hide)
  * are covered and every capability is dropped, resource limits (but memory:
- * see bay_sandbox_limit_memory), no new privileges, Landlock file and network rules (where
+ * see bay__sandbox_limit_memory), no new privileges, Landlock file and network rules (where
  * the kernel has Landlock) and scopes (no signal to, no abstract Unix socket
  * of, a process outside the worker: ABI 6), and a seccomp filter refusing
  * execve, fork, sockets other than Unix ones, signals to other processes,
@@ -34,7 +34,7 @@ int bay_sandbox_from_env(bay_sandbox *s);
  * every thread started later inherits it. Returns 0, or BAY_EPERM/BAY_EIO with
  * err saying which layer failed; notes (a layer the kernel lacks) go to
  * warn(line) when warn is not NULL. */
-int bay_sandbox_apply(const bay_sandbox *s, void (*warn)(const char *line), char *err, size_t errlen);
+int bay__sandbox_apply(const bay__sandbox *s, void (*warn)(const char *line), char *err, size_t errlen);
 
 /* Address space a worker may map beyond its own and memory_mb: libraries the
  * plugin loads and stacks of threads started later (8 MiB each; the fast
@@ -42,13 +42,13 @@ int bay_sandbox_apply(const bay_sandbox *s, void (*warn)(const char *line), char
  * language (docs/security.md has the figures). */
 #define BAY_SANDBOX_AS_SLACK_MB 32
 
-/* bay_sandbox_limit_memory caps private writable memory (RLIMIT_DATA) at what
+/* bay__sandbox_limit_memory caps private writable memory (RLIMIT_DATA) at what
  * the worker maps now plus s->memory_mb, and all its mappings, shared ones
  * (MAP_SHARED, memfd, files) included, at what it maps now plus s->memory_mb
  * plus BAY_SANDBOX_AS_SLACK_MB (RLIMIT_AS). Call it once the worker's own
  * threads run, just before the plugin loads: thread stacks count too. Not
  * under AddressSanitizer, whose shadow memory would not fit (plugbayd's
  * watch on shared memory still holds there). Returns 0 or BAY_EIO. */
-int bay_sandbox_limit_memory(const bay_sandbox *s, char *err, size_t errlen);
+int bay__sandbox_limit_memory(const bay__sandbox *s, char *err, size_t errlen);
 
 #endif

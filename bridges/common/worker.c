@@ -1,4 +1,4 @@
-/* bridges/common/worker.c — bay_worker_main: start-up, the main thread's dispatch loop, load and unload. */
+/* bridges/common/worker.c — bay__worker_main: start-up, the main thread's dispatch loop, load and unload. */
 #include "fastpath.h"
 #include "sandbox.h"
 #include "worker_internal.h"
@@ -18,24 +18,24 @@
 /* How long an unloaded worker waits for the broker to read its last answer. */
 #define BAY_UNLOAD_LINGER_MS 250
 
-bay_worker bay_w = {
+bay__worker bay__w = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
     .id = "?",
 };
 
-void bay_worker_warn(const char *fmt, ...)
+void bay__worker_warn(const char *fmt, ...)
 {
     char text[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "plugbay-worker-%s %s: %s\n", bay_w.bridge ? bay_w.bridge->language : "?", bay_w.id, text);
+    fprintf(stderr, "plugbay-worker-%s %s: %s\n", bay__w.bridge ? bay__w.bridge->language : "?", bay__w.id, text);
 }
 
 /* pack_and_send packs v (when not NULL) as f's value and sends f to the broker (to
  * NULL, with NNG's flags) or to the host of fast channel to. */
-static int pack_and_send(bay_chan *to, bay_frame *f, const bay_value *v, int flags)
+static int pack_and_send(bay__chan *to, bay__frame *f, const bay_value *v, int flags)
 {
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
@@ -43,7 +43,7 @@ static int pack_and_send(bay_chan *to, bay_frame *f, const bay_value *v, int fla
     if (v) {
         msgpack_packer pk;
         msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-        rc = bay_value_pack_to(&pk, v);
+        rc = bay__value_pack_to(&pk, v);
         /* Leave room for the frame around the value: the broker closes a
          * connection that sends more than BAY_FRAME_MAX. */
         if (rc == 0 && sb.size > BAY_FRAME_MAX - 4096)
@@ -52,45 +52,45 @@ static int pack_and_send(bay_chan *to, bay_frame *f, const bay_value *v, int fla
         f->raw_len = sb.size;
     }
     if (rc == 0)
-        rc = to ? bay_fast_send(to, f) : bay_wire_send(bay_w.sock, f, flags);
+        rc = to ? bay__fast_send(to, f) : bay__wire_send(bay__w.sock, f, flags);
     msgpack_sbuffer_destroy(&sb);
     return rc;
 }
 
-int bay_worker_send(bay_chan *to, bay_frame *f, const bay_value *v)
+int bay__worker_send(bay__chan *to, bay__frame *f, const bay_value *v)
 {
     return pack_and_send(to, f, v, 0);
 }
 
-int bay_worker_tell(const char *name, const bay_value *args)
+int bay__worker_tell(const char *name, const bay_value *args)
 {
-    bay_frame f = {.type = BAY_F_COMMAND, .name = name};
+    bay__frame f = {.type = BAY_F_COMMAND, .name = name};
     return pack_and_send(NULL, &f, args, NNG_FLAG_NONBLOCK);
 }
 
-int bay_worker_error(bay_chan *to, uint64_t id, int code, const char *fmt, ...)
+int bay__worker_error(bay__chan *to, uint64_t id, int code, const char *fmt, ...)
 {
     char text[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    bay_frame f = {.type = BAY_F_ERROR, .id = id, .code = code, .plugin = bay_w.id, .message = text};
-    int rc = to ? bay_fast_send(to, &f) : bay_wire_send(bay_w.sock, &f, NNG_FLAG_NONBLOCK);
+    bay__frame f = {.type = BAY_F_ERROR, .id = id, .code = code, .plugin = bay__w.id, .message = text};
+    int rc = to ? bay__fast_send(to, &f) : bay__wire_send(bay__w.sock, &f, NNG_FLAG_NONBLOCK);
     if (rc)
-        bay_worker_warn("could not send ERROR %s for request %llu (%s): %s", bay_errname(code),
+        bay__worker_warn("could not send ERROR %s for request %llu (%s): %s", bay_errname(code),
                         (unsigned long long)id, bay_strerror(rc), text);
     return code;
 }
 
-void bay_worker_result(bay_chan *to, uint64_t id, const bay_value *v)
+void bay__worker_result(bay__chan *to, uint64_t id, const bay_value *v)
 {
-    bay_frame f = {.type = BAY_F_RESULT, .id = id};
-    int rc = bay_worker_send(to, &f, v);
+    bay__frame f = {.type = BAY_F_RESULT, .id = id};
+    int rc = bay__worker_send(to, &f, v);
     if (rc == BAY_EINVAL)
-        bay_worker_error(to, id, BAY_EINVAL, "the result does not fit in one frame (at most %u bytes)", BAY_FRAME_MAX);
+        bay__worker_error(to, id, BAY_EINVAL, "the result does not fit in one frame (at most %u bytes)", BAY_FRAME_MAX);
     else if (rc)
-        bay_worker_warn("could not send the RESULT for request %llu: %s", (unsigned long long)id, bay_strerror(rc));
+        bay__worker_warn("could not send the RESULT for request %llu: %s", (unsigned long long)id, bay_strerror(rc));
 }
 
 /* load_field fetches the load map's field key, which must have type want.
@@ -100,7 +100,7 @@ static int load_field(uint64_t id, const bay_value *args, const char *key, bay_t
     *out = bay_map_get(args, key);
     if (*out && bay_value_type(*out) == want)
         return 0;
-    return bay_worker_error(NULL, id, BAY_EPROTO, "COMMAND load: field \"%s\" must be a %s, got %s", key,
+    return bay__worker_error(NULL, id, BAY_EPROTO, "COMMAND load: field \"%s\" must be a %s, got %s", key,
                             bay_type_name(want), *out ? bay_type_name(bay_value_type(*out)) : "nothing");
 }
 
@@ -124,7 +124,7 @@ static const char **unique_functions(const bay_value *functions)
 }
 
 /* check_load_args validates the COMMAND load map (adding an empty config when
- * it has none) and fills bay_w.info and bay_w.functions from it. Returns 0 or
+ * it has none) and fills bay__w.info and bay__w.functions from it. Returns 0 or
  * the code of the ERROR it answered. */
 static int check_load_args(uint64_t id, bay_value *args)
 {
@@ -134,12 +134,12 @@ static int check_load_args(uint64_t id, bay_value *args)
         if (load_field(id, args, keys[i], BAY_STR, &v[i]))
             return BAY_EPROTO;
     if (bay_value_type(bay_map_get(args, "config")) == BAY_NIL && bay_map_set(args, "config", bay_map()) != 0)
-        return bay_worker_error(NULL, id, BAY_ENOMEM, "COMMAND load: %s", bay_strerror(BAY_ENOMEM));
+        return bay__worker_error(NULL, id, BAY_ENOMEM, "COMMAND load: %s", bay_strerror(BAY_ENOMEM));
     if (bay_value_type(bay_map_get(args, "manifest")) == BAY_NIL && bay_map_set(args, "manifest", bay_map()) != 0)
-        return bay_worker_error(NULL, id, BAY_ENOMEM, "COMMAND load: %s", bay_strerror(BAY_ENOMEM));
+        return bay__worker_error(NULL, id, BAY_ENOMEM, "COMMAND load: %s", bay_strerror(BAY_ENOMEM));
     if (bay_value_type(bay_map_get(args, "permissions")) == BAY_NIL &&
         bay_map_set(args, "permissions", bay_array()) != 0)
-        return bay_worker_error(NULL, id, BAY_ENOMEM, "COMMAND load: %s", bay_strerror(BAY_ENOMEM));
+        return bay__worker_error(NULL, id, BAY_ENOMEM, "COMMAND load: %s", bay_strerror(BAY_ENOMEM));
     const bay_value *permissions, *manifest;
     if (load_field(id, args, "config", BAY_MAP, &config) || load_field(id, args, "manifest", BAY_MAP, &manifest) || load_field(id, args, "functions", BAY_MAP, &functions) ||
         load_field(id, args, "permissions", BAY_ARRAY, &permissions))
@@ -148,84 +148,84 @@ static int check_load_args(uint64_t id, bay_value *args)
         const bay_value *fn;
         const char *call_name = bay_map_entry(functions, i, &fn);
         if (bay_value_type(fn) != BAY_STR)
-            return bay_worker_error(NULL, id, BAY_EPROTO, "COMMAND load: functions[\"%s\"] must be a str, got %s",
+            return bay__worker_error(NULL, id, BAY_EPROTO, "COMMAND load: functions[\"%s\"] must be a str, got %s",
                                     call_name, bay_type_name(bay_value_type(fn)));
     }
     const char *plugin = bay_value_str(v[0], NULL);
-    if (strcmp(plugin, bay_w.id) != 0)
-        return bay_worker_error(NULL, id, BAY_EINVAL,
+    if (strcmp(plugin, bay__w.id) != 0)
+        return bay__worker_error(NULL, id, BAY_EINVAL,
                                 "COMMAND load names plugin \"%s\" but this worker was started for \"%s\"", plugin,
-                                bay_w.id);
-    bay_w.info = (bay_plugin_info){plugin,     bay_value_str(v[1], NULL), bay_value_str(v[2], NULL),
+                                bay__w.id);
+    bay__w.info = (bay__plugin_info){plugin,     bay_value_str(v[1], NULL), bay_value_str(v[2], NULL),
                                    bay_value_str(v[3], NULL), config, manifest, permissions};
-    bay_w.functions = functions;
+    bay__w.functions = functions;
     return 0;
 }
 
-static void run_load(bay_job *j)
+static void run_load(bay__job *j)
 {
     uint64_t id = j->f.id;
-    if (bay_w.loaded) {
-        bay_worker_error(NULL, id, BAY_ESTATE, "plugin is already loaded in this worker");
+    if (bay__w.loaded) {
+        bay__worker_error(NULL, id, BAY_ESTATE, "plugin is already loaded in this worker");
         return;
     }
-    bay_value_free(bay_w.load_args); /* left by an earlier load that failed */
-    bay_w.load_args = NULL;
-    bay_w.info = (bay_plugin_info){0};
-    bay_w.functions = NULL;
+    bay_value_free(bay__w.load_args); /* left by an earlier load that failed */
+    bay__w.load_args = NULL;
+    bay__w.info = (bay__plugin_info){0};
+    bay__w.functions = NULL;
     char why[256];
-    int rc = j->f.value ? bay_value_from_object(j->f.value, &bay_w.load_args, why, sizeof why)
-                        : bay_value_fail(why, sizeof why, BAY_EPROTO, "a map of arguments is required");
+    int rc = j->f.value ? bay__value_from_object(j->f.value, &bay__w.load_args, why, sizeof why)
+                        : bay__value_fail(why, sizeof why, BAY_EPROTO, "a map of arguments is required");
     if (rc) {
-        bay_worker_error(NULL, id, rc, "COMMAND load: %s", why);
+        bay__worker_error(NULL, id, rc, "COMMAND load: %s", why);
         return;
     }
-    if (check_load_args(id, bay_w.load_args))
+    if (check_load_args(id, bay__w.load_args))
         return;
-    const char **functions = unique_functions(bay_w.functions);
+    const char **functions = unique_functions(bay__w.functions);
     if (functions == NULL) {
-        bay_worker_error(NULL, id, BAY_ENOMEM, "COMMAND load: %s", bay_strerror(BAY_ENOMEM));
+        bay__worker_error(NULL, id, BAY_ENOMEM, "COMMAND load: %s", bay_strerror(BAY_ENOMEM));
         return;
     }
-    pthread_mutex_lock(&bay_w.lock);
-    bay_w.last_error_log[0] = '\0';
-    pthread_mutex_unlock(&bay_w.lock);
+    pthread_mutex_lock(&bay__w.lock);
+    bay__w.last_error_log[0] = '\0';
+    pthread_mutex_unlock(&bay__w.lock);
     bay_error err = {0};
-    rc = bay_w.bridge->load(&bay_w.info, functions, &err);
+    rc = bay__w.bridge->load(&bay__w.info, functions, &err);
     free(functions);
     if (rc == 0) {
-        bay_w.loaded = true;
-        bay_worker_result(NULL, id, NULL);
+        bay__w.loaded = true;
+        bay__worker_result(NULL, id, NULL);
         return;
     }
     if (err.message[0] == '\0')
-        snprintf(err.message, sizeof err.message, "the %s bridge could not load %s/%s", bay_w.bridge->language,
-                 bay_w.info.dir, bay_w.info.entry);
-    pthread_mutex_lock(&bay_w.lock);
-    char logged[sizeof bay_w.last_error_log];
-    memcpy(logged, bay_w.last_error_log, sizeof logged);
-    pthread_mutex_unlock(&bay_w.lock);
-    bay_worker_error(NULL, id, err.code ? err.code : rc, "%s%s%s%s", err.message, logged[0] ? " (the plugin logged: " : "",
+        snprintf(err.message, sizeof err.message, "the %s bridge could not load %s/%s", bay__w.bridge->language,
+                 bay__w.info.dir, bay__w.info.entry);
+    pthread_mutex_lock(&bay__w.lock);
+    char logged[sizeof bay__w.last_error_log];
+    memcpy(logged, bay__w.last_error_log, sizeof logged);
+    pthread_mutex_unlock(&bay__w.lock);
+    bay__worker_error(NULL, id, err.code ? err.code : rc, "%s%s%s%s", err.message, logged[0] ? " (the plugin logged: " : "",
                      logged, logged[0] ? ")" : "");
 }
 
 /* run_command runs COMMAND j; returns true when the worker should exit. */
-static bool run_command(bay_job *j)
+static bool run_command(bay__job *j)
 {
     if (strcmp(j->f.name, "load") == 0) {
         run_load(j);
         return false;
     }
     if (strcmp(j->f.name, "unload") == 0) {
-        if (bay_w.loaded)
-            bay_w.bridge->unload();
-        bay_w.loaded = false;
-        bay_fast_stop();
-        bay_io_expect_close();
-        bay_worker_result(NULL, j->f.id, NULL);
+        if (bay__w.loaded)
+            bay__w.bridge->unload();
+        bay__w.loaded = false;
+        bay__fast_stop();
+        bay__io_expect_close();
+        bay__worker_result(NULL, j->f.id, NULL);
         return true;
     }
-    bay_worker_error(NULL, j->f.id, BAY_ENOENT, "unknown worker command \"%s\" (a worker knows load and unload)", j->f.name);
+    bay__worker_error(NULL, j->f.id, BAY_ENOENT, "unknown worker command \"%s\" (a worker knows load and unload)", j->f.name);
     return false;
 }
 
@@ -244,7 +244,7 @@ static bool read_env(const char *env[ENV_COUNT])
             snprintf(missing + strlen(missing), sizeof missing - strlen(missing), " %s", env_names[i]);
     }
     if (missing[0])
-        bay_worker_warn("missing environment:%s; plugbayd sets it when it starts a worker, so start plugins "
+        bay__worker_warn("missing environment:%s; plugbayd sets it when it starts a worker, so start plugins "
                         "through plugbayd rather than running the worker by hand",
                         missing);
     return missing[0] == '\0';
@@ -252,65 +252,65 @@ static bool read_env(const char *env[ENV_COUNT])
 
 static void sandbox_note(const char *line)
 {
-    bay_worker_warn("%s", line);
+    bay__worker_warn("%s", line);
 }
 
-int bay_worker_main(const bay_bridge *bridge)
+int bay__worker_main(const bay__bridge *bridge)
 {
-    bay_w.bridge = bridge;
+    bay__w.bridge = bridge;
     setvbuf(stdout, NULL, _IOLBF, 0); /* plugin output reaches the broker's log line by line */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
 
     const char *env[ENV_COUNT];
     if (!read_env(env))
         return 2;
-    bay_w.id = env[ENV_PLUGIN];
+    bay__w.id = env[ENV_PLUGIN];
     /* plugbayd's pid as /proc numbers it: getppid() is 0 in the worker's own PID namespace. */
     pid_t parent = 0, session = 0;
-    bay_w.pid = bay_proc_self();
-    if (bay_proc_parent(0, &parent, &session) != 0 || parent != (pid_t)atol(env[ENV_BROKER_PID])) {
-        bay_worker_warn("plugbayd (pid %s) is already gone; exiting", env[ENV_BROKER_PID]);
+    bay__w.pid = bay__proc_self();
+    if (bay__proc_parent(0, &parent, &session) != 0 || parent != (pid_t)atol(env[ENV_BROKER_PID])) {
+        bay__worker_warn("plugbayd (pid %s) is already gone; exiting", env[ENV_BROKER_PID]);
         return 1;
     }
 
     /* The sandbox goes on while this is the only thread: every thread NNG and
      * the plugin start later inherit it. */
-    bay_sandbox box;
+    bay__sandbox box;
     char why[512];
-    bool boxed = bay_sandbox_from_env(&box);
-    if (boxed && bay_sandbox_apply(&box, sandbox_note, why, sizeof why) != 0) {
-        bay_worker_warn("%s; refusing to run the plugin without its sandbox", why);
+    bool boxed = bay__sandbox_from_env(&box);
+    if (boxed && bay__sandbox_apply(&box, sandbox_note, why, sizeof why) != 0) {
+        bay__worker_warn("%s; refusing to run the plugin without its sandbox", why);
         return 1;
     }
 
     bay_error err;
-    if (bay_wire_connect(env[ENV_URL], "worker", bay_w.id, env[ENV_TOKEN], 5000, &bay_w.sock, NULL, &err) != 0) {
-        bay_worker_warn("%s", err.message);
+    if (bay__wire_connect(env[ENV_URL], "worker", bay__w.id, env[ENV_TOKEN], 5000, &bay__w.sock, NULL, &err) != 0) {
+        bay__worker_warn("%s", err.message);
         return 1;
     }
-    int rv = bay_io_start();
+    int rv = bay__io_start();
     if (rv) {
-        bay_worker_warn("cannot start the I/O thread: %s", strerror(rv));
-        nng_close(bay_w.sock);
+        bay__worker_warn("cannot start the I/O thread: %s", strerror(rv));
+        nng_close(bay__w.sock);
         return 1;
     }
-    if (boxed && bay_sandbox_limit_memory(&box, why, sizeof why) != 0) {
-        bay_worker_warn("%s; refusing to run the plugin without its memory limit", why);
+    if (boxed && bay__sandbox_limit_memory(&box, why, sizeof why) != 0) {
+        bay__worker_warn("%s; refusing to run the plugin without its memory limit", why);
         return 1;
     }
 
     bool done = false;
     while (!done) {
-        bay_job *j = bay_queue_take(NULL, NULL, 0);
-        atomic_store(&bay_w.busy_since_ns, bay_now_ns());
+        bay__job *j = bay__queue_take(NULL, NULL, 0);
+        atomic_store(&bay__w.busy_since_ns, bay__now_ns());
         if (j->f.type == BAY_F_CALL)
-            bay_run_call(j);
+            bay__run_call(j);
         else
             done = run_command(j);
-        atomic_store(&bay_w.busy_since_ns, 0);
-        bay_job_done(j);
+        atomic_store(&bay__w.busy_since_ns, 0);
+        bay__job_done(j);
     }
-    bay_io_stop(BAY_UNLOAD_LINGER_MS);
-    bay_value_free(bay_w.load_args);
+    bay__io_stop(BAY_UNLOAD_LINGER_MS);
+    bay_value_free(bay__w.load_args);
     return 0;
 }

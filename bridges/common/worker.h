@@ -1,7 +1,7 @@
 /* bridges/common/worker.h — the shared worker library as a language bridge sees it.
  *
  * A worker executable is one bridge (a table of three functions that load a
- * plugin, run one of its functions and unload it) handed to bay_worker_main(),
+ * plugin, run one of its functions and unload it) handed to bay__worker_main(),
  * which does everything else: the connection to plugbayd, the handshake,
  * heartbeats, cancellation, deadlines and the dispatch loop. Bridges expose
  * the plugin API of plugbay/plugin.h (bay_plugin_log, bay_plugin_call,
@@ -16,7 +16,7 @@
 
 /* What COMMAND load says about the plugin. Every string and config stay valid
  * until the worker exits. */
-typedef struct bay_plugin_info {
+typedef struct bay__plugin_info {
     const char *id;       /* plugin id ("example/hello") */
     const char *dir;      /* absolute plugin folder */
     const char *entry;    /* the manifest's entry, relative to dir ("plugin.so", "main.lua") */
@@ -25,13 +25,13 @@ typedef struct bay_plugin_info {
     const bay_value *manifest; /* the plugin's manifest (a map) as plugbayd read and validated it; never NULL */
     const bay_value *permissions; /* array of the permission strings granted at install
                                    * ("fs.read:/srv/x", "lua.io", ...); never NULL */
-} bay_plugin_info;
+} bay__plugin_info;
 
-/* bay_plugin_limit returns field key of the manifest's "limits" (such as
+/* bay__plugin_limit returns field key of the manifest's "limits" (such as
  * "lua_memory_mb"), which plugbayd validated, or dflt when it sets none. */
-int64_t bay_plugin_limit(const bay_plugin_info *p, const char *key, int64_t dflt);
+int64_t bay__plugin_limit(const bay__plugin_info *p, const char *key, int64_t dflt);
 
-typedef struct bay_bridge {
+typedef struct bay__bridge {
     const char *language; /* "c", "lua", "python", "wasm": used in log lines */
 
     /* load loads the plugin described by p and runs its on_load. functions
@@ -39,7 +39,7 @@ typedef struct bay_bridge {
      * manifest refers to (the array lives only during load, the strings until
      * exit); a missing one fails the load. Returns 0, or a bay_errno code with
      * err saying what is wrong and in which file. */
-    int (*load)(const bay_plugin_info *p, const char *const *functions, bay_error *err);
+    int (*load)(const bay__plugin_info *p, const char *const *functions, bay_error *err);
 
     /* call runs function (one of those given to load) for call with args (an
      * array, borrowed). Same contract as bay_plugin_fn: 0 with a new value in
@@ -57,12 +57,12 @@ typedef struct bay_bridge {
      * main thread); the call then ends with bay_call_cancelled() true. It must
      * be safe to run while the main thread is inside bridge->call. */
     void (*interrupt)(void);
-} bay_bridge;
+} bay__bridge;
 
-/* bay_worker_main runs the whole worker for bridge: it reads PLUGBAY_URL,
+/* bay__worker_main runs the whole worker for bridge: it reads PLUGBAY_URL,
  * PLUGBAY_TOKEN, PLUGBAY_PLUGIN and PLUGBAY_BROKER_PID, connects, serves
  * COMMAND and CALL frames until COMMAND unload, and returns the process exit
  * code (0 after an unload). It exits on its own when the broker goes away. */
-int bay_worker_main(const bay_bridge *bridge);
+int bay__worker_main(const bay__bridge *bridge);
 
 #endif

@@ -24,7 +24,7 @@
 
 
 /* A host's fast channel to this worker (fastpath.c). */
-typedef struct bay_chan bay_chan;
+typedef struct bay__chan bay__chan;
 
 /* One call in the worker's hands, from the moment the main thread takes it
  * from the queue until it is answered. */
@@ -38,119 +38,119 @@ struct bay_invocation {
     int code;                         /* recorded by bay_call_error; 0 = nothing recorded */
     char message[512];
     struct bay_invocation *outer;           /* the call this one runs inside, or NULL */
-    bay_chan *chan;                   /* the fast channel it came on and is answered on; NULL: the broker */
+    bay__chan *chan;                   /* the fast channel it came on and is answered on; NULL: the broker */
 };
 
 /* One frame the I/O thread received and queued for the main thread. */
-typedef struct bay_job {
-    struct bay_job *next;
+typedef struct bay__job {
+    struct bay__job *next;
     nng_msg *msg;        /* holds the bytes f.value points into */
-    bay_frame f;
+    bay__frame f;
     int64_t received_ns; /* CLOCK_MONOTONIC */
     bay_invocation call;       /* for a CALL frame, once taken */
-} bay_job;
+} bay__job;
 
 /* A reply (RESULT or ERROR) the main thread waits for in bay_plugin_call. */
-typedef struct bay_wait {
+typedef struct bay__wait {
     uint64_t id;
-    struct bay_wait *outer;
-} bay_wait;
+    struct bay__wait *outer;
+} bay__wait;
 
 /* The one worker of this process. */
-typedef struct bay_worker {
-    const bay_bridge *bridge;
+typedef struct bay__worker {
+    const bay__bridge *bridge;
     nng_socket sock;
     const char *id;          /* PLUGBAY_PLUGIN */
     pid_t pid;               /* this worker's pid as plugbayd and hosts know it (1 is its own, in its PID namespace) */
     bay_value *load_args;    /* the COMMAND load map; info and functions point into it */
-    bay_plugin_info info;
+    bay__plugin_info info;
     const bay_value *functions; /* map: call name -> function name */
     bool loaded;
     uint64_t next_call_id;   /* ids of the CALLs this worker sends; main thread only */
     atomic_llong busy_since_ns; /* when the main thread started its current job; 0 = idle */
 
-    bay_bell bell;           /* rung when a job was queued, a call cancelled, a fast channel came or
+    bay__bell bell;           /* rung when a job was queued, a call cancelled, a fast channel came or
                               * went, or the connection closed: the main thread sleeps on it */
     pthread_mutex_t lock;    /* guards everything below */
-    bay_job *head, *tail;    /* jobs waiting for the main thread, oldest first */
+    bay__job *head, *tail;    /* jobs waiting for the main thread, oldest first */
     bay_invocation *calls;         /* innermost call in hand; ->outer links the nesting */
     int depth;               /* how many calls are in hand */
-    bay_wait *waits;         /* replies awaited, innermost first */
+    bay__wait *waits;         /* replies awaited, innermost first */
     bool closing;            /* the worker is shutting down: a closed connection is expected */
     bool disconnected;       /* the broker closed the connection while closing */
     char last_error_log[256]; /* latest BAY_LOG_ERROR line of the plugin, cleared before each load */
-} bay_worker;
+} bay__worker;
 
-extern bay_worker bay_w;
+extern bay__worker bay__w;
 
 /* worker.c */
 
-/* bay_worker_warn writes one line naming the worker and plugin to stderr. */
-void bay_worker_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* bay__worker_warn writes one line naming the worker and plugin to stderr. */
+void bay__worker_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* bay_worker_send sends f to the broker (to NULL) or to the host of fast
+/* bay__worker_send sends f to the broker (to NULL) or to the host of fast
  * channel to, first packing v (when not NULL) as the frame's value. Returns 0,
  * BAY_EINVAL when v does not fit in a frame, or another code. */
-int bay_worker_send(bay_chan *to, bay_frame *f, const bay_value *v);
+int bay__worker_send(bay__chan *to, bay__frame *f, const bay_value *v);
 
-/* bay_worker_tell sends plugbayd COMMAND name with args (a map), which it
+/* bay__worker_tell sends plugbayd COMMAND name with args (a map), which it
  * does not answer, without waiting: for the I/O thread's reports, which must
- * never block it. Returns 0 or the code bay_worker_send would. */
-int bay_worker_tell(const char *name, const bay_value *args);
+ * never block it. Returns 0 or the code bay__worker_send would. */
+int bay__worker_tell(const char *name, const bay_value *args);
 
-/* bay_worker_error answers request id of the broker (to NULL) or of fast
+/* bay__worker_error answers request id of the broker (to NULL) or of fast
  * channel to with an ERROR naming this plugin. Returns code. */
-int bay_worker_error(bay_chan *to, uint64_t id, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+int bay__worker_error(bay__chan *to, uint64_t id, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-/* bay_worker_result answers request id (of the broker or of fast channel to) with RESULT v (NULL = nil). */
-void bay_worker_result(bay_chan *to, uint64_t id, const bay_value *v);
+/* bay__worker_result answers request id (of the broker or of fast channel to) with RESULT v (NULL = nil). */
+void bay__worker_result(bay__chan *to, uint64_t id, const bay_value *v);
 
 /* io.c */
 
-/* bay_io_start registers for the broker's disconnect and starts the I/O
- * thread, the only receiver on bay_w.sock. Returns 0 or an errno value. */
-int bay_io_start(void);
+/* bay__io_start registers for the broker's disconnect and starts the I/O
+ * thread, the only receiver on bay__w.sock. Returns 0 or an errno value. */
+int bay__io_start(void);
 
-/* bay_io_expect_close tells the I/O side that the broker may now close the
+/* bay__io_expect_close tells the I/O side that the broker may now close the
  * connection without the worker exiting at once (sent before the unload answer). */
-void bay_io_expect_close(void);
+void bay__io_expect_close(void);
 
-/* bay_io_stop waits up to linger_ms for the broker to close the connection
+/* bay__io_stop waits up to linger_ms for the broker to close the connection
  * (so frames already sent reach it), then closes the socket and joins the
  * I/O thread. */
-void bay_io_stop(int linger_ms);
+void bay__io_stop(int linger_ms);
 
-/* bay_queue_take takes the oldest job the main thread can handle now: with
+/* bay__queue_take takes the oldest job the main thread can handle now: with
  * wait NULL a CALL or COMMAND, waiting forever; otherwise a CALL or the reply
  * to wait->id, waiting until until_ns or until watch (when not NULL) is
  * cancelled or past its deadline, which return NULL. A CALL taken becomes the
- * innermost call in hand (bay_w.calls). */
-bay_job *bay_queue_take(const bay_wait *wait, const bay_invocation *watch, int64_t until_ns);
+ * innermost call in hand (bay__w.calls). */
+bay__job *bay__queue_take(const bay__wait *wait, const bay_invocation *watch, int64_t until_ns);
 
-/* bay_job_done ends a taken job: a CALL leaves the calls in hand; the job is freed. */
-void bay_job_done(bay_job *j);
+/* bay__job_done ends a taken job: a CALL leaves the calls in hand; the job is freed. */
+void bay__job_done(bay__job *j);
 
-/* bay_queue_cancel handles CANCEL id from the broker (from NULL) or from fast
+/* bay__queue_cancel handles CANCEL id from the broker (from NULL) or from fast
  * channel from: a queued call is answered at once and dropped, a call in hand
  * is flagged for bay_call_cancelled() and the bridge's interrupt runs. id
  * BAY_CALLS_ALL cancels every call in hand from `from` (its host went away).
  * Returns false when no such call is queued or in hand. */
 #define BAY_CALLS_ALL UINT64_MAX
-bool bay_queue_cancel(bay_chan *from, uint64_t id);
+bool bay__queue_cancel(bay__chan *from, uint64_t id);
 
-/* bay_queue_expect registers w as waiting for the reply to id; the I/O thread
- * drops replies nobody expects. bay_queue_forget unregisters the innermost
+/* bay__queue_expect registers w as waiting for the reply to id; the I/O thread
+ * drops replies nobody expects. bay__queue_forget unregisters the innermost
  * wait and drops its reply if it is still queued. */
-void bay_queue_expect(bay_wait *w, uint64_t id);
-void bay_queue_forget(bay_wait *w);
+void bay__queue_expect(bay__wait *w, uint64_t id);
+void bay__queue_forget(bay__wait *w);
 
 /* call.c */
 
-/* bay_run_call runs the CALL job j (taken with bay_queue_take) and answers it. */
-void bay_run_call(bay_job *j);
+/* bay__run_call runs the CALL job j (taken with bay__queue_take) and answers it. */
+void bay__run_call(bay__job *j);
 
-/* bay_call_stop_code returns BAY_ECANCELED once c was cancelled,
+/* bay__call_stop_code returns BAY_ECANCELED once c was cancelled,
  * BAY_ETIMEDOUT once its deadline passed, else 0. */
-int bay_call_stop_code(const bay_invocation *c);
+int bay__call_stop_code(const bay_invocation *c);
 
 #endif

@@ -13,7 +13,7 @@
 /* The binding this worker runs. */
 static struct {
     void *handle;          /* the library, from dlopen */
-    bay_binding *bindings; /* one per provide, in manifest order */
+    bay__binding *bindings; /* one per provide, in manifest order */
     size_t n;
 } lib;
 
@@ -38,7 +38,7 @@ static int field_error(const report *r, int code, const char *field, const char 
 }
 
 /* find_binding returns the binding called function among the first n, or NULL. */
-static bay_binding *find_binding(const char *function, size_t n)
+static bay__binding *find_binding(const char *function, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         if (strcmp(lib.bindings[i].function, function) == 0)
@@ -64,14 +64,14 @@ static int function_of(const report *r, const json_t *item, const char *field, c
 }
 
 /* parse_provide fills b's function and signature from provides[i] (item). */
-static int parse_provide(const report *r, const json_t *item, size_t i, bay_binding *b)
+static int parse_provide(const report *r, const json_t *item, size_t i, bay__binding *b)
 {
     char field[64], why[sizeof r->err->message];
     snprintf(field, sizeof field, "provides[%zu]", i);
     int rc = function_of(r, item, field, b->function);
     if (rc)
         return rc;
-    const bay_binding *twin = find_binding(b->function, i);
+    const bay__binding *twin = find_binding(b->function, i);
     if (twin)
         return field_error(r, BAY_EMANIFEST, field,
                            "function \"%s\" already serves provides[%zu]; each provide of a binding needs a function "
@@ -84,7 +84,7 @@ static int parse_provide(const report *r, const json_t *item, size_t i, bay_bind
                            "expected a signature string like \"double cos(double x)\", got %s (every provide of a "
                            "plugin with a \"library\" needs one; see docs/ffi-bindings.md)",
                            sig ? "another JSON type" : "nothing");
-    if (bay_signature_parse(json_string_value(sig), &b->sig, why, sizeof why))
+    if (bay__signature_parse(json_string_value(sig), &b->sig, why, sizeof why))
         return field_error(r, BAY_EMANIFEST, field, "%s; see docs/ffi-bindings.md", why);
     return 0;
 }
@@ -108,7 +108,7 @@ static int open_library(const report *r, const char *dir, const char *library)
 }
 
 /* find_symbol looks up provides[i]'s symbol in the library and prepares its libffi call. */
-static int find_symbol(const report *r, const char *library, size_t i, bay_binding *b)
+static int find_symbol(const report *r, const char *library, size_t i, bay__binding *b)
 {
     char field[64];
     snprintf(field, sizeof field, "provides[%zu].signature", i);
@@ -119,7 +119,7 @@ static int find_symbol(const report *r, const char *library, size_t i, bay_bindi
         return field_error(r, BAY_EMANIFEST, field, "library \"%s\" has no symbol \"%s\" (%s)", library,
                            b->sig.symbol, why ? why : "its address is NULL");
     b->fn = (void (*)(void))sym;
-    int st = bay_binding_prepare(b);
+    int st = bay__binding_prepare(b);
     if (st != FFI_OK)
         return field_error(r, BAY_EMANIFEST, field, "libffi cannot prepare a call to %s (ffi_prep_cif returned %d)",
                            b->sig.symbol, st);
@@ -128,7 +128,7 @@ static int find_symbol(const report *r, const char *library, size_t i, bay_bindi
 
 /* bind_all parses every provide, opens the library and binds each symbol;
  * every function the broker will call must be bound. */
-static int bind_all(const report *r, const bay_plugin_info *p, const json_t *manifest, const char *const *functions)
+static int bind_all(const report *r, const bay__plugin_info *p, const json_t *manifest, const char *const *functions)
 {
     const json_t *provides = json_object_get(manifest, "provides");
     const char *library = json_string_value(json_object_get(manifest, "library"));
@@ -154,22 +154,22 @@ static int bind_all(const report *r, const bay_plugin_info *p, const json_t *man
     return 0;
 }
 
-int bay_ffi_load(const bay_plugin_info *p, const json_t *manifest, const char *path, const char *const *functions,
+int bay__ffi_load(const bay__plugin_info *p, const json_t *manifest, const char *path, const char *const *functions,
                  bay_error *err)
 {
     report r = {p->id, path, err};
     int rc = bind_all(&r, p, manifest, functions);
     if (rc)
-        bay_ffi_unload();
+        bay__ffi_unload();
     return rc;
 }
 
-int bay_ffi_call(const char *function, bay_invocation *call, const bay_value *args, bay_value **result)
+int bay__ffi_call(const char *function, bay_invocation *call, const bay_value *args, bay_value **result)
 {
-    return bay_binding_call(find_binding(function, lib.n), call, args, result); /* load bound every function */
+    return bay__binding_call(find_binding(function, lib.n), call, args, result); /* load bound every function */
 }
 
-void bay_ffi_unload(void)
+void bay__ffi_unload(void)
 {
     if (lib.handle)
         dlclose(lib.handle);

@@ -29,7 +29,7 @@ typedef union slot {
     ffi_sarg ret_s; /* a signed return value, widened likewise */
 } slot;
 
-static ffi_type *int_type(const bay_sig_type *t)
+static ffi_type *int_type(const bay__sig_type *t)
 {
     switch (t->bits) {
     case 8: return t->is_signed ? &ffi_type_sint8 : &ffi_type_uint8;
@@ -42,7 +42,7 @@ static ffi_type *int_type(const bay_sig_type *t)
 _Static_assert(sizeof(bool) == 1, "bool is passed to libffi as uint8");
 
 /* ffi_type_of returns the libffi type of a value of type t passed as role. */
-static ffi_type *ffi_type_of(const bay_sig_type *t, bay_sig_role role)
+static ffi_type *ffi_type_of(const bay__sig_type *t, bay__sig_role role)
 {
     if (role == BAY_SIG_OUT)
         return &ffi_type_pointer;
@@ -58,7 +58,7 @@ static ffi_type *ffi_type_of(const bay_sig_type *t, bay_sig_role role)
     return &ffi_type_void;
 }
 
-int bay_binding_prepare(bay_binding *b)
+int bay__binding_prepare(bay__binding *b)
 {
     for (size_t i = 0; i < b->sig.nparams; i++)
         b->arg_types[i] = ffi_type_of(&b->sig.params[i].type, b->sig.params[i].role);
@@ -66,24 +66,24 @@ int bay_binding_prepare(bay_binding *b)
                         b->arg_types);
 }
 
-static int arg_error(bay_invocation *call, const bay_binding *b, size_t param, size_t argno, int code, const char *fmt, ...)
+static int arg_error(bay_invocation *call, const bay__binding *b, size_t param, size_t argno, int code, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
 
 /* arg_error refuses call argument argno (from 1), which feeds parameter param:
  * "EXT: argument 2 (bytes buf) must be ..., got ...". Returns code. */
-static int arg_error(bay_invocation *call, const bay_binding *b, size_t param, size_t argno, int code, const char *fmt, ...)
+static int arg_error(bay_invocation *call, const bay__binding *b, size_t param, size_t argno, int code, const char *fmt, ...)
 {
     char label[BAY_SIG_NAME_MAX + 16], text[256];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    bay_sig_param_label(&b->sig, param, label, sizeof label);
+    bay__sig_param_label(&b->sig, param, label, sizeof label);
     return bay_call_error(call, code, "%s: argument %zu (%s) %s", bay_call_name(call), argno, label, text);
 }
 
 /* int_range gives the values an integer type holds that a plugbay int can say. */
-static void int_range(const bay_sig_type *t, int64_t *min, int64_t *max)
+static void int_range(const bay__sig_type *t, int64_t *min, int64_t *max)
 {
     if (t->bits == 64) {
         *min = t->is_signed ? INT64_MIN : 0;
@@ -98,7 +98,7 @@ static void int_range(const bay_sig_type *t, int64_t *min, int64_t *max)
 }
 
 /* store_int writes v (already within t's range) into s as t. */
-static void store_int(slot *s, const bay_sig_type *t, int64_t v)
+static void store_int(slot *s, const bay__sig_type *t, int64_t v)
 {
     switch (t->bits) {
     case 8: t->is_signed ? (void)(s->i8 = (int8_t)v) : (void)(s->u8 = (uint8_t)v); break;
@@ -110,9 +110,9 @@ static void store_int(slot *s, const bay_sig_type *t, int64_t v)
 
 /* to_number converts v to the integer, bool, float or double parameter
  * param (call argument argno) into s. */
-static int to_number(bay_invocation *call, const bay_binding *b, size_t param, size_t argno, const bay_value *v, slot *s)
+static int to_number(bay_invocation *call, const bay__binding *b, size_t param, size_t argno, const bay_value *v, slot *s)
 {
-    const bay_sig_type *t = &b->sig.params[param].type;
+    const bay__sig_type *t = &b->sig.params[param].type;
     bay_type vt = bay_value_type(v);
     int64_t min, max, i = bay_value_int(v);
     double d = bay_value_float(v);
@@ -154,9 +154,9 @@ static int to_number(bay_invocation *call, const bay_binding *b, size_t param, s
 }
 
 /* to_str points s at the string argument argno for parameter param. */
-static int to_str(bay_invocation *call, const bay_binding *b, size_t param, size_t argno, const bay_value *v, slot *s)
+static int to_str(bay_invocation *call, const bay__binding *b, size_t param, size_t argno, const bay_value *v, slot *s)
 {
-    const bay_sig_type *t = &b->sig.params[param].type;
+    const bay__sig_type *t = &b->sig.params[param].type;
     bay_type vt = bay_value_type(v);
     size_t len;
     if (vt == BAY_NIL && t->nullable) {
@@ -176,11 +176,11 @@ static int to_str(bay_invocation *call, const bay_binding *b, size_t param, size
 
 /* to_bytes points s at the buffer argument argno for parameter param and
  * writes its length into the slot of its len() parameter. */
-static int to_bytes(bay_invocation *call, const bay_binding *b, size_t param, size_t argno, const bay_value *v, slot *slots)
+static int to_bytes(bay_invocation *call, const bay__binding *b, size_t param, size_t argno, const bay_value *v, slot *slots)
 {
     bay_type vt = bay_value_type(v);
     size_t len, lp = b->sig.params[param].length;
-    const bay_sig_type *lt = &b->sig.params[lp].type;
+    const bay__sig_type *lt = &b->sig.params[lp].type;
     int64_t min, max;
     if (vt != BAY_BIN && vt != BAY_STR)
         return arg_error(call, b, param, argno, BAY_ETYPE, "must be a bin or a str, got %s", bay_type_name(vt));
@@ -196,17 +196,17 @@ static int to_bytes(bay_invocation *call, const bay_binding *b, size_t param, si
 
 /* convert_args fills slots (and, for out-parameters, points them at outs)
  * from args, checking every argument against the signature first. */
-static int convert_args(bay_invocation *call, const bay_binding *b, const bay_value *args, slot *slots, slot *outs)
+static int convert_args(bay_invocation *call, const bay__binding *b, const bay_value *args, slot *slots, slot *outs)
 {
     size_t n = bay_value_len(args), argno = 0;
     if (n != b->sig.nargs) {
         char want[512];
-        bay_signature_args(&b->sig, want, sizeof want);
+        bay__signature_args(&b->sig, want, sizeof want);
         return bay_call_error(call, BAY_ETYPE, "%s takes %zu argument%s (%s), got %zu", bay_call_name(call),
                               b->sig.nargs, b->sig.nargs == 1 ? "" : "s", want, n);
     }
     for (size_t i = 0; i < b->sig.nparams; i++) {
-        const bay_sig_param *p = &b->sig.params[i];
+        const bay__sig_param *p = &b->sig.params[i];
         if (p->role == BAY_SIG_OUT)
             slots[i].p = &outs[i];
         if (p->role != BAY_SIG_ARG)
@@ -223,7 +223,7 @@ static int convert_args(bay_invocation *call, const bay_binding *b, const bay_va
 
 /* narrow moves an integer or bool return value, which libffi widens to a
  * whole register (ffi_arg), into the member of its own width. */
-static void narrow(slot *s, const bay_sig_type *t)
+static void narrow(slot *s, const bay__sig_type *t)
 {
     ffi_sarg sv = s->ret_s;
     ffi_arg uv = s->ret_u;
@@ -234,7 +234,7 @@ static void narrow(slot *s, const bay_sig_type *t)
 }
 
 /* to_value converts the C value in s of type t (what names it in messages) into *out. */
-static int to_value(bay_invocation *call, const char *what, const bay_sig_type *t, const slot *s, bay_value **out)
+static int to_value(bay_invocation *call, const char *what, const bay__sig_type *t, const slot *s, bay_value **out)
 {
     switch (t->kind) {
     case BAY_SIG_VOID: *out = bay_nil(); break;
@@ -259,7 +259,7 @@ static int to_value(bay_invocation *call, const char *what, const bay_sig_type *
 
 /* collect builds the result: the return value, or with out-parameters an
  * array of the return value (unless void) and each out-parameter in order. */
-static int collect(bay_invocation *call, const bay_binding *b, const slot *ret, const slot *outs, bay_value **result)
+static int collect(bay_invocation *call, const bay__binding *b, const slot *ret, const slot *outs, bay_value **result)
 {
     if (b->sig.nouts == 0)
         return to_value(call, "the result", &b->sig.ret, ret, result);
@@ -268,7 +268,7 @@ static int collect(bay_invocation *call, const bay_binding *b, const slot *ret, 
     if (rc == 0 && b->sig.ret.kind != BAY_SIG_VOID && (rc = to_value(call, "the result", &b->sig.ret, ret, &v)) == 0)
         rc = bay_array_push(all, v);
     for (size_t i = 0; rc == 0 && i < b->sig.nparams; i++) {
-        const bay_sig_param *p = &b->sig.params[i];
+        const bay__sig_param *p = &b->sig.params[i];
         char what[BAY_SIG_NAME_MAX + 24];
         snprintf(what, sizeof what, "out parameter %s", p->name);
         if (p->role == BAY_SIG_OUT && (rc = to_value(call, what, &p->type, &outs[i], &v)) == 0)
@@ -282,7 +282,7 @@ static int collect(bay_invocation *call, const bay_binding *b, const slot *ret, 
     return 0;
 }
 
-int bay_binding_call(bay_binding *b, bay_invocation *call, const bay_value *args, bay_value **result)
+int bay__binding_call(bay__binding *b, bay_invocation *call, const bay_value *args, bay_value **result)
 {
     slot slots[BAY_SIG_PARAMS_MAX] = {0}, outs[BAY_SIG_PARAMS_MAX] = {0}, ret = {0};
     void *values[BAY_SIG_PARAMS_MAX];

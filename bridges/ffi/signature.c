@@ -1,4 +1,4 @@
-/* bridges/ffi/signature.c — parses the binding type language of signature.h into a bay_signature. */
+/* bridges/ffi/signature.c — parses the binding type language of signature.h into a bay__signature. */
 #include "signature.h"
 
 #include <stdarg.h>
@@ -10,7 +10,7 @@
 #include <plugbay/error.h>
 
 /* Every type name of the language; the C aliases take their width from this platform's ABI. */
-static const bay_sig_type types[] = {
+static const bay__sig_type types[] = {
     {BAY_SIG_VOID, 0, false, false, "void"},
     {BAY_SIG_INT, 8, true, false, "int8"},
     {BAY_SIG_INT, 16, true, false, "int16"},
@@ -127,7 +127,7 @@ static void list_types(char *buf, size_t len)
 }
 
 /* parse_type reads a type name and, after "str", an optional "?". */
-static int parse_type(lexer *lx, bay_sig_type *t)
+static int parse_type(lexer *lx, bay__sig_type *t)
 {
     char name[BAY_SIG_NAME_MAX], got[48], known[256];
     int rc = read_name(lx, name);
@@ -157,7 +157,7 @@ static int parse_type(lexer *lx, bay_sig_type *t)
 }
 
 /* check_param refuses a type where the parameter's role cannot take it. */
-static int check_param(const lexer *lx, const bay_sig_param *p, const char *at)
+static int check_param(const lexer *lx, const bay__sig_param *p, const char *at)
 {
     if (p->role == BAY_SIG_LEN && p->type.kind != BAY_SIG_INT)
         return fail(lx, at, "len(%s) must have an integer type like size_t, not \"%s\"", p->name, p->type.name);
@@ -172,7 +172,7 @@ static int check_param(const lexer *lx, const bay_sig_param *p, const char *at)
 
 /* find_named returns the index of the first of the first n parameters named
  * name, length parameters aside (their name is their buffer's), or n. */
-static size_t find_named(const bay_signature *sig, size_t n, const char *name)
+static size_t find_named(const bay__signature *sig, size_t n, const char *name)
 {
     size_t i = 0;
     while (i < n && !(sig->params[i].role != BAY_SIG_LEN && strcmp(sig->params[i].name, name) == 0))
@@ -181,14 +181,14 @@ static size_t find_named(const bay_signature *sig, size_t n, const char *name)
 }
 
 /* parse_param reads one parameter: [out] TYPE [NAME | len(NAME)]. */
-static int parse_param(lexer *lx, bay_signature *sig)
+static int parse_param(lexer *lx, bay__signature *sig)
 {
     skip_space(lx);
     const char *start = lx->p;
     if (sig->nparams == BAY_SIG_PARAMS_MAX)
         return fail(lx, start, "more than %d parameters", BAY_SIG_PARAMS_MAX);
-    bay_sig_param *p = &sig->params[sig->nparams];
-    *p = (bay_sig_param){.role = BAY_SIG_ARG, .length = SIZE_MAX};
+    bay__sig_param *p = &sig->params[sig->nparams];
+    *p = (bay__sig_param){.role = BAY_SIG_ARG, .length = SIZE_MAX};
     char word[BAY_SIG_NAME_MAX];
     int rc = read_name(lx, word);
     if (rc)
@@ -219,7 +219,7 @@ static int parse_param(lexer *lx, bay_signature *sig)
 }
 
 /* parse_params reads "(...)": nothing, "void", or parameters separated by ",". */
-static int parse_params(lexer *lx, bay_signature *sig)
+static int parse_params(lexer *lx, bay__signature *sig)
 {
     int rc = expect(lx, '(', "after the function's symbol");
     if (rc)
@@ -250,10 +250,10 @@ static int parse_params(lexer *lx, bay_signature *sig)
 
 /* link_lengths pairs every len(NAME) with the bytes parameter NAME, and
  * counts what a call passes and gets back. */
-static int link_lengths(const lexer *lx, bay_signature *sig)
+static int link_lengths(const lexer *lx, bay__signature *sig)
 {
     for (size_t i = 0; i < sig->nparams; i++) {
-        bay_sig_param *p = &sig->params[i];
+        bay__sig_param *p = &sig->params[i];
         sig->nargs += p->role == BAY_SIG_ARG;
         sig->nouts += p->role == BAY_SIG_OUT;
         if (p->role != BAY_SIG_LEN)
@@ -274,12 +274,12 @@ static int link_lengths(const lexer *lx, bay_signature *sig)
     return 0;
 }
 
-int bay_signature_parse(const char *text, bay_signature *sig, char *why, size_t len)
+int bay__signature_parse(const char *text, bay__signature *sig, char *why, size_t len)
 {
     lexer lx = {text, text, why, len};
     char got[48];
     int rc;
-    *sig = (bay_signature){0};
+    *sig = (bay__signature){0};
     if ((rc = parse_type(&lx, &sig->ret)))
         return rc;
     if (sig->ret.kind == BAY_SIG_BYTES)
@@ -300,9 +300,9 @@ int bay_signature_parse(const char *text, bay_signature *sig, char *why, size_t 
     return link_lengths(&lx, sig);
 }
 
-void bay_sig_param_label(const bay_signature *sig, size_t i, char *buf, size_t len)
+void bay__sig_param_label(const bay__signature *sig, size_t i, char *buf, size_t len)
 {
-    const bay_sig_param *p = &sig->params[i];
+    const bay__sig_param *p = &sig->params[i];
     if (p->role == BAY_SIG_LEN)
         snprintf(buf, len, "%s len(%s)", p->type.name, p->name);
     else
@@ -310,7 +310,7 @@ void bay_sig_param_label(const bay_signature *sig, size_t i, char *buf, size_t l
                  p->name);
 }
 
-void bay_signature_args(const bay_signature *sig, char *buf, size_t len)
+void bay__signature_args(const bay__signature *sig, char *buf, size_t len)
 {
     size_t used = 0;
     snprintf(buf, len, "nothing");
@@ -318,7 +318,7 @@ void bay_signature_args(const bay_signature *sig, char *buf, size_t len)
         if (sig->params[i].role != BAY_SIG_ARG)
             continue;
         char label[BAY_SIG_NAME_MAX + 16];
-        bay_sig_param_label(sig, i, label, sizeof label);
+        bay__sig_param_label(sig, i, label, sizeof label);
         int n = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", label);
         used += n > 0 ? (size_t)n : 0;
     }

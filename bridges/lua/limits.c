@@ -29,7 +29,7 @@ static void *alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         return NULL;
     }
     if (nsize > old && nsize - old > m->limit - m->used) {
-        bay_refused("lua memory cap");
+        bay__refused("lua memory cap");
         return NULL; /* Lua raises a memory error (LUA_ERRMEM) */
     }
     void *p = realloc(ptr, nsize);
@@ -67,7 +67,7 @@ static void hook(lua_State *L, lua_Debug *ar)
             run->stop = bay_call_remaining_ms(run->call) == 0 ? BAY_ETIMEDOUT : BAY_ECANCELED;
         else if ((run->left -= every) < 0) {
             run->stop = BAY_EPLUGIN;
-            bay_refused("lua instruction budget");
+            bay__refused("lua instruction budget");
         } else {
             if (every != HOOK_EVERY) /* a thread last run by a stopped run */
                 lua_sethook(L, hook, LUA_MASKCOUNT, HOOK_EVERY);

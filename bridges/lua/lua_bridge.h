@@ -27,7 +27,7 @@
 /* The one plugin this worker runs. */
 typedef struct lbay_plugin {
     lua_State *L;               /* its state; NULL when not loaded */
-    const bay_plugin_info *info;
+    const bay__plugin_info *info;
     char root[PATH_MAX];        /* realpath of info->dir: require never leaves it */
     int module;                 /* registry reference to the table the entry returned */
     size_t memory_limit;        /* bytes */

@@ -11,10 +11,10 @@
 lbay_plugin lbay = {.module = LUA_NOREF};
 
 /* read_limits sets lbay's limits from the manifest, or their defaults. */
-static void read_limits(const bay_plugin_info *p)
+static void read_limits(const bay__plugin_info *p)
 {
-    lbay.instructions = bay_plugin_limit(p, LBAY_LIMIT_INSTRUCTIONS, LBAY_INSTRUCTIONS_DEFAULT);
-    lbay.memory_limit = (size_t)bay_plugin_limit(p, LBAY_LIMIT_MEMORY, LBAY_MEMORY_MB_DEFAULT) << 20;
+    lbay.instructions = bay__plugin_limit(p, LBAY_LIMIT_INSTRUCTIONS, LBAY_INSTRUCTIONS_DEFAULT);
+    lbay.memory_limit = (size_t)bay__plugin_limit(p, LBAY_LIMIT_MEMORY, LBAY_MEMORY_MB_DEFAULT) << 20;
 }
 
 /* What open_module reports back besides Lua errors. */
@@ -99,7 +99,7 @@ static void close_state(void)
 }
 
 /* open_plugin creates the state, runs the entry file and checks the manifest's functions. */
-static int open_plugin(const bay_plugin_info *p, const char *const *functions, bay_error *err)
+static int open_plugin(const bay__plugin_info *p, const char *const *functions, bay_error *err)
 {
     if (realpath(p->dir, lbay.root) == NULL)
         return bay_error_set(err, BAY_EIO, p->id, "cannot resolve the plugin folder %s: %s", p->dir, strerror(errno));
@@ -120,7 +120,7 @@ static int open_plugin(const bay_plugin_info *p, const char *const *functions, b
     return 0;
 }
 
-static int lua_load_plugin(const bay_plugin_info *p, const char *const *functions, bay_error *err)
+static int lua_load_plugin(const bay__plugin_info *p, const char *const *functions, bay_error *err)
 {
     lbay.info = p;
     read_limits(p);
@@ -177,7 +177,7 @@ static void lua_unload_plugin(void)
     close_state();
 }
 
-static const bay_bridge lua_bridge = {
+static const bay__bridge lua_bridge = {
     .language = "lua",
     .load = lua_load_plugin,
     .call = lua_call_plugin,
@@ -186,5 +186,5 @@ static const bay_bridge lua_bridge = {
 
 int main(void)
 {
-    return bay_worker_main(&lua_bridge);
+    return bay__worker_main(&lua_bridge);
 }

@@ -42,7 +42,7 @@ static int safe_collectgarbage(lua_State *L)
 {
     const char *opt = luaL_optstring(L, 1, "collect");
     if (strcmp(opt, "count") != 0) {
-        bay_refused("lua collectgarbage");
+        bay__refused("lua collectgarbage");
         return luaL_error(L, "collectgarbage(\"%s\") is not available to a plugbay plugin; only "
                              "collectgarbage(\"count\") is",
                           opt);
@@ -57,7 +57,7 @@ static int safe_collectgarbage(lua_State *L)
 static int safe_setmetatable(lua_State *L)
 {
     if (lua_type(L, 2) == LUA_TTABLE && lua_getfield(L, 2, "__gc") != LUA_TNIL) {
-        bay_refused("lua __gc");
+        bay__refused("lua __gc");
         return luaL_error(L, "setmetatable: a metatable with a __gc field is not allowed in a plugbay plugin "
                              "(finalizers run where the instruction limit cannot stop them)");
     }
@@ -180,7 +180,7 @@ void lbay_require_file(lua_State *L, const char *rel, const char *name)
         luaL_error(L, "cannot load %s/%s: %s", lbay.info->id, rel, strerror(errno));
     size_t n = strlen(lbay.root);
     if (strncmp(real, lbay.root, n) != 0 || real[n] != '/') {
-        bay_refused("lua require outside its folder");
+        bay__refused("lua require outside its folder");
         luaL_error(L, "%s/%s leads to %s, outside the plugin's folder; a plugin loads only its own files",
                    lbay.info->id, rel, real);
     }
@@ -292,7 +292,7 @@ static int refuse_index(lua_State *L)
     const char *table = lua_tostring(L, lua_upvalueindex(2));
     char kind[64];
     snprintf(kind, sizeof kind, "lua %s%s%s", table, table[0] ? "." : "", lua_tostring(L, 2));
-    bay_refused(kind);
+    bay__refused(kind);
     return luaL_error(L, "%s", lua_tostring(L, -1));
 }
 

@@ -239,7 +239,7 @@ int pyb_api_start(bay_error *err)
     return 0;
 }
 
-PyObject *pyb_api_bind(const bay_plugin_info *p, PyObject *policy_error)
+PyObject *pyb_api_bind(const bay__plugin_info *p, PyObject *policy_error)
 {
     PyObject *config = pyb_to_python(p->config);
     PyObject *data_dir = PyUnicode_DecodeFSDefault(p->data_dir);

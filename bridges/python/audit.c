@@ -417,7 +417,7 @@ int pyb_audit_hook(const char *event, PyObject *args, void *unused)
             if (rc) {
                 char kind[64];
                 snprintf(kind, sizeof kind, "python %s", event);
-                bay_refused(kind);
+                bay__refused(kind);
             }
             return rc;
         }
@@ -444,7 +444,7 @@ static bool module_name(const char *s)
 }
 
 /* grant reads one granted permission. */
-static int grant(const bay_plugin_info *p, const char *g, bay_error *err)
+static int grant(const bay__plugin_info *p, const char *g, bay_error *err)
 {
     char real[PATH_MAX];
     if (strncmp(g, "fs.read:", 8) == 0) {
@@ -465,7 +465,7 @@ static int grant(const bay_plugin_info *p, const char *g, bay_error *err)
     return 0; /* the vocabulary of other layers (provide:, call:, lua.io, ...) */
 }
 
-int pyb_audit_setup(const bay_plugin_info *p, bay_error *err)
+int pyb_audit_setup(const bay__plugin_info *p, bay_error *err)
 {
     char real[PATH_MAX];
     pyb_audit_clear();

@@ -7,7 +7,7 @@
 
 #include "convert.h"
 
-const bay_plugin_info *pyb_plugin;
+const bay__plugin_info *pyb_plugin;
 
 /* One function of the plugin that the manifest names. */
 typedef struct function {
@@ -96,7 +96,7 @@ static int run_hook(const char *name, bay_error *err)
 }
 
 /* open_plugin arms the policy and loads the entry module through it, its functions and its on_load. */
-static int open_plugin(const bay_plugin_info *p, const char *const *functions, bay_error *err)
+static int open_plugin(const bay__plugin_info *p, const char *const *functions, bay_error *err)
 {
     PyObject *refused = PyObject_GetAttrString(pyb_policy(), "PolicyError");
     PyObject *plugbay = refused ? pyb_api_bind(p, refused) : NULL;
@@ -129,10 +129,10 @@ static void close_plugin(void)
     pyb_runtime_stop();
 }
 
-static int py_load(const bay_plugin_info *p, const char *const *functions, bay_error *err)
+static int py_load(const bay__plugin_info *p, const char *const *functions, bay_error *err)
 {
     pyb_plugin = p;
-    size_t len = strlen(p->entry), cap = (size_t)bay_plugin_limit(p, PYB_LIMIT_MEMORY, PYB_MEMORY_MB_DEFAULT) << 20;
+    size_t len = strlen(p->entry), cap = (size_t)bay__plugin_limit(p, PYB_LIMIT_MEMORY, PYB_MEMORY_MB_DEFAULT) << 20;
     if (len < 4 || strcmp(p->entry + len - 3, ".py") != 0)
         return bay_error_set(err, BAY_EMANIFEST, p->id,
                              "plugin.json: entry \"%s\" is not a .py file; a python plugin's entry is its main "
@@ -184,7 +184,7 @@ static void py_interrupt(void)
     pyb_api_interrupt();
 }
 
-static const bay_bridge python_bridge = {
+static const bay__bridge python_bridge = {
     .language = "python",
     .load = py_load,
     .call = py_call,
@@ -194,5 +194,5 @@ static const bay_bridge python_bridge = {
 
 int main(void)
 {
-    return bay_worker_main(&python_bridge);
+    return bay__worker_main(&python_bridge);
 }

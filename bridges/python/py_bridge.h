@@ -16,7 +16,7 @@
 #define PYB_MEMORY_MB_DEFAULT 256
 
 /* The plugin this worker runs, set by load for the rest of the process's life. */
-extern const bay_plugin_info *pyb_plugin;
+extern const bay__plugin_info *pyb_plugin;
 
 /* runtime.c */
 
@@ -59,7 +59,7 @@ void pyb_memcap_reset(void);
  * granted permissions (fs.read:PATH, net.*, process.spawn, python.import:NAME;
  * others belong to other layers). Returns 0, or BAY_EINVAL with err naming a
  * malformed permission. Call before pyb_runtime_start. */
-int pyb_audit_setup(const bay_plugin_info *p, bay_error *err);
+int pyb_audit_setup(const bay__plugin_info *p, bay_error *err);
 
 /* pyb_audit_hook is the PEP 578 hook added by pyb_runtime_start: once armed it
  * raises policy_error and returns -1 for what the permissions do not allow. */
@@ -93,7 +93,7 @@ int pyb_api_start(bay_error *err);
 
 /* pyb_api_bind gives the plugbay module the plugin's id, config, data_dir and
  * PolicyError. Returns the module (borrowed), or NULL with a Python exception set. */
-PyObject *pyb_api_bind(const bay_plugin_info *p, PyObject *policy_error);
+PyObject *pyb_api_bind(const bay__plugin_info *p, PyObject *policy_error);
 
 /* pyb_api_stop drops the module's references before the interpreter ends. */
 void pyb_api_stop(void);

@@ -77,7 +77,7 @@ static int mkdirs(const char *path)
     }
 }
 
-int bay_wasm_cache_dir(const char *data_dir, const char *id, char *out, size_t size, char *why, size_t whylen)
+int bay__wasm_cache_dir(const char *data_dir, const char *id, char *out, size_t size, char *why, size_t whylen)
 {
     char tail[PATH_MAX];
     snprintf(tail, sizeof tail, "/data/%s", id);
@@ -324,7 +324,7 @@ static void sweep(const char *cache_dir)
         closedir(d);
 }
 
-int bay_wasm_compiled(const char *cache_dir, const uint8_t *wasm, size_t len, bool imports_plugbay,
+int bay__wasm_compiled(const char *cache_dir, const uint8_t *wasm, size_t len, bool imports_plugbay,
                       const char *name, char *so, size_t so_size, bool *built, char *why, size_t whylen)
 {
     char file[64 + 1 + 8 + 4];

@@ -38,7 +38,7 @@ static struct {
     char path[PATH_MAX];   /* DIR/ENTRY */
     uint8_t *wasm;         /* its bytes, until load checked them */
     size_t len;
-    bay_wasm_shape shape;
+    bay__wasm_shape shape;
 } module;
 
 /* read_module reads module.path into module.wasm. */
@@ -76,19 +76,19 @@ static int map_module(const char *id, const char *dir, const char *entry, const 
     int rc = read_module(id, err);
     if (rc)
         return rc;
-    if ((rc = bay_wasm_check(module.wasm, module.len, none, &module.shape, why, sizeof why)) ||
-        (rc = bay_wasm_cache_dir(data_dir, id, cache, sizeof cache, why, sizeof why)))
+    if ((rc = bay__wasm_check(module.wasm, module.len, none, &module.shape, why, sizeof why)) ||
+        (rc = bay__wasm_cache_dir(data_dir, id, cache, sizeof cache, why, sizeof why)))
         return bay_error_set(err, rc, id, "%s: %s", module.path, why);
     bool built;
-    int64_t t0 = bay_now_ms();
-    rc = bay_wasm_compiled(cache, module.wasm, module.len, module.shape.imports_plugbay, entry, so, sizeof so, &built,
+    int64_t t0 = bay__now_ms();
+    rc = bay__wasm_compiled(cache, module.wasm, module.len, module.shape.imports_plugbay, entry, so, sizeof so, &built,
                            why, sizeof why);
     if (rc)
         return bay_error_set(err, rc, id, "%s: %s", module.path, why);
     if (built)
         fprintf(stderr, "plugbay-worker-wasm: %s: translated by wasm2c and compiled in %lld ms into %s\n",
-                module.path, (long long)(bay_now_ms() - t0), so);
-    return bay_wasm_map(id, so, err);
+                module.path, (long long)(bay__now_ms() - t0), so);
+    return bay__wasm_map(id, so, err);
 }
 
 /* prepare_early maps the module before the sandbox goes on, when plugbayd
@@ -97,9 +97,9 @@ static int map_module(const char *id, const char *dir, const char *entry, const 
  * and keeps any failure for COMMAND load to report. */
 static void prepare_early(void)
 {
-    bay_sandbox box;
+    bay__sandbox box;
     const char *id = getenv("PLUGBAY_PLUGIN"), *entry = getenv("PLUGBAY_ENTRY");
-    if (!bay_sandbox_from_env(&box) || !box.plugin_dir || !box.data_dir || !id)
+    if (!bay__sandbox_from_env(&box) || !box.plugin_dir || !box.data_dir || !id)
         return;
     module.prepared = true;
     if (entry == NULL || *entry == '\0')
@@ -109,31 +109,31 @@ static void prepare_early(void)
 }
 
 /* memory_cap reads the plugin's memory cap from its manifest. */
-static bay_wasm_cap memory_cap(const bay_plugin_info *p)
+static bay__wasm_cap memory_cap(const bay__plugin_info *p)
 {
-    int64_t pages = bay_plugin_limit(p, CAP_KEY, 0);
+    int64_t pages = bay__plugin_limit(p, CAP_KEY, 0);
     if (pages == 0)
-        return (bay_wasm_cap){DEFAULT_PAGES, "the default cap (set limits." CAP_KEY " in plugin.json to change it)"};
-    return (bay_wasm_cap){(uint32_t)pages, "limits." CAP_KEY " in plugin.json"};
+        return (bay__wasm_cap){DEFAULT_PAGES, "the default cap (set limits." CAP_KEY " in plugin.json to change it)"};
+    return (bay__wasm_cap){(uint32_t)pages, "limits." CAP_KEY " in plugin.json"};
 }
 
 /* start checks the mapped module against the manifest (its functions, the memory cap) and starts it. */
-static int start(const bay_plugin_info *p, const char *const *functions, bay_error *err)
+static int start(const bay__plugin_info *p, const char *const *functions, bay_error *err)
 {
     char why[600];
-    bay_wasm_cap cap = memory_cap(p);
+    bay__wasm_cap cap = memory_cap(p);
     int rc;
-    if ((rc = bay_wasm_check(module.wasm, module.len, functions, &module.shape, why, sizeof why)))
+    if ((rc = bay__wasm_check(module.wasm, module.len, functions, &module.shape, why, sizeof why)))
         return bay_error_set(err, rc, p->id, "%s: %s", module.path, why);
     if (module.shape.min_pages > cap.pages)
         return bay_error_set(err, BAY_EPLUGIN, p->id,
                              "%s starts with %u memory pages (%u KiB), above its cap of %u pages set by %s; raise "
                              "the cap or link the module with a smaller -Wl,--initial-memory",
                              module.path, module.shape.min_pages, module.shape.min_pages * 64, cap.pages, cap.source);
-    return bay_wasm_start(&module.shape, functions, cap, p->config, err);
+    return bay__wasm_start(&module.shape, functions, cap, p->config, err);
 }
 
-static int wasm_load(const bay_plugin_info *p, const char *const *functions, bay_error *err)
+static int wasm_load(const bay__plugin_info *p, const char *const *functions, bay_error *err)
 {
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", p->dir, p->entry);
@@ -148,20 +148,20 @@ static int wasm_load(const bay_plugin_info *p, const char *const *functions, bay
     free(module.wasm);
     module.wasm = NULL;
     if (rc)
-        bay_wasm_close();
+        bay__wasm_close();
     return rc;
 }
 
-static const bay_bridge wasm_bridge = {
+static const bay__bridge wasm_bridge = {
     .language = "wasm",
     .load = wasm_load,
-    .call = bay_wasm_run,
-    .unload = bay_wasm_close,
-    .interrupt = bay_wasm_interrupt,
+    .call = bay__wasm_run,
+    .unload = bay__wasm_close,
+    .interrupt = bay__wasm_interrupt,
 };
 
 int main(void)
 {
     prepare_early();
-    return bay_worker_main(&wasm_bridge);
+    return bay__worker_main(&wasm_bridge);
 }

@@ -399,7 +399,7 @@ static const functype *func_type(const module *m, uint32_t i, char *why, size_t 
     return &m->types[m->func_types[i]];
 }
 
-static int check_imports(const module *m, bay_wasm_shape *shape, char *why, size_t whylen)
+static int check_imports(const module *m, bay__wasm_shape *shape, char *why, size_t whylen)
 {
     static const char *const kinds[] = {"function", "table", "memory", "global", "tag"};
     uint32_t func = 0;
@@ -487,7 +487,7 @@ static int check_function(const module *m, const wanted *w, char *why, size_t wh
     return 0;
 }
 
-static int check_shape(const module *m, const char *const *functions, bay_wasm_shape *shape, char *why,
+static int check_shape(const module *m, const char *const *functions, bay__wasm_shape *shape, char *why,
                        size_t whylen)
 {
     int rc = check_imports(m, shape, why, whylen);
@@ -521,12 +521,12 @@ static int check_shape(const module *m, const char *const *functions, bay_wasm_s
     return 0;
 }
 
-int bay_wasm_check(const uint8_t *wasm, size_t len, const char *const *functions, bay_wasm_shape *shape, char *why,
+int bay__wasm_check(const uint8_t *wasm, size_t len, const char *const *functions, bay__wasm_shape *shape, char *why,
                    size_t whylen)
 {
     module m = {0};
     reader r = {wasm, wasm, wasm + len, "the module", why, whylen};
-    *shape = (bay_wasm_shape){0};
+    *shape = (bay__wasm_shape){0};
     int rc = read_module(&r, &m) ? check_shape(&m, functions, shape, why, whylen) : BAY_EPLUGIN;
     free(m.types);
     free(m.imports);
@@ -535,7 +535,7 @@ int bay_wasm_check(const uint8_t *wasm, size_t len, const char *const *functions
     return rc;
 }
 
-bool bay_wasm_mangle(const char *name, char *out, size_t size)
+bool bay__wasm_mangle(const char *name, char *out, size_t size)
 {
     size_t n = (size_t)snprintf(out, size, "Z_moduleZ_");
     for (const unsigned char *c = (const unsigned char *)name; *c && n < size; c++) {

@@ -10,15 +10,15 @@
  * allocates it at once, for every fresh instance. */
 #define BAY_WASM_TABLE_MAX (1u << 20)
 
-/* What the worker needs to know about a module that passed bay_wasm_check. */
-typedef struct bay_wasm_shape {
+/* What the worker needs to know about a module that passed bay__wasm_check. */
+typedef struct bay__wasm_shape {
     uint32_t min_pages;   /* the memory's initial size in 64 KiB pages */
     uint32_t max_pages;   /* its declared maximum, or UINT32_MAX when it declares none */
     bool imports_plugbay; /* it imports at least one plugbay.* function */
     bool has_initialize;  /* it exports _initialize (a WASI reactor's constructors) */
-} bay_wasm_shape;
+} bay__wasm_shape;
 
-/* bay_wasm_check reads the len bytes of a WebAssembly binary module and checks
+/* bay__wasm_check reads the len bytes of a WebAssembly binary module and checks
  * that it fits the plugin ABI (docs/wasm-plugins.md): every import is one of
  * the plugbay.* functions with its exact type; it defines one memory and
  * exports it as "memory"; it exports bay_alloc (i32) -> i32, _initialize
@@ -28,12 +28,12 @@ typedef struct bay_wasm_shape {
  * validates them when it translates the module.
  * Returns 0 and fills *shape, or BAY_EPLUGIN with why saying what is wrong
  * (and, for a malformed module, at which byte). */
-int bay_wasm_check(const uint8_t *wasm, size_t len, const char *const *functions, bay_wasm_shape *shape, char *why,
+int bay__wasm_check(const uint8_t *wasm, size_t len, const char *const *functions, bay__wasm_shape *shape, char *why,
                    size_t whylen);
 
-/* bay_wasm_mangle writes the C symbol wasm2c gives export name in a module
+/* bay__wasm_mangle writes the C symbol wasm2c gives export name in a module
  * translated with "-n module" ("greet" -> "Z_moduleZ_greet", "Zed" ->
  * "Z_moduleZ_Z5Aed") into out. Returns false when it does not fit. */
-bool bay_wasm_mangle(const char *name, char *out, size_t size);
+bool bay__wasm_mangle(const char *name, char *out, size_t size);
 
 #endif

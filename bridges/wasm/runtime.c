@@ -21,7 +21,7 @@
 /* Trap codes of the worker's own, beside wasm_rt_trap_t's. */
 enum { TRAP_INTERRUPTED = 100, TRAP_REPLACED = 101, TRAP_NO_MEMORY = 102 };
 
-/* The signal bay_wasm_interrupt sends the main thread. */
+/* The signal bay__wasm_interrupt sends the main thread. */
 #define INTERRUPT_SIGNAL SIGRTMIN
 
 /* An export that serves calls: (args, args_len) -> bay_errno. */
@@ -36,7 +36,7 @@ typedef struct entry {
 static struct {
     const char *id; /* the plugin, for messages */
     void *so;       /* dlopen handle */
-    void (*instantiate)(void *inst, bay_wasm_host *host);
+    void (*instantiate)(void *inst, bay__wasm_host *host);
     void (*free_instance)(void *inst);
     wasm_rt_memory_t *(*memory)(void *inst);
     uint32_t (*alloc)(void *inst, uint32_t size);
@@ -47,10 +47,10 @@ static struct {
     size_t inst_size;
     bool live;           /* inst holds a working instance */
     unsigned generation; /* counts instances made */
-    char dead[300];      /* why there is no working instance, when !live */
+    char dead[700];      /* why there is no working instance, when !live (room for the start note) */
     char start_note[300]; /* the note of a trap outside any call (start code) */
-    bay_wasm_cap cap;
-    bay_wasm_host host;
+    bay__wasm_cap cap;
+    bay__wasm_host host;
     pthread_t main_thread;
     bool module_ready; /* the runtime and the module are initialised */
     bool handler_set;
@@ -96,36 +96,36 @@ static const char *trap_text(int trap)
  * jump out is as safe as a trap's, since wasm code holds no lock. */
 static void on_interrupt(int sig)
 {
-    bay_wasm_frame *f = rt.host.frame;
+    bay__wasm_frame *f = rt.host.frame;
     if (in_wasm && f && bay_call_cancelled(f->call))
         wasm_rt_trap((wasm_rt_trap_t)TRAP_INTERRUPTED);
 }
 
-void bay_wasm_interrupt(void)
+void bay__wasm_interrupt(void)
 {
     pthread_kill(rt.main_thread, INTERRUPT_SIGNAL);
 }
 
-void bay_wasm_host_enter(void)
+void bay__wasm_host_enter(void)
 {
     in_wasm = 0;
     atomic_signal_fence(memory_order_seq_cst);
 }
 
-void bay_wasm_host_leave(void)
+void bay__wasm_host_leave(void)
 {
     /* Mark first, check after: an interrupt that came before the mark is seen
      * by the check, one that comes after it jumps out by itself. */
     in_wasm = 1;
     atomic_signal_fence(memory_order_seq_cst);
-    const bay_wasm_frame *f = rt.host.frame;
+    const bay__wasm_frame *f = rt.host.frame;
     if (f && f->generation != rt.generation)
         wasm_rt_trap((wasm_rt_trap_t)TRAP_REPLACED);
     if (f && bay_call_cancelled(f->call))
         wasm_rt_trap((wasm_rt_trap_t)TRAP_INTERRUPTED);
 }
 
-uint8_t *bay_wasm_bytes(bay_wasm_host *h, uint32_t ptr, uint32_t len, const char *what)
+uint8_t *bay__wasm_bytes(bay__wasm_host *h, uint32_t ptr, uint32_t len, const char *what)
 {
     const wasm_rt_memory_t *m = h->memory;
     if ((uint64_t)ptr + len > m->size) {
@@ -154,11 +154,11 @@ void bay_wasm_allocate_memory(wasm_rt_memory_t *mem, uint32_t initial, uint32_t 
 
 uint32_t bay_wasm_grow_memory(wasm_rt_memory_t *mem, uint32_t delta)
 {
-    bay_wasm_host_enter();
+    bay__wasm_host_enter();
     uint32_t old = wasm_rt_grow_memory(mem, delta);
     if (old == UINT32_MAX) {
         uint64_t want = (uint64_t)mem->pages + delta;
-        bay_refused(want > mem->max_pages ? "wasm memory.grow past its cap" : "wasm memory.grow out of memory");
+        bay__refused(want > mem->max_pages ? "wasm memory.grow past its cap" : "wasm memory.grow out of memory");
         const char *said =
             want > mem->max_pages
                 ? note("memory.grow to %llu pages was refused: the memory is capped at %u pages (%u KiB) by %s",
@@ -167,23 +167,23 @@ uint32_t bay_wasm_grow_memory(wasm_rt_memory_t *mem, uint32_t delta)
                 : note("memory.grow to %llu pages was refused: the worker is out of memory", (unsigned long long)want);
         fprintf(stderr, "plugbay-worker-wasm: plugin %s: %s\n", rt.id, said);
     }
-    bay_wasm_host_leave();
+    bay__wasm_host_leave();
     return old;
 }
 
 uint32_t bay_wasm_grow_funcref_table(wasm_rt_funcref_table_t *table, uint32_t delta, wasm_rt_funcref_t init)
 {
-    bay_wasm_host_enter();
+    bay__wasm_host_enter();
     uint32_t old = wasm_rt_grow_funcref_table(table, delta, init);
-    bay_wasm_host_leave();
+    bay__wasm_host_leave();
     return old;
 }
 
 uint32_t bay_wasm_grow_externref_table(wasm_rt_externref_table_t *table, uint32_t delta, wasm_rt_externref_t init)
 {
-    bay_wasm_host_enter();
+    bay__wasm_host_enter();
     uint32_t old = wasm_rt_grow_externref_table(table, delta, init);
-    bay_wasm_host_leave();
+    bay__wasm_host_leave();
     return old;
 }
 
@@ -220,7 +220,7 @@ static bool renew(void)
     memset(rt.inst, 0, rt.inst_size);
     rt.generation++;
     rt.start_note[0] = '\0';
-    bay_wasm_frame *frame = rt.host.frame;
+    bay__wasm_frame *frame = rt.host.frame;
     rt.host.frame = NULL;
     int trap = guard(start_body, NULL);
     rt.host.frame = frame;
@@ -244,23 +244,23 @@ typedef struct run {
 static void run_body(void *arg)
 {
     run *r = arg;
-    bay_wasm_host_leave(); /* into wasm code, unless the call was cancelled already */
+    bay__wasm_host_leave(); /* into wasm code, unless the call was cancelled already */
     uint32_t ptr = rt.alloc(rt.inst, r->len);
     if (ptr == 0) {
-        bay_wasm_frame *f = rt.host.frame;
+        bay__wasm_frame *f = rt.host.frame;
         f->code = BAY_ENOMEM;
         snprintf(f->message, sizeof f->message, "%s: bay_alloc(%u) returned 0 (the module is out of memory)",
                  bay_call_name(f->call), r->len);
         r->rc = BAY_ENOMEM;
         return;
     }
-    memcpy(bay_wasm_bytes(&rt.host, ptr, r->len, "the arguments' buffer bay_alloc returned"), r->args, r->len);
+    memcpy(bay__wasm_bytes(&rt.host, ptr, r->len, "the arguments' buffer bay_alloc returned"), r->args, r->len);
     r->rc = r->fn(rt.inst, ptr, r->len);
 }
 
 /* trapped turns trap, which ended the call of frame f after started_ms, into
  * the call's error, and replaces the instance. Returns the code. */
-static int trapped(bay_wasm_frame *f, int trap, int64_t started_ms)
+static int trapped(bay__wasm_frame *f, int trap, int64_t started_ms)
 {
     const char *name = bay_call_name(f->call);
     char msg[sizeof f->message + sizeof f->note + 200];
@@ -268,7 +268,7 @@ static int trapped(bay_wasm_frame *f, int trap, int64_t started_ms)
     if (trap == TRAP_INTERRUPTED) {
         code = bay_call_remaining_ms(f->call) == 0 ? BAY_ETIMEDOUT : BAY_ECANCELED;
         snprintf(msg, sizeof msg, "plugin %s: call \"%s\" stopped in wasm code after %lld ms, %s (an endless loop?)",
-                 rt.id, name, (long long)(bay_now_ms() - started_ms),
+                 rt.id, name, (long long)(bay__now_ms() - started_ms),
                  code == BAY_ETIMEDOUT ? "past its deadline" : "cancelled by its caller");
     } else if (trap == TRAP_REPLACED) {
         snprintf(msg, sizeof msg,
@@ -290,7 +290,7 @@ static int trapped(bay_wasm_frame *f, int trap, int64_t started_ms)
 }
 
 /* failed gives the call of frame f, whose export returned rc, its message. */
-static int failed(const bay_wasm_frame *f, int rc)
+static int failed(const bay__wasm_frame *f, int rc)
 {
     if (f->message[0] == '\0' && f->note[0] == '\0')
         return rc; /* the worker library says "FUNCTION returned CODE" */
@@ -310,7 +310,7 @@ static entry_fn find_entry(const char *function)
     return NULL;
 }
 
-int bay_wasm_run(const char *function, bay_invocation *call, const bay_value *args, bay_value **result)
+int bay__wasm_run(const char *function, bay_invocation *call, const bay_value *args, bay_value **result)
 {
     if (!rt.live)
         return bay_call_error(call, BAY_EUNAVAIL, "plugin %s has no working instance (%s); reload it", rt.id, rt.dead);
@@ -323,9 +323,9 @@ int bay_wasm_run(const char *function, bay_invocation *call, const bay_value *ar
         return bay_call_error(call, BAY_EINVAL, "%s: %zu bytes of arguments do not fit in wasm32 memory",
                               bay_call_name(call), len);
     }
-    bay_wasm_frame f = {.call = call, .function = function, .generation = rt.generation, .outer = rt.host.frame};
+    bay__wasm_frame f = {.call = call, .function = function, .generation = rt.generation, .outer = rt.host.frame};
     run r = {find_entry(function), packed, (uint32_t)len, 0};
-    int64_t started = bay_now_ms();
+    int64_t started = bay__now_ms();
     rt.host.frame = &f;
     int trap = guard(run_body, &r);
     rt.host.frame = f.outer;
@@ -356,16 +356,16 @@ static void *symbol(const char *name, bool *ok, bay_error *err)
 }
 
 /* find_symbols fills rt's function pointers and entries from the compiled module. */
-static int find_symbols(const bay_wasm_shape *shape, const char *const *functions, bay_error *err)
+static int find_symbols(const bay__wasm_shape *shape, const char *const *functions, bay_error *err)
 {
     bool ok = true;
     char sym[300];
     void (*init_module)(void) = (void (*)(void))symbol("Z_module_init_module", &ok, err);
-    rt.instantiate = (void (*)(void *, bay_wasm_host *))symbol("bay_wasm_instantiate", &ok, err);
+    rt.instantiate = (void (*)(void *, bay__wasm_host *))symbol("bay_wasm_instantiate", &ok, err);
     rt.free_instance = (void (*)(void *))symbol("Z_module_free", &ok, err);
     const unsigned long *size = symbol("bay_wasm_instance_size", &ok, err);
     rt.memory = (wasm_rt_memory_t * (*)(void *)) symbol("Z_moduleZ_memory", &ok, err);
-    bay_wasm_mangle("bay_alloc", sym, sizeof sym);
+    bay__wasm_mangle("bay_alloc", sym, sizeof sym);
     rt.alloc = (uint32_t(*)(void *, uint32_t))symbol(sym, &ok, err);
     if (shape->has_initialize)
         rt.initialize = (void (*)(void *))symbol("Z_moduleZ__initialize", &ok, err);
@@ -375,7 +375,7 @@ static int find_symbols(const bay_wasm_shape *shape, const char *const *function
         return bay_error_set(err, BAY_ENOMEM, rt.id, "out of memory");
     for (size_t i = 0; ok && i < rt.nentries; i++) {
         rt.entries[i].name = functions[i];
-        if (!bay_wasm_mangle(functions[i], sym, sizeof sym))
+        if (!bay__wasm_mangle(functions[i], sym, sizeof sym))
             return bay_error_set(err, BAY_EINVAL, rt.id, "function name %s is too long", functions[i]);
         rt.entries[i].fn = (entry_fn)symbol(sym, &ok, err);
     }
@@ -388,14 +388,14 @@ static int find_symbols(const bay_wasm_shape *shape, const char *const *function
     return 0;
 }
 
-int bay_wasm_map(const char *id, const char *so, bay_error *err)
+int bay__wasm_map(const char *id, const char *so, bay_error *err)
 {
     rt.id = id;
     rt.so = dlopen(so, RTLD_NOW | RTLD_LOCAL);
     return rt.so ? 0 : bay_error_set(err, BAY_EIO, id, "cannot load the compiled module: %s", dlerror());
 }
 
-int bay_wasm_start(const bay_wasm_shape *shape, const char *const *functions, bay_wasm_cap cap,
+int bay__wasm_start(const bay__wasm_shape *shape, const char *const *functions, bay__wasm_cap cap,
                    const bay_value *config, bay_error *err)
 {
     rt.cap = cap;
@@ -415,7 +415,7 @@ int bay_wasm_start(const bay_wasm_shape *shape, const char *const *functions, ba
     return 0;
 }
 
-void bay_wasm_close(void)
+void bay__wasm_close(void)
 {
     if (rt.live)
         rt.free_instance(rt.inst);

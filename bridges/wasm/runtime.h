@@ -12,7 +12,7 @@
 
 /* What the worker knows about one call running in the module. Calls nest when
  * the module waits in plugbay.call and the broker hands the worker another. */
-typedef struct bay_wasm_frame {
+typedef struct bay__wasm_frame {
     bay_invocation *call;
     const char *function;       /* the export serving it */
     bay_value *result;          /* set by plugbay.result; NULL = nil */
@@ -20,68 +20,68 @@ typedef struct bay_wasm_frame {
     char message[400];          /* what plugbay.error said, or the worker about code */
     char note[300];             /* more about a trap or failure (a refused memory.grow, a bad pointer) */
     unsigned generation;        /* the instance's generation when the call started */
-    struct bay_wasm_frame *outer;
-} bay_wasm_frame;
+    struct bay__wasm_frame *outer;
+} bay__wasm_frame;
 
 /* The host side of the instance. wasm2c passes a pointer to it, under this
  * name, to every plugbay.* import (imports.c). */
 struct Z_plugbay_instance_t {
     wasm_rt_memory_t *memory; /* the instance's linear memory */
-    bay_wasm_frame *frame;    /* the innermost call running in the module, or NULL */
+    bay__wasm_frame *frame;    /* the innermost call running in the module, or NULL */
     void *config;             /* the plugin's configuration as msgpack */
     size_t config_len;
     void *reply;              /* the latest plugbay.call's answer (msgpack, or an error message) */
     size_t reply_len;
 };
-typedef struct Z_plugbay_instance_t bay_wasm_host;
+typedef struct Z_plugbay_instance_t bay__wasm_host;
 
 /* The module's memory cap: how many 64 KiB pages, and where that number comes from. */
-typedef struct bay_wasm_cap {
+typedef struct bay__wasm_cap {
     uint32_t pages;
     const char *source; /* e.g. "limits.wasm_memory_pages in plugin.json" */
-} bay_wasm_cap;
+} bay__wasm_cap;
 
-/* bay_wasm_map loads the shared object so compiled from plugin id's module
+/* bay__wasm_map loads the shared object so compiled from plugin id's module
  * (id is borrowed for the worker's life). It may run before the worker
  * enters its sandbox, which would not let it read the cache. Returns 0, or
  * BAY_EIO with err saying why. */
-int bay_wasm_map(const char *id, const char *so, bay_error *err);
+int bay__wasm_map(const char *id, const char *so, bay_error *err);
 
-/* bay_wasm_start finds in the mapped module its runtime entry points and the
- * exports of functions (NULL-terminated; shape as bay_wasm_check found it),
+/* bay__wasm_start finds in the mapped module its runtime entry points and the
+ * exports of functions (NULL-terminated; shape as bay__wasm_check found it),
  * keeps config (borrowed, packed now) for plugbay.config, and makes the first
  * instance, running its start code and _initialize. Returns 0, or a code
  * with err naming the plugin and what went wrong. */
-int bay_wasm_start(const bay_wasm_shape *shape, const char *const *functions, bay_wasm_cap cap,
+int bay__wasm_start(const bay__wasm_shape *shape, const char *const *functions, bay__wasm_cap cap,
                    const bay_value *config, bay_error *err);
 
-/* bay_wasm_run runs export function for call with args (the bridge's call).
+/* bay__wasm_run runs export function for call with args (the bridge's call).
  * A trap ends the call with BAY_EPLUGIN ("plugin ID: trap: ...") and the
  * instance is replaced by a fresh one; an interrupt ends it with
  * BAY_ETIMEDOUT or BAY_ECANCELED, likewise. */
-int bay_wasm_run(const char *function, bay_invocation *call, const bay_value *args, bay_value **result);
+int bay__wasm_run(const char *function, bay_invocation *call, const bay_value *args, bay_value **result);
 
-/* bay_wasm_interrupt stops wasm code running for a call that was just
+/* bay__wasm_interrupt stops wasm code running for a call that was just
  * cancelled (the bridge's interrupt, on the I/O thread): it signals the main
  * thread, whose handler traps out of the module when the innermost call is
  * the cancelled one and is in wasm code rather than in the worker. */
-void bay_wasm_interrupt(void);
+void bay__wasm_interrupt(void);
 
-/* bay_wasm_close frees the instance and unloads the module (whatever of them there is). */
-void bay_wasm_close(void);
+/* bay__wasm_close frees the instance and unloads the module (whatever of them there is). */
+void bay__wasm_close(void);
 
 /* For imports.c. */
 
-/* bay_wasm_bytes returns where len bytes at ptr of the module's memory are,
+/* bay__wasm_bytes returns where len bytes at ptr of the module's memory are,
  * or traps (out of bounds) with a note saying that what lies outside it. */
-uint8_t *bay_wasm_bytes(bay_wasm_host *h, uint32_t ptr, uint32_t len, const char *what);
+uint8_t *bay__wasm_bytes(bay__wasm_host *h, uint32_t ptr, uint32_t len, const char *what);
 
-/* bay_wasm_host_enter marks that the worker's own code runs (an interrupt
- * then waits for bay_wasm_host_leave). */
-void bay_wasm_host_enter(void);
+/* bay__wasm_host_enter marks that the worker's own code runs (an interrupt
+ * then waits for bay__wasm_host_leave). */
+void bay__wasm_host_enter(void);
 
-/* bay_wasm_host_leave marks the return to wasm code, first trapping when the
+/* bay__wasm_host_leave marks the return to wasm code, first trapping when the
  * call was cancelled meanwhile or a nested call replaced the instance. */
-void bay_wasm_host_leave(void);
+void bay__wasm_host_leave(void);
 
 #endif

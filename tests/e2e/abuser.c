@@ -40,7 +40,7 @@ static void fail(const char *fmt, ...)
 static bool rendezvous(char **url, char **token)
 {
     bay_error err = {0};
-    if (bay_wire_rendezvous(url_, "host", "abuser", H_ABUSER_WAIT_MS, url, token, &err) == 0) {
+    if (bay__wire_rendezvous(url_, "host", "abuser", H_ABUSER_WAIT_MS, url, token, &err) == 0) {
         served++;
         return true;
     }
@@ -58,7 +58,7 @@ static void send_raw(nng_socket s, const void *bytes, size_t len)
 static nng_socket dial_pair(const char *url)
 {
     nng_socket s;
-    if (bay_wire_open(&s) != 0 || nng_dial(s, url, NULL, 0) != 0)
+    if (bay__wire_open(&s) != 0 || nng_dial(s, url, NULL, 0) != 0)
         fail("cannot dial %s", url);
     return s;
 }
@@ -76,20 +76,20 @@ static void wrong_token(int rounds)
         if (!rendezvous(&url, &token))
             continue;
         nng_socket s = dial_pair(url);
-        bay_frame hello = {.type = BAY_F_HELLO, .role = "host", .name = "abuser", .pid = 1, .token = "not-it"};
-        if (bay_wire_send(s, &hello, 0) != 0)
+        bay__frame hello = {.type = BAY_F_HELLO, .role = "host", .name = "abuser", .pid = 1, .token = "not-it"};
+        if (bay__wire_send(s, &hello, 0) != 0)
             fail("cannot send HELLO");
         nng_msg *m;
-        bay_frame f;
+        bay__frame f;
         bay_error err;
-        if (bay_wire_recv(s, H_ABUSER_WAIT_MS, &m, &f, &err) != 0)
+        if (bay__wire_recv(s, H_ABUSER_WAIT_MS, &m, &f, &err) != 0)
             fail("round %d: no answer to a wrong token: %s", i, err.message);
         if (f.type != BAY_F_ERROR || f.code != BAY_EPERM)
-            fail("round %d: a wrong token got %s %lld", i, bay_frame_type_name(f.type), (long long)f.code);
-        bay_frame_release(&f);
+            fail("round %d: a wrong token got %s %lld", i, bay__frame_type_name(f.type), (long long)f.code);
+        bay__frame_release(&f);
         nng_msg_free(m);
         for (int k = 0; k < 3; k++)
-            bay_wire_send(s, &hello, NNG_FLAG_NONBLOCK);
+            bay__wire_send(s, &hello, NNG_FLAG_NONBLOCK);
         held[nheld++] = s;
         if (nheld >= 1 + i % 8) /* at most 8: the array's size */
             while (nheld > 0)
@@ -126,7 +126,7 @@ static nng_socket authenticated(const char *name)
         _exit(0);
     nng_socket s;
     bay_error err;
-    if (bay_wire_connect(url, "host", name, token, H_ABUSER_WAIT_MS, &s, NULL, &err) != 0)
+    if (bay__wire_connect(url, "host", name, token, H_ABUSER_WAIT_MS, &s, NULL, &err) != 0)
         fail("connect: %s", err.message);
     free(url);
     free(token);
@@ -168,9 +168,9 @@ static void flood(int frames)
     if (bay_value_pack(args, &raw, &len) != 0)
         fail("out of memory");
     for (int i = 0; i < frames; i++) {
-        bay_frame f = {.type = BAY_F_CALL, .id = (uint64_t)i + 1, .name = "no.such.point", .raw = raw,
+        bay__frame f = {.type = BAY_F_CALL, .id = (uint64_t)i + 1, .name = "no.such.point", .raw = raw,
                        .raw_len = len, .timeout_ms = 1000};
-        bay_wire_send(s, &f, 0); /* blocks while plugbayd holds this peer back: that is the point */
+        bay__wire_send(s, &f, 0); /* blocks while plugbayd holds this peer back: that is the point */
     }
     free(raw);
     bay_value_free(args);

@@ -273,7 +273,7 @@ Test(abuse, protocol_abuse_costs_another_host_no_call)
 static bool rendezvous(char **url, char **token, char *why, size_t len)
 {
     bay_error err = {0};
-    if (bay_wire_rendezvous(h.url, "host", "holder", 5000, url, token, &err) == 0)
+    if (bay__wire_rendezvous(h.url, "host", "holder", 5000, url, token, &err) == 0)
         return true;
     snprintf(why, len, "%s", err.message);
     return false;
@@ -298,7 +298,7 @@ Test(abuse, a_peer_holding_many_unfinished_handshakes_is_refused_more_and_others
     for (; n < 32; n++) {
         if (!rendezvous(&urls[n], &tokens[n], why, sizeof why))
             break;
-        cr_assert_eq(bay_wire_open(&held[n]), 0);
+        cr_assert_eq(bay__wire_open(&held[n]), 0);
         cr_assert_eq(nng_dial(held[n], urls[n], NULL, 0), 0); /* and never says HELLO */
     }
     cr_assert_lt(n, 32, "plugbayd gave one process 32 connections it never finished");

@@ -261,13 +261,13 @@ static int dial_raw(const bay_value *grant)
 /* hello_raw sends HELLO with token and returns the answer's type, its message in why and any memfd in *memfd. */
 static int64_t hello_raw(int fd, const char *token, char *why, size_t len, int *memfd)
 {
-    bay_frame hello = {.type = BAY_F_HELLO, .role = "host", .name = "raw", .pid = getpid(), .token = token}, f;
-    cr_assert_eq(bay_chan_send(fd, &hello, -1), 0);
+    bay__frame hello = {.type = BAY_F_HELLO, .role = "host", .name = "raw", .pid = getpid(), .token = token}, f;
+    cr_assert_eq(bay__chan_send(fd, &hello, -1), 0);
     char buf[2048];
-    cr_assert_eq(bay_chan_recv(fd, buf, sizeof buf, 5000, &f, memfd, why, len), 0, "%s", why);
+    cr_assert_eq(bay__chan_recv(fd, buf, sizeof buf, 5000, &f, memfd, why, len), 0, "%s", why);
     int64_t type = f.type;
     snprintf(why, len, "%s", f.type == BAY_F_ERROR ? f.message : "");
-    bay_frame_release(&f);
+    bay__frame_release(&f);
     return type;
 }
 
@@ -290,12 +290,12 @@ Test(fastpath, hostile_hosts_are_refused_and_the_worker_keeps_serving)
     cr_assert(strstr(why, "token") && strstr(why, "example/hello"), "%s", why);
     close(fd);
     fd = dial_raw(grant);
-    cr_assert_eq(bay_chan_send(fd, &(bay_frame){.type = BAY_F_CANCEL, .id = 1}, -1), 0);
-    bay_frame f;
+    cr_assert_eq(bay__chan_send(fd, &(bay__frame){.type = BAY_F_CANCEL, .id = 1}, -1), 0);
+    bay__frame f;
     char buf[2048];
-    cr_assert_eq(bay_chan_recv(fd, buf, sizeof buf, 5000, &f, NULL, why, sizeof why), 0, "%s", why);
+    cr_assert_eq(bay__chan_recv(fd, buf, sizeof buf, 5000, &f, NULL, why, sizeof why), 0, "%s", why);
     cr_assert(f.type == BAY_F_ERROR && strstr(f.message, "HELLO"), "a first frame that is not HELLO is named");
-    bay_frame_release(&f);
+    bay__frame_release(&f);
     close(fd);
 
     /* The right token: admitted; then a lying frame length in the ring drops only this channel. */
@@ -307,10 +307,10 @@ Test(fastpath, hostile_hosts_are_refused_and_the_worker_keeps_serving)
     cr_assert(mem != MAP_FAILED);
     cr_assert(ftruncate(memfd, 4096) != 0, "the worker sealed the channel's size");
     close(memfd);
-    bay_ring in, out;
-    bay_chan_rings(mem, false, &in, &out);
-    bay_ring_wait w = {.until_ns = bay_now_ns() + 5000000000LL};
-    cr_assert_eq(bay_ring_write(&out, "\xff\xff\xff\x7f", 4, &w), 0);
+    bay__ring in, out;
+    bay__chan_rings(mem, false, &in, &out);
+    bay__ring_wait w = {.until_ns = bay__now_ns() + 5000000000LL};
+    cr_assert_eq(bay__ring_write(&out, "\xff\xff\xff\x7f", 4, &w), 0);
     cr_assert(h_wait_until(hung_up, &fd, H_WAIT_MS), "the worker kept a channel that broke the rules");
     int again = dial_raw(grant);
     cr_assert_eq(hello_raw(again, token, why, sizeof why, &memfd), BAY_F_ERROR, "a token works once");

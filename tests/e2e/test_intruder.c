@@ -103,7 +103,7 @@ typedef struct victim {
 static void dialled_first(victim *v, char *out, size_t len)
 {
     bay_error err;
-    cr_assert_eq(bay_wire_rendezvous(h.url, "host", "victim", 5000, &v->url, &v->token, &err), 0, "%s", err.message);
+    cr_assert_eq(bay__wire_rendezvous(h.url, "host", "victim", 5000, &v->url, &v->token, &err), 0, "%s", err.message);
     cr_assert(strncmp(v->url, "ipc://", 6) == 0, "%s", v->url);
     char args[1200];
     snprintf(args, sizeof args, "[\"%s\", \"%s\"]", v->url + 6, v->token);
@@ -118,7 +118,7 @@ static void victim_connects(victim *v)
 {
     nng_socket s;
     bay_error err;
-    cr_assert_eq(bay_wire_connect(v->url, "host", "victim", v->token, 5000, &s, NULL, &err), 0, "%s", err.message);
+    cr_assert_eq(bay__wire_connect(v->url, "host", "victim", v->token, 5000, &s, NULL, &err), 0, "%s", err.message);
     nng_close(s);
     free(v->url);
     free(v->token);

@@ -19,8 +19,8 @@ static void start(void)
     h_start_loaded(&h, NULL, ids);
     char *url, *token;
     bay_error err;
-    cr_assert_eq(bay_wire_rendezvous(h.url, "host", "raw", 5000, &url, &token, &err), 0, "%s", err.message);
-    cr_assert_eq(bay_wire_connect(url, "host", "raw", token, 5000, &s, NULL, &err), 0, "%s", err.message);
+    cr_assert_eq(bay__wire_rendezvous(h.url, "host", "raw", 5000, &url, &token, &err), 0, "%s", err.message);
+    cr_assert_eq(bay__wire_connect(url, "host", "raw", token, 5000, &s, NULL, &err), 0, "%s", err.message);
     free(url);
     free(token);
 }
@@ -42,14 +42,14 @@ static void send_raw(nng_socket sock, const void *bytes, size_t len)
 static void expect_error(nng_socket sock, uint64_t id, int code, const char *needle)
 {
     nng_msg *m;
-    bay_frame f;
+    bay__frame f;
     bay_error err;
-    cr_assert_eq(bay_wire_recv(sock, 5000, &m, &f, &err), 0, "%s", err.message);
-    cr_assert_eq(f.type, BAY_F_ERROR, "got %s", bay_frame_type_name(f.type));
+    cr_assert_eq(bay__wire_recv(sock, 5000, &m, &f, &err), 0, "%s", err.message);
+    cr_assert_eq(f.type, BAY_F_ERROR, "got %s", bay__frame_type_name(f.type));
     cr_assert_eq(f.id, id);
     cr_assert_eq(f.code, code, "got %s: %s", bay_errname((int)f.code), f.message);
     cr_assert(strstr(f.message, needle), "message \"%s\" lacks \"%s\"", f.message, needle);
-    bay_frame_release(&f);
+    bay__frame_release(&f);
     nng_msg_free(m);
 }
 
@@ -60,14 +60,14 @@ static void still_works(void)
                                          0x91, 0xa1, 'x',  0xcd, 0x13, 0x88, 0xc0};
     send_raw(s, call, sizeof call);
     nng_msg *m;
-    bay_frame f;
+    bay__frame f;
     bay_error err;
-    cr_assert_eq(bay_wire_recv(s, 5000, &m, &f, &err), 0, "%s", err.message);
-    cr_assert_eq(f.type, BAY_F_RESULT, "got %s: %s", bay_frame_type_name(f.type), f.message ? f.message : "");
+    cr_assert_eq(bay__wire_recv(s, 5000, &m, &f, &err), 0, "%s", err.message);
+    cr_assert_eq(f.type, BAY_F_RESULT, "got %s: %s", bay__frame_type_name(f.type), f.message ? f.message : "");
     cr_assert_eq(f.id, 9);
     cr_assert_eq(f.value->type, MSGPACK_OBJECT_STR);
     cr_assert_eq(memcmp(f.value->via.str.ptr, "Hello, x!", 9), 0);
-    bay_frame_release(&f);
+    bay__frame_release(&f);
     nng_msg_free(m);
 }
 
@@ -125,13 +125,13 @@ Test(protocol, version_mismatch_names_both_versions)
     send_raw(req, hello, sizeof hello);
     nng_msg *m;
     cr_assert_eq(nng_recvmsg(req, &m, 0), 0);
-    bay_frame f;
+    bay__frame f;
     char why[256];
-    cr_assert_eq(bay_frame_decode(nng_msg_body(m), nng_msg_len(m), &f, why, sizeof why), 0, "%s", why);
+    cr_assert_eq(bay__frame_decode(nng_msg_body(m), nng_msg_len(m), &f, why, sizeof why), 0, "%s", why);
     cr_assert_eq(f.type, BAY_F_ERROR);
     cr_assert_eq(f.code, BAY_EVERSION);
     cr_assert(strstr(f.message, "version 2") && strstr(f.message, "version 1"), "message: %s", f.message);
-    bay_frame_release(&f);
+    bay__frame_release(&f);
     nng_msg_free(m);
     nng_close(req);
     /* Everyone else is unaffected. */
@@ -163,19 +163,19 @@ Test(protocol, a_host_that_said_bye_is_let_go_and_others_are_served)
     static const unsigned char bye[] = {0x95, 0x01, 0x0b, 0x05, 0xa3, 'b', 'y', 'e', 0xc0};
     send_raw(s, bye, sizeof bye);
     nng_msg *m;
-    bay_frame f;
+    bay__frame f;
     bay_error err;
-    cr_assert_eq(bay_wire_recv(s, 5000, &m, &f, &err), 0, "%s", err.message);
-    cr_assert_eq(f.type, BAY_F_RESULT, "got %s", bay_frame_type_name(f.type));
+    cr_assert_eq(bay__wire_recv(s, 5000, &m, &f, &err), 0, "%s", err.message);
+    cr_assert_eq(f.type, BAY_F_RESULT, "got %s", bay__frame_type_name(f.type));
     cr_assert_eq(f.id, 5);
-    bay_frame_release(&f);
+    bay__frame_release(&f);
     nng_msg_free(m);
     cr_assert(h_wait_log(&h, "[host:raw] disconnected"));
     /* What it sends after its goodbye is dropped unanswered. */
     static const unsigned char call[] = {0x97, 0x01, 0x06, 0x09, 0xa5, 'g', 'r', 'e', 'e', 't',
                                          0x91, 0xa1, 'x',  0xcd, 0x13, 0x88, 0xc0};
     send_raw(s, call, sizeof call);
-    cr_assert_neq(bay_wire_recv(s, 1000, &m, &f, &err), 0, "a frame after bye was answered");
+    cr_assert_neq(bay__wire_recv(s, 1000, &m, &f, &err), 0, "a frame after bye was answered");
     bay_conn *c = h_connect(&h, "after-bye");
     char out[64];
     cr_assert_eq(h_call_str(c, "greet", "still", 5000, out, sizeof out, NULL), 0);

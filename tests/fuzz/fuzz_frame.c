@@ -1,5 +1,5 @@
-/* tests/fuzz/fuzz_frame.c — libFuzzer target for the frame decoder: bay_frame_decode, then the
- * frame's value through bay_value_from_object, then bay_frame_encode of what decoded.
+/* tests/fuzz/fuzz_frame.c — libFuzzer target for the frame decoder: bay__frame_decode, then the
+ * frame's value through bay__value_from_object, then bay__frame_encode of what decoded.
  *
  * A frame that decodes must encode, and its encoding must decode and encode again to the
  * same bytes (the encoder writes one canonical form). Anything else aborts: a finding. */
@@ -27,7 +27,7 @@ static int sink(void *data, const char *buf, size_t len)
 {
     bytes *b = data;
     if (buf == NULL)
-        fail("bay_frame_encode handed its sink a NULL buffer");
+        fail("bay__frame_encode handed its sink a NULL buffer");
     if (b->cap - b->len < len) {
         size_t cap = b->cap * 2 + len;
         char *p = realloc(b->data, cap);
@@ -42,30 +42,30 @@ static int sink(void *data, const char *buf, size_t len)
 }
 
 /* encode packs f into b, which starts empty; a decoded frame must always encode. */
-static void encode(const bay_frame *f, bytes *b)
+static void encode(const bay__frame *f, bytes *b)
 {
     *b = (bytes){0};
-    if (bay_frame_encode(f, sink, b) != 0)
+    if (bay__frame_encode(f, sink, b) != 0)
         fail("a decoded frame does not encode");
 }
 
 /* convert_value turns the frame's value into a bay_value as the broker and workers do. */
-static void convert_value(const bay_frame *f)
+static void convert_value(const bay__frame *f)
 {
     if (f->value == NULL)
         return;
     bay_value *v = NULL;
     char err[256];
-    if (bay_value_from_object(f->value, &v, err, sizeof err) == 0)
+    if (bay__value_from_object(f->value, &v, err, sizeof err) == 0)
         bay_value_free(v);
 }
 
 /* check_fixpoint decodes the encoding of a frame and expects the same bytes from encoding it again. */
 static void check_fixpoint(const bytes *first)
 {
-    bay_frame again;
+    bay__frame again;
     char err[256];
-    if (bay_frame_decode(first->data, first->len, &again, err, sizeof err) != 0) {
+    if (bay__frame_decode(first->data, first->len, &again, err, sizeof err) != 0) {
         fprintf(stderr, "fuzz_frame: re-encoded frame refused: %s\n", err);
         abort();
     }
@@ -74,16 +74,16 @@ static void check_fixpoint(const bytes *first)
     if (second.len != first->len || memcmp(second.data, first->data, first->len) != 0)
         fail("encoding a decoded encoding changed the bytes");
     free(second.data);
-    bay_frame_release(&again);
+    bay__frame_release(&again);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    bay_frame f;
+    bay__frame f;
     char err[256];
-    int rc = bay_frame_decode(data, size, &f, err, sizeof err);
+    int rc = bay__frame_decode(data, size, &f, err, sizeof err);
     if (rc == 0) {
         convert_value(&f);
         bytes first;
@@ -91,6 +91,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_fixpoint(&first);
         free(first.data);
     }
-    bay_frame_release(&f);
+    bay__frame_release(&f);
     return 0;
 }

@@ -28,7 +28,7 @@ static void write_file(const char *kind, const char *name, const void *data, siz
         die("cannot write", path);
 }
 
-/* A fixed byte buffer for bay_frame_encode; seeds are small. */
+/* A fixed byte buffer for bay__frame_encode; seeds are small. */
 typedef struct bytes {
     char data[65536];
     size_t len;
@@ -56,17 +56,17 @@ static void *packed_json(const char *json, size_t *len)
     return buf;
 }
 
-static void frame_seed(const char *name, bay_frame f)
+static void frame_seed(const char *name, bay__frame f)
 {
     static bytes b;
     b.len = 0;
-    if (bay_frame_encode(&f, sink, &b) != 0)
+    if (bay__frame_encode(&f, sink, &b) != 0)
         die("cannot encode frame", name);
     write_file("frame", name, b.data, b.len);
 }
 
 /* frame_seed_with frames the packed value of JSON text as f's value. */
-static void frame_seed_with(const char *name, bay_frame f, const char *json)
+static void frame_seed_with(const char *name, bay__frame f, const char *json)
 {
     f.raw = packed_json(json, &f.raw_len);
     frame_seed(name, f);
@@ -77,40 +77,40 @@ static void frame_seeds(void)
 {
     static const char *const ctx[] = {"fr", "en", NULL};
     static const char *const empty_ctx[] = {"", NULL};
-    frame_seed("hello-host", (bay_frame){.type = BAY_F_HELLO, .role = "host", .name = "app", .pid = 4242});
-    frame_seed("hello-worker", (bay_frame){.type = BAY_F_HELLO, .role = "worker", .name = "example/hello",
+    frame_seed("hello-host", (bay__frame){.type = BAY_F_HELLO, .role = "host", .name = "app", .pid = 4242});
+    frame_seed("hello-worker", (bay__frame){.type = BAY_F_HELLO, .role = "worker", .name = "example/hello",
                                            .pid = 77, .token = "9f86d081884c7d65"});
-    frame_seed("welcome", (bay_frame){.type = BAY_F_WELCOME, .name = "0.1.0", .session = 3,
+    frame_seed("welcome", (bay__frame){.type = BAY_F_WELCOME, .name = "0.1.0", .session = 3,
                                       .url = "ipc:///tmp/plugbay/s3.sock", .token = "t0k"});
-    frame_seed("error", (bay_frame){.type = BAY_F_ERROR, .id = 12, .code = -7, .plugin = "test/crash",
+    frame_seed("error", (bay__frame){.type = BAY_F_ERROR, .id = 12, .code = -7, .plugin = "test/crash",
                                     .message = "its worker was killed by signal 11 (SIGSEGV)"});
-    frame_seed("declare", (bay_frame){.type = BAY_F_DECLARE, .id = 1, .name = "greet", .kind = "handle"});
-    frame_seed("provide", (bay_frame){.type = BAY_F_PROVIDE, .id = 2, .name = "saved", .kind = "event",
+    frame_seed("declare", (bay__frame){.type = BAY_F_DECLARE, .id = 1, .name = "greet", .kind = "handle"});
+    frame_seed("provide", (bay__frame){.type = BAY_F_PROVIDE, .id = 2, .name = "saved", .kind = "event",
                                       .contexts = ctx});
-    frame_seed("provide-empty-strings", (bay_frame){.type = BAY_F_PROVIDE, .name = "", .kind = "",
+    frame_seed("provide-empty-strings", (bay__frame){.type = BAY_F_PROVIDE, .name = "", .kind = "",
                                                     .contexts = empty_ctx});
-    frame_seed_with("call", (bay_frame){.type = BAY_F_CALL, .id = 9, .name = "greet", .timeout_ms = 5000,
+    frame_seed_with("call", (bay__frame){.type = BAY_F_CALL, .id = 9, .name = "greet", .timeout_ms = 5000,
                                         .context = "fr"}, "[\"world\"]");
-    frame_seed_with("call-nested", (bay_frame){.type = BAY_F_CALL, .id = 4294967296u, .name = "sum",
+    frame_seed_with("call-nested", (bay__frame){.type = BAY_F_CALL, .id = 4294967296u, .name = "sum",
                                                .timeout_ms = 0},
                     "[[1, -2, 3.5], {\"k\": null, \"\": true}, 9223372036854775807]");
-    frame_seed_with("result", (bay_frame){.type = BAY_F_RESULT, .id = 9}, "\"Hello, world!\"");
-    frame_seed_with("result-map", (bay_frame){.type = BAY_F_RESULT, .id = 10},
+    frame_seed_with("result", (bay__frame){.type = BAY_F_RESULT, .id = 9}, "\"Hello, world!\"");
+    frame_seed_with("result-map", (bay__frame){.type = BAY_F_RESULT, .id = 10},
                     "{\"a\": 1, \"b\": [true, false], \"c\": {\"d\": -1e300}}");
-    frame_seed("result-nil", (bay_frame){.type = BAY_F_RESULT, .id = 11});
-    frame_seed_with("event", (bay_frame){.type = BAY_F_EVENT, .name = "saved", .context = "doc"},
+    frame_seed("result-nil", (bay__frame){.type = BAY_F_RESULT, .id = 11});
+    frame_seed_with("event", (bay__frame){.type = BAY_F_EVENT, .name = "saved", .context = "doc"},
                     "[\"/tmp/a.txt\", 12]");
-    frame_seed("cancel", (bay_frame){.type = BAY_F_CANCEL, .id = 9});
-    frame_seed("heartbeat", (bay_frame){.type = BAY_F_HEARTBEAT, .id = 100, .busy_ms = 250});
-    frame_seed_with("command", (bay_frame){.type = BAY_F_COMMAND, .id = 5, .name = "install"},
+    frame_seed("cancel", (bay__frame){.type = BAY_F_CANCEL, .id = 9});
+    frame_seed("heartbeat", (bay__frame){.type = BAY_F_HEARTBEAT, .id = 100, .busy_ms = 250});
+    frame_seed_with("command", (bay__frame){.type = BAY_F_COMMAND, .id = 5, .name = "install"},
                     "{\"id\": \"example/hello\", \"grant\": [\"provide:greet\"]}");
-    frame_seed("command-nil", (bay_frame){.type = BAY_F_COMMAND, .id = 6, .name = "status"});
-    frame_seed("notice", (bay_frame){.type = BAY_F_NOTICE, .what = "state", .name = "greet",
+    frame_seed("command-nil", (bay__frame){.type = BAY_F_COMMAND, .id = 6, .name = "status"});
+    frame_seed("notice", (bay__frame){.type = BAY_F_NOTICE, .what = "state", .name = "greet",
                                      .plugin = "example/hello", .state = "loaded", .message = ""});
-    frame_seed("subscribe", (bay_frame){.type = BAY_F_SUBSCRIBE, .id = 3, .on = true});
-    frame_seed("log", (bay_frame){.type = BAY_F_LOG, .level = 2, .message = "plugin said hi"});
-    frame_seed("withdraw", (bay_frame){.type = BAY_F_WITHDRAW, .id = 8, .name = "greet"});
-    frame_seed("version-2", (bay_frame){.type = BAY_F_CANCEL, .version = 2, .id = 5});
+    frame_seed("subscribe", (bay__frame){.type = BAY_F_SUBSCRIBE, .id = 3, .on = true});
+    frame_seed("log", (bay__frame){.type = BAY_F_LOG, .level = 2, .message = "plugin said hi"});
+    frame_seed("withdraw", (bay__frame){.type = BAY_F_WITHDRAW, .id = 8, .name = "greet"});
+    frame_seed("version-2", (bay__frame){.type = BAY_F_CANCEL, .version = 2, .id = 5});
 }
 
 static void value_seed_json(const char *name, const char *json)

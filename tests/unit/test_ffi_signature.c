@@ -6,19 +6,19 @@
 
 #include "signature.h"
 
-static bay_signature sig;
+static bay__signature sig;
 static char why[512];
 
 static void parses(const char *text)
 {
     why[0] = '\0';
-    cr_assert_eq(bay_signature_parse(text, &sig, why, sizeof why), 0, "%s: %s", text, why);
+    cr_assert_eq(bay__signature_parse(text, &sig, why, sizeof why), 0, "%s: %s", text, why);
 }
 
 /* refused asserts that text is refused with a message holding each of the NULL-terminated needles. */
 static void refused(const char *text, const char *const *needles)
 {
-    cr_assert_eq(bay_signature_parse(text, &sig, why, sizeof why), BAY_EMANIFEST, "%s was accepted", text);
+    cr_assert_eq(bay__signature_parse(text, &sig, why, sizeof why), BAY_EMANIFEST, "%s was accepted", text);
     for (size_t i = 0; needles[i]; i++)
         cr_assert(strstr(why, needles[i]), "%s: the message lacks \"%s\": %s", text, needles[i], why);
 }
@@ -109,15 +109,15 @@ Test(signature, arguments_are_listed_for_messages)
 {
     char buf[128];
     parses("ulong crc32(ulong crc, bytes buf, uint len(buf))");
-    bay_signature_args(&sig, buf, sizeof buf);
+    bay__signature_args(&sig, buf, sizeof buf);
     cr_assert_str_eq(buf, "ulong crc, bytes buf");
     parses("double frexp(double, out int exp)");
-    bay_signature_args(&sig, buf, sizeof buf);
+    bay__signature_args(&sig, buf, sizeof buf);
     cr_assert_str_eq(buf, "double");
-    bay_sig_param_label(&sig, 1, buf, sizeof buf);
+    bay__sig_param_label(&sig, 1, buf, sizeof buf);
     cr_assert_str_eq(buf, "out int exp");
     parses("int rand()");
-    bay_signature_args(&sig, buf, sizeof buf);
+    bay__signature_args(&sig, buf, sizeof buf);
     cr_assert_str_eq(buf, "nothing");
 }
 

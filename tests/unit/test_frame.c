@@ -22,22 +22,22 @@ static int sink(void *data, const char *bytes, size_t len)
     return 0;
 }
 
-static void encode(const bay_frame *f, buf *out)
+static void encode(const bay__frame *f, buf *out)
 {
     out->len = 0;
-    cr_assert_eq(bay_frame_encode(f, sink, out), 0);
+    cr_assert_eq(bay__frame_encode(f, sink, out), 0);
 }
 
 Test(frame, call_round_trips)
 {
     const unsigned char args[] = {0x92, 0x01, 0xa1, 'x'}; /* [1, "x"] */
-    bay_frame f = {.type = BAY_F_CALL, .id = 42, .name = "greet", .raw = args, .raw_len = sizeof args,
+    bay__frame f = {.type = BAY_F_CALL, .id = 42, .name = "greet", .raw = args, .raw_len = sizeof args,
                    .timeout_ms = 1500, .context = "fr"};
     buf b;
     encode(&f, &b);
-    bay_frame d;
+    bay__frame d;
     char err[256];
-    cr_assert_eq(bay_frame_decode(b.data, b.len, &d, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(bay__frame_decode(b.data, b.len, &d, err, sizeof err), 0, "%s", err);
     cr_assert_eq(d.type, BAY_F_CALL);
     cr_assert_eq(d.id, 42);
     cr_assert_str_eq(d.name, "greet");
@@ -45,13 +45,13 @@ Test(frame, call_round_trips)
     cr_assert_eq(d.timeout_ms, 1500);
     cr_assert_eq(d.value->type, MSGPACK_OBJECT_ARRAY);
     cr_assert_eq(d.value->via.array.size, 2);
-    bay_frame_release(&d);
+    bay__frame_release(&d);
 }
 
 Test(frame, every_type_round_trips_with_its_fields)
 {
     const char *ctx[] = {"a", "b", NULL};
-    bay_frame frames[] = {
+    bay__frame frames[] = {
         {.type = BAY_F_HELLO, .role = "host", .name = "n", .pid = 7, .token = NULL},
         {.type = BAY_F_WELCOME, .name = "0.1.0", .session = 3, .url = "ipc:///x", .token = "t"},
         {.type = BAY_F_ERROR, .code = 7, .plugin = "p/q", .message = "m"},
@@ -70,48 +70,48 @@ Test(frame, every_type_round_trips_with_its_fields)
     for (size_t i = 0; i < sizeof frames / sizeof *frames; i++) {
         buf b;
         encode(&frames[i], &b);
-        bay_frame d;
+        bay__frame d;
         char err[256];
-        cr_assert_eq(bay_frame_decode(b.data, b.len, &d, err, sizeof err), 0, "%s: %s",
-                     bay_frame_type_name(frames[i].type), err);
+        cr_assert_eq(bay__frame_decode(b.data, b.len, &d, err, sizeof err), 0, "%s: %s",
+                     bay__frame_type_name(frames[i].type), err);
         cr_assert_eq(d.type, frames[i].type);
         cr_assert_eq(d.id, frames[i].id);
-        bay_frame_release(&d);
+        bay__frame_release(&d);
     }
-    bay_frame d;
+    bay__frame d;
     buf b;
     encode(&frames[4], &b);
-    cr_assert_eq(bay_frame_decode(b.data, b.len, &d, NULL, 0), 0);
+    cr_assert_eq(bay__frame_decode(b.data, b.len, &d, NULL, 0), 0);
     cr_assert_str_eq(d.contexts[0], "a");
     cr_assert_str_eq(d.contexts[1], "b");
     cr_assert_null(d.contexts[2]);
-    bay_frame_release(&d);
+    bay__frame_release(&d);
     encode(&frames[11], &b);
-    cr_assert_eq(bay_frame_decode(b.data, b.len, &d, NULL, 0), 0);
+    cr_assert_eq(bay__frame_decode(b.data, b.len, &d, NULL, 0), 0);
     cr_assert(d.on);
-    bay_frame_release(&d);
+    bay__frame_release(&d);
 }
 
 Test(frame, every_truncation_is_refused_without_crashing)
 {
-    bay_frame f = {.type = BAY_F_NOTICE, .what = "provider-added", .name = "greet", .plugin = "example/hello",
+    bay__frame f = {.type = BAY_F_NOTICE, .what = "provider-added", .name = "greet", .plugin = "example/hello",
                    .state = "", .message = ""};
     buf b;
     encode(&f, &b);
     for (size_t n = 0; n < b.len; n++) {
-        bay_frame d;
+        bay__frame d;
         char err[256] = "";
-        cr_assert_eq(bay_frame_decode(b.data, n, &d, err, sizeof err), BAY_EPROTO, "prefix of %zu bytes", n);
+        cr_assert_eq(bay__frame_decode(b.data, n, &d, err, sizeof err), BAY_EPROTO, "prefix of %zu bytes", n);
         cr_assert(strstr(err, "truncated") || strstr(err, "malformed"), "prefix %zu: %s", n, err);
     }
 }
 
 static int decode_bytes(const unsigned char *bytes, size_t len, char *err, size_t errlen)
 {
-    bay_frame d;
-    int rc = bay_frame_decode(bytes, len, &d, err, errlen);
+    bay__frame d;
+    int rc = bay__frame_decode(bytes, len, &d, err, errlen);
     if (rc == 0)
-        bay_frame_release(&d);
+        bay__frame_release(&d);
     return rc;
 }
 
@@ -156,9 +156,9 @@ Test(frame, structural_errors_are_explained)
 Test(frame, other_version_is_reported_with_both_numbers)
 {
     const unsigned char v2[] = {0x93, 0x02, 0x09, 0x05};
-    bay_frame d;
+    bay__frame d;
     char err[256];
-    cr_assert_eq(bay_frame_decode(v2, sizeof v2, &d, err, sizeof err), BAY_EVERSION);
+    cr_assert_eq(bay__frame_decode(v2, sizeof v2, &d, err, sizeof err), BAY_EVERSION);
     cr_assert_eq(d.version, 2);
     cr_assert_eq(d.id, 5, "the id is kept so the sender can be answered");
     cr_assert(strstr(err, "version 2") && strstr(err, "version 1"), "%s", err);
@@ -166,11 +166,11 @@ Test(frame, other_version_is_reported_with_both_numbers)
 
 Test(frame, encoding_refuses_a_missing_required_string)
 {
-    bay_frame f = {.type = BAY_F_CALL, .id = 1, .name = NULL};
+    bay__frame f = {.type = BAY_F_CALL, .id = 1, .name = NULL};
     buf b = {.len = 0};
-    cr_assert_eq(bay_frame_encode(&f, sink, &b), BAY_EINVAL);
-    bay_frame unknown = {.type = 99};
-    cr_assert_eq(bay_frame_encode(&unknown, sink, &b), BAY_EINVAL);
+    cr_assert_eq(bay__frame_encode(&f, sink, &b), BAY_EINVAL);
+    bay__frame unknown = {.type = 99};
+    cr_assert_eq(bay__frame_encode(&unknown, sink, &b), BAY_EINVAL);
 }
 
 Test(frame, counts_larger_than_the_frame_are_refused_before_allocating)
@@ -189,9 +189,9 @@ Test(frame, empty_strings_decode_as_empty_strings)
 {
     /* [1, PROVIDE, 7, "", "handle", [""]]: msgpack-c hands an empty string over as (NULL, 0). */
     const unsigned char provide[] = {0x96, 0x01, 0x05, 0x07, 0xa0, 0xa6, 'h', 'a', 'n', 'd', 'l', 'e', 0x91, 0xa0};
-    bay_frame d;
+    bay__frame d;
     char err[256] = "";
-    cr_assert_eq(bay_frame_decode(provide, sizeof provide, &d, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(bay__frame_decode(provide, sizeof provide, &d, err, sizeof err), 0, "%s", err);
     cr_assert_eq(d.type, BAY_F_PROVIDE);
     cr_assert_eq(d.id, 7);
     cr_assert_not_null(d.name);
@@ -200,27 +200,27 @@ Test(frame, empty_strings_decode_as_empty_strings)
     cr_assert_not_null(d.contexts);
     cr_assert_str_eq(d.contexts[0], "");
     cr_assert_null(d.contexts[1]);
-    bay_frame_release(&d);
+    bay__frame_release(&d);
     /* [1, HELLO, 0, "", "", 0, ""] with the 8-bit length form str8 of length 0 */
     const unsigned char hello[] = {0x97, 0x01, 0x01, 0x00, 0xa0, 0xd9, 0x00, 0x00, 0xa0};
-    cr_assert_eq(bay_frame_decode(hello, sizeof hello, &d, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(bay__frame_decode(hello, sizeof hello, &d, err, sizeof err), 0, "%s", err);
     cr_assert_str_eq(d.role, "");
     cr_assert_str_eq(d.name, "");
     cr_assert_not_null(d.token, "an empty token is not nil");
     cr_assert_str_eq(d.token, "");
-    bay_frame_release(&d);
+    bay__frame_release(&d);
 }
 
 Test(frame, decoded_frame_with_empty_strings_encodes_to_the_same_bytes)
 {
     /* [1, RESULT, 3, ["", bin(0), {"": ""}]]: each empty body is (NULL, 0) for msgpack-c's packer. */
     const unsigned char result[] = {0x94, 0x01, 0x07, 0x03, 0x93, 0xa0, 0xc4, 0x00, 0x81, 0xa0, 0xa0};
-    bay_frame d;
+    bay__frame d;
     char err[256] = "";
-    cr_assert_eq(bay_frame_decode(result, sizeof result, &d, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(bay__frame_decode(result, sizeof result, &d, err, sizeof err), 0, "%s", err);
     buf b;
     encode(&d, &b);
     cr_assert_eq(b.len, sizeof result);
     cr_assert_eq(memcmp(b.data, result, sizeof result), 0);
-    bay_frame_release(&d);
+    bay__frame_release(&d);
 }

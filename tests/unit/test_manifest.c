@@ -56,10 +56,10 @@ static void put(const char *rel, const char *text)
 /* parse_text parses text as PATH; err gets the message. */
 static int parse_text(const char *text, char *err, size_t errlen)
 {
-    bay_manifest *m = NULL;
-    int rc = bay_manifest_parse(text, PATH, "/plugins/x", "x", &m, err, errlen);
+    bay__manifest *m = NULL;
+    int rc = bay__manifest_parse(text, PATH, "/plugins/x", "x", &m, err, errlen);
     cr_assert_eq(rc == 0, m != NULL, "a manifest comes back exactly on success");
-    bay_manifest_free(m);
+    bay__manifest_free(m);
     return rc;
 }
 
@@ -133,9 +133,9 @@ static const char *full_manifest =
 Test(manifest, full_manifest_round_trips_into_the_struct, .init = make_root, .fini = remove_root)
 {
     char err[512] = "", dir[PATH_MAX], real[PATH_MAX];
-    bay_manifest *m = NULL;
+    bay__manifest *m = NULL;
     put("example/hello/plugin.json", full_manifest);
-    cr_assert_eq(bay_manifest_load(root, "example/hello", &m, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(bay__manifest_load(root, "example/hello", &m, err, sizeof err), 0, "%s", err);
 
     snprintf(dir, sizeof dir, "%s/example/hello", root);
     cr_assert_not_null(realpath(dir, real));
@@ -193,14 +193,14 @@ Test(manifest, full_manifest_round_trips_into_the_struct, .init = make_root, .fi
     cr_expect_eq(m->timers[0].interval_ms, 1000);
     cr_expect_str_eq(m->timers[1].function, "poll");
     cr_expect_eq(m->timers[1].interval_ms, 86400000);
-    bay_manifest_free(m);
+    bay__manifest_free(m);
 }
 
 Test(manifest, minimal_manifest_gets_defaults)
 {
     char err[256] = "";
-    bay_manifest *m = NULL;
-    cr_assert_eq(bay_manifest_parse(base_manifest, PATH, "/p/x", "x", &m, err, sizeof err), 0, "%s", err);
+    bay__manifest *m = NULL;
+    cr_assert_eq(bay__manifest_parse(base_manifest, PATH, "/p/x", "x", &m, err, sizeof err), 0, "%s", err);
     cr_expect_null(m->host);
     cr_expect_null(m->brief);
     cr_expect_eq(m->order, 0);
@@ -210,8 +210,8 @@ Test(manifest, minimal_manifest_gets_defaults)
     cr_expect_null(m->permissions);
     cr_assert_not_null(m->config);
     cr_expect(json_is_object(m->config) && json_object_size(m->config) == 0);
-    bay_manifest_free(m);
-    bay_manifest_free(NULL);
+    bay__manifest_free(m);
+    bay__manifest_free(NULL);
 }
 
 Test(manifest, reports_json_syntax_errors_with_line_and_column)
@@ -377,8 +377,8 @@ Test(manifest, quotes_long_or_odd_values_briefly)
 Test(manifest, load_reports_a_missing_file_as_io_error, .init = make_root, .fini = remove_root)
 {
     char err[512] = "", want[PATH_MAX + 64];
-    bay_manifest *m = NULL;
-    cr_expect_eq(bay_manifest_load(root, "nope", &m, err, sizeof err), BAY_EIO);
+    bay__manifest *m = NULL;
+    cr_expect_eq(bay__manifest_load(root, "nope", &m, err, sizeof err), BAY_EIO);
     cr_expect_null(m);
     snprintf(want, sizeof want, "%s/nope/plugin.json: No such file or directory", root);
     cr_expect_str_eq(err, want);
@@ -387,9 +387,9 @@ Test(manifest, load_reports_a_missing_file_as_io_error, .init = make_root, .fini
 Test(manifest, load_names_the_file_in_schema_errors, .init = make_root, .fini = remove_root)
 {
     char err[512] = "", want[PATH_MAX + 128];
-    bay_manifest *m = NULL;
+    bay__manifest *m = NULL;
     put("x/plugin.json", "{\"name\": \"x\", \"version\": \"1.x\"}");
-    cr_expect_eq(bay_manifest_load(root, "x", &m, err, sizeof err), BAY_EMANIFEST);
+    cr_expect_eq(bay__manifest_load(root, "x", &m, err, sizeof err), BAY_EMANIFEST);
     snprintf(want, sizeof want,
              "%s/x/plugin.json: field \"version\": expected a semver string like \"1.2.0\", got \"1.x\"", root);
     cr_expect_str_eq(err, want);
@@ -398,9 +398,9 @@ Test(manifest, load_names_the_file_in_schema_errors, .init = make_root, .fini = 
 Test(manifest, load_refuses_a_plugin_json_that_is_a_folder, .init = make_root, .fini = remove_root)
 {
     char err[512] = "";
-    bay_manifest *m = NULL;
+    bay__manifest *m = NULL;
     put("x/plugin.json/inner", "");
-    cr_expect_eq(bay_manifest_load(root, "x", &m, err, sizeof err), BAY_EIO);
+    cr_expect_eq(bay__manifest_load(root, "x", &m, err, sizeof err), BAY_EIO);
     cr_expect(strstr(err, "not a regular file") != NULL, "%s", err);
 }
 
@@ -421,10 +421,10 @@ static int load_code(const char *field, const char *value, char *err, size_t err
              "{\"name\": \"x\", \"version\": \"1.0.0\", \"language\": \"c\", \"%s\": \"%s\", \"provides\": []}", field,
              value);
     put("x/plugin.json", text);
-    bay_manifest *m = NULL;
-    int rc = bay_manifest_load(root, "x", &m, err, errlen);
+    bay__manifest *m = NULL;
+    int rc = bay__manifest_load(root, "x", &m, err, errlen);
     cr_assert_eq(rc == 0, m != NULL, "a manifest comes back exactly on success");
-    bay_manifest_free(m);
+    bay__manifest_free(m);
     return rc;
 }
 
@@ -473,20 +473,20 @@ Test(manifest, load_takes_a_linked_plugin_folder_as_where_it_leads, .init = make
     link_at("../elsewhere/x", "plugins/x");
     char plugins[PATH_MAX];
     snprintf(plugins, sizeof plugins, "%s/plugins", root);
-    bay_manifest *m = NULL;
-    cr_assert_eq(bay_manifest_load(plugins, "x", &m, err, sizeof err), 0, "%s", err);
+    bay__manifest *m = NULL;
+    cr_assert_eq(bay__manifest_load(plugins, "x", &m, err, sizeof err), 0, "%s", err);
     snprintf(real, sizeof real, "%s/elsewhere/x", root);
     cr_expect_str_eq(m->dir, real, "the folder the sandbox opens is the real one");
-    bay_manifest_free(m);
+    bay__manifest_free(m);
 }
 
 Test(manifest, load_refuses_ids_that_leave_the_plugins_folder)
 {
     char err[512] = "";
-    bay_manifest *m = NULL;
-    cr_expect_eq(bay_manifest_load("/tmp", "../etc", &m, err, sizeof err), BAY_EINVAL);
+    bay__manifest *m = NULL;
+    cr_expect_eq(bay__manifest_load("/tmp", "../etc", &m, err, sizeof err), BAY_EINVAL);
     cr_expect(strstr(err, "\"../etc\" is not a plugin id") != NULL, "%s", err);
-    cr_expect_eq(bay_manifest_load("/tmp", NULL, &m, err, sizeof err), BAY_EINVAL);
+    cr_expect_eq(bay__manifest_load("/tmp", NULL, &m, err, sizeof err), BAY_EINVAL);
 }
 
 Test(manifest, plugin_ids)
@@ -495,15 +495,15 @@ Test(manifest, plugin_ids)
     const char *bad[] = {"", "/a", "a/", "a//b", ".hidden", "a/.git", "..", "a/../b", "a b", "a\\b", "é"};
     char long_id[BAY_PLUGIN_ID_MAX + 2];
     for (size_t i = 0; i < sizeof good / sizeof *good; i++)
-        cr_expect(bay_plugin_id_valid(good[i]), "\"%s\" should be valid", good[i]);
+        cr_expect(bay__plugin_id_valid(good[i]), "\"%s\" should be valid", good[i]);
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
-        cr_expect_not(bay_plugin_id_valid(bad[i]), "\"%s\" should be invalid", bad[i]);
-    cr_expect_not(bay_plugin_id_valid(NULL));
+        cr_expect_not(bay__plugin_id_valid(bad[i]), "\"%s\" should be invalid", bad[i]);
+    cr_expect_not(bay__plugin_id_valid(NULL));
     memset(long_id, 'a', sizeof long_id - 1);
     long_id[sizeof long_id - 1] = '\0';
-    cr_expect_not(bay_plugin_id_valid(long_id));
+    cr_expect_not(bay__plugin_id_valid(long_id));
     long_id[sizeof long_id - 2] = '\0';
-    cr_expect(bay_plugin_id_valid(long_id));
+    cr_expect(bay__plugin_id_valid(long_id));
 }
 
 Test(manifest_scan, finds_nested_plugins_sorted_and_skips_hidden, .init = make_root, .fini = remove_root)
@@ -521,28 +521,28 @@ Test(manifest_scan, finds_nested_plugins_sorted_and_skips_hidden, .init = make_r
     put("bad name/plugin.json", "{}");       /* not a plugin id */
     put("empty/readme.txt", "");
     put("notes.txt", "");
-    cr_assert_eq(bay_manifest_scan(root, &ids, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(bay__manifest_scan(root, &ids, err, sizeof err), 0, "%s", err);
     for (size_t i = 0; want[i] || ids[i]; i++) {
         cr_assert(want[i] && ids[i], "got %s, want %s at %zu", ids[i] ? ids[i] : "end", want[i] ? want[i] : "end",
                   i);
         cr_expect_str_eq(ids[i], want[i]);
     }
-    bay_strv_free(ids);
+    bay__strv_free(ids);
 }
 
 Test(manifest_scan, an_empty_folder_has_no_plugins, .init = make_root, .fini = remove_root)
 {
     char err[256] = "", **ids = NULL;
-    cr_assert_eq(bay_manifest_scan(root, &ids, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(bay__manifest_scan(root, &ids, err, sizeof err), 0, "%s", err);
     cr_assert_not_null(ids);
     cr_expect_null(ids[0]);
-    bay_strv_free(ids);
+    bay__strv_free(ids);
 }
 
 Test(manifest_scan, a_missing_plugins_folder_is_an_io_error)
 {
     char err[256] = "", **ids = NULL;
-    cr_expect_eq(bay_manifest_scan("/nonexistent/plugbay-plugins", &ids, err, sizeof err), BAY_EIO);
+    cr_expect_eq(bay__manifest_scan("/nonexistent/plugbay-plugins", &ids, err, sizeof err), BAY_EIO);
     cr_expect_null(ids);
     cr_expect_str_eq(err, "/nonexistent/plugbay-plugins: cannot read the plugins folder: No such file or directory");
 }
@@ -560,7 +560,7 @@ Test(manifest, checks_limits)
 }
 
 /* parse_language parses a manifest in language with limits (a JSON object) and config, giving err. */
-static int parse_language(const char *language, const char *limits, const char *config, bay_manifest **m, char *err,
+static int parse_language(const char *language, const char *limits, const char *config, bay__manifest **m, char *err,
                           size_t errlen)
 {
     char text[1024];
@@ -568,7 +568,7 @@ static int parse_language(const char *language, const char *limits, const char *
              "{\"name\": \"x\", \"version\": \"1.0.0\", \"language\": \"%s\", \"entry\": \"main\", "
              "\"provides\": [{\"name\": \"x.y\", \"kind\": \"handle\"}], \"limits\": %s, \"config\": %s}",
              language, limits, config);
-    return bay_manifest_parse(text, PATH, "/plugins/x", "x", m, err, errlen);
+    return bay__manifest_parse(text, PATH, "/plugins/x", "x", m, err, errlen);
 }
 
 Test(manifest, each_language_has_its_own_limits_checked_like_the_others)
@@ -604,7 +604,7 @@ Test(manifest, each_language_has_its_own_limits_checked_like_the_others)
          "field \"config.wasm.memory_pages\" is now \"limits.wasm_memory_pages\" (see docs/manifest.md#limits)"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        bay_manifest *m = NULL;
+        bay__manifest *m = NULL;
         char err[512] = "", want[600];
         int rc = parse_language(cases[i].language, cases[i].limits, cases[i].config, &m, err, sizeof err);
         if (cases[i].error == NULL) {
@@ -614,9 +614,9 @@ Test(manifest, each_language_has_its_own_limits_checked_like_the_others)
             cr_expect_eq(rc, BAY_EMANIFEST, "%s %s accepted", cases[i].language, cases[i].limits);
             cr_expect_str_eq(err, want);
         }
-        bay_manifest_free(m);
+        bay__manifest_free(m);
     }
-    bay_manifest *m = NULL;
+    bay__manifest *m = NULL;
     char err[512];
     cr_assert_eq(parse_language("lua", "{\"lua_memory_mb\": 16, \"lua_instructions\": 2000000}", "{}", &m, err,
                                 sizeof err),
@@ -626,7 +626,7 @@ Test(manifest, each_language_has_its_own_limits_checked_like_the_others)
     cr_expect_eq(m->limits.python_memory_mb, 0, "0 leaves the bridge's default");
     cr_expect(json_is_object(m->doc) && json_object_get(json_object_get(m->doc, "limits"), "lua_memory_mb"),
               "the document the worker gets holds the limits");
-    bay_manifest_free(m);
+    bay__manifest_free(m);
 }
 
 Test(manifest, a_library_binding_has_signatures_instead_of_an_entry)
@@ -635,12 +635,12 @@ Test(manifest, a_library_binding_has_signatures_instead_of_an_entry)
     const char *binding = "{\"name\": \"z\", \"version\": \"1.0.0\", \"language\": \"c\", \"library\": \"libz.so.1\","
                           " \"provides\": [{\"name\": \"zlib.crc32\", \"kind\": \"handle\","
                           " \"signature\": \"ulong crc32(ulong, bytes b, uint len(b))\"}]}";
-    bay_manifest *m = NULL;
-    cr_assert_eq(bay_manifest_parse(binding, PATH, "/plugins/x", "x", &m, err, sizeof err), 0, "%s", err);
+    bay__manifest *m = NULL;
+    cr_assert_eq(bay__manifest_parse(binding, PATH, "/plugins/x", "x", &m, err, sizeof err), 0, "%s", err);
     cr_assert_str_eq(m->library, "libz.so.1");
     cr_assert_null(m->entry);
     cr_assert_str_eq(m->provides[0].signature, "ulong crc32(ulong, bytes b, uint len(b))");
-    bay_manifest_free(m);
+    bay__manifest_free(m);
 
     const struct {
         const char *text, *needle;

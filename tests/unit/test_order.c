@@ -32,7 +32,7 @@ static const order_case cases[] = {
 /* A parsed plugin of a case. */
 struct parsed {
     char id[16];
-    bay_dep_decl deps[MAX];
+    bay__dep_decl deps[MAX];
     char names[MAX][16];
 };
 
@@ -46,7 +46,7 @@ static size_t parse(const order_case *t, struct parsed *p, order_item *items)
         size_t nd = 0;
         for (const char *d = colon ? colon + 1 : NULL; d && *d && nd < MAX; d += strcspn(d, ","), d += *d == ',') {
             snprintf(p[n].names[nd], sizeof p[n].names[nd], "%.*s", (int)strcspn(d, ","), d);
-            p[n].deps[nd] = (bay_dep_decl){.id = p[n].names[nd], .range = "*"};
+            p[n].deps[nd] = (bay__dep_decl){.id = p[n].names[nd], .range = "*"};
             nd++;
         }
         items[n] = (order_item){.id = p[n].id, .deps = nd ? p[n].deps : NULL, .ndeps = nd};

@@ -10,17 +10,17 @@ static const char manifest[] =
     " \"provides\": [{\"name\": \"a.one\", \"kind\": \"handle\", \"function\": \"one\"},"
     "              {\"name\": \"a.two\", \"kind\": \"event\", \"function\": \"two\"}]}";
 
-static bay_manifest *m;
+static bay__manifest *m;
 
 static void setup(void)
 {
     char err[512];
-    cr_assert_eq(bay_manifest_parse(manifest, "x/plugin.json", "/p/x", "x", &m, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(bay__manifest_parse(manifest, "x/plugin.json", "/p/x", "x", &m, err, sizeof err), 0, "%s", err);
 }
 
 static void teardown(void)
 {
-    bay_manifest_free(m);
+    bay__manifest_free(m);
 }
 
 TestSuite(permission, .init = setup, .fini = teardown);
@@ -72,7 +72,7 @@ Test(permission, requested_is_its_permissions_then_a_provide_for_each_extension_
     for (size_t i = 0; want[i]; i++)
         cr_assert_str_eq(r[i], want[i]);
     cr_assert_null(r[4]);
-    bay_strv_free(r);
+    bay__strv_free(r);
 }
 
 /* choose runs permission_choose with grant given as JSON (NULL: none). */
@@ -94,13 +94,13 @@ Test(permission, choose_gives_what_was_asked_and_granted_or_says_why_not)
     cr_assert_eq(choose(NULL, true, &out, &err), 0);
     cr_expect_str_eq(out[2], "provide:a.one", "--grant-all gives all it asks for");
     cr_expect_null(out[4]);
-    bay_strv_free(out);
+    bay__strv_free(out);
 
     cr_assert_eq(choose("[\"provide:a.two\", \"call:greet\", \"provide:a.two\"]", false, &out, &err), 0);
     cr_expect_str_eq(out[0], "provide:a.two");
     cr_expect_str_eq(out[1], "call:greet");
     cr_expect_null(out[2], "each once");
-    bay_strv_free(out);
+    bay__strv_free(out);
 
     cr_expect_eq(choose("[]", false, &out, &err), BAY_EPERM);
     cr_expect_str_eq(err.message, "x asks for: call:greet, fs.read:/etc/hostname, provide:a.one, provide:a.two; grant "

@@ -7,40 +7,40 @@
 
 #include "registry.h"
 
-static bay_registry *r;
+static bay__registry *r;
 static char err[512];
 static int a, b, h; /* owners: their addresses are enough */
 
 static void setup(void)
 {
-    r = bay_registry_new();
+    r = bay__registry_new();
     cr_assert_not_null(r);
 }
 
 static void teardown(void)
 {
-    bay_registry_free(r);
+    bay__registry_free(r);
 }
 
 TestSuite(registry, .init = setup, .fini = teardown);
 
 Test(registry, handle_selects_the_first_provider_in_load_order)
 {
-    cr_assert_eq(bay_registry_add(r, "greet", BAY_HANDLE, &b, "b", 5, NULL, err, sizeof err), 0);
-    cr_assert_eq(bay_registry_add(r, "greet", BAY_HANDLE, &a, "a", 1, NULL, err, sizeof err), 0);
-    bay_provider *sel[4];
-    bay_extpoint *e = bay_registry_find(r, "greet");
-    cr_assert_eq(bay_registry_select(e, NULL, sel, 4), 1);
+    cr_assert_eq(bay__registry_add(r, "greet", BAY_HANDLE, &b, "b", 5, NULL, err, sizeof err), 0);
+    cr_assert_eq(bay__registry_add(r, "greet", BAY_HANDLE, &a, "a", 1, NULL, err, sizeof err), 0);
+    bay__provider *sel[4];
+    bay__extpoint *e = bay__registry_find(r, "greet");
+    cr_assert_eq(bay__registry_select(e, NULL, sel, 4), 1);
     cr_assert_eq(sel[0]->owner, &a, "rank 1 comes before rank 5 whatever the order of adding");
 }
 
 Test(registry, event_selects_every_provider_in_load_order)
 {
-    cr_assert_eq(bay_registry_add(r, "started", BAY_EVENT, &h, "host:x", 100, NULL, err, sizeof err), 0);
-    cr_assert_eq(bay_registry_add(r, "started", BAY_EVENT, &b, "b", 5, NULL, err, sizeof err), 0);
-    cr_assert_eq(bay_registry_add(r, "started", BAY_EVENT, &a, "a", 1, NULL, err, sizeof err), 0);
-    bay_provider *sel[4];
-    cr_assert_eq(bay_registry_select(bay_registry_find(r, "started"), NULL, sel, 4), 3);
+    cr_assert_eq(bay__registry_add(r, "started", BAY_EVENT, &h, "host:x", 100, NULL, err, sizeof err), 0);
+    cr_assert_eq(bay__registry_add(r, "started", BAY_EVENT, &b, "b", 5, NULL, err, sizeof err), 0);
+    cr_assert_eq(bay__registry_add(r, "started", BAY_EVENT, &a, "a", 1, NULL, err, sizeof err), 0);
+    bay__provider *sel[4];
+    cr_assert_eq(bay__registry_select(bay__registry_find(r, "started"), NULL, sel, 4), 3);
     cr_assert_eq(sel[0]->owner, &a);
     cr_assert_eq(sel[1]->owner, &b);
     cr_assert_eq(sel[2]->owner, &h);
@@ -49,32 +49,32 @@ Test(registry, event_selects_every_provider_in_load_order)
 Test(registry, contexts_filter_providers)
 {
     const char *fr[] = {"fr", NULL};
-    cr_assert_eq(bay_registry_add(r, "who", BAY_HANDLE, &a, "a", 1, fr, err, sizeof err), 0);
-    cr_assert_eq(bay_registry_add(r, "who", BAY_HANDLE, &b, "b", 2, NULL, err, sizeof err), 0);
-    bay_extpoint *e = bay_registry_find(r, "who");
-    bay_provider *sel[4];
-    cr_assert_eq(bay_registry_select(e, "fr", sel, 4), 1);
+    cr_assert_eq(bay__registry_add(r, "who", BAY_HANDLE, &a, "a", 1, fr, err, sizeof err), 0);
+    cr_assert_eq(bay__registry_add(r, "who", BAY_HANDLE, &b, "b", 2, NULL, err, sizeof err), 0);
+    bay__extpoint *e = bay__registry_find(r, "who");
+    bay__provider *sel[4];
+    cr_assert_eq(bay__registry_select(e, "fr", sel, 4), 1);
     cr_assert_eq(sel[0]->owner, &a);
-    cr_assert_eq(bay_registry_select(e, "de", sel, 4), 1);
+    cr_assert_eq(bay__registry_select(e, "de", sel, 4), 1);
     cr_assert_eq(sel[0]->owner, &b, "a provider listing contexts does not see other contexts");
-    cr_assert_eq(bay_registry_select(e, NULL, sel, 4), 1);
+    cr_assert_eq(bay__registry_select(e, NULL, sel, 4), 1);
     cr_assert_eq(sel[0]->owner, &a, "a call without context reaches every provider");
 }
 
 Test(registry, kind_conflicts_name_both_sides)
 {
-    cr_assert_eq(bay_registry_declare(r, "x", BAY_HANDLE, "host:app", err, sizeof err), 0);
-    cr_assert_eq(bay_registry_declare(r, "x", BAY_HANDLE, "host:other", err, sizeof err), 0, "same kind again is fine");
-    cr_assert_eq(bay_registry_add(r, "x", BAY_EVENT, &a, "plug/a", 1, NULL, err, sizeof err), BAY_EKIND);
+    cr_assert_eq(bay__registry_declare(r, "x", BAY_HANDLE, "host:app", err, sizeof err), 0);
+    cr_assert_eq(bay__registry_declare(r, "x", BAY_HANDLE, "host:other", err, sizeof err), 0, "same kind again is fine");
+    cr_assert_eq(bay__registry_add(r, "x", BAY_EVENT, &a, "plug/a", 1, NULL, err, sizeof err), BAY_EKIND);
     cr_assert(strstr(err, "plug/a") && strstr(err, "host:app") && strstr(err, "event") && strstr(err, "handle"),
               "%s", err);
-    cr_assert_eq(bay_registry_declare(r, "y", 7, "host:app", err, sizeof err), BAY_EINVAL);
+    cr_assert_eq(bay__registry_declare(r, "y", 7, "host:app", err, sizeof err), BAY_EINVAL);
 }
 
 Test(registry, providing_twice_is_refused)
 {
-    cr_assert_eq(bay_registry_add(r, "x", BAY_HANDLE, &a, "a", 1, NULL, err, sizeof err), 0);
-    cr_assert_eq(bay_registry_add(r, "x", BAY_HANDLE, &a, "a", 1, NULL, err, sizeof err), BAY_EEXIST);
+    cr_assert_eq(bay__registry_add(r, "x", BAY_HANDLE, &a, "a", 1, NULL, err, sizeof err), 0);
+    cr_assert_eq(bay__registry_add(r, "x", BAY_HANDLE, &a, "a", 1, NULL, err, sizeof err), BAY_EEXIST);
 }
 
 static int removed;
@@ -87,16 +87,16 @@ static void count_removed(const char *name, void *user)
 
 Test(registry, removing_an_owner_removes_all_its_providers_and_keeps_declarations)
 {
-    cr_assert_eq(bay_registry_add(r, "x", BAY_HANDLE, &a, "a", 1, NULL, err, sizeof err), 0);
-    cr_assert_eq(bay_registry_add(r, "y", BAY_EVENT, &a, "a", 1, NULL, err, sizeof err), 0);
-    cr_assert_eq(bay_registry_add(r, "y", BAY_EVENT, &b, "b", 2, NULL, err, sizeof err), 0);
-    cr_assert_eq(bay_registry_remove_owner(r, &a, count_removed, "tag"), 2);
+    cr_assert_eq(bay__registry_add(r, "x", BAY_HANDLE, &a, "a", 1, NULL, err, sizeof err), 0);
+    cr_assert_eq(bay__registry_add(r, "y", BAY_EVENT, &a, "a", 1, NULL, err, sizeof err), 0);
+    cr_assert_eq(bay__registry_add(r, "y", BAY_EVENT, &b, "b", 2, NULL, err, sizeof err), 0);
+    cr_assert_eq(bay__registry_remove_owner(r, &a, count_removed, "tag"), 2);
     cr_assert_eq(removed, 2);
-    cr_assert_eq(bay_registry_find(r, "x")->nproviders, 0);
-    cr_assert_eq(bay_registry_find(r, "y")->nproviders, 1);
-    cr_assert_eq(bay_registry_count(r), 2);
-    cr_assert_eq(bay_registry_remove(r, "y", &a), BAY_ENOENT);
-    cr_assert_eq(bay_registry_remove(r, "y", &b), 0);
+    cr_assert_eq(bay__registry_find(r, "x")->nproviders, 0);
+    cr_assert_eq(bay__registry_find(r, "y")->nproviders, 1);
+    cr_assert_eq(bay__registry_count(r), 2);
+    cr_assert_eq(bay__registry_remove(r, "y", &a), BAY_ENOENT);
+    cr_assert_eq(bay__registry_remove(r, "y", &b), 0);
 }
 
 Test(registry, many_names_stay_sorted_and_findable)
@@ -104,13 +104,13 @@ Test(registry, many_names_stay_sorted_and_findable)
     char name[32];
     for (int i = 999; i >= 0; i--) {
         snprintf(name, sizeof name, "ep.%03d", i);
-        cr_assert_eq(bay_registry_declare(r, name, BAY_EVENT, "host:x", err, sizeof err), 0);
+        cr_assert_eq(bay__registry_declare(r, name, BAY_EVENT, "host:x", err, sizeof err), 0);
     }
-    cr_assert_eq(bay_registry_count(r), 1000);
+    cr_assert_eq(bay__registry_count(r), 1000);
     for (size_t i = 1; i < 1000; i++)
-        cr_assert_lt(strcmp(bay_registry_at(r, i - 1)->name, bay_registry_at(r, i)->name), 0);
-    cr_assert_not_null(bay_registry_find(r, "ep.500"));
-    cr_assert_null(bay_registry_find(r, "ep.1000"));
+        cr_assert_lt(strcmp(bay__registry_at(r, i - 1)->name, bay__registry_at(r, i)->name), 0);
+    cr_assert_not_null(bay__registry_find(r, "ep.500"));
+    cr_assert_null(bay__registry_find(r, "ep.1000"));
 }
 
 /* Routing as a table: providers "owner@rank[:ctx,ctx]" added in the order given, then who serves a call with each
@@ -139,7 +139,7 @@ Test(registry, routing_table)
     static int owners[6];
     for (size_t t = 0; t < sizeof routes / sizeof *routes; t++) {
         const route_case *rc = &routes[t];
-        bay_registry *reg = bay_registry_new();
+        bay__registry *reg = bay__registry_new();
         char names[6][32], ctxs[6][64];
         for (size_t i = 0; i < 6 && rc->providers[i]; i++) {
             long rank = 0;
@@ -150,19 +150,19 @@ Test(registry, routing_table)
             size_t n = 0;
             for (char *tok = strtok_r(ctxs[i], ",", &save); tok && n < 3; tok = strtok_r(NULL, ",", &save))
                 list[n++] = tok;
-            cr_assert_eq(bay_registry_add(reg, "x", rc->kind, &owners[i], names[i], rank, n ? list : NULL, err,
+            cr_assert_eq(bay__registry_add(reg, "x", rc->kind, &owners[i], names[i], rank, n ? list : NULL, err,
                                           sizeof err),
                          0, "%s: %s", rc->name, err);
         }
-        bay_extpoint *e = bay_registry_find(reg, "x");
+        bay__extpoint *e = bay__registry_find(reg, "x");
         for (size_t k = 0; k < 4 && rc->ctx[k]; k++) {
-            bay_provider *sel[6];
-            size_t n = bay_registry_select(e, strcmp(rc->ctx[k], "-") ? rc->ctx[k] : NULL, sel, 6);
+            bay__provider *sel[6];
+            size_t n = bay__registry_select(e, strcmp(rc->ctx[k], "-") ? rc->ctx[k] : NULL, sel, 6);
             char got[128] = "";
             for (size_t i = 0; i < n; i++)
                 snprintf(got + strlen(got), sizeof got - strlen(got), "%s%s", i ? " " : "", sel[i]->owner_name);
             cr_expect_str_eq(got, rc->served[k], "%s (context %s)", rc->name, rc->ctx[k]);
         }
-        bay_registry_free(reg);
+        bay__registry_free(reg);
     }
 }

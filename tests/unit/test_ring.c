@@ -9,15 +9,15 @@
 #include "ring.h"
 
 static void *mem;
-static bay_ring host_in, host_out, worker_in, worker_out;
+static bay__ring host_in, host_out, worker_in, worker_out;
 
 static void setup(void)
 {
     mem = aligned_alloc(4096, BAY_CHAN_SIZE);
     memset(mem, 0, BAY_CHAN_SIZE);
-    bay_chan_init(mem, 1234);
-    bay_chan_rings(mem, false, &host_in, &host_out);
-    bay_chan_rings(mem, true, &worker_in, &worker_out);
+    bay__chan_init(mem, 1234);
+    bay__chan_rings(mem, false, &host_in, &host_out);
+    bay__chan_rings(mem, true, &worker_in, &worker_out);
 }
 
 static void teardown(void)
@@ -27,29 +27,29 @@ static void teardown(void)
 
 TestSuite(ring, .init = setup, .fini = teardown, .timeout = 30);
 
-static bay_ring_wait within_ms(int ms)
+static bay__ring_wait within_ms(int ms)
 {
-    return (bay_ring_wait){.until_ns = bay_now_ns() + ms * 1000000LL};
+    return (bay__ring_wait){.until_ns = bay__now_ns() + ms * 1000000LL};
 }
 
 Test(ring, a_frame_crosses_unchanged)
 {
     const unsigned char args[] = {0x91, 0xa5, 'w', 'o', 'r', 'l', 'd'};
-    bay_frame f = {.type = BAY_F_CALL, .id = 7, .name = "greet", .raw = args, .raw_len = sizeof args,
+    bay__frame f = {.type = BAY_F_CALL, .id = 7, .name = "greet", .raw = args, .raw_len = sizeof args,
                    .timeout_ms = 100};
-    bay_ring_wait w = within_ms(1000);
-    cr_assert_eq(bay_ring_write_frame(&host_out, &f, &w), 0);
+    bay__ring_wait w = within_ms(1000);
+    cr_assert_eq(bay__ring_write_frame(&host_out, &f, &w), 0);
     void *buf;
     size_t len;
-    cr_assert_eq(bay_ring_read_frame(&worker_in, BAY_FRAME_MAX, &buf, &len, &w), 0);
-    bay_frame d;
+    cr_assert_eq(bay__ring_read_frame(&worker_in, BAY_FRAME_MAX, &buf, &len, &w), 0);
+    bay__frame d;
     char err[256];
-    cr_assert_eq(bay_frame_decode(buf, len, &d, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(bay__frame_decode(buf, len, &d, err, sizeof err), 0, "%s", err);
     cr_assert_eq(d.type, BAY_F_CALL);
     cr_assert_eq(d.id, 7);
     cr_assert_str_eq(d.name, "greet");
-    cr_assert_eq(bay_ring_consumed(&host_out), host_out.pos, "the host sees the worker took the whole frame");
-    bay_frame_release(&d);
+    cr_assert_eq(bay__ring_consumed(&host_out), host_out.pos, "the host sees the worker took the whole frame");
+    bay__frame_release(&d);
     free(buf);
 }
 
@@ -62,10 +62,10 @@ struct reader {
 static void *read_all(void *arg)
 {
     struct reader *r = arg;
-    bay_spin spin = {0};
-    bay_ring_wait w = within_ms(10000);
+    bay__spin spin = {0};
+    bay__ring_wait w = within_ms(10000);
     w.spin = &spin;
-    r->rc = bay_ring_read(&worker_in, r->got, r->len, &w);
+    r->rc = bay__ring_read(&worker_in, r->got, r->len, &w);
     return NULL;
 }
 
@@ -78,8 +78,8 @@ Test(ring, data_larger_than_the_ring_streams_through_while_the_peer_reads)
     struct reader r = {len, malloc(len), -1};
     pthread_t t;
     pthread_create(&t, NULL, read_all, &r);
-    bay_ring_wait w = within_ms(10000);
-    cr_assert_eq(bay_ring_write(&host_out, data, len, &w), 0);
+    bay__ring_wait w = within_ms(10000);
+    cr_assert_eq(bay__ring_write(&host_out, data, len, &w), 0);
     pthread_join(t, NULL);
     cr_assert_eq(r.rc, 0);
     cr_assert(memcmp(data, r.got, len) == 0);
@@ -90,10 +90,10 @@ Test(ring, data_larger_than_the_ring_streams_through_while_the_peer_reads)
 Test(ring, a_reader_without_data_times_out_at_its_deadline)
 {
     char b;
-    int64_t t0 = bay_now_ns();
-    bay_ring_wait w = within_ms(50);
-    cr_assert_eq(bay_ring_read(&worker_in, &b, 1, &w), BAY_ETIMEDOUT);
-    int64_t took_ms = (bay_now_ns() - t0) / 1000000;
+    int64_t t0 = bay__now_ns();
+    bay__ring_wait w = within_ms(50);
+    cr_assert_eq(bay__ring_read(&worker_in, &b, 1, &w), BAY_ETIMEDOUT);
+    int64_t took_ms = (bay__now_ns() - t0) / 1000000;
     cr_assert(took_ms >= 50 && took_ms < 1000, "waited %lld ms for a 50 ms deadline", (long long)took_ms);
 }
 
@@ -106,50 +106,50 @@ Test(ring, a_dead_peer_ends_the_wait_with_the_liveness_code)
 {
     char b;
     int asked = 0;
-    bay_ring_wait w = {.alive = peer_gone, .arg = &asked};
-    cr_assert_eq(bay_ring_read(&worker_in, &b, 1, &w), BAY_ECRASHED);
+    bay__ring_wait w = {.alive = peer_gone, .arg = &asked};
+    cr_assert_eq(bay__ring_read(&worker_in, &b, 1, &w), BAY_ECRASHED);
     cr_assert_eq(asked, 3);
 }
 
 Test(ring, a_writer_to_a_full_ring_times_out)
 {
     static unsigned char block[BAY_RING_CAP];
-    bay_ring_wait w = within_ms(1000);
-    cr_assert_eq(bay_ring_write(&host_out, block, sizeof block, &w), 0);
+    bay__ring_wait w = within_ms(1000);
+    cr_assert_eq(bay__ring_write(&host_out, block, sizeof block, &w), 0);
     w = within_ms(30);
-    cr_assert_eq(bay_ring_write(&host_out, block, 1, &w), BAY_ETIMEDOUT);
+    cr_assert_eq(bay__ring_write(&host_out, block, 1, &w), BAY_ETIMEDOUT);
 }
 
 Test(ring, an_impossible_peer_index_is_refused)
 {
-    bay_chan_hdr *h = mem;
+    bay__chan_hdr *h = mem;
     atomic_store(&h->to_worker.head, (uint64_t)BAY_RING_CAP * 3); /* more than the ring can hold */
     char b;
-    bay_ring_wait w = within_ms(100);
-    cr_assert_eq(bay_ring_readable(&worker_in), -1);
-    cr_assert_eq(bay_ring_read(&worker_in, &b, 1, &w), BAY_EPROTO);
+    bay__ring_wait w = within_ms(100);
+    cr_assert_eq(bay__ring_readable(&worker_in), -1);
+    cr_assert_eq(bay__ring_read(&worker_in, &b, 1, &w), BAY_EPROTO);
     atomic_store(&h->to_host.tail, 99); /* the host's consumer claims to have read bytes never written */
-    cr_assert_eq(bay_ring_write(&worker_out, "x", 1, &w), BAY_EPROTO);
+    cr_assert_eq(bay__ring_write(&worker_out, "x", 1, &w), BAY_EPROTO);
 }
 
 Test(ring, a_frame_length_over_the_limit_is_refused)
 {
     const unsigned char huge[4] = {0xff, 0xff, 0xff, 0x7f};
-    bay_ring_wait w = within_ms(100);
-    cr_assert_eq(bay_ring_write(&host_out, huge, sizeof huge, &w), 0);
+    bay__ring_wait w = within_ms(100);
+    cr_assert_eq(bay__ring_write(&host_out, huge, sizeof huge, &w), 0);
     void *buf;
     size_t len;
-    cr_assert_eq(bay_ring_read_frame(&worker_in, BAY_FRAME_MAX, &buf, &len, &w), BAY_EPROTO);
+    cr_assert_eq(bay__ring_read_frame(&worker_in, BAY_FRAME_MAX, &buf, &len, &w), BAY_EPROTO);
 }
 
 Test(ring, a_foreign_layout_is_named)
 {
     char err[300];
-    cr_assert_eq(bay_chan_check(mem, BAY_CHAN_SIZE, err, sizeof err), 0);
-    cr_assert_eq(bay_chan_check(mem, 4096, err, sizeof err), BAY_EPROTO);
+    cr_assert_eq(bay__chan_check(mem, BAY_CHAN_SIZE, err, sizeof err), 0);
+    cr_assert_eq(bay__chan_check(mem, 4096, err, sizeof err), BAY_EPROTO);
     cr_assert(strstr(err, "same plugbay build"), "%s", err);
-    ((bay_chan_hdr *)mem)->version = 99;
-    cr_assert_eq(bay_chan_check(mem, BAY_CHAN_SIZE, err, sizeof err), BAY_EPROTO);
+    ((bay__chan_hdr *)mem)->version = 99;
+    cr_assert_eq(bay__chan_check(mem, BAY_CHAN_SIZE, err, sizeof err), BAY_EPROTO);
 }
 
 static bool never(void *arg)
@@ -159,27 +159,27 @@ static bool never(void *arg)
 
 Test(ring, a_bell_wakes_a_sleeper_on_several_bells)
 {
-    bay_bell a = {0}, b = {0};
-    bay_bell *bells[] = {&a, &b};
-    uint32_t seen[] = {bay_bell_arm(&a), bay_bell_arm(&b)};
-    bay_bell_ring(&b);
-    int64_t t0 = bay_now_ns();
-    bay_bell_sleep(bells, seen, 2, bay_now_ns() + 5000000000LL);
-    cr_assert((bay_now_ns() - t0) < 1000000000LL, "a rung bell does not put a sleeper to sleep");
-    bay_bell_disarm(&a);
-    bay_bell_disarm(&b);
-    bay_ring_wait w = within_ms(20);
-    cr_assert_eq(bay_wait_for(never, NULL, bells, 2, &w), BAY_ETIMEDOUT);
+    bay__bell a = {0}, b = {0};
+    bay__bell *bells[] = {&a, &b};
+    uint32_t seen[] = {bay__bell_arm(&a), bay__bell_arm(&b)};
+    bay__bell_ring(&b);
+    int64_t t0 = bay__now_ns();
+    bay__bell_sleep(bells, seen, 2, bay__now_ns() + 5000000000LL);
+    cr_assert((bay__now_ns() - t0) < 1000000000LL, "a rung bell does not put a sleeper to sleep");
+    bay__bell_disarm(&a);
+    bay__bell_disarm(&b);
+    bay__ring_wait w = within_ms(20);
+    cr_assert_eq(bay__wait_for(never, NULL, bells, 2, &w), BAY_ETIMEDOUT);
 }
 
 Test(ring, spinning_adapts_to_how_long_waits_last)
 {
-    bay_spin s = {0};
+    bay__spin s = {0};
     for (int i = 0; i < 50; i++)
-        bay_spin_note(&s, 20000);
-    int64_t short_budget = bay_spin_budget(&s);
+        bay__spin_note(&s, 20000);
+    int64_t short_budget = bay__spin_budget(&s);
     cr_assert(short_budget >= 70000 && short_budget <= 90000, "budget %lld ns", (long long)short_budget);
     for (int i = 0; i < 80; i++)
-        bay_spin_note(&s, 50000000);
-    cr_assert(bay_spin_budget(&s) < short_budget, "long waits spin less, not more");
+        bay__spin_note(&s, 50000000);
+    cr_assert(bay__spin_budget(&s) < short_budget, "long waits spin less, not more");
 }

@@ -6,16 +6,16 @@
 
 #include "semver.h"
 
-static bay_semver ver(const char *s)
+static bay__semver ver(const char *s)
 {
-    bay_semver v;
-    cr_assert_eq(bay_semver_parse(s, &v), 0, "parse \"%s\"", s);
+    bay__semver v;
+    cr_assert_eq(bay__semver_parse(s, &v), 0, "parse \"%s\"", s);
     return v;
 }
 
 Test(semver, parses_full_versions)
 {
-    bay_semver v = ver("10.20.30");
+    bay__semver v = ver("10.20.30");
     cr_expect_eq(v.major, 10);
     cr_expect_eq(v.minor, 20);
     cr_expect_eq(v.patch, 30);
@@ -34,9 +34,9 @@ Test(semver, accepts_semver_org_examples)
     const char *good[] = {"1.0.0-alpha", "1.0.0-0.3.7", "1.0.0-x.7.z.92", "1.0.0-x-y-z.--",
                           "1.0.0+20130313144700", "1.0.0-beta+exp.sha.5114f85", "1.0.0+21AF26D3---117B344092BD",
                           "1.0.0-0A.is.legal"};
-    bay_semver v;
+    bay__semver v;
     for (size_t i = 0; i < sizeof good / sizeof *good; i++)
-        cr_expect_eq(bay_semver_parse(good[i], &v), 0, "\"%s\" should parse", good[i]);
+        cr_expect_eq(bay__semver_parse(good[i], &v), 0, "\"%s\" should parse", good[i]);
 }
 
 Test(semver, refuses_malformed_versions)
@@ -44,20 +44,20 @@ Test(semver, refuses_malformed_versions)
     const char *bad[] = {"1.2", "01.2.3", "1.02.3", "1.2.03", "1.2.3-", "a.b.c", "", "1.2.3.4",
                          "1.2.3-01", "1.2.3+", "1.2.3-a..b", " 1.2.3", "1.2.3 ", "-1.2.3", "v1.2.3",
                          "1.2.3-a+b+c", "1.2.3-é", "18446744073709551616.0.0", "1..3", "1.2.x"};
-    bay_semver v;
+    bay__semver v;
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
-        cr_expect_eq(bay_semver_parse(bad[i], &v), BAY_EINVAL, "\"%s\" should be refused", bad[i]);
-    cr_expect_eq(bay_semver_parse(NULL, &v), BAY_EINVAL);
+        cr_expect_eq(bay__semver_parse(bad[i], &v), BAY_EINVAL, "\"%s\" should be refused", bad[i]);
+    cr_expect_eq(bay__semver_parse(NULL, &v), BAY_EINVAL);
 }
 
 Test(semver, refuses_a_pre_release_longer_than_the_struct_holds)
 {
     char s[128] = "1.0.0-";
-    bay_semver v;
+    bay__semver v;
     memset(s + 6, 'a', sizeof v.pre);
-    cr_expect_eq(bay_semver_parse(s, &v), BAY_EINVAL);
+    cr_expect_eq(bay__semver_parse(s, &v), BAY_EINVAL);
     s[6 + sizeof v.pre - 1] = '\0';
-    cr_expect_eq(bay_semver_parse(s, &v), 0);
+    cr_expect_eq(bay__semver_parse(s, &v), 0);
     cr_expect_eq(strlen(v.pre), sizeof v.pre - 1);
 }
 
@@ -69,8 +69,8 @@ Test(semver, orders_by_precedence_as_semver_org_lists)
     size_t n = sizeof order / sizeof *order;
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < n; j++) {
-            bay_semver a = ver(order[i]), b = ver(order[j]);
-            int c = bay_semver_cmp(&a, &b);
+            bay__semver a = ver(order[i]), b = ver(order[j]);
+            int c = bay__semver_cmp(&a, &b);
             cr_expect_eq(c < 0, i < j, "%s vs %s", order[i], order[j]);
             cr_expect_eq(c == 0, i == j, "%s vs %s", order[i], order[j]);
         }
@@ -78,15 +78,15 @@ Test(semver, orders_by_precedence_as_semver_org_lists)
 
 Test(semver, ignores_build_metadata_in_precedence)
 {
-    bay_semver a = ver("1.0.0+a"), b = ver("1.0.0+b.2");
-    cr_expect_eq(bay_semver_cmp(&a, &b), 0);
+    bay__semver a = ver("1.0.0+a"), b = ver("1.0.0+b.2");
+    cr_expect_eq(bay__semver_cmp(&a, &b), 0);
 }
 
 Test(semver, compares_numeric_identifiers_numerically)
 {
-    bay_semver a = ver("1.0.0-rc.9"), b = ver("1.0.0-rc.10"), c = ver("1.0.0-9"), d = ver("1.0.0-a");
-    cr_expect_lt(bay_semver_cmp(&a, &b), 0);
-    cr_expect_lt(bay_semver_cmp(&c, &d), 0);
+    bay__semver a = ver("1.0.0-rc.9"), b = ver("1.0.0-rc.10"), c = ver("1.0.0-9"), d = ver("1.0.0-a");
+    cr_expect_lt(bay__semver_cmp(&a, &b), 0);
+    cr_expect_lt(bay__semver_cmp(&c, &d), 0);
 }
 
 struct sat {
@@ -97,11 +97,11 @@ struct sat {
 static void expect_table(const struct sat *t, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        bay_semver v = ver(t[i].version);
+        bay__semver v = ver(t[i].version);
         char err[128] = "";
-        cr_expect_eq(bay_semver_range_check(t[i].range, err, sizeof err), 0, "range \"%s\": %s",
+        cr_expect_eq(bay__semver_range_check(t[i].range, err, sizeof err), 0, "range \"%s\": %s",
                      t[i].range, err);
-        cr_expect_eq(bay_semver_satisfies(&v, t[i].range), t[i].expect, "%s in \"%s\" should be %s",
+        cr_expect_eq(bay__semver_satisfies(&v, t[i].range), t[i].expect, "%s in \"%s\" should be %s",
                      t[i].version, t[i].range, t[i].expect ? "true" : "false");
     }
 }
@@ -196,24 +196,24 @@ Test(semver_range, refuses_invalid_ranges_with_a_reason)
     const char *bad[] = {"", "   ", ">", ">=", "1.2.3 ||", "|| 1.2.3", "1.2.3 | 2.0.0", "01.2",
                          "1.x.3", ">*", "<x", "1.2.3-", "abc", "^", "~", "1.2.3.4", "=>1.2.3",
                          "1.2-rc", "~>1.2", "1.2.3 - 2.0.0"};
-    bay_semver v = ver("1.2.3");
+    bay__semver v = ver("1.2.3");
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         char err[128] = "";
-        cr_expect_eq(bay_semver_range_check(bad[i], err, sizeof err), BAY_EINVAL, "\"%s\" should be refused",
+        cr_expect_eq(bay__semver_range_check(bad[i], err, sizeof err), BAY_EINVAL, "\"%s\" should be refused",
                      bad[i]);
         cr_expect_str_not_empty(err, "\"%s\" has no reason", bad[i]);
-        cr_expect_not(bay_semver_satisfies(&v, bad[i]), "\"%s\" is invalid yet satisfied", bad[i]);
+        cr_expect_not(bay__semver_satisfies(&v, bad[i]), "\"%s\" is invalid yet satisfied", bad[i]);
     }
-    cr_expect_eq(bay_semver_range_check(NULL, NULL, 0), BAY_EINVAL);
+    cr_expect_eq(bay__semver_range_check(NULL, NULL, 0), BAY_EINVAL);
 }
 
 Test(semver_range, reasons_name_the_problem)
 {
     char err[128];
-    bay_semver_range_check(">=1.2 <2.x.1", err, sizeof err);
+    bay__semver_range_check(">=1.2 <2.x.1", err, sizeof err);
     cr_expect(strstr(err, "\"2.x.1\"") != NULL, "%s", err);
-    bay_semver_range_check("1.0.0 ||", err, sizeof err);
+    bay__semver_range_check("1.0.0 ||", err, sizeof err);
     cr_expect(strstr(err, "empty alternative") != NULL, "%s", err);
-    bay_semver_range_check("1.0.0 | 2.0.0", err, sizeof err);
+    bay__semver_range_check("1.0.0 | 2.0.0", err, sizeof err);
     cr_expect(strstr(err, "\"||\"") != NULL, "%s", err);
 }

@@ -69,7 +69,7 @@ static void setup(void)
                               "\"entry\": \"main.lua\", \"provides\": []}\n");
     put("plugin/main.lua", "return {}\n");
     put("plugin/lib/util.lua", "return 42\n");
-    cr_assert_eq(bay_signature_keygen(key, "Ada Lovelace <ada@example.org>", key_id, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(bay__signature_keygen(key, "Ada Lovelace <ada@example.org>", key_id, err, sizeof err), 0, "%s", err);
     char *pub = take("key.pub");
     put("trusted/ada.pub", pub);
     free(pub);
@@ -87,8 +87,8 @@ TestSuite(signature, .init = setup, .fini = teardown);
 
 static void sign(void)
 {
-    bay_sig_info info;
-    cr_assert_eq(bay_signature_sign(plugin, key, &info, err, sizeof err), 0, "%s", err);
+    bay__sig_info info;
+    cr_assert_eq(bay__signature_sign(plugin, key, &info, err, sizeof err), 0, "%s", err);
     cr_assert_str_eq(info.key_id, key_id);
     cr_assert_eq(info.nfiles, 3);
 }
@@ -96,8 +96,8 @@ static void sign(void)
 /* refused asserts that verifying the plugin fails with code and a message holding each of the NULL-terminated words. */
 static void refused(const char *trusted_dir, int code, const char *const *words)
 {
-    bay_sig_info info;
-    int rc = bay_signature_verify(plugin, trusted_dir, &info, err, sizeof err);
+    bay__sig_info info;
+    int rc = bay__signature_verify(plugin, trusted_dir, &info, err, sizeof err);
     cr_assert_eq(rc, code, "got %s: %s", bay_errname(rc), err);
     cr_assert_null(strchr(err, '\n'), "one line: %s", err);
     for (size_t i = 0; words[i]; i++)
@@ -145,7 +145,7 @@ Test(signature, keygen_writes_a_private_secret_key_and_a_public_key_line)
 Test(signature, keygen_leaves_existing_files_alone)
 {
     char id[BAY_KEY_ID_SIZE], *before = take("key");
-    cr_assert_eq(bay_signature_keygen(key, NULL, id, err, sizeof err), BAY_EEXIST);
+    cr_assert_eq(bay__signature_keygen(key, NULL, id, err, sizeof err), BAY_EEXIST);
     cr_assert(strstr(err, key) && strstr(err, "exists"), "%s", err);
     char *after = take("key");
     cr_assert_str_eq(before, after);
@@ -156,40 +156,40 @@ Test(signature, keygen_leaves_existing_files_alone)
 Test(signature, keygen_refuses_a_comment_that_would_break_the_line)
 {
     char id[BAY_KEY_ID_SIZE], path[PATH_MAX];
-    cr_assert_eq(bay_signature_keygen(at(path, "k2"), "two\nlines", id, err, sizeof err), BAY_EINVAL);
+    cr_assert_eq(bay__signature_keygen(at(path, "k2"), "two\nlines", id, err, sizeof err), BAY_EINVAL);
     cr_assert(strstr(err, "comment"), "%s", err);
     cr_assert_neq(access(path, F_OK), 0, "no key is left behind");
 }
 
 Test(signature, a_secret_key_others_can_read_is_refused)
 {
-    bay_sig_info info;
+    bay__sig_info info;
     chmod(key, 0644);
-    cr_assert_eq(bay_signature_sign(plugin, key, &info, err, sizeof err), BAY_EPERM);
+    cr_assert_eq(bay__signature_sign(plugin, key, &info, err, sizeof err), BAY_EPERM);
     cr_assert(strstr(err, "chmod 600") && strstr(err, key), "%s", err);
 }
 
 Test(signature, a_public_key_is_no_signing_key)
 {
-    bay_sig_info info;
+    bay__sig_info info;
     char path[PATH_MAX];
-    cr_assert_eq(bay_signature_sign(plugin, at(path, "key.pub"), &info, err, sizeof err), BAY_EINVAL);
+    cr_assert_eq(bay__signature_sign(plugin, at(path, "key.pub"), &info, err, sizeof err), BAY_EINVAL);
     cr_assert(strstr(err, "is a public key") && strstr(err, "without .pub"), "%s", err);
 }
 
 Test(signature, a_damaged_secret_key_is_refused)
 {
-    bay_sig_info info;
+    bay__sig_info info;
     char *text = take("key");
     size_t at_pk = strlen("plugbay-ed25519-secret ") + 60; /* base64 digit 60 encodes byte 45, in the public half */
     text[at_pk] = text[at_pk] == 'A' ? 'B' : 'A';
     put("key", text);
     free(text);
     chmod(key, 0600);
-    cr_assert_eq(bay_signature_sign(plugin, key, &info, err, sizeof err), BAY_EINVAL);
+    cr_assert_eq(bay__signature_sign(plugin, key, &info, err, sizeof err), BAY_EINVAL);
     cr_assert(strstr(err, "damaged"), "%s", err);
     put("key", "hello\n");
-    cr_assert_eq(bay_signature_sign(plugin, key, &info, err, sizeof err), BAY_EINVAL);
+    cr_assert_eq(bay__signature_sign(plugin, key, &info, err, sizeof err), BAY_EINVAL);
     cr_assert(strstr(err, "not a plugbay secret key"), "%s", err);
 }
 
@@ -198,12 +198,12 @@ Test(signature, a_damaged_secret_key_is_refused)
 Test(signature, a_signed_folder_verifies_and_names_its_signer)
 {
     sign();
-    bay_sig_info info;
-    cr_assert_eq(bay_signature_verify(plugin, trusted, &info, err, sizeof err), 0, "%s", err);
+    bay__sig_info info;
+    cr_assert_eq(bay__signature_verify(plugin, trusted, &info, err, sizeof err), 0, "%s", err);
     cr_assert_str_eq(info.key_id, key_id);
     cr_assert_str_eq(info.signer, "Ada Lovelace <ada@example.org>");
     cr_assert_eq(info.nfiles, 3);
-    cr_assert_eq(bay_signature_verify(plugin, NULL, &info, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(bay__signature_verify(plugin, NULL, &info, err, sizeof err), 0, "%s", err);
     cr_assert_str_eq(info.signer, "", "without trusted keys nobody is named");
 }
 
@@ -244,38 +244,38 @@ Test(signature, signing_again_replaces_the_signature_and_ignores_a_stale_tempora
     put("plugin/main.lua", "return {version = 2}\n");
     sign();
     cr_assert_neq(access(at((char[PATH_MAX]){0}, "plugin/plugin.sig.tmp"), F_OK), 0);
-    bay_sig_info info;
-    cr_assert_eq(bay_signature_verify(plugin, trusted, &info, err, sizeof err), 0, "%s", err);
+    bay__sig_info info;
+    cr_assert_eq(bay__signature_verify(plugin, trusted, &info, err, sizeof err), 0, "%s", err);
 }
 
 Test(signature, only_plugin_folders_are_signed)
 {
-    bay_sig_info info;
+    bay__sig_info info;
     char path[PATH_MAX];
-    cr_assert_eq(bay_signature_sign(at(path, "plugin/lib"), key, &info, err, sizeof err), BAY_EINVAL);
+    cr_assert_eq(bay__signature_sign(at(path, "plugin/lib"), key, &info, err, sizeof err), BAY_EINVAL);
     cr_assert(strstr(err, "no plugin.json"), "%s", err);
-    cr_assert_eq(bay_signature_sign(at(path, "nowhere"), key, &info, err, sizeof err), BAY_EIO);
+    cr_assert_eq(bay__signature_sign(at(path, "nowhere"), key, &info, err, sizeof err), BAY_EIO);
     cr_assert(strstr(err, "nowhere") && strstr(err, "No such file"), "%s", err);
 }
 
 Test(signature, links_and_special_files_cannot_be_signed)
 {
-    bay_sig_info info;
+    bay__sig_info info;
     char path[PATH_MAX];
     cr_assert_eq(symlink("/etc/passwd", at(path, "plugin/lib/passwd")), 0);
-    cr_assert_eq(bay_signature_sign(plugin, key, &info, err, sizeof err), BAY_EINVAL);
+    cr_assert_eq(bay__signature_sign(plugin, key, &info, err, sizeof err), BAY_EINVAL);
     cr_assert(strstr(err, "\"lib/passwd\" is a symbolic link"), "%s", err);
     unlink(path);
     cr_assert_eq(mkfifo(at(path, "plugin/pipe"), 0600), 0);
-    cr_assert_eq(bay_signature_sign(plugin, key, &info, err, sizeof err), BAY_EINVAL);
+    cr_assert_eq(bay__signature_sign(plugin, key, &info, err, sizeof err), BAY_EINVAL);
     cr_assert(strstr(err, "\"pipe\" is neither a file nor a folder"), "%s", err);
 }
 
 Test(signature, names_that_would_break_the_signed_lines_are_refused)
 {
-    bay_sig_info info;
+    bay__sig_info info;
     put("plugin/two\nlines", "x");
-    cr_assert_eq(bay_signature_sign(plugin, key, &info, err, sizeof err), BAY_EINVAL);
+    cr_assert_eq(bay__signature_sign(plugin, key, &info, err, sizeof err), BAY_EINVAL);
     cr_assert(strstr(err, "\"two?lines\"") && strstr(err, "rename it"), "%s", err);
     cr_assert_null(strchr(err, '\n'));
 }
@@ -284,8 +284,8 @@ Test(signature, utf8_names_and_a_nested_plugin_sig_are_signed)
 {
     folder("plugin/données");
     put("plugin/données/plugin.sig", "only the top plugin.sig is left out\n");
-    bay_sig_info info;
-    cr_assert_eq(bay_signature_sign(plugin, key, &info, err, sizeof err), 0, "%s", err);
+    bay__sig_info info;
+    cr_assert_eq(bay__signature_sign(plugin, key, &info, err, sizeof err), 0, "%s", err);
     cr_assert_eq(info.nfiles, 4);
     put("plugin/données/plugin.sig", "changed\n");
     REFUSED(BAY_EPERM, "\"données/plugin.sig\" altered");
@@ -298,8 +298,8 @@ Test(signature, folders_nested_too_deep_are_refused)
         strcat(rel, "/d");
         folder(rel);
     }
-    bay_sig_info info;
-    cr_assert_eq(bay_signature_sign(plugin, key, &info, err, sizeof err), BAY_EINVAL);
+    bay__sig_info info;
+    cr_assert_eq(bay__signature_sign(plugin, key, &info, err, sizeof err), BAY_EINVAL);
     cr_assert(strstr(err, "more than 32 folders deep"), "%s", err);
 }
 
@@ -373,7 +373,7 @@ Test(signature, a_public_key_swapped_under_the_key_id_is_refused)
 {
     sign();
     char id[BAY_KEY_ID_SIZE], path[PATH_MAX];
-    cr_assert_eq(bay_signature_keygen(at(path, "other"), NULL, id, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(bay__signature_keygen(at(path, "other"), NULL, id, err, sizeof err), 0, "%s", err);
     char *pub = take("other.pub"), b64[64];
     sscanf(pub, "plugbay-ed25519 %63s", b64);
     json_t *sig = json_load_file(at(path, "plugin/plugin.sig"), 0, NULL);
@@ -428,8 +428,8 @@ Test(signature, other_files_in_the_trusted_folder_are_passed_over)
     sign();
     put("trusted/README", "not a key");
     folder("trusted/old.pub");
-    bay_sig_info info;
-    cr_assert_eq(bay_signature_verify(plugin, trusted, &info, err, sizeof err), 0, "%s", err);
+    bay__sig_info info;
+    cr_assert_eq(bay__signature_verify(plugin, trusted, &info, err, sizeof err), 0, "%s", err);
 }
 
 Test(signature, a_trusted_key_may_be_a_link)
@@ -438,8 +438,8 @@ Test(signature, a_trusted_key_may_be_a_link)
     char path[PATH_MAX], link[PATH_MAX];
     cr_assert_eq(rename(at(path, "trusted/ada.pub"), at(link, "ada.pub")), 0);
     cr_assert_eq(symlink(link, path), 0);
-    bay_sig_info info;
-    cr_assert_eq(bay_signature_verify(plugin, trusted, &info, err, sizeof err), 0, "%s", err);
+    bay__sig_info info;
+    cr_assert_eq(bay__signature_verify(plugin, trusted, &info, err, sizeof err), 0, "%s", err);
     cr_assert_str_eq(info.signer, "Ada Lovelace <ada@example.org>");
 }
 
@@ -454,12 +454,12 @@ Test(signature, a_missing_trusted_folder_is_named)
 
 Test(signature, policies_read_and_print_the_same)
 {
-    bay_sig_policy p;
+    bay__sig_policy p;
     const char *names[] = {"off", "warn", "require-signed"};
     for (size_t i = 0; i < 3; i++) {
-        cr_assert_eq(bay_signature_policy_parse(names[i], &p), 0);
-        cr_assert_str_eq(bay_signature_policy_name(p), names[i]);
+        cr_assert_eq(bay__signature_policy_parse(names[i], &p), 0);
+        cr_assert_str_eq(bay__signature_policy_name(p), names[i]);
     }
-    cr_assert_eq(bay_signature_policy_parse("require", &p), BAY_EINVAL);
-    cr_assert_eq(bay_signature_policy_parse(NULL, &p), BAY_EINVAL);
+    cr_assert_eq(bay__signature_policy_parse("require", &p), BAY_EINVAL);
+    cr_assert_eq(bay__signature_policy_parse(NULL, &p), BAY_EINVAL);
 }

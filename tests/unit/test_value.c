@@ -91,14 +91,14 @@ static void json_refused(const char *text, const char *want)
 }
 
 /* unrenderable expects v to have no JSON form: BAY_EINVAL from bay_value_to_json,
- * and NULL from bay_value_to_jansson with a reason containing want. Frees v. */
+ * and NULL from bay__value_to_jansson with a reason containing want. Frees v. */
 static void unrenderable(bay_value *v, const char *want)
 {
     char *text = (char *)"untouched";
     cr_assert_eq(bay_value_to_json(v, &text), BAY_EINVAL);
     cr_assert_null(text);
     char err[256] = "";
-    cr_assert_null(bay_value_to_jansson(v, err, sizeof err));
+    cr_assert_null(bay__value_to_jansson(v, err, sizeof err));
     cr_assert(strstr(err, want), "reason \"%s\" lacks \"%s\"", err, want);
     bay_value_free(v);
 }
@@ -251,10 +251,10 @@ Test(value, map_add_refuses_duplicates_and_nul_bytes)
 {
     bay_value *m = bay_map();
     char err[128];
-    cr_assert_eq(bay_map_add(m, "k", 1, bay_int(1), err, sizeof err), 0);
-    cr_assert_eq(bay_map_add(m, "k", 1, bay_int(2), err, sizeof err), BAY_EINVAL);
+    cr_assert_eq(bay__map_add(m, "k", 1, bay_int(1), err, sizeof err), 0);
+    cr_assert_eq(bay__map_add(m, "k", 1, bay_int(2), err, sizeof err), BAY_EINVAL);
     cr_assert_str_eq(err, "duplicate map key \"k\"");
-    cr_assert_eq(bay_map_add(m, "a\0b", 3, bay_int(3), err, sizeof err), BAY_EINVAL);
+    cr_assert_eq(bay__map_add(m, "a\0b", 3, bay_int(3), err, sizeof err), BAY_EINVAL);
     cr_assert(strstr(err, "NUL byte"));
     cr_assert_eq(bay_value_len(m), 1);
     bay_value_free(m);
@@ -435,7 +435,7 @@ Test(msgpack, from_object_refuses_depth_65)
         }
         bay_value *v;
         char err[128] = "";
-        int rc = bay_value_from_object(&chain[0], &v, err, sizeof err);
+        int rc = bay__value_from_object(&chain[0], &v, err, sizeof err);
         if (n == 64) {
             cr_assert_eq(rc, 0, "64 levels are allowed: %s", err);
             bay_value_free(v);
@@ -604,7 +604,7 @@ Test(json, nul_in_object_key_is_refused)
     char err[128] = "";
     json_t *o = json_object(); /* jansson objects built in code may hold such keys */
     json_object_setn_new(o, "a\0b", 3, json_integer(1));
-    cr_assert_eq(bay_value_from_jansson(o, &v, err, sizeof err), BAY_EINVAL);
+    cr_assert_eq(bay__value_from_jansson(o, &v, err, sizeof err), BAY_EINVAL);
     cr_assert_null(v);
     cr_assert(strstr(err, "map key holds a NUL byte"), "%s", err);
     json_decref(o);

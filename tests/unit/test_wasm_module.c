@@ -87,11 +87,11 @@ static void make(buf *m, const recipe *r)
 
 static const char *const greet_only[] = {"greet", NULL};
 
-/* check runs bay_wasm_check on m for greet_only, returning the code and filling why. */
+/* check runs bay__wasm_check on m for greet_only, returning the code and filling why. */
 static int check(const buf *m, char *why, size_t len)
 {
-    bay_wasm_shape shape;
-    return bay_wasm_check(m->b, m->n, greet_only, &shape, why, len);
+    bay__wasm_shape shape;
+    return bay__wasm_check(m->b, m->n, greet_only, &shape, why, len);
 }
 
 /* expect_refused builds the module of r and checks it is refused with a
@@ -110,9 +110,9 @@ Test(wasm_module, accepts_a_module_that_fits_the_abi)
 {
     buf m;
     make(&m, &fits);
-    bay_wasm_shape shape;
+    bay__wasm_shape shape;
     char why[512] = "";
-    cr_assert_eq(bay_wasm_check(m.b, m.n, greet_only, &shape, why, sizeof why), 0, "%s", why);
+    cr_assert_eq(bay__wasm_check(m.b, m.n, greet_only, &shape, why, sizeof why), 0, "%s", why);
     cr_assert_eq(shape.min_pages, 2);
     cr_assert_eq(shape.max_pages, UINT32_MAX);
     cr_assert(shape.imports_plugbay);
@@ -170,9 +170,9 @@ Test(wasm_module, names_a_missing_function_and_what_is_exported)
     buf m;
     make(&m, &fits);
     const char *const functions[] = {"greet", "farewell", NULL};
-    bay_wasm_shape shape;
+    bay__wasm_shape shape;
     char why[512];
-    cr_assert_eq(bay_wasm_check(m.b, m.n, functions, &shape, why, sizeof why), BAY_EPLUGIN);
+    cr_assert_eq(bay__wasm_check(m.b, m.n, functions, &shape, why, sizeof why), BAY_EPLUGIN);
     cr_assert(strstr(why, "does not export a function \"farewell\", which plugin.json names") &&
                   strstr(why, "it exports bay_alloc, greet"),
               "%s", why);
@@ -196,29 +196,29 @@ Test(wasm_module, refuses_a_module_that_does_not_export_its_memory)
 Test(wasm_module, refuses_an_integer_longer_than_32_bits)
 {
     static const uint8_t bad[] = {0, 'a', 's', 'm', 1, 0, 0, 0, 1, 0x80, 0x80, 0x80, 0x80, 0x10};
-    bay_wasm_shape shape;
+    bay__wasm_shape shape;
     char why[512];
-    cr_assert_eq(bay_wasm_check(bad, sizeof bad, greet_only, &shape, why, sizeof why), BAY_EPLUGIN);
+    cr_assert_eq(bay__wasm_check(bad, sizeof bad, greet_only, &shape, why, sizeof why), BAY_EPLUGIN);
     cr_assert(strstr(why, "does not fit in 32 bits") && strstr(why, "byte 0x9"), "%s", why);
 }
 
 Test(wasm_module, refuses_a_count_larger_than_its_section_before_allocating)
 {
     static const uint8_t bad[] = {0, 'a', 's', 'm', 1, 0, 0, 0, 2, 5, 0xff, 0xff, 0xff, 0xff, 0x0f};
-    bay_wasm_shape shape;
+    bay__wasm_shape shape;
     char why[512];
-    cr_assert_eq(bay_wasm_check(bad, sizeof bad, greet_only, &shape, why, sizeof why), BAY_EPLUGIN);
+    cr_assert_eq(bay__wasm_check(bad, sizeof bad, greet_only, &shape, why, sizeof why), BAY_EPLUGIN);
     cr_assert(strstr(why, "4294967295 imports cannot fit"), "%s", why);
 }
 
 Test(wasm_module, mangles_names_as_wasm2c_does)
 {
     char out[64];
-    cr_assert(bay_wasm_mangle("greet_2", out, sizeof out));
+    cr_assert(bay__wasm_mangle("greet_2", out, sizeof out));
     cr_assert_str_eq(out, "Z_moduleZ_greet_2");
-    cr_assert(bay_wasm_mangle("Zed", out, sizeof out));
+    cr_assert(bay__wasm_mangle("Zed", out, sizeof out));
     cr_assert_str_eq(out, "Z_moduleZ_Z5Aed");
-    cr_assert(bay_wasm_mangle("a.b-c", out, sizeof out));
+    cr_assert(bay__wasm_mangle("a.b-c", out, sizeof out));
     cr_assert_str_eq(out, "Z_moduleZ_aZ2EbZ2Dc");
-    cr_assert_not(bay_wasm_mangle("a_rather_long_name", out, 20));
+    cr_assert_not(bay__wasm_mangle("a_rather_long_name", out, 20));
 }
