@@ -167,7 +167,7 @@ static void order_by_dependencies(broker *b)
         const bay__manifest *m = b->plugins[i]->m;
         items[i] = (order_item){.id = b->plugins[i]->id, .deps = m ? m->deps : NULL, .ndeps = m ? m->ndeps : 0};
     }
-    if (items && sorted && order_plugins(items, n) == 0) {
+    if (n && items && sorted && order_plugins(items, n) == 0) {
         for (size_t i = 0; i < n; i++) {
             sorted[items[i].rank] = b->plugins[i];
             if (items[i].cyclic)
