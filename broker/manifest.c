@@ -13,6 +13,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "csig.h" /* the C signatures of a library binding (bridges/ffi) */
+
 #define SCAN_DEPTH 4          /* how many folders deep plugins are looked for */
 #define NAME_MAX_LEN 128      /* provide and timer names */
 #define INTERVAL_MAX 86400000 /* one day, in milliseconds */
@@ -598,6 +600,10 @@ static int get_code(const report *r, json_t *root, bay__manifest *m)
             return say(r, BAY_EMANIFEST, "field \"provides[%zu].signature\": %s", i,
                        has ? "only a plugin with a \"library\" has signatures"
                            : "every provide of a plugin with a \"library\" needs one");
+        bay__signature sig;
+        char why[256];
+        if (has && bay__signature_parse(m->provides[i].signature, &sig, why, sizeof why) != 0)
+            return say(r, BAY_EMANIFEST, "field \"provides[%zu].signature\": %s; see docs/ffi-bindings.md", i, why);
     }
     return 0;
 }

@@ -6,7 +6,7 @@
 
 #include <plugbay/plugin.h>
 
-#include "signature.h"
+#include "csig.h"
 
 /* One provide of a library binding, ready to call. */
 typedef struct bay__binding {

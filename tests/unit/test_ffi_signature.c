@@ -4,7 +4,7 @@
 
 #include <plugbay/error.h>
 
-#include "signature.h"
+#include "csig.h"
 
 static bay__signature sig;
 static char why[512];

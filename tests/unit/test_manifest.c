@@ -659,6 +659,13 @@ Test(manifest, a_library_binding_has_signatures_instead_of_an_entry)
         {"{\"name\": \"z\", \"version\": \"1.0.0\", \"language\": \"c\", \"library\": \"../libz.so\", \"provides\": []}",
          "field \"library\""},
         {"{\"name\": \"z\", \"version\": \"1.0.0\", \"language\": \"c\", \"provides\": []}", "field \"entry\""},
+        /* plugbayd parses each signature with the rest of the manifest, in the bridge's words */
+        {"{\"name\": \"z\", \"version\": \"1.0.0\", \"language\": \"c\", \"library\": \"libm.so.6\","
+         " \"provides\": [{\"name\": \"a\", \"kind\": \"handle\", \"signature\": \"uint33 f(int x)\"}]}",
+         "field \"provides[0].signature\": \"uint33 f(int x)\" at character 1: unknown type \"uint33\""},
+        {"{\"name\": \"z\", \"version\": \"1.0.0\", \"language\": \"c\", \"library\": \"libz.so.1\","
+         " \"provides\": [{\"name\": \"a\", \"kind\": \"handle\", \"signature\": \"ulong crc32(bytes buf)\"}]}",
+         "bytes parameter \"buf\" has no length parameter"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         cr_expect_eq(parse_text(bad[i].text, err, sizeof err), BAY_EMANIFEST, "case %zu accepted", i);

@@ -1,5 +1,5 @@
-/* bridges/ffi/signature.c — parses the binding type language of signature.h into a bay__signature. */
-#include "signature.h"
+/* bridges/ffi/csig.c — parses the binding type language of csig.h into a bay__signature. */
+#include "csig.h"
 
 #include <stdarg.h>
 #include <stdint.h>

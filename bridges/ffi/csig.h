@@ -1,12 +1,12 @@
-/* bridges/ffi/signature.h — the binding type language: "ulong crc32(ulong crc, bytes buf, uint len(buf))".
+/* bridges/ffi/csig.h — the binding type language: "ulong crc32(ulong crc, bytes buf, uint len(buf))".
  *
  * A signature says which C function serves an extension point and how each
  * of its parameters is fed: from a call argument, from the length of a buffer
  * argument, or as an out-parameter whose value joins the result. The language
  * is described in docs/ffi-bindings.md. Parsing needs neither libffi nor the
  * library, so a manifest checker can use it too. */
-#ifndef BAY_FFI_SIGNATURE_H
-#define BAY_FFI_SIGNATURE_H
+#ifndef BAY_FFI_CSIG_H
+#define BAY_FFI_CSIG_H
 
 #include <stdbool.h>
 #include <stddef.h>
