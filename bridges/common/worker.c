@@ -123,7 +123,18 @@ static const char **unique_functions(const bay_value *functions)
     return names;
 }
 
-/* check_load_args validates the COMMAND load map (adding an empty config when
+/* default_field gives the load map an empty container of type (a map or an
+ * array) as field key when it has none. Returns 0, or the code of the ERROR
+ * it answered. */
+static int default_field(uint64_t id, bay_value *args, const char *key, bay_type type)
+{
+    if (bay_value_type(bay_map_get(args, key)) != BAY_NIL ||
+        bay_map_set(args, key, type == BAY_MAP ? bay_map() : bay_array()) == 0)
+        return 0;
+    return bay__worker_error(NULL, id, BAY_ENOMEM, "COMMAND load: %s", bay_strerror(BAY_ENOMEM));
+}
+
+/* check_load_args validates the COMMAND load map (adding an empty config, manifest or permissions when
  * it has none) and fills bay__w.info and bay__w.functions from it. Returns 0 or
  * the code of the ERROR it answered. */
 static int check_load_args(uint64_t id, bay_value *args)
@@ -133,15 +144,12 @@ static int check_load_args(uint64_t id, bay_value *args)
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
         if (load_field(id, args, keys[i], BAY_STR, &v[i]))
             return BAY_EPROTO;
-    if (bay_value_type(bay_map_get(args, "config")) == BAY_NIL && bay_map_set(args, "config", bay_map()) != 0)
-        return bay__worker_error(NULL, id, BAY_ENOMEM, "COMMAND load: %s", bay_strerror(BAY_ENOMEM));
-    if (bay_value_type(bay_map_get(args, "manifest")) == BAY_NIL && bay_map_set(args, "manifest", bay_map()) != 0)
-        return bay__worker_error(NULL, id, BAY_ENOMEM, "COMMAND load: %s", bay_strerror(BAY_ENOMEM));
-    if (bay_value_type(bay_map_get(args, "permissions")) == BAY_NIL &&
-        bay_map_set(args, "permissions", bay_array()) != 0)
-        return bay__worker_error(NULL, id, BAY_ENOMEM, "COMMAND load: %s", bay_strerror(BAY_ENOMEM));
+    if (default_field(id, args, "config", BAY_MAP) || default_field(id, args, "manifest", BAY_MAP) ||
+        default_field(id, args, "permissions", BAY_ARRAY))
+        return BAY_ENOMEM;
     const bay_value *permissions, *manifest;
-    if (load_field(id, args, "config", BAY_MAP, &config) || load_field(id, args, "manifest", BAY_MAP, &manifest) || load_field(id, args, "functions", BAY_MAP, &functions) ||
+    if (load_field(id, args, "config", BAY_MAP, &config) || load_field(id, args, "manifest", BAY_MAP, &manifest) ||
+        load_field(id, args, "functions", BAY_MAP, &functions) ||
         load_field(id, args, "permissions", BAY_ARRAY, &permissions))
         return BAY_EPROTO;
     for (size_t i = 0; i < bay_value_len(functions); i++) {
