@@ -10,9 +10,11 @@
 
 int bay__call_stop_code(const bay_invocation *c)
 {
-    if (atomic_load(&c->cancelled))
-        return BAY_ECANCELED;
-    return c->deadline_ns && bay__now_ns() >= c->deadline_ns ? BAY_ETIMEDOUT : 0;
+    /* The deadline first: plugbayd cancels a call whose deadline passed, and
+     * that cancel must not turn the caller's BAY_ETIMEDOUT into BAY_ECANCELED. */
+    if (c->deadline_ns && bay__now_ns() >= c->deadline_ns)
+        return BAY_ETIMEDOUT;
+    return atomic_load(&c->cancelled) ? BAY_ECANCELED : 0;
 }
 
 /* served_names writes the call names the plugin serves, comma-separated, into buf. */
@@ -58,9 +60,13 @@ static int refuse(const bay__job *j)
     return 0;
 }
 
-/* answer_failure answers a call whose function returned code rc. */
+/* answer_failure answers a call whose function returned code rc. A function
+ * told to stop returns BAY_ECANCELED (plugin.h); when its deadline was the
+ * reason, the caller gets BAY_ETIMEDOUT, as it would had plugbayd answered first. */
 static void answer_failure(const bay_invocation *c, int rc)
 {
+    if (rc == BAY_ECANCELED && bay__call_stop_code(c) == BAY_ETIMEDOUT)
+        rc = BAY_ETIMEDOUT;
     if (strcmp(bay_errname(rc), "BAY_E?") == 0)
         bay__worker_error(c->chan, c->id, BAY_EPLUGIN, "%s returned %d, which is not a plugbay error code%s%s", c->function, rc,
                          c->code ? ": " : "", c->code ? c->message : "");

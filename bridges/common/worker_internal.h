@@ -149,8 +149,8 @@ void bay__queue_forget(bay__wait *w);
 /* bay__run_call runs the CALL job j (taken with bay__queue_take) and answers it. */
 void bay__run_call(bay__job *j);
 
-/* bay__call_stop_code returns BAY_ECANCELED once c was cancelled,
- * BAY_ETIMEDOUT once its deadline passed, else 0. */
+/* bay__call_stop_code returns BAY_ETIMEDOUT once c's deadline passed,
+ * BAY_ECANCELED once it was cancelled before that, else 0. */
 int bay__call_stop_code(const bay_invocation *c);
 
 #endif

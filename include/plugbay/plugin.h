@@ -75,7 +75,7 @@ const char *bay_call_context(const bay_invocation *call);
 
 /* bay_call_cancelled returns true once the caller cancelled the call or its
  * deadline passed; a long-running function should check it and return
- * BAY_ECANCELED. */
+ * BAY_ECANCELED (the caller gets BAY_ETIMEDOUT when the deadline was why). */
 int bay_call_cancelled(const bay_invocation *call);
 
 /* bay_call_remaining_ms returns the milliseconds left before the call's deadline (0 when past). */
