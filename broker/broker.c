@@ -1,8 +1,10 @@
 /* broker/broker.c — plugbayd's event loop: one thread owns all state; NNG's threads only queue (conn.c). */
 #include "broker.h"
+#include "command.h"
 #include "conn.h"
 #include "fastpath.h"
 #include "lifecycle.h"
+#include "provide.h"
 #include "route.h"
 #include "supervise.h"
 
@@ -15,6 +17,64 @@
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
+
+/* ---- what each frame does, by the role of the peer that sent it ---------- */
+
+static void worker_hello(broker *b, conn *c, const bay__frame *f)
+{
+    (void)f;
+    lifecycle_worker_ready(b, c->plugin);
+}
+
+static void heartbeat(broker *b, conn *c, const bay__frame *f)
+{
+    (void)b;
+    if (c->plugin)
+        supervise_beat(c->plugin, f->id);
+}
+
+static void worker_log(broker *b, conn *c, const bay__frame *f)
+{
+    if (c->plugin)
+        supervise_log(b, c->plugin, (int)f->level, f->message);
+}
+
+static void worker_command(broker *b, conn *c, const bay__frame *f)
+{
+    if (c->plugin && strcmp(f->name, "refused") == 0)
+        supervise_refused(b, c->plugin, f);
+    else
+        fastpath_worker_command(b, c, f);
+}
+
+static void cancel(broker *b, conn *c, const bay__frame *f)
+{
+    route_cancel(b, c, f->id);
+}
+
+/* answer takes a RESULT or ERROR: the answer to one of plugbayd's commands
+ * to a worker, to a fast-channel request, or to a call it routed. */
+static void answer(broker *b, conn *c, const bay__frame *f)
+{
+    plugin *p = c->role == ROLE_WORKER ? c->plugin : NULL;
+    if (p && f->id == p->life.load_id)
+        lifecycle_load_answer(b, p, f);
+    else if (p && f->id == p->life.unload_id)
+        lifecycle_unload_answer(b, p);
+    else if (!fastpath_answer(b, c, f))
+        route_answer(b, c, f);
+}
+
+/* What a peer may send once it said HELLO: the only table of frames. */
+static const struct conn_dispatch frames = {
+    .host = {[BAY_F_CALL] = {route_call}, [BAY_F_EVENT] = {route_event}, [BAY_F_CANCEL] = {cancel},
+             [BAY_F_RESULT] = {answer}, [BAY_F_ERROR] = {answer}, [BAY_F_DECLARE] = {provide_frame},
+             [BAY_F_PROVIDE] = {provide_frame}, [BAY_F_WITHDRAW] = {provide_withdraw},
+             [BAY_F_SUBSCRIBE] = {provide_subscribe}, [BAY_F_COMMAND] = {command_handle}},
+    .worker = {[BAY_F_HELLO] = {worker_hello}, [BAY_F_CALL] = {route_call}, [BAY_F_EVENT] = {route_event},
+               [BAY_F_CANCEL] = {cancel}, [BAY_F_RESULT] = {answer}, [BAY_F_ERROR] = {answer},
+               [BAY_F_HEARTBEAT] = {heartbeat}, [BAY_F_LOG] = {worker_log}, [BAY_F_COMMAND] = {worker_command}},
+};
 
 static void handle_signals(broker *b)
 {
@@ -73,7 +133,10 @@ int broker_run(broker *b)
     }
     /* Who hears of a host going away, in this order: its providers go first,
      * so no new call is routed to it, then its fast channels, then its calls. */
-    conn_on_host_gone(b, lifecycle_host_gone);
+    b->dispatch = &frames;
+    b->worker_gone = lifecycle_worker_gone;
+    b->drained = lifecycle_drained;
+    conn_on_host_gone(b, provide_host_gone);
     conn_on_host_gone(b, fastpath_host_gone);
     conn_on_host_gone(b, route_host_gone);
     lifecycle_on_notice(b, fastpath_notice);

@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 
 #include <plugbay/plugbay.h>
@@ -178,6 +179,7 @@ typedef struct broker {
     plugin **plugins;       /* sorted by load order */
     size_t nplugins;
     bay__idmap *conns;       /* session -> conn */
+    const struct conn_dispatch *dispatch; /* what each role's frames do (conn.h; broker.c's table) */
     struct route_calls *calls; /* the calls in flight: route.c's alone */
     struct fastpath *fast;  /* fast channels granted to hosts (fastpath.c), NULL until the first */
     uint64_t next_session, next_call;
@@ -194,6 +196,14 @@ typedef struct broker {
     size_t nhost_gone;
     notice_fn notice[LISTENERS_MAX];       /* registered with lifecycle_on_notice */
     size_t nnotice;
+    /* What the modules below lifecycle.c tell it, without naming it (broker.c
+     * sets both to lifecycle.c's): a plugin's worker ended, and why
+     * (supervise.c); the last call in flight of an unloading plugin, routed
+     * or fast, ended (route.c, fastpath.c). */
+    void (*worker_gone)(struct broker *b, plugin *p, const char *why);
+    void (*drained)(struct broker *b, plugin *p);
+    int64_t next_memory_check_ms; /* when supervise.c next looks at the workers' memory */
+    bool waking, wake_again; /* lifecycle.c is waking waiting plugins; a state change asked for another round */
     struct broker_queue {   /* what NNG's threads hand this thread: frames and departures (conn.c) */
         pthread_mutex_t mtx;
         struct event *head, *tail;
@@ -203,6 +213,15 @@ typedef struct broker {
     int64_t started_ms;
     bool stopping;
 } broker;
+
+/* broker_plugin returns the plugin whose id is id, or NULL. */
+static inline plugin *broker_plugin(const broker *b, const char *id)
+{
+    for (size_t i = 0; i < b->nplugins; i++)
+        if (strcmp(b->plugins[i]->id, id) == 0)
+            return b->plugins[i];
+    return NULL;
+}
 
 /* broker.c */
 int broker_run(broker *b);

@@ -335,7 +335,7 @@ void command_handle(broker *b, conn *c, const bay__frame *f)
         out = status(b);
     } else if (rc == 0) {
         const char *id = bay_value_str(bay_map_get(args, "id"), NULL);
-        plugin *p = id ? plugin_find(b, id) : NULL;
+        plugin *p = id ? broker_plugin(b, id) : NULL;
         if (id == NULL) {
             rc = BAY_EINVAL;
             snprintf(err, sizeof err, "command \"%s\" needs {\"id\": PLUGIN-ID}", f->name);

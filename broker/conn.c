@@ -1,12 +1,7 @@
 /* broker/conn.c — plugbayd's connections: rendezvous, one pair1 socket per peer, handshake, sending, closing. */
 #include "broker.h"
-#include "command.h"
 #include "conn.h"
-#include "fastpath.h"
-#include "lifecycle.h"
 #include "peer.h"
-#include "route.h"
-#include "supervise.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -562,7 +557,8 @@ static void handle_rendezvous(broker *b, nng_msg *msg)
     nng_recv_aio(b->rdv, b->rdv_aio);
 }
 
-/* hello checks the first frame on a connection: HELLO with the token it was given. */
+/* hello checks the first frame on a connection: HELLO with the token it was
+ * given, then hands it to the role's table (a worker's says it is ready). */
 static void hello(broker *b, conn *c, const bay__frame *f)
 {
     if (f->type != BAY_F_HELLO || !f->token || strcmp(f->token, c->token) != 0) {
@@ -585,134 +581,33 @@ static void hello(broker *b, conn *c, const bay__frame *f)
     c->pid = (pid_t)f->pid;
     bay__frame w = {.type = BAY_F_WELCOME, .id = f->id, .name = b->version, .session = (int64_t)c->session};
     conn_send(b, c, &w);
-    if (worker)
-        lifecycle_worker_ready(b, c->plugin);
-    else
+    if (!worker)
         bay__log(BAY_LOG_INFO, c->name, "connected (pid %d)", c->pid);
+    const conn_rule *r = &(worker ? b->dispatch->worker : b->dispatch->host)[BAY_F_HELLO];
+    if (r->fn)
+        r->fn(b, c, f);
 }
 
 static void removed(broker *b, conn *c);
 
-/* ---- what each frame does, by the role of the peer that sent it ---------- */
-
-/* provide_frame registers a host's DECLARE or PROVIDE. */
-static void provide_frame(broker *b, conn *c, const bay__frame *f)
+/* dispatch hands f, from c past its HELLO, to what its role's table says.
+ * A host's COMMAND bye is conn.c's own: the host is closing. It is let go
+ * first (the notices that sends it come before the answer), then answered:
+ * the last frame this connection carries, so nothing arrives while the
+ * host's NNG closes its socket (which can wedge NNG 1.5.2 for good). Its
+ * socket stays open until the host's pipe is gone. */
+static void dispatch(broker *b, conn *c, const bay__frame *f)
 {
-    char err[512];
-    int kind = bay__kind_parse(f->kind);
-    int rc = kind == 0 ? BAY_EINVAL : 0;
-    if (rc)
-        snprintf(err, sizeof err, "kind of \"%s\" must be \"handle\" or \"event\", got \"%s\"", f->name, f->kind);
-    else if (f->type == BAY_F_DECLARE)
-        rc = bay__registry_declare(b->reg, f->name, kind, c->name, err, sizeof err);
-    else
-        rc = bay__registry_add(b->reg, f->name, kind, c, c->name, INT64_MAX / 2 + (int64_t)c->session, f->contexts,
-                              err, sizeof err);
-    if (rc) {
-        conn_send_error(b, c, f->id, rc, NULL, "%s", err);
-        return;
-    }
-    conn_send_value(b, c, f->id, NULL);
-    lifecycle_notice(b, f->type == BAY_F_DECLARE ? "declared" : "provider-added", f->name, c->name, "", "");
-}
-
-static void withdraw_frame(broker *b, conn *c, const bay__frame *f)
-{
-    if (bay__registry_remove(b->reg, f->name, c) != 0) {
-        conn_send_error(b, c, f->id, BAY_ENOENT, NULL, "%s does not provide \"%s\"", c->name, f->name);
-        return;
-    }
-    conn_send_value(b, c, f->id, NULL);
-    lifecycle_notice(b, "provider-removed", f->name, c->name, "", "");
-}
-
-static void subscribe_frame(broker *b, conn *c, const bay__frame *f)
-{
-    c->subscribed = f->on;
-    conn_send_value(b, c, f->id, NULL);
-}
-
-static void host_command(broker *b, conn *c, const bay__frame *f)
-{
-    if (strcmp(f->name, "bye") == 0) {
-        /* The host is closing. Let it go first (the notices that sends it
-         * come before the answer), then answer: the last frame this
-         * connection carries, so nothing arrives while the host's NNG
-         * closes its socket (which can wedge NNG 1.5.2 for good). Its
-         * socket stays open until the host's pipe is gone. */
+    bool worker = c->role == ROLE_WORKER;
+    if (!worker && f->type == BAY_F_COMMAND && strcmp(f->name, "bye") == 0) {
         removed(b, c);
         conn_send_value(b, c, f->id, NULL);
         return;
     }
-    command_handle(b, c, f);
-}
-
-static void heartbeat_frame(broker *b, conn *c, const bay__frame *f)
-{
-    if (c->plugin)
-        supervise_beat(c->plugin, f->id);
-}
-
-static void log_frame(broker *b, conn *c, const bay__frame *f)
-{
-    if (c->plugin)
-        supervise_log(b, c->plugin, (int)f->level, f->message);
-}
-
-static void worker_command(broker *b, conn *c, const bay__frame *f)
-{
-    if (c->plugin && strcmp(f->name, "refused") == 0)
-        supervise_refused(b, c->plugin, f);
-    else
-        fastpath_worker_command(b, c, f);
-}
-
-static void cancel_frame(broker *b, conn *c, const bay__frame *f)
-{
-    route_cancel(b, c, f->id);
-}
-
-/* answer_frame takes a RESULT or ERROR: the answer to one of plugbayd's
- * commands to a worker, to a fast-channel request, or to a call it routed. */
-static void answer_frame(broker *b, conn *c, const bay__frame *f)
-{
-    plugin *p = c->role == ROLE_WORKER ? c->plugin : NULL;
-    if (p && f->id == p->life.load_id)
-        lifecycle_load_answer(b, p, f);
-    else if (p && f->id == p->life.unload_id)
-        lifecycle_unload_answer(b, p);
-    else if (!fastpath_answer(b, c, f))
-        route_answer(b, c, f);
-}
-
-/* What a peer may send once it said HELLO, by its role: one entry per frame
- * type (an entry is a struct so that each can say later which rights a peer
- * needs for it). A frame without an entry is answered BAY_EPROTO. */
-typedef struct dispatch {
-    void (*fn)(broker *b, conn *c, const bay__frame *f);
-} dispatch;
-
-static const dispatch host_frames[BAY_F_TYPE_MAX + 1] = {
-    [BAY_F_CALL] = {route_call},          [BAY_F_EVENT] = {route_event},       [BAY_F_CANCEL] = {cancel_frame},
-    [BAY_F_RESULT] = {answer_frame},      [BAY_F_ERROR] = {answer_frame},      [BAY_F_DECLARE] = {provide_frame},
-    [BAY_F_PROVIDE] = {provide_frame},    [BAY_F_WITHDRAW] = {withdraw_frame}, [BAY_F_SUBSCRIBE] = {subscribe_frame},
-    [BAY_F_COMMAND] = {host_command},
-};
-
-static const dispatch worker_frames[BAY_F_TYPE_MAX + 1] = {
-    [BAY_F_CALL] = {route_call},     [BAY_F_EVENT] = {route_event},         [BAY_F_CANCEL] = {cancel_frame},
-    [BAY_F_RESULT] = {answer_frame}, [BAY_F_ERROR] = {answer_frame},        [BAY_F_HEARTBEAT] = {heartbeat_frame},
-    [BAY_F_LOG] = {log_frame},       [BAY_F_COMMAND] = {worker_command},
-};
-
-/* dispatch_frame hands f, from c past its HELLO, to what its role's table says. */
-static void dispatch_frame(broker *b, conn *c, const bay__frame *f)
-{
-    bool worker = c->role == ROLE_WORKER;
-    bool known = f->type >= 0 && f->type <= BAY_F_TYPE_MAX;
-    const dispatch *d = known ? &(worker ? worker_frames : host_frames)[f->type] : NULL;
-    if (d && d->fn)
-        d->fn(b, c, f);
+    bool known = f->type >= 0 && f->type <= BAY_F_TYPE_MAX && f->type != BAY_F_HELLO;
+    const conn_rule *r = known ? &(worker ? b->dispatch->worker : b->dispatch->host)[f->type] : NULL;
+    if (r && r->fn)
+        r->fn(b, c, f);
     else
         conn_send_error(b, c, f->id, BAY_EPROTO, worker && c->plugin ? c->plugin->id : NULL,
                         "a %s cannot send %s frames", worker ? "worker" : "host", bay__frame_type_name(f->type));
@@ -729,10 +624,10 @@ static void handle(broker *b, conn *c, nng_msg *msg)
         warn(c, "bad frame: %s", why);
         /* A bad answer is not answered (an ERROR with its id would read as the
          * answer to the peer's own request): the call it answers fails instead. */
-        if (f.type == BAY_F_RESULT || f.type == BAY_F_ERROR) {
+        if (c->hello_done && (f.type == BAY_F_RESULT || f.type == BAY_F_ERROR)) {
             char msg[512];
             snprintf(msg, sizeof msg, "%s sent a malformed answer: %s", c->name, why);
-            route_answer(b, c, &(bay__frame){.type = BAY_F_ERROR, .id = f.id, .code = rc, .message = msg});
+            dispatch(b, c, &(bay__frame){.type = BAY_F_ERROR, .id = f.id, .code = rc, .message = msg});
         } else {
             conn_send_error(b, c, f.id, rc, NULL, "plugbayd %s: %s", b->version, why);
         }
@@ -742,7 +637,7 @@ static void handle(broker *b, conn *c, nng_msg *msg)
     if (!c->hello_done)
         hello(b, c, &f);
     else
-        dispatch_frame(b, c, &f);
+        dispatch(b, c, &f);
     bay__frame_release(&f);
     nng_msg_free(msg);
 }

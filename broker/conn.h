@@ -4,6 +4,21 @@
 
 #include "broker.h"
 
+/* What plugbayd does with one type of frame from a peer past its HELLO (an
+ * entry is a struct so that each can say later which rights a peer needs for
+ * it). fn NULL: the frame is answered BAY_EPROTO. The HELLO entry, when set,
+ * runs after conn.c accepted the HELLO. */
+typedef struct conn_rule {
+    void (*fn)(broker *b, conn *c, const bay__frame *f);
+} conn_rule;
+
+/* The frames each role may send (b->dispatch, set by broker.c, which knows
+ * the modules that handle them). A host's COMMAND bye is conn.c's own. */
+struct conn_dispatch {
+    conn_rule host[BAY_F_TYPE_MAX + 1];
+    conn_rule worker[BAY_F_TYPE_MAX + 1];
+};
+
 int conn_listen_public(broker *b);
 /* conn_open opens a connection socket for a peer (its rendezvous key, 0 for
  * a worker) and writes the url it listens on. Over ipc only peer_pid may dial

@@ -1,16 +1,10 @@
 /* broker/depends.c — dependencies between plugins: load order, cycles, readiness, who is in use. */
 #include "broker.h"
 #include "depends.h"
-#include "lifecycle.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static plugin *dep_of(broker *b, const bay__dep_decl *d)
-{
-    return plugin_find(b, d->id);
-}
 
 int depends_host_check(broker *b, plugin *p, char *err, size_t errlen)
 {
@@ -26,7 +20,7 @@ int depends_host_check(broker *b, plugin *p, char *err, size_t errlen)
  * (ready) or BAY_EPENDING (on its way: *starting tells whether to load it). */
 static int dep_problem(broker *b, plugin *p, const bay__dep_decl *d, plugin **need_load, char *err, size_t errlen)
 {
-    plugin *dp = dep_of(b, d);
+    plugin *dp = broker_plugin(b, d->id);
     *need_load = NULL;
     if (dp == NULL) {
         snprintf(err, errlen, "%s needs %s (%s), which is not in %s", p->id, d->id, d->range, b->opt.plugins_dir);
@@ -56,7 +50,7 @@ static int dep_problem(broker *b, plugin *p, const bay__dep_decl *d, plugin **ne
     return BAY_EUNAVAIL;
 }
 
-int depends_ready(broker *b, plugin *p, char *err, size_t errlen)
+int depends_ready(broker *b, plugin *p, void (*load_first)(broker *b, plugin *dep), char *err, size_t errlen)
 {
     int rc = depends_host_check(b, p, err, errlen);
     bool pending = false;
@@ -67,27 +61,11 @@ int depends_ready(broker *b, plugin *p, char *err, size_t errlen)
             pending = true;
             rc = 0;
             snprintf(err, errlen, "waiting for %s to load", p->m->deps[i].id);
-            char ignored[256];
             if (load)
-                lifecycle_load(b, load, ignored, sizeof ignored);
+                load_first(b, load);
         }
     }
     return rc ? rc : pending ? BAY_EPENDING : 0;
-}
-
-void depends_wake(broker *b)
-{
-    char err[512];
-    for (size_t i = 0; i < b->nplugins; i++) {
-        plugin *p = b->plugins[i];
-        if (p->life.state != PS_WAITING)
-            continue;
-        int rc = depends_ready(b, p, err, sizeof err);
-        if (rc == 0)
-            lifecycle_load(b, p, err, sizeof err);
-        else if (rc != BAY_EPENDING)
-            lifecycle_fail(b, p, err);
-    }
 }
 
 size_t depends_users(broker *b, const plugin *p, char *out, size_t len)

@@ -1,7 +1,6 @@
 /* broker/fastpath.c — fast channels: granting hosts a shared-memory channel to a worker, and revoking it. */
 #include "conn.h"
 #include "fastpath.h"
-#include "lifecycle.h"
 #include "supervise.h"
 
 #include <stdio.h>
@@ -273,7 +272,7 @@ bool fastpath_answer(broker *b, conn *worker, const bay__frame *f)
         if (f->type == BAY_F_ERROR)
             bay__log(BAY_LOG_WARN, p->id, "its worker could not drain its fast calls: %s", f->message);
         if (p->life.state == PS_UNLOADING)
-            lifecycle_drained(b, p);
+            b->drained(b, p);
         return true;
     }
     grant *g = b->fast ? b->fast->grants : NULL;

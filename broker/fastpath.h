@@ -35,7 +35,7 @@ void fastpath_worker_command(broker *b, conn *worker, const bay__frame *f);
  * close every channel and answer once no fast call is in hand (COMMAND
  * channel.drain). Call it before p leaves the loaded state, which ends the
  * grants it looks at. fastpath_draining is true until the answer came;
- * fastpath_answer then calls lifecycle_drained. */
+ * fastpath_answer then calls b->drained. */
 void fastpath_drain(broker *b, plugin *p);
 bool fastpath_draining(const broker *b, const plugin *p);
 

@@ -17,14 +17,6 @@
 
 #define UNLOAD_EXIT_MS 2000 /* time a worker gets to exit after COMMAND unload */
 
-plugin *plugin_find(broker *b, const char *id)
-{
-    for (size_t i = 0; i < b->nplugins; i++)
-        if (strcmp(b->plugins[i]->id, id) == 0)
-            return b->plugins[i];
-    return NULL;
-}
-
 void lifecycle_notice(broker *b, const char *what, const char *name, const char *who, const char *state,
                       const char *reason)
 {
@@ -58,26 +50,39 @@ void lifecycle_on_notice(broker *b, notice_fn fn)
         b->notice[b->nnotice++] = fn;
 }
 
-void lifecycle_host_gone(broker *b, conn *c)
+/* load_dependency loads dep, a stopped dependency of a plugin being loaded
+ * (whose own load says what came of it). */
+static void load_dependency(broker *b, plugin *dep)
 {
-    lifecycle_withdraw(b, c, c->name);
+    char ignored[256];
+    lifecycle_load(b, dep, ignored, sizeof ignored);
 }
 
-/* wake_dependents lets waiting plugins react to a state change, once at a
- * time: a change made while waking is picked up by the same round. */
+/* wake_dependents loads the waiting plugins whose dependencies are now loaded
+ * and fails those whose dependencies cannot be, once at a time: a change made
+ * while waking is picked up by the same round. */
 static void wake_dependents(broker *b)
 {
-    static bool waking, again;
-    if (waking) {
-        again = true;
+    if (b->waking) {
+        b->wake_again = true;
         return;
     }
-    waking = true;
+    b->waking = true;
+    char err[512];
     do {
-        again = false;
-        depends_wake(b);
-    } while (again);
-    waking = false;
+        b->wake_again = false;
+        for (size_t i = 0; i < b->nplugins; i++) {
+            plugin *p = b->plugins[i];
+            if (p->life.state != PS_WAITING)
+                continue;
+            int rc = depends_ready(b, p, load_dependency, err, sizeof err);
+            if (rc == 0)
+                lifecycle_load(b, p, err, sizeof err);
+            else if (rc != BAY_EPENDING)
+                lifecycle_fail(b, p, err);
+        }
+    } while (b->wake_again);
+    b->waking = false;
 }
 
 /* set_state moves p to s, logs it and tells subscribers. */
@@ -234,7 +239,7 @@ int lifecycle_discover(broker *b, char *err, size_t errlen)
     }
     for (size_t i = 0; i < bay__state_count(b->state); i++) {
         const char *id = bay__state_at(b->state, i)->id;
-        if (plugin_find(b, id) == NULL)
+        if (broker_plugin(b, id) == NULL)
             bay__log(BAY_LOG_WARN, id, "installed but its folder is gone from %s", b->opt.plugins_dir);
     }
     bay__log(BAY_LOG_INFO, NULL, "found %zu plugins in %s", b->nplugins, b->opt.plugins_dir);
@@ -272,7 +277,7 @@ static int load(broker *b, plugin *p, bool fresh, char *err, size_t errlen)
     }
     if (fresh)
         p->life.ncrashes = 0;
-    int rc = depends_ready(b, p, err, errlen);
+    int rc = depends_ready(b, p, load_dependency, err, errlen);
     if (rc == BAY_EPENDING) {
         if (p->life.state != PS_WAITING)
             set_state(b, p, PS_WAITING, err);

@@ -5,7 +5,6 @@
 #include "broker.h"
 
 int lifecycle_discover(broker *b, char *err, size_t errlen);
-plugin *plugin_find(broker *b, const char *id);
 void lifecycle_start_enabled(broker *b);
 /* lifecycle_load loads p as transition_load decides: starts it once its
  * dependencies are loaded (waiting meanwhile), or says why not in err. */
@@ -18,7 +17,10 @@ int lifecycle_load_fresh(broker *b, plugin *p, char *err, size_t errlen);
 int lifecycle_unload(broker *b, plugin *p, bool then_load, plugin_state rest, char *err, size_t errlen);
 void lifecycle_worker_ready(broker *b, plugin *p);
 void lifecycle_load_answer(broker *b, plugin *p, const bay__frame *f);
+/* lifecycle_worker_gone fails p's calls and fast channels after its worker
+ * ended (why), then restarts it, fails it or ends its unload (b->worker_gone). */
 void lifecycle_worker_gone(broker *b, plugin *p, const char *why);
+/* lifecycle_drained goes on with p's unload once nothing is in flight (b->drained). */
 void lifecycle_drained(broker *b, plugin *p);
 /* lifecycle_unload_answer ends the worker once it answered COMMAND unload. */
 void lifecycle_unload_answer(broker *b, plugin *p);
@@ -30,8 +32,6 @@ void lifecycle_shutdown(broker *b);
 /* lifecycle_on_notice has fn called with every notice, after the subscribed
  * hosts are sent it (at most LISTENERS_MAX). */
 void lifecycle_on_notice(broker *b, notice_fn fn);
-/* lifecycle_host_gone withdraws what host c provided (a host_gone_fn). */
-void lifecycle_host_gone(broker *b, conn *c);
 /* lifecycle_withdraw removes every provider owner has, telling subscribers. */
 void lifecycle_withdraw(broker *b, void *owner, const char *who);
 void lifecycle_notice(broker *b, const char *what, const char *name, const char *plugin, const char *state,

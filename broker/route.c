@@ -1,7 +1,6 @@
 /* broker/route.c — calls: choosing providers, forwarding, gathering event results, deadlines, cancel. */
 #include "broker.h"
 #include "conn.h"
-#include "lifecycle.h"
 #include "route.h"
 #include "supervise.h"
 
@@ -359,7 +358,7 @@ static void provider_done(broker *b, call *k, bool failed)
     p->stats.latency_us[p->stats.nlatency++ % (sizeof p->stats.latency_us / sizeof *p->stats.latency_us)] =
         (float)(bay__now_ns() - k->sent_ns) / 1000.0f;
     if (p->stats.inflight > 0 && --p->stats.inflight == 0 && p->life.state == PS_UNLOADING)
-        lifecycle_drained(b, p);
+        b->drained(b, p);
 }
 
 void route_answer(broker *b, conn *from, const bay__frame *f)

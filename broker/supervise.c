@@ -3,7 +3,6 @@
 #include "cgroup.h"
 #include "conn.h"
 #include "launch.h"
-#include "lifecycle.h"
 #include "peer.h"
 #include "proc.h"
 #include "supervise.h"
@@ -435,15 +434,13 @@ void supervise_reap(broker *b)
         p->proc.kill_why[0] = '\0';
         write_workers_file(b);
         bay__log(BAY_LOG_DEBUG, p->id, "worker %d ended: %s", pid, why);
-        lifecycle_worker_gone(b, p, why);
+        b->worker_gone(b, p, why);
     }
 }
 
 /* How often plugbayd reads each worker's shared memory (see over_memory). */
 #define MEMORY_CHECK_MS 100
 
-/* When over_memory next looks at the workers; plugbayd's thread only. */
-static int64_t next_memory_check_ms;
 
 /* over_memory kills a worker whose shared memory (MAP_SHARED, memfd and tmpfs
  * pages it has mapped and touched: RssShmem), or the memfds it holds open
@@ -472,9 +469,9 @@ static bool over_memory(broker *b, plugin *p)
 
 int64_t supervise_tick(broker *b, int64_t now)
 {
-    bool check_memory = now >= next_memory_check_ms;
+    bool check_memory = now >= b->next_memory_check_ms;
     if (check_memory)
-        next_memory_check_ms = now + MEMORY_CHECK_MS;
+        b->next_memory_check_ms = now + MEMORY_CHECK_MS;
     int64_t next = 0;
     int64_t silent_limit = (int64_t)b->opt.heartbeat_ms * b->opt.heartbeat_misses;
     for (size_t i = 0; i < b->nplugins; i++) {
@@ -506,8 +503,8 @@ int64_t supervise_tick(broker *b, int64_t now)
             }
             due = p->proc.next_beat_ms;
         }
-        if (next_memory_check_ms < due)
-            due = next_memory_check_ms;
+        if (b->next_memory_check_ms < due)
+            due = b->next_memory_check_ms;
         if (next == 0 || due < next)
             next = due;
     }

@@ -1,0 +1,47 @@
+/* broker/provide.c — what hosts offer: the extension points they declare, provide and withdraw, and their notices. */
+#include "provide.h"
+#include "conn.h"
+#include "lifecycle.h"
+
+#include <stdio.h>
+
+void provide_frame(broker *b, conn *c, const bay__frame *f)
+{
+    char err[512];
+    int kind = bay__kind_parse(f->kind);
+    int rc = kind == 0 ? BAY_EINVAL : 0;
+    if (rc)
+        snprintf(err, sizeof err, "kind of \"%s\" must be \"handle\" or \"event\", got \"%s\"", f->name, f->kind);
+    else if (f->type == BAY_F_DECLARE)
+        rc = bay__registry_declare(b->reg, f->name, kind, c->name, err, sizeof err);
+    else
+        rc = bay__registry_add(b->reg, f->name, kind, c, c->name, INT64_MAX / 2 + (int64_t)c->session, f->contexts,
+                              err, sizeof err);
+    if (rc) {
+        conn_send_error(b, c, f->id, rc, NULL, "%s", err);
+        return;
+    }
+    conn_send_value(b, c, f->id, NULL);
+    lifecycle_notice(b, f->type == BAY_F_DECLARE ? "declared" : "provider-added", f->name, c->name, "", "");
+}
+
+void provide_withdraw(broker *b, conn *c, const bay__frame *f)
+{
+    if (bay__registry_remove(b->reg, f->name, c) != 0) {
+        conn_send_error(b, c, f->id, BAY_ENOENT, NULL, "%s does not provide \"%s\"", c->name, f->name);
+        return;
+    }
+    conn_send_value(b, c, f->id, NULL);
+    lifecycle_notice(b, "provider-removed", f->name, c->name, "", "");
+}
+
+void provide_subscribe(broker *b, conn *c, const bay__frame *f)
+{
+    c->subscribed = f->on;
+    conn_send_value(b, c, f->id, NULL);
+}
+
+void provide_host_gone(broker *b, conn *c)
+{
+    lifecycle_withdraw(b, c, c->name);
+}
