@@ -1,4 +1,4 @@
-/* broker/broker.h — plugbayd's internal state and the functions its files share. */
+/* broker/broker.h — plugbayd's internal state: the types every module of the loop shares. */
 #ifndef BAY_BROKER_H
 #define BAY_BROKER_H
 
@@ -179,7 +179,7 @@ typedef struct broker {
     plugin **plugins;       /* sorted by load order */
     size_t nplugins;
     bay__idmap *conns;       /* session -> conn */
-    const struct conn_dispatch *dispatch; /* what each role's frames do (conn.h; broker.c's table) */
+    const struct conn_dispatch *dispatch; /* what each role's frames do (conn.h; loop.c's table) */
     struct route_calls *calls; /* the calls in flight: route.c's alone */
     struct fastpath *fast;  /* fast channels granted to hosts (fastpath.c), NULL until the first */
     uint64_t next_session, next_call;
@@ -196,7 +196,7 @@ typedef struct broker {
     size_t nhost_gone;
     notice_fn notice[LISTENERS_MAX];       /* registered with lifecycle_on_notice */
     size_t nnotice;
-    /* What the modules below lifecycle.c tell it, without naming it (broker.c
+    /* What the modules below lifecycle.c tell it, without naming it (loop.c
      * sets both to lifecycle.c's): a plugin's worker ended, and why
      * (supervise.c); the last call in flight of an unloading plugin, routed
      * or fast, ended (route.c, fastpath.c). */
@@ -222,8 +222,5 @@ static inline plugin *broker_plugin(const broker *b, const char *id)
             return b->plugins[i];
     return NULL;
 }
-
-/* broker.c */
-int broker_run(broker *b);
 
 #endif

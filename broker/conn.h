@@ -12,7 +12,7 @@ typedef struct conn_rule {
     void (*fn)(broker *b, conn *c, const bay__frame *f);
 } conn_rule;
 
-/* The frames each role may send (b->dispatch, set by broker.c, which knows
+/* The frames each role may send (b->dispatch, set by loop.c, which knows
  * the modules that handle them). A host's COMMAND bye is conn.c's own. */
 struct conn_dispatch {
     conn_rule host[BAY_F_TYPE_MAX + 1];

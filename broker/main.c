@@ -1,6 +1,7 @@
 /* broker/main.c — plugbayd's command line. */
 #include "broker.h"
 #include "crash.h"
+#include "loop.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -193,7 +194,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "plugbayd: out of memory\n");
         return 1;
     }
-    rc = broker_run(&b);
+    rc = loop_run(&b);
     bay__registry_free(b.reg);
     bay__idmap_free(b.conns);
     bay__state_close(b.state);

@@ -1,9 +1,10 @@
-/* broker/broker.c — plugbayd's event loop: one thread owns all state; NNG's threads only queue (conn.c). */
+/* broker/loop.c — plugbayd's event loop: one thread owns all state; NNG's threads only queue (conn.c). */
 #include "broker.h"
 #include "command.h"
 #include "conn.h"
 #include "fastpath.h"
 #include "lifecycle.h"
+#include "loop.h"
 #include "provide.h"
 #include "route.h"
 #include "supervise.h"
@@ -120,7 +121,7 @@ static int setup_fds(broker *b)
     return b->signal_fd < 0 || conn_queue_init(b) != 0 ? BAY_EIO : 0;
 }
 
-int broker_run(broker *b)
+int loop_run(broker *b)
 {
     char err[512] = "";
     if (setup_fds(b)) {
