@@ -186,10 +186,11 @@ static void initial_state(broker *b, plugin *p)
 {
     bay__state_plugin *sp = bay__state_find(b->state, p->id);
     char **all = sp == NULL && b->opt.autoinstall ? permission_requested(p->m) : NULL;
-    if (all && bay__state_install(b->state, p->id, (const char *const *)all, &sp) == 0)
+    bay_error e;
+    if (all && bay__state_install(b->state, p->id, (const char *const *)all, &sp, &e) == 0)
         bay__log(BAY_LOG_INFO, p->id, "installed with every permission it asks for (--autoinstall)");
     else if (all)
-        bay__log(BAY_LOG_ERROR, p->id, "not installed (--autoinstall): %s", bay__state_error(b->state));
+        bay__log(BAY_LOG_ERROR, p->id, "not installed (--autoinstall): %s", e.message);
     bay__strv_free(all);
     if (sp == NULL)
         p->life.state = PS_AVAILABLE;
@@ -322,8 +323,9 @@ void lifecycle_worker_ready(broker *b, plugin *p)
 {
     char data[1024], why[256];
     bay_value *config = NULL, *manifest = NULL;
-    if (bay__state_data_dir(b->state, p->id, data, sizeof data) != 0) {
-        supervise_kill(b, p, bay__state_error(b->state));
+    bay_error e;
+    if (bay__state_data_dir(b->state, p->id, data, sizeof data, &e) != 0) {
+        supervise_kill(b, p, e.message);
         return;
     }
     if (bay__value_from_jansson(p->m->config, &config, why, sizeof why) != 0 ||
@@ -533,9 +535,10 @@ static void crashed(broker *b, plugin *p, const char *why)
         snprintf(reason, sizeof reason, "%s; it failed %d times within %d s, so it stays failed until `plugbay enable %s`",
                  why, recent, b->opt.restart_window_ms / 1000, p->id);
         set_state(b, p, PS_FAILED, reason);
-        if (bay__state_set_failed(b->state, p->id, reason) != 0)
+        bay_error e;
+        if (bay__state_set_failed(b->state, p->id, reason, &e) != 0)
             bay__log(BAY_LOG_ERROR, p->id, "its failure is not saved (it loads again when plugbayd restarts): %s",
-                    bay__state_error(b->state));
+                    e.message);
     } else {
         int64_t backoff = 100LL << (recent > 6 ? 6 : recent - 1);
         if (backoff > 5000)

@@ -221,8 +221,9 @@ int supervise_spawn(broker *b, plugin *p, char *err, size_t errlen)
         snprintf(err, errlen, "no worker for language \"%s\": %s: %s", p->m->language, exe, strerror(errno));
         return BAY_ENOENT;
     }
-    if (bay__state_data_dir(b->state, p->id, data, sizeof data) != 0) {
-        snprintf(err, errlen, "%s", bay__state_error(b->state));
+    bay_error e;
+    if (bay__state_data_dir(b->state, p->id, data, sizeof data, &e) != 0) {
+        snprintf(err, errlen, "%s", e.message);
         return BAY_EIO;
     }
     conn *c = conn_open(b, ROLE_WORKER, 0, 0, url, sizeof url);
