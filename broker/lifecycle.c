@@ -206,9 +206,12 @@ static void initial_state(broker *b, plugin *p)
 int lifecycle_discover(broker *b, char *err, size_t errlen)
 {
     char **ids = NULL;
-    int rc = bay__manifest_scan(b->opt.plugins_dir, &ids, err, errlen);
-    if (rc)
+    bay_error e;
+    int rc = bay__manifest_scan(b->opt.plugins_dir, &ids, &e);
+    if (rc) {
+        snprintf(err, errlen, "%s", e.message);
         return rc;
+    }
     for (char **id = ids; *id; id++) {
         plugin *p = plugin_new(b, *id);
         if (p == NULL) {
@@ -216,9 +219,8 @@ int lifecycle_discover(broker *b, char *err, size_t errlen)
             snprintf(err, errlen, "out of memory");
             return BAY_ENOMEM;
         }
-        char why[512];
-        if (bay__manifest_load(b->opt.plugins_dir, *id, &p->m, why, sizeof why) != 0) {
-            discovered_invalid(p, "invalid manifest", why);
+        if (bay__manifest_load(b->opt.plugins_dir, *id, &p->m, &e) != 0) {
+            discovered_invalid(p, "invalid manifest", e.message);
             continue;
         }
         initial_state(b, p);
