@@ -398,9 +398,10 @@ static int provide(broker *b, plugin *p, char *err, size_t errlen)
             withdraw(b, p);
             return BAY_EPERM;
         }
-        int rc = bay__registry_add(b->reg, d->name, d->kind, p, p->id, p->rank, (const char *const *)d->contexts, err,
-                                  errlen);
+        bay_error e;
+        int rc = bay__registry_add(b->reg, d->name, d->kind, p, p->id, p->rank, (const char *const *)d->contexts, &e);
         if (rc) {
+            snprintf(err, errlen, "%s", e.message);
             withdraw(b, p);
             return rc;
         }
