@@ -440,15 +440,15 @@ int lifecycle_signature(broker *b, plugin *p, char *err, size_t errlen)
     if (b->opt.sig_policy == BAY_SIG_OFF)
         return 0;
     bay__sig_info si;
-    char why[512];
-    int rc = bay__signature_verify(p->m->dir, b->opt.trusted_keys, &si, why, sizeof why);
+    bay_error why;
+    int rc = bay__signature_verify(p->m->dir, b->opt.trusted_keys, &si, &why);
     if (rc == 0)
         bay__log(BAY_LOG_INFO, p->id, "%zu files signed by trusted key %s%s%s%s", si.nfiles, si.key_id,
                 si.signer[0] ? " (" : "", si.signer, si.signer[0] ? ")" : "");
     else if (b->opt.sig_policy == BAY_SIG_WARN)
-        bay__log(BAY_LOG_WARN, p->id, "%s (used anyway: --signature-policy warn)", why);
+        bay__log(BAY_LOG_WARN, p->id, "%s (used anyway: --signature-policy warn)", why.message);
     else
-        snprintf(err, errlen, "refused by --signature-policy require-signed: %s", why);
+        snprintf(err, errlen, "refused by --signature-policy require-signed: %s", why.message);
     return b->opt.sig_policy == BAY_SIG_REQUIRE ? rc : 0;
 }
 
