@@ -120,13 +120,13 @@ int supervise_init(broker *b, char *err, size_t errlen)
         return BAY_ENOMEM;
     }
     cgroup_init(b);
-    char why[300];
-    b->pidns = b->opt.sandbox && b->opt.namespaces && launch_probe(why, sizeof why);
+    bay_error why;
+    b->pidns = b->opt.sandbox && b->opt.namespaces && launch_probe(&why);
     if (b->opt.sandbox && b->opt.namespaces && !b->pidns)
         bay__log(BAY_LOG_WARN, NULL,
                 "workers share plugbayd's PID and IPC namespaces (%s): a plugin can name processes outside its worker by pid; "
                 "seccomp and Landlock still refuse its signals",
-                why);
+                why.message);
     if (b->opt.worker_dir) {
         snprintf(b->worker_dir, sizeof b->worker_dir, "%s", b->opt.worker_dir);
     } else {
