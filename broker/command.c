@@ -174,11 +174,11 @@ static bay_value *status(broker *b)
 }
 
 /* not_saved reports a change to p the state folder did not take (what: what
- * that means, "not installed") with the state's reason, to the caller in err
+ * that means, "not installed") with the state's reason e, to the caller in err
  * and in the log. */
-static void not_saved(broker *b, const plugin *p, const char *what, char *err, size_t errlen)
+static void not_saved(broker *b, const plugin *p, const char *what, const bay_error *e, char *err, size_t errlen)
 {
-    snprintf(err, errlen, "%s: %s", what, bay__state_error(b->state));
+    snprintf(err, errlen, "%s: %s", what, e->message);
     bay__log(BAY_LOG_ERROR, p->id, "%s", err);
 }
 
@@ -191,16 +191,17 @@ static int unload_for(broker *b, plugin *p, bool disable, char *err, size_t errl
     int rc = lifecycle_unload(b, p, false, p->life.state == PS_DISABLED ? PS_DISABLED : PS_STOPPED, err, errlen);
     if (rc)
         return rc;
-    rc = disable ? bay__state_set_enabled(b->state, p->id, false) : bay__state_uninstall(b->state, p->id);
+    bay_error e;
+    rc = disable ? bay__state_set_enabled(b->state, p->id, false, &e) : bay__state_uninstall(b->state, p->id, &e);
     bay__state_plugin *sp = bay__state_find(b->state, p->id);
     if (rc && sp) {
         not_saved(b, p, disable ? "not disabled (unloaded, still enabled)"
-                                : "not uninstalled (unloaded, still installed)", err, errlen);
+                                : "not uninstalled (unloaded, still installed)", &e, err, errlen);
         return rc;
     }
     int moved = lifecycle_unload(b, p, false, sp ? PS_DISABLED : PS_AVAILABLE, err, errlen);
     if (rc) /* uninstalled all the same */
-        not_saved(b, p, "uninstalled, but its data folder stays", err, errlen);
+        not_saved(b, p, "uninstalled, but its data folder stays", &e, err, errlen);
     return rc ? rc : moved;
 }
 
@@ -238,7 +239,9 @@ static int grant(broker *b, conn *c, const bay__frame *f, plugin *p, const bay_v
     const char **list = calloc(n + 1, sizeof *list);
     for (size_t i = 0; list && i < n; i++)
         list[i] = bay_value_str(bay_array_get(all, i), NULL);
-    rc = list ? bay__state_set_granted(b->state, p->id, list) : BAY_ENOMEM;
+    bay_error e;
+    rc = list ? bay__state_set_granted(b->state, p->id, list, &e)
+              : bay_error_set(&e, BAY_ENOMEM, NULL, "out of memory");
     free(list);
     if (rc == 0) {
         bay_value *v = bay_map();
@@ -249,7 +252,7 @@ static int grant(broker *b, conn *c, const bay__frame *f, plugin *p, const bay_v
         bay_value_free(v);
         return 0;
     }
-    not_saved(b, p, "not granted", err, errlen);
+    not_saved(b, p, "not granted", &e, err, errlen);
     bay_value_free(all);
     return rc;
 }
@@ -260,6 +263,7 @@ static int lifecycle(broker *b, conn *c, const bay__frame *f, plugin *p, const b
 {
     const char *cmd = f->name;
     int rc = 0;
+    bay_error e;
     if (strcmp(cmd, "install") == 0) {
         if (p->life.state != PS_AVAILABLE) {
             snprintf(err, errlen, "%s is already installed (%s)", p->id, plugin_state_name(p->life.state));
@@ -275,10 +279,10 @@ static int lifecycle(broker *b, conn *c, const bay__frame *f, plugin *p, const b
         rc = choose(p, args, &granted, err, errlen);
         if (rc)
             return rc;
-        rc = bay__state_install(b->state, p->id, (const char *const *)granted, NULL);
+        rc = bay__state_install(b->state, p->id, (const char *const *)granted, NULL, &e);
         bay__strv_free(granted);
         if (rc)
-            not_saved(b, p, "not installed", err, errlen);
+            not_saved(b, p, "not installed", &e, err, errlen);
         if (rc == 0)
             rc = lifecycle_load_fresh(b, p, err, errlen);
     } else if (strcmp(cmd, "uninstall") == 0 || strcmp(cmd, "disable") == 0) {
@@ -292,11 +296,11 @@ static int lifecycle(broker *b, conn *c, const bay__frame *f, plugin *p, const b
             snprintf(err, errlen, "%s is not installed; run `plugbay install %s`", p->id, p->id);
             return BAY_ESTATE;
         }
-        rc = bay__state_set_failed(b->state, p->id, NULL);
+        rc = bay__state_set_failed(b->state, p->id, NULL, &e);
         if (rc == 0)
-            rc = bay__state_set_enabled(b->state, p->id, true);
+            rc = bay__state_set_enabled(b->state, p->id, true, &e);
         if (rc)
-            not_saved(b, p, "not enabled", err, errlen);
+            not_saved(b, p, "not enabled", &e, err, errlen);
         if (rc == 0 && (p->life.state == PS_DISABLED || p->life.state == PS_FAILED || p->life.state == PS_STOPPED))
             rc = lifecycle_load_fresh(b, p, err, errlen);
     } else if (strcmp(cmd, "grant") == 0) {

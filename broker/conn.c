@@ -246,9 +246,9 @@ static bool admitted(conn *c, nng_pipe p)
     pid_t pid = pipe_pid(p);
     if (pid == 0 || (c->for_worker && peer_is_worker_of(c->guard, pid, c->session)))
         return true;
-    char where[64], why[512];
+    char where[64];
     snprintf(where, sizeof where, "connection %llu", (unsigned long long)c->session);
-    if (peer_admit(c->guard, pid, where, true, why, sizeof why) != 0)
+    if (peer_admit(c->guard, pid, where, true, NULL) != 0)
         return false;
     if (!c->for_worker && (c->peer_pid == 0 || c->peer_pid == pid))
         return true;
@@ -526,9 +526,12 @@ static void handle_rendezvous(broker *b, nng_msg *msg)
     pid_t pid = pipe_pid(nng_msg_get_pipe(msg));
     /* Whatever it sent, a plugin's process is refused as such, named in the
      * log under that plugin's rate limit (docs/security.md). */
-    bool from_plugin = peer_admit(b->guard, pid, "the rendezvous socket", false, why, sizeof why) != 0;
-    if (from_plugin)
+    bay_error refused;
+    bool from_plugin = peer_admit(b->guard, pid, "the rendezvous socket", false, &refused) != 0;
+    if (from_plugin) {
         rc = BAY_EPERM;
+        snprintf(why, sizeof why, "%s", refused.message);
+    }
     size_t held = rc ? 0 : conn_lingering(b, peer);
     if (held >= PEER_LINGER_MAX) {
         snprintf(why, sizeof why,

@@ -135,18 +135,18 @@ static pid_t run(struct child *c)
     return pid;
 }
 
-bool launch_probe(char *why, size_t len)
+bool launch_probe(bay_error *err)
 {
     launch_spec s = {.namespaces = true};
     struct child c = {.s = &s};
     if (run(&c) < 0) {
-        snprintf(why, len, "%s: %s", c.what, strerror(c.err));
+        bay_error_set(err, BAY_EIO, NULL, "%s: %s", c.what, strerror(c.err));
         return false;
     }
     int sv[2], fd = -1;
     socklen_t fdlen = sizeof fd;
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-        snprintf(why, len, "socketpair: %s", strerror(errno));
+        bay_error_set(err, BAY_EIO, NULL, "socketpair: %s", strerror(errno));
         return false;
     }
     int rc = getsockopt(sv[0], SOL_SOCKET, SO_PEERPIDFD, &fd, &fdlen), e = errno;
@@ -155,7 +155,8 @@ bool launch_probe(char *why, size_t len)
     close(sv[0]);
     close(sv[1]);
     if (rc != 0 && e == ENOPROTOOPT) {
-        snprintf(why, len, "this kernel lacks SO_PEERPIDFD (Linux 6.5), with which a worker checks its fast-path hosts");
+        bay_error_set(err, BAY_EIO, NULL,
+                      "this kernel lacks SO_PEERPIDFD (Linux 6.5), with which a worker checks its fast-path hosts");
         return false;
     }
     return true;

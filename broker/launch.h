@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include <plugbay/error.h>
+
 /* What to start, and how. */
 typedef struct launch_spec {
     const char *exe;
@@ -30,8 +32,8 @@ typedef struct launch_spec {
 /* launch_probe tells whether workers can have user, PID and IPC namespaces of
  * their own here: the kernel lets plugbayd make them and map its ids, and it
  * has SO_PEERPIDFD, which a worker's fast path needs to check a host whose
- * pid it cannot see. false with the reason in why. */
-bool launch_probe(char *why, size_t len);
+ * pid it cannot see. false with the reason in err (NULL allowed; BAY_EIO). */
+bool launch_probe(bay_error *err);
 
 /* launch_worker starts s->exe as the leader of a new session, with every
  * signal's default action, an empty signal mask and descriptors 0-2 only;

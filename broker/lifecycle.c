@@ -191,10 +191,11 @@ static void initial_state(broker *b, plugin *p)
 {
     bay__state_plugin *sp = bay__state_find(b->state, p->id);
     char **all = sp == NULL && b->opt.autoinstall ? permission_requested(p->m) : NULL;
-    if (all && bay__state_install(b->state, p->id, (const char *const *)all, &sp) == 0)
+    bay_error e;
+    if (all && bay__state_install(b->state, p->id, (const char *const *)all, &sp, &e) == 0)
         bay__log(BAY_LOG_INFO, p->id, "installed with every permission it asks for (--autoinstall)");
     else if (all)
-        bay__log(BAY_LOG_ERROR, p->id, "not installed (--autoinstall): %s", bay__state_error(b->state));
+        bay__log(BAY_LOG_ERROR, p->id, "not installed (--autoinstall): %s", e.message);
     bay__strv_free(all);
     if (sp == NULL)
         p->life.state = PS_AVAILABLE;
@@ -210,9 +211,12 @@ static void initial_state(broker *b, plugin *p)
 int lifecycle_discover(broker *b, char *err, size_t errlen)
 {
     char **ids = NULL;
-    int rc = bay__manifest_scan(b->opt.plugins_dir, &ids, err, errlen);
-    if (rc)
+    bay_error e;
+    int rc = bay__manifest_scan(b->opt.plugins_dir, &ids, &e);
+    if (rc) {
+        snprintf(err, errlen, "%s", e.message);
         return rc;
+    }
     for (char **id = ids; *id; id++) {
         plugin *p = plugin_new(b, *id);
         if (p == NULL) {
@@ -220,9 +224,8 @@ int lifecycle_discover(broker *b, char *err, size_t errlen)
             snprintf(err, errlen, "out of memory");
             return BAY_ENOMEM;
         }
-        char why[512];
-        if (bay__manifest_load(b->opt.plugins_dir, *id, &p->m, why, sizeof why) != 0) {
-            discovered_invalid(p, "invalid manifest", why);
+        if (bay__manifest_load(b->opt.plugins_dir, *id, &p->m, &e) != 0) {
+            discovered_invalid(p, "invalid manifest", e.message);
             continue;
         }
         initial_state(b, p);
@@ -327,8 +330,9 @@ void lifecycle_worker_ready(broker *b, plugin *p)
 {
     char data[1024], why[256];
     bay_value *config = NULL, *manifest = NULL;
-    if (bay__state_data_dir(b->state, p->id, data, sizeof data) != 0) {
-        supervise_kill(b, p, bay__state_error(b->state));
+    bay_error e;
+    if (bay__state_data_dir(b->state, p->id, data, sizeof data, &e) != 0) {
+        supervise_kill(b, p, e.message);
         return;
     }
     if (bay__value_from_jansson(p->m->config, &config, why, sizeof why) != 0 ||
@@ -399,9 +403,10 @@ static int provide(broker *b, plugin *p, char *err, size_t errlen)
             withdraw(b, p);
             return BAY_EPERM;
         }
-        int rc = bay__registry_add(b->reg, d->name, d->kind, p, p->id, p->rank, (const char *const *)d->contexts, err,
-                                  errlen);
+        bay_error e;
+        int rc = bay__registry_add(b->reg, d->name, d->kind, p, p->id, p->rank, (const char *const *)d->contexts, &e);
         if (rc) {
+            snprintf(err, errlen, "%s", e.message);
             withdraw(b, p);
             return rc;
         }
@@ -440,15 +445,15 @@ int lifecycle_signature(broker *b, plugin *p, char *err, size_t errlen)
     if (b->opt.sig_policy == BAY_SIG_OFF)
         return 0;
     bay__sig_info si;
-    char why[512];
-    int rc = bay__signature_verify(p->m->dir, b->opt.trusted_keys, &si, why, sizeof why);
+    bay_error why;
+    int rc = bay__signature_verify(p->m->dir, b->opt.trusted_keys, &si, &why);
     if (rc == 0)
         bay__log(BAY_LOG_INFO, p->id, "%zu files signed by trusted key %s%s%s%s", si.nfiles, si.key_id,
                 si.signer[0] ? " (" : "", si.signer, si.signer[0] ? ")" : "");
     else if (b->opt.sig_policy == BAY_SIG_WARN)
-        bay__log(BAY_LOG_WARN, p->id, "%s (used anyway: --signature-policy warn)", why);
+        bay__log(BAY_LOG_WARN, p->id, "%s (used anyway: --signature-policy warn)", why.message);
     else
-        snprintf(err, errlen, "refused by --signature-policy require-signed: %s", why);
+        snprintf(err, errlen, "refused by --signature-policy require-signed: %s", why.message);
     return b->opt.sig_policy == BAY_SIG_REQUIRE ? rc : 0;
 }
 
@@ -538,9 +543,10 @@ static void crashed(broker *b, plugin *p, const char *why)
         snprintf(reason, sizeof reason, "%s; it failed %d times within %d s, so it stays failed until `plugbay enable %s`",
                  why, recent, b->opt.restart_window_ms / 1000, p->id);
         set_state(b, p, PS_FAILED, reason);
-        if (bay__state_set_failed(b->state, p->id, reason) != 0)
+        bay_error e;
+        if (bay__state_set_failed(b->state, p->id, reason, &e) != 0)
             bay__log(BAY_LOG_ERROR, p->id, "its failure is not saved (it loads again when plugbayd restarts): %s",
-                    bay__state_error(b->state));
+                    e.message);
     } else {
         int64_t backoff = 100LL << (recent > 6 ? 6 : recent - 1);
         if (backoff > 5000)

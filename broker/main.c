@@ -149,7 +149,7 @@ int main(int argc, char **argv)
     if (rc)
         return rc;
     snprintf(b.version, sizeof b.version, "%s", BAY_VERSION);
-    char err[1024] = "";
+    bay_error err;
     if (bay__log_open(b.opt.log_path) != 0) {
         fprintf(stderr, "plugbayd: cannot open log file %s: %s\n", b.opt.log_path, strerror(errno));
         return 1;
@@ -173,8 +173,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "plugbayd: cannot resolve the state folder %s: %s\n", b.opt.state_dir, strerror(errno));
         return 1;
     }
-    if (bay__state_open(state, &b.state, err, sizeof err) != 0) {
-        fprintf(stderr, "plugbayd: %s\n", err);
+    if (bay__state_open(state, &b.state, &err) != 0) {
+        fprintf(stderr, "plugbayd: %s\n", err.message);
         return 1;
     }
     b.opt.state_dir = state;

@@ -21,11 +21,12 @@
 #define FIELD_LEN 256         /* "provides[12].contexts[3]", "dependencies.example/hello" */
 #define GOT_LEN 64            /* how much of a wrong string value a message quotes */
 
-/* Where messages go: the file they are about and the caller's buffer. */
+/* Where messages go: the file they are about, the plugin id (NULL when not
+ * known) and the caller's error. */
 typedef struct report {
     const char *path;
-    char *err;
-    size_t errlen;
+    const char *id;
+    bay_error *err;
 } report;
 
 /* What a field must hold: a JSON type, an extra rule on the value (NULL: the
@@ -41,18 +42,17 @@ typedef int (*item_fn)(const report *r, json_t *item, const char *field, void *o
 
 static int say(const report *r, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* say fills r->err with "PATH: " and the message; returns code. */
 static int say(const report *r, int code, const char *fmt, ...)
 {
-    if (r->err && r->errlen) {
-        int n = snprintf(r->err, r->errlen, "%s: ", r->path);
-        if (n >= 0 && (size_t)n < r->errlen) {
-            va_list ap;
-            va_start(ap, fmt);
-            vsnprintf(r->err + n, r->errlen - (size_t)n, fmt, ap);
-            va_end(ap);
-        }
-    }
-    return code;
+    char what[sizeof r->err->message];
+    va_list ap;
+    if (!r->err)
+        return code;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    return bay_error_set(r->err, code, r->id, "%s: %s", r->path, what);
 }
 
 /* copy_str copies s into *out (NULL stays NULL). */
@@ -285,15 +285,16 @@ static int get_str(const report *r, json_t *obj, const char *at, const char *key
 /* get_range is get_str for a semver range, with the reason a bad range is refused. */
 static int get_range(const report *r, json_t *obj, const char *at, const char *key, char **out)
 {
-    char field[FIELD_LEN], got[GOT_LEN], why[128];
+    char field[FIELD_LEN], got[GOT_LEN];
+    bay_error why;
     json_t *v;
     int rc = get(r, obj, at, key, &W_RANGE, false, &v);
     if (rc || !v)
         return rc;
-    if (bay__semver_range_check(json_string_value(v), why, sizeof why)) {
+    if (bay__semver_range_check(json_string_value(v), &why)) {
         name_field(field, sizeof field, at, key);
         describe(v, got, sizeof got);
-        return explain(r, field, W_RANGE.expected, got, why);
+        return explain(r, field, W_RANGE.expected, got, why.message);
     }
     return copy_str(r, json_string_value(v), out);
 }
@@ -672,9 +673,9 @@ static int build(const report *r, json_t *root, const json_error_t *je, const ch
 }
 
 int bay__manifest_parse(const char *text, const char *path, const char *dir, const char *id, bay__manifest **out,
-                       char *err, size_t errlen)
+                       bay_error *err)
 {
-    report r = {path ? path : "plugin.json", err, errlen};
+    report r = {path ? path : "plugin.json", id, err};
     json_error_t je;
     if (!text || !out)
         return say(&r, BAY_EINVAL, "no manifest text");
@@ -703,20 +704,21 @@ static int code_inside(const report *r, const bay__manifest *m)
                "the plugins folder instead", field, rel, real);
 }
 
-int bay__manifest_load(const char *plugins_dir, const char *id, bay__manifest **out, char *err, size_t errlen)
+int bay__manifest_load(const char *plugins_dir, const char *id, bay__manifest **out, bay_error *err)
 {
     char dir[PATH_MAX], file[PATH_MAX + 16], *abs_dir, *abs_file;
-    report r = {plugins_dir, err, errlen};
+    report r = {plugins_dir, NULL, err};
     struct stat st;
     json_error_t je;
     json_t *root;
     FILE *f;
     int rc;
     if (!plugins_dir || !out)
-        return BAY_EINVAL;
+        return bay_error_set(err, BAY_EINVAL, NULL, "bay__manifest_load: plugins_dir or out is NULL");
     if (!bay__plugin_id_valid(id))
         return say(&r, BAY_EINVAL, "\"%s\" is not a plugin id (folder names of letters, digits, \"_\", \".\" "
                                    "and \"-\", separated by \"/\")", id ? id : "(null)");
+    r.id = id;
     if ((size_t)snprintf(dir, sizeof dir, "%s/%s", plugins_dir, id) >= sizeof dir)
         return say(&r, BAY_EINVAL, "the path of plugin %s is too long", id);
     snprintf(file, sizeof file, "%s/plugin.json", dir);
@@ -863,13 +865,13 @@ static int scan(const report *r, const char *root, const char *rel, int depth, i
 
 static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-int bay__manifest_scan(const char *plugins_dir, char ***ids, char *err, size_t errlen)
+int bay__manifest_scan(const char *plugins_dir, char ***ids, bay_error *err)
 {
-    report r = {plugins_dir, err, errlen};
+    report r = {plugins_dir, NULL, err};
     idlist l = {0};
     int rc;
     if (!plugins_dir || !ids)
-        return BAY_EINVAL;
+        return bay_error_set(err, BAY_EINVAL, NULL, "bay__manifest_scan: plugins_dir or ids is NULL");
     *ids = NULL;
     if (!(rc = scan(&r, plugins_dir, "", 1, &l)) && !l.v && !(l.v = calloc(1, sizeof *l.v)))
         rc = say(&r, BAY_ENOMEM, "out of memory");

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <plugbay/error.h>
+
 #include "semver.h"
 
 /* One extension point the plugin provides. */
@@ -69,20 +71,20 @@ typedef struct bay__manifest {
 /* bay__manifest_load reads DIR/ID/plugin.json. On success *out is a new
  * manifest the caller frees with bay__manifest_free(). On failure returns
  * BAY_EMANIFEST (BAY_EIO when the file cannot be read, BAY_EINVAL when id is
- * not a plugin id, BAY_ENOMEM) and writes to err a message that names the
- * file, the field and what is expected, e.g.
- * `plugins/x/plugin.json: field "version": expected a semver string like "1.2.0", got "1.x"`.
+ * not a plugin id, BAY_ENOMEM) and fills err (NULL allowed) with a message
+ * that names the file, the field and what is expected, e.g.
+ * `plugins/x/plugin.json: field "version": expected a semver string like "1.2.0", got "1.x"`,
+ * and with id as its plugin (once id is known to be a plugin id).
  * A code file (entry, or library given as a path) that a symbolic link leads
  * outside the plugin folder is refused too (BAY_EMANIFEST), naming where it leads. */
-int bay__manifest_load(const char *plugins_dir, const char *id, bay__manifest **out, char *err,
-                      size_t errlen);
+int bay__manifest_load(const char *plugins_dir, const char *id, bay__manifest **out, bay_error *err);
 
 /* bay__manifest_parse validates JSON text as a manifest; path is used in error
  * messages and dir as the plugin folder. path, dir and id are copied into the
  * manifest (each may be NULL: left NULL there). Same contract as
- * bay__manifest_load. The schema is docs/manifest.md. */
+ * bay__manifest_load (err's plugin is id). The schema is docs/manifest.md. */
 int bay__manifest_parse(const char *text, const char *path, const char *dir, const char *id,
-                       bay__manifest **out, char *err, size_t errlen);
+                       bay__manifest **out, bay_error *err);
 
 /* bay__manifest_free frees m. NULL is ignored. */
 void bay__manifest_free(bay__manifest *m);
@@ -92,8 +94,9 @@ void bay__manifest_free(bay__manifest *m);
  * look inside a plugin's folder, follows symbolic links, and passes over
  * folders whose names cannot be part of a plugin id (hidden ones like ".git",
  * names with spaces). *ids is a NULL-terminated array the caller frees with
- * bay__strv_free(). BAY_EIO when plugins_dir or a folder below cannot be read. */
-int bay__manifest_scan(const char *plugins_dir, char ***ids, char *err, size_t errlen);
+ * bay__strv_free(). BAY_EIO when plugins_dir or a folder below cannot be read,
+ * BAY_ENOMEM, each with a message naming plugins_dir in err (NULL allowed). */
+int bay__manifest_scan(const char *plugins_dir, char ***ids, bay_error *err);
 
 /* bay__plugin_id_valid tells whether id is a plugin id: "/"-separated folder
  * names of [A-Za-z0-9_.-], none empty or starting with '.', at most

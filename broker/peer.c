@@ -187,7 +187,7 @@ static void log_line(peer_guard *g, const char *plugin, const char *line, bool d
     bay__log_limited(limit, bay__now_ms(), BAY_LOG_WARN, plugin[0] && plugin[0] != '-' ? plugin : NULL, "%s", line);
 }
 
-int peer_admit(peer_guard *g, pid_t pid, const char *where, bool defer, char *why, size_t len)
+int peer_admit(peer_guard *g, pid_t pid, const char *where, bool defer, bay_error *err)
 {
     if (pid <= 0)
         return 0;
@@ -210,7 +210,8 @@ int peer_admit(peer_guard *g, pid_t pid, const char *where, bool defer, char *wh
                  w->plugin, (int)w->pid, ended ? ", which has ended" : "");
     else
         snprintf(whose, sizeof whose, "pid %d descends from a plugin worker that has ended", (int)pid);
-    snprintf(why, len, "plugbayd refuses connections from plugin workers and their children: %s", whose);
+    bay_error_set(err, BAY_EPERM, w ? w->plugin : NULL,
+                  "plugbayd refuses connections from plugin workers and their children: %s", whose);
     char line[512];
     snprintf(line, sizeof line, "refused a connection to %s: %s", where, whose);
     log_line(g, w && !ended ? w->plugin : "", line, defer);

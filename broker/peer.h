@@ -21,6 +21,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <plugbay/error.h>
+
 typedef struct peer_guard peer_guard;
 
 /* peer_guard_new returns an empty guard, or NULL when out of memory. It is
@@ -45,12 +47,13 @@ void peer_worker_ended(peer_guard *g, pid_t pid);
 bool peer_is_worker_of(peer_guard *g, pid_t pid, uint64_t session);
 
 /* peer_admit tells whether process pid may connect (where says to what, for
- * the log): 0, or BAY_EPERM with why, the refusal to send the peer, and a log
- * line naming the plugin within that plugin's rate limit — written at once on
- * the broker's thread, left for peer_guard_flush when defer (NNG's threads).
- * pid 0 (not known: tcp, or a process in a pid namespace plugbayd cannot see)
- * is admitted. */
-int peer_admit(peer_guard *g, pid_t pid, const char *where, bool defer, char *why, size_t len);
+ * the log): 0, or BAY_EPERM with err (NULL allowed) holding the refusal to
+ * send the peer and, as its plugin, the plugin whose worker pid comes from
+ * when known; and a log line naming the plugin within that plugin's rate
+ * limit — written at once on the broker's thread, left for peer_guard_flush
+ * when defer (NNG's threads). pid 0 (not known: tcp, or a process in a pid
+ * namespace plugbayd cannot see) is admitted. */
+int peer_admit(peer_guard *g, pid_t pid, const char *where, bool defer, bay_error *err);
 
 /* peer_log_stray leaves for peer_guard_flush a line about a process that is
  * no plugin's but dialled a connection made for another (from NNG's threads). */

@@ -3,22 +3,20 @@
 #include "conn.h"
 #include "lifecycle.h"
 
-#include <stdio.h>
-
 void provide_frame(broker *b, conn *c, const bay__frame *f)
 {
-    char err[512];
+    bay_error e;
     int kind = bay__kind_parse(f->kind);
     int rc = kind == 0 ? BAY_EINVAL : 0;
     if (rc)
-        snprintf(err, sizeof err, "kind of \"%s\" must be \"handle\" or \"event\", got \"%s\"", f->name, f->kind);
+        bay_error_set(&e, rc, NULL, "kind of \"%s\" must be \"handle\" or \"event\", got \"%s\"", f->name, f->kind);
     else if (f->type == BAY_F_DECLARE)
-        rc = bay__registry_declare(b->reg, f->name, kind, c->name, err, sizeof err);
+        rc = bay__registry_declare(b->reg, f->name, kind, c->name, &e);
     else
         rc = bay__registry_add(b->reg, f->name, kind, c, c->name, INT64_MAX / 2 + (int64_t)c->session, f->contexts,
-                              err, sizeof err);
+                              &e);
     if (rc) {
-        conn_send_error(b, c, f->id, rc, NULL, "%s", err);
+        conn_send_error(b, c, f->id, rc, NULL, "%s", e.message);
         return;
     }
     conn_send_value(b, c, f->id, NULL);

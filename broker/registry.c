@@ -1,7 +1,6 @@
 /* broker/registry.c — the one extension-point registry: declarations and providers in load order. */
 #include "registry.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -100,8 +99,8 @@ static int grow(void *v, size_t n, size_t *cap)
 }
 
 /* declare finds or creates name; *out is the extension point. */
-static int declare(bay__registry *r, const char *name, int kind, const char *by, bay__extpoint **out, char *err,
-                   size_t errlen)
+static int declare(bay__registry *r, const char *name, int kind, const char *by, bay__extpoint **out,
+                   bay_error *err)
 {
     bool found;
     size_t i = position(r, name, &found);
@@ -109,19 +108,16 @@ static int declare(bay__registry *r, const char *name, int kind, const char *by,
         *out = r->eps[i];
         if (r->eps[i]->kind == kind)
             return 0;
-        snprintf(err, errlen, "%s declares \"%s\" as %s, but %s declared it as %s", by, name, bay__kind_name(kind),
-                 r->eps[i]->declared_by, bay__kind_name(r->eps[i]->kind));
-        return BAY_EKIND;
+        return bay_error_set(err, BAY_EKIND, NULL, "%s declares \"%s\" as %s, but %s declared it as %s", by, name,
+                             bay__kind_name(kind), r->eps[i]->declared_by, bay__kind_name(r->eps[i]->kind));
     }
-    if (kind != BAY_HANDLE && kind != BAY_EVENT) {
-        snprintf(err, errlen, "kind of \"%s\" must be handle or event", name);
-        return BAY_EINVAL;
-    }
+    if (kind != BAY_HANDLE && kind != BAY_EVENT)
+        return bay_error_set(err, BAY_EINVAL, NULL, "kind of \"%s\" must be handle or event", name);
     bay__extpoint *e = calloc(1, sizeof *e);
     if (e == NULL || grow(&r->eps, r->n, &r->cap) || !(e->name = strdup(name)) || !(e->declared_by = strdup(by))) {
         if (e)
             extpoint_free(e);
-        return BAY_ENOMEM;
+        return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
     }
     e->kind = kind;
     memmove(&r->eps[i + 1], &r->eps[i], (r->n - i) * sizeof(bay__extpoint *));
@@ -131,10 +127,10 @@ static int declare(bay__registry *r, const char *name, int kind, const char *by,
     return 0;
 }
 
-int bay__registry_declare(bay__registry *r, const char *name, int kind, const char *by, char *err, size_t errlen)
+int bay__registry_declare(bay__registry *r, const char *name, int kind, const char *by, bay_error *err)
 {
     bay__extpoint *e;
-    return declare(r, name, kind, by, &e, err, errlen);
+    return declare(r, name, kind, by, &e, err);
 }
 
 static ptrdiff_t find_owner(const bay__extpoint *e, const void *owner)
@@ -146,22 +142,20 @@ static ptrdiff_t find_owner(const bay__extpoint *e, const void *owner)
 }
 
 int bay__registry_add(bay__registry *r, const char *name, int kind, void *owner, const char *owner_name, int64_t rank,
-                     const char *const *contexts, char *err, size_t errlen)
+                     const char *const *contexts, bay_error *err)
 {
     bay__extpoint *e;
-    int rc = declare(r, name, kind, owner_name, &e, err, errlen);
+    int rc = declare(r, name, kind, owner_name, &e, err);
     if (rc)
         return rc;
-    if (find_owner(e, owner) >= 0) {
-        snprintf(err, errlen, "%s already provides \"%s\"", owner_name, name);
-        return BAY_EEXIST;
-    }
+    if (find_owner(e, owner) >= 0)
+        return bay_error_set(err, BAY_EEXIST, NULL, "%s already provides \"%s\"", owner_name, name);
     bay__provider *p = calloc(1, sizeof *p);
     if (p == NULL || grow(&e->providers, e->nproviders, &e->cap) || !(p->owner_name = strdup(owner_name)) ||
         (contexts && !(p->contexts = bay__strv_copy(contexts)))) {
         if (p)
             provider_free(p);
-        return BAY_ENOMEM;
+        return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
     }
     p->owner = owner;
     p->rank = rank;

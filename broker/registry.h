@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <plugbay/error.h>
+
 /* A provider of one extension point: a loaded plugin or a connected host. */
 typedef struct bay__provider {
     void *owner;           /* the broker's plugin or host connection (not owned) */
@@ -32,15 +34,17 @@ void bay__registry_free(bay__registry *r);
 
 /* bay__registry_declare declares name with kind on behalf of by. Declaring
  * again with the same kind succeeds; another kind is BAY_EKIND with a message
- * in err naming both declarations. */
-int bay__registry_declare(bay__registry *r, const char *name, int kind, const char *by, char *err, size_t errlen);
+ * in err (NULL allowed) naming both declarations; a kind that is neither
+ * BAY_HANDLE nor BAY_EVENT is BAY_EINVAL; BAY_ENOMEM. */
+int bay__registry_declare(bay__registry *r, const char *name, int kind, const char *by, bay_error *err);
 
 /* bay__registry_add adds owner as a provider of name (declaring it with kind
- * when undeclared). contexts (NULL-terminated or NULL) is copied. Returns
- * BAY_EKIND when name is declared with another kind, BAY_EEXIST when owner
- * already provides it. */
+ * when undeclared, as bay__registry_declare does). contexts (NULL-terminated
+ * or NULL) is copied. Returns 0, the errors of bay__registry_declare, or
+ * BAY_EEXIST when owner already provides it, each with its message in err
+ * (NULL allowed). */
 int bay__registry_add(bay__registry *r, const char *name, int kind, void *owner, const char *owner_name, int64_t rank,
-                     const char *const *contexts, char *err, size_t errlen);
+                     const char *const *contexts, bay_error *err);
 
 /* bay__registry_remove removes owner's provider of name; returns BAY_ENOENT when there is none. */
 int bay__registry_remove(bay__registry *r, const char *name, void *owner);

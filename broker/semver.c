@@ -3,8 +3,6 @@
 
 #include <plugbay/error.h>
 
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
 static bool is_digit(char c) { return c >= '0' && c <= '9'; }
@@ -164,19 +162,6 @@ typedef struct alt {
     bool pre_ok; /* v is a release, or a comparator names v's M.m.p with a pre-release */
 } alt;
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return BAY_EINVAL;
-}
-
 static bool parse_partial(const char *s, partial *out)
 {
     uint64_t *parts[3] = {&out->v.major, &out->v.minor, &out->v.patch};
@@ -282,7 +267,7 @@ static void apply(alt *a, enum op op, const partial *p)
 
 /* comparator reads one comparator at *p ("op version", with optional spaces
  * after op), applies it to a and advances *p past it. */
-static int comparator(const char **p, alt *a, char *err, size_t errlen)
+static int comparator(const char **p, alt *a, bay_error *err)
 {
     const char *start = *p, *optext = "";
     enum op op = OP_EQ;
@@ -300,18 +285,18 @@ static int comparator(const char **p, alt *a, char *err, size_t errlen)
     *p += strspn(*p, " \t");
     size_t len = strcspn(*p, " \t|");
     if (len == 0)
-        return fail(err, errlen, "\"%.*s\" has no version after it", (int)(*p - start), start);
+        return bay_error_set(err, BAY_EINVAL, NULL, "\"%.*s\" has no version after it", (int)(*p - start), start);
     if (len >= sizeof text)
-        return fail(err, errlen, "version \"%.20s...\" is too long", *p);
+        return bay_error_set(err, BAY_EINVAL, NULL, "version \"%.20s...\" is too long", *p);
     memcpy(text, *p, len);
     text[len] = '\0';
     *p += len;
     if (!parse_partial(text, &v))
-        return fail(err, errlen,
-                    "\"%s\" is not a version (expected a form like \"1.2.3\", \"1.2\", \"1.x\" or \"*\")",
-                    text);
+        return bay_error_set(err, BAY_EINVAL, NULL,
+                             "\"%s\" is not a version (expected a form like \"1.2.3\", \"1.2\", \"1.x\" or \"*\")",
+                             text);
     if (v.nparts == 0 && (op == OP_LT || op == OP_GT))
-        return fail(err, errlen, "\"%s%s\" matches no version", optext, text);
+        return bay_error_set(err, BAY_EINVAL, NULL, "\"%s%s\" matches no version", optext, text);
     if (a->v && v.v.pre[0] && a->v->major == v.v.major && a->v->minor == v.v.minor &&
         a->v->patch == v.v.patch)
         a->pre_ok = true;
@@ -322,12 +307,12 @@ static int comparator(const char **p, alt *a, char *err, size_t errlen)
 /* walk parses range ("||"-separated alternatives of space-separated
  * comparators). With v, *sat tells whether v satisfies it. Returns 0 or
  * BAY_EINVAL with the reason in err. */
-static int walk(const char *range, const bay__semver *v, bool *sat, char *err, size_t errlen)
+static int walk(const char *range, const bay__semver *v, bool *sat, bay_error *err)
 {
     const char *p = range;
     bool any = false;
     if (!range)
-        return fail(err, errlen, "no range");
+        return bay_error_set(err, BAY_EINVAL, NULL, "no range");
     for (;;) {
         alt a = {v, true, !v || !v->pre[0]};
         int n = 0;
@@ -335,17 +320,17 @@ static int walk(const char *range, const bay__semver *v, bool *sat, char *err, s
             p += strspn(p, " \t");
             if (!*p || *p == '|')
                 break;
-            int rc = comparator(&p, &a, err, errlen);
+            int rc = comparator(&p, &a, err);
             if (rc)
                 return rc;
         }
         if (n == 0)
-            return fail(err, errlen, "empty alternative (write \"*\" to accept any version)");
+            return bay_error_set(err, BAY_EINVAL, NULL, "empty alternative (write \"*\" to accept any version)");
         any = any || (a.ok && a.pre_ok);
         if (!*p)
             break;
         if (p[1] != '|')
-            return fail(err, errlen, "a single \"|\" (write \"||\" between alternatives)");
+            return bay_error_set(err, BAY_EINVAL, NULL, "a single \"|\" (write \"||\" between alternatives)");
         p += 2;
     }
     if (sat)
@@ -353,13 +338,13 @@ static int walk(const char *range, const bay__semver *v, bool *sat, char *err, s
     return 0;
 }
 
-int bay__semver_range_check(const char *range, char *err, size_t errlen)
+int bay__semver_range_check(const char *range, bay_error *err)
 {
-    return walk(range, NULL, NULL, err, errlen);
+    return walk(range, NULL, NULL, err);
 }
 
 bool bay__semver_satisfies(const bay__semver *v, const char *range)
 {
     bool sat = false;
-    return v && walk(range, v, &sat, NULL, 0) == 0 && sat;
+    return v && walk(range, v, &sat, NULL) == 0 && sat;
 }

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <plugbay/error.h>
+
 typedef struct bay__semver {
     uint64_t major, minor, patch;
     char pre[64]; /* pre-release ("rc.1"), "" when none; build metadata is ignored */
@@ -23,8 +25,8 @@ int bay__semver_cmp(const bay__semver *a, const bay__semver *b);
  * what npm makes of them: "1.2" = "1.2.x" = ">=1.2.0 <1.3.0", "<=1.2" = "<1.3.0",
  * ">1" = ">=2.0.0"; "^" keeps the leftmost non-zero part, "~" the minor (or the
  * major when only it is given). ">*" and "<*" are refused (they match nothing).
- * Returns 0 or BAY_EINVAL with a reason in err. */
-int bay__semver_range_check(const char *range, char *err, size_t errlen);
+ * Returns 0 or BAY_EINVAL with the reason in err (NULL allowed). */
+int bay__semver_range_check(const char *range, bay_error *err);
 
 /* bay__semver_satisfies returns true when v is inside range (an invalid range is
  * never satisfied). A pre-release version (1.2.3-rc.1) satisfies an alternative

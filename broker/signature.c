@@ -9,7 +9,6 @@
 #include <jansson.h>
 #include <limits.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,27 +56,14 @@ typedef struct walk {
     const char *dir;
     file_list *files;
     int refuse;
-    char *err;
-    size_t errlen;
+    bay_error *err;
 } walk;
 
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-/* fail writes the message to err (when there is room) and returns code. */
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (err && errlen)
-        vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return code;
-}
-
 /* start makes sure libsodium is ready. */
-static int start(char *err, size_t errlen)
+static int start(bay_error *err)
 {
-    return sodium_init() < 0 ? fail(err, errlen, BAY_EIO, "libsodium could not initialise (no entropy source?)") : 0;
+    return sodium_init() < 0 ? bay_error_set(err, BAY_EIO, NULL, "libsodium could not initialise (no entropy source?)")
+                             : 0;
 }
 
 /* ---- names ---------------------------------------------------------------- */
@@ -203,11 +189,11 @@ static int hash_file(const walk *w, int fd, const char *name, const char *path, 
         int e = errno;
         if (f >= 0)
             close(f);
-        return fail(w->err, w->errlen, BAY_EIO, "%s/%s: cannot read: %s", w->dir, path, strerror(e));
+        return bay_error_set(w->err, BAY_EIO, NULL, "%s/%s: cannot read: %s", w->dir, path, strerror(e));
     }
     if (!S_ISREG(st.st_mode)) {
         close(f);
-        return fail(w->err, w->errlen, w->refuse, "%s/%s: was replaced while being read; try again", w->dir, path);
+        return bay_error_set(w->err, w->refuse, NULL, "%s/%s: was replaced while being read; try again", w->dir, path);
     }
     crypto_hash_sha256_state h;
     unsigned char buf[65536], digest[crypto_hash_sha256_BYTES];
@@ -218,7 +204,7 @@ static int hash_file(const walk *w, int fd, const char *name, const char *path, 
     int e = errno;
     close(f);
     if (n < 0)
-        return fail(w->err, w->errlen, BAY_EIO, "%s/%s: cannot read: %s", w->dir, path, strerror(e));
+        return bay_error_set(w->err, BAY_EIO, NULL, "%s/%s: cannot read: %s", w->dir, path, strerror(e));
     crypto_hash_sha256_final(&h, digest);
     sodium_bin2hex(hex, HEX_SIZE, digest, sizeof digest);
     return 0;
@@ -233,7 +219,7 @@ static int walk_folder(const walk *w, int fd, const char *rel, int depth)
     if (d == NULL) {
         int e = errno;
         close(fd);
-        return fail(w->err, w->errlen, BAY_EIO, "%s/%s: cannot read the folder: %s", w->dir, rel, strerror(e));
+        return bay_error_set(w->err, BAY_EIO, NULL, "%s/%s: cannot read the folder: %s", w->dir, rel, strerror(e));
     }
     int rc = 0;
     struct dirent *ent;
@@ -245,54 +231,54 @@ static int walk_folder(const walk *w, int fd, const char *rel, int depth)
         if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || (depth == 0 && strcmp(name, BAY_SIG_FILE) == 0))
             continue;
         if ((size_t)snprintf(path, sizeof path, "%s%s", rel, name) >= sizeof path - 1)
-            rc = fail(w->err, w->errlen, w->refuse, "%s/%s: the path is too long to sign", w->dir, rel);
+            rc = bay_error_set(w->err, w->refuse, NULL, "%s/%s: the path is too long to sign", w->dir, rel);
         else if (!printable(name))
-            rc = fail(w->err, w->errlen, w->refuse,
-                      "%s: the name of \"%s\" is not printable UTF-8 or holds a backslash, so it cannot be signed; "
-                      "rename it", w->dir, shown(path, safe, sizeof safe));
+            rc = bay_error_set(w->err, w->refuse, NULL,
+                               "%s: the name of \"%s\" is not printable UTF-8 or holds a backslash, so it cannot be "
+                               "signed; rename it", w->dir, shown(path, safe, sizeof safe));
         else if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-            rc = fail(w->err, w->errlen, BAY_EIO, "%s/%s: %s", w->dir, path, strerror(errno));
+            rc = bay_error_set(w->err, BAY_EIO, NULL, "%s/%s: %s", w->dir, path, strerror(errno));
         else if (S_ISLNK(st.st_mode))
-            rc = fail(w->err, w->errlen, w->refuse,
-                      "%s: \"%s\" is a symbolic link; a signed plugin holds only files and folders "
-                      "(replace the link by what it points to)", w->dir, path);
+            rc = bay_error_set(w->err, w->refuse, NULL,
+                               "%s: \"%s\" is a symbolic link; a signed plugin holds only files and folders "
+                               "(replace the link by what it points to)", w->dir, path);
         else if (S_ISDIR(st.st_mode) && depth + 1 > MAX_DEPTH)
-            rc = fail(w->err, w->errlen, w->refuse, "%s: \"%s\" is nested more than %d folders deep", w->dir, path,
-                      MAX_DEPTH);
+            rc = bay_error_set(w->err, w->refuse, NULL, "%s: \"%s\" is nested more than %d folders deep", w->dir, path,
+                               MAX_DEPTH);
         else if (S_ISDIR(st.st_mode)) {
             int sub = openat(dirfd(d), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
             strcat(path, "/");
-            rc = sub < 0 ? fail(w->err, w->errlen, BAY_EIO, "%s/%s: %s", w->dir, path, strerror(errno))
+            rc = sub < 0 ? bay_error_set(w->err, BAY_EIO, NULL, "%s/%s: %s", w->dir, path, strerror(errno))
                          : walk_folder(w, sub, path, depth + 1);
         } else if (!S_ISREG(st.st_mode))
-            rc = fail(w->err, w->errlen, w->refuse,
-                      "%s: \"%s\" is neither a file nor a folder (a device, socket or pipe), which a signed plugin "
-                      "may not hold", w->dir, path);
+            rc = bay_error_set(w->err, w->refuse, NULL,
+                               "%s: \"%s\" is neither a file nor a folder (a device, socket or pipe), which a signed "
+                               "plugin may not hold", w->dir, path);
         else if (w->files->n == MAX_FILES)
-            rc = fail(w->err, w->errlen, w->refuse, "%s: more than %d files; a signature covers at most that many",
-                      w->dir, MAX_FILES);
+            rc = bay_error_set(w->err, w->refuse, NULL, "%s: more than %d files; a signature covers at most that many",
+                               w->dir, MAX_FILES);
         else {
             char hex[HEX_SIZE];
             rc = hash_file(w, dirfd(d), name, path, hex);
             if (rc == 0 && list_add(w->files, path, hex) != 0)
-                rc = fail(w->err, w->errlen, BAY_ENOMEM, "out of memory");
+                rc = bay_error_set(w->err, BAY_ENOMEM, NULL, "out of memory");
         }
         errno = 0;
     }
     if (rc == 0 && errno != 0)
-        rc = fail(w->err, w->errlen, BAY_EIO, "%s/%s: cannot read the folder: %s", w->dir, rel, strerror(errno));
+        rc = bay_error_set(w->err, BAY_EIO, NULL, "%s/%s: cannot read the folder: %s", w->dir, rel, strerror(errno));
     closedir(d);
     return rc;
 }
 
 /* list_folder fills files with every file of the plugin folder dir (open as
  * fd, which stays open), sorted by path. */
-static int list_folder(const char *dir, int fd, int refuse, file_list *files, char *err, size_t errlen)
+static int list_folder(const char *dir, int fd, int refuse, file_list *files, bay_error *err)
 {
-    walk w = {dir, files, refuse, err, errlen};
+    walk w = {dir, files, refuse, err};
     int top = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (top < 0)
-        return fail(err, errlen, BAY_EIO, "%s: cannot read the folder: %s", dir, strerror(errno));
+        return bay_error_set(err, BAY_EIO, NULL, "%s: cannot read the folder: %s", dir, strerror(errno));
     int rc = walk_folder(&w, top, "", 0);
     if (rc)
         list_free(files);
@@ -302,12 +288,13 @@ static int list_folder(const char *dir, int fd, int refuse, file_list *files, ch
 }
 
 /* open_folder opens the plugin folder dir. */
-static int open_folder(const char *dir, int *fd, char *err, size_t errlen)
+static int open_folder(const char *dir, int *fd, bay_error *err)
 {
     if (dir == NULL || *dir == '\0')
-        return fail(err, errlen, BAY_EINVAL, "no plugin folder given");
+        return bay_error_set(err, BAY_EINVAL, NULL, "no plugin folder given");
     *fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    return *fd < 0 ? fail(err, errlen, BAY_EIO, "%s: cannot open the plugin folder: %s", dir, strerror(errno)) : 0;
+    return *fd < 0 ? bay_error_set(err, BAY_EIO, NULL, "%s: cannot open the plugin folder: %s", dir, strerror(errno))
+                   : 0;
 }
 
 /* ---- small files ---------------------------------------------------------- */
@@ -422,7 +409,7 @@ static bool key_line(const char *text, const char *tag, unsigned char *key, size
 }
 
 /* read_secret reads the secret key file path into sk, refusing one other users can read. */
-static int read_secret(const char *path, unsigned char sk[crypto_sign_SECRETKEYBYTES], char *err, size_t errlen)
+static int read_secret(const char *path, unsigned char sk[crypto_sign_SECRETKEYBYTES], bay_error *err)
 {
     char *text = NULL;
     size_t len = 0;
@@ -430,42 +417,45 @@ static int read_secret(const char *path, unsigned char sk[crypto_sign_SECRETKEYB
     unsigned char pk[crypto_sign_PUBLICKEYBYTES], check[crypto_sign_SECRETKEYBYTES];
     int e = read_small(AT_FDCWD, path, 0, MAX_KEY_BYTES, &text, &len, &st), rc = 0;
     if (e)
-        return fail(err, errlen, e == ENOMEM ? BAY_ENOMEM : BAY_EIO, "%s: cannot read the secret key: %s", path,
-                    e == EFBIG ? "too large for a key file" : e == EINVAL ? "not a regular file" : strerror(e));
+        return bay_error_set(err, e == ENOMEM ? BAY_ENOMEM : BAY_EIO, NULL, "%s: cannot read the secret key: %s",
+                             path, e == EFBIG ? "too large for a key file"
+                                   : e == EINVAL ? "not a regular file"
+                                                 : strerror(e));
     if (strncmp(text, PUBLIC_TAG " ", strlen(PUBLIC_TAG " ")) == 0)
-        rc = fail(err, errlen, BAY_EINVAL, "%s is a public key; --key takes the secret key file (the one without .pub)",
-                  path);
+        rc = bay_error_set(err, BAY_EINVAL, NULL,
+                           "%s is a public key; --key takes the secret key file (the one without .pub)", path);
     else if (st.st_mode & 077)
-        rc = fail(err, errlen, BAY_EPERM,
-                  "%s: the secret key can be read by other users (mode %04o); make it private with chmod 600 %s",
-                  path, (unsigned)(st.st_mode & 07777), path);
+        rc = bay_error_set(err, BAY_EPERM, NULL,
+                           "%s: the secret key can be read by other users (mode %04o); make it private with "
+                           "chmod 600 %s", path, (unsigned)(st.st_mode & 07777), path);
     else if (!key_line(text, SECRET_TAG, sk, crypto_sign_SECRETKEYBYTES, NULL, 0))
-        rc = fail(err, errlen, BAY_EINVAL,
-                  "%s: not a plugbay secret key (expected one line \"" SECRET_TAG " BASE64\" as plugbay keygen writes)",
-                  path);
+        rc = bay_error_set(err, BAY_EINVAL, NULL,
+                           "%s: not a plugbay secret key (expected one line \"" SECRET_TAG " BASE64\" as plugbay "
+                           "keygen writes)", path);
     else if (crypto_sign_seed_keypair(pk, check, sk) != 0 || sodium_memcmp(check, sk, sizeof check) != 0)
-        rc = fail(err, errlen, BAY_EINVAL, "%s: the secret key is damaged (its public half does not match)", path);
+        rc = bay_error_set(err, BAY_EINVAL, NULL, "%s: the secret key is damaged (its public half does not match)",
+                           path);
     sodium_memzero(text, len);
     sodium_memzero(check, sizeof check);
     free(text);
     return rc;
 }
 
-int bay__signature_keygen(const char *path, const char *comment, char key_id[BAY_KEY_ID_SIZE], char *err,
-                         size_t errlen)
+int bay__signature_keygen(const char *path, const char *comment, char key_id[BAY_KEY_ID_SIZE], bay_error *err)
 {
-    int rc = start(err, errlen);
+    int rc = start(err);
     if (rc)
         return rc;
     if (path == NULL || *path == '\0')
-        return fail(err, errlen, BAY_EINVAL, "no key file given");
+        return bay_error_set(err, BAY_EINVAL, NULL, "no key file given");
     comment = comment ? comment : "";
     if (strlen(comment) > COMMENT_MAX || !printable(comment))
-        return fail(err, errlen, BAY_EINVAL,
-                    "the key comment must be at most %d bytes of printable UTF-8 without backslashes", COMMENT_MAX);
+        return bay_error_set(err, BAY_EINVAL, NULL,
+                             "the key comment must be at most %d bytes of printable UTF-8 without backslashes",
+                             COMMENT_MAX);
     char pubpath[PATH_MAX];
     if ((size_t)snprintf(pubpath, sizeof pubpath, "%s.pub", path) >= sizeof pubpath)
-        return fail(err, errlen, BAY_EINVAL, "%s: the path is too long", path);
+        return bay_error_set(err, BAY_EINVAL, NULL, "%s: the path is too long", path);
 
     unsigned char pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
     char pk64[sodium_base64_ENCODED_LEN(sizeof pk, B64)], sk64[sodium_base64_ENCODED_LEN(sizeof sk, B64)];
@@ -487,22 +477,23 @@ int bay__signature_keygen(const char *path, const char *comment, char key_id[BAY
     sodium_memzero(sk64, sizeof sk64);
     sodium_memzero(sectext, sizeof sectext);
     if (e == EEXIST)
-        return fail(err, errlen, BAY_EEXIST, "%s exists; choose another file or delete it first", failed);
+        return bay_error_set(err, BAY_EEXIST, NULL, "%s exists; choose another file or delete it first", failed);
     if (e && left)
-        return fail(err, errlen, BAY_EIO, "cannot %s %s: %s; the secret key %s stays (cannot delete it: %s)", step,
-                    failed, strerror(e), path, strerror(left));
-    return e ? fail(err, errlen, BAY_EIO, "cannot %s %s: %s", step, failed, strerror(e)) : 0;
+        return bay_error_set(err, BAY_EIO, NULL, "cannot %s %s: %s; the secret key %s stays (cannot delete it: %s)",
+                             step, failed, strerror(e), path, strerror(left));
+    return e ? bay_error_set(err, BAY_EIO, NULL, "cannot %s %s: %s", step, failed, strerror(e)) : 0;
 }
 
 /* trusted_signer looks for the key that signed DIR among the TRUSTED/ *.pub files
  * and copies the comment of the one that holds it to signer. Every .pub file
  * is read, so a malformed one is reported whatever the folder's order. */
 static int trusted_signer(const char *dir, const char *trusted, const sig_file *sig, char *signer, size_t slen,
-                          char *err, size_t errlen)
+                          bay_error *err)
 {
     DIR *d = opendir(trusted);
     if (d == NULL)
-        return fail(err, errlen, BAY_EIO, "%s: cannot open the trusted-keys folder: %s", trusted, strerror(errno));
+        return bay_error_set(err, BAY_EIO, NULL, "%s: cannot open the trusted-keys folder: %s", trusted,
+                             strerror(errno));
     int rc = 0;
     bool found = false;
     struct dirent *ent;
@@ -516,12 +507,12 @@ static int trusted_signer(const char *dir, const char *trusted, const sig_file *
         unsigned char key[crypto_sign_PUBLICKEYBYTES];
         int e = read_small(dirfd(d), ent->d_name, 0, MAX_KEY_BYTES, &text, &len, &st);
         if (e == 0 && !key_line(text, PUBLIC_TAG, key, sizeof key, comment, sizeof comment))
-            rc = fail(err, errlen, BAY_EIO,
-                      "%s/%s: not a plugbay public key (expected one line \"" PUBLIC_TAG " BASE64 [COMMENT]\" as "
-                      "plugbay keygen writes); fix or remove it", trusted, ent->d_name);
+            rc = bay_error_set(err, BAY_EIO, NULL,
+                               "%s/%s: not a plugbay public key (expected one line \"" PUBLIC_TAG " BASE64 [COMMENT]\" "
+                               "as plugbay keygen writes); fix or remove it", trusted, ent->d_name);
         else if (e != 0 && e != EINVAL) /* a folder or device named *.pub is passed over */
-            rc = fail(err, errlen, e == ENOMEM ? BAY_ENOMEM : BAY_EIO, "%s/%s: cannot read the key: %s", trusted,
-                      ent->d_name, e == EFBIG ? "too large for a key file" : strerror(e));
+            rc = bay_error_set(err, e == ENOMEM ? BAY_ENOMEM : BAY_EIO, NULL, "%s/%s: cannot read the key: %s", trusted,
+                               ent->d_name, e == EFBIG ? "too large for a key file" : strerror(e));
         else if (e == 0 && !found && memcmp(key, sig->public_key, sizeof key) == 0) {
             snprintf(signer, slen, "%s", comment);
             found = true;
@@ -530,9 +521,9 @@ static int trusted_signer(const char *dir, const char *trusted, const sig_file *
     }
     closedir(d);
     if (rc == 0 && !found)
-        rc = fail(err, errlen, BAY_EPERM,
-                  "%s: signed by key %s, which is not among the trusted keys in %s; if you trust its author, "
-                  "copy their .pub file there", dir, sig->key_id, trusted);
+        rc = bay_error_set(err, BAY_EPERM, NULL,
+                           "%s: signed by key %s, which is not among the trusted keys in %s; if you trust its author, "
+                           "copy their .pub file there", dir, sig->key_id, trusted);
     return rc;
 }
 
@@ -577,63 +568,64 @@ static char *sig_json(const char *key_id, const unsigned char *pk, const unsigne
 }
 
 /* replace_sig writes text as DIR/plugin.sig atomically (via plugin.sig.tmp, flushed, renamed, folder flushed). */
-static int replace_sig(int fd, const char *dir, const char *text, char *err, size_t errlen)
+static int replace_sig(int fd, const char *dir, const char *text, bay_error *err)
 {
     size_t len = strlen(text);
     char *line = malloc(len + 2);
     if (line == NULL)
-        return fail(err, errlen, BAY_ENOMEM, "out of memory");
+        return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
     memcpy(line, text, len);
     memcpy(line + len, "\n", 2);
     const char *step;
     int e = write_new(fd, SIG_TMP, 0644, line, len + 1, &step);
     free(line);
     if (e)
-        return fail(err, errlen, BAY_EIO, "cannot %s %s/%s: %s", step, dir, SIG_TMP, strerror(e));
+        return bay_error_set(err, BAY_EIO, NULL, "cannot %s %s/%s: %s", step, dir, SIG_TMP, strerror(e));
     if (renameat(fd, SIG_TMP, fd, BAY_SIG_FILE) != 0) {
         e = errno;
         unlinkat(fd, SIG_TMP, 0);
-        return fail(err, errlen, BAY_EIO, "cannot rename %s/%s to %s: %s", dir, SIG_TMP, BAY_SIG_FILE, strerror(e));
+        return bay_error_set(err, BAY_EIO, NULL, "cannot rename %s/%s to %s: %s", dir, SIG_TMP, BAY_SIG_FILE,
+                             strerror(e));
     }
     if (fsync(fd) != 0)
-        return fail(err, errlen, BAY_EIO, "cannot flush folder %s after writing %s: %s", dir, BAY_SIG_FILE,
-                    strerror(errno));
+        return bay_error_set(err, BAY_EIO, NULL, "cannot flush folder %s after writing %s: %s", dir, BAY_SIG_FILE,
+                             strerror(errno));
     return 0;
 }
 
-int bay__signature_sign(const char *dir, const char *key_path, bay__sig_info *info, char *err, size_t errlen)
+int bay__signature_sign(const char *dir, const char *key_path, bay__sig_info *info, bay_error *err)
 {
     unsigned char sk[crypto_sign_SECRETKEYBYTES], pk[crypto_sign_PUBLICKEYBYTES], sig[crypto_sign_BYTES];
     file_list files = {0};
     char *message = NULL, *text = NULL;
     size_t len;
     struct stat st;
-    int fd = -1, rc = start(err, errlen);
+    int fd = -1, rc = start(err);
     if (rc == 0 && (key_path == NULL || *key_path == '\0'))
-        rc = fail(err, errlen, BAY_EINVAL, "no secret key file given");
+        rc = bay_error_set(err, BAY_EINVAL, NULL, "no secret key file given");
     if (rc == 0)
-        rc = read_secret(key_path, sk, err, errlen);
+        rc = read_secret(key_path, sk, err);
     if (rc == 0)
-        rc = open_folder(dir, &fd, err, errlen);
+        rc = open_folder(dir, &fd, err);
     if (rc == 0 && (fstatat(fd, "plugin.json", &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)))
-        rc = fail(err, errlen, BAY_EINVAL, "%s holds no plugin.json: only plugin folders are signed", dir);
+        rc = bay_error_set(err, BAY_EINVAL, NULL, "%s holds no plugin.json: only plugin folders are signed", dir);
     if (rc == 0 && unlinkat(fd, SIG_TMP, 0) != 0 && errno != ENOENT) /* left by an interrupted sign */
-        rc = fail(err, errlen, BAY_EIO, "cannot delete %s/%s: %s", dir, SIG_TMP, strerror(errno));
+        rc = bay_error_set(err, BAY_EIO, NULL, "cannot delete %s/%s: %s", dir, SIG_TMP, strerror(errno));
     if (rc == 0)
-        rc = list_folder(dir, fd, BAY_EINVAL, &files, err, errlen);
+        rc = list_folder(dir, fd, BAY_EINVAL, &files, err);
     if (rc == 0) {
         crypto_sign_ed25519_sk_to_pk(pk, sk);
         key_id_of(pk, info->key_id);
         if ((message = canonical(info->key_id, &files, &len)) == NULL)
-            rc = fail(err, errlen, BAY_ENOMEM, "out of memory");
+            rc = bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
     }
     if (rc == 0) {
         crypto_sign_detached(sig, NULL, (const unsigned char *)message, len, sk);
         if ((text = sig_json(info->key_id, pk, sig, &files)) == NULL)
-            rc = fail(err, errlen, BAY_ENOMEM, "out of memory");
+            rc = bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
     }
     if (rc == 0)
-        rc = replace_sig(fd, dir, text, err, errlen);
+        rc = replace_sig(fd, dir, text, err);
     if (rc == 0) {
         info->signer[0] = '\0';
         info->nfiles = files.n;
@@ -648,43 +640,43 @@ int bay__signature_sign(const char *dir, const char *key_path, bay__sig_info *in
 }
 
 /* sig_field reports a field of plugin.sig that is not what format 1 says. */
-static int sig_field(const char *dir, const char *field, const char *expected, char *err, size_t errlen)
+static int sig_field(const char *dir, const char *field, const char *expected, bay_error *err)
 {
-    return fail(err, errlen, BAY_EPERM,
-                "%s/" BAY_SIG_FILE ": field \"%s\": expected %s (the file is damaged or altered; " REFETCH ")", dir,
-                field, expected);
+    return bay_error_set(err, BAY_EPERM, NULL,
+                         "%s/" BAY_SIG_FILE ": field \"%s\": expected %s (the file is damaged or altered; " REFETCH ")",
+                         dir, field, expected);
 }
 
 /* sig_base64 decodes the string field of root into exactly size bytes. */
 static int sig_base64(const char *dir, json_t *root, const char *field, unsigned char *bin, size_t size,
-                      const char *expected, char *err, size_t errlen)
+                      const char *expected, bay_error *err)
 {
     json_t *v = json_object_get(root, field);
     if (!json_is_string(v) || !base64_exact(json_string_value(v), json_string_length(v), bin, size))
-        return sig_field(dir, field, expected, err, errlen);
+        return sig_field(dir, field, expected, err);
     return 0;
 }
 
 /* sig_files reads the "files" object into files, sorted. */
-static int sig_files(const char *dir, json_t *root, file_list *files, char *err, size_t errlen)
+static int sig_files(const char *dir, json_t *root, file_list *files, bay_error *err)
 {
     json_t *obj = json_object_get(root, "files"), *v;
     const char *path;
     if (!json_is_object(obj) || json_object_size(obj) > MAX_FILES)
-        return sig_field(dir, "files", "an object from each file's path to its SHA-256 in hex", err, errlen);
+        return sig_field(dir, "files", "an object from each file's path to its SHA-256 in hex", err);
     json_object_foreach(obj, path, v) {
         const char *hex = json_string_value(v);
         char field[PATH_MAX + 8], safe[PATH_MAX];
         if (!relative_path_ok(path)) {
             snprintf(field, sizeof field, "files.%s", shown(path, safe, sizeof safe));
-            return sig_field(dir, field, "a key that is a file's path inside the folder", err, errlen);
+            return sig_field(dir, field, "a key that is a file's path inside the folder", err);
         }
         if (hex == NULL || strlen(hex) != HEX_SIZE - 1 || strspn(hex, "0123456789abcdef") != HEX_SIZE - 1) {
             snprintf(field, sizeof field, "files.%s", path);
-            return sig_field(dir, field, "a SHA-256 as 64 lowercase hex digits", err, errlen);
+            return sig_field(dir, field, "a SHA-256 as 64 lowercase hex digits", err);
         }
         if (list_add(files, path, hex) != 0)
-            return fail(err, errlen, BAY_ENOMEM, "out of memory");
+            return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
     }
     list_sort(files);
     return 0;
@@ -707,65 +699,66 @@ static const char *sig_unknown_field(json_t *root)
 }
 
 /* sig_parse checks the JSON object root read from DIR/plugin.sig and fills sig. */
-static int sig_parse(const char *dir, json_t *root, sig_file *sig, char *err, size_t errlen)
+static int sig_parse(const char *dir, json_t *root, sig_file *sig, bay_error *err)
 {
     json_t *format = json_object_get(root, "format"), *id = json_object_get(root, "key_id");
     const char *unknown = sig_unknown_field(root);
     char computed[BAY_KEY_ID_SIZE], safe[64];
     int rc;
     if (json_is_integer(format) && json_integer_value(format) != SIG_FORMAT)
-        return fail(err, errlen, BAY_EPERM,
-                    "%s/" BAY_SIG_FILE ": format %" JSON_INTEGER_FORMAT " is not one this plugbay reads (only %d); "
-                    "upgrade plugbay", dir, json_integer_value(format), SIG_FORMAT);
+        return bay_error_set(err, BAY_EPERM, NULL,
+                             "%s/" BAY_SIG_FILE ": format %" JSON_INTEGER_FORMAT " is not one this plugbay reads "
+                             "(only %d); upgrade plugbay", dir, json_integer_value(format), SIG_FORMAT);
     if (!json_is_integer(format))
-        return sig_field(dir, "format", "the integer 1", err, errlen);
+        return sig_field(dir, "format", "the integer 1", err);
     if (unknown)
-        return fail(err, errlen, BAY_EPERM, "%s/" BAY_SIG_FILE ": field \"%s\" is not part of format %d (" REFETCH ")",
-                    dir, shown(unknown, safe, sizeof safe), SIG_FORMAT);
+        return bay_error_set(err, BAY_EPERM, NULL,
+                             "%s/" BAY_SIG_FILE ": field \"%s\" is not part of format %d (" REFETCH ")", dir,
+                             shown(unknown, safe, sizeof safe), SIG_FORMAT);
     if ((rc = sig_base64(dir, root, "public_key", sig->public_key, sizeof sig->public_key,
-                         "the base64 of a 32-byte Ed25519 public key", err, errlen)) != 0 ||
+                         "the base64 of a 32-byte Ed25519 public key", err)) != 0 ||
         (rc = sig_base64(dir, root, "signature", sig->signature, sizeof sig->signature,
-                         "the base64 of a 64-byte Ed25519 signature", err, errlen)) != 0)
+                         "the base64 of a 64-byte Ed25519 signature", err)) != 0)
         return rc;
     if (!json_is_string(id) || json_string_length(id) != BAY_KEY_ID_SIZE - 1 ||
         strspn(json_string_value(id), "0123456789abcdef") != BAY_KEY_ID_SIZE - 1)
-        return sig_field(dir, "key_id", "a key id of 16 lowercase hex digits", err, errlen);
+        return sig_field(dir, "key_id", "a key id of 16 lowercase hex digits", err);
     snprintf(sig->key_id, sizeof sig->key_id, "%s", json_string_value(id));
     key_id_of(sig->public_key, computed);
     if (strcmp(computed, sig->key_id) != 0)
-        return fail(err, errlen, BAY_EPERM,
-                    "%s/" BAY_SIG_FILE ": key_id %s is not the id of its public_key (%s): the file was altered "
-                    "(" REFETCH ")", dir, sig->key_id, computed);
-    return sig_files(dir, root, &sig->files, err, errlen);
+        return bay_error_set(err, BAY_EPERM, NULL,
+                             "%s/" BAY_SIG_FILE ": key_id %s is not the id of its public_key (%s): the file was "
+                             "altered (" REFETCH ")", dir, sig->key_id, computed);
+    return sig_files(dir, root, &sig->files, err);
 }
 
 /* sig_read reads and checks DIR/plugin.sig (dir open as fd). */
-static int sig_read(const char *dir, int fd, sig_file *sig, char *err, size_t errlen)
+static int sig_read(const char *dir, int fd, sig_file *sig, bay_error *err)
 {
     char *text = NULL;
     size_t len = 0;
     struct stat st;
     int e = read_small(fd, BAY_SIG_FILE, O_NOFOLLOW, MAX_SIG_BYTES, &text, &len, &st);
     if (e == ENOENT)
-        return fail(err, errlen, BAY_EPERM,
-                    "%s is not signed (it has no " BAY_SIG_FILE "); ask its author for a signed copy, or sign it "
-                    "yourself with plugbay sign", dir);
+        return bay_error_set(err, BAY_EPERM, NULL,
+                             "%s is not signed (it has no " BAY_SIG_FILE "); ask its author for a signed copy, or sign "
+                             "it yourself with plugbay sign", dir);
     if (e == ELOOP || e == EINVAL)
-        return fail(err, errlen, BAY_EPERM, "%s/" BAY_SIG_FILE " is not a regular file (" REFETCH ")", dir);
+        return bay_error_set(err, BAY_EPERM, NULL, "%s/" BAY_SIG_FILE " is not a regular file (" REFETCH ")", dir);
     if (e)
-        return fail(err, errlen, e == ENOMEM ? BAY_ENOMEM : BAY_EIO, "%s/" BAY_SIG_FILE ": cannot read: %s", dir,
-                    e == EFBIG ? "larger than any signature" : strerror(e));
+        return bay_error_set(err, e == ENOMEM ? BAY_ENOMEM : BAY_EIO, NULL, "%s/" BAY_SIG_FILE ": cannot read: %s", dir,
+                             e == EFBIG ? "larger than any signature" : strerror(e));
     json_error_t jerr;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     free(text);
     int rc;
     if (root == NULL)
-        rc = fail(err, errlen, BAY_EPERM, "%s/" BAY_SIG_FILE ": line %d column %d: %s (" REFETCH ")", dir, jerr.line,
-                  jerr.column, jerr.text);
+        rc = bay_error_set(err, BAY_EPERM, NULL, "%s/" BAY_SIG_FILE ": line %d column %d: %s (" REFETCH ")", dir,
+                           jerr.line, jerr.column, jerr.text);
     else if (!json_is_object(root))
-        rc = fail(err, errlen, BAY_EPERM, "%s/" BAY_SIG_FILE ": expected a JSON object (" REFETCH ")", dir);
+        rc = bay_error_set(err, BAY_EPERM, NULL, "%s/" BAY_SIG_FILE ": expected a JSON object (" REFETCH ")", dir);
     else
-        rc = sig_parse(dir, root, sig, err, errlen);
+        rc = sig_parse(dir, root, sig, err);
     json_decref(root);
     return rc;
 }
@@ -793,7 +786,7 @@ static void note(changes *c, const char *path, const char *what)
 
 /* compare tells which files were altered, added or removed since signing:
  * 0 when none, else BAY_EPERM with them listed. */
-static int compare(const char *dir, const sig_file *sig, const file_list *disk, char *err, size_t errlen)
+static int compare(const char *dir, const sig_file *sig, const file_list *disk, bay_error *err)
 {
     const file_list *was = &sig->files;
     changes c = {.used = 0};
@@ -812,34 +805,34 @@ static int compare(const char *dir, const sig_file *sig, const file_list *disk, 
     char more[48] = "";
     if (c.total > c.shown)
         snprintf(more, sizeof more, "%s%zu more", c.shown ? " and " : "", c.total - c.shown);
-    return fail(err, errlen, BAY_EPERM, "%s: changed since key %s signed it: %s%s (" REFETCH ")", dir, sig->key_id,
-                c.text, more);
+    return bay_error_set(err, BAY_EPERM, NULL, "%s: changed since key %s signed it: %s%s (" REFETCH ")", dir,
+                         sig->key_id, c.text, more);
 }
 
-int bay__signature_verify(const char *dir, const char *trusted_dir, bay__sig_info *info, char *err, size_t errlen)
+int bay__signature_verify(const char *dir, const char *trusted_dir, bay__sig_info *info, bay_error *err)
 {
     sig_file sig = {.files = {0}};
     file_list disk = {0};
     char *message = NULL;
     size_t len;
-    int fd = -1, rc = start(err, errlen);
+    int fd = -1, rc = start(err);
     info->signer[0] = '\0';
     if (rc == 0)
-        rc = open_folder(dir, &fd, err, errlen);
+        rc = open_folder(dir, &fd, err);
     if (rc == 0)
-        rc = sig_read(dir, fd, &sig, err, errlen);
+        rc = sig_read(dir, fd, &sig, err);
     if (rc == 0 && trusted_dir)
-        rc = trusted_signer(dir, trusted_dir, &sig, info->signer, sizeof info->signer, err, errlen);
+        rc = trusted_signer(dir, trusted_dir, &sig, info->signer, sizeof info->signer, err);
     if (rc == 0 && (message = canonical(sig.key_id, &sig.files, &len)) == NULL)
-        rc = fail(err, errlen, BAY_ENOMEM, "out of memory");
+        rc = bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
     if (rc == 0 && crypto_sign_verify_detached(sig.signature, (const unsigned char *)message, len, sig.public_key))
-        rc = fail(err, errlen, BAY_EPERM,
-                  "%s/" BAY_SIG_FILE ": the signature does not match the file list: plugin.sig was altered (" REFETCH
-                  ")", dir);
+        rc = bay_error_set(err, BAY_EPERM, NULL,
+                           "%s/" BAY_SIG_FILE ": the signature does not match the file list: plugin.sig was altered "
+                           "(" REFETCH ")", dir);
     if (rc == 0)
-        rc = list_folder(dir, fd, BAY_EPERM, &disk, err, errlen);
+        rc = list_folder(dir, fd, BAY_EPERM, &disk, err);
     if (rc == 0)
-        rc = compare(dir, &sig, &disk, err, errlen);
+        rc = compare(dir, &sig, &disk, err);
     if (rc == 0) {
         snprintf(info->key_id, sizeof info->key_id, "%s", sig.key_id);
         info->nfiles = disk.n;

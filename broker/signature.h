@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+#include <plugbay/error.h>
+
 /* The layout of every file named here is docs/signing.md:
  *   KEY             secret key, one line "plugbay-ed25519-secret BASE64", mode 0600
  *   KEY.pub         public key, one line "plugbay-ed25519 BASE64 [COMMENT]"
@@ -13,9 +15,9 @@
  * A key id is the first 16 hex digits of the BLAKE2b-256 hash of the 32-byte
  * public key. A folder holding a symbolic link or any other special file cannot
  * be signed or verified. The functions below keep no state between calls.
- * Each returns 0 or a bay_errno code (include/plugbay/error.h) with a one-line
- * message in err (errlen bytes, truncated to fit) that names the file or key
- * and says what to do. */
+ * Each returns 0 or a bay_errno code (include/plugbay/error.h) and fills err
+ * (NULL allowed) with a one-line message, truncated to fit, that names the file
+ * or key and says what to do; err->plugin is "" (a folder is not a plugin id). */
 
 #define BAY_SIG_FILE "plugin.sig"
 #define BAY_KEY_ID_SIZE 17 /* 16 hex digits and the NUL */
@@ -42,8 +44,7 @@ typedef struct bay__sig_info {
  * key) after it. Neither file may exist already (BAY_EEXIST). Writes the key
  * id to key_id. BAY_EINVAL for a bad comment, BAY_EIO when a file cannot be
  * written (then neither is left behind). */
-int bay__signature_keygen(const char *path, const char *comment, char key_id[BAY_KEY_ID_SIZE], char *err,
-                         size_t errlen);
+int bay__signature_keygen(const char *path, const char *comment, char key_id[BAY_KEY_ID_SIZE], bay_error *err);
 
 /* bay__signature_sign signs the plugin folder dir (it must hold a plugin.json)
  * with the secret key in key_path and replaces dir/plugin.sig atomically.
@@ -52,7 +53,7 @@ int bay__signature_keygen(const char *path, const char *comment, char key_id[BAY
  * a file that cannot be signed (a symbolic link, a special file, a name that
  * is not printable UTF-8 or holds a backslash, too many files or levels);
  * BAY_EIO when a file cannot be read or plugin.sig written; BAY_ENOMEM. */
-int bay__signature_sign(const char *dir, const char *key_path, bay__sig_info *info, char *err, size_t errlen);
+int bay__signature_sign(const char *dir, const char *key_path, bay__sig_info *info, bay_error *err);
 
 /* bay__signature_verify checks that dir/plugin.sig is a valid signature of
  * exactly the files now in dir. With trusted_dir, the signing key must also be
@@ -64,7 +65,7 @@ int bay__signature_sign(const char *dir, const char *key_path, bay__sig_info *in
  * (the message names each file: `"plugin.so" altered, "x.sh" added`);
  * BAY_EIO when dir, a file in it or trusted_dir cannot be read, or a .pub file
  * in trusted_dir is malformed; BAY_ENOMEM. */
-int bay__signature_verify(const char *dir, const char *trusted_dir, bay__sig_info *info, char *err, size_t errlen);
+int bay__signature_verify(const char *dir, const char *trusted_dir, bay__sig_info *info, bay_error *err);
 
 /* bay__signature_policy_parse reads "require-signed", "warn" or "off" into
  * *policy. Returns 0, or BAY_EINVAL for any other text. */

@@ -10,7 +10,6 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,19 +27,7 @@ struct bay__state {
     int lock;             /* DIR/state.lock, flock()ed; -1 when not open */
     bay__state_plugin **v; /* installed plugins, sorted by id */
     size_t n, cap;
-    char error[512]; /* message of the last failure */
 };
-
-static int fail(bay__state *s, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(bay__state *s, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(s->error, sizeof s->error, fmt, ap);
-    va_end(ap);
-    return code;
-}
 
 /* join returns "a/b" in a new string, or NULL. */
 static char *join(const char *a, const char *b)
@@ -52,27 +39,28 @@ static char *join(const char *a, const char *b)
     return p;
 }
 
-/* mkdirs creates the folder path (non-empty) and its parents, mode 0700. */
-static int mkdirs(bay__state *s, const char *path)
+/* mkdirs creates the folder path (non-empty) and its parents, mode 0700;
+ * plugin is the plugin whose data folder it is, or NULL. */
+static int mkdirs(const char *path, const char *plugin, bay_error *err)
 {
     char buf[PATH_MAX];
     struct stat st;
     if ((size_t)snprintf(buf, sizeof buf, "%s", path) >= sizeof buf)
-        return fail(s, BAY_EIO, "%s: path too long", path);
+        return bay_error_set(err, BAY_EIO, plugin, "%s: path too long", path);
     for (char *p = buf + 1;; p++) {
         if (*p && *p != '/')
             continue;
         char c = *p;
         *p = '\0';
         if (mkdir(buf, 0700) && errno != EEXIST)
-            return fail(s, BAY_EIO, "cannot create folder %s: %s", buf, strerror(errno));
+            return bay_error_set(err, BAY_EIO, plugin, "cannot create folder %s: %s", buf, strerror(errno));
         if (!(*p = c))
             break;
     }
     if (stat(path, &st) != 0)
-        return fail(s, BAY_EIO, "cannot read folder %s: %s", path, strerror(errno));
+        return bay_error_set(err, BAY_EIO, plugin, "cannot read folder %s: %s", path, strerror(errno));
     if (!S_ISDIR(st.st_mode))
-        return fail(s, BAY_EIO, "%s is not a folder", path);
+        return bay_error_set(err, BAY_EIO, plugin, "%s is not a folder", path);
     return 0;
 }
 
@@ -104,12 +92,12 @@ static int remove_tree(int dirfd, const char *name)
 }
 
 /* remove_data deletes DIR/data/ID, then the parents it leaves empty below DIR/data. */
-static int remove_data(bay__state *s, const char *id)
+static int remove_data(bay__state *s, const char *id, bay_error *err)
 {
     char rel[PATH_MAX];
     int dirfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
     if (dirfd < 0)
-        return fail(s, BAY_EIO, "cannot open folder %s: %s", s->dir, strerror(errno));
+        return bay_error_set(err, BAY_EIO, id, "cannot open folder %s: %s", s->dir, strerror(errno));
     snprintf(rel, sizeof rel, "data/%s", id); /* ids are short: it fits */
     rc = remove_tree(dirfd, rel);
     for (char *slash; !rc && (slash = strrchr(rel, '/')) > rel + strlen("data");) {
@@ -121,7 +109,7 @@ static int remove_data(bay__state *s, const char *id)
         }
     }
     close(dirfd);
-    return rc ? fail(s, BAY_EIO, "cannot delete %s/%s: %s", s->dir, rel, strerror(rc)) : 0;
+    return rc ? bay_error_set(err, BAY_EIO, id, "cannot delete %s/%s: %s", s->dir, rel, strerror(rc)) : 0;
 }
 
 static void plugin_free(bay__state_plugin *p)
@@ -168,20 +156,21 @@ static bool find(const bay__state *s, const char *id, size_t *at)
 }
 
 /* installed finds plugin id, or fails with BAY_ENOENT. */
-static int installed(bay__state *s, const char *id, size_t *at)
+static int installed(bay__state *s, const char *id, size_t *at, bay_error *err)
 {
-    return id && find(s, id, at) ? 0 : fail(s, BAY_ENOENT, "plugin %s is not installed", id ? id : "(null)");
+    return id && find(s, id, at) ? 0
+                                 : bay_error_set(err, BAY_ENOENT, id, "plugin %s is not installed", id ? id : "(null)");
 }
 
 /* reserve makes room for one more entry. */
-static int reserve(bay__state *s)
+static int reserve(bay__state *s, bay_error *err)
 {
     if (s->n < s->cap)
         return 0;
     size_t cap = s->cap ? s->cap * 2 : 16;
     bay__state_plugin **v = realloc(s->v, cap * sizeof *v);
     if (!v)
-        return fail(s, BAY_ENOMEM, "out of memory");
+        return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
     s->v = v;
     s->cap = cap;
     return 0;
@@ -207,7 +196,7 @@ static bay__state_plugin *take(bay__state *s, size_t at)
 /* ---- state.json ---------------------------------------------------------- */
 
 /* load_entry adds the plugin id described by e, as read from state.json. */
-static int load_entry(bay__state *s, const char *id, json_t *e)
+static int load_entry(bay__state *s, const char *id, json_t *e, bay_error *err)
 {
     json_t *enabled = json_object_get(e, "enabled"), *granted = json_object_get(e, "granted"),
            *failed = json_object_get(e, "failed");
@@ -219,19 +208,19 @@ static int load_entry(bay__state *s, const char *id, json_t *e)
     for (size_t i = 0; ok && i < json_array_size(granted); i++)
         ok = json_is_string(json_array_get(granted, i));
     if (!ok)
-        return fail(s, BAY_EIO,
-                    "%s: plugin \"%s\": expected a plugin id mapped to {\"enabled\": true or false, \"granted\": "
-                    "[strings], \"failed\": string (optional)} (" CORRUPT_HINT ")",
-                    s->file, id);
+        return bay_error_set(err, BAY_EIO, NULL,
+                             "%s: plugin \"%s\": expected a plugin id mapped to {\"enabled\": true or false, "
+                             "\"granted\": [strings], \"failed\": string (optional)} (" CORRUPT_HINT ")",
+                             s->file, id);
     if (!(list = calloc(json_array_size(granted) + 1, sizeof *list)))
-        return fail(s, BAY_ENOMEM, "out of memory");
+        return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
     for (size_t i = 0; i < json_array_size(granted); i++)
         list[i] = json_string_value(json_array_get(granted, i));
     p = plugin_new(id, json_is_true(enabled), list, json_string_value(failed));
     free(list);
-    if (!p || reserve(s)) {
+    if (!p || reserve(s, err)) {
         plugin_free(p);
-        return fail(s, BAY_ENOMEM, "out of memory");
+        return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
     }
     find(s, id, &at);
     insert(s, at, p);
@@ -239,29 +228,32 @@ static int load_entry(bay__state *s, const char *id, json_t *e)
 }
 
 /* load reads state.json, when there is one. */
-static int load(bay__state *s)
+static int load(bay__state *s, bay_error *err)
 {
     json_t *root, *format, *plugins;
     json_error_t je;
     FILE *f = fopen(s->file, "r");
     int rc = 0;
     if (!f)
-        return errno == ENOENT ? 0 : fail(s, BAY_EIO, "cannot read %s: %s", s->file, strerror(errno));
+        return errno == ENOENT ? 0
+                               : bay_error_set(err, BAY_EIO, NULL, "cannot read %s: %s", s->file, strerror(errno));
     root = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
     fclose(f);
     if (!root)
-        return fail(s, BAY_EIO, "%s: line %d column %d: %s (" CORRUPT_HINT ")", s->file, je.line, je.column,
-                    je.text);
+        return bay_error_set(err, BAY_EIO, NULL, "%s: line %d column %d: %s (" CORRUPT_HINT ")", s->file, je.line,
+                             je.column, je.text);
     format = json_object_get(root, "format");
     plugins = json_object_get(root, "plugins");
     if (!json_is_integer(format) || !json_is_object(plugins))
-        rc = fail(s, BAY_EIO, "%s: expected an object with \"format\": 1 and \"plugins\": {...} (" CORRUPT_HINT ")",
-                  s->file);
+        rc = bay_error_set(err, BAY_EIO, NULL,
+                           "%s: expected an object with \"format\": 1 and \"plugins\": {...} (" CORRUPT_HINT ")",
+                           s->file);
     else if (json_integer_value(format) != STATE_FORMAT)
-        rc = fail(s, BAY_EIO, "%s: format %" JSON_INTEGER_FORMAT " is not the one this broker reads (%d)", s->file,
-                  json_integer_value(format), STATE_FORMAT);
+        rc = bay_error_set(err, BAY_EIO, NULL,
+                           "%s: format %" JSON_INTEGER_FORMAT " is not the one this broker reads (%d)", s->file,
+                           json_integer_value(format), STATE_FORMAT);
     for (void *it = json_object_iter(plugins); !rc && it; it = json_object_iter_next(plugins, it))
-        rc = load_entry(s, json_object_iter_key(it), json_object_iter_value(it));
+        rc = load_entry(s, json_object_iter_key(it), json_object_iter_value(it), err);
     json_decref(root);
     return rc;
 }
@@ -305,12 +297,12 @@ static int write_all(int fd, const char *buf, size_t len)
 
 /* write_tmp writes text and a newline to state.json.tmp and flushes it to
  * disk; on failure it removes the file and the message names the step. */
-static int write_tmp(bay__state *s, const char *text)
+static int write_tmp(bay__state *s, const char *text, bay_error *err)
 {
     int fd = open(s->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), e;
     const char *step = "write";
     if (fd < 0)
-        return fail(s, BAY_EIO, "cannot create %s: %s", s->tmp, strerror(errno));
+        return bay_error_set(err, BAY_EIO, NULL, "cannot create %s: %s", s->tmp, strerror(errno));
     if (!(e = write_all(fd, text, strlen(text))) && !(e = write_all(fd, "\n", 1)) && fsync(fd) != 0)
         e = errno, step = "flush to disk";
     if (close(fd) != 0 && !e)
@@ -318,30 +310,32 @@ static int write_tmp(bay__state *s, const char *text)
     if (!e)
         return 0;
     unlink(s->tmp); /* a leftover is dropped by the next bay__state_open */
-    return fail(s, BAY_EIO, "cannot %s %s: %s", step, s->tmp, strerror(e));
+    return bay_error_set(err, BAY_EIO, NULL, "cannot %s %s: %s", step, s->tmp, strerror(e));
 }
 
-int bay__state_save(bay__state *s)
+int bay__state_save(bay__state *s, bay_error *err)
 {
     json_t *root = to_json(s);
     char *text = root ? json_dumps(root, JSON_INDENT(2)) : NULL;
     int rc, dirfd;
     json_decref(root);
     if (!text)
-        return fail(s, BAY_ENOMEM, "out of memory");
-    rc = write_tmp(s, text);
+        return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
+    rc = write_tmp(s, text, err);
     free(text);
     if (rc)
         return rc;
     if (rename(s->tmp, s->file) != 0) {
-        rc = fail(s, BAY_EIO, "cannot rename %s to %s: %s", s->tmp, s->file, strerror(errno));
+        rc = bay_error_set(err, BAY_EIO, NULL, "cannot rename %s to %s: %s", s->tmp, s->file, strerror(errno));
         unlink(s->tmp);
         return rc;
     }
     if ((dirfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-        return fail(s, BAY_EIO, "cannot open folder %s to flush the saved state: %s", s->dir, strerror(errno));
+        return bay_error_set(err, BAY_EIO, NULL, "cannot open folder %s to flush the saved state: %s", s->dir,
+                             strerror(errno));
     if (fsync(dirfd) != 0)
-        rc = fail(s, BAY_EIO, "cannot flush folder %s after saving the state: %s", s->dir, strerror(errno));
+        rc = bay_error_set(err, BAY_EIO, NULL, "cannot flush folder %s after saving the state: %s", s->dir,
+                           strerror(errno));
     close(dirfd);
     return rc;
 }
@@ -349,56 +343,49 @@ int bay__state_save(bay__state *s)
 /* ---- opening ---------------------------------------------------------------- */
 
 /* take_lock opens DIR/state.lock and locks it, so one broker at a time uses DIR. */
-static int take_lock(bay__state *s)
+static int take_lock(bay__state *s, bay_error *err)
 {
     char *path = join(s->dir, "state.lock");
     int rc = 0;
     if (!path)
-        return fail(s, BAY_ENOMEM, "out of memory");
+        return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
     if ((s->lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
-        rc = fail(s, BAY_EIO, "cannot open %s: %s", path, strerror(errno));
+        rc = bay_error_set(err, BAY_EIO, NULL, "cannot open %s: %s", path, strerror(errno));
     else if (flock(s->lock, LOCK_EX | LOCK_NB))
-        rc = errno == EWOULDBLOCK ? fail(s, BAY_EBUSY, "state folder %s is in use by another broker", s->dir)
-                                  : fail(s, BAY_EIO, "cannot lock %s: %s", path, strerror(errno));
+        rc = errno == EWOULDBLOCK
+                 ? bay_error_set(err, BAY_EBUSY, NULL, "state folder %s is in use by another broker", s->dir)
+                 : bay_error_set(err, BAY_EIO, NULL, "cannot lock %s: %s", path, strerror(errno));
     free(path);
     return rc;
 }
 
 /* make_sub creates DIR/name. */
-static int make_sub(bay__state *s, const char *name)
+static int make_sub(bay__state *s, const char *name, bay_error *err)
 {
     char *path = join(s->dir, name);
-    int rc = path ? mkdirs(s, path) : fail(s, BAY_ENOMEM, "out of memory");
+    int rc = path ? mkdirs(path, NULL, err) : bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
     free(path);
     return rc;
 }
 
-int bay__state_open(const char *dir, bay__state **out, char *err, size_t errlen)
+int bay__state_open(const char *dir, bay__state **out, bay_error *err)
 {
     bay__state *s;
     int rc;
-    if (!out || !dir || !*dir) {
-        if (err && errlen)
-            snprintf(err, errlen, "no state folder given");
-        return BAY_EINVAL;
-    }
+    if (!out || !dir || !*dir)
+        return bay_error_set(err, BAY_EINVAL, NULL, "no state folder given");
     *out = NULL;
-    if (!(s = calloc(1, sizeof *s))) {
-        if (err && errlen)
-            snprintf(err, errlen, "out of memory");
-        return BAY_ENOMEM;
-    }
+    if (!(s = calloc(1, sizeof *s)))
+        return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
     s->lock = -1;
     if (!(s->dir = strdup(dir)) || !(s->file = join(dir, "state.json")) || !(s->tmp = join(dir, "state.json.tmp")))
-        rc = fail(s, BAY_ENOMEM, "out of memory");
-    else if (!(rc = mkdirs(s, dir)) && !(rc = make_sub(s, "data")) && !(rc = make_sub(s, "run")) &&
-             !(rc = take_lock(s)) && unlink(s->tmp) && errno != ENOENT)
-        rc = fail(s, BAY_EIO, "cannot remove the unfinished %s: %s", s->tmp, strerror(errno));
+        rc = bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
+    else if (!(rc = mkdirs(dir, NULL, err)) && !(rc = make_sub(s, "data", err)) && !(rc = make_sub(s, "run", err)) &&
+             !(rc = take_lock(s, err)) && unlink(s->tmp) && errno != ENOENT)
+        rc = bay_error_set(err, BAY_EIO, NULL, "cannot remove the unfinished %s: %s", s->tmp, strerror(errno));
     if (!rc)
-        rc = load(s);
+        rc = load(s, err);
     if (rc) {
-        if (err && errlen)
-            snprintf(err, errlen, "%s", s->error);
         bay__state_close(s);
         return rc;
     }
@@ -423,8 +410,6 @@ void bay__state_close(bay__state *s)
 
 const char *bay__state_dir(const bay__state *s) { return s->dir; }
 
-const char *bay__state_error(const bay__state *s) { return s->error; }
-
 size_t bay__state_count(const bay__state *s) { return s->n; }
 
 bay__state_plugin *bay__state_at(bay__state *s, size_t i) { return i < s->n ? s->v[i] : NULL; }
@@ -444,25 +429,27 @@ static bool inside(const char *a, const char *b)
     return strncmp(a, b, n) == 0 && a[n] == '/';
 }
 
-int bay__state_install(bay__state *s, const char *id, const char *const *granted, bay__state_plugin **out)
+int bay__state_install(bay__state *s, const char *id, const char *const *granted, bay__state_plugin **out,
+                       bay_error *err)
 {
     bay__state_plugin *p;
     size_t at;
     int rc;
     if (!bay__plugin_id_valid(id))
-        return fail(s, BAY_EINVAL, "\"%s\" is not a plugin id", id ? id : "(null)");
+        return bay_error_set(err, BAY_EINVAL, NULL, "\"%s\" is not a plugin id", id ? id : "(null)");
     if (find(s, id, &at))
-        return fail(s, BAY_EEXIST, "plugin %s is already installed", id);
+        return bay_error_set(err, BAY_EEXIST, id, "plugin %s is already installed", id);
     for (size_t i = 0; i < s->n; i++)
         if (inside(id, s->v[i]->id) || inside(s->v[i]->id, id))
-            return fail(s, BAY_EINVAL, "plugin %s cannot be installed beside %s: one's folder is inside the other's",
-                        id, s->v[i]->id);
-    if ((rc = remove_data(s, id)) || (rc = reserve(s)))
+            return bay_error_set(err, BAY_EINVAL, id,
+                                 "plugin %s cannot be installed beside %s: one's folder is inside the other's", id,
+                                 s->v[i]->id);
+    if ((rc = remove_data(s, id, err)) || (rc = reserve(s, err)))
         return rc;
     if (!(p = plugin_new(id, true, granted, NULL)))
-        return fail(s, BAY_ENOMEM, "out of memory");
+        return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
     insert(s, at, p);
-    if ((rc = bay__state_save(s))) {
+    if ((rc = bay__state_save(s, err))) {
         plugin_free(take(s, at));
         return rc;
     }
@@ -471,47 +458,47 @@ int bay__state_install(bay__state *s, const char *id, const char *const *granted
     return 0;
 }
 
-int bay__state_uninstall(bay__state *s, const char *id)
+int bay__state_uninstall(bay__state *s, const char *id, bay_error *err)
 {
     bay__state_plugin *p;
     size_t at;
-    int rc = installed(s, id, &at);
+    int rc = installed(s, id, &at, err);
     if (rc)
         return rc;
     p = take(s, at);
-    if ((rc = bay__state_save(s))) {
+    if ((rc = bay__state_save(s, err))) {
         insert(s, at, p);
         return rc;
     }
-    rc = remove_data(s, p->id);
+    rc = remove_data(s, p->id, err);
     plugin_free(p);
     return rc;
 }
 
-int bay__state_set_enabled(bay__state *s, const char *id, bool enabled)
+int bay__state_set_enabled(bay__state *s, const char *id, bool enabled, bay_error *err)
 {
     size_t at;
-    int rc = installed(s, id, &at);
+    int rc = installed(s, id, &at, err);
     if (rc || s->v[at]->enabled == enabled)
         return rc;
     s->v[at]->enabled = enabled;
-    if ((rc = bay__state_save(s)))
+    if ((rc = bay__state_save(s, err)))
         s->v[at]->enabled = !enabled;
     return rc;
 }
 
-int bay__state_set_failed(bay__state *s, const char *id, const char *reason)
+int bay__state_set_failed(bay__state *s, const char *id, const char *reason, bay_error *err)
 {
     char *copy = NULL, *old;
     size_t at;
-    int rc = installed(s, id, &at);
+    int rc = installed(s, id, &at, err);
     if (rc)
         return rc;
     if (reason && !(copy = strdup(reason)))
-        return fail(s, BAY_ENOMEM, "out of memory");
+        return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
     old = s->v[at]->failed;
     s->v[at]->failed = copy;
-    if ((rc = bay__state_save(s))) {
+    if ((rc = bay__state_save(s, err))) {
         free(s->v[at]->failed);
         s->v[at]->failed = old;
         return rc;
@@ -520,17 +507,17 @@ int bay__state_set_failed(bay__state *s, const char *id, const char *reason)
     return 0;
 }
 
-int bay__state_set_granted(bay__state *s, const char *id, const char *const *granted)
+int bay__state_set_granted(bay__state *s, const char *id, const char *const *granted, bay_error *err)
 {
     size_t at;
-    int rc = installed(s, id, &at);
+    int rc = installed(s, id, &at, err);
     if (rc)
         return rc;
     char **copy = bay__strv_copy(granted), **old = s->v[at]->granted;
     if (copy == NULL)
-        return fail(s, BAY_ENOMEM, "out of memory");
+        return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
     s->v[at]->granted = copy;
-    if ((rc = bay__state_save(s))) {
+    if ((rc = bay__state_save(s, err))) {
         s->v[at]->granted = old;
         bay__strv_free(copy);
         return rc;
@@ -539,13 +526,14 @@ int bay__state_set_granted(bay__state *s, const char *id, const char *const *gra
     return 0;
 }
 
-int bay__state_data_dir(bay__state *s, const char *id, char *path, size_t len)
+int bay__state_data_dir(bay__state *s, const char *id, char *path, size_t len, bay_error *err)
 {
     size_t at;
-    int rc = installed(s, id, &at);
+    int rc = installed(s, id, &at, err);
     if (rc)
         return rc;
     if ((size_t)snprintf(path, len, "%s/data/%s", s->dir, id) >= len)
-        return fail(s, BAY_EINVAL, "the data folder path of plugin %s does not fit in %zu bytes", id, len);
-    return mkdirs(s, path);
+        return bay_error_set(err, BAY_EINVAL, id, "the data folder path of plugin %s does not fit in %zu bytes", id,
+                             len);
+    return mkdirs(path, id, err);
 }

@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <plugbay/error.h>
+
 /* The state folder DIR holds:
  *   DIR/state.json   the state, replaced atomically on every change
  *                    ({"format": 1, "plugins": {ID: {"enabled": bool,
@@ -12,7 +14,11 @@
  *   DIR/state.lock   held (flock) while a broker has the state open
  *   DIR/data/ID/     each plugin's private data folder
  *   DIR/run/         sockets and other files of a running broker
- * A broker killed at any moment finds either the previous or the new state.json. */
+ * A broker killed at any moment finds either the previous or the new state.json.
+ * Each call below that can fail returns 0 or a bay_errno code and fills err
+ * (NULL allowed): its message says what failed; its plugin is the id the call
+ * was given when the failure is about that plugin's entry or data folder, and
+ * "" when it is about the state file or folder. */
 typedef struct bay__state bay__state;
 
 /* One installed plugin. Owned by the state: valid until the plugin is
@@ -32,7 +38,7 @@ typedef struct bay__state_plugin {
  * BAY_EIO with a message naming the file; it is never discarded. On success
  * *out is a state the caller closes with bay__state_close(); on failure err
  * says why. */
-int bay__state_open(const char *dir, bay__state **out, char *err, size_t errlen);
+int bay__state_open(const char *dir, bay__state **out, bay_error *err);
 
 /* bay__state_close releases the lock and frees s and every bay__state_plugin of
  * it. NULL is ignored. Nothing is written: every change was saved when made. */
@@ -40,10 +46,6 @@ void bay__state_close(bay__state *s);
 
 /* bay__state_dir returns the state folder as given to bay__state_open. Borrowed. */
 const char *bay__state_dir(const bay__state *s);
-
-/* bay__state_error returns the message of the last failed call on s ("" when
- * none). Borrowed, valid until the next call on s. */
-const char *bay__state_error(const bay__state *s);
 
 /* bay__state_count returns the number of installed plugins. */
 size_t bay__state_count(const bay__state *s);
@@ -61,30 +63,31 @@ bay__state_plugin *bay__state_find(bay__state *s, const char *id);
  * installed; BAY_EINVAL when id is not a plugin id or nests with an installed
  * one ("a" and "a/b" would share a data folder); BAY_EIO when saving fails, in
  * which case nothing changed. Every call below may also return BAY_ENOMEM. */
-int bay__state_install(bay__state *s, const char *id, const char *const *granted, bay__state_plugin **out);
+int bay__state_install(bay__state *s, const char *id, const char *const *granted, bay__state_plugin **out,
+                       bay_error *err);
 
 /* bay__state_uninstall removes plugin id, saves, then deletes DIR/data/ID.
  * BAY_ENOENT when not installed; BAY_EIO when saving fails (nothing changed)
  * or the data folder cannot be deleted (the plugin is uninstalled anyway).
  * Pointers to the plugin's entry are invalid afterwards. */
-int bay__state_uninstall(bay__state *s, const char *id);
+int bay__state_uninstall(bay__state *s, const char *id, bay_error *err);
 
 /* bay__state_set_enabled sets whether plugin id is enabled and saves.
  * BAY_ENOENT when not installed; BAY_EIO when saving fails (nothing changed). */
-int bay__state_set_enabled(bay__state *s, const char *id, bool enabled);
+int bay__state_set_enabled(bay__state *s, const char *id, bool enabled, bay_error *err);
 
 /* bay__state_set_failed records why plugin id stays failed (copied), or clears
  * it when reason is NULL, and saves. Same errors as bay__state_set_enabled. */
-int bay__state_set_failed(bay__state *s, const char *id, const char *reason);
+int bay__state_set_failed(bay__state *s, const char *id, const char *reason, bay_error *err);
 
 /* bay__state_set_granted replaces plugin id's granted permissions with a copy of
  * granted (NULL-terminated; NULL = none) and saves. Same errors as above. */
-int bay__state_set_granted(bay__state *s, const char *id, const char *const *granted);
+int bay__state_set_granted(bay__state *s, const char *id, const char *const *granted, bay_error *err);
 
 /* bay__state_data_dir writes DIR/data/ID to path (len bytes) and creates the
  * folder (mode 0700) when missing. BAY_ENOENT when id is not installed,
  * BAY_EINVAL when path is too small, BAY_EIO when the folder cannot be made. */
-int bay__state_data_dir(bay__state *s, const char *id, char *path, size_t len);
+int bay__state_data_dir(bay__state *s, const char *id, char *path, size_t len, bay_error *err);
 
 /* bay__state_save writes the state to DIR/state.json atomically: the JSON goes
  * to state.json.tmp, which is flushed to disk, renamed over state.json, and
@@ -94,6 +97,6 @@ int bay__state_data_dir(bay__state *s, const char *id, char *path, size_t len);
  * ("cannot write DIR/state.json.tmp: No space left on device").
  * The mutating calls above save by themselves; on any failure of theirs the
  * state in memory is left as it was. */
-int bay__state_save(bay__state *s);
+int bay__state_save(bay__state *s, bay_error *err);
 
 #endif

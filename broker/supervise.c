@@ -119,13 +119,13 @@ int supervise_init(broker *b, char *err, size_t errlen)
         return BAY_ENOMEM;
     }
     cgroup_init(b);
-    char why[300];
-    b->pidns = b->opt.sandbox && b->opt.namespaces && launch_probe(why, sizeof why);
+    bay_error why;
+    b->pidns = b->opt.sandbox && b->opt.namespaces && launch_probe(&why);
     if (b->opt.sandbox && b->opt.namespaces && !b->pidns)
         bay__log(BAY_LOG_WARN, NULL,
                 "workers share plugbayd's PID and IPC namespaces (%s): a plugin can name processes outside its worker by pid; "
                 "seccomp and Landlock still refuse its signals",
-                why);
+                why.message);
     if (b->opt.worker_dir) {
         snprintf(b->worker_dir, sizeof b->worker_dir, "%s", b->opt.worker_dir);
     } else {
@@ -220,8 +220,9 @@ int supervise_spawn(broker *b, plugin *p, char *err, size_t errlen)
         snprintf(err, errlen, "no worker for language \"%s\": %s: %s", p->m->language, exe, strerror(errno));
         return BAY_ENOENT;
     }
-    if (bay__state_data_dir(b->state, p->id, data, sizeof data) != 0) {
-        snprintf(err, errlen, "%s", bay__state_error(b->state));
+    bay_error e;
+    if (bay__state_data_dir(b->state, p->id, data, sizeof data, &e) != 0) {
+        snprintf(err, errlen, "%s", e.message);
         return BAY_EIO;
     }
     conn *c = conn_open(b, ROLE_WORKER, 0, 0, url, sizeof url);

@@ -14,18 +14,12 @@ static int reply(bay_value *m, bool ok, bay_error *err)
     return rc;
 }
 
-/* failed turns a message of broker/signature.c into err. */
-static int failed(int rc, const char *why, bay_error *err)
-{
-    return bay_error_set(err, rc, NULL, "%s", why);
-}
-
 int cli_keygen(const signing_args *a, bay_error *err)
 {
-    char id[BAY_KEY_ID_SIZE], why[512];
-    int rc = bay__signature_keygen(a->out, a->comment, id, why, sizeof why);
+    char id[BAY_KEY_ID_SIZE];
+    int rc = bay__signature_keygen(a->out, a->comment, id, err);
     if (rc)
-        return failed(rc, why, err);
+        return rc;
     if (!a->json) {
         printf("key %s: secret key in %s (keep it private), public key in %s.pub "
                "(give it to whoever installs your plugins)\n", id, a->out, a->out);
@@ -40,17 +34,16 @@ int cli_keygen(const signing_args *a, bay_error *err)
 }
 
 /* A signing of a folder or a verification: bay__signature_sign or bay__signature_verify. */
-typedef int (*folder_fn)(const char *dir, const char *with, bay__sig_info *info, char *err, size_t errlen);
+typedef int (*folder_fn)(const char *dir, const char *with, bay__sig_info *info, bay_error *err);
 
 /* on_folder runs fn on a->dir with `with` (the key, or the trusted-keys folder) and,
  * with --json, prints {"dir", "key_id", "files"} and, after a verification,
  * "trusted" and "signer". Returns 0 or the code with err filled. */
 static int on_folder(folder_fn fn, const signing_args *a, const char *with, bay__sig_info *info, bay_error *err)
 {
-    char why[512];
-    int rc = fn(a->dir, with, info, why, sizeof why);
+    int rc = fn(a->dir, with, info, err);
     if (rc || !a->json)
-        return rc ? failed(rc, why, err) : 0;
+        return rc;
     bay_value *m = bay_map();
     bool ok = bay_map_set(m, "dir", bay_str(a->dir)) == 0 && bay_map_set(m, "key_id", bay_str(info->key_id)) == 0 &&
               bay_map_set(m, "files", bay_int((int64_t)info->nfiles)) == 0;

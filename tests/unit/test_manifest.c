@@ -54,10 +54,10 @@ static void put(const char *rel, const char *text)
 }
 
 /* parse_text parses text as PATH; err gets the message. */
-static int parse_text(const char *text, char *err, size_t errlen)
+static int parse_text(const char *text, bay_error *err)
 {
     bay__manifest *m = NULL;
-    int rc = bay__manifest_parse(text, PATH, "/plugins/x", "x", &m, err, errlen);
+    int rc = bay__manifest_parse(text, PATH, "/plugins/x", "x", &m, err);
     cr_assert_eq(rc == 0, m != NULL, "a manifest comes back exactly on success");
     bay__manifest_free(m);
     return rc;
@@ -66,7 +66,7 @@ static int parse_text(const char *text, char *err, size_t errlen)
 /* parse_edit parses the base manifest with field key set to the JSON value
  * (NULL removes the field); within_provide edits provides[0] (or timers[0]
  * when within is "timers") instead of the top level. */
-static int parse_edit(const char *within, const char *key, const char *value, char *err, size_t errlen)
+static int parse_edit(const char *within, const char *key, const char *value, bay_error *err)
 {
     json_t *root_obj = json_loads(base_manifest, 0, NULL), *obj = root_obj;
     cr_assert_not_null(root_obj);
@@ -80,7 +80,7 @@ static int parse_edit(const char *within, const char *key, const char *value, ch
     else
         json_object_del(obj, key);
     char *text = json_dumps(root_obj, 0);
-    int rc = parse_text(text, err, errlen);
+    int rc = parse_text(text, err);
     free(text);
     json_decref(root_obj);
     return rc;
@@ -89,26 +89,27 @@ static int parse_edit(const char *within, const char *key, const char *value, ch
 /* expect_message asserts a BAY_EMANIFEST whose message is exactly PATH ": " want. */
 static void expect_message(const char *within, const char *key, const char *value, const char *want)
 {
-    char err[512] = "";
-    cr_expect_eq(parse_edit(within, key, value, err, sizeof err), BAY_EMANIFEST, "%s = %s accepted", key,
+    bay_error err = {0};
+    cr_expect_eq(parse_edit(within, key, value, &err), BAY_EMANIFEST, "%s = %s accepted", key,
                  value ? value : "(removed)");
-    cr_expect_str_eq(err, want);
+    cr_expect_str_eq(err.message, want);
 }
 
 /* expect_refused asserts a BAY_EMANIFEST whose message names PATH and contains field. */
 static void expect_refused(const char *within, const char *key, const char *value, const char *field)
 {
-    char err[512] = "";
-    cr_expect_eq(parse_edit(within, key, value, err, sizeof err), BAY_EMANIFEST, "%s = %s accepted", key,
+    bay_error err = {0};
+    cr_expect_eq(parse_edit(within, key, value, &err), BAY_EMANIFEST, "%s = %s accepted", key,
                  value ? value : "(removed)");
-    cr_expect(strncmp(err, PATH ": ", strlen(PATH ": ")) == 0, "message does not start with the file: %s", err);
-    cr_expect(strstr(err, field) != NULL, "message does not name %s: %s", field, err);
+    cr_expect(strncmp(err.message, PATH ": ", strlen(PATH ": ")) == 0, "message does not start with the file: %s",
+              err.message);
+    cr_expect(strstr(err.message, field) != NULL, "message does not name %s: %s", field, err.message);
 }
 
 static void expect_accepted(const char *within, const char *key, const char *value)
 {
-    char err[512] = "";
-    cr_expect_eq(parse_edit(within, key, value, err, sizeof err), 0, "%s = %s refused: %s", key, value, err);
+    bay_error err = {0};
+    cr_expect_eq(parse_edit(within, key, value, &err), 0, "%s = %s refused: %s", key, value, err.message);
 }
 
 static const char *full_manifest =
@@ -132,10 +133,11 @@ static const char *full_manifest =
 
 Test(manifest, full_manifest_round_trips_into_the_struct, .init = make_root, .fini = remove_root)
 {
-    char err[512] = "", dir[PATH_MAX], real[PATH_MAX];
+    char dir[PATH_MAX], real[PATH_MAX];
+    bay_error err = {0};
     bay__manifest *m = NULL;
     put("example/hello/plugin.json", full_manifest);
-    cr_assert_eq(bay__manifest_load(root, "example/hello", &m, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(bay__manifest_load(root, "example/hello", &m, &err), 0, "%s", err.message);
 
     snprintf(dir, sizeof dir, "%s/example/hello", root);
     cr_assert_not_null(realpath(dir, real));
@@ -198,9 +200,9 @@ Test(manifest, full_manifest_round_trips_into_the_struct, .init = make_root, .fi
 
 Test(manifest, minimal_manifest_gets_defaults)
 {
-    char err[256] = "";
+    bay_error err = {0};
     bay__manifest *m = NULL;
-    cr_assert_eq(bay__manifest_parse(base_manifest, PATH, "/p/x", "x", &m, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(bay__manifest_parse(base_manifest, PATH, "/p/x", "x", &m, &err), 0, "%s", err.message);
     cr_expect_null(m->host);
     cr_expect_null(m->brief);
     cr_expect_eq(m->order, 0);
@@ -216,23 +218,24 @@ Test(manifest, minimal_manifest_gets_defaults)
 
 Test(manifest, reports_json_syntax_errors_with_line_and_column)
 {
-    char err[256] = "";
-    cr_expect_eq(parse_text("{\n  \"name\": ,\n}", err, sizeof err), BAY_EMANIFEST);
-    cr_expect(strncmp(err, PATH ": line 2 column ", strlen(PATH ": line 2 column ")) == 0, "%s", err);
+    bay_error err = {0};
+    cr_expect_eq(parse_text("{\n  \"name\": ,\n}", &err), BAY_EMANIFEST);
+    cr_expect(strncmp(err.message, PATH ": line 2 column ", strlen(PATH ": line 2 column ")) == 0, "%s",
+              err.message);
 }
 
 Test(manifest, refuses_duplicate_keys)
 {
-    char err[256] = "";
-    cr_expect_eq(parse_text("{\"name\": \"a\", \"name\": \"b\"}", err, sizeof err), BAY_EMANIFEST);
-    cr_expect(strstr(err, "duplicate") != NULL, "%s", err);
+    bay_error err = {0};
+    cr_expect_eq(parse_text("{\"name\": \"a\", \"name\": \"b\"}", &err), BAY_EMANIFEST);
+    cr_expect(strstr(err.message, "duplicate") != NULL, "%s", err.message);
 }
 
 Test(manifest, refuses_a_top_level_that_is_not_an_object)
 {
-    char err[256] = "";
-    cr_expect_eq(parse_text("[1, 2]", err, sizeof err), BAY_EMANIFEST);
-    cr_expect_str_eq(err, PATH ": expected a JSON object like {\"name\": \"hello\", ...}, got an array");
+    bay_error err = {0};
+    cr_expect_eq(parse_text("[1, 2]", &err), BAY_EMANIFEST);
+    cr_expect_str_eq(err.message, PATH ": expected a JSON object like {\"name\": \"hello\", ...}, got an array");
 }
 
 Test(manifest, refuses_each_missing_required_field)
@@ -366,42 +369,46 @@ Test(manifest, checks_timer_intervals)
 
 Test(manifest, quotes_long_or_odd_values_briefly)
 {
-    char err[512] = "";
+    bay_error err = {0};
     cr_expect_eq(parse_edit(NULL, "language", "\"line\\nbreak-and-a-very-long-tail-that-goes-on-and-on-and-on-and-on\"",
-                            err, sizeof err),
+                            &err),
                  BAY_EMANIFEST);
-    cr_expect(strstr(err, "got \"line?break-") != NULL, "%s", err);
-    cr_expect(strstr(err, "...\"") != NULL, "%s", err);
+    cr_expect(strstr(err.message, "got \"line?break-") != NULL, "%s", err.message);
+    cr_expect(strstr(err.message, "...\"") != NULL, "%s", err.message);
 }
 
 Test(manifest, load_reports_a_missing_file_as_io_error, .init = make_root, .fini = remove_root)
 {
-    char err[512] = "", want[PATH_MAX + 64];
+    char want[PATH_MAX + 64];
+    bay_error err = {0};
     bay__manifest *m = NULL;
-    cr_expect_eq(bay__manifest_load(root, "nope", &m, err, sizeof err), BAY_EIO);
+    cr_expect_eq(bay__manifest_load(root, "nope", &m, &err), BAY_EIO);
     cr_expect_null(m);
     snprintf(want, sizeof want, "%s/nope/plugin.json: No such file or directory", root);
-    cr_expect_str_eq(err, want);
+    cr_expect_str_eq(err.message, want);
 }
 
 Test(manifest, load_names_the_file_in_schema_errors, .init = make_root, .fini = remove_root)
 {
-    char err[512] = "", want[PATH_MAX + 128];
+    char want[PATH_MAX + 128];
+    bay_error err = {0};
     bay__manifest *m = NULL;
     put("x/plugin.json", "{\"name\": \"x\", \"version\": \"1.x\"}");
-    cr_expect_eq(bay__manifest_load(root, "x", &m, err, sizeof err), BAY_EMANIFEST);
+    cr_expect_eq(bay__manifest_load(root, "x", &m, &err), BAY_EMANIFEST);
     snprintf(want, sizeof want,
              "%s/x/plugin.json: field \"version\": expected a semver string like \"1.2.0\", got \"1.x\"", root);
-    cr_expect_str_eq(err, want);
+    cr_expect_str_eq(err.message, want);
+    cr_expect_eq(err.code, BAY_EMANIFEST);
+    cr_expect_str_eq(err.plugin, "x", "the error names the plugin it is about");
 }
 
 Test(manifest, load_refuses_a_plugin_json_that_is_a_folder, .init = make_root, .fini = remove_root)
 {
-    char err[512] = "";
+    bay_error err = {0};
     bay__manifest *m = NULL;
     put("x/plugin.json/inner", "");
-    cr_expect_eq(bay__manifest_load(root, "x", &m, err, sizeof err), BAY_EIO);
-    cr_expect(strstr(err, "not a regular file") != NULL, "%s", err);
+    cr_expect_eq(bay__manifest_load(root, "x", &m, &err), BAY_EIO);
+    cr_expect(strstr(err.message, "not a regular file") != NULL, "%s", err.message);
 }
 
 /* link_at makes root/rel a symbolic link to target. */
@@ -414,7 +421,7 @@ static void link_at(const char *target, const char *rel)
 
 /* load_code writes x/plugin.json with a C plugin whose code field ("entry"
  * or "library") is value, and loads it. */
-static int load_code(const char *field, const char *value, char *err, size_t errlen)
+static int load_code(const char *field, const char *value, bay_error *err)
 {
     char text[512];
     snprintf(text, sizeof text,
@@ -422,7 +429,7 @@ static int load_code(const char *field, const char *value, char *err, size_t err
              value);
     put("x/plugin.json", text);
     bay__manifest *m = NULL;
-    int rc = bay__manifest_load(root, "x", &m, err, errlen);
+    int rc = bay__manifest_load(root, "x", &m, err);
     cr_assert_eq(rc == 0, m != NULL, "a manifest comes back exactly on success");
     bay__manifest_free(m);
     return rc;
@@ -430,42 +437,45 @@ static int load_code(const char *field, const char *value, char *err, size_t err
 
 Test(manifest, load_takes_code_that_a_link_keeps_inside_the_plugin_folder, .init = make_root, .fini = remove_root)
 {
-    char err[512] = "";
+    bay_error err = {0};
     put("x/real.so", "");
     put("x/lib/inner.so", "");
     link_at("real.so", "x/plugin.so");
     link_at("lib", "x/linked");
-    cr_expect_eq(load_code("entry", "plugin.so", err, sizeof err), 0, "%s", err);
-    cr_expect_eq(load_code("entry", "linked/inner.so", err, sizeof err), 0, "%s", err);
-    cr_expect_eq(load_code("library", "linked/inner.so", err, sizeof err), 0, "%s", err);
-    cr_expect_eq(load_code("library", "libz.so.1", err, sizeof err), 0, "a soname is the system's: %s", err);
-    cr_expect_eq(load_code("entry", "missing.so", err, sizeof err), 0, "the worker reports a missing file: %s", err);
+    cr_expect_eq(load_code("entry", "plugin.so", &err), 0, "%s", err.message);
+    cr_expect_eq(load_code("entry", "linked/inner.so", &err), 0, "%s", err.message);
+    cr_expect_eq(load_code("library", "linked/inner.so", &err), 0, "%s", err.message);
+    cr_expect_eq(load_code("library", "libz.so.1", &err), 0, "a soname is the system's: %s", err.message);
+    cr_expect_eq(load_code("entry", "missing.so", &err), 0, "the worker reports a missing file: %s", err.message);
 }
 
 Test(manifest, load_refuses_code_that_a_link_leads_outside_the_plugin_folder, .init = make_root,
      .fini = remove_root)
 {
-    char err[512] = "", want[PATH_MAX + 512];
+    char want[PATH_MAX + 512];
+    bay_error err = {0};
     put("outside/hello.so", "");
     put("x/plugin.json", "");
     link_at("../outside/hello.so", "x/plugin.so");
     link_at("/etc", "x/etc");
     link_at("../outside", "x/ext");
-    cr_expect_eq(load_code("entry", "plugin.so", err, sizeof err), BAY_EMANIFEST);
+    cr_expect_eq(load_code("entry", "plugin.so", &err), BAY_EMANIFEST);
     snprintf(want, sizeof want,
              "%s/x/plugin.json: field \"entry\": plugin.so leads through a symbolic link to %s/outside/hello.so, "
              "outside the plugin folder, which the sandbox would not let the plugin read; copy the file into the "
              "folder, or link the whole plugin folder into the plugins folder instead", root, root);
-    cr_expect_str_eq(err, want);
-    cr_expect_eq(load_code("entry", "etc/passwd", err, sizeof err), BAY_EMANIFEST, "a linked folder counts too");
-    cr_expect(strstr(err, "etc/passwd leads through a symbolic link to /etc/passwd, outside") != NULL, "%s", err);
-    cr_expect_eq(load_code("library", "ext/hello.so", err, sizeof err), BAY_EMANIFEST);
-    cr_expect(strstr(err, "field \"library\": ext/hello.so leads") != NULL, "%s", err);
+    cr_expect_str_eq(err.message, want);
+    cr_expect_eq(load_code("entry", "etc/passwd", &err), BAY_EMANIFEST, "a linked folder counts too");
+    cr_expect(strstr(err.message, "etc/passwd leads through a symbolic link to /etc/passwd, outside") != NULL, "%s",
+              err.message);
+    cr_expect_eq(load_code("library", "ext/hello.so", &err), BAY_EMANIFEST);
+    cr_expect(strstr(err.message, "field \"library\": ext/hello.so leads") != NULL, "%s", err.message);
 }
 
 Test(manifest, load_takes_a_linked_plugin_folder_as_where_it_leads, .init = make_root, .fini = remove_root)
 {
-    char err[512] = "", real[PATH_MAX];
+    char real[PATH_MAX];
+    bay_error err = {0};
     put("elsewhere/x/plugin.so", "");
     put("elsewhere/x/plugin.json", "{\"name\": \"x\", \"version\": \"1.0.0\", \"language\": \"c\", "
                                    "\"entry\": \"plugin.so\", \"provides\": []}");
@@ -474,7 +484,7 @@ Test(manifest, load_takes_a_linked_plugin_folder_as_where_it_leads, .init = make
     char plugins[PATH_MAX];
     snprintf(plugins, sizeof plugins, "%s/plugins", root);
     bay__manifest *m = NULL;
-    cr_assert_eq(bay__manifest_load(plugins, "x", &m, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(bay__manifest_load(plugins, "x", &m, &err), 0, "%s", err.message);
     snprintf(real, sizeof real, "%s/elsewhere/x", root);
     cr_expect_str_eq(m->dir, real, "the folder the sandbox opens is the real one");
     bay__manifest_free(m);
@@ -482,11 +492,12 @@ Test(manifest, load_takes_a_linked_plugin_folder_as_where_it_leads, .init = make
 
 Test(manifest, load_refuses_ids_that_leave_the_plugins_folder)
 {
-    char err[512] = "";
+    bay_error err = {0};
     bay__manifest *m = NULL;
-    cr_expect_eq(bay__manifest_load("/tmp", "../etc", &m, err, sizeof err), BAY_EINVAL);
-    cr_expect(strstr(err, "\"../etc\" is not a plugin id") != NULL, "%s", err);
-    cr_expect_eq(bay__manifest_load("/tmp", NULL, &m, err, sizeof err), BAY_EINVAL);
+    cr_expect_eq(bay__manifest_load("/tmp", "../etc", &m, &err), BAY_EINVAL);
+    cr_expect(strstr(err.message, "\"../etc\" is not a plugin id") != NULL, "%s", err.message);
+    cr_expect_str_eq(err.plugin, "", "what is not a plugin id names no plugin");
+    cr_expect_eq(bay__manifest_load("/tmp", NULL, &m, &err), BAY_EINVAL);
 }
 
 Test(manifest, plugin_ids)
@@ -509,7 +520,8 @@ Test(manifest, plugin_ids)
 Test(manifest_scan, finds_nested_plugins_sorted_and_skips_hidden, .init = make_root, .fini = remove_root)
 {
     const char *want[] = {"a", "d1/d2/d3/d4", "example/hello", "example/world", NULL};
-    char err[512] = "", **ids = NULL;
+    char **ids = NULL;
+    bay_error err = {0};
     put("example/world/plugin.json", "{}");
     put("example/hello/plugin.json", "{}");
     put("example/.git/plugin.json", "{}");
@@ -521,7 +533,7 @@ Test(manifest_scan, finds_nested_plugins_sorted_and_skips_hidden, .init = make_r
     put("bad name/plugin.json", "{}");       /* not a plugin id */
     put("empty/readme.txt", "");
     put("notes.txt", "");
-    cr_assert_eq(bay__manifest_scan(root, &ids, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(bay__manifest_scan(root, &ids, &err), 0, "%s", err.message);
     for (size_t i = 0; want[i] || ids[i]; i++) {
         cr_assert(want[i] && ids[i], "got %s, want %s at %zu", ids[i] ? ids[i] : "end", want[i] ? want[i] : "end",
                   i);
@@ -532,8 +544,9 @@ Test(manifest_scan, finds_nested_plugins_sorted_and_skips_hidden, .init = make_r
 
 Test(manifest_scan, an_empty_folder_has_no_plugins, .init = make_root, .fini = remove_root)
 {
-    char err[256] = "", **ids = NULL;
-    cr_assert_eq(bay__manifest_scan(root, &ids, err, sizeof err), 0, "%s", err);
+    char **ids = NULL;
+    bay_error err = {0};
+    cr_assert_eq(bay__manifest_scan(root, &ids, &err), 0, "%s", err.message);
     cr_assert_not_null(ids);
     cr_expect_null(ids[0]);
     bay__strv_free(ids);
@@ -541,10 +554,12 @@ Test(manifest_scan, an_empty_folder_has_no_plugins, .init = make_root, .fini = r
 
 Test(manifest_scan, a_missing_plugins_folder_is_an_io_error)
 {
-    char err[256] = "", **ids = NULL;
-    cr_expect_eq(bay__manifest_scan("/nonexistent/plugbay-plugins", &ids, err, sizeof err), BAY_EIO);
+    char **ids = NULL;
+    bay_error err = {0};
+    cr_expect_eq(bay__manifest_scan("/nonexistent/plugbay-plugins", &ids, &err), BAY_EIO);
     cr_expect_null(ids);
-    cr_expect_str_eq(err, "/nonexistent/plugbay-plugins: cannot read the plugins folder: No such file or directory");
+    cr_expect_str_eq(err.message,
+                     "/nonexistent/plugbay-plugins: cannot read the plugins folder: No such file or directory");
 }
 
 Test(manifest, checks_limits)
@@ -560,15 +575,15 @@ Test(manifest, checks_limits)
 }
 
 /* parse_language parses a manifest in language with limits (a JSON object) and config, giving err. */
-static int parse_language(const char *language, const char *limits, const char *config, bay__manifest **m, char *err,
-                          size_t errlen)
+static int parse_language(const char *language, const char *limits, const char *config, bay__manifest **m,
+                          bay_error *err)
 {
     char text[1024];
     snprintf(text, sizeof text,
              "{\"name\": \"x\", \"version\": \"1.0.0\", \"language\": \"%s\", \"entry\": \"main\", "
              "\"provides\": [{\"name\": \"x.y\", \"kind\": \"handle\"}], \"limits\": %s, \"config\": %s}",
              language, limits, config);
-    return bay__manifest_parse(text, PATH, "/plugins/x", "x", m, err, errlen);
+    return bay__manifest_parse(text, PATH, "/plugins/x", "x", m, err);
 }
 
 Test(manifest, each_language_has_its_own_limits_checked_like_the_others)
@@ -605,22 +620,22 @@ Test(manifest, each_language_has_its_own_limits_checked_like_the_others)
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         bay__manifest *m = NULL;
-        char err[512] = "", want[600];
-        int rc = parse_language(cases[i].language, cases[i].limits, cases[i].config, &m, err, sizeof err);
+        char want[600];
+        bay_error err = {0};
+        int rc = parse_language(cases[i].language, cases[i].limits, cases[i].config, &m, &err);
         if (cases[i].error == NULL) {
-            cr_expect_eq(rc, 0, "%s %s refused: %s", cases[i].language, cases[i].limits, err);
+            cr_expect_eq(rc, 0, "%s %s refused: %s", cases[i].language, cases[i].limits, err.message);
         } else {
             snprintf(want, sizeof want, PATH ": %s", cases[i].error);
             cr_expect_eq(rc, BAY_EMANIFEST, "%s %s accepted", cases[i].language, cases[i].limits);
-            cr_expect_str_eq(err, want);
+            cr_expect_str_eq(err.message, want);
         }
         bay__manifest_free(m);
     }
     bay__manifest *m = NULL;
-    char err[512];
-    cr_assert_eq(parse_language("lua", "{\"lua_memory_mb\": 16, \"lua_instructions\": 2000000}", "{}", &m, err,
-                                sizeof err),
-                 0, "%s", err);
+    bay_error err = {0};
+    cr_assert_eq(parse_language("lua", "{\"lua_memory_mb\": 16, \"lua_instructions\": 2000000}", "{}", &m, &err),
+                 0, "%s", err.message);
     cr_expect_eq(m->limits.lua_memory_mb, 16);
     cr_expect_eq(m->limits.lua_instructions, 2000000);
     cr_expect_eq(m->limits.python_memory_mb, 0, "0 leaves the bridge's default");
@@ -631,12 +646,12 @@ Test(manifest, each_language_has_its_own_limits_checked_like_the_others)
 
 Test(manifest, a_library_binding_has_signatures_instead_of_an_entry)
 {
-    char err[512];
+    bay_error err = {0};
     const char *binding = "{\"name\": \"z\", \"version\": \"1.0.0\", \"language\": \"c\", \"library\": \"libz.so.1\","
                           " \"provides\": [{\"name\": \"zlib.crc32\", \"kind\": \"handle\","
                           " \"signature\": \"ulong crc32(ulong, bytes b, uint len(b))\"}]}";
     bay__manifest *m = NULL;
-    cr_assert_eq(bay__manifest_parse(binding, PATH, "/plugins/x", "x", &m, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(bay__manifest_parse(binding, PATH, "/plugins/x", "x", &m, &err), 0, "%s", err.message);
     cr_assert_str_eq(m->library, "libz.so.1");
     cr_assert_null(m->entry);
     cr_assert_str_eq(m->provides[0].signature, "ulong crc32(ulong, bytes b, uint len(b))");
@@ -668,7 +683,7 @@ Test(manifest, a_library_binding_has_signatures_instead_of_an_entry)
          "bytes parameter \"buf\" has no length parameter"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        cr_expect_eq(parse_text(bad[i].text, err, sizeof err), BAY_EMANIFEST, "case %zu accepted", i);
-        cr_expect(strstr(err, bad[i].needle), "case %zu: %s", i, err);
+        cr_expect_eq(parse_text(bad[i].text, &err), BAY_EMANIFEST, "case %zu accepted", i);
+        cr_expect(strstr(err.message, bad[i].needle), "case %zu: %s", i, err.message);
     }
 }

@@ -14,8 +14,8 @@ static bay__manifest *m;
 
 static void setup(void)
 {
-    char err[512];
-    cr_assert_eq(bay__manifest_parse(manifest, "x/plugin.json", "/p/x", "x", &m, err, sizeof err), 0, "%s", err);
+    bay_error err = {0};
+    cr_assert_eq(bay__manifest_parse(manifest, "x/plugin.json", "/p/x", "x", &m, &err), 0, "%s", err.message);
 }
 
 static void teardown(void)

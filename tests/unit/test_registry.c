@@ -8,7 +8,7 @@
 #include "registry.h"
 
 static bay__registry *r;
-static char err[512];
+static bay_error err;
 static int a, b, h; /* owners: their addresses are enough */
 
 static void setup(void)
@@ -26,8 +26,8 @@ TestSuite(registry, .init = setup, .fini = teardown);
 
 Test(registry, handle_selects_the_first_provider_in_load_order)
 {
-    cr_assert_eq(bay__registry_add(r, "greet", BAY_HANDLE, &b, "b", 5, NULL, err, sizeof err), 0);
-    cr_assert_eq(bay__registry_add(r, "greet", BAY_HANDLE, &a, "a", 1, NULL, err, sizeof err), 0);
+    cr_assert_eq(bay__registry_add(r, "greet", BAY_HANDLE, &b, "b", 5, NULL, &err), 0);
+    cr_assert_eq(bay__registry_add(r, "greet", BAY_HANDLE, &a, "a", 1, NULL, &err), 0);
     bay__provider *sel[4];
     bay__extpoint *e = bay__registry_find(r, "greet");
     cr_assert_eq(bay__registry_select(e, NULL, sel, 4), 1);
@@ -36,9 +36,9 @@ Test(registry, handle_selects_the_first_provider_in_load_order)
 
 Test(registry, event_selects_every_provider_in_load_order)
 {
-    cr_assert_eq(bay__registry_add(r, "started", BAY_EVENT, &h, "host:x", 100, NULL, err, sizeof err), 0);
-    cr_assert_eq(bay__registry_add(r, "started", BAY_EVENT, &b, "b", 5, NULL, err, sizeof err), 0);
-    cr_assert_eq(bay__registry_add(r, "started", BAY_EVENT, &a, "a", 1, NULL, err, sizeof err), 0);
+    cr_assert_eq(bay__registry_add(r, "started", BAY_EVENT, &h, "host:x", 100, NULL, &err), 0);
+    cr_assert_eq(bay__registry_add(r, "started", BAY_EVENT, &b, "b", 5, NULL, &err), 0);
+    cr_assert_eq(bay__registry_add(r, "started", BAY_EVENT, &a, "a", 1, NULL, &err), 0);
     bay__provider *sel[4];
     cr_assert_eq(bay__registry_select(bay__registry_find(r, "started"), NULL, sel, 4), 3);
     cr_assert_eq(sel[0]->owner, &a);
@@ -49,8 +49,8 @@ Test(registry, event_selects_every_provider_in_load_order)
 Test(registry, contexts_filter_providers)
 {
     const char *fr[] = {"fr", NULL};
-    cr_assert_eq(bay__registry_add(r, "who", BAY_HANDLE, &a, "a", 1, fr, err, sizeof err), 0);
-    cr_assert_eq(bay__registry_add(r, "who", BAY_HANDLE, &b, "b", 2, NULL, err, sizeof err), 0);
+    cr_assert_eq(bay__registry_add(r, "who", BAY_HANDLE, &a, "a", 1, fr, &err), 0);
+    cr_assert_eq(bay__registry_add(r, "who", BAY_HANDLE, &b, "b", 2, NULL, &err), 0);
     bay__extpoint *e = bay__registry_find(r, "who");
     bay__provider *sel[4];
     cr_assert_eq(bay__registry_select(e, "fr", sel, 4), 1);
@@ -63,18 +63,19 @@ Test(registry, contexts_filter_providers)
 
 Test(registry, kind_conflicts_name_both_sides)
 {
-    cr_assert_eq(bay__registry_declare(r, "x", BAY_HANDLE, "host:app", err, sizeof err), 0);
-    cr_assert_eq(bay__registry_declare(r, "x", BAY_HANDLE, "host:other", err, sizeof err), 0, "same kind again is fine");
-    cr_assert_eq(bay__registry_add(r, "x", BAY_EVENT, &a, "plug/a", 1, NULL, err, sizeof err), BAY_EKIND);
-    cr_assert(strstr(err, "plug/a") && strstr(err, "host:app") && strstr(err, "event") && strstr(err, "handle"),
-              "%s", err);
-    cr_assert_eq(bay__registry_declare(r, "y", 7, "host:app", err, sizeof err), BAY_EINVAL);
+    cr_assert_eq(bay__registry_declare(r, "x", BAY_HANDLE, "host:app", &err), 0);
+    cr_assert_eq(bay__registry_declare(r, "x", BAY_HANDLE, "host:other", &err), 0, "same kind again is fine");
+    cr_assert_eq(bay__registry_add(r, "x", BAY_EVENT, &a, "plug/a", 1, NULL, &err), BAY_EKIND);
+    cr_assert(strstr(err.message, "plug/a") && strstr(err.message, "host:app") && strstr(err.message, "event") &&
+                  strstr(err.message, "handle"),
+              "%s", err.message);
+    cr_assert_eq(bay__registry_declare(r, "y", 7, "host:app", &err), BAY_EINVAL);
 }
 
 Test(registry, providing_twice_is_refused)
 {
-    cr_assert_eq(bay__registry_add(r, "x", BAY_HANDLE, &a, "a", 1, NULL, err, sizeof err), 0);
-    cr_assert_eq(bay__registry_add(r, "x", BAY_HANDLE, &a, "a", 1, NULL, err, sizeof err), BAY_EEXIST);
+    cr_assert_eq(bay__registry_add(r, "x", BAY_HANDLE, &a, "a", 1, NULL, &err), 0);
+    cr_assert_eq(bay__registry_add(r, "x", BAY_HANDLE, &a, "a", 1, NULL, &err), BAY_EEXIST);
 }
 
 static int removed;
@@ -87,9 +88,9 @@ static void count_removed(const char *name, void *user)
 
 Test(registry, removing_an_owner_removes_all_its_providers_and_keeps_declarations)
 {
-    cr_assert_eq(bay__registry_add(r, "x", BAY_HANDLE, &a, "a", 1, NULL, err, sizeof err), 0);
-    cr_assert_eq(bay__registry_add(r, "y", BAY_EVENT, &a, "a", 1, NULL, err, sizeof err), 0);
-    cr_assert_eq(bay__registry_add(r, "y", BAY_EVENT, &b, "b", 2, NULL, err, sizeof err), 0);
+    cr_assert_eq(bay__registry_add(r, "x", BAY_HANDLE, &a, "a", 1, NULL, &err), 0);
+    cr_assert_eq(bay__registry_add(r, "y", BAY_EVENT, &a, "a", 1, NULL, &err), 0);
+    cr_assert_eq(bay__registry_add(r, "y", BAY_EVENT, &b, "b", 2, NULL, &err), 0);
     cr_assert_eq(bay__registry_remove_owner(r, &a, count_removed, "tag"), 2);
     cr_assert_eq(removed, 2);
     cr_assert_eq(bay__registry_find(r, "x")->nproviders, 0);
@@ -104,7 +105,7 @@ Test(registry, many_names_stay_sorted_and_findable)
     char name[32];
     for (int i = 999; i >= 0; i--) {
         snprintf(name, sizeof name, "ep.%03d", i);
-        cr_assert_eq(bay__registry_declare(r, name, BAY_EVENT, "host:x", err, sizeof err), 0);
+        cr_assert_eq(bay__registry_declare(r, name, BAY_EVENT, "host:x", &err), 0);
     }
     cr_assert_eq(bay__registry_count(r), 1000);
     for (size_t i = 1; i < 1000; i++)
@@ -150,9 +151,8 @@ Test(registry, routing_table)
             size_t n = 0;
             for (char *tok = strtok_r(ctxs[i], ",", &save); tok && n < 3; tok = strtok_r(NULL, ",", &save))
                 list[n++] = tok;
-            cr_assert_eq(bay__registry_add(reg, "x", rc->kind, &owners[i], names[i], rank, n ? list : NULL, err,
-                                          sizeof err),
-                         0, "%s: %s", rc->name, err);
+            cr_assert_eq(bay__registry_add(reg, "x", rc->kind, &owners[i], names[i], rank, n ? list : NULL, &err),
+                         0, "%s: %s", rc->name, err.message);
         }
         bay__extpoint *e = bay__registry_find(reg, "x");
         for (size_t k = 0; k < 4 && rc->ctx[k]; k++) {

@@ -98,9 +98,8 @@ static void expect_table(const struct sat *t, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         bay__semver v = ver(t[i].version);
-        char err[128] = "";
-        cr_expect_eq(bay__semver_range_check(t[i].range, err, sizeof err), 0, "range \"%s\": %s",
-                     t[i].range, err);
+        bay_error err = {0};
+        cr_expect_eq(bay__semver_range_check(t[i].range, &err), 0, "range \"%s\": %s", t[i].range, err.message);
         cr_expect_eq(bay__semver_satisfies(&v, t[i].range), t[i].expect, "%s in \"%s\" should be %s",
                      t[i].version, t[i].range, t[i].expect ? "true" : "false");
     }
@@ -198,22 +197,22 @@ Test(semver_range, refuses_invalid_ranges_with_a_reason)
                          "1.2-rc", "~>1.2", "1.2.3 - 2.0.0"};
     bay__semver v = ver("1.2.3");
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        char err[128] = "";
-        cr_expect_eq(bay__semver_range_check(bad[i], err, sizeof err), BAY_EINVAL, "\"%s\" should be refused",
-                     bad[i]);
-        cr_expect_str_not_empty(err, "\"%s\" has no reason", bad[i]);
+        bay_error err = {0};
+        cr_expect_eq(bay__semver_range_check(bad[i], &err), BAY_EINVAL, "\"%s\" should be refused", bad[i]);
+        cr_expect_str_not_empty(err.message, "\"%s\" has no reason", bad[i]);
+        cr_expect_eq(err.code, BAY_EINVAL);
         cr_expect_not(bay__semver_satisfies(&v, bad[i]), "\"%s\" is invalid yet satisfied", bad[i]);
     }
-    cr_expect_eq(bay__semver_range_check(NULL, NULL, 0), BAY_EINVAL);
+    cr_expect_eq(bay__semver_range_check(NULL, NULL), BAY_EINVAL);
 }
 
 Test(semver_range, reasons_name_the_problem)
 {
-    char err[128];
-    bay__semver_range_check(">=1.2 <2.x.1", err, sizeof err);
-    cr_expect(strstr(err, "\"2.x.1\"") != NULL, "%s", err);
-    bay__semver_range_check("1.0.0 ||", err, sizeof err);
-    cr_expect(strstr(err, "empty alternative") != NULL, "%s", err);
-    bay__semver_range_check("1.0.0 | 2.0.0", err, sizeof err);
-    cr_expect(strstr(err, "\"||\"") != NULL, "%s", err);
+    bay_error err = {0};
+    bay__semver_range_check(">=1.2 <2.x.1", &err);
+    cr_expect(strstr(err.message, "\"2.x.1\"") != NULL, "%s", err.message);
+    bay__semver_range_check("1.0.0 ||", &err);
+    cr_expect(strstr(err.message, "empty alternative") != NULL, "%s", err.message);
+    bay__semver_range_check("1.0.0 | 2.0.0", &err);
+    cr_expect(strstr(err.message, "\"||\"") != NULL, "%s", err.message);
 }

@@ -20,7 +20,7 @@ static char plugin[64];       /* TMP/plugin: a small plugin folder */
 static char key[64];          /* TMP/key and TMP/key.pub, made by setup */
 static char trusted[64];      /* TMP/trusted, holding a copy of key.pub */
 static char key_id[BAY_KEY_ID_SIZE];
-static char err[512];
+static bay_error err;
 
 /* at writes TMP/rel to buf and returns buf. */
 static const char *at(char *buf, const char *rel)
@@ -69,7 +69,7 @@ static void setup(void)
                               "\"entry\": \"main.lua\", \"provides\": []}\n");
     put("plugin/main.lua", "return {}\n");
     put("plugin/lib/util.lua", "return 42\n");
-    cr_assert_eq(bay__signature_keygen(key, "Ada Lovelace <ada@example.org>", key_id, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(bay__signature_keygen(key, "Ada Lovelace <ada@example.org>", key_id, &err), 0, "%s", err.message);
     char *pub = take("key.pub");
     put("trusted/ada.pub", pub);
     free(pub);
@@ -88,7 +88,7 @@ TestSuite(signature, .init = setup, .fini = teardown);
 static void sign(void)
 {
     bay__sig_info info;
-    cr_assert_eq(bay__signature_sign(plugin, key, &info, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(bay__signature_sign(plugin, key, &info, &err), 0, "%s", err.message);
     cr_assert_str_eq(info.key_id, key_id);
     cr_assert_eq(info.nfiles, 3);
 }
@@ -97,11 +97,11 @@ static void sign(void)
 static void refused(const char *trusted_dir, int code, const char *const *words)
 {
     bay__sig_info info;
-    int rc = bay__signature_verify(plugin, trusted_dir, &info, err, sizeof err);
-    cr_assert_eq(rc, code, "got %s: %s", bay_errname(rc), err);
-    cr_assert_null(strchr(err, '\n'), "one line: %s", err);
+    int rc = bay__signature_verify(plugin, trusted_dir, &info, &err);
+    cr_assert_eq(rc, code, "got %s: %s", bay_errname(rc), err.message);
+    cr_assert_null(strchr(err.message, '\n'), "one line: %s", err.message);
     for (size_t i = 0; words[i]; i++)
-        cr_assert(strstr(err, words[i]), "\"%s\" not in: %s", words[i], err);
+        cr_assert(strstr(err.message, words[i]), "\"%s\" not in: %s", words[i], err.message);
 }
 
 #define REFUSED(code, ...) refused(trusted, code, (const char *const[]){__VA_ARGS__, NULL})
@@ -145,8 +145,8 @@ Test(signature, keygen_writes_a_private_secret_key_and_a_public_key_line)
 Test(signature, keygen_leaves_existing_files_alone)
 {
     char id[BAY_KEY_ID_SIZE], *before = take("key");
-    cr_assert_eq(bay__signature_keygen(key, NULL, id, err, sizeof err), BAY_EEXIST);
-    cr_assert(strstr(err, key) && strstr(err, "exists"), "%s", err);
+    cr_assert_eq(bay__signature_keygen(key, NULL, id, &err), BAY_EEXIST);
+    cr_assert(strstr(err.message, key) && strstr(err.message, "exists"), "%s", err.message);
     char *after = take("key");
     cr_assert_str_eq(before, after);
     free(before);
@@ -156,8 +156,8 @@ Test(signature, keygen_leaves_existing_files_alone)
 Test(signature, keygen_refuses_a_comment_that_would_break_the_line)
 {
     char id[BAY_KEY_ID_SIZE], path[PATH_MAX];
-    cr_assert_eq(bay__signature_keygen(at(path, "k2"), "two\nlines", id, err, sizeof err), BAY_EINVAL);
-    cr_assert(strstr(err, "comment"), "%s", err);
+    cr_assert_eq(bay__signature_keygen(at(path, "k2"), "two\nlines", id, &err), BAY_EINVAL);
+    cr_assert(strstr(err.message, "comment"), "%s", err.message);
     cr_assert_neq(access(path, F_OK), 0, "no key is left behind");
 }
 
@@ -165,16 +165,16 @@ Test(signature, a_secret_key_others_can_read_is_refused)
 {
     bay__sig_info info;
     chmod(key, 0644);
-    cr_assert_eq(bay__signature_sign(plugin, key, &info, err, sizeof err), BAY_EPERM);
-    cr_assert(strstr(err, "chmod 600") && strstr(err, key), "%s", err);
+    cr_assert_eq(bay__signature_sign(plugin, key, &info, &err), BAY_EPERM);
+    cr_assert(strstr(err.message, "chmod 600") && strstr(err.message, key), "%s", err.message);
 }
 
 Test(signature, a_public_key_is_no_signing_key)
 {
     bay__sig_info info;
     char path[PATH_MAX];
-    cr_assert_eq(bay__signature_sign(plugin, at(path, "key.pub"), &info, err, sizeof err), BAY_EINVAL);
-    cr_assert(strstr(err, "is a public key") && strstr(err, "without .pub"), "%s", err);
+    cr_assert_eq(bay__signature_sign(plugin, at(path, "key.pub"), &info, &err), BAY_EINVAL);
+    cr_assert(strstr(err.message, "is a public key") && strstr(err.message, "without .pub"), "%s", err.message);
 }
 
 Test(signature, a_damaged_secret_key_is_refused)
@@ -186,11 +186,11 @@ Test(signature, a_damaged_secret_key_is_refused)
     put("key", text);
     free(text);
     chmod(key, 0600);
-    cr_assert_eq(bay__signature_sign(plugin, key, &info, err, sizeof err), BAY_EINVAL);
-    cr_assert(strstr(err, "damaged"), "%s", err);
+    cr_assert_eq(bay__signature_sign(plugin, key, &info, &err), BAY_EINVAL);
+    cr_assert(strstr(err.message, "damaged"), "%s", err.message);
     put("key", "hello\n");
-    cr_assert_eq(bay__signature_sign(plugin, key, &info, err, sizeof err), BAY_EINVAL);
-    cr_assert(strstr(err, "not a plugbay secret key"), "%s", err);
+    cr_assert_eq(bay__signature_sign(plugin, key, &info, &err), BAY_EINVAL);
+    cr_assert(strstr(err.message, "not a plugbay secret key"), "%s", err.message);
 }
 
 /* ---- signing and the signed format ----------------------------------------------------- */
@@ -199,11 +199,11 @@ Test(signature, a_signed_folder_verifies_and_names_its_signer)
 {
     sign();
     bay__sig_info info;
-    cr_assert_eq(bay__signature_verify(plugin, trusted, &info, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(bay__signature_verify(plugin, trusted, &info, &err), 0, "%s", err.message);
     cr_assert_str_eq(info.key_id, key_id);
     cr_assert_str_eq(info.signer, "Ada Lovelace <ada@example.org>");
     cr_assert_eq(info.nfiles, 3);
-    cr_assert_eq(bay__signature_verify(plugin, NULL, &info, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(bay__signature_verify(plugin, NULL, &info, &err), 0, "%s", err.message);
     cr_assert_str_eq(info.signer, "", "without trusted keys nobody is named");
 }
 
@@ -245,17 +245,17 @@ Test(signature, signing_again_replaces_the_signature_and_ignores_a_stale_tempora
     sign();
     cr_assert_neq(access(at((char[PATH_MAX]){0}, "plugin/plugin.sig.tmp"), F_OK), 0);
     bay__sig_info info;
-    cr_assert_eq(bay__signature_verify(plugin, trusted, &info, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(bay__signature_verify(plugin, trusted, &info, &err), 0, "%s", err.message);
 }
 
 Test(signature, only_plugin_folders_are_signed)
 {
     bay__sig_info info;
     char path[PATH_MAX];
-    cr_assert_eq(bay__signature_sign(at(path, "plugin/lib"), key, &info, err, sizeof err), BAY_EINVAL);
-    cr_assert(strstr(err, "no plugin.json"), "%s", err);
-    cr_assert_eq(bay__signature_sign(at(path, "nowhere"), key, &info, err, sizeof err), BAY_EIO);
-    cr_assert(strstr(err, "nowhere") && strstr(err, "No such file"), "%s", err);
+    cr_assert_eq(bay__signature_sign(at(path, "plugin/lib"), key, &info, &err), BAY_EINVAL);
+    cr_assert(strstr(err.message, "no plugin.json"), "%s", err.message);
+    cr_assert_eq(bay__signature_sign(at(path, "nowhere"), key, &info, &err), BAY_EIO);
+    cr_assert(strstr(err.message, "nowhere") && strstr(err.message, "No such file"), "%s", err.message);
 }
 
 Test(signature, links_and_special_files_cannot_be_signed)
@@ -263,21 +263,21 @@ Test(signature, links_and_special_files_cannot_be_signed)
     bay__sig_info info;
     char path[PATH_MAX];
     cr_assert_eq(symlink("/etc/passwd", at(path, "plugin/lib/passwd")), 0);
-    cr_assert_eq(bay__signature_sign(plugin, key, &info, err, sizeof err), BAY_EINVAL);
-    cr_assert(strstr(err, "\"lib/passwd\" is a symbolic link"), "%s", err);
+    cr_assert_eq(bay__signature_sign(plugin, key, &info, &err), BAY_EINVAL);
+    cr_assert(strstr(err.message, "\"lib/passwd\" is a symbolic link"), "%s", err.message);
     unlink(path);
     cr_assert_eq(mkfifo(at(path, "plugin/pipe"), 0600), 0);
-    cr_assert_eq(bay__signature_sign(plugin, key, &info, err, sizeof err), BAY_EINVAL);
-    cr_assert(strstr(err, "\"pipe\" is neither a file nor a folder"), "%s", err);
+    cr_assert_eq(bay__signature_sign(plugin, key, &info, &err), BAY_EINVAL);
+    cr_assert(strstr(err.message, "\"pipe\" is neither a file nor a folder"), "%s", err.message);
 }
 
 Test(signature, names_that_would_break_the_signed_lines_are_refused)
 {
     bay__sig_info info;
     put("plugin/two\nlines", "x");
-    cr_assert_eq(bay__signature_sign(plugin, key, &info, err, sizeof err), BAY_EINVAL);
-    cr_assert(strstr(err, "\"two?lines\"") && strstr(err, "rename it"), "%s", err);
-    cr_assert_null(strchr(err, '\n'));
+    cr_assert_eq(bay__signature_sign(plugin, key, &info, &err), BAY_EINVAL);
+    cr_assert(strstr(err.message, "\"two?lines\"") && strstr(err.message, "rename it"), "%s", err.message);
+    cr_assert_null(strchr(err.message, '\n'));
 }
 
 Test(signature, utf8_names_and_a_nested_plugin_sig_are_signed)
@@ -285,7 +285,7 @@ Test(signature, utf8_names_and_a_nested_plugin_sig_are_signed)
     folder("plugin/données");
     put("plugin/données/plugin.sig", "only the top plugin.sig is left out\n");
     bay__sig_info info;
-    cr_assert_eq(bay__signature_sign(plugin, key, &info, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(bay__signature_sign(plugin, key, &info, &err), 0, "%s", err.message);
     cr_assert_eq(info.nfiles, 4);
     put("plugin/données/plugin.sig", "changed\n");
     REFUSED(BAY_EPERM, "\"données/plugin.sig\" altered");
@@ -299,8 +299,8 @@ Test(signature, folders_nested_too_deep_are_refused)
         folder(rel);
     }
     bay__sig_info info;
-    cr_assert_eq(bay__signature_sign(plugin, key, &info, err, sizeof err), BAY_EINVAL);
-    cr_assert(strstr(err, "more than 32 folders deep"), "%s", err);
+    cr_assert_eq(bay__signature_sign(plugin, key, &info, &err), BAY_EINVAL);
+    cr_assert(strstr(err.message, "more than 32 folders deep"), "%s", err.message);
 }
 
 /* ---- tampering ------------------------------------------------------------ */
@@ -373,7 +373,7 @@ Test(signature, a_public_key_swapped_under_the_key_id_is_refused)
 {
     sign();
     char id[BAY_KEY_ID_SIZE], path[PATH_MAX];
-    cr_assert_eq(bay__signature_keygen(at(path, "other"), NULL, id, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(bay__signature_keygen(at(path, "other"), NULL, id, &err), 0, "%s", err.message);
     char *pub = take("other.pub"), b64[64];
     sscanf(pub, "plugbay-ed25519 %63s", b64);
     json_t *sig = json_load_file(at(path, "plugin/plugin.sig"), 0, NULL);
@@ -429,7 +429,7 @@ Test(signature, other_files_in_the_trusted_folder_are_passed_over)
     put("trusted/README", "not a key");
     folder("trusted/old.pub");
     bay__sig_info info;
-    cr_assert_eq(bay__signature_verify(plugin, trusted, &info, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(bay__signature_verify(plugin, trusted, &info, &err), 0, "%s", err.message);
 }
 
 Test(signature, a_trusted_key_may_be_a_link)
@@ -439,7 +439,7 @@ Test(signature, a_trusted_key_may_be_a_link)
     cr_assert_eq(rename(at(path, "trusted/ada.pub"), at(link, "ada.pub")), 0);
     cr_assert_eq(symlink(link, path), 0);
     bay__sig_info info;
-    cr_assert_eq(bay__signature_verify(plugin, trusted, &info, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(bay__signature_verify(plugin, trusted, &info, &err), 0, "%s", err.message);
     cr_assert_str_eq(info.signer, "Ada Lovelace <ada@example.org>");
 }
 

@@ -41,9 +41,9 @@ TestSuite(state, .init = setup, .fini = teardown);
 
 static bay__state *open_state(void)
 {
-    char err[512] = "";
+    bay_error err = {0};
     bay__state *s = NULL;
-    cr_assert_eq(bay__state_open(dir, &s, err, sizeof err), 0, "open: %s", err);
+    cr_assert_eq(bay__state_open(dir, &s, &err), 0, "open: %s", err.message);
     cr_assert_not_null(s);
     return s;
 }
@@ -87,15 +87,17 @@ static const char *read_rel(const char *rel)
  * with code and a message naming the file and containing part. */
 static void expect_open_fails(const char *text, int code, const char *part)
 {
-    char err[512] = "", file[PATH_MAX];
+    char file[PATH_MAX];
+    bay_error err = {0};
     bay__state *s;
     unlink(path_of(file, "state.json"));
     bay__state_close(open_state());
     write_rel("state.json", text);
-    cr_expect_eq(bay__state_open(dir, &s, err, sizeof err), code, "%s", err);
+    cr_expect_eq(bay__state_open(dir, &s, &err), code, "%s", err.message);
     cr_expect_null(s);
-    cr_expect(strstr(err, path_of(file, "state.json")) != NULL, "message does not name the file: %s", err);
-    cr_expect(strstr(err, part) != NULL, "message lacks \"%s\": %s", part, err);
+    cr_expect(strstr(err.message, path_of(file, "state.json")) != NULL, "message does not name the file: %s",
+              err.message);
+    cr_expect(strstr(err.message, part) != NULL, "message lacks \"%s\": %s", part, err.message);
     cr_expect_str_eq(read_rel("state.json"), text, "the damaged file must stay as it was");
 }
 
@@ -118,14 +120,15 @@ Test(state, changes_persist_across_close_and_open)
 {
     const char *granted[] = {"net", "fs.read", NULL};
     bay__state_plugin *p = NULL;
+    bay_error err = {0};
     bay__state *s = open_state();
-    cr_assert_eq(bay__state_install(s, "example/hello", granted, &p), 0, "%s", bay__state_error(s));
+    cr_assert_eq(bay__state_install(s, "example/hello", granted, &p, &err), 0, "%s", err.message);
     cr_expect_str_eq(p->id, "example/hello");
     cr_expect(p->enabled);
-    cr_assert_eq(bay__state_install(s, "alpha", NULL, NULL), 0);
-    cr_assert_eq(bay__state_install(s, "zed", NULL, NULL), 0);
-    cr_assert_eq(bay__state_set_enabled(s, "zed", false), 0);
-    cr_assert_eq(bay__state_set_failed(s, "alpha", "crashed 3 times in 60 s"), 0);
+    cr_assert_eq(bay__state_install(s, "alpha", NULL, NULL, NULL), 0);
+    cr_assert_eq(bay__state_install(s, "zed", NULL, NULL, NULL), 0);
+    cr_assert_eq(bay__state_set_enabled(s, "zed", false, NULL), 0);
+    cr_assert_eq(bay__state_set_failed(s, "alpha", "crashed 3 times in 60 s", NULL), 0);
     bay__state_close(s);
 
     s = open_state();
@@ -145,8 +148,8 @@ Test(state, changes_persist_across_close_and_open)
     cr_expect_null(bay__state_find(s, "alpha")->granted[0]);
     cr_expect_null(bay__state_find(s, "nope"));
 
-    cr_assert_eq(bay__state_set_failed(s, "alpha", NULL), 0);
-    cr_assert_eq(bay__state_set_enabled(s, "zed", true), 0);
+    cr_assert_eq(bay__state_set_failed(s, "alpha", NULL, NULL), 0);
+    cr_assert_eq(bay__state_set_enabled(s, "zed", true, NULL), 0);
     bay__state_close(s);
     s = open_state();
     cr_expect_null(bay__state_find(s, "alpha")->failed);
@@ -157,8 +160,8 @@ Test(state, changes_persist_across_close_and_open)
 Test(state, saves_readable_json_atomically)
 {
     bay__state *s = open_state();
-    cr_assert_eq(bay__state_install(s, "hello", (const char *const[]){"net", NULL}, NULL), 0);
-    cr_assert_eq(bay__state_set_failed(s, "hello", "boom"), 0);
+    cr_assert_eq(bay__state_install(s, "hello", (const char *const[]){"net", NULL}, NULL, NULL), 0);
+    cr_assert_eq(bay__state_set_failed(s, "hello", "boom", NULL), 0);
     cr_expect(exists("state.json"));
     cr_expect_not(exists("state.json.tmp"), "the temporary file must be renamed away");
     cr_expect_str_eq(read_rel("state.json"), "{\n"
@@ -179,7 +182,7 @@ Test(state, saves_readable_json_atomically)
 Test(state, open_drops_an_unfinished_save)
 {
     bay__state *s = open_state();
-    cr_assert_eq(bay__state_install(s, "hello", NULL, NULL), 0);
+    cr_assert_eq(bay__state_install(s, "hello", NULL, NULL, NULL), 0);
     bay__state_close(s);
     write_rel("state.json.tmp", "{\"format\": 1, \"plu");
     s = open_state();
@@ -212,10 +215,10 @@ Test(state, refuses_another_format)
 
 Test(state, one_broker_at_a_time)
 {
-    char err[256] = "";
+    bay_error err = {0};
     bay__state *s = open_state(), *t = NULL;
-    cr_expect_eq(bay__state_open(dir, &t, err, sizeof err), BAY_EBUSY);
-    cr_expect(strstr(err, "in use by another broker") != NULL, "%s", err);
+    cr_expect_eq(bay__state_open(dir, &t, &err), BAY_EBUSY);
+    cr_expect(strstr(err.message, "in use by another broker") != NULL, "%s", err.message);
     bay__state_close(s);
     t = open_state();
     bay__state_close(t);
@@ -223,15 +226,16 @@ Test(state, one_broker_at_a_time)
 
 Test(state, install_refuses_duplicates_bad_ids_and_nesting)
 {
+    bay_error err = {0};
     bay__state *s = open_state();
-    cr_assert_eq(bay__state_install(s, "example/hello", NULL, NULL), 0);
-    cr_expect_eq(bay__state_install(s, "example/hello", NULL, NULL), BAY_EEXIST);
-    cr_expect(strstr(bay__state_error(s), "already installed") != NULL);
-    cr_expect_eq(bay__state_install(s, "../evil", NULL, NULL), BAY_EINVAL);
-    cr_expect_eq(bay__state_install(s, NULL, NULL, NULL), BAY_EINVAL);
-    cr_expect_eq(bay__state_install(s, "example", NULL, NULL), BAY_EINVAL);
-    cr_expect_eq(bay__state_install(s, "example/hello/more", NULL, NULL), BAY_EINVAL);
-    cr_expect_eq(bay__state_install(s, "example/hello2", NULL, NULL), 0);
+    cr_assert_eq(bay__state_install(s, "example/hello", NULL, NULL, NULL), 0);
+    cr_expect_eq(bay__state_install(s, "example/hello", NULL, NULL, &err), BAY_EEXIST);
+    cr_expect(strstr(err.message, "already installed") != NULL);
+    cr_expect_eq(bay__state_install(s, "../evil", NULL, NULL, NULL), BAY_EINVAL);
+    cr_expect_eq(bay__state_install(s, NULL, NULL, NULL, NULL), BAY_EINVAL);
+    cr_expect_eq(bay__state_install(s, "example", NULL, NULL, NULL), BAY_EINVAL);
+    cr_expect_eq(bay__state_install(s, "example/hello/more", NULL, NULL, NULL), BAY_EINVAL);
+    cr_expect_eq(bay__state_install(s, "example/hello2", NULL, NULL, NULL), 0);
     cr_expect_eq(bay__state_count(s), 2);
     bay__state_close(s);
 }
@@ -239,12 +243,16 @@ Test(state, install_refuses_duplicates_bad_ids_and_nesting)
 Test(state, unknown_plugins_are_enoent)
 {
     char path[PATH_MAX];
+    bay_error err = {0};
     bay__state *s = open_state();
-    cr_expect_eq(bay__state_set_enabled(s, "nope", false), BAY_ENOENT);
-    cr_expect_eq(bay__state_set_failed(s, "nope", "x"), BAY_ENOENT);
-    cr_expect_eq(bay__state_uninstall(s, "nope"), BAY_ENOENT);
-    cr_expect_eq(bay__state_data_dir(s, "nope", path, sizeof path), BAY_ENOENT);
-    cr_expect_str_eq(bay__state_error(s), "plugin nope is not installed");
+    cr_expect_eq(bay__state_set_enabled(s, "nope", false, &err), BAY_ENOENT);
+    cr_expect_str_eq(err.message, "plugin nope is not installed");
+    cr_expect_eq(bay__state_set_failed(s, "nope", "x", &err), BAY_ENOENT);
+    cr_expect_str_eq(err.message, "plugin nope is not installed");
+    cr_expect_eq(bay__state_uninstall(s, "nope", &err), BAY_ENOENT);
+    cr_expect_str_eq(err.message, "plugin nope is not installed");
+    cr_expect_eq(bay__state_data_dir(s, "nope", path, sizeof path, &err), BAY_ENOENT);
+    cr_expect_str_eq(err.message, "plugin nope is not installed");
     bay__state_close(s);
 }
 
@@ -252,38 +260,40 @@ Test(state, data_dir_is_created_inside_the_state_folder)
 {
     char path[PATH_MAX], want[PATH_MAX], small[8];
     struct stat st;
+    bay_error err = {0};
     bay__state *s = open_state();
-    cr_assert_eq(bay__state_install(s, "example/hello", NULL, NULL), 0);
-    cr_assert_eq(bay__state_data_dir(s, "example/hello", path, sizeof path), 0, "%s", bay__state_error(s));
+    cr_assert_eq(bay__state_install(s, "example/hello", NULL, NULL, NULL), 0);
+    cr_assert_eq(bay__state_data_dir(s, "example/hello", path, sizeof path, &err), 0, "%s", err.message);
     cr_expect_str_eq(path, path_of(want, "data/example/hello"));
     cr_assert_eq(stat(path, &st), 0);
     cr_expect(S_ISDIR(st.st_mode));
     cr_expect_eq(st.st_mode & 0777, 0700);
-    cr_expect_eq(bay__state_data_dir(s, "example/hello", small, sizeof small), BAY_EINVAL);
+    cr_expect_eq(bay__state_data_dir(s, "example/hello", small, sizeof small, NULL), BAY_EINVAL);
     bay__state_close(s);
 }
 
 Test(state, uninstall_removes_the_entry_and_the_data_folder)
 {
     char path[PATH_MAX], outside[PATH_MAX], link[PATH_MAX];
+    bay_error err = {0};
     bay__state *s = open_state();
-    cr_assert_eq(bay__state_install(s, "example/hello", NULL, NULL), 0);
-    cr_assert_eq(bay__state_install(s, "example/world", NULL, NULL), 0);
-    cr_assert_eq(bay__state_data_dir(s, "example/hello", path, sizeof path), 0);
-    cr_assert_eq(bay__state_data_dir(s, "example/world", path, sizeof path), 0);
+    cr_assert_eq(bay__state_install(s, "example/hello", NULL, NULL, NULL), 0);
+    cr_assert_eq(bay__state_install(s, "example/world", NULL, NULL, NULL), 0);
+    cr_assert_eq(bay__state_data_dir(s, "example/hello", path, sizeof path, NULL), 0);
+    cr_assert_eq(bay__state_data_dir(s, "example/world", path, sizeof path, NULL), 0);
     cr_assert_eq(mkdir(path_of(path, "data/example/hello/sub"), 0700), 0);
     write_rel("data/example/hello/sub/file", "x");
     snprintf(outside, sizeof outside, "%s/keep", root);
     cr_assert_eq(mkdir(outside, 0700), 0);
     cr_assert_eq(symlink(outside, path_of(link, "data/example/hello/link")), 0);
 
-    cr_assert_eq(bay__state_uninstall(s, "example/hello"), 0, "%s", bay__state_error(s));
+    cr_assert_eq(bay__state_uninstall(s, "example/hello", &err), 0, "%s", err.message);
     cr_expect_null(bay__state_find(s, "example/hello"));
     cr_expect_not(exists("data/example/hello"));
     cr_expect(exists("data/example/world"), "another plugin's data must stay");
     cr_expect_eq(access(outside, F_OK), 0, "links must not be followed");
 
-    cr_assert_eq(bay__state_uninstall(s, "example/world"), 0);
+    cr_assert_eq(bay__state_uninstall(s, "example/world", NULL), 0);
     cr_expect_not(exists("data/example"), "emptied parent folders go too");
     cr_expect(exists("data"));
     bay__state_close(s);
@@ -298,7 +308,7 @@ Test(state, install_starts_with_no_leftover_data)
     bay__state *s = open_state();
     cr_assert_eq(mkdir(path_of(path, "data/hello"), 0700), 0);
     write_rel("data/hello/old", "stale");
-    cr_assert_eq(bay__state_install(s, "hello", NULL, NULL), 0);
+    cr_assert_eq(bay__state_install(s, "hello", NULL, NULL, NULL), 0);
     cr_expect_not(exists("data/hello/old"));
     bay__state_close(s);
 }
@@ -306,25 +316,26 @@ Test(state, install_starts_with_no_leftover_data)
 Test(state, a_failed_save_changes_nothing)
 {
     char path[PATH_MAX];
+    bay_error err = {0};
     bay__state *s = open_state();
-    cr_assert_eq(bay__state_install(s, "hello", NULL, NULL), 0);
+    cr_assert_eq(bay__state_install(s, "hello", NULL, NULL, NULL), 0);
     cr_assert_eq(mkdir(path_of(path, "state.json.tmp"), 0700), 0); /* the next save cannot write its file */
 
-    cr_expect_eq(bay__state_set_enabled(s, "hello", false), BAY_EIO);
+    cr_expect_eq(bay__state_set_enabled(s, "hello", false, &err), BAY_EIO);
     char want[PATH_MAX + 64];
     snprintf(want, sizeof want, "cannot create %s: Is a directory", path);
-    cr_expect_str_eq(bay__state_error(s), want);
+    cr_expect_str_eq(err.message, want);
     cr_expect(bay__state_find(s, "hello")->enabled);
-    cr_expect_eq(bay__state_set_failed(s, "hello", "boom"), BAY_EIO);
+    cr_expect_eq(bay__state_set_failed(s, "hello", "boom", NULL), BAY_EIO);
     cr_expect_null(bay__state_find(s, "hello")->failed);
-    cr_expect_eq(bay__state_install(s, "other", NULL, NULL), BAY_EIO);
+    cr_expect_eq(bay__state_install(s, "other", NULL, NULL, NULL), BAY_EIO);
     cr_expect_null(bay__state_find(s, "other"));
-    cr_expect_eq(bay__state_uninstall(s, "hello"), BAY_EIO);
+    cr_expect_eq(bay__state_uninstall(s, "hello", NULL), BAY_EIO);
     cr_expect_not_null(bay__state_find(s, "hello"));
     cr_expect_eq(bay__state_count(s), 1);
 
     cr_assert_eq(rmdir(path), 0);
-    cr_expect_eq(bay__state_set_enabled(s, "hello", false), 0);
+    cr_expect_eq(bay__state_set_enabled(s, "hello", false, NULL), 0);
     bay__state_close(s);
     s = open_state();
     cr_expect_eq(bay__state_count(s), 1);
@@ -332,29 +343,30 @@ Test(state, a_failed_save_changes_nothing)
     bay__state_close(s);
 }
 
-/* expect_error expects the last error of s to be fmt filled with the state folder (each %s). */
-static void expect_error(bay__state *s, const char *fmt)
+/* expect_error expects err's message to be fmt filled with the state folder (each %s). */
+static void expect_error(const bay_error *err, const char *fmt)
 {
     char want[1024];
     snprintf(want, sizeof want, fmt, dir, dir, dir);
-    cr_expect_str_eq(bay__state_error(s), want);
+    cr_expect_str_eq(err->message, want);
 }
 
 Test(state, a_full_disk_names_the_step_the_file_and_the_reason)
 {
     char tmp[PATH_MAX], before[4096];
+    bay_error err = {0};
     bay__state *s = open_state();
-    cr_assert_eq(bay__state_install(s, "hello", NULL, NULL), 0);
+    cr_assert_eq(bay__state_install(s, "hello", NULL, NULL, NULL), 0);
     snprintf(before, sizeof before, "%s", read_rel("state.json"));
     cr_assert_eq(symlink("/dev/full", path_of(tmp, "state.json.tmp")), 0); /* every write: ENOSPC */
 
-    cr_expect_eq(bay__state_install(s, "other", NULL, NULL), BAY_EIO);
-    expect_error(s, "cannot write %s/state.json.tmp: No space left on device");
+    cr_expect_eq(bay__state_install(s, "other", NULL, NULL, &err), BAY_EIO);
+    expect_error(&err, "cannot write %s/state.json.tmp: No space left on device");
     cr_expect_null(bay__state_find(s, "other"));
     cr_expect_str_eq(read_rel("state.json"), before, "state.json must keep the previous state");
     cr_expect_not(exists("state.json.tmp"), "the failed save must not leave its file");
 
-    cr_expect_eq(bay__state_install(s, "other", NULL, NULL), 0, "%s", bay__state_error(s)); /* space again */
+    cr_expect_eq(bay__state_install(s, "other", NULL, NULL, &err), 0, "%s", err.message); /* space again */
     bay__state_close(s);
     s = open_state();
     cr_expect_not_null(bay__state_find(s, "other"));
@@ -364,32 +376,34 @@ Test(state, a_full_disk_names_the_step_the_file_and_the_reason)
 Test(state, a_save_into_a_missing_folder_names_it)
 {
     char moved[PATH_MAX];
+    bay_error err = {0};
     bay__state *s = open_state();
-    cr_assert_eq(bay__state_install(s, "hello", NULL, NULL), 0);
+    cr_assert_eq(bay__state_install(s, "hello", NULL, NULL, NULL), 0);
     snprintf(moved, sizeof moved, "%s/moved", root);
     cr_assert_eq(rename(dir, moved), 0);
-    cr_expect_eq(bay__state_set_enabled(s, "hello", false), BAY_EIO);
-    expect_error(s, "cannot create %s/state.json.tmp: No such file or directory");
+    cr_expect_eq(bay__state_set_enabled(s, "hello", false, &err), BAY_EIO);
+    expect_error(&err, "cannot create %s/state.json.tmp: No such file or directory");
     cr_expect(bay__state_find(s, "hello")->enabled);
-    cr_expect_eq(bay__state_install(s, "other", NULL, NULL), BAY_EIO);
-    expect_error(s, "cannot open folder %s: No such file or directory");
+    cr_expect_eq(bay__state_install(s, "other", NULL, NULL, &err), BAY_EIO);
+    expect_error(&err, "cannot open folder %s: No such file or directory");
     cr_assert_eq(mkdir(dir, 0700), 0); /* a folder there again */
-    cr_expect_eq(bay__state_set_enabled(s, "hello", false), 0, "%s", bay__state_error(s));
+    cr_expect_eq(bay__state_set_enabled(s, "hello", false, &err), 0, "%s", err.message);
     bay__state_close(s);
 }
 
 Test(state, a_data_folder_that_cannot_be_made_names_it)
 {
     char path[PATH_MAX];
+    bay_error err = {0};
     bay__state *s = open_state();
-    cr_assert_eq(bay__state_install(s, "a", NULL, NULL), 0);
+    cr_assert_eq(bay__state_install(s, "a", NULL, NULL, NULL), 0);
     write_rel("data/a", "a file where the folder goes");
-    cr_expect_eq(bay__state_data_dir(s, "a", path, sizeof path), BAY_EIO);
-    expect_error(s, "%s/data/a is not a folder");
-    cr_assert_eq(bay__state_install(s, "b/c", NULL, NULL), 0);
+    cr_expect_eq(bay__state_data_dir(s, "a", path, sizeof path, &err), BAY_EIO);
+    expect_error(&err, "%s/data/a is not a folder");
+    cr_assert_eq(bay__state_install(s, "b/c", NULL, NULL, NULL), 0);
     write_rel("data/b", "a file where the parent folder goes");
-    cr_expect_eq(bay__state_data_dir(s, "b/c", path, sizeof path), BAY_EIO);
-    expect_error(s, "cannot create folder %s/data/b/c: Not a directory");
+    cr_expect_eq(bay__state_data_dir(s, "b/c", path, sizeof path, &err), BAY_EIO);
+    expect_error(&err, "cannot create folder %s/data/b/c: Not a directory");
     bay__state_close(s);
 }
 
@@ -401,10 +415,10 @@ Test(state, a_broker_killed_while_saving_leaves_a_consistent_state)
     pid_t child = fork();
     cr_assert_neq(child, -1);
     if (child == 0) { /* a broker that installs plugins as fast as it can */
-        if (bay__state_open(dir, &s, NULL, 0) == 0)
+        if (bay__state_open(dir, &s, NULL) == 0)
             for (int i = 0; i < 100000; i++) {
                 snprintf(id, sizeof id, "p%d", i);
-                bay__state_install(s, id, NULL, NULL);
+                bay__state_install(s, id, NULL, NULL, NULL);
             }
         _exit(0);
     }
