@@ -174,59 +174,128 @@ static bay_value *status(broker *b)
 }
 
 /* not_saved reports a change to p the state folder did not take (what: what
- * that means, "not installed") with the state's reason e, to the caller in err
- * and in the log. */
-static void not_saved(broker *b, const plugin *p, const char *what, const bay_error *e, char *err, size_t errlen)
+ * that means, "not installed") with the state's reason e, to the caller in
+ * err and in the log. Returns e's code. */
+static int not_saved(const plugin *p, const char *what, const bay_error *e, bay_error *err)
 {
-    snprintf(err, errlen, "%s: %s", what, e->message);
-    bay__log(BAY_LOG_ERROR, p->id, "%s", err);
+    bay_error_set(err, e->code, p->id, "%s: %s", what, e->message);
+    bay__log(BAY_LOG_ERROR, p->id, "%s: %s", what, e->message);
+    return e->code;
 }
 
 /* unload_for unloads p for uninstall or disable. The unload, which may
  * refuse, first ends as `plugbay unload` would; only once the state took the
  * change does it end available or disabled. So a save that fails leaves p
  * installed and enabled, as the state says, only unloaded. */
-static int unload_for(broker *b, plugin *p, bool disable, char *err, size_t errlen)
+static int unload_for(broker *b, plugin *p, bool disable, bay_error *err)
 {
-    int rc = lifecycle_unload(b, p, false, p->life.state == PS_DISABLED ? PS_DISABLED : PS_STOPPED, err, errlen);
+    if (p->life.state == PS_AVAILABLE)
+        return bay_error_set(err, BAY_ESTATE, p->id, "%s is not installed", p->id);
+    int rc = lifecycle_unload(b, p, false, p->life.state == PS_DISABLED ? PS_DISABLED : PS_STOPPED, err);
     if (rc)
         return rc;
     bay_error e;
     rc = disable ? bay__state_set_enabled(b->state, p->id, false, &e) : bay__state_uninstall(b->state, p->id, &e);
     bay__state_plugin *sp = bay__state_find(b->state, p->id);
-    if (rc && sp) {
-        not_saved(b, p, disable ? "not disabled (unloaded, still enabled)"
-                                : "not uninstalled (unloaded, still installed)", &e, err, errlen);
-        return rc;
-    }
-    int moved = lifecycle_unload(b, p, false, sp ? PS_DISABLED : PS_AVAILABLE, err, errlen);
+    if (rc && sp)
+        return not_saved(p, disable ? "not disabled (unloaded, still enabled)" : "not uninstalled (unloaded, still installed)",
+                         &e, err);
+    int moved = lifecycle_unload(b, p, false, sp ? PS_DISABLED : PS_AVAILABLE, err);
     if (rc) /* uninstalled all the same */
-        not_saved(b, p, "uninstalled, but its data folder stays", &e, err, errlen);
-    return rc ? rc : moved;
+        return not_saved(p, "uninstalled, but its data folder stays", &e, err);
+    return moved;
 }
 
 /* choose picks what the command's "grant" and "grant_all" give p (permission_choose). */
-static int choose(const plugin *p, const bay_value *args, char ***out, char *err, size_t errlen)
+static int choose(const plugin *p, const bay_value *args, char ***out, bay_error *err)
 {
-    bay_error e;
-    int rc = permission_choose(p->id, p->m, bay_map_get(args, "grant"), bay_value_bool(bay_map_get(args, "grant_all")),
-                               out, &e);
-    if (rc)
-        snprintf(err, errlen, "%s", e.message);
-    return rc;
+    return permission_choose(p->id, p->m, bay_map_get(args, "grant"), bay_value_bool(bay_map_get(args, "grant_all")),
+                             out, err);
 }
 
-/* grant adds permissions to an installed plugin; calls see them at once,
- * provides at its next load. Answers at once. */
-static int grant(broker *b, conn *c, const bay__frame *f, plugin *p, const bay_value *args, char *err, size_t errlen)
+/* ---- the commands: each fills *out (answered at once) or leaves the answer
+ * to the plugin settling (table below) ---------------------------------- */
+
+static int cmd_list(broker *b, plugin *p, const bay_value *args, bay_value **out, bay_error *err)
+{
+    (void)p, (void)args, (void)err;
+    *out = bay_array();
+    for (size_t i = 0; i < b->nplugins; i++)
+        bay_array_push(*out, summary(b->plugins[i]));
+    return 0;
+}
+
+static int cmd_status(broker *b, plugin *p, const bay_value *args, bay_value **out, bay_error *err)
+{
+    (void)p, (void)args, (void)err;
+    *out = status(b);
+    return 0;
+}
+
+static int cmd_info(broker *b, plugin *p, const bay_value *args, bay_value **out, bay_error *err)
+{
+    (void)args, (void)err;
+    *out = info(b, p);
+    return 0;
+}
+
+static int cmd_install(broker *b, plugin *p, const bay_value *args, bay_value **out, bay_error *err)
+{
+    (void)out;
+    if (p->life.state != PS_AVAILABLE)
+        return bay_error_set(err, BAY_EEXIST, p->id, "%s is already installed (%s)", p->id,
+                             plugin_state_name(p->life.state));
+    if (p->m == NULL)
+        return bay_error_set(err, BAY_EMANIFEST, p->id, "%s cannot be installed: %s", p->id, p->life.reason);
+    char **granted;
+    int rc = lifecycle_signature(b, p, err);
+    if (rc == 0)
+        rc = choose(p, args, &granted, err);
+    if (rc)
+        return rc;
+    bay_error e;
+    rc = bay__state_install(b->state, p->id, (const char *const *)granted, NULL, &e);
+    bay__strv_free(granted);
+    return rc ? not_saved(p, "not installed", &e, err) : lifecycle_load_fresh(b, p, err);
+}
+
+static int cmd_uninstall(broker *b, plugin *p, const bay_value *args, bay_value **out, bay_error *err)
+{
+    (void)args, (void)out;
+    return unload_for(b, p, false, err);
+}
+
+static int cmd_disable(broker *b, plugin *p, const bay_value *args, bay_value **out, bay_error *err)
+{
+    (void)args, (void)out;
+    return unload_for(b, p, true, err);
+}
+
+static int cmd_enable(broker *b, plugin *p, const bay_value *args, bay_value **out, bay_error *err)
+{
+    (void)args, (void)out;
+    if (p->life.state == PS_AVAILABLE)
+        return bay_error_set(err, BAY_ESTATE, p->id, "%s is not installed; run `plugbay install %s`", p->id, p->id);
+    bay_error e;
+    int rc = bay__state_set_failed(b->state, p->id, NULL, &e);
+    if (rc == 0)
+        rc = bay__state_set_enabled(b->state, p->id, true, &e);
+    if (rc)
+        return not_saved(p, "not enabled", &e, err);
+    if (p->life.state == PS_DISABLED || p->life.state == PS_FAILED || p->life.state == PS_STOPPED)
+        return lifecycle_load_fresh(b, p, err);
+    return 0;
+}
+
+/* cmd_grant adds permissions to an installed plugin; calls see them at once,
+ * provides at its next load. */
+static int cmd_grant(broker *b, plugin *p, const bay_value *args, bay_value **out, bay_error *err)
 {
     bay__state_plugin *sp = bay__state_find(b->state, p->id);
-    if (sp == NULL) {
-        snprintf(err, errlen, "%s is not installed; run `plugbay install %s`", p->id, p->id);
-        return BAY_ESTATE;
-    }
+    if (sp == NULL)
+        return bay_error_set(err, BAY_ESTATE, p->id, "%s is not installed; run `plugbay install %s`", p->id, p->id);
     char **chosen;
-    int rc = choose(p, args, &chosen, err, errlen);
+    int rc = choose(p, args, &chosen, err);
     if (rc)
         return rc;
     bay_value *all = bay_array();
@@ -243,78 +312,92 @@ static int grant(broker *b, conn *c, const bay__frame *f, plugin *p, const bay_v
     rc = list ? bay__state_set_granted(b->state, p->id, list, &e)
               : bay_error_set(&e, BAY_ENOMEM, NULL, "out of memory");
     free(list);
-    if (rc == 0) {
-        bay_value *v = bay_map();
-        bay_map_set(v, "id", bay_str(p->id));
-        bay_map_set(v, "state", bay_str(plugin_state_name(p->life.state)));
-        bay_map_set(v, "granted", all);
-        conn_send_value(b, c, f->id, v);
-        bay_value_free(v);
-        return 0;
+    if (rc) {
+        bay_value_free(all);
+        return not_saved(p, "not granted", &e, err);
     }
-    not_saved(b, p, "not granted", &e, err, errlen);
-    bay_value_free(all);
-    return rc;
+    *out = bay_map();
+    bay_map_set(*out, "id", bay_str(p->id));
+    bay_map_set(*out, "state", bay_str(plugin_state_name(p->life.state)));
+    bay_map_set(*out, "granted", all);
+    return 0;
 }
 
-/* lifecycle runs a command on one plugin; the answer waits until the plugin settles. */
-static int lifecycle(broker *b, conn *c, const bay__frame *f, plugin *p, const bay_value *args, char *err,
-                     size_t errlen)
+static int cmd_load(broker *b, plugin *p, const bay_value *args, bay_value **out, bay_error *err)
 {
-    const char *cmd = f->name;
-    int rc = 0;
-    bay_error e;
-    if (strcmp(cmd, "install") == 0) {
-        if (p->life.state != PS_AVAILABLE) {
-            snprintf(err, errlen, "%s is already installed (%s)", p->id, plugin_state_name(p->life.state));
-            return BAY_EEXIST;
-        }
-        if (p->m == NULL) {
-            snprintf(err, errlen, "%s cannot be installed: %s", p->id, p->life.reason);
-            return BAY_EMANIFEST;
-        }
-        char **granted;
-        if ((rc = lifecycle_signature(b, p, err, errlen)) != 0)
-            return rc;
-        rc = choose(p, args, &granted, err, errlen);
-        if (rc)
-            return rc;
-        rc = bay__state_install(b->state, p->id, (const char *const *)granted, NULL, &e);
-        bay__strv_free(granted);
-        if (rc)
-            not_saved(b, p, "not installed", &e, err, errlen);
-        if (rc == 0)
-            rc = lifecycle_load_fresh(b, p, err, errlen);
-    } else if (strcmp(cmd, "uninstall") == 0 || strcmp(cmd, "disable") == 0) {
-        if (p->life.state == PS_AVAILABLE) {
-            snprintf(err, errlen, "%s is not installed", p->id);
-            return BAY_ESTATE;
-        }
-        rc = unload_for(b, p, strcmp(cmd, "disable") == 0, err, errlen);
-    } else if (strcmp(cmd, "enable") == 0) {
-        if (p->life.state == PS_AVAILABLE) {
-            snprintf(err, errlen, "%s is not installed; run `plugbay install %s`", p->id, p->id);
-            return BAY_ESTATE;
-        }
-        rc = bay__state_set_failed(b->state, p->id, NULL, &e);
-        if (rc == 0)
-            rc = bay__state_set_enabled(b->state, p->id, true, &e);
-        if (rc)
-            not_saved(b, p, "not enabled", &e, err, errlen);
-        if (rc == 0 && (p->life.state == PS_DISABLED || p->life.state == PS_FAILED || p->life.state == PS_STOPPED))
-            rc = lifecycle_load_fresh(b, p, err, errlen);
-    } else if (strcmp(cmd, "grant") == 0) {
-        return grant(b, c, f, p, args, err, errlen);
-    } else if (strcmp(cmd, "load") == 0) {
-        rc = lifecycle_load(b, p, err, errlen);
-    } else if (strcmp(cmd, "unload") == 0 || strcmp(cmd, "reload") == 0) {
-        rc = lifecycle_unload(b, p, strcmp(cmd, "reload") == 0, PS_STOPPED, err, errlen);
-    } else {
-        snprintf(err, errlen, "unknown command \"%s\" (commands: list, info, install, uninstall, enable, disable, "
-                              "grant, load, unload, reload, status)", cmd);
-        return BAY_ENOENT;
+    (void)args, (void)out;
+    return lifecycle_load(b, p, err);
+}
+
+static int cmd_unload(broker *b, plugin *p, const bay_value *args, bay_value **out, bay_error *err)
+{
+    (void)args, (void)out;
+    return lifecycle_unload(b, p, false, PS_STOPPED, err);
+}
+
+static int cmd_reload(broker *b, plugin *p, const bay_value *args, bay_value **out, bay_error *err)
+{
+    (void)args, (void)out;
+    return lifecycle_unload(b, p, true, PS_STOPPED, err);
+}
+
+/* One command (an entry is a struct so that each can say later who may run
+ * it). on_plugin: it takes {"id": PLUGIN-ID}; settles: its answer waits
+ * until the plugin settles (loaded, stopped, failed, ...), else run's *out
+ * (or nil) is the answer. */
+typedef struct command {
+    const char *name;
+    bool on_plugin, settles;
+    int (*run)(broker *b, plugin *p, const bay_value *args, bay_value **out, bay_error *err);
+} command;
+
+static const command commands[] = {
+    {"list", false, false, cmd_list},         {"info", true, false, cmd_info},
+    {"install", true, true, cmd_install},     {"uninstall", true, true, cmd_uninstall},
+    {"enable", true, true, cmd_enable},       {"disable", true, true, cmd_disable},
+    {"grant", true, false, cmd_grant},        {"load", true, true, cmd_load},
+    {"unload", true, true, cmd_unload},       {"reload", true, true, cmd_reload},
+    {"status", false, false, cmd_status},
+};
+
+/* find_command returns the command named name, or NULL with err listing them. */
+static const command *find_command(const char *name, bay_error *err)
+{
+    char names[300] = "";
+    size_t used = 0, n = sizeof commands / sizeof *commands;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+        used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "", commands[i].name);
     }
-    if (rc == 0 && strcmp(cmd, "grant") != 0) {
+    bay_error_set(err, BAY_ENOENT, NULL, "unknown command \"%s\" (commands: %s)", name, names);
+    return NULL;
+}
+
+/* run runs COMMAND f with its arguments args: 0 when it was answered or will
+ * be once its plugin settles, else the code with err. */
+static int run(broker *b, conn *c, const bay__frame *f, const bay_value *args, bay_error *err)
+{
+    const command *cmd = find_command(f->name, err);
+    if (cmd == NULL)
+        return err->code;
+    plugin *p = NULL;
+    if (cmd->on_plugin) {
+        const char *id = bay_value_str(bay_map_get(args, "id"), NULL);
+        if (id == NULL)
+            return bay_error_set(err, BAY_EINVAL, NULL, "command \"%s\" needs {\"id\": PLUGIN-ID}", f->name);
+        if ((p = broker_plugin(b, id)) == NULL)
+            return bay_error_set(err, BAY_ENOENT, NULL, "no plugin \"%s\" in %s (see `plugbay list`)", id,
+                                 b->opt.plugins_dir);
+    }
+    bay_value *out = NULL;
+    int rc = cmd->run(b, p, args, &out, err);
+    if (rc && p) /* an error about the plugin the command names is that plugin's */
+        snprintf(err->plugin, sizeof err->plugin, "%s", p->id);
+    if (rc == 0 && !cmd->settles)
+        conn_send_value(b, c, f->id, out);
+    bay_value_free(out);
+    if (rc == 0 && cmd->settles) {
         lifecycle_add_waiter(p, c->session, f->id);
         if (p->life.state != PS_STARTING && p->life.state != PS_UNLOADING && p->life.state != PS_WAITING)
             lifecycle_settle(b, p);
@@ -328,38 +411,15 @@ void command_handle(broker *b, conn *c, const bay__frame *f)
         fastpath_request(b, c, f);
         return;
     }
-    bay_value *args = NULL, *out = NULL;
-    char err[768] = "";
-    int rc = f->value ? bay__value_from_object(f->value, &args, err, sizeof err) : 0;
-    if (rc == 0 && strcmp(f->name, "list") == 0) {
-        out = bay_array();
-        for (size_t i = 0; i < b->nplugins; i++)
-            bay_array_push(out, summary(b->plugins[i]));
-    } else if (rc == 0 && strcmp(f->name, "status") == 0) {
-        out = status(b);
-    } else if (rc == 0) {
-        const char *id = bay_value_str(bay_map_get(args, "id"), NULL);
-        plugin *p = id ? broker_plugin(b, id) : NULL;
-        if (id == NULL) {
-            rc = BAY_EINVAL;
-            snprintf(err, sizeof err, "command \"%s\" needs {\"id\": PLUGIN-ID}", f->name);
-        } else if (p == NULL) {
-            rc = BAY_ENOENT;
-            snprintf(err, sizeof err, "no plugin \"%s\" in %s (see `plugbay list`)", id, b->opt.plugins_dir);
-        } else if (strcmp(f->name, "info") == 0) {
-            out = info(b, p);
-        } else {
-            rc = lifecycle(b, c, f, p, args, err, sizeof err);
-            bay_value_free(args);
-            if (rc)
-                conn_send_error(b, c, f->id, rc, p->id, "%s", err);
-            return;
-        }
-    }
+    bay_value *args = NULL;
+    char why[512];
+    bay_error err;
+    int rc = f->value ? bay__value_from_object(f->value, &args, why, sizeof why) : 0;
     if (rc)
-        conn_send_error(b, c, f->id, rc, NULL, "%s", err);
+        bay_error_set(&err, rc, NULL, "%s", why);
     else
-        conn_send_value(b, c, f->id, out);
-    bay_value_free(out);
+        rc = run(b, c, f, args, &err);
+    if (rc)
+        conn_send_error(b, c, f->id, rc, err.plugin[0] ? err.plugin : NULL, "%s", err.message);
     bay_value_free(args);
 }

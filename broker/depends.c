@@ -6,33 +6,33 @@
 #include <stdlib.h>
 #include <string.h>
 
-int depends_host_check(broker *b, plugin *p, char *err, size_t errlen)
+int depends_host_check(broker *b, plugin *p, bay_error *err)
 {
     bay__semver v;
     if (p->m == NULL || p->m->host == NULL || bay__semver_parse(b->version, &v) != 0 ||
         bay__semver_satisfies(&v, p->m->host))
         return 0;
-    snprintf(err, errlen, "%s works with plugbay %s, but this is plugbay %s", p->id, p->m->host, b->version);
-    return BAY_EVERSION;
+    return bay_error_set(err, BAY_EVERSION, p->id, "%s works with plugbay %s, but this is plugbay %s", p->id, p->m->host,
+                         b->version);
 }
 
 /* dep_problem explains why dependency d of p cannot be satisfied, or returns 0
  * (ready) or BAY_EPENDING (on its way: *starting tells whether to load it). */
-static int dep_problem(broker *b, plugin *p, const bay__dep_decl *d, plugin **need_load, char *err, size_t errlen)
+static int dep_problem(broker *b, plugin *p, const bay__dep_decl *d, plugin **need_load, bay_error *err)
 {
     plugin *dp = broker_plugin(b, d->id);
     *need_load = NULL;
     if (dp == NULL) {
-        snprintf(err, errlen, "%s needs %s (%s), which is not in %s", p->id, d->id, d->range, b->opt.plugins_dir);
-        return BAY_ENOENT;
+        return bay_error_set(err, BAY_ENOENT, p->id, "%s needs %s (%s), which is not in %s", p->id, d->id, d->range,
+                             b->opt.plugins_dir);
     }
     if (dp->m == NULL) {
-        snprintf(err, errlen, "%s needs %s (%s), whose manifest is invalid: %s", p->id, d->id, d->range, dp->life.reason);
-        return BAY_EMANIFEST;
+        return bay_error_set(err, BAY_EMANIFEST, p->id, "%s needs %s (%s), whose manifest is invalid: %s", p->id, d->id,
+                             d->range, dp->life.reason);
     }
     if (!bay__semver_satisfies(&dp->m->ver, d->range)) {
-        snprintf(err, errlen, "%s needs %s %s, but %s is version %s", p->id, d->id, d->range, d->id, dp->m->version);
-        return BAY_EVERSION;
+        return bay_error_set(err, BAY_EVERSION, p->id, "%s needs %s %s, but %s is version %s", p->id, d->id, d->range,
+                             d->id, dp->m->version);
     }
     switch (transition_dependency(dp->life.state, dp->life.restart_at_ms || dp->proc.pid)) {
     case DEP_READY:
@@ -45,22 +45,21 @@ static int dep_problem(broker *b, plugin *p, const bay__dep_decl *d, plugin **ne
     case DEP_UNAVAILABLE:
         break;
     }
-    snprintf(err, errlen, "%s needs %s, which is %s%s%s", p->id, d->id, plugin_state_name(dp->life.state),
-             dp->life.reason[0] ? ": " : "", dp->life.reason);
-    return BAY_EUNAVAIL;
+    return bay_error_set(err, BAY_EUNAVAIL, p->id, "%s needs %s, which is %s%s%s", p->id, d->id,
+                         plugin_state_name(dp->life.state), dp->life.reason[0] ? ": " : "", dp->life.reason);
 }
 
-int depends_ready(broker *b, plugin *p, void (*load_first)(broker *b, plugin *dep), char *err, size_t errlen)
+int depends_ready(broker *b, plugin *p, void (*load_first)(broker *b, plugin *dep), bay_error *err)
 {
-    int rc = depends_host_check(b, p, err, errlen);
+    int rc = depends_host_check(b, p, err);
     bool pending = false;
     for (size_t i = 0; rc == 0 && p->m && i < p->m->ndeps; i++) {
         plugin *load = NULL;
-        rc = dep_problem(b, p, &p->m->deps[i], &load, err, errlen);
+        rc = dep_problem(b, p, &p->m->deps[i], &load, err);
         if (rc == BAY_EPENDING) {
             pending = true;
             rc = 0;
-            snprintf(err, errlen, "waiting for %s to load", p->m->deps[i].id);
+            bay_error_set(err, BAY_EPENDING, p->id, "waiting for %s to load", p->m->deps[i].id);
             if (load)
                 load_first(b, load);
         }

@@ -35,12 +35,11 @@ void lifecycle_notice(broker *b, const char *what, const char *name, const char 
 
 void lifecycle_shutdown(broker *b)
 {
-    char err[256];
     for (size_t i = 0; i < b->nplugins; i++) {
         plugin *p = b->plugins[i];
         p->life.restart_at_ms = 0;
         if (p->proc.pid)
-            lifecycle_unload(b, p, false, PS_STOPPED, err, sizeof err);
+            lifecycle_unload(b, p, false, PS_STOPPED, NULL);
     }
 }
 
@@ -54,8 +53,7 @@ void lifecycle_on_notice(broker *b, notice_fn fn)
  * (whose own load says what came of it). */
 static void load_dependency(broker *b, plugin *dep)
 {
-    char ignored[256];
-    lifecycle_load(b, dep, ignored, sizeof ignored);
+    lifecycle_load(b, dep, NULL);
 }
 
 /* wake_dependents loads the waiting plugins whose dependencies are now loaded
@@ -68,18 +66,18 @@ static void wake_dependents(broker *b)
         return;
     }
     b->waking = true;
-    char err[512];
+    bay_error e;
     do {
         b->wake_again = false;
         for (size_t i = 0; i < b->nplugins; i++) {
             plugin *p = b->plugins[i];
             if (p->life.state != PS_WAITING)
                 continue;
-            int rc = depends_ready(b, p, load_dependency, err, sizeof err);
+            int rc = depends_ready(b, p, load_dependency, &e);
             if (rc == 0)
-                lifecycle_load(b, p, err, sizeof err);
+                lifecycle_load(b, p, NULL);
             else if (rc != BAY_EPENDING)
-                lifecycle_fail(b, p, err);
+                lifecycle_fail(b, p, e.message);
         }
     } while (b->wake_again);
     b->waking = false;
@@ -208,21 +206,18 @@ static void initial_state(broker *b, plugin *p)
         p->life.state = PS_STOPPED;
 }
 
-int lifecycle_discover(broker *b, char *err, size_t errlen)
+int lifecycle_discover(broker *b, bay_error *err)
 {
     char **ids = NULL;
     bay_error e;
-    int rc = bay__manifest_scan(b->opt.plugins_dir, &ids, &e);
-    if (rc) {
-        snprintf(err, errlen, "%s", e.message);
+    int rc = bay__manifest_scan(b->opt.plugins_dir, &ids, err);
+    if (rc)
         return rc;
-    }
     for (char **id = ids; *id; id++) {
         plugin *p = plugin_new(b, *id);
         if (p == NULL) {
             bay__strv_free(ids);
-            snprintf(err, errlen, "out of memory");
-            return BAY_ENOMEM;
+            return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
         }
         if (bay__manifest_load(b->opt.plugins_dir, *id, &p->m, &e) != 0) {
             discovered_invalid(p, "invalid manifest", e.message);
@@ -236,9 +231,8 @@ int lifecycle_discover(broker *b, char *err, size_t errlen)
     order_by_dependencies(b);
     for (size_t i = 0; i < b->nplugins; i++) {
         plugin *p = b->plugins[i];
-        char why[512];
-        if (p->life.state != PS_INVALID && depends_host_check(b, p, why, sizeof why) != 0)
-            discovered_invalid(p, "refused", why);
+        if (p->life.state != PS_INVALID && depends_host_check(b, p, &e) != 0)
+            discovered_invalid(p, "refused", e.message);
     }
     for (size_t i = 0; i < bay__state_count(b->state); i++) {
         const char *id = bay__state_at(b->state, i)->id;
@@ -251,15 +245,17 @@ int lifecycle_discover(broker *b, char *err, size_t errlen)
 
 void lifecycle_start_enabled(broker *b)
 {
-    char err[512];
     for (size_t i = 0; i < b->nplugins; i++)
         if (b->plugins[i]->life.state == PS_STOPPED)
-            lifecycle_load(b, b->plugins[i], err, sizeof err);
+            lifecycle_load(b, b->plugins[i], NULL);
 }
 
 /* load loads p (transition_load); fresh: just installed or enabled, its crash count starts again. */
-static int load(broker *b, plugin *p, bool fresh, char *err, size_t errlen)
+static int load(broker *b, plugin *p, bool fresh, bay_error *err)
 {
+    bay_error own;
+    if (err == NULL)
+        err = &own; /* its message becomes the plugin's reason */
     switch (transition_load(p->life.state, fresh)) {
     case LOAD_NOTHING:
         return 0;
@@ -267,49 +263,46 @@ static int load(broker *b, plugin *p, bool fresh, char *err, size_t errlen)
         p->life.then_load = true;
         return 0;
     case LOAD_NOT_INSTALLED:
-        snprintf(err, errlen, "%s is not installed; run `plugbay install %s`", p->id, p->id);
-        return BAY_ESTATE;
+        return bay_error_set(err, BAY_ESTATE, p->id, "%s is not installed; run `plugbay install %s`", p->id, p->id);
     case LOAD_DISABLED:
-        snprintf(err, errlen, "%s is disabled; run `plugbay enable %s`", p->id, p->id);
-        return BAY_ESTATE;
+        return bay_error_set(err, BAY_ESTATE, p->id, "%s is disabled; run `plugbay enable %s`", p->id, p->id);
     case LOAD_INVALID:
-        snprintf(err, errlen, "%s has an invalid manifest: %s", p->id, p->life.reason);
-        return BAY_EMANIFEST;
+        return bay_error_set(err, BAY_EMANIFEST, p->id, "%s has an invalid manifest: %s", p->id, p->life.reason);
     case LOAD_START:
         break;
     }
     if (fresh)
         p->life.ncrashes = 0;
-    int rc = depends_ready(b, p, load_dependency, err, errlen);
+    int rc = depends_ready(b, p, load_dependency, err);
     if (rc == BAY_EPENDING) {
         if (p->life.state != PS_WAITING)
-            set_state(b, p, PS_WAITING, err);
+            set_state(b, p, PS_WAITING, err->message);
         return 0;
     }
     if (rc == 0)
-        rc = lifecycle_signature(b, p, err, errlen);
+        rc = lifecycle_signature(b, p, err);
     if (rc) {
-        lifecycle_fail(b, p, err);
+        lifecycle_fail(b, p, err->message);
         return rc;
     }
     p->life.restart_at_ms = 0;
-    rc = supervise_spawn(b, p, err, errlen);
+    rc = supervise_spawn(b, p, err);
     if (rc) {
-        set_state(b, p, PS_FAILED, err);
+        set_state(b, p, PS_FAILED, err->message);
         return rc;
     }
     set_state(b, p, PS_STARTING, NULL);
     return 0;
 }
 
-int lifecycle_load(broker *b, plugin *p, char *err, size_t errlen)
+int lifecycle_load(broker *b, plugin *p, bay_error *err)
 {
-    return load(b, p, false, err, errlen);
+    return load(b, p, false, err);
 }
 
-int lifecycle_load_fresh(broker *b, plugin *p, char *err, size_t errlen)
+int lifecycle_load_fresh(broker *b, plugin *p, bay_error *err)
 {
-    return load(b, p, true, err, errlen);
+    return load(b, p, true, err);
 }
 
 /* functions_map builds the load command's map from call names to the plugin's functions. */
@@ -392,21 +385,19 @@ static void withdraw(broker *b, plugin *p)
 }
 
 /* provide registers p's extension points; on a conflict it withdraws them all. */
-static int provide(broker *b, plugin *p, char *err, size_t errlen)
+static int provide(broker *b, plugin *p, bay_error *err)
 {
     bay__state_plugin *sp = bay__state_find(b->state, p->id);
     for (size_t i = 0; i < p->m->nprovides; i++) {
         const bay__provide_decl *d = &p->m->provides[i];
         if (!permission_granted(sp ? sp->granted : NULL, "provide", d->name)) {
-            snprintf(err, errlen, "%s provides \"%s\" but was not granted provide:%s; grant it with `plugbay grant "
-                                  "%s provide:%s`", p->id, d->name, d->name, p->id, d->name);
             withdraw(b, p);
-            return BAY_EPERM;
+            return bay_error_set(err, BAY_EPERM, p->id,
+                                 "%s provides \"%s\" but was not granted provide:%s; grant it with `plugbay grant "
+                                 "%s provide:%s`", p->id, d->name, d->name, p->id, d->name);
         }
-        bay_error e;
-        int rc = bay__registry_add(b->reg, d->name, d->kind, p, p->id, p->rank, (const char *const *)d->contexts, &e);
+        int rc = bay__registry_add(b->reg, d->name, d->kind, p, p->id, p->rank, (const char *const *)d->contexts, err);
         if (rc) {
-            snprintf(err, errlen, "%s", e.message);
             withdraw(b, p);
             return rc;
         }
@@ -422,10 +413,10 @@ void lifecycle_load_answer(broker *b, plugin *p, const bay__frame *f)
         lifecycle_drained(b, p);
         return;
     }
-    char err[512];
+    bay_error e;
     if (f->type == BAY_F_ERROR) {
-        snprintf(err, sizeof err, "load failed: %s", f->message);
-    } else if (provide(b, p, err, sizeof err) == 0) {
+        bay_error_set(&e, f->code, p->id, "load failed: %s", f->message);
+    } else if (provide(b, p, &e) == 0) {
         int64_t now = bay__now_ms();
         supervise_loaded(p);
         free(p->life.timers);
@@ -437,10 +428,10 @@ void lifecycle_load_answer(broker *b, plugin *p, const bay__frame *f)
         return;
     }
     p->life.no_restart = true;
-    supervise_kill(b, p, err);
+    supervise_kill(b, p, e.message);
 }
 
-int lifecycle_signature(broker *b, plugin *p, char *err, size_t errlen)
+int lifecycle_signature(broker *b, plugin *p, bay_error *err)
 {
     if (b->opt.sig_policy == BAY_SIG_OFF)
         return 0;
@@ -453,7 +444,7 @@ int lifecycle_signature(broker *b, plugin *p, char *err, size_t errlen)
     else if (b->opt.sig_policy == BAY_SIG_WARN)
         bay__log(BAY_LOG_WARN, p->id, "%s (used anyway: --signature-policy warn)", why.message);
     else
-        snprintf(err, errlen, "refused by --signature-policy require-signed: %s", why.message);
+        bay_error_set(err, rc, p->id, "refused by --signature-policy require-signed: %s", why.message);
     return b->opt.sig_policy == BAY_SIG_REQUIRE ? rc : 0;
 }
 
@@ -464,14 +455,12 @@ void lifecycle_fail(broker *b, plugin *p, const char *why)
     lifecycle_settle(b, p);
 }
 
-int lifecycle_unload(broker *b, plugin *p, bool then_load, plugin_state rest, char *err, size_t errlen)
+int lifecycle_unload(broker *b, plugin *p, bool then_load, plugin_state rest, bay_error *err)
 {
     char users[300];
-    if (!then_load && !b->stopping && depends_users(b, p, users, sizeof users) > 0) {
-        snprintf(err, errlen, "%s is in use by %s, which depend%s on it; unload %s first", p->id, users,
-                 strchr(users, ',') ? "" : "s", strchr(users, ',') ? "them" : "it");
-        return BAY_EBUSY;
-    }
+    if (!then_load && !b->stopping && depends_users(b, p, users, sizeof users) > 0)
+        return bay_error_set(err, BAY_EBUSY, p->id, "%s is in use by %s, which depend%s on it; unload %s first", p->id,
+                             users, strchr(users, ',') ? "" : "s", strchr(users, ',') ? "them" : "it");
     p->life.then_load = then_load;
     p->life.rest = rest;
     switch (p->life.state) {
@@ -500,10 +489,9 @@ int lifecycle_unload(broker *b, plugin *p, bool then_load, plugin_state rest, ch
     case PS_WAITING:
         if (p->life.state != rest)
             set_state(b, p, rest, NULL);
-        return then_load ? lifecycle_load(b, p, err, errlen) : 0;
+        return then_load ? lifecycle_load(b, p, err) : 0;
     default:
-        snprintf(err, errlen, "%s is %s, not loaded", p->id, plugin_state_name(p->life.state));
-        return BAY_ESTATE;
+        return bay_error_set(err, BAY_ESTATE, p->id, "%s is %s, not loaded", p->id, plugin_state_name(p->life.state));
     }
 }
 
@@ -568,9 +556,8 @@ void lifecycle_worker_gone(broker *b, plugin *p, const char *why)
     if (was == PS_UNLOADING) {
         set_state(b, p, p->life.rest, NULL);
         if (p->life.then_load) {
-            char err[512];
             p->life.then_load = false;
-            lifecycle_load(b, p, err, sizeof err);
+            lifecycle_load(b, p, NULL);
             if (p->life.state == PS_STARTING)
                 return; /* waiters hear when the new load settles */
         }
@@ -584,7 +571,6 @@ void lifecycle_worker_gone(broker *b, plugin *p, const char *why)
 int64_t lifecycle_tick(broker *b, int64_t now)
 {
     int64_t next = 0;
-    char err[512];
     for (size_t i = 0; i < b->nplugins; i++) {
         plugin *p = b->plugins[i];
         int64_t due = 0;
@@ -592,7 +578,7 @@ int64_t lifecycle_tick(broker *b, int64_t now)
             if (now >= p->life.restart_at_ms) {
                 p->life.restarts++;
                 bay__log(BAY_LOG_INFO, p->id, "restarting (restart %d)", p->life.restarts);
-                lifecycle_load(b, p, err, sizeof err);
+                lifecycle_load(b, p, NULL);
                 continue;
             }
             due = p->life.restart_at_ms;

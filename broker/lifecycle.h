@@ -4,17 +4,21 @@
 
 #include "broker.h"
 
-int lifecycle_discover(broker *b, char *err, size_t errlen);
+/* lifecycle_discover finds the plugins in the plugins folder, reads their
+ * manifests (an invalid one makes its plugin invalid) and puts them in load
+ * order: 0, or the code with err when the folder cannot be read. */
+int lifecycle_discover(broker *b, bay_error *err);
 void lifecycle_start_enabled(broker *b);
 /* lifecycle_load loads p as transition_load decides: starts it once its
- * dependencies are loaded (waiting meanwhile), or says why not in err. */
-int lifecycle_load(broker *b, plugin *p, char *err, size_t errlen);
+ * dependencies are loaded (waiting meanwhile), or says why not in err (NULL
+ * allowed, as in the other functions here taking one). */
+int lifecycle_load(broker *b, plugin *p, bay_error *err);
 /* lifecycle_load_fresh loads p, just installed or enabled: available,
  * disabled and failed count as stopped, and its crash count starts again. */
-int lifecycle_load_fresh(broker *b, plugin *p, char *err, size_t errlen);
+int lifecycle_load_fresh(broker *b, plugin *p, bay_error *err);
 /* lifecycle_unload stops p after its in-flight calls drain; it then rests in
  * `rest` (PS_STOPPED, PS_DISABLED or PS_AVAILABLE), or loads again when then_load. */
-int lifecycle_unload(broker *b, plugin *p, bool then_load, plugin_state rest, char *err, size_t errlen);
+int lifecycle_unload(broker *b, plugin *p, bool then_load, plugin_state rest, bay_error *err);
 void lifecycle_worker_ready(broker *b, plugin *p);
 void lifecycle_load_answer(broker *b, plugin *p, const bay__frame *f);
 /* lifecycle_worker_gone fails p's calls and fast channels after its worker
@@ -42,7 +46,7 @@ void lifecycle_free(broker *b);
 
 /* lifecycle_signature checks p's signature under the policy: 0 when p may be
  * used (a failed check under "warn" is logged), else the code with err. */
-int lifecycle_signature(broker *b, plugin *p, char *err, size_t errlen);
+int lifecycle_signature(broker *b, plugin *p, bay_error *err);
 
 /* lifecycle_fail marks p failed for good (no restart) with why, and answers its waiters. */
 void lifecycle_fail(broker *b, plugin *p, const char *why);

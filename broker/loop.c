@@ -123,7 +123,7 @@ static int setup_fds(broker *b)
 
 int loop_run(broker *b)
 {
-    char err[512] = "";
+    bay_error err = {0};
     if (setup_fds(b)) {
         bay__log(BAY_LOG_ERROR, NULL, "cannot create signalfd/eventfd: %s", strerror(errno));
         return 1;
@@ -141,9 +141,9 @@ int loop_run(broker *b)
     conn_on_host_gone(b, fastpath_host_gone);
     conn_on_host_gone(b, route_host_gone);
     lifecycle_on_notice(b, fastpath_notice);
-    if (supervise_init(b, err, sizeof err) || lifecycle_discover(b, err, sizeof err) || conn_listen_public(b)) {
-        if (err[0])
-            bay__log(BAY_LOG_ERROR, NULL, "%s", err);
+    if (supervise_init(b, &err) || lifecycle_discover(b, &err) || conn_listen_public(b)) {
+        if (err.message[0])
+            bay__log(BAY_LOG_ERROR, NULL, "%s", err.message);
         return 1;
     }
     bay__log(BAY_LOG_INFO, NULL, "plugbayd %s listening on %s (plugins %s, state %s)", b->version, b->url,

@@ -103,21 +103,17 @@ static void clean_leftovers(broker *b)
         closedir(d);
 }
 
-int supervise_init(broker *b, char *err, size_t errlen)
+int supervise_init(broker *b, bay_error *err)
 {
     /* bay__state_open holds the state folder's lock, so no other broker runs here. */
     snprintf(b->run_dir, sizeof b->run_dir, "%s/run", bay__state_dir(b->state));
     clean_leftovers(b);
     /* A worker's descendant whose parent exits is adopted here, not by init,
      * so it is still known for one (peer.h); supervise_reap reaps it. */
-    if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
-        snprintf(err, errlen, "cannot make plugbayd a child subreaper: %s", strerror(errno));
-        return BAY_EIO;
-    }
-    if ((b->guard = peer_guard_new()) == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return BAY_ENOMEM;
-    }
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+        return bay_error_set(err, BAY_EIO, NULL, "cannot make plugbayd a child subreaper: %s", strerror(errno));
+    if ((b->guard = peer_guard_new()) == NULL)
+        return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
     cgroup_init(b);
     bay_error why;
     b->pidns = b->opt.sandbox && b->opt.namespaces && launch_probe(&why);
@@ -212,24 +208,19 @@ void supervise_loaded(plugin *p)
     p->proc.last_beat_ms = bay__now_ms();
 }
 
-int supervise_spawn(broker *b, plugin *p, char *err, size_t errlen)
+int supervise_spawn(broker *b, plugin *p, bay_error *err)
 {
     char exe[700], url[600], data[1024];
     snprintf(exe, sizeof exe, "%s/plugbay-worker-%s", b->worker_dir, p->m->language);
-    if (access(exe, X_OK) != 0) {
-        snprintf(err, errlen, "no worker for language \"%s\": %s: %s", p->m->language, exe, strerror(errno));
-        return BAY_ENOENT;
-    }
-    bay_error e;
-    if (bay__state_data_dir(b->state, p->id, data, sizeof data, &e) != 0) {
-        snprintf(err, errlen, "%s", e.message);
-        return BAY_EIO;
-    }
+    if (access(exe, X_OK) != 0)
+        return bay_error_set(err, BAY_ENOENT, p->id, "no worker for language \"%s\": %s: %s", p->m->language, exe,
+                             strerror(errno));
+    int rc = bay__state_data_dir(b->state, p->id, data, sizeof data, err);
+    if (rc)
+        return rc;
     conn *c = conn_open(b, ROLE_WORKER, 0, 0, url, sizeof url);
-    if (c == NULL) {
-        snprintf(err, errlen, "cannot open a socket for its worker (see the log)");
-        return BAY_EIO;
-    }
+    if (c == NULL)
+        return bay_error_set(err, BAY_EIO, p->id, "cannot open a socket for its worker (see the log)");
     c->plugin = p;
     snprintf(c->name, sizeof c->name, "%s", p->id);
     p->worker = c;
@@ -237,8 +228,7 @@ int supervise_spawn(broker *b, plugin *p, char *err, size_t errlen)
     int out[2];
     if (pipe2(out, O_CLOEXEC) != 0) {
         conn_close(b, c);
-        snprintf(err, errlen, "pipe: %s", strerror(errno));
-        return BAY_EIO;
+        return bay_error_set(err, BAY_EIO, p->id, "pipe: %s", strerror(errno));
     }
     char **env = worker_env(b, p, url, data);
     char *argv[] = {exe, p->id, NULL};
@@ -247,7 +237,7 @@ int supervise_spawn(broker *b, plugin *p, char *err, size_t errlen)
     const char *what = "building its environment";
     /* The worker may dial before launch_worker returns: its dial waits on the guard until it is recorded. */
     peer_guard_hold(b->guard);
-    int rc = env ? launch_worker(&spec, &pid, &what) : ENOMEM;
+    rc = env ? launch_worker(&spec, &pid, &what) : ENOMEM;
     if (rc == 0 && peer_worker_started(b->guard, pid, c->session, p->id) != 0) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
@@ -260,8 +250,7 @@ int supervise_spawn(broker *b, plugin *p, char *err, size_t errlen)
     if (rc != 0) {
         close(out[0]);
         conn_close(b, c);
-        snprintf(err, errlen, "cannot start %s: %s: %s", exe, what, strerror(rc));
-        return BAY_EIO;
+        return bay_error_set(err, BAY_EIO, p->id, "cannot start %s: %s: %s", exe, what, strerror(rc));
     }
     fcntl(out[0], F_SETFL, O_NONBLOCK);
     p->proc.pid = pid;

@@ -6,8 +6,9 @@
 
 /* supervise_init makes plugbayd a child subreaper (a worker's orphans stay its
  * descendants, see peer.h) and its peer guard, and cleans up after a killed broker. */
-int supervise_init(broker *b, char *err, size_t errlen);
-int supervise_spawn(broker *b, plugin *p, char *err, size_t errlen);
+int supervise_init(broker *b, bay_error *err);
+/* supervise_spawn starts p's worker with a connection of its own: 0, or the code with err. */
+int supervise_spawn(broker *b, plugin *p, bay_error *err);
 void supervise_reap(broker *b);
 void supervise_read_output(broker *b, plugin *p);
 void supervise_kill(broker *b, plugin *p, const char *why);
