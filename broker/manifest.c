@@ -595,6 +595,10 @@ static int get_code(const report *r, json_t *root, bay__manifest *m)
                                      "program, library a shared library bound through its provides' signatures)");
     if (m->library && strcmp(m->language, "c") != 0)
         return say(r, BAY_EMANIFEST, "field \"library\": only a plugin with \"language\": \"c\" binds a library");
+    size_t len = m->entry ? strlen(m->entry) : 0;
+    if (strcmp(m->language, "python") == 0 && (len < 4 || strcmp(m->entry + len - 3, ".py") != 0))
+        return say(r, BAY_EMANIFEST, "field \"entry\": \"%s\" is not a .py file; a python plugin's entry is its main "
+                                     "module, like \"main.py\"", m->entry);
     for (size_t i = 0; i < m->nprovides; i++) {
         bool has = m->provides[i].signature != NULL;
         if (has != (m->library != NULL))

@@ -132,12 +132,7 @@ static void close_plugin(void)
 static int py_load(const bay__plugin_info *p, const char *const *functions, bay_error *err)
 {
     pyb_plugin = p;
-    size_t len = strlen(p->entry), cap = (size_t)bay__plugin_limit(p, PYB_LIMIT_MEMORY, PYB_MEMORY_MB_DEFAULT) << 20;
-    if (len < 4 || strcmp(p->entry + len - 3, ".py") != 0)
-        return bay_error_set(err, BAY_EMANIFEST, p->id,
-                             "plugin.json: entry \"%s\" is not a .py file; a python plugin's entry is its main "
-                             "module, like \"main.py\"",
-                             p->entry);
+    size_t cap = (size_t)bay__plugin_limit(p, PYB_LIMIT_MEMORY, PYB_MEMORY_MB_DEFAULT) << 20;
     int rc = pyb_audit_setup(p, err);
     if (rc == 0 && (rc = pyb_runtime_start(cap, err)) == 0 && (rc = open_plugin(p, functions, err)) != 0)
         close_plugin();

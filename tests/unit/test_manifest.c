@@ -562,6 +562,39 @@ Test(manifest_scan, a_missing_plugins_folder_is_an_io_error)
                      "/nonexistent/plugbay-plugins: cannot read the plugins folder: No such file or directory");
 }
 
+Test(manifest, a_python_entry_is_a_py_file)
+{
+    static const struct {
+        const char *entry, *error; /* error NULL: accepted */
+    } cases[] = {
+        {"main.py", NULL},
+        {"pkg/plugin.py", NULL},
+        {"main.txt", "field \"entry\": \"main.txt\" is not a .py file; a python plugin's entry is its main module, "
+                     "like \"main.py\""},
+        {".py", "field \"entry\": \".py\" is not a .py file; a python plugin's entry is its main module, like "
+                "\"main.py\""},
+        {"main.pyc", "field \"entry\": \"main.pyc\" is not a .py file; a python plugin's entry is its main module, "
+                     "like \"main.py\""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char text[300], want[600];
+        snprintf(text, sizeof text,
+                 "{\"name\": \"p\", \"version\": \"1.0.0\", \"language\": \"python\", \"entry\": \"%s\", "
+                 "\"provides\": []}",
+                 cases[i].entry);
+        bay_error err = {0};
+        int rc = parse_text(text, &err);
+        if (cases[i].error == NULL) {
+            cr_expect_eq(rc, 0, "%s refused: %s", cases[i].entry, err.message);
+        } else {
+            snprintf(want, sizeof want, PATH ": %s", cases[i].error);
+            cr_expect_eq(rc, BAY_EMANIFEST, "%s accepted", cases[i].entry);
+            cr_expect_str_eq(err.message, want);
+        }
+    }
+    expect_accepted(NULL, "entry", "\"main.txt\""); /* a lua plugin's entry is its own business */
+}
+
 Test(manifest, checks_limits)
 {
     expect_accepted(NULL, "limits", "{\"memory_mb\": 64, \"open_files\": 32, \"cpu_seconds\": 60}");
@@ -580,9 +613,9 @@ static int parse_language(const char *language, const char *limits, const char *
 {
     char text[1024];
     snprintf(text, sizeof text,
-             "{\"name\": \"x\", \"version\": \"1.0.0\", \"language\": \"%s\", \"entry\": \"main\", "
+             "{\"name\": \"x\", \"version\": \"1.0.0\", \"language\": \"%s\", \"entry\": \"%s\", "
              "\"provides\": [{\"name\": \"x.y\", \"kind\": \"handle\"}], \"limits\": %s, \"config\": %s}",
-             language, limits, config);
+             language, strcmp(language, "python") == 0 ? "main.py" : "main", limits, config);
     return bay__manifest_parse(text, PATH, "/plugins/x", "x", m, err);
 }
 
