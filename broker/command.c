@@ -133,8 +133,7 @@ static bay_value *info(broker *b, const plugin *p)
     size_t nusers = depends_users(b, p, users, sizeof users);
     bay_map_set(v, "used_by", bay_str(nusers ? users : ""));
     bay_value *config = NULL;
-    char err[128];
-    if (bay__value_from_jansson(m->config, &config, err, sizeof err) == 0)
+    if (bay__value_from_jansson(m->config, &config, NULL) == 0)
         bay_map_set(v, "config", config);
     return v;
 }
@@ -326,7 +325,10 @@ void command_handle(broker *b, conn *c, const bay__frame *f)
     }
     bay_value *args = NULL, *out = NULL;
     char err[768] = "";
-    int rc = f->value ? bay__value_from_object(f->value, &args, err, sizeof err) : 0;
+    bay_error e;
+    int rc = f->value ? bay__value_from_object(f->value, &args, &e) : 0;
+    if (rc)
+        snprintf(err, sizeof err, "%s", e.message);
     if (rc == 0 && strcmp(f->name, "list") == 0) {
         out = bay_array();
         for (size_t i = 0; i < b->nplugins; i++)

@@ -181,11 +181,11 @@ static void run_load(bay__job *j)
     bay__w.load_args = NULL;
     bay__w.info = (bay__plugin_info){0};
     bay__w.functions = NULL;
-    char why[256];
-    int rc = j->f.value ? bay__value_from_object(j->f.value, &bay__w.load_args, why, sizeof why)
-                        : bay__value_fail(why, sizeof why, BAY_EPROTO, "a map of arguments is required");
+    bay_error e;
+    int rc = j->f.value ? bay__value_from_object(j->f.value, &bay__w.load_args, &e)
+                        : bay_error_set(&e, BAY_EPROTO, NULL, "a map of arguments is required");
     if (rc) {
-        bay__worker_error(NULL, id, rc, "COMMAND load: %s", why);
+        bay__worker_error(NULL, id, rc, "COMMAND load: %s", e.message);
         return;
     }
     if (check_load_args(id, bay__w.load_args))

@@ -105,13 +105,14 @@ static bay_value *args_of(PyObject *args, const char *name)
 {
     bay_value *array = bay_array();
     for (Py_ssize_t i = 1; array && i < PyTuple_GET_SIZE(args); i++) {
-        char what[32], why[400];
+        char what[32];
+        bay_error e;
         bay_value *item;
         snprintf(what, sizeof what, "argument %zd", i);
-        int rc = pyb_from_python(PyTuple_GET_ITEM(args, i), what, &item, why, sizeof why);
+        int rc = pyb_from_python(PyTuple_GET_ITEM(args, i), what, &item, &e);
         if (rc || bay_array_push(array, item) != 0) {
             PyErr_Format(rc == BAY_ETYPE ? PyExc_TypeError : PyExc_MemoryError, "plugbay.call(\"%s\"): %s", name,
-                         rc ? why : "out of memory");
+                         rc ? e.message : "out of memory");
             bay_value_free(array);
             return NULL;
         }
