@@ -231,9 +231,9 @@ int pyb_api_start(bay_error *err)
     Py_XDECREF(signals);
     Py_XDECREF(handler);
     if (old == NULL) {
-        char why[400];
-        pyb_error_take(NULL, why, sizeof why);
-        return bay_error_set(err, BAY_EIO, pyb_plugin->id, "cannot set up the plugbay module: %s", why);
+        bay_error e;
+        pyb_error_take(NULL, &e);
+        return bay_error_set(err, BAY_EIO, pyb_plugin->id, "cannot set up the plugbay module: %s", e.message);
     }
     Py_DECREF(old);
     atomic_store(&api.live, true);

@@ -25,9 +25,9 @@ static struct {
 /* failed fills err from the pending Python exception, prefixed with what ran ("on_load raised "). */
 static int failed(const char *what, bay_error *err)
 {
-    char msg[sizeof err->message];
-    int rc = pyb_error_take(NULL, msg, sizeof msg);
-    return bay_error_set(err, rc, pyb_plugin->id, "%s%s", what, msg);
+    bay_error e;
+    int rc = pyb_error_take(NULL, &e);
+    return bay_error_set(err, rc, pyb_plugin->id, "%s%s", what, e.message);
 }
 
 /* defined writes the names of the entry module's public callables into buf. */
@@ -160,7 +160,7 @@ static int py_call(const char *function, bay_invocation *call, const bay_value *
     int rc = 0;
     bay_error e;
     if (ret == NULL) {
-        rc = pyb_error_take(call, e.message, sizeof e.message);
+        rc = pyb_error_take(call, &e);
         bay_call_error(call, rc, "%s", e.message);
     } else if ((rc = pyb_from_python(ret, "result", result, &e)) != 0) {
         bay_call_error(call, rc, "%s returned a value plugbay cannot carry: %s", function, e.message);
