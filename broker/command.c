@@ -133,8 +133,7 @@ static bay_value *info(broker *b, const plugin *p)
     size_t nusers = depends_users(b, p, users, sizeof users);
     bay_map_set(v, "used_by", bay_str(nusers ? users : ""));
     bay_value *config = NULL;
-    char err[128];
-    if (bay__value_from_jansson(m->config, &config, err, sizeof err) == 0)
+    if (bay__value_from_jansson(m->config, &config, NULL) == 0)
         bay_map_set(v, "config", config);
     return v;
 }
@@ -412,12 +411,9 @@ void command_handle(broker *b, conn *c, const bay__frame *f)
         return;
     }
     bay_value *args = NULL;
-    char why[512];
     bay_error err;
-    int rc = f->value ? bay__value_from_object(f->value, &args, why, sizeof why) : 0;
-    if (rc)
-        bay_error_set(&err, rc, NULL, "%s", why);
-    else
+    int rc = f->value ? bay__value_from_object(f->value, &args, &err) : 0;
+    if (rc == 0)
         rc = run(b, c, f, args, &err);
     if (rc)
         conn_send_error(b, c, f->id, rc, err.plugin[0] ? err.plugin : NULL, "%s", err.message);

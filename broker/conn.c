@@ -508,7 +508,10 @@ static void handle_rendezvous(broker *b, nng_msg *msg)
 {
     bay__frame f;
     char why[512], url[600];
-    int rc = bay__frame_decode(nng_msg_body(msg), nng_msg_len(msg), &f, why, sizeof why);
+    bay_error e;
+    int rc = bay__frame_decode(nng_msg_body(msg), nng_msg_len(msg), &f, &e);
+    if (rc)
+        snprintf(why, sizeof why, "%s", e.message);
     bool decoded = rc == 0;
     if (rc == 0 && f.type != BAY_F_HELLO) {
         snprintf(why, sizeof why, "expected HELLO to open a connection, got %s", bay__frame_type_name(f.type));
@@ -621,18 +624,18 @@ static void handle(broker *b, conn *c, nng_msg *msg)
     if (atomic_fetch_sub(&c->backlog, 1) - 1 < CONN_BACKLOG_MAX / 2)
         resume(c);
     bay__frame f;
-    char why[300];
-    int rc = bay__frame_decode(nng_msg_body(msg), nng_msg_len(msg), &f, why, sizeof why);
+    bay_error e;
+    int rc = bay__frame_decode(nng_msg_body(msg), nng_msg_len(msg), &f, &e);
     if (rc) {
-        warn(c, "bad frame: %s", why);
+        warn(c, "bad frame: %s", e.message);
         /* A bad answer is not answered (an ERROR with its id would read as the
          * answer to the peer's own request): the call it answers fails instead. */
         if (c->hello_done && (f.type == BAY_F_RESULT || f.type == BAY_F_ERROR)) {
-            char msg[512];
-            snprintf(msg, sizeof msg, "%s sent a malformed answer: %s", c->name, why);
+            char msg[768];
+            snprintf(msg, sizeof msg, "%s sent a malformed answer: %s", c->name, e.message);
             dispatch(b, c, &(bay__frame){.type = BAY_F_ERROR, .id = f.id, .code = rc, .message = msg});
         } else {
-            conn_send_error(b, c, f.id, rc, NULL, "plugbayd %s: %s", b->version, why);
+            conn_send_error(b, c, f.id, rc, NULL, "plugbayd %s: %s", b->version, e.message);
         }
         nng_msg_free(msg);
         return;

@@ -226,7 +226,10 @@ void fastpath_request(broker *b, conn *c, const bay__frame *f)
 {
     bay_value *args = NULL;
     char why[512] = "plugbayd is out of memory";
-    int rc = state(b) == NULL ? BAY_ENOMEM : f->value ? bay__value_from_object(f->value, &args, why, sizeof why) : 0;
+    bay_error e;
+    int rc = state(b) == NULL ? BAY_ENOMEM : 0;
+    if (rc == 0 && f->value && (rc = bay__value_from_object(f->value, &args, &e)) != 0)
+        snprintf(why, sizeof why, "%s", e.message);
     const char *name = bay_value_str(bay_map_get(args, "name"), NULL);
     const bay_value *ctx = bay_map_get(args, "context");
     plugin *p = NULL;
@@ -283,7 +286,7 @@ bool fastpath_answer(broker *b, conn *worker, const bay__frame *f)
     g->open_id = 0;
     bay_value *v = NULL;
     char why[600];
-    if (f->type == BAY_F_RESULT && f->value && bay__value_from_object(f->value, &v, why, sizeof why) == 0)
+    if (f->type == BAY_F_RESULT && f->value && bay__value_from_object(f->value, &v, NULL) == 0)
         snprintf(g->address, sizeof g->address, "%s", bay_value_str(bay_map_get(v, "address"), NULL) ?: "");
     bay_value_free(v);
     if (g->address[0] == '\0') {
@@ -306,7 +309,7 @@ void fastpath_worker_command(broker *b, conn *worker, const bay__frame *f)
     bay_value *args = NULL;
     char why[512];
     plugin *p = worker->plugin;
-    int rc = f->value ? bay__value_from_object(f->value, &args, why, sizeof why) : BAY_EPROTO;
+    int rc = f->value ? bay__value_from_object(f->value, &args, NULL) : BAY_EPROTO;
     const char *call = bay_value_str(bay_map_get(args, "call"), NULL);
     if (rc == 0 && strcmp(f->name, "channel.hung") == 0 && call && p) {
         snprintf(why, sizeof why, "hung: %s did not return within %d ms after its deadline or cancel", call,

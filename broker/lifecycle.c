@@ -321,17 +321,17 @@ static bay_value *functions_map(const bay__manifest *m)
 
 void lifecycle_worker_ready(broker *b, plugin *p)
 {
-    char data[1024], why[256];
+    char data[1024];
     bay_value *config = NULL, *manifest = NULL;
     bay_error e;
     if (bay__state_data_dir(b->state, p->id, data, sizeof data, &e) != 0) {
         supervise_kill(b, p, e.message);
         return;
     }
-    if (bay__value_from_jansson(p->m->config, &config, why, sizeof why) != 0 ||
-        bay__value_from_jansson(p->m->doc, &manifest, why, sizeof why) != 0) {
+    if (bay__value_from_jansson(p->m->config, &config, &e) != 0 ||
+        bay__value_from_jansson(p->m->doc, &manifest, &e) != 0) {
         bay_value_free(config);
-        snprintf(data, sizeof data, "cannot pass its manifest: %s", why);
+        snprintf(data, sizeof data, "cannot pass its manifest: %s", e.message);
         supervise_kill(b, p, data);
         return;
     }

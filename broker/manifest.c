@@ -606,9 +606,10 @@ static int get_code(const report *r, json_t *root, bay__manifest *m)
                        has ? "only a plugin with a \"library\" has signatures"
                            : "every provide of a plugin with a \"library\" needs one");
         bay__signature sig;
-        char why[256];
-        if (has && bay__signature_parse(m->provides[i].signature, &sig, why, sizeof why) != 0)
-            return say(r, BAY_EMANIFEST, "field \"provides[%zu].signature\": %s; see docs/ffi-bindings.md", i, why);
+        bay_error e;
+        if (has && bay__signature_parse(m->provides[i].signature, &sig, &e) != 0)
+            return say(r, BAY_EMANIFEST, "field \"provides[%zu].signature\": %s; see docs/ffi-bindings.md", i,
+                       e.message);
     }
     return 0;
 }

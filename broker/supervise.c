@@ -568,9 +568,10 @@ static void add_refused(plugin *p, const char *kind, int64_t n)
 void supervise_refused(broker *b, plugin *p, const bay__frame *f)
 {
     bay_value *report = NULL;
-    char why[256] = "it is not a map of kind to count";
-    if (f->value)
-        bay__value_from_object(f->value, &report, why, sizeof why);
+    bay_error e;
+    char why[sizeof e.message] = "it is not a map of kind to count";
+    if (f->value && bay__value_from_object(f->value, &report, &e) != 0)
+        snprintf(why, sizeof why, "%s", e.message);
     bool ok = bay_value_type(report) == BAY_MAP;
     if (ok && bay_value_len(report) > REFUSED_KINDS_MAX) {
         snprintf(why, sizeof why, "it holds %zu kinds, more than %d", bay_value_len(report), REFUSED_KINDS_MAX);

@@ -86,10 +86,10 @@ static void *receive_loop(void *arg)
     bool bye = false;
     while (!bye && nng_recvmsg(c->sock, &m, 0) == 0) {
         bay__frame f;
-        char why[256];
-        int rc = bay__frame_decode(nng_msg_body(m), nng_msg_len(m), &f, why, sizeof why);
+        bay_error e;
+        int rc = bay__frame_decode(nng_msg_body(m), nng_msg_len(m), &f, &e);
         if (rc) {
-            reject(c, &f, rc, why);
+            reject(c, &f, rc, e.message);
         } else {
             bye = (f.type == BAY_F_RESULT || f.type == BAY_F_ERROR) && f.id == atomic_load(&c->bye_id);
             if (!bye)

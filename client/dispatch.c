@@ -209,16 +209,17 @@ void bay__dispatch_frame(bay_conn *c, const bay__frame *f)
         cancel_queued(c, f->id);
         return;
     }
-    char why[256] = "out of memory";
+    bay_error e;
     bay__job *j = job_new(f);
-    int rc = j ? 0 : BAY_ENOMEM;
+    int rc = j ? 0 : bay__value_nomem(&e);
     if (rc == 0 && f->type == BAY_F_CALL)
-        rc = bay__value_from_object(f->value, &j->args, why, sizeof why);
+        rc = bay__value_from_object(f->value, &j->args, &e);
     if (rc == 0 && enqueue(c, j))
         return;
     job_free(j);
     if (f->type == BAY_F_CALL && rc)
-        bay__wire_send_error(c->sock, f->id, rc, c->self, "%s cannot take call \"%s\": %s", c->self, f->name, why);
+        bay__wire_send_error(c->sock, f->id, rc, c->self, "%s cannot take call \"%s\": %s", c->self, f->name,
+                             e.message);
     else if (f->type == BAY_F_CALL)
         no_handler(c, f->id, f->name);
 }

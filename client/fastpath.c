@@ -202,21 +202,22 @@ static void add_route_locked(bay__fast *fp, const char *name, const char *contex
 }
 
 /* check_memory maps the channel's memfd after checking that the worker
- * sealed its size, so that it can never make this host's mapping fault. */
-static void *check_memory(int memfd, char *why, size_t len)
+ * sealed its size, so that it can never make this host's mapping fault.
+ * Returns the mapping, or NULL with the reason in err. */
+static void *check_memory(int memfd, bay_error *err)
 {
     struct stat st;
     int seals = fcntl(memfd, F_GET_SEALS);
     if (fstat(memfd, &st) != 0 || seals < 0 || (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW)) {
-        snprintf(why, len, "the channel's shared memory is not sealed at its size");
+        bay_error_set(err, BAY_EPROTO, NULL, "the channel's shared memory is not sealed at its size");
         return NULL;
     }
     void *mem = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
     if (mem == MAP_FAILED) {
-        snprintf(why, len, "cannot map the channel's shared memory: %s", strerror(errno));
+        bay_error_set(err, BAY_EIO, NULL, "cannot map the channel's shared memory: %s", strerror(errno));
         return NULL;
     }
-    if (bay__chan_check(mem, (size_t)st.st_size, why, len) != 0) {
+    if (bay__chan_check(mem, (size_t)st.st_size, err) != 0) {
         munmap(mem, (size_t)st.st_size);
         return NULL;
     }
@@ -224,8 +225,10 @@ static void *check_memory(int memfd, char *why, size_t len)
 }
 
 /* dial connects to the worker at address ("@" and an abstract name), says
- * HELLO with token and maps the memfd it answers with. */
-static chan *dial(bay_conn *c, const bay_value *grant, char *why, size_t len)
+ * HELLO with token and maps the memfd it answers with. Returns the channel,
+ * or NULL; err gets the reason when the grant, the connection, the worker's
+ * answer or its memory is at fault. */
+static chan *dial(bay_conn *c, const bay_value *grant, bay_error *err)
 {
     const char *address = bay_value_str(bay_map_get(grant, "address"), NULL);
     const char *token = bay_value_str(bay_map_get(grant, "token"), NULL);
@@ -234,7 +237,7 @@ static chan *dial(bay_conn *c, const bay_value *grant, char *why, size_t len)
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     size_t name_len = address ? strlen(address) : 0;
     if (!address || address[0] != '@' || name_len > sizeof a.sun_path || !token || !plugin || pid <= 0) {
-        snprintf(why, len, "plugbayd's grant lacks an abstract address, a token, a plugin or a pid");
+        bay_error_set(err, BAY_EPROTO, NULL, "plugbayd's grant lacks an abstract address, a token, a plugin or a pid");
         return NULL;
     }
     memcpy(a.sun_path + 1, address + 1, name_len - 1);
@@ -251,13 +254,14 @@ static chan *dial(bay_conn *c, const bay_value *grant, char *why, size_t len)
     if (ch->fd < 0 || ch->pidfd < 0 ||
         connect(ch->fd, (struct sockaddr *)&a, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + name_len)) != 0 ||
         getsockopt(ch->fd, SOL_SOCKET, SO_PEERCRED, &peer, &plen) != 0 || peer.pid != pid) {
-        snprintf(why, len, "cannot reach %s's worker (pid %d) at %s: %s", plugin, pid, address, strerror(errno));
+        bay_error_set(err, BAY_ECONN, NULL, "cannot reach %s's worker (pid %d) at %s: %s", plugin, pid, address,
+                      strerror(errno));
     } else if (bay__chan_send(ch->fd, &hello, -1) == 0 &&
-               bay__chan_recv(ch->fd, buf, sizeof buf, HANDSHAKE_MS, &f, &memfd, why, len) == 0) {
+               bay__chan_recv(ch->fd, buf, sizeof buf, HANDSHAKE_MS, &f, &memfd, err) == 0) {
         if (f.type == BAY_F_ERROR)
-            snprintf(why, len, "%s", f.message);
+            bay_error_set(err, f.code > 0 && f.code <= INT_MAX ? (int)f.code : BAY_EPROTO, f.plugin, "%s", f.message);
         else if (f.type == BAY_F_WELCOME && memfd >= 0)
-            ch->mem = check_memory(memfd, why, len);
+            ch->mem = check_memory(memfd, err);
         bay__frame_release(&f);
     }
     if (memfd >= 0)
@@ -298,14 +302,13 @@ static chan *open_route(bay_conn *c, const char *name, const char *context)
     bay_map_set(args, "context", context ? bay_str(context) : bay_nil());
     int rc = bay_command(c, "channel", args, BAY_SETUP_TIMEOUT_MS, &grant, NULL);
     const char *token = bay_value_str(bay_map_get(grant, "token"), NULL);
-    char why[512];
     /* Only this thread adds channels (it holds opening): one found now stays until a notice, seen below. */
     pthread_mutex_lock(&fp->mu);
     for (ch = rc == 0 && token ? fp->chans : NULL; ch && (ch->revoked || strcmp(ch->token, token) != 0);
          ch = ch->next)
         ;
     pthread_mutex_unlock(&fp->mu);
-    chan *dialed = rc == 0 && ch == NULL ? dial(c, grant, why, sizeof why) : NULL;
+    chan *dialed = rc == 0 && ch == NULL ? dial(c, grant, NULL) : NULL;
     pthread_mutex_lock(&fp->mu);
     if (dialed) {
         dialed->next = fp->chans;
@@ -363,14 +366,14 @@ static int take_answer(const bay__frame *f, chan *ch, bay_value **result, bay_er
     if (f->type == BAY_F_ERROR)
         return bay_error_set(err, f->code > 0 && f->code <= INT_MAX ? (int)f->code : BAY_EPROTO, f->plugin,
                              "%s", f->message);
-    char why[256];
+    bay_error e;
     int rc = f->type != BAY_F_RESULT ? BAY_EPROTO
-             : f->value             ? bay__value_from_object(f->value, result, why, sizeof why)
+             : f->value             ? bay__value_from_object(f->value, result, &e)
              : (*result = bay_nil()) ? 0
-                                    : BAY_ENOMEM;
+                                    : bay__value_nomem(&e);
     if (rc)
         bay_error_set(err, rc, ch->plugin, "%s's worker sent an unreadable answer: %s", ch->plugin,
-                      f->type != BAY_F_RESULT ? bay__frame_type_name(f->type) : why);
+                      f->type != BAY_F_RESULT ? bay__frame_type_name(f->type) : e.message);
     return rc;
 }
 
@@ -392,12 +395,12 @@ static int await(chan *ch, uint64_t id, int64_t deadline_ns, bay_value **result,
             return rc;
         }
         bay__frame f;
-        char why[256];
-        rc = bay__frame_decode(buf, len, &f, why, sizeof why);
+        bay_error e;
+        rc = bay__frame_decode(buf, len, &f, &e);
         if (rc == 0 && f.id == id)
             rc = take_answer(&f, ch, result, err);
         else if (rc)
-            bay_error_set(err, rc, ch->plugin, "%s's worker sent an unreadable frame: %s", ch->plugin, why);
+            bay_error_set(err, rc, ch->plugin, "%s's worker sent an unreadable frame: %s", ch->plugin, e.message);
         bool ours = rc != 0 || f.id == id;
         bay__frame_release(&f);
         free(buf);

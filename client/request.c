@@ -107,13 +107,13 @@ static int send_cancel(bay_conn *c, uint64_t id)
 void bay__conn_answer(bay_conn *c, const bay__frame *f, int code, const char *why)
 {
     bay_value *v = NULL;
-    char reason[256] = "out of memory";
+    bay_error e;
     if (code == 0 && f->type == BAY_F_RESULT) {
         if (f->value) /* NULL: the result is nil */
-            code = bay__value_from_object(f->value, &v, reason, sizeof reason);
+            code = bay__value_from_object(f->value, &v, &e);
         else if ((v = bay_nil()) == NULL)
-            code = BAY_ENOMEM;
-        why = reason;
+            code = bay__value_nomem(&e);
+        why = e.message;
     }
     pthread_mutex_lock(&c->mu);
     bay_pending *p = find_locked(c, f->id);

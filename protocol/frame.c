@@ -2,8 +2,6 @@
 #include "frame.h"
 #include "value_internal.h"
 
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
 #include <plugbay/error.h>
@@ -185,72 +183,77 @@ static const char *decode_field(bay__frame *f, const field *fd, const msgpack_ob
     return "a known field kind";
 }
 
-static int decode_fail(bay__frame *f, int code, char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-
-static int decode_fail(bay__frame *f, int code, char *err, size_t errlen, const char *fmt, ...)
+/* decode_fail releases what decoding f allocated and returns code, which
+ * bay_error_set has put in err with the reason. */
+static int decode_fail(bay__frame *f, int code)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    if (err && errlen)
-        vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
     msgpack_unpacked_destroy(&f->unpacked_);
     f->decoded_ = false;
     return code;
 }
 
-int bay__frame_decode(const void *buf, size_t len, bay__frame *f, char *err, size_t errlen)
+int bay__frame_decode(const void *buf, size_t len, bay__frame *f, bay_error *err)
 {
     memset(f, 0, sizeof(*f));
     msgpack_unpacked_init(&f->unpacked_);
     if (!bay__msgpack_counts_fit(buf, len))
-        return decode_fail(f, BAY_EPROTO, err, errlen,
-                           "truncated frame: a container declares more items than the frame has bytes left");
+        return decode_fail(f, bay_error_set(err, BAY_EPROTO, NULL,
+                                            "truncated frame: a container declares more items than the frame has "
+                                            "bytes left"));
     size_t off = 0;
     msgpack_unpack_return rc = msgpack_unpack_next(&f->unpacked_, buf, len, &off);
     if (rc == MSGPACK_UNPACK_CONTINUE)
-        return decode_fail(f, BAY_EPROTO, err, errlen, "truncated frame: %zu bytes end inside a msgpack value", len);
+        return decode_fail(f, bay_error_set(err, BAY_EPROTO, NULL,
+                                            "truncated frame: %zu bytes end inside a msgpack value", len));
     if (rc != MSGPACK_UNPACK_SUCCESS)
-        return decode_fail(f, BAY_EPROTO, err, errlen, "malformed frame: not valid msgpack (%s)",
-                           rc == MSGPACK_UNPACK_NOMEM_ERROR ? "a length beyond memory" : "parse error");
+        return decode_fail(f, bay_error_set(err, BAY_EPROTO, NULL, "malformed frame: not valid msgpack (%s)",
+                                            rc == MSGPACK_UNPACK_NOMEM_ERROR ? "a length beyond memory"
+                                                                             : "parse error"));
     if (off != len)
-        return decode_fail(f, BAY_EPROTO, err, errlen, "malformed frame: %zu trailing bytes after the frame", len - off);
+        return decode_fail(f, bay_error_set(err, BAY_EPROTO, NULL,
+                                            "malformed frame: %zu trailing bytes after the frame", len - off));
 
     const msgpack_object *root = &f->unpacked_.data;
     if (root->type != MSGPACK_OBJECT_ARRAY || root->via.array.size < 3)
-        return decode_fail(f, BAY_EPROTO, err, errlen,
-                           "malformed frame: expected an array [version, type, id, ...], got %s of %u items",
-                           object_type_name(root), root->type == MSGPACK_OBJECT_ARRAY ? root->via.array.size : 1);
+        return decode_fail(f, bay_error_set(err, BAY_EPROTO, NULL,
+                                            "malformed frame: expected an array [version, type, id, ...], got %s "
+                                            "of %u items",
+                                            object_type_name(root),
+                                            root->type == MSGPACK_OBJECT_ARRAY ? root->via.array.size : 1));
     const msgpack_object *item = root->via.array.ptr;
     uint32_t nitems = root->via.array.size;
     if (!get_int(&item[0], &f->version))
-        return decode_fail(f, BAY_EPROTO, err, errlen, "malformed frame: version must be an integer, got %s",
-                           object_type_name(&item[0]));
+        return decode_fail(f, bay_error_set(err, BAY_EPROTO, NULL,
+                                            "malformed frame: version must be an integer, got %s",
+                                            object_type_name(&item[0])));
     bool type_is_int = get_int(&item[1], &f->type);
     if (item[2].type == MSGPACK_OBJECT_POSITIVE_INTEGER)
         f->id = item[2].via.u64;
     if (f->version != BAY_WIRE_VERSION)
-        return decode_fail(f, BAY_EVERSION, err, errlen,
-                           "protocol version mismatch: the peer speaks version %lld, this side speaks version %d",
-                           (long long)f->version, BAY_WIRE_VERSION);
+        return decode_fail(f, bay_error_set(err, BAY_EVERSION, NULL,
+                                            "protocol version mismatch: the peer speaks version %lld, this side "
+                                            "speaks version %d",
+                                            (long long)f->version, BAY_WIRE_VERSION));
     if (!type_is_int)
-        return decode_fail(f, BAY_EPROTO, err, errlen, "malformed frame: type must be an integer, got %s",
-                           object_type_name(&item[1]));
+        return decode_fail(f, bay_error_set(err, BAY_EPROTO, NULL,
+                                            "malformed frame: type must be an integer, got %s",
+                                            object_type_name(&item[1])));
     const struct layout *l = layout_of(f->type);
     if (l == NULL)
-        return decode_fail(f, BAY_EPROTO, err, errlen, "unknown frame type %lld", (long long)f->type);
+        return decode_fail(f, bay_error_set(err, BAY_EPROTO, NULL, "unknown frame type %lld", (long long)f->type));
     if (item[2].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-        return decode_fail(f, BAY_EPROTO, err, errlen, "%s frame: id must be a non-negative integer, got %s", l->name,
-                           object_type_name(&item[2]));
+        return decode_fail(f, bay_error_set(err, BAY_EPROTO, NULL,
+                                            "%s frame: id must be a non-negative integer, got %s", l->name,
+                                            object_type_name(&item[2])));
     if (nitems != 3u + (uint32_t)l->nfields)
-        return decode_fail(f, BAY_EPROTO, err, errlen, "%s frame: expected %d fields after the id, got %u", l->name,
-                           l->nfields, nitems - 3);
+        return decode_fail(f, bay_error_set(err, BAY_EPROTO, NULL, "%s frame: expected %d fields after the id, got %u",
+                                            l->name, l->nfields, nitems - 3));
     for (int i = 0; i < l->nfields; i++) {
         const char *want = decode_field(f, &l->fields[i], &item[3 + i]);
         if (want)
-            return decode_fail(f, BAY_EPROTO, err, errlen, "%s frame: field %d (%s) must be %s, got %s", l->name, 3 + i,
-                               l->fields[i].label, want, object_type_name(&item[3 + i]));
+            return decode_fail(f, bay_error_set(err, BAY_EPROTO, NULL, "%s frame: field %d (%s) must be %s, got %s",
+                                                l->name, 3 + i, l->fields[i].label, want,
+                                                object_type_name(&item[3 + i])));
     }
     f->decoded_ = true;
     return 0;

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <plugbay/error.h>
+
 /* The protocol version spoken by this build. Peers with another version get an
  * ERROR frame (whose layout never changes) naming both versions. */
 #define BAY_WIRE_VERSION 1
@@ -76,10 +78,10 @@ const char *bay__frame_type_name(int64_t type);
 /* bay__frame_decode decodes and validates one frame filling exactly buf/len.
  * On success (0) f must be released with bay__frame_release(). On failure
  * returns BAY_EPROTO (malformed, truncated, wrong field type, unknown type) or
- * BAY_EVERSION (another protocol version; f->version holds it), writes the
- * reason to err, and fills f->id/f->type when they could be read so the
- * sender can be answered; f needs no release then. */
-int bay__frame_decode(const void *buf, size_t len, bay__frame *f, char *err, size_t errlen);
+ * BAY_EVERSION (another protocol version; f->version holds it), fills err
+ * (when not NULL) with the code and reason, and fills f->id/f->type when they
+ * could be read so the sender can be answered; f needs no release then. */
+int bay__frame_decode(const void *buf, size_t len, bay__frame *f, bay_error *err);
 
 /* bay__frame_release frees what decoding allocated. Safe on a zeroed frame. */
 void bay__frame_release(bay__frame *f);

@@ -5,7 +5,6 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <poll.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -125,17 +124,16 @@ void bay__chan_init(void *mem, int32_t worker_pid)
     h->worker_pid = worker_pid;
 }
 
-int bay__chan_check(const void *mem, size_t size, char *err, size_t errlen)
+int bay__chan_check(const void *mem, size_t size, bay_error *err)
 {
     const bay__chan_hdr *h = mem;
     if (size != BAY_CHAN_SIZE || h->magic != BAY_CHAN_MAGIC || h->version != BAY_CHAN_VERSION ||
-        h->cap != BAY_RING_CAP) {
-        snprintf(err, errlen,
-                 "the channel's shared memory is %zu bytes, version %u, rings of %u bytes; this side expects %u "
-                 "bytes, version %u, rings of %u bytes (are host and worker from the same plugbay build?)",
-                 size, h->version, h->cap, BAY_CHAN_SIZE, BAY_CHAN_VERSION, BAY_RING_CAP);
-        return BAY_EPROTO;
-    }
+        h->cap != BAY_RING_CAP)
+        return bay_error_set(err, BAY_EPROTO, NULL,
+                             "the channel's shared memory is %zu bytes, version %u, rings of %u bytes; this side "
+                             "expects %u bytes, version %u, rings of %u bytes (are host and worker from the same "
+                             "plugbay build?)",
+                             size, h->version, h->cap, BAY_CHAN_SIZE, BAY_CHAN_VERSION, BAY_RING_CAP);
     return 0;
 }
 
@@ -318,8 +316,7 @@ static void take_fds(struct msghdr *m, int *got_fd)
     }
 }
 
-int bay__chan_recv(int fd, void *buf, size_t size, int timeout_ms, bay__frame *f, int *got_fd, char *err,
-                  size_t errlen)
+int bay__chan_recv(int fd, void *buf, size_t size, int timeout_ms, bay__frame *f, int *got_fd, bay_error *err)
 {
     memset(f, 0, sizeof *f);
     if (got_fd)
@@ -328,10 +325,8 @@ int bay__chan_recv(int fd, void *buf, size_t size, int timeout_ms, bay__frame *f
     int ready;
     while ((ready = poll(&p, 1, timeout_ms)) < 0 && errno == EINTR)
         ;
-    if (ready == 0) {
-        snprintf(err, errlen, "no answer within %d ms", timeout_ms);
-        return BAY_ETIMEDOUT;
-    }
+    if (ready == 0)
+        return bay_error_set(err, BAY_ETIMEDOUT, NULL, "no answer within %d ms", timeout_ms);
     union {
         struct cmsghdr h;
         char buf[CMSG_SPACE(4 * sizeof(int))];
@@ -339,18 +334,17 @@ int bay__chan_recv(int fd, void *buf, size_t size, int timeout_ms, bay__frame *f
     struct iovec iov = {buf, size};
     struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf};
     ssize_t n = recvmsg(fd, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-    if (n <= 0) {
-        snprintf(err, errlen, "%s", n == 0 ? "the peer hung up" : strerror(errno));
-        return n < 0 && errno == EAGAIN ? BAY_ETIMEDOUT : BAY_ECONN;
-    }
+    if (n <= 0)
+        return bay_error_set(err, n < 0 && errno == EAGAIN ? BAY_ETIMEDOUT : BAY_ECONN, NULL, "%s",
+                             n == 0 ? "the peer hung up" : strerror(errno));
     take_fds(&m, got_fd);
     if (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
         if (got_fd && *got_fd >= 0)
             close(*got_fd);
         if (got_fd)
             *got_fd = -1;
-        snprintf(err, errlen, "a message longer than %zu bytes or with too many descriptors", size);
-        return BAY_EPROTO;
+        return bay_error_set(err, BAY_EPROTO, NULL, "a message longer than %zu bytes or with too many descriptors",
+                             size);
     }
-    return bay__frame_decode(buf, (size_t)n, f, err, errlen);
+    return bay__frame_decode(buf, (size_t)n, f, err);
 }

@@ -118,7 +118,7 @@ void bay__chan_init(void *mem, int32_t worker_pid);
 
 /* bay__chan_check returns 0 when mem (size bytes) is a channel this build
  * speaks, else BAY_EPROTO with the reason in err. */
-int bay__chan_check(const void *mem, size_t size, char *err, size_t errlen);
+int bay__chan_check(const void *mem, size_t size, bay_error *err);
 
 /* bay__chan_rings gives the worker's (worker true) or the host's view of the
  * channel at mem: the ring it reads (in) and the ring it writes (out). */
@@ -166,9 +166,8 @@ int bay__chan_send(int fd, const bay__frame *f, int pass_fd);
  * received into buf (size bytes), and decodes it into f, which points into
  * buf: release f before reusing buf. A descriptor passed along goes to
  * *got_fd (-1 when none); with got_fd NULL it is closed. Returns 0,
- * BAY_ETIMEDOUT, BAY_ECONN (the peer hung up), or the decoding error with the
- * reason in err. */
-int bay__chan_recv(int fd, void *buf, size_t size, int timeout_ms, bay__frame *f, int *got_fd, char *err,
-                  size_t errlen);
+ * BAY_ETIMEDOUT, BAY_ECONN (the peer hung up), or the decoding error; err
+ * gets the reason of each. */
+int bay__chan_recv(int fd, void *buf, size_t size, int timeout_ms, bay__frame *f, int *got_fd, bay_error *err);
 
 #endif

@@ -1,7 +1,6 @@
 /* protocol/value.c — the bay_value tree: constructors, containers, copy, equality and getters. */
 #include "value_internal.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,20 +10,16 @@
 #define MAP_SCAN_MAX 8
 #define MAP_FIRST_SLOTS 32 /* a power of two at least 2 * (MAP_SCAN_MAX + 1) */
 
-int bay__value_fail(char *err, size_t errlen, int code, const char *fmt, ...)
+int bay__value_nomem(bay_error *err)
 {
-    if (err && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
+    return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
 }
 
-int bay__value_nomem(char *err, size_t errlen)
+int bay__value_reason(int rc, const bay_error *e, char *err, size_t errlen)
 {
-    return bay__value_fail(err, errlen, BAY_ENOMEM, "out of memory");
+    if (rc && err && errlen > 0)
+        snprintf(err, errlen, "%s", e->message);
+    return rc;
 }
 
 int bay__value_settle(bay_value *v, int rc, bay_value **out)
@@ -250,23 +245,21 @@ int bay_map_set(bay_value *map, const char *key, bay_value *val)
     return 0;
 }
 
-int bay__map_add(bay_value *map, const char *key, size_t keylen, bay_value *val, char *err,
-                size_t errlen)
+int bay__map_add(bay_value *map, const char *key, size_t keylen, bay_value *val, bay_error *err)
 {
     int rc = 0;
     if (!map || map->type != BAY_MAP || !key || !val)
-        rc = bay__value_fail(err, errlen, BAY_EINVAL, "bay__map_add needs a map, a key and a value");
+        rc = bay_error_set(err, BAY_EINVAL, NULL, "bay__map_add needs a map, a key and a value");
     else if (memchr(key, '\0', keylen))
-        rc = bay__value_fail(err, errlen, BAY_EINVAL,
-                            "map key holds a NUL byte; keys must be plain strings");
+        rc = bay_error_set(err, BAY_EINVAL, NULL, "map key holds a NUL byte; keys must be plain strings");
     else if (map_find(map, key, keylen) < map->u.map.len)
-        rc = bay__value_fail(err, errlen, BAY_EINVAL, "duplicate map key \"%.*s\"",
-                            keylen > 64 ? 64 : (int)keylen, key);
+        rc = bay_error_set(err, BAY_EINVAL, NULL, "duplicate map key \"%.*s\"", keylen > 64 ? 64 : (int)keylen,
+                           key);
     if (rc) {
         bay_value_free(val);
         return rc;
     }
-    return map_append(map, key, keylen, val) ? bay__value_nomem(err, errlen) : 0;
+    return map_append(map, key, keylen, val) ? bay__value_nomem(err) : 0;
 }
 
 void bay_value_free(bay_value *v)

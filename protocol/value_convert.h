@@ -21,13 +21,9 @@
  * leaves room to spare. */
 #define BAY_CONVERT_MAX_DEPTH 24
 
-/* bay__value_fail writes a printf-style reason into err (when err is not NULL
- * and errlen > 0), truncating to fit, and returns code. */
-int bay__value_fail(char *err, size_t errlen, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-/* bay__value_nomem writes "out of memory" into err and returns BAY_ENOMEM. */
-int bay__value_nomem(char *err, size_t errlen);
+/* bay__value_nomem fills err (when not NULL) with BAY_ENOMEM and "out of
+ * memory", and returns BAY_ENOMEM. */
+int bay__value_nomem(bay_error *err);
 
 /* bay__value_settle hands v to the caller through *out when rc is 0, and
  * otherwise frees v. Returns rc. */
@@ -36,8 +32,7 @@ int bay__value_settle(bay_value *v, int rc, bay_value **out);
 /* bay__map_add appends key (keylen bytes, copied) with val (taking ownership,
  * freed on failure) to map. Returns 0, BAY_ENOMEM, or BAY_EINVAL with a reason
  * in err when the key is already present or holds a NUL byte. */
-int bay__map_add(bay_value *map, const char *key, size_t keylen, bay_value *val, char *err,
-                size_t errlen);
+int bay__map_add(bay_value *map, const char *key, size_t keylen, bay_value *val, bay_error *err);
 
 /* bay__value_pack_to packs v into pk. Returns 0, BAY_ENOMEM when the packer's
  * write callback fails, or BAY_EINVAL for a NULL v or a string, binary, array
@@ -49,18 +44,18 @@ int bay__value_pack_to(msgpack_packer *pk, const bay_value *v);
  * BAY_EPROTO with a reason in err (integers beyond int64, map keys that are
  * not strings, repeat or hold a NUL byte, nesting deeper than
  * BAY_VALUE_MAX_DEPTH, ext types). */
-int bay__value_from_object(const msgpack_object *o, bay_value **out, char *err, size_t errlen);
+int bay__value_from_object(const msgpack_object *o, bay_value **out, bay_error *err);
 
 /* bay__value_to_jansson converts v into a new jansson value (one reference,
  * owned by the caller), binaries as "base64:..." strings. Returns NULL with a
  * reason in err for NaN or infinite floats, strings that are not UTF-8, or
  * out of memory. */
-json_t *bay__value_to_jansson(const bay_value *v, char *err, size_t errlen);
+json_t *bay__value_to_jansson(const bay_value *v, bay_error *err);
 
 /* bay__value_from_jansson converts j into a new value (*out, owned by the
  * caller; NULL on failure). Integers become BAY_INT, reals BAY_FLOAT; no
  * string becomes BAY_BIN. Returns 0, BAY_ENOMEM, or BAY_EINVAL with a reason
  * in err (object keys holding NUL bytes, nesting deeper than BAY_VALUE_MAX_DEPTH). */
-int bay__value_from_jansson(const json_t *j, bay_value **out, char *err, size_t errlen);
+int bay__value_from_jansson(const json_t *j, bay_value **out, bay_error *err);
 
 #endif

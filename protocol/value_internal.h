@@ -35,6 +35,11 @@ struct bay_value {
     } u;
 };
 
+/* bay__value_reason copies e's message into err (when err is not NULL and
+ * errlen > 0) when rc is not 0, for the public calls that give the reason as
+ * text (bay_value_unpack, bay_value_from_json). Returns rc. */
+int bay__value_reason(int rc, const bay_error *e, char *err, size_t errlen);
+
 /* bay__msgpack_counts_fit returns false when a container in the msgpack bytes
  * declares more items than bytes remain (decoding would allocate for a lie). */
 bool bay__msgpack_counts_fit(const void *buf, size_t len);

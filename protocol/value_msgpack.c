@@ -97,58 +97,52 @@ static const char *object_kind(msgpack_object_type t)
     return (size_t)t < sizeof names / sizeof names[0] && names[t] ? names[t] : "unknown";
 }
 
-static int from_object(const msgpack_object *o, int depth, bay_value **out, char *err,
-                       size_t errlen);
+static int from_object(const msgpack_object *o, int depth, bay_value **out, bay_error *err);
 
-static int array_from_object(const msgpack_object_array *arr, int depth, bay_value **out,
-                             char *err, size_t errlen)
+static int array_from_object(const msgpack_object_array *arr, int depth, bay_value **out, bay_error *err)
 {
     bay_value *a = bay_array();
-    int rc = a ? 0 : bay__value_nomem(err, errlen);
+    int rc = a ? 0 : bay__value_nomem(err);
     for (uint32_t i = 0; !rc && i < arr->size; i++) {
         bay_value *item;
-        rc = from_object(&arr->ptr[i], depth, &item, err, errlen);
+        rc = from_object(&arr->ptr[i], depth, &item, err);
         if (!rc && bay_array_push(a, item))
-            rc = bay__value_nomem(err, errlen);
+            rc = bay__value_nomem(err);
     }
     return bay__value_settle(a, rc, out);
 }
 
 /* map_entry_from_object adds entry i of a msgpack map to m. */
 static int map_entry_from_object(bay_value *m, const msgpack_object_kv *kv, uint32_t i, int depth,
-                                 char *err, size_t errlen)
+                                 bay_error *err)
 {
     if (kv->key.type != MSGPACK_OBJECT_STR)
-        return bay__value_fail(err, errlen, BAY_EPROTO,
-                              "map key %" PRIu32 " is %s; map keys must be strings", i,
-                              object_kind(kv->key.type));
+        return bay_error_set(err, BAY_EPROTO, NULL, "map key %" PRIu32 " is %s; map keys must be strings", i,
+                             object_kind(kv->key.type));
     /* msgpack-c gives the empty key "" a NULL ptr, which bay__map_add refuses */
     const char *key = kv->key.via.str.size > 0 ? kv->key.via.str.ptr : "";
     bay_value *val;
-    int rc = from_object(&kv->val, depth, &val, err, errlen);
+    int rc = from_object(&kv->val, depth, &val, err);
     if (!rc)
-        rc = bay__map_add(m, key, kv->key.via.str.size, val, err, errlen);
+        rc = bay__map_add(m, key, kv->key.via.str.size, val, err);
     return rc == BAY_EINVAL ? BAY_EPROTO : rc; /* a NUL byte or a duplicate in the key */
 }
 
-static int map_from_object(const msgpack_object_map *map, int depth, bay_value **out, char *err,
-                           size_t errlen)
+static int map_from_object(const msgpack_object_map *map, int depth, bay_value **out, bay_error *err)
 {
     bay_value *m = bay_map();
-    int rc = m ? 0 : bay__value_nomem(err, errlen);
+    int rc = m ? 0 : bay__value_nomem(err);
     for (uint32_t i = 0; !rc && i < map->size; i++)
-        rc = map_entry_from_object(m, &map->ptr[i], i, depth, err, errlen);
+        rc = map_entry_from_object(m, &map->ptr[i], i, depth, err);
     return bay__value_settle(m, rc, out);
 }
 
 /* from_object converts o, which sits inside depth containers. */
-static int from_object(const msgpack_object *o, int depth, bay_value **out, char *err,
-                       size_t errlen)
+static int from_object(const msgpack_object *o, int depth, bay_value **out, bay_error *err)
 {
     bool container = o->type == MSGPACK_OBJECT_ARRAY || o->type == MSGPACK_OBJECT_MAP;
     if (container && depth >= BAY_VALUE_MAX_DEPTH)
-        return bay__value_fail(err, errlen, BAY_EPROTO, "msgpack nests deeper than %d levels",
-                              BAY_VALUE_MAX_DEPTH);
+        return bay_error_set(err, BAY_EPROTO, NULL, "msgpack nests deeper than %d levels", BAY_VALUE_MAX_DEPTH);
     switch (o->type) {
     case MSGPACK_OBJECT_NIL:
         *out = bay_nil();
@@ -158,8 +152,7 @@ static int from_object(const msgpack_object *o, int depth, bay_value **out, char
         break;
     case MSGPACK_OBJECT_POSITIVE_INTEGER:
         if (o->via.u64 > INT64_MAX)
-            return bay__value_fail(err, errlen, BAY_EPROTO, "integer %" PRIu64 " is beyond int64",
-                                  o->via.u64);
+            return bay_error_set(err, BAY_EPROTO, NULL, "integer %" PRIu64 " is beyond int64", o->via.u64);
         *out = bay_int((int64_t)o->via.u64);
         break;
     case MSGPACK_OBJECT_NEGATIVE_INTEGER:
@@ -176,68 +169,68 @@ static int from_object(const msgpack_object *o, int depth, bay_value **out, char
         *out = bay_bin(o->via.bin.ptr, o->via.bin.size);
         break;
     case MSGPACK_OBJECT_ARRAY:
-        return array_from_object(&o->via.array, depth + 1, out, err, errlen);
+        return array_from_object(&o->via.array, depth + 1, out, err);
     case MSGPACK_OBJECT_MAP:
-        return map_from_object(&o->via.map, depth + 1, out, err, errlen);
+        return map_from_object(&o->via.map, depth + 1, out, err);
     case MSGPACK_OBJECT_EXT:
-        return bay__value_fail(err, errlen, BAY_EPROTO, "ext type %d is not supported",
-                              o->via.ext.type);
+        return bay_error_set(err, BAY_EPROTO, NULL, "ext type %d is not supported", o->via.ext.type);
     default:
-        return bay__value_fail(err, errlen, BAY_EPROTO, "unknown msgpack object type %d",
-                              (int)o->type);
+        return bay_error_set(err, BAY_EPROTO, NULL, "unknown msgpack object type %d", (int)o->type);
     }
-    return *out ? 0 : bay__value_nomem(err, errlen);
+    return *out ? 0 : bay__value_nomem(err);
 }
 
-int bay__value_from_object(const msgpack_object *o, bay_value **out, char *err, size_t errlen)
+int bay__value_from_object(const msgpack_object *o, bay_value **out, bay_error *err)
 {
     if (!o || !out)
-        return bay__value_fail(err, errlen, BAY_EINVAL,
-                              "bay__value_from_object needs an object and an out pointer");
+        return bay_error_set(err, BAY_EINVAL, NULL, "bay__value_from_object needs an object and an out pointer");
     *out = NULL;
-    return from_object(o, 0, out, err, errlen);
+    return from_object(o, 0, out, err);
 }
 
 /* unpack_status turns msgpack_unpack_next's result into a bay_errno with a reason. */
-static int unpack_status(msgpack_unpack_return ret, size_t len, size_t off, char *err,
-                         size_t errlen)
+static int unpack_status(msgpack_unpack_return ret, size_t len, size_t off, bay_error *err)
 {
     switch (ret) {
     case MSGPACK_UNPACK_SUCCESS:
     case MSGPACK_UNPACK_EXTRA_BYTES:
         if (off == len)
             return 0;
-        return bay__value_fail(err, errlen, BAY_EPROTO, "%zu trailing bytes after the value",
-                              len - off);
+        return bay_error_set(err, BAY_EPROTO, NULL, "%zu trailing bytes after the value", len - off);
     case MSGPACK_UNPACK_CONTINUE:
-        return bay__value_fail(err, errlen, BAY_EPROTO,
-                              "truncated msgpack: %zu bytes end inside the value", len);
+        return bay_error_set(err, BAY_EPROTO, NULL, "truncated msgpack: %zu bytes end inside the value", len);
     case MSGPACK_UNPACK_NOMEM_ERROR:
         /* msgpack-c 4.0 also reports nesting deeper than 32 containers this way */
-        return bay__value_fail(err, errlen, BAY_EPROTO,
-                              "msgpack decoder gave up: nesting deeper than 32 levels, or a "
-                              "length that does not fit in memory");
+        return bay_error_set(err, BAY_EPROTO, NULL,
+                             "msgpack decoder gave up: nesting deeper than 32 levels, or a "
+                             "length that does not fit in memory");
     default:
-        return bay__value_fail(err, errlen, BAY_EPROTO, "malformed msgpack at byte %zu", off);
+        return bay_error_set(err, BAY_EPROTO, NULL, "malformed msgpack at byte %zu", off);
     }
 }
 
-int bay_value_unpack(const void *buf, size_t len, bay_value **out, char *err, size_t errlen)
+/* unpack is bay_value_unpack with the reason in err. */
+static int unpack(const void *buf, size_t len, bay_value **out, bay_error *err)
 {
     if (!out || (!buf && len > 0))
-        return bay__value_fail(err, errlen, BAY_EINVAL,
-                              "bay_value_unpack needs a buffer and an out pointer");
+        return bay_error_set(err, BAY_EINVAL, NULL, "bay_value_unpack needs a buffer and an out pointer");
     *out = NULL;
     if (!bay__msgpack_counts_fit(buf, len))
-        return bay__value_fail(err, errlen, BAY_EPROTO, "truncated msgpack: a container declares more items than "
-                                                       "there are bytes left");
+        return bay_error_set(err, BAY_EPROTO, NULL,
+                             "truncated msgpack: a container declares more items than there are bytes left");
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
     size_t off = 0;
     msgpack_unpack_return ret = msgpack_unpack_next(&u, buf, len, &off);
-    int rc = unpack_status(ret, len, off, err, errlen);
+    int rc = unpack_status(ret, len, off, err);
     if (!rc)
-        rc = bay__value_from_object(&u.data, out, err, errlen);
+        rc = bay__value_from_object(&u.data, out, err);
     msgpack_unpacked_destroy(&u);
     return rc;
+}
+
+int bay_value_unpack(const void *buf, size_t len, bay_value **out, char *err, size_t errlen)
+{
+    bay_error e;
+    return bay__value_reason(unpack(buf, len, out, &e), &e, err, errlen);
 }

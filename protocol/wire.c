@@ -93,11 +93,10 @@ int bay__wire_recv(nng_socket s, int timeout_ms, nng_msg **msg, bay__frame *f, b
     int rv = nng_recvmsg(s, &m, 0);
     if (rv)
         return bay_error_set(err, bay__from_nng(rv), NULL, "receiving from the broker: %s", nng_strerror(rv));
-    char why[256];
-    int rc = bay__frame_decode(nng_msg_body(m), nng_msg_len(m), f, why, sizeof why);
+    int rc = bay__frame_decode(nng_msg_body(m), nng_msg_len(m), f, err);
     if (rc) {
         nng_msg_free(m);
-        return bay_error_set(err, rc, NULL, "%s", why);
+        return rc;
     }
     *msg = m;
     return 0;

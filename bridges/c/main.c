@@ -118,12 +118,13 @@ static const kind *loaded;
  * plugin. path (plugin.json) names the manifest in messages. */
 static int c_load(const bay__plugin_info *p, const char *const *functions, bay_error *err)
 {
-    char path[PATH_MAX], why[256];
+    char path[PATH_MAX];
     if ((size_t)snprintf(path, sizeof path, "%s/plugin.json", p->dir) >= sizeof path)
         return bay_error_set(err, BAY_EINVAL, p->id, "plugin folder path %s is too long", p->dir);
-    json_t *manifest = bay__value_to_jansson(p->manifest, why, sizeof why);
+    bay_error e;
+    json_t *manifest = bay__value_to_jansson(p->manifest, &e);
     if (!manifest)
-        return bay_error_set(err, BAY_EPROTO, p->id, "COMMAND load: its manifest: %s", why);
+        return bay_error_set(err, BAY_EPROTO, p->id, "COMMAND load: its manifest: %s", e.message);
     const kind *k = json_object_get(manifest, "library") ? &binding : &native;
     int rc = k->load(p, manifest, path, functions, err);
     json_decref(manifest);

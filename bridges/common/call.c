@@ -90,10 +90,10 @@ void bay__run_call(bay__job *j)
         return;
 
     bay_value *args = NULL, *result = NULL;
-    char why[256];
-    int rc = bay__value_from_object(j->f.value, &args, why, sizeof why);
+    bay_error e;
+    int rc = bay__value_from_object(j->f.value, &args, &e);
     if (rc) {
-        bay__worker_error(c->chan, c->id, rc, "call \"%s\": arguments: %s", c->name, why);
+        bay__worker_error(c->chan, c->id, rc, "call \"%s\": arguments: %s", c->name, e.message);
         return;
     }
     rc = bay__w.bridge->call(c->function, c, args, &result);

@@ -100,8 +100,9 @@ static void broken(bay__chan *ch, const char *what, int code)
 
 static void *chan_main(void *arg);
 
-/* start listens on a new abstract socket and starts the channel thread. */
-static int start(char *err, size_t errlen)
+/* start listens on a new abstract socket and starts the channel thread.
+ * Returns 0, or BAY_EIO with the reason in err. */
+static int start(bay_error *err)
 {
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     socklen_t len = sizeof(sa_family_t); /* autobind: the kernel picks a unique abstract name */
@@ -109,7 +110,8 @@ static int start(char *err, size_t errlen)
     fast.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (fast.listen_fd < 0 || fast.wake_fd < 0 || bind(fast.listen_fd, (struct sockaddr *)&a, len) != 0 ||
         listen(fast.listen_fd, 16) != 0 || (len = sizeof a, getsockname(fast.listen_fd, (struct sockaddr *)&a, &len))) {
-        snprintf(err, errlen, "cannot listen for fast channels on an abstract Unix socket: %s", strerror(errno));
+        bay_error_set(err, BAY_EIO, NULL, "cannot listen for fast channels on an abstract Unix socket: %s",
+                      strerror(errno));
     } else {
         int name_len = (int)(len - offsetof(struct sockaddr_un, sun_path)) - 1;
         snprintf(fast.address, sizeof fast.address, "@%.*s", name_len, a.sun_path + 1);
@@ -118,7 +120,7 @@ static int start(char *err, size_t errlen)
             atomic_store(&fast.started, true);
             return 0;
         }
-        snprintf(err, errlen, "cannot start the fast channel thread: %s", strerror(rv));
+        bay_error_set(err, BAY_EIO, NULL, "cannot start the fast channel thread: %s", strerror(rv));
     }
     if (fast.listen_fd >= 0)
         close(fast.listen_fd);
@@ -147,34 +149,32 @@ static int admit(const char *token, pid_t pid)
     return rc;
 }
 
-/* command_args decodes a command's argument map into *args (NULL when it has none). */
-static int command_args(const bay__frame *f, bay_value **args, char *why, size_t len)
+/* command_args decodes a command's argument map into *args (NULL when it has
+ * none). Returns 0, or the failure with the reason in err. */
+static int command_args(const bay__frame *f, bay_value **args, bay_error *err)
 {
     *args = NULL;
     if (f->value)
-        return bay__value_from_object(f->value, args, why, len);
-    snprintf(why, len, "a map of arguments is required");
-    return BAY_EPROTO;
+        return bay__value_from_object(f->value, args, err);
+    return bay_error_set(err, BAY_EPROTO, NULL, "a map of arguments is required");
 }
 
 static void channel_open(const bay__frame *f)
 {
     bay_value *args;
-    char why[256];
-    int rc = command_args(f, &args, why, sizeof why);
+    bay_error e;
+    int rc = command_args(f, &args, &e);
     const char *token = bay_value_str(bay_map_get(args, "token"), NULL);
     const bay_value *pid = bay_map_get(args, "pid");
-    if (rc == 0 && (token == NULL || strlen(token) != 32 || bay_value_type(pid) != BAY_INT)) {
-        rc = BAY_EPROTO;
-        snprintf(why, sizeof why, "needs {\"token\": 32 hex digits, \"pid\": the host's pid}");
-    }
+    if (rc == 0 && (token == NULL || strlen(token) != 32 || bay_value_type(pid) != BAY_INT))
+        rc = bay_error_set(&e, BAY_EPROTO, NULL, "needs {\"token\": 32 hex digits, \"pid\": the host's pid}");
     if (rc == 0) {
         atomic_store(&fast.hang_grace_ms, (int)bay_value_int(bay_map_get(args, "hang_grace_ms")));
         if (!atomic_load(&fast.started))
-            rc = start(why, sizeof why);
+            rc = start(&e);
     }
     if (rc == 0 && (rc = admit(token, (pid_t)bay_value_int(pid))) != 0)
-        snprintf(why, sizeof why, "%d hosts are being admitted at once already; retry", TOKENS_MAX);
+        bay_error_set(&e, rc, NULL, "%d hosts are being admitted at once already; retry", TOKENS_MAX);
     if (rc == 0) {
         bay_value *answer = bay_map();
         bay_map_set(answer, "address", bay_str(fast.address));
@@ -182,7 +182,7 @@ static void channel_open(const bay__frame *f)
         bay__worker_send(NULL, &r, answer);
         bay_value_free(answer);
     } else {
-        bay__worker_error(NULL, f->id, rc, "COMMAND channel.open: %s", why);
+        bay__worker_error(NULL, f->id, rc, "COMMAND channel.open: %s", e.message);
     }
     bay_value_free(args);
 }
@@ -191,9 +191,7 @@ static void channel_open(const bay__frame *f)
 static void channel_close(const bay__frame *f)
 {
     bay_value *args;
-    char why[256];
-    const char *token = command_args(f, &args, why, sizeof why) == 0
-                            ? bay_value_str(bay_map_get(args, "token"), NULL) : NULL;
+    const char *token = command_args(f, &args, NULL) == 0 ? bay_value_str(bay_map_get(args, "token"), NULL) : NULL;
     pthread_mutex_lock(&bay__w.lock);
     for (int i = 0; token && i < TOKENS_MAX; i++)
         if (strcmp(fast.tokens[i].token, token) == 0)
@@ -351,9 +349,10 @@ static void host_gone(bay__chan *ch)
 /* serve reads one message from a channel's socket: a HELLO while pending, then CANCELs. */
 static void serve(bay__chan *ch)
 {
-    char buf[2048], why[256];
+    char buf[2048];
     bay__frame f;
-    int rc = bay__chan_recv(ch->fd, buf, sizeof buf, 0, &f, NULL, why, sizeof why);
+    bay_error err;
+    int rc = bay__chan_recv(ch->fd, buf, sizeof buf, 0, &f, NULL, &err);
     if (rc == BAY_ETIMEDOUT)
         return;
     if (rc == BAY_ECONN) {
@@ -362,7 +361,7 @@ static void serve(bay__chan *ch)
     }
     int st = atomic_load(&ch->state);
     if (rc) {
-        bay__frame e = {.type = BAY_F_ERROR, .id = f.id, .code = rc, .plugin = bay__w.id, .message = why};
+        bay__frame e = {.type = BAY_F_ERROR, .id = f.id, .code = rc, .plugin = bay__w.id, .message = err.message};
         bay__chan_send(ch->fd, &e, -1);
         if (st == CH_PENDING)
             atomic_store(&ch->state, CH_RETIRED);
@@ -520,16 +519,15 @@ static bay__job *read_call(bay__chan *ch)
         nng_msg_free(m);
         return NULL;
     }
-    char why[256];
-    rc = bay__frame_decode(nng_msg_body(m), len, &j->f, why, sizeof why);
+    bay_error e;
+    rc = bay__frame_decode(nng_msg_body(m), len, &j->f, &e);
     if (rc == 0 && j->f.type != BAY_F_CALL) {
-        snprintf(why, sizeof why, "a fast channel's ring carries CALL frames to the worker, not %s",
-                 bay__frame_type_name(j->f.type));
+        rc = bay_error_set(&e, BAY_EPROTO, NULL, "a fast channel's ring carries CALL frames to the worker, not %s",
+                           bay__frame_type_name(j->f.type));
         bay__frame_release(&j->f);
-        rc = BAY_EPROTO;
     }
     if (rc) {
-        bay__worker_error(ch, j->f.id, rc, "%s", why);
+        bay__worker_error(ch, j->f.id, rc, "%s", e.message);
         nng_msg_free(m);
         free(j);
         return NULL;

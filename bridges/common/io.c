@@ -179,10 +179,10 @@ static void *io_main(void *arg)
             nng_msg_free(m);
             continue;
         }
-        char why[256];
-        int rc = bay__frame_decode(nng_msg_body(m), nng_msg_len(m), &j->f, why, sizeof why);
+        bay_error e;
+        int rc = bay__frame_decode(nng_msg_body(m), nng_msg_len(m), &j->f, &e);
         if (rc) {
-            bay__wire_send_error(bay__w.sock, j->f.id, rc, NULL, "%s", why);
+            bay__wire_send_error(bay__w.sock, j->f.id, rc, NULL, "%s", e.message);
             nng_msg_free(m);
             free(j);
             continue;

@@ -89,10 +89,10 @@ static int take_reply(const bay__job *j, const char *name, bay_value **result, b
         int code = j->f.code ? (int)j->f.code : BAY_EPROTO;
         return bay_error_set(err, code, j->f.plugin, "%s", j->f.message);
     }
-    char why[256];
-    int rc = j->f.value ? bay__value_from_object(j->f.value, result, why, sizeof why) : 0;
+    bay_error e;
+    int rc = j->f.value ? bay__value_from_object(j->f.value, result, &e) : 0;
     if (rc)
-        return bay_error_set(err, rc, NULL, "bay_plugin_call(\"%s\"): the result: %s", name, why);
+        return bay_error_set(err, rc, NULL, "bay_plugin_call(\"%s\"): the result: %s", name, e.message);
     if (*result == NULL && (*result = bay_nil()) == NULL)
         return bay_error_set(err, BAY_ENOMEM, NULL, "bay_plugin_call(\"%s\"): %s", name, bay_strerror(BAY_ENOMEM));
     return 0;

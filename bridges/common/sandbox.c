@@ -94,25 +94,25 @@ static bool granted(const bay__sandbox *s, const char *prefix)
     return false;
 }
 
-static int fail(char *err, size_t errlen, int code, const char *what)
+/* fail fills err with code and "sandbox: WHAT: <errno's words>", and returns code. */
+static int fail(bay_error *err, int code, const char *what)
 {
-    snprintf(err, errlen, "sandbox: %s: %s", what, strerror(errno));
-    return code;
+    return bay_error_set(err, code, NULL, "sandbox: %s: %s", what, strerror(errno));
 }
 
-static int set_limit(int resource, int64_t value, const char *what, char *err, size_t errlen)
+static int set_limit(int resource, int64_t value, const char *what, bay_error *err)
 {
     struct rlimit r = {(rlim_t)value, (rlim_t)value};
-    return setrlimit(resource, &r) == 0 ? 0 : fail(err, errlen, BAY_EIO, what);
+    return setrlimit(resource, &r) == 0 ? 0 : fail(err, BAY_EIO, what);
 }
 
-static int limits(const bay__sandbox *s, char *err, size_t errlen)
+static int limits(const bay__sandbox *s, bay_error *err)
 {
-    int rc = set_limit(RLIMIT_CORE, 0, "RLIMIT_CORE", err, errlen);
+    int rc = set_limit(RLIMIT_CORE, 0, "RLIMIT_CORE", err);
     if (rc == 0 && s->open_files > 0)
-        rc = set_limit(RLIMIT_NOFILE, s->open_files, "RLIMIT_NOFILE", err, errlen);
+        rc = set_limit(RLIMIT_NOFILE, s->open_files, "RLIMIT_NOFILE", err);
     if (rc == 0 && s->cpu_seconds > 0)
-        rc = set_limit(RLIMIT_CPU, s->cpu_seconds, "RLIMIT_CPU", err, errlen);
+        rc = set_limit(RLIMIT_CPU, s->cpu_seconds, "RLIMIT_CPU", err);
     return rc;
 }
 
@@ -156,7 +156,7 @@ static void allow_grants(const bay__sandbox *s, int ruleset, uint64_t handled, b
     }
 }
 
-static int landlock(const bay__sandbox *s, void (*warn)(const char *), char *err, size_t errlen)
+static int landlock(const bay__sandbox *s, void (*warn)(const char *), bay_error *err)
 {
     long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
     if (abi < 6 && warn)
@@ -190,7 +190,7 @@ static int landlock(const bay__sandbox *s, void (*warn)(const char *), char *err
                          : sizeof attr.handled_access_fs;
     int ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, size, 0);
     if (ruleset < 0)
-        return fail(err, errlen, BAY_EIO, "landlock_create_ruleset");
+        return fail(err, BAY_EIO, "landlock_create_ruleset");
     static const char *const system_ro[] = {"/usr", "/lib", "/lib64", "/etc/ld.so.cache", "/etc/localtime",
                                             "/proc/self", "/sys/devices/system/cpu", "/dev/urandom"};
     for (size_t i = 0; i < sizeof system_ro / sizeof *system_ro; i++)
@@ -201,7 +201,7 @@ static int landlock(const bay__sandbox *s, void (*warn)(const char *), char *err
     if (s->data_dir)
         allow_path(ruleset, handled, s->data_dir, FS_WRITE);
     allow_grants(s, ruleset, handled, net);
-    int rc = syscall(SYS_landlock_restrict_self, ruleset, 0) == 0 ? 0 : fail(err, errlen, BAY_EIO, "landlock_restrict_self");
+    int rc = syscall(SYS_landlock_restrict_self, ruleset, 0) == 0 ? 0 : fail(err, BAY_EIO, "landlock_restrict_self");
     close(ruleset);
     return rc;
 }
@@ -402,7 +402,7 @@ static int refuse_other_processes_settings(scmp_filter_ctx ctx)
     return rc;
 }
 
-static int seccomp(const bay__sandbox *s, char *err, size_t errlen)
+static int seccomp(const bay__sandbox *s, bay_error *err)
 {
     static const int admin[] = {
         SCMP_SYS(mount), SCMP_SYS(umount2), SCMP_SYS(open_tree), SCMP_SYS(move_mount), SCMP_SYS(fsopen),
@@ -429,7 +429,7 @@ static int seccomp(const bay__sandbox *s, char *err, size_t errlen)
     refused = bay__refusals_trap() ? SCMP_ACT_TRAP : SCMP_ACT_ERRNO(EPERM);
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
     if (ctx == NULL)
-        return fail(err, errlen, BAY_EIO, "seccomp_init");
+        return fail(err, BAY_EIO, "seccomp_init");
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < sizeof admin / sizeof *admin; i++)
         rc = deny(ctx, admin[i]);
@@ -462,7 +462,7 @@ static int seccomp(const bay__sandbox *s, char *err, size_t errlen)
     seccomp_release(ctx);
     if (rc) {
         errno = -rc > 0 ? -rc : EINVAL;
-        return fail(err, errlen, BAY_EIO, "seccomp filter");
+        return fail(err, BAY_EIO, "seccomp filter");
     }
     return 0;
 }
@@ -474,28 +474,28 @@ static int64_t status_kb(const char *field)
     return kb < 0 ? 0 : kb;
 }
 
-int bay__sandbox_limit_memory(const bay__sandbox *s, char *err, size_t errlen)
+int bay__sandbox_limit_memory(const bay__sandbox *s, bay_error *err)
 {
     if (s->memory_mb <= 0 || BAY_UNDER_ASAN)
         return 0;
-    int rc = set_limit(RLIMIT_DATA, (status_kb("VmData") << 10) + (s->memory_mb << 20), "RLIMIT_DATA", err, errlen);
+    int rc = set_limit(RLIMIT_DATA, (status_kb("VmData") << 10) + (s->memory_mb << 20), "RLIMIT_DATA", err);
     int64_t as = (status_kb("VmSize") << 10) + ((s->memory_mb + BAY_SANDBOX_AS_SLACK_MB) << 20);
-    return rc ? rc : set_limit(RLIMIT_AS, as, "RLIMIT_AS", err, errlen);
+    return rc ? rc : set_limit(RLIMIT_AS, as, "RLIMIT_AS", err);
 }
 
-int bay__sandbox_apply(const bay__sandbox *s, void (*warn)(const char *line), char *err, size_t errlen)
+int bay__sandbox_apply(const bay__sandbox *s, void (*warn)(const char *line), bay_error *err)
 {
     /* One malloc arena for every thread: each further one reserves 64 MiB of
      * address space as a thread first allocates, which RLIMIT_AS would count. */
     if (s->memory_mb > 0 && !BAY_UNDER_ASAN)
         mallopt(M_ARENA_MAX, 1);
     hide_sockets(s, warn);
-    int rc = limits(s, err, errlen);
+    int rc = limits(s, err);
     if (rc == 0 && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-        rc = fail(err, errlen, BAY_EIO, "PR_SET_NO_NEW_PRIVS");
+        rc = fail(err, BAY_EIO, "PR_SET_NO_NEW_PRIVS");
     if (rc == 0)
-        rc = landlock(s, warn, err, errlen);
+        rc = landlock(s, warn, err);
     if (rc == 0)
-        rc = seccomp(s, err, errlen);
+        rc = seccomp(s, err);
     return rc;
 }

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <plugbay/error.h>
+
 /* What the sandbox allows; plugbayd passes it in the worker's environment
  * (see bay__sandbox_from_env). Strings are borrowed. */
 typedef struct bay__sandbox {
@@ -34,7 +36,7 @@ int bay__sandbox_from_env(bay__sandbox *s);
  * every thread started later inherits it. Returns 0, or BAY_EPERM/BAY_EIO with
  * err saying which layer failed; notes (a layer the kernel lacks) go to
  * warn(line) when warn is not NULL. */
-int bay__sandbox_apply(const bay__sandbox *s, void (*warn)(const char *line), char *err, size_t errlen);
+int bay__sandbox_apply(const bay__sandbox *s, void (*warn)(const char *line), bay_error *err);
 
 /* Address space a worker may map beyond its own and memory_mb: libraries the
  * plugin loads and stacks of threads started later (8 MiB each; the fast
@@ -48,7 +50,8 @@ int bay__sandbox_apply(const bay__sandbox *s, void (*warn)(const char *line), ch
  * plus BAY_SANDBOX_AS_SLACK_MB (RLIMIT_AS). Call it once the worker's own
  * threads run, just before the plugin loads: thread stacks count too. Not
  * under AddressSanitizer, whose shadow memory would not fit (plugbayd's
- * watch on shared memory still holds there). Returns 0 or BAY_EIO. */
-int bay__sandbox_limit_memory(const bay__sandbox *s, char *err, size_t errlen);
+ * watch on shared memory still holds there). Returns 0, or BAY_EIO with err
+ * saying which limit failed. */
+int bay__sandbox_limit_memory(const bay__sandbox *s, bay_error *err);
 
 #endif

@@ -181,11 +181,11 @@ static void run_load(bay__job *j)
     bay__w.load_args = NULL;
     bay__w.info = (bay__plugin_info){0};
     bay__w.functions = NULL;
-    char why[256];
-    int rc = j->f.value ? bay__value_from_object(j->f.value, &bay__w.load_args, why, sizeof why)
-                        : bay__value_fail(why, sizeof why, BAY_EPROTO, "a map of arguments is required");
+    bay_error e;
+    int rc = j->f.value ? bay__value_from_object(j->f.value, &bay__w.load_args, &e)
+                        : bay_error_set(&e, BAY_EPROTO, NULL, "a map of arguments is required");
     if (rc) {
-        bay__worker_error(NULL, id, rc, "COMMAND load: %s", why);
+        bay__worker_error(NULL, id, rc, "COMMAND load: %s", e.message);
         return;
     }
     if (check_load_args(id, bay__w.load_args))
@@ -284,14 +284,13 @@ int bay__worker_main(const bay__bridge *bridge)
     /* The sandbox goes on while this is the only thread: every thread NNG and
      * the plugin start later inherit it. */
     bay__sandbox box;
-    char why[512];
+    bay_error err;
     bool boxed = bay__sandbox_from_env(&box);
-    if (boxed && bay__sandbox_apply(&box, sandbox_note, why, sizeof why) != 0) {
-        bay__worker_warn("%s; refusing to run the plugin without its sandbox", why);
+    if (boxed && bay__sandbox_apply(&box, sandbox_note, &err) != 0) {
+        bay__worker_warn("%s; refusing to run the plugin without its sandbox", err.message);
         return 1;
     }
 
-    bay_error err;
     if (bay__wire_connect(env[ENV_URL], "worker", bay__w.id, env[ENV_TOKEN], 5000, &bay__w.sock, NULL, &err) != 0) {
         bay__worker_warn("%s", err.message);
         return 1;
@@ -302,8 +301,8 @@ int bay__worker_main(const bay__bridge *bridge)
         nng_close(bay__w.sock);
         return 1;
     }
-    if (boxed && bay__sandbox_limit_memory(&box, why, sizeof why) != 0) {
-        bay__worker_warn("%s; refusing to run the plugin without its memory limit", why);
+    if (boxed && bay__sandbox_limit_memory(&box, &err) != 0) {
+        bay__worker_warn("%s; refusing to run the plugin without its memory limit", err.message);
         return 1;
     }
 

@@ -66,7 +66,8 @@ static int function_of(const report *r, const json_t *item, const char *field, c
 /* parse_provide fills b's function and signature from provides[i] (item). */
 static int parse_provide(const report *r, const json_t *item, size_t i, bay__binding *b)
 {
-    char field[64], why[sizeof r->err->message];
+    char field[64];
+    bay_error e;
     snprintf(field, sizeof field, "provides[%zu]", i);
     int rc = function_of(r, item, field, b->function);
     if (rc)
@@ -84,8 +85,8 @@ static int parse_provide(const report *r, const json_t *item, size_t i, bay__bin
                            "expected a signature string like \"double cos(double x)\", got %s (every provide of a "
                            "plugin with a \"library\" needs one; see docs/ffi-bindings.md)",
                            sig ? "another JSON type" : "nothing");
-    if (bay__signature_parse(json_string_value(sig), &b->sig, why, sizeof why))
-        return field_error(r, BAY_EMANIFEST, field, "%s; see docs/ffi-bindings.md", why);
+    if (bay__signature_parse(json_string_value(sig), &b->sig, &e))
+        return field_error(r, BAY_EMANIFEST, field, "%s; see docs/ffi-bindings.md", e.message);
     return 0;
 }
 

@@ -38,25 +38,25 @@ static const bay__sig_type types[] = {
 typedef struct lexer {
     const char *text; /* the whole signature */
     const char *p;    /* the next character */
-    char *why;
-    size_t len;
+    bay_error *err;
 } lexer;
 
 static int fail(const lexer *lx, const char *at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* fail writes where, then the message: "TEXT" at character N: MESSAGE (just
- * "TEXT": MESSAGE when at is NULL). Returns BAY_EMANIFEST. */
+/* fail fills lx's err with BAY_EMANIFEST, where, then the message: "TEXT" at
+ * character N: MESSAGE (just "TEXT": MESSAGE when at is NULL). Returns
+ * BAY_EMANIFEST. */
 static int fail(const lexer *lx, const char *at, const char *fmt, ...)
 {
-    int n = at ? snprintf(lx->why, lx->len, "\"%.200s\" at character %zu: ", lx->text, (size_t)(at - lx->text) + 1)
-               : snprintf(lx->why, lx->len, "\"%.200s\": ", lx->text);
-    if (n < 0 || (size_t)n >= lx->len)
-        return BAY_EMANIFEST;
+    char text[sizeof lx->err->message];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(lx->why + n, lx->len - (size_t)n, fmt, ap);
+    vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    return BAY_EMANIFEST;
+    if (at)
+        return bay_error_set(lx->err, BAY_EMANIFEST, NULL, "\"%.200s\" at character %zu: %s", lx->text,
+                             (size_t)(at - lx->text) + 1, text);
+    return bay_error_set(lx->err, BAY_EMANIFEST, NULL, "\"%.200s\": %s", lx->text, text);
 }
 
 static bool is_name_start(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
@@ -274,9 +274,9 @@ static int link_lengths(const lexer *lx, bay__signature *sig)
     return 0;
 }
 
-int bay__signature_parse(const char *text, bay__signature *sig, char *why, size_t len)
+int bay__signature_parse(const char *text, bay__signature *sig, bay_error *err)
 {
-    lexer lx = {text, text, why, len};
+    lexer lx = {text, text, err};
     char got[48];
     int rc;
     *sig = (bay__signature){0};

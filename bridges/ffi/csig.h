@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <plugbay/error.h>
+
 #define BAY_SIG_PARAMS_MAX 16  /* C parameters of one signature */
 #define BAY_SIG_NAME_MAX 128   /* bytes of a symbol or parameter name, with the NUL */
 
@@ -58,10 +60,10 @@ typedef struct bay__signature {
     bay__sig_param params[BAY_SIG_PARAMS_MAX];
 } bay__signature;
 
-/* bay__signature_parse parses text into *sig. Returns 0, or BAY_EMANIFEST after
- * writing to why (len bytes) where and what is wrong, e.g.
+/* bay__signature_parse parses text into *sig. Returns 0, or BAY_EMANIFEST with
+ * err saying where and what is wrong, e.g.
  * `"ulong crc32(uint33 crc)" at character 13: unknown type "uint33" (the types are: ...)`. */
-int bay__signature_parse(const char *text, bay__signature *sig, char *why, size_t len);
+int bay__signature_parse(const char *text, bay__signature *sig, bay_error *err);
 
 /* bay__signature_args writes the arguments a call passes, as the signature
  * names them ("ulong crc, bytes buf"; "nothing" when none), into buf. */

@@ -50,17 +50,16 @@ static int api_call(lua_State *L)
     if (args == NULL)
         return luaL_error(L, "plugbay.call(\"%s\"): %s", name, bay_strerror(BAY_ENOMEM));
     for (int i = 2; i <= n; i++) {
-        char what[64], why[400];
+        char what[64];
+        bay_error e;
         bay_value *v;
         snprintf(what, sizeof what, "argument %d", i - 1);
-        int rc = lbay_to_value(L, i, what, &v, why, sizeof why);
-        if (rc == 0 && bay_array_push(args, v) != 0) {
-            rc = BAY_ENOMEM;
-            snprintf(why, sizeof why, "%s", bay_strerror(rc));
-        }
+        int rc = lbay_to_value(L, i, what, &v, &e);
+        if (rc == 0 && bay_array_push(args, v) != 0)
+            rc = bay_error_set(&e, BAY_ENOMEM, NULL, "%s", bay_strerror(BAY_ENOMEM));
         if (rc) {
             bay_value_free(args);
-            return luaL_error(L, "plugbay.call(\"%s\"): %s", name, why);
+            return luaL_error(L, "plugbay.call(\"%s\"): %s", name, e.message);
         }
     }
     bay_value *result = NULL;

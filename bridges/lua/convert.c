@@ -151,22 +151,19 @@ typedef struct conv {
     const void *above[BAY_CONVERT_MAX_DEPTH]; /* the tables being converted, outermost first */
     int depth;
     char where[256]; /* "result[2].name" */
-    char *err;
-    size_t errlen;
+    bay_error *err;
 } conv;
 
-/* fail writes "WHERE: MESSAGE" to the error buffer and returns BAY_ETYPE. */
+/* fail fills the conversion's err with BAY_ETYPE and "WHERE: MESSAGE", and returns BAY_ETYPE. */
 static int fail(conv *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int fail(conv *c, const char *fmt, ...)
 {
-    int n = snprintf(c->err, c->errlen, "%s: ", c->where);
-    if (n >= 0 && (size_t)n < c->errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
-        va_end(ap);
-    }
-    return BAY_ETYPE;
+    char text[sizeof c->err->message];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    return bay_error_set(c->err, BAY_ETYPE, NULL, "%s: %s", c->where, text);
 }
 
 /* describe_key writes the key on top of the stack as Lua source would show it,
@@ -358,9 +355,9 @@ static int convert(conv *c, int idx, bay_value **out)
     return *out ? 0 : BAY_ENOMEM;
 }
 
-int lbay_to_value(lua_State *L, int idx, const char *what, bay_value **out, char *err, size_t errlen)
+int lbay_to_value(lua_State *L, int idx, const char *what, bay_value **out, bay_error *err)
 {
-    conv c = {.L = L, .err = err, .errlen = errlen};
+    conv c = {.L = L, .err = err};
     snprintf(c.where, sizeof c.where, "%s", what);
     *out = NULL;
     int rc = convert(&c, lua_absindex(L, idx), out);
@@ -368,7 +365,7 @@ int lbay_to_value(lua_State *L, int idx, const char *what, bay_value **out, char
         bay_value_free(*out);
         *out = NULL;
         if (rc == BAY_ENOMEM)
-            snprintf(err, errlen, "%s: %s", what, bay_strerror(BAY_ENOMEM));
+            bay_error_set(err, BAY_ENOMEM, NULL, "%s: %s", what, bay_strerror(BAY_ENOMEM));
     }
     return rc;
 }

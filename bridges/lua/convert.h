@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include <lua.h>
+#include <plugbay/error.h>
 #include <plugbay/value.h>
 
 #include "value_convert.h" /* BAY_CONVERT_MAX_DEPTH */
@@ -27,8 +28,9 @@ void lbay_push_null(lua_State *L);
 /* lbay_to_value converts the Lua value at idx into a new bay_value the caller
  * owns (*out). what names the value in messages ("result", "argument 2").
  * Never raises and never runs Lua code (no metamethods). Returns 0, BAY_ETYPE
- * with why (where in the value, what is wrong, what to do) in err, or BAY_ENOMEM. */
-int lbay_to_value(lua_State *L, int idx, const char *what, bay_value **out, char *err, size_t errlen);
+ * with why (where in the value, what is wrong, what to do) in err, or BAY_ENOMEM
+ * (also with why in err). */
+int lbay_to_value(lua_State *L, int idx, const char *what, bay_value **out, bay_error *err);
 
 /* lbay_mark_array and lbay_mark_map are plugbay.array(t) and plugbay.map(t):
  * they set the table t's metatable to the marker and return t (a new empty

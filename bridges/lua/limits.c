@@ -163,37 +163,31 @@ lua_State *lbay_set_running(lua_State *L)
     return was;
 }
 
-/* failure writes why the run ended with status into msg; returns its code. */
-static int failure(lua_State *L, const lbay_run *run, int status, char *msg, size_t msglen)
+/* failure fills err with why the run ended with status, and returns its code. */
+static int failure(lua_State *L, const lbay_run *run, int status, bay_error *err)
 {
-    if (run->stop) { /* whatever the plugin's code made of the hook's error on its way out */
-        snprintf(msg, msglen, "%s", run->stopped_at);
-        return run->stop;
-    }
+    if (run->stop) /* whatever the plugin's code made of the hook's error on its way out */
+        return bay_error_set(err, run->stop, NULL, "%s", run->stopped_at);
     switch (status) {
     case LUA_ERRMEM:
-        snprintf(msg, msglen,
-                 "%s ran out of memory: the plugin's Lua state may use %zu MB (limits." LBAY_LIMIT_MEMORY
-                 " in plugin.json)",
-                 run->what, lbay.memory_limit >> 20);
-        return BAY_ENOMEM;
+        return bay_error_set(err, BAY_ENOMEM, NULL,
+                             "%s ran out of memory: the plugin's Lua state may use %zu MB (limits." LBAY_LIMIT_MEMORY
+                             " in plugin.json)",
+                             run->what, lbay.memory_limit >> 20);
     case LUA_ERRERR:
-        snprintf(msg, msglen, "%s: an error while handling an error: %s", run->what,
-                 lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(no message)");
-        return BAY_EPLUGIN;
+        return bay_error_set(err, BAY_EPLUGIN, NULL, "%s: an error while handling an error: %s", run->what,
+                             lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(no message)");
     default:
-        snprintf(msg, msglen, "%s", lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(no message)");
-        return BAY_EPLUGIN;
+        return bay_error_set(err, BAY_EPLUGIN, NULL, "%s",
+                             lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(no message)");
     }
 }
 
-int lbay_run_protected(lua_State *L, lbay_run *run, lua_CFunction fn, void *ud, int nres, char *msg, size_t msglen)
+int lbay_run_protected(lua_State *L, lbay_run *run, lua_CFunction fn, void *ud, int nres, bay_error *err)
 {
     int base = lua_gettop(L);
-    if (!lua_checkstack(L, 3)) {
-        snprintf(msg, msglen, "%s: no room left on the Lua stack", run->what);
-        return BAY_ENOMEM;
-    }
+    if (!lua_checkstack(L, 3))
+        return bay_error_set(err, BAY_ENOMEM, NULL, "%s: no room left on the Lua stack", run->what);
     run->stop = 0;
     run->stopped_at[0] = '\0';
     run->outer = current;
@@ -211,7 +205,7 @@ int lbay_run_protected(lua_State *L, lbay_run *run, lua_CFunction fn, void *ud, 
         lua_remove(L, base + 1);
         return 0;
     }
-    int code = failure(L, run, status, msg, msglen);
+    int code = failure(L, run, status, err);
     lua_settop(L, base);
     if (status == LUA_ERRMEM)
         lua_gc(L, LUA_GCCOLLECT); /* give the memory the failed run left behind back before the next call */

@@ -63,8 +63,8 @@ typedef struct lbay_run {
  * argument and a message handler that adds file:line to any error. fn leaves
  * nres values on the stack. Returns 0 with those values on L's stack, or a
  * bay_errno code with why (file:line and message, the stop reason, or the
- * memory limit) in msg and nothing pushed. */
-int lbay_run_protected(lua_State *L, lbay_run *run, lua_CFunction fn, void *ud, int nres, char *msg, size_t msglen);
+ * memory limit) in err and nothing pushed. */
+int lbay_run_protected(lua_State *L, lbay_run *run, lua_CFunction fn, void *ud, int nres, bay_error *err);
 
 /* lbay_running returns the lua_State that plugin code is running on now
  * (a coroutine's thread while it runs), or the main state when none runs.

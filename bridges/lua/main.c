@@ -84,11 +84,12 @@ static int call_lifecycle(lua_State *L)
     return 0;
 }
 
-/* lifecycle runs the plugin's on_load or on_unload, if it has one, under the instruction budget. */
-static int lifecycle(const char *name, char *msg, size_t msglen)
+/* lifecycle runs the plugin's on_load or on_unload, if it has one, under the
+ * instruction budget. Returns 0, or a bay_errno code with why in err. */
+static int lifecycle(const char *name, bay_error *err)
 {
     lbay_run run = {.what = name, .left = lbay.instructions};
-    return lbay_run_protected(lbay.L, &run, call_lifecycle, (void *)name, 0, msg, msglen);
+    return lbay_run_protected(lbay.L, &run, call_lifecycle, (void *)name, 0, err);
 }
 
 static void close_state(void)
@@ -108,15 +109,15 @@ static int open_plugin(const bay__plugin_info *p, const char *const *functions, 
         return bay_error_set(err, BAY_ENOMEM, p->id, "cannot create a Lua state: %s", bay_strerror(BAY_ENOMEM));
     opening o = {.functions = functions};
     lbay_run run = {.what = p->entry, .left = lbay.instructions};
-    char msg[512];
-    int rc = lbay_run_protected(lbay.L, &run, open_module, &o, 0, msg, sizeof msg);
+    bay_error e;
+    int rc = lbay_run_protected(lbay.L, &run, open_module, &o, 0, &e);
     if (rc)
-        return bay_error_set(err, rc, p->id, "%s", msg);
+        return bay_error_set(err, rc, p->id, "%s", e.message);
     if (o.code)
         return bay_error_set(err, o.code, p->id, "%s", o.message);
-    rc = lifecycle("on_load", msg, sizeof msg);
+    rc = lifecycle("on_load", &e);
     if (rc)
-        return bay_error_set(err, rc, p->id, "on_load failed: %s", msg);
+        return bay_error_set(err, rc, p->id, "on_load failed: %s", e.message);
     return 0;
 }
 
@@ -157,23 +158,23 @@ static int lua_call_plugin(const char *function, bay_invocation *call, const bay
     lua_State *L = lbay_running();
     lbay_run run = {.call = call, .what = function, .left = lbay.instructions};
     calling c = {function, args};
-    char msg[512];
-    int rc = lbay_run_protected(L, &run, run_function, &c, 1, msg, sizeof msg);
+    bay_error e;
+    int rc = lbay_run_protected(L, &run, run_function, &c, 1, &e);
     if (rc)
-        return bay_call_error(call, rc, "%s", msg);
-    rc = lbay_to_value(L, -1, "result", result, msg, sizeof msg);
+        return bay_call_error(call, rc, "%s", e.message);
+    rc = lbay_to_value(L, -1, "result", result, &e);
     lua_pop(L, 1);
     if (rc)
         return bay_call_error(call, rc, "%s/%s: function %s returned a value that cannot cross a call: %s",
-                              lbay.info->id, lbay.info->entry, function, msg);
+                              lbay.info->id, lbay.info->entry, function, e.message);
     return 0;
 }
 
 static void lua_unload_plugin(void)
 {
-    char msg[512];
-    if (lifecycle("on_unload", msg, sizeof msg))
-        bay_plugin_log(BAY_LOG_ERROR, "on_unload failed: %s", msg);
+    bay_error e;
+    if (lifecycle("on_unload", &e))
+        bay_plugin_log(BAY_LOG_ERROR, "on_unload failed: %s", e.message);
     close_state();
 }
 

@@ -105,13 +105,14 @@ static bay_value *args_of(PyObject *args, const char *name)
 {
     bay_value *array = bay_array();
     for (Py_ssize_t i = 1; array && i < PyTuple_GET_SIZE(args); i++) {
-        char what[32], why[400];
+        char what[32];
+        bay_error e;
         bay_value *item;
         snprintf(what, sizeof what, "argument %zd", i);
-        int rc = pyb_from_python(PyTuple_GET_ITEM(args, i), what, &item, why, sizeof why);
+        int rc = pyb_from_python(PyTuple_GET_ITEM(args, i), what, &item, &e);
         if (rc || bay_array_push(array, item) != 0) {
             PyErr_Format(rc == BAY_ETYPE ? PyExc_TypeError : PyExc_MemoryError, "plugbay.call(\"%s\"): %s", name,
-                         rc ? why : "out of memory");
+                         rc ? e.message : "out of memory");
             bay_value_free(array);
             return NULL;
         }
@@ -230,9 +231,9 @@ int pyb_api_start(bay_error *err)
     Py_XDECREF(signals);
     Py_XDECREF(handler);
     if (old == NULL) {
-        char why[400];
-        pyb_error_take(NULL, why, sizeof why);
-        return bay_error_set(err, BAY_EIO, pyb_plugin->id, "cannot set up the plugbay module: %s", why);
+        bay_error e;
+        pyb_error_take(NULL, &e);
+        return bay_error_set(err, BAY_EIO, pyb_plugin->id, "cannot set up the plugbay module: %s", e.message);
     }
     Py_DECREF(old);
     atomic_store(&api.live, true);

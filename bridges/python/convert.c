@@ -77,8 +77,7 @@ typedef struct conv {
     size_t len;
     PyObject *above[BAY_CONVERT_MAX_DEPTH]; /* the lists, tuples and dicts being converted, outermost first */
     int depth;
-    char *err;
-    size_t errlen;
+    bay_error *err;
 } conv;
 
 /* fail writes "PATH <what is wrong>" into the conversion's err and returns BAY_ETYPE. */
@@ -89,7 +88,7 @@ __attribute__((format(printf, 2, 3))) static int fail(conv *c, const char *fmt, 
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    return bay__value_fail(c->err, c->errlen, BAY_ETYPE, "%s %s", c->path, text);
+    return bay_error_set(c->err, BAY_ETYPE, NULL, "%s %s", c->path, text);
 }
 
 /* push appends a step ("[2]", "[\"key\"]") to the path and returns the length to pop back to. */
@@ -133,7 +132,7 @@ static int utf8(conv *c, PyObject *o, const char **s, Py_ssize_t *n, PyObject **
         }
     }
     PyErr_Clear();
-    return bay__value_nomem(c->err, c->errlen);
+    return bay__value_nomem(c->err);
 }
 
 static int convert(conv *c, PyObject *o, bay_value **out);
@@ -145,7 +144,7 @@ static int text(conv *c, PyObject *o, bay_value **out)
     PyObject *keep;
     int rc = utf8(c, o, &s, &n, &keep);
     if (rc == 0 && (*out = bay_strn(s, (size_t)n)) == NULL)
-        rc = bay__value_nomem(c->err, c->errlen);
+        rc = bay__value_nomem(c->err);
     Py_XDECREF(keep);
     return rc;
 }
@@ -153,7 +152,7 @@ static int text(conv *c, PyObject *o, bay_value **out)
 static int sequence(conv *c, PyObject *o, bay_value **out)
 {
     bay_value *a = bay_array();
-    int rc = a ? 0 : bay__value_nomem(c->err, c->errlen);
+    int rc = a ? 0 : bay__value_nomem(c->err);
     PyObject **items = PySequence_Fast_ITEMS(o);
     for (Py_ssize_t i = 0; rc == 0 && i < PySequence_Fast_GET_SIZE(o); i++) {
         bay_value *item;
@@ -161,7 +160,7 @@ static int sequence(conv *c, PyObject *o, bay_value **out)
         rc = convert(c, items[i], &item);
         pop(c, was);
         if (rc == 0 && bay_array_push(a, item) != 0)
-            rc = bay__value_nomem(c->err, c->errlen);
+            rc = bay__value_nomem(c->err);
     }
     return bay__value_settle(a, rc, out);
 }
@@ -183,10 +182,10 @@ static int entry(conv *c, bay_value *m, PyObject *k, PyObject *v)
         rc = convert(c, v, &item);
         pop(c, was);
     }
-    if (rc == 0 && bay__map_add(m, key, (size_t)n, item, NULL, 0) != 0)
+    if (rc == 0 && bay__map_add(m, key, (size_t)n, item, NULL) != 0)
         rc = bay_map_get(m, key) ? fail(c, "has two keys with the same UTF-8 bytes (\"%.40s\"), one of them written "
                                            "with surrogate escapes", key)
-                                 : bay__value_nomem(c->err, c->errlen);
+                                 : bay__value_nomem(c->err);
     Py_XDECREF(keep);
     return rc;
 }
@@ -194,7 +193,7 @@ static int entry(conv *c, bay_value *m, PyObject *k, PyObject *v)
 static int dict(conv *c, PyObject *o, bay_value **out)
 {
     bay_value *m = bay_map();
-    int rc = m ? 0 : bay__value_nomem(c->err, c->errlen);
+    int rc = m ? 0 : bay__value_nomem(c->err);
     Py_ssize_t pos = 0;
     PyObject *k, *v;
     while (rc == 0 && PyDict_Next(o, &pos, &k, &v))
@@ -245,12 +244,12 @@ static int convert(conv *c, PyObject *o, bay_value **out)
                        "list, tuple or dict with str keys",
                     Py_TYPE(o)->tp_name);
     }
-    return *out ? 0 : bay__value_nomem(c->err, c->errlen);
+    return *out ? 0 : bay__value_nomem(c->err);
 }
 
-int pyb_from_python(PyObject *o, const char *what, bay_value **out, char *err, size_t errlen)
+int pyb_from_python(PyObject *o, const char *what, bay_value **out, bay_error *err)
 {
-    conv c = {.err = err, .errlen = errlen};
+    conv c = {.err = err};
     push(&c, "%s", what);
     return convert(&c, o, out);
 }

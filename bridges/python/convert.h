@@ -32,6 +32,6 @@ PyObject *pyb_args_to_python(const bay_value *args);
  * (no __index__, __iter__ or other method of a subclass is called) and leaves
  * no Python exception set. Returns 0, BAY_ETYPE with why in err (where in the
  * value, what is wrong, what to do), or BAY_ENOMEM. */
-int pyb_from_python(PyObject *o, const char *what, bay_value **out, char *err, size_t errlen);
+int pyb_from_python(PyObject *o, const char *what, bay_value **out, bay_error *err);
 
 #endif

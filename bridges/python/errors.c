@@ -177,14 +177,12 @@ static void headline(text *t, int code, PyObject *type, PyObject *value)
     PyErr_Clear();
 }
 
-int pyb_error_take(const bay_invocation *call, char *msg, size_t len)
+int pyb_error_take(const bay_invocation *call, bay_error *err)
 {
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
-    if (type == NULL) {
-        snprintf(msg, len, "the plugin's code failed without raising an exception");
-        return BAY_EPLUGIN;
-    }
+    if (type == NULL)
+        return bay_error_set(err, BAY_EPLUGIN, NULL, "the plugin's code failed without raising an exception");
     PyErr_NormalizeException(&type, &value, &tb);
     frames fs;
     text t = {.used = 0};
@@ -192,9 +190,9 @@ int pyb_error_take(const bay_invocation *call, char *msg, size_t len)
     collect(tb, &fs);
     headline(&t, code, type, value);
     where(&t, &fs);
-    snprintf(msg, len, "%s", t.buf);
-    if (t.used >= len && len > 4)
-        memcpy(msg + len - 4, "...", 4);
+    bay_error_set(err, code, NULL, "%s", t.buf);
+    if (err && t.used >= sizeof err->message)
+        memcpy(err->message + sizeof err->message - 4, "...", 4);
     Py_XDECREF(type);
     Py_XDECREF(value);
     Py_XDECREF(tb);

@@ -25,9 +25,9 @@ static struct {
 /* failed fills err from the pending Python exception, prefixed with what ran ("on_load raised "). */
 static int failed(const char *what, bay_error *err)
 {
-    char msg[sizeof err->message];
-    int rc = pyb_error_take(NULL, msg, sizeof msg);
-    return bay_error_set(err, rc, pyb_plugin->id, "%s%s", what, msg);
+    bay_error e;
+    int rc = pyb_error_take(NULL, &e);
+    return bay_error_set(err, rc, pyb_plugin->id, "%s%s", what, e.message);
 }
 
 /* defined writes the names of the entry module's public callables into buf. */
@@ -153,12 +153,12 @@ static int py_call(const char *function, bay_invocation *call, const bay_value *
     PyObject *ret = pargs ? PyObject_Call(fn, pargs, NULL) : NULL;
     Py_XDECREF(pargs);
     int rc = 0;
-    char msg[sizeof ((bay_error *)0)->message];
+    bay_error e;
     if (ret == NULL) {
-        rc = pyb_error_take(call, msg, sizeof msg);
-        bay_call_error(call, rc, "%s", msg);
-    } else if ((rc = pyb_from_python(ret, "result", result, msg, sizeof msg)) != 0) {
-        bay_call_error(call, rc, "%s returned a value plugbay cannot carry: %s", function, msg);
+        rc = pyb_error_take(call, &e);
+        bay_call_error(call, rc, "%s", e.message);
+    } else if ((rc = pyb_from_python(ret, "result", result, &e)) != 0) {
+        bay_call_error(call, rc, "%s returned a value plugbay cannot carry: %s", function, e.message);
     }
     Py_XDECREF(ret);
     pyb_memcap_reset();

@@ -116,13 +116,13 @@ void pyb_api_interrupt(void);
 /* errors.c */
 
 /* pyb_error_take takes the pending Python exception and returns the bay_errno
- * it stands for, with msg saying "Type: message" and where in the plugin's own
+ * it stands for, with err saying "Type: message" and where in the plugin's own
  * files it was raised ("at main.py:7 in divide, `return a / b`; called from
  * main.py:12 in greet"); the bridge's and the library's frames are left out.
  * call is the call the code ran for (NULL outside calls): a stop reports its
  * cancel or deadline, and a TypeError raised before the function ran (wrong
  * arguments) is BAY_ETYPE. Other codes: BAY_ENOMEM for the memory cap,
  * BAY_EPERM for the policy, BAY_EPLUGIN. Leaves no exception set. */
-int pyb_error_take(const bay_invocation *call, char *msg, size_t len);
+int pyb_error_take(const bay_invocation *call, bay_error *err);
 
 #endif

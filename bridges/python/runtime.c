@@ -58,10 +58,10 @@ static int load_policy(bay_error *err)
                          : NULL;
     Py_XDECREF(code);
     if (done == NULL) {
-        char why[400];
+        bay_error e;
         Py_XDECREF(module);
-        pyb_error_take(NULL, why, sizeof why);
-        return bay_error_set(err, BAY_EIO, pyb_plugin->id, "cannot run the python bridge's policy: %s", why);
+        pyb_error_take(NULL, &e);
+        return bay_error_set(err, BAY_EIO, pyb_plugin->id, "cannot run the python bridge's policy: %s", e.message);
     }
     Py_DECREF(done);
     policy = module;

@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <spawn.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,17 +46,6 @@ static const char *const cc_flags[] = {
 /* A temporary folder left by a worker killed while compiling is removed after this long. */
 #define STALE_SECONDS 600
 
-static int say(char *why, size_t whylen, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static int say(char *why, size_t whylen, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, whylen, fmt, ap);
-    va_end(ap);
-    return code;
-}
-
 /* mkdirs creates path and its missing parents (mode 0700). Returns 0 or an errno value. */
 static int mkdirs(const char *path)
 {
@@ -77,7 +65,7 @@ static int mkdirs(const char *path)
     }
 }
 
-int bay__wasm_cache_dir(const char *data_dir, const char *id, char *out, size_t size, char *why, size_t whylen)
+int bay__wasm_cache_dir(const char *data_dir, const char *id, char *out, size_t size, bay_error *err)
 {
     char tail[PATH_MAX];
     snprintf(tail, sizeof tail, "/data/%s", id);
@@ -86,9 +74,9 @@ int bay__wasm_cache_dir(const char *data_dir, const char *id, char *out, size_t 
                 ? snprintf(out, size, "%.*s/cache/wasm", (int)(n - t), data_dir)
                 : snprintf(out, size, "%s/.wasm-cache", data_dir);
     if (w < 0 || (size_t)w >= size)
-        return say(why, whylen, BAY_EIO, "the cache folder for %s is too long a path", data_dir);
+        return bay_error_set(err, BAY_EIO, NULL, "the cache folder for %s is too long a path", data_dir);
     int rc = mkdirs(out);
-    return rc ? say(why, whylen, BAY_EIO, "cannot create the compile cache %s: %s", out, strerror(rc)) : 0;
+    return rc ? bay_error_set(err, BAY_EIO, NULL, "cannot create the compile cache %s: %s", out, strerror(rc)) : 0;
 }
 
 static void hex(const unsigned char *bytes, size_t n, char *out)
@@ -122,8 +110,7 @@ static void object_name(const uint8_t *wasm, size_t len, char out[64 + 1 + 8 + 4
 typedef struct build {
     char dir[PATH_MAX - FILE_ROOM];
     const char *name; /* the module as messages call it */
-    char *why;
-    size_t whylen;
+    bay_error *err;
 } build;
 
 /* path writes DIR/file into out (PATH_MAX bytes); file names are short
@@ -139,11 +126,11 @@ static int write_file(const build *b, const char *file, const void *data, size_t
     char p[PATH_MAX];
     FILE *f = fopen(path(b, file, p), "wb");
     if (f == NULL)
-        return say(b->why, b->whylen, BAY_EIO, "cannot create %s: %s", p, strerror(errno));
+        return bay_error_set(b->err, BAY_EIO, NULL, "cannot create %s: %s", p, strerror(errno));
     int e = fwrite(data, 1, len, f) == len ? 0 : errno;
     if (fclose(f) != 0 && e == 0)
         e = errno;
-    return e ? say(b->why, b->whylen, BAY_EIO, "cannot write %s: %s", p, strerror(e)) : 0;
+    return e ? bay_error_set(b->err, BAY_EIO, NULL, "cannot write %s: %s", p, strerror(e)) : 0;
 }
 
 /* out_of_space says so when the build folder's file system is full: a tool
@@ -153,7 +140,8 @@ static int out_of_space(const build *b, const char *tool, const char *file)
     struct statvfs st;
     if (statvfs(b->dir, &st) != 0 || (geteuid() == 0 ? st.f_bfree : st.f_bavail) != 0)
         return 0;
-    return say(b->why, b->whylen, BAY_EIO, "%s cannot write %s/%s: %s", tool, b->dir, file, strerror(ENOSPC));
+    return bay_error_set(b->err, BAY_EIO, NULL, "%s cannot write %s/%s: %s", tool, b->dir, file,
+                         strerror(ENOSPC));
 }
 
 /* read_log reads the start of DIR/log as one line, naming the module's copy
@@ -185,8 +173,9 @@ static void read_log(const build *b, const char *log, char *out, size_t size)
 
 /* run runs argv (argv[0] searched in PATH) with stdin from /dev/null and
  * stdout and stderr into DIR/log, waits for it and stores its wait status.
- * Returns 0, or BAY_EIO with why saying why it could not run. */
-static int run(const build *b, char *const argv[], const char *log, int *status)
+ * Returns 0, or BAY_EIO with err saying why it could not run, followed by
+ * advice (what to install). */
+static int run(const build *b, char *const argv[], const char *log, int *status, const char *advice)
 {
     char p[PATH_MAX];
     posix_spawn_file_actions_t fa;
@@ -198,12 +187,15 @@ static int run(const build *b, char *const argv[], const char *log, int *status)
     int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     if (rc)
-        return say(b->why, b->whylen, BAY_EIO, "cannot run %s: %s", argv[0], strerror(rc));
+        return bay_error_set(b->err, BAY_EIO, NULL, "cannot run %s: %s%s", argv[0], strerror(rc), advice);
     while (waitpid(pid, status, 0) < 0)
         if (errno != EINTR)
-            return say(b->why, b->whylen, BAY_EIO, "waiting for %s: %s", argv[0], strerror(errno));
+            return bay_error_set(b->err, BAY_EIO, NULL, "waiting for %s: %s%s", argv[0], strerror(errno), advice);
     return 0;
 }
+
+/* What to do when wasm2c cannot be run, added to the reason. */
+#define INSTALL_WABT "; install wabt (scripts/install-deps)"
 
 /* status_text describes a wait status that is not a clean exit 0. */
 static const char *status_text(int status, char *buf, size_t size)
@@ -220,17 +212,18 @@ static const char *status_text(int status, char *buf, size_t size)
 static int check_wasm2c(const build *b)
 {
     char *argv[] = {BAY_WASM2C, "--version", NULL}, version[128], st[64];
-    int status, rc = run(b, argv, "version.log", &status);
+    int status, rc = run(b, argv, "version.log", &status, INSTALL_WABT);
     if (rc)
-        return say(b->why, b->whylen, BAY_EIO, "%s; install wabt (scripts/install-deps)", b->why);
+        return rc;
     read_log(b, "version.log", version, sizeof version);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        return say(b->why, b->whylen, BAY_EIO, "%s --version %s: %s", BAY_WASM2C, status_text(status, st, sizeof st),
-                   version);
+        return bay_error_set(b->err, BAY_EIO, NULL, "%s --version %s: %s", BAY_WASM2C,
+                             status_text(status, st, sizeof st), version);
     if (strcmp(version, BAY_WABT_VERSION) != 0)
-        return say(b->why, b->whylen, BAY_EIO,
-                   "%s is wabt %s but plugbay-worker-wasm was built with the runtime of wabt %s; rebuild plugbay",
-                   BAY_WASM2C, version, BAY_WABT_VERSION);
+        return bay_error_set(b->err, BAY_EIO, NULL,
+                             "%s is wabt %s but plugbay-worker-wasm was built with the runtime of wabt %s; rebuild "
+                             "plugbay",
+                             BAY_WASM2C, version, BAY_WABT_VERSION);
     return 0;
 }
 
@@ -238,18 +231,18 @@ static int translate(const build *b)
 {
     char in[PATH_MAX], out[PATH_MAX], log[600], st[64];
     char *argv[] = {BAY_WASM2C, "-n", "module", path(b, "module.wasm", in), "-o", path(b, "module.c", out), NULL};
-    int status, rc = run(b, argv, "wasm2c.log", &status);
+    int status, rc = run(b, argv, "wasm2c.log", &status, INSTALL_WABT);
     if (rc)
-        return say(b->why, b->whylen, BAY_EIO, "%s; install wabt (scripts/install-deps)", b->why);
+        return rc;
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
         return 0;
     if ((rc = out_of_space(b, BAY_WASM2C, "module.c")))
         return rc;
     read_log(b, "wasm2c.log", log, sizeof log);
     if (WIFEXITED(status) && WEXITSTATUS(status) == 1)
-        return say(b->why, b->whylen, BAY_EPLUGIN, "%s fails validation: wasm2c says: %s", b->name, log);
-    return say(b->why, b->whylen, BAY_EIO, "wasm2c %s translating %s: %s", status_text(status, st, sizeof st),
-               b->name, log);
+        return bay_error_set(b->err, BAY_EPLUGIN, NULL, "%s fails validation: wasm2c says: %s", b->name, log);
+    return bay_error_set(b->err, BAY_EIO, NULL, "wasm2c %s translating %s: %s", status_text(status, st, sizeof st),
+                         b->name, log);
 }
 
 static int compile(const build *b, bool imports_plugbay)
@@ -281,15 +274,15 @@ static int compile(const build *b, bool imports_plugbay)
     argv[a++] = "-lm"; /* the translated code uses libm's floor, sqrt, ... */
     argv[a] = NULL;
     int status;
-    if ((rc = run(b, argv, "cc.log", &status)))
-        return say(b->why, b->whylen, BAY_EIO, "%s (set CC to a C compiler, or install gcc)", b->why);
+    if ((rc = run(b, argv, "cc.log", &status, " (set CC to a C compiler, or install gcc)")))
+        return rc;
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
         return 0;
     if ((rc = out_of_space(b, cc, "module.so")))
         return rc;
     read_log(b, "cc.log", log, sizeof log);
-    return say(b->why, b->whylen, BAY_EIO, "%s %s compiling what wasm2c made of %s: %s", cc,
-               status_text(status, st, sizeof st), b->name, log);
+    return bay_error_set(b->err, BAY_EIO, NULL, "%s %s compiling what wasm2c made of %s: %s", cc,
+                         status_text(status, st, sizeof st), b->name, log);
 }
 
 /* remove_tree removes a flat folder and its files. */
@@ -325,21 +318,21 @@ static void sweep(const char *cache_dir)
 }
 
 int bay__wasm_compiled(const char *cache_dir, const uint8_t *wasm, size_t len, bool imports_plugbay,
-                      const char *name, char *so, size_t so_size, bool *built, char *why, size_t whylen)
+                      const char *name, char *so, size_t so_size, bool *built, bay_error *err)
 {
     char file[64 + 1 + 8 + 4];
     object_name(wasm, len, file);
     *built = false;
     if (snprintf(so, so_size, "%s/%s", cache_dir, file) >= (int)so_size)
-        return say(why, whylen, BAY_EIO, "the cache path %s/%s is too long", cache_dir, file);
+        return bay_error_set(err, BAY_EIO, NULL, "the cache path %s/%s is too long", cache_dir, file);
     if (access(so, R_OK) == 0)
         return 0;
 
     sweep(cache_dir);
-    build b = {.name = name, .why = why, .whylen = whylen};
+    build b = {.name = name, .err = err};
     if (snprintf(b.dir, sizeof b.dir, "%s/tmp-XXXXXX", cache_dir) >= (int)sizeof b.dir || mkdtemp(b.dir) == NULL)
-        return say(why, whylen, BAY_EIO, "cannot create a folder in the compile cache %s: %s", cache_dir,
-                   strerror(errno));
+        return bay_error_set(err, BAY_EIO, NULL, "cannot create a folder in the compile cache %s: %s", cache_dir,
+                             strerror(errno));
     char tmp[PATH_MAX];
     int rc = check_wasm2c(&b);
     if (rc == 0)
@@ -349,7 +342,7 @@ int bay__wasm_compiled(const char *cache_dir, const uint8_t *wasm, size_t len, b
     if (rc == 0)
         rc = compile(&b, imports_plugbay);
     if (rc == 0 && rename(path(&b, "module.so", tmp), so) != 0)
-        rc = say(why, whylen, BAY_EIO, "cannot move the compiled module to %s: %s", so, strerror(errno));
+        rc = bay_error_set(err, BAY_EIO, NULL, "cannot move the compiled module to %s: %s", so, strerror(errno));
     remove_tree(b.dir);
     *built = rc == 0;
     return rc;

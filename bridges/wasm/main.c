@@ -70,21 +70,22 @@ static int read_module(const char *id, bay_error *err)
 static int map_module(const char *id, const char *dir, const char *entry, const char *data_dir, bay_error *err)
 {
     static const char *const none[] = {NULL};
-    char why[600], cache[PATH_MAX], so[PATH_MAX];
+    char cache[PATH_MAX], so[PATH_MAX];
+    bay_error e;
     if (snprintf(module.path, sizeof module.path, "%s/%s", dir, entry) >= (int)sizeof module.path)
         return bay_error_set(err, BAY_EINVAL, id, "plugin path %s/%s is too long", dir, entry);
     int rc = read_module(id, err);
     if (rc)
         return rc;
-    if ((rc = bay__wasm_check(module.wasm, module.len, none, &module.shape, why, sizeof why)) ||
-        (rc = bay__wasm_cache_dir(data_dir, id, cache, sizeof cache, why, sizeof why)))
-        return bay_error_set(err, rc, id, "%s: %s", module.path, why);
+    if ((rc = bay__wasm_check(module.wasm, module.len, none, &module.shape, &e)) ||
+        (rc = bay__wasm_cache_dir(data_dir, id, cache, sizeof cache, &e)))
+        return bay_error_set(err, rc, id, "%s: %s", module.path, e.message);
     bool built;
     int64_t t0 = bay__now_ms();
     rc = bay__wasm_compiled(cache, module.wasm, module.len, module.shape.imports_plugbay, entry, so, sizeof so, &built,
-                           why, sizeof why);
+                           &e);
     if (rc)
-        return bay_error_set(err, rc, id, "%s: %s", module.path, why);
+        return bay_error_set(err, rc, id, "%s: %s", module.path, e.message);
     if (built)
         fprintf(stderr, "plugbay-worker-wasm: %s: translated by wasm2c and compiled in %lld ms into %s\n",
                 module.path, (long long)(bay__now_ms() - t0), so);
@@ -120,11 +121,11 @@ static bay__wasm_cap memory_cap(const bay__plugin_info *p)
 /* start checks the mapped module against the manifest (its functions, the memory cap) and starts it. */
 static int start(const bay__plugin_info *p, const char *const *functions, bay_error *err)
 {
-    char why[600];
+    bay_error e;
     bay__wasm_cap cap = memory_cap(p);
     int rc;
-    if ((rc = bay__wasm_check(module.wasm, module.len, functions, &module.shape, why, sizeof why)))
-        return bay_error_set(err, rc, p->id, "%s: %s", module.path, why);
+    if ((rc = bay__wasm_check(module.wasm, module.len, functions, &module.shape, &e)))
+        return bay_error_set(err, rc, p->id, "%s: %s", module.path, e.message);
     if (module.shape.min_pages > cap.pages)
         return bay_error_set(err, BAY_EPLUGIN, p->id,
                              "%s starts with %u memory pages (%u KiB), above its cap of %u pages set by %s; raise "

@@ -62,24 +62,25 @@ typedef struct module {
     uint32_t largest_table;
 } module;
 
-/* A cursor over part of the module; the first failure is kept in why. */
+/* A cursor over part of the module; the first failure is kept in err. */
 typedef struct reader {
     const uint8_t *base, *p, *end;
     const char *scope; /* what end is the end of: "the module", "section 2" */
-    char *why;
-    size_t whylen;
+    bay_error *err;
 } reader;
 
 static bool fail(reader *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* fail fills r's err with BAY_EPLUGIN, the byte it got to and the message, and returns false. */
 static bool fail(reader *r, const char *fmt, ...)
 {
-    int n = snprintf(r->why, r->whylen, "not a valid WebAssembly module: byte 0x%zx: ", (size_t)(r->p - r->base));
+    char text[sizeof r->err->message];
     va_list ap;
     va_start(ap, fmt);
-    if (n >= 0 && (size_t)n < r->whylen)
-        vsnprintf(r->why + n, r->whylen - (size_t)n, fmt, ap);
+    vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
+    bay_error_set(r->err, BAY_EPLUGIN, NULL, "not a valid WebAssembly module: byte 0x%zx: %s",
+                  (size_t)(r->p - r->base), text);
     return false;
 }
 
@@ -292,7 +293,7 @@ static bool read_module(reader *r, module *m)
         if (id != 0 && (seen & 1u << id))
             return fail(r, "section %u appears twice", id);
         seen |= 1u << id;
-        reader s = {r->base, body.p, body.p + body.len, scope, r->why, r->whylen};
+        reader s = {r->base, body.p, body.p + body.len, scope, r->err};
         if (!read_section(&s, m, id))
             return false;
         if (s.p != s.end)
@@ -302,17 +303,6 @@ static bool read_module(reader *r, module *m)
 }
 
 /* ---- the ABI check ---- */
-
-static int say(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int say(char *why, size_t whylen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, whylen, fmt, ap);
-    va_end(ap);
-    return BAY_EPLUGIN;
-}
 
 /* show copies a name from the module into buf as printable text. */
 static const char *show(span s, char *buf, size_t size)
@@ -383,23 +373,26 @@ static bool has_type(const functype *t, const char *params, const char *results)
     return true;
 }
 
-/* func_type returns the type of function index i, or NULL (after saying why) when either index is out of range. */
-static const functype *func_type(const module *m, uint32_t i, char *why, size_t whylen)
+/* func_type returns the type of function index i, or NULL (with BAY_EPLUGIN and
+ * the reason in err) when either index is out of range. */
+static const functype *func_type(const module *m, uint32_t i, bay_error *err)
 {
     if (i >= m->nfuncs) {
-        say(why, whylen, "not a valid WebAssembly module: function index %u is out of range (%u functions)", i,
-            m->nfuncs);
+        bay_error_set(err, BAY_EPLUGIN, NULL,
+                      "not a valid WebAssembly module: function index %u is out of range (%u functions)", i,
+                      m->nfuncs);
         return NULL;
     }
     if (m->func_types[i] >= m->ntypes) {
-        say(why, whylen, "not a valid WebAssembly module: function %u has type index %u, out of range (%u types)",
-            i, m->func_types[i], m->ntypes);
+        bay_error_set(err, BAY_EPLUGIN, NULL,
+                      "not a valid WebAssembly module: function %u has type index %u, out of range (%u types)", i,
+                      m->func_types[i], m->ntypes);
         return NULL;
     }
     return &m->types[m->func_types[i]];
 }
 
-static int check_imports(const module *m, bay__wasm_shape *shape, char *why, size_t whylen)
+static int check_imports(const module *m, bay__wasm_shape *shape, bay_error *err)
 {
     static const char *const kinds[] = {"function", "table", "memory", "global", "tag"};
     uint32_t func = 0;
@@ -409,30 +402,34 @@ static int check_imports(const module *m, bay__wasm_shape *shape, char *why, siz
         show(im->module, mod, sizeof mod);
         show(im->name, name, sizeof name);
         if (im->kind != KIND_FUNC)
-            return say(why, whylen,
-                       "imports the %s %s.%s, but a plugin may import only functions, and only " OFFERED_LIST
-                       "%s",
-                       kinds[im->kind], mod, name,
-                       im->kind == KIND_MEMORY ? " (define and export its own memory: link without --import-memory)"
-                                               : "");
-        const functype *t = func_type(m, func++, why, whylen);
+            return bay_error_set(err, BAY_EPLUGIN, NULL,
+                                 "imports the %s %s.%s, but a plugin may import only functions, and only " OFFERED_LIST
+                                 "%s",
+                                 kinds[im->kind], mod, name,
+                                 im->kind == KIND_MEMORY
+                                     ? " (define and export its own memory: link without --import-memory)"
+                                     : "");
+        const functype *t = func_type(m, func++, err);
         if (t == NULL)
             return BAY_EPLUGIN;
         size_t k = 0;
         while (k < NOFFERED && !(span_is(im->module, "plugbay") && span_is(im->name, offered[k].name)))
             k++;
         if (k == NOFFERED)
-            return say(why, whylen,
-                       "imports %s.%s, which plugbay does not offer: a plugin may import only " OFFERED_LIST "%s",
-                       mod, name,
-                       span_is(im->module, "wasi_snapshot_preview1")
-                           ? " (WASI is not offered: no files, clocks, randomness or stdout; link the SDK's "
-                             "plugbay_wasm.c and log with bay_log)"
-                           : "");
+            return bay_error_set(err, BAY_EPLUGIN, NULL,
+                                 "imports %s.%s, which plugbay does not offer: a plugin may import only " OFFERED_LIST
+                                 "%s",
+                                 mod, name,
+                                 span_is(im->module, "wasi_snapshot_preview1")
+                                     ? " (WASI is not offered: no files, clocks, randomness or stdout; link the SDK's "
+                                       "plugbay_wasm.c and log with bay_log)"
+                                     : "");
         if (!has_type(t, offered[k].params, offered[k].results))
-            return say(why, whylen, "imports plugbay.%s with type %s, but plugbay.%s is %s (declare it as "
-                       "bridges/wasm/sdk/plugbay_wasm.h does)",
-                       offered[k].name, show_type(t, have, sizeof have), offered[k].name, offered[k].signature);
+            return bay_error_set(err, BAY_EPLUGIN, NULL,
+                                 "imports plugbay.%s with type %s, but plugbay.%s is %s (declare it as "
+                                 "bridges/wasm/sdk/plugbay_wasm.h does)",
+                                 offered[k].name, show_type(t, have, sizeof have), offered[k].name,
+                                 offered[k].signature);
         shape->imports_plugbay = true;
     }
     return 0;
@@ -467,53 +464,56 @@ typedef struct wanted {
     const char *name, *params, *results, *role, *signature;
 } wanted;
 
-/* check_function checks that the module exports w->name as a function of w's type. */
-static int check_function(const module *m, const wanted *w, char *why, size_t whylen)
+/* check_function checks that the module exports w->name as a function of w's
+ * type. Returns 0, or BAY_EPLUGIN with the reason in err. */
+static int check_function(const module *m, const wanted *w, bay_error *err)
 {
     const export *e = find_export(m, w->name);
     if (e == NULL || e->kind != KIND_FUNC) {
         char names[300];
         list_functions(m, names, sizeof names);
-        return say(why, whylen, "does not export %sa function \"%s\"%s; it exports %s", e ? "as " : "", w->name,
-                   w->role, names);
+        return bay_error_set(err, BAY_EPLUGIN, NULL, "does not export %sa function \"%s\"%s; it exports %s",
+                             e ? "as " : "", w->name, w->role, names);
     }
-    const functype *t = func_type(m, e->index, why, whylen);
+    const functype *t = func_type(m, e->index, err);
     if (t == NULL)
         return BAY_EPLUGIN;
     char have[160];
     if (!has_type(t, w->params, w->results))
-        return say(why, whylen, "exports function \"%s\"%s, with type %s, but it must be %s", w->name, w->role,
-                   show_type(t, have, sizeof have), w->signature);
+        return bay_error_set(err, BAY_EPLUGIN, NULL, "exports function \"%s\"%s, with type %s, but it must be %s",
+                             w->name, w->role, show_type(t, have, sizeof have), w->signature);
     return 0;
 }
 
-static int check_shape(const module *m, const char *const *functions, bay__wasm_shape *shape, char *why,
-                       size_t whylen)
+static int check_shape(const module *m, const char *const *functions, bay__wasm_shape *shape, bay_error *err)
 {
-    int rc = check_imports(m, shape, why, whylen);
+    int rc = check_imports(m, shape, err);
     if (rc)
         return rc;
     if (m->nmemories != 1 || m->memories_imported)
-        return say(why, whylen, "defines %u memories, but a plugin defines exactly one (and imports none)",
-                   m->nmemories - m->memories_imported);
+        return bay_error_set(err, BAY_EPLUGIN, NULL,
+                             "defines %u memories, but a plugin defines exactly one (and imports none)",
+                             m->nmemories - m->memories_imported);
     const export *mem = find_export(m, "memory");
     if (mem == NULL || mem->kind != KIND_MEMORY)
-        return say(why, whylen, "does not export its memory as \"memory\" (wasm-ld does unless told otherwise)");
+        return bay_error_set(err, BAY_EPLUGIN, NULL,
+                             "does not export its memory as \"memory\" (wasm-ld does unless told otherwise)");
     if (m->largest_table > BAY_WASM_TABLE_MAX)
-        return say(why, whylen, "declares a table of %u entries; a plugin's tables start with at most %u",
-                   m->largest_table, BAY_WASM_TABLE_MAX);
+        return bay_error_set(err, BAY_EPLUGIN, NULL,
+                             "declares a table of %u entries; a plugin's tables start with at most %u",
+                             m->largest_table, BAY_WASM_TABLE_MAX);
     const wanted alloc = {"bay_alloc", "i", "i", ", the allocator plugbay places call arguments with",
                           "(i32 size) -> i32"},
                  init = {"_initialize", "", "", ", the WASI reactor's constructor", "() -> nil"};
-    if ((rc = check_function(m, &alloc, why, whylen)))
+    if ((rc = check_function(m, &alloc, err)))
         return rc;
     shape->has_initialize = find_export(m, "_initialize") != NULL;
-    if (shape->has_initialize && (rc = check_function(m, &init, why, whylen)))
+    if (shape->has_initialize && (rc = check_function(m, &init, err)))
         return rc;
     for (const char *const *fn = functions; *fn; fn++) {
         const wanted entry = {*fn, "ii", "i", ", which plugin.json names",
                               "(i32 args, i32 args_len) -> i32 (export it with BAY_WASM_EXPORT)"};
-        if ((rc = check_function(m, &entry, why, whylen)))
+        if ((rc = check_function(m, &entry, err)))
             return rc;
     }
     shape->min_pages = m->min_pages;
@@ -521,13 +521,13 @@ static int check_shape(const module *m, const char *const *functions, bay__wasm_
     return 0;
 }
 
-int bay__wasm_check(const uint8_t *wasm, size_t len, const char *const *functions, bay__wasm_shape *shape, char *why,
-                   size_t whylen)
+int bay__wasm_check(const uint8_t *wasm, size_t len, const char *const *functions, bay__wasm_shape *shape,
+                   bay_error *err)
 {
     module m = {0};
-    reader r = {wasm, wasm, wasm + len, "the module", why, whylen};
+    reader r = {wasm, wasm, wasm + len, "the module", err};
     *shape = (bay__wasm_shape){0};
-    int rc = read_module(&r, &m) ? check_shape(&m, functions, shape, why, whylen) : BAY_EPLUGIN;
+    int rc = read_module(&r, &m) ? check_shape(&m, functions, shape, err) : BAY_EPLUGIN;
     free(m.types);
     free(m.imports);
     free(m.func_types);

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <plugbay/error.h>
+
 /* The largest initial table a module may declare (entries): the runtime
  * allocates it at once, for every fresh instance. */
 #define BAY_WASM_TABLE_MAX (1u << 20)
@@ -26,10 +28,10 @@ typedef struct bay__wasm_shape {
  * (NULL-terminated) as a function (i32, i32) -> i32; its tables start below
  * BAY_WASM_TABLE_MAX entries. Function bodies are not looked at: wasm2c
  * validates them when it translates the module.
- * Returns 0 and fills *shape, or BAY_EPLUGIN with why saying what is wrong
+ * Returns 0 and fills *shape, or BAY_EPLUGIN with err saying what is wrong
  * (and, for a malformed module, at which byte). */
-int bay__wasm_check(const uint8_t *wasm, size_t len, const char *const *functions, bay__wasm_shape *shape, char *why,
-                   size_t whylen);
+int bay__wasm_check(const uint8_t *wasm, size_t len, const char *const *functions, bay__wasm_shape *shape,
+                   bay_error *err);
 
 /* bay__wasm_mangle writes the C symbol wasm2c gives export name in a module
  * translated with "-n module" ("greet" -> "Z_moduleZ_greet", "Zed" ->

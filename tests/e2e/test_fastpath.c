@@ -264,7 +264,8 @@ static int64_t hello_raw(int fd, const char *token, char *why, size_t len, int *
     bay__frame hello = {.type = BAY_F_HELLO, .role = "host", .name = "raw", .pid = getpid(), .token = token}, f;
     cr_assert_eq(bay__chan_send(fd, &hello, -1), 0);
     char buf[2048];
-    cr_assert_eq(bay__chan_recv(fd, buf, sizeof buf, 5000, &f, memfd, why, len), 0, "%s", why);
+    bay_error err;
+    cr_assert_eq(bay__chan_recv(fd, buf, sizeof buf, 5000, &f, memfd, &err), 0, "%s", err.message);
     int64_t type = f.type;
     snprintf(why, len, "%s", f.type == BAY_F_ERROR ? f.message : "");
     bay__frame_release(&f);
@@ -293,7 +294,7 @@ Test(fastpath, hostile_hosts_are_refused_and_the_worker_keeps_serving)
     cr_assert_eq(bay__chan_send(fd, &(bay__frame){.type = BAY_F_CANCEL, .id = 1}, -1), 0);
     bay__frame f;
     char buf[2048];
-    cr_assert_eq(bay__chan_recv(fd, buf, sizeof buf, 5000, &f, NULL, why, sizeof why), 0, "%s", why);
+    cr_assert_eq(bay__chan_recv(fd, buf, sizeof buf, 5000, &f, NULL, &err), 0, "%s", err.message);
     cr_assert(f.type == BAY_F_ERROR && strstr(f.message, "HELLO"), "a first frame that is not HELLO is named");
     bay__frame_release(&f);
     close(fd);

@@ -126,8 +126,8 @@ Test(protocol, version_mismatch_names_both_versions)
     nng_msg *m;
     cr_assert_eq(nng_recvmsg(req, &m, 0), 0);
     bay__frame f;
-    char why[256];
-    cr_assert_eq(bay__frame_decode(nng_msg_body(m), nng_msg_len(m), &f, why, sizeof why), 0, "%s", why);
+    bay_error err;
+    cr_assert_eq(bay__frame_decode(nng_msg_body(m), nng_msg_len(m), &f, &err), 0, "%s", err.message);
     cr_assert_eq(f.type, BAY_F_ERROR);
     cr_assert_eq(f.code, BAY_EVERSION);
     cr_assert(strstr(f.message, "version 2") && strstr(f.message, "version 1"), "message: %s", f.message);

@@ -55,8 +55,8 @@ static void convert_value(const bay__frame *f)
     if (f->value == NULL)
         return;
     bay_value *v = NULL;
-    char err[256];
-    if (bay__value_from_object(f->value, &v, err, sizeof err) == 0)
+    bay_error err;
+    if (bay__value_from_object(f->value, &v, &err) == 0)
         bay_value_free(v);
 }
 
@@ -64,9 +64,9 @@ static void convert_value(const bay__frame *f)
 static void check_fixpoint(const bytes *first)
 {
     bay__frame again;
-    char err[256];
-    if (bay__frame_decode(first->data, first->len, &again, err, sizeof err) != 0) {
-        fprintf(stderr, "fuzz_frame: re-encoded frame refused: %s\n", err);
+    bay_error err;
+    if (bay__frame_decode(first->data, first->len, &again, &err) != 0) {
+        fprintf(stderr, "fuzz_frame: re-encoded frame refused: %s\n", err.message);
         abort();
     }
     bytes second;
@@ -82,8 +82,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     bay__frame f;
-    char err[256];
-    int rc = bay__frame_decode(data, size, &f, err, sizeof err);
+    bay_error err;
+    int rc = bay__frame_decode(data, size, &f, &err);
     if (rc == 0) {
         convert_value(&f);
         bytes first;

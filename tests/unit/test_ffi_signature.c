@@ -7,20 +7,20 @@
 #include "csig.h"
 
 static bay__signature sig;
-static char why[512];
+static bay_error why;
 
 static void parses(const char *text)
 {
-    why[0] = '\0';
-    cr_assert_eq(bay__signature_parse(text, &sig, why, sizeof why), 0, "%s: %s", text, why);
+    why.message[0] = '\0';
+    cr_assert_eq(bay__signature_parse(text, &sig, &why), 0, "%s: %s", text, why.message);
 }
 
 /* refused asserts that text is refused with a message holding each of the NULL-terminated needles. */
 static void refused(const char *text, const char *const *needles)
 {
-    cr_assert_eq(bay__signature_parse(text, &sig, why, sizeof why), BAY_EMANIFEST, "%s was accepted", text);
+    cr_assert_eq(bay__signature_parse(text, &sig, &why), BAY_EMANIFEST, "%s was accepted", text);
     for (size_t i = 0; needles[i]; i++)
-        cr_assert(strstr(why, needles[i]), "%s: the message lacks \"%s\": %s", text, needles[i], why);
+        cr_assert(strstr(why.message, needles[i]), "%s: the message lacks \"%s\": %s", text, needles[i], why.message);
 }
 
 #define REFUSED(text, ...) refused(text, (const char *const[]){__VA_ARGS__, NULL})

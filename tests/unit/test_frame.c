@@ -36,8 +36,8 @@ Test(frame, call_round_trips)
     buf b;
     encode(&f, &b);
     bay__frame d;
-    char err[256];
-    cr_assert_eq(bay__frame_decode(b.data, b.len, &d, err, sizeof err), 0, "%s", err);
+    bay_error err;
+    cr_assert_eq(bay__frame_decode(b.data, b.len, &d, &err), 0, "%s", err.message);
     cr_assert_eq(d.type, BAY_F_CALL);
     cr_assert_eq(d.id, 42);
     cr_assert_str_eq(d.name, "greet");
@@ -71,9 +71,9 @@ Test(frame, every_type_round_trips_with_its_fields)
         buf b;
         encode(&frames[i], &b);
         bay__frame d;
-        char err[256];
-        cr_assert_eq(bay__frame_decode(b.data, b.len, &d, err, sizeof err), 0, "%s: %s",
-                     bay__frame_type_name(frames[i].type), err);
+        bay_error err;
+        cr_assert_eq(bay__frame_decode(b.data, b.len, &d, &err), 0, "%s: %s",
+                     bay__frame_type_name(frames[i].type), err.message);
         cr_assert_eq(d.type, frames[i].type);
         cr_assert_eq(d.id, frames[i].id);
         bay__frame_release(&d);
@@ -81,13 +81,13 @@ Test(frame, every_type_round_trips_with_its_fields)
     bay__frame d;
     buf b;
     encode(&frames[4], &b);
-    cr_assert_eq(bay__frame_decode(b.data, b.len, &d, NULL, 0), 0);
+    cr_assert_eq(bay__frame_decode(b.data, b.len, &d, NULL), 0);
     cr_assert_str_eq(d.contexts[0], "a");
     cr_assert_str_eq(d.contexts[1], "b");
     cr_assert_null(d.contexts[2]);
     bay__frame_release(&d);
     encode(&frames[11], &b);
-    cr_assert_eq(bay__frame_decode(b.data, b.len, &d, NULL, 0), 0);
+    cr_assert_eq(bay__frame_decode(b.data, b.len, &d, NULL), 0);
     cr_assert(d.on);
     bay__frame_release(&d);
 }
@@ -100,16 +100,17 @@ Test(frame, every_truncation_is_refused_without_crashing)
     encode(&f, &b);
     for (size_t n = 0; n < b.len; n++) {
         bay__frame d;
-        char err[256] = "";
-        cr_assert_eq(bay__frame_decode(b.data, n, &d, err, sizeof err), BAY_EPROTO, "prefix of %zu bytes", n);
-        cr_assert(strstr(err, "truncated") || strstr(err, "malformed"), "prefix %zu: %s", n, err);
+        bay_error err;
+        cr_assert_eq(bay__frame_decode(b.data, n, &d, &err), BAY_EPROTO, "prefix of %zu bytes", n);
+        cr_assert(strstr(err.message, "truncated") || strstr(err.message, "malformed"), "prefix %zu: %s", n,
+                  err.message);
     }
 }
 
-static int decode_bytes(const unsigned char *bytes, size_t len, char *err, size_t errlen)
+static int decode_bytes(const unsigned char *bytes, size_t len, bay_error *err)
 {
     bay__frame d;
-    int rc = bay__frame_decode(bytes, len, &d, err, errlen);
+    int rc = bay__frame_decode(bytes, len, &d, err);
     if (rc == 0)
         bay__frame_release(&d);
     return rc;
@@ -117,51 +118,51 @@ static int decode_bytes(const unsigned char *bytes, size_t len, char *err, size_
 
 Test(frame, wrong_field_types_are_named)
 {
-    char err[256];
+    bay_error err;
     const unsigned char name_int[] = {0x97, 0x01, 0x06, 0x07, 0x2a, 0x90, 0x01, 0xc0};
-    cr_assert_eq(decode_bytes(name_int, sizeof name_int, err, sizeof err), BAY_EPROTO);
-    cr_assert(strstr(err, "CALL frame: field 3 (name) must be a string"), "%s", err);
+    cr_assert_eq(decode_bytes(name_int, sizeof name_int, &err), BAY_EPROTO);
+    cr_assert(strstr(err.message, "CALL frame: field 3 (name) must be a string"), "%s", err.message);
     const unsigned char args_str[] = {0x97, 0x01, 0x06, 0x07, 0xa1, 'g', 0xa1, 'x', 0x01, 0xc0};
-    cr_assert_eq(decode_bytes(args_str, sizeof args_str, err, sizeof err), BAY_EPROTO);
-    cr_assert(strstr(err, "(value) must be an array, got str"), "%s", err);
+    cr_assert_eq(decode_bytes(args_str, sizeof args_str, &err), BAY_EPROTO);
+    cr_assert(strstr(err.message, "(value) must be an array, got str"), "%s", err.message);
     const unsigned char nul_in_name[] = {0x97, 0x01, 0x06, 0x07, 0xa3, 'a', 0, 'b', 0x90, 0x01, 0xc0};
-    cr_assert_eq(decode_bytes(nul_in_name, sizeof nul_in_name, err, sizeof err), BAY_EPROTO);
-    cr_assert(strstr(err, "without NUL"), "%s", err);
+    cr_assert_eq(decode_bytes(nul_in_name, sizeof nul_in_name, &err), BAY_EPROTO);
+    cr_assert(strstr(err.message, "without NUL"), "%s", err.message);
     const unsigned char big_timeout[] = {0x97, 0x01, 0x06, 0x07, 0xa1, 'g', 0x90,
                                          0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xc0};
-    cr_assert_eq(decode_bytes(big_timeout, sizeof big_timeout, err, sizeof err), BAY_EPROTO);
-    cr_assert(strstr(err, "within int64"), "%s", err);
+    cr_assert_eq(decode_bytes(big_timeout, sizeof big_timeout, &err), BAY_EPROTO);
+    cr_assert(strstr(err.message, "within int64"), "%s", err.message);
 }
 
 Test(frame, structural_errors_are_explained)
 {
-    char err[256];
+    bay_error err;
     const unsigned char not_array[] = {0xa3, 'a', 'b', 'c'};
-    cr_assert_eq(decode_bytes(not_array, sizeof not_array, err, sizeof err), BAY_EPROTO);
-    cr_assert(strstr(err, "expected an array"), "%s", err);
+    cr_assert_eq(decode_bytes(not_array, sizeof not_array, &err), BAY_EPROTO);
+    cr_assert(strstr(err.message, "expected an array"), "%s", err.message);
     const unsigned char unknown[] = {0x93, 0x01, 0x63, 0x00};
-    cr_assert_eq(decode_bytes(unknown, sizeof unknown, err, sizeof err), BAY_EPROTO);
-    cr_assert(strstr(err, "unknown frame type 99"), "%s", err);
+    cr_assert_eq(decode_bytes(unknown, sizeof unknown, &err), BAY_EPROTO);
+    cr_assert(strstr(err.message, "unknown frame type 99"), "%s", err.message);
     const unsigned char short_call[] = {0x94, 0x01, 0x06, 0x00, 0xa1, 'g'};
-    cr_assert_eq(decode_bytes(short_call, sizeof short_call, err, sizeof err), BAY_EPROTO);
-    cr_assert(strstr(err, "expected 4 fields after the id, got 1"), "%s", err);
+    cr_assert_eq(decode_bytes(short_call, sizeof short_call, &err), BAY_EPROTO);
+    cr_assert(strstr(err.message, "expected 4 fields after the id, got 1"), "%s", err.message);
     const unsigned char trailing[] = {0x93, 0x01, 0x09, 0x00, 0xc0};
-    cr_assert_eq(decode_bytes(trailing, sizeof trailing, err, sizeof err), BAY_EPROTO);
-    cr_assert(strstr(err, "1 trailing bytes"), "%s", err);
+    cr_assert_eq(decode_bytes(trailing, sizeof trailing, &err), BAY_EPROTO);
+    cr_assert(strstr(err.message, "1 trailing bytes"), "%s", err.message);
     const unsigned char negative_id[] = {0x93, 0x01, 0x09, 0xff};
-    cr_assert_eq(decode_bytes(negative_id, sizeof negative_id, err, sizeof err), BAY_EPROTO);
-    cr_assert(strstr(err, "id must be a non-negative integer"), "%s", err);
+    cr_assert_eq(decode_bytes(negative_id, sizeof negative_id, &err), BAY_EPROTO);
+    cr_assert(strstr(err.message, "id must be a non-negative integer"), "%s", err.message);
 }
 
 Test(frame, other_version_is_reported_with_both_numbers)
 {
     const unsigned char v2[] = {0x93, 0x02, 0x09, 0x05};
     bay__frame d;
-    char err[256];
-    cr_assert_eq(bay__frame_decode(v2, sizeof v2, &d, err, sizeof err), BAY_EVERSION);
+    bay_error err;
+    cr_assert_eq(bay__frame_decode(v2, sizeof v2, &d, &err), BAY_EVERSION);
     cr_assert_eq(d.version, 2);
     cr_assert_eq(d.id, 5, "the id is kept so the sender can be answered");
-    cr_assert(strstr(err, "version 2") && strstr(err, "version 1"), "%s", err);
+    cr_assert(strstr(err.message, "version 2") && strstr(err.message, "version 1"), "%s", err.message);
 }
 
 Test(frame, encoding_refuses_a_missing_required_string)
@@ -175,14 +176,14 @@ Test(frame, encoding_refuses_a_missing_required_string)
 
 Test(frame, counts_larger_than_the_frame_are_refused_before_allocating)
 {
-    char err[256];
+    bay_error err;
     /* [1, 9, 0, array32 claiming 4294967295 items] in 8 bytes. */
     const unsigned char lie[] = {0x94, 0x01, 0x09, 0x00, 0xdd, 0xff, 0xff, 0xff, 0xff};
-    cr_assert_eq(decode_bytes(lie, sizeof lie, err, sizeof err), BAY_EPROTO);
-    cr_assert(strstr(err, "declares more items"), "%s", err);
+    cr_assert_eq(decode_bytes(lie, sizeof lie, &err), BAY_EPROTO);
+    cr_assert(strstr(err.message, "declares more items"), "%s", err.message);
     const unsigned char map_lie[] = {0x94, 0x01, 0x07, 0x00, 0xdf, 0x10, 0x00, 0x00, 0x00};
-    cr_assert_eq(decode_bytes(map_lie, sizeof map_lie, err, sizeof err), BAY_EPROTO);
-    cr_assert(strstr(err, "declares more items"), "%s", err);
+    cr_assert_eq(decode_bytes(map_lie, sizeof map_lie, &err), BAY_EPROTO);
+    cr_assert(strstr(err.message, "declares more items"), "%s", err.message);
 }
 
 Test(frame, empty_strings_decode_as_empty_strings)
@@ -190,8 +191,8 @@ Test(frame, empty_strings_decode_as_empty_strings)
     /* [1, PROVIDE, 7, "", "handle", [""]]: msgpack-c hands an empty string over as (NULL, 0). */
     const unsigned char provide[] = {0x96, 0x01, 0x05, 0x07, 0xa0, 0xa6, 'h', 'a', 'n', 'd', 'l', 'e', 0x91, 0xa0};
     bay__frame d;
-    char err[256] = "";
-    cr_assert_eq(bay__frame_decode(provide, sizeof provide, &d, err, sizeof err), 0, "%s", err);
+    bay_error err;
+    cr_assert_eq(bay__frame_decode(provide, sizeof provide, &d, &err), 0, "%s", err.message);
     cr_assert_eq(d.type, BAY_F_PROVIDE);
     cr_assert_eq(d.id, 7);
     cr_assert_not_null(d.name);
@@ -203,7 +204,7 @@ Test(frame, empty_strings_decode_as_empty_strings)
     bay__frame_release(&d);
     /* [1, HELLO, 0, "", "", 0, ""] with the 8-bit length form str8 of length 0 */
     const unsigned char hello[] = {0x97, 0x01, 0x01, 0x00, 0xa0, 0xd9, 0x00, 0x00, 0xa0};
-    cr_assert_eq(bay__frame_decode(hello, sizeof hello, &d, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(bay__frame_decode(hello, sizeof hello, &d, &err), 0, "%s", err.message);
     cr_assert_str_eq(d.role, "");
     cr_assert_str_eq(d.name, "");
     cr_assert_not_null(d.token, "an empty token is not nil");
@@ -216,8 +217,8 @@ Test(frame, decoded_frame_with_empty_strings_encodes_to_the_same_bytes)
     /* [1, RESULT, 3, ["", bin(0), {"": ""}]]: each empty body is (NULL, 0) for msgpack-c's packer. */
     const unsigned char result[] = {0x94, 0x01, 0x07, 0x03, 0x93, 0xa0, 0xc4, 0x00, 0x81, 0xa0, 0xa0};
     bay__frame d;
-    char err[256] = "";
-    cr_assert_eq(bay__frame_decode(result, sizeof result, &d, err, sizeof err), 0, "%s", err);
+    bay_error err;
+    cr_assert_eq(bay__frame_decode(result, sizeof result, &d, &err), 0, "%s", err.message);
     buf b;
     encode(&d, &b);
     cr_assert_eq(b.len, sizeof result);

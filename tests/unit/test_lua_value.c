@@ -11,7 +11,7 @@
 #include "convert.h"
 
 static lua_State *L;
-static char why[512];
+static bay_error why;
 
 static void setup(void)
 {
@@ -37,8 +37,8 @@ static int from_lua(const char *expr, bay_value **out)
     char chunk[4096];
     snprintf(chunk, sizeof chunk, "return %s", expr);
     cr_assert_eq(luaL_dostring(L, chunk), LUA_OK, "%s: %s", expr, lua_tostring(L, -1));
-    why[0] = '\0';
-    int rc = lbay_to_value(L, -1, "result", out, why, sizeof why);
+    why.message[0] = '\0';
+    int rc = lbay_to_value(L, -1, "result", out, &why);
     lua_pop(L, 1);
     return rc;
 }
@@ -47,7 +47,7 @@ static int from_lua(const char *expr, bay_value **out)
 static void expect_lua(const char *expr, const char *json)
 {
     bay_value *got = NULL, *want = NULL;
-    cr_assert_eq(from_lua(expr, &got), 0, "%s: %s", expr, why);
+    cr_assert_eq(from_lua(expr, &got), 0, "%s: %s", expr, why.message);
     cr_assert_eq(bay_value_from_json(json, &want, NULL, 0), 0);
     char *text = NULL;
     bay_value_to_json(got, &text);
@@ -64,7 +64,7 @@ static void expect_error(const char *expr, const char *const *words)
     cr_assert_eq(from_lua(expr, &got), BAY_ETYPE, "%s converted", expr);
     cr_assert_null(got);
     for (size_t i = 0; words[i]; i++)
-        cr_assert(strstr(why, words[i]), "%s: message lacks \"%s\": %s", expr, words[i], why);
+        cr_assert(strstr(why.message, words[i]), "%s: message lacks \"%s\": %s", expr, words[i], why.message);
 }
 
 /* roundtrip pushes v into Lua, checks the Lua expression test (with the value as global v) is true, and
@@ -80,7 +80,7 @@ static void roundtrip(bay_value *v, const char *test)
     lua_pop(L, 1);
     lua_getglobal(L, "v");
     bay_value *back = NULL;
-    cr_assert_eq(lbay_to_value(L, -1, "v", &back, why, sizeof why), 0, "%s", why);
+    cr_assert_eq(lbay_to_value(L, -1, "v", &back, &why), 0, "%s", why.message);
     lua_pop(L, 1);
     cr_assert(bay_value_equal(v, back), "%s did not come back unchanged", test);
     bay_value_free(back);
@@ -153,7 +153,7 @@ Test(lua_value, strings_that_are_not_utf8_go_as_binary)
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         bay_value *v = NULL;
-        cr_assert_eq(from_lua(cases[i].lua, &v), 0, "%s: %s", cases[i].lua, why);
+        cr_assert_eq(from_lua(cases[i].lua, &v), 0, "%s: %s", cases[i].lua, why.message);
         cr_assert_eq(bay_value_type(v), cases[i].want, "%s became a %s", cases[i].lua,
                      bay_type_name(bay_value_type(v)));
         bay_value_free(v);
@@ -202,7 +202,7 @@ Test(lua_value, cycles_and_deep_nesting_are_clear_errors)
     char expr[512];
     snprintf(expr, sizeof expr, "(function() local t = 1 for i = 1, %d do t = {t} end return t end)()", BAY_CONVERT_MAX_DEPTH);
     bay_value *v = NULL;
-    cr_assert_eq(from_lua(expr, &v), 0, "%d levels are allowed: %s", BAY_CONVERT_MAX_DEPTH, why);
+    cr_assert_eq(from_lua(expr, &v), 0, "%d levels are allowed: %s", BAY_CONVERT_MAX_DEPTH, why.message);
     bay_value_free(v);
     snprintf(expr, sizeof expr, "(function() local t = 1 for i = 1, %d do t = {t} end return t end)()",
              BAY_CONVERT_MAX_DEPTH + 1);

@@ -71,11 +71,11 @@ static bay_value *json_value(const char *json)
 }
 
 /* to_bay converts the value of a Python expression; returns the code, with why in err. */
-static int to_bay(const char *expr, bay_value **out, char *err, size_t len)
+static int to_bay(const char *expr, bay_value **out, bay_error *err)
 {
     PyObject *o = eval(expr);
-    err[0] = '\0';
-    int rc = pyb_from_python(o, "result", out, err, len);
+    err->message[0] = '\0';
+    int rc = pyb_from_python(o, "result", out, err);
     Py_DECREF(o);
     cr_assert_null(PyErr_Occurred(), "%s left a Python exception set", expr);
     return rc;
@@ -85,8 +85,9 @@ static int to_bay(const char *expr, bay_value **out, char *err, size_t len)
 static void expect_json(const char *expr, const char *want)
 {
     bay_value *v = NULL;
-    char err[300], *json = NULL;
-    cr_assert_eq(to_bay(expr, &v, err, sizeof err), 0, "%s: %s", expr, err);
+    char *json = NULL;
+    bay_error err;
+    cr_assert_eq(to_bay(expr, &v, &err), 0, "%s: %s", expr, err.message);
     cr_assert_eq(bay_value_to_json(v, &json), 0);
     cr_assert_str_eq(json, want, "%s", expr);
     free(json);
@@ -97,10 +98,10 @@ static void expect_json(const char *expr, const char *want)
 static void expect_refused(const char *expr, const char *needle)
 {
     bay_value *v = NULL;
-    char err[300];
-    cr_assert_eq(to_bay(expr, &v, err, sizeof err), BAY_ETYPE, "%s was not refused", expr);
+    bay_error err;
+    cr_assert_eq(to_bay(expr, &v, &err), BAY_ETYPE, "%s was not refused", expr);
     cr_assert_null(v);
-    cr_assert(strstr(err, needle), "%s: \"%s\" is not in: %s", expr, needle, err);
+    cr_assert(strstr(err.message, needle), "%s: \"%s\" is not in: %s", expr, needle, err.message);
 }
 
 Test(python_value, scalars_become_their_python_types)
@@ -145,8 +146,8 @@ Test(python_value, strings_that_are_not_utf8_survive_a_round_trip)
     bay_value *v = bay_strn("bad \xff\xfe end", 10), *back = NULL;
     PyObject *o = pyb_to_python(v);
     cr_assert(py_true(o, "v == 'bad \\udcff\\udcfe end'"), "bytes that are not UTF-8 become surrogate escapes");
-    char err[300];
-    cr_assert_eq(pyb_from_python(o, "result", &back, err, sizeof err), 0, "%s", err);
+    bay_error err;
+    cr_assert_eq(pyb_from_python(o, "result", &back, &err), 0, "%s", err.message);
     cr_assert(bay_value_equal(v, back));
     Py_DECREF(o);
     bay_value_free(v);
@@ -159,8 +160,8 @@ Test(python_value, python_values_become_bay_values)
                 "[null,true,false,3,-9223372036854775808,9223372036854775807,2.5,\"h\xc3\xa9\",[1,2],{\"k\":[{}]}]");
     expect_json("{'b': 1, 'a': 2}", "{\"b\":1,\"a\":2}");
     bay_value *v = NULL;
-    char err[300];
-    cr_assert_eq(to_bay("[b'a\\x00', bytearray(b'xy'), 'n\\x00ul']", &v, err, sizeof err), 0, "%s", err);
+    bay_error err;
+    cr_assert_eq(to_bay("[b'a\\x00', bytearray(b'xy'), 'n\\x00ul']", &v, &err), 0, "%s", err.message);
     size_t len;
     cr_assert_eq(bay_value_type(bay_array_get(v, 0)), BAY_BIN);
     cr_assert_eq(bay_value_type(bay_array_get(v, 1)), BAY_BIN);
@@ -173,8 +174,8 @@ Test(python_value, python_values_become_bay_values)
 Test(python_value, bool_stays_bool)
 {
     bay_value *v = NULL;
-    char err[300];
-    cr_assert_eq(to_bay("True", &v, err, sizeof err), 0);
+    bay_error err;
+    cr_assert_eq(to_bay("True", &v, &err), 0);
     cr_assert_eq(bay_value_type(v), BAY_BOOL, "True is an int to Python, but a bool to plugbay");
     bay_value_free(v);
 }
@@ -216,8 +217,8 @@ Test(python_value, cycles_and_deep_nesting_are_refused)
         "deep = []\nfor _ in range(23): deep = [deep]\n");
     expect_refused("cycle", "result[1] contains itself");
     bay_value *v = NULL;
-    char err[300];
-    cr_assert_eq(to_bay("deep", &v, err, sizeof err), 0, "24 levels fit: %s", err);
+    bay_error err;
+    cr_assert_eq(to_bay("deep", &v, &err), 0, "24 levels fit: %s", err.message);
     bay_value_free(v);
     expect_refused("[deep]", "nests lists, tuples and dicts deeper than 24 levels");
 }

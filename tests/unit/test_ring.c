@@ -43,8 +43,8 @@ Test(ring, a_frame_crosses_unchanged)
     size_t len;
     cr_assert_eq(bay__ring_read_frame(&worker_in, BAY_FRAME_MAX, &buf, &len, &w), 0);
     bay__frame d;
-    char err[256];
-    cr_assert_eq(bay__frame_decode(buf, len, &d, err, sizeof err), 0, "%s", err);
+    bay_error err;
+    cr_assert_eq(bay__frame_decode(buf, len, &d, &err), 0, "%s", err.message);
     cr_assert_eq(d.type, BAY_F_CALL);
     cr_assert_eq(d.id, 7);
     cr_assert_str_eq(d.name, "greet");
@@ -144,12 +144,12 @@ Test(ring, a_frame_length_over_the_limit_is_refused)
 
 Test(ring, a_foreign_layout_is_named)
 {
-    char err[300];
-    cr_assert_eq(bay__chan_check(mem, BAY_CHAN_SIZE, err, sizeof err), 0);
-    cr_assert_eq(bay__chan_check(mem, 4096, err, sizeof err), BAY_EPROTO);
-    cr_assert(strstr(err, "same plugbay build"), "%s", err);
+    bay_error err;
+    cr_assert_eq(bay__chan_check(mem, BAY_CHAN_SIZE, &err), 0);
+    cr_assert_eq(bay__chan_check(mem, 4096, &err), BAY_EPROTO);
+    cr_assert(strstr(err.message, "same plugbay build"), "%s", err.message);
     ((bay__chan_hdr *)mem)->version = 99;
-    cr_assert_eq(bay__chan_check(mem, BAY_CHAN_SIZE, err, sizeof err), BAY_EPROTO);
+    cr_assert_eq(bay__chan_check(mem, BAY_CHAN_SIZE, &err), BAY_EPROTO);
 }
 
 static bool never(void *arg)

@@ -97,9 +97,9 @@ static void unrenderable(bay_value *v, const char *want)
     char *text = (char *)"untouched";
     cr_assert_eq(bay_value_to_json(v, &text), BAY_EINVAL);
     cr_assert_null(text);
-    char err[256] = "";
-    cr_assert_null(bay__value_to_jansson(v, err, sizeof err));
-    cr_assert(strstr(err, want), "reason \"%s\" lacks \"%s\"", err, want);
+    bay_error err;
+    cr_assert_null(bay__value_to_jansson(v, &err));
+    cr_assert(strstr(err.message, want), "reason \"%s\" lacks \"%s\"", err.message, want);
     bay_value_free(v);
 }
 
@@ -250,12 +250,12 @@ Test(value, map_set_refuses_and_frees_the_value)
 Test(value, map_add_refuses_duplicates_and_nul_bytes)
 {
     bay_value *m = bay_map();
-    char err[128];
-    cr_assert_eq(bay__map_add(m, "k", 1, bay_int(1), err, sizeof err), 0);
-    cr_assert_eq(bay__map_add(m, "k", 1, bay_int(2), err, sizeof err), BAY_EINVAL);
-    cr_assert_str_eq(err, "duplicate map key \"k\"");
-    cr_assert_eq(bay__map_add(m, "a\0b", 3, bay_int(3), err, sizeof err), BAY_EINVAL);
-    cr_assert(strstr(err, "NUL byte"));
+    bay_error err;
+    cr_assert_eq(bay__map_add(m, "k", 1, bay_int(1), &err), 0);
+    cr_assert_eq(bay__map_add(m, "k", 1, bay_int(2), &err), BAY_EINVAL);
+    cr_assert_str_eq(err.message, "duplicate map key \"k\"");
+    cr_assert_eq(bay__map_add(m, "a\0b", 3, bay_int(3), &err), BAY_EINVAL);
+    cr_assert(strstr(err.message, "NUL byte"));
     cr_assert_eq(bay_value_len(m), 1);
     bay_value_free(m);
 }
@@ -434,15 +434,15 @@ Test(msgpack, from_object_refuses_depth_65)
             chain[i].via.array.ptr = &chain[i + 1];
         }
         bay_value *v;
-        char err[128] = "";
-        int rc = bay__value_from_object(&chain[0], &v, err, sizeof err);
+        bay_error err;
+        int rc = bay__value_from_object(&chain[0], &v, &err);
         if (n == 64) {
-            cr_assert_eq(rc, 0, "64 levels are allowed: %s", err);
+            cr_assert_eq(rc, 0, "64 levels are allowed: %s", err.message);
             bay_value_free(v);
         } else {
             cr_assert_eq(rc, BAY_EPROTO);
             cr_assert_null(v);
-            cr_assert(strstr(err, "deeper than 64 levels"), "%s", err);
+            cr_assert(strstr(err.message, "deeper than 64 levels"), "%s", err.message);
         }
     }
 }
@@ -601,12 +601,12 @@ Test(json, nul_in_object_key_is_refused)
 {
     json_refused("{\"a\\u0000b\":1}", "NUL byte");
     bay_value *v;
-    char err[128] = "";
+    bay_error err;
     json_t *o = json_object(); /* jansson objects built in code may hold such keys */
     json_object_setn_new(o, "a\0b", 3, json_integer(1));
-    cr_assert_eq(bay__value_from_jansson(o, &v, err, sizeof err), BAY_EINVAL);
+    cr_assert_eq(bay__value_from_jansson(o, &v, &err), BAY_EINVAL);
     cr_assert_null(v);
-    cr_assert(strstr(err, "map key holds a NUL byte"), "%s", err);
+    cr_assert(strstr(err.message, "map key holds a NUL byte"), "%s", err.message);
     json_decref(o);
 }
 

@@ -88,10 +88,10 @@ static void make(buf *m, const recipe *r)
 static const char *const greet_only[] = {"greet", NULL};
 
 /* check runs bay__wasm_check on m for greet_only, returning the code and filling why. */
-static int check(const buf *m, char *why, size_t len)
+static int check(const buf *m, bay_error *why)
 {
     bay__wasm_shape shape;
-    return bay__wasm_check(m->b, m->n, greet_only, &shape, why, len);
+    return bay__wasm_check(m->b, m->n, greet_only, &shape, why);
 }
 
 /* expect_refused builds the module of r and checks it is refused with a
@@ -100,10 +100,10 @@ static void expect_refused(const recipe *r, const char *const *texts)
 {
     buf m;
     make(&m, r);
-    char why[512];
-    cr_assert_eq(check(&m, why, sizeof why), BAY_EPLUGIN);
+    bay_error why;
+    cr_assert_eq(check(&m, &why), BAY_EPLUGIN);
     for (size_t i = 0; texts[i]; i++)
-        cr_assert(strstr(why, texts[i]), "the reason lacks \"%s\": %s", texts[i], why);
+        cr_assert(strstr(why.message, texts[i]), "the reason lacks \"%s\": %s", texts[i], why.message);
 }
 
 Test(wasm_module, accepts_a_module_that_fits_the_abi)
@@ -111,8 +111,8 @@ Test(wasm_module, accepts_a_module_that_fits_the_abi)
     buf m;
     make(&m, &fits);
     bay__wasm_shape shape;
-    char why[512] = "";
-    cr_assert_eq(bay__wasm_check(m.b, m.n, greet_only, &shape, why, sizeof why), 0, "%s", why);
+    bay_error why;
+    cr_assert_eq(bay__wasm_check(m.b, m.n, greet_only, &shape, &why), 0, "%s", why.message);
     cr_assert_eq(shape.min_pages, 2);
     cr_assert_eq(shape.max_pages, UINT32_MAX);
     cr_assert(shape.imports_plugbay);
@@ -123,9 +123,9 @@ Test(wasm_module, refuses_a_file_that_is_not_wasm)
 {
     buf m = {.n = 12};
     memcpy(m.b, "hello, world", 12);
-    char why[512];
-    cr_assert_eq(check(&m, why, sizeof why), BAY_EPLUGIN);
-    cr_assert(strstr(why, "not a valid WebAssembly module") && strstr(why, "magic"), "%s", why);
+    bay_error why;
+    cr_assert_eq(check(&m, &why), BAY_EPLUGIN);
+    cr_assert(strstr(why.message, "not a valid WebAssembly module") && strstr(why.message, "magic"), "%s", why.message);
 }
 
 Test(wasm_module, refuses_every_truncation_of_a_module)
@@ -135,9 +135,9 @@ Test(wasm_module, refuses_every_truncation_of_a_module)
     size_t full = m.n;
     for (size_t n = 0; n < full; n++) {
         m.n = n;
-        char why[512] = "";
-        cr_assert_eq(check(&m, why, sizeof why), BAY_EPLUGIN, "a module cut at byte %zu passed", n);
-        cr_assert(why[0], "no reason for a module cut at byte %zu", n);
+        bay_error why = {.message = ""};
+        cr_assert_eq(check(&m, &why), BAY_EPLUGIN, "a module cut at byte %zu passed", n);
+        cr_assert(why.message[0], "no reason for a module cut at byte %zu", n);
     }
 }
 
@@ -171,11 +171,11 @@ Test(wasm_module, names_a_missing_function_and_what_is_exported)
     make(&m, &fits);
     const char *const functions[] = {"greet", "farewell", NULL};
     bay__wasm_shape shape;
-    char why[512];
-    cr_assert_eq(bay__wasm_check(m.b, m.n, functions, &shape, why, sizeof why), BAY_EPLUGIN);
-    cr_assert(strstr(why, "does not export a function \"farewell\", which plugin.json names") &&
-                  strstr(why, "it exports bay_alloc, greet"),
-              "%s", why);
+    bay_error why;
+    cr_assert_eq(bay__wasm_check(m.b, m.n, functions, &shape, &why), BAY_EPLUGIN);
+    cr_assert(strstr(why.message, "does not export a function \"farewell\", which plugin.json names") &&
+                  strstr(why.message, "it exports bay_alloc, greet"),
+              "%s", why.message);
 }
 
 Test(wasm_module, refuses_an_entry_point_of_the_wrong_type)
@@ -197,18 +197,18 @@ Test(wasm_module, refuses_an_integer_longer_than_32_bits)
 {
     static const uint8_t bad[] = {0, 'a', 's', 'm', 1, 0, 0, 0, 1, 0x80, 0x80, 0x80, 0x80, 0x10};
     bay__wasm_shape shape;
-    char why[512];
-    cr_assert_eq(bay__wasm_check(bad, sizeof bad, greet_only, &shape, why, sizeof why), BAY_EPLUGIN);
-    cr_assert(strstr(why, "does not fit in 32 bits") && strstr(why, "byte 0x9"), "%s", why);
+    bay_error why;
+    cr_assert_eq(bay__wasm_check(bad, sizeof bad, greet_only, &shape, &why), BAY_EPLUGIN);
+    cr_assert(strstr(why.message, "does not fit in 32 bits") && strstr(why.message, "byte 0x9"), "%s", why.message);
 }
 
 Test(wasm_module, refuses_a_count_larger_than_its_section_before_allocating)
 {
     static const uint8_t bad[] = {0, 'a', 's', 'm', 1, 0, 0, 0, 2, 5, 0xff, 0xff, 0xff, 0xff, 0x0f};
     bay__wasm_shape shape;
-    char why[512];
-    cr_assert_eq(bay__wasm_check(bad, sizeof bad, greet_only, &shape, why, sizeof why), BAY_EPLUGIN);
-    cr_assert(strstr(why, "4294967295 imports cannot fit"), "%s", why);
+    bay_error why;
+    cr_assert_eq(bay__wasm_check(bad, sizeof bad, greet_only, &shape, &why), BAY_EPLUGIN);
+    cr_assert(strstr(why.message, "4294967295 imports cannot fit"), "%s", why.message);
 }
 
 Test(wasm_module, mangles_names_as_wasm2c_does)
