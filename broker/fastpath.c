@@ -168,46 +168,41 @@ static grant *open_grant(broker *b, conn *c, plugin *p)
 }
 
 /* provider resolves the plugin that serves a handle call of name in context
- * on a worker of this machine, or returns NULL with why (and *code). */
-static plugin *provider(broker *b, const char *name, const char *context, int *code, char *why, size_t len)
+ * on a worker of this machine, or returns NULL with err. */
+static plugin *provider(broker *b, const char *name, const char *context, bay_error *err)
 {
     bay__extpoint *e = bay__registry_find(b->reg, name);
     bay__provider *sel = NULL;
     if (e == NULL) {
-        *code = BAY_ENOENT;
-        snprintf(why, len, "no extension point \"%s\" is declared or provided", name);
+        bay_error_set(err, BAY_ENOENT, NULL, "no extension point \"%s\" is declared or provided", name);
     } else if (e->kind != BAY_HANDLE) {
-        *code = BAY_EKIND;
-        snprintf(why, len, "\"%s\" is an event: events fan out in plugbayd, so they have no fast channel", name);
+        bay_error_set(err, BAY_EKIND, NULL,
+                      "\"%s\" is an event: events fan out in plugbayd, so they have no fast channel", name);
     } else if (bay__registry_select(e, context, &sel, 1) == 0) {
-        *code = BAY_ENOPROVIDER;
-        snprintf(why, len, "\"%s\" has no loaded provider%s%s", name, context ? " for context " : "",
-                 context ? context : "");
+        bay_error_set(err, BAY_ENOPROVIDER, NULL, "\"%s\" has no loaded provider%s%s", name,
+                      context ? " for context " : "", context ? context : "");
     } else if (strncmp(sel->owner_name, "host:", 5) == 0) {
-        *code = BAY_EUNAVAIL;
-        snprintf(why, len, "\"%s\" is provided by %s: only plugins' workers serve fast channels", name,
-                 sel->owner_name);
+        bay_error_set(err, BAY_EUNAVAIL, NULL, "\"%s\" is provided by %s: only plugins' workers serve fast channels",
+                      name, sel->owner_name);
     } else {
         plugin *p = sel->owner;
         if (p->life.state == PS_LOADED && p->worker && p->worker->hello_done)
             return p;
-        *code = BAY_EUNAVAIL;
-        snprintf(why, len, "%s, which provides \"%s\", is %s", p->id, name, plugin_state_name(p->life.state));
+        bay_error_set(err, BAY_EUNAVAIL, p->id, "%s, which provides \"%s\", is %s", p->id, name,
+                      plugin_state_name(p->life.state));
     }
     return NULL;
 }
 
-/* host_grant returns host c's grant on p, opening one when it has none; NULL with why when that fails. */
-static grant *host_grant(broker *b, conn *c, plugin *p, int *code, char *why, size_t len)
+/* host_grant returns host c's grant on p, opening one when it has none; NULL with err when that fails. */
+static grant *host_grant(broker *b, conn *c, plugin *p, bay_error *err)
 {
     for (grant *g = b->fast->grants; g; g = g->next)
         if (g->session == c->session && g->p == p)
             return g;
     grant *g = open_grant(b, c, p);
-    if (g == NULL) {
-        *code = BAY_EIO;
-        snprintf(why, len, "plugbayd could not ask %s's worker to admit the host (see its log)", p->id);
-    }
+    if (g == NULL)
+        bay_error_set(err, BAY_EIO, p->id, "plugbayd could not ask %s's worker to admit the host (see its log)", p->id);
     return g;
 }
 
@@ -222,36 +217,46 @@ static int wait_for_worker(grant *g, uint64_t id)
     return 0;
 }
 
-void fastpath_request(broker *b, conn *c, const bay__frame *f)
+/* channel_request finds or opens host c's grant for COMMAND channel f, or
+ * returns NULL with err (*p: the plugin it is about, when known). */
+static grant *channel_request(broker *b, conn *c, const bay__frame *f, plugin **p, bay_error *err)
 {
     bay_value *args = NULL;
-    char why[512] = "plugbayd is out of memory";
-    bay_error e;
-    int rc = state(b) == NULL ? BAY_ENOMEM : 0;
-    if (rc == 0 && f->value && (rc = bay__value_from_object(f->value, &args, &e)) != 0)
-        snprintf(why, sizeof why, "%s", e.message);
+    if (state(b) == NULL) {
+        bay_error_set(err, BAY_ENOMEM, NULL, "plugbayd is out of memory");
+        return NULL;
+    }
+    if (f->value && bay__value_from_object(f->value, &args, err) != 0)
+        return NULL;
     const char *name = bay_value_str(bay_map_get(args, "name"), NULL);
     const bay_value *ctx = bay_map_get(args, "context");
-    plugin *p = NULL;
     grant *g = NULL;
-    if (rc == 0 && (name == NULL || (ctx && bay_value_type(ctx) != BAY_NIL && bay_value_type(ctx) != BAY_STR))) {
-        rc = BAY_EINVAL;
-        snprintf(why, sizeof why, "command \"channel\" needs {\"name\": EXTENSION-POINT, \"context\": string or nil}");
-    } else if (rc == 0 && c->path[0] == '\0') {
-        rc = BAY_EUNAVAIL;
-        snprintf(why, sizeof why, "fast channels are for hosts on plugbayd's machine, connected over ipc://");
-    } else if (rc == 0) {
+    if (name == NULL || (ctx && bay_value_type(ctx) != BAY_NIL && bay_value_type(ctx) != BAY_STR)) {
+        bay_error_set(err, BAY_EINVAL, NULL,
+                      "command \"channel\" needs {\"name\": EXTENSION-POINT, \"context\": string or nil}");
+    } else if (c->path[0] == '\0') {
+        bay_error_set(err, BAY_EUNAVAIL, NULL, "fast channels are for hosts on plugbayd's machine, connected over ipc://");
+    } else {
         note_interest(b, c->session, name);
-        if ((p = provider(b, name, bay_value_str(ctx, NULL), &rc, why, sizeof why)) != NULL)
-            g = host_grant(b, c, p, &rc, why, sizeof why);
+        if ((*p = provider(b, name, bay_value_str(ctx, NULL), err)) != NULL)
+            g = host_grant(b, c, *p, err);
     }
-    if (rc == 0 && g->open_id == 0)
-        answer_grant(b, g, f->id);
-    else if (rc == 0 && (rc = wait_for_worker(g, f->id)) != 0)
-        snprintf(why, sizeof why, "plugbayd is out of memory");
-    if (rc)
-        conn_send_error(b, c, f->id, rc, p ? p->id : NULL, "%s", why);
     bay_value_free(args);
+    return g;
+}
+
+void fastpath_request(broker *b, conn *c, const bay__frame *f)
+{
+    plugin *p = NULL;
+    bay_error err;
+    grant *g = channel_request(b, c, f, &p, &err);
+    int rc = g ? 0 : err.code;
+    if (g && g->open_id == 0)
+        answer_grant(b, g, f->id);
+    else if (g && (rc = wait_for_worker(g, f->id)) != 0)
+        bay_error_set(&err, rc, NULL, "plugbayd is out of memory");
+    if (rc)
+        conn_send_error(b, c, f->id, rc, p ? p->id : NULL, "%s", err.message);
 }
 
 /* unlink_drain takes out of the list and returns p's drain or, with p NULL,

@@ -536,8 +536,8 @@ void supervise_usage(pid_t pid, int64_t *cpu_ms, int64_t *pss_kb)
 #define REFUSED_KINDS_MAX 64
 
 /* refused_count reads one entry of a refusal report: kind and count, or
- * false with why saying what is wrong with it. */
-static bool refused_count(const char *kind, const bay_value *v, int64_t *n, char *why, size_t len)
+ * BAY_EPROTO with err saying what is wrong with it. */
+static int refused_count(const char *kind, const bay_value *v, int64_t *n, bay_error *err)
 {
     size_t klen = strlen(kind);
     bool printable = klen > 0 && klen <= 63;
@@ -545,10 +545,11 @@ static bool refused_count(const char *kind, const bay_value *v, int64_t *n, char
         printable = (unsigned char)kind[i] >= 0x20 && kind[i] != 0x7f;
     *n = bay_value_type(v) == BAY_INT ? bay_value_int(v) : 0;
     if (!printable)
-        snprintf(why, len, "a kind must be 1 to 63 printable bytes");
-    else if (*n <= 0 || *n > INT32_MAX)
-        snprintf(why, len, "the count of \"%s\" is not a whole number from 1 to %d", kind, INT32_MAX);
-    return printable && *n > 0 && *n <= INT32_MAX;
+        return bay_error_set(err, BAY_EPROTO, NULL, "a kind must be 1 to 63 printable bytes");
+    if (*n <= 0 || *n > INT32_MAX)
+        return bay_error_set(err, BAY_EPROTO, NULL, "the count of \"%s\" is not a whole number from 1 to %d", kind,
+                             INT32_MAX);
+    return 0;
 }
 
 /* add_refused counts n refusals of kind for p (past REFUSED_KINDS_MAX kinds, as "other"). */
@@ -569,22 +570,20 @@ void supervise_refused(broker *b, plugin *p, const bay__frame *f)
 {
     bay_value *report = NULL;
     bay_error e;
-    char why[sizeof e.message] = "it is not a map of kind to count";
-    if (f->value && bay__value_from_object(f->value, &report, &e) != 0)
-        snprintf(why, sizeof why, "%s", e.message);
-    bool ok = bay_value_type(report) == BAY_MAP;
-    if (ok && bay_value_len(report) > REFUSED_KINDS_MAX) {
-        snprintf(why, sizeof why, "it holds %zu kinds, more than %d", bay_value_len(report), REFUSED_KINDS_MAX);
-        ok = false;
-    }
+    int rc = f->value ? bay__value_from_object(f->value, &report, &e) : 0;
+    if (rc == 0 && bay_value_type(report) != BAY_MAP)
+        rc = bay_error_set(&e, BAY_EPROTO, NULL, "it is not a map of kind to count");
+    else if (rc == 0 && bay_value_len(report) > REFUSED_KINDS_MAX)
+        rc = bay_error_set(&e, BAY_EPROTO, NULL, "it holds %zu kinds, more than %d", bay_value_len(report),
+                           REFUSED_KINDS_MAX);
     int64_t n;
     const bay_value *v;
     const char *kind;
-    for (size_t i = 0; ok && (kind = bay_map_entry(report, i, &v)) != NULL; i++)
-        ok = refused_count(kind, v, &n, why, sizeof why);
-    if (!ok) {
+    for (size_t i = 0; rc == 0 && (kind = bay_map_entry(report, i, &v)) != NULL; i++)
+        rc = refused_count(kind, v, &n, &e);
+    if (rc) {
         bay__log_limited(&p->proc.refused_log, bay__now_ms(), BAY_LOG_WARN, p->id,
-                        "ignored a malformed report of what the sandbox refused: %s", why);
+                        "ignored a malformed report of what the sandbox refused: %s", e.message);
         bay_value_free(report);
         return;
     }
@@ -592,7 +591,7 @@ void supervise_refused(broker *b, plugin *p, const bay__frame *f)
     size_t used = 0;
     int64_t added = 0;
     for (size_t i = 0; (kind = bay_map_entry(report, i, &v)) != NULL; i++) {
-        refused_count(kind, v, &n, why, sizeof why);
+        refused_count(kind, v, &n, NULL);
         add_refused(p, kind, n);
         added += n;
         if (used < sizeof line)
