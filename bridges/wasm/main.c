@@ -2,8 +2,9 @@
  *
  * The worker's OS sandbox (bridges/common/sandbox.c) lets it neither run
  * wasm2c and cc nor read the compile cache, so when plugbayd asks for a
- * sandbox, main() prepares the module first: it reads the entry named by
- * plugin.json, checks it, finds or builds its compiled form and maps it;
+ * sandbox, main() prepares the module first: it reads the .wasm file
+ * plugbayd names in PLUGBAY_ENTRY (the manifest's entry), checks it, finds or
+ * builds its compiled form and maps it;
  * COMMAND load then only checks the manifest's functions and starts the
  * instance. Without a sandbox (plugbayd --no-sandbox) load does it all. */
 #include <errno.h>
