@@ -182,3 +182,35 @@ Test(protocol, a_host_that_said_bye_is_let_go_and_others_are_served)
     cr_assert_str_eq(out, "Hello, still!");
     bay_close(c);
 }
+
+/* expect_command_error runs command with args (JSON, or NULL) on c and checks the error it gets. */
+static void expect_command_error(bay_conn *c, const char *command, const char *args_json, int code, const char *needle)
+{
+    bay_value *args = NULL, *out = NULL;
+    char why[256];
+    if (args_json)
+        cr_assert_eq(bay_value_from_json(args_json, &args, why, sizeof why), 0, "%s", why);
+    bay_error err;
+    int rc = bay_command(c, command, args, 5000, &out, &err);
+    cr_assert_eq(rc, code, "%s %s: got %s: %s", command, args_json ? args_json : "", bay_errname(rc), err.message);
+    cr_assert(strstr(err.message, needle), "message \"%s\" lacks \"%s\"", err.message, needle);
+    cr_assert_null(out);
+    bay_value_free(args);
+}
+
+Test(protocol, a_command_plugbayd_does_not_know_or_misses_its_plugin_is_refused_clearly)
+{
+    bay_conn *c = h_connect(&h, "commands");
+    expect_command_error(c, "frobnicate", NULL, BAY_ENOENT,
+                         "unknown command \"frobnicate\" (commands: list, info, install, uninstall, enable, disable, "
+                         "grant, load, unload, reload, status)");
+    expect_command_error(c, "load", NULL, BAY_EINVAL, "command \"load\" needs {\"id\": PLUGIN-ID}");
+    expect_command_error(c, "info", "{\"id\": 7}", BAY_EINVAL, "command \"info\" needs {\"id\": PLUGIN-ID}");
+    expect_command_error(c, "unload", "{\"id\": \"nope/nope\"}", BAY_ENOENT, "no plugin \"nope/nope\" in ");
+    expect_command_error(c, "grant", "[1, 2]", BAY_EINVAL, "bay_command(\"grant\"): args must be of type map");
+    char out[64];
+    cr_assert_eq(h_call_str(c, "greet", "after", 5000, out, sizeof out, NULL), 0);
+    cr_assert_str_eq(out, "Hello, after!");
+    bay_close(c);
+    still_works();
+}
