@@ -214,3 +214,54 @@ Test(protocol, a_command_plugbayd_does_not_know_or_misses_its_plugin_is_refused_
     bay_close(c);
     still_works();
 }
+
+/* A host that serves a call and answers it with a frame that does not decode:
+ * the caller gets a clear error naming the host, both connections go on. */
+Test(protocol, a_malformed_answer_from_a_host_fails_the_call_it_answers_and_nothing_else)
+{
+    static const unsigned char provide[] = {0x96, 0x01, 0x05, 0x14, 0xa8, 'r', 'a', 'w', '.', 'e', 'c', 'h', 'o',
+                                            0xa6, 'h',  'a',  'n',  'd',  'l',  'e', 0xc0};
+    send_raw(s, provide, sizeof provide);
+    nng_msg *m;
+    bay__frame f;
+    bay_error err;
+    cr_assert_eq(bay__wire_recv(s, 5000, &m, &f, &err), 0, "%s", err.message);
+    cr_assert_eq(f.type, BAY_F_RESULT, "PROVIDE got %s: %s", bay__frame_type_name(f.type), f.message ? f.message : "");
+    bay__frame_release(&f);
+    nng_msg_free(m);
+
+    bay_conn *c = h_connect(&h, "caller");
+    bay_value *args = bay_array();
+    bay_pending *p;
+    cr_assert_eq(bay_call_async(c, "raw.echo", args, NULL, &p, &err), 0, "%s", err.message);
+    cr_assert_eq(bay__wire_recv(s, 5000, &m, &f, &err), 0, "%s", err.message);
+    cr_assert_eq(f.type, BAY_F_CALL, "got %s", bay__frame_type_name(f.type));
+    uint64_t id = f.id;
+    bay__frame_release(&f);
+    nng_msg_free(m);
+
+    msgpack_sbuffer sb; /* RESULT [1, 7, id] without its value */
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 3);
+    msgpack_pack_int(&pk, 1);
+    msgpack_pack_int(&pk, BAY_F_RESULT);
+    msgpack_pack_uint64(&pk, id);
+    send_raw(s, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+
+    bay_value *res = NULL;
+    int rc = bay_pending_wait(p, 5000, &res, &err);
+    cr_assert_eq(rc, BAY_EPROTO, "got %s: %s", bay_errname(rc), err.message);
+    cr_assert(strstr(err.message, "host:raw sent a malformed answer: RESULT frame: expected 1 fields after the id"),
+              "%s", err.message);
+    cr_assert_null(res);
+    bay_pending_free(p);
+    bay_value_free(args);
+    char out[64];
+    cr_assert_eq(h_call_str(c, "greet", "caller", 5000, out, sizeof out, NULL), 0);
+    cr_assert_str_eq(out, "Hello, caller!");
+    bay_close(c);
+    still_works();
+}
