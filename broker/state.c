@@ -27,6 +27,8 @@ struct bay__state {
     int lock;             /* DIR/state.lock, flock()ed; -1 when not open */
     bay__state_plugin **v; /* installed plugins, sorted by id */
     size_t n, cap;
+    bay__state_host **hosts; /* local users let in, in the order added */
+    size_t nhosts;
 };
 
 /* join returns "a/b" in a new string, or NULL. */
@@ -193,6 +195,47 @@ static bay__state_plugin *take(bay__state *s, size_t at)
     return p;
 }
 
+static void host_free(bay__state_host *h)
+{
+    if (!h)
+        return;
+    free(h->name);
+    bay__strv_free(h->granted);
+    free(h);
+}
+
+/* host_name_valid: 1 to 63 of [a-z0-9._-]. */
+static bool host_name_valid(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    return n >= 1 && n <= 63 && strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+}
+
+/* host_push appends a new host entry (copies of name and granted); BAY_ENOMEM when out of memory. */
+static int host_push(bay__state *s, const char *name, uint32_t uid, bay__role role, const char *const *granted,
+                     bay_error *err)
+{
+    bay__state_host *h = calloc(1, sizeof *h), **v = realloc(s->hosts, (s->nhosts + 1) * sizeof *v);
+    if (v)
+        s->hosts = v;
+    if (!h || !v || !(h->name = strdup(name)) || !(h->granted = bay__strv_copy(granted))) {
+        host_free(h);
+        return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
+    }
+    *h = (bay__state_host){h->name, uid, role, h->granted};
+    s->hosts[s->nhosts++] = h;
+    return 0;
+}
+
+/* host_index returns the index of host name, or s->nhosts. */
+static size_t host_index(const bay__state *s, const char *name)
+{
+    size_t i = 0;
+    while (i < s->nhosts && strcmp(s->hosts[i]->name, name) != 0)
+        i++;
+    return i;
+}
+
 /* ---- state.json ---------------------------------------------------------- */
 
 /* load_entry adds the plugin id described by e, as read from state.json. */
@@ -227,10 +270,36 @@ static int load_entry(bay__state *s, const char *id, json_t *e, bay_error *err)
     return 0;
 }
 
+/* load_host adds host name described by e, as read from state.json. */
+static int load_host(bay__state *s, const char *name, json_t *e, bay_error *err)
+{
+    json_t *uid = json_object_get(e, "uid"), *role = json_object_get(e, "role"), *granted = json_object_get(e, "granted");
+    bool ok = host_name_valid(name) && json_is_integer(uid) && json_integer_value(uid) >= 0 &&
+              json_integer_value(uid) <= UINT32_MAX && bay__role_parse(json_string_value(role)) != BAY_ROLE_NONE &&
+              json_is_array(granted) && host_index(s, name) == s->nhosts &&
+              bay__state_host_of_uid(s, (uint32_t)json_integer_value(uid)) == NULL;
+    for (size_t i = 0; ok && i < json_array_size(granted); i++)
+        ok = json_is_string(json_array_get(granted, i));
+    if (!ok)
+        return bay_error_set(err, BAY_EIO, NULL,
+                             "%s: host \"%s\": expected a name of [a-z0-9._-] mapped to {\"uid\": a uid no other "
+                             "host has, \"role\": \"observer\", \"host\" or \"admin\", \"granted\": [strings]} ("
+                             CORRUPT_HINT ")",
+                             s->file, name);
+    const char **list = calloc(json_array_size(granted) + 1, sizeof *list);
+    if (!list)
+        return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
+    for (size_t i = 0; i < json_array_size(granted); i++)
+        list[i] = json_string_value(json_array_get(granted, i));
+    int rc = host_push(s, name, (uint32_t)json_integer_value(uid), bay__role_parse(json_string_value(role)), list, err);
+    free(list);
+    return rc;
+}
+
 /* load reads state.json, when there is one. */
 static int load(bay__state *s, bay_error *err)
 {
-    json_t *root, *format, *plugins;
+    json_t *root, *format, *plugins, *hosts;
     json_error_t je;
     FILE *f = fopen(s->file, "r");
     int rc = 0;
@@ -244,9 +313,11 @@ static int load(bay__state *s, bay_error *err)
                              je.column, je.text);
     format = json_object_get(root, "format");
     plugins = json_object_get(root, "plugins");
-    if (!json_is_integer(format) || !json_is_object(plugins))
+    hosts = json_object_get(root, "hosts");
+    if (!json_is_integer(format) || !json_is_object(plugins) || (hosts && !json_is_object(hosts)))
         rc = bay_error_set(err, BAY_EIO, NULL,
-                           "%s: expected an object with \"format\": 1 and \"plugins\": {...} (" CORRUPT_HINT ")",
+                           "%s: expected an object with \"format\": 1, \"plugins\": {...} and optionally "
+                           "\"hosts\": {...} (" CORRUPT_HINT ")",
                            s->file);
     else if (json_integer_value(format) != STATE_FORMAT)
         rc = bay_error_set(err, BAY_EIO, NULL,
@@ -254,6 +325,8 @@ static int load(bay__state *s, bay_error *err)
                            json_integer_value(format), STATE_FORMAT);
     for (void *it = json_object_iter(plugins); !rc && it; it = json_object_iter_next(plugins, it))
         rc = load_entry(s, json_object_iter_key(it), json_object_iter_value(it), err);
+    for (void *it = json_object_iter(hosts); !rc && it; it = json_object_iter_next(hosts, it))
+        rc = load_host(s, json_object_iter_key(it), json_object_iter_value(it), err);
     json_decref(root);
     return rc;
 }
@@ -271,6 +344,16 @@ static json_t *to_json(const bay__state *s)
         ok = !json_object_set_new(plugins, p->id, e) &&
              (!p->failed || !json_object_set_new(e, "failed", json_string(p->failed)));
         for (char **g = p->granted; ok && *g; g++)
+            ok = !json_array_append_new(granted, json_string(*g));
+    }
+    json_t *hosts = s->nhosts ? json_object() : NULL;
+    ok = ok && (!hosts || !json_object_set_new(root, "hosts", hosts));
+    for (size_t i = 0; ok && i < s->nhosts; i++) {
+        const bay__state_host *h = s->hosts[i];
+        json_t *e = json_pack("{s:I, s:s, s:[]}", "uid", (json_int_t)h->uid, "role", bay__role_name(h->role), "granted");
+        json_t *granted = json_object_get(e, "granted");
+        ok = !json_object_set_new(hosts, h->name, e) && granted;
+        for (char **g = h->granted; ok && *g; g++)
             ok = !json_array_append_new(granted, json_string(*g));
     }
     if (!ok) {
@@ -399,6 +482,9 @@ void bay__state_close(bay__state *s)
         return;
     for (size_t i = 0; i < s->n; i++)
         plugin_free(s->v[i]);
+    for (size_t i = 0; i < s->nhosts; i++)
+        host_free(s->hosts[i]);
+    free(s->hosts);
     if (s->lock >= 0)
         close(s->lock);
     free(s->v);
@@ -536,4 +622,58 @@ int bay__state_data_dir(bay__state *s, const char *id, char *path, size_t len, b
         return bay_error_set(err, BAY_EINVAL, id, "the data folder path of plugin %s does not fit in %zu bytes", id,
                              len);
     return mkdirs(path, id, err);
+}
+
+/* ---- hosts ------------------------------------------------------------------ */
+
+int bay__state_host_add(bay__state *s, const char *name, uint32_t uid, bay__role role, const char *const *granted,
+                        bay_error *err)
+{
+    if (!host_name_valid(name))
+        return bay_error_set(err, BAY_EINVAL, NULL, "host name \"%s\" must be 1 to 63 of a-z, 0-9, '.', '_' and '-'",
+                             name ? name : "(null)");
+    if (role == BAY_ROLE_NONE)
+        return bay_error_set(err, BAY_EINVAL, NULL, "host %s needs a role: observer, host or admin", name);
+    if (host_index(s, name) < s->nhosts)
+        return bay_error_set(err, BAY_EEXIST, NULL, "host %s exists; remove it first (`plugbay host remove %s`)", name,
+                             name);
+    const bay__state_host *same = bay__state_host_of_uid(s, uid);
+    if (same)
+        return bay_error_set(err, BAY_EEXIST, NULL, "uid %u is host %s already; remove it first (`plugbay host remove %s`)",
+                             uid, same->name, same->name);
+    int rc = host_push(s, name, uid, role, granted, err);
+    if (rc == 0 && (rc = bay__state_save(s, err)) != 0)
+        host_free(s->hosts[--s->nhosts]);
+    return rc;
+}
+
+int bay__state_host_remove(bay__state *s, const char *name, bay_error *err)
+{
+    size_t i = name ? host_index(s, name) : s->nhosts;
+    if (i == s->nhosts)
+        return bay_error_set(err, BAY_ENOENT, NULL, "no host %s (see `plugbay host list`)", name ? name : "(null)");
+    bay__state_host *h = s->hosts[i];
+    memmove(&s->hosts[i], &s->hosts[i + 1], (s->nhosts - i - 1) * sizeof *s->hosts);
+    s->nhosts--;
+    int rc = bay__state_save(s, err);
+    if (rc) { /* put it back where it was */
+        memmove(&s->hosts[i + 1], &s->hosts[i], (s->nhosts - i) * sizeof *s->hosts);
+        s->hosts[i] = h;
+        s->nhosts++;
+        return rc;
+    }
+    host_free(h);
+    return 0;
+}
+
+size_t bay__state_host_count(const bay__state *s) { return s->nhosts; }
+
+const bay__state_host *bay__state_host_at(const bay__state *s, size_t i) { return i < s->nhosts ? s->hosts[i] : NULL; }
+
+const bay__state_host *bay__state_host_of_uid(const bay__state *s, uint32_t uid)
+{
+    for (size_t i = 0; i < s->nhosts; i++)
+        if (s->hosts[i]->uid == uid)
+            return s->hosts[i];
+    return NULL;
 }

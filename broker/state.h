@@ -4,13 +4,18 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <plugbay/error.h>
+
+#include "role.h"
 
 /* The state folder DIR holds:
  *   DIR/state.json   the state, replaced atomically on every change
  *                    ({"format": 1, "plugins": {ID: {"enabled": bool,
- *                    "granted": [strings], "failed": string (absent when none)}}})
+ *                    "granted": [strings], "failed": string (absent when none)}},
+ *                    "hosts": {NAME: {"uid": N, "role": "host", "granted": [strings]}}
+ *                    (absent when no host was added)})
  *   DIR/state.lock   held (flock) while a broker has the state open
  *   DIR/data/ID/     each plugin's private data folder
  *   DIR/run/         sockets and other files of a running broker
@@ -30,6 +35,15 @@ typedef struct bay__state_plugin {
     char **granted; /* NULL-terminated permissions the user granted; never NULL */
     char *failed;   /* why it stays failed (not loaded until cleared), or NULL */
 } bay__state_plugin;
+
+/* A local user an admin let connect (plugbay host add). Owned by the state:
+ * valid until it is removed or the state closed. */
+typedef struct bay__state_host {
+    char *name;     /* what the admin called it; [a-z0-9._-], 1 to 63 characters */
+    uint32_t uid;   /* the user it is */
+    bay__role role; /* observer, host or admin */
+    char **granted; /* NULL-terminated call:PATTERN and provide:PATTERN a host may use; never NULL */
+} bay__state_host;
 
 /* bay__state_open opens the state folder dir: creates dir, dir/data and dir/run
  * (mode 0700) when missing, takes dir/state.lock (BAY_EBUSY when another
@@ -88,6 +102,28 @@ int bay__state_set_granted(bay__state *s, const char *id, const char *const *gra
  * folder (mode 0700) when missing. BAY_ENOENT when id is not installed,
  * BAY_EINVAL when path is too small, BAY_EIO when the folder cannot be made. */
 int bay__state_data_dir(bay__state *s, const char *id, char *path, size_t len, bay_error *err);
+
+/* bay__state_host_add records local user uid as host name with role (not
+ * BAY_ROLE_NONE) and the NULL-terminated grants (copied; NULL = none), and
+ * saves. BAY_EINVAL when name is not 1 to 63 of [a-z0-9._-] or role is none;
+ * BAY_EEXIST when name or uid is taken (remove it first); BAY_EIO when saving
+ * fails (nothing changed). */
+int bay__state_host_add(bay__state *s, const char *name, uint32_t uid, bay__role role, const char *const *granted,
+                        bay_error *err);
+
+/* bay__state_host_remove forgets host name and saves. BAY_ENOENT when there
+ * is none; BAY_EIO when saving fails (nothing changed). Pointers to its entry
+ * are invalid afterwards. */
+int bay__state_host_remove(bay__state *s, const char *name, bay_error *err);
+
+/* bay__state_host_count returns how many hosts were added. */
+size_t bay__state_host_count(const bay__state *s);
+
+/* bay__state_host_at returns the i-th host in the order added (i < count), or NULL. Borrowed. */
+const bay__state_host *bay__state_host_at(const bay__state *s, size_t i);
+
+/* bay__state_host_of_uid returns the host added for uid, or NULL. Borrowed. */
+const bay__state_host *bay__state_host_of_uid(const bay__state *s, uint32_t uid);
 
 /* bay__state_save writes the state to DIR/state.json atomically: the JSON goes
  * to state.json.tmp, which is flushed to disk, renamed over state.json, and

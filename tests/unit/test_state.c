@@ -435,3 +435,75 @@ Test(state, a_broker_killed_while_saving_leaves_a_consistent_state)
     cr_expect_not(exists("state.json.tmp"));
     bay__state_close(s);
 }
+
+Test(state, hosts_persist_and_each_name_and_uid_is_one_host)
+{
+    bay_error err = {0};
+    bay__state *s = open_state();
+    const char *grants[] = {"call:greet", "provide:app.*", NULL};
+    cr_assert_eq(bay__state_host_add(s, "app", 1001, BAY_ROLE_HOST, grants, &err), 0, "%s", err.message);
+    cr_assert_eq(bay__state_host_add(s, "watcher", 1002, BAY_ROLE_OBSERVER, NULL, &err), 0, "%s", err.message);
+    cr_expect_eq(bay__state_host_add(s, "app", 1003, BAY_ROLE_HOST, NULL, &err), BAY_EEXIST);
+    cr_expect_str_eq(err.message, "host app exists; remove it first (`plugbay host remove app`)");
+    cr_expect_eq(bay__state_host_add(s, "other", 1001, BAY_ROLE_ADMIN, NULL, &err), BAY_EEXIST);
+    cr_expect_str_eq(err.message, "uid 1001 is host app already; remove it first (`plugbay host remove app`)");
+    cr_expect_eq(bay__state_host_add(s, "Bad Name", 1004, BAY_ROLE_HOST, NULL, &err), BAY_EINVAL);
+    cr_expect_str_eq(err.message, "host name \"Bad Name\" must be 1 to 63 of a-z, 0-9, '.', '_' and '-'");
+    cr_expect_eq(bay__state_host_add(s, "norole", 1005, BAY_ROLE_NONE, NULL, &err), BAY_EINVAL);
+    cr_expect_str_eq(err.message, "host norole needs a role: observer, host or admin");
+    cr_expect_eq(bay__state_host_remove(s, "nope", &err), BAY_ENOENT);
+    cr_expect_str_eq(err.message, "no host nope (see `plugbay host list`)");
+    bay__state_close(s);
+
+    s = open_state();
+    cr_assert_eq(bay__state_host_count(s), 2);
+    const bay__state_host *h = bay__state_host_of_uid(s, 1001);
+    cr_assert_not_null(h);
+    cr_expect_str_eq(h->name, "app");
+    cr_expect_eq(h->role, BAY_ROLE_HOST);
+    cr_expect_str_eq(h->granted[0], "call:greet");
+    cr_expect_str_eq(h->granted[1], "provide:app.*");
+    cr_expect_null(h->granted[2]);
+    cr_expect_eq(bay__state_host_of_uid(s, 1002)->role, BAY_ROLE_OBSERVER);
+    cr_expect_null(bay__state_host_of_uid(s, 1003));
+    cr_assert_eq(bay__state_host_remove(s, "app", &err), 0, "%s", err.message);
+    bay__state_close(s);
+
+    s = open_state();
+    cr_expect_eq(bay__state_host_count(s), 1);
+    cr_expect_str_eq(bay__state_host_at(s, 0)->name, "watcher");
+    cr_expect_null(bay__state_host_of_uid(s, 1001));
+    bay__state_close(s);
+}
+
+Test(state, a_host_change_that_cannot_be_saved_changes_nothing)
+{
+    char path[PATH_MAX];
+    bay__state *s = open_state();
+    cr_assert_eq(bay__state_host_add(s, "app", 1001, BAY_ROLE_HOST, NULL, NULL), 0);
+    cr_assert_eq(mkdir(path_of(path, "state.json.tmp"), 0700), 0);
+    cr_expect_eq(bay__state_host_add(s, "more", 1002, BAY_ROLE_HOST, NULL, NULL), BAY_EIO);
+    cr_expect_eq(bay__state_host_remove(s, "app", NULL), BAY_EIO);
+    cr_expect_eq(bay__state_host_count(s), 1);
+    cr_expect_str_eq(bay__state_host_at(s, 0)->name, "app");
+    cr_expect_null(bay__state_host_of_uid(s, 1002));
+    cr_assert_eq(rmdir(path), 0);
+    bay__state_close(s);
+}
+
+Test(state, refuses_hosts_of_the_wrong_shape)
+{
+    expect_open_fails("{\"format\": 1, \"plugins\": {}, \"hosts\": []}", BAY_EIO, "\"hosts\"");
+    expect_open_fails("{\"format\": 1, \"plugins\": {}, \"hosts\": {\"a\": {\"uid\": -1, \"role\": \"host\", "
+                      "\"granted\": []}}}",
+                      BAY_EIO, "host \"a\"");
+    expect_open_fails("{\"format\": 1, \"plugins\": {}, \"hosts\": {\"a\": {\"uid\": 5, \"role\": \"root\", "
+                      "\"granted\": []}}}",
+                      BAY_EIO, "host \"a\"");
+    expect_open_fails("{\"format\": 1, \"plugins\": {}, \"hosts\": {\"a\": {\"uid\": 5, \"role\": \"host\", "
+                      "\"granted\": []}, \"b\": {\"uid\": 5, \"role\": \"observer\", \"granted\": []}}}",
+                      BAY_EIO, "host \"b\"");
+    expect_open_fails("{\"format\": 1, \"plugins\": {}, \"hosts\": {\"A B\": {\"uid\": 5, \"role\": \"host\", "
+                      "\"granted\": [2]}}}",
+                      BAY_EIO, "host \"A B\"");
+}
