@@ -21,6 +21,7 @@
 #include "registry.h"
 #include "signature.h"
 #include "permission.h"
+#include "role.h"
 #include "state.h"
 #include "transition.h"
 
@@ -68,6 +69,10 @@ typedef struct conn {
     char path[512];      /* ipc socket file, removed once the peer is connected, or "" */
     int64_t opened_ms;
     bool subscribed;
+    int64_t uid;         /* a local host's user (SO_PEERCRED at the rendezvous), -1 over tcp */
+    bay__role rights;    /* what a host may do (role.h), decided at the rendezvous */
+    char **grants;       /* a host added with role host: the call: and provide: it may use; NULL: unlimited */
+    char who[224];       /* conn_who's words */
     struct plugin *plugin; /* for a worker */
     struct peer_log *log;  /* the rate limit of log lines about this peer (conn.c) */
     struct conn_closer *closer;
@@ -173,6 +178,7 @@ typedef struct broker {
     char version[32];
     char url[600];          /* public rendezvous url */
     char run_dir[512];
+    char conn_dir[520];     /* over ipc, the folder of hosts' connection sockets: the public socket's path + ".d" (conn.c) */
     char worker_dir[512];
     bay__state *state;
     bay__registry *reg;

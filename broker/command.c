@@ -340,23 +340,129 @@ static int cmd_reload(broker *b, plugin *p, const bay_value *args, bay_value **o
     return lifecycle_unload(b, p, true, PS_STOPPED, err);
 }
 
-/* One command (an entry is a struct so that each can say later who may run
- * it). on_plugin: it takes {"id": PLUGIN-ID}; settles: its answer waits
- * until the plugin settles (loaded, stopped, failed, ...), else run's *out
- * (or nil) is the answer. */
+/* ---- the hosts an admin lets in (host.add, host.list, host.remove) ------- */
+
+static bay_value *host_value(const bay__state_host *h)
+{
+    bay_value *v = bay_map(), *granted = bay_array();
+    bay_map_set(v, "name", bay_str(h->name));
+    bay_map_set(v, "uid", bay_int(h->uid));
+    bay_map_set(v, "role", bay_str(bay__role_name(h->role)));
+    for (char **g = h->granted; *g; g++)
+        bay_array_push(granted, bay_str(*g));
+    bay_map_set(v, "granted", granted);
+    return v;
+}
+
+static int cmd_host_list(broker *b, plugin *p, const bay_value *args, bay_value **out, bay_error *err)
+{
+    (void)p, (void)args, (void)err;
+    *out = bay_array();
+    for (size_t i = 0; i < bay__state_host_count(b->state); i++)
+        bay_array_push(*out, host_value(bay__state_host_at(b->state, i)));
+    return 0;
+}
+
+/* host_grants reads args' "grant" (an array of call:PATTERN and provide:PATTERN) into *out (NULL-terminated, borrowed strings). */
+static int host_grants(const bay_value *args, const char ***out, bay_error *err)
+{
+    const bay_value *g = bay_map_get(args, "grant");
+    size_t n = g ? bay_value_len(g) : 0;
+    if (g && bay_value_type(g) != BAY_ARRAY)
+        return bay_error_set(err, BAY_EINVAL, NULL, "\"grant\" must be an array of call:PATTERN and provide:PATTERN");
+    if ((*out = calloc(n + 1, sizeof **out)) == NULL)
+        return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const char *perm = bay_value_str(bay_array_get(g, i), NULL);
+        if (perm == NULL || (strncmp(perm, "call:", 5) != 0 && strncmp(perm, "provide:", 8) != 0) ||
+            strchr(perm, ':')[1] == '\0') {
+            free(*out);
+            return bay_error_set(err, BAY_EINVAL, NULL, "a host's grant is call:PATTERN or provide:PATTERN, not \"%s\"",
+                                 perm ? perm : "(not a string)");
+        }
+        (*out)[i] = perm;
+    }
+    return 0;
+}
+
+static int cmd_host_add(broker *b, plugin *p, const bay_value *args, bay_value **out, bay_error *err)
+{
+    (void)p;
+    const char *name = bay_value_str(bay_map_get(args, "name"), NULL), *role = bay_value_str(bay_map_get(args, "role"), NULL);
+    const bay_value *uidv = bay_map_get(args, "uid");
+    int64_t uid = bay_value_int(uidv);
+    if (name == NULL || bay_value_type(uidv) != BAY_INT || uid < 0 || uid > UINT32_MAX)
+        return bay_error_set(err, BAY_EINVAL, NULL,
+                             "command \"host.add\" needs {\"name\": NAME, \"uid\": UID, \"role\": ROLE, \"grant\": [PERM...]}");
+    bay__role r = bay__role_parse(role);
+    if (r == BAY_ROLE_NONE)
+        return bay_error_set(err, BAY_EINVAL, NULL, "role \"%s\" is none of observer, host, admin", role ? role : "");
+    if (bay__role_of_uid((uint32_t)uid, (uint32_t)geteuid(), BAY_ROLE_NONE) == BAY_ROLE_ADMIN)
+        return bay_error_set(err, BAY_EINVAL, NULL, "uid %lld is plugbayd's own user or root, an admin always",
+                             (long long)uid);
+    const char **grants = NULL;
+    int rc = host_grants(args, &grants, err);
+    if (rc)
+        return rc;
+    if (grants[0] && r != BAY_ROLE_HOST)
+        rc = bay_error_set(err, BAY_EINVAL, NULL, "only a host is limited by grants; an %s is not", bay__role_name(r));
+    if (rc == 0)
+        rc = bay__state_host_add(b->state, name, (uint32_t)uid, r, grants, err);
+    free(grants);
+    if (rc == 0)
+        *out = host_value(bay__state_host_of_uid(b->state, (uint32_t)uid));
+    return rc;
+}
+
+/* cmd_host_remove forgets a host and lets go of its user's connections. */
+static int cmd_host_remove(broker *b, plugin *p, const bay_value *args, bay_value **out, bay_error *err)
+{
+    (void)p, (void)out;
+    const char *name = bay_value_str(bay_map_get(args, "name"), NULL);
+    const bay__state_host *h = NULL;
+    for (size_t i = 0; name && i < bay__state_host_count(b->state) && !h; i++)
+        if (strcmp(bay__state_host_at(b->state, i)->name, name) == 0)
+            h = bay__state_host_at(b->state, i);
+    int64_t uid = h ? (int64_t)h->uid : -1;
+    int rc = name ? bay__state_host_remove(b->state, name, err)
+                  : bay_error_set(err, BAY_EINVAL, NULL, "command \"host.remove\" needs {\"name\": NAME}");
+    size_t n = 0;
+    conn **all = rc == 0 ? conn_snapshot(b, &n) : NULL;
+    char why[128];
+    snprintf(why, sizeof why, "host %s was removed by an admin", name ? name : "");
+    for (size_t i = 0; i < n; i++)
+        if (all[i]->role == ROLE_HOST && all[i]->uid == uid)
+            conn_let_go(b, all[i], why);
+    free(all);
+    return rc;
+}
+
+/* One command. need: the role a host must have to run it; on_plugin: it
+ * takes {"id": PLUGIN-ID}; settles: its answer waits until the plugin
+ * settles (loaded, stopped, failed, ...), else run's *out (or nil) is the
+ * answer. Every command that needs an admin leaves an audit line. */
 typedef struct command {
     const char *name;
+    bay__role need;
     bool on_plugin, settles;
     int (*run)(broker *b, plugin *p, const bay_value *args, bay_value **out, bay_error *err);
 } command;
 
 static const command commands[] = {
-    {"list", false, false, cmd_list},         {"info", true, false, cmd_info},
-    {"install", true, true, cmd_install},     {"uninstall", true, true, cmd_uninstall},
-    {"enable", true, true, cmd_enable},       {"disable", true, true, cmd_disable},
-    {"grant", true, false, cmd_grant},        {"load", true, true, cmd_load},
-    {"unload", true, true, cmd_unload},       {"reload", true, true, cmd_reload},
-    {"status", false, false, cmd_status},
+    {"list", BAY_ROLE_OBSERVER, false, false, cmd_list},
+    {"info", BAY_ROLE_OBSERVER, true, false, cmd_info},
+    {"install", BAY_ROLE_ADMIN, true, true, cmd_install},
+    {"uninstall", BAY_ROLE_ADMIN, true, true, cmd_uninstall},
+    {"enable", BAY_ROLE_ADMIN, true, true, cmd_enable},
+    {"disable", BAY_ROLE_ADMIN, true, true, cmd_disable},
+    {"grant", BAY_ROLE_ADMIN, true, false, cmd_grant},
+    {"load", BAY_ROLE_ADMIN, true, true, cmd_load},
+    {"unload", BAY_ROLE_ADMIN, true, true, cmd_unload},
+    {"reload", BAY_ROLE_ADMIN, true, true, cmd_reload},
+    {"status", BAY_ROLE_OBSERVER, false, false, cmd_status},
+    {"host.add", BAY_ROLE_ADMIN, false, false, cmd_host_add},
+    {"host.list", BAY_ROLE_OBSERVER, false, false, cmd_host_list},
+    {"host.remove", BAY_ROLE_ADMIN, false, false, cmd_host_remove},
 };
 
 /* find_command returns the command named name, or NULL with err listing them. */
@@ -373,13 +479,21 @@ static const command *find_command(const char *name, bay_error *err)
     return NULL;
 }
 
-/* run runs COMMAND f with its arguments args: 0 when it was answered or will
- * be once its plugin settles, else the code with err. */
-static int run(broker *b, conn *c, const bay__frame *f, const bay_value *args, bay_error *err)
+/* audit logs what host c asked of an admin command and how it ended. */
+static void audit(conn *c, const bay__frame *f, const bay_value *args, int rc, const bay_error *err)
 {
-    const command *cmd = find_command(f->name, err);
-    if (cmd == NULL)
-        return err->code;
+    char *json = NULL;
+    if (args)
+        bay_value_to_json(args, &json);
+    bay__log(BAY_LOG_INFO, "audit", "%s: %s %s: %s%s%s", conn_who(c), f->name, json ? json : "{}",
+             rc ? bay_errname(rc) : "done", rc ? ": " : "", rc ? err->message : "");
+    free(json);
+}
+
+/* take_command runs cmd, which c may run. */
+static int take_command(broker *b, conn *c, const bay__frame *f, const command *cmd, const bay_value *args,
+                        bay_error *err)
+{
     plugin *p = NULL;
     if (cmd->on_plugin) {
         const char *id = bay_value_str(bay_map_get(args, "id"), NULL);
@@ -401,6 +515,26 @@ static int run(broker *b, conn *c, const bay__frame *f, const bay_value *args, b
         if (p->life.state != PS_STARTING && p->life.state != PS_UNLOADING && p->life.state != PS_WAITING)
             lifecycle_settle(b, p);
     }
+    return rc;
+}
+
+/* run runs COMMAND f with its arguments args: 0 when it was answered or will
+ * be once its plugin settles, else the code with err. */
+static int run(broker *b, conn *c, const bay__frame *f, const bay_value *args, bay_error *err)
+{
+    const command *cmd = find_command(f->name, err);
+    if (cmd == NULL)
+        return err->code;
+    if (!bay__role_allows(c->rights, cmd->need)) {
+        bay_error_set(err, BAY_EPERM, NULL, "%s may not run %s: it needs role %s", conn_who(c), cmd->name,
+                      bay__role_name(cmd->need));
+        if (cmd->need == BAY_ROLE_ADMIN)
+            audit(c, f, args, BAY_EPERM, err);
+        return BAY_EPERM;
+    }
+    int rc = take_command(b, c, f, cmd, args, err);
+    if (cmd->need == BAY_ROLE_ADMIN)
+        audit(c, f, args, rc, err);
     return rc;
 }
 

@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <errno.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -94,6 +97,7 @@ static void free_closed(conn_closer *cl)
     for (conn *next; c; c = next) {
         next = c->next_close;
         nng_aio_free(c->recv_aio);
+        bay__strv_free(c->grants);
         free(c);
     }
 }
@@ -288,14 +292,34 @@ static void rdv_cb(void *arg)
         queue_push(&b->queue, 0, nng_aio_get_msg(b->rdv_aio));
 }
 
+/* make_conn_dir removes a killed broker's public socket file and makes the
+ * folder of hosts' connection sockets beside it, empty, mode 0711: another
+ * local user can reach a socket it was told the name of, not list them. */
+static int make_conn_dir(broker *b)
+{
+    unlink(b->url + 6); /* we hold the state lock */
+    snprintf(b->conn_dir, sizeof b->conn_dir, "%s.d", b->url + 6);
+    DIR *d = (mkdir(b->conn_dir, 0711) == 0 || errno == EEXIST) && chmod(b->conn_dir, 0711) == 0 ? opendir(b->conn_dir)
+                                                                                                  : NULL;
+    if (d == NULL) {
+        bay__log(BAY_LOG_ERROR, NULL, "cannot make %s for hosts' connection sockets: %s", b->conn_dir, strerror(errno));
+        return -1;
+    }
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        if (e->d_name[0] != '.')
+            unlinkat(dirfd(d), e->d_name, 0); /* a killed broker's sockets */
+    closedir(d);
+    return 0;
+}
+
 int conn_listen_public(broker *b)
 {
     if (b->opt.listen_url)
         snprintf(b->url, sizeof b->url, "%s", b->opt.listen_url);
     else
         snprintf(b->url, sizeof b->url, "ipc://%s/plugbayd.sock", b->opt.state_dir);
-    if (strncmp(b->url, "ipc://", 6) == 0)
-        unlink(b->url + 6); /* a killed broker's socket file; we hold the state lock */
+    if (strncmp(b->url, "ipc://", 6) == 0 && make_conn_dir(b) != 0)
+        return BAY_EIO;
     conn_closer *cl = calloc(1, sizeof *cl);
     int rv = cl ? 0 : NNG_ENOMEM;
     if (rv == 0) {
@@ -313,8 +337,16 @@ int conn_listen_public(broker *b)
         rv = nng_rep0_open(&b->rdv);
     if (rv == 0)
         rv = nng_socket_set_size(b->rdv, NNG_OPT_RECVMAXSZ, 64 * 1024);
+    /* Over ipc the socket file is open to every local user (0666): who may
+     * connect is decided by uid at the rendezvous (docs/security.md); the
+     * folder the file is in decides who can reach it at all. */
+    nng_listener l;
     if (rv == 0)
-        rv = nng_listen(b->rdv, b->url, NULL, 0);
+        rv = nng_listener_create(&l, b->rdv, b->url);
+    if (rv == 0 && strncmp(b->url, "ipc://", 6) == 0)
+        rv = nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0666);
+    if (rv == 0)
+        rv = nng_listener_start(l, 0);
     if (rv == 0)
         rv = nng_aio_alloc(&b->rdv_aio, rdv_cb, b);
     if (rv) {
@@ -327,7 +359,9 @@ int conn_listen_public(broker *b)
 }
 
 /* pair_url builds the listen address of a new connection: next to the public
- * one for tcp (port chosen by the kernel), a socket file in the run dir otherwise. */
+ * one for a host (a tcp port the kernel chooses, or a socket file in the
+ * folder beside the public one, which the host could reach), a socket file
+ * in the run dir for a worker. */
 static void pair_url(broker *b, conn_role role, uint64_t session, char *url, size_t len)
 {
     const char *host = NULL;
@@ -336,6 +370,8 @@ static void pair_url(broker *b, conn_role role, uint64_t session, char *url, siz
     if (host) {
         const char *colon = strrchr(host, ':');
         snprintf(url, len, "tcp://%.*s:0", (int)(colon ? colon - host : (ptrdiff_t)strlen(host)), host);
+    } else if (role != ROLE_WORKER) {
+        snprintf(url, len, "ipc://%s/c%llu.sock", b->conn_dir, (unsigned long long)session);
     } else {
         snprintf(url, len, "ipc://%s/c%llu.sock", b->run_dir, (unsigned long long)session);
     }
@@ -379,7 +415,8 @@ conn *conn_open(broker *b, conn_role role, uint64_t peer, pid_t peer_pid, char *
         rv = (c->log = peer_log_hold(b, peer ? peer : 1ULL << 63 | c->session)) == NULL ? NNG_ENOMEM : 0;
     if (rv == 0 && (rv = nng_listener_create(&c->listener, c->sock, url)) == 0 && strncmp(url, "ipc://", 6) == 0) {
         snprintf(c->path, sizeof c->path, "%s", url + 6);
-        nng_listener_set_int(c->listener, NNG_OPT_IPC_PERMISSIONS, 0600);
+        /* A host's may be another local user's; only the pid that did the rendezvous may dial it (peer.h). */
+        nng_listener_set_int(c->listener, NNG_OPT_IPC_PERMISSIONS, role == ROLE_WORKER ? 0600 : 0666);
     }
     if (rv == 0 && (rv = nng_listener_start(c->listener, 0)) == 0 && strncmp(url, "tcp://", 6) == 0) {
         int port = 0;
@@ -504,6 +541,32 @@ static uint64_t peer_key(nng_msg *msg)
     return h;
 }
 
+/* identify decides who a rendezvous request comes from: over ipc its user
+ * (SO_PEERCRED) and the role that user has, with the grants of a host an
+ * admin added (*grants, a copy; NULL: unlimited); over tcp an admin, until
+ * tcp needs TLS (docs/security.md). BAY_EPERM when the user may not connect. */
+static int identify(broker *b, nng_pipe p, int64_t *uid, bay__role *rights, char ***grants, bay_error *err)
+{
+    uint64_t u;
+    *grants = NULL;
+    if (nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_UID, &u) != 0) {
+        *uid = -1;
+        *rights = BAY_ROLE_ADMIN;
+        return 0;
+    }
+    *uid = (int64_t)u;
+    const bay__state_host *h = bay__state_host_of_uid(b->state, (uint32_t)u);
+    *rights = bay__role_of_uid((uint32_t)u, (uint32_t)geteuid(), h ? h->role : BAY_ROLE_NONE);
+    if (*rights == BAY_ROLE_NONE)
+        return bay_error_set(err, BAY_EPERM, NULL,
+                             "uid %llu may not use plugbayd; an admin lets it in with `plugbay host add NAME --uid "
+                             "%llu --role observer|host|admin`",
+                             (unsigned long long)u, (unsigned long long)u);
+    if (*rights == BAY_ROLE_HOST && (*grants = bay__strv_copy((const char *const *)h->granted)) == NULL)
+        return bay_error_set(err, BAY_ENOMEM, NULL, "plugbayd is out of memory");
+    return 0;
+}
+
 static void handle_rendezvous(broker *b, nng_msg *msg)
 {
     bay__frame f;
@@ -535,6 +598,11 @@ static void handle_rendezvous(broker *b, nng_msg *msg)
         rc = BAY_EPERM;
         snprintf(why, sizeof why, "%s", refused.message);
     }
+    int64_t uid = -1;
+    bay__role rights = BAY_ROLE_NONE;
+    char **grants = NULL;
+    if (rc == 0 && (rc = identify(b, nng_msg_get_pipe(msg), &uid, &rights, &grants, &e)) != 0)
+        snprintf(why, sizeof why, "%s", e.message);
     size_t held = rc ? 0 : conn_lingering(b, peer);
     if (held >= PEER_LINGER_MAX) {
         snprintf(why, sizeof why,
@@ -552,8 +620,12 @@ static void handle_rendezvous(broker *b, nng_msg *msg)
         if (!from_plugin)
             bay__log_limited(&b->rdv_warns, bay__now_ms(), BAY_LOG_WARN, NULL, "refused a connection: %s", why);
         rdv_reply(b, &(bay__frame){.type = BAY_F_ERROR, .id = f.id, .code = rc, .message = why});
+        bay__strv_free(grants);
     } else {
         snprintf(c->name, sizeof c->name, "host:%s", f.name);
+        c->uid = uid;
+        c->rights = rights;
+        c->grants = grants;
         rdv_reply(b, &(bay__frame){.type = BAY_F_WELCOME, .id = f.id, .name = b->version,
                                   .session = (int64_t)c->session, .url = url, .token = c->token});
     }
@@ -587,8 +659,11 @@ static void hello(broker *b, conn *c, const bay__frame *f)
     c->pid = (pid_t)f->pid;
     bay__frame w = {.type = BAY_F_WELCOME, .id = f->id, .name = b->version, .session = (int64_t)c->session};
     conn_send(b, c, &w);
-    if (!worker)
-        bay__log(BAY_LOG_INFO, c->name, "connected (pid %d)", c->pid);
+    if (!worker && c->uid >= 0)
+        bay__log(BAY_LOG_INFO, c->name, "connected (pid %d, uid %lld, role %s)", c->pid, (long long)c->uid,
+                 bay__role_name(c->rights));
+    else if (!worker)
+        bay__log(BAY_LOG_INFO, c->name, "connected (pid %d, role %s)", c->pid, bay__role_name(c->rights));
     const conn_rule *r = &(worker ? b->dispatch->worker : b->dispatch->host)[BAY_F_HELLO];
     if (r->fn)
         r->fn(b, c, f);
@@ -612,7 +687,10 @@ static void dispatch(broker *b, conn *c, const bay__frame *f)
     }
     bool known = f->type >= 0 && f->type <= BAY_F_TYPE_MAX && f->type != BAY_F_HELLO;
     const conn_rule *r = known ? &(worker ? b->dispatch->worker : b->dispatch->host)[f->type] : NULL;
-    if (r && r->fn)
+    if (r && r->fn && !worker && !bay__role_allows(c->rights, r->need))
+        conn_send_error(b, c, f->id, BAY_EPERM, NULL, "%s may not send %s frames: they need role %s", conn_who(c),
+                        bay__frame_type_name(f->type), bay__role_name(r->need));
+    else if (r && r->fn)
         r->fn(b, c, f);
     else
         conn_send_error(b, c, f->id, BAY_EPROTO, worker && c->plugin ? c->plugin->id : NULL,
@@ -660,6 +738,26 @@ static void removed(broker *b, conn *c)
     for (size_t i = 0; i < b->nhost_gone; i++)
         b->host_gone[i](b, c);
     conn_close(b, c);
+}
+
+const char *conn_who(conn *c)
+{
+    if (c->uid >= 0)
+        snprintf(c->who, sizeof c->who, "%s (uid %lld, role %s)", c->name, (long long)c->uid, bay__role_name(c->rights));
+    else
+        snprintf(c->who, sizeof c->who, "%s (role %s)", c->name, bay__role_name(c->rights));
+    return c->who;
+}
+
+bool conn_may(const conn *c, const char *what, const char *name)
+{
+    return c->grants == NULL || permission_granted(c->grants, what, name);
+}
+
+void conn_let_go(broker *b, conn *c, const char *why)
+{
+    conn_send_error(b, c, 0, BAY_EPERM, NULL, "%s", why);
+    removed(b, c);
 }
 
 conn **conn_snapshot(broker *b, size_t *n)

@@ -10,6 +10,7 @@
  * runs after conn.c accepted the HELLO. */
 typedef struct conn_rule {
     void (*fn)(broker *b, conn *c, const bay__frame *f);
+    bay__role need; /* a host's frame: the role it needs (refused BAY_EPERM below it) */
 } conn_rule;
 
 /* The frames each role may send (b->dispatch, set by loop.c, which knows
@@ -31,6 +32,15 @@ conn **conn_snapshot(broker *b, size_t *n);
  * socket is closed on another thread once the peer has gone (the peer was
  * told why in an ERROR frame, or its worker was stopped). Never blocks. */
 void conn_close(broker *b, conn *c);
+/* conn_who names host c for messages and the audit: "host:NAME (uid U, role R)". Valid until the next call on c. */
+const char *conn_who(conn *c);
+/* conn_may tells whether host c may use extension point name for what
+ * ("call", "provide"): always for an admin, within its grants for a host an
+ * admin added with role host. */
+bool conn_may(const conn *c, const char *what, const char *name);
+/* conn_let_go ends host c's connection at plugbayd's wish: it is told why in
+ * an ERROR (BAY_EPERM), then goes as if it had left (host-gone listeners). */
+void conn_let_go(broker *b, conn *c, const char *why);
 /* conn_lingering counts the connections let go whose peer (rendezvous key
  * peer) keeps them open, and the handshakes it has pending. */
 size_t conn_lingering(broker *b, uint64_t peer);

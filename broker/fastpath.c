@@ -236,6 +236,14 @@ static grant *channel_request(broker *b, conn *c, const bay__frame *f, plugin **
                       "command \"channel\" needs {\"name\": EXTENSION-POINT, \"context\": string or nil}");
     } else if (c->path[0] == '\0') {
         bay_error_set(err, BAY_EUNAVAIL, NULL, "fast channels are for hosts on plugbayd's machine, connected over ipc://");
+    } else if (!bay__role_allows(c->rights, BAY_ROLE_HOST)) {
+        bay_error_set(err, BAY_EPERM, NULL, "%s may not call, so it gets no fast channel: that needs role host",
+                      conn_who(c));
+    } else if (c->grants) {
+        /* A channel reaches every function of the plugin; the worker does not know a host's grants. */
+        bay_error_set(err, BAY_EUNAVAIL, NULL,
+                      "%s is limited by grants, so it calls through plugbayd, which checks them: no fast channel",
+                      conn_who(c));
     } else {
         note_interest(b, c->session, name);
         if ((*p = provider(b, name, bay_value_str(ctx, NULL), err)) != NULL)

@@ -66,12 +66,43 @@ static void answer(broker *b, conn *c, const bay__frame *f)
         route_answer(b, c, f);
 }
 
-/* What a peer may send once it said HELLO: the only table of frames. */
+/* refused answers f, which names an extension point host c's grants do not
+ * cover for what ("call", "provide"), with BAY_EPERM; true when it did. */
+static bool refused(broker *b, conn *c, const bay__frame *f, const char *what)
+{
+    if (conn_may(c, what, f->name))
+        return false;
+    conn_send_error(b, c, f->id, BAY_EPERM, NULL, "%s may not %s \"%s\": it was not granted %s:%s", conn_who(c), what,
+                    f->name, what, f->name);
+    return true;
+}
+
+static void host_call(broker *b, conn *c, const bay__frame *f)
+{
+    if (!refused(b, c, f, "call"))
+        route_call(b, c, f);
+}
+
+static void host_event(broker *b, conn *c, const bay__frame *f)
+{
+    if (!refused(b, c, f, "call"))
+        route_event(b, c, f);
+}
+
+static void host_provide(broker *b, conn *c, const bay__frame *f)
+{
+    if (!refused(b, c, f, "provide"))
+        provide_frame(b, c, f);
+}
+
+/* What a peer may send once it said HELLO, and a host's role for it: the only table of frames. */
 static const struct conn_dispatch frames = {
-    .host = {[BAY_F_CALL] = {route_call}, [BAY_F_EVENT] = {route_event}, [BAY_F_CANCEL] = {cancel},
-             [BAY_F_RESULT] = {answer}, [BAY_F_ERROR] = {answer}, [BAY_F_DECLARE] = {provide_frame},
-             [BAY_F_PROVIDE] = {provide_frame}, [BAY_F_WITHDRAW] = {provide_withdraw},
-             [BAY_F_SUBSCRIBE] = {provide_subscribe}, [BAY_F_COMMAND] = {command_handle}},
+    .host = {[BAY_F_CALL] = {host_call, BAY_ROLE_HOST}, [BAY_F_EVENT] = {host_event, BAY_ROLE_HOST},
+             [BAY_F_CANCEL] = {cancel, BAY_ROLE_HOST}, [BAY_F_RESULT] = {answer, BAY_ROLE_HOST},
+             [BAY_F_ERROR] = {answer, BAY_ROLE_HOST}, [BAY_F_DECLARE] = {host_provide, BAY_ROLE_HOST},
+             [BAY_F_PROVIDE] = {host_provide, BAY_ROLE_HOST}, [BAY_F_WITHDRAW] = {provide_withdraw, BAY_ROLE_HOST},
+             [BAY_F_SUBSCRIBE] = {provide_subscribe, BAY_ROLE_OBSERVER},
+             [BAY_F_COMMAND] = {command_handle, BAY_ROLE_OBSERVER}}, /* each command says its own */
     .worker = {[BAY_F_HELLO] = {worker_hello}, [BAY_F_CALL] = {route_call}, [BAY_F_EVENT] = {route_event},
                [BAY_F_CANCEL] = {cancel}, [BAY_F_RESULT] = {answer}, [BAY_F_ERROR] = {answer},
                [BAY_F_HEARTBEAT] = {heartbeat}, [BAY_F_LOG] = {worker_log}, [BAY_F_COMMAND] = {worker_command}},

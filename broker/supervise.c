@@ -182,11 +182,13 @@ static char **worker_env(broker *b, plugin *p, const char *url, const char *data
     snprintf(num, sizeof num, "%lld", (long long)l->cpu_seconds);
     env_add(env, &n, MAX, "PLUGBAY_SANDBOX_CPU_SECONDS", num);
     /* What the worker covers in a mount namespace of its own: the public
-     * socket (over ipc) and the folder of every connection's socket file. */
+     * socket and the folder of hosts' connection sockets (over ipc), and the
+     * folder of the workers' sockets. */
     if (b->opt.namespaces) {
         bool ipc = strncmp(b->url, "ipc://", 6) == 0;
-        char hide[PATH_MAX * 2 + 2];
-        snprintf(hide, sizeof hide, "%s%s%s", ipc ? b->url + 6 : "", ipc ? "\n" : "", b->run_dir);
+        char hide[PATH_MAX * 3 + 3];
+        snprintf(hide, sizeof hide, "%s%s%s%s%s", ipc ? b->url + 6 : "", ipc ? "\n" : "", ipc ? b->conn_dir : "",
+                 ipc ? "\n" : "", b->run_dir);
         env_add(env, &n, MAX, "PLUGBAY_SANDBOX_HIDE", hide);
     }
     return env;
