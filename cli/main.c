@@ -1,6 +1,8 @@
 /* cli/main.c — plugbay, the command-line tool: parses a command, runs it through libplugbay, prints the reply. */
 #include <errno.h>
 #include <limits.h>
+#include <pwd.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -44,6 +46,13 @@ static const command commands[] = {
     {"reload", BROKER_COMMAND, {"ID"}, "", "unload and load a plugin again", .render = render_state},
     {"status", BROKER_COMMAND, {NULL}, "", "show the broker, every plugin's runtime state and the extension points",
      .render = render_status},
+    {"host.add", BROKER_COMMAND, {"NAME"}, " --uid UID|USER --role observer|host|admin [--grant PERM]...",
+     "let a local user talk to plugbayd as NAME in a role; a host's --grant call:PATTERN and provide:PATTERN "
+     "say what it may call and provide", .render = render_host},
+    {"host.list", BROKER_COMMAND, {NULL}, "", "list the local users let in: name, uid, role, grants",
+     .render = render_hosts},
+    {"host.remove", BROKER_COMMAND, {"NAME"}, "", "stop letting host NAME in and end its connections",
+     .render = render_host},
     {"call", CALL, {"EXTPOINT", "JSON-ARGS"}, " [--timeout MS] [--context CTX]",
      "call an extension point with a JSON array of arguments; print the result as JSON", .render = NULL},
     {"keygen", OFFLINE, {NULL}, " --out FILE [--comment TEXT]",
@@ -64,6 +73,7 @@ typedef struct request {
     int timeout_ms;       /* 0: the default of the call or command */
     const char *context;
     const char *key, *out, *comment, *trusted; /* --key, --out, --comment, --trusted-keys */
+    const char *uid, *role;                    /* --uid, --role (host add) */
     const char **grants;  /* --grant values */
     size_t ngrants;
     bool grant_all;       /* --grant-all */
@@ -81,7 +91,9 @@ static int nargs(const command *cmd)
 
 static void print_synopsis(FILE *f, const command *cmd)
 {
-    fprintf(f, "plugbay %s", cmd->name);
+    const char *dot = strchr(cmd->name, '.'); /* host.add is typed "host add" */
+    fprintf(f, "plugbay %.*s%s%s", dot ? (int)(dot - cmd->name) : (int)strlen(cmd->name), cmd->name, dot ? " " : "",
+            dot ? dot + 1 : "");
     for (int i = 0; i < nargs(cmd); i++)
         fprintf(f, " %s", cmd->operands[i]);
     fputs(cmd->options, f);
@@ -141,12 +153,27 @@ static void print_help(void)
          "  --comment TEXT (keygen) who owns the key, written after the public key\n"
          "  --key FILE     (sign) the secret key to sign with\n"
          "  --trusted-keys KEYDIR  (verify) require a signing key among KEYDIR/*.pub\n"
+         "  --uid UID|USER (host add) the local user, by number or name\n"
+         "  --role ROLE    (host add) observer (list, info, status), host (calls and provides,\n"
+         "                 within its --grant call:PATTERN / provide:PATTERN) or admin (everything)\n"
          "\n"
          "Exit status: 0 on success, 1 when the broker, the plugin or a signature check\n"
          "reports an error, 2 for a usage error. Errors are one line on stderr:\n"
          "  plugbay: [PLUGIN: ]MESSAGE (BAY_ECODE)\n"
          "\n"
          "See docs/cli.md for each command's output.");
+}
+
+/* user_id reads --uid: a number, or the name of a user of this machine; -1 when it is neither. */
+static int64_t user_id(const char *text)
+{
+    char *end;
+    errno = 0;
+    long long n = strtoll(text, &end, 10);
+    if (*text && *end == '\0' && errno == 0)
+        return n >= 0 && n <= UINT32_MAX ? n : -1;
+    struct passwd *pw = getpwnam(text);
+    return pw ? (int64_t)pw->pw_uid : -1;
 }
 
 static const command *find_command(const char *name)
@@ -186,6 +213,7 @@ static bool text_option(request *r, int argc, char **argv, int *i, bool *missing
     } texts[] = {
         {"--broker", &r->broker}, {"--context", &r->context}, {"--key", &r->key},
         {"--out", &r->out},       {"--comment", &r->comment}, {"--trusted-keys", &r->trusted},
+        {"--uid", &r->uid},       {"--role", &r->role},
     };
     for (size_t t = 0; t < sizeof texts / sizeof texts[0] && !*missing; t++) {
         const char *v = option_value(texts[t].name, argc, argv, i, missing);
@@ -231,15 +259,19 @@ static int parse(int argc, char **argv, request *r)
     return 0;
 }
 
-/* command_args builds the map a broker command takes: {"id": ID} and, for
- * install and grant, "grant": [PERM, ...] and "grant_all". NULL for commands
- * without operands. */
-static bay_value *command_args(const command *cmd, const request *r)
+/* command_args builds the map a broker command takes: {"id": ID} (host
+ * commands: {"name": NAME}, and for host add "uid" and "role") and, for
+ * install, grant and host add, "grant": [PERM, ...] and "grant_all". NULL
+ * for commands without operands. */
+static bay_value *command_args(const command *cmd, const request *r, int64_t uid)
 {
     if (nargs(cmd) == 0)
         return NULL;
     bay_value *args = bay_map();
-    bool ok = args && bay_map_set(args, "id", bay_str(r->words[1])) == 0;
+    bool host = strncmp(cmd->name, "host.", 5) == 0;
+    bool ok = args && bay_map_set(args, host ? "name" : "id", bay_str(r->words[1])) == 0;
+    if (ok && r->role)
+        ok = bay_map_set(args, "role", bay_str(r->role)) == 0 && bay_map_set(args, "uid", bay_int(uid)) == 0;
     if (ok && r->ngrants) {
         bay_value *grants = bay_array();
         for (size_t i = 0; grants && i < r->ngrants && ok; i++)
@@ -393,6 +425,15 @@ static int run_command_line(int argc, char **argv)
     }
     if (r.nwords == 0)
         return usage_error(NULL, "missing COMMAND");
+    char joined[32];
+    if (r.nwords == 1 && strcmp(r.words[0], "host") == 0 && !r.help)
+        return usage_error(NULL, "host needs add, list or remove");
+    if (r.nwords >= 2 && strcmp(r.words[0], "host") == 0) { /* "host add" is the command host.add */
+        snprintf(joined, sizeof joined, "host.%s", r.words[1]);
+        r.words[1] = joined;
+        r.words++;
+        r.nwords--;
+    }
     const command *cmd = find_command(r.words[0]);
     if (cmd == NULL)
         return usage_error(NULL, "unknown command \"%s\"", r.words[0]);
@@ -405,8 +446,17 @@ static int run_command_line(int argc, char **argv)
         return usage_error(cmd, "missing %s", cmd->operands[r.nwords - 1]);
     if ((int)r.nwords - 1 > want)
         return usage_error(cmd, "unexpected argument \"%s\"", r.words[want + 1]);
-    if ((r.ngrants || r.grant_all) && strcmp(cmd->name, "install") != 0 && strcmp(cmd->name, "grant") != 0)
-        return usage_error(cmd, "--grant and --grant-all only go with install and grant");
+    bool add = strcmp(cmd->name, "host.add") == 0;
+    if ((r.ngrants || r.grant_all) && strcmp(cmd->name, "install") != 0 && strcmp(cmd->name, "grant") != 0 &&
+        !(add && !r.grant_all))
+        return usage_error(cmd, "--grant only goes with install, grant and host add, --grant-all with install and grant");
+    if ((r.uid || r.role) && !add)
+        return usage_error(cmd, "--uid and --role only go with host add");
+    int64_t uid = -1;
+    if (add && (!r.uid || !r.role))
+        return usage_error(cmd, "host add needs --uid and --role");
+    if (add && (uid = user_id(r.uid)) < 0)
+        return usage_error(cmd, "--uid needs a uid or a user name of this machine, got \"%s\"", r.uid);
     if (r.context && cmd->kind != CALL)
         return usage_error(cmd, "--context only goes with call");
     if ((rc = signing_options(cmd, &r)) != 0)
@@ -420,7 +470,7 @@ static int run_command_line(int argc, char **argv)
     if (strcmp(cmd->name, "install") == 0 && !r.ngrants && !r.grant_all && (rc = consent(&r)) != 0)
         return rc;
     if (cmd->kind == BROKER_COMMAND)
-        args = command_args(cmd, &r);
+        args = command_args(cmd, &r, uid);
     rc = run(cmd, &r, args);
     bay_value_free(args);
     return rc;

@@ -216,3 +216,25 @@ void render_status(const bay_value *reply)
     putchar('\n');
     print_table(bay_map_get(reply, "extension_points"), point_cols, sizeof point_cols / sizeof point_cols[0]);
 }
+
+void render_hosts(const bay_value *reply)
+{
+    static const column cols[] = {{"NAME", "name"}, {"UID", "uid"}, {"ROLE", "role"}, {"GRANTED", "granted"}};
+    print_table(reply, cols, sizeof cols / sizeof *cols);
+}
+
+void render_host(const bay_value *reply)
+{
+    if (bay_value_type(reply) != BAY_MAP) {
+        puts("removed");
+        return;
+    }
+    put_text(stdout, bay_map_get(reply, "name"));
+    fputs(": uid ", stdout);
+    put_text(stdout, bay_map_get(reply, "uid"));
+    fputs(", role ", stdout);
+    put_text(stdout, bay_map_get(reply, "role"));
+    fputs(", granted ", stdout);
+    put_text(stdout, bay_map_get(reply, "granted"));
+    putchar('\n');
+}

@@ -24,4 +24,11 @@ void render_state(const bay_value *reply);
  * plugins and a table of extension points. */
 void render_status(const bay_value *reply);
 
+/* render_hosts prints the reply of "host list": one table row per host. */
+void render_hosts(const bay_value *reply);
+
+/* render_host prints the reply of "host add" ("NAME: uid U, role R, granted G")
+ * or of "host remove" ("removed"). */
+void render_host(const bay_value *reply);
+
 #endif

@@ -1,0 +1,191 @@
+/* tests/e2e/test_roles.c — who may talk to plugbayd: a second local user is refused until an admin adds it, then
+ * does what its role and grants allow and nothing more, while plugbayd's own user keeps being served. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define OTHER_UID "65534" /* nobody */
+#define SETPRIV "/usr/bin/setpriv"
+
+static harness h;
+static bay_conn *admin; /* plugbayd's own user: an admin */
+
+static void start(void)
+{
+    if (geteuid() != 0 || access(SETPRIV, X_OK) != 0)
+        cr_skip_test("acting as a second local user needs root and %s", SETPRIV);
+    const char *ids[] = {"example/hello", "example/lua-hello", NULL};
+    h_setup(&h, ids);
+    /* The public socket where another user can reach it: the harness's folder is searchable, pub/ readable. */
+    char pub[320];
+    snprintf(pub, sizeof pub, "%s/pub", h.dir);
+    cr_assert_eq(chmod(h.dir, 0711), 0);
+    cr_assert_eq(mkdir(pub, 0755), 0);
+    snprintf(h.url, sizeof h.url, "ipc://%s/plugbayd.sock", pub);
+    const char *extra[] = {"--listen", h.url, NULL};
+    h_start_loaded(&h, extra, ids);
+    admin = h_connect(&h, "admin-app");
+}
+
+static void stop(void)
+{
+    if (admin)
+        bay_close(admin);
+    admin = NULL;
+    h_cleanup(&h);
+}
+
+TestSuite(roles, .init = start, .fini = stop, .timeout = 120);
+
+typedef struct output {
+    int status;
+    char out[4096], err[2048];
+} output;
+
+/* as_other runs plugbay as the other user with the words given (NULL-terminated). */
+static void as_other(output *o, const char *const *words)
+{
+    const char *argv[24] = {SETPRIV, "--reuid=" OTHER_UID, "--regid=" OTHER_UID, "--clear-groups",
+                            BAY_BIN_DIR "/plugbay", "--broker", h.url};
+    size_t n = 7;
+    for (size_t i = 0; words[i] && n < 23; i++)
+        argv[n++] = words[i];
+    argv[n] = NULL;
+    o->status = h_run(&h, argv, o->out, sizeof o->out, o->err, sizeof o->err);
+}
+
+/* as_admin runs plugbay as plugbayd's own user. */
+static void as_admin(output *o, const char *const *words)
+{
+    const char *argv[24] = {BAY_BIN_DIR "/plugbay", "--broker", h.url};
+    size_t n = 3;
+    for (size_t i = 0; words[i] && n < 23; i++)
+        argv[n++] = words[i];
+    argv[n] = NULL;
+    o->status = h_run(&h, argv, o->out, sizeof o->out, o->err, sizeof o->err);
+}
+
+static void expect_refused(const output *o, const char *needle)
+{
+    cr_expect_eq(o->status, 1, "exit %d, out: %s", o->status, o->out);
+    cr_expect(strstr(o->err, needle), "stderr lacks \"%s\": %s", needle, o->err);
+}
+
+static void expect_ok(const output *o)
+{
+    cr_expect_eq(o->status, 0, "exit %d, stderr: %s", o->status, o->err);
+}
+
+/* admin_still_served: plugbayd's own user calls on, whatever the other user tried. */
+static void admin_still_served(void)
+{
+    char out[64];
+    cr_assert_eq(h_call_str(admin, "greet", "admin", 5000, out, sizeof out, NULL), 0);
+    cr_assert_str_eq(out, "Hello, admin!");
+}
+
+Test(roles, another_local_user_is_refused_until_an_admin_adds_it)
+{
+    output o;
+    as_other(&o, (const char *[]){"list", NULL});
+    expect_refused(&o, "uid " OTHER_UID " may not use plugbayd; an admin lets it in with `plugbay host add NAME --uid "
+                       OTHER_UID " --role observer|host|admin` (BAY_EPERM)");
+    as_other(&o, (const char *[]){"call", "greet", "[\"x\"]", NULL});
+    expect_refused(&o, "uid " OTHER_UID " may not use plugbayd");
+    cr_expect(h_wait_log(&h, "refused a connection: uid " OTHER_UID " may not use plugbayd"));
+    admin_still_served();
+
+    as_admin(&o, (const char *[]){"host", "add", "watcher", "--uid", OTHER_UID, "--role", "observer", NULL});
+    expect_ok(&o);
+    cr_expect_str_eq(o.out, "watcher: uid " OTHER_UID ", role observer, granted -\n");
+    as_other(&o, (const char *[]){"list", NULL});
+    expect_ok(&o);
+    cr_expect(strstr(o.out, "example/hello"), "%s", o.out);
+    cr_expect(h_wait_log(&h, "connected (pid "));
+    as_admin(&o, (const char *[]){"host", "remove", "watcher", NULL});
+    expect_ok(&o);
+    as_other(&o, (const char *[]){"status", NULL});
+    expect_refused(&o, "uid " OTHER_UID " may not use plugbayd");
+    admin_still_served();
+}
+
+Test(roles, an_observer_reads_but_cannot_call_or_change_anything)
+{
+    output o;
+    as_admin(&o, (const char *[]){"host", "add", "watcher", "--uid", OTHER_UID, "--role", "observer", NULL});
+    expect_ok(&o);
+    as_other(&o, (const char *[]){"info", "example/hello", NULL});
+    expect_ok(&o);
+    as_other(&o, (const char *[]){"call", "greet", "[\"x\"]", NULL});
+    expect_refused(&o, "(uid " OTHER_UID ", role observer) may not send CALL frames: they need role host (BAY_EPERM)");
+    as_other(&o, (const char *[]){"unload", "example/hello", NULL});
+    expect_refused(&o, "(uid " OTHER_UID ", role observer) may not run unload: it needs role admin (BAY_EPERM)");
+    as_other(&o, (const char *[]){"host", "add", "me", "--uid", "0", "--role", "admin", NULL});
+    expect_refused(&o, "may not run host.add: it needs role admin");
+    cr_expect(h_wait_log(&h, "[audit] host:plugbay-cli (uid " OTHER_UID ", role observer): unload {\"id\":"
+                             "\"example/hello\"}: BAY_EPERM"));
+    char state[32];
+    h_plugin_state(admin, "example/hello", state, sizeof state, NULL, 0);
+    cr_expect_str_eq(state, "loaded");
+    admin_still_served();
+}
+
+Test(roles, a_host_calls_what_it_was_granted_and_nothing_else_on_either_path)
+{
+    output o;
+    as_admin(&o, (const char *[]){"host", "add", "app", "--uid", OTHER_UID, "--role", "host", "--grant", "call:greet",
+                                  NULL});
+    expect_ok(&o);
+    cr_expect_str_eq(o.out, "app: uid " OTHER_UID ", role host, granted call:greet\n");
+    for (int fast = 0; fast < 2; fast++) {
+        setenv("PLUGBAY_FASTPATH", fast ? "1" : "0", 1); /* the CLI keeps what it is given */
+        as_other(&o, (const char *[]){"call", "greet", "[\"app\"]", NULL});
+        expect_ok(&o);
+        cr_expect_str_eq(o.out, "\"Hello, app!\"\n");
+        as_other(&o, (const char *[]){"call", "lua.greet", "[\"app\"]", NULL});
+        expect_refused(&o, "(uid " OTHER_UID ", role host) may not call \"lua.greet\": it was not granted "
+                           "call:lua.greet (BAY_EPERM)");
+    }
+    unsetenv("PLUGBAY_FASTPATH");
+    as_other(&o, (const char *[]){"install", "example/hello", "--grant-all", NULL});
+    expect_refused(&o, "may not run install: it needs role admin");
+    as_other(&o, (const char *[]){"grant", "example/hello", "--grant", "call:*", NULL});
+    expect_refused(&o, "may not run grant: it needs role admin");
+    admin_still_served();
+}
+
+Test(roles, bad_host_entries_are_refused_clearly)
+{
+    output o;
+    as_admin(&o, (const char *[]){"host", "add", "x", "--uid", "no-such-user-here", "--role", "host", NULL});
+    cr_expect_eq(o.status, 2);
+    cr_expect(strstr(o.err, "--uid needs a uid or a user name of this machine, got \"no-such-user-here\""), "%s", o.err);
+    as_admin(&o, (const char *[]){"host", "add", "x", "--uid", OTHER_UID, "--role", "root", NULL});
+    expect_refused(&o, "role \"root\" is none of observer, host, admin (BAY_EINVAL)");
+    as_admin(&o, (const char *[]){"host", "add", "x", "--uid", "0", "--role", "observer", NULL});
+    expect_refused(&o, "uid 0 is plugbayd's own user or root, an admin always (BAY_EINVAL)");
+    as_admin(&o, (const char *[]){"host", "add", "x", "--uid", OTHER_UID, "--role", "observer", "--grant",
+                                  "call:greet", NULL});
+    expect_refused(&o, "only a host is limited by grants; an observer is not (BAY_EINVAL)");
+    as_admin(&o, (const char *[]){"host", "add", "x", "--uid", OTHER_UID, "--role", "host", "--grant", "fs.read:/",
+                                  NULL});
+    expect_refused(&o, "a host's grant is call:PATTERN or provide:PATTERN, not \"fs.read:/\" (BAY_EINVAL)");
+    as_admin(&o, (const char *[]){"host", "add", "Bad Name", "--uid", OTHER_UID, "--role", "host", NULL});
+    expect_refused(&o, "host name \"Bad Name\" must be 1 to 63 of a-z, 0-9, '.', '_' and '-' (BAY_EINVAL)");
+    as_admin(&o, (const char *[]){"host", "add", "x", "--uid", OTHER_UID, NULL});
+    cr_expect_eq(o.status, 2);
+    cr_expect(strstr(o.err, "host add needs --uid and --role"), "%s", o.err);
+    as_admin(&o, (const char *[]){"host", "remove", "nobody-here", NULL});
+    expect_refused(&o, "no host nobody-here (see `plugbay host list`) (BAY_ENOENT)");
+    as_admin(&o, (const char *[]){"host", "list", NULL});
+    expect_ok(&o);
+    cr_expect_str_eq(o.out, "NAME  UID  ROLE  GRANTED\n", "nothing was added: %s", o.out);
+    as_other(&o, (const char *[]){"list", NULL});
+    expect_refused(&o, "may not use plugbayd");
+    admin_still_served();
+}
