@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <nng/protocol/reqrep0/rep.h>
+#include <nng/supplemental/tls/tls.h>
 #include <nng/transport/ipc/ipc.h>
 
 #include "value_convert.h"
@@ -292,6 +293,18 @@ static void rdv_cb(void *arg)
         queue_push(&b->queue, 0, nng_aio_get_msg(b->rdv_aio));
 }
 
+/* tls_listener gives listener l plugbayd's certificate and key (--tls-cert)
+ * and lets in only peers whose certificate chains to --tls-client-ca. */
+static int tls_listener(broker *b, nng_listener l)
+{
+    int rv = nng_listener_set_string(l, NNG_OPT_TLS_CERT_KEY_FILE, b->opt.tls_cert);
+    if (rv == 0)
+        rv = nng_listener_set_string(l, NNG_OPT_TLS_CA_FILE, b->opt.tls_client_ca);
+    if (rv == 0)
+        rv = nng_listener_set_int(l, NNG_OPT_TLS_AUTH_MODE, NNG_TLS_AUTH_MODE_REQUIRED);
+    return rv;
+}
+
 /* make_conn_dir removes a killed broker's public socket file and makes the
  * folder of hosts' connection sockets beside it, empty, mode 0711: another
  * local user can reach a socket it was told the name of, not list them. */
@@ -345,6 +358,8 @@ int conn_listen_public(broker *b)
         rv = nng_listener_create(&l, b->rdv, b->url);
     if (rv == 0 && strncmp(b->url, "ipc://", 6) == 0)
         rv = nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0666);
+    if (rv == 0 && b->opt.tls_cert)
+        rv = tls_listener(b, l);
     if (rv == 0)
         rv = nng_listener_start(l, 0);
     if (rv == 0)
@@ -365,11 +380,11 @@ int conn_listen_public(broker *b)
 static void pair_url(broker *b, conn_role role, uint64_t session, char *url, size_t len)
 {
     const char *host = NULL;
-    if (role != ROLE_WORKER && strncmp(b->url, "tcp://", 6) == 0)
-        host = b->url + 6;
+    if (role != ROLE_WORKER && strncmp(b->url, "tls+tcp://", 10) == 0)
+        host = b->url + 10;
     if (host) {
         const char *colon = strrchr(host, ':');
-        snprintf(url, len, "tcp://%.*s:0", (int)(colon ? colon - host : (ptrdiff_t)strlen(host)), host);
+        snprintf(url, len, "tls+tcp://%.*s:0", (int)(colon ? colon - host : (ptrdiff_t)strlen(host)), host);
     } else if (role != ROLE_WORKER) {
         snprintf(url, len, "ipc://%s/c%llu.sock", b->conn_dir, (unsigned long long)session);
     } else {
@@ -418,7 +433,9 @@ conn *conn_open(broker *b, conn_role role, uint64_t peer, pid_t peer_pid, char *
         /* A host's may be another local user's; only the pid that did the rendezvous may dial it (peer.h). */
         nng_listener_set_int(c->listener, NNG_OPT_IPC_PERMISSIONS, role == ROLE_WORKER ? 0600 : 0666);
     }
-    if (rv == 0 && (rv = nng_listener_start(c->listener, 0)) == 0 && strncmp(url, "tcp://", 6) == 0) {
+    if (rv == 0 && role != ROLE_WORKER && b->opt.tls_cert)
+        rv = tls_listener(b, c->listener);
+    if (rv == 0 && (rv = nng_listener_start(c->listener, 0)) == 0 && strncmp(url, "tls+tcp://", 10) == 0) {
         int port = 0;
         nng_listener_get_int(c->listener, NNG_OPT_TCP_BOUND_PORT, &port);
         char *colon = strrchr(url, ':');
@@ -543,15 +560,16 @@ static uint64_t peer_key(nng_msg *msg)
 
 /* identify decides who a rendezvous request comes from: over ipc its user
  * (SO_PEERCRED) and the role that user has, with the grants of a host an
- * admin added (*grants, a copy; NULL: unlimited); over tcp an admin, until
- * tcp needs TLS (docs/security.md). BAY_EPERM when the user may not connect. */
+ * admin added (*grants, a copy; NULL: unlimited); over tls+tcp, whose TLS
+ * handshake checked its certificate, plugbayd --remote-role. BAY_EPERM when
+ * the user may not connect. */
 static int identify(broker *b, nng_pipe p, int64_t *uid, bay__role *rights, char ***grants, bay_error *err)
 {
     uint64_t u;
     *grants = NULL;
-    if (nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_UID, &u) != 0) {
+    if (nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_UID, &u) != 0) { /* tls+tcp: its certificate let it in */
         *uid = -1;
-        *rights = BAY_ROLE_ADMIN;
+        *rights = b->opt.remote_role;
         return 0;
     }
     *uid = (int64_t)u;

@@ -24,7 +24,10 @@ static void usage(FILE *to)
             "usage: plugbayd [options]\n"
             "  --plugins DIR        plugin folders, one per plugin with a plugin.json (default ./plugins)\n"
             "  --state DIR          installed plugins, data folders, sockets (default ./state)\n"
-            "  --listen URL         where hosts connect: ipc://PATH or tcp://HOST:PORT\n"
+            "  --listen URL         where hosts connect: ipc://PATH or tls+tcp://HOST:PORT\n"
+            "  --tls-cert FILE      (tls+tcp) a PEM file with plugbayd's certificate and private key\n"
+            "  --tls-client-ca FILE (tls+tcp) the certificate authority remote hosts' certificates must chain to\n"
+            "  --remote-role ROLE   (tls+tcp) the role of a remote host: observer, host (default) or admin\n"
             "                       (default ipc://STATE/plugbayd.sock)\n"
             "  --autoinstall        install and enable every plugin found that is not installed yet\n"
             "  --worker-dir DIR     where the plugbay-worker-LANG programs are (default: next to plugbayd)\n"
@@ -62,10 +65,42 @@ static int number(const char *opt, const char *s, int *out)
     return 0;
 }
 
+/* check_listen refuses a --listen plugbayd must not or cannot use: plain
+ * tcp://, and tls+tcp:// without its certificate. Returns 0 or 2. */
+static int check_listen(const bay__options *o)
+{
+    const char *url = o->listen_url ? o->listen_url : "ipc://";
+    bool tls = strncmp(url, "tls+tcp://", 10) == 0;
+    if (strncmp(url, "tcp://", 6) == 0 || strncmp(url, "tcp4://", 7) == 0 || strncmp(url, "tcp6://", 7) == 0) {
+        fprintf(stderr, "plugbayd: will not listen on %s: commands and calls would cross the network in clear text, "
+                        "from anyone who reaches the port; listen on tls+tcp://%s with --tls-cert FILE and add each "
+                        "remote host's key (docs/remote-hosts.md)\n",
+                url, strstr(url, "://") + 3);
+        return 2;
+    }
+    if (tls && (o->tls_cert == NULL || o->tls_client_ca == NULL)) {
+        fprintf(stderr, "plugbayd: --listen %s needs --tls-cert FILE, a PEM file holding plugbayd's certificate and "
+                        "its private key, and --tls-client-ca FILE, the certificate authority that signs the "
+                        "certificates of the hosts allowed in (docs/remote-hosts.md)\n", url);
+        return 2;
+    }
+    if (!tls && (o->tls_cert || o->tls_client_ca)) {
+        fprintf(stderr, "plugbayd: --tls-cert and --tls-client-ca go with --listen tls+tcp://HOST:PORT\n");
+        return 2;
+    }
+    const char *files[] = {o->tls_cert, o->tls_client_ca}, *names[] = {"--tls-cert", "--tls-client-ca"};
+    for (int i = 0; tls && i < 2; i++)
+        if (access(files[i], R_OK) != 0) {
+            fprintf(stderr, "plugbayd: %s %s: %s\n", names[i], files[i], strerror(errno));
+            return 2;
+        }
+    return 0;
+}
+
 static int parse(int argc, char **argv, bay__options *o)
 {
     enum { O_PLUGINS = 256, O_STATE, O_LISTEN, O_AUTO, O_WORKERS, O_LOG, O_BEAT, O_MISSES, O_GRACE, O_RESTART,
-           O_DRAIN, O_MEMORY, O_NOSANDBOX, O_NONS, O_PARENT, O_CGROUP, O_START, O_TRUSTED, O_POLICY, O_VERSION, O_HELP };
+           O_DRAIN, O_MEMORY, O_NOSANDBOX, O_NONS, O_PARENT, O_CGROUP, O_START, O_TRUSTED, O_POLICY, O_TLS_CERT, O_TLS_CA, O_REMOTE_ROLE, O_VERSION, O_HELP };
     static const struct option opts[] = {
         {"plugins", required_argument, 0, O_PLUGINS},     {"state", required_argument, 0, O_STATE},
         {"listen", required_argument, 0, O_LISTEN},       {"autoinstall", no_argument, 0, O_AUTO},
@@ -78,6 +113,8 @@ static int parse(int argc, char **argv, bay__options *o)
         {"exit-with-parent", no_argument, 0, O_PARENT},  {"cgroup", required_argument, 0, O_CGROUP},
         {"start-timeout-ms", required_argument, 0, O_START},
         {"trusted-keys", required_argument, 0, O_TRUSTED}, {"signature-policy", required_argument, 0, O_POLICY},
+        {"tls-cert", required_argument, 0, O_TLS_CERT},   {"tls-client-ca", required_argument, 0, O_TLS_CA},
+        {"remote-role", required_argument, 0, O_REMOTE_ROLE},
         {"help", no_argument, 0, O_HELP},                 {0, 0, 0, 0},
     };
     int c, window = 60;
@@ -87,6 +124,14 @@ static int parse(int argc, char **argv, bay__options *o)
         case O_PLUGINS: o->plugins_dir = optarg; break;
         case O_STATE: o->state_dir = optarg; break;
         case O_LISTEN: o->listen_url = optarg; break;
+        case O_TLS_CERT: o->tls_cert = optarg; break;
+        case O_TLS_CA: o->tls_client_ca = optarg; break;
+        case O_REMOTE_ROLE:
+            if ((o->remote_role = bay__role_parse(optarg)) == BAY_ROLE_NONE) {
+                fprintf(stderr, "plugbayd: --remote-role expects observer, host or admin, got \"%s\"\n", optarg);
+                return 2;
+            }
+            break;
         case O_AUTO: o->autoinstall = true; break;
         case O_WORKERS: o->worker_dir = optarg; break;
         case O_LOG: o->log_path = optarg; break;
@@ -135,7 +180,7 @@ static int parse(int argc, char **argv, bay__options *o)
         return 2;
     }
     o->restart_window_ms = window * 1000;
-    return 0;
+    return check_listen(o);
 }
 
 int main(int argc, char **argv)
@@ -144,7 +189,8 @@ int main(int argc, char **argv)
                         .heartbeat_misses = 3, .hang_grace_ms = 2000, .restart_limit = 5,
                         .restart_window_ms = 60000, .drain_timeout_ms = 30000, .memory_mb = 1024,
                         .start_timeout_ms = 30000,
-                        .sandbox = true, .namespaces = true, .sig_policy = BAY_SIG_WARN}};
+                        .sandbox = true, .namespaces = true, .sig_policy = BAY_SIG_WARN,
+                        .remote_role = BAY_ROLE_HOST}};
     int rc = parse(argc, argv, &b.opt);
     if (rc)
         return rc;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <nng/protocol/pair1/pair.h>
+#include <nng/supplemental/tls/tls.h>
 #include <nng/protocol/reqrep0/req.h>
 
 int bay__from_nng(int rv)
@@ -147,9 +148,54 @@ static int send_hello(nng_socket s, const char *url, const char *role, const cha
     return rc ? bay_error_set(err, rc, NULL, "sending HELLO to plugbayd at %s: %s", url, bay_strerror(rc)) : 0;
 }
 
+/* tls_dialer sets up dialer d of a tls+tcp:// url: this host shows the
+ * certificate and key in $PLUGBAY_TLS_CERT; plugbayd's certificate must chain
+ * to $PLUGBAY_TLS_CA and name $PLUGBAY_TLS_SERVER_NAME (default: the url's
+ * host). Returns 0 or a bay_errno code with err. */
+static int tls_dialer(nng_dialer d, const char *url, bay_error *err)
+{
+    const char *ca = getenv("PLUGBAY_TLS_CA"), *name = getenv("PLUGBAY_TLS_SERVER_NAME");
+    if (ca == NULL || *ca == '\0')
+        return bay_error_set(err, BAY_EINVAL, NULL,
+                             "%s: set PLUGBAY_TLS_CA to the file of the certificate authority that signed plugbayd's "
+                             "certificate (docs/remote-hosts.md)",
+                             url);
+    char host[256];
+    const char *h = url + strlen("tls+tcp://"), *colon = strrchr(h, ':');
+    snprintf(host, sizeof host, "%.*s", (int)(colon ? colon - h : (ptrdiff_t)strlen(h)), h);
+    const char *cert = getenv("PLUGBAY_TLS_CERT");
+    if (cert == NULL || *cert == '\0')
+        return bay_error_set(err, BAY_EINVAL, NULL,
+                             "%s: set PLUGBAY_TLS_CERT to the file of this host's certificate and private key, signed "
+                             "by the authority plugbayd trusts (docs/remote-hosts.md)",
+                             url);
+    int rv = nng_dialer_set_string(d, NNG_OPT_TLS_CA_FILE, ca);
+    if (rv == 0 && (rv = nng_dialer_set_string(d, NNG_OPT_TLS_CERT_KEY_FILE, cert)) != 0)
+        return bay_error_set(err, BAY_EINVAL, NULL, "%s: PLUGBAY_TLS_CERT %s: %s", url, cert, nng_strerror(rv));
+    if (rv == 0)
+        rv = nng_dialer_set_string(d, NNG_OPT_TLS_SERVER_NAME, name && *name ? name : host);
+    if (rv == 0)
+        rv = nng_dialer_set_int(d, NNG_OPT_TLS_AUTH_MODE, NNG_TLS_AUTH_MODE_REQUIRED);
+    return rv ? bay_error_set(err, BAY_EINVAL, NULL, "%s: PLUGBAY_TLS_CA %s: %s", url, ca, nng_strerror(rv)) : 0;
+}
+
 static int dial(nng_socket s, const char *url, bay_error *err)
 {
-    int rv = nng_dial(s, url, NULL, 0);
+    nng_dialer d;
+    int rv = nng_dialer_create(&d, s, url);
+    if (rv == 0 && strncmp(url, "tls+tcp://", 10) == 0) {
+        int rc = tls_dialer(d, url, err);
+        if (rc)
+            return rc;
+    }
+    if (rv == 0)
+        rv = nng_dialer_start(d, 0);
+    if (rv == NNG_ECRYPTO || rv == NNG_EPEERAUTH || (rv == NNG_ECLOSED && strncmp(url, "tls+", 4) == 0))
+        return bay_error_set(err, BAY_ECONN, NULL,
+                             "cannot connect to plugbayd at %s: the TLS handshake failed (%s): plugbayd's "
+                             "certificate must chain to PLUGBAY_TLS_CA and name the host (PLUGBAY_TLS_SERVER_NAME), "
+                             "and this host's (PLUGBAY_TLS_CERT) to the authority plugbayd trusts",
+                             url, nng_strerror(rv));
     if (rv)
         return bay_error_set(err, bay__from_nng(rv) == BAY_EINVAL ? BAY_EINVAL : BAY_ECONN, NULL,
                              "cannot connect to plugbayd at %s: %s; is plugbayd running there (plugbayd --listen %s)?",

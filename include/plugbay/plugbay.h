@@ -36,7 +36,8 @@ typedef struct bay_call_opts {
     const char *context; /* only providers declaring this context (or none) see the call; NULL = all */
 } bay_call_opts;
 
-/* bay_connect connects to the broker at url ("ipc:///path", "tcp://host:port")
+/* bay_connect connects to the broker at url ("ipc:///path", "tls+tcp://host:port"
+ * with $PLUGBAY_TLS_CERT, $PLUGBAY_TLS_CA and optionally $PLUGBAY_TLS_SERVER_NAME)
  * and performs the versioned handshake; name identifies this host in the
  * broker's log. On success *out is a connection the caller closes with
  * bay_close(). NULL url means $PLUGBAY_BROKER, else "ipc://./state/plugbayd.sock". */
