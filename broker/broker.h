@@ -76,6 +76,8 @@ typedef struct conn {
     bay__role rights;    /* what a host may do (role.h), decided at the rendezvous */
     char **grants;       /* a host added with role host: the call: and provide: it may use; NULL: unlimited */
     char who[224];       /* conn_who's words */
+    int calls_in_flight; /* its calls and events plugbayd routes now (route.c; capped there) */
+    bay__log_limit dropped_log; /* the lines about its events dropped past the cap */
     struct plugin *plugin; /* for a worker */
     struct peer_log *log;  /* the rate limit of log lines about this peer (conn.c) */
     struct conn_closer *closer;

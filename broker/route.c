@@ -14,6 +14,7 @@ typedef struct call {
     uint64_t id;           /* the broker's id, used towards providers */
     uint64_t origin;       /* caller's session, 0 for a timer tick */
     uint64_t origin_id;    /* caller's id */
+    uint64_t caller;       /* the session that sent it, events too (its calls_in_flight counts it), 0 for a timer */
     char *name;            /* extension point */
     char *context;
     int kind;
@@ -40,12 +41,19 @@ struct route_calls {
 };
 
 #define TIMER_TIMEOUT_MS 30000
+/* Calls and events one connection may have in flight at once: past it, more
+ * are refused (BAY_EBUSY), so that one flooding peer cannot fill plugbayd's
+ * table, its memory and the providers' queues for everyone. */
+#define CONN_CALLS_MAX 1024
 #define MAX_TIMEOUT_MS (3600 * 1000)
 
 static void call_free(broker *b, call *k)
 {
     if (k->timer)
         k->timer->running = false;
+    conn *from = k->caller ? conn_get(b, k->caller) : NULL;
+    if (from)
+        from->calls_in_flight--;
     bay__idmap_del(b->calls->byid, k->id);
     free(k->name);
     free(k->context);
@@ -278,6 +286,18 @@ static void start(broker *b, conn *from, const bay__frame *f, bool answer)
             bay__log(BAY_LOG_WARN, caller->id, "refused event %s: not granted call:%s", f->name, f->name);
         return;
     }
+    if (from->calls_in_flight >= CONN_CALLS_MAX) {
+        if (answer)
+            conn_send_error(b, from, f->id, BAY_EBUSY, NULL,
+                            "%s has %d calls and events in flight, the most one connection may; wait for answers "
+                            "before sending more",
+                            from->name, CONN_CALLS_MAX);
+        else
+            bay__log_limited(&from->dropped_log, bay__now_ms(), BAY_LOG_WARN, from->name,
+                             "dropped event %s: %d calls and events in flight, the most one connection may", f->name,
+                             CONN_CALLS_MAX);
+        return;
+    }
     bay__extpoint *e = bay__registry_find(b->reg, f->name);
     if (e == NULL) {
         snprintf(msg, sizeof msg, "no extension point \"%s\" is declared or provided", f->name);
@@ -310,6 +330,8 @@ static void start(broker *b, conn *from, const bay__frame *f, bool answer)
     }
     k->origin = origin;
     k->origin_id = f->id;
+    k->caller = from->session;
+    from->calls_in_flight++;
     send_next(b, k);
 }
 

@@ -190,3 +190,43 @@ Test(calls, binary_and_nested_values_cross_unchanged)
     bay_value_free(args);
     bay_value_free(res);
 }
+
+/* A host with the most calls in flight plugbayd allows one connection (1024) is refused the next with a clear
+ * error, while another host is served; once its calls are cancelled it calls again. On the fast path a
+ * handle's calls do not go through plugbayd, so the host goes through it (events always do): an async call. */
+Test(calls, a_connection_with_too_many_calls_in_flight_is_refused_more_and_others_are_served)
+{
+    enum { MAX = 1024 };
+    bay_conn *flood = h_connect(&h, "flood");
+    static bay_pending *p[MAX];
+    bay_value *args = bay_array();
+    bay_array_push(args, bay_int(60000));
+    bay_call_opts o = {.timeout_ms = 90000};
+    bay_error err;
+    for (int i = 0; i < MAX; i++)
+        cr_assert_eq(bay_call_async(flood, "slow.sleep", args, &o, &p[i], &err), 0, "call %d: %s", i, err.message);
+    bay_value *res = NULL;
+    int rc = BAY_EPENDING;
+    bay_pending *more;
+    cr_assert_eq(bay_call_async(flood, "slow.sleep", args, &o, &more, &err), 0, "%s", err.message);
+    rc = bay_pending_wait(more, 20000, &res, &err);
+    cr_expect_eq(rc, BAY_EBUSY, "got %s: %s", bay_errname(rc), err.message);
+    cr_expect(strstr(err.message, "host:flood has 1024 calls and events in flight, the most one connection may"),
+              "%s", err.message);
+    bay_pending_free(more);
+
+    char out[64];
+    cr_assert_eq(h_call_str(c, "greet", "bystander", 5000, out, sizeof out, &err), 0, "%s", err.message);
+    cr_assert_str_eq(out, "Hello, bystander!");
+
+    for (int i = 0; i < MAX; i++)
+        bay_pending_free(p[i]); /* each cancels its call */
+    bay_value_free(args);
+    args = bay_array();
+    bay_array_push(args, bay_int(1));
+    o.timeout_ms = 60000;
+    cr_assert_eq(bay_call(flood, "slow.sleep", args, &o, &res, &err), 0, "after the cancels: %s", err.message);
+    bay_value_free(res);
+    bay_value_free(args);
+    bay_close(flood);
+}
