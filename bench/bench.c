@@ -446,6 +446,46 @@ static json_t *bench_target(bay_conn *fast, bay_conn *nng, pid_t broker, const s
                      "extra_pss_kb", extra, "worker_pss_kb", (json_int_t)pss, "worker_rss_kb", (json_int_t)rss);
 }
 
+/* fairness measures what a host flooding plugbayd (THREADS threads calling
+ * without pause on a connection of its own) costs another host's calls
+ * through plugbayd: p50 and p99 alone, then during the flood. */
+static json_t *fairness(const char *url, const struct target *t)
+{
+    bay_conn *victim = connect_path(url, false), *flooder = connect_path(url, false);
+    bench_call v = {victim, t->ext, NULL}, fl = {flooder, t->ext, NULL};
+    bay_value_from_json(t->args_json, &v.args, NULL, 0);
+    fl.args = v.args;
+    stats alone = time_loop(call_one, &v, WARMUP, SAMPLES);
+    atomic_bool stop = false;
+    rater r[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        r[i] = (rater){.call = fl, .stop = &stop};
+        pthread_create(&r[i].thread, NULL, rate_loop, &r[i]);
+    }
+    double t0 = now_us();
+    stats flooded = time_loop(call_one, &v, WARMUP, SAMPLES);
+    atomic_store(&stop, true);
+    long calls = 0;
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(r[i].thread, NULL);
+        calls += r[i].calls;
+    }
+    double flood_rate = (double)calls / ((now_us() - t0) / 1e6);
+    bay_value_free(v.args);
+    bay_close(victim);
+    bay_close(flooder);
+    char label[96];
+    printf("\nfair shares: %s through plugbayd while another host floods it\n", t->ext);
+    row("one host's call p50, alone", alone.p50, "µs", 0);
+    row("one host's call p99, alone", alone.p99, "µs", 0);
+    row("the same p50 during the flood (vs alone)", flooded.p50, "µs", alone.p50);
+    row("the same p99 during the flood (vs alone)", flooded.p99, "µs", alone.p99);
+    snprintf(label, sizeof label, "the flooding host's calls/s, %d threads", THREADS);
+    row(label, flood_rate, "/s", 0);
+    return json_pack("{s:o, s:o, s:f}", "alone", stats_json(alone), "flooded", stats_json(flooded), "flood_calls_per_s",
+                     flood_rate);
+}
+
 /* soak makes n calls of t on c and compares the PSS of worker, broker and host after SOAK_FIRST calls and at the end. */
 static json_t *soak(bay_conn *c, const char *path, const struct target *t, long n, pid_t broker)
 {
@@ -555,6 +595,8 @@ int main(int argc, char **argv)
     for (size_t t = 0; t < NTARGETS; t++)
         if (present & (1u << t))
             json_array_append_new(json_object_get(out, "languages"), bench_target(fast, nng, broker, &targets[t], &base));
+    if (present & 1u)
+        json_object_set_new(out, "fairness", fairness(url, &targets[0]));
     if (soak_calls > 0 && (present & 1u)) {
         printf("\nsoak: %s on %s\n", targets[0].ext, targets[0].id);
         json_t *on_fast = soak(fast, "fast path", &targets[0], soak_calls, broker);
