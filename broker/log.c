@@ -11,7 +11,12 @@
 
 static FILE *out;
 static const char *out_path; /* NULL for stderr */
-static unsigned long lost;   /* lines the log file did not take since the last one it did */
+static unsigned long lost;
+static struct {
+    const char *who;
+    void (*fn)(const char *line, void *arg);
+    void *arg;
+} tap; /* bay__log_tap's */   /* lines the log file did not take since the last one it did */
 
 int bay__log_open(const char *path)
 {
@@ -70,6 +75,15 @@ static void vlog(int level, const char *who, const char *note, const char *fmt, 
         if (((unsigned char)*c < 0x20 && *c != '\t') || *c == 0x7f)
             *c = '?';
     emit(line, note);
+    if (tap.fn && who && strcmp(who, tap.who) == 0)
+        tap.fn(line, tap.arg);
+}
+
+void bay__log_tap(const char *who, void (*fn)(const char *line, void *arg), void *arg)
+{
+    tap.who = who;
+    tap.fn = fn;
+    tap.arg = arg;
 }
 
 void bay__log(int level, const char *who, const char *fmt, ...)

@@ -159,7 +159,7 @@ int loop_run(broker *b)
         bay__log(BAY_LOG_ERROR, NULL, "cannot create signalfd/eventfd: %s", strerror(errno));
         return 1;
     }
-    if (route_init(b) != 0) {
+    if (route_init(b) != 0 || command_init(b) != 0) {
         bay__log(BAY_LOG_ERROR, NULL, "out of memory");
         return 1;
     }
@@ -230,6 +230,7 @@ int loop_run(broker *b)
     free(owners);
     supervise_kill_all(b);
     route_free(b);
+    command_free(b);
     fastpath_free(b);
     conn_close_all(b);
     lifecycle_free(b);

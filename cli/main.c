@@ -26,6 +26,7 @@ typedef struct command {
     const char *options;                /* the command's own options, for usage lines */
     const char *brief;
     render_fn render;                   /* BROKER_COMMAND: prints the reply for humans */
+    const char *remote;                 /* BROKER_COMMAND: plugbayd's name for it, when not name */
     signing_fn offline;                 /* OFFLINE: runs the command, which needs no broker */
 } command;
 
@@ -53,6 +54,9 @@ static const command commands[] = {
      .render = render_hosts},
     {"host.remove", BROKER_COMMAND, {"NAME"}, "", "stop letting host NAME in and end its connections",
      .render = render_host},
+    {"logs", BROKER_COMMAND, {NULL}, " --audit [--lines N]",
+     "show plugbayd's last audit lines (up to 1,000): who ran which admin command, and how it ended",
+     .render = render_lines, .remote = "audit"},
     {"call", CALL, {"EXTPOINT", "JSON-ARGS"}, " [--timeout MS] [--context CTX]",
      "call an extension point with a JSON array of arguments; print the result as JSON", .render = NULL},
     {"keygen", OFFLINE, {NULL}, " --out FILE [--comment TEXT]",
@@ -77,6 +81,8 @@ typedef struct request {
     const char **grants;  /* --grant values */
     size_t ngrants;
     bool grant_all;       /* --grant-all */
+    bool audit;           /* --audit (logs) */
+    long lines;           /* --lines (logs), 0 when not given */
     const char **words;   /* the command and its operands */
     size_t nwords;
 } request;
@@ -154,6 +160,7 @@ static void print_help(void)
          "  --key FILE     (sign) the secret key to sign with\n"
          "  --trusted-keys KEYDIR  (verify) require a signing key among KEYDIR/*.pub\n"
          "  --uid UID|USER (host add) the local user, by number or name\n"
+         "  --audit        (logs) the audit lines; --lines N the last N of them\n"
          "  --role ROLE    (host add) observer (list, info, status), host (calls and provides,\n"
          "                 within its --grant call:PATTERN / provide:PATTERN) or admin (everything)\n"
          "\n"
@@ -238,6 +245,8 @@ static int parse(int argc, char **argv, request *r)
             options = false;
         } else if (strcmp(a, "--grant-all") == 0) {
             r->grant_all = true;
+        } else if (strcmp(a, "--audit") == 0) {
+            r->audit = true;
         } else if (strcmp(a, "--json") == 0) {
             r->json = true;
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -246,6 +255,11 @@ static int parse(int argc, char **argv, request *r)
             continue;
         } else if ((v = option_value("--grant", argc, argv, &i, &missing)) != NULL) {
             r->grants[r->ngrants++] = v;
+        } else if ((v = option_value("--lines", argc, argv, &i, &missing)) != NULL) {
+            char *end;
+            r->lines = strtol(v, &end, 10);
+            if (*v == '\0' || *end != '\0' || r->lines <= 0 || r->lines > 1000000)
+                return usage_error(NULL, "--lines needs a positive number, got \"%s\"", v);
         } else if ((v = option_value("--timeout", argc, argv, &i, &missing)) != NULL) {
             char *end;
             long ms = strtol(v, &end, 10);
@@ -265,6 +279,11 @@ static int parse(int argc, char **argv, request *r)
  * for commands without operands. */
 static bay_value *command_args(const command *cmd, const request *r, int64_t uid)
 {
+    if (r->lines) {
+        bay_value *args = bay_map();
+        bay_map_set(args, "lines", bay_int(r->lines));
+        return args;
+    }
     if (nargs(cmd) == 0)
         return NULL;
     bay_value *args = bay_map();
@@ -315,7 +334,7 @@ static int run(const command *cmd, const request *r, const bay_value *args)
         bay_call_opts opts = {.timeout_ms = r->timeout_ms, .context = r->context};
         rc = bay_call(conn, r->words[1], args, &opts, &reply, &e);
     } else {
-        rc = bay_command(conn, cmd->name, args, r->timeout_ms, &reply, &e);
+        rc = bay_command(conn, cmd->remote ? cmd->remote : cmd->name, args, r->timeout_ms, &reply, &e);
     }
     bay_close(conn);
     if (rc == 0 && (cmd->kind == CALL || r->json))
@@ -452,6 +471,11 @@ static int run_command_line(int argc, char **argv)
         return usage_error(cmd, "--grant only goes with install, grant and host add, --grant-all with install and grant");
     if ((r.uid || r.role) && !add)
         return usage_error(cmd, "--uid and --role only go with host add");
+    bool logs = strcmp(cmd->name, "logs") == 0;
+    if ((r.audit || r.lines) && !logs)
+        return usage_error(cmd, "--audit and --lines only go with logs");
+    if (logs && !r.audit)
+        return usage_error(cmd, "logs shows the audit lines (--audit); plugbayd's whole log is its --log file");
     int64_t uid = -1;
     if (add && (!r.uid || !r.role))
         return usage_error(cmd, "host add needs --uid and --role");

@@ -238,3 +238,9 @@ void render_host(const bay_value *reply)
     put_text(stdout, bay_map_get(reply, "granted"));
     putchar('\n');
 }
+
+void render_lines(const bay_value *reply)
+{
+    for (size_t i = 0; i < bay_value_len(reply); i++)
+        put_text(stdout, bay_array_get(reply, i)), putchar('\n');
+}

@@ -31,4 +31,7 @@ void render_hosts(const bay_value *reply);
  * or of "host remove" ("removed"). */
 void render_host(const bay_value *reply);
 
+/* render_lines prints an array of strings, one per line (logs --audit). */
+void render_lines(const bay_value *reply);
+
 #endif

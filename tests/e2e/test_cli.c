@@ -145,3 +145,31 @@ Test(cli, install_without_consent_lists_the_permissions_and_changes_nothing)
     run(&o, NULL, (const char *[]){"list", "--grant-all", NULL});
     cr_assert_eq(o.status, 2, "--grant-all only goes with install and grant");
 }
+
+Test(cli, logs_audit_shows_who_ran_which_admin_command_and_how_it_ended)
+{
+    output o;
+    run(&o, NULL, (const char *[]){"unload", "example/audit", NULL});
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    run(&o, NULL, (const char *[]){"load", "no/such", NULL});
+    cr_assert_eq(o.status, 1);
+    run(&o, NULL, (const char *[]){"logs", "--audit", "--lines", "2", NULL});
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    cr_expect_eq(lines(o.out), 2, "stdout: %s", o.out);
+    cr_expect(strstr(o.out, "[audit] host:plugbay-cli (uid ") &&
+                  strstr(o.out, ", role admin): unload {\"id\":\"example/audit\"}: done\n"),
+              "stdout: %s", o.out);
+    cr_expect(strstr(o.out, ": load {\"id\":\"no/such\"}: BAY_ENOENT: no plugin \"no/such\" in "), "stdout: %s", o.out);
+    run(&o, NULL, (const char *[]){"logs", NULL});
+    cr_expect_eq(o.status, 2);
+    cr_expect(strstr(o.err, "logs shows the audit lines (--audit); plugbayd's whole log is its --log file"), "%s",
+              o.err);
+    run(&o, NULL, (const char *[]){"logs", "--audit", "--lines", "0", NULL});
+    cr_expect_eq(o.status, 2);
+    cr_expect(strstr(o.err, "--lines needs a positive number, got \"0\""), "%s", o.err);
+    run(&o, NULL, (const char *[]){"list", "--audit", NULL});
+    cr_expect_eq(o.status, 2);
+    cr_expect(strstr(o.err, "--audit and --lines only go with logs"), "%s", o.err);
+    run(&o, NULL, (const char *[]){"load", "example/audit", NULL});
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+}

@@ -127,6 +127,8 @@ Test(roles, an_observer_reads_but_cannot_call_or_change_anything)
     expect_refused(&o, "(uid " OTHER_UID ", role observer) may not run unload: it needs role admin (BAY_EPERM)");
     as_other(&o, (const char *[]){"host", "add", "me", "--uid", "0", "--role", "admin", NULL});
     expect_refused(&o, "may not run host.add: it needs role admin");
+    as_other(&o, (const char *[]){"logs", "--audit", NULL});
+    expect_refused(&o, "may not run audit: it needs role admin");
     cr_expect(h_wait_log(&h, "[audit] host:plugbay-cli (uid " OTHER_UID ", role observer): unload {\"id\":"
                              "\"example/hello\"}: BAY_EPERM"));
     char state[32];
