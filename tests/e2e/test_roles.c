@@ -47,28 +47,23 @@ typedef struct output {
     char out[4096], err[2048];
 } output;
 
-/* as_other runs plugbay as the other user with the words given (NULL-terminated). */
-static void as_other(output *o, const char *const *words)
+/* run_as runs plugbay with the words given (NULL-terminated): as the other user, or as plugbayd's own. */
+static void run_as(bool other, output *o, const char *const *words)
 {
-    const char *argv[24] = {SETPRIV, "--reuid=" OTHER_UID, "--regid=" OTHER_UID, "--clear-groups",
-                            BAY_BIN_DIR "/plugbay", "--broker", h.url};
-    size_t n = 7;
+    const char *argv[24] = {SETPRIV, "--reuid=" OTHER_UID, "--regid=" OTHER_UID, "--clear-groups"};
+    size_t n = other ? 4 : 0;
+    argv[n++] = BAY_BIN_DIR "/plugbay";
+    argv[n++] = "--broker";
+    argv[n++] = h.url;
     for (size_t i = 0; words[i] && n < 23; i++)
         argv[n++] = words[i];
     argv[n] = NULL;
     o->status = h_run(&h, argv, o->out, sizeof o->out, o->err, sizeof o->err);
 }
 
-/* as_admin runs plugbay as plugbayd's own user. */
-static void as_admin(output *o, const char *const *words)
-{
-    const char *argv[24] = {BAY_BIN_DIR "/plugbay", "--broker", h.url};
-    size_t n = 3;
-    for (size_t i = 0; words[i] && n < 23; i++)
-        argv[n++] = words[i];
-    argv[n] = NULL;
-    o->status = h_run(&h, argv, o->out, sizeof o->out, o->err, sizeof o->err);
-}
+static void as_other(output *o, const char *const *words) { run_as(true, o, words); }
+
+static void as_admin(output *o, const char *const *words) { run_as(false, o, words); }
 
 static void expect_refused(const output *o, const char *needle)
 {
