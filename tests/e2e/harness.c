@@ -123,7 +123,7 @@ static bool broker_answers(void *arg)
     return rc == 0;
 }
 
-void h_start(harness *h, const char *const *extra)
+void h_spawn(harness *h, const char *const *extra)
 {
     const char *argv[32] = {BAY_BIN_DIR "/plugbayd", "--plugins", h->plugins, "--state", h->state,
                             "--log", h->log, "--autoinstall", "--heartbeat-ms", "500", "--hang-grace-ms", "1000", "--exit-with-parent",
@@ -133,6 +133,11 @@ void h_start(harness *h, const char *const *extra)
         argv[n++] = extra[i];
     argv[n] = NULL;
     cr_assert(posix_spawn(&h->broker, argv[0], NULL, NULL, (char **)argv, environ) == 0);
+}
+
+void h_start(harness *h, const char *const *extra)
+{
+    h_spawn(h, extra);
     cr_assert(h_wait_until(broker_answers, h, H_WAIT_MS), "plugbayd did not answer within %d ms", H_WAIT_MS);
 }
 

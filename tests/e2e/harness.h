@@ -24,8 +24,11 @@ typedef struct harness {
  * (NULL-terminated; looked up among the built example and test plugins). */
 void h_setup(harness *h, const char *const *ids);
 
-/* h_start starts plugbayd (--autoinstall plus extra, NULL-terminated or NULL)
- * and waits until it answers a status command. */
+/* h_spawn starts plugbayd (--autoinstall plus extra, NULL-terminated or NULL)
+ * without waiting for it (for a plugbayd no host can reach). */
+void h_spawn(harness *h, const char *const *extra);
+
+/* h_start starts plugbayd as h_spawn does and waits until it answers a status command. */
 void h_start(harness *h, const char *const *extra);
 
 /* h_start_loaded starts plugbayd as h_start does and asserts, through a

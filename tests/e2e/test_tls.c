@@ -37,6 +37,18 @@ static void sh(const char *line)
     cr_assert_eq(h_run(&h, argv, NULL, 0, err, sizeof err), 0, "%s: %s", line, err);
 }
 
+/* expired makes NAME.pem, a certificate of the test authority for subject that ran out yesterday, and its key. */
+static void expired(const char *name, const char *subject, const char *ext)
+{
+    char line[1024];
+    snprintf(line, sizeof line,
+             OPENSSL " req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout %s.key -out %s.csr -subj %s "
+                     "2>/dev/null && printf '%s\\n' > %s.ext && " OPENSSL " x509 -req -in %s.csr -CA ca.pem -CAkey ca.key "
+                     "-CAcreateserial -out %s.crt -days -1 -extfile %s.ext 2>/dev/null && cat %s.crt %s.key > %s.pem",
+             name, name, subject, ext, name, name, name, name, name, name, name);
+    sh(line);
+}
+
 /* make_pki makes the authority, plugbayd's certificate (localhost) and a host's with scripts/tls-pki, as
  * docs/remote-hosts.md does, and a host's certificate from another authority with openssl. */
 static void make_pki(void)
@@ -47,6 +59,8 @@ static void make_pki(void)
     cr_assert_eq(h_run(&h, argv, NULL, 0, err, sizeof err), 0, "tls-pki: %s", err);
     sh(OPENSSL " req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout rogue.key -out rogue.pem "
                "-days 2 -subj /CN=client 2>/dev/null && cat rogue.pem rogue.key > rogue-client.pem");
+    expired("expired-client", "/CN=client", "basicConstraints=CA:FALSE");
+    expired("expired-server", "/CN=localhost", "subjectAltName=DNS:localhost");
 }
 
 /* pki_file returns DIR/pki/name (static, one at a time). */
@@ -79,20 +93,26 @@ static void stop(void) { h_cleanup(&h); }
 
 TestSuite(tls, .init = setup, .fini = stop, .timeout = 120);
 
-/* start_tls starts plugbayd on tls+tcp:// loopback with extra options (NULL-terminated, or NULL). */
-static void start_tls(const char *const *more)
+/* start_tls starts plugbayd on tls+tcp:// loopback showing server_cert (a file of the pki folder), with extra
+ * options (NULL-terminated, or NULL). */
+static void start_tls_as(const char *server_cert, const char *const *more)
 {
     snprintf(h.url, sizeof h.url, "tls+tcp://127.0.0.1:%d", free_port());
     char cert[400], ca[400];
-    snprintf(cert, sizeof cert, "%s", pki_file("server.pem"));
+    snprintf(cert, sizeof cert, "%s", pki_file(server_cert));
     snprintf(ca, sizeof ca, "%s", pki_file("ca.pem"));
     const char *extra[12] = {"--listen", h.url, "--tls-cert", cert, "--tls-client-ca", ca};
     size_t n = 6;
     for (size_t i = 0; more && more[i] && n < 11; i++)
         extra[n++] = more[i];
     as_host("client.pem", "ca.pem");
-    h_start(&h, extra);
+    if (strcmp(server_cert, "server.pem") == 0)
+        h_start(&h, extra);
+    else /* no host can reach it to say it started: its log does */
+        h_spawn(&h, extra);
 }
+
+static void start_tls(const char *const *more) { start_tls_as("server.pem", more); }
 
 /* refused_at_start runs plugbayd with the options given and expects exit status 2 and needle on stderr. */
 static void refused_at_start(const char *const *options, const char *needle)
@@ -174,6 +194,7 @@ Test(tls, hosts_without_a_certificate_of_the_authority_and_servers_not_trusted_a
     bay_conn *good = h_connect(&h, "good");
     expect_refused("rogue-client.pem", "ca.pem", BAY_ECONN, "the TLS handshake failed");
     expect_refused("client.pem", "rogue.pem", BAY_ECONN, "the TLS handshake failed");
+    expect_refused("expired-client.pem", "ca.pem", BAY_ECONN, "the TLS handshake failed");
     expect_refused(NULL, "ca.pem", BAY_EINVAL, "set PLUGBAY_TLS_CERT to the file of this host's certificate");
     unsetenv("PLUGBAY_TLS_CA");
     setenv("PLUGBAY_TLS_CERT", pki_file("client.pem"), 1);
@@ -185,4 +206,11 @@ Test(tls, hosts_without_a_certificate_of_the_authority_and_servers_not_trusted_a
     cr_assert_eq(h_call_str(good, "greet", "still", 5000, out, sizeof out, &err), 0, "%s", err.message);
     cr_assert_str_eq(out, "Hello, still!");
     bay_close(good);
+}
+
+Test(tls, a_plugbayd_whose_certificate_ran_out_is_not_trusted)
+{
+    start_tls_as("expired-server.pem", NULL);
+    cr_assert(h_wait_log(&h, "listening on tls+tcp://127.0.0.1:"));
+    expect_refused("client.pem", "ca.pem", BAY_ECONN, "the TLS handshake failed");
 }
