@@ -75,7 +75,7 @@ typedef struct conn {
     int64_t uid;         /* a local host's user (SO_PEERCRED at the rendezvous), -1 over tcp */
     bay__role rights;    /* what a host may do (role.h), decided at the rendezvous */
     char **grants;       /* a host added with role host: the call: and provide: it may use; NULL: unlimited */
-    char who[224];       /* conn_who's words */
+    char who[224];       /* a host's name, uid and role, set at its HELLO (conn_who) */
     int calls_in_flight; /* its calls and events plugbayd routes now (route.c; capped there) */
     bay__log_limit dropped_log; /* the lines about its events dropped past the cap */
     struct plugin *plugin; /* for a worker */

@@ -23,6 +23,15 @@ static bay_value *strv_value(char *const *v, size_t n)
     return a;
 }
 
+/* list_value returns the NULL-terminated list v (not NULL) as an array of strings. */
+static bay_value *list_value(char *const *v)
+{
+    size_t n = 0;
+    while (v[n])
+        n++;
+    return strv_value(v, n);
+}
+
 static void set_str(bay_value *map, const char *key, const char *s)
 {
     bay_map_set(map, key, s ? bay_str(s) : bay_nil());
@@ -98,10 +107,7 @@ static bay_value *info(broker *b, const plugin *p)
         bay_map_set(d, "name", bay_str(m->provides[i].name));
         bay_map_set(d, "kind", bay_str(bay__kind_name(m->provides[i].kind)));
         bay_map_set(d, "function", bay_str(m->provides[i].function));
-        size_t n = 0;
-        while (m->provides[i].contexts && m->provides[i].contexts[n])
-            n++;
-        bay_map_set(d, "contexts", m->provides[i].contexts ? strv_value(m->provides[i].contexts, n) : bay_nil());
+        bay_map_set(d, "contexts", m->provides[i].contexts ? list_value(m->provides[i].contexts) : bay_nil());
         bay_array_push(provides, d);
     }
     bay_map_set(v, "provides", provides);
@@ -119,16 +125,10 @@ static bay_value *info(broker *b, const plugin *p)
     bay_map_set(v, "dependencies", deps);
     bay_map_set(v, "permissions", strv_value(m->permissions, m->npermissions));
     char **requested = permission_requested(m);
-    size_t nreq = 0;
-    while (requested && requested[nreq])
-        nreq++;
-    bay_map_set(v, "requested", strv_value(requested, nreq));
+    bay_map_set(v, "requested", requested ? list_value(requested) : bay_array());
     bay__strv_free(requested);
     bay__state_plugin *sp = bay__state_find(b->state, p->id);
-    size_t ngranted = 0;
-    while (sp && sp->granted[ngranted])
-        ngranted++;
-    bay_map_set(v, "granted", sp ? strv_value(sp->granted, ngranted) : bay_nil());
+    bay_map_set(v, "granted", sp ? list_value(sp->granted) : bay_nil());
     char users[300];
     size_t nusers = depends_users(b, p, users, sizeof users);
     bay_map_set(v, "used_by", bay_str(nusers ? users : ""));
@@ -344,13 +344,11 @@ static int cmd_reload(broker *b, plugin *p, const bay_value *args, bay_value **o
 
 static bay_value *host_value(const bay__state_host *h)
 {
-    bay_value *v = bay_map(), *granted = bay_array();
+    bay_value *v = bay_map();
     bay_map_set(v, "name", bay_str(h->name));
     bay_map_set(v, "uid", bay_int(h->uid));
     bay_map_set(v, "role", bay_str(bay__role_name(h->role)));
-    for (char **g = h->granted; *g; g++)
-        bay_array_push(granted, bay_str(*g));
-    bay_map_set(v, "granted", granted);
+    bay_map_set(v, "granted", list_value(h->granted));
     return v;
 }
 
@@ -419,10 +417,7 @@ static int cmd_host_remove(broker *b, plugin *p, const bay_value *args, bay_valu
 {
     (void)p, (void)out;
     const char *name = bay_value_str(bay_map_get(args, "name"), NULL);
-    const bay__state_host *h = NULL;
-    for (size_t i = 0; name && i < bay__state_host_count(b->state) && !h; i++)
-        if (strcmp(bay__state_host_at(b->state, i)->name, name) == 0)
-            h = bay__state_host_at(b->state, i);
+    const bay__state_host *h = name ? bay__state_host_named(b->state, name) : NULL;
     int64_t uid = h ? (int64_t)h->uid : -1;
     int rc = name ? bay__state_host_remove(b->state, name, err)
                   : bay_error_set(err, BAY_EINVAL, NULL, "command \"host.remove\" needs {\"name\": NAME}");
@@ -581,14 +576,10 @@ static int run(broker *b, conn *c, const bay__frame *f, const bay_value *args, b
     const command *cmd = find_command(f->name, err);
     if (cmd == NULL)
         return err->code;
-    if (!bay__role_allows(c->rights, cmd->need)) {
-        bay_error_set(err, BAY_EPERM, NULL, "%s may not run %s: it needs role %s", conn_who(c), cmd->name,
-                      bay__role_name(cmd->need));
-        if (cmd->need == BAY_ROLE_ADMIN)
-            audit(c, f, args, BAY_EPERM, err);
-        return BAY_EPERM;
-    }
-    int rc = take_command(b, c, f, cmd, args, err);
+    int rc = bay__role_allows(c->rights, cmd->need)
+                 ? take_command(b, c, f, cmd, args, err)
+                 : bay_error_set(err, BAY_EPERM, NULL, "%s may not run %s: it needs role %s", conn_who(c), cmd->name,
+                                 bay__role_name(cmd->need));
     if (cmd->need == BAY_ROLE_ADMIN)
         audit(c, f, args, rc, err);
     return rc;

@@ -677,11 +677,13 @@ static void hello(broker *b, conn *c, const bay__frame *f)
     c->pid = (pid_t)f->pid;
     bay__frame w = {.type = BAY_F_WELCOME, .id = f->id, .name = b->version, .session = (int64_t)c->session};
     conn_send(b, c, &w);
-    if (!worker && c->uid >= 0)
-        bay__log(BAY_LOG_INFO, c->name, "connected (pid %d, uid %lld, role %s)", c->pid, (long long)c->uid,
-                 bay__role_name(c->rights));
-    else if (!worker)
-        bay__log(BAY_LOG_INFO, c->name, "connected (pid %d, role %s)", c->pid, bay__role_name(c->rights));
+    if (!worker) {
+        char uid[32] = "";
+        if (c->uid >= 0)
+            snprintf(uid, sizeof uid, "uid %lld, ", (long long)c->uid);
+        snprintf(c->who, sizeof c->who, "%s (%srole %s)", c->name, uid, bay__role_name(c->rights));
+        bay__log(BAY_LOG_INFO, c->name, "connected (pid %d, %srole %s)", c->pid, uid, bay__role_name(c->rights));
+    }
     const conn_rule *r = &(worker ? b->dispatch->worker : b->dispatch->host)[BAY_F_HELLO];
     if (r->fn)
         r->fn(b, c, f);
@@ -758,12 +760,8 @@ static void removed(broker *b, conn *c)
     conn_close(b, c);
 }
 
-const char *conn_who(conn *c)
+const char *conn_who(const conn *c)
 {
-    if (c->uid >= 0)
-        snprintf(c->who, sizeof c->who, "%s (uid %lld, role %s)", c->name, (long long)c->uid, bay__role_name(c->rights));
-    else
-        snprintf(c->who, sizeof c->who, "%s (role %s)", c->name, bay__role_name(c->rights));
     return c->who;
 }
 

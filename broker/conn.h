@@ -32,8 +32,9 @@ conn **conn_snapshot(broker *b, size_t *n);
  * socket is closed on another thread once the peer has gone (the peer was
  * told why in an ERROR frame, or its worker was stopped). Never blocks. */
 void conn_close(broker *b, conn *c);
-/* conn_who names host c for messages and the audit: "host:NAME (uid U, role R)". Valid until the next call on c. */
-const char *conn_who(conn *c);
+/* conn_who names host c, past its HELLO, for messages and the audit:
+ * "host:NAME (uid U, role R)" ("host:NAME (role R)" over tls+tcp). Borrowed. */
+const char *conn_who(const conn *c);
 /* conn_may tells whether host c may use extension point name for what
  * ("call", "provide"): always for an admin, within its grants for a host an
  * admin added with role host. */

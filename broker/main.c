@@ -73,8 +73,8 @@ static int check_listen(const bay__options *o)
     bool tls = strncmp(url, "tls+tcp://", 10) == 0;
     if (strncmp(url, "tcp://", 6) == 0 || strncmp(url, "tcp4://", 7) == 0 || strncmp(url, "tcp6://", 7) == 0) {
         fprintf(stderr, "plugbayd: will not listen on %s: commands and calls would cross the network in clear text, "
-                        "from anyone who reaches the port; listen on tls+tcp://%s with --tls-cert FILE and add each "
-                        "remote host's key (docs/remote-hosts.md)\n",
+                        "from anyone who reaches the port; listen on tls+tcp://%s with --tls-cert FILE and "
+                        "--tls-client-ca FILE (docs/remote-hosts.md)\n",
                 url, strstr(url, "://") + 3);
         return 2;
     }

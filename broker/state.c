@@ -670,6 +670,12 @@ size_t bay__state_host_count(const bay__state *s) { return s->nhosts; }
 
 const bay__state_host *bay__state_host_at(const bay__state *s, size_t i) { return i < s->nhosts ? s->hosts[i] : NULL; }
 
+const bay__state_host *bay__state_host_named(const bay__state *s, const char *name)
+{
+    size_t i = host_index(s, name);
+    return i < s->nhosts ? s->hosts[i] : NULL;
+}
+
 const bay__state_host *bay__state_host_of_uid(const bay__state *s, uint32_t uid)
 {
     for (size_t i = 0; i < s->nhosts; i++)

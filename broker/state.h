@@ -122,6 +122,9 @@ size_t bay__state_host_count(const bay__state *s);
 /* bay__state_host_at returns the i-th host in the order added (i < count), or NULL. Borrowed. */
 const bay__state_host *bay__state_host_at(const bay__state *s, size_t i);
 
+/* bay__state_host_named returns host name, or NULL. Borrowed. */
+const bay__state_host *bay__state_host_named(const bay__state *s, const char *name);
+
 /* bay__state_host_of_uid returns the host added for uid, or NULL. Borrowed. */
 const bay__state_host *bay__state_host_of_uid(const bay__state *s, uint32_t uid);
 

@@ -185,10 +185,11 @@ static char **worker_env(broker *b, plugin *p, const char *url, const char *data
      * socket and the folder of hosts' connection sockets (over ipc), and the
      * folder of the workers' sockets. */
     if (b->opt.namespaces) {
-        bool ipc = strncmp(b->url, "ipc://", 6) == 0;
         char hide[PATH_MAX * 3 + 3];
-        snprintf(hide, sizeof hide, "%s%s%s%s%s", ipc ? b->url + 6 : "", ipc ? "\n" : "", ipc ? b->conn_dir : "",
-                 ipc ? "\n" : "", b->run_dir);
+        if (strncmp(b->url, "ipc://", 6) == 0)
+            snprintf(hide, sizeof hide, "%s\n%s\n%s", b->url + 6, b->conn_dir, b->run_dir);
+        else
+            snprintf(hide, sizeof hide, "%s", b->run_dir);
         env_add(env, &n, MAX, "PLUGBAY_SANDBOX_HIDE", hide);
     }
     return env;

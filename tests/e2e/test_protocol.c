@@ -38,7 +38,7 @@ static void send_raw(nng_socket sock, const void *bytes, size_t len)
     cr_assert_eq(nng_send(sock, (void *)bytes, len, 0), 0);
 }
 
-/* expect_frame receives one frame of type and returns its copy of code/message checks. */
+/* expect_error receives the next frame on sock: an ERROR answering id with code and a message containing needle. */
 static void expect_error(nng_socket sock, uint64_t id, int code, const char *needle)
 {
     nng_msg *m;
@@ -53,6 +53,14 @@ static void expect_error(nng_socket sock, uint64_t id, int code, const char *nee
     nng_msg_free(m);
 }
 
+/* expect_frame receives the next frame on s, which must be of type; the caller releases f and frees *m. */
+static void expect_frame(int type, bay__frame *f, nng_msg **m)
+{
+    bay_error err;
+    cr_assert_eq(bay__wire_recv(s, 5000, m, f, &err), 0, "%s", err.message);
+    cr_assert_eq(f->type, type, "got %s: %s", bay__frame_type_name(f->type), f->message ? f->message : "");
+}
+
 /* still_works makes a real call on the same connection after the bad frame. */
 static void still_works(void)
 {
@@ -61,9 +69,7 @@ static void still_works(void)
     send_raw(s, call, sizeof call);
     nng_msg *m;
     bay__frame f;
-    bay_error err;
-    cr_assert_eq(bay__wire_recv(s, 5000, &m, &f, &err), 0, "%s", err.message);
-    cr_assert_eq(f.type, BAY_F_RESULT, "got %s: %s", bay__frame_type_name(f.type), f.message ? f.message : "");
+    expect_frame(BAY_F_RESULT, &f, &m);
     cr_assert_eq(f.id, 9);
     cr_assert_eq(f.value->type, MSGPACK_OBJECT_STR);
     cr_assert_eq(memcmp(f.value->via.str.ptr, "Hello, x!", 9), 0);
@@ -165,8 +171,7 @@ Test(protocol, a_host_that_said_bye_is_let_go_and_others_are_served)
     nng_msg *m;
     bay__frame f;
     bay_error err;
-    cr_assert_eq(bay__wire_recv(s, 5000, &m, &f, &err), 0, "%s", err.message);
-    cr_assert_eq(f.type, BAY_F_RESULT, "got %s", bay__frame_type_name(f.type));
+    expect_frame(BAY_F_RESULT, &f, &m);
     cr_assert_eq(f.id, 5);
     bay__frame_release(&f);
     nng_msg_free(m);
@@ -224,18 +229,16 @@ Test(protocol, a_malformed_answer_from_a_host_fails_the_call_it_answers_and_noth
     send_raw(s, provide, sizeof provide);
     nng_msg *m;
     bay__frame f;
-    bay_error err;
-    cr_assert_eq(bay__wire_recv(s, 5000, &m, &f, &err), 0, "%s", err.message);
-    cr_assert_eq(f.type, BAY_F_RESULT, "PROVIDE got %s: %s", bay__frame_type_name(f.type), f.message ? f.message : "");
+    expect_frame(BAY_F_RESULT, &f, &m); /* PROVIDE taken */
     bay__frame_release(&f);
     nng_msg_free(m);
 
     bay_conn *c = h_connect(&h, "caller");
     bay_value *args = bay_array();
     bay_pending *p;
+    bay_error err;
     cr_assert_eq(bay_call_async(c, "raw.echo", args, NULL, &p, &err), 0, "%s", err.message);
-    cr_assert_eq(bay__wire_recv(s, 5000, &m, &f, &err), 0, "%s", err.message);
-    cr_assert_eq(f.type, BAY_F_CALL, "got %s", bay__frame_type_name(f.type));
+    expect_frame(BAY_F_CALL, &f, &m);
     uint64_t id = f.id;
     bay__frame_release(&f);
     nng_msg_free(m);
