@@ -222,7 +222,8 @@ static int host_push(bay__state *s, const char *name, uint32_t uid, bay__role ro
         host_free(h);
         return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
     }
-    *h = (bay__state_host){h->name, uid, role, h->granted};
+    h->uid = uid;
+    h->role = role;
     s->hosts[s->nhosts++] = h;
     return 0;
 }
@@ -238,6 +239,26 @@ static size_t host_index(const bay__state *s, const char *name)
 
 /* ---- state.json ---------------------------------------------------------- */
 
+/* all_strings tells whether a is an array of strings only. */
+static bool all_strings(const json_t *a)
+{
+    bool ok = json_is_array(a);
+    for (size_t i = 0; ok && i < json_array_size(a); i++)
+        ok = json_is_string(json_array_get(a, i));
+    return ok;
+}
+
+/* borrow_strings returns the strings of array a (all_strings) as a new
+ * NULL-terminated list of pointers into a, which the caller frees (not the
+ * strings); NULL when out of memory. */
+static const char **borrow_strings(const json_t *a)
+{
+    const char **list = calloc(json_array_size(a) + 1, sizeof *list);
+    for (size_t i = 0; list && i < json_array_size(a); i++)
+        list[i] = json_string_value(json_array_get(a, i));
+    return list;
+}
+
 /* load_entry adds the plugin id described by e, as read from state.json. */
 static int load_entry(bay__state *s, const char *id, json_t *e, bay_error *err)
 {
@@ -246,19 +267,15 @@ static int load_entry(bay__state *s, const char *id, json_t *e, bay_error *err)
     const char **list;
     bay__state_plugin *p;
     size_t at;
-    bool ok = bay__plugin_id_valid(id) && json_is_boolean(enabled) && json_is_array(granted) &&
+    bool ok = bay__plugin_id_valid(id) && json_is_boolean(enabled) && all_strings(granted) &&
               (!failed || json_is_string(failed));
-    for (size_t i = 0; ok && i < json_array_size(granted); i++)
-        ok = json_is_string(json_array_get(granted, i));
     if (!ok)
         return bay_error_set(err, BAY_EIO, NULL,
                              "%s: plugin \"%s\": expected a plugin id mapped to {\"enabled\": true or false, "
                              "\"granted\": [strings], \"failed\": string (optional)} (" CORRUPT_HINT ")",
                              s->file, id);
-    if (!(list = calloc(json_array_size(granted) + 1, sizeof *list)))
+    if (!(list = borrow_strings(granted)))
         return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
-    for (size_t i = 0; i < json_array_size(granted); i++)
-        list[i] = json_string_value(json_array_get(granted, i));
     p = plugin_new(id, json_is_true(enabled), list, json_string_value(failed));
     free(list);
     if (!p || reserve(s, err)) {
@@ -276,21 +293,17 @@ static int load_host(bay__state *s, const char *name, json_t *e, bay_error *err)
     json_t *uid = json_object_get(e, "uid"), *role = json_object_get(e, "role"), *granted = json_object_get(e, "granted");
     bool ok = host_name_valid(name) && json_is_integer(uid) && json_integer_value(uid) >= 0 &&
               json_integer_value(uid) <= UINT32_MAX && bay__role_parse(json_string_value(role)) != BAY_ROLE_NONE &&
-              json_is_array(granted) && host_index(s, name) == s->nhosts &&
+              all_strings(granted) && host_index(s, name) == s->nhosts &&
               bay__state_host_of_uid(s, (uint32_t)json_integer_value(uid)) == NULL;
-    for (size_t i = 0; ok && i < json_array_size(granted); i++)
-        ok = json_is_string(json_array_get(granted, i));
     if (!ok)
         return bay_error_set(err, BAY_EIO, NULL,
                              "%s: host \"%s\": expected a name of [a-z0-9._-] mapped to {\"uid\": a uid no other "
                              "host has, \"role\": \"observer\", \"host\" or \"admin\", \"granted\": [strings]} ("
                              CORRUPT_HINT ")",
                              s->file, name);
-    const char **list = calloc(json_array_size(granted) + 1, sizeof *list);
+    const char **list = borrow_strings(granted);
     if (!list)
         return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
-    for (size_t i = 0; i < json_array_size(granted); i++)
-        list[i] = json_string_value(json_array_get(granted, i));
     int rc = host_push(s, name, (uint32_t)json_integer_value(uid), bay__role_parse(json_string_value(role)), list, err);
     free(list);
     return rc;
