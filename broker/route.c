@@ -413,13 +413,14 @@ void route_answer(broker *b, conn *from, const bay__frame *f)
     }
 }
 
-/* cancel_current asks the current provider to stop; the call waits for it (hang detection). */
-static void cancel_current(broker *b, call *k, int64_t now)
+/* cancel_current asks the current provider to stop, telling it why
+ * (BAY_ECANCELED or BAY_ETIMEDOUT); the call waits for it (hang detection). */
+static void cancel_current(broker *b, call *k, int64_t now, int why)
 {
     k->abandoned_ms = now;
     conn *c = k->current ? conn_get(b, k->current_session) : NULL;
     if (c) {
-        bay__frame f = {.type = BAY_F_CANCEL, .id = k->id};
+        bay__frame f = {.type = BAY_F_CANCEL, .id = k->id, .code = why};
         conn_send(b, c, &f);
     }
 }
@@ -439,7 +440,7 @@ void route_cancel(broker *b, conn *from, uint64_t origin_id)
             gather(k, owner, NULL, BAY_ECANCELED, msg);
         answer_error(b, k, BAY_ECANCELED, owner, msg);
         if (k->current)
-            cancel_current(b, k, bay__now_ms());
+            cancel_current(b, k, bay__now_ms(), BAY_ECANCELED);
         else
             call_free(b, k);
     }
@@ -463,7 +464,7 @@ static void expire(broker *b, call *k, int64_t now)
         answer_error(b, k, BAY_ETIMEDOUT, owner, msg);
     }
     if (k->current)
-        cancel_current(b, k, now);
+        cancel_current(b, k, now, BAY_ETIMEDOUT);
     else
         call_free(b, k);
 }
@@ -549,7 +550,7 @@ void route_fail_origin(broker *b, uint64_t session)
             continue;
         k->answered = true;
         if (k->current)
-            cancel_current(b, k, bay__now_ms());
+            cancel_current(b, k, bay__now_ms(), BAY_ECANCELED);
         else
             call_free(b, k);
     }

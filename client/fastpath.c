@@ -434,7 +434,7 @@ static bool run(bay_conn *c, chan *ch, bay__frame *f, int timeout_ms, bay_value 
     bool through_broker = out == BAY_EINVAL || (out == GONE_CLOSED && bay__ring_consumed(&ch->out) != ch->out.pos);
     pthread_mutex_unlock(&ch->mu);
     if (out == BAY_ETIMEDOUT) {
-        bay__chan_send(ch->fd, &(bay__frame){.type = BAY_F_CANCEL, .id = f->id}, -1);
+        bay__chan_send(ch->fd, &(bay__frame){.type = BAY_F_CANCEL, .id = f->id, .code = BAY_ETIMEDOUT}, -1);
         *rc = bay_error_set(err, BAY_ETIMEDOUT, ch->plugin, "%s did not answer %s before the call's deadline; it was cancelled",
                             ch->plugin, f->name);
     } else if (out == GONE_DEAD) {

@@ -100,7 +100,7 @@ int bay__conn_send(bay_conn *c, const bay__frame *f, int flags, const char *what
 
 static int send_cancel(bay_conn *c, uint64_t id)
 {
-    bay__frame f = {.type = BAY_F_CANCEL, .id = id};
+    bay__frame f = {.type = BAY_F_CANCEL, .id = id, .code = BAY_ECANCELED};
     return bay__conn_send(c, &f, NNG_FLAG_NONBLOCK, "cancel", NULL);
 }
 

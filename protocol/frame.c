@@ -41,7 +41,7 @@ static const struct layout {
     [BAY_F_CALL] = {"CALL", 4, {FLD(F_STR, name), FLD(F_ARRAY, value), FLD(F_INT, timeout_ms), FLD(F_STR_OPT, context)}},
     [BAY_F_RESULT] = {"RESULT", 1, {FLD(F_ANY, value)}},
     [BAY_F_EVENT] = {"EVENT", 3, {FLD(F_STR, name), FLD(F_ARRAY, value), FLD(F_STR_OPT, context)}},
-    [BAY_F_CANCEL] = {"CANCEL", 0, {{0}}},
+    [BAY_F_CANCEL] = {"CANCEL", 1, {FLD(F_INT, code)}},
     [BAY_F_HEARTBEAT] = {"HEARTBEAT", 1, {FLD(F_INT, busy_ms)}},
     [BAY_F_COMMAND] = {"COMMAND", 2, {FLD(F_STR, name), FLD(F_MAP_OPT, value)}},
     [BAY_F_NOTICE] = {"NOTICE", 5, {FLD(F_STR, what), FLD(F_STR, name), FLD(F_STR, plugin), FLD(F_STR, state), FLD(F_STR, message)}},

@@ -40,7 +40,7 @@ typedef enum bay__frame_type {
     BAY_F_CALL = 6,      /* name, value (args array), timeout_ms, context|nil */
     BAY_F_RESULT = 7,    /* value */
     BAY_F_EVENT = 8,     /* name, value (args array), context|nil — fire and forget */
-    BAY_F_CANCEL = 9,    /* (id names the call) */
+    BAY_F_CANCEL = 9,    /* code: why (BAY_ECANCELED: cancelled; BAY_ETIMEDOUT: deadline) (id names the call) */
     BAY_F_HEARTBEAT = 10,/* busy_ms (id is the sequence number) */
     BAY_F_COMMAND = 11,  /* name (command), value (args map|nil) */
     BAY_F_NOTICE = 12,   /* what, name, plugin, state, message (reason) */

@@ -10,11 +10,11 @@
 
 int bay__call_stop_code(const bay_invocation *c)
 {
-    /* The deadline first: plugbayd cancels a call whose deadline passed, and
-     * that cancel must not turn the caller's BAY_ETIMEDOUT into BAY_ECANCELED. */
+    /* The deadline first: a cancel that comes after it must not turn the
+     * caller's BAY_ETIMEDOUT into BAY_ECANCELED. */
     if (c->deadline_ns && bay__now_ns() >= c->deadline_ns)
         return BAY_ETIMEDOUT;
-    return atomic_load(&c->cancelled) ? BAY_ECANCELED : 0;
+    return atomic_load(&c->stop);
 }
 
 /* served_names writes the call names the plugin serves, comma-separated, into buf. */
@@ -129,7 +129,7 @@ const char *bay_call_context(const bay_invocation *call)
 
 int bay_call_cancelled(const bay_invocation *call)
 {
-    return bay__call_stop_code(call) != 0;
+    return bay__call_stop_code(call);
 }
 
 int bay_call_remaining_ms(const bay_invocation *call)

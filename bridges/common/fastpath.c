@@ -343,7 +343,7 @@ static void host_gone(bay__chan *ch)
     bay__bell_ring(&bay__w.bell);
     pthread_mutex_unlock(&bay__w.lock);
     if (st != CH_PENDING)
-        bay__queue_cancel(ch, BAY_CALLS_ALL);
+        bay__queue_cancel(ch, BAY_CALLS_ALL, BAY_ECANCELED);
 }
 
 /* serve reads one message from a channel's socket: a HELLO while pending, then CANCELs. */
@@ -369,7 +369,7 @@ static void serve(bay__chan *ch)
     }
     if (st == CH_PENDING)
         handshake(ch, &f);
-    else if (f.type == BAY_F_CANCEL && !bay__queue_cancel(ch, f.id))
+    else if (f.type == BAY_F_CANCEL && !bay__queue_cancel(ch, f.id, f.code))
         atomic_store(&ch->cancelled_id, f.id); /* still in the ring: refused when taken */
     else if (f.type != BAY_F_CANCEL)
         bay__chan_send(ch->fd,

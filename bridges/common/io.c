@@ -89,15 +89,16 @@ static void enqueue(bay__job *j)
     }
 }
 
-bool bay__queue_cancel(bay__chan *from, uint64_t id)
+bool bay__queue_cancel(bay__chan *from, uint64_t id, int64_t code)
 {
+    int why = code == BAY_ETIMEDOUT ? BAY_ETIMEDOUT : BAY_ECANCELED;
     bool in_hand = false;
     bay_invocation which = {.id = id, .chan = from};
     pthread_mutex_lock(&bay__w.lock);
     bay__job *queued = unlink_first(match_call, &which);
     for (bay_invocation *c = bay__w.calls; c && !queued; c = c->outer)
         if ((c->id == id || id == BAY_CALLS_ALL) && c->chan == from) {
-            atomic_store(&c->cancelled, true);
+            atomic_store(&c->stop, why);
             in_hand = true;
         }
     bay__bell_ring(&bay__w.bell);
@@ -142,7 +143,7 @@ static void route(bay__job *j)
         bay__fast_check_hung();
         break;
     case BAY_F_CANCEL:
-        bay__queue_cancel(NULL, j->f.id);
+        bay__queue_cancel(NULL, j->f.id, j->f.code);
         break;
     case BAY_F_COMMAND:
         if (bay__fast_command(&j->f)) /* the fast path's commands; load and unload go to the main thread */
@@ -276,7 +277,7 @@ bay__job *bay__queue_take(const bay__wait *wait, const bay_invocation *watch, in
     }
     if (j && j->f.type == BAY_F_CALL) {
         j->call.id = j->f.id;
-        atomic_init(&j->call.cancelled, j->call.chan && bay__fast_cancelled(j->call.chan, j->f.id));
+        atomic_init(&j->call.stop, j->call.chan && bay__fast_cancelled(j->call.chan, j->f.id) ? BAY_ECANCELED : 0);
         j->call.outer = bay__w.calls;
         bay__w.calls = &j->call;
         bay__w.depth++;

@@ -125,9 +125,9 @@ static int await(const bay__wait *wait, const char *name, int timeout_ms, const 
         bay__job_done(j);
         return rc;
     }
-    bay__frame cancel = {.type = BAY_F_CANCEL, .id = wait->id};
-    bay__wire_send(bay__w.sock, &cancel, NNG_FLAG_NONBLOCK);
     int stop = cur ? bay__call_stop_code(cur) : 0;
+    bay__frame cancel = {.type = BAY_F_CANCEL, .id = wait->id, .code = stop ? stop : BAY_ETIMEDOUT};
+    bay__wire_send(bay__w.sock, &cancel, NNG_FLAG_NONBLOCK);
     if (stop)
         return stopped(err, stop, name, cur, "abandoned");
     return bay_error_set(err, BAY_ETIMEDOUT, NULL, "bay_plugin_call(\"%s\"): no answer from plugbayd within %lld ms",

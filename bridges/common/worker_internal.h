@@ -34,7 +34,7 @@ struct bay_invocation {
     const char *function;             /* plugin function serving it */
     const char *context;              /* NULL when none */
     int64_t deadline_ns;              /* CLOCK_MONOTONIC; 0 = no deadline */
-    atomic_bool cancelled;            /* set by the I/O thread on CANCEL */
+    atomic_int stop;                  /* set by the I/O thread on CANCEL: 0, BAY_ECANCELED or BAY_ETIMEDOUT */
     int code;                         /* recorded by bay_call_error; 0 = nothing recorded */
     char message[512];
     struct bay_invocation *outer;           /* the call this one runs inside, or NULL */
@@ -130,13 +130,15 @@ bay__job *bay__queue_take(const bay__wait *wait, const bay_invocation *watch, in
 /* bay__job_done ends a taken job: a CALL leaves the calls in hand; the job is freed. */
 void bay__job_done(bay__job *j);
 
-/* bay__queue_cancel handles CANCEL id from the broker (from NULL) or from fast
- * channel from: a queued call is answered at once and dropped, a call in hand
- * is flagged for bay_call_cancelled() and the bridge's interrupt runs. id
- * BAY_CALLS_ALL cancels every call in hand from `from` (its host went away).
- * Returns false when no such call is queued or in hand. */
+/* bay__queue_cancel handles CANCEL id, whose code says why (BAY_ETIMEDOUT:
+ * the call's deadline passed; any other: it was cancelled), from the broker
+ * (from NULL) or from fast channel from: a queued call is answered at once and
+ * dropped, a call in hand is flagged for bay_call_cancelled() and the
+ * bridge's interrupt runs. id BAY_CALLS_ALL cancels every call in hand from
+ * `from` (its host went away). Returns false when no such call is queued or
+ * in hand. */
 #define BAY_CALLS_ALL UINT64_MAX
-bool bay__queue_cancel(bay__chan *from, uint64_t id);
+bool bay__queue_cancel(bay__chan *from, uint64_t id, int64_t code);
 
 /* bay__queue_expect registers w as waiting for the reply to id; the I/O thread
  * drops replies nobody expects. bay__queue_forget unregisters the innermost
@@ -149,8 +151,10 @@ void bay__queue_forget(bay__wait *w);
 /* bay__run_call runs the CALL job j (taken with bay__queue_take) and answers it. */
 void bay__run_call(bay__job *j);
 
-/* bay__call_stop_code returns BAY_ETIMEDOUT once c's deadline passed,
- * BAY_ECANCELED once it was cancelled before that, else 0. */
+/* bay__call_stop_code returns BAY_ETIMEDOUT once c's deadline passed, else
+ * why it was cancelled (BAY_ECANCELED, or BAY_ETIMEDOUT when plugbayd or the
+ * host cancelled it at their deadline, which comes a little before the
+ * worker's own), else 0. */
 int bay__call_stop_code(const bay_invocation *c);
 
 #endif

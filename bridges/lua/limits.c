@@ -63,9 +63,9 @@ static void hook(lua_State *L, lua_Debug *ar)
         return;
     int every = lua_gethookcount(L);
     if (run->stop == 0) {
-        if (run->call && bay_call_cancelled(run->call))
-            run->stop = bay_call_remaining_ms(run->call) == 0 ? BAY_ETIMEDOUT : BAY_ECANCELED;
-        else if ((run->left -= every) < 0) {
+        if (run->call && (run->stop = bay_call_cancelled(run->call)) != 0) {
+            /* stopped by its caller or its deadline: run->stop says which */
+        } else if ((run->left -= every) < 0) {
             run->stop = BAY_EPLUGIN;
             bay__refused("lua instruction budget");
         } else {

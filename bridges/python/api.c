@@ -27,8 +27,8 @@ static struct {
 /* stop raises the stop exception for the running call and returns NULL. */
 static PyObject *stop(void)
 {
-    PyErr_SetString(api.stop, bay_call_remaining_ms(api.current) == 0 ? "the call's deadline passed"
-                                                                     : "the call was cancelled");
+    PyErr_SetString(api.stop, bay_call_cancelled(api.current) == BAY_ETIMEDOUT ? "the call's deadline passed"
+                                                                                : "the call was cancelled");
     return NULL;
 }
 

@@ -138,8 +138,9 @@ static void where(text *t, const frames *fs)
 /* classify returns the bay_errno an exception of type stands for. */
 static int classify(const bay_invocation *call, PyObject *type, PyObject *tb)
 {
-    if (call && (pyb_api_is_stop(type) || bay_call_cancelled(call)))
-        return bay_call_remaining_ms(call) == 0 ? BAY_ETIMEDOUT : BAY_ECANCELED;
+    int stop = call ? bay_call_cancelled(call) : 0;
+    if (stop || (call && pyb_api_is_stop(type)))
+        return stop ? stop : BAY_ECANCELED;
     if (PyErr_GivenExceptionMatches(type, PyExc_MemoryError) && pyb_memcap_hit())
         return BAY_ENOMEM;
     PyObject *refused = pyb_policy() ? PyObject_GetAttrString(pyb_policy(), "PolicyError") : NULL;

@@ -266,7 +266,7 @@ static int trapped(bay__wasm_frame *f, int trap, int64_t started_ms)
     char msg[sizeof f->message + sizeof f->note + 200];
     int code = BAY_EPLUGIN;
     if (trap == TRAP_INTERRUPTED) {
-        code = bay_call_remaining_ms(f->call) == 0 ? BAY_ETIMEDOUT : BAY_ECANCELED;
+        code = bay_call_cancelled(f->call) == BAY_ETIMEDOUT ? BAY_ETIMEDOUT : BAY_ECANCELED;
         snprintf(msg, sizeof msg, "plugin %s: call \"%s\" stopped in wasm code after %lld ms, %s (an endless loop?)",
                  rt.id, name, (long long)(bay__now_ms() - started_ms),
                  code == BAY_ETIMEDOUT ? "past its deadline" : "cancelled by its caller");

@@ -73,9 +73,11 @@ const char *bay_call_name(const bay_invocation *call);
 /* bay_call_context returns the call's context, or NULL when it has none. Borrowed. */
 const char *bay_call_context(const bay_invocation *call);
 
-/* bay_call_cancelled returns true once the caller cancelled the call or its
- * deadline passed; a long-running function should check it and return
- * BAY_ECANCELED (the caller gets BAY_ETIMEDOUT when the deadline was why). */
+/* bay_call_cancelled returns 0 while the call may run on, and once it must
+ * stop, why: BAY_ETIMEDOUT when its deadline passed, BAY_ECANCELED when its
+ * caller cancelled it (or went away). A long-running function should check it
+ * and return BAY_ECANCELED (the caller gets BAY_ETIMEDOUT when the deadline
+ * was why). */
 int bay_call_cancelled(const bay_invocation *call);
 
 /* bay_call_remaining_ms returns the milliseconds left before the call's deadline (0 when past). */

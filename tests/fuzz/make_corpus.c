@@ -100,7 +100,7 @@ static void frame_seeds(void)
     frame_seed("result-nil", (bay__frame){.type = BAY_F_RESULT, .id = 11});
     frame_seed_with("event", (bay__frame){.type = BAY_F_EVENT, .name = "saved", .context = "doc"},
                     "[\"/tmp/a.txt\", 12]");
-    frame_seed("cancel", (bay__frame){.type = BAY_F_CANCEL, .id = 9});
+    frame_seed("cancel", (bay__frame){.type = BAY_F_CANCEL, .id = 9, .code = BAY_ETIMEDOUT});
     frame_seed("heartbeat", (bay__frame){.type = BAY_F_HEARTBEAT, .id = 100, .busy_ms = 250});
     frame_seed_with("command", (bay__frame){.type = BAY_F_COMMAND, .id = 5, .name = "install"},
                     "{\"id\": \"example/hello\", \"grant\": [\"provide:greet\"]}");
