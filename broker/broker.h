@@ -16,6 +16,7 @@
 #include "clock.h"
 #include "frame.h"
 #include "idmap.h"
+#include "share.h"
 #include "log.h"
 #include "manifest.h"
 #include "registry.h"
@@ -77,6 +78,7 @@ typedef struct conn {
     char **grants;       /* a host added with role host: the call: and provide: it may use; NULL: unlimited */
     char who[224];       /* a host's name, uid and role, set at its HELLO (conn_who) */
     int calls_in_flight; /* its calls and events plugbayd routes now (route.c; capped there) */
+    int calls_serving;   /* calls a host serves as a provider now (route.c) */
     bay__log_limit dropped_log; /* the lines about its events dropped past the cap */
     struct plugin *plugin; /* for a worker */
     struct peer_log *log;  /* the rate limit of log lines about this peer (conn.c) */
@@ -150,9 +152,11 @@ typedef struct worker_proc {
 /* Its calls: route.c's alone (command.c reads them for info and status). */
 typedef struct call_stats {
     int inflight;          /* calls forwarded and not answered */
+    int waiting;           /* hosts' calls waiting their turn in plugbayd (fair shares) */
     uint64_t calls, errors;
     float latency_us[256]; /* the last calls' times, a ring */
     unsigned nlatency;     /* how many were recorded in all */
+    bay__share_callers callers; /* the hosts that called it last (fair shares) */
 } call_stats;
 
 typedef struct plugin {

@@ -71,6 +71,7 @@ static void add_runtime(bay_value *v, const plugin *p)
     bay_map_set(v, "calls", bay_int((int64_t)p->stats.calls));
     bay_map_set(v, "errors", bay_int((int64_t)p->stats.errors));
     bay_map_set(v, "inflight", bay_int(p->stats.inflight));
+    bay_map_set(v, "waiting", bay_int(p->stats.waiting));
     size_t cap = sizeof p->stats.latency_us / sizeof *p->stats.latency_us, n = p->stats.nlatency < cap ? p->stats.nlatency : cap;
     float sorted[sizeof p->stats.latency_us / sizeof *p->stats.latency_us];
     memcpy(sorted, p->stats.latency_us, n * sizeof *sorted);

@@ -2,6 +2,7 @@
 #include "broker.h"
 #include "conn.h"
 #include "route.h"
+#include "share.h"
 #include "supervise.h"
 
 #include <msgpack.h>
@@ -33,11 +34,18 @@ typedef struct call {
     msgpack_sbuffer gathered;
     size_t ngathered;
     plugin_timer *timer;   /* for a timer tick */
+    bool held;             /* waiting its turn at its next target (fair shares) */
+    bool shared;           /* counted in the fair shares at its current target */
 } call;
 
-/* The calls in flight, by the broker's id. */
+/* The calls in flight, by the broker's id, and the fair shares: how many
+ * calls each host has at each plugin, and the hosts' calls waiting their
+ * turn (in arrival order). */
 struct route_calls {
     bay__idmap *byid;
+    bay__shares *shares;
+    call **held;
+    size_t nheld, held_cap;
 };
 
 #define TIMER_TIMEOUT_MS 30000
@@ -47,8 +55,26 @@ struct route_calls {
 #define CONN_CALLS_MAX 1024
 #define MAX_TIMEOUT_MS (3600 * 1000)
 
+/* unhold takes k off the calls waiting their turn. */
+static void unhold(broker *b, call *k)
+{
+    struct route_calls *r = b->calls;
+    for (size_t i = 0; i < r->nheld; i++)
+        if (r->held[i] == k) {
+            memmove(r->held + i, r->held + i + 1, (r->nheld - i - 1) * sizeof *r->held);
+            r->nheld--;
+            break;
+        }
+    k->held = false;
+    plugin *p = k->targets[k->next].plugin;
+    p->stats.waiting--;
+    bay__shares_add(b->calls->shares, k->caller, p, BAY_SHARE_WAITING, -1);
+}
+
 static void call_free(broker *b, call *k)
 {
+    if (k->held)
+        unhold(b, k);
     if (k->timer)
         k->timer->running = false;
     conn *from = k->caller ? conn_get(b, k->caller) : NULL;
@@ -155,12 +181,81 @@ static int64_t remaining(const call *k, int64_t now)
     return k->deadline_ms > now ? k->deadline_ms - now : 0;
 }
 
-/* send_next forwards the call to its next target; with none left it finishes
- * the call. An event skips targets it cannot reach and records why. */
+/* host_caller returns the host that made k, or NULL (a plugin, a timer). */
+static const conn *host_caller(broker *b, const call *k)
+{
+    const conn *from = k->caller ? conn_get(b, k->caller) : NULL;
+    return from && from->role == ROLE_HOST ? from : NULL;
+}
+
+/* waits_turn tells whether k, a host's call, waits for its turn at plugin p
+ * (fair shares, share.h). Events, and calls from plugins and timers, go on:
+ * a plugin's call may be part of one that waits for it. */
+static bool waits_turn(broker *b, const call *k, const plugin *p)
+{
+    const conn *from = host_caller(b, k);
+    if (k->kind != BAY_HANDLE || from == NULL)
+        return false;
+    const bay__shares *s = b->calls->shares;
+    unsigned mine = bay__shares_count(s, k->caller, p, BAY_SHARE_IN_FLIGHT);
+    bool shared = bay__share_shared(&p->stats.callers, k->caller, bay__now_ms()) ||
+                  (unsigned)p->stats.waiting > bay__shares_count(s, k->caller, p, BAY_SHARE_WAITING);
+    return bay__share_must_wait(mine, (unsigned)p->stats.inflight, shared, from->calls_serving > 0);
+}
+
+/* hold puts k, whose next target is a plugin, among the calls waiting their
+ * turn; false when out of memory (then k goes on). */
+static bool hold(broker *b, call *k)
+{
+    struct route_calls *r = b->calls;
+    plugin *p = k->targets[k->next].plugin;
+    if (bay__shares_add(r->shares, k->caller, p, BAY_SHARE_WAITING, 1) != 0)
+        return false;
+    if (r->nheld == r->held_cap) {
+        size_t cap = r->held_cap ? 2 * r->held_cap : 16;
+        call **v = realloc(r->held, cap * sizeof *v);
+        if (v == NULL) {
+            bay__shares_add(r->shares, k->caller, p, BAY_SHARE_WAITING, -1);
+            return false;
+        }
+        r->held = v;
+        r->held_cap = cap;
+    }
+    r->held[r->nheld++] = k;
+    k->held = true;
+    p->stats.waiting++;
+    return true;
+}
+
+/* sent accounts for k's CALL that went to target t on c. */
+static void sent(broker *b, call *k, struct target *t, conn *c)
+{
+    k->current = t;
+    k->current_session = c->session;
+    k->sent_ns = bay__now_ns();
+    if (t->host) {
+        c->calls_serving++;
+    } else {
+        t->plugin->stats.inflight++;
+        k->shared = host_caller(b, k) &&
+                    bay__shares_add(b->calls->shares, k->caller, t->plugin, BAY_SHARE_IN_FLIGHT, 1) == 0;
+    }
+}
+
+/* send_next forwards the call to its next target, unless it must wait its
+ * turn there; with none left it finishes the call. An event skips targets it
+ * cannot reach and records why. */
 static void send_next(broker *b, call *k)
 {
     while (k->next < k->ntargets) {
-        struct target *t = &k->targets[k->next++];
+        struct target *t = &k->targets[k->next];
+        if (!t->host && t->plugin->life.state == PS_LOADED) {
+            if (host_caller(b, k))
+                bay__share_called(&t->plugin->stats.callers, k->caller, bay__now_ms());
+            if (waits_turn(b, k, t->plugin) && hold(b, k))
+                return;
+        }
+        k->next++;
         const char *why = NULL;
         conn *c = target_conn(b, t, &why);
         if (c) {
@@ -168,11 +263,7 @@ static void send_next(broker *b, call *k)
                            .timeout_ms = remaining(k, bay__now_ms()), .context = k->context};
             int rc = conn_send(b, c, &f);
             if (rc == 0) {
-                k->current = t;
-                k->current_session = c->session;
-                k->sent_ns = bay__now_ns();
-                if (!t->host)
-                    t->plugin->stats.inflight++;
+                sent(b, k, t, c);
                 return;
             }
             why = rc == BAY_EBUSY ? "its queue is full (too many calls in flight)" : "its connection failed";
@@ -372,15 +463,39 @@ static void provider_done(broker *b, call *k, bool failed)
 {
     struct target *t = k->current;
     k->current = NULL;
+    if (t && t->host) {
+        conn *c = conn_get(b, t->session);
+        if (c && c->calls_serving > 0)
+            c->calls_serving--;
+    }
     if (t == NULL || t->host)
         return;
     plugin *p = t->plugin;
+    if (k->shared)
+        bay__shares_add(b->calls->shares, k->caller, p, BAY_SHARE_IN_FLIGHT, -1);
+    k->shared = false;
     p->stats.calls++;
     p->stats.errors += failed;
     p->stats.latency_us[p->stats.nlatency++ % (sizeof p->stats.latency_us / sizeof *p->stats.latency_us)] =
         (float)(bay__now_ns() - k->sent_ns) / 1000.0f;
     if (p->stats.inflight > 0 && --p->stats.inflight == 0 && p->life.state == PS_UNLOADING)
         b->drained(b, p);
+}
+
+/* take_turns sends on, in arrival order, the calls waiting their turn at p
+ * that need not wait any more (one of p's calls ended). */
+static void take_turns(broker *b, plugin *p)
+{
+    struct route_calls *r = b->calls;
+    for (size_t i = 0; i < r->nheld;) {
+        call *k = r->held[i];
+        if (k->targets[k->next].plugin != p || (p->life.state == PS_LOADED && waits_turn(b, k, p))) {
+            i++;
+            continue;
+        }
+        unhold(b, k);
+        send_next(b, k); /* it may fail and free k: r->held[i] is the next one now */
+    }
 }
 
 void route_answer(broker *b, conn *from, const bay__frame *f)
@@ -396,6 +511,7 @@ void route_answer(broker *b, conn *from, const bay__frame *f)
     const char *owner = f->plugin && failed ? f->plugin : t->owner;
     char owner_copy[128];
     snprintf(owner_copy, sizeof owner_copy, "%s", owner);
+    plugin *p = t->host ? NULL : t->plugin;
     provider_done(b, k, failed);
     if (k->timer && failed)
         bay__log(BAY_LOG_WARN, owner_copy, "%s failed: %s", k->name, f->message);
@@ -411,6 +527,8 @@ void route_answer(broker *b, conn *from, const bay__frame *f)
             answer_value(b, k, f->value, NULL, 0);
         call_free(b, k);
     }
+    if (p)
+        take_turns(b, p);
 }
 
 /* cancel_current asks the current provider to stop, telling it why
@@ -450,10 +568,16 @@ void route_cancel(broker *b, conn *from, uint64_t origin_id)
 /* expire answers a call whose deadline passed and cancels its provider. */
 static void expire(broker *b, call *k, int64_t now)
 {
-    const char *owner = k->current ? k->current->owner : NULL;
+    const char *owner = k->current ? k->current->owner : k->held ? k->targets[k->next].owner : NULL;
     char msg[512];
-    snprintf(msg, sizeof msg, "%s did not answer %s before the call's deadline; it was cancelled", owner ? owner : "-",
-             k->name);
+    if (k->held)
+        snprintf(msg, sizeof msg,
+                 "%s was not called: the call waited its turn at %s past its deadline (the host's earlier calls "
+                 "to it were still running while other callers' calls waited)",
+                 k->name, owner);
+    else
+        snprintf(msg, sizeof msg, "%s did not answer %s before the call's deadline; it was cancelled",
+                 owner ? owner : "-", k->name);
     if (k->kind == BAY_EVENT) {
         if (k->current)
             gather(k, owner, NULL, BAY_ETIMEDOUT, msg);
@@ -530,8 +654,10 @@ void route_fail_provider(broker *b, uint64_t session, plugin *p, int code, const
         }
     }
     free(all);
-    if (p)
+    if (p) {
         p->stats.inflight = 0;
+        take_turns(b, p); /* they fail now, or go to its next worker */
+    }
 }
 
 void route_host_gone(broker *b, conn *c)
@@ -560,7 +686,8 @@ void route_fail_origin(broker *b, uint64_t session)
 int route_init(broker *b)
 {
     b->calls = calloc(1, sizeof *b->calls);
-    if (b->calls && (b->calls->byid = bay__idmap_new()) == NULL) {
+    if (b->calls && ((b->calls->byid = bay__idmap_new()) == NULL || (b->calls->shares = bay__shares_new()) == NULL)) {
+        bay__idmap_free(b->calls->byid);
         free(b->calls);
         b->calls = NULL;
     }
@@ -582,6 +709,8 @@ void route_free(broker *b)
     }
     free(all);
     bay__idmap_free(b->calls->byid);
+    bay__shares_free(b->calls->shares);
+    free(b->calls->held);
     free(b->calls);
     b->calls = NULL;
 }

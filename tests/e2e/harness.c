@@ -264,6 +264,14 @@ void h_plugin_state(bay_conn *c, const char *id, char *state, size_t len, char *
     bay_value_free(v);
 }
 
+int64_t h_plugin_int(bay_conn *c, const char *id, const char *field)
+{
+    bay_value *v = info(c, id);
+    int64_t n = bay_value_int(bay_map_get(v, field));
+    bay_value_free(v);
+    return n;
+}
+
 int64_t h_refused(bay_conn *c, const char *id, const char *kind)
 {
     bay_value *v = info(c, id);

@@ -107,6 +107,9 @@ int64_t h_refused(bay_conn *c, const char *id, const char *kind);
  * above above: a worker reports its refusals with its heartbeats' answers. */
 bool h_wait_refused(bay_conn *c, const char *id, const char *kind, int64_t above);
 
+/* h_plugin_int returns the integer field of plugbayd's info on plugin id ("inflight", "waiting", "calls"...). */
+int64_t h_plugin_int(bay_conn *c, const char *id, const char *field);
+
 /* h_worker_pid returns the pid of plugin id's worker (0 when none). */
 pid_t h_worker_pid(bay_conn *c, const char *id);
 

@@ -238,3 +238,96 @@ Test(calls, a_connection_with_too_many_calls_in_flight_is_refused_more_and_other
     cr_assert(h_wait_until(calls_again, flood, H_WAIT_MS), "host:flood was still refused after its calls were cancelled");
     bay_close(flood);
 }
+
+/* sleep_async starts slow.sleep(ms) on conn with a deadline of timeout_ms. */
+static bay_pending *sleep_async(bay_conn *conn, int ms, int timeout_ms)
+{
+    bay_value *args = bay_array();
+    bay_array_push(args, bay_int(ms));
+    bay_call_opts o = {.timeout_ms = timeout_ms};
+    bay_pending *p;
+    bay_error err;
+    cr_assert_eq(bay_call_async(conn, "slow.sleep", args, &o, &p, &err), 0, "%s", err.message);
+    bay_value_free(args);
+    return p;
+}
+
+/* take_sleep takes the answer of slow.sleep(ms) call p, waiting up to wait_ms (-1: as long as it takes);
+ * false while it has none. */
+static bool take_sleep(bay_pending *p, int ms, int wait_ms)
+{
+    bay_value *res = NULL;
+    bay_error err;
+    int rc = bay_pending_wait(p, wait_ms, &res, &err);
+    if (rc == BAY_EPENDING)
+        return false;
+    cr_expect_eq(rc, 0, "%s", err.message);
+    cr_expect_eq(bay_value_int(res), ms);
+    bay_value_free(res);
+    return true;
+}
+
+/* slow_has tells whether test/slow has at least *(int *)want calls in flight or waiting their turn in plugbayd. */
+static bool slow_has(void *want)
+{
+    return h_plugin_int(c, "test/slow", "inflight") + h_plugin_int(c, "test/slow", "waiting") >= *(int *)want;
+}
+
+/* Fair shares: a host that pours calls into a plugin another host uses gets one call in the plugin's queue
+ * at a time; the other host's next call is served after at most one of the flood's, not after all of them.
+ * (Async calls go through plugbayd on both paths.) */
+Test(calls, a_host_flooding_a_plugin_does_not_stand_in_front_of_another_hosts_calls)
+{
+    enum { FLOOD = 10, MS = 200 };
+    bay_conn *flood = h_connect(&h, "flood");
+    bay_pending *first = sleep_async(c, 300, 60000), *p[FLOOD];
+    int want = 1;
+    cr_assert(h_wait_until(slow_has, &want, H_WAIT_MS), "the first call never reached test/slow");
+    for (int i = 0; i < FLOOD; i++)
+        p[i] = sleep_async(flood, MS, 60000);
+    want = 1 + FLOOD;
+    cr_assert(h_wait_until(slow_has, &want, H_WAIT_MS), "the flood never reached plugbayd");
+    cr_expect_geq(h_plugin_int(c, "test/slow", "waiting"), FLOOD - 2, "the flood's calls wait their turn in plugbayd");
+    bay_pending *next = sleep_async(c, 1, 60000);
+    cr_assert(take_sleep(next, 1, -1));
+    bool taken[FLOOD];
+    int done = 0;
+    for (int i = 0; i < FLOOD; i++)
+        done += taken[i] = take_sleep(p[i], MS, 0);
+    cr_expect_leq(done, 2, "the other host's call waited for %d of the flood's %d calls", done, FLOOD);
+    cr_assert(take_sleep(first, 300, -1));
+    for (int i = 0; i < FLOOD; i++) { /* every call of the flood is served in the end */
+        cr_expect(taken[i] || take_sleep(p[i], MS, -1), "flood call %d", i);
+        bay_pending_free(p[i]);
+    }
+    cr_expect_eq(h_plugin_int(c, "test/slow", "waiting"), 0);
+    bay_pending_free(first);
+    bay_pending_free(next);
+    bay_close(flood);
+}
+
+/* A call that waits its turn past its deadline is answered BAY_ETIMEDOUT saying so, and was never run. */
+Test(calls, a_call_waiting_its_turn_past_its_deadline_says_so)
+{
+    bay_conn *flood = h_connect(&h, "flood");
+    bay_pending *busy = sleep_async(c, 1500, 60000); /* the other host uses the plugin */
+    int want = 1;
+    cr_assert(h_wait_until(slow_has, &want, H_WAIT_MS), "the first call never reached test/slow");
+    bay_pending *running = sleep_async(flood, 10, 60000); /* the flood's one call in the queue */
+    want = 2;
+    cr_assert(h_wait_until(slow_has, &want, H_WAIT_MS), "the flood's first call never reached test/slow");
+    bay_pending *late = sleep_async(flood, 10, 300); /* waits its turn: the deadline passes first */
+    bay_value *res = NULL;
+    bay_error err;
+    int rc = bay_pending_wait(late, -1, &res, &err);
+    cr_assert_eq(rc, BAY_ETIMEDOUT, "got %s: %s", bay_errname(rc), err.message);
+    cr_expect(strstr(err.message, "slow.sleep was not called: the call waited its turn at test/slow past its deadline"),
+              "%s", err.message); /* async calls go through plugbayd on both paths */
+    cr_assert_eq(bay_pending_wait(running, -1, &res, &err), 0, "%s", err.message);
+    cr_assert_eq(bay_pending_wait(busy, -1, &res, &err), 0, "%s", err.message);
+    bay_value_free(res);
+    bay_pending_free(busy);
+    bay_pending_free(running);
+    bay_pending_free(late);
+    bay_close(flood);
+}
