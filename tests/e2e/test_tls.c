@@ -142,7 +142,7 @@ Test(tls, plain_tcp_and_tls_without_its_files_are_refused_at_start_saying_what_t
     refused_at_start((const char *[]){"--tls-cert", pki_file("server.pem"), NULL},
                      "--tls-cert and --tls-client-ca go with --listen tls+tcp://HOST:PORT");
     refused_at_start((const char *[]){"--remote-role", "root", NULL},
-                     "--remote-role expects observer, host or admin, got \"root\"");
+                     "--remote-role expects none, observer, host or admin, got \"root\"");
 }
 
 Test(tls, a_host_certified_by_the_authority_calls_in_the_remote_role)
