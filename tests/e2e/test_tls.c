@@ -314,6 +314,16 @@ static bay_conn *keyed(const char *key, const char *name)
     return c;
 }
 
+/* dropped tells whether plugbayd let go of the connection *(bay_conn **)arg: a list on it fails with BAY_ECONN. */
+static bool dropped(void *arg)
+{
+    bay_value *out = NULL;
+    bay_error err;
+    int rc = bay_command(*(bay_conn **)arg, "list", NULL, 1000, &out, &err);
+    bay_value_free(out);
+    return rc == BAY_ECONN;
+}
+
 Test(tls, a_listed_key_gets_its_own_role_and_grants_instead_of_the_remote_role)
 {
     start_with_keys(NULL);
@@ -350,6 +360,16 @@ Test(tls, a_listed_key_gets_its_own_role_and_grants_instead_of_the_remote_role)
                  err.message);
     snprintf(want, sizeof want, "[audit] host:boss-app (key boss %s, role admin): reload", key_id("admin"));
     cr_expect(h_wait_log(&h, want), "log lacks %s", want);
+
+    setenv("PLUGBAY_KEY", key_file("admin", false), 1); /* the command line proves a key as libplugbay does */
+    cli((const char *[]){"host", "remove", "watcher", NULL}, NULL, 0);
+    unsetenv("PLUGBAY_KEY");
+    cr_expect(h_wait_until(dropped, &w, H_WAIT_MS), "removing a keyed host ends the connections that proved its key");
+    bay_conn *again = NULL;
+    cr_expect_eq(connect_with("watcher", "watch-app", &again, &err), BAY_EPERM, "a removed key: %s", err.message);
+    cr_expect(strstr(err.message, "is no host's key"), "%s", err.message);
+    cr_assert_eq(h_call_str(l, "greet", "on", 5000, res, sizeof res, &err), 0, "another key's host goes on: %s",
+                 err.message);
     bay_close(a);
     bay_close(l);
     bay_close(w);
@@ -454,16 +474,6 @@ Test(tls, a_handshake_recorded_on_one_connection_is_refused_on_another)
     char res[64];
     cr_assert_eq(h_call_str(c, "greet", "after", 5000, res, sizeof res, &err), 0, "%s", err.message);
     bay_close(c);
-}
-
-/* dropped tells whether plugbayd let go of the connection *(bay_conn **)arg: a list on it fails with BAY_ECONN. */
-static bool dropped(void *arg)
-{
-    bay_value *out = NULL;
-    bay_error err;
-    int rc = bay_command(*(bay_conn **)arg, "list", NULL, 1000, &out, &err);
-    bay_value_free(out);
-    return rc == BAY_ECONN;
 }
 
 Test(tls, remote_role_none_lets_a_host_do_nothing_until_it_proves_a_key)
