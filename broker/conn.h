@@ -45,7 +45,8 @@ bool conn_may(const conn *c, const char *what, const char *name);
  * left (host-gone listeners). */
 void conn_let_go(broker *b, conn *c, uint64_t id, int code, const char *why);
 /* conn_lingering counts the connections let go whose peer (rendezvous key
- * peer) keeps them open, and the handshakes it has pending. */
+ * peer) keeps them open, and the handshakes it has pending (a host under
+ * --remote-role none that has not proved a key counts as one). */
 size_t conn_lingering(broker *b, uint64_t peer);
 /* conn_on_host_gone has fn called when a host's connection goes away, after
  * those registered before it (at most LISTENERS_MAX). */
