@@ -76,7 +76,10 @@ typedef struct conn {
     int64_t uid;         /* a local host's user (SO_PEERCRED at the rendezvous), -1 over tcp */
     bay__role rights;    /* what a host may do (role.h), decided at the rendezvous */
     char **grants;       /* a host added with role host: the call: and provide: it may use; NULL: unlimited */
-    char who[224];       /* a host's name, uid and role, set at its HELLO (conn_who) */
+    char who[224];       /* a host's name, uid or key and role, set at its HELLO and auth (conn_who) */
+    bool auth_over;      /* a host sent its auth, or another frame first: no auth may come any more */
+    bool keyed;          /* a remote host that proved key (auth.c), which then decides its rights */
+    unsigned char key[BAY_KEY_PUBLIC_BYTES];
     int calls_in_flight; /* its calls and events plugbayd routes now (route.c; capped there) */
     int calls_serving;   /* calls a host serves as a provider now (route.c) */
     bay__log_limit dropped_log; /* the lines about its events dropped past the cap */

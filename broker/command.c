@@ -347,7 +347,8 @@ static bay_value *host_value(const bay__state_host *h)
 {
     bay_value *v = bay_map();
     bay_map_set(v, "name", bay_str(h->name));
-    bay_map_set(v, "uid", bay_int(h->uid));
+    bay_map_set(v, "uid", h->keyed ? bay_nil() : bay_int(h->uid));
+    bay_map_set(v, "key_id", h->keyed ? bay_str(h->key_id) : bay_nil());
     bay_map_set(v, "role", bay_str(bay__role_name(h->role)));
     bay_map_set(v, "granted", list_value(h->granted));
     return v;
@@ -384,42 +385,72 @@ static int host_grants(const bay_value *args, const char ***out, bay_error *err)
     return 0;
 }
 
+/* host_who reads whom host.add lets in: args' "uid" (a local user) or "key" (the base64 of an Ed25519 public
+ * key, *keyed then true), exactly one of them. */
+static int host_who(const bay_value *args, int64_t *uid, unsigned char key[BAY_KEY_PUBLIC_BYTES], bool *keyed,
+                    bay_error *err)
+{
+    const bay_value *uidv = bay_map_get(args, "uid"), *keyv = bay_map_get(args, "key");
+    size_t len = 0;
+    const char *b64 = bay_value_str(keyv, &len);
+    *uid = bay_value_int(uidv);
+    *keyed = keyv != NULL;
+    if ((uidv == NULL) == (keyv == NULL) || (uidv && (bay_value_type(uidv) != BAY_INT || *uid < 0 || *uid > UINT32_MAX)))
+        return bay_error_set(err, BAY_EINVAL, NULL,
+                             "command \"host.add\" needs {\"name\": NAME, \"uid\": UID or \"key\": BASE64, \"role\": "
+                             "ROLE, \"grant\": [PERM...]}, a uid or a key but not both");
+    if (keyv && (b64 == NULL || !bay__key_base64_exact(b64, len, key, BAY_KEY_PUBLIC_BYTES)))
+        return bay_error_set(err, BAY_EINVAL, NULL,
+                             "\"key\" must be the base64 of an Ed25519 public key, as in the .pub file plugbay keygen "
+                             "writes (`plugbay host add NAME --key FILE.pub ...` reads it for you)");
+    if (uidv && bay__role_of_uid((uint32_t)*uid, (uint32_t)geteuid(), BAY_ROLE_NONE) == BAY_ROLE_ADMIN)
+        return bay_error_set(err, BAY_EINVAL, NULL, "uid %lld is plugbayd's own user or root, an admin always",
+                             (long long)*uid);
+    return 0;
+}
+
 static int cmd_host_add(broker *b, plugin *p, const bay_value *args, bay_value **out, bay_error *err)
 {
     (void)p;
     const char *name = bay_value_str(bay_map_get(args, "name"), NULL), *role = bay_value_str(bay_map_get(args, "role"), NULL);
-    const bay_value *uidv = bay_map_get(args, "uid");
-    int64_t uid = bay_value_int(uidv);
-    if (name == NULL || bay_value_type(uidv) != BAY_INT || uid < 0 || uid > UINT32_MAX)
+    int64_t uid;
+    unsigned char key[BAY_KEY_PUBLIC_BYTES];
+    bool keyed;
+    if (name == NULL)
         return bay_error_set(err, BAY_EINVAL, NULL,
-                             "command \"host.add\" needs {\"name\": NAME, \"uid\": UID, \"role\": ROLE, \"grant\": [PERM...]}");
+                             "command \"host.add\" needs {\"name\": NAME, \"uid\": UID or \"key\": BASE64, \"role\": "
+                             "ROLE, \"grant\": [PERM...]}");
+    int rc = host_who(args, &uid, key, &keyed, err);
+    if (rc)
+        return rc;
     bay__role r = bay__role_parse(role);
     if (r == BAY_ROLE_NONE)
         return bay_error_set(err, BAY_EINVAL, NULL, "role \"%s\" is none of observer, host, admin", role ? role : "");
-    if (bay__role_of_uid((uint32_t)uid, (uint32_t)geteuid(), BAY_ROLE_NONE) == BAY_ROLE_ADMIN)
-        return bay_error_set(err, BAY_EINVAL, NULL, "uid %lld is plugbayd's own user or root, an admin always",
-                             (long long)uid);
     const char **grants = NULL;
-    int rc = host_grants(args, &grants, err);
-    if (rc)
+    if ((rc = host_grants(args, &grants, err)) != 0)
         return rc;
     if (grants[0] && r != BAY_ROLE_HOST)
         rc = bay_error_set(err, BAY_EINVAL, NULL, "only a host is limited by grants; an %s is not", bay__role_name(r));
     if (rc == 0)
-        rc = bay__state_host_add(b->state, name, (uint32_t)uid, r, grants, err);
+        rc = keyed ? bay__state_host_add_key(b->state, name, key, r, grants, err)
+                   : bay__state_host_add(b->state, name, (uint32_t)uid, r, grants, err);
     free(grants);
     if (rc == 0)
-        *out = host_value(bay__state_host_of_uid(b->state, (uint32_t)uid));
+        *out = host_value(bay__state_host_named(b->state, name));
     return rc;
 }
 
-/* cmd_host_remove forgets a host and lets go of its user's connections. */
+/* cmd_host_remove forgets a host and lets go of its user's connections, or of those that proved its key. */
 static int cmd_host_remove(broker *b, plugin *p, const bay_value *args, bay_value **out, bay_error *err)
 {
     (void)p, (void)out;
     const char *name = bay_value_str(bay_map_get(args, "name"), NULL);
     const bay__state_host *h = name ? bay__state_host_named(b->state, name) : NULL;
-    int64_t uid = h ? (int64_t)h->uid : -1;
+    int64_t uid = h && !h->keyed ? (int64_t)h->uid : -1;
+    unsigned char key[BAY_KEY_PUBLIC_BYTES];
+    bool keyed = h && h->keyed;
+    if (keyed)
+        memcpy(key, h->key, sizeof key);
     int rc = name ? bay__state_host_remove(b->state, name, err)
                   : bay_error_set(err, BAY_EINVAL, NULL, "command \"host.remove\" needs {\"name\": NAME}");
     size_t n = 0;
@@ -427,8 +458,9 @@ static int cmd_host_remove(broker *b, plugin *p, const bay_value *args, bay_valu
     char why[128];
     snprintf(why, sizeof why, "host %s was removed by an admin", name ? name : "");
     for (size_t i = 0; i < n; i++)
-        if (all[i]->role == ROLE_HOST && all[i]->uid == uid)
-            conn_let_go(b, all[i], why);
+        if (all[i]->role == ROLE_HOST && (keyed ? all[i]->keyed && memcmp(all[i]->key, key, sizeof key) == 0
+                                                : uid >= 0 && all[i]->uid == uid))
+            conn_let_go(b, all[i], 0, BAY_EPERM, why);
     free(all);
     return rc;
 }

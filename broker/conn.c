@@ -1,5 +1,6 @@
 /* broker/conn.c — plugbayd's connections: rendezvous, one pair1 socket per peer, handshake, sending, closing. */
 #include "broker.h"
+#include "auth.h"
 #include "conn.h"
 #include "peer.h"
 
@@ -484,7 +485,8 @@ size_t conn_lingering(broker *b, uint64_t peer)
     size_t n = 0, count;
     conn **all = conn_snapshot(b, &count);
     for (size_t i = 0; i < count; i++)
-        n += all[i]->peer == peer && !all[i]->hello_done && all[i]->role != ROLE_WORKER;
+        n += all[i]->peer == peer && all[i]->role != ROLE_WORKER &&
+             (!all[i]->hello_done || all[i]->rights == BAY_ROLE_NONE);
     free(all);
     pthread_mutex_lock(&b->closer->mtx);
     for (conn *c = b->closer->lingering; c; c = c->next_close)
@@ -705,6 +707,18 @@ static void dispatch(broker *b, conn *c, const bay__frame *f)
         conn_send_value(b, c, f->id, NULL);
         return;
     }
+    if (!worker && f->type == BAY_F_COMMAND && strcmp(f->name, "auth") == 0) {
+        auth_handle(b, c, f);
+        return;
+    }
+    c->auth_over = true;
+    if (!worker && c->rights == BAY_ROLE_NONE) {
+        conn_send_error(b, c, f->id, BAY_EPERM, NULL,
+                        "%s may do nothing until it proves a key: set PLUGBAY_KEY to the host's secret key file, "
+                        "which an admin added with `plugbay host add NAME --key FILE.pub --role ROLE` "
+                        "(docs/remote-hosts.md)", conn_who(c));
+        return;
+    }
     bool known = f->type >= 0 && f->type <= BAY_F_TYPE_MAX && f->type != BAY_F_HELLO;
     const conn_rule *r = known ? &(worker ? b->dispatch->worker : b->dispatch->host)[f->type] : NULL;
     if (r && r->fn && !worker && !bay__role_allows(c->rights, r->need))
@@ -770,9 +784,9 @@ bool conn_may(const conn *c, const char *what, const char *name)
     return c->grants == NULL || permission_granted(c->grants, what, name);
 }
 
-void conn_let_go(broker *b, conn *c, const char *why)
+void conn_let_go(broker *b, conn *c, uint64_t id, int code, const char *why)
 {
-    conn_send_error(b, c, 0, BAY_EPERM, NULL, "%s", why);
+    conn_send_error(b, c, id, code, NULL, "%s", why);
     removed(b, c);
 }
 
@@ -813,6 +827,13 @@ void conn_expire_handshakes(broker *b, int64_t now)
             conn_send_error(b, c, 0, BAY_ETIMEDOUT, NULL, "no HELLO within %d ms; plugbayd closed this connection",
                             HANDSHAKE_TIMEOUT_MS);
             conn_close(b, c);
+        } else if (c->role == ROLE_HOST && c->rights == BAY_ROLE_NONE && now - c->opened_ms > HANDSHAKE_TIMEOUT_MS) {
+            warn(c, "no key proved within %d ms; letting go", HANDSHAKE_TIMEOUT_MS);
+            char why[256];
+            snprintf(why, sizeof why,
+                     "no key proved within %d ms: plugbayd --remote-role none lets in only hosts that prove one "
+                     "(set PLUGBAY_KEY); plugbayd closed this connection", HANDSHAKE_TIMEOUT_MS);
+            conn_let_go(b, c, 0, BAY_ETIMEDOUT, why);
         }
     }
     free(all);

@@ -33,17 +33,20 @@ conn **conn_snapshot(broker *b, size_t *n);
  * told why in an ERROR frame, or its worker was stopped). Never blocks. */
 void conn_close(broker *b, conn *c);
 /* conn_who names host c, past its HELLO, for messages and the audit:
- * "host:NAME (uid U, role R)" ("host:NAME (role R)" over tls+tcp). Borrowed. */
+ * "host:NAME (uid U, role R)" ("host:NAME (role R)" over tls+tcp, "host:NAME
+ * (key HOST KEYID, role R)" once it proved a key). Borrowed. */
 const char *conn_who(const conn *c);
 /* conn_may tells whether host c may use extension point name for what
  * ("call", "provide"): always for an admin, within its grants for a host an
  * admin added with role host. */
 bool conn_may(const conn *c, const char *what, const char *name);
 /* conn_let_go ends host c's connection at plugbayd's wish: it is told why in
- * an ERROR (BAY_EPERM), then goes as if it had left (host-gone listeners). */
-void conn_let_go(broker *b, conn *c, const char *why);
+ * an ERROR (code, answering request id; 0 for none), then goes as if it had
+ * left (host-gone listeners). */
+void conn_let_go(broker *b, conn *c, uint64_t id, int code, const char *why);
 /* conn_lingering counts the connections let go whose peer (rendezvous key
- * peer) keeps them open, and the handshakes it has pending. */
+ * peer) keeps them open, and the handshakes it has pending (a host under
+ * --remote-role none that has not proved a key counts as one). */
 size_t conn_lingering(broker *b, uint64_t peer);
 /* conn_on_host_gone has fn called when a host's connection goes away, after
  * those registered before it (at most LISTENERS_MAX). */

@@ -27,7 +27,8 @@ static void usage(FILE *to)
             "  --listen URL         where hosts connect: ipc://PATH or tls+tcp://HOST:PORT\n"
             "  --tls-cert FILE      (tls+tcp) a PEM file with plugbayd's certificate and private key\n"
             "  --tls-client-ca FILE (tls+tcp) the certificate authority remote hosts' certificates must chain to\n"
-            "  --remote-role ROLE   (tls+tcp) the role of a remote host: observer, host (default) or admin\n"
+            "  --remote-role ROLE   (tls+tcp) the role of a remote host until it proves a key (PLUGBAY_KEY):\n"
+            "                       none (it must prove one), observer, host (default) or admin\n"
             "                       (default ipc://STATE/plugbayd.sock)\n"
             "  --autoinstall        install and enable every plugin found that is not installed yet\n"
             "  --worker-dir DIR     where the plugbay-worker-LANG programs are (default: next to plugbayd)\n"
@@ -127,8 +128,9 @@ static int parse(int argc, char **argv, bay__options *o)
         case O_TLS_CERT: o->tls_cert = optarg; break;
         case O_TLS_CA: o->tls_client_ca = optarg; break;
         case O_REMOTE_ROLE:
-            if ((o->remote_role = bay__role_parse(optarg)) == BAY_ROLE_NONE) {
-                fprintf(stderr, "plugbayd: --remote-role expects observer, host or admin, got \"%s\"\n", optarg);
+            if ((o->remote_role = bay__role_parse(optarg)) == BAY_ROLE_NONE && strcmp(optarg, "none") != 0) {
+                fprintf(stderr, "plugbayd: --remote-role expects none, observer, host or admin, got \"%s\"\n",
+                        optarg);
                 return 2;
             }
             break;

@@ -1,6 +1,10 @@
 /* broker/signature.c — signs plugin folders with Ed25519 keys (libsodium) and verifies them against trusted keys. */
 #include "signature.h"
 
+#include "file.h"
+#include "key.h"
+#include "text.h"
+
 #include <plugbay/error.h>
 
 #include <dirent.h>
@@ -19,13 +23,10 @@
 #define SIG_FORMAT 1
 #define SIG_TMP BAY_SIG_FILE ".tmp"
 #define SIG_HEADER "plugbay-signature 1\n"
-#define PUBLIC_TAG "plugbay-ed25519"
-#define SECRET_TAG "plugbay-ed25519-secret"
+#define PUBLIC_TAG BAY_KEY_PUBLIC_TAG
 #define MAX_FILES 100000         /* files one signature may cover */
 #define MAX_DEPTH 32             /* folder levels below the plugin folder */
 #define MAX_SIG_BYTES (64 << 20) /* plugin.sig */
-#define MAX_KEY_BYTES 4096       /* key files */
-#define COMMENT_MAX 100          /* a key's comment, in bytes */
 #define HEX_SIZE (2 * crypto_hash_sha256_BYTES + 1)
 #define B64 sodium_base64_VARIANT_ORIGINAL
 #define REFETCH "get a fresh copy from its author, or sign it again if the change is yours"
@@ -59,60 +60,9 @@ typedef struct walk {
     bay_error *err;
 } walk;
 
-/* start makes sure libsodium is ready. */
-static int start(bay_error *err)
-{
-    return sodium_init() < 0 ? bay_error_set(err, BAY_EIO, NULL, "libsodium could not initialise (no entropy source?)")
-                             : 0;
-}
-
 /* ---- names ---------------------------------------------------------------- */
 
-/* utf8_len returns the length (1 to 4) of the UTF-8 sequence at s, or 0 when
- * it is not the shortest encoding of a Unicode scalar value. */
-static size_t utf8_len(const unsigned char *s)
-{
-    unsigned char c = s[0], lo = 0x80, hi = 0xBF;
-    size_t n;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        lo = c == 0xE0 ? 0xA0 : lo;
-        hi = c == 0xED ? 0x9F : hi;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        lo = c == 0xF0 ? 0x90 : lo;
-        hi = c == 0xF4 ? 0x8F : hi;
-    } else {
-        return 0;
-    }
-    if (s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++)
-        if (s[i] < 0x80 || s[i] > 0xBF)
-            return 0;
-    return n;
-}
-
-/* printable tells whether s is UTF-8 without control characters or
- * backslashes: what a signed file name or a key comment may hold, so that
- * each fits on one line of the signed text and of a key file. */
-static bool printable(const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        size_t n = utf8_len(p);
-        if (n == 0 || *p < 0x20 || *p == 0x7F || *p == '\\')
-            return false;
-        p += n;
-    }
-    return true;
-}
-
-/* shown copies s to buf for a message, each byte that printable() refuses as '?'. */
+/* shown copies s to buf for a message, each byte that bay__text_printable() refuses as '?'. */
 static const char *shown(const char *s, char *buf, size_t len)
 {
     size_t i = 0;
@@ -126,7 +76,7 @@ static const char *shown(const char *s, char *buf, size_t len)
  * "/"-separated printable names, none empty, "." or "..". */
 static bool relative_path_ok(const char *path)
 {
-    if (strlen(path) >= PATH_MAX || !printable(path))
+    if (strlen(path) >= PATH_MAX || !bay__text_printable(path))
         return false;
     for (const char *p = path;;) {
         size_t n = strcspn(p, "/");
@@ -232,7 +182,7 @@ static int walk_folder(const walk *w, int fd, const char *rel, int depth)
             continue;
         if ((size_t)snprintf(path, sizeof path, "%s%s", rel, name) >= sizeof path - 1)
             rc = bay_error_set(w->err, w->refuse, NULL, "%s/%s: the path is too long to sign", w->dir, rel);
-        else if (!printable(name))
+        else if (!bay__text_printable(name))
             rc = bay_error_set(w->err, w->refuse, NULL,
                                "%s: the name of \"%s\" is not printable UTF-8 or holds a backslash, so it cannot be "
                                "signed; rename it", w->dir, shown(path, safe, sizeof safe));
@@ -297,196 +247,6 @@ static int open_folder(const char *dir, int *fd, bay_error *err)
                    : 0;
 }
 
-/* ---- small files ---------------------------------------------------------- */
-
-/* read_small reads the regular file name (relative to the folder at, or
- * AT_FDCWD; a symbolic link only when flags has no O_NOFOLLOW) of at most max
- * bytes into a new NUL-terminated *text. Returns 0 or an errno value (EFBIG
- * when larger, EINVAL when not a regular file); st receives its status. */
-static int read_small(int at, const char *name, int flags, size_t max, char **text, size_t *len, struct stat *st)
-{
-    int f = openat(at, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC | flags), e = 0;
-    if (f < 0)
-        return errno;
-    *text = NULL;
-    if (fstat(f, st) != 0)
-        e = errno;
-    else if (!S_ISREG(st->st_mode))
-        e = EINVAL;
-    else if ((size_t)st->st_size > max)
-        e = EFBIG;
-    else if ((*text = malloc((size_t)st->st_size + 1)) == NULL)
-        e = ENOMEM;
-    size_t n = 0;
-    while (e == 0 && n < (size_t)st->st_size) {
-        ssize_t got = read(f, *text + n, (size_t)st->st_size - n);
-        if (got <= 0) {
-            e = got < 0 ? errno : 0;
-            break;
-        }
-        n += (size_t)got;
-    }
-    close(f);
-    if (e) {
-        free(*text);
-        *text = NULL;
-        return e;
-    }
-    (*text)[n] = '\0';
-    *len = n;
-    return 0;
-}
-
-/* write_new creates the file path (relative to at) with mode, writes len bytes and flushes them to disk.
- * Fails with EEXIST when it exists. Returns 0 or an errno value (the file then removed) and *step says
- * what failed: "create", "write" or "flush to disk". */
-static int write_new(int at, const char *path, mode_t mode, const char *data, size_t len, const char **step)
-{
-    int f = openat(at, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode), e = 0;
-    *step = "create";
-    if (f < 0)
-        return errno;
-    *step = "write";
-    for (size_t n = 0; e == 0 && n < len;) {
-        ssize_t w = write(f, data + n, len - n);
-        if (w < 0 && errno != EINTR)
-            e = errno;
-        else if (w > 0)
-            n += (size_t)w;
-    }
-    if (e == 0 && fsync(f) != 0)
-        e = errno, *step = "flush to disk";
-    if (close(f) != 0 && e == 0)
-        e = errno, *step = "write";
-    if (e)
-        unlinkat(at, path, 0);
-    return e;
-}
-
-/* ---- keys ------------------------------------------------------------------ */
-
-static void key_id_of(const unsigned char pk[crypto_sign_PUBLICKEYBYTES], char key_id[BAY_KEY_ID_SIZE])
-{
-    unsigned char h[crypto_generichash_BYTES];
-    crypto_generichash(h, sizeof h, pk, crypto_sign_PUBLICKEYBYTES, NULL, 0);
-    sodium_bin2hex(key_id, BAY_KEY_ID_SIZE, h, (BAY_KEY_ID_SIZE - 1) / 2);
-}
-
-/* base64_exact decodes the n characters at b64 into exactly size bytes. */
-static bool base64_exact(const char *b64, size_t n, unsigned char *bin, size_t size)
-{
-    size_t got;
-    const char *end;
-    return sodium_base642bin(bin, size, b64, n, NULL, &got, &end, B64) == 0 && end == b64 + n && got == size;
-}
-
-/* key_line parses text, one line "TAG BASE64[ COMMENT][\n]" holding a key of
- * size bytes, into key and (when comment is not NULL) comment. */
-static bool key_line(const char *text, const char *tag, unsigned char *key, size_t size, char *comment,
-                     size_t clen)
-{
-    size_t taglen = strlen(tag), len = strlen(text);
-    if (len && text[len - 1] == '\n')
-        len--;
-    if (strncmp(text, tag, taglen) != 0 || text[taglen] != ' ')
-        return false;
-    const char *b64 = text + taglen + 1;
-    size_t n = strcspn(b64, " \n");
-    const char *rest = b64 + n, *stop = text + len;
-    if (!base64_exact(b64, n, key, size) || memchr(b64, '\n', (size_t)(stop - b64)))
-        return false;
-    if (rest == stop) {
-        if (comment)
-            comment[0] = '\0';
-        return true;
-    }
-    size_t clen_here = (size_t)(stop - rest - 1);
-    if (comment == NULL || clen_here == 0 || clen_here >= clen)
-        return false;
-    memcpy(comment, rest + 1, clen_here);
-    comment[clen_here] = '\0';
-    return printable(comment);
-}
-
-/* read_secret reads the secret key file path into sk, refusing one other users can read. */
-static int read_secret(const char *path, unsigned char sk[crypto_sign_SECRETKEYBYTES], bay_error *err)
-{
-    char *text = NULL;
-    size_t len = 0;
-    struct stat st;
-    unsigned char pk[crypto_sign_PUBLICKEYBYTES], check[crypto_sign_SECRETKEYBYTES];
-    int e = read_small(AT_FDCWD, path, 0, MAX_KEY_BYTES, &text, &len, &st), rc = 0;
-    if (e)
-        return bay_error_set(err, e == ENOMEM ? BAY_ENOMEM : BAY_EIO, NULL, "%s: cannot read the secret key: %s",
-                             path, e == EFBIG ? "too large for a key file"
-                                   : e == EINVAL ? "not a regular file"
-                                                 : strerror(e));
-    if (strncmp(text, PUBLIC_TAG " ", strlen(PUBLIC_TAG " ")) == 0)
-        rc = bay_error_set(err, BAY_EINVAL, NULL,
-                           "%s is a public key; --key takes the secret key file (the one without .pub)", path);
-    else if (st.st_mode & 077)
-        rc = bay_error_set(err, BAY_EPERM, NULL,
-                           "%s: the secret key can be read by other users (mode %04o); make it private with "
-                           "chmod 600 %s", path, (unsigned)(st.st_mode & 07777), path);
-    else if (!key_line(text, SECRET_TAG, sk, crypto_sign_SECRETKEYBYTES, NULL, 0))
-        rc = bay_error_set(err, BAY_EINVAL, NULL,
-                           "%s: not a plugbay secret key (expected one line \"" SECRET_TAG " BASE64\" as plugbay "
-                           "keygen writes)", path);
-    else if (crypto_sign_seed_keypair(pk, check, sk) != 0 || sodium_memcmp(check, sk, sizeof check) != 0)
-        rc = bay_error_set(err, BAY_EINVAL, NULL, "%s: the secret key is damaged (its public half does not match)",
-                           path);
-    sodium_memzero(text, len);
-    sodium_memzero(check, sizeof check);
-    free(text);
-    return rc;
-}
-
-int bay__signature_keygen(const char *path, const char *comment, char key_id[BAY_KEY_ID_SIZE], bay_error *err)
-{
-    int rc = start(err);
-    if (rc)
-        return rc;
-    if (path == NULL || *path == '\0')
-        return bay_error_set(err, BAY_EINVAL, NULL, "no key file given");
-    comment = comment ? comment : "";
-    if (strlen(comment) > COMMENT_MAX || !printable(comment))
-        return bay_error_set(err, BAY_EINVAL, NULL,
-                             "the key comment must be at most %d bytes of printable UTF-8 without backslashes",
-                             COMMENT_MAX);
-    char pubpath[PATH_MAX];
-    if ((size_t)snprintf(pubpath, sizeof pubpath, "%s.pub", path) >= sizeof pubpath)
-        return bay_error_set(err, BAY_EINVAL, NULL, "%s: the path is too long", path);
-
-    unsigned char pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
-    char pk64[sodium_base64_ENCODED_LEN(sizeof pk, B64)], sk64[sodium_base64_ENCODED_LEN(sizeof sk, B64)];
-    char pubtext[sizeof pk64 + COMMENT_MAX + 32], sectext[sizeof sk64 + 32];
-    crypto_sign_keypair(pk, sk);
-    sodium_bin2base64(pk64, sizeof pk64, pk, sizeof pk, B64);
-    sodium_bin2base64(sk64, sizeof sk64, sk, sizeof sk, B64);
-    int publen = snprintf(pubtext, sizeof pubtext, PUBLIC_TAG " %s%s%s\n", pk64, *comment ? " " : "", comment);
-    int seclen = snprintf(sectext, sizeof sectext, SECRET_TAG " %s\n", sk64);
-    key_id_of(pk, key_id);
-
-    const char *failed = path, *step;
-    int e = write_new(AT_FDCWD, path, 0600, sectext, (size_t)seclen, &step), left = 0;
-    if (e == 0 && (e = write_new(AT_FDCWD, pubpath, 0644, pubtext, (size_t)publen, &step)) != 0) {
-        failed = pubpath;
-        left = unlink(path) != 0 ? errno : 0;
-    }
-    sodium_memzero(sk, sizeof sk);
-    sodium_memzero(sk64, sizeof sk64);
-    sodium_memzero(sectext, sizeof sectext);
-    if (e == EEXIST)
-        return bay_error_set(err, BAY_EEXIST, NULL, "%s exists; choose another file or delete it first", failed);
-    if (e && left)
-        return bay_error_set(err, BAY_EIO, NULL, "cannot %s %s: %s; the secret key %s stays (cannot delete it: %s)",
-                             step, failed, strerror(e), path, strerror(left));
-    return e ? bay_error_set(err, BAY_EIO, NULL, "cannot %s %s: %s", step, failed, strerror(e)) : 0;
-}
-
-/* trusted_signer looks for the key that signed DIR among the TRUSTED/ *.pub files
- * and copies the comment of the one that holds it to signer. Every .pub file
- * is read, so a malformed one is reported whatever the folder's order. */
 static int trusted_signer(const char *dir, const char *trusted, const sig_file *sig, char *signer, size_t slen,
                           bay_error *err)
 {
@@ -501,12 +261,12 @@ static int trusted_signer(const char *dir, const char *trusted, const sig_file *
         size_t n = strlen(ent->d_name);
         if (n <= 4 || strcmp(ent->d_name + n - 4, ".pub") != 0)
             continue;
-        char *text = NULL, comment[COMMENT_MAX + 1];
+        char *text = NULL, comment[BAY_KEY_COMMENT_MAX + 1];
         size_t len;
         struct stat st;
         unsigned char key[crypto_sign_PUBLICKEYBYTES];
-        int e = read_small(dirfd(d), ent->d_name, 0, MAX_KEY_BYTES, &text, &len, &st);
-        if (e == 0 && !key_line(text, PUBLIC_TAG, key, sizeof key, comment, sizeof comment))
+        int e = bay__file_read_small(dirfd(d), ent->d_name, 0, BAY_KEY_FILE_MAX, &text, &len, &st);
+        if (e == 0 && !bay__key_parse_public(text, key, comment, sizeof comment))
             rc = bay_error_set(err, BAY_EIO, NULL,
                                "%s/%s: not a plugbay public key (expected one line \"" PUBLIC_TAG " BASE64 [COMMENT]\" "
                                "as plugbay keygen writes); fix or remove it", trusted, ent->d_name);
@@ -550,9 +310,9 @@ static char *canonical(const char *key_id, const file_list *files, size_t *len)
 /* sig_json builds plugin.sig's text. NULL when out of memory. */
 static char *sig_json(const char *key_id, const unsigned char *pk, const unsigned char *sig, const file_list *files)
 {
-    char pk64[sodium_base64_ENCODED_LEN(crypto_sign_PUBLICKEYBYTES, B64)];
+    char pk64[BAY_KEY_BASE64_SIZE];
     char sig64[sodium_base64_ENCODED_LEN(crypto_sign_BYTES, B64)];
-    sodium_bin2base64(pk64, sizeof pk64, pk, crypto_sign_PUBLICKEYBYTES, B64);
+    bay__key_to_base64(pk, pk64);
     sodium_bin2base64(sig64, sizeof sig64, sig, crypto_sign_BYTES, B64);
     json_t *list = json_object();
     bool ok = list != NULL;
@@ -577,7 +337,7 @@ static int replace_sig(int fd, const char *dir, const char *text, bay_error *err
     memcpy(line, text, len);
     memcpy(line + len, "\n", 2);
     const char *step;
-    int e = write_new(fd, SIG_TMP, 0644, line, len + 1, &step);
+    int e = bay__file_write_new(fd, SIG_TMP, 0644, line, len + 1, &step);
     free(line);
     if (e)
         return bay_error_set(err, BAY_EIO, NULL, "cannot %s %s/%s: %s", step, dir, SIG_TMP, strerror(e));
@@ -600,11 +360,11 @@ int bay__signature_sign(const char *dir, const char *key_path, bay__sig_info *in
     char *message = NULL, *text = NULL;
     size_t len;
     struct stat st;
-    int fd = -1, rc = start(err);
+    int fd = -1, rc = bay__key_init(err);
     if (rc == 0 && (key_path == NULL || *key_path == '\0'))
         rc = bay_error_set(err, BAY_EINVAL, NULL, "no secret key file given");
     if (rc == 0)
-        rc = read_secret(key_path, sk, err);
+        rc = bay__key_read_secret(key_path, sk, err);
     if (rc == 0)
         rc = open_folder(dir, &fd, err);
     if (rc == 0 && (fstatat(fd, "plugin.json", &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)))
@@ -615,7 +375,7 @@ int bay__signature_sign(const char *dir, const char *key_path, bay__sig_info *in
         rc = list_folder(dir, fd, BAY_EINVAL, &files, err);
     if (rc == 0) {
         crypto_sign_ed25519_sk_to_pk(pk, sk);
-        key_id_of(pk, info->key_id);
+        bay__key_id(pk, info->key_id);
         if ((message = canonical(info->key_id, &files, &len)) == NULL)
             rc = bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
     }
@@ -652,7 +412,7 @@ static int sig_base64(const char *dir, json_t *root, const char *field, unsigned
                       const char *expected, bay_error *err)
 {
     json_t *v = json_object_get(root, field);
-    if (!json_is_string(v) || !base64_exact(json_string_value(v), json_string_length(v), bin, size))
+    if (!json_is_string(v) || !bay__key_base64_exact(json_string_value(v), json_string_length(v), bin, size))
         return sig_field(dir, field, expected, err);
     return 0;
 }
@@ -724,7 +484,7 @@ static int sig_parse(const char *dir, json_t *root, sig_file *sig, bay_error *er
         strspn(json_string_value(id), "0123456789abcdef") != BAY_KEY_ID_SIZE - 1)
         return sig_field(dir, "key_id", "a key id of 16 lowercase hex digits", err);
     snprintf(sig->key_id, sizeof sig->key_id, "%s", json_string_value(id));
-    key_id_of(sig->public_key, computed);
+    bay__key_id(sig->public_key, computed);
     if (strcmp(computed, sig->key_id) != 0)
         return bay_error_set(err, BAY_EPERM, NULL,
                              "%s/" BAY_SIG_FILE ": key_id %s is not the id of its public_key (%s): the file was "
@@ -738,7 +498,7 @@ static int sig_read(const char *dir, int fd, sig_file *sig, bay_error *err)
     char *text = NULL;
     size_t len = 0;
     struct stat st;
-    int e = read_small(fd, BAY_SIG_FILE, O_NOFOLLOW, MAX_SIG_BYTES, &text, &len, &st);
+    int e = bay__file_read_small(fd, BAY_SIG_FILE, O_NOFOLLOW, MAX_SIG_BYTES, &text, &len, &st);
     if (e == ENOENT)
         return bay_error_set(err, BAY_EPERM, NULL,
                              "%s is not signed (it has no " BAY_SIG_FILE "); ask its author for a signed copy, or sign "
@@ -815,7 +575,7 @@ int bay__signature_verify(const char *dir, const char *trusted_dir, bay__sig_inf
     file_list disk = {0};
     char *message = NULL;
     size_t len;
-    int fd = -1, rc = start(err);
+    int fd = -1, rc = bay__key_init(err);
     info->signer[0] = '\0';
     if (rc == 0)
         rc = open_folder(dir, &fd, err);

@@ -1,4 +1,4 @@
-/* broker/signature.h — Ed25519 signatures of plugin folders: keys, signing, and verification against trusted keys. */
+/* broker/signature.h — Ed25519 signatures of plugin folders: signing, and verification against trusted keys. */
 #ifndef BAY_SIGNATURE_H
 #define BAY_SIGNATURE_H
 
@@ -6,21 +6,21 @@
 
 #include <plugbay/error.h>
 
+#include "key.h"
+
 /* The layout of every file named here is docs/signing.md:
  *   KEY             secret key, one line "plugbay-ed25519-secret BASE64", mode 0600
  *   KEY.pub         public key, one line "plugbay-ed25519 BASE64 [COMMENT]"
  *   DIR/plugin.sig  a plugin folder's detached signature (JSON): the SHA-256 of
  *                   every regular file below DIR but plugin.sig itself, signed
  *   TRUSTED/ *.pub  the public keys a broker or `plugbay verify` trusts
- * A key id is the first 16 hex digits of the BLAKE2b-256 hash of the 32-byte
- * public key. A folder holding a symbolic link or any other special file cannot
- * be signed or verified. The functions below keep no state between calls.
+ * Key files and key ids are protocol/key.h's. A folder holding a symbolic
+ * link or any other special file cannot be signed or verified. The functions below keep no state between calls.
  * Each returns 0 or a bay_errno code (include/plugbay/error.h) and fills err
  * (NULL allowed) with a one-line message, truncated to fit, that names the file
  * or key and says what to do; err->plugin is "" (a folder is not a plugin id). */
 
 #define BAY_SIG_FILE "plugin.sig"
-#define BAY_KEY_ID_SIZE 17 /* 16 hex digits and the NUL */
 
 /* What the broker does with a plugin whose signature does not verify
  * (plugbayd --signature-policy). */
@@ -37,14 +37,6 @@ typedef struct bay__sig_info {
                                      when no trusted-keys folder was given */
     size_t nfiles;                /* how many files the signature covers */
 } bay__sig_info;
-
-/* bay__signature_keygen makes a new Ed25519 key pair and writes the secret key
- * to path (mode 0600) and the public key to path.pub (mode 0644), with comment
- * (NULL or "" for none; at most 100 printable characters, say who owns the
- * key) after it. Neither file may exist already (BAY_EEXIST). Writes the key
- * id to key_id. BAY_EINVAL for a bad comment, BAY_EIO when a file cannot be
- * written (then neither is left behind). */
-int bay__signature_keygen(const char *path, const char *comment, char key_id[BAY_KEY_ID_SIZE], bay_error *err);
 
 /* bay__signature_sign signs the plugin folder dir (it must hold a plugin.json)
  * with the secret key in key_path and replaces dir/plugin.sig atomically.

@@ -211,9 +211,10 @@ static bool host_name_valid(const char *name)
     return n >= 1 && n <= 63 && strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789._-") == n;
 }
 
-/* host_push appends a new host entry (copies of name and granted); BAY_ENOMEM when out of memory. */
-static int host_push(bay__state *s, const char *name, uint32_t uid, bay__role role, const char *const *granted,
-                     bay_error *err)
+/* host_push appends a new host entry (copies of name and granted) for local user uid or, when key is not
+ * NULL, for the holder of that public key; BAY_ENOMEM when out of memory. */
+static int host_push(bay__state *s, const char *name, uint32_t uid, const unsigned char *key, bay__role role,
+                     const char *const *granted, bay_error *err)
 {
     bay__state_host *h = calloc(1, sizeof *h), **v = realloc(s->hosts, (s->nhosts + 1) * sizeof *v);
     if (v)
@@ -222,7 +223,12 @@ static int host_push(bay__state *s, const char *name, uint32_t uid, bay__role ro
         host_free(h);
         return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
     }
-    h->uid = uid;
+    h->uid = key ? 0 : uid;
+    h->keyed = key != NULL;
+    if (key) {
+        memcpy(h->key, key, sizeof h->key);
+        bay__key_id(key, h->key_id);
+    }
     h->role = role;
     s->hosts[s->nhosts++] = h;
     return 0;
@@ -287,24 +293,37 @@ static int load_entry(bay__state *s, const char *id, json_t *e, bay_error *err)
     return 0;
 }
 
-/* load_host adds host name described by e, as read from state.json. */
+/* host_key reads a host's "key" from state.json (the base64 of a public key) into key; false when it is none. */
+static bool host_key(json_t *v, unsigned char key[BAY_KEY_PUBLIC_BYTES])
+{
+    return json_is_string(v) && bay__key_base64_exact(json_string_value(v), json_string_length(v), key,
+                                                      BAY_KEY_PUBLIC_BYTES);
+}
+
+/* load_host adds host name described by e, as read from state.json: a local user ("uid") or the holder of a
+ * key ("key"). */
 static int load_host(bay__state *s, const char *name, json_t *e, bay_error *err)
 {
     json_t *uid = json_object_get(e, "uid"), *role = json_object_get(e, "role"), *granted = json_object_get(e, "granted");
-    bool ok = host_name_valid(name) && json_is_integer(uid) && json_integer_value(uid) >= 0 &&
-              json_integer_value(uid) <= UINT32_MAX && bay__role_parse(json_string_value(role)) != BAY_ROLE_NONE &&
-              all_strings(granted) && host_index(s, name) == s->nhosts &&
-              bay__state_host_of_uid(s, (uint32_t)json_integer_value(uid)) == NULL;
+    json_t *keyv = json_object_get(e, "key");
+    unsigned char key[BAY_KEY_PUBLIC_BYTES];
+    bool by_uid = keyv == NULL && json_is_integer(uid) && json_integer_value(uid) >= 0 &&
+                  json_integer_value(uid) <= UINT32_MAX &&
+                  bay__state_host_of_uid(s, (uint32_t)json_integer_value(uid)) == NULL;
+    bool by_key = uid == NULL && host_key(keyv, key) && bay__state_host_of_key(s, key) == NULL;
+    bool ok = host_name_valid(name) && (by_uid || by_key) && bay__role_parse(json_string_value(role)) != BAY_ROLE_NONE &&
+              all_strings(granted) && host_index(s, name) == s->nhosts;
     if (!ok)
         return bay_error_set(err, BAY_EIO, NULL,
                              "%s: host \"%s\": expected a name of [a-z0-9._-] mapped to {\"uid\": a uid no other "
-                             "host has, \"role\": \"observer\", \"host\" or \"admin\", \"granted\": [strings]} ("
-                             CORRUPT_HINT ")",
+                             "host has, or \"key\": the base64 of an Ed25519 public key no other host has, \"role\": "
+                             "\"observer\", \"host\" or \"admin\", \"granted\": [strings]} (" CORRUPT_HINT ")",
                              s->file, name);
     const char **list = borrow_strings(granted);
     if (!list)
         return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
-    int rc = host_push(s, name, (uint32_t)json_integer_value(uid), bay__role_parse(json_string_value(role)), list, err);
+    int rc = host_push(s, name, by_uid ? (uint32_t)json_integer_value(uid) : 0, by_key ? key : NULL,
+                       bay__role_parse(json_string_value(role)), list, err);
     free(list);
     return rc;
 }
@@ -363,9 +382,13 @@ static json_t *to_json(const bay__state *s)
     ok = ok && (!hosts || !json_object_set_new(root, "hosts", hosts));
     for (size_t i = 0; ok && i < s->nhosts; i++) {
         const bay__state_host *h = s->hosts[i];
-        json_t *e = json_pack("{s:I, s:s, s:[]}", "uid", (json_int_t)h->uid, "role", bay__role_name(h->role), "granted");
+        json_t *e = json_pack("{s:s, s:[]}", "role", bay__role_name(h->role), "granted");
         json_t *granted = json_object_get(e, "granted");
-        ok = !json_object_set_new(hosts, h->name, e) && granted;
+        char b64[BAY_KEY_BASE64_SIZE];
+        if (h->keyed)
+            bay__key_to_base64(h->key, b64);
+        ok = !json_object_set_new(hosts, h->name, e) && granted &&
+             !json_object_set_new(e, h->keyed ? "key" : "uid", h->keyed ? json_string(b64) : json_integer(h->uid));
         for (char **g = h->granted; ok && *g; g++)
             ok = !json_array_append_new(granted, json_string(*g));
     }
@@ -639,8 +662,10 @@ int bay__state_data_dir(bay__state *s, const char *id, char *path, size_t len, b
 
 /* ---- hosts ------------------------------------------------------------------ */
 
-int bay__state_host_add(bay__state *s, const char *name, uint32_t uid, bay__role role, const char *const *granted,
-                        bay_error *err)
+/* host_add records host name for local user uid or, when key is not NULL, for the holder of that public key,
+ * and saves (bay__state_host_add, bay__state_host_add_key). */
+static int host_add(bay__state *s, const char *name, uint32_t uid, const unsigned char *key, bay__role role,
+                    const char *const *granted, bay_error *err)
 {
     if (!host_name_valid(name))
         return bay_error_set(err, BAY_EINVAL, NULL, "host name \"%s\" must be 1 to 63 of a-z, 0-9, '.', '_' and '-'",
@@ -650,14 +675,29 @@ int bay__state_host_add(bay__state *s, const char *name, uint32_t uid, bay__role
     if (host_index(s, name) < s->nhosts)
         return bay_error_set(err, BAY_EEXIST, NULL, "host %s exists; remove it first (`plugbay host remove %s`)", name,
                              name);
-    const bay__state_host *same = bay__state_host_of_uid(s, uid);
+    const bay__state_host *same = key ? bay__state_host_of_key(s, key) : bay__state_host_of_uid(s, uid);
+    if (same && key)
+        return bay_error_set(err, BAY_EEXIST, NULL, "key %s is host %s already; remove it first (`plugbay host remove "
+                             "%s`)", same->key_id, same->name, same->name);
     if (same)
         return bay_error_set(err, BAY_EEXIST, NULL, "uid %u is host %s already; remove it first (`plugbay host remove %s`)",
                              uid, same->name, same->name);
-    int rc = host_push(s, name, uid, role, granted, err);
+    int rc = host_push(s, name, uid, key, role, granted, err);
     if (rc == 0 && (rc = bay__state_save(s, err)) != 0)
         host_free(s->hosts[--s->nhosts]);
     return rc;
+}
+
+int bay__state_host_add(bay__state *s, const char *name, uint32_t uid, bay__role role, const char *const *granted,
+                        bay_error *err)
+{
+    return host_add(s, name, uid, NULL, role, granted, err);
+}
+
+int bay__state_host_add_key(bay__state *s, const char *name, const unsigned char key[BAY_KEY_PUBLIC_BYTES],
+                            bay__role role, const char *const *granted, bay_error *err)
+{
+    return host_add(s, name, 0, key, role, granted, err);
 }
 
 int bay__state_host_remove(bay__state *s, const char *name, bay_error *err)
@@ -692,7 +732,15 @@ const bay__state_host *bay__state_host_named(const bay__state *s, const char *na
 const bay__state_host *bay__state_host_of_uid(const bay__state *s, uint32_t uid)
 {
     for (size_t i = 0; i < s->nhosts; i++)
-        if (s->hosts[i]->uid == uid)
+        if (!s->hosts[i]->keyed && s->hosts[i]->uid == uid)
+            return s->hosts[i];
+    return NULL;
+}
+
+const bay__state_host *bay__state_host_of_key(const bay__state *s, const unsigned char key[BAY_KEY_PUBLIC_BYTES])
+{
+    for (size_t i = 0; i < s->nhosts; i++)
+        if (s->hosts[i]->keyed && memcmp(s->hosts[i]->key, key, BAY_KEY_PUBLIC_BYTES) == 0)
             return s->hosts[i];
     return NULL;
 }

@@ -8,14 +8,15 @@
 
 #include <plugbay/error.h>
 
+#include "key.h"
 #include "role.h"
 
 /* The state folder DIR holds:
  *   DIR/state.json   the state, replaced atomically on every change
  *                    ({"format": 1, "plugins": {ID: {"enabled": bool,
  *                    "granted": [strings], "failed": string (absent when none)}},
- *                    "hosts": {NAME: {"uid": N, "role": "host", "granted": [strings]}}
- *                    (absent when no host was added)})
+ *                    "hosts": {NAME: {"uid": N or "key": BASE64, "role": "host",
+ *                    "granted": [strings]}} (absent when no host was added)})
  *   DIR/state.lock   held (flock) while a broker has the state open
  *   DIR/data/ID/     each plugin's private data folder
  *   DIR/run/         sockets and other files of a running broker
@@ -36,11 +37,14 @@ typedef struct bay__state_plugin {
     char *failed;   /* why it stays failed (not loaded until cleared), or NULL */
 } bay__state_plugin;
 
-/* A local user an admin let connect (plugbay host add). Owned by the state:
- * valid until it is removed or the state closed. */
+/* A local user, or a holder of a key, an admin let connect (plugbay host
+ * add). Owned by the state: valid until it is removed or the state closed. */
 typedef struct bay__state_host {
     char *name;     /* what the admin called it; [a-z0-9._-], 1 to 63 characters */
-    uint32_t uid;   /* the user it is */
+    uint32_t uid;   /* the user it is (0 when keyed) */
+    bool keyed;     /* a remote host that proves key (plugbay host add --key), not a local user */
+    unsigned char key[BAY_KEY_PUBLIC_BYTES]; /* its Ed25519 public key, when keyed */
+    char key_id[BAY_KEY_ID_SIZE];            /* that key's id, when keyed */
     bay__role role; /* observer, host or admin */
     char **granted; /* NULL-terminated call:PATTERN and provide:PATTERN a host may use; never NULL */
 } bay__state_host;
@@ -111,6 +115,12 @@ int bay__state_data_dir(bay__state *s, const char *id, char *path, size_t len, b
 int bay__state_host_add(bay__state *s, const char *name, uint32_t uid, bay__role role, const char *const *granted,
                         bay_error *err);
 
+/* bay__state_host_add_key records the holder of Ed25519 public key key as
+ * host name, as bay__state_host_add does a local user: BAY_EEXIST when name
+ * or key is taken, else the same errors. */
+int bay__state_host_add_key(bay__state *s, const char *name, const unsigned char key[BAY_KEY_PUBLIC_BYTES],
+                            bay__role role, const char *const *granted, bay_error *err);
+
 /* bay__state_host_remove forgets host name and saves. BAY_ENOENT when there
  * is none; BAY_EIO when saving fails (nothing changed). Pointers to its entry
  * are invalid afterwards. */
@@ -127,6 +137,9 @@ const bay__state_host *bay__state_host_named(const bay__state *s, const char *na
 
 /* bay__state_host_of_uid returns the host added for uid, or NULL. Borrowed. */
 const bay__state_host *bay__state_host_of_uid(const bay__state *s, uint32_t uid);
+
+/* bay__state_host_of_key returns the host added for public key key, or NULL. Borrowed. */
+const bay__state_host *bay__state_host_of_key(const bay__state *s, const unsigned char key[BAY_KEY_PUBLIC_BYTES]);
 
 /* bay__state_save writes the state to DIR/state.json atomically: the JSON goes
  * to state.json.tmp, which is flushed to disk, renamed over state.json, and

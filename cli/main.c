@@ -12,6 +12,7 @@
 
 #include <plugbay/plugbay.h>
 
+#include "key.h"
 #include "render.h"
 #include "signing.h"
 
@@ -47,10 +48,10 @@ static const command commands[] = {
     {"reload", BROKER_COMMAND, {"ID"}, "", "unload and load a plugin again", .render = render_state},
     {"status", BROKER_COMMAND, {NULL}, "", "show the broker, every plugin's runtime state and the extension points",
      .render = render_status},
-    {"host.add", BROKER_COMMAND, {"NAME"}, " --uid UID|USER --role observer|host|admin [--grant PERM]...",
-     "let a local user talk to plugbayd as NAME in a role; a host's --grant call:PATTERN and provide:PATTERN "
-     "say what it may call and provide", .render = render_host},
-    {"host.list", BROKER_COMMAND, {NULL}, "", "list the local users let in: name, uid, role, grants",
+    {"host.add", BROKER_COMMAND, {"NAME"}, " --uid UID|USER|--key FILE.pub --role observer|host|admin [--grant PERM]...",
+     "let a local user, or a remote host that proves the key of FILE.pub, talk to plugbayd as NAME in a role; a "
+     "host's --grant call:PATTERN and provide:PATTERN say what it may call and provide", .render = render_host},
+    {"host.list", BROKER_COMMAND, {NULL}, "", "list the hosts let in: name, uid or key id, role, grants",
      .render = render_hosts},
     {"host.remove", BROKER_COMMAND, {"NAME"}, "", "stop letting host NAME in and end its connections",
      .render = render_host},
@@ -157,7 +158,8 @@ static void print_help(void)
          "  --context CTX  (call) only providers accepting context CTX see the call\n"
          "  --out FILE     (keygen) write the secret key to FILE and the public key to FILE.pub\n"
          "  --comment TEXT (keygen) who owns the key, written after the public key\n"
-         "  --key FILE     (sign) the secret key to sign with\n"
+         "  --key FILE     (sign) the secret key to sign with; (host add) a remote host's public key,\n"
+         "                 FILE.pub, which it proves with PLUGBAY_KEY=FILE\n"
          "  --trusted-keys KEYDIR  (verify) require a signing key among KEYDIR/*.pub\n"
          "  --uid UID|USER (host add) the local user, by number or name\n"
          "  --audit        (logs) the audit lines; --lines N the last N of them\n"
@@ -274,10 +276,10 @@ static int parse(int argc, char **argv, request *r)
 }
 
 /* command_args builds the map a broker command takes: {"id": ID} (host
- * commands: {"name": NAME}, and for host add "uid" and "role") and, for
+ * commands: {"name": NAME}, and for host add "uid" or "key" and "role") and, for
  * install, grant and host add, "grant": [PERM, ...] and "grant_all". NULL
  * for commands without operands. */
-static bay_value *command_args(const command *cmd, const request *r, int64_t uid)
+static bay_value *command_args(const command *cmd, const request *r, int64_t uid, const char *key64)
 {
     if (r->lines) {
         bay_value *args = bay_map();
@@ -290,7 +292,8 @@ static bay_value *command_args(const command *cmd, const request *r, int64_t uid
     bool host = strncmp(cmd->name, "host.", 5) == 0;
     bool ok = args && bay_map_set(args, host ? "name" : "id", bay_str(r->words[1])) == 0;
     if (ok && r->role)
-        ok = bay_map_set(args, "role", bay_str(r->role)) == 0 && bay_map_set(args, "uid", bay_int(uid)) == 0;
+        ok = bay_map_set(args, "role", bay_str(r->role)) == 0 &&
+             bay_map_set(args, key64 ? "key" : "uid", key64 ? bay_str(key64) : bay_int(uid)) == 0;
     if (ok && r->ngrants) {
         bay_value *grants = bay_array();
         for (size_t i = 0; grants && i < r->ngrants && ok; i++)
@@ -345,6 +348,17 @@ static int run(const command *cmd, const request *r, const bay_value *args)
     return rc ? failure(&e) : 0;
 }
 
+/* public_key reads host add's --key, a public key file, into key64 (base64); 0, or 1 after saying what is wrong. */
+static int public_key(const char *path, char key64[BAY_KEY_BASE64_SIZE])
+{
+    unsigned char pk[BAY_KEY_PUBLIC_BYTES];
+    bay_error e;
+    if (bay__key_read_public(path, pk, NULL, 0, &e) != 0)
+        return failure(&e);
+    bay__key_to_base64(pk, key64);
+    return 0;
+}
+
 /* signing_options refuses an option of keygen, sign or verify given to
  * another command, keygen or sign without the option it needs, and the
  * broker's options on a command that runs without it. Returns 0 or 2. */
@@ -356,7 +370,7 @@ static int signing_options(const command *cmd, const request *r)
     } rules[] = {
         {"--out", "keygen", r->out != NULL, true},
         {"--comment", "keygen", r->comment != NULL, false},
-        {"--key", "sign", r->key != NULL, true},
+        {"--key", "sign", r->key != NULL && strcmp(cmd->name, "host.add") != 0, true},
         {"--trusted-keys", "verify", r->trusted != NULL, false},
     };
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
@@ -477,10 +491,14 @@ static int run_command_line(int argc, char **argv)
     if (logs && !r.audit)
         return usage_error(cmd, "logs shows the audit lines (--audit); plugbayd's whole log is its --log file");
     int64_t uid = -1;
-    if (add && (!r.uid || !r.role))
-        return usage_error(cmd, "host add needs --uid and --role");
-    if (add && (uid = user_id(r.uid)) < 0)
+    if (add && (!r.role || (r.uid == NULL) == (r.key == NULL)))
+        return usage_error(cmd, "host add needs --role, and --uid (a local user) or --key (a remote host's public key "
+                                "file), not both");
+    if (add && r.uid && (uid = user_id(r.uid)) < 0)
         return usage_error(cmd, "--uid needs a uid or a user name of this machine, got \"%s\"", r.uid);
+    char key64[BAY_KEY_BASE64_SIZE];
+    if (add && r.key && (rc = public_key(r.key, key64)) != 0)
+        return rc;
     if (r.context && cmd->kind != CALL)
         return usage_error(cmd, "--context only goes with call");
     if ((rc = signing_options(cmd, &r)) != 0)
@@ -494,7 +512,7 @@ static int run_command_line(int argc, char **argv)
     if (strcmp(cmd->name, "install") == 0 && !r.ngrants && !r.grant_all && (rc = consent(&r)) != 0)
         return rc;
     if (cmd->kind == BROKER_COMMAND)
-        args = command_args(cmd, &r, uid);
+        args = command_args(cmd, &r, uid, add && r.key ? key64 : NULL);
     rc = run(cmd, &r, args);
     bay_value_free(args);
     return rc;

@@ -219,7 +219,8 @@ void render_status(const bay_value *reply)
 
 void render_hosts(const bay_value *reply)
 {
-    static const column cols[] = {{"NAME", "name"}, {"UID", "uid"}, {"ROLE", "role"}, {"GRANTED", "granted"}};
+    static const column cols[] = {{"NAME", "name"}, {"UID", "uid"}, {"KEY", "key_id"}, {"ROLE", "role"},
+                                   {"GRANTED", "granted"}};
     print_table(reply, cols, sizeof cols / sizeof *cols);
 }
 
@@ -229,9 +230,11 @@ void render_host(const bay_value *reply)
         puts("removed");
         return;
     }
+    const bay_value *key = bay_map_get(reply, "key_id");
+    bool keyed = bay_value_type(key) == BAY_STR;
     put_text(stdout, bay_map_get(reply, "name"));
-    fputs(": uid ", stdout);
-    put_text(stdout, bay_map_get(reply, "uid"));
+    fputs(keyed ? ": key " : ": uid ", stdout);
+    put_text(stdout, keyed ? key : bay_map_get(reply, "uid"));
     fputs(", role ", stdout);
     put_text(stdout, bay_map_get(reply, "role"));
     fputs(", granted ", stdout);

@@ -1,4 +1,4 @@
-/* cli/signing.c — plugbay keygen, sign and verify: broker/signature.c's keys and signatures from the command line. */
+/* cli/signing.c — plugbay keygen, sign and verify: protocol/key.c's keys and broker/signature.c's signatures from the command line. */
 #include "signing.h"
 
 #include <stdio.h>
@@ -17,7 +17,7 @@ static int reply(bay_value *m, bool ok, bay_error *err)
 int cli_keygen(const signing_args *a, bay_error *err)
 {
     char id[BAY_KEY_ID_SIZE];
-    int rc = bay__signature_keygen(a->out, a->comment, id, err);
+    int rc = bay__key_generate(a->out, a->comment, id, err);
     if (rc)
         return rc;
     if (!a->json) {

@@ -137,6 +137,10 @@ int bay_connect(const char *url, const char *name, bay_conn **out, bay_error *er
     int rc = bay__wire_rendezvous(url, "host", name, HANDSHAKE_TIMEOUT_MS, &pair_url, &token, err);
     if (rc == 0)
         rc = bay__wire_connect(pair_url, "host", name, token, HANDSHAKE_TIMEOUT_MS, &c->sock, NULL, err);
+    const char *key = getenv("PLUGBAY_KEY");
+    if (rc == 0 && key && *key && strncmp(url, "tls+tcp://", 10) == 0 &&
+        (rc = bay__wire_auth(c->sock, url, name, token, key, HANDSHAKE_TIMEOUT_MS, err)) != 0)
+        nng_close(c->sock);
     free(pair_url);
     free(token);
     if (rc == 0) {

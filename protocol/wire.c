@@ -1,11 +1,17 @@
 /* protocol/wire.c — plugbay frames over NNG: sockets, send, receive, handshake. */
 #include "wire.h"
 
+#include <plugbay/value.h>
+
+#include "key.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 #include <nng/protocol/pair1/pair.h>
 #include <nng/supplemental/tls/tls.h>
@@ -219,6 +225,56 @@ int bay__wire_connect(const char *url, const char *role, const char *name, const
     nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, NNG_DURATION_INFINITE);
     *out = s;
     return 0;
+}
+
+/* auth_frame packs {"key": pk, "signature": sig} into *raw (the caller frees it) for COMMAND auth. */
+static int auth_frame(const unsigned char *pk, const unsigned char *sig, void **raw, size_t *len)
+{
+    bay_value *args = bay_map();
+    int rc = args && bay_map_set(args, "key", bay_bin(pk, BAY_KEY_PUBLIC_BYTES)) == 0 &&
+                     bay_map_set(args, "signature", bay_bin(sig, BAY_KEY_SIGNATURE_BYTES)) == 0
+                 ? bay_value_pack(args, raw, len)
+                 : BAY_ENOMEM;
+    bay_value_free(args);
+    return rc;
+}
+
+int bay__wire_auth(nng_socket s, const char *url, const char *name, const char *token, const char *key_path,
+                   int timeout_ms, bay_error *err)
+{
+    unsigned char sk[BAY_KEY_SECRET_BYTES], sig[BAY_KEY_SIGNATURE_BYTES], pk[BAY_KEY_PUBLIC_BYTES];
+    char id[BAY_KEY_ID_SIZE];
+    void *raw = NULL;
+    size_t len = 0;
+    bay_error e;
+    int rc = bay__key_init(&e);
+    if (rc == 0)
+        rc = bay__key_read_secret(key_path, sk, &e);
+    if (rc)
+        return bay_error_set(err, rc, NULL, "PLUGBAY_KEY: %s", e.message);
+    memcpy(pk, sk + BAY_KEY_SECRET_BYTES - BAY_KEY_PUBLIC_BYTES, sizeof pk); /* libsodium's secret key ends with it */
+    bay__key_sign_auth(sk, token, name, sig);
+    sodium_memzero(sk, sizeof sk);
+    bay__key_id(pk, id);
+    if ((rc = auth_frame(pk, sig, &raw, &len)) == 0)
+        rc = bay__wire_send(s, &(bay__frame){.type = BAY_F_COMMAND, .id = 1, .name = "auth", .raw = raw, .raw_len = len},
+                            0);
+    free(raw);
+    if (rc)
+        return bay_error_set(err, rc, NULL, "sending key %s to plugbayd at %s: %s", id, url, bay_strerror(rc));
+    nng_msg *m;
+    bay__frame f;
+    if ((rc = bay__wire_recv(s, timeout_ms, &m, &f, &e)) != 0)
+        return bay_error_set(err, rc, NULL, "plugbayd at %s did not answer key %s: %s", url, id, e.message);
+    if (f.type == BAY_F_ERROR)
+        rc = bay_error_set(err, (int)f.code, NULL, "plugbayd at %s refused key %s (PLUGBAY_KEY=%s): %s", url, id,
+                           key_path, f.message);
+    else if (f.type != BAY_F_RESULT)
+        rc = bay_error_set(err, BAY_EPROTO, NULL, "plugbayd at %s answered key %s with %s instead of RESULT", url, id,
+                           bay__frame_type_name(f.type));
+    bay__frame_release(&f);
+    nng_msg_free(m);
+    return rc;
 }
 
 int bay__wire_rendezvous(const char *url, const char *role, const char *name, int timeout_ms, char **pair_url,

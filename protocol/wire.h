@@ -46,6 +46,16 @@ int bay__wire_recv(nng_socket s, int timeout_ms, nng_msg **msg, bay__frame *f, b
 int bay__wire_connect(const char *url, const char *role, const char *name, const char *token, int timeout_ms,
                      nng_socket *out, int64_t *session, bay_error *err);
 
+/* bay__wire_auth proves, on the connection s just opened with token (whose
+ * HELLO said name), that this host holds the secret key in the file
+ * key_path: it sends COMMAND auth with the public key and its signature of
+ * the token and name (protocol/key.h) and waits up to timeout_ms for the
+ * answer. Returns 0, or the key file's error (BAY_EPERM when others can read
+ * it, BAY_EINVAL when it is no secret key, BAY_EIO) or plugbayd's refusal
+ * (BAY_EPERM for a key it does not list) with err. */
+int bay__wire_auth(nng_socket s, const char *url, const char *name, const char *token, const char *key_path,
+                   int timeout_ms, bay_error *err);
+
 /* bay__wire_rendezvous asks the broker listening at url (req/rep) for a
  * connection of its own: it sends HELLO and receives WELCOME with the
  * connection's pair1 url and token, both new strings the caller frees. */

@@ -173,3 +173,53 @@ Test(cli, logs_audit_shows_who_ran_which_admin_command_and_how_it_ended)
     run(&o, NULL, (const char *[]){"load", "example/audit", NULL});
     cr_assert_eq(o.status, 0, "stderr: %s", o.err);
 }
+
+Test(cli, host_add_key_takes_one_public_key_file_and_refuses_what_is_not_one)
+{
+    char key[400], pub[400], bad[400], want[1200];
+    snprintf(key, sizeof key, "%s/remote", h.dir);
+    snprintf(pub, sizeof pub, "%s/remote.pub", h.dir);
+    snprintf(bad, sizeof bad, "%s/bad.pub", h.dir);
+    output o;
+    const char *keygen[] = {BAY_BIN_DIR "/plugbay", "keygen", "--out", key, NULL};
+    cr_assert_eq(h_run(&h, keygen, NULL, 0, o.err, sizeof o.err), 0, "stderr: %s", o.err);
+    run(&o, NULL, (const char *[]){"host", "add", "remote", "--key", pub, "--role", "host", "--grant", "call:a.*", NULL});
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    cr_expect(strstr(o.out, "remote: key ") && strstr(o.out, ", role host, granted call:a.*"), "stdout: %s", o.out);
+    run(&o, NULL, (const char *[]){"host", "list", NULL});
+    cr_expect(strstr(o.out, "NAME    UID  KEY               ROLE  GRANTED\nremote  -    "), "stdout: %s", o.out);
+
+    run(&o, NULL, (const char *[]){"host", "add", "again", "--key", pub, "--role", "observer", NULL});
+    cr_expect_eq(o.status, 1);
+    cr_expect(strstr(o.err, " is host remote already; remove it first (`plugbay host remove remote`) (BAY_EEXIST)"),
+              "%s", o.err);
+    run(&o, NULL, (const char *[]){"host", "add", "secret", "--key", key, "--role", "host", NULL});
+    cr_expect_eq(o.status, 1);
+    snprintf(want, sizeof want, "plugbay: %s is a secret key; give the public key, %s.pub (and keep the secret key "
+                                "private) (BAY_EINVAL)", key, key);
+    cr_expect(strstr(o.err, want), "stderr lacks \"%s\": %s", want, o.err);
+    FILE *f = fopen(bad, "w");
+    cr_assert_not_null(f);
+    fputs("plugbay-ed25519 not-base64\n", f);
+    fclose(f);
+    run(&o, NULL, (const char *[]){"host", "add", "bad", "--key", bad, "--role", "host", NULL});
+    cr_expect_eq(o.status, 1);
+    snprintf(want, sizeof want, "plugbay: %s: not a plugbay public key (expected one line \"plugbay-ed25519 BASE64 "
+                                "[COMMENT]\" as plugbay keygen writes) (BAY_EINVAL)", bad);
+    cr_expect(strstr(o.err, want), "stderr lacks \"%s\": %s", want, o.err);
+    run(&o, NULL, (const char *[]){"host", "add", "both", "--key", pub, "--uid", "1001", "--role", "host", NULL});
+    cr_expect_eq(o.status, 2);
+    cr_expect(strstr(o.err, "host add needs --role, and --uid (a local user) or --key (a remote host's public key "
+                            "file), not both"), "%s", o.err);
+    run(&o, NULL, (const char *[]){"host", "add", "neither", "--role", "host", NULL});
+    cr_expect_eq(o.status, 2);
+    cr_expect(strstr(o.err, "host add needs --role"), "%s", o.err);
+    run(&o, NULL, (const char *[]){"host", "add", "missing", "--key", "/nonexistent.pub", "--role", "host", NULL});
+    cr_expect_eq(o.status, 1);
+    cr_expect(strstr(o.err, "/nonexistent.pub: cannot read the public key: No such file or directory"), "%s", o.err);
+
+    run(&o, NULL, (const char *[]){"host", "remove", "remote", NULL});
+    cr_expect_eq(o.status, 0, "stderr: %s", o.err);
+    run(&o, NULL, (const char *[]){"host", "list", NULL});
+    cr_expect_str_eq(o.out, "NAME  UID  KEY  ROLE  GRANTED\n", "only what failed was added: %s", o.out);
+}

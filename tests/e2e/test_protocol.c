@@ -268,3 +268,20 @@ Test(protocol, a_malformed_answer_from_a_host_fails_the_call_it_answers_and_noth
     bay_close(c);
     still_works();
 }
+
+Test(protocol, auth_over_ipc_is_refused_clearly_as_the_user_decides_there)
+{
+    bay_value *args = bay_map();
+    unsigned char zero[64] = {0};
+    bay_map_set(args, "key", bay_bin(zero, 32));
+    bay_map_set(args, "signature", bay_bin(zero, 64));
+    void *packed = NULL;
+    size_t len = 0;
+    cr_assert_eq(bay_value_pack(args, &packed, &len), 0);
+    bay_value_free(args);
+    bay__frame f = {.type = BAY_F_COMMAND, .id = 5, .name = "auth", .raw = packed, .raw_len = len};
+    cr_assert_eq(bay__wire_send(s, &f, 0), 0);
+    free(packed);
+    expect_error(s, 5, BAY_EINVAL, "over ipc:// plugbayd knows a host by its user (uid ");
+    still_works();
+}

@@ -176,12 +176,12 @@ Test(roles, bad_host_entries_are_refused_clearly)
     expect_refused(&o, "host name \"Bad Name\" must be 1 to 63 of a-z, 0-9, '.', '_' and '-' (BAY_EINVAL)");
     as_admin(&o, (const char *[]){"host", "add", "x", "--uid", OTHER_UID, NULL});
     cr_expect_eq(o.status, 2);
-    cr_expect(strstr(o.err, "host add needs --uid and --role"), "%s", o.err);
+    cr_expect(strstr(o.err, "host add needs --role, and --uid (a local user) or --key"), "%s", o.err);
     as_admin(&o, (const char *[]){"host", "remove", "nobody-here", NULL});
     expect_refused(&o, "no host nobody-here (see `plugbay host list`) (BAY_ENOENT)");
     as_admin(&o, (const char *[]){"host", "list", NULL});
     expect_ok(&o);
-    cr_expect_str_eq(o.out, "NAME  UID  ROLE  GRANTED\n", "nothing was added: %s", o.out);
+    cr_expect_str_eq(o.out, "NAME  UID  KEY  ROLE  GRANTED\n", "nothing was added: %s", o.out);
     as_other(&o, (const char *[]){"list", NULL});
     expect_refused(&o, "may not use plugbayd");
     admin_still_served();

@@ -69,7 +69,7 @@ static void setup(void)
                               "\"entry\": \"main.lua\", \"provides\": []}\n");
     put("plugin/main.lua", "return {}\n");
     put("plugin/lib/util.lua", "return 42\n");
-    cr_assert_eq(bay__signature_keygen(key, "Ada Lovelace <ada@example.org>", key_id, &err), 0, "%s", err.message);
+    cr_assert_eq(bay__key_generate(key, "Ada Lovelace <ada@example.org>", key_id, &err), 0, "%s", err.message);
     char *pub = take("key.pub");
     put("trusted/ada.pub", pub);
     free(pub);
@@ -145,7 +145,7 @@ Test(signature, keygen_writes_a_private_secret_key_and_a_public_key_line)
 Test(signature, keygen_leaves_existing_files_alone)
 {
     char id[BAY_KEY_ID_SIZE], *before = take("key");
-    cr_assert_eq(bay__signature_keygen(key, NULL, id, &err), BAY_EEXIST);
+    cr_assert_eq(bay__key_generate(key, NULL, id, &err), BAY_EEXIST);
     cr_assert(strstr(err.message, key) && strstr(err.message, "exists"), "%s", err.message);
     char *after = take("key");
     cr_assert_str_eq(before, after);
@@ -156,7 +156,7 @@ Test(signature, keygen_leaves_existing_files_alone)
 Test(signature, keygen_refuses_a_comment_that_would_break_the_line)
 {
     char id[BAY_KEY_ID_SIZE], path[PATH_MAX];
-    cr_assert_eq(bay__signature_keygen(at(path, "k2"), "two\nlines", id, &err), BAY_EINVAL);
+    cr_assert_eq(bay__key_generate(at(path, "k2"), "two\nlines", id, &err), BAY_EINVAL);
     cr_assert(strstr(err.message, "comment"), "%s", err.message);
     cr_assert_neq(access(path, F_OK), 0, "no key is left behind");
 }
@@ -373,7 +373,7 @@ Test(signature, a_public_key_swapped_under_the_key_id_is_refused)
 {
     sign();
     char id[BAY_KEY_ID_SIZE], path[PATH_MAX];
-    cr_assert_eq(bay__signature_keygen(at(path, "other"), NULL, id, &err), 0, "%s", err.message);
+    cr_assert_eq(bay__key_generate(at(path, "other"), NULL, id, &err), 0, "%s", err.message);
     char *pub = take("other.pub"), b64[64];
     sscanf(pub, "plugbay-ed25519 %63s", b64);
     json_t *sig = json_load_file(at(path, "plugin/plugin.sig"), 0, NULL);

@@ -507,3 +507,63 @@ Test(state, refuses_hosts_of_the_wrong_shape)
                       "\"granted\": [2]}}}",
                       BAY_EIO, "host \"A B\"");
 }
+
+/* KEY_A and KEY_B are the base64 of two 32-byte public keys; KEY_A's bytes are 0, 1, ..., 31. */
+#define KEY_A "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+#define KEY_B "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8="
+
+Test(state, keyed_hosts_persist_and_each_key_is_one_host)
+{
+    bay_error err = {0};
+    unsigned char a[BAY_KEY_PUBLIC_BYTES], b[BAY_KEY_PUBLIC_BYTES];
+    for (int i = 0; i < BAY_KEY_PUBLIC_BYTES; i++)
+        a[i] = (unsigned char)i, b[i] = (unsigned char)(32 + i);
+    char id[BAY_KEY_ID_SIZE];
+    bay__key_id(a, id);
+    bay__state *s = open_state();
+    const char *grants[] = {"call:a.*", NULL};
+    cr_assert_eq(bay__state_host_add_key(s, "remote", a, BAY_ROLE_HOST, grants, &err), 0, "%s", err.message);
+    cr_assert_eq(bay__state_host_add(s, "local", 1001, BAY_ROLE_OBSERVER, NULL, &err), 0, "%s", err.message);
+    cr_expect_eq(bay__state_host_add_key(s, "again", a, BAY_ROLE_ADMIN, NULL, &err), BAY_EEXIST);
+    char want[160];
+    snprintf(want, sizeof want, "key %s is host remote already; remove it first (`plugbay host remove remote`)", id);
+    cr_expect_str_eq(err.message, want);
+    cr_expect_eq(bay__state_host_add_key(s, "local", b, BAY_ROLE_HOST, NULL, &err), BAY_EEXIST);
+    cr_expect_null(bay__state_host_of_uid(s, 0), "a keyed host is no local user's");
+    bay__state_close(s);
+
+    const char *text = read_rel("state.json");
+    cr_expect(strstr(text, "\"key\": \"" KEY_A "\""), "state.json: %s", text);
+    s = open_state();
+    cr_assert_eq(bay__state_host_count(s), 2);
+    const bay__state_host *h = bay__state_host_of_key(s, a);
+    cr_assert_not_null(h);
+    cr_expect_str_eq(h->name, "remote");
+    cr_expect(h->keyed);
+    cr_expect_str_eq(h->key_id, id);
+    cr_expect_eq(h->role, BAY_ROLE_HOST);
+    cr_expect_str_eq(h->granted[0], "call:a.*");
+    cr_expect_null(bay__state_host_of_key(s, b));
+    cr_expect_str_eq(bay__state_host_of_uid(s, 1001)->name, "local");
+    cr_assert_eq(bay__state_host_remove(s, "remote", &err), 0, "%s", err.message);
+    cr_expect_null(bay__state_host_of_key(s, a));
+    bay__state_close(s);
+}
+
+Test(state, refuses_keyed_hosts_of_the_wrong_shape)
+{
+    expect_open_fails("{\"format\": 1, \"plugins\": {}, \"hosts\": {\"a\": {\"key\": \"AAAA\", \"role\": \"host\", "
+                      "\"granted\": []}}}",
+                      BAY_EIO, "host \"a\": expected a name of [a-z0-9._-] mapped to {\"uid\": a uid no other host "
+                               "has, or \"key\": the base64 of an Ed25519 public key no other host has");
+    expect_open_fails("{\"format\": 1, \"plugins\": {}, \"hosts\": {\"a\": {\"key\": \"" KEY_A "\", \"uid\": 5, "
+                      "\"role\": \"host\", \"granted\": []}}}",
+                      BAY_EIO, "host \"a\"");
+    expect_open_fails("{\"format\": 1, \"plugins\": {}, \"hosts\": {\"a\": {\"key\": \"" KEY_A "\", \"role\": "
+                      "\"host\", \"granted\": []}, \"b\": {\"key\": \"" KEY_A "\", \"role\": \"observer\", "
+                      "\"granted\": []}}}",
+                      BAY_EIO, "host \"b\"");
+    expect_open_fails("{\"format\": 1, \"plugins\": {}, \"hosts\": {\"a\": {\"key\": 7, \"role\": \"host\", "
+                      "\"granted\": []}}}",
+                      BAY_EIO, "host \"a\"");
+}

@@ -1,0 +1,65 @@
+/* protocol/file.c — small files read whole and new files written safely (key files, plugin.sig). */
+#include "file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int bay__file_read_small(int at, const char *name, int flags, size_t max, char **text, size_t *len, struct stat *st)
+{
+    int f = openat(at, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC | flags), e = 0;
+    if (f < 0)
+        return errno;
+    *text = NULL;
+    if (fstat(f, st) != 0)
+        e = errno;
+    else if (!S_ISREG(st->st_mode))
+        e = EINVAL;
+    else if ((size_t)st->st_size > max)
+        e = EFBIG;
+    else if ((*text = malloc((size_t)st->st_size + 1)) == NULL)
+        e = ENOMEM;
+    size_t n = 0;
+    while (e == 0 && n < (size_t)st->st_size) {
+        ssize_t got = read(f, *text + n, (size_t)st->st_size - n);
+        if (got <= 0) {
+            e = got < 0 ? errno : 0;
+            break;
+        }
+        n += (size_t)got;
+    }
+    close(f);
+    if (e) {
+        free(*text);
+        *text = NULL;
+        return e;
+    }
+    (*text)[n] = '\0';
+    *len = n;
+    return 0;
+}
+
+int bay__file_write_new(int at, const char *path, mode_t mode, const char *data, size_t len, const char **step)
+{
+    int f = openat(at, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode), e = 0;
+    *step = "create";
+    if (f < 0)
+        return errno;
+    *step = "write";
+    for (size_t n = 0; e == 0 && n < len;) {
+        ssize_t w = write(f, data + n, len - n);
+        if (w < 0 && errno != EINTR)
+            e = errno;
+        else if (w > 0)
+            n += (size_t)w;
+    }
+    if (e == 0 && fsync(f) != 0)
+        e = errno, *step = "flush to disk";
+    if (close(f) != 0 && e == 0)
+        e = errno, *step = "write";
+    if (e)
+        unlinkat(at, path, 0);
+    return e;
+}

@@ -1,0 +1,21 @@
+/* protocol/file.h — small files read whole and new files written safely (key files, plugin.sig). */
+#ifndef BAY_FILE_H
+#define BAY_FILE_H
+
+#include <stddef.h>
+#include <sys/stat.h>
+
+/* bay__file_read_small reads the regular file name (relative to the folder
+ * at, or AT_FDCWD; a symbolic link only when flags has no O_NOFOLLOW) of at
+ * most max bytes into a new NUL-terminated *text the caller frees. Returns 0
+ * or an errno value (EFBIG when larger, EINVAL when not a regular file); st
+ * receives its status. */
+int bay__file_read_small(int at, const char *name, int flags, size_t max, char **text, size_t *len, struct stat *st);
+
+/* bay__file_write_new creates the file path (relative to at) with mode,
+ * writes len bytes and flushes them to disk. Fails with EEXIST when it
+ * exists. Returns 0 or an errno value (the file then removed) and *step says
+ * what failed: "create", "write" or "flush to disk". */
+int bay__file_write_new(int at, const char *path, mode_t mode, const char *data, size_t len, const char **step);
+
+#endif
