@@ -24,6 +24,9 @@
 #include "wire.h"
 
 #define HANDSHAKE_TIMEOUT_MS 5000
+/* The longest name a host may give (its connection is named "host:NAME" in a
+ * conn's name, whole, as its key's proof signs it). */
+#define HOST_NAME_MAX_LEN ((int)sizeof(((conn *)0)->name) - 6)
 /* Connections one peer may hold that are not yet past HELLO, or let go by
  * the broker but kept open by the peer. */
 #define PEER_LINGER_MAX 16
@@ -602,6 +605,10 @@ static void handle_rendezvous(broker *b, nng_msg *msg)
     } else if (rc == 0 && strcmp(f.role, "host") != 0 && strcmp(f.role, "cli") != 0) {
         snprintf(why, sizeof why, "role \"%s\" cannot connect here (hosts say \"host\" or \"cli\")", f.role);
         rc = BAY_EPROTO;
+    } else if (rc == 0 && strlen(f.name) > HOST_NAME_MAX_LEN) {
+        snprintf(why, sizeof why, "a host's name is at most %d bytes; this one has %zu", HOST_NAME_MAX_LEN,
+                 strlen(f.name));
+        rc = BAY_EINVAL;
     }
     if (rc == BAY_EVERSION)
         snprintf(why, sizeof why,

@@ -365,18 +365,19 @@ static int public_key(const char *path, char key64[BAY_KEY_BASE64_SIZE])
 static int signing_options(const command *cmd, const request *r)
 {
     const struct {
-        const char *option, *owner;
+        const char *option, *owner, *goes_with; /* goes_with: where the option goes, said when misplaced */
         bool given, required;
     } rules[] = {
-        {"--out", "keygen", r->out != NULL, true},
-        {"--comment", "keygen", r->comment != NULL, false},
-        {"--key", "sign", r->key != NULL && strcmp(cmd->name, "host.add") != 0, true},
-        {"--trusted-keys", "verify", r->trusted != NULL, false},
+        {"--out", "keygen", "keygen", r->out != NULL, true},
+        {"--comment", "keygen", "keygen", r->comment != NULL, false},
+        {"--key", "sign", "sign (a secret key) and host add (a public key)",
+         r->key != NULL && strcmp(cmd->name, "host.add") != 0, true},
+        {"--trusted-keys", "verify", "verify", r->trusted != NULL, false},
     };
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
         bool mine = strcmp(cmd->name, rules[i].owner) == 0;
         if (rules[i].given && !mine)
-            return usage_error(cmd, "%s only goes with %s", rules[i].option, rules[i].owner);
+            return usage_error(cmd, "%s only goes with %s", rules[i].option, rules[i].goes_with);
         if (mine && rules[i].required && !rules[i].given)
             return usage_error(cmd, "%s needs %s", cmd->name, rules[i].option);
     }

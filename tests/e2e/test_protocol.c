@@ -164,6 +164,23 @@ Test(protocol, a_host_name_cannot_forge_lines_of_the_log)
     still_works();
 }
 
+/* A name plugbayd could only keep cut (and a key's proof would then not match) is refused at the door. */
+Test(protocol, a_host_name_too_long_is_refused_clearly)
+{
+    char name[200];
+    memset(name, 'n', sizeof name - 1);
+    name[sizeof name - 1] = '\0';
+    bay_conn *c = NULL;
+    bay_error err;
+    int rc = bay_connect(h.url, name, &c, &err);
+    cr_assert_eq(rc, BAY_EINVAL, "got %s: %s", bay_errname(rc), err.message);
+    cr_expect(strstr(err.message, "a host's name is at most 122 bytes; this one has 199"), "%s", err.message);
+    name[122] = '\0';
+    cr_assert_eq(bay_connect(h.url, name, &c, &err), 0, "122 bytes are fine: %s", err.message);
+    bay_close(c);
+    still_works();
+}
+
 Test(protocol, a_host_that_said_bye_is_let_go_and_others_are_served)
 {
     static const unsigned char bye[] = {0x95, 0x01, 0x0b, 0x05, 0xa3, 'b', 'y', 'e', 0xc0};

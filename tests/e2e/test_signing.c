@@ -255,6 +255,9 @@ Test(signing, mistakes_on_the_command_line_are_usage_errors)
     PLUGBAY(&r, "keygen");
     cr_assert_eq(r.status, 2);
     cr_assert(strstr(r.err, "keygen needs --out"), "%s", r.err);
+    PLUGBAY(&r, "verify", h.plugins, "--key", "k");
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "--key only goes with sign (a secret key) and host add (a public key)"), "%s", r.err);
 }
 
 /* A signed folder is an ordinary plugin folder to the broker: plugin.sig does not disturb it. */
