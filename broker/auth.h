@@ -2,18 +2,19 @@
 #ifndef BAY_AUTH_H
 #define BAY_AUTH_H
 
-#include "broker.h"
+#include "frame.h"
+#include "state.h"
 
-/* auth_handle answers host c's COMMAND auth f, {"key": 32-byte public key
- * (bin), "signature": 64 bytes (bin)}: the signature must be that key's of
- * this connection's token and the host's name (bay__key_sign_auth), and the
- * key a host an admin added (plugbay host add NAME --key FILE.pub). Then c
- * gets that host's role and grants, its who names the key, and the answer is
- * {"host", "key_id", "role"}. An unknown key, a signature that does not fit
- * (a handshake recorded on another connection), a second auth, one after
- * other frames, or malformed args are answered BAY_EPERM or BAY_EINVAL with
- * what to do, logged under [audit], and c is let go. Over ipc, where the
- * user decides, it is answered BAY_EINVAL and nothing else changes. */
-void auth_handle(broker *b, conn *c, const bay__frame *f);
+/* auth_check checks a host's COMMAND auth f, {"key": 32-byte public key
+ * (bin), "signature": 64 bytes (bin)}, on a connection whose one-time token
+ * is token and whose host gave the name name: the signature must be that
+ * key's of token and name (bay__key_sign_auth), and the key a host's an admin
+ * added to st (plugbay host add NAME --key FILE.pub). Returns 0 with *out that host
+ * (borrowed from the state), or BAY_EINVAL (malformed args) or BAY_EPERM (an
+ * unknown key, or a signature that does not fit: a handshake recorded on
+ * another connection) with err saying what to do. It decides only: conn.c
+ * answers, and gives the connection the host's role. */
+int auth_check(const bay__state *st, const char *token, const char *name, const bay__frame *f,
+               const bay__state_host **out, bay_error *err);
 
 #endif

@@ -700,6 +700,59 @@ static void hello(broker *b, conn *c, const bay__frame *f)
 
 static void removed(broker *b, conn *c);
 
+/* admit gives c host h's role and grants and names it by its key; false when out of memory. */
+static bool admit(conn *c, const bay__state_host *h)
+{
+    char **grants = NULL;
+    if (h->role == BAY_ROLE_HOST && (grants = bay__strv_copy((const char *const *)h->granted)) == NULL)
+        return false;
+    bay__strv_free(c->grants);
+    c->grants = grants;
+    c->rights = h->role;
+    c->keyed = true;
+    memcpy(c->key, h->key, sizeof c->key);
+    snprintf(c->who, sizeof c->who, "%s (key %s %s, role %s)", c->name, h->name, h->key_id, bay__role_name(h->role));
+    return true;
+}
+
+/* prove answers host c's COMMAND auth f (auth.h): over ipc, where the user
+ * decides, BAY_EINVAL and nothing changes; a proved key gives c its host's
+ * role and grants, answered {"host", "key_id", "role"}; a second auth, one
+ * after other frames, or one auth_check refuses is answered with what to do,
+ * logged under [audit], and c is let go. */
+static void prove(broker *b, conn *c, const bay__frame *f)
+{
+    if (c->uid >= 0) {
+        conn_send_error(b, c, f->id, BAY_EINVAL, NULL,
+                        "over ipc:// plugbayd knows a host by its user (uid %lld), not by a key: keys are for "
+                        "tls+tcp:// (unset PLUGBAY_KEY, or let the user in with `plugbay host add NAME --uid %lld`)",
+                        (long long)c->uid, (long long)c->uid);
+        return;
+    }
+    const bay__state_host *h = NULL;
+    bay_error err;
+    int rc = c->auth_over ? bay_error_set(&err, BAY_EPERM, NULL,
+                                          "auth comes once, as the first frame after HELLO; connect again to prove "
+                                          "another key")
+                          : auth_check(b->state, c->token, c->name + strlen("host:"), f, &h, &err);
+    c->auth_over = true;
+    if (rc == 0 && !admit(c, h))
+        rc = bay_error_set(&err, BAY_ENOMEM, NULL, "plugbayd is out of memory");
+    if (rc) {
+        bay__log(BAY_LOG_WARN, "audit", "%s: auth: %s: %s", conn_who(c), bay_errname(rc), err.message);
+        conn_let_go(b, c, f->id, rc, err.message);
+        return;
+    }
+    bay__log(BAY_LOG_INFO, c->name, "proved key %s of host %s: role %s", h->key_id, h->name, bay__role_name(h->role));
+    bay__log(BAY_LOG_INFO, "audit", "%s: auth: done", conn_who(c));
+    bay_value *v = bay_map();
+    bay_map_set(v, "host", bay_str(h->name));
+    bay_map_set(v, "key_id", bay_str(h->key_id));
+    bay_map_set(v, "role", bay_str(bay__role_name(h->role)));
+    conn_send_value(b, c, f->id, v);
+    bay_value_free(v);
+}
+
 /* dispatch hands f, from c past its HELLO, to what its role's table says.
  * A host's COMMAND bye is conn.c's own: the host is closing. It is let go
  * first (the notices that sends it come before the answer), then answered:
@@ -715,7 +768,7 @@ static void dispatch(broker *b, conn *c, const bay__frame *f)
         return;
     }
     if (!worker && f->type == BAY_F_COMMAND && strcmp(f->name, "auth") == 0) {
-        auth_handle(b, c, f);
+        prove(b, c, f);
         return;
     }
     c->auth_over = true;
