@@ -109,13 +109,20 @@ Test(auth, a_listed_key_signing_this_connection_is_its_host)
     cr_expect_eq(h->role, BAY_ROLE_OBSERVER);
 }
 
-Test(auth, a_signature_for_another_connection_is_a_replay)
+/* refused expects key's proof, signed with secret for signed_token, to be refused BAY_EPERM on the connection
+ * of token by host name, saying text. */
+static void refused(const unsigned char *key, const unsigned char *secret, const char *signed_token, const char *token,
+                    const char *name, const char *text)
 {
     auth_frame a;
-    make(&a, signed_by(pk, sk, "token-1", "app-on-ci"));
-    check(&a, "token-2", "app-on-ci", BAY_EPERM, "a handshake cannot be replayed");
-    make(&a, signed_by(pk, sk, "token-1", "app-on-ci"));
-    check(&a, "token-1", "another-name", BAY_EPERM, "does not prove key");
+    make(&a, signed_by(key, secret, signed_token, "app-on-ci"));
+    check(&a, token, name, BAY_EPERM, text);
+}
+
+Test(auth, a_signature_for_another_connection_or_name_is_a_replay)
+{
+    refused(pk, sk, "token-1", "token-2", "app-on-ci", "a handshake cannot be replayed");
+    refused(pk, sk, "token-1", "token-1", "another-name", "does not prove key");
 }
 
 /* A key no host holds is refused saying how to add it; app's key signed with another secret proves nothing. */
@@ -123,11 +130,9 @@ Test(auth, an_unknown_key_or_a_listed_key_with_a_strangers_signature_is_refused)
 {
     unsigned char pk2[BAY_KEY_PUBLIC_BYTES], sk2[BAY_KEY_SECRET_BYTES];
     crypto_sign_keypair(pk2, sk2);
-    auth_frame a;
-    make(&a, signed_by(pk2, sk2, "token-1", "x"));
-    check(&a, "token-1", "x", BAY_EPERM, "is no host's key; an admin adds it with `plugbay host add NAME --key");
-    make(&a, signed_by(pk, sk2, "token-1", "x"));
-    check(&a, "token-1", "x", BAY_EPERM, "does not prove key");
+    refused(pk2, sk2, "token-1", "token-1", "app-on-ci",
+            "is no host's key; an admin adds it with `plugbay host add NAME --key");
+    refused(pk, sk2, "token-1", "token-1", "app-on-ci", "does not prove key");
 }
 
 Test(auth, malformed_args_are_refused_saying_what_auth_needs)
