@@ -34,6 +34,7 @@ typedef struct bay__options {
     const char *tls_cert;    /* with tls+tcp://: PEM file of plugbayd's certificate and private key */
     const char *tls_client_ca; /* with tls+tcp://: the CA every remote host's certificate must chain to */
     bay__role remote_role;   /* the role of a host over tls+tcp:// */
+    int max_connections;     /* host connections one local user or remote address may have open */
     const char *worker_dir;  /* where plugbay-worker-LANG live; NULL: next to plugbayd */
     const char *log_path;    /* NULL: stderr */
     bool autoinstall;        /* install and enable every discovered plugin not yet in the state */

@@ -590,6 +590,18 @@ static int identify(broker *b, nng_pipe p, int64_t *uid, bay__role *rights, char
     return 0;
 }
 
+/* conns_of counts the host connections open now of local user uid (>= 0),
+ * or else of the remote peer (peer_key's address). */
+static size_t conns_of(broker *b, int64_t uid, uint64_t peer)
+{
+    size_t n = 0, count;
+    conn **all = conn_snapshot(b, &count);
+    for (size_t i = 0; i < count; i++)
+        n += all[i]->role != ROLE_WORKER && (uid >= 0 ? all[i]->uid == uid : all[i]->uid < 0 && all[i]->peer == peer);
+    free(all);
+    return n;
+}
+
 static void handle_rendezvous(broker *b, nng_msg *msg)
 {
     bay__frame f;
@@ -630,8 +642,16 @@ static void handle_rendezvous(broker *b, nng_msg *msg)
     char **grants = NULL;
     if (rc == 0 && (rc = identify(b, nng_msg_get_pipe(msg), &uid, &rights, &grants, &e)) != 0)
         snprintf(why, sizeof why, "%s", e.message);
-    size_t held = rc ? 0 : conn_lingering(b, peer);
-    if (held >= PEER_LINGER_MAX) {
+    size_t held = rc ? 0 : conn_lingering(b, peer), open = rc ? 0 : conns_of(b, uid, peer);
+    if (open >= (size_t)b->opt.max_connections) {
+        if (uid >= 0)
+            snprintf(why, sizeof why, "uid %lld has %zu connections open to plugbayd, the most one user may "
+                     "(plugbayd --max-connections); close some before opening more", (long long)uid, open);
+        else
+            snprintf(why, sizeof why, "this address has %zu connections open to plugbayd, the most one remote "
+                     "address may (plugbayd --max-connections); close some before opening more", open);
+        rc = BAY_EBUSY;
+    } else if (held >= PEER_LINGER_MAX) {
         snprintf(why, sizeof why,
                  "this peer holds %zu connections that are not past their handshake or were closed by plugbayd "
                  "and not by the peer; close them before opening more",

@@ -25,11 +25,13 @@ static void usage(FILE *to)
             "  --plugins DIR        plugin folders, one per plugin with a plugin.json (default ./plugins)\n"
             "  --state DIR          installed plugins, data folders, sockets (default ./state)\n"
             "  --listen URL         where hosts connect: ipc://PATH or tls+tcp://HOST:PORT\n"
+            "                       (default ipc://STATE/plugbayd.sock)\n"
             "  --tls-cert FILE      (tls+tcp) a PEM file with plugbayd's certificate and private key\n"
             "  --tls-client-ca FILE (tls+tcp) the certificate authority remote hosts' certificates must chain to\n"
             "  --remote-role ROLE   (tls+tcp) the role of a remote host until it proves a key (PLUGBAY_KEY):\n"
             "                       none (it must prove one), observer, host (default) or admin\n"
-            "                       (default ipc://STATE/plugbayd.sock)\n"
+            "  --max-connections N  host connections one local user, or one remote address, may have open\n"
+            "                       at once (default 256)\n"
             "  --autoinstall        install and enable every plugin found that is not installed yet\n"
             "  --worker-dir DIR     where the plugbay-worker-LANG programs are (default: next to plugbayd)\n"
             "  --log FILE           append the log to FILE instead of stderr\n"
@@ -101,7 +103,7 @@ static int check_listen(const bay__options *o)
 static int parse(int argc, char **argv, bay__options *o)
 {
     enum { O_PLUGINS = 256, O_STATE, O_LISTEN, O_AUTO, O_WORKERS, O_LOG, O_BEAT, O_MISSES, O_GRACE, O_RESTART,
-           O_DRAIN, O_MEMORY, O_NOSANDBOX, O_NONS, O_PARENT, O_CGROUP, O_START, O_TRUSTED, O_POLICY, O_TLS_CERT, O_TLS_CA, O_REMOTE_ROLE, O_VERSION, O_HELP };
+           O_DRAIN, O_MEMORY, O_NOSANDBOX, O_NONS, O_PARENT, O_CGROUP, O_START, O_TRUSTED, O_POLICY, O_TLS_CERT, O_TLS_CA, O_REMOTE_ROLE, O_MAX_CONNS, O_VERSION, O_HELP };
     static const struct option opts[] = {
         {"plugins", required_argument, 0, O_PLUGINS},     {"state", required_argument, 0, O_STATE},
         {"listen", required_argument, 0, O_LISTEN},       {"autoinstall", no_argument, 0, O_AUTO},
@@ -115,7 +117,7 @@ static int parse(int argc, char **argv, bay__options *o)
         {"start-timeout-ms", required_argument, 0, O_START},
         {"trusted-keys", required_argument, 0, O_TRUSTED}, {"signature-policy", required_argument, 0, O_POLICY},
         {"tls-cert", required_argument, 0, O_TLS_CERT},   {"tls-client-ca", required_argument, 0, O_TLS_CA},
-        {"remote-role", required_argument, 0, O_REMOTE_ROLE},
+        {"remote-role", required_argument, 0, O_REMOTE_ROLE}, {"max-connections", required_argument, 0, O_MAX_CONNS},
         {"help", no_argument, 0, O_HELP},                 {0, 0, 0, 0},
     };
     int c, window = 60;
@@ -140,6 +142,7 @@ static int parse(int argc, char **argv, bay__options *o)
         case O_BEAT: rc = number("--heartbeat-ms", optarg, &o->heartbeat_ms); break;
         case O_MISSES: rc = number("--heartbeat-misses", optarg, &o->heartbeat_misses); break;
         case O_GRACE: rc = number("--hang-grace-ms", optarg, &o->hang_grace_ms); break;
+        case O_MAX_CONNS: rc = number("--max-connections", optarg, &o->max_connections); break;
         case O_DRAIN: rc = number("--drain-timeout-ms", optarg, &o->drain_timeout_ms); break;
         case O_MEMORY: rc = number("--memory-mb", optarg, &o->memory_mb); break;
         case O_NOSANDBOX: o->sandbox = false; break;
@@ -192,7 +195,7 @@ int main(int argc, char **argv)
                         .restart_window_ms = 60000, .drain_timeout_ms = 30000, .memory_mb = 1024,
                         .start_timeout_ms = 30000,
                         .sandbox = true, .namespaces = true, .sig_policy = BAY_SIG_WARN,
-                        .remote_role = BAY_ROLE_HOST}};
+                        .remote_role = BAY_ROLE_HOST, .max_connections = 256}};
     int rc = parse(argc, argv, &b.opt);
     if (rc)
         return rc;

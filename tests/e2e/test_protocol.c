@@ -181,6 +181,31 @@ Test(protocol, a_host_name_too_long_is_refused_clearly)
     still_works();
 }
 
+/* One user may have --max-connections host connections open; the next is refused saying so, and once one
+ * closes another may open. */
+Test(protocol, a_user_past_its_connections_is_refused_until_one_closes)
+{
+    h_stop(&h);
+    h_start(&h, (const char *[]){"--max-connections", "3", NULL});
+    bay_conn *open[3];
+    for (int i = 0; i < 3; i++)
+        open[i] = h_connect(&h, "many");
+    bay_conn *more = NULL;
+    bay_error err;
+    int rc = bay_connect(h.url, "one-more", &more, &err);
+    cr_assert_eq(rc, BAY_EBUSY, "got %s: %s", bay_errname(rc), err.message);
+    cr_expect(strstr(err.message, "connections open to plugbayd, the most one user may (plugbayd --max-connections); "
+                                  "close some before opening more"),
+              "%s", err.message);
+    char out[64];
+    cr_assert_eq(h_call_str(open[1], "greet", "still", 5000, out, sizeof out, &err), 0, "%s", err.message);
+    bay_close(open[0]);
+    cr_assert_eq(bay_connect(h.url, "one-more", &more, &err), 0, "after one closed: %s", err.message);
+    bay_close(more);
+    bay_close(open[1]);
+    bay_close(open[2]);
+}
+
 Test(protocol, a_host_that_said_bye_is_let_go_and_others_are_served)
 {
     static const unsigned char bye[] = {0x95, 0x01, 0x0b, 0x05, 0xa3, 'b', 'y', 'e', 0xc0};
