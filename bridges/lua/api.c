@@ -83,13 +83,9 @@ static int api_call(lua_State *L)
     return 1;
 }
 
-/* plugbay.data_dir(): the plugin's private folder; only with permission lua.io, which can open files. */
+/* plugbay.data_dir(): the plugin's private folder, as every plugin learns it (opening files there needs lua.io). */
 static int api_data_dir(lua_State *L)
 {
-    if (!lbay_granted(LBAY_PERM_IO))
-        return luaL_error(L, "plugbay.data_dir() needs the permission \"" LBAY_PERM_IO "\" (plugbay install %s "
-                             "--grant " LBAY_PERM_IO "): without it the plugin cannot open files",
-                          bay_plugin_id());
     lua_pushstring(L, bay_plugin_data_dir());
     return 1;
 }
