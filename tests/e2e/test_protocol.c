@@ -186,7 +186,7 @@ Test(protocol, a_host_name_too_long_is_refused_clearly)
 Test(protocol, a_user_past_its_connections_is_refused_until_one_closes)
 {
     h_stop(&h);
-    h_start(&h, (const char *[]){"--max-connections", "3", NULL});
+    h_start_loaded(&h, (const char *[]){"--max-connections", "3", NULL}, (const char *[]){"example/hello", NULL});
     bay_conn *open[3];
     for (int i = 0; i < 3; i++)
         open[i] = h_connect(&h, "many");
