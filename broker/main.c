@@ -2,6 +2,7 @@
 #include "broker.h"
 #include "crash.h"
 #include "loop.h"
+#include "places.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -23,9 +24,11 @@ static void usage(FILE *to)
     fprintf(to,
             "usage: plugbayd [options]\n"
             "  --plugins DIR        plugin folders, one per plugin with a plugin.json (default ./plugins)\n"
-            "  --state DIR          installed plugins, data folders, sockets (default ./state)\n"
+            "  --state DIR          installed plugins, data folders, sockets (default $XDG_STATE_HOME/plugbay,\n"
+            "                       else ~/.local/state/plugbay; as root /var/lib/plugbay)\n"
             "  --listen URL         where hosts connect: ipc://PATH or tls+tcp://HOST:PORT\n"
-            "                       (default ipc://STATE/plugbayd.sock)\n"
+            "                       (default ipc://$XDG_RUNTIME_DIR/plugbay/plugbayd.sock, as root\n"
+            "                       ipc:///run/plugbay/plugbayd.sock; with --state alone ipc://STATE/plugbayd.sock)\n"
             "  --tls-cert FILE      (tls+tcp) a PEM file with plugbayd's certificate and private key\n"
             "  --tls-client-ca FILE (tls+tcp) the certificate authority remote hosts' certificates must chain to\n"
             "  --remote-role ROLE   (tls+tcp) the role of a remote host until it proves a key (PLUGBAY_KEY):\n"
@@ -65,6 +68,35 @@ static int number(const char *opt, const char *s, int *out)
         return -1;
     }
     *out = (int)v;
+    return 0;
+}
+
+/* well_known_places fills in where plugbayd keeps its state and listens when
+ * no --state or --listen says (protocol/places.h): a given --state alone
+ * keeps the socket inside it (STATE/plugbayd.sock, a private plugbayd); with
+ * neither, the socket goes in the user's (or the system's) run folder, made
+ * here: 0700 for a user, 0755 for the system's (the uid decides who gets in).
+ * state is a PATH_MAX buffer for the default state folder, listen one of
+ * PATH_MAX + 32 for the URL. Returns 0, or 1 with a message on stderr. */
+static int well_known_places(bay__options *o, char *state, char *listen)
+{
+    bool state_given = o->state_dir != NULL;
+    if (!state_given && !bay__place_state_dir((unsigned)geteuid(), state, PATH_MAX)) {
+        fprintf(stderr, "plugbayd: no state folder: neither $XDG_STATE_HOME nor $HOME is set; pass --state DIR\n");
+        return 1;
+    }
+    if (!state_given)
+        o->state_dir = state;
+    char run[PATH_MAX];
+    if (o->listen_url || state_given || !bay__place_run_dir((unsigned)geteuid(), run, sizeof run))
+        return 0; /* --listen, STATE/plugbayd.sock, or (no run folder) the default state's */
+    if (mkdir(run, geteuid() == 0 ? 0755 : 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "plugbayd: cannot create %s for its socket: %s; pass --listen ipc://PATH\n", run,
+                strerror(errno));
+        return 1;
+    }
+    snprintf(listen, PATH_MAX + 32, "ipc://%s/plugbayd.sock", run);
+    o->listen_url = listen;
     return 0;
 }
 
@@ -190,7 +222,7 @@ static int parse(int argc, char **argv, bay__options *o)
 
 int main(int argc, char **argv)
 {
-    broker b = {.opt = {.plugins_dir = "./plugins", .state_dir = "./state", .heartbeat_ms = 1000,
+    broker b = {.opt = {.plugins_dir = "./plugins", .heartbeat_ms = 1000,
                         .heartbeat_misses = 3, .hang_grace_ms = 2000, .restart_limit = 5,
                         .restart_window_ms = 60000, .drain_timeout_ms = 30000, .memory_mb = 1024,
                         .start_timeout_ms = 30000,
@@ -216,8 +248,11 @@ int main(int argc, char **argv)
         return 1;
     }
     b.opt.plugins_dir = plugins;
-    if (mkdir(b.opt.state_dir, 0700) != 0 && errno != EEXIST) {
-        fprintf(stderr, "plugbayd: cannot create the state folder %s: %s\n", b.opt.state_dir, strerror(errno));
+    char state_default[PATH_MAX], listen[PATH_MAX + 32];
+    if ((rc = well_known_places(&b.opt, state_default, listen)) != 0)
+        return rc;
+    if (bay__state_mkdirs(b.opt.state_dir, NULL, &err) != 0) {
+        fprintf(stderr, "plugbayd: cannot create the state folder: %s\n", err.message);
         return 1;
     }
     if (realpath(b.opt.state_dir, state) == NULL) {

@@ -41,9 +41,7 @@ static char *join(const char *a, const char *b)
     return p;
 }
 
-/* mkdirs creates the folder path (non-empty) and its parents, mode 0700;
- * plugin is the plugin whose data folder it is, or NULL. */
-static int mkdirs(const char *path, const char *plugin, bay_error *err)
+int bay__state_mkdirs(const char *path, const char *plugin, bay_error *err)
 {
     char buf[PATH_MAX];
     struct stat st;
@@ -482,7 +480,7 @@ static int take_lock(bay__state *s, bay_error *err)
 static int make_sub(bay__state *s, const char *name, bay_error *err)
 {
     char *path = join(s->dir, name);
-    int rc = path ? mkdirs(path, NULL, err) : bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
+    int rc = path ? bay__state_mkdirs(path, NULL, err) : bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
     free(path);
     return rc;
 }
@@ -499,7 +497,7 @@ int bay__state_open(const char *dir, bay__state **out, bay_error *err)
     s->lock = -1;
     if (!(s->dir = strdup(dir)) || !(s->file = join(dir, "state.json")) || !(s->tmp = join(dir, "state.json.tmp")))
         rc = bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
-    else if (!(rc = mkdirs(dir, NULL, err)) && !(rc = make_sub(s, "data", err)) && !(rc = make_sub(s, "run", err)) &&
+    else if (!(rc = bay__state_mkdirs(dir, NULL, err)) && !(rc = make_sub(s, "data", err)) && !(rc = make_sub(s, "run", err)) &&
              !(rc = take_lock(s, err)) && unlink(s->tmp) && errno != ENOENT)
         rc = bay_error_set(err, BAY_EIO, NULL, "cannot remove the unfinished %s: %s", s->tmp, strerror(errno));
     if (!rc)
@@ -657,7 +655,7 @@ int bay__state_data_dir(bay__state *s, const char *id, char *path, size_t len, b
     if ((size_t)snprintf(path, len, "%s/data/%s", s->dir, id) >= len)
         return bay_error_set(err, BAY_EINVAL, id, "the data folder path of plugin %s does not fit in %zu bytes", id,
                              len);
-    return mkdirs(path, id, err);
+    return bay__state_mkdirs(path, id, err);
 }
 
 /* ---- hosts ------------------------------------------------------------------ */

@@ -49,6 +49,11 @@ typedef struct bay__state_host {
     char **granted; /* NULL-terminated call:PATTERN and provide:PATTERN a host may use; never NULL */
 } bay__state_host;
 
+/* bay__state_mkdirs creates the folder path (non-empty) and its parents,
+ * mode 0700; plugin is the plugin whose data folder it is, or NULL. Returns 0
+ * or BAY_EIO. */
+int bay__state_mkdirs(const char *path, const char *plugin, bay_error *err);
+
 /* bay__state_open opens the state folder dir: creates dir, dir/data and dir/run
  * (mode 0700) when missing, takes dir/state.lock (BAY_EBUSY when another
  * process holds it), drops a state.json.tmp left by an interrupted save, and

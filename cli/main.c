@@ -72,7 +72,7 @@ static const command commands[] = {
 
 /* What the command line asked for. */
 typedef struct request {
-    const char *broker;   /* NULL: libplugbay's default ($PLUGBAY_BROKER, else ipc://./state/plugbayd.sock) */
+    const char *broker;   /* NULL: libplugbay's default ($PLUGBAY_BROKER, else the well-known places) */
     bool json;
     bool help;
     int timeout_ms;       /* 0: the default of the call or command */
@@ -149,7 +149,8 @@ static void print_help(void)
     }
     puts("\n"
          "Options (anywhere on the line; '--' ends them):\n"
-         "  --broker URL   plugbayd's URL (default: $PLUGBAY_BROKER, else ipc://./state/plugbayd.sock)\n"
+         "  --broker URL   plugbayd's URL (default: $PLUGBAY_BROKER, else your own plugbayd's\n"
+         "                 $XDG_RUNTIME_DIR/plugbay/plugbayd.sock when there, else /run/plugbay/plugbayd.sock)\n"
          "  --json         print the broker's reply as JSON instead of tables\n"
          "  --timeout MS   deadline of the call or command in milliseconds\n"
          "                 (default: 5000 for call, 30000 for the others)\n"

@@ -6,10 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "places.h"
 #include "wire.h"
 
-#define DEFAULT_BROKER_URL "ipc://./state/plugbayd.sock"
 #define HANDSHAKE_TIMEOUT_MS 5000
 /* Longest a send waits while the broker does not read; then it fails with BAY_EBUSY. */
 #define SEND_TIMEOUT_MS 5000
@@ -113,10 +114,11 @@ int bay_connect(const char *url, const char *name, bay_conn **out, bay_error *er
     if (name == NULL || *name == '\0' || out == NULL)
         return bay_error_set(err, BAY_EINVAL, NULL, "bay_connect: needs a non-empty host name and a place for the connection");
     *out = NULL;
-    if (url == NULL)
-        url = getenv("PLUGBAY_BROKER");
-    if (url == NULL || *url == '\0')
-        url = DEFAULT_BROKER_URL;
+    char well_known[700], tried[1400] = "";
+    if (url == NULL || *url == '\0') { /* the well-known places (places.h) */
+        bay__place_broker_url((unsigned)geteuid(), well_known, sizeof well_known, tried, sizeof tried);
+        url = well_known;
+    }
 
     bay_conn *c = calloc(1, sizeof *c);
     if (c == NULL)
@@ -152,6 +154,12 @@ int bay_connect(const char *url, const char *name, bay_conn **out, bay_error *er
             nng_close(c->sock);
             rc = bay_error_set(err, BAY_ENOMEM, NULL, "cannot start libplugbay's receiver thread: %s", strerror(rv));
         }
+    }
+    if (rc && tried[0] && rc == BAY_ECONN && err) { /* say where it looked, and how to choose */
+        char said[sizeof err->message];
+        snprintf(said, sizeof said, "%s", err->message);
+        bay_error_set(err, rc, NULL, "%s (given no URL, libplugbay dialed %s; set PLUGBAY_BROKER, or give plugbay "
+                                     "--broker URL, to choose another)", said, tried);
     }
     if (rc) {
         bay__conn_destroy(c);

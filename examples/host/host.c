@@ -107,7 +107,7 @@ int main(int argc, char **argv)
     bay_value *result = NULL;
     int rc;
 
-    /* 1. Connect: NULL means $PLUGBAY_BROKER, else ipc://./state/plugbayd.sock. */
+    /* 1. Connect: NULL means $PLUGBAY_BROKER, else the well-known places (your own plugbayd, else the system's). */
     if (bay_connect(argc > 1 ? argv[1] : NULL, "example-host", &conn, &err) != 0)
         return fail("connect", &err);
     puts("connected to plugbayd");

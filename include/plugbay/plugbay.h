@@ -40,7 +40,9 @@ typedef struct bay_call_opts {
  * with $PLUGBAY_TLS_CERT, $PLUGBAY_TLS_CA and optionally $PLUGBAY_TLS_SERVER_NAME)
  * and performs the versioned handshake; name identifies this host in the
  * broker's log. On success *out is a connection the caller closes with
- * bay_close(). NULL url means $PLUGBAY_BROKER, else "ipc://./state/plugbayd.sock". */
+ * bay_close(). NULL url means $PLUGBAY_BROKER, else the user's own plugbayd
+ * (ipc://$XDG_RUNTIME_DIR/plugbay/plugbayd.sock) when that socket exists, else
+ * the system's (ipc:///run/plugbay/plugbayd.sock). */
 int bay_connect(const char *url, const char *name, bay_conn **out, bay_error *err);
 
 /* bay_close closes the connection: it says goodbye to plugbayd (waiting up

@@ -4,10 +4,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
+
+extern char **environ;
 
 #define OTHER_UID "65534" /* nobody */
 #define SETPRIV "/usr/bin/setpriv"
@@ -21,9 +26,10 @@ static void start(void)
         cr_skip_test("acting as a second local user needs root and %s", SETPRIV);
     const char *ids[] = {"example/hello", "example/lua-hello", NULL};
     h_setup(&h, ids);
-    /* The public socket where another user can reach it: the harness's folder is searchable, pub/ readable. */
+    /* The public socket where another user can reach it: the harness's folder is searchable, plugbay/
+     * readable — where a per-user plugbayd of XDG_RUNTIME_DIR=DIR would listen. */
     char pub[320];
-    snprintf(pub, sizeof pub, "%s/pub", h.dir);
+    snprintf(pub, sizeof pub, "%s/plugbay", h.dir);
     cr_assert_eq(chmod(h.dir, 0711), 0);
     cr_assert_eq(mkdir(pub, 0755), 0);
     snprintf(h.url, sizeof h.url, "ipc://%s/plugbayd.sock", pub);
@@ -47,23 +53,26 @@ typedef struct output {
     char out[4096], err[2048];
 } output;
 
-/* run_as runs plugbay with the words given (NULL-terminated): as the other user, or as plugbayd's own. */
-static void run_as(bool other, output *o, const char *const *words)
+/* run_as runs plugbay with the words given (NULL-terminated): as the other user, or as plugbayd's own;
+ * with --broker, unless url is NULL. */
+static void run_as_at(bool other, const char *url, output *o, const char *const *words)
 {
     const char *argv[24] = {SETPRIV, "--reuid=" OTHER_UID, "--regid=" OTHER_UID, "--clear-groups"};
     size_t n = other ? 4 : 0;
     argv[n++] = BAY_BIN_DIR "/plugbay";
-    argv[n++] = "--broker";
-    argv[n++] = h.url;
+    if (url) {
+        argv[n++] = "--broker";
+        argv[n++] = url;
+    }
     for (size_t i = 0; words[i] && n < 23; i++)
         argv[n++] = words[i];
     argv[n] = NULL;
     o->status = h_run(&h, argv, o->out, sizeof o->out, o->err, sizeof o->err);
 }
 
-static void as_other(output *o, const char *const *words) { run_as(true, o, words); }
+static void as_other(output *o, const char *const *words) { run_as_at(true, h.url, o, words); }
 
-static void as_admin(output *o, const char *const *words) { run_as(false, o, words); }
+static void as_admin(output *o, const char *const *words) { run_as_at(false, h.url, o, words); }
 
 static void expect_refused(const output *o, const char *needle)
 {
@@ -185,4 +194,75 @@ Test(roles, bad_host_entries_are_refused_clearly)
     as_other(&o, (const char *[]){"list", NULL});
     expect_refused(&o, "may not use plugbayd");
     admin_still_served();
+}
+
+/* A user's plugbay, given no URL, finds its own plugbayd at $XDG_RUNTIME_DIR/plugbay/plugbayd.sock, from any
+ * folder; with no plugbayd there it says where it looked and how to choose another. */
+Test(roles, a_users_client_finds_its_plugbayd_in_its_runtime_folder_or_says_where_it_looked)
+{
+    output o;
+    as_admin(&o, (const char *[]){"host", "add", "watcher", "--uid", OTHER_UID, "--role", "observer", NULL});
+    expect_ok(&o);
+    unsetenv("PLUGBAY_BROKER");
+    cr_assert_eq(setenv("XDG_RUNTIME_DIR", h.dir, 1), 0); /* DIR/plugbay/plugbayd.sock is plugbayd's socket */
+    cr_assert_eq(chdir("/"), 0);
+    run_as_at(true, NULL, &o, (const char *[]){"list", NULL});
+    expect_ok(&o);
+    cr_expect(strstr(o.out, "example/hello"), "%s", o.out);
+    cr_assert_eq(setenv("XDG_RUNTIME_DIR", "/nonexistent-runtime", 1), 0);
+    run_as_at(true, NULL, &o, (const char *[]){"list", NULL});
+    cr_expect_eq(o.status, 1, "exit %d: %s", o.status, o.out);
+    cr_expect(strstr(o.err, "given no URL, libplugbay dialed your own plugbayd's "
+                            "/nonexistent-runtime/plugbay/plugbayd.sock (not there), the system's "
+                            "/run/plugbay/plugbayd.sock; set PLUGBAY_BROKER, or give plugbay --broker URL"),
+              "%s", o.err);
+}
+
+/* h_wait_until's condition: the CLI, run as the other user with no URL, answers `status`. */
+static bool users_plugbayd_answers(void *unused)
+{
+    output o;
+    run_as_at(true, NULL, &o, (const char *[]){"status", NULL});
+    return o.status == 0;
+}
+
+/* A user's own plugbayd, started without --state or --listen, keeps its state under $XDG_STATE_HOME and listens
+ * in $XDG_RUNTIME_DIR; that user's plugbay, given no URL, finds it from any folder. */
+Test(roles, a_users_plugbayd_and_its_clients_meet_in_the_well_known_places)
+{
+    char home[400], run[420], state[440], cmd[2600];
+    snprintf(home, sizeof home, "%s/home", h.dir);
+    snprintf(run, sizeof run, "%s/run", home);
+    snprintf(state, sizeof state, "%s/xstate", home);
+    /* The other user's copy of the plugins, in a home of its own. */
+    snprintf(cmd, sizeof cmd, "mkdir -p %s && cp -r %s %s/plugins && chown -R " OTHER_UID ":" OTHER_UID " %s && chmod 700 %s",
+             run, h.plugins, home, home, run);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    unsetenv("PLUGBAY_BROKER");
+    setenv("HOME", home, 1);
+    setenv("XDG_RUNTIME_DIR", run, 1);
+    setenv("XDG_STATE_HOME", state, 1);
+    char plugins[420], log[420];
+    snprintf(plugins, sizeof plugins, "%s/plugins", home);
+    snprintf(log, sizeof log, "%s/plugbayd.log", home);
+    const char *argv[] = {SETPRIV, "--reuid=" OTHER_UID, "--regid=" OTHER_UID, "--clear-groups", BAY_BIN_DIR "/plugbayd",
+                          "--plugins", plugins, "--autoinstall", "--log", log, "--exit-with-parent", NULL};
+    pid_t pid;
+    cr_assert_eq(posix_spawn(&pid, argv[0], NULL, NULL, (char **)argv, environ), 0);
+    cr_assert_eq(chdir("/"), 0);
+    bool up = h_wait_until(users_plugbayd_answers, NULL, H_WAIT_MS);
+    output o;
+    run_as_at(true, NULL, &o, (const char *[]){"call", "greet", "[\"home\"]", "--timeout", "20000", NULL});
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    cr_assert(up, "the user's plugbay found no plugbayd in %s/plugbay", run);
+    expect_ok(&o);
+    cr_expect(strstr(o.out, "Hello, home!"), "%s", o.out);
+    char path[600];
+    snprintf(path, sizeof path, "%s/plugbay/state.json", state);
+    cr_expect_eq(access(path, F_OK), 0, "no state in %s", path);
+    snprintf(path, sizeof path, "%s/plugbay", run);
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    cr_expect_eq(st.st_mode & 0777, 0700, "the user's socket folder is its alone");
 }
