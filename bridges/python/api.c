@@ -273,9 +273,9 @@ void pyb_api_leave(bay_invocation *outer)
     api.current = outer;
 }
 
-bool pyb_api_is_stop(PyObject *type)
+PyObject *pyb_api_stop_type(void)
 {
-    return api.stop && type && PyErr_GivenExceptionMatches(type, api.stop);
+    return api.stop;
 }
 
 void pyb_api_interrupt(void)

@@ -135,19 +135,26 @@ static void where(text *t, const frames *fs)
     add(t, ")");
 }
 
+/* The exception types classify knows (pyb_error_know), borrowed. */
+static struct {
+    PyObject *stop, *refused;
+} known;
+
+void pyb_error_know(PyObject *stop, PyObject *refused)
+{
+    known.stop = stop;
+    known.refused = refused;
+}
+
 /* classify returns the bay_errno an exception of type stands for. */
 static int classify(const bay_invocation *call, PyObject *type, PyObject *tb)
 {
     int stop = call ? bay_call_cancelled(call) : 0;
-    if (stop || (call && pyb_api_is_stop(type)))
+    if (stop || (call && known.stop && PyErr_GivenExceptionMatches(type, known.stop)))
         return stop ? stop : BAY_ECANCELED;
     if (PyErr_GivenExceptionMatches(type, PyExc_MemoryError) && pyb_memcap_hit())
         return BAY_ENOMEM;
-    PyObject *refused = pyb_policy() ? PyObject_GetAttrString(pyb_policy(), "PolicyError") : NULL;
-    bool policy = refused && PyErr_GivenExceptionMatches(type, refused);
-    Py_XDECREF(refused);
-    PyErr_Clear();
-    if (policy)
+    if (known.refused && PyErr_GivenExceptionMatches(type, known.refused))
         return BAY_EPERM;
     if (call && tb == NULL && PyErr_GivenExceptionMatches(type, PyExc_TypeError))
         return BAY_ETYPE; /* raised before the function's first line: the arguments do not fit it */

@@ -98,13 +98,12 @@ static int run_hook(const char *name, bay_error *err)
 /* open_plugin arms the policy and loads the entry module through it, its functions and its on_load. */
 static int open_plugin(const bay__plugin_info *p, const char *const *functions, bay_error *err)
 {
-    PyObject *refused = PyObject_GetAttrString(pyb_policy(), "PolicyError");
-    PyObject *plugbay = refused ? pyb_api_bind(p, refused) : NULL;
+    PyObject *refused = pyb_policy_error();
+    PyObject *plugbay = pyb_api_bind(p, refused);
     int rc = plugbay ? pyb_audit_arm(refused, err) : failed("cannot set up the plugbay module: ", err);
     PyObject *granted = rc == 0 ? pyb_audit_modules() : NULL;
     PyObject *view = granted ? PyObject_CallMethod(pyb_policy(), "Plugin", "ssOO", p->dir, p->entry, granted, plugbay)
                              : NULL;
-    Py_XDECREF(refused);
     Py_XDECREF(granted);
     if (rc)
         return rc;

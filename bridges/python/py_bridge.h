@@ -32,6 +32,9 @@ void pyb_runtime_stop(void);
 /* pyb_policy returns the policy module (policy.py), borrowed; NULL when the interpreter is not running. */
 PyObject *pyb_policy(void);
 
+/* pyb_policy_error returns the policy's PolicyError, borrowed; NULL when the interpreter is not running. */
+PyObject *pyb_policy_error(void);
+
 /* memcap.c */
 
 /* pyb_memcap_install wraps Python's raw allocator and pymalloc's arena
@@ -104,9 +107,9 @@ void pyb_api_stop(void);
 bay_invocation *pyb_api_enter(bay_invocation *call);
 void pyb_api_leave(bay_invocation *outer);
 
-/* pyb_api_is_stop returns true when type is the exception that stops a
- * cancelled call (which plugins cannot name). */
-bool pyb_api_is_stop(PyObject *type);
+/* pyb_api_stop_type returns the exception that stops a cancelled call (which
+ * plugins cannot name), borrowed; NULL before pyb_api_start. */
+PyObject *pyb_api_stop_type(void);
 
 /* pyb_api_interrupt runs on the I/O thread when the running call was
  * cancelled: it signals the main thread, whose handler raises the stop
@@ -124,5 +127,11 @@ void pyb_api_interrupt(void);
  * arguments) is BAY_ETYPE. Other codes: BAY_ENOMEM for the memory cap,
  * BAY_EPERM for the policy, BAY_EPLUGIN. Leaves no exception set. */
 int pyb_error_take(const bay_invocation *call, bay_error *err);
+
+/* pyb_error_know tells pyb_error_take the exception types it classifies:
+ * stop, the plugbay module's stop of a cancelled call, and refused, the
+ * policy's PolicyError (both borrowed, kept until the interpreter stops;
+ * NULL, NULL forgets them). */
+void pyb_error_know(PyObject *stop, PyObject *refused);
 
 #endif

@@ -8,7 +8,8 @@
 extern const unsigned char pyb_policy_code[];
 extern const size_t pyb_policy_code_size;
 
-static PyObject *policy;
+static PyObject *policy;       /* policy.py, run */
+static PyObject *policy_error; /* its PolicyError, which pyb_error_take classifies */
 
 static int status_failed(PyStatus status, const char *doing, bay_error *err)
 {
@@ -65,6 +66,13 @@ static int load_policy(bay_error *err)
     }
     Py_DECREF(done);
     policy = module;
+    if ((policy_error = PyObject_GetAttrString(policy, "PolicyError")) == NULL) {
+        bay_error e;
+        pyb_error_take(NULL, &e);
+        return bay_error_set(err, BAY_EIO, pyb_plugin->id, "the python bridge's policy has no PolicyError: %s",
+                             e.message);
+    }
+    pyb_error_know(pyb_api_stop_type(), policy_error);
     return 0;
 }
 
@@ -99,8 +107,10 @@ void pyb_runtime_stop(void)
 {
     if (!Py_IsInitialized())
         return;
+    pyb_error_know(NULL, NULL);
     pyb_api_stop();
     pyb_audit_release();
+    Py_CLEAR(policy_error);
     Py_CLEAR(policy);
     Py_FinalizeEx();
     pyb_audit_clear();
@@ -109,4 +119,9 @@ void pyb_runtime_stop(void)
 PyObject *pyb_policy(void)
 {
     return policy;
+}
+
+PyObject *pyb_policy_error(void)
+{
+    return policy_error;
 }
