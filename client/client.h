@@ -65,6 +65,7 @@ struct bay_conn {
     int users;               /* threads inside a request (bay_close waits for them) */
     size_t handles;          /* bay_call_async handles not yet freed */
     bool orphaned;           /* bay_close is done; the last handle frees the struct */
+    void (*destroy)(bay_conn *c); /* frees the struct (conn.c's, set at bay_connect): request.c's last handle calls it */
 
     bool dispatching;        /* the dispatch thread was started */
     bool stopping;           /* the dispatch thread must end */
@@ -75,12 +76,6 @@ struct bay_conn {
     bay_notice_fn notice_fn;
     void *notice_user;
 };
-
-/* conn.c */
-
-
-/* bay__conn_destroy frees c itself once nothing uses it any more. */
-void bay__conn_destroy(bay_conn *c);
 
 /* request.c */
 

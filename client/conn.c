@@ -17,7 +17,8 @@
 /* Longest bay_close waits for plugbayd to answer its goodbye. */
 #define BYE_TIMEOUT_MS 2000
 
-void bay__conn_destroy(bay_conn *c)
+/* destroy frees c itself once nothing uses it any more. */
+static void destroy(bay_conn *c)
 {
     pthread_cond_destroy(&c->job_cv);
     pthread_cond_destroy(&c->idle_cv);
@@ -123,6 +124,7 @@ int bay_connect(const char *url, const char *name, bay_conn **out, bay_error *er
     bay_conn *c = calloc(1, sizeof *c);
     if (c == NULL)
         return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory connecting to plugbayd at %s", url);
+    c->destroy = destroy;
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->idle_cv, NULL);
     pthread_cond_init(&c->job_cv, NULL);
@@ -130,7 +132,7 @@ int bay_connect(const char *url, const char *name, bay_conn **out, bay_error *er
     atomic_init(&c->bye_id, 0);
     size_t selflen = strlen(name) + sizeof "host:";
     if ((c->url = strdup(url)) == NULL || (c->name = strdup(name)) == NULL || (c->self = malloc(selflen)) == NULL) {
-        bay__conn_destroy(c);
+        destroy(c);
         return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory connecting to plugbayd at %s", url);
     }
     snprintf(c->self, selflen, "host:%s", name);
@@ -162,7 +164,7 @@ int bay_connect(const char *url, const char *name, bay_conn **out, bay_error *er
                                      "--broker URL, to choose another)", said, tried);
     }
     if (rc) {
-        bay__conn_destroy(c);
+        destroy(c);
         return rc;
     }
     *out = c;
@@ -207,5 +209,5 @@ void bay_close(bay_conn *c)
     bool keep = c->orphaned;
     pthread_mutex_unlock(&c->mu);
     if (!keep)
-        bay__conn_destroy(c);
+        destroy(c);
 }

@@ -300,7 +300,13 @@ static chan *open_route(bay_conn *c, const char *name, const char *context)
     bay_value *args = bay_map(), *grant = NULL;
     bay_map_set(args, "name", bay_str(name));
     bay_map_set(args, "context", context ? bay_str(context) : bay_nil());
-    int rc = bay_command(c, "channel", args, BAY_SETUP_TIMEOUT_MS, &grant, NULL);
+    bay__frame f = {.type = BAY_F_COMMAND, .name = "channel"};
+    void *raw = NULL;
+    int rc = bay_value_pack(args, &raw, &f.raw_len);
+    f.raw = raw;
+    if (rc == 0)
+        rc = bay__request(c, &f, BAY_SETUP_TIMEOUT_MS, &grant, NULL);
+    free(raw);
     const char *token = bay_value_str(bay_map_get(grant, "token"), NULL);
     /* Only this thread adds channels (it holds opening): one found now stays until a notice, seen below. */
     pthread_mutex_lock(&fp->mu);

@@ -304,5 +304,5 @@ void bay_pending_free(bay_pending *p)
     bool last = --c->handles == 0 && c->orphaned;
     pthread_mutex_unlock(&c->mu);
     if (last)
-        bay__conn_destroy(c);
+        c->destroy(c);
 }
