@@ -298,28 +298,27 @@ static int cmd_grant(broker *b, plugin *p, const bay_value *args, bay_value **ou
     int rc = choose(p, args, &chosen, err);
     if (rc)
         return rc;
-    bay_value *all = bay_array();
-    for (char **g = sp->granted; *g; g++)
-        bay_array_push(all, bay_str(*g));
-    for (char **g = chosen; *g; g++)
-        bay_array_push(all, bay_str(*g));
-    bay__strv_free(chosen);
-    size_t n = bay_value_len(all);
-    const char **list = calloc(n + 1, sizeof *list);
-    for (size_t i = 0; list && i < n; i++)
-        list[i] = bay_value_str(bay_array_get(all, i), NULL);
+    size_t had = 0, more = 0;
+    while (sp->granted[had])
+        had++;
+    while (chosen[more])
+        more++;
+    const char **list = calloc(had + more + 1, sizeof *list); /* state.c keeps each permission once */
     bay_error e;
+    if (list) {
+        memcpy(list, sp->granted, had * sizeof *list);
+        memcpy(list + had, chosen, more * sizeof *list);
+    }
     rc = list ? bay__state_set_granted(b->state, p->id, list, &e)
               : bay_error_set(&e, BAY_ENOMEM, NULL, "out of memory");
     free(list);
-    if (rc) {
-        bay_value_free(all);
+    bay__strv_free(chosen);
+    if (rc)
         return not_saved(p, "not granted", &e, err);
-    }
     *out = bay_map();
     bay_map_set(*out, "id", bay_str(p->id));
     bay_map_set(*out, "state", bay_str(plugin_state_name(p->life.state)));
-    bay_map_set(*out, "granted", all);
+    bay_map_set(*out, "granted", list_value(bay__state_find(b->state, p->id)->granted));
     return 0;
 }
 

@@ -223,3 +223,22 @@ Test(cli, host_add_key_takes_one_public_key_file_and_refuses_what_is_not_one)
     run(&o, NULL, (const char *[]){"host", "list", NULL});
     cr_expect_str_eq(o.out, "NAME  UID  KEY  ROLE  GRANTED\n", "only what failed was added: %s", o.out);
 }
+
+Test(cli, granting_twice_keeps_each_permission_once)
+{
+    output o;
+    for (int i = 0; i < 2; i++) {
+        run(&o, NULL, (const char *[]){"grant", "example/audit", "--grant-all", NULL});
+        cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    }
+    run(&o, NULL, (const char *[]){"info", "example/audit", "--json", NULL});
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    json_t *j = json_loads(o.out, 0, NULL), *granted = json_object_get(j, "granted");
+    cr_assert(json_array_size(granted) > 0, "stdout: %s", o.out);
+    cr_expect_eq(json_array_size(granted), json_array_size(json_object_get(j, "requested")), "stdout: %s", o.out);
+    for (size_t i = 0; i < json_array_size(granted); i++)
+        for (size_t k = i + 1; k < json_array_size(granted); k++)
+            cr_expect_str_neq(json_string_value(json_array_get(granted, i)), json_string_value(json_array_get(granted, k)),
+                              "granted twice: %s", o.out);
+    json_decref(j);
+}
