@@ -75,6 +75,7 @@ typedef struct request {
     const char *broker;   /* NULL: libplugbay's default ($PLUGBAY_BROKER, else ipc://./state/plugbayd.sock) */
     bool json;
     bool help;
+    bool version;         /* --version */
     int timeout_ms;       /* 0: the default of the call or command */
     const char *context;
     const char *key, *out, *comment, *trusted; /* --key, --out, --comment, --trusted-keys */
@@ -106,34 +107,70 @@ static void print_synopsis(FILE *f, const command *cmd)
     fputs(cmd->options, f);
 }
 
+/* json_errors: --json is on the command line, so errors are JSON on stdout too (set before parsing). */
+static bool json_errors;
+
+/* report prints one error: with --json one line {"error": {"code", "name",
+ * "plugin", "message"}} on stdout, else "plugbay: [PLUGIN: ]MESSAGE (NAME)" on
+ * stderr (name NULL: without " (NAME)"), the plugin left out when the message
+ * already starts with it. */
+static void report(int code, const char *name, const char *plugin, const char *message)
+{
+    bool named = plugin && plugin[0];
+    if (json_errors) {
+        bay_value *e = bay_map(), *v = bay_map();
+        char *json = NULL;
+        bay_map_set(e, "code", bay_int(code));
+        bay_map_set(e, "name", bay_str(name ? name : bay_errname(code)));
+        bay_map_set(e, "plugin", named ? bay_str(plugin) : bay_nil());
+        bay_map_set(e, "message", bay_str(message));
+        bay_map_set(v, "error", e);
+        if (bay_value_to_json(v, &json) == 0)
+            puts(json);
+        free(json);
+        bay_value_free(v);
+        return;
+    }
+    size_t n = named ? strlen(plugin) : 0;
+    if (named && strncmp(message, plugin, n) == 0 && (message[n] == ' ' || message[n] == ':'))
+        named = false;
+    fprintf(stderr, "plugbay: %s%s%s%s%s%s\n", named ? plugin : "", named ? ": " : "", message, name ? " (" : "",
+            name ? name : "", name ? ")" : "");
+}
+
 /* usage_error prints one line, the problem and how to use cmd (or the tool
  * when cmd is NULL), and returns exit status 2. */
 static int usage_error(const command *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static int usage_error(const command *cmd, const char *fmt, ...)
 {
+    char *line = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&line, &len);
+    if (f == NULL) {
+        fputs("plugbay: out of memory (BAY_ENOMEM)\n", stderr);
+        return 2;
+    }
     va_list ap;
     va_start(ap, fmt);
-    fputs("plugbay: ", stderr);
-    vfprintf(stderr, fmt, ap);
+    vfprintf(f, fmt, ap);
     va_end(ap);
     if (cmd) {
-        fputs("; usage: ", stderr);
-        print_synopsis(stderr, cmd);
-        fputc('\n', stderr);
+        fputs("; usage: ", f);
+        print_synopsis(f, cmd);
     } else {
-        fputs("; usage: plugbay [--broker URL] [--json] [--timeout MS] COMMAND ... (see 'plugbay help')\n", stderr);
+        fputs("; usage: plugbay [--broker URL] [--json] [--timeout MS] COMMAND ... (see 'plugbay help')", f);
     }
+    fclose(f);
+    report(BAY_EINVAL, NULL, NULL, line);
+    free(line);
     return 2;
 }
 
 /* failure prints the one line of a failed command and returns exit status 1. */
 static int failure(const bay_error *e)
 {
-    if (e->plugin[0])
-        fprintf(stderr, "plugbay: %s: %s (%s)\n", e->plugin, e->message, bay_errname(e->code));
-    else
-        fprintf(stderr, "plugbay: %s (%s)\n", e->message, bay_errname(e->code));
+    report(e->code, bay_errname(e->code), e->plugin, e->message);
     return 1;
 }
 
@@ -150,7 +187,9 @@ static void print_help(void)
     puts("\n"
          "Options (anywhere on the line; '--' ends them):\n"
          "  --broker URL   plugbayd's URL (default: $PLUGBAY_BROKER, else ipc://./state/plugbayd.sock)\n"
-         "  --json         print the broker's reply as JSON instead of tables\n"
+         "  --json         print the broker's reply as JSON instead of tables, and errors as\n"
+         "                 {\"error\": {\"code\", \"name\", \"plugin\", \"message\"}} on stdout\n"
+         "  --version      print plugbay's version and the protocol it speaks\n"
          "  --timeout MS   deadline of the call or command in milliseconds\n"
          "                 (default: 5000 for call, 30000 for the others)\n"
          "  --grant PERM   (install, grant) grant the plugin permission PERM; repeat for more\n"
@@ -169,8 +208,19 @@ static void print_help(void)
          "Exit status: 0 on success, 1 when the broker, the plugin or a signature check\n"
          "reports an error, 2 for a usage error. Errors are one line on stderr:\n"
          "  plugbay: [PLUGIN: ]MESSAGE (BAY_ECODE)\n"
+         "or, with --json, one JSON object on stdout.\n"
          "\n"
          "See docs/cli.md for each command's output.");
+}
+
+/* print_version prints the CLI's version and the protocol it speaks (--json: {"version", "protocol"}); returns 0. */
+static int print_version(bool json)
+{
+    if (json)
+        printf("{\"version\":\"%s\",\"protocol\":%d}\n", BAY_VERSION, BAY_PROTOCOL_VERSION);
+    else
+        printf("plugbay %s (protocol %d)\n", BAY_VERSION, BAY_PROTOCOL_VERSION);
+    return 0;
 }
 
 /* user_id reads --uid: a number, or the name of a user of this machine; -1 when it is neither. */
@@ -251,6 +301,8 @@ static int parse(int argc, char **argv, request *r)
             r->audit = true;
         } else if (strcmp(a, "--json") == 0) {
             r->json = true;
+        } else if (strcmp(a, "--version") == 0) {
+            r->version = true;
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             r->help = true;
         } else if (text_option(r, argc, argv, &i, &missing)) {
@@ -425,8 +477,10 @@ static int consent(request *r)
         r->grant_all = fgets(answer, sizeof answer, stdin) && (answer[0] == 'y' || answer[0] == 'Y');
         if (!r->grant_all) {
             bay_value_free(info);
-            fputs("plugbay: not installed: permissions not granted (use --grant PERM or --grant-all)\n", stderr);
-            return 1;
+            bay_error no = {.code = BAY_EPERM};
+            bay_error_set(&no, BAY_EPERM, r->words[1], "not installed: permissions not granted (use --grant PERM or "
+                                                        "--grant-all)");
+            return failure(&no);
         }
     }
     bay_value_free(info);
@@ -457,6 +511,8 @@ static int run_command_line(int argc, char **argv)
         print_help();
         return 0;
     }
+    if (r.version)
+        return r.nwords ? usage_error(NULL, "--version goes alone: plugbay --version [--json]") : print_version(r.json);
     if (r.nwords == 0)
         return usage_error(NULL, "missing COMMAND");
     char joined[32];
@@ -519,7 +575,17 @@ static int run_command_line(int argc, char **argv)
     return rc;
 }
 
+/* wants_json tells whether --json is among the options (before "--"), so that even a usage error is JSON. */
+static bool wants_json(int argc, char **argv)
+{
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--json") == 0)
+            return true;
+    return false;
+}
+
 int main(int argc, char **argv)
 {
+    json_errors = wants_json(argc, argv);
     return flushed(run_command_line(argc, argv));
 }

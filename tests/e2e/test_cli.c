@@ -242,3 +242,59 @@ Test(cli, granting_twice_keeps_each_permission_once)
                               "granted twice: %s", o.out);
     json_decref(j);
 }
+
+Test(cli, json_errors_are_one_json_object_on_stdout_with_the_usual_exit_status)
+{
+    output o;
+    run(&o, NULL, (const char *[]){"info", "no/such", "--json", NULL});
+    cr_assert_eq(o.status, 1);
+    cr_expect_str_eq(o.err, "", "nothing on stderr");
+    json_t *j = json_loads(o.out, 0, NULL), *e = json_object_get(j, "error");
+    cr_assert(json_is_object(e), "stdout: %s", o.out);
+    cr_expect_eq(json_integer_value(json_object_get(e, "code")), BAY_ENOENT);
+    cr_expect_str_eq(json_string_value(json_object_get(e, "name")), "BAY_ENOENT");
+    cr_expect(json_is_null(json_object_get(e, "plugin")), "stdout: %s", o.out);
+    cr_expect(strstr(json_string_value(json_object_get(e, "message")), "no plugin \"no/such\""), "stdout: %s", o.out);
+    json_decref(j);
+    run(&o, NULL, (const char *[]){"call", "math.add", "[1, \"x\"]", "--json", NULL});
+    cr_assert_eq(o.status, 1);
+    j = json_loads(o.out, 0, NULL);
+    cr_expect_str_eq(json_string_value(json_object_get(json_object_get(j, "error"), "plugin")), "example/audit",
+                     "stdout: %s", o.out);
+    json_decref(j);
+    run(&o, NULL, (const char *[]){"--json", "info", NULL});
+    cr_assert_eq(o.status, 2);
+    cr_expect_str_eq(o.err, "");
+    j = json_loads(o.out, 0, NULL);
+    cr_expect(strstr(json_string_value(json_object_get(json_object_get(j, "error"), "message")),
+                     "missing ID; usage: plugbay info ID"), "stdout: %s", o.out);
+    json_decref(j);
+}
+
+Test(cli, version_prints_the_cli_version_and_protocol)
+{
+    output o;
+    run(&o, NULL, (const char *[]){"--version", NULL});
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    char want[64];
+    snprintf(want, sizeof want, " (protocol %d)\n", BAY_PROTOCOL_VERSION);
+    cr_expect(strncmp(o.out, "plugbay ", 8) == 0 && strstr(o.out, want), "stdout: %s", o.out);
+    run(&o, NULL, (const char *[]){"--version", "--json", NULL});
+    json_t *j = json_loads(o.out, 0, NULL);
+    cr_expect_eq(json_integer_value(json_object_get(j, "protocol")), BAY_PROTOCOL_VERSION, "stdout: %s", o.out);
+    cr_expect(json_is_string(json_object_get(j, "version")), "stdout: %s", o.out);
+    json_decref(j);
+}
+
+Test(cli, the_install_refusal_names_the_plugin_once)
+{
+    output o;
+    run(&o, NULL, (const char *[]){"uninstall", "example/audit", NULL});
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    run(&o, NULL, (const char *[]){"install", "example/audit", NULL});
+    cr_assert_eq(o.status, 1);
+    cr_expect(strncmp(o.err, "plugbay: example/audit asks for: ", 33) == 0, "stderr: %s", o.err);
+    cr_expect_null(strstr(o.err + 9 + strlen("example/audit"), "example/audit"), "stderr: %s", o.err);
+    run(&o, NULL, (const char *[]){"install", "example/audit", "--grant-all", NULL});
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+}
