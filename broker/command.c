@@ -5,6 +5,7 @@
 #include "depends.h"
 #include "fastpath.h"
 #include "lifecycle.h"
+#include "logs.h"
 #include "route.h"
 #include "supervise.h"
 
@@ -464,59 +465,14 @@ static int cmd_host_remove(broker *b, plugin *p, const bay_value *args, bay_valu
     return rc;
 }
 
-/* ---- the last audit lines (logs --audit) ----------------------------------- */
-
-#define AUDIT_KEEP 1000
-
-struct audit_ring {
-    char *lines[AUDIT_KEEP]; /* oldest at next once full */
-    size_t next, n;
-};
-
-static void keep_audit(const char *line, void *arg)
-{
-    struct audit_ring *r = arg;
-    char *copy = strdup(line);
-    if (copy == NULL)
-        return;
-    free(r->lines[r->next]);
-    r->lines[r->next] = copy;
-    r->next = (r->next + 1) % AUDIT_KEEP;
-    r->n += r->n < AUDIT_KEEP;
-}
-
 int command_init(broker *b)
 {
-    if ((b->audit = calloc(1, sizeof *b->audit)) == NULL)
-        return BAY_ENOMEM;
-    bay__log_tap("audit", keep_audit, b->audit);
-    return 0;
+    return logs_init(b);
 }
 
 void command_free(broker *b)
 {
-    bay__log_tap(NULL, NULL, NULL);
-    for (size_t i = 0; b->audit && i < AUDIT_KEEP; i++)
-        free(b->audit->lines[i]);
-    free(b->audit);
-    b->audit = NULL;
-}
-
-/* cmd_audit answers the last audit lines, oldest first: {"lines": N} of them (default all kept). */
-static int cmd_audit(broker *b, plugin *p, const bay_value *args, bay_value **out, bay_error *err)
-{
-    (void)p;
-    const bay_value *lines = bay_map_get(args, "lines");
-    int64_t want = lines ? bay_value_int(lines) : AUDIT_KEEP;
-    if (lines && (bay_value_type(lines) != BAY_INT || want < 1))
-        return bay_error_set(err, BAY_EINVAL, NULL, "\"lines\" must be a whole number from 1 up");
-    struct audit_ring *r = b->audit;
-    size_t n = (size_t)want < r->n ? (size_t)want : r->n;
-    size_t first = (r->next + AUDIT_KEEP - n) % AUDIT_KEEP;
-    *out = bay_array();
-    for (size_t i = 0; i < n; i++)
-        bay_array_push(*out, bay_str(r->lines[(first + i) % AUDIT_KEEP]));
-    return 0;
+    logs_free(b);
 }
 
 /* One command. need: the role a host must have to run it; on_plugin: it
@@ -545,7 +501,8 @@ static const command commands[] = {
     {"host.add", BAY_ROLE_ADMIN, false, false, cmd_host_add},
     {"host.list", BAY_ROLE_OBSERVER, false, false, cmd_host_list},
     {"host.remove", BAY_ROLE_ADMIN, false, false, cmd_host_remove},
-    {"audit", BAY_ROLE_ADMIN, false, false, cmd_audit},
+    {"audit", BAY_ROLE_ADMIN, false, false, logs_audit},
+    {"logs", BAY_ROLE_OBSERVER, true, false, logs_plugin},
 };
 
 /* find_command returns the command named name, or NULL with err listing them. */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <plugbay/plugbay.h>
@@ -58,6 +59,9 @@ static const command commands[] = {
     {"logs", BROKER_COMMAND, {NULL}, " --audit [--lines N]",
      "show plugbayd's last audit lines (up to 1,000): who ran which admin command, and how it ended",
      .render = render_lines, .remote = "audit"},
+    {"logs", BROKER_COMMAND, {"ID"}, " [--follow] [--lines N]",
+     "show plugin ID's last log lines (up to 1,000): its output and plugbayd's lines about it; --follow keeps "
+     "printing new ones until interrupted", .render = render_log},
     {"call", CALL, {"EXTPOINT", "JSON-ARGS"}, " [--timeout MS] [--context CTX]",
      "call an extension point with a JSON array of arguments; print the result as JSON", .render = NULL},
     {"keygen", OFFLINE, {NULL}, " --out FILE [--comment TEXT]",
@@ -84,6 +88,7 @@ typedef struct request {
     size_t ngrants;
     bool grant_all;       /* --grant-all */
     bool audit;           /* --audit (logs) */
+    bool follow;          /* --follow (logs ID) */
     long lines;           /* --lines (logs), 0 when not given */
     const char **words;   /* the command and its operands */
     size_t nwords;
@@ -202,6 +207,7 @@ static void print_help(void)
          "  --trusted-keys KEYDIR  (verify) require a signing key among KEYDIR/*.pub\n"
          "  --uid UID|USER (host add) the local user, by number or name\n"
          "  --audit        (logs) the audit lines; --lines N the last N of them\n"
+         "  --follow       (logs ID) keep printing the plugin's new lines until interrupted\n"
          "  --role ROLE    (host add) observer (list, info, status), host (calls and provides,\n"
          "                 within its --grant call:PATTERN / provide:PATTERN) or admin (everything)\n"
          "\n"
@@ -235,12 +241,18 @@ static int64_t user_id(const char *text)
     return pw ? (int64_t)pw->pw_uid : -1;
 }
 
-static const command *find_command(const char *name)
+/* find_command returns the command named name that takes noperands operands
+ * (logs ID beside logs --audit), else the first named name, else NULL. */
+static const command *find_command(const char *name, int noperands)
 {
+    const command *first = NULL;
     for (size_t i = 0; i < NCOMMANDS; i++)
-        if (strcmp(commands[i].name, name) == 0)
-            return &commands[i];
-    return NULL;
+        if (strcmp(commands[i].name, name) == 0) {
+            if (nargs(&commands[i]) == noperands)
+                return &commands[i];
+            first = first ? first : &commands[i];
+        }
+    return first;
 }
 
 /* option_value returns the value of option opt at argv[*i] ("--opt V" or
@@ -299,6 +311,8 @@ static int parse(int argc, char **argv, request *r)
             r->grant_all = true;
         } else if (strcmp(a, "--audit") == 0) {
             r->audit = true;
+        } else if (strcmp(a, "--follow") == 0) {
+            r->follow = true;
         } else if (strcmp(a, "--json") == 0) {
             r->json = true;
         } else if (strcmp(a, "--version") == 0) {
@@ -328,21 +342,20 @@ static int parse(int argc, char **argv, request *r)
 }
 
 /* command_args builds the map a broker command takes: {"id": ID} (host
- * commands: {"name": NAME}, and for host add "uid" or "key" and "role") and, for
- * install, grant and host add, "grant": [PERM, ...] and "grant_all". NULL
- * for commands without operands. */
+ * commands: {"name": NAME}, and for host add "uid" or "key" and "role"), for
+ * logs "lines", and, for install, grant and host add, "grant": [PERM, ...]
+ * and "grant_all". NULL for commands without operands or options. */
 static bay_value *command_args(const command *cmd, const request *r, int64_t uid, const char *key64)
 {
-    if (r->lines) {
-        bay_value *args = bay_map();
-        bay_map_set(args, "lines", bay_int(r->lines));
-        return args;
-    }
-    if (nargs(cmd) == 0)
+    if (nargs(cmd) == 0 && !r->lines)
         return NULL;
     bay_value *args = bay_map();
     bool host = strncmp(cmd->name, "host.", 5) == 0;
-    bool ok = args && bay_map_set(args, host ? "name" : "id", bay_str(r->words[1])) == 0;
+    bool ok = args != NULL;
+    if (ok && nargs(cmd))
+        ok = bay_map_set(args, host ? "name" : "id", bay_str(r->words[1])) == 0;
+    if (ok && r->lines)
+        ok = bay_map_set(args, "lines", bay_int(r->lines)) == 0;
     if (ok && r->role)
         ok = bay_map_set(args, "role", bay_str(r->role)) == 0 &&
              bay_map_set(args, key64 ? "key" : "uid", key64 ? bay_str(key64) : bay_int(uid)) == 0;
@@ -397,6 +410,37 @@ static int run(const command *cmd, const request *r, const bay_value *args)
     else if (rc == 0)
         cmd->render(reply);
     bay_value_free(reply);
+    return rc ? failure(&e) : 0;
+}
+
+#define FOLLOW_POLL_MS 200
+
+/* follow runs logs ID --follow: prints the plugin's last lines as logs ID
+ * does, then asks every FOLLOW_POLL_MS for the lines after the last one
+ * printed, and prints them, until interrupted (or plugbayd fails: 1). */
+static int follow(const request *r, bay_value *args)
+{
+    bay_error e;
+    bay_conn *conn;
+    if (bay_connect(r->broker, "plugbay-cli", &conn, &e) != 0)
+        return failure(&e);
+    int rc;
+    bay_value *reply = NULL;
+    while ((rc = bay_command(conn, "logs", args, r->timeout_ms, &reply, &e)) == 0) {
+        if (!r->json)
+            render_log(reply);
+        else if (bay_value_len(bay_map_get(reply, "lines")) > 0 && (rc = print_json(reply, &e)) != 0)
+            break;
+        if (fflush(stdout) != 0)
+            break; /* flushed() says why */
+        bay_map_set(args, "after", bay_int(bay_value_int(bay_map_get(reply, "last"))));
+        bay_map_set(args, "lines", bay_int(INT32_MAX)); /* every new line, --lines or not */
+        bay_value_free(reply);
+        reply = NULL;
+        nanosleep(&(struct timespec){0, FOLLOW_POLL_MS * 1000000L}, NULL);
+    }
+    bay_value_free(reply);
+    bay_close(conn);
     return rc ? failure(&e) : 0;
 }
 
@@ -524,7 +568,7 @@ static int run_command_line(int argc, char **argv)
         r.words++;
         r.nwords--;
     }
-    const command *cmd = find_command(r.words[0]);
+    const command *cmd = find_command(r.words[0], (int)r.nwords - 1);
     if (cmd == NULL)
         return usage_error(NULL, "unknown command \"%s\"", r.words[0]);
     if (r.help || cmd->kind == HELP) {
@@ -543,10 +587,14 @@ static int run_command_line(int argc, char **argv)
     if ((r.uid || r.role) && !add)
         return usage_error(cmd, "--uid and --role only go with host add");
     bool logs = strcmp(cmd->name, "logs") == 0;
-    if ((r.audit || r.lines) && !logs)
-        return usage_error(cmd, "--audit and --lines only go with logs");
-    if (logs && !r.audit)
-        return usage_error(cmd, "logs shows the audit lines (--audit); plugbayd's whole log is its --log file");
+    if ((r.audit || r.lines || r.follow) && !logs)
+        return usage_error(cmd, "--audit, --follow and --lines only go with logs");
+    if (logs && nargs(cmd) == 0 && !r.audit)
+        return usage_error(cmd, "logs needs a plugin's ID (its lines) or --audit (plugbayd's audit lines)");
+    if (logs && nargs(cmd) && r.audit)
+        return usage_error(cmd, "logs shows a plugin's lines (ID) or the audit lines (--audit), not both");
+    if (logs && r.follow && nargs(cmd) == 0)
+        return usage_error(cmd, "--follow goes with logs ID");
     int64_t uid = -1;
     if (add && (!r.role || (r.uid == NULL) == (r.key == NULL)))
         return usage_error(cmd, "host add needs --role, and --uid (a local user) or --key (a remote host's public key "
@@ -570,7 +618,7 @@ static int run_command_line(int argc, char **argv)
         return rc;
     if (cmd->kind == BROKER_COMMAND)
         args = command_args(cmd, &r, uid, add && r.key ? key64 : NULL);
-    rc = run(cmd, &r, args);
+    rc = r.follow ? follow(&r, args) : run(cmd, &r, args);
     bay_value_free(args);
     return rc;
 }
