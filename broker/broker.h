@@ -124,8 +124,8 @@ typedef struct plugin_life {
     uint64_t unload_id;    /* id of the COMMAND unload in flight */
     int64_t unload_deadline_ms;
     int64_t crashes[16];   /* times of recent crashes (ms), ring */
-    int ncrashes;
-    int restarts;
+    int ncrashes;          /* crashes since it was last enabled or installed */
+    int restarts;          /* restarts scheduled after them (counted when scheduled) */
     int64_t restart_at_ms; /* scheduled restart, 0 when none */
     bool no_restart;       /* its failure is not a crash worth restarting (load error) */
     waiter *waiters;       /* requests answered when it settles */

@@ -272,7 +272,7 @@ static int load(broker *b, plugin *p, bool fresh, bay_error *err)
         break;
     }
     if (fresh)
-        p->life.ncrashes = 0;
+        p->life.ncrashes = p->life.restarts = 0;
     int rc = depends_ready(b, p, load_dependency, err);
     if (rc == BAY_EPENDING) {
         if (p->life.state != PS_WAITING)
@@ -516,7 +516,9 @@ void lifecycle_unload_answer(broker *b, plugin *p)
     supervise_end(b, p);
 }
 
-/* crashed decides between a restart with backoff and staying failed. */
+/* crashed decides between a restart with backoff and staying failed. A
+ * restart counts when it is scheduled, so that status's restarts and the
+ * reason ("restart N", "after N restarts") tell the same number. */
 static void crashed(broker *b, plugin *p, const char *why)
 {
     int64_t now = bay__now_ms();
@@ -528,8 +530,9 @@ static void crashed(broker *b, plugin *p, const char *why)
     if (p->life.no_restart) {
         set_state(b, p, PS_FAILED, why);
     } else if (recent >= b->opt.restart_limit) {
-        snprintf(reason, sizeof reason, "%s; it failed %d times within %d s, so it stays failed until `plugbay enable %s`",
-                 why, recent, b->opt.restart_window_ms / 1000, p->id);
+        snprintf(reason, sizeof reason, "%s; it failed %d times within %d s (after %d restart%s), so it stays failed "
+                 "until `plugbay enable %s`", why, recent, b->opt.restart_window_ms / 1000, p->life.restarts,
+                 p->life.restarts == 1 ? "" : "s", p->id);
         set_state(b, p, PS_FAILED, reason);
         bay_error e;
         if (bay__state_set_failed(b->state, p->id, reason, &e) != 0)
@@ -540,7 +543,9 @@ static void crashed(broker *b, plugin *p, const char *why)
         if (backoff > 5000)
             backoff = 5000;
         p->life.restart_at_ms = now + backoff;
-        snprintf(reason, sizeof reason, "%s; restarting in %lld ms", why, (long long)backoff);
+        p->life.restarts++;
+        snprintf(reason, sizeof reason, "%s; restarting in %lld ms (restart %d)", why, (long long)backoff,
+                 p->life.restarts);
         set_state(b, p, PS_FAILED, reason);
     }
 }
@@ -576,7 +581,6 @@ int64_t lifecycle_tick(broker *b, int64_t now)
         int64_t due = 0;
         if (p->life.state == PS_FAILED && p->life.restart_at_ms) {
             if (now >= p->life.restart_at_ms) {
-                p->life.restarts++;
                 bay__log(BAY_LOG_INFO, p->id, "restarting (restart %d)", p->life.restarts);
                 lifecycle_load(b, p, NULL);
                 continue;
