@@ -276,7 +276,7 @@ static int cmd_enable(broker *b, plugin *p, const bay_value *args, bay_value **o
 {
     (void)args, (void)out;
     if (p->life.state == PS_AVAILABLE)
-        return bay_error_set(err, BAY_ESTATE, p->id, "%s is not installed; run `plugbay install %s`", p->id, p->id);
+        return bay_error_set(err, BAY_ESTATE, p->id, "%s is not installed; run `plugbay install %s --grant-all` (or --grant PERM for each permission you grant)", p->id, p->id);
     bay_error e;
     int rc = bay__state_set_failed(b->state, p->id, NULL, &e);
     if (rc == 0)
@@ -294,7 +294,7 @@ static int cmd_grant(broker *b, plugin *p, const bay_value *args, bay_value **ou
 {
     bay__state_plugin *sp = bay__state_find(b->state, p->id);
     if (sp == NULL)
-        return bay_error_set(err, BAY_ESTATE, p->id, "%s is not installed; run `plugbay install %s`", p->id, p->id);
+        return bay_error_set(err, BAY_ESTATE, p->id, "%s is not installed; run `plugbay install %s --grant-all` (or --grant PERM for each permission you grant)", p->id, p->id);
     char **chosen;
     int rc = choose(p, args, &chosen, err);
     if (rc)
@@ -402,7 +402,7 @@ static int host_who(const bay_value *args, int64_t *uid, unsigned char key[BAY_K
     if (keyv && (b64 == NULL || !bay__key_base64_exact(b64, len, key, BAY_KEY_PUBLIC_BYTES)))
         return bay_error_set(err, BAY_EINVAL, NULL,
                              "\"key\" must be the base64 of an Ed25519 public key, as in the .pub file plugbay keygen "
-                             "writes (`plugbay host add NAME --key FILE.pub ...` reads it for you)");
+                             "writes (`plugbay host add NAME --key FILE.pub --role observer` reads it for you)");
     if (uidv && bay__role_of_uid((uint32_t)*uid, (uint32_t)geteuid(), BAY_ROLE_NONE) == BAY_ROLE_ADMIN)
         return bay_error_set(err, BAY_EINVAL, NULL, "uid %lld is plugbayd's own user or root, an admin always",
                              (long long)*uid);

@@ -263,7 +263,7 @@ static int load(broker *b, plugin *p, bool fresh, bay_error *err)
         p->life.then_load = true;
         return 0;
     case LOAD_NOT_INSTALLED:
-        return bay_error_set(err, BAY_ESTATE, p->id, "%s is not installed; run `plugbay install %s`", p->id, p->id);
+        return bay_error_set(err, BAY_ESTATE, p->id, "%s is not installed; run `plugbay install %s --grant-all` (or --grant PERM for each permission you grant)", p->id, p->id);
     case LOAD_DISABLED:
         return bay_error_set(err, BAY_ESTATE, p->id, "%s is disabled; run `plugbay enable %s`", p->id, p->id);
     case LOAD_INVALID:
@@ -384,26 +384,42 @@ static void withdraw(broker *b, plugin *p)
     lifecycle_withdraw(b, p, p->id);
 }
 
+/* ungranted checks that p was granted provide:NAME for each extension point it
+ * provides; else BAY_EPERM with err naming all it lacks and the grant command that gives them. */
+static int ungranted(broker *b, plugin *p, bay_error *err)
+{
+    bay__state_plugin *sp = bay__state_find(b->state, p->id);
+    char names[300] = "", grants[600] = "";
+    size_t nn = 0, ng = 0, missing = 0;
+    for (size_t i = 0; i < p->m->nprovides; i++) {
+        const char *name = p->m->provides[i].name;
+        if (permission_granted(sp ? sp->granted : NULL, "provide", name))
+            continue;
+        if (nn < sizeof names)
+            nn += (size_t)snprintf(names + nn, sizeof names - nn, "%sprovide:%s", missing ? ", " : "", name);
+        if (ng < sizeof grants)
+            ng += (size_t)snprintf(grants + ng, sizeof grants - ng, " --grant provide:%s", name);
+        missing++;
+    }
+    if (missing == 0)
+        return 0;
+    return bay_error_set(err, BAY_EPERM, p->id, "%s was not granted %s; grant %s with `plugbay grant %s%s`, then load "
+                         "it with `plugbay load %s`", p->id, names, missing == 1 ? "it" : "them", p->id, grants, p->id);
+}
+
 /* provide registers p's extension points; on a conflict it withdraws them all. */
 static int provide(broker *b, plugin *p, bay_error *err)
 {
-    bay__state_plugin *sp = bay__state_find(b->state, p->id);
-    for (size_t i = 0; i < p->m->nprovides; i++) {
+    int rc = ungranted(b, p, err);
+    for (size_t i = 0; rc == 0 && i < p->m->nprovides; i++) {
         const bay__provide_decl *d = &p->m->provides[i];
-        if (!permission_granted(sp ? sp->granted : NULL, "provide", d->name)) {
-            withdraw(b, p);
-            return bay_error_set(err, BAY_EPERM, p->id,
-                                 "%s provides \"%s\" but was not granted provide:%s; grant it with `plugbay grant "
-                                 "%s provide:%s`", p->id, d->name, d->name, p->id, d->name);
-        }
-        int rc = bay__registry_add(b->reg, d->name, d->kind, p, p->id, p->rank, (const char *const *)d->contexts, err);
-        if (rc) {
-            withdraw(b, p);
-            return rc;
-        }
-        lifecycle_notice(b, "provider-added", d->name, p->id, "", "");
+        rc = bay__registry_add(b->reg, d->name, d->kind, p, p->id, p->rank, (const char *const *)d->contexts, err);
+        if (rc == 0)
+            lifecycle_notice(b, "provider-added", d->name, p->id, "", "");
     }
-    return 0;
+    if (rc)
+        withdraw(b, p);
+    return rc;
 }
 
 void lifecycle_load_answer(broker *b, plugin *p, const bay__frame *f)

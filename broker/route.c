@@ -371,7 +371,7 @@ static void start(broker *b, conn *from, const bay__frame *f, bool answer)
         if (answer)
             conn_send_error(b, from, f->id, BAY_EPERM, caller->id,
                             "%s may not call \"%s\": it was not granted call:%s (grant it with `plugbay grant %s "
-                            "call:%s` if its manifest asks for it)",
+                            "--grant call:%s` if its manifest asks for it)",
                             caller->id, f->name, f->name, caller->id, f->name);
         else
             bay__log(BAY_LOG_WARN, caller->id, "refused event %s: not granted call:%s", f->name, f->name);

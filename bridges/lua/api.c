@@ -87,9 +87,10 @@ static int api_call(lua_State *L)
 static int api_data_dir(lua_State *L)
 {
     if (!lbay_granted(LBAY_PERM_IO))
-        return luaL_error(L, "plugbay.data_dir() needs the permission \"" LBAY_PERM_IO "\" (plugbay install %s "
-                             "--grant " LBAY_PERM_IO "): without it the plugin cannot open files",
-                          bay_plugin_id());
+        return luaL_error(L, "plugbay.data_dir() needs the permission \"" LBAY_PERM_IO "\", which its manifest must ask for "
+                             "(`plugbay grant %s --grant " LBAY_PERM_IO "`, then `plugbay reload %s`): without it the "
+                             "plugin cannot open files",
+                          bay_plugin_id(), bay_plugin_id());
     lua_pushstring(L, bay_plugin_data_dir());
     return 1;
 }

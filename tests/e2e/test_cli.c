@@ -294,6 +294,60 @@ Test(cli, version_prints_the_cli_version_and_protocol)
     json_decref(j);
 }
 
+/* run_suggestions runs the n commands o's error suggests, in order, as
+ * written, expecting each to succeed; the last one's output stays in o. */
+static void run_suggestions(output *o, int n)
+{
+    char said[sizeof o->err];
+    snprintf(said, sizeof said, "%s", o->err);
+    for (int i = 0; i < n; i++) {
+        o->status = h_run_suggested(&h, said, i, o->out, sizeof o->out, o->err, sizeof o->err);
+        cr_assert_neq(o->status, -2, "suggests fewer than %d commands: %s", n, said);
+        cr_assert_eq(o->status, 0, "suggestion %d of \"%s\" failed: %s", i + 1, said, o->err);
+    }
+}
+
+/* provoke runs words, expecting them to fail (exit status 1) with a message holding part. */
+static void provoke(output *o, const char *const *words, const char *part)
+{
+    run(o, NULL, words);
+    cr_assert_eq(o->status, 1, "stdout: %s, stderr: %s", o->out, o->err);
+    cr_assert(strstr(o->err, part), "stderr lacks \"%s\": %s", part, o->err);
+}
+
+Test(cli, every_command_a_message_suggests_runs_as_written)
+{
+    output o;
+    provoke(&o, (const char *[]){"load", "no/such", NULL}, "(see `plugbay list`)");
+    run_suggestions(&o, 1);
+    cr_expect(strstr(o.out, "example/hello"), "stdout: %s", o.out);
+
+    run(&o, NULL, (const char *[]){"uninstall", "example/audit", NULL});
+    provoke(&o, (const char *[]){"load", "example/audit", NULL}, "`plugbay install example/audit --grant-all`");
+    run_suggestions(&o, 1);
+    cr_expect_str_eq(o.out, "example/audit: loaded\n");
+
+    run(&o, NULL, (const char *[]){"disable", "example/audit", NULL});
+    provoke(&o, (const char *[]){"load", "example/audit", NULL}, "`plugbay enable example/audit`");
+    run_suggestions(&o, 1);
+    cr_expect_str_eq(o.out, "example/audit: loaded\n");
+
+    run(&o, NULL, (const char *[]){"uninstall", "example/audit", NULL});
+    provoke(&o, (const char *[]){"install", "example/audit", "--grant", "provide:greet", NULL},
+            "`plugbay grant example/audit --grant provide:");
+    run_suggestions(&o, 2); /* grant what it lacks, then load it */
+    cr_expect_str_eq(o.out, "example/audit: loaded\n");
+
+    run(&o, NULL, (const char *[]){"host", "add", "h1", "--uid", "4242", "--role", "observer", NULL});
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    provoke(&o, (const char *[]){"host", "add", "h1", "--uid", "4243", "--role", "observer", NULL},
+            "(`plugbay host remove h1`)");
+    run_suggestions(&o, 1);
+    provoke(&o, (const char *[]){"host", "remove", "h1", NULL}, "(see `plugbay host list`)");
+    run_suggestions(&o, 1);
+    cr_expect_str_eq(o.out, "NAME  UID  KEY  ROLE  GRANTED\n", "h1 was removed: %s", o.out);
+}
+
 /* ---- logs ID: a plugin's last lines (test/slow writes two at each load) ---- */
 
 static void start_slow(void)

@@ -80,8 +80,9 @@ Test(failures, crash_loop_stops_at_the_restart_limit)
     cr_assert_eq(rc, BAY_ENOPROVIDER);
     cr_assert(strstr(err.message, "test/crash provides it but is failed"), "message: %s", err.message);
     expect_hello_serves();
-    /* A user enables it again. */
-    cr_assert_eq(h_command(c, "enable", "test/crash", &err), 0, "%s", err.message);
+    /* A user enables it again, as the reason says. */
+    char out[512], why[1024];
+    cr_assert_eq(h_run_suggested(&h, reason, 0, out, sizeof out, why, sizeof why), 0, "%s: %s", reason, why);
     cr_assert(h_wait_until(answers_pong, &p, H_WAIT_MS));
 }
 

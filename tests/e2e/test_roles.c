@@ -88,8 +88,8 @@ Test(roles, another_local_user_is_refused_until_an_admin_adds_it)
 {
     output o;
     as_other(&o, (const char *[]){"list", NULL});
-    expect_refused(&o, "uid " OTHER_UID " may not use plugbayd; an admin lets it in with `plugbay host add NAME --uid "
-                       OTHER_UID " --role observer|host|admin` (BAY_EPERM)");
+    expect_refused(&o, "uid " OTHER_UID " may not use plugbayd; an admin lets it in with `plugbay host add uid" OTHER_UID
+                       " --uid " OTHER_UID " --role observer` (or --role host, or admin) (BAY_EPERM)");
     as_other(&o, (const char *[]){"call", "greet", "[\"x\"]", NULL});
     expect_refused(&o, "uid " OTHER_UID " may not use plugbayd");
     cr_expect(h_wait_log(&h, "refused a connection: uid " OTHER_UID " may not use plugbayd"));
@@ -185,4 +185,17 @@ Test(roles, bad_host_entries_are_refused_clearly)
     as_other(&o, (const char *[]){"list", NULL});
     expect_refused(&o, "may not use plugbayd");
     admin_still_served();
+}
+
+Test(roles, the_command_a_refused_user_is_told_lets_it_in_as_written)
+{
+    output o, added;
+    as_other(&o, (const char *[]){"list", NULL});
+    expect_refused(&o, "may not use plugbayd");
+    cr_assert_eq(h_run_suggested(&h, o.err, 0, added.out, sizeof added.out, added.err, sizeof added.err), 0,
+                 "the suggestion in \"%s\" failed: %s", o.err, added.err);
+    as_other(&o, (const char *[]){"list", NULL});
+    expect_ok(&o);
+    as_admin(&o, (const char *[]){"host", "remove", "uid" OTHER_UID, NULL});
+    expect_ok(&o);
 }
