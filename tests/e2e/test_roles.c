@@ -116,6 +116,9 @@ Test(roles, an_observer_reads_but_cannot_call_or_change_anything)
     expect_ok(&o);
     as_other(&o, (const char *[]){"info", "example/hello", NULL});
     expect_ok(&o);
+    as_other(&o, (const char *[]){"logs", "example/hello", NULL});
+    expect_ok(&o);
+    cr_expect(strstr(o.out, "[example/hello] loaded\n"), "an observer reads a plugin's lines: %s", o.out);
     as_other(&o, (const char *[]){"call", "greet", "[\"x\"]", NULL});
     expect_refused(&o, "(uid " OTHER_UID ", role observer) may not send CALL frames: they need role host (BAY_EPERM)");
     as_other(&o, (const char *[]){"unload", "example/hello", NULL});
