@@ -8,7 +8,7 @@
 #include "key.h"
 #include "value_convert.h"
 
-#define ADD_IT "an admin adds it with `plugbay host add NAME --key FILE.pub --role observer|host|admin`"
+#define ADD_IT "an admin adds it with `plugbay host add NAME --key FILE.pub --role observer` (or --role host, or admin)"
 
 /* bin_field copies the binary field name of map args, exactly size bytes, to out; false when it is not that. */
 static bool bin_field(const bay_value *args, const char *name, unsigned char *out, size_t size)

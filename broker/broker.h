@@ -124,8 +124,8 @@ typedef struct plugin_life {
     uint64_t unload_id;    /* id of the COMMAND unload in flight */
     int64_t unload_deadline_ms;
     int64_t crashes[16];   /* times of recent crashes (ms), ring */
-    int ncrashes;
-    int restarts;
+    int ncrashes;          /* crashes since it was last enabled or installed */
+    int restarts;          /* restarts scheduled after them (counted when scheduled) */
     int64_t restart_at_ms; /* scheduled restart, 0 when none */
     bool no_restart;       /* its failure is not a crash worth restarting (load error) */
     waiter *waiters;       /* requests answered when it settles */
@@ -201,7 +201,7 @@ typedef struct broker {
     const struct conn_dispatch *dispatch; /* what each role's frames do (conn.h; loop.c's table) */
     struct route_calls *calls; /* the calls in flight: route.c's alone */
     struct fastpath *fast;  /* fast channels granted to hosts (fastpath.c), NULL until the first */
-    struct audit_ring *audit; /* the last audit lines (command.c) */
+    struct logs *logs;      /* the last audit lines and each plugin's (logs.c) */
     uint64_t next_session, next_call;
     struct conn_closer *closer; /* closes sockets off this thread (conn.c) */
     struct peer_guard *guard;   /* refuses plugin workers and their children as peers (peer.h) */

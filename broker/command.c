@@ -5,6 +5,7 @@
 #include "depends.h"
 #include "fastpath.h"
 #include "lifecycle.h"
+#include "logs.h"
 #include "route.h"
 #include "supervise.h"
 
@@ -275,7 +276,7 @@ static int cmd_enable(broker *b, plugin *p, const bay_value *args, bay_value **o
 {
     (void)args, (void)out;
     if (p->life.state == PS_AVAILABLE)
-        return bay_error_set(err, BAY_ESTATE, p->id, "%s is not installed; run `plugbay install %s`", p->id, p->id);
+        return bay_error_set(err, BAY_ESTATE, p->id, "%s is not installed; run `plugbay install %s --grant-all` (or --grant PERM for each permission you grant)", p->id, p->id);
     bay_error e;
     int rc = bay__state_set_failed(b->state, p->id, NULL, &e);
     if (rc == 0)
@@ -293,33 +294,32 @@ static int cmd_grant(broker *b, plugin *p, const bay_value *args, bay_value **ou
 {
     bay__state_plugin *sp = bay__state_find(b->state, p->id);
     if (sp == NULL)
-        return bay_error_set(err, BAY_ESTATE, p->id, "%s is not installed; run `plugbay install %s`", p->id, p->id);
+        return bay_error_set(err, BAY_ESTATE, p->id, "%s is not installed; run `plugbay install %s --grant-all` (or --grant PERM for each permission you grant)", p->id, p->id);
     char **chosen;
     int rc = choose(p, args, &chosen, err);
     if (rc)
         return rc;
-    bay_value *all = bay_array();
-    for (char **g = sp->granted; *g; g++)
-        bay_array_push(all, bay_str(*g));
-    for (char **g = chosen; *g; g++)
-        bay_array_push(all, bay_str(*g));
-    bay__strv_free(chosen);
-    size_t n = bay_value_len(all);
-    const char **list = calloc(n + 1, sizeof *list);
-    for (size_t i = 0; list && i < n; i++)
-        list[i] = bay_value_str(bay_array_get(all, i), NULL);
+    size_t had = 0, more = 0;
+    while (sp->granted[had])
+        had++;
+    while (chosen[more])
+        more++;
+    const char **list = calloc(had + more + 1, sizeof *list); /* state.c keeps each permission once */
     bay_error e;
+    if (list) {
+        memcpy(list, sp->granted, had * sizeof *list);
+        memcpy(list + had, chosen, more * sizeof *list);
+    }
     rc = list ? bay__state_set_granted(b->state, p->id, list, &e)
               : bay_error_set(&e, BAY_ENOMEM, NULL, "out of memory");
     free(list);
-    if (rc) {
-        bay_value_free(all);
+    bay__strv_free(chosen);
+    if (rc)
         return not_saved(p, "not granted", &e, err);
-    }
     *out = bay_map();
     bay_map_set(*out, "id", bay_str(p->id));
     bay_map_set(*out, "state", bay_str(plugin_state_name(p->life.state)));
-    bay_map_set(*out, "granted", all);
+    bay_map_set(*out, "granted", list_value(bay__state_find(b->state, p->id)->granted));
     return 0;
 }
 
@@ -402,7 +402,7 @@ static int host_who(const bay_value *args, int64_t *uid, unsigned char key[BAY_K
     if (keyv && (b64 == NULL || !bay__key_base64_exact(b64, len, key, BAY_KEY_PUBLIC_BYTES)))
         return bay_error_set(err, BAY_EINVAL, NULL,
                              "\"key\" must be the base64 of an Ed25519 public key, as in the .pub file plugbay keygen "
-                             "writes (`plugbay host add NAME --key FILE.pub ...` reads it for you)");
+                             "writes (`plugbay host add NAME --key FILE.pub --role observer` reads it for you)");
     if (uidv && bay__role_of_uid((uint32_t)*uid, (uint32_t)geteuid(), BAY_ROLE_NONE) == BAY_ROLE_ADMIN)
         return bay_error_set(err, BAY_EINVAL, NULL, "uid %lld is plugbayd's own user or root, an admin always",
                              (long long)*uid);
@@ -465,59 +465,14 @@ static int cmd_host_remove(broker *b, plugin *p, const bay_value *args, bay_valu
     return rc;
 }
 
-/* ---- the last audit lines (logs --audit) ----------------------------------- */
-
-#define AUDIT_KEEP 1000
-
-struct audit_ring {
-    char *lines[AUDIT_KEEP]; /* oldest at next once full */
-    size_t next, n;
-};
-
-static void keep_audit(const char *line, void *arg)
-{
-    struct audit_ring *r = arg;
-    char *copy = strdup(line);
-    if (copy == NULL)
-        return;
-    free(r->lines[r->next]);
-    r->lines[r->next] = copy;
-    r->next = (r->next + 1) % AUDIT_KEEP;
-    r->n += r->n < AUDIT_KEEP;
-}
-
 int command_init(broker *b)
 {
-    if ((b->audit = calloc(1, sizeof *b->audit)) == NULL)
-        return BAY_ENOMEM;
-    bay__log_tap("audit", keep_audit, b->audit);
-    return 0;
+    return logs_init(b);
 }
 
 void command_free(broker *b)
 {
-    bay__log_tap(NULL, NULL, NULL);
-    for (size_t i = 0; b->audit && i < AUDIT_KEEP; i++)
-        free(b->audit->lines[i]);
-    free(b->audit);
-    b->audit = NULL;
-}
-
-/* cmd_audit answers the last audit lines, oldest first: {"lines": N} of them (default all kept). */
-static int cmd_audit(broker *b, plugin *p, const bay_value *args, bay_value **out, bay_error *err)
-{
-    (void)p;
-    const bay_value *lines = bay_map_get(args, "lines");
-    int64_t want = lines ? bay_value_int(lines) : AUDIT_KEEP;
-    if (lines && (bay_value_type(lines) != BAY_INT || want < 1))
-        return bay_error_set(err, BAY_EINVAL, NULL, "\"lines\" must be a whole number from 1 up");
-    struct audit_ring *r = b->audit;
-    size_t n = (size_t)want < r->n ? (size_t)want : r->n;
-    size_t first = (r->next + AUDIT_KEEP - n) % AUDIT_KEEP;
-    *out = bay_array();
-    for (size_t i = 0; i < n; i++)
-        bay_array_push(*out, bay_str(r->lines[(first + i) % AUDIT_KEEP]));
-    return 0;
+    logs_free(b);
 }
 
 /* One command. need: the role a host must have to run it; on_plugin: it
@@ -546,7 +501,8 @@ static const command commands[] = {
     {"host.add", BAY_ROLE_ADMIN, false, false, cmd_host_add},
     {"host.list", BAY_ROLE_OBSERVER, false, false, cmd_host_list},
     {"host.remove", BAY_ROLE_ADMIN, false, false, cmd_host_remove},
-    {"audit", BAY_ROLE_ADMIN, false, false, cmd_audit},
+    {"audit", BAY_ROLE_ADMIN, false, false, logs_audit},
+    {"logs", BAY_ROLE_OBSERVER, true, false, logs_plugin},
 };
 
 /* find_command returns the command named name, or NULL with err listing them. */

@@ -5,7 +5,7 @@
 #include "broker.h"
 
 void command_handle(broker *b, conn *c, const bay__frame *f);
-/* command_init keeps the last audit lines for `plugbay logs --audit`: 0 or BAY_ENOMEM. */
+/* command_init keeps the last audit lines and plugins' lines for `plugbay logs` (logs.c): 0 or BAY_ENOMEM. */
 int command_init(broker *b);
 /* command_free forgets them (at shutdown). */
 void command_free(broker *b);

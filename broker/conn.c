@@ -582,9 +582,9 @@ static int identify(broker *b, nng_pipe p, int64_t *uid, bay__role *rights, char
     *rights = bay__role_of_uid((uint32_t)u, (uint32_t)geteuid(), h ? h->role : BAY_ROLE_NONE);
     if (*rights == BAY_ROLE_NONE)
         return bay_error_set(err, BAY_EPERM, NULL,
-                             "uid %llu may not use plugbayd; an admin lets it in with `plugbay host add NAME --uid "
-                             "%llu --role observer|host|admin`",
-                             (unsigned long long)u, (unsigned long long)u);
+                             "uid %llu may not use plugbayd; an admin lets it in with `plugbay host add uid%llu "
+                             "--uid %llu --role observer` (or --role host, or admin)",
+                             (unsigned long long)u, (unsigned long long)u, (unsigned long long)u);
     if (*rights == BAY_ROLE_HOST && (*grants = bay__strv_copy((const char *const *)h->granted)) == NULL)
         return bay_error_set(err, BAY_ENOMEM, NULL, "plugbayd is out of memory");
     return 0;
@@ -745,8 +745,8 @@ static void prove(broker *b, conn *c, const bay__frame *f)
     if (c->uid >= 0) {
         conn_send_error(b, c, f->id, BAY_EINVAL, NULL,
                         "over ipc:// plugbayd knows a host by its user (uid %lld), not by a key: keys are for "
-                        "tls+tcp:// (unset PLUGBAY_KEY, or let the user in with `plugbay host add NAME --uid %lld`)",
-                        (long long)c->uid, (long long)c->uid);
+                        "tls+tcp:// (unset PLUGBAY_KEY, or let the user in with `plugbay host add uid%lld --uid %lld --role "
+                        "observer`)", (long long)c->uid, (long long)c->uid, (long long)c->uid);
         return;
     }
     const bay__state_host *h = NULL;
@@ -795,7 +795,7 @@ static void dispatch(broker *b, conn *c, const bay__frame *f)
     if (!worker && c->rights == BAY_ROLE_NONE) {
         conn_send_error(b, c, f->id, BAY_EPERM, NULL,
                         "%s may do nothing until it proves a key: set PLUGBAY_KEY to the host's secret key file, "
-                        "which an admin added with `plugbay host add NAME --key FILE.pub --role ROLE` "
+                        "which an admin added with `plugbay host add NAME --key FILE.pub --role observer` "
                         "(docs/remote-hosts.md)", conn_who(c));
         return;
     }

@@ -263,7 +263,7 @@ static int load(broker *b, plugin *p, bool fresh, bay_error *err)
         p->life.then_load = true;
         return 0;
     case LOAD_NOT_INSTALLED:
-        return bay_error_set(err, BAY_ESTATE, p->id, "%s is not installed; run `plugbay install %s`", p->id, p->id);
+        return bay_error_set(err, BAY_ESTATE, p->id, "%s is not installed; run `plugbay install %s --grant-all` (or --grant PERM for each permission you grant)", p->id, p->id);
     case LOAD_DISABLED:
         return bay_error_set(err, BAY_ESTATE, p->id, "%s is disabled; run `plugbay enable %s`", p->id, p->id);
     case LOAD_INVALID:
@@ -272,7 +272,7 @@ static int load(broker *b, plugin *p, bool fresh, bay_error *err)
         break;
     }
     if (fresh)
-        p->life.ncrashes = 0;
+        p->life.ncrashes = p->life.restarts = 0;
     int rc = depends_ready(b, p, load_dependency, err);
     if (rc == BAY_EPENDING) {
         if (p->life.state != PS_WAITING)
@@ -384,26 +384,42 @@ static void withdraw(broker *b, plugin *p)
     lifecycle_withdraw(b, p, p->id);
 }
 
+/* ungranted checks that p was granted provide:NAME for each extension point it
+ * provides; else BAY_EPERM with err naming all it lacks and the grant command that gives them. */
+static int ungranted(broker *b, plugin *p, bay_error *err)
+{
+    bay__state_plugin *sp = bay__state_find(b->state, p->id);
+    char names[300] = "", grants[600] = "";
+    size_t nn = 0, ng = 0, missing = 0;
+    for (size_t i = 0; i < p->m->nprovides; i++) {
+        const char *name = p->m->provides[i].name;
+        if (permission_granted(sp ? sp->granted : NULL, "provide", name))
+            continue;
+        if (nn < sizeof names)
+            nn += (size_t)snprintf(names + nn, sizeof names - nn, "%sprovide:%s", missing ? ", " : "", name);
+        if (ng < sizeof grants)
+            ng += (size_t)snprintf(grants + ng, sizeof grants - ng, " --grant provide:%s", name);
+        missing++;
+    }
+    if (missing == 0)
+        return 0;
+    return bay_error_set(err, BAY_EPERM, p->id, "%s was not granted %s; grant %s with `plugbay grant %s%s`, then load "
+                         "it with `plugbay load %s`", p->id, names, missing == 1 ? "it" : "them", p->id, grants, p->id);
+}
+
 /* provide registers p's extension points; on a conflict it withdraws them all. */
 static int provide(broker *b, plugin *p, bay_error *err)
 {
-    bay__state_plugin *sp = bay__state_find(b->state, p->id);
-    for (size_t i = 0; i < p->m->nprovides; i++) {
+    int rc = ungranted(b, p, err);
+    for (size_t i = 0; rc == 0 && i < p->m->nprovides; i++) {
         const bay__provide_decl *d = &p->m->provides[i];
-        if (!permission_granted(sp ? sp->granted : NULL, "provide", d->name)) {
-            withdraw(b, p);
-            return bay_error_set(err, BAY_EPERM, p->id,
-                                 "%s provides \"%s\" but was not granted provide:%s; grant it with `plugbay grant "
-                                 "%s provide:%s`", p->id, d->name, d->name, p->id, d->name);
-        }
-        int rc = bay__registry_add(b->reg, d->name, d->kind, p, p->id, p->rank, (const char *const *)d->contexts, err);
-        if (rc) {
-            withdraw(b, p);
-            return rc;
-        }
-        lifecycle_notice(b, "provider-added", d->name, p->id, "", "");
+        rc = bay__registry_add(b->reg, d->name, d->kind, p, p->id, p->rank, (const char *const *)d->contexts, err);
+        if (rc == 0)
+            lifecycle_notice(b, "provider-added", d->name, p->id, "", "");
     }
-    return 0;
+    if (rc)
+        withdraw(b, p);
+    return rc;
 }
 
 void lifecycle_load_answer(broker *b, plugin *p, const bay__frame *f)
@@ -516,7 +532,9 @@ void lifecycle_unload_answer(broker *b, plugin *p)
     supervise_end(b, p);
 }
 
-/* crashed decides between a restart with backoff and staying failed. */
+/* crashed decides between a restart with backoff and staying failed. A
+ * restart counts when it is scheduled, so that status's restarts and the
+ * reason ("restart N", "after N restarts") tell the same number. */
 static void crashed(broker *b, plugin *p, const char *why)
 {
     int64_t now = bay__now_ms();
@@ -528,8 +546,9 @@ static void crashed(broker *b, plugin *p, const char *why)
     if (p->life.no_restart) {
         set_state(b, p, PS_FAILED, why);
     } else if (recent >= b->opt.restart_limit) {
-        snprintf(reason, sizeof reason, "%s; it failed %d times within %d s, so it stays failed until `plugbay enable %s`",
-                 why, recent, b->opt.restart_window_ms / 1000, p->id);
+        snprintf(reason, sizeof reason, "%s; it failed %d times within %d s (after %d restart%s), so it stays failed "
+                 "until `plugbay enable %s`", why, recent, b->opt.restart_window_ms / 1000, p->life.restarts,
+                 p->life.restarts == 1 ? "" : "s", p->id);
         set_state(b, p, PS_FAILED, reason);
         bay_error e;
         if (bay__state_set_failed(b->state, p->id, reason, &e) != 0)
@@ -540,7 +559,9 @@ static void crashed(broker *b, plugin *p, const char *why)
         if (backoff > 5000)
             backoff = 5000;
         p->life.restart_at_ms = now + backoff;
-        snprintf(reason, sizeof reason, "%s; restarting in %lld ms", why, (long long)backoff);
+        p->life.restarts++;
+        snprintf(reason, sizeof reason, "%s; restarting in %lld ms (restart %d)", why, (long long)backoff,
+                 p->life.restarts);
         set_state(b, p, PS_FAILED, reason);
     }
 }
@@ -576,7 +597,6 @@ int64_t lifecycle_tick(broker *b, int64_t now)
         int64_t due = 0;
         if (p->life.state == PS_FAILED && p->life.restart_at_ms) {
             if (now >= p->life.restart_at_ms) {
-                p->life.restarts++;
                 bay__log(BAY_LOG_INFO, p->id, "restarting (restart %d)", p->life.restarts);
                 lifecycle_load(b, p, NULL);
                 continue;

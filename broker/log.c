@@ -2,6 +2,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,12 +12,12 @@
 
 static FILE *out;
 static const char *out_path; /* NULL for stderr */
-static unsigned long lost;
+static unsigned long lost; /* lines the log file did not take since the last one it did */
 static struct {
-    const char *who;
-    void (*fn)(const char *line, void *arg);
+    void (*fn)(const char *who, const char *line, void *arg);
     void *arg;
-} tap; /* bay__log_tap's */   /* lines the log file did not take since the last one it did */
+    pthread_t thread; /* the only thread whose lines it sees */
+} tap; /* bay__log_tap's */
 
 int bay__log_open(const char *path)
 {
@@ -75,15 +76,15 @@ static void vlog(int level, const char *who, const char *note, const char *fmt, 
         if (((unsigned char)*c < 0x20 && *c != '\t') || *c == 0x7f)
             *c = '?';
     emit(line, note);
-    if (tap.fn && who && strcmp(who, tap.who) == 0)
-        tap.fn(line, tap.arg);
+    if (tap.fn && who && pthread_equal(pthread_self(), tap.thread))
+        tap.fn(who, line, tap.arg);
 }
 
-void bay__log_tap(const char *who, void (*fn)(const char *line, void *arg), void *arg)
+void bay__log_tap(void (*fn)(const char *who, const char *line, void *arg), void *arg)
 {
-    tap.who = who;
     tap.fn = fn;
     tap.arg = arg;
+    tap.thread = pthread_self();
 }
 
 void bay__log(int level, const char *who, const char *fmt, ...)

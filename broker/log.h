@@ -34,9 +34,11 @@ void bay__log(int level, const char *who, const char *fmt, ...) __attribute__((f
 void bay__log_limited(bay__log_limit *l, int64_t now_ms, int level, const char *who, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
-/* bay__log_tap has fn(line, arg) called with every line written for who, as
- * written (NULL fn: none). One tap in the process; plugbayd's thread only. */
-void bay__log_tap(const char *who, void (*fn)(const char *line, void *arg), void *arg);
+/* bay__log_tap has fn(who, line, arg) called with every line written about
+ * someone (who not NULL), as written, by the thread that calls
+ * bay__log_tap (plugbayd's; lines of other threads pass it by). NULL fn:
+ * none. One tap in the process. */
+void bay__log_tap(void (*fn)(const char *who, const char *line, void *arg), void *arg);
 
 /* bay__log_limit_end says how many lines about who l suppressed, if any (when
  * the peer goes away), and starts l afresh. */

@@ -360,6 +360,28 @@ static int set_targets(call *k, bay__provider **sel, size_t n)
     return 0;
 }
 
+/* refuse_call answers caller's call f, which it was not granted: with the
+ * grant command that gives it the permission its manifest asks for that
+ * covers the call (call:NAME, or a pattern like call:*), else saying that its
+ * manifest must ask for it first. */
+static void refuse_call(broker *b, conn *from, const bay__frame *f, const plugin *caller)
+{
+    char wanted[300];
+    snprintf(wanted, sizeof wanted, "call:%s", f->name);
+    char **asked = caller->m ? permission_requested(caller->m) : NULL;
+    const char *covers = NULL;
+    for (char **a = asked; a && *a && !covers; a++)
+        if (permission_match(*a, wanted))
+            covers = *a;
+    if (covers)
+        conn_send_error(b, from, f->id, BAY_EPERM, caller->id, "%s may not call \"%s\": it was not granted %s; grant it "
+                        "with `plugbay grant %s --grant %s`", caller->id, f->name, covers, caller->id, covers);
+    else
+        conn_send_error(b, from, f->id, BAY_EPERM, caller->id, "%s may not call \"%s\": its manifest does not ask "
+                        "for %s (its \"permissions\"), so it cannot be granted", caller->id, f->name, wanted);
+    bay__strv_free(asked);
+}
+
 /* start routes a call or event from a caller (origin 0: nobody to answer). */
 static void start(broker *b, conn *from, const bay__frame *f, bool answer)
 {
@@ -369,10 +391,7 @@ static void start(broker *b, conn *from, const bay__frame *f, bool answer)
     bay__state_plugin *sp = caller ? bay__state_find(b->state, caller->id) : NULL;
     if (caller && !permission_granted(sp ? sp->granted : NULL, "call", f->name)) {
         if (answer)
-            conn_send_error(b, from, f->id, BAY_EPERM, caller->id,
-                            "%s may not call \"%s\": it was not granted call:%s (grant it with `plugbay grant %s "
-                            "call:%s` if its manifest asks for it)",
-                            caller->id, f->name, f->name, caller->id, f->name);
+            refuse_call(b, from, f, caller);
         else
             bay__log(BAY_LOG_WARN, caller->id, "refused event %s: not granted call:%s", f->name, f->name);
         return;

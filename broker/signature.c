@@ -502,7 +502,7 @@ static int sig_read(const char *dir, int fd, sig_file *sig, bay_error *err)
     if (e == ENOENT)
         return bay_error_set(err, BAY_EPERM, NULL,
                              "%s is not signed (it has no " BAY_SIG_FILE "); ask its author for a signed copy, or sign "
-                             "it yourself with plugbay sign", dir);
+                             "it yourself with `plugbay sign %s --key FILE`", dir, dir);
     if (e == ELOOP || e == EINVAL)
         return bay_error_set(err, BAY_EPERM, NULL, "%s/" BAY_SIG_FILE " is not a regular file (" REFETCH ")", dir);
     if (e)

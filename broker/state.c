@@ -122,11 +122,34 @@ static void plugin_free(bay__state_plugin *p)
     free(p);
 }
 
-/* plugin_new returns a new entry with copies of id, granted (NULL = none) and failed (may be NULL), or NULL. */
+/* unique_copy returns a deep copy of the NULL-terminated permissions v (NULL
+ * = none) holding each only once, where it first appears: granting again
+ * changes nothing. NULL when out of memory. */
+static char **unique_copy(const char *const *v)
+{
+    size_t n = 0, kept = 0;
+    while (v && v[n])
+        n++;
+    const char **unique = calloc(n + 1, sizeof *unique);
+    if (unique == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        size_t j = 0;
+        while (j < kept && strcmp(unique[j], v[i]) != 0)
+            j++;
+        if (j == kept)
+            unique[kept++] = v[i];
+    }
+    char **copy = bay__strv_copy(unique);
+    free(unique);
+    return copy;
+}
+
+/* plugin_new returns a new entry with copies of id, granted (NULL = none; each once) and failed (may be NULL), or NULL. */
 static bay__state_plugin *plugin_new(const char *id, bool enabled, const char *const *granted, const char *failed)
 {
     bay__state_plugin *p = calloc(1, sizeof *p);
-    if (!p || !(p->id = strdup(id)) || !(p->granted = bay__strv_copy(granted)) ||
+    if (!p || !(p->id = strdup(id)) || !(p->granted = unique_copy(granted)) ||
         (failed && !(p->failed = strdup(failed)))) {
         plugin_free(p);
         return NULL;
@@ -633,7 +656,7 @@ int bay__state_set_granted(bay__state *s, const char *id, const char *const *gra
     int rc = installed(s, id, &at, err);
     if (rc)
         return rc;
-    char **copy = bay__strv_copy(granted), **old = s->v[at]->granted;
+    char **copy = unique_copy(granted), **old = s->v[at]->granted;
     if (copy == NULL)
         return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
     s->v[at]->granted = copy;

@@ -104,7 +104,8 @@ int bay__state_set_enabled(bay__state *s, const char *id, bool enabled, bay_erro
 int bay__state_set_failed(bay__state *s, const char *id, const char *reason, bay_error *err);
 
 /* bay__state_set_granted replaces plugin id's granted permissions with a copy of
- * granted (NULL-terminated; NULL = none) and saves. Same errors as above. */
+ * granted (NULL-terminated; NULL = none), each kept once however often it is
+ * listed, and saves. Same errors as above. */
 int bay__state_set_granted(bay__state *s, const char *id, const char *const *granted, bay_error *err);
 
 /* bay__state_data_dir writes DIR/data/ID to path (len bytes) and creates the

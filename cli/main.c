@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <plugbay/plugbay.h>
@@ -58,6 +59,9 @@ static const command commands[] = {
     {"logs", BROKER_COMMAND, {NULL}, " --audit [--lines N]",
      "show plugbayd's last audit lines (up to 1,000): who ran which admin command, and how it ended",
      .render = render_lines, .remote = "audit"},
+    {"logs", BROKER_COMMAND, {"ID"}, " [--follow] [--lines N]",
+     "show plugin ID's last log lines (up to 1,000): its output and plugbayd's lines about it; --follow keeps "
+     "printing new ones until interrupted", .render = render_log},
     {"call", CALL, {"EXTPOINT", "JSON-ARGS"}, " [--timeout MS] [--context CTX]",
      "call an extension point with a JSON array of arguments; print the result as JSON", .render = NULL},
     {"keygen", OFFLINE, {NULL}, " --out FILE [--comment TEXT]",
@@ -75,6 +79,7 @@ typedef struct request {
     const char *broker;   /* NULL: libplugbay's default ($PLUGBAY_BROKER, else the well-known places) */
     bool json;
     bool help;
+    bool version;         /* --version */
     int timeout_ms;       /* 0: the default of the call or command */
     const char *context;
     const char *key, *out, *comment, *trusted; /* --key, --out, --comment, --trusted-keys */
@@ -83,6 +88,7 @@ typedef struct request {
     size_t ngrants;
     bool grant_all;       /* --grant-all */
     bool audit;           /* --audit (logs) */
+    bool follow;          /* --follow (logs ID) */
     long lines;           /* --lines (logs), 0 when not given */
     const char **words;   /* the command and its operands */
     size_t nwords;
@@ -106,34 +112,70 @@ static void print_synopsis(FILE *f, const command *cmd)
     fputs(cmd->options, f);
 }
 
+/* json_errors: --json is on the command line, so errors are JSON on stdout too (set before parsing). */
+static bool json_errors;
+
+/* report prints one error: with --json one line {"error": {"code", "name",
+ * "plugin", "message"}} on stdout, else "plugbay: [PLUGIN: ]MESSAGE (NAME)" on
+ * stderr (name NULL: without " (NAME)"), the plugin left out when the message
+ * already starts with it. */
+static void report(int code, const char *name, const char *plugin, const char *message)
+{
+    bool named = plugin && plugin[0];
+    if (json_errors) {
+        bay_value *e = bay_map(), *v = bay_map();
+        char *json = NULL;
+        bay_map_set(e, "code", bay_int(code));
+        bay_map_set(e, "name", bay_str(name ? name : bay_errname(code)));
+        bay_map_set(e, "plugin", named ? bay_str(plugin) : bay_nil());
+        bay_map_set(e, "message", bay_str(message));
+        bay_map_set(v, "error", e);
+        if (bay_value_to_json(v, &json) == 0)
+            puts(json);
+        free(json);
+        bay_value_free(v);
+        return;
+    }
+    size_t n = named ? strlen(plugin) : 0;
+    if (named && strncmp(message, plugin, n) == 0 && (message[n] == ' ' || message[n] == ':'))
+        named = false;
+    fprintf(stderr, "plugbay: %s%s%s%s%s%s\n", named ? plugin : "", named ? ": " : "", message, name ? " (" : "",
+            name ? name : "", name ? ")" : "");
+}
+
 /* usage_error prints one line, the problem and how to use cmd (or the tool
  * when cmd is NULL), and returns exit status 2. */
 static int usage_error(const command *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static int usage_error(const command *cmd, const char *fmt, ...)
 {
+    char *line = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&line, &len);
+    if (f == NULL) {
+        fputs("plugbay: out of memory (BAY_ENOMEM)\n", stderr);
+        return 2;
+    }
     va_list ap;
     va_start(ap, fmt);
-    fputs("plugbay: ", stderr);
-    vfprintf(stderr, fmt, ap);
+    vfprintf(f, fmt, ap);
     va_end(ap);
     if (cmd) {
-        fputs("; usage: ", stderr);
-        print_synopsis(stderr, cmd);
-        fputc('\n', stderr);
+        fputs("; usage: ", f);
+        print_synopsis(f, cmd);
     } else {
-        fputs("; usage: plugbay [--broker URL] [--json] [--timeout MS] COMMAND ... (see 'plugbay help')\n", stderr);
+        fputs("; usage: plugbay [--broker URL] [--json] [--timeout MS] COMMAND ... (see 'plugbay help')", f);
     }
+    fclose(f);
+    report(BAY_EINVAL, NULL, NULL, line);
+    free(line);
     return 2;
 }
 
 /* failure prints the one line of a failed command and returns exit status 1. */
 static int failure(const bay_error *e)
 {
-    if (e->plugin[0])
-        fprintf(stderr, "plugbay: %s: %s (%s)\n", e->plugin, e->message, bay_errname(e->code));
-    else
-        fprintf(stderr, "plugbay: %s (%s)\n", e->message, bay_errname(e->code));
+    report(e->code, bay_errname(e->code), e->plugin, e->message);
     return 1;
 }
 
@@ -151,7 +193,9 @@ static void print_help(void)
          "Options (anywhere on the line; '--' ends them):\n"
          "  --broker URL   plugbayd's URL (default: $PLUGBAY_BROKER, else your own plugbayd's\n"
          "                 $XDG_RUNTIME_DIR/plugbay/plugbayd.sock when there, else /run/plugbay/plugbayd.sock)\n"
-         "  --json         print the broker's reply as JSON instead of tables\n"
+         "  --json         print the broker's reply as JSON instead of tables, and errors as\n"
+         "                 {\"error\": {\"code\", \"name\", \"plugin\", \"message\"}} on stdout\n"
+         "  --version      print plugbay's version and the protocol it speaks\n"
          "  --timeout MS   deadline of the call or command in milliseconds\n"
          "                 (default: 5000 for call, 30000 for the others)\n"
          "  --grant PERM   (install, grant) grant the plugin permission PERM; repeat for more\n"
@@ -164,14 +208,26 @@ static void print_help(void)
          "  --trusted-keys KEYDIR  (verify) require a signing key among KEYDIR/*.pub\n"
          "  --uid UID|USER (host add) the local user, by number or name\n"
          "  --audit        (logs) the audit lines; --lines N the last N of them\n"
+         "  --follow       (logs ID) keep printing the plugin's new lines until interrupted\n"
          "  --role ROLE    (host add) observer (list, info, status), host (calls and provides,\n"
          "                 within its --grant call:PATTERN / provide:PATTERN) or admin (everything)\n"
          "\n"
          "Exit status: 0 on success, 1 when the broker, the plugin or a signature check\n"
          "reports an error, 2 for a usage error. Errors are one line on stderr:\n"
          "  plugbay: [PLUGIN: ]MESSAGE (BAY_ECODE)\n"
+         "or, with --json, one JSON object on stdout.\n"
          "\n"
          "See docs/cli.md for each command's output.");
+}
+
+/* print_version prints the CLI's version and the protocol it speaks (--json: {"version", "protocol"}); returns 0. */
+static int print_version(bool json)
+{
+    if (json)
+        printf("{\"version\":\"%s\",\"protocol\":%d}\n", BAY_VERSION, BAY_PROTOCOL_VERSION);
+    else
+        printf("plugbay %s (protocol %d)\n", BAY_VERSION, BAY_PROTOCOL_VERSION);
+    return 0;
 }
 
 /* user_id reads --uid: a number, or the name of a user of this machine; -1 when it is neither. */
@@ -186,12 +242,18 @@ static int64_t user_id(const char *text)
     return pw ? (int64_t)pw->pw_uid : -1;
 }
 
-static const command *find_command(const char *name)
+/* find_command returns the command named name that takes noperands operands
+ * (logs ID beside logs --audit), else the first named name, else NULL. */
+static const command *find_command(const char *name, int noperands)
 {
+    const command *first = NULL;
     for (size_t i = 0; i < NCOMMANDS; i++)
-        if (strcmp(commands[i].name, name) == 0)
-            return &commands[i];
-    return NULL;
+        if (strcmp(commands[i].name, name) == 0) {
+            if (nargs(&commands[i]) == noperands)
+                return &commands[i];
+            first = first ? first : &commands[i];
+        }
+    return first;
 }
 
 /* option_value returns the value of option opt at argv[*i] ("--opt V" or
@@ -250,8 +312,12 @@ static int parse(int argc, char **argv, request *r)
             r->grant_all = true;
         } else if (strcmp(a, "--audit") == 0) {
             r->audit = true;
+        } else if (strcmp(a, "--follow") == 0) {
+            r->follow = true;
         } else if (strcmp(a, "--json") == 0) {
             r->json = true;
+        } else if (strcmp(a, "--version") == 0) {
+            r->version = true;
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             r->help = true;
         } else if (text_option(r, argc, argv, &i, &missing)) {
@@ -277,21 +343,20 @@ static int parse(int argc, char **argv, request *r)
 }
 
 /* command_args builds the map a broker command takes: {"id": ID} (host
- * commands: {"name": NAME}, and for host add "uid" or "key" and "role") and, for
- * install, grant and host add, "grant": [PERM, ...] and "grant_all". NULL
- * for commands without operands. */
+ * commands: {"name": NAME}, and for host add "uid" or "key" and "role"), for
+ * logs "lines", and, for install, grant and host add, "grant": [PERM, ...]
+ * and "grant_all". NULL for commands without operands or options. */
 static bay_value *command_args(const command *cmd, const request *r, int64_t uid, const char *key64)
 {
-    if (r->lines) {
-        bay_value *args = bay_map();
-        bay_map_set(args, "lines", bay_int(r->lines));
-        return args;
-    }
-    if (nargs(cmd) == 0)
+    if (nargs(cmd) == 0 && !r->lines)
         return NULL;
     bay_value *args = bay_map();
     bool host = strncmp(cmd->name, "host.", 5) == 0;
-    bool ok = args && bay_map_set(args, host ? "name" : "id", bay_str(r->words[1])) == 0;
+    bool ok = args != NULL;
+    if (ok && nargs(cmd))
+        ok = bay_map_set(args, host ? "name" : "id", bay_str(r->words[1])) == 0;
+    if (ok && r->lines)
+        ok = bay_map_set(args, "lines", bay_int(r->lines)) == 0;
     if (ok && r->role)
         ok = bay_map_set(args, "role", bay_str(r->role)) == 0 &&
              bay_map_set(args, key64 ? "key" : "uid", key64 ? bay_str(key64) : bay_int(uid)) == 0;
@@ -346,6 +411,37 @@ static int run(const command *cmd, const request *r, const bay_value *args)
     else if (rc == 0)
         cmd->render(reply);
     bay_value_free(reply);
+    return rc ? failure(&e) : 0;
+}
+
+#define FOLLOW_POLL_MS 200
+
+/* follow runs logs ID --follow: prints the plugin's last lines as logs ID
+ * does, then asks every FOLLOW_POLL_MS for the lines after the last one
+ * printed, and prints them, until interrupted (or plugbayd fails: 1). */
+static int follow(const request *r, bay_value *args)
+{
+    bay_error e;
+    bay_conn *conn;
+    if (bay_connect(r->broker, "plugbay-cli", &conn, &e) != 0)
+        return failure(&e);
+    int rc;
+    bay_value *reply = NULL;
+    while ((rc = bay_command(conn, "logs", args, r->timeout_ms, &reply, &e)) == 0) {
+        if (!r->json)
+            render_log(reply);
+        else if (bay_value_len(bay_map_get(reply, "lines")) > 0 && (rc = print_json(reply, &e)) != 0)
+            break;
+        if (fflush(stdout) != 0)
+            break; /* flushed() says why */
+        bay_map_set(args, "after", bay_int(bay_value_int(bay_map_get(reply, "last"))));
+        bay_map_set(args, "lines", bay_int(INT32_MAX)); /* every new line, --lines or not */
+        bay_value_free(reply);
+        reply = NULL;
+        nanosleep(&(struct timespec){0, FOLLOW_POLL_MS * 1000000L}, NULL);
+    }
+    bay_value_free(reply);
+    bay_close(conn);
     return rc ? failure(&e) : 0;
 }
 
@@ -426,8 +522,10 @@ static int consent(request *r)
         r->grant_all = fgets(answer, sizeof answer, stdin) && (answer[0] == 'y' || answer[0] == 'Y');
         if (!r->grant_all) {
             bay_value_free(info);
-            fputs("plugbay: not installed: permissions not granted (use --grant PERM or --grant-all)\n", stderr);
-            return 1;
+            bay_error no = {.code = BAY_EPERM};
+            bay_error_set(&no, BAY_EPERM, r->words[1], "not installed: permissions not granted (use --grant PERM or "
+                                                        "--grant-all)");
+            return failure(&no);
         }
     }
     bay_value_free(info);
@@ -458,6 +556,8 @@ static int run_command_line(int argc, char **argv)
         print_help();
         return 0;
     }
+    if (r.version)
+        return r.nwords ? usage_error(NULL, "--version goes alone: plugbay --version [--json]") : print_version(r.json);
     if (r.nwords == 0)
         return usage_error(NULL, "missing COMMAND");
     char joined[32];
@@ -469,7 +569,7 @@ static int run_command_line(int argc, char **argv)
         r.words++;
         r.nwords--;
     }
-    const command *cmd = find_command(r.words[0]);
+    const command *cmd = find_command(r.words[0], (int)r.nwords - 1);
     if (cmd == NULL)
         return usage_error(NULL, "unknown command \"%s\"", r.words[0]);
     if (r.help || cmd->kind == HELP) {
@@ -488,10 +588,14 @@ static int run_command_line(int argc, char **argv)
     if ((r.uid || r.role) && !add)
         return usage_error(cmd, "--uid and --role only go with host add");
     bool logs = strcmp(cmd->name, "logs") == 0;
-    if ((r.audit || r.lines) && !logs)
-        return usage_error(cmd, "--audit and --lines only go with logs");
-    if (logs && !r.audit)
-        return usage_error(cmd, "logs shows the audit lines (--audit); plugbayd's whole log is its --log file");
+    if ((r.audit || r.lines || r.follow) && !logs)
+        return usage_error(cmd, "--audit, --follow and --lines only go with logs");
+    if (logs && nargs(cmd) == 0 && !r.audit)
+        return usage_error(cmd, "logs needs a plugin's ID (its lines) or --audit (plugbayd's audit lines)");
+    if (logs && nargs(cmd) && r.audit)
+        return usage_error(cmd, "logs shows a plugin's lines (ID) or the audit lines (--audit), not both");
+    if (logs && r.follow && nargs(cmd) == 0)
+        return usage_error(cmd, "--follow goes with logs ID");
     int64_t uid = -1;
     if (add && (!r.role || (r.uid == NULL) == (r.key == NULL)))
         return usage_error(cmd, "host add needs --role, and --uid (a local user) or --key (a remote host's public key "
@@ -515,12 +619,22 @@ static int run_command_line(int argc, char **argv)
         return rc;
     if (cmd->kind == BROKER_COMMAND)
         args = command_args(cmd, &r, uid, add && r.key ? key64 : NULL);
-    rc = run(cmd, &r, args);
+    rc = r.follow ? follow(&r, args) : run(cmd, &r, args);
     bay_value_free(args);
     return rc;
 }
 
+/* wants_json tells whether --json is among the options (before "--"), so that even a usage error is JSON. */
+static bool wants_json(int argc, char **argv)
+{
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--json") == 0)
+            return true;
+    return false;
+}
+
 int main(int argc, char **argv)
 {
+    json_errors = wants_json(argc, argv);
     return flushed(run_command_line(argc, argv));
 }

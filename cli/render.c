@@ -247,3 +247,8 @@ void render_lines(const bay_value *reply)
     for (size_t i = 0; i < bay_value_len(reply); i++)
         put_text(stdout, bay_array_get(reply, i)), putchar('\n');
 }
+
+void render_log(const bay_value *reply)
+{
+    render_lines(bay_map_get(reply, "lines"));
+}

@@ -34,4 +34,7 @@ void render_host(const bay_value *reply);
 /* render_lines prints an array of strings, one per line (logs --audit). */
 void render_lines(const bay_value *reply);
 
+/* render_log prints a plugin's log lines (logs ID): the strings of the reply's "lines", one per line. */
+void render_log(const bay_value *reply);
+
 #endif

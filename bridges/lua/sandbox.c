@@ -312,9 +312,9 @@ static void guard(lua_State *L, const char *name)
         snprintf(names, sizeof names, "%s", a->names);
         for (char *n = strtok_r(names, " ", &save); n; n = strtok_r(NULL, " ", &save), reasons++) {
             if (a->perm)
-                lua_pushfstring(L, "%s%s%s is not available to plugin %s: %s needs the permission \"%s\" (plugbay "
-                                   "install %s --grant %s)",
-                                name ? name : "", name ? "." : "", n, id, a->why, a->perm, id, a->perm);
+                lua_pushfstring(L, "%s%s%s is not available to plugin %s: %s needs the permission \"%s\", which its "
+                                   "manifest must ask for (`plugbay grant %s --grant %s`, then `plugbay reload %s`)",
+                                name ? name : "", name ? "." : "", n, id, a->why, a->perm, id, a->perm, id);
             else
                 lua_pushfstring(L, "%s%s%s is not available to a plugbay plugin: %s", name ? name : "",
                                 name ? "." : "", n, a->why);

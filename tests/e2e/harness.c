@@ -401,6 +401,26 @@ int h_run(harness *h, const char *const *argv, char *out, size_t outlen, char *e
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+int h_run_suggested(harness *h, const char *message, int nth, char *out, size_t outlen, char *err, size_t errlen)
+{
+    const char *at = message;
+    for (int i = 0; at && i <= nth; i++)
+        if ((at = strstr(at, "`plugbay ")) != NULL)
+            at += strlen("`plugbay ");
+    const char *end = at ? strchr(at, '`') : NULL;
+    if (end == NULL)
+        return -2;
+    char words[512];
+    snprintf(words, sizeof words, "%.*s", (int)(end - at), at);
+    const char *argv[32] = {BAY_BIN_DIR "/plugbay", "--broker", h->url};
+    size_t n = 3;
+    char *save = NULL;
+    for (char *w = strtok_r(words, " ", &save); w && n < 31; w = strtok_r(NULL, " ", &save))
+        argv[n++] = w;
+    argv[n] = NULL;
+    return h_run(h, argv, out, outlen, err, errlen);
+}
+
 struct log_wait {
     harness *h;
     const char *needle;

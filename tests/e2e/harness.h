@@ -99,6 +99,12 @@ int h_call_json(bay_conn *c, const char *name, const char *args_json, int timeou
  * fit; either may be NULL), and returns its exit status (-1 if a signal ended it). */
 int h_run(harness *h, const char *const *argv, char *out, size_t outlen, char *err, size_t errlen);
 
+/* h_run_suggested runs the nth (from 0) command that message suggests
+ * between backquotes, `plugbay WORD...`, as written (words split at
+ * spaces) with --broker set to h's, as h_run does; -2 when message suggests
+ * fewer commands. */
+int h_run_suggested(harness *h, const char *message, int nth, char *out, size_t outlen, char *err, size_t errlen);
+
 /* h_refused returns how many operations of kind ("syscall kill"; NULL: of
  * every kind) plugin id's sandbox refused, as info reports them. */
 int64_t h_refused(bay_conn *c, const char *id, const char *kind);

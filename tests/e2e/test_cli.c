@@ -1,12 +1,19 @@
 /* tests/e2e/test_cli.c — the plugbay command line against a real broker: output, errors, exit status. */
 #include <criterion/criterion.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
 #include "harness.h"
+
+extern char **environ;
 
 static harness h;
 
@@ -139,6 +146,8 @@ Test(cli, install_without_consent_lists_the_permissions_and_changes_nothing)
     cr_assert_eq(lines(o.err), 1, "stderr: %s", o.err);
     cr_assert(strstr(o.err, "provide:math.add") && strstr(o.err, "--grant-all") && strstr(o.err, "BAY_EPERM"),
               "stderr: %s", o.err);
+    cr_expect(strncmp(o.err, "plugbay: example/audit asks for: ", 33) == 0 &&
+                  !strstr(o.err + 33, "example/audit"), "the plugin named once: %s", o.err);
     run(&o, NULL, (const char *[]){"install", "example/audit", "--grant-all", NULL});
     cr_assert_eq(o.status, 0, "stderr: %s", o.err);
     cr_assert(strstr(o.out, "loaded"), "stdout: %s", o.out);
@@ -162,14 +171,13 @@ Test(cli, logs_audit_shows_who_ran_which_admin_command_and_how_it_ended)
     cr_expect(strstr(o.out, ": load {\"id\":\"no/such\"}: BAY_ENOENT: no plugin \"no/such\" in "), "stdout: %s", o.out);
     run(&o, NULL, (const char *[]){"logs", NULL});
     cr_expect_eq(o.status, 2);
-    cr_expect(strstr(o.err, "logs shows the audit lines (--audit); plugbayd's whole log is its --log file"), "%s",
-              o.err);
+    cr_expect(strstr(o.err, "logs needs a plugin's ID (its lines) or --audit (plugbayd's audit lines)"), "%s", o.err);
     run(&o, NULL, (const char *[]){"logs", "--audit", "--lines", "0", NULL});
     cr_expect_eq(o.status, 2);
     cr_expect(strstr(o.err, "--lines needs a positive number, got \"0\""), "%s", o.err);
     run(&o, NULL, (const char *[]){"list", "--audit", NULL});
     cr_expect_eq(o.status, 2);
-    cr_expect(strstr(o.err, "--audit and --lines only go with logs"), "%s", o.err);
+    cr_expect(strstr(o.err, "--audit, --follow and --lines only go with logs"), "%s", o.err);
     run(&o, NULL, (const char *[]){"load", "example/audit", NULL});
     cr_assert_eq(o.status, 0, "stderr: %s", o.err);
 }
@@ -222,4 +230,239 @@ Test(cli, host_add_key_takes_one_public_key_file_and_refuses_what_is_not_one)
     cr_expect_eq(o.status, 0, "stderr: %s", o.err);
     run(&o, NULL, (const char *[]){"host", "list", NULL});
     cr_expect_str_eq(o.out, "NAME  UID  KEY  ROLE  GRANTED\n", "only what failed was added: %s", o.out);
+}
+
+Test(cli, granting_twice_keeps_each_permission_once)
+{
+    output o;
+    for (int i = 0; i < 2; i++) {
+        run(&o, NULL, (const char *[]){"grant", "example/audit", "--grant-all", NULL});
+        cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    }
+    run(&o, NULL, (const char *[]){"info", "example/audit", "--json", NULL});
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    json_t *j = json_loads(o.out, 0, NULL), *granted = json_object_get(j, "granted");
+    cr_assert(json_array_size(granted) > 0, "stdout: %s", o.out);
+    cr_expect_eq(json_array_size(granted), json_array_size(json_object_get(j, "requested")), "stdout: %s", o.out);
+    for (size_t i = 0; i < json_array_size(granted); i++)
+        for (size_t k = i + 1; k < json_array_size(granted); k++)
+            cr_expect_str_neq(json_string_value(json_array_get(granted, i)), json_string_value(json_array_get(granted, k)),
+                              "granted twice: %s", o.out);
+    json_decref(j);
+}
+
+Test(cli, json_errors_are_one_json_object_on_stdout_with_the_usual_exit_status)
+{
+    output o;
+    run(&o, NULL, (const char *[]){"info", "no/such", "--json", NULL});
+    cr_assert_eq(o.status, 1);
+    cr_expect_str_eq(o.err, "", "nothing on stderr");
+    json_t *j = json_loads(o.out, 0, NULL), *e = json_object_get(j, "error");
+    cr_assert(json_is_object(e), "stdout: %s", o.out);
+    cr_expect_eq(json_integer_value(json_object_get(e, "code")), BAY_ENOENT);
+    cr_expect_str_eq(json_string_value(json_object_get(e, "name")), "BAY_ENOENT");
+    cr_expect(json_is_null(json_object_get(e, "plugin")), "stdout: %s", o.out);
+    cr_expect(strstr(json_string_value(json_object_get(e, "message")), "no plugin \"no/such\""), "stdout: %s", o.out);
+    json_decref(j);
+    run(&o, NULL, (const char *[]){"call", "math.add", "[1, \"x\"]", "--json", NULL});
+    cr_assert_eq(o.status, 1);
+    j = json_loads(o.out, 0, NULL);
+    cr_expect_str_eq(json_string_value(json_object_get(json_object_get(j, "error"), "plugin")), "example/audit",
+                     "stdout: %s", o.out);
+    json_decref(j);
+    run(&o, NULL, (const char *[]){"--json", "info", NULL});
+    cr_assert_eq(o.status, 2);
+    cr_expect_str_eq(o.err, "");
+    j = json_loads(o.out, 0, NULL);
+    cr_expect(strstr(json_string_value(json_object_get(json_object_get(j, "error"), "message")),
+                     "missing ID; usage: plugbay info ID"), "stdout: %s", o.out);
+    json_decref(j);
+}
+
+Test(cli, version_prints_the_cli_version_and_protocol)
+{
+    output o;
+    run(&o, NULL, (const char *[]){"--version", NULL});
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    char want[64];
+    snprintf(want, sizeof want, " (protocol %d)\n", BAY_PROTOCOL_VERSION);
+    cr_expect(strncmp(o.out, "plugbay ", 8) == 0 && strstr(o.out, want), "stdout: %s", o.out);
+    run(&o, NULL, (const char *[]){"--version", "--json", NULL});
+    json_t *j = json_loads(o.out, 0, NULL);
+    cr_expect_eq(json_integer_value(json_object_get(j, "protocol")), BAY_PROTOCOL_VERSION, "stdout: %s", o.out);
+    cr_expect(json_is_string(json_object_get(j, "version")), "stdout: %s", o.out);
+    json_decref(j);
+}
+
+/* run_suggestions runs the n commands o's error suggests, in order, as
+ * written, expecting each to succeed; the last one's output stays in o. */
+static void run_suggestions(output *o, int n)
+{
+    char said[sizeof o->err];
+    snprintf(said, sizeof said, "%s", o->err);
+    for (int i = 0; i < n; i++) {
+        o->status = h_run_suggested(&h, said, i, o->out, sizeof o->out, o->err, sizeof o->err);
+        cr_assert_neq(o->status, -2, "suggests fewer than %d commands: %s", n, said);
+        cr_assert_eq(o->status, 0, "suggestion %d of \"%s\" failed: %s", i + 1, said, o->err);
+    }
+}
+
+/* provoke runs words, expecting them to fail (exit status 1) with a message holding part. */
+static void provoke(output *o, const char *const *words, const char *part)
+{
+    run(o, NULL, words);
+    cr_assert_eq(o->status, 1, "stdout: %s, stderr: %s", o->out, o->err);
+    cr_assert(strstr(o->err, part), "stderr lacks \"%s\": %s", part, o->err);
+}
+
+Test(cli, every_command_a_message_suggests_runs_as_written)
+{
+    output o;
+    provoke(&o, (const char *[]){"load", "no/such", NULL}, "(see `plugbay list`)");
+    run_suggestions(&o, 1);
+    cr_expect(strstr(o.out, "example/hello"), "stdout: %s", o.out);
+
+    run(&o, NULL, (const char *[]){"uninstall", "example/audit", NULL});
+    provoke(&o, (const char *[]){"load", "example/audit", NULL}, "`plugbay install example/audit --grant-all`");
+    run_suggestions(&o, 1);
+    cr_expect_str_eq(o.out, "example/audit: loaded\n");
+
+    run(&o, NULL, (const char *[]){"disable", "example/audit", NULL});
+    provoke(&o, (const char *[]){"load", "example/audit", NULL}, "`plugbay enable example/audit`");
+    run_suggestions(&o, 1);
+    cr_expect_str_eq(o.out, "example/audit: loaded\n");
+
+    run(&o, NULL, (const char *[]){"uninstall", "example/audit", NULL});
+    provoke(&o, (const char *[]){"install", "example/audit", "--grant", "provide:greet", NULL},
+            "`plugbay grant example/audit --grant provide:");
+    run_suggestions(&o, 2); /* grant what it lacks, then load it */
+    cr_expect_str_eq(o.out, "example/audit: loaded\n");
+
+    run(&o, NULL, (const char *[]){"host", "add", "h1", "--uid", "4242", "--role", "observer", NULL});
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    provoke(&o, (const char *[]){"host", "add", "h1", "--uid", "4243", "--role", "observer", NULL},
+            "(`plugbay host remove h1`)");
+    run_suggestions(&o, 1);
+    provoke(&o, (const char *[]){"host", "remove", "h1", NULL}, "(see `plugbay host list`)");
+    run_suggestions(&o, 1);
+    cr_expect_str_eq(o.out, "NAME  UID  KEY  ROLE  GRANTED\n", "h1 was removed: %s", o.out);
+}
+
+/* ---- logs ID: a plugin's last lines (test/slow writes two at each load) ---- */
+
+static void start_slow(void)
+{
+    const char *ids[] = {"test/slow", NULL};
+    h_setup(&h, ids);
+    h_start_loaded(&h, NULL, ids);
+}
+
+TestSuite(logs_of_a_plugin, .init = start_slow, .fini = stop, .timeout = 60);
+
+/* count returns how often needle occurs in s. */
+static int count(const char *s, const char *needle)
+{
+    int n = 0;
+    for (const char *at = s; (at = strstr(at, needle)) != NULL; at += strlen(needle))
+        n++;
+    return n;
+}
+
+Test(logs_of_a_plugin, shows_a_plugins_output_and_plugbayds_lines_about_it)
+{
+    cr_assert(h_wait_log(&h, "[test/slow] output: stderr-line from slow"));
+    output o;
+    run(&o, NULL, (const char *[]){"logs", "test/slow", NULL});
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    cr_expect(strstr(o.out, " INFO  [test/slow] output: stdout-line from slow\n"), "stdout: %s", o.out);
+    cr_expect(strstr(o.out, "[test/slow] output: stderr-line from slow\n"), "stdout: %s", o.out);
+    cr_expect(strstr(o.out, "[test/slow] loaded\n"), "plugbayd's own line about it: %s", o.out);
+    cr_expect_eq(count(o.out, "[test/slow] "), lines(o.out), "only lines about test/slow: %s", o.out);
+}
+
+Test(logs_of_a_plugin, lines_n_shows_the_last_n)
+{
+    cr_assert(h_wait_log(&h, "[test/slow] output: stderr-line from slow"));
+    output o, all;
+    run(&all, NULL, (const char *[]){"logs", "test/slow", NULL});
+    cr_assert_eq(all.status, 0, "stderr: %s", all.err);
+    cr_assert_gt(lines(all.out), 2, "stdout: %s", all.out);
+    run(&o, NULL, (const char *[]){"logs", "test/slow", "--lines", "2", NULL});
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    cr_expect_eq(lines(o.out), 2, "stdout: %s", o.out);
+    const char *tail = all.out + strlen(all.out) - strlen(o.out);
+    cr_expect_str_eq(o.out, tail, "the last two of: %s", all.out);
+}
+
+Test(logs_of_a_plugin, an_unknown_plugin_is_a_clear_error)
+{
+    output o;
+    run(&o, NULL, (const char *[]){"logs", "no/such", NULL});
+    cr_expect_eq(o.status, 1);
+    cr_expect(strstr(o.err, "no plugin \"no/such\"") && strstr(o.err, "(BAY_ENOENT)"), "stderr: %s", o.err);
+    run(&o, NULL, (const char *[]){"logs", NULL});
+    cr_expect_eq(o.status, 2);
+    cr_expect(strstr(o.err, "logs needs a plugin's ID (its lines) or --audit"), "stderr: %s", o.err);
+    run(&o, NULL, (const char *[]){"logs", "test/slow", "--audit", NULL});
+    cr_expect_eq(o.status, 2);
+    run(&o, NULL, (const char *[]){"logs", "--audit", "--follow", NULL});
+    cr_expect_eq(o.status, 2);
+    cr_expect(strstr(o.err, "--follow goes with logs ID"), "stderr: %s", o.err);
+}
+
+Test(logs_of_a_plugin, json_gives_the_lines_and_the_number_of_the_last)
+{
+    cr_assert(h_wait_log(&h, "[test/slow] output: stderr-line from slow"));
+    output o;
+    run(&o, NULL, (const char *[]){"logs", "test/slow", "--json", "--lines", "1", NULL});
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+    cr_expect(strncmp(o.out, "{\"id\":\"test/slow\",\"lines\":[\"", 28) == 0 && strstr(o.out, "\"last\":"),
+              "stdout: %s", o.out);
+}
+
+struct followed {
+    const char *path;
+    int want; /* occurrences of the output line */
+};
+
+/* followed_enough tells whether the --follow output file holds the output line want times. */
+static bool followed_enough(void *arg)
+{
+    const struct followed *f = arg;
+    static char text[65536];
+    FILE *in = fopen(f->path, "r");
+    if (in == NULL)
+        return false;
+    text[fread(text, 1, sizeof text - 1, in)] = '\0';
+    fclose(in);
+    return count(text, "[test/slow] output: stdout-line from slow\n") >= f->want;
+}
+
+Test(logs_of_a_plugin, follow_shows_a_line_written_after_it_started)
+{
+    cr_assert(h_wait_log(&h, "[test/slow] output: stdout-line from slow"));
+    char path[400];
+    snprintf(path, sizeof path, "%s/follow.out", h.dir);
+    const char *argv[] = {BAY_BIN_DIR "/plugbay", "--broker", h.url, "logs", "test/slow", "--follow", NULL};
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    pid_t pid;
+    cr_assert_eq(posix_spawn(&pid, argv[0], &fa, NULL, (char **)argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    struct followed f = {path, 1};
+    bool first = h_wait_until(followed_enough, &f, H_WAIT_MS);
+    output o;
+    if (first) /* loading again writes the line again */
+        run(&o, NULL, (const char *[]){"reload", "test/slow", NULL});
+    f.want = 2;
+    bool second = first && h_wait_until(followed_enough, &f, H_WAIT_MS);
+    int status = 0;
+    bool running = waitpid(pid, &status, WNOHANG) == 0;
+    kill(pid, SIGTERM);
+    waitpid(pid, &status, 0);
+    cr_assert(first, "--follow printed the lines kept before it started");
+    cr_assert_eq(o.status, 0, "reload: %s", o.err);
+    cr_assert(second, "--follow printed the line written after it started");
+    cr_assert(running, "--follow was still following");
 }

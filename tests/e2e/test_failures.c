@@ -80,8 +80,9 @@ Test(failures, crash_loop_stops_at_the_restart_limit)
     cr_assert_eq(rc, BAY_ENOPROVIDER);
     cr_assert(strstr(err.message, "test/crash provides it but is failed"), "message: %s", err.message);
     expect_hello_serves();
-    /* A user enables it again. */
-    cr_assert_eq(h_command(c, "enable", "test/crash", &err), 0, "%s", err.message);
+    /* A user enables it again, as the reason says. */
+    char out[512], why[1024];
+    cr_assert_eq(h_run_suggested(&h, reason, 0, out, sizeof out, why, sizeof why), 0, "%s: %s", reason, why);
     cr_assert(h_wait_until(answers_pong, &p, H_WAIT_MS));
 }
 
@@ -193,4 +194,24 @@ Test(failures, workers_die_with_a_killed_broker_and_a_new_broker_starts_clean)
     c = h_connect(&h, "test-failures");
     cr_assert(h_wait_state(c, "example/hello", "loaded", H_WAIT_MS));
     expect_hello_serves();
+}
+
+Test(failures, restart_counts_and_reasons_agree)
+{
+    const char *ids[] = {"example/hello", "test/crash", NULL};
+    start_with(ids, NULL); /* --restart-limit 5/60 */
+    struct ping p = {"crash.ping"};
+    char state[64], reason[512], want[64];
+    for (int i = 1; i <= 5; i++) {
+        cr_assert(h_wait_until(answers_pong, &p, H_WAIT_MS), "test/crash not serving before crash %d", i);
+        cr_assert_eq(h_call_str(c, "crash.now", NULL, 5000, NULL, 0, NULL), BAY_ECRASHED);
+        h_plugin_state(c, "test/crash", state, sizeof state, reason, sizeof reason);
+        int64_t restarts = h_plugin_int(c, "test/crash", "restarts");
+        snprintf(want, sizeof want, i < 5 ? "(restart %d)" : "failed 5 times within 60 s (after %d restarts)", i < 5 ? i : 4);
+        cr_expect_eq(restarts, i < 5 ? i : 4, "after crash %d: restarts %lld beside \"%s\"", i, (long long)restarts, reason);
+        cr_expect(strstr(reason, want), "after crash %d: \"%s\" lacks \"%s\"", i, reason, want);
+    }
+    bay_error err;
+    cr_assert_eq(h_command(c, "enable", "test/crash", &err), 0, "%s", err.message);
+    cr_expect_eq(h_plugin_int(c, "test/crash", "restarts"), 0, "enabling starts the count again");
 }

@@ -228,6 +228,29 @@ Test(lua, data_dir_is_known_to_every_plugin_and_io_needs_the_permission_lua_io)
     expect_json("granted.read", "[]", "\"a note\"");
 }
 
+Test(lua, the_commands_the_missing_lua_io_suggests_grant_it)
+{
+    start_one("lua/granted");
+    bay_error err;
+    cr_assert_eq(h_command(c, "uninstall", "lua/granted", &err), 0, "%s", err.message);
+    bay_value *args = bay_map(), *grant = bay_array();
+    bay_map_set(args, "id", bay_str("lua/granted"));
+    for (const char *const *g = (const char *const[]){"provide:granted.write", "provide:granted.read",
+                                                       "provide:granted.libs", NULL}; *g; g++)
+        bay_array_push(grant, bay_str(*g));
+    bay_map_set(args, "grant", grant);
+    cr_assert_eq(bay_command(c, "install", args, 30000, NULL, &err), 0, "%s", err.message);
+    bay_value_free(args);
+    bay_value *res = NULL;
+    cr_assert_eq(h_call_json(c, "granted.write", "[\"a note\"]", 0, &res, &err), BAY_EPLUGIN);
+    char said[sizeof err.message], out[512], why[1024];
+    snprintf(said, sizeof said, "%s", err.message);
+    for (int i = 0; i < 2; i++) /* grant lua.io, then reload */
+        cr_assert_eq(h_run_suggested(&h, said, i, out, sizeof out, why, sizeof why), 0, "%d of \"%s\": %s", i, said, why);
+    cr_assert(h_wait_state(c, "lua/granted", "loaded", H_WAIT_MS));
+    expect_json("granted.write", "[\"a note\"]", "true");
+}
+
 Test(lua, permissions_open_the_os_debug_and_package_libraries)
 {
     start_one("lua/granted");

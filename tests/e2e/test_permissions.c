@@ -16,15 +16,21 @@ static const char caller_nothing[] =
     "{\"name\": \"no caller\", \"version\": \"1.0.0\", \"language\": \"c\", \"entry\": \"plugin.so\","
     " \"provides\": [{\"name\": \"none.via\", \"kind\": \"handle\", \"function\": \"caller_via\"}]}";
 
+static const char caller_asks_math[] =
+    "{\"name\": \"math caller\", \"version\": \"1.0.0\", \"language\": \"c\", \"entry\": \"plugin.so\","
+    " \"permissions\": [\"call:math.*\"],"
+    " \"provides\": [{\"name\": \"asks.via\", \"kind\": \"handle\", \"function\": \"caller_via\"}]}";
+
 static void start(void)
 {
     const char *ids[] = {"example/hello", "example/audit", NULL};
     h_setup(&h, ids);
     h_clone_plugin(&h, "test/caller", "perm/narrow", caller_greet_only);
     h_clone_plugin(&h, "test/caller", "perm/none", caller_nothing);
+    h_clone_plugin(&h, "test/caller", "perm/asks", caller_asks_math);
     h_start(&h, NULL);
     c = h_connect(&h, "test-permissions");
-    const char *loaded[] = {"example/hello", "example/audit", "perm/narrow", "perm/none", NULL};
+    const char *loaded[] = {"example/hello", "example/audit", "perm/narrow", "perm/none", "perm/asks", NULL};
     h_wait_loaded(c, loaded);
 }
 
@@ -62,7 +68,8 @@ Test(permissions, a_plugin_calls_only_what_it_was_granted)
               "message: %s", err.message);
     rc = via("none.via", "greet", &res, &err);
     cr_assert_eq(rc, BAY_EPERM, "got %s: %s", bay_errname(rc), err.message);
-    cr_assert(strstr(err.message, "perm/none may not call \"greet\""), "message: %s", err.message);
+    cr_assert(strstr(err.message, "perm/none may not call \"greet\": its manifest does not ask for call:greet"),
+              "message: %s", err.message);
     /* The refusals hurt nobody: the plugins still serve. */
     cr_assert_eq(via("narrow.via", "greet", &res, &err), 0, "%s", err.message);
     bay_value_free(res);
@@ -114,4 +121,20 @@ Test(permissions, a_provide_not_granted_fails_the_load_until_granted)
     cr_assert(h_wait_state(c, "example/hello", "loaded", H_WAIT_MS));
     char out[64];
     cr_assert_eq(h_call_str(c, "greet", "again", 5000, out, sizeof out, &err), 0, "%s", err.message);
+}
+
+Test(permissions, the_grant_a_refused_call_suggests_lets_it_call_at_once)
+{
+    bay_error err;
+    cr_assert_eq(h_command(c, "uninstall", "perm/asks", &err), 0, "%s", err.message);
+    cr_assert_eq(install("perm/asks", "provide:asks.via", false, &err), 0, "%s", err.message);
+    bay_value *res = NULL;
+    int rc = via("asks.via", "math.add", &res, &err);
+    cr_assert_eq(rc, BAY_EPERM, "got %s: %s", bay_errname(rc), err.message);
+    cr_assert(strstr(err.message, "`plugbay grant perm/asks --grant call:math.*`"), "message: %s", err.message);
+    char out[512], why[1024];
+    cr_assert_eq(h_run_suggested(&h, err.message, 0, out, sizeof out, why, sizeof why), 0, "%s", why);
+    rc = via("asks.via", "math.add", &res, &err);
+    cr_assert_neq(rc, BAY_EPERM, "still refused: %s", err.message);
+    bay_value_free(res);
 }

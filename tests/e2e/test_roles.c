@@ -97,8 +97,8 @@ Test(roles, another_local_user_is_refused_until_an_admin_adds_it)
 {
     output o;
     as_other(&o, (const char *[]){"list", NULL});
-    expect_refused(&o, "uid " OTHER_UID " may not use plugbayd; an admin lets it in with `plugbay host add NAME --uid "
-                       OTHER_UID " --role observer|host|admin` (BAY_EPERM)");
+    expect_refused(&o, "uid " OTHER_UID " may not use plugbayd; an admin lets it in with `plugbay host add uid" OTHER_UID
+                       " --uid " OTHER_UID " --role observer` (or --role host, or admin) (BAY_EPERM)");
     as_other(&o, (const char *[]){"call", "greet", "[\"x\"]", NULL});
     expect_refused(&o, "uid " OTHER_UID " may not use plugbayd");
     cr_expect(h_wait_log(&h, "refused a connection: uid " OTHER_UID " may not use plugbayd"));
@@ -125,6 +125,9 @@ Test(roles, an_observer_reads_but_cannot_call_or_change_anything)
     expect_ok(&o);
     as_other(&o, (const char *[]){"info", "example/hello", NULL});
     expect_ok(&o);
+    as_other(&o, (const char *[]){"logs", "example/hello", NULL});
+    expect_ok(&o);
+    cr_expect(strstr(o.out, "[example/hello] loaded\n"), "an observer reads a plugin's lines: %s", o.out);
     as_other(&o, (const char *[]){"call", "greet", "[\"x\"]", NULL});
     expect_refused(&o, "(uid " OTHER_UID ", role observer) may not send CALL frames: they need role host (BAY_EPERM)");
     as_other(&o, (const char *[]){"unload", "example/hello", NULL});
@@ -265,4 +268,17 @@ Test(roles, a_users_plugbayd_and_its_clients_meet_in_the_well_known_places)
     struct stat st;
     cr_assert_eq(stat(path, &st), 0);
     cr_expect_eq(st.st_mode & 0777, 0700, "the user's socket folder is its alone");
+}
+
+Test(roles, the_command_a_refused_user_is_told_lets_it_in_as_written)
+{
+    output o, added;
+    as_other(&o, (const char *[]){"list", NULL});
+    expect_refused(&o, "may not use plugbayd");
+    cr_assert_eq(h_run_suggested(&h, o.err, 0, added.out, sizeof added.out, added.err, sizeof added.err), 0,
+                 "the suggestion in \"%s\" failed: %s", o.err, added.err);
+    as_other(&o, (const char *[]){"list", NULL});
+    expect_ok(&o);
+    as_admin(&o, (const char *[]){"host", "remove", "uid" OTHER_UID, NULL});
+    expect_ok(&o);
 }

@@ -387,7 +387,7 @@ Test(tls, an_unknown_key_is_refused_saying_how_to_add_it_and_other_hosts_go_on)
     snprintf(id, sizeof id, "%s", key_id("stranger"));
     snprintf(want, sizeof want,
              "refused key %s (PLUGBAY_KEY=%s): key %s is no host's key; an admin adds it with `plugbay host add NAME "
-             "--key FILE.pub --role observer|host|admin`",
+             "--key FILE.pub --role observer` (or --role host, or admin)",
              id, key_file("stranger", false), id);
     cr_expect(strstr(err.message, want), "message lacks \"%s\": %s", want, err.message);
     cr_expect(h_wait_log(&h, "[audit] host:stranger (role host): auth: BAY_EPERM: key "));

@@ -183,7 +183,7 @@ Test(wasm, plugin_calls_other_plugins_and_itself_through_the_broker)
     /* The call comes back into the same instance while basic.via waits for it. */
     expect_json("basic.via", "[\"basic.echo\", [1, \"two\"]]", "[1,\"two\"]");
     expect_failure("basic.via", "[\"no.such.point\", []]", 0, BAY_EPERM, "wasm/basic",
-                   (const char *[]){"basic.via: no.such.point failed", "not granted call:no.such.point", NULL});
+                   (const char *[]){"basic.via: no.such.point failed", "may not call \"no.such.point\": its manifest does not ask for call:no.such.point", NULL});
 }
 
 Test(wasm, plugin_reads_its_configuration_and_logs)

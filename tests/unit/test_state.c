@@ -157,6 +157,31 @@ Test(state, changes_persist_across_close_and_open)
     bay__state_close(s);
 }
 
+Test(state, granting_again_keeps_each_permission_once)
+{
+    const char *first[] = {"net", "fs.read", NULL}, *again[] = {"net", "fs.read", "net", "call:greet", "fs.read", NULL};
+    bay_error err = {0};
+    bay__state *s = open_state();
+    cr_assert_eq(bay__state_install(s, "a", again, NULL, &err), 0, "%s", err.message);
+    char **g = bay__state_find(s, "a")->granted;
+    cr_expect(g[0] && g[1] && g[2] && !g[3], "install keeps each once");
+    cr_assert_eq(bay__state_set_granted(s, "a", first, &err), 0, "%s", err.message);
+    cr_assert_eq(bay__state_set_granted(s, "a", again, &err), 0, "%s", err.message);
+    bay__state_close(s);
+    s = open_state();
+    g = bay__state_find(s, "a")->granted;
+    cr_expect_str_eq(g[0], "net");
+    cr_expect_str_eq(g[1], "fs.read");
+    cr_expect_str_eq(g[2], "call:greet");
+    cr_expect_null(g[3], "each permission once, saved so: %s", read_rel("state.json"));
+    bay__state_close(s);
+    write_rel("state.json", "{\"format\": 1, \"plugins\": {\"b\": {\"enabled\": true, \"granted\": [\"x\", \"x\"]}}}");
+    s = open_state();
+    g = bay__state_find(s, "b")->granted;
+    cr_expect(g[0] && !g[1], "a state file that lists a grant twice is read as once");
+    bay__state_close(s);
+}
+
 Test(state, saves_readable_json_atomically)
 {
     bay__state *s = open_state();
