@@ -5,12 +5,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* listed tells whether the NULL-terminated v holds s. */
+static bool listed(char *const *v, const char *s)
+{
+    for (; v && *v; v++)
+        if (strcmp(*v, s) == 0)
+            return true;
+    return false;
+}
+
 /* add appends a copy of s to the NULL-terminated *v (count *n) unless it is there already. */
 static int add(char ***v, size_t *n, const char *s)
 {
-    for (size_t i = 0; i < *n; i++)
-        if (strcmp((*v)[i], s) == 0)
-            return 0;
+    if (listed(*v, s))
+        return 0;
     char **grown = realloc(*v, (*n + 2) * sizeof *grown);
     if (grown == NULL)
         return BAY_ENOMEM;
@@ -48,14 +56,38 @@ bool permission_match(const char *granted, const char *wanted)
     return strcmp(granted, wanted) == 0;
 }
 
-bool permission_granted(char *const *granted, const char *kind, const char *name)
+/* covered tells whether a grant of the NULL-terminated granted covers wanted. */
+static bool covered(char *const *granted, const char *wanted)
 {
-    char wanted[300];
-    snprintf(wanted, sizeof wanted, "%s:%s", kind, name);
     for (char *const *g = granted; g && *g; g++)
         if (permission_match(*g, wanted))
             return true;
     return false;
+}
+
+bool permission_granted(char *const *granted, const char *kind, const char *name)
+{
+    char wanted[300];
+    snprintf(wanted, sizeof wanted, "%s:%s", kind, name);
+    return covered(granted, wanted);
+}
+
+char **permission_unconsented(const bay__manifest *was, const bay__manifest *now, char *const *granted)
+{
+    char **asked = permission_requested(now), **before = was ? permission_requested(was) : NULL;
+    char **out = calloc(1, sizeof *out);
+    size_t n = 0;
+    int rc = asked && out && (before || !was) ? 0 : BAY_ENOMEM;
+    for (char **a = asked; rc == 0 && *a; a++)
+        if (!listed(before, *a) && !covered(granted, *a))
+            rc = add(&out, &n, *a);
+    bay__strv_free(asked);
+    bay__strv_free(before);
+    if (rc) {
+        bay__strv_free(out);
+        return NULL;
+    }
+    return out;
 }
 
 /* join writes v as "a, b, c" into out. */
