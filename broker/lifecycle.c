@@ -125,11 +125,24 @@ void lifecycle_settle(broker *b, plugin *p)
     p->life.waiters = NULL;
 }
 
-static int by_load_order(const void *a, const void *b)
+int64_t lifecycle_order(broker *b, const plugin *p, bool *by_operator)
 {
-    const plugin *x = *(plugin *const *)a, *y = *(plugin *const *)b;
-    int ox = x->m ? x->m->order : 0, oy = y->m ? y->m->order : 0;
-    return ox != oy ? (ox < oy ? -1 : 1) : strcmp(x->id, y->id);
+    const bay__state_plugin *sp = bay__state_find(b->state, p->id);
+    if (by_operator)
+        *by_operator = sp && sp->ordered;
+    return sp && sp->ordered ? sp->order : p->m ? p->m->order : 0;
+}
+
+/* A plugin and its place (lifecycle_order), sorted by by_place. */
+typedef struct placed {
+    plugin *p;
+    int64_t order;
+} placed;
+
+static int by_place(const void *a, const void *b)
+{
+    const placed *x = a, *y = b;
+    return x->order != y->order ? (x->order < y->order ? -1 : 1) : strcmp(x->p->id, y->p->id);
 }
 
 static plugin *plugin_new(broker *b, const char *id)
@@ -158,22 +171,33 @@ static void discovered_invalid(plugin *p, const char *label, const char *why)
     bay__log(BAY_LOG_ERROR, p->id, "%s: %s", label, why);
 }
 
-/* order_by_dependencies sorts b->plugins, in load order, so that each comes
- * after its dependencies (order.h); those in or behind a cycle are invalid,
- * and last. Out of memory, the load order stays. */
-static void order_by_dependencies(broker *b)
+/* dependency_items returns b->plugins, in their order, as order.h's items:
+ * each with its manifest's dependencies, but p with m's (p NULL: none
+ * differs). The caller frees it; NULL when out of memory. */
+static order_item *dependency_items(broker *b, const plugin *p, const bay__manifest *m)
 {
     size_t n = b->nplugins;
     order_item *items = calloc(n ? n : 1, sizeof *items);
-    plugin **sorted = malloc((n ? n : 1) * sizeof *sorted);
     for (size_t i = 0; items && i < n; i++) {
-        const bay__manifest *m = b->plugins[i]->m;
-        items[i] = (order_item){.id = b->plugins[i]->id, .deps = m ? m->deps : NULL, .ndeps = m ? m->ndeps : 0};
+        const bay__manifest *qm = b->plugins[i] == p ? m : b->plugins[i]->m;
+        items[i] = (order_item){.id = b->plugins[i]->id, .deps = qm ? qm->deps : NULL, .ndeps = qm ? qm->ndeps : 0};
     }
+    return items;
+}
+
+/* order_by_dependencies sorts b->plugins, in load order, so that each comes
+ * after its dependencies (order.h); those in or behind a cycle are last, and
+ * invalid when discovering (later, a manifest that would make a cycle is
+ * refused before it is taken). Out of memory, the load order stays. */
+static void order_by_dependencies(broker *b, bool discovering)
+{
+    size_t n = b->nplugins;
+    order_item *items = dependency_items(b, NULL, NULL);
+    plugin **sorted = malloc((n ? n : 1) * sizeof *sorted);
     if (n && items && sorted && order_plugins(items, n) == 0) {
         for (size_t i = 0; i < n; i++) {
             sorted[items[i].rank] = b->plugins[i];
-            if (items[i].cyclic)
+            if (items[i].cyclic && discovering)
                 discovered_invalid(b->plugins[i], "refused", items[i].cycle);
         }
         memcpy(b->plugins, sorted, n * sizeof *sorted);
@@ -182,6 +206,43 @@ static void order_by_dependencies(broker *b)
         b->plugins[i]->rank = (int64_t)i;
     free(items);
     free(sorted);
+}
+
+struct withdrawal {
+    broker *b;
+    const char *who;
+};
+
+static void moved_one(const char *name, void *user)
+{
+    struct withdrawal *w = user;
+    lifecycle_notice(w->b, "provider-moved", name, w->who, "", "");
+}
+
+/* put_in_load_order sorts b->plugins by place (lifecycle_order), then id,
+ * then after their dependencies, and ranks them so. Once discovered, each
+ * provider moves to its plugin's new rank, telling subscribers. */
+static void put_in_load_order(broker *b, bool discovering)
+{
+    size_t n = b->nplugins;
+    placed *v = malloc((n ? n : 1) * sizeof *v);
+    for (size_t i = 0; v && i < n; i++)
+        v[i] = (placed){b->plugins[i], lifecycle_order(b, b->plugins[i], NULL)};
+    if (v)
+        qsort(v, n, sizeof *v, by_place);
+    for (size_t i = 0; v && i < n; i++)
+        b->plugins[i] = v[i].p;
+    free(v);
+    order_by_dependencies(b, discovering);
+    for (size_t i = 0; !discovering && i < n; i++) {
+        struct withdrawal w = {b, b->plugins[i]->id};
+        bay__registry_rerank(b->reg, b->plugins[i], b->plugins[i]->rank, moved_one, &w);
+    }
+}
+
+void lifecycle_reorder(broker *b)
+{
+    put_in_load_order(b, false);
 }
 
 /* initial_state derives a discovered plugin's state from the persistent state. */
@@ -226,9 +287,7 @@ int lifecycle_discover(broker *b, bay_error *err)
         initial_state(b, p);
     }
     bay__strv_free(ids);
-    if (b->nplugins > 1)
-        qsort(b->plugins, b->nplugins, sizeof *b->plugins, by_load_order);
-    order_by_dependencies(b);
+    put_in_load_order(b, true);
     for (size_t i = 0; i < b->nplugins; i++) {
         plugin *p = b->plugins[i];
         if (p->life.state != PS_INVALID && depends_host_check(b, p, &e) != 0)
@@ -361,11 +420,6 @@ void lifecycle_worker_ready(broker *b, plugin *p)
     free(raw);
     bay_value_free(args);
 }
-
-struct withdrawal {
-    broker *b;
-    const char *who;
-};
 
 static void withdraw_one(const char *name, void *user)
 {

@@ -140,3 +140,18 @@ Test(permission, unconsented_is_what_a_new_manifest_asks_that_the_old_did_not_an
     bay__strv_free(u);
     bay__manifest_free(now);
 }
+
+Test(permission, the_grant_command_runs_as_written_in_a_shell)
+{
+    char cmd[256];
+    char *plain[] = {"call:host.now", "provide:re.started", NULL};
+    permission_grant_command("re/hello", plain, cmd, sizeof cmd);
+    cr_assert_str_eq(cmd, "plugbay grant re/hello --grant call:host.now --grant provide:re.started");
+    char *special[] = {"call:editor.*", "fs.read:/home/ada/my notes", "python.import:it's", NULL};
+    permission_grant_command("x", special, cmd, sizeof cmd);
+    cr_assert_str_eq(cmd, "plugbay grant x --grant 'call:editor.*' --grant 'fs.read:/home/ada/my notes' --grant "
+                          "'python.import:it'\\''s'");
+    char small[20];
+    permission_grant_command("re/hello", plain, small, sizeof small);
+    cr_assert_str_eq(small, "plugbay grant re/he", "cut to fit");
+}
