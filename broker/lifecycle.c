@@ -208,6 +208,7 @@ static void order_by_dependencies(broker *b, bool discovering)
     free(sorted);
 }
 
+/* Whom the notices of a registry change name (moved_one, withdraw_one). */
 struct withdrawal {
     broker *b;
     const char *who;
@@ -243,6 +244,104 @@ static void put_in_load_order(broker *b, bool discovering)
 void lifecycle_reorder(broker *b)
 {
     put_in_load_order(b, false);
+}
+
+/* no_cycle refuses manifest m for p when its dependencies would close a cycle. */
+static int no_cycle(broker *b, const plugin *p, const bay__manifest *m, bay_error *err)
+{
+    order_item *items = dependency_items(b, p, m);
+    int rc = items ? order_plugins(items, b->nplugins) : BAY_ENOMEM;
+    if (rc)
+        bay_error_set(err, rc, NULL, "out of memory");
+    for (size_t i = 0; rc == 0 && i < b->nplugins; i++)
+        if (b->plugins[i] == p && items[i].cyclic)
+            rc = bay_error_set(err, BAY_EMANIFEST, p->id, "%s: field \"dependencies\": %s", m->path, items[i].cycle);
+    free(items);
+    return rc;
+}
+
+/* consented refuses manifest m for p while it asks for permissions that p's
+ * did not and that no grant covers (permission_unconsented), naming them and
+ * the command that grants them. */
+static int consented(broker *b, const plugin *p, const bay__manifest *m, bay_error *err)
+{
+    bay__state_plugin *sp = bay__state_find(b->state, p->id);
+    char **wanted = permission_unconsented(p->m, m, sp ? sp->granted : NULL);
+    if (wanted == NULL)
+        return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
+    char list[600], grant[1024];
+    permission_join(wanted, list, sizeof list);
+    permission_grant_command(p->id, wanted, grant, sizeof grant);
+    int rc = wanted[0] ? bay_error_set(err, BAY_EPERM, p->id, "%s now asks for %s, not granted; grant %s with `%s`",
+                                       m->path, list, wanted[1] ? "them" : "it", grant)
+                       : 0;
+    bay__strv_free(wanted);
+    return rc;
+}
+
+/* renew reads p's plugin.json again, as discovery does, and checks it: 0
+ * with *out (the caller's); or the manifest's error, a dependency cycle, or
+ * BAY_EPERM for permissions it waits on (consented), each in err, which
+ * ends with what keeps serving meanwhile and the command to run again (again). */
+static int renew(broker *b, plugin *p, const char *again, bay__manifest **out, bay_error *err)
+{
+    bay__manifest *m = NULL;
+    bay_error e;
+    int rc = bay__manifest_load(b->opt.plugins_dir, p->id, &m, &e);
+    if (rc == 0 && (rc = no_cycle(b, p, m, &e)) == 0)
+        rc = consented(b, p, m, &e);
+    if (rc == 0) {
+        *out = m;
+        return 0;
+    }
+    bay__manifest_free(m);
+    const char *when = rc == BAY_EPERM ? "once granted" : "once plugin.json is fixed";
+    if (p->proc.pid)
+        return bay_error_set(err, rc, p->id, "%s; version %s keeps serving; %s, run `%s` again", e.message,
+                             p->m->version, when, again);
+    return bay_error_set(err, rc, p->id, "%s; %s, run `%s` again", e.message, when, again);
+}
+
+/* adopt makes m p's manifest (p runs no worker, so nothing holds the old
+ * one) and puts the plugins in load order again, as its place may change. */
+static void adopt(broker *b, plugin *p, bay__manifest *m)
+{
+    bay__log(BAY_LOG_INFO, p->id, "manifest read again: version %s (was %s)", m->version, p->m->version);
+    bay__manifest_free(p->m);
+    p->m = m;
+    free(p->life.timers);
+    p->life.timers = NULL;
+    put_in_load_order(b, false);
+}
+
+int lifecycle_renew(broker *b, plugin *p, bool fresh, bay_error *err)
+{
+    if (p->m == NULL || p->proc.pid || transition_load(p->life.state, fresh) != LOAD_START)
+        return 0;
+    bay__manifest *m;
+    char again[200];
+    snprintf(again, sizeof again, "plugbay %s %s", fresh ? "enable" : "load", p->id);
+    int rc = renew(b, p, again, &m, err);
+    if (rc == 0)
+        adopt(b, p, m);
+    return rc;
+}
+
+int lifecycle_reload(broker *b, plugin *p, bay_error *err)
+{
+    bay__manifest *m = NULL;
+    char again[200];
+    snprintf(again, sizeof again, "plugbay reload %s", p->id);
+    int rc = p->m && p->life.state != PS_INVALID ? renew(b, p, again, &m, err) : 0;
+    if (rc)
+        return rc;
+    if (m && p->proc.pid) { /* taken once its worker is gone */
+        bay__manifest_free(p->life.next);
+        p->life.next = m;
+    } else if (m) {
+        adopt(b, p, m);
+    }
+    return lifecycle_unload(b, p, true, PS_STOPPED, err);
 }
 
 /* initial_state derives a discovered plugin's state from the persistent state. */
@@ -607,6 +706,10 @@ void lifecycle_worker_gone(broker *b, plugin *p, const char *why)
     if (p->worker)
         conn_close(b, p->worker);
     withdraw(b, p);
+    if (p->life.next) { /* a reload read it: the next load takes it */
+        adopt(b, p, p->life.next);
+        p->life.next = NULL;
+    }
     if (was == PS_UNLOADING) {
         set_state(b, p, p->life.rest, NULL);
         if (p->life.then_load) {
@@ -677,6 +780,7 @@ void lifecycle_free(broker *b)
         if (p->proc.out_fd >= 0)
             close(p->proc.out_fd);
         bay__manifest_free(p->m);
+        bay__manifest_free(p->life.next);
         bay_value_free(p->proc.refused);
         free(p->life.timers);
         free(p->id);

@@ -1,0 +1,178 @@
+/* tests/e2e/test_reload.c — reload and load read plugin.json again: version, config, provides; new permissions wait for a grant; a broken manifest changes nothing. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "harness.h"
+
+static harness h;
+static bay_conn *c;
+
+/* A copy of example/hello's code as re/hello, its manifest written by each test. */
+#define MANIFEST(version, greeting, more)                                                                        \
+    "{\"name\": \"Re\", \"version\": \"" version "\", \"language\": \"c\", \"entry\": \"plugin.so\","            \
+    " \"config\": {\"greeting\": \"" greeting "\"},"                                                               \
+    " \"provides\": [{\"name\": \"re.greet\", \"kind\": \"handle\", \"function\": \"greet\"}" more "]}"
+
+static const char v1[] = MANIFEST("1.0.0", "Hello", "");
+
+static void start(void)
+{
+    h_setup(&h, NULL);
+    h_clone_plugin(&h, "example/hello", "re/hello", v1);
+    h_start(&h, NULL);
+    c = h_connect(&h, "test-reload");
+    const char *ids[] = {"re/hello", NULL};
+    h_wait_loaded(c, ids);
+}
+
+static void stop(void)
+{
+    bay_close(c);
+    h_cleanup(&h);
+}
+
+TestSuite(reload, .init = start, .fini = stop, .timeout = 120);
+
+/* info_str returns field of re/hello's info (a string, or "" when it is none) in out. */
+static const char *info_str(const char *field, char *out, size_t len)
+{
+    bay_value *a = bay_map(), *info = NULL;
+    bay_map_set(a, "id", bay_str("re/hello"));
+    bay_error err;
+    cr_assert_eq(bay_command(c, "info", a, 5000, &info, &err), 0, "%s", err.message);
+    const char *s = bay_value_str(bay_map_get(info, field), NULL);
+    snprintf(out, len, "%s", s ? s : "");
+    bay_value_free(info);
+    bay_value_free(a);
+    return out;
+}
+
+/* config_greeting returns re/hello's config.greeting as info shows it, in out. */
+static const char *config_greeting(char *out, size_t len)
+{
+    bay_value *a = bay_map(), *info = NULL;
+    bay_map_set(a, "id", bay_str("re/hello"));
+    cr_assert_eq(bay_command(c, "info", a, 5000, &info, NULL), 0);
+    const char *s = bay_value_str(bay_map_get(bay_map_get(info, "config"), "greeting"), NULL);
+    snprintf(out, len, "%s", s ? s : "");
+    bay_value_free(info);
+    bay_value_free(a);
+    return out;
+}
+
+/* greets asserts that re/hello answers re.greet with want. */
+static void greets(const char *want)
+{
+    char out[128];
+    bay_error err;
+    cr_assert_eq(h_call_str(c, "re.greet", "x", 5000, out, sizeof out, &err), 0, "%s", err.message);
+    cr_assert_str_eq(out, want);
+}
+
+/* still_serving asserts that re/hello is loaded at version 1.0.0 and greets as it did. */
+static void still_serving(void)
+{
+    char s[64];
+    h_plugin_state(c, "re/hello", s, sizeof s, NULL, 0);
+    cr_assert_str_eq(s, "loaded");
+    cr_assert_str_eq(info_str("version", s, sizeof s), "1.0.0");
+    greets("Hello, x!");
+}
+
+Test(reload, takes_a_new_version_and_config)
+{
+    h_write_manifest(&h, "re/hello", MANIFEST("1.1.0", "Howdy", ""));
+    bay_error err;
+    cr_assert_eq(h_command(c, "reload", "re/hello", &err), 0, "%s", err.message);
+    char s[64];
+    cr_assert_str_eq(info_str("version", s, sizeof s), "1.1.0");
+    cr_assert_str_eq(config_greeting(s, sizeof s), "Howdy");
+    greets("Howdy, x!"); /* the plugin sees its new config */
+    cr_assert(h_wait_log(&h, "manifest read again: version 1.1.0 (was 1.0.0)"));
+}
+
+/* grant_as_written runs the `plugbay grant ...` command that message quotes, word by word, with the real CLI. */
+static void grant_as_written(const char *message)
+{
+    const char *from = strstr(message, "`plugbay grant ");
+    cr_assert_not_null(from, "no grant command in: %s", message);
+    char line[512];
+    snprintf(line, sizeof line, "%.*s", (int)strcspn(from + 1, "`"), from + 1);
+    const char *argv[32] = {BAY_BIN_DIR "/plugbay", "--broker", h.url};
+    size_t n = 3;
+    for (char *w = strtok(line + strlen("plugbay "), " "); w && n < 31; w = strtok(NULL, " "))
+        argv[n++] = w;
+    argv[n] = NULL;
+    char out[1024], errout[1024];
+    cr_assert_eq(h_run(&h, argv, out, sizeof out, errout, sizeof errout), 0, "stderr: %s", errout);
+}
+
+Test(reload, new_permissions_wait_for_a_grant_while_the_old_version_serves)
+{
+    h_write_manifest(&h, "re/hello",
+                     "{\"name\": \"Re\", \"version\": \"1.1.0\", \"language\": \"c\", \"entry\": \"plugin.so\","
+                     " \"permissions\": [\"call:host.now\"], \"config\": {\"greeting\": \"Hello\"},"
+                     " \"provides\": [{\"name\": \"re.greet\", \"kind\": \"handle\", \"function\": \"greet\"},"
+                     "              {\"name\": \"re.started\", \"kind\": \"event\", \"function\": \"app_started\"}]}");
+    bay_error err;
+    int rc = h_command(c, "reload", "re/hello", &err);
+    cr_assert_eq(rc, BAY_EPERM, "got %s: %s", bay_errname(rc), err.message);
+    cr_assert(strstr(err.message, "now asks for call:host.now, provide:re.started, not granted") &&
+                  strstr(err.message, "`plugbay grant re/hello --grant call:host.now --grant provide:re.started`") &&
+                  strstr(err.message, "version 1.0.0 keeps serving") && strstr(err.message, "`plugbay reload re/hello`"),
+              "message: %s", err.message);
+    still_serving();
+    grant_as_written(err.message);
+    cr_assert_eq(h_command(c, "reload", "re/hello", &err), 0, "%s", err.message);
+    char s[64];
+    cr_assert_str_eq(info_str("version", s, sizeof s), "1.1.0");
+    bay_value *res = NULL;
+    cr_assert_eq(h_call_json(c, "re.started", "[]", 5000, &res, &err), 0, "the new provide: %s", err.message);
+    cr_assert_eq(bay_value_len(res), 1);
+    cr_assert_str_eq(bay_value_str(bay_map_get(bay_map_get(bay_array_get(res, 0), "value"), "plugin"), NULL),
+                     "re/hello");
+    bay_value_free(res);
+}
+
+Test(reload, a_broken_manifest_is_refused_and_the_old_one_keeps_serving)
+{
+    const char *broken[] = {"{\"name\": \"Re\", \"version\": ,}", MANIFEST("1.x", "Howdy", "")};
+    const char *why[] = {"plugin.json: line 1 column", "plugin.json: field \"version\": expected a semver string"};
+    for (size_t i = 0; i < 2; i++) {
+        h_write_manifest(&h, "re/hello", broken[i]);
+        bay_error err;
+        int rc = h_command(c, "reload", "re/hello", &err);
+        cr_assert_eq(rc, BAY_EMANIFEST, "got %s: %s", bay_errname(rc), err.message);
+        cr_assert(strstr(err.message, why[i]) && strstr(err.message, "version 1.0.0 keeps serving; once plugin.json is "
+                                                                     "fixed, run `plugbay reload re/hello` again"),
+                  "message: %s", err.message);
+        cr_assert_str_eq(err.plugin, "re/hello");
+        still_serving();
+    }
+}
+
+Test(reload, a_stopped_plugin_takes_its_new_manifest_at_its_next_load)
+{
+    bay_error err;
+    cr_assert_eq(h_command(c, "unload", "re/hello", &err), 0, "%s", err.message);
+    h_write_manifest(&h, "re/hello", MANIFEST("2.0.0", "Hi", ""));
+    cr_assert_eq(h_command(c, "load", "re/hello", &err), 0, "%s", err.message);
+    char s[64];
+    cr_assert_str_eq(info_str("version", s, sizeof s), "2.0.0");
+    greets("Hi, x!");
+}
+
+Test(reload, a_dependency_cycle_is_refused)
+{
+    h_write_manifest(&h, "re/hello",
+                     "{\"name\": \"Re\", \"version\": \"1.1.0\", \"language\": \"c\", \"entry\": \"plugin.so\","
+                     " \"dependencies\": {\"re/hello\": \"*\"}, \"config\": {\"greeting\": \"Hello\"},"
+                     " \"provides\": [{\"name\": \"re.greet\", \"kind\": \"handle\", \"function\": \"greet\"}]}");
+    bay_error err;
+    int rc = h_command(c, "reload", "re/hello", &err);
+    cr_assert_eq(rc, BAY_EMANIFEST, "got %s: %s", bay_errname(rc), err.message);
+    cr_assert(strstr(err.message, "field \"dependencies\": dependency cycle: re/hello -> re/hello"), "message: %s",
+              err.message);
+    still_serving();
+}
