@@ -133,16 +133,9 @@ int64_t lifecycle_order(broker *b, const plugin *p, bool *by_operator)
     return sp && sp->ordered ? sp->order : p->m ? p->m->order : 0;
 }
 
-/* A plugin and its place (lifecycle_order), sorted by by_place. */
-typedef struct placed {
-    plugin *p;
-    int64_t order;
-} placed;
-
-static int by_place(const void *a, const void *b)
+static int by_id(const void *a, const void *b)
 {
-    const placed *x = a, *y = b;
-    return x->order != y->order ? (x->order < y->order ? -1 : 1) : strcmp(x->p->id, y->p->id);
+    return strcmp((*(plugin *const *)a)->id, (*(plugin *const *)b)->id);
 }
 
 static plugin *plugin_new(broker *b, const char *id)
@@ -172,15 +165,17 @@ static void discovered_invalid(plugin *p, const char *label, const char *why)
 }
 
 /* dependency_items returns b->plugins, in their order, as order.h's items:
- * each with its manifest's dependencies, but p with m's (p NULL: none
- * differs). The caller frees it; NULL when out of memory. */
+ * each with its place (lifecycle_order) and its manifest's dependencies, but
+ * p with m's (p NULL: none differs). The caller frees it; NULL when out of
+ * memory. */
 static order_item *dependency_items(broker *b, const plugin *p, const bay__manifest *m)
 {
     size_t n = b->nplugins;
     order_item *items = calloc(n ? n : 1, sizeof *items);
     for (size_t i = 0; items && i < n; i++) {
         const bay__manifest *qm = b->plugins[i] == p ? m : b->plugins[i]->m;
-        items[i] = (order_item){.id = b->plugins[i]->id, .deps = qm ? qm->deps : NULL, .ndeps = qm ? qm->ndeps : 0};
+        items[i] = (order_item){.id = b->plugins[i]->id, .deps = qm ? qm->deps : NULL, .ndeps = qm ? qm->ndeps : 0,
+                                .place = lifecycle_order(b, b->plugins[i], NULL)};
     }
     return items;
 }
@@ -221,19 +216,13 @@ static void moved_one(const char *name, void *user)
 }
 
 /* put_in_load_order sorts b->plugins by place (lifecycle_order), then id,
- * then after their dependencies, and ranks them so. Once discovered, each
- * provider moves to its plugin's new rank, telling subscribers. */
+ * each after its dependencies (order.h), and ranks them so. Once discovered,
+ * each provider moves to its plugin's new rank, telling subscribers. */
 static void put_in_load_order(broker *b, bool discovering)
 {
     size_t n = b->nplugins;
-    placed *v = malloc((n ? n : 1) * sizeof *v);
-    for (size_t i = 0; v && i < n; i++)
-        v[i] = (placed){b->plugins[i], lifecycle_order(b, b->plugins[i], NULL)};
-    if (v)
-        qsort(v, n, sizeof *v, by_place);
-    for (size_t i = 0; v && i < n; i++)
-        b->plugins[i] = v[i].p;
-    free(v);
+    if (n > 1)
+        qsort(b->plugins, n, sizeof *b->plugins, by_id);
     order_by_dependencies(b, discovering);
     for (size_t i = 0; !discovering && i < n; i++) {
         struct withdrawal w = {b, b->plugins[i]->id};
