@@ -23,9 +23,8 @@ static void start(void)
     h_clone_plugin(&h, "example/hello", "o/a", HELLO("A", "0", ""));
     h_clone_plugin(&h, "example/hello", "o/dep", HELLO("Dep", "5", "\"o/a\": \"*\""));
     h_clone_plugin(&h, "example/hello", "o/b", HELLO("B", "10", ""));
-    h_start(&h, NULL);
+    h_start_loaded(&h, NULL, ids);
     c = h_connect(&h, "test-order");
-    h_wait_loaded(c, ids);
 }
 
 static void stop(void)
@@ -107,9 +106,8 @@ Test(order, moves_providers_at_once_survives_a_restart_and_clears)
 
     bay_close(c);
     h_stop(&h);
-    h_start(&h, NULL);
+    h_start_loaded(&h, NULL, ids);
     c = h_connect(&h, "test-order");
-    h_wait_loaded(c, ids);
     serves("o/b o/a o/dep", "B, x!");
     expect_place("o/a", 20, "operator");
 

@@ -9,12 +9,13 @@ static harness h;
 static bay_conn *c;
 
 /* A copy of example/hello's code as re/hello, its manifest written by each test. */
-#define MANIFEST(version, greeting, more)                                                                        \
-    "{\"name\": \"Re\", \"version\": \"" version "\", \"language\": \"c\", \"entry\": \"plugin.so\","            \
+/* fields: more fields, each followed by a comma; more: more provides, each preceded by one. */
+#define MANIFEST(version, greeting, fields, more)                                                                \
+    "{\"name\": \"Re\", \"version\": \"" version "\", \"language\": \"c\", \"entry\": \"plugin.so\", " fields     \
     " \"config\": {\"greeting\": \"" greeting "\"},"                                                               \
     " \"provides\": [{\"name\": \"re.greet\", \"kind\": \"handle\", \"function\": \"greet\"}" more "]}"
 
-static const char v1[] = MANIFEST("1.0.0", "Hello", "");
+static const char v1[] = MANIFEST("1.0.0", "Hello", "", "");
 
 static void start(void)
 {
@@ -61,34 +62,35 @@ static const char *config_greeting(char *out, size_t len)
     return out;
 }
 
-/* greets asserts that re/hello answers re.greet with want. */
-static void greets(const char *want)
+/* serves asserts that re/hello is loaded at version and answers re.greet "x" with greeting. */
+static void serves(const char *version, const char *greeting)
 {
-    char out[128];
-    bay_error err;
-    cr_assert_eq(h_call_str(c, "re.greet", "x", 5000, out, sizeof out, &err), 0, "%s", err.message);
-    cr_assert_str_eq(out, want);
-}
-
-/* still_serving asserts that re/hello is loaded at version 1.0.0 and greets as it did. */
-static void still_serving(void)
-{
-    char s[64];
+    char s[64], out[128];
     h_plugin_state(c, "re/hello", s, sizeof s, NULL, 0);
     cr_assert_str_eq(s, "loaded");
-    cr_assert_str_eq(info_str("version", s, sizeof s), "1.0.0");
-    greets("Hello, x!");
+    cr_assert_str_eq(info_str("version", s, sizeof s), version);
+    bay_error err;
+    cr_assert_eq(h_call_str(c, "re.greet", "x", 5000, out, sizeof out, &err), 0, "%s", err.message);
+    cr_assert_str_eq(out, greeting);
+}
+
+/* refused writes manifest and asserts that a reload is refused with code, its message in err. */
+static void refused(const char *manifest, int code, bay_error *err)
+{
+    h_write_manifest(&h, "re/hello", manifest);
+    int rc = h_command(c, "reload", "re/hello", err);
+    cr_assert_eq(rc, code, "got %s: %s", bay_errname(rc), err->message);
+    cr_assert_str_eq(err->plugin, "re/hello");
 }
 
 Test(reload, takes_a_new_version_and_config)
 {
-    h_write_manifest(&h, "re/hello", MANIFEST("1.1.0", "Howdy", ""));
+    h_write_manifest(&h, "re/hello", MANIFEST("1.1.0", "Howdy", "", ""));
     bay_error err;
     cr_assert_eq(h_command(c, "reload", "re/hello", &err), 0, "%s", err.message);
     char s[64];
-    cr_assert_str_eq(info_str("version", s, sizeof s), "1.1.0");
     cr_assert_str_eq(config_greeting(s, sizeof s), "Howdy");
-    greets("Howdy, x!"); /* the plugin sees its new config */
+    serves("1.1.0", "Howdy, x!"); /* the plugin sees its new config */
     cr_assert(h_wait_log(&h, "manifest read again: version 1.1.0 (was 1.0.0)"));
 }
 
@@ -110,19 +112,15 @@ static void grant_as_written(const char *message)
 
 Test(reload, new_permissions_wait_for_a_grant_while_the_old_version_serves)
 {
-    h_write_manifest(&h, "re/hello",
-                     "{\"name\": \"Re\", \"version\": \"1.1.0\", \"language\": \"c\", \"entry\": \"plugin.so\","
-                     " \"permissions\": [\"call:host.now\"], \"config\": {\"greeting\": \"Hello\"},"
-                     " \"provides\": [{\"name\": \"re.greet\", \"kind\": \"handle\", \"function\": \"greet\"},"
-                     "              {\"name\": \"re.started\", \"kind\": \"event\", \"function\": \"app_started\"}]}");
     bay_error err;
-    int rc = h_command(c, "reload", "re/hello", &err);
-    cr_assert_eq(rc, BAY_EPERM, "got %s: %s", bay_errname(rc), err.message);
+    refused(MANIFEST("1.1.0", "Hello", "\"permissions\": [\"call:host.now\"],",
+                     ", {\"name\": \"re.started\", \"kind\": \"event\", \"function\": \"app_started\"}"),
+            BAY_EPERM, &err);
     cr_assert(strstr(err.message, "now asks for call:host.now, provide:re.started, not granted") &&
                   strstr(err.message, "`plugbay grant re/hello --grant call:host.now --grant provide:re.started`") &&
                   strstr(err.message, "version 1.0.0 keeps serving") && strstr(err.message, "`plugbay reload re/hello`"),
               "message: %s", err.message);
-    still_serving();
+    serves("1.0.0", "Hello, x!");
     grant_as_written(err.message);
     cr_assert_eq(h_command(c, "reload", "re/hello", &err), 0, "%s", err.message);
     char s[64];
@@ -137,18 +135,15 @@ Test(reload, new_permissions_wait_for_a_grant_while_the_old_version_serves)
 
 Test(reload, a_broken_manifest_is_refused_and_the_old_one_keeps_serving)
 {
-    const char *broken[] = {"{\"name\": \"Re\", \"version\": ,}", MANIFEST("1.x", "Howdy", "")};
+    const char *broken[] = {"{\"name\": \"Re\", \"version\": ,}", MANIFEST("1.x", "Howdy", "", "")};
     const char *why[] = {"plugin.json: line 1 column", "plugin.json: field \"version\": expected a semver string"};
     for (size_t i = 0; i < 2; i++) {
-        h_write_manifest(&h, "re/hello", broken[i]);
         bay_error err;
-        int rc = h_command(c, "reload", "re/hello", &err);
-        cr_assert_eq(rc, BAY_EMANIFEST, "got %s: %s", bay_errname(rc), err.message);
+        refused(broken[i], BAY_EMANIFEST, &err);
         cr_assert(strstr(err.message, why[i]) && strstr(err.message, "version 1.0.0 keeps serving; once plugin.json is "
                                                                      "fixed, run `plugbay reload re/hello` again"),
                   "message: %s", err.message);
-        cr_assert_str_eq(err.plugin, "re/hello");
-        still_serving();
+        serves("1.0.0", "Hello, x!");
     }
 }
 
@@ -156,23 +151,16 @@ Test(reload, a_stopped_plugin_takes_its_new_manifest_at_its_next_load)
 {
     bay_error err;
     cr_assert_eq(h_command(c, "unload", "re/hello", &err), 0, "%s", err.message);
-    h_write_manifest(&h, "re/hello", MANIFEST("2.0.0", "Hi", ""));
+    h_write_manifest(&h, "re/hello", MANIFEST("2.0.0", "Hi", "", ""));
     cr_assert_eq(h_command(c, "load", "re/hello", &err), 0, "%s", err.message);
-    char s[64];
-    cr_assert_str_eq(info_str("version", s, sizeof s), "2.0.0");
-    greets("Hi, x!");
+    serves("2.0.0", "Hi, x!");
 }
 
 Test(reload, a_dependency_cycle_is_refused)
 {
-    h_write_manifest(&h, "re/hello",
-                     "{\"name\": \"Re\", \"version\": \"1.1.0\", \"language\": \"c\", \"entry\": \"plugin.so\","
-                     " \"dependencies\": {\"re/hello\": \"*\"}, \"config\": {\"greeting\": \"Hello\"},"
-                     " \"provides\": [{\"name\": \"re.greet\", \"kind\": \"handle\", \"function\": \"greet\"}]}");
     bay_error err;
-    int rc = h_command(c, "reload", "re/hello", &err);
-    cr_assert_eq(rc, BAY_EMANIFEST, "got %s: %s", bay_errname(rc), err.message);
+    refused(MANIFEST("1.1.0", "Hello", "\"dependencies\": {\"re/hello\": \"*\"},", ""), BAY_EMANIFEST, &err);
     cr_assert(strstr(err.message, "field \"dependencies\": dependency cycle: re/hello -> re/hello"), "message: %s",
               err.message);
-    still_serving();
+    serves("1.0.0", "Hello, x!");
 }
