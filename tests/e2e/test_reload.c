@@ -17,13 +17,19 @@ static bay_conn *c;
 
 static const char v1[] = MANIFEST("1.0.0", "Hello", "", "");
 
+/* A copy of test/timer's code as re/timer: timers is its "timers" field followed by a comma, or "" for none. */
+#define TIMER(timers)                                                                                             \
+    "{\"name\": \"Re timer\", \"version\": \"1.0.0\", \"language\": \"c\", \"entry\": \"plugin.so\", " timers      \
+    " \"provides\": [{\"name\": \"timer.count\", \"kind\": \"handle\"}]}"
+
 static void start(void)
 {
     h_setup(&h, NULL);
     h_clone_plugin(&h, "example/hello", "re/hello", v1);
+    h_clone_plugin(&h, "test/timer", "re/timer", TIMER(""));
     h_start(&h, NULL);
     c = h_connect(&h, "test-reload");
-    const char *ids[] = {"re/hello", NULL};
+    const char *ids[] = {"re/hello", "re/timer", NULL};
     h_wait_loaded(c, ids);
 }
 
@@ -163,4 +169,30 @@ Test(reload, a_dependency_cycle_is_refused)
     cr_assert(strstr(err.message, "field \"dependencies\": dependency cycle: re/hello -> re/hello"), "message: %s",
               err.message);
     serves("1.0.0", "Hello, x!");
+}
+
+/* ticks returns how many ticks re/timer counted. */
+static int64_t ticks(void)
+{
+    bay_value *res = NULL;
+    bay_error err;
+    cr_assert_eq(h_call_json(c, "timer.count", "[]", 5000, &res, &err), 0, "%s", err.message);
+    int64_t n = bay_value_int(res);
+    bay_value_free(res);
+    return n;
+}
+
+static bool ticked_twice(void *arg)
+{
+    (void)arg;
+    return ticks() >= 2;
+}
+
+Test(reload, a_timer_added_to_the_manifest_ticks_after_the_reload)
+{
+    cr_assert_eq(ticks(), 0, "no timer yet");
+    h_write_manifest(&h, "re/timer", TIMER("\"timers\": [{\"name\": \"tick\", \"interval_ms\": 50}],"));
+    bay_error err;
+    cr_assert_eq(h_command(c, "reload", "re/timer", &err), 0, "%s", err.message);
+    cr_assert(h_wait_until(ticked_twice, NULL, H_WAIT_MS), "the new timer ticks");
 }
