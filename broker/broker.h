@@ -130,6 +130,7 @@ typedef struct plugin_life {
     bool no_restart;       /* its failure is not a crash worth restarting (load error) */
     waiter *waiters;       /* requests answered when it settles */
     plugin_timer *timers;  /* its manifest's timers, while loaded */
+    bay__manifest *next;   /* plugin.json as reload read it again, taken once its worker is gone; or NULL */
 } plugin_life;
 
 /* Its worker process: supervise.c's alone (others read pid and kill_sent). */

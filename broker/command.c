@@ -39,7 +39,7 @@ static void set_str(bay_value *map, const char *key, const char *s)
 }
 
 /* summary is what list shows of one plugin; info and status add to it. */
-static bay_value *summary(const plugin *p)
+static bay_value *summary(broker *b, const plugin *p)
 {
     bay_value *v = bay_map();
     bay_map_set(v, "id", bay_str(p->id));
@@ -54,6 +54,9 @@ static bay_value *summary(const plugin *p)
     bay_map_set(v, "provides", provides);
     bay_map_set(v, "restarts", bay_int(p->life.restarts));
     bay_map_set(v, "reason", bay_str(p->life.reason));
+    bool by_operator;
+    bay_map_set(v, "order", bay_int(lifecycle_order(b, p, &by_operator)));
+    bay_map_set(v, "order_by", bay_str(by_operator ? "operator" : "manifest"));
     return v;
 }
 
@@ -87,9 +90,29 @@ static void add_runtime(bay_value *v, const plugin *p)
     bay_map_set(v, "refused", p->proc.refused ? bay_value_copy(p->proc.refused) : bay_map());
 }
 
+/* order_note writes to out why p loads later than its place says: the
+ * dependencies placed after it that it still comes after ("" when none). */
+static const char *order_note(broker *b, const plugin *p, char *out, size_t len)
+{
+    int64_t mine = lifecycle_order(b, p, NULL);
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; p->m && i < p->m->ndeps && used < len; i++) {
+        const plugin *d = broker_plugin(b, p->m->deps[i].id);
+        int64_t theirs = d ? lifecycle_order(b, d, NULL) : mine;
+        if (theirs > mine)
+            used += (size_t)snprintf(out + used, len - used, "%s%s (order %lld)", used ? ", " : "", d->id,
+                                     (long long)theirs);
+    }
+    if (used && used < len)
+        snprintf(out + used, len - used, " come%s first: a plugin loads after its dependencies whatever its order",
+                 strchr(out, ',') ? "" : "s");
+    return out;
+}
+
 static bay_value *info(broker *b, const plugin *p)
 {
-    bay_value *v = summary(p);
+    bay_value *v = summary(b, p);
     add_runtime(v, p);
     const bay__manifest *m = p->m;
     if (m == NULL)
@@ -125,6 +148,8 @@ static bay_value *info(broker *b, const plugin *p)
     for (size_t i = 0; i < m->ndeps; i++)
         bay_map_set(deps, m->deps[i].id, bay_str(m->deps[i].range));
     bay_map_set(v, "dependencies", deps);
+    char after[300];
+    bay_map_set(v, "order_note", bay_str(order_note(b, p, after, sizeof after)));
     bay_map_set(v, "permissions", strv_value(m->permissions, m->npermissions));
     char **requested = permission_requested(m);
     bay_map_set(v, "requested", requested ? list_value(requested) : bay_array());
@@ -153,7 +178,7 @@ static bay_value *status(broker *b)
     bay_map_set(br, "calls_in_flight", bay_int((int64_t)route_in_flight(b)));
     bay_map_set(br, "fast_channels", bay_int((int64_t)fastpath_count(b)));
     for (size_t i = 0; i < b->nplugins; i++) {
-        bay_value *s = summary(b->plugins[i]);
+        bay_value *s = summary(b, b->plugins[i]);
         add_runtime(s, b->plugins[i]);
         bay_array_push(plugins, s);
     }
@@ -207,10 +232,12 @@ static int unload_for(broker *b, plugin *p, bool disable, bay_error *err)
     return moved;
 }
 
-/* choose picks what the command's "grant" and "grant_all" give p (permission_choose). */
-static int choose(const plugin *p, const bay_value *args, char ***out, bay_error *err)
+/* choose picks what the command's "grant" and "grant_all" give p (permission_choose) among what manifest m asks. */
+static int choose(const plugin *p, const bay__manifest *m, const bay_value *args, char ***out, bay_error *err)
 {
-    return permission_choose(p->id, p->m, bay_map_get(args, "grant"), bay_value_bool(bay_map_get(args, "grant_all")),
+    if (m == NULL)
+        return bay_error_set(err, BAY_EMANIFEST, p->id, "%s has an invalid manifest: %s", p->id, p->life.reason);
+    return permission_choose(p->id, m, bay_map_get(args, "grant"), bay_value_bool(bay_map_get(args, "grant_all")),
                              out, err);
 }
 
@@ -222,7 +249,7 @@ static int cmd_list(broker *b, plugin *p, const bay_value *args, bay_value **out
     (void)p, (void)args, (void)err;
     *out = bay_array();
     for (size_t i = 0; i < b->nplugins; i++)
-        bay_array_push(*out, summary(b->plugins[i]));
+        bay_array_push(*out, summary(b, b->plugins[i]));
     return 0;
 }
 
@@ -251,7 +278,7 @@ static int cmd_install(broker *b, plugin *p, const bay_value *args, bay_value **
     char **granted;
     int rc = lifecycle_signature(b, p, err);
     if (rc == 0)
-        rc = choose(p, args, &granted, err);
+        rc = choose(p, p->m, args, &granted, err);
     if (rc)
         return rc;
     bay_error e;
@@ -272,13 +299,25 @@ static int cmd_disable(broker *b, plugin *p, const bay_value *args, bay_value **
     return unload_for(b, p, true, err);
 }
 
+/* not_installed refuses a command on p, which is not installed, saying how to install it. */
+static int not_installed(const plugin *p, bay_error *err)
+{
+    return bay_error_set(err, BAY_ESTATE, p->id,
+                         "%s is not installed; run `plugbay install %s --grant-all` (or --grant PERM for each "
+                         "permission you grant)",
+                         p->id, p->id);
+}
+
 static int cmd_enable(broker *b, plugin *p, const bay_value *args, bay_value **out, bay_error *err)
 {
     (void)args, (void)out;
     if (p->life.state == PS_AVAILABLE)
-        return bay_error_set(err, BAY_ESTATE, p->id, "%s is not installed; run `plugbay install %s --grant-all` (or --grant PERM for each permission you grant)", p->id, p->id);
+        return not_installed(p, err);
+    int rc = lifecycle_renew(b, p, true, err);
+    if (rc)
+        return rc;
     bay_error e;
-    int rc = bay__state_set_failed(b->state, p->id, NULL, &e);
+    rc = bay__state_set_failed(b->state, p->id, NULL, &e);
     if (rc == 0)
         rc = bay__state_set_enabled(b->state, p->id, true, &e);
     if (rc)
@@ -288,15 +327,18 @@ static int cmd_enable(broker *b, plugin *p, const bay_value *args, bay_value **o
     return 0;
 }
 
-/* cmd_grant adds permissions to an installed plugin; calls see them at once,
- * provides at its next load. */
+/* cmd_grant adds permissions to an installed plugin, among those its
+ * plugin.json asks for now; calls see them at once, provides at its next load. */
 static int cmd_grant(broker *b, plugin *p, const bay_value *args, bay_value **out, bay_error *err)
 {
     bay__state_plugin *sp = bay__state_find(b->state, p->id);
     if (sp == NULL)
-        return bay_error_set(err, BAY_ESTATE, p->id, "%s is not installed; run `plugbay install %s --grant-all` (or --grant PERM for each permission you grant)", p->id, p->id);
+        return not_installed(p, err);
     char **chosen;
-    int rc = choose(p, args, &chosen, err);
+    bay__manifest *now = NULL; /* what plugin.json asks for now (a reload waits on it), else what p runs with */
+    bay__manifest_load(b->opt.plugins_dir, p->id, &now, NULL);
+    int rc = choose(p, now ? now : p->m, args, &chosen, err);
+    bay__manifest_free(now);
     if (rc)
         return rc;
     size_t had = 0, more = 0;
@@ -326,7 +368,8 @@ static int cmd_grant(broker *b, plugin *p, const bay_value *args, bay_value **ou
 static int cmd_load(broker *b, plugin *p, const bay_value *args, bay_value **out, bay_error *err)
 {
     (void)args, (void)out;
-    return lifecycle_load(b, p, err);
+    int rc = lifecycle_renew(b, p, false, err);
+    return rc ? rc : lifecycle_load(b, p, err);
 }
 
 static int cmd_unload(broker *b, plugin *p, const bay_value *args, bay_value **out, bay_error *err)
@@ -338,7 +381,37 @@ static int cmd_unload(broker *b, plugin *p, const bay_value *args, bay_value **o
 static int cmd_reload(broker *b, plugin *p, const bay_value *args, bay_value **out, bay_error *err)
 {
     (void)args, (void)out;
-    return lifecycle_unload(b, p, true, PS_STOPPED, err);
+    return lifecycle_reload(b, p, err);
+}
+
+/* cmd_order sets p's place in load order ({"order": N}) or gives it back to
+ * its manifest ({"clear": true}), keeps it in the state folder and moves its
+ * providers at once; answers p's place and where it comes from. */
+static int cmd_order(broker *b, plugin *p, const bay_value *args, bay_value **out, bay_error *err)
+{
+    const bay_value *order = bay_map_get(args, "order");
+    bool clear = bay_value_bool(bay_map_get(args, "clear"));
+    if ((order == NULL) == !clear || (order && bay_value_type(order) != BAY_INT))
+        return bay_error_set(err, BAY_EINVAL, p->id, "command \"order\" needs {\"id\": ID, \"order\": N} or "
+                             "{\"id\": ID, \"clear\": true}");
+    if (bay__state_find(b->state, p->id) == NULL)
+        return not_installed(p, err);
+    int64_t n = bay_value_int(order);
+    bay_error e;
+    int rc = bay__state_set_order(b->state, p->id, order ? &n : NULL, &e);
+    if (rc == BAY_EINVAL)
+        return bay_error_set(err, rc, p->id, "%s", e.message);
+    if (rc)
+        return not_saved(p, "order not changed", &e, err);
+    lifecycle_reorder(b);
+    bool by_operator;
+    *out = bay_map();
+    bay_map_set(*out, "id", bay_str(p->id));
+    bay_map_set(*out, "order", bay_int(lifecycle_order(b, p, &by_operator)));
+    bay_map_set(*out, "order_by", bay_str(by_operator ? "operator" : "manifest"));
+    char after[300];
+    bay_map_set(*out, "order_note", bay_str(order_note(b, p, after, sizeof after)));
+    return 0;
 }
 
 /* ---- the hosts an admin lets in (host.add, host.list, host.remove) ------- */
@@ -503,6 +576,7 @@ static const command commands[] = {
     {"host.remove", BAY_ROLE_ADMIN, false, false, cmd_host_remove},
     {"audit", BAY_ROLE_ADMIN, false, false, logs_audit},
     {"logs", BAY_ROLE_OBSERVER, true, false, logs_plugin},
+    {"order", BAY_ROLE_ADMIN, true, false, cmd_order},
 };
 
 /* find_command returns the command named name, or NULL with err listing them. */

@@ -390,7 +390,8 @@ void fastpath_notice(broker *b, const char *what, const char *name, const char *
 {
     if (b->fast == NULL)
         return;
-    if (strcmp(what, "provider-added") == 0 || strcmp(what, "provider-removed") == 0) {
+    if (strcmp(what, "provider-added") == 0 || strcmp(what, "provider-removed") == 0 ||
+        strcmp(what, "provider-moved") == 0) {
         for (interest **ii = &b->fast->interests, *i; (i = *ii) != NULL;) {
             if (strcmp(i->name, name) != 0) {
                 ii = &i->next;

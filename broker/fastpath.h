@@ -45,7 +45,7 @@ bool fastpath_draining(const broker *b, const plugin *p);
 void fastpath_worker_gone(broker *b, plugin *p, const char *why);
 
 /* fastpath_notice revokes what a registry change (provider-added,
- * provider-removed) or a plugin leaving the loaded state makes stale. It sees
+ * provider-removed, provider-moved) or a plugin leaving the loaded state makes stale. It sees
  * every notice lifecycle_notice sends. */
 void fastpath_notice(broker *b, const char *what, const char *name, const char *plugin, const char *state,
                      const char *reason);

@@ -125,11 +125,17 @@ void lifecycle_settle(broker *b, plugin *p)
     p->life.waiters = NULL;
 }
 
-static int by_load_order(const void *a, const void *b)
+int64_t lifecycle_order(broker *b, const plugin *p, bool *by_operator)
 {
-    const plugin *x = *(plugin *const *)a, *y = *(plugin *const *)b;
-    int ox = x->m ? x->m->order : 0, oy = y->m ? y->m->order : 0;
-    return ox != oy ? (ox < oy ? -1 : 1) : strcmp(x->id, y->id);
+    const bay__state_plugin *sp = bay__state_find(b->state, p->id);
+    if (by_operator)
+        *by_operator = sp && sp->ordered;
+    return sp && sp->ordered ? sp->order : p->m ? p->m->order : 0;
+}
+
+static int by_id(const void *a, const void *b)
+{
+    return strcmp((*(plugin *const *)a)->id, (*(plugin *const *)b)->id);
 }
 
 static plugin *plugin_new(broker *b, const char *id)
@@ -158,22 +164,35 @@ static void discovered_invalid(plugin *p, const char *label, const char *why)
     bay__log(BAY_LOG_ERROR, p->id, "%s: %s", label, why);
 }
 
-/* order_by_dependencies sorts b->plugins, in load order, so that each comes
- * after its dependencies (order.h); those in or behind a cycle are invalid,
- * and last. Out of memory, the load order stays. */
-static void order_by_dependencies(broker *b)
+/* dependency_items returns b->plugins, in their order, as order.h's items:
+ * each with its place (lifecycle_order) and its manifest's dependencies, but
+ * p with m's (p NULL: none differs). The caller frees it; NULL when out of
+ * memory. */
+static order_item *dependency_items(broker *b, const plugin *p, const bay__manifest *m)
 {
     size_t n = b->nplugins;
     order_item *items = calloc(n ? n : 1, sizeof *items);
-    plugin **sorted = malloc((n ? n : 1) * sizeof *sorted);
     for (size_t i = 0; items && i < n; i++) {
-        const bay__manifest *m = b->plugins[i]->m;
-        items[i] = (order_item){.id = b->plugins[i]->id, .deps = m ? m->deps : NULL, .ndeps = m ? m->ndeps : 0};
+        const bay__manifest *qm = b->plugins[i] == p ? m : b->plugins[i]->m;
+        items[i] = (order_item){.id = b->plugins[i]->id, .deps = qm ? qm->deps : NULL, .ndeps = qm ? qm->ndeps : 0,
+                                .place = lifecycle_order(b, b->plugins[i], NULL)};
     }
+    return items;
+}
+
+/* order_by_dependencies sorts b->plugins, in load order, so that each comes
+ * after its dependencies (order.h); those in or behind a cycle are last, and
+ * invalid when discovering (later, a manifest that would make a cycle is
+ * refused before it is taken). Out of memory, the load order stays. */
+static void order_by_dependencies(broker *b, bool discovering)
+{
+    size_t n = b->nplugins;
+    order_item *items = dependency_items(b, NULL, NULL);
+    plugin **sorted = malloc((n ? n : 1) * sizeof *sorted);
     if (n && items && sorted && order_plugins(items, n) == 0) {
         for (size_t i = 0; i < n; i++) {
             sorted[items[i].rank] = b->plugins[i];
-            if (items[i].cyclic)
+            if (items[i].cyclic && discovering)
                 discovered_invalid(b->plugins[i], "refused", items[i].cycle);
         }
         memcpy(b->plugins, sorted, n * sizeof *sorted);
@@ -182,6 +201,136 @@ static void order_by_dependencies(broker *b)
         b->plugins[i]->rank = (int64_t)i;
     free(items);
     free(sorted);
+}
+
+/* Whom the notices of a registry change name (moved_one, withdraw_one). */
+struct withdrawal {
+    broker *b;
+    const char *who;
+};
+
+static void moved_one(const char *name, void *user)
+{
+    struct withdrawal *w = user;
+    lifecycle_notice(w->b, "provider-moved", name, w->who, "", "");
+}
+
+/* put_in_load_order sorts b->plugins by place (lifecycle_order), then id,
+ * each after its dependencies (order.h), and ranks them so. Once discovered,
+ * each provider moves to its plugin's new rank, telling subscribers. */
+static void put_in_load_order(broker *b, bool discovering)
+{
+    size_t n = b->nplugins;
+    if (n > 1)
+        qsort(b->plugins, n, sizeof *b->plugins, by_id);
+    order_by_dependencies(b, discovering);
+    for (size_t i = 0; !discovering && i < n; i++) {
+        struct withdrawal w = {b, b->plugins[i]->id};
+        bay__registry_rerank(b->reg, b->plugins[i], b->plugins[i]->rank, moved_one, &w);
+    }
+}
+
+void lifecycle_reorder(broker *b)
+{
+    put_in_load_order(b, false);
+}
+
+/* no_cycle refuses manifest m for p when its dependencies would close a cycle. */
+static int no_cycle(broker *b, const plugin *p, const bay__manifest *m, bay_error *err)
+{
+    order_item *items = dependency_items(b, p, m);
+    int rc = items ? order_plugins(items, b->nplugins) : BAY_ENOMEM;
+    if (rc)
+        bay_error_set(err, rc, NULL, "out of memory");
+    for (size_t i = 0; rc == 0 && i < b->nplugins; i++)
+        if (b->plugins[i] == p && items[i].cyclic)
+            rc = bay_error_set(err, BAY_EMANIFEST, p->id, "%s: field \"dependencies\": %s", m->path, items[i].cycle);
+    free(items);
+    return rc;
+}
+
+/* consented refuses manifest m for p while it asks for permissions that p's
+ * did not and that no grant covers (permission_unconsented), naming them and
+ * the command that grants them. */
+static int consented(broker *b, const plugin *p, const bay__manifest *m, bay_error *err)
+{
+    bay__state_plugin *sp = bay__state_find(b->state, p->id);
+    char **wanted = permission_unconsented(p->m, m, sp ? sp->granted : NULL);
+    if (wanted == NULL)
+        return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
+    char list[600], grant[1024];
+    permission_join(wanted, list, sizeof list);
+    permission_grant_command(p->id, wanted, grant, sizeof grant);
+    int rc = wanted[0] ? bay_error_set(err, BAY_EPERM, p->id, "%s now asks for %s, not granted; grant %s with `%s`",
+                                       m->path, list, wanted[1] ? "them" : "it", grant)
+                       : 0;
+    bay__strv_free(wanted);
+    return rc;
+}
+
+/* renew reads p's plugin.json again, as discovery does, and checks it: 0
+ * with *out (the caller's); or the manifest's error, a dependency cycle, or
+ * BAY_EPERM for permissions it waits on (consented), each in err, which
+ * ends with what keeps serving meanwhile and the command to run again (again). */
+static int renew(broker *b, plugin *p, const char *again, bay__manifest **out, bay_error *err)
+{
+    bay__manifest *m = NULL;
+    bay_error e;
+    int rc = bay__manifest_load(b->opt.plugins_dir, p->id, &m, &e);
+    if (rc == 0 && (rc = no_cycle(b, p, m, &e)) == 0)
+        rc = consented(b, p, m, &e);
+    if (rc == 0) {
+        *out = m;
+        return 0;
+    }
+    bay__manifest_free(m);
+    const char *when = rc == BAY_EPERM ? "once granted" : "once plugin.json is fixed";
+    if (p->proc.pid)
+        return bay_error_set(err, rc, p->id, "%s; version %s keeps serving; %s, run `%s` again", e.message,
+                             p->m->version, when, again);
+    return bay_error_set(err, rc, p->id, "%s; %s, run `%s` again", e.message, when, again);
+}
+
+/* adopt makes m p's manifest (p runs no worker, so nothing holds the old
+ * one) and puts the plugins in load order again, as its place may change. */
+static void adopt(broker *b, plugin *p, bay__manifest *m)
+{
+    bay__log(BAY_LOG_INFO, p->id, "manifest read again: version %s (was %s)", m->version, p->m->version);
+    bay__manifest_free(p->m);
+    p->m = m;
+    free(p->life.timers);
+    p->life.timers = NULL;
+    put_in_load_order(b, false);
+}
+
+int lifecycle_renew(broker *b, plugin *p, bool fresh, bay_error *err)
+{
+    if (p->m == NULL || p->proc.pid || transition_load(p->life.state, fresh) != LOAD_START)
+        return 0;
+    bay__manifest *m;
+    char again[200];
+    snprintf(again, sizeof again, "plugbay %s %s", fresh ? "enable" : "load", p->id);
+    int rc = renew(b, p, again, &m, err);
+    if (rc == 0)
+        adopt(b, p, m);
+    return rc;
+}
+
+int lifecycle_reload(broker *b, plugin *p, bay_error *err)
+{
+    bay__manifest *m = NULL;
+    char again[200];
+    snprintf(again, sizeof again, "plugbay reload %s", p->id);
+    int rc = p->m && p->life.state != PS_INVALID ? renew(b, p, again, &m, err) : 0;
+    if (rc)
+        return rc;
+    if (m && p->proc.pid) { /* taken once its worker is gone */
+        bay__manifest_free(p->life.next);
+        p->life.next = m;
+    } else if (m) {
+        adopt(b, p, m);
+    }
+    return lifecycle_unload(b, p, true, PS_STOPPED, err);
 }
 
 /* initial_state derives a discovered plugin's state from the persistent state. */
@@ -226,9 +375,7 @@ int lifecycle_discover(broker *b, bay_error *err)
         initial_state(b, p);
     }
     bay__strv_free(ids);
-    if (b->nplugins > 1)
-        qsort(b->plugins, b->nplugins, sizeof *b->plugins, by_load_order);
-    order_by_dependencies(b);
+    put_in_load_order(b, true);
     for (size_t i = 0; i < b->nplugins; i++) {
         plugin *p = b->plugins[i];
         if (p->life.state != PS_INVALID && depends_host_check(b, p, &e) != 0)
@@ -361,11 +508,6 @@ void lifecycle_worker_ready(broker *b, plugin *p)
     free(raw);
     bay_value_free(args);
 }
-
-struct withdrawal {
-    broker *b;
-    const char *who;
-};
 
 static void withdraw_one(const char *name, void *user)
 {
@@ -574,6 +716,10 @@ void lifecycle_worker_gone(broker *b, plugin *p, const char *why)
     if (p->worker)
         conn_close(b, p->worker);
     withdraw(b, p);
+    if (p->life.next) { /* a reload read it: the next load takes it */
+        adopt(b, p, p->life.next);
+        p->life.next = NULL;
+    }
     if (was == PS_UNLOADING) {
         set_state(b, p, p->life.rest, NULL);
         if (p->life.then_load) {
@@ -643,6 +789,7 @@ void lifecycle_free(broker *b)
         if (p->proc.out_fd >= 0)
             close(p->proc.out_fd);
         bay__manifest_free(p->m);
+        bay__manifest_free(p->life.next);
         bay_value_free(p->proc.refused);
         free(p->life.timers);
         free(p->id);

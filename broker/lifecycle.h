@@ -16,6 +16,26 @@ int lifecycle_load(broker *b, plugin *p, bay_error *err);
 /* lifecycle_load_fresh loads p, just installed or enabled: available,
  * disabled and failed count as stopped, and its crash count starts again. */
 int lifecycle_load_fresh(broker *b, plugin *p, bay_error *err);
+/* lifecycle_renew reads p's plugin.json again before a load an operator
+ * asked for (fresh: at enable, as lifecycle_load_fresh) and takes it when p
+ * runs no worker and would start: a changed version, config, provides,
+ * timers, dependencies or order count from this load on. 0 also when there
+ * is nothing to read (p running, or invalid); else the manifest's error, a
+ * dependency cycle it would make, or BAY_EPERM naming the permissions it asks
+ * for that p's manifest did not and no grant covers, with the `plugbay grant`
+ * line that grants them: p then keeps the manifest it has. */
+int lifecycle_renew(broker *b, plugin *p, bool fresh, bay_error *err);
+/* lifecycle_reload unloads p after its calls drain and loads it again with
+ * plugin.json read again, refused as lifecycle_renew refuses (p then goes on
+ * serving with the manifest it has). */
+int lifecycle_reload(broker *b, plugin *p, bay_error *err);
+/* lifecycle_order returns p's place in load order, lower first: an
+ * operator's (plugbay order; *by_operator true when by_operator is not NULL)
+ * or its manifest's "order". */
+int64_t lifecycle_order(broker *b, const plugin *p, bool *by_operator);
+/* lifecycle_reorder puts the plugins in load order again after a place
+ * changed: providers move, subscribers hear "provider-moved". */
+void lifecycle_reorder(broker *b);
 /* lifecycle_unload stops p after its in-flight calls drain; it then rests in
  * `rest` (PS_STOPPED, PS_DISABLED or PS_AVAILABLE), or loads again when then_load. */
 int lifecycle_unload(broker *b, plugin *p, bool then_load, plugin_state rest, bay_error *err);

@@ -41,6 +41,20 @@ static void describe(order_item *items, size_t n, size_t start, const bool *left
     }
 }
 
+/* preferred writes to pref the indexes of the n items by place, lower
+ * first, those of one place in the order given (an insertion sort: stable). */
+static void preferred(const order_item *items, size_t n, size_t *pref)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t at = i;
+        while (at > 0 && items[pref[at - 1]].place > items[i].place) {
+            pref[at] = pref[at - 1];
+            at--;
+        }
+        pref[at] = i;
+    }
+}
+
 int order_plugins(order_item *items, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -49,16 +63,22 @@ int order_plugins(order_item *items, size_t n)
         items[i].cycle[0] = '\0';
     }
     bool *left = calloc(n ? 2 * n : 1, sizeof *left);
-    if (left == NULL)
+    size_t *pref = calloc(n ? n : 1, sizeof *pref);
+    if (left == NULL || pref == NULL) {
+        free(left);
+        free(pref);
         return BAY_ENOMEM;
+    }
     bool *seen = left + n; /* describe's */
     for (size_t i = 0; i < n; i++)
         left[i] = true;
+    preferred(items, n, pref);
     /* Repeatedly place the first item (in the preferred order) whose dependencies are all placed. */
     size_t placed = 0;
     for (bool progress = true; progress && placed < n;) {
         progress = false;
-        for (size_t i = 0; i < n && !progress; i++) {
+        for (size_t k = 0; k < n && !progress; k++) {
+            size_t i = pref[k];
             bool ready = left[i];
             for (size_t j = 0; ready && j < items[i].ndeps; j++) {
                 size_t d = find(items, n, items[i].deps[j].id);
@@ -76,9 +96,10 @@ int order_plugins(order_item *items, size_t n)
             items[i].cyclic = true;
             describe(items, n, i, left, seen);
         }
-    for (size_t i = 0; i < n; i++)
-        if (left[i])
-            items[i].rank = placed++;
+    for (size_t k = 0; k < n; k++)
+        if (left[pref[k]])
+            items[pref[k]].rank = placed++;
     free(left);
+    free(pref);
     return 0;
 }

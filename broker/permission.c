@@ -1,16 +1,25 @@
 /* broker/permission.c — what a plugin asks for, what the user grants it, and whether a grant covers an operation. */
 #include "permission.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* listed tells whether the NULL-terminated v holds s. */
+static bool listed(char *const *v, const char *s)
+{
+    for (; v && *v; v++)
+        if (strcmp(*v, s) == 0)
+            return true;
+    return false;
+}
+
 /* add appends a copy of s to the NULL-terminated *v (count *n) unless it is there already. */
 static int add(char ***v, size_t *n, const char *s)
 {
-    for (size_t i = 0; i < *n; i++)
-        if (strcmp((*v)[i], s) == 0)
-            return 0;
+    if (listed(*v, s))
+        return 0;
     char **grown = realloc(*v, (*n + 2) * sizeof *grown);
     if (grown == NULL)
         return BAY_ENOMEM;
@@ -48,23 +57,79 @@ bool permission_match(const char *granted, const char *wanted)
     return strcmp(granted, wanted) == 0;
 }
 
-bool permission_granted(char *const *granted, const char *kind, const char *name)
+/* covered tells whether a grant of the NULL-terminated granted covers wanted. */
+static bool covered(char *const *granted, const char *wanted)
 {
-    char wanted[300];
-    snprintf(wanted, sizeof wanted, "%s:%s", kind, name);
     for (char *const *g = granted; g && *g; g++)
         if (permission_match(*g, wanted))
             return true;
     return false;
 }
 
-/* join writes v as "a, b, c" into out. */
-static void join(char *const *v, char *out, size_t len)
+bool permission_granted(char *const *granted, const char *kind, const char *name)
+{
+    char wanted[300];
+    snprintf(wanted, sizeof wanted, "%s:%s", kind, name);
+    return covered(granted, wanted);
+}
+
+char **permission_unconsented(const bay__manifest *was, const bay__manifest *now, char *const *granted)
+{
+    char **asked = permission_requested(now), **before = was ? permission_requested(was) : NULL;
+    char **out = calloc(1, sizeof *out);
+    size_t n = 0;
+    int rc = asked && out && (before || !was) ? 0 : BAY_ENOMEM;
+    for (char **a = asked; rc == 0 && *a; a++)
+        if (!listed(before, *a) && !covered(granted, *a))
+            rc = add(&out, &n, *a);
+    bay__strv_free(asked);
+    bay__strv_free(before);
+    if (rc) {
+        bay__strv_free(out);
+        return NULL;
+    }
+    return out;
+}
+
+void permission_join(char *const *v, char *out, size_t len)
 {
     size_t n = 0;
     out[0] = '\0';
     for (size_t i = 0; v && v[i] && n < len; i++)
         n += (size_t)snprintf(out + n, len - n, "%s%s", i ? ", " : "", v[i]);
+}
+
+/* append formats onto out (len bytes, used of them so far), cut to fit; returns the new length. */
+static size_t append(char *out, size_t len, size_t used, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static size_t append(char *out, size_t len, size_t used, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = used < len ? vsnprintf(out + used, len - used, fmt, ap) : 0;
+    va_end(ap);
+    return used + (n > 0 ? (size_t)n : 0);
+}
+
+/* shell_word appends s to out as append does, as one shell word: as it is
+ * when every character is one no shell reads specially, else in single
+ * quotes (a ' inside as '\''). */
+static size_t shell_word(const char *s, char *out, size_t len, size_t used)
+{
+    static const char plain[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:/=@%+,-";
+    if (*s && strspn(s, plain) == strlen(s))
+        return append(out, len, used, "%s", s);
+    used = append(out, len, used, "'");
+    for (; *s; s++)
+        used = *s == '\'' ? append(out, len, used, "'\\''") : append(out, len, used, "%c", *s);
+    return append(out, len, used, "'");
+}
+
+void permission_grant_command(const char *id, char *const *perms, char *out, size_t len)
+{
+    size_t used = shell_word(id, out, len, append(out, len, 0, "plugbay grant "));
+    for (char *const *p = perms; p && *p; p++)
+        used = shell_word(*p, out, len, append(out, len, used, " --grant "));
 }
 
 int permission_choose(const char *id, const bay__manifest *m, const bay_value *grant, bool all, char ***out,
@@ -77,7 +142,7 @@ int permission_choose(const char *id, const bay__manifest *m, const bay_value *g
         *out = requested;
         return 0;
     }
-    join(requested, list, sizeof list);
+    permission_join(requested, list, sizeof list);
     int rc = 0;
     if (requested[0] && bay_value_len(grant) == 0)
         rc = bay_error_set(err, BAY_EPERM, NULL,

@@ -24,6 +24,23 @@ bool permission_match(const char *granted, const char *wanted);
  * nothing) covers KIND:NAME, such as call:greet or provide:greet. */
 bool permission_granted(char *const *granted, const char *kind, const char *name);
 
+/* permission_unconsented returns what manifest now asks for that manifest was
+ * (the one the plugin ran with; NULL: none) did not, and that no grant of the
+ * NULL-terminated list granted (NULL: nothing) covers: what a changed manifest
+ * waits on consent for. A NULL-terminated list the caller frees with
+ * bay__strv_free (empty when nothing), or NULL when out of memory. */
+char **permission_unconsented(const bay__manifest *was, const bay__manifest *now, char *const *granted);
+
+/* permission_join writes the NULL-terminated v (NULL: none) to out (len
+ * bytes) as "a, b, c", cut to fit. */
+void permission_join(char *const *v, char *out, size_t len);
+
+/* permission_grant_command writes to out (len bytes) the command line that
+ * grants plugin id the NULL-terminated perms, ready to paste into a shell:
+ * "plugbay grant ID --grant A --grant B", a word quoted ('call:editor.*')
+ * when a shell would read it otherwise. */
+void permission_grant_command(const char *id, char *const *perms, char *out, size_t len);
+
 /* permission_choose picks what to grant plugin id (manifest m) at install or
  * grant: all it asks for when all is true, else the strings of array grant,
  * each of which it must ask for. *out gets a NULL-terminated list the caller

@@ -133,6 +133,19 @@ int bay__registry_declare(bay__registry *r, const char *name, int kind, const ch
     return declare(r, name, kind, by, &e, err);
 }
 
+/* place inserts p into e's providers (which have room for it) after those of a rank not above its own;
+ * returns where. */
+static size_t place(bay__extpoint *e, bay__provider *p)
+{
+    size_t at = e->nproviders;
+    while (at > 0 && e->providers[at - 1]->rank > p->rank)
+        at--;
+    memmove(&e->providers[at + 1], &e->providers[at], (e->nproviders - at) * sizeof(bay__provider *));
+    e->providers[at] = p;
+    e->nproviders++;
+    return at;
+}
+
 static ptrdiff_t find_owner(const bay__extpoint *e, const void *owner)
 {
     for (size_t i = 0; i < e->nproviders; i++)
@@ -159,12 +172,7 @@ int bay__registry_add(bay__registry *r, const char *name, int kind, void *owner,
     }
     p->owner = owner;
     p->rank = rank;
-    size_t at = e->nproviders;
-    while (at > 0 && e->providers[at - 1]->rank > rank)
-        at--;
-    memmove(&e->providers[at + 1], &e->providers[at], (e->nproviders - at) * sizeof(bay__provider *));
-    e->providers[at] = p;
-    e->nproviders++;
+    place(e, p);
     return 0;
 }
 
@@ -198,6 +206,28 @@ size_t bay__registry_remove_owner(bay__registry *r, void *owner, void (*fn)(cons
             fn(r->eps[k]->name, user);
     }
     return removed;
+}
+
+size_t bay__registry_rerank(bay__registry *r, void *owner, int64_t rank, void (*fn)(const char *name, void *user),
+                            void *user)
+{
+    size_t changed = 0;
+    for (size_t k = 0; k < r->n; k++) {
+        bay__extpoint *e = r->eps[k];
+        ptrdiff_t i = find_owner(e, owner);
+        if (i < 0 || e->providers[i]->rank == rank)
+            continue;
+        bay__provider *p = e->providers[i];
+        memmove(&e->providers[i], &e->providers[i + 1], (e->nproviders - (size_t)i - 1) * sizeof(bay__provider *));
+        e->nproviders--;
+        p->rank = rank;
+        if (place(e, p) != (size_t)i) {
+            changed++;
+            if (fn)
+                fn(e->name, user);
+        }
+    }
+    return changed;
 }
 
 bool bay__provider_accepts(const bay__provider *p, const char *ctx)

@@ -53,6 +53,13 @@ int bay__registry_remove(bay__registry *r, const char *name, void *owner);
  * each, calls fn(name, user) when fn is not NULL. Returns how many it removed. */
 size_t bay__registry_remove_owner(bay__registry *r, void *owner, void (*fn)(const char *name, void *user), void *user);
 
+/* bay__registry_rerank gives every provider owner has the rank rank, moving
+ * each to its place in load order, and calls fn(name, user) (when fn is not
+ * NULL) for each extension point whose order of providers changed. Returns
+ * how many changed. */
+size_t bay__registry_rerank(bay__registry *r, void *owner, int64_t rank, void (*fn)(const char *name, void *user),
+                            void *user);
+
 /* bay__registry_find returns the extension point called name, or NULL. Borrowed. */
 bay__extpoint *bay__registry_find(const bay__registry *r, const char *name);
 

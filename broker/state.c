@@ -286,20 +286,28 @@ static const char **borrow_strings(const json_t *a)
     return list;
 }
 
+/* order_valid tells whether n fits a place in load order (a manifest's "order" is an int too). */
+static bool order_valid(int64_t n)
+{
+    return n >= INT32_MIN && n <= INT32_MAX;
+}
+
 /* load_entry adds the plugin id described by e, as read from state.json. */
 static int load_entry(bay__state *s, const char *id, json_t *e, bay_error *err)
 {
     json_t *enabled = json_object_get(e, "enabled"), *granted = json_object_get(e, "granted"),
-           *failed = json_object_get(e, "failed");
+           *failed = json_object_get(e, "failed"), *order = json_object_get(e, "order");
     const char **list;
     bay__state_plugin *p;
     size_t at;
     bool ok = bay__plugin_id_valid(id) && json_is_boolean(enabled) && all_strings(granted) &&
-              (!failed || json_is_string(failed));
+              (!failed || json_is_string(failed)) &&
+              (!order || (json_is_integer(order) && order_valid(json_integer_value(order))));
     if (!ok)
         return bay_error_set(err, BAY_EIO, NULL,
                              "%s: plugin \"%s\": expected a plugin id mapped to {\"enabled\": true or false, "
-                             "\"granted\": [strings], \"failed\": string (optional)} (" CORRUPT_HINT ")",
+                             "\"granted\": [strings], \"failed\": string (optional), \"order\": integer "
+                             "(optional)} (" CORRUPT_HINT ")",
                              s->file, id);
     if (!(list = borrow_strings(granted)))
         return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
@@ -309,6 +317,8 @@ static int load_entry(bay__state *s, const char *id, json_t *e, bay_error *err)
         plugin_free(p);
         return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
     }
+    p->ordered = order != NULL;
+    p->order = order ? json_integer_value(order) : 0;
     find(s, id, &at);
     insert(s, at, p);
     return 0;
@@ -395,7 +405,8 @@ static json_t *to_json(const bay__state *s)
         json_t *e = json_pack("{s:b, s:[]}", "enabled", p->enabled, "granted");
         json_t *granted = json_object_get(e, "granted");
         ok = !json_object_set_new(plugins, p->id, e) &&
-             (!p->failed || !json_object_set_new(e, "failed", json_string(p->failed)));
+             (!p->failed || !json_object_set_new(e, "failed", json_string(p->failed))) &&
+             (!p->ordered || !json_object_set_new(e, "order", json_integer(p->order)));
         for (char **g = p->granted; ok && *g; g++)
             ok = !json_array_append_new(granted, json_string(*g));
     }
@@ -667,6 +678,26 @@ int bay__state_set_granted(bay__state *s, const char *id, const char *const *gra
     }
     bay__strv_free(old);
     return 0;
+}
+
+int bay__state_set_order(bay__state *s, const char *id, const int64_t *order, bay_error *err)
+{
+    size_t at;
+    int rc = installed(s, id, &at, err);
+    if (rc)
+        return rc;
+    if (order && !order_valid(*order))
+        return bay_error_set(err, BAY_EINVAL, id, "order %lld is outside -2147483648..2147483647", (long long)*order);
+    bay__state_plugin *p = s->v[at];
+    bool was_ordered = p->ordered;
+    int64_t was = p->order;
+    p->ordered = order != NULL;
+    p->order = order ? *order : 0;
+    if ((rc = bay__state_save(s, err))) {
+        p->ordered = was_ordered;
+        p->order = was;
+    }
+    return rc;
 }
 
 int bay__state_data_dir(bay__state *s, const char *id, char *path, size_t len, bay_error *err)

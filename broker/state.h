@@ -14,7 +14,8 @@
 /* The state folder DIR holds:
  *   DIR/state.json   the state, replaced atomically on every change
  *                    ({"format": 1, "plugins": {ID: {"enabled": bool,
- *                    "granted": [strings], "failed": string (absent when none)}},
+ *                    "granted": [strings], "failed": string (absent when none),
+ *                    "order": integer (absent when none)}},
  *                    "hosts": {NAME: {"uid": N or "key": BASE64, "role": "host",
  *                    "granted": [strings]}} (absent when no host was added)})
  *   DIR/state.lock   held (flock) while a broker has the state open
@@ -35,6 +36,8 @@ typedef struct bay__state_plugin {
     bool enabled;   /* loaded when the broker starts */
     char **granted; /* NULL-terminated permissions the user granted; never NULL */
     char *failed;   /* why it stays failed (not loaded until cleared), or NULL */
+    bool ordered;   /* an operator set its place in load order (plugbay order) */
+    int64_t order;  /* that place, when ordered: used instead of the manifest's "order" */
 } bay__state_plugin;
 
 /* A local user, or a holder of a key, an admin let connect (plugbay host
@@ -107,6 +110,12 @@ int bay__state_set_failed(bay__state *s, const char *id, const char *reason, bay
  * granted (NULL-terminated; NULL = none), each kept once however often it is
  * listed, and saves. Same errors as above. */
 int bay__state_set_granted(bay__state *s, const char *id, const char *const *granted, bay_error *err);
+
+/* bay__state_set_order sets plugin id's place in load order to *order, or
+ * forgets it when order is NULL (the manifest's "order" counts again), and
+ * saves. BAY_EINVAL when *order is outside -2147483648..2147483647; else the
+ * same errors as above. */
+int bay__state_set_order(bay__state *s, const char *id, const int64_t *order, bay_error *err);
 
 /* bay__state_data_dir writes DIR/data/ID to path (len bytes) and creates the
  * folder (mode 0700) when missing. BAY_ENOENT when id is not installed,

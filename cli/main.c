@@ -49,6 +49,9 @@ static const command commands[] = {
     {"reload", BROKER_COMMAND, {"ID"}, "", "unload and load a plugin again", .render = render_state},
     {"status", BROKER_COMMAND, {NULL}, "", "show the broker, every plugin's runtime state and the extension points",
      .render = render_status},
+    {"order", BROKER_COMMAND, {"ID", "N"}, " | plugbay order ID --clear",
+     "load plugin ID at place N (lower first) instead of its manifest's \"order\", now and after restarts; "
+     "--clear goes back to the manifest's", .render = render_info},
     {"host.add", BROKER_COMMAND, {"NAME"}, " --uid UID|USER|--key FILE.pub --role observer|host|admin [--grant PERM]...",
      "let a local user, or a remote host that proves the key of FILE.pub, talk to plugbayd as NAME in a role; a "
      "host's --grant call:PATTERN and provide:PATTERN say what it may call and provide", .render = render_host},
@@ -89,6 +92,7 @@ typedef struct request {
     bool grant_all;       /* --grant-all */
     bool audit;           /* --audit (logs) */
     bool follow;          /* --follow (logs ID) */
+    bool clear;           /* --clear (order) */
     long lines;           /* --lines (logs), 0 when not given */
     const char **words;   /* the command and its operands */
     size_t nwords;
@@ -209,6 +213,7 @@ static void print_help(void)
          "  --uid UID|USER (host add) the local user, by number or name\n"
          "  --audit        (logs) the audit lines; --lines N the last N of them\n"
          "  --follow       (logs ID) keep printing the plugin's new lines until interrupted\n"
+         "  --clear        (order) load the plugin at its manifest's \"order\" again\n"
          "  --role ROLE    (host add) observer (list, info, status), host (calls and provides,\n"
          "                 within its --grant call:PATTERN / provide:PATTERN) or admin (everything)\n"
          "\n"
@@ -304,7 +309,7 @@ static int parse(int argc, char **argv, request *r)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         bool missing = false;
-        if (!options || a[0] != '-' || a[1] == '\0') {
+        if (!options || a[0] != '-' || a[1] == '\0' || (a[1] >= '0' && a[1] <= '9')) { /* -3: a number */
             r->words[r->nwords++] = a;
         } else if (strcmp(a, "--") == 0) {
             options = false;
@@ -314,6 +319,8 @@ static int parse(int argc, char **argv, request *r)
             r->audit = true;
         } else if (strcmp(a, "--follow") == 0) {
             r->follow = true;
+        } else if (strcmp(a, "--clear") == 0) {
+            r->clear = true;
         } else if (strcmp(a, "--json") == 0) {
             r->json = true;
         } else if (strcmp(a, "--version") == 0) {
@@ -373,6 +380,20 @@ static bay_value *command_args(const command *cmd, const request *r, int64_t uid
         exit(1);
     }
     return args;
+}
+
+/* order_args adds order's place to args: "order": N, or "clear": true with
+ * --clear. Returns 0, or 2 when N is not a whole number that fits. */
+static int order_args(const command *cmd, const request *r, bay_value *args)
+{
+    if (r->clear)
+        return bay_map_set(args, "clear", bay_bool(true)) == 0 ? 0 : usage_error(cmd, "out of memory");
+    char *end;
+    errno = 0;
+    long long n = strtoll(r->words[2], &end, 10);
+    if (*r->words[2] == '\0' || *end != '\0' || errno || n < INT32_MIN || n > INT32_MAX)
+        return usage_error(cmd, "N must be a whole number from -2147483648 to 2147483647, got \"%s\"", r->words[2]);
+    return bay_map_set(args, "order", bay_int(n)) == 0 ? 0 : usage_error(cmd, "out of memory");
 }
 
 /* call_args parses JSON-ARGS, which must be a JSON array. Returns 0 or 2. */
@@ -576,7 +597,10 @@ static int run_command_line(int argc, char **argv)
         print_help();
         return 0;
     }
-    int want = nargs(cmd);
+    bool order = strcmp(cmd->name, "order") == 0;
+    if (r.clear && !order)
+        return usage_error(cmd, "--clear only goes with order");
+    int want = nargs(cmd) - (order && r.clear); /* order ID --clear takes no N */
     if ((int)r.nwords - 1 < want)
         return usage_error(cmd, "missing %s", cmd->operands[r.nwords - 1]);
     if ((int)r.nwords - 1 > want)
@@ -619,6 +643,10 @@ static int run_command_line(int argc, char **argv)
         return rc;
     if (cmd->kind == BROKER_COMMAND)
         args = command_args(cmd, &r, uid, add && r.key ? key64 : NULL);
+    if (order && (rc = order_args(cmd, &r, args)) != 0) {
+        bay_value_free(args);
+        return rc;
+    }
     rc = r.follow ? follow(&r, args) : run(cmd, &r, args);
     bay_value_free(args);
     return rc;

@@ -150,7 +150,8 @@ int print_json(const bay_value *v, bay_error *err)
 void render_list(const bay_value *reply)
 {
     static const column cols[] = {
-        {"ID", "id"}, {"VERSION", "version"}, {"LANG", "language"}, {"STATE", "state"}, {"PROVIDES", "provides"},
+        {"ID", "id"},       {"VERSION", "version"},   {"LANG", "language"},
+        {"STATE", "state"}, {"ORDER", "order"},       {"PROVIDES", "provides"},
     };
     print_table(reply, cols, sizeof cols / sizeof cols[0]);
 }

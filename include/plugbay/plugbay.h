@@ -96,7 +96,7 @@ void bay_pending_free(bay_pending *p);
 
 /* A registry change notice, valid only during the callback. */
 typedef struct bay_notice {
-    const char *what;   /* "declared", "provider-added", "provider-removed", "plugin-state" */
+    const char *what;   /* "declared", "provider-added", "provider-removed", "provider-moved", "plugin-state" */
     const char *name;   /* extension point, or "" */
     const char *plugin; /* plugin id (or "host:NAME"), or "" */
     const char *state;  /* for "plugin-state": the new state ("loaded", "failed", ...), else "" */

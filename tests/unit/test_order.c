@@ -1,12 +1,14 @@
 /* tests/unit/test_order.c — load order by dependencies and the cycles that leave plugins without one (broker/order.c). */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "order.h"
 
 #define MAX 8
 
-/* A case: plugins in their preferred order, each "id:dep,dep"; the load order expected, and which are cyclic with what message. */
+/* A case: plugins in the order given, each "id:dep,dep" or "id@place:dep,dep" (place 0 when absent); the load
+ * order expected, and which are cyclic with what message. */
 typedef struct order_case {
     const char *name;
     const char *plugins[MAX];
@@ -27,6 +29,12 @@ static const order_case cases[] = {
     {"behind a cycle is invalid too", {"c:a", "a:b", "b:a", "d:c"}, {"c", "a", "b", "d"},
      {"c=dependency cycle: c -> a -> b -> a", "a=dependency cycle: a -> b -> a", "b=dependency cycle: b -> a -> b",
       "d=dependency cycle: d -> c -> a -> b -> a"}},
+    {"a lower place comes first", {"a@10", "b", "c@-1"}, {"c", "b", "a"}, {NULL}},
+    {"one place keeps the order given", {"a@3", "b@3", "c@1"}, {"c", "a", "b"}, {NULL}},
+    {"dependencies win over places", {"a@0:b", "b@20", "c@10"}, {"c", "b", "a"}, {NULL}},
+    {"a place does not pull a plugin before its dependency", {"a@-5:b", "b@5", "c@0"}, {"c", "b", "a"}, {NULL}},
+    {"a cycle is last whatever its places", {"a@-9:b", "b@-9:a", "c@9"}, {"c", "a", "b"},
+     {"a=dependency cycle: a -> b -> a", "b=dependency cycle: b -> a -> b"}},
 };
 
 /* A parsed plugin of a case. */
@@ -41,15 +49,16 @@ static size_t parse(const order_case *t, struct parsed *p, order_item *items)
     size_t n = 0;
     for (; n < MAX && t->plugins[n]; n++) {
         const char *spec = t->plugins[n], *colon = strchr(spec, ':');
-        size_t idlen = colon ? (size_t)(colon - spec) : strlen(spec);
+        size_t idlen = strcspn(spec, "@:");
         snprintf(p[n].id, sizeof p[n].id, "%.*s", (int)idlen, spec);
+        int64_t place = spec[idlen] == '@' ? strtoll(spec + idlen + 1, NULL, 10) : 0;
         size_t nd = 0;
         for (const char *d = colon ? colon + 1 : NULL; d && *d && nd < MAX; d += strcspn(d, ","), d += *d == ',') {
             snprintf(p[n].names[nd], sizeof p[n].names[nd], "%.*s", (int)strcspn(d, ","), d);
             p[n].deps[nd] = (bay__dep_decl){.id = p[n].names[nd], .range = "*"};
             nd++;
         }
-        items[n] = (order_item){.id = p[n].id, .deps = nd ? p[n].deps : NULL, .ndeps = nd};
+        items[n] = (order_item){.id = p[n].id, .deps = nd ? p[n].deps : NULL, .ndeps = nd, .place = place};
     }
     return n;
 }

@@ -113,3 +113,45 @@ Test(permission, choose_gives_what_was_asked_and_granted_or_says_why_not)
     cr_expect_eq(choose("[42]", false, &out, &err), BAY_EINVAL);
     cr_expect(strstr(err.message, "\"(not a string)\""), "%s", err.message);
 }
+
+Test(permission, unconsented_is_what_a_new_manifest_asks_that_the_old_did_not_and_no_grant_covers)
+{
+    static const char changed[] =
+        "{\"name\": \"x\", \"version\": \"1.1.0\", \"language\": \"c\", \"entry\": \"plugin.so\","
+        " \"permissions\": [\"call:greet\", \"call:host.now\", \"net.connect:db:5432\", \"process.spawn\"],"
+        " \"provides\": [{\"name\": \"a.one\", \"kind\": \"handle\", \"function\": \"one\"},"
+        "              {\"name\": \"a.three\", \"kind\": \"handle\", \"function\": \"three\"}]}";
+    bay__manifest *now = NULL;
+    bay_error err = {0};
+    cr_assert_eq(bay__manifest_parse(changed, "x/plugin.json", "/p/x", "x", &now, &err), 0, "%s", err.message);
+    char *granted[] = {"call:host.*", "provide:a.one", NULL};
+    char **u = permission_unconsented(m, now, granted);
+    /* call:greet was asked before (granted or not), call:host.now is covered by call:host.* */
+    const char *want[] = {"net.connect:db:5432", "process.spawn", "provide:a.three", NULL};
+    for (size_t i = 0; want[i]; i++)
+        cr_assert_str_eq(u[i], want[i]);
+    cr_assert_null(u[3]);
+    bay__strv_free(u);
+    u = permission_unconsented(now, now, NULL);
+    cr_assert_null(u[0], "the same manifest asks nothing new");
+    bay__strv_free(u);
+    u = permission_unconsented(NULL, m, NULL);
+    cr_assert_str_eq(u[0], "call:greet", "without an old manifest everything not granted is new");
+    bay__strv_free(u);
+    bay__manifest_free(now);
+}
+
+Test(permission, the_grant_command_runs_as_written_in_a_shell)
+{
+    char cmd[256];
+    char *plain[] = {"call:host.now", "provide:re.started", NULL};
+    permission_grant_command("re/hello", plain, cmd, sizeof cmd);
+    cr_assert_str_eq(cmd, "plugbay grant re/hello --grant call:host.now --grant provide:re.started");
+    char *special[] = {"call:editor.*", "fs.read:/home/ada/my notes", "python.import:it's", NULL};
+    permission_grant_command("x", special, cmd, sizeof cmd);
+    cr_assert_str_eq(cmd, "plugbay grant x --grant 'call:editor.*' --grant 'fs.read:/home/ada/my notes' --grant "
+                          "'python.import:it'\\''s'");
+    char small[20];
+    permission_grant_command("re/hello", plain, small, sizeof small);
+    cr_assert_str_eq(small, "plugbay grant re/he", "cut to fit");
+}

@@ -100,6 +100,32 @@ Test(registry, removing_an_owner_removes_all_its_providers_and_keeps_declaration
     cr_assert_eq(bay__registry_remove(r, "y", &b), 0);
 }
 
+static void count_moved(const char *name, void *user)
+{
+    (void)name;
+    ++*(int *)user;
+}
+
+Test(registry, rerank_moves_an_owners_providers_to_their_new_place)
+{
+    cr_assert_eq(bay__registry_add(r, "started", BAY_EVENT, &a, "a", 1, NULL, &err), 0);
+    cr_assert_eq(bay__registry_add(r, "started", BAY_EVENT, &b, "b", 2, NULL, &err), 0);
+    cr_assert_eq(bay__registry_add(r, "started", BAY_EVENT, &h, "host:x", 100, NULL, &err), 0);
+    cr_assert_eq(bay__registry_add(r, "only.a", BAY_HANDLE, &a, "a", 1, NULL, &err), 0);
+    int moved = 0;
+    cr_assert_eq(bay__registry_rerank(r, &a, 3, count_moved, &moved), 1, "only.a has no other provider to pass");
+    cr_assert_eq(moved, 1);
+    bay__extpoint *e = bay__registry_find(r, "started");
+    cr_assert_eq(e->providers[0]->owner, &b);
+    cr_assert_eq(e->providers[1]->owner, &a);
+    cr_assert_eq(e->providers[1]->rank, 3);
+    cr_assert_eq(e->providers[2]->owner, &h);
+    cr_assert_eq(bay__registry_find(r, "only.a")->providers[0]->rank, 3, "its rank changed everywhere");
+    cr_assert_eq(bay__registry_rerank(r, &a, 3, NULL, NULL), 0, "the same rank moves nothing");
+    cr_assert_eq(bay__registry_rerank(r, &h, 0, NULL, NULL), 1);
+    cr_assert_eq(e->providers[0]->owner, &h);
+}
+
 Test(registry, many_names_stay_sorted_and_findable)
 {
     char name[32];

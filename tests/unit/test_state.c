@@ -233,6 +233,34 @@ Test(state, refuses_a_state_file_of_the_wrong_shape)
                       "plugin \"../x\"");
 }
 
+Test(state, an_operators_order_persists_until_cleared)
+{
+    bay_error err = {0};
+    bay__state *s = open_state();
+    cr_assert_eq(bay__state_install(s, "hello", NULL, NULL, NULL), 0);
+    cr_expect_not(bay__state_find(s, "hello")->ordered, "no place is set at install");
+    int64_t place = -7, too_big = (int64_t)INT32_MAX + 1;
+    cr_assert_eq(bay__state_set_order(s, "hello", &place, &err), 0, "%s", err.message);
+    cr_expect_eq(bay__state_set_order(s, "hello", &too_big, &err), BAY_EINVAL);
+    cr_expect(strstr(err.message, "order 2147483648 is outside"), "message: %s", err.message);
+    cr_expect_eq(bay__state_set_order(s, "nope", &place, NULL), BAY_ENOENT);
+    bay__state_close(s);
+
+    s = open_state();
+    cr_expect(strstr(read_rel("state.json"), "\"order\": -7"), "state.json: %s", read_rel("state.json"));
+    cr_assert(bay__state_find(s, "hello")->ordered, "the place survives a restart");
+    cr_expect_eq(bay__state_find(s, "hello")->order, -7);
+    cr_assert_eq(bay__state_set_order(s, "hello", NULL, &err), 0, "%s", err.message);
+    bay__state_close(s);
+
+    s = open_state();
+    cr_expect_not(bay__state_find(s, "hello")->ordered, "cleared, the manifest's order counts again");
+    cr_expect_null(strstr(read_rel("state.json"), "\"order\""), "state.json: %s", read_rel("state.json"));
+    bay__state_close(s);
+    expect_open_fails("{\"format\": 1, \"plugins\": {\"x\": {\"enabled\": true, \"granted\": [], \"order\": \"1\"}}}",
+                      BAY_EIO, "\"order\": integer");
+}
+
 Test(state, refuses_another_format)
 {
     expect_open_fails("{\"format\": 2, \"plugins\": {}}", BAY_EIO, "format 2 is not the one this broker reads (1)");

@@ -1,0 +1,198 @@
+/* tests/e2e/test_reload.c — reload and load read plugin.json again: version, config, provides; new permissions wait for a grant; a broken manifest changes nothing. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "harness.h"
+
+static harness h;
+static bay_conn *c;
+
+/* A copy of example/hello's code as re/hello, its manifest written by each test. */
+/* fields: more fields, each followed by a comma; more: more provides, each preceded by one. */
+#define MANIFEST(version, greeting, fields, more)                                                                \
+    "{\"name\": \"Re\", \"version\": \"" version "\", \"language\": \"c\", \"entry\": \"plugin.so\", " fields     \
+    " \"config\": {\"greeting\": \"" greeting "\"},"                                                               \
+    " \"provides\": [{\"name\": \"re.greet\", \"kind\": \"handle\", \"function\": \"greet\"}" more "]}"
+
+static const char v1[] = MANIFEST("1.0.0", "Hello", "", "");
+
+/* A copy of test/timer's code as re/timer: timers is its "timers" field followed by a comma, or "" for none. */
+#define TIMER(timers)                                                                                             \
+    "{\"name\": \"Re timer\", \"version\": \"1.0.0\", \"language\": \"c\", \"entry\": \"plugin.so\", " timers      \
+    " \"provides\": [{\"name\": \"timer.count\", \"kind\": \"handle\"}]}"
+
+static void start(void)
+{
+    h_setup(&h, NULL);
+    h_clone_plugin(&h, "example/hello", "re/hello", v1);
+    h_clone_plugin(&h, "test/timer", "re/timer", TIMER(""));
+    h_start(&h, NULL);
+    c = h_connect(&h, "test-reload");
+    const char *ids[] = {"re/hello", "re/timer", NULL};
+    h_wait_loaded(c, ids);
+}
+
+static void stop(void)
+{
+    bay_close(c);
+    h_cleanup(&h);
+}
+
+TestSuite(reload, .init = start, .fini = stop, .timeout = 120);
+
+/* info_str returns field of re/hello's info (a string, or "" when it is none) in out. */
+static const char *info_str(const char *field, char *out, size_t len)
+{
+    bay_value *a = bay_map(), *info = NULL;
+    bay_map_set(a, "id", bay_str("re/hello"));
+    bay_error err;
+    cr_assert_eq(bay_command(c, "info", a, 5000, &info, &err), 0, "%s", err.message);
+    const char *s = bay_value_str(bay_map_get(info, field), NULL);
+    snprintf(out, len, "%s", s ? s : "");
+    bay_value_free(info);
+    bay_value_free(a);
+    return out;
+}
+
+/* config_greeting returns re/hello's config.greeting as info shows it, in out. */
+static const char *config_greeting(char *out, size_t len)
+{
+    bay_value *a = bay_map(), *info = NULL;
+    bay_map_set(a, "id", bay_str("re/hello"));
+    cr_assert_eq(bay_command(c, "info", a, 5000, &info, NULL), 0);
+    const char *s = bay_value_str(bay_map_get(bay_map_get(info, "config"), "greeting"), NULL);
+    snprintf(out, len, "%s", s ? s : "");
+    bay_value_free(info);
+    bay_value_free(a);
+    return out;
+}
+
+/* serves asserts that re/hello is loaded at version and answers re.greet "x" with greeting. */
+static void serves(const char *version, const char *greeting)
+{
+    char s[64], out[128];
+    h_plugin_state(c, "re/hello", s, sizeof s, NULL, 0);
+    cr_assert_str_eq(s, "loaded");
+    cr_assert_str_eq(info_str("version", s, sizeof s), version);
+    bay_error err;
+    cr_assert_eq(h_call_str(c, "re.greet", "x", 5000, out, sizeof out, &err), 0, "%s", err.message);
+    cr_assert_str_eq(out, greeting);
+}
+
+/* refused writes manifest and asserts that a reload is refused with code, its message in err. */
+static void refused(const char *manifest, int code, bay_error *err)
+{
+    h_write_manifest(&h, "re/hello", manifest);
+    int rc = h_command(c, "reload", "re/hello", err);
+    cr_assert_eq(rc, code, "got %s: %s", bay_errname(rc), err->message);
+    cr_assert_str_eq(err->plugin, "re/hello");
+}
+
+Test(reload, takes_a_new_version_and_config)
+{
+    h_write_manifest(&h, "re/hello", MANIFEST("1.1.0", "Howdy", "", ""));
+    bay_error err;
+    cr_assert_eq(h_command(c, "reload", "re/hello", &err), 0, "%s", err.message);
+    char s[64];
+    cr_assert_str_eq(config_greeting(s, sizeof s), "Howdy");
+    serves("1.1.0", "Howdy, x!"); /* the plugin sees its new config */
+    cr_assert(h_wait_log(&h, "manifest read again: version 1.1.0 (was 1.0.0)"));
+}
+
+/* grant_as_written runs the `plugbay grant ...` command that message quotes, word by word, with the real CLI. */
+static void grant_as_written(const char *message)
+{
+    const char *from = strstr(message, "`plugbay grant ");
+    cr_assert_not_null(from, "no grant command in: %s", message);
+    char line[512];
+    snprintf(line, sizeof line, "%.*s", (int)strcspn(from + 1, "`"), from + 1);
+    const char *argv[32] = {BAY_BIN_DIR "/plugbay", "--broker", h.url};
+    size_t n = 3;
+    for (char *w = strtok(line + strlen("plugbay "), " "); w && n < 31; w = strtok(NULL, " "))
+        argv[n++] = w;
+    argv[n] = NULL;
+    char out[1024], errout[1024];
+    cr_assert_eq(h_run(&h, argv, out, sizeof out, errout, sizeof errout), 0, "stderr: %s", errout);
+}
+
+Test(reload, new_permissions_wait_for_a_grant_while_the_old_version_serves)
+{
+    bay_error err;
+    refused(MANIFEST("1.1.0", "Hello", "\"permissions\": [\"call:host.now\"],",
+                     ", {\"name\": \"re.started\", \"kind\": \"event\", \"function\": \"app_started\"}"),
+            BAY_EPERM, &err);
+    cr_assert(strstr(err.message, "now asks for call:host.now, provide:re.started, not granted") &&
+                  strstr(err.message, "`plugbay grant re/hello --grant call:host.now --grant provide:re.started`") &&
+                  strstr(err.message, "version 1.0.0 keeps serving") && strstr(err.message, "`plugbay reload re/hello`"),
+              "message: %s", err.message);
+    serves("1.0.0", "Hello, x!");
+    grant_as_written(err.message);
+    cr_assert_eq(h_command(c, "reload", "re/hello", &err), 0, "%s", err.message);
+    char s[64];
+    cr_assert_str_eq(info_str("version", s, sizeof s), "1.1.0");
+    bay_value *res = NULL;
+    cr_assert_eq(h_call_json(c, "re.started", "[]", 5000, &res, &err), 0, "the new provide: %s", err.message);
+    cr_assert_eq(bay_value_len(res), 1);
+    cr_assert_str_eq(bay_value_str(bay_map_get(bay_map_get(bay_array_get(res, 0), "value"), "plugin"), NULL),
+                     "re/hello");
+    bay_value_free(res);
+}
+
+Test(reload, a_broken_manifest_is_refused_and_the_old_one_keeps_serving)
+{
+    const char *broken[] = {"{\"name\": \"Re\", \"version\": ,}", MANIFEST("1.x", "Howdy", "", "")};
+    const char *why[] = {"plugin.json: line 1 column", "plugin.json: field \"version\": expected a semver string"};
+    for (size_t i = 0; i < 2; i++) {
+        bay_error err;
+        refused(broken[i], BAY_EMANIFEST, &err);
+        cr_assert(strstr(err.message, why[i]) && strstr(err.message, "version 1.0.0 keeps serving; once plugin.json is "
+                                                                     "fixed, run `plugbay reload re/hello` again"),
+                  "message: %s", err.message);
+        serves("1.0.0", "Hello, x!");
+    }
+}
+
+Test(reload, a_stopped_plugin_takes_its_new_manifest_at_its_next_load)
+{
+    bay_error err;
+    cr_assert_eq(h_command(c, "unload", "re/hello", &err), 0, "%s", err.message);
+    h_write_manifest(&h, "re/hello", MANIFEST("2.0.0", "Hi", "", ""));
+    cr_assert_eq(h_command(c, "load", "re/hello", &err), 0, "%s", err.message);
+    serves("2.0.0", "Hi, x!");
+}
+
+Test(reload, a_dependency_cycle_is_refused)
+{
+    bay_error err;
+    refused(MANIFEST("1.1.0", "Hello", "\"dependencies\": {\"re/hello\": \"*\"},", ""), BAY_EMANIFEST, &err);
+    cr_assert(strstr(err.message, "field \"dependencies\": dependency cycle: re/hello -> re/hello"), "message: %s",
+              err.message);
+    serves("1.0.0", "Hello, x!");
+}
+
+/* ticks returns how many ticks re/timer counted. */
+static int64_t ticks(void)
+{
+    bay_value *res = NULL;
+    bay_error err;
+    cr_assert_eq(h_call_json(c, "timer.count", "[]", 5000, &res, &err), 0, "%s", err.message);
+    int64_t n = bay_value_int(res);
+    bay_value_free(res);
+    return n;
+}
+
+static bool ticked_twice(void *arg)
+{
+    (void)arg;
+    return ticks() >= 2;
+}
+
+Test(reload, a_timer_added_to_the_manifest_ticks_after_the_reload)
+{
+    cr_assert_eq(ticks(), 0, "no timer yet");
+    h_write_manifest(&h, "re/timer", TIMER("\"timers\": [{\"name\": \"tick\", \"interval_ms\": 50}],"));
+    bay_error err;
+    cr_assert_eq(h_command(c, "reload", "re/timer", &err), 0, "%s", err.message);
+    cr_assert(h_wait_until(ticked_twice, NULL, H_WAIT_MS), "the new timer ticks");
+}
