@@ -130,6 +130,7 @@ typedef struct plugin_life {
     bool no_restart;       /* its failure is not a crash worth restarting (load error) */
     waiter *waiters;       /* requests answered when it settles */
     plugin_timer *timers;  /* its manifest's timers, while loaded */
+    bool folder_gone;      /* installed, and its folder left the plugins folder: it loads no more until back */
 } plugin_life;
 
 /* Its worker process: supervise.c's alone (others read pid and kill_sent). */
@@ -202,6 +203,7 @@ typedef struct broker {
     struct route_calls *calls; /* the calls in flight: route.c's alone */
     struct fastpath *fast;  /* fast channels granted to hosts (fastpath.c), NULL until the first */
     struct audit_ring *audit; /* the last audit lines (command.c) */
+    struct watch *watch;    /* the plugins folder's inotify watches (watch.c), NULL when the kernel gave none */
     uint64_t next_session, next_call;
     struct conn_closer *closer; /* closes sockets off this thread (conn.c) */
     struct peer_guard *guard;   /* refuses plugin workers and their children as peers (peer.h) */
@@ -229,7 +231,7 @@ typedef struct broker {
         struct event *head, *tail;
         int wake_fd;        /* eventfd: something was queued */
     } queue;
-    int signal_fd;          /* SIGCHLD, SIGTERM, SIGINT */
+    int signal_fd;          /* SIGCHLD, SIGTERM, SIGINT, SIGHUP */
     int64_t started_ms;
     bool stopping;
 } broker;

@@ -341,6 +341,14 @@ static int cmd_reload(broker *b, plugin *p, const bay_value *args, bay_value **o
     return lifecycle_unload(b, p, true, PS_STOPPED, err);
 }
 
+/* cmd_rescan looks at the plugins folder again and answers what changed (lifecycle_rescan). */
+static int cmd_rescan(broker *b, plugin *p, const bay_value *args, bay_value **out, bay_error *err)
+{
+    (void)p, (void)args;
+    *out = bay_map();
+    return lifecycle_rescan(b, *out, err);
+}
+
 /* ---- the hosts an admin lets in (host.add, host.list, host.remove) ------- */
 
 static bay_value *host_value(const bay__state_host *h)
@@ -547,6 +555,7 @@ static const command commands[] = {
     {"host.list", BAY_ROLE_OBSERVER, false, false, cmd_host_list},
     {"host.remove", BAY_ROLE_ADMIN, false, false, cmd_host_remove},
     {"audit", BAY_ROLE_ADMIN, false, false, cmd_audit},
+    {"rescan", BAY_ROLE_ADMIN, false, false, cmd_rescan},
 };
 
 /* find_command returns the command named name, or NULL with err listing them. */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "csig.h" /* the C signatures of a library binding (bridges/ffi) */
 
@@ -835,34 +836,78 @@ static int push(const report *r, idlist *l, const char *id)
     return 0;
 }
 
-/* scan lists the plugins in root/rel (rel is "" for root itself, depth 1). */
-static int scan(const report *r, const char *root, const char *rel, int depth, idlist *ids)
+/* refuse tells hooks (when they listen) that the entry rel of the plugins
+ * folder is passed over, and why (a line saying what to do). */
+static void refuse(const bay__scan_hooks *hooks, const char *rel, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void refuse(const bay__scan_hooks *hooks, const char *rel, const char *fmt, ...)
+{
+    char why[PATH_MAX + 256];
+    va_list ap;
+    if (!hooks || !hooks->refused)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    hooks->refused(rel, why, hooks->arg);
+}
+
+/* entry_kind looks at the entry id (a folder path below root, named in the
+ * folder being read) without following a link: 1 for a real folder, 0 for
+ * anything else that is not refused (a file), -1 when refused (told to hooks). */
+static int entry_kind(const bay__scan_hooks *hooks, const char *root, const char *id, bool id_ok)
+{
+    char path[PATH_MAX], target[PATH_MAX];
+    struct stat st;
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", root, id) >= sizeof path || lstat(path, &st) != 0)
+        return 0;
+    if (S_ISLNK(st.st_mode)) {
+        ssize_t n = readlink(path, target, sizeof target - 1);
+        target[n > 0 ? n : 0] = '\0';
+        refuse(hooks, id, "a symbolic link (to %s): plugbayd follows no link in the plugins folder; move or copy "
+                          "the folder itself into the plugins folder", target);
+        return -1;
+    }
+    if (S_ISDIR(st.st_mode) && !id_ok) {
+        refuse(hooks, id, "not a plugin id: folder names are letters, digits, \"_\", \".\" and \"-\", an id at "
+                          "most %d characters; rename the folder", BAY_PLUGIN_ID_MAX);
+        return -1;
+    }
+    return S_ISDIR(st.st_mode) ? 1 : 0;
+}
+
+/* scan lists the plugins in root/rel (rel is "" for root itself, depth 1),
+ * telling hooks of each folder it reads and each plugin folder it finds. */
+static int scan(const report *r, const bay__scan_hooks *hooks, const char *root, const char *rel, int depth,
+                idlist *ids)
 {
     char path[PATH_MAX];
     struct dirent *e;
     DIR *d;
     int rc = 0;
     snprintf(path, sizeof path, "%s/%s", root, rel);
+    if (hooks && hooks->folder)
+        hooks->folder(path, false, hooks->arg); /* before reading it: what changes after is seen */
     if (!(d = opendir(path)))
         return *rel ? say(r, BAY_EIO, "cannot read folder \"%s\": %s", rel, strerror(errno))
                     : say(r, BAY_EIO, "cannot read the plugins folder: %s", strerror(errno));
     while (!rc && (e = readdir(d))) {
-        char id[BAY_PLUGIN_ID_MAX + 2], sub[PATH_MAX];
+        char id[PATH_MAX], sub[PATH_MAX + 16];
         struct stat st;
-        if ((size_t)snprintf(id, sizeof id, "%s%s%s", rel, *rel ? "/" : "", e->d_name) >= sizeof id ||
-            !bay__plugin_id_valid(id))
-            continue; /* hidden (".git"), ".", "..", or a name no plugin id can have */
-        if ((size_t)snprintf(sub, sizeof sub, "%s/%s/plugin.json", root, id) >= sizeof sub) {
-            rc = say(r, BAY_EIO, "folder \"%s\": path too long", id);
-            break;
-        }
-        if (stat(sub, &st) == 0 && S_ISREG(st.st_mode)) {
-            rc = push(r, ids, id);
+        if (e->d_name[0] == '.')
+            continue; /* ".", "..", hidden (".git", an editor's temporary folder) */
+        snprintf(id, sizeof id, "%s%s%s", rel, *rel ? "/" : "", e->d_name);
+        if (entry_kind(hooks, root, id, bay__plugin_id_valid(id)) != 1)
             continue;
+        snprintf(sub, sizeof sub, "%s/%s/plugin.json", root, id);
+        if (stat(sub, &st) == 0 && S_ISREG(st.st_mode)) {
+            *strrchr(sub, '/') = '\0';
+            if (hooks && hooks->folder)
+                hooks->folder(sub, true, hooks->arg);
+            rc = push(r, ids, id);
+        } else if (depth < SCAN_DEPTH) {
+            rc = scan(r, hooks, root, id, depth + 1, ids);
         }
-        *strrchr(sub, '/') = '\0';
-        if (depth < SCAN_DEPTH && stat(sub, &st) == 0 && S_ISDIR(st.st_mode))
-            rc = scan(r, root, id, depth + 1, ids);
     }
     closedir(d);
     return rc;
@@ -870,7 +915,7 @@ static int scan(const report *r, const char *root, const char *rel, int depth, i
 
 static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-int bay__manifest_scan(const char *plugins_dir, char ***ids, bay_error *err)
+int bay__manifest_scan(const char *plugins_dir, char ***ids, const bay__scan_hooks *hooks, bay_error *err)
 {
     report r = {plugins_dir, NULL, err};
     idlist l = {0};
@@ -878,7 +923,7 @@ int bay__manifest_scan(const char *plugins_dir, char ***ids, bay_error *err)
     if (!plugins_dir || !ids)
         return bay_error_set(err, BAY_EINVAL, NULL, "bay__manifest_scan: plugins_dir or ids is NULL");
     *ids = NULL;
-    if (!(rc = scan(&r, plugins_dir, "", 1, &l)) && !l.v && !(l.v = calloc(1, sizeof *l.v)))
+    if (!(rc = scan(&r, hooks, plugins_dir, "", 1, &l)) && !l.v && !(l.v = calloc(1, sizeof *l.v)))
         rc = say(&r, BAY_ENOMEM, "out of memory");
     if (rc) {
         bay__strv_free(l.v);

@@ -58,6 +58,9 @@ static const command commands[] = {
     {"logs", BROKER_COMMAND, {NULL}, " --audit [--lines N]",
      "show plugbayd's last audit lines (up to 1,000): who ran which admin command, and how it ended",
      .render = render_lines, .remote = "audit"},
+    {"rescan", BROKER_COMMAND, {NULL}, "",
+     "look at the plugins folder again now: new plugin folders, changed plugin.json files, folders gone (plugbayd "
+     "also notices them by itself, and on SIGHUP)", .render = render_rescan},
     {"call", CALL, {"EXTPOINT", "JSON-ARGS"}, " [--timeout MS] [--context CTX]",
      "call an extension point with a JSON array of arguments; print the result as JSON", .render = NULL},
     {"keygen", OFFLINE, {NULL}, " --out FILE [--comment TEXT]",

@@ -533,7 +533,7 @@ Test(manifest_scan, finds_nested_plugins_sorted_and_skips_hidden, .init = make_r
     put("bad name/plugin.json", "{}");       /* not a plugin id */
     put("empty/readme.txt", "");
     put("notes.txt", "");
-    cr_assert_eq(bay__manifest_scan(root, &ids, &err), 0, "%s", err.message);
+    cr_assert_eq(bay__manifest_scan(root, &ids, NULL, &err), 0, "%s", err.message);
     for (size_t i = 0; want[i] || ids[i]; i++) {
         cr_assert(want[i] && ids[i], "got %s, want %s at %zu", ids[i] ? ids[i] : "end", want[i] ? want[i] : "end",
                   i);
@@ -542,11 +542,67 @@ Test(manifest_scan, finds_nested_plugins_sorted_and_skips_hidden, .init = make_r
     bay__strv_free(ids);
 }
 
+/* gather_refused gathers what a scan refused, "path: why" each, in one buffer. */
+static void gather_refused(const char *rel, const char *why, void *arg)
+{
+    char *all = arg;
+    size_t n = strlen(all);
+    snprintf(all + n, 4096 - n, "%s: %s\n", rel, why);
+}
+
+Test(manifest_scan, refuses_links_and_folders_no_id_can_name, .init = make_root, .fini = remove_root)
+{
+    char **ids = NULL, link[64], refused[4096] = "";
+    bay_error err = {0};
+    bay__scan_hooks hooks = {NULL, gather_refused, refused};
+    put("real/plugin.json", "{}");
+    put("me/ok/plugin.json", "{}");
+    put("me/bad name/plugin.json", "{}");
+    put("notes about it.txt", ""); /* a file, whatever its name: no plugin, nothing to say */
+    snprintf(link, sizeof link, "%s/me/alias", root);
+    cr_assert_eq(symlink("../real", link), 0);
+    snprintf(link, sizeof link, "%s/elsewhere", root);
+    cr_assert_eq(symlink("/etc", link), 0);
+    cr_assert_eq(bay__manifest_scan(root, &ids, &hooks, &err), 0, "%s", err.message);
+    cr_expect_str_eq(ids[0], "me/ok");
+    cr_expect_str_eq(ids[1], "real");
+    cr_expect_null(ids[2], "a link is no plugin: %s", ids[2] ? ids[2] : "");
+    cr_expect(strstr(refused, "me/alias: a symbolic link (to ../real)"), "%s", refused);
+    cr_expect(strstr(refused, "elsewhere: a symbolic link (to /etc)"), "%s", refused);
+    cr_expect(strstr(refused, "me/bad name: not a plugin id"), "%s", refused);
+    cr_expect_null(strstr(refused, "notes"), "%s", refused);
+    bay__strv_free(ids);
+}
+
+/* note_folder counts the folders a scan says it reads (plugin false) and the plugin folders it finds. */
+static void note_folder(const char *path, bool plugin, void *arg)
+{
+    int *counts = arg;
+    (void)path;
+    counts[plugin]++;
+}
+
+Test(manifest_scan, tells_each_folder_it_reads_and_each_plugin_folder, .init = make_root, .fini = remove_root)
+{
+    char **ids = NULL;
+    int counts[2] = {0, 0};
+    bay_error err = {0};
+    bay__scan_hooks hooks = {note_folder, NULL, counts};
+    put("a/plugin.json", "{}");
+    put("a/inner/x.txt", "");
+    put("me/b/plugin.json", "{}");
+    put("me/c/plugin.json", "{}");
+    cr_assert_eq(bay__manifest_scan(root, &ids, &hooks, &err), 0, "%s", err.message);
+    cr_expect_eq(counts[0], 2, "the plugins folder and me/, got %d", counts[0]);
+    cr_expect_eq(counts[1], 3, "a, me/b and me/c, got %d", counts[1]);
+    bay__strv_free(ids);
+}
+
 Test(manifest_scan, an_empty_folder_has_no_plugins, .init = make_root, .fini = remove_root)
 {
     char **ids = NULL;
     bay_error err = {0};
-    cr_assert_eq(bay__manifest_scan(root, &ids, &err), 0, "%s", err.message);
+    cr_assert_eq(bay__manifest_scan(root, &ids, NULL, &err), 0, "%s", err.message);
     cr_assert_not_null(ids);
     cr_expect_null(ids[0]);
     bay__strv_free(ids);
@@ -556,7 +612,7 @@ Test(manifest_scan, a_missing_plugins_folder_is_an_io_error)
 {
     char **ids = NULL;
     bay_error err = {0};
-    cr_expect_eq(bay__manifest_scan("/nonexistent/plugbay-plugins", &ids, &err), BAY_EIO);
+    cr_expect_eq(bay__manifest_scan("/nonexistent/plugbay-plugins", &ids, NULL, &err), BAY_EIO);
     cr_expect_null(ids);
     cr_expect_str_eq(err.message,
                      "/nonexistent/plugbay-plugins: cannot read the plugins folder: No such file or directory");
