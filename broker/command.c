@@ -242,6 +242,8 @@ static int cmd_info(broker *b, plugin *p, const bay_value *args, bay_value **out
 static int cmd_install(broker *b, plugin *p, const bay_value *args, bay_value **out, bay_error *err)
 {
     (void)out;
+    if (p->life.state == PS_INVALID && bay__state_find(b->state, p->id) == NULL) /* never installed: say why not */
+        return bay_error_set(err, BAY_EMANIFEST, p->id, "%s cannot be installed: %s", p->id, p->life.reason);
     if (p->life.state != PS_AVAILABLE)
         return bay_error_set(err, BAY_EEXIST, p->id, "%s is already installed (%s)", p->id,
                              plugin_state_name(p->life.state));
