@@ -706,7 +706,7 @@ static int code_inside(const report *r, const bay__manifest *m)
         return 0;
     return say(r, BAY_EMANIFEST,
                "field \"%s\": %s leads through a symbolic link to %s, outside the plugin folder, which the sandbox "
-               "would not let the plugin read; copy the file into the folder, or link the whole plugin folder into "
+               "would not let the plugin read; copy the file into the folder, or move the whole plugin folder into "
                "the plugins folder instead", field, rel, real);
 }
 

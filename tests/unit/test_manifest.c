@@ -463,7 +463,7 @@ Test(manifest, load_refuses_code_that_a_link_leads_outside_the_plugin_folder, .i
     snprintf(want, sizeof want,
              "%s/x/plugin.json: field \"entry\": plugin.so leads through a symbolic link to %s/outside/hello.so, "
              "outside the plugin folder, which the sandbox would not let the plugin read; copy the file into the "
-             "folder, or link the whole plugin folder into the plugins folder instead", root, root);
+             "folder, or move the whole plugin folder into the plugins folder instead", root, root);
     cr_expect_str_eq(err.message, want);
     cr_expect_eq(load_code("entry", "etc/passwd", &err), BAY_EMANIFEST, "a linked folder counts too");
     cr_expect(strstr(err.message, "etc/passwd leads through a symbolic link to /etc/passwd, outside") != NULL, "%s",
