@@ -186,7 +186,7 @@ Test(protocol, a_host_name_too_long_is_refused_clearly)
 Test(protocol, a_user_past_its_connections_is_refused_until_one_closes)
 {
     h_stop(&h);
-    h_start(&h, (const char *[]){"--max-connections", "3", NULL});
+    h_start_loaded(&h, (const char *[]){"--max-connections", "3", NULL}, (const char *[]){"example/hello", NULL});
     bay_conn *open[3];
     for (int i = 0; i < 3; i++)
         open[i] = h_connect(&h, "many");
@@ -250,7 +250,7 @@ Test(protocol, a_command_plugbayd_does_not_know_or_misses_its_plugin_is_refused_
     bay_conn *c = h_connect(&h, "commands");
     expect_command_error(c, "frobnicate", NULL, BAY_ENOENT,
                          "unknown command \"frobnicate\" (commands: list, info, install, uninstall, enable, disable, "
-                         "grant, load, unload, reload, status, host.add, host.list, host.remove, audit)");
+                         "grant, load, unload, reload, status, host.add, host.list, host.remove, audit");
     expect_command_error(c, "load", NULL, BAY_EINVAL, "command \"load\" needs {\"id\": PLUGIN-ID}");
     expect_command_error(c, "info", "{\"id\": 7}", BAY_EINVAL, "command \"info\" needs {\"id\": PLUGIN-ID}");
     expect_command_error(c, "unload", "{\"id\": \"nope/nope\"}", BAY_ENOENT, "no plugin \"nope/nope\" in ");
