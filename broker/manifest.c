@@ -710,6 +710,22 @@ static int code_inside(const report *r, const bay__manifest *m)
                "the plugins folder instead", field, rel, real);
 }
 
+/* where_it_leads refuses the folder of plugin id when a symbolic link below
+ * plugins_dir leads it to abs_dir, elsewhere (as the scan refuses links, so
+ * that one swapped in after the scan changes nothing). */
+static int where_it_leads(const report *r, const char *plugins_dir, const char *id, const char *abs_dir)
+{
+    char root[PATH_MAX];
+    size_t n;
+    if (!realpath(plugins_dir, root))
+        return say(r, BAY_EIO, "%s", strerror(errno));
+    n = strlen(root);
+    if (strncmp(abs_dir, root, n) == 0 && abs_dir[n] == '/' && strcmp(abs_dir + n + 1, id) == 0)
+        return 0;
+    return say(r, BAY_EMANIFEST, "its folder leads through a symbolic link to %s: plugbayd follows no link in the "
+                                 "plugins folder; move or copy the folder itself into the plugins folder", abs_dir);
+}
+
 int bay__manifest_load(const char *plugins_dir, const char *id, bay__manifest **out, bay_error *err)
 {
     char dir[PATH_MAX], file[PATH_MAX + 16], *abs_dir, *abs_file;
@@ -739,6 +755,11 @@ int bay__manifest_load(const char *plugins_dir, const char *id, bay__manifest **
     fclose(f);
     if (!(abs_dir = realpath(dir, NULL))) {
         rc = say(&r, BAY_EIO, "%s", strerror(errno));
+        json_decref(root);
+        return rc;
+    }
+    if ((rc = where_it_leads(&r, plugins_dir, id, abs_dir)) != 0) {
+        free(abs_dir);
         json_decref(root);
         return rc;
     }
