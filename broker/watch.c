@@ -9,6 +9,8 @@
 
 #define QUIET_MS 200    /* a burst of changes ends once the folder was quiet this long */
 #define LONGEST_MS 2000 /* a rescan waits at most this long after the first change, however busy the folder */
+#define WATCH_MAX 4096  /* folders watched at most: whoever fills the plugins folder with folders does not take
+                           every inotify watch its user has (8192 on older kernels) */
 
 /* Every change that makes or removes a plugin folder, or its plugin.json. */
 #define MASK (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_CLOSE_WRITE | IN_ATTRIB | IN_DELETE_SELF | \
@@ -73,6 +75,12 @@ int watch_folder(watch *w, const char *path, bool plugin, bay_error *err)
                              "cannot watch %s (%s; see /proc/sys/fs/inotify/max_user_watches): changes there are "
                              "found by `plugbay rescan` or SIGHUP only", path, strerror(errno));
     watched *f = find(w, wd);
+    if (f == NULL && w->n >= WATCH_MAX) {
+        inotify_rm_watch(w->fd, wd);
+        return bay_error_set(err, BAY_EBUSY, NULL,
+                             "more than %d folders below the plugins folder: %s and the folders after it are not "
+                             "watched; changes there are found by `plugbay rescan` or SIGHUP only", WATCH_MAX, path);
+    }
     if (f == NULL && w->n == w->cap) {
         size_t cap = w->cap ? w->cap * 2 : 32;
         watched *v = realloc(w->v, cap * sizeof *v);

@@ -23,8 +23,8 @@ void watch_mark(watch *w);
 /* watch_folder watches the folder path (no symbolic link followed): in a
  * plugin folder (plugin true) only plugin.json and the folder itself count,
  * in any other folder every entry made, moved or removed. Returns 0, or the
- * code with err (the kernel's limit of watches reached: see
- * /proc/sys/fs/inotify/max_user_watches). */
+ * code with err (BAY_EBUSY past 4096 folders; BAY_EIO when the kernel's
+ * limit of watches is reached: see /proc/sys/fs/inotify/max_user_watches). */
 int watch_folder(watch *w, const char *path, bool plugin, bay_error *err);
 
 /* watch_sweep stops watching the folders not named since watch_mark. */

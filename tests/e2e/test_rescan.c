@@ -335,3 +335,19 @@ Test(rescan, links_and_folders_no_id_can_name_are_refused_with_the_reason)
     cr_assert(h_wait_log(&h, esc));
     greets();
 }
+
+Test(rescan, a_plugins_folder_filled_with_folders_takes_at_most_4096_watches_and_serves_on)
+{
+    char dir[600];
+    path("many", dir, sizeof dir);
+    cr_assert_eq(mkdir(dir, 0700), 0);
+    for (int i = 0; i < 4200; i++) {
+        snprintf(dir, sizeof dir, "%s/many/d%d", h.plugins, i);
+        cr_assert_eq(mkdir(dir, 0700), 0, "%s", dir);
+    }
+    bay_value *out = rescan();
+    cr_assert_eq(bay_value_int(bay_map_get(out, "plugins")), 1);
+    bay_value_free(out);
+    cr_assert(h_wait_log(&h, "more than 4096 folders below the plugins folder: "));
+    greets();
+}
