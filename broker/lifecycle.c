@@ -337,6 +337,7 @@ static bool reread(rescan *r, plugin *p, bool came_back)
     int rc = bay__manifest_load(r->b->opt.plugins_dir, p->id, &m, &e);
     bool same = rc == 0 ? p->m && json_equal(p->m->doc, m->doc) && strcmp(p->m->dir, m->dir) == 0
                         : p->m == NULL && strcmp(p->life.reason, e.message) == 0;
+    same &= !(came_back && was == PS_INVALID); /* why it was invalid gave way to its folder being gone: look again */
     if (same) {
         bay__manifest_free(m);
         if (came_back)
@@ -402,6 +403,7 @@ static bool lost(rescan *r, plugin *p)
     return false;
 }
 
+/* listed tells whether id is one of ids (NULL-terminated). */
 static bool listed(char *const *ids, const char *id)
 {
     for (; *ids; ids++)
