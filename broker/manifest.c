@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include "csig.h" /* the C signatures of a library binding (bridges/ffi) */
 
 #define SCAN_DEPTH 4          /* how many folders deep plugins are looked for */
+#define MANIFEST_MAX (1 << 20) /* bytes a plugin.json may have */
 #define NAME_MAX_LEN 128      /* provide and timer names */
 #define INTERVAL_MAX 86400000 /* one day, in milliseconds */
 #define FIELD_LEN 256         /* "provides[12].contexts[3]", "dependencies.example/hello" */
@@ -710,6 +712,31 @@ static int code_inside(const report *r, const bay__manifest *m)
                "the plugins folder instead", field, rel, real);
 }
 
+/* open_manifest opens r->path for reading: a regular file of at most
+ * MANIFEST_MAX bytes. Opened without blocking, so that a FIFO put in its
+ * place after the scan cannot stop plugbayd's thread. */
+static int open_manifest(const report *r, FILE **out)
+{
+    struct stat st;
+    int fd = open(r->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return say(r, BAY_EIO, "%s", strerror(errno));
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return say(r, BAY_EIO, "not a regular file");
+    }
+    if (st.st_size > MANIFEST_MAX) {
+        close(fd);
+        return say(r, BAY_EMANIFEST, "%lld bytes, more than a manifest may have (%d)", (long long)st.st_size,
+                   MANIFEST_MAX);
+    }
+    if (!(*out = fdopen(fd, "r"))) {
+        close(fd);
+        return say(r, BAY_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
 /* where_it_leads refuses the folder of plugin id when a symbolic link below
  * plugins_dir leads it to abs_dir, elsewhere (as the scan refuses links, so
  * that one swapped in after the scan changes nothing). */
@@ -730,7 +757,6 @@ int bay__manifest_load(const char *plugins_dir, const char *id, bay__manifest **
 {
     char dir[PATH_MAX], file[PATH_MAX + 16], *abs_dir, *abs_file;
     report r = {plugins_dir, NULL, err};
-    struct stat st;
     json_error_t je;
     json_t *root;
     FILE *f;
@@ -745,12 +771,8 @@ int bay__manifest_load(const char *plugins_dir, const char *id, bay__manifest **
         return say(&r, BAY_EINVAL, "the path of plugin %s is too long", id);
     snprintf(file, sizeof file, "%s/plugin.json", dir);
     r.path = file;
-    if (!(f = fopen(file, "r")))
-        return say(&r, BAY_EIO, "%s", strerror(errno));
-    if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return say(&r, BAY_EIO, "not a regular file");
-    }
+    if ((rc = open_manifest(&r, &f)) != 0)
+        return rc;
     root = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
     fclose(f);
     if (!(abs_dir = realpath(dir, NULL))) {

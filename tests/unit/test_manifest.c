@@ -491,6 +491,38 @@ Test(manifest, load_refuses_a_plugin_folder_a_link_leads_elsewhere, .init = make
     cr_expect(strstr(err.message, want) != NULL, "%s", err.message);
 }
 
+Test(manifest, load_refuses_a_fifo_as_plugin_json_without_waiting_on_it, .init = make_root, .fini = remove_root,
+     .timeout = 10)
+{
+    char fifo[PATH_MAX];
+    bay_error err = {0};
+    bay__manifest *m = NULL;
+    put("x/.keep", "");
+    snprintf(fifo, sizeof fifo, "%s/x/plugin.json", root);
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    cr_expect_eq(bay__manifest_load(root, "x", &m, &err), BAY_EIO);
+    cr_expect(strstr(err.message, "x/plugin.json: not a regular file") != NULL, "%s", err.message);
+    cr_expect_null(m);
+}
+
+Test(manifest, load_refuses_a_manifest_over_1_mib, .init = make_root, .fini = remove_root)
+{
+    char file[PATH_MAX];
+    bay_error err = {0};
+    bay__manifest *m = NULL;
+    put("x/.keep", "");
+    snprintf(file, sizeof file, "%s/x/plugin.json", root);
+    FILE *f = fopen(file, "w");
+    cr_assert_not_null(f);
+    cr_assert_eq(fseek(f, (1 << 20), SEEK_SET), 0);
+    fputc(' ', f);
+    fclose(f);
+    cr_expect_eq(bay__manifest_load(root, "x", &m, &err), BAY_EMANIFEST);
+    cr_expect(strstr(err.message, "x/plugin.json: 1048577 bytes, more than a manifest may have (1048576)") != NULL,
+              "%s", err.message);
+    cr_expect_null(m);
+}
+
 Test(manifest, load_refuses_ids_that_leave_the_plugins_folder)
 {
     bay_error err = {0};
