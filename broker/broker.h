@@ -131,6 +131,7 @@ typedef struct plugin_life {
     waiter *waiters;       /* requests answered when it settles */
     plugin_timer *timers;  /* its manifest's timers, while loaded */
     bay__manifest *next;   /* plugin.json as reload read it again, taken once its worker is gone; or NULL */
+    bool folder_gone;      /* installed, and its folder left the plugins folder: it loads no more until back */
 } plugin_life;
 
 /* Its worker process: supervise.c's alone (others read pid and kill_sent). */
@@ -203,6 +204,7 @@ typedef struct broker {
     struct route_calls *calls; /* the calls in flight: route.c's alone */
     struct fastpath *fast;  /* fast channels granted to hosts (fastpath.c), NULL until the first */
     struct logs *logs;      /* the last audit lines and each plugin's (logs.c) */
+    struct watch *watch;    /* the plugins folder's inotify watches (watch.c), NULL when the kernel gave none */
     uint64_t next_session, next_call;
     struct conn_closer *closer; /* closes sockets off this thread (conn.c) */
     struct peer_guard *guard;   /* refuses plugin workers and their children as peers (peer.h) */
@@ -230,7 +232,7 @@ typedef struct broker {
         struct event *head, *tail;
         int wake_fd;        /* eventfd: something was queued */
     } queue;
-    int signal_fd;          /* SIGCHLD, SIGTERM, SIGINT */
+    int signal_fd;          /* SIGCHLD, SIGTERM, SIGINT, SIGHUP */
     int64_t started_ms;
     bool stopping;
 } broker;

@@ -270,6 +270,8 @@ static int cmd_info(broker *b, plugin *p, const bay_value *args, bay_value **out
 static int cmd_install(broker *b, plugin *p, const bay_value *args, bay_value **out, bay_error *err)
 {
     (void)out;
+    if (p->life.state == PS_INVALID && bay__state_find(b->state, p->id) == NULL) /* never installed: say why not */
+        return bay_error_set(err, BAY_EMANIFEST, p->id, "%s cannot be installed: %s", p->id, p->life.reason);
     if (p->life.state != PS_AVAILABLE)
         return bay_error_set(err, BAY_EEXIST, p->id, "%s is already installed (%s)", p->id,
                              plugin_state_name(p->life.state));
@@ -412,6 +414,14 @@ static int cmd_order(broker *b, plugin *p, const bay_value *args, bay_value **ou
     char after[300];
     bay_map_set(*out, "order_note", bay_str(order_note(b, p, after, sizeof after)));
     return 0;
+}
+
+/* cmd_rescan looks at the plugins folder again and answers what changed (lifecycle_rescan). */
+static int cmd_rescan(broker *b, plugin *p, const bay_value *args, bay_value **out, bay_error *err)
+{
+    (void)p, (void)args;
+    *out = bay_map();
+    return lifecycle_rescan(b, *out, err);
 }
 
 /* ---- the hosts an admin lets in (host.add, host.list, host.remove) ------- */
@@ -577,6 +587,7 @@ static const command commands[] = {
     {"audit", BAY_ROLE_ADMIN, false, false, logs_audit},
     {"logs", BAY_ROLE_OBSERVER, true, false, logs_plugin},
     {"order", BAY_ROLE_ADMIN, true, false, cmd_order},
+    {"rescan", BAY_ROLE_ADMIN, false, false, cmd_rescan},
 };
 
 /* find_command returns the command named name, or NULL with err listing them. */

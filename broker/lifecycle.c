@@ -7,6 +7,7 @@
 #include "order.h"
 #include "route.h"
 #include "supervise.h"
+#include "watch.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,8 @@
 #include "value_convert.h"
 
 #define UNLOAD_EXIT_MS 2000 /* time a worker gets to exit after COMMAND unload */
+#define REFUSED_LOGGED 10   /* entries of the plugins folder refused in one pass that are logged one by one */
+#define REFUSED_ANSWERED 100 /* and that `plugbay rescan` lists (it counts them all) */
 
 void lifecycle_notice(broker *b, const char *what, const char *name, const char *who, const char *state,
                       const char *reason)
@@ -83,13 +86,21 @@ static void wake_dependents(broker *b)
     b->waking = false;
 }
 
-/* set_state moves p to s, logs it and tells subscribers. */
+/* set_state moves p to s, logs it and tells subscribers. Without a reason
+ * of its own, a plugin whose folder is gone has that one. */
 static void set_state(broker *b, plugin *p, plugin_state s, const char *reason)
 {
+    char gone[sizeof p->life.reason];
+    if (p->life.folder_gone && (reason == NULL || reason[0] == '\0')) {
+        snprintf(gone, sizeof gone, "its folder %s/%s is gone: it cannot load again until the folder is back "
+                 "(a loaded plugin runs on until unloaded)", b->opt.plugins_dir, p->id);
+        reason = gone;
+    }
     p->life.state = s;
-    snprintf(p->life.reason, sizeof p->life.reason, "%s", reason ? reason : "");
-    bay__log(s == PS_FAILED || s == PS_INVALID ? BAY_LOG_WARN : BAY_LOG_INFO, p->id, "%s%s%s", plugin_state_name(s),
-            p->life.reason[0] ? ": " : "", p->life.reason);
+    if (reason != p->life.reason)
+        snprintf(p->life.reason, sizeof p->life.reason, "%s", reason ? reason : "");
+    bay__log(s == PS_FAILED || s == PS_INVALID || p->life.folder_gone ? BAY_LOG_WARN : BAY_LOG_INFO, p->id, "%s%s%s",
+            plugin_state_name(s), p->life.reason[0] ? ": " : "", p->life.reason);
     lifecycle_notice(b, "plugin-state", "", p->id, plugin_state_name(s), p->life.reason);
     if (s != PS_STARTING && s != PS_UNLOADING)
         wake_dependents(b);
@@ -305,8 +316,8 @@ static void adopt(broker *b, plugin *p, bay__manifest *m)
 
 int lifecycle_renew(broker *b, plugin *p, bool fresh, bay_error *err)
 {
-    if (p->m == NULL || p->proc.pid || transition_load(p->life.state, fresh) != LOAD_START)
-        return 0;
+    if (p->m == NULL || p->proc.pid || p->life.folder_gone || transition_load(p->life.state, fresh) != LOAD_START)
+        return 0; /* nothing to read again (a folder gone: load says so) */
     bay__manifest *m;
     char again[200];
     snprintf(again, sizeof again, "plugbay %s %s", fresh ? "enable" : "load", p->id);
@@ -321,7 +332,7 @@ int lifecycle_reload(broker *b, plugin *p, bay_error *err)
     bay__manifest *m = NULL;
     char again[200];
     snprintf(again, sizeof again, "plugbay reload %s", p->id);
-    int rc = p->m && p->life.state != PS_INVALID ? renew(b, p, again, &m, err) : 0;
+    int rc = p->m && p->life.state != PS_INVALID && !p->life.folder_gone ? renew(b, p, again, &m, err) : 0;
     if (rc)
         return rc;
     if (m && p->proc.pid) { /* taken once its worker is gone */
@@ -355,32 +366,266 @@ static void initial_state(broker *b, plugin *p)
         p->life.state = PS_STOPPED;
 }
 
-int lifecycle_discover(broker *b, bay_error *err)
+/* plugin_free frees p, which no worker, waiter or connection holds. */
+static void plugin_free(plugin *p)
 {
-    char **ids = NULL;
+    for (waiter *w = p->life.waiters, *next; w; w = next) {
+        next = w->next;
+        free(w);
+    }
+    if (p->proc.out_fd >= 0)
+        close(p->proc.out_fd);
+    bay__manifest_free(p->m);
+    bay__manifest_free(p->life.next);
+    bay_value_free(p->proc.refused);
+    free(p->life.timers);
+    free(p->id);
+    free(p);
+}
+
+/* One pass over the plugins folder, and what it tells `plugbay rescan`
+ * (each list NULL when nobody asked). */
+typedef struct rescan {
+    broker *b;
+    bay_value *added, *changed, *gone, *back, *refused;
+    struct fresh {
+        plugin *p;
+        bool added; /* new in this pass: loaded, once placed, when installed and enabled */
+    } *fresh;        /* the plugins whose manifest this pass read: placed in load order and checked */
+    size_t nfresh;
+    bool discovering; /* the first pass, at start: no provider is registered yet */
+    bool watch_said; /* a watch that failed was logged */
+    size_t nrefused; /* entries refused: the first REFUSED_LOGGED are logged */
+} rescan;
+
+/* note adds id to list, one of those `plugbay rescan` answers (NULL: nobody asked). */
+static void note(bay_value *list, const char *id)
+{
+    if (list)
+        bay_array_push(list, bay_str(id));
+}
+
+/* count_fresh counts p among the plugins whose manifest this pass read; false when out of memory. */
+static bool count_fresh(rescan *r, plugin *p, bool added)
+{
+    struct fresh *grown = realloc(r->fresh, (r->nfresh + 1) * sizeof *grown);
+    if (grown == NULL)
+        return false;
+    r->fresh = grown;
+    r->fresh[r->nfresh++] = (struct fresh){p, added};
+    return true;
+}
+
+/* scan_folder watches a folder the scan reads or finds (bay__scan_hooks). */
+static void scan_folder(const char *path, bool plugin, void *arg)
+{
+    rescan *r = arg;
     bay_error e;
-    int rc = bay__manifest_scan(b->opt.plugins_dir, &ids, err);
-    if (rc)
-        return rc;
-    for (char **id = ids; *id; id++) {
-        plugin *p = plugin_new(b, *id);
-        if (p == NULL) {
-            bay__strv_free(ids);
-            return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
-        }
-        if (bay__manifest_load(b->opt.plugins_dir, *id, &p->m, &e) != 0) {
-            discovered_invalid(p, "invalid manifest", e.message);
+    if (watch_folder(r->b->watch, path, plugin, &e) != 0 && !r->watch_said) {
+        r->watch_said = true;
+        bay__log(BAY_LOG_WARN, NULL, "%s", e.message);
+    }
+}
+
+/* printable copies s into out (of size len) with every byte but printable
+ * ASCII as '?': names in the plugins folder are anyone's choice, and reach
+ * terminals and JSON. */
+static const char *printable(const char *s, char *out, size_t len)
+{
+    size_t i = 0;
+    for (; s[i] && i + 1 < len; i++)
+        out[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+    out[i] = '\0';
+    return out;
+}
+
+/* scan_refused says which entry of the plugins folder is passed over, and why (bay__scan_hooks). */
+static void scan_refused(const char *rel_raw, const char *why_raw, void *arg)
+{
+    rescan *r = arg;
+    char rel[512], why[1024];
+    printable(rel_raw, rel, sizeof rel);
+    printable(why_raw, why, sizeof why);
+    if (r->nrefused++ < REFUSED_LOGGED)
+        bay__log(BAY_LOG_WARN, NULL, "%s/%s is refused: %s", r->b->opt.plugins_dir, rel, why);
+    if (r->refused && r->nrefused <= REFUSED_ANSWERED) {
+        bay_value *v = bay_map();
+        bay_map_set(v, "path", bay_str(rel));
+        bay_map_set(v, "reason", bay_str(why));
+        bay_array_push(r->refused, v);
+    }
+}
+
+/* found_new reads the manifest of p, new in this pass (an invalid one makes
+ * p invalid), and derives its state; false when out of memory. */
+static bool found_new(rescan *r, plugin *p)
+{
+    bay_error e;
+    note(r->added, p->id);
+    if (bay__manifest_load(r->b->opt.plugins_dir, p->id, &p->m, &e) != 0)
+        discovered_invalid(p, "invalid manifest", e.message);
+    else
+        initial_state(r->b, p);
+    return count_fresh(r, p, true);
+}
+
+/* announce tells p's state and reason as they now are (set_state). */
+static void announce(broker *b, plugin *p)
+{
+    char reason[sizeof p->life.reason];
+    snprintf(reason, sizeof reason, "%s", p->life.reason);
+    set_state(b, p, p->life.state, reason);
+}
+
+/* reread reads again the plugin.json of p, found again and not running: a
+ * change is logged and told (a plugin invalid before gets the state it would
+ * get at start); the same manifest, or the same fault, changes nothing. */
+static bool reread(rescan *r, plugin *p, bool came_back)
+{
+    bay__manifest *m = NULL;
+    bay_error e;
+    plugin_state was = p->life.state;
+    int rc = bay__manifest_load(r->b->opt.plugins_dir, p->id, &m, &e);
+    bool same = rc == 0 ? p->m && json_equal(p->m->doc, m->doc) && strcmp(p->m->dir, m->dir) == 0
+                        : p->m == NULL && strcmp(p->life.reason, e.message) == 0;
+    same &= !(came_back && was == PS_INVALID); /* why it was invalid gave way to its folder being gone: look again */
+    if (same) {
+        bay__manifest_free(m);
+        if (came_back)
+            announce(r->b, p);
+        return true;
+    }
+    bay__manifest_free(p->m);
+    p->m = m;
+    bay__log(BAY_LOG_INFO, p->id, "its plugin.json changed: read again");
+    note(r->changed, p->id);
+    if (rc != 0) {
+        set_state(r->b, p, PS_INVALID, e.message);
+    } else if (was == PS_INVALID) {
+        p->life.reason[0] = '\0';
+        initial_state(r->b, p);
+        announce(r->b, p);
+    } else if (came_back) {
+        announce(r->b, p);
+    }
+    return count_fresh(r, p, false);
+}
+
+/* refound handles p, whose folder the scan found: back if it was gone, its
+ * manifest read again unless a worker runs it (reload reads that one). */
+static bool refound(rescan *r, plugin *p)
+{
+    bool came_back = p->life.folder_gone;
+    if (came_back) { /* the reason it had stays only when its failure sticks */
+        bay__state_plugin *sp = bay__state_find(r->b->state, p->id);
+        p->life.folder_gone = false;
+        snprintf(p->life.reason, sizeof p->life.reason, "%s",
+                 p->life.state == PS_FAILED && sp && sp->failed ? sp->failed : "");
+        note(r->back, p->id);
+        bay__log(BAY_LOG_INFO, p->id, "its folder is back in %s", r->b->opt.plugins_dir);
+    }
+    plugin_state s = p->life.state;
+    if (p->proc.pid != 0 || s == PS_LOADED || s == PS_STARTING || s == PS_UNLOADING) {
+        if (came_back)
+            announce(r->b, p);
+        return true;
+    }
+    return reread(r, p, came_back);
+}
+
+/* lost handles p, whose folder the scan did not find: a plugin not installed
+ * and not running is no longer listed (true: it was freed); an installed
+ * one stays, with the reason that its folder is gone, told once. */
+static bool lost(rescan *r, plugin *p)
+{
+    broker *b = r->b;
+    if (bay__state_find(b->state, p->id) == NULL && p->proc.pid == 0 &&
+        (p->life.state == PS_AVAILABLE || p->life.state == PS_INVALID)) {
+        bay__log(BAY_LOG_INFO, p->id, "its folder is gone from %s: no longer listed", b->opt.plugins_dir);
+        note(r->gone, p->id);
+        plugin_free(p);
+        return true;
+    }
+    if (!p->life.folder_gone) {
+        p->life.folder_gone = true;
+        note(r->gone, p->id);
+        set_state(b, p, p->life.state, NULL); /* its reason says so */
+    }
+    return false;
+}
+
+/* listed tells whether id is one of ids (NULL-terminated). */
+static bool listed(char *const *ids, const char *id)
+{
+    for (; *ids; ids++)
+        if (strcmp(*ids, id) == 0)
+            return true;
+    return false;
+}
+
+/* place puts the plugins in load order again and refuses the fresh ones
+ * whose host range this plugbay does not satisfy. */
+static void place(rescan *r)
+{
+    broker *b = r->b;
+    bay_error e;
+    put_in_load_order(b, r->discovering);
+    for (size_t i = 0; i < r->nfresh; i++) {
+        plugin *p = r->fresh[i].p;
+        if (!r->discovering && p->m && p->life.state != PS_INVALID && no_cycle(b, p, p->m, &e) != 0) {
+            discovered_invalid(p, "refused", e.message); /* a new folder that closes a cycle; the others run on */
             continue;
         }
-        initial_state(b, p);
-    }
-    bay__strv_free(ids);
-    put_in_load_order(b, true);
-    for (size_t i = 0; i < b->nplugins; i++) {
-        plugin *p = b->plugins[i];
         if (p->life.state != PS_INVALID && depends_host_check(b, p, &e) != 0)
             discovered_invalid(p, "refused", e.message);
     }
+}
+
+/* pass scans the plugins folder and brings b->plugins in line with it (r says what changed). */
+static int pass(rescan *r, bay_error *err)
+{
+    broker *b = r->b;
+    char **ids = NULL;
+    bay__scan_hooks hooks = {scan_folder, scan_refused, r};
+    watch_mark(b->watch);
+    int rc = bay__manifest_scan(b->opt.plugins_dir, &ids, &hooks, err);
+    if (rc)
+        return rc; /* the watches stay as they were */
+    watch_sweep(b->watch);
+    bool ok = true;
+    for (size_t i = 0; ok && i < b->nplugins;) {
+        plugin *p = b->plugins[i];
+        if (listed(ids, p->id)) {
+            ok = refound(r, p);
+            i++;
+        } else if (lost(r, p)) {
+            memmove(&b->plugins[i], &b->plugins[i + 1], (--b->nplugins - i) * sizeof *b->plugins);
+        } else {
+            i++;
+        }
+    }
+    for (char **id = ids; ok && *id; id++) {
+        if (broker_plugin(b, *id))
+            continue;
+        plugin *p = plugin_new(b, *id);
+        ok = p && found_new(r, p);
+    }
+    bay__strv_free(ids);
+    if (r->nrefused > REFUSED_LOGGED)
+        bay__log(BAY_LOG_WARN, NULL, "%zu more entries of %s are refused (`plugbay rescan` lists them all)",
+                 r->nrefused - REFUSED_LOGGED, b->opt.plugins_dir);
+    if (r->nfresh)
+        place(r);
+    return ok ? 0 : bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
+}
+
+int lifecycle_discover(broker *b, bay_error *err)
+{
+    rescan r = {.b = b, .discovering = true};
+    int rc = pass(&r, err);
+    free(r.fresh);
+    if (rc)
+        return rc;
     for (size_t i = 0; i < bay__state_count(b->state); i++) {
         const char *id = bay__state_at(b->state, i)->id;
         if (broker_plugin(b, id) == NULL)
@@ -388,6 +633,43 @@ int lifecycle_discover(broker *b, bay_error *err)
     }
     bay__log(BAY_LOG_INFO, NULL, "found %zu plugins in %s", b->nplugins, b->opt.plugins_dir);
     return 0;
+}
+
+/* set_list adds list to report as key (freeing it when report is NULL). */
+static void set_list(bay_value *report, const char *key, bay_value *list)
+{
+    if (report)
+        bay_map_set(report, key, list);
+    else
+        bay_value_free(list);
+}
+
+int lifecycle_rescan(broker *b, bay_value *report, bay_error *err)
+{
+    rescan r = {.b = b};
+    if (report) {
+        r.added = bay_array(), r.changed = bay_array(), r.gone = bay_array(), r.back = bay_array();
+        r.refused = bay_array();
+    }
+    int rc = pass(&r, err);
+    if (rc == 0) {
+        bay__log(BAY_LOG_INFO, NULL, "rescanned %s: %zu plugins, %zu new or read again", b->opt.plugins_dir,
+                 b->nplugins, r.nfresh);
+        for (size_t i = 0; i < r.nfresh; i++) /* installed and enabled (--autoinstall), as at start */
+            if (r.fresh[i].added && r.fresh[i].p->life.state == PS_STOPPED)
+                lifecycle_load(b, r.fresh[i].p, NULL);
+    }
+    free(r.fresh);
+    if (report) {
+        bay_map_set(report, "plugins", bay_int((int64_t)b->nplugins));
+        bay_map_set(report, "refused_total", bay_int((int64_t)r.nrefused));
+    }
+    set_list(report, "added", r.added);
+    set_list(report, "changed", r.changed);
+    set_list(report, "gone", r.gone);
+    set_list(report, "back", r.back);
+    set_list(report, "refused", r.refused);
+    return rc;
 }
 
 void lifecycle_start_enabled(broker *b)
@@ -417,6 +699,14 @@ static int load(broker *b, plugin *p, bool fresh, bay_error *err)
         return bay_error_set(err, BAY_EMANIFEST, p->id, "%s has an invalid manifest: %s", p->id, p->life.reason);
     case LOAD_START:
         break;
+    }
+    if (p->life.folder_gone) {
+        if (p->life.state == PS_WAITING || p->life.restart_at_ms) { /* not waiting, not restarting any more */
+            p->life.restart_at_ms = 0;
+            set_state(b, p, p->life.state == PS_WAITING ? PS_STOPPED : PS_FAILED, NULL);
+        }
+        return bay_error_set(err, BAY_ENOENT, p->id, "%s cannot load: its folder %s/%s is gone; put it back, then "
+                             "`plugbay rescan`", p->id, b->opt.plugins_dir, p->id);
     }
     if (fresh)
         p->life.ncrashes = p->life.restarts = 0;
@@ -780,21 +1070,8 @@ int64_t lifecycle_tick(broker *b, int64_t now)
 
 void lifecycle_free(broker *b)
 {
-    for (size_t i = 0; i < b->nplugins; i++) {
-        plugin *p = b->plugins[i];
-        for (waiter *w = p->life.waiters, *next; w; w = next) {
-            next = w->next;
-            free(w);
-        }
-        if (p->proc.out_fd >= 0)
-            close(p->proc.out_fd);
-        bay__manifest_free(p->m);
-        bay__manifest_free(p->life.next);
-        bay_value_free(p->proc.refused);
-        free(p->life.timers);
-        free(p->id);
-        free(p);
-    }
+    for (size_t i = 0; i < b->nplugins; i++)
+        plugin_free(b->plugins[i]);
     free(b->plugins);
     b->plugins = NULL;
     b->nplugins = 0;

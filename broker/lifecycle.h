@@ -8,6 +8,17 @@
  * manifests (an invalid one makes its plugin invalid) and puts them in load
  * order: 0, or the code with err when the folder cannot be read. */
 int lifecycle_discover(broker *b, bay_error *err);
+/* lifecycle_rescan looks at the plugins folder again, as at start, and
+ * watches what it reads (watch.c): a new folder becomes a plugin (installed
+ * and loaded with --autoinstall); a changed plugin.json of a plugin no worker
+ * runs is read again; a folder gone drops a plugin not installed, and gives
+ * an installed one that reason (it loads no more until the folder is back).
+ * Refused entries (links, names no id can have) are logged. report (NULL
+ * allowed) gets "plugins" (how many) and the lists "added", "changed",
+ * "gone", "back" (ids) and "refused" ({"path", "reason"}, the first 100 of
+ * "refused_total"). 0, or the code
+ * with err (the folder cannot be read: nothing changed). */
+int lifecycle_rescan(broker *b, bay_value *report, bay_error *err);
 void lifecycle_start_enabled(broker *b);
 /* lifecycle_load loads p as transition_load decides: starts it once its
  * dependencies are loaded (waiting meanwhile), or says why not in err (NULL

@@ -34,6 +34,19 @@ int bay__log_open(const char *path)
     return 0;
 }
 
+int bay__log_reopen(void)
+{
+    if (out_path == NULL)
+        return 0;
+    FILE *f = fopen(out_path, "ae");
+    if (f == NULL)
+        return BAY_EIO;
+    setvbuf(f, NULL, _IOLBF, 0);
+    fclose(out);
+    out = f;
+    return 0;
+}
+
 int bay__log_fd(void)
 {
     return fileno(out ? out : stderr);

@@ -20,6 +20,12 @@ typedef struct bay__log_limit {
 /* bay__log_open sends the log to path (appending), or to stderr when path is NULL. Returns 0 or BAY_EIO. */
 int bay__log_open(const char *path);
 
+/* bay__log_reopen opens the log file again by its path (after logrotate
+ * moved it, SIGHUP): later lines go to the file now at that path, and the
+ * old one is closed. Without a log file it does nothing. Returns 0, or
+ * BAY_EIO (errno says why) with the log still going to the old file. */
+int bay__log_reopen(void);
+
 /* bay__log_fd returns the descriptor the log writes to (for the crash report, broker/crash.c). */
 int bay__log_fd(void);
 

@@ -8,6 +8,7 @@
 #include "provide.h"
 #include "route.h"
 #include "supervise.h"
+#include "watch.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -108,18 +109,42 @@ static const struct conn_dispatch frames = {
                [BAY_F_HEARTBEAT] = {heartbeat}, [BAY_F_LOG] = {worker_log}, [BAY_F_COMMAND] = {worker_command}},
 };
 
+/* rescan looks at the plugins folder again (lifecycle_rescan), saying in the log why it could not. */
+static void rescan(broker *b)
+{
+    bay_error err;
+    if (lifecycle_rescan(b, NULL, &err) != 0)
+        bay__log(BAY_LOG_ERROR, NULL, "%s", err.message);
+}
+
+/* hangup reopens the log file (logrotate moved it) and rescans, as SIGHUP asks. */
+static void hangup(broker *b)
+{
+    if (bay__log_reopen() != 0)
+        bay__log(BAY_LOG_ERROR, NULL, "received SIGHUP; cannot open the log file %s again (%s): still writing the "
+                 "old one", b->opt.log_path, strerror(errno));
+    else
+        bay__log(BAY_LOG_INFO, NULL, "received SIGHUP; log file opened again, rescanning the plugins folder");
+    rescan(b);
+}
+
 static void handle_signals(broker *b)
 {
     struct signalfd_siginfo si;
     while (read(b->signal_fd, &si, sizeof si) == (ssize_t)sizeof si) {
         if (si.ssi_signo == SIGCHLD) {
             supervise_reap(b);
+        } else if (si.ssi_signo == SIGHUP) {
+            if (!b->stopping)
+                hangup(b);
         } else if (!b->stopping) {
             bay__log(BAY_LOG_INFO, NULL, "received %s; stopping plugins and exiting", strsignal((int)si.ssi_signo));
             b->stopping = true;
         }
     }
 }
+
+#define FIXED_FDS 3 /* the queue's eventfd, the signalfd, the plugins folder's inotify; then workers' output */
 
 static int64_t min_deadline(int64_t a, int64_t b)
 {
@@ -134,6 +159,8 @@ static int64_t tick(broker *b)
     int64_t next = route_expire(b, now);
     next = min_deadline(next, lifecycle_tick(b, now));
     next = min_deadline(next, supervise_tick(b, now));
+    if (!b->stopping && watch_due(b->watch, now, &next)) /* the plugins folder changed, then was quiet */
+        rescan(b);
     return next;
 }
 
@@ -172,6 +199,8 @@ int loop_run(broker *b)
     conn_on_host_gone(b, fastpath_host_gone);
     conn_on_host_gone(b, route_host_gone);
     lifecycle_on_notice(b, fastpath_notice);
+    if (watch_open(&b->watch, &err) != 0)
+        bay__log(BAY_LOG_WARN, NULL, "%s", err.message);
     if (supervise_init(b, &err) || lifecycle_discover(b, &err) || conn_listen_public(b)) {
         if (err.message[0])
             bay__log(BAY_LOG_ERROR, NULL, "%s", err.message);
@@ -198,11 +227,12 @@ int loop_run(broker *b)
                 break;
             next = min_deadline(next, bay__now_ms() + 50);
         }
-        size_t nfds = 2;
-        fds = realloc(fds, (2 + b->nplugins) * sizeof *fds);
-        owners = realloc(owners, (2 + b->nplugins) * sizeof *owners);
+        size_t nfds = FIXED_FDS;
+        fds = realloc(fds, (FIXED_FDS + b->nplugins) * sizeof *fds);
+        owners = realloc(owners, (FIXED_FDS + b->nplugins) * sizeof *owners);
         fds[0] = (struct pollfd){.fd = b->queue.wake_fd, .events = POLLIN};
         fds[1] = (struct pollfd){.fd = b->signal_fd, .events = POLLIN};
+        fds[2] = (struct pollfd){.fd = watch_fd(b->watch), .events = POLLIN}; /* -1 (none): poll skips it */
         int64_t now = bay__now_ms();
         for (size_t i = 0; i < b->nplugins; i++) {
             plugin *p = b->plugins[i];
@@ -222,7 +252,9 @@ int loop_run(broker *b)
             conn_drain(b);
         if (fds[1].revents)
             handle_signals(b);
-        for (size_t i = 2; i < nfds; i++)
+        if (fds[2].revents)
+            watch_read(b->watch, bay__now_ms());
+        for (size_t i = FIXED_FDS; i < nfds; i++)
             if (fds[i].revents)
                 supervise_read_output(b, owners[i]);
     }
@@ -236,6 +268,7 @@ int loop_run(broker *b)
     lifecycle_free(b);
     conn_queue_free(b);
     close(b->signal_fd);
+    watch_close(b->watch);
     bay__log(BAY_LOG_INFO, NULL, "plugbayd stopped");
     return 0;
 }

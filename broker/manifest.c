@@ -6,16 +6,19 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "csig.h" /* the C signatures of a library binding (bridges/ffi) */
 
 #define SCAN_DEPTH 4          /* how many folders deep plugins are looked for */
+#define MANIFEST_MAX (1 << 20) /* bytes a plugin.json may have */
 #define NAME_MAX_LEN 128      /* provide and timer names */
 #define INTERVAL_MAX 86400000 /* one day, in milliseconds */
 #define FIELD_LEN 256         /* "provides[12].contexts[3]", "dependencies.example/hello" */
@@ -705,15 +708,55 @@ static int code_inside(const report *r, const bay__manifest *m)
         return 0;
     return say(r, BAY_EMANIFEST,
                "field \"%s\": %s leads through a symbolic link to %s, outside the plugin folder, which the sandbox "
-               "would not let the plugin read; copy the file into the folder, or link the whole plugin folder into "
+               "would not let the plugin read; copy the file into the folder, or move the whole plugin folder into "
                "the plugins folder instead", field, rel, real);
+}
+
+/* open_manifest opens r->path for reading: a regular file of at most
+ * MANIFEST_MAX bytes. Opened without blocking, so that a FIFO put in its
+ * place after the scan cannot stop plugbayd's thread. */
+static int open_manifest(const report *r, FILE **out)
+{
+    struct stat st;
+    int fd = open(r->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return say(r, BAY_EIO, "%s", strerror(errno));
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return say(r, BAY_EIO, "not a regular file");
+    }
+    if (st.st_size > MANIFEST_MAX) {
+        close(fd);
+        return say(r, BAY_EMANIFEST, "%lld bytes, more than a manifest may have (%d)", (long long)st.st_size,
+                   MANIFEST_MAX);
+    }
+    if (!(*out = fdopen(fd, "r"))) {
+        close(fd);
+        return say(r, BAY_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+/* where_it_leads refuses the folder of plugin id when a symbolic link below
+ * plugins_dir leads it to abs_dir, elsewhere (as the scan refuses links, so
+ * that one swapped in after the scan changes nothing). */
+static int where_it_leads(const report *r, const char *plugins_dir, const char *id, const char *abs_dir)
+{
+    char root[PATH_MAX];
+    size_t n;
+    if (!realpath(plugins_dir, root))
+        return say(r, BAY_EIO, "%s", strerror(errno));
+    n = strlen(root);
+    if (strncmp(abs_dir, root, n) == 0 && abs_dir[n] == '/' && strcmp(abs_dir + n + 1, id) == 0)
+        return 0;
+    return say(r, BAY_EMANIFEST, "its folder leads through a symbolic link to %s: plugbayd follows no link in the "
+                                 "plugins folder; move or copy the folder itself into the plugins folder", abs_dir);
 }
 
 int bay__manifest_load(const char *plugins_dir, const char *id, bay__manifest **out, bay_error *err)
 {
     char dir[PATH_MAX], file[PATH_MAX + 16], *abs_dir, *abs_file;
     report r = {plugins_dir, NULL, err};
-    struct stat st;
     json_error_t je;
     json_t *root;
     FILE *f;
@@ -728,16 +771,17 @@ int bay__manifest_load(const char *plugins_dir, const char *id, bay__manifest **
         return say(&r, BAY_EINVAL, "the path of plugin %s is too long", id);
     snprintf(file, sizeof file, "%s/plugin.json", dir);
     r.path = file;
-    if (!(f = fopen(file, "r")))
-        return say(&r, BAY_EIO, "%s", strerror(errno));
-    if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return say(&r, BAY_EIO, "not a regular file");
-    }
+    if ((rc = open_manifest(&r, &f)) != 0)
+        return rc;
     root = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
     fclose(f);
     if (!(abs_dir = realpath(dir, NULL))) {
         rc = say(&r, BAY_EIO, "%s", strerror(errno));
+        json_decref(root);
+        return rc;
+    }
+    if ((rc = where_it_leads(&r, plugins_dir, id, abs_dir)) != 0) {
+        free(abs_dir);
         json_decref(root);
         return rc;
     }
@@ -835,34 +879,78 @@ static int push(const report *r, idlist *l, const char *id)
     return 0;
 }
 
-/* scan lists the plugins in root/rel (rel is "" for root itself, depth 1). */
-static int scan(const report *r, const char *root, const char *rel, int depth, idlist *ids)
+/* refuse tells hooks (when they listen) that the entry rel of the plugins
+ * folder is passed over, and why (a line saying what to do). */
+static void refuse(const bay__scan_hooks *hooks, const char *rel, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void refuse(const bay__scan_hooks *hooks, const char *rel, const char *fmt, ...)
+{
+    char why[PATH_MAX + 256];
+    va_list ap;
+    if (!hooks || !hooks->refused)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    hooks->refused(rel, why, hooks->arg);
+}
+
+/* entry_kind looks at the entry id (a folder path below root, named in the
+ * folder being read) without following a link: 1 for a real folder, 0 for
+ * anything else that is not refused (a file), -1 when refused (told to hooks). */
+static int entry_kind(const bay__scan_hooks *hooks, const char *root, const char *id, bool id_ok)
+{
+    char path[PATH_MAX], target[PATH_MAX];
+    struct stat st;
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", root, id) >= sizeof path || lstat(path, &st) != 0)
+        return 0;
+    if (S_ISLNK(st.st_mode)) {
+        ssize_t n = readlink(path, target, sizeof target - 1);
+        target[n > 0 ? n : 0] = '\0';
+        refuse(hooks, id, "a symbolic link (to %s): plugbayd follows no link in the plugins folder; move or copy "
+                          "the folder itself into the plugins folder", target);
+        return -1;
+    }
+    if (S_ISDIR(st.st_mode) && !id_ok) {
+        refuse(hooks, id, "not a plugin id: folder names are letters, digits, \"_\", \".\" and \"-\", an id at "
+                          "most %d characters; rename the folder", BAY_PLUGIN_ID_MAX);
+        return -1;
+    }
+    return S_ISDIR(st.st_mode) ? 1 : 0;
+}
+
+/* scan lists the plugins in root/rel (rel is "" for root itself, depth 1),
+ * telling hooks of each folder it reads and each plugin folder it finds. */
+static int scan(const report *r, const bay__scan_hooks *hooks, const char *root, const char *rel, int depth,
+                idlist *ids)
 {
     char path[PATH_MAX];
     struct dirent *e;
     DIR *d;
     int rc = 0;
     snprintf(path, sizeof path, "%s/%s", root, rel);
+    if (hooks && hooks->folder)
+        hooks->folder(path, false, hooks->arg); /* before reading it: what changes after is seen */
     if (!(d = opendir(path)))
         return *rel ? say(r, BAY_EIO, "cannot read folder \"%s\": %s", rel, strerror(errno))
                     : say(r, BAY_EIO, "cannot read the plugins folder: %s", strerror(errno));
     while (!rc && (e = readdir(d))) {
-        char id[BAY_PLUGIN_ID_MAX + 2], sub[PATH_MAX];
+        char id[PATH_MAX], sub[PATH_MAX + 16];
         struct stat st;
-        if ((size_t)snprintf(id, sizeof id, "%s%s%s", rel, *rel ? "/" : "", e->d_name) >= sizeof id ||
-            !bay__plugin_id_valid(id))
-            continue; /* hidden (".git"), ".", "..", or a name no plugin id can have */
-        if ((size_t)snprintf(sub, sizeof sub, "%s/%s/plugin.json", root, id) >= sizeof sub) {
-            rc = say(r, BAY_EIO, "folder \"%s\": path too long", id);
-            break;
-        }
-        if (stat(sub, &st) == 0 && S_ISREG(st.st_mode)) {
-            rc = push(r, ids, id);
+        if (e->d_name[0] == '.')
+            continue; /* ".", "..", hidden (".git", an editor's temporary folder) */
+        snprintf(id, sizeof id, "%s%s%s", rel, *rel ? "/" : "", e->d_name);
+        if (entry_kind(hooks, root, id, bay__plugin_id_valid(id)) != 1)
             continue;
+        snprintf(sub, sizeof sub, "%s/%s/plugin.json", root, id);
+        if (stat(sub, &st) == 0 && S_ISREG(st.st_mode)) {
+            *strrchr(sub, '/') = '\0';
+            if (hooks && hooks->folder)
+                hooks->folder(sub, true, hooks->arg);
+            rc = push(r, ids, id);
+        } else if (depth < SCAN_DEPTH) {
+            rc = scan(r, hooks, root, id, depth + 1, ids);
         }
-        *strrchr(sub, '/') = '\0';
-        if (depth < SCAN_DEPTH && stat(sub, &st) == 0 && S_ISDIR(st.st_mode))
-            rc = scan(r, root, id, depth + 1, ids);
     }
     closedir(d);
     return rc;
@@ -870,7 +958,7 @@ static int scan(const report *r, const char *root, const char *rel, int depth, i
 
 static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-int bay__manifest_scan(const char *plugins_dir, char ***ids, bay_error *err)
+int bay__manifest_scan(const char *plugins_dir, char ***ids, const bay__scan_hooks *hooks, bay_error *err)
 {
     report r = {plugins_dir, NULL, err};
     idlist l = {0};
@@ -878,7 +966,7 @@ int bay__manifest_scan(const char *plugins_dir, char ***ids, bay_error *err)
     if (!plugins_dir || !ids)
         return bay_error_set(err, BAY_EINVAL, NULL, "bay__manifest_scan: plugins_dir or ids is NULL");
     *ids = NULL;
-    if (!(rc = scan(&r, plugins_dir, "", 1, &l)) && !l.v && !(l.v = calloc(1, sizeof *l.v)))
+    if (!(rc = scan(&r, hooks, plugins_dir, "", 1, &l)) && !l.v && !(l.v = calloc(1, sizeof *l.v)))
         rc = say(&r, BAY_ENOMEM, "out of memory");
     if (rc) {
         bay__strv_free(l.v);

@@ -89,14 +89,28 @@ int bay__manifest_parse(const char *text, const char *path, const char *dir, con
 /* bay__manifest_free frees m. NULL is ignored. */
 void bay__manifest_free(bay__manifest *m);
 
+/* What bay__manifest_scan tells as it goes (each function may be NULL):
+ * folder(path, plugin, arg) for each folder it is about to read (plugin
+ * false; the plugins folder first) and each plugin folder it finds (plugin
+ * true), so that a watch set up there misses nothing after; refused(rel,
+ * why, arg) for each entry it passes over that looks meant as a plugin
+ * folder: a symbolic link, or a folder whose path is no plugin id (rel is
+ * that path below the plugins folder, why a line saying what to do). */
+typedef struct bay__scan_hooks {
+    void (*folder)(const char *path, bool plugin, void *arg);
+    void (*refused)(const char *rel, const char *why, void *arg);
+    void *arg;
+} bay__scan_hooks;
+
 /* bay__manifest_scan lists the plugin ids under plugins_dir: every folder
  * (searched up to 4 levels deep) that holds a plugin.json, sorted. It does not
- * look inside a plugin's folder, follows symbolic links, and passes over
- * folders whose names cannot be part of a plugin id (hidden ones like ".git",
- * names with spaces). *ids is a NULL-terminated array the caller frees with
+ * look inside a plugin's folder, follows no symbolic link below plugins_dir
+ * and passes over hidden names (".git"); a link, and a folder whose name
+ * cannot be part of a plugin id, are refused through hooks (NULL allowed).
+ * *ids is a NULL-terminated array the caller frees with
  * bay__strv_free(). BAY_EIO when plugins_dir or a folder below cannot be read,
  * BAY_ENOMEM, each with a message naming plugins_dir in err (NULL allowed). */
-int bay__manifest_scan(const char *plugins_dir, char ***ids, bay_error *err);
+int bay__manifest_scan(const char *plugins_dir, char ***ids, const bay__scan_hooks *hooks, bay_error *err);
 
 /* bay__plugin_id_valid tells whether id is a plugin id: "/"-separated folder
  * names of [A-Za-z0-9_.-], none empty or starting with '.', at most

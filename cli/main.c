@@ -65,6 +65,9 @@ static const command commands[] = {
     {"logs", BROKER_COMMAND, {"ID"}, " [--follow] [--lines N]",
      "show plugin ID's last log lines (up to 1,000): its output and plugbayd's lines about it; --follow keeps "
      "printing new ones until interrupted", .render = render_log},
+    {"rescan", BROKER_COMMAND, {NULL}, "",
+     "look at the plugins folder again now: new plugin folders, changed plugin.json files, folders gone (plugbayd "
+     "also notices them by itself, and on SIGHUP)", .render = render_rescan},
     {"call", CALL, {"EXTPOINT", "JSON-ARGS"}, " [--timeout MS] [--context CTX]",
      "call an extension point with a JSON array of arguments; print the result as JSON", .render = NULL},
     {"keygen", OFFLINE, {NULL}, " --out FILE [--comment TEXT]",

@@ -152,6 +152,7 @@ void render_list(const bay_value *reply)
     static const column cols[] = {
         {"ID", "id"},       {"VERSION", "version"},   {"LANG", "language"},
         {"STATE", "state"}, {"ORDER", "order"},       {"PROVIDES", "provides"},
+        {"REASON", "reason"},
     };
     print_table(reply, cols, sizeof cols / sizeof cols[0]);
 }
@@ -252,4 +253,31 @@ void render_lines(const bay_value *reply)
 void render_log(const bay_value *reply)
 {
     render_lines(bay_map_get(reply, "lines"));
+}
+
+void render_rescan(const bay_value *reply)
+{
+    static const char *const lists[] = {"added", "changed", "gone", "back"};
+    put_text(stdout, bay_map_get(reply, "plugins"));
+    fputs(" plugins", stdout);
+    for (size_t i = 0; i < sizeof lists / sizeof *lists; i++) {
+        const bay_value *ids = bay_map_get(reply, lists[i]);
+        if (bay_value_len(ids) == 0)
+            continue;
+        printf("; %s: ", lists[i]);
+        put_text(stdout, ids);
+    }
+    putchar('\n');
+    const bay_value *refused = bay_map_get(reply, "refused");
+    for (size_t i = 0; i < bay_value_len(refused); i++) {
+        const bay_value *r = bay_array_get(refused, i);
+        fputs("refused ", stdout);
+        put_text(stdout, bay_map_get(r, "path"));
+        fputs(": ", stdout);
+        put_text(stdout, bay_map_get(r, "reason"));
+        putchar('\n');
+    }
+    int64_t total = bay_value_int(bay_map_get(reply, "refused_total"));
+    if (total > (int64_t)bay_value_len(refused))
+        printf("and %" PRId64 " more refused\n", total - (int64_t)bay_value_len(refused));
 }

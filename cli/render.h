@@ -31,6 +31,10 @@ void render_hosts(const bay_value *reply);
  * or of "host remove" ("removed"). */
 void render_host(const bay_value *reply);
 
+/* render_rescan prints the reply of "rescan": how many plugins, the ids
+ * added, changed, gone and back, then one line per entry refused. */
+void render_rescan(const bay_value *reply);
+
 /* render_lines prints an array of strings, one per line (logs --audit). */
 void render_lines(const bay_value *reply);
 

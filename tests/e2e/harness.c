@@ -50,7 +50,7 @@ static void copy_file(const char *from, const char *to)
     close(out);
 }
 
-/* copy_plugin copies the built plugin id into DIR/plugins/as. */
+/* copy_plugin copies the built plugin id into DIR/plugins/as, its plugin.json last. */
 static void copy_plugin(harness *h, const char *id, const char *as)
 {
     const char *roots[] = {BAY_TEST_PLUGIN_DIR, BAY_EXAMPLE_PLUGIN_DIR};
@@ -62,15 +62,18 @@ static void copy_plugin(harness *h, const char *id, const char *as)
             continue;
         snprintf(dst, sizeof dst, "%s/%s", h->plugins, as);
         mkdirs(dst);
+        char a[1024], b[1024];
         for (struct dirent *e; (e = readdir(d));) {
-            if (e->d_name[0] == '.')
+            if (e->d_name[0] == '.' || strcmp(e->d_name, "plugin.json") == 0)
                 continue;
-            char a[1024], b[1024];
             snprintf(a, sizeof a, "%s/%s", src, e->d_name);
             snprintf(b, sizeof b, "%s/%s", dst, e->d_name);
             copy_file(a, b);
         }
         closedir(d);
+        snprintf(a, sizeof a, "%s/plugin.json", src); /* last: a plugbayd watching finds a whole plugin */
+        snprintf(b, sizeof b, "%s/plugin.json", dst);
+        copy_file(a, b);
         return;
     }
     cr_assert_fail("test plugin %s was not built (looked in %s and %s)", id, roots[0], roots[1]);
@@ -126,9 +129,11 @@ static bool broker_answers(void *arg)
 void h_spawn(harness *h, const char *const *extra)
 {
     const char *argv[32] = {BAY_BIN_DIR "/plugbayd", "--plugins", h->plugins, "--state", h->state,
-                            "--log", h->log, "--autoinstall", "--heartbeat-ms", "500", "--hang-grace-ms", "1000", "--exit-with-parent",
+                            "--log", h->log, "--heartbeat-ms", "500", "--hang-grace-ms", "1000", "--exit-with-parent",
                             "--start-timeout-ms", "60000"};
-    size_t n = 15;
+    size_t n = 14;
+    if (!h->manual)
+        argv[n++] = "--autoinstall";
     for (size_t i = 0; extra && extra[i] && n < 31; i++)
         argv[n++] = extra[i];
     argv[n] = NULL;
@@ -198,6 +203,11 @@ bay_conn *h_connect(harness *h, const char *name)
     int rc = bay_connect(h->url, name, &c, &err);
     cr_assert_eq(rc, 0, "bay_connect: %s", err.message);
     return c;
+}
+
+void h_copy_plugin(harness *h, const char *src, const char *id)
+{
+    copy_plugin(h, src, id);
 }
 
 void h_clone_plugin(harness *h, const char *src, const char *id, const char *manifest)

@@ -18,13 +18,14 @@ typedef struct harness {
     char log[300];     /* the broker's log file */
     char url[400];     /* the broker's public url */
     pid_t broker;      /* 0 when not running */
+    bool manual;       /* h_spawn leaves out --autoinstall: found plugins wait for `install` */
 } harness;
 
 /* h_setup makes the temporary folders and copies the plugins named in ids
  * (NULL-terminated; looked up among the built example and test plugins). */
 void h_setup(harness *h, const char *const *ids);
 
-/* h_spawn starts plugbayd (--autoinstall plus extra, NULL-terminated or NULL)
+/* h_spawn starts plugbayd (--autoinstall unless h->manual, plus extra, NULL-terminated or NULL)
  * without waiting for it (for a plugbayd no host can reach). */
 void h_spawn(harness *h, const char *const *extra);
 
@@ -52,6 +53,10 @@ bay_conn *h_connect(harness *h, const char *name);
 /* h_clone_plugin copies the built plugin src (its code) to DIR/plugins/ID with
  * manifest text instead of src's plugin.json. Call before h_start. */
 void h_clone_plugin(harness *h, const char *src, const char *id, const char *manifest);
+
+/* h_copy_plugin copies the built plugin src (its folder as built) to
+ * DIR/plugins/ID, its plugin.json last; also while plugbayd runs. */
+void h_copy_plugin(harness *h, const char *src, const char *id);
 
 /* h_write_manifest writes text as DIR/plugins/ID/plugin.json (creating the folder). */
 void h_write_manifest(harness *h, const char *id, const char *text);

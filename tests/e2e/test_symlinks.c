@@ -112,7 +112,7 @@ static void expect_refused(const char *id, const char *file, const char *target)
     snprintf(want, sizeof want, "field \"entry\": %s leads through a symbolic link to %s/%s, outside the plugin folder",
              file, h.dir, target);
     cr_assert(strstr(reason, want) != NULL, "%s: %s", id, reason);
-    cr_assert(strstr(reason, "copy the file into the folder, or link the whole plugin folder into the plugins "
+    cr_assert(strstr(reason, "copy the file into the folder, or move the whole plugin folder into the plugins "
                              "folder instead") != NULL,
               "%s: %s", id, reason);
     cr_assert(h_wait_log(&h, want), "the log says why %s is refused", id);

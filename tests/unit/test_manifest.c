@@ -463,7 +463,7 @@ Test(manifest, load_refuses_code_that_a_link_leads_outside_the_plugin_folder, .i
     snprintf(want, sizeof want,
              "%s/x/plugin.json: field \"entry\": plugin.so leads through a symbolic link to %s/outside/hello.so, "
              "outside the plugin folder, which the sandbox would not let the plugin read; copy the file into the "
-             "folder, or link the whole plugin folder into the plugins folder instead", root, root);
+             "folder, or move the whole plugin folder into the plugins folder instead", root, root);
     cr_expect_str_eq(err.message, want);
     cr_expect_eq(load_code("entry", "etc/passwd", &err), BAY_EMANIFEST, "a linked folder counts too");
     cr_expect(strstr(err.message, "etc/passwd leads through a symbolic link to /etc/passwd, outside") != NULL, "%s",
@@ -472,9 +472,9 @@ Test(manifest, load_refuses_code_that_a_link_leads_outside_the_plugin_folder, .i
     cr_expect(strstr(err.message, "field \"library\": ext/hello.so leads") != NULL, "%s", err.message);
 }
 
-Test(manifest, load_takes_a_linked_plugin_folder_as_where_it_leads, .init = make_root, .fini = remove_root)
+Test(manifest, load_refuses_a_plugin_folder_a_link_leads_elsewhere, .init = make_root, .fini = remove_root)
 {
-    char real[PATH_MAX];
+    char want[PATH_MAX + 64];
     bay_error err = {0};
     put("elsewhere/x/plugin.so", "");
     put("elsewhere/x/plugin.json", "{\"name\": \"x\", \"version\": \"1.0.0\", \"language\": \"c\", "
@@ -484,10 +484,43 @@ Test(manifest, load_takes_a_linked_plugin_folder_as_where_it_leads, .init = make
     char plugins[PATH_MAX];
     snprintf(plugins, sizeof plugins, "%s/plugins", root);
     bay__manifest *m = NULL;
-    cr_assert_eq(bay__manifest_load(plugins, "x", &m, &err), 0, "%s", err.message);
-    snprintf(real, sizeof real, "%s/elsewhere/x", root);
-    cr_expect_str_eq(m->dir, real, "the folder the sandbox opens is the real one");
-    bay__manifest_free(m);
+    cr_assert_eq(bay__manifest_load(plugins, "x", &m, &err), BAY_EMANIFEST, "a linked folder was loaded");
+    cr_assert_null(m);
+    snprintf(want, sizeof want, "its folder leads through a symbolic link to %s/elsewhere/x: plugbayd follows no link",
+             root);
+    cr_expect(strstr(err.message, want) != NULL, "%s", err.message);
+}
+
+Test(manifest, load_refuses_a_fifo_as_plugin_json_without_waiting_on_it, .init = make_root, .fini = remove_root,
+     .timeout = 10)
+{
+    char fifo[PATH_MAX];
+    bay_error err = {0};
+    bay__manifest *m = NULL;
+    put("x/.keep", "");
+    snprintf(fifo, sizeof fifo, "%s/x/plugin.json", root);
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    cr_expect_eq(bay__manifest_load(root, "x", &m, &err), BAY_EIO);
+    cr_expect(strstr(err.message, "x/plugin.json: not a regular file") != NULL, "%s", err.message);
+    cr_expect_null(m);
+}
+
+Test(manifest, load_refuses_a_manifest_over_1_mib, .init = make_root, .fini = remove_root)
+{
+    char file[PATH_MAX];
+    bay_error err = {0};
+    bay__manifest *m = NULL;
+    put("x/.keep", "");
+    snprintf(file, sizeof file, "%s/x/plugin.json", root);
+    FILE *f = fopen(file, "w");
+    cr_assert_not_null(f);
+    cr_assert_eq(fseek(f, (1 << 20), SEEK_SET), 0);
+    fputc(' ', f);
+    fclose(f);
+    cr_expect_eq(bay__manifest_load(root, "x", &m, &err), BAY_EMANIFEST);
+    cr_expect(strstr(err.message, "x/plugin.json: 1048577 bytes, more than a manifest may have (1048576)") != NULL,
+              "%s", err.message);
+    cr_expect_null(m);
 }
 
 Test(manifest, load_refuses_ids_that_leave_the_plugins_folder)
@@ -533,7 +566,7 @@ Test(manifest_scan, finds_nested_plugins_sorted_and_skips_hidden, .init = make_r
     put("bad name/plugin.json", "{}");       /* not a plugin id */
     put("empty/readme.txt", "");
     put("notes.txt", "");
-    cr_assert_eq(bay__manifest_scan(root, &ids, &err), 0, "%s", err.message);
+    cr_assert_eq(bay__manifest_scan(root, &ids, NULL, &err), 0, "%s", err.message);
     for (size_t i = 0; want[i] || ids[i]; i++) {
         cr_assert(want[i] && ids[i], "got %s, want %s at %zu", ids[i] ? ids[i] : "end", want[i] ? want[i] : "end",
                   i);
@@ -542,11 +575,67 @@ Test(manifest_scan, finds_nested_plugins_sorted_and_skips_hidden, .init = make_r
     bay__strv_free(ids);
 }
 
+/* gather_refused gathers what a scan refused, "path: why" each, in one buffer. */
+static void gather_refused(const char *rel, const char *why, void *arg)
+{
+    char *all = arg;
+    size_t n = strlen(all);
+    snprintf(all + n, 4096 - n, "%s: %s\n", rel, why);
+}
+
+Test(manifest_scan, refuses_links_and_folders_no_id_can_name, .init = make_root, .fini = remove_root)
+{
+    char **ids = NULL, link[64], refused[4096] = "";
+    bay_error err = {0};
+    bay__scan_hooks hooks = {NULL, gather_refused, refused};
+    put("real/plugin.json", "{}");
+    put("me/ok/plugin.json", "{}");
+    put("me/bad name/plugin.json", "{}");
+    put("notes about it.txt", ""); /* a file, whatever its name: no plugin, nothing to say */
+    snprintf(link, sizeof link, "%s/me/alias", root);
+    cr_assert_eq(symlink("../real", link), 0);
+    snprintf(link, sizeof link, "%s/elsewhere", root);
+    cr_assert_eq(symlink("/etc", link), 0);
+    cr_assert_eq(bay__manifest_scan(root, &ids, &hooks, &err), 0, "%s", err.message);
+    cr_expect_str_eq(ids[0], "me/ok");
+    cr_expect_str_eq(ids[1], "real");
+    cr_expect_null(ids[2], "a link is no plugin: %s", ids[2] ? ids[2] : "");
+    cr_expect(strstr(refused, "me/alias: a symbolic link (to ../real)"), "%s", refused);
+    cr_expect(strstr(refused, "elsewhere: a symbolic link (to /etc)"), "%s", refused);
+    cr_expect(strstr(refused, "me/bad name: not a plugin id"), "%s", refused);
+    cr_expect_null(strstr(refused, "notes"), "%s", refused);
+    bay__strv_free(ids);
+}
+
+/* note_folder counts the folders a scan says it reads (plugin false) and the plugin folders it finds. */
+static void note_folder(const char *path, bool plugin, void *arg)
+{
+    int *counts = arg;
+    (void)path;
+    counts[plugin]++;
+}
+
+Test(manifest_scan, tells_each_folder_it_reads_and_each_plugin_folder, .init = make_root, .fini = remove_root)
+{
+    char **ids = NULL;
+    int counts[2] = {0, 0};
+    bay_error err = {0};
+    bay__scan_hooks hooks = {note_folder, NULL, counts};
+    put("a/plugin.json", "{}");
+    put("a/inner/x.txt", "");
+    put("me/b/plugin.json", "{}");
+    put("me/c/plugin.json", "{}");
+    cr_assert_eq(bay__manifest_scan(root, &ids, &hooks, &err), 0, "%s", err.message);
+    cr_expect_eq(counts[0], 2, "the plugins folder and me/, got %d", counts[0]);
+    cr_expect_eq(counts[1], 3, "a, me/b and me/c, got %d", counts[1]);
+    bay__strv_free(ids);
+}
+
 Test(manifest_scan, an_empty_folder_has_no_plugins, .init = make_root, .fini = remove_root)
 {
     char **ids = NULL;
     bay_error err = {0};
-    cr_assert_eq(bay__manifest_scan(root, &ids, &err), 0, "%s", err.message);
+    cr_assert_eq(bay__manifest_scan(root, &ids, NULL, &err), 0, "%s", err.message);
     cr_assert_not_null(ids);
     cr_expect_null(ids[0]);
     bay__strv_free(ids);
@@ -556,7 +645,7 @@ Test(manifest_scan, a_missing_plugins_folder_is_an_io_error)
 {
     char **ids = NULL;
     bay_error err = {0};
-    cr_expect_eq(bay__manifest_scan("/nonexistent/plugbay-plugins", &ids, &err), BAY_EIO);
+    cr_expect_eq(bay__manifest_scan("/nonexistent/plugbay-plugins", &ids, NULL, &err), BAY_EIO);
     cr_expect_null(ids);
     cr_expect_str_eq(err.message,
                      "/nonexistent/plugbay-plugins: cannot read the plugins folder: No such file or directory");
