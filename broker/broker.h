@@ -112,6 +112,12 @@ typedef struct plugin_timer {
     bool running;    /* its previous tick has not returned */
 } plugin_timer;
 
+/* A reload of a loaded plugin starts its new worker beside the serving one
+ * (RELOAD_STARTING: other_worker is the new one), switches new calls to it
+ * once it loaded, then lets the old finish its calls (RELOAD_DRAINING:
+ * other_worker is the old one) and stops it. */
+typedef enum reload_phase { RELOAD_NONE, RELOAD_STARTING, RELOAD_DRAINING } reload_phase;
+
 /* A plugin's life: lifecycle.c's alone to change (others read state and
  * reason); it changes state only through its set_state, which logs and
  * tells subscribers. */
@@ -130,7 +136,14 @@ typedef struct plugin_life {
     bool no_restart;       /* its failure is not a crash worth restarting (load error) */
     waiter *waiters;       /* requests answered when it settles */
     plugin_timer *timers;  /* its manifest's timers, while loaded */
-    bay__manifest *next;   /* plugin.json as reload read it again, taken once its worker is gone; or NULL */
+    bay__manifest *next;   /* plugin.json as reload read it again: taken once its worker is gone, or at the
+                            * switch to the worker a reload of a loaded plugin starts beside the old; or NULL */
+    reload_phase reload;   /* where a reload of a loaded plugin is (other_worker's part) */
+    bool reload_queued;    /* a reload asked for while the old worker drains: it starts once that one is gone */
+    uint64_t other_load_id;   /* id of the COMMAND load in flight to other_worker */
+    uint64_t other_unload_id; /* id of the COMMAND unload in flight to other_worker */
+    int64_t other_deadline_ms; /* draining: when the old worker is killed (drain timeout, then its exit) */
+    plugin_timer *old_timers; /* the old worker's timers, which its ticks in flight still point to, until it is gone */
     bool folder_gone;      /* installed, and its folder left the plugins folder: it loads no more until back */
 } plugin_life;
 
@@ -169,9 +182,11 @@ typedef struct plugin {
     char *id;
     bay__manifest *m;       /* NULL when invalid */
     int64_t rank;          /* load order */
-    conn *worker;          /* its worker's connection (conn.c's) */
+    conn *worker;          /* its serving worker's connection (conn.c's) */
+    conn *other_worker;    /* during a reload of a loaded plugin, the other worker's (life.reload says which), or NULL */
     plugin_life life;
-    worker_proc proc;
+    worker_proc proc;      /* the serving worker's process */
+    worker_proc other;     /* other_worker's process (supervise.c's, as proc) */
     call_stats stats;
 } plugin;
 
@@ -223,7 +238,7 @@ typedef struct broker {
      * sets both to lifecycle.c's): a plugin's worker ended, and why
      * (supervise.c); the last call in flight of an unloading plugin, routed
      * or fast, ended (route.c, fastpath.c). */
-    void (*worker_gone)(struct broker *b, plugin *p, const char *why);
+    void (*worker_gone)(struct broker *b, plugin *p, bool other, const char *why); /* other: p->other's */
     void (*drained)(struct broker *b, plugin *p);
     int64_t next_memory_check_ms; /* when supervise.c next looks at the workers' memory */
     bool waking, wake_again; /* lifecycle.c is waking waiting plugins; a state change asked for another round */

@@ -54,24 +54,24 @@ void cgroup_init(broker *b)
     fclose(f);
 }
 
-void cgroup_place(broker *b, plugin *p)
+void cgroup_place(broker *b, const plugin *p, const bay__manifest *m, pid_t pid)
 {
-    if (b->opt.cgroup_dir == NULL || p->proc.pid == 0)
+    if (b->opt.cgroup_dir == NULL || pid == 0)
         return;
     char dir[1024], text[64];
     snprintf(dir, sizeof dir, "%s/plugbay-%s", b->opt.cgroup_dir, p->id);
     for (char *c = dir + strlen(b->opt.cgroup_dir) + 1; *c; c++)
         if (*c == '/')
             *c = '_'; /* one flat folder per plugin id */
-    int64_t mb = p->m->limits.memory_mb ? p->m->limits.memory_mb : b->opt.memory_mb;
+    int64_t mb = m->limits.memory_mb ? m->limits.memory_mb : b->opt.memory_mb;
     snprintf(text, sizeof text, "%lld", (long long)(mb << 20));
     int rc = mkdir(dir, 0755) == 0 || errno == EEXIST ? 0 : errno;
     if (rc == 0)
         rc = write_file(dir, "memory.max", text);
-    snprintf(text, sizeof text, "%d", p->proc.pid);
+    snprintf(text, sizeof text, "%d", pid);
     if (rc == 0)
         rc = write_file(dir, "cgroup.procs", text);
     if (rc)
-        bay__log(BAY_LOG_WARN, p->id, "cannot place worker %d in cgroup %s: %s; it runs with rlimits only", p->proc.pid,
+        bay__log(BAY_LOG_WARN, p->id, "cannot place worker %d in cgroup %s: %s; it runs with rlimits only", pid,
                 dir, strerror(rc));
 }

@@ -637,7 +637,7 @@ static int take_command(broker *b, conn *c, const bay__frame *f, const command *
     bay_value_free(out);
     if (rc == 0 && cmd->settles) {
         lifecycle_add_waiter(p, c->session, f->id);
-        if (p->life.state != PS_STARTING && p->life.state != PS_UNLOADING && p->life.state != PS_WAITING)
+        if (lifecycle_settled(p))
             lifecycle_settle(b, p);
     }
     return rc;

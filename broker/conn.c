@@ -472,6 +472,8 @@ void conn_close(broker *b, conn *c)
     c->log->conns--;
     if (c->plugin && c->plugin->worker == c)
         c->plugin->worker = NULL;
+    if (c->plugin && c->plugin->other_worker == c)
+        c->plugin->other_worker = NULL;
     c->plugin = NULL;
     conn_closer *cl = c->closer;
     pthread_mutex_lock(&cl->mtx);

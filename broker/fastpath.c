@@ -267,12 +267,13 @@ void fastpath_request(broker *b, conn *c, const bay__frame *f)
         conn_send_error(b, c, f->id, rc, p ? p->id : NULL, "%s", err.message);
 }
 
-/* unlink_drain takes out of the list and returns p's drain or, with p NULL,
- * the one that request id of worker session is; NULL when there is none. */
-static drain *unlink_drain(broker *b, const plugin *p, uint64_t worker, uint64_t id)
+/* unlink_drain takes out of the list and returns a drain of p but on
+ * worker session keep or, with p NULL, the one that request id of worker
+ * session is; NULL when there is none. */
+static drain *unlink_drain(broker *b, const plugin *p, uint64_t keep, uint64_t worker, uint64_t id)
 {
     for (drain **dd = b->fast ? &b->fast->drains : NULL, *d; dd && (d = *dd) != NULL; dd = &d->next)
-        if (p ? d->p == p : d->id == id && d->worker == worker) {
+        if (p ? d->p == p && d->worker != keep : d->id == id && d->worker == worker) {
             *dd = d->next;
             return d;
         }
@@ -281,14 +282,13 @@ static drain *unlink_drain(broker *b, const plugin *p, uint64_t worker, uint64_t
 
 bool fastpath_answer(broker *b, conn *worker, const bay__frame *f)
 {
-    drain *d = unlink_drain(b, NULL, worker->session, f->id);
+    drain *d = unlink_drain(b, NULL, 0, worker->session, f->id);
     if (d) {
         plugin *p = d->p;
         free(d);
         if (f->type == BAY_F_ERROR)
             bay__log(BAY_LOG_WARN, p->id, "its worker could not drain its fast calls: %s", f->message);
-        if (p->life.state == PS_UNLOADING)
-            b->drained(b, p);
+        b->drained(b, p);
         return true;
     }
     grant *g = b->fast ? b->fast->grants : NULL;
@@ -327,7 +327,7 @@ void fastpath_worker_command(broker *b, conn *worker, const bay__frame *f)
     if (rc == 0 && strcmp(f->name, "channel.hung") == 0 && call && p) {
         snprintf(why, sizeof why, "hung: %s did not return within %d ms after its deadline or cancel", call,
                  b->opt.hang_grace_ms);
-        supervise_kill(b, p, why);
+        supervise_kill_worker(b, worker, why);
     } else {
         conn_send_error(b, worker, f->id, BAY_EPROTO, p ? p->id : NULL,
                         "a worker may send COMMAND channel.hung {call, overdue_ms} only, not \"%s\"", f->name);
@@ -346,22 +346,22 @@ static void tell(broker *b, uint64_t session, const char *name, const char *plug
         conn_send(b, c, &f);
 }
 
-void fastpath_drain(broker *b, plugin *p)
+void fastpath_drain(broker *b, plugin *p, conn *worker)
 {
     size_t n = 0;
-    for (grant *g = b->fast && p->worker ? b->fast->grants : NULL; g; g = g->next)
-        n += g->p == p && g->worker == p->worker;
+    for (grant *g = b->fast && worker ? b->fast->grants : NULL; g; g = g->next)
+        n += g->p == p && g->worker == worker;
     drain *d = n ? calloc(1, sizeof *d + n * sizeof *d->hosts) : NULL;
     if (d == NULL)
         return;
     for (grant *g = b->fast->grants; g; g = g->next)
-        if (g->p == p && g->worker == p->worker)
+        if (g->p == p && g->worker == worker)
             d->hosts[d->nhosts++] = g->session;
     d->p = p;
-    d->worker = p->worker->session;
+    d->worker = worker->session;
     d->id = ++b->next_call;
     bay__frame f = {.type = BAY_F_COMMAND, .id = d->id, .name = "channel.drain"};
-    if (conn_send(b, p->worker, &f) != 0) {
+    if (conn_send(b, worker, &f) != 0) {
         free(d);
         return;
     }
@@ -377,12 +377,23 @@ bool fastpath_draining(const broker *b, const plugin *p)
     return false;
 }
 
-void fastpath_worker_gone(broker *b, plugin *p, const char *why)
+void fastpath_retire(broker *b, plugin *p, conn *old)
 {
-    drain *d = unlink_drain(b, p, 0, 0);
-    for (size_t i = 0; d && i < d->nhosts; i++)
-        tell(b, d->hosts[i], "", p->id, plugin_state_name(p->life.state), why);
-    free(d);
+    fastpath_drain(b, p, old);
+    for (grant *g = b->fast ? b->fast->grants : NULL, *next; g; g = next) {
+        next = g->next;
+        if (g->p != p || g->worker != old)
+            continue;
+        tell(b, g->session, "", p->id, "loaded", "reloaded: a new worker serves it");
+        drop(b, g, BAY_EUNAVAIL, "reloaded: a new worker serves it; ask again");
+    }
+}
+
+void fastpath_worker_gone(broker *b, plugin *p, uint64_t keep, const char *why)
+{
+    for (drain *d; (d = unlink_drain(b, p, keep, 0, 0)) != NULL; free(d))
+        for (size_t i = 0; i < d->nhosts; i++)
+            tell(b, d->hosts[i], "", p->id, plugin_state_name(p->life.state), why);
 }
 
 void fastpath_notice(broker *b, const char *what, const char *name, const char *plugin, const char *st,

@@ -31,18 +31,24 @@ bool fastpath_answer(broker *b, conn *worker, const bay__frame *f);
  * grace — kills the worker as a hung call over NNG would. */
 void fastpath_worker_command(broker *b, conn *worker, const bay__frame *f);
 
-/* fastpath_drain asks p's worker, when some host holds a channel to it, to
+/* fastpath_drain asks worker, p's, when some host holds a channel to it, to
  * close every channel and answer once no fast call is in hand (COMMAND
  * channel.drain). Call it before p leaves the loaded state, which ends the
- * grants it looks at. fastpath_draining is true until the answer came;
- * fastpath_answer then calls b->drained. */
-void fastpath_drain(broker *b, plugin *p);
+ * grants it looks at. fastpath_draining is true while a drain of one of p's
+ * workers waits for its answer; fastpath_answer then calls b->drained. */
+void fastpath_drain(broker *b, plugin *p, conn *worker);
 bool fastpath_draining(const broker *b, const plugin *p);
 
-/* fastpath_worker_gone tells the hosts whose fast calls p's worker was
+/* fastpath_retire drains old, p's worker a reload replaced, and ends its
+ * grants: their hosts get NOTICE channel-revoked {plugin, "loaded"} and ask
+ * again, for a channel to p's new worker; their fast calls in hand finish. */
+void fastpath_retire(broker *b, plugin *p, conn *old);
+
+/* fastpath_worker_gone tells the hosts whose fast calls a worker of p was
  * draining why it ended (why), which their calls in hand fail with, and
- * forgets the drain. */
-void fastpath_worker_gone(broker *b, plugin *p, const char *why);
+ * forgets the drain; that of the worker on session keep (p's other, still
+ * running; 0: none) stays. */
+void fastpath_worker_gone(broker *b, plugin *p, uint64_t keep, const char *why);
 
 /* fastpath_notice revokes what a registry change (provider-added,
  * provider-removed, provider-moved) or a plugin leaving the loaded state makes stale. It sees

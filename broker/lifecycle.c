@@ -36,11 +36,19 @@ void lifecycle_notice(broker *b, const char *what, const char *name, const char 
         b->notice[i](b, what, name, who, state, reason);
 }
 
+/* give_up_reload ends the new worker of p's reload, still starting (why). */
+static void give_up_reload(broker *b, plugin *p, const char *why)
+{
+    if (p->life.reload == RELOAD_STARTING)
+        supervise_kill_other(b, p, why);
+}
+
 void lifecycle_shutdown(broker *b)
 {
     for (size_t i = 0; i < b->nplugins; i++) {
         plugin *p = b->plugins[i];
         p->life.restart_at_ms = 0;
+        give_up_reload(b, p, "plugbayd is stopping");
         if (p->proc.pid)
             lifecycle_unload(b, p, false, PS_STOPPED, NULL);
     }
@@ -115,15 +123,15 @@ void lifecycle_add_waiter(plugin *p, uint64_t session, uint64_t id)
     }
 }
 
-/* settle answers every request waiting on p with its state now. */
-void lifecycle_settle(broker *b, plugin *p)
+/* answer_waiters answers every request waiting on p: with code and why, or
+ * (code 0) with p's state now. */
+static void answer_waiters(broker *b, plugin *p, int code, const char *why)
 {
     for (waiter *w = p->life.waiters, *next; w; w = next) {
         next = w->next;
         conn *c = conn_get(b, w->session);
-        if (c && (p->life.state == PS_FAILED || p->life.state == PS_INVALID))
-            conn_send_error(b, c, w->id, BAY_EUNAVAIL, p->id, "%s is %s: %s", p->id, plugin_state_name(p->life.state),
-                            p->life.reason);
+        if (c && code)
+            conn_send_error(b, c, w->id, code, p->id, "%s", why);
         else if (c) {
             bay_value *v = bay_map();
             bay_map_set(v, "id", bay_str(p->id));
@@ -134,6 +142,23 @@ void lifecycle_settle(broker *b, plugin *p)
         free(w);
     }
     p->life.waiters = NULL;
+}
+
+bool lifecycle_settled(const plugin *p)
+{
+    plugin_state s = p->life.state;
+    return s != PS_STARTING && s != PS_UNLOADING && s != PS_WAITING && p->life.reload != RELOAD_STARTING &&
+           !p->life.reload_queued;
+}
+
+/* settle answers every request waiting on p with its state now. */
+void lifecycle_settle(broker *b, plugin *p)
+{
+    char why[sizeof p->life.reason + 300] = "";
+    bool bad = p->life.state == PS_FAILED || p->life.state == PS_INVALID;
+    if (bad)
+        snprintf(why, sizeof why, "%s is %s: %s", p->id, plugin_state_name(p->life.state), p->life.reason);
+    answer_waiters(b, p, bad ? BAY_EUNAVAIL : 0, why);
 }
 
 int64_t lifecycle_order(broker *b, const plugin *p, bool *by_operator)
@@ -327,13 +352,53 @@ int lifecycle_renew(broker *b, plugin *p, bool fresh, bay_error *err)
     return rc;
 }
 
+/* beside starts a worker of p, loaded and serving, for manifest m (a
+ * reload's) beside the one serving; lifecycle_other_answer switches to it
+ * once it loaded. Returns false, doing nothing, when m's dependencies are not
+ * all loaded now (a reload then unloads and loads, waiting for them). */
+static bool beside(broker *b, plugin *p, bay__manifest *m, int *rc, bay_error *err)
+{
+    bay__manifest *serving = p->m;
+    bay_error e;
+    p->m = m; /* depends_ready looks at p's manifest */
+    bool ready = depends_ready(b, p, load_dependency, &e) == 0;
+    p->m = serving;
+    if (!ready)
+        return false;
+    *rc = lifecycle_signature(b, p, err);
+    if (*rc == 0)
+        *rc = supervise_spawn_other(b, p, m, err);
+    if (*rc) {
+        bay__manifest_free(m);
+        bay_error_set(err, *rc, p->id, "%s was not reloaded: %s; version %s keeps serving", p->id, err->message,
+                      p->m->version);
+        return true;
+    }
+    bay__manifest_free(p->life.next);
+    p->life.next = m;
+    p->life.reload = RELOAD_STARTING;
+    bay__log(BAY_LOG_INFO, p->id, "reloading: worker %d starts version %s beside worker %d, which serves meanwhile",
+            p->other.pid, m->version, p->proc.pid);
+    return true;
+}
+
 int lifecycle_reload(broker *b, plugin *p, bay_error *err)
 {
+    if (p->life.reload == RELOAD_STARTING)
+        return bay_error_set(err, BAY_EBUSY, p->id, "%s is reloading already: its new worker is starting; run `plugbay "
+                             "reload %s` again once that reload answered", p->id, p->id);
+    if (p->life.reload == RELOAD_DRAINING) { /* answered when the reload it queues settles */
+        p->life.reload_queued = true;
+        bay__log(BAY_LOG_INFO, p->id, "reload queued: its previous worker is still finishing its calls");
+        return 0;
+    }
     bay__manifest *m = NULL;
     char again[200];
     snprintf(again, sizeof again, "plugbay reload %s", p->id);
     int rc = p->m && p->life.state != PS_INVALID && !p->life.folder_gone ? renew(b, p, again, &m, err) : 0;
     if (rc)
+        return rc;
+    if (m && p->life.state == PS_LOADED && p->worker && p->worker->hello_done && beside(b, p, m, &rc, err))
         return rc;
     if (m && p->proc.pid) { /* taken once its worker is gone */
         bay__manifest_free(p->life.next);
@@ -375,6 +440,9 @@ static void plugin_free(plugin *p)
     }
     if (p->proc.out_fd >= 0)
         close(p->proc.out_fd);
+    if (p->other.out_fd >= 0)
+        close(p->other.out_fd);
+    free(p->life.old_timers);
     bay__manifest_free(p->m);
     bay__manifest_free(p->life.next);
     bay_value_free(p->proc.refused);
@@ -525,7 +593,7 @@ static bool refound(rescan *r, plugin *p)
         bay__log(BAY_LOG_INFO, p->id, "its folder is back in %s", r->b->opt.plugins_dir);
     }
     plugin_state s = p->life.state;
-    if (p->proc.pid != 0 || s == PS_LOADED || s == PS_STARTING || s == PS_UNLOADING) {
+    if (p->proc.pid != 0 || p->other.pid != 0 || s == PS_LOADED || s == PS_STARTING || s == PS_UNLOADING) {
         if (came_back)
             announce(r->b, p);
         return true;
@@ -539,7 +607,7 @@ static bool refound(rescan *r, plugin *p)
 static bool lost(rescan *r, plugin *p)
 {
     broker *b = r->b;
-    if (bay__state_find(b->state, p->id) == NULL && p->proc.pid == 0 &&
+    if (bay__state_find(b->state, p->id) == NULL && p->proc.pid == 0 && p->other.pid == 0 &&
         (p->life.state == PS_AVAILABLE || p->life.state == PS_INVALID)) {
         bay__log(BAY_LOG_INFO, p->id, "its folder is gone from %s: no longer listed", b->opt.plugins_dir);
         note(r->gone, p->id);
@@ -756,33 +824,34 @@ static bay_value *functions_map(const bay__manifest *m)
     return fns;
 }
 
-void lifecycle_worker_ready(broker *b, plugin *p)
+/* send_load sends p's worker on c COMMAND load for manifest m and returns
+ * its id; 0 when it killed that worker instead (what to load cannot be said). */
+static uint64_t send_load(broker *b, plugin *p, const bay__manifest *m, conn *c)
 {
     char data[1024];
     bay_value *config = NULL, *manifest = NULL;
     bay_error e;
     if (bay__state_data_dir(b->state, p->id, data, sizeof data, &e) != 0) {
-        supervise_kill(b, p, e.message);
-        return;
+        supervise_kill_worker(b, c, e.message);
+        return 0;
     }
-    if (bay__value_from_jansson(p->m->config, &config, &e) != 0 ||
-        bay__value_from_jansson(p->m->doc, &manifest, &e) != 0) {
+    if (bay__value_from_jansson(m->config, &config, &e) != 0 || bay__value_from_jansson(m->doc, &manifest, &e) != 0) {
         bay_value_free(config);
         snprintf(data, sizeof data, "cannot pass its manifest: %s", e.message);
-        supervise_kill(b, p, data);
-        return;
+        supervise_kill_worker(b, c, data);
+        return 0;
     }
     bay_value *args = bay_map();
     bay_map_set(args, "id", bay_str(p->id));
-    bay_map_set(args, "dir", bay_str(p->m->dir));
-    bay_map_set(args, "entry", bay_str(p->m->entry ? p->m->entry : p->m->library));
-    if (p->m->library)
-        bay_map_set(args, "library", bay_str(p->m->library));
+    bay_map_set(args, "dir", bay_str(m->dir));
+    bay_map_set(args, "entry", bay_str(m->entry ? m->entry : m->library));
+    if (m->library)
+        bay_map_set(args, "library", bay_str(m->library));
 
     bay_map_set(args, "data_dir", bay_str(data));
     bay_map_set(args, "config", config);
     bay_map_set(args, "manifest", manifest); /* read and validated here once: no bridge opens plugin.json */
-    bay_map_set(args, "functions", functions_map(p->m));
+    bay_map_set(args, "functions", functions_map(m));
     bay_value *granted = bay_array();
     bay__state_plugin *sp = bay__state_find(b->state, p->id);
     for (char **g = sp ? sp->granted : NULL; g && *g; g++)
@@ -790,13 +859,22 @@ void lifecycle_worker_ready(broker *b, plugin *p)
     bay_map_set(args, "permissions", granted);
     void *raw = NULL;
     size_t len = 0;
-    p->life.load_id = ++b->next_call;
+    uint64_t id = ++b->next_call;
     if (bay_value_pack(args, &raw, &len) == 0) {
-        bay__frame f = {.type = BAY_F_COMMAND, .id = p->life.load_id, .name = "load", .raw = raw, .raw_len = len};
-        conn_send(b, p->worker, &f);
+        bay__frame f = {.type = BAY_F_COMMAND, .id = id, .name = "load", .raw = raw, .raw_len = len};
+        conn_send(b, c, &f);
     }
     free(raw);
     bay_value_free(args);
+    return id;
+}
+
+void lifecycle_worker_ready(broker *b, plugin *p, conn *c)
+{
+    if (c == p->worker)
+        p->life.load_id = send_load(b, p, p->m, c);
+    else if (c == p->other_worker && p->life.reload == RELOAD_STARTING && p->life.next)
+        p->life.other_load_id = send_load(b, p, p->life.next, c);
 }
 
 static void withdraw_one(const char *name, void *user)
@@ -854,6 +932,18 @@ static int provide(broker *b, plugin *p, bay_error *err)
     return rc;
 }
 
+/* start_serving restarts the heartbeat clock of p's worker, which just
+ * loaded it, and its manifest's timers. */
+static void start_serving(plugin *p)
+{
+    int64_t now = bay__now_ms();
+    supervise_loaded(p);
+    free(p->life.timers);
+    p->life.timers = calloc(p->m->ntimers ? p->m->ntimers : 1, sizeof *p->life.timers);
+    for (size_t i = 0; p->life.timers && i < p->m->ntimers; i++)
+        p->life.timers[i] = (plugin_timer){&p->m->timers[i], now + p->m->timers[i].interval_ms, false};
+}
+
 void lifecycle_load_answer(broker *b, plugin *p, const bay__frame *f)
 {
     p->life.load_id = 0;
@@ -865,18 +955,128 @@ void lifecycle_load_answer(broker *b, plugin *p, const bay__frame *f)
     if (f->type == BAY_F_ERROR) {
         bay_error_set(&e, f->code, p->id, "load failed: %s", f->message);
     } else if (provide(b, p, &e) == 0) {
-        int64_t now = bay__now_ms();
-        supervise_loaded(p);
-        free(p->life.timers);
-        p->life.timers = calloc(p->m->ntimers ? p->m->ntimers : 1, sizeof *p->life.timers);
-        for (size_t i = 0; p->life.timers && i < p->m->ntimers; i++)
-            p->life.timers[i] = (plugin_timer){&p->m->timers[i], now + p->m->timers[i].interval_ms, false};
+        start_serving(p);
         set_state(b, p, PS_LOADED, NULL);
         lifecycle_settle(b, p);
         return;
     }
     p->life.no_restart = true;
     supervise_kill(b, p, e.message);
+}
+
+/* retire stops the old worker of p, which a reload replaced, once it has no
+ * call in hand, routed or fast: COMMAND unload, then its exit. */
+static void retire(broker *b, plugin *p)
+{
+    conn *old = p->other_worker;
+    if (p->life.reload != RELOAD_DRAINING || p->life.other_unload_id || p->other.kill_sent)
+        return;
+    if (old && (route_serving(b, old->session) > 0 || fastpath_draining(b, p)))
+        return; /* the end of its last call, routed or fast, calls again */
+    if (old == NULL || !old->hello_done) {
+        supervise_kill_other(b, p, "its previous worker has no connection left to be unloaded through");
+        return;
+    }
+    bay__frame f = {.type = BAY_F_COMMAND, .id = p->life.other_unload_id = ++b->next_call, .name = "unload"};
+    conn_send(b, old, &f);
+    p->life.other_deadline_ms = bay__now_ms() + UNLOAD_EXIT_MS;
+}
+
+/* switch_over makes p's new worker, which loaded the manifest its reload read
+ * (life.next), the serving one: its extension points replace the old
+ * version's, new calls go to it, and hosts' fast channels to the old worker
+ * are revoked; the old worker finishes the calls it has (retire). 0, or the
+ * code with err when the new version cannot provide what it declares (the
+ * old then keeps serving, its extension points as they were). */
+static int switch_over(broker *b, plugin *p, bay_error *err)
+{
+    bay__manifest *serving = p->m;
+    withdraw(b, p);
+    p->m = p->life.next;
+    int rc = provide(b, p, err);
+    p->m = serving;
+    bay_error again;
+    if (rc) {
+        if (provide(b, p, &again) != 0)
+            bay__log(BAY_LOG_ERROR, p->id, "version %s cannot provide again: %s", p->m->version, again.message);
+        return rc;
+    }
+    supervise_swap(p);
+    free(p->life.old_timers); /* the old worker's timer ticks in flight point into them until it is gone */
+    p->life.old_timers = p->life.timers;
+    p->life.timers = NULL;
+    adopt(b, p, p->life.next);
+    p->life.next = NULL;
+    start_serving(p);
+    p->life.reload = RELOAD_DRAINING;
+    p->life.other_deadline_ms = bay__now_ms() + b->opt.drain_timeout_ms;
+    fastpath_retire(b, p, p->other_worker);
+    bay__log(BAY_LOG_INFO, p->id, "reloaded: worker %d serves version %s; worker %d finishes its calls, then stops",
+            p->proc.pid, p->m->version, p->other.pid);
+    set_state(b, p, PS_LOADED, NULL);
+    lifecycle_settle(b, p);
+    retire(b, p);
+    return 0;
+}
+
+bool lifecycle_other_answer(broker *b, plugin *p, const bay__frame *f)
+{
+    if (f->id && f->id == p->life.other_unload_id) {
+        p->life.other_unload_id = 0;
+        supervise_end_other(b, p);
+        return true;
+    }
+    if (f->id == 0 || f->id != p->life.other_load_id)
+        return false;
+    p->life.other_load_id = 0;
+    if (p->life.reload != RELOAD_STARTING || p->other.kill_sent) /* the reload was given up meanwhile */
+        return true;
+    bay_error e;
+    if (f->type == BAY_F_ERROR)
+        bay_error_set(&e, f->code, p->id, "load failed: %s", f->message);
+    if (f->type == BAY_F_ERROR || switch_over(b, p, &e) != 0)
+        supervise_kill_other(b, p, e.message);
+    return true;
+}
+
+/* other_gone cleans up after p's other worker ended (why): the new one of a
+ * reload that did not switch — the reload answers why, the old version
+ * serving on — or the old one, replaced, which ended once its calls were
+ * done (or the drain timeout killed it: its calls in hand fail with why). A
+ * reload asked for meanwhile starts now. */
+static void other_gone(broker *b, plugin *p, const char *why)
+{
+    reload_phase was = p->life.reload;
+    conn *c = p->other_worker;
+    p->life.reload = RELOAD_NONE;
+    p->life.other_load_id = p->life.other_unload_id = 0;
+    if (c)
+        route_fail_provider(b, c->session, NULL, BAY_ECRASHED, why);
+    fastpath_worker_gone(b, p, p->worker ? p->worker->session : 0, why);
+    if (c)
+        conn_close(b, c);
+    free(p->life.old_timers);
+    p->life.old_timers = NULL;
+    char msg[sizeof p->life.reason + 200];
+    if (was == RELOAD_STARTING) {
+        bay__manifest_free(p->life.next);
+        p->life.next = NULL;
+        snprintf(msg, sizeof msg, "%s was not reloaded: %s; version %s keeps serving", p->id, why,
+                 p->m ? p->m->version : "?");
+        bay__log(BAY_LOG_WARN, p->id, "%s", msg);
+        if (p->life.state == PS_LOADED)
+            answer_waiters(b, p, BAY_EUNAVAIL, msg);
+        return;
+    }
+    bay__log(BAY_LOG_INFO, p->id, "its previous worker ended: %s", why);
+    bay_error e;
+    if (p->life.reload_queued) {
+        p->life.reload_queued = false;
+        if (lifecycle_reload(b, p, &e) != 0)
+            answer_waiters(b, p, e.code, e.message);
+        else if (lifecycle_settled(p))
+            lifecycle_settle(b, p);
+    }
 }
 
 int lifecycle_signature(broker *b, plugin *p, bay_error *err)
@@ -911,10 +1111,11 @@ int lifecycle_unload(broker *b, plugin *p, bool then_load, plugin_state rest, ba
                              users, strchr(users, ',') ? "" : "s", strchr(users, ',') ? "them" : "it");
     p->life.then_load = then_load;
     p->life.rest = rest;
+    give_up_reload(b, p, "unloaded while its reload was starting");
     switch (p->life.state) {
     case PS_LOADED:
         withdraw(b, p);
-        fastpath_drain(b, p); /* before the state change ends the grants it asks about */
+        fastpath_drain(b, p, p->worker); /* before the state change ends the grants it asks about */
         set_state(b, p, PS_UNLOADING, NULL);
         p->life.unload_deadline_ms = bay__now_ms() + b->opt.drain_timeout_ms;
         lifecycle_drained(b, p);
@@ -947,7 +1148,8 @@ int lifecycle_unload(broker *b, plugin *p, bool then_load, plugin_state rest, ba
  * call it routed, no fast call (fastpath_draining); then COMMAND unload. */
 void lifecycle_drained(broker *b, plugin *p)
 {
-    if (p->stats.inflight > 0 || fastpath_draining(b, p))
+    retire(b, p);
+    if (p->life.state != PS_UNLOADING || p->stats.inflight > 0 || fastpath_draining(b, p))
         return; /* the end of the last call, routed or fast, calls again */
     if (p->worker == NULL || !p->worker->hello_done) {
         supervise_kill(b, p, "unloaded before its worker started");
@@ -998,15 +1200,20 @@ static void crashed(broker *b, plugin *p, const char *why)
     }
 }
 
-void lifecycle_worker_gone(broker *b, plugin *p, const char *why)
+void lifecycle_worker_gone(broker *b, plugin *p, bool other, const char *why)
 {
+    if (other) {
+        other_gone(b, p, why);
+        return;
+    }
     plugin_state was = p->life.state;
+    give_up_reload(b, p, "its serving worker ended while the new one was starting");
     route_fail_provider(b, p->worker ? p->worker->session : 0, p, BAY_ECRASHED, why);
-    fastpath_worker_gone(b, p, why);
+    fastpath_worker_gone(b, p, p->other_worker ? p->other_worker->session : 0, why);
     if (p->worker)
         conn_close(b, p->worker);
     withdraw(b, p);
-    if (p->life.next) { /* a reload read it: the next load takes it */
+    if (p->life.next && p->life.reload == RELOAD_NONE) { /* a reload read it: the next load takes it */
         adopt(b, p, p->life.next);
         p->life.next = NULL;
     }
@@ -1031,6 +1238,17 @@ int64_t lifecycle_tick(broker *b, int64_t now)
     for (size_t i = 0; i < b->nplugins; i++) {
         plugin *p = b->plugins[i];
         int64_t due = 0;
+        if (p->life.reload == RELOAD_DRAINING && p->other.pid && !p->other.kill_sent) {
+            if (now >= p->life.other_deadline_ms) {
+                char why[200] = "its previous worker did not exit after its unload";
+                if (p->life.other_unload_id == 0)
+                    snprintf(why, sizeof why, "its previous worker's calls in flight outlasted the drain timeout of "
+                             "%d ms (--drain-timeout-ms)", b->opt.drain_timeout_ms);
+                supervise_kill_other(b, p, why);
+            } else {
+                next = next == 0 || p->life.other_deadline_ms < next ? p->life.other_deadline_ms : next;
+            }
+        }
         if (p->life.state == PS_FAILED && p->life.restart_at_ms) {
             if (now >= p->life.restart_at_ms) {
                 bay__log(BAY_LOG_INFO, p->id, "restarting (restart %d)", p->life.restarts);

@@ -36,9 +36,14 @@ int lifecycle_load_fresh(broker *b, plugin *p, bay_error *err);
  * for that p's manifest did not and no grant covers, with the `plugbay grant`
  * line that grants them: p then keeps the manifest it has. */
 int lifecycle_renew(broker *b, plugin *p, bool fresh, bay_error *err);
-/* lifecycle_reload unloads p after its calls drain and loads it again with
- * plugin.json read again, refused as lifecycle_renew refuses (p then goes on
- * serving with the manifest it has). */
+/* lifecycle_reload reads p's plugin.json again, refused as lifecycle_renew
+ * refuses (p then goes on serving with the manifest it has). A loaded p whose
+ * new manifest's dependencies are loaded gets a new worker beside the
+ * serving one, which serves until the new one loaded (then it finishes its
+ * calls and stops; a load that fails leaves it serving); BAY_EBUSY while
+ * that new worker starts; while the old one still finishes its calls the
+ * reload waits for it. Any other p is unloaded after its calls drain and
+ * loaded again. */
 int lifecycle_reload(broker *b, plugin *p, bay_error *err);
 /* lifecycle_order returns p's place in load order, lower first: an
  * operator's (plugbay order; *by_operator true when by_operator is not NULL)
@@ -50,13 +55,24 @@ void lifecycle_reorder(broker *b);
 /* lifecycle_unload stops p after its in-flight calls drain; it then rests in
  * `rest` (PS_STOPPED, PS_DISABLED or PS_AVAILABLE), or loads again when then_load. */
 int lifecycle_unload(broker *b, plugin *p, bool then_load, plugin_state rest, bay_error *err);
-void lifecycle_worker_ready(broker *b, plugin *p);
+/* lifecycle_worker_ready sends p's worker on c, which said HELLO, what to
+ * load: p's manifest, or, to the new worker of a reload, the one it read. */
+void lifecycle_worker_ready(broker *b, plugin *p, conn *c);
 void lifecycle_load_answer(broker *b, plugin *p, const bay__frame *f);
 /* lifecycle_worker_gone fails p's calls and fast channels after its worker
- * ended (why), then restarts it, fails it or ends its unload (b->worker_gone). */
-void lifecycle_worker_gone(broker *b, plugin *p, const char *why);
+ * ended (why), then restarts it, fails it or ends its unload (b->worker_gone);
+ * for its other worker (other), it ends the reload that worker was part of. */
+void lifecycle_worker_gone(broker *b, plugin *p, bool other, const char *why);
+/* lifecycle_other_answer takes f, an answer from p's other worker to its
+ * COMMAND load (the reload switches to it, or ends it and answers why) or
+ * unload (it is ended); false when f answers neither. */
+bool lifecycle_other_answer(broker *b, plugin *p, const bay__frame *f);
 /* lifecycle_drained goes on with p's unload once nothing is in flight (b->drained). */
 void lifecycle_drained(broker *b, plugin *p);
+/* lifecycle_settled tells whether p is where no request waits on it: not
+ * starting, unloading or waiting for dependencies, no reload of it starting
+ * or queued. */
+bool lifecycle_settled(const plugin *p);
 /* lifecycle_unload_answer ends the worker once it answered COMMAND unload. */
 void lifecycle_unload_answer(broker *b, plugin *p);
 void lifecycle_settle(broker *b, plugin *p);

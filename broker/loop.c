@@ -25,20 +25,20 @@
 static void worker_hello(broker *b, conn *c, const bay__frame *f)
 {
     (void)f;
-    lifecycle_worker_ready(b, c->plugin);
+    lifecycle_worker_ready(b, c->plugin, c);
 }
 
 static void heartbeat(broker *b, conn *c, const bay__frame *f)
 {
     (void)b;
     if (c->plugin)
-        supervise_beat(c->plugin, f->id);
+        supervise_beat(c->plugin, c, f->id);
 }
 
 static void worker_log(broker *b, conn *c, const bay__frame *f)
 {
     if (c->plugin)
-        supervise_log(b, c->plugin, (int)f->level, f->message);
+        supervise_log(b, c->plugin, c, (int)f->level, f->message);
 }
 
 static void worker_command(broker *b, conn *c, const bay__frame *f)
@@ -59,10 +59,12 @@ static void cancel(broker *b, conn *c, const bay__frame *f)
 static void answer(broker *b, conn *c, const bay__frame *f)
 {
     plugin *p = c->role == ROLE_WORKER ? c->plugin : NULL;
-    if (p && f->id == p->life.load_id)
+    if (p && c == p->worker && f->id == p->life.load_id)
         lifecycle_load_answer(b, p, f);
-    else if (p && f->id == p->life.unload_id)
+    else if (p && c == p->worker && f->id == p->life.unload_id)
         lifecycle_unload_answer(b, p);
+    else if (p && c == p->other_worker && lifecycle_other_answer(b, p, f))
+        ;
     else if (!fastpath_answer(b, c, f))
         route_answer(b, c, f);
 }
@@ -212,6 +214,7 @@ int loop_run(broker *b)
 
     struct pollfd *fds = NULL;
     plugin **owners = NULL;
+    worker_proc **procs = NULL;
     int64_t stop_deadline = 0;
     for (;;) {
         int64_t next = tick(b);
@@ -222,25 +225,28 @@ int loop_run(broker *b)
             }
             bool alive = false;
             for (size_t i = 0; i < b->nplugins; i++)
-                alive |= b->plugins[i]->proc.pid != 0;
+                alive |= b->plugins[i]->proc.pid != 0 || b->plugins[i]->other.pid != 0;
             if (!alive || bay__now_ms() > stop_deadline)
                 break;
             next = min_deadline(next, bay__now_ms() + 50);
         }
         size_t nfds = FIXED_FDS;
-        fds = realloc(fds, (FIXED_FDS + b->nplugins) * sizeof *fds);
-        owners = realloc(owners, (FIXED_FDS + b->nplugins) * sizeof *owners);
+        fds = realloc(fds, (FIXED_FDS + 2 * b->nplugins) * sizeof *fds);
+        owners = realloc(owners, (FIXED_FDS + 2 * b->nplugins) * sizeof *owners);
+        procs = realloc(procs, (FIXED_FDS + 2 * b->nplugins) * sizeof *procs);
         fds[0] = (struct pollfd){.fd = b->queue.wake_fd, .events = POLLIN};
         fds[1] = (struct pollfd){.fd = b->signal_fd, .events = POLLIN};
         fds[2] = (struct pollfd){.fd = watch_fd(b->watch), .events = POLLIN}; /* -1 (none): poll skips it */
         int64_t now = bay__now_ms();
-        for (size_t i = 0; i < b->nplugins; i++) {
-            plugin *p = b->plugins[i];
-            if (p->proc.out_fd >= 0 && p->proc.out_resume_ms > now) { /* output over its limit: read again later */
-                next = min_deadline(next, p->proc.out_resume_ms);
-            } else if (p->proc.out_fd >= 0) {
+        for (size_t i = 0; i < 2 * b->nplugins; i++) { /* each plugin's worker, then its other one */
+            plugin *p = b->plugins[i / 2];
+            worker_proc *w = i % 2 ? &p->other : &p->proc;
+            if (w->out_fd >= 0 && w->out_resume_ms > now) { /* output over its limit: read again later */
+                next = min_deadline(next, w->out_resume_ms);
+            } else if (w->out_fd >= 0) {
                 owners[nfds] = p;
-                fds[nfds++] = (struct pollfd){.fd = p->proc.out_fd, .events = POLLIN};
+                procs[nfds] = w;
+                fds[nfds++] = (struct pollfd){.fd = w->out_fd, .events = POLLIN};
             }
         }
         int64_t wait = next ? next - bay__now_ms() : 1000;
@@ -255,11 +261,12 @@ int loop_run(broker *b)
         if (fds[2].revents)
             watch_read(b->watch, bay__now_ms());
         for (size_t i = FIXED_FDS; i < nfds; i++)
-            if (fds[i].revents)
-                supervise_read_output(b, owners[i]);
+            if (fds[i].revents && procs[i]->out_fd == fds[i].fd) /* not a worker a reload's switch or an end moved */
+                supervise_read_output(b, owners[i], procs[i]);
     }
     free(fds);
     free(owners);
+    free(procs);
     supervise_kill_all(b);
     route_free(b);
     command_free(b);

@@ -497,7 +497,9 @@ static void provider_done(broker *b, call *k, bool failed)
     p->stats.errors += failed;
     p->stats.latency_us[p->stats.nlatency++ % (sizeof p->stats.latency_us / sizeof *p->stats.latency_us)] =
         (float)(bay__now_ns() - k->sent_ns) / 1000.0f;
-    if (p->stats.inflight > 0 && --p->stats.inflight == 0 && p->life.state == PS_UNLOADING)
+    bool last = p->stats.inflight > 0 && --p->stats.inflight == 0;
+    bool retiring = p->life.reload == RELOAD_DRAINING && p->other_worker && k->current_session == p->other_worker->session;
+    if ((last && p->life.state == PS_UNLOADING) || retiring)
         b->drained(b, p);
 }
 
@@ -623,8 +625,10 @@ static void hung(broker *b, call *k)
         bay__log(BAY_LOG_WARN, t->owner, "%s; forgetting the call", why);
         provider_done(b, k, true);
         call_free(b, k);
-    } else if (!t->plugin->proc.kill_sent) {
-        supervise_kill(b, t->plugin, why);
+    } else {
+        conn *c = conn_get(b, k->current_session);
+        if (c)
+            supervise_kill_worker(b, c, why);
     }
 }
 
@@ -711,6 +715,16 @@ int route_init(broker *b)
         b->calls = NULL;
     }
     return b->calls ? 0 : BAY_ENOMEM;
+}
+
+size_t route_serving(broker *b, uint64_t session)
+{
+    size_t n, serving = 0;
+    call **all = snapshot(b, &n);
+    for (size_t i = 0; i < n; i++)
+        serving += all[i]->current && all[i]->current_session == session;
+    free(all);
+    return serving;
 }
 
 size_t route_in_flight(const broker *b)

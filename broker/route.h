@@ -16,6 +16,8 @@ void route_host_gone(broker *b, conn *c);
 int64_t route_expire(broker *b, int64_t now);
 /* route_init makes the table of calls in flight: 0, or BAY_ENOMEM. */
 int route_init(broker *b);
+/* route_serving counts the calls the provider on connection session has in hand. */
+size_t route_serving(broker *b, uint64_t session);
 /* route_in_flight counts the calls in flight. */
 size_t route_in_flight(const broker *b);
 /* route_free forgets every call in flight and frees their table (at shutdown). */

@@ -37,9 +37,13 @@ static void write_workers_file(broker *b)
         return;
     }
     int e = 0;
-    for (size_t i = 0; i < b->nplugins; i++)
-        if (b->plugins[i]->proc.pid && fprintf(f, "%d %s\n", b->plugins[i]->proc.pid, b->plugins[i]->id) < 0 && e == 0)
+    for (size_t i = 0; i < b->nplugins; i++) {
+        const plugin *p = b->plugins[i];
+        if (p->proc.pid && fprintf(f, "%d %s\n", p->proc.pid, p->id) < 0 && e == 0)
             e = errno;
+        if (p->other.pid && fprintf(f, "%d %s\n", p->other.pid, p->id) < 0 && e == 0)
+            e = errno;
+    }
     if (fclose(f) != 0 && e == 0)
         e = errno;
     if (e != 0)
@@ -144,7 +148,8 @@ static void env_add(char **env, size_t *n, size_t max, const char *name, const c
 /* worker_env builds the worker's environment (the caller frees it with
  * bay__strv_free): how to reach the broker and the sandbox to enter — and
  * nothing else of the broker's environment but PATH, LANG and sanitizer options. */
-static char **worker_env(broker *b, plugin *p, const char *url, const char *data)
+static char **worker_env(broker *b, plugin *p, const bay__manifest *m, const conn *c, const char *url,
+                         const char *data)
 {
     static const char *const passed[] = {"PATH", "LANG", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"};
     enum { MAX = 24 };
@@ -153,9 +158,9 @@ static char **worker_env(broker *b, plugin *p, const char *url, const char *data
     if (env == NULL)
         return NULL;
     env_add(env, &n, MAX, "PLUGBAY_URL", url);
-    env_add(env, &n, MAX, "PLUGBAY_TOKEN", p->worker->token);
+    env_add(env, &n, MAX, "PLUGBAY_TOKEN", c->token);
     env_add(env, &n, MAX, "PLUGBAY_PLUGIN", p->id);
-    env_add(env, &n, MAX, "PLUGBAY_ENTRY", p->m->entry ? p->m->entry : p->m->library); /* for a bridge that maps it early */
+    env_add(env, &n, MAX, "PLUGBAY_ENTRY", m->entry ? m->entry : m->library); /* for a bridge that maps it early */
     snprintf(num, sizeof num, "%d", getpid());
     env_add(env, &n, MAX, "PLUGBAY_BROKER_PID", num);
     for (size_t i = 0; i < sizeof passed / sizeof *passed; i++)
@@ -163,7 +168,7 @@ static char **worker_env(broker *b, plugin *p, const char *url, const char *data
     if (!b->opt.sandbox)
         return env;
     env_add(env, &n, MAX, "PLUGBAY_SANDBOX", "1");
-    env_add(env, &n, MAX, "PLUGBAY_SANDBOX_PLUGIN_DIR", p->m->dir);
+    env_add(env, &n, MAX, "PLUGBAY_SANDBOX_PLUGIN_DIR", m->dir);
     env_add(env, &n, MAX, "PLUGBAY_SANDBOX_DATA_DIR", data);
     bay__state_plugin *sp = bay__state_find(b->state, p->id);
     size_t len = 1;
@@ -174,7 +179,7 @@ static char **worker_env(broker *b, plugin *p, const char *url, const char *data
         strcat(strcat(grants, *g), "\n");
     env_add(env, &n, MAX, "PLUGBAY_SANDBOX_GRANTS", grants);
     free(grants);
-    const bay__limits *l = &p->m->limits;
+    const bay__limits *l = &m->limits;
     snprintf(num, sizeof num, "%lld", (long long)(l->memory_mb ? l->memory_mb : b->opt.memory_mb));
     env_add(env, &n, MAX, "PLUGBAY_SANDBOX_MEMORY_MB", num);
     snprintf(num, sizeof num, "%lld", (long long)(l->open_files ? l->open_files : 256));
@@ -197,13 +202,36 @@ static char **worker_env(broker *b, plugin *p, const char *url, const char *data
 
 void supervise_proc_init(plugin *p)
 {
-    p->proc.out_fd = -1;
+    p->proc.out_fd = p->other.out_fd = -1;
 }
 
-void supervise_beat(plugin *p, uint64_t seq)
+/* proc_of returns the process of p's worker on connection c, or NULL. */
+static worker_proc *proc_of(plugin *p, const conn *c)
 {
-    if (seq == p->proc.beat_seq)
-        p->proc.last_beat_ms = bay__now_ms();
+    return c == NULL ? NULL : c == p->worker ? &p->proc : c == p->other_worker ? &p->other : NULL;
+}
+
+void supervise_beat(plugin *p, const conn *c, uint64_t seq)
+{
+    worker_proc *w = proc_of(p, c);
+    if (w && seq == w->beat_seq)
+        w->last_beat_ms = bay__now_ms();
+}
+
+void supervise_swap(plugin *p)
+{
+    worker_proc serving = p->proc;
+    p->proc = p->other;
+    p->other = serving;
+    /* What its sandbox refused is the plugin's, over all its workers: it stays. */
+    p->proc.refused = serving.refused;
+    p->proc.refused_total = serving.refused_total;
+    p->proc.refused_log = serving.refused_log;
+    p->other.refused = NULL;
+    p->other.refused_total = 0;
+    conn *c = p->worker;
+    p->worker = p->other_worker;
+    p->other_worker = c;
 }
 
 void supervise_loaded(plugin *p)
@@ -211,12 +239,13 @@ void supervise_loaded(plugin *p)
     p->proc.last_beat_ms = bay__now_ms();
 }
 
-int supervise_spawn(broker *b, plugin *p, bay_error *err)
+/* spawn starts a worker of p running manifest m, its process in w and its connection in *slot. */
+static int spawn(broker *b, plugin *p, const bay__manifest *m, worker_proc *w, conn **slot, bay_error *err)
 {
     char exe[700], url[600], data[1024];
-    snprintf(exe, sizeof exe, "%s/plugbay-worker-%s", b->worker_dir, p->m->language);
+    snprintf(exe, sizeof exe, "%s/plugbay-worker-%s", b->worker_dir, m->language);
     if (access(exe, X_OK) != 0)
-        return bay_error_set(err, BAY_ENOENT, p->id, "no worker for language \"%s\": %s: %s", p->m->language, exe,
+        return bay_error_set(err, BAY_ENOENT, p->id, "no worker for language \"%s\": %s: %s", m->language, exe,
                              strerror(errno));
     int rc = bay__state_data_dir(b->state, p->id, data, sizeof data, err);
     if (rc)
@@ -226,14 +255,14 @@ int supervise_spawn(broker *b, plugin *p, bay_error *err)
         return bay_error_set(err, BAY_EIO, p->id, "cannot open a socket for its worker (see the log)");
     c->plugin = p;
     snprintf(c->name, sizeof c->name, "%s", p->id);
-    p->worker = c;
+    *slot = c;
 
     int out[2];
     if (pipe2(out, O_CLOEXEC) != 0) {
         conn_close(b, c);
         return bay_error_set(err, BAY_EIO, p->id, "pipe: %s", strerror(errno));
     }
-    char **env = worker_env(b, p, url, data);
+    char **env = worker_env(b, p, m, c, url, data);
     char *argv[] = {exe, p->id, NULL};
     launch_spec spec = {.exe = exe, .argv = argv, .envp = env, .dir = data, .out_fd = out[1], .namespaces = b->pidns};
     pid_t pid = 0;
@@ -256,16 +285,26 @@ int supervise_spawn(broker *b, plugin *p, bay_error *err)
         return bay_error_set(err, BAY_EIO, p->id, "cannot start %s: %s: %s", exe, what, strerror(rc));
     }
     fcntl(out[0], F_SETFL, O_NONBLOCK);
-    p->proc.pid = pid;
-    p->proc.kill_sent = false;
-    p->proc.out_fd = out[0];
-    p->proc.outlen = 0;
-    cgroup_place(b, p);
-    p->proc.start_deadline_ms = bay__now_ms() + b->opt.start_timeout_ms;
-    p->proc.next_beat_ms = bay__now_ms() + b->opt.heartbeat_ms;
+    w->pid = pid;
+    w->kill_sent = false;
+    w->out_fd = out[0];
+    w->outlen = 0;
+    cgroup_place(b, p, m, pid);
+    w->start_deadline_ms = bay__now_ms() + b->opt.start_timeout_ms;
+    w->next_beat_ms = bay__now_ms() + b->opt.heartbeat_ms;
     bay__log(BAY_LOG_DEBUG, p->id, "started %s as pid %d", exe, pid);
     write_workers_file(b);
     return 0;
+}
+
+int supervise_spawn(broker *b, plugin *p, bay_error *err)
+{
+    return spawn(b, p, p->m, &p->proc, &p->worker, err);
+}
+
+int supervise_spawn_other(broker *b, plugin *p, const bay__manifest *m, bay_error *err)
+{
+    return spawn(b, p, m, &p->other, &p->other_worker, err);
 }
 
 /* A worker's output goes to the log line by line, OUTPUT_BURST lines per
@@ -283,112 +322,145 @@ static void add_refused(plugin *p, const char *kind, int64_t n);
 
 /* output_dropped says in the log how many lines of p's output were dropped,
  * if any, and counts them with what its sandbox refused. */
-static void output_dropped(plugin *p)
+static void output_dropped(plugin *p, worker_proc *w)
 {
-    if (p->proc.out_dropped) {
+    if (w->out_dropped) {
         bay__log(BAY_LOG_WARN, p->id, "%llu lines of its output were dropped: it wrote more than %d lines in %d s",
-                (unsigned long long)p->proc.out_dropped, OUTPUT_BURST, OUTPUT_WINDOW_MS / 1000);
-        add_refused(p, "output lines over the limit", (int64_t)p->proc.out_dropped);
+                (unsigned long long)w->out_dropped, OUTPUT_BURST, OUTPUT_WINDOW_MS / 1000);
+        add_refused(p, "output lines over the limit", (int64_t)w->out_dropped);
     }
-    p->proc.out_dropped = 0;
+    w->out_dropped = 0;
 }
 
 /* limited_line logs one line of p's (output, or a LOG frame) at level,
  * prefix first, within the rate limit they share (bay__log makes its control
  * characters '?'). */
-static void limited_line(plugin *p, int level, const char *prefix, const char *line, size_t len)
+static void limited_line(plugin *p, worker_proc *w, int level, const char *prefix, const char *line, size_t len)
 {
     int64_t now = bay__now_ms();
-    if (now - p->proc.out_window_ms >= OUTPUT_WINDOW_MS) {
-        output_dropped(p);
-        p->proc.out_window_ms = now;
-        p->proc.out_lines = 0;
+    if (now - w->out_window_ms >= OUTPUT_WINDOW_MS) {
+        output_dropped(p, w);
+        w->out_window_ms = now;
+        w->out_lines = 0;
     }
-    if (p->proc.out_lines >= OUTPUT_BURST) {
-        p->proc.out_dropped++;
+    if (w->out_lines >= OUTPUT_BURST) {
+        w->out_dropped++;
         return;
     }
     bay__log(level, p->id, "%s%.*s%s", prefix, (int)len, line,
-            ++p->proc.out_lines == OUTPUT_BURST ? " (its further output is dropped for a while)" : "");
+            ++w->out_lines == OUTPUT_BURST ? " (its further output is dropped for a while)" : "");
 }
 
-/* flush_line logs one line of the worker's output. */
-static void flush_line(plugin *p, const char *line, size_t len)
+/* flush_line logs one line of the output of p's worker w. */
+static void flush_line(plugin *p, worker_proc *w, const char *line, size_t len)
 {
-    limited_line(p, BAY_LOG_INFO, "output: ", line, len);
+    limited_line(p, w, BAY_LOG_INFO, "output: ", line, len);
 }
 
-void supervise_log(broker *b, plugin *p, int level, const char *message)
+void supervise_log(broker *b, plugin *p, const conn *c, int level, const char *message)
 {
-    limited_line(p, level, "", message, strlen(message));
+    worker_proc *w = proc_of(p, c);
+    limited_line(p, w ? w : &p->proc, level, "", message, strlen(message));
 }
 
 /* close_output logs the last, unfinished line of p's output and how much was
  * dropped, and closes it: its worker has ended. */
-static void close_output(plugin *p)
+static void close_output(plugin *p, worker_proc *w)
 {
-    if (p->proc.outlen)
-        flush_line(p, p->proc.outbuf, p->proc.outlen);
-    p->proc.outlen = 0;
-    output_dropped(p);
-    close(p->proc.out_fd);
-    p->proc.out_fd = -1;
-    p->proc.out_resume_ms = 0;
+    if (w->outlen)
+        flush_line(p, w, w->outbuf, w->outlen);
+    w->outlen = 0;
+    output_dropped(p, w);
+    close(w->out_fd);
+    w->out_fd = -1;
+    w->out_resume_ms = 0;
 }
 
-void supervise_read_output(broker *b, plugin *p)
+void supervise_read_output(broker *b, plugin *p, worker_proc *w)
 {
     for (size_t taken = 0; taken < OUTPUT_READ_MAX;) {
-        ssize_t n = read(p->proc.out_fd, p->proc.outbuf + p->proc.outlen, sizeof p->proc.outbuf - p->proc.outlen);
+        ssize_t n = read(w->out_fd, w->outbuf + w->outlen, sizeof w->outbuf - w->outlen);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
             if (n == 0 || errno != EAGAIN) /* the worker closed its output: it is exiting */
-                close_output(p);
+                close_output(p, w);
             return;
         }
         taken += (size_t)n;
-        p->proc.outlen += (size_t)n;
-        if (p->proc.out_lines >= OUTPUT_BURST) /* over the limit: this round is its last for a while */
-            p->proc.out_resume_ms = bay__now_ms() + OUTPUT_PAUSE_MS;
-        char *start = p->proc.outbuf, *nl;
-        while ((nl = memchr(start, '\n', p->proc.outlen - (size_t)(start - p->proc.outbuf))) != NULL) {
-            flush_line(p, start, (size_t)(nl - start));
+        w->outlen += (size_t)n;
+        if (w->out_lines >= OUTPUT_BURST) /* over the limit: this round is its last for a while */
+            w->out_resume_ms = bay__now_ms() + OUTPUT_PAUSE_MS;
+        char *start = w->outbuf, *nl;
+        while ((nl = memchr(start, '\n', w->outlen - (size_t)(start - w->outbuf))) != NULL) {
+            flush_line(p, w, start, (size_t)(nl - start));
             start = nl + 1;
         }
-        p->proc.outlen -= (size_t)(start - p->proc.outbuf);
-        memmove(p->proc.outbuf, start, p->proc.outlen);
-        if (p->proc.outlen == sizeof p->proc.outbuf) { /* a line longer than the buffer: log it in pieces */
-            flush_line(p, p->proc.outbuf, p->proc.outlen);
-            p->proc.outlen = 0;
+        w->outlen -= (size_t)(start - w->outbuf);
+        memmove(w->outbuf, start, w->outlen);
+        if (w->outlen == sizeof w->outbuf) { /* a line longer than the buffer: log it in pieces */
+            flush_line(p, w, w->outbuf, w->outlen);
+            w->outlen = 0;
         }
     }
 }
 
+/* kill_proc kills p's worker w, saying why in the log. */
+static void kill_proc(plugin *p, worker_proc *w, const char *why)
+{
+    snprintf(w->kill_why, sizeof w->kill_why, "%s", why);
+    if (w->pid == 0 || w->kill_sent)
+        return;
+    bay__log(BAY_LOG_WARN, p->id, "killing worker %d: %s", w->pid, why);
+    kill(w->pid, SIGKILL);
+    w->kill_sent = true;
+}
+
 void supervise_kill(broker *b, plugin *p, const char *why)
 {
-    snprintf(p->proc.kill_why, sizeof p->proc.kill_why, "%s", why);
-    if (p->proc.pid == 0 || p->proc.kill_sent)
+    kill_proc(p, &p->proc, why);
+}
+
+void supervise_kill_other(broker *b, plugin *p, const char *why)
+{
+    kill_proc(p, &p->other, why);
+}
+
+void supervise_kill_worker(broker *b, conn *c, const char *why)
+{
+    worker_proc *w = c->plugin ? proc_of(c->plugin, c) : NULL;
+    if (w && !w->kill_sent)
+        kill_proc(c->plugin, w, why);
+}
+
+/* end_proc stops worker w, which answered its unload: no warning, and its end is no crash. */
+static void end_proc(worker_proc *w)
+{
+    if (w->pid == 0 || w->kill_sent)
         return;
-    bay__log(BAY_LOG_WARN, p->id, "killing worker %d: %s", p->proc.pid, why);
-    kill(p->proc.pid, SIGKILL);
-    p->proc.kill_sent = true;
+    snprintf(w->kill_why, sizeof w->kill_why, "unloaded");
+    kill(w->pid, SIGKILL);
+    w->kill_sent = true;
 }
 
 void supervise_end(broker *b, plugin *p)
 {
-    if (p->proc.pid == 0 || p->proc.kill_sent)
-        return;
-    snprintf(p->proc.kill_why, sizeof p->proc.kill_why, "unloaded");
-    kill(p->proc.pid, SIGKILL);
-    p->proc.kill_sent = true;
+    end_proc(&p->proc);
 }
 
-static plugin *by_pid(broker *b, pid_t pid)
+void supervise_end_other(broker *b, plugin *p)
+{
+    end_proc(&p->other);
+}
+
+/* by_pid returns the plugin whose worker pid is, *other telling which of its two; or NULL. */
+static plugin *by_pid(broker *b, pid_t pid, bool *other)
 {
     for (size_t i = 0; i < b->nplugins; i++)
-        if (b->plugins[i]->proc.pid == pid)
+        if (b->plugins[i]->proc.pid == pid || b->plugins[i]->other.pid == pid) {
+            *other = b->plugins[i]->other.pid == pid;
             return b->plugins[i];
+        }
     return NULL;
 }
 
@@ -409,25 +481,27 @@ void supervise_reap(broker *b)
     int status;
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        plugin *p = by_pid(b, pid);
+        bool other = false;
+        plugin *p = by_pid(b, pid, &other);
         if (p == NULL) /* an orphan of a worker, adopted (supervise_init) */
             continue;
+        worker_proc *w = other ? &p->other : &p->proc;
         peer_worker_ended(b->guard, pid);
         char why[600];
-        if (p->proc.kill_sent && p->proc.kill_why[0])
-            snprintf(why, sizeof why, "%s", p->proc.kill_why);
+        if (w->kill_sent && w->kill_why[0])
+            snprintf(why, sizeof why, "%s", w->kill_why);
         else
             describe(status, why, sizeof why);
-        if (p->proc.out_fd >= 0)
-            supervise_read_output(b, p); /* what it wrote last, a round's worth at most */
-        if (p->proc.out_fd >= 0)
-            close_output(p);
-        p->proc.pid = 0;
-        p->proc.kill_sent = false;
-        p->proc.kill_why[0] = '\0';
+        if (w->out_fd >= 0)
+            supervise_read_output(b, p, w); /* what it wrote last, a round's worth at most */
+        if (w->out_fd >= 0)
+            close_output(p, w);
+        w->pid = 0;
+        w->kill_sent = false;
+        w->kill_why[0] = '\0';
         write_workers_file(b);
         bay__log(BAY_LOG_DEBUG, p->id, "worker %d ended: %s", pid, why);
-        b->worker_gone(b, p, why);
+        b->worker_gone(b, p, other, why);
     }
 }
 
@@ -441,12 +515,12 @@ void supervise_reap(broker *b)
  * private memory is RLIMIT_DATA's and all of its mappings RLIMIT_AS's, set in
  * the worker (bridges/common/sandbox.c); this watch also holds in sanitizer
  * builds, which cannot use those. Returns true when it killed. */
-static bool over_memory(broker *b, plugin *p)
+static bool over_memory(broker *b, plugin *p, worker_proc *w)
 {
     int64_t mb = p->m->limits.memory_mb ? p->m->limits.memory_mb : b->opt.memory_mb;
     if (mb <= 0 || !b->opt.sandbox)
         return false;
-    int64_t mapped = bay__proc_kb(p->proc.pid, "status", "RssShmem"), held = bay__proc_memfd_kb(p->proc.pid);
+    int64_t mapped = bay__proc_kb(w->pid, "status", "RssShmem"), held = bay__proc_memfd_kb(w->pid);
     if (mapped <= mb << 10 && held <= mb << 10)
         return false;
     char why[200];
@@ -456,8 +530,37 @@ static bool over_memory(broker *b, plugin *p)
     else
         snprintf(why, sizeof why, "its worker exceeded its memory limit of %lld MB: %lld MB in memfds it holds open",
                  (long long)mb, (long long)(held >> 10));
-    supervise_kill(b, p, why);
+    kill_proc(p, w, why);
     return true;
+}
+
+/* watch checks p's worker w on connection c: a starting one against its start
+ * deadline, a running one against its heartbeats (sending the next when
+ * due). Returns when it is due next, 0 when it was killed. */
+static int64_t watch(broker *b, plugin *p, worker_proc *w, conn *c, bool starting, int64_t now)
+{
+    int64_t silent_limit = (int64_t)b->opt.heartbeat_ms * b->opt.heartbeat_misses;
+    char why[200];
+    if (starting && now >= w->start_deadline_ms) {
+        snprintf(why, sizeof why, "its worker did not load the plugin within %d ms (--start-timeout-ms)",
+                 b->opt.start_timeout_ms);
+        kill_proc(p, w, why);
+        return 0;
+    }
+    if (starting)
+        return w->start_deadline_ms;
+    if (now - w->last_beat_ms > silent_limit) {
+        snprintf(why, sizeof why, "its worker stopped answering heartbeats for %lld ms",
+                 (long long)(now - w->last_beat_ms));
+        kill_proc(p, w, why);
+        return 0;
+    }
+    if (now >= w->next_beat_ms && c && c->hello_done) {
+        bay__frame f = {.type = BAY_F_HEARTBEAT, .id = ++w->beat_seq};
+        conn_send(b, c, &f);
+        w->next_beat_ms = now + b->opt.heartbeat_ms;
+    }
+    return w->next_beat_ms;
 }
 
 int64_t supervise_tick(broker *b, int64_t now)
@@ -466,40 +569,22 @@ int64_t supervise_tick(broker *b, int64_t now)
     if (check_memory)
         b->next_memory_check_ms = now + MEMORY_CHECK_MS;
     int64_t next = 0;
-    int64_t silent_limit = (int64_t)b->opt.heartbeat_ms * b->opt.heartbeat_misses;
     for (size_t i = 0; i < b->nplugins; i++) {
         plugin *p = b->plugins[i];
-        if (p->proc.pid == 0 || p->proc.kill_sent || (check_memory && over_memory(b, p)))
-            continue;
-        int64_t due;
-        if (p->life.state == PS_STARTING || (p->life.state == PS_UNLOADING && p->life.load_id)) {
-            if (now >= p->proc.start_deadline_ms) {
-                char why[160];
-                snprintf(why, sizeof why, "its worker did not load the plugin within %d ms (--start-timeout-ms)",
-                         b->opt.start_timeout_ms);
-                supervise_kill(b, p, why);
+        for (int other = 0; other < 2; other++) {
+            worker_proc *w = other ? &p->other : &p->proc;
+            if (w->pid == 0 || w->kill_sent || (check_memory && over_memory(b, p, w)))
                 continue;
-            }
-            due = p->proc.start_deadline_ms;
-        } else {
-            if (now - p->proc.last_beat_ms > silent_limit) {
-                char why[200];
-                snprintf(why, sizeof why, "its worker stopped answering heartbeats for %lld ms",
-                         (long long)(now - p->proc.last_beat_ms));
-                supervise_kill(b, p, why);
+            bool starting = other ? p->life.reload == RELOAD_STARTING
+                                  : p->life.state == PS_STARTING || (p->life.state == PS_UNLOADING && p->life.load_id);
+            int64_t due = watch(b, p, w, other ? p->other_worker : p->worker, starting, now);
+            if (due == 0)
                 continue;
-            }
-            if (now >= p->proc.next_beat_ms && p->worker && p->worker->hello_done) {
-                bay__frame f = {.type = BAY_F_HEARTBEAT, .id = ++p->proc.beat_seq};
-                conn_send(b, p->worker, &f);
-                p->proc.next_beat_ms = now + b->opt.heartbeat_ms;
-            }
-            due = p->proc.next_beat_ms;
+            if (b->next_memory_check_ms < due)
+                due = b->next_memory_check_ms;
+            if (next == 0 || due < next)
+                next = due;
         }
-        if (b->next_memory_check_ms < due)
-            due = b->next_memory_check_ms;
-        if (next == 0 || due < next)
-            next = due;
     }
     return next;
 }
@@ -507,11 +592,14 @@ int64_t supervise_tick(broker *b, int64_t now)
 void supervise_kill_all(broker *b)
 {
     for (size_t i = 0; i < b->nplugins; i++)
-        if (b->plugins[i]->proc.pid) {
-            kill(b->plugins[i]->proc.pid, SIGKILL);
-            waitpid(b->plugins[i]->proc.pid, NULL, 0);
-            peer_worker_ended(b->guard, b->plugins[i]->proc.pid);
-            b->plugins[i]->proc.pid = 0;
+        for (int other = 0; other < 2; other++) {
+            worker_proc *w = other ? &b->plugins[i]->other : &b->plugins[i]->proc;
+            if (w->pid == 0)
+                continue;
+            kill(w->pid, SIGKILL);
+            waitpid(w->pid, NULL, 0);
+            peer_worker_ended(b->guard, w->pid);
+            w->pid = 0;
         }
     write_workers_file(b);
 }

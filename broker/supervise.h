@@ -9,12 +9,27 @@
 int supervise_init(broker *b, bay_error *err);
 /* supervise_spawn starts p's worker with a connection of its own: 0, or the code with err. */
 int supervise_spawn(broker *b, plugin *p, bay_error *err);
+/* supervise_spawn_other starts a second worker of p, running manifest m (a
+ * reload's), as p->other on p->other_worker, beside the one serving. */
+int supervise_spawn_other(broker *b, plugin *p, const bay__manifest *m, bay_error *err);
+/* supervise_swap makes p's other worker the serving one and the serving one
+ * the other (a reload's switch); what the sandbox refused stays the plugin's. */
+void supervise_swap(plugin *p);
+/* supervise_reap reaps ended workers, telling b->worker_gone which of a plugin's two ended. */
 void supervise_reap(broker *b);
-void supervise_read_output(broker *b, plugin *p);
+/* supervise_read_output logs what p's worker w wrote. */
+void supervise_read_output(broker *b, plugin *p, worker_proc *w);
+/* supervise_kill kills p's serving worker, supervise_kill_other its other
+ * one, supervise_kill_worker the worker on connection c; each says why in
+ * the log, and why is what its end reports. */
 void supervise_kill(broker *b, plugin *p, const char *why);
-/* supervise_end stops the worker of p, which has nothing left to do (it
- * answered its unload): no warning, and its end is no crash. */
+void supervise_kill_other(broker *b, plugin *p, const char *why);
+void supervise_kill_worker(broker *b, conn *c, const char *why);
+/* supervise_end stops the serving worker of p (supervise_end_other its
+ * other), which has nothing left to do (it answered its unload): no warning,
+ * and its end is no crash. */
 void supervise_end(broker *b, plugin *p);
+void supervise_end_other(broker *b, plugin *p);
 int64_t supervise_tick(broker *b, int64_t now);
 /* supervise_usage reads a worker's CPU time (user + system, ms) and PSS (kB)
  * from /proc; -1 where it cannot. */
@@ -22,8 +37,8 @@ void supervise_usage(pid_t pid, int64_t *cpu_ms, int64_t *pss_kb);
 void supervise_kill_all(broker *b);
 /* supervise_proc_init sets up a new plugin's worker record (no worker yet). */
 void supervise_proc_init(plugin *p);
-/* supervise_beat records the answer to heartbeat seq from p's worker. */
-void supervise_beat(plugin *p, uint64_t seq);
+/* supervise_beat records the answer to heartbeat seq from p's worker on connection c. */
+void supervise_beat(plugin *p, const conn *c, uint64_t seq);
 /* supervise_loaded restarts p's heartbeat clock: its worker just loaded it. */
 void supervise_loaded(plugin *p);
 /* supervise_refused adds up what p's worker says its sandbox refused (COMMAND
@@ -31,8 +46,9 @@ void supervise_loaded(plugin *p);
  * status and info, and says so in the log within p's rate limit. A report
  * that is not such a map is logged and ignored (the worker is not trusted). */
 void supervise_refused(broker *b, plugin *p, const bay__frame *f);
-/* supervise_log logs message, from a LOG frame of p's worker, at level,
- * within the rate limit p's output has too (1,000 lines per 10 s). */
-void supervise_log(broker *b, plugin *p, int level, const char *message);
+/* supervise_log logs message, from a LOG frame of p's worker on connection
+ * c, at level, within the rate limit that worker's output has too (1,000
+ * lines per 10 s). */
+void supervise_log(broker *b, plugin *p, const conn *c, int level, const char *message);
 
 #endif

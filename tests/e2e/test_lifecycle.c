@@ -189,19 +189,64 @@ Test(lifecycle, unload_drains_a_call_longer_than_the_exit_grace_and_refuses_new_
     bay_close(other);
 }
 
-Test(lifecycle, reload_drains_a_long_call_and_serves_again)
+/* reload_beside starts a call of ms on test/slow, reloads test/slow and
+ * asserts that the reload answered before that call ended, a new worker
+ * serving; it returns the old worker's pid. */
+static pid_t reload_beside(struct long_call *lc, int64_t ms)
 {
-    struct long_call lc;
-    start_long_call(&lc, 3000);
+    start_long_call(lc, ms);
+    pid_t old = h_worker_pid(c, "test/slow");
     bay_error err;
     cr_assert_eq(h_command(c, "reload", "test/slow", &err), 0, "%s", err.message);
-    long long reloaded = h_now_ms();
-    cr_assert_eq(h_call_str(lc.host, "slow.echo", "again", 0, NULL, 0, &err), 0, "%s", err.message);
-    cr_assert_eq(h_fast_channels(c) > 0, fast_path(), "the host took a new channel after the reload");
-    drained_in_time(&lc, "reload", reloaded);
+    long long waited = h_now_ms() - lc->started_ms;
+    cr_assert_lt(waited, lc->ms, "the reload waited %lld ms, for the call in flight", waited);
+    cr_assert(!atomic_load(&lc->done), "the reload answered before the call in flight ended");
+    pid_t now = h_worker_pid(c, "test/slow");
+    cr_assert(now > 0 && now != old, "a new worker serves (old %d, now %d)", (int)old, (int)now);
+    return old;
+}
+
+static void still_loaded(void)
+{
     char state[64];
     h_plugin_state(c, "test/slow", state, sizeof state, NULL, 0);
     cr_assert_str_eq(state, "loaded");
+}
+
+/* A reload starts the new worker beside the old, answers once it serves, and
+ * lets the old one finish the call it has, then stop. */
+Test(lifecycle, reload_switches_at_once_and_the_old_worker_finishes_its_long_call)
+{
+    struct long_call lc;
+    reload_beside(&lc, 3000);
+    bay_error err;
+    cr_assert_eq(h_call_str(lc.host, "slow.echo", "again", 0, NULL, 0, &err), 0, "%s", err.message);
+    cr_assert(!atomic_load(&lc.done), "the new worker answered while the old one still ran the long call");
+    cr_assert_eq(h_fast_channels(c) > 0, fast_path(), "the host took a new channel after the reload");
+    finish_long_call(&lc);
+    cr_assert_eq(lc.rc, 0, "the call in flight on the old worker ended with %s: %s", bay_errname(lc.rc),
+                 lc.err.message);
+    cr_assert_eq(lc.value, lc.ms);
+    cr_assert(h_wait_log(&h, "its previous worker ended: unloaded"), "the old worker stopped once its call was done");
+    cr_assert(!h_log_contains(&h, "killing worker"), "the reload killed a worker (log %s)", h.log);
+    still_loaded();
+}
+
+/* A second reload while the first one's old worker still finishes its call
+ * waits for that worker to stop, then reloads again. */
+Test(lifecycle, a_second_reload_waits_for_the_old_worker_of_the_first)
+{
+    struct long_call lc;
+    pid_t first = reload_beside(&lc, 3000);
+    pid_t second = h_worker_pid(c, "test/slow");
+    bay_error err;
+    cr_assert_eq(h_command(c, "reload", "test/slow", &err), 0, "%s", err.message);
+    long long ended = h_now_ms();
+    pid_t third = h_worker_pid(c, "test/slow");
+    cr_assert(second != third && third != first, "workers %d, %d, %d", (int)first, (int)second, (int)third);
+    drained_in_time(&lc, "the second reload", ended);
+    cr_assert(h_log_contains(&h, "reload queued: its previous worker is still finishing its calls"));
+    still_loaded();
 }
 
 Test(lifecycle, disable_drains_a_long_call)

@@ -208,7 +208,9 @@ Test(python_calls, on_unload_and_on_load_keep_state_in_the_data_folder)
 {
     expect_str("py.greet", "[[\"Ada\", \"Grace\", \"Alan\"]]", "Hello, Ada, Grace and Alan!");
     bay_error err;
-    cr_assert_eq(h_command(c, "reload", "example/py-hello", &err), 0, "%s", err.message);
+    /* Unloaded, then loaded: a reload would load the new worker before the old one's on_unload ran. */
+    cr_assert_eq(h_command(c, "unload", "example/py-hello", &err), 0, "%s", err.message);
+    cr_assert_eq(h_command(c, "load", "example/py-hello", &err), 0, "%s", err.message);
     cr_assert(h_wait_state(c, "example/py-hello", "loaded", H_WAIT_MS));
     bay_value *res;
     cr_assert_eq(h_call_json(c, "app.started", "[]", 5000, &res, &err), 0, "%s", err.message);
