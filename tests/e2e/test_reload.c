@@ -1,5 +1,7 @@
-/* tests/e2e/test_reload.c — reload and load read plugin.json again: version, config, provides; new permissions wait for a grant; a broken manifest changes nothing. */
+/* tests/e2e/test_reload.c — reload and load read plugin.json again: version, config, provides; new permissions wait for a grant; a broken manifest changes nothing; a host calling in a loop sees no failed call. */
 #include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -195,4 +197,151 @@ Test(reload, a_timer_added_to_the_manifest_ticks_after_the_reload)
     bay_error err;
     cr_assert_eq(h_command(c, "reload", "re/timer", &err), 0, "%s", err.message);
     cr_assert(h_wait_until(ticked_twice, NULL, H_WAIT_MS), "the new timer ticks");
+}
+
+/* A host calling re.greet "x" in a loop, in a thread, on a connection of its own. */
+struct loop {
+    bay_conn *host;
+    atomic_bool stop;
+    atomic_int calls, failures;
+    pthread_mutex_t mu;
+    char first_failure[600]; /* under mu */
+    char last[128];          /* the last answer, under mu */
+    pthread_t thread;
+};
+
+static void *loop_main(void *arg)
+{
+    struct loop *l = arg;
+    while (!atomic_load(&l->stop)) {
+        char out[128];
+        bay_error err;
+        int rc = h_call_str(l->host, "re.greet", "x", 10000, out, sizeof out, &err);
+        pthread_mutex_lock(&l->mu);
+        if (rc != 0 && atomic_fetch_add(&l->failures, 1) == 0)
+            snprintf(l->first_failure, sizeof l->first_failure, "%s: %s", bay_errname(rc), err.message);
+        else if (rc == 0)
+            snprintf(l->last, sizeof l->last, "%s", out);
+        pthread_mutex_unlock(&l->mu);
+        atomic_fetch_add(&l->calls, 1);
+    }
+    return NULL;
+}
+
+/* What the loop waits for: wanted as its last answer, or calls past at. */
+struct sought {
+    struct loop *l;
+    const char *wanted;
+    int at;
+};
+
+static bool loop_got(void *arg)
+{
+    struct sought *s = arg;
+    pthread_mutex_lock(&s->l->mu);
+    bool got = s->wanted == NULL || strcmp(s->l->last, s->wanted) == 0;
+    pthread_mutex_unlock(&s->l->mu);
+    return got && atomic_load(&s->l->calls) > s->at;
+}
+
+/* start_loop starts l and returns once it had a few answers. */
+static void start_loop(struct loop *l)
+{
+    memset(l, 0, sizeof *l);
+    l->host = h_connect(&h, "looping-host");
+    pthread_mutex_init(&l->mu, NULL);
+    pthread_create(&l->thread, NULL, loop_main, l);
+    struct sought first = {l, NULL, 3};
+    cr_assert(h_wait_until(loop_got, &first, H_WAIT_MS), "the loop's calls never ended");
+}
+
+/* stop_loop stops l and asserts that none of its calls failed. */
+static void stop_loop(struct loop *l)
+{
+    atomic_store(&l->stop, true);
+    pthread_join(l->thread, NULL);
+    bay_close(l->host);
+    cr_assert_eq(atomic_load(&l->failures), 0, "%d of %d calls failed, the first with %s", atomic_load(&l->failures),
+                 atomic_load(&l->calls), l->first_failure);
+}
+
+Test(reload, a_host_calling_in_a_loop_has_no_failed_call_and_gets_the_new_config)
+{
+    struct loop l;
+    start_loop(&l);
+    pid_t old = h_worker_pid(c, "re/hello");
+    h_write_manifest(&h, "re/hello", MANIFEST("1.1.0", "Howdy", "", ""));
+    int before = atomic_load(&l.calls);
+    bay_error err;
+    cr_assert_eq(h_command(c, "reload", "re/hello", &err), 0, "%s", err.message);
+    cr_assert_gt(atomic_load(&l.calls), before, "no call was answered while the reload ran");
+    struct sought howdy = {&l, "Howdy, x!", atomic_load(&l.calls) + 20};
+    cr_assert(h_wait_until(loop_got, &howdy, H_WAIT_MS), "the loop never had the new greeting (last: %s)", l.last);
+    cr_assert(h_wait_log(&h, "its previous worker ended: unloaded"), "the old worker stopped");
+    pid_t now = h_worker_pid(c, "re/hello");
+    cr_assert(now > 0 && now != old, "a new worker serves (old %d, now %d)", (int)old, (int)now);
+    stop_loop(&l);
+    serves("1.1.0", "Howdy, x!");
+}
+
+/* re/hello's manifest naming a function its code does not export: its worker's load fails. */
+static const char unloadable[] =
+    "{\"name\": \"Re\", \"version\": \"1.1.0\", \"language\": \"c\", \"entry\": \"plugin.so\", "
+    "\"config\": {\"greeting\": \"Howdy\"}, "
+    "\"provides\": [{\"name\": \"re.greet\", \"kind\": \"handle\", \"function\": \"no_such_function\"}]}";
+
+Test(reload, a_new_version_that_fails_to_load_leaves_the_old_one_serving_and_says_why)
+{
+    struct loop l;
+    start_loop(&l);
+    pid_t old = h_worker_pid(c, "re/hello");
+    h_write_manifest(&h, "re/hello", unloadable);
+    bay_error err;
+    int rc = h_command(c, "reload", "re/hello", &err);
+    cr_assert_eq(rc, BAY_EUNAVAIL, "got %s: %s", bay_errname(rc), err.message);
+    cr_assert(strstr(err.message, "re/hello was not reloaded: load failed:") &&
+                  strstr(err.message, "no_such_function") && strstr(err.message, "version 1.0.0 keeps serving"),
+              "message: %s", err.message);
+    struct sought more = {&l, "Hello, x!", atomic_load(&l.calls) + 20};
+    cr_assert(h_wait_until(loop_got, &more, H_WAIT_MS), "the old version went on answering (last: %s)", l.last);
+    stop_loop(&l);
+    cr_assert_eq(h_worker_pid(c, "re/hello"), old, "the old worker serves on");
+    serves("1.0.0", "Hello, x!");
+    h_write_manifest(&h, "re/hello", MANIFEST("1.2.0", "Hi", "", ""));
+    cr_assert_eq(h_command(c, "reload", "re/hello", &err), 0, "a fixed version reloads: %s", err.message);
+    serves("1.2.0", "Hi, x!");
+}
+
+/* A reload run in a thread, on a connection of its own. */
+struct background {
+    int rc;
+    bay_error err;
+    pthread_t thread;
+};
+
+static void *reload_main(void *arg)
+{
+    struct background *bg = arg;
+    bay_conn *other = h_connect(&h, "other");
+    bg->rc = h_command(other, "reload", "re/hello", &bg->err);
+    bay_close(other);
+    return NULL;
+}
+
+/* Two reloads at once: the second is refused while the first one's worker
+ * starts, or, once that one serves, waits for the old worker and reloads again. */
+Test(reload, a_reload_while_one_starts_is_refused_or_waits_its_turn)
+{
+    h_write_manifest(&h, "re/hello", MANIFEST("1.1.0", "Howdy", "", ""));
+    struct background first;
+    pthread_create(&first.thread, NULL, reload_main, &first);
+    cr_assert(h_wait_log(&h, "reloading: worker"), "the first reload started a worker");
+    bay_error err;
+    int rc = h_command(c, "reload", "re/hello", &err);
+    pthread_join(first.thread, NULL);
+    cr_assert_eq(first.rc, 0, "the first reload: %s", first.err.message);
+    cr_assert(rc == 0 || (rc == BAY_EBUSY && strstr(err.message, "re/hello is reloading already: its new worker is "
+                                                                 "starting")),
+              "got %s: %s", bay_errname(rc), err.message);
+    serves("1.1.0", "Howdy, x!");
 }
