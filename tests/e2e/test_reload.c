@@ -199,9 +199,10 @@ Test(reload, a_timer_added_to_the_manifest_ticks_after_the_reload)
     cr_assert(h_wait_until(ticked_twice, NULL, H_WAIT_MS), "the new timer ticks");
 }
 
-/* A host calling re.greet "x" in a loop, in a thread, on a connection of its own. */
+/* A host calling ext (re.greet) "x" in a loop, in a thread, on a connection of its own. */
 struct loop {
     bay_conn *host;
+    const char *ext;
     atomic_bool stop;
     atomic_int calls, failures;
     pthread_mutex_t mu;
@@ -216,7 +217,7 @@ static void *loop_main(void *arg)
     while (!atomic_load(&l->stop)) {
         char out[128];
         bay_error err;
-        int rc = h_call_str(l->host, "re.greet", "x", 10000, out, sizeof out, &err);
+        int rc = h_call_str(l->host, l->ext, "x", 10000, out, sizeof out, &err);
         pthread_mutex_lock(&l->mu);
         if (rc != 0 && atomic_fetch_add(&l->failures, 1) == 0)
             snprintf(l->first_failure, sizeof l->first_failure, "%s: %s", bay_errname(rc), err.message);
@@ -244,15 +245,22 @@ static bool loop_got(void *arg)
     return got && atomic_load(&s->l->calls) > s->at;
 }
 
-/* start_loop starts l and returns once it had a few answers. */
-static void start_loop(struct loop *l)
+/* start_loop_on starts l calling ext and returns once it had a few answers. */
+static void start_loop_on(struct loop *l, const char *ext)
 {
     memset(l, 0, sizeof *l);
+    l->ext = ext;
     l->host = h_connect(&h, "looping-host");
     pthread_mutex_init(&l->mu, NULL);
     pthread_create(&l->thread, NULL, loop_main, l);
     struct sought first = {l, NULL, 3};
     cr_assert(h_wait_until(loop_got, &first, H_WAIT_MS), "the loop's calls never ended");
+}
+
+/* start_loop starts l calling re.greet. */
+static void start_loop(struct loop *l)
+{
+    start_loop_on(l, "re.greet");
 }
 
 /* stop_loop stops l and asserts that none of its calls failed. */
@@ -344,4 +352,65 @@ Test(reload, a_reload_while_one_starts_is_refused_or_waits_its_turn)
                                                                  "starting")),
               "got %s: %s", bay_errname(rc), err.message);
     serves("1.1.0", "Howdy, x!");
+}
+
+/* edit_file replaces the first `from` in the file at path with `to`. */
+static void edit_file(const char *path, const char *from, const char *to)
+{
+    char text[8192];
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    char *at = strstr(text, from);
+    cr_assert_not_null(at, "%s lacks %s", path, from);
+    f = fopen(path, "w");
+    cr_assert_not_null(f, "%s", path);
+    fprintf(f, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+    cr_assert_eq(fclose(f), 0);
+}
+
+/* day_found tells whether plugbayd lists day/lua. */
+static bool day_found(void *unused)
+{
+    bay_value *a = bay_map();
+    bay_map_set(a, "id", bay_str("day/lua"));
+    int rc = bay_command(c, "info", a, 5000, NULL, NULL);
+    bay_value_free(a);
+    return rc == 0;
+}
+
+/* A newcomer's day: a plugin folder added while plugbayd runs is found (and, with --autoinstall, installed and
+ * loaded); its code and its manifest change and a reload takes both while a host calls it in a loop — no
+ * restart of plugbayd, not one failed call. */
+Test(reload, a_folder_added_then_its_code_and_manifest_changed_and_reloaded_under_calls_fail_no_call)
+{
+    h_copy_plugin(&h, "example/lua-hello", "day/lua");
+    cr_assert(h_wait_until(day_found, NULL, H_WAIT_MS), "a folder added while plugbayd runs was not found");
+    cr_assert(h_wait_state(c, "day/lua", "loaded", H_WAIT_MS), "a folder added while plugbayd runs was not loaded");
+    struct loop l;
+    start_loop_on(&l, "lua.greet");
+    struct sought hello = {&l, "Hello, x!", 0};
+    cr_assert(h_wait_until(loop_got, &hello, H_WAIT_MS), "last: %s", l.last);
+    char main_lua[600];
+    snprintf(main_lua, sizeof main_lua, "%s/day/lua/main.lua", h.plugins);
+    edit_file(main_lua, "plugbay.config(\"greeting\") or \"Hello\"", "plugbay.config(\"greeting\") .. \" again\"");
+    h_write_manifest(&h, "day/lua",
+                     "{\"name\": \"Day\", \"version\": \"2.0.0\", \"language\": \"lua\", \"entry\": \"main.lua\", "
+                     "\"provides\": [{\"name\": \"lua.greet\", \"kind\": \"handle\"}, "
+                     "{\"name\": \"app.started\", \"kind\": \"event\"}], \"config\": {\"greeting\": \"Howdy\"}}");
+    bay_error err;
+    cr_assert_eq(h_command(c, "reload", "day/lua", &err), 0, "%s", err.message);
+    struct sought howdy = {&l, "Howdy again, x!", atomic_load(&l.calls) + 10};
+    cr_assert(h_wait_until(loop_got, &howdy, H_WAIT_MS), "the new code and config never answered (last: %s)", l.last);
+    stop_loop(&l);
+    char version[32];
+    bay_value *a = bay_map(), *info = NULL;
+    bay_map_set(a, "id", bay_str("day/lua"));
+    cr_assert_eq(bay_command(c, "info", a, 5000, &info, &err), 0, "%s", err.message);
+    snprintf(version, sizeof version, "%s", bay_value_str(bay_map_get(info, "version"), NULL));
+    bay_value_free(info);
+    bay_value_free(a);
+    cr_expect_str_eq(version, "2.0.0");
 }
