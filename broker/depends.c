@@ -6,14 +6,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-int depends_host_check(broker *b, plugin *p, bay_error *err)
+/* host_check returns BAY_EVERSION (with err) when p, with manifest m, does not work with this plugbay. */
+static int host_check(broker *b, const plugin *p, const bay__manifest *m, bay_error *err)
 {
     bay__semver v;
-    if (p->m == NULL || p->m->host == NULL || bay__semver_parse(b->version, &v) != 0 ||
-        bay__semver_satisfies(&v, p->m->host))
+    if (m == NULL || m->host == NULL || bay__semver_parse(b->version, &v) != 0 || bay__semver_satisfies(&v, m->host))
         return 0;
-    return bay_error_set(err, BAY_EVERSION, p->id, "%s works with plugbay %s, but this is plugbay %s", p->id, p->m->host,
+    return bay_error_set(err, BAY_EVERSION, p->id, "%s works with plugbay %s, but this is plugbay %s", p->id, m->host,
                          b->version);
+}
+
+int depends_host_check(broker *b, plugin *p, bay_error *err)
+{
+    return host_check(b, p, p->m, err);
 }
 
 /* dep_problem explains why dependency d of p cannot be satisfied, or returns 0
@@ -49,17 +54,18 @@ static int dep_problem(broker *b, plugin *p, const bay__dep_decl *d, plugin **ne
                          plugin_state_name(dp->life.state), dp->life.reason[0] ? ": " : "", dp->life.reason);
 }
 
-int depends_ready(broker *b, plugin *p, void (*load_first)(broker *b, plugin *dep), bay_error *err)
+int depends_ready(broker *b, plugin *p, const bay__manifest *m, void (*load_first)(broker *b, plugin *dep),
+                  bay_error *err)
 {
-    int rc = depends_host_check(b, p, err);
+    int rc = host_check(b, p, m, err);
     bool pending = false;
-    for (size_t i = 0; rc == 0 && p->m && i < p->m->ndeps; i++) {
+    for (size_t i = 0; rc == 0 && m && i < m->ndeps; i++) {
         plugin *load = NULL;
-        rc = dep_problem(b, p, &p->m->deps[i], &load, err);
+        rc = dep_problem(b, p, &m->deps[i], &load, err);
         if (rc == BAY_EPENDING) {
             pending = true;
             rc = 0;
-            bay_error_set(err, BAY_EPENDING, p->id, "waiting for %s to load", p->m->deps[i].id);
+            bay_error_set(err, BAY_EPENDING, p->id, "waiting for %s to load", m->deps[i].id);
             if (load)
                 load_first(b, load);
         }

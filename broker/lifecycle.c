@@ -84,7 +84,7 @@ static void wake_dependents(broker *b)
             plugin *p = b->plugins[i];
             if (p->life.state != PS_WAITING)
                 continue;
-            int rc = depends_ready(b, p, load_dependency, &e);
+            int rc = depends_ready(b, p, p->m, load_dependency, &e);
             if (rc == 0)
                 lifecycle_load(b, p, NULL);
             else if (rc != BAY_EPENDING)
@@ -358,12 +358,8 @@ int lifecycle_renew(broker *b, plugin *p, bool fresh, bay_error *err)
  * all loaded now (a reload then unloads and loads, waiting for them). */
 static bool beside(broker *b, plugin *p, bay__manifest *m, int *rc, bay_error *err)
 {
-    bay__manifest *serving = p->m;
     bay_error e;
-    p->m = m; /* depends_ready looks at p's manifest */
-    bool ready = depends_ready(b, p, load_dependency, &e) == 0;
-    p->m = serving;
-    if (!ready)
+    if (depends_ready(b, p, m, load_dependency, &e) != 0)
         return false;
     *rc = lifecycle_signature(b, p, err);
     if (*rc == 0)
@@ -778,7 +774,7 @@ static int load(broker *b, plugin *p, bool fresh, bay_error *err)
     }
     if (fresh)
         p->life.ncrashes = p->life.restarts = 0;
-    int rc = depends_ready(b, p, load_dependency, err);
+    int rc = depends_ready(b, p, p->m, load_dependency, err);
     if (rc == BAY_EPENDING) {
         if (p->life.state != PS_WAITING)
             set_state(b, p, PS_WAITING, err->message);
