@@ -57,20 +57,19 @@ bool permission_match(const char *granted, const char *wanted)
     return strcmp(granted, wanted) == 0;
 }
 
-/* covered tells whether a grant of the NULL-terminated granted covers wanted. */
-static bool covered(char *const *granted, const char *wanted)
+const char *permission_covering(char *const *granted, const char *wanted)
 {
     for (char *const *g = granted; g && *g; g++)
         if (permission_match(*g, wanted))
-            return true;
-    return false;
+            return *g;
+    return NULL;
 }
 
 bool permission_granted(char *const *granted, const char *kind, const char *name)
 {
     char wanted[300];
     snprintf(wanted, sizeof wanted, "%s:%s", kind, name);
-    return covered(granted, wanted);
+    return permission_covering(granted, wanted) != NULL;
 }
 
 char **permission_unconsented(const bay__manifest *was, const bay__manifest *now, char *const *granted)
@@ -80,7 +79,7 @@ char **permission_unconsented(const bay__manifest *was, const bay__manifest *now
     size_t n = 0;
     int rc = asked && out && (before || !was) ? 0 : BAY_ENOMEM;
     for (char **a = asked; rc == 0 && *a; a++)
-        if (!listed(before, *a) && !covered(granted, *a))
+        if (!listed(before, *a) && !permission_covering(granted, *a))
             rc = add(&out, &n, *a);
     bay__strv_free(asked);
     bay__strv_free(before);

@@ -20,6 +20,10 @@ char **permission_requested(const bay__manifest *m);
  * or granted ends in '*' and wanted starts with what comes before it. */
 bool permission_match(const char *granted, const char *wanted);
 
+/* permission_covering returns the first permission of the NULL-terminated
+ * list granted (NULL: none) that covers wanted ("call:NAME"...), or NULL. */
+const char *permission_covering(char *const *granted, const char *wanted);
+
 /* permission_granted tells whether the NULL-terminated list granted (NULL:
  * nothing) covers KIND:NAME, such as call:greet or provide:greet. */
 bool permission_granted(char *const *granted, const char *kind, const char *name);

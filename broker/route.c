@@ -369,10 +369,7 @@ static void refuse_call(broker *b, conn *from, const bay__frame *f, const plugin
     char wanted[300];
     snprintf(wanted, sizeof wanted, "call:%s", f->name);
     char **asked = caller->m ? permission_requested(caller->m) : NULL;
-    const char *covers = NULL;
-    for (char **a = asked; a && *a && !covers; a++)
-        if (permission_match(*a, wanted))
-            covers = *a;
+    const char *covers = permission_covering(asked, wanted);
     if (covers)
         conn_send_error(b, from, f->id, BAY_EPERM, caller->id, "%s may not call \"%s\": it was not granted %s; grant it "
                         "with `plugbay grant %s --grant %s`", caller->id, f->name, covers, caller->id, covers);
