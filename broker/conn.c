@@ -565,6 +565,15 @@ static uint64_t peer_key(nng_msg *msg)
     return h;
 }
 
+/* grants_of sets *grants to a copy of the grants of host h when its role is
+ * host (the others' rights are not limited by grants: NULL); false when out
+ * of memory. */
+static bool grants_of(const bay__state_host *h, char ***grants)
+{
+    *grants = NULL;
+    return h->role != BAY_ROLE_HOST || (*grants = bay__strv_copy((const char *const *)h->granted)) != NULL;
+}
+
 /* identify decides who a rendezvous request comes from: over ipc its user
  * (SO_PEERCRED) and the role that user has, with the grants of a host an
  * admin added (*grants, a copy; NULL: unlimited); over tls+tcp, whose TLS
@@ -587,7 +596,7 @@ static int identify(broker *b, nng_pipe p, int64_t *uid, bay__role *rights, char
                              "uid %llu may not use plugbayd; an admin lets it in with `plugbay host add uid%llu "
                              "--uid %llu --role observer` (or --role host, or admin)",
                              (unsigned long long)u, (unsigned long long)u, (unsigned long long)u);
-    if (*rights == BAY_ROLE_HOST && (*grants = bay__strv_copy((const char *const *)h->granted)) == NULL)
+    if (*rights == BAY_ROLE_HOST && !grants_of(h, grants))
         return bay_error_set(err, BAY_ENOMEM, NULL, "plugbayd is out of memory");
     return 0;
 }
@@ -725,8 +734,8 @@ static void removed(broker *b, conn *c);
 /* admit gives c host h's role and grants and names it by its key; false when out of memory. */
 static bool admit(conn *c, const bay__state_host *h)
 {
-    char **grants = NULL;
-    if (h->role == BAY_ROLE_HOST && (grants = bay__strv_copy((const char *const *)h->granted)) == NULL)
+    char **grants;
+    if (!grants_of(h, &grants))
         return false;
     bay__strv_free(c->grants);
     c->grants = grants;
