@@ -27,10 +27,7 @@ static bay_value *strv_value(char *const *v, size_t n)
 /* list_value returns the NULL-terminated list v (not NULL) as an array of strings. */
 static bay_value *list_value(char *const *v)
 {
-    size_t n = 0;
-    while (v[n])
-        n++;
-    return strv_value(v, n);
+    return strv_value(v, bay__strv_len((const char *const *)v));
 }
 
 static void set_str(bay_value *map, const char *key, const char *s)
@@ -343,11 +340,7 @@ static int cmd_grant(broker *b, plugin *p, const bay_value *args, bay_value **ou
     bay__manifest_free(now);
     if (rc)
         return rc;
-    size_t had = 0, more = 0;
-    while (sp->granted[had])
-        had++;
-    while (chosen[more])
-        more++;
+    size_t had = bay__strv_len((const char *const *)sp->granted), more = bay__strv_len((const char *const *)chosen);
     const char **list = calloc(had + more + 1, sizeof *list); /* state.c keeps each permission once */
     bay_error e;
     if (list) {

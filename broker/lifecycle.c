@@ -618,15 +618,6 @@ static bool lost(rescan *r, plugin *p)
     return false;
 }
 
-/* listed tells whether id is one of ids (NULL-terminated). */
-static bool listed(char *const *ids, const char *id)
-{
-    for (; *ids; ids++)
-        if (strcmp(*ids, id) == 0)
-            return true;
-    return false;
-}
-
 /* place puts the plugins in load order again and refuses the fresh ones
  * whose host range this plugbay does not satisfy. */
 static void place(rescan *r)
@@ -659,7 +650,7 @@ static int pass(rescan *r, bay_error *err)
     bool ok = true;
     for (size_t i = 0; ok && i < b->nplugins;) {
         plugin *p = b->plugins[i];
-        if (listed(ids, p->id)) {
+        if (bay__strv_has((const char *const *)ids, p->id)) {
             ok = refound(r, p);
             i++;
         } else if (lost(r, p)) {

@@ -801,11 +801,25 @@ int bay__manifest_load(const char *plugins_dir, const char *id, bay__manifest **
     return rc;
 }
 
-char **bay__strv_copy(const char *const *v)
+size_t bay__strv_len(const char *const *v)
 {
     size_t n = 0;
     while (v && v[n])
         n++;
+    return n;
+}
+
+bool bay__strv_has(const char *const *v, const char *s)
+{
+    for (; v && *v; v++)
+        if (strcmp(*v, s) == 0)
+            return true;
+    return false;
+}
+
+char **bay__strv_copy(const char *const *v)
+{
+    size_t n = bay__strv_len(v);
     char **c = calloc(n + 1, sizeof *c);
     for (size_t i = 0; c && i < n; i++)
         if (!(c[i] = strdup(v[i]))) {

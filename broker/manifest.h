@@ -118,6 +118,12 @@ int bay__manifest_scan(const char *plugins_dir, char ***ids, const bay__scan_hoo
 #define BAY_PLUGIN_ID_MAX 127
 bool bay__plugin_id_valid(const char *id);
 
+/* bay__strv_len counts the strings of the NULL-terminated array v (NULL: 0). */
+size_t bay__strv_len(const char *const *v);
+
+/* bay__strv_has tells whether the NULL-terminated array v (NULL: empty) holds s. */
+bool bay__strv_has(const char *const *v, const char *s);
+
 /* bay__strv_copy returns a deep copy of the NULL-terminated array v (NULL
  * gives an empty array) the caller frees with bay__strv_free(), or NULL when
  * out of memory. */

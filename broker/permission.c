@@ -6,19 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* listed tells whether the NULL-terminated v holds s. */
-static bool listed(char *const *v, const char *s)
-{
-    for (; v && *v; v++)
-        if (strcmp(*v, s) == 0)
-            return true;
-    return false;
-}
-
 /* add appends a copy of s to the NULL-terminated *v (count *n) unless it is there already. */
 static int add(char ***v, size_t *n, const char *s)
 {
-    if (listed(*v, s))
+    if (bay__strv_has((const char *const *)*v, s))
         return 0;
     char **grown = realloc(*v, (*n + 2) * sizeof *grown);
     if (grown == NULL)
@@ -79,7 +70,7 @@ char **permission_unconsented(const bay__manifest *was, const bay__manifest *now
     size_t n = 0;
     int rc = asked && out && (before || !was) ? 0 : BAY_ENOMEM;
     for (char **a = asked; rc == 0 && *a; a++)
-        if (!listed(before, *a) && !permission_covering(granted, *a))
+        if (!bay__strv_has((const char *const *)before, *a) && !permission_covering(granted, *a))
             rc = add(&out, &n, *a);
     bay__strv_free(asked);
     bay__strv_free(before);

@@ -1,7 +1,7 @@
 /* broker/state.c — the broker's persistent state, kept in DIR/state.json and replaced atomically on each change. */
 #include "state.h"
 
-#include "manifest.h" /* bay__plugin_id_valid, bay__strv_free */
+#include "manifest.h" /* bay__plugin_id_valid, bay__strv_* */
 
 #include <plugbay/error.h>
 
@@ -127,19 +127,13 @@ static void plugin_free(bay__state_plugin *p)
  * changes nothing. NULL when out of memory. */
 static char **unique_copy(const char *const *v)
 {
-    size_t n = 0, kept = 0;
-    while (v && v[n])
-        n++;
+    size_t n = bay__strv_len(v), kept = 0;
     const char **unique = calloc(n + 1, sizeof *unique);
     if (unique == NULL)
         return NULL;
-    for (size_t i = 0; i < n; i++) {
-        size_t j = 0;
-        while (j < kept && strcmp(unique[j], v[i]) != 0)
-            j++;
-        if (j == kept)
+    for (size_t i = 0; i < n; i++)
+        if (!bay__strv_has(unique, v[i])) /* unique[kept] is still NULL */
             unique[kept++] = v[i];
-    }
     char **copy = bay__strv_copy(unique);
     free(unique);
     return copy;
