@@ -188,19 +188,19 @@ static const conn *host_caller(broker *b, const call *k)
     return from && from->role == ROLE_HOST ? from : NULL;
 }
 
-/* waits_turn tells whether k, a host's call, waits for its turn at plugin p
- * (fair shares, share.h). Events, and calls from plugins and timers, go on:
- * a plugin's call may be part of one that waits for it. */
-static bool waits_turn(broker *b, const call *k, const plugin *p)
+/* waits_turn tells whether k, made by host (host_caller), waits for its turn
+ * at plugin p at now_ms (fair shares, share.h). Events, and calls from
+ * plugins (host NULL) and timers, go on: a plugin's call may be part of one
+ * that waits for it. */
+static bool waits_turn(broker *b, const call *k, const conn *host, const plugin *p, int64_t now_ms)
 {
-    const conn *from = host_caller(b, k);
-    if (k->kind != BAY_HANDLE || from == NULL)
+    if (k->kind != BAY_HANDLE || host == NULL)
         return false;
     const bay__shares *s = b->calls->shares;
     unsigned mine = bay__shares_count(s, k->caller, p, BAY_SHARE_IN_FLIGHT);
-    bool shared = bay__share_shared(&p->stats.callers, k->caller, bay__now_ms()) ||
+    bool shared = bay__share_shared(&p->stats.callers, k->caller, now_ms) ||
                   (unsigned)p->stats.waiting > bay__shares_count(s, k->caller, p, BAY_SHARE_WAITING);
-    return bay__share_must_wait(mine, (unsigned)p->stats.inflight, shared, from->calls_serving > 0);
+    return bay__share_must_wait(mine, (unsigned)p->stats.inflight, shared, host->calls_serving > 0);
 }
 
 /* hold puts k, whose next target is a plugin, among the calls waiting their
@@ -227,8 +227,8 @@ static bool hold(broker *b, call *k)
     return true;
 }
 
-/* sent accounts for k's CALL that went to target t on c. */
-static void sent(broker *b, call *k, struct target *t, conn *c)
+/* sent accounts for k's CALL that went to target t on c (by_host: a host made k). */
+static void sent(broker *b, call *k, struct target *t, conn *c, bool by_host)
 {
     k->current = t;
     k->current_session = c->session;
@@ -237,8 +237,7 @@ static void sent(broker *b, call *k, struct target *t, conn *c)
         c->calls_serving++;
     } else {
         t->plugin->stats.inflight++;
-        k->shared = host_caller(b, k) &&
-                    bay__shares_add(b->calls->shares, k->caller, t->plugin, BAY_SHARE_IN_FLIGHT, 1) == 0;
+        k->shared = by_host && bay__shares_add(b->calls->shares, k->caller, t->plugin, BAY_SHARE_IN_FLIGHT, 1) == 0;
     }
 }
 
@@ -247,12 +246,14 @@ static void sent(broker *b, call *k, struct target *t, conn *c)
  * cannot reach and records why. */
 static void send_next(broker *b, call *k)
 {
+    const conn *host = host_caller(b, k);
+    int64_t now = bay__now_ms();
     while (k->next < k->ntargets) {
         struct target *t = &k->targets[k->next];
         if (!t->host && t->plugin->life.state == PS_LOADED) {
-            if (host_caller(b, k))
-                bay__share_called(&t->plugin->stats.callers, k->caller, bay__now_ms());
-            if (waits_turn(b, k, t->plugin) && hold(b, k))
+            if (host)
+                bay__share_called(&t->plugin->stats.callers, k->caller, now);
+            if (waits_turn(b, k, host, t->plugin, now) && hold(b, k))
                 return;
         }
         k->next++;
@@ -260,10 +261,10 @@ static void send_next(broker *b, call *k)
         conn *c = target_conn(b, t, &why);
         if (c) {
             bay__frame f = {.type = BAY_F_CALL, .id = k->id, .name = k->name, .raw = k->args, .raw_len = k->args_len,
-                           .timeout_ms = remaining(k, bay__now_ms()), .context = k->context};
+                           .timeout_ms = remaining(k, now), .context = k->context};
             int rc = conn_send(b, c, &f);
             if (rc == 0) {
-                sent(b, k, t, c);
+                sent(b, k, t, c, host != NULL);
                 return;
             }
             why = rc == BAY_EBUSY ? "its queue is full (too many calls in flight)" : "its connection failed";
@@ -505,9 +506,11 @@ static void provider_done(broker *b, call *k, bool failed)
 static void take_turns(broker *b, plugin *p)
 {
     struct route_calls *r = b->calls;
+    int64_t now = bay__now_ms();
     for (size_t i = 0; i < r->nheld;) {
         call *k = r->held[i];
-        if (k->targets[k->next].plugin != p || (p->life.state == PS_LOADED && waits_turn(b, k, p))) {
+        if (k->targets[k->next].plugin != p ||
+            (p->life.state == PS_LOADED && waits_turn(b, k, host_caller(b, k), p, now))) {
             i++;
             continue;
         }
