@@ -50,7 +50,9 @@ typedef struct bay__options {
     bool namespaces;         /* workers cover plugbayd's sockets in namespaces of their own (--no-namespaces) */
     const char *trusted_keys;  /* folder of the *.pub keys plugins may be signed with; NULL: STATE/trusted-keys */
     bay__sig_policy sig_policy; /* what an unsigned, untrusted or altered plugin gets (docs/signing.md) */
-    const char *cgroup_dir;  /* delegated cgroup v2 folder for per-plugin groups, or NULL */
+    uid_t uid_first;         /* --plugin-uids: the first uid a plugin's worker may run as, */
+    uint32_t uid_count;      /* and how many (0: workers run as plugbayd's user) */
+    const char *cgroup_dir;  /* --cgroup: a delegated cgroup v2 folder, a cgroup v1 memory folder, "none" or NULL */
 } bay__options;
 
 typedef enum conn_role { ROLE_PENDING, ROLE_HOST, ROLE_WORKER } conn_role;
@@ -150,6 +152,7 @@ typedef struct plugin_life {
 /* Its worker process: supervise.c's alone (others read pid and kill_sent). */
 typedef struct worker_proc {
     pid_t pid;             /* 0 when none */
+    uid_t uid;             /* the uid it runs as when it has one of its own (--plugin-uids), else 0 */
     int out_fd;            /* read end of the worker's stdout+stderr, -1 when none */
     char outbuf[4096];
     size_t outlen;
@@ -162,6 +165,7 @@ typedef struct worker_proc {
     int64_t next_beat_ms;
     int64_t start_deadline_ms;
     bool kill_sent;        /* SIGKILL sent; kill_why says why */
+    int64_t oom_kills;     /* its cgroup's count of memory kills when it was placed there (cgroup.h) */
     char kill_why[512];
     bay_value *refused;    /* what its sandbox refused, over all its workers: kind -> count (a map), or NULL */
     int64_t refused_total;
@@ -224,6 +228,11 @@ typedef struct broker {
     struct conn_closer *closer; /* closes sockets off this thread (conn.c) */
     struct peer_guard *guard;   /* refuses plugin workers and their children as peers (peer.h) */
     bool pidns;             /* workers start in user and PID namespaces of their own (launch.h) */
+    struct {                /* where workers' memory groups go (cgroup.c's) */
+        char dir[1024];     /* "" when none */
+        int version;        /* 1 or 2; 0 when none */
+        bool made;          /* cgroup_init made dir, removed at exit */
+    } cg;
     nng_socket rdv;         /* rendezvous rep socket */
     nng_aio *rdv_aio;
     bay__log_limit rdv_warns; /* rate limit of the lines about refused rendezvous */

@@ -63,12 +63,14 @@ static int by_value(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* add_runtime adds what p is doing now: pid, calls, errors, call times of the
+/* add_runtime adds what p is doing now: pid (and uid, when its worker has one of its own), calls, errors, call times of the
  * last 256 calls (p50/p99, µs), CPU time and PSS of its worker, and what its
  * sandbox refused (kind -> count, and in all). */
 static void add_runtime(bay_value *v, const plugin *p)
 {
     bay_map_set(v, "pid", bay_int(p->proc.pid));
+    if (p->proc.uid)
+        bay_map_set(v, "uid", bay_int(p->proc.uid));
     bay_map_set(v, "calls", bay_int((int64_t)p->stats.calls));
     bay_map_set(v, "errors", bay_int((int64_t)p->stats.errors));
     bay_map_set(v, "inflight", bay_int(p->stats.inflight));

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -68,6 +69,16 @@ __attribute__((no_sanitize_address)) static int child_main(void *arg)
             return 127;                                                                                              \
         }                                                                                                            \
     } while (0)
+    if (s->namespaces && s->uid) {
+        /* Root in the first user namespace until here: the ids first, so
+         * that the user namespace is the new uid's, whose caps it then holds. */
+        STEP(syscall(SYS_setgroups, 0, NULL) == 0, "dropping supplementary groups");
+        STEP(syscall(SYS_setresgid, s->uid, s->uid, s->uid) == 0, "setresgid");
+        STEP(syscall(SYS_setresuid, s->uid, s->uid, s->uid) == 0, "setresuid");
+        /* A changed uid makes the process undumpable, which gives /proc/self to root: writing the maps needs it back. */
+        STEP(syscall(SYS_prctl, PR_SET_DUMPABLE, 1, 0, 0, 0) == 0, "PR_SET_DUMPABLE");
+        STEP(syscall(SYS_unshare, CLONE_NEWUSER) == 0, "unshare(CLONE_NEWUSER)");
+    }
     if (s->namespaces) {
         /* The creator maps its own ids; setgroups must be denied before gid_map. */
         STEP(put("/proc/self/setgroups", "deny") == 0, "writing /proc/self/setgroups");
@@ -103,8 +114,10 @@ __attribute__((no_sanitize_address)) static int child_main(void *arg)
  * with c->err and c->what set. */
 static pid_t run(struct child *c)
 {
-    snprintf(c->uid_map, sizeof c->uid_map, "0 %u 1", (unsigned)getuid());
-    snprintf(c->gid_map, sizeof c->gid_map, "0 %u 1", (unsigned)getgid());
+    uid_t uid = c->s->uid ? c->s->uid : getuid();
+    gid_t gid = c->s->uid ? (gid_t)c->s->uid : getgid();
+    snprintf(c->uid_map, sizeof c->uid_map, "0 %u 1", (unsigned)uid);
+    snprintf(c->gid_map, sizeof c->gid_map, "0 %u 1", (unsigned)gid);
     void *stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (stack == MAP_FAILED) {
         c->err = errno;
@@ -116,7 +129,8 @@ static pid_t run(struct child *c)
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    int flags = CLONE_VM | CLONE_VFORK | SIGCHLD | (c->s->namespaces ? CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWIPC : 0);
+    int flags = CLONE_VM | CLONE_VFORK | SIGCHLD | (c->s->namespaces ? CLONE_NEWPID | CLONE_NEWIPC : 0) |
+                (c->s->namespaces && !c->s->uid ? CLONE_NEWUSER : 0);
     pid_t pid = clone(child_main, (char *)stack + CHILD_STACK, flags, c);
     int e = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -9,7 +9,14 @@
  * and a new PID namespace, in which the worker is pid 1: no pid outside its
  * worker names a process it can see, and every process it starts (with
  * process.spawn) dies with it; and a new IPC namespace, in which no System V
- * key or POSIX message queue of the user's is found. */
+ * key or POSIX message queue of the user's is found.
+ *
+ * With a uid of its own (plugbayd as root, --plugin-uids), the child is
+ * cloned into the new PID and IPC namespaces only; it drops to that uid and
+ * gid (no supplementary groups, no capability left), and only then makes its
+ * user namespace, mapping the new ids to 0 as an unprivileged process would.
+ * The PID and IPC namespaces are then owned by the first user namespace,
+ * not the worker's: it can make no mount of /proc or of IPC there. */
 #ifndef BAY_LAUNCH_H
 #define BAY_LAUNCH_H
 
@@ -27,6 +34,7 @@ typedef struct launch_spec {
     const char *dir; /* its working folder */
     int out_fd;      /* its stdout and stderr; its stdin is /dev/null */
     bool namespaces; /* in a user, a PID and an IPC namespace of its own */
+    uid_t uid;       /* with namespaces: the uid and gid it runs as, 0 for plugbayd's own */
 } launch_spec;
 
 /* launch_probe tells whether workers can have user, PID and IPC namespaces of

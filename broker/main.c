@@ -3,6 +3,7 @@
 #include "crash.h"
 #include "loop.h"
 #include "places.h"
+#include "uids.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -55,7 +56,12 @@ static void usage(FILE *to)
             "  --signature-policy P require-signed, warn or off: what an unsigned, untrusted or altered\n"
             "                       plugin gets (default warn; docs/signing.md)\n"
             "  --exit-with-parent   stop (as on SIGTERM) when the process that started plugbayd exits\n"
-            "  --cgroup DIR         a delegated cgroup v2 folder: each worker gets a child group with memory.max\n"
+            "  --cgroup DIR|none    each worker gets a memory cgroup in DIR, a delegated cgroup v2 folder\n"
+            "                       (memory.max) or a cgroup v1 memory folder (memory.limit_in_bytes);\n"
+            "                       default on cgroup v1: a folder in plugbayd's own memory group, when\n"
+            "                       it may make one (root); none: no memory cgroups\n"
+            "  --plugin-uids A-B    (root) run each plugin's worker as a uid of its own from A to B, its\n"
+            "                       data folder its own (docs/security.md)\n"
             "  --version, --help\n");
 }
 
@@ -136,7 +142,7 @@ static int check_listen(const bay__options *o)
 static int parse(int argc, char **argv, bay__options *o)
 {
     enum { O_PLUGINS = 256, O_STATE, O_LISTEN, O_AUTO, O_WORKERS, O_LOG, O_BEAT, O_MISSES, O_GRACE, O_RESTART,
-           O_DRAIN, O_MEMORY, O_NOSANDBOX, O_NONS, O_PARENT, O_CGROUP, O_START, O_TRUSTED, O_POLICY, O_TLS_CERT, O_TLS_CA, O_REMOTE_ROLE, O_MAX_CONNS, O_VERSION, O_HELP };
+           O_DRAIN, O_MEMORY, O_NOSANDBOX, O_NONS, O_PARENT, O_CGROUP, O_START, O_TRUSTED, O_POLICY, O_TLS_CERT, O_TLS_CA, O_REMOTE_ROLE, O_MAX_CONNS, O_UIDS, O_VERSION, O_HELP };
     static const struct option opts[] = {
         {"plugins", required_argument, 0, O_PLUGINS},     {"state", required_argument, 0, O_STATE},
         {"listen", required_argument, 0, O_LISTEN},       {"autoinstall", no_argument, 0, O_AUTO},
@@ -151,6 +157,7 @@ static int parse(int argc, char **argv, bay__options *o)
         {"trusted-keys", required_argument, 0, O_TRUSTED}, {"signature-policy", required_argument, 0, O_POLICY},
         {"tls-cert", required_argument, 0, O_TLS_CERT},   {"tls-client-ca", required_argument, 0, O_TLS_CA},
         {"remote-role", required_argument, 0, O_REMOTE_ROLE}, {"max-connections", required_argument, 0, O_MAX_CONNS},
+        {"plugin-uids", required_argument, 0, O_UIDS},
         {"help", no_argument, 0, O_HELP},                 {0, 0, 0, 0},
     };
     int c, window = 60;
@@ -176,6 +183,13 @@ static int parse(int argc, char **argv, bay__options *o)
         case O_MISSES: rc = number("--heartbeat-misses", optarg, &o->heartbeat_misses); break;
         case O_GRACE: rc = number("--hang-grace-ms", optarg, &o->hang_grace_ms); break;
         case O_MAX_CONNS: rc = number("--max-connections", optarg, &o->max_connections); break;
+        case O_UIDS:
+            if (uids_parse(optarg, &o->uid_first, &o->uid_count) != 0) {
+                fprintf(stderr, "plugbayd: --plugin-uids expects FIRST-LAST, uids above 0 like 2100000000-2100065535, "
+                                "got \"%s\"\n", optarg);
+                return 2;
+            }
+            break;
         case O_DRAIN: rc = number("--drain-timeout-ms", optarg, &o->drain_timeout_ms); break;
         case O_MEMORY: rc = number("--memory-mb", optarg, &o->memory_mb); break;
         case O_NOSANDBOX: o->sandbox = false; break;

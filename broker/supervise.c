@@ -6,6 +6,7 @@
 #include "peer.h"
 #include "proc.h"
 #include "supervise.h"
+#include "uids.h"
 #include "value_convert.h"
 
 #include <errno.h>
@@ -126,6 +127,9 @@ int supervise_init(broker *b, bay_error *err)
                 "workers share plugbayd's PID and IPC namespaces (%s): a plugin can name processes outside its worker by pid; "
                 "seccomp and Landlock still refuse its signals",
                 why.message);
+    int rc = uids_init(b, err);
+    if (rc)
+        return rc;
     if (b->opt.worker_dir) {
         snprintf(b->worker_dir, sizeof b->worker_dir, "%s", b->opt.worker_dir);
     } else {
@@ -149,7 +153,7 @@ static void env_add(char **env, size_t *n, size_t max, const char *name, const c
  * bay__strv_free): how to reach the broker and the sandbox to enter — and
  * nothing else of the broker's environment but PATH, LANG and sanitizer options. */
 static char **worker_env(broker *b, plugin *p, const bay__manifest *m, const conn *c, const char *url,
-                         const char *data)
+                         const char *data, const char *cache)
 {
     static const char *const passed[] = {"PATH", "LANG", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"};
     enum { MAX = 24 };
@@ -163,6 +167,8 @@ static char **worker_env(broker *b, plugin *p, const bay__manifest *m, const con
     env_add(env, &n, MAX, "PLUGBAY_ENTRY", m->entry ? m->entry : m->library); /* for a bridge that maps it early */
     snprintf(num, sizeof num, "%d", getpid());
     env_add(env, &n, MAX, "PLUGBAY_BROKER_PID", num);
+    if (*cache)
+        env_add(env, &n, MAX, "PLUGBAY_WASM_CACHE", cache);
     for (size_t i = 0; i < sizeof passed / sizeof *passed; i++)
         env_add(env, &n, MAX, passed[i], getenv(passed[i]));
     if (!b->opt.sandbox)
@@ -262,9 +268,18 @@ static int spawn(broker *b, plugin *p, const bay__manifest *m, worker_proc *w, c
         conn_close(b, c);
         return bay_error_set(err, BAY_EIO, p->id, "pipe: %s", strerror(errno));
     }
-    char **env = worker_env(b, p, m, c, url, data);
+    char cache[PATH_MAX];
+    uid_t uid;
+    if ((rc = uids_give(b, p, m, data, c->path[0] ? c->path : NULL, cache, sizeof cache, &uid, err)) != 0) {
+        close(out[0]);
+        close(out[1]);
+        conn_close(b, c);
+        return rc;
+    }
+    char **env = worker_env(b, p, m, c, url, data, cache);
     char *argv[] = {exe, p->id, NULL};
-    launch_spec spec = {.exe = exe, .argv = argv, .envp = env, .dir = data, .out_fd = out[1], .namespaces = b->pidns};
+    launch_spec spec = {
+        .exe = exe, .argv = argv, .envp = env, .dir = data, .out_fd = out[1], .namespaces = b->pidns, .uid = uid};
     pid_t pid = 0;
     const char *what = "building its environment";
     /* The worker may dial before launch_worker returns: its dial waits on the guard until it is recorded. */
@@ -286,10 +301,11 @@ static int spawn(broker *b, plugin *p, const bay__manifest *m, worker_proc *w, c
     }
     fcntl(out[0], F_SETFL, O_NONBLOCK);
     w->pid = pid;
+    w->uid = uid;
     w->kill_sent = false;
     w->out_fd = out[0];
     w->outlen = 0;
-    cgroup_place(b, p, m, pid);
+    cgroup_place(b, p, m, w);
     w->start_deadline_ms = bay__now_ms() + b->opt.start_timeout_ms;
     w->next_beat_ms = bay__now_ms() + b->opt.heartbeat_ms;
     bay__log(BAY_LOG_DEBUG, p->id, "started %s as pid %d", exe, pid);
@@ -464,6 +480,12 @@ static plugin *by_pid(broker *b, pid_t pid, bool *other)
     return NULL;
 }
 
+/* memory_limit_mb is p's workers' memory limit: its manifest's, or plugbayd's --memory-mb. */
+static int64_t memory_limit_mb(const broker *b, const plugin *p)
+{
+    return p->m->limits.memory_mb ? p->m->limits.memory_mb : b->opt.memory_mb;
+}
+
 /* describe says how a worker ended, in words. */
 static void describe(int status, char *out, size_t len)
 {
@@ -490,6 +512,10 @@ void supervise_reap(broker *b)
         char why[600];
         if (w->kill_sent && w->kill_why[0])
             snprintf(why, sizeof why, "%s", w->kill_why);
+        else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && cgroup_oom_kills(b, p) > w->oom_kills)
+            snprintf(why, sizeof why,
+                     "its worker exceeded its memory limit of %lld MB: the kernel killed it in its memory cgroup",
+                     (long long)memory_limit_mb(b, p));
         else
             describe(status, why, sizeof why);
         if (w->out_fd >= 0)
@@ -517,7 +543,7 @@ void supervise_reap(broker *b)
  * builds, which cannot use those. Returns true when it killed. */
 static bool over_memory(broker *b, plugin *p, worker_proc *w)
 {
-    int64_t mb = p->m->limits.memory_mb ? p->m->limits.memory_mb : b->opt.memory_mb;
+    int64_t mb = memory_limit_mb(b, p);
     if (mb <= 0 || !b->opt.sandbox)
         return false;
     int64_t mapped = bay__proc_kb(w->pid, "status", "RssShmem"), held = bay__proc_memfd_kb(w->pid);
@@ -602,6 +628,7 @@ void supervise_kill_all(broker *b)
             w->pid = 0;
         }
     write_workers_file(b);
+    cgroup_end(b);
 }
 
 void supervise_usage(pid_t pid, int64_t *cpu_ms, int64_t *pss_kb)

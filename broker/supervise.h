@@ -34,6 +34,8 @@ int64_t supervise_tick(broker *b, int64_t now);
 /* supervise_usage reads a worker's CPU time (user + system, ms) and PSS (kB)
  * from /proc; -1 where it cannot. */
 void supervise_usage(pid_t pid, int64_t *cpu_ms, int64_t *pss_kb);
+/* supervise_kill_all kills every worker and waits for it (at exit), then
+ * removes their memory groups. */
 void supervise_kill_all(broker *b);
 /* supervise_proc_init sets up a new plugin's worker record (no worker yet). */
 void supervise_proc_init(plugin *p);

@@ -78,8 +78,12 @@ static int map_module(const char *id, const char *dir, const char *entry, const 
     int rc = read_module(id, err);
     if (rc)
         return rc;
+    /* plugbayd names the cache of a worker with a uid of its own (--plugin-uids); else it is the state folder's. */
+    const char *given = getenv("PLUGBAY_WASM_CACHE");
+    if (given)
+        snprintf(cache, sizeof cache, "%s", given);
     if ((rc = bay__wasm_check(module.wasm, module.len, none, &module.shape, &e)) ||
-        (rc = bay__wasm_cache_dir(data_dir, id, cache, sizeof cache, &e)))
+        (!given && (rc = bay__wasm_cache_dir(data_dir, id, cache, sizeof cache, &e))))
         return bay_error_set(err, rc, id, "%s: %s", module.path, e.message);
     bool built;
     int64_t t0 = bay__now_ms();

@@ -320,6 +320,50 @@ static int fill_memfd(bay_invocation *call, const bay_value *args, bay_value **r
     return rc ? rc : reply_str(result, text);
 }
 
+/* fill_windows writes argument 0 MiB into memfds 8 MiB at a time, keeps each
+ * alive by a 4 KiB mapping and closes its descriptor: no descriptor, and no
+ * more than 4 KiB of each in RssShmem, is ever there for plugbayd's watch to
+ * see (only a memory cgroup counts them). It holds them 10 s; "ALLOWED" when it
+ * could, "refused: ..." when a write or a mapping failed. */
+static int fill_windows(bay_invocation *call, const bay_value *args, bay_value **result)
+{
+    int64_t mib, done = 0;
+    if (bay_arg_int(call, args, 0, &mib))
+        return BAY_ETYPE;
+    static char chunk[1 << 20];
+    memset(chunk, 1, sizeof chunk);
+    static long windows[256];
+    size_t n = 0;
+    int e = 0;
+    while (done < mib && n < sizeof windows / sizeof *windows) {
+        long fd = syscall(SYS_memfd_create, "hostile-window", 0);
+        if (fd < 0) {
+            e = errno;
+            break;
+        }
+        int filled = 0;
+        while (filled < 8 && done < mib && syscall(SYS_write, fd, chunk, sizeof chunk) == (long)sizeof chunk)
+            filled++, done++;
+        e = filled < 8 && done < mib ? errno : 0;
+        long addr = syscall(SYS_mmap, NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+        e = e ? e : addr == -1 ? errno : 0;
+        close((int)fd);
+        if (addr != -1)
+            windows[n++] = addr;
+        if (e)
+            break;
+    }
+    int rc = e == 0 ? nap(call, 10000) : 0;
+    for (size_t i = 0; i < n; i++)
+        munmap((void *)windows[i], 4096);
+    char text[160];
+    if (e)
+        snprintf(text, sizeof text, "refused: %s after %lld MiB", strerror(e), (long long)done);
+    else
+        snprintf(text, sizeof text, "ALLOWED %lld MiB in %zu memfds behind 4 KiB windows", (long long)done, n);
+    return rc ? rc : reply_str(result, text);
+}
+
 /* shout writes lines to its output as fast as it can, for argument 0
  * milliseconds, by raw write(2) to descriptor 1: what plugbayd logs. */
 static int shout(bay_invocation *call, const bay_value *args, bay_value **result)
@@ -407,5 +451,5 @@ BAY_PLUGIN(NULL, NULL, {"set_others", set_others}, {"sees", sees}, {"sysv", sysv
            {"run_shell", run_shell}, {"fork_bomb", fork_bomb}, {"allocate", allocate}, {"spin", spin},
            {"ping", ping}, {"send_signals", send_signals}, {"connect_abstract", connect_abstract},
            {"setup_io_uring", setup_io_uring}, {"map_shared", map_shared}, {"forge_refused", forge_refused},
-           {"fill_memfd", fill_memfd}, {"shout", shout}, {"chatter", chatter},
+           {"fill_memfd", fill_memfd}, {"fill_windows", fill_windows}, {"shout", shout}, {"chatter", chatter},
            {"forge_log", forge_log});
