@@ -1,6 +1,7 @@
 /* broker/cgroup.c — per-plugin memory cgroups: children of a delegated cgroup v2 folder (--cgroup), or of plugbayd's own cgroup v1 memory group. */
 #include "broker.h"
 #include "cgroup.h"
+#include "proc.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -31,23 +32,6 @@ static int write_file(const char *dir, const char *name, const char *text)
     int rc = n == (ssize_t)strlen(text) ? 0 : errno ? errno : EIO;
     close(fd);
     return rc;
-}
-
-/* read_count reads the number after "key " in dir/name (memory.events,
- * memory.oom_control); -1 when there is none. */
-static int64_t read_count(const char *dir, const char *name, const char *key)
-{
-    char path[PATH_LEN], line[256];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "re");
-    size_t n = strlen(key);
-    int64_t value = -1;
-    while (f && value < 0 && fgets(line, sizeof line, f))
-        if (strncmp(line, key, n) == 0 && line[n] == ' ')
-            value = strtoll(line + n + 1, NULL, 10);
-    if (f)
-        fclose(f);
-    return value;
 }
 
 /* group_of writes the folder of p's group to dir: one flat folder per plugin id. */
@@ -237,8 +221,9 @@ int64_t cgroup_oom_kills(const broker *b, const plugin *p)
         return -1;
     char dir[PATH_LEN];
     group_of(b, p, dir, sizeof dir);
-    return b->cg.version == 2 ? read_count(dir, "memory.events", "oom_kill")
-                              : read_count(dir, "memory.oom_control", "oom_kill");
+    char path[PATH_LEN + 32];
+    snprintf(path, sizeof path, "%s/%s", dir, b->cg.version == 2 ? "memory.events" : "memory.oom_control");
+    return bay__kernel_field(path, "oom_kill", ' ');
 }
 
 void cgroup_end(broker *b)

@@ -1,4 +1,4 @@
-/* protocol/proc.c — reading what the kernel says of a process in /proc. */
+/* protocol/proc.c — reading what the kernel says of a process in /proc, and of a cgroup. */
 #include "proc.h"
 
 #include <dirent.h>
@@ -19,15 +19,14 @@
 /* Files told apart when adding up memfds; a worker holds at most 256 descriptors (its RLIMIT_NOFILE). */
 #define MEMFDS_MAX 1024
 
-/* read_field reads the number on the "field:" line of the file at path; -1 when there is none. */
-static int64_t read_field(const char *path, const char *field)
+int64_t bay__kernel_field(const char *path, const char *field, char sep)
 {
     char line[256];
     FILE *f = fopen(path, "re");
     size_t n = strlen(field);
     int64_t value = -1;
     while (f && value < 0 && fgets(line, sizeof line, f))
-        if (strncmp(line, field, n) == 0 && line[n] == ':')
+        if (strncmp(line, field, n) == 0 && line[n] == sep)
             value = strtoll(line + n + 1, NULL, 10);
     if (f)
         fclose(f);
@@ -41,7 +40,7 @@ int64_t bay__proc_kb(pid_t pid, const char *file, const char *field)
         snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
     else
         snprintf(path, sizeof path, "/proc/self/%s", file);
-    return read_field(path, field);
+    return bay__kernel_field(path, field, ':');
 }
 
 int64_t bay__proc_memfd_kb(pid_t pid)
@@ -125,7 +124,7 @@ pid_t bay__proc_peer(int fd)
     /* A pidfd's fdinfo gives its pid as this /proc's PID namespace numbers it (-1 once it has exited). */
     char path[64];
     snprintf(path, sizeof path, "/proc/self/fdinfo/%d", pidfd);
-    int64_t pid = pidfd >= 0 ? read_field(path, "Pid") : -1;
+    int64_t pid = pidfd >= 0 ? bay__kernel_field(path, "Pid", ':') : -1;
     if (pidfd >= 0)
         close(pidfd);
     return pid > 0 ? (pid_t)pid : 0;

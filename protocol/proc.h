@@ -1,9 +1,14 @@
-/* protocol/proc.h — reading what the kernel says of a process in /proc, for the broker, the workers and the bench. */
+/* protocol/proc.h — reading what the kernel says of a process in /proc (and of a cgroup), for the broker, the workers and the bench. */
 #ifndef BAY_PROC_H
 #define BAY_PROC_H
 
 #include <stdint.h>
 #include <sys/types.h>
+
+/* bay__kernel_field reads the number after "field" and sep on a line of the
+ * file at path (sep ':' for /proc/PID/status, ' ' for a cgroup's
+ * memory.events); -1 when there is none. */
+int64_t bay__kernel_field(const char *path, const char *field, char sep);
 
 /* bay__proc_kb reads the "field:" line of /proc/PID/file (pid 0: this
  * process), such as "RssShmem" of "status" or "Pss" of "smaps_rollup", and
