@@ -353,24 +353,32 @@ static int replace_sig(int fd, const char *dir, const char *text, bay_error *err
     return 0;
 }
 
-int bay__signature_sign(const char *dir, const char *key_path, bay__sig_info *info, bay_error *err)
+/* sign_open opens the plugin folder dir for signing (it must hold a plugin.json) as *fd. */
+static int sign_open(const char *dir, int *fd, bay_error *err)
+{
+    struct stat st;
+    int rc = open_folder(dir, fd, err);
+    if (rc == 0 && (fstatat(*fd, "plugin.json", &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)))
+        rc = bay_error_set(err, BAY_EINVAL, NULL, "%s holds no plugin.json: only plugin folders are signed", dir);
+    return rc;
+}
+
+/* sign_folder builds the text of a plugin.sig for the folder dir (open as
+ * fd) signed with the secret key in key_path into *text (the caller frees it)
+ * and fills info. */
+static int sign_folder(const char *dir, int fd, const char *key_path, char **text, bay__sig_info *info,
+                       bay_error *err)
 {
     unsigned char sk[crypto_sign_SECRETKEYBYTES], pk[crypto_sign_PUBLICKEYBYTES], sig[crypto_sign_BYTES];
     file_list files = {0};
-    char *message = NULL, *text = NULL;
+    char *message = NULL;
     size_t len;
-    struct stat st;
-    int fd = -1, rc = bay__key_init(err);
+    int rc = bay__key_init(err);
+    *text = NULL;
     if (rc == 0 && (key_path == NULL || *key_path == '\0'))
         rc = bay_error_set(err, BAY_EINVAL, NULL, "no secret key file given");
     if (rc == 0)
         rc = bay__key_read_secret(key_path, sk, err);
-    if (rc == 0)
-        rc = open_folder(dir, &fd, err);
-    if (rc == 0 && (fstatat(fd, "plugin.json", &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)))
-        rc = bay_error_set(err, BAY_EINVAL, NULL, "%s holds no plugin.json: only plugin folders are signed", dir);
-    if (rc == 0 && unlinkat(fd, SIG_TMP, 0) != 0 && errno != ENOENT) /* left by an interrupted sign */
-        rc = bay_error_set(err, BAY_EIO, NULL, "cannot delete %s/%s: %s", dir, SIG_TMP, strerror(errno));
     if (rc == 0)
         rc = list_folder(dir, fd, BAY_EINVAL, &files, err);
     if (rc == 0) {
@@ -381,19 +389,40 @@ int bay__signature_sign(const char *dir, const char *key_path, bay__sig_info *in
     }
     if (rc == 0) {
         crypto_sign_detached(sig, NULL, (const unsigned char *)message, len, sk);
-        if ((text = sig_json(info->key_id, pk, sig, &files)) == NULL)
+        if ((*text = sig_json(info->key_id, pk, sig, &files)) == NULL)
             rc = bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
     }
-    if (rc == 0)
-        rc = replace_sig(fd, dir, text, err);
     if (rc == 0) {
         info->signer[0] = '\0';
         info->nfiles = files.n;
     }
     sodium_memzero(sk, sizeof sk);
     free(message);
-    free(text);
     list_free(&files);
+    return rc;
+}
+
+int bay__signature_make(const char *dir, const char *key_path, char **text, bay__sig_info *info, bay_error *err)
+{
+    int fd = -1, rc = sign_open(dir, &fd, err);
+    if (rc == 0)
+        rc = sign_folder(dir, fd, key_path, text, info, err);
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+int bay__signature_sign(const char *dir, const char *key_path, bay__sig_info *info, bay_error *err)
+{
+    char *text = NULL;
+    int fd = -1, rc = sign_open(dir, &fd, err);
+    if (rc == 0 && unlinkat(fd, SIG_TMP, 0) != 0 && errno != ENOENT) /* left by an interrupted sign */
+        rc = bay_error_set(err, BAY_EIO, NULL, "cannot delete %s/%s: %s", dir, SIG_TMP, strerror(errno));
+    if (rc == 0)
+        rc = sign_folder(dir, fd, key_path, &text, info, err);
+    if (rc == 0)
+        rc = replace_sig(fd, dir, text, err);
+    free(text);
     if (fd >= 0)
         close(fd);
     return rc;
