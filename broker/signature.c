@@ -62,16 +62,6 @@ typedef struct walk {
 
 /* ---- names ---------------------------------------------------------------- */
 
-/* shown copies s to buf for a message, each byte that bay__text_printable() refuses as '?'. */
-static const char *shown(const char *s, char *buf, size_t len)
-{
-    size_t i = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p && i + 1 < len; p++)
-        buf[i++] = *p < 0x20 || *p >= 0x7F || *p == '\\' ? '?' : (char)*p;
-    buf[i] = '\0';
-    return buf;
-}
-
 /* relative_path_ok tells whether path is a path walk() could have listed:
  * "/"-separated printable names, none empty, "." or "..". */
 static bool relative_path_ok(const char *path)
@@ -185,7 +175,7 @@ static int walk_folder(const walk *w, int fd, const char *rel, int depth)
         else if (!bay__text_printable(name))
             rc = bay_error_set(w->err, w->refuse, NULL,
                                "%s: the name of \"%s\" is not printable UTF-8 or holds a backslash, so it cannot be "
-                               "signed; rename it", w->dir, shown(path, safe, sizeof safe));
+                               "signed; rename it", w->dir, bay__text_shown(path, safe, sizeof safe));
         else if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) != 0)
             rc = bay_error_set(w->err, BAY_EIO, NULL, "%s/%s: %s", w->dir, path, strerror(errno));
         else if (S_ISLNK(st.st_mode))
@@ -457,7 +447,7 @@ static int sig_files(const char *dir, json_t *root, file_list *files, bay_error 
         const char *hex = json_string_value(v);
         char field[PATH_MAX + 8], safe[PATH_MAX];
         if (!relative_path_ok(path)) {
-            snprintf(field, sizeof field, "files.%s", shown(path, safe, sizeof safe));
+            snprintf(field, sizeof field, "files.%s", bay__text_shown(path, safe, sizeof safe));
             return sig_field(dir, field, "a key that is a file's path inside the folder", err);
         }
         if (hex == NULL || strlen(hex) != HEX_SIZE - 1 || strspn(hex, "0123456789abcdef") != HEX_SIZE - 1) {
@@ -503,7 +493,7 @@ static int sig_parse(const char *dir, json_t *root, sig_file *sig, bay_error *er
     if (unknown)
         return bay_error_set(err, BAY_EPERM, NULL,
                              "%s/" BAY_SIG_FILE ": field \"%s\" is not part of format %d (" REFETCH ")", dir,
-                             shown(unknown, safe, sizeof safe), SIG_FORMAT);
+                             bay__text_shown(unknown, safe, sizeof safe), SIG_FORMAT);
     if ((rc = sig_base64(dir, root, "public_key", sig->public_key, sizeof sig->public_key,
                          "the base64 of a 32-byte Ed25519 public key", err)) != 0 ||
         (rc = sig_base64(dir, root, "signature", sig->signature, sizeof sig->signature,
