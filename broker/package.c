@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
+#include <locale.h>
 #include <search.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -44,6 +45,31 @@ static const char *kind_name(mode_t type)
 static mode_t mode_of(bool folder, mode_t perm)
 {
     return folder || (perm & 0111) ? 0755 : 0644;
+}
+
+/* The locale of this thread while libarchive converts names, and the one to go back to. */
+typedef struct names_utf8 {
+    locale_t utf8, before;
+} names_utf8;
+
+/* utf8_begin makes names UTF-8 for libarchive in this thread, whatever the
+ * process's locale (plugbay never calls setlocale): a package's names are
+ * UTF-8 (pax "path" records), and so are the names it may hold on disk. */
+static names_utf8 utf8_begin(void)
+{
+    names_utf8 n = {newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0), (locale_t)0};
+    if (n.utf8)
+        n.before = uselocale(n.utf8);
+    return n;
+}
+
+/* utf8_end goes back to the locale before utf8_begin. */
+static void utf8_end(names_utf8 n)
+{
+    if (n.utf8) {
+        uselocale(n.before);
+        freelocale(n.utf8);
+    }
 }
 
 /* read_manifest reads the plugin.json of the folder at into *m (which the
@@ -367,8 +393,10 @@ int bay__pkg_pack(const char *dir, const char *id, const char *key_path, const c
         rc = add_signature(top, key_path, &l, &sig, res, err);
     if (rc == 0)
         rc = list_tree(top, key_path != NULL, &l, err);
+    names_utf8 names = utf8_begin();
     if (rc == 0)
         rc = write_package(top, &l, res, err);
+    utf8_end(names);
     for (size_t i = 0; rc == 0 && i < l.n; i++)
         res->nfiles += !l.v[i].folder;
     bay__manifest_free(m);
@@ -629,7 +657,9 @@ int bay__pkg_unpack(const char *file, const char *dest, const bay__pkg_limits *l
     u.lim.max_bytes = limits && limits->max_bytes ? limits->max_bytes : BAY_PKG_MAX_BYTES;
     int fd = -1, rc = open_package(&u, &fd);
     if (rc == 0 && (rc = make_staging(&u, dest, staging)) == 0) {
+        names_utf8 names = utf8_begin();
         rc = unpack_all(&u, fd);
+        utf8_end(names);
         if (rc == 0)
             rc = finish(&u, dest);
         if (rc)
