@@ -433,12 +433,13 @@ static int refuse(const unpack *u, int code, const char *fmt, ...)
 }
 
 /* damaged reports the error of libarchive reading the package: the file is
- * not a package at all when no entry could be read, else it is cut or corrupt. */
+ * not a package at all when libarchive found no tar archive in it (EILSEQ is
+ * its errno for an unknown format), else it is cut or corrupt. */
 static int damaged(const unpack *u, struct archive *a)
 {
     if (archive_errno(a) == ENOMEM)
         return refuse(u, BAY_ENOMEM, "out of memory");
-    if (u->headers == 0)
+    if (u->headers == 0 && archive_errno(a) == EILSEQ)
         return refuse(u, BAY_EINVAL, "not a plugbay package (a tar archive compressed with gzip): %s",
                       archive_error_string(a));
     return refuse(u, BAY_EINVAL, "truncated or damaged (%s); get the package again", archive_error_string(a));
