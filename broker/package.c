@@ -554,7 +554,7 @@ static int take_entry(unpack *u, struct archive *a, struct archive *x, struct ar
     char rel[PATH_MAX];
     if (u->headers++ == 0 && archive_filter_code(a, 0) != ARCHIVE_FILTER_GZIP)
         return refuse(u, BAY_EINVAL, "not a plugbay package (a tar archive compressed with gzip): it is a %s "
-                      "archive compressed with %s", archive_format_name(a), archive_filter_name(a, 0));
+                      "archive, not compressed with gzip", archive_format_name(a));
     int rc = entry_path(u, archive_entry_pathname(e), rel, sizeof rel);
     if (rc == 0 && rel[0] == '\0' && archive_entry_filetype(e) == AE_IFDIR)
         return 0;
