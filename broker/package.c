@@ -15,7 +15,6 @@
 #include <locale.h>
 #include <search.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -419,18 +418,8 @@ typedef struct unpack {
     bay_error *err;
 } unpack;
 
-static int refuse(const unpack *u, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-/* refuse fills u->err with "package FILE: " and the message; returns code. */
-static int refuse(const unpack *u, int code, const char *fmt, ...)
-{
-    char why[sizeof u->err->message];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, sizeof why, fmt, ap);
-    va_end(ap);
-    return bay_error_set(u->err, code, NULL, "package %s: %s", u->file, why);
-}
+/* REFUSE fills u->err with "package FILE: " and the message (fmt: a string literal, then its arguments); gives code. */
+#define REFUSE(u, code, fmt, ...) bay_error_set((u)->err, code, NULL, "package %s: " fmt, (u)->file, ##__VA_ARGS__)
 
 /* damaged reports the error of libarchive reading the package: the file is
  * not a package at all when libarchive found no tar archive in it (EILSEQ is
@@ -438,11 +427,11 @@ static int refuse(const unpack *u, int code, const char *fmt, ...)
 static int damaged(const unpack *u, struct archive *a)
 {
     if (archive_errno(a) == ENOMEM)
-        return refuse(u, BAY_ENOMEM, "out of memory");
+        return REFUSE(u, BAY_ENOMEM, "out of memory");
     if (u->headers == 0 && archive_errno(a) == EILSEQ)
-        return refuse(u, BAY_EINVAL, "not a plugbay package (a tar archive compressed with gzip): %s",
+        return REFUSE(u, BAY_EINVAL, "not a plugbay package (a tar archive compressed with gzip): %s",
                       archive_error_string(a));
-    return refuse(u, BAY_EINVAL, "truncated or damaged (%s); get the package again", archive_error_string(a));
+    return REFUSE(u, BAY_EINVAL, "truncated or damaged (%s); get the package again", archive_error_string(a));
 }
 
 /* entry_path checks the path of an entry and writes it to rel, without a
@@ -451,18 +440,18 @@ static int entry_path(const unpack *u, const char *name, char *rel, size_t len)
 {
     char safe[SHOWN];
     if (name == NULL)
-        return refuse(u, BAY_EPERM, "an entry has a name that is not text");
+        return REFUSE(u, BAY_EPERM, "an entry has a name that is not text");
     bay__text_shown(name, safe, sizeof safe);
     if (name[0] == '/')
-        return refuse(u, BAY_EPERM, "entry \"%s\": an absolute path may not be in a package", safe);
+        return REFUSE(u, BAY_EPERM, "entry \"%s\": an absolute path may not be in a package", safe);
     if (!bay__text_printable(name))
-        return refuse(u, BAY_EPERM, "entry \"%s\": the name is not printable UTF-8 or holds a backslash", safe);
+        return REFUSE(u, BAY_EPERM, "entry \"%s\": the name is not printable UTF-8 or holds a backslash", safe);
     name += strncmp(name, "./", 2) == 0 ? 2 : 0;
     size_t n = strlen(name);
     while (n > 0 && name[n - 1] == '/')
         n--;
     if (n >= len || n >= PATH_MAX - strlen(u->staging) - 1)
-        return refuse(u, BAY_EPERM, "entry \"%s\": the path is too long", safe);
+        return REFUSE(u, BAY_EPERM, "entry \"%s\": the path is too long", safe);
     memcpy(rel, name, n);
     rel[n] = '\0';
     if (n == 0 || strcmp(rel, ".") == 0) {
@@ -472,9 +461,9 @@ static int entry_path(const unpack *u, const char *name, char *rel, size_t len)
     for (const char *p = rel;; p++) {
         size_t part = strcspn(p, "/");
         if (part == 2 && p[0] == '.' && p[1] == '.')
-            return refuse(u, BAY_EPERM, "entry \"%s\": a path may not leave the package", safe);
+            return REFUSE(u, BAY_EPERM, "entry \"%s\": a path may not leave the package", safe);
         if (part == 0 || (part == 1 && p[0] == '.'))
-            return refuse(u, BAY_EPERM, "entry \"%s\": a path may not hold an empty or \".\" part", safe);
+            return REFUSE(u, BAY_EPERM, "entry \"%s\": a path may not hold an empty or \".\" part", safe);
         p += part;
         if (*p == '\0')
             return 0;
@@ -488,13 +477,13 @@ static int entry_kind(const unpack *u, struct archive_entry *e, const char *rel)
     mode_t type = archive_entry_filetype(e);
     bay__text_shown(rel, safe, sizeof safe);
     if (archive_entry_hardlink(e))
-        return refuse(u, BAY_EPERM, "entry \"%s\": a hard link (to \"%s\"); " ONLY_FILES, safe,
+        return REFUSE(u, BAY_EPERM, "entry \"%s\": a hard link (to \"%s\"); " ONLY_FILES, safe,
                       bay__text_shown(archive_entry_hardlink(e), to, sizeof to));
     if (type == AE_IFLNK)
-        return refuse(u, BAY_EPERM, "entry \"%s\": a symbolic link (to \"%s\"); " ONLY_FILES, safe,
+        return REFUSE(u, BAY_EPERM, "entry \"%s\": a symbolic link (to \"%s\"); " ONLY_FILES, safe,
                       bay__text_shown(archive_entry_symlink(e) ? archive_entry_symlink(e) : "", to, sizeof to));
     if (type != AE_IFREG && type != AE_IFDIR)
-        return refuse(u, BAY_EPERM, "entry \"%s\": %s; " ONLY_FILES, safe, kind_name(type));
+        return REFUSE(u, BAY_EPERM, "entry \"%s\": %s; " ONLY_FILES, safe, kind_name(type));
     return 0;
 }
 
@@ -511,15 +500,15 @@ static int entry_counts(unpack *u, struct archive_entry *e, const char *rel)
     bay__text_shown(rel, safe, sizeof safe);
     if (node == NULL) {
         free(key);
-        return refuse(u, BAY_ENOMEM, "out of memory");
+        return REFUSE(u, BAY_ENOMEM, "out of memory");
     }
     if (*(char **)node != key) {
         free(key);
-        return refuse(u, BAY_EPERM, "entry \"%s\": appears twice", safe);
+        return REFUSE(u, BAY_EPERM, "entry \"%s\": appears twice", safe);
     }
     int64_t size = archive_entry_filetype(e) == AE_IFREG ? archive_entry_size(e) : 0;
     if (size < 0 || (uint64_t)size > u->lim.max_bytes - u->bytes)
-        return refuse(u, BAY_EPERM, "entry \"%s\": the files would take more than %" PRIu64 " bytes unpacked, the "
+        return REFUSE(u, BAY_EPERM, "entry \"%s\": the files would take more than %" PRIu64 " bytes unpacked, the "
                       "most a package may (an archive bomb?)", safe, u->lim.max_bytes);
     u->bytes += (uint64_t)size;
     return 0;
@@ -537,14 +526,14 @@ static int extract(const unpack *u, struct archive *a, struct archive *x, struct
     archive_entry_set_pathname(e, path);
     archive_entry_set_perm(e, mode_of(archive_entry_filetype(e) == AE_IFDIR, archive_entry_perm(e)));
     if (archive_write_header(x, e) < ARCHIVE_WARN)
-        return refuse(u, BAY_EIO, "cannot write %s: %s", path, archive_error_string(x));
+        return REFUSE(u, BAY_EIO, "cannot write %s: %s", path, archive_error_string(x));
     while ((r = archive_read_data_block(a, &buf, &n, &offset)) == ARCHIVE_OK)
         if (archive_write_data_block(x, buf, n, offset) < ARCHIVE_WARN)
-            return refuse(u, BAY_EIO, "cannot write %s: %s", path, archive_error_string(x));
+            return REFUSE(u, BAY_EIO, "cannot write %s: %s", path, archive_error_string(x));
     if (r != ARCHIVE_EOF)
         return damaged(u, a);
     if (archive_write_finish_entry(x) < ARCHIVE_WARN)
-        return refuse(u, BAY_EIO, "cannot write %s: %s", path, archive_error_string(x));
+        return REFUSE(u, BAY_EIO, "cannot write %s: %s", path, archive_error_string(x));
     return 0;
 }
 
@@ -553,15 +542,15 @@ static int take_entry(unpack *u, struct archive *a, struct archive *x, struct ar
 {
     char rel[PATH_MAX];
     if (u->headers++ == 0 && archive_filter_code(a, 0) != ARCHIVE_FILTER_GZIP)
-        return refuse(u, BAY_EINVAL, "not a plugbay package (a tar archive compressed with gzip): it is a %s "
+        return REFUSE(u, BAY_EINVAL, "not a plugbay package (a tar archive compressed with gzip): it is a %s "
                       "archive, not compressed with gzip", archive_format_name(a));
     int rc = entry_path(u, archive_entry_pathname(e), rel, sizeof rel);
     if (rc == 0 && rel[0] == '\0' && archive_entry_filetype(e) == AE_IFDIR)
         return 0;
     if (rc == 0 && rel[0] == '\0')
-        rc = refuse(u, BAY_EPERM, "an entry named \".\" is not a folder");
+        rc = REFUSE(u, BAY_EPERM, "an entry named \".\" is not a folder");
     if (rc == 0 && ++u->files > u->lim.max_files)
-        rc = refuse(u, BAY_EPERM, "more than %zu files and folders, the most a package may hold (an archive bomb?)",
+        rc = REFUSE(u, BAY_EPERM, "more than %zu files and folders, the most a package may hold (an archive bomb?)",
                     u->lim.max_files);
     if (rc == 0)
         rc = entry_kind(u, e, rel);
@@ -577,7 +566,7 @@ static int unpack_all(unpack *u, int fd)
     struct archive_entry *e;
     int rc = 0, r = ARCHIVE_FATAL;
     if (a == NULL || x == NULL)
-        rc = refuse(u, BAY_ENOMEM, "out of memory");
+        rc = REFUSE(u, BAY_ENOMEM, "out of memory");
     if (rc == 0) {
         archive_read_support_filter_gzip(a);
         archive_read_support_format_tar(a);
@@ -590,7 +579,7 @@ static int unpack_all(unpack *u, int fd)
     if (rc == 0 && r != ARCHIVE_EOF)
         rc = damaged(u, a);
     if (rc == 0 && archive_write_close(x) < ARCHIVE_WARN)
-        rc = refuse(u, BAY_EIO, "cannot write below %s: %s", u->staging, archive_error_string(x));
+        rc = REFUSE(u, BAY_EIO, "cannot write below %s: %s", u->staging, archive_error_string(x));
     archive_write_free(x);
     archive_read_free(a);
     return rc;
@@ -602,10 +591,10 @@ static int open_package(const unpack *u, int *fd)
     struct stat st;
     *fd = open(u->file, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (*fd < 0)
-        return refuse(u, BAY_EIO, "cannot open: %s", strerror(errno));
+        return REFUSE(u, BAY_EIO, "cannot open: %s", strerror(errno));
     if (fstat(*fd, &st) == 0 && S_ISREG(st.st_mode))
         return 0;
-    int rc = refuse(u, BAY_EINVAL, "not a regular file");
+    int rc = REFUSE(u, BAY_EINVAL, "not a regular file");
     close(*fd);
     *fd = -1;
     return rc;
@@ -617,16 +606,16 @@ static int make_staging(const unpack *u, const char *dest, char *staging)
     char copy[PATH_MAX], parent[PATH_MAX];
     struct stat st;
     if (dest == NULL || *dest == '\0' || strlen(dest) >= sizeof copy)
-        return refuse(u, BAY_EINVAL, "no destination folder given, or its path is too long");
+        return REFUSE(u, BAY_EINVAL, "no destination folder given, or its path is too long");
     if (lstat(dest, &st) == 0)
-        return refuse(u, BAY_EEXIST, "%s exists already; unpack into a new folder", dest);
+        return REFUSE(u, BAY_EEXIST, "%s exists already; unpack into a new folder", dest);
     snprintf(copy, sizeof copy, "%s", dest);
     if (realpath(dirname(copy), parent) == NULL)
-        return refuse(u, BAY_EIO, "%s: %s", dest, strerror(errno));
+        return REFUSE(u, BAY_EIO, "%s: %s", dest, strerror(errno));
     if ((size_t)snprintf(staging, PATH_MAX, "%s/.bayplug-XXXXXX", parent) >= PATH_MAX)
-        return refuse(u, BAY_EINVAL, "%s: the path is too long", dest);
+        return REFUSE(u, BAY_EINVAL, "%s: the path is too long", dest);
     if (mkdtemp(staging) == NULL)
-        return refuse(u, BAY_EIO, "cannot create a folder in %s: %s", parent, strerror(errno));
+        return REFUSE(u, BAY_EIO, "cannot create a folder in %s: %s", parent, strerror(errno));
     return 0;
 }
 
@@ -637,15 +626,15 @@ static int finish(const unpack *u, const char *dest)
     bay__manifest *m = NULL;
     int fd = open(u->staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
     if (fd < 0)
-        return refuse(u, BAY_EIO, "cannot open %s: %s", u->staging, strerror(errno));
+        return REFUSE(u, BAY_EIO, "cannot open %s: %s", u->staging, strerror(errno));
     snprintf(where, sizeof where, "package %s", u->file);
     rc = read_manifest(fd, where, &m, u->err);
     bay__manifest_free(m);
     if (rc == 0 && fchmod(fd, 0755) != 0)
-        rc = refuse(u, BAY_EIO, "cannot change the mode of %s: %s", u->staging, strerror(errno));
+        rc = REFUSE(u, BAY_EIO, "cannot change the mode of %s: %s", u->staging, strerror(errno));
     close(fd);
     if (rc == 0 && renameat2(AT_FDCWD, u->staging, AT_FDCWD, dest, RENAME_NOREPLACE) != 0)
-        rc = refuse(u, errno == EEXIST ? BAY_EEXIST : BAY_EIO, "cannot rename %s to %s: %s", u->staging, dest,
+        rc = REFUSE(u, errno == EEXIST ? BAY_EEXIST : BAY_EIO, "cannot rename %s to %s: %s", u->staging, dest,
                     strerror(errno));
     return rc;
 }

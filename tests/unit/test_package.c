@@ -18,7 +18,8 @@
 #include "key.h"
 #include "package.h"
 
-#define MANIFEST "{\"name\": \"t\", \"version\": \"1.2.0\", \"language\": \"c\", \"entry\": \"plugin.so\", \"provides\": []}\n"
+#define MANIFEST \
+    "{\"name\": \"t\", \"version\": \"1.2.0\", \"language\": \"c\", \"entry\": \"plugin.so\", \"provides\": []}\n"
 
 static char tmp[32];     /* the test's folder */
 static char plugin[64];  /* TMP/plugin: a small plugin folder */
