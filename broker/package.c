@@ -174,7 +174,7 @@ static int list_tree(const char *dir, bool skip_sig, pack_list *l, bay_error *er
         archive_read_free(d);
         return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
     }
-    archive_read_disk_set_symlink_physical(d);
+    archive_read_disk_set_symlink_hybrid(d); /* dir itself may be a link; nothing below it is followed */
     archive_read_disk_set_behavior(d, ARCHIVE_READDISK_NO_XATTR | ARCHIVE_READDISK_NO_ACL |
                                           ARCHIVE_READDISK_NO_FFLAGS);
     size_t top = strlen(dir);
@@ -326,8 +326,23 @@ static int write_package(const char *dir, const pack_list *l, bay__pkg_packed *r
     return 0;
 }
 
+/* outside refuses a package path inside the folder dir it packs: the next pack would take it in. */
+static int outside(const char *dir, const char *path, bay_error *err)
+{
+    char copy[PATH_MAX], parent[PATH_MAX], top[PATH_MAX];
+    snprintf(copy, sizeof copy, "%s", path);
+    if (realpath(dirname(copy), parent) == NULL || realpath(dir, top) == NULL)
+        return bay_error_set(err, BAY_EIO, NULL, "cannot write %s: %s", path, strerror(errno));
+    size_t n = strlen(top);
+    if (strncmp(parent, top, n) == 0 && (parent[n] == '\0' || parent[n] == '/'))
+        return bay_error_set(err, BAY_EINVAL, NULL, "%s: the package %s would be inside the folder it packs, and "
+                             "so in the next package; write it elsewhere (-o FILE)", dir, path);
+    return 0;
+}
+
 /* package_path writes where the package goes to res->path: out, or
- * ID-VERSION.bayplug in the current folder (id NULL: dir's own name). */
+ * ID-VERSION.bayplug in the current folder (id NULL: dir's own name);
+ * never inside dir. */
 static int package_path(const char *dir, const char *id, const char *version, const char *out,
                         bay__pkg_packed *res, bay_error *err)
 {
@@ -335,7 +350,7 @@ static int package_path(const char *dir, const char *id, const char *version, co
     if (out) {
         if ((size_t)snprintf(res->path, sizeof res->path, "%s", out) >= sizeof res->path)
             return bay_error_set(err, BAY_EINVAL, NULL, "%s: the path is too long", out);
-        return 0;
+        return outside(dir, res->path, err);
     }
     if (id == NULL && realpath(dir, real) == NULL)
         return bay_error_set(err, BAY_EIO, NULL, "%s: %s", dir, strerror(errno));
@@ -348,7 +363,7 @@ static int package_path(const char *dir, const char *id, const char *version, co
     for (char *p = name; (p = strchr(p, '/')) != NULL;)
         *p = '-';
     snprintf(res->path, sizeof res->path, "%s-%s" BAY_PKG_SUFFIX, name, version);
-    return 0;
+    return outside(dir, res->path, err);
 }
 
 /* add_signature signs dir with key_path and adds the new plugin.sig (whose

@@ -210,6 +210,32 @@ Test(package, packing_refuses_an_invalid_manifest)
                                 "\"1.x\"");
 }
 
+Test(package, a_package_inside_the_folder_it_packs_is_refused)
+{
+    char inside[PATH_MAX], expected[PATH_MAX * 3];
+    bay__pkg_packed res;
+    snprintf(inside, sizeof inside, "%s/lib/p.bayplug", plugin);
+    snprintf(expected, sizeof expected, "%s: the package %s would be inside the folder it packs, and so in the next "
+             "package; write it elsewhere (-o FILE)", plugin, inside);
+    cr_assert_eq(bay__pkg_pack(plugin, NULL, NULL, inside, &res, &err), BAY_EINVAL, "%s", err.message);
+    cr_assert_str_eq(err.message, expected);
+    cr_assert_eq(entries(at(inside, "plugin/lib")), 1, "nothing written");
+}
+
+Test(package, a_folder_given_as_a_link_is_packed_like_the_folder)
+{
+    char link[PATH_MAX], a[PATH_MAX], b[PATH_MAX];
+    size_t alen, blen;
+    cr_assert_eq(symlink(plugin, at(link, "link")), 0);
+    pack(at(a, "a.bayplug"), NULL);
+    bay__pkg_packed res;
+    cr_assert_eq(bay__pkg_pack(link, NULL, NULL, at(b, "b.bayplug"), &res, &err), 0, "%s", err.message);
+    char *ta = slurp(a, &alen), *tb = slurp(b, &blen);
+    cr_assert(alen == blen && memcmp(ta, tb, alen) == 0, "packing through a link gave other bytes");
+    free(ta);
+    free(tb);
+}
+
 /* ---- unpacking: crafted archives ------------------------------------------------------- */
 
 /* One entry of a crafted archive: a file of text (type 0), a folder, or whatever type says; link is a
