@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "file.h"
 #include "package.h"
@@ -75,7 +76,8 @@ int cli_sign(const signing_args *a, bay_error *err)
 
 /* unpack_temp checks and unpacks the package file into folder, a new folder
  * below tmp, which it creates in $TMPDIR (else /tmp); each PATH_MAX bytes.
- * tmp stays "" when it could not be created. */
+ * tmp stays "" when it could not be created. A package without a
+ * plugin.sig is refused here, with advice that fits a package. */
 static int unpack_temp(const char *file, char *tmp, char *folder, bay_error *err)
 {
     const char *base = getenv("TMPDIR");
@@ -87,7 +89,13 @@ static int unpack_temp(const char *file, char *tmp, char *folder, bay_error *err
                              strerror(e));
     }
     snprintf(folder, PATH_MAX, "%s/plugin", tmp);
-    return bay__pkg_unpack(file, folder, NULL, err);
+    int rc = bay__pkg_unpack(file, folder, NULL, err);
+    char sig[PATH_MAX + 16];
+    snprintf(sig, sizeof sig, "%s/" BAY_SIG_FILE, folder);
+    if (rc == 0 && access(sig, F_OK) != 0)
+        rc = bay_error_set(err, BAY_EPERM, NULL, "%s is not signed (it has no " BAY_SIG_FILE "); ask its author for a "
+                           "signed package, or make one with `plugbay pack DIR --key FILE`", file);
+    return rc;
 }
 
 /* name_package replaces, in err's message, each mention of the folder a

@@ -335,6 +335,22 @@ Test(signing, a_package_of_files_changed_after_signing_is_refused_naming_the_pac
     unpacked_nothing();
 }
 
+Test(signing, an_unsigned_package_is_refused)
+{
+    char src[PATH_MAX], dir[PATH_MAX], pkg[PATH_MAX], line[2 * PATH_MAX];
+    result r;
+    run(&r, (const char *const[]){"/bin/cp", "-r", in(src, "plugins/example/hello"), in(dir, "bare"), NULL});
+    cr_assert_eq(r.status, 0, "cp: %s", r.err);
+    PLUGBAY(&r, "pack", dir, "-o", in(pkg, "bare.bayplug"));
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    verify(&r, pkg);
+    snprintf(line, sizeof line, "plugbay: %s is not signed (it has no plugin.sig); ask its author for a signed package, "
+             "or make one with `plugbay pack DIR --key FILE` (BAY_EPERM)\n", pkg);
+    cr_assert_eq(r.status, 1);
+    cr_assert_str_eq(r.err, line);
+    unpacked_nothing();
+}
+
 Test(signing, a_damaged_package_is_refused)
 {
     const char *pkg = pack_ok(fresh("damaged", "ada"), "damaged.bayplug", NULL, 3);
