@@ -40,7 +40,7 @@ static const char *kind_name(mode_t type)
 }
 
 /* mode_of is the mode a file or folder has in a package: 0755 for a folder
- * and a file that anyone may execute, else 0644. */
+ * and a file with any execute bit (owner, group or others), else 0644. */
 static mode_t mode_of(bool folder, mode_t perm)
 {
     return folder || (perm & 0111) ? 0755 : 0644;
