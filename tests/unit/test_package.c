@@ -309,6 +309,18 @@ Test(package, a_path_that_climbs_out_is_refused)
     unpack_refused(NULL, BAY_EPERM, "entry \"lib/../../x\": a path may not leave the package");
 }
 
+Test(package, an_empty_or_dot_part_is_refused)
+{
+    CRAFT(MANIFEST_ENTRY, {"lib/./x", "x\n", 0, NULL, false});
+    unpack_refused(NULL, BAY_EPERM, "entry \"lib/./x\": a path may not hold an empty or \".\" part");
+}
+
+Test(package, a_name_that_is_not_printable_utf8_is_refused)
+{
+    CRAFT(MANIFEST_ENTRY, {"bad\033[2Jname", "x\n", 0, NULL, false});
+    unpack_refused(NULL, BAY_EPERM, "entry \"bad?[2Jname\": the name is not printable UTF-8 or holds a backslash");
+}
+
 Test(package, a_symbolic_link_out_is_refused)
 {
     CRAFT(MANIFEST_ENTRY, {"lib", NULL, AE_IFLNK, "/etc", false}, {"lib/passwd", "x\n", 0, NULL, false});
