@@ -297,54 +297,39 @@ static void unpack_refused(const bay__pkg_limits *limits, int code, const char *
     cr_assert_eq(entries(out), 0, "unpacking left something behind");
 }
 
-Test(package, an_absolute_path_is_refused)
+/* Entries a package may not hold, each after a valid plugin.json, and the reason given for each. */
+static const struct {
+    spec entry;
+    const char *why;
+} unsafe[] = {
+    {{"/etc/cron.d/evil", "* * * * * root sh\n", 0, NULL, false},
+     "entry \"/etc/cron.d/evil\": an absolute path may not be in a package"},
+    {{"lib/../../x", "boo\n", 0, NULL, false}, "entry \"lib/../../x\": a path may not leave the package"},
+    {{"lib/./x", "x\n", 0, NULL, false}, "entry \"lib/./x\": a path may not hold an empty or \".\" part"},
+    {{"bad\033[2Jname", "x\n", 0, NULL, false},
+     "entry \"bad?[2Jname\": the name is not printable UTF-8 or holds a backslash"},
+    {{"lib", NULL, AE_IFLNK, "/etc", false},
+     "entry \"lib\": a symbolic link (to \"/etc\"); a package holds only files and folders"},
+    {{"copy.json", NULL, 0, "plugin.json", true},
+     "entry \"copy.json\": a hard link (to \"plugin.json\"); a package holds only files and folders"},
+    {{"null", NULL, AE_IFCHR, NULL, false},
+     "entry \"null\": a character device; a package holds only files and folders"},
+    {{"pipe", NULL, AE_IFIFO, NULL, false}, "entry \"pipe\": a FIFO; a package holds only files and folders"},
+};
+
+Test(package, an_absolute_path_a_climb_out_a_link_a_device_or_a_fifo_is_refused_saying_why)
 {
-    CRAFT(MANIFEST_ENTRY, {"/etc/cron.d/evil", "* * * * * root sh\n", 0, NULL, false});
-    unpack_refused(NULL, BAY_EPERM, "entry \"/etc/cron.d/evil\": an absolute path may not be in a package");
+    for (size_t i = 0; i < sizeof unsafe / sizeof *unsafe; i++) {
+        CRAFT(MANIFEST_ENTRY, unsafe[i].entry);
+        unpack_refused(NULL, BAY_EPERM, unsafe[i].why);
+    }
 }
 
-Test(package, a_path_that_climbs_out_is_refused)
-{
-    CRAFT(MANIFEST_ENTRY, {"lib/../../x", "boo\n", 0, NULL, false});
-    unpack_refused(NULL, BAY_EPERM, "entry \"lib/../../x\": a path may not leave the package");
-}
-
-Test(package, an_empty_or_dot_part_is_refused)
-{
-    CRAFT(MANIFEST_ENTRY, {"lib/./x", "x\n", 0, NULL, false});
-    unpack_refused(NULL, BAY_EPERM, "entry \"lib/./x\": a path may not hold an empty or \".\" part");
-}
-
-Test(package, a_name_that_is_not_printable_utf8_is_refused)
-{
-    CRAFT(MANIFEST_ENTRY, {"bad\033[2Jname", "x\n", 0, NULL, false});
-    unpack_refused(NULL, BAY_EPERM, "entry \"bad?[2Jname\": the name is not printable UTF-8 or holds a backslash");
-}
-
-Test(package, a_symbolic_link_out_is_refused)
+Test(package, a_link_out_is_refused_before_anything_is_written_through_it)
 {
     CRAFT(MANIFEST_ENTRY, {"lib", NULL, AE_IFLNK, "/etc", false}, {"lib/passwd", "x\n", 0, NULL, false});
     unpack_refused(NULL, BAY_EPERM, "entry \"lib\": a symbolic link (to \"/etc\"); a package holds only files and "
                                     "folders");
-}
-
-Test(package, a_hard_link_is_refused)
-{
-    CRAFT(MANIFEST_ENTRY, {"copy.json", NULL, 0, "plugin.json", true});
-    unpack_refused(NULL, BAY_EPERM, "entry \"copy.json\": a hard link (to \"plugin.json\"); a package holds only "
-                                    "files and folders");
-}
-
-Test(package, a_device_is_refused)
-{
-    CRAFT(MANIFEST_ENTRY, {"null", NULL, AE_IFCHR, NULL, false});
-    unpack_refused(NULL, BAY_EPERM, "entry \"null\": a character device; a package holds only files and folders");
-}
-
-Test(package, a_fifo_is_refused)
-{
-    CRAFT(MANIFEST_ENTRY, {"pipe", NULL, AE_IFIFO, NULL, false});
-    unpack_refused(NULL, BAY_EPERM, "entry \"pipe\": a FIFO; a package holds only files and folders");
 }
 
 Test(package, an_entry_twice_is_refused)
