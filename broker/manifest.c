@@ -18,7 +18,6 @@
 #include "csig.h" /* the C signatures of a library binding (bridges/ffi) */
 
 #define SCAN_DEPTH 4          /* how many folders deep plugins are looked for */
-#define MANIFEST_MAX (1 << 20) /* bytes a plugin.json may have */
 #define NAME_MAX_LEN 128      /* provide and timer names */
 #define INTERVAL_MAX 86400000 /* one day, in milliseconds */
 #define FIELD_LEN 256         /* "provides[12].contexts[3]", "dependencies.example/hello" */
@@ -713,7 +712,7 @@ static int code_inside(const report *r, const bay__manifest *m)
 }
 
 /* open_manifest opens r->path for reading: a regular file of at most
- * MANIFEST_MAX bytes. Opened without blocking, so that a FIFO put in its
+ * BAY_MANIFEST_MAX bytes. Opened without blocking, so that a FIFO put in its
  * place after the scan cannot stop plugbayd's thread. */
 static int open_manifest(const report *r, FILE **out)
 {
@@ -725,10 +724,10 @@ static int open_manifest(const report *r, FILE **out)
         close(fd);
         return say(r, BAY_EIO, "not a regular file");
     }
-    if (st.st_size > MANIFEST_MAX) {
+    if (st.st_size > BAY_MANIFEST_MAX) {
         close(fd);
         return say(r, BAY_EMANIFEST, "%lld bytes, more than a manifest may have (%d)", (long long)st.st_size,
-                   MANIFEST_MAX);
+                   BAY_MANIFEST_MAX);
     }
     if (!(*out = fdopen(fd, "r"))) {
         close(fd);

@@ -68,6 +68,9 @@ typedef struct bay__manifest {
     json_t *doc;                /* the whole document as read and validated, for the worker (owned) */
 } bay__manifest;
 
+/* The most bytes a plugin.json may have. */
+#define BAY_MANIFEST_MAX (1 << 20)
+
 /* bay__manifest_load reads DIR/ID/plugin.json. On success *out is a new
  * manifest the caller frees with bay__manifest_free(). On failure returns
  * BAY_EMANIFEST (BAY_EIO when the file cannot be read, BAY_EINVAL when id is

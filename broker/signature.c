@@ -62,16 +62,6 @@ typedef struct walk {
 
 /* ---- names ---------------------------------------------------------------- */
 
-/* shown copies s to buf for a message, each byte that bay__text_printable() refuses as '?'. */
-static const char *shown(const char *s, char *buf, size_t len)
-{
-    size_t i = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p && i + 1 < len; p++)
-        buf[i++] = *p < 0x20 || *p >= 0x7F || *p == '\\' ? '?' : (char)*p;
-    buf[i] = '\0';
-    return buf;
-}
-
 /* relative_path_ok tells whether path is a path walk() could have listed:
  * "/"-separated printable names, none empty, "." or "..". */
 static bool relative_path_ok(const char *path)
@@ -185,7 +175,7 @@ static int walk_folder(const walk *w, int fd, const char *rel, int depth)
         else if (!bay__text_printable(name))
             rc = bay_error_set(w->err, w->refuse, NULL,
                                "%s: the name of \"%s\" is not printable UTF-8 or holds a backslash, so it cannot be "
-                               "signed; rename it", w->dir, shown(path, safe, sizeof safe));
+                               "signed; rename it", w->dir, bay__text_shown(path, safe, sizeof safe));
         else if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) != 0)
             rc = bay_error_set(w->err, BAY_EIO, NULL, "%s/%s: %s", w->dir, path, strerror(errno));
         else if (S_ISLNK(st.st_mode))
@@ -353,24 +343,32 @@ static int replace_sig(int fd, const char *dir, const char *text, bay_error *err
     return 0;
 }
 
-int bay__signature_sign(const char *dir, const char *key_path, bay__sig_info *info, bay_error *err)
+/* sign_open opens the plugin folder dir for signing (it must hold a plugin.json) as *fd. */
+static int sign_open(const char *dir, int *fd, bay_error *err)
+{
+    struct stat st;
+    int rc = open_folder(dir, fd, err);
+    if (rc == 0 && (fstatat(*fd, "plugin.json", &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)))
+        rc = bay_error_set(err, BAY_EINVAL, NULL, "%s holds no plugin.json: only plugin folders are signed", dir);
+    return rc;
+}
+
+/* sign_folder builds the text of a plugin.sig for the folder dir (open as
+ * fd) signed with the secret key in key_path into *text (the caller frees it)
+ * and fills info. */
+static int sign_folder(const char *dir, int fd, const char *key_path, char **text, bay__sig_info *info,
+                       bay_error *err)
 {
     unsigned char sk[crypto_sign_SECRETKEYBYTES], pk[crypto_sign_PUBLICKEYBYTES], sig[crypto_sign_BYTES];
     file_list files = {0};
-    char *message = NULL, *text = NULL;
+    char *message = NULL;
     size_t len;
-    struct stat st;
-    int fd = -1, rc = bay__key_init(err);
+    int rc = bay__key_init(err);
+    *text = NULL;
     if (rc == 0 && (key_path == NULL || *key_path == '\0'))
         rc = bay_error_set(err, BAY_EINVAL, NULL, "no secret key file given");
     if (rc == 0)
         rc = bay__key_read_secret(key_path, sk, err);
-    if (rc == 0)
-        rc = open_folder(dir, &fd, err);
-    if (rc == 0 && (fstatat(fd, "plugin.json", &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)))
-        rc = bay_error_set(err, BAY_EINVAL, NULL, "%s holds no plugin.json: only plugin folders are signed", dir);
-    if (rc == 0 && unlinkat(fd, SIG_TMP, 0) != 0 && errno != ENOENT) /* left by an interrupted sign */
-        rc = bay_error_set(err, BAY_EIO, NULL, "cannot delete %s/%s: %s", dir, SIG_TMP, strerror(errno));
     if (rc == 0)
         rc = list_folder(dir, fd, BAY_EINVAL, &files, err);
     if (rc == 0) {
@@ -381,19 +379,40 @@ int bay__signature_sign(const char *dir, const char *key_path, bay__sig_info *in
     }
     if (rc == 0) {
         crypto_sign_detached(sig, NULL, (const unsigned char *)message, len, sk);
-        if ((text = sig_json(info->key_id, pk, sig, &files)) == NULL)
+        if ((*text = sig_json(info->key_id, pk, sig, &files)) == NULL)
             rc = bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
     }
-    if (rc == 0)
-        rc = replace_sig(fd, dir, text, err);
     if (rc == 0) {
         info->signer[0] = '\0';
         info->nfiles = files.n;
     }
     sodium_memzero(sk, sizeof sk);
     free(message);
-    free(text);
     list_free(&files);
+    return rc;
+}
+
+int bay__signature_make(const char *dir, const char *key_path, char **text, bay__sig_info *info, bay_error *err)
+{
+    int fd = -1, rc = sign_open(dir, &fd, err);
+    if (rc == 0)
+        rc = sign_folder(dir, fd, key_path, text, info, err);
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+int bay__signature_sign(const char *dir, const char *key_path, bay__sig_info *info, bay_error *err)
+{
+    char *text = NULL;
+    int fd = -1, rc = sign_open(dir, &fd, err);
+    if (rc == 0 && unlinkat(fd, SIG_TMP, 0) != 0 && errno != ENOENT) /* left by an interrupted sign */
+        rc = bay_error_set(err, BAY_EIO, NULL, "cannot delete %s/%s: %s", dir, SIG_TMP, strerror(errno));
+    if (rc == 0)
+        rc = sign_folder(dir, fd, key_path, &text, info, err);
+    if (rc == 0)
+        rc = replace_sig(fd, dir, text, err);
+    free(text);
     if (fd >= 0)
         close(fd);
     return rc;
@@ -428,7 +447,7 @@ static int sig_files(const char *dir, json_t *root, file_list *files, bay_error 
         const char *hex = json_string_value(v);
         char field[PATH_MAX + 8], safe[PATH_MAX];
         if (!relative_path_ok(path)) {
-            snprintf(field, sizeof field, "files.%s", shown(path, safe, sizeof safe));
+            snprintf(field, sizeof field, "files.%s", bay__text_shown(path, safe, sizeof safe));
             return sig_field(dir, field, "a key that is a file's path inside the folder", err);
         }
         if (hex == NULL || strlen(hex) != HEX_SIZE - 1 || strspn(hex, "0123456789abcdef") != HEX_SIZE - 1) {
@@ -474,7 +493,7 @@ static int sig_parse(const char *dir, json_t *root, sig_file *sig, bay_error *er
     if (unknown)
         return bay_error_set(err, BAY_EPERM, NULL,
                              "%s/" BAY_SIG_FILE ": field \"%s\" is not part of format %d (" REFETCH ")", dir,
-                             shown(unknown, safe, sizeof safe), SIG_FORMAT);
+                             bay__text_shown(unknown, safe, sizeof safe), SIG_FORMAT);
     if ((rc = sig_base64(dir, root, "public_key", sig->public_key, sizeof sig->public_key,
                          "the base64 of a 32-byte Ed25519 public key", err)) != 0 ||
         (rc = sig_base64(dir, root, "signature", sig->signature, sizeof sig->signature,

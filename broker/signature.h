@@ -47,6 +47,13 @@ typedef struct bay__sig_info {
  * BAY_EIO when a file cannot be read or plugin.sig written; BAY_ENOMEM. */
 int bay__signature_sign(const char *dir, const char *key_path, bay__sig_info *info, bay_error *err);
 
+/* bay__signature_make signs the plugin folder dir as bay__signature_sign
+ * does but writes nothing: *text receives what plugin.sig would hold (a
+ * NUL-terminated JSON text without the final newline, which the caller frees;
+ * NULL on failure). A plugin.sig already in dir is not covered, as when signing.
+ * Same errors as bay__signature_sign but for writing plugin.sig. */
+int bay__signature_make(const char *dir, const char *key_path, char **text, bay__sig_info *info, bay_error *err);
+
 /* bay__signature_verify checks that dir/plugin.sig is a valid signature of
  * exactly the files now in dir. With trusted_dir, the signing key must also be
  * one of the *.pub files there; with NULL, the key the signature carries is

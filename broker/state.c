@@ -1,6 +1,7 @@
 /* broker/state.c — the broker's persistent state, kept in DIR/state.json and replaced atomically on each change. */
 #include "state.h"
 
+#include "file.h"
 #include "manifest.h" /* bay__plugin_id_valid, bay__strv_* */
 
 #include <plugbay/error.h>
@@ -64,33 +65,6 @@ int bay__state_mkdirs(const char *path, const char *plugin, bay_error *err)
     return 0;
 }
 
-/* remove_tree deletes name (relative to the folder dirfd) and all below it,
- * never following symbolic links. Returns 0 (also when name is absent) or an errno. */
-static int remove_tree(int dirfd, const char *name)
-{
-    struct stat st;
-    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW))
-        return errno == ENOENT ? 0 : errno;
-    if (S_ISDIR(st.st_mode)) {
-        int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), rc = 0;
-        DIR *d = fd < 0 ? NULL : fdopendir(fd);
-        struct dirent *e;
-        if (!d) {
-            rc = errno;
-            if (fd >= 0)
-                close(fd);
-            return rc;
-        }
-        while (!rc && (e = readdir(d)))
-            if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-                rc = remove_tree(fd, e->d_name);
-        closedir(d);
-        if (rc)
-            return rc;
-    }
-    return unlinkat(dirfd, name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) ? errno : 0;
-}
-
 /* remove_data deletes DIR/data/ID, then the parents it leaves empty below DIR/data. */
 static int remove_data(bay__state *s, const char *id, bay_error *err)
 {
@@ -99,7 +73,7 @@ static int remove_data(bay__state *s, const char *id, bay_error *err)
     if (dirfd < 0)
         return bay_error_set(err, BAY_EIO, id, "cannot open folder %s: %s", s->dir, strerror(errno));
     snprintf(rel, sizeof rel, "data/%s", id); /* ids are short: it fits */
-    rc = remove_tree(dirfd, rel);
+    rc = bay__file_remove_tree(dirfd, rel);
     for (char *slash; !rc && (slash = strrchr(rel, '/')) > rel + strlen("data");) {
         *slash = '\0';
         if (unlinkat(dirfd, rel, AT_REMOVEDIR) != 0) {

@@ -76,8 +76,12 @@ static const command commands[] = {
      "make a signing key: FILE (secret, mode 0600) and FILE.pub (public); print its key id", .offline = cli_keygen},
     {"sign", OFFLINE, {"DIR"}, " --key FILE", "sign every file of plugin folder DIR into DIR/plugin.sig",
      .offline = cli_sign},
-    {"verify", OFFLINE, {"DIR"}, " [--trusted-keys KEYDIR]",
-     "check DIR/plugin.sig: print the signer's key id and OK, or which files changed", .offline = cli_verify},
+    {"verify", OFFLINE, {"DIR|FILE"}, " [--trusted-keys KEYDIR]",
+     "check DIR/plugin.sig, or the package FILE and the plugin.sig in it: print the signer's key id and OK, or "
+     "which files changed", .offline = cli_verify},
+    {"pack", OFFLINE, {"DIR"}, " [--key FILE] [--id ID] [-o FILE]",
+     "pack plugin folder DIR into one file, ID-VERSION.bayplug (signed into its plugin.sig with --key); print the "
+     "file and its sha256", .offline = cli_pack},
     {"help", HELP, {NULL}, "", "show this help", .render = NULL},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -90,7 +94,8 @@ typedef struct request {
     bool version;         /* --version */
     int timeout_ms;       /* 0: the default of the call or command */
     const char *context;
-    const char *key, *out, *comment, *trusted; /* --key, --out, --comment, --trusted-keys */
+    const char *key, *out, *comment, *trusted; /* --key, --out (or -o), --comment, --trusted-keys */
+    const char *id;                            /* --id (pack) */
     const char *uid, *role;                    /* --uid, --role (host add) */
     const char **grants;  /* --grant values */
     size_t ngrants;
@@ -192,7 +197,7 @@ static void print_help(void)
 {
     puts("usage: plugbay [--broker URL] [--json] [--timeout MS] COMMAND ...\n"
          "\n"
-         "Talks to plugbayd, the plugin broker; keygen, sign and verify run without it. Commands:");
+         "Talks to plugbayd, the plugin broker; keygen, sign, verify and pack run without it. Commands:");
     for (size_t i = 0; i < NCOMMANDS; i++) {
         fputs("  ", stdout);
         print_synopsis(stdout, &commands[i]);
@@ -210,11 +215,13 @@ static void print_help(void)
          "  --grant PERM   (install, grant) grant the plugin permission PERM; repeat for more\n"
          "  --grant-all    (install, grant) grant every permission the plugin asks for\n"
          "  --context CTX  (call) only providers accepting context CTX see the call\n"
-         "  --out FILE     (keygen) write the secret key to FILE and the public key to FILE.pub\n"
+         "  --out FILE     (keygen) write the secret key to FILE and the public key to FILE.pub;\n"
+         "                 (pack, also -o FILE) write the package to FILE\n"
          "  --comment TEXT (keygen) who owns the key, written after the public key\n"
-         "  --key FILE     (sign) the secret key to sign with; (host add) a remote host's public key,\n"
+         "  --key FILE     (sign, pack) the secret key to sign with; (host add) a remote host's public key,\n"
          "                 FILE.pub, which it proves with PLUGBAY_KEY=FILE\n"
          "  --trusted-keys KEYDIR  (verify) require a signing key among KEYDIR/*.pub\n"
+         "  --id ID        (pack) the plugin id the package is named after (default: DIR's name)\n"
          "  --uid UID|USER (host add) the local user, by number or name\n"
          "  --audit        (logs) the audit lines; --lines N the last N of them\n"
          "  --follow       (logs ID) keep printing the plugin's new lines until interrupted\n"
@@ -294,8 +301,9 @@ static bool text_option(request *r, int argc, char **argv, int *i, bool *missing
         const char **field;
     } texts[] = {
         {"--broker", &r->broker}, {"--context", &r->context}, {"--key", &r->key},
-        {"--out", &r->out},       {"--comment", &r->comment}, {"--trusted-keys", &r->trusted},
-        {"--uid", &r->uid},       {"--role", &r->role},
+        {"--out", &r->out},       {"-o", &r->out},            {"--comment", &r->comment},
+        {"--trusted-keys", &r->trusted}, {"--uid", &r->uid},  {"--role", &r->role},
+        {"--id", &r->id},
     };
     for (size_t t = 0; t < sizeof texts / sizeof texts[0] && !*missing; t++) {
         const char *v = option_value(texts[t].name, argc, argv, i, missing);
@@ -482,24 +490,26 @@ static int public_key(const char *path, char key64[BAY_KEY_BASE64_SIZE])
     return 0;
 }
 
-/* signing_options refuses an option of keygen, sign or verify given to
- * another command, keygen or sign without the option it needs, and the
+/* signing_options refuses an option of keygen, sign, verify or pack given
+ * to another command, keygen or sign without the option it needs, and the
  * broker's options on a command that runs without it. Returns 0 or 2. */
 static int signing_options(const command *cmd, const request *r)
 {
     const struct {
-        const char *option, *owner, *goes_with; /* goes_with: where the option goes, said when misplaced */
+        const char *option, *owner, *also, *goes_with; /* also: a second command that takes it, optional there;
+                                                          goes_with: where the option goes, said when misplaced */
         bool given, required;
     } rules[] = {
-        {"--out", "keygen", "keygen", r->out != NULL, true},
-        {"--comment", "keygen", "keygen", r->comment != NULL, false},
-        {"--key", "sign", "sign (a secret key) and host add (a public key)",
+        {"--out", "keygen", "pack", "keygen and pack", r->out != NULL, true},
+        {"--comment", "keygen", NULL, "keygen", r->comment != NULL, false},
+        {"--key", "sign", "pack", "sign and pack (a secret key) and host add (a public key)",
          r->key != NULL && strcmp(cmd->name, "host.add") != 0, true},
-        {"--trusted-keys", "verify", "verify", r->trusted != NULL, false},
+        {"--trusted-keys", "verify", NULL, "verify", r->trusted != NULL, false},
+        {"--id", "pack", NULL, "pack", r->id != NULL, false},
     };
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
         bool mine = strcmp(cmd->name, rules[i].owner) == 0;
-        if (rules[i].given && !mine)
+        if (rules[i].given && !mine && !(rules[i].also && strcmp(cmd->name, rules[i].also) == 0))
             return usage_error(cmd, "%s only goes with %s", rules[i].option, rules[i].goes_with);
         if (mine && rules[i].required && !rules[i].given)
             return usage_error(cmd, "%s needs %s", cmd->name, rules[i].option);
@@ -509,10 +519,10 @@ static int signing_options(const command *cmd, const request *r)
     return 0;
 }
 
-/* run_offline runs keygen, sign or verify. */
+/* run_offline runs keygen, sign, verify or pack. */
 static int run_offline(const command *cmd, const request *r)
 {
-    signing_args a = {.dir = nargs(cmd) ? r->words[1] : NULL, .key = r->key, .out = r->out,
+    signing_args a = {.dir = nargs(cmd) ? r->words[1] : NULL, .key = r->key, .out = r->out, .id = r->id,
                       .comment = r->comment, .trusted = r->trusted, .json = r->json};
     bay_error e;
     return cmd->offline(&a, &e) ? failure(&e) : 0;

@@ -1,8 +1,17 @@
-/* cli/signing.c — plugbay keygen, sign and verify: protocol/key.c's keys and broker/signature.c's signatures from the command line. */
+/* cli/signing.c — plugbay keygen, sign, verify and pack: protocol/key.c's keys, broker/signature.c's signatures and broker/package.c's packages from the command line. */
 #include "signing.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "file.h"
+#include "package.h"
 #include "render.h"
 #include "signature.h"
 
@@ -36,12 +45,14 @@ int cli_keygen(const signing_args *a, bay_error *err)
 /* A signing of a folder or a verification: bay__signature_sign or bay__signature_verify. */
 typedef int (*folder_fn)(const char *dir, const char *with, bay__sig_info *info, bay_error *err);
 
-/* on_folder runs fn on a->dir with `with` (the key, or the trusted-keys folder) and,
- * with --json, prints {"dir", "key_id", "files"} and, after a verification,
- * "trusted" and "signer". Returns 0 or the code with err filled. */
-static int on_folder(folder_fn fn, const signing_args *a, const char *with, bay__sig_info *info, bay_error *err)
+/* on_folder runs fn on the folder dir (a->dir, or where a package a->dir was
+ * unpacked) with `with` (the key, or the trusted-keys folder) and, with
+ * --json, prints {"dir": a->dir, "key_id", "files"} and, after a
+ * verification, "trusted" and "signer". Returns 0 or the code with err filled. */
+static int on_folder(folder_fn fn, const signing_args *a, const char *dir, const char *with, bay__sig_info *info,
+                     bay_error *err)
 {
-    int rc = fn(a->dir, with, info, err);
+    int rc = fn(dir, with, info, err);
     if (rc || !a->json)
         return rc;
     bay_value *m = bay_map();
@@ -56,17 +67,69 @@ static int on_folder(folder_fn fn, const signing_args *a, const char *with, bay_
 int cli_sign(const signing_args *a, bay_error *err)
 {
     bay__sig_info info;
-    int rc = on_folder(bay__signature_sign, a, a->key, &info, err);
+    int rc = on_folder(bay__signature_sign, a, a->dir, a->key, &info, err);
     if (rc == 0 && !a->json)
         printf("%s: signed %zu files with key %s into %s/" BAY_SIG_FILE "\n", a->dir, info.nfiles, info.key_id,
                a->dir);
     return rc;
 }
 
+/* unpack_temp checks and unpacks the package file into folder, a new folder
+ * below tmp, which it creates in $TMPDIR (else /tmp); each PATH_MAX bytes.
+ * tmp stays "" when it could not be created. A package without a
+ * plugin.sig is refused here, with advice that fits a package. */
+static int unpack_temp(const char *file, char *tmp, char *folder, bay_error *err)
+{
+    const char *base = getenv("TMPDIR");
+    snprintf(tmp, PATH_MAX, "%s/plugbay-verify-XXXXXX", base && *base ? base : "/tmp");
+    if (mkdtemp(tmp) == NULL) {
+        int e = errno;
+        tmp[0] = '\0';
+        return bay_error_set(err, BAY_EIO, NULL, "cannot create a temporary folder to unpack %s in: %s", file,
+                             strerror(e));
+    }
+    snprintf(folder, PATH_MAX, "%s/plugin", tmp);
+    int rc = bay__pkg_unpack(file, folder, NULL, err);
+    char sig[PATH_MAX + 16];
+    snprintf(sig, sizeof sig, "%s/" BAY_SIG_FILE, folder);
+    if (rc == 0 && access(sig, F_OK) != 0)
+        rc = bay_error_set(err, BAY_EPERM, NULL, "%s is not signed (it has no " BAY_SIG_FILE "); ask its author for a "
+                           "signed package, or make one with `plugbay pack DIR --key FILE`", file);
+    return rc;
+}
+
+/* name_package replaces, in err's message, each mention of the folder a
+ * package was unpacked into by the package file's name. */
+static void name_package(bay_error *err, const char *folder, const char *file)
+{
+    char text[sizeof err->message];
+    size_t n = 0, flen = strlen(folder);
+    for (const char *p = err->message; *p && n + 1 < sizeof text;) {
+        bool mention = strncmp(p, folder, flen) == 0;
+        const char *piece = mention ? file : p;
+        size_t len = mention ? strlen(file) : 1;
+        len = len < sizeof text - 1 - n ? len : sizeof text - 1 - n;
+        memcpy(text + n, piece, len);
+        n += len;
+        p += mention ? flen : 1;
+    }
+    text[n] = '\0';
+    memcpy(err->message, text, n + 1);
+}
+
 int cli_verify(const signing_args *a, bay_error *err)
 {
     bay__sig_info info;
-    int rc = on_folder(bay__signature_verify, a, a->trusted, &info, err);
+    struct stat st;
+    char tmp[PATH_MAX] = "", folder[PATH_MAX];
+    bool package = a->dir && stat(a->dir, &st) == 0 && S_ISREG(st.st_mode);
+    int rc = package ? unpack_temp(a->dir, tmp, folder, err) : 0;
+    if (rc == 0)
+        rc = on_folder(bay__signature_verify, a, package ? folder : a->dir, a->trusted, &info, err);
+    if (package && rc)
+        name_package(err, folder, a->dir);
+    if (tmp[0])
+        bay__file_remove_tree(AT_FDCWD, tmp);
     if (rc == 0 && !a->json && a->trusted)
         printf("%s: OK, %zu files signed by trusted key %s%s%s%s\n", a->dir, info.nfiles, info.key_id,
                info.signer[0] ? " (" : "", info.signer, info.signer[0] ? ")" : "");
@@ -74,4 +137,22 @@ int cli_verify(const signing_args *a, bay_error *err)
         printf("%s: OK, %zu files signed by key %s, which was not checked against trusted keys "
                "(pass --trusted-keys DIR to do so)\n", a->dir, info.nfiles, info.key_id);
     return rc;
+}
+
+int cli_pack(const signing_args *a, bay_error *err)
+{
+    bay__pkg_packed res;
+    int rc = bay__pkg_pack(a->dir, a->id, a->key, a->out, &res, err);
+    if (rc == 0 && !a->json) {
+        printf("%s: packed %zu files from %s", res.path, res.nfiles, a->dir);
+        printf(res.signed_now ? ", signed with key %s; sha256 %s\n" : "%s; sha256 %s\n",
+               res.signed_now ? res.sig.key_id : "", res.sha256);
+    }
+    if (rc || !a->json)
+        return rc;
+    bay_value *m = bay_map();
+    bool ok = bay_map_set(m, "file", bay_str(res.path)) == 0 && bay_map_set(m, "sha256", bay_str(res.sha256)) == 0 &&
+              bay_map_set(m, "files", bay_int((int64_t)res.nfiles)) == 0 &&
+              bay_map_set(m, "key_id", res.signed_now ? bay_str(res.sig.key_id) : bay_nil()) == 0;
+    return reply(m, ok, err);
 }

@@ -1,4 +1,4 @@
-/* cli/signing.h — the plugbay commands that need no broker: make keys, sign and verify plugin folders. */
+/* cli/signing.h — the plugbay commands that need no broker: make keys, sign and verify plugin folders, pack them. */
 #ifndef BAY_CLI_SIGNING_H
 #define BAY_CLI_SIGNING_H
 
@@ -8,9 +8,11 @@
 
 /* What the signing commands take from the command line; the strings are borrowed from argv. */
 typedef struct signing_args {
-    const char *dir;     /* sign, verify: the plugin folder */
-    const char *key;     /* sign: the secret key file */
-    const char *out;     /* keygen: where the secret key goes (the public key goes to OUT.pub) */
+    const char *dir;     /* sign, pack: the plugin folder; verify: a plugin folder or a package file */
+    const char *key;     /* sign, pack: the secret key file (pack: NULL packs DIR/plugin.sig as it is) */
+    const char *out;     /* keygen: where the secret key goes (the public key goes to OUT.pub); pack: the package
+                            file, or NULL for ID-VERSION.bayplug */
+    const char *id;      /* pack: the plugin id in the package's name, or NULL for the folder's name */
     const char *comment; /* keygen: who owns the key, or NULL */
     const char *trusted; /* verify: the trusted-keys folder, or NULL */
     bool json;           /* print one JSON object instead of a sentence */
@@ -27,7 +29,13 @@ int cli_keygen(const signing_args *a, bay_error *err);
 int cli_sign(const signing_args *a, bay_error *err);
 
 /* cli_verify checks a->dir/plugin.sig (against the keys in a->trusted when
- * not NULL) and prints the signer's key id and OK. */
+ * not NULL) and prints the signer's key id and OK. When a->dir is a package
+ * file, it is checked and unpacked into a temporary folder first, which is
+ * removed after. */
 int cli_verify(const signing_args *a, bay_error *err);
+
+/* cli_pack packs the plugin folder a->dir into a package (docs/packages.md),
+ * signed with a->key when given, and prints the file written and its SHA-256. */
+int cli_pack(const signing_args *a, bay_error *err);
 
 #endif

@@ -1,9 +1,11 @@
-/* protocol/file.c — small files read whole and new files written safely (key files, plugin.sig). */
+/* protocol/file.c — small files read whole, new files written safely (key files, plugin.sig), folders removed whole. */
 #include "file.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -62,4 +64,29 @@ int bay__file_write_new(int at, const char *path, mode_t mode, const char *data,
     if (e)
         unlinkat(at, path, 0);
     return e;
+}
+
+int bay__file_remove_tree(int dirfd, const char *name)
+{
+    struct stat st;
+    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW))
+        return errno == ENOENT ? 0 : errno;
+    if (S_ISDIR(st.st_mode)) {
+        int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), rc = 0;
+        DIR *d = fd < 0 ? NULL : fdopendir(fd);
+        struct dirent *e;
+        if (!d) {
+            rc = errno;
+            if (fd >= 0)
+                close(fd);
+            return rc;
+        }
+        while (!rc && (e = readdir(d)))
+            if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+                rc = bay__file_remove_tree(fd, e->d_name);
+        closedir(d);
+        if (rc)
+            return rc;
+    }
+    return unlinkat(dirfd, name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) ? errno : 0;
 }

@@ -1,4 +1,4 @@
-/* protocol/file.h — small files read whole and new files written safely (key files, plugin.sig). */
+/* protocol/file.h — small files read whole, new files written safely (key files, plugin.sig), folders removed whole. */
 #ifndef BAY_FILE_H
 #define BAY_FILE_H
 
@@ -17,5 +17,10 @@ int bay__file_read_small(int at, const char *name, int flags, size_t max, char *
  * exists. Returns 0 or an errno value (the file then removed) and *step says
  * what failed: "create", "write" or "flush to disk". */
 int bay__file_write_new(int at, const char *path, mode_t mode, const char *data, size_t len, const char **step);
+
+/* bay__file_remove_tree deletes name (relative to the folder dirfd, or
+ * AT_FDCWD) and all below it, never following symbolic links. Returns 0
+ * (also when name is absent) or an errno value. */
+int bay__file_remove_tree(int dirfd, const char *name);
 
 #endif

@@ -1,4 +1,4 @@
-/* protocol/text.c — what text may go on one line of a signed file list or a key file. */
+/* protocol/text.c — what text may go on one line of a signed file list or a key file, and how other text is shown. */
 #include "text.h"
 
 #include <stddef.h>
@@ -42,4 +42,13 @@ bool bay__text_printable(const char *s)
         p += n;
     }
     return true;
+}
+
+const char *bay__text_shown(const char *s, char *buf, size_t len)
+{
+    size_t i = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p && i + 1 < len; p++)
+        buf[i++] = *p < 0x20 || *p >= 0x7F || *p == '\\' ? '?' : (char)*p;
+    buf[i] = '\0';
+    return buf;
 }

@@ -1,4 +1,4 @@
-/* tests/e2e/test_signing.c — plugbay keygen, sign and verify as a user runs them; each tampering refused in one line. */
+/* tests/e2e/test_signing.c — plugbay keygen, sign, verify and pack as a user runs them; each tampering refused in one line. */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -111,7 +111,9 @@ static void verify(result *r, const char *dir)
 static void setup(void)
 {
     h_setup(&h, (const char *const[]){"example/hello", "example/audit", NULL});
-    char pub[PATH_MAX];
+    char pub[PATH_MAX], tmp[PATH_MAX];
+    cr_assert_eq(mkdir(in(tmp, "tmp"), 0700), 0);
+    setenv("TMPDIR", tmp, 1); /* where verify unpacks a package */
     result r;
     cr_assert_eq(mkdir(in(keys, "keys"), 0700), 0);
     cr_assert_eq(mkdir(in(trusted, "trusted"), 0700), 0);
@@ -257,7 +259,121 @@ Test(signing, mistakes_on_the_command_line_are_usage_errors)
     cr_assert(strstr(r.err, "keygen needs --out"), "%s", r.err);
     PLUGBAY(&r, "verify", h.plugins, "--key", "k");
     cr_assert_eq(r.status, 2);
-    cr_assert(strstr(r.err, "--key only goes with sign (a secret key) and host add (a public key)"), "%s", r.err);
+    cr_assert(strstr(r.err, "--key only goes with sign and pack (a secret key) and host add (a public key)"), "%s",
+              r.err);
+    PLUGBAY(&r, "sign", h.plugins, "--key", "k", "--id", "a/b");
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "--id only goes with pack"), "%s", r.err);
+}
+
+/* ---- packages: plugbay pack, and plugbay verify FILE ----------------------------------- */
+
+/* unpacked_nothing asserts that $TMPDIR, where verify unpacks a package, holds nothing after it. */
+static void unpacked_nothing(void)
+{
+    DIR *d = opendir(getenv("TMPDIR"));
+    cr_assert_not_null(d);
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        cr_assert(strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0, "verify left %s behind", e->d_name);
+    closedir(d);
+}
+
+/* pack_ok runs plugbay pack dir to DIR/name with key KEYS/signer (NULL: none) twice and checks its line
+ * (nfiles files, the file's sha256) and that it is the same both times; returns the package's path. */
+static char *pack_ok(const char *dir, const char *name, const char *signer, int nfiles)
+{
+    static char pkg[PATH_MAX];
+    char key[PATH_MAX], line[2 * PATH_MAX + 200], sum[80], first[sizeof line];
+    result r;
+    snprintf(key, sizeof key, "%s/%s", keys, signer ? signer : "");
+    in(pkg, name);
+    for (int i = 0; i < 2; i++) {
+        if (signer)
+            PLUGBAY(&r, "pack", dir, "--key", key, "-o", pkg);
+        else
+            PLUGBAY(&r, "pack", dir, "-o", pkg);
+        cr_assert_eq(r.status, 0, "pack: %s", r.err);
+        if (i == 0)
+            snprintf(first, sizeof first, "%s", r.out);
+    }
+    cr_assert_str_eq(r.out, first, "packed again: another sha256");
+    run(&r, (const char *const[]){"/usr/bin/sha256sum", pkg, NULL});
+    cr_assert_eq(sscanf(r.out, "%64s", sum), 1);
+    snprintf(line, sizeof line, "%s: packed %d files from %s%s%s; sha256 %s\n", pkg, nfiles, dir,
+             signer ? ", signed with key " : "", signer ? ada_id : "", sum);
+    cr_assert_str_eq(first, line);
+    return pkg;
+}
+
+Test(signing, a_package_signed_by_pack_verifies_and_the_folder_is_left_alone)
+{
+    char dir[PATH_MAX], sig[PATH_MAX + 16];
+    result r;
+    run(&r, (const char *const[]){"/bin/cp", "-r", in(sig, "plugins/example/hello"), in(dir, "unsigned"), NULL});
+    cr_assert_eq(r.status, 0, "cp: %s", r.err);
+    const char *pkg = pack_ok(dir, "hello.bayplug", "ada", 3);
+    snprintf(sig, sizeof sig, "%s/plugin.sig", dir);
+    cr_assert_neq(access(sig, F_OK), 0, "pack wrote into the folder");
+    verify(&r, pkg);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert(strncmp(r.out, pkg, strlen(pkg)) == 0 && strstr(r.out, ": OK, 2 files signed by trusted key ") &&
+              strstr(r.out, ada_id) && strstr(r.out, "(ada)"), "%s", r.out);
+    unpacked_nothing();
+}
+
+Test(signing, a_package_of_files_changed_after_signing_is_refused_naming_the_package)
+{
+    char path[PATH_MAX], quoted[PATH_MAX + 40];
+    const char *dir = fresh("changed", "ada");
+    snprintf(path, sizeof path, "%s/plugin.so", dir);
+    flip(path);
+    const char *pkg = pack_ok(dir, "changed.bayplug", NULL, 3);
+    result r;
+    verify(&r, pkg);
+    snprintf(quoted, sizeof quoted, "plugbay: %s: changed since key %s signed it", pkg, ada_id);
+    REFUSED(&r, quoted, "\"plugin.so\" altered");
+    unpacked_nothing();
+}
+
+Test(signing, an_unsigned_package_is_refused)
+{
+    char src[PATH_MAX], dir[PATH_MAX], pkg[PATH_MAX], line[2 * PATH_MAX];
+    result r;
+    run(&r, (const char *const[]){"/bin/cp", "-r", in(src, "plugins/example/hello"), in(dir, "bare"), NULL});
+    cr_assert_eq(r.status, 0, "cp: %s", r.err);
+    PLUGBAY(&r, "pack", dir, "-o", in(pkg, "bare.bayplug"));
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    verify(&r, pkg);
+    snprintf(line, sizeof line, "plugbay: %s is not signed (it has no plugin.sig); ask its author for a signed package, "
+             "or make one with `plugbay pack DIR --key FILE` (BAY_EPERM)\n", pkg);
+    cr_assert_eq(r.status, 1);
+    cr_assert_str_eq(r.err, line);
+    unpacked_nothing();
+}
+
+Test(signing, a_damaged_package_is_refused)
+{
+    const char *pkg = pack_ok(fresh("damaged", "ada"), "damaged.bayplug", NULL, 3);
+    result r;
+    flip(pkg);
+    verify(&r, pkg);
+    cr_assert_eq(r.status, 1, "%s", r.out);
+    cr_assert(strstr(r.err, pkg) && strchr(r.err, '\n') == r.err + strlen(r.err) - 1, "one line: %s", r.err);
+    unpacked_nothing();
+}
+
+Test(signing, pack_refuses_a_folder_holding_a_link)
+{
+    char link[PATH_MAX], pkg[PATH_MAX];
+    const char *dir = fresh("linked", "ada");
+    snprintf(link, sizeof link, "%s/passwd", dir);
+    cr_assert_eq(symlink("/etc/passwd", link), 0);
+    result r;
+    PLUGBAY(&r, "pack", dir, "-o", in(pkg, "linked.bayplug"));
+    cr_assert_eq(r.status, 1);
+    cr_assert(strstr(r.err, "\"passwd\" is a symbolic link; a package holds only files and folders") &&
+              strstr(r.err, "(BAY_EINVAL)"), "%s", r.err);
+    cr_assert_neq(access(pkg, F_OK), 0);
 }
 
 /* A signed folder is an ordinary plugin folder to the broker: plugin.sig does not disturb it. */
