@@ -99,6 +99,7 @@ bool bay__plugin_id_valid(const char *id)
 }
 
 static bool rule_nonempty(const json_t *v) { return json_string_length(v) > 0; }
+static bool rule_plugin_id(const json_t *v) { return bay__plugin_id_valid(json_string_value(v)); }
 
 static bool rule_semver(const json_t *v)
 {
@@ -169,6 +170,9 @@ static bool rule_wasm_pages(const json_t *v) { return json_integer_value(v) >= 1
 
 static const want W_STRING = {JSON_STRING, NULL, "a string"};
 static const want W_TEXT = {JSON_STRING, rule_nonempty, "a non-empty string"};
+static const want W_PLUGIN_ID = {JSON_STRING, rule_plugin_id,
+                                  "a plugin id like \"example/hello\": folder names of letters, digits, \"_\", \".\" "
+                                  "and \"-\" joined by \"/\""};
 static const want W_SEMVER = {JSON_STRING, rule_semver, "a semver string like \"1.2.0\""};
 static const want W_LANGUAGE = {JSON_STRING, rule_language, "one of \"c\", \"lua\", \"python\", \"wasm\""};
 static const want W_ENTRY = {JSON_STRING, rule_entry,
@@ -440,7 +444,7 @@ static int known_only(const report *r, json_t *obj, const char *at, const char *
 /* ---- the schema ---------------------------------------------------------- */
 
 static const char *const manifest_fields[] = {
-    "name", "version", "language", "entry", "provides", "brief", "description", "author", "site", "email",
+    "id", "name", "version", "language", "entry", "provides", "brief", "description", "author", "site", "email",
     "license", "host", "order", "dependencies", "permissions", "config", "timers", "library", "limits", NULL};
 static const char *const provide_fields[] = {"name", "kind", "function", "contexts", "signature", NULL};
 static const char *const limit_fields[] = {"memory_mb",        "open_files",       "cpu_seconds",
@@ -617,6 +621,25 @@ static int get_code(const report *r, json_t *root, bay__manifest *m)
 }
 
 /* from_json fills m from the parsed manifest root. */
+/* get_id reads the optional "id": the id of the plugin folder it is in, when
+ * there is one (m->id), or the plugin's id (a manifest read from a package). */
+static int get_id(const report *r, json_t *root, bay__manifest *m)
+{
+    json_t *v;
+    int rc = get(r, root, "", "id", &W_PLUGIN_ID, false, &v);
+    if (rc || v == NULL)
+        return rc;
+    const char *declared = json_string_value(v);
+    if (m->id == NULL)
+        return copy_str(r, declared, &m->id);
+    if (strcmp(declared, m->id) == 0)
+        return 0;
+    return say(r, BAY_EMANIFEST,
+               "field \"id\": \"%s\", but its folder makes it \"%s\": move the folder to %s in the plugins folder, "
+               "or change the field",
+               declared, m->id, declared);
+}
+
 static int from_json(const report *r, json_t *root, bay__manifest *m)
 {
     char got[GOT_LEN];
@@ -634,6 +657,8 @@ static int from_json(const report *r, json_t *root, bay__manifest *m)
                           (char **)((char *)m + string_fields[i].offset))))
             return rc;
     bay__semver_parse(m->version, &m->ver); /* W_SEMVER accepted it */
+    if ((rc = get_id(r, root, m)))
+        return rc;
     if ((rc = get_range(r, root, "", "host", &m->host)) || (rc = get(r, root, "", "order", &W_ORDER, false, &v)))
         return rc;
     m->order = v ? (int)json_integer_value(v) : 0;

@@ -90,6 +90,11 @@ static int read_manifest(int at, const char *where, bay__manifest **m, bay_error
     snprintf(path, sizeof path, "%s: plugin.json", where);
     int rc = bay__manifest_parse(text, path, NULL, NULL, m, err);
     free(text);
+    if (rc == 0 && (*m)->id == NULL)
+        rc = bay_error_set(err, BAY_EMANIFEST, NULL,
+                           "%s: plugin.json has no \"id\": a package must say which plugin it is; add "
+                           "\"id\": \"VENDOR/NAME\", the plugin id it installs as",
+                           where);
     return rc;
 }
 
@@ -341,25 +346,17 @@ static int outside(const char *dir, const char *path, bay_error *err)
 }
 
 /* package_path writes where the package goes to res->path: out, or
- * ID-VERSION.bayplug in the current folder (id NULL: dir's own name);
- * never inside dir. */
+ * ID-VERSION.bayplug in the current folder; never inside dir. */
 static int package_path(const char *dir, const char *id, const char *version, const char *out,
                         bay__pkg_packed *res, bay_error *err)
 {
-    char real[PATH_MAX], name[BAY_PLUGIN_ID_MAX + 1];
+    char name[BAY_PLUGIN_ID_MAX + 1];
     if (out) {
         if ((size_t)snprintf(res->path, sizeof res->path, "%s", out) >= sizeof res->path)
             return bay_error_set(err, BAY_EINVAL, NULL, "%s: the path is too long", out);
         return outside(dir, res->path, err);
     }
-    if (id == NULL && realpath(dir, real) == NULL)
-        return bay_error_set(err, BAY_EIO, NULL, "%s: %s", dir, strerror(errno));
-    const char *given = id ? id : strrchr(real, '/') + 1;
-    if (!bay__plugin_id_valid(given))
-        return bay_error_set(err, BAY_EINVAL, NULL,
-                             "%s: \"%s\" is not a plugin id (folder names of letters, digits, \"_\", \".\" and \"-\", "
-                             "separated by \"/\"); pass --id ID", dir, given);
-    snprintf(name, sizeof name, "%s", given);
+    snprintf(name, sizeof name, "%s", id);
     for (char *p = name; (p = strchr(p, '/')) != NULL;)
         *p = '-';
     snprintf(res->path, sizeof res->path, "%s-%s" BAY_PKG_SUFFIX, name, version);
@@ -384,8 +381,7 @@ static int add_signature(const char *dir, const char *key_path, pack_list *l, ch
     return rc;
 }
 
-int bay__pkg_pack(const char *dir, const char *id, const char *key_path, const char *out, bay__pkg_packed *res,
-                  bay_error *err)
+int bay__pkg_pack(const char *dir, const char *key_path, const char *out, bay__pkg_packed *res, bay_error *err)
 {
     char top[PATH_MAX], *sig = NULL;
     pack_list l = {0};
@@ -402,7 +398,7 @@ int bay__pkg_pack(const char *dir, const char *id, const char *key_path, const c
     rc = read_manifest(fd, top, &m, err);
     close(fd);
     if (rc == 0)
-        rc = package_path(top, id, m->version, out, res, err);
+        rc = package_path(top, m->id, m->version, out, res, err);
     if (rc == 0 && key_path)
         rc = add_signature(top, key_path, &l, &sig, res, err);
     if (rc == 0)

@@ -38,19 +38,18 @@ typedef struct bay__pkg_packed {
 } bay__pkg_packed;
 
 /* bay__pkg_pack packs the plugin folder dir (whose plugin.json must be a
- * valid manifest) into out, replaced atomically when it exists; out NULL
- * writes ID-VERSION.bayplug in the current folder, where ID is id with each
- * '/' as '-' (id NULL: the folder's own name; it must be a plugin id) and
- * VERSION the manifest's. With key_path, the package's plugin.sig is a new
- * signature of the folder's files by that secret key (dir's own plugin.sig is
- * left out and dir is not written to); without, dir/plugin.sig, when there,
- * goes in as it is. Fills *res. BAY_EINVAL when dir holds a symbolic link, a
- * device, a FIFO or a socket, or id is not a plugin id; BAY_EMANIFEST when
- * plugin.json is missing or invalid; BAY_EPERM or BAY_EINVAL from signing (as
- * bay__signature_sign); BAY_EIO when a file cannot be read or out written;
- * BAY_ENOMEM. Nothing is left at out (nor beside it) on failure. */
-int bay__pkg_pack(const char *dir, const char *id, const char *key_path, const char *out, bay__pkg_packed *res,
-                  bay_error *err);
+ * valid manifest with an "id") into out, replaced atomically when it exists;
+ * out NULL writes ID-VERSION.bayplug in the current folder, where ID is the
+ * manifest's id with each '/' as '-' and VERSION its version. With key_path,
+ * the package's plugin.sig is a new signature of the folder's files by that
+ * secret key (dir's own plugin.sig is left out and dir is not written to);
+ * without, dir/plugin.sig, when there, goes in as it is. Fills *res.
+ * BAY_EINVAL when dir holds a symbolic link, a device, a FIFO or a socket;
+ * BAY_EMANIFEST when plugin.json is missing, invalid or has no "id";
+ * BAY_EPERM or BAY_EINVAL from signing (as bay__signature_sign); BAY_EIO when
+ * a file cannot be read or out written; BAY_ENOMEM. Nothing is left at out
+ * (nor beside it) on failure. */
+int bay__pkg_pack(const char *dir, const char *key_path, const char *out, bay__pkg_packed *res, bay_error *err);
 
 /* bay__pkg_unpack checks the package file and unpacks it into the new folder
  * dest (which must not exist; its parent must), through a private folder
@@ -61,8 +60,8 @@ int bay__pkg_pack(const char *dir, const char *id, const char *key_path, const c
  * link, a device, FIFO or socket, an entry twice, more entries or bytes than
  * the limits; (BAY_EINVAL) a file that is not a gzip-compressed tar, or is
  * truncated or damaged; (BAY_EMANIFEST) no plugin.json at the top, or an
- * invalid one; BAY_EEXIST when dest exists; BAY_EIO when the file cannot be
- * read or dest's parent written; BAY_ENOMEM. */
+ * invalid one, or one without "id"; BAY_EEXIST when dest exists; BAY_EIO
+ * when the file cannot be read or dest's parent written; BAY_ENOMEM. */
 int bay__pkg_unpack(const char *file, const char *dest, const bay__pkg_limits *limits, bay_error *err);
 
 #endif

@@ -79,7 +79,7 @@ static const command commands[] = {
     {"verify", OFFLINE, {"DIR|FILE"}, " [--trusted-keys KEYDIR]",
      "check DIR/plugin.sig, or the package FILE and the plugin.sig in it: print the signer's key id and OK, or "
      "which files changed", .offline = cli_verify},
-    {"pack", OFFLINE, {"DIR"}, " [--key FILE] [--id ID] [-o FILE]",
+    {"pack", OFFLINE, {"DIR"}, " [--key FILE] [-o FILE]",
      "pack plugin folder DIR into one file, ID-VERSION.bayplug (signed into its plugin.sig with --key); print the "
      "file and its sha256", .offline = cli_pack},
     {"help", HELP, {NULL}, "", "show this help", .render = NULL},
@@ -95,7 +95,6 @@ typedef struct request {
     int timeout_ms;       /* 0: the default of the call or command */
     const char *context;
     const char *key, *out, *comment, *trusted; /* --key, --out (or -o), --comment, --trusted-keys */
-    const char *id;                            /* --id (pack) */
     const char *uid, *role;                    /* --uid, --role (host add) */
     const char **grants;  /* --grant values */
     size_t ngrants;
@@ -221,7 +220,6 @@ static void print_help(void)
          "  --key FILE     (sign, pack) the secret key to sign with; (host add) a remote host's public key,\n"
          "                 FILE.pub, which it proves with PLUGBAY_KEY=FILE\n"
          "  --trusted-keys KEYDIR  (verify) require a signing key among KEYDIR/*.pub\n"
-         "  --id ID        (pack) the plugin id the package is named after (default: DIR's name)\n"
          "  --uid UID|USER (host add) the local user, by number or name\n"
          "  --audit        (logs) the audit lines; --lines N the last N of them\n"
          "  --follow       (logs ID) keep printing the plugin's new lines until interrupted\n"
@@ -303,7 +301,6 @@ static bool text_option(request *r, int argc, char **argv, int *i, bool *missing
         {"--broker", &r->broker}, {"--context", &r->context}, {"--key", &r->key},
         {"--out", &r->out},       {"-o", &r->out},            {"--comment", &r->comment},
         {"--trusted-keys", &r->trusted}, {"--uid", &r->uid},  {"--role", &r->role},
-        {"--id", &r->id},
     };
     for (size_t t = 0; t < sizeof texts / sizeof texts[0] && !*missing; t++) {
         const char *v = option_value(texts[t].name, argc, argv, i, missing);
@@ -505,7 +502,6 @@ static int signing_options(const command *cmd, const request *r)
         {"--key", "sign", "pack", "sign and pack (a secret key) and host add (a public key)",
          r->key != NULL && strcmp(cmd->name, "host.add") != 0, true},
         {"--trusted-keys", "verify", NULL, "verify", r->trusted != NULL, false},
-        {"--id", "pack", NULL, "pack", r->id != NULL, false},
     };
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
         bool mine = strcmp(cmd->name, rules[i].owner) == 0;
@@ -522,7 +518,7 @@ static int signing_options(const command *cmd, const request *r)
 /* run_offline runs keygen, sign, verify or pack. */
 static int run_offline(const command *cmd, const request *r)
 {
-    signing_args a = {.dir = nargs(cmd) ? r->words[1] : NULL, .key = r->key, .out = r->out, .id = r->id,
+    signing_args a = {.dir = nargs(cmd) ? r->words[1] : NULL, .key = r->key, .out = r->out,
                       .comment = r->comment, .trusted = r->trusted, .json = r->json};
     bay_error e;
     return cmd->offline(&a, &e) ? failure(&e) : 0;

@@ -142,7 +142,7 @@ int cli_verify(const signing_args *a, bay_error *err)
 int cli_pack(const signing_args *a, bay_error *err)
 {
     bay__pkg_packed res;
-    int rc = bay__pkg_pack(a->dir, a->id, a->key, a->out, &res, err);
+    int rc = bay__pkg_pack(a->dir, a->key, a->out, &res, err);
     if (rc == 0 && !a->json) {
         printf("%s: packed %zu files from %s", res.path, res.nfiles, a->dir);
         printf(res.signed_now ? ", signed with key %s; sha256 %s\n" : "%s; sha256 %s\n",

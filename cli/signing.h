@@ -12,7 +12,6 @@ typedef struct signing_args {
     const char *key;     /* sign, pack: the secret key file (pack: NULL packs DIR/plugin.sig as it is) */
     const char *out;     /* keygen: where the secret key goes (the public key goes to OUT.pub); pack: the package
                             file, or NULL for ID-VERSION.bayplug */
-    const char *id;      /* pack: the plugin id in the package's name, or NULL for the folder's name */
     const char *comment; /* keygen: who owns the key, or NULL */
     const char *trusted; /* verify: the trusted-keys folder, or NULL */
     bool json;           /* print one JSON object instead of a sentence */

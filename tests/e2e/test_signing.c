@@ -261,9 +261,6 @@ Test(signing, mistakes_on_the_command_line_are_usage_errors)
     cr_assert_eq(r.status, 2);
     cr_assert(strstr(r.err, "--key only goes with sign and pack (a secret key) and host add (a public key)"), "%s",
               r.err);
-    PLUGBAY(&r, "sign", h.plugins, "--key", "k", "--id", "a/b");
-    cr_assert_eq(r.status, 2);
-    cr_assert(strstr(r.err, "--id only goes with pack"), "%s", r.err);
 }
 
 /* ---- packages: plugbay pack, and plugbay verify FILE ----------------------------------- */

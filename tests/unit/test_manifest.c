@@ -809,3 +809,24 @@ Test(manifest, a_library_binding_has_signatures_instead_of_an_entry)
         cr_expect(strstr(err.message, bad[i].needle), "case %zu: %s", i, err.message);
     }
 }
+
+Test(manifest, an_id_field_must_be_the_folders_id)
+{
+    expect_accepted(NULL, "id", "\"x\"");
+    expect_message(NULL, "id", "\"vendor/other\"",
+                   PATH ": field \"id\": \"vendor/other\", but its folder makes it \"x\": move the folder to "
+                        "vendor/other in the plugins folder, or change the field");
+    expect_refused(NULL, "id", "\"../x\"", "field \"id\": expected a plugin id like \"example/hello\"");
+    expect_refused(NULL, "id", "7", "field \"id\"");
+}
+
+Test(manifest, a_manifest_read_without_a_folder_takes_its_id_from_the_field)
+{
+    bay__manifest *m = NULL;
+    bay_error err;
+    const char *text = "{\"id\": \"vendor/tool\", \"name\": \"t\", \"version\": \"1.0.0\", \"language\": \"c\", "
+                       "\"entry\": \"plugin.so\", \"provides\": []}";
+    cr_assert_eq(bay__manifest_parse(text, PATH, NULL, NULL, &m, &err), 0, "%s", err.message);
+    cr_assert_str_eq(m->id, "vendor/tool");
+    bay__manifest_free(m);
+}

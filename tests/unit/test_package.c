@@ -19,7 +19,7 @@
 #include "package.h"
 
 #define MANIFEST \
-    "{\"name\": \"t\", \"version\": \"1.2.0\", \"language\": \"c\", \"entry\": \"plugin.so\", \"provides\": []}\n"
+    "{\"id\": \"example/hello\", \"name\": \"t\", \"version\": \"1.2.0\", \"language\": \"c\", \"entry\": \"plugin.so\", \"provides\": []}\n"
 
 static char tmp[32];     /* the test's folder */
 static char plugin[64];  /* TMP/plugin: a small plugin folder */
@@ -91,7 +91,7 @@ TestSuite(package, .init = setup, .fini = teardown);
 static void pack(const char *to, const char *key)
 {
     bay__pkg_packed res;
-    cr_assert_eq(bay__pkg_pack(plugin, NULL, key, to, &res, &err), 0, "%s", err.message);
+    cr_assert_eq(bay__pkg_pack(plugin, key, to, &res, &err), 0, "%s", err.message);
     cr_assert_str_eq(res.path, to);
     cr_assert_eq(strlen(res.sha256), 64);
     cr_assert_eq(res.nfiles, key ? 4 : 3);
@@ -119,19 +119,18 @@ Test(package, the_same_folder_gives_the_same_bytes_whatever_its_times_and_modes)
     free(tc);
 }
 
-Test(package, a_package_is_named_after_the_id_and_version)
+Test(package, a_package_is_named_after_the_id_and_version_of_its_manifest)
 {
     char cwd[PATH_MAX];
     bay__pkg_packed res;
     cr_assert_not_null(getcwd(cwd, sizeof cwd));
     cr_assert_eq(chdir(tmp), 0);
-    int rc = bay__pkg_pack(plugin, "example/hello", NULL, NULL, &res, &err);
-    int rc2 = rc ? rc : bay__pkg_pack(plugin, NULL, NULL, NULL, &res, &err);
+    int rc = bay__pkg_pack(plugin, NULL, NULL, &res, &err);
     cr_assert_eq(chdir(cwd), 0);
-    cr_assert_eq(rc2, 0, "%s", err.message);
-    cr_assert_str_eq(res.path, "plugin-1.2.0.bayplug");
-    cr_assert_eq(access(at(cwd, "example-hello-1.2.0.bayplug"), R_OK), 0);
-    cr_assert_eq(access(at(cwd, "plugin-1.2.0.bayplug"), R_OK), 0);
+    cr_assert_eq(rc, 0, "%s", err.message);
+    cr_assert_str_eq(res.path, "example-hello-1.2.0.bayplug");
+    char path[PATH_MAX];
+    cr_assert_eq(access(at(path, "example-hello-1.2.0.bayplug"), R_OK), 0);
 }
 
 Test(package, a_round_trip_gives_back_the_files_with_normal_modes)
@@ -181,7 +180,7 @@ static void pack_refused(int code, const char *message)
     bay__pkg_packed res;
     int before = entries(tmp);
     snprintf(expected, sizeof expected, "%s%s", plugin, message);
-    cr_assert_eq(bay__pkg_pack(plugin, NULL, NULL, pkg, &res, &err), code, "%s", err.message);
+    cr_assert_eq(bay__pkg_pack(plugin, NULL, pkg, &res, &err), code, "%s", err.message);
     cr_assert_str_eq(err.message, expected);
     cr_assert_eq(entries(tmp), before, "packing left something behind");
 }
@@ -202,6 +201,14 @@ Test(package, packing_refuses_a_fifo)
                              "stands for, or remove it)");
 }
 
+Test(package, packing_a_manifest_without_an_id_is_refused_saying_what_to_add)
+{
+    put("plugin/plugin.json", "{\"name\": \"t\", \"version\": \"1.2.0\", \"language\": \"c\", \"entry\": \"plugin.so\", "
+                              "\"provides\": []}", 0600);
+    pack_refused(BAY_EMANIFEST, ": plugin.json has no \"id\": a package must say which plugin it is; add \"id\": "
+                                "\"VENDOR/NAME\", the plugin id it installs as");
+}
+
 Test(package, packing_refuses_an_invalid_manifest)
 {
     put("plugin/plugin.json", "{\"name\": \"t\", \"version\": \"1.x\", \"language\": \"c\", \"entry\": \"plugin.so\", "
@@ -217,7 +224,7 @@ Test(package, a_package_inside_the_folder_it_packs_is_refused)
     snprintf(inside, sizeof inside, "%s/lib/p.bayplug", plugin);
     snprintf(expected, sizeof expected, "%s: the package %s would be inside the folder it packs, and so in the next "
              "package; write it elsewhere (-o FILE)", plugin, inside);
-    cr_assert_eq(bay__pkg_pack(plugin, NULL, NULL, inside, &res, &err), BAY_EINVAL, "%s", err.message);
+    cr_assert_eq(bay__pkg_pack(plugin, NULL, inside, &res, &err), BAY_EINVAL, "%s", err.message);
     cr_assert_str_eq(err.message, expected);
     cr_assert_eq(entries(at(inside, "plugin/lib")), 1, "nothing written");
 }
@@ -229,7 +236,7 @@ Test(package, a_folder_given_as_a_link_is_packed_like_the_folder)
     cr_assert_eq(symlink(plugin, at(link, "link")), 0);
     pack(at(a, "a.bayplug"), NULL);
     bay__pkg_packed res;
-    cr_assert_eq(bay__pkg_pack(link, NULL, NULL, at(b, "b.bayplug"), &res, &err), 0, "%s", err.message);
+    cr_assert_eq(bay__pkg_pack(link, NULL, at(b, "b.bayplug"), &res, &err), 0, "%s", err.message);
     char *ta = slurp(a, &alen), *tb = slurp(b, &blen);
     cr_assert(alen == blen && memcmp(ta, tb, alen) == 0, "packing through a link gave other bytes");
     free(ta);
