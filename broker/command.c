@@ -4,6 +4,7 @@
 #include "conn.h"
 #include "depends.h"
 #include "fastpath.h"
+#include "incoming.h"
 #include "lifecycle.h"
 #include "logs.h"
 #include "route.h"
@@ -277,7 +278,7 @@ static int cmd_install(broker *b, plugin *p, const bay_value *args, bay_value **
     if (p->m == NULL)
         return bay_error_set(err, BAY_EMANIFEST, p->id, "%s cannot be installed: %s", p->id, p->life.reason);
     char **granted;
-    int rc = lifecycle_signature(b, p, err);
+    int rc = lifecycle_signature(b, p->id, p->m->dir, err);
     if (rc == 0)
         rc = choose(p, p->m, args, &granted, err);
     if (rc)
@@ -286,6 +287,27 @@ static int cmd_install(broker *b, plugin *p, const bay_value *args, bay_value **
     rc = bay__state_install(b->state, p->id, (const char *const *)granted, NULL, &e);
     bay__strv_free(granted);
     return rc ? not_saved(p, "not installed", &e, err) : lifecycle_load_fresh(b, p, err);
+}
+
+/* cmd_package_put takes one part of a package an admin sends (incoming.h). */
+static int cmd_package_put(broker *b, plugin *p, const bay_value *args, bay_value **out, bay_error *err)
+{
+    (void)p;
+    return incoming_put(b, args, out, err);
+}
+
+/* cmd_install_package places the package received whole (incoming.h) in the
+ * plugins folder and installs its plugin as install does; when that fails,
+ * the folder goes again. Answers (once settled) about the plugin it installed. */
+static int cmd_install_package(broker *b, plugin *p, const bay_value *args, bay_value **out, bay_error *err)
+{
+    int rc = incoming_place(b, args, &p, err);
+    bool installed = rc == 0 && p->life.state != PS_AVAILABLE; /* by the scan, under --autoinstall */
+    if (rc == 0 && !installed && (rc = cmd_install(b, p, args, out, err)) != 0)
+        incoming_withdraw(b, p);
+    else if (rc == 0)
+        *out = bay_str(p->id);
+    return rc;
 }
 
 static int cmd_uninstall(broker *b, plugin *p, const bay_value *args, bay_value **out, bay_error *err)
@@ -543,9 +565,11 @@ static int cmd_host_remove(broker *b, plugin *p, const bay_value *args, bay_valu
     return rc;
 }
 
-int command_init(broker *b)
+int command_init(broker *b, bay_error *err)
 {
-    return logs_init(b);
+    if (logs_init(b) != 0)
+        return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
+    return incoming_init(b, err);
 }
 
 void command_free(broker *b)
@@ -556,7 +580,9 @@ void command_free(broker *b)
 /* One command. need: the role a host must have to run it; on_plugin: it
  * takes {"id": PLUGIN-ID}; settles: its answer waits until the plugin
  * settles (loaded, stopped, failed, ...), else run's *out (or nil) is the
- * answer. Every command that needs an admin leaves an audit line. */
+ * answer; a settling command without on_plugin makes its plugin, and its run
+ * writes that plugin's id to *out. Every command that needs an admin leaves an
+ * audit line. */
 typedef struct command {
     const char *name;
     bay__role need;
@@ -568,6 +594,8 @@ static const command commands[] = {
     {"list", BAY_ROLE_OBSERVER, false, false, cmd_list},
     {"info", BAY_ROLE_OBSERVER, true, false, cmd_info},
     {"install", BAY_ROLE_ADMIN, true, true, cmd_install},
+    {"package.put", BAY_ROLE_ADMIN, false, false, cmd_package_put},
+    {"install.package", BAY_ROLE_ADMIN, false, true, cmd_install_package},
     {"uninstall", BAY_ROLE_ADMIN, true, true, cmd_uninstall},
     {"enable", BAY_ROLE_ADMIN, true, true, cmd_enable},
     {"disable", BAY_ROLE_ADMIN, true, true, cmd_disable},
@@ -599,12 +627,31 @@ static const command *find_command(const char *name, bay_error *err)
     return NULL;
 }
 
+/* shown returns a copy of args for the audit line, each binary value (a
+ * package's part) replaced by its length: "524288 bytes". */
+static bay_value *shown(const bay_value *args)
+{
+    bay_value *v = bay_map();
+    const bay_value *val;
+    const char *key;
+    char len[32];
+    for (size_t i = 0; v && (key = bay_map_entry(args, i, &val)) != NULL; i++) {
+        size_t n = 0;
+        if (bay_value_type(val) == BAY_BIN)
+            snprintf(len, sizeof len, "%zu bytes", (bay_value_str(val, &n), n));
+        bay_map_set(v, key, bay_value_type(val) == BAY_BIN ? bay_str(len) : bay_value_copy(val));
+    }
+    return v;
+}
+
 /* audit logs what host c asked of an admin command and how it ended. */
 static void audit(conn *c, const bay__frame *f, const bay_value *args, int rc, const bay_error *err)
 {
     char *json = NULL;
-    if (args)
-        bay_value_to_json(args, &json);
+    bay_value *v = args ? shown(args) : NULL;
+    if (v)
+        bay_value_to_json(v, &json);
+    bay_value_free(v);
     bay__log(BAY_LOG_INFO, "audit", "%s: %s %s: %s%s%s", conn_who(c), f->name, json ? json : "{}",
              rc ? bay_errname(rc) : "done", rc ? ": " : "", rc ? err->message : "");
     free(json);
@@ -629,8 +676,10 @@ static int take_command(broker *b, conn *c, const bay__frame *f, const command *
         snprintf(err->plugin, sizeof err->plugin, "%s", p->id);
     if (rc == 0 && !cmd->settles)
         conn_send_value(b, c, f->id, out);
+    if (rc == 0 && cmd->settles && p == NULL) /* a command that made its plugin answers its id */
+        p = broker_plugin(b, bay_value_str(out, NULL));
     bay_value_free(out);
-    if (rc == 0 && cmd->settles) {
+    if (rc == 0 && cmd->settles && p) {
         lifecycle_add_waiter(p, c->session, f->id);
         if (lifecycle_settled(p))
             lifecycle_settle(b, p);

@@ -5,8 +5,10 @@
 #include "broker.h"
 
 void command_handle(broker *b, conn *c, const bay__frame *f);
-/* command_init keeps the last audit lines and plugins' lines for `plugbay logs` (logs.c): 0 or BAY_ENOMEM. */
-int command_init(broker *b);
+/* command_init keeps the last audit lines and plugins' lines for `plugbay logs`
+ * (logs.c) and makes the folder packages are sent to (incoming.h): 0, or
+ * BAY_ENOMEM or BAY_EIO with err set. */
+int command_init(broker *b, bay_error *err);
 /* command_free forgets them (at shutdown). */
 void command_free(broker *b);
 

@@ -361,7 +361,7 @@ static bool beside(broker *b, plugin *p, bay__manifest *m, int *rc, bay_error *e
     bay_error e;
     if (depends_ready(b, p, m, load_dependency, &e) != 0)
         return false;
-    *rc = lifecycle_signature(b, p, err);
+    *rc = lifecycle_signature(b, p->id, m->dir, err);
     if (*rc == 0)
         *rc = supervise_spawn_other(b, p, m, err);
     if (*rc) {
@@ -772,7 +772,7 @@ static int load(broker *b, plugin *p, bool fresh, bay_error *err)
         return 0;
     }
     if (rc == 0)
-        rc = lifecycle_signature(b, p, err);
+        rc = lifecycle_signature(b, p->id, p->m->dir, err);
     if (rc) {
         lifecycle_fail(b, p, err->message);
         return rc;
@@ -1066,20 +1066,20 @@ static void other_gone(broker *b, plugin *p, const char *why)
     }
 }
 
-int lifecycle_signature(broker *b, plugin *p, bay_error *err)
+int lifecycle_signature(broker *b, const char *id, const char *dir, bay_error *err)
 {
     if (b->opt.sig_policy == BAY_SIG_OFF)
         return 0;
     bay__sig_info si;
     bay_error why;
-    int rc = bay__signature_verify(p->m->dir, b->opt.trusted_keys, &si, &why);
+    int rc = bay__signature_verify(dir, b->opt.trusted_keys, &si, &why);
     if (rc == 0)
-        bay__log(BAY_LOG_INFO, p->id, "%zu files signed by trusted key %s%s%s%s", si.nfiles, si.key_id,
+        bay__log(BAY_LOG_INFO, id, "%zu files signed by trusted key %s%s%s%s", si.nfiles, si.key_id,
                 si.signer[0] ? " (" : "", si.signer, si.signer[0] ? ")" : "");
     else if (b->opt.sig_policy == BAY_SIG_WARN)
-        bay__log(BAY_LOG_WARN, p->id, "%s (used anyway: --signature-policy warn)", why.message);
+        bay__log(BAY_LOG_WARN, id, "%s (used anyway: --signature-policy warn)", why.message);
     else
-        bay_error_set(err, rc, p->id, "refused by --signature-policy require-signed: %s", why.message);
+        bay_error_set(err, rc, id, "refused by --signature-policy require-signed: %s", why.message);
     return b->opt.sig_policy == BAY_SIG_REQUIRE ? rc : 0;
 }
 

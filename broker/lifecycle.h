@@ -91,9 +91,10 @@ int64_t lifecycle_tick(broker *b, int64_t now);
 /* lifecycle_free frees every plugin (at shutdown, after the workers are gone). */
 void lifecycle_free(broker *b);
 
-/* lifecycle_signature checks p's signature under the policy: 0 when p may be
- * used (a failed check under "warn" is logged), else the code with err. */
-int lifecycle_signature(broker *b, plugin *p, bay_error *err);
+/* lifecycle_signature checks the signature of plugin id's folder dir under
+ * the policy: 0 when it may be used (a failed check under "warn" is logged),
+ * else the code with err. */
+int lifecycle_signature(broker *b, const char *id, const char *dir, bay_error *err);
 
 /* lifecycle_fail marks p failed for good (no restart) with why, and answers its waiters. */
 void lifecycle_fail(broker *b, plugin *p, const char *why);

@@ -188,8 +188,12 @@ int loop_run(broker *b)
         bay__log(BAY_LOG_ERROR, NULL, "cannot create signalfd/eventfd: %s", strerror(errno));
         return 1;
     }
-    if (route_init(b) != 0 || command_init(b) != 0) {
+    if (route_init(b) != 0) {
         bay__log(BAY_LOG_ERROR, NULL, "out of memory");
+        return 1;
+    }
+    if (command_init(b, &err) != 0) {
+        bay__log(BAY_LOG_ERROR, NULL, "%s", err.message);
         return 1;
     }
     /* Who hears of a host going away, in this order: its providers go first,

@@ -20,7 +20,9 @@
 
 #define BAY_PKG_SUFFIX ".bayplug"
 #define BAY_PKG_MAX_FILES 10000                  /* default: entries (files and folders) in a package */
-#define BAY_PKG_MAX_BYTES ((uint64_t)256 << 20) /* default: bytes of all its files, unpacked */
+#define BAY_PKG_MAX_BYTES ((uint64_t)256 << 20) /* default: bytes of all its files, unpacked; and of a package sent */
+#define BAY_PKG_PART (512 * 1024) /* most bytes of a package sent to plugbayd in one part (one NNG message, which
+                                     NNG caps at 1 MiB) */
 
 /* The caps that keep an archive bomb out; 0 in a field means its default. */
 typedef struct bay__pkg_limits {

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 
 #include "key.h"
 #include "render.h"
+#include "send.h"
 #include "signing.h"
 
 #define MAX_OPERANDS 2
@@ -36,7 +38,7 @@ static const command commands[] = {
     {"list", BROKER_COMMAND, {NULL}, "",
      "list the plugins: id, version, language, state, extension points", .render = render_list},
     {"info", BROKER_COMMAND, {"ID"}, "", "show a plugin's manifest and runtime state", .render = render_info},
-    {"install", BROKER_COMMAND, {"ID"}, " [--grant PERM]... [--grant-all]",
+    {"install", BROKER_COMMAND, {"ID|FILE"}, " [--grant PERM]... [--grant-all]",
      "install a discovered plugin, granting the permissions it asks for (asks on a terminal)", .render = render_state},
     {"grant", BROKER_COMMAND, {"ID"}, " [--grant PERM]... [--grant-all]",
      "grant an installed plugin more of the permissions it asks for", .render = render_state},
@@ -363,6 +365,21 @@ static int parse(int argc, char **argv, request *r)
  * commands: {"name": NAME}, and for host add "uid" or "key" and "role"), for
  * logs "lines", and, for install, grant and host add, "grant": [PERM, ...]
  * and "grant_all". NULL for commands without operands or options. */
+/* add_grants puts --grant's permissions ("grant") and --grant-all ("grant_all") in args; false when out of memory. */
+static bool add_grants(bay_value *args, const request *r)
+{
+    bool ok = true;
+    if (r->ngrants) {
+        bay_value *grants = bay_array();
+        for (size_t i = 0; grants && i < r->ngrants && ok; i++)
+            ok = bay_array_push(grants, bay_str(r->grants[i])) == 0;
+        ok = ok && grants && bay_map_set(args, "grant", grants) == 0;
+    }
+    if (ok && r->grant_all)
+        ok = bay_map_set(args, "grant_all", bay_bool(true)) == 0;
+    return ok;
+}
+
 static bay_value *command_args(const command *cmd, const request *r, int64_t uid, const char *key64)
 {
     if (nargs(cmd) == 0 && !r->lines)
@@ -377,14 +394,8 @@ static bay_value *command_args(const command *cmd, const request *r, int64_t uid
     if (ok && r->role)
         ok = bay_map_set(args, "role", bay_str(r->role)) == 0 &&
              bay_map_set(args, key64 ? "key" : "uid", key64 ? bay_str(key64) : bay_int(uid)) == 0;
-    if (ok && r->ngrants) {
-        bay_value *grants = bay_array();
-        for (size_t i = 0; grants && i < r->ngrants && ok; i++)
-            ok = bay_array_push(grants, bay_str(r->grants[i])) == 0;
-        ok = ok && bay_map_set(args, "grant", grants) == 0;
-    }
-    if (ok && r->grant_all)
-        ok = bay_map_set(args, "grant_all", bay_bool(true)) == 0;
+    if (ok)
+        ok = add_grants(args, r);
     if (!ok) {
         fputs("plugbay: out of memory (BAY_ENOMEM)\n", stderr);
         exit(1);
@@ -524,9 +535,30 @@ static int run_offline(const command *cmd, const request *r)
     return cmd->offline(&a, &e) ? failure(&e) : 0;
 }
 
-/* consent shows what a plugin asks for before `install` without --grant and,
- * on a terminal, asks whether to grant it all (setting r->grant_all). Without
- * a terminal the broker's refusal lists the permissions. Returns 0 or an exit status. */
+/* ask shows what plugin `what` asks for (asked: an array of strings) and asks
+ * whether to grant it all (setting r->grant_all). Returns 0, or 1 when the
+ * answer is no (plugin id says which in the message). */
+static int ask(request *r, const char *what, const char *id, const bay_value *asked)
+{
+    if (bay_value_len(asked) == 0)
+        return 0;
+    printf("%s asks for these permissions:\n", what);
+    for (size_t i = 0; i < bay_value_len(asked); i++)
+        printf("  %s\n", bay_value_str(bay_array_get(asked, i), NULL));
+    printf("Grant them all and install? [y/N] ");
+    fflush(stdout);
+    char answer[16] = "";
+    r->grant_all = fgets(answer, sizeof answer, stdin) && (answer[0] == 'y' || answer[0] == 'Y');
+    if (r->grant_all)
+        return 0;
+    bay_error no = {.code = BAY_EPERM};
+    bay_error_set(&no, BAY_EPERM, id, "not installed: permissions not granted (use --grant PERM or --grant-all)");
+    return failure(&no);
+}
+
+/* consent shows what a plugin asks for before `install ID` without --grant
+ * and, on a terminal, asks whether to grant it all. Without a terminal the
+ * broker's refusal lists the permissions. Returns 0 or an exit status. */
 static int consent(request *r)
 {
     if (!isatty(STDIN_FILENO))
@@ -543,25 +575,47 @@ static int consent(request *r)
     bay_value_free(args);
     if (rc)
         return failure(&e);
-    const bay_value *asked = bay_map_get(info, "requested");
-    if (bay_value_len(asked) > 0) {
-        printf("%s asks for these permissions:\n", r->words[1]);
-        for (size_t i = 0; i < bay_value_len(asked); i++)
-            printf("  %s\n", bay_value_str(bay_array_get(asked, i), NULL));
-        printf("Grant them all and install? [y/N] ");
-        fflush(stdout);
-        char answer[16] = "";
-        r->grant_all = fgets(answer, sizeof answer, stdin) && (answer[0] == 'y' || answer[0] == 'Y');
-        if (!r->grant_all) {
-            bay_value_free(info);
-            bay_error no = {.code = BAY_EPERM};
-            bay_error_set(&no, BAY_EPERM, r->words[1], "not installed: permissions not granted (use --grant PERM or "
-                                                        "--grant-all)");
-            return failure(&no);
-        }
-    }
+    rc = ask(r, r->words[1], r->words[1], bay_map_get(info, "requested"));
     bay_value_free(info);
-    return 0;
+    return rc;
+}
+
+/* install_package runs `install FILE`: reads what the package is and asks
+ * (consent as for an id), sends it to plugbayd in parts, and has plugbayd
+ * check, place and install it (docs/packages.md). Returns the exit status. */
+static int install_package(const command *cmd, request *r)
+{
+    package_facts f;
+    bay_error e;
+    bay_conn *conn = NULL;
+    char what[600];
+    if (package_read(r->words[1], &f, &e) != 0)
+        return failure(&e);
+    snprintf(what, sizeof what, "%s %s (from %s, %s%s)", f.id, f.version, r->words[1],
+             f.key_id[0] ? "signed with key " : "not signed", f.key_id);
+    int rc = !r->ngrants && !r->grant_all && isatty(STDIN_FILENO) ? ask(r, what, f.id, f.asked) : 0;
+    if (rc) {
+        package_facts_free(&f);
+        return rc;
+    }
+    bay_value *args = bay_map(), *reply = NULL;
+    bay_map_set(args, "sha256", bay_str(f.sha256));
+    add_grants(args, r);
+    rc = bay_connect(r->broker, "plugbay-cli", &conn, &e);
+    if (rc == 0)
+        rc = package_send(conn, r->words[1], &f, r->timeout_ms, &e);
+    if (rc == 0)
+        rc = bay_command(conn, "install.package", args, r->timeout_ms, &reply, &e);
+    if (conn)
+        bay_close(conn);
+    if (rc == 0 && r->json)
+        rc = print_json(reply, &e);
+    else if (rc == 0)
+        cmd->render(reply);
+    bay_value_free(args);
+    bay_value_free(reply);
+    package_facts_free(&f);
+    return rc ? failure(&e) : 0;
 }
 
 /* flushed makes sure the output reached stdout: a full disk under
@@ -647,6 +701,9 @@ static int run_command_line(int argc, char **argv)
     if (cmd->kind == OFFLINE)
         return run_offline(cmd, &r);
 
+    struct stat st;
+    if (strcmp(cmd->name, "install") == 0 && stat(r.words[1], &st) == 0 && S_ISREG(st.st_mode))
+        return install_package(cmd, &r);
     bay_value *args = NULL;
     if (cmd->kind == CALL && (rc = call_args(cmd, r.words[2], &args)) != 0)
         return rc;

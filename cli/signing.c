@@ -74,14 +74,10 @@ int cli_sign(const signing_args *a, bay_error *err)
     return rc;
 }
 
-/* unpack_temp checks and unpacks the package file into folder, a new folder
- * below tmp, which it creates in $TMPDIR (else /tmp); each PATH_MAX bytes.
- * tmp stays "" when it could not be created. A package without a
- * plugin.sig is refused here, with advice that fits a package. */
-static int unpack_temp(const char *file, char *tmp, char *folder, bay_error *err)
+int cli_unpack_temp(const char *file, char *tmp, char *folder, bay_error *err)
 {
     const char *base = getenv("TMPDIR");
-    snprintf(tmp, PATH_MAX, "%s/plugbay-verify-XXXXXX", base && *base ? base : "/tmp");
+    snprintf(tmp, PATH_MAX, "%s/plugbay-package-XXXXXX", base && *base ? base : "/tmp");
     if (mkdtemp(tmp) == NULL) {
         int e = errno;
         tmp[0] = '\0';
@@ -89,7 +85,14 @@ static int unpack_temp(const char *file, char *tmp, char *folder, bay_error *err
                              strerror(e));
     }
     snprintf(folder, PATH_MAX, "%s/plugin", tmp);
-    int rc = bay__pkg_unpack(file, folder, NULL, err);
+    return bay__pkg_unpack(file, folder, NULL, err);
+}
+
+/* unpack_signed is cli_unpack_temp for verify: a package without a
+ * plugin.sig is refused, with advice that fits a package. */
+static int unpack_signed(const char *file, char *tmp, char *folder, bay_error *err)
+{
+    int rc = cli_unpack_temp(file, tmp, folder, err);
     char sig[PATH_MAX + 16];
     snprintf(sig, sizeof sig, "%s/" BAY_SIG_FILE, folder);
     if (rc == 0 && access(sig, F_OK) != 0)
@@ -123,7 +126,7 @@ int cli_verify(const signing_args *a, bay_error *err)
     struct stat st;
     char tmp[PATH_MAX] = "", folder[PATH_MAX];
     bool package = a->dir && stat(a->dir, &st) == 0 && S_ISREG(st.st_mode);
-    int rc = package ? unpack_temp(a->dir, tmp, folder, err) : 0;
+    int rc = package ? unpack_signed(a->dir, tmp, folder, err) : 0;
     if (rc == 0)
         rc = on_folder(bay__signature_verify, a, package ? folder : a->dir, a->trusted, &info, err);
     if (package && rc)

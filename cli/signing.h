@@ -33,6 +33,12 @@ int cli_sign(const signing_args *a, bay_error *err);
  * removed after. */
 int cli_verify(const signing_args *a, bay_error *err);
 
+/* cli_unpack_temp checks and unpacks the package file into folder, a new
+ * folder below tmp, which it creates in $TMPDIR (else /tmp); each PATH_MAX
+ * bytes. tmp stays "" when it could not be created; else the caller removes
+ * it. Returns 0 or bay__pkg_unpack's code with err set. */
+int cli_unpack_temp(const char *file, char *tmp, char *folder, bay_error *err);
+
 /* cli_pack packs the plugin folder a->dir into a package (docs/packages.md),
  * signed with a->key when given, and prints the file written and its SHA-256. */
 int cli_pack(const signing_args *a, bay_error *err);

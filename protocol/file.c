@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 int bay__file_read_small(int at, const char *name, int flags, size_t max, char **text, size_t *len, struct stat *st)
 {
     int f = openat(at, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC | flags), e = 0;
@@ -89,4 +91,22 @@ int bay__file_remove_tree(int dirfd, const char *name)
             return rc;
     }
     return unlinkat(dirfd, name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) ? errno : 0;
+}
+
+int bay__file_sha256(int at, const char *name, char hex[65])
+{
+    int fd = openat(at, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return errno;
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
+    unsigned char buf[64 * 1024], digest[crypto_hash_sha256_BYTES];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0)
+        crypto_hash_sha256_update(&st, buf, (unsigned long long)n);
+    int rc = n < 0 ? errno : 0;
+    close(fd);
+    crypto_hash_sha256_final(&st, digest);
+    sodium_bin2hex(hex, 65, digest, sizeof digest);
+    return rc;
 }

@@ -1,4 +1,4 @@
-/* protocol/file.h — small files read whole, new files written safely (key files, plugin.sig), folders removed whole. */
+/* protocol/file.h — small files read whole, new files written safely (key files, plugin.sig), files hashed, folders removed whole. */
 #ifndef BAY_FILE_H
 #define BAY_FILE_H
 
@@ -22,5 +22,10 @@ int bay__file_write_new(int at, const char *path, mode_t mode, const char *data,
  * AT_FDCWD) and all below it, never following symbolic links. Returns 0
  * (also when name is absent) or an errno value. */
 int bay__file_remove_tree(int dirfd, const char *name);
+
+/* bay__file_sha256 writes the SHA-256 of the file name (relative to at, or
+ * AT_FDCWD; not a symbolic link) to hex, 64 lowercase hex digits and a NUL.
+ * Returns 0 or an errno value. */
+int bay__file_sha256(int at, const char *name, char hex[65]);
 
 #endif

@@ -1,0 +1,249 @@
+/* broker/incoming.c — packages an admin sends plugbayd: received in parts, checked, unpacked into the plugins folder. */
+#include "incoming.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "file.h"
+#include "lifecycle.h"
+#include "manifest.h"
+#include "package.h"
+
+/* A package left half sent, or sent and never installed, goes after this long. */
+#define LEFT_FOR_S 3600
+
+/* folder writes STATE/incoming to path (PATH_MAX bytes). */
+static void folder(const broker *b, char *path)
+{
+    snprintf(path, PATH_MAX, "%s/incoming", bay__state_dir(b->state));
+}
+
+/* sweep removes what was left in the incoming folder: files older than
+ * LEFT_FOR_S, or all of them (at start). */
+static void sweep(const broker *b, bool all)
+{
+    char dir[PATH_MAX];
+    folder(b, dir);
+    DIR *d = opendir(dir);
+    time_t now = time(NULL);
+    for (struct dirent *e; d && (e = readdir(d)) != NULL;) {
+        struct stat st;
+        if (e->d_name[0] != '.' && fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            (all || now - st.st_mtime > LEFT_FOR_S))
+            bay__file_remove_tree(dirfd(d), e->d_name);
+    }
+    if (d)
+        closedir(d);
+}
+
+int incoming_init(broker *b, bay_error *err)
+{
+    char dir[PATH_MAX];
+    folder(b, dir);
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return bay_error_set(err, BAY_EIO, NULL, "cannot create %s: %s", dir, strerror(errno));
+    sweep(b, true);
+    return 0;
+}
+
+/* sha_of reads args' "sha256": 64 lowercase hex digits, or BAY_EINVAL. */
+static int sha_of(const bay_value *args, const char **sha, bay_error *err)
+{
+    *sha = bay_value_str(bay_map_get(args, "sha256"), NULL);
+    size_t n = *sha ? strspn(*sha, "0123456789abcdef") : 0;
+    if (*sha == NULL || n != 64 || (*sha)[n] != '\0')
+        return bay_error_set(err, BAY_EINVAL, NULL,
+                             "a package is named by \"sha256\": its SHA-256 in 64 lowercase hex digits");
+    return 0;
+}
+
+/* received writes STATE/incoming/SHA.suffix to path (PATH_MAX bytes). */
+static void received(const broker *b, const char *sha, const char *suffix, char *path)
+{
+    snprintf(path, PATH_MAX, "%s/incoming/%.64s%s", bay__state_dir(b->state), sha, suffix);
+}
+
+/* append writes len bytes of data at offset of the part file path (made
+ * anew at offset 0, never by a later part). Returns 0 or BAY_EINVAL (not
+ * where the part ends) or BAY_EIO. */
+static int append(const char *path, int64_t offset, const void *data, size_t len, bay_error *err)
+{
+    int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | (offset == 0 ? O_CREAT | O_TRUNC : 0), 0600);
+    struct stat st = {0};
+    if (fd < 0 && errno == ENOENT) /* a later part of a package not begun */
+        st.st_size = 0;
+    else if (fd < 0 || fstat(fd, &st) != 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        return bay_error_set(err, BAY_EIO, NULL, "cannot write %s: %s", path, strerror(e));
+    }
+    int rc = 0;
+    if (fd < 0 || st.st_size != offset)
+        rc = bay_error_set(err, BAY_EINVAL, NULL,
+                           "package part at byte %lld, but %lld bytes were received: send the parts in order, "
+                           "from byte 0",
+                           (long long)offset, (long long)st.st_size);
+    else if (pwrite(fd, data, len, offset) != (ssize_t)len || fsync(fd) != 0)
+        rc = bay_error_set(err, BAY_EIO, NULL, "cannot write %s: %s", path, strerror(errno ? errno : EIO));
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+/* complete checks the whole part file against sha and renames it to SHA.bayplug. */
+static int complete(const broker *b, const char *sha, const char *part, bay_error *err)
+{
+    char got[65], whole[PATH_MAX];
+    int e = bay__file_sha256(AT_FDCWD, part, got);
+    if (e == 0 && strcmp(got, sha) != 0) {
+        unlink(part);
+        return bay_error_set(err, BAY_EINVAL, NULL,
+                             "the package received has SHA-256 %s, not %s as announced: it changed or was damaged "
+                             "on the way; send it again",
+                             got, sha);
+    }
+    received(b, sha, BAY_PKG_SUFFIX, whole);
+    if (e == 0 && rename(part, whole) != 0)
+        e = errno;
+    return e ? bay_error_set(err, BAY_EIO, NULL, "cannot keep the package %s: %s", part, strerror(e)) : 0;
+}
+
+int incoming_put(broker *b, const bay_value *args, bay_value **out, bay_error *err)
+{
+    const char *sha;
+    int rc = sha_of(args, &sha, err);
+    if (rc)
+        return rc;
+    int64_t size = bay_value_int(bay_map_get(args, "size")), offset = bay_value_int(bay_map_get(args, "offset"));
+    size_t len = 0;
+    const bay_value *part = bay_map_get(args, "data");
+    const void *data = bay_value_type(part) == BAY_BIN ? bay_value_str(part, &len) : NULL;
+    if (size <= 0 || (uint64_t)size > BAY_PKG_MAX_BYTES)
+        return bay_error_set(err, BAY_EINVAL, NULL, "a package's \"size\" is 1 to %llu bytes, not %lld",
+                             (unsigned long long)BAY_PKG_MAX_BYTES, (long long)size);
+    if (data == NULL || len == 0 || len > BAY_PKG_PART || offset < 0 || offset + (int64_t)len > size)
+        return bay_error_set(err, BAY_EINVAL, NULL,
+                             "a package part is \"data\" of 1 to %d bytes at \"offset\", inside \"size\" (%lld)",
+                             BAY_PKG_PART, (long long)size);
+    sweep(b, false);
+    char path[PATH_MAX];
+    received(b, sha, ".part", path);
+    if ((rc = append(path, offset, data, len, err)) != 0)
+        return rc;
+    if (offset + (int64_t)len == size && (rc = complete(b, sha, path, err)) != 0)
+        return rc;
+    *out = bay_map();
+    bay_map_set(*out, "received", bay_int(offset + (int64_t)len));
+    return 0;
+}
+
+/* read_id reads the id of the package unpacked in dir (its manifest's: unpacking checked it is there). */
+static int read_id(const char *dir, char *id, size_t len, bay_error *err)
+{
+    char *text = NULL;
+    size_t n;
+    struct stat st;
+    bay__manifest *m = NULL;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int e = fd < 0 ? errno : bay__file_read_small(fd, "plugin.json", O_NOFOLLOW, BAY_MANIFEST_MAX, &text, &n, &st);
+    if (fd >= 0)
+        close(fd);
+    int rc = e ? bay_error_set(err, BAY_EIO, NULL, "%s/plugin.json: %s", dir, strerror(e))
+               : bay__manifest_parse(text, "plugin.json", dir, NULL, &m, err);
+    if (rc == 0)
+        snprintf(id, len, "%s", m->id);
+    bay__manifest_free(m);
+    free(text);
+    return rc;
+}
+
+/* make_parents makes the folders of plugin id's folder below the plugins folder, as the folder itself would be. */
+static int make_parents(const broker *b, const char *id, bay_error *err)
+{
+    char path[PATH_MAX];
+    size_t base = (size_t)snprintf(path, sizeof path, "%s/", b->opt.plugins_dir);
+    snprintf(path + base, sizeof path - base, "%s", id);
+    for (char *slash = strchr(path + base, '/'); slash; slash = strchr(slash + 1, '/')) {
+        *slash = '\0';
+        if (mkdir(path, 0755) != 0 && errno != EEXIST)
+            return bay_error_set(err, BAY_EIO, id, "cannot create %s: %s", path, strerror(errno));
+        *slash = '/';
+    }
+    return 0;
+}
+
+/* remove_folder removes plugin id's folder and the folders above it that it leaves empty. */
+static void remove_folder(const broker *b, const char *id)
+{
+    char path[PATH_MAX];
+    size_t base = strlen(b->opt.plugins_dir) + 1;
+    snprintf(path, sizeof path, "%s/%s", b->opt.plugins_dir, id);
+    bay__file_remove_tree(AT_FDCWD, path);
+    for (char *slash; (slash = strrchr(path + base, '/')) != NULL && (*slash = '\0', rmdir(path) == 0);)
+        ;
+}
+
+/* move_in checks the package unpacked in staging and renames it to its
+ * plugin's folder: the id it declares must be free, its signature good enough
+ * for plugbayd's policy. Writes the id to id. */
+static int move_in(broker *b, const char *staging, char *id, size_t len, bay_error *err)
+{
+    char dest[PATH_MAX];
+    int rc = read_id(staging, id, len, err);
+    if (rc)
+        return rc;
+    snprintf(dest, sizeof dest, "%s/%s", b->opt.plugins_dir, id);
+    if (broker_plugin(b, id) || access(dest, F_OK) == 0)
+        return bay_error_set(err, BAY_EEXIST, id,
+                             "the plugins folder has %s already; uninstall it and remove its folder first", id);
+    if ((rc = lifecycle_signature(b, id, staging, err)) || (rc = make_parents(b, id, err)))
+        return rc;
+    if (renameat2(AT_FDCWD, staging, AT_FDCWD, dest, RENAME_NOREPLACE) != 0)
+        return bay_error_set(err, errno == EEXIST ? BAY_EEXIST : BAY_EIO, id, "cannot move the package into %s: %s",
+                             dest, strerror(errno));
+    return 0;
+}
+
+int incoming_place(broker *b, const bay_value *args, plugin **p, bay_error *err)
+{
+    const char *sha;
+    int rc = sha_of(args, &sha, err);
+    if (rc)
+        return rc;
+    char file[PATH_MAX], staging[PATH_MAX], id[BAY_PLUGIN_ID_MAX + 1];
+    received(b, sha, BAY_PKG_SUFFIX, file);
+    if (access(file, F_OK) != 0)
+        return bay_error_set(err, BAY_ENOENT, NULL,
+                             "no package with SHA-256 %s was received whole: send it with package.put first", sha);
+    /* Hidden, so that no scan takes it for a plugin; in the plugins folder, so that it moves in by a rename. */
+    snprintf(staging, sizeof staging, "%s/.incoming-%.16s", b->opt.plugins_dir, sha);
+    bay__file_remove_tree(AT_FDCWD, staging);
+    rc = bay__pkg_unpack(file, staging, NULL, err);
+    if (rc == 0)
+        rc = move_in(b, staging, id, sizeof id, err);
+    bay__file_remove_tree(AT_FDCWD, staging);
+    unlink(file);
+    if (rc)
+        return rc;
+    if ((rc = lifecycle_rescan(b, NULL, err)) == 0 && (*p = broker_plugin(b, id)) == NULL)
+        rc = bay_error_set(err, BAY_EIO, id, "the package was unpacked into the plugins folder, but no scan found %s",
+                           id);
+    if (rc)
+        remove_folder(b, id);
+    return rc;
+}
+
+void incoming_withdraw(broker *b, plugin *p)
+{
+    bay_error ignored;
+    remove_folder(b, p->id);
+    lifecycle_rescan(b, NULL, &ignored);
+}

@@ -1,0 +1,31 @@
+/* cli/send.h — plugbay install FILE: what a package is and asks, read here; the package sent to plugbayd in parts. */
+#ifndef BAY_CLI_SEND_H
+#define BAY_CLI_SEND_H
+
+#include <stdint.h>
+
+#include <plugbay/plugbay.h>
+
+/* What a package file is, as this side reads it (plugbayd checks it all again). */
+typedef struct package_facts {
+    char id[128], version[64]; /* its manifest's */
+    char key_id[32];           /* the key its plugin.sig was made with; "" when unsigned or altered */
+    char sha256[65];           /* of the file, in hex */
+    int64_t size;              /* of the file */
+    bay_value *asked;          /* the permissions it asks for: an array of strings (owned) */
+} package_facts;
+
+/* package_read checks and unpacks the package file into a temporary folder
+ * (removed after) and fills *f, which the caller frees with
+ * package_facts_free. Returns 0 or the package's error code with err set. */
+int package_read(const char *file, package_facts *f, bay_error *err);
+
+/* package_facts_free frees what package_read allocated in f. */
+void package_facts_free(package_facts *f);
+
+/* package_send sends the package file, f being what package_read read of it,
+ * to plugbayd in package.put parts (docs/packages.md). Returns 0, or the
+ * code with err set (plugbayd's refusal, or the file's error). */
+int package_send(bay_conn *conn, const char *file, const package_facts *f, int timeout_ms, bay_error *err);
+
+#endif

@@ -1,0 +1,332 @@
+/* tests/e2e/test_packages.c — plugbay install FILE: a package sent to plugbayd, checked, placed and installed; every bad one refused leaving nothing. */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static harness h;
+static bay_conn *c;
+static char pkg[600];    /* DIR/hello.bayplug: example/hello packed, unsigned */
+static char signed_[600]; /* DIR/signed.bayplug: example/hello packed, signed with a key plugbayd trusts */
+
+/* plugbay runs the CLI with words (NULL-terminated), asserting it succeeds. */
+static void plugbay(const char *const *words)
+{
+    const char *argv[16] = {BAY_BIN_DIR "/plugbay"};
+    size_t n = 1;
+    for (size_t i = 0; words[i] && n < 15; i++)
+        argv[n++] = words[i];
+    argv[n] = NULL;
+    char out[1024], err[1024];
+    cr_assert_eq(h_run(&h, argv, out, sizeof out, err, sizeof err), 0, "plugbay %s: %s", words[0], err);
+}
+
+#define PLUGBAY(...) plugbay((const char *const[]){__VA_ARGS__, NULL})
+
+/* start_with packs example/hello twice (unsigned, and signed with a key the
+ * state folder trusts, which test/slow is signed with too) and starts
+ * plugbayd without --autoinstall, with test/slow installed. */
+static void start_with(const char *const *extra)
+{
+    const char *ids[] = {"test/slow", NULL};
+    h_setup(&h, ids);
+    char dir[600], key[700], trusted[700], slow[700];
+    snprintf(dir, sizeof dir, "%s/example/hello", BAY_EXAMPLE_PLUGIN_DIR);
+    snprintf(pkg, sizeof pkg, "%s/hello.bayplug", h.dir);
+    snprintf(signed_, sizeof signed_, "%s/signed.bayplug", h.dir);
+    snprintf(key, sizeof key, "%s/key", h.dir);
+    snprintf(slow, sizeof slow, "%s/test/slow", h.plugins);
+    PLUGBAY("pack", dir, "-o", pkg);
+    PLUGBAY("keygen", "--out", key, "--comment", "Test Publisher");
+    PLUGBAY("pack", dir, "--key", key, "-o", signed_);
+    PLUGBAY("sign", slow, "--key", key);
+    snprintf(trusted, sizeof trusted, "%s/trusted-keys", h.state);
+    cr_assert_eq(mkdir(h.state, 0700), 0);
+    cr_assert_eq(mkdir(trusted, 0700), 0);
+    strcat(trusted, "/key.pub");
+    strcat(key, ".pub");
+    cr_assert_eq(link(key, trusted), 0);
+    h.manual = true; /* no --autoinstall: a package is installed as an admin says */
+    h_start(&h, extra);
+    c = h_connect(&h, "test-packages");
+    bay_value *args = bay_map(), *reply = NULL;
+    bay_map_set(args, "id", bay_str("test/slow"));
+    bay_map_set(args, "grant_all", bay_bool(true));
+    bay_error e;
+    cr_assert_eq(bay_command(c, "install", args, 10000, &reply, &e), 0, "%s", e.message);
+    bay_value_free(args);
+    bay_value_free(reply);
+    const char *loaded[] = {"test/slow", NULL};
+    h_wait_loaded(c, loaded);
+}
+
+static void start(void)
+{
+    start_with(NULL);
+}
+
+static void start_signed_only(void)
+{
+    const char *extra[] = {"--signature-policy", "require-signed", NULL};
+    start_with(extra);
+}
+
+static void stop(void)
+{
+    /* Whatever was sent, the plugin already there still answers. */
+    char out[64];
+    cr_expect_eq(h_call_str(c, "slow.echo", "still here", 5000, out, sizeof out, NULL), 0);
+    bay_close(c);
+    h_cleanup(&h);
+}
+
+TestSuite(packages, .init = start, .fini = stop, .timeout = 120);
+TestSuite(signed_packages, .init = start_signed_only, .fini = stop, .timeout = 120);
+
+/* install runs plugbay install FILE with more words (NULL-terminated), its stderr in err: the exit status. */
+static int install(const char *file, const char *const *more, char *out, size_t outlen, char *err, size_t errlen)
+{
+    const char *argv[16] = {BAY_BIN_DIR "/plugbay", "install", file, "--broker", h.url};
+    size_t n = 5;
+    for (size_t i = 0; more && more[i] && n < 15; i++)
+        argv[n++] = more[i];
+    argv[n] = NULL;
+    return h_run(&h, argv, out, outlen, err, errlen);
+}
+
+/* entries counts the entries of folder dir (its own path; -1 when it cannot be read). */
+static int entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int n = d ? 0 : -1;
+    for (struct dirent *e; d && (e = readdir(d));)
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* nothing_left asserts that the plugins folder holds test/slow alone and nothing waits in STATE/incoming. */
+static void nothing_left(void)
+{
+    char dir[700];
+    cr_assert_eq(entries(h.plugins), 1, "the plugins folder holds more than test/");
+    snprintf(dir, sizeof dir, "%s/test", h.plugins);
+    cr_assert_eq(entries(dir), 1, "test/ holds more than slow");
+    snprintf(dir, sizeof dir, "%s/incoming", h.state);
+    cr_assert_eq(entries(dir), 0, "a package was left in %s", dir);
+}
+
+Test(packages, a_package_installs_loads_and_answers_and_the_audit_shows_no_bytes)
+{
+    char out[1024], err[1024];
+    const char *all[] = {"--grant-all", NULL};
+    cr_assert_eq(install(pkg, all, out, sizeof out, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(out, "example/hello: loaded\n");
+    char greeting[64];
+    bay_error e;
+    cr_assert_eq(h_call_str(c, "greet", "package", 5000, greeting, sizeof greeting, &e), 0, "%s", e.message);
+    cr_assert_str_eq(greeting, "Hello, package!");
+    char sent[700];
+    snprintf(sent, sizeof sent, "%s/incoming", h.state);
+    cr_assert_eq(entries(sent), 0, "the package sent was not removed");
+    cr_assert(h_wait_log(&h, "package.put {\"sha256\":\""));
+    cr_assert(h_log_contains(&h, "\"data\":\"10240 bytes\"}: done"));
+    /* The same package again: the plugins folder has it. */
+    cr_assert_eq(install(pkg, all, out, sizeof out, err, sizeof err), 1);
+    cr_assert(strstr(err, "the plugins folder has example/hello already; uninstall it and remove its folder first "
+                          "(BAY_EEXIST)"),
+              "%s", err);
+}
+
+Test(packages, without_consent_a_package_is_refused_listing_what_it_asks_and_leaves_nothing)
+{
+    char out[1024], err[1024];
+    cr_assert_eq(install(pkg, NULL, out, sizeof out, err, sizeof err), 1);
+    cr_assert(strstr(err, "example/hello asks for: provide:greet, provide:app.started"), "%s", err);
+    nothing_left();
+    cr_assert_eq(install("/no/such.bayplug", NULL, out, sizeof out, err, sizeof err), 1);
+    cr_assert(strstr(err, "no plugin \"/no/such.bayplug\""), "a path that is no file is taken as an id: %s", err);
+}
+
+/* send sends bytes to plugbayd as the package named sha in parts of part bytes, as a host that is not the CLI
+ * could: the first refusal's code, with err. */
+static int send(const char *bytes, size_t len, const char *sha, size_t part, bay_error *err)
+{
+    for (size_t at = 0; at < len; at += part) {
+        bay_value *args = bay_map(), *reply = NULL;
+        bay_map_set(args, "sha256", bay_str(sha));
+        bay_map_set(args, "size", bay_int((int64_t)len));
+        bay_map_set(args, "offset", bay_int((int64_t)at));
+        bay_map_set(args, "data", bay_bin(bytes + at, len - at < part ? len - at : part));
+        int rc = bay_command(c, "package.put", args, 5000, &reply, err);
+        bay_value_free(args);
+        bay_value_free(reply);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* place asks plugbayd to install the package sha, granting all. */
+static int place(const char *sha, bay_error *err)
+{
+    bay_value *args = bay_map(), *reply = NULL;
+    bay_map_set(args, "sha256", bay_str(sha));
+    bay_map_set(args, "grant_all", bay_bool(true));
+    int rc = bay_command(c, "install.package", args, 10000, &reply, err);
+    bay_value_free(args);
+    bay_value_free(reply);
+    return rc;
+}
+
+/* slurp reads the file path whole (len bytes, a NUL after). */
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s", path);
+    char *buf = malloc(1 << 20);
+    *len = fread(buf, 1, (1 << 20) - 1, f);
+    buf[*len] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* sha_of writes the SHA-256 of the file path in hex to sha. */
+static void sha_of(const char *path, char sha[65])
+{
+    char out[200], cmd_err[200];
+    const char *argv[] = {"/usr/bin/sha256sum", path, NULL};
+    cr_assert_eq(h_run(&h, argv, out, sizeof out, cmd_err, sizeof cmd_err), 0);
+    snprintf(sha, 65, "%.64s", out);
+}
+
+Test(packages, a_package_sent_by_a_host_in_parts_installs_and_parts_out_of_order_or_a_wrong_sha256_are_refused)
+{
+    size_t len;
+    char sha[65], wrong[65];
+    char *bytes = slurp(pkg, &len);
+    sha_of(pkg, sha);
+    bay_error err;
+    /* A part that is not where the last one ended. */
+    bay_value *args = bay_map(), *reply = NULL;
+    bay_map_set(args, "sha256", bay_str(sha));
+    bay_map_set(args, "size", bay_int((int64_t)len));
+    bay_map_set(args, "offset", bay_int(100));
+    bay_map_set(args, "data", bay_bin(bytes, 10));
+    cr_assert_eq(bay_command(c, "package.put", args, 5000, &reply, &err), BAY_EINVAL);
+    cr_assert(strstr(err.message, "package part at byte 100, but 0 bytes were received: send the parts in order"),
+              "%s", err.message);
+    bay_value_free(args);
+    /* Bytes that are not the package announced. */
+    memcpy(wrong, sha, sizeof wrong);
+    wrong[0] = wrong[0] == 'a' ? 'b' : 'a';
+    cr_assert_eq(send(bytes, len, wrong, 4096, &err), BAY_EINVAL);
+    cr_assert(strstr(err.message, "not ") && strstr(err.message, "as announced: it changed or was damaged on the way"),
+              "%s", err.message);
+    cr_assert_eq(place(wrong, &err), BAY_ENOENT);
+    cr_assert(strstr(err.message, "was received whole: send it with package.put first"), "%s", err.message);
+    nothing_left();
+    /* Other malformed parts. */
+    args = bay_map();
+    bay_map_set(args, "sha256", bay_str("ABC"));
+    cr_assert_eq(bay_command(c, "package.put", args, 5000, &reply, &err), BAY_EINVAL);
+    cr_assert(strstr(err.message, "its SHA-256 in 64 lowercase hex digits"), "%s", err.message);
+    bay_map_set(args, "sha256", bay_str(sha));
+    bay_map_set(args, "size", bay_int(1LL << 40));
+    cr_assert_eq(bay_command(c, "package.put", args, 5000, &reply, &err), BAY_EINVAL);
+    cr_assert(strstr(err.message, "a package's \"size\" is 1 to "), "%s", err.message);
+    bay_value_free(args);
+    /* In 4 KiB parts, the real one installs. */
+    cr_assert_eq(send(bytes, len, sha, 4096, &err), 0, "%s", err.message);
+    cr_assert_eq(place(sha, &err), 0, "%s", err.message);
+    cr_assert(h_wait_state(c, "example/hello", "loaded", H_WAIT_MS));
+    free(bytes);
+}
+
+/* refused_package makes DIR/evil.bayplug with /bin/tar (tar_args, FILE standing for it), sends it as a host
+ * and asserts plugbayd's refusal: code, a message holding why, nothing left. */
+static void refused_package(const char *const *tar_args, int code, const char *why)
+{
+    char file[700], sha[65], out[256], err_text[1024];
+    snprintf(file, sizeof file, "%s/evil.bayplug", h.dir);
+    const char *argv[16] = {"/bin/tar"};
+    size_t n = 1;
+    for (size_t i = 0; tar_args[i] && n < 15; i++)
+        argv[n++] = strcmp(tar_args[i], "FILE") == 0 ? file : tar_args[i];
+    argv[n] = NULL;
+    cr_assert_eq(h_run(&h, argv, out, sizeof out, err_text, sizeof err_text), 0, "tar: %s", err_text);
+    size_t len;
+    char *bytes = slurp(file, &len);
+    sha_of(file, sha);
+    bay_error err;
+    cr_assert_eq(send(bytes, len, sha, 65536, &err), 0, "%s", err.message);
+    cr_assert_eq(place(sha, &err), code, "%s", err.message);
+    cr_assert(strstr(err.message, why), "\"%s\" is not in: %s", why, err.message);
+    free(bytes);
+    nothing_left();
+}
+
+/* make writes the files of a would-be package in DIR/evil: a plugin.json with an id, and what the test adds. */
+static void make(const char *manifest)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/evil", h.dir);
+    mkdir(path, 0755);
+    strcat(path, "/plugin.json");
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(manifest ? manifest
+                   : "{\"id\": \"evil/one\", \"name\": \"e\", \"version\": \"1.0.0\", \"language\": \"c\", \"entry\": "
+                     "\"plugin.so\", \"provides\": []}",
+          f);
+    fclose(f);
+}
+
+Test(packages, a_package_climbing_out_linking_out_without_an_id_or_not_a_package_is_refused_leaving_nothing)
+{
+    char dir[700];
+    snprintf(dir, sizeof dir, "%s/evil", h.dir);
+    make(NULL);
+    /* An entry named ../escaped (-P keeps it as written): unpacked, it would land beside the plugin folders. */
+    char escaped[700];
+    snprintf(escaped, sizeof escaped, "%s/escaped", h.dir);
+    FILE *f = fopen(escaped, "w");
+    cr_assert_not_null(f);
+    fclose(f);
+    refused_package((const char *const[]){"-czPf", "FILE", "-C", dir, "plugin.json", "../escaped", NULL}, BAY_EPERM,
+                    "a path may not leave the package");
+    /* A symbolic link out. */
+    char link_path[760];
+    snprintf(link_path, sizeof link_path, "%s/passwd", dir);
+    cr_assert_eq(symlink("/etc/passwd", link_path), 0);
+    refused_package((const char *const[]){"-czf", "FILE", "-C", dir, "plugin.json", "passwd", NULL}, BAY_EPERM,
+                    "a symbolic link");
+    unlink(link_path);
+    /* No id: a package must say which plugin it is. */
+    make("{\"name\": \"e\", \"version\": \"1.0.0\", \"language\": \"c\", \"entry\": \"plugin.so\", \"provides\": []}");
+    refused_package((const char *const[]){"-czf", "FILE", "-C", dir, "plugin.json", NULL}, BAY_EMANIFEST,
+                    "plugin.json has no \"id\"");
+    /* Not gzip at all. */
+    make(NULL);
+    refused_package((const char *const[]){"-cf", "FILE", "-C", dir, "plugin.json", NULL}, BAY_EINVAL,
+                    "not a plugbay package");
+}
+
+Test(signed_packages, under_require_signed_an_unsigned_package_is_refused_and_a_signed_one_installs)
+{
+    char out[1024], err[1024];
+    const char *all[] = {"--grant-all", NULL};
+    cr_assert_eq(install(pkg, all, out, sizeof out, err, sizeof err), 1);
+    cr_assert(strstr(err, "refused by --signature-policy require-signed: ") && strstr(err, "is not signed"), "%s",
+              err);
+    nothing_left();
+    cr_assert_eq(install(signed_, all, out, sizeof out, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(out, "example/hello: loaded\n");
+    cr_assert(h_log_contains(&h, "[example/hello] 2 files signed by trusted key "), "the log names the signer");
+}
