@@ -165,6 +165,15 @@ Test(roles, a_host_calls_what_it_was_granted_and_nothing_else_on_either_path)
     expect_refused(&o, "may not run install: it needs role admin");
     as_other(&o, (const char *[]){"grant", "example/hello", "--grant", "call:*", NULL});
     expect_refused(&o, "may not run grant: it needs role admin");
+    /* A package: not one part of it is taken from a host that is no admin. */
+    char pkg[64], err[512];
+    snprintf(pkg, sizeof pkg, "/tmp/plugbay-roles-%d.bayplug", (int)getpid());
+    const char *pack[] = {BAY_BIN_DIR "/plugbay", "pack", BAY_EXAMPLE_PLUGIN_DIR "/example/hello", "-o", pkg, NULL};
+    cr_assert_eq(h_run(&h, pack, NULL, 0, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(chmod(pkg, 0644), 0);
+    as_other(&o, (const char *[]){"install", pkg, "--grant-all", NULL});
+    unlink(pkg);
+    expect_refused(&o, "may not run package.put: it needs role admin");
     admin_still_served();
 }
 
