@@ -255,6 +255,15 @@ int h_command(bay_conn *c, const char *command, const char *id, bay_error *err)
     return rc;
 }
 
+int h_install_all(bay_conn *c, const char *id, bay_error *err)
+{
+    bay_value *a = id_args(id);
+    bay_map_set(a, "grant_all", bay_bool(true));
+    int rc = bay_command(c, "install", a, 30000, NULL, err);
+    bay_value_free(a);
+    return rc;
+}
+
 static bay_value *info(bay_conn *c, const char *id)
 {
     bay_value *a = id_args(id), *out = NULL;

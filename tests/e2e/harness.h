@@ -88,6 +88,9 @@ void h_log_tail(const harness *h);
 /* h_command runs a broker command with {"id": id} and returns its code. */
 int h_command(bay_conn *c, const char *command, const char *id, bay_error *err);
 
+/* h_install_all installs plugin id granting all it asks, as `install ID --grant-all`: 0 once it settled, or the code. */
+int h_install_all(bay_conn *c, const char *id, bay_error *err);
+
 /* h_call_str calls name with one string argument (or none when arg is NULL)
  * and, on success, copies a string result into out. Returns the code. */
 int h_call_str(bay_conn *c, const char *name, const char *arg, int timeout_ms, char *out, size_t len,

@@ -54,13 +54,8 @@ static void start_with(const char *const *extra)
     h.manual = true; /* no --autoinstall: a package is installed as an admin says */
     h_start(&h, extra);
     c = h_connect(&h, "test-packages");
-    bay_value *args = bay_map(), *reply = NULL;
-    bay_map_set(args, "id", bay_str("test/slow"));
-    bay_map_set(args, "grant_all", bay_bool(true));
     bay_error e;
-    cr_assert_eq(bay_command(c, "install", args, 10000, &reply, &e), 0, "%s", e.message);
-    bay_value_free(args);
-    bay_value_free(reply);
+    cr_assert_eq(h_install_all(c, "test/slow", &e), 0, "%s", e.message);
     const char *loaded[] = {"test/slow", NULL};
     h_wait_loaded(c, loaded);
 }

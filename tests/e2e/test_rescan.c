@@ -122,13 +122,8 @@ Test(rescan, a_folder_copied_in_becomes_installable_without_autoinstall, .init =
     cr_assert_str_eq(state, "available", "without --autoinstall, a found plugin waits for install");
     h_copy_plugin(&h, "example/audit", "me/cupper");
     cr_assert(h_wait_until(listed, "me/cupper", H_WAIT_MS), "me/cupper, copied in, was never found");
-    bay_value *a = bay_map(), *out = NULL;
-    bay_map_set(a, "id", bay_str("me/cupper"));
-    bay_map_set(a, "grant_all", bay_bool(true));
     bay_error err;
-    cr_assert_eq(bay_command(c, "install", a, 10000, &out, &err), 0, "install: %s", err.message);
-    bay_value_free(a);
-    bay_value_free(out);
+    cr_assert_eq(h_install_all(c, "me/cupper", &err), 0, "install: %s", err.message);
     cr_assert(h_wait_state(c, "me/cupper", "loaded", H_WAIT_MS));
 }
 
