@@ -196,7 +196,9 @@ static int dial(nng_socket s, const char *url, bay_error *err)
     }
     if (rv == 0)
         rv = nng_dialer_start(d, 0);
-    if (rv == NNG_ECRYPTO || rv == NNG_EPEERAUTH || (rv == NNG_ECLOSED && strncmp(url, "tls+", 4) == 0))
+    /* plugbayd refusing the handshake may end the connection before the client's TLS sees why: closed or shut. */
+    bool tls = strncmp(url, "tls+", 4) == 0;
+    if (rv == NNG_ECRYPTO || rv == NNG_EPEERAUTH || (tls && (rv == NNG_ECLOSED || rv == NNG_ECONNSHUT)))
         return bay_error_set(err, BAY_ECONN, NULL,
                              "cannot connect to plugbayd at %s: the TLS handshake failed (%s): plugbayd's "
                              "certificate must chain to PLUGBAY_TLS_CA and name the host (PLUGBAY_TLS_SERVER_NAME), "
