@@ -249,6 +249,11 @@ typedef struct broker {
      * or fast, ended (route.c, fastpath.c). */
     void (*worker_gone)(struct broker *b, plugin *p, bool other, const char *why); /* other: p->other's */
     void (*drained)(struct broker *b, plugin *p);
+    /* What lifecycle.c tells the module above it that swaps plugins'
+     * versions (loop.c sets it to update.c's): a reload of p ended, its new
+     * worker serving (ok) or gone before it loaded (why). */
+    void (*reloaded)(struct broker *b, plugin *p, bool ok, const char *why);
+    struct updates *updates; /* versions swapped whose reload has not ended (update.c) */
     int64_t next_memory_check_ms; /* when supervise.c next looks at the workers' memory */
     bool waking, wake_again; /* lifecycle.c is waking waiting plugins; a state change asked for another round */
     struct broker_queue {   /* what NNG's threads hand this thread: frames and departures (conn.c) */

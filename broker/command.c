@@ -9,6 +9,7 @@
 #include "logs.h"
 #include "route.h"
 #include "supervise.h"
+#include "update.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -310,6 +311,25 @@ static int cmd_install_package(broker *b, plugin *p, const bay_value *args, bay_
     return rc;
 }
 
+/* cmd_update_package swaps in the version of an installed plugin in the
+ * package received whole (update.h) and reloads it; answers (once settled)
+ * about that plugin. */
+static int cmd_update_package(broker *b, plugin *p, const bay_value *args, bay_value **out, bay_error *err)
+{
+    int rc = update_place(b, args, &p, err);
+    if (rc == 0 && (rc = update_reload(b, p, err)) == 0)
+        *out = bay_str(p->id);
+    return rc;
+}
+
+/* cmd_rollback swaps in the version p ran before (update.h) and reloads it. */
+static int cmd_rollback(broker *b, plugin *p, const bay_value *args, bay_value **out, bay_error *err)
+{
+    (void)args, (void)out;
+    int rc = update_rollback(b, p, err);
+    return rc ? rc : update_reload(b, p, err);
+}
+
 static int cmd_uninstall(broker *b, plugin *p, const bay_value *args, bay_value **out, bay_error *err)
 {
     (void)args, (void)out;
@@ -364,16 +384,8 @@ static int cmd_grant(broker *b, plugin *p, const bay_value *args, bay_value **ou
     bay__manifest_free(now);
     if (rc)
         return rc;
-    size_t had = bay__strv_len((const char *const *)sp->granted), more = bay__strv_len((const char *const *)chosen);
-    const char **list = calloc(had + more + 1, sizeof *list); /* state.c keeps each permission once */
     bay_error e;
-    if (list) {
-        memcpy(list, sp->granted, had * sizeof *list);
-        memcpy(list + had, chosen, more * sizeof *list);
-    }
-    rc = list ? bay__state_set_granted(b->state, p->id, list, &e)
-              : bay_error_set(&e, BAY_ENOMEM, NULL, "out of memory");
-    free(list);
+    rc = bay__state_add_granted(b->state, p->id, (const char *const *)chosen, &e);
     bay__strv_free(chosen);
     if (rc)
         return not_saved(p, "not granted", &e, err);
@@ -596,6 +608,8 @@ static const command commands[] = {
     {"install", BAY_ROLE_ADMIN, true, true, cmd_install},
     {"package.put", BAY_ROLE_ADMIN, false, false, cmd_package_put},
     {"install.package", BAY_ROLE_ADMIN, false, true, cmd_install_package},
+    {"update.package", BAY_ROLE_ADMIN, false, true, cmd_update_package},
+    {"rollback", BAY_ROLE_ADMIN, true, true, cmd_rollback},
     {"uninstall", BAY_ROLE_ADMIN, true, true, cmd_uninstall},
     {"enable", BAY_ROLE_ADMIN, true, true, cmd_enable},
     {"disable", BAY_ROLE_ADMIN, true, true, cmd_disable},

@@ -145,22 +145,20 @@ int incoming_put(broker *b, const bay_value *args, bay_value **out, bay_error *e
     return 0;
 }
 
-/* read_id reads the id of the package unpacked in dir (its manifest's: unpacking checked it is there). */
-static int read_id(const char *dir, char *id, size_t len, bay_error *err)
+/* read_manifest reads the manifest of the package unpacked in dir into *m (unpacking checked it is valid, with an id). */
+static int read_manifest(const char *dir, bay__manifest **m, bay_error *err)
 {
     char *text = NULL;
     size_t n;
     struct stat st;
-    bay__manifest *m = NULL;
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     int e = fd < 0 ? errno : bay__file_read_small(fd, "plugin.json", O_NOFOLLOW, BAY_MANIFEST_MAX, &text, &n, &st);
     if (fd >= 0)
         close(fd);
-    int rc = e ? bay_error_set(err, BAY_EIO, NULL, "%s/plugin.json: %s", dir, strerror(e))
-               : bay__manifest_parse(text, "plugin.json", dir, NULL, &m, err);
-    if (rc == 0)
-        snprintf(id, len, "%s", m->id);
-    bay__manifest_free(m);
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/plugin.json", dir);
+    int rc = e ? bay_error_set(err, BAY_EIO, NULL, "%s: %s", path, strerror(e))
+               : bay__manifest_parse(text, path, dir, NULL, m, err);
     free(text);
     return rc;
 }
@@ -191,46 +189,54 @@ static void remove_folder(const broker *b, const char *id)
         ;
 }
 
-/* move_in checks the package unpacked in staging and renames it to its
- * plugin's folder: the id it declares must be free, its signature good enough
- * for plugbayd's policy. Writes the id to id. */
-static int move_in(broker *b, const char *staging, char *id, size_t len, bay_error *err)
-{
-    char dest[PATH_MAX];
-    int rc = read_id(staging, id, len, err);
-    if (rc)
-        return rc;
-    snprintf(dest, sizeof dest, "%s/%s", b->opt.plugins_dir, id);
-    if (broker_plugin(b, id) || access(dest, F_OK) == 0)
-        return bay_error_set(err, BAY_EEXIST, id,
-                             "the plugins folder has %s already; uninstall it and remove its folder first", id);
-    if ((rc = lifecycle_signature(b, id, staging, err)) || (rc = make_parents(b, id, err)))
-        return rc;
-    if (renameat2(AT_FDCWD, staging, AT_FDCWD, dest, RENAME_NOREPLACE) != 0)
-        return bay_error_set(err, errno == EEXIST ? BAY_EEXIST : BAY_EIO, id, "cannot move the package into %s: %s",
-                             dest, strerror(errno));
-    return 0;
-}
-
-int incoming_place(broker *b, const bay_value *args, plugin **p, bay_error *err)
+int incoming_unpack(broker *b, const bay_value *args, char *staging, bay__manifest **m, bay_error *err)
 {
     const char *sha;
+    char file[PATH_MAX];
+    *m = NULL;
     int rc = sha_of(args, &sha, err);
     if (rc)
         return rc;
-    char file[PATH_MAX], staging[PATH_MAX], id[BAY_PLUGIN_ID_MAX + 1];
     received(b, sha, BAY_PKG_SUFFIX, file);
     if (access(file, F_OK) != 0)
         return bay_error_set(err, BAY_ENOENT, NULL,
                              "no package with SHA-256 %s was received whole: send it with package.put first", sha);
     /* Hidden, so that no scan takes it for a plugin; in the plugins folder, so that it moves in by a rename. */
-    snprintf(staging, sizeof staging, "%s/.incoming-%.16s", b->opt.plugins_dir, sha);
+    snprintf(staging, PATH_MAX, "%s/.incoming-%.16s", b->opt.plugins_dir, sha);
     bay__file_remove_tree(AT_FDCWD, staging);
     rc = bay__pkg_unpack(file, staging, NULL, err);
-    if (rc == 0)
-        rc = move_in(b, staging, id, sizeof id, err);
-    bay__file_remove_tree(AT_FDCWD, staging);
     unlink(file);
+    if (rc == 0 && (rc = read_manifest(staging, m, err)) == 0)
+        rc = lifecycle_signature(b, (*m)->id, staging, err);
+    if (rc) {
+        bay__manifest_free(*m);
+        *m = NULL;
+        bay__file_remove_tree(AT_FDCWD, staging);
+    }
+    return rc;
+}
+
+int incoming_place(broker *b, const bay_value *args, plugin **p, bay_error *err)
+{
+    char staging[PATH_MAX], dest[PATH_MAX], id[BAY_PLUGIN_ID_MAX + 1];
+    bay__manifest *m;
+    int rc = incoming_unpack(b, args, staging, &m, err);
+    if (rc)
+        return rc;
+    snprintf(id, sizeof id, "%s", m->id);
+    bay__manifest_free(m);
+    snprintf(dest, sizeof dest, "%s/%s", b->opt.plugins_dir, id);
+    if (broker_plugin(b, id) || access(dest, F_OK) == 0)
+        rc = bay_error_set(err, BAY_EEXIST, id,
+                           "the plugins folder has %s already; uninstall it and remove its folder first, or update "
+                           "it with `plugbay update FILE`",
+                           id);
+    if (rc == 0)
+        rc = make_parents(b, id, err);
+    if (rc == 0 && renameat2(AT_FDCWD, staging, AT_FDCWD, dest, RENAME_NOREPLACE) != 0)
+        rc = bay_error_set(err, errno == EEXIST ? BAY_EEXIST : BAY_EIO, id, "cannot move the package into %s: %s",
+                           dest, strerror(errno));
+    bay__file_remove_tree(AT_FDCWD, staging);
     if (rc)
         return rc;
     if ((rc = lifecycle_rescan(b, NULL, err)) == 0 && (*p = broker_plugin(b, id)) == NULL)

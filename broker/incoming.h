@@ -11,6 +11,7 @@
 #define BAY_INCOMING_H
 
 #include "broker.h"
+#include "manifest.h"
 
 /* incoming_init makes STATE/incoming and removes what an earlier plugbayd left
  * in it. Returns 0 or BAY_EIO with err set. */
@@ -20,6 +21,15 @@ int incoming_init(broker *b, bay_error *err);
  * bytes received so far, or BAY_EINVAL (a part out of order, too large, a
  * bad sha256, or the whole not matching it), BAY_EIO with err set. */
 int incoming_put(broker *b, const bay_value *args, bay_value **out, bay_error *err);
+
+/* incoming_unpack unpacks the package received whole with the sha256 of args
+ * into a new hidden folder of the plugins folder, staging (PATH_MAX bytes),
+ * with every check of the package and its signature checked under
+ * plugbayd's policy, and reads its manifest into *m (the caller's; its dir is
+ * staging): 0, or the step's code with err set and nothing left. The received
+ * file is removed either way; on success the caller moves staging away or
+ * removes it (BAY_ENOENT: no such package was received). */
+int incoming_unpack(broker *b, const bay_value *args, char *staging, bay__manifest **m, bay_error *err);
 
 /* incoming_place unpacks the package received whole with the sha256 of args
  * into the plugins folder and rescans it: 0 with *p the plugin it holds (not

@@ -1001,6 +1001,8 @@ static int switch_over(broker *b, plugin *p, bay_error *err)
     bay__log(BAY_LOG_INFO, p->id, "reloaded: worker %d serves version %s; worker %d finishes its calls, then stops",
             p->proc.pid, p->m->version, p->other.pid);
     set_state(b, p, PS_LOADED, NULL);
+    if (b->reloaded)
+        b->reloaded(b, p, true, NULL);
     lifecycle_settle(b, p);
     retire(b, p);
     return 0;
@@ -1048,6 +1050,8 @@ static void other_gone(broker *b, plugin *p, const char *why)
     if (was == RELOAD_STARTING) {
         bay__manifest_free(p->life.next);
         p->life.next = NULL;
+        if (b->reloaded)
+            b->reloaded(b, p, false, why);
         snprintf(msg, sizeof msg, "%s was not reloaded: %s; version %s keeps serving", p->id, why,
                  p->m ? p->m->version : "?");
         bay__log(BAY_LOG_WARN, p->id, "%s", msg);

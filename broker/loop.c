@@ -8,6 +8,7 @@
 #include "provide.h"
 #include "route.h"
 #include "supervise.h"
+#include "update.h"
 #include "watch.h"
 
 #include <errno.h>
@@ -201,6 +202,7 @@ int loop_run(broker *b)
     b->dispatch = &frames;
     b->worker_gone = lifecycle_worker_gone;
     b->drained = lifecycle_drained;
+    b->reloaded = update_reloaded;
     conn_on_host_gone(b, provide_host_gone);
     conn_on_host_gone(b, fastpath_host_gone);
     conn_on_host_gone(b, route_host_gone);
@@ -274,6 +276,7 @@ int loop_run(broker *b)
     supervise_kill_all(b);
     route_free(b);
     command_free(b);
+    update_free(b);
     fastpath_free(b);
     conn_close_all(b);
     lifecycle_free(b);

@@ -648,6 +648,23 @@ int bay__state_set_granted(bay__state *s, const char *id, const char *const *gra
     return 0;
 }
 
+int bay__state_add_granted(bay__state *s, const char *id, const char *const *more, bay_error *err)
+{
+    size_t at;
+    int rc = installed(s, id, &at, err);
+    if (rc)
+        return rc;
+    size_t had = bay__strv_len((const char *const *)s->v[at]->granted), n = bay__strv_len(more);
+    const char **all = calloc(had + n + 1, sizeof *all);
+    if (all == NULL)
+        return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
+    memcpy(all, s->v[at]->granted, had * sizeof *all);
+    memcpy(all + had, more, n * sizeof *all);
+    rc = bay__state_set_granted(s, id, all, err);
+    free(all);
+    return rc;
+}
+
 int bay__state_set_order(bay__state *s, const char *id, const int64_t *order, bay_error *err)
 {
     size_t at;

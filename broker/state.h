@@ -111,6 +111,10 @@ int bay__state_set_failed(bay__state *s, const char *id, const char *reason, bay
  * listed, and saves. Same errors as above. */
 int bay__state_set_granted(bay__state *s, const char *id, const char *const *granted, bay_error *err);
 
+/* bay__state_add_granted adds more (NULL-terminated; NULL = none) to plugin
+ * id's granted permissions, each kept once, and saves. Same errors as above. */
+int bay__state_add_granted(bay__state *s, const char *id, const char *const *more, bay_error *err);
+
 /* bay__state_set_order sets plugin id's place in load order to *order, or
  * forgets it when order is NULL (the manifest's "order" counts again), and
  * saves. BAY_EINVAL when *order is outside -2147483648..2147483647; else the

@@ -40,6 +40,11 @@ static const command commands[] = {
     {"info", BROKER_COMMAND, {"ID"}, "", "show a plugin's manifest and runtime state", .render = render_info},
     {"install", BROKER_COMMAND, {"ID|FILE"}, " [--grant PERM]... [--grant-all]",
      "install a discovered plugin, granting the permissions it asks for (asks on a terminal)", .render = render_state},
+    {"update", BROKER_COMMAND, {"FILE"}, " [--grant PERM]... [--grant-all]",
+     "update an installed plugin to the version in package FILE, without a failed call; a version that fails to "
+     "load is rolled back", .render = render_state},
+    {"rollback", BROKER_COMMAND, {"ID"}, "", "return a plugin to the version it ran before an update",
+     .render = render_state},
     {"grant", BROKER_COMMAND, {"ID"}, " [--grant PERM]... [--grant-all]",
      "grant an installed plugin more of the permissions it asks for", .render = render_state},
     {"uninstall", BROKER_COMMAND, {"ID"}, "", "unload and uninstall a plugin", .render = render_state},
@@ -580,11 +585,13 @@ static int consent(request *r)
     return rc;
 }
 
-/* install_package runs `install FILE`: reads what the package is and asks
- * (consent as for an id), sends it to plugbayd in parts, and has plugbayd
- * check, place and install it (docs/packages.md). Returns the exit status. */
-static int install_package(const command *cmd, request *r)
+/* send_package runs `install FILE` and `update FILE`: reads what the
+ * package is and asks (for an install, consent as for an id), sends it to
+ * plugbayd in parts, and has plugbayd check it and install it or update to
+ * it (docs/packages.md). Returns the exit status. */
+static int send_package(const command *cmd, request *r)
 {
+    bool install = strcmp(cmd->name, "install") == 0;
     package_facts f;
     bay_error e;
     bay_conn *conn = NULL;
@@ -593,7 +600,7 @@ static int install_package(const command *cmd, request *r)
         return failure(&e);
     snprintf(what, sizeof what, "%s %s (from %s, %s%s)", f.id, f.version, r->words[1],
              f.key_id[0] ? "signed with key " : "not signed", f.key_id);
-    int rc = !r->ngrants && !r->grant_all && isatty(STDIN_FILENO) ? ask(r, what, f.id, f.asked) : 0;
+    int rc = install && !r->ngrants && !r->grant_all && isatty(STDIN_FILENO) ? ask(r, what, f.id, f.asked) : 0;
     if (rc) {
         package_facts_free(&f);
         return rc;
@@ -605,7 +612,7 @@ static int install_package(const command *cmd, request *r)
     if (rc == 0)
         rc = package_send(conn, r->words[1], &f, r->timeout_ms, &e);
     if (rc == 0)
-        rc = bay_command(conn, "install.package", args, r->timeout_ms, &reply, &e);
+        rc = bay_command(conn, install ? "install.package" : "update.package", args, r->timeout_ms, &reply, &e);
     if (conn)
         bay_close(conn);
     if (rc == 0 && r->json)
@@ -672,8 +679,9 @@ static int run_command_line(int argc, char **argv)
         return usage_error(cmd, "unexpected argument \"%s\"", r.words[want + 1]);
     bool add = strcmp(cmd->name, "host.add") == 0;
     if ((r.ngrants || r.grant_all) && strcmp(cmd->name, "install") != 0 && strcmp(cmd->name, "grant") != 0 &&
-        !(add && !r.grant_all))
-        return usage_error(cmd, "--grant only goes with install, grant and host add, --grant-all with install and grant");
+        strcmp(cmd->name, "update") != 0 && !(add && !r.grant_all))
+        return usage_error(cmd, "--grant only goes with install, update, grant and host add, --grant-all with install, "
+                                "update and grant");
     if ((r.uid || r.role) && !add)
         return usage_error(cmd, "--uid and --role only go with host add");
     bool logs = strcmp(cmd->name, "logs") == 0;
@@ -702,8 +710,9 @@ static int run_command_line(int argc, char **argv)
         return run_offline(cmd, &r);
 
     struct stat st;
-    if (strcmp(cmd->name, "install") == 0 && stat(r.words[1], &st) == 0 && S_ISREG(st.st_mode))
-        return install_package(cmd, &r);
+    if (strcmp(cmd->name, "update") == 0 ||
+        (strcmp(cmd->name, "install") == 0 && stat(r.words[1], &st) == 0 && S_ISREG(st.st_mode)))
+        return send_package(cmd, &r);
     bay_value *args = NULL;
     if (cmd->kind == CALL && (rc = call_args(cmd, r.words[2], &args)) != 0)
         return rc;

@@ -1,6 +1,8 @@
 /* tests/e2e/test_packages.c — plugbay install FILE: a package sent to plugbayd, checked, placed and installed; every bad one refused leaving nothing. */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,8 +136,8 @@ Test(packages, a_package_installs_loads_and_answers_and_the_audit_shows_no_bytes
     cr_assert(h_log_contains(&h, "\"data\":\"10240 bytes\"}: done"));
     /* The same package again: the plugins folder has it. */
     cr_assert_eq(install(pkg, all, out, sizeof out, err, sizeof err), 1);
-    cr_assert(strstr(err, "the plugins folder has example/hello already; uninstall it and remove its folder first "
-                          "(BAY_EEXIST)"),
+    cr_assert(strstr(err, "the plugins folder has example/hello already; uninstall it and remove its folder first, "
+                          "or update it with `plugbay update FILE` (BAY_EEXIST)"),
               "%s", err);
 }
 
@@ -324,4 +326,132 @@ Test(signed_packages, under_require_signed_an_unsigned_package_is_refused_and_a_
     cr_assert_eq(install(signed_, all, out, sizeof out, err, sizeof err), 0, "%s", err);
     cr_assert_str_eq(out, "example/hello: loaded\n");
     cr_assert(h_log_contains(&h, "[example/hello] 2 files signed by trusted key "), "the log names the signer");
+}
+
+/* ---- update and rollback ------------------------------------------------------------- */
+
+/* version packs example/hello as version, its greeting greeting, its entry entry and asking for perm (NULL: none)
+ * too, into DIR/vVERSION.bayplug, whose path it writes to file (700 bytes) and returns. */
+static const char *version(char *file, const char *version, const char *greeting, const char *entry, const char *perm)
+{
+    char dir[700], manifest[1024], src[600];
+    snprintf(dir, sizeof dir, "%s/v%s", h.dir, version);
+    snprintf(src, sizeof src, "%s/example/hello/plugin.so", BAY_EXAMPLE_PLUGIN_DIR);
+    cr_assert_eq(mkdir(dir, 0755), 0);
+    const char *cp[] = {"/bin/cp", src, dir, NULL};
+    cr_assert_eq(h_run(&h, cp, NULL, 0, NULL, 0), 0);
+    snprintf(manifest, sizeof manifest,
+             "{\"id\": \"example/hello\", \"name\": \"Hello\", \"version\": \"%s\", \"language\": \"c\", \"entry\": "
+             "\"%s\", \"provides\": [{\"name\": \"greet\", \"kind\": \"handle\"}], \"config\": {\"greeting\": \"%s\"}%s%s%s}",
+             version, entry, greeting, perm ? ", \"permissions\": [\"" : "", perm ? perm : "", perm ? "\"]" : "");
+    char path[760];
+    snprintf(path, sizeof path, "%s/plugin.json", dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(manifest, f);
+    fclose(f);
+    snprintf(file, 700, "%s/v%s.bayplug", h.dir, version);
+    PLUGBAY("pack", dir, "-o", file);
+    return file;
+}
+
+/* update runs plugbay update FILE with more words (NULL-terminated): the exit status, stderr in err. */
+static int update(const char *file, const char *const *more, char *err, size_t errlen)
+{
+    const char *argv[16] = {BAY_BIN_DIR "/plugbay", "update", file, "--broker", h.url};
+    size_t n = 5;
+    for (size_t i = 0; more && more[i] && n < 15; i++)
+        argv[n++] = more[i];
+    argv[n] = NULL;
+    char out[512];
+    return h_run(&h, argv, out, sizeof out, err, errlen);
+}
+
+/* greets asks example/hello to greet and returns its answer (static), or "" when the call failed. */
+static const char *greets(bay_conn *with)
+{
+    static _Thread_local char out[600];
+    bay_error e;
+    if (h_call_str(with, "greet", "you", 5000, out, sizeof out, &e) != 0)
+        snprintf(out, sizeof out, "failed: %s", e.message);
+    return out;
+}
+
+/* The host calling in a loop while versions change: how many calls, how many failed, and the first failure. */
+static struct caller {
+    pthread_t thread;
+    atomic_bool stop;
+    long calls, failed;
+    char first[600];
+} caller;
+
+static void *call_on(void *arg)
+{
+    (void)arg;
+    bay_conn *own = h_connect(&h, "test-packages-caller");
+    while (!atomic_load(&caller.stop)) {
+        const char *got = greets(own);
+        caller.calls++;
+        if (strncmp(got, "failed", 6) == 0 && caller.failed++ == 0)
+            snprintf(caller.first, sizeof caller.first, "%s", got);
+    }
+    bay_close(own);
+    return NULL;
+}
+
+Test(packages, an_update_under_load_fails_no_call_a_broken_version_rolls_back_and_rollback_returns)
+{
+    char out[1024], err[1024];
+    const char *all[] = {"--grant-all", NULL};
+    cr_assert_eq(install(pkg, all, out, sizeof out, err, sizeof err), 0, "%s", err);
+    char v2[700], v3[700];
+    version(v2, "1.1.0", "Howdy", "plugin.so", NULL);
+    version(v3, "1.2.0", "Hi", "missing.so", NULL);
+    cr_assert_eq(pthread_create(&caller.thread, NULL, call_on, NULL), 0);
+    cr_assert_eq(update(v2, NULL, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(greets(c), "Howdy, you!");
+    /* A version whose worker cannot load: the one before serves on, its folder back in place. */
+    cr_assert_eq(update(v3, NULL, err, sizeof err), 1);
+    cr_assert(strstr(err, "was not reloaded: load failed: ") && strstr(err, "version 1.1.0 keeps serving"), "%s", err);
+    cr_assert_str_eq(greets(c), "Howdy, you!");
+    char state[32], reason[600];
+    h_plugin_state(c, "example/hello", state, sizeof state, reason, sizeof reason);
+    cr_assert(strstr(reason, "version 1.2.0 failed to load (load failed: ") && strstr(reason, "rolled back to 1.1.0"),
+              "%s", reason);
+    /* Back to the version before the update. */
+    const char *rollback[] = {BAY_BIN_DIR "/plugbay", "rollback", "example/hello", "--broker", h.url, NULL};
+    cr_assert_eq(h_run(&h, rollback, out, sizeof out, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(greets(c), "Hello, you!");
+    atomic_store(&caller.stop, true);
+    pthread_join(caller.thread, NULL);
+    cr_assert_gt(caller.calls, 10);
+    cr_assert_eq(caller.failed, 0, "%ld of %ld calls failed, the first: %s", caller.failed, caller.calls,
+                 caller.first);
+    /* And forward again, from the versions kept. */
+    cr_assert_eq(h_run(&h, rollback, out, sizeof out, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(greets(c), "Howdy, you!", "a rollback from the oldest goes to the newest kept");
+}
+
+Test(packages, an_update_is_refused_when_not_installed_the_same_version_or_new_permissions_not_granted)
+{
+    char out[1024], err[1024];
+    cr_assert_eq(update(pkg, NULL, err, sizeof err), 1);
+    cr_assert(strstr(err, "example/hello is not installed: install it first") && strstr(err, "(BAY_ESTATE)"), "%s",
+              err);
+    const char *all[] = {"--grant-all", NULL};
+    cr_assert_eq(install(pkg, all, out, sizeof out, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(update(pkg, NULL, err, sizeof err), 1);
+    cr_assert(strstr(err, "example/hello runs version 1.0.0 already (BAY_EEXIST)"), "%s", err);
+    char asks[700];
+    version(asks, "2.0.0", "Ahoy", "plugin.so", "net.connect:127.0.0.1:9");
+    cr_assert_eq(update(asks, NULL, err, sizeof err), 1);
+    cr_assert(strstr(err, "example/hello 2.0.0 asks for net.connect:127.0.0.1:9, not granted: update with --grant"),
+              "%s", err);
+    cr_assert_str_eq(greets(c), "Hello, you!", "the version before serves on");
+    const char *rollback[] = {BAY_BIN_DIR "/plugbay", "rollback", "example/hello", "--broker", h.url, NULL};
+    cr_assert_eq(h_run(&h, rollback, out, sizeof out, err, sizeof err), 1);
+    cr_assert(strstr(err, "no other version of example/hello is kept"), "%s", err);
+    const char *grant[] = {"--grant", "net.connect:127.0.0.1:9", NULL};
+    cr_assert_eq(update(asks, grant, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(greets(c), "Ahoy, you!");
 }
