@@ -5,6 +5,7 @@
 #include "depends.h"
 #include "fastpath.h"
 #include "incoming.h"
+#include "inspect.h"
 #include "lifecycle.h"
 #include "logs.h"
 #include "route.h"
@@ -278,12 +279,16 @@ static int cmd_install(broker *b, plugin *p, const bay_value *args, bay_value **
                              plugin_state_name(p->life.state));
     if (p->m == NULL)
         return bay_error_set(err, BAY_EMANIFEST, p->id, "%s cannot be installed: %s", p->id, p->life.reason);
-    char **granted;
+    char **granted = NULL;
     int rc = lifecycle_signature(b, p->id, p->m->dir, err);
     if (rc == 0)
         rc = choose(p, p->m, args, &granted, err);
-    if (rc)
+    if (rc == 0)
+        rc = bay__inspect(p->m, granted, err);
+    if (rc) {
+        bay__strv_free(granted);
         return rc;
+    }
     bay_error e;
     rc = bay__state_install(b->state, p->id, (const char *const *)granted, NULL, &e);
     bay__strv_free(granted);

@@ -145,24 +145,6 @@ int incoming_put(broker *b, const bay_value *args, bay_value **out, bay_error *e
     return 0;
 }
 
-/* read_manifest reads the manifest of the package unpacked in dir into *m (unpacking checked it is valid, with an id). */
-static int read_manifest(const char *dir, bay__manifest **m, bay_error *err)
-{
-    char *text = NULL;
-    size_t n;
-    struct stat st;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int e = fd < 0 ? errno : bay__file_read_small(fd, "plugin.json", O_NOFOLLOW, BAY_MANIFEST_MAX, &text, &n, &st);
-    if (fd >= 0)
-        close(fd);
-    char path[PATH_MAX + 16];
-    snprintf(path, sizeof path, "%s/plugin.json", dir);
-    int rc = e ? bay_error_set(err, BAY_EIO, NULL, "%s: %s", path, strerror(e))
-               : bay__manifest_parse(text, path, dir, NULL, m, err);
-    free(text);
-    return rc;
-}
-
 /* make_parents makes the folders of plugin id's folder below the plugins folder, as the folder itself would be. */
 static int make_parents(const broker *b, const char *id, bay_error *err)
 {
@@ -206,7 +188,7 @@ int incoming_unpack(broker *b, const bay_value *args, char *staging, bay__manife
     bay__file_remove_tree(AT_FDCWD, staging);
     rc = bay__pkg_unpack(file, staging, NULL, err);
     unlink(file);
-    if (rc == 0 && (rc = read_manifest(staging, m, err)) == 0)
+    if (rc == 0 && (rc = bay__manifest_read(staging, staging, m, err)) == 0)
         rc = lifecycle_signature(b, (*m)->id, staging, err);
     if (rc) {
         bay__manifest_free(*m);

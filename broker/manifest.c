@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "file.h"
 #include "csig.h" /* the C signatures of a library binding (bridges/ffi) */
 
 #define SCAN_DEPTH 4          /* how many folders deep plugins are looked for */
@@ -775,6 +776,29 @@ static int where_it_leads(const report *r, const char *plugins_dir, const char *
         return 0;
     return say(r, BAY_EMANIFEST, "its folder leads through a symbolic link to %s: plugbayd follows no link in the "
                                  "plugins folder; move or copy the folder itself into the plugins folder", abs_dir);
+}
+
+int bay__manifest_read(const char *dir, const char *where, bay__manifest **m, bay_error *err)
+{
+    char *text = NULL, path[PATH_MAX + 32];
+    size_t len;
+    struct stat st;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int e = fd < 0 ? errno : bay__file_read_small(fd, "plugin.json", O_NOFOLLOW, BAY_MANIFEST_MAX, &text, &len, &st);
+    if (fd >= 0)
+        close(fd);
+    *m = NULL;
+    if (e == ENOENT)
+        return bay_error_set(err, BAY_EMANIFEST, NULL, "%s: no plugin.json at the top: not a plugin folder", where);
+    if (e == ELOOP || e == EINVAL)
+        return bay_error_set(err, BAY_EMANIFEST, NULL, "%s: plugin.json is not a regular file", where);
+    if (e)
+        return bay_error_set(err, e == ENOMEM ? BAY_ENOMEM : BAY_EIO, NULL, "%s: cannot read plugin.json: %s", where,
+                             e == EFBIG ? "larger than any manifest" : strerror(e));
+    snprintf(path, sizeof path, "%s: plugin.json", where);
+    int rc = bay__manifest_parse(text, path, dir, NULL, m, err);
+    free(text);
+    return rc;
 }
 
 int bay__manifest_load(const char *plugins_dir, const char *id, bay__manifest **out, bay_error *err)

@@ -89,6 +89,14 @@ int bay__manifest_load(const char *plugins_dir, const char *id, bay__manifest **
 int bay__manifest_parse(const char *text, const char *path, const char *dir, const char *id,
                        bay__manifest **out, bay_error *err);
 
+/* bay__manifest_read reads the plugin.json of folder dir (a regular file, not
+ * a link, of at most BAY_MANIFEST_MAX bytes) as bay__manifest_parse does, with
+ * dir as the plugin folder and the "id" field, if any, as its id (a folder
+ * outside the plugins folder: a package's). where ("DIR", "package FILE")
+ * begins each message. BAY_EMANIFEST also when there is no plugin.json or it
+ * is no regular file; BAY_EIO when it cannot be read. */
+int bay__manifest_read(const char *dir, const char *where, bay__manifest **m, bay_error *err);
+
 /* bay__manifest_free frees m. NULL is ignored. */
 void bay__manifest_free(bay__manifest *m);
 

@@ -71,25 +71,12 @@ static void utf8_end(names_utf8 n)
     }
 }
 
-/* read_manifest reads the plugin.json of the folder at into *m (which the
- * caller frees with bay__manifest_free) and checks it; where ("DIR",
+/* read_manifest reads the plugin.json of folder dir into *m (which the
+ * caller frees with bay__manifest_free) and checks it has an id; where ("DIR",
  * "package FILE") begins each message. */
-static int read_manifest(int at, const char *where, bay__manifest **m, bay_error *err)
+static int read_manifest(const char *dir, const char *where, bay__manifest **m, bay_error *err)
 {
-    char *text = NULL, path[PATH_MAX + 32];
-    size_t len;
-    struct stat st;
-    int e = bay__file_read_small(at, "plugin.json", O_NOFOLLOW, BAY_MANIFEST_MAX, &text, &len, &st);
-    if (e == ENOENT)
-        return bay_error_set(err, BAY_EMANIFEST, NULL, "%s: no plugin.json at the top: not a plugin folder", where);
-    if (e == ELOOP || e == EINVAL)
-        return bay_error_set(err, BAY_EMANIFEST, NULL, "%s: plugin.json is not a regular file", where);
-    if (e)
-        return bay_error_set(err, e == ENOMEM ? BAY_ENOMEM : BAY_EIO, NULL, "%s: cannot read plugin.json: %s", where,
-                             e == EFBIG ? "larger than any manifest" : strerror(e));
-    snprintf(path, sizeof path, "%s: plugin.json", where);
-    int rc = bay__manifest_parse(text, path, NULL, NULL, m, err);
-    free(text);
+    int rc = bay__manifest_read(dir, where, m, err);
     if (rc == 0 && (*m)->id == NULL)
         rc = bay_error_set(err, BAY_EMANIFEST, NULL,
                            "%s: plugin.json has no \"id\": a package must say which plugin it is; add "
@@ -395,8 +382,8 @@ int bay__pkg_pack(const char *dir, const char *key_path, const char *out, bay__p
     int fd = open(top, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
     if (fd < 0)
         return bay_error_set(err, BAY_EIO, NULL, "%s: cannot open the plugin folder: %s", top, strerror(errno));
-    rc = read_manifest(fd, top, &m, err);
     close(fd);
+    rc = read_manifest(top, top, &m, err);
     if (rc == 0)
         rc = package_path(top, m->id, m->version, out, res, err);
     if (rc == 0 && key_path)
@@ -639,7 +626,7 @@ static int finish(const unpack *u, const char *dest)
     if (fd < 0)
         return REFUSE(u, BAY_EIO, "cannot open %s: %s", u->staging, strerror(errno));
     snprintf(where, sizeof where, "package %s", u->file);
-    rc = read_manifest(fd, where, &m, u->err);
+    rc = read_manifest(u->staging, where, &m, u->err);
     bay__manifest_free(m);
     if (rc == 0 && fchmod(fd, 0755) != 0)
         rc = REFUSE(u, BAY_EIO, "cannot change the mode of %s: %s", u->staging, strerror(errno));

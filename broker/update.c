@@ -12,6 +12,7 @@
 
 #include "file.h"
 #include "incoming.h"
+#include "inspect.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "manifest.h"
@@ -190,6 +191,8 @@ int update_place(broker *b, const bay_value *args, plugin **p, bay_error *err)
         rc = bay_error_set(err, BAY_EEXIST, m->id, "%s runs version %s already", m->id, m->version);
     if (rc == 0)
         rc = unconsented(b, *p, m, args, err);
+    if (rc == 0)
+        rc = bay__inspect(m, bay__state_find(b->state, m->id)->granted, err);
     kept(b, m->id, (*p && (*p)->m) ? (*p)->m->version : "-", keep);
     if (rc == 0 && (rc = exchange(b, m->id, staging, keep, err)) == 0 &&
         (rc = begin(b, m->id, (*p)->m->version, m->version, false, err)) != 0)

@@ -13,32 +13,24 @@
 #include "file.h"
 #include "manifest.h"
 #include "package.h"
+#include "permission.h"
 #include "signature.h"
 #include "signing.h"
 
 /* what_it_is reads the manifest and the signature of the package unpacked in folder into f. */
 static int what_it_is(const char *file, const char *folder, package_facts *f, bay_error *err)
 {
-    char *text = NULL, where[PATH_MAX + 32];
-    size_t n;
-    struct stat st;
-    int fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int e = fd < 0 ? errno : bay__file_read_small(fd, "plugin.json", O_NOFOLLOW, BAY_MANIFEST_MAX, &text, &n, &st);
-    if (fd >= 0)
-        close(fd);
-    if (e)
-        return bay_error_set(err, BAY_EIO, NULL, "%s: cannot read its plugin.json: %s", file, strerror(e));
-    snprintf(where, sizeof where, "%s: plugin.json", file);
     bay__manifest *m = NULL;
-    int rc = bay__manifest_parse(text, where, folder, NULL, &m, err);
-    free(text);
+    int rc = bay__manifest_read(folder, file, &m, err);
     if (rc)
         return rc;
     snprintf(f->id, sizeof f->id, "%s", m->id);
     snprintf(f->version, sizeof f->version, "%s", m->version);
-    f->asked = bay_array();
-    for (size_t i = 0; f->asked && i < m->npermissions; i++)
-        bay_array_push(f->asked, bay_str(m->permissions[i]));
+    char **asked = permission_requested(m);
+    f->asked = asked ? bay_array() : NULL;
+    for (char **a = asked; f->asked && *a; a++)
+        bay_array_push(f->asked, bay_str(*a));
+    bay__strv_free(asked);
     bay__manifest_free(m);
     bay__sig_info si;
     bay_error unsigned_why;

@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include "file.h"
+#include "inspect.h"
 #include "package.h"
+#include "permission.h"
 #include "render.h"
 #include "signature.h"
 
@@ -88,17 +90,16 @@ int cli_unpack_temp(const char *file, char *tmp, char *folder, bay_error *err)
     return bay__pkg_unpack(file, folder, NULL, err);
 }
 
-/* unpack_signed is cli_unpack_temp for verify: a package without a
- * plugin.sig is refused, with advice that fits a package. */
-static int unpack_signed(const char *file, char *tmp, char *folder, bay_error *err)
+/* has_signature refuses a package (unpacked in folder) without a plugin.sig,
+ * with advice that fits a package. */
+static int has_signature(const char *file, const char *folder, bay_error *err)
 {
-    int rc = cli_unpack_temp(file, tmp, folder, err);
     char sig[PATH_MAX + 16];
     snprintf(sig, sizeof sig, "%s/" BAY_SIG_FILE, folder);
-    if (rc == 0 && access(sig, F_OK) != 0)
-        rc = bay_error_set(err, BAY_EPERM, NULL, "%s is not signed (it has no " BAY_SIG_FILE "); ask its author for a "
-                           "signed package, or make one with `plugbay pack DIR --key FILE`", file);
-    return rc;
+    if (access(sig, F_OK) == 0)
+        return 0;
+    return bay_error_set(err, BAY_EPERM, NULL, "%s is not signed (it has no " BAY_SIG_FILE "); ask its author for a "
+                         "signed package, or make one with `plugbay pack DIR --key FILE`", file);
 }
 
 /* name_package replaces, in err's message, each mention of the folder a
@@ -120,13 +121,31 @@ static void name_package(bay_error *err, const char *folder, const char *file)
     memcpy(err->message, text, n + 1);
 }
 
+/* inspected runs plugbayd's install-time check of the plugin's code (inspect.h) on the plugin folder dir, against
+ * what its manifest asks for; where names it in messages. */
+static int inspected(const char *dir, const char *where, bay_error *err)
+{
+    bay__manifest *m = NULL;
+    int rc = bay__manifest_read(dir, where, &m, err);
+    char **asked = rc ? NULL : permission_requested(m);
+    if (rc == 0)
+        rc = asked ? bay__inspect(m, asked, err) : bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
+    bay__strv_free(asked);
+    bay__manifest_free(m);
+    return rc;
+}
+
 int cli_verify(const signing_args *a, bay_error *err)
 {
     bay__sig_info info;
     struct stat st;
     char tmp[PATH_MAX] = "", folder[PATH_MAX];
     bool package = a->dir && stat(a->dir, &st) == 0 && S_ISREG(st.st_mode);
-    int rc = package ? unpack_signed(a->dir, tmp, folder, err) : 0;
+    int rc = package ? cli_unpack_temp(a->dir, tmp, folder, err) : 0;
+    if (rc == 0)
+        rc = inspected(package ? folder : a->dir, a->dir, err);
+    if (rc == 0 && package)
+        rc = has_signature(a->dir, folder, err);
     if (rc == 0)
         rc = on_folder(bay__signature_verify, a, package ? folder : a->dir, a->trusted, &info, err);
     if (package && rc)

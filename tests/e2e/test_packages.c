@@ -455,3 +455,67 @@ Test(packages, an_update_is_refused_when_not_installed_the_same_version_or_new_p
     cr_assert_eq(update(asks, grant, err, sizeof err), 0, "%s", err);
     cr_assert_str_eq(greets(c), "Ahoy, you!");
 }
+
+/* ---- what the code imports, checked at install -------------------------------------------- */
+
+/* hostile_package packs test/hostile's plugin.so as plugin id, language language (its entry entry) asking for
+ * asks (a JSON array's inside), into DIR/NAME.bayplug (name: id with '/' as '-'), whose path it writes to file. */
+static void hostile_package(char *file, const char *id, const char *language, const char *entry, const char *asks)
+{
+    char dir[700], src[600], manifest[1024], path[760];
+    snprintf(dir, sizeof dir, "%s/%s", h.dir, strchr(id, '/') + 1);
+    snprintf(src, sizeof src, "%s/test/hostile/plugin.so", BAY_TEST_PLUGIN_DIR);
+    cr_assert_eq(mkdir(dir, 0755), 0);
+    snprintf(path, sizeof path, "%s/%s", dir, entry);
+    const char *cp[] = {"/bin/cp", src, path, NULL};
+    cr_assert_eq(h_run(&h, cp, NULL, 0, NULL, 0), 0);
+    snprintf(manifest, sizeof manifest,
+             "{\"id\": \"%s\", \"name\": \"x\", \"version\": \"1.0.0\", \"language\": \"%s\", \"entry\": \"%s\", "
+             "\"provides\": [{\"name\": \"%s.ping\", \"kind\": \"handle\", \"function\": \"ping\"}], "
+             "\"permissions\": [%s]}",
+             id, language, entry, strchr(id, '/') + 1, asks);
+    snprintf(path, sizeof path, "%s/plugin.json", dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(manifest, f);
+    fclose(f);
+    snprintf(file, 700, "%s/%s.bayplug", h.dir, strchr(id, '/') + 1);
+    PLUGBAY("pack", dir, "-o", file);
+}
+
+Test(packages, a_native_plugin_importing_what_it_is_not_granted_is_refused_naming_the_symbol_and_the_permission)
+{
+    char pkg_asks[700], pkg_quiet[700], out[1024], err[2048];
+    hostile_package(pkg_asks, "evil/spawner", "c", "plugin.so", "\"process.spawn\", \"net.connect:127.0.0.1:9\"");
+    hostile_package(pkg_quiet, "evil/quiet", "c", "plugin.so", "");
+    const char *spawn_only[] = {"--grant", "provide:spawner.ping", "--grant", "process.spawn", NULL};
+    cr_assert_eq(install(pkg_asks, spawn_only, out, sizeof out, err, sizeof err), 1);
+    cr_assert(strstr(err, "evil/spawner: plugin.so imports ") &&
+                  strstr(err, ", which works only with a net.connect grant, not granted: the sandbox would refuse it; "
+                              "grant it, or leave the plugin out (BAY_EPERM)"),
+              "%s", err);
+    nothing_left();
+    const char *all[] = {"--grant-all", NULL};
+    cr_assert_eq(install(pkg_quiet, all, out, sizeof out, err, sizeof err), 1);
+    cr_assert(strstr(err, "evil/quiet: plugin.so imports ") &&
+                  strstr(err, "its manifest does not ask for it, so its author must ask for it or leave the call out"),
+              "%s", err);
+    nothing_left();
+    /* verify runs the same check, against what the manifest asks. */
+    const char *verify[] = {BAY_BIN_DIR "/plugbay", "verify", pkg_quiet, NULL};
+    cr_assert_eq(h_run(&h, verify, out, sizeof out, err, sizeof err), 1);
+    cr_assert(strstr(err, "its manifest does not ask for it"), "%s", err);
+    /* Granted all it imports needs, it installs. */
+    cr_assert_eq(install(pkg_asks, all, out, sizeof out, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(out, "evil/spawner: loaded\n");
+}
+
+Test(packages, a_webassembly_module_that_does_not_fit_the_plugin_abi_is_refused_at_install)
+{
+    char file[700], out[1024], err[2048];
+    hostile_package(file, "evil/notwasm", "wasm", "plugin.wasm", ""); /* an ELF file where a module should be */
+    const char *all[] = {"--grant-all", NULL};
+    cr_assert_eq(install(file, all, out, sizeof out, err, sizeof err), 1);
+    cr_assert(strstr(err, "evil/notwasm: plugin.wasm: ") && strstr(err, "(BAY_EPLUGIN)"), "%s", err);
+    nothing_left();
+}
