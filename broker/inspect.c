@@ -49,13 +49,13 @@ static bool allowed(char *const *granted, const char *permission)
     return false;
 }
 
-/* What the walk over a plugin folder checks against, and the first refusal. */
-static struct walk {
+/* What the inspection over a plugin folder checks against, and the first refusal. */
+static struct inspection {
     const bay__manifest *m;
     char *const *granted, *const *requested;
     bay_error *err;
     int rc;
-} walk;
+} inspection;
 
 /* imports checks the undefined symbols of the dynamic symbol table of ELF file e (rel in messages). */
 static int imports(Elf *e, const char *rel)
@@ -73,12 +73,12 @@ static int imports(Elf *e, const char *rel)
                 (name = elf_strptr(e, sh.sh_link, sym.st_name)) == NULL)
                 continue;
             for (size_t k = 0; k < sizeof needs / sizeof *needs; k++)
-                if (strcmp(name, needs[k].symbol) == 0 && !allowed(walk.granted, needs[k].permission))
-                    return bay_error_set(walk.err, BAY_EPERM, walk.m->id,
+                if (strcmp(name, needs[k].symbol) == 0 && !allowed(inspection.granted, needs[k].permission))
+                    return bay_error_set(inspection.err, BAY_EPERM, inspection.m->id,
                                          "%s imports %s, which works only with %s, not granted: the sandbox would "
                                          "refuse it; %s",
                                          rel, name, needs[k].named,
-                                         allowed(walk.requested, needs[k].permission)
+                                         allowed(inspection.requested, needs[k].permission)
                                              ? "grant it, or leave the plugin out"
                                              : "its manifest does not ask for it, so its author must ask for it or "
                                                "leave the call out");
@@ -100,15 +100,15 @@ static int one_file(const char *path, const struct stat *st, int type, struct FT
             close(fd);
         return 0;
     }
-    const char *rel = path + strlen(walk.m->dir) + 1;
+    const char *rel = path + strlen(inspection.m->dir) + 1;
     Elf *e = elf_begin(fd, ELF_C_READ, NULL);
-    walk.rc = e ? imports(e, rel)
-                : bay_error_set(walk.err, BAY_EPLUGIN, walk.m->id, "%s: not an ELF file libelf can read: %s", rel,
+    inspection.rc = e ? imports(e, rel)
+                : bay_error_set(inspection.err, BAY_EPLUGIN, inspection.m->id, "%s: not an ELF file libelf can read: %s", rel,
                                 elf_errmsg(-1));
     if (e)
         elf_end(e);
     close(fd);
-    return walk.rc != 0;
+    return inspection.rc != 0;
 }
 
 /* native checks every ELF file of a C plugin's folder. */
@@ -117,12 +117,12 @@ static int native(const bay__manifest *m, char *const *granted, bay_error *err)
     if (elf_version(EV_CURRENT) == EV_NONE)
         return bay_error_set(err, BAY_EIO, m->id, "libelf: %s", elf_errmsg(-1));
     char **requested = permission_requested(m);
-    walk = (struct walk){m, granted, requested, err, 0};
+    inspection = (struct inspection){m, granted, requested, err, 0};
     int rc = nftw(m->dir, one_file, 16, FTW_PHYS);
     bay__strv_free(requested);
     if (rc < 0)
         return bay_error_set(err, BAY_EIO, m->id, "cannot read %s: %s", m->dir, strerror(errno));
-    return walk.rc;
+    return inspection.rc;
 }
 
 /* module checks a WebAssembly plugin's module: the plugin ABI, and its initial memory within its limit. */
