@@ -205,14 +205,18 @@ static int parse_doc(bay__index *idx, const char *where, bay_error *err)
     return rc ? rc : parse_plugins(idx, where, plugins, err);
 }
 
-int bay__index_parse(const char *text, size_t len, const char *where, bay__index **out, bay_error *err)
+/* load reads len bytes of text as JSON into *doc. */
+static int load(const char *text, size_t len, const char *where, json_t **doc, bay_error *err)
 {
     json_error_t je;
-    *out = NULL;
-    json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
-    if (doc == NULL)
-        return bay_error_set(err, BAY_EINVAL, NULL, "%s: not JSON (line %d column %d: %s); check the index's URL",
-                             where, je.line, je.column, je.text);
+    *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    return *doc ? 0 : bay_error_set(err, BAY_EINVAL, NULL, "%s: not JSON (line %d column %d: %s); check the index's URL",
+                                    where, je.line, je.column, je.text);
+}
+
+/* finish reads doc (which it takes) into a new index *out. */
+static int finish(json_t *doc, const char *where, bay__index **out, bay_error *err)
+{
     bay__index *idx = calloc(1, sizeof *idx);
     if (idx == NULL) {
         json_decref(doc);
@@ -224,6 +228,34 @@ int bay__index_parse(const char *text, size_t len, const char *where, bay__index
         bay__index_free(idx);
     else
         *out = idx;
+    return rc;
+}
+
+int bay__index_parse(const char *text, size_t len, const char *where, bay__index **out, bay_error *err)
+{
+    json_t *doc;
+    *out = NULL;
+    int rc = load(text, len, where, &doc, err);
+    return rc ? rc : finish(doc, where, out, err);
+}
+
+int bay__index_read(const char *text, size_t len, const char *sig, const char *trusted_dir, const char *where,
+                    bay__index **out, bay_error *err)
+{
+    json_t *doc;
+    char key_id[BAY_KEY_ID_SIZE];
+    *out = NULL;
+    int rc = load(text, len, where, &doc, err);
+    if (rc == 0 && (rc = bay__index_verify(text, len, sig, trusted_dir, where, key_id, err)) != 0)
+        json_decref(doc);
+    if (rc == 0)
+        rc = finish(doc, where, out, err);
+    if (rc == 0 && strcmp((*out)->key_id, key_id) != 0) {
+        rc = bay_error_set(err, BAY_EPERM, NULL, "%s: says it is signed by key %s but key %s signed it; ask the "
+                           "index's owner to build it again", where, (*out)->key_id, key_id);
+        bay__index_free(*out);
+        *out = NULL;
+    }
     return rc;
 }
 

@@ -72,6 +72,14 @@ typedef struct bay__index {
  * passed over. */
 int bay__index_parse(const char *text, size_t len, const char *where, bay__index **out, bay_error *err);
 
+/* bay__index_read reads an index as it came from elsewhere: len bytes of
+ * text must be JSON (else BAY_EINVAL, before anything else: the URL is
+ * likely wrong), then sig (index.json.sig's text) must verify it as
+ * bay__index_verify, then it is parsed as bay__index_parse; the key it says
+ * signed it must be the one that did (BAY_EPERM). Sets *out as bay__index_parse. */
+int bay__index_read(const char *text, size_t len, const char *sig, const char *trusted_dir, const char *where,
+                    bay__index **out, bay_error *err);
+
 /* bay__index_free frees idx and what it holds. NULL is ignored. */
 void bay__index_free(bay__index *idx);
 

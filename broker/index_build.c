@@ -249,11 +249,26 @@ static int by_signer(const void *a, const void *b)
     return strcmp((*(const package *const *)a)->sig.key_id, (*(const package *const *)b)->sig.key_id);
 }
 
-/* publisher_json returns the publisher entry of p's signer (NULL when out of memory). */
-static json_t *publisher_json(const package *p, const char *verified_dir, bay_error *err, int *rc)
+/* old_publisher returns the publisher with key_id of the index old (NULL allowed), or NULL. */
+static const bay__index_publisher *old_publisher(const bay__index *old, const char *key_id)
+{
+    for (size_t i = 0; old && i < old->npublishers; i++)
+        if (strcmp(old->publishers[i].key_id, key_id) == 0)
+            return &old->publishers[i];
+    return NULL;
+}
+
+/* publisher_json returns the publisher entry of p's signer (NULL on failure,
+ * with *rc set): verified when its key is in verified_dir or, without one,
+ * when the index old said so. */
+static json_t *publisher_json(const package *p, const char *verified_dir, const bay__index *old, bay_error *err,
+                              int *rc)
 {
     char comment[BAY_KEY_COMMENT_MAX + 1] = "", b64[BAY_KEY_BASE64_SIZE], *line = NULL;
-    bool verified = false;
+    const bay__index_publisher *was = verified_dir ? NULL : old_publisher(old, p->sig.key_id);
+    bool verified = was && was->verified;
+    if (was)
+        snprintf(comment, sizeof comment, "%s", was->comment);
     if (verified_dir &&
         (*rc = bay__signature_trusted_key(verified_dir, p->sig.public_key, comment, sizeof comment, &verified, err)))
         return NULL;
@@ -269,8 +284,9 @@ static json_t *publisher_json(const package *p, const char *verified_dir, bay_er
     return o;
 }
 
-/* publishers_json returns the array of the keys that signed l's packages, sorted by key id. */
-static int publishers_json(const package_list *l, const char *verified_dir, json_t **out, bay_error *err)
+/* publishers_json returns the array of the keys that signed l's packages, sorted by key id, verified as publisher_json says. */
+static int publishers_json(const package_list *l, const char *verified_dir, const bay__index *old, json_t **out,
+                           bay_error *err)
 {
     const package **signed_ = calloc(l->n + 1, sizeof *signed_);
     json_t *pubs = json_array();
@@ -284,7 +300,7 @@ static int publishers_json(const package_list *l, const char *verified_dir, json
     for (size_t i = 0; rc == 0 && i < n; i++) {
         json_t *p = i && strcmp(signed_[i - 1]->sig.key_id, signed_[i]->sig.key_id) == 0
                         ? NULL
-                        : publisher_json(signed_[i], verified_dir, err, &rc);
+                        : publisher_json(signed_[i], verified_dir, old, err, &rc);
         if (p)
             json_array_append_new(pubs, p);
     }
@@ -312,7 +328,7 @@ static int build_doc(const package_list *l, const bay__index *old, const revocat
                                p->file);
     }
     if (rc == 0)
-        rc = publishers_json(l, verified_dir, &pubs, err);
+        rc = publishers_json(l, verified_dir, old, &pubs, err);
     if (rc == 0 && (*doc = json_pack("{s:i, s:s, s:o, s:o}", "format", BAY_INDEX_FORMAT, "key_id", key_id,
                                      "publishers", pubs, "plugins", plugins)) == NULL)
         rc = bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");

@@ -14,7 +14,8 @@
  * key it carries, then writes dir/index.json (sorted, so the same packages
  * give the same bytes) and dir/index.json.sig, its signature by the secret
  * key in key_path; each is replaced atomically. A key of verified_dir's
- * *.pub files (NULL: none) is listed as a verified publisher. Revocations
+ * *.pub files is listed as a verified publisher (with verified_dir NULL,
+ * each publisher stays as the index.json already there said). Revocations
  * in the index.json already there are carried over. Each returns 0 and
  * fills *res, or a bay_errno code with err (NULL allowed) naming the
  * package or file and saying what to do: BAY_EPERM, BAY_EINVAL or
