@@ -29,7 +29,7 @@ typedef struct package {
 
 typedef struct package_list {
     package *v;
-    size_t n, cap;
+    size_t n;
 } package_list;
 
 /* A revocation bay__index_revoke adds; id NULL when none. */
@@ -138,46 +138,33 @@ static int by_id_version(const void *a, const void *b)
     return c ? c : bay__semver_cmp(&x->ver, &y->ver);
 }
 
-/* is_package tells whether name is a package's name that the index lists: *.bayplug, not hidden. */
-static bool is_package(const char *name)
+/* is_package tells whether ent is a package's entry that the index lists: *.bayplug, not hidden (for scandir). */
+static int is_package(const struct dirent *ent)
 {
-    size_t n = strlen(name), s = strlen(BAY_PKG_SUFFIX);
-    return name[0] != '.' && n > s && strcmp(name + n - s, BAY_PKG_SUFFIX) == 0;
-}
-
-/* add_package reads dir/name into a new element of l. */
-static int add_package(const char *dir, const char *name, package_list *l, bay_error *err)
-{
-    char path[PATH_MAX];
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 16;
-        package *v = realloc(l->v, cap * sizeof *v);
-        if (v == NULL)
-            return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
-        l->v = v;
-        l->cap = cap;
-    }
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    int rc = read_package(path, name, &l->v[l->n], err);
-    if (rc)
-        package_free(&l->v[l->n]);
-    else
-        l->n++;
-    return rc;
+    size_t n = strlen(ent->d_name), s = strlen(BAY_PKG_SUFFIX);
+    return ent->d_name[0] != '.' && n > s && strcmp(ent->d_name + n - s, BAY_PKG_SUFFIX) == 0;
 }
 
 /* list_packages reads every package of dir into l, sorted by id and version. */
 static int list_packages(const char *dir, package_list *l, bay_error *err)
 {
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return bay_error_set(err, BAY_EIO, NULL, "%s: cannot open the index folder: %s", dir, strerror(errno));
-    int rc = 0;
-    struct dirent *ent;
-    while (rc == 0 && (ent = readdir(d)) != NULL)
-        if (is_package(ent->d_name))
-            rc = add_package(dir, ent->d_name, l, err);
-    closedir(d);
+    struct dirent **names = NULL;
+    char path[PATH_MAX];
+    int n = scandir(dir, &names, is_package, alphasort), rc = 0;
+    if (n < 0)
+        return bay_error_set(err, BAY_EIO, NULL, "%s: cannot read the index folder: %s", dir, strerror(errno));
+    if ((l->v = calloc((size_t)n + 1, sizeof *l->v)) == NULL)
+        rc = bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
+    for (int i = 0; rc == 0 && i < n; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name);
+        if ((rc = read_package(path, names[i]->d_name, &l->v[l->n], err)) != 0)
+            package_free(&l->v[l->n]);
+        else
+            l->n++;
+    }
+    for (int i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
     if (rc)
         return rc;
     qsort(l->v, l->n, sizeof *l->v, by_id_version);

@@ -38,11 +38,14 @@ static void put(const char *path, const char *text, size_t len)
     close(fd);
 }
 
-static char *slurp(const char *path, size_t *len)
+/* slurp reads the file name of the folder dir (NULL: name is a path) into a new buffer of *len bytes. */
+static char *slurp(const char *dir, const char *name, size_t *len)
 {
-    char *text = NULL;
+    char path[PATH_MAX + 64], *text = NULL;
     struct stat st;
-    cr_assert_eq(bay__file_read_small(AT_FDCWD, path, 0, 1 << 24, &text, len, &st), 0, "cannot read %s", path);
+    snprintf(path, sizeof path, "%s%s%s", dir ? dir : "", dir ? "/" : "", name);
+    int e = bay__file_read_small(AT_FDCWD, path, 0, 1 << 24, &text, len, &st);
+    cr_assert_eq(e, 0, "cannot read %s", path);
     return text;
 }
 
@@ -56,7 +59,7 @@ static void keygen(const char *name, const char *folder, char id[BAY_KEY_ID_SIZE
         return;
     snprintf(pub, sizeof pub, "%s.pub", path);
     snprintf(copy, sizeof copy, "%s/%s.pub", folder, strrchr(name, '/') + 1);
-    char *text = slurp(pub, &len);
+    char *text = slurp(NULL, pub, &len);
     put(copy, text, len);
     free(text);
 }
@@ -116,16 +119,22 @@ static void publish(const char *id, const char *version, const char *extra, cons
     cr_assert_eq(bay__index_publish(pkg, idx_dir, owner, verified, &built, &err), 0, "%s", err.message);
 }
 
+/* read_index reads the index folder's index.json and index.json.sig. */
+static void read_index(char **text, size_t *len, char **sig)
+{
+    size_t slen;
+    *text = slurp(idx_dir, BAY_INDEX_FILE, len);
+    *sig = slurp(idx_dir, BAY_INDEX_SIG_FILE, &slen);
+}
+
 /* load reads the index folder's index.json, verifies it against TMP/trusted and parses it. */
 static bay__index *load(void)
 {
-    char path[PATH_MAX + 16], key_id[BAY_KEY_ID_SIZE];
-    size_t len, slen;
+    char key_id[BAY_KEY_ID_SIZE];
+    size_t len;
     bay__index *idx = NULL;
-    snprintf(path, sizeof path, "%s/" BAY_INDEX_FILE, idx_dir);
-    char *text = slurp(path, &len);
-    snprintf(path, sizeof path, "%s/" BAY_INDEX_SIG_FILE, idx_dir);
-    char *sig = slurp(path, &slen);
+    char *text, *sig;
+    read_index(&text, &len, &sig);
     cr_assert_eq(bay__index_verify(text, len, sig, trusted, "index.json", key_id, &err), 0, "%s", err.message);
     cr_assert_eq(bay__index_parse(text, len, "index.json", &idx, &err), 0, "%s", err.message);
     cr_assert_str_eq(idx->key_id, key_id);
@@ -206,16 +215,14 @@ Test(index, lists_every_version_with_its_manifest_signer_and_digest)
 /* Built again without --verified-keys, publishers stay as verified as they were. */
 Test(index, the_same_packages_give_the_same_bytes)
 {
-    char path[PATH_MAX + 16];
     bay__index_built built;
     size_t alen, blen;
     four_versions();
-    snprintf(path, sizeof path, "%s/" BAY_INDEX_FILE, idx_dir);
-    char *a = slurp(path, &alen);
+    char *a = slurp(idx_dir, BAY_INDEX_FILE, &alen);
     cr_assert_eq(bay__index_build(idx_dir, owner, NULL, &built, &err), 0, "%s", err.message);
     cr_assert_eq(built.npackages, 4);
     cr_assert_eq(built.nplugins, 2);
-    char *b = slurp(path, &blen);
+    char *b = slurp(idx_dir, BAY_INDEX_FILE, &blen);
     cr_assert(alen == blen && memcmp(a, b, alen) == 0);
     free(a);
     free(b);
@@ -299,18 +306,7 @@ Test(index, resolve_passes_over_versions_for_another_host)
 
 /* ---- verifying and parsing ------------------------------------------------------ */
 
-/* read_index reads the index folder's index.json and index.json.sig. */
-static void read_index(char **text, size_t *len, char **sig)
-{
-    char path[PATH_MAX + 16];
-    size_t slen;
-    snprintf(path, sizeof path, "%s/" BAY_INDEX_FILE, idx_dir);
-    *text = slurp(path, len);
-    snprintf(path, sizeof path, "%s/" BAY_INDEX_SIG_FILE, idx_dir);
-    *sig = slurp(path, &slen);
-}
-
-Test(index, an_index_altered_after_signing_is_refused)
+Test(index, an_index_altered_or_signed_by_a_key_not_trusted_is_refused)
 {
     char *text, *sig, key_id[BAY_KEY_ID_SIZE];
     size_t len;
@@ -326,17 +322,8 @@ Test(index, an_index_altered_after_signing_is_refused)
     cr_assert_eq(bay__index_verify(text, len, sig, trusted, "I", key_id, &err), BAY_EPERM);
     cr_assert_eq(bay__index_verify(text, len, "plugbay-index-signature x y\n", trusted, "I", key_id, &err), BAY_EPERM);
     cr_assert(strstr(err.message, "I.sig: not an index signature"), "%s", err.message);
-    free(text);
-    free(sig);
-}
-
-Test(index, an_index_signed_by_a_key_not_trusted_is_refused)
-{
-    char *text, *sig, key_id[BAY_KEY_ID_SIZE];
-    size_t len;
-    publish("example/hello", "1.0.0", NULL, "keys/ada");
-    read_index(&text, &len, &sig);
-    cr_assert_eq(bay__index_verify(text, len, sig, verified, "I", key_id, &err), BAY_EPERM);
+    sig[30] = sig[30] == 'A' ? 'B' : 'A';
+    cr_assert_eq(bay__index_verify(text, len, sig, verified, "I", key_id, &err), BAY_EPERM, "ada's key only");
     cr_assert(strstr(err.message, "which is not among the trusted keys in"), "%s", err.message);
     free(text);
     free(sig);
@@ -375,4 +362,20 @@ Test(index, parse_refuses_what_is_not_an_index_of_this_format)
     cr_assert_eq(idx->nentries, 1);
     cr_assert_null(idx->entries[0].key_id);
     bay__index_free(idx);
+}
+
+Test(index, read_checks_json_then_the_signature_then_the_key_the_index_names)
+{
+    char *sig, key_id[BAY_KEY_ID_SIZE], path[PATH_MAX];
+    const char *text = ENTRY("a-b-1.0.0.bayplug");
+    bay__index *idx = NULL;
+    cr_assert_eq(bay__index_read("<html>", 6, "", trusted, "I", &idx, &err), BAY_EINVAL);
+    cr_assert(strstr(err.message, "I: not JSON"), "%s", err.message);
+    cr_assert_eq(bay__index_read(text, strlen(text), "", trusted, "I", &idx, &err), BAY_EPERM);
+    cr_assert_eq(bay__index_sign(text, strlen(text), at(path, "keys/owner"), &sig, key_id, &err), 0, "%s",
+                 err.message);
+    cr_assert_eq(bay__index_read(text, strlen(text), sig, trusted, "I", &idx, &err), BAY_EPERM);
+    cr_assert_null(idx);
+    cr_assert(strstr(err.message, "I: says it is signed by key 0123456789abcdef but key "), "%s", err.message);
+    free(sig);
 }
