@@ -325,3 +325,16 @@ Test(fetch, a_package_missing_on_the_server_is_refused)
             "(BAY_ENOENT)");
     nothing_left();
 }
+
+Test(fetch, a_version_revoked_in_the_index_is_not_downloaded)
+{
+    char index[PATH_MAX], owner[PATH_MAX];
+    result r;
+    PLUGBAY(&r, "index", "revoke", in(index, "www/index"), "example/hello@1.0.0", "--reason", "leaks tokens", "--key",
+            in(owner, "keys/owner"));
+    ok(&r);
+    cr_assert(strstr(r.out, "example/hello@1.0.0 revoked (leaks tokens); "), "%s", r.out);
+    download(&r, "index");
+    REFUSED(&r, "no version of example/hello in the index fits: 1.0.0 is revoked (leaks tokens)", "(BAY_ENOENT)");
+    nothing_left();
+}
