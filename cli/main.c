@@ -543,15 +543,20 @@ static int signing_options(const command *cmd, const request *r)
         {"--reason", "index.revoke", "index.revoke", "index revoke", r->reason != NULL},
         {"--index", "search download", "search download", "search and download", r->index != NULL},
     };
+    char typed[32]; /* the command as typed: "index build" for index.build */
+    snprintf(typed, sizeof typed, "%s", cmd->name);
+    char *dot = strchr(typed, '.');
+    if (dot)
+        *dot = ' ';
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
         if (rules[i].given && !named(rules[i].takers, cmd->name))
             return usage_error(cmd, "%s only goes with %s", rules[i].option, rules[i].goes_with);
         if (!rules[i].given && named(rules[i].needers, cmd->name))
-            return usage_error(cmd, "%s needs %s", cmd->name, rules[i].option);
+            return usage_error(cmd, "%s needs %s", typed, rules[i].option);
     }
     bool fetches = named("search download", cmd->name);
     if (cmd->kind == OFFLINE && (r->broker || (r->timeout_ms && !fetches)))
-        return usage_error(cmd, "%s runs without plugbayd: --broker%s do%s not apply", cmd->name,
+        return usage_error(cmd, "%s runs without plugbayd: --broker%s do%s not apply", typed,
                            fetches ? "" : " and --timeout", fetches ? "es" : "");
     return 0;
 }
@@ -636,10 +641,10 @@ static int run_command_line(int argc, char **argv)
     if (r.nwords == 0)
         return usage_error(NULL, "missing COMMAND");
     char joined[32];
-    bool host = r.nwords && strcmp(r.words[0], "host") == 0, index = r.nwords && strcmp(r.words[0], "index") == 0;
-    if (r.nwords == 1 && (host || index) && !r.help)
+    bool host = r.nwords && strcmp(r.words[0], "host") == 0, of_index = r.nwords && strcmp(r.words[0], "index") == 0;
+    if (r.nwords == 1 && (host || of_index) && !r.help)
         return usage_error(NULL, host ? "host needs add, list or remove" : "index needs build or revoke");
-    if (r.nwords >= 2 && (host || index)) { /* "host add" is the command host.add, "index build" index.build */
+    if (r.nwords >= 2 && (host || of_index)) { /* "host add" is the command host.add, "index build" index.build */
         snprintf(joined, sizeof joined, "%s.%s", r.words[0], r.words[1]);
         r.words[1] = joined;
         r.words++;
