@@ -338,3 +338,30 @@ Test(fetch, a_version_revoked_in_the_index_is_not_downloaded)
     REFUSED(&r, "no version of example/hello in the index fits: 1.0.0 is revoked (leaks tokens)", "(BAY_ENOENT)");
     nothing_left();
 }
+
+Test(fetch, redirects_are_followed_to_http_but_not_to_another_scheme)
+{
+    char u[PATH_MAX], p[16], target[64];
+    result r;
+    int redirector = free_port();
+    snprintf(p, sizeof p, "%d", redirector);
+    snprintf(target, sizeof target, "http://127.0.0.1:%d", port);
+    serve(1, (const char *const[]){PYTHON, "-c", "import http.server, sys\n"
+                                   "class H(http.server.BaseHTTPRequestHandler):\n"
+                                   "    def do_GET(self):\n"
+                                   "        to = 'file:///etc/passwd' if self.path.startswith('/file/') "
+                                   "else sys.argv[2] + self.path[len('/http'):]\n"
+                                   "        self.send_response(302)\n"
+                                   "        self.send_header('Location', to)\n"
+                                   "        self.end_headers()\n"
+                                   "http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()\n",
+                                   p, target, NULL}, redirector);
+    snprintf(u, sizeof u, "http://127.0.0.1:%d/http/index", redirector);
+    PLUGBAY(&r, "search", "hello", "--index", u, "--trusted-keys", trusted);
+    ok(&r);
+    cr_assert(strstr(r.out, "example/hello 1.0.0: "), "%s", r.out);
+    snprintf(u, sizeof u, "http://127.0.0.1:%d/file/index", redirector);
+    PLUGBAY(&r, "search", "hello", "--index", u, "--trusted-keys", trusted);
+    REFUSED(&r, "/file/index/index.json: only http://, https:// and file:// URLs are fetched, and a redirect only to "
+            "http:// or https://", "(BAY_EINVAL)");
+}
