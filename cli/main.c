@@ -37,6 +37,9 @@ static const command commands[] = {
     {"list", BROKER_COMMAND, {NULL}, "",
      "list the plugins: id, version, language, state, extension points", .render = render_list},
     {"info", BROKER_COMMAND, {"ID"}, "", "show a plugin's manifest and runtime state", .render = render_info},
+    {"info", OFFLINE, {"ID"}, " --available --index URL --trusted-keys KEYDIR",
+     "fetch the index at URL as search does and show every version of plugin ID in it: what each asks for, "
+     "needs and is signed by, and which this plugbay would take", .offline = cli_info_available},
     {"install", BROKER_COMMAND, {"ID"}, " [--grant PERM]... [--grant-all]",
      "install a discovered plugin, granting the permissions it asks for (asks on a terminal)", .render = render_state},
     {"grant", BROKER_COMMAND, {"ID"}, " [--grant PERM]... [--grant-all]",
@@ -118,6 +121,7 @@ typedef struct request {
     bool audit;           /* --audit (logs) */
     bool follow;          /* --follow (logs ID) */
     bool clear;           /* --clear (order) */
+    bool available;       /* --available (info ID: the versions in an index) */
     long lines;           /* --lines (logs), 0 when not given */
     const char **words;   /* the command and its operands */
     size_t nwords;
@@ -237,12 +241,14 @@ static void print_help(void)
          "  --key FILE     (sign, pack, index build, index revoke, publish) the secret key to sign with;\n"
          "                 (host add) a remote host's public key,\n"
          "                 FILE.pub, which it proves with PLUGBAY_KEY=FILE\n"
-         "  --trusted-keys KEYDIR  (verify) require a signing key among KEYDIR/*.pub; (search, download)\n"
+         "  --trusted-keys KEYDIR  (verify) require a signing key among KEYDIR/*.pub; (search, download, info)\n"
          "                 the keys an index must be signed by\n"
          "  --verified-keys KEYDIR (index build, index revoke, publish) list the publishers whose key is\n"
          "                 among KEYDIR/*.pub as verified\n"
          "  --reason TEXT  (index revoke) why the version is revoked, shown to users\n"
-         "  --index URL    (search, download) the index: http://, https:// or file:// (its folder)\n"
+         "  --index URL    (search, download, info --available) the index: http://, https:// or file://\n"
+         "                 (its folder)\n"
+         "  --available    (info ID) the plugin's versions in the index --index URL, not plugbayd's plugin\n"
          "  --uid UID|USER (host add) the local user, by number or name\n"
          "  --audit        (logs) the audit lines; --lines N the last N of them\n"
          "  --follow       (logs ID) keep printing the plugin's new lines until interrupted\n"
@@ -281,13 +287,14 @@ static int64_t user_id(const char *text)
 }
 
 /* find_command returns the command named name that takes noperands operands
- * (logs ID beside logs --audit), else the first named name, else NULL. */
-static const command *find_command(const char *name, int noperands)
+ * (logs ID beside logs --audit) and runs without plugbayd when offline says
+ * so (info ID --available beside info ID), else the first named name, else NULL. */
+static const command *find_command(const char *name, int noperands, bool offline)
 {
     const command *first = NULL;
     for (size_t i = 0; i < NCOMMANDS; i++)
         if (strcmp(commands[i].name, name) == 0) {
-            if (nargs(&commands[i]) == noperands)
+            if (nargs(&commands[i]) == noperands && (commands[i].kind == OFFLINE) == offline)
                 return &commands[i];
             first = first ? first : &commands[i];
         }
@@ -355,6 +362,8 @@ static int parse(int argc, char **argv, request *r)
             r->follow = true;
         } else if (strcmp(a, "--clear") == 0) {
             r->clear = true;
+        } else if (strcmp(a, "--available") == 0) {
+            r->available = true;
         } else if (strcmp(a, "--json") == 0) {
             r->json = true;
         } else if (strcmp(a, "--version") == 0) {
@@ -536,12 +545,14 @@ static int signing_options(const command *cmd, const request *r)
         {"--key", "sign pack index.build index.revoke publish", "sign index.build index.revoke publish",
          "sign, pack, index build, index revoke and publish (a secret key) and host add (a public key)",
          r->key != NULL && strcmp(cmd->name, "host.add") != 0},
-        {"--trusted-keys", "verify search download", "search download", "verify, search and download",
-         r->trusted != NULL},
+        {"--trusted-keys", "verify search download info", "search download info",
+         "verify, search, download and info --available", r->trusted != NULL},
         {"--verified-keys", "index.build index.revoke publish", "", "index build, index revoke and publish",
          r->verified != NULL},
         {"--reason", "index.revoke", "index.revoke", "index revoke", r->reason != NULL},
-        {"--index", "search download", "search download", "search and download", r->index != NULL},
+        {"--index", "search download info", "search download info", "search, download and info --available",
+         r->index != NULL},
+        {"--available", "info", "", "info ID", r->available},
     };
     char typed[32]; /* the command as typed: "index build" for index.build */
     snprintf(typed, sizeof typed, "%s", cmd->name);
@@ -549,12 +560,12 @@ static int signing_options(const command *cmd, const request *r)
     if (dot)
         *dot = ' ';
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
-        if (rules[i].given && !named(rules[i].takers, cmd->name))
+        if (rules[i].given && (!named(rules[i].takers, cmd->name) || cmd->kind == BROKER_COMMAND))
             return usage_error(cmd, "%s only goes with %s", rules[i].option, rules[i].goes_with);
-        if (!rules[i].given && named(rules[i].needers, cmd->name))
+        if (!rules[i].given && named(rules[i].needers, cmd->name) && cmd->kind == OFFLINE)
             return usage_error(cmd, "%s needs %s", typed, rules[i].option);
     }
-    bool fetches = named("search download", cmd->name);
+    bool fetches = named("search download info", cmd->name);
     if (cmd->kind == OFFLINE && (r->broker || (r->timeout_ms && !fetches)))
         return usage_error(cmd, "%s runs without plugbayd: --broker%s do%s not apply", typed,
                            fetches ? "" : " and --timeout", fetches ? "es" : "");
@@ -650,7 +661,7 @@ static int run_command_line(int argc, char **argv)
         r.words++;
         r.nwords--;
     }
-    const command *cmd = find_command(r.words[0], (int)r.nwords - 1);
+    const command *cmd = find_command(r.words[0], (int)r.nwords - 1, r.available);
     if (cmd == NULL)
         return usage_error(NULL, "unknown command \"%s\"", r.words[0]);
     if (r.help || cmd->kind == HELP) {

@@ -1,4 +1,4 @@
-/* cli/publishing.c — plugbay index build, index revoke, publish, search and download: broker/index_build.c and broker/fetch.c from the command line. */
+/* cli/publishing.c — plugbay index build, index revoke, publish, search, download and info --available: broker/index_build.c and broker/fetch.c from the command line. */
 #include "publishing.h"
 
 #include <jansson.h>
@@ -147,6 +147,65 @@ int cli_download(const signing_args *a, bay_error *err)
         signer(idx, e, who, sizeof who);
         printf("%s: %s %s, sha256 %s as the index says, %s\n", dest, e->id, e->version, e->sha256, who);
     }
+    bay__index_free(idx);
+    return rc;
+}
+
+/* join_strings writes the strings of the array or object v to text (len
+ * bytes), comma-separated; for an object, each key and its value. "-" when none. */
+static void join_strings(const json_t *v, char *text, size_t len)
+{
+    size_t n = 0;
+    const char *key;
+    json_t *item;
+    snprintf(text, len, "-");
+    for (size_t i = 0; i < json_array_size(v) && n < len; i++)
+        n += (size_t)snprintf(text + n, len - n, "%s%s", i ? ", " : "", json_string_value(json_array_get(v, i)));
+    json_object_foreach((json_t *)v, key, item)
+    {
+        if (n < len)
+            n += (size_t)snprintf(text + n, len - n, "%s%s %s", n ? ", " : "", key, json_string_value(item));
+    }
+}
+
+/* show_version prints version e of the index for people; newest says whether this plugbay would take it. */
+static void show_version(const bay__index *idx, const bay__index_entry *e, bool newest)
+{
+    char who[300], perms[1024], deps[1024];
+    signer(idx, e, who, sizeof who);
+    join_strings(e->permissions, perms, sizeof perms);
+    join_strings(e->dependencies, deps, sizeof deps);
+    char state[300] = "";
+    if (e->revoked)
+        snprintf(state, sizeof state, " (revoked: %s)", e->revoked);
+    else if (newest)
+        snprintf(state, sizeof state, " (the newest for this plugbay)");
+    printf("%s %s%s\n", e->id, e->version, state);
+    printf("  name: %s\n  brief: %s\n  language: %s\n  host: %s\n  permissions: %s\n  dependencies: %s\n"
+           "  package: %s, %llu bytes, sha256 %s\n  %s\n", e->name ? e->name : "-", e->brief ? e->brief : "-",
+           e->language, e->host ? e->host : "any", perms, deps, e->path, (unsigned long long)e->size, e->sha256, who);
+}
+
+int cli_info_available(const signing_args *a, bay_error *err)
+{
+    bay__index *idx;
+    const bay__index_entry *newest = NULL;
+    if (strchr(a->dir, '@'))
+        return bay_error_set(err, BAY_EINVAL, NULL, "info --available takes a plugin's ID, not \"%s\": it shows "
+                             "every version", a->dir);
+    int rc = fetch_index(a, &idx, err);
+    if (rc)
+        return rc;
+    json_t *versions = json_object_get(json_object_get(idx->doc, "plugins"), a->dir);
+    rc = bay__index_resolve(idx, a->dir, BAY_VERSION, &newest, err);
+    if (rc == BAY_ENOENT && versions) /* listed, but no version fits this plugbay: show them all the same */
+        rc = 0;
+    if (rc == 0 && a->json)
+        rc = emit(json_pack("{s:s, s:s?, s:O}", "id", a->dir, "newest", newest ? newest->version : NULL,
+                            "versions", versions), err);
+    for (size_t i = idx->nentries; rc == 0 && !a->json && i-- > 0;)
+        if (strcmp(idx->entries[i].id, a->dir) == 0)
+            show_version(idx, &idx->entries[i], &idx->entries[i] == newest);
     bay__index_free(idx);
     return rc;
 }

@@ -1,4 +1,4 @@
-/* cli/publishing.h — the plugbay commands about plugin indexes, run without a broker: index build, index revoke, publish, search, download. */
+/* cli/publishing.h — the plugbay commands about plugin indexes, run without a broker: index build, index revoke, publish, search, download, info --available. */
 #ifndef BAY_CLI_PUBLISHING_H
 #define BAY_CLI_PUBLISHING_H
 
@@ -26,5 +26,10 @@ int cli_search(const signing_args *a, bay_error *err);
  * package into a->out (default: its file name in the current folder),
  * checked against the index's size and sha256. */
 int cli_download(const signing_args *a, bay_error *err);
+
+/* cli_info_available fetches the index at a->index as cli_search does and
+ * shows every version of plugin a->dir in it, newest first, and which one
+ * this plugbay would take. */
+int cli_info_available(const signing_args *a, bay_error *err);
 
 #endif

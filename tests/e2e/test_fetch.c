@@ -365,3 +365,19 @@ Test(fetch, redirects_are_followed_to_http_but_not_to_another_scheme)
     REFUSED(&r, "/file/index/index.json: only http://, https:// and file:// URLs are fetched, and a redirect only to "
             "http:// or https://", "(BAY_EINVAL)");
 }
+
+Test(fetch, info_available_shows_each_version_in_the_index)
+{
+    char u[PATH_MAX];
+    result r;
+    PLUGBAY(&r, "info", "example/hello", "--available", "--index", url(u, "index"), "--trusted-keys", trusted);
+    ok(&r);
+    cr_assert(strstr(r.out, "example/hello 1.0.0 (the newest for this plugbay)\n  name: Hello\n"), "%s", r.out);
+    cr_assert(strstr(r.out, sha256), "%s", r.out);
+    PLUGBAY(&r, "info", "example/hello", "--available", "--index", url(u, "index"), "--trusted-keys", trusted,
+            "--json");
+    ok(&r);
+    cr_assert(strstr(r.out, "{\"id\":\"example/hello\",\"newest\":\"1.0.0\",\"versions\":[{"), "%s", r.out);
+    PLUGBAY(&r, "info", "example/nope", "--available", "--index", url(u, "index"), "--trusted-keys", trusted);
+    REFUSED(&r, "the index has no plugin example/nope", "(BAY_ENOENT)");
+}
