@@ -332,21 +332,24 @@ static int outside(const char *dir, const char *path, bay_error *err)
     return 0;
 }
 
+void bay__pkg_file_name(const char *id, const char *version, char *name, size_t len)
+{
+    snprintf(name, len, "%s-%s" BAY_PKG_SUFFIX, id, version);
+    for (char *p = name; (p = strchr(p, '/')) != NULL;)
+        *p = '-';
+}
+
 /* package_path writes where the package goes to res->path: out, or
  * ID-VERSION.bayplug in the current folder; never inside dir. */
 static int package_path(const char *dir, const char *id, const char *version, const char *out,
                         bay__pkg_packed *res, bay_error *err)
 {
-    char name[BAY_PLUGIN_ID_MAX + 1];
     if (out) {
         if ((size_t)snprintf(res->path, sizeof res->path, "%s", out) >= sizeof res->path)
             return bay_error_set(err, BAY_EINVAL, NULL, "%s: the path is too long", out);
         return outside(dir, res->path, err);
     }
-    snprintf(name, sizeof name, "%s", id);
-    for (char *p = name; (p = strchr(p, '/')) != NULL;)
-        *p = '-';
-    snprintf(res->path, sizeof res->path, "%s-%s" BAY_PKG_SUFFIX, name, version);
+    bay__pkg_file_name(id, version, res->path, sizeof res->path);
     return outside(dir, res->path, err);
 }
 

@@ -53,6 +53,10 @@ typedef struct bay__pkg_packed {
  * (nor beside it) on failure. */
 int bay__pkg_pack(const char *dir, const char *key_path, const char *out, bay__pkg_packed *res, bay_error *err);
 
+/* bay__pkg_file_name writes a package's file name to name (len bytes):
+ * ID-VERSION.bayplug, with each '/' of id as '-'. */
+void bay__pkg_file_name(const char *id, const char *version, char *name, size_t len);
+
 /* bay__pkg_unpack checks the package file and unpacks it into the new folder
  * dest (which must not exist; its parent must), through a private folder
  * beside dest renamed into place once every check passed, so that dest

@@ -237,39 +237,50 @@ static int open_folder(const char *dir, int *fd, bay_error *err)
                    : 0;
 }
 
-static int trusted_signer(const char *dir, const char *trusted, const sig_file *sig, char *signer, size_t slen,
-                          bay_error *err)
+int bay__signature_trusted_key(const char *trusted, const unsigned char pk[BAY_KEY_PUBLIC_BYTES], char *comment,
+                               size_t clen, bool *found, bay_error *err)
 {
     DIR *d = opendir(trusted);
     if (d == NULL)
         return bay_error_set(err, BAY_EIO, NULL, "%s: cannot open the trusted-keys folder: %s", trusted,
                              strerror(errno));
     int rc = 0;
-    bool found = false;
+    *found = false;
     struct dirent *ent;
     while (rc == 0 && (ent = readdir(d)) != NULL) {
         size_t n = strlen(ent->d_name);
         if (n <= 4 || strcmp(ent->d_name + n - 4, ".pub") != 0)
             continue;
-        char *text = NULL, comment[BAY_KEY_COMMENT_MAX + 1];
+        char *text = NULL, line_comment[BAY_KEY_COMMENT_MAX + 1];
         size_t len;
         struct stat st;
         unsigned char key[crypto_sign_PUBLICKEYBYTES];
         int e = bay__file_read_small(dirfd(d), ent->d_name, 0, BAY_KEY_FILE_MAX, &text, &len, &st);
-        if (e == 0 && !bay__key_parse_public(text, key, comment, sizeof comment))
+        if (e == 0 && !bay__key_parse_public(text, key, line_comment, sizeof line_comment))
             rc = bay_error_set(err, BAY_EIO, NULL,
                                "%s/%s: not a plugbay public key (expected one line \"" PUBLIC_TAG " BASE64 [COMMENT]\" "
                                "as plugbay keygen writes); fix or remove it", trusted, ent->d_name);
         else if (e != 0 && e != EINVAL) /* a folder or device named *.pub is passed over */
             rc = bay_error_set(err, e == ENOMEM ? BAY_ENOMEM : BAY_EIO, NULL, "%s/%s: cannot read the key: %s", trusted,
                                ent->d_name, e == EFBIG ? "too large for a key file" : strerror(e));
-        else if (e == 0 && !found && memcmp(key, sig->public_key, sizeof key) == 0) {
-            snprintf(signer, slen, "%s", comment);
-            found = true;
+        else if (e == 0 && !*found && memcmp(key, pk, sizeof key) == 0) {
+            if (comment)
+                snprintf(comment, clen, "%s", line_comment);
+            *found = true;
         }
         free(text);
     }
     closedir(d);
+    return rc;
+}
+
+/* trusted_signer finds the key that signed sig among the trusted keys (its
+ * comment to signer); BAY_EPERM naming dir when it is not there. */
+static int trusted_signer(const char *dir, const char *trusted, const sig_file *sig, char *signer, size_t slen,
+                          bay_error *err)
+{
+    bool found;
+    int rc = bay__signature_trusted_key(trusted, sig->public_key, signer, slen, &found, err);
     if (rc == 0 && !found)
         rc = bay_error_set(err, BAY_EPERM, NULL,
                            "%s: signed by key %s, which is not among the trusted keys in %s; if you trust its author, "
@@ -614,6 +625,7 @@ int bay__signature_verify(const char *dir, const char *trusted_dir, bay__sig_inf
         rc = compare(dir, &sig, &disk, err);
     if (rc == 0) {
         snprintf(info->key_id, sizeof info->key_id, "%s", sig.key_id);
+        memcpy(info->public_key, sig.public_key, sizeof info->public_key);
         info->nfiles = disk.n;
     }
     free(message);

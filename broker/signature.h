@@ -2,6 +2,7 @@
 #ifndef BAY_SIGNATURE_H
 #define BAY_SIGNATURE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <plugbay/error.h>
@@ -36,6 +37,7 @@ typedef struct bay__sig_info {
     char signer[128];             /* the comment of the trusted key's .pub line; "" when it has none or
                                      when no trusted-keys folder was given */
     size_t nfiles;                /* how many files the signature covers */
+    unsigned char public_key[BAY_KEY_PUBLIC_BYTES]; /* bay__signature_verify: the signer's public key */
 } bay__sig_info;
 
 /* bay__signature_sign signs the plugin folder dir (it must hold a plugin.json)
@@ -65,6 +67,14 @@ int bay__signature_make(const char *dir, const char *key_path, char **text, bay_
  * BAY_EIO when dir, a file in it or trusted_dir cannot be read, or a .pub file
  * in trusted_dir is malformed; BAY_ENOMEM. */
 int bay__signature_verify(const char *dir, const char *trusted_dir, bay__sig_info *info, bay_error *err);
+
+/* bay__signature_trusted_key looks for public key pk among the *.pub files
+ * of the folder trusted: *found tells whether one holds it, and its comment
+ * goes to comment (clen bytes; NULL allowed). Returns 0, or BAY_EIO when the
+ * folder cannot be read or a .pub file in it is malformed (naming it: a key
+ * one thinks one trusts is never passed over silently); BAY_ENOMEM. */
+int bay__signature_trusted_key(const char *trusted, const unsigned char pk[BAY_KEY_PUBLIC_BYTES], char *comment,
+                               size_t clen, bool *found, bay_error *err);
 
 /* bay__signature_policy_parse reads "require-signed", "warn" or "off" into
  * *policy. Returns 0, or BAY_EINVAL for any other text. */

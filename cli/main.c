@@ -15,6 +15,7 @@
 #include <plugbay/plugbay.h>
 
 #include "key.h"
+#include "publishing.h"
 #include "render.h"
 #include "send.h"
 #include "signing.h"
@@ -38,6 +39,9 @@ static const command commands[] = {
     {"list", BROKER_COMMAND, {NULL}, "",
      "list the plugins: id, version, language, state, extension points", .render = render_list},
     {"info", BROKER_COMMAND, {"ID"}, "", "show a plugin's manifest and runtime state", .render = render_info},
+    {"info", OFFLINE, {"ID"}, " --available --index URL --trusted-keys KEYDIR",
+     "fetch the index at URL as search does and show every version of plugin ID in it: what each asks for, "
+     "needs and is signed by, and which this plugbay would take", .offline = cli_info_available},
     {"install", BROKER_COMMAND, {"ID|FILE"}, " [--grant PERM]... [--grant-all]",
      "install a discovered plugin, granting the permissions it asks for (asks on a terminal)", .render = render_state},
     {"update", BROKER_COMMAND, {"FILE"}, " [--grant PERM]... [--grant-all]",
@@ -89,6 +93,20 @@ static const command commands[] = {
     {"pack", OFFLINE, {"DIR"}, " [--key FILE] [-o FILE]",
      "pack plugin folder DIR into one file, ID-VERSION.bayplug (signed into its plugin.sig with --key); print the "
      "file and its sha256", .offline = cli_pack},
+    {"index.build", OFFLINE, {"DIR"}, " --key FILE [--verified-keys KEYDIR]",
+     "write DIR/index.json, the index of the packages in DIR, and its signature by the secret key FILE into "
+     "DIR/index.json.sig; publishers whose key is in KEYDIR are listed as verified", .offline = cli_index_build},
+    {"index.revoke", OFFLINE, {"DIR", "ID@VERSION"}, " --reason TEXT --key FILE [--verified-keys KEYDIR]",
+     "mark a version in the index DIR revoked, saying why, and sign the index again", .offline = cli_index_revoke},
+    {"publish", OFFLINE, {"PACKAGE", "INDEX-DIR"}, " --key FILE [--verified-keys KEYDIR]",
+     "copy a package into the index folder INDEX-DIR (as ID-VERSION.bayplug; a published version never changes) "
+     "and build and sign the index again", .offline = cli_publish},
+    {"search", OFFLINE, {"TEXT"}, " --index URL --trusted-keys KEYDIR",
+     "fetch the index at URL, check its signature against KEYDIR/*.pub and list the plugins whose id, name or brief "
+     "holds TEXT, at their newest version for this plugbay", .offline = cli_search},
+    {"download", OFFLINE, {"ID[@RANGE]"}, " --index URL --trusted-keys KEYDIR [-o FILE]",
+     "fetch the index at URL as search does and the package of the newest version of ID in RANGE for this plugbay "
+     "(checked against the index's sha256) into FILE, else its file name here", .offline = cli_download},
     {"help", HELP, {NULL}, "", "show this help", .render = NULL},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -102,6 +120,7 @@ typedef struct request {
     int timeout_ms;       /* 0: the default of the call or command */
     const char *context;
     const char *key, *out, *comment, *trusted; /* --key, --out (or -o), --comment, --trusted-keys */
+    const char *verified, *reason, *index;     /* --verified-keys, --reason, --index */
     const char *uid, *role;                    /* --uid, --role (host add) */
     const char **grants;  /* --grant values */
     size_t ngrants;
@@ -109,6 +128,7 @@ typedef struct request {
     bool audit;           /* --audit (logs) */
     bool follow;          /* --follow (logs ID) */
     bool clear;           /* --clear (order) */
+    bool available;       /* --available (info ID: the versions in an index) */
     long lines;           /* --lines (logs), 0 when not given */
     const char **words;   /* the command and its operands */
     size_t nwords;
@@ -203,7 +223,8 @@ static void print_help(void)
 {
     puts("usage: plugbay [--broker URL] [--json] [--timeout MS] COMMAND ...\n"
          "\n"
-         "Talks to plugbayd, the plugin broker; keygen, sign, verify and pack run without it. Commands:");
+         "Talks to plugbayd, the plugin broker; keygen, sign, verify, pack, index, publish, search and download run\n"
+         "without it. Commands:");
     for (size_t i = 0; i < NCOMMANDS; i++) {
         fputs("  ", stdout);
         print_synopsis(stdout, &commands[i]);
@@ -217,16 +238,24 @@ static void print_help(void)
          "                 {\"error\": {\"code\", \"name\", \"plugin\", \"message\"}} on stdout\n"
          "  --version      print plugbay's version and the protocol it speaks\n"
          "  --timeout MS   deadline of the call or command in milliseconds\n"
-         "                 (default: 5000 for call, 30000 for the others)\n"
+         "                 (default: 5000 for call, 30000 for the others; search, download: each fetch, 60000)\n"
          "  --grant PERM   (install, grant) grant the plugin permission PERM; repeat for more\n"
          "  --grant-all    (install, grant) grant every permission the plugin asks for\n"
          "  --context CTX  (call) only providers accepting context CTX see the call\n"
          "  --out FILE     (keygen) write the secret key to FILE and the public key to FILE.pub;\n"
          "                 (pack, also -o FILE) write the package to FILE\n"
          "  --comment TEXT (keygen) who owns the key, written after the public key\n"
-         "  --key FILE     (sign, pack) the secret key to sign with; (host add) a remote host's public key,\n"
+         "  --key FILE     (sign, pack, index build, index revoke, publish) the secret key to sign with;\n"
+         "                 (host add) a remote host's public key,\n"
          "                 FILE.pub, which it proves with PLUGBAY_KEY=FILE\n"
-         "  --trusted-keys KEYDIR  (verify) require a signing key among KEYDIR/*.pub\n"
+         "  --trusted-keys KEYDIR  (verify) require a signing key among KEYDIR/*.pub; (search, download, info)\n"
+         "                 the keys an index must be signed by\n"
+         "  --verified-keys KEYDIR (index build, index revoke, publish) list the publishers whose key is\n"
+         "                 among KEYDIR/*.pub as verified\n"
+         "  --reason TEXT  (index revoke) why the version is revoked, shown to users\n"
+         "  --index URL    (search, download, info --available) the index: http://, https:// or file://\n"
+         "                 (its folder)\n"
+         "  --available    (info ID) the plugin's versions in the index --index URL, not plugbayd's plugin\n"
          "  --uid UID|USER (host add) the local user, by number or name\n"
          "  --audit        (logs) the audit lines; --lines N the last N of them\n"
          "  --follow       (logs ID) keep printing the plugin's new lines until interrupted\n"
@@ -265,13 +294,14 @@ static int64_t user_id(const char *text)
 }
 
 /* find_command returns the command named name that takes noperands operands
- * (logs ID beside logs --audit), else the first named name, else NULL. */
-static const command *find_command(const char *name, int noperands)
+ * (logs ID beside logs --audit) and runs without plugbayd when offline says
+ * so (info ID --available beside info ID), else the first named name, else NULL. */
+static const command *find_command(const char *name, int noperands, bool offline)
 {
     const command *first = NULL;
     for (size_t i = 0; i < NCOMMANDS; i++)
         if (strcmp(commands[i].name, name) == 0) {
-            if (nargs(&commands[i]) == noperands)
+            if (nargs(&commands[i]) == noperands && (commands[i].kind == OFFLINE) == offline)
                 return &commands[i];
             first = first ? first : &commands[i];
         }
@@ -308,6 +338,7 @@ static bool text_option(request *r, int argc, char **argv, int *i, bool *missing
         {"--broker", &r->broker}, {"--context", &r->context}, {"--key", &r->key},
         {"--out", &r->out},       {"-o", &r->out},            {"--comment", &r->comment},
         {"--trusted-keys", &r->trusted}, {"--uid", &r->uid},  {"--role", &r->role},
+        {"--verified-keys", &r->verified}, {"--reason", &r->reason}, {"--index", &r->index},
     };
     for (size_t t = 0; t < sizeof texts / sizeof texts[0] && !*missing; t++) {
         const char *v = option_value(texts[t].name, argc, argv, i, missing);
@@ -338,6 +369,8 @@ static int parse(int argc, char **argv, request *r)
             r->follow = true;
         } else if (strcmp(a, "--clear") == 0) {
             r->clear = true;
+        } else if (strcmp(a, "--available") == 0) {
+            r->available = true;
         } else if (strcmp(a, "--json") == 0) {
             r->json = true;
         } else if (strcmp(a, "--version") == 0) {
@@ -503,39 +536,65 @@ static int public_key(const char *path, char key64[BAY_KEY_BASE64_SIZE])
     return 0;
 }
 
-/* signing_options refuses an option of keygen, sign, verify or pack given
- * to another command, keygen or sign without the option it needs, and the
- * broker's options on a command that runs without it. Returns 0 or 2. */
+/* named tells whether name is one of the space-separated words of names. */
+static bool named(const char *names, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = names; (p = strstr(p, name)) != NULL; p += n)
+        if ((p == names || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+            return true;
+    return false;
+}
+
+/* signing_options refuses an option of the commands that run without
+ * plugbayd given to another command, such a command without an option it
+ * needs, and the broker's options on them. Returns 0 or 2. */
 static int signing_options(const command *cmd, const request *r)
 {
     const struct {
-        const char *option, *owner, *also, *goes_with; /* also: a second command that takes it, optional there;
-                                                          goes_with: where the option goes, said when misplaced */
-        bool given, required;
+        const char *option, *takers, *needers, *goes_with; /* takers and needers: command names, space-separated;
+                                                             goes_with: where the option goes, said when misplaced */
+        bool given;
     } rules[] = {
-        {"--out", "keygen", "pack", "keygen and pack", r->out != NULL, true},
-        {"--comment", "keygen", NULL, "keygen", r->comment != NULL, false},
-        {"--key", "sign", "pack", "sign and pack (a secret key) and host add (a public key)",
-         r->key != NULL && strcmp(cmd->name, "host.add") != 0, true},
-        {"--trusted-keys", "verify", NULL, "verify", r->trusted != NULL, false},
+        {"--out", "keygen pack download", "keygen", "keygen, pack and download", r->out != NULL},
+        {"--comment", "keygen", "", "keygen", r->comment != NULL},
+        {"--key", "sign pack index.build index.revoke publish", "sign index.build index.revoke publish",
+         "sign, pack, index build, index revoke and publish (a secret key) and host add (a public key)",
+         r->key != NULL && strcmp(cmd->name, "host.add") != 0},
+        {"--trusted-keys", "verify search download info", "search download info",
+         "verify, search, download and info --available", r->trusted != NULL},
+        {"--verified-keys", "index.build index.revoke publish", "", "index build, index revoke and publish",
+         r->verified != NULL},
+        {"--reason", "index.revoke", "index.revoke", "index revoke", r->reason != NULL},
+        {"--index", "search download info", "search download info", "search, download and info --available",
+         r->index != NULL},
+        {"--available", "info", "", "info ID", r->available},
     };
+    char typed[32]; /* the command as typed: "index build" for index.build */
+    snprintf(typed, sizeof typed, "%s", cmd->name);
+    char *dot = strchr(typed, '.');
+    if (dot)
+        *dot = ' ';
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
-        bool mine = strcmp(cmd->name, rules[i].owner) == 0;
-        if (rules[i].given && !mine && !(rules[i].also && strcmp(cmd->name, rules[i].also) == 0))
+        if (rules[i].given && (!named(rules[i].takers, cmd->name) || cmd->kind == BROKER_COMMAND))
             return usage_error(cmd, "%s only goes with %s", rules[i].option, rules[i].goes_with);
-        if (mine && rules[i].required && !rules[i].given)
-            return usage_error(cmd, "%s needs %s", cmd->name, rules[i].option);
+        if (!rules[i].given && named(rules[i].needers, cmd->name) && cmd->kind == OFFLINE)
+            return usage_error(cmd, "%s needs %s", typed, rules[i].option);
     }
-    if (cmd->kind == OFFLINE && (r->broker || r->timeout_ms))
-        return usage_error(cmd, "%s runs without plugbayd: --broker and --timeout do not apply", cmd->name);
+    bool fetches = named("search download info", cmd->name);
+    if (cmd->kind == OFFLINE && (r->broker || (r->timeout_ms && !fetches)))
+        return usage_error(cmd, "%s runs without plugbayd: --broker%s do%s not apply", typed,
+                           fetches ? "" : " and --timeout", fetches ? "es" : "");
     return 0;
 }
 
-/* run_offline runs keygen, sign, verify or pack. */
+/* run_offline runs a command that needs no broker. */
 static int run_offline(const command *cmd, const request *r)
 {
     signing_args a = {.dir = nargs(cmd) ? r->words[1] : NULL, .key = r->key, .out = r->out,
-                      .comment = r->comment, .trusted = r->trusted, .json = r->json};
+                      .comment = r->comment, .trusted = r->trusted, .json = r->json,
+                      .operand2 = nargs(cmd) > 1 ? r->words[2] : NULL, .verified = r->verified, .reason = r->reason,
+                      .index = r->index, .timeout_ms = r->timeout_ms};
     bay_error e;
     return cmd->offline(&a, &e) ? failure(&e) : 0;
 }
@@ -654,15 +713,16 @@ static int run_command_line(int argc, char **argv)
     if (r.nwords == 0)
         return usage_error(NULL, "missing COMMAND");
     char joined[32];
-    if (r.nwords == 1 && strcmp(r.words[0], "host") == 0 && !r.help)
-        return usage_error(NULL, "host needs add, list or remove");
-    if (r.nwords >= 2 && strcmp(r.words[0], "host") == 0) { /* "host add" is the command host.add */
-        snprintf(joined, sizeof joined, "host.%s", r.words[1]);
+    bool host = r.nwords && strcmp(r.words[0], "host") == 0, of_index = r.nwords && strcmp(r.words[0], "index") == 0;
+    if (r.nwords == 1 && (host || of_index) && !r.help)
+        return usage_error(NULL, host ? "host needs add, list or remove" : "index needs build or revoke");
+    if (r.nwords >= 2 && (host || of_index)) { /* "host add" is the command host.add, "index build" index.build */
+        snprintf(joined, sizeof joined, "%s.%s", r.words[0], r.words[1]);
         r.words[1] = joined;
         r.words++;
         r.nwords--;
     }
-    const command *cmd = find_command(r.words[0], (int)r.nwords - 1);
+    const command *cmd = find_command(r.words[0], (int)r.nwords - 1, r.available);
     if (cmd == NULL)
         return usage_error(NULL, "unknown command \"%s\"", r.words[0]);
     if (r.help || cmd->kind == HELP) {

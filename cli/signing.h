@@ -6,14 +6,21 @@
 
 #include <plugbay/plugbay.h>
 
-/* What the signing commands take from the command line; the strings are borrowed from argv. */
+/* What the commands that run without plugbayd (these, and cli/publishing.h's) take
+ * from the command line; the strings are borrowed from argv. */
 typedef struct signing_args {
-    const char *dir;     /* sign, pack: the plugin folder; verify: a plugin folder or a package file */
+    const char *dir;     /* sign, pack: the plugin folder; verify: a plugin folder or a package file; index build,
+                            index revoke: the index folder; publish: the package; search: the text; download: ID[@RANGE] */
+    const char *operand2; /* index revoke: ID@VERSION; publish: the index folder */
     const char *key;     /* sign, pack: the secret key file (pack: NULL packs DIR/plugin.sig as it is) */
     const char *out;     /* keygen: where the secret key goes (the public key goes to OUT.pub); pack: the package
                             file, or NULL for ID-VERSION.bayplug */
     const char *comment; /* keygen: who owns the key, or NULL */
-    const char *trusted; /* verify: the trusted-keys folder, or NULL */
+    const char *trusted; /* verify (NULL allowed), search, download: the trusted-keys folder */
+    const char *verified; /* index build, index revoke, publish: the verified publishers' keys folder, or NULL */
+    const char *reason;  /* index revoke: why */
+    const char *index;   /* search, download: the index's URL */
+    int timeout_ms;      /* search, download: each fetch's timeout, 0 for the default */
     bool json;           /* print one JSON object instead of a sentence */
 } signing_args;
 

@@ -259,8 +259,8 @@ Test(signing, mistakes_on_the_command_line_are_usage_errors)
     cr_assert(strstr(r.err, "keygen needs --out"), "%s", r.err);
     PLUGBAY(&r, "verify", h.plugins, "--key", "k");
     cr_assert_eq(r.status, 2);
-    cr_assert(strstr(r.err, "--key only goes with sign and pack (a secret key) and host add (a public key)"), "%s",
-              r.err);
+    cr_assert(strstr(r.err, "--key only goes with sign, pack, index build, index revoke and publish (a secret key) "
+                            "and host add (a public key)"), "%s", r.err);
 }
 
 /* ---- packages: plugbay pack, and plugbay verify FILE ----------------------------------- */

@@ -1,0 +1,383 @@
+/* tests/e2e/test_fetch.c — an index built with plugbay publish, served by a real HTTP server on loopback, fetched with plugbay search and download; each refusal in one line. */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define PYTHON "/usr/bin/python3.11"
+
+extern char **environ;
+
+static harness h;
+static char www[400];     /* DIR/www: what the HTTP server serves; DIR/www/index is the index */
+static char trusted[400]; /* DIR/trusted: the index owner's public key */
+static char sha256[65];   /* of the package published */
+static pid_t servers[2];  /* the HTTP server and the server that never answers; 0 when not running */
+static int port;          /* the HTTP server's */
+
+/* What one run of plugbay printed and how it ended. */
+typedef struct result {
+    int status;
+    char out[8192], err[4096];
+} result;
+
+#define PLUGBAY(r, ...) \
+    ((r)->status = h_run(&h, (const char *const[]){BAY_BIN_DIR "/plugbay", __VA_ARGS__, NULL}, (r)->out, \
+                         sizeof (r)->out, (r)->err, sizeof (r)->err))
+
+static char *in(char *buf, const char *rel)
+{
+    snprintf(buf, PATH_MAX, "%s/%s", h.dir, rel);
+    return buf;
+}
+
+/* ok asserts that r succeeded. */
+static void ok(const result *r)
+{
+    cr_assert_eq(r->status, 0, "exit status %d; stdout: %s; stderr: %s", r->status, r->out, r->err);
+}
+
+/* refused asserts a failure: exit status 1, nothing on stdout, one line on stderr holding every word of words. */
+static void refused(const result *r, const char *const *words)
+{
+    cr_assert_eq(r->status, 1, "exit status %d; stdout: %s; stderr: %s", r->status, r->out, r->err);
+    cr_assert_str_eq(r->out, "");
+    size_t len = strlen(r->err);
+    cr_assert(len > 0 && strchr(r->err, '\n') == r->err + len - 1, "one line: %s", r->err);
+    for (size_t i = 0; words[i]; i++)
+        cr_assert(strstr(r->err, words[i]), "\"%s\" not in: %s", words[i], r->err);
+}
+
+#define REFUSED(r, ...) refused(r, (const char *const[]){__VA_ARGS__, NULL})
+
+/* free_port returns a loopback port nothing listens on (now). */
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+              getsockname(fd, (struct sockaddr *)&a, &len) == 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static bool accepting(void *arg)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(*(int *)arg),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bool yes = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    close(fd);
+    return yes;
+}
+
+/* serve starts argv (a server listening on port p) as servers[slot] and waits until it accepts connections. */
+static void serve(int slot, const char *const *argv, int p)
+{
+    char log[PATH_MAX];
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, in(log, "server.log"), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    cr_assert_eq(posix_spawn(&servers[slot], argv[0], &fa, NULL, (char *const *)argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    cr_assert(h_wait_until(accepting, &p, H_WAIT_MS), "%s does not accept connections on port %d", argv[0], p);
+}
+
+/* url writes the URL of the folder DIR/www/rel on the HTTP server to buf. */
+static char *url(char *buf, const char *rel)
+{
+    snprintf(buf, PATH_MAX, "http://127.0.0.1:%d/%s", port, rel);
+    return buf;
+}
+
+static void key(const char *name)
+{
+    char path[PATH_MAX];
+    result r;
+    PLUGBAY(&r, "keygen", "--out", in(path, name), "--comment", name);
+    ok(&r);
+}
+
+static void setup(void)
+{
+    char path[PATH_MAX], pkg[PATH_MAX], owner[PATH_MAX], verified[PATH_MAX], src[PATH_MAX], index[PATH_MAX], p[16];
+    result r;
+    h_setup(&h, (const char *const[]){"example/hello", NULL});
+    cr_assert_eq(mkdir(in(path, "keys"), 0700) | mkdir(in(trusted, "trusted"), 0700) |
+                 mkdir(in(verified, "verified"), 0700) | mkdir(in(www, "www"), 0700) |
+                 mkdir(in(index, "www/index"), 0700), 0);
+    key("keys/owner");
+    key("keys/ada");
+    cr_assert_eq(rename(in(path, "keys/owner.pub"), in(src, "trusted/owner.pub")), 0);
+    cr_assert_eq(rename(in(path, "keys/ada.pub"), in(src, "verified/ada.pub")), 0);
+    snprintf(src, sizeof src, "%s/example/hello", h.plugins);
+    PLUGBAY(&r, "pack", src, "--key", in(path, "keys/ada"), "-o", in(pkg, "hello.bayplug"));
+    ok(&r);
+    cr_assert_eq(sscanf(strstr(r.out, "sha256 "), "sha256 %64[0-9a-f]", sha256), 1, "%s", r.out);
+    PLUGBAY(&r, "publish", pkg, index, "--key", in(owner, "keys/owner"), "--verified-keys", verified);
+    ok(&r);
+    cr_assert(strstr(r.out, "published as "), "%s", r.out);
+    port = free_port();
+    snprintf(p, sizeof p, "%d", port);
+    serve(0, (const char *const[]){PYTHON, "-m", "http.server", "--bind", "127.0.0.1", p, "--directory", www, NULL},
+          port);
+}
+
+static void teardown(void)
+{
+    for (int i = 0; i < 2; i++)
+        if (servers[i] > 0) {
+            kill(servers[i], SIGTERM);
+            waitpid(servers[i], NULL, 0);
+            servers[i] = 0;
+        }
+    h_cleanup(&h);
+}
+
+TestSuite(fetch, .init = setup, .fini = teardown);
+
+/* copy copies the served index to DIR/www/rel, for a test to damage. */
+static void copy(const char *rel)
+{
+    char from[PATH_MAX], to[PATH_MAX];
+    result r;
+    r.status = h_run(&h, (const char *const[]){"/bin/cp", "-r", in(from, "www/index"), in(to, rel), NULL}, r.out,
+                     sizeof r.out, r.err, sizeof r.err);
+    ok(&r);
+}
+
+/* download runs plugbay download example/hello from the index at DIR/www/rel into DIR/got.bayplug. */
+static void download(result *r, const char *rel)
+{
+    char u[PATH_MAX], got[PATH_MAX];
+    PLUGBAY(r, "download", "example/hello@^1", "--index", url(u, rel), "--trusted-keys", trusted, "-o",
+            in(got, "got.bayplug"));
+}
+
+/* nothing_left asserts that DIR holds no got.bayplug, whole or partial. */
+static void nothing_left(void)
+{
+    DIR *d = opendir(h.dir);
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        cr_assert(strstr(e->d_name, "got.bayplug") == NULL, "%s left in %s", e->d_name, h.dir);
+    closedir(d);
+}
+
+/* alter writes text at offset of the file DIR/www/rel. */
+static void alter(const char *rel, off_t offset, const char *text)
+{
+    char path[PATH_MAX];
+    int fd = open(in(path, rel), O_WRONLY | O_CLOEXEC);
+    cr_assert(fd >= 0 && pwrite(fd, text, strlen(text), offset) == (ssize_t)strlen(text), "cannot write %s", path);
+    close(fd);
+}
+
+Test(fetch, search_and_download_a_package_over_http)
+{
+    char u[PATH_MAX], got[PATH_MAX], published[PATH_MAX];
+    result r;
+    PLUGBAY(&r, "search", "GREETS", "--index", url(u, "index"), "--trusted-keys", trusted);
+    ok(&r);
+    cr_assert(strstr(r.out, "example/hello 1.0.0: Greets people by name (signed by key "), "%s", r.out);
+    cr_assert(strstr(r.out, "(keys/ada), a publisher the index's owner verified)\n"), "%s", r.out);
+    PLUGBAY(&r, "search", "nothing-like-it", "--index", url(u, "index/"), "--trusted-keys", trusted);
+    ok(&r);
+    cr_assert_str_eq(r.out, "");
+    download(&r, "index");
+    ok(&r);
+    cr_assert(strstr(r.out, sha256), "the sha256 pack printed, %s, is not in: %s", sha256, r.out);
+    size_t a, b;
+    char *x = NULL, *y = NULL;
+    FILE *f = fopen(in(got, "got.bayplug"), "rb"), *g = fopen(in(published, "www/index/example-hello-1.0.0.bayplug"), "rb");
+    cr_assert(f && g);
+    x = malloc(1 << 20);
+    y = malloc(1 << 20);
+    a = fread(x, 1, 1 << 20, f);
+    b = fread(y, 1, 1 << 20, g);
+    cr_assert(a > 0 && a == b && memcmp(x, y, a) == 0, "the package downloaded is the one published");
+    fclose(f);
+    fclose(g);
+    free(x);
+    free(y);
+    PLUGBAY(&r, "verify", got, "--trusted-keys", in(u, "verified"));
+    ok(&r);
+}
+
+Test(fetch, an_unreachable_server_is_refused)
+{
+    char u[PATH_MAX];
+    result r;
+    snprintf(u, sizeof u, "http://127.0.0.1:%d/index", free_port());
+    PLUGBAY(&r, "search", "x", "--index", u, "--trusted-keys", trusted);
+    REFUSED(&r, u, "/index.json: the server cannot be reached", "(BAY_EIO)");
+}
+
+Test(fetch, a_server_that_never_answers_times_out)
+{
+    char u[PATH_MAX], p[16];
+    result r;
+    int slow = free_port();
+    snprintf(p, sizeof p, "%d", slow);
+    serve(1, (const char *const[]){PYTHON, "-c", "import socket, sys, time\n"
+                                   "s = socket.create_server(('127.0.0.1', int(sys.argv[1])))\n"
+                                   "held = []\n"
+                                   "while True: held.append(s.accept())\n", p, NULL}, slow);
+    snprintf(u, sizeof u, "http://127.0.0.1:%d/index", slow);
+    long long start = h_now_ms();
+    PLUGBAY(&r, "search", "x", "--index", u, "--trusted-keys", trusted, "--timeout", "300");
+    REFUSED(&r, "/index.json: timed out after 300 ms", "(BAY_ETIMEDOUT)");
+    cr_assert(h_now_ms() - start < 10000, "took %lld ms", h_now_ms() - start);
+}
+
+Test(fetch, what_is_not_json_is_refused)
+{
+    char u[PATH_MAX], path[PATH_MAX];
+    result r;
+    cr_assert_eq(mkdir(in(path, "www/html"), 0700), 0);
+    FILE *f = fopen(in(path, "www/html/index.json"), "w");
+    fputs("<html><body>It works!</body></html>\n", f);
+    fclose(f);
+    f = fopen(in(path, "www/html/index.json.sig"), "w");
+    fclose(f);
+    PLUGBAY(&r, "search", "x", "--index", url(u, "html"), "--trusted-keys", trusted);
+    REFUSED(&r, "/html/index.json: not JSON (line 1 column 1", "check the index's URL", "(BAY_EINVAL)");
+}
+
+Test(fetch, an_index_altered_or_signed_by_another_key_is_refused)
+{
+    char u[PATH_MAX], ada[PATH_MAX];
+    result r;
+    copy("www/altered");
+    char path[PATH_MAX];
+    FILE *f = fopen(in(path, "www/altered/index.json"), "r+");
+    char text[8192];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    char *brief = strstr(text, "Greets");
+    cr_assert_not_null(brief);
+    fseek(f, brief - text, SEEK_SET);
+    fputs("Grrets", f);
+    fclose(f);
+    PLUGBAY(&r, "search", "x", "--index", url(u, "altered"), "--trusted-keys", trusted);
+    REFUSED(&r, "/altered/index.json: does not match its signature by key", "altered", "(BAY_EPERM)");
+    PLUGBAY(&r, "search", "x", "--index", url(u, "index"), "--trusted-keys", in(ada, "verified"));
+    REFUSED(&r, "which is not among the trusted keys in", "(BAY_EPERM)");
+}
+
+Test(fetch, a_package_altered_on_the_server_is_refused_and_nothing_is_left)
+{
+    result r;
+    copy("www/swapped");
+    alter("www/swapped/example-hello-1.0.0.bayplug", 100, "!");
+    download(&r, "swapped");
+    REFUSED(&r, "example-hello-1.0.0.bayplug: 10240 bytes with sha256 ", "but the index says 10240 bytes with sha256 ",
+            sha256, "(BAY_EPERM)");
+    nothing_left();
+}
+
+Test(fetch, a_package_larger_than_the_index_says_is_cut_off)
+{
+    result r;
+    copy("www/grown");
+    char path[PATH_MAX];
+    FILE *f = fopen(in(path, "www/grown/example-hello-1.0.0.bayplug"), "a");
+    fputs("more bytes", f);
+    fclose(f);
+    download(&r, "grown");
+    REFUSED(&r, "example-hello-1.0.0.bayplug: larger than 10240 bytes, the most accepted", "(BAY_EPERM)");
+    nothing_left();
+}
+
+Test(fetch, an_index_too_large_is_refused)
+{
+    char u[PATH_MAX], path[PATH_MAX];
+    result r;
+    cr_assert_eq(mkdir(in(path, "www/huge"), 0700), 0);
+    FILE *f = fopen(in(path, "www/huge/index.json"), "w");
+    cr_assert_eq(ftruncate(fileno(f), (16 << 20) + 1), 0);
+    fclose(f);
+    PLUGBAY(&r, "search", "x", "--index", url(u, "huge"), "--trusted-keys", trusted);
+    REFUSED(&r, "/huge/index.json: larger than 16777216 bytes, the most accepted", "(BAY_EPERM)");
+}
+
+Test(fetch, a_package_missing_on_the_server_is_refused)
+{
+    char path[PATH_MAX];
+    result r;
+    copy("www/missing");
+    cr_assert_eq(unlink(in(path, "www/missing/example-hello-1.0.0.bayplug")), 0);
+    download(&r, "missing");
+    REFUSED(&r, "/missing/example-hello-1.0.0.bayplug: the server answered HTTP status 404 (not found)",
+            "(BAY_ENOENT)");
+    nothing_left();
+}
+
+Test(fetch, a_version_revoked_in_the_index_is_not_downloaded)
+{
+    char index[PATH_MAX], owner[PATH_MAX];
+    result r;
+    PLUGBAY(&r, "index", "revoke", in(index, "www/index"), "example/hello@1.0.0", "--reason", "leaks tokens", "--key",
+            in(owner, "keys/owner"));
+    ok(&r);
+    cr_assert(strstr(r.out, "example/hello@1.0.0 revoked (leaks tokens); "), "%s", r.out);
+    download(&r, "index");
+    REFUSED(&r, "no version of example/hello in the index fits: 1.0.0 is revoked (leaks tokens)", "(BAY_ENOENT)");
+    nothing_left();
+}
+
+Test(fetch, redirects_are_followed_to_http_but_not_to_another_scheme)
+{
+    char u[PATH_MAX], p[16], target[64];
+    result r;
+    int redirector = free_port();
+    snprintf(p, sizeof p, "%d", redirector);
+    snprintf(target, sizeof target, "http://127.0.0.1:%d", port);
+    serve(1, (const char *const[]){PYTHON, "-c", "import http.server, sys\n"
+                                   "class H(http.server.BaseHTTPRequestHandler):\n"
+                                   "    def do_GET(self):\n"
+                                   "        to = 'file:///etc/passwd' if self.path.startswith('/file/') "
+                                   "else sys.argv[2] + self.path[len('/http'):]\n"
+                                   "        self.send_response(302)\n"
+                                   "        self.send_header('Location', to)\n"
+                                   "        self.end_headers()\n"
+                                   "http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()\n",
+                                   p, target, NULL}, redirector);
+    snprintf(u, sizeof u, "http://127.0.0.1:%d/http/index", redirector);
+    PLUGBAY(&r, "search", "hello", "--index", u, "--trusted-keys", trusted);
+    ok(&r);
+    cr_assert(strstr(r.out, "example/hello 1.0.0: "), "%s", r.out);
+    snprintf(u, sizeof u, "http://127.0.0.1:%d/file/index", redirector);
+    PLUGBAY(&r, "search", "hello", "--index", u, "--trusted-keys", trusted);
+    REFUSED(&r, "/file/index/index.json: only http://, https:// and file:// URLs are fetched, and a redirect only to "
+            "http:// or https://", "(BAY_EINVAL)");
+}
+
+Test(fetch, info_available_shows_each_version_in_the_index)
+{
+    char u[PATH_MAX];
+    result r;
+    PLUGBAY(&r, "info", "example/hello", "--available", "--index", url(u, "index"), "--trusted-keys", trusted);
+    ok(&r);
+    cr_assert(strstr(r.out, "example/hello 1.0.0 (the newest for this plugbay)\n  name: Hello\n"), "%s", r.out);
+    cr_assert(strstr(r.out, sha256), "%s", r.out);
+    PLUGBAY(&r, "info", "example/hello", "--available", "--index", url(u, "index"), "--trusted-keys", trusted,
+            "--json");
+    ok(&r);
+    cr_assert(strstr(r.out, "{\"id\":\"example/hello\",\"newest\":\"1.0.0\",\"versions\":[{"), "%s", r.out);
+    PLUGBAY(&r, "info", "example/nope", "--available", "--index", url(u, "index"), "--trusted-keys", trusted);
+    REFUSED(&r, "the index has no plugin example/nope", "(BAY_ENOENT)");
+}
