@@ -1,5 +1,6 @@
 /* cli/main.c — plugbay, the command-line tool: parses a command, runs it through libplugbay, prints the reply. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdint.h>
@@ -16,6 +17,8 @@
 
 #include "key.h"
 #include "publishing.h"
+#include "file.h"
+#include "manifest.h"
 #include "render.h"
 #include "send.h"
 #include "signing.h"
@@ -561,13 +564,13 @@ static int signing_options(const command *cmd, const request *r)
         {"--key", "sign pack index.build index.revoke publish", "sign index.build index.revoke publish",
          "sign, pack, index build, index revoke and publish (a secret key) and host add (a public key)",
          r->key != NULL && strcmp(cmd->name, "host.add") != 0},
-        {"--trusted-keys", "verify search download info", "search download info",
-         "verify, search, download and info --available", r->trusted != NULL},
+        {"--trusted-keys", "verify search download info install", "search download info",
+         "verify, search, download, info --available and install --index", r->trusted != NULL},
         {"--verified-keys", "index.build index.revoke publish", "", "index build, index revoke and publish",
          r->verified != NULL},
         {"--reason", "index.revoke", "index.revoke", "index revoke", r->reason != NULL},
-        {"--index", "search download info", "search download info", "search, download and info --available",
-         r->index != NULL},
+        {"--index", "search download info install", "search download info",
+         "search, download, info --available and install", r->index != NULL},
         {"--available", "info", "", "info ID", r->available},
     };
     char typed[32]; /* the command as typed: "index build" for index.build */
@@ -576,7 +579,8 @@ static int signing_options(const command *cmd, const request *r)
     if (dot)
         *dot = ' ';
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
-        if (rules[i].given && (!named(rules[i].takers, cmd->name) || cmd->kind == BROKER_COMMAND))
+        if (rules[i].given && (!named(rules[i].takers, cmd->name) ||
+                               (cmd->kind == BROKER_COMMAND && strcmp(cmd->name, "install") != 0)))
             return usage_error(cmd, "%s only goes with %s", rules[i].option, rules[i].goes_with);
         if (!rules[i].given && named(rules[i].needers, cmd->name) && cmd->kind == OFFLINE)
             return usage_error(cmd, "%s needs %s", typed, rules[i].option);
@@ -644,20 +648,20 @@ static int consent(request *r)
     return rc;
 }
 
-/* send_package runs `install FILE` and `update FILE`: reads what the
- * package is and asks (for an install, consent as for an id), sends it to
- * plugbayd in parts, and has plugbayd check it and install it or update to
- * it (docs/packages.md). Returns the exit status. */
-static int send_package(const command *cmd, request *r)
+/* send_package runs `install FILE` and `update FILE` for the package file:
+ * reads what the package is and asks (for an install, consent as for an id),
+ * sends it to plugbayd in parts, and has plugbayd check it and install it or
+ * update to it (docs/packages.md). Returns the exit status. */
+static int send_package(const command *cmd, request *r, const char *file)
 {
     bool install = strcmp(cmd->name, "install") == 0;
     package_facts f;
     bay_error e;
     bay_conn *conn = NULL;
     char what[600];
-    if (package_read(r->words[1], &f, &e) != 0)
+    if (package_read(file, &f, &e) != 0)
         return failure(&e);
-    snprintf(what, sizeof what, "%s %s (from %s, %s%s)", f.id, f.version, r->words[1],
+    snprintf(what, sizeof what, "%s %s (from %s, %s%s)", f.id, f.version, file,
              f.key_id[0] ? "signed with key " : "not signed", f.key_id);
     int rc = install && !r->ngrants && !r->grant_all && isatty(STDIN_FILENO) ? ask(r, what, f.id, f.asked) : 0;
     if (rc) {
@@ -669,7 +673,7 @@ static int send_package(const command *cmd, request *r)
     add_grants(args, r);
     rc = bay_connect(r->broker, "plugbay-cli", &conn, &e);
     if (rc == 0)
-        rc = package_send(conn, r->words[1], &f, r->timeout_ms, &e);
+        rc = package_send(conn, file, &f, r->timeout_ms, &e);
     if (rc == 0)
         rc = bay_command(conn, install ? "install.package" : "update.package", args, r->timeout_ms, &reply, &e);
     if (conn)
@@ -682,6 +686,41 @@ static int send_package(const command *cmd, request *r)
     bay_value_free(reply);
     package_facts_free(&f);
     return rc ? failure(&e) : 0;
+}
+
+/* install_from_index runs `install ID[@RANGE] --index URL`: fetches the
+ * newest version that fits, and the dependencies plugbayd lacks, into a
+ * temporary folder, and installs each as `install FILE` does, dependencies
+ * first (they take --grant-all, not --grant: those name the plugin asked
+ * for). Returns the exit status. */
+static int install_from_index(const command *cmd, request *r)
+{
+    if (r->trusted == NULL)
+        return usage_error(cmd, "install --index needs --trusted-keys KEYDIR, the keys its index is signed with");
+    bay_error e;
+    bay_conn *conn;
+    bay_value *listed = NULL;
+    char **files = NULL, tmp[PATH_MAX];
+    const char *base = getenv("TMPDIR");
+    snprintf(tmp, sizeof tmp, "%s/plugbay-index-XXXXXX", base && *base ? base : "/tmp");
+    int rc = bay_connect(r->broker, "plugbay-cli", &conn, &e);
+    if (rc == 0) {
+        rc = bay_command(conn, "list", NULL, r->timeout_ms, &listed, &e);
+        bay_close(conn);
+    }
+    if (rc == 0 && mkdtemp(tmp) == NULL)
+        rc = bay_error_set(&e, BAY_EIO, NULL, "cannot create a temporary folder in %s: %s", tmp, strerror(errno));
+    else if (rc == 0)
+        rc = package_fetch(r->index, r->trusted, r->timeout_ms, r->words[1], listed, tmp, &files, &e);
+    bay_value_free(listed);
+    size_t n = bay__strv_len((const char *const *)files), ngrants = r->ngrants;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        r->ngrants = i + 1 == n ? ngrants : 0;
+        rc = send_package(cmd, r, files[i]);
+    }
+    bay__file_remove_tree(AT_FDCWD, tmp);
+    bay__strv_free(files);
+    return rc && n == 0 ? failure(&e) : rc;
 }
 
 /* flushed makes sure the output reached stdout: a full disk under
@@ -770,9 +809,11 @@ static int run_command_line(int argc, char **argv)
         return run_offline(cmd, &r);
 
     struct stat st;
+    if (strcmp(cmd->name, "install") == 0 && r.index)
+        return install_from_index(cmd, &r);
     if (strcmp(cmd->name, "update") == 0 ||
         (strcmp(cmd->name, "install") == 0 && stat(r.words[1], &st) == 0 && S_ISREG(st.st_mode)))
-        return send_package(cmd, &r);
+        return send_package(cmd, &r, r.words[1]);
     bay_value *args = NULL;
     if (cmd->kind == CALL && (rc = call_args(cmd, r.words[2], &args)) != 0)
         return rc;

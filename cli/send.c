@@ -10,7 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fetch.h"
 #include "file.h"
+#include "index.h"
 #include "manifest.h"
 #include "package.h"
 #include "permission.h"
@@ -89,5 +91,93 @@ int package_send(bay_conn *conn, const char *file, const package_facts *f, int t
         offset += n;
     }
     close(fd);
+    return rc;
+}
+
+/* How deep dependencies may nest in an index before the plan gives up (a cycle, or a chain no one meant). */
+#define DEPENDS_DEPTH 8
+
+/* One plan of packages to fetch from an index, dependencies first. */
+typedef struct plan {
+    const bay__index *idx;
+    const char *url, *dir;
+    const bay__fetch_limits *limits;
+    const bay_value *listed; /* plugbayd's list: the plugins it has */
+    char **files;            /* NULL-terminated */
+    const char *ids[64];     /* the plugins planned, so that each is fetched once */
+    size_t n;
+} plan;
+
+/* has tells whether plugbayd lists plugin id. */
+static bool has(const bay_value *listed, const char *id)
+{
+    for (size_t i = 0; i < bay_value_len(listed); i++)
+        if (strcmp(bay_value_str(bay_map_get(bay_array_get(listed, i), "id"), NULL), id) == 0)
+            return true;
+    return false;
+}
+
+/* planned tells whether the plan fetches plugin id already. */
+static bool planned(const plan *p, const char *id)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (strcmp(p->ids[i], id) == 0)
+            return true;
+    return false;
+}
+
+/* add resolves spec in the index and plans it after the dependencies plugbayd lacks (depth: how deep it is). */
+static int add(plan *p, const char *spec, int depth, bay_error *err)
+{
+    const bay__index_entry *e;
+    int rc = bay__index_resolve(p->idx, spec, BAY_VERSION, &e, err);
+    if (rc || planned(p, e->id))
+        return rc;
+    if (depth > DEPENDS_DEPTH || p->n == sizeof p->ids / sizeof *p->ids)
+        return bay_error_set(err, BAY_EINVAL, NULL, "%s: its dependencies in %s nest deeper than %d or are more than "
+                             "%zu: install them one by one", spec, p->url, DEPENDS_DEPTH, sizeof p->ids / sizeof *p->ids);
+    const char *dep;
+    json_t *range;
+    json_object_foreach((json_t *)e->dependencies, dep, range) {
+        char sub[BAY_PLUGIN_ID_MAX + 200];
+        snprintf(sub, sizeof sub, "%s@%s", dep, json_string_value(range));
+        if (!has(p->listed, dep) && !planned(p, dep) && (rc = add(p, sub, depth + 1, err)) != 0)
+            return rc;
+    }
+    char *file = NULL;
+    if (asprintf(&file, "%s/%s", p->dir, e->path) < 0)
+        return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
+    if ((rc = bay__fetch_package(p->url, e, p->limits, file, err)) != 0) {
+        free(file);
+        return rc;
+    }
+    size_t n = bay__strv_len((const char *const *)p->files);
+    char **more = realloc(p->files, (n + 2) * sizeof *more);
+    if (more == NULL) {
+        free(file);
+        return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
+    }
+    more[n] = file;
+    more[n + 1] = NULL;
+    p->files = more;
+    p->ids[p->n++] = e->id;
+    return 0;
+}
+
+int package_fetch(const char *url, const char *trusted, int timeout_ms, const char *spec, const bay_value *listed,
+                  const char *dir, char ***files, bay_error *err)
+{
+    bay__fetch_limits limits = {.timeout_ms = timeout_ms};
+    bay__index *idx = NULL;
+    int rc = bay__fetch_index(url, trusted, &limits, &idx, err);
+    plan p = {.idx = idx, .url = url, .dir = dir, .limits = &limits, .listed = listed};
+    if (rc == 0)
+        rc = add(&p, spec, 0, err);
+    bay__index_free(idx);
+    if (rc) {
+        bay__strv_free(p.files);
+        p.files = NULL;
+    }
+    *files = p.files;
     return rc;
 }

@@ -28,4 +28,15 @@ void package_facts_free(package_facts *f);
  * code with err set (plugbayd's refusal, or the file's error). */
 int package_send(bay_conn *conn, const char *file, const package_facts *f, int timeout_ms, bay_error *err);
 
+/* package_fetch fetches the index at url (its signature checked against the
+ * keys of trusted), picks the newest version of spec (ID or ID@RANGE) this
+ * plugbay takes and, before it, the same for each dependency plugbayd does
+ * not list (listed: the answer to `list`), recursively, and downloads each
+ * package into the folder dir, its size and SHA-256 checked against the
+ * index. *files are their paths, dependencies first (NULL-terminated; the
+ * caller frees with bay__strv_free). Returns 0 or the index's, the
+ * resolution's or the download's code with err set. */
+int package_fetch(const char *url, const char *trusted, int timeout_ms, const char *spec, const bay_value *listed,
+                  const char *dir, char ***files, bay_error *err);
+
 #endif

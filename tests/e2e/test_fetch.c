@@ -381,3 +381,47 @@ Test(fetch, info_available_shows_each_version_in_the_index)
     PLUGBAY(&r, "info", "example/nope", "--available", "--index", url(u, "index"), "--trusted-keys", trusted);
     REFUSED(&r, "the index has no plugin example/nope", "(BAY_ENOENT)");
 }
+
+Test(fetch, install_by_id_from_an_index_brings_its_dependencies_first)
+{
+    char path[PATH_MAX], src[PATH_MAX], pkg[PATH_MAX], owner[PATH_MAX], index[PATH_MAX], u[PATH_MAX];
+    result r;
+    /* demo/needs: example/hello's code, serving needs.greet, depending on example/hello ^1. */
+    snprintf(src, sizeof src, "%s/example/hello/plugin.so", h.plugins);
+    cr_assert_eq(mkdir(in(path, "needs"), 0700), 0);
+    r.status = h_run(&h, (const char *const[]){"/bin/cp", src, path, NULL}, NULL, 0, r.err, sizeof r.err);
+    ok(&r);
+    strcat(path, "/plugin.json");
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("{\"id\": \"demo/needs\", \"name\": \"Needs\", \"version\": \"1.0.0\", \"language\": \"c\", \"entry\": "
+          "\"plugin.so\", \"provides\": [{\"name\": \"needs.greet\", \"kind\": \"handle\", \"function\": \"greet\"}], "
+          "\"dependencies\": {\"example/hello\": \"^1\"}}",
+          f);
+    fclose(f);
+    PLUGBAY(&r, "pack", in(src, "needs"), "--key", in(path, "keys/ada"), "-o", in(pkg, "needs.bayplug"));
+    ok(&r);
+    PLUGBAY(&r, "publish", pkg, in(index, "www/index"), "--key", in(owner, "keys/owner"));
+    ok(&r);
+    /* plugbayd without example/hello in its plugins folder. */
+    r.status = h_run(&h, (const char *const[]){"/bin/rm", "-r", in(path, "plugins/example"), NULL}, NULL, 0, r.err,
+                     sizeof r.err);
+    ok(&r);
+    h.manual = true;
+    h_start(&h, NULL);
+    PLUGBAY(&r, "install", "demo/nope", "--index", url(u, "index"), "--trusted-keys", trusted, "--broker", h.url);
+    cr_assert_eq(r.status, 1);
+    cr_assert(strstr(r.err, "demo/nope"), "%s", r.err);
+    PLUGBAY(&r, "install", "demo/needs", "--index", url(u, "index"), "--broker", h.url);
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "install --index needs --trusted-keys KEYDIR"), "%s", r.err);
+    PLUGBAY(&r, "install", "demo/needs@^1", "--index", url(u, "index"), "--trusted-keys", trusted, "--grant-all",
+            "--broker", h.url);
+    ok(&r);
+    cr_assert_str_eq(r.out, "example/hello: loaded\ndemo/needs: loaded\n");
+    bay_conn *c = h_connect(&h, "test-fetch");
+    char out[64];
+    cr_assert_eq(h_call_str(c, "needs.greet", "index", 5000, out, sizeof out, NULL), 0);
+    cr_assert_str_eq(out, "Hello, index!");
+    bay_close(c);
+}
