@@ -47,9 +47,11 @@ static const command commands[] = {
      "needs and is signed by, and which this plugbay would take", .offline = cli_info_available},
     {"install", BROKER_COMMAND, {"ID|FILE"}, " [--grant PERM]... [--grant-all]",
      "install a discovered plugin, granting the permissions it asks for (asks on a terminal)", .render = render_state},
-    {"update", BROKER_COMMAND, {"FILE"}, " [--grant PERM]... [--grant-all]",
-     "update an installed plugin to the version in package FILE, without a failed call; a version that fails to "
-     "load is rolled back", .render = render_state},
+    {"update", BROKER_COMMAND, {"FILE|ID"}, " [--index URL --trusted-keys KEYDIR] [--grant PERM]... [--grant-all]",
+     "update an installed plugin to the version in package FILE (or the newest in the index), without a failed "
+     "call; a version that fails to load is rolled back", .render = render_state},
+    {"outdated", BROKER_COMMAND, {0}, " --index URL --trusted-keys KEYDIR",
+     "list the installed plugins the index has a newer version of", .render = render_outdated},
     {"rollback", BROKER_COMMAND, {"ID"}, "", "return a plugin to the version it ran before an update",
      .render = render_state},
     {"grant", BROKER_COMMAND, {"ID"}, " [--grant PERM]... [--grant-all]",
@@ -564,13 +566,13 @@ static int signing_options(const command *cmd, const request *r)
         {"--key", "sign pack index.build index.revoke publish", "sign index.build index.revoke publish",
          "sign, pack, index build, index revoke and publish (a secret key) and host add (a public key)",
          r->key != NULL && strcmp(cmd->name, "host.add") != 0},
-        {"--trusted-keys", "verify search download info install", "search download info",
-         "verify, search, download, info --available and install --index", r->trusted != NULL},
+        {"--trusted-keys", "verify search download info install update outdated", "search download info",
+         "verify, search, download, info --available, install, update and outdated", r->trusted != NULL},
         {"--verified-keys", "index.build index.revoke publish", "", "index build, index revoke and publish",
          r->verified != NULL},
         {"--reason", "index.revoke", "index.revoke", "index revoke", r->reason != NULL},
-        {"--index", "search download info install", "search download info",
-         "search, download, info --available and install", r->index != NULL},
+        {"--index", "search download info install update outdated", "search download info",
+         "search, download, info --available, install, update and outdated", r->index != NULL},
         {"--available", "info", "", "info ID", r->available},
     };
     char typed[32]; /* the command as typed: "index build" for index.build */
@@ -580,7 +582,7 @@ static int signing_options(const command *cmd, const request *r)
         *dot = ' ';
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
         if (rules[i].given && (!named(rules[i].takers, cmd->name) ||
-                               (cmd->kind == BROKER_COMMAND && strcmp(cmd->name, "install") != 0)))
+                               (cmd->kind == BROKER_COMMAND && !named("install update outdated", cmd->name))))
             return usage_error(cmd, "%s only goes with %s", rules[i].option, rules[i].goes_with);
         if (!rules[i].given && named(rules[i].needers, cmd->name) && cmd->kind == OFFLINE)
             return usage_error(cmd, "%s needs %s", typed, rules[i].option);
@@ -648,13 +650,12 @@ static int consent(request *r)
     return rc;
 }
 
-/* send_package runs `install FILE` and `update FILE` for the package file:
+/* send_package runs `install FILE` (install true) and `update FILE` for the package file:
  * reads what the package is and asks (for an install, consent as for an id),
  * sends it to plugbayd in parts, and has plugbayd check it and install it or
  * update to it (docs/packages.md). Returns the exit status. */
-static int send_package(const command *cmd, request *r, const char *file)
+static int send_package(const command *cmd, request *r, const char *file, bool install)
 {
-    bool install = strcmp(cmd->name, "install") == 0;
     package_facts f;
     bay_error e;
     bay_conn *conn = NULL;
@@ -688,15 +689,17 @@ static int send_package(const command *cmd, request *r, const char *file)
     return rc ? failure(&e) : 0;
 }
 
-/* install_from_index runs `install ID[@RANGE] --index URL`: fetches the
- * newest version that fits, and the dependencies plugbayd lacks, into a
- * temporary folder, and installs each as `install FILE` does, dependencies
- * first (they take --grant-all, not --grant: those name the plugin asked
- * for). Returns the exit status. */
-static int install_from_index(const command *cmd, request *r)
+/* from_index runs `install ID[@RANGE] --index URL` and `update ID --index
+ * URL`: fetches the newest version that fits, and the dependencies plugbayd
+ * lacks, into a temporary folder, and installs each as `install FILE` does,
+ * dependencies first (they take --grant-all, not --grant: those name the
+ * plugin asked for) — the plugin named last, updated to that version for
+ * `update`. Returns the exit status. */
+static int from_index(const command *cmd, request *r)
 {
+    bool update = strcmp(cmd->name, "update") == 0;
     if (r->trusted == NULL)
-        return usage_error(cmd, "install --index needs --trusted-keys KEYDIR, the keys its index is signed with");
+        return usage_error(cmd, "%s --index needs --trusted-keys KEYDIR, the keys its index is signed with", cmd->name);
     bay_error e;
     bay_conn *conn;
     bay_value *listed = NULL;
@@ -716,11 +719,36 @@ static int install_from_index(const command *cmd, request *r)
     size_t n = bay__strv_len((const char *const *)files), ngrants = r->ngrants;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         r->ngrants = i + 1 == n ? ngrants : 0;
-        rc = send_package(cmd, r, files[i]);
+        rc = send_package(cmd, r, files[i], !(update && i + 1 == n));
     }
     bay__file_remove_tree(AT_FDCWD, tmp);
     bay__strv_free(files);
     return rc && n == 0 ? failure(&e) : rc;
+}
+
+/* outdated runs `outdated --index URL`: the installed plugins the index has
+ * a newer version of, as plugbayd lists them. Returns the exit status. */
+static int outdated(const command *cmd, request *r)
+{
+    if (r->index == NULL || r->trusted == NULL)
+        return usage_error(cmd, "outdated needs --index URL and --trusted-keys KEYDIR");
+    bay_error e;
+    bay_conn *conn;
+    bay_value *listed = NULL, *newer = NULL;
+    int rc = bay_connect(r->broker, "plugbay-cli", &conn, &e);
+    if (rc == 0) {
+        rc = bay_command(conn, "list", NULL, r->timeout_ms, &listed, &e);
+        bay_close(conn);
+    }
+    if (rc == 0)
+        rc = package_newer(r->index, r->trusted, r->timeout_ms, listed, &newer, &e);
+    if (rc == 0 && r->json)
+        rc = print_json(newer, &e);
+    else if (rc == 0)
+        cmd->render(newer);
+    bay_value_free(listed);
+    bay_value_free(newer);
+    return rc ? failure(&e) : 0;
 }
 
 /* flushed makes sure the output reached stdout: a full disk under
@@ -809,11 +837,13 @@ static int run_command_line(int argc, char **argv)
         return run_offline(cmd, &r);
 
     struct stat st;
-    if (strcmp(cmd->name, "install") == 0 && r.index)
-        return install_from_index(cmd, &r);
-    if (strcmp(cmd->name, "update") == 0 ||
-        (strcmp(cmd->name, "install") == 0 && stat(r.words[1], &st) == 0 && S_ISREG(st.st_mode)))
-        return send_package(cmd, &r, r.words[1]);
+    bool install = strcmp(cmd->name, "install") == 0, update = strcmp(cmd->name, "update") == 0;
+    if ((install || update) && r.index)
+        return from_index(cmd, &r);
+    if (strcmp(cmd->name, "outdated") == 0)
+        return outdated(cmd, &r);
+    if (update || (install && stat(r.words[1], &st) == 0 && S_ISREG(st.st_mode)))
+        return send_package(cmd, &r, r.words[1], install);
     bay_value *args = NULL;
     if (cmd->kind == CALL && (rc = call_args(cmd, r.words[2], &args)) != 0)
         return rc;

@@ -180,6 +180,12 @@ void render_info(const bay_value *reply)
     }
 }
 
+void render_outdated(const bay_value *reply)
+{
+    static const column cols[] = {{"ID", "id"}, {"INSTALLED", "installed"}, {"NEWEST", "newest"}};
+    print_table(reply, cols, sizeof cols / sizeof *cols);
+}
+
 void render_state(const bay_value *reply)
 {
     put_text(stdout, bay_map_get(reply, "id"));

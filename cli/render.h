@@ -17,6 +17,9 @@ void render_list(const bay_value *reply);
 /* render_info prints the reply of "info": one "key: value" line per field. */
 void render_info(const bay_value *reply);
 
+/* render_outdated prints outdated's rows (id, installed, newest) as a table. */
+void render_outdated(const bay_value *reply);
+
 /* render_state prints the reply of a lifecycle command: "ID: state". */
 void render_state(const bay_value *reply);
 

@@ -181,3 +181,30 @@ int package_fetch(const char *url, const char *trusted, int timeout_ms, const ch
     *files = p.files;
     return rc;
 }
+
+int package_newer(const char *url, const char *trusted, int timeout_ms, const bay_value *listed, bay_value **out,
+                  bay_error *err)
+{
+    bay__fetch_limits limits = {.timeout_ms = timeout_ms};
+    bay__index *idx = NULL;
+    int rc = bay__fetch_index(url, trusted, &limits, &idx, err);
+    *out = rc ? NULL : bay_array();
+    for (size_t i = 0; rc == 0 && i < bay_value_len(listed); i++) {
+        const bay_value *p = bay_array_get(listed, i);
+        const char *id = bay_value_str(bay_map_get(p, "id"), NULL), *now = bay_value_str(bay_map_get(p, "version"), NULL);
+        const bay__index_entry *e;
+        bay__semver v;
+        bay_error none;
+        if (strcmp(bay_value_str(bay_map_get(p, "state"), NULL), "available") == 0 || now == NULL ||
+            bay__semver_parse(now, &v) != 0 || bay__index_resolve(idx, id, BAY_VERSION, &e, &none) != 0 ||
+            bay__semver_cmp(&e->ver, &v) <= 0)
+            continue;
+        bay_value *row = bay_map();
+        bay_map_set(row, "id", bay_str(id));
+        bay_map_set(row, "installed", bay_str(now));
+        bay_map_set(row, "newest", bay_str(e->version));
+        bay_array_push(*out, row);
+    }
+    bay__index_free(idx);
+    return rc;
+}

@@ -39,4 +39,12 @@ int package_send(bay_conn *conn, const char *file, const package_facts *f, int t
 int package_fetch(const char *url, const char *trusted, int timeout_ms, const char *spec, const bay_value *listed,
                   const char *dir, char ***files, bay_error *err);
 
+/* package_newer fetches the index at url as package_fetch does and sets *out
+ * to an array of {"id", "installed", "newest"} for each plugin plugbayd lists
+ * as installed (listed: the answer to `list`) whose newest version in the
+ * index that this plugbay takes is newer. Returns 0 or the index's code with
+ * err set. */
+int package_newer(const char *url, const char *trusted, int timeout_ms, const bay_value *listed, bay_value **out,
+                  bay_error *err);
+
 #endif

@@ -423,5 +423,32 @@ Test(fetch, install_by_id_from_an_index_brings_its_dependencies_first)
     char out[64];
     cr_assert_eq(h_call_str(c, "needs.greet", "index", 5000, out, sizeof out, NULL), 0);
     cr_assert_str_eq(out, "Hello, index!");
+    /* Version 1.1.0 published: outdated lists it, update takes it, and then nothing is outdated. */
+    PLUGBAY(&r, "outdated", "--index", url(u, "index"), "--trusted-keys", trusted, "--broker", h.url);
+    ok(&r);
+    cr_assert_str_eq(r.out, "ID  INSTALLED  NEWEST\n", "nothing newer yet: %s", r.out);
+    in(path, "needs/plugin.json");
+    f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("{\"id\": \"demo/needs\", \"name\": \"Needs\", \"version\": \"1.1.0\", \"language\": \"c\", \"entry\": "
+          "\"plugin.so\", \"provides\": [{\"name\": \"needs.greet\", \"kind\": \"handle\", \"function\": \"greet\"}], "
+          "\"dependencies\": {\"example/hello\": \"^1\"}, \"config\": {\"greeting\": \"Newer\"}}",
+          f);
+    fclose(f);
+    PLUGBAY(&r, "pack", in(src, "needs"), "--key", in(path, "keys/ada"), "-o", in(pkg, "needs-1.1.bayplug"));
+    ok(&r);
+    PLUGBAY(&r, "publish", pkg, index, "--key", owner);
+    ok(&r);
+    PLUGBAY(&r, "outdated", "--index", url(u, "index"), "--trusted-keys", trusted, "--broker", h.url);
+    ok(&r);
+    cr_assert(strstr(r.out, "demo/needs  1.0.0      1.1.0\n"), "%s", r.out);
+    PLUGBAY(&r, "update", "demo/needs", "--index", url(u, "index"), "--trusted-keys", trusted, "--broker", h.url);
+    ok(&r);
+    cr_assert_str_eq(r.out, "demo/needs: loaded\n");
+    cr_assert_eq(h_call_str(c, "needs.greet", "index", 5000, out, sizeof out, NULL), 0);
+    cr_assert_str_eq(out, "Newer, index!");
+    PLUGBAY(&r, "outdated", "--index", url(u, "index"), "--trusted-keys", trusted, "--broker", h.url);
+    ok(&r);
+    cr_assert_str_eq(r.out, "ID  INSTALLED  NEWEST\n", "%s", r.out);
     bay_close(c);
 }
