@@ -259,6 +259,25 @@ int bay__index_read(const char *text, size_t len, const char *sig, const char *t
     return rc;
 }
 
+const bay__index_publisher *bay__index_publisher_of(const bay__index *idx, const char *key_id)
+{
+    for (size_t i = 0; key_id && i < idx->npublishers; i++)
+        if (strcmp(idx->publishers[i].key_id, key_id) == 0)
+            return &idx->publishers[i];
+    return NULL;
+}
+
+void bay__index_signer(const bay__index *idx, const bay__index_entry *e, char *text, size_t len)
+{
+    const bay__index_publisher *p = bay__index_publisher_of(idx, e->key_id);
+    if (e->key_id == NULL)
+        snprintf(text, len, "unsigned");
+    else
+        snprintf(text, len, "signed by key %s%s%s%s, %s", e->key_id, p && p->comment[0] ? " (" : "",
+                 p ? p->comment : "", p && p->comment[0] ? ")" : "",
+                 p && p->verified ? "a publisher the index's owner verified" : "not verified by the index's owner");
+}
+
 void bay__index_free(bay__index *idx)
 {
     if (idx == NULL)

@@ -83,6 +83,15 @@ int bay__index_read(const char *text, size_t len, const char *sig, const char *t
 /* bay__index_free frees idx and what it holds. NULL is ignored. */
 void bay__index_free(bay__index *idx);
 
+/* bay__index_publisher_of returns the publisher of idx whose key is key_id
+ * (NULL: none), borrowed from idx, or NULL. */
+const bay__index_publisher *bay__index_publisher_of(const bay__index *idx, const char *key_id);
+
+/* bay__index_signer writes who signed entry e to text: "unsigned", or "signed
+ * by key K (COMMENT), a publisher the index's owner verified" (or "not
+ * verified by the index's owner"). */
+void bay__index_signer(const bay__index *idx, const bay__index_entry *e, char *text, size_t len);
+
 /* bay__index_sign signs len bytes of text with the secret key in key_path
  * and sets *sig to a new NUL-terminated index.json.sig line (newline
  * included) the caller frees; key_id receives the key's id. Errors as

@@ -134,6 +134,7 @@ typedef struct request {
     bool follow;          /* --follow (logs ID) */
     bool clear;           /* --clear (order) */
     bool available;       /* --available (info ID: the versions in an index) */
+    bool verified_only;   /* --verified-only (install and update --index) */
     long lines;           /* --lines (logs), 0 when not given */
     const char **words;   /* the command and its operands */
     size_t nwords;
@@ -258,9 +259,10 @@ static void print_help(void)
          "  --verified-keys KEYDIR (index build, index revoke, publish) list the publishers whose key is\n"
          "                 among KEYDIR/*.pub as verified\n"
          "  --reason TEXT  (index revoke) why the version is revoked, shown to users\n"
-         "  --index URL    (search, download, info --available) the index: http://, https:// or file://\n"
-         "                 (its folder)\n"
+         "  --index URL    (search, download, info --available, install, update, outdated) the index:\n"
+         "                 http://, https:// or file:// (its folder)\n"
          "  --available    (info ID) the plugin's versions in the index --index URL, not plugbayd's plugin\n"
+         "  --verified-only (install, update --index) only packages of publishers the index's owner verified\n"
          "  --uid UID|USER (host add) the local user, by number or name\n"
          "  --audit        (logs) the audit lines; --lines N the last N of them\n"
          "  --follow       (logs ID) keep printing the plugin's new lines until interrupted\n"
@@ -376,6 +378,8 @@ static int parse(int argc, char **argv, request *r)
             r->clear = true;
         } else if (strcmp(a, "--available") == 0) {
             r->available = true;
+        } else if (strcmp(a, "--verified-only") == 0) {
+            r->verified_only = true;
         } else if (strcmp(a, "--json") == 0) {
             r->json = true;
         } else if (strcmp(a, "--version") == 0) {
@@ -574,6 +578,7 @@ static int signing_options(const command *cmd, const request *r)
         {"--index", "search download info install update outdated", "search download info",
          "search, download, info --available, install, update and outdated", r->index != NULL},
         {"--available", "info", "", "info ID", r->available},
+        {"--verified-only", "install update", "", "install and update with --index", r->verified_only},
     };
     char typed[32]; /* the command as typed: "index build" for index.build */
     snprintf(typed, sizeof typed, "%s", cmd->name);
@@ -703,7 +708,7 @@ static int from_index(const command *cmd, request *r)
     bay_error e;
     bay_conn *conn;
     bay_value *listed = NULL;
-    char **files = NULL, tmp[PATH_MAX];
+    char **files = NULL, **origins = NULL, tmp[PATH_MAX];
     const char *base = getenv("TMPDIR");
     snprintf(tmp, sizeof tmp, "%s/plugbay-index-XXXXXX", base && *base ? base : "/tmp");
     int rc = bay_connect(r->broker, "plugbay-cli", &conn, &e);
@@ -714,15 +719,19 @@ static int from_index(const command *cmd, request *r)
     if (rc == 0 && mkdtemp(tmp) == NULL)
         rc = bay_error_set(&e, BAY_EIO, NULL, "cannot create a temporary folder in %s: %s", tmp, strerror(errno));
     else if (rc == 0)
-        rc = package_fetch(r->index, r->trusted, r->timeout_ms, r->words[1], listed, tmp, &files, &e);
+        rc = package_fetch(&(package_source){r->index, r->trusted, r->timeout_ms, r->verified_only}, r->words[1], listed,
+                           tmp, &files, &origins, &e);
     bay_value_free(listed);
     size_t n = bay__strv_len((const char *const *)files), ngrants = r->ngrants;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         r->ngrants = i + 1 == n ? ngrants : 0;
+        if (!r->json)
+            printf("%s\n", origins[i]);
         rc = send_package(cmd, r, files[i], !(update && i + 1 == n));
     }
     bay__file_remove_tree(AT_FDCWD, tmp);
     bay__strv_free(files);
+    bay__strv_free(origins);
     return rc && n == 0 ? failure(&e) : rc;
 }
 
@@ -741,7 +750,7 @@ static int outdated(const command *cmd, request *r)
         bay_close(conn);
     }
     if (rc == 0)
-        rc = package_newer(r->index, r->trusted, r->timeout_ms, listed, &newer, &e);
+        rc = package_newer(&(package_source){r->index, r->trusted, r->timeout_ms, false}, listed, &newer, &e);
     if (rc == 0 && r->json)
         rc = print_json(newer, &e);
     else if (rc == 0)
@@ -838,6 +847,8 @@ static int run_command_line(int argc, char **argv)
 
     struct stat st;
     bool install = strcmp(cmd->name, "install") == 0, update = strcmp(cmd->name, "update") == 0;
+    if (r.verified_only && !r.index)
+        return usage_error(cmd, "--verified-only goes with --index: a package file names no publisher the index vouches for");
     if ((install || update) && r.index)
         return from_index(cmd, &r);
     if (strcmp(cmd->name, "outdated") == 0)

@@ -63,31 +63,11 @@ static int fetch_index(const signing_args *a, bay__index **idx, bay_error *err)
     return bay__fetch_index(a->index, a->trusted, &l, idx, err);
 }
 
-/* publisher returns the index's publisher with key_id, or NULL. */
-static const bay__index_publisher *publisher(const bay__index *idx, const char *key_id)
-{
-    for (size_t i = 0; key_id && i < idx->npublishers; i++)
-        if (strcmp(idx->publishers[i].key_id, key_id) == 0)
-            return &idx->publishers[i];
-    return NULL;
-}
-
-/* signer writes who signed e, for people, to text (len bytes). */
-static void signer(const bay__index *idx, const bay__index_entry *e, char *text, size_t len)
-{
-    const bay__index_publisher *p = publisher(idx, e->key_id);
-    if (e->key_id == NULL)
-        snprintf(text, len, "unsigned");
-    else
-        snprintf(text, len, "signed by key %s%s%s%s, %s", e->key_id, p && p->comment[0] ? " (" : "",
-                 p ? p->comment : "", p && p->comment[0] ? ")" : "",
-                 p && p->verified ? "a publisher the index's owner verified" : "not verified by the index's owner");
-}
 
 /* entry_json returns e as JSON: {"id", "version", "name", "brief", "key_id", "verified"}. */
 static json_t *entry_json(const bay__index *idx, const bay__index_entry *e)
 {
-    const bay__index_publisher *p = publisher(idx, e->key_id);
+    const bay__index_publisher *p = bay__index_publisher_of(idx, e->key_id);
     return json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:b}", "id", e->id, "version", e->version, "name", e->name,
                      "brief", e->brief, "key_id", e->key_id, "verified", p && p->verified);
 }
@@ -111,7 +91,7 @@ int cli_search(const signing_args *a, bay_error *err)
             bay__index_resolve(idx, idx->entries[i].id, BAY_VERSION, &e, NULL) != 0 || !matches(e, a->dir))
             continue; /* once per id, at its last entry: its newest version for this plugbay */
         char who[300];
-        signer(idx, e, who, sizeof who);
+        bay__index_signer(idx, e, who, sizeof who);
         if (a->json)
             json_array_append_new(found, entry_json(idx, e));
         else
@@ -144,7 +124,7 @@ int cli_download(const signing_args *a, bay_error *err)
         json_object_set_new(o, "sha256", json_string(e->sha256));
         rc = emit(o, err);
     } else if (rc == 0) {
-        signer(idx, e, who, sizeof who);
+        bay__index_signer(idx, e, who, sizeof who);
         printf("%s: %s %s, sha256 %s as the index says, %s\n", dest, e->id, e->version, e->sha256, who);
     }
     bay__index_free(idx);
@@ -172,7 +152,7 @@ static void join_strings(const json_t *v, char *text, size_t len)
 static void show_version(const bay__index *idx, const bay__index_entry *e, bool newest)
 {
     char who[300], perms[1024], deps[1024];
-    signer(idx, e, who, sizeof who);
+    bay__index_signer(idx, e, who, sizeof who);
     join_strings(e->permissions, perms, sizeof perms);
     join_strings(e->dependencies, deps, sizeof deps);
     char state[300] = "";

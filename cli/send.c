@@ -103,7 +103,9 @@ typedef struct plan {
     const char *url, *dir;
     const bay__fetch_limits *limits;
     const bay_value *listed; /* plugbayd's list: the plugins it has */
+    bool verified_only;      /* take only packages signed by publishers the index's owner verified */
     char **files;            /* NULL-terminated */
+    char **origins;          /* for each file, what it is and who signed it */
     const char *ids[64];     /* the plugins planned, so that each is fetched once */
     size_t n;
 } plan;
@@ -126,6 +128,19 @@ static bool planned(const plan *p, const char *id)
     return false;
 }
 
+/* append adds s (taken) to the NULL-terminated list *v. */
+static int append(char ***v, char *s, bay_error *err)
+{
+    size_t n = bay__strv_len((const char *const *)*v);
+    char **more = realloc(*v, (n + 2) * sizeof *more);
+    if (more == NULL)
+        return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
+    more[n] = s;
+    more[n + 1] = NULL;
+    *v = more;
+    return 0;
+}
+
 /* add resolves spec in the index and plans it after the dependencies plugbayd lacks (depth: how deep it is). */
 static int add(plan *p, const char *spec, int depth, bay_error *err)
 {
@@ -144,50 +159,56 @@ static int add(plan *p, const char *spec, int depth, bay_error *err)
         if (!has(p->listed, dep) && !planned(p, dep) && (rc = add(p, sub, depth + 1, err)) != 0)
             return rc;
     }
-    char *file = NULL;
-    if (asprintf(&file, "%s/%s", p->dir, e->path) < 0)
-        return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
-    if ((rc = bay__fetch_package(p->url, e, p->limits, file, err)) != 0) {
+    char who[400], *file = NULL, *origin = NULL;
+    const bay__index_publisher *pub = bay__index_publisher_of(p->idx, e->key_id);
+    bay__index_signer(p->idx, e, who, sizeof who);
+    if (p->verified_only && !(pub && pub->verified))
+        return bay_error_set(err, BAY_EPERM, e->id,
+                             "%s %s in %s is %s: --verified-only takes only packages of publishers the index's owner "
+                             "verified",
+                             e->id, e->version, p->url, who);
+    if (asprintf(&file, "%s/%s", p->dir, e->path) < 0 || asprintf(&origin, "%s %s from %s, %s", e->id, e->version,
+                                                                    p->url, who) < 0) {
         free(file);
-        return rc;
-    }
-    size_t n = bay__strv_len((const char *const *)p->files);
-    char **more = realloc(p->files, (n + 2) * sizeof *more);
-    if (more == NULL) {
-        free(file);
         return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
     }
-    more[n] = file;
-    more[n + 1] = NULL;
-    p->files = more;
-    p->ids[p->n++] = e->id;
-    return 0;
+    if ((rc = bay__fetch_package(p->url, e, p->limits, file, err)) == 0 && (rc = append(&p->files, file, err)) == 0)
+        rc = append(&p->origins, origin, err);
+    else
+        free(file);
+    if (rc)
+        free(origin);
+    else
+        p->ids[p->n++] = e->id;
+    return rc;
 }
 
-int package_fetch(const char *url, const char *trusted, int timeout_ms, const char *spec, const bay_value *listed,
-                  const char *dir, char ***files, bay_error *err)
+int package_fetch(const package_source *from, const char *spec, const bay_value *listed, const char *dir,
+                  char ***files, char ***origins, bay_error *err)
 {
-    bay__fetch_limits limits = {.timeout_ms = timeout_ms};
+    bay__fetch_limits limits = {.timeout_ms = from->timeout_ms};
     bay__index *idx = NULL;
-    int rc = bay__fetch_index(url, trusted, &limits, &idx, err);
-    plan p = {.idx = idx, .url = url, .dir = dir, .limits = &limits, .listed = listed};
+    int rc = bay__fetch_index(from->url, from->trusted, &limits, &idx, err);
+    plan p = {.idx = idx, .url = from->url, .dir = dir, .limits = &limits, .listed = listed,
+              .verified_only = from->verified_only};
     if (rc == 0)
         rc = add(&p, spec, 0, err);
     bay__index_free(idx);
     if (rc) {
         bay__strv_free(p.files);
-        p.files = NULL;
+        bay__strv_free(p.origins);
+        p.files = p.origins = NULL;
     }
     *files = p.files;
+    *origins = p.origins;
     return rc;
 }
 
-int package_newer(const char *url, const char *trusted, int timeout_ms, const bay_value *listed, bay_value **out,
-                  bay_error *err)
+int package_newer(const package_source *from, const bay_value *listed, bay_value **out, bay_error *err)
 {
-    bay__fetch_limits limits = {.timeout_ms = timeout_ms};
+    bay__fetch_limits limits = {.timeout_ms = from->timeout_ms};
     bay__index *idx = NULL;
-    int rc = bay__fetch_index(url, trusted, &limits, &idx, err);
+    int rc = bay__fetch_index(from->url, from->trusted, &limits, &idx, err);
     *out = rc ? NULL : bay_array();
     for (size_t i = 0; rc == 0 && i < bay_value_len(listed); i++) {
         const bay_value *p = bay_array_get(listed, i);

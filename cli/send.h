@@ -2,6 +2,7 @@
 #ifndef BAY_CLI_SEND_H
 #define BAY_CLI_SEND_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <plugbay/plugbay.h>
@@ -28,23 +29,32 @@ void package_facts_free(package_facts *f);
  * code with err set (plugbayd's refusal, or the file's error). */
 int package_send(bay_conn *conn, const char *file, const package_facts *f, int timeout_ms, bay_error *err);
 
-/* package_fetch fetches the index at url (its signature checked against the
- * keys of trusted), picks the newest version of spec (ID or ID@RANGE) this
- * plugbay takes and, before it, the same for each dependency plugbayd does
- * not list (listed: the answer to `list`), recursively, and downloads each
- * package into the folder dir, its size and SHA-256 checked against the
- * index. *files are their paths, dependencies first (NULL-terminated; the
- * caller frees with bay__strv_free). Returns 0 or the index's, the
- * resolution's or the download's code with err set. */
-int package_fetch(const char *url, const char *trusted, int timeout_ms, const char *spec, const bay_value *listed,
-                  const char *dir, char ***files, bay_error *err);
+/* An index to fetch from: its URL, the folder of the keys its signature must
+ * be by, each fetch's timeout (0: the default), and whether only packages of
+ * publishers the index's owner verified are taken. */
+typedef struct package_source {
+    const char *url, *trusted;
+    int timeout_ms;
+    bool verified_only;
+} package_source;
+
+/* package_fetch fetches the index from (its signature checked), picks the
+ * newest version of spec (ID or ID@RANGE) this plugbay takes and, before it,
+ * the same for each dependency plugbayd does not list (listed: the answer to
+ * `list`), recursively, and downloads each package into the folder dir, its
+ * size and SHA-256 checked against the index. *files are their paths,
+ * dependencies first, and *origins for each what it is and who signed it
+ * (each NULL-terminated; the caller frees both with bay__strv_free). Returns 0
+ * or the index's, the resolution's or the download's code, or BAY_EPERM (a
+ * publisher not verified under from->verified_only), with err set. */
+int package_fetch(const package_source *from, const char *spec, const bay_value *listed, const char *dir,
+                  char ***files, char ***origins, bay_error *err);
 
 /* package_newer fetches the index at url as package_fetch does and sets *out
  * to an array of {"id", "installed", "newest"} for each plugin plugbayd lists
  * as installed (listed: the answer to `list`) whose newest version in the
  * index that this plugbay takes is newer. Returns 0 or the index's code with
  * err set. */
-int package_newer(const char *url, const char *trusted, int timeout_ms, const bay_value *listed, bay_value **out,
-                  bay_error *err);
+int package_newer(const package_source *from, const bay_value *listed, bay_value **out, bay_error *err);
 
 #endif

@@ -416,9 +416,38 @@ Test(fetch, install_by_id_from_an_index_brings_its_dependencies_first)
     cr_assert_eq(r.status, 2);
     cr_assert(strstr(r.err, "install --index needs --trusted-keys KEYDIR"), "%s", r.err);
     PLUGBAY(&r, "install", "demo/needs@^1", "--index", url(u, "index"), "--trusted-keys", trusted, "--grant-all",
-            "--broker", h.url);
+            "--verified-only", "--broker", h.url);
     ok(&r);
-    cr_assert_str_eq(r.out, "example/hello: loaded\ndemo/needs: loaded\n");
+    cr_assert(strstr(r.out, "example/hello 1.0.0 from ") && strstr(r.out, "(keys/ada), a publisher the index's owner "
+                                                                          "verified\nexample/hello: loaded\n"),
+              "%s", r.out);
+    cr_assert(strstr(r.out, "\ndemo/needs 1.0.0 from ") && strstr(r.out, "verified\ndemo/needs: loaded\n"), "%s", r.out);
+    /* A package by a publisher the index's owner did not verify: --verified-only refuses it, before downloading. */
+    key("keys/mallory");
+    r.status = h_run(&h, (const char *const[]){"/bin/cp", "-r", in(src, "needs"), in(path, "shady"), NULL}, NULL, 0,
+                     r.err, sizeof r.err);
+    ok(&r);
+    in(path, "shady/plugin.json");
+    f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("{\"id\": \"demo/shady\", \"name\": \"Shady\", \"version\": \"1.0.0\", \"language\": \"c\", \"entry\": "
+          "\"plugin.so\", \"provides\": []}",
+          f);
+    fclose(f);
+    PLUGBAY(&r, "pack", in(src, "shady"), "--key", in(path, "keys/mallory"), "-o", in(pkg, "shady.bayplug"));
+    ok(&r);
+    PLUGBAY(&r, "publish", pkg, index, "--key", owner);
+    ok(&r);
+    PLUGBAY(&r, "install", "demo/shady", "--index", url(u, "index"), "--trusted-keys", trusted, "--grant-all",
+            "--verified-only", "--broker", h.url);
+    cr_assert_eq(r.status, 1);
+    cr_assert(strstr(r.err, "demo/shady 1.0.0 in ") && strstr(r.err, "not verified by the index's owner: "
+                                                                      "--verified-only takes only packages of "
+                                                                      "publishers the index's owner verified"),
+              "%s", r.err);
+    PLUGBAY(&r, "install", pkg, "--verified-only", "--broker", h.url);
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "--verified-only goes with --index"), "%s", r.err);
     bay_conn *c = h_connect(&h, "test-fetch");
     char out[64];
     cr_assert_eq(h_call_str(c, "needs.greet", "index", 5000, out, sizeof out, NULL), 0);
@@ -444,7 +473,7 @@ Test(fetch, install_by_id_from_an_index_brings_its_dependencies_first)
     cr_assert(strstr(r.out, "demo/needs  1.0.0      1.1.0\n"), "%s", r.out);
     PLUGBAY(&r, "update", "demo/needs", "--index", url(u, "index"), "--trusted-keys", trusted, "--broker", h.url);
     ok(&r);
-    cr_assert_str_eq(r.out, "demo/needs: loaded\n");
+    cr_assert(strstr(r.out, "demo/needs 1.1.0 from ") && strstr(r.out, "\ndemo/needs: loaded\n"), "%s", r.out);
     cr_assert_eq(h_call_str(c, "needs.greet", "index", 5000, out, sizeof out, NULL), 0);
     cr_assert_str_eq(out, "Newer, index!");
     PLUGBAY(&r, "outdated", "--index", url(u, "index"), "--trusted-keys", trusted, "--broker", h.url);
