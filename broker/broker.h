@@ -27,6 +27,9 @@
 #include "transition.h"
 
 /* What plugbayd can be told on its command line. */
+/* At most this many --index options. */
+#define BAY_INDEXES_MAX 8
+
 typedef struct bay__options {
     const char *plugins_dir;
     const char *state_dir;
@@ -50,6 +53,9 @@ typedef struct bay__options {
     bool namespaces;         /* workers cover plugbayd's sockets in namespaces of their own (--no-namespaces) */
     const char *trusted_keys;  /* folder of the *.pub keys plugins may be signed with; NULL: STATE/trusted-keys */
     bay__sig_policy sig_policy; /* what an unsigned, untrusted or altered plugin gets (docs/signing.md) */
+    const char *indexes[BAY_INDEXES_MAX]; /* --index URL (repeatable): the indexes followed (follow.h) */
+    size_t nindexes;
+    int index_interval_s;    /* how often each is read again */
     uid_t uid_first;         /* --plugin-uids: the first uid a plugin's worker may run as, */
     uint32_t uid_count;      /* and how many (0: workers run as plugbayd's user) */
     const char *cgroup_dir;  /* --cgroup: a delegated cgroup v2 folder, a cgroup v1 memory folder, "none" or NULL */
@@ -127,6 +133,7 @@ typedef struct plugin_life {
     plugin_state state;
     char reason[512];      /* why failed or invalid, "" otherwise */
     plugin_state rest;     /* where an unload ends: stopped, or disabled/available for disable/uninstall */
+    char rest_why[512];    /* the reason it ends there with (lifecycle_disable's), "" for none */
     bool then_load;        /* load again once unloaded (reload) */
     uint64_t load_id;      /* id of the COMMAND load in flight */
     uint64_t unload_id;    /* id of the COMMAND unload in flight */
@@ -254,6 +261,7 @@ typedef struct broker {
      * worker serving (ok) or gone before it loaded (why). */
     void (*reloaded)(struct broker *b, plugin *p, bool ok, const char *why);
     struct updates *updates; /* versions swapped whose reload has not ended (update.c) */
+    struct follow *follow;   /* the thread reading the indexes followed, NULL when none (follow.c) */
     int64_t next_memory_check_ms; /* when supervise.c next looks at the workers' memory */
     bool waking, wake_again; /* lifecycle.c is waking waiting plugins; a state change asked for another round */
     struct broker_queue {   /* what NNG's threads hand this thread: frames and departures (conn.c) */

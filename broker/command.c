@@ -4,6 +4,7 @@
 #include "conn.h"
 #include "depends.h"
 #include "fastpath.h"
+#include "follow.h"
 #include "incoming.h"
 #include "inspect.h"
 #include "lifecycle.h"
@@ -179,6 +180,7 @@ static bay_value *status(broker *b)
     bay_map_set(br, "connections", bay_int((int64_t)bay__idmap_count(b->conns)));
     bay_map_set(br, "calls_in_flight", bay_int((int64_t)route_in_flight(b)));
     bay_map_set(br, "fast_channels", bay_int((int64_t)fastpath_count(b)));
+    follow_status(b, br);
     for (size_t i = 0; i < b->nplugins; i++) {
         bay_value *s = summary(b, b->plugins[i]);
         add_runtime(s, b->plugins[i]);

@@ -1087,6 +1087,18 @@ int lifecycle_signature(broker *b, const char *id, const char *dir, bay_error *e
     return b->opt.sig_policy == BAY_SIG_REQUIRE ? rc : 0;
 }
 
+int lifecycle_disable(broker *b, plugin *p, const char *why, bay_error *err)
+{
+    bay_error e;
+    if (bay__state_set_enabled(b->state, p->id, false, &e) != 0)
+        return bay_error_set(err, e.code, p->id, "%s stays enabled: %s", p->id, e.message);
+    snprintf(p->life.rest_why, sizeof p->life.rest_why, "%s", why);
+    int rc = lifecycle_unload(b, p, false, PS_DISABLED, err);
+    if (rc)
+        p->life.rest_why[0] = '\0';
+    return rc;
+}
+
 void lifecycle_fail(broker *b, plugin *p, const char *why)
 {
     p->life.restart_at_ms = 0;
@@ -1127,8 +1139,9 @@ int lifecycle_unload(broker *b, plugin *p, bool then_load, plugin_state rest, ba
     case PS_STOPPED:
     case PS_DISABLED:
     case PS_WAITING:
-        if (p->life.state != rest)
-            set_state(b, p, rest, NULL);
+        if (p->life.state != rest || p->life.rest_why[0])
+            set_state(b, p, rest, p->life.rest_why[0] ? p->life.rest_why : NULL);
+        p->life.rest_why[0] = '\0';
         return then_load ? lifecycle_load(b, p, err) : 0;
     default:
         return bay_error_set(err, BAY_ESTATE, p->id, "%s is %s, not loaded", p->id, plugin_state_name(p->life.state));
@@ -1209,7 +1222,8 @@ void lifecycle_worker_gone(broker *b, plugin *p, bool other, const char *why)
         p->life.next = NULL;
     }
     if (was == PS_UNLOADING) {
-        set_state(b, p, p->life.rest, NULL);
+        set_state(b, p, p->life.rest, p->life.rest_why[0] ? p->life.rest_why : NULL);
+        p->life.rest_why[0] = '\0';
         if (p->life.then_load) {
             p->life.then_load = false;
             lifecycle_load(b, p, NULL);

@@ -91,6 +91,12 @@ int64_t lifecycle_tick(broker *b, int64_t now);
 /* lifecycle_free frees every plugin (at shutdown, after the workers are gone). */
 void lifecycle_free(broker *b);
 
+/* lifecycle_disable disables installed plugin p, as `plugbay disable` does,
+ * keeping it disabled at the next start, and unloads it; it ends disabled
+ * with why as its reason. Returns 0, or the code with err (its dependents
+ * loaded: BAY_EBUSY; the state folder not written). */
+int lifecycle_disable(broker *b, plugin *p, const char *why, bay_error *err);
+
 /* lifecycle_signature checks the signature of plugin id's folder dir under
  * the policy: 0 when it may be used (a failed check under "warn" is logged),
  * else the code with err. */

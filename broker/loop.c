@@ -3,6 +3,7 @@
 #include "command.h"
 #include "conn.h"
 #include "fastpath.h"
+#include "follow.h"
 #include "lifecycle.h"
 #include "loop.h"
 #include "provide.h"
@@ -147,7 +148,8 @@ static void handle_signals(broker *b)
     }
 }
 
-#define FIXED_FDS 3 /* the queue's eventfd, the signalfd, the plugins folder's inotify; then workers' output */
+#define FIXED_FDS 4 /* the queue's eventfd, the signalfd, the plugins folder's inotify, the indexes' eventfd; then
+                        workers' output */
 
 static int64_t min_deadline(int64_t a, int64_t b)
 {
@@ -217,6 +219,8 @@ int loop_run(broker *b)
     bay__log(BAY_LOG_INFO, NULL, "plugbayd %s listening on %s (plugins %s, state %s)", b->version, b->url,
             b->opt.plugins_dir, b->opt.state_dir);
     lifecycle_start_enabled(b);
+    if (follow_start(b, &err) != 0)
+        bay__log(BAY_LOG_ERROR, NULL, "%s", err.message);
 
     struct pollfd *fds = NULL;
     plugin **owners = NULL;
@@ -243,6 +247,7 @@ int loop_run(broker *b)
         fds[0] = (struct pollfd){.fd = b->queue.wake_fd, .events = POLLIN};
         fds[1] = (struct pollfd){.fd = b->signal_fd, .events = POLLIN};
         fds[2] = (struct pollfd){.fd = watch_fd(b->watch), .events = POLLIN}; /* -1 (none): poll skips it */
+        fds[3] = (struct pollfd){.fd = follow_fd(b), .events = POLLIN};
         int64_t now = bay__now_ms();
         for (size_t i = 0; i < 2 * b->nplugins; i++) { /* each plugin's worker, then its other one */
             plugin *p = b->plugins[i / 2];
@@ -266,6 +271,8 @@ int loop_run(broker *b)
             handle_signals(b);
         if (fds[2].revents)
             watch_read(b->watch, bay__now_ms());
+        if (fds[3].revents)
+            follow_apply(b);
         for (size_t i = FIXED_FDS; i < nfds; i++)
             if (fds[i].revents && procs[i]->out_fd == fds[i].fd) /* not a worker a reload's switch or an end moved */
                 supervise_read_output(b, owners[i], procs[i]);
@@ -273,6 +280,7 @@ int loop_run(broker *b)
     free(fds);
     free(owners);
     free(procs);
+    follow_stop(b);
     supervise_kill_all(b);
     route_free(b);
     command_free(b);

@@ -481,3 +481,47 @@ Test(fetch, install_by_id_from_an_index_brings_its_dependencies_first)
     cr_assert_str_eq(r.out, "ID  INSTALLED  NEWEST\n", "%s", r.out);
     bay_close(c);
 }
+
+/* disabled_for waits until plugin example/hello is disabled with a reason holding arg. */
+static bool disabled_for(void *arg)
+{
+    bay_conn *c = h_connect(&h, "test-fetch-watch");
+    char state[32], reason[600];
+    h_plugin_state(c, "example/hello", state, sizeof state, reason, sizeof reason);
+    bay_close(c);
+    return strcmp(state, "disabled") == 0 && strstr(reason, arg);
+}
+
+Test(fetch, plugbayd_following_an_index_disables_an_installed_version_it_revokes)
+{
+    char index[PATH_MAX], owner[PATH_MAX], u[PATH_MAX], gone[64];
+    result r;
+    snprintf(gone, sizeof gone, "http://127.0.0.1:%d/index", free_port()); /* an index that cannot be reached */
+    const char *extra[] = {"--index", url(u, "index"), "--index", gone, "--index-interval-s", "1", "--trusted-keys",
+                           trusted, NULL};
+    h_start(&h, extra);
+    bay_conn *c = h_connect(&h, "test-fetch");
+    h_wait_loaded(c, (const char *const[]){"example/hello", NULL});
+    char out[64];
+    cr_assert_eq(h_call_str(c, "greet", "before", 5000, out, sizeof out, NULL), 0);
+    PLUGBAY(&r, "index", "revoke", in(index, "www/index"), "example/hello@1.0.0", "--reason", "leaks tokens", "--key",
+            in(owner, "keys/owner"));
+    ok(&r);
+    cr_assert(h_wait_until(disabled_for, "version 1.0.0 is revoked by the index http://127.0.0.1:", H_WAIT_MS),
+              "example/hello was not disabled");
+    cr_assert(disabled_for("/index: leaks tokens; `plugbay update example/hello --index "), "the reason says why");
+    /* status shows the index and when it was read. */
+    bay_value *st = NULL;
+    bay_error err;
+    cr_assert_eq(bay_command(c, "status", NULL, 5000, &st, &err), 0, "%s", err.message);
+    const bay_value *idx = bay_array_get(bay_map_get(bay_map_get(st, "broker"), "indexes"), 0);
+    cr_assert_str_eq(bay_value_str(bay_map_get(idx, "url"), NULL), u);
+    cr_assert(bay_value_type(bay_map_get(idx, "read_ms")) == BAY_INT && bay_map_get(idx, "error") &&
+                  bay_value_type(bay_map_get(idx, "error")) == BAY_NIL,
+              "index status");
+    idx = bay_array_get(bay_map_get(bay_map_get(st, "broker"), "indexes"), 1);
+    cr_assert(strstr(bay_value_str(bay_map_get(idx, "error"), NULL), "the server cannot be reached"),
+              "the unreachable index's status says so");
+    bay_value_free(st);
+    bay_close(c);
+}
