@@ -694,6 +694,37 @@ static int send_package(const command *cmd, request *r, const char *file, bool i
     return rc ? failure(&e) : 0;
 }
 
+/* asked_of sets *asks to what the installed plugins plugbayd lists ask of
+ * plugin r->words[1] (the id, before any "@"): [{"by": ID, "range": RANGE}]
+ * from their dependencies. Returns 0 or the code with e. */
+static int asked_of(bay_conn *conn, const request *r, const bay_value *listed, bay_value **asks, bay_error *e)
+{
+    char id[256];
+    snprintf(id, sizeof id, "%.*s", (int)strcspn(r->words[1], "@"), r->words[1]);
+    *asks = bay_array();
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < bay_value_len(listed); i++) {
+        const bay_value *p = bay_array_get(listed, i);
+        bay_value *args = bay_map(), *info = NULL;
+        if (strcmp(bay_value_str(bay_map_get(p, "state"), NULL), "available") == 0) {
+            bay_value_free(args);
+            continue;
+        }
+        bay_map_set(args, "id", bay_value_copy(bay_map_get(p, "id")));
+        rc = bay_command(conn, "info", args, r->timeout_ms, &info, e);
+        const bay_value *range = rc ? NULL : bay_map_get(bay_map_get(info, "dependencies"), id);
+        if (range) {
+            bay_value *ask = bay_map();
+            bay_map_set(ask, "by", bay_value_copy(bay_map_get(p, "id")));
+            bay_map_set(ask, "range", bay_value_copy(range));
+            bay_array_push(*asks, ask);
+        }
+        bay_value_free(args);
+        bay_value_free(info);
+    }
+    return rc;
+}
+
 /* from_index runs `install ID[@RANGE] --index URL` and `update ID --index
  * URL`: fetches the newest version that fits, and the dependencies plugbayd
  * lacks, into a temporary folder, and installs each as `install FILE` does,
@@ -711,17 +742,21 @@ static int from_index(const command *cmd, request *r)
     char **files = NULL, **origins = NULL, tmp[PATH_MAX];
     const char *base = getenv("TMPDIR");
     snprintf(tmp, sizeof tmp, "%s/plugbay-index-XXXXXX", base && *base ? base : "/tmp");
+    bay_value *asks = NULL;
     int rc = bay_connect(r->broker, "plugbay-cli", &conn, &e);
     if (rc == 0) {
         rc = bay_command(conn, "list", NULL, r->timeout_ms, &listed, &e);
+        if (rc == 0 && update)
+            rc = asked_of(conn, r, listed, &asks, &e);
         bay_close(conn);
     }
     if (rc == 0 && mkdtemp(tmp) == NULL)
         rc = bay_error_set(&e, BAY_EIO, NULL, "cannot create a temporary folder in %s: %s", tmp, strerror(errno));
     else if (rc == 0)
-        rc = package_fetch(&(package_source){r->index, r->trusted, r->timeout_ms, r->verified_only}, r->words[1], listed,
-                           tmp, &files, &origins, &e);
+        rc = package_fetch(&(package_source){r->index, r->trusted, r->timeout_ms, r->verified_only, asks}, r->words[1],
+                           listed, tmp, &files, &origins, &e);
     bay_value_free(listed);
+    bay_value_free(asks);
     size_t n = bay__strv_len((const char *const *)files), ngrants = r->ngrants;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         r->ngrants = i + 1 == n ? ngrants : 0;
@@ -750,7 +785,7 @@ static int outdated(const command *cmd, request *r)
         bay_close(conn);
     }
     if (rc == 0)
-        rc = package_newer(&(package_source){r->index, r->trusted, r->timeout_ms, false}, listed, &newer, &e);
+        rc = package_newer(&(package_source){r->index, r->trusted, r->timeout_ms, false, NULL}, listed, &newer, &e);
     if (rc == 0 && r->json)
         rc = print_json(newer, &e);
     else if (rc == 0)

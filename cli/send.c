@@ -16,6 +16,7 @@
 #include "manifest.h"
 #include "package.h"
 #include "permission.h"
+#include "semver.h"
 #include "signature.h"
 #include "signing.h"
 
@@ -104,6 +105,7 @@ typedef struct plan {
     const bay__fetch_limits *limits;
     const bay_value *listed; /* plugbayd's list: the plugins it has */
     bool verified_only;      /* take only packages signed by publishers the index's owner verified */
+    const bay_value *asks;   /* what installed plugins ask of the plugin named: [{"by", "range"}] */
     char **files;            /* NULL-terminated */
     char **origins;          /* for each file, what it is and who signed it */
     const char *ids[64];     /* the plugins planned, so that each is fetched once */
@@ -141,11 +143,38 @@ static int append(char ***v, char *s, bay_error *err)
     return 0;
 }
 
+/* fitting resolves spec to the newest version that also fits each range installed plugins ask of it (p->asks):
+ * each time one does not, the versions from that one up are left out. */
+static int fitting(plan *p, const char *spec, const bay__index_entry **out, bay_error *err)
+{
+    char narrowed[BAY_PLUGIN_ID_MAX + 100];
+    snprintf(narrowed, sizeof narrowed, "%s", spec);
+    size_t id_len = strcspn(spec, "@");
+    for (;;) {
+        int rc = bay__index_resolve(p->idx, narrowed, BAY_VERSION, out, err);
+        if (rc)
+            return rc;
+        const bay_value *against = NULL;
+        for (size_t i = 0; !against && i < bay_value_len(p->asks); i++) {
+            const bay_value *ask = bay_array_get(p->asks, i);
+            if (!bay__semver_satisfies(&(*out)->ver, bay_value_str(bay_map_get(ask, "range"), NULL)))
+                against = ask;
+        }
+        if (against == NULL)
+            return 0;
+        if (spec[id_len] == '@') /* a range given: it is not narrowed behind the user's back */
+            return bay_error_set(err, BAY_ENOENT, (*out)->id, "%s %s is outside \"%s\", which %s asks of it",
+                                 (*out)->id, (*out)->version, bay_value_str(bay_map_get(against, "range"), NULL),
+                                 bay_value_str(bay_map_get(against, "by"), NULL));
+        snprintf(narrowed, sizeof narrowed, "%.*s@<%s", (int)id_len, spec, (*out)->version);
+    }
+}
+
 /* add resolves spec in the index and plans it after the dependencies plugbayd lacks (depth: how deep it is). */
 static int add(plan *p, const char *spec, int depth, bay_error *err)
 {
     const bay__index_entry *e;
-    int rc = bay__index_resolve(p->idx, spec, BAY_VERSION, &e, err);
+    int rc = depth == 0 ? fitting(p, spec, &e, err) : bay__index_resolve(p->idx, spec, BAY_VERSION, &e, err);
     if (rc || planned(p, e->id))
         return rc;
     if (depth > DEPENDS_DEPTH || p->n == sizeof p->ids / sizeof *p->ids)
@@ -190,7 +219,7 @@ int package_fetch(const package_source *from, const char *spec, const bay_value 
     bay__index *idx = NULL;
     int rc = bay__fetch_index(from->url, from->trusted, &limits, &idx, err);
     plan p = {.idx = idx, .url = from->url, .dir = dir, .limits = &limits, .listed = listed,
-              .verified_only = from->verified_only};
+              .verified_only = from->verified_only, .asks = from->asks};
     if (rc == 0)
         rc = add(&p, spec, 0, err);
     bay__index_free(idx);

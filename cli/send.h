@@ -30,12 +30,15 @@ void package_facts_free(package_facts *f);
 int package_send(bay_conn *conn, const char *file, const package_facts *f, int timeout_ms, bay_error *err);
 
 /* An index to fetch from: its URL, the folder of the keys its signature must
- * be by, each fetch's timeout (0: the default), and whether only packages of
- * publishers the index's owner verified are taken. */
+ * be by, each fetch's timeout (0: the default), whether only packages of
+ * publishers the index's owner verified are taken, and what installed plugins
+ * ask of the plugin named (NULL, or an array of {"by": ID, "range": RANGE}:
+ * the version taken fits them all). */
 typedef struct package_source {
     const char *url, *trusted;
     int timeout_ms;
     bool verified_only;
+    const bay_value *asks;
 } package_source;
 
 /* package_fetch fetches the index from (its signature checked), picks the

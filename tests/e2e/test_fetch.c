@@ -479,6 +479,37 @@ Test(fetch, install_by_id_from_an_index_brings_its_dependencies_first)
     PLUGBAY(&r, "outdated", "--index", url(u, "index"), "--trusted-keys", trusted, "--broker", h.url);
     ok(&r);
     cr_assert_str_eq(r.out, "ID  INSTALLED  NEWEST\n", "%s", r.out);
+    /* example/hello 1.5.0 and 2.0.0 published: demo/needs asks ^1 of it, so update takes 1.5.0, not 2.0.0. */
+    for (int major = 1; major <= 2; major++) {
+        char dir[64], manifest[600];
+        snprintf(dir, sizeof dir, "hello-%d", major);
+        r.status = h_run(&h, (const char *const[]){"/bin/cp", "-r", in(src, "needs"), in(path, dir), NULL}, NULL, 0,
+                         r.err, sizeof r.err);
+        ok(&r);
+        snprintf(manifest, sizeof manifest,
+                 "{\"id\": \"example/hello\", \"name\": \"Hello\", \"version\": \"%s\", \"language\": \"c\", "
+                 "\"entry\": \"plugin.so\", \"provides\": [{\"name\": \"greet\", \"kind\": \"handle\"}], "
+                 "\"config\": {\"greeting\": \"Hello %d\"}}",
+                 major == 1 ? "1.5.0" : "2.0.0", major);
+        strcat(path, "/plugin.json");
+        f = fopen(path, "w");
+        cr_assert_not_null(f);
+        fputs(manifest, f);
+        fclose(f);
+        PLUGBAY(&r, "pack", in(src, dir), "--key", in(path, "keys/ada"), "-o", in(pkg, "hello-next.bayplug"));
+        ok(&r);
+        PLUGBAY(&r, "publish", pkg, index, "--key", owner);
+        ok(&r);
+    }
+    PLUGBAY(&r, "update", "example/hello@^2", "--index", url(u, "index"), "--trusted-keys", trusted, "--broker",
+            h.url);
+    cr_assert_eq(r.status, 1);
+    cr_assert(strstr(r.err, "example/hello 2.0.0 is outside \"^1\", which demo/needs asks of it"), "%s", r.err);
+    PLUGBAY(&r, "update", "example/hello", "--index", url(u, "index"), "--trusted-keys", trusted, "--broker", h.url);
+    ok(&r);
+    cr_assert(strstr(r.out, "example/hello 1.5.0 from "), "%s", r.out);
+    cr_assert_eq(h_call_str(c, "greet", "index", 5000, out, sizeof out, NULL), 0);
+    cr_assert_str_eq(out, "Hello 1, index!");
     bay_close(c);
 }
 
