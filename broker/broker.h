@@ -56,6 +56,8 @@ typedef struct bay__options {
     const char *indexes[BAY_INDEXES_MAX]; /* --index URL (repeatable): the indexes followed (follow.h) */
     size_t nindexes;
     int index_interval_s;    /* how often each is read again */
+    int package_max_mb;      /* --package-max-mb: a package sent, and the files it unpacks to, in MiB at most */
+    int package_max_files;   /* --package-max-files: the files and folders a package unpacks to, at most */
     uid_t uid_first;         /* --plugin-uids: the first uid a plugin's worker may run as, */
     uint32_t uid_count;      /* and how many (0: workers run as plugbayd's user) */
     const char *cgroup_dir;  /* --cgroup: a delegated cgroup v2 folder, a cgroup v1 memory folder, "none" or NULL */

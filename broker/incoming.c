@@ -126,9 +126,11 @@ int incoming_put(broker *b, const bay_value *args, bay_value **out, bay_error *e
     size_t len = 0;
     const bay_value *part = bay_map_get(args, "data");
     const void *data = bay_value_type(part) == BAY_BIN ? bay_value_str(part, &len) : NULL;
-    if (size <= 0 || (uint64_t)size > BAY_PKG_MAX_BYTES)
-        return bay_error_set(err, BAY_EINVAL, NULL, "a package's \"size\" is 1 to %llu bytes, not %lld",
-                             (unsigned long long)BAY_PKG_MAX_BYTES, (long long)size);
+    uint64_t most = (uint64_t)b->opt.package_max_mb << 20;
+    if (size <= 0 || (uint64_t)size > most)
+        return bay_error_set(err, BAY_EINVAL, NULL,
+                             "a package's \"size\" is 1 to %llu bytes (plugbayd --package-max-mb), not %lld",
+                             (unsigned long long)most, (long long)size);
     if (data == NULL || len == 0 || len > BAY_PKG_PART || offset < 0 || offset + (int64_t)len > size)
         return bay_error_set(err, BAY_EINVAL, NULL,
                              "a package part is \"data\" of 1 to %d bytes at \"offset\", inside \"size\" (%lld)",
@@ -186,7 +188,9 @@ int incoming_unpack(broker *b, const bay_value *args, char *staging, bay__manife
     /* Hidden, so that no scan takes it for a plugin; in the plugins folder, so that it moves in by a rename. */
     snprintf(staging, PATH_MAX, "%s/.incoming-%.16s", b->opt.plugins_dir, sha);
     bay__file_remove_tree(AT_FDCWD, staging);
-    rc = bay__pkg_unpack(file, staging, NULL, err);
+    bay__pkg_limits limits = {.max_files = (size_t)b->opt.package_max_files,
+                              .max_bytes = (uint64_t)b->opt.package_max_mb << 20};
+    rc = bay__pkg_unpack(file, staging, &limits, err);
     unlink(file);
     if (rc == 0 && (rc = bay__manifest_read(staging, staging, m, err)) == 0)
         rc = lifecycle_signature(b, (*m)->id, staging, err);

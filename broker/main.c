@@ -2,6 +2,7 @@
 #include "broker.h"
 #include "crash.h"
 #include "loop.h"
+#include "package.h"
 #include "places.h"
 #include "uids.h"
 
@@ -60,6 +61,8 @@ static void usage(FILE *to)
             "                       (memory.max) or a cgroup v1 memory folder (memory.limit_in_bytes);\n"
             "                       default on cgroup v1: a folder in plugbayd's own memory group, when\n"
             "                       it may make one (root); none: no memory cgroups\n"
+            "  --package-max-mb N   the largest package an admin may send, and all it unpacks to (default 256)\n"
+            "  --package-max-files N the most files and folders a package may unpack to (default 10000)\n"
             "  --index URL          follow the plugin index at URL (repeatable): an installed version it revokes\n"
             "                       is disabled with its reason (docs/packages.md)\n"
             "  --index-interval-s N how often each --index is read again (default 600)\n"
@@ -145,7 +148,7 @@ static int check_listen(const bay__options *o)
 static int parse(int argc, char **argv, bay__options *o)
 {
     enum { O_PLUGINS = 256, O_STATE, O_LISTEN, O_AUTO, O_WORKERS, O_LOG, O_BEAT, O_MISSES, O_GRACE, O_RESTART,
-           O_DRAIN, O_MEMORY, O_NOSANDBOX, O_NONS, O_PARENT, O_CGROUP, O_START, O_TRUSTED, O_POLICY, O_TLS_CERT, O_TLS_CA, O_REMOTE_ROLE, O_MAX_CONNS, O_UIDS, O_INDEX, O_INDEX_S, O_VERSION, O_HELP };
+           O_DRAIN, O_MEMORY, O_NOSANDBOX, O_NONS, O_PARENT, O_CGROUP, O_START, O_TRUSTED, O_POLICY, O_TLS_CERT, O_TLS_CA, O_REMOTE_ROLE, O_MAX_CONNS, O_UIDS, O_INDEX, O_INDEX_S, O_PKG_MB, O_PKG_FILES, O_VERSION, O_HELP };
     static const struct option opts[] = {
         {"plugins", required_argument, 0, O_PLUGINS},     {"state", required_argument, 0, O_STATE},
         {"listen", required_argument, 0, O_LISTEN},       {"autoinstall", no_argument, 0, O_AUTO},
@@ -161,7 +164,8 @@ static int parse(int argc, char **argv, bay__options *o)
         {"tls-cert", required_argument, 0, O_TLS_CERT},   {"tls-client-ca", required_argument, 0, O_TLS_CA},
         {"remote-role", required_argument, 0, O_REMOTE_ROLE}, {"max-connections", required_argument, 0, O_MAX_CONNS},
         {"plugin-uids", required_argument, 0, O_UIDS},    {"index", required_argument, 0, O_INDEX},
-        {"index-interval-s", required_argument, 0, O_INDEX_S},
+        {"index-interval-s", required_argument, 0, O_INDEX_S}, {"package-max-mb", required_argument, 0, O_PKG_MB},
+        {"package-max-files", required_argument, 0, O_PKG_FILES},
         {"help", no_argument, 0, O_HELP},                 {0, 0, 0, 0},
     };
     int c, window = 60;
@@ -195,6 +199,8 @@ static int parse(int argc, char **argv, bay__options *o)
             o->indexes[o->nindexes++] = optarg;
             break;
         case O_INDEX_S: rc = number("--index-interval-s", optarg, &o->index_interval_s); break;
+        case O_PKG_MB: rc = number("--package-max-mb", optarg, &o->package_max_mb); break;
+        case O_PKG_FILES: rc = number("--package-max-files", optarg, &o->package_max_files); break;
         case O_UIDS:
             if (uids_parse(optarg, &o->uid_first, &o->uid_count) != 0) {
                 fprintf(stderr, "plugbayd: --plugin-uids expects FIRST-LAST, uids above 0 like 2100000000-2100065535, "
@@ -254,7 +260,8 @@ int main(int argc, char **argv)
                         .restart_window_ms = 60000, .drain_timeout_ms = 30000, .memory_mb = 1024,
                         .start_timeout_ms = 30000,
                         .sandbox = true, .namespaces = true, .sig_policy = BAY_SIG_WARN,
-                        .remote_role = BAY_ROLE_HOST, .max_connections = 256, .index_interval_s = 600}};
+                        .remote_role = BAY_ROLE_HOST, .max_connections = 256, .index_interval_s = 600,
+                        .package_max_mb = (int)(BAY_PKG_MAX_BYTES >> 20), .package_max_files = BAY_PKG_MAX_FILES}};
     int rc = parse(argc, argv, &b.opt);
     if (rc)
         return rc;

@@ -519,3 +519,51 @@ Test(packages, a_webassembly_module_that_does_not_fit_the_plugin_abi_is_refused_
     cr_assert(strstr(err, "evil/notwasm: plugin.wasm: ") && strstr(err, "(BAY_EPLUGIN)"), "%s", err);
     nothing_left();
 }
+
+/* ---- plugbayd's caps on what a package may unpack to ----------------------------------------- */
+
+static void start_capped(void)
+{
+    const char *extra[] = {"--package-max-mb", "1", "--package-max-files", "20", NULL};
+    start_with(extra);
+}
+
+TestSuite(capped, .init = start_capped, .fini = stop, .timeout = 120);
+
+/* bomb packs DIR/bomb (a plugin.json with an id, and what fill made) with /bin/tar and gzip into DIR/bomb.bayplug. */
+static void bomb(const char *fill, char *file)
+{
+    char dir[700], script[4000];
+    snprintf(dir, sizeof dir, "%s/bomb", h.dir);
+    snprintf(file, 700, "%s/bomb.bayplug", h.dir);
+    snprintf(script, sizeof script,
+             "set -e; rm -rf %s %s; mkdir %s; cd %s; "
+             "printf '{\"id\": \"evil/bomb\", \"name\": \"b\", \"version\": \"1.0.0\", \"language\": \"lua\", "
+             "\"entry\": \"main.lua\", \"provides\": []}' > plugin.json; %s; tar -czf %s *",
+             dir, file, dir, dir, fill, file);
+    const char *sh[] = {"/bin/sh", "-c", script, NULL};
+    char err[512];
+    cr_assert_eq(h_run(&h, sh, NULL, 0, err, sizeof err), 0, "%s", err);
+}
+
+Test(capped, packages_past_plugbayds_caps_are_refused_and_leave_nothing)
+{
+    char file[700], out[1024], err[2048];
+    const char *all[] = {"--grant-all", NULL};
+    /* 2 MiB of zeros: a package of a few kB that unpacks past 1 MiB. */
+    bomb("head -c 2097152 /dev/zero > main.lua", file);
+    cr_assert_eq(install(file, all, out, sizeof out, err, sizeof err), 1);
+    cr_assert(strstr(err, "the files would take more than 1048576 bytes unpacked") && strstr(err, "(BAY_EPERM)"), "%s",
+              err);
+    nothing_left();
+    /* 30 files: more than 20. */
+    bomb("for i in $(seq 30); do echo x > f$i; done; echo 'return {}' > main.lua", file);
+    cr_assert_eq(install(file, all, out, sizeof out, err, sizeof err), 1);
+    cr_assert(strstr(err, "more than 20 files and folders, the most a package may hold"), "%s", err);
+    nothing_left();
+    /* A package file itself past 1 MiB (random bytes do not compress): refused before a byte is kept. */
+    bomb("head -c 1572864 /dev/urandom > main.lua", file);
+    cr_assert_eq(install(file, all, out, sizeof out, err, sizeof err), 1);
+    cr_assert(strstr(err, "a package's \"size\" is 1 to 1048576 bytes (plugbayd --package-max-mb)"), "%s", err);
+    nothing_left();
+}
