@@ -337,14 +337,17 @@ static chan *open_route(bay_conn *c, const char *name, const char *context)
 /* The outcomes of a wait on a channel besides 0 and BAY_ETIMEDOUT. */
 enum { GONE_CLOSED = -1, GONE_DEAD = -2 };
 
-/* worker_alive tells a waiting call whether the worker still takes calls. */
+/* worker_alive tells a waiting call whether the worker still takes calls. A
+ * channel closed counts before a worker gone: a worker drained by a reload or
+ * an unload closes its channels, then exits, and a call it did not take then
+ * goes through plugbayd instead of failing as if it had crashed. */
 static int worker_alive(void *arg)
 {
     chan *ch = arg;
+    if (atomic_load(&((bay__chan_hdr *)ch->mem)->closed))
+        return GONE_CLOSED;
     struct pollfd p = {.fd = ch->pidfd, .events = POLLIN};
-    if (poll(&p, 1, 0) > 0)
-        return GONE_DEAD;
-    return atomic_load(&((bay__chan_hdr *)ch->mem)->closed) ? GONE_CLOSED : 0;
+    return poll(&p, 1, 0) > 0 ? GONE_DEAD : 0;
 }
 
 /* crashed fills err for a call whose worker died, with the reason plugbayd
