@@ -49,6 +49,9 @@ static bool allowed(char *const *granted, const char *permission)
     return false;
 }
 
+/* How a precompiled Lua chunk begins (lua.h's LUA_SIGNATURE; plugbayd does not link Lua). */
+#define LUA_CHUNK "\x1bLua"
+
 /* What the inspection over a plugin folder checks against, and the first refusal. */
 static struct inspection {
     const bay__manifest *m;
@@ -87,7 +90,8 @@ static int imports(Elf *e, const char *rel)
     return 0;
 }
 
-/* one_file checks one file of the plugin folder: an ELF file's imports (others are not code). */
+/* one_file checks one file of the plugin folder: a C plugin's ELF files' imports; a Lua plugin's files, none
+ * of which may be a precompiled chunk. */
 static int one_file(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
     (void)ftw;
@@ -95,12 +99,19 @@ static int one_file(const char *path, const struct stat *st, int type, struct FT
         return 0;
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     char magic[4];
-    if (fd < 0 || pread(fd, magic, sizeof magic, 0) != (ssize_t)sizeof magic || memcmp(magic, ELFMAG, SELFMAG) != 0) {
+    const char *rel = path + strlen(inspection.m->dir) + 1;
+    bool lua = strcmp(inspection.m->language, "lua") == 0;
+    bool got = fd >= 0 && pread(fd, magic, sizeof magic, 0) == (ssize_t)sizeof magic;
+    if (got && lua && memcmp(magic, LUA_CHUNK, sizeof magic) == 0)
+        inspection.rc = bay_error_set(inspection.err, BAY_EPLUGIN, inspection.m->id,
+                                      "%s is a precompiled Lua chunk: the Lua worker loads source only (bytecode "
+                                      "can break the sandbox); ship the source",
+                                      rel);
+    if (!got || lua || memcmp(magic, ELFMAG, SELFMAG) != 0) {
         if (fd >= 0)
             close(fd);
-        return 0;
+        return inspection.rc != 0;
     }
-    const char *rel = path + strlen(inspection.m->dir) + 1;
     Elf *e = elf_begin(fd, ELF_C_READ, NULL);
     inspection.rc = e ? imports(e, rel)
                 : bay_error_set(inspection.err, BAY_EPLUGIN, inspection.m->id, "%s: not an ELF file libelf can read: %s", rel,
@@ -111,8 +122,8 @@ static int one_file(const char *path, const struct stat *st, int type, struct FT
     return inspection.rc != 0;
 }
 
-/* native checks every ELF file of a C plugin's folder. */
-static int native(const bay__manifest *m, char *const *granted, bay_error *err)
+/* each_file checks every file of a C or Lua plugin's folder (one_file). */
+static int each_file(const bay__manifest *m, char *const *granted, bay_error *err)
 {
     if (elf_version(EV_CURRENT) == EV_NONE)
         return bay_error_set(err, BAY_EIO, m->id, "libelf: %s", elf_errmsg(-1));
@@ -154,8 +165,8 @@ static int module(const bay__manifest *m, bay_error *err)
 
 int bay__inspect(const bay__manifest *m, char *const *granted, bay_error *err)
 {
-    if (strcmp(m->language, "c") == 0 && m->entry)
-        return native(m, granted, err);
+    if ((strcmp(m->language, "c") == 0 && m->entry) || strcmp(m->language, "lua") == 0)
+        return each_file(m, granted, err);
     if (strcmp(m->language, "wasm") == 0)
         return module(m, err);
     return 0;

@@ -6,11 +6,12 @@
  * ships) importing a function that only works with a permission it was not
  * granted (execve, fork, system, popen, posix_spawn... need process.spawn;
  * socket, connect, bind, listen, accept, getaddrinfo need a net.connect
- * grant), and a WebAssembly module that does not fit the plugin ABI or
+ * grant), a Lua plugin shipping a precompiled chunk (the Lua worker loads
+ * source only), and a WebAssembly module that does not fit the plugin ABI or
  * declares more initial memory than its limit. It is a check of what the code
  * says, not a wall: a native plugin making system calls directly is the
- * sandbox's to stop (docs/security.md). Lua and Python sources are checked by
- * their workers' policies when they load. */
+ * sandbox's to stop (docs/security.md). Python sources are checked by their
+ * worker's policy when they load. */
 #ifndef BAY_INSPECT_H
 #define BAY_INSPECT_H
 

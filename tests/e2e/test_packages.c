@@ -567,3 +567,15 @@ Test(capped, packages_past_plugbayds_caps_are_refused_and_leave_nothing)
     cr_assert(strstr(err, "a package's \"size\" is 1 to 1048576 bytes (plugbayd --package-max-mb)"), "%s", err);
     nothing_left();
 }
+
+Test(packages, a_lua_plugin_shipping_a_precompiled_chunk_is_refused_at_install)
+{
+    char file[700], out[1024], err[2048];
+    bomb("printf '\\033LuaT\\000\\031\\223' > main.lua", file);
+    const char *all[] = {"--grant-all", NULL};
+    cr_assert_eq(install(file, all, out, sizeof out, err, sizeof err), 1);
+    cr_assert(strstr(err, "evil/bomb: main.lua is a precompiled Lua chunk: the Lua worker loads source only") &&
+                  strstr(err, "(BAY_EPLUGIN)"),
+              "%s", err);
+    nothing_left();
+}
