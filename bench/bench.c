@@ -545,6 +545,21 @@ static json_t *soak(bay_conn *c, const char *path, const struct target *t, long 
                      (json_int_t)first[2], "last", (json_int_t)last[2]);
 }
 
+/* own_id gives the copy of a plugin at dir the id it has there, when its manifest declares one
+ * (docs/manifest.md: a declared id must be its folder's). Exits when it cannot. */
+static void own_id(const char *dir, const char *id)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/plugin.json", dir);
+    json_t *m = json_load_file(path, 0, NULL);
+    if (m == NULL || (json_object_get(m, "id") && (json_object_set_new(m, "id", json_string(id)) != 0 ||
+                                                   json_dump_file(m, path, JSON_INDENT(2)) != 0))) {
+        fprintf(stderr, "bench: cannot give %s its id %s\n", path, id);
+        exit(1);
+    }
+    json_decref(m);
+}
+
 /* lay_out copies each built target plugin and CLONES copies of it into plugins;
  * returns a bitmask of the targets that exist (a bridge may not be built). */
 static unsigned lay_out(const char *built, const char *plugins)
@@ -567,6 +582,8 @@ static unsigned lay_out(const char *built, const char *plugins)
             free(parent);
             if (!ok)
                 exit(1);
+            if (k)
+                own_id(dst, id);
         }
         present |= 1u << t;
     }
