@@ -1,5 +1,5 @@
 /* bridges/common/call.c — running one CALL on the main thread, and the bay_call_* / bay_arg_* API of plugin.h. */
-#include "worker_internal.h"
+#include "call.h"
 
 #include <limits.h>
 #include <stdarg.h>
@@ -7,15 +7,6 @@
 #include <string.h>
 
 #include "value_convert.h"
-
-int bay__call_stop_code(const bay_invocation *c)
-{
-    /* The deadline first: a cancel that comes after it must not turn the
-     * caller's BAY_ETIMEDOUT into BAY_ECANCELED. */
-    if (c->deadline_ns && bay__now_ns() >= c->deadline_ns)
-        return BAY_ETIMEDOUT;
-    return atomic_load(&c->stop);
-}
 
 /* served_names writes the call names the plugin serves, comma-separated, into buf. */
 static void served_names(char *buf, size_t size)

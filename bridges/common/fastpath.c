@@ -99,11 +99,13 @@ static void broken(bay__chan *ch, const char *what, int code)
 /* ---- I/O thread: plugbayd's commands ------------------------------------- */
 
 static void *chan_main(void *arg);
+static int fast_send(bay__chan *ch, const bay__frame *f);
 
-/* start listens on a new abstract socket and starts the channel thread.
- * Returns 0, or BAY_EIO with the reason in err. */
+/* start installs fast_send as bay__w.fast_send, listens on a new abstract
+ * socket and starts the channel thread. Returns 0, or BAY_EIO with the reason in err. */
 static int start(bay_error *err)
 {
+    bay__w.fast_send = fast_send; /* before the channel thread makes the first channel */
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     socklen_t len = sizeof(sa_family_t); /* autobind: the kernel picks a unique abstract name */
     fast.listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -343,7 +345,7 @@ static void host_gone(bay__chan *ch)
     bay__bell_ring(&bay__w.bell);
     pthread_mutex_unlock(&bay__w.lock);
     if (st != CH_PENDING)
-        bay__queue_cancel(ch, BAY_CALLS_ALL, BAY_ECANCELED);
+        bay__w.cancel(ch, BAY_CALLS_ALL, BAY_ECANCELED);
 }
 
 /* serve reads one message from a channel's socket: a HELLO while pending, then CANCELs. */
@@ -369,7 +371,7 @@ static void serve(bay__chan *ch)
     }
     if (st == CH_PENDING)
         handshake(ch, &f);
-    else if (f.type == BAY_F_CANCEL && !bay__queue_cancel(ch, f.id, f.code))
+    else if (f.type == BAY_F_CANCEL && !bay__w.cancel(ch, f.id, f.code))
         atomic_store(&ch->cancelled_id, f.id); /* still in the ring: refused when taken */
     else if (f.type != BAY_F_CANCEL)
         bay__chan_send(ch->fd,
@@ -602,7 +604,9 @@ void bay__fast_release(bay__chan *ch)
         ch->holds--;
 }
 
-int bay__fast_send(bay__chan *ch, const bay__frame *f)
+/* fast_send is bay__w.fast_send (send.h): a host that does not read for
+ * BAY_FAST_SEND_MS loses its channel. */
+static int fast_send(bay__chan *ch, const bay__frame *f)
 {
     if (atomic_load(&ch->state) == CH_DEAD)
         return BAY_ECONN;

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "frame.h"
-#include "worker_internal.h"
+#include "send.h"
 
 /* At most this many hosts hold a channel to one worker at a time. */
 #define BAY_FAST_CHANNELS_MAX 64
@@ -40,10 +40,6 @@ bool bay__fast_cancelled(bay__chan *ch, uint64_t id);
 
 /* bay__fast_release ends a call from ch (NULL is ignored): a revoked channel can go once none is left. */
 void bay__fast_release(bay__chan *ch);
-
-/* bay__fast_send writes frame f (value given packed in raw) to ch's host. A
- * host that does not read for BAY_FAST_SEND_MS loses its channel. Returns 0 or BAY_ECONN. */
-int bay__fast_send(bay__chan *ch, const bay__frame *f);
 
 /* bay__fast_check_hung asks the broker to kill this worker when a fast call
  * has run past its deadline by more than the broker's hang grace: the broker

@@ -1,7 +1,7 @@
 /* bridges/common/io.c — the worker's I/O thread (heartbeats, cancels) and the job queue it fills. */
 #include "fastpath.h"
+#include "io.h"
 #include "refusals.h"
-#include "worker_internal.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -89,7 +89,8 @@ static void enqueue(bay__job *j)
     }
 }
 
-bool bay__queue_cancel(bay__chan *from, uint64_t id, int64_t code)
+/* queue_cancel is bay__w.cancel (send.h), and how the I/O thread takes the broker's CANCEL. */
+static bool queue_cancel(bay__chan *from, uint64_t id, int64_t code)
 {
     int why = code == BAY_ETIMEDOUT ? BAY_ETIMEDOUT : BAY_ECANCELED;
     bool in_hand = false;
@@ -143,7 +144,7 @@ static void route(bay__job *j)
         bay__fast_check_hung();
         break;
     case BAY_F_CANCEL:
-        bay__queue_cancel(NULL, j->f.id, j->f.code);
+        queue_cancel(NULL, j->f.id, j->f.code);
         break;
     case BAY_F_COMMAND:
         if (bay__fast_command(&j->f)) /* the fast path's commands; load and unload go to the main thread */
@@ -213,6 +214,7 @@ int bay__io_start(void)
     int rv = nng_pipe_notify(bay__w.sock, NNG_PIPE_EV_REM_POST, on_pipe_removed, NULL);
     if (rv)
         return rv == NNG_ENOMEM ? ENOMEM : EINVAL;
+    bay__w.cancel = queue_cancel;
     return pthread_create(&io_thread, NULL, io_main, NULL);
 }
 

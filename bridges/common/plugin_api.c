@@ -1,5 +1,6 @@
 /* bridges/common/plugin_api.c — the bay_plugin_* API of plugin.h: identity, config, log, calls via the broker. */
-#include "worker_internal.h"
+#include "call.h"
+#include "io.h"
 
 #include <pthread.h>
 #include <stdarg.h>

@@ -1,8 +1,8 @@
-/* tests/unit/test_call_stop.c — why a running call must stop (bridges/common/call.c): its deadline before a cancel. */
+/* tests/unit/test_call_stop.c — why a running call must stop (bridges/common/send.c): its deadline before a cancel. */
 #include <criterion/criterion.h>
 
 #include "clock.h"
-#include "worker_internal.h"
+#include "send.h"
 
 static bay_invocation call_with(int64_t deadline_ns, int stop)
 {

@@ -1,6 +1,6 @@
-/* bridges/common/worker_internal.h — state and helpers shared by the worker library's files; not for bridges. */
-#ifndef BAY_WORKER_INTERNAL_H
-#define BAY_WORKER_INTERNAL_H
+/* bridges/common/send.h — the worker's state (the calls in hand, the job queue) and how it answers: the bottom of the worker library; not for bridges. */
+#ifndef BAY_WORKER_SEND_H
+#define BAY_WORKER_SEND_H
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -22,6 +22,8 @@
 /* Deadline of bay_plugin_call outside a call, or inside one without a deadline. */
 #define BAY_CALL_DEFAULT_TIMEOUT_MS 5000
 
+/* The id of a cancel that means every call in hand from one peer (its host went away). */
+#define BAY_CALLS_ALL UINT64_MAX
 
 /* A host's fast channel to this worker (fastpath.c). */
 typedef struct bay__chan bay__chan;
@@ -69,6 +71,22 @@ typedef struct bay__worker {
     uint64_t next_call_id;   /* ids of the CALLs this worker sends; main thread only */
     atomic_llong busy_since_ns; /* when the main thread started its current job; 0 = idle */
 
+    /* What a file below tells a file above without naming it: each is set
+     * once at start, before any thread that calls it runs, and never changes. */
+    /* fast_send writes frame f (value given packed in raw) to the host of fast
+     * channel ch and returns 0, BAY_EINVAL or BAY_ECONN (a host that does not
+     * read in time loses its channel). fastpath.c sets it when it starts its
+     * channels; no answer goes to a channel before, so it is never called NULL. */
+    int (*fast_send)(bay__chan *ch, const bay__frame *f);
+    /* cancel handles CANCEL id, whose code says why (BAY_ETIMEDOUT: the
+     * call's deadline passed; any other: it was cancelled), from the broker
+     * (from NULL) or from fast channel from: a queued call is answered at once
+     * and dropped, a call in hand is flagged for bay_call_cancelled() and the
+     * bridge's interrupt runs. id BAY_CALLS_ALL cancels every call in hand from
+     * `from`. Returns false when no such call is queued or in hand. io.c sets
+     * it before it starts the I/O thread; fastpath.c calls it for its hosts. */
+    bool (*cancel)(bay__chan *from, uint64_t id, int64_t code);
+
     bay__bell bell;           /* rung when a job was queued, a call cancelled, a fast channel came or
                               * went, or the connection closed: the main thread sleeps on it */
     pthread_mutex_t lock;    /* guards everything below */
@@ -82,8 +100,6 @@ typedef struct bay__worker {
 } bay__worker;
 
 extern bay__worker bay__w;
-
-/* worker.c */
 
 /* bay__worker_warn writes one line naming the worker and plugin to stderr. */
 void bay__worker_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -104,52 +120,6 @@ int bay__worker_error(bay__chan *to, uint64_t id, int code, const char *fmt, ...
 
 /* bay__worker_result answers request id (of the broker or of fast channel to) with RESULT v (NULL = nil). */
 void bay__worker_result(bay__chan *to, uint64_t id, const bay_value *v);
-
-/* io.c */
-
-/* bay__io_start registers for the broker's disconnect and starts the I/O
- * thread, the only receiver on bay__w.sock. Returns 0 or an errno value. */
-int bay__io_start(void);
-
-/* bay__io_expect_close tells the I/O side that the broker may now close the
- * connection without the worker exiting at once (sent before the unload answer). */
-void bay__io_expect_close(void);
-
-/* bay__io_stop waits up to linger_ms for the broker to close the connection
- * (so frames already sent reach it), then closes the socket and joins the
- * I/O thread. */
-void bay__io_stop(int linger_ms);
-
-/* bay__queue_take takes the oldest job the main thread can handle now: with
- * wait NULL a CALL or COMMAND, waiting forever; otherwise a CALL or the reply
- * to wait->id, waiting until until_ns or until watch (when not NULL) is
- * cancelled or past its deadline, which return NULL. A CALL taken becomes the
- * innermost call in hand (bay__w.calls). */
-bay__job *bay__queue_take(const bay__wait *wait, const bay_invocation *watch, int64_t until_ns);
-
-/* bay__job_done ends a taken job: a CALL leaves the calls in hand; the job is freed. */
-void bay__job_done(bay__job *j);
-
-/* bay__queue_cancel handles CANCEL id, whose code says why (BAY_ETIMEDOUT:
- * the call's deadline passed; any other: it was cancelled), from the broker
- * (from NULL) or from fast channel from: a queued call is answered at once and
- * dropped, a call in hand is flagged for bay_call_cancelled() and the
- * bridge's interrupt runs. id BAY_CALLS_ALL cancels every call in hand from
- * `from` (its host went away). Returns false when no such call is queued or
- * in hand. */
-#define BAY_CALLS_ALL UINT64_MAX
-bool bay__queue_cancel(bay__chan *from, uint64_t id, int64_t code);
-
-/* bay__queue_expect registers w as waiting for the reply to id; the I/O thread
- * drops replies nobody expects. bay__queue_forget unregisters the innermost
- * wait and drops its reply if it is still queued. */
-void bay__queue_expect(bay__wait *w, uint64_t id);
-void bay__queue_forget(bay__wait *w);
-
-/* call.c */
-
-/* bay__run_call runs the CALL job j (taken with bay__queue_take) and answers it. */
-void bay__run_call(bay__job *j);
 
 /* bay__call_stop_code returns BAY_ETIMEDOUT once c's deadline passed, else
  * why it was cancelled (BAY_ECANCELED, or BAY_ETIMEDOUT when plugbayd or the
