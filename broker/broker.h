@@ -56,6 +56,7 @@ typedef struct bay__options {
     const char *indexes[BAY_INDEXES_MAX]; /* --index URL (repeatable): the indexes followed (follow.h) */
     size_t nindexes;
     int index_interval_s;    /* how often each is read again */
+    bool verified_only;      /* --verified-only: packages only from publishers a followed index verified */
     int package_max_mb;      /* --package-max-mb: a package sent, and the files it unpacks to, in MiB at most */
     int package_max_files;   /* --package-max-files: the files and folders a package unpacks to, at most */
     uid_t uid_first;         /* --plugin-uids: the first uid a plugin's worker may run as, */

@@ -24,9 +24,14 @@ typedef struct revoked {
     size_t index; /* which of the indexes */
 } revoked;
 
+/* The most publishers of one index whose verification plugbayd keeps (--verified-only). */
+#define VERIFIED_MAX 64
+
 /* How each index was last read. */
 typedef struct reading {
     int64_t read_ms; /* when it was last read whole (bay__now_ms), 0 never */
+    char verified[VERIFIED_MAX][BAY_KEY_ID_SIZE]; /* the key ids of the publishers its owner verified, */
+    size_t nverified;                             /* as of its last read */
     char error[sizeof ((bay_error *)0)->message]; /* why its last read failed, "" when it did not */
 } reading;
 
@@ -57,6 +62,10 @@ static void round_of(broker *b, revoked **out, size_t *n, reading *read)
         }
         read[i].read_ms = bay__now_ms();
         read[i].error[0] = '\0';
+        read[i].nverified = 0;
+        for (size_t k = 0; k < idx->npublishers && read[i].nverified < VERIFIED_MAX; k++)
+            if (idx->publishers[k].verified)
+                snprintf(read[i].verified[read[i].nverified++], BAY_KEY_ID_SIZE, "%s", idx->publishers[k].key_id);
         for (size_t k = 0; k < idx->nentries; k++) {
             const bay__index_entry *e = &idx->entries[k];
             revoked *more = e->revoked ? realloc(*out, (*n + 1) * sizeof *more) : NULL;
@@ -190,6 +199,34 @@ void follow_status(const broker *b, bay_value *v)
     if (f)
         pthread_mutex_unlock(&f->lock);
     bay_map_set(v, "indexes", all);
+}
+
+int follow_verified(const broker *b, const char *key_id, bay_error *err)
+{
+    struct follow *f = b->follow;
+    bool read_any = false, found = false;
+    if (f)
+        pthread_mutex_lock(&f->lock);
+    for (size_t i = 0; f && i < b->opt.nindexes && !found; i++) {
+        read_any |= f->read[i].read_ms != 0;
+        for (size_t k = 0; key_id && k < f->read[i].nverified && !found; k++)
+            found = strcmp(f->read[i].verified[k], key_id) == 0;
+    }
+    if (f)
+        pthread_mutex_unlock(&f->lock);
+    if (found)
+        return 0;
+    if (!read_any)
+        return bay_error_set(err, BAY_EBUSY, NULL,
+                             "--verified-only: no index plugbayd follows was read yet (see `plugbay status`): try "
+                             "again once one was");
+    if (key_id == NULL)
+        return bay_error_set(err, BAY_EPERM, NULL,
+                             "--verified-only: the package is not signed, and plugbayd takes only packages signed by "
+                             "a publisher an index it follows verified");
+    return bay_error_set(err, BAY_EPERM, NULL,
+                         "--verified-only: key %s is no publisher the owner of an index plugbayd follows verified",
+                         key_id);
 }
 
 void follow_stop(broker *b)

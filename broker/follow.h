@@ -27,6 +27,12 @@ void follow_apply(broker *b);
  * (nil when it was read). */
 void follow_status(const broker *b, bay_value *v);
 
+/* follow_verified tells whether key_id (NULL: an unsigned package) is a
+ * publisher the owner of an index plugbayd follows verified, as of the last
+ * read of each: 0, or BAY_EPERM (it is not, or NULL) or BAY_EBUSY (no index
+ * was read yet) with err set. For --verified-only. */
+int follow_verified(const broker *b, const char *key_id, bay_error *err);
+
 /* follow_stop stops and joins the thread, and frees what it holds (at exit). */
 void follow_stop(broker *b);
 

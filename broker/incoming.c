@@ -12,9 +12,11 @@
 #include <unistd.h>
 
 #include "file.h"
+#include "follow.h"
 #include "lifecycle.h"
 #include "manifest.h"
 #include "package.h"
+#include "signature.h"
 
 /* A package left half sent, or sent and never installed, goes after this long. */
 #define LEFT_FOR_S 3600
@@ -173,6 +175,18 @@ static void remove_folder(const broker *b, const char *id)
         ;
 }
 
+/* verified_signer refuses, under --verified-only, the package of plugin id unpacked in dir unless its signature
+ * holds and its key is a publisher an index plugbayd follows verified. */
+static int verified_signer(broker *b, const char *id, const char *dir, bay_error *err)
+{
+    bay__sig_info si;
+    bay_error why;
+    int rc = follow_verified(b, bay__signature_verify(dir, NULL, &si, &why) == 0 ? si.key_id : NULL, err);
+    if (rc)
+        snprintf(err->plugin, sizeof err->plugin, "%s", id);
+    return rc;
+}
+
 int incoming_unpack(broker *b, const bay_value *args, char *staging, bay__manifest **m, bay_error *err)
 {
     const char *sha;
@@ -194,6 +208,8 @@ int incoming_unpack(broker *b, const bay_value *args, char *staging, bay__manife
     unlink(file);
     if (rc == 0 && (rc = bay__manifest_read(staging, staging, m, err)) == 0)
         rc = lifecycle_signature(b, (*m)->id, staging, err);
+    if (rc == 0 && b->opt.verified_only)
+        rc = verified_signer(b, (*m)->id, staging, err);
     if (rc) {
         bay__manifest_free(*m);
         *m = NULL;

@@ -556,3 +556,53 @@ Test(fetch, plugbayd_following_an_index_disables_an_installed_version_it_revokes
     bay_value_free(st);
     bay_close(c);
 }
+
+/* index_read waits until plugbayd's status says the first index it follows was read. */
+static bool index_read(void *arg)
+{
+    (void)arg;
+    bay_conn *c = h_connect(&h, "test-fetch-status");
+    bay_value *st = NULL;
+    bool read = bay_command(c, "status", NULL, 5000, &st, NULL) == 0 &&
+                bay_value_type(bay_map_get(bay_array_get(bay_map_get(bay_map_get(st, "broker"), "indexes"), 0),
+                                           "read_ms")) == BAY_INT;
+    bay_value_free(st);
+    bay_close(c);
+    return read;
+}
+
+Test(fetch, plugbayd_verified_only_takes_packages_of_publishers_a_followed_index_verified)
+{
+    char path[PATH_MAX], src[PATH_MAX], pkg[PATH_MAX], u[PATH_MAX], out[512];
+    result r;
+    /* The same plugin signed by mallory (whom the index does not list as verified), and unsigned. */
+    key("keys/mallory");
+    r.status = h_run(&h, (const char *const[]){"/bin/cp", "-r", in(src, "plugins/example/hello"), in(path, "mal"),
+                                               NULL}, NULL, 0, r.err, sizeof r.err);
+    ok(&r);
+    PLUGBAY(&r, "pack", path, "--key", in(src, "keys/mallory"), "-o", in(pkg, "mal.bayplug"));
+    ok(&r);
+    PLUGBAY(&r, "pack", path, "-o", in(src, "bare.bayplug"));
+    ok(&r);
+    r.status = h_run(&h, (const char *const[]){"/bin/rm", "-r", in(path, "plugins/example"), NULL}, NULL, 0, r.err,
+                     sizeof r.err);
+    ok(&r);
+    h.manual = true;
+    h_start(&h, (const char *const[]){"--index", url(u, "index"), "--verified-only", "--trusted-keys", trusted, NULL});
+    cr_assert(h_wait_until(index_read, NULL, H_WAIT_MS), "plugbayd never read its index");
+    PLUGBAY(&r, "install", pkg, "--grant-all", "--broker", h.url);
+    cr_assert_eq(r.status, 1);
+    cr_assert(strstr(r.err, "--verified-only: key ") && strstr(r.err, " is no publisher the owner of an index plugbayd "
+                                                                     "follows verified (BAY_EPERM)"),
+              "%s", r.err);
+    PLUGBAY(&r, "install", src, "--grant-all", "--broker", h.url);
+    cr_assert_eq(r.status, 1);
+    cr_assert(strstr(r.err, "--verified-only: the package is not signed"), "%s", r.err);
+    cr_assert_neq(access(in(path, "plugins/example/hello"), F_OK), 0, "a refused package was left in the plugins folder");
+    PLUGBAY(&r, "install", in(path, "hello.bayplug"), "--grant-all", "--broker", h.url);
+    ok(&r);
+    cr_assert_str_eq(r.out, "example/hello: loaded\n");
+    bay_conn *c = h_connect(&h, "test-fetch");
+    cr_assert_eq(h_call_str(c, "greet", "verified", 5000, out, sizeof out, NULL), 0);
+    bay_close(c);
+}

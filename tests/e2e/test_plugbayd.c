@@ -44,6 +44,7 @@ Test(plugbayd, bad_options_are_refused_with_what_was_expected)
         {{"--plugins", "/no/such/folder", NULL}, 1, "plugins folder /no/such/folder does not exist"},
         {{"--listen", "bogus://x", NULL}, 1, "cannot listen on bogus://x"},
         {{"--plugin-uids", "5-1", NULL}, 2, "--plugin-uids expects FIRST-LAST, uids above 0"},
+        {{"--verified-only", NULL}, 2, "--verified-only needs --index URL"},
         {{"--plugin-uids", "0-9", NULL}, 2, "--plugin-uids expects FIRST-LAST"},
         {{"--plugin-uids", "100-4294967295", NULL}, 2, "--plugin-uids expects FIRST-LAST"},
         {{"--plugin-uids", "100-199", "--no-namespaces", NULL}, 1, "--plugin-uids needs the workers' namespaces"},
