@@ -264,6 +264,10 @@ typedef struct broker {
      * worker serving (ok) or gone before it loaded (why). */
     void (*reloaded)(struct broker *b, plugin *p, bool ok, const char *why);
     struct updates *updates; /* versions swapped whose reload has not ended (update.c) */
+    /* What lifecycle.c tells the module above it that places packages
+     * (loop.c sets it to incoming.c's): p settled, its waiters answered. */
+    void (*settled)(struct broker *b, plugin *p);
+    struct incoming *incoming; /* packages placed whose first load has not settled (incoming.c) */
     struct follow *follow;   /* the thread reading the indexes followed, NULL when none (follow.c) */
     int64_t next_memory_check_ms; /* when supervise.c next looks at the workers' memory */
     bool waking, wake_again; /* lifecycle.c is waking waiting plugins; a state change asked for another round */

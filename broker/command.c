@@ -305,16 +305,19 @@ static int cmd_package_put(broker *b, plugin *p, const bay_value *args, bay_valu
 }
 
 /* cmd_install_package places the package received whole (incoming.h) in the
- * plugins folder and installs its plugin as install does; when that fails,
- * the folder goes again. Answers (once settled) about the plugin it installed. */
+ * plugins folder and installs its plugin as install does; when that fails, or
+ * its first load then fails, the folder goes again. Answers (once settled)
+ * about the plugin it installed. */
 static int cmd_install_package(broker *b, plugin *p, const bay_value *args, bay_value **out, bay_error *err)
 {
     int rc = incoming_place(b, args, &p, err);
     bool installed = rc == 0 && p->life.state != PS_AVAILABLE; /* by the scan, under --autoinstall */
-    if (rc == 0 && !installed && (rc = cmd_install(b, p, args, out, err)) != 0)
+    if (rc == 0 && !installed && (rc = cmd_install(b, p, args, out, err)) != 0) {
         incoming_withdraw(b, p);
-    else if (rc == 0)
+    } else if (rc == 0) {
+        incoming_installed(b, p);
         *out = bay_str(p->id);
+    }
     return rc;
 }
 

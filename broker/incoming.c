@@ -14,6 +14,7 @@
 #include "file.h"
 #include "follow.h"
 #include "lifecycle.h"
+#include "log.h"
 #include "manifest.h"
 #include "package.h"
 #include "signature.h"
@@ -254,4 +255,62 @@ void incoming_withdraw(broker *b, plugin *p)
     bay_error ignored;
     remove_folder(b, p->id);
     lifecycle_rescan(b, NULL, &ignored);
+}
+
+/* The packages placed whose first load has not settled: withdrawn when it fails. */
+#define PLACED_MAX 16
+struct incoming {
+    struct placed {
+        char id[BAY_PLUGIN_ID_MAX + 1];
+        bool failed; /* its first load failed: withdraw it once its worker is gone */
+    } v[PLACED_MAX];
+    size_t n;
+};
+
+void incoming_installed(broker *b, const plugin *p)
+{
+    if (b->incoming == NULL && (b->incoming = calloc(1, sizeof *b->incoming)) == NULL)
+        return;
+    if (b->incoming->n < PLACED_MAX)
+        snprintf(b->incoming->v[b->incoming->n++].id, BAY_PLUGIN_ID_MAX + 1, "%s", p->id);
+}
+
+void incoming_settled(broker *b, plugin *p)
+{
+    for (size_t i = 0; b->incoming && i < b->incoming->n; i++) {
+        struct placed *pl = &b->incoming->v[i];
+        if (strcmp(pl->id, p->id) != 0)
+            continue;
+        if (p->life.state == PS_FAILED || p->life.state == PS_INVALID)
+            pl->failed = true;
+        else if (p->life.state == PS_LOADED)
+            *pl = b->incoming->v[--b->incoming->n];
+        return;
+    }
+}
+
+void incoming_tick(broker *b)
+{
+    for (size_t i = 0; b->incoming && i < b->incoming->n;) {
+        struct placed *pl = &b->incoming->v[i];
+        plugin *p = broker_plugin(b, pl->id);
+        if (p && (!pl->failed || p->proc.pid || p->other.pid)) {
+            i++;
+            continue;
+        }
+        if (p) {
+            bay_error e;
+            bay__log(BAY_LOG_WARN, p->id, "its package is withdrawn: its first load failed (%s)", p->life.reason);
+            if (bay__state_uninstall(b->state, p->id, &e) != 0 || lifecycle_unload(b, p, false, PS_AVAILABLE, &e) != 0)
+                bay__log(BAY_LOG_ERROR, p->id, "%s", e.message);
+            incoming_withdraw(b, p);
+        }
+        *pl = b->incoming->v[--b->incoming->n];
+    }
+}
+
+void incoming_free(broker *b)
+{
+    free(b->incoming);
+    b->incoming = NULL;
 }

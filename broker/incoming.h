@@ -43,4 +43,20 @@ int incoming_place(broker *b, const bay_value *args, plugin **p, bay_error *err)
  * install that then failed, and rescans, so that nothing is left. */
 void incoming_withdraw(broker *b, plugin *p);
 
+/* incoming_installed records that plugin p, placed by incoming_place, was
+ * installed and is loading: if that first load fails (p settles failed or
+ * invalid), p is uninstalled and its folder removed (at the next
+ * incoming_tick, once its worker is gone), so that a package that cannot load
+ * leaves nothing — its Python sources refused by the worker's policy, say. */
+void incoming_installed(broker *b, const plugin *p);
+
+/* incoming_settled is lifecycle.c's b->settled listener (incoming_installed). */
+void incoming_settled(broker *b, plugin *p);
+
+/* incoming_tick withdraws the packages whose first load failed; on the loop thread. */
+void incoming_tick(broker *b);
+
+/* incoming_free forgets them (at shutdown). */
+void incoming_free(broker *b);
+
 #endif

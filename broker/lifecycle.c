@@ -159,6 +159,8 @@ void lifecycle_settle(broker *b, plugin *p)
     if (bad)
         snprintf(why, sizeof why, "%s is %s: %s", p->id, plugin_state_name(p->life.state), p->life.reason);
     answer_waiters(b, p, bad ? BAY_EUNAVAIL : 0, why);
+    if (b->settled)
+        b->settled(b, p);
 }
 
 int64_t lifecycle_order(broker *b, const plugin *p, bool *by_operator)

@@ -4,6 +4,7 @@
 #include "conn.h"
 #include "fastpath.h"
 #include "follow.h"
+#include "incoming.h"
 #include "lifecycle.h"
 #include "loop.h"
 #include "provide.h"
@@ -164,6 +165,7 @@ static int64_t tick(broker *b)
     int64_t next = route_expire(b, now);
     next = min_deadline(next, lifecycle_tick(b, now));
     next = min_deadline(next, supervise_tick(b, now));
+    incoming_tick(b);
     if (!b->stopping && watch_due(b->watch, now, &next)) /* the plugins folder changed, then was quiet */
         rescan(b);
     return next;
@@ -205,6 +207,7 @@ int loop_run(broker *b)
     b->worker_gone = lifecycle_worker_gone;
     b->drained = lifecycle_drained;
     b->reloaded = update_reloaded;
+    b->settled = incoming_settled;
     conn_on_host_gone(b, provide_host_gone);
     conn_on_host_gone(b, fastpath_host_gone);
     conn_on_host_gone(b, route_host_gone);
@@ -285,6 +288,7 @@ int loop_run(broker *b)
     route_free(b);
     command_free(b);
     update_free(b);
+    incoming_free(b);
     fastpath_free(b);
     conn_close_all(b);
     lifecycle_free(b);

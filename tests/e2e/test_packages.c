@@ -579,3 +579,42 @@ Test(packages, a_lua_plugin_shipping_a_precompiled_chunk_is_refused_at_install)
               "%s", err);
     nothing_left();
 }
+
+/* gone_from_list tells whether plugbayd no longer lists plugin id (arg). */
+static bool gone_from_list(void *arg)
+{
+    bay_value *listed = NULL;
+    bool gone = bay_command(c, "list", NULL, 5000, &listed, NULL) == 0;
+    for (size_t i = 0; gone && i < bay_value_len(listed); i++)
+        gone = strcmp(bay_value_str(bay_map_get(bay_array_get(listed, i), "id"), NULL), arg) != 0;
+    bay_value_free(listed);
+    return gone;
+}
+
+Test(packages, a_package_whose_first_load_fails_is_withdrawn_leaving_nothing)
+{
+    /* Python whose source the worker's policy refuses: the install's load fails, and the package goes. */
+    char dir[700], path[760], file[700], out[1024], err[2048];
+    snprintf(dir, sizeof dir, "%s/pyevil", h.dir);
+    cr_assert_eq(mkdir(dir, 0755), 0);
+    snprintf(path, sizeof path, "%s/plugin.json", dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("{\"id\": \"evil/py\", \"name\": \"e\", \"version\": \"1.0.0\", \"language\": \"python\", \"entry\": "
+          "\"main.py\", \"provides\": [{\"name\": \"evil.py\", \"kind\": \"handle\", \"function\": \"greet\"}]}",
+          f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/main.py", dir);
+    f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("def greet(name):\n    return ().__class__.__subclasses__()\n", f);
+    fclose(f);
+    snprintf(file, sizeof file, "%s/pyevil.bayplug", h.dir);
+    PLUGBAY("pack", dir, "-o", file);
+    const char *all[] = {"--grant-all", NULL};
+    cr_assert_eq(install(file, all, out, sizeof out, err, sizeof err), 1);
+    cr_assert(strstr(err, "evil/py is failed: ") && strstr(err, "__class__"), "%s", err);
+    cr_assert(h_wait_log(&h, "[evil/py] its package is withdrawn: its first load failed"), "never withdrawn");
+    cr_assert(h_wait_until(gone_from_list, "evil/py", H_WAIT_MS), "evil/py is still listed");
+    nothing_left();
+}
