@@ -343,7 +343,10 @@ static int cmd_rollback(broker *b, plugin *p, const bay_value *args, bay_value *
 static int cmd_uninstall(broker *b, plugin *p, const bay_value *args, bay_value **out, bay_error *err)
 {
     (void)args, (void)out;
-    return unload_for(b, p, false, err);
+    int rc = unload_for(b, p, false, err);
+    if (rc == 0)
+        update_forget(b, p->id); /* the versions an update kept go with it */
+    return rc;
 }
 
 static int cmd_disable(broker *b, plugin *p, const bay_value *args, bay_value **out, bay_error *err)

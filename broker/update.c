@@ -283,6 +283,16 @@ void update_reloaded(broker *b, plugin *p, bool ok, const char *why)
     swap_back(b, s);
 }
 
+void update_forget(broker *b, const char *id)
+{
+    char dir[PATH_MAX];
+    size_t base = (size_t)snprintf(dir, sizeof dir, "%s/.versions", b->opt.plugins_dir);
+    snprintf(dir + base, sizeof dir - base, "/%s", id);
+    bay__file_remove_tree(AT_FDCWD, dir);
+    for (char *slash; (slash = strrchr(dir + base, '/')) != NULL && (*slash = '\0', rmdir(dir) == 0);)
+        ;
+}
+
 void update_free(broker *b)
 {
     if (b->updates)

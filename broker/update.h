@@ -35,6 +35,10 @@ int update_reload(broker *b, plugin *p, bay_error *err);
  * or rollback is swapped back. */
 void update_reloaded(broker *b, plugin *p, bool ok, const char *why);
 
+/* update_forget removes the versions of plugin id kept in PLUGINS/.versions
+ * (it was uninstalled), and the folders that leaves empty. */
+void update_forget(broker *b, const char *id);
+
 /* update_free forgets the updates under way (at shutdown). */
 void update_free(broker *b);
 

@@ -45,11 +45,14 @@ static const command commands[] = {
     {"info", OFFLINE, {"ID"}, " --available --index URL --trusted-keys KEYDIR",
      "fetch the index at URL as search does and show every version of plugin ID in it: what each asks for, "
      "needs and is signed by, and which this plugbay would take", .offline = cli_info_available},
-    {"install", BROKER_COMMAND, {"ID|FILE"}, " [--grant PERM]... [--grant-all]",
+    {"install", BROKER_COMMAND, {"ID|FILE|URL"}, " [--grant PERM]... [--grant-all]",
      "install a discovered plugin, granting the permissions it asks for (asks on a terminal)", .render = render_state},
-    {"update", BROKER_COMMAND, {"FILE|ID"}, " [--index URL --trusted-keys KEYDIR] [--grant PERM]... [--grant-all]",
+    {"update", BROKER_COMMAND, {"FILE|URL|ID"}, " [--index URL --trusted-keys KEYDIR] [--grant PERM]... [--grant-all]",
      "update an installed plugin to the version in package FILE (or the newest in the index), without a failed "
      "call; a version that fails to load is rolled back", .render = render_state},
+    {"update", BROKER_COMMAND, {NULL}, " --index URL --trusted-keys KEYDIR",
+     "update every installed plugin the index has a newer version of, as update ID --index does",
+     .render = render_state},
     {"outdated", BROKER_COMMAND, {0}, " --index URL --trusted-keys KEYDIR",
      "list the installed plugins the index has a newer version of", .render = render_outdated},
     {"rollback", BROKER_COMMAND, {"ID"}, "", "return a plugin to the version it ran before an update",
@@ -694,44 +697,61 @@ static int send_package(const command *cmd, request *r, const char *file, bool i
     return rc ? failure(&e) : 0;
 }
 
-/* asked_of sets *asks to what the installed plugins plugbayd lists ask of
- * plugin r->words[1] (the id, before any "@"): [{"by": ID, "range": RANGE}]
- * from their dependencies. Returns 0 or the code with e. */
-static int asked_of(bay_conn *conn, const request *r, const bay_value *listed, bay_value **asks, bay_error *e)
+/* is_url tells whether word names a package by URL rather than a file or an id. */
+static bool is_url(const char *word)
 {
-    char id[256];
-    snprintf(id, sizeof id, "%.*s", (int)strcspn(r->words[1], "@"), r->words[1]);
-    *asks = bay_array();
-    int rc = 0;
+    return strncmp(word, "http://", 7) == 0 || strncmp(word, "https://", 8) == 0 || strncmp(word, "file://", 7) == 0;
+}
+
+/* from_url runs `install URL` and `update URL`: fetches the package into a
+ * temporary folder (removed after) and sends it as for a file. */
+static int from_url(const command *cmd, request *r, bool install)
+{
+    bay_error e;
+    char tmp[PATH_MAX], file[PATH_MAX + 256];
+    const char *base = getenv("TMPDIR");
+    snprintf(tmp, sizeof tmp, "%s/plugbay-url-XXXXXX", base && *base ? base : "/tmp");
+    if (mkdtemp(tmp) == NULL) {
+        bay_error_set(&e, BAY_EIO, NULL, "cannot create a temporary folder in %s: %s", tmp, strerror(errno));
+        return failure(&e);
+    }
+    int rc = package_download(r->words[1], r->timeout_ms, tmp, file, sizeof file, &e) != 0
+                 ? failure(&e)
+                 : send_package(cmd, r, file, install);
+    bay__file_remove_tree(AT_FDCWD, tmp);
+    return rc;
+}
+
+/* listed_with_deps asks plugbayd for its list, and adds to each installed
+ * plugin in it its "dependencies" (from `info`): what package_fetch and
+ * package_newer take. Returns 0 or the code with e. */
+static int listed_with_deps(bay_conn *conn, const request *r, bay_value **out, bay_error *e)
+{
+    bay_value *listed = NULL;
+    int rc = bay_command(conn, "list", NULL, r->timeout_ms, &listed, e);
+    *out = rc ? NULL : bay_array();
     for (size_t i = 0; rc == 0 && i < bay_value_len(listed); i++) {
-        const bay_value *p = bay_array_get(listed, i);
-        bay_value *args = bay_map(), *info = NULL;
-        if (strcmp(bay_value_str(bay_map_get(p, "state"), NULL), "available") == 0) {
-            bay_value_free(args);
-            continue;
+        bay_value *p = bay_value_copy(bay_array_get(listed, i)), *args = bay_map(), *info = NULL;
+        if (strcmp(bay_value_str(bay_map_get(p, "state"), NULL), "available") != 0) {
+            bay_map_set(args, "id", bay_value_copy(bay_map_get(p, "id")));
+            if ((rc = bay_command(conn, "info", args, r->timeout_ms, &info, e)) == 0)
+                bay_map_set(p, "dependencies", bay_value_copy(bay_map_get(info, "dependencies")));
         }
-        bay_map_set(args, "id", bay_value_copy(bay_map_get(p, "id")));
-        rc = bay_command(conn, "info", args, r->timeout_ms, &info, e);
-        const bay_value *range = rc ? NULL : bay_map_get(bay_map_get(info, "dependencies"), id);
-        if (range) {
-            bay_value *ask = bay_map();
-            bay_map_set(ask, "by", bay_value_copy(bay_map_get(p, "id")));
-            bay_map_set(ask, "range", bay_value_copy(range));
-            bay_array_push(*asks, ask);
-        }
+        bay_array_push(*out, p);
         bay_value_free(args);
         bay_value_free(info);
     }
+    bay_value_free(listed);
     return rc;
 }
 
 /* from_index runs `install ID[@RANGE] --index URL` and `update ID --index
- * URL`: fetches the newest version that fits, and the dependencies plugbayd
+ * URL` (spec: ID[@RANGE]): fetches the newest version that fits, and the dependencies plugbayd
  * lacks, into a temporary folder, and installs each as `install FILE` does,
  * dependencies first (they take --grant-all, not --grant: those name the
  * plugin asked for) — the plugin named last, updated to that version for
  * `update`. Returns the exit status. */
-static int from_index(const command *cmd, request *r)
+static int from_index(const command *cmd, request *r, const char *spec)
 {
     bool update = strcmp(cmd->name, "update") == 0;
     if (r->trusted == NULL)
@@ -742,21 +762,17 @@ static int from_index(const command *cmd, request *r)
     char **files = NULL, **origins = NULL, tmp[PATH_MAX];
     const char *base = getenv("TMPDIR");
     snprintf(tmp, sizeof tmp, "%s/plugbay-index-XXXXXX", base && *base ? base : "/tmp");
-    bay_value *asks = NULL;
     int rc = bay_connect(r->broker, "plugbay-cli", &conn, &e);
     if (rc == 0) {
-        rc = bay_command(conn, "list", NULL, r->timeout_ms, &listed, &e);
-        if (rc == 0 && update)
-            rc = asked_of(conn, r, listed, &asks, &e);
+        rc = listed_with_deps(conn, r, &listed, &e);
         bay_close(conn);
     }
     if (rc == 0 && mkdtemp(tmp) == NULL)
         rc = bay_error_set(&e, BAY_EIO, NULL, "cannot create a temporary folder in %s: %s", tmp, strerror(errno));
     else if (rc == 0)
-        rc = package_fetch(&(package_source){r->index, r->trusted, r->timeout_ms, r->verified_only, asks}, r->words[1],
-                           listed, tmp, &files, &origins, &e);
+        rc = package_fetch(&(package_source){r->index, r->trusted, r->timeout_ms, r->verified_only}, spec, listed,
+                           tmp, &files, &origins, &e);
     bay_value_free(listed);
-    bay_value_free(asks);
     size_t n = bay__strv_len((const char *const *)files), ngrants = r->ngrants;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         r->ngrants = i + 1 == n ? ngrants : 0;
@@ -770,6 +786,36 @@ static int from_index(const command *cmd, request *r)
     return rc && n == 0 ? failure(&e) : rc;
 }
 
+/* update_all runs `update --index URL`: each installed plugin the index has
+ * a newer version of is updated as `update ID --index URL` does, one after
+ * the other; the first failure stops. Returns the exit status. */
+static int update_all(const command *cmd, request *r)
+{
+    if (r->index == NULL || r->trusted == NULL)
+        return usage_error(cmd, "update without ID needs --index URL and --trusted-keys KEYDIR");
+    bay_error e;
+    bay_conn *conn;
+    bay_value *listed = NULL, *newer = NULL;
+    int rc = bay_connect(r->broker, "plugbay-cli", &conn, &e);
+    if (rc == 0) {
+        rc = listed_with_deps(conn, r, &listed, &e);
+        bay_close(conn);
+    }
+    if (rc == 0)
+        rc = package_newer(&(package_source){r->index, r->trusted, r->timeout_ms, false}, listed, &newer, &e);
+    bay_value_free(listed);
+    if (rc) {
+        bay_value_free(newer);
+        return failure(&e);
+    }
+    if (bay_value_len(newer) == 0 && !r->json)
+        printf("every installed plugin is at the newest version the index has\n");
+    for (size_t i = 0; rc == 0 && i < bay_value_len(newer); i++)
+        rc = from_index(cmd, r, bay_value_str(bay_map_get(bay_array_get(newer, i), "id"), NULL));
+    bay_value_free(newer);
+    return rc;
+}
+
 /* outdated runs `outdated --index URL`: the installed plugins the index has
  * a newer version of, as plugbayd lists them. Returns the exit status. */
 static int outdated(const command *cmd, request *r)
@@ -781,11 +827,11 @@ static int outdated(const command *cmd, request *r)
     bay_value *listed = NULL, *newer = NULL;
     int rc = bay_connect(r->broker, "plugbay-cli", &conn, &e);
     if (rc == 0) {
-        rc = bay_command(conn, "list", NULL, r->timeout_ms, &listed, &e);
+        rc = listed_with_deps(conn, r, &listed, &e);
         bay_close(conn);
     }
     if (rc == 0)
-        rc = package_newer(&(package_source){r->index, r->trusted, r->timeout_ms, false, NULL}, listed, &newer, &e);
+        rc = package_newer(&(package_source){r->index, r->trusted, r->timeout_ms, false}, listed, &newer, &e);
     if (rc == 0 && r->json)
         rc = print_json(newer, &e);
     else if (rc == 0)
@@ -884,10 +930,14 @@ static int run_command_line(int argc, char **argv)
     bool install = strcmp(cmd->name, "install") == 0, update = strcmp(cmd->name, "update") == 0;
     if (r.verified_only && !r.index)
         return usage_error(cmd, "--verified-only goes with --index: a package file names no publisher the index vouches for");
+    if (update && r.index && nargs(cmd) == 0)
+        return update_all(cmd, &r);
     if ((install || update) && r.index)
-        return from_index(cmd, &r);
+        return from_index(cmd, &r, r.words[1]);
     if (strcmp(cmd->name, "outdated") == 0)
         return outdated(cmd, &r);
+    if ((install || update) && is_url(r.words[1]))
+        return from_url(cmd, &r, install);
     if (update || (install && stat(r.words[1], &st) == 0 && S_ISREG(st.st_mode)))
         return send_package(cmd, &r, r.words[1], install);
     bay_value *args = NULL;

@@ -103,9 +103,8 @@ typedef struct plan {
     const bay__index *idx;
     const char *url, *dir;
     const bay__fetch_limits *limits;
-    const bay_value *listed; /* plugbayd's list: the plugins it has */
+    const bay_value *listed; /* plugbayd's list: the plugins it has, each installed one with its "dependencies" */
     bool verified_only;      /* take only packages signed by publishers the index's owner verified */
-    const bay_value *asks;   /* what installed plugins ask of the plugin named: [{"by", "range"}] */
     char **files;            /* NULL-terminated */
     char **origins;          /* for each file, what it is and who signed it */
     const char *ids[64];     /* the plugins planned, so that each is fetched once */
@@ -143,38 +142,64 @@ static int append(char ***v, char *s, bay_error *err)
     return 0;
 }
 
-/* fitting resolves spec to the newest version that also fits each range installed plugins ask of it (p->asks):
- * each time one does not, the versions from that one up are left out. */
-static int fitting(plan *p, const char *spec, const bay__index_entry **out, bay_error *err)
+/* asks_for returns what the plugins of listed (plugbayd's list, each installed one with its "dependencies")
+ * ask of plugin id: [{"by", "range"}], which the caller frees. */
+static bay_value *asks_for(const bay_value *listed, const char *id, size_t id_len)
+{
+    bay_value *asks = bay_array();
+    char key[BAY_PLUGIN_ID_MAX + 1];
+    snprintf(key, sizeof key, "%.*s", (int)id_len, id);
+    for (size_t i = 0; asks && i < bay_value_len(listed); i++) {
+        const bay_value *p = bay_array_get(listed, i), *range = bay_map_get(bay_map_get(p, "dependencies"), key);
+        if (range == NULL)
+            continue;
+        bay_value *ask = bay_map();
+        bay_map_set(ask, "by", bay_value_copy(bay_map_get(p, "id")));
+        bay_map_set(ask, "range", bay_value_copy(range));
+        bay_array_push(asks, ask);
+    }
+    return asks;
+}
+
+/* fitting resolves spec to the newest version of it in idx that also fits each range the plugins of listed ask of
+ * it: each time one does not, the versions from that one up are left out. */
+static int fitting(const bay__index *idx, const char *spec, const bay_value *listed, const bay__index_entry **out,
+                   bay_error *err)
 {
     char narrowed[BAY_PLUGIN_ID_MAX + 100];
     snprintf(narrowed, sizeof narrowed, "%s", spec);
     size_t id_len = strcspn(spec, "@");
+    bay_value *asks = asks_for(listed, spec, id_len);
+    int rc;
     for (;;) {
-        int rc = bay__index_resolve(p->idx, narrowed, BAY_VERSION, out, err);
-        if (rc)
-            return rc;
+        if ((rc = bay__index_resolve(idx, narrowed, BAY_VERSION, out, err)) != 0)
+            break;
         const bay_value *against = NULL;
-        for (size_t i = 0; !against && i < bay_value_len(p->asks); i++) {
-            const bay_value *ask = bay_array_get(p->asks, i);
+        for (size_t i = 0; !against && i < bay_value_len(asks); i++) {
+            const bay_value *ask = bay_array_get(asks, i);
             if (!bay__semver_satisfies(&(*out)->ver, bay_value_str(bay_map_get(ask, "range"), NULL)))
                 against = ask;
         }
         if (against == NULL)
-            return 0;
-        if (spec[id_len] == '@') /* a range given: it is not narrowed behind the user's back */
-            return bay_error_set(err, BAY_ENOENT, (*out)->id, "%s %s is outside \"%s\", which %s asks of it",
-                                 (*out)->id, (*out)->version, bay_value_str(bay_map_get(against, "range"), NULL),
-                                 bay_value_str(bay_map_get(against, "by"), NULL));
+            break;
+        if (spec[id_len] == '@') { /* a range given: it is not narrowed behind the user's back */
+            rc = bay_error_set(err, BAY_ENOENT, (*out)->id, "%s %s is outside \"%s\", which %s asks of it", (*out)->id,
+                               (*out)->version, bay_value_str(bay_map_get(against, "range"), NULL),
+                               bay_value_str(bay_map_get(against, "by"), NULL));
+            break;
+        }
         snprintf(narrowed, sizeof narrowed, "%.*s@<%s", (int)id_len, spec, (*out)->version);
     }
+    bay_value_free(asks);
+    return rc;
 }
 
 /* add resolves spec in the index and plans it after the dependencies plugbayd lacks (depth: how deep it is). */
 static int add(plan *p, const char *spec, int depth, bay_error *err)
 {
     const bay__index_entry *e;
-    int rc = depth == 0 ? fitting(p, spec, &e, err) : bay__index_resolve(p->idx, spec, BAY_VERSION, &e, err);
+    int rc = depth == 0 ? fitting(p->idx, spec, p->listed, &e, err)
+                        : bay__index_resolve(p->idx, spec, BAY_VERSION, &e, err);
     if (rc || planned(p, e->id))
         return rc;
     if (depth > DEPENDS_DEPTH || p->n == sizeof p->ids / sizeof *p->ids)
@@ -219,7 +244,7 @@ int package_fetch(const package_source *from, const char *spec, const bay_value 
     bay__index *idx = NULL;
     int rc = bay__fetch_index(from->url, from->trusted, &limits, &idx, err);
     plan p = {.idx = idx, .url = from->url, .dir = dir, .limits = &limits, .listed = listed,
-              .verified_only = from->verified_only, .asks = from->asks};
+              .verified_only = from->verified_only};
     if (rc == 0)
         rc = add(&p, spec, 0, err);
     bay__index_free(idx);
@@ -246,7 +271,7 @@ int package_newer(const package_source *from, const bay_value *listed, bay_value
         bay__semver v;
         bay_error none;
         if (strcmp(bay_value_str(bay_map_get(p, "state"), NULL), "available") == 0 || now == NULL ||
-            bay__semver_parse(now, &v) != 0 || bay__index_resolve(idx, id, BAY_VERSION, &e, &none) != 0 ||
+            bay__semver_parse(now, &v) != 0 || fitting(idx, id, listed, &e, &none) != 0 ||
             bay__semver_cmp(&e->ver, &v) <= 0)
             continue;
         bay_value *row = bay_map();
@@ -257,4 +282,15 @@ int package_newer(const package_source *from, const bay_value *listed, bay_value
     }
     bay__index_free(idx);
     return rc;
+}
+
+int package_download(const char *url, int timeout_ms, const char *dir, char *file, size_t len, bay_error *err)
+{
+    const char *name = strrchr(url, '/');
+    name = name && name[1] ? name + 1 : "package.bayplug";
+    if ((size_t)snprintf(file, len, "%s/%.*s", dir, (int)strcspn(name, "?#"), name) >= len)
+        return bay_error_set(err, BAY_EINVAL, NULL, "%s: the URL's file name is too long", url);
+    bay__fetch_limits limits = {.max_bytes = BAY_PKG_MAX_BYTES, .timeout_ms = timeout_ms};
+    bay__fetched got;
+    return bay__fetch(url, &limits, file, &got, err);
 }

@@ -30,21 +30,19 @@ void package_facts_free(package_facts *f);
 int package_send(bay_conn *conn, const char *file, const package_facts *f, int timeout_ms, bay_error *err);
 
 /* An index to fetch from: its URL, the folder of the keys its signature must
- * be by, each fetch's timeout (0: the default), whether only packages of
- * publishers the index's owner verified are taken, and what installed plugins
- * ask of the plugin named (NULL, or an array of {"by": ID, "range": RANGE}:
- * the version taken fits them all). */
+ * be by, each fetch's timeout (0: the default), and whether only packages of
+ * publishers the index's owner verified are taken. */
 typedef struct package_source {
     const char *url, *trusted;
     int timeout_ms;
     bool verified_only;
-    const bay_value *asks;
 } package_source;
 
 /* package_fetch fetches the index from (its signature checked), picks the
- * newest version of spec (ID or ID@RANGE) this plugbay takes and, before it,
- * the same for each dependency plugbayd does not list (listed: the answer to
- * `list`), recursively, and downloads each package into the folder dir, its
+ * newest version of spec (ID or ID@RANGE) this plugbay takes that fits what
+ * the installed plugins' dependencies ask of it and, before it, the same for
+ * each dependency plugbayd does not list (listed: the answer to `list`, each
+ * installed plugin with its "dependencies" from `info`), recursively, and downloads each package into the folder dir, its
  * size and SHA-256 checked against the index. *files are their paths,
  * dependencies first, and *origins for each what it is and who signed it
  * (each NULL-terminated; the caller frees both with bay__strv_free). Returns 0
@@ -53,11 +51,17 @@ typedef struct package_source {
 int package_fetch(const package_source *from, const char *spec, const bay_value *listed, const char *dir,
                   char ***files, char ***origins, bay_error *err);
 
-/* package_newer fetches the index at url as package_fetch does and sets *out
- * to an array of {"id", "installed", "newest"} for each plugin plugbayd lists
- * as installed (listed: the answer to `list`) whose newest version in the
- * index that this plugbay takes is newer. Returns 0 or the index's code with
+/* package_newer fetches the index as package_fetch does and sets *out to an
+ * array of {"id", "installed", "newest"} for each plugin plugbayd lists as
+ * installed (listed as for package_fetch) whose newest version in the index
+ * that this plugbay takes, and that fits what the others ask of it, is newer. Returns 0 or the index's code with
  * err set. */
 int package_newer(const package_source *from, const bay_value *listed, bay_value **out, bay_error *err);
+
+/* package_download fetches the package at url (http://, https:// or
+ * file://; at most BAY_PKG_MAX_BYTES) into the folder dir, under the URL's
+ * file name, whose path it writes to file (len bytes). Returns 0 or the
+ * fetch's code with err set (nothing is left on failure). */
+int package_download(const char *url, int timeout_ms, const char *dir, char *file, size_t len, bay_error *err);
 
 #endif

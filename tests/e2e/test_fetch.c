@@ -510,7 +510,31 @@ Test(fetch, install_by_id_from_an_index_brings_its_dependencies_first)
     cr_assert(strstr(r.out, "example/hello 1.5.0 from "), "%s", r.out);
     cr_assert_eq(h_call_str(c, "greet", "index", 5000, out, sizeof out, NULL), 0);
     cr_assert_str_eq(out, "Hello 1, index!");
+    /* 2.0.0 is outside what demo/needs asks: nothing is outdated, and update without ID has nothing to do. */
+    PLUGBAY(&r, "outdated", "--index", url(u, "index"), "--trusted-keys", trusted, "--broker", h.url);
+    ok(&r);
+    cr_assert_str_eq(r.out, "ID  INSTALLED  NEWEST\n", "%s", r.out);
+    PLUGBAY(&r, "update", "--index", url(u, "index"), "--trusted-keys", trusted, "--broker", h.url);
+    ok(&r);
+    cr_assert_str_eq(r.out, "every installed plugin is at the newest version the index has\n");
     bay_close(c);
+}
+
+Test(fetch, install_by_url_fetches_the_package_and_installs_it)
+{
+    char path[PATH_MAX], u[PATH_MAX];
+    result r;
+    r.status = h_run(&h, (const char *const[]){"/bin/rm", "-r", in(path, "plugins/example"), NULL}, NULL, 0, r.err,
+                     sizeof r.err);
+    ok(&r);
+    h.manual = true;
+    h_start(&h, NULL);
+    PLUGBAY(&r, "install", url(u, "index/nothing.bayplug"), "--grant-all", "--broker", h.url);
+    cr_assert_eq(r.status, 1);
+    cr_assert(strstr(r.err, "404"), "%s", r.err);
+    PLUGBAY(&r, "install", url(u, "index/example-hello-1.0.0.bayplug"), "--grant-all", "--broker", h.url);
+    ok(&r);
+    cr_assert_str_eq(r.out, "example/hello: loaded\n");
 }
 
 /* disabled_for waits until plugin example/hello is disabled with a reason holding arg. */

@@ -430,6 +430,14 @@ Test(packages, an_update_under_load_fails_no_call_a_broken_version_rolls_back_an
     /* And forward again, from the versions kept. */
     cr_assert_eq(h_run(&h, rollback, out, sizeof out, err, sizeof err), 0, "%s", err);
     cr_assert_str_eq(greets(c), "Howdy, you!", "a rollback from the oldest goes to the newest kept");
+    /* Uninstalled, its kept versions go with it. */
+    char kept[700];
+    snprintf(kept, sizeof kept, "%s/.versions/example/hello", h.plugins);
+    cr_assert_eq(access(kept, F_OK), 0, "%s", kept);
+    bay_error e;
+    cr_assert_eq(h_command(c, "uninstall", "example/hello", &e), 0, "%s", e.message);
+    snprintf(kept, sizeof kept, "%s/.versions", h.plugins);
+    cr_assert_neq(access(kept, F_OK), 0, "%s is still there", kept);
 }
 
 Test(packages, an_update_is_refused_when_not_installed_the_same_version_or_new_permissions_not_granted)
