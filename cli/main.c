@@ -786,29 +786,35 @@ static int from_index(const command *cmd, request *r, const char *spec)
     return rc && n == 0 ? failure(&e) : rc;
 }
 
-/* update_all runs `update --index URL`: each installed plugin the index has
- * a newer version of is updated as `update ID --index URL` does, one after
- * the other; the first failure stops. Returns the exit status. */
-static int update_all(const command *cmd, request *r)
+/* newer_in_index asks the index r->index which installed plugins it has a
+ * newer version of (package_newer): 0 with *newer, or the exit status. */
+static int newer_in_index(const command *cmd, const request *r, bay_value **newer)
 {
+    *newer = NULL;
     if (r->index == NULL || r->trusted == NULL)
-        return usage_error(cmd, "update without ID needs --index URL and --trusted-keys KEYDIR");
+        return usage_error(cmd, "%s needs --index URL and --trusted-keys KEYDIR", cmd->name);
     bay_error e;
     bay_conn *conn;
-    bay_value *listed = NULL, *newer = NULL;
+    bay_value *listed = NULL;
     int rc = bay_connect(r->broker, "plugbay-cli", &conn, &e);
     if (rc == 0) {
         rc = listed_with_deps(conn, r, &listed, &e);
         bay_close(conn);
     }
     if (rc == 0)
-        rc = package_newer(&(package_source){r->index, r->trusted, r->timeout_ms, false}, listed, &newer, &e);
+        rc = package_newer(&(package_source){r->index, r->trusted, r->timeout_ms, false}, listed, newer, &e);
     bay_value_free(listed);
-    if (rc) {
-        bay_value_free(newer);
-        return failure(&e);
-    }
-    if (bay_value_len(newer) == 0 && !r->json)
+    return rc ? failure(&e) : 0;
+}
+
+/* update_all runs `update --index URL`: each installed plugin the index has
+ * a newer version of is updated as `update ID --index URL` does, one after
+ * the other; the first failure stops. Returns the exit status. */
+static int update_all(const command *cmd, request *r)
+{
+    bay_value *newer;
+    int rc = newer_in_index(cmd, r, &newer);
+    if (rc == 0 && bay_value_len(newer) == 0 && !r->json)
         printf("every installed plugin is at the newest version the index has\n");
     for (size_t i = 0; rc == 0 && i < bay_value_len(newer); i++)
         rc = from_index(cmd, r, bay_value_str(bay_map_get(bay_array_get(newer, i), "id"), NULL));
@@ -820,25 +826,15 @@ static int update_all(const command *cmd, request *r)
  * a newer version of, as plugbayd lists them. Returns the exit status. */
 static int outdated(const command *cmd, request *r)
 {
-    if (r->index == NULL || r->trusted == NULL)
-        return usage_error(cmd, "outdated needs --index URL and --trusted-keys KEYDIR");
+    bay_value *newer;
     bay_error e;
-    bay_conn *conn;
-    bay_value *listed = NULL, *newer = NULL;
-    int rc = bay_connect(r->broker, "plugbay-cli", &conn, &e);
-    if (rc == 0) {
-        rc = listed_with_deps(conn, r, &listed, &e);
-        bay_close(conn);
-    }
-    if (rc == 0)
-        rc = package_newer(&(package_source){r->index, r->trusted, r->timeout_ms, false}, listed, &newer, &e);
+    int rc = newer_in_index(cmd, r, &newer);
     if (rc == 0 && r->json)
-        rc = print_json(newer, &e);
+        rc = print_json(newer, &e) ? failure(&e) : 0;
     else if (rc == 0)
         cmd->render(newer);
-    bay_value_free(listed);
     bay_value_free(newer);
-    return rc ? failure(&e) : 0;
+    return rc;
 }
 
 /* flushed makes sure the output reached stdout: a full disk under
