@@ -156,24 +156,17 @@ static int make_parents(const broker *b, const char *id, bay_error *err)
     char path[PATH_MAX];
     size_t base = (size_t)snprintf(path, sizeof path, "%s/", b->opt.plugins_dir);
     snprintf(path + base, sizeof path - base, "%s", id);
-    for (char *slash = strchr(path + base, '/'); slash; slash = strchr(slash + 1, '/')) {
-        *slash = '\0';
-        if (mkdir(path, 0755) != 0 && errno != EEXIST)
-            return bay_error_set(err, BAY_EIO, id, "cannot create %s: %s", path, strerror(errno));
-        *slash = '/';
-    }
-    return 0;
+    int e = bay__file_mkdirs(path, base, false, 0755);
+    return e ? bay_error_set(err, BAY_EIO, id, "cannot create %s: %s", path, strerror(e)) : 0;
 }
 
 /* remove_folder removes plugin id's folder and the folders above it that it leaves empty. */
 static void remove_folder(const broker *b, const char *id)
 {
     char path[PATH_MAX];
-    size_t base = strlen(b->opt.plugins_dir) + 1;
-    snprintf(path, sizeof path, "%s/%s", b->opt.plugins_dir, id);
-    bay__file_remove_tree(AT_FDCWD, path);
-    for (char *slash; (slash = strrchr(path + base, '/')) != NULL && (*slash = '\0', rmdir(path) == 0);)
-        ;
+    size_t base = (size_t)snprintf(path, sizeof path, "%s/", b->opt.plugins_dir);
+    snprintf(path + base, sizeof path - base, "%s", id);
+    bay__file_remove_up(path, base);
 }
 
 /* verified_signer refuses, under --verified-only, the package of plugin id unpacked in dir unless its signature

@@ -48,16 +48,9 @@ int bay__state_mkdirs(const char *path, const char *plugin, bay_error *err)
     struct stat st;
     if ((size_t)snprintf(buf, sizeof buf, "%s", path) >= sizeof buf)
         return bay_error_set(err, BAY_EIO, plugin, "%s: path too long", path);
-    for (char *p = buf + 1;; p++) {
-        if (*p && *p != '/')
-            continue;
-        char c = *p;
-        *p = '\0';
-        if (mkdir(buf, 0700) && errno != EEXIST)
-            return bay_error_set(err, BAY_EIO, plugin, "cannot create folder %s: %s", buf, strerror(errno));
-        if (!(*p = c))
-            break;
-    }
+    int e = bay__file_mkdirs(buf, 0, true, 0700);
+    if (e)
+        return bay_error_set(err, BAY_EIO, plugin, "cannot create folder %s: %s", buf, strerror(e));
     if (stat(path, &st) != 0)
         return bay_error_set(err, BAY_EIO, plugin, "cannot read folder %s: %s", path, strerror(errno));
     if (!S_ISDIR(st.st_mode))

@@ -59,30 +59,17 @@ static void drop(broker *b, swap *s)
     *s = b->updates->v[--b->updates->n];
 }
 
-/* make_folders makes the folders above path (below the plugins folder) that are missing. */
-static int make_folders(const broker *b, const char *path, bay_error *err)
-{
-    char buf[PATH_MAX];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *slash = strchr(buf + strlen(b->opt.plugins_dir) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
-        *slash = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            return bay_error_set(err, BAY_EIO, NULL, "cannot create %s: %s", buf, strerror(errno));
-        *slash = '/';
-    }
-    return 0;
-}
-
 /* exchange puts the folder from at plugin id's place, and the folder there
  * at keep (replacing an earlier copy of that version); when the second move
  * fails the first is undone. Returns 0 or BAY_EIO with err. */
 static int exchange(const broker *b, const char *id, const char *from, const char *keep, bay_error *err)
 {
-    char here[PATH_MAX];
+    char here[PATH_MAX], folders[PATH_MAX];
     current(b, id, here);
-    int rc = make_folders(b, keep, err);
-    if (rc)
-        return rc;
+    snprintf(folders, sizeof folders, "%s", keep);
+    int e = bay__file_mkdirs(folders, strlen(b->opt.plugins_dir) + 1, false, 0755);
+    if (e)
+        return bay_error_set(err, BAY_EIO, id, "cannot create %s: %s", folders, strerror(e));
     bay__file_remove_tree(AT_FDCWD, keep);
     if (rename(here, keep) != 0)
         return bay_error_set(err, BAY_EIO, id, "cannot keep %s as %s: %s", here, keep, strerror(errno));
@@ -288,9 +275,7 @@ void update_forget(broker *b, const char *id)
     char dir[PATH_MAX];
     size_t base = (size_t)snprintf(dir, sizeof dir, "%s/.versions", b->opt.plugins_dir);
     snprintf(dir + base, sizeof dir - base, "/%s", id);
-    bay__file_remove_tree(AT_FDCWD, dir);
-    for (char *slash; (slash = strrchr(dir + base, '/')) != NULL && (*slash = '\0', rmdir(dir) == 0);)
-        ;
+    bay__file_remove_up(dir, base); /* .versions too, once empty */
 }
 
 void update_free(broker *b)

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -91,6 +92,30 @@ int bay__file_remove_tree(int dirfd, const char *name)
             return rc;
     }
     return unlinkat(dirfd, name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) ? errno : 0;
+}
+
+int bay__file_mkdirs(char *path, size_t from, bool last, mode_t mode)
+{
+    for (char *p = path + (from ? from : 1);; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char c = *p;
+        if (c == '\0' && !last)
+            return 0;
+        *p = '\0';
+        if (mkdir(path, mode) != 0 && errno != EEXIST)
+            return errno; /* path stays cut at the folder that failed */
+        if (c == '\0')
+            return 0;
+        *p = c;
+    }
+}
+
+void bay__file_remove_up(char *path, size_t from)
+{
+    bay__file_remove_tree(AT_FDCWD, path);
+    for (char *slash; (slash = strrchr(path + from, '/')) != NULL && (*slash = '\0', rmdir(path) == 0);)
+        ;
 }
 
 int bay__file_sha256(int at, const char *name, char hex[65])

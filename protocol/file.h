@@ -2,6 +2,7 @@
 #ifndef BAY_FILE_H
 #define BAY_FILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/stat.h>
 
@@ -22,6 +23,17 @@ int bay__file_write_new(int at, const char *path, mode_t mode, const char *data,
  * AT_FDCWD) and all below it, never following symbolic links. Returns 0
  * (also when name is absent) or an errno value. */
 int bay__file_remove_tree(int dirfd, const char *name);
+
+/* bay__file_mkdirs makes each missing folder of path (a writable string)
+ * whose name ends after byte from (0: all of them), with mode, and path
+ * itself too when last is true. Returns 0, or an errno value with path cut at
+ * the folder that could not be made (so a message can name it). */
+int bay__file_mkdirs(char *path, size_t from, bool last, mode_t mode);
+
+/* bay__file_remove_up deletes path and all below it (as bay__file_remove_tree),
+ * then each folder above it whose '/' comes at or after byte from, up to the
+ * first that is not empty. path (a writable string) is cut in the process. */
+void bay__file_remove_up(char *path, size_t from);
 
 /* bay__file_sha256 writes the SHA-256 of the file name (relative to at, or
  * AT_FDCWD; not a symbolic link) to hex, 64 lowercase hex digits and a NUL.

@@ -1,6 +1,8 @@
 /* bridges/wasm/cache.c — translating a module with wasm2c, compiling it with cc, and keeping the result by SHA-256 under STATE/cache/wasm. */
 #include "cache.h"
 
+#include "file.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -46,25 +48,6 @@ static const char *const cc_flags[] = {
 /* A temporary folder left by a worker killed while compiling is removed after this long. */
 #define STALE_SECONDS 600
 
-/* mkdirs creates path and its missing parents (mode 0700). Returns 0 or an errno value. */
-static int mkdirs(const char *path)
-{
-    char buf[PATH_MAX];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return ENAMETOOLONG;
-    for (char *p = buf + 1;; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char c = *p;
-        *p = '\0';
-        if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-            return errno;
-        if (c == '\0')
-            return 0;
-        *p = c;
-    }
-}
-
 int bay__wasm_cache_dir(const char *data_dir, const char *id, char *out, size_t size, bay_error *err)
 {
     char tail[PATH_MAX];
@@ -75,7 +58,9 @@ int bay__wasm_cache_dir(const char *data_dir, const char *id, char *out, size_t 
                 : snprintf(out, size, "%s/.wasm-cache", data_dir);
     if (w < 0 || (size_t)w >= size)
         return bay_error_set(err, BAY_EIO, NULL, "the cache folder for %s is too long a path", data_dir);
-    int rc = mkdirs(out);
+    char folders[PATH_MAX];
+    snprintf(folders, sizeof folders, "%s", out);
+    int rc = bay__file_mkdirs(folders, 0, true, 0700);
     return rc ? bay_error_set(err, BAY_EIO, NULL, "cannot create the compile cache %s: %s", out, strerror(rc)) : 0;
 }
 
