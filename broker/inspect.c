@@ -90,35 +90,45 @@ static int imports(Elf *e, const char *rel)
     return 0;
 }
 
-/* one_file checks one file of the plugin folder: a C plugin's ELF files' imports; a Lua plugin's files, none
- * of which may be a precompiled chunk. */
+/* lua_file refuses a Lua plugin's file rel that begins (magic) as a precompiled chunk. */
+static int lua_file(const char *magic, const char *rel)
+{
+    if (memcmp(magic, LUA_CHUNK, 4) != 0)
+        return 0;
+    return bay_error_set(inspection.err, BAY_EPLUGIN, inspection.m->id,
+                         "%s is a precompiled Lua chunk: the Lua worker loads source only (bytecode can break the "
+                         "sandbox); ship the source",
+                         rel);
+}
+
+/* elf_file checks the imports of a C plugin's ELF file rel, open as fd. */
+static int elf_file(int fd, const char *rel)
+{
+    Elf *e = elf_begin(fd, ELF_C_READ, NULL);
+    int rc = e ? imports(e, rel)
+               : bay_error_set(inspection.err, BAY_EPLUGIN, inspection.m->id, "%s: not an ELF file libelf can read: %s",
+                               rel, elf_errmsg(-1));
+    if (e)
+        elf_end(e);
+    return rc;
+}
+
+/* one_file checks one file of the plugin folder: in a Lua plugin, that it is no precompiled chunk; in a C plugin,
+ * an ELF file's imports (other files are not code). */
 static int one_file(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
     (void)ftw;
     if (type != FTW_F || !S_ISREG(st->st_mode))
         return 0;
+    const char *rel = path + strlen(inspection.m->dir) + 1;
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     char magic[4];
-    const char *rel = path + strlen(inspection.m->dir) + 1;
-    bool lua = strcmp(inspection.m->language, "lua") == 0;
-    bool got = fd >= 0 && pread(fd, magic, sizeof magic, 0) == (ssize_t)sizeof magic;
-    if (got && lua && memcmp(magic, LUA_CHUNK, sizeof magic) == 0)
-        inspection.rc = bay_error_set(inspection.err, BAY_EPLUGIN, inspection.m->id,
-                                      "%s is a precompiled Lua chunk: the Lua worker loads source only (bytecode "
-                                      "can break the sandbox); ship the source",
-                                      rel);
-    if (!got || lua || memcmp(magic, ELFMAG, SELFMAG) != 0) {
-        if (fd >= 0)
-            close(fd);
-        return inspection.rc != 0;
-    }
-    Elf *e = elf_begin(fd, ELF_C_READ, NULL);
-    inspection.rc = e ? imports(e, rel)
-                : bay_error_set(inspection.err, BAY_EPLUGIN, inspection.m->id, "%s: not an ELF file libelf can read: %s", rel,
-                                elf_errmsg(-1));
-    if (e)
-        elf_end(e);
-    close(fd);
+    if (fd >= 0 && pread(fd, magic, sizeof magic, 0) == (ssize_t)sizeof magic)
+        inspection.rc = strcmp(inspection.m->language, "lua") == 0 ? lua_file(magic, rel)
+                        : memcmp(magic, ELFMAG, SELFMAG) == 0      ? elf_file(fd, rel)
+                                                                   : 0;
+    if (fd >= 0)
+        close(fd);
     return inspection.rc != 0;
 }
 

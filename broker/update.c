@@ -180,10 +180,12 @@ int update_place(broker *b, const bay_value *args, plugin **p, bay_error *err)
         rc = unconsented(b, *p, m, args, err);
     if (rc == 0)
         rc = bay__inspect(m, bay__state_find(b->state, m->id)->granted, err);
-    kept(b, m->id, (*p && (*p)->m) ? (*p)->m->version : "-", keep);
-    if (rc == 0 && (rc = exchange(b, m->id, staging, keep, err)) == 0 &&
-        (rc = begin(b, m->id, (*p)->m->version, m->version, false, err)) != 0)
-        exchange(b, m->id, keep, staging, err);
+    if (rc == 0) {
+        kept(b, m->id, (*p)->m->version, keep);
+        if ((rc = exchange(b, m->id, staging, keep, err)) == 0 &&
+            (rc = begin(b, m->id, (*p)->m->version, m->version, false, err)) != 0)
+            exchange(b, m->id, keep, staging, err);
+    }
     bay__file_remove_tree(AT_FDCWD, staging);
     if (rc == 0)
         bay__log(BAY_LOG_INFO, m->id, "updating from version %s to %s; %s is kept in %s", (*p)->m->version, m->version,
