@@ -102,36 +102,42 @@ static uid_t pick(const broker *b, const plugin *p, uid_t owner)
     return 0;
 }
 
+/* open_to_others refuses path (part of plugin id's folder, or above it) unless other users have every bit of need
+ * on it: S_IROTH for a file, S_IROTH | S_IXOTH for the plugin folder, S_IXOTH for a folder on the way. */
+static int open_to_others(const char *id, const char *path, mode_t need, bay_error *err)
+{
+    struct stat st = {0};
+    if (stat(path, &st) == 0 && (st.st_mode & need) == need)
+        return 0;
+    return bay_error_set(err, BAY_EPERM, id,
+                         "--plugin-uids: its worker cannot %s %s (mode %04o): a plugin's files and the folders above "
+                         "them must be open to other users (chmod o+%s %s)",
+                         need & S_IROTH ? "read" : "pass through", path, (unsigned)(st.st_mode & 07777),
+                         need == S_IROTH ? "r" : need & S_IROTH ? "rx" : "x", path);
+}
+
 /* readable tells whether any uid may read plugin folder dir and its entry
- * file (NULL: none): every folder above it may be passed through by others
- * (o+x), it may be read (o+rx) and so may entry (o+r). 0, or BAY_EPERM with
- * err naming the first that may not. */
+ * file (NULL: none): entry may be read (o+r), the folders between them passed
+ * through (o+x), dir read (o+rx), every folder above it passed through. 0, or
+ * BAY_EPERM with err naming the first that may not. */
 static int readable(const char *id, const char *dir, const char *entry, bay_error *err)
 {
     char path[PATH_MAX];
-    size_t len = (size_t)snprintf(path, sizeof path, "%s/%s", dir, entry ? entry : "");
-    mode_t need = S_IROTH;
-    if (entry == NULL) {
-        len = strlen(dir);
-        path[len] = '\0';
-        need |= S_IXOTH;
-    }
-    for (;;) {
-        const char *at = len ? path : "/";
-        struct stat st;
-        if (stat(at, &st) != 0 || (st.st_mode & need) != need)
-            return bay_error_set(err, BAY_EPERM, id,
-                                 "--plugin-uids: its worker cannot %s %s (mode %04o): a plugin's files and the folders "
-                                 "above them must be open to other users (chmod o+%s %s)",
-                                 need & S_IROTH ? "read" : "pass through", at, (unsigned)(st.st_mode & 07777),
-                                 need == S_IROTH ? "r" : need & S_IROTH ? "rx" : "x", at);
-        char *slash = strrchr(path, '/');
-        if (len == 0 || slash == NULL)
-            return 0;
+    size_t n = strlen(dir);
+    snprintf(path, sizeof path, "%s/%s", dir, entry ? entry : "");
+    int rc = entry ? open_to_others(id, path, S_IROTH, err) : 0;
+    for (char *slash; rc == 0 && (slash = strrchr(path, '/')) != NULL && (size_t)(slash - path) > n;) {
         *slash = '\0';
-        need = (size_t)(slash - path) == strlen(dir) && len > strlen(dir) ? S_IROTH | S_IXOTH : S_IXOTH;
-        len = (size_t)(slash - path);
+        rc = open_to_others(id, path, S_IXOTH, err);
     }
+    path[n] = '\0';
+    if (rc == 0)
+        rc = open_to_others(id, path, S_IROTH | S_IXOTH, err);
+    for (char *slash; rc == 0 && (slash = strrchr(path, '/')) != NULL;) {
+        *slash = '\0';
+        rc = open_to_others(id, path[0] ? path : "/", S_IXOTH, err);
+    }
+    return rc;
 }
 
 /* The uid nftw's callback gives files to (nftw passes no argument through). */
