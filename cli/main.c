@@ -709,12 +709,8 @@ static int from_url(const command *cmd, request *r, bool install)
 {
     bay_error e;
     char tmp[PATH_MAX], file[PATH_MAX + 256];
-    const char *base = getenv("TMPDIR");
-    snprintf(tmp, sizeof tmp, "%s/plugbay-url-XXXXXX", base && *base ? base : "/tmp");
-    if (mkdtemp(tmp) == NULL) {
-        bay_error_set(&e, BAY_EIO, NULL, "cannot create a temporary folder in %s: %s", tmp, strerror(errno));
+    if (cli_temp_folder("url", tmp, &e) != 0)
         return failure(&e);
-    }
     int rc = package_download(r->words[1], r->timeout_ms, tmp, file, sizeof file, &e) != 0
                  ? failure(&e)
                  : send_package(cmd, r, file, install);
@@ -759,17 +755,13 @@ static int from_index(const command *cmd, request *r, const char *spec)
     bay_error e;
     bay_conn *conn;
     bay_value *listed = NULL;
-    char **files = NULL, **origins = NULL, tmp[PATH_MAX];
-    const char *base = getenv("TMPDIR");
-    snprintf(tmp, sizeof tmp, "%s/plugbay-index-XXXXXX", base && *base ? base : "/tmp");
+    char **files = NULL, **origins = NULL, tmp[PATH_MAX] = "";
     int rc = bay_connect(r->broker, "plugbay-cli", &conn, &e);
     if (rc == 0) {
         rc = listed_with_deps(conn, r, &listed, &e);
         bay_close(conn);
     }
-    if (rc == 0 && mkdtemp(tmp) == NULL)
-        rc = bay_error_set(&e, BAY_EIO, NULL, "cannot create a temporary folder in %s: %s", tmp, strerror(errno));
-    else if (rc == 0)
+    if (rc == 0 && (rc = cli_temp_folder("index", tmp, &e)) == 0)
         rc = package_fetch(&(package_source){r->index, r->trusted, r->timeout_ms, r->verified_only}, spec, listed,
                            tmp, &files, &origins, &e);
     bay_value_free(listed);
@@ -780,7 +772,8 @@ static int from_index(const command *cmd, request *r, const char *spec)
             printf("%s\n", origins[i]);
         rc = send_package(cmd, r, files[i], !(update && i + 1 == n));
     }
-    bay__file_remove_tree(AT_FDCWD, tmp);
+    if (tmp[0])
+        bay__file_remove_tree(AT_FDCWD, tmp);
     bay__strv_free(files);
     bay__strv_free(origins);
     return rc && n == 0 ? failure(&e) : rc;

@@ -76,16 +76,23 @@ int cli_sign(const signing_args *a, bay_error *err)
     return rc;
 }
 
-int cli_unpack_temp(const char *file, char *tmp, char *folder, bay_error *err)
+int cli_temp_folder(const char *what, char *tmp, bay_error *err)
 {
     const char *base = getenv("TMPDIR");
-    snprintf(tmp, PATH_MAX, "%s/plugbay-package-XXXXXX", base && *base ? base : "/tmp");
-    if (mkdtemp(tmp) == NULL) {
-        int e = errno;
-        tmp[0] = '\0';
-        return bay_error_set(err, BAY_EIO, NULL, "cannot create a temporary folder to unpack %s in: %s", file,
-                             strerror(e));
-    }
+    snprintf(tmp, PATH_MAX, "%s/plugbay-%s-XXXXXX", base && *base ? base : "/tmp", what);
+    if (mkdtemp(tmp) != NULL)
+        return 0;
+    int e = errno;
+    bay_error_set(err, BAY_EIO, NULL, "cannot create a temporary folder %s: %s", tmp, strerror(e));
+    tmp[0] = '\0';
+    return BAY_EIO;
+}
+
+int cli_unpack_temp(const char *file, char *tmp, char *folder, bay_error *err)
+{
+    int rc = cli_temp_folder("package", tmp, err);
+    if (rc)
+        return rc;
     snprintf(folder, PATH_MAX, "%s/plugin", tmp);
     return bay__pkg_unpack(file, folder, NULL, err);
 }

@@ -40,6 +40,11 @@ int cli_sign(const signing_args *a, bay_error *err);
  * removed after. */
 int cli_verify(const signing_args *a, bay_error *err);
 
+/* cli_temp_folder makes a new folder $TMPDIR/plugbay-WHAT-XXXXXX (/tmp
+ * without $TMPDIR) and writes its path to tmp (PATH_MAX bytes; "" when it
+ * could not be made). Returns 0, or BAY_EIO with err saying why. */
+int cli_temp_folder(const char *what, char *tmp, bay_error *err);
+
 /* cli_unpack_temp checks and unpacks the package file into folder, a new
  * folder below tmp, which it creates in $TMPDIR (else /tmp); each PATH_MAX
  * bytes. tmp stays "" when it could not be created; else the caller removes
