@@ -186,13 +186,12 @@ void cgroup_init(broker *b)
         init_v1(b, given);
 }
 
-void cgroup_place(broker *b, const plugin *p, const bay__manifest *m, worker_proc *w)
+void cgroup_place(broker *b, const plugin *p, int64_t mb, worker_proc *w)
 {
     if (b->cg.version == 0 || w->pid == 0)
         return;
     char dir[PATH_LEN], text[64];
     group_of(b, p, dir, sizeof dir);
-    int64_t mb = m->limits.memory_mb ? m->limits.memory_mb : b->opt.memory_mb;
     snprintf(text, sizeof text, "%lld", (long long)(mb << 20));
     int rc = mkdir(dir, 0755) == 0 || errno == EEXIST ? 0 : errno;
     if (rc == 0 && b->cg.version == 2)

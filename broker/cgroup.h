@@ -11,10 +11,10 @@
  * used. It says in the log which limits workers get. */
 void cgroup_init(broker *b);
 
-/* cgroup_place moves w, a new worker of p running manifest m, into p's group
- * with m's memory limit (during a reload both of p's workers share it), and
- * records in w->oom_kills the group's count of kills so far. */
-void cgroup_place(broker *b, const plugin *p, const bay__manifest *m, worker_proc *w);
+/* cgroup_place moves w, a new worker of p, into p's group with memory limit
+ * mb MiB (during a reload both of p's workers share it), and records in
+ * w->oom_kills the group's count of kills so far. */
+void cgroup_place(broker *b, const plugin *p, int64_t mb, worker_proc *w);
 
 /* cgroup_oom_kills returns how many processes the kernel killed in p's group
  * for passing its memory limit; -1 when p has no group or it cannot be read. */

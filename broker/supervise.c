@@ -149,6 +149,12 @@ static void env_add(char **env, size_t *n, size_t max, const char *name, const c
         (*n)++;
 }
 
+/* memory_limit_mb is the memory limit of a worker running manifest m: its own, or plugbayd's --memory-mb. */
+static int64_t memory_limit_mb(const broker *b, const bay__manifest *m)
+{
+    return m->limits.memory_mb ? m->limits.memory_mb : b->opt.memory_mb;
+}
+
 /* worker_env builds the worker's environment (the caller frees it with
  * bay__strv_free): how to reach the broker and the sandbox to enter — and
  * nothing else of the broker's environment but PATH, LANG and sanitizer options. */
@@ -186,7 +192,7 @@ static char **worker_env(broker *b, plugin *p, const bay__manifest *m, const con
     env_add(env, &n, MAX, "PLUGBAY_SANDBOX_GRANTS", grants);
     free(grants);
     const bay__limits *l = &m->limits;
-    snprintf(num, sizeof num, "%lld", (long long)(l->memory_mb ? l->memory_mb : b->opt.memory_mb));
+    snprintf(num, sizeof num, "%lld", (long long)memory_limit_mb(b, m));
     env_add(env, &n, MAX, "PLUGBAY_SANDBOX_MEMORY_MB", num);
     snprintf(num, sizeof num, "%lld", (long long)(l->open_files ? l->open_files : 256));
     env_add(env, &n, MAX, "PLUGBAY_SANDBOX_OPEN_FILES", num);
@@ -305,7 +311,7 @@ static int spawn(broker *b, plugin *p, const bay__manifest *m, worker_proc *w, c
     w->kill_sent = false;
     w->out_fd = out[0];
     w->outlen = 0;
-    cgroup_place(b, p, m, w);
+    cgroup_place(b, p, memory_limit_mb(b, m), w);
     w->start_deadline_ms = bay__now_ms() + b->opt.start_timeout_ms;
     w->next_beat_ms = bay__now_ms() + b->opt.heartbeat_ms;
     bay__log(BAY_LOG_DEBUG, p->id, "started %s as pid %d", exe, pid);
@@ -480,12 +486,6 @@ static plugin *by_pid(broker *b, pid_t pid, bool *other)
     return NULL;
 }
 
-/* memory_limit_mb is p's workers' memory limit: its manifest's, or plugbayd's --memory-mb. */
-static int64_t memory_limit_mb(const broker *b, const plugin *p)
-{
-    return p->m->limits.memory_mb ? p->m->limits.memory_mb : b->opt.memory_mb;
-}
-
 /* describe says how a worker ended, in words. */
 static void describe(int status, char *out, size_t len)
 {
@@ -515,7 +515,7 @@ void supervise_reap(broker *b)
         else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && cgroup_oom_kills(b, p) > w->oom_kills)
             snprintf(why, sizeof why,
                      "its worker exceeded its memory limit of %lld MB: the kernel killed it in its memory cgroup",
-                     (long long)memory_limit_mb(b, p));
+                     (long long)memory_limit_mb(b, p->m));
         else
             describe(status, why, sizeof why);
         if (w->out_fd >= 0)
@@ -543,7 +543,7 @@ void supervise_reap(broker *b)
  * builds, which cannot use those. Returns true when it killed. */
 static bool over_memory(broker *b, plugin *p, worker_proc *w)
 {
-    int64_t mb = memory_limit_mb(b, p);
+    int64_t mb = memory_limit_mb(b, p->m);
     if (mb <= 0 || !b->opt.sandbox)
         return false;
     int64_t mapped = bay__proc_kb(w->pid, "status", "RssShmem"), held = bay__proc_memfd_kb(w->pid);
