@@ -483,6 +483,15 @@ static int call_args(const command *cmd, const char *json, bay_value **out)
 }
 
 /* run connects, sends the command or call, and prints its reply. */
+/* show prints a reply as JSON (with --json, and for a call) or as its command renders it: 0, or print_json's code. */
+static int show(const command *cmd, const request *r, const bay_value *reply, bay_error *e)
+{
+    if (cmd->kind == CALL || r->json)
+        return print_json(reply, e);
+    cmd->render(reply);
+    return 0;
+}
+
 static int run(const command *cmd, const request *r, const bay_value *args)
 {
     bay_error e;
@@ -498,10 +507,8 @@ static int run(const command *cmd, const request *r, const bay_value *args)
         rc = bay_command(conn, cmd->remote ? cmd->remote : cmd->name, args, r->timeout_ms, &reply, &e);
     }
     bay_close(conn);
-    if (rc == 0 && (cmd->kind == CALL || r->json))
-        rc = print_json(reply, &e);
-    else if (rc == 0)
-        cmd->render(reply);
+    if (rc == 0)
+        rc = show(cmd, r, reply, &e);
     bay_value_free(reply);
     return rc ? failure(&e) : 0;
 }
@@ -687,10 +694,8 @@ static int send_package(const command *cmd, request *r, const char *file, bool i
         rc = bay_command(conn, install ? "install.package" : "update.package", args, r->timeout_ms, &reply, &e);
     if (conn)
         bay_close(conn);
-    if (rc == 0 && r->json)
-        rc = print_json(reply, &e);
-    else if (rc == 0)
-        cmd->render(reply);
+    if (rc == 0)
+        rc = show(cmd, r, reply, &e);
     bay_value_free(args);
     bay_value_free(reply);
     package_facts_free(&f);
@@ -822,10 +827,8 @@ static int outdated(const command *cmd, request *r)
     bay_value *newer;
     bay_error e;
     int rc = newer_in_index(cmd, r, &newer);
-    if (rc == 0 && r->json)
-        rc = print_json(newer, &e) ? failure(&e) : 0;
-    else if (rc == 0)
-        cmd->render(newer);
+    if (rc == 0 && show(cmd, r, newer, &e) != 0)
+        rc = failure(&e);
     bay_value_free(newer);
     return rc;
 }
