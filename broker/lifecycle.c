@@ -1108,6 +1108,14 @@ void lifecycle_fail(broker *b, plugin *p, const char *why)
     lifecycle_settle(b, p);
 }
 
+/* come_to_rest puts p in the state its unload ends in (life.rest), with the reason lifecycle_disable gave it, if
+ * any. */
+static void come_to_rest(broker *b, plugin *p)
+{
+    set_state(b, p, p->life.rest, p->life.rest_why[0] ? p->life.rest_why : NULL);
+    p->life.rest_why[0] = '\0';
+}
+
 int lifecycle_unload(broker *b, plugin *p, bool then_load, plugin_state rest, bay_error *err)
 {
     char users[300];
@@ -1142,8 +1150,7 @@ int lifecycle_unload(broker *b, plugin *p, bool then_load, plugin_state rest, ba
     case PS_DISABLED:
     case PS_WAITING:
         if (p->life.state != rest || p->life.rest_why[0])
-            set_state(b, p, rest, p->life.rest_why[0] ? p->life.rest_why : NULL);
-        p->life.rest_why[0] = '\0';
+            come_to_rest(b, p);
         return then_load ? lifecycle_load(b, p, err) : 0;
     default:
         return bay_error_set(err, BAY_ESTATE, p->id, "%s is %s, not loaded", p->id, plugin_state_name(p->life.state));
@@ -1224,8 +1231,7 @@ void lifecycle_worker_gone(broker *b, plugin *p, bool other, const char *why)
         p->life.next = NULL;
     }
     if (was == PS_UNLOADING) {
-        set_state(b, p, p->life.rest, p->life.rest_why[0] ? p->life.rest_why : NULL);
-        p->life.rest_why[0] = '\0';
+        come_to_rest(b, p);
         if (p->life.then_load) {
             p->life.then_load = false;
             lifecycle_load(b, p, NULL);
