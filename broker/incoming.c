@@ -105,7 +105,7 @@ static int append(const char *path, int64_t offset, const void *data, size_t len
 static int complete(const broker *b, const char *sha, const char *part, bay_error *err)
 {
     char got[65], whole[PATH_MAX];
-    int e = bay__file_sha256(AT_FDCWD, part, got);
+    int e = bay__file_sha256(part, O_NOFOLLOW, -1, got, NULL);
     if (e == 0 && strcmp(got, sha) != 0) {
         unlink(part);
         return bay_error_set(err, BAY_EINVAL, NULL,

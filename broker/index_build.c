@@ -43,25 +43,11 @@ typedef struct revocation {
  * (NULL: nowhere), and fills p's sha256 and size. */
 static int copy_hash(const char *path, FILE *to, package *p, bay_error *err)
 {
-    FILE *f = fopen(path, "rbe");
-    if (f == NULL)
-        return bay_error_set(err, BAY_EIO, NULL, "%s: cannot read the package: %s", path, strerror(errno));
-    crypto_hash_sha256_state h;
-    crypto_hash_sha256_init(&h);
-    unsigned char buf[65536], digest[crypto_hash_sha256_BYTES];
-    size_t n;
-    p->size = 0;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0 && (to == NULL || fwrite(buf, 1, n, to) == n)) {
-        crypto_hash_sha256_update(&h, buf, n);
-        p->size += n;
-    }
-    int rc = ferror(f) ? bay_error_set(err, BAY_EIO, NULL, "%s: cannot read the package: %s", path, strerror(errno))
-             : to && ferror(to) ? bay_error_set(err, BAY_EIO, NULL, "cannot copy %s: %s", path, strerror(errno))
-                                : 0;
-    fclose(f);
-    crypto_hash_sha256_final(&h, digest);
-    sodium_bin2hex(p->sha256, sizeof p->sha256, digest, sizeof digest);
-    return rc;
+    int e = bay__file_sha256(path, 0, to ? fileno(to) : -1, p->sha256, &p->size);
+    if (e == 0)
+        return 0;
+    return to ? bay_error_set(err, BAY_EIO, NULL, "cannot copy %s: %s", path, strerror(e))
+              : bay_error_set(err, BAY_EIO, NULL, "%s: cannot read the package: %s", path, strerror(e));
 }
 
 /* read_manifest parses folder/plugin.json, which bay__pkg_unpack checked, into p->m. */
@@ -98,14 +84,13 @@ static int read_signature(const char *path, const char *folder, package *p, bay_
 static int read_package(const char *path, const char *file, package *p, bay_error *err)
 {
     char tmp[PATH_MAX], folder[PATH_MAX + 16];
-    const char *base = getenv("TMPDIR");
     *p = (package){.file = strdup(file)};
     if (p->file == NULL)
         return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
-    snprintf(tmp, sizeof tmp, "%s/plugbay-index-XXXXXX", base && *base ? base : "/tmp");
-    if (mkdtemp(tmp) == NULL)
+    int e = bay__file_temp_folder("index", tmp);
+    if (e)
         return bay_error_set(err, BAY_EIO, NULL, "cannot create a temporary folder to check %s in: %s", path,
-                             strerror(errno));
+                             strerror(e));
     snprintf(folder, sizeof folder, "%s/plugin", tmp);
     int rc = copy_hash(path, NULL, p, err);
     if (rc == 0)

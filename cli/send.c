@@ -50,7 +50,7 @@ int package_read(const char *file, package_facts *f, bay_error *err)
     if (stat(file, &st) != 0)
         return bay_error_set(err, BAY_EIO, NULL, "%s: %s", file, strerror(errno));
     f->size = st.st_size;
-    int e = bay__file_sha256(AT_FDCWD, file, f->sha256);
+    int e = bay__file_sha256(file, O_NOFOLLOW, -1, f->sha256, NULL);
     if (e)
         return bay_error_set(err, BAY_EIO, NULL, "%s: %s", file, strerror(e));
     int rc = cli_unpack_temp(file, tmp, folder, err);

@@ -78,11 +78,9 @@ int cli_sign(const signing_args *a, bay_error *err)
 
 int cli_temp_folder(const char *what, char *tmp, bay_error *err)
 {
-    const char *base = getenv("TMPDIR");
-    snprintf(tmp, PATH_MAX, "%s/plugbay-%s-XXXXXX", base && *base ? base : "/tmp", what);
-    if (mkdtemp(tmp) != NULL)
+    int e = bay__file_temp_folder(what, tmp);
+    if (e == 0)
         return 0;
-    int e = errno;
     bay_error_set(err, BAY_EIO, NULL, "cannot create a temporary folder %s: %s", tmp, strerror(e));
     tmp[0] = '\0';
     return BAY_EIO;

@@ -4,7 +4,10 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -118,20 +121,36 @@ void bay__file_remove_up(char *path, size_t from)
         ;
 }
 
-int bay__file_sha256(int at, const char *name, char hex[65])
+int bay__file_temp_folder(const char *what, char *tmp)
 {
-    int fd = openat(at, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    const char *base = getenv("TMPDIR");
+    snprintf(tmp, PATH_MAX, "%s/plugbay-%s-XXXXXX", base && *base ? base : "/tmp", what);
+    return mkdtemp(tmp) ? 0 : errno;
+}
+
+int bay__file_sha256(const char *path, int flags, int copy_to, char hex[65], uint64_t *size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | flags);
     if (fd < 0)
         return errno;
     crypto_hash_sha256_state st;
     crypto_hash_sha256_init(&st);
     unsigned char buf[64 * 1024], digest[crypto_hash_sha256_BYTES];
     ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0)
+    uint64_t total = 0;
+    int rc = 0;
+    while (rc == 0 && (n = read(fd, buf, sizeof buf)) > 0) {
         crypto_hash_sha256_update(&st, buf, (unsigned long long)n);
-    int rc = n < 0 ? errno : 0;
+        total += (uint64_t)n;
+        for (ssize_t done = 0, w; copy_to >= 0 && rc == 0 && done < n; done += w)
+            rc = (w = write(copy_to, buf + done, (size_t)(n - done))) < 0 ? errno : 0;
+    }
+    if (rc == 0 && n < 0)
+        rc = errno;
     close(fd);
     crypto_hash_sha256_final(&st, digest);
     sodium_bin2hex(hex, 65, digest, sizeof digest);
+    if (size)
+        *size = total;
     return rc;
 }

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/stat.h>
 
 /* bay__file_read_small reads the regular file name (relative to the folder
@@ -35,9 +36,16 @@ int bay__file_mkdirs(char *path, size_t from, bool last, mode_t mode);
  * first that is not empty. path (a writable string) is cut in the process. */
 void bay__file_remove_up(char *path, size_t from);
 
-/* bay__file_sha256 writes the SHA-256 of the file name (relative to at, or
- * AT_FDCWD; not a symbolic link) to hex, 64 lowercase hex digits and a NUL.
- * Returns 0 or an errno value. */
-int bay__file_sha256(int at, const char *name, char hex[65]);
+/* bay__file_temp_folder makes a new folder $TMPDIR/plugbay-WHAT-XXXXXX
+ * (/tmp without $TMPDIR) and writes its path to tmp (PATH_MAX bytes).
+ * Returns 0 or mkdtemp's errno value. */
+int bay__file_temp_folder(const char *what, char *tmp);
+
+/* bay__file_sha256 reads the file at path (opened with flags besides
+ * O_RDONLY: O_NOFOLLOW to refuse a symbolic link, or 0) and writes its
+ * SHA-256 to hex, 64 lowercase hex digits and a NUL, and its size to *size
+ * (NULL allowed); with copy_to not -1 it writes the bytes there too. Returns
+ * 0 or an errno value (of the read, or of the copy's write). */
+int bay__file_sha256(const char *path, int flags, int copy_to, char hex[65], uint64_t *size);
 
 #endif
