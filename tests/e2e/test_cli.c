@@ -466,3 +466,26 @@ Test(logs_of_a_plugin, follow_shows_a_line_written_after_it_started)
     cr_assert(second, "--follow printed the line written after it started");
     cr_assert(running, "--follow was still following");
 }
+
+Test(cli, package_and_index_commands_refuse_what_they_cannot_use)
+{
+    output o;
+    run(&o, NULL, (const char *[]){"outdated", NULL});
+    cr_assert_eq(o.status, 2);
+    cr_assert(strstr(o.err, "outdated needs --index URL and --trusted-keys KEYDIR"), "stderr: %s", o.err);
+    run(&o, NULL, (const char *[]){"update", "--index", "http://127.0.0.1:9/x", NULL});
+    cr_assert_eq(o.status, 2);
+    cr_assert(strstr(o.err, "update needs --index URL and --trusted-keys KEYDIR"), "stderr: %s", o.err);
+    run(&o, NULL, (const char *[]){"update", "/no/such.bayplug", NULL});
+    cr_assert_eq(o.status, 1);
+    cr_assert(strstr(o.err, "/no/such.bayplug: No such file or directory"), "stderr: %s", o.err);
+    run(&o, NULL, (const char *[]){"rollback", "example/hello", NULL});
+    cr_assert_eq(o.status, 1);
+    cr_assert(strstr(o.err, "no other version of example/hello is kept"), "stderr: %s", o.err);
+    run(&o, NULL, (const char *[]){"list", "--verified-only", NULL});
+    cr_assert_eq(o.status, 2);
+    cr_assert(strstr(o.err, "--verified-only only goes with install and update with --index"), "stderr: %s", o.err);
+    /* Nothing else changed: the plugins still answer. */
+    run(&o, NULL, (const char *[]){"call", "greet", "[\"still\"]", NULL});
+    cr_assert_eq(o.status, 0, "stderr: %s", o.err);
+}

@@ -45,6 +45,9 @@ Test(plugbayd, bad_options_are_refused_with_what_was_expected)
         {{"--listen", "bogus://x", NULL}, 1, "cannot listen on bogus://x"},
         {{"--plugin-uids", "5-1", NULL}, 2, "--plugin-uids expects FIRST-LAST, uids above 0"},
         {{"--verified-only", NULL}, 2, "--verified-only needs --index URL"},
+        {{"--index-interval-s", "0", NULL}, 2, "--index-interval-s expects a positive whole number, got \"0\""},
+        {{"--package-max-mb", "lots", NULL}, 2, "--package-max-mb expects a positive whole number, got \"lots\""},
+        {{"--package-max-files", "-1", NULL}, 2, "--package-max-files expects a positive whole number"},
         {{"--plugin-uids", "0-9", NULL}, 2, "--plugin-uids expects FIRST-LAST"},
         {{"--plugin-uids", "100-4294967295", NULL}, 2, "--plugin-uids expects FIRST-LAST"},
         {{"--plugin-uids", "100-199", "--no-namespaces", NULL}, 1, "--plugin-uids needs the workers' namespaces"},
@@ -70,5 +73,30 @@ Test(plugbayd, a_second_broker_on_the_same_state_folder_is_refused)
     cr_assert(h_wait_state(c, "example/hello", "loaded", H_WAIT_MS)); /* a race with its load, not the point */
     char out[64];
     cr_assert_eq(h_call_str(c, "greet", "first", 5000, out, sizeof out, NULL), 0, "the first broker still serves");
+    bay_close(c);
+}
+
+Test(plugbayd, nine_indexes_are_refused_and_a_cgroup_folder_that_is_none_is_said_and_passed_over)
+{
+    h_setup(&h, (const char *const[]){"example/hello", NULL});
+    char err[2048];
+    const char *nine[20];
+    for (int i = 0; i < 18; i += 2) {
+        nine[i] = "--index";
+        nine[i + 1] = "http://127.0.0.1:9/x";
+    }
+    nine[18] = NULL;
+    const char *argv[32] = {BAY_BIN_DIR "/plugbayd", "--plugins", h.plugins, "--state", h.state};
+    size_t n = 5;
+    for (size_t i = 0; nine[i]; i++)
+        argv[n++] = nine[i];
+    argv[n] = NULL;
+    cr_assert_eq(h_run(&h, argv, NULL, 0, err, sizeof err), 2);
+    cr_assert(strstr(err, "plugbayd: at most 8 --index options"), "%s", err);
+    /* A --cgroup folder that is no memory folder: said once, and the workers run on their rlimits. */
+    h_start(&h, (const char *const[]){"--cgroup", "/no/such/folder", NULL});
+    cr_assert(h_wait_log(&h, "--cgroup /no/such/folder"), "the log says the folder cannot serve");
+    bay_conn *c = h_connect(&h, "test-plugbayd");
+    h_wait_loaded(c, (const char *const[]){"example/hello", NULL});
     bay_close(c);
 }
