@@ -270,21 +270,6 @@ static int compile(const build *b, bool imports_plugbay)
                          status_text(status, st, sizeof st), b->name, log);
 }
 
-/* remove_tree removes a flat folder and its files. */
-static void remove_tree(const char *dir)
-{
-    DIR *d = opendir(dir);
-    for (struct dirent *e; d && (e = readdir(d));) {
-        char p[PATH_MAX];
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
-            snprintf(p, sizeof p, "%s/%s", dir, e->d_name) < (int)sizeof p)
-            unlink(p);
-    }
-    if (d)
-        closedir(d);
-    rmdir(dir);
-}
-
 /* sweep removes temporary folders that workers killed while compiling left in cache_dir. */
 static void sweep(const char *cache_dir)
 {
@@ -296,7 +281,7 @@ static void sweep(const char *cache_dir)
         if (strncmp(e->d_name, "tmp-", 4) == 0 &&
             snprintf(p, sizeof p, "%s/%s", cache_dir, e->d_name) < (int)sizeof p && stat(p, &st) == 0 &&
             S_ISDIR(st.st_mode) && now - st.st_mtime > STALE_SECONDS)
-            remove_tree(p);
+            bay__file_remove_tree(AT_FDCWD, p);
     }
     if (d)
         closedir(d);
@@ -328,7 +313,7 @@ int bay__wasm_compiled(const char *cache_dir, const uint8_t *wasm, size_t len, b
         rc = compile(&b, imports_plugbay);
     if (rc == 0 && rename(path(&b, "module.so", tmp), so) != 0)
         rc = bay_error_set(err, BAY_EIO, NULL, "cannot move the compiled module to %s: %s", so, strerror(errno));
-    remove_tree(b.dir);
+    bay__file_remove_tree(AT_FDCWD, b.dir);
     *built = rc == 0;
     return rc;
 }
