@@ -95,7 +95,11 @@ Test(plugbayd, nine_indexes_are_refused_and_a_cgroup_folder_that_is_none_is_said
     cr_assert(strstr(err, "plugbayd: at most 8 --index options"), "%s", err);
     /* A --cgroup folder that is no memory folder: said once, and the workers run on their rlimits. */
     h_start(&h, (const char *const[]){"--cgroup", "/no/such/folder", NULL});
+#ifdef BAY_SANITIZED /* memory cgroups are off before the folder is looked at */
+    cr_assert(h_wait_log(&h, "memory cgroups are off in AddressSanitizer builds"));
+#else
     cr_assert(h_wait_log(&h, "--cgroup /no/such/folder"), "the log says the folder cannot serve");
+#endif
     bay_conn *c = h_connect(&h, "test-plugbayd");
     h_wait_loaded(c, (const char *const[]){"example/hello", NULL});
     bay_close(c);
