@@ -261,7 +261,9 @@ typedef struct broker {
     void (*drained)(struct broker *b, plugin *p);
     /* What lifecycle.c tells the module above it that swaps plugins'
      * versions (loop.c sets it to update.c's): a reload of p ended, its new
-     * worker serving (ok) or gone before it loaded (why). */
+     * worker serving (ok) or gone before it loaded (why); a reload that
+     * waited for the previous worker's calls and then did not start beside
+     * it is told too: refused (why), or taken at the plugin's next load (ok). */
     void (*reloaded)(struct broker *b, plugin *p, bool ok, const char *why);
     struct updates *updates; /* versions swapped whose reload has not ended (update.c) */
     /* What lifecycle.c tells the module above it that places packages

@@ -1063,9 +1063,14 @@ static void other_gone(broker *b, plugin *p, const char *why)
     }
     bay__log(BAY_LOG_INFO, p->id, "its previous worker ended: %s", why);
     bay_error e;
-    if (p->life.reload_queued) {
+    if (p->life.reload_queued) { /* told to b->reloaded unless it started beside (switch_over or the above tell) */
         p->life.reload_queued = false;
-        if (lifecycle_reload(b, p, &e) != 0)
+        int rc = lifecycle_reload(b, p, &e);
+        if (rc && b->reloaded)
+            b->reloaded(b, p, false, e.message);
+        else if (rc == 0 && p->life.reload == RELOAD_NONE && b->reloaded)
+            b->reloaded(b, p, true, NULL);
+        if (rc)
             answer_waiters(b, p, e.code, e.message);
         else if (lifecycle_settled(p))
             lifecycle_settle(b, p);

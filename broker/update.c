@@ -151,7 +151,8 @@ static int unconsented(broker *b, plugin *p, const bay__manifest *m, const bay_v
 }
 
 /* may_change refuses a change of version (what) to plugin id, p (NULL when absent), now: not installed, its
- * manifest invalid, or reloading. */
+ * manifest invalid, its new worker starting or another change under way. While the version before the one
+ * serving finishes its calls, a change waits its turn (lifecycle_reload queues it). */
 static int may_change(broker *b, plugin *p, const char *id, const char *what, bay_error *err)
 {
     if (p == NULL || bay__state_find(b->state, id) == NULL)
@@ -160,7 +161,7 @@ static int may_change(broker *b, plugin *p, const char *id, const char *what, ba
     if (p->m == NULL)
         return bay_error_set(err, BAY_ESTATE, p->id, "%s has an invalid manifest (%s): fix it or reinstall it", p->id,
                              p->life.reason);
-    if (p->life.reload != RELOAD_NONE || find(b, p->id))
+    if (p->life.reload == RELOAD_STARTING || find(b, p->id))
         return bay_error_set(err, BAY_EBUSY, p->id, "%s is reloading: %s again once that reload answered", p->id, what);
     return 0;
 }
@@ -251,9 +252,9 @@ int update_reload(broker *b, plugin *p, bay_error *err)
     if (s && rc) {
         bay__log(BAY_LOG_WARN, p->id, "version %s was refused (%s): version %s is back", s->to, err->message, s->from);
         swap_back(b, s);
-    } else if (s && p->life.reload != RELOAD_STARTING) { /* not loaded: it takes the new version when it loads */
+    } else if (s && p->life.reload == RELOAD_NONE) { /* not loaded: it takes the new version when it loads */
         drop(b, s);
-    }
+    } /* else its reload started, or waits its turn: update_reloaded ends the swap */
     return rc;
 }
 

@@ -17,7 +17,8 @@
  * (incoming.h) and, when it is another version of an installed plugin,
  * swaps it in: 0 with *p that plugin (still running the version it ran), or
  * the step's code with err and nothing changed (BAY_ESTATE: not installed;
- * BAY_EEXIST: that version runs already; BAY_EBUSY: it is reloading). */
+ * BAY_EEXIST: that version runs already; BAY_EBUSY: its new worker is starting
+ * or another version is being swapped in). */
 int update_place(broker *b, const bay_value *args, plugin **p, bay_error *err);
 
 /* update_rollback swaps in the newest version of p kept older than the one
@@ -27,7 +28,9 @@ int update_rollback(broker *b, plugin *p, bay_error *err);
 
 /* update_reload reloads p after update_place or update_rollback swapped its
  * folder; when the reload is refused at once, the folders are swapped back
- * and err says so. Returns lifecycle_reload's code. */
+ * and err says so. While the version before finishes its calls the reload
+ * waits its turn (update_reloaded ends the swap). Returns lifecycle_reload's
+ * code. */
 int update_reload(broker *b, plugin *p, bay_error *err);
 
 /* update_reloaded is lifecycle.c's b->reloaded listener: a reload of p ended,

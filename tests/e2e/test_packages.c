@@ -330,29 +330,37 @@ Test(signed_packages, under_require_signed_an_unsigned_package_is_refused_and_a_
 
 /* ---- update and rollback ------------------------------------------------------------- */
 
-/* version packs example/hello as version, its greeting greeting, its entry entry and asking for perm (NULL: none)
- * too, into DIR/vVERSION.bayplug, whose path it writes to file (700 bytes) and returns. */
-static const char *version(char *file, const char *version, const char *greeting, const char *entry, const char *perm)
+/* pack_folder makes DIR/NAME holding so (copied as entry) and a plugin.json of manifest, and packs it into
+ * DIR/NAME.bayplug, whose path it writes to file (700 bytes) and returns. */
+static const char *pack_folder(char *file, const char *name, const char *so, const char *entry, const char *manifest)
 {
-    char dir[700], manifest[1024], src[600];
-    snprintf(dir, sizeof dir, "%s/v%s", h.dir, version);
-    snprintf(src, sizeof src, "%s/example/hello/plugin.so", BAY_EXAMPLE_PLUGIN_DIR);
+    char dir[700], path[760];
+    snprintf(dir, sizeof dir, "%s/%s", h.dir, name);
     cr_assert_eq(mkdir(dir, 0755), 0);
-    const char *cp[] = {"/bin/cp", src, dir, NULL};
+    snprintf(path, sizeof path, "%s/%s", dir, entry);
+    const char *cp[] = {"/bin/cp", so, path, NULL};
     cr_assert_eq(h_run(&h, cp, NULL, 0, NULL, 0), 0);
-    snprintf(manifest, sizeof manifest,
-             "{\"id\": \"example/hello\", \"name\": \"Hello\", \"version\": \"%s\", \"language\": \"c\", \"entry\": "
-             "\"%s\", \"provides\": [{\"name\": \"greet\", \"kind\": \"handle\"}], \"config\": {\"greeting\": \"%s\"}%s%s%s}",
-             version, entry, greeting, perm ? ", \"permissions\": [\"" : "", perm ? perm : "", perm ? "\"]" : "");
-    char path[760];
     snprintf(path, sizeof path, "%s/plugin.json", dir);
     FILE *f = fopen(path, "w");
     cr_assert_not_null(f);
     fputs(manifest, f);
     fclose(f);
-    snprintf(file, 700, "%s/v%s.bayplug", h.dir, version);
+    snprintf(file, 700, "%s/%s.bayplug", h.dir, name);
     PLUGBAY("pack", dir, "-o", file);
     return file;
+}
+
+/* version packs example/hello as version, its greeting greeting, its entry entry and asking for perm (NULL: none)
+ * too, into DIR/vVERSION.bayplug, whose path it writes to file (700 bytes) and returns. */
+static const char *version(char *file, const char *version, const char *greeting, const char *entry, const char *perm)
+{
+    char name[80], manifest[1024];
+    snprintf(name, sizeof name, "v%s", version);
+    snprintf(manifest, sizeof manifest,
+             "{\"id\": \"example/hello\", \"name\": \"Hello\", \"version\": \"%s\", \"language\": \"c\", \"entry\": "
+             "\"%s\", \"provides\": [{\"name\": \"greet\", \"kind\": \"handle\"}], \"config\": {\"greeting\": \"%s\"}%s%s%s}",
+             version, entry, greeting, perm ? ", \"permissions\": [\"" : "", perm ? perm : "", perm ? "\"]" : "");
+    return pack_folder(file, name, BAY_EXAMPLE_PLUGIN_DIR "/example/hello/plugin.so", "plugin.so", manifest);
 }
 
 /* update runs plugbay update FILE with more words (NULL-terminated): the exit status, stderr in err. */
@@ -440,6 +448,97 @@ Test(packages, an_update_under_load_fails_no_call_a_broken_version_rolls_back_an
     cr_assert_neq(access(kept, F_OK), 0, "%s is still there", kept);
 }
 
+/* slow_version packs test/slow's plugin.so as version, its entry entry, into DIR/slow-VERSION.bayplug (path in
+ * file). */
+static const char *slow_version(char *file, const char *version, const char *entry)
+{
+    char name[80], manifest[600];
+    snprintf(name, sizeof name, "slow-%s", version);
+    snprintf(manifest, sizeof manifest,
+             "{\"id\": \"test/slow\", \"name\": \"Slow\", \"version\": \"%s\", \"language\": \"c\", \"entry\": "
+             "\"%s\", \"provides\": [{\"name\": \"slow.sleep\", \"kind\": \"handle\"}, {\"name\": \"slow.echo\", "
+             "\"kind\": \"handle\"}]}",
+             version, entry);
+    return pack_folder(file, name, BAY_TEST_PLUGIN_DIR "/test/slow/plugin.so", "plugin.so", manifest);
+}
+
+/* A slow.sleep call from a host of its own, in a thread. */
+static struct sleeper {
+    pthread_t thread;
+    int rc;
+    bay_error err;
+} sleeper;
+
+static void *sleep_on(void *arg)
+{
+    bay_conn *own = h_connect(&h, "test-packages-sleeper");
+    bay_value *args = bay_array(), *res = NULL;
+    bay_array_push(args, bay_int((int64_t)(intptr_t)arg));
+    bay_call_opts o = {.timeout_ms = 60000};
+    sleeper.rc = bay_call(own, "slow.sleep", args, &o, &res, &sleeper.err);
+    bay_value_free(res);
+    bay_value_free(args);
+    bay_close(own);
+    return NULL;
+}
+
+/* draining starts a long slow.sleep and updates test/slow to file under it: the worker running the call
+ * finishes it while the new version serves. */
+static void draining(const char *file)
+{
+    char err[1024];
+    pid_t worker = h_worker_pid(c, "test/slow");
+    cr_assert_eq(pthread_create(&sleeper.thread, NULL, sleep_on, (void *)(intptr_t)3000), 0);
+    cr_assert(h_wait_until(h_main_thread_sleeps, &worker, H_WAIT_MS), "the sleep never reached test/slow");
+    cr_assert_eq(update(file, NULL, err, sizeof err), 0, "%s", err);
+}
+
+/* version_of returns the version test/slow serves (static). */
+static const char *version_of(void)
+{
+    static char v[64];
+    bay_value *a = bay_map(), *out = NULL;
+    bay_map_set(a, "id", bay_str("test/slow"));
+    bay_command(c, "info", a, 5000, &out, NULL);
+    const char *got = bay_value_str(bay_map_get(out, "version"), NULL);
+    snprintf(v, sizeof v, "%s", got ? got : "");
+    bay_value_free(a);
+    bay_value_free(out);
+    return v;
+}
+
+Test(packages, an_update_while_the_version_before_finishes_its_calls_waits_its_turn_and_a_failed_one_rolls_back)
+{
+    char v2[700], v3[700], v4[700], broken[700], err[1024];
+    slow_version(v2, "0.2.0", "plugin.so");
+    slow_version(v3, "0.3.0", "plugin.so");
+    slow_version(v4, "0.4.0", "plugin.so");
+    slow_version(broken, "0.5.0", "missing.so");
+    /* 0.1.0 finishes a 3 s call while 0.2.0 serves: the update to 0.3.0 waits for it, then runs. */
+    draining(v2);
+    cr_assert_str_eq(version_of(), "0.2.0");
+    cr_assert_eq(update(v3, NULL, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(version_of(), "0.3.0");
+    pthread_join(sleeper.thread, NULL);
+    cr_assert_eq(sleeper.rc, 0, "the call the version before held failed: %s", sleeper.err.message);
+    /* The same under a version that cannot load: refused when its turn comes, the one serving serves on. */
+    draining(v4);
+    cr_assert_eq(update(broken, NULL, err, sizeof err), 1, "%s", err);
+    cr_assert(strstr(err, "was not reloaded: load failed: ") && strstr(err, "version 0.4.0 keeps serving"), "%s", err);
+    cr_assert_str_eq(version_of(), "0.4.0");
+    char state[32], reason[600];
+    h_plugin_state(c, "test/slow", state, sizeof state, reason, sizeof reason);
+    cr_assert(strstr(reason, "version 0.5.0 failed to load (load failed: ") && strstr(reason, "rolled back to 0.4.0"),
+              "%s", reason);
+    pthread_join(sleeper.thread, NULL);
+    cr_assert_eq(sleeper.rc, 0, "the call the version before held failed: %s", sleeper.err.message);
+    /* And the rollback after it finds 0.3.0 kept and nothing under way. */
+    const char *rollback[] = {BAY_BIN_DIR "/plugbay", "rollback", "test/slow", "--broker", h.url, NULL};
+    char out[512];
+    cr_assert_eq(h_run(&h, rollback, out, sizeof out, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(version_of(), "0.3.0");
+}
+
 Test(packages, an_update_is_refused_when_not_installed_the_same_version_or_new_permissions_not_granted)
 {
     char out[1024], err[1024];
@@ -467,28 +566,16 @@ Test(packages, an_update_is_refused_when_not_installed_the_same_version_or_new_p
 /* ---- what the code imports, checked at install -------------------------------------------- */
 
 /* hostile_package packs test/hostile's plugin.so as plugin id, language language (its entry entry) asking for
- * asks (a JSON array's inside), into DIR/NAME.bayplug (name: id with '/' as '-'), whose path it writes to file. */
+ * asks (a JSON array's inside), into DIR/NAME.bayplug (NAME: id after its '/'), whose path it writes to file. */
 static void hostile_package(char *file, const char *id, const char *language, const char *entry, const char *asks)
 {
-    char dir[700], src[600], manifest[1024], path[760];
-    snprintf(dir, sizeof dir, "%s/%s", h.dir, strchr(id, '/') + 1);
-    snprintf(src, sizeof src, "%s/test/hostile/plugin.so", BAY_TEST_PLUGIN_DIR);
-    cr_assert_eq(mkdir(dir, 0755), 0);
-    snprintf(path, sizeof path, "%s/%s", dir, entry);
-    const char *cp[] = {"/bin/cp", src, path, NULL};
-    cr_assert_eq(h_run(&h, cp, NULL, 0, NULL, 0), 0);
+    char manifest[1024];
     snprintf(manifest, sizeof manifest,
              "{\"id\": \"%s\", \"name\": \"x\", \"version\": \"1.0.0\", \"language\": \"%s\", \"entry\": \"%s\", "
              "\"provides\": [{\"name\": \"%s.ping\", \"kind\": \"handle\", \"function\": \"ping\"}], "
              "\"permissions\": [%s]}",
              id, language, entry, strchr(id, '/') + 1, asks);
-    snprintf(path, sizeof path, "%s/plugin.json", dir);
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f);
-    fputs(manifest, f);
-    fclose(f);
-    snprintf(file, 700, "%s/%s.bayplug", h.dir, strchr(id, '/') + 1);
-    PLUGBAY("pack", dir, "-o", file);
+    pack_folder(file, strchr(id, '/') + 1, BAY_TEST_PLUGIN_DIR "/test/hostile/plugin.so", entry, manifest);
 }
 
 Test(packages, a_native_plugin_importing_what_it_is_not_granted_is_refused_naming_the_symbol_and_the_permission)
