@@ -33,6 +33,7 @@ static const struct errinfo errinfo[] = {
     E(BAY_EIO, "operating-system or file error"),
     E(BAY_EKIND, "extension point kind conflict (event vs handle)"),
     E(BAY_EPENDING, "the call has not ended yet"),
+    E(BAY_ENOSPC, "the plugin's storage is full"),
 };
 #undef E
 

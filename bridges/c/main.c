@@ -143,11 +143,18 @@ static void c_unload(void)
     loaded = NULL;
 }
 
+/* c_has finds a hook among a native plugin's exports; a binding of a library has none. */
+static bool c_has(const char *function)
+{
+    return loaded == &native && find_export(function) != NULL;
+}
+
 static const bay__bridge c_bridge = {
     .language = "c",
     .load = c_load,
     .call = c_call,
     .unload = c_unload,
+    .has = c_has,
 };
 
 int main(void)

@@ -33,6 +33,16 @@ const char *bay_plugin_data_dir(void)
     return bay__w.info.data_dir;
 }
 
+const bay_value *bay_plugin_settings(void)
+{
+    return bay__w.settings;
+}
+
+const bay_value *bay_plugin_setting(const char *key)
+{
+    return key ? bay_map_get(bay__w.settings, key) : NULL;
+}
+
 /* The rate limit of bay_plugin_log (one for the worker: a plugin is one worker). */
 static struct {
     pthread_mutex_t mtx;

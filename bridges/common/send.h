@@ -67,6 +67,7 @@ typedef struct bay__worker {
     bay_value *load_args;    /* the COMMAND load map; info and functions point into it */
     bay__plugin_info info;
     const bay_value *functions; /* map: call name -> function name */
+    bay_value *settings;     /* the plugin's settings (a map), from COMMAND load, then from each hook:settings */
     bool loaded;
     uint64_t next_call_id;   /* ids of the CALLs this worker sends; main thread only */
     atomic_llong busy_since_ns; /* when the main thread started its current job; 0 = idle */

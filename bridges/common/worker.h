@@ -50,6 +50,11 @@ typedef struct bay__bridge {
      * successful load. */
     void (*unload)(void);
 
+    /* has tells whether the loaded plugin defines function (one of its
+     * optional hooks: "on_install", "on_update", "on_uninstall",
+     * "on_settings", plugin.h); call may then be given that function too. */
+    bool (*has)(const char *function);
+
     /* interrupt, when not NULL, runs on the worker's I/O thread right after a
      * call in hand was cancelled (by its caller, or by the broker at the call's
      * deadline). A bridge whose plugin code cannot poll bay_call_cancelled()

@@ -31,6 +31,7 @@ enum bay_errno {
     BAY_EIO = 19,        /* an operating-system or file error */
     BAY_EKIND = 20,      /* extension point kind conflict (event vs handle) */
     BAY_EPENDING = 21,   /* the call has not ended yet (bay_pending_wait) */
+    BAY_ENOSPC = 22,     /* a plugin's storage is full (limits.storage_mb) */
 };
 
 /* Log levels, as plugins log them (bay_plugin_log) and the broker writes them. */

@@ -107,6 +107,70 @@ const bay_value *bay_plugin_config(void);
 /* bay_plugin_data_dir returns the plugin's private data folder (absolute path). Borrowed. */
 const char *bay_plugin_data_dir(void);
 
+/* Settings: the values of the manifest's "settings" an admin may change
+ * (`plugbay config ID KEY=VALUE`, the "config" command), each one set or its
+ * default. When they change while the plugin runs, its optional function
+ * on_settings (below) is called; what these return is new from then on. */
+
+/* bay_plugin_settings returns the map of every declared setting to its
+ * value; never NULL while loaded (empty without settings). Borrowed, valid
+ * until the settings change (after on_settings returns). */
+const bay_value *bay_plugin_settings(void);
+
+/* bay_plugin_setting returns the value of setting key, or NULL when the
+ * manifest declares no such setting. Borrowed, as bay_plugin_settings. */
+const bay_value *bay_plugin_setting(const char *key);
+
+/* Storage: a key-value store and SQL on one SQLite database per plugin, in
+ * its data folder, with no file permission needed; kept across restarts and
+ * updates, removed at uninstall; at most limits.storage_mb (default 64 MiB).
+ * Each write is a transaction (committed when the function returns 0). Errors:
+ * BAY_EINVAL (bad key, SQL or parameters; a value over 1 MiB), BAY_ENOSPC (the
+ * quota is full), BAY_EPERM (SQL the store refuses: ATTACH, PRAGMA, ...),
+ * BAY_EIO; err (when not NULL) says what. */
+
+/* bay_store_get fetches the value stored under key (1 to 256 bytes) into a
+ * new *out the plugin frees; BAY_ENOENT when nothing is stored there. */
+int bay_store_get(const char *key, bay_value **out, bay_error *err);
+
+/* bay_store_put stores a copy of value (any bay_value; borrowed) under key,
+ * replacing what was there. */
+int bay_store_put(const char *key, const bay_value *value, bay_error *err);
+
+/* bay_store_delete removes key; 0 whether or not it was there. */
+int bay_store_delete(const char *key, bay_error *err);
+
+/* bay_store_keys returns in a new *out an array of the keys that start with
+ * prefix (NULL or "" for all), in byte order. */
+int bay_store_keys(const char *prefix, bay_value **out, bay_error *err);
+
+/* bay_store_sql runs one SQL statement on the plugin's database with params
+ * bound to its parameters (an array for ?/?NNN, a map for :name; borrowed;
+ * NULL for none). On success *out (when not NULL) is a new array with one
+ * map of column name to value per row (empty for a statement without rows).
+ * Values map both ways: nil/NULL, int/INTEGER, float/REAL, str/TEXT,
+ * bin/BLOB; bool is stored as 0/1. Tables whose names start with "bay_" are
+ * the store's own and refused. */
+int bay_store_sql(const char *sql, const bay_value *params, bay_value **out, bay_error *err);
+
+/* Hooks: optional functions of the plugin that the worker calls, when the
+ * plugin defines them, with the signature of bay_plugin_fn (in C, listed in
+ * BAY_PLUGIN by these names; in other languages, functions by these names).
+ * A hook that fails (non-zero, after bay_call_error) says why:
+ *   on_install()             the first load after the plugin was installed,
+ *                            after on_load; failing stops the install.
+ *   on_update(from_version)  the first load of a version after another ran,
+ *                            after on_load, to migrate the plugin's data;
+ *                            failing stops the update (the version before
+ *                            serves on, its store as it was).
+ *   on_uninstall()           before on_unload when the plugin is uninstalled
+ *                            while loaded; a failure is logged.
+ *   on_settings(settings, changed)  the settings map and the array of the
+ *                            keys that changed; a failure is logged.
+ * on_install and on_update run in one storage transaction each: what they
+ * wrote is kept only when they return 0. Each is bounded in time (the load
+ * limit, or 10 s for the others) and may check bay_call_cancelled(). */
+
 /* bay_plugin_call calls extension point name through the broker, exactly as a
  * host would; the same rules of kind, context and deadline apply. args is
  * borrowed (NULL = no arguments). timeout_ms 0 uses the remaining time of the
