@@ -1,6 +1,7 @@
 /* broker/command.c — the broker's commands (list, info, install, load, ..., status) for the CLI and hosts. */
 #include "broker.h"
 #include "command.h"
+#include "config.h"
 #include "conn.h"
 #include "depends.h"
 #include "fastpath.h"
@@ -221,19 +222,22 @@ static int unload_for(broker *b, plugin *p, bool disable, bay_error *err)
 {
     if (p->life.state == PS_AVAILABLE)
         return bay_error_set(err, BAY_ESTATE, p->id, "%s is not installed", p->id);
-    int rc = lifecycle_unload(b, p, false, p->life.state == PS_DISABLED ? PS_DISABLED : PS_STOPPED, err);
+    plugin_state back = p->life.state == PS_DISABLED ? PS_DISABLED : PS_STOPPED;
+    int rc = lifecycle_unload(b, p, false, disable ? back : PS_AVAILABLE, err); /* available: on_uninstall runs */
     if (rc)
         return rc;
     bay_error e;
-    rc = disable ? bay__state_set_enabled(b->state, p->id, false, &e) : bay__state_uninstall(b->state, p->id, &e);
-    bay__state_plugin *sp = bay__state_find(b->state, p->id);
-    if (rc && sp)
+    rc = disable ? bay__state_set_enabled(b->state, p->id, false, &e) : bay__state_forget(b->state, p->id, &e);
+    if (rc) {
+        lifecycle_unload(b, p, false, back, err);
         return not_saved(p, disable ? "not disabled (unloaded, still enabled)" : "not uninstalled (unloaded, still installed)",
                          &e, err);
-    int moved = lifecycle_unload(b, p, false, sp ? PS_DISABLED : PS_AVAILABLE, err);
-    if (rc) /* uninstalled all the same */
+    }
+    if (disable)
+        return lifecycle_unload(b, p, false, PS_DISABLED, err);
+    if (p->life.state == PS_AVAILABLE && bay__state_remove_data(b->state, p->id, &e) != 0) /* else once at rest */
         return not_saved(p, "uninstalled, but its data folder stays", &e, err);
-    return moved;
+    return 0;
 }
 
 /* choose picks what the command's "grant" and "grant_all" give p (permission_choose) among what manifest m asks. */
@@ -613,31 +617,33 @@ typedef struct command {
     bay__role need;
     bool on_plugin, settles;
     int (*run)(broker *b, plugin *p, const bay_value *args, bay_value **out, bay_error *err);
+    bool (*changes)(const bay_value *args); /* NULL, or: these args change something, so an admin must ask */
 } command;
 
 static const command commands[] = {
-    {"list", BAY_ROLE_OBSERVER, false, false, cmd_list},
-    {"info", BAY_ROLE_OBSERVER, true, false, cmd_info},
-    {"install", BAY_ROLE_ADMIN, true, true, cmd_install},
-    {"package.put", BAY_ROLE_ADMIN, false, false, cmd_package_put},
-    {"install.package", BAY_ROLE_ADMIN, false, true, cmd_install_package},
-    {"update.package", BAY_ROLE_ADMIN, false, true, cmd_update_package},
-    {"rollback", BAY_ROLE_ADMIN, true, true, cmd_rollback},
-    {"uninstall", BAY_ROLE_ADMIN, true, true, cmd_uninstall},
-    {"enable", BAY_ROLE_ADMIN, true, true, cmd_enable},
-    {"disable", BAY_ROLE_ADMIN, true, true, cmd_disable},
-    {"grant", BAY_ROLE_ADMIN, true, false, cmd_grant},
-    {"load", BAY_ROLE_ADMIN, true, true, cmd_load},
-    {"unload", BAY_ROLE_ADMIN, true, true, cmd_unload},
-    {"reload", BAY_ROLE_ADMIN, true, true, cmd_reload},
-    {"status", BAY_ROLE_OBSERVER, false, false, cmd_status},
-    {"host.add", BAY_ROLE_ADMIN, false, false, cmd_host_add},
-    {"host.list", BAY_ROLE_OBSERVER, false, false, cmd_host_list},
-    {"host.remove", BAY_ROLE_ADMIN, false, false, cmd_host_remove},
-    {"audit", BAY_ROLE_ADMIN, false, false, logs_audit},
-    {"logs", BAY_ROLE_OBSERVER, true, false, logs_plugin},
-    {"order", BAY_ROLE_ADMIN, true, false, cmd_order},
-    {"rescan", BAY_ROLE_ADMIN, false, false, cmd_rescan},
+    {"list", BAY_ROLE_OBSERVER, false, false, cmd_list, NULL},
+    {"info", BAY_ROLE_OBSERVER, true, false, cmd_info, NULL},
+    {"install", BAY_ROLE_ADMIN, true, true, cmd_install, NULL},
+    {"package.put", BAY_ROLE_ADMIN, false, false, cmd_package_put, NULL},
+    {"install.package", BAY_ROLE_ADMIN, false, true, cmd_install_package, NULL},
+    {"update.package", BAY_ROLE_ADMIN, false, true, cmd_update_package, NULL},
+    {"rollback", BAY_ROLE_ADMIN, true, true, cmd_rollback, NULL},
+    {"uninstall", BAY_ROLE_ADMIN, true, true, cmd_uninstall, NULL},
+    {"enable", BAY_ROLE_ADMIN, true, true, cmd_enable, NULL},
+    {"disable", BAY_ROLE_ADMIN, true, true, cmd_disable, NULL},
+    {"grant", BAY_ROLE_ADMIN, true, false, cmd_grant, NULL},
+    {"load", BAY_ROLE_ADMIN, true, true, cmd_load, NULL},
+    {"unload", BAY_ROLE_ADMIN, true, true, cmd_unload, NULL},
+    {"reload", BAY_ROLE_ADMIN, true, true, cmd_reload, NULL},
+    {"status", BAY_ROLE_OBSERVER, false, false, cmd_status, NULL},
+    {"host.add", BAY_ROLE_ADMIN, false, false, cmd_host_add, NULL},
+    {"host.list", BAY_ROLE_OBSERVER, false, false, cmd_host_list, NULL},
+    {"host.remove", BAY_ROLE_ADMIN, false, false, cmd_host_remove, NULL},
+    {"audit", BAY_ROLE_ADMIN, false, false, logs_audit, NULL},
+    {"logs", BAY_ROLE_OBSERVER, true, false, logs_plugin, NULL},
+    {"order", BAY_ROLE_ADMIN, true, false, cmd_order, NULL},
+    {"rescan", BAY_ROLE_ADMIN, false, false, cmd_rescan, NULL},
+    {"config", BAY_ROLE_OBSERVER, true, false, config_command, config_changes},
 };
 
 /* find_command returns the command named name, or NULL with err listing them. */
@@ -654,8 +660,19 @@ static const command *find_command(const char *name, bay_error *err)
     return NULL;
 }
 
+/* hidden returns a copy of map with each value "(not shown)". */
+static bay_value *hidden(const bay_value *map)
+{
+    bay_value *v = bay_map();
+    const char *key;
+    for (size_t i = 0; v && (key = bay_map_entry(map, i, NULL)) != NULL; i++)
+        bay_map_set(v, key, bay_str("(not shown)"));
+    return v;
+}
+
 /* shown returns a copy of args for the audit line, each binary value (a
- * package's part) replaced by its length: "524288 bytes". */
+ * package's part) replaced by its length: "524288 bytes", and the values of
+ * settings given (which may be secret) by "(not shown)". */
 static bay_value *shown(const bay_value *args)
 {
     bay_value *v = bay_map();
@@ -666,7 +683,8 @@ static bay_value *shown(const bay_value *args)
         size_t n = 0;
         if (bay_value_type(val) == BAY_BIN)
             snprintf(len, sizeof len, "%zu bytes", (bay_value_str(val, &n), n));
-        bay_map_set(v, key, bay_value_type(val) == BAY_BIN ? bay_str(len) : bay_value_copy(val));
+        bool settings = (strcmp(key, "set") == 0 || strcmp(key, "set_text") == 0) && bay_value_type(val) == BAY_MAP;
+        bay_map_set(v, key, settings ? hidden(val) : bay_value_type(val) == BAY_BIN ? bay_str(len) : bay_value_copy(val));
     }
     return v;
 }
@@ -721,11 +739,12 @@ static int run(broker *b, conn *c, const bay__frame *f, const bay_value *args, b
     const command *cmd = find_command(f->name, err);
     if (cmd == NULL)
         return err->code;
-    int rc = bay__role_allows(c->rights, cmd->need)
+    bay__role need = cmd->changes && cmd->changes(args) ? BAY_ROLE_ADMIN : cmd->need;
+    int rc = bay__role_allows(c->rights, need)
                  ? take_command(b, c, f, cmd, args, err)
-                 : bay_error_set(err, BAY_EPERM, NULL, "%s may not run %s: it needs role %s", conn_who(c), cmd->name,
-                                 bay__role_name(cmd->need));
-    if (cmd->need == BAY_ROLE_ADMIN)
+                 : bay_error_set(err, BAY_EPERM, NULL, "%s may not run %s%s: it needs role %s", conn_who(c), cmd->name,
+                                 need != cmd->need ? " with changes" : "", bay__role_name(need));
+    if (need == BAY_ROLE_ADMIN)
         audit(c, f, args, rc, err);
     return rc;
 }

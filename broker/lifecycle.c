@@ -1,11 +1,13 @@
 /* broker/lifecycle.c — each plugin's life: discover, load, unload after draining, crash and restart. */
 #include "broker.h"
+#include "config.h"
 #include "conn.h"
 #include "depends.h"
 #include "fastpath.h"
 #include "lifecycle.h"
 #include "order.h"
 #include "route.h"
+#include "setting.h"
 #include "supervise.h"
 #include "watch.h"
 
@@ -813,6 +815,22 @@ static bay_value *functions_map(const bay__manifest *m)
     return fns;
 }
 
+/* command_to sends COMMAND name with args (taken; NULL: none) to the worker
+ * on c and returns its id. */
+static uint64_t command_to(broker *b, conn *c, const char *name, bay_value *args)
+{
+    void *raw = NULL;
+    size_t len = 0;
+    uint64_t id = ++b->next_call;
+    if (args == NULL || bay_value_pack(args, &raw, &len) == 0) {
+        bay__frame f = {.type = BAY_F_COMMAND, .id = id, .name = name, .raw = raw, .raw_len = len};
+        conn_send(b, c, &f);
+    }
+    free(raw);
+    bay_value_free(args);
+    return id;
+}
+
 /* send_load sends p's worker on c COMMAND load for manifest m and returns
  * its id; 0 when it killed that worker instead (what to load cannot be said). */
 static uint64_t send_load(broker *b, plugin *p, const bay__manifest *m, conn *c)
@@ -846,16 +864,19 @@ static uint64_t send_load(broker *b, plugin *p, const bay__manifest *m, conn *c)
     for (char **g = sp ? sp->granted : NULL; g && *g; g++)
         bay_array_push(granted, bay_str(*g));
     bay_map_set(args, "permissions", granted);
-    void *raw = NULL;
-    size_t len = 0;
-    uint64_t id = ++b->next_call;
-    if (bay_value_pack(args, &raw, &len) == 0) {
-        bay__frame f = {.type = BAY_F_COMMAND, .id = id, .name = "load", .raw = raw, .raw_len = len};
-        conn_send(b, c, &f);
+    bay_value *settings = NULL;
+    json_t *values = bay__settings_values(m->settings, sp ? sp->settings : NULL);
+    if (values && bay__value_from_jansson(values, &settings, &e) == 0)
+        bay_map_set(args, "settings", settings);
+    json_decref(values);
+    if (sp && (sp->version == NULL || strcmp(sp->version, m->version) != 0)) { /* its first load, or a new version's */
+        bay_value *hook = bay_map();
+        bay_map_set(hook, "name", bay_str(sp->version ? "on_update" : "on_install"));
+        if (sp->version)
+            bay_map_set(hook, "from", bay_str(sp->version));
+        bay_map_set(args, "hook", hook);
     }
-    free(raw);
-    bay_value_free(args);
-    return id;
+    return command_to(b, c, "load", args);
 }
 
 void lifecycle_worker_ready(broker *b, plugin *p, conn *c)
@@ -921,6 +942,20 @@ static int provide(broker *b, plugin *p, bay_error *err)
     return rc;
 }
 
+/* loaded_version records the version p's worker loaded, its on_install or
+ * on_update done: the next load of that version runs neither; the settings
+ * that version no longer declares go (config_adopted). */
+static void loaded_version(broker *b, plugin *p)
+{
+    bay__state_plugin *sp = bay__state_find(b->state, p->id);
+    bay_error e;
+    config_adopted(b, p);
+    if (sp && (sp->version == NULL || strcmp(sp->version, p->m->version) != 0) &&
+        bay__state_set_version(b->state, p->id, p->m->version, &e) != 0)
+        bay__log(BAY_LOG_ERROR, p->id, "version %s loaded, but not recorded (its hook runs again at the next load): %s",
+                 p->m->version, e.message);
+}
+
 /* start_serving restarts the heartbeat clock of p's worker, which just
  * loaded it, and its manifest's timers. */
 static void start_serving(plugin *p)
@@ -945,6 +980,7 @@ void lifecycle_load_answer(broker *b, plugin *p, const bay__frame *f)
         bay_error_set(&e, f->code, p->id, "load failed: %s", f->message);
     } else if (provide(b, p, &e) == 0) {
         start_serving(p);
+        loaded_version(b, p);
         set_state(b, p, PS_LOADED, NULL);
         lifecycle_settle(b, p);
         return;
@@ -997,6 +1033,7 @@ static int switch_over(broker *b, plugin *p, bay_error *err)
     adopt(b, p, p->life.next);
     p->life.next = NULL;
     start_serving(p);
+    loaded_version(b, p);
     p->life.reload = RELOAD_DRAINING;
     p->life.other_deadline_ms = bay__now_ms() + b->opt.drain_timeout_ms;
     fastpath_retire(b, p, p->other_worker);
@@ -1119,6 +1156,10 @@ static void come_to_rest(broker *b, plugin *p)
 {
     set_state(b, p, p->life.rest, p->life.rest_why[0] ? p->life.rest_why : NULL);
     p->life.rest_why[0] = '\0';
+    bay_error e;
+    if (p->life.rest == PS_AVAILABLE && bay__state_find(b->state, p->id) == NULL && p->proc.pid == 0 &&
+        bay__state_remove_data(b->state, p->id, &e) != 0) /* uninstalled: its data goes with it */
+        bay__log(BAY_LOG_ERROR, p->id, "uninstalled, but its data folder stays: %s", e.message);
 }
 
 int lifecycle_unload(broker *b, plugin *p, bool then_load, plugin_state rest, bay_error *err)
@@ -1173,8 +1214,12 @@ void lifecycle_drained(broker *b, plugin *p)
         supervise_kill(b, p, "unloaded before its worker started");
         return;
     }
-    bay__frame f = {.type = BAY_F_COMMAND, .id = p->life.unload_id = ++b->next_call, .name = "unload"};
-    conn_send(b, p->worker, &f);
+    bay_value *args = NULL;
+    if (p->life.rest == PS_AVAILABLE) { /* uninstalled: on_uninstall runs first (plugin.h), in the unload's time */
+        args = bay_map();
+        bay_map_set(args, "uninstall", bay_bool(true));
+    }
+    p->life.unload_id = command_to(b, p->worker, "unload", args);
     p->life.unload_deadline_ms = bay__now_ms() + UNLOAD_EXIT_MS;
 }
 

@@ -1,5 +1,6 @@
 /* broker/manifest.c — reads plugin.json, checks it against the manifest schema, and finds plugins on disk. */
 #include "manifest.h"
+#include "setting.h"
 
 #include <plugbay/error.h>
 #include <plugbay/plugbay.h>
@@ -195,6 +196,7 @@ static const want W_TIMERS = {JSON_ARRAY, NULL, "an array of timers"};
 static const want W_TIMER = {JSON_OBJECT, NULL, "an object like {\"name\": \"tick\", \"interval_ms\": 1000}"};
 static const want W_DEPENDENCIES = {JSON_OBJECT, NULL, "an object mapping plugin ids to version ranges"};
 static const want W_CONFIG = {JSON_OBJECT, NULL, "an object of configuration defaults"};
+static const want W_SETTINGS = {JSON_OBJECT, NULL, "an object of setting declarations"};
 static const want W_LIBRARY = {JSON_STRING, rule_library,
                                "a library soname like \"libz.so.1\" or a relative path inside the plugin folder"};
 static const want W_SIGNATURE = {JSON_STRING, rule_nonempty, "a C signature like \"ulong crc32(ulong, bytes b, uint len(b))\""};
@@ -446,7 +448,8 @@ static int known_only(const report *r, json_t *obj, const char *at, const char *
 
 static const char *const manifest_fields[] = {
     "id", "name", "version", "language", "entry", "provides", "brief", "description", "author", "site", "email",
-    "license", "host", "order", "dependencies", "permissions", "config", "timers", "library", "limits", NULL};
+    "license", "host", "order", "dependencies", "permissions", "config", "settings", "timers", "library", "limits",
+    NULL};
 static const char *const provide_fields[] = {"name", "kind", "function", "contexts", "signature", NULL};
 static const char *const limit_fields[] = {"memory_mb",        "open_files",       "cpu_seconds",
                                            "lua_memory_mb",    "lua_instructions", "python_memory_mb",
@@ -484,6 +487,9 @@ static int provide_item(const report *r, json_t *item, const char *field, void *
         (rc = get_strv(r, item, field, "contexts", &W_CONTEXTS, &p->contexts, NULL)) ||
         (rc = get_str(r, item, field, "signature", &W_SIGNATURE, false, &p->signature)))
         return rc;
+    if (strncmp(p->name, "hook:", 5) == 0 || strncmp(p->name, "timer:", 6) == 0)
+        return say(r, BAY_EMANIFEST, "field \"%s.name\": \"%s\" begins with %s, which plugbayd keeps for its own "
+                   "calls to plugins; choose another name", field, p->name, p->name[0] == 'h' ? "\"hook:\"" : "\"timer:\"");
     p->kind = strcmp(json_string_value(kind), "handle") == 0 ? BAY_HANDLE : BAY_EVENT;
     return 0;
 }
@@ -641,6 +647,21 @@ static int get_id(const report *r, json_t *root, bay__manifest *m)
                declared, m->id, declared);
 }
 
+/* get_settings reads the optional "settings": each declaration checked (setting.h). */
+static int get_settings(const report *r, json_t *root, bay__manifest *m)
+{
+    json_t *v;
+    char why[400];
+    int rc = get(r, root, "", "settings", &W_SETTINGS, false, &v);
+    for (void *it = json_object_iter(v); rc == 0 && it; it = json_object_iter_next(v, it))
+        if (!bay__setting_declared(json_object_iter_key(it), json_object_iter_value(it), why, sizeof why))
+            rc = say(r, BAY_EMANIFEST, "setting \"settings.%s\": %s", json_object_iter_key(it), why);
+    if (rc)
+        return rc;
+    m->settings = v ? json_incref(v) : json_object();
+    return m->settings ? 0 : say(r, BAY_ENOMEM, "out of memory");
+}
+
 static int from_json(const report *r, json_t *root, bay__manifest *m)
 {
     char got[GOT_LEN];
@@ -679,7 +700,9 @@ static int from_json(const report *r, json_t *root, bay__manifest *m)
         (rc = get(r, root, "", "config", &W_CONFIG, false, &v)) || (rc = moved_limits(r, v)))
         return rc;
     m->config = v ? json_incref(v) : json_object();
-    return m->config ? 0 : say(r, BAY_ENOMEM, "out of memory");
+    if (m->config == NULL)
+        return say(r, BAY_ENOMEM, "out of memory");
+    return get_settings(r, root, m);
 }
 
 /* build turns the result of a jansson load into a manifest, taking root. */
@@ -913,6 +936,7 @@ void bay__manifest_free(bay__manifest *m)
     free(m->timers);
     bay__strv_free(m->permissions);
     json_decref(m->config);
+    json_decref(m->settings);
     json_decref(m->doc);
     free(m);
 }

@@ -65,6 +65,7 @@ typedef struct bay__manifest {
     bay__timer_decl *timers;     size_t ntimers;
     char **permissions;         size_t npermissions; /* NULL-terminated; NULL when absent */
     json_t *config;             /* object of configuration defaults (never NULL; owned) */
+    json_t *settings;           /* object of setting declarations, checked (setting.h; never NULL; owned) */
     json_t *doc;                /* the whole document as read and validated, for the worker (owned) */
 } bay__manifest;
 

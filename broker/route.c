@@ -34,6 +34,7 @@ typedef struct call {
     msgpack_sbuffer gathered;
     size_t ngathered;
     plugin_timer *timer;   /* for a timer tick */
+    bool hook;             /* plugbayd's own call of a plugin's hook (route_hook): no caller, a failure logged */
     bool held;             /* waiting its turn at its next target (fair shares) */
     bool shared;           /* counted in the fair shares at its current target */
 } call;
@@ -105,7 +106,7 @@ static void answer_error(broker *b, call *k, int code, const char *plugin, const
     conn *c = k->origin ? conn_get(b, k->origin) : NULL;
     if (c)
         conn_send_error(b, c, k->origin_id, code, plugin, "%s", msg);
-    else if (k->timer == NULL && k->origin == 0 && code)
+    else if (k->timer == NULL && !k->hook && k->origin == 0 && code)
         bay__log(BAY_LOG_WARN, plugin, "event %s: %s", k->name, msg);
     k->answered = true;
 }
@@ -475,6 +476,23 @@ uint64_t route_timer_tick(broker *b, plugin *p, plugin_timer *t)
     return id;
 }
 
+uint64_t route_hook(broker *b, plugin *p, const char *name, const msgpack_object *args, int64_t timeout_ms)
+{
+    call *k = call_new(b, name, NULL, BAY_HANDLE, args, timeout_ms);
+    if (k == NULL || (k->targets = calloc(1, sizeof *k->targets)) == NULL) {
+        if (k)
+            call_free(b, k);
+        return 0;
+    }
+    k->targets[0].plugin = p;
+    snprintf(k->targets[0].owner, sizeof k->targets[0].owner, "%s", p->id);
+    k->ntargets = 1;
+    k->hook = true;
+    uint64_t id = k->id;
+    send_next(b, k);
+    return id;
+}
+
 /* provider_done accounts for the end of the current target's work. */
 static void provider_done(broker *b, call *k, bool failed)
 {
@@ -534,7 +552,7 @@ void route_answer(broker *b, conn *from, const bay__frame *f)
     snprintf(owner_copy, sizeof owner_copy, "%s", owner);
     plugin *p = t->host ? NULL : t->plugin;
     provider_done(b, k, failed);
-    if (k->timer && failed)
+    if ((k->timer || k->hook) && failed)
         bay__log(BAY_LOG_WARN, owner_copy, "%s failed: %s", k->name, f->message);
     if (k->answered) {
         call_free(b, k);

@@ -9,6 +9,10 @@ void route_event(broker *b, conn *from, const bay__frame *f);
 void route_answer(broker *b, conn *from, const bay__frame *f);
 void route_cancel(broker *b, conn *from, uint64_t origin_id);
 uint64_t route_timer_tick(broker *b, plugin *p, plugin_timer *t);
+/* route_hook calls hook name ("hook:settings") of p's serving worker with args
+ * (packed msgpack; NULL: none) within timeout_ms, as a timer tick is called:
+ * no caller waits, a failure is logged. Returns the call's id, 0 when out of memory. */
+uint64_t route_hook(broker *b, plugin *p, const char *name, const msgpack_object *args, int64_t timeout_ms);
 void route_fail_provider(broker *b, uint64_t session, plugin *p, int code, const char *why);
 void route_fail_origin(broker *b, uint64_t session);
 /* route_host_gone fails the calls host c made and those it was serving (a host_gone_fn). */

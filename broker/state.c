@@ -86,6 +86,8 @@ static void plugin_free(bay__state_plugin *p)
     free(p->id);
     bay__strv_free(p->granted);
     free(p->failed);
+    json_decref(p->settings);
+    free(p->version);
     free(p);
 }
 
@@ -111,7 +113,7 @@ static bay__state_plugin *plugin_new(const char *id, bool enabled, const char *c
 {
     bay__state_plugin *p = calloc(1, sizeof *p);
     if (!p || !(p->id = strdup(id)) || !(p->granted = unique_copy(granted)) ||
-        (failed && !(p->failed = strdup(failed)))) {
+        (failed && !(p->failed = strdup(failed))) || !(p->settings = json_object())) {
         plugin_free(p);
         return NULL;
     }
@@ -257,18 +259,21 @@ static bool order_valid(int64_t n)
 static int load_entry(bay__state *s, const char *id, json_t *e, bay_error *err)
 {
     json_t *enabled = json_object_get(e, "enabled"), *granted = json_object_get(e, "granted"),
-           *failed = json_object_get(e, "failed"), *order = json_object_get(e, "order");
+           *failed = json_object_get(e, "failed"), *order = json_object_get(e, "order"),
+           *settings = json_object_get(e, "settings"), *version = json_object_get(e, "version");
     const char **list;
     bay__state_plugin *p;
     size_t at;
     bool ok = bay__plugin_id_valid(id) && json_is_boolean(enabled) && all_strings(granted) &&
               (!failed || json_is_string(failed)) &&
-              (!order || (json_is_integer(order) && order_valid(json_integer_value(order))));
+              (!order || (json_is_integer(order) && order_valid(json_integer_value(order)))) &&
+              (!settings || json_is_object(settings)) && (!version || json_is_string(version));
     if (!ok)
         return bay_error_set(err, BAY_EIO, NULL,
                              "%s: plugin \"%s\": expected a plugin id mapped to {\"enabled\": true or false, "
                              "\"granted\": [strings], \"failed\": string (optional), \"order\": integer "
-                             "(optional)} (" CORRUPT_HINT ")",
+                             "(optional), \"settings\": object (optional), \"version\": string (optional)} ("
+                             CORRUPT_HINT ")",
                              s->file, id);
     if (!(list = borrow_strings(granted)))
         return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
@@ -280,6 +285,12 @@ static int load_entry(bay__state *s, const char *id, json_t *e, bay_error *err)
     }
     p->ordered = order != NULL;
     p->order = order ? json_integer_value(order) : 0;
+    if (settings)
+        json_object_update(p->settings, settings);
+    if (version && !(p->version = strdup(json_string_value(version)))) {
+        plugin_free(p);
+        return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
+    }
     find(s, id, &at);
     insert(s, at, p);
     return 0;
@@ -367,7 +378,9 @@ static json_t *to_json(const bay__state *s)
         json_t *granted = json_object_get(e, "granted");
         ok = !json_object_set_new(plugins, p->id, e) &&
              (!p->failed || !json_object_set_new(e, "failed", json_string(p->failed))) &&
-             (!p->ordered || !json_object_set_new(e, "order", json_integer(p->order)));
+             (!p->ordered || !json_object_set_new(e, "order", json_integer(p->order))) &&
+             (!json_object_size(p->settings) || !json_object_set_new(e, "settings", json_deep_copy(p->settings))) &&
+             (!p->version || !json_object_set_new(e, "version", json_string(p->version)));
         for (char **g = p->granted; ok && *g; g++)
             ok = !json_array_append_new(granted, json_string(*g));
     }
@@ -573,21 +586,32 @@ int bay__state_install(bay__state *s, const char *id, const char *const *granted
     return 0;
 }
 
-int bay__state_uninstall(bay__state *s, const char *id, bay_error *err)
+int bay__state_forget(bay__state *s, const char *id, bay_error *err)
 {
-    bay__state_plugin *p;
     size_t at;
     int rc = installed(s, id, &at, err);
     if (rc)
         return rc;
-    p = take(s, at);
+    bay__state_plugin *p = take(s, at);
     if ((rc = bay__state_save(s, err))) {
         insert(s, at, p);
         return rc;
     }
-    rc = remove_data(s, p->id, err);
     plugin_free(p);
-    return rc;
+    return 0;
+}
+
+int bay__state_remove_data(bay__state *s, const char *id, bay_error *err)
+{
+    if (bay__state_find(s, id))
+        return bay_error_set(err, BAY_EBUSY, id, "%s is installed: its data folder stays", id);
+    return remove_data(s, id, err);
+}
+
+int bay__state_uninstall(bay__state *s, const char *id, bay_error *err)
+{
+    int rc = bay__state_forget(s, id, err);
+    return rc ? rc : remove_data(s, id, err);
 }
 
 int bay__state_set_enabled(bay__state *s, const char *id, bool enabled, bay_error *err)
@@ -773,4 +797,42 @@ const bay__state_host *bay__state_host_of_key(const bay__state *s, const unsigne
         if (s->hosts[i]->keyed && memcmp(s->hosts[i]->key, key, BAY_KEY_PUBLIC_BYTES) == 0)
             return s->hosts[i];
     return NULL;
+}
+
+int bay__state_set_settings(bay__state *s, const char *id, const json_t *settings, bay_error *err)
+{
+    size_t at;
+    int rc = installed(s, id, &at, err);
+    if (rc)
+        return rc;
+    json_t *copy = settings ? json_deep_copy(settings) : json_object(), *old = s->v[at]->settings;
+    if (copy == NULL)
+        return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
+    s->v[at]->settings = copy;
+    if ((rc = bay__state_save(s, err))) {
+        s->v[at]->settings = old;
+        json_decref(copy);
+        return rc;
+    }
+    json_decref(old);
+    return 0;
+}
+
+int bay__state_set_version(bay__state *s, const char *id, const char *version, bay_error *err)
+{
+    size_t at;
+    int rc = installed(s, id, &at, err);
+    if (rc)
+        return rc;
+    char *copy = strdup(version), *old = s->v[at]->version;
+    if (copy == NULL)
+        return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
+    s->v[at]->version = copy;
+    if ((rc = bay__state_save(s, err))) {
+        s->v[at]->version = old;
+        free(copy);
+        return rc;
+    }
+    free(old);
+    return 0;
 }

@@ -2,6 +2,7 @@
 #ifndef BAY_STATE_H
 #define BAY_STATE_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,7 +16,9 @@
  *   DIR/state.json   the state, replaced atomically on every change
  *                    ({"format": 1, "plugins": {ID: {"enabled": bool,
  *                    "granted": [strings], "failed": string (absent when none),
- *                    "order": integer (absent when none)}},
+ *                    "order": integer (absent when none), "settings":
+ *                    {KEY: value} (absent when none set), "version": string
+ *                    (absent before its first load)}},
  *                    "hosts": {NAME: {"uid": N or "key": BASE64, "role": "host",
  *                    "granted": [strings]}} (absent when no host was added)})
  *   DIR/state.lock   held (flock) while a broker has the state open
@@ -38,6 +41,8 @@ typedef struct bay__state_plugin {
     char *failed;   /* why it stays failed (not loaded until cleared), or NULL */
     bool ordered;   /* an operator set its place in load order (plugbay order) */
     int64_t order;  /* that place, when ordered: used instead of the manifest's "order" */
+    json_t *settings; /* the settings an admin set: {KEY: value} (setting.h); never NULL */
+    char *version;  /* the version that last loaded (its on_install or on_update done), or NULL: none yet */
 } bay__state_plugin;
 
 /* A local user, or a holder of a key, an admin let connect (plugbay host
@@ -92,6 +97,16 @@ bay__state_plugin *bay__state_find(bay__state *s, const char *id);
 int bay__state_install(bay__state *s, const char *id, const char *const *granted, bay__state_plugin **out,
                        bay_error *err);
 
+/* bay__state_forget removes plugin id and saves, leaving its data folder
+ * (bay__state_remove_data deletes it once no worker uses it). BAY_ENOENT
+ * when not installed; BAY_EIO when saving fails (nothing changed). */
+int bay__state_forget(bay__state *s, const char *id, bay_error *err);
+
+/* bay__state_remove_data deletes DIR/data/ID of plugin id, which is not
+ * installed (BAY_EBUSY otherwise), and the parents it leaves empty below
+ * DIR/data. BAY_EIO when it cannot be deleted. */
+int bay__state_remove_data(bay__state *s, const char *id, bay_error *err);
+
 /* bay__state_uninstall removes plugin id, saves, then deletes DIR/data/ID.
  * BAY_ENOENT when not installed; BAY_EIO when saving fails (nothing changed)
  * or the data folder cannot be deleted (the plugin is uninstalled anyway).
@@ -120,6 +135,14 @@ int bay__state_add_granted(bay__state *s, const char *id, const char *const *mor
  * saves. BAY_EINVAL when *order is outside -2147483648..2147483647; else the
  * same errors as above. */
 int bay__state_set_order(bay__state *s, const char *id, const int64_t *order, bay_error *err);
+
+/* bay__state_set_settings replaces plugin id's settings with a copy of
+ * settings (an object; NULL = none) and saves. Same errors as above. */
+int bay__state_set_settings(bay__state *s, const char *id, const json_t *settings, bay_error *err);
+
+/* bay__state_set_version records version (copied) as the one plugin id last
+ * loaded, and saves. Same errors as above. */
+int bay__state_set_version(bay__state *s, const char *id, const char *version, bay_error *err);
 
 /* bay__state_data_dir writes DIR/data/ID to path (len bytes) and creates the
  * folder (mode 0700) when missing. BAY_ENOENT when id is not installed,

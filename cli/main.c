@@ -73,6 +73,11 @@ static const command commands[] = {
     {"order", BROKER_COMMAND, {"ID", "N"}, " | plugbay order ID --clear",
      "load plugin ID at place N (lower first) instead of its manifest's \"order\", now and after restarts; "
      "--clear goes back to the manifest's", .render = render_info},
+    {"config", BROKER_COMMAND, {"ID"}, "", "show a plugin's settings: value, default, type, description (a secret "
+     "only as set or not)", .render = render_config},
+    {"config", BROKER_COMMAND, {"ID", "KEY[=VALUE]"}, " [--reset]",
+     "show setting KEY of a plugin, set it to VALUE (read as the setting's type; the plugin hears of it at once), "
+     "or --reset it to its default", .render = render_config},
     {"host.add", BROKER_COMMAND, {"NAME"}, " --uid UID|USER|--key FILE.pub --role observer|host|admin [--grant PERM]...",
      "let a local user, or a remote host that proves the key of FILE.pub, talk to plugbayd as NAME in a role; a "
      "host's --grant call:PATTERN and provide:PATTERN say what it may call and provide", .render = render_host},
@@ -136,6 +141,7 @@ typedef struct request {
     bool audit;           /* --audit (logs) */
     bool follow;          /* --follow (logs ID) */
     bool clear;           /* --clear (order) */
+    bool reset;           /* --reset (config ID KEY) */
     bool available;       /* --available (info ID: the versions in an index) */
     bool verified_only;   /* --verified-only (install and update --index) */
     long lines;           /* --lines (logs), 0 when not given */
@@ -270,6 +276,7 @@ static void print_help(void)
          "  --audit        (logs) the audit lines; --lines N the last N of them\n"
          "  --follow       (logs ID) keep printing the plugin's new lines until interrupted\n"
          "  --clear        (order) load the plugin at its manifest's \"order\" again\n"
+         "  --reset        (config ID KEY) set the setting back to its default\n"
          "  --role ROLE    (host add) observer (list, info, status), host (calls and provides,\n"
          "                 within its --grant call:PATTERN / provide:PATTERN) or admin (everything)\n"
          "\n"
@@ -379,6 +386,8 @@ static int parse(int argc, char **argv, request *r)
             r->follow = true;
         } else if (strcmp(a, "--clear") == 0) {
             r->clear = true;
+        } else if (strcmp(a, "--reset") == 0) {
+            r->reset = true;
         } else if (strcmp(a, "--available") == 0) {
             r->available = true;
         } else if (strcmp(a, "--verified-only") == 0) {
@@ -465,6 +474,30 @@ static int order_args(const command *cmd, const request *r, bay_value *args)
     if (*r->words[2] == '\0' || *end != '\0' || errno || n < INT32_MIN || n > INT32_MAX)
         return usage_error(cmd, "N must be a whole number from -2147483648 to 2147483647, got \"%s\"", r->words[2]);
     return bay_map_set(args, "order", bay_int(n)) == 0 ? 0 : usage_error(cmd, "out of memory");
+}
+
+/* config_args adds config's KEY[=VALUE] to args: "set_text" {KEY: VALUE}
+ * (plugbayd reads VALUE as the setting's type), "reset" [KEY] with --reset,
+ * or "key": KEY to show that one. Returns 0, or 2 when KEY is empty. */
+static int config_args(const command *cmd, const request *r, bay_value *args)
+{
+    char key[128];
+    const char *word = r->words[2], *eq = strchr(word, '=');
+    size_t n = eq ? (size_t)(eq - word) : strlen(word);
+    if (n == 0 || n >= sizeof key)
+        return usage_error(cmd, "KEY must be a setting's name (1 to 64 characters), got \"%s\"", word);
+    memcpy(key, word, n);
+    key[n] = '\0';
+    bay_value *change = eq ? bay_map() : bay_array();
+    if (eq)
+        bay_map_set(change, key, bay_str(eq + 1));
+    else
+        bay_array_push(change, bay_str(key));
+    if (eq || r->reset)
+        bay_map_set(args, eq ? "set_text" : "reset", change);
+    else
+        bay_value_free(change);
+    return bay_map_set(args, "key", bay_str(key)) == 0 ? 0 : usage_error(cmd, "out of memory");
 }
 
 /* call_args parses JSON-ARGS, which must be a JSON array. Returns 0 or 2. */
@@ -878,9 +911,11 @@ static int run_command_line(int argc, char **argv)
         print_help();
         return 0;
     }
-    bool order = strcmp(cmd->name, "order") == 0;
+    bool order = strcmp(cmd->name, "order") == 0, config = strcmp(cmd->name, "config") == 0;
     if (r.clear && !order)
         return usage_error(cmd, "--clear only goes with order");
+    if (r.reset && !(config && r.nwords == 3 && strchr(r.words[2], '=') == NULL))
+        return usage_error(cmd, "--reset goes with config ID KEY (no =VALUE)");
     int want = nargs(cmd) - (order && r.clear); /* order ID --clear takes no N */
     if ((int)r.nwords - 1 < want)
         return usage_error(cmd, "missing %s", cmd->operands[r.nwords - 1]);
@@ -939,7 +974,7 @@ static int run_command_line(int argc, char **argv)
         return rc;
     if (cmd->kind == BROKER_COMMAND)
         args = command_args(cmd, &r, uid, add && r.key ? key64 : NULL);
-    if (order && (rc = order_args(cmd, &r, args)) != 0) {
+    if ((order && (rc = order_args(cmd, &r, args)) != 0) || (config && nargs(cmd) == 2 && (rc = config_args(cmd, &r, args)) != 0)) {
         bay_value_free(args);
         return rc;
     }

@@ -186,6 +186,28 @@ void render_outdated(const bay_value *reply)
     print_table(reply, cols, sizeof cols / sizeof *cols);
 }
 
+void render_config(const bay_value *reply)
+{
+    static const column cols[] = {{"KEY", "key"},   {"VALUE", "value"},       {"DEFAULT", "default"},
+                                  {"TYPE", "type"}, {"DESCRIPTION", "description"}};
+    const bay_value *settings = bay_map_get(reply, "settings");
+    bay_value *rows = must(bay_array());
+    for (size_t i = 0; i < bay_value_len(settings); i++) {
+        bay_value *row = must(bay_value_copy(bay_array_get(settings, i)));
+        if (bay_value_bool(bay_map_get(row, "secret"))) {
+            bool set = bay_value_bool(bay_map_get(row, "set"));
+            bay_map_set(row, "value", bay_str(set ? "(secret, set)" : "(secret, not set)"));
+            bay_map_set(row, "default", bay_str("(secret)"));
+        }
+        bay_array_push(rows, row);
+    }
+    if (bay_value_len(rows))
+        print_table(rows, cols, sizeof cols / sizeof *cols);
+    else
+        printf("%s declares no settings\n", bay_value_str(bay_map_get(reply, "id"), NULL));
+    bay_value_free(rows);
+}
+
 void render_state(const bay_value *reply)
 {
     put_text(stdout, bay_map_get(reply, "id"));

@@ -38,6 +38,10 @@ void render_host(const bay_value *reply);
  * added, changed, gone and back, then one line per entry refused. */
 void render_rescan(const bay_value *reply);
 
+/* render_config prints the reply of "config": one row per setting (key,
+ * value, default, type, description), a secret's value as whether it is set. */
+void render_config(const bay_value *reply);
+
 /* render_lines prints an array of strings, one per line (logs --audit). */
 void render_lines(const bay_value *reply);
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hook.h"
 #include "value_convert.h"
 
 /* served_names writes the call names the plugin serves, comma-separated, into buf. */
@@ -74,7 +75,8 @@ void bay__run_call(bay__job *j)
     c->context = j->f.context;
     int64_t timeout_ms = j->f.timeout_ms < INT32_MAX ? j->f.timeout_ms : INT32_MAX; /* ~24 days at most */
     c->deadline_ns = timeout_ms > 0 ? j->received_ns + timeout_ms * 1000000 : 0;
-    c->function = bay_value_str(bay_map_get(bay__w.functions, c->name), NULL);
+    bool settings = strcmp(c->name, BAY_HOOK_SETTINGS) == 0; /* plugbayd's, not an extension point */
+    c->function = settings ? "on_settings" : bay_value_str(bay_map_get(bay__w.functions, c->name), NULL);
     c->code = 0;
     c->message[0] = '\0';
     if (refuse(j))
@@ -87,7 +89,7 @@ void bay__run_call(bay__job *j)
         bay__worker_error(c->chan, c->id, rc, "call \"%s\": arguments: %s", c->name, e.message);
         return;
     }
-    rc = bay__w.bridge->call(c->function, c, args, &result);
+    rc = settings ? bay__hook_settings(c, args, &result) : bay__w.bridge->call(c->function, c, args, &result);
     bay_value_free(args);
     if (rc == 0)
         bay__worker_result(c->chan, c->id, result);

@@ -1,8 +1,10 @@
 /* bridges/common/worker.c — bay__worker_main: start-up, the main thread's dispatch loop, load and unload. */
 #include "call.h"
 #include "fastpath.h"
+#include "hook.h"
 #include "io.h"
 #include "sandbox.h"
+#include "store.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -123,9 +125,17 @@ static void run_load(bay__job *j)
     pthread_mutex_lock(&bay__w.lock);
     bay__w.last_error_log[0] = '\0';
     pthread_mutex_unlock(&bay__w.lock);
+    const bay_value *settings = bay_map_get(bay__w.load_args, "settings");
+    bay_value_free(bay__w.settings);
+    bay__w.settings = bay_value_type(settings) == BAY_MAP ? bay_value_copy(settings) : bay_map();
     bay_error err = {0};
-    rc = bay__w.bridge->load(&bay__w.info, functions, &err);
+    rc = bay__w.settings ? bay__w.bridge->load(&bay__w.info, functions, &err)
+                         : bay_error_set(&err, BAY_ENOMEM, bay__w.id, "COMMAND load: %s", bay_strerror(BAY_ENOMEM));
     free(functions);
+    if (rc == 0 && (rc = bay__hook_after_load(bay_map_get(bay__w.load_args, "hook"), &err)) != 0) {
+        bay__w.bridge->unload(); /* its on_install or on_update failed: the load fails */
+        bay__store_close();
+    }
     if (rc == 0) {
         bay__w.loaded = true;
         bay__worker_result(NULL, id, NULL);
@@ -150,8 +160,16 @@ static bool run_command(bay__job *j)
         return false;
     }
     if (strcmp(j->f.name, "unload") == 0) {
-        if (bay__w.loaded)
+        bay_value *args = NULL;
+        bay_error e;
+        if (j->f.value && bay__value_from_object(j->f.value, &args, &e) != 0)
+            bay__worker_warn("COMMAND unload: %s; unloading without its arguments", e.message);
+        if (bay__w.loaded) {
+            bay__hook_before_unload(args);
             bay__w.bridge->unload();
+            bay__store_close();
+        }
+        bay_value_free(args);
         bay__w.loaded = false;
         bay__fast_stop();
         bay__io_expect_close();
@@ -244,5 +262,6 @@ int bay__worker_main(const bay__bridge *bridge)
     }
     bay__io_stop(BAY_UNLOAD_LINGER_MS);
     bay_value_free(bay__w.load_args);
+    bay_value_free(bay__w.settings);
     return 0;
 }
