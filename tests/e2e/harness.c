@@ -483,3 +483,19 @@ int h_call_str(bay_conn *c, const char *name, const char *arg, int timeout_ms, c
     bay_value_free(res);
     return rc;
 }
+
+void h_edit_file(const char *path, const char *from, const char *to)
+{
+    char text[8192];
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    char *at = strstr(text, from);
+    cr_assert_not_null(at, "%s lacks %s", path, from);
+    f = fopen(path, "w");
+    cr_assert_not_null(f, "%s", path);
+    fprintf(f, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+    cr_assert_eq(fclose(f), 0);
+}

@@ -61,6 +61,10 @@ void h_copy_plugin(harness *h, const char *src, const char *id);
 /* h_write_manifest writes text as DIR/plugins/ID/plugin.json (creating the folder). */
 void h_write_manifest(harness *h, const char *id, const char *text);
 
+/* h_edit_file replaces the first `from` in the file at path (8 KiB at most) with `to`; the test fails when
+ * the file lacks it. */
+void h_edit_file(const char *path, const char *from, const char *to);
+
 /* h_wait_until polls cond(arg) every 5 ms until it is true (returns true) or timeout_ms passes. */
 bool h_wait_until(bool (*cond)(void *), void *arg, int timeout_ms);
 

@@ -354,23 +354,6 @@ Test(reload, a_reload_while_one_starts_is_refused_or_waits_its_turn)
     serves("1.1.0", "Howdy, x!");
 }
 
-/* edit_file replaces the first `from` in the file at path with `to`. */
-static void edit_file(const char *path, const char *from, const char *to)
-{
-    char text[8192];
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f, "%s", path);
-    size_t n = fread(text, 1, sizeof text - 1, f);
-    fclose(f);
-    text[n] = '\0';
-    char *at = strstr(text, from);
-    cr_assert_not_null(at, "%s lacks %s", path, from);
-    f = fopen(path, "w");
-    cr_assert_not_null(f, "%s", path);
-    fprintf(f, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
-    cr_assert_eq(fclose(f), 0);
-}
-
 /* day_found tells whether plugbayd lists day/lua. */
 static bool day_found(void *unused)
 {
@@ -395,7 +378,7 @@ Test(reload, a_folder_added_then_its_code_and_manifest_changed_and_reloaded_unde
     cr_assert(h_wait_until(loop_got, &hello, H_WAIT_MS), "last: %s", l.last);
     char main_lua[600];
     snprintf(main_lua, sizeof main_lua, "%s/day/lua/main.lua", h.plugins);
-    edit_file(main_lua, "plugbay.config(\"greeting\") or \"Hello\"", "plugbay.config(\"greeting\") .. \" again\"");
+    h_edit_file(main_lua, "plugbay.config(\"greeting\") or \"Hello\"", "plugbay.config(\"greeting\") .. \" again\"");
     h_write_manifest(&h, "day/lua",
                      "{\"name\": \"Day\", \"version\": \"2.0.0\", \"language\": \"lua\", \"entry\": \"main.lua\", "
                      "\"provides\": [{\"name\": \"lua.greet\", \"kind\": \"handle\"}, "
