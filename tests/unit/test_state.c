@@ -261,6 +261,42 @@ Test(state, an_operators_order_persists_until_cleared)
                       BAY_EIO, "\"order\": integer");
 }
 
+Test(state, settings_and_the_version_loaded_persist_and_forget_leaves_the_data_folder)
+{
+    bay_error err = {0};
+    char path[PATH_MAX];
+    bay__state *s = open_state();
+    cr_assert_eq(bay__state_install(s, "hello", NULL, NULL, NULL), 0);
+    cr_expect_eq(json_object_size(bay__state_find(s, "hello")->settings), 0, "no settings at install");
+    cr_expect_null(bay__state_find(s, "hello")->version, "no version loaded at install");
+    json_t *set = json_pack("{s:s, s:i}", "greeting", "Howdy", "retries", 7);
+    cr_assert_eq(bay__state_set_settings(s, "hello", set, &err), 0, "%s", err.message);
+    json_decref(set);
+    cr_assert_eq(bay__state_set_version(s, "hello", "1.2.0", &err), 0, "%s", err.message);
+    cr_expect_eq(bay__state_set_version(s, "nope", "1.0.0", NULL), BAY_ENOENT);
+    cr_expect_eq(bay__state_set_settings(s, "nope", NULL, NULL), BAY_ENOENT);
+    bay__state_close(s);
+
+    s = open_state();
+    bay__state_plugin *p = bay__state_find(s, "hello");
+    cr_assert_not_null(p);
+    cr_expect_str_eq(json_string_value(json_object_get(p->settings, "greeting")), "Howdy");
+    cr_expect_eq(json_integer_value(json_object_get(p->settings, "retries")), 7);
+    cr_expect_str_eq(p->version, "1.2.0");
+    /* forget leaves the data folder until remove_data, which refuses while installed. */
+    cr_assert_eq(bay__state_data_dir(s, "hello", path, sizeof path, NULL), 0);
+    cr_expect_eq(bay__state_remove_data(s, "hello", &err), BAY_EBUSY);
+    cr_assert_eq(bay__state_forget(s, "hello", &err), 0, "%s", err.message);
+    cr_expect(exists("data/hello"), "forget removed the data folder");
+    cr_assert_eq(bay__state_remove_data(s, "hello", &err), 0, "%s", err.message);
+    cr_expect_not(exists("data/hello"));
+    bay__state_close(s);
+    expect_open_fails("{\"format\": 1, \"plugins\": {\"x\": {\"enabled\": true, \"granted\": [], \"settings\": []}}}",
+                      BAY_EIO, "\"settings\": object");
+    expect_open_fails("{\"format\": 1, \"plugins\": {\"x\": {\"enabled\": true, \"granted\": [], \"version\": 1}}}",
+                      BAY_EIO, "\"version\": string");
+}
+
 Test(state, refuses_another_format)
 {
     expect_open_fails("{\"format\": 2, \"plugins\": {}}", BAY_EIO, "format 2 is not the one this broker reads (1)");
