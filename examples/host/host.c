@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include <plugbay/plugbay.h>
 
@@ -77,6 +79,42 @@ static int call(bay_conn *conn, const char *name, const char *json_args, bay_val
     int rc = bay_call(conn, name, args, NULL, result, err);
     print_call(name, args);
     print_outcome(rc, *result, err);
+    bay_value_free(args);
+    return rc;
+}
+
+/* call_quietly is call without printing. */
+static int call_quietly(bay_conn *conn, const char *name, const char *json_args, bay_value **result, bay_error *err)
+{
+    bay_value *args = args_of(json_args);
+    int rc = bay_call(conn, name, args, NULL, result, err);
+    bay_value_free(args);
+    return rc;
+}
+
+/* set_greeting sets example/hello's setting "greeting" to text (NULL: back to its default) with the config
+ * command, printing what it did. Returns the command's code. */
+static int set_greeting(bay_conn *conn, const char *text)
+{
+    bay_value *args = bay_map(), *reply = NULL;
+    bay_map_set(args, "id", bay_str("example/hello"));
+    if (text) {
+        bay_value *set = bay_map();
+        bay_map_set(set, "greeting", bay_str(text));
+        bay_map_set(args, "set", set);
+    } else {
+        bay_value *reset = bay_array();
+        bay_array_push(reset, bay_str("greeting"));
+        bay_map_set(args, "reset", reset);
+    }
+    bay_error err;
+    int rc = bay_command(conn, "config", args, 0, &reply, &err);
+    printf("config example/hello greeting%s%s -> ", text ? "=" : " reset to its default", text ? text : "");
+    if (rc)
+        print_error(rc, &err);
+    else
+        puts("done");
+    bay_value_free(reply);
     bay_value_free(args);
     return rc;
 }
@@ -184,7 +222,24 @@ int main(int argc, char **argv)
     bay_pending_free(pending);
     bay_value_free(args);
 
-    /* 10. Close: pending calls fail with BAY_ECONN and host.log is withdrawn. */
+    /* 10. Settings: an application's own settings panel changes example/hello's greeting (this host's user
+     * must be an admin); the plugin hears of it at once, without a restart, and greets with it. Then back. */
+    if (set_greeting(conn, "Bonjour") == 0) {
+        bool heard = false;
+        for (int i = 0; i < 500 && !heard; i++) { /* the plugin hears of it a moment after the answer */
+            rc = call_quietly(conn, "greet", "[\"world\"]", &result, &err);
+            heard = rc == 0 && strcmp(bay_value_str(result, NULL), "Bonjour, world!") == 0;
+            bay_value_free(result);
+            if (!heard)
+                nanosleep(&(struct timespec){.tv_nsec = 10000000}, NULL);
+        }
+        rc = call(conn, "greet", "[\"world\"]", &result, &err);
+        bay_value_free(result);
+        expect(heard, "greet answers with the new greeting without a restart");
+        set_greeting(conn, NULL);
+    }
+
+    /* 11. Close: pending calls fail with BAY_ECONN and host.log is withdrawn. */
     bay_close(conn);
     if (surprises)
         printf("%d step(s) did not behave as expected\n", surprises);

@@ -5,15 +5,17 @@
 
 #include <plugbay/plugin.h>
 
-/* greet(name) returns "GREETING, NAME!", GREETING being the config's "greeting". */
+/* greet(name) returns "GREETING, NAME!", GREETING being the setting "greeting" (plugbay config example/hello
+ * greeting=Howdy changes it while the plugin runs), or the config's "greeting" in a manifest without settings. */
 static int greet(bay_invocation *call, const bay_value *args, bay_value **result)
 {
     const char *name;
     int rc = bay_arg_str(call, args, 0, &name);
     if (rc)
         return rc;
-    const bay_value *config = bay_map_get(bay_plugin_config(), "greeting");
-    const char *greeting = bay_value_type(config) == BAY_STR ? bay_value_str(config, NULL) : "Hello";
+    const bay_value *set = bay_plugin_setting("greeting");
+    const bay_value *chosen = set ? set : bay_map_get(bay_plugin_config(), "greeting");
+    const char *greeting = bay_value_type(chosen) == BAY_STR ? bay_value_str(chosen, NULL) : "Hello";
     size_t size = (size_t)snprintf(NULL, 0, "%s, %s!", greeting, name) + 1;
     char *text = malloc(size);
     if (text == NULL)
