@@ -136,6 +136,14 @@ Test(roles, an_observer_reads_but_cannot_call_or_change_anything)
     expect_refused(&o, "may not run host.add: it needs role admin");
     as_other(&o, (const char *[]){"logs", "--audit", NULL});
     expect_refused(&o, "may not run audit: it needs role admin");
+    as_other(&o, (const char *[]){"config", "example/hello", NULL});
+    expect_ok(&o);
+    cr_expect(strstr(o.out, "greeting  Hello"), "an observer reads the settings: %s", o.out);
+    as_other(&o, (const char *[]){"config", "example/hello", "greeting=Howdy", NULL});
+    expect_refused(&o, "(uid " OTHER_UID ", role observer) may not run config with changes: it needs role admin "
+                       "(BAY_EPERM)");
+    as_other(&o, (const char *[]){"config", "example/hello", "greeting", "--reset", NULL});
+    expect_refused(&o, "may not run config with changes: it needs role admin");
     cr_expect(h_wait_log(&h, "[audit] host:plugbay-cli (uid " OTHER_UID ", role observer): unload {\"id\":"
                              "\"example/hello\"}: BAY_EPERM"));
     char state[32];
