@@ -278,6 +278,20 @@ Test(settings, on_uninstall_runs_before_the_unload_and_the_data_folder_goes_afte
     cr_assert_str_eq(hooks(), "on_install");
 }
 
+Test(settings, a_failing_on_install_fails_the_install_and_runs_again_at_the_next_load)
+{
+    bay_error e;
+    cr_assert_eq(h_command(c, "uninstall", "test/settings", &e), 0, "%s", e.message);
+    h_edit_file(manifest(), "\"provides\": [", "\"config\": {\"fail_install\": true}, \"provides\": [");
+    cr_assert_eq(h_command(c, "rescan", NULL, &e), 0, "%s", e.message);
+    cr_assert_neq(h_install_all(c, "test/settings", &e), 0);
+    cr_assert(strstr(e.message, "on_install failed: cannot set up: told to fail"), "%s", e.message);
+    h_edit_file(manifest(), "\"fail_install\": true", "\"fail_install\": false");
+    cr_assert_eq(h_command(c, "rescan", NULL, &e), 0, "%s", e.message);
+    cr_assert_eq(h_command(c, "load", "test/settings", &e), 0, "%s", e.message);
+    cr_assert_str_eq(hooks(), "on_install", "its next load runs on_install again");
+}
+
 Test(settings, a_manifest_declaring_a_bad_setting_is_refused_saying_which_and_why)
 {
     h_edit_file(manifest(), "\"minimum\": 0, \"maximum\": 10", "\"minimum\": 10, \"maximum\": 0");

@@ -63,10 +63,14 @@ static int ran(bay_invocation *call, const char *hook)
     return rc && rc != BAY_EUNAVAIL ? bay_call_error(call, rc, "%s", e.message) : 0;
 }
 
+/* on_install fails when the manifest's config says "fail_install": true (a test's switch). */
 static int on_install(bay_invocation *call, const bay_value *args, bay_value **result)
 {
     (void)args, (void)result;
-    return ran(call, "on_install");
+    int rc = ran(call, "on_install");
+    if (rc == 0 && bay_value_bool(bay_map_get(bay_plugin_config(), "fail_install")))
+        return bay_call_error(call, BAY_EPLUGIN, "cannot set up: told to fail");
+    return rc;
 }
 
 static int on_update(bay_invocation *call, const bay_value *args, bay_value **result)
