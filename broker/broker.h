@@ -157,6 +157,7 @@ typedef struct plugin_life {
     int64_t other_deadline_ms; /* draining: when the old worker is killed (drain timeout, then its exit) */
     plugin_timer *old_timers; /* the old worker's timers, which its ticks in flight still point to, until it is gone */
     bool folder_gone;      /* installed, and its folder left the plugins folder: it loads no more until back */
+    uint64_t settings_sent, other_settings_sent; /* settings_changes when each worker's COMMAND load went */
 } plugin_life;
 
 /* Its worker process: supervise.c's alone (others read pid and kill_sent). */
@@ -202,6 +203,7 @@ typedef struct plugin {
     worker_proc proc;      /* the serving worker's process */
     worker_proc other;     /* other_worker's process (supervise.c's, as proc) */
     call_stats stats;
+    uint64_t settings_changes; /* how often an admin changed its settings (config.c's alone) */
 } plugin;
 
 struct broker;

@@ -107,11 +107,11 @@ static char *shown_value(const json_t *decl, const json_t *v)
     return bay__setting_secret(decl) ? strdup("(secret)") : json_dumps(v, JSON_ENCODE_ANY);
 }
 
-/* tell logs the change of each key in changed and has p's serving worker hear it (on_settings). */
-static void tell(broker *b, plugin *p, const json_t *set, const json_t *changed)
+/* tell has p's serving worker hear of the keys in changed (on_settings), logging each change when log. */
+static void tell(broker *b, plugin *p, const json_t *set, const json_t *changed, bool log)
 {
     json_t *values = bay__settings_values(p->m->settings, set);
-    for (size_t i = 0; values && i < json_array_size(changed); i++) {
+    for (size_t i = 0; log && values && i < json_array_size(changed); i++) {
         const char *key = json_string_value(json_array_get(changed, i));
         char *v = shown_value(json_object_get(p->m->settings, key), json_object_get(values, key));
         bay__log(BAY_LOG_INFO, p->id, "setting %s is now %s%s", key, v ? v : "?",
@@ -181,8 +181,10 @@ int config_command(broker *b, plugin *p, const bay_value *args, bay_value **out,
     bay_error e;
     if (rc == 0 && json_array_size(changed) && (rc = bay__state_set_settings(b->state, p->id, next, &e)) != 0)
         bay_error_set(err, rc, p->id, "%s: settings not changed: %s", p->id, e.message);
-    if (rc == 0 && json_array_size(changed))
-        tell(b, p, sp->settings, changed);
+    if (rc == 0 && json_array_size(changed)) {
+        p->settings_changes++;
+        tell(b, p, sp->settings, changed, true);
+    }
     json_decref(next);
     json_decref(changed);
     if (rc == 0 && (*out = describe(p, sp->settings, only)) == NULL)
@@ -216,4 +218,15 @@ void config_adopted(broker *b, plugin *p)
     if (dropped && bay__state_set_settings(b->state, p->id, kept, &e) != 0)
         bay__log(BAY_LOG_ERROR, p->id, "settings no version declares are kept: %s", e.message);
     json_decref(kept);
+}
+
+void config_resend(broker *b, plugin *p)
+{
+    bay__state_plugin *sp = bay__state_find(b->state, p->id);
+    json_t *all = json_array();
+    for (void *it = json_object_iter(p->m->settings); all && it; it = json_object_iter_next(p->m->settings, it))
+        json_array_append_new(all, json_string(json_object_iter_key(it)));
+    if (sp && all)
+        tell(b, p, sp->settings, all, false);
+    json_decref(all);
 }

@@ -20,6 +20,10 @@ int config_command(broker *b, plugin *p, const bay_value *args, bay_value **out,
 /* config_changes tells whether args would change settings (so an admin must ask). */
 bool config_changes(const bay_value *args);
 
+/* config_resend has p's serving worker, which was loaded with settings
+ * changed since, hear them all (on_settings, every key as changed). */
+void config_resend(broker *b, plugin *p);
+
 /* config_adopted drops the values p's settings hold that its manifest (a
  * new version's) no longer declares or that no longer fit, saying so. */
 void config_adopted(broker *b, plugin *p);

@@ -881,10 +881,13 @@ static uint64_t send_load(broker *b, plugin *p, const bay__manifest *m, conn *c)
 
 void lifecycle_worker_ready(broker *b, plugin *p, conn *c)
 {
-    if (c == p->worker)
+    if (c == p->worker) {
         p->life.load_id = send_load(b, p, p->m, c);
-    else if (c == p->other_worker && p->life.reload == RELOAD_STARTING && p->life.next)
+        p->life.settings_sent = p->settings_changes;
+    } else if (c == p->other_worker && p->life.reload == RELOAD_STARTING && p->life.next) {
         p->life.other_load_id = send_load(b, p, p->life.next, c);
+        p->life.other_settings_sent = p->settings_changes;
+    }
 }
 
 static void withdraw_one(const char *name, void *user)
@@ -982,6 +985,8 @@ void lifecycle_load_answer(broker *b, plugin *p, const bay__frame *f)
         start_serving(p);
         loaded_version(b, p);
         set_state(b, p, PS_LOADED, NULL);
+        if (p->life.settings_sent != p->settings_changes) /* changed while it loaded */
+            config_resend(b, p);
         lifecycle_settle(b, p);
         return;
     }
@@ -1034,6 +1039,8 @@ static int switch_over(broker *b, plugin *p, bay_error *err)
     p->life.next = NULL;
     start_serving(p);
     loaded_version(b, p);
+    if (p->life.other_settings_sent != p->settings_changes) /* changed while the new worker loaded */
+        config_resend(b, p);
     p->life.reload = RELOAD_DRAINING;
     p->life.other_deadline_ms = bay__now_ms() + b->opt.drain_timeout_ms;
     fastpath_retire(b, p, p->other_worker);

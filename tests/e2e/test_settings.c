@@ -2,6 +2,7 @@
  * bad values refused, secrets never shown, values kept across restarts and versions; on_install, on_update and
  * on_uninstall run when they should, and a failing on_update stops the update. */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -244,6 +245,32 @@ Test(settings, on_install_runs_once_on_update_with_the_version_before_and_a_fail
     cr_assert_eq(set_by_host("fail_update", "false", &e), 0, "%s", e.message);
     cr_assert_eq(h_command(c, "reload", "test/settings", &e), 0, "%s", e.message);
     cr_assert_str_eq(hooks(), "on_update(1.1.0)");
+}
+
+/* reload_main reloads test/settings from a connection of its own; arg: where its code goes. */
+static void *reload_main(void *arg)
+{
+    bay_conn *own = h_connect(&h, "test-settings-reload");
+    bay_error e;
+    *(int *)arg = h_command(own, "reload", "test/settings", &e);
+    bay_close(own);
+    return NULL;
+}
+
+Test(settings, a_setting_changed_while_a_new_version_loads_reaches_it)
+{
+    h_edit_file(manifest(), "\"version\": \"1.0.0\"", "\"version\": \"1.1.0\", \"config\": {\"update_ms\": 1500}");
+    int rc = -1;
+    pthread_t reloader;
+    cr_assert_eq(pthread_create(&reloader, NULL, reload_main, &rc), 0);
+    cr_assert(h_wait_log(&h, "starts version 1.1.0 beside worker"));
+    bay_error e;
+    cr_assert_eq(set_by_host("greeting", "\"Late\"", &e), 0, "%s", e.message);
+    pthread_join(reloader, NULL);
+    cr_assert_eq(rc, 0);
+    cr_assert_str_eq(hooks(), "on_update(1.0.0)", "the new version serves");
+    struct wanted late = {"greeting", "\"Late\""};
+    cr_assert(h_wait_until(reads, &late, H_WAIT_MS), "the new version reads %s", setting("greeting"));
 }
 
 Test(settings, a_new_version_dropping_or_retyping_a_setting_says_what_became_of_its_value)

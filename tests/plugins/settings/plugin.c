@@ -2,6 +2,7 @@
  * (in memory and in its store), and fails on_update when its fail_update setting says so. */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <plugbay/plugin.h>
 
@@ -83,6 +84,9 @@ static int on_update(bay_invocation *call, const bay_value *args, bay_value **re
         return rc;
     snprintf(what, sizeof what, "on_update(%s)", from);
     rc = ran(call, what);
+    /* The manifest's config "update_ms": on_update takes that long (a test's window). */
+    for (int64_t ms = bay_value_int(bay_map_get(bay_plugin_config(), "update_ms")); ms > 0; ms -= 10)
+        nanosleep(&(struct timespec){.tv_nsec = 10000000}, NULL);
     if (rc == 0 && bay_value_bool(bay_plugin_setting("fail_update")))
         return bay_call_error(call, BAY_EPLUGIN, "cannot migrate from %s: told to fail", from);
     return rc;
