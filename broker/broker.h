@@ -117,11 +117,19 @@ typedef struct waiter {
     struct waiter *next;
 } waiter;
 
+/* A timer of a serving plugin (timer.c's; route.c clears running when a tick ends). */
 typedef struct plugin_timer {
-    const bay__timer_decl *decl;
+    const bay__timer_decl *decl; /* the manifest's, or own */
+    bay__timer_decl own;         /* a timer set at run time: its name and function (owned) */
     int64_t next_ms; /* when it fires next */
     bool running;    /* its previous tick has not returned */
+    bool removed;    /* removed while its tick ran: freed once that tick ends */
 } plugin_timer;
+
+typedef struct plugin_timers {
+    plugin_timer **v;
+    size_t n;
+} plugin_timers;
 
 /* A reload of a loaded plugin starts its new worker beside the serving one
  * (RELOAD_STARTING: other_worker is the new one), switches new calls to it
@@ -147,7 +155,7 @@ typedef struct plugin_life {
     int64_t restart_at_ms; /* scheduled restart, 0 when none */
     bool no_restart;       /* its failure is not a crash worth restarting (load error) */
     waiter *waiters;       /* requests answered when it settles */
-    plugin_timer *timers;  /* its manifest's timers, while loaded */
+    plugin_timers timers;  /* its timers, while loaded (timer.c) */
     bay__manifest *next;   /* plugin.json as reload read it again: taken once its worker is gone, or at the
                             * switch to the worker a reload of a loaded plugin starts beside the old; or NULL */
     reload_phase reload;   /* where a reload of a loaded plugin is (other_worker's part) */
@@ -155,7 +163,7 @@ typedef struct plugin_life {
     uint64_t other_load_id;   /* id of the COMMAND load in flight to other_worker */
     uint64_t other_unload_id; /* id of the COMMAND unload in flight to other_worker */
     int64_t other_deadline_ms; /* draining: when the old worker is killed (drain timeout, then its exit) */
-    plugin_timer *old_timers; /* the old worker's timers, which its ticks in flight still point to, until it is gone */
+    plugin_timers old_timers; /* the old worker's timers, which its ticks in flight still point to, until it is gone */
     bool folder_gone;      /* installed, and its folder left the plugins folder: it loads no more until back */
     uint64_t settings_sent, other_settings_sent; /* settings_changes when each worker's COMMAND load went */
 } plugin_life;

@@ -9,6 +9,7 @@
 #include "route.h"
 #include "setting.h"
 #include "supervise.h"
+#include "timer.h"
 #include "watch.h"
 
 #include <stdio.h>
@@ -338,8 +339,7 @@ static void adopt(broker *b, plugin *p, bay__manifest *m)
     bay__log(BAY_LOG_INFO, p->id, "manifest read again: version %s (was %s)", m->version, p->m->version);
     bay__manifest_free(p->m);
     p->m = m;
-    free(p->life.timers);
-    p->life.timers = NULL;
+    timers_clear(&p->life.timers);
     put_in_load_order(b, false);
 }
 
@@ -442,11 +442,11 @@ static void plugin_free(plugin *p)
         close(p->proc.out_fd);
     if (p->other.out_fd >= 0)
         close(p->other.out_fd);
-    free(p->life.old_timers);
+    timers_clear(&p->life.old_timers);
     bay__manifest_free(p->m);
     bay__manifest_free(p->life.next);
     bay_value_free(p->proc.refused);
-    free(p->life.timers);
+    timers_clear(&p->life.timers);
     free(p->id);
     free(p);
 }
@@ -965,10 +965,7 @@ static void start_serving(plugin *p)
 {
     int64_t now = bay__now_ms();
     supervise_loaded(p);
-    free(p->life.timers);
-    p->life.timers = calloc(p->m->ntimers ? p->m->ntimers : 1, sizeof *p->life.timers);
-    for (size_t i = 0; p->life.timers && i < p->m->ntimers; i++)
-        p->life.timers[i] = (plugin_timer){&p->m->timers[i], now + p->m->timers[i].interval_ms, false};
+    timers_start(p, now);
 }
 
 void lifecycle_load_answer(broker *b, plugin *p, const bay__frame *f)
@@ -1032,9 +1029,7 @@ static int switch_over(broker *b, plugin *p, bay_error *err)
         return rc;
     }
     supervise_swap(p);
-    free(p->life.old_timers); /* the old worker's timer ticks in flight point into them until it is gone */
-    p->life.old_timers = p->life.timers;
-    p->life.timers = NULL;
+    timers_retire(p); /* the old worker's timer ticks in flight point into them until it is gone */
     adopt(b, p, p->life.next);
     p->life.next = NULL;
     start_serving(p);
@@ -1090,8 +1085,7 @@ static void other_gone(broker *b, plugin *p, const char *why)
     fastpath_worker_gone(b, p, p->worker ? p->worker->session : 0, why);
     if (c)
         conn_close(b, c);
-    free(p->life.old_timers);
-    p->life.old_timers = NULL;
+    timers_clear(&p->life.old_timers);
     char msg[sizeof p->life.reason + 200];
     if (was == RELOAD_STARTING) {
         bay__manifest_free(p->life.next);
@@ -1337,18 +1331,7 @@ int64_t lifecycle_tick(broker *b, int64_t now)
             }
             due = p->life.unload_deadline_ms;
         } else if (p->life.state == PS_LOADED) {
-            for (size_t t = 0; p->life.timers && t < p->m->ntimers; t++) {
-                plugin_timer *tm = &p->life.timers[t];
-                if (tm->running)
-                    continue;
-                if (now >= tm->next_ms) {
-                    int64_t iv = tm->decl->interval_ms;
-                    tm->next_ms += ((now - tm->next_ms) / iv + 1) * iv; /* skip ticks missed while running */
-                    route_timer_tick(b, p, tm);
-                }
-                if (due == 0 || tm->next_ms < due)
-                    due = tm->next_ms;
-            }
+            due = timers_tick(b, p, now);
         }
         if (due && (next == 0 || due < next))
             next = due;

@@ -7,6 +7,7 @@
 #include "incoming.h"
 #include "lifecycle.h"
 #include "loop.h"
+#include "manage.h"
 #include "provide.h"
 #include "route.h"
 #include "supervise.h"
@@ -48,7 +49,7 @@ static void worker_command(broker *b, conn *c, const bay__frame *f)
 {
     if (c->plugin && strcmp(f->name, "refused") == 0)
         supervise_refused(b, c->plugin, f);
-    else
+    else if (!manage_command(b, c, f))
         fastpath_worker_command(b, c, f);
 }
 

@@ -76,7 +76,8 @@ void bay__run_call(bay__job *j)
     int64_t timeout_ms = j->f.timeout_ms < INT32_MAX ? j->f.timeout_ms : INT32_MAX; /* ~24 days at most */
     c->deadline_ns = timeout_ms > 0 ? j->received_ns + timeout_ms * 1000000 : 0;
     bool settings = strcmp(c->name, BAY_HOOK_SETTINGS) == 0; /* plugbayd's, not an extension point */
-    c->function = settings ? "on_settings" : bay_value_str(bay_map_get(bay__w.functions, c->name), NULL);
+    const char *set = bay_value_str(bay_map_get(bay__w.timers, c->name), NULL); /* a timer set at run time */
+    c->function = settings ? "on_settings" : set ? set : bay_value_str(bay_map_get(bay__w.functions, c->name), NULL);
     c->code = 0;
     c->message[0] = '\0';
     if (refuse(j))

@@ -92,9 +92,16 @@ void bay_plugin_log(int level, const char *fmt, ...)
         bay__worker_warn("(log not sent: %s) %s", bay_strerror(rc), text);
 }
 
-/* take_reply turns the RESULT or ERROR j answering bay_plugin_call(name) into
- * its return value: *result, or err. */
-static int take_reply(const bay__job *j, const char *name, bay_value **result, bay_error *err)
+/* A request of the plugin to plugbayd: a CALL (bay_plugin_call) or a COMMAND (plugin.h's timers and plugins):
+ * what it is called in messages ("bay_plugin_call(\"greet\")"). */
+typedef struct request {
+    int type;         /* BAY_F_CALL or BAY_F_COMMAND */
+    const char *name; /* the extension point or command */
+    const char *api;  /* the plugin.h function asking */
+} request;
+
+/* take_reply turns the RESULT or ERROR j answering r into its return value: *result, or err. */
+static int take_reply(const bay__job *j, const request *r, bay_value **result, bay_error *err)
 {
     if (j->f.type == BAY_F_ERROR) {
         int code = j->f.code ? (int)j->f.code : BAY_EPROTO;
@@ -103,23 +110,23 @@ static int take_reply(const bay__job *j, const char *name, bay_value **result, b
     bay_error e;
     int rc = j->f.value ? bay__value_from_object(j->f.value, result, &e) : 0;
     if (rc)
-        return bay_error_set(err, rc, NULL, "bay_plugin_call(\"%s\"): the result: %s", name, e.message);
+        return bay_error_set(err, rc, NULL, "%s(\"%s\"): the result: %s", r->api, r->name, e.message);
     if (*result == NULL && (*result = bay_nil()) == NULL)
-        return bay_error_set(err, BAY_ENOMEM, NULL, "bay_plugin_call(\"%s\"): %s", name, bay_strerror(BAY_ENOMEM));
+        return bay_error_set(err, BAY_ENOMEM, NULL, "%s(\"%s\"): %s", r->api, r->name, bay_strerror(BAY_ENOMEM));
     return 0;
 }
 
-/* stopped fills err for a bay_plugin_call(name) that gives up because the
- * call cur it runs in stopped with code stop; what says what became of it. */
-static int stopped(bay_error *err, int stop, const char *name, const bay_invocation *cur, const char *what)
+/* stopped fills err for request r that gives up because the call cur it runs in stopped with code stop; what
+ * says what became of it. */
+static int stopped(bay_error *err, int stop, const request *r, const bay_invocation *cur, const char *what)
 {
-    return bay_error_set(err, stop, bay__w.id, "bay_plugin_call(\"%s\") %s: the call \"%s\" it runs in %s", name, what,
+    return bay_error_set(err, stop, bay__w.id, "%s(\"%s\") %s: the call \"%s\" it runs in %s", r->api, r->name, what,
                          cur->name, stop == BAY_ECANCELED ? "was cancelled" : "reached its deadline");
 }
 
 /* await waits for the reply to wait->id, serving the calls that arrive
  * meanwhile; cur is the call the plugin is running (NULL outside a call). */
-static int await(const bay__wait *wait, const char *name, int timeout_ms, const bay_invocation *cur, bay_value **result,
+static int await(const bay__wait *wait, const request *r, int timeout_ms, const bay_invocation *cur, bay_value **result,
                  bay_error *err)
 {
     int64_t until = bay__now_ns() + ((int64_t)timeout_ms + BAY_CALL_GRACE_MS) * 1000000;
@@ -132,7 +139,7 @@ static int await(const bay__wait *wait, const char *name, int timeout_ms, const 
             bay__job_done(j);
             continue;
         }
-        int rc = take_reply(j, name, result, err);
+        int rc = take_reply(j, r, result, err);
         bay__job_done(j);
         return rc;
     }
@@ -140,9 +147,33 @@ static int await(const bay__wait *wait, const char *name, int timeout_ms, const 
     bay__frame cancel = {.type = BAY_F_CANCEL, .id = wait->id, .code = stop ? stop : BAY_ETIMEDOUT};
     bay__wire_send(bay__w.sock, &cancel, NNG_FLAG_NONBLOCK);
     if (stop)
-        return stopped(err, stop, name, cur, "abandoned");
-    return bay_error_set(err, BAY_ETIMEDOUT, NULL, "bay_plugin_call(\"%s\"): no answer from plugbayd within %lld ms",
-                         name, (long long)timeout_ms + BAY_CALL_GRACE_MS);
+        return stopped(err, stop, r, cur, "abandoned");
+    return bay_error_set(err, BAY_ETIMEDOUT, NULL, "%s(\"%s\"): no answer from plugbayd within %lld ms", r->api,
+                         r->name, (long long)timeout_ms + BAY_CALL_GRACE_MS);
+}
+
+/* ask sends request r with args (borrowed; NULL: none) to plugbayd and waits for its answer (*result, which
+ * the plugin frees) within timeout_ms (0: the remaining time of the call it runs in, or 5 s). */
+static int ask(const request *r, const bay_value *args, int timeout_ms, bay_value **result, bay_error *err)
+{
+    const bay_invocation *cur = bay__w.calls;
+    int stop = cur ? bay__call_stop_code(cur) : 0;
+    if (stop)
+        return stopped(err, stop, r, cur, "not sent");
+    if (timeout_ms == 0)
+        timeout_ms = cur && cur->deadline_ns ? bay_call_remaining_ms(cur) : BAY_CALL_DEFAULT_TIMEOUT_MS;
+
+    bay__wait wait;
+    bay__queue_expect(&wait, ++bay__w.next_call_id);
+    bay__frame f = {.type = r->type, .id = wait.id, .name = r->name, .timeout_ms = timeout_ms};
+    int rc = bay__worker_send(NULL, &f, args);
+    if (rc)
+        rc = bay_error_set(err, rc, bay__w.id, "%s(\"%s\"): %s", r->api, r->name,
+                           rc == BAY_EINVAL ? "the arguments do not fit in one frame" : bay_strerror(rc));
+    else
+        rc = await(&wait, r, timeout_ms, cur, result, err);
+    bay__queue_forget(&wait);
+    return rc;
 }
 
 int bay_plugin_call(const char *name, const bay_value *args, int timeout_ms, bay_value **result, bay_error *err)
@@ -155,22 +186,13 @@ int bay_plugin_call(const char *name, const bay_value *args, int timeout_ms, bay
                              "bay_plugin_call(\"%s\"): needs an extension point name, an args array (or NULL), "
                              "timeout_ms >= 0 and a place for the result",
                              name ? name : "(null)");
-    const bay_invocation *cur = bay__w.calls;
-    int stop = cur ? bay__call_stop_code(cur) : 0;
-    if (stop)
-        return stopped(err, stop, name, cur, "not sent");
-    if (timeout_ms == 0)
-        timeout_ms = cur && cur->deadline_ns ? bay_call_remaining_ms(cur) : BAY_CALL_DEFAULT_TIMEOUT_MS;
+    return ask(&(request){BAY_F_CALL, name, "bay_plugin_call"}, args, timeout_ms, result, err);
+}
 
-    bay__wait wait;
-    bay__queue_expect(&wait, ++bay__w.next_call_id);
-    bay__frame f = {.type = BAY_F_CALL, .id = wait.id, .name = name, .timeout_ms = timeout_ms};
-    int rc = bay__worker_send(NULL, &f, args);
-    if (rc)
-        rc = bay_error_set(err, rc, bay__w.id, "bay_plugin_call(\"%s\"): %s", name,
-                           rc == BAY_EINVAL ? "the arguments do not fit in one frame" : bay_strerror(rc));
-    else
-        rc = await(&wait, name, timeout_ms, cur, result, err);
-    bay__queue_forget(&wait);
+int bay__plugin_command(const char *api, const char *name, const bay_value *args, bay_value **result, bay_error *err)
+{
+    bay_value *ignored = NULL;
+    int rc = ask(&(request){BAY_F_COMMAND, name, api}, args, 0, result ? result : &ignored, err);
+    bay_value_free(ignored);
     return rc;
 }

@@ -68,6 +68,8 @@ typedef struct bay__worker {
     bay__plugin_info info;
     const bay_value *functions; /* map: call name -> function name */
     bay_value *settings;     /* the plugin's settings (a map), from COMMAND load, then from each hook:settings */
+    bay_value *timers;       /* map: "timer:NAME" -> function, of the timers the plugin set at run time */
+    bay_value *pending_timers; /* array of timer.set args asked during load, sent once the load answered */
     bool loaded;
     uint64_t next_call_id;   /* ids of the CALLs this worker sends; main thread only */
     atomic_llong busy_since_ns; /* when the main thread started its current job; 0 = idle */
@@ -114,6 +116,12 @@ int bay__worker_send(bay__chan *to, bay__frame *f, const bay_value *v);
  * does not answer, without waiting: for the I/O thread's reports, which must
  * never block it. Returns 0 or the code bay__worker_send would. */
 int bay__worker_tell(const char *name, const bay_value *args);
+
+/* bay__plugin_command sends plugbayd COMMAND name with args (borrowed; NULL:
+ * none) for plugin.h's function api, serving calls that arrive meanwhile,
+ * and waits for its answer: 0 with *result (the caller frees it; NULL: not
+ * wanted), or the code with err. */
+int bay__plugin_command(const char *api, const char *name, const bay_value *args, bay_value **result, bay_error *err);
 
 /* bay__worker_error answers request id of the broker (to NULL) or of fast
  * channel to with an ERROR naming this plugin. Returns code. */

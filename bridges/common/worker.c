@@ -3,6 +3,7 @@
 #include "fastpath.h"
 #include "hook.h"
 #include "io.h"
+#include "manage.h"
 #include "sandbox.h"
 #include "store.h"
 
@@ -139,6 +140,7 @@ static void run_load(bay__job *j)
     if (rc == 0) {
         bay__w.loaded = true;
         bay__worker_result(NULL, id, NULL);
+        bay__timers_after_load();
         return;
     }
     if (err.message[0] == '\0')
@@ -263,5 +265,6 @@ int bay__worker_main(const bay__bridge *bridge)
     bay__io_stop(BAY_UNLOAD_LINGER_MS);
     bay_value_free(bay__w.load_args);
     bay_value_free(bay__w.settings);
+    bay_value_free(bay__w.timers);
     return 0;
 }

@@ -153,6 +153,43 @@ int bay_store_keys(const char *prefix, bay_value **out, bay_error *err);
  * the store's own and refused. */
 int bay_store_sql(const char *sql, const bay_value *params, bay_value **out, bay_error *err);
 
+/* Timers at run time: besides its manifest's "timers", a plugin sets its
+ * own while it runs (plugbayd calls function every interval_ms, never two
+ * ticks of one timer at once, at most 64 timers a plugin). They last while
+ * its worker runs: set them again in on_load. During on_load a timer is
+ * checked here and set once the load ended (a refusal then is logged). */
+
+/* bay_timer_set sets timer name (1 to 128 of A-Z a-z 0-9 _ . : -) to call
+ * the plugin's function every interval_ms (1 to 86400000), its first tick
+ * one interval from now; a timer of that name (the manifest's too) moves to
+ * the new interval and function. BAY_EINVAL (a bad name or interval, a
+ * function the plugin does not have), BAY_EBUSY (64 timers already). */
+int bay_timer_set(const char *name, int64_t interval_ms, const char *function, bay_error *err);
+
+/* bay_timer_remove stops timer name (a tick running ends as it would); BAY_ENOENT when there is none. */
+int bay_timer_remove(const char *name, bay_error *err);
+
+/* bay_timer_list returns in a new *out an array of the plugin's timers:
+ * {name, interval_ms, function, next_in_ms, running, set_at_run_time}. */
+int bay_timer_list(bay_value **out, bay_error *err);
+
+/* Managing plugins: with permission plugins.manage (every plugin) or
+ * plugins.manage:PATTERN (one id, or a prefix ending in '*', as call:
+ * patterns), a plugin lists, loads, unloads and reloads others; it may
+ * always unload or reload itself. Each answers at
+ * once with the plugin's {id, version, state, reason}, the load or drain
+ * going on after (so a plugin unloading itself is not waiting on itself).
+ * BAY_EPERM when not granted, BAY_ENOENT for an unknown plugin, and the
+ * lifecycle's own refusals (BAY_EBUSY: others depend on it, ...). */
+
+/* bay_plugins_list returns in a new *out an array of {id, version, state,
+ * reason} of itself and each plugin it may manage. */
+int bay_plugins_list(bay_value **out, bay_error *err);
+
+/* bay_plugins_manage runs what ("load", "unload" or "reload") on plugin id;
+ * *out (when not NULL) gets a new {id, version, state, reason}. */
+int bay_plugins_manage(const char *what, const char *id, bay_value **out, bay_error *err);
+
 /* Hooks: optional functions of the plugin that the worker calls, when the
  * plugin defines them, with the signature of bay_plugin_fn (in C, listed in
  * BAY_PLUGIN by these names; in other languages, functions by these names).
