@@ -94,11 +94,14 @@ bool manage_command(broker *b, conn *c, const bay__frame *f)
     static const char *const names[] = {"timer.set", "timer.remove", "timer.list", "plugins.list", "plugins.load",
                                         "plugins.unload", "plugins.reload", NULL};
     plugin *p = c->plugin;
-    if (p == NULL || !bay__strv_has(names, f->name) || c != p->worker)
+    if (p == NULL || !bay__strv_has(names, f->name))
         return false;
     bay_value *args = NULL, *out = NULL;
     bay_error err;
-    int rc = f->value ? bay__value_from_object(f->value, &args, &err) : 0;
+    int rc = c != p->worker ? bay_error_set(&err, BAY_ESTATE, p->id, "%s: this worker is being replaced by a reload: "
+                                            "only the serving one sets timers or manages plugins", p->id)
+             : f->value     ? bay__value_from_object(f->value, &args, &err)
+                            : 0;
     if (rc == 0)
         rc = timers ? timer(b, p, f->name, args, &out, &err) : plugins(b, p, f->name, args, &out, &err);
     if (others && strcmp(f->name, "plugins.list") != 0)

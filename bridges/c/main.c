@@ -143,10 +143,11 @@ static void c_unload(void)
     loaded = NULL;
 }
 
-/* c_has finds a hook among a native plugin's exports; a binding of a library has none. */
+/* c_has finds a function (a hook, a timer's) among a native plugin's exports, on_load running or done; a
+ * binding of a library has none. */
 static bool c_has(const char *function)
 {
-    return loaded == &native && find_export(function) != NULL;
+    return plugin.def != NULL && find_export(function) != NULL;
 }
 
 static const bay__bridge c_bridge = {
