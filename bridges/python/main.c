@@ -140,12 +140,31 @@ static int py_load(const bay__plugin_info *p, const char *const *functions, bay_
     return rc;
 }
 
+/* callable_global returns the entry module's global name when it is callable
+ * (borrowed), else NULL; it reads the module's dict, so no plugin code runs. */
+static PyObject *callable_global(const char *name)
+{
+    PyObject *fn = plugin.module ? PyDict_GetItemString(PyModule_GetDict(plugin.module), name) : NULL;
+    return fn && PyCallable_Check(fn) ? fn : NULL;
+}
+
+/* function_of returns the function call runs (borrowed): one the manifest
+ * names, as load found it, or another the module defines now (a hook); NULL
+ * when it has none. */
+static PyObject *function_of(const char *function)
+{
+    for (size_t i = 0; i < plugin.nfns; i++)
+        if (strcmp(plugin.fns[i].name, function) == 0)
+            return plugin.fns[i].fn;
+    return callable_global(function);
+}
+
 static int py_call(const char *function, bay_invocation *call, const bay_value *args, bay_value **result)
 {
-    PyObject *fn = NULL;
-    for (size_t i = 0; i < plugin.nfns && fn == NULL; i++)
-        if (strcmp(plugin.fns[i].name, function) == 0)
-            fn = plugin.fns[i].fn; /* load found every function the manifest names */
+    PyObject *fn = function_of(function);
+    if (fn == NULL)
+        return bay_call_error(call, BAY_EPLUGIN, "%s no longer defines function \"%s\"", pyb_plugin->entry,
+                              function);
     bay_invocation *outer = pyb_api_enter(call);
     pyb_memcap_reset();
     PyObject *pargs = pyb_args_to_python(args);
@@ -173,6 +192,11 @@ static void py_unload(void)
     close_plugin();
 }
 
+static bool py_has(const char *function)
+{
+    return function_of(function) != NULL;
+}
+
 static void py_interrupt(void)
 {
     pyb_api_interrupt();
@@ -183,6 +207,7 @@ static const bay__bridge python_bridge = {
     .load = py_load,
     .call = py_call,
     .unload = py_unload,
+    .has = py_has,
     .interrupt = py_interrupt,
 };
 
