@@ -1,6 +1,8 @@
 """tests/plugins/python/settings/main.py — python/settings: reads its settings through plugbay and keeps what on_settings saw."""
 import plugbay
 
+on_uninstall = None  # no hook: None is allowed where a function would be
+
 seen = {}  # "heard": what the last on_settings got: [settings, changed, "dict list" when of those types]
 
 
