@@ -52,11 +52,13 @@ static int fail(bay_error *err, int code, const char *fmt, ...)
 static int sqlite_fail(int rc, const char *what, bay_error *err)
 {
     const char *msg = st.db ? sqlite3_errmsg(st.db) : sqlite3_errstr(rc);
+    if (st.refusal[0]) /* SQLite says SQLITE_AUTH, or SQLITE_ERROR for a function */
+        return fail(err, BAY_EPERM, "%s: %s", what, st.refusal);
     switch (rc & 0xff) {
     case SQLITE_FULL:
         return fail(err, BAY_ENOSPC, "storage is full: limits.storage_mb is %lld MiB", (long long)st.quota_mb);
     case SQLITE_AUTH:
-        return fail(err, BAY_EPERM, "%s: %s", what, st.refusal[0] ? st.refusal : msg);
+        return fail(err, BAY_EPERM, "%s: %s", what, msg);
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
         return fail(err, BAY_EBUSY, "%s: the database stayed locked for 5 s (another worker of the plugin, during a "
@@ -551,7 +553,6 @@ static int sql_run(const void *in, bay_value **out, bay_error *err)
     sqlite3_stmt *s = NULL;
     const char *tail = NULL;
     st.plugin_sql = true;
-    st.refusal[0] = '\0';
     int rc = sqlite3_prepare_v2(st.db, q->sql, -1, &s, &tail);
     if (rc != SQLITE_OK)
         rc = sqlite_fail(rc, "bay_store_sql", err);
@@ -566,6 +567,7 @@ static int sql_run(const void *in, bay_value **out, bay_error *err)
         rc = rows ? collect(s, rows, err) : fail(err, BAY_ENOMEM, "bay_store_sql: out of memory");
     sqlite3_finalize(s);
     st.plugin_sql = false;
+    st.refusal[0] = '\0';
     return bay__value_settle(rows, rc, out);
 }
 
