@@ -30,7 +30,7 @@ static struct {
     sqlite3 *db;        /* NULL until the first storage call */
     int64_t quota_mb;   /* limits.storage_mb */
     bool hook;          /* inside bay__store_begin .. bay__store_end */
-    bool hook_lost;     /* SQLite rolled the hook's transaction back after an error */
+    int hook_lost;      /* the code of the call after which SQLite rolled the hook's transaction back, or 0 */
     bool plugin_sql;    /* the statement being prepared or run is the plugin's: the authorizer judges it */
     char refusal[300];  /* why the authorizer refused the plugin's statement */
 } st;
@@ -240,6 +240,15 @@ static int open_db(bay_error *err)
 
 /* ---- one call ------------------------------------------------------------ */
 
+/* lost refuses a storage call (and the commit) of a hook whose transaction
+ * SQLite rolled back after a call failed with st.hook_lost (SQLITE_FULL,
+ * SQLITE_BUSY and I/O errors may end the whole transaction). */
+static int lost(bay_error *err)
+{
+    return fail(err, st.hook_lost, "the hook's storage transaction was rolled back after a call failed with %s: "
+                "nothing the hook wrote is kept", bay_errname(st.hook_lost));
+}
+
 /* A storage call's body, run by run_call with its own arguments. */
 typedef int (*store_op)(const void *in, bay_value **out, bay_error *err);
 
@@ -251,17 +260,16 @@ static int run_call(store_op op, const void *in, bay_value **out, bay_error *err
     int rc = open_db(err);
     if (rc)
         return rc;
-    if (st.hook_lost)
-        return fail(err, BAY_EIO, "the hook's storage transaction was rolled back after an earlier error; nothing "
-                    "more is stored until the hook returns");
     if (!st.hook)
         return op(in, out, err);
+    if (st.hook_lost)
+        return lost(err);
     if ((rc = exec("SAVEPOINT bay_call")) != SQLITE_OK)
         return sqlite_fail(rc, "SAVEPOINT", err);
     rc = op(in, out, err);
     if (rc && !sqlite3_get_autocommit(st.db))
         exec("ROLLBACK TO bay_call");
-    st.hook_lost = sqlite3_get_autocommit(st.db);
+    st.hook_lost = sqlite3_get_autocommit(st.db) ? rc : 0;
     if (!st.hook_lost)
         exec("RELEASE bay_call");
     return rc;
@@ -599,7 +607,7 @@ int bay__store_begin(bay_error *err)
     if ((rc = exec("BEGIN IMMEDIATE")) != SQLITE_OK)
         return sqlite_fail(rc, "BEGIN IMMEDIATE", err);
     st.hook = true;
-    st.hook_lost = false;
+    st.hook_lost = 0;
     return 0;
 }
 
@@ -609,7 +617,7 @@ int bay__store_end(bool commit, bay_error *err)
         return 0;
     st.hook = false;
     if (st.hook_lost)
-        return commit ? fail(err, BAY_EIO, "the hook's storage transaction was rolled back after an error") : 0;
+        return commit ? lost(err) : 0;
     int rc = exec(commit ? "COMMIT" : "ROLLBACK");
     if (rc == SQLITE_OK)
         return 0;
