@@ -47,6 +47,15 @@ static int fail(bay_error *err, int code, const char *fmt, ...)
     return bay_error_set(err, code, bay_plugin_id(), "%s: %s", bay_plugin_id(), text);
 }
 
+/* call_stop returns why the call in hand must stop (bay_call_cancelled), or 0 (also outside a call). */
+static int call_stop(void)
+{
+    pthread_mutex_lock(&bay__w.lock);
+    int stop = bay__w.calls ? bay_call_cancelled(bay__w.calls) : 0;
+    pthread_mutex_unlock(&bay__w.lock);
+    return stop;
+}
+
 /* sqlite_fail maps SQLite's result rc (of what, such as "bay_store_sql") to
  * a plugbay code and fills err with SQLite's own words. */
 static int sqlite_fail(int rc, const char *what, bay_error *err)
@@ -57,8 +66,6 @@ static int sqlite_fail(int rc, const char *what, bay_error *err)
     switch (rc & 0xff) {
     case SQLITE_FULL:
         return fail(err, BAY_ENOSPC, "storage is full: limits.storage_mb is %lld MiB", (long long)st.quota_mb);
-    case SQLITE_AUTH:
-        return fail(err, BAY_EPERM, "%s: %s", what, msg);
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
         return fail(err, BAY_EBUSY, "%s: the database stayed locked for 5 s (another worker of the plugin, during a "
@@ -66,7 +73,7 @@ static int sqlite_fail(int rc, const char *what, bay_error *err)
     case SQLITE_NOMEM:
         return fail(err, BAY_ENOMEM, "%s: out of memory", what);
     case SQLITE_INTERRUPT: {
-        int stop = bay__w.calls ? bay_call_cancelled(bay__w.calls) : 0;
+        int stop = call_stop();
         return fail(err, stop ? stop : BAY_ECANCELED, "%s: stopped: the call was cancelled or its deadline passed",
                     what);
     }
@@ -159,10 +166,7 @@ static int authorize(void *ud, int action, const char *a1, const char *a2, const
 static int progress(void *ud)
 {
     (void)ud;
-    pthread_mutex_lock(&bay__w.lock);
-    int stop = bay__w.calls ? bay_call_cancelled(bay__w.calls) : 0;
-    pthread_mutex_unlock(&bay__w.lock);
-    return stop;
+    return call_stop();
 }
 
 /* ---- opening ------------------------------------------------------------- */
