@@ -382,6 +382,17 @@ static int kv_keys(const void *in, bay_value **out, bay_error *err)
     return bay__value_settle(keys, rc, out);
 }
 
+/* readable refuses a packed value bay_store_get could not unpack (containers
+ * nested deeper than the msgpack decoder goes), before it is stored. */
+static int readable(const put_in *p, bay_error *err)
+{
+    bay_value *back = NULL;
+    char why[200] = "";
+    int rc = bay_value_unpack(p->packed, p->len, &back, why, sizeof why);
+    bay_value_free(back);
+    return rc ? fail(err, BAY_EINVAL, "bay_store_put(\"%s\"): the value could not be read back: %s", p->key, why) : 0;
+}
+
 int bay_store_get(const char *key, bay_value **out, bay_error *err)
 {
     *out = NULL;
@@ -404,7 +415,7 @@ int bay_store_put(const char *key, const bay_value *value, bay_error *err)
     if (p.len > BAY_STORE_VALUE_MAX)
         rc = fail(err, BAY_EINVAL, "bay_store_put(\"%s\"): the value packs to %zu bytes, over the limit of %d (1 MiB)",
                   key, p.len, BAY_STORE_VALUE_MAX);
-    else
+    else if ((rc = readable(&p, err)) == 0)
         rc = run_call(kv_put, &p, NULL, err);
     free(packed);
     return rc;

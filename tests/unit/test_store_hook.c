@@ -1,4 +1,4 @@
-/* tests/unit/test_store_hook.c — the store's hook transaction and call deadline (bridges/common/store.c) on a real SQLite file. */
+/* tests/unit/test_store_hook.c — the store (bridges/common/store.c) on a real SQLite file: hook transactions, call deadlines, values it cannot keep. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,4 +147,20 @@ Test(store_hook, a_full_store_inside_a_hook_loses_the_hooks_transaction_and_says
     cr_expect(!has("k0"));
     cr_expect(!has("after"));
     cr_expect(has("before"), "the store serves on after the hook");
+}
+
+Test(store_hook, a_value_nested_too_deep_to_read_back_is_refused_at_put)
+{
+    bay_value *v = bay_int(1);
+    for (int i = 0; i < 40; i++) {
+        bay_value *a = bay_array();
+        bay_array_push(a, v);
+        v = a;
+    }
+    bay_error err;
+    cr_assert_eq(bay_store_put("deep", v, &err), BAY_EINVAL);
+    cr_expect(strstr(err.message, "test/hook: bay_store_put(\"deep\"): the value could not be read back: "),
+              "message: %s", err.message);
+    cr_expect(!has("deep"));
+    bay_value_free(v);
 }
