@@ -1,6 +1,7 @@
 /* bridges/common/store.c — the plugin's storage (plugin.h): a key-value table and SQL on one SQLite database per plugin. */
 #include "store.h"
 
+#include "clock.h"
 #include "send.h"
 
 #include <pthread.h>
@@ -24,6 +25,8 @@
 #define BAY_STORE_SQL_MAX (256 * 1024)
 /* How many virtual-machine steps pass between two looks at the call's deadline. */
 #define BAY_STORE_PROGRESS_STEPS 10000
+/* How long a statement waits for the database another worker of the plugin holds (during a reload). */
+#define BAY_STORE_BUSY_MS 5000
 
 /* The worker's one connection to its plugin's database (main thread only). */
 static struct {
@@ -68,8 +71,11 @@ static int sqlite_fail(int rc, const char *what, bay_error *err)
         return fail(err, BAY_ENOSPC, "storage is full: limits.storage_mb is %lld MiB", (long long)st.quota_mb);
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
-        return fail(err, BAY_EBUSY, "%s: the database stayed locked for 5 s (another worker of the plugin, during a "
-                    "reload, held it): %s", what, msg);
+        if (call_stop())
+            return fail(err, call_stop(), "%s: stopped waiting for the database, locked by another worker of the "
+                        "plugin: the call was cancelled or its deadline passed", what);
+        return fail(err, BAY_EBUSY, "%s: the database stayed locked for %d ms (another worker of the plugin, during "
+                    "a reload, held it): %s", what, BAY_STORE_BUSY_MS, msg);
     case SQLITE_NOMEM:
         return fail(err, BAY_ENOMEM, "%s: out of memory", what);
     case SQLITE_INTERRUPT: {
@@ -169,6 +175,22 @@ static int progress(void *ud)
     return call_stop();
 }
 
+/* busy is SQLite's busy handler: while another connection holds the
+ * database it waits, 5 ms at a time, up to BAY_STORE_BUSY_MS in all and no
+ * longer than the call it runs in may (a worker stuck past its call's
+ * deadline would be killed). Returns 1 to try again, 0 to give up (SQLITE_BUSY). */
+static int busy(void *ud, int tries)
+{
+    static int64_t since_ns;
+    (void)ud;
+    if (tries == 0)
+        since_ns = bay__now_ns();
+    if (call_stop() || bay__now_ns() - since_ns >= (int64_t)BAY_STORE_BUSY_MS * 1000000)
+        return 0;
+    sqlite3_sleep(5);
+    return 1;
+}
+
 /* ---- opening ------------------------------------------------------------- */
 
 /* exec runs the store's own sql (no rows wanted); returns SQLite's code. */
@@ -191,7 +213,7 @@ static int harden(void)
     sqlite3_limit(st.db, SQLITE_LIMIT_LENGTH, BAY_STORE_LENGTH_MAX);
     sqlite3_limit(st.db, SQLITE_LIMIT_SQL_LENGTH, BAY_STORE_SQL_MAX);
     sqlite3_extended_result_codes(st.db, 1);
-    sqlite3_busy_timeout(st.db, 5000);
+    sqlite3_busy_handler(st.db, busy, NULL);
     sqlite3_progress_handler(st.db, BAY_STORE_PROGRESS_STEPS, progress, NULL);
     return rc == SQLITE_OK ? sqlite3_set_authorizer(st.db, authorize, NULL) : rc;
 }

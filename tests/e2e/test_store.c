@@ -1,6 +1,7 @@
 /* tests/e2e/test_store.c — the plugin storage (bay_store_*) through test/store's worker: values, SQL, refusals, quota, lifetime. */
 #include <criterion/criterion.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,17 +40,26 @@ static void stop(void)
 
 TestSuite(store, .init = start, .fini = stop, .timeout = 180);
 
-/* call calls name with args (taken: freed here) and returns the code; *res (when res is not NULL) gets the result. */
-static int call(const char *name, bay_value *args, bay_value **res, bay_error *err)
+/* call_within calls name with args (taken: freed here) and a deadline of
+ * timeout_ms (0: the default), and returns the code; *res (when res is not
+ * NULL) gets the result. */
+static int call_within(const char *name, bay_value *args, int timeout_ms, bay_value **res, bay_error *err)
 {
     bay_value *out = NULL;
-    int rc = bay_call(c, name, args, NULL, &out, err);
+    bay_call_opts opts = {.timeout_ms = timeout_ms};
+    int rc = bay_call(c, name, args, &opts, &out, err);
     bay_value_free(args);
     if (res)
         *res = out;
     else
         bay_value_free(out);
     return rc;
+}
+
+/* call calls name as call_within does, with the default deadline. */
+static int call(const char *name, bay_value *args, bay_value **res, bay_error *err)
+{
+    return call_within(name, args, 0, res, err);
 }
 
 /* args2 makes the argument array [a, b] of a string and a value (taken; NULL: leave b out). */
@@ -361,4 +371,42 @@ Test(store, the_plugin_needs_no_permission_and_uninstall_removes_its_store)
     cr_assert_eq(h_install_all(c, "test/store", &err), 0, "%s", err.message);
     cr_assert(h_wait_state(c, "test/store", "loaded", H_WAIT_MS));
     cr_expect_eq(get("here", NULL, &err), BAY_ENOENT, "a new install starts empty: %s", err.message);
+}
+
+/* awake tells whether the main thread of worker *(pid_t *)pid has stopped sleeping (waiting for a lock). */
+static bool awake(void *pid)
+{
+    return !h_main_thread_sleeps(pid);
+}
+
+/* A connection of the test's own holds the store's write lock, as the other
+ * worker of a reload may: a put waits 5 s, then fails with BAY_EBUSY; a call
+ * whose deadline comes first stops waiting then (its worker is not killed). */
+Test(store, a_locked_store_is_ebusy_after_5_s_and_a_wait_ends_with_its_call)
+{
+    bay_error err;
+    cr_assert_eq(put("lock", bay_int(1), &err), 0, "%s", err.message);
+    char file[700];
+    snprintf(file, sizeof file, "%s/data/test/store/.plugbay-store.sqlite", h.state);
+    sqlite3 *db = NULL;
+    cr_assert_eq(sqlite3_open(file, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+    pid_t pid = h_worker_pid(c, "test/store");
+    long long t0 = h_now_ms();
+    int rc = call_within("store.put", args2("lock", bay_int(2)), 10000, NULL, &err);
+    long long waited = h_now_ms() - t0;
+    cr_expect_eq(rc, BAY_EBUSY, "got %s: %s", bay_errname(rc), err.message);
+    cr_expect_geq(waited, 5000, "the put gave up after %lld ms", waited);
+    cr_expect(strstr(err.message, "test/store: bay_store_put: the database stayed locked for 5000 ms"), "message: %s",
+              err.message);
+    rc = call_within("store.put", args2("lock", bay_int(3)), 500, NULL, &err);
+    cr_expect_eq(rc, BAY_ETIMEDOUT, "got %s: %s", bay_errname(rc), err.message);
+    /* Within the hang grace (2 s), and well before SQLite's own 5 s were up, the worker stopped waiting. */
+    cr_expect(h_wait_until(awake, &pid, 2000), "the worker still waits for the lock after the call's deadline");
+    cr_assert_eq(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    cr_assert_eq(put("lock", bay_int(4), &err), 0, "once the lock is gone: %s", err.message);
+    cr_expect_eq(h_worker_pid(c, "test/store"), pid, "the worker that waited was not killed (log %s)", h.log);
+    cr_expect(!h_log_contains(&h, "killing worker"), "the worker that waited was not killed");
+    expect_get("lock", bay_int(4));
 }
