@@ -257,11 +257,11 @@ static int open_db(bay_error *err)
         rc = set_quota();
     if (rc == SQLITE_OK)
         return 0;
-    fail(err, rc == SQLITE_FULL ? BAY_ENOSPC : BAY_EIO, "cannot open its store %s: %s", path,
-         st.db ? sqlite3_errmsg(st.db) : sqlite3_errstr(rc));
+    int code = fail(err, BAY_EIO, "cannot open its store %s: %s", path,
+                    st.db ? sqlite3_errmsg(st.db) : sqlite3_errstr(rc));
     sqlite3_close_v2(st.db);
     st.db = NULL;
-    return err ? err->code : BAY_EIO;
+    return code;
 }
 
 /* ---- one call ------------------------------------------------------------ */
