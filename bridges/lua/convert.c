@@ -88,6 +88,24 @@ void lbay_push(lua_State *L, const bay_value *v)
     }
 }
 
+/* push_borrowed (protected) pushes its argument, a bay_value, for lbay_push_owned. */
+static int push_borrowed(lua_State *L)
+{
+    lbay_push(L, lua_touserdata(L, 1));
+    return 1;
+}
+
+int lbay_push_owned(lua_State *L, bay_value *v)
+{
+    lua_pushcfunction(L, push_borrowed);
+    lua_pushlightuserdata(L, v);
+    int status = lua_pcall(L, 1, 1, 0);
+    bay_value_free(v);
+    if (status != LUA_OK)
+        return lua_error(L);
+    return 1;
+}
+
 /* mark is plugbay.array / plugbay.map with the marker key. */
 static int mark(lua_State *L, const void *key)
 {

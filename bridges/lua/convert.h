@@ -21,6 +21,11 @@ void lbay_convert_open(lua_State *L);
  * lbay_convert_open. Raises on memory errors (call it in protected mode). */
 void lbay_push(lua_State *L, const bay_value *v);
 
+/* lbay_push_owned pushes v (a new value, NULL for nil) as lbay_push does and
+ * frees it, also when pushing raises a memory error (which it passes on).
+ * Returns 1: the tail of a Lua C function returning v. */
+int lbay_push_owned(lua_State *L, bay_value *v);
+
 /* lbay_push_null pushes plugbay.null, the light userdata that stands for nil
  * inside arrays and maps (both ways). */
 void lbay_push_null(lua_State *L);
