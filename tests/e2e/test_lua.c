@@ -554,8 +554,8 @@ Test(lua, a_store_refusal_is_a_lua_error_carrying_its_code_name_and_the_plugin_g
     expect_failure("lstore.put_print", BAY_EPLUGIN, "lua/store",
                    (const char *[]){"lua/store/main.lua:", "plugbay.store.put: value: is a function", "(BAY_ETYPE)",
                                     NULL});
-    expect_json("lstore.caught", "[\"sql\", \"SELECT ?\", \"1\"]",
-                "{\"type\": \"string\", \"text\": \"bad argument #2 to 'sql' (table expected, got string)\"}");
+    expect_code("lstore.sql", "[\"SELECT ?\", \"1\"]", 5000, BAY_EPLUGIN, "lua/store", &err);
+    cr_assert(strstr(err.message, "bad argument #2 to 'sql' (table expected, got string)"), "%s", err.message);
     expect_json("lstore.ping", "[]", "\"pong\"");
     cr_assert_eq(h_worker_pid(c, "lua/store"), pid, "lua/store was restarted");
 }
