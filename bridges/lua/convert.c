@@ -21,9 +21,11 @@ void lbay_convert_open(lua_State *L)
     const void *keys[] = {&array_key, &map_key};
     const char *names[] = {"plugbay.array", "plugbay.map"};
     for (int i = 0; i < 2; i++) {
-        lua_createtable(L, 0, 1);
+        lua_createtable(L, 0, 2);
         lua_pushstring(L, names[i]);
         lua_setfield(L, -2, "__name");
+        lua_pushstring(L, names[i]); /* getmetatable's answer, so no plugin adds a __gc to a marker */
+        lua_setfield(L, -2, "__metatable");
         lua_rawsetp(L, LUA_REGISTRYINDEX, keys[i]);
     }
 }

@@ -12,7 +12,10 @@
 
 
 /* lbay_convert_open creates the marker metatables of plugbay.array and
- * plugbay.map in L's registry. Raises on memory errors (call it in protected mode). */
+ * plugbay.map in L's registry. getmetatable() answers a marked table with the
+ * marker's name, so plugin code cannot change a marker (a __gc added to one
+ * would run, outside the instruction limit, for every table marked after).
+ * Raises on memory errors (call it in protected mode). */
 void lbay_convert_open(lua_State *L);
 
 /* lbay_push pushes v as a Lua value: arrays and maps become tables marked with

@@ -113,6 +113,8 @@ void lbay_store_open(lua_State *L)
     luaL_newmetatable(L, ERROR_META);
     lua_pushcfunction(L, error_tostring);
     lua_setfield(L, -2, "__tostring");
+    lua_pushliteral(L, ERROR_META); /* out of the plugin's reach, as plugbay.array's (convert.c) */
+    lua_setfield(L, -2, "__metatable");
     lua_pop(L, 1);
     luaL_newlib(L, fns);
 }
