@@ -316,6 +316,7 @@ Test(lua, finalizers_are_refused)
     start_one("lua/finalizer");
     expect_refused("lua/finalizer", "finalizer", a, 1);
     cr_assert(h_wait_refused(c, "lua/finalizer", "lua __gc", 0), "info does not count the refused finalizer");
+    expect_json("finalizer.metatables", "[]", "[\"plugbay.array\", \"plugbay.map\", \"plugbay.error\"]");
 }
 
 Test(lua, endless_loops_end_at_the_instruction_limit)
@@ -412,12 +413,16 @@ Test(lua, broken_plugins_fail_to_load_with_clear_reasons_and_the_others_serve)
         {"lua/badlimit", "invalid",
          {"field \"limits.lua_memory_mb\": expected a whole number of MiB from 1 to 4096", "got \"lots\"", NULL}},
         {"lua/onload", "failed", {"on_load failed: lua/onload/main.lua:4: missing licence key", NULL}},
+        {"lua/badhook", "failed",
+         {"lua/badhook/main.lua: field on_update of the plugin's table is a string; it must be a function or nil",
+          NULL}},
     };
+    const size_t n = sizeof cases / sizeof *cases;
     const char *ids[8] = {0};
-    for (size_t i = 0; i < 5; i++)
+    for (size_t i = 0; i < n; i++)
         ids[i] = cases[i].id;
     start_with((const char *[]){"lua/basic", NULL}, ids);
-    for (size_t i = 0; i < 5; i++) {
+    for (size_t i = 0; i < n; i++) {
         cr_assert(h_wait_state(c, cases[i].id, cases[i].state, H_WAIT_MS), "%s is not %s", cases[i].id,
                   cases[i].state);
         char state[64], reason[512];
