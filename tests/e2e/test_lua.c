@@ -491,6 +491,16 @@ Test(lua, settings_are_read_and_a_change_reaches_on_settings_without_a_restart)
                 "\"retries_type\": \"integer\", \"greeting_now\": \"Howdy\"}");
 }
 
+Test(lua, an_error_in_on_settings_is_logged_and_the_new_values_hold)
+{
+    start_one("lua/settings");
+    pid_t pid = h_worker_pid(c, "lua/settings");
+    set_setting("lua/settings", "greeting", "\"Fail\"");
+    cr_assert(h_wait_log(&h, "[lua/settings] hook:settings failed: lua/settings/main.lua:36: cannot greet with Fail"));
+    expect_json("luaset.greet", "[\"Ada\"]", "\"Fail, Ada!\"");
+    cr_assert_eq(h_worker_pid(c, "lua/settings"), pid, "the worker was restarted");
+}
+
 Test(lua, the_store_round_trips_values_keys_and_sql_without_a_file_permission)
 {
     start_one("lua/store");

@@ -24,6 +24,7 @@ function M.heard()
   return heard
 end
 
+-- on_settings keeps what it saw, and fails for the greeting "Fail" (after keeping it).
 function M.on_settings(settings, changed)
   heard = {
     settings = settings,
@@ -31,6 +32,9 @@ function M.on_settings(settings, changed)
     retries_type = math.type(settings.retries),
     greeting_now = plugbay.setting("greeting"),
   }
+  if settings.greeting == "Fail" then
+    error("cannot greet with " .. settings.greeting)
+  end
 end
 
 return M
