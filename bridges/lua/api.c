@@ -30,12 +30,17 @@ static int api_config(lua_State *L)
     return 1;
 }
 
-/* push_result is the protected part of plugbay.call: it pushes the result
- * (light userdata, a bay_value), so the caller can free it even when that
- * raises a memory error. */
-static int push_result(lua_State *L)
+/* plugbay.settings(): every setting the manifest declares and its value, as a new table. */
+static int api_settings(lua_State *L)
 {
-    lbay_push(L, lua_touserdata(L, 1));
+    lbay_push(L, bay_plugin_settings());
+    return 1;
+}
+
+/* plugbay.setting(key): the value of setting key, or nil when the manifest declares no such setting. */
+static int api_setting(lua_State *L)
+{
+    lbay_push(L, bay_plugin_setting(luaL_checkstring(L, 1)));
     return 1;
 }
 
@@ -74,13 +79,7 @@ static int api_call(lua_State *L)
         lua_pushstring(L, bay_errname(rc));
         return 3;
     }
-    lua_pushcfunction(L, push_result);
-    lua_pushlightuserdata(L, result);
-    int status = lua_pcall(L, 1, 1, 0);
-    bay_value_free(result);
-    if (status != LUA_OK)
-        return lua_error(L);
-    return 1;
+    return lbay_push_owned(L, result);
 }
 
 /* plugbay.data_dir(): the plugin's private folder, as every plugin learns it (opening files there needs lua.io). */
@@ -93,10 +92,12 @@ static int api_data_dir(lua_State *L)
 int lbay_api_open(lua_State *L)
 {
     static const luaL_Reg fns[] = {
-        {"config", api_config}, {"call", api_call},      {"data_dir", api_data_dir},
-        {"array", lbay_mark_array}, {"map", lbay_mark_map}, {NULL, NULL},
+        {"config", api_config},     {"settings", api_settings}, {"setting", api_setting}, {"call", api_call},
+        {"data_dir", api_data_dir}, {"array", lbay_mark_array}, {"map", lbay_mark_map},   {NULL, NULL},
     };
     luaL_newlib(L, fns);
+    lbay_store_open(L);
+    lua_setfield(L, -2, "store");
     lua_pushstring(L, bay_plugin_id());
     lua_setfield(L, -2, "id");
     lbay_push_null(L);

@@ -21,9 +21,11 @@ void lbay_convert_open(lua_State *L)
     const void *keys[] = {&array_key, &map_key};
     const char *names[] = {"plugbay.array", "plugbay.map"};
     for (int i = 0; i < 2; i++) {
-        lua_createtable(L, 0, 1);
+        lua_createtable(L, 0, 2);
         lua_pushstring(L, names[i]);
         lua_setfield(L, -2, "__name");
+        lua_pushstring(L, names[i]); /* getmetatable's answer, so no plugin adds a __gc to a marker */
+        lua_setfield(L, -2, "__metatable");
         lua_rawsetp(L, LUA_REGISTRYINDEX, keys[i]);
     }
 }
@@ -86,6 +88,24 @@ void lbay_push(lua_State *L, const bay_value *v)
         set_marker(L, -1, &map_key);
         break;
     }
+}
+
+/* push_borrowed (protected) pushes its argument, a bay_value, for lbay_push_owned. */
+static int push_borrowed(lua_State *L)
+{
+    lbay_push(L, lua_touserdata(L, 1));
+    return 1;
+}
+
+int lbay_push_owned(lua_State *L, bay_value *v)
+{
+    lua_pushcfunction(L, push_borrowed);
+    lua_pushlightuserdata(L, v);
+    int status = lua_pcall(L, 1, 1, 0);
+    bay_value_free(v);
+    if (status != LUA_OK)
+        return lua_error(L);
+    return 1;
 }
 
 /* mark is plugbay.array / plugbay.map with the marker key. */

@@ -12,7 +12,10 @@
 
 
 /* lbay_convert_open creates the marker metatables of plugbay.array and
- * plugbay.map in L's registry. Raises on memory errors (call it in protected mode). */
+ * plugbay.map in L's registry. getmetatable() answers a marked table with the
+ * marker's name, so plugin code cannot change a marker (a __gc added to one
+ * would run, outside the instruction limit, for every table marked after).
+ * Raises on memory errors (call it in protected mode). */
 void lbay_convert_open(lua_State *L);
 
 /* lbay_push pushes v as a Lua value: arrays and maps become tables marked with
@@ -20,6 +23,11 @@ void lbay_convert_open(lua_State *L);
  * inside them becomes plugbay.null (a table cannot hold nil). Needs
  * lbay_convert_open. Raises on memory errors (call it in protected mode). */
 void lbay_push(lua_State *L, const bay_value *v);
+
+/* lbay_push_owned pushes v (a new value, NULL for nil) as lbay_push does and
+ * frees it, also when pushing raises a memory error (which it passes on).
+ * Returns 1: the tail of a Lua C function returning v. */
+int lbay_push_owned(lua_State *L, bay_value *v);
 
 /* lbay_push_null pushes plugbay.null, the light userdata that stands for nil
  * inside arrays and maps (both ways). */

@@ -92,8 +92,16 @@ bool lbay_granted(const char *perm);
 
 /* api.c */
 
-/* lbay_api_open pushes the plugbay table (id, log, config, call, data_dir,
- * array, map, null) and returns 1: a lua_CFunction for luaL_requiref. */
+/* lbay_api_open pushes the plugbay table (id, log, config, settings, setting,
+ * call, data_dir, array, map, null, store) and returns 1: a lua_CFunction for
+ * luaL_requiref. */
 int lbay_api_open(lua_State *L);
+
+/* store.c */
+
+/* lbay_store_open pushes the plugbay.store table (get, put, delete, keys,
+ * sql), whose functions raise a table {code, message} when the store fails.
+ * Raises on memory errors (call it in protected mode). */
+void lbay_store_open(lua_State *L);
 
 #endif

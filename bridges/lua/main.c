@@ -41,6 +41,21 @@ static void list_functions(lua_State *L, int idx, char *buf, size_t size)
         snprintf(buf, size, "none");
 }
 
+/* The plugin's optional functions: its own on_load and on_unload, and plugin.h's hooks. */
+static const char *const optional[] = {"on_load",   "on_unload",    "on_install",
+                                       "on_update", "on_uninstall", "on_settings", NULL};
+
+/* get_optional pushes field name of the plugin's table (at idx) and returns
+ * its type: a function or nil; anything else raises an error saying so. */
+static int get_optional(lua_State *L, int idx, const char *name)
+{
+    int type = lua_getfield(L, idx, name);
+    if (type != LUA_TFUNCTION && type != LUA_TNIL)
+        return luaL_error(L, "%s/%s: field %s of the plugin's table is a %s; it must be a function or nil",
+                          lbay.info->id, lbay.info->entry, name, luaL_typename(L, -1));
+    return type;
+}
+
 /* open_module (protected) fills the state, runs the entry file, checks the
  * table it returns against the manifest and keeps it as lbay.module. */
 static int open_module(lua_State *L)
@@ -66,6 +81,10 @@ static int open_module(lua_State *L)
         }
         lua_pop(L, 1);
     }
+    for (const char *const *fn = optional; *fn && o->code == 0; fn++) {
+        get_optional(L, -1, *fn);
+        lua_pop(L, 1);
+    }
     lbay.module = luaL_ref(L, LUA_REGISTRYINDEX);
     return 0;
 }
@@ -75,12 +94,8 @@ static int call_lifecycle(lua_State *L)
 {
     const char *name = lua_touserdata(L, 1);
     lua_rawgeti(L, LUA_REGISTRYINDEX, lbay.module);
-    int type = lua_getfield(L, -1, name);
-    if (type == LUA_TFUNCTION)
+    if (get_optional(L, -1, name) == LUA_TFUNCTION)
         lua_call(L, 0, 0);
-    else if (type != LUA_TNIL)
-        return luaL_error(L, "%s/%s: field %s of the plugin's table is a %s; it must be a function or nil",
-                          lbay.info->id, lbay.info->entry, name, luaL_typename(L, -1));
     return 0;
 }
 
@@ -170,6 +185,32 @@ static int lua_call_plugin(const char *function, bay_invocation *call, const bay
     return 0;
 }
 
+/* find_function (protected) pushes whether the plugin's table has a function named by its argument. */
+static int find_function(lua_State *L)
+{
+    const char *function = lua_touserdata(L, 1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, lbay.module);
+    lua_pushboolean(L, lua_getfield(L, -1, function) == LUA_TFUNCTION);
+    return 1;
+}
+
+/* lua_has tells whether the plugin's table has a function by that name (a
+ * hook, a timer's function); a lookup that fails (an __index of the table
+ * raising) is logged and counts as no. */
+static bool lua_has(const char *function)
+{
+    lua_State *L = lbay_running();
+    lbay_run run = {.what = function, .left = lbay.instructions};
+    bay_error e;
+    if (lbay_run_protected(L, &run, find_function, (void *)function, 1, &e) != 0) {
+        bay_plugin_log(BAY_LOG_ERROR, "cannot tell whether the plugin has a function %s: %s", function, e.message);
+        return false;
+    }
+    bool found = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return found;
+}
+
 static void lua_unload_plugin(void)
 {
     bay_error e;
@@ -183,6 +224,7 @@ static const bay__bridge lua_bridge = {
     .load = lua_load_plugin,
     .call = lua_call_plugin,
     .unload = lua_unload_plugin,
+    .has = lua_has,
 };
 
 int main(void)

@@ -1,4 +1,4 @@
-/* tests/e2e/test_lua.c — Lua plugins under the real broker: handles, events beside C plugins, values, the plugbay API, the sandbox and the limits. */
+/* tests/e2e/test_lua.c — Lua plugins under the real broker: handles, events beside C plugins, values, the plugbay API (settings, storage and hooks too), the sandbox and the limits. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -316,6 +316,7 @@ Test(lua, finalizers_are_refused)
     start_one("lua/finalizer");
     expect_refused("lua/finalizer", "finalizer", a, 1);
     cr_assert(h_wait_refused(c, "lua/finalizer", "lua __gc", 0), "info does not count the refused finalizer");
+    expect_json("finalizer.metatables", "[]", "[\"plugbay.array\", \"plugbay.map\", \"plugbay.error\"]");
 }
 
 Test(lua, endless_loops_end_at_the_instruction_limit)
@@ -412,12 +413,16 @@ Test(lua, broken_plugins_fail_to_load_with_clear_reasons_and_the_others_serve)
         {"lua/badlimit", "invalid",
          {"field \"limits.lua_memory_mb\": expected a whole number of MiB from 1 to 4096", "got \"lots\"", NULL}},
         {"lua/onload", "failed", {"on_load failed: lua/onload/main.lua:4: missing licence key", NULL}},
+        {"lua/badhook", "failed",
+         {"lua/badhook/main.lua: field on_update of the plugin's table is a string; it must be a function or nil",
+          NULL}},
     };
+    const size_t n = sizeof cases / sizeof *cases;
     const char *ids[8] = {0};
-    for (size_t i = 0; i < 5; i++)
+    for (size_t i = 0; i < n; i++)
         ids[i] = cases[i].id;
     start_with((const char *[]){"lua/basic", NULL}, ids);
-    for (size_t i = 0; i < 5; i++) {
+    for (size_t i = 0; i < n; i++) {
         cr_assert(h_wait_state(c, cases[i].id, cases[i].state, H_WAIT_MS), "%s is not %s", cases[i].id,
                   cases[i].state);
         char state[64], reason[512];
@@ -427,4 +432,199 @@ Test(lua, broken_plugins_fail_to_load_with_clear_reasons_and_the_others_serve)
                       cases[i].words[w], reason);
     }
     expect_all_answer("lua", "lua/basic", h_worker_pid(c, "lua/basic"));
+}
+
+/* set_setting sets setting key of plugin id to the value of JSON json, as a host does: the command "config". */
+static void set_setting(const char *id, const char *key, const char *json)
+{
+    bay_value *v = NULL, *args = bay_map(), *set = bay_map();
+    bay_error err;
+    cr_assert_eq(bay_value_from_json(json, &v, NULL, 0), 0, "%s", json);
+    bay_map_set(set, key, v);
+    bay_map_set(args, "id", bay_str(id));
+    bay_map_set(args, "set", set);
+    int rc = bay_command(c, "config", args, 5000, NULL, &err);
+    bay_value_free(args);
+    cr_assert_eq(rc, 0, "config %s %s=%s: %s: %s", id, key, json, bay_errname(rc), err.message);
+}
+
+/* A call and the result it should give, for h_wait_until. */
+typedef struct answer {
+    const char *ext, *args_json, *want_json;
+} answer;
+
+/* gives tells whether calling a->ext with a->args_json gives a->want_json now. */
+static bool gives(void *arg)
+{
+    const answer *a = arg;
+    bay_value *res = NULL, *want = NULL;
+    bool same = h_call_json(c, a->ext, a->args_json, 5000, &res, NULL) == 0 &&
+                bay_value_from_json(a->want_json, &want, NULL, 0) == 0 && bay_value_equal(res, want);
+    bay_value_free(res);
+    bay_value_free(want);
+    return same;
+}
+
+Test(lua, settings_are_read_and_a_change_reaches_on_settings_without_a_restart)
+{
+    start_one("lua/settings");
+    expect_json("luaset.greet", "[\"Ada\"]", "\"Hello, Ada!\"");
+    expect_json("luaset.all", "[]", "{\"greeting\": \"Hello\", \"retries\": 3}");
+    expect_json("luaset.setting", "[\"retries\"]", "3");
+    expect_json("luaset.setting", "[\"nope\"]", "null");
+    pid_t pid = h_worker_pid(c, "lua/settings");
+    set_setting("lua/settings", "greeting", "\"Howdy\"");
+    answer howdy = {"luaset.greet", "[\"Ada\"]", "\"Howdy, Ada!\""};
+    cr_assert(h_wait_until(gives, &howdy, H_WAIT_MS), "lua/settings does not greet with the new setting");
+    cr_assert_eq(h_worker_pid(c, "lua/settings"), pid, "the worker was restarted");
+    expect_json("luaset.all", "[]", "{\"greeting\": \"Howdy\", \"retries\": 3}");
+    /* on_settings got the settings as a table (integers kept) and the changed keys as an array, and the new
+     * values held while it ran. */
+    expect_json("luaset.heard", "[]",
+                "{\"settings\": {\"greeting\": \"Howdy\", \"retries\": 3}, \"changed\": [\"greeting\"], "
+                "\"retries_type\": \"integer\", \"greeting_now\": \"Howdy\"}");
+    set_setting("lua/settings", "retries", "7");
+    answer seven = {"luaset.setting", "[\"retries\"]", "7"};
+    cr_assert(h_wait_until(gives, &seven, H_WAIT_MS), "lua/settings does not read the new retries");
+    expect_json("luaset.heard", "[]",
+                "{\"settings\": {\"greeting\": \"Howdy\", \"retries\": 7}, \"changed\": [\"retries\"], "
+                "\"retries_type\": \"integer\", \"greeting_now\": \"Howdy\"}");
+}
+
+Test(lua, an_error_in_on_settings_is_logged_and_the_new_values_hold)
+{
+    start_one("lua/settings");
+    pid_t pid = h_worker_pid(c, "lua/settings");
+    set_setting("lua/settings", "greeting", "\"Fail\"");
+    cr_assert(h_wait_log(&h, "[lua/settings] hook:settings failed: lua/settings/main.lua:36: cannot greet with Fail"));
+    expect_json("luaset.greet", "[\"Ada\"]", "\"Fail, Ada!\"");
+    cr_assert_eq(h_worker_pid(c, "lua/settings"), pid, "the worker was restarted");
+}
+
+Test(lua, the_store_round_trips_values_keys_and_sql_without_a_file_permission)
+{
+    start_one("lua/store");
+    expect_json("lstore.get", "[\"missing\"]", "null");
+    const char *value = "{\"list\": [1, 2.0, null, true], \"text\": \"t\", \"empty\": {}, \"none\": []}";
+    char args[256];
+    snprintf(args, sizeof args, "[\"a\", %s]", value);
+    expect_json("lstore.put", args, "true");
+    expect_json("lstore.get", "[\"a\"]", value);
+    /* Bytes that are not UTF-8 stay bytes. */
+    bay_value *bin = bay_array(), *res = NULL;
+    bay_error err;
+    bay_array_push(bin, bay_str("bin"));
+    bay_array_push(bin, bay_bin("a\0b\xff", 4));
+    cr_assert_eq(bay_call(c, "lstore.put", bin, NULL, &res, &err), 0, "%s", err.message);
+    bay_value_free(res);
+    cr_assert_eq(h_call_json(c, "lstore.get", "[\"bin\"]", 5000, &res, &err), 0, "%s", err.message);
+    cr_assert(bay_value_equal(res, bay_array_get(bin, 1)), "the bytes came back changed");
+    bay_value_free(res);
+    bay_value_free(bin);
+    /* Keys by prefix, in byte order; on_install's note is one of them. */
+    for (const char *const *put = (const char *const[]){"[\"p:2\", 2]", "[\"p:1\", 1]", "[\"q\", 3]", NULL}; *put;
+         put++)
+        expect_json("lstore.put", *put, "true");
+    expect_json("lstore.keys", "[\"p:\"]", "[\"p:1\", \"p:2\"]");
+    expect_json("lstore.keys", "[]", "[\"a\", \"bin\", \"hooks\", \"p:1\", \"p:2\", \"q\"]");
+    expect_json("lstore.delete", "[\"p:1\"]", "true");
+    expect_json("lstore.delete", "[\"p:1\"]", "true");
+    expect_json("lstore.keys", "[\"p:\"]", "[\"p:2\"]");
+    /* SQL with array and map parameters; rows come back as an array of maps, NULL as null. */
+    expect_json("lstore.sql", "[\"CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT, score REAL)\"]", "[]");
+    expect_json("lstore.sql", "[\"INSERT INTO notes (id, body, score) VALUES (?, ?, ?)\", [1, \"ada\", 1.5]]", "[]");
+    expect_json("lstore.sql",
+                "[\"INSERT INTO notes (id, body, score) VALUES (:id, :body, :score)\", "
+                "{\"id\": 2, \"body\": \"grace\", \"score\": null}]",
+                "[]");
+    expect_json("lstore.sql", "[\"SELECT id, body, score FROM notes WHERE id >= ? ORDER BY id\", [1]]",
+                "[{\"id\": 1, \"body\": \"ada\", \"score\": 1.5}, {\"id\": 2, \"body\": \"grace\", \"score\": null}]");
+    /* Kept by a new worker. */
+    cr_assert_eq(h_command(c, "reload", "lua/store", &err), 0, "%s", err.message);
+    expect_json("lstore.get", "[\"a\"]", value);
+    expect_json("lstore.sql", "[\"SELECT body FROM notes WHERE id = :id\", {\"id\": 2}]", "[{\"body\": \"grace\"}]");
+}
+
+Test(lua, a_store_refusal_is_a_lua_error_carrying_its_code_name_and_the_plugin_goes_on)
+{
+    start_one("lua/store");
+    pid_t pid = h_worker_pid(c, "lua/store");
+    bay_value *res = NULL;
+    bay_error err;
+    const char *attach = "[\"sql\", \"ATTACH DATABASE '/tmp/lua-store.db' AS other\"]";
+    cr_assert_eq(h_call_json(c, "lstore.caught", attach, 5000, &res, &err), 0, "%s", err.message);
+    const char *message = bay_value_str(bay_map_get(res, "message"), NULL);
+    cr_assert_str_eq(bay_value_str(bay_map_get(res, "type"), NULL), "table");
+    cr_assert_str_eq(bay_value_str(bay_map_get(res, "code"), NULL), "BAY_EPERM");
+    cr_assert(message && strncmp(message, "plugbay.store.sql: ", 19) == 0 && strstr(message, "(BAY_EPERM)"), "%s",
+              message);
+    cr_assert_str_eq(bay_value_str(bay_map_get(res, "text"), NULL), message, "tostring(err) is not its message");
+    bay_value_free(res);
+    /* Not caught, it fails the call naming file, line, function and code. */
+    expect_code("lstore.sql", "[\"ATTACH DATABASE '/tmp/lua-store.db' AS other\"]", 5000, BAY_EPLUGIN, "lua/store",
+                &err);
+    cr_assert(strstr(err.message, "lua/store/main.lua:") && strstr(err.message, "plugbay.store.sql: ") &&
+                  strstr(err.message, "(BAY_EPERM)"),
+              "%s", err.message);
+    expect_failure("lstore.put_print", BAY_EPLUGIN, "lua/store",
+                   (const char *[]){"lua/store/main.lua:", "plugbay.store.put: value: is a function", "(BAY_ETYPE)",
+                                    NULL});
+    expect_code("lstore.sql", "[\"SELECT ?\", \"1\"]", 5000, BAY_EPLUGIN, "lua/store", &err);
+    cr_assert(strstr(err.message, "bad argument #2 to 'sql' (table expected, got string)"), "%s", err.message);
+    expect_json("lstore.ping", "[]", "\"pong\"");
+    cr_assert_eq(h_worker_pid(c, "lua/store"), pid, "lua/store was restarted");
+}
+
+/* set_version edits plugin id's manifest in the plugins folder from version `from` to `to`. */
+static void set_version(const char *id, const char *from, const char *to)
+{
+    char path[700], was[64], now[64];
+    snprintf(path, sizeof path, "%s/%s/plugin.json", h.plugins, id);
+    snprintf(was, sizeof was, "\"version\": \"%s\"", from);
+    snprintf(now, sizeof now, "\"version\": \"%s\"", to);
+    h_edit_file(path, was, now);
+}
+
+Test(lua, on_install_runs_once_and_on_update_gets_the_version_before)
+{
+    start_one("lua/store");
+    expect_json("lstore.hooks", "[]", "{\"ran\": \"on_install\", \"kept\": \"on_install\"}");
+    bay_error err;
+    cr_assert_eq(h_command(c, "reload", "lua/store", &err), 0, "%s", err.message);
+    expect_json("lstore.hooks", "[]", "{\"ran\": \"\", \"kept\": \"on_install\"}");
+    set_version("lua/store", "1.0.0", "1.1.0");
+    cr_assert_eq(h_command(c, "reload", "lua/store", &err), 0, "%s", err.message);
+    expect_json("lstore.hooks", "[]", "{\"ran\": \"on_update(1.0.0)\", \"kept\": \"on_install on_update(1.0.0)\"}");
+}
+
+Test(lua, a_failing_on_update_fails_the_reload_the_old_version_serves_and_its_writes_are_undone)
+{
+    start_one("lua/store");
+    bay_error err;
+    set_version("lua/store", "1.0.0", "1.1.0");
+    cr_assert_eq(h_command(c, "reload", "lua/store", &err), 0, "%s", err.message);
+    pid_t pid = h_worker_pid(c, "lua/store");
+    set_setting("lua/store", "fail_update", "true");
+    set_version("lua/store", "1.1.0", "1.2.0");
+    int rc = h_command(c, "reload", "lua/store", &err);
+    cr_assert_eq(rc, BAY_EUNAVAIL, "%s: %s", bay_errname(rc), err.message);
+    cr_assert(strstr(err.message, "on_update failed: lua/store/main.lua:") &&
+                  strstr(err.message, "cannot migrate from 1.1.0: told to fail") &&
+                  strstr(err.message, "version 1.1.0 keeps serving"),
+              "%s", err.message);
+    cr_assert_eq(h_worker_pid(c, "lua/store"), pid, "another worker serves");
+    expect_json("lstore.hooks", "[]", "{\"ran\": \"on_update(1.0.0)\", \"kept\": \"on_install on_update(1.0.0)\"}");
+    /* Allowed again, its next load migrates from the version that served. */
+    set_setting("lua/store", "fail_update", "false");
+    cr_assert_eq(h_command(c, "reload", "lua/store", &err), 0, "%s", err.message);
+    expect_json("lstore.hooks", "[]",
+                "{\"ran\": \"on_update(1.1.0)\", \"kept\": \"on_install on_update(1.0.0) on_update(1.1.0)\"}");
+}
+
+Test(lua, on_uninstall_runs_with_the_store_still_there)
+{
+    start_one("lua/store");
+    bay_error err;
+    cr_assert_eq(h_command(c, "uninstall", "lua/store", &err), 0, "%s", err.message);
+    cr_assert(h_wait_log(&h, "[lua/store] on_uninstall ran; the store kept: on_install on_uninstall"));
 }

@@ -2,6 +2,7 @@
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <lauxlib.h>
@@ -246,4 +247,59 @@ Test(lua_value, converting_calls_no_metamethods)
     cr_assert_eq(luaL_dostring(L, "return called"), LUA_OK);
     cr_assert_not(lua_toboolean(L, -1), "a metamethod ran during the conversion");
     lua_pop(L, 1);
+}
+
+Test(lua_value, markers_are_out_of_reach_of_getmetatable)
+{
+    cr_assert_eq(luaL_dostring(L, "return getmetatable(array()) == 'plugbay.array' and getmetatable(map({})) == "
+                                  "'plugbay.map' and not pcall(setmetatable, map(), {})"),
+                 LUA_OK, "%s", lua_tostring(L, -1));
+    cr_assert(lua_toboolean(L, -1), "getmetatable answers a marker, or setmetatable replaces it");
+    lua_pop(L, 1);
+}
+
+/* Bytes a lua_State of limited_alloc may still allocate. */
+static size_t room;
+
+/* limited_alloc is a lua_Alloc that fails once room is spent. */
+static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    (void)ud;
+    if (nsize == 0) {
+        free(ptr);
+        return NULL;
+    }
+    size_t more = ptr && nsize > osize ? nsize - osize : ptr ? 0 : nsize;
+    if (more > room)
+        return NULL;
+    room -= more;
+    return realloc(ptr, nsize);
+}
+
+/* push_owned is a Lua C function returning its light userdata argument through lbay_push_owned. */
+static int push_owned(lua_State *S)
+{
+    return lbay_push_owned(S, lua_touserdata(S, 1));
+}
+
+Test(lua_value, a_value_pushed_as_owned_is_freed_also_when_memory_runs_out)
+{
+    room = SIZE_MAX;
+    lua_State *S = lua_newstate(limited_alloc, NULL);
+    cr_assert_not_null(S);
+    lbay_convert_open(S);
+    for (int round = 0; round < 2; round++) {
+        bay_value *big = bay_array();
+        for (int i = 0; i < 1000; i++)
+            bay_array_push(big, bay_str("a string long enough to need memory of its own in Lua"));
+        room = round == 0 ? SIZE_MAX : 4096;
+        lua_pushcfunction(S, push_owned);
+        lua_pushlightuserdata(S, big);
+        int status = lua_pcall(S, 1, 1, 0);
+        room = SIZE_MAX;
+        cr_assert_eq(status, round == 0 ? LUA_OK : LUA_ERRMEM, "round %d: %s", round, lua_tostring(S, -1));
+        cr_assert(round == 1 || lua_rawlen(S, -1) == 1000, "the array did not arrive whole");
+        lua_pop(S, 1);
+    }
+    lua_close(S); /* LeakSanitizer tells whether both values were freed */
 }
