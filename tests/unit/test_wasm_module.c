@@ -178,6 +178,62 @@ Test(wasm_module, names_a_missing_function_and_what_is_exported)
               "%s", why.message);
 }
 
+Test(wasm_module, accepts_the_settings_and_storage_imports)
+{
+    static const char *const imports[] = {"settings", "store_get", "store_delete", "store_keys"};
+    for (size_t i = 0; i < sizeof imports / sizeof *imports; i++) {
+        recipe r = fits;
+        r.import_name = imports[i];
+        r.import_type = 1;
+        buf m;
+        make(&m, &r);
+        bay_error why;
+        cr_assert_eq(check(&m, &why), 0, "plugbay.%s: %s", imports[i], why.message);
+    }
+    recipe r = fits;
+    r.import_name = "store_sql";
+    r.import_type = 1;
+    expect_refused(&r, (const char *[]){"plugbay.store_sql with type (i32, i32) -> i32",
+                                        "(i32 sql, i32 sql_len, i32 params, i32 params_len) -> i32", NULL});
+}
+
+Test(wasm_module, records_each_hook_a_module_exports)
+{
+    static const char *const none[] = {NULL};
+    for (unsigned i = 0; bay__wasm_hooks[i]; i++) {
+        recipe r = fits;
+        r.entry = bay__wasm_hooks[i];
+        buf m;
+        make(&m, &r);
+        bay__wasm_shape shape;
+        bay_error why;
+        cr_assert_eq(bay__wasm_check(m.b, m.n, none, &shape, &why), 0, "%s", why.message);
+        cr_assert_eq(shape.hooks, 1u << i, "%s", bay__wasm_hooks[i]);
+    }
+    buf m;
+    make(&m, &fits);
+    bay__wasm_shape shape;
+    bay_error why;
+    cr_assert_eq(bay__wasm_check(m.b, m.n, greet_only, &shape, &why), 0, "%s", why.message);
+    cr_assert_eq(shape.hooks, 0);
+}
+
+Test(wasm_module, refuses_a_hook_of_the_wrong_type)
+{
+    recipe r = fits;
+    r.entry = "on_update";
+    r.entry_type = 0;
+    buf m;
+    make(&m, &r);
+    static const char *const none[] = {NULL};
+    bay__wasm_shape shape;
+    bay_error why;
+    cr_assert_eq(bay__wasm_check(m.b, m.n, none, &shape, &why), BAY_EPLUGIN);
+    cr_assert(strstr(why.message, "exports function \"on_update\", a hook plugbay calls when a module exports it, "
+                                  "with type (i32) -> i32, but it must be (i32 args, i32 args_len) -> i32"),
+              "%s", why.message);
+}
+
 Test(wasm_module, refuses_an_entry_point_of_the_wrong_type)
 {
     recipe r = fits;
