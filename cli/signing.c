@@ -147,12 +147,12 @@ int cli_verify(const signing_args *a, bay_error *err)
     char tmp[PATH_MAX] = "", folder[PATH_MAX];
     bool package = a->dir && stat(a->dir, &st) == 0 && S_ISREG(st.st_mode);
     int rc = package ? cli_unpack_temp(a->dir, tmp, folder, err) : 0;
-    if (rc == 0)
-        rc = inspected(package ? folder : a->dir, a->dir, err);
     if (rc == 0 && package)
         rc = has_signature(a->dir, folder, err);
-    if (rc == 0)
+    if (rc == 0) /* the signature first: an altered file is said to be one before its contents are read */
         rc = on_folder(bay__signature_verify, a, package ? folder : a->dir, a->trusted, &info, err);
+    if (rc == 0)
+        rc = inspected(package ? folder : a->dir, a->dir, err);
     if (package && rc)
         name_package(err, folder, a->dir);
     if (tmp[0])

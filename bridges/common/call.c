@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "hook.h"
 #include "value_convert.h"
 
 /* served_names writes the call names the plugin serves, comma-separated, into buf. */
@@ -68,6 +67,28 @@ static void answer_failure(const bay_invocation *c, int rc)
         bay__worker_error(c->chan, c->id, rc, "%s returned %s: %s", c->function, bay_errname(rc), bay_strerror(rc));
 }
 
+/* The call plugbayd sends when the plugin's settings changed: args [settings map, changed keys]. */
+#define HOOK_SETTINGS "hook:settings"
+
+/* take_settings serves the HOOK_SETTINGS call c with args: the new settings
+ * take effect, then on_settings runs when the plugin has one. Same contract
+ * as bay_plugin_fn. */
+static int take_settings(bay_invocation *c, const bay_value *args, bay_value **result)
+{
+    const bay_value *settings = bay_array_get(args, 0), *changed = bay_array_get(args, 1);
+    if (bay_value_type(settings) != BAY_MAP || bay_value_type(changed) != BAY_ARRAY)
+        return bay_call_error(c, BAY_EPROTO, "%s: expected [settings map, changed keys], got something else",
+                              HOOK_SETTINGS);
+    bay_value *copy = bay_value_copy(settings);
+    if (copy == NULL)
+        return bay_call_error(c, BAY_ENOMEM, "%s: %s", HOOK_SETTINGS, bay_strerror(BAY_ENOMEM));
+    bay_value_free(bay__w.settings);
+    bay__w.settings = copy;
+    *result = NULL;
+    bool defined = bay__w.bridge->has && bay__w.bridge->has("on_settings");
+    return defined ? bay__w.bridge->call("on_settings", c, args, result) : 0;
+}
+
 void bay__run_call(bay__job *j)
 {
     bay_invocation *c = &j->call;
@@ -75,7 +96,7 @@ void bay__run_call(bay__job *j)
     c->context = j->f.context;
     int64_t timeout_ms = j->f.timeout_ms < INT32_MAX ? j->f.timeout_ms : INT32_MAX; /* ~24 days at most */
     c->deadline_ns = timeout_ms > 0 ? j->received_ns + timeout_ms * 1000000 : 0;
-    bool settings = strcmp(c->name, BAY_HOOK_SETTINGS) == 0; /* plugbayd's, not an extension point */
+    bool settings = strcmp(c->name, HOOK_SETTINGS) == 0; /* plugbayd's, not an extension point */
     const char *set = bay_value_str(bay_map_get(bay__w.timers, c->name), NULL); /* a timer set at run time */
     c->function = settings ? "on_settings" : set ? set : bay_value_str(bay_map_get(bay__w.functions, c->name), NULL);
     c->code = 0;
@@ -90,7 +111,7 @@ void bay__run_call(bay__job *j)
         bay__worker_error(c->chan, c->id, rc, "call \"%s\": arguments: %s", c->name, e.message);
         return;
     }
-    rc = settings ? bay__hook_settings(c, args, &result) : bay__w.bridge->call(c->function, c, args, &result);
+    rc = settings ? take_settings(c, args, &result) : bay__w.bridge->call(c->function, c, args, &result);
     bay_value_free(args);
     if (rc == 0)
         bay__worker_result(c->chan, c->id, result);

@@ -56,18 +56,3 @@ void bay__hook_before_unload(const bay_value *args)
         bay_value_free(none);
     }
 }
-
-int bay__hook_settings(bay_invocation *c, const bay_value *args, bay_value **result)
-{
-    const bay_value *settings = bay_array_get(args, 0), *changed = bay_array_get(args, 1);
-    if (bay_value_type(settings) != BAY_MAP || bay_value_type(changed) != BAY_ARRAY)
-        return bay_call_error(c, BAY_EPROTO, "%s: expected [settings map, changed keys], got something else",
-                              BAY_HOOK_SETTINGS);
-    bay_value *copy = bay_value_copy(settings);
-    if (copy == NULL)
-        return bay_call_error(c, BAY_ENOMEM, "%s: %s", BAY_HOOK_SETTINGS, bay_strerror(BAY_ENOMEM));
-    bay_value_free(bay__w.settings);
-    bay__w.settings = copy;
-    *result = NULL;
-    return defines("on_settings") ? bay__w.bridge->call("on_settings", c, args, result) : 0;
-}

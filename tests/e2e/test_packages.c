@@ -330,11 +330,11 @@ Test(signed_packages, under_require_signed_an_unsigned_package_is_refused_and_a_
 
 /* ---- update and rollback ------------------------------------------------------------- */
 
-/* pack_folder makes DIR/NAME holding so (copied as entry) and a plugin.json of manifest, and packs it into
- * DIR/NAME.bayplug, whose path it writes to file (700 bytes) and returns. */
+/* pack_folder makes DIR/NAME holding so (copied as entry) and a plugin.json of manifest, and packs it signed
+ * with the key plugbayd trusts into DIR/NAME.bayplug, whose path it writes to file (700 bytes) and returns. */
 static const char *pack_folder(char *file, const char *name, const char *so, const char *entry, const char *manifest)
 {
-    char dir[700], path[760];
+    char dir[700], path[760], key[700];
     snprintf(dir, sizeof dir, "%s/%s", h.dir, name);
     cr_assert_eq(mkdir(dir, 0755), 0);
     snprintf(path, sizeof path, "%s/%s", dir, entry);
@@ -346,7 +346,8 @@ static const char *pack_folder(char *file, const char *name, const char *so, con
     fputs(manifest, f);
     fclose(f);
     snprintf(file, 700, "%s/%s.bayplug", h.dir, name);
-    PLUGBAY("pack", dir, "-o", file);
+    snprintf(key, sizeof key, "%s/key", h.dir);
+    PLUGBAY("pack", dir, "--key", key, "-o", file);
     return file;
 }
 
