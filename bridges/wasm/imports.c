@@ -89,7 +89,9 @@ static int keep_reply(bay__wasm_host *h, const char *import, bay_value *value)
 {
     void *out = NULL;
     size_t len = 0;
-    int rc = bay_value_pack(value, &out, &len);
+    if (value == NULL)
+        value = bay_nil();
+    int rc = value ? bay_value_pack(value, &out, &len) : BAY_ENOMEM;
     bay_value_free(value);
     if (rc)
         return reply_text(h, BAY_ENOMEM, "plugbay.%s: no memory for the answer", import);
@@ -237,8 +239,8 @@ static int store_work(bay__wasm_host *h, const store_op *op, const uint8_t *text
         return reply_text(h, BAY_EINVAL, "plugbay.%s: the %s holds a NUL byte", op->import, op->text);
     bay_value *v = NULL, *out = NULL;
     if (value_len && bay_value_unpack(value, value_len, &v, why, sizeof why) != 0)
-        return reply_text(h, BAY_EPROTO, "plugbay.%s: the %s (%u bytes) are not one msgpack value: %s", op->import,
-                          op->value, value_len, why);
+        return reply_text(h, BAY_EPROTO, "plugbay.%s: the %u bytes given as the %s are not one msgpack value: %s",
+                          op->import, value_len, op->value, why);
     char *copy = strndup((const char *)text, text_len);
     bay_error err = {0};
     int rc = copy ? op->run(copy, v, &out, &err) : bay_error_set(&err, BAY_ENOMEM, NULL, "out of memory");
