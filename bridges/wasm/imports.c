@@ -175,6 +175,7 @@ void Z_plugbayZ_error(bay__wasm_host *h, uint32_t msg, uint32_t msg_len)
     bay__wasm_host_leave();
 }
 
+/* plugbay.settings packs the settings as they are now and copies them out as plugbay.config does. */
 uint32_t Z_plugbayZ_settings(bay__wasm_host *h, uint32_t buf, uint32_t buf_len)
 {
     bay__wasm_host_enter();
@@ -193,6 +194,7 @@ typedef struct store_op {
     int (*run)(const char *text, const bay_value *value, bay_value **out, bay_error *err);
 } store_op;
 
+/* run_get reads the value under key. */
 static int run_get(const char *key, const bay_value *none, bay_value **out, bay_error *err)
 {
     return bay_store_get(key, out, err);
@@ -207,16 +209,19 @@ static int run_put(const char *key, const bay_value *value, bay_value **out, bay
     return rc;
 }
 
+/* run_delete removes key. */
 static int run_delete(const char *key, const bay_value *none, bay_value **out, bay_error *err)
 {
     return bay_store_delete(key, err);
 }
 
+/* run_keys lists the keys starting with prefix. */
 static int run_keys(const char *prefix, const bay_value *none, bay_value **out, bay_error *err)
 {
     return bay_store_keys(prefix, out, err);
 }
 
+/* run_sql runs sql with params (NULL: none). */
 static int run_sql(const char *sql, const bay_value *params, bay_value **out, bay_error *err)
 {
     return bay_store_sql(sql, params, out, err);
