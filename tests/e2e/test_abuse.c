@@ -2,6 +2,7 @@
  * calling: every one of its calls is answered in time, the broker's descriptors and memory come back, its
  * log stays short, and SIGTERM still stops it. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -124,7 +125,7 @@ static bool good_under_way(void *arg)
 static size_t log_lines_with(const char *needle)
 {
     FILE *f = fopen(h.log, "r");
-    cr_assert(f);
+    cr_assert(f, "cannot read %s: %s", h.log, strerror(errno));
     char line[4096];
     size_t n = 0;
     while (fgets(line, sizeof line, f))
