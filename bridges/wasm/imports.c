@@ -265,8 +265,11 @@ static uint32_t store(bay__wasm_host *h, const store_op *op, uint32_t text, uint
     char what[64];
     snprintf(what, sizeof what, "plugbay.%s's %s", op->import, op->text);
     const uint8_t *t = bay__wasm_bytes(h, text, text_len, what);
-    snprintf(what, sizeof what, "plugbay.%s's %s", op->import, op->value ? op->value : "value");
-    const uint8_t *v = bay__wasm_bytes(h, value, value_len, what);
+    const uint8_t *v = NULL;
+    if (op->value) {
+        snprintf(what, sizeof what, "plugbay.%s's %s", op->import, op->value);
+        v = bay__wasm_bytes(h, value, value_len, what);
+    }
     bay__wasm_host_enter();
     int rc = store_work(h, op, t, text_len, v, value_len);
     bay__wasm_host_leave();
