@@ -532,7 +532,7 @@ Test(wasm, settings_are_read_and_a_change_reaches_the_module_and_its_on_settings
     bay_value_free(heard);
 }
 
-Test(wasm, the_store_keeps_values_and_sql_rows_with_parameters_across_a_reload)
+Test(wasm, the_store_keeps_values_and_sql_rows_with_array_and_map_parameters_across_a_reload)
 {
     start_loaded((const char *[]){STATE, NULL});
     /* Every kind of value round-trips. */
@@ -571,7 +571,8 @@ Test(wasm, the_store_keeps_values_and_sql_rows_with_parameters_across_a_reload)
     bay_value_free(key);
     bay_value_free(res);
     bay_value_free(args);
-    expect_json("state.sql", "[\"SELECT weight FROM notes WHERE body = ?\", [\"second\"]]", "[{\"weight\":1.5}]");
+    expect_json("state.sql", "[\"SELECT weight FROM notes WHERE body = :body\", {\"body\": \"second\"}]",
+                "[{\"weight\":1.5}]");
     expect_json("state.hooks", "[]", "{\"ran\":\"\",\"kept\":\"on_install\"}");
 }
 
