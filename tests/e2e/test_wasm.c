@@ -643,4 +643,9 @@ Test(wasm, hooks_run_at_install_update_and_uninstall_and_a_failing_update_keeps_
     expect_json("state.get", "[\"migrated\"]", "\"1.0.0\"");
     cr_assert_eq(h_command(c, "uninstall", STATE, &err), 0, "%s", err.message);
     cr_assert(h_wait_log(&h, "[" STATE "] on_uninstall ran"), "not in %s", h.log);
+    /* Installed again (through plugbayd's check of the module, which takes the store imports and the hooks):
+     * a new store, and on_install again. */
+    cr_assert_eq(h_install_all(c, STATE, &err), 0, "%s", err.message);
+    expect_state(STATE, "loaded");
+    expect_json("state.hooks", "[]", "{\"ran\":\"on_install\",\"kept\":\"on_install\"}");
 }
