@@ -169,6 +169,7 @@ static bool rule_lua_mb(const json_t *v) { return json_integer_value(v) >= 1 && 
 static bool rule_lua_steps(const json_t *v) { return json_integer_value(v) >= 1000; }
 static bool rule_python_mb(const json_t *v) { return json_integer_value(v) >= 32 && json_integer_value(v) <= 65536; }
 static bool rule_wasm_pages(const json_t *v) { return json_integer_value(v) >= 1 && json_integer_value(v) <= 32768; }
+static bool rule_storage_mb(const json_t *v) { return json_integer_value(v) >= 1 && json_integer_value(v) <= 65536; }
 
 static const want W_STRING = {JSON_STRING, NULL, "a string"};
 static const want W_TEXT = {JSON_STRING, rule_nonempty, "a non-empty string"};
@@ -208,6 +209,7 @@ static const want W_LUA_MB = {JSON_INTEGER, rule_lua_mb, "a whole number of MiB 
 static const want W_LUA_STEPS = {JSON_INTEGER, rule_lua_steps, "a whole number of instructions from 1000 up"};
 static const want W_PYTHON_MB = {JSON_INTEGER, rule_python_mb, "a whole number of MiB from 32 to 65536"};
 static const want W_WASM_PAGES = {JSON_INTEGER, rule_wasm_pages, "a whole number of 64 KiB pages from 1 to 32768"};
+static const want W_STORAGE_MB = {JSON_INTEGER, rule_storage_mb, "a whole number of MiB from 1 to 65536"};
 
 /* ---- checking values ------------------------------------------------------ */
 
@@ -453,7 +455,7 @@ static const char *const manifest_fields[] = {
 static const char *const provide_fields[] = {"name", "kind", "function", "contexts", "signature", NULL};
 static const char *const limit_fields[] = {"memory_mb",        "open_files",       "cpu_seconds",
                                            "lua_memory_mb",    "lua_instructions", "python_memory_mb",
-                                           "wasm_memory_pages", NULL};
+                                           "wasm_memory_pages", "storage_mb",       NULL};
 static const char *const timer_fields[] = {"name", "interval_ms", "function", NULL};
 
 /* The plain string fields, in the order they are checked. */
@@ -565,6 +567,7 @@ static int get_limits(const report *r, json_t *root, bay__manifest *m)
         {"lua_instructions", &W_LUA_STEPS, offsetof(bay__limits, lua_instructions), "lua"},
         {"python_memory_mb", &W_PYTHON_MB, offsetof(bay__limits, python_memory_mb), "python"},
         {"wasm_memory_pages", &W_WASM_PAGES, offsetof(bay__limits, wasm_memory_pages), "wasm"},
+        {"storage_mb", &W_STORAGE_MB, offsetof(bay__limits, storage_mb), NULL},
     };
     json_t *limits, *v;
     int rc = get(r, root, "", "limits", &W_LIMITS, false, &limits);

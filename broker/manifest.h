@@ -38,6 +38,7 @@ typedef struct bay__limits {
     int64_t memory_mb;   /* MiB beyond the worker's own: private (RLIMIT_DATA), mapped (RLIMIT_AS), shared (watched) */
     int64_t open_files;  /* open file descriptors */
     int64_t cpu_seconds; /* CPU time over the worker's life */
+    int64_t storage_mb;  /* the plugin's store (bridges/common/store.c reads it from the manifest) */
     /* Each language's own limits, for a plugin in that language only (0: the bridge's default). */
     int64_t lua_memory_mb;     /* the Lua state's allocations */
     int64_t lua_instructions;  /* Lua VM instructions per call */

@@ -204,16 +204,24 @@ Test(settings, values_are_kept_across_a_restart_of_plugbayd)
     cr_assert_str_eq(setting("retries"), "5");
 }
 
-/* hooks returns the hooks test/settings' worker ran ("ran") as a string (static). */
-static const char *hooks(void)
+/* hooks_of returns what test/settings says of the hooks: those its worker ran ("ran"), or those its store kept
+ * ("kept"), as a string (static). */
+static const char *hooks_of(const char *which)
 {
     static char ran[512];
     bay_value *res = NULL;
     bay_error e;
     cr_assert_eq(h_call_json(c, "settings.hooks", "[]", 5000, &res, &e), 0, "%s", e.message);
-    snprintf(ran, sizeof ran, "%s", bay_value_str(bay_map_get(res, "ran"), NULL));
+    const char *s = bay_value_str(bay_map_get(res, which), NULL);
+    snprintf(ran, sizeof ran, "%s", s ? s : "");
     bay_value_free(res);
     return ran;
+}
+
+/* hooks returns the hooks test/settings' worker ran, as a string (static). */
+static const char *hooks(void)
+{
+    return hooks_of("ran");
 }
 
 /* manifest is test/settings' plugin.json in the plugins folder (static). */
@@ -241,10 +249,12 @@ Test(settings, on_install_runs_once_on_update_with_the_version_before_and_a_fail
                   strstr(e.message, "version 1.1.0 keeps serving"),
               "%s", e.message);
     cr_assert_str_eq(hooks(), "on_update(1.0.0)", "another worker serves");
+    cr_assert_str_eq(hooks_of("kept"), "on_install on_update(1.0.0)", "what the failed on_update wrote was kept");
     /* Its next load tries again (the version loaded last is still 1.1.0), and passes once allowed. */
     cr_assert_eq(set_by_host("fail_update", "false", &e), 0, "%s", e.message);
     cr_assert_eq(h_command(c, "reload", "test/settings", &e), 0, "%s", e.message);
     cr_assert_str_eq(hooks(), "on_update(1.1.0)");
+    cr_assert_str_eq(hooks_of("kept"), "on_install on_update(1.0.0) on_update(1.1.0)");
 }
 
 /* reload_main reloads test/settings from a connection of its own; arg: where its code goes. */
@@ -298,11 +308,13 @@ Test(settings, on_uninstall_runs_before_the_unload_and_the_data_folder_goes_afte
     cr_assert_eq(h_command(c, "uninstall", "test/settings", &e), 0, "%s", e.message);
     cr_assert(h_wait_log(&h, "on_uninstall ran"));
     cr_assert_neq(access(data, F_OK), 0, "%s is still there", data);
+    cr_assert(!h_log_contains(&h, "on_uninstall failed"), "on_uninstall could not use its store");
     /* Installed again, its install hook runs again. */
     cr_assert_eq(h_install_all(c, "test/settings", &e), 0, "%s", e.message);
     const char *ids[] = {"test/settings", NULL};
     h_wait_loaded(c, ids);
     cr_assert_str_eq(hooks(), "on_install");
+    cr_assert_str_eq(hooks_of("kept"), "on_install", "the store of the plugin before was removed");
 }
 
 Test(settings, a_failing_on_install_fails_the_install_and_runs_again_at_the_next_load)

@@ -708,6 +708,26 @@ static int parse_language(const char *language, const char *limits, const char *
     return bay__manifest_parse(text, PATH, "/plugins/x", "x", m, err);
 }
 
+Test(manifest, storage_mb_is_a_whole_number_of_mib_from_1_to_65536_for_every_language)
+{
+    static const char *const languages[] = {"c", "lua", "python", "wasm"};
+    for (size_t i = 0; i < sizeof languages / sizeof *languages; i++) {
+        bay__manifest *m = NULL;
+        bay_error err = {0};
+        cr_expect_eq(parse_language(languages[i], "{\"storage_mb\": 1}", "{}", &m, &err), 0, "%s: %s", languages[i],
+                     err.message);
+        cr_expect_eq(m ? m->limits.storage_mb : -1, 1, "%s", languages[i]);
+        bay__manifest_free(m);
+    }
+    expect_accepted(NULL, "limits", "{\"storage_mb\": 65536}");
+    expect_message(NULL, "limits", "{\"storage_mb\": 0}",
+                   PATH ": field \"limits.storage_mb\": expected a whole number of MiB from 1 to 65536, got 0");
+    expect_message(NULL, "limits", "{\"storage_mb\": 65537}",
+                   PATH ": field \"limits.storage_mb\": expected a whole number of MiB from 1 to 65536, got 65537");
+    expect_refused(NULL, "limits", "{\"storage_mb\": 1.5}", "field \"limits.storage_mb\"");
+    expect_refused(NULL, "limits", "{\"storage\": 64}", "(did you mean \"storage_mb\"?)");
+}
+
 Test(manifest, each_language_has_its_own_limits_checked_like_the_others)
 {
     static const struct {
