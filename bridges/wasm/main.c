@@ -128,6 +128,7 @@ static int start(const bay__plugin_info *p, const char *const *functions, bay_er
 {
     bay_error e;
     bay__wasm_cap cap = memory_cap(p);
+    char **exports;
     int rc;
     if ((rc = bay__wasm_check(module.wasm, module.len, functions, &module.shape, &e)))
         return bay_error_set(err, rc, p->id, "%s: %s", module.path, e.message);
@@ -136,7 +137,9 @@ static int start(const bay__plugin_info *p, const char *const *functions, bay_er
                              "%s starts with %u memory pages (%u KiB), above its cap of %u pages set by %s; raise "
                              "the cap or link the module with a smaller -Wl,--initial-memory",
                              module.path, module.shape.min_pages, module.shape.min_pages * 64, cap.pages, cap.source);
-    return bay__wasm_start(&module.shape, functions, cap, p->config, err);
+    if ((rc = bay__wasm_entries(module.wasm, module.len, &exports, &e)))
+        return bay_error_set(err, rc, p->id, "%s: %s", module.path, e.message);
+    return bay__wasm_start(&module.shape, exports, cap, p->config, err);
 }
 
 static int wasm_load(const bay__plugin_info *p, const char *const *functions, bay_error *err)

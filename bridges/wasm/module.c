@@ -28,6 +28,11 @@ static const struct offered {
     {"store_delete", "ii", "i", "(i32 key, i32 key_len) -> i32"},
     {"store_keys", "ii", "i", "(i32 prefix, i32 prefix_len) -> i32"},
     {"store_sql", "iiii", "i", "(i32 sql, i32 sql_len, i32 params, i32 params_len) -> i32"},
+    {"timer_set", "iiiii", "i", "(i32 name, i32 name_len, i32 interval_ms, i32 function, i32 function_len) -> i32"},
+    {"timer_remove", "ii", "i", "(i32 name, i32 name_len) -> i32"},
+    {"timer_list", "", "i", "() -> i32"},
+    {"plugins_list", "", "i", "() -> i32"},
+    {"plugins_manage", "iiii", "i", "(i32 what, i32 what_len, i32 id, i32 id_len) -> i32"},
 };
 #define NOFFERED (sizeof offered / sizeof offered[0])
 
@@ -399,7 +404,7 @@ static const functype *func_type(const module *m, uint32_t i, bay_error *err)
     return &m->types[m->func_types[i]];
 }
 
-/* offered_list writes "plugbay.log, plugbay.config, ... and plugbay.store_sql" into buf. */
+/* offered_list writes "plugbay.log, plugbay.config, ... and plugbay.plugins_manage" into buf. */
 static const char *offered_list(char *buf, size_t size)
 {
     size_t n = 0;
@@ -413,7 +418,7 @@ static int check_imports(const module *m, bay__wasm_shape *shape, bay_error *err
 {
     static const char *const kinds[] = {"function", "table", "memory", "global", "tag"};
     uint32_t func = 0;
-    char list[300];
+    char list[600];
     for (uint32_t i = 0; i < m->nimports; i++) {
         const import *im = &m->imports[i];
         char mod[80], name[80], have[160];
@@ -548,6 +553,60 @@ static int check_shape(const module *m, const char *const *functions, bay__wasm_
     return 0;
 }
 
+/* is_entry tells whether export e is a function of type (i32, i32) -> i32, the type of one serving calls. */
+static bool is_entry(const module *m, const export *e)
+{
+    return e->kind == KIND_FUNC && e->index < m->nfuncs && m->func_types[e->index] < m->ntypes &&
+           has_type(&m->types[m->func_types[e->index]], "ii", "i");
+}
+
+/* entry_names copies the names of m's exports that serve calls into one block: a NULL-terminated array of
+ * pointers, the names after it. Returns NULL (BAY_ENOMEM in err) when out of memory. */
+static char **entry_names(const module *m, bay_error *err)
+{
+    size_t n = 0, bytes = 0;
+    for (uint32_t i = 0; i < m->nexports; i++)
+        if (is_entry(m, &m->exports[i])) {
+            n++;
+            bytes += m->exports[i].name.len + 1;
+        }
+    char **names = malloc((n + 1) * sizeof *names + bytes);
+    if (names == NULL) {
+        bay_error_set(err, BAY_ENOMEM, NULL, "out of memory for the names of %zu exports", n);
+        return NULL;
+    }
+    char *text = (char *)(names + n + 1);
+    n = 0;
+    for (uint32_t i = 0; i < m->nexports; i++) {
+        const span *name = &m->exports[i].name;
+        if (!is_entry(m, &m->exports[i]))
+            continue;
+        names[n++] = memcpy(text, name->p, name->len);
+        text[name->len] = '\0';
+        text += name->len + 1;
+    }
+    names[n] = NULL;
+    return names;
+}
+
+/* free_module frees what read_module allocated. */
+static void free_module(module *m)
+{
+    free(m->types);
+    free(m->imports);
+    free(m->func_types);
+    free(m->exports);
+}
+
+int bay__wasm_entries(const uint8_t *wasm, size_t len, char ***names, bay_error *err)
+{
+    module m = {0};
+    reader r = {wasm, wasm, wasm + len, "the module", err};
+    *names = read_module(&r, &m) ? entry_names(&m, err) : NULL;
+    free_module(&m);
+    return *names ? 0 : err->code;
+}
+
 int bay__wasm_check(const uint8_t *wasm, size_t len, const char *const *functions, bay__wasm_shape *shape,
                    bay_error *err)
 {
@@ -555,10 +614,7 @@ int bay__wasm_check(const uint8_t *wasm, size_t len, const char *const *function
     reader r = {wasm, wasm, wasm + len, "the module", err};
     *shape = (bay__wasm_shape){0};
     int rc = read_module(&r, &m) ? check_shape(&m, functions, shape, err) : BAY_EPLUGIN;
-    free(m.types);
-    free(m.imports);
-    free(m.func_types);
-    free(m.exports);
+    free_module(&m);
     return rc;
 }
 

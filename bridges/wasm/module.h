@@ -39,6 +39,12 @@ extern const char *const bay__wasm_hooks[];
 int bay__wasm_check(const uint8_t *wasm, size_t len, const char *const *functions, bay__wasm_shape *shape,
                    bay_error *err);
 
+/* bay__wasm_entries returns in *names the names of the len bytes of module's
+ * exports of type (i32 args, i32 args_len) -> i32, each one a function a call
+ * or a timer may run: a NULL-terminated array in one block, freed with free().
+ * Returns 0, or BAY_EPLUGIN (a malformed module) or BAY_ENOMEM with err saying why. */
+int bay__wasm_entries(const uint8_t *wasm, size_t len, char ***names, bay_error *err);
+
 /* bay__wasm_mangle writes the C symbol wasm2c gives export name in a module
  * translated with "-n module" ("greet" -> "Z_moduleZ_greet", "Zed" ->
  * "Z_moduleZ_Z5Aed") into out. Returns false when it does not fit. */

@@ -41,7 +41,8 @@ static struct {
     wasm_rt_memory_t *(*memory)(void *inst);
     uint32_t (*alloc)(void *inst, uint32_t size);
     void (*initialize)(void *inst); /* NULL when the module has no _initialize */
-    entry *entries;
+    char **exports; /* the names of the exports serving calls (bay__wasm_entries), one block */
+    entry *entries;  /* one for each of them */
     size_t nentries;
     void *inst;          /* the instance: bay_wasm_instance_size bytes */
     size_t inst_size;
@@ -374,13 +375,13 @@ static void add_entry(const char *name, bool *ok, bay_error *err)
     rt.entries[rt.nentries++] = (entry){name, (entry_fn)symbol(sym, ok, err)};
 }
 
-/* find_symbols fills rt's function pointers and entries (functions and the hooks the module exports) from the
- * compiled module. */
-static int find_symbols(const bay__wasm_shape *shape, const char *const *functions, bay_error *err)
+/* find_symbols fills rt's function pointers and entries (every export serving calls, exports) from the compiled
+ * module. */
+static int find_symbols(const bay__wasm_shape *shape, bay_error *err)
 {
     bool ok = true;
     char sym[300];
-    size_t most = 0, nhooks = 0;
+    size_t most = 0;
     void (*init_module)(void) = (void (*)(void))symbol("Z_module_init_module", &ok, err);
     rt.instantiate = (void (*)(void *, bay__wasm_host *))symbol("bay_wasm_instantiate", &ok, err);
     rt.free_instance = (void (*)(void *))symbol("Z_module_free", &ok, err);
@@ -390,17 +391,12 @@ static int find_symbols(const bay__wasm_shape *shape, const char *const *functio
     rt.alloc = (uint32_t(*)(void *, uint32_t))symbol(sym, &ok, err);
     if (shape->has_initialize)
         rt.initialize = (void (*)(void *))symbol("Z_moduleZ__initialize", &ok, err);
-    while (functions[most])
+    while (rt.exports[most])
         most++;
-    while (bay__wasm_hooks[nhooks])
-        nhooks++;
-    if (ok && (rt.entries = calloc(most + nhooks, sizeof *rt.entries)) == NULL)
+    if (ok && (rt.entries = calloc(most ? most : 1, sizeof *rt.entries)) == NULL)
         return bay_error_set(err, BAY_ENOMEM, rt.id, "out of memory");
     for (size_t i = 0; i < most; i++)
-        add_entry(functions[i], &ok, err);
-    for (size_t i = 0; i < nhooks; i++)
-        if (shape->hooks & 1u << i)
-            add_entry(bay__wasm_hooks[i], &ok, err);
+        add_entry(rt.exports[i], &ok, err);
     if (!ok)
         return err->code;
     rt.inst_size = *size;
@@ -417,11 +413,12 @@ int bay__wasm_map(const char *id, const char *so, bay_error *err)
     return rt.so ? 0 : bay_error_set(err, BAY_EIO, id, "cannot load the compiled module: %s", dlerror());
 }
 
-int bay__wasm_start(const bay__wasm_shape *shape, const char *const *functions, bay__wasm_cap cap,
-                   const bay_value *config, bay_error *err)
+int bay__wasm_start(const bay__wasm_shape *shape, char **exports, bay__wasm_cap cap, const bay_value *config,
+                   bay_error *err)
 {
     rt.cap = cap;
-    int rc = find_symbols(shape, functions, err);
+    rt.exports = exports;
+    int rc = find_symbols(shape, err);
     if (rc)
         return rc;
     if (bay_value_pack(config, &rt.host.config, &rt.host.config_len) != 0 ||
@@ -449,6 +446,7 @@ void bay__wasm_close(void)
         dlclose(rt.so);
     free(rt.inst);
     free(rt.entries);
+    free(rt.exports);
     free(rt.host.config);
     free(rt.host.settings);
     free(rt.host.reply);

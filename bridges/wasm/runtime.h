@@ -49,14 +49,14 @@ typedef struct bay__wasm_cap {
  * BAY_EIO with err saying why. */
 int bay__wasm_map(const char *id, const char *so, bay_error *err);
 
-/* bay__wasm_start finds in the mapped module its runtime entry points, the
- * exports of functions (NULL-terminated) and those of the hooks it exports
- * (shape as bay__wasm_check found it),
+/* bay__wasm_start finds in the mapped module its runtime entry points and
+ * the exports named in exports (bay__wasm_entries'; taken, even on failure),
+ * of a module whose shape bay__wasm_check found,
  * keeps config (borrowed, packed now) for plugbay.config, and makes the first
  * instance, running its start code and _initialize. Returns 0, or a code
  * with err naming the plugin and what went wrong. */
-int bay__wasm_start(const bay__wasm_shape *shape, const char *const *functions, bay__wasm_cap cap,
-                   const bay_value *config, bay_error *err);
+int bay__wasm_start(const bay__wasm_shape *shape, char **exports, bay__wasm_cap cap, const bay_value *config,
+                   bay_error *err);
 
 /* bay__wasm_run runs export function (one bay__wasm_has knows) for call
  * with args packed as msgpack (the bridge's call).
@@ -65,8 +65,9 @@ int bay__wasm_start(const bay__wasm_shape *shape, const char *const *functions, 
  * BAY_ETIMEDOUT or BAY_ECANCELED, likewise. */
 int bay__wasm_run(const char *function, bay_invocation *call, const bay_value *args, bay_value **result);
 
-/* bay__wasm_has tells whether the module serves function: one the
- * manifest names, or a hook it exports (the bridge's has). */
+/* bay__wasm_has tells whether the module serves function: any export of
+ * type (i32 args, i32 args_len) -> i32, so the manifest's functions, the
+ * hooks it exports and those its timers run (the bridge's has). */
 bool bay__wasm_has(const char *function);
 
 /* bay__wasm_interrupt stops wasm code running for a call that was just
