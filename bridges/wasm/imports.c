@@ -1,4 +1,4 @@
-/* bridges/wasm/imports.c — the plugbay.* functions a module may import: log, config, call, reply, result, error, settings and the store_* functions.
+/* bridges/wasm/imports.c — the plugbay.* functions a module may import: log, config, call, reply, result, error, settings, the store_* functions, the timer_* ones and plugins_list and plugins_manage.
  *
  * wasm2c names an import MODULE.NAME Z_MODULEZ_NAME and passes it the host
  * pointer given at instantiation; the types here are those module.c checks
@@ -28,6 +28,12 @@ uint32_t Z_plugbayZ_store_put(bay__wasm_host *h, uint32_t key, uint32_t key_len,
 uint32_t Z_plugbayZ_store_delete(bay__wasm_host *h, uint32_t key, uint32_t key_len);
 uint32_t Z_plugbayZ_store_keys(bay__wasm_host *h, uint32_t prefix, uint32_t prefix_len);
 uint32_t Z_plugbayZ_store_sql(bay__wasm_host *h, uint32_t sql, uint32_t sql_len, uint32_t params, uint32_t params_len);
+uint32_t Z_plugbayZ_timer_set(bay__wasm_host *h, uint32_t name, uint32_t name_len, uint32_t interval_ms,
+                              uint32_t function, uint32_t function_len);
+uint32_t Z_plugbayZ_timer_remove(bay__wasm_host *h, uint32_t name, uint32_t name_len);
+uint32_t Z_plugbayZ_timer_list(bay__wasm_host *h);
+uint32_t Z_plugbayZ_plugins_list(bay__wasm_host *h);
+uint32_t Z_plugbayZ_plugins_manage(bay__wasm_host *h, uint32_t what, uint32_t what_len, uint32_t id, uint32_t id_len);
 
 static int text_len(uint32_t len)
 {
@@ -97,6 +103,17 @@ static int keep_reply(bay__wasm_host *h, const char *import, bay_value *value)
         return reply_text(h, BAY_ENOMEM, "plugbay.%s: no memory for the answer", import);
     set_reply(h, out, len);
     return 0;
+}
+
+/* answer ends import, whose plugin.h function returned rc with out (taken;
+ * NULL is nil) or err: the value, or the error's message, is what
+ * plugbay.reply gives next. Returns the code. */
+static int answer(bay__wasm_host *h, const char *import, int rc, bay_value *out, const bay_error *err)
+{
+    if (rc == 0)
+        return keep_reply(h, import, out);
+    bay_value_free(out);
+    return reply_text(h, rc, "plugbay.%s: %s", import, err->message);
 }
 
 /* call_broker does plugbay.call's work once the name and arguments are
@@ -251,10 +268,7 @@ static int store_work(bay__wasm_host *h, const store_op *op, const uint8_t *text
     int rc = copy ? op->run(copy, v, &out, &err) : bay_error_set(&err, BAY_ENOMEM, NULL, "out of memory");
     free(copy);
     bay_value_free(v);
-    if (rc == 0)
-        return keep_reply(h, op->import, out);
-    bay_value_free(out);
-    return reply_text(h, rc, "plugbay.%s: %s", op->import, err.message);
+    return answer(h, op->import, rc, out, &err);
 }
 
 /* store runs storage import op: every pointer is checked (a trap when it
@@ -299,4 +313,87 @@ uint32_t Z_plugbayZ_store_keys(bay__wasm_host *h, uint32_t prefix, uint32_t pref
 uint32_t Z_plugbayZ_store_sql(bay__wasm_host *h, uint32_t sql, uint32_t sql_len, uint32_t params, uint32_t params_len)
 {
     return store(h, &sql_op, sql, sql_len, params, params_len);
+}
+
+/* text copies the len bytes at t (checked against the module's memory already) into buf as a C string.
+ * Returns 0, or BAY_EINVAL with the reply saying what of import is wrong. */
+static int text(bay__wasm_host *h, const char *import, const char *what, const uint8_t *t, uint32_t len, char *buf,
+                size_t size)
+{
+    if (len == 0 || len >= size || memchr(t, '\0', len))
+        return reply_text(h, BAY_EINVAL, "plugbay.%s: the %s must be 1 to %zu bytes without NUL", import, what,
+                          size - 1);
+    memcpy(buf, t, len);
+    buf[len] = '\0';
+    return 0;
+}
+
+/* A timer's name, a function's name or a plugin id, as a C string. */
+typedef char name_buf[256];
+
+uint32_t Z_plugbayZ_timer_set(bay__wasm_host *h, uint32_t name, uint32_t name_len, uint32_t interval_ms,
+                              uint32_t function, uint32_t function_len)
+{
+    const uint8_t *n = bay__wasm_bytes(h, name, name_len, "plugbay.timer_set's name");
+    const uint8_t *f = bay__wasm_bytes(h, function, function_len, "plugbay.timer_set's function");
+    bay__wasm_host_enter();
+    name_buf timer, fn;
+    bay_error err = {0};
+    int rc = text(h, "timer_set", "name", n, name_len, timer, sizeof timer);
+    if (rc == 0 && (rc = text(h, "timer_set", "function", f, function_len, fn, sizeof fn)) == 0)
+        rc = answer(h, "timer_set", bay_timer_set(timer, (int32_t)interval_ms, fn, &err), NULL, &err);
+    bay__wasm_host_leave();
+    return (uint32_t)rc;
+}
+
+uint32_t Z_plugbayZ_timer_remove(bay__wasm_host *h, uint32_t name, uint32_t name_len)
+{
+    const uint8_t *n = bay__wasm_bytes(h, name, name_len, "plugbay.timer_remove's name");
+    bay__wasm_host_enter();
+    name_buf timer;
+    bay_error err = {0};
+    int rc = text(h, "timer_remove", "name", n, name_len, timer, sizeof timer);
+    if (rc == 0)
+        rc = answer(h, "timer_remove", bay_timer_remove(timer, &err), NULL, &err);
+    bay__wasm_host_leave();
+    return (uint32_t)rc;
+}
+
+/* listed runs list (bay_timer_list or bay_plugins_list) for import: its array is what plugbay.reply gives next. */
+static uint32_t listed(bay__wasm_host *h, const char *import, int (*list)(bay_value **out, bay_error *err))
+{
+    bay__wasm_host_enter();
+    bay_value *out = NULL;
+    bay_error err = {0};
+    int rc = list(&out, &err);
+    rc = answer(h, import, rc, out, &err);
+    bay__wasm_host_leave();
+    return (uint32_t)rc;
+}
+
+uint32_t Z_plugbayZ_timer_list(bay__wasm_host *h)
+{
+    return listed(h, "timer_list", bay_timer_list);
+}
+
+uint32_t Z_plugbayZ_plugins_list(bay__wasm_host *h)
+{
+    return listed(h, "plugins_list", bay_plugins_list);
+}
+
+uint32_t Z_plugbayZ_plugins_manage(bay__wasm_host *h, uint32_t what, uint32_t what_len, uint32_t id, uint32_t id_len)
+{
+    const uint8_t *w = bay__wasm_bytes(h, what, what_len, "plugbay.plugins_manage's what");
+    const uint8_t *i = bay__wasm_bytes(h, id, id_len, "plugbay.plugins_manage's id");
+    bay__wasm_host_enter();
+    name_buf command, plugin;
+    bay_value *out = NULL;
+    bay_error err = {0};
+    int rc = text(h, "plugins_manage", "what", w, what_len, command, sizeof command);
+    if (rc == 0 && (rc = text(h, "plugins_manage", "id", i, id_len, plugin, sizeof plugin)) == 0) {
+        rc = bay_plugins_manage(command, plugin, &out, &err);
+        rc = answer(h, "plugins_manage", rc, out, &err);
+    }
+    bay__wasm_host_leave();
+    return (uint32_t)rc;
 }
