@@ -25,6 +25,13 @@ PLUGBAY_IMPORT(store_delete) int32_t plugbay_store_delete(const char *key, uint3
 PLUGBAY_IMPORT(store_keys) int32_t plugbay_store_keys(const char *prefix, uint32_t prefix_len);
 PLUGBAY_IMPORT(store_sql) int32_t plugbay_store_sql(const char *sql, uint32_t sql_len, const uint8_t *params,
                                                     uint32_t params_len);
+PLUGBAY_IMPORT(timer_set) int32_t plugbay_timer_set(const char *name, uint32_t name_len, int32_t interval_ms,
+                                                    const char *function, uint32_t function_len);
+PLUGBAY_IMPORT(timer_remove) int32_t plugbay_timer_remove(const char *name, uint32_t name_len);
+PLUGBAY_IMPORT(timer_list) int32_t plugbay_timer_list(void);
+PLUGBAY_IMPORT(plugins_list) int32_t plugbay_plugins_list(void);
+PLUGBAY_IMPORT(plugins_manage) int32_t plugbay_plugins_manage(const char *what, uint32_t what_len, const char *id,
+                                                              uint32_t id_len);
 
 /* bay_alloc is where plugbay places a call's arguments; bay_wasm_serve frees them. */
 __attribute__((export_name("bay_alloc"))) void *bay_alloc(uint32_t size)
@@ -611,4 +618,35 @@ int bay_store_sql(const char *sql, const bay_out *params, bay_in *rows, char *wh
         return BAY_ENOMEM;
     int rc = plugbay_store_sql(sql, (uint32_t)strlen(sql), params ? params->data : NULL, params ? params->len : 0);
     return answered(rc, "bay_store_sql", sql, rows, why, whylen);
+}
+
+int bay_timer_set(const char *name, int32_t interval_ms, const char *function, char *why, size_t whylen)
+{
+    int rc = plugbay_timer_set(name, (uint32_t)strlen(name), interval_ms, function, (uint32_t)strlen(function));
+    return answered(rc, "bay_timer_set", name, NULL, why, whylen);
+}
+
+int bay_timer_remove(const char *name, char *why, size_t whylen)
+{
+    return answered(plugbay_timer_remove(name, (uint32_t)strlen(name)), "bay_timer_remove", name, NULL, why, whylen);
+}
+
+int bay_timer_list(bay_in *timers, char *why, size_t whylen)
+{
+    *timers = (bay_in){0};
+    return answered(plugbay_timer_list(), "bay_timer_list", "", timers, why, whylen);
+}
+
+int bay_plugins_list(bay_in *plugins, char *why, size_t whylen)
+{
+    *plugins = (bay_in){0};
+    return answered(plugbay_plugins_list(), "bay_plugins_list", "", plugins, why, whylen);
+}
+
+int bay_plugins_manage(const char *what, const char *id, bay_in *plugin, char *why, size_t whylen)
+{
+    if (plugin)
+        *plugin = (bay_in){0};
+    int rc = plugbay_plugins_manage(what, (uint32_t)strlen(what), id, (uint32_t)strlen(id));
+    return answered(rc, "bay_plugins_manage", id, plugin, why, whylen);
 }

@@ -84,7 +84,8 @@ bool bay_in_skip(bay_in *in);
  * on success *value reads the key's value. */
 bool bay_in_find(const bay_in *map, const char *key, bay_in *value);
 
-/* bay_in_free frees the bytes a reader owns (from bay_config, bay_settings, bay_call or bay_store_*). */
+/* bay_in_free frees the bytes a reader owns (from bay_config, bay_settings, bay_call, bay_store_*, bay_timer_list
+ * or bay_plugins_*). */
 void bay_in_free(bay_in *in);
 
 /* ---- writing msgpack: results, arguments of bay_call, what goes to the store ---- */
@@ -203,6 +204,47 @@ int bay_store_keys(const char *prefix, bay_in *keys, char *why, size_t whylen);
  * float, str and bin map to NULL, INTEGER, REAL, TEXT and BLOB; bool is
  * stored as 0/1. */
 int bay_store_sql(const char *sql, const bay_out *params, bay_in *rows, char *why, size_t whylen);
+
+/* ---- timers at run time ----
+ * Besides the manifest's "timers", a plugin sets its own while it runs:
+ * plugbay calls the export function every interval_ms (never two ticks of
+ * one timer at once, at most 64 timers a plugin). A timer's function is any
+ * export of a bay_wasm_fn (BAY_WASM_EXPORT), plugin.json need not name it;
+ * it is called with no arguments. Timers last while the worker runs: a
+ * constructor (__attribute__((constructor)), run by _initialize at load)
+ * sets them again each time; those it sets are set once the load ended. Each
+ * function returns 0, or a code with its message in why (when not NULL). */
+
+/* bay_timer_set sets timer name (1 to 128 of A-Z a-z 0-9 _ . : -) to call
+ * export function every interval_ms (1 to 86400000, one day), its first
+ * tick one interval from now; a timer of that name (the manifest's too)
+ * moves to the new interval and function. BAY_EINVAL (a bad name or
+ * interval, no such export), BAY_EBUSY (64 timers already). */
+int bay_timer_set(const char *name, int32_t interval_ms, const char *function, char *why, size_t whylen);
+
+/* bay_timer_remove stops timer name (a tick running ends as it would); BAY_ENOENT when there is none. */
+int bay_timer_remove(const char *name, char *why, size_t whylen);
+
+/* bay_timer_list reads an array of the plugin's timers, each a map {name,
+ * interval_ms, function, next_in_ms, running, set_at_run_time}. */
+int bay_timer_list(bay_in *timers, char *why, size_t whylen);
+
+/* ---- managing plugins ----
+ * With permission plugins.manage (every plugin) or plugins.manage:PATTERN
+ * (one id, or a prefix ending in '*') in plugin.json, a plugin lists,
+ * loads, unloads and reloads others; it may always unload or reload
+ * itself. Each answers at once, the load or drain going on after (a plugin
+ * unloading itself gets its answer, then stops). BAY_EPERM when not
+ * granted, BAY_ENOENT for an unknown plugin, BAY_EBUSY when others depend
+ * on it. */
+
+/* bay_plugins_list reads an array of {id, version, state, reason}: the plugin itself and each one it may manage. */
+int bay_plugins_list(bay_in *plugins, char *why, size_t whylen);
+
+/* bay_plugins_manage runs what ("load", "unload" or "reload"; else
+ * BAY_EINVAL) on plugin id; *plugin (when plugin is not NULL) reads its
+ * {id, version, state, reason} as the command left it. */
+int bay_plugins_manage(const char *what, const char *id, bay_in *plugin, char *why, size_t whylen);
 
 /* ---- hooks ----
  * Optional functions plugbay runs when the module exports them, each a
