@@ -649,3 +649,149 @@ Test(wasm, hooks_run_at_install_update_and_uninstall_and_a_failing_update_keeps_
     expect_state(STATE, "loaded");
     expect_json("state.hooks", "[]", "{\"ran\":\"on_install\",\"kept\":\"on_install\"}");
 }
+
+/* ---- timers at run time and plugins managed from a module (wasm/manage) ---- */
+
+#define MANAGE "wasm/manage"
+
+/* start_manage starts wasm/manage beside test/slow, which it may manage, and example/hello, which it may not. */
+static void start_manage(void)
+{
+    start_loaded((const char *[]){MANAGE, "test/slow", "example/hello", NULL});
+}
+
+/* ticks returns how often wasm/manage's tick_a ("a") or tick_b ("b") ran. */
+static int64_t ticks(const char *which)
+{
+    bay_value *res = NULL;
+    bay_error err;
+    cr_assert_eq(h_call_json(c, "wm.ticks", "[]", 5000, &res, &err), 0, "%s", err.message);
+    int64_t n = bay_value_int(bay_map_get(res, which));
+    bay_value_free(res);
+    return n;
+}
+
+/* A timer's tick count and a number it should pass, for h_wait_until. */
+typedef struct above {
+    const char *which;
+    int64_t n;
+} above;
+
+static bool ticked_past(void *arg)
+{
+    const above *a = arg;
+    return ticks(a->which) > a->n;
+}
+
+/* expect_ticks_past waits until timer which ("a" or "b") ticked more than n times. */
+static void expect_ticks_past(const char *which, int64_t n, const char *what)
+{
+    above a = {which, n};
+    cr_assert(h_wait_until(ticked_past, &a, H_WAIT_MS), "%s: tick_%s ran %lld times, not above %lld", what, which,
+              (long long)ticks(which), (long long)n);
+}
+
+/* expect_b_stays checks that tick_b runs at most once more (one tick may be on its way) while tick_a ticks 5 times. */
+static void expect_b_stays(const char *what)
+{
+    int64_t was = ticks("b");
+    expect_ticks_past("a", ticks("a") + 5, what);
+    cr_assert_leq(ticks("b"), was + 1, "%s: tick_b ticked on", what);
+}
+
+Test(wasm, a_timer_set_by_a_constructor_ticks_and_timers_are_set_moved_and_removed_at_run_time)
+{
+    start_manage();
+    expect_ticks_past("a", 2, "the timer the constructor set");
+    expect_json("wm.timer_set", "[\"fast\", 10, \"tick_b\"]", "null");
+    expect_ticks_past("b", 3, "the new timer");
+    const char *listed = answer_of("wm.timers", "[]");
+    cr_assert(strstr(listed, "\"name\":\"boot\"") && strstr(listed, "\"function\":\"tick_a\"") &&
+                  strstr(listed, "\"name\":\"fast\"") && strstr(listed, "\"interval_ms\":10"),
+              "%s", listed);
+    expect_json("wm.timer_set", "[\"fast\", 86400000, \"tick_b\"]", "null");
+    expect_b_stays("a timer moved to a day");
+    expect_json("wm.timer_set", "[\"fast\", 10, \"tick_b\"]", "null");
+    expect_ticks_past("b", ticks("b") + 2, "the timer moved back to 10 ms");
+    expect_json("wm.timer_remove", "[\"fast\"]", "null");
+    expect_b_stays("a removed timer");
+    listed = answer_of("wm.timers", "[]");
+    cr_assert(strstr(listed, "\"boot\"") && !strstr(listed, "\"fast\""), "%s", listed);
+}
+
+Test(wasm, bad_timers_reach_the_module_as_codes_and_messages_and_its_timers_tick_on)
+{
+    start_manage();
+    static const struct {
+        const char *args, *says;
+        int code;
+    } bad[] = {
+        {"[\"t\", 0, \"tick_b\"]", "plugbay.timer_set: timer t: the interval is from 1 to 86400000 ms (one day), got 0",
+         BAY_EINVAL},
+        {"[\"t\", 86400001, \"tick_b\"]", "the interval is from 1 to 86400000 ms (one day), got 86400001", BAY_EINVAL},
+        {"[\"t\", 10, \"no_such\"]", "plugbay.timer_set: timer t: the plugin has no function \"no_such\"", BAY_EINVAL},
+        {"[\"t\", 10, \"bay_alloc\"]", "the plugin has no function \"bay_alloc\"", BAY_EINVAL},
+        {"[\"bad name\", 10, \"tick_b\"]", "a timer's name is 1 to 128 of A-Z a-z 0-9 _ . : -", BAY_EINVAL},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        expect_failure("wm.timer_set", bad[i].args, 0, bad[i].code, MANAGE, (const char *[]){bad[i].says, NULL});
+    expect_failure("wm.timer_remove", "[\"never\"]", 0, BAY_ENOENT, MANAGE,
+                   (const char *[]){"plugbay.timer_remove: ", MANAGE " has no timer \"never\"", NULL});
+    /* 64 at most, "boot" included; moving one is no new one. */
+    char args[100];
+    for (int i = 1; i < 64; i++) {
+        snprintf(args, sizeof args, "[\"t%d\", 86400000, \"tick_b\"]", i);
+        expect_json("wm.timer_set", args, "null");
+    }
+    expect_failure("wm.timer_set", "[\"one-more\", 10, \"tick_b\"]", 0, BAY_EBUSY, MANAGE,
+                   (const char *[]){MANAGE " has 64 timers, the most a plugin may have: remove one first", NULL});
+    expect_json("wm.timer_set", "[\"t1\", 20, \"tick_b\"]", "null");
+    expect_ticks_past("b", 2, "the moved timer");
+    expect_ticks_past("a", ticks("a") + 3, "boot");
+}
+
+Test(wasm, a_module_manages_the_plugins_its_pattern_covers_and_unloads_itself_in_a_call)
+{
+    start_manage();
+    const char *out = answer_of("wm.list", "[]");
+    cr_assert(strstr(out, "\"id\":\"" MANAGE "\"") && strstr(out, "\"id\":\"test/slow\"") &&
+                  !strstr(out, "example/hello"),
+              "it lists itself and what plugins.manage:test/* covers: %s", out);
+    out = answer_of("wm.manage", "[\"unload\", \"test/slow\"]");
+    cr_assert(strstr(out, "\"id\":\"test/slow\""), "%s", out);
+    expect_state("test/slow", "stopped");
+    out = answer_of("wm.manage", "[\"load\", \"test/slow\"]");
+    cr_assert(strstr(out, "\"id\":\"test/slow\""), "%s", out);
+    expect_state("test/slow", "loaded");
+    expect_failure("wm.manage", "[\"unload\", \"example/hello\"]", 0, BAY_EPERM, MANAGE,
+                   (const char *[]){"plugbay.plugins_manage: ", MANAGE " may not unload example/hello", NULL});
+    expect_failure("wm.manage", "[\"load\", \"test/nosuch\"]", 0, BAY_ENOENT, MANAGE,
+                   (const char *[]){"no plugin \"test/nosuch\"", NULL});
+    expect_failure("wm.manage", "[\"delete\", \"test/slow\"]", 0, BAY_EINVAL, MANAGE,
+                   (const char *[]){"what is \"load\", \"unload\" or \"reload\"", NULL});
+    expect_state("example/hello", "loaded");
+    out = answer_of("wm.manage", "[\"unload\", \"" MANAGE "\"]");
+    cr_assert(strstr(out, "\"state\":\"unloading\""), "the call answered before the drain: %s", out);
+    expect_state(MANAGE, "stopped");
+    expect_state("test/slow", "loaded");
+}
+
+Test(wasm, bad_pointers_handed_to_the_timer_and_manage_imports_are_refused_and_the_plugin_serves_on)
+{
+    start_manage();
+    expect_failure("wm.bad", "[\"name\"]", 0, BAY_EPLUGIN, MANAGE,
+                   (const char *[]){"plugbay.timer_set's name (100 bytes at 0xfffff000) lies outside the module's memory",
+                                    "fresh instance", NULL});
+    expect_failure("wm.bad", "[\"id\"]", 0, BAY_EPLUGIN, MANAGE,
+                   (const char *[]){"plugbay.plugins_manage's id (4294967280 bytes at 0x10) lies outside the module's "
+                                    "memory",
+                                    "fresh instance", NULL});
+    char want[200];
+    snprintf(want, sizeof want, "[%d,\"plugbay.timer_set: the function must be 1 to 255 bytes without NUL\"]",
+             BAY_EINVAL);
+    expect_json("wm.bad", "[\"nul\"]", want);
+    expect_state("test/slow", "loaded");
+    const char *listed = answer_of("wm.timers", "[]");
+    cr_assert(strstr(listed, "\"boot\"") && !strstr(listed, "\"name\":\"t\""), "%s", listed);
+    expect_ticks_past("a", ticks("a") + 2, "boot, after the traps");
+}
