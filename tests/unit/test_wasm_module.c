@@ -1,5 +1,7 @@
 /* tests/unit/test_wasm_module.c — the wasm module reader and ABI check (bridges/wasm/module.c) on modules built byte by byte. */
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <plugbay/error.h>
@@ -204,6 +206,50 @@ Test(wasm_module, accepts_the_settings_and_storage_imports)
     r.import_type = 1;
     expect_refused(&r, (const char *[]){"plugbay.store_sql with type (i32, i32) -> i32",
                                         "(i32 sql, i32 sql_len, i32 params, i32 params_len) -> i32", NULL});
+}
+
+Test(wasm_module, accepts_the_timer_and_manage_imports_and_refuses_them_mistyped)
+{
+    bay__wasm_shape shape;
+    bay_error why;
+    recipe r = fits;
+    r.import_name = "timer_remove";
+    r.import_type = 1; /* (i32, i32) -> i32 */
+    cr_assert_eq(shape_of(&r, greet_only, &shape, &why), 0, "plugbay.timer_remove: %s", why.message);
+    r.import_name = "plugins_manage"; /* four i32 in, not two */
+    expect_refused(&r, (const char *[]){"plugbay.plugins_manage with type (i32, i32) -> i32",
+                                        "(i32 what, i32 what_len, i32 id, i32 id_len) -> i32", NULL});
+}
+
+/* entries_of builds the module of r and returns bay__wasm_entries' names as one string, "a b " (static). */
+static const char *entries_of(const recipe *r)
+{
+    static char text[200];
+    buf m;
+    make(&m, r);
+    char **names;
+    bay_error why;
+    cr_assert_eq(bay__wasm_entries(m.b, m.n, &names, &why), 0, "%s", why.message);
+    text[0] = '\0';
+    for (size_t i = 0; names[i]; i++)
+        snprintf(text + strlen(text), sizeof text - strlen(text), "%s ", names[i]);
+    free(names);
+    return text;
+}
+
+Test(wasm_module, lists_the_exports_that_serve_calls_or_timers)
+{
+    recipe r = fits;
+    r.entry = "tick";
+    cr_assert_str_eq(entries_of(&r), "tick "); /* not memory, not bay_alloc (i32) -> i32 */
+    r.entry_type = 0;
+    cr_assert_str_eq(entries_of(&r), "");
+    buf bad = {0};
+    put(&bad, "\0asm\2\0\0\0", 8);
+    char **names;
+    bay_error why;
+    cr_assert_eq(bay__wasm_entries(bad.b, bad.n, &names, &why), BAY_EPLUGIN);
+    cr_assert_null(names);
 }
 
 Test(wasm_module, records_each_hook_a_module_exports)
