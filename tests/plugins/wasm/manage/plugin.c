@@ -3,24 +3,9 @@
  * handed to those imports. */
 #include <string.h>
 
-#include "plugbay_wasm.h"
+#include "../common/testing.h"
 
 static int64_t ticks_a, ticks_b; /* ticks of tick_a and tick_b */
-
-/* arg_cstr reads the next argument, a string, into buf as a NUL-terminated string. */
-static int arg_cstr(bay_args *args, char *buf, size_t size)
-{
-    const char *s;
-    uint32_t len;
-    int rc = bay_arg_str(args, &s, &len);
-    if (rc == 0 && len >= size)
-        rc = bay_fail(BAY_EINVAL, "argument %u: %u bytes is too long", args->next, len);
-    if (rc == 0) {
-        memcpy(buf, s, len);
-        buf[len] = '\0';
-    }
-    return rc;
-}
 
 /* reply ends a call with what an import answered: the value in reads (taken), or its code and why. */
 static int reply(int rc, bay_in *in, const char *why, bay_out *result)
@@ -106,13 +91,12 @@ __attribute__((import_module("plugbay"), import_name("plugins_manage"))) int32_t
                                                                                                   uint32_t what_len,
                                                                                                   uint32_t id,
                                                                                                   uint32_t id_len);
-__attribute__((import_module("plugbay"), import_name("reply"))) uint32_t raw_reply(char *buf, uint32_t len);
 
 /* wm.bad(what) hands an import what is wrong: "name" a timer name outside the module's memory, "id" a plugin id
  * running past its end (both trap), "nul" a function name holding a NUL byte (answered: [code, message]). */
 static int wm_bad(bay_args *args, bay_out *result)
 {
-    char what[16], text[300];
+    char what[16];
     int rc = arg_cstr(args, what, sizeof what);
     if (rc)
         return rc;
@@ -124,10 +108,7 @@ static int wm_bad(bay_args *args, bay_out *result)
         rc = raw_timer_set((uint32_t)(uintptr_t) "t", 1, 10, (uint32_t)(uintptr_t) "tick\0b", 6);
     else
         return bay_fail(BAY_EINVAL, "wm.bad: unknown %s", what);
-    uint32_t n = raw_reply(text, sizeof text);
-    bay_out_array(result, 2);
-    bay_out_int(result, rc);
-    bay_out_str(result, text, n < sizeof text ? n : sizeof text);
+    out_answer(result, rc);
     return 0;
 }
 BAY_WASM_EXPORT(wm_bad)

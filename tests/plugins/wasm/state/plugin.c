@@ -3,25 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "plugbay_wasm.h"
+#include "../common/testing.h"
 
 static bay_out heard; /* the last on_settings' arguments as msgpack, [settings, changed]; empty before one */
 static char ran[256]; /* the hooks this instance ran, space-separated, "on_update(1.0.0)" with its argument */
-
-/* arg_cstr reads the next argument, a string, into buf as a NUL-terminated string. */
-static int arg_cstr(bay_args *args, char *buf, size_t size)
-{
-    const char *s;
-    uint32_t len;
-    int rc = bay_arg_str(args, &s, &len);
-    if (rc == 0 && len >= size)
-        rc = bay_fail(BAY_EINVAL, "argument %u: %u bytes is too long", args->next, len);
-    if (rc == 0) {
-        memcpy(buf, s, len);
-        buf[len] = '\0';
-    }
-    return rc;
-}
 
 /* answer writes the value in (one whole value) reads to result; taken says to free in. */
 static void answer(bay_out *result, bay_in *in, bool taken)
@@ -234,14 +219,13 @@ __attribute__((import_module("plugbay"), import_name("store_get"))) int32_t raw_
 __attribute__((import_module("plugbay"), import_name("store_put"))) int32_t raw_store_put(uint32_t key, uint32_t len,
                                                                                         uint32_t value,
                                                                                         uint32_t value_len);
-__attribute__((import_module("plugbay"), import_name("reply"))) uint32_t raw_reply(char *buf, uint32_t len);
 
 /* state.bad(what) hands the store what is wrong: "key" a key outside the module's memory, "value" a value
  * running past its end (both trap), "nul" a key holding a NUL byte, "msgpack" a value that is not msgpack
  * (both answered: [code, message]). */
 static int state_bad(bay_args *args, bay_out *result)
 {
-    char what[16], text[300];
+    char what[16];
     int rc = arg_cstr(args, what, sizeof what);
     if (rc)
         return rc;
@@ -255,10 +239,7 @@ static int state_bad(bay_args *args, bay_out *result)
         rc = raw_store_put((uint32_t)(uintptr_t) "bad", 3, (uint32_t)(uintptr_t) "\xc1", 1);
     else
         return bay_fail(BAY_EINVAL, "state.bad: what is key, value, nul or msgpack, not %s", what);
-    uint32_t n = raw_reply(text, sizeof text);
-    bay_out_array(result, 2);
-    bay_out_int(result, rc);
-    bay_out_str(result, text, n <= sizeof text ? n : 0);
+    out_answer(result, rc);
     return 0;
 }
 BAY_WASM_EXPORT(state_bad)
