@@ -361,11 +361,11 @@ bool bay__wasm_has(const char *function)
     return find_entry(function) != NULL;
 }
 
-/* add_entry finds the export serving function name in the compiled module, unless an entry has it already. */
+/* add_entry finds the export serving function name in the compiled module (export names are unique). */
 static void add_entry(const char *name, bool *ok, bay_error *err)
 {
     char sym[300];
-    if (!*ok || find_entry(name))
+    if (!*ok)
         return;
     if (!bay__wasm_mangle(name, sym, sizeof sym)) {
         *ok = false;
