@@ -119,6 +119,12 @@ Test(python_manage, bad_timers_raise_timer_error_with_the_code_and_why_and_the_o
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         raised(answer("pymgr.timer_set", bad[i].args), "TimerError", BAY_EINVAL, bad[i].says);
+    bay_value *res = NULL;
+    bay_error e;
+    cr_assert_eq(h_call_json(c, "pymgr.timer_set", "[\"t\", \"10\", \"tick_b\"]", 5000, &res, &e), BAY_EPLUGIN,
+                 "an interval that is no int raises TypeError, which the plugin does not catch");
+    cr_assert(strstr(e.message, "TypeError: 'str' object cannot be interpreted as an integer (at main.py:"), "%s",
+              e.message);
     raised(answer("pymgr.timer_remove", "[\"never\"]"), "TimerError", BAY_ENOENT,
            "python/manager has no timer \\\"never\\\"");
     /* 64 at most: "boot" (from on_load) and "daily" (the manifest's) with 62 more. */
