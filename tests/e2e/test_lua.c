@@ -748,6 +748,8 @@ Test(lua, bad_timers_raise_the_error_table_saying_why_and_the_others_tick_on)
                   "the interval is from 1 to 86400000 ms (one day), got 86400001");
     expect_caught("[\"timer\", \"set\", \"t\", 10, \"no_such\"]", BAY_EINVAL,
                   "plugbay.timer.set: timer t: the plugin has no function \"no_such\"");
+    expect_caught("[\"timer\", \"set\", \"bad name\", 10, \"tick_b\"]", BAY_EINVAL,
+                  "plugbay.timer.set: a timer's name is 1 to 128 of A-Z a-z 0-9 _ . : -, got \"bad name\"");
     bay_error err;
     expect_code("lmgr.timer_set", "[\"t\", 1.5, \"tick_b\"]", 5000, BAY_EPLUGIN, "lua/manager", &err);
     cr_assert(strstr(err.message, "bad argument #2 to 'set' (number has no integer representation)"), "%s",
