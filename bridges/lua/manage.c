@@ -39,24 +39,25 @@ static int timer_remove(lua_State *L)
     return answer(L, was, "timer.remove", rc, NULL, &e);
 }
 
-/* plugbay.timer.list(): an array of the plugin's timers, {name, interval_ms, function, next_in_ms, running, set_at_run_time}. */
-static int timer_list(lua_State *L)
-{
-    bay_value *out = NULL;
-    bay_error e;
-    lua_State *was = lbay_set_running(L);
-    int rc = bay_timer_list(&out, &e);
-    return answer(L, was, "timer.list", rc, out, &e);
-}
+/* A list plugbay gives: plugbay.FN and the plugin.h function that makes it. */
+typedef struct lister {
+    const char *fn;
+    int (*list)(bay_value **out, bay_error *err);
+} lister;
 
-/* plugbay.plugins.list(): an array of {id, version, state, reason} of the plugin and each one it may manage. */
-static int plugins_list(lua_State *L)
+static const lister timers = {"timer.list", bay_timer_list}, plugins = {"plugins.list", bay_plugins_list};
+
+/* plugbay.timer.list() (upvalue 1: &timers): an array of the plugin's timers, {name, interval_ms, function,
+ * next_in_ms, running, set_at_run_time}; plugbay.plugins.list() (&plugins): an array of {id, version, state,
+ * reason} of the plugin and each one it may manage. */
+static int list(lua_State *L)
 {
+    const lister *l = lua_touserdata(L, lua_upvalueindex(1));
     bay_value *out = NULL;
     bay_error e;
     lua_State *was = lbay_set_running(L);
-    int rc = bay_plugins_list(&out, &e);
-    return answer(L, was, "plugins.list", rc, out, &e);
+    int rc = l->list(&out, &e);
+    return answer(L, was, l->fn, rc, out, &e);
 }
 
 /* plugbay.plugins.load/unload/reload(id) (upvalue 1: "load", "unload" or
@@ -75,13 +76,16 @@ static int plugins_manage(lua_State *L)
 
 void lbay_manage_open(lua_State *L)
 {
-    static const luaL_Reg timer[] = {
-        {"set", timer_set}, {"remove", timer_remove}, {"list", timer_list}, {NULL, NULL}};
+    static const luaL_Reg timer[] = {{"set", timer_set}, {"remove", timer_remove}, {NULL, NULL}};
     static const char *const manage[] = {"load", "unload", "reload", NULL};
     luaL_newlib(L, timer);
+    lua_pushlightuserdata(L, (void *)&timers);
+    lua_pushcclosure(L, list, 1);
+    lua_setfield(L, -2, "list");
     lua_setfield(L, -2, "timer");
     lua_createtable(L, 0, 4);
-    lua_pushcfunction(L, plugins_list);
+    lua_pushlightuserdata(L, (void *)&plugins);
+    lua_pushcclosure(L, list, 1);
     lua_setfield(L, -2, "list");
     for (const char *const *what = manage; *what; what++) {
         lua_pushstring(L, *what);

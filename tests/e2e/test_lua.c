@@ -629,7 +629,8 @@ Test(lua, on_uninstall_runs_with_the_store_still_there)
     cr_assert(h_wait_log(&h, "[lua/store] on_uninstall ran; the store kept: on_install on_uninstall"));
 }
 
-/* lua_ticks returns how often lua/manager's tick_beat ("beat", the manifest's timer), tick_a ("a") or tick_b ("b") ran. */
+/* lua_ticks returns how often lua/manager's tick_beat ("beat", the manifest's timer), tick_a ("a") or tick_b
+ * ("b") ran. */
 static int64_t lua_ticks(const char *which)
 {
     bay_value *res = NULL;
