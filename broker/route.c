@@ -454,21 +454,29 @@ void route_event(broker *b, conn *from, const bay__frame *f)
     start(b, from, f, false);
 }
 
-uint64_t route_timer_tick(broker *b, plugin *p, plugin_timer *t)
+/* to_plugin makes plugbayd's own call name of p (a timer's tick, a hook) with args (NULL: none) within
+ * timeout_ms: no caller waits for it. NULL when out of memory. */
+static call *to_plugin(broker *b, plugin *p, const char *name, const msgpack_object *args, int64_t timeout_ms)
 {
-    char name[300];
-    snprintf(name, sizeof name, "timer:%s", t->decl->name);
-    call *k = call_new(b, name, NULL, BAY_HANDLE, NULL, TIMER_TIMEOUT_MS);
-    if (k == NULL)
-        return 0;
-    k->targets = calloc(1, sizeof *k->targets);
-    if (k->targets == NULL) {
-        call_free(b, k);
-        return 0;
+    call *k = call_new(b, name, NULL, BAY_HANDLE, args, timeout_ms);
+    if (k == NULL || (k->targets = calloc(1, sizeof *k->targets)) == NULL) {
+        if (k)
+            call_free(b, k);
+        return NULL;
     }
     k->targets[0].plugin = p;
     snprintf(k->targets[0].owner, sizeof k->targets[0].owner, "%s", p->id);
     k->ntargets = 1;
+    return k;
+}
+
+uint64_t route_timer_tick(broker *b, plugin *p, plugin_timer *t)
+{
+    char name[300];
+    snprintf(name, sizeof name, "timer:%s", t->decl->name);
+    call *k = to_plugin(b, p, name, NULL, TIMER_TIMEOUT_MS);
+    if (k == NULL)
+        return 0;
     k->timer = t;
     t->running = true;
     uint64_t id = k->id;
@@ -478,15 +486,9 @@ uint64_t route_timer_tick(broker *b, plugin *p, plugin_timer *t)
 
 uint64_t route_hook(broker *b, plugin *p, const char *name, const msgpack_object *args, int64_t timeout_ms)
 {
-    call *k = call_new(b, name, NULL, BAY_HANDLE, args, timeout_ms);
-    if (k == NULL || (k->targets = calloc(1, sizeof *k->targets)) == NULL) {
-        if (k)
-            call_free(b, k);
+    call *k = to_plugin(b, p, name, args, timeout_ms);
+    if (k == NULL)
         return 0;
-    }
-    k->targets[0].plugin = p;
-    snprintf(k->targets[0].owner, sizeof k->targets[0].owner, "%s", p->id);
-    k->ntargets = 1;
     k->hook = true;
     uint64_t id = k->id;
     send_next(b, k);

@@ -1,4 +1,4 @@
-/* bridges/python/api.c — the plugbay module plugins import (identity, config, log, calls through plugbayd, the running call) and the stop of a cancelled call. */
+/* bridges/python/api.c — the plugbay module plugins import (identity, config, settings, log, calls through plugbayd, the running call) and the stop of a cancelled call. */
 #include "py_bridge.h"
 
 #include <limits.h>
@@ -88,31 +88,39 @@ static bool set_attr(PyObject *o, const char *name, PyObject *value)
     return ok;
 }
 
-/* call_failed raises plugbay.CallError for a failed plugbay.call. */
-static PyObject *call_failed(int code, const bay_error *err)
+PyObject *pyb_api_raise(PyObject *type, int code, const bay_error *err)
 {
-    PyObject *e = PyObject_CallFunction(api.call_error, "s", err->message);
+    PyObject *e = PyObject_CallFunction(type, "s", err->message);
     if (e && set_attr(e, "code", PyLong_FromLong(code)) &&
         set_attr(e, "name", PyUnicode_FromString(bay_errname(code))) &&
         set_attr(e, "plugin", PyUnicode_FromString(err->plugin)))
-        PyErr_SetObject(api.call_error, e);
+        PyErr_SetObject(type, e);
     Py_XDECREF(e);
     return NULL;
+}
+
+int pyb_api_value(const char *fn, PyObject *o, const char *what, bay_value **out)
+{
+    bay_error e;
+    int rc = pyb_from_python(o, what, out, &e);
+    if (rc)
+        PyErr_Format(rc == BAY_ETYPE ? PyExc_TypeError : PyExc_MemoryError, "%s: %s", fn, e.message);
+    return rc;
 }
 
 /* args_of converts plugbay.call's arguments after the name into a new array, or NULL with TypeError set. */
 static bay_value *args_of(PyObject *args, const char *name)
 {
+    char fn[300];
+    snprintf(fn, sizeof fn, "plugbay.call(\"%s\")", name);
     bay_value *array = bay_array();
     for (Py_ssize_t i = 1; array && i < PyTuple_GET_SIZE(args); i++) {
         char what[32];
-        bay_error e;
         bay_value *item;
         snprintf(what, sizeof what, "argument %zd", i);
-        int rc = pyb_from_python(PyTuple_GET_ITEM(args, i), what, &item, &e);
-        if (rc || bay_array_push(array, item) != 0) {
-            PyErr_Format(rc == BAY_ETYPE ? PyExc_TypeError : PyExc_MemoryError, "plugbay.call(\"%s\"): %s", name,
-                         rc ? e.message : "out of memory");
+        if (pyb_api_value(fn, PyTuple_GET_ITEM(args, i), what, &item) != 0 || bay_array_push(array, item) != 0) {
+            if (!PyErr_Occurred())
+                PyErr_NoMemory();
             bay_value_free(array);
             return NULL;
         }
@@ -143,7 +151,7 @@ static PyObject *api_call(PyObject *self, PyObject *args, PyObject *kwargs)
         return stop();
     }
     if (rc)
-        return call_failed(rc, &err);
+        return pyb_api_raise(api.call_error, rc, &err);
     PyObject *value = pyb_to_python(result);
     bay_value_free(result);
     return value;
@@ -176,6 +184,20 @@ static PyObject *api_call_name(PyObject *self, PyObject *unused)
     return text_or_none(api.current ? bay_call_name(api.current) : NULL);
 }
 
+static PyObject *api_settings(PyObject *self, PyObject *unused)
+{
+    return pyb_to_python(bay_plugin_settings());
+}
+
+static PyObject *api_setting(PyObject *self, PyObject *args)
+{
+    const char *key;
+    if (!PyArg_ParseTuple(args, "s:setting", &key))
+        return NULL;
+    const bay_value *value = bay_plugin_setting(key);
+    return value ? pyb_to_python(value) : Py_NewRef(Py_None);
+}
+
 static PyMethodDef methods[] = {
     {"log", (PyCFunction)(void (*)(void))api_log, METH_VARARGS | METH_KEYWORDS,
      "log(message, level=\"info\"): writes a line to plugbayd's log, tagged with the plugin's id; level is "
@@ -190,13 +212,19 @@ static PyMethodDef methods[] = {
     {"context", api_context, METH_NOARGS, "context(): the running call's context, or None."},
     {"call_name", api_call_name, METH_NOARGS,
      "call_name(): the extension point the running call is for (\"greet\", \"timer:tick\"), or None outside calls."},
+    {"settings", api_settings, METH_NOARGS,
+     "settings(): a new dict of every setting plugin.json declares to its value (set, or its default); after a "
+     "change, on_settings(settings, changed) runs and this returns the new values."},
+    {"setting", api_setting, METH_VARARGS,
+     "setting(key): the value of setting key, or None when plugin.json declares no such setting."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT, "plugbay",
     "The plugin API of plugbay's Python plugins: id, config, data_dir, log, call, the running call's cancelled, "
-    "remaining_ms, context and call_name, and the exceptions CallError and PolicyError (docs/python-plugins.md).",
+    "remaining_ms, context and call_name, settings and setting, the store, and the exceptions CallError, StoreError "
+    "and PolicyError (docs/python-plugins.md).",
     -1, methods, NULL, NULL, NULL, NULL,
 };
 
@@ -209,7 +237,8 @@ PyObject *pyb_api_init(void)
                                         "name (\"BAY_ETIMEDOUT\"), e.plugin the plugin that failed (\"\" if none).",
                                         NULL, NULL)
                                   : NULL;
-    if (call_error == NULL || PyModule_AddObjectRef(module, "CallError", call_error) != 0)
+    if (call_error == NULL || PyModule_AddObjectRef(module, "CallError", call_error) != 0 ||
+        pyb_storage_add(module, call_error) != 0)
         Py_CLEAR(module);
     Py_XDECREF(call_error);
     return module;
@@ -256,6 +285,7 @@ PyObject *pyb_api_bind(const bay__plugin_info *p, PyObject *policy_error)
 void pyb_api_stop(void)
 {
     atomic_store(&api.live, false);
+    pyb_storage_stop();
     Py_CLEAR(api.stop);
     Py_CLEAR(api.call_error);
     Py_CLEAR(api.module);

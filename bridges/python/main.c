@@ -76,14 +76,39 @@ static int find_functions(const char *const *functions, bay_error *err)
     return 0;
 }
 
+/* callable_global returns the entry module's global name when it is callable
+ * (borrowed), else NULL; it reads the module's dict, so no plugin code runs. */
+static PyObject *callable_global(const char *name)
+{
+    PyObject *fn = plugin.module ? PyDict_GetItemString(PyModule_GetDict(plugin.module), name) : NULL;
+    return fn && PyCallable_Check(fn) ? fn : NULL;
+}
+
+/* The module's optional functions: on_load, on_unload and plugin.h's hooks. */
+static const char *const optional[] = {"on_load",   "on_unload",    "on_install",
+                                       "on_update", "on_uninstall", "on_settings", NULL};
+
+/* check_optional fails the load when the module binds an optional function's
+ * name to something neither callable nor None (None: it has none). */
+static int check_optional(bay_error *err)
+{
+    PyObject *globals = PyModule_GetDict(plugin.module);
+    for (const char *const *name = optional; *name; name++) {
+        PyObject *v = PyDict_GetItemString(globals, *name);
+        if (v && v != Py_None && !PyCallable_Check(v))
+            return bay_error_set(err, BAY_EPLUGIN, pyb_plugin->id,
+                                 "%s defines %s as a %s; it must be a function (or None for none)", pyb_plugin->entry,
+                                 *name, Py_TYPE(v)->tp_name);
+    }
+    return 0;
+}
+
 /* run_hook calls the plugin's on_load or on_unload when it defines one. */
 static int run_hook(const char *name, bay_error *err)
 {
-    PyObject *hook = PyObject_GetAttrString(plugin.module, name);
-    if (hook == NULL) {
-        PyErr_Clear();
+    PyObject *hook = Py_XNewRef(callable_global(name));
+    if (hook == NULL)
         return 0;
-    }
     pyb_memcap_reset();
     PyObject *done = PyObject_CallNoArgs(hook);
     Py_DECREF(hook);
@@ -113,6 +138,8 @@ static int open_plugin(const bay__plugin_info *p, const char *const *functions, 
     pyb_memcap_reset();
     if (rc == 0)
         rc = find_functions(functions, err);
+    if (rc == 0)
+        rc = check_optional(err);
     return rc ? rc : run_hook("on_load", err);
 }
 
@@ -140,17 +167,29 @@ static int py_load(const bay__plugin_info *p, const char *const *functions, bay_
     return rc;
 }
 
+/* function_of returns the function call runs (borrowed): one the manifest
+ * names, as load found it, or another the module defines now (a hook); NULL
+ * when it has none. */
+static PyObject *function_of(const char *function)
+{
+    for (size_t i = 0; i < plugin.nfns; i++)
+        if (strcmp(plugin.fns[i].name, function) == 0)
+            return plugin.fns[i].fn;
+    return callable_global(function);
+}
+
 static int py_call(const char *function, bay_invocation *call, const bay_value *args, bay_value **result)
 {
-    PyObject *fn = NULL;
-    for (size_t i = 0; i < plugin.nfns && fn == NULL; i++)
-        if (strcmp(plugin.fns[i].name, function) == 0)
-            fn = plugin.fns[i].fn; /* load found every function the manifest names */
+    PyObject *fn = Py_XNewRef(function_of(function)); /* held: the call may rebind the module's global */
+    if (fn == NULL)
+        return bay_call_error(call, BAY_EPLUGIN, "%s no longer defines function \"%s\"", pyb_plugin->entry,
+                              function);
     bay_invocation *outer = pyb_api_enter(call);
     pyb_memcap_reset();
     PyObject *pargs = pyb_args_to_python(args);
     PyObject *ret = pargs ? PyObject_Call(fn, pargs, NULL) : NULL;
     Py_XDECREF(pargs);
+    Py_DECREF(fn);
     int rc = 0;
     bay_error e;
     if (ret == NULL) {
@@ -173,6 +212,11 @@ static void py_unload(void)
     close_plugin();
 }
 
+static bool py_has(const char *function)
+{
+    return function_of(function) != NULL;
+}
+
 static void py_interrupt(void)
 {
     pyb_api_interrupt();
@@ -183,6 +227,7 @@ static const bay__bridge python_bridge = {
     .load = py_load,
     .call = py_call,
     .unload = py_unload,
+    .has = py_has,
     .interrupt = py_interrupt,
 };
 

@@ -35,6 +35,9 @@ MODULES = frozenset({
     "textwrap", "time", "unicodedata", "urllib.parse", "uuid", "zlib",
 })
 
+# The plugbay module the worker hands every plugin, and its submodule store.
+PLUGBAY_MODULES = ("plugbay", "plugbay.store")
+
 # Why a plugin may not pass open() an opener.
 _OPENER = "an opener hands back any file descriptor, the worker's own among them"
 
@@ -473,7 +476,7 @@ class Plugin:
     def import_refusal(self, module, names):
         """Why `import module` (or `from module import names`) is refused, or None."""
         top = module.partition(".")[0]
-        if module == "plugbay":
+        if module in PLUGBAY_MODULES:
             return None
         if self._is_own(top):
             return None if module == top else (f"import of {module!r} is refused: the plugin's own modules are "
@@ -495,8 +498,8 @@ class Plugin:
         if why:
             raise PolicyError(why)
         top = name.partition(".")[0]
-        if name == "plugbay":
-            return self.plugbay
+        if name in PLUGBAY_MODULES:
+            return self.plugbay.store if name == "plugbay.store" and fromlist else self.plugbay
         if self._is_own(top):
             return self.load(top)
         builtins.__import__(name, None, None, fromlist, 0)

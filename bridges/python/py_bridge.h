@@ -1,4 +1,4 @@
-/* bridges/python/py_bridge.h — the parts of plugbay-worker-python (runtime, memory cap, audit hook, plugbay module, errors) as they see each other. */
+/* bridges/python/py_bridge.h — the parts of plugbay-worker-python (runtime, memory cap, audit hook, plugbay module, storage, errors) as they see each other. */
 #ifndef BAY_PY_BRIDGE_H
 #define BAY_PY_BRIDGE_H
 
@@ -107,6 +107,17 @@ void pyb_api_stop(void);
 bay_invocation *pyb_api_enter(bay_invocation *call);
 void pyb_api_leave(bay_invocation *outer);
 
+/* pyb_api_raise raises an exception of type (plugbay.CallError or a
+ * subclass) with str() err's message and the attributes code (the bay_errno),
+ * name (its name, "BAY_EPERM") and plugin (err's plugin id, "" if none).
+ * Returns NULL, for a function to return. */
+PyObject *pyb_api_raise(PyObject *type, int code, const bay_error *err);
+
+/* pyb_api_value converts o, named what, into a new bay_value *out for the
+ * plugbay function fn ("plugbay.store.put"). Returns 0, or its code with
+ * TypeError ("fn: what has type set; ...") or MemoryError set. */
+int pyb_api_value(const char *fn, PyObject *o, const char *what, bay_value **out);
+
 /* pyb_api_stop_type returns the exception that stops a cancelled call (which
  * plugins cannot name), borrowed; NULL before pyb_api_start. */
 PyObject *pyb_api_stop_type(void);
@@ -115,6 +126,17 @@ PyObject *pyb_api_stop_type(void);
  * cancelled: it signals the main thread, whose handler raises the stop
  * exception in the plugin's code (waking it from sleeps and blocking calls). */
 void pyb_api_interrupt(void);
+
+/* storage.c */
+
+/* pyb_storage_add adds to the plugbay module the exception StoreError (a
+ * subclass of call_error, plugbay.CallError) and the submodule store: get,
+ * put, delete, keys and sql on the plugin's storage (plugin.h's bay_store_*).
+ * Returns 0, or -1 with a Python exception set. */
+int pyb_storage_add(PyObject *plugbay, PyObject *call_error);
+
+/* pyb_storage_stop drops the reference to StoreError before the interpreter ends. */
+void pyb_storage_stop(void);
 
 /* errors.c */
 

@@ -1,4 +1,4 @@
-/* bridges/wasm/imports.c — the plugbay.* functions a module may import: log, config, call, reply, result, error.
+/* bridges/wasm/imports.c — the plugbay.* functions a module may import: log, config, call, reply, result, error, settings and the store_* functions.
  *
  * wasm2c names an import MODULE.NAME Z_MODULEZ_NAME and passes it the host
  * pointer given at instantiation; the types here are those module.c checks
@@ -22,6 +22,12 @@ uint32_t Z_plugbayZ_call(bay__wasm_host *h, uint32_t name, uint32_t name_len, ui
 uint32_t Z_plugbayZ_reply(bay__wasm_host *h, uint32_t buf, uint32_t buf_len);
 uint32_t Z_plugbayZ_result(bay__wasm_host *h, uint32_t value, uint32_t value_len);
 void Z_plugbayZ_error(bay__wasm_host *h, uint32_t msg, uint32_t msg_len);
+uint32_t Z_plugbayZ_settings(bay__wasm_host *h, uint32_t buf, uint32_t buf_len);
+uint32_t Z_plugbayZ_store_get(bay__wasm_host *h, uint32_t key, uint32_t key_len);
+uint32_t Z_plugbayZ_store_put(bay__wasm_host *h, uint32_t key, uint32_t key_len, uint32_t value, uint32_t value_len);
+uint32_t Z_plugbayZ_store_delete(bay__wasm_host *h, uint32_t key, uint32_t key_len);
+uint32_t Z_plugbayZ_store_keys(bay__wasm_host *h, uint32_t prefix, uint32_t prefix_len);
+uint32_t Z_plugbayZ_store_sql(bay__wasm_host *h, uint32_t sql, uint32_t sql_len, uint32_t params, uint32_t params_len);
 
 static int text_len(uint32_t len)
 {
@@ -77,6 +83,22 @@ static int reply_text(bay__wasm_host *h, int code, const char *fmt, ...)
     return code;
 }
 
+/* keep_reply packs value (taken; NULL is nil) as what plugbay.reply gives
+ * next. Returns 0, or BAY_ENOMEM with the reply saying so. */
+static int keep_reply(bay__wasm_host *h, const char *import, bay_value *value)
+{
+    void *out = NULL;
+    size_t len = 0;
+    if (value == NULL)
+        value = bay_nil();
+    int rc = value ? bay_value_pack(value, &out, &len) : BAY_ENOMEM;
+    bay_value_free(value);
+    if (rc)
+        return reply_text(h, BAY_ENOMEM, "plugbay.%s: no memory for the answer", import);
+    set_reply(h, out, len);
+    return 0;
+}
+
 /* call_broker does plugbay.call's work once the name and arguments are
  * copied out of the module: it may run nested calls, which may move the
  * module's memory. */
@@ -98,14 +120,7 @@ static int call_broker(bay__wasm_host *h, const char *name, const uint8_t *packe
         bay_value_free(result);
         return reply_text(h, rc, "%s%s%s", err.plugin, err.plugin[0] ? ": " : "", err.message);
     }
-    void *out = NULL;
-    size_t out_len = 0;
-    rc = bay_value_pack(result, &out, &out_len);
-    bay_value_free(result);
-    if (rc)
-        return reply_text(h, rc, "plugbay.call(\"%s\"): no memory for the result", name);
-    set_reply(h, out, out_len);
-    return 0;
+    return keep_reply(h, "call", result);
 }
 
 uint32_t Z_plugbayZ_call(bay__wasm_host *h, uint32_t name, uint32_t name_len, uint32_t args, uint32_t args_len,
@@ -158,4 +173,130 @@ void Z_plugbayZ_error(bay__wasm_host *h, uint32_t msg, uint32_t msg_len)
     if (h->frame)
         snprintf(h->frame->message, sizeof h->frame->message, "%.*s", text_len(msg_len), text);
     bay__wasm_host_leave();
+}
+
+/* plugbay.settings packs the settings as they are now and copies them out as plugbay.config does. */
+uint32_t Z_plugbayZ_settings(bay__wasm_host *h, uint32_t buf, uint32_t buf_len)
+{
+    bay__wasm_host_enter();
+    free(h->settings);
+    /* Packed anew each time: on_settings may have changed them since. */
+    if (bay_value_pack(bay_plugin_settings(), &h->settings, &h->settings_len) != 0)
+        bay_plugin_log(BAY_LOG_ERROR, "plugbay.settings: no memory for the settings; the module gets none");
+    bay__wasm_host_leave();
+    return copy_out(h, buf, buf_len, h->settings, h->settings_len, "plugbay.settings' buffer");
+}
+
+/* One storage import: its name, what its text is ("key") and its value
+ * ("value"; NULL: it takes none), and the plugin.h function it runs. */
+typedef struct store_op {
+    const char *import, *text, *value;
+    int (*run)(const char *text, const bay_value *value, bay_value **out, bay_error *err);
+} store_op;
+
+/* run_get reads the value under key. */
+static int run_get(const char *key, const bay_value *none, bay_value **out, bay_error *err)
+{
+    return bay_store_get(key, out, err);
+}
+
+/* run_put stores value, or nil when the module gave none (value_len 0). */
+static int run_put(const char *key, const bay_value *value, bay_value **out, bay_error *err)
+{
+    bay_value *nil = value ? NULL : bay_nil();
+    int rc = bay_store_put(key, value ? value : nil, err);
+    bay_value_free(nil);
+    return rc;
+}
+
+/* run_delete removes key. */
+static int run_delete(const char *key, const bay_value *none, bay_value **out, bay_error *err)
+{
+    return bay_store_delete(key, err);
+}
+
+/* run_keys lists the keys starting with prefix. */
+static int run_keys(const char *prefix, const bay_value *none, bay_value **out, bay_error *err)
+{
+    return bay_store_keys(prefix, out, err);
+}
+
+/* run_sql runs sql with params (NULL: none). */
+static int run_sql(const char *sql, const bay_value *params, bay_value **out, bay_error *err)
+{
+    return bay_store_sql(sql, params, out, err);
+}
+
+static const store_op get_op = {"store_get", "key", NULL, run_get},
+                      put_op = {"store_put", "key", "value", run_put},
+                      delete_op = {"store_delete", "key", NULL, run_delete},
+                      keys_op = {"store_keys", "prefix", NULL, run_keys},
+                      sql_op = {"store_sql", "statement", "parameters", run_sql};
+
+/* store_work runs op on the text and the msgpack value (value_len 0: none)
+ * the module gave, both checked against its memory already: the answer,
+ * or the error's message, is what plugbay.reply gives next. Returns the code. */
+static int store_work(bay__wasm_host *h, const store_op *op, const uint8_t *text, uint32_t text_len,
+                      const uint8_t *value, uint32_t value_len)
+{
+    char why[200];
+    if (memchr(text, '\0', text_len))
+        return reply_text(h, BAY_EINVAL, "plugbay.%s: the %s holds a NUL byte", op->import, op->text);
+    bay_value *v = NULL, *out = NULL;
+    if (value_len && bay_value_unpack(value, value_len, &v, why, sizeof why) != 0)
+        return reply_text(h, BAY_EPROTO, "plugbay.%s: the %u bytes given as the %s are not one msgpack value: %s",
+                          op->import, value_len, op->value, why);
+    char *copy = strndup((const char *)text, text_len);
+    bay_error err = {0};
+    int rc = copy ? op->run(copy, v, &out, &err) : bay_error_set(&err, BAY_ENOMEM, NULL, "out of memory");
+    free(copy);
+    bay_value_free(v);
+    if (rc == 0)
+        return keep_reply(h, op->import, out);
+    bay_value_free(out);
+    return reply_text(h, rc, "plugbay.%s: %s", op->import, err.message);
+}
+
+/* store runs storage import op: every pointer is checked (a trap when it
+ * lies outside the module's memory) before the worker does anything. */
+static uint32_t store(bay__wasm_host *h, const store_op *op, uint32_t text, uint32_t text_len, uint32_t value,
+                      uint32_t value_len)
+{
+    char what[64];
+    snprintf(what, sizeof what, "plugbay.%s's %s", op->import, op->text);
+    const uint8_t *t = bay__wasm_bytes(h, text, text_len, what);
+    const uint8_t *v = NULL;
+    if (op->value) {
+        snprintf(what, sizeof what, "plugbay.%s's %s", op->import, op->value);
+        v = bay__wasm_bytes(h, value, value_len, what);
+    }
+    bay__wasm_host_enter();
+    int rc = store_work(h, op, t, text_len, v, value_len);
+    bay__wasm_host_leave();
+    return (uint32_t)rc;
+}
+
+uint32_t Z_plugbayZ_store_get(bay__wasm_host *h, uint32_t key, uint32_t key_len)
+{
+    return store(h, &get_op, key, key_len, 0, 0);
+}
+
+uint32_t Z_plugbayZ_store_put(bay__wasm_host *h, uint32_t key, uint32_t key_len, uint32_t value, uint32_t value_len)
+{
+    return store(h, &put_op, key, key_len, value, value_len);
+}
+
+uint32_t Z_plugbayZ_store_delete(bay__wasm_host *h, uint32_t key, uint32_t key_len)
+{
+    return store(h, &delete_op, key, key_len, 0, 0);
+}
+
+uint32_t Z_plugbayZ_store_keys(bay__wasm_host *h, uint32_t prefix, uint32_t prefix_len)
+{
+    return store(h, &keys_op, prefix, prefix_len, 0, 0);
+}
+
+uint32_t Z_plugbayZ_store_sql(bay__wasm_host *h, uint32_t sql, uint32_t sql_len, uint32_t params, uint32_t params_len)
+{
+    return store(h, &sql_op, sql, sql_len, params, params_len);
 }

@@ -163,6 +163,7 @@ static const bay__bridge wasm_bridge = {
     .load = wasm_load,
     .call = bay__wasm_run,
     .unload = bay__wasm_close,
+    .has = bay__wasm_has,
     .interrupt = bay__wasm_interrupt,
 };
 

@@ -22,9 +22,16 @@ static const struct offered {
     {"reply", "ii", "i", "(i32 buf, i32 buf_len) -> i32"},
     {"result", "ii", "i", "(i32 value, i32 value_len) -> i32"},
     {"error", "ii", "", "(i32 msg, i32 msg_len) -> nil"},
+    {"settings", "ii", "i", "(i32 buf, i32 buf_len) -> i32"},
+    {"store_get", "ii", "i", "(i32 key, i32 key_len) -> i32"},
+    {"store_put", "iiii", "i", "(i32 key, i32 key_len, i32 value, i32 value_len) -> i32"},
+    {"store_delete", "ii", "i", "(i32 key, i32 key_len) -> i32"},
+    {"store_keys", "ii", "i", "(i32 prefix, i32 prefix_len) -> i32"},
+    {"store_sql", "iiii", "i", "(i32 sql, i32 sql_len, i32 params, i32 params_len) -> i32"},
 };
 #define NOFFERED (sizeof offered / sizeof offered[0])
-#define OFFERED_LIST "plugbay.log, plugbay.config, plugbay.call, plugbay.reply, plugbay.result and plugbay.error"
+
+const char *const bay__wasm_hooks[] = {"on_install", "on_update", "on_uninstall", "on_settings", NULL};
 
 /* Bytes inside the module: a name, or a vector of value types. */
 typedef struct span {
@@ -392,10 +399,21 @@ static const functype *func_type(const module *m, uint32_t i, bay_error *err)
     return &m->types[m->func_types[i]];
 }
 
+/* offered_list writes "plugbay.log, plugbay.config, ... and plugbay.store_sql" into buf. */
+static const char *offered_list(char *buf, size_t size)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < NOFFERED && n < size; k++)
+        n += (size_t)snprintf(buf + n, size - n, "%splugbay.%s", k == 0 ? "" : k + 1 < NOFFERED ? ", " : " and ",
+                              offered[k].name);
+    return buf;
+}
+
 static int check_imports(const module *m, bay__wasm_shape *shape, bay_error *err)
 {
     static const char *const kinds[] = {"function", "table", "memory", "global", "tag"};
     uint32_t func = 0;
+    char list[300];
     for (uint32_t i = 0; i < m->nimports; i++) {
         const import *im = &m->imports[i];
         char mod[80], name[80], have[160];
@@ -403,9 +421,8 @@ static int check_imports(const module *m, bay__wasm_shape *shape, bay_error *err
         show(im->name, name, sizeof name);
         if (im->kind != KIND_FUNC)
             return bay_error_set(err, BAY_EPLUGIN, NULL,
-                                 "imports the %s %s.%s, but a plugin may import only functions, and only " OFFERED_LIST
-                                 "%s",
-                                 kinds[im->kind], mod, name,
+                                 "imports the %s %s.%s, but a plugin may import only functions, and only %s%s",
+                                 kinds[im->kind], mod, name, offered_list(list, sizeof list),
                                  im->kind == KIND_MEMORY
                                      ? " (define and export its own memory: link without --import-memory)"
                                      : "");
@@ -417,9 +434,8 @@ static int check_imports(const module *m, bay__wasm_shape *shape, bay_error *err
             k++;
         if (k == NOFFERED)
             return bay_error_set(err, BAY_EPLUGIN, NULL,
-                                 "imports %s.%s, which plugbay does not offer: a plugin may import only " OFFERED_LIST
-                                 "%s",
-                                 mod, name,
+                                 "imports %s.%s, which plugbay does not offer: a plugin may import only %s%s", mod,
+                                 name, offered_list(list, sizeof list),
                                  span_is(im->module, "wasi_snapshot_preview1")
                                      ? " (WASI is not offered: no files, clocks, randomness or stdout; link the SDK's "
                                        "plugbay_wasm.c and log with bay_log)"
@@ -457,6 +473,9 @@ static void list_functions(const module *m, char *buf, size_t size)
     if (buf[0] == '\0')
         snprintf(buf, size, "no function");
 }
+
+/* The type of an export that serves calls, in words. */
+#define ENTRY_SIGNATURE "(i32 args, i32 args_len) -> i32 (export it with BAY_WASM_EXPORT)"
 
 /* An export plugbay calls: its name, its type ('i' = i32), why plugbay wants it
  * (", which plugin.json names") and its signature in words. */
@@ -511,10 +530,18 @@ static int check_shape(const module *m, const char *const *functions, bay__wasm_
     if (shape->has_initialize && (rc = check_function(m, &init, err)))
         return rc;
     for (const char *const *fn = functions; *fn; fn++) {
-        const wanted entry = {*fn, "ii", "i", ", which plugin.json names",
-                              "(i32 args, i32 args_len) -> i32 (export it with BAY_WASM_EXPORT)"};
+        const wanted entry = {*fn, "ii", "i", ", which plugin.json names", ENTRY_SIGNATURE};
         if ((rc = check_function(m, &entry, err)))
             return rc;
+    }
+    for (unsigned i = 0; bay__wasm_hooks[i]; i++) {
+        const wanted hook = {bay__wasm_hooks[i], "ii", "i", ", a hook plugbay calls when a module exports it",
+                             ENTRY_SIGNATURE};
+        if (find_export(m, hook.name) == NULL)
+            continue;
+        if ((rc = check_function(m, &hook, err)))
+            return rc;
+        shape->hooks |= 1u << i;
     }
     shape->min_pages = m->min_pages;
     shape->max_pages = m->max_pages;

@@ -18,14 +18,20 @@ typedef struct bay__wasm_shape {
     uint32_t max_pages;   /* its declared maximum, or UINT32_MAX when it declares none */
     bool imports_plugbay; /* it imports at least one plugbay.* function */
     bool has_initialize;  /* it exports _initialize (a WASI reactor's constructors) */
+    unsigned hooks;       /* bit i: it exports hook bay__wasm_hooks[i] */
 } bay__wasm_shape;
+
+/* The hooks (plugin.h) plugbay calls when a module exports them, each as a
+ * function (i32 args, i32 args_len) -> i32; NULL-terminated. */
+extern const char *const bay__wasm_hooks[];
 
 /* bay__wasm_check reads the len bytes of a WebAssembly binary module and checks
  * that it fits the plugin ABI (docs/wasm-plugins.md): every import is one of
  * the plugbay.* functions with its exact type; it defines one memory and
  * exports it as "memory"; it exports bay_alloc (i32) -> i32, _initialize
- * () -> nil if anything by that name, and every name of functions
- * (NULL-terminated) as a function (i32, i32) -> i32; its tables start below
+ * () -> nil if anything by that name, every name of functions
+ * (NULL-terminated) as a function (i32, i32) -> i32, and each hook of
+ * bay__wasm_hooks it exports likewise; its tables start below
  * BAY_WASM_TABLE_MAX entries. Function bodies are not looked at: wasm2c
  * validates them when it translates the module.
  * Returns 0 and fills *shape, or BAY_EPLUGIN with err saying what is wrong

@@ -355,11 +355,32 @@ static void *symbol(const char *name, bool *ok, bay_error *err)
     return p;
 }
 
-/* find_symbols fills rt's function pointers and entries from the compiled module. */
+bool bay__wasm_has(const char *function)
+{
+    return find_entry(function) != NULL;
+}
+
+/* add_entry finds the export serving function name in the compiled module, unless an entry has it already. */
+static void add_entry(const char *name, bool *ok, bay_error *err)
+{
+    char sym[300];
+    if (!*ok || find_entry(name))
+        return;
+    if (!bay__wasm_mangle(name, sym, sizeof sym)) {
+        *ok = false;
+        bay_error_set(err, BAY_EINVAL, rt.id, "function name %s is too long", name);
+        return;
+    }
+    rt.entries[rt.nentries++] = (entry){name, (entry_fn)symbol(sym, ok, err)};
+}
+
+/* find_symbols fills rt's function pointers and entries (functions and the hooks the module exports) from the
+ * compiled module. */
 static int find_symbols(const bay__wasm_shape *shape, const char *const *functions, bay_error *err)
 {
     bool ok = true;
     char sym[300];
+    size_t most = 0, nhooks = 0;
     void (*init_module)(void) = (void (*)(void))symbol("Z_module_init_module", &ok, err);
     rt.instantiate = (void (*)(void *, bay__wasm_host *))symbol("bay_wasm_instantiate", &ok, err);
     rt.free_instance = (void (*)(void *))symbol("Z_module_free", &ok, err);
@@ -369,16 +390,17 @@ static int find_symbols(const bay__wasm_shape *shape, const char *const *functio
     rt.alloc = (uint32_t(*)(void *, uint32_t))symbol(sym, &ok, err);
     if (shape->has_initialize)
         rt.initialize = (void (*)(void *))symbol("Z_moduleZ__initialize", &ok, err);
-    while (functions[rt.nentries])
-        rt.nentries++;
-    if (ok && (rt.entries = calloc(rt.nentries ? rt.nentries : 1, sizeof *rt.entries)) == NULL)
+    while (functions[most])
+        most++;
+    while (bay__wasm_hooks[nhooks])
+        nhooks++;
+    if (ok && (rt.entries = calloc(most + nhooks, sizeof *rt.entries)) == NULL)
         return bay_error_set(err, BAY_ENOMEM, rt.id, "out of memory");
-    for (size_t i = 0; ok && i < rt.nentries; i++) {
-        rt.entries[i].name = functions[i];
-        if (!bay__wasm_mangle(functions[i], sym, sizeof sym))
-            return bay_error_set(err, BAY_EINVAL, rt.id, "function name %s is too long", functions[i]);
-        rt.entries[i].fn = (entry_fn)symbol(sym, &ok, err);
-    }
+    for (size_t i = 0; i < most; i++)
+        add_entry(functions[i], &ok, err);
+    for (size_t i = 0; i < nhooks; i++)
+        if (shape->hooks & 1u << i)
+            add_entry(bay__wasm_hooks[i], &ok, err);
     if (!ok)
         return err->code;
     rt.inst_size = *size;
@@ -428,6 +450,7 @@ void bay__wasm_close(void)
     free(rt.inst);
     free(rt.entries);
     free(rt.host.config);
+    free(rt.host.settings);
     free(rt.host.reply);
     memset(&rt, 0, sizeof rt);
 }

@@ -30,6 +30,8 @@ struct Z_plugbay_instance_t {
     bay__wasm_frame *frame;    /* the innermost call running in the module, or NULL */
     void *config;             /* the plugin's configuration as msgpack */
     size_t config_len;
+    void *settings;           /* its settings as msgpack, when plugbay.settings last packed them */
+    size_t settings_len;
     void *reply;              /* the latest plugbay.call's answer (msgpack, or an error message) */
     size_t reply_len;
 };
@@ -47,19 +49,25 @@ typedef struct bay__wasm_cap {
  * BAY_EIO with err saying why. */
 int bay__wasm_map(const char *id, const char *so, bay_error *err);
 
-/* bay__wasm_start finds in the mapped module its runtime entry points and the
- * exports of functions (NULL-terminated; shape as bay__wasm_check found it),
+/* bay__wasm_start finds in the mapped module its runtime entry points, the
+ * exports of functions (NULL-terminated) and those of the hooks it exports
+ * (shape as bay__wasm_check found it),
  * keeps config (borrowed, packed now) for plugbay.config, and makes the first
  * instance, running its start code and _initialize. Returns 0, or a code
  * with err naming the plugin and what went wrong. */
 int bay__wasm_start(const bay__wasm_shape *shape, const char *const *functions, bay__wasm_cap cap,
                    const bay_value *config, bay_error *err);
 
-/* bay__wasm_run runs export function for call with args (the bridge's call).
+/* bay__wasm_run runs export function (one bay__wasm_has knows) for call
+ * with args packed as msgpack (the bridge's call).
  * A trap ends the call with BAY_EPLUGIN ("plugin ID: trap: ...") and the
  * instance is replaced by a fresh one; an interrupt ends it with
  * BAY_ETIMEDOUT or BAY_ECANCELED, likewise. */
 int bay__wasm_run(const char *function, bay_invocation *call, const bay_value *args, bay_value **result);
+
+/* bay__wasm_has tells whether the module serves function: one the
+ * manifest names, or a hook it exports (the bridge's has). */
+bool bay__wasm_has(const char *function);
 
 /* bay__wasm_interrupt stops wasm code running for a call that was just
  * cancelled (the bridge's interrupt, on the I/O thread): it signals the main

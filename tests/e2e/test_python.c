@@ -368,6 +368,13 @@ Test(python_policy, exception_in_on_load_fails_the_plugin_with_its_message)
     cr_assert(strstr(err.message, "python/onload-raises provides it but is failed"), "%s", err.message);
 }
 
+Test(python_policy, a_hook_that_is_no_function_fails_the_load_naming_it)
+{
+    start_refused("python/badhook");
+    const char *needles[] = {"main.py defines on_update as a str; it must be a function (or None for none)", NULL};
+    expect_failed_load("python/badhook", needles);
+}
+
 /* ---- runaway calls --------------------------------------------------------------- */
 
 static void start_limits(void)

@@ -1,4 +1,4 @@
-/* tests/e2e/test_wasm.c — WebAssembly plugins end to end: calls, each kind of trap, an endless loop, the memory cap, broken modules, the compile cache. */
+/* tests/e2e/test_wasm.c — WebAssembly plugins end to end: calls, each kind of trap, an endless loop, the memory cap, broken modules, the compile cache; settings, storage and hooks. */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <stdio.h>
@@ -23,7 +23,9 @@ static void stop(void)
         bay_close(c);
     c = NULL;
     h_stop(&h);
-    cr_expect(!h_log_contains(&h, "Sanitizer") && !h_log_contains(&h, "runtime error:"),
+    /* "Sanitizer:" as in ASan's and LSan's "ERROR: AddressSanitizer: ...", not plugbayd's own line that
+     * memory cgroups are off in AddressSanitizer builds. */
+    cr_expect(!h_log_contains(&h, "Sanitizer:") && !h_log_contains(&h, "runtime error:"),
               "a sanitizer reported a problem in %s", h.log);
     h_cleanup(&h);
 }
@@ -90,7 +92,7 @@ static void expect_json(const char *name, const char *args, const char *want)
     cr_assert_eq(rc, 0, "%s%s: %s %s", name, args, bay_errname(rc), err.message);
     char *json = NULL;
     bay_value_to_json(res, &json);
-    cr_assert_str_eq(json, want, "%s%s", name, args);
+    cr_assert_str_eq(json, want, "%s%s answered %s, not %s", name, args, json, want);
     free(json);
     bay_value_free(res);
 }
@@ -462,4 +464,188 @@ Test(wasm, without_the_sandbox_the_module_is_compiled_at_load)
     expect_failure("trap.oob", "[]", 0, BAY_EPLUGIN, "wasm/traps", (const char *[]){"out of bounds", NULL});
     expect_json("trap.count", "[]", "1");
     cr_assert_eq(cache_objects(), 2);
+}
+
+/* ---- settings, storage and hooks (wasm/state) ---- */
+
+#define STATE "wasm/state"
+
+/* answer_of calls name with args and returns its result as JSON, or "failed: CODE: message" (static). */
+static const char *answer_of(const char *name, const char *args)
+{
+    static char out[1200];
+    bay_value *res = NULL;
+    bay_error err;
+    char *json = NULL;
+    int rc = h_call_json(c, name, args, 0, &res, &err);
+    if (rc)
+        snprintf(out, sizeof out, "failed: %s: %s", bay_errname(rc), err.message);
+    else
+        snprintf(out, sizeof out, "%s", bay_value_to_json(res, &json) == 0 ? json : "?");
+    free(json);
+    bay_value_free(res);
+    return out;
+}
+
+/* A call and the JSON it should answer, for h_wait_until. */
+typedef struct awaited {
+    const char *name, *args, *want;
+} awaited;
+
+static bool answers(void *arg)
+{
+    const awaited *a = arg;
+    return strcmp(answer_of(a->name, a->args), a->want) == 0;
+}
+
+/* configure sets wasm/state's setting key to the value of JSON json with the host command config: its code. */
+static int configure(const char *key, const char *json, bay_error *err)
+{
+    bay_value *v = NULL, *args = bay_map(), *set = bay_map(), *out = NULL;
+    cr_assert_eq(bay_value_from_json(json, &v, NULL, 0), 0, "%s", json);
+    bay_map_set(set, key, v);
+    bay_map_set(args, "id", bay_str(STATE));
+    bay_map_set(args, "set", set);
+    int rc = bay_command(c, "config", args, 5000, &out, err);
+    bay_value_free(args);
+    bay_value_free(out);
+    return rc;
+}
+
+Test(wasm, settings_are_read_and_a_change_reaches_the_module_and_its_on_settings_without_a_restart)
+{
+    start_loaded((const char *[]){STATE, NULL});
+    expect_json("state.setting", "[\"greeting\"]", "\"Hello\"");
+    expect_json("state.setting", "[\"fail_update\"]", "false");
+    pid_t worker = h_worker_pid(c, STATE);
+    bay_error err;
+    cr_assert_eq(configure("greeting", "\"Howdy\"", &err), 0, "%s", err.message);
+    awaited howdy = {"state.setting", "[\"greeting\"]", "\"Howdy\""};
+    cr_assert(h_wait_until(answers, &howdy, H_WAIT_MS), "the module reads %s", answer_of(howdy.name, howdy.args));
+    cr_assert_eq(h_worker_pid(c, STATE), worker, "the worker was restarted");
+    /* on_settings was given the settings and the keys that changed. */
+    bay_value *heard = NULL;
+    cr_assert_eq(h_call_json(c, "state.heard", "[]", 0, &heard, &err), 0, "%s", err.message);
+    cr_assert_str_eq(bay_value_str(bay_map_get(bay_array_get(heard, 0), "greeting"), NULL), "Howdy");
+    cr_assert_eq(bay_value_len(bay_array_get(heard, 1)), 1);
+    cr_assert_str_eq(bay_value_str(bay_array_get(bay_array_get(heard, 1), 0), NULL), "greeting");
+    bay_value_free(heard);
+}
+
+Test(wasm, the_store_keeps_values_and_sql_rows_with_array_and_map_parameters_across_a_reload)
+{
+    start_loaded((const char *[]){STATE, NULL});
+    /* Every kind of value round-trips. */
+    bay_value *args = bay_array(), *v = bay_map(), *res = NULL;
+    bay_map_set(v, "bin", bay_bin("a\0b\xff", 4));
+    bay_map_set(v, "min", bay_int(INT64_MIN));
+    bay_map_set(v, "f", bay_float(-0.5));
+    bay_map_set(v, "list", bay_array());
+    bay_map_set(v, "nothing", bay_nil());
+    bay_array_push(args, bay_str("k1"));
+    bay_array_push(args, v);
+    bay_error err;
+    cr_assert_eq(bay_call(c, "state.put", args, NULL, &res, &err), 0, "%s", err.message);
+    bay_value_free(res);
+    expect_json("state.put", "[\"k2\", \"two\"]", "null");
+    expect_json("state.put", "[\"other\", 3]", "null");
+    expect_json("state.keys", "[\"k\"]", "[\"k1\",\"k2\"]");
+    expect_json("state.delete", "[\"k2\"]", "null");
+    expect_failure("state.get", "[\"k2\"]", 0, BAY_ENOENT, STATE, (const char *[]){"state.get: ", NULL});
+    expect_json("state.keys", "[\"\"]", "[\"hooks\",\"k1\",\"other\"]"); /* "hooks": on_install wrote it */
+    /* SQL with parameters. */
+    expect_json("state.sql", "[\"CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT, weight REAL)\"]", "[]");
+    expect_json("state.sql", "[\"INSERT INTO notes (body, weight) VALUES (?, ?)\", [\"first\", 0.5]]", "[]");
+    expect_json("state.sql", "[\"INSERT INTO notes (weight, body) VALUES (?2, ?1)\", [\"second\", 1.5]]", "[]");
+    expect_json("state.sql", "[\"SELECT body FROM notes WHERE weight > ? ORDER BY id\", [0.25]]",
+                "[{\"body\":\"first\"},{\"body\":\"second\"}]");
+    /* A new worker, the same store. */
+    pid_t worker = h_worker_pid(c, STATE);
+    cr_assert_eq(h_command(c, "reload", STATE, &err), 0, "%s", err.message);
+    expect_state(STATE, "loaded");
+    cr_assert_neq(h_worker_pid(c, STATE), worker, "the plugin was not reloaded");
+    bay_value *key = bay_array();
+    bay_array_push(key, bay_str("k1"));
+    cr_assert_eq(bay_call(c, "state.get", key, NULL, &res, &err), 0, "%s", err.message);
+    cr_assert(bay_value_equal(res, v), "k1 came back as something else");
+    bay_value_free(key);
+    bay_value_free(res);
+    bay_value_free(args);
+    expect_json("state.sql", "[\"SELECT weight FROM notes WHERE body = :body\", {\"body\": \"second\"}]",
+                "[{\"weight\":1.5}]");
+    expect_json("state.hooks", "[]", "{\"ran\":\"\",\"kept\":\"on_install\"}");
+}
+
+Test(wasm, sql_the_store_refuses_is_answered_to_the_module_which_serves_on)
+{
+    start_loaded((const char *[]){STATE, NULL});
+    /* The module's own message ("state.sql: ...") carries the code it was given: no trap, no fresh instance. */
+    expect_failure("state.sql", "[\"ATTACH DATABASE 'elsewhere.db' AS elsewhere\"]", 0, BAY_EPERM, STATE,
+                   (const char *[]){"state.sql: ", NULL});
+    expect_failure("state.sql", "[\"CREATE TABLE bay_mine (x)\"]", 0, BAY_EPERM, STATE,
+                   (const char *[]){"state.sql: ", NULL});
+    expect_failure("state.sql", "[\"SELEKT 1\"]", 0, BAY_EINVAL, STATE, (const char *[]){"state.sql: ", NULL});
+    expect_json("state.put", "[\"still\", \"here\"]", "null");
+    expect_json("state.get", "[\"still\"]", "\"here\"");
+    expect_json("state.hooks", "[]", "{\"ran\":\"on_install\",\"kept\":\"on_install\"}");
+}
+
+Test(wasm, bad_pointers_and_bytes_handed_to_the_store_are_refused_and_the_plugin_serves_on)
+{
+    start_loaded((const char *[]){STATE, NULL});
+    expect_json("state.put", "[\"kept\", 1]", "null");
+    expect_failure("state.bad", "[\"key\"]", 0, BAY_EPLUGIN, STATE,
+                   (const char *[]){"trap: out of bounds memory access in call \"state.bad\"",
+                                    "plugbay.store_get's key (100 bytes at 0xfffff000) lies outside the module's memory",
+                                    "fresh instance", NULL});
+    expect_failure("state.bad", "[\"value\"]", 0, BAY_EPLUGIN, STATE,
+                   (const char *[]){"plugbay.store_put's value (4294967280 bytes at 0x10) lies outside the module's "
+                                    "memory",
+                                    "fresh instance", NULL});
+    /* Bytes inside the memory that are no key or no value: an answer, not a trap. */
+    char want[200];
+    snprintf(want, sizeof want, "[%d,\"plugbay.store_put: the key holds a NUL byte\"]", BAY_EINVAL);
+    expect_json("state.bad", "[\"nul\"]", want);
+    const char *said = answer_of("state.bad", "[\"msgpack\"]");
+    snprintf(want, sizeof want, "[%d,\"plugbay.store_put: the 1 bytes given as the value are not one msgpack value",
+             BAY_EPROTO);
+    cr_assert_eq(strncmp(said, want, strlen(want)), 0, "%s", said);
+    expect_failure("state.get", "[\"bad\"]", 0, BAY_ENOENT, STATE, (const char *[]){"state.get: ", NULL});
+    expect_json("state.get", "[\"kept\"]", "1");
+}
+
+/* state_manifest is wasm/state's plugin.json in the test's plugins folder (static). */
+static const char *state_manifest(void)
+{
+    static char path[700];
+    snprintf(path, sizeof path, "%s/" STATE "/plugin.json", h.plugins);
+    return path;
+}
+
+Test(wasm, hooks_run_at_install_update_and_uninstall_and_a_failing_update_keeps_the_old_version_and_store)
+{
+    start_loaded((const char *[]){STATE, NULL});
+    expect_json("state.hooks", "[]", "{\"ran\":\"on_install\",\"kept\":\"on_install\"}");
+    bay_error err;
+    h_edit_file(state_manifest(), "\"version\": \"1.0.0\"", "\"version\": \"1.1.0\"");
+    cr_assert_eq(h_command(c, "reload", STATE, &err), 0, "%s", err.message);
+    const char *updated = "{\"ran\":\"on_update(1.0.0)\",\"kept\":\"on_install on_update(1.0.0)\"}";
+    expect_json("state.hooks", "[]", updated);
+    expect_json("state.get", "[\"migrated\"]", "\"1.0.0\"");
+    /* Told to fail, on_update of 1.2.0 writes, then fails: 1.1.0 serves on and the writes are gone. */
+    cr_assert_eq(configure("fail_update", "true", &err), 0, "%s", err.message);
+    h_edit_file(state_manifest(), "\"version\": \"1.1.0\"", "\"version\": \"1.2.0\"");
+    cr_assert_eq(h_command(c, "reload", STATE, &err), BAY_EUNAVAIL, "%s", err.message);
+    cr_assert(strstr(err.message, "on_update failed: cannot migrate from 1.1.0: told to fail") &&
+                  strstr(err.message, "version 1.1.0 keeps serving"),
+              "%s", err.message);
+    expect_json("state.hooks", "[]", updated);
+    expect_json("state.get", "[\"migrated\"]", "\"1.0.0\"");
+    cr_assert_eq(h_command(c, "uninstall", STATE, &err), 0, "%s", err.message);
+    cr_assert(h_wait_log(&h, "[" STATE "] on_uninstall ran"), "not in %s", h.log);
+    /* Installed again (through plugbayd's check of the module, which takes the store imports and the hooks):
+     * a new store, and on_install again. */
+    cr_assert_eq(h_install_all(c, STATE, &err), 0, "%s", err.message);
+    expect_state(STATE, "loaded");
+    expect_json("state.hooks", "[]", "{\"ran\":\"on_install\",\"kept\":\"on_install\"}");
 }

@@ -306,7 +306,11 @@ class PluginView(unittest.TestCase):
             importer("sys")
         with self.assertRaisesRegex(policy.PolicyError, "relative imports are refused"):
             importer("helpers", None, None, (), 1)
-        self.assertIs(importer("plugbay"), self.folders[-1].plugbay)
+        plugbay = self.folders[-1].plugbay
+        plugbay.store = types.ModuleType("plugbay.store")
+        self.assertIs(importer("plugbay"), plugbay)
+        self.assertIs(importer("plugbay.store"), plugbay, "import plugbay.store binds plugbay")
+        self.assertIs(importer("plugbay.store", None, None, ("get",)), plugbay.store)
 
     def test_own_modules_are_checked_and_loaded_once(self):
         module = self.load("import helpers\n\ndef again():\n    import helpers as h\n    return h\n",

@@ -178,6 +178,61 @@ Test(wasm_module, names_a_missing_function_and_what_is_exported)
               "%s", why.message);
 }
 
+static const char *const no_functions[] = {NULL};
+
+/* shape_of builds the module of r and checks it for functions: the code, *shape and why. */
+static int shape_of(const recipe *r, const char *const *functions, bay__wasm_shape *shape, bay_error *why)
+{
+    buf m;
+    make(&m, r);
+    return bay__wasm_check(m.b, m.n, functions, shape, why);
+}
+
+Test(wasm_module, accepts_the_settings_and_storage_imports)
+{
+    static const char *const imports[] = {"settings", "store_get", "store_delete", "store_keys"};
+    for (size_t i = 0; i < sizeof imports / sizeof *imports; i++) {
+        recipe r = fits;
+        r.import_name = imports[i];
+        r.import_type = 1;
+        bay__wasm_shape shape;
+        bay_error why;
+        cr_assert_eq(shape_of(&r, greet_only, &shape, &why), 0, "plugbay.%s: %s", imports[i], why.message);
+    }
+    recipe r = fits;
+    r.import_name = "store_sql";
+    r.import_type = 1;
+    expect_refused(&r, (const char *[]){"plugbay.store_sql with type (i32, i32) -> i32",
+                                        "(i32 sql, i32 sql_len, i32 params, i32 params_len) -> i32", NULL});
+}
+
+Test(wasm_module, records_each_hook_a_module_exports)
+{
+    bay__wasm_shape shape;
+    bay_error why;
+    for (unsigned i = 0; bay__wasm_hooks[i]; i++) {
+        recipe r = fits;
+        r.entry = bay__wasm_hooks[i];
+        cr_assert_eq(shape_of(&r, no_functions, &shape, &why), 0, "%s", why.message);
+        cr_assert_eq(shape.hooks, 1u << i, "%s", bay__wasm_hooks[i]);
+    }
+    cr_assert_eq(shape_of(&fits, greet_only, &shape, &why), 0, "%s", why.message);
+    cr_assert_eq(shape.hooks, 0);
+}
+
+Test(wasm_module, refuses_a_hook_of_the_wrong_type)
+{
+    recipe r = fits;
+    r.entry = "on_update";
+    r.entry_type = 0;
+    bay__wasm_shape shape;
+    bay_error why;
+    cr_assert_eq(shape_of(&r, no_functions, &shape, &why), BAY_EPLUGIN);
+    cr_assert(strstr(why.message, "exports function \"on_update\", a hook plugbay calls when a module exports it, "
+                                  "with type (i32) -> i32, but it must be (i32 args, i32 args_len) -> i32"),
+              "%s", why.message);
+}
+
 Test(wasm_module, refuses_an_entry_point_of_the_wrong_type)
 {
     recipe r = fits;

@@ -17,6 +17,14 @@ PLUGBAY_IMPORT(call) int32_t plugbay_call(const char *name, uint32_t name_len, c
 PLUGBAY_IMPORT(reply) uint32_t plugbay_reply(uint8_t *buf, uint32_t buf_len);
 PLUGBAY_IMPORT(result) int32_t plugbay_result(const uint8_t *value, uint32_t value_len);
 PLUGBAY_IMPORT(error) void plugbay_error(const char *msg, uint32_t msg_len);
+PLUGBAY_IMPORT(settings) uint32_t plugbay_settings(uint8_t *buf, uint32_t buf_len);
+PLUGBAY_IMPORT(store_get) int32_t plugbay_store_get(const char *key, uint32_t key_len);
+PLUGBAY_IMPORT(store_put) int32_t plugbay_store_put(const char *key, uint32_t key_len, const uint8_t *value,
+                                                    uint32_t value_len);
+PLUGBAY_IMPORT(store_delete) int32_t plugbay_store_delete(const char *key, uint32_t key_len);
+PLUGBAY_IMPORT(store_keys) int32_t plugbay_store_keys(const char *prefix, uint32_t prefix_len);
+PLUGBAY_IMPORT(store_sql) int32_t plugbay_store_sql(const char *sql, uint32_t sql_len, const uint8_t *params,
+                                                    uint32_t params_len);
 
 /* bay_alloc is where plugbay places a call's arguments; bay_wasm_serve frees them. */
 __attribute__((export_name("bay_alloc"))) void *bay_alloc(uint32_t size)
@@ -507,7 +515,8 @@ int bay_fail(int code, const char *fmt, ...)
     return code;
 }
 
-/* take copies what a size-then-copy import (plugbay.config, plugbay.reply) holds into a new reader. */
+/* take copies what a size-then-copy import (plugbay.config, plugbay.settings,
+ * plugbay.reply) holds into a new reader. */
 static bool take(uint32_t (*fetch)(uint8_t *, uint32_t), bay_in *in)
 {
     uint32_t n = fetch(NULL, 0);
@@ -524,24 +533,82 @@ bool bay_config(bay_in *config)
     return take(plugbay_config, config);
 }
 
-int bay_call(const char *name, const bay_out *args, int timeout_ms, bay_in *result, char *why, size_t whylen)
+bool bay_settings(bay_in *settings)
 {
-    *result = (bay_in){0};
-    if (args && args->failed) {
-        snprintf(why, why ? whylen : 0, "bay_call(\"%s\"): out of memory writing the arguments", name);
-        return BAY_ENOMEM;
-    }
-    int rc = plugbay_call(name, (uint32_t)strlen(name), args ? args->data : NULL, args ? args->len : 0, timeout_ms);
+    return take(plugbay_settings, settings);
+}
+
+/* spoiled tells whether o, written for fn(subject), ran out of memory, saying so in why. */
+static bool spoiled(const bay_out *o, const char *fn, const char *subject, char *why, size_t whylen)
+{
+    if (o && o->failed)
+        snprintf(why, why ? whylen : 0, "%s(\"%s\"): out of memory writing its msgpack", fn, subject);
+    return o && o->failed;
+}
+
+/* answered ends fn(subject), whose import returned rc and left its answer
+ * with plugbay.reply: on success *out (when out is not NULL) reads the
+ * value; on failure why (when not NULL) gets the message. Returns the code. */
+static int answered(int rc, const char *fn, const char *subject, bay_in *out, char *why, size_t whylen)
+{
     bay_in reply;
+    if (rc == 0 && out == NULL)
+        return 0;
     if (!take(plugbay_reply, &reply)) {
-        snprintf(why, why ? whylen : 0, "bay_call(\"%s\"): out of memory reading the reply", name);
+        snprintf(why, why ? whylen : 0, "%s(\"%s\"): out of memory reading the reply", fn, subject);
         return BAY_ENOMEM;
     }
     if (rc == 0) {
-        *result = reply;
+        *out = reply;
         return 0;
     }
     snprintf(why, why ? whylen : 0, "%.*s", (int)(reply.end - reply.p), (const char *)reply.p);
     bay_in_free(&reply);
     return rc;
+}
+
+int bay_call(const char *name, const bay_out *args, int timeout_ms, bay_in *result, char *why, size_t whylen)
+{
+    *result = (bay_in){0};
+    if (spoiled(args, "bay_call", name, why, whylen))
+        return BAY_ENOMEM;
+    int rc = plugbay_call(name, (uint32_t)strlen(name), args ? args->data : NULL, args ? args->len : 0, timeout_ms);
+    return answered(rc, "bay_call", name, result, why, whylen);
+}
+
+int bay_store_get(const char *key, bay_in *value, char *why, size_t whylen)
+{
+    *value = (bay_in){0};
+    return answered(plugbay_store_get(key, (uint32_t)strlen(key)), "bay_store_get", key, value, why, whylen);
+}
+
+int bay_store_put(const char *key, const bay_out *value, char *why, size_t whylen)
+{
+    if (spoiled(value, "bay_store_put", key, why, whylen))
+        return BAY_ENOMEM;
+    int rc = plugbay_store_put(key, (uint32_t)strlen(key), value ? value->data : NULL, value ? value->len : 0);
+    return answered(rc, "bay_store_put", key, NULL, why, whylen);
+}
+
+int bay_store_delete(const char *key, char *why, size_t whylen)
+{
+    return answered(plugbay_store_delete(key, (uint32_t)strlen(key)), "bay_store_delete", key, NULL, why, whylen);
+}
+
+int bay_store_keys(const char *prefix, bay_in *keys, char *why, size_t whylen)
+{
+    *keys = (bay_in){0};
+    prefix = prefix ? prefix : "";
+    return answered(plugbay_store_keys(prefix, (uint32_t)strlen(prefix)), "bay_store_keys", prefix, keys, why,
+                    whylen);
+}
+
+int bay_store_sql(const char *sql, const bay_out *params, bay_in *rows, char *why, size_t whylen)
+{
+    if (rows)
+        *rows = (bay_in){0};
+    if (spoiled(params, "bay_store_sql", sql, why, whylen))
+        return BAY_ENOMEM;
+    int rc = plugbay_store_sql(sql, (uint32_t)strlen(sql), params ? params->data : NULL, params ? params->len : 0);
+    return answered(rc, "bay_store_sql", sql, rows, why, whylen);
 }

@@ -35,7 +35,7 @@
 
 #include <plugbay/error.h>
 
-/* ---- reading msgpack: arguments, configuration, results of bay_call ---- */
+/* ---- reading msgpack: arguments, configuration, settings, results of bay_call, what the store holds ---- */
 
 /* A reader over msgpack bytes. owned is the buffer bay_in_free frees (NULL
  * for a reader over someone else's bytes). */
@@ -84,10 +84,10 @@ bool bay_in_skip(bay_in *in);
  * on success *value reads the key's value. */
 bool bay_in_find(const bay_in *map, const char *key, bay_in *value);
 
-/* bay_in_free frees the bytes a reader owns (from bay_config or bay_call). */
+/* bay_in_free frees the bytes a reader owns (from bay_config, bay_settings, bay_call or bay_store_*). */
 void bay_in_free(bay_in *in);
 
-/* ---- writing msgpack: results, arguments of bay_call ---- */
+/* ---- writing msgpack: results, arguments of bay_call, what goes to the store ---- */
 
 /* A writer into a buffer it grows; failed is set when memory ran out.
  * Start from {0}; free with bay_out_free. */
@@ -160,11 +160,63 @@ int bay_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)
  * into a reader that owns its bytes. Returns false when out of memory. */
 bool bay_config(bay_in *config);
 
+/* bay_settings reads the plugin's settings (the manifest's "settings": each
+ * key to the value an admin set, or its default) into a reader that owns
+ * its bytes; after a change, what it reads is new by the time on_settings
+ * (below) runs. Returns false when out of memory. */
+bool bay_settings(bay_in *settings);
+
 /* bay_call calls extension point name through the broker, as a host does,
  * with args (an array written with bay_out, or NULL for none) and a timeout
  * (0: what is left of the running call's). On success returns 0 and *result
  * reads the value (free it with bay_in_free); on failure returns the code and
  * writes the message to why (when not NULL). */
 int bay_call(const char *name, const bay_out *args, int timeout_ms, bay_in *result, char *why, size_t whylen);
+
+/* ---- storage ----
+ * A key-value store and SQL on one SQLite database of the plugin's own, kept
+ * across restarts and updates, removed at uninstall (plugbay/plugin.h has
+ * the rules). Each write is a transaction of its own, except in on_install
+ * and on_update, whose writes are kept only when the hook returns 0. Each
+ * function returns 0, or a code with its message in why (when not NULL):
+ * BAY_EINVAL (a bad key, SQL or parameters; a value over 1 MiB), BAY_ENOSPC
+ * (the quota is full), BAY_EPERM (SQL the store refuses: ATTACH, PRAGMA,
+ * tables named bay_*), BAY_EIO. Free the readers they fill with bay_in_free. */
+
+/* bay_store_get reads the value stored under key (1 to 256 bytes); BAY_ENOENT when nothing is stored there. */
+int bay_store_get(const char *key, bay_in *value, char *why, size_t whylen);
+
+/* bay_store_put stores the one value written to value (NULL or nothing
+ * written: nil) under key, replacing what was there. */
+int bay_store_put(const char *key, const bay_out *value, char *why, size_t whylen);
+
+/* bay_store_delete removes key; 0 whether or not it was there. */
+int bay_store_delete(const char *key, char *why, size_t whylen);
+
+/* bay_store_keys reads an array of the keys that start with prefix (NULL or "" for all), in byte order. */
+int bay_store_keys(const char *prefix, bay_in *keys, char *why, size_t whylen);
+
+/* bay_store_sql runs one SQL statement with params bound to its parameters
+ * (one array for ?/?NNN or one map for :name, written with bay_out; NULL for
+ * none); *rows (when rows is not NULL) reads an array of one map of column
+ * name to value per row (empty for a statement without rows). nil, int,
+ * float, str and bin map to NULL, INTEGER, REAL, TEXT and BLOB; bool is
+ * stored as 0/1. */
+int bay_store_sql(const char *sql, const bay_out *params, bay_in *rows, char *why, size_t whylen);
+
+/* ---- hooks ----
+ * Optional functions plugbay runs when the module exports them, each a
+ * bay_wasm_fn exported with BAY_WASM_EXPORT under its name (the result is
+ * ignored; a failure, after bay_fail, says why):
+ *   on_install()             the first load after the install, after
+ *                            _initialize; failing stops the install.
+ *   on_update(from_version)  the first load of a new version, to migrate
+ *                            the store; failing stops the update (the
+ *                            version before serves on, its store as it was).
+ *   on_uninstall()           before an uninstall unloads it; a failure is logged.
+ *   on_settings(settings, changed)  the settings map and the array of the
+ *                            keys that changed; a failure is logged.
+ * What on_install and on_update write to the store is kept only when they
+ * return 0. */
 
 #endif
