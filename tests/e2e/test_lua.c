@@ -434,17 +434,11 @@ Test(lua, broken_plugins_fail_to_load_with_clear_reasons_and_the_others_serve)
     expect_all_answer("lua", "lua/basic", h_worker_pid(c, "lua/basic"));
 }
 
-/* set_setting sets setting key of plugin id to the value of JSON json, as a host does: the command "config". */
+/* set_setting sets setting key of plugin id to the value of JSON json, as a host does, asserting it worked. */
 static void set_setting(const char *id, const char *key, const char *json)
 {
-    bay_value *v = NULL, *args = bay_map(), *set = bay_map();
     bay_error err;
-    cr_assert_eq(bay_value_from_json(json, &v, NULL, 0), 0, "%s", json);
-    bay_map_set(set, key, v);
-    bay_map_set(args, "id", bay_str(id));
-    bay_map_set(args, "set", set);
-    int rc = bay_command(c, "config", args, 5000, NULL, &err);
-    bay_value_free(args);
+    int rc = h_set_setting(c, id, key, json, &err);
     cr_assert_eq(rc, 0, "config %s %s=%s: %s: %s", id, key, json, bay_errname(rc), err.message);
 }
 
