@@ -99,6 +99,26 @@ PyObject *pyb_api_raise(PyObject *type, int code, const bay_error *err)
     return NULL;
 }
 
+PyObject *pyb_api_outcome(PyObject *type, int rc, bay_value *value, const bay_error *err)
+{
+    PyObject *o = rc ? pyb_api_raise(type, rc, err) : pyb_to_python(value);
+    bay_value_free(value);
+    return o;
+}
+
+int pyb_api_submodule(PyObject *plugbay, PyModuleDef *def, const char *error, const char *error_doc,
+                      PyObject *base, PyObject **type)
+{
+    *type = PyErr_NewExceptionWithDoc(error, error_doc, base, NULL);
+    PyObject *module = *type ? PyModule_Create(def) : NULL;
+    int rc = module && PyModule_AddObjectRef(plugbay, strrchr(error, '.') + 1, *type) == 0 &&
+                     PyModule_AddObjectRef(plugbay, strrchr(def->m_name, '.') + 1, module) == 0
+                 ? 0
+                 : -1;
+    Py_XDECREF(module);
+    return rc;
+}
+
 int pyb_api_value(const char *fn, PyObject *o, const char *what, bay_value **out)
 {
     bay_error e;
@@ -150,11 +170,7 @@ static PyObject *api_call(PyObject *self, PyObject *args, PyObject *kwargs)
         bay_value_free(result);
         return stop();
     }
-    if (rc)
-        return pyb_api_raise(api.call_error, rc, &err);
-    PyObject *value = pyb_to_python(result);
-    bay_value_free(result);
-    return value;
+    return pyb_api_outcome(api.call_error, rc, result, &err);
 }
 
 static PyObject *api_cancelled(PyObject *self, PyObject *unused)
@@ -223,8 +239,8 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT, "plugbay",
     "The plugin API of plugbay's Python plugins: id, config, data_dir, log, call, the running call's cancelled, "
-    "remaining_ms, context and call_name, settings and setting, the store, and the exceptions CallError, StoreError "
-    "and PolicyError (docs/python-plugins.md).",
+    "remaining_ms, context and call_name, settings and setting, the store, timers, managing plugins, and the "
+    "exceptions CallError, StoreError, TimerError, ManageError and PolicyError (docs/python-plugins.md).",
     -1, methods, NULL, NULL, NULL, NULL,
 };
 
@@ -238,7 +254,7 @@ PyObject *pyb_api_init(void)
                                         NULL, NULL)
                                   : NULL;
     if (call_error == NULL || PyModule_AddObjectRef(module, "CallError", call_error) != 0 ||
-        pyb_storage_add(module, call_error) != 0)
+        pyb_storage_add(module, call_error) != 0 || pyb_manage_add(module, call_error) != 0)
         Py_CLEAR(module);
     Py_XDECREF(call_error);
     return module;
@@ -286,6 +302,7 @@ void pyb_api_stop(void)
 {
     atomic_store(&api.live, false);
     pyb_storage_stop();
+    pyb_manage_stop();
     Py_CLEAR(api.stop);
     Py_CLEAR(api.call_error);
     Py_CLEAR(api.module);

@@ -35,8 +35,8 @@ MODULES = frozenset({
     "textwrap", "time", "unicodedata", "urllib.parse", "uuid", "zlib",
 })
 
-# The plugbay module the worker hands every plugin, and its submodule store.
-PLUGBAY_MODULES = ("plugbay", "plugbay.store")
+# The plugbay module the worker hands every plugin, and its submodules.
+PLUGBAY_MODULES = ("plugbay", "plugbay.store", "plugbay.timer", "plugbay.plugins")
 
 # Why a plugin may not pass open() an opener.
 _OPENER = "an opener hands back any file descriptor, the worker's own among them"
@@ -499,7 +499,7 @@ class Plugin:
             raise PolicyError(why)
         top = name.partition(".")[0]
         if name in PLUGBAY_MODULES:
-            return self.plugbay.store if name == "plugbay.store" and fromlist else self.plugbay
+            return getattr(self.plugbay, name.partition(".")[2]) if name != "plugbay" and fromlist else self.plugbay
         if self._is_own(top):
             return self.load(top)
         builtins.__import__(name, None, None, fromlist, 0)

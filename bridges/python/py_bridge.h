@@ -1,4 +1,4 @@
-/* bridges/python/py_bridge.h — the parts of plugbay-worker-python (runtime, memory cap, audit hook, plugbay module, storage, errors) as they see each other. */
+/* bridges/python/py_bridge.h — the parts of plugbay-worker-python (runtime, memory cap, audit hook, plugbay module, storage, timers and managing, errors) as they see each other. */
 #ifndef BAY_PY_BRIDGE_H
 #define BAY_PY_BRIDGE_H
 
@@ -113,6 +113,21 @@ void pyb_api_leave(bay_invocation *outer);
  * Returns NULL, for a function to return. */
 PyObject *pyb_api_raise(PyObject *type, int code, const bay_error *err);
 
+/* pyb_api_outcome returns what a plugbay function gives back for rc: value
+ * (taken, converted; None when NULL) on success, else NULL with an exception
+ * of type raised as pyb_api_raise does. */
+PyObject *pyb_api_outcome(PyObject *type, int rc, bay_value *value, const bay_error *err);
+
+/* pyb_api_submodule adds to the plugbay module the submodule def (its
+ * m_name "plugbay.NAME") and the new exception error ("plugbay.NAME", with
+ * error_doc, a subclass of base), kept in *type. Returns 0, or -1 with a
+ * Python exception set. */
+int pyb_api_submodule(PyObject *plugbay, PyModuleDef *def, const char *error, const char *error_doc,
+                      PyObject *base, PyObject **type);
+
+/* A PyMethodDef's function and flags for a function taking keywords. */
+#define PYB_KEYWORDS(fn) (PyCFunction)(void (*)(void))(fn), METH_VARARGS | METH_KEYWORDS
+
 /* pyb_api_value converts o, named what, into a new bay_value *out for the
  * plugbay function fn ("plugbay.store.put"). Returns 0, or its code with
  * TypeError ("fn: what has type set; ...") or MemoryError set. */
@@ -137,6 +152,18 @@ int pyb_storage_add(PyObject *plugbay, PyObject *call_error);
 
 /* pyb_storage_stop drops the reference to StoreError before the interpreter ends. */
 void pyb_storage_stop(void);
+
+/* manage.c */
+
+/* pyb_manage_add adds to the plugbay module the submodules timer (set,
+ * remove, list: plugin.h's bay_timer_*) and plugins (list, load, unload,
+ * reload: bay_plugins_*) and their exceptions TimerError and ManageError
+ * (subclasses of call_error, plugbay.CallError). Returns 0, or -1 with a
+ * Python exception set. */
+int pyb_manage_add(PyObject *plugbay, PyObject *call_error);
+
+/* pyb_manage_stop drops the references to TimerError and ManageError before the interpreter ends. */
+void pyb_manage_stop(void);
 
 /* errors.c */
 

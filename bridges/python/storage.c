@@ -1,18 +1,7 @@
 /* bridges/python/storage.c — plugbay.store, the plugin's key-value store and SQL (plugin.h's bay_store_*), and plugbay.StoreError. */
 #include "py_bridge.h"
 
-#include "convert.h"
-
 static PyObject *store_error; /* plugbay.StoreError, a subclass of plugbay.CallError */
-
-/* outcome returns what a store function gives back for rc: value (taken,
- * converted; None when NULL) on success, else NULL with StoreError raised. */
-static PyObject *outcome(int rc, bay_value *value, const bay_error *err)
-{
-    PyObject *o = rc ? pyb_api_raise(store_error, rc, err) : pyb_to_python(value);
-    bay_value_free(value);
-    return o;
-}
 
 static PyObject *store_get(PyObject *self, PyObject *args, PyObject *kwargs)
 {
@@ -24,7 +13,7 @@ static PyObject *store_get(PyObject *self, PyObject *args, PyObject *kwargs)
     bay_value *value = NULL;
     bay_error err;
     int rc = bay_store_get(key, &value, &err);
-    return rc == BAY_ENOENT ? Py_NewRef(dflt) : outcome(rc, value, &err);
+    return rc == BAY_ENOENT ? Py_NewRef(dflt) : pyb_api_outcome(store_error, rc, value, &err);
 }
 
 static PyObject *store_put(PyObject *self, PyObject *args, PyObject *kwargs)
@@ -39,7 +28,7 @@ static PyObject *store_put(PyObject *self, PyObject *args, PyObject *kwargs)
     bay_error err;
     int rc = bay_store_put(key, value, &err);
     bay_value_free(value);
-    return outcome(rc, NULL, &err);
+    return pyb_api_outcome(store_error, rc, NULL, &err);
 }
 
 static PyObject *store_delete(PyObject *self, PyObject *args, PyObject *kwargs)
@@ -49,7 +38,7 @@ static PyObject *store_delete(PyObject *self, PyObject *args, PyObject *kwargs)
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "s:delete", keywords, &key))
         return NULL;
     bay_error err;
-    return outcome(bay_store_delete(key, &err), NULL, &err);
+    return pyb_api_outcome(store_error, bay_store_delete(key, &err), NULL, &err);
 }
 
 static PyObject *store_keys(PyObject *self, PyObject *args, PyObject *kwargs)
@@ -61,7 +50,7 @@ static PyObject *store_keys(PyObject *self, PyObject *args, PyObject *kwargs)
     bay_value *keys = NULL;
     bay_error err;
     int rc = bay_store_keys(prefix, &keys, &err);
-    return outcome(rc, keys, &err);
+    return pyb_api_outcome(store_error, rc, keys, &err);
 }
 
 /* params_of converts sql's params (None, a list or tuple, a dict) into a new
@@ -92,20 +81,18 @@ static PyObject *store_sql(PyObject *self, PyObject *args, PyObject *kwargs)
     bay_error err;
     int rc = bay_store_sql(sql, bound, &rows, &err);
     bay_value_free(bound);
-    return outcome(rc, rows, &err);
+    return pyb_api_outcome(store_error, rc, rows, &err);
 }
 
-#define KEYWORDS(fn) (PyCFunction)(void (*)(void))(fn), METH_VARARGS | METH_KEYWORDS
-
 static PyMethodDef methods[] = {
-    {"get", KEYWORDS(store_get),
+    {"get", PYB_KEYWORDS(store_get),
      "get(key, default=None): the value stored under key (a str of 1 to 256 bytes), or default when there is none."},
-    {"put", KEYWORDS(store_put),
+    {"put", PYB_KEYWORDS(store_put),
      "put(key, value): stores value (None, bool, int, float, str, bytes, list, tuple or dict with str keys; "
      "1 MiB at most) under key, replacing what was there."},
-    {"delete", KEYWORDS(store_delete), "delete(key): removes key, whether or not it was there."},
-    {"keys", KEYWORDS(store_keys), "keys(prefix=\"\"): a list of the keys that start with prefix, in byte order."},
-    {"sql", KEYWORDS(store_sql),
+    {"delete", PYB_KEYWORDS(store_delete), "delete(key): removes key, whether or not it was there."},
+    {"keys", PYB_KEYWORDS(store_keys), "keys(prefix=\"\"): a list of the keys that start with prefix, in byte order."},
+    {"sql", PYB_KEYWORDS(store_sql),
      "sql(sql, params=None): runs one SQL statement on the plugin's SQLite database with params bound (a list or "
      "tuple for ?, a dict for :name) and returns its rows as a list of dicts of column to value."},
     {NULL, NULL, 0, NULL},
@@ -120,19 +107,12 @@ static struct PyModuleDef store_def = {
 
 int pyb_storage_add(PyObject *plugbay, PyObject *call_error)
 {
-    store_error = PyErr_NewExceptionWithDoc(
+    return pyb_api_submodule(plugbay, &store_def,
         "plugbay.StoreError",
         "A plugbay.store function failed: str(e) says why; e.code is the bay_errno, e.name its name (\"BAY_EPERM\" "
         "for SQL the store refuses, \"BAY_ENOSPC\" when its quota is full, \"BAY_EINVAL\" for a bad key, statement or "
         "parameter), e.plugin the plugin's id. A subclass of plugbay.CallError.",
-        call_error, NULL);
-    PyObject *store = store_error ? PyModule_Create(&store_def) : NULL;
-    int rc = store && PyModule_AddObjectRef(plugbay, "StoreError", store_error) == 0 &&
-                     PyModule_AddObjectRef(plugbay, "store", store) == 0
-                 ? 0
-                 : -1;
-    Py_XDECREF(store);
-    return rc;
+        call_error, &store_error);
 }
 
 void pyb_storage_stop(void)

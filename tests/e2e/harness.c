@@ -499,3 +499,15 @@ void h_edit_file(const char *path, const char *from, const char *to)
     fprintf(f, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
     cr_assert_eq(fclose(f), 0);
 }
+
+int h_set_setting(bay_conn *c, const char *id, const char *key, const char *json, bay_error *err)
+{
+    bay_value *v = NULL, *args = bay_map(), *set = bay_map();
+    cr_assert_eq(bay_value_from_json(json, &v, NULL, 0), 0, "%s", json);
+    bay_map_set(set, key, v);
+    bay_map_set(args, "id", bay_str(id));
+    bay_map_set(args, "set", set);
+    int rc = bay_command(c, "config", args, 5000, NULL, err);
+    bay_value_free(args);
+    return rc;
+}

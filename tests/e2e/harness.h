@@ -92,6 +92,10 @@ void h_log_tail(const harness *h);
 /* h_command runs a broker command with {"id": id} and returns its code. */
 int h_command(bay_conn *c, const char *command, const char *id, bay_error *err);
 
+/* h_set_setting sets setting key of plugin id to the value of JSON json (the test fails on bad JSON) as a host
+ * does, with the command "config": its code, err its message. */
+int h_set_setting(bay_conn *c, const char *id, const char *key, const char *json, bay_error *err);
+
 /* h_install_all installs plugin id granting all it asks, as `install ID --grant-all`: 0 once it settled, or the code. */
 int h_install_all(bay_conn *c, const char *id, bay_error *err);
 

@@ -45,20 +45,6 @@ static const char *answer(const char *name, const char *args_json)
     return out;
 }
 
-/* set_by_host sets setting key of plugin id to the value of JSON json through the host command "config". */
-static int set_by_host(const char *id, const char *key, const char *json, bay_error *err)
-{
-    bay_value *v = NULL, *args = bay_map(), *set = bay_map(), *out = NULL;
-    cr_assert_eq(bay_value_from_json(json, &v, NULL, 0), 0, "%s", json);
-    bay_map_set(set, key, v);
-    bay_map_set(args, "id", bay_str(id));
-    bay_map_set(args, "set", set);
-    int rc = bay_command(c, "config", args, 5000, &out, err);
-    bay_value_free(args);
-    bay_value_free(out);
-    return rc;
-}
-
 /* ---- settings ------------------------------------------------------------------ */
 
 static void start_settings(void)
@@ -101,7 +87,7 @@ Test(python_settings, a_setting_changed_by_a_host_is_read_without_a_restart_and_
 {
     pid_t worker = h_worker_pid(c, "python/settings");
     bay_error e;
-    cr_assert_eq(set_by_host("python/settings", "greeting", "\"Howdy\"", &e), 0, "%s", e.message);
+    cr_assert_eq(h_set_setting(c, "python/settings", "greeting", "\"Howdy\"", &e), 0, "%s", e.message);
     struct wanted howdy = {"pysettings.greeting", "[]", "\"Howdy\""};
     cr_assert(h_wait_until(answers, &howdy, H_WAIT_MS), "it greets with %s", answer("pysettings.greeting", "[]"));
     cr_assert_eq(h_worker_pid(c, "python/settings"), worker, "the worker was restarted");
@@ -116,7 +102,7 @@ Test(python_settings, a_setting_changed_by_a_host_is_read_without_a_restart_and_
     cr_assert_str_eq(bay_value_str(bay_array_get(heard, 2), NULL), "dict list");
     bay_value_free(heard);
     /* plugbay.settings() is new at each call. */
-    cr_assert_eq(set_by_host("python/settings", "retries", "7", &e), 0, "%s", e.message);
+    cr_assert_eq(h_set_setting(c, "python/settings", "retries", "7", &e), 0, "%s", e.message);
     struct wanted seven = {"pysettings.all", "[]", "\"retries\":7"};
     cr_assert(h_wait_until(answers, &seven, H_WAIT_MS), "settings() answers %s", answer("pysettings.all", "[]"));
 }
@@ -124,7 +110,7 @@ Test(python_settings, a_setting_changed_by_a_host_is_read_without_a_restart_and_
 Test(python_settings, an_on_settings_that_raises_is_logged_and_the_new_value_holds)
 {
     bay_error e;
-    cr_assert_eq(set_by_host("python/settings", "greeting", "\"Boom\"", &e), 0, "%s", e.message);
+    cr_assert_eq(h_set_setting(c, "python/settings", "greeting", "\"Boom\"", &e), 0, "%s", e.message);
     cr_assert(h_wait_log(&h, "hook:settings failed: ValueError: cannot greet with Boom (at main.py:"),
               "the failure of on_settings is not logged");
     struct wanted boom = {"pysettings.greeting", "[]", "\"Boom\""};
@@ -276,7 +262,7 @@ Test(python_store, on_install_runs_once_and_on_update_gets_the_version_before)
 Test(python_store, an_on_update_that_raises_stops_the_update_and_what_it_wrote_is_rolled_back)
 {
     bay_error e;
-    cr_assert_eq(set_by_host("python/store", "fail_update", "true", &e), 0, "%s", e.message);
+    cr_assert_eq(h_set_setting(c, "python/store", "fail_update", "true", &e), 0, "%s", e.message);
     pid_t worker = h_worker_pid(c, "python/store");
     h_edit_file(manifest(), "\"version\": \"0.1.0\"", "\"version\": \"0.2.0\"");
     cr_assert_eq(h_command(c, "reload", "python/store", &e), BAY_EUNAVAIL, "%s", e.message);
@@ -287,7 +273,7 @@ Test(python_store, an_on_update_that_raises_stops_the_update_and_what_it_wrote_i
     cr_assert_str_eq(hooks(), "{\"ran\":\"on_install\",\"kept\":\"on_install\"}",
                      "what the failed on_update wrote was kept");
     /* Allowed again, the next reload updates. */
-    cr_assert_eq(set_by_host("python/store", "fail_update", "false", &e), 0, "%s", e.message);
+    cr_assert_eq(h_set_setting(c, "python/store", "fail_update", "false", &e), 0, "%s", e.message);
     cr_assert_eq(h_command(c, "reload", "python/store", &e), 0, "%s", e.message);
     cr_assert_str_eq(hooks(), "{\"ran\":\"on_update(0.1.0)\",\"kept\":\"on_install on_update(0.1.0)\"}");
 }

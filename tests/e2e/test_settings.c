@@ -61,18 +61,10 @@ static int config(const char *const *more, char *out, size_t outlen, char *err, 
     return h_run(&h, argv, out, outlen, err, errlen);
 }
 
-/* set_by_host sets key to the value of JSON json through the host command: its code, err its message. */
+/* set_by_host sets test/settings' key to the value of JSON json as a host does: its code, err its message. */
 static int set_by_host(const char *key, const char *json, bay_error *err)
 {
-    bay_value *v = NULL, *args = bay_map(), *set = bay_map(), *out = NULL;
-    cr_assert_eq(bay_value_from_json(json, &v, NULL, 0), 0, "%s", json);
-    bay_map_set(set, key, v);
-    bay_map_set(args, "id", bay_str("test/settings"));
-    bay_map_set(args, "set", set);
-    int rc = bay_command(c, "config", args, 5000, &out, err);
-    bay_value_free(args);
-    bay_value_free(out);
-    return rc;
+    return h_set_setting(c, "test/settings", key, json, err);
 }
 
 struct wanted {

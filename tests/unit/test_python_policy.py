@@ -307,10 +307,13 @@ class PluginView(unittest.TestCase):
         with self.assertRaisesRegex(policy.PolicyError, "relative imports are refused"):
             importer("helpers", None, None, (), 1)
         plugbay = self.folders[-1].plugbay
-        plugbay.store = types.ModuleType("plugbay.store")
         self.assertIs(importer("plugbay"), plugbay)
-        self.assertIs(importer("plugbay.store"), plugbay, "import plugbay.store binds plugbay")
-        self.assertIs(importer("plugbay.store", None, None, ("get",)), plugbay.store)
+        for sub in ("store", "timer", "plugins"):
+            setattr(plugbay, sub, types.ModuleType(f"plugbay.{sub}"))
+            self.assertIs(importer(f"plugbay.{sub}"), plugbay, f"import plugbay.{sub} binds plugbay")
+            self.assertIs(importer(f"plugbay.{sub}", None, None, ("list",)), getattr(plugbay, sub))
+        with self.assertRaisesRegex(policy.PolicyError, "import of module 'plugbay.os' is refused"):
+            importer("plugbay.os", None, None, ("system",))
 
     def test_own_modules_are_checked_and_loaded_once(self):
         module = self.load("import helpers\n\ndef again():\n    import helpers as h\n    return h\n",
