@@ -87,7 +87,7 @@ static int map_module(const char *id, const char *dir, const char *entry, const 
         return bay_error_set(err, rc, id, "%s: %s", module.path, e.message);
     bool built;
     int64_t t0 = bay__now_ms();
-    rc = bay__wasm_compiled(cache, module.wasm, module.len, module.shape.imports_plugbay, entry, so, sizeof so, &built,
+    rc = bay__wasm_compiled(cache, module.wasm, module.len, &module.shape, entry, so, sizeof so, &built,
                            &e);
     if (rc)
         return bay_error_set(err, rc, id, "%s: %s", module.path, e.message);
