@@ -1,9 +1,10 @@
-/* tests/e2e/test_wasm.c — WebAssembly plugins end to end: calls, each kind of trap, an endless loop, the memory cap, broken modules, the compile cache; settings, storage and hooks. */
+/* tests/e2e/test_wasm.c — WebAssembly plugins end to end: calls, each kind of trap, an endless loop, the memory cap, broken modules, the compile cache; settings, storage and hooks; the WASI subset. */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -648,4 +649,80 @@ Test(wasm, hooks_run_at_install_update_and_uninstall_and_a_failing_update_keeps_
     cr_assert_eq(h_install_all(c, STATE, &err), 0, "%s", err.message);
     expect_state(STATE, "loaded");
     expect_json("state.hooks", "[]", "{\"ran\":\"on_install\",\"kept\":\"on_install\"}");
+}
+
+/* ---- WASI preview 1, the subset plugbay offers (bridges/wasm/wasi.c) ---- */
+
+#define WASI_PLUGIN "wasm/wasi"
+
+/* WASI's errno values the module answers. */
+enum { WASI_EFAULT = 21, WASI_ENOSYS = 52, WASI_ENOTCAPABLE = 76 };
+
+/* expect_int calls name with args and checks that it answers the integer want. */
+static void expect_int(const char *name, const char *args, long long want)
+{
+    char json[32];
+    snprintf(json, sizeof json, "%lld", want);
+    expect_json(name, args, json);
+}
+
+Test(wasm, printf_of_a_wasi_libc_plugin_reaches_the_log_a_line_at_a_time)
+{
+    start_loaded((const char *[]){WASI_PLUGIN, NULL});
+    expect_json("wasi.print", "[\"first line\"]", "null");
+    expect_json("wasi.print", "[\"second line\"]", "null");
+    cr_assert(h_wait_log(&h, "output: wasi says: first line"), "not in %s", h.log);
+    cr_assert(h_wait_log(&h, "output: wasi says: second line"), "not in %s", h.log);
+}
+
+Test(wasm, wasi_clock_is_now_randomness_is_random_and_the_environment_is_empty)
+{
+    start_loaded((const char *[]){WASI_PLUGIN, NULL});
+    time_t before = time(NULL);
+    bay_value *res;
+    bay_error err;
+    cr_assert_eq(h_call_json(c, "wasi.time", "[]", 0, &res, &err), 0, "%s", err.message);
+    cr_assert_eq(bay_value_type(res), BAY_INT);
+    int64_t t = bay_value_int(res);
+    bay_value_free(res);
+    cr_assert(t >= before && t <= time(NULL), "wasi.time answered %lld, not between %lld and now", (long long)t,
+              (long long)before);
+    expect_json("wasi.random", "[]", "true");
+    expect_json("wasi.env", "[]", "true");
+}
+
+Test(wasm, wasi_files_outside_any_preopened_folder_are_refused_with_enotcapable)
+{
+    start_loaded((const char *[]){WASI_PLUGIN, NULL});
+    expect_int("wasi.open", "[\"/etc/passwd\"]", WASI_ENOTCAPABLE);
+    expect_int("wasi.open", "[\"../../etc/passwd\"]", WASI_ENOTCAPABLE);
+    expect_int("wasi.open", "[\"data.txt\"]", WASI_ENOTCAPABLE);
+}
+
+Test(wasm, a_wasi_call_outside_the_subset_answers_enosys_and_the_install_check_takes_wasi_imports)
+{
+    start_loaded((const char *[]){WASI_PLUGIN, NULL});
+    expect_int("wasi.nosys", "[]", WASI_ENOSYS);
+    bay_error err;
+    cr_assert_eq(h_command(c, "uninstall", WASI_PLUGIN, &err), 0, "%s", err.message);
+    cr_assert_eq(h_install_all(c, WASI_PLUGIN, &err), 0, "%s", err.message);
+    expect_state(WASI_PLUGIN, "loaded");
+    expect_int("wasi.nosys", "[]", WASI_ENOSYS);
+}
+
+Test(wasm, wasi_proc_exit_ends_the_call_with_an_error_and_the_plugin_answers_on)
+{
+    start_loaded((const char *[]){WASI_PLUGIN, NULL});
+    expect_failure("wasi.exit", "[3]", 0, BAY_EPLUGIN, WASI_PLUGIN,
+                   (const char *[]){"the module called proc_exit", "in call \"wasi.exit\"",
+                                    "WASI proc_exit(3) ends the call", "fresh instance", NULL});
+    expect_json("wasi.env", "[]", "true");
+}
+
+Test(wasm, a_bad_pointer_handed_to_wasi_fd_write_gets_efault_and_the_plugin_answers_on)
+{
+    start_loaded((const char *[]){WASI_PLUGIN, NULL});
+    expect_int("wasi.badwrite", "[]", WASI_EFAULT);
+    expect_json("wasi.print", "[\"still here\"]", "null");
+    cr_assert(h_wait_log(&h, "output: wasi says: still here"), "not in %s", h.log);
 }
