@@ -136,6 +136,8 @@ static int start(const bay__plugin_info *p, const char *const *functions, bay_er
                              "%s starts with %u memory pages (%u KiB), above its cap of %u pages set by %s; raise "
                              "the cap or link the module with a smaller -Wl,--initial-memory",
                              module.path, module.shape.min_pages, module.shape.min_pages * 64, cap.pages, cap.source);
+    if ((rc = bay__wasm_wasi_open(p->data_dir, err)))
+        return rc;
     return bay__wasm_start(&module.shape, functions, cap, p->config, err);
 }
 

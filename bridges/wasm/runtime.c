@@ -224,6 +224,7 @@ static bool renew(void)
 {
     if (rt.live)
         rt.free_instance(rt.inst);
+    bay__wasm_wasi_reset();
     memset(rt.inst, 0, rt.inst_size);
     rt.generation++;
     rt.start_note[0] = '\0';
@@ -448,6 +449,7 @@ void bay__wasm_close(void)
 {
     if (rt.live)
         rt.free_instance(rt.inst);
+    bay__wasm_wasi_close();
     if (rt.handler_set)
         sigaction(INTERRUPT_SIGNAL, &rt.old_action, NULL);
     if (rt.module_ready)

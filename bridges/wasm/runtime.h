@@ -85,6 +85,17 @@ void bay__wasm_close(void);
  * or traps (out of bounds) with a note saying that what lies outside it. */
 uint8_t *bay__wasm_bytes(bay__wasm_host *h, uint32_t ptr, uint32_t len, const char *what);
 
+/* bay__wasm_wasi_open opens the plugin's data folder (borrowed) as the
+ * one folder WASI's file functions reach (wasi.c). Returns 0, or BAY_EIO
+ * with err saying why. */
+int bay__wasm_wasi_open(const char *data_dir, bay_error *err);
+
+/* bay__wasm_wasi_reset closes the files a module opened: its instance is replaced. */
+void bay__wasm_wasi_reset(void);
+
+/* bay__wasm_wasi_close closes the files and the data folder. */
+void bay__wasm_wasi_close(void);
+
 /* bay__wasm_exit ends the call running in the module, as WASI's proc_exit
  * with code asks: like a trap, with a fresh instance afterwards, since the
  * module's own stack was left where it was. */

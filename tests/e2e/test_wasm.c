@@ -656,7 +656,7 @@ Test(wasm, hooks_run_at_install_update_and_uninstall_and_a_failing_update_keeps_
 #define WASI_PLUGIN "wasm/wasi"
 
 /* WASI's errno values the module answers. */
-enum { WASI_EFAULT = 21, WASI_ENOSYS = 52, WASI_ENOTCAPABLE = 76 };
+enum { WASI_EFAULT = 21, WASI_ENOENT = 44, WASI_ENOSYS = 52, WASI_ENOTCAPABLE = 76 };
 
 /* expect_int calls name with args and checks that it answers the integer want. */
 static void expect_int(const char *name, const char *args, long long want)
@@ -691,12 +691,51 @@ Test(wasm, wasi_clock_is_now_randomness_is_random_and_the_environment_is_empty)
     expect_json("wasi.env", "[]", "true");
 }
 
-Test(wasm, wasi_files_outside_any_preopened_folder_are_refused_with_enotcapable)
+/* data_file writes the path of file name in the wasi plugin's data folder into out. */
+static void data_file(const char *name, char *out, size_t size)
+{
+    snprintf(out, size, "%s/data/" WASI_PLUGIN "/%s", h.state, name);
+}
+
+Test(wasm, a_file_written_with_fopen_under_data_reads_back_and_persists_in_the_data_folder)
 {
     start_loaded((const char *[]){WASI_PLUGIN, NULL});
-    expect_int("wasi.open", "[\"/etc/passwd\"]", WASI_ENOTCAPABLE);
-    expect_int("wasi.open", "[\"../../etc/passwd\"]", WASI_ENOTCAPABLE);
-    expect_int("wasi.open", "[\"data.txt\"]", WASI_ENOTCAPABLE);
+    expect_int("wasi.write", "[\"/data/notes.txt\", \"kept\"]", 0);
+    expect_json("wasi.read", "[\"/data/notes.txt\"]", "\"kept\"");
+    char path[512], text[16] = "";
+    data_file("notes.txt", path, sizeof path);
+    FILE *f = fopen(path, "r");
+    cr_assert(f, "%s is not in the data folder", path);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    cr_assert_str_eq(text, "kept");
+    bay_error err;
+    cr_assert_eq(h_command(c, "reload", WASI_PLUGIN, &err), 0, "%s", err.message);
+    expect_state(WASI_PLUGIN, "loaded");
+    expect_json("wasi.read", "[\"/data/notes.txt\"]", "\"kept\"");
+    expect_int("wasi.read", "[\"/data/missing.txt\"]", WASI_ENOENT);
+}
+
+Test(wasm, wasi_paths_that_leave_the_data_folder_are_refused_with_enotcapable)
+{
+    start_loaded((const char *[]){WASI_PLUGIN, NULL});
+    char link[512];
+    data_file("out", link, sizeof link);
+    cr_assert_eq(symlink("/etc/passwd", link), 0, "symlink %s", link);
+    expect_int("wasi.read", "[\"/etc/passwd\"]", WASI_ENOTCAPABLE);
+    expect_int("wasi.read", "[\"../../etc/passwd\"]", WASI_ENOTCAPABLE);
+    expect_int("wasi.read", "[\"/data/../../etc/passwd\"]", WASI_ENOTCAPABLE);
+    expect_int("wasi.read", "[\"/data/out\"]", WASI_ENOTCAPABLE);
+    expect_int("wasi.write", "[\"/tmp/escape.txt\", \"no\"]", WASI_ENOTCAPABLE);
+}
+
+Test(wasm, a_module_has_at_most_64_files_open_and_gets_emfile_past_that)
+{
+    start_loaded((const char *[]){WASI_PLUGIN, NULL});
+    expect_int("wasi.write", "[\"/data/one.txt\", \"1\"]", 0);
+    expect_json("wasi.many", "[\"/data/one.txt\"]", "[63,33]"); /* 64 with the data folder; 33 is EMFILE */
+    expect_json("wasi.many", "[\"/data/one.txt\"]", "[63,33]"); /* all closed again */
 }
 
 Test(wasm, a_wasi_call_outside_the_subset_answers_enosys_and_the_install_check_takes_wasi_imports)

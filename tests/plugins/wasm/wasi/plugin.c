@@ -1,4 +1,4 @@
-/* tests/plugins/wasm/wasi/plugin.c — wasm/wasi: a plugin using plain wasi-libc (printf, time, getentropy, getenv, fopen, exit) and raw WASI calls, within plugbay's WASI subset and outside it. */
+/* tests/plugins/wasm/wasi/plugin.c — wasm/wasi: a plugin using plain wasi-libc (printf, time, getentropy, getenv, fopen, exit) and raw WASI calls, within plugbay's WASI subset and outside it; files in its data folder, /data. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,25 +48,80 @@ static int wasi_env(bay_args *args, bay_out *result)
 }
 BAY_WASM_EXPORT(wasi_env)
 
-/* wasi.open(path) opens path for reading with fopen: answers 0, or the errno it failed with. */
-static int wasi_open(bay_args *args, bay_out *result)
+/* c_string copies the string argument into buf as a C string: 0, or a code. */
+static int c_string(bay_args *args, char *buf, size_t size)
 {
-    const char *path;
+    const char *s;
     uint32_t len;
-    char name[256];
-    int rc = bay_arg_str(args, &path, &len);
-    if (rc || len >= sizeof name)
-        return rc ? rc : BAY_EINVAL;
-    memcpy(name, path, len);
-    name[len] = '\0';
+    int rc = bay_arg_str(args, &s, &len);
+    if (rc == 0 && len >= size)
+        return bay_fail(BAY_EINVAL, "a string of %u bytes is too long", len);
+    if (rc == 0) {
+        memcpy(buf, s, len);
+        buf[len] = '\0';
+    }
+    return rc;
+}
+
+/* wasi.write(path, text) writes text to path with fopen: answers 0, or the errno it failed with. */
+static int wasi_write(bay_args *args, bay_out *result)
+{
+    char path[256], text[256];
+    int rc = c_string(args, path, sizeof path);
+    if (rc == 0)
+        rc = c_string(args, text, sizeof text);
+    if (rc)
+        return rc;
     errno = 0;
-    FILE *f = fopen(name, "r");
-    bay_out_int(result, f ? 0 : errno);
-    if (f)
-        fclose(f);
+    FILE *f = fopen(path, "w");
+    int e = f && fputs(text, f) >= 0 ? 0 : errno;
+    if (f && fclose(f) != 0 && e == 0)
+        e = errno;
+    bay_out_int(result, e);
     return 0;
 }
-BAY_WASM_EXPORT(wasi_open)
+BAY_WASM_EXPORT(wasi_write)
+
+/* wasi.read(path) reads path with fopen: answers its text, or the errno it failed with. */
+static int wasi_read(bay_args *args, bay_out *result)
+{
+    char path[256], text[256];
+    int rc = c_string(args, path, sizeof path);
+    if (rc)
+        return rc;
+    errno = 0;
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        bay_out_int(result, errno);
+        return 0;
+    }
+    size_t n = fread(text, 1, sizeof text, f);
+    fclose(f);
+    bay_out_str(result, text, (uint32_t)n);
+    return 0;
+}
+BAY_WASM_EXPORT(wasi_read)
+
+/* wasi.many(path) opens path until fopen fails, closes them all and answers [how many opened, the errno]. */
+static int wasi_many(bay_args *args, bay_out *result)
+{
+    char path[256];
+    FILE *open[100];
+    int rc = c_string(args, path, sizeof path), n = 0;
+    if (rc)
+        return rc;
+    errno = 0;
+    while (n < 100 && (open[n] = fopen(path, "r")) != NULL)
+        n++;
+    int e = errno;
+    for (int i = 0; i < n; i++)
+        fclose(open[i]);
+    bay_out_array(result, 2);
+    bay_out_int(result, n);
+    bay_out_int(result, e);
+    return 0;
+}
+BAY_WASM_EXPORT(wasi_many)
 
 /* wasi.nosys() calls sock_accept, outside plugbay's WASI subset, and answers its errno. */
 static int wasi_nosys(bay_args *args, bay_out *result)
