@@ -384,6 +384,8 @@ u32 Z_wasi_snapshot_preview1Z_fd_fdstat_set_flags(bay__wasm_host *h, u32 fd, u32
     if (host < 0)
         return WASI_EBADF;
     int fl = fcntl(host, F_GETFL);
+    if (fl < 0)
+        return wasi_errno(errno);
     fl = (fl & ~(O_APPEND | O_NONBLOCK)) | (flags & FD_APPEND ? O_APPEND : 0) | (flags & FD_NONBLOCK ? O_NONBLOCK : 0);
     return fcntl(host, F_SETFL, fl) == 0 ? WASI_OK : wasi_errno(errno);
 }
