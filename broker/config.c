@@ -40,22 +40,46 @@ static const json_t *decl_of(const plugin *p, const char *key, bay_error *err)
     return decl;
 }
 
-/* unfit refuses value v of setting key (decl) of p, saying what it takes and, unless secret, what came. */
-static int unfit(const plugin *p, const char *key, const json_t *decl, const json_t *v, const char *takes,
-                 bay_error *err)
+/* unfit refuses value v of setting key (decl) of p, saying what it takes and, unless secret, what came (raw's
+ * type when v is NULL: a value JSON cannot hold). */
+static int unfit(const plugin *p, const char *key, const json_t *decl, const json_t *v, const bay_value *raw,
+                 const char *takes, bay_error *err)
 {
     char *got = v && !bay__setting_secret(decl) ? json_dumps(v, JSON_ENCODE_ANY) : NULL;
-    bay_error_set(err, BAY_EINVAL, p->id, "%s: setting \"%s\": expected %s, got %s", p->id, key, takes,
-                  got ? got : v ? "another value (not shown: the setting is secret)" : "nothing");
+    bay_error_set(err, BAY_EINVAL, p->id, "%s: setting \"%s\": expected %s, got %s%s", p->id, key, takes,
+                  got ? got : v ? "another value (not shown: the setting is secret)" : "a ",
+                  got || v ? "" : bay_type_name(bay_value_type(raw)));
     free(got);
     return BAY_EINVAL;
+}
+
+/* given reads the value args give setting key of p (decl): val itself ("set"), or val's text read as the
+ * setting's type ("set_text", text true). A new value that fits, or NULL with err. */
+static json_t *given(const plugin *p, const char *key, const json_t *decl, const bay_value *val, bool text,
+                     bay_error *err)
+{
+    char takes[400];
+    if (text && bay_value_type(val) != BAY_STR) {
+        bay_error_set(err, BAY_EINVAL, p->id, "command \"config\": set_text.%s must be a string", key);
+        return NULL;
+    }
+    json_t *v = text                             ? bay__setting_parse(decl, bay_value_str(val, NULL), takes, sizeof takes)
+                : bay_value_type(val) == BAY_BIN ? NULL /* JSON would hold it as a "base64:" string */
+                                                 : bay__value_to_jansson(val, NULL);
+    if (v && (text || bay__setting_fits(decl, v, takes, sizeof takes)))
+        return v;
+    if (v == NULL && !text)
+        bay__setting_fits(decl, NULL, takes, sizeof takes); /* says what it takes */
+    json_t *shown = text ? json_string(bay_value_str(val, NULL)) : v;
+    unfit(p, key, decl, shown, val, takes, err);
+    json_decref(shown);
+    return NULL;
 }
 
 /* apply puts args' changes into next (the settings set), adding each key changed to changed. */
 static int apply(const plugin *p, const bay_value *args, json_t *next, json_t *changed, bay_error *err)
 {
     static const char *const kinds[] = {"set", "set_text"};
-    char takes[400];
     for (size_t k = 0; k < 2; k++) {
         const bay_value *map = bay_map_get(args, kinds[k]), *val;
         if (map && bay_value_type(map) != BAY_MAP)
@@ -64,24 +88,9 @@ static int apply(const plugin *p, const bay_value *args, json_t *next, json_t *c
         const char *key;
         for (size_t i = 0; map && (key = bay_map_entry(map, i, &val)) != NULL; i++) {
             const json_t *decl = decl_of(p, key, err);
-            if (decl == NULL)
-                return BAY_ENOENT;
-            json_t *v = NULL;
-            if (k == 0 && (v = bay__value_to_jansson(val, NULL)) != NULL && !bay__setting_fits(decl, v, takes, sizeof takes)) {
-                int rc = unfit(p, key, decl, v, takes, err);
-                json_decref(v);
-                return rc;
-            }
-            if (k == 1 && bay_value_type(val) != BAY_STR)
-                return bay_error_set(err, BAY_EINVAL, p->id, "command \"config\": set_text.%s must be a string", key);
-            if (k == 1 && (v = bay__setting_parse(decl, bay_value_str(val, NULL), takes, sizeof takes)) == NULL) {
-                json_t *text = json_string(bay_value_str(val, NULL));
-                int rc = unfit(p, key, decl, text, takes, err);
-                json_decref(text);
-                return rc;
-            }
+            json_t *v = decl ? given(p, key, decl, val, k == 1, err) : NULL;
             if (v == NULL)
-                return unfit(p, key, decl, NULL, "a value", err);
+                return err->code;
             json_object_set_new(next, key, v);
             json_array_append_new(changed, json_string(key));
         }

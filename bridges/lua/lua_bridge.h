@@ -93,15 +93,32 @@ bool lbay_granted(const char *perm);
 /* api.c */
 
 /* lbay_api_open pushes the plugbay table (id, log, config, settings, setting,
- * call, data_dir, array, map, null, store) and returns 1: a lua_CFunction for
- * luaL_requiref. */
+ * call, data_dir, array, map, null, store, timer, plugins) and returns 1: a
+ * lua_CFunction for luaL_requiref. */
 int lbay_api_open(lua_State *L);
+
+/* lbay_fail raises the error of plugbay.FN (fn: "store.get", "timer.set")
+ * that ended with code: a table {code = "BAY_EPERM", message = "plugbay.FN:
+ * e's message (BAY_EPERM)"} whose tostring is its message. Never returns. */
+int lbay_fail(lua_State *L, const char *fn, int code, const bay_error *e);
+
+/* lbay_check_text returns argument idx, a string without NUL bytes (C sees it
+ * up to the first one), or raises the argument error saying what is wrong. */
+const char *lbay_check_text(lua_State *L, int idx);
 
 /* store.c */
 
 /* lbay_store_open pushes the plugbay.store table (get, put, delete, keys,
- * sql), whose functions raise a table {code, message} when the store fails.
+ * sql), whose functions raise as lbay_fail does when the store fails.
  * Raises on memory errors (call it in protected mode). */
 void lbay_store_open(lua_State *L);
+
+/* manage.c */
+
+/* lbay_manage_open sets the fields timer (set, remove, list) and plugins
+ * (list, load, unload, reload) of the plugbay table on top of L's stack,
+ * whose functions raise as lbay_fail does. Raises on memory errors (call it
+ * in protected mode). */
+void lbay_manage_open(lua_State *L);
 
 #endif

@@ -1,4 +1,4 @@
-/* tests/e2e/test_lua.c — Lua plugins under the real broker: handles, events beside C plugins, values, the plugbay API (settings, storage and hooks too), the sandbox and the limits. */
+/* tests/e2e/test_lua.c — Lua plugins under the real broker: handles, events beside C plugins, values, the plugbay API (settings, storage, hooks, timers and managing plugins too), the sandbox and the limits. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -627,4 +627,183 @@ Test(lua, on_uninstall_runs_with_the_store_still_there)
     bay_error err;
     cr_assert_eq(h_command(c, "uninstall", "lua/store", &err), 0, "%s", err.message);
     cr_assert(h_wait_log(&h, "[lua/store] on_uninstall ran; the store kept: on_install on_uninstall"));
+}
+
+/* lua_ticks returns how often lua/manager's tick_beat ("beat", the manifest's timer), tick_a ("a") or tick_b
+ * ("b") ran. */
+static int64_t lua_ticks(const char *which)
+{
+    bay_value *res = NULL;
+    bay_error e;
+    cr_assert_eq(h_call_json(c, "lmgr.ticks", "[]", 5000, &res, &e), 0, "%s", e.message);
+    int64_t n = bay_value_int(bay_map_get(res, which));
+    bay_value_free(res);
+    return n;
+}
+
+/* A count of ticks for h_wait_until to see passed. */
+typedef struct tick_goal {
+    const char *which;
+    int64_t n;
+} tick_goal;
+
+static bool ticked_past(void *arg)
+{
+    const tick_goal *g = arg;
+    return lua_ticks(g->which) > g->n;
+}
+
+/* wait_ticks waits until which ticked more than `more` times from now, saying why. */
+static void wait_ticks(const char *which, int64_t more, const char *why)
+{
+    tick_goal g = {which, lua_ticks(which) + more};
+    cr_assert(h_wait_until(ticked_past, &g, H_WAIT_MS), "%s: %s stayed at %lld ticks", why, which,
+              (long long)lua_ticks(which));
+}
+
+/* call_value calls ext with args_json, asserts it answers, and returns its result (the caller frees it). */
+static bay_value *call_value(const char *ext, const char *args_json)
+{
+    bay_value *res = NULL;
+    bay_error e;
+    int rc = h_call_json(c, ext, args_json, 5000, &res, &e);
+    cr_assert_eq(rc, 0, "%s%s: %s: %s", ext, args_json, bay_errname(rc), e.message);
+    return res;
+}
+
+/* entry returns the map of array list whose field key is value, or NULL. */
+static const bay_value *entry(const bay_value *list, const char *key, const char *value)
+{
+    for (size_t i = 0; i < bay_value_len(list); i++) {
+        const char *s = bay_value_str(bay_map_get(bay_array_get(list, i), key), NULL);
+        if (s && strcmp(s, value) == 0)
+            return bay_array_get(list, i);
+    }
+    return NULL;
+}
+
+/* expect_timer asserts that plugbay.timer.list() holds timer name calling function every interval_ms, set at run
+ * time or not. */
+static void expect_timer(const char *name, int64_t interval_ms, const char *function, bool at_run_time)
+{
+    bay_value *list = call_value("lmgr.timers", "[]");
+    const bay_value *t = entry(list, "name", name);
+    cr_assert(t, "plugbay.timer.list() lacks %s", name);
+    cr_assert_eq(bay_value_int(bay_map_get(t, "interval_ms")), interval_ms, "%s", name);
+    cr_assert_str_eq(bay_value_str(bay_map_get(t, "function"), NULL), function, "%s", name);
+    cr_assert_eq(bay_value_bool(bay_map_get(t, "set_at_run_time")), at_run_time, "%s", name);
+    bay_value_free(list);
+}
+
+/* expect_caught runs lmgr.caught with args_json (lib, fn, arguments...) and asserts the error table it raises:
+ * code, a message "plugbay.LIB.FN: ... (CODE)" holding says, and tostring the message. */
+static void expect_caught(const char *args_json, int code, const char *says)
+{
+    bay_value *res = call_value("lmgr.caught", args_json);
+    const char *message = bay_value_str(bay_map_get(res, "message"), NULL);
+    char suffix[64];
+    snprintf(suffix, sizeof suffix, "(%s)", bay_errname(code));
+    cr_assert_str_eq(bay_value_str(bay_map_get(res, "type"), NULL), "table", "%s raised no table", args_json);
+    cr_assert_str_eq(bay_value_str(bay_map_get(res, "code"), NULL), bay_errname(code), "%s", args_json);
+    cr_assert(message && strncmp(message, "plugbay.", 8) == 0 && strstr(message, says) && strstr(message, suffix),
+              "%s: %s", args_json, message);
+    cr_assert_str_eq(bay_value_str(bay_map_get(res, "text"), NULL), message, "tostring(err) is not its message");
+    bay_value_free(res);
+}
+
+Test(lua, timers_from_the_manifest_and_on_load_tick_and_plugbay_timer_sets_moves_and_removes_them)
+{
+    start_one("lua/manager");
+    wait_ticks("a", 2, "the timer on_load set");
+    wait_ticks("beat", 2, "the manifest's timer");
+    expect_timer("boot", 20, "tick_a", true);
+    expect_timer("beat", 20, "tick_beat", false);
+    expect_json("lmgr.timer_set", "[\"fast\", 10, \"tick_b\"]", "true");
+    wait_ticks("b", 3, "a timer set at run time");
+    expect_timer("fast", 10, "tick_b", true);
+    /* Moved to a day: it does not tick again while "beat" ticks on. */
+    expect_json("lmgr.timer_set", "[\"fast\", 86400000, \"tick_b\"]", "true");
+    expect_timer("fast", 86400000, "tick_b", true);
+    int64_t was = lua_ticks("b");
+    wait_ticks("beat", 5, "beat beside a timer moved to a day");
+    cr_assert_leq(lua_ticks("b"), was + 1, "a timer moved to a day ticked on"); /* one tick may have been on its way */
+    /* Moved back to 10 ms, then removed: it stops. */
+    expect_json("lmgr.timer_set", "[\"fast\", 10, \"tick_b\"]", "true");
+    wait_ticks("b", 2, "a timer moved back to 10 ms");
+    expect_json("lmgr.timer_remove", "[\"fast\"]", "true");
+    was = lua_ticks("b");
+    wait_ticks("beat", 5, "beat beside a removed timer");
+    cr_assert_leq(lua_ticks("b"), was + 1, "a removed timer ticked on");
+    bay_value *list = call_value("lmgr.timers", "[]");
+    cr_assert_null(entry(list, "name", "fast"), "plugbay.timer.list() still has the removed timer");
+    bay_value_free(list);
+    expect_caught("[\"timer\", \"remove\", \"fast\"]", BAY_ENOENT, "lua/manager has no timer \"fast\"");
+}
+
+Test(lua, bad_timers_raise_the_error_table_saying_why_and_the_others_tick_on)
+{
+    start_one("lua/manager");
+    expect_caught("[\"timer\", \"set\", \"t\", 0, \"tick_b\"]", BAY_EINVAL,
+                  "plugbay.timer.set: timer t: the interval is from 1 to 86400000 ms (one day), got 0");
+    expect_caught("[\"timer\", \"set\", \"t\", 86400001, \"tick_b\"]", BAY_EINVAL,
+                  "the interval is from 1 to 86400000 ms (one day), got 86400001");
+    expect_caught("[\"timer\", \"set\", \"t\", 10, \"no_such\"]", BAY_EINVAL,
+                  "plugbay.timer.set: timer t: the plugin has no function \"no_such\"");
+    expect_caught("[\"timer\", \"set\", \"bad name\", 10, \"tick_b\"]", BAY_EINVAL,
+                  "plugbay.timer.set: a timer's name is 1 to 128 of A-Z a-z 0-9 _ . : -, got \"bad name\"");
+    bay_error err;
+    expect_code("lmgr.timer_set", "[\"t\", 1.5, \"tick_b\"]", 5000, BAY_EPLUGIN, "lua/manager", &err);
+    cr_assert(strstr(err.message, "bad argument #2 to 'set' (number has no integer representation)"), "%s",
+              err.message);
+    /* 64 at most: the manifest's "beat" and on_load's "boot" count. */
+    char args[100];
+    for (int i = 1; i <= 62; i++) {
+        snprintf(args, sizeof args, "[\"t%d\", 86400000, \"tick_b\"]", i);
+        expect_json("lmgr.timer_set", args, "true");
+    }
+    expect_caught("[\"timer\", \"set\", \"one-more\", 10, \"tick_b\"]", BAY_EBUSY,
+                  "plugbay.timer.set: lua/manager has 64 timers, the most a plugin may have: remove one first");
+    expect_json("lmgr.timer_set", "[\"t1\", 20, \"tick_b\"]", "true"); /* moving one is no new one */
+    wait_ticks("b", 2, "a moved timer");
+    wait_ticks("beat", 3, "beat after the refusals");
+}
+
+/* state_of returns the state of plugin id (static). */
+static const char *state_of(const char *id)
+{
+    static char state[32];
+    h_plugin_state(c, id, state, sizeof state, NULL, 0);
+    return state;
+}
+
+Test(lua, plugbay_plugins_manages_what_its_pattern_covers_and_no_other)
+{
+    start_with((const char *[]){"lua/manager", "test/slow", NULL}, NULL);
+    bay_value *list = call_value("lmgr.list", "[]");
+    cr_assert(entry(list, "id", "lua/manager") && entry(list, "id", "test/slow"), "it lists itself and test/slow");
+    cr_assert_null(entry(list, "id", "example/hello"), "it lists example/hello, which plugins.manage:test/* lacks");
+    cr_assert_str_eq(bay_value_str(bay_map_get(entry(list, "id", "test/slow"), "state"), NULL), "loaded");
+    bay_value_free(list);
+    bay_value *state = call_value("lmgr.manage", "[\"unload\", \"test/slow\"]");
+    cr_assert_str_eq(bay_value_str(bay_map_get(state, "id"), NULL), "test/slow");
+    cr_assert_str_eq(bay_value_str(bay_map_get(state, "state"), NULL), "unloading", "it answers before the drain");
+    bay_value_free(state);
+    cr_assert(h_wait_state(c, "test/slow", "stopped", H_WAIT_MS), "test/slow is %s", state_of("test/slow"));
+    state = call_value("lmgr.manage", "[\"load\", \"test/slow\"]");
+    cr_assert_str_eq(bay_value_str(bay_map_get(state, "id"), NULL), "test/slow");
+    bay_value_free(state);
+    cr_assert(h_wait_state(c, "test/slow", "loaded", H_WAIT_MS), "test/slow is %s", state_of("test/slow"));
+    expect_caught("[\"plugins\", \"unload\", \"example/hello\"]", BAY_EPERM,
+                  "plugbay.plugins.unload: lua/manager may not unload example/hello: it was not granted "
+                  "plugins.manage:example/hello (or plugins.manage)");
+    expect_caught("[\"plugins\", \"load\", \"test/nosuch\"]", BAY_ENOENT, "no plugin \"test/nosuch\"");
+    cr_assert_str_eq(state_of("example/hello"), "loaded");
+}
+
+Test(lua, a_lua_plugin_unloads_itself_in_the_middle_of_a_call_which_answers)
+{
+    start_with((const char *[]){"lua/manager", "test/slow", NULL}, NULL);
+    expect_json("lmgr.unload_self", "[]", "{\"state\": \"unloading\", \"after\": \"still running\"}");
+    cr_assert(h_wait_state(c, "lua/manager", "stopped", H_WAIT_MS), "lua/manager is %s", state_of("lua/manager"));
+    cr_assert_str_eq(state_of("test/slow"), "loaded");
 }

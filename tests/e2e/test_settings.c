@@ -145,6 +145,16 @@ Test(settings, a_value_outside_its_declaration_is_refused_naming_the_plugin_the_
     cr_assert_eq(bay_command(c, "config", args, 5000, &res, &e), BAY_EINVAL);
     cr_assert(strstr(e.message, "\"set\" must be a map of setting to value"), "%s", e.message);
     bay_value_free(args);
+    /* Bytes, which no setting holds. */
+    args = bay_map();
+    bay_value *bytes = bay_map();
+    bay_map_set(bytes, "greeting", bay_bin("Hi", 2));
+    bay_map_set(args, "id", bay_str("test/settings"));
+    bay_map_set(args, "set", bytes);
+    cr_assert_eq(bay_command(c, "config", args, 5000, &res, &e), BAY_EINVAL);
+    cr_assert(strstr(e.message, "setting \"greeting\": expected a string matching [A-Z][a-z]*, got a bin"), "%s",
+              e.message);
+    bay_value_free(args);
     /* Several changes at once, one bad: none is kept. */
     args = bay_map();
     bay_value *set = bay_map();
