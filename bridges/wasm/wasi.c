@@ -122,26 +122,33 @@ static bool clock_of(u32 id, clockid_t *out)
     return true;
 }
 
-/* clock_res_get writes clock id's resolution in nanoseconds to out. */
-u32 Z_wasi_snapshot_preview1Z_clock_res_get(bay__wasm_host *h, u32 id, u32 out)
+/* nanoseconds turns a timespec into WASI's timestamp. */
+static u64 nanoseconds(struct timespec ts)
+{
+    return (u64)ts.tv_sec * 1000000000u + (u64)ts.tv_nsec;
+}
+
+/* read_clock writes what get (clock_getres or clock_gettime) says of clock id, in nanoseconds, to out. */
+static u32 read_clock(const bay__wasm_host *h, u32 id, u32 out, int (*get)(clockid_t, struct timespec *))
 {
     clockid_t c;
     struct timespec ts;
-    if (!clock_of(id, &c) || clock_getres(c, &ts) != 0)
+    if (!clock_of(id, &c) || get(c, &ts) != 0)
         return WASI_EINVAL;
-    u64 ns = (u64)ts.tv_sec * 1000000000u + (u64)ts.tv_nsec;
+    u64 ns = nanoseconds(ts);
     return put(h, out, &ns, sizeof ns);
+}
+
+/* clock_res_get writes clock id's resolution in nanoseconds to out. */
+u32 Z_wasi_snapshot_preview1Z_clock_res_get(bay__wasm_host *h, u32 id, u32 out)
+{
+    return read_clock(h, id, out, clock_getres);
 }
 
 /* clock_time_get writes clock id's time in nanoseconds to out (precision is a hint it ignores). */
 u32 Z_wasi_snapshot_preview1Z_clock_time_get(bay__wasm_host *h, u32 id, u64 precision, u32 out)
 {
-    clockid_t c;
-    struct timespec ts;
-    if (!clock_of(id, &c) || clock_gettime(c, &ts) != 0)
-        return WASI_EINVAL;
-    u64 ns = (u64)ts.tv_sec * 1000000000u + (u64)ts.tv_nsec;
-    return put(h, out, &ns, sizeof ns);
+    return read_clock(h, id, out, clock_gettime);
 }
 
 /* random_get fills len bytes at buf from the system's random source. */
@@ -358,7 +365,7 @@ static uint8_t type_of(mode_t mode)
  * as it is, with every right (the worker's fd decides what works). */
 u32 Z_wasi_snapshot_preview1Z_fd_fdstat_get(bay__wasm_host *h, u32 fd, u32 out)
 {
-    uint8_t stat[24] = {TYPE_CHAR};
+    uint8_t fdstat[24] = {TYPE_CHAR};
     u64 rights[2] = {RIGHT_FD_WRITE, 0};
     int host = file(fd);
     struct stat st;
@@ -369,12 +376,12 @@ u32 Z_wasi_snapshot_preview1Z_fd_fdstat_get(bay__wasm_host *h, u32 fd, u32 out)
         if (fstat(host, &st) != 0 || fl < 0)
             return wasi_errno(errno);
         u16 flags = (fl & O_APPEND ? FD_APPEND : 0) | (fl & O_NONBLOCK ? FD_NONBLOCK : 0);
-        stat[0] = type_of(st.st_mode);
-        memcpy(stat + 2, &flags, sizeof flags);
+        fdstat[0] = type_of(st.st_mode);
+        memcpy(fdstat + 2, &flags, sizeof flags);
         rights[0] = rights[1] = UINT64_MAX;
     }
-    memcpy(stat + 8, rights, sizeof rights);
-    return put(h, out, stat, sizeof stat);
+    memcpy(fdstat + 8, rights, sizeof rights);
+    return put(h, out, fdstat, sizeof fdstat);
 }
 
 /* fd_fdstat_set_flags sets a file's append and non-blocking flags. */
@@ -481,9 +488,9 @@ static u32 put_filestat(const bay__wasm_host *h, u32 out, const struct stat *st)
                 type_of(st->st_mode), /* a u8, the rest of its 8 bytes padding */
                 (u64)st->st_nlink,
                 (u64)st->st_size,
-                (u64)st->st_atim.tv_sec * 1000000000u + (u64)st->st_atim.tv_nsec,
-                (u64)st->st_mtim.tv_sec * 1000000000u + (u64)st->st_mtim.tv_nsec,
-                (u64)st->st_ctim.tv_sec * 1000000000u + (u64)st->st_ctim.tv_nsec};
+                nanoseconds(st->st_atim),
+                nanoseconds(st->st_mtim),
+                nanoseconds(st->st_ctim)};
     return put(h, out, v, sizeof v);
 }
 
@@ -540,11 +547,13 @@ static u32 in_parent(bay__wasm_host *h, u32 dirfd, u32 path, u32 path_len, int (
     return rc;
 }
 
+/* unlink_file removes file name from folder dir. */
 static int unlink_file(int dir, const char *name)
 {
     return unlinkat(dir, name, 0);
 }
 
+/* make_folder makes folder name in folder dir, for the plugin only. */
 static int make_folder(int dir, const char *name)
 {
     return mkdirat(dir, name, 0700);
