@@ -43,7 +43,7 @@ static const char *const cc_flags[] = {
 #define NFLAGS (sizeof cc_flags / sizeof cc_flags[0])
 
 /* Bump when the glue below or the way the worker uses the object changes. */
-#define GLUE_VERSION "1"
+#define GLUE_VERSION "2"
 
 /* A temporary folder left by a worker killed while compiling is removed after this long. */
 #define STALE_SECONDS 600
@@ -230,19 +230,23 @@ static int translate(const build *b)
                          b->name, log);
 }
 
-static int compile(const build *b, bool imports_plugbay)
+static int compile(const build *b, const bay__wasm_shape *shape)
 {
     /* The glue gives the worker the instance's size and one instantiate
-     * signature, whether or not the module imports anything. */
-    char glue[512];
+     * signature, whatever the module imports: the worker's one host
+     * structure serves the plugbay.* and the WASI imports (wasm2c passes
+     * one per module of imports, in the order of their names). */
+    char glue[768];
     int n = snprintf(glue, sizeof glue,
                      "/* Written by plugbay-worker-wasm: the translated module and what the worker needs of it. */\n"
                      "#include \"module.c\"\n"
                      "const unsigned long bay_wasm_instance_size = sizeof(Z_module_instance_t);\n"
                      "struct Z_plugbay_instance_t;\n"
+                     "struct Z_wasi_snapshot_preview1_instance_t;\n"
                      "void bay_wasm_instantiate(Z_module_instance_t *m, struct Z_plugbay_instance_t *host)\n"
-                     "{\n    Z_module_instantiate(m%s);\n}\n",
-                     imports_plugbay ? ", host" : "");
+                     "{\n    Z_module_instantiate(m%s%s);\n}\n",
+                     shape->imports_plugbay ? ", host" : "",
+                     shape->imports_wasi ? ", (struct Z_wasi_snapshot_preview1_instance_t *)host" : "");
     int rc = write_file(b, "glue.c", glue, (size_t)n);
     if (rc)
         return rc;
@@ -287,7 +291,7 @@ static void sweep(const char *cache_dir)
         closedir(d);
 }
 
-int bay__wasm_compiled(const char *cache_dir, const uint8_t *wasm, size_t len, bool imports_plugbay,
+int bay__wasm_compiled(const char *cache_dir, const uint8_t *wasm, size_t len, const bay__wasm_shape *shape,
                       const char *name, char *so, size_t so_size, bool *built, bay_error *err)
 {
     char file[64 + 1 + 8 + 4];
@@ -310,7 +314,7 @@ int bay__wasm_compiled(const char *cache_dir, const uint8_t *wasm, size_t len, b
     if (rc == 0)
         rc = translate(&b);
     if (rc == 0)
-        rc = compile(&b, imports_plugbay);
+        rc = compile(&b, shape);
     if (rc == 0 && rename(path(&b, "module.so", tmp), so) != 0)
         rc = bay_error_set(err, BAY_EIO, NULL, "cannot move the compiled module to %s: %s", so, strerror(errno));
     bay__file_remove_tree(AT_FDCWD, b.dir);

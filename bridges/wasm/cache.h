@@ -8,6 +8,8 @@
 
 #include <plugbay/error.h>
 
+#include "module.h"
+
 /* How deep wasm calls may nest before the module traps with "call stack exhausted". */
 #define BAY_WASM_STACK_DEPTH 500
 
@@ -21,13 +23,13 @@ int bay__wasm_cache_dir(const char *data_dir, const char *id, char *out, size_t 
  * bytes of wasm, or builds it there: wasm2c translates the bytes (validating
  * them), cc compiles the C into a shared object, which is renamed into place
  * atomically. Its name is the SHA-256 of the bytes plus a digest of the
- * recipe (wabt's version and the compiler flags). imports_plugbay says
- * whether the module imports plugbay.* functions (bay__wasm_shape). name is
+ * recipe (wabt's version and the compiler flags). shape says which
+ * modules of imports the module has (bay__wasm_check). name is
  * how messages call the module ("plugin.wasm"). Writes the object's path to
  * so and whether it was built now to *built. Returns 0, BAY_EPLUGIN when
  * wasm2c refuses the module (err quotes it), or BAY_EIO when a tool is missing
  * or fails (err names it and says what to do). */
-int bay__wasm_compiled(const char *cache_dir, const uint8_t *wasm, size_t len, bool imports_plugbay,
+int bay__wasm_compiled(const char *cache_dir, const uint8_t *wasm, size_t len, const bay__wasm_shape *shape,
                       const char *name, char *so, size_t so_size, bool *built, bay_error *err);
 
 #endif

@@ -87,7 +87,7 @@ static int map_module(const char *id, const char *dir, const char *entry, const 
         return bay_error_set(err, rc, id, "%s: %s", module.path, e.message);
     bool built;
     int64_t t0 = bay__now_ms();
-    rc = bay__wasm_compiled(cache, module.wasm, module.len, module.shape.imports_plugbay, entry, so, sizeof so, &built,
+    rc = bay__wasm_compiled(cache, module.wasm, module.len, &module.shape, entry, so, sizeof so, &built,
                            &e);
     if (rc)
         return bay_error_set(err, rc, id, "%s: %s", module.path, e.message);
@@ -139,6 +139,10 @@ static int start(const bay__plugin_info *p, const char *const *functions, bay_er
                              module.path, module.shape.min_pages, module.shape.min_pages * 64, cap.pages, cap.source);
     if ((rc = bay__wasm_entries(module.wasm, module.len, &exports, &e)))
         return bay_error_set(err, rc, p->id, "%s: %s", module.path, e.message);
+    if ((rc = bay__wasm_wasi_open(p->data_dir, err))) {
+        free(exports); /* one block (bay__wasm_entries) */
+        return rc;
+    }
     return bay__wasm_start(&module.shape, exports, cap, p->config, err);
 }
 

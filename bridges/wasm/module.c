@@ -11,28 +11,75 @@
 enum { SEC_TYPE = 1, SEC_IMPORT = 2, SEC_FUNCTION = 3, SEC_TABLE = 4, SEC_MEMORY = 5, SEC_EXPORT = 7, SEC_LAST = 12 };
 enum { KIND_FUNC = 0, KIND_TABLE = 1, KIND_MEMORY = 2, KIND_GLOBAL = 3, KIND_TAG = 4 };
 
-/* The functions plugbay offers a module, all in import module "plugbay"; their
- * types use 'i' for i32. bridges/wasm/imports.c implements them. */
+/* The functions offered to a module: its plugbay.* functions (imports.c)
+ * and WASI preview 1 (wasi.c), each with its type, 'i' for i32 and 'I' for
+ * i64, and for plugbay.* the signature in words. */
+#define WASI "wasi_snapshot_preview1"
 static const struct offered {
-    const char *name, *params, *results, *signature;
+    const char *module, *name, *params, *results, *signature;
 } offered[] = {
-    {"log", "iii", "", "(i32 level, i32 msg, i32 msg_len) -> nil"},
-    {"config", "ii", "i", "(i32 buf, i32 buf_len) -> i32"},
-    {"call", "iiiii", "i", "(i32 name, i32 name_len, i32 args, i32 args_len, i32 timeout_ms) -> i32"},
-    {"reply", "ii", "i", "(i32 buf, i32 buf_len) -> i32"},
-    {"result", "ii", "i", "(i32 value, i32 value_len) -> i32"},
-    {"error", "ii", "", "(i32 msg, i32 msg_len) -> nil"},
-    {"settings", "ii", "i", "(i32 buf, i32 buf_len) -> i32"},
-    {"store_get", "ii", "i", "(i32 key, i32 key_len) -> i32"},
-    {"store_put", "iiii", "i", "(i32 key, i32 key_len, i32 value, i32 value_len) -> i32"},
-    {"store_delete", "ii", "i", "(i32 key, i32 key_len) -> i32"},
-    {"store_keys", "ii", "i", "(i32 prefix, i32 prefix_len) -> i32"},
-    {"store_sql", "iiii", "i", "(i32 sql, i32 sql_len, i32 params, i32 params_len) -> i32"},
-    {"timer_set", "iiiii", "i", "(i32 name, i32 name_len, i32 interval_ms, i32 function, i32 function_len) -> i32"},
-    {"timer_remove", "ii", "i", "(i32 name, i32 name_len) -> i32"},
-    {"timer_list", "", "i", "() -> i32"},
-    {"plugins_list", "", "i", "() -> i32"},
-    {"plugins_manage", "iiii", "i", "(i32 what, i32 what_len, i32 id, i32 id_len) -> i32"},
+    {"plugbay", "log", "iii", "", "(i32 level, i32 msg, i32 msg_len) -> nil"},
+    {"plugbay", "config", "ii", "i", "(i32 buf, i32 buf_len) -> i32"},
+    {"plugbay", "call", "iiiii", "i", "(i32 name, i32 name_len, i32 args, i32 args_len, i32 timeout_ms) -> i32"},
+    {"plugbay", "reply", "ii", "i", "(i32 buf, i32 buf_len) -> i32"},
+    {"plugbay", "result", "ii", "i", "(i32 value, i32 value_len) -> i32"},
+    {"plugbay", "error", "ii", "", "(i32 msg, i32 msg_len) -> nil"},
+    {"plugbay", "settings", "ii", "i", "(i32 buf, i32 buf_len) -> i32"},
+    {"plugbay", "store_get", "ii", "i", "(i32 key, i32 key_len) -> i32"},
+    {"plugbay", "store_put", "iiii", "i", "(i32 key, i32 key_len, i32 value, i32 value_len) -> i32"},
+    {"plugbay", "store_delete", "ii", "i", "(i32 key, i32 key_len) -> i32"},
+    {"plugbay", "store_keys", "ii", "i", "(i32 prefix, i32 prefix_len) -> i32"},
+    {"plugbay", "store_sql", "iiii", "i", "(i32 sql, i32 sql_len, i32 params, i32 params_len) -> i32"},
+    {"plugbay", "timer_set", "iiiii", "i", "(i32 name, i32 name_len, i32 interval_ms, i32 function, i32 function_len) -> i32"},
+    {"plugbay", "timer_remove", "ii", "i", "(i32 name, i32 name_len) -> i32"},
+    {"plugbay", "timer_list", "", "i", "() -> i32"},
+    {"plugbay", "plugins_list", "", "i", "() -> i32"},
+    {"plugbay", "plugins_manage", "iiii", "i", "(i32 what, i32 what_len, i32 id, i32 id_len) -> i32"},
+    {WASI, "args_get", "ii", "i", NULL},
+    {WASI, "args_sizes_get", "ii", "i", NULL},
+    {WASI, "clock_res_get", "ii", "i", NULL},
+    {WASI, "clock_time_get", "iIi", "i", NULL},
+    {WASI, "environ_get", "ii", "i", NULL},
+    {WASI, "environ_sizes_get", "ii", "i", NULL},
+    {WASI, "fd_advise", "iIIi", "i", NULL},
+    {WASI, "fd_allocate", "iII", "i", NULL},
+    {WASI, "fd_close", "i", "i", NULL},
+    {WASI, "fd_datasync", "i", "i", NULL},
+    {WASI, "fd_fdstat_get", "ii", "i", NULL},
+    {WASI, "fd_fdstat_set_flags", "ii", "i", NULL},
+    {WASI, "fd_fdstat_set_rights", "iII", "i", NULL},
+    {WASI, "fd_filestat_get", "ii", "i", NULL},
+    {WASI, "fd_filestat_set_size", "iI", "i", NULL},
+    {WASI, "fd_filestat_set_times", "iIIi", "i", NULL},
+    {WASI, "fd_pread", "iiiIi", "i", NULL},
+    {WASI, "fd_prestat_dir_name", "iii", "i", NULL},
+    {WASI, "fd_prestat_get", "ii", "i", NULL},
+    {WASI, "fd_pwrite", "iiiIi", "i", NULL},
+    {WASI, "fd_read", "iiii", "i", NULL},
+    {WASI, "fd_readdir", "iiiIi", "i", NULL},
+    {WASI, "fd_renumber", "ii", "i", NULL},
+    {WASI, "fd_seek", "iIii", "i", NULL},
+    {WASI, "fd_sync", "i", "i", NULL},
+    {WASI, "fd_tell", "ii", "i", NULL},
+    {WASI, "fd_write", "iiii", "i", NULL},
+    {WASI, "path_create_directory", "iii", "i", NULL},
+    {WASI, "path_filestat_get", "iiiii", "i", NULL},
+    {WASI, "path_filestat_set_times", "iiiiIIi", "i", NULL},
+    {WASI, "path_link", "iiiiiii", "i", NULL},
+    {WASI, "path_open", "iiiiiIIii", "i", NULL},
+    {WASI, "path_readlink", "iiiiii", "i", NULL},
+    {WASI, "path_remove_directory", "iii", "i", NULL},
+    {WASI, "path_rename", "iiiiii", "i", NULL},
+    {WASI, "path_symlink", "iiiii", "i", NULL},
+    {WASI, "path_unlink_file", "iii", "i", NULL},
+    {WASI, "poll_oneoff", "iiii", "i", NULL},
+    {WASI, "proc_exit", "i", "", NULL},
+    {WASI, "random_get", "ii", "i", NULL},
+    {WASI, "sched_yield", "", "i", NULL},
+    {WASI, "sock_accept", "iii", "i", NULL},
+    {WASI, "sock_recv", "iiiiii", "i", NULL},
+    {WASI, "sock_send", "iiiii", "i", NULL},
+    {WASI, "sock_shutdown", "ii", "i", NULL},
 };
 #define NOFFERED (sizeof offered / sizeof offered[0])
 
@@ -370,7 +417,7 @@ static const char *show_type(const functype *t, char *buf, size_t size)
     return buf;
 }
 
-/* has_type tells whether t is the function type params -> results ('i' = i32). */
+/* has_type tells whether t is the function type params -> results ('i' = i32, 'I' = i64). */
 static bool has_type(const functype *t, const char *params, const char *results)
 {
     const span *lists[2] = {&t->params, &t->results};
@@ -379,7 +426,7 @@ static bool has_type(const functype *t, const char *params, const char *results)
         if (lists[l]->len != strlen(want[l]))
             return false;
         for (uint32_t i = 0; i < lists[l]->len; i++)
-            if (lists[l]->p[i] != 0x7f)
+            if (lists[l]->p[i] != (want[l][i] == 'I' ? 0x7e : 0x7f))
                 return false;
     }
     return true;
@@ -404,13 +451,29 @@ static const functype *func_type(const module *m, uint32_t i, bay_error *err)
     return &m->types[m->func_types[i]];
 }
 
-/* offered_list writes "plugbay.log, plugbay.config, ... and plugbay.plugins_manage" into buf. */
+/* offered_list writes "plugbay.log, plugbay.config, ..., plugbay.plugins_manage and
+ * the functions of WASI preview 1 (wasi_snapshot_preview1.*)" into buf. */
 static const char *offered_list(char *buf, size_t size)
 {
     size_t n = 0;
     for (size_t k = 0; k < NOFFERED && n < size; k++)
-        n += (size_t)snprintf(buf + n, size - n, "%splugbay.%s", k == 0 ? "" : k + 1 < NOFFERED ? ", " : " and ",
-                              offered[k].name);
+        if (strcmp(offered[k].module, "plugbay") == 0)
+            n += (size_t)snprintf(buf + n, size - n, "%splugbay.%s", k == 0 ? "" : ", ", offered[k].name);
+    if (n < size)
+        snprintf(buf + n, size - n, " and the functions of WASI preview 1 (" WASI ".*)");
+    return buf;
+}
+
+/* offered_signature writes the type of an offered function in words into buf. */
+static const char *offered_signature(const struct offered *o, char *buf, size_t size)
+{
+    if (o->signature)
+        return o->signature;
+    size_t n = (size_t)snprintf(buf, size, "(");
+    for (const char *t = o->params; *t && n < size; t++)
+        n += (size_t)snprintf(buf + n, size - n, "%s%s", t == o->params ? "" : ", ", *t == 'I' ? "i64" : "i32");
+    if (n < size)
+        snprintf(buf + n, size - n, ") -> %s", *o->results ? "i32" : "nil");
     return buf;
 }
 
@@ -435,23 +498,21 @@ static int check_imports(const module *m, bay__wasm_shape *shape, bay_error *err
         if (t == NULL)
             return BAY_EPLUGIN;
         size_t k = 0;
-        while (k < NOFFERED && !(span_is(im->module, "plugbay") && span_is(im->name, offered[k].name)))
+        while (k < NOFFERED && !(span_is(im->module, offered[k].module) && span_is(im->name, offered[k].name)))
             k++;
         if (k == NOFFERED)
             return bay_error_set(err, BAY_EPLUGIN, NULL,
-                                 "imports %s.%s, which plugbay does not offer: a plugin may import only %s%s", mod,
-                                 name, offered_list(list, sizeof list),
-                                 span_is(im->module, "wasi_snapshot_preview1")
-                                     ? " (WASI is not offered: no files, clocks, randomness or stdout; link the SDK's "
-                                       "plugbay_wasm.c and log with bay_log)"
-                                     : "");
+                                 "imports %s.%s, which plugbay does not offer: a plugin may import only %s", mod,
+                                 name, offered_list(list, sizeof list));
+        bool wasi = strcmp(offered[k].module, WASI) == 0;
+        char want[160];
         if (!has_type(t, offered[k].params, offered[k].results))
-            return bay_error_set(err, BAY_EPLUGIN, NULL,
-                                 "imports plugbay.%s with type %s, but plugbay.%s is %s (declare it as "
-                                 "bridges/wasm/sdk/plugbay_wasm.h does)",
-                                 offered[k].name, show_type(t, have, sizeof have), offered[k].name,
-                                 offered[k].signature);
-        shape->imports_plugbay = true;
+            return bay_error_set(err, BAY_EPLUGIN, NULL, "imports %s.%s with type %s, but %s.%s is %s (declare it as %s does)",
+                                 mod, name, show_type(t, have, sizeof have), mod, name,
+                                 offered_signature(&offered[k], want, sizeof want),
+                                 wasi ? "wasi-libc" : "bridges/wasm/sdk/plugbay_wasm.h");
+        shape->imports_plugbay |= !wasi;
+        shape->imports_wasi |= wasi;
     }
     return 0;
 }

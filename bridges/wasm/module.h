@@ -17,6 +17,7 @@ typedef struct bay__wasm_shape {
     uint32_t min_pages;   /* the memory's initial size in 64 KiB pages */
     uint32_t max_pages;   /* its declared maximum, or UINT32_MAX when it declares none */
     bool imports_plugbay; /* it imports at least one plugbay.* function */
+    bool imports_wasi;    /* it imports at least one wasi_snapshot_preview1.* function */
     bool has_initialize;  /* it exports _initialize (a WASI reactor's constructors) */
     unsigned hooks;       /* bit i: it exports hook bay__wasm_hooks[i] */
 } bay__wasm_shape;
@@ -27,7 +28,7 @@ extern const char *const bay__wasm_hooks[];
 
 /* bay__wasm_check reads the len bytes of a WebAssembly binary module and checks
  * that it fits the plugin ABI (docs/wasm-plugins.md): every import is one of
- * the plugbay.* functions with its exact type; it defines one memory and
+ * the plugbay.* or wasi_snapshot_preview1.* functions with its exact type; it defines one memory and
  * exports it as "memory"; it exports bay_alloc (i32) -> i32, _initialize
  * () -> nil if anything by that name, every name of functions
  * (NULL-terminated) as a function (i32, i32) -> i32, and each hook of

@@ -19,7 +19,7 @@
 #include "refusals.h"
 
 /* Trap codes of the worker's own, beside wasm_rt_trap_t's. */
-enum { TRAP_INTERRUPTED = 100, TRAP_REPLACED = 101, TRAP_NO_MEMORY = 102 };
+enum { TRAP_INTERRUPTED = 100, TRAP_REPLACED = 101, TRAP_NO_MEMORY = 102, TRAP_EXIT = 103 };
 
 /* The signal bay__wasm_interrupt sends the main thread. */
 #define INTERRUPT_SIGNAL SIGRTMIN
@@ -88,6 +88,7 @@ static const char *trap_text(int trap)
     case WASM_RT_TRAP_UNCAUGHT_EXCEPTION: return "uncaught exception";
     case WASM_RT_TRAP_EXHAUSTION: return "call stack exhausted (wasm calls nested too deep)";
     case TRAP_NO_MEMORY: return "out of memory";
+    case TRAP_EXIT: return "the module called proc_exit";
     default: return "unknown trap";
     }
 }
@@ -134,6 +135,12 @@ uint8_t *bay__wasm_bytes(bay__wasm_host *h, uint32_t ptr, uint32_t len, const ch
         wasm_rt_trap(WASM_RT_TRAP_OOB);
     }
     return m->data + ptr;
+}
+
+_Noreturn void bay__wasm_exit(uint32_t code)
+{
+    note("WASI proc_exit(%u) ends the call, not the plugin", code);
+    wasm_rt_trap((wasm_rt_trap_t)TRAP_EXIT);
 }
 
 /* The translated module calls these instead of the runtime's functions of
@@ -218,6 +225,7 @@ static bool renew(void)
 {
     if (rt.live)
         rt.free_instance(rt.inst);
+    bay__wasm_wasi_reset();
     memset(rt.inst, 0, rt.inst_size);
     rt.generation++;
     rt.start_note[0] = '\0';
@@ -438,6 +446,7 @@ void bay__wasm_close(void)
 {
     if (rt.live)
         rt.free_instance(rt.inst);
+    bay__wasm_wasi_close();
     if (rt.handler_set)
         sigaction(INTERRUPT_SIGNAL, &rt.old_action, NULL);
     if (rt.module_ready)

@@ -24,7 +24,8 @@ typedef struct bay__wasm_frame {
 } bay__wasm_frame;
 
 /* The host side of the instance. wasm2c passes a pointer to it, under this
- * name, to every plugbay.* import (imports.c). */
+ * name, to every plugbay.* import (imports.c), and under the name of
+ * struct Z_wasi_snapshot_preview1_instance_t to every WASI import (wasi.c). */
 struct Z_plugbay_instance_t {
     wasm_rt_memory_t *memory; /* the instance's linear memory */
     bay__wasm_frame *frame;    /* the innermost call running in the module, or NULL */
@@ -84,6 +85,22 @@ void bay__wasm_close(void);
 /* bay__wasm_bytes returns where len bytes at ptr of the module's memory are,
  * or traps (out of bounds) with a note saying that what lies outside it. */
 uint8_t *bay__wasm_bytes(bay__wasm_host *h, uint32_t ptr, uint32_t len, const char *what);
+
+/* bay__wasm_wasi_open opens the plugin's data folder (borrowed) as the
+ * one folder WASI's file functions reach (wasi.c). Returns 0, or BAY_EIO
+ * with err saying why. */
+int bay__wasm_wasi_open(const char *data_dir, bay_error *err);
+
+/* bay__wasm_wasi_reset closes the files a module opened: its instance is replaced. */
+void bay__wasm_wasi_reset(void);
+
+/* bay__wasm_wasi_close closes the files and the data folder. */
+void bay__wasm_wasi_close(void);
+
+/* bay__wasm_exit ends the call running in the module, as WASI's proc_exit
+ * with code asks: like a trap, with a fresh instance afterwards, since the
+ * module's own stack was left where it was. */
+_Noreturn void bay__wasm_exit(uint32_t code);
 
 /* bay__wasm_host_enter marks that the worker's own code runs (an interrupt
  * then waits for bay__wasm_host_leave). */

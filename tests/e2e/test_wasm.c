@@ -1,9 +1,10 @@
-/* tests/e2e/test_wasm.c — WebAssembly plugins end to end: calls, each kind of trap, an endless loop, the memory cap, broken modules, the compile cache; settings, storage and hooks. */
+/* tests/e2e/test_wasm.c — WebAssembly plugins end to end: calls, each kind of trap, an endless loop, the memory cap, broken modules, the compile cache; settings, storage and hooks; the WASI subset. */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -794,4 +795,128 @@ Test(wasm, bad_pointers_handed_to_the_timer_and_manage_imports_are_refused_and_t
     const char *listed = answer_of("wm.timers", "[]");
     cr_assert(strstr(listed, "\"boot\"") && !strstr(listed, "\"name\":\"t\""), "%s", listed);
     expect_ticks_past("a", ticks("a") + 2, "boot, after the traps");
+}
+
+/* ---- WASI preview 1, the subset plugbay offers (bridges/wasm/wasi.c) ---- */
+
+#define WASI_PLUGIN "wasm/wasi"
+
+/* WASI's errno values the module answers. */
+enum { WASI_EFAULT = 21, WASI_ENOENT = 44, WASI_ENOSYS = 52, WASI_ENOTCAPABLE = 76 };
+
+/* expect_int calls name with args and checks that it answers the integer want. */
+static void expect_int(const char *name, const char *args, long long want)
+{
+    char json[32];
+    snprintf(json, sizeof json, "%lld", want);
+    expect_json(name, args, json);
+}
+
+Test(wasm, printf_of_a_wasi_libc_plugin_reaches_the_log_a_line_at_a_time)
+{
+    start_loaded((const char *[]){WASI_PLUGIN, NULL});
+    expect_json("wasi.print", "[\"first line\"]", "null");
+    expect_json("wasi.print", "[\"second line\"]", "null");
+    cr_assert(h_wait_log(&h, "output: wasi says: first line"), "not in %s", h.log);
+    cr_assert(h_wait_log(&h, "output: wasi says: second line"), "not in %s", h.log);
+}
+
+/* now_s reads the seconds of CLOCK_REALTIME, the clock the module reads (glibc's time() reads a
+ * coarser one, which can lag a second behind at a second's turn). */
+static time_t now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return ts.tv_sec;
+}
+
+Test(wasm, wasi_clock_is_now_randomness_is_random_and_the_environment_is_empty)
+{
+    start_loaded((const char *[]){WASI_PLUGIN, NULL});
+    time_t before = now_s();
+    bay_value *res;
+    bay_error err;
+    cr_assert_eq(h_call_json(c, "wasi.time", "[]", 0, &res, &err), 0, "%s", err.message);
+    cr_assert_eq(bay_value_type(res), BAY_INT);
+    int64_t t = bay_value_int(res);
+    bay_value_free(res);
+    cr_assert(t >= before && t <= now_s(), "wasi.time answered %lld, not between %lld and now", (long long)t,
+              (long long)before);
+    expect_json("wasi.random", "[]", "true");
+    expect_json("wasi.env", "[]", "true");
+}
+
+/* data_file writes the path of file name in the wasi plugin's data folder into out. */
+static void data_file(const char *name, char *out, size_t size)
+{
+    snprintf(out, size, "%s/data/" WASI_PLUGIN "/%s", h.state, name);
+}
+
+Test(wasm, a_file_written_with_fopen_under_data_reads_back_and_persists_in_the_data_folder)
+{
+    start_loaded((const char *[]){WASI_PLUGIN, NULL});
+    expect_int("wasi.write", "[\"/data/notes.txt\", \"kept\"]", 0);
+    expect_json("wasi.read", "[\"/data/notes.txt\"]", "\"kept\"");
+    char path[512], text[16] = "";
+    data_file("notes.txt", path, sizeof path);
+    FILE *f = fopen(path, "r");
+    cr_assert(f, "%s is not in the data folder", path);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    cr_assert_str_eq(text, "kept");
+    bay_error err;
+    cr_assert_eq(h_command(c, "reload", WASI_PLUGIN, &err), 0, "%s", err.message);
+    expect_state(WASI_PLUGIN, "loaded");
+    expect_json("wasi.read", "[\"/data/notes.txt\"]", "\"kept\"");
+    expect_int("wasi.read", "[\"/data/missing.txt\"]", WASI_ENOENT);
+}
+
+Test(wasm, wasi_paths_that_leave_the_data_folder_are_refused_with_enotcapable)
+{
+    start_loaded((const char *[]){WASI_PLUGIN, NULL});
+    char link[512];
+    data_file("out", link, sizeof link);
+    cr_assert_eq(symlink("/etc/passwd", link), 0, "symlink %s", link);
+    expect_int("wasi.read", "[\"/etc/passwd\"]", WASI_ENOTCAPABLE);
+    expect_int("wasi.read", "[\"../../etc/passwd\"]", WASI_ENOTCAPABLE);
+    expect_int("wasi.read", "[\"/data/../../etc/passwd\"]", WASI_ENOTCAPABLE);
+    expect_int("wasi.read", "[\"/data/out\"]", WASI_ENOTCAPABLE);
+    expect_int("wasi.write", "[\"/tmp/escape.txt\", \"no\"]", WASI_ENOTCAPABLE);
+}
+
+Test(wasm, a_module_has_at_most_64_files_open_and_gets_emfile_past_that)
+{
+    start_loaded((const char *[]){WASI_PLUGIN, NULL});
+    expect_int("wasi.write", "[\"/data/one.txt\", \"1\"]", 0);
+    expect_json("wasi.many", "[\"/data/one.txt\"]", "[63,33]"); /* 64 with the data folder; 33 is EMFILE */
+    expect_json("wasi.many", "[\"/data/one.txt\"]", "[63,33]"); /* all closed again */
+}
+
+Test(wasm, a_wasi_call_outside_the_subset_answers_enosys_and_the_install_check_takes_wasi_imports)
+{
+    start_loaded((const char *[]){WASI_PLUGIN, NULL});
+    expect_int("wasi.nosys", "[]", WASI_ENOSYS);
+    bay_error err;
+    cr_assert_eq(h_command(c, "uninstall", WASI_PLUGIN, &err), 0, "%s", err.message);
+    cr_assert_eq(h_install_all(c, WASI_PLUGIN, &err), 0, "%s", err.message);
+    expect_state(WASI_PLUGIN, "loaded");
+    expect_int("wasi.nosys", "[]", WASI_ENOSYS);
+}
+
+Test(wasm, wasi_proc_exit_ends_the_call_with_an_error_and_the_plugin_answers_on)
+{
+    start_loaded((const char *[]){WASI_PLUGIN, NULL});
+    expect_failure("wasi.exit", "[3]", 0, BAY_EPLUGIN, WASI_PLUGIN,
+                   (const char *[]){"the module called proc_exit", "in call \"wasi.exit\"",
+                                    "WASI proc_exit(3) ends the call", "fresh instance", NULL});
+    expect_json("wasi.env", "[]", "true");
+}
+
+Test(wasm, a_bad_pointer_handed_to_wasi_fd_write_gets_efault_and_the_plugin_answers_on)
+{
+    start_loaded((const char *[]){WASI_PLUGIN, NULL});
+    expect_int("wasi.badwrite", "[]", WASI_EFAULT);
+    expect_json("wasi.print", "[\"still here\"]", "null");
+    cr_assert(h_wait_log(&h, "output: wasi says: still here"), "not in %s", h.log);
 }

@@ -151,12 +151,39 @@ Test(wasm_module, refuses_an_import_plugbay_does_not_offer)
     expect_refused(&r, (const char *[]){"imports env.system, which plugbay does not offer", "plugbay.log", NULL});
 }
 
-Test(wasm_module, says_wasi_is_not_offered)
+Test(wasm_module, accepts_a_wasi_import_of_its_type)
+{
+    recipe r = fits;
+    r.import_module = "wasi_snapshot_preview1";
+    r.import_name = "fd_fdstat_get";
+    r.import_type = 1;
+    buf m;
+    make(&m, &r);
+    bay__wasm_shape shape;
+    bay_error why;
+    cr_assert_eq(bay__wasm_check(m.b, m.n, greet_only, &shape, &why), 0, "%s", why.message);
+    cr_assert(shape.imports_wasi);
+    cr_assert_not(shape.imports_plugbay);
+}
+
+Test(wasm_module, refuses_a_wasi_import_of_the_wrong_type)
 {
     recipe r = fits;
     r.import_module = "wasi_snapshot_preview1";
     r.import_name = "fd_write";
-    expect_refused(&r, (const char *[]){"wasi_snapshot_preview1.fd_write", "WASI is not offered", NULL});
+    r.import_type = 1;
+    expect_refused(&r, (const char *[]){"wasi_snapshot_preview1.fd_write with type (i32, i32) -> i32",
+                                        "is (i32, i32, i32, i32) -> i32", "as wasi-libc does", NULL});
+}
+
+Test(wasm_module, refuses_a_wasi_function_preview_1_does_not_have)
+{
+    recipe r = fits;
+    r.import_module = "wasi_snapshot_preview1";
+    r.import_name = "fd_frobnicate";
+    r.import_type = 1;
+    expect_refused(&r, (const char *[]){"imports wasi_snapshot_preview1.fd_frobnicate, which plugbay does not offer",
+                                        "WASI preview 1", NULL});
 }
 
 Test(wasm_module, refuses_an_import_of_the_wrong_type)

@@ -39,29 +39,6 @@ __attribute__((export_name("bay_alloc"))) void *bay_alloc(uint32_t size)
     return malloc(size ? size : 1);
 }
 
-/* wasi-libc's stdio, which snprintf drags in, refers to these three WASI
- * functions. Defined here they stay inside the module instead of becoming
- * imports plugbay refuses; a plugin has no files, so they fail with EBADF. */
-#define WASI_EBADF 8
-int32_t __imported_wasi_snapshot_preview1_fd_write(int32_t fd, int32_t iovs, int32_t iovs_len, int32_t written);
-int32_t __imported_wasi_snapshot_preview1_fd_close(int32_t fd);
-int32_t __imported_wasi_snapshot_preview1_fd_seek(int32_t fd, int64_t offset, int32_t whence, int32_t position);
-
-int32_t __imported_wasi_snapshot_preview1_fd_write(int32_t fd, int32_t iovs, int32_t iovs_len, int32_t written)
-{
-    return WASI_EBADF;
-}
-
-int32_t __imported_wasi_snapshot_preview1_fd_close(int32_t fd)
-{
-    return WASI_EBADF;
-}
-
-int32_t __imported_wasi_snapshot_preview1_fd_seek(int32_t fd, int64_t offset, int32_t whence, int32_t position)
-{
-    return WASI_EBADF;
-}
-
 /* ---- reading msgpack ---- */
 
 /* The value a reader is on: its kind, its header's size and, for a string,
