@@ -139,7 +139,7 @@ static int start(const bay__plugin_info *p, const char *const *functions, bay_er
                              module.path, module.shape.min_pages, module.shape.min_pages * 64, cap.pages, cap.source);
     if ((rc = bay__wasm_entries(module.wasm, module.len, &exports, &e)))
         return bay_error_set(err, rc, p->id, "%s: %s", module.path, e.message);
-    if ((rc = bay__wasm_wasi_open(p->data_dir, err))) {
+    if ((rc = bay__wasm_wasi_open(p->data_dir, p->permissions, err))) {
         free(exports); /* one block (bay__wasm_entries) */
         return rc;
     }

@@ -86,10 +86,11 @@ void bay__wasm_close(void);
  * or traps (out of bounds) with a note saying that what lies outside it. */
 uint8_t *bay__wasm_bytes(bay__wasm_host *h, uint32_t ptr, uint32_t len, const char *what);
 
-/* bay__wasm_wasi_open opens the plugin's data folder (borrowed) as the
- * one folder WASI's file functions reach (wasi.c). Returns 0, or BAY_EIO
+/* bay__wasm_wasi_open opens the plugin's data folder (borrowed) and the
+ * folders its fs.read grants name (permissions: the array of grants) as
+ * the folders WASI's file functions reach (wasi.c). Returns 0, or BAY_EIO
  * with err saying why. */
-int bay__wasm_wasi_open(const char *data_dir, bay_error *err);
+int bay__wasm_wasi_open(const char *data_dir, const bay_value *permissions, bay_error *err);
 
 /* bay__wasm_wasi_reset closes the files a module opened: its instance is replaced. */
 void bay__wasm_wasi_reset(void);

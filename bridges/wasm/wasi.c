@@ -1,11 +1,12 @@
-/* bridges/wasm/wasi.c — WASI preview 1 (wasi_snapshot_preview1.*) as a sandboxed subset: clocks, randomness, stdout and stderr into the plugin's log, files under the data folder only, no arguments or environment, proc_exit ending the call; everything else answers ENOSYS.
+/* bridges/wasm/wasi.c — WASI preview 1 (wasi_snapshot_preview1.*) as a sandboxed subset: clocks, randomness, stdout and stderr into the plugin's log, files under the data folder and the folders fs.read grants only, no arguments or environment, proc_exit ending the call; everything else answers ENOSYS.
  *
  * This layer is hand-written: no Debian library provides a WASI host for
  * wasm2c's output that could be confined to a plugin's rights (wabt's own
  * uvwasi binding would give a module the worker's whole file system and
- * environment). The data folder is the one preopened folder, as "/data";
- * every path is resolved by the kernel beneath it (openat2 RESOLVE_BENEATH),
- * so ".." and absolute paths cannot leave it, and the worker's Landlock
+ * environment). The data folder is preopened as "/data", and each folder an
+ * fs.read grant names under its own path (read only, as Landlock has it);
+ * every path is resolved by the kernel beneath one of them (openat2
+ * RESOLVE_BENEATH), so ".." and other absolute paths cannot leave them, and the worker's Landlock
  * rules stand behind that. Every pointer a module passes is checked against
  * its memory: one that lies outside gets EFAULT, never a crash. Each function
  * has the type module.c checks the module's import against. */
@@ -16,6 +17,7 @@
 #include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -186,24 +188,48 @@ enum { LOOKUP_FOLLOW = 1 };
 #define RIGHT_FD_WRITE (1u << 6)
 
 /* The module's open files: WASI fd DATA_FD + i is the worker's fd files[i],
- * or -1; none until bay__wasm_wasi_open. */
+ * or -1; none until bay__wasm_wasi_open. The first npreopens are the
+ * folders preopened for it, named names[i]: the data folder (DATA_NAME),
+ * then each folder an fs.read grant names, under its own path (Landlock
+ * keeps those read-only, as for every language). */
 static int files[FILES_MAX];
+static char *names[FILES_MAX / 2];
+static int npreopens;
 static bool files_ready;
 
-int bay__wasm_wasi_open(const char *data_dir, bay_error *err)
+/* preopen adds folder path, named name (taken), to the preopened ones: false when it is no folder one can open. */
+static bool preopen(const char *path, char *name)
+{
+    int fd = npreopens < FILES_MAX / 2 && name ? open(path, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+    if (fd < 0) {
+        free(name);
+        return false;
+    }
+    files[npreopens] = fd;
+    names[npreopens++] = name;
+    return true;
+}
+
+int bay__wasm_wasi_open(const char *data_dir, const bay_value *permissions, bay_error *err)
 {
     for (int i = 0; i < FILES_MAX; i++)
         files[i] = -1;
     files_ready = true;
-    files[0] = open(data_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    return files[0] >= 0 ? 0
-                         : bay_error_set(err, BAY_EIO, NULL, "cannot open the data folder %s for WASI: %s", data_dir,
-                                         strerror(errno));
+    npreopens = 0;
+    if (!preopen(data_dir, strdup(DATA_NAME)))
+        return bay_error_set(err, BAY_EIO, NULL, "cannot open the data folder %s for WASI: %s", data_dir,
+                             strerror(errno));
+    for (size_t i = 0; i < bay_value_len(permissions); i++) { /* a grant of one file is reached by no WASI path */
+        const char *grant = bay_value_str(bay_array_get(permissions, i), NULL);
+        if (grant && strncmp(grant, "fs.read:/", 9) == 0)
+            preopen(grant + 8, strdup(grant + 8));
+    }
+    return 0;
 }
 
 void bay__wasm_wasi_reset(void)
 {
-    for (int i = 1; i < FILES_MAX && files_ready; i++)
+    for (int i = npreopens; i < FILES_MAX && files_ready; i++)
         if (files[i] >= 0) {
             close(files[i]);
             files[i] = -1;
@@ -213,8 +239,13 @@ void bay__wasm_wasi_reset(void)
 void bay__wasm_wasi_close(void)
 {
     bay__wasm_wasi_reset();
-    if (files_ready && files[0] >= 0)
-        close(files[0]);
+    for (int i = 0; i < npreopens && files_ready; i++) {
+        if (files[i] >= 0)
+            close(files[i]);
+        free(names[i]);
+        names[i] = NULL;
+    }
+    npreopens = 0;
     files_ready = false;
 }
 
@@ -397,21 +428,29 @@ u32 Z_wasi_snapshot_preview1Z_fd_fdstat_set_flags(bay__wasm_host *h, u32 fd, u32
     return fcntl(host, F_SETFL, fl) == 0 ? WASI_OK : wasi_errno(errno);
 }
 
-/* fd_prestat_get describes the one preopened folder, the data folder, as DATA_NAME. */
+/* preopened returns the name of preopened folder fd, or NULL when fd is none. */
+static const char *preopened(u32 fd)
+{
+    return file(fd) >= 0 && fd - DATA_FD < (u32)npreopens ? names[fd - DATA_FD] : NULL;
+}
+
+/* fd_prestat_get describes a preopened folder: the data folder as DATA_NAME, a granted one under its path. */
 u32 Z_wasi_snapshot_preview1Z_fd_prestat_get(bay__wasm_host *h, u32 fd, u32 out)
 {
-    if (fd != DATA_FD || file(fd) < 0)
+    const char *name = preopened(fd);
+    if (name == NULL)
         return WASI_EBADF;
-    u32 prestat[2] = {0, sizeof DATA_NAME - 1}; /* tag 0: a folder; the length of its name */
+    u32 prestat[2] = {0, (u32)strlen(name)}; /* tag 0: a folder; the length of its name */
     return put(h, out, prestat, sizeof prestat);
 }
 
-/* fd_prestat_dir_name writes the preopened folder's name (without NUL). */
+/* fd_prestat_dir_name writes a preopened folder's name (without NUL). */
 u32 Z_wasi_snapshot_preview1Z_fd_prestat_dir_name(bay__wasm_host *h, u32 fd, u32 buf, u32 len)
 {
-    if (fd != DATA_FD || file(fd) < 0)
+    const char *name = preopened(fd);
+    if (name == NULL)
         return WASI_EBADF;
-    return len < sizeof DATA_NAME - 1 ? WASI_EINVAL : put(h, buf, DATA_NAME, sizeof DATA_NAME - 1);
+    return len < strlen(name) ? WASI_EINVAL : put(h, buf, name, (u32)strlen(name));
 }
 
 /* path_open opens path under folder fd dirfd (never outside it) and writes the new fd to fd_out. */

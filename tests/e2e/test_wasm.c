@@ -885,6 +885,41 @@ Test(wasm, wasi_paths_that_leave_the_data_folder_are_refused_with_enotcapable)
     expect_int("wasi.write", "[\"/tmp/escape.txt\", \"no\"]", WASI_ENOTCAPABLE);
 }
 
+Test(wasm, a_folder_an_fs_read_grant_names_is_read_through_wasi_and_stays_read_only)
+{
+    const char *ids[] = {WASI_PLUGIN, NULL};
+    setup(ids, false);
+    char shared[600], secret[600], path[700], manifest[700], grant[700], args[800];
+    snprintf(shared, sizeof shared, "%s/shared", h.dir);
+    snprintf(secret, sizeof secret, "%s/secret", h.dir);
+    cr_assert_eq(mkdir(shared, 0755), 0);
+    cr_assert_eq(mkdir(secret, 0755), 0);
+    snprintf(path, sizeof path, "%s/hello.txt", shared);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("shared text", f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/x.txt", secret);
+    f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("secret text", f);
+    fclose(f);
+    snprintf(manifest, sizeof manifest, "%s/" WASI_PLUGIN "/plugin.json", h.plugins);
+    snprintf(grant, sizeof grant, "\"permissions\": [\"fs.read:%s\"], \"provides\": [", shared);
+    h_edit_file(manifest, "\"provides\": [", grant);
+    launch(NULL); /* --autoinstall grants what it asks */
+    expect_state(WASI_PLUGIN, "loaded");
+    snprintf(args, sizeof args, "[\"%s/hello.txt\"]", shared);
+    expect_json("wasi.read", args, "\"shared text\"");
+    snprintf(args, sizeof args, "[\"%s/new.txt\", \"no\"]", shared);
+    expect_int("wasi.write", args, 2); /* WASI's EACCES: Landlock keeps a granted folder read-only */
+    snprintf(args, sizeof args, "[\"%s/x.txt\"]", secret);
+    expect_int("wasi.read", args, WASI_ENOTCAPABLE);
+    snprintf(args, sizeof args, "[\"%s/../secret/x.txt\"]", shared);
+    expect_int("wasi.read", args, WASI_ENOTCAPABLE);
+    expect_int("wasi.write", "[\"/data/still.txt\", \"mine\"]", 0);
+}
+
 Test(wasm, a_module_has_at_most_64_files_open_and_gets_emfile_past_that)
 {
     start_loaded((const char *[]){WASI_PLUGIN, NULL});
