@@ -97,6 +97,9 @@ bool lbay_granted(const char *perm);
  * lua_CFunction for luaL_requiref. */
 int lbay_api_open(lua_State *L);
 
+/* lbay_fail_open registers the metatable of the errors lbay_fail raises (fail.c). */
+void lbay_fail_open(lua_State *L);
+
 /* lbay_fail raises the error of plugbay.FN (fn: "store.get", "timer.set")
  * that ended with code: a table {code = "BAY_EPERM", message = "plugbay.FN:
  * e's message (BAY_EPERM)"} whose tostring is its message. Never returns. */

@@ -139,11 +139,19 @@ static int start(const bay__plugin_info *p, const char *const *functions, bay_er
                              module.path, module.shape.min_pages, module.shape.min_pages * 64, cap.pages, cap.source);
     if ((rc = bay__wasm_entries(module.wasm, module.len, &exports, &e)))
         return bay_error_set(err, rc, p->id, "%s: %s", module.path, e.message);
+    bay__wasm_on_renew(bay__wasm_wasi_reset); /* a fresh instance starts with no file open */
     if ((rc = bay__wasm_wasi_open(p->data_dir, p->permissions, err))) {
         free(exports); /* one block (bay__wasm_entries) */
         return rc;
     }
     return bay__wasm_start(&module.shape, exports, cap, p->config, err);
+}
+
+/* wasm_unload ends the module and closes the files WASI opened for it. */
+static void wasm_unload(void)
+{
+    bay__wasm_close();
+    bay__wasm_wasi_close();
 }
 
 static int wasm_load(const bay__plugin_info *p, const char *const *functions, bay_error *err)
@@ -161,7 +169,7 @@ static int wasm_load(const bay__plugin_info *p, const char *const *functions, ba
     free(module.wasm);
     module.wasm = NULL;
     if (rc)
-        bay__wasm_close();
+        wasm_unload();
     return rc;
 }
 
@@ -169,7 +177,7 @@ static const bay__bridge wasm_bridge = {
     .language = "wasm",
     .load = wasm_load,
     .call = bay__wasm_run,
-    .unload = bay__wasm_close,
+    .unload = wasm_unload,
     .has = bay__wasm_has,
     .interrupt = bay__wasm_interrupt,
 };

@@ -37,6 +37,7 @@ static struct {
     const char *id; /* the plugin, for messages */
     void *so;       /* dlopen handle */
     void (*instantiate)(void *inst, bay__wasm_host *host);
+    void (*renewed)(void); /* NULL, or told each time the instance is replaced (bay__wasm_on_renew) */
     void (*free_instance)(void *inst);
     wasm_rt_memory_t *(*memory)(void *inst);
     uint32_t (*alloc)(void *inst, uint32_t size);
@@ -225,7 +226,8 @@ static bool renew(void)
 {
     if (rt.live)
         rt.free_instance(rt.inst);
-    bay__wasm_wasi_reset();
+    if (rt.renewed)
+        rt.renewed();
     memset(rt.inst, 0, rt.inst_size);
     rt.generation++;
     rt.start_note[0] = '\0';
@@ -442,11 +444,15 @@ int bay__wasm_start(const bay__wasm_shape *shape, char **exports, bay__wasm_cap 
     return 0;
 }
 
+void bay__wasm_on_renew(void (*renewed)(void))
+{
+    rt.renewed = renewed;
+}
+
 void bay__wasm_close(void)
 {
     if (rt.live)
         rt.free_instance(rt.inst);
-    bay__wasm_wasi_close();
     if (rt.handler_set)
         sigaction(INTERRUPT_SIGNAL, &rt.old_action, NULL);
     if (rt.module_ready)

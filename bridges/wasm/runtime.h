@@ -92,6 +92,9 @@ uint8_t *bay__wasm_bytes(bay__wasm_host *h, uint32_t ptr, uint32_t len, const ch
  * with err saying why. */
 int bay__wasm_wasi_open(const char *data_dir, const bay_value *permissions, bay_error *err);
 
+/* bay__wasm_on_renew has renewed (NULL: nothing) run each time the instance is replaced by a fresh one. */
+void bay__wasm_on_renew(void (*renewed)(void));
+
 /* bay__wasm_wasi_reset closes the files a module opened: its instance is replaced. */
 void bay__wasm_wasi_reset(void);
 
