@@ -10,6 +10,7 @@
  * rules stand behind that. Every pointer a module passes is checked against
  * its memory: one that lies outside gets EFAULT, never a crash. Each function
  * has the type module.c checks the module's import against. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -623,6 +624,48 @@ void Z_wasi_snapshot_preview1Z_proc_exit(bay__wasm_host *h, u32 code)
     bay__wasm_exit(code);
 }
 
+/* fd_readdir writes the entries of folder fd from the cookie-th on (cookie: how many come before, as each
+ * entry's d_next says) into buf: each a 24-byte dirent (d_next, d_ino, d_namlen, d_type) and its name, the
+ * last one cut where buf ends (wasi-libc then asks again with more room); bufused gets how much was written. */
+u32 Z_wasi_snapshot_preview1Z_fd_readdir(bay__wasm_host *h, u32 fd, u32 buf, u32 buf_len, u64 cookie, u32 bufused)
+{
+    int host = file(fd);
+    uint8_t *out = guest(h, buf, buf_len);
+    if (host < 0)
+        return WASI_EBADF;
+    if (out == NULL || guest(h, bufused, 4) == NULL)
+        return WASI_EFAULT;
+    int copy = openat(host, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC); /* a stream of its own, from the start */
+    DIR *d = copy >= 0 ? fdopendir(copy) : NULL;
+    if (d == NULL) {
+        int e = errno;
+        if (copy >= 0)
+            close(copy);
+        return wasi_errno(e);
+    }
+    u32 used = 0;
+    u64 index = 0;
+    for (struct dirent *e; used < buf_len && (e = readdir(d)) != NULL; index++) {
+        if (index < cookie)
+            continue;
+        uint8_t head[24] = {0};
+        u64 next = index + 1, ino = e->d_ino;
+        u32 len = (u32)strlen(e->d_name);
+        memcpy(head, &next, 8);
+        memcpy(head + 8, &ino, 8);
+        memcpy(head + 16, &len, 4);
+        head[20] = type_of(DTTOIF(e->d_type));
+        u32 n = buf_len - used < sizeof head ? buf_len - used : (u32)sizeof head;
+        memcpy(out + used, head, n);
+        used += n;
+        n = buf_len - used < len ? buf_len - used : len;
+        memcpy(out + used, e->d_name, n);
+        used += n;
+    }
+    closedir(d);
+    return put(h, bufused, &used, sizeof used);
+}
+
 /* NOSYS defines WASI function name, with parameters params, as one that answers ENOSYS. */
 #define NOSYS(name, params)                                                                                        \
     u32 Z_wasi_snapshot_preview1Z_##name params;                                                                   \
@@ -639,7 +682,6 @@ NOSYS(fd_filestat_set_size, (bay__wasm_host *h, u32 p1, u64 p2))
 NOSYS(fd_filestat_set_times, (bay__wasm_host *h, u32 p1, u64 p2, u64 p3, u32 p4))
 NOSYS(fd_pread, (bay__wasm_host *h, u32 p1, u32 p2, u32 p3, u64 p4, u32 p5))
 NOSYS(fd_pwrite, (bay__wasm_host *h, u32 p1, u32 p2, u32 p3, u64 p4, u32 p5))
-NOSYS(fd_readdir, (bay__wasm_host *h, u32 p1, u32 p2, u32 p3, u64 p4, u32 p5))
 NOSYS(fd_renumber, (bay__wasm_host *h, u32 p1, u32 p2))
 NOSYS(path_filestat_set_times, (bay__wasm_host *h, u32 p1, u32 p2, u32 p3, u32 p4, u64 p5, u64 p6, u32 p7))
 NOSYS(path_link, (bay__wasm_host *h, u32 p1, u32 p2, u32 p3, u32 p4, u32 p5, u32 p6, u32 p7))

@@ -857,6 +857,8 @@ Test(wasm, a_file_written_with_fopen_under_data_reads_back_and_persists_in_the_d
     start_loaded((const char *[]){WASI_PLUGIN, NULL});
     expect_int("wasi.write", "[\"/data/notes.txt\", \"kept\"]", 0);
     expect_json("wasi.read", "[\"/data/notes.txt\"]", "\"kept\"");
+    expect_int("wasi.write", "[\"/data/a.txt\", \"a\"]", 0);
+    expect_json("wasi.list", "[\"/data\"]", "\"a.txt,notes.txt\""); /* opendir and readdir (fd_readdir) */
     char path[512], text[16] = "";
     data_file("notes.txt", path, sizeof path);
     FILE *f = fopen(path, "r");
@@ -883,6 +885,24 @@ Test(wasm, wasi_paths_that_leave_the_data_folder_are_refused_with_enotcapable)
     expect_int("wasi.read", "[\"/data/../../etc/passwd\"]", WASI_ENOTCAPABLE);
     expect_int("wasi.read", "[\"/data/out\"]", WASI_ENOTCAPABLE);
     expect_int("wasi.write", "[\"/tmp/escape.txt\", \"no\"]", WASI_ENOTCAPABLE);
+}
+
+Test(wasm, a_folder_too_big_for_one_fd_readdir_is_listed_whole)
+{
+    start_loaded((const char *[]){WASI_PLUGIN, NULL});
+    expect_int("wasi.write", "[\"/data/first.txt\", \"1\"]", 0); /* the data folder exists */
+    char name[200], path[700], want[8192] = "\"";
+    size_t used = 1;
+    for (int i = 0; i < 60; i++) { /* 60 entries of 24 + 100 bytes: more than wasi-libc's first 4 KiB */
+        snprintf(name, sizeof name, "%02d%098d", i, 0);
+        data_file(name, path, sizeof path);
+        FILE *f = fopen(path, "w");
+        cr_assert_not_null(f, "%s", path);
+        fclose(f);
+        used += (size_t)snprintf(want + used, sizeof want - used, "%s,", name);
+    }
+    snprintf(want + used, sizeof want - used, "first.txt\"");
+    expect_json("wasi.list", "[\"/data\"]", want);
 }
 
 Test(wasm, a_folder_an_fs_read_grant_names_is_read_through_wasi_and_stays_read_only)
@@ -913,8 +933,12 @@ Test(wasm, a_folder_an_fs_read_grant_names_is_read_through_wasi_and_stays_read_o
     expect_json("wasi.read", args, "\"shared text\"");
     snprintf(args, sizeof args, "[\"%s/new.txt\", \"no\"]", shared);
     expect_int("wasi.write", args, 2); /* WASI's EACCES: Landlock keeps a granted folder read-only */
+    snprintf(args, sizeof args, "[\"%s\"]", shared);
+    expect_json("wasi.list", args, "\"hello.txt\"");
     snprintf(args, sizeof args, "[\"%s/x.txt\"]", secret);
     expect_int("wasi.read", args, WASI_ENOTCAPABLE);
+    snprintf(args, sizeof args, "[\"%s\"]", secret);
+    expect_int("wasi.list", args, WASI_ENOTCAPABLE);
     snprintf(args, sizeof args, "[\"%s/../secret/x.txt\"]", shared);
     expect_int("wasi.read", args, WASI_ENOTCAPABLE);
     expect_int("wasi.write", "[\"/data/still.txt\", \"mine\"]", 0);

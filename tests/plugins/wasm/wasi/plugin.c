@@ -1,4 +1,5 @@
-/* tests/plugins/wasm/wasi/plugin.c — wasm/wasi: a plugin using plain wasi-libc (printf, time, getentropy, getenv, fopen, exit) and raw WASI calls, within plugbay's WASI subset and outside it; files in its data folder, /data. */
+/* tests/plugins/wasm/wasi/plugin.c — wasm/wasi: a plugin using plain wasi-libc (printf, time, getentropy, getenv, fopen, opendir, exit) and raw WASI calls, within plugbay's WASI subset and outside it; files in its data folder, /data. */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,6 +102,45 @@ static int wasi_read(bay_args *args, bay_out *result)
     return 0;
 }
 BAY_WASM_EXPORT(wasi_read)
+
+/* by_name orders two names for qsort. */
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* wasi.list(path) lists folder path with opendir/readdir: its names but . and .., sorted, joined by ",", or the
+ * errno it failed with. */
+static int wasi_list(bay_args *args, bay_out *result)
+{
+    static char text[8192];
+    char path[256];
+    char *names[128];
+    size_t n = 0, used = 0;
+    int rc = c_string(args, path, sizeof path);
+    if (rc)
+        return rc;
+    errno = 0;
+    DIR *d = opendir(path);
+    if (d == NULL) {
+        bay_out_int(result, errno);
+        return 0;
+    }
+    text[0] = '\0';
+    for (struct dirent *e; n < 128 && (e = readdir(d)) != NULL;)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            names[n++] = strdup(e->d_name);
+    closedir(d);
+    qsort(names, n, sizeof *names, by_name);
+    for (size_t i = 0; i < n; i++) {
+        used += (size_t)snprintf(text + used, used < sizeof text ? sizeof text - used : 0, "%s%s", i ? "," : "",
+                                 names[i]);
+        free(names[i]);
+    }
+    bay_out_str(result, text, (uint32_t)strlen(text));
+    return 0;
+}
+BAY_WASM_EXPORT(wasi_list)
 
 /* wasi.many(path) opens path until fopen fails, closes them all and answers [how many opened, the errno]. */
 static int wasi_many(bay_args *args, bay_out *result)
