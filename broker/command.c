@@ -11,6 +11,7 @@
 #include "lifecycle.h"
 #include "logs.h"
 #include "route.h"
+#include "setting.h"
 #include "supervise.h"
 #include "update.h"
 
@@ -660,20 +661,25 @@ static const command *find_command(const char *name, bay_error *err)
     return NULL;
 }
 
-/* hidden returns a copy of map with each value "(not shown)". */
-static bay_value *hidden(const bay_value *map)
+/* hidden returns a copy of the settings given in map, each value a secret
+ * or a key the plugin does not declare (decls: its manifest's "settings";
+ * NULL: none) replaced by "(not shown)". */
+static bay_value *hidden(const bay_value *map, const json_t *decls)
 {
     bay_value *v = bay_map();
+    const bay_value *val;
     const char *key;
-    for (size_t i = 0; v && (key = bay_map_entry(map, i, NULL)) != NULL; i++)
-        bay_map_set(v, key, bay_str("(not shown)"));
+    for (size_t i = 0; v && (key = bay_map_entry(map, i, &val)) != NULL; i++) {
+        const json_t *decl = decls ? json_object_get(decls, key) : NULL;
+        bay_map_set(v, key, decl && !bay__setting_secret(decl) ? bay_value_copy(val) : bay_str("(not shown)"));
+    }
     return v;
 }
 
 /* shown returns a copy of args for the audit line, each binary value (a
  * package's part) replaced by its length: "524288 bytes", and the values of
- * settings given (which may be secret) by "(not shown)". */
-static bay_value *shown(const bay_value *args)
+ * settings given as hidden has them. */
+static bay_value *shown(const bay_value *args, const json_t *decls)
 {
     bay_value *v = bay_map();
     const bay_value *val;
@@ -684,16 +690,19 @@ static bay_value *shown(const bay_value *args)
         if (bay_value_type(val) == BAY_BIN)
             snprintf(len, sizeof len, "%zu bytes", (bay_value_str(val, &n), n));
         bool settings = (strcmp(key, "set") == 0 || strcmp(key, "set_text") == 0) && bay_value_type(val) == BAY_MAP;
-        bay_map_set(v, key, settings ? hidden(val) : bay_value_type(val) == BAY_BIN ? bay_str(len) : bay_value_copy(val));
+        bay_map_set(v, key,
+                    settings ? hidden(val, decls) : bay_value_type(val) == BAY_BIN ? bay_str(len) : bay_value_copy(val));
     }
     return v;
 }
 
 /* audit logs what host c asked of an admin command and how it ended. */
-static void audit(conn *c, const bay__frame *f, const bay_value *args, int rc, const bay_error *err)
+static void audit(broker *b, conn *c, const bay__frame *f, const bay_value *args, int rc, const bay_error *err)
 {
     char *json = NULL;
-    bay_value *v = args ? shown(args) : NULL;
+    const char *id = bay_value_str(bay_map_get(args, "id"), NULL);
+    const plugin *p = id ? broker_plugin(b, id) : NULL;
+    bay_value *v = args ? shown(args, p && p->m ? p->m->settings : NULL) : NULL;
     if (v)
         bay_value_to_json(v, &json);
     bay_value_free(v);
@@ -745,7 +754,7 @@ static int run(broker *b, conn *c, const bay__frame *f, const bay_value *args, b
                  : bay_error_set(err, BAY_EPERM, NULL, "%s may not run %s%s: it needs role %s", conn_who(c), cmd->name,
                                  need != cmd->need ? " with changes" : "", bay__role_name(need));
     if (need == BAY_ROLE_ADMIN)
-        audit(c, f, args, rc, err);
+        audit(b, c, f, args, rc, err);
     return rc;
 }
 

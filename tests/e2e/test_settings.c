@@ -191,6 +191,11 @@ Test(settings, a_secret_reaches_the_plugin_but_is_never_printed_logged_or_shown_
     cr_assert(strstr(e.message, "got another value (not shown: the setting is secret)"), "%s", e.message);
     cr_assert(h_wait_log(&h, "setting token is now (secret)"));
     cr_assert(!h_log_contains(&h, "s3cr3t"), "plugbayd's log holds the secret");
+    cr_assert(h_log_contains(&h, "\"token\":\"(not shown)\""), "the audit line names the secret it hides");
+    /* The audit line shows what was given to a setting that is not secret. */
+    const char *retries[] = {"retries=3", NULL};
+    cr_assert_eq(config(retries, out, sizeof out, err, sizeof err), 0, "%s", err);
+    cr_assert(h_wait_log(&h, "\"set_text\":{\"retries\":\"3\"}"));
 }
 
 Test(settings, values_are_kept_across_a_restart_of_plugbayd)
