@@ -14,6 +14,8 @@ int cli_test(const signing_args *a, bay_error *err)
     char path[PATH_MAX + 32], id[BAY_PLUGIN_ID_MAX + 1];
     test_file t;
     int rc = kit_locate(&k, err);
+    if (rc == 0) /* a folder that is no plugin's is said to be so before its tests are read */
+        rc = private_plugin_id(a->dir, id, sizeof id, err);
     if (rc)
         return rc;
     snprintf(path, sizeof path, "%s/%s", a->conformance ? k.conformance : a->dir,

@@ -73,14 +73,14 @@ static int map_value(const json_t *j, const char *field, const place *at, bay_va
 {
     const char *key;
     json_t *member;
-    *out = bay_map();
-    int rc = *out ? 0 : bay__value_nomem(err);
+    bay_value *map = bay_map();
+    int rc = map ? 0 : bay__value_nomem(err);
     json_object_foreach((json_t *)j, key, member) {
         bay_value *v = NULL;
-        if (rc == 0 && (rc = value_of(member, field, at, &v, err)) == 0 && bay_map_set(*out, key, v) != 0)
+        if (rc == 0 && (rc = value_of(member, field, at, &v, err)) == 0 && bay_map_set(map, key, v) != 0)
             rc = bay__value_nomem(err);
     }
-    return bay__value_settle(*out, rc, out);
+    return bay__value_settle(map, rc, out);
 }
 
 /* escaped reads an object of one key beginning with "$": an escape. */
@@ -109,14 +109,14 @@ static int value_of(const json_t *j, const char *field, const place *at, bay_val
         return map_value(j, field, at, out, err);
     if (!json_is_array(j))
         return bay__value_from_jansson(j, out, err);
-    *out = bay_array();
-    int rc = *out ? 0 : bay__value_nomem(err);
+    bay_value *array = bay_array();
+    int rc = array ? 0 : bay__value_nomem(err);
     for (size_t i = 0; rc == 0 && i < json_array_size(j); i++) {
         bay_value *item;
-        if ((rc = value_of(json_array_get(j, i), field, at, &item, err)) == 0 && bay_array_push(*out, item) != 0)
+        if ((rc = value_of(json_array_get(j, i), field, at, &item, err)) == 0 && bay_array_push(array, item) != 0)
             rc = bay__value_nomem(err);
     }
-    return bay__value_settle(*out, rc, out);
+    return bay__value_settle(array, rc, out);
 }
 
 /* error_code returns the code named name ("BAY_ETYPE"), or 0 when none is. */
