@@ -233,6 +233,10 @@ Test(kit, a_build_that_fails_is_shown_and_nothing_runs)
     cr_assert(strstr(o.out, "plugin.c:1") && strstr(o.err, "the build failed: `make -C "), "out: %s\nerr: %s", o.out,
               o.err);
     cr_assert_null(strstr(o.out, "passed"), "%s", o.out);
+    plugbay(&o, (const char *[]){"dev", path, NULL});
+    cr_assert_eq(o.status, 1);
+    cr_assert(strstr(o.out, "plugin.c:1") && strstr(o.err, "the build failed: `make -C "), "out: %s\nerr: %s", o.out,
+              o.err);
 }
 
 Test(kit, a_plugin_that_does_not_load_is_shown_with_its_log)
@@ -272,4 +276,31 @@ Test(kit, a_dependency_given_with_with_is_loaded_beside)
     plugbay(&o, (const char *[]){"test", path, "--with", dep, NULL});
     cr_assert_eq(o.status, 0, "%s%s", o.out, o.err);
     cr_assert(strstr(o.out, "ok   the other answers\n1 passed, 0 failed\n"), "%s", o.out);
+}
+
+Test(kit, values_cross_with_their_escapes_and_compare_exactly)
+{
+    output o;
+    char path[600];
+    made("lua", "kit/echo", "echo", path, sizeof path);
+    write_file("echo/main.lua", "return {greet = function(x) return x end, started = function() return 1 end}\n");
+    write_file("echo/tests.json", "{\"timeout_ms\": 3000, \"cases\": [\n"
+               " {\"name\": \"bin\", \"call\": \"echo.greet\", \"args\": [{\"$bin\": \"00ff\"}], \"expect\": {\"$bin\": \"00ff\"}},\n"
+               " {\"name\": \"raw str\", \"call\": \"echo.greet\", \"args\": [{\"$str\": \"61006200\"}], "
+               "\"expect\": {\"$str\": \"61006200\"}},\n"
+               " {\"name\": \"nan\", \"call\": \"echo.greet\", \"args\": [{\"$float\": \"nan\"}], \"expect\": {\"$float\": \"nan\"}},\n"
+               " {\"name\": \"-0.0\", \"call\": \"echo.greet\", \"args\": [{\"$float\": \"-0.0\"}], \"expect\": {\"$float\": \"-0.0\"}},\n"
+               " {\"name\": \"inf\", \"call\": \"echo.greet\", \"args\": [{\"$float\": \"-inf\"}], \"expect\": {\"$float\": \"-inf\"}},\n"
+               " {\"name\": \"map\", \"call\": \"echo.greet\", \"args\": [{\"$map\": {\"$k\": [1, 2.5, null, true]}}], "
+               "\"expect\": {\"$map\": {\"$k\": [1, 2.5, null, true]}}, \"timeout_ms\": 1000},\n"
+               " {\"name\": \"zero is not -0.0\", \"call\": \"echo.greet\", \"args\": [{\"$float\": \"-0.0\"}], \"expect\": 0.0},\n"
+               " {\"name\": \"an int is not a float\", \"call\": \"echo.greet\", \"args\": [{\"$float\": 2}], \"expect\": 2}]}\n");
+    plugbay(&o, (const char *[]){"test", path, NULL});
+    cr_assert_eq(o.status, 1, "%s%s", o.out, o.err);
+    cr_assert(strstr(o.out, "ok   bin\nok   raw str\nok   nan\nok   -0.0\nok   inf\nok   map\n"), "%s", o.out);
+    cr_assert(strstr(o.out, "FAIL zero is not -0.0\n     call     echo.greet [{\"$float\":\"-0.0\"}]\n"
+                            "     expected 0.0\n     got      {\"$float\":\"-0.0\"}\n"), "%s", o.out);
+    cr_assert(strstr(o.out, "FAIL an int is not a float\n     call     echo.greet [2.0]\n"
+                            "     expected 2\n     got      2.0\n"), "%s", o.out);
+    cr_assert(strstr(o.out, "6 passed, 2 failed\n"), "%s", o.out);
 }
