@@ -107,8 +107,8 @@ static void reload(private_broker *pb, const kit_paths *k, const char *dir, cons
     if (rc == 0)
         printf("plugbay dev: change %u: rebuilt and reloaded %s\n", n, id);
     else
-        printf("plugbay dev: change %u: %s%s%s; the version before keeps serving\n", n, e.plugin,
-               e.plugin[0] ? ": " : "", e.message);
+        printf("plugbay dev: change %u: %s%s%s%s\n", n, e.plugin, e.plugin[0] ? ": " : "", e.message,
+               strstr(e.message, "keeps serving") ? "" : "; the version before keeps serving");
     fflush(stdout);
 }
 

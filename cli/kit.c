@@ -83,6 +83,7 @@ int kit_make(const kit_paths *k, const char *dir, bool verbose, bay_error *err)
         return 0;
     snprintf(include, sizeof include, "PLUGBAY_INCLUDE=%s", k->include);
     snprintf(sdk, sizeof sdk, "PLUGBAY_WASM_SDK=%s", k->wasm_sdk);
+    /* Installed, make asks pkg-config (the NULL ends the words there); in the build tree it is told. */
     char *argv[] = {"make", "--no-print-directory", "-C", (char *)dir, k->installed ? NULL : include, sdk, NULL};
     if (k->installed)
         with_pkgconfig(k);

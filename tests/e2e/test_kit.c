@@ -228,15 +228,13 @@ Test(kit, a_build_that_fails_is_shown_and_nothing_runs)
     made("c", "kit/broken", "broken", path, sizeof path);
     write_file("broken/plugin.c", "this is not C\n");
     output o;
-    plugbay(&o, (const char *[]){"test", path, NULL});
-    cr_assert_eq(o.status, 1);
-    cr_assert(strstr(o.out, "plugin.c:1") && strstr(o.err, "the build failed: `make -C "), "out: %s\nerr: %s", o.out,
-              o.err);
-    cr_assert_null(strstr(o.out, "passed"), "%s", o.out);
-    plugbay(&o, (const char *[]){"dev", path, NULL});
-    cr_assert_eq(o.status, 1);
-    cr_assert(strstr(o.out, "plugin.c:1") && strstr(o.err, "the build failed: `make -C "), "out: %s\nerr: %s", o.out,
-              o.err);
+    for (const char *const *command = (const char *[]){"test", "dev", NULL}; *command; command++) {
+        plugbay(&o, (const char *[]){*command, path, NULL});
+        cr_assert_eq(o.status, 1, "%s", *command);
+        cr_assert(strstr(o.out, "plugin.c:1") && strstr(o.err, "the build failed: `make -C "), "%s: out: %s\nerr: %s",
+                  *command, o.out, o.err);
+        cr_assert_null(strstr(o.out, "passed"), "%s", o.out);
+    }
 }
 
 Test(kit, a_plugin_that_does_not_load_is_shown_with_its_log)
