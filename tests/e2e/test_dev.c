@@ -136,7 +136,7 @@ static void edit_answers(const char *path, const char *file, const char *from, c
     cr_assert(h_wait_until(answers, &c, 120000), "%s still answers \"%s\" after %d calls; plugbay dev said: %s", point,
               c.got, c.calls, (said_into("", text, sizeof text), text));
     cr_assert_eq(c.failed, 0, "%d of %d calls failed while it reloaded, the last: %s", c.failed, c.calls, c.why);
-    cr_assert(said("rebuilt and reloaded"), "%s", (said_into("", text, sizeof text), text));
+    cr_assert(h_wait_until(said, "rebuilt and reloaded", H_WAIT_MS), "%s", (said_into("", text, sizeof text), text));
 }
 
 Test(dev, an_edited_lua_plugin_answers_anew_without_a_failed_call)
