@@ -28,13 +28,14 @@ extern char **environ;
 static volatile sig_atomic_t interrupted;
 static volatile pid_t running; /* the private plugbayd, for on_signal */
 
-/* on_signal notes SIGINT or SIGTERM and stops plugbayd at once, so that no call waits on it. */
+/* on_signal notes SIGINT or SIGTERM and kills plugbayd at once (its workers die with it), so that no call waits on
+ * it: a SIGTERM would let calls in flight run to its drain timeout. */
 static void on_signal(int sig)
 {
     (void)sig;
     interrupted = 1;
     if (running > 0)
-        kill(running, SIGTERM);
+        kill(running, SIGKILL);
 }
 
 bool private_interrupted(void)

@@ -34,7 +34,7 @@ int private_place(private_broker *pb, const char *dir, const char *id, bay_error
 /* private_start makes the temporary folders and starts k's plugbayd on them
  * with --autoinstall (every plugin found is installed with all it asks
  * granted) and SIGINT and SIGTERM caught (private_interrupted says they came,
- * and plugbayd is stopped at once), then connects once it answers. Place the
+ * and plugbayd is killed at once, calls in flight and all), then connects once it answers. Place the
  * plugins before, or after (plugbayd watches its plugins folder). Returns 0,
  * or the code with err; private_stop cleans up either way. */
 int private_start(private_broker *pb, const kit_paths *k, bay_error *err);

@@ -2,9 +2,14 @@
  * passes unchanged (its real build included), and bad input, broken test files, failed builds and failing cases
  * are each said clearly. */
 #include <criterion/criterion.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "harness.h"
 
@@ -301,4 +306,72 @@ Test(kit, values_cross_with_their_escapes_and_compare_exactly)
     cr_assert(strstr(o.out, "FAIL an int is not a float\n     call     echo.greet [2.0]\n"
                             "     expected 2\n     got      2.0\n"), "%s", o.out);
     cr_assert(strstr(o.out, "6 passed, 2 failed\n"), "%s", o.out);
+}
+
+/* A plugbay test interrupted, and where it keeps its folder. */
+typedef struct interrupted {
+    pid_t pid;
+    int status;
+    char log[900]; /* its private plugbayd's log, once known */
+} interrupted;
+
+/* sleeping tells whether the private plugbayd's log says the slow call began (finding the log first). */
+static bool sleeping(void *arg)
+{
+    interrupted *t = arg;
+    char pattern[700];
+    glob_t g;
+    snprintf(pattern, sizeof pattern, "%s/plugbay-kit-*/plugbayd.log", h.dir);
+    if (!t->log[0] && glob(pattern, 0, NULL, &g) == 0) {
+        snprintf(t->log, sizeof t->log, "%s", g.gl_pathv[0]);
+        globfree(&g);
+    }
+    char line[2048];
+    FILE *f = t->log[0] ? fopen(t->log, "r") : NULL;
+    bool found = false;
+    while (f && !found && fgets(line, sizeof line, f))
+        found = strstr(line, "going to sleep") != NULL;
+    if (f)
+        fclose(f);
+    return found;
+}
+
+static bool ended(void *arg)
+{
+    interrupted *t = arg;
+    return waitpid(t->pid, &t->status, WNOHANG) == t->pid;
+}
+
+Test(kit, ctrl_c_stops_the_run_and_removes_the_private_plugbayd)
+{
+    char path[600], tmp[700], out[700];
+    made("c", "kit/slow", "slow", path, sizeof path);
+    snprintf(tmp, sizeof tmp, "%s/plugin.c", path);
+    h_edit_file(tmp, "    const char *name;", "    bay_plugin_log(BAY_LOG_INFO, \"going to sleep\");\n    sleep(60);\n"
+                                             "    const char *name;");
+    h_edit_file(tmp, "#include <stdlib.h>", "#include <stdlib.h>\n#include <unistd.h>");
+    write_file("slow/tests.json", "{\"cases\": [{\"name\": \"sleeps\", \"call\": \"slow.greet\", \"args\": [\"z\"], "
+                                  "\"timeout_ms\": 120000}]}");
+    snprintf(tmp, sizeof tmp, "TMPDIR=%s", h.dir);
+    snprintf(out, sizeof out, "%s/slow.out", h.dir);
+    char *env[] = {tmp, "PATH=/usr/local/bin:/usr/bin:/bin", NULL};
+    const char *argv[] = {BAY_BIN_DIR "/plugbay", "test", path, NULL};
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    interrupted t = {0};
+    cr_assert_eq(posix_spawn(&t.pid, argv[0], &fa, NULL, (char **)argv, env), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    cr_assert(h_wait_until(sleeping, &t, 120000), "the slow call did not begin (log %s)", t.log);
+    kill(t.pid, SIGINT);
+    cr_assert(h_wait_until(ended, &t, H_WAIT_MS), "plugbay test went on after SIGINT");
+    cr_assert(WIFEXITED(t.status) && WEXITSTATUS(t.status) == 1, "status 0x%x", t.status);
+    char text[4096];
+    read_file("slow.out", text, sizeof text);
+    cr_assert(strstr(text, "(interrupted)"), "%s", text);
+    glob_t g;
+    char pattern[700];
+    snprintf(pattern, sizeof pattern, "%s/plugbay-kit-*", h.dir);
+    cr_assert_eq(glob(pattern, 0, NULL, &g), GLOB_NOMATCH, "left behind: %s", g.gl_pathc ? g.gl_pathv[0] : "");
 }
