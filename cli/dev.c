@@ -112,29 +112,21 @@ static void reload(private_broker *pb, const kit_paths *k, const char *dir, cons
     fflush(stdout);
 }
 
-/* serve watches dir until interrupted, reloading the plugin id after each edit once the folder stayed quiet. */
-static int serve(private_broker *pb, const kit_paths *k, const char *dir, const char *id, bay_error *err)
+/* serve reloads the plugin id from dir after each edit w sees, once the folder stayed quiet, until interrupted. */
+static void serve(watches *w, private_broker *pb, const kit_paths *k, const char *dir, const char *id)
 {
-    watches w = {.fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)};
-    if (w.fd < 0)
-        return bay_error_set(err, BAY_EIO, NULL, "cannot watch %s: inotify: %s", dir, strerror(errno));
-    watch_tree(&w, dir);
     bool pending = false;
     unsigned changes = 0;
     while (!private_interrupted()) {
-        struct pollfd p = {.fd = w.fd, .events = POLLIN};
+        struct pollfd p = {.fd = w->fd, .events = POLLIN};
         int ready = poll(&p, 1, pending ? QUIET_MS : -1);
         if (ready > 0)
-            pending = edited(&w) || pending;
+            pending = edited(w) || pending;
         else if (ready == 0 && pending) {
             reload(pb, k, dir, id, ++changes);
             pending = false;
         }
     }
-    for (size_t i = 0; i < w.n; i++)
-        free(w.path[i]);
-    close(w.fd);
-    return 0;
 }
 
 int cli_dev(const signing_args *a, bay_error *err)
@@ -145,13 +137,20 @@ int cli_dev(const signing_args *a, bay_error *err)
     int rc = kit_locate(&k, err);
     if (rc)
         return rc;
+    watches w = {.fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)};
+    if (w.fd < 0)
+        return bay_error_set(err, BAY_EIO, NULL, "cannot watch %s: inotify: %s", a->dir, strerror(errno));
+    watch_tree(&w, a->dir); /* before the first build: an edit while it runs is seen */
     rc = private_open(&pb, &k, a->dir, a->with, a->nwith, id, sizeof id, err);
     if (rc == 0) {
         printf("plugbay dev: %s loaded from %s; hosts connect with PLUGBAY_BROKER=%s (Ctrl-C stops)\n", id, a->dir,
                pb.url);
         fflush(stdout);
-        rc = serve(&pb, &k, a->dir, id, err);
+        serve(&w, &pb, &k, a->dir, id);
     }
     private_stop(&pb);
+    for (size_t i = 0; i < w.n; i++)
+        free(w.path[i]);
+    close(w.fd);
     return rc;
 }

@@ -6,10 +6,10 @@
 
 /* cli_dev builds and loads the plugin folder a->dir (and each of a->with
  * first) in a private plugbayd, prints the URL hosts connect to, and then,
- * until SIGINT or SIGTERM, rebuilds the plugin when its files change and
- * reloads it, one line each time (a failed build is shown and the version
- * before keeps serving). Returns 0 once interrupted, or the code with err
- * when the first build or load fails. */
+ * until SIGINT or SIGTERM, rebuilds the plugin when its files change
+ * (watched from before the first build) and reloads it, one line each time
+ * (a failed build is shown and the version before keeps serving). Returns 0
+ * once interrupted, or the code with err when the first build or load fails. */
 int cli_dev(const signing_args *a, bay_error *err);
 
 #endif
