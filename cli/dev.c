@@ -99,7 +99,7 @@ static void reload(private_broker *pb, const kit_paths *k, const char *dir, cons
     int64_t mark = private_log_mark(pb, id);
     bay_value *args = bay_map();
     bay_map_set(args, "id", bay_str(id));
-    int rc = kit_make(k, dir, false, &e);
+    int rc = kit_make(k, dir, &e);
     if (rc == 0 && (rc = private_place(pb, dir, id, &e)) == 0 &&
         (rc = bay_command(pb->conn, "reload", args, 0, NULL, &e)) == 0)
         rc = private_wait_loaded(pb, id, mark, &e);

@@ -75,7 +75,7 @@ static void collect(int fd, char **out)
         fclose(f);
 }
 
-int kit_make(const kit_paths *k, const char *dir, bool verbose, bay_error *err)
+int kit_make(const kit_paths *k, const char *dir, bay_error *err)
 {
     char makefile[PATH_MAX + 16], include[PATH_MAX + 32], sdk[PATH_MAX + 32];
     snprintf(makefile, sizeof makefile, "%s/Makefile", dir);
@@ -108,7 +108,7 @@ int kit_make(const kit_paths *k, const char *dir, bool verbose, bay_error *err)
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
     bool built = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    if ((verbose || !built) && output)
+    if (!built && output)
         fputs(output, stdout);
     free(output);
     fflush(stdout);

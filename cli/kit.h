@@ -27,9 +27,9 @@ int kit_locate(kit_paths *k, bay_error *err);
 /* kit_make runs `make -C dir` when dir has a Makefile (telling make where
  * plugbay's headers and wasm SDK are: in the build tree through
  * PLUGBAY_INCLUDE and PLUGBAY_WASM_SDK, installed through PKG_CONFIG_PATH),
- * its output kept and printed on stdout only when it fails (or always when
- * verbose). Returns 0 (built, or nothing to build), or BAY_EPLUGIN with err
- * saying the build failed. */
-int kit_make(const kit_paths *k, const char *dir, bool verbose, bay_error *err);
+ * its output kept and printed on stdout only when it fails. Returns 0
+ * (built, or nothing to build), or BAY_EPLUGIN with err saying the build
+ * failed (BAY_EIO: make could not run). */
+int kit_make(const kit_paths *k, const char *dir, bay_error *err);
 
 #endif

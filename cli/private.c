@@ -226,7 +226,7 @@ int private_open(private_broker *pb, const kit_paths *k, const char *dir, const 
     for (size_t i = 0; rc == 0 && i <= nwith; i++) {
         dirs[i] = i < nwith ? with[i] : dir;
         if ((rc = private_plugin_id(dirs[i], ids[i], sizeof ids[i], err)) == 0)
-            rc = kit_make(k, dirs[i], false, err);
+            rc = kit_make(k, dirs[i], err);
     }
     if (rc == 0)
         rc = private_start(pb, k, err);
