@@ -18,7 +18,7 @@ typedef struct kit_paths {
     char plugbayd[PATH_MAX];     /* $PLUGBAYD, else the plugbayd beside this plugbay */
 } kit_paths;
 
-/* kit_locate fills k: installed when PREFIX/share/plugbay/templates exists,
+/* kit_locate fills k: installed when the folder PREFIX/share/plugbay exists,
  * PREFIX being the folder above the one of plugbay's real path; else the
  * source tree plugbay was built from (BAY_SOURCE_DIR). Returns 0, or BAY_EIO
  * with err set when plugbay cannot find its own path. */
