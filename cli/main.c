@@ -15,13 +15,16 @@
 
 #include <plugbay/plugbay.h>
 
+#include "dev.h"
 #include "key.h"
+#include "new.h"
 #include "publishing.h"
 #include "file.h"
 #include "manifest.h"
 #include "render.h"
 #include "send.h"
 #include "signing.h"
+#include "test.h"
 
 #define MAX_OPERANDS 2
 
@@ -120,6 +123,18 @@ static const command commands[] = {
     {"download", OFFLINE, {"ID[@RANGE]"}, " --index URL --trusted-keys KEYDIR [-o FILE]",
      "fetch the index at URL as search does and the package of the newest version of ID in RANGE for this plugbay "
      "(checked against the index's sha256) into FILE, else its file name here", .offline = cli_download},
+    {"new", OFFLINE, {"ID"}, " --lang c|lua|python|wasm|ffi",
+     "make a plugin folder ./NAME (NAME: the id's last part) for plugin ID from the kit's template of the language: "
+     "plugin.json, the code, its Makefile (c, wasm), tests.json and a README", .offline = cli_new},
+    {"new", OFFLINE, {"ID", "DIR"}, " --lang c|lua|python|wasm|ffi",
+     "the same in the folder DIR (absent or empty: nothing is overwritten)", .offline = cli_new},
+    {"test", OFFLINE, {"DIR"}, " [--conformance] [--with PLUGIN-DIR]...",
+     "build plugin folder DIR (make, when it has a Makefile), load it (and each --with plugin) in a private plugbayd "
+     "and run the cases of DIR/tests.json (--conformance: the kit's conformance suite); exit 0 when all pass",
+     .offline = cli_test},
+    {"dev", OFFLINE, {"DIR"}, " [--with PLUGIN-DIR]...",
+     "load plugin folder DIR in a private plugbayd, print its URL, and rebuild and reload the plugin on every "
+     "change of its files until interrupted", .offline = cli_dev},
     {"help", HELP, {NULL}, "", "show this help", .render = NULL},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -135,6 +150,10 @@ typedef struct request {
     const char *key, *out, *comment, *trusted; /* --key, --out (or -o), --comment, --trusted-keys */
     const char *verified, *reason, *index;     /* --verified-keys, --reason, --index */
     const char *uid, *role;                    /* --uid, --role (host add) */
+    const char *lang;                          /* --lang (new) */
+    bool conformance;                          /* --conformance (test) */
+    const char **with;    /* --with values (test, dev) */
+    size_t nwith;
     const char **grants;  /* --grant values */
     size_t ngrants;
     bool grant_all;       /* --grant-all */
@@ -239,7 +258,7 @@ static void print_help(void)
     puts("usage: plugbay [--broker URL] [--json] [--timeout MS] COMMAND ...\n"
          "\n"
          "Talks to plugbayd, the plugin broker; keygen, sign, verify, pack, index, publish, search and download run\n"
-         "without it. Commands:");
+         "without it, and new, test and dev (which start a private plugbayd of their own). Commands:");
     for (size_t i = 0; i < NCOMMANDS; i++) {
         fputs("  ", stdout);
         print_synopsis(stdout, &commands[i]);
@@ -279,6 +298,9 @@ static void print_help(void)
          "  --reset        (config ID KEY) set the setting back to its default\n"
          "  --role ROLE    (host add) observer (list, info, status), host (calls and provides,\n"
          "                 within its --grant call:PATTERN / provide:PATTERN) or admin (everything)\n"
+         "  --lang LANG    (new) the plugin's language: c, lua, python, wasm or ffi (a library binding)\n"
+         "  --conformance  (test) run the kit's conformance suite instead of DIR/tests.json\n"
+         "  --with PLUGIN-DIR (test, dev) load this plugin folder too (a dependency); repeat for more\n"
          "\n"
          "Exit status: 0 on success, 1 when the broker, the plugin or a signature check\n"
          "reports an error, 2 for a usage error. Errors are one line on stderr:\n"
@@ -312,17 +334,19 @@ static int64_t user_id(const char *text)
 
 /* find_command returns the command named name that takes noperands operands
  * (logs ID beside logs --audit) and runs without plugbayd when offline says
- * so (info ID --available beside info ID), else the first named name, else NULL. */
+ * so (info ID --available beside info ID), else one named name that takes
+ * noperands (new ID DIR), else the first named name, else NULL. */
 static const command *find_command(const char *name, int noperands, bool offline)
 {
-    const command *first = NULL;
+    const command *first = NULL, *fits = NULL;
     for (size_t i = 0; i < NCOMMANDS; i++)
         if (strcmp(commands[i].name, name) == 0) {
             if (nargs(&commands[i]) == noperands && (commands[i].kind == OFFLINE) == offline)
                 return &commands[i];
+            fits = fits || nargs(&commands[i]) != noperands ? fits : &commands[i];
             first = first ? first : &commands[i];
         }
-    return first;
+    return fits ? fits : first;
 }
 
 /* option_value returns the value of option opt at argv[*i] ("--opt V" or
@@ -356,6 +380,7 @@ static bool text_option(request *r, int argc, char **argv, int *i, bool *missing
         {"--out", &r->out},       {"-o", &r->out},            {"--comment", &r->comment},
         {"--trusted-keys", &r->trusted}, {"--uid", &r->uid},  {"--role", &r->role},
         {"--verified-keys", &r->verified}, {"--reason", &r->reason}, {"--index", &r->index},
+        {"--lang", &r->lang},
     };
     for (size_t t = 0; t < sizeof texts / sizeof texts[0] && !*missing; t++) {
         const char *v = option_value(texts[t].name, argc, argv, i, missing);
@@ -392,6 +417,8 @@ static int parse(int argc, char **argv, request *r)
             r->available = true;
         } else if (strcmp(a, "--verified-only") == 0) {
             r->verified_only = true;
+        } else if (strcmp(a, "--conformance") == 0) {
+            r->conformance = true;
         } else if (strcmp(a, "--json") == 0) {
             r->json = true;
         } else if (strcmp(a, "--version") == 0) {
@@ -402,6 +429,8 @@ static int parse(int argc, char **argv, request *r)
             continue;
         } else if ((v = option_value("--grant", argc, argv, &i, &missing)) != NULL) {
             r->grants[r->ngrants++] = v;
+        } else if ((v = option_value("--with", argc, argv, &i, &missing)) != NULL) {
+            r->with[r->nwith++] = v;
         } else if ((v = option_value("--lines", argc, argv, &i, &missing)) != NULL) {
             char *end;
             r->lines = strtol(v, &end, 10);
@@ -622,6 +651,9 @@ static int signing_options(const command *cmd, const request *r)
          "search, download, info --available, install, update and outdated", r->index != NULL},
         {"--available", "info", "", "info ID", r->available},
         {"--verified-only", "install update", "", "install and update with --index", r->verified_only},
+        {"--lang", "new", "new", "new", r->lang != NULL},
+        {"--conformance", "test", "", "test", r->conformance},
+        {"--with", "test dev", "", "test and dev", r->nwith > 0},
     };
     char typed[32]; /* the command as typed: "index build" for index.build */
     snprintf(typed, sizeof typed, "%s", cmd->name);
@@ -648,7 +680,8 @@ static int run_offline(const command *cmd, const request *r)
     signing_args a = {.dir = nargs(cmd) ? r->words[1] : NULL, .key = r->key, .out = r->out,
                       .comment = r->comment, .trusted = r->trusted, .json = r->json,
                       .operand2 = nargs(cmd) > 1 ? r->words[2] : NULL, .verified = r->verified, .reason = r->reason,
-                      .index = r->index, .timeout_ms = r->timeout_ms};
+                      .index = r->index, .timeout_ms = r->timeout_ms, .lang = r->lang,
+                      .conformance = r->conformance, .with = r->with, .nwith = r->nwith};
     bay_error e;
     return cmd->offline(&a, &e) ? failure(&e) : 0;
 }
@@ -881,8 +914,8 @@ static int run_command_line(int argc, char **argv)
 {
     /* One call per process: a fast channel would cost a grant it never reuses. */
     setenv("PLUGBAY_FASTPATH", "0", 0);
-    const char *grants[argc], *words[argc];
-    request r = {.grants = grants, .words = words};
+    const char *grants[argc], *words[argc], *with[argc];
+    request r = {.grants = grants, .words = words, .with = with};
     int rc = parse(argc, argv, &r);
     if (rc)
         return rc;
@@ -950,6 +983,9 @@ static int run_command_line(int argc, char **argv)
         return usage_error(cmd, "--context only goes with call");
     if ((rc = signing_options(cmd, &r)) != 0)
         return rc;
+    char why[300];
+    if (strcmp(cmd->name, "new") == 0 && new_usage(r.lang, r.words[1], why, sizeof why) != 0)
+        return usage_error(cmd, "%s", why);
     if (cmd->kind == OFFLINE)
         return run_offline(cmd, &r);
 

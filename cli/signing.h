@@ -9,9 +9,9 @@
 /* What the commands that run without plugbayd (these, and cli/publishing.h's) take
  * from the command line; the strings are borrowed from argv. */
 typedef struct signing_args {
-    const char *dir;     /* sign, pack: the plugin folder; verify: a plugin folder or a package file; index build,
+    const char *dir;     /* sign, pack, test, dev: the plugin folder; new: the plugin id; verify: a plugin folder or a package file; index build,
                             index revoke: the index folder; publish: the package; search: the text; download: ID[@RANGE] */
-    const char *operand2; /* index revoke: ID@VERSION; publish: the index folder */
+    const char *operand2; /* index revoke: ID@VERSION; publish: the index folder; new: the folder to make */
     const char *key;     /* sign, pack: the secret key file (pack: NULL packs DIR/plugin.sig as it is) */
     const char *out;     /* keygen: where the secret key goes (the public key goes to OUT.pub); pack: the package
                             file, or NULL for ID-VERSION.bayplug */
@@ -22,6 +22,10 @@ typedef struct signing_args {
     const char *index;   /* search, download: the index's URL */
     int timeout_ms;      /* search, download: each fetch's timeout, 0 for the default */
     bool json;           /* print one JSON object instead of a sentence */
+    const char *lang;    /* new: the template's language (--lang) */
+    bool conformance;    /* test: run the kit's conformance cases instead of DIR/tests.json */
+    const char *const *with; /* test, dev: the folders of plugins loaded beside DIR's (--with), nwith of them */
+    size_t nwith;
 } signing_args;
 
 /* A signing command: prints its result on stdout and returns 0, or returns a

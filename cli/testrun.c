@@ -1,0 +1,109 @@
+/* cli/testrun.c — plugbay test's run: each case of a test file called against a private plugbayd, one line each and a sum. */
+#include "testrun.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* How long a failed case waits for its log lines, which travel apart from the answer. */
+#define LOG_WAIT_MS 300
+
+/* What one case's call gave. */
+typedef struct outcome {
+    int rc;
+    bay_error err;
+    bay_value *result;
+} outcome;
+
+/* provider_values returns the values of an event's result (one {"plugin", "value" or "error"} per provider), a new
+ * array; *failed says whether a provider failed. */
+static bay_value *provider_values(const bay_value *result, bool *failed)
+{
+    bay_value *values = bay_array();
+    *failed = false;
+    for (size_t i = 0; i < bay_value_len(result); i++) {
+        const bay_value *item = bay_array_get(result, i), *value = bay_map_get(item, "value");
+        *failed = *failed || bay_map_get(item, "error") != NULL;
+        bay_array_push(values, value ? bay_value_copy(value) : bay_nil());
+    }
+    return values;
+}
+
+/* passed tells whether what the case c got, o, is what it expects. */
+static bool passed(const test_case *c, const outcome *o)
+{
+    if (c->error)
+        return o->rc == c->error && (c->message == NULL || strstr(o->err.message, c->message));
+    if (o->rc)
+        return false;
+    if (!c->emit)
+        return c->expect == NULL || testfile_same(c->expect, o->result);
+    bool failed;
+    bay_value *values = provider_values(o->result, &failed);
+    bool ok = !failed && (c->expect == NULL || testfile_same(c->expect, values));
+    bay_value_free(values);
+    return ok;
+}
+
+/* print_expected says what the case c expects. */
+static void print_expected(FILE *f, const test_case *c)
+{
+    fputs("     expected ", f);
+    if (c->error)
+        fprintf(f, "error %s%s%s%s\n", bay_errname(c->error), c->message ? " with \"" : "",
+                c->message ? c->message : "", c->message ? "\" in its message" : "");
+    else if (c->expect) {
+        fputs(c->emit ? "every provider to take it, their results " : "", f);
+        testfile_print(f, c->expect);
+        fputc('\n', f);
+    } else
+        fputs(c->emit ? "every provider to take it without error\n" : "no error\n", f);
+}
+
+/* report prints how case c failed: the call, the expected and the got, and id's log lines after mark. */
+static void report(private_broker *pb, const char *id, const test_case *c, const outcome *o, int64_t mark)
+{
+    printf("FAIL %s\n     %s     %s ", c->name, c->emit ? "emit" : "call", c->point);
+    testfile_print(stdout, c->args);
+    putchar('\n');
+    print_expected(stdout, c);
+    fputs("     got      ", stdout);
+    if (o->rc) {
+        printf("error %s: %s%s%s\n", bay_errname(o->rc), o->err.plugin, o->err.plugin[0] ? ": " : "", o->err.message);
+    } else {
+        testfile_print(stdout, o->result);
+        putchar('\n');
+    }
+    for (int waited = 0; waited < LOG_WAIT_MS && private_log_mark(pb, id) <= mark; waited += 50)
+        nanosleep(&(struct timespec){0, 50 * 1000000L}, NULL);
+    fputs("     log lines of the call:\n", stdout);
+    if (!private_print_log(pb, id, mark, "       ", stdout))
+        fputs("       (none)\n", stdout);
+}
+
+size_t testrun(private_broker *pb, const char *id, const test_file *t)
+{
+    size_t failed = 0, ran = 0;
+    for (size_t i = 0; i < t->ncases && !private_interrupted(); i++, ran++) {
+        const test_case *c = &t->cases[i];
+        int64_t mark = private_log_mark(pb, id);
+        outcome o = {0};
+        bay_call_opts opts = {.timeout_ms = c->timeout_ms};
+        o.rc = bay_call(pb->conn, c->point, c->args, &opts, &o.result, &o.err);
+        if (private_interrupted()) { /* the call was cut short: it did not run to its end */
+            bay_value_free(o.result);
+            break;
+        }
+        if (passed(c, &o)) {
+            printf("ok   %s\n", c->name);
+        } else {
+            failed++;
+            report(pb, id, c, &o, mark);
+        }
+        bay_value_free(o.result);
+        fflush(stdout);
+    }
+    printf("%zu passed, %zu failed%s\n", ran - failed, failed, ran < t->ncases ? " (interrupted)" : "");
+    fflush(stdout);
+    return failed + (t->ncases - ran);
+}
