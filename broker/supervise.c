@@ -123,8 +123,8 @@ static void find_workers(char *dir, size_t len)
     char installed[PATH_MAX], real[PATH_MAX];
     struct stat st;
     snprintf(installed, sizeof installed, "%s/%s", dir, BAY_WORKER_RELDIR);
-    if (realpath(installed, real) && stat(real, &st) == 0 && S_ISDIR(st.st_mode))
-        snprintf(dir, len, "%s", real);
+    if (realpath(installed, real) && stat(real, &st) == 0 && S_ISDIR(st.st_mode) && strlen(real) < len)
+        memcpy(dir, real, strlen(real) + 1);
 }
 
 int supervise_init(broker *b, bay_error *err)
