@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -108,6 +109,24 @@ static void clean_leftovers(broker *b)
         closedir(d);
 }
 
+/* find_workers writes into dir (size len) where the plugbay-worker-LANG programs are when --worker-dir
+ * is not given: BAY_WORKER_RELDIR (../libexec/plugbay, set by CMake from the install folders) from the
+ * folder of plugbayd's real path when that folder exists, as installed; else plugbayd's own folder,
+ * as in a build tree, where build/bin holds plugbayd and every worker. */
+static void find_workers(char *dir, size_t len)
+{
+    ssize_t n = readlink("/proc/self/exe", dir, len - 1);
+    dir[n > 0 ? n : 0] = '\0';
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    char installed[PATH_MAX], real[PATH_MAX];
+    struct stat st;
+    snprintf(installed, sizeof installed, "%s/%s", dir, BAY_WORKER_RELDIR);
+    if (realpath(installed, real) && stat(real, &st) == 0 && S_ISDIR(st.st_mode) && strlen(real) < len)
+        memcpy(dir, real, strlen(real) + 1);
+}
+
 int supervise_init(broker *b, bay_error *err)
 {
     /* bay__state_open holds the state folder's lock, so no other broker runs here. */
@@ -130,15 +149,10 @@ int supervise_init(broker *b, bay_error *err)
     int rc = uids_init(b, err);
     if (rc)
         return rc;
-    if (b->opt.worker_dir) {
+    if (b->opt.worker_dir)
         snprintf(b->worker_dir, sizeof b->worker_dir, "%s", b->opt.worker_dir);
-    } else {
-        ssize_t n = readlink("/proc/self/exe", b->worker_dir, sizeof b->worker_dir - 1);
-        b->worker_dir[n > 0 ? n : 0] = '\0';
-        char *slash = strrchr(b->worker_dir, '/');
-        if (slash)
-            *slash = '\0';
-    }
+    else
+        find_workers(b->worker_dir, sizeof b->worker_dir);
     return 0;
 }
 

@@ -6,12 +6,15 @@
 find_program(BAY_WASM_CLANG NAMES clang-14 clang)
 find_program(BAY_WAT2WASM wat2wasm)
 set(BAY_WASM_SDK_DIR ${CMAKE_CURRENT_LIST_DIR} CACHE INTERNAL "the wasm plugin SDK")
+# plugbay's public headers (plugbay/error.h) are three folders up, in the sources (bridges/wasm/sdk)
+# as installed (share/plugbay/wasm, the headers in include/).
+get_filename_component(BAY_WASM_SDK_INCLUDE ${CMAKE_CURRENT_LIST_DIR}/../../../include ABSOLUTE)
 
 # How a C plugin is compiled and linked: a WASI reactor (constructors run by
 # _initialize, no main), its stack below its data so that a stack overflow
 # traps instead of overwriting data, no debug sections.
 set(BAY_WASM_CFLAGS --target=wasm32-wasi -O2 -Wall -Wextra -Wno-unused-parameter -mexec-model=reactor
-    -Wl,--stack-first -Wl,--strip-all -I${BAY_WASM_SDK_DIR} -I${PROJECT_SOURCE_DIR}/include
+    -Wl,--stack-first -Wl,--strip-all -I${BAY_WASM_SDK_DIR} -I${BAY_WASM_SDK_INCLUDE}
     CACHE INTERNAL "clang flags of C wasm plugins")
 
 # Probe once per configure whether clang, wasm-ld, wasi-libc and the wasm32
