@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -101,9 +102,9 @@ static void run_dev(const char *lang, char *path, size_t len)
     cr_assert_eq(bay_connect(dev.url, "test-dev", &dev.conn, NULL), 0, "cannot connect to %s", dev.url);
 }
 
-/* A host calling NAME.greet("dev") over and over. */
+/* A host calling point with args (a JSON array) over and over; got holds the last answer as JSON. */
 typedef struct caller {
-    const char *point, *want;
+    const char *point, *args, *want;
     int calls, failed;
     char got[256], why[600];
 } caller;
@@ -113,44 +114,56 @@ static bool answers(void *arg)
 {
     caller *c = arg;
     bay_error err;
+    bay_value *res = NULL;
+    char *json = NULL;
     c->calls++;
-    if (h_call_str(dev.conn, c->point, "dev", 5000, c->got, sizeof c->got, &err) != 0) {
+    if (h_call_json(dev.conn, c->point, c->args, 5000, &res, &err) != 0) {
         c->failed++;
         snprintf(c->why, sizeof c->why, "%s", err.message);
         return false;
     }
+    cr_assert_eq(bay_value_to_json(res, &json), 0);
+    snprintf(c->got, sizeof c->got, "%s", json);
+    free(json);
+    bay_value_free(res);
     return strcmp(c->got, c->want) == 0;
 }
 
-/* edit_answers edits the plugin's file as h_edit_file does and waits until the handle answers want, asserting that
- * no call failed meanwhile. */
-static void edit_answers(const char *path, const char *file, const char *from, const char *to, const char *point,
-                         const char *want)
+/* edit_answers asserts that point answers before when called with args, edits the plugin's file as h_edit_file
+ * does and waits until it answers want (each as JSON), asserting that no call failed meanwhile. */
+static void edit_answers(const char *path, const char *file, const char *from, const char *to, caller c,
+                         const char *before)
 {
     char at[700], text[16384];
-    caller c = {.point = point, .want = "Hello, dev!"};
-    cr_assert(answers(&c), "%s answered %s before the edit", point, c.got);
+    const char *want = c.want;
+    c.want = before;
+    cr_assert(answers(&c), "%s answered %s before the edit", c.point, c.got);
     snprintf(at, sizeof at, "%s/%s", path, file);
     h_edit_file(at, from, to);
     c.want = want;
-    cr_assert(h_wait_until(answers, &c, 120000), "%s still answers \"%s\" after %d calls; plugbay dev said: %s", point,
+    cr_assert(h_wait_until(answers, &c, 120000), "%s still answers %s after %d calls; plugbay dev said: %s", c.point,
               c.got, c.calls, (said_into("", text, sizeof text), text));
     cr_assert_eq(c.failed, 0, "%d of %d calls failed while it reloaded, the last: %s", c.failed, c.calls, c.why);
     cr_assert(h_wait_until(said, "rebuilt and reloaded", H_WAIT_MS), "%s", (said_into("", text, sizeof text), text));
 }
 
+/* greeting is a caller of NAME.greet("dev") waiting for want. */
+#define greeting(name, text) ((caller){.point = name ".greet", .args = "[\"dev\"]", .want = text})
+#define HELLO "\"Hello, dev!\""
+#define AGAIN "\"Hello, dev, again!\""
+
 Test(dev, an_edited_lua_plugin_answers_anew_without_a_failed_call)
 {
     char path[600];
     run_dev("lua", path, sizeof path);
-    edit_answers(path, "main.lua", "\"%s, %s!\"", "\"%s, %s, again!\"", "lua-dev.greet", "Hello, dev, again!");
+    edit_answers(path, "main.lua", "\"%s, %s!\"", "\"%s, %s, again!\"", greeting("lua-dev", AGAIN), HELLO);
 }
 
 Test(dev, an_edited_python_plugin_answers_anew_without_a_failed_call)
 {
     char path[600];
     run_dev("python", path, sizeof path);
-    edit_answers(path, "main.py", "{name}!\"", "{name}, again!\"", "python-dev.greet", "Hello, dev, again!");
+    edit_answers(path, "main.py", "{name}!\"", "{name}, again!\"", greeting("python-dev", AGAIN), HELLO);
 }
 
 /* build_failed asserts that the C plugin answers (its version before the broken build) and tells whether plugbay dev
@@ -166,17 +179,32 @@ Test(dev, an_edited_c_plugin_is_rebuilt_and_a_broken_build_keeps_the_version_bef
 {
     char path[600], file[700], text[16384];
     run_dev("c", path, sizeof path);
-    edit_answers(path, "plugin.c", "\"%s, %s!\"", "\"%s, %s, again!\"", "c-dev.greet", "Hello, dev, again!");
+    edit_answers(path, "plugin.c", "\"%s, %s!\"", "\"%s, %s, again!\"", greeting("c-dev", AGAIN), HELLO);
     snprintf(file, sizeof file, "%s/plugin.c", path);
     h_edit_file(file, "return *result ? 0 : BAY_ENOMEM;", "return *result ? 0 : BAY_ENOMEM /* broken */");
-    caller c = {.point = "c-dev.greet", .want = "Hello, dev, again!"};
+    caller c = greeting("c-dev", AGAIN);
     cr_assert(h_wait_until(build_failed, &c, 120000), "plugbay dev did not say the build failed: %s",
               (said_into("", text, sizeof text), text));
     cr_assert(said("plugin.c:") && said("the version before keeps serving"), "%s",
               (said_into("", text, sizeof text), text));
     h_edit_file(file, "BAY_ENOMEM /* broken */", "BAY_ENOMEM;");
     h_edit_file(file, "\"%s, %s, again!\"", "\"%s, %s, fixed!\"");
-    c.want = "Hello, dev, fixed!";
+    c.want = "\"Hello, dev, fixed!\"";
     cr_assert(h_wait_until(answers, &c, 120000), "the fixed plugin does not answer: %s", c.got);
     cr_assert_eq(c.failed, 0, "%d calls failed, the last: %s", c.failed, c.why);
+}
+
+Test(dev, an_edited_wasm_plugin_is_rebuilt_and_answers_anew_without_a_failed_call)
+{
+    char path[600];
+    run_dev("wasm", path, sizeof path);
+    edit_answers(path, "plugin.c", "\"%.*s, %.*s!\"", "\"%.*s, %.*s, again!\"", greeting("wasm-dev", AGAIN), HELLO);
+}
+
+Test(dev, an_ffi_binding_edited_in_its_manifest_answers_anew_without_a_failed_call)
+{
+    char path[600];
+    run_dev("ffi", path, sizeof path);
+    caller c = {.point = "ffi-dev.pow", .args = "[2.0, 3.0]", .want = "3.0"};
+    edit_answers(path, "plugin.json", "double pow(double x, double y)", "double fmax(double x, double y)", c, "8.0");
 }
