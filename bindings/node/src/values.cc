@@ -205,7 +205,7 @@ Napi::Value FromBay(Napi::Env env, const bay_value *v)
         return Napi::Boolean::New(env, bay_value_bool(v));
     case BAY_INT: {
         int64_t i = bay_value_int(v);
-        if (i >= -9007199254740991LL && i <= 9007199254740991LL)
+        if (i >= -9007199254740992LL && i <= 9007199254740992LL)  // |i| <= 2^53, as ToBay sends ints
             return Napi::Number::New(env, static_cast<double>(i));
         return Napi::BigInt::New(env, i);
     }
