@@ -374,27 +374,25 @@ private:
     }
 
     // Submit runs work on a pool thread and settles the returned promise with its outcome.
-    // Unless gated is false (the work enters the gate itself), the work counts
-    // as a started request for its whole run, so close() waits for it.
-    Napi::Value Submit(Napi::Env env, std::function<void(Outcome &)> work, bool spin = false, bool gated = true)
+    // Submit counts the request as started now, on the JavaScript thread, so
+    // that close() waits for it; the work leaves when it ends (or itself, when
+    // leaves is false). A connection closing already rejects at once.
+    Napi::Value Submit(Napi::Env env, std::function<void(Outcome &)> work, bool spin = false, bool leaves = true)
     {
         auto d = Napi::Promise::Deferred::New(env);
         auto out = std::make_shared<Outcome>();
+        if (!st_->Enter(&out->err)) {
+            d.Reject(MakeError(env, BAY_ECONN, "", out->err.message));
+            return d.Promise();
+        }
         auto deferred = std::make_shared<Napi::Promise::Deferred>(d);
         std::shared_ptr<ConnState> st = st_;
         Job *job = new Job;
         job->spin = spin;
-        job->work = [st, out, work, gated] {
-            if (!gated) {
-                work(*out);
-                return;
-            }
-            if (!st->Enter(&out->err)) {
-                out->rc = BAY_ECONN;
-                return;
-            }
+        job->work = [st, out, work, leaves] {
             work(*out);
-            st->Leave();
+            if (leaves)
+                st->Leave();
         };
         job->done = [st, out, deferred](Napi::Env env) {
             st->Hold(env, -1);
@@ -436,6 +434,7 @@ private:
     {
         std::string url = Str(info[0]), name = Str(info[1]);
         bool hasUrl = info[0].IsString();
+        st_->url = hasUrl && !url.empty() ? url : "(default)";
         std::shared_ptr<ConnState> st = st_;
         return Submit(info.Env(), [st, url, name, hasUrl](Outcome &o) {
             bay_conn *c = nullptr;
@@ -517,10 +516,6 @@ private:
         Napi::Value promise = Submit(env, [st, ac, name, owned, timeout, ctx, hasCtx](Outcome &o) {
             bay_call_opts opts = {timeout, hasCtx ? ctx.c_str() : NULL};
             bay_pending *p = nullptr;
-            if (!st->Enter(&o.err)) {
-                o.rc = BAY_ECONN;
-                return;
-            }
             o.rc = bay_call_async(st->conn, name.c_str(), owned.get(), &opts, &p, &o.err);
             st->Leave();  // the pending outlives the connection: only starting it must not race bay_close
             if (o.rc == 0) {
