@@ -16,7 +16,7 @@ void Pool::Submit(Job *job)
         std::lock_guard<std::mutex> lock(mu_);
         queue_.push_back(job);
         queued_.fetch_add(1, std::memory_order_release);
-        if (idle_ == 0) {
+        if (idle_ < queue_.size()) {  // every idle thread has a job waiting for it already
             threads_++;
             idle_++;
             grow = true;

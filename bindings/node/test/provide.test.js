@@ -132,8 +132,13 @@ test('a providing connection keeps the process serving until closed', async () =
     (async () => { const c = await connect({ url: process.env.URL, name: 'node-child' });
       await c.provide('js.stop', () => { setImmediate(() => c.close()); return 'stopping'; });
       console.log('ready'); })();`;
-  const done = child(script);
-  await waitFor(async () => (await client.call('js.stop').catch(() => null)) === 'stopping', 'the child to serve');
+  let ended = null;
+  const done = child(script).then((r) => (ended = r));
+  await waitFor(async () => {
+    if (ended)
+      throw new Error(`the child ended before it served: ${ended.stderr}`);
+    return (await client.call('js.stop').catch(() => null)) === 'stopping';
+  }, 'the child to serve');
   const r = await done;
   assert.equal(r.code, 0, r.stderr);
 });
