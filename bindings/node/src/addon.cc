@@ -88,6 +88,7 @@ struct ConnState : std::enable_shared_from_this<ConnState> {
     std::mutex mu;
     std::condition_variable idle;
     int active = 0;
+    int handling = 0;  // provider calls running (bay_close would say goodbye before their answers)
     bool closing = false;
 
     // JavaScript thread only.
@@ -131,6 +132,15 @@ struct ConnState : std::enable_shared_from_this<ConnState> {
     {
         std::lock_guard<std::mutex> lock(mu);
         if (--active == 0)
+            idle.notify_all();
+    }
+
+    // Handling counts a provider call in (+1) or out (-1).
+    void Handling(int delta)
+    {
+        std::lock_guard<std::mutex> lock(mu);
+        handling += delta;
+        if (handling == 0)
             idle.notify_all();
     }
 };
@@ -258,9 +268,19 @@ void RunProvider(Napi::Env env, Provider *p, const std::shared_ptr<HandlerCall> 
 
 // Handler is the bay_handler of every JavaScript provider: it runs on the
 // connection's dispatch thread and waits for the JavaScript thread.
+int HandleCall(Provider *p, const bay_value *args, bay_value **result, bay_error *err);
+
 int Handler(const bay_value *args, bay_value **result, bay_error *err, void *user)
 {
     Provider *p = static_cast<Provider *>(user);
+    p->st->Handling(1);
+    int rc = HandleCall(p, args, result, err);
+    p->st->Handling(-1);
+    return rc;
+}
+
+int HandleCall(Provider *p, const bay_value *args, bay_value **result, bay_error *err)
+{
     auto hc = std::make_shared<HandlerCall>();
     hc->args = args;
     Job *job = new Job;
@@ -366,7 +386,7 @@ private:
         {
             std::unique_lock<std::mutex> lock(st->mu);
             st->closing = true;
-            st->idle.wait(lock, [st] { return st->active == 0; });
+            st->idle.wait(lock, [st] { return st->active == 0 && st->handling == 0; });
             c = st->conn;
             st->conn = nullptr;
         }

@@ -130,15 +130,18 @@ test('a closed connection does not keep the event loop alive (nor an idle open o
 test('a providing connection keeps the process serving until closed', async () => {
   const script = `const { connect } = require(${lib});
     (async () => { const c = await connect({ url: process.env.URL, name: 'node-child' });
-      await c.provide('js.stop', () => { setImmediate(() => c.close()); return 'stopping'; });
-      console.log('ready'); })();`;
+      await c.provide('js.ping', () => 'pong');
+      process.stdin.on('end', () => c.close()).resume(); })();`;
   let ended = null;
-  const done = child(script).then((r) => (ended = r));
+  const proc = execFile(process.execPath, ['-e', script], { timeout: 20000, env: { ...process.env, URL: broker.url } },
+    (err, stdout, stderr) => (ended = { code: err ? err.code ?? err.signal : 0, stderr }));
   await waitFor(async () => {
     if (ended)
       throw new Error(`the child ended before it served: ${ended.stderr}`);
-    return (await client.call('js.stop').catch(() => null)) === 'stopping';
+    return (await client.call('js.ping').catch(() => null)) === 'pong';
   }, 'the child to serve');
-  const r = await done;
-  assert.equal(r.code, 0, r.stderr);
+  assert.equal(ended, null, 'the child still serves');
+  proc.stdin.end();
+  await waitFor(() => ended, 'the child to end once closed');
+  assert.equal(ended.code, 0, ended.stderr);
 });
