@@ -9,13 +9,31 @@ namespace {
 
 constexpr double kMaxSafe = 9007199254740992.0;  // 2^53
 
+// One step of the path to the value being converted: an array index or a map key.
+struct Step {
+    uint32_t index;
+    const std::string *key;  // nullptr for an index
+};
+
+// The path is rendered only when a value cannot cross, so a call pays nothing for it.
 struct Converter {
     Napi::Env env;
+    const std::string &root;
     std::vector<Napi::Value> stack;  // the arrays and objects being converted, to find cycles
+    std::vector<Step> steps;         // where the value being converted sits under root
+    Napi::Value objectProto;         // Object.prototype, looked up once
 
-    bool Fail(bool range, const std::string &path, const std::string &what)
+    std::string Path() const
     {
-        std::string msg = path + ": " + what;
+        std::string p = root;
+        for (const Step &s : steps)
+            p += s.key ? "." + *s.key : "[" + std::to_string(s.index) + "]";
+        return p;
+    }
+
+    bool Fail(bool range, const std::string &what)
+    {
+        std::string msg = Path() + ": " + what;
         if (range)
             Napi::RangeError::New(env, msg).ThrowAsJavaScriptException();
         else
@@ -38,23 +56,25 @@ struct Converter {
         return bay_float(d);
     }
 
-    bay_value *BigInt(Napi::BigInt b, const std::string &path)
+    bay_value *BigInt(Napi::BigInt b)
     {
         bool lossless = false;
         int64_t i = b.Int64Value(&lossless);
         if (!lossless) {
-            Fail(true, path, "BigInt " + b.ToString().Utf8Value() + " does not fit a 64-bit signed int");
+            Fail(true, "BigInt " + b.ToString().Utf8Value() + " does not fit a 64-bit signed int");
             return nullptr;
         }
         return bay_int(i);
     }
 
-    bay_value *Array(Napi::Array a, const std::string &path)
+    bay_value *Array(Napi::Array a)
     {
         bay_value *out = bay_array();
         uint32_t n = a.Length();
         for (uint32_t i = 0; out && i < n; i++) {
-            bay_value *item = Convert(a.Get(i), path + "[" + std::to_string(i) + "]");
+            steps.push_back({i, nullptr});
+            bay_value *item = Convert(a.Get(i));
+            steps.pop_back();
             if (item == nullptr) {
                 bay_value_free(out);
                 return nullptr;
@@ -64,7 +84,7 @@ struct Converter {
         return out;
     }
 
-    bay_value *Map(Napi::Object o, const std::string &path)
+    bay_value *Map(Napi::Object o)
     {
         napi_value names;
         napi_status st = napi_get_all_property_names(env, o, napi_key_own_only,
@@ -77,7 +97,9 @@ struct Converter {
         uint32_t n = keys.Length();
         for (uint32_t i = 0; out && i < n; i++) {
             std::string key = keys.Get(i).As<Napi::String>().Utf8Value();
-            bay_value *item = Convert(o.Get(key), path + "." + key);
+            steps.push_back({0, &key});
+            bay_value *item = Convert(o.Get(key));
+            steps.pop_back();
             if (item == nullptr) {
                 bay_value_free(out);
                 return nullptr;
@@ -95,7 +117,8 @@ struct Converter {
         Napi::Value p(env, proto);
         if (p.IsNull())
             return true;
-        Napi::Object objectProto = env.Global().Get("Object").As<Napi::Object>().Get("prototype").As<Napi::Object>();
+        if (objectProto.IsEmpty())
+            objectProto = env.Global().Get("Object").As<Napi::Object>().Get("prototype");
         return p.StrictEquals(objectProto);
     }
 
@@ -110,32 +133,32 @@ struct Converter {
         return "an object that is not plain";
     }
 
-    bay_value *Container(Napi::Value v, const std::string &path)
+    bay_value *Container(Napi::Value v)
     {
         if (InStack(v)) {
-            Fail(false, path, "a cycle: this value contains itself");
+            Fail(false, "a cycle: this value contains itself");
             return nullptr;
         }
         if (stack.size() >= 32) {
-            Fail(false, path, "nested deeper than 32 levels (plugbay's limit)");
+            Fail(false, "nested deeper than 32 levels (plugbay's limit)");
             return nullptr;
         }
         stack.push_back(v);
         bay_value *out = nullptr;
         if (v.IsArray()) {
-            out = Array(v.As<Napi::Array>(), path);
+            out = Array(v.As<Napi::Array>());
         } else {
             Napi::Object o = v.As<Napi::Object>();
             if (IsPlain(o))
-                out = Map(o, path);
+                out = Map(o);
             else
-                Fail(false, path, Describe(o) + " cannot cross; pass a plain object, an array, a Buffer or a scalar");
+                Fail(false, Describe(o) + " cannot cross; pass a plain object, an array, a Buffer or a scalar");
         }
         stack.pop_back();
         return out;
     }
 
-    bay_value *Convert(Napi::Value v, const std::string &path)
+    bay_value *Convert(Napi::Value v)
     {
         bay_value *out = nullptr;
         switch (v.Type()) {
@@ -150,23 +173,23 @@ struct Converter {
             out = Number(v.As<Napi::Number>().DoubleValue());
             break;
         case napi_bigint:
-            return BigInt(v.As<Napi::BigInt>(), path);
+            return BigInt(v.As<Napi::BigInt>());
         case napi_string: {
             std::string s = v.As<Napi::String>().Utf8Value();
             out = bay_strn(s.data(), s.size());
             break;
         }
         case napi_function:
-            Fail(false, path, "a function cannot cross");
+            Fail(false, "a function cannot cross");
             return nullptr;
         case napi_symbol:
-            Fail(false, path, "a symbol cannot cross");
+            Fail(false, "a symbol cannot cross");
             return nullptr;
         case napi_object:
             if (v.IsTypedArray()) {
                 Napi::TypedArray t = v.As<Napi::TypedArray>();
                 if (t.TypedArrayType() != napi_uint8_array) {
-                    Fail(false, path, "only a Buffer or Uint8Array crosses as bytes, not another typed array");
+                    Fail(false, "only a Buffer or Uint8Array crosses as bytes, not another typed array");
                     return nullptr;
                 }
                 Napi::Uint8Array u = v.As<Napi::Uint8Array>();
@@ -175,15 +198,15 @@ struct Converter {
                 Napi::ArrayBuffer b = v.As<Napi::ArrayBuffer>();
                 out = bay_bin(b.Data(), b.ByteLength());
             } else {
-                return Container(v, path);
+                return Container(v);
             }
             break;
         default:
-            Fail(false, path, "this kind of value cannot cross");
+            Fail(false, "this kind of value cannot cross");
             return nullptr;
         }
         if (out == nullptr)
-            Napi::Error::New(env, path + ": out of memory").ThrowAsJavaScriptException();
+            Napi::Error::New(env, Path() + ": out of memory").ThrowAsJavaScriptException();
         return out;
     }
 };
@@ -192,8 +215,8 @@ struct Converter {
 
 bay_value *ToBay(Napi::Env env, Napi::Value v, const std::string &path)
 {
-    Converter c{env, {}};
-    return c.Convert(v, path);
+    Converter c{env, path, {}, {}, Napi::Value()};
+    return c.Convert(v);
 }
 
 Napi::Value FromBay(Napi::Env env, const bay_value *v)
