@@ -423,8 +423,8 @@ private:
         st->pool->Submit(job);
         if (spin) {
             auto until = std::chrono::steady_clock::now() + kCallSpin;
-            while (job->state.load(std::memory_order_acquire) == Job::kPending && std::chrono::steady_clock::now() < until) {
-            }
+            while (job->state.load(std::memory_order_acquire) == Job::kPending && std::chrono::steady_clock::now() < until)
+                std::this_thread::yield();  // on a busy machine the pool thread and the plugin's worker need the CPU
             int pending = Job::kPending;
             if (!job->state.compare_exchange_strong(pending, Job::kDetached)) {  // finished while we waited
                 job->done(env);
