@@ -8,7 +8,7 @@ const { Broker, waitFor } = require('./broker');
 const FAST = process.env.PLUGBAY_FASTPATH !== '0';
 let broker, conn;
 before(async () => {
-  broker = new Broker(['example/hello', 'example/py-hello', 'test/slow', 'lua/basic', 'python/escapes', 'test/ctx']);
+  broker = new Broker(['example/hello', 'example/py-hello', 'test/slow', 'lua/basic', 'python/escapes', 'test/ctx', 'test/crash']);
   await broker.start();
   conn = await connect({ url: broker.url, name: 'node-calls' });
 });
@@ -75,6 +75,21 @@ test('AbortSignal.timeout cancels too', async () => {
   await assert.rejects(conn.call('slow.sleep', [10000], { signal: AbortSignal.timeout(100) }),
     (e) => e.code === 'BAY_ECANCELED');
   assert.equal(await conn.call('slow.sleep', [1], { timeout: 1000 }), 1);
+});
+
+test('a plugin that crashes during a call gives BAY_ECRASHED naming it and the signal, and comes back', async () => {
+  await assert.rejects(conn.call('crash.now'), (e) => e.code === 'BAY_ECRASHED' && e.plugin === 'test/crash' &&
+    /SIGSEGV/.test(e.message));
+  assert.equal(await waitFor(() => conn.call('crash.ping').catch(() => null), 'test/crash to be restarted'), 'pong');
+});
+
+test('uninstall and install again, consent given as grants', async () => {
+  await conn.uninstall('test/ctx');
+  await assert.rejects(conn.call('ctx.who', [], { context: 'fr' }), (e) => e.code === 'BAY_ENOENT' || e.code === 'BAY_ENOPROVIDER');
+  await assert.rejects(conn.install('test/ctx'), (e) => e.code === 'BAY_EPERM' && /provide:ctx\.who/.test(e.message));
+  await conn.install('test/ctx', { grant: ['provide:ctx.who'] });
+  await waitFor(async () => (await conn.info('test/ctx')).state === 'loaded', 'test/ctx to load');
+  assert.ok(await conn.call('ctx.who', [], { context: 'fr' }));
 });
 
 test('many calls at once all answer', async () => {
