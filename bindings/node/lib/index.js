@@ -60,7 +60,8 @@ class Connection {
   #name;
   #closed = false;
   #listeners = new Set();
-  #subscribed = null;
+  #subscribed = false;
+  #subscribing = Promise.resolve(); // native subscribe and unsubscribe, one after the other
 
   constructor(nat, url, name) {
     this.#native = nat;
@@ -144,26 +145,49 @@ class Connection {
     });
   }
 
-  // subscribe(fn) calls fn(notice) for every later registry change; it returns
-  // a function that unsubscribes fn.
+  // subscribe(fn) calls fn(notice) for every later registry change; it
+  // resolves to a function that unsubscribes fn (the last one unsubscribes
+  // the connection, which then no longer keeps the process alive).
   async subscribe(fn) {
     if (typeof fn !== 'function')
       throw new TypeError('subscribe: the listener must be a function');
     if (this.#closed)
       throw this.#closedError('subscribe');
     this.#listeners.add(fn);
-    if (this.#subscribed === null)
-      this.#subscribed = this.#native.subscribe((notice) => {
-        for (const l of this.#listeners) {
-          try {
-            l(notice);
-          } catch (e) {
-            queueMicrotask(() => { throw e; }); // as an EventEmitter listener's: uncaught, not swallowed
-          }
-        }
+    try {
+      await this.#sync();
+    } catch (e) {
+      this.#listeners.delete(fn);
+      throw e;
+    }
+    return () => {
+      if (this.#listeners.delete(fn) && this.#listeners.size === 0 && !this.#closed)
+        this.#sync().catch(() => {}); // only a closed connection refuses, and it is unsubscribed then
+    };
+  }
+
+  // #sync subscribes the connection when it has listeners and unsubscribes it
+  // when it has none, one change after the other.
+  #sync() {
+    this.#subscribing = this.#subscribing.catch(() => {}).then(() => {
+      const want = this.#listeners.size > 0;
+      if (want === this.#subscribed || this.#closed)
+        return undefined;
+      return this.#native.subscribe(want ? (notice) => this.#notify(notice) : null).then(() => {
+        this.#subscribed = want;
       });
-    await this.#subscribed;
-    return () => this.#listeners.delete(fn);
+    });
+    return this.#subscribing;
+  }
+
+  #notify(notice) {
+    for (const l of this.#listeners) {
+      try {
+        l(notice);
+      } catch (e) {
+        queueMicrotask(() => { throw e; }); // as an EventEmitter listener's: uncaught, not swallowed
+      }
+    }
   }
 
   // command(name, args, {timeout}) runs a broker command (docs/cli.md).

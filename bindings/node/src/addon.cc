@@ -397,7 +397,9 @@ private:
     // Submit counts the request as started now, on the JavaScript thread, so
     // that close() waits for it; the work leaves when it ends (or itself, when
     // leaves is false). A connection closing already rejects at once.
-    Napi::Value Submit(Napi::Env env, std::function<void(Outcome &)> work, bool spin = false, bool leaves = true)
+    // after, when given, runs on the JavaScript thread with the outcome's code before the promise settles.
+    Napi::Value Submit(Napi::Env env, std::function<void(Outcome &)> work, bool spin = false, bool leaves = true,
+                       std::function<void(Napi::Env, int)> after = nullptr)
     {
         auto d = Napi::Promise::Deferred::New(env);
         auto out = std::make_shared<Outcome>();
@@ -414,8 +416,10 @@ private:
             if (leaves)
                 st->Leave();
         };
-        job->done = [st, out, deferred](Napi::Env env) {
+        job->done = [st, out, deferred, after](Napi::Env env) {
             st->Hold(env, -1);
+            if (after)
+                after(env, out->rc);
             out->Settle(env, *deferred);
         };
         job->dropped = [out] { bay_value_free(out->result); };
@@ -583,6 +587,16 @@ private:
         }
     }
 
+    // Unkeep lets the process and the object go again once nothing is provided or subscribed.
+    void Unkeep(Napi::Env env)
+    {
+        if (st_->keeping && st_->providers.empty() && st_->noticeFn.IsEmpty() && !st_->closed) {
+            st_->keeping = false;
+            st_->Hold(env, -1);
+            Unref();
+        }
+    }
+
     // provide(name, kind, contexts|null, fn) → Promise.
     Napi::Value Provide(const Napi::CallbackInfo &info)
     {
@@ -610,6 +624,16 @@ private:
                 list.push_back(c.c_str());
             list.push_back(nullptr);
             o.rc = bay_provide(st->conn, name.c_str(), kind, all ? NULL : list.data(), Handler, raw, &o.err);
+        }, false, true, [this, raw](Napi::Env env, int rc) {
+            if (rc == 0 || st_->closed)
+                return;
+            auto &ps = st_->providers;  // refused: libplugbay holds no pointer to it
+            for (auto it = ps.begin(); it != ps.end(); ++it)
+                if (it->get() == raw) {
+                    ps.erase(it);
+                    break;
+                }
+            Unkeep(env);
         });
     }
 
@@ -623,10 +647,16 @@ private:
             Keep(env);
         } else {
             st_->noticeFn.Reset();
+            Unkeep(env);
         }
         std::shared_ptr<ConnState> st = st_;
         return Submit(env, [st, on](Outcome &o) {
             o.rc = bay_subscribe(st->conn, on ? OnNotice : NULL, st.get(), &o.err);
+        }, false, true, [this, on](Napi::Env env, int rc) {
+            if (rc != 0 && on && !st_->closed) {
+                st_->noticeFn.Reset();
+                Unkeep(env);
+            }
         });
     }
 

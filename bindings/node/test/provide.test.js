@@ -125,6 +125,12 @@ test('a closed connection does not keep the event loop alive (nor an idle open o
     (async () => { const c = await connect({ url: process.env.URL }); console.log(await c.call('greet', ['idle'])); })();`);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout.trim(), 'Hello, idle!');
+  r = await child(`const { connect } = require(${lib});
+    (async () => { const c = await connect({ url: process.env.URL });
+      const off = await c.subscribe(() => {}); off();
+      await c.provide('greet', () => 1, { kind: 'event' }).catch((e) => console.log(e.code)); })();`);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim(), 'BAY_EKIND', 'a refused provide and an unsubscribed listener let the process end');
 });
 
 test('a providing connection keeps the process serving until closed', async () => {
