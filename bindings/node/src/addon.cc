@@ -1,7 +1,8 @@
 // bindings/node/src/addon.cc — the native half of the Node.js binding: a Connection object over libplugbay's bay_conn.
 //
 // Every libplugbay call that may block runs on the connection's pool threads
-// (pool.h); outcomes, provider calls and notices reach the JavaScript thread
+// (pool.h), except callSync's bay_call, which blocks the JavaScript thread
+// on purpose; outcomes, provider calls and notices reach the JavaScript thread
 // through one napi_threadsafe_function per connection, referenced (keeping
 // the event loop alive) only while a request is in flight or the connection
 // provides or subscribes. lib/index.js wraps this into the public API.
@@ -393,11 +394,13 @@ private:
         bay_close(c);
     }
 
-    // Submit runs work on a pool thread and settles the returned promise with its outcome.
-    // Submit counts the request as started now, on the JavaScript thread, so
-    // that close() waits for it; the work leaves when it ends (or itself, when
-    // leaves is false). A connection closing already rejects at once.
-    // after, when given, runs on the JavaScript thread with the outcome's code before the promise settles.
+    // Submit runs work on a pool thread and settles the returned promise with
+    // its outcome. It counts the request as started now, on the JavaScript
+    // thread, so that close() waits for it; the work leaves when it ends (or
+    // itself, when leaves is false). A connection closing already rejects at
+    // once. With spin, the JavaScript thread waits up to kCallSpin for the
+    // outcome and settles the promise itself. after, when given, runs on the
+    // JavaScript thread with the outcome's code before the promise settles.
     Napi::Value Submit(Napi::Env env, std::function<void(Outcome &)> work, bool spin = false, bool leaves = true,
                        std::function<void(Napi::Env, int)> after = nullptr)
     {
@@ -438,17 +441,16 @@ private:
         return d.Promise();
     }
 
-    // Opts reads {timeout, context} into o; context storage in ctx.
-    static bool Opts(const Napi::CallbackInfo &info, size_t i, int *timeout, std::string *ctx, bool *hasCtx)
+    // Opts reads a call's timeout (info[i], ms) and context (info[i + 1], when a string).
+    static void Opts(const Napi::CallbackInfo &info, size_t i, int *timeout, std::string *ctx, bool *hasCtx)
     {
         *timeout = info[i].IsNumber() ? info[i].As<Napi::Number>().Int32Value() : 0;
         *hasCtx = info[i + 1].IsString();
         if (*hasCtx)
             *ctx = info[i + 1].As<Napi::String>().Utf8Value();
-        return true;
     }
 
-    // Args converts info[1] (an array) for a call of info[0].
+    // Args converts a call's arguments (info[1]); nullptr with a JavaScript exception pending when they cannot cross.
     static bay_value *Args(const Napi::CallbackInfo &info)
     {
         return ToBay(info.Env(), info[1], "args");
