@@ -441,19 +441,29 @@ private:
         return d.Promise();
     }
 
-    // Opts reads a call's timeout (info[i], ms) and context (info[i + 1], when a string).
-    static void Opts(const Napi::CallbackInfo &info, size_t i, int *timeout, std::string *ctx, bool *hasCtx)
-    {
-        *timeout = info[i].IsNumber() ? info[i].As<Napi::Number>().Int32Value() : 0;
-        *hasCtx = info[i + 1].IsString();
-        if (*hasCtx)
-            *ctx = info[i + 1].As<Napi::String>().Utf8Value();
-    }
+    // What call, callSync and callAsync take: (name, args, timeoutMs, context).
+    struct CallArgs {
+        std::string name, ctx;
+        bool hasCtx = false;
+        int timeout = 0;
+        std::shared_ptr<bay_value> args;
+        bay_call_opts Opts() const { return {timeout, hasCtx ? ctx.c_str() : NULL}; }
+    };
 
-    // Args converts a call's arguments (info[1]); nullptr with a JavaScript exception pending when they cannot cross.
-    static bay_value *Args(const Napi::CallbackInfo &info)
+    // Parse reads a call's parameters; false, with a JavaScript exception
+    // pending, when its arguments cannot cross.
+    static bool Parse(const Napi::CallbackInfo &info, CallArgs *c)
     {
-        return ToBay(info.Env(), info[1], "args");
+        bay_value *args = ToBay(info.Env(), info[1], "args");
+        if (args == nullptr)
+            return false;
+        c->args.reset(args, bay_value_free);
+        c->name = Str(info[0]);
+        c->timeout = info[2].IsNumber() ? info[2].As<Napi::Number>().Int32Value() : 0;
+        c->hasCtx = info[3].IsString();
+        if (c->hasCtx)
+            c->ctx = info[3].As<Napi::String>().Utf8Value();
+        return true;
     }
 
     Napi::Value Open(const Napi::CallbackInfo &info)
@@ -473,18 +483,13 @@ private:
     // call(name, args, timeoutMs, context) → Promise, through bay_call (so on the fast path when it applies).
     Napi::Value Call(const Napi::CallbackInfo &info)
     {
-        bay_value *args = Args(info);
-        if (args == nullptr)
+        CallArgs c;
+        if (!Parse(info, &c))
             return info.Env().Undefined();
-        std::string name = Str(info[0]), ctx;
-        int timeout;
-        bool hasCtx;
-        Opts(info, 2, &timeout, &ctx, &hasCtx);
         std::shared_ptr<ConnState> st = st_;
-        std::shared_ptr<bay_value> owned(args, bay_value_free);
-        return Submit(info.Env(), [st, name, owned, timeout, ctx, hasCtx](Outcome &o) {
-            bay_call_opts opts = {timeout, hasCtx ? ctx.c_str() : NULL};
-            o.rc = bay_call(st->conn, name.c_str(), owned.get(), &opts, &o.result, &o.err);
+        return Submit(info.Env(), [st, c](Outcome &o) {
+            bay_call_opts opts = c.Opts();
+            o.rc = bay_call(st->conn, c.name.c_str(), c.args.get(), &opts, &o.result, &o.err);
         }, true);
     }
 
@@ -492,22 +497,17 @@ private:
     Napi::Value CallSync(const Napi::CallbackInfo &info)
     {
         Napi::Env env = info.Env();
-        bay_value *args = Args(info);
-        if (args == nullptr)
+        CallArgs c;
+        if (!Parse(info, &c))
             return env.Undefined();
-        std::string name = Str(info[0]), ctx;
-        int timeout;
-        bool hasCtx;
-        Opts(info, 2, &timeout, &ctx, &hasCtx);
         Outcome o;
         if (st_->Enter(&o.err)) {
-            bay_call_opts opts = {timeout, hasCtx ? ctx.c_str() : NULL};
-            o.rc = bay_call(st_->conn, name.c_str(), args, &opts, &o.result, &o.err);
+            bay_call_opts opts = c.Opts();
+            o.rc = bay_call(st_->conn, c.name.c_str(), c.args.get(), &opts, &o.result, &o.err);
             st_->Leave();
         } else {
             o.rc = BAY_ECONN;
         }
-        bay_value_free(args);
         if (o.rc != 0) {
             Napi::Value e = MakeError(env, o.rc, o.err.plugin, o.err.message);
             napi_throw(env, e);
@@ -529,20 +529,15 @@ private:
     Napi::Value CallAsync(const Napi::CallbackInfo &info)
     {
         Napi::Env env = info.Env();
-        bay_value *args = Args(info);
-        if (args == nullptr)
+        CallArgs c;
+        if (!Parse(info, &c))
             return env.Undefined();
-        std::string name = Str(info[0]), ctx;
-        int timeout;
-        bool hasCtx;
-        Opts(info, 2, &timeout, &ctx, &hasCtx);
         std::shared_ptr<ConnState> st = st_;
         auto ac = std::make_shared<AsyncCall>();
-        std::shared_ptr<bay_value> owned(args, bay_value_free);
-        Napi::Value promise = Submit(env, [st, ac, name, owned, timeout, ctx, hasCtx](Outcome &o) {
-            bay_call_opts opts = {timeout, hasCtx ? ctx.c_str() : NULL};
+        Napi::Value promise = Submit(env, [st, ac, c](Outcome &o) {
+            bay_call_opts opts = c.Opts();
             bay_pending *p = nullptr;
-            o.rc = bay_call_async(st->conn, name.c_str(), owned.get(), &opts, &p, &o.err);
+            o.rc = bay_call_async(st->conn, c.name.c_str(), c.args.get(), &opts, &p, &o.err);
             st->Leave();  // the pending outlives the connection: only starting it must not race bay_close
             if (o.rc == 0) {
                 {
