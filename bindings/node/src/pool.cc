@@ -8,6 +8,8 @@ namespace pbnode {
 
 // How long an idle thread spins for the next job before it sleeps.
 constexpr auto kIdleSpin = std::chrono::microseconds(200);
+// The most threads one connection runs; further jobs wait for one to be free.
+constexpr size_t kMaxThreads = 256;
 
 void Pool::Submit(Job *job)
 {
@@ -16,7 +18,7 @@ void Pool::Submit(Job *job)
         std::lock_guard<std::mutex> lock(mu_);
         queue_.push_back(job);
         queued_.fetch_add(1, std::memory_order_release);
-        if (idle_ < queue_.size()) {  // every idle thread has a job waiting for it already
+        if (idle_ < queue_.size() && threads_ < kMaxThreads) {  // every idle thread has a job waiting for it already
             threads_++;
             idle_++;
             grow = true;

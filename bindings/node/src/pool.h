@@ -5,8 +5,8 @@
 // JavaScript thread waits for briefly (spin) may be finished there at once,
 // without the trip through the event loop: that keeps a fast-path call close
 // to the C figure. Threads are added while every one is busy (a call blocks
-// its thread until its deadline) and spin a moment for the next job before
-// sleeping.
+// its thread until its answer or deadline), up to 256, and spin a moment for
+// the next job before sleeping.
 #ifndef PLUGBAY_NODE_POOL_H
 #define PLUGBAY_NODE_POOL_H
 

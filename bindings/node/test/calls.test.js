@@ -92,8 +92,8 @@ test('uninstall and install again, consent given as grants', async () => {
   assert.ok(await conn.call('ctx.who', [], { context: 'fr' }));
 });
 
-test('many calls at once all answer', async () => {
-  const names = Array.from({ length: 200 }, (_, i) => `n${i}`);
+test('many calls at once all answer, more than the pool has threads', async () => {
+  const names = Array.from({ length: 600 }, (_, i) => `n${i}`); // more than the 256 threads a connection runs
   const got = await Promise.all(names.map((n) => conn.call('greet', [n])));
   assert.deepEqual(got, names.map((n) => `Hello, ${n}!`));
 });
