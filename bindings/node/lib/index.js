@@ -1,0 +1,240 @@
+// bindings/node/lib/index.js — plugbay for Node.js: a host's connection to plugbayd, over libplugbay's native addon.
+'use strict';
+const path = require('path');
+
+const native = require(process.env.PLUGBAY_NODE_ADDON || path.join(__dirname, '..', 'build', 'Release', 'plugbay.node'));
+
+// PlugbayError is what every failure of plugbay rejects with: .code is the
+// symbolic name ('BAY_ENOENT'), .errno the number, .plugin who failed
+// ('example/hello', 'host:NAME', or '').
+class PlugbayError extends Error {
+  constructor(code, message, plugin = '', errno = undefined) {
+    super(message);
+    this.name = 'PlugbayError';
+    this.code = code;
+    this.errno = errno === undefined ? (CODES[code] ?? 0) : errno;
+    this.plugin = plugin;
+  }
+}
+
+// The BAY_E codes of <plugbay/error.h>.
+const CODES = Object.freeze({
+  BAY_EINVAL: 1, BAY_ENOMEM: 2, BAY_EPROTO: 3, BAY_EVERSION: 4, BAY_ENOENT: 5, BAY_ENOPROVIDER: 6,
+  BAY_ETIMEDOUT: 7, BAY_ECANCELED: 8, BAY_ECRASHED: 9, BAY_EUNAVAIL: 10, BAY_EPLUGIN: 11, BAY_ECONN: 12,
+  BAY_EMANIFEST: 13, BAY_ESTATE: 14, BAY_EEXIST: 15, BAY_EPERM: 16, BAY_EBUSY: 17, BAY_ETYPE: 18,
+  BAY_EIO: 19, BAY_EKIND: 20, BAY_EPENDING: 21, BAY_ENOSPC: 22,
+});
+
+native.setErrorFactory((errno, code, plugin, message) => new PlugbayError(code, message, plugin, errno));
+
+function checkName(what, name) {
+  if (typeof name !== 'string' || name === '')
+    throw new TypeError(`${what}: the name must be a non-empty string, got ${typeof name}`);
+}
+
+function checkKind(kind) {
+  if (kind !== 'handle' && kind !== 'event')
+    throw new TypeError(`kind must be 'handle' or 'event', got ${String(kind)}`);
+  return kind;
+}
+
+function timeoutOf(opts) {
+  const t = opts.timeout;
+  if (t === undefined || t === null)
+    return 0;
+  if (!Number.isInteger(t) || t < 0 || t > 0x7fffffff)
+    throw new RangeError(`timeout must be a whole number of milliseconds (0 = the default), got ${t}`);
+  return t;
+}
+
+function contextOf(opts) {
+  if (opts.context !== undefined && opts.context !== null && typeof opts.context !== 'string')
+    throw new TypeError('context must be a string');
+  return opts.context ?? undefined;
+}
+
+// Connection is one host's connection to plugbayd; make it with connect().
+class Connection {
+  #native;
+  #url;
+  #name;
+  #closed = false;
+  #listeners = new Set();
+  #subscribed = false;
+  #subscribing = Promise.resolve(); // native subscribe and unsubscribe, one after the other
+
+  constructor(nat, url, name) {
+    this.#native = nat;
+    this.#url = url;
+    this.#name = name;
+  }
+
+  get url() { return this.#url; }
+  get name() { return this.#name; }
+  get closed() { return this.#closed; }
+
+  #closedError(what) {
+    return new PlugbayError('BAY_ECONN',
+      `${what}: the connection to plugbayd at ${this.#url || '(default)'} was closed by close(); connect again`);
+  }
+
+  // #run calls fn and turns its synchronous throw (a bad argument) into a rejection.
+  #run(what, fn) {
+    if (this.#closed)
+      return Promise.reject(this.#closedError(what));
+    try {
+      return fn();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  // call(name, args, {timeout, context, signal}) calls an extension point.
+  // Without a signal it uses bay_call (and so the fast path when it applies);
+  // with one, bay_call_async, and aborting the signal cancels the call.
+  call(name, args = [], opts = {}) {
+    return this.#run(`call "${name}"`, () => {
+      checkName('call', name);
+      if (!Array.isArray(args))
+        throw new TypeError(`call "${name}": args must be an array, got ${typeof args}`);
+      const timeout = timeoutOf(opts), context = contextOf(opts), signal = opts.signal;
+      if (signal === undefined || signal === null)
+        return this.#native.call(name, args, timeout, context);
+      if (signal.aborted)
+        return Promise.reject(new PlugbayError('BAY_ECANCELED', `call "${name}" was cancelled before it started`));
+      const { promise, cancel } = this.#native.callAsync(name, args, timeout, context);
+      signal.addEventListener('abort', cancel, { once: true });
+      return promise.finally(() => signal.removeEventListener('abort', cancel));
+    });
+  }
+
+  // callSync(name, args, {timeout, context}) calls on the JavaScript thread
+  // itself and blocks it until the answer: for short calls where every
+  // microsecond counts (a fast-path call takes about as long as from C).
+  callSync(name, args = [], opts = {}) {
+    if (this.#closed)
+      throw this.#closedError(`call "${name}"`);
+    checkName('callSync', name);
+    if (!Array.isArray(args))
+      throw new TypeError(`call "${name}": args must be an array, got ${typeof args}`);
+    return this.#native.callSync(name, args, timeoutOf(opts), contextOf(opts));
+  }
+
+  // declare(name, kind) declares an extension point ('handle' or 'event').
+  declare(name, kind = 'handle') {
+    return this.#run(`declare "${name}"`, () => {
+      checkName('declare', name);
+      return this.#native.declare(name, checkKind(kind));
+    });
+  }
+
+  // provide(name, fn, {kind, contexts}) serves name with fn(...args), which may be async.
+  provide(name, fn, opts = {}) {
+    return this.#run(`provide "${name}"`, () => {
+      checkName('provide', name);
+      if (typeof fn !== 'function')
+        throw new TypeError(`provide "${name}": the provider must be a function`);
+      const kind = checkKind(opts.kind ?? 'handle');
+      let contexts = null;
+      if (opts.contexts !== undefined && opts.contexts !== null) {
+        if (!Array.isArray(opts.contexts) || !opts.contexts.every((c) => typeof c === 'string'))
+          throw new TypeError(`provide "${name}": contexts must be an array of strings`);
+        contexts = opts.contexts;
+      }
+      return this.#native.provide(name, kind, contexts, fn);
+    });
+  }
+
+  // subscribe(fn) calls fn(notice) for every later registry change; it
+  // resolves to a function that unsubscribes fn (the last one unsubscribes
+  // the connection, which then no longer keeps the process alive).
+  async subscribe(fn) {
+    if (typeof fn !== 'function')
+      throw new TypeError('subscribe: the listener must be a function');
+    if (this.#closed)
+      throw this.#closedError('subscribe');
+    this.#listeners.add(fn);
+    try {
+      await this.#sync();
+    } catch (e) {
+      this.#listeners.delete(fn);
+      throw e;
+    }
+    return () => {
+      if (this.#listeners.delete(fn) && this.#listeners.size === 0 && !this.#closed)
+        this.#sync().catch(() => {}); // only a closed connection refuses, and it is unsubscribed then
+    };
+  }
+
+  // #sync subscribes the connection when it has listeners and unsubscribes it
+  // when it has none, one change after the other.
+  #sync() {
+    this.#subscribing = this.#subscribing.catch(() => {}).then(() => {
+      const want = this.#listeners.size > 0;
+      if (want === this.#subscribed || this.#closed)
+        return undefined;
+      return this.#native.subscribe(want ? (notice) => this.#notify(notice) : null).then(() => {
+        this.#subscribed = want;
+      });
+    });
+    return this.#subscribing;
+  }
+
+  #notify(notice) {
+    for (const l of this.#listeners) {
+      try {
+        l(notice);
+      } catch (e) {
+        queueMicrotask(() => { throw e; }); // as an EventEmitter listener's: uncaught, not swallowed
+      }
+    }
+  }
+
+  // command(name, args, {timeout}) runs a broker command (docs/cli.md).
+  command(name, args = null, opts = {}) {
+    return this.#run(`command "${name}"`, () => {
+      checkName('command', name);
+      return this.#native.command(name, args, timeoutOf(opts));
+    });
+  }
+
+  status() { return this.command('status'); }
+  list() { return this.command('list'); }
+  info(id) { return this.command('info', { id }); }
+  install(id, { grant } = {}) { return this.command('install', grant ? { id, grant } : { id }); }
+  uninstall(id) { return this.command('uninstall', { id }); }
+  enable(id) { return this.command('enable', { id }); }
+  disable(id) { return this.command('disable', { id }); }
+  load(id) { return this.command('load', { id }); }
+  unload(id) { return this.command('unload', { id }); }
+  reload(id) { return this.command('reload', { id }); }
+  config(id, change = {}) { return this.command('config', { id, ...change }); }
+
+  // close() says goodbye to plugbayd once the calls in flight have ended;
+  // later requests reject with BAY_ECONN. Closing twice is fine.
+  close() {
+    if (this.#closed)
+      return Promise.resolve();
+    this.#closed = true;
+    this.#listeners.clear();
+    return this.#native.close();
+  }
+}
+
+// connect({url, name}) connects to plugbayd at url (default: $PLUGBAY_BROKER,
+// else the well-known places) as host NAME.
+async function connect({ url, name = 'node' } = {}) {
+  if (url !== undefined && url !== null && typeof url !== 'string')
+    throw new TypeError('connect: url must be a string');
+  checkName('connect', name);
+  const nat = new native.Connection();
+  try {
+    await nat.open(url ?? undefined, name);
+  } catch (e) {
+    nat.close();
+    throw e;
+  }
+  return new Connection(nat, url ?? '', name);
+}
+
+module.exports = { connect, Connection, PlugbayError, CODES };

@@ -1,0 +1,736 @@
+// bindings/node/src/addon.cc — the native half of the Node.js binding: a Connection object over libplugbay's bay_conn.
+//
+// Every libplugbay call that may block runs on the connection's pool threads
+// (pool.h), except callSync's bay_call, which blocks the JavaScript thread
+// on purpose; outcomes, provider calls and notices reach the JavaScript thread
+// through one napi_threadsafe_function per connection, referenced (keeping
+// the event loop alive) only while a request is in flight or the connection
+// provides or subscribes. lib/index.js wraps this into the public API.
+#include <napi.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <plugbay/plugbay.h>
+
+#include "pool.h"
+#include "values.h"
+
+namespace pbnode {
+namespace {
+
+// How long call() waits on the JavaScript thread for a pool thread's answer
+// before it returns a pending promise: a fast-path call is back well within it.
+constexpr auto kCallSpin = std::chrono::microseconds(50);
+// How long a provider may take to settle its promise before the caller gets BAY_ETIMEDOUT.
+constexpr auto kHandlerLimit = std::chrono::seconds(300);
+
+void CallJob(Napi::Env env, Napi::Function, void *, Job *job);
+using Tsfn = Napi::TypedThreadSafeFunction<void, Job, CallJob>;
+
+// Per-environment data: the factory lib/index.js gives for PlugbayError objects.
+struct AddonData {
+    Napi::FunctionReference makeError;
+    Napi::FunctionReference ctor;
+};
+
+// MakeError builds a PlugbayError through lib/index.js's factory.
+Napi::Value MakeError(Napi::Env env, int code, const char *plugin, const char *message)
+{
+    AddonData *data = env.GetInstanceData<AddonData>();
+    return data->makeError.Call({Napi::Number::New(env, code), Napi::String::New(env, bay_errname(code)),
+                                 Napi::String::New(env, plugin ? plugin : ""), Napi::String::New(env, message)});
+}
+
+// An outcome of a libplugbay request, settled into a promise on the JavaScript thread.
+struct Outcome {
+    int rc = 0;
+    bay_value *result = nullptr;
+    bay_error err{};
+    void Settle(Napi::Env env, Napi::Promise::Deferred &d)
+    {
+        if (rc == 0)
+            d.Resolve(FromBay(env, result));
+        else
+            d.Reject(MakeError(env, rc, err.plugin, err.message));
+        bay_value_free(result);
+        result = nullptr;
+    }
+};
+
+void CallJob(Napi::Env env, Napi::Function, void *, Job *job)
+{
+    if (env != nullptr) {
+        Napi::HandleScope scope(env);
+        job->done(env);
+    } else if (job->dropped) {
+        job->dropped();
+    }
+    delete job;
+}
+
+struct Provider;
+
+// The connection's state shared by the JavaScript object, its pool threads and its handlers.
+struct ConnState : std::enable_shared_from_this<ConnState> {
+    bay_conn *conn = nullptr;
+    std::string url;
+    Tsfn tsfn;
+    std::shared_ptr<Pool> pool;
+
+    // Guards starting a request against bay_close: requests count themselves
+    // in active; close waits until none is active, then closes.
+    std::mutex mu;
+    std::condition_variable idle;
+    int active = 0;
+    int handling = 0;  // provider calls running (bay_close would say goodbye before their answers)
+    bool closing = false;
+
+    // JavaScript thread only.
+    int holds = 0;  // requests in flight + 1 while providing or subscribed
+    bool keeping = false;
+    bool closed = false;
+    bool released = false;  // the thread-safe function was released
+    std::vector<std::unique_ptr<Provider>> providers;
+    Napi::FunctionReference noticeFn;
+
+    void Hold(Napi::Env env, int delta)
+    {
+        int before = holds;
+        holds += delta;
+        if (closed) {
+            if (holds == 0 && !released) {  // the last outcome after close: nothing posts any more
+                released = true;
+                tsfn.Release();
+            }
+            return;
+        }
+        if (before == 0 && holds > 0)
+            tsfn.Ref(env);
+        else if (before > 0 && holds == 0)
+            tsfn.Unref(env);
+    }
+
+    // Enter marks a request started unless the connection is closing.
+    bool Enter(bay_error *err)
+    {
+        std::lock_guard<std::mutex> lock(mu);
+        if (closing) {
+            bay_error_set(err, BAY_ECONN, NULL, "connection to plugbayd at %s was closed by close()", url.c_str());
+            return false;
+        }
+        active++;
+        return true;
+    }
+
+    void Leave()
+    {
+        std::lock_guard<std::mutex> lock(mu);
+        if (--active == 0)
+            idle.notify_all();
+    }
+
+    // Handling counts a provider call in (+1) or out (-1).
+    void Handling(int delta)
+    {
+        std::lock_guard<std::mutex> lock(mu);
+        handling += delta;
+        if (handling == 0)
+            idle.notify_all();
+    }
+};
+
+// A JavaScript provider registered with bay_provide; lives until the connection closes.
+struct Provider {
+    std::shared_ptr<ConnState> st;
+    std::string name;
+    Napi::FunctionReference fn;
+};
+
+// One handler call waiting on the dispatch thread for the JavaScript provider to settle.
+struct HandlerCall {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    bool abandoned = false;  // the dispatch thread stopped waiting: args are gone
+    const bay_value *args = nullptr;
+    int rc = 0;
+    bay_value *result = nullptr;
+    bay_error err{};
+
+    void Finish(int code, bay_value *value, const std::string &message)
+    {
+        std::lock_guard<std::mutex> lock(mu);
+        if (done || abandoned) {
+            bay_value_free(value);
+            return;
+        }
+        rc = code;
+        result = value;
+        if (code != 0)
+            bay_error_set(&err, code, NULL, "%s", message.c_str());
+        done = true;
+        cv.notify_all();
+    }
+};
+
+// ErrorCode gives the BAY_E code a thrown error names in .code ("BAY_ETYPE"), else BAY_EPLUGIN.
+int ErrorCode(Napi::Value e)
+{
+    if (e.IsObject()) {
+        Napi::Value code = e.As<Napi::Object>().Get("code");
+        if (code.IsString()) {
+            std::string s = code.As<Napi::String>().Utf8Value();
+            for (int c = 1; c < 64; c++)
+                if (s == bay_errname(c) && c != BAY_EPENDING)
+                    return c;
+        }
+    }
+    return BAY_EPLUGIN;
+}
+
+// Describe gives "Name: message" for a thrown value.
+std::string Describe(Napi::Env env, Napi::Value e)
+{
+    if (e.IsObject()) {
+        Napi::Object o = e.As<Napi::Object>();
+        Napi::Value name = o.Get("name"), message = o.Get("message");
+        if (env.IsExceptionPending())
+            env.GetAndClearPendingException();
+        std::string n = name.IsString() ? name.As<Napi::String>().Utf8Value() : "Error";
+        if (message.IsString())
+            return n + ": " + message.As<Napi::String>().Utf8Value();
+    }
+    Napi::String s = e.ToString();
+    if (env.IsExceptionPending()) {
+        env.GetAndClearPendingException();
+        return "a value that cannot be shown";
+    }
+    return "thrown: " + s.Utf8Value();
+}
+
+void FinishThrown(Napi::Env env, const std::shared_ptr<HandlerCall> &hc, Napi::Value e)
+{
+    int code = ErrorCode(e);
+    hc->Finish(code, nullptr, Describe(env, e));
+}
+
+void FinishValue(Napi::Env env, const std::shared_ptr<HandlerCall> &hc, Napi::Value v)
+{
+    bay_value *out = ToBay(env, v, "result");
+    if (out == nullptr) {
+        Napi::Error e = env.GetAndClearPendingException();
+        FinishThrown(env, hc, e.Value());
+        return;
+    }
+    hc->Finish(0, out, "");
+}
+
+// RunProvider calls the JavaScript provider with the call's arguments on the JavaScript thread.
+void RunProvider(Napi::Env env, Provider *p, const std::shared_ptr<HandlerCall> &hc)
+{
+    std::vector<napi_value> argv;
+    {
+        std::lock_guard<std::mutex> lock(hc->mu);
+        if (hc->abandoned)
+            return;
+        for (size_t i = 0; i < bay_value_len(hc->args); i++)
+            argv.push_back(FromBay(env, bay_array_get(hc->args, i)));
+    }
+    Napi::Value r = p->fn.Value().Call(env.Undefined(), argv);
+    if (env.IsExceptionPending()) {
+        Napi::Error e = env.GetAndClearPendingException();
+        FinishThrown(env, hc, e.Value());
+        return;
+    }
+    Napi::Value then = r.IsObject() ? r.As<Napi::Object>().Get("then") : env.Undefined();
+    if (!then.IsFunction()) {
+        FinishValue(env, hc, r);
+        return;
+    }
+    Napi::Function ok = Napi::Function::New(env, [hc](const Napi::CallbackInfo &info) {
+        FinishValue(info.Env(), hc, info[0]);
+    });
+    Napi::Function fail = Napi::Function::New(env, [hc](const Napi::CallbackInfo &info) {
+        FinishThrown(info.Env(), hc, info[0]);
+    });
+    then.As<Napi::Function>().Call(r, {ok, fail});
+    if (env.IsExceptionPending()) {
+        Napi::Error e = env.GetAndClearPendingException();
+        FinishThrown(env, hc, e.Value());
+    }
+}
+
+// Handler is the bay_handler of every JavaScript provider: it runs on the
+// connection's dispatch thread and waits for the JavaScript thread.
+int HandleCall(Provider *p, const bay_value *args, bay_value **result, bay_error *err);
+
+int Handler(const bay_value *args, bay_value **result, bay_error *err, void *user)
+{
+    Provider *p = static_cast<Provider *>(user);
+    p->st->Handling(1);
+    int rc = HandleCall(p, args, result, err);
+    p->st->Handling(-1);
+    return rc;
+}
+
+int HandleCall(Provider *p, const bay_value *args, bay_value **result, bay_error *err)
+{
+    auto hc = std::make_shared<HandlerCall>();
+    hc->args = args;
+    Job *job = new Job;
+    job->done = [p, hc](Napi::Env env) { RunProvider(env, p, hc); };
+    job->dropped = [hc] { hc->Finish(BAY_ECONN, nullptr, "the JavaScript side of this connection is gone"); };
+    if (p->st->tsfn.BlockingCall(job) != napi_ok) {
+        delete job;
+        return bay_error_set(err, BAY_ECONN, NULL, "provider \"%s\": its JavaScript side is gone", p->name.c_str());
+    }
+    std::unique_lock<std::mutex> lock(hc->mu);
+    if (!hc->cv.wait_for(lock, kHandlerLimit, [&] { return hc->done; })) {
+        hc->abandoned = true;
+        return bay_error_set(err, BAY_ETIMEDOUT, NULL, "provider \"%s\" did not settle within %lld s", p->name.c_str(),
+                             static_cast<long long>(kHandlerLimit.count()));
+    }
+    if (hc->rc != 0) {
+        *err = hc->err;
+        return hc->rc;
+    }
+    *result = hc->result;
+    return 0;
+}
+
+// A notice copied off the dispatch thread.
+struct NoticeCopy {
+    std::string what, name, plugin, state, reason;
+};
+
+void OnNotice(const bay_notice *n, void *user)
+{
+    ConnState *st = static_cast<ConnState *>(user);
+    auto copy = std::make_shared<NoticeCopy>(NoticeCopy{n->what, n->name, n->plugin, n->state, n->reason});
+    Job *job = new Job;
+    job->done = [st, copy](Napi::Env env) {
+        if (st->noticeFn.IsEmpty() || st->closed)
+            return;
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("what", copy->what);
+        o.Set("name", copy->name);
+        o.Set("plugin", copy->plugin);
+        o.Set("state", copy->state);
+        o.Set("reason", copy->reason);
+        st->noticeFn.Value().Call(env.Undefined(), {o});
+        if (env.IsExceptionPending())  // a throwing listener must not stop the others; report it
+            env.GetAndClearPendingException();
+    };
+    if (st->tsfn.NonBlockingCall(job) != napi_ok)
+        delete job;
+}
+
+std::string Str(const Napi::Value &v)
+{
+    return v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
+}
+
+class Connection : public Napi::ObjectWrap<Connection> {
+public:
+    static Napi::Function Define(Napi::Env env)
+    {
+        return DefineClass(env, "NativeConnection",
+                           {InstanceMethod("open", &Connection::Open), InstanceMethod("call", &Connection::Call),
+                            InstanceMethod("callSync", &Connection::CallSync),
+                            InstanceMethod("callAsync", &Connection::CallAsync),
+                            InstanceMethod("declare", &Connection::Declare),
+                            InstanceMethod("provide", &Connection::Provide),
+                            InstanceMethod("subscribe", &Connection::Subscribe),
+                            InstanceMethod("command", &Connection::Command),
+                            InstanceMethod("close", &Connection::Close)});
+    }
+
+    explicit Connection(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Connection>(info)
+    {
+        st_ = std::make_shared<ConnState>();
+        st_->tsfn = Tsfn::New(info.Env(), "plugbay", 0, 1);
+        st_->tsfn.Unref(info.Env());
+        Tsfn tsfn = st_->tsfn;
+        st_->pool = std::make_shared<Pool>([tsfn](Job *job) mutable { return tsfn.BlockingCall(job) == napi_ok; });
+    }
+
+    ~Connection() override
+    {
+        // Collected while open (never closed, nothing provided): close it off the JavaScript thread.
+        if (!st_->closed) {
+            std::shared_ptr<ConnState> st = st_;
+            st->closed = true;
+            if (st->holds == 0) {
+                st->released = true;
+                st->tsfn.Release();
+            }
+            st->pool->Stop();
+            std::thread([st] {
+                WaitIdleAndClose(st.get());
+            }).detach();
+        }
+    }
+
+private:
+    std::shared_ptr<ConnState> st_;
+
+    static void WaitIdleAndClose(ConnState *st)
+    {
+        bay_conn *c;
+        {
+            std::unique_lock<std::mutex> lock(st->mu);
+            st->closing = true;
+            st->idle.wait(lock, [st] { return st->active == 0 && st->handling == 0; });
+            c = st->conn;
+            st->conn = nullptr;
+        }
+        bay_close(c);
+    }
+
+    // Submit runs work on a pool thread and settles the returned promise with
+    // its outcome. It counts the request as started now, on the JavaScript
+    // thread, so that close() waits for it; the work leaves when it ends (or
+    // itself, when leaves is false). A connection closing already rejects at
+    // once. With spin, the JavaScript thread waits up to kCallSpin for the
+    // outcome and settles the promise itself. after, when given, runs on the
+    // JavaScript thread with the outcome's code before the promise settles.
+    Napi::Value Submit(Napi::Env env, std::function<void(Outcome &)> work, bool spin = false, bool leaves = true,
+                       std::function<void(Napi::Env, int)> after = nullptr)
+    {
+        auto d = Napi::Promise::Deferred::New(env);
+        auto out = std::make_shared<Outcome>();
+        if (!st_->Enter(&out->err)) {
+            d.Reject(MakeError(env, BAY_ECONN, "", out->err.message));
+            return d.Promise();
+        }
+        auto deferred = std::make_shared<Napi::Promise::Deferred>(d);
+        std::shared_ptr<ConnState> st = st_;
+        Job *job = new Job;
+        job->spin = spin;
+        job->work = [st, out, work, leaves] {
+            work(*out);
+            if (leaves)
+                st->Leave();
+        };
+        job->done = [st, out, deferred, after](Napi::Env env) {
+            st->Hold(env, -1);
+            if (after)
+                after(env, out->rc);
+            out->Settle(env, *deferred);
+        };
+        job->dropped = [out] { bay_value_free(out->result); };
+        st->Hold(env, 1);
+        st->pool->Submit(job);
+        if (spin) {
+            auto until = std::chrono::steady_clock::now() + kCallSpin;
+            while (job->state.load(std::memory_order_acquire) == Job::kPending && std::chrono::steady_clock::now() < until)
+                std::this_thread::yield();  // on a busy machine the pool thread and the plugin's worker need the CPU
+            int pending = Job::kPending;
+            if (!job->state.compare_exchange_strong(pending, Job::kDetached)) {  // finished while we waited
+                job->done(env);
+                delete job;
+            }
+        }
+        return d.Promise();
+    }
+
+    // What call, callSync and callAsync take: (name, args, timeoutMs, context).
+    struct CallArgs {
+        std::string name, ctx;
+        bool hasCtx = false;
+        int timeout = 0;
+        std::shared_ptr<bay_value> args;
+        bay_call_opts Opts() const { return {timeout, hasCtx ? ctx.c_str() : NULL}; }
+    };
+
+    // Parse reads a call's parameters; false, with a JavaScript exception
+    // pending, when its arguments cannot cross.
+    static bool Parse(const Napi::CallbackInfo &info, CallArgs *c)
+    {
+        bay_value *args = ToBay(info.Env(), info[1], "args");
+        if (args == nullptr)
+            return false;
+        c->args.reset(args, bay_value_free);
+        c->name = Str(info[0]);
+        c->timeout = info[2].IsNumber() ? info[2].As<Napi::Number>().Int32Value() : 0;
+        c->hasCtx = info[3].IsString();
+        if (c->hasCtx)
+            c->ctx = info[3].As<Napi::String>().Utf8Value();
+        return true;
+    }
+
+    Napi::Value Open(const Napi::CallbackInfo &info)
+    {
+        std::string url = Str(info[0]), name = Str(info[1]);
+        bool hasUrl = info[0].IsString();
+        st_->url = hasUrl && !url.empty() ? url : "(default)";
+        std::shared_ptr<ConnState> st = st_;
+        return Submit(info.Env(), [st, url, name, hasUrl](Outcome &o) {
+            bay_conn *c = nullptr;
+            o.rc = bay_connect(hasUrl ? url.c_str() : NULL, name.c_str(), &c, &o.err);
+            if (o.rc == 0)
+                st->conn = c;
+        });
+    }
+
+    // call(name, args, timeoutMs, context) → Promise, through bay_call (so on the fast path when it applies).
+    Napi::Value Call(const Napi::CallbackInfo &info)
+    {
+        CallArgs c;
+        if (!Parse(info, &c))
+            return info.Env().Undefined();
+        std::shared_ptr<ConnState> st = st_;
+        return Submit(info.Env(), [st, c](Outcome &o) {
+            bay_call_opts opts = c.Opts();
+            o.rc = bay_call(st->conn, c.name.c_str(), c.args.get(), &opts, &o.result, &o.err);
+        }, true);
+    }
+
+    // callSync(name, args, timeoutMs, context) → value: bay_call on the JavaScript thread itself.
+    Napi::Value CallSync(const Napi::CallbackInfo &info)
+    {
+        Napi::Env env = info.Env();
+        CallArgs c;
+        if (!Parse(info, &c))
+            return env.Undefined();
+        Outcome o;
+        if (st_->Enter(&o.err)) {
+            bay_call_opts opts = c.Opts();
+            o.rc = bay_call(st_->conn, c.name.c_str(), c.args.get(), &opts, &o.result, &o.err);
+            st_->Leave();
+        } else {
+            o.rc = BAY_ECONN;
+        }
+        if (o.rc != 0) {
+            Napi::Value e = MakeError(env, o.rc, o.err.plugin, o.err.message);
+            napi_throw(env, e);
+            return env.Undefined();
+        }
+        Napi::Value v = FromBay(env, o.result);
+        bay_value_free(o.result);
+        return v;
+    }
+
+    // A call started with bay_call_async, cancellable from the JavaScript thread.
+    struct AsyncCall {
+        std::mutex mu;
+        bay_pending *pending = nullptr;
+        bool over = false;
+    };
+
+    // callAsync(name, args, timeoutMs, context) → {promise, cancel}: bay_call_async, waited on a pool thread.
+    Napi::Value CallAsync(const Napi::CallbackInfo &info)
+    {
+        Napi::Env env = info.Env();
+        CallArgs c;
+        if (!Parse(info, &c))
+            return env.Undefined();
+        std::shared_ptr<ConnState> st = st_;
+        auto ac = std::make_shared<AsyncCall>();
+        Napi::Value promise = Submit(env, [st, ac, c](Outcome &o) {
+            bay_call_opts opts = c.Opts();
+            bay_pending *p = nullptr;
+            o.rc = bay_call_async(st->conn, c.name.c_str(), c.args.get(), &opts, &p, &o.err);
+            st->Leave();  // the pending outlives the connection: only starting it must not race bay_close
+            if (o.rc == 0) {
+                {
+                    std::lock_guard<std::mutex> lock(ac->mu);
+                    ac->pending = p;
+                    if (ac->over)  // cancelled before it started
+                        bay_pending_cancel(p);
+                }
+                o.rc = bay_pending_wait(p, -1, &o.result, &o.err);
+            }
+            std::lock_guard<std::mutex> lock(ac->mu);
+            ac->over = true;
+            ac->pending = nullptr;
+            bay_pending_free(p);
+        }, false, false);
+        Napi::Object out = Napi::Object::New(env);
+        out.Set("promise", promise);
+        out.Set("cancel", Napi::Function::New(env, [ac](const Napi::CallbackInfo &) {
+            std::lock_guard<std::mutex> lock(ac->mu);
+            if (ac->pending != nullptr)
+                bay_pending_cancel(ac->pending);
+            else
+                ac->over = true;
+        }));
+        return out;
+    }
+
+    Napi::Value Declare(const Napi::CallbackInfo &info)
+    {
+        std::string name = Str(info[0]);
+        bay_kind kind = Str(info[1]) == "event" ? BAY_EVENT : BAY_HANDLE;
+        std::shared_ptr<ConnState> st = st_;
+        return Submit(info.Env(), [st, name, kind](Outcome &o) {
+            o.rc = bay_declare(st->conn, name.c_str(), kind, &o.err);
+        });
+    }
+
+    void Keep(Napi::Env env)
+    {
+        if (!st_->keeping) {
+            st_->keeping = true;
+            st_->Hold(env, 1);
+            Ref();  // the JavaScript object stays while it serves
+        }
+    }
+
+    // Unkeep lets the process and the object go again once nothing is provided or subscribed.
+    void Unkeep(Napi::Env env)
+    {
+        if (st_->keeping && st_->providers.empty() && st_->noticeFn.IsEmpty() && !st_->closed) {
+            st_->keeping = false;
+            st_->Hold(env, -1);
+            Unref();
+        }
+    }
+
+    // provide(name, kind, contexts|null, fn) → Promise.
+    Napi::Value Provide(const Napi::CallbackInfo &info)
+    {
+        Napi::Env env = info.Env();
+        std::string name = Str(info[0]);
+        bay_kind kind = Str(info[1]) == "event" ? BAY_EVENT : BAY_HANDLE;
+        auto contexts = std::make_shared<std::vector<std::string>>();
+        bool all = !info[2].IsArray();
+        if (!all) {
+            Napi::Array a = info[2].As<Napi::Array>();
+            for (uint32_t i = 0; i < a.Length(); i++)
+                contexts->push_back(a.Get(i).ToString().Utf8Value());
+        }
+        auto p = std::make_unique<Provider>();
+        p->st = st_;
+        p->name = name;
+        p->fn = Napi::Persistent(info[3].As<Napi::Function>());
+        Provider *raw = p.get();
+        st_->providers.push_back(std::move(p));
+        Keep(env);
+        std::shared_ptr<ConnState> st = st_;
+        return Submit(env, [st, name, kind, contexts, all, raw](Outcome &o) {
+            std::vector<const char *> list;
+            for (const std::string &c : *contexts)
+                list.push_back(c.c_str());
+            list.push_back(nullptr);
+            o.rc = bay_provide(st->conn, name.c_str(), kind, all ? NULL : list.data(), Handler, raw, &o.err);
+        }, false, true, [this, raw](Napi::Env env, int rc) {
+            if (rc == 0 || st_->closed)
+                return;
+            auto &ps = st_->providers;  // refused: libplugbay holds no pointer to it
+            for (auto it = ps.begin(); it != ps.end(); ++it)
+                if (it->get() == raw) {
+                    ps.erase(it);
+                    break;
+                }
+            Unkeep(env);
+        });
+    }
+
+    // subscribe(fn|null) → Promise.
+    Napi::Value Subscribe(const Napi::CallbackInfo &info)
+    {
+        Napi::Env env = info.Env();
+        bool on = info[0].IsFunction();
+        if (on) {
+            st_->noticeFn = Napi::Persistent(info[0].As<Napi::Function>());
+            Keep(env);
+        } else {
+            st_->noticeFn.Reset();
+            Unkeep(env);
+        }
+        std::shared_ptr<ConnState> st = st_;
+        return Submit(env, [st, on](Outcome &o) {
+            o.rc = bay_subscribe(st->conn, on ? OnNotice : NULL, st.get(), &o.err);
+        }, false, true, [this, on](Napi::Env env, int rc) {
+            if (rc != 0 && on && !st_->closed) {
+                st_->noticeFn.Reset();
+                Unkeep(env);
+            }
+        });
+    }
+
+    // command(name, args|null, timeoutMs) → Promise.
+    Napi::Value Command(const Napi::CallbackInfo &info)
+    {
+        std::string name = Str(info[0]);
+        bay_value *args = nullptr;
+        if (!info[1].IsNull() && !info[1].IsUndefined()) {
+            args = ToBay(info.Env(), info[1], "args");
+            if (args == nullptr)
+                return info.Env().Undefined();
+        }
+        int timeout = info[2].IsNumber() ? info[2].As<Napi::Number>().Int32Value() : 0;
+        std::shared_ptr<bay_value> owned(args, bay_value_free);
+        std::shared_ptr<ConnState> st = st_;
+        return Submit(info.Env(), [st, name, owned, timeout](Outcome &o) {
+            o.rc = bay_command(st->conn, name.c_str(), owned.get(), timeout, &o.result, &o.err);
+        });
+    }
+
+    // close() → Promise: waits for the requests started, closes on a pool thread, then lets the loop go.
+    Napi::Value Close(const Napi::CallbackInfo &info)
+    {
+        Napi::Env env = info.Env();
+        auto d = Napi::Promise::Deferred::New(env);
+        if (st_->closed) {
+            d.Resolve(env.Undefined());
+            return d.Promise();
+        }
+        {
+            std::lock_guard<std::mutex> lock(st_->mu);
+            st_->closing = true;
+        }
+        auto deferred = std::make_shared<Napi::Promise::Deferred>(d);
+        std::shared_ptr<ConnState> st = st_;
+        Job *job = new Job;
+        job->work = [st] { WaitIdleAndClose(st.get()); };
+        job->done = [this, st, deferred](Napi::Env env) {
+            st->closed = true;
+            st->providers.clear();
+            st->noticeFn.Reset();
+            if (st->keeping) {
+                st->keeping = false;
+                Unref();
+            }
+            st->pool->Stop();
+            if (st->holds > 1)
+                st->tsfn.Unref(env);  // outcomes of calls still waiting arrive, but need not hold the loop
+            st->Hold(env, -1);        // releases the thread-safe function once nothing is in flight
+            deferred->Resolve(env.Undefined());
+        };
+        st_->Hold(env, 1);
+        st_->pool->Submit(job);
+        return d.Promise();
+    }
+};
+
+Napi::Value SetErrorFactory(const Napi::CallbackInfo &info)
+{
+    info.Env().GetInstanceData<AddonData>()->makeError = Napi::Persistent(info[0].As<Napi::Function>());
+    return info.Env().Undefined();
+}
+
+}  // namespace
+}  // namespace pbnode
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports)
+{
+    using namespace pbnode;
+    AddonData *data = new AddonData;
+    env.SetInstanceData(data);
+    Napi::Function ctor = Connection::Define(env);
+    data->ctor = Napi::Persistent(ctor);
+    exports.Set("Connection", ctor);
+    exports.Set("setErrorFactory", Napi::Function::New(env, SetErrorFactory));
+    return exports;
+}
+
+NODE_API_MODULE(plugbay, Init)
