@@ -21,6 +21,15 @@
  * leaves room to spare. */
 #define BAY_CONVERT_MAX_DEPTH 24
 
+/* A value a frame carries (a call's argument array, a result) nests at most
+ * this deep: msgpack-c decodes 32 levels, and the frame's own array is one. */
+#define BAY_WIRE_VALUE_MAX_DEPTH 31
+
+/* bay__value_nests_deeper tells whether v's arrays and maps nest more than
+ * levels deep (v itself, when a container, is level 1); it looks no deeper
+ * than it must. */
+bool bay__value_nests_deeper(const bay_value *v, int levels);
+
 /* bay__value_nomem fills err (when not NULL) with BAY_ENOMEM and "out of
  * memory", and returns BAY_ENOMEM. */
 int bay__value_nomem(bay_error *err);

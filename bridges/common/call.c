@@ -89,25 +89,6 @@ static int take_settings(bay_invocation *c, const bay_value *args, bay_value **r
     return defined ? bay__w.bridge->call("on_settings", c, args, result) : 0;
 }
 
-/* nests_deeper tells whether v's containers nest more than levels deep (the
- * outermost one is level 1); it looks no deeper than it must. */
-static bool nests_deeper(const bay_value *v, int levels)
-{
-    bay_type t = bay_value_type(v);
-    if (t != BAY_ARRAY && t != BAY_MAP)
-        return false;
-    if (levels == 0)
-        return true;
-    for (size_t i = 0; i < bay_value_len(v); i++) {
-        const bay_value *item = bay_array_get(v, i);
-        if (t == BAY_MAP)
-            bay_map_entry(v, i, &item);
-        if (nests_deeper(item, levels - 1))
-            return true;
-    }
-    return false;
-}
-
 void bay__run_call(bay__job *j)
 {
     bay_invocation *c = &j->call;
@@ -132,7 +113,7 @@ void bay__run_call(bay__job *j)
     }
     rc = settings ? take_settings(c, args, &result) : bay__w.bridge->call(c->function, c, args, &result);
     bay_value_free(args);
-    if (rc == 0 && nests_deeper(result, BAY_CONVERT_MAX_DEPTH)) /* as Lua's and Python's conversions refuse it */
+    if (rc == 0 && bay__value_nests_deeper(result, BAY_CONVERT_MAX_DEPTH)) /* as Lua's and Python's conversions refuse it */
         rc = bay_call_error(c, BAY_ETYPE, "%s returned a value that cannot cross a call: arrays and maps nest deeper "
                                           "than %d levels",
                             c->function, BAY_CONVERT_MAX_DEPTH);
