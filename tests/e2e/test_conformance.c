@@ -138,6 +138,12 @@ static bay_value *make_too_deep(void)
     return nested_arrays(DEEPEST + 1);
 }
 
+/* make_past_the_wire gives an argument that, in its argument array, nests one level deeper than a frame carries. */
+static bay_value *make_past_the_wire(void)
+{
+    return nested_arrays(31);
+}
+
 /* A binding's signature takes an int: it refuses every other argument before any code runs. */
 #define FFI_REFUSES {"ffi", {.error = BAY_ETYPE, .message = "argument 1 (int64 "}}
 
@@ -187,6 +193,8 @@ static const conform_case cases[] = {
     {.name = "arrays nested 24 deep", .call = "conform.echo", .arg = {.make = make_deep_arrays}, .by = {FFI_REFUSES}},
     {.name = "maps nested 24 deep", .call = "conform.echo", .arg = {.make = make_deep_maps}, .by = {FFI_REFUSES}},
     {.name = "arrays nested 25 deep are refused", .call = "conform.echo", .arg = {.make = make_too_deep}, .want = {.error = BAY_ETYPE}},
+    {.name = "arrays nested 31 deep are refused by the host", .call = "conform.echo", .arg = {.make = make_past_the_wire},
+     .want = {.error = BAY_EINVAL, .message = "nest deeper than 31 levels"}},
     {.name = "nil inside an array", .call = "conform.echo", .arg = {.json = "[null, 1, null]"}, .by = {FFI_REFUSES}},
     {.name = "nil inside a map", .call = "conform.echo", .arg = {.json = "{\"a\": null}"}, .by = {FFI_REFUSES}},
     FAILS(BAY_EINVAL),
