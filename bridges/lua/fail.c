@@ -1,4 +1,4 @@
-/* bridges/lua/fail.c — the errors plugbay's Lua functions raise: a table {code, message} whose tostring is its message. */
+/* bridges/lua/fail.c — the errors plugbay's Lua functions raise, and plugbay.fail's, which end a call with their code: tables {code, message} whose tostring is their message. */
 #include "lua_bridge.h"
 
 #include <stdbool.h>
@@ -11,9 +11,6 @@
 #define ERROR_META "plugbay.error"
 /* The metatable of the errors plugbay.fail raises: the call fails with their code. */
 #define FAILURE_META "plugbay.failure"
-
-/* The highest code plugbay.fail looks a name up among (bay_errname knows the real ones). */
-#define CODE_MAX 64
 
 int lbay_fail(lua_State *L, const char *fn, int code, const bay_error *e)
 {
@@ -41,7 +38,7 @@ const char *lbay_check_text(lua_State *L, int idx)
     return s;
 }
 
-/* code_arg returns argument idx of plugbay.fail as a code: a positive integer, or a name bay_errname gives. */
+/* code_arg returns argument idx of plugbay.fail as a code: a positive integer, or a code's name. */
 static int code_arg(lua_State *L, int idx)
 {
     if (lua_isinteger(L, idx)) {
@@ -50,9 +47,9 @@ static int code_arg(lua_State *L, int idx)
         return (int)code;
     }
     const char *name = luaL_checkstring(L, idx);
-    for (int code = 1; code <= CODE_MAX; code++)
-        if (strcmp(bay_errname(code), name) == 0)
-            return code;
+    int code = bay_errcode(name);
+    if (code)
+        return code;
     return luaL_argerror(L, idx, lua_pushfstring(L, "\"%s\" names no plugbay error code (\"BAY_EINVAL\", ...)", name));
 }
 
@@ -101,4 +98,3 @@ void lbay_fail_open(lua_State *L)
     open_meta(L, ERROR_META);
     open_meta(L, FAILURE_META);
 }
-

@@ -98,7 +98,7 @@ bool lbay_granted(const char *perm);
  * lua_CFunction for luaL_requiref. */
 int lbay_api_open(lua_State *L);
 
-/* lbay_fail_open registers the metatable of the errors lbay_fail raises (fail.c). */
+/* lbay_fail_open registers the metatables of the errors lbay_fail and plugbay.fail raise (fail.c). */
 void lbay_fail_open(lua_State *L);
 
 /* lbay_fail raises the error of plugbay.FN (fn: "store.get", "timer.set")

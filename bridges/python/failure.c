@@ -2,15 +2,11 @@
 #include "py_bridge.h"
 
 #include <limits.h>
-#include <string.h>
-
-/* The highest code fail() looks a name up among (bay_errname knows the real ones). */
-#define CODE_MAX 64
 
 /* plugbay.Failure, kept from pyb_failure_add until pyb_failure_stop. */
 static PyObject *failure;
 
-/* code_of returns the code o names: a positive int, or a name bay_errname gives;
+/* code_of returns the code o names: a positive int, or a code's name;
  * -1 with a Python exception set when it is neither. */
 static long code_of(PyObject *o)
 {
@@ -22,10 +18,9 @@ static long code_of(PyObject *o)
         PyErr_SetString(PyExc_ValueError, "fail: a code is a positive number");
         return -1;
     }
-    const char *name = PyUnicode_Check(o) ? PyUnicode_AsUTF8(o) : NULL;
-    for (int code = 1; name && code <= CODE_MAX; code++)
-        if (strcmp(bay_errname(code), name) == 0)
-            return code;
+    int code = bay_errcode(PyUnicode_Check(o) ? PyUnicode_AsUTF8(o) : NULL);
+    if (code)
+        return code;
     PyErr_Clear();
     PyErr_Format(PyExc_ValueError, "fail: %R names no plugbay error code (\"BAY_EINVAL\", ...)", o);
     return -1;

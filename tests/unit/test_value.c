@@ -642,6 +642,17 @@ Test(error, names_and_descriptions)
     cr_assert_str_eq(bay_errname(999), "BAY_E?");
 }
 
+Test(error, codes_by_name)
+{
+    for (int code = BAY_EINVAL; code <= BAY_ENOSPC; code++)
+        cr_assert_eq(bay_errcode(bay_errname(code)), code, "%s", bay_errname(code));
+    cr_assert_eq(bay_errcode("BAY_OK"), 0);
+    cr_assert_eq(bay_errcode("BAY_E?"), 0);
+    cr_assert_eq(bay_errcode("bay_einval"), 0, "names are matched exactly");
+    cr_assert_eq(bay_errcode(""), 0);
+    cr_assert_eq(bay_errcode(NULL), 0);
+}
+
 Test(error, set_fills_and_truncates)
 {
     bay_error e;

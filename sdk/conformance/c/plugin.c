@@ -1,11 +1,7 @@
 /* sdk/conformance/c/plugin.c — conform/c: the conformance plugin in C (echo, fail, type), as sdk/conformance/cases.json calls it. */
-#include <stdio.h>
-#include <string.h>
+#include <stdint.h>
 
 #include <plugbay/plugin.h>
-
-/* The highest code conform.fail looks a name up among; bay_errname names the ones it knows. */
-#define CODE_MAX 64
 
 /* conform_echo returns its first argument (nil without one) unchanged. */
 static int conform_echo(bay_invocation *call, const bay_value *args, bay_value **result)
@@ -15,16 +11,10 @@ static int conform_echo(bay_invocation *call, const bay_value *args, bay_value *
     return *result ? 0 : bay_call_error(call, BAY_ENOMEM, "conform.echo: no memory for a copy");
 }
 
-/* code_of turns conform.fail's first argument, a name ("BAY_EINVAL") or a number, into a code; -1 for an unknown name. */
+/* code_of turns conform.fail's first argument, a name ("BAY_EINVAL") or a number, into a code; 0 for neither. */
 static int64_t code_of(const bay_value *v)
 {
-    if (bay_value_type(v) == BAY_INT)
-        return bay_value_int(v);
-    const char *name = bay_value_str(v, NULL);
-    for (int code = 1; name && code <= CODE_MAX; code++)
-        if (strcmp(bay_errname(code), name) == 0)
-            return code;
-    return -1;
+    return bay_value_type(v) == BAY_INT ? bay_value_int(v) : bay_errcode(bay_value_str(v, NULL));
 }
 
 /* conform_fail(code, message) fails with code (a name or a number, returned as it is) and message. */
@@ -34,8 +24,9 @@ static int conform_fail(bay_invocation *call, const bay_value *args, bay_value *
     if (bay_arg_str(call, args, 1, &message))
         return BAY_ETYPE;
     int64_t code = code_of(bay_array_get(args, 0));
-    if (code == -1)
-        return bay_call_error(call, BAY_EINVAL, "conform.fail: argument 1 must be a code's name (\"BAY_EINVAL\") or a number");
+    if (code <= 0 || code > INT32_MAX)
+        return bay_call_error(call, BAY_EINVAL,
+                              "conform.fail: argument 1 must be a code's name (\"BAY_EINVAL\") or a positive number");
     return bay_call_error(call, (int)code, "%s", message);
 }
 

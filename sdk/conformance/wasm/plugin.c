@@ -81,8 +81,9 @@ static bool code_of(bay_args *args, int64_t *code)
 static int conform_fail(bay_args *args, bay_out *result)
 {
     int64_t code;
-    if (!code_of(args, &code))
-        return bay_fail(BAY_EINVAL, "conform.fail: argument 1 must be a code's name (\"BAY_EINVAL\") or a number");
+    if (!code_of(args, &code) || code <= 0 || code > INT32_MAX)
+        return bay_fail(BAY_EINVAL,
+                        "conform.fail: argument 1 must be a code's name (\"BAY_EINVAL\") or a positive number");
     const char *message;
     uint32_t len;
     int rc = bay_arg_str(args, &message, &len);
