@@ -400,6 +400,31 @@ Test(conformance, ffi_binding_carries_floats_booleans_and_strings_on_their_own_e
         check(&ffi_cases[i], "ffi");
 }
 
+/* make_nan_payload gives a quiet NaN with a payload of its own, which cases.json cannot write. */
+static bay_value *make_nan_payload(void)
+{
+    uint64_t bits = 0x7ff800000000beefull;
+    double d;
+    memcpy(&d, &bits, sizeof d);
+    return bay_float(d);
+}
+
+Test(conformance, every_language_keeps_a_nan_payload_bit_for_bit)
+{
+    const char *langs[] = {"c", "lua", "python", "wasm", "ffi"};
+    for (size_t l = 0; l < sizeof langs / sizeof langs[0]; l++) {
+        conform_case k = {.name = "NaN with a payload", .call = l == 4 ? "conform.echo_float" : "conform.echo",
+                          .arg = {.make = make_nan_payload}};
+        bay_value *res, *want = make_nan_payload();
+        bay_error err;
+        int rc = call_case(&k, langs[l], &res, &err);
+        cr_expect(rc == 0 && bay_value_equal(res, want), "%s: the NaN came back %s: %s", langs[l],
+                  rc ? bay_errname(rc) : "with other bits", rc ? err.message : "");
+        bay_value_free(res);
+        bay_value_free(want);
+    }
+}
+
 /* How each language names the type of a value it received: conform.type's answers. */
 static const struct {
     outcome arg;
