@@ -48,6 +48,13 @@ int bay__map_add(bay_value *map, const char *key, size_t keylen, bay_value *val,
  * or map longer than msgpack's 2^32 - 1. */
 int bay__value_pack_to(msgpack_packer *pk, const bay_value *v);
 
+/* bay__value_unpack_as is bay_value_unpack with the reason in err, but it
+ * answers kind (BAY_ETYPE for a plugin's result) instead of BAY_EPROTO when
+ * the bytes are one msgpack value that is no plugbay value: a map key that is
+ * not a string, an integer beyond int64, nesting deeper than
+ * BAY_VALUE_MAX_DEPTH, an ext type. */
+int bay__value_unpack_as(const void *buf, size_t len, int kind, bay_value **out, bay_error *err);
+
 /* bay__value_from_object converts a decoded msgpack object into a new value
  * (*out, owned by the caller; NULL on failure). Returns 0, BAY_ENOMEM, or
  * BAY_EPROTO with a reason in err (integers beyond int64, map keys that are
