@@ -425,6 +425,17 @@ Test(conformance, every_language_keeps_a_nan_payload_bit_for_bit)
     }
 }
 
+/* A map key that is not a string, which only a plugin can make: refused the same way in each language that can write one (C cannot). */
+Test(conformance, a_map_key_that_is_not_a_string_is_refused_alike)
+{
+    const char *langs[] = {"lua", "python", "wasm"};
+    for (size_t l = 0; l < sizeof langs / sizeof langs[0]; l++) {
+        conform_case k = {.name = "a map key that is not a string", .call = "conform.bad_key", .args = "[]",
+                          .want = {.error = BAY_ETYPE, .message = "key"}};
+        check(&k, langs[l]);
+    }
+}
+
 /* How each language names the type of a value it received: conform.type's answers. */
 static const struct {
     outcome arg;

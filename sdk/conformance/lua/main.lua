@@ -11,6 +11,11 @@ function M.conform_fail(code, message)
   plugbay.fail(code, message)
 end
 
+-- conform.bad_key() returns a table with a key that is neither 1..n nor a string, which no value can hold.
+function M.conform_bad_key()
+  return {[true] = 1}
+end
+
 -- conform.type(v) names v's type as Lua sees it: math.type for numbers, the mark of a table, plugbay.null.
 function M.conform_type(v)
   if v == plugbay.null then

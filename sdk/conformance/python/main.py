@@ -16,6 +16,11 @@ def conform_fail(code, message):
     plugbay.fail(code, message)
 
 
+def conform_bad_key():
+    """conform.bad_key() returns a dict with a key that is not a str, which no value can hold."""
+    return {1: 2}
+
+
 def conform_type(v=None):
     """conform.type(v) names v's Python type."""
     return TYPE_NAMES.get(type(v), "another type")

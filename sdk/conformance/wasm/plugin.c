@@ -91,6 +91,16 @@ static int conform_fail(bay_args *args, bay_out *result)
 }
 BAY_WASM_EXPORT(conform_fail)
 
+/* conform_bad_key returns the map {1: 2}, whose key is not a string, which no value can hold. */
+static int conform_bad_key(bay_args *args, bay_out *result)
+{
+    bay_out_map(result, 1);
+    bay_out_int(result, 1);
+    bay_out_int(result, 2);
+    return 0;
+}
+BAY_WASM_EXPORT(conform_bad_key)
+
 /* conform_type returns the name of its first argument's msgpack type as the SDK's reader sees it. */
 static int conform_type(bay_args *args, bay_out *result)
 {
