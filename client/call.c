@@ -1,6 +1,7 @@
 /* client/call.c — asking plugbayd: calls (blocking and async), declarations and commands. */
 #include "client.h"
 #include "fastpath.h"
+#include "value_convert.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -15,6 +16,11 @@ static int pack_args(const char *fn, const char *name, const bay_value *args, ba
     if (bay_value_type(args) != want)
         return bay_error_set(err, BAY_EINVAL, NULL, "%s(\"%s\"): args must be of type %s, got %s", fn, name,
                              bay_type_name(want), bay_type_name(bay_value_type(args)));
+    if (bay__value_nests_deeper(args, BAY_WIRE_VALUE_MAX_DEPTH))
+        return bay_error_set(err, BAY_EINVAL, NULL,
+                             "%s(\"%s\"): args nest deeper than %d levels (the args themselves are the first), more "
+                             "than a frame carries",
+                             fn, name, BAY_WIRE_VALUE_MAX_DEPTH);
     int rc = bay_value_pack(args, buf, &f->raw_len);
     if (rc)
         return bay_error_set(err, rc, NULL, "%s(\"%s\"): cannot pack args: %s", fn, name, bay_strerror(rc));

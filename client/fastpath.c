@@ -387,8 +387,11 @@ static int take_answer(const bay__frame *f, chan *ch, bay_value **result, bay_er
 }
 
 /* await reads frames until the answer to id; a stale answer (of a call that
- * timed out before) is skipped. Returns the outcome, or GONE_* codes. */
-static int await(chan *ch, uint64_t id, int64_t deadline_ns, bay_value **result, bay_error *err)
+ * timed out before) is skipped. Returns 0 with the answer's outcome in
+ * *answer (a code the plugin gave, BAY_ETIMEDOUT and BAY_EINVAL too, is the
+ * call's outcome, not the channel's), or the channel's failure: BAY_ETIMEDOUT
+ * when the deadline passed, GONE_* codes, an unreadable frame's code. */
+static int await(chan *ch, uint64_t id, int64_t deadline_ns, bay_value **result, bay_error *err, int *answer)
 {
     bay__ring_wait w = {.until_ns = deadline_ns, .alive = worker_alive, .arg = ch, .spin = &ch->spin};
     for (;;) {
@@ -407,7 +410,7 @@ static int await(chan *ch, uint64_t id, int64_t deadline_ns, bay_value **result,
         bay_error e;
         rc = bay__frame_decode(buf, len, &f, &e);
         if (rc == 0 && f.id == id)
-            rc = take_answer(&f, ch, result, err);
+            *answer = take_answer(&f, ch, result, err);
         else if (rc)
             bay_error_set(err, rc, ch->plugin, "%s's worker sent an unreadable frame: %s", ch->plugin, e.message);
         bool ours = rc != 0 || f.id == id;
@@ -438,8 +441,9 @@ static bool run(bay_conn *c, chan *ch, bay__frame *f, int timeout_ms, bay_value 
     uint64_t start = ch->out.pos;
     int out = bay__ring_write_frame(&ch->out, f, &w);
     ch->broken |= out != 0 && ch->out.pos != start;
+    int answer = 0;
     if (out == 0)
-        out = await(ch, f->id, deadline, result, err);
+        out = await(ch, f->id, deadline, result, err, &answer);
     bool through_broker = out == BAY_EINVAL || (out == GONE_CLOSED && bay__ring_consumed(&ch->out) != ch->out.pos);
     pthread_mutex_unlock(&ch->mu);
     if (out == BAY_ETIMEDOUT) {
@@ -453,7 +457,7 @@ static bool run(bay_conn *c, chan *ch, bay__frame *f, int timeout_ms, bay_value 
         *rc = bay_error_set(err, BAY_EUNAVAIL, ch->plugin, "%s closed its fast channel during %s without answering it",
                             ch->plugin, f->name);
     } else {
-        *rc = out;
+        *rc = out ? out : answer;
     }
     return !through_broker;
 }

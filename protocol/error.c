@@ -1,8 +1,9 @@
-/* protocol/error.c — names and descriptions of the bay_errno codes, and bay_error_set. */
+/* protocol/error.c — names and descriptions of the bay_errno codes, a code by its name, and bay_error_set. */
 #include <plugbay/error.h>
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 struct errinfo {
     const char *name;
@@ -55,6 +56,14 @@ const char *bay_errname(int code)
 {
     const struct errinfo *e = lookup(code);
     return e ? e->name : "BAY_E?";
+}
+
+int bay_errcode(const char *name)
+{
+    for (size_t code = 1; name && code < sizeof errinfo / sizeof errinfo[0]; code++)
+        if (errinfo[code].name && strcmp(errinfo[code].name, name) == 0)
+            return (int)code;
+    return 0;
 }
 
 int bay_error_set(bay_error *err, int code, const char *plugin, const char *fmt, ...)

@@ -359,6 +359,19 @@ static bool maps_equal(const bay_value *a, const bay_value *b)
     return true;
 }
 
+bool bay__value_nests_deeper(const bay_value *v, int levels)
+{
+    if (v == NULL || (v->type != BAY_ARRAY && v->type != BAY_MAP))
+        return false;
+    if (levels == 0)
+        return true;
+    size_t n = v->type == BAY_ARRAY ? v->u.array.len : v->u.map.len;
+    for (size_t i = 0; i < n; i++)
+        if (bay__value_nests_deeper(v->type == BAY_ARRAY ? v->u.array.items[i] : v->u.map.entries[i].val, levels - 1))
+            return true;
+    return false;
+}
+
 /* Floats compare by bit pattern: -0.0 differs from 0.0 and a NaN equals the
  * same NaN, so "equal" means "the same tree", which encoding round trips keep. */
 bool bay_value_equal(const bay_value *a, const bay_value *b)

@@ -21,6 +21,15 @@
  * leaves room to spare. */
 #define BAY_CONVERT_MAX_DEPTH 24
 
+/* A value a frame carries (a call's argument array, a result) nests at most
+ * this deep: msgpack-c decodes 32 levels, and the frame's own array is one. */
+#define BAY_WIRE_VALUE_MAX_DEPTH 31
+
+/* bay__value_nests_deeper tells whether v's arrays and maps nest more than
+ * levels deep (v itself, when a container, is level 1); it looks no deeper
+ * than it must. */
+bool bay__value_nests_deeper(const bay_value *v, int levels);
+
 /* bay__value_nomem fills err (when not NULL) with BAY_ENOMEM and "out of
  * memory", and returns BAY_ENOMEM. */
 int bay__value_nomem(bay_error *err);
@@ -38,6 +47,13 @@ int bay__map_add(bay_value *map, const char *key, size_t keylen, bay_value *val,
  * write callback fails, or BAY_EINVAL for a NULL v or a string, binary, array
  * or map longer than msgpack's 2^32 - 1. */
 int bay__value_pack_to(msgpack_packer *pk, const bay_value *v);
+
+/* bay__value_unpack_as is bay_value_unpack with the reason in err, but it
+ * answers kind (BAY_ETYPE for a plugin's result) instead of BAY_EPROTO when
+ * the bytes are one msgpack value that is no plugbay value: a map key that is
+ * not a string, an integer beyond int64, nesting deeper than
+ * BAY_VALUE_MAX_DEPTH, an ext type. */
+int bay__value_unpack_as(const void *buf, size_t len, int kind, bay_value **out, bay_error *err);
 
 /* bay__value_from_object converts a decoded msgpack object into a new value
  * (*out, owned by the caller; NULL on failure). Returns 0, BAY_ENOMEM, or

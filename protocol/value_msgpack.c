@@ -209,8 +209,9 @@ static int unpack_status(msgpack_unpack_return ret, size_t len, size_t off, bay_
     }
 }
 
-/* unpack is bay_value_unpack with the reason in err. */
-static int unpack(const void *buf, size_t len, bay_value **out, bay_error *err)
+/* unpack is bay_value_unpack with the reason in err, answering kind for bytes
+ * that are one msgpack value but no plugbay value. */
+static int unpack(const void *buf, size_t len, int kind, bay_value **out, bay_error *err)
 {
     if (!out || (!buf && len > 0))
         return bay_error_set(err, BAY_EINVAL, NULL, "bay_value_unpack needs a buffer and an out pointer");
@@ -223,8 +224,11 @@ static int unpack(const void *buf, size_t len, bay_value **out, bay_error *err)
     size_t off = 0;
     msgpack_unpack_return ret = msgpack_unpack_next(&u, buf, len, &off);
     int rc = unpack_status(ret, len, off, err);
-    if (!rc)
-        rc = bay__value_from_object(&u.data, out, err);
+    if (!rc && (rc = bay__value_from_object(&u.data, out, err)) == BAY_EPROTO) {
+        rc = kind;
+        if (err)
+            err->code = kind;
+    }
     msgpack_unpacked_destroy(&u);
     return rc;
 }
@@ -232,5 +236,10 @@ static int unpack(const void *buf, size_t len, bay_value **out, bay_error *err)
 int bay_value_unpack(const void *buf, size_t len, bay_value **out, char *err, size_t errlen)
 {
     bay_error e;
-    return bay__value_reason(unpack(buf, len, out, &e), &e, err, errlen);
+    return bay__value_reason(unpack(buf, len, BAY_EPROTO, out, &e), &e, err, errlen);
+}
+
+int bay__value_unpack_as(const void *buf, size_t len, int kind, bay_value **out, bay_error *err)
+{
+    return unpack(buf, len, kind, out, err);
 }

@@ -94,7 +94,8 @@ int lbay_api_open(lua_State *L)
 {
     static const luaL_Reg fns[] = {
         {"config", api_config},     {"settings", api_settings}, {"setting", api_setting}, {"call", api_call},
-        {"data_dir", api_data_dir}, {"array", lbay_mark_array}, {"map", lbay_mark_map},   {NULL, NULL},
+        {"data_dir", api_data_dir}, {"array", lbay_mark_array}, {"map", lbay_mark_map},   {"fail", lbay_api_fail},
+        {NULL, NULL},
     };
     lbay_fail_open(L);
     luaL_newlib(L, fns);

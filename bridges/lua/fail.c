@@ -1,12 +1,16 @@
-/* bridges/lua/fail.c — the errors plugbay's Lua functions raise: a table {code, message} whose tostring is its message. */
+/* bridges/lua/fail.c — the errors plugbay's Lua functions raise, and plugbay.fail's, which end a call with their code: tables {code, message} whose tostring is their message. */
 #include "lua_bridge.h"
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <lauxlib.h>
 
 /* The metatable of the errors lbay_fail raises. */
 #define ERROR_META "plugbay.error"
+/* The metatable of the errors plugbay.fail raises: the call fails with their code. */
+#define FAILURE_META "plugbay.failure"
 
 int lbay_fail(lua_State *L, const char *fn, int code, const bay_error *e)
 {
@@ -34,12 +38,63 @@ const char *lbay_check_text(lua_State *L, int idx)
     return s;
 }
 
-void lbay_fail_open(lua_State *L)
+/* code_arg returns argument idx of plugbay.fail as a code: a positive integer, or a code's name. */
+static int code_arg(lua_State *L, int idx)
 {
-    luaL_newmetatable(L, ERROR_META);
+    if (lua_isinteger(L, idx)) {
+        lua_Integer code = lua_tointeger(L, idx);
+        luaL_argcheck(L, code > 0 && code <= INT32_MAX, idx, "a code is a positive number");
+        return (int)code;
+    }
+    const char *name = luaL_checkstring(L, idx);
+    int code = bay_errcode(name);
+    if (code)
+        return code;
+    return luaL_argerror(L, idx, lua_pushfstring(L, "\"%s\" names no plugbay error code (\"BAY_EINVAL\", ...)", name));
+}
+
+int lbay_api_fail(lua_State *L)
+{
+    int code = code_arg(L, 1);
+    luaL_checkstring(L, 2);
+    lua_createtable(L, 0, 2);
+    lua_pushinteger(L, code);
+    lua_setfield(L, -2, "code");
+    lua_pushvalue(L, 2);
+    lua_setfield(L, -2, "message");
+    luaL_setmetatable(L, FAILURE_META);
+    return lua_error(L);
+}
+
+int lbay_failure_code(lua_State *L, int idx)
+{
+    if (!lua_istable(L, idx) || !lua_getmetatable(L, idx))
+        return 0;
+    luaL_getmetatable(L, FAILURE_META);
+    bool failure = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    if (!failure)
+        return 0;
+    lua_pushliteral(L, "code");
+    lua_rawget(L, idx < 0 ? idx - 1 : idx);
+    lua_Integer code = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
+    lua_pop(L, 1);
+    return code > 0 && code <= INT32_MAX ? (int)code : 0;
+}
+
+/* open_meta registers the metatable name whose __tostring is the error's message. */
+static void open_meta(lua_State *L, const char *name)
+{
+    luaL_newmetatable(L, name);
     lua_pushcfunction(L, error_tostring);
     lua_setfield(L, -2, "__tostring");
-    lua_pushliteral(L, ERROR_META); /* out of the plugin's reach, as plugbay.array's (convert.c) */
+    lua_pushstring(L, name); /* out of the plugin's reach, as plugbay.array's (convert.c) */
     lua_setfield(L, -2, "__metatable");
     lua_pop(L, 1);
+}
+
+void lbay_fail_open(lua_State *L)
+{
+    open_meta(L, ERROR_META);
+    open_meta(L, FAILURE_META);
 }

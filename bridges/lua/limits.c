@@ -129,6 +129,12 @@ static int message_handler(lua_State *L)
 {
     if (lua_type(L, 1) == LUA_TSTRING)
         return 1;
+    int code = lbay_failure_code(L, 1);
+    if (code && current) { /* plugbay.fail: its code and its message as they are */
+        current->failed = code;
+        lua_getfield(L, 1, "message");
+        return 1;
+    }
     where(L); /* 2 */
     if (lua_type(L, 1) == LUA_TTABLE && lua_getfield(L, 1, "message") == LUA_TSTRING) {
         lua_concat(L, 2);
@@ -178,7 +184,7 @@ static int failure(lua_State *L, const lbay_run *run, int status, bay_error *err
         return bay_error_set(err, BAY_EPLUGIN, NULL, "%s: an error while handling an error: %s", run->what,
                              lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(no message)");
     default:
-        return bay_error_set(err, BAY_EPLUGIN, NULL, "%s",
+        return bay_error_set(err, run->failed ? run->failed : BAY_EPLUGIN, NULL, "%s",
                              lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(no message)");
     }
 }
@@ -189,6 +195,7 @@ int lbay_run_protected(lua_State *L, lbay_run *run, lua_CFunction fn, void *ud, 
     if (!lua_checkstack(L, 3))
         return bay_error_set(err, BAY_ENOMEM, NULL, "%s: no room left on the Lua stack", run->what);
     run->stop = 0;
+    run->failed = 0;
     run->stopped_at[0] = '\0';
     run->outer = current;
     current = run;

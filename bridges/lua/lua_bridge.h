@@ -55,6 +55,7 @@ typedef struct lbay_run {
     long long left;        /* instructions left */
     int stop;              /* why the hook stopped it: 0, BAY_EPLUGIN (budget), BAY_ECANCELED, BAY_ETIMEDOUT */
     char stopped_at[400];  /* the hook's message: "file:line: stopped ..." */
+    int failed;            /* the code of the plugbay.fail that ended it, or 0 */
     struct lbay_run *outer;
 } lbay_run;
 
@@ -93,17 +94,27 @@ bool lbay_granted(const char *perm);
 /* api.c */
 
 /* lbay_api_open pushes the plugbay table (id, log, config, settings, setting,
- * call, data_dir, array, map, null, store, timer, plugins) and returns 1: a
+ * call, data_dir, array, map, null, fail, store, timer, plugins) and returns 1: a
  * lua_CFunction for luaL_requiref. */
 int lbay_api_open(lua_State *L);
 
-/* lbay_fail_open registers the metatable of the errors lbay_fail raises (fail.c). */
+/* lbay_fail_open registers the metatables of the errors lbay_fail and plugbay.fail raise (fail.c). */
 void lbay_fail_open(lua_State *L);
 
 /* lbay_fail raises the error of plugbay.FN (fn: "store.get", "timer.set")
  * that ended with code: a table {code = "BAY_EPERM", message = "plugbay.FN:
  * e's message (BAY_EPERM)"} whose tostring is its message. Never returns. */
 int lbay_fail(lua_State *L, const char *fn, int code, const bay_error *e);
+
+/* lbay_api_fail is plugbay.fail(code, message): it raises an error, a table
+ * {code = N, message = message}, that ends the call with code N (a name such as
+ * "BAY_EINVAL" or a positive number given as code) and exactly message, unless
+ * the plugin's own pcall catches it. A Lua C function. */
+int lbay_api_fail(lua_State *L);
+
+/* lbay_failure_code returns the code of the value at idx when it is an error
+ * plugbay.fail raised, else 0. */
+int lbay_failure_code(lua_State *L, int idx);
 
 /* lbay_check_text returns argument idx, a string without NUL bytes (C sees it
  * up to the first one), or raises the argument error saying what is wrong. */

@@ -192,7 +192,7 @@ static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT, "plugbay",
     "The plugin API of plugbay's Python plugins: id, config, data_dir, log, call, the running call's cancelled, "
     "remaining_ms, context and call_name, settings and setting, the store, timers, managing plugins, and the "
-    "exceptions CallError, StoreError, TimerError, ManageError and PolicyError (docs/python-plugins.md).",
+    "fail(code, message), the exceptions Failure, CallError, StoreError, TimerError, ManageError and PolicyError (docs/python-plugins.md).",
     -1, methods, NULL, NULL, NULL, NULL,
 };
 
@@ -206,7 +206,8 @@ PyObject *pyb_api_init(void)
                                         NULL, NULL)
                                   : NULL;
     if (call_error == NULL || PyModule_AddObjectRef(module, "CallError", call_error) != 0 ||
-        pyb_storage_add(module, call_error) != 0 || pyb_manage_add(module, call_error) != 0)
+        pyb_storage_add(module, call_error) != 0 || pyb_manage_add(module, call_error) != 0 ||
+        pyb_failure_add(module) != 0)
         Py_CLEAR(module);
     Py_XDECREF(call_error);
     return module;
@@ -255,6 +256,7 @@ void pyb_api_stop(void)
     atomic_store(&api.live, false);
     pyb_storage_stop();
     pyb_manage_stop();
+    pyb_failure_stop();
     Py_CLEAR(api.stop);
     Py_CLEAR(api.call_error);
     Py_CLEAR(api.module);

@@ -146,12 +146,15 @@ void pyb_error_know(PyObject *stop, PyObject *refused)
     known.refused = refused;
 }
 
-/* classify returns the bay_errno an exception of type stands for. */
-static int classify(const bay_invocation *call, PyObject *type, PyObject *tb)
+/* classify returns the bay_errno an exception of type (value) stands for. */
+static int classify(const bay_invocation *call, PyObject *type, PyObject *value, PyObject *tb)
 {
     int stop = call ? bay_call_cancelled(call) : 0;
     if (stop || (call && known.stop && PyErr_GivenExceptionMatches(type, known.stop)))
         return stop ? stop : BAY_ECANCELED;
+    int chosen = pyb_failure_code(type, value);
+    if (chosen)
+        return chosen;
     if (PyErr_GivenExceptionMatches(type, PyExc_MemoryError) && pyb_memcap_hit())
         return BAY_ENOMEM;
     if (known.refused && PyErr_GivenExceptionMatches(type, known.refused))
@@ -185,6 +188,16 @@ static void headline(text *t, int code, PyObject *type, PyObject *value)
     PyErr_Clear();
 }
 
+/* failure_text adds str(value), the message of plugbay.fail. */
+static void failure_text(text *t, PyObject *value)
+{
+    PyObject *str = PyObject_Str(value), *keep = NULL;
+    add(t, "%s", str ? utf8(str, &keep) : "(str() of the exception failed)");
+    Py_XDECREF(keep);
+    Py_XDECREF(str);
+    PyErr_Clear();
+}
+
 int pyb_error_take(const bay_invocation *call, bay_error *err)
 {
     PyObject *type, *value, *tb;
@@ -194,10 +207,14 @@ int pyb_error_take(const bay_invocation *call, bay_error *err)
     PyErr_NormalizeException(&type, &value, &tb);
     frames fs;
     text t = {.used = 0};
-    int code = classify(call, type, tb);
+    int code = classify(call, type, value, tb);
     collect(tb, &fs);
-    headline(&t, code, type, value);
-    where(&t, &fs);
+    if (pyb_failure_code(type, value)) {
+        failure_text(&t, value); /* plugbay.fail: the plugin's message as it is */
+    } else {
+        headline(&t, code, type, value);
+        where(&t, &fs);
+    }
     bay_error_set(err, code, NULL, "%s", t.buf);
     if (err && t.used >= sizeof err->message)
         memcpy(err->message + sizeof err->message - 4, "...", 4);

@@ -173,9 +173,23 @@ void pyb_manage_stop(void);
  * main.py:12 in greet"); the bridge's and the library's frames are left out.
  * call is the call the code ran for (NULL outside calls): a stop reports its
  * cancel or deadline, and a TypeError raised before the function ran (wrong
- * arguments) is BAY_ETYPE. Other codes: BAY_ENOMEM for the memory cap,
+ * arguments) is BAY_ETYPE. Other codes: plugbay.fail's (with its message
+ * alone), BAY_ENOMEM for the memory cap,
  * BAY_EPERM for the policy, BAY_EPLUGIN. Leaves no exception set. */
 int pyb_error_take(const bay_invocation *call, bay_error *err);
+
+/* failure.c */
+
+/* pyb_failure_add adds plugbay.fail(code, message) and the exception it
+ * raises, plugbay.Failure, to module. Returns 0, or -1 with a Python exception set. */
+int pyb_failure_add(PyObject *module);
+
+/* pyb_failure_code returns the code a plugbay.Failure (type, value: a
+ * normalized exception) ends the call with, or 0 for any other exception. */
+int pyb_failure_code(PyObject *type, PyObject *value);
+
+/* pyb_failure_stop drops plugbay.Failure before the interpreter ends. */
+void pyb_failure_stop(void);
 
 /* pyb_error_know tells pyb_error_take the exception types it classifies:
  * stop, the plugbay module's stop of a cancelled call, and refused, the

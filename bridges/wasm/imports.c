@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "runtime.h"
+#include "value_convert.h"
 
 /* A log line or error message longer than this is cut. */
 #define TEXT_MAX 2000
@@ -169,15 +170,15 @@ uint32_t Z_plugbayZ_result(bay__wasm_host *h, uint32_t value, uint32_t value_len
         return BAY_ESTATE;
     bay__wasm_host_enter();
     bay_value *v = NULL;
-    char why[200];
-    int rc = bay_value_unpack(packed, value_len, &v, why, sizeof why);
+    bay_error why;
+    int rc = bay__value_unpack_as(packed, value_len, BAY_ETYPE, &v, &why); /* no plugbay value: as Lua's and Python's */
     bay_value_free(f->result);
     f->result = v;
     if (rc) {
         f->code = rc;
-        snprintf(f->message, sizeof f->message,
-                 "%s: plugbay.result was given %u bytes that are not one msgpack value: %s", bay_call_name(f->call),
-                 value_len, why);
+        snprintf(f->message, sizeof f->message, "%s: plugbay.result was given %u bytes that are %s: %.200s",
+                 bay_call_name(f->call), value_len,
+                 rc == BAY_ETYPE ? "a value that cannot cross a call" : "not one msgpack value", why.message);
     }
     bay__wasm_host_leave();
     return (uint32_t)rc;

@@ -59,6 +59,10 @@ const char *bay_strerror(int code);
  * for an unknown code. Static; never free it. */
 const char *bay_errname(int code);
 
+/* bay_errcode returns the code whose name is name ("BAY_ETIMEDOUT" gives
+ * BAY_ETIMEDOUT), or 0 when no code has that name (or name is NULL). */
+int bay_errcode(const char *name);
+
 #ifdef __cplusplus
 }
 #endif

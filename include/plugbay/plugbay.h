@@ -71,7 +71,9 @@ int bay_provide(bay_conn *c, const char *name, bay_kind kind, const char *const 
  * empty array) and waits for the result or the deadline. On success *result is
  * a new value the caller frees. For a handle it is the provider's result; for
  * an event, an array with one map per provider in load order: {"plugin": id,
- * "value": v} or {"plugin": id, "error": {"code": n, "name": s, "message": s}}. */
+ * "value": v} or {"plugin": id, "error": {"code": n, "name": s, "message": s}}.
+ * Args nesting arrays and maps deeper than 31 levels (args itself is the
+ * first) are refused with BAY_EINVAL before anything is sent. */
 int bay_call(bay_conn *c, const char *name, const bay_value *args, const bay_call_opts *opts,
              bay_value **result, bay_error *err);
 

@@ -642,6 +642,17 @@ Test(error, names_and_descriptions)
     cr_assert_str_eq(bay_errname(999), "BAY_E?");
 }
 
+Test(error, codes_by_name)
+{
+    for (int code = BAY_EINVAL; code <= BAY_ENOSPC; code++)
+        cr_assert_eq(bay_errcode(bay_errname(code)), code, "%s", bay_errname(code));
+    cr_assert_eq(bay_errcode("BAY_OK"), 0);
+    cr_assert_eq(bay_errcode("BAY_E?"), 0);
+    cr_assert_eq(bay_errcode("bay_einval"), 0, "names are matched exactly");
+    cr_assert_eq(bay_errcode(""), 0);
+    cr_assert_eq(bay_errcode(NULL), 0);
+}
+
 Test(error, set_fills_and_truncates)
 {
     bay_error e;
@@ -657,4 +668,34 @@ Test(error, set_fills_and_truncates)
     cr_assert_eq(strlen(e.plugin), sizeof e.plugin - 1);
     cr_assert_eq(strlen(e.message), sizeof e.message - 1);
     cr_assert_eq(bay_error_set(NULL, BAY_EIO, "p", "ignored"), BAY_EIO);
+}
+
+/* wrap puts v inside n arrays. */
+static bay_value *wrap(bay_value *v, int n)
+{
+    for (int i = 0; i < n; i++) {
+        bay_value *a = bay_array();
+        bay_array_push(a, v);
+        v = a;
+    }
+    return v;
+}
+
+Test(value, nests_deeper_counts_arrays_and_maps_from_the_value_itself)
+{
+    cr_assert_not(bay__value_nests_deeper(NULL, 0));
+    bay_value *scalar = bay_int(1);
+    cr_assert_not(bay__value_nests_deeper(scalar, 0), "a scalar is no level");
+    bay_value_free(scalar);
+    bay_value *m = bay_map();
+    bay_map_set(m, "k", wrap(bay_str("x"), 3));
+    bay_value *v = wrap(m, 2); /* [[{"k": [[["x"]]]}]]: 6 levels */
+    cr_assert_not(bay__value_nests_deeper(v, 6));
+    cr_assert(bay__value_nests_deeper(v, 5));
+    bay_value *wide = bay_array(); /* the deep item last: every item is looked at */
+    bay_array_push(wide, bay_array());
+    bay_array_push(wide, v);
+    cr_assert(bay__value_nests_deeper(wide, 6));
+    cr_assert_not(bay__value_nests_deeper(wide, 7));
+    bay_value_free(wide);
 }

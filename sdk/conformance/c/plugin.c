@@ -1,0 +1,40 @@
+/* sdk/conformance/c/plugin.c — conform/c: the conformance plugin in C (echo, fail, type), as sdk/conformance/cases.json calls it. */
+#include <stdint.h>
+
+#include <plugbay/plugin.h>
+
+/* conform_echo returns its first argument (nil without one) unchanged. */
+static int conform_echo(bay_invocation *call, const bay_value *args, bay_value **result)
+{
+    const bay_value *v = bay_array_get(args, 0);
+    *result = v ? bay_value_copy(v) : bay_nil();
+    return *result ? 0 : bay_call_error(call, BAY_ENOMEM, "conform.echo: no memory for a copy");
+}
+
+/* code_of turns conform.fail's first argument, a name ("BAY_EINVAL") or a number, into a code; 0 for neither. */
+static int64_t code_of(const bay_value *v)
+{
+    return bay_value_type(v) == BAY_INT ? bay_value_int(v) : bay_errcode(bay_value_str(v, NULL));
+}
+
+/* conform_fail(code, message) fails with code (a name or a number, returned as it is) and message. */
+static int conform_fail(bay_invocation *call, const bay_value *args, bay_value **result)
+{
+    const char *message;
+    if (bay_arg_str(call, args, 1, &message))
+        return BAY_ETYPE;
+    int64_t code = code_of(bay_array_get(args, 0));
+    if (code <= 0 || code > INT32_MAX)
+        return bay_call_error(call, BAY_EINVAL,
+                              "conform.fail: argument 1 must be a code's name (\"BAY_EINVAL\") or a positive number");
+    return bay_call_error(call, (int)code, "%s", message);
+}
+
+/* conform_type returns the name of its first argument's type as C sees it (bay_type_name). */
+static int conform_type(bay_invocation *call, const bay_value *args, bay_value **result)
+{
+    *result = bay_str(bay_type_name(bay_value_type(bay_array_get(args, 0))));
+    return *result ? 0 : bay_call_error(call, BAY_ENOMEM, "conform.type: no memory");
+}
+
+BAY_PLUGIN(NULL, NULL, {"conform_echo", conform_echo}, {"conform_fail", conform_fail}, {"conform_type", conform_type});

@@ -1,0 +1,30 @@
+-- sdk/conformance/lua/main.lua — conform/lua: the conformance plugin in Lua (echo, fail, type), as sdk/conformance/cases.json calls it.
+local M = {}
+
+-- conform.echo(v) returns v as Lua got it.
+function M.conform_echo(v)
+  return v
+end
+
+-- conform.fail(code, message) ends the call with code (a name or a number) and message.
+function M.conform_fail(code, message)
+  plugbay.fail(code, message)
+end
+
+-- conform.bad_key() returns a table with a key that is neither 1..n nor a string, which no value can hold.
+function M.conform_bad_key()
+  return {[true] = 1}
+end
+
+-- conform.type(v) names v's type as Lua sees it: math.type for numbers, the mark of a table, plugbay.null.
+function M.conform_type(v)
+  if v == plugbay.null then
+    return "plugbay.null"
+  end
+  if type(v) == "table" then
+    return "table (" .. tostring(getmetatable(v)) .. ")"
+  end
+  return math.type(v) or type(v)
+end
+
+return M

@@ -1,0 +1,26 @@
+"""sdk/conformance/python/main.py — conform/python: the conformance plugin in Python (echo, fail, type), as sdk/conformance/cases.json calls it."""
+import plugbay
+
+# The names conform.type gives, by the Python type a value arrives as.
+TYPE_NAMES = {type(None): "NoneType", bool: "bool", int: "int", float: "float", str: "str", bytes: "bytes",
+              list: "list", dict: "dict"}
+
+
+def conform_echo(v=None):
+    """conform.echo(v) returns v as Python got it."""
+    return v
+
+
+def conform_fail(code, message):
+    """conform.fail(code, message) ends the call with code (a name or a number) and message."""
+    plugbay.fail(code, message)
+
+
+def conform_bad_key():
+    """conform.bad_key() returns a dict with a key that is not a str, which no value can hold."""
+    return {1: 2}
+
+
+def conform_type(v=None):
+    """conform.type(v) names v's Python type."""
+    return TYPE_NAMES.get(type(v), "another type")

@@ -1,0 +1,113 @@
+/* sdk/conformance/wasm/plugin.c — conform/wasm: the conformance plugin in C compiled to WebAssembly with the SDK (echo, fail, type). */
+#include <string.h>
+
+#include "plugbay_wasm.h"
+
+/* The names of plugbay/error.h's codes, by code (error.h's functions are the host's, not a module's). */
+static const char *const code_names[] = {
+    "BAY_OK", "BAY_EINVAL", "BAY_ENOMEM", "BAY_EPROTO", "BAY_EVERSION", "BAY_ENOENT", "BAY_ENOPROVIDER",
+    "BAY_ETIMEDOUT", "BAY_ECANCELED", "BAY_ECRASHED", "BAY_EUNAVAIL", "BAY_EPLUGIN", "BAY_ECONN", "BAY_EMANIFEST",
+    "BAY_ESTATE", "BAY_EEXIST", "BAY_EPERM", "BAY_EBUSY", "BAY_ETYPE", "BAY_EIO", "BAY_EKIND", "BAY_EPENDING",
+    "BAY_ENOSPC",
+};
+
+/* copy reads one value from in and writes it to out through the SDK's typed
+ * readers and writers (not as raw bytes), so the echo is what the SDK makes of it. */
+static bool copy(bay_in *in, bay_out *out)
+{
+    bool b;
+    int64_t i;
+    double d;
+    const char *s;
+    const uint8_t *data;
+    uint32_t len, n;
+    switch (bay_in_type(in)) {
+    case BAY_MP_NIL: bay_out_nil(out); return bay_in_nil(in);
+    case BAY_MP_BOOL: return bay_in_bool(in, &b) && (bay_out_bool(out, b), true);
+    case BAY_MP_INT: return bay_in_int(in, &i) && (bay_out_int(out, i), true);
+    case BAY_MP_FLOAT: return bay_in_float(in, &d) && (bay_out_float(out, d), true);
+    case BAY_MP_STR: return bay_in_str(in, &s, &len) && (bay_out_str(out, s, len), true);
+    case BAY_MP_BIN: return bay_in_bin(in, &data, &len) && (bay_out_bin(out, data, len), true);
+    case BAY_MP_ARRAY:
+        if (!bay_in_array(in, &n))
+            return false;
+        bay_out_array(out, n);
+        for (uint32_t k = 0; k < n; k++)
+            if (!copy(in, out))
+                return false;
+        return true;
+    case BAY_MP_MAP:
+        if (!bay_in_map(in, &n))
+            return false;
+        bay_out_map(out, n);
+        for (uint32_t k = 0; k < 2 * n; k++)
+            if (!copy(in, out))
+                return false;
+        return true;
+    default: return false;
+    }
+}
+
+/* conform_echo returns its first argument unchanged. */
+static int conform_echo(bay_args *args, bay_out *result)
+{
+    bay_in v;
+    int rc = bay_arg_value(args, &v);
+    if (rc)
+        return rc;
+    return copy(&v, result) ? 0 : bay_fail(BAY_EPROTO, "conform.echo: argument 1 is not msgpack the SDK reads");
+}
+BAY_WASM_EXPORT(conform_echo)
+
+/* code_of reads conform.fail's first argument, a name ("BAY_EINVAL") or a number, into *code; false for neither. */
+static bool code_of(bay_args *args, int64_t *code)
+{
+    bay_in v;
+    const char *name;
+    uint32_t len;
+    if (bay_arg_value(args, &v))
+        return false;
+    if (bay_in_int(&v, code))
+        return true;
+    if (!bay_in_str(&v, &name, &len))
+        return false;
+    for (*code = 1; *code < (int64_t)(sizeof code_names / sizeof *code_names); ++*code)
+        if (strlen(code_names[*code]) == len && memcmp(code_names[*code], name, len) == 0)
+            return true;
+    return false;
+}
+
+/* conform_fail(code, message) fails with code (a name or a number, returned as it is) and message. */
+static int conform_fail(bay_args *args, bay_out *result)
+{
+    int64_t code;
+    if (!code_of(args, &code) || code <= 0 || code > INT32_MAX)
+        return bay_fail(BAY_EINVAL,
+                        "conform.fail: argument 1 must be a code's name (\"BAY_EINVAL\") or a positive number");
+    const char *message;
+    uint32_t len;
+    int rc = bay_arg_str(args, &message, &len);
+    return rc ? rc : bay_fail((int)code, "%.*s", (int)len, message);
+}
+BAY_WASM_EXPORT(conform_fail)
+
+/* conform_bad_key returns the map {1: 2}, whose key is not a string, which no value can hold. */
+static int conform_bad_key(bay_args *args, bay_out *result)
+{
+    bay_out_map(result, 1);
+    bay_out_int(result, 1);
+    bay_out_int(result, 2);
+    return 0;
+}
+BAY_WASM_EXPORT(conform_bad_key)
+
+/* conform_type returns the name of its first argument's msgpack type as the SDK's reader sees it. */
+static int conform_type(bay_args *args, bay_out *result)
+{
+    bay_in v;
+    int rc = bay_arg_value(args, &v);
+    if (rc == 0)
+        bay_out_cstr(result, bay_mp_type_name(bay_in_type(&v)));
+    return rc;
+}
+BAY_WASM_EXPORT(conform_type)
