@@ -49,7 +49,7 @@ static void nap(void)
     nanosleep(&(struct timespec){0, POLL_MS * 1000000L}, NULL);
 }
 
-int private_plugin_id(const char *dir, char *id, size_t len, bay_error *err)
+int private_plugin_id(const char *dir, char *id, size_t len, char lang[PRIVATE_LANG_MAX], bay_error *err)
 {
     char manifest[PATH_MAX + 16], folder[PATH_MAX];
     snprintf(manifest, sizeof manifest, "%s/plugin.json", dir);
@@ -62,6 +62,8 @@ int private_plugin_id(const char *dir, char *id, size_t len, bay_error *err)
         return rc;
     snprintf(folder, sizeof folder, "%s", dir);
     snprintf(id, len, "%s", m->id ? m->id : basename(folder));
+    if (lang) /* a library binding is a "c" plugin without an entry */
+        snprintf(lang, PRIVATE_LANG_MAX, "%s", m->library ? "ffi" : m->language);
     bay__manifest_free(m);
     return bay__plugin_id_valid(id) ? 0 : bay_error_set(err, BAY_EMANIFEST, NULL, "%s: its plugin.json has no \"id\" "
                                                         "and its folder's name is no plugin id: add \"id\"", dir);
@@ -225,7 +227,7 @@ int private_open(private_broker *pb, const kit_paths *k, const char *dir, const 
     int rc = 0;
     for (size_t i = 0; rc == 0 && i <= nwith; i++) {
         dirs[i] = i < nwith ? with[i] : dir;
-        if ((rc = private_plugin_id(dirs[i], ids[i], sizeof ids[i], err)) == 0)
+        if ((rc = private_plugin_id(dirs[i], ids[i], sizeof ids[i], NULL, err)) == 0)
             rc = kit_make(k, dirs[i], err);
     }
     if (rc == 0)

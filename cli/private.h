@@ -21,10 +21,15 @@ typedef struct private_broker {
     bay_conn *conn;          /* NULL until it answered */
 } private_broker;
 
+/* The longest language name private_plugin_id writes, with its NUL. */
+#define PRIVATE_LANG_MAX 8
+
 /* private_plugin_id reads the plugin folder dir's plugin.json (checked as
  * plugbayd checks it) and writes its id (its "id" field, else the folder's
- * name) to id (len bytes). Returns 0, or the manifest's code with err set. */
-int private_plugin_id(const char *dir, char *id, size_t len, bay_error *err);
+ * name) to id (len bytes) and, when lang is not NULL, its language to lang:
+ * "c", "ffi" (a library binding), "lua", "python" or "wasm". Returns 0, or
+ * the manifest's code with err set. */
+int private_plugin_id(const char *dir, char *id, size_t len, char lang[PRIVATE_LANG_MAX], bay_error *err);
 
 /* private_place copies the plugin folder dir to PLUGINS/id (files replaced
  * by a rename each, so that a running worker keeps its own; hidden names and

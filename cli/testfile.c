@@ -54,7 +54,8 @@ static int hex_value(const json_t *j, const char *key, const char *field, const 
     return *out ? 0 : bay__value_nomem(err);
 }
 
-/* float_value reads a "$float": "nan", "inf", "-inf", "-0.0" or a number, always a float. */
+/* float_value reads a "$float": "nan", "inf", "-inf", "-0.0", a number or a number written as a string ("1",
+ * "5e-324"), always a float. */
 static int float_value(const json_t *j, const char *field, const place *at, bay_value **out, bay_error *err)
 {
     const char *s = json_string_value(j);
@@ -63,9 +64,12 @@ static int float_value(const json_t *j, const char *field, const place *at, bay_
     for (size_t i = 0; s && i < sizeof named / sizeof *named; i++)
         if (strcmp(s, named[i].name) == 0)
             return (*out = bay_float(named[i].d)) ? 0 : bay__value_nomem(err);
-    if (!json_is_number(j))
-        return bad(at, err, "field \"%s\": $float needs a number or one of \"nan\", \"inf\", \"-inf\", \"-0.0\"", field);
-    return (*out = bay_float(json_number_value(j))) ? 0 : bay__value_nomem(err);
+    char *end = NULL;
+    double d = s ? strtod(s, &end) : json_number_value(j);
+    if (s ? end == s || *end || !isfinite(d) : !json_is_number(j))
+        return bad(at, err, "field \"%s\": $float needs a number (or one in a string, like \"1\") or one of \"nan\", "
+                   "\"inf\", \"-inf\", \"-0.0\"", field);
+    return (*out = bay_float(d)) ? 0 : bay__value_nomem(err);
 }
 
 /* map_value reads the members of the object j, each a value, into a map. */
@@ -119,17 +123,15 @@ static int value_of(const json_t *j, const char *field, const place *at, bay_val
     return bay__value_settle(array, rc, out);
 }
 
-/* error_code returns the code named name ("BAY_ETYPE"), or 0 when none is. */
-static int error_code(const char *name)
-{
-    for (int code = 1; code < 256 && name; code++)
-        if (strcmp(bay_errname(code), name) == 0)
-            return code;
-    return 0;
-}
-
 /* A case's fields. */
-static const char *const case_fields[] = {"name", "call", "emit", "args", "expect", "error", "message", "timeout_ms"};
+static const char *const case_fields[] = {"name",    "call",       "emit",
+                                          "args",    "expect",     "error",
+                                          "message", "timeout_ms", "expect_by_language",
+                                          "error_by_language"};
+
+/* The languages whose plugins a case may expect other results of (plugbay new's). */
+static const char *const languages[] = {"c", "ffi", "lua", "python", "wasm"};
+#define NLANGUAGES (sizeof languages / sizeof *languages)
 
 /* known_fields refuses a field of the object j that is not among fields. */
 static int known_fields(const json_t *j, const char *const *fields, size_t n, const place *at, bay_error *err)
@@ -142,7 +144,9 @@ static int known_fields(const json_t *j, const char *const *fields, size_t n, co
             i++;
         if (i == n)
             return bad(at, err, "unknown field \"%s\"; a %s has %s", key, at->n ? "case" : "test file",
-                       at->n ? "name, call or emit, args, expect, error, message and timeout_ms" : "timeout_ms and cases");
+                       at->n ? "name, call or emit, args, expect, error, message, timeout_ms, expect_by_language and "
+                               "error_by_language"
+                             : "timeout_ms and cases");
     }
     return 0;
 }
@@ -178,7 +182,7 @@ static int shape(const json_t *j, const place *at, bay_error *err)
         return bad(at, err, "a case has \"expect\" (a result) or \"error\" (a failure), not both");
     if (error && emit)
         return bad(at, err, "an \"emit\" case has no \"error\": it passes when every provider took the event");
-    if (error && !error_code(json_string_value(error)))
+    if (error && !bay_errcode(json_string_value(error)))
         return bad(at, err, "field \"error\" must be the name of an error of include/plugbay/error.h, like "
                    "\"BAY_ETYPE\"");
     if (message && !error)
@@ -188,39 +192,113 @@ static int shape(const json_t *j, const place *at, bay_error *err)
     return 0;
 }
 
-/* read_case reads the case j into c (c->timeout_ms holding the file's default). */
-static int read_case(const json_t *j, place *at, test_case *c, bay_error *err)
+/* by_language checks the case's field (expect_by_language or error_by_language): an object whose keys are
+ * languages, for error_by_language each value {"error": NAME, "message": TEXT} with message optional. */
+static int by_language(const json_t *j, const char *field, const place *at, bay_error *err)
 {
-    if (!json_is_object(j))
-        return bad(at, err, "a case must be an object like {\"name\": ..., \"call\": ..., \"args\": [...], "
-                   "\"expect\": ...}");
-    at->name = json_string_value(json_object_get(j, "name"));
-    int rc = known_fields(j, case_fields, sizeof case_fields / sizeof *case_fields, at, err);
+    const json_t *by = json_object_get(j, field), *v;
+    const char *lang;
+    if (by == NULL)
+        return 0;
+    if (!json_is_object(by))
+        return bad(at, err, "field \"%s\" must be an object of languages (c, ffi, lua, python, wasm)", field);
+    json_object_foreach((json_t *)by, lang, v) {
+        size_t i = 0;
+        while (i < NLANGUAGES && strcmp(lang, languages[i]) != 0)
+            i++;
+        if (i == NLANGUAGES)
+            return bad(at, err, "field \"%s\": unknown language \"%s\" (c, ffi, lua, python or wasm)", field, lang);
+        size_t fields = json_object_size(v) - (json_object_get(v, "message") != NULL);
+        if (strcmp(field, "error_by_language") == 0 && (!json_is_object(v) || !json_object_get(v, "error") || fields != 1))
+            return bad(at, err, "field \"%s\": %s's must be {\"error\": NAME} or {\"error\": NAME, \"message\": "
+                       "TEXT}", field, lang);
+    }
+    return 0;
+}
+
+/* for_language makes *view, a new copy of case j as it reads for a plugin in lang: its
+ * expect_by_language[lang] or error_by_language[lang] in place of its own expect, or error and message. */
+static int for_language(const json_t *j, const char *lang, const place *at, json_t **view, bay_error *err)
+{
+    *view = NULL;
+    int rc = by_language(j, "expect_by_language", at, err);
     if (rc == 0)
-        rc = shape(j, at, err);
-    if (rc == 0)
-        rc = timeout(j, at, &c->timeout_ms, err);
+        rc = by_language(j, "error_by_language", at, err);
+    if (rc == 0 && (*view = json_copy((json_t *)j)) == NULL)
+        rc = bay__value_nomem(err);
     if (rc)
         return rc;
+    json_t *expect = json_object_get(json_object_get(j, "expect_by_language"), lang),
+           *error = json_object_get(json_object_get(j, "error_by_language"), lang);
+    if (expect && error)
+        return bad(at, err, "language %s has both an \"expect_by_language\" and an \"error_by_language\"", lang);
+    if (expect || error) {
+        json_object_del(*view, "expect");
+        json_object_del(*view, "error");
+        json_object_del(*view, "message");
+    }
+    if (expect)
+        json_object_set(*view, "expect", expect);
+    if (error)
+        json_object_update(*view, error);
+    json_object_del(*view, "expect_by_language");
+    json_object_del(*view, "error_by_language");
+    return 0;
+}
+
+/* variants checks the case j as each language reads it. */
+static int variants(const json_t *j, const place *at, bay_error *err)
+{
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < NLANGUAGES; i++) {
+        json_t *view;
+        if ((rc = for_language(j, languages[i], at, &view, err)) == 0)
+            rc = shape(view, at, err);
+        json_decref(view);
+    }
+    return rc;
+}
+
+/* read_case reads the case j into c (c->timeout_ms holding the file's default) as a plugin in lang reads it. */
+static int read_case(const json_t *case_j, const char *lang, place *at, test_case *c, bay_error *err)
+{
+    if (!json_is_object(case_j))
+        return bad(at, err, "a case must be an object like {\"name\": ..., \"call\": ..., \"args\": [...], "
+                   "\"expect\": ...}");
+    at->name = json_string_value(json_object_get(case_j, "name"));
+    json_t *j = NULL;
+    int rc = known_fields(case_j, case_fields, sizeof case_fields / sizeof *case_fields, at, err);
+    if (rc == 0)
+        rc = variants(case_j, at, err);
+    if (rc == 0)
+        rc = for_language(case_j, lang, at, &j, err);
+    if (rc == 0)
+        rc = timeout(j, at, &c->timeout_ms, err);
+    if (rc) {
+        json_decref(j);
+        return rc;
+    }
     const json_t *call = json_object_get(j, "call"), *args = json_object_get(j, "args"),
                  *expect = json_object_get(j, "expect"), *message = json_object_get(j, "message");
     c->emit = call == NULL;
     c->name = strdup(at->name);
     c->point = strdup(json_string_value(call ? call : json_object_get(j, "emit")));
     c->message = message ? strdup(json_string_value(message)) : NULL;
-    c->error = error_code(json_string_value(json_object_get(j, "error")));
+    c->error = bay_errcode(json_string_value(json_object_get(j, "error")));
     if (!c->name || !c->point || (message && !c->message))
-        return bay__value_nomem(err);
-    rc = args ? value_of(args, "args", at, &c->args, err) : (c->args = bay_array()) ? 0 : bay__value_nomem(err);
+        rc = bay__value_nomem(err);
+    if (rc == 0)
+        rc = args ? value_of(args, "args", at, &c->args, err) : (c->args = bay_array()) ? 0 : bay__value_nomem(err);
     if (rc == 0 && expect)
         rc = value_of(expect, "expect", at, &c->expect, err);
     if (rc == 0 && c->emit && c->expect && bay_value_type(c->expect) != BAY_ARRAY)
         rc = bad(at, err, "an \"emit\" case expects an array: each provider's result, in load order");
+    json_decref(j);
     return rc;
 }
 
 /* read_cases reads the test file's document root into t. */
-static int read_cases(const json_t *root, place *at, test_file *t, bay_error *err)
+static int read_cases(const json_t *root, const char *lang, place *at, test_file *t, bay_error *err)
 {
     static const char *const fields[] = {"timeout_ms", "cases"};
     const json_t *cases = json_object_get(root, "cases");
@@ -237,12 +315,12 @@ static int read_cases(const json_t *root, place *at, test_file *t, bay_error *er
     for (size_t i = 0; rc == 0 && i < json_array_size(cases); i++) {
         *at = (place){at->path, i + 1, NULL};
         t->cases[t->ncases].timeout_ms = ms;
-        rc = read_case(json_array_get(cases, i), at, &t->cases[t->ncases++], err);
+        rc = read_case(json_array_get(cases, i), lang, at, &t->cases[t->ncases++], err);
     }
     return rc;
 }
 
-int testfile_read(const char *path, test_file *t, bay_error *err)
+int testfile_read(const char *path, const char *lang, test_file *t, bay_error *err)
 {
     memset(t, 0, sizeof *t);
     json_error_t jerr;
@@ -253,7 +331,7 @@ int testfile_read(const char *path, test_file *t, bay_error *err)
         return bay_error_set(err, BAY_EINVAL, NULL, "%s: line %d column %d: %s", path, jerr.line, jerr.column,
                              jerr.text);
     place at = {path, 0, NULL};
-    int rc = read_cases(root, &at, t, err);
+    int rc = read_cases(root, lang, &at, t, err);
     json_decref(root);
     if (rc)
         testfile_free(t);

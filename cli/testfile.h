@@ -26,11 +26,13 @@ typedef struct test_file {
 } test_file;
 
 /* testfile_read reads and checks the test file at path (docs/sdk.md has the
- * format) into *t, which the caller frees with testfile_free. Returns 0, or
- * BAY_EINVAL (BAY_EIO when unreadable) with err naming the file and, for a
- * syntax error, its line and column, else the case (from 1) and what is
- * wrong with it. */
-int testfile_read(const char *path, test_file *t, bay_error *err);
+ * format) into *t, which the caller frees with testfile_free, as a plugin in
+ * language lang ("c", "ffi", "lua", "python", "wasm") reads it: a case's
+ * expect_by_language or error_by_language for lang in place of its own
+ * result. Returns 0, or BAY_EINVAL (BAY_EIO when unreadable) with err naming
+ * the file and, for a syntax error, its line and column, else the case (from
+ * 1) and what is wrong with it. */
+int testfile_read(const char *path, const char *lang, test_file *t, bay_error *err);
 
 /* testfile_free frees what testfile_read allocated in t. */
 void testfile_free(test_file *t);

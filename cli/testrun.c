@@ -5,6 +5,9 @@
 #include <string.h>
 #include <time.h>
 
+/* The most of a value a failure shows (a 10,000-item array would bury the report). */
+#define SHOWN_MAX 400
+
 /* How long a failed case waits for its log lines, which travel apart from the answer. */
 #define LOG_WAIT_MS 300
 
@@ -45,6 +48,25 @@ static bool passed(const test_case *c, const outcome *o)
     return ok;
 }
 
+/* print_cut writes v as testfile_print does, cut after SHOWN_MAX bytes, saying how long it was. */
+static void print_cut(FILE *f, const bay_value *v)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&text, &len);
+    if (m == NULL) {
+        testfile_print(f, v);
+        return;
+    }
+    testfile_print(m, v);
+    fclose(m);
+    if (len > SHOWN_MAX)
+        fprintf(f, "%.*s... (%zu bytes in all)", SHOWN_MAX, text, len);
+    else
+        fputs(text, f);
+    free(text);
+}
+
 /* print_expected says what the case c expects. */
 static void print_expected(FILE *f, const test_case *c)
 {
@@ -54,7 +76,7 @@ static void print_expected(FILE *f, const test_case *c)
                 c->message ? c->message : "", c->message ? "\" in its message" : "");
     else if (c->expect) {
         fputs(c->emit ? "every provider to take it, their results " : "", f);
-        testfile_print(f, c->expect);
+        print_cut(f, c->expect);
         fputc('\n', f);
     } else
         fputs(c->emit ? "every provider to take it without error\n" : "no error\n", f);
@@ -64,14 +86,14 @@ static void print_expected(FILE *f, const test_case *c)
 static void report(private_broker *pb, const char *id, const test_case *c, const outcome *o, int64_t mark)
 {
     printf("FAIL %s\n     %s     %s ", c->name, c->emit ? "emit" : "call", c->point);
-    testfile_print(stdout, c->args);
+    print_cut(stdout, c->args);
     putchar('\n');
     print_expected(stdout, c);
     fputs("     got      ", stdout);
     if (o->rc) {
         printf("error %s: %s%s%s\n", bay_errname(o->rc), o->err.plugin, o->err.plugin[0] ? ": " : "", o->err.message);
     } else {
-        testfile_print(stdout, o->result);
+        print_cut(stdout, o->result);
         putchar('\n');
     }
     for (int waited = 0; waited < LOG_WAIT_MS && private_log_mark(pb, id) <= mark; waited += 50)
@@ -81,14 +103,14 @@ static void report(private_broker *pb, const char *id, const test_case *c, const
         fputs("       (none)\n", stdout);
 }
 
-size_t testrun(private_broker *pb, const char *id, const test_file *t)
+size_t testrun(private_broker *pb, const char *id, const char *context, const test_file *t)
 {
     size_t failed = 0, ran = 0;
     for (size_t i = 0; i < t->ncases && !private_interrupted(); i++, ran++) {
         const test_case *c = &t->cases[i];
         int64_t mark = private_log_mark(pb, id);
         outcome o = {0};
-        bay_call_opts opts = {.timeout_ms = c->timeout_ms};
+        bay_call_opts opts = {.timeout_ms = c->timeout_ms, .context = context};
         o.rc = bay_call(pb->conn, c->point, c->args, &opts, &o.result, &o.err);
         if (private_interrupted()) { /* the call was cut short: it did not run to its end */
             bay_value_free(o.result);

@@ -9,17 +9,24 @@
 
 #include "testfile.h"
 
-/* read_text writes text to a temporary file and reads it as a test file: its code, t and err filled. */
-static int read_text(const char *text, test_file *t, bay_error *err)
+/* read_as writes text to a temporary file and reads it as a test file for a plugin in lang: its code, t and err
+ * filled. */
+static int read_as(const char *text, const char *lang, test_file *t, bay_error *err)
 {
     char path[] = "/tmp/plugbay-testfile-XXXXXX";
     int fd = mkstemp(path);
     cr_assert(fd >= 0);
     cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
     close(fd);
-    int rc = testfile_read(path, t, err);
+    int rc = testfile_read(path, lang, t, err);
     unlink(path);
     return rc;
+}
+
+/* read_text reads text as read_as does for a C plugin. */
+static int read_text(const char *text, test_file *t, bay_error *err)
+{
+    return read_as(text, "c", t, err);
 }
 
 /* refused asserts that text is refused with a message holding why. */
@@ -94,6 +101,10 @@ Test(testfile, malformed_files_and_cases_are_refused_with_the_case_and_the_reaso
     refused("{\"cases\": [{\"name\": \"a\", \"call\": \"x\", \"args\": [{\"$str\": \"zz\"}]}]}", "$str needs a string of hex");
     refused("{\"cases\": [{\"name\": \"a\", \"call\": \"x\", \"expect\": {\"$float\": \"big\"}}]}",
             "field \"expect\": $float needs a number");
+    refused("{\"cases\": [{\"name\": \"a\", \"call\": \"x\", \"expect\": {\"$float\": \"1e999\"}}]}",
+            "field \"expect\": $float needs a number");
+    refused("{\"cases\": [{\"name\": \"a\", \"call\": \"x\", \"expect\": {\"$float\": \"2x\"}}]}",
+            "field \"expect\": $float needs a number");
     refused("{\"cases\": [{\"name\": \"ok\", \"call\": \"x\"}, {\"name\": \"a\", \"call\": \"x\", \"timeout_ms\": \"1\"}]}",
             "case 2 (\"a\"): field \"timeout_ms\"");
 }
@@ -141,4 +152,56 @@ Test(testfile, printed_values_read_back_the_same)
     free(again);
     testfile_free(&t);
     testfile_free(&back);
+}
+
+/* A case that another language answers otherwise. */
+#define VARIED "{\"cases\": [{\"name\": \"v\", \"call\": \"x.y\", \"args\": [1], \"expect\": 1, " \
+               "\"expect_by_language\": {\"lua\": 1.5}, " \
+               "\"error_by_language\": {\"ffi\": {\"error\": \"BAY_ETYPE\", \"message\": \"int64\"}}}]}"
+
+Test(testfile, a_case_reads_as_the_plugins_language_has_it)
+{
+    test_file t;
+    bay_error err;
+    cr_assert_eq(read_as(VARIED, "c", &t, &err), 0, "%s", err.message);
+    cr_assert_eq(bay_value_int(t.cases[0].expect), 1);
+    cr_assert_eq(t.cases[0].error, 0);
+    testfile_free(&t);
+    cr_assert_eq(read_as(VARIED, "lua", &t, &err), 0, "%s", err.message);
+    cr_assert_eq(bay_value_type(t.cases[0].expect), BAY_FLOAT);
+    cr_assert_float_eq(bay_value_float(t.cases[0].expect), 1.5, 1e-9);
+    testfile_free(&t);
+    cr_assert_eq(read_as(VARIED, "ffi", &t, &err), 0, "%s", err.message);
+    cr_assert_null(t.cases[0].expect);
+    cr_assert_eq(t.cases[0].error, BAY_ETYPE);
+    cr_assert_str_eq(t.cases[0].message, "int64");
+    testfile_free(&t);
+}
+
+Test(testfile, a_variation_by_language_that_is_malformed_is_refused)
+{
+    refused("{\"cases\": [{\"name\": \"v\", \"call\": \"x.y\", \"expect\": 1, \"expect_by_language\": {\"cobol\": 2}}]}",
+            "unknown language \"cobol\"");
+    refused("{\"cases\": [{\"name\": \"v\", \"call\": \"x.y\", \"expect\": 1, \"expect_by_language\": [2]}]}",
+            "must be an object of languages");
+    refused("{\"cases\": [{\"name\": \"v\", \"call\": \"x.y\", \"error_by_language\": {\"lua\": \"BAY_ETYPE\"}}]}",
+            "lua's must be {\"error\": NAME}");
+    refused("{\"cases\": [{\"name\": \"v\", \"call\": \"x.y\", \"error_by_language\": {\"lua\": {\"error\": \"NOPE\"}}}]}",
+            "field \"error\" must be the name of an error");
+    refused("{\"cases\": [{\"name\": \"v\", \"call\": \"x.y\", \"expect_by_language\": {\"lua\": 1}, "
+            "\"error_by_language\": {\"lua\": {\"error\": \"BAY_ETYPE\"}}}]}",
+            "language lua has both");
+}
+
+Test(testfile, a_float_written_as_a_string_reads_as_that_float)
+{
+    test_file t;
+    bay_error err;
+    cr_assert_eq(read_text("{\"cases\": [{\"name\": \"a\", \"call\": \"x\", \"args\": [{\"$float\": \"1\"}, "
+                           "{\"$float\": \"5e-324\"}]}]}", &t, &err), 0, "%s", err.message);
+    const bay_value *a = t.cases[0].args;
+    cr_assert_eq(bay_value_type(bay_array_get(a, 0)), BAY_FLOAT);
+    cr_assert_eq(bay_value_float(bay_array_get(a, 0)), 1.0);
+    cr_assert_eq(bay_value_float(bay_array_get(a, 1)), 5e-324);
+    testfile_free(&t);
 }
