@@ -37,6 +37,9 @@ size_t bay_value_len(const bay_value *v);
 const bay_value *bay_array_get(const bay_value *array, size_t i);
 const char *bay_map_entry(const bay_value *map, size_t i, const bay_value **val);
 
+enum bay_errno { BAY_OK, BAY_EINVAL, BAY_ENOMEM, BAY_EPROTO, BAY_EVERSION, BAY_ENOENT, BAY_ENOPROVIDER, BAY_ETIMEDOUT,
+                 BAY_ECANCELED, BAY_ECRASHED, BAY_EUNAVAIL, BAY_EPLUGIN, BAY_ECONN, BAY_EMANIFEST, BAY_ESTATE,
+                 BAY_EEXIST, BAY_EPERM, BAY_EBUSY, BAY_ETYPE, BAY_EIO, BAY_EKIND, BAY_EPENDING, BAY_ENOSPC, ... };
 typedef struct bay_error { int code; char plugin[128]; char message[512]; } bay_error;
 int bay_error_set(bay_error *err, int code, const char *plugin, const char *fmt, ...);
 const char *bay_strerror(int code);

@@ -65,21 +65,40 @@ class _Provider:
     def serve(self, args: Any, result: Any, err: Any) -> int:
         self.conn._dispatch_thread = threading.get_ident()
         try:
-            out = to_bay(self.fn(*from_bay(args)), "result")
-        except Error as e:
-            return lib.bay_error_set(err, e.errno if e.errno > 0 else lib.BAY_EPLUGIN, ffi.NULL, b"%s",
-                                     ffi.new("char[]", e.message.encode("utf-8", "replace")))
-        except BaseException as e:  # the caller gets it; nothing else can
-            text = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
-            return lib.bay_error_set(err, lib.BAY_EPLUGIN, ffi.NULL, b"%s",
-                                     ffi.new("char[]", text.encode("utf-8", "replace")))
-        result[0] = out
+            value = self.fn(*from_bay(args))
+        except Error as e:  # a plugbay.Error raised on purpose keeps its code
+            return _fail(err, e.errno if e.errno > 0 else lib.BAY_EPLUGIN, e.message)
+        except BaseException as e:  # the caller gets it; nobody else could
+            return _fail(err, lib.BAY_EPLUGIN, f"{type(e).__name__}: {e}{_where(e)}" if str(e) else
+                         f"{type(e).__name__}{_where(e)}")
+        try:
+            result[0] = to_bay(value, "result")
+        except (TypeError, ValueError, MemoryError) as e:
+            return _fail(err, lib.BAY_ETYPE, f"{self.name} returned a value plugbay cannot carry: {e}")
         return 0
+
+
+def _fail(err: Any, code: int, message: str) -> int:
+    """_fail fills a handler's bay_error with code and message (cut to fit) and returns code."""
+    return lib.bay_error_set(err, code, ffi.NULL, b"%s", ffi.new("char[]", message.encode("utf-8", "replace")))
+
+
+def _where(e: BaseException) -> str:
+    """_where says where in Python e was raised: " (at FILE:LINE in FUNCTION)"."""
+    frames = traceback.extract_tb(e.__traceback__)
+    if len(frames) < 2:  # only serve's own frame: fn itself was not called (a wrong number of arguments)
+        return ""
+    f = frames[-1]
+    return f" (at {f.filename.rsplit('/', 1)[-1]}:{f.lineno} in {f.name})"
 
 
 @ffi.def_extern()
 def _bay_py_handler(args: Any, result: Any, err: Any, user: Any) -> int:
-    return ffi.from_handle(user).serve(args, result, err)
+    try:
+        return ffi.from_handle(user).serve(args, result, err)
+    except BaseException as e:  # a failure of serve itself (out of memory, ...): still an answer
+        traceback.print_exc()
+        return _fail(err, lib.BAY_EPLUGIN, f"the Python provider failed: {type(e).__name__}: {e}")
 
 
 @ffi.def_extern()

@@ -20,7 +20,7 @@ BUILD = Path(os.environ.get("PLUGBAY_BUILD_DIR") or SOURCE / "build").resolve()
 WAIT_S = 20.0
 
 # The plugins every suite gets: the examples in C, Lua and Python, and the test plugins the tests use.
-PLUGINS = ["example/hello", "example/lua-hello", "example/py-hello", "test/slow", "lua/basic"]
+PLUGINS = ["example/hello", "example/lua-hello", "example/py-hello", "test/slow", "lua/basic", "python/escapes"]
 
 
 def wait_until(cond: Callable[[], object], what: str, timeout: float = WAIT_S) -> object:
