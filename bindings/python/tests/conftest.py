@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Iterator, List
+from typing import Callable, Dict, Iterator, List
 
 import pytest
 
@@ -36,6 +36,15 @@ def wait_until(cond: Callable[[], object], what: str, timeout: float = WAIT_S) -
         time.sleep(0.01)
 
 
+def _broker_env() -> Dict[str, str]:
+    """plugbayd's environment: ours, with the sanitizer options run-tests changed for Python given back."""
+    env = dict(os.environ)
+    if "PLUGBAY_TEST_ASAN_OPTIONS" in env:
+        env["ASAN_OPTIONS"] = env.pop("PLUGBAY_TEST_ASAN_OPTIONS")
+        env.pop("LD_PRELOAD", None)
+    return env
+
+
 class Broker:
     """A plugbayd of the tests' own: url, the folders, the log, and helpers."""
 
@@ -53,7 +62,7 @@ class Broker:
         self.proc = subprocess.Popen([str(BUILD / "bin" / "plugbayd"), "--plugins", str(self.plugins),
                                       "--state", str(self.state), "--log", str(self.log), "--heartbeat-ms", "500",
                                       "--hang-grace-ms", "1000", "--exit-with-parent", "--start-timeout-ms",
-                                      "60000", "--autoinstall"])
+                                      "60000", "--autoinstall"], env=_broker_env())
         wait_until(self._answers, f"plugbayd at {self.url} answering (log {self.log})")
         with self.connect("wait") as c:
             for id in ids:

@@ -6,7 +6,13 @@ import threading
 import pytest
 
 import plugbay
-from conftest import BUILD, wait_until
+from conftest import BUILD, _broker_env, wait_until
+
+
+def cli(broker, *args):
+    """cli runs build/bin/plugbay against the tests' plugbayd."""
+    return subprocess.run([str(BUILD / "bin" / "plugbay"), "--broker", broker.url, *args], capture_output=True,
+                          text=True, timeout=30, env=_broker_env())
 
 
 @pytest.fixture
@@ -30,8 +36,7 @@ def test_a_python_provider_runs_on_another_thread_than_the_callers(provider, con
 
 def test_a_python_provider_is_called_by_the_cli(broker, provider):
     provider.provide("py.cli", lambda name: f"hi {name} from Python")
-    out = subprocess.run([str(BUILD / "bin" / "plugbay"), "--broker", broker.url, "call", "py.cli", '["cli"]'],
-                         capture_output=True, text=True, timeout=30)
+    out = cli(broker, "call", "py.cli", '["cli"]')
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == "hi cli from Python"
 
@@ -55,8 +60,7 @@ def test_an_exception_in_the_provider_is_a_plugin_error_with_its_type_and_messag
 
 def test_an_exception_reaches_the_cli_with_its_message(broker, provider):
     provider.provide("py.cli_fails", lambda: 1 / 0)
-    out = subprocess.run([str(BUILD / "bin" / "plugbay"), "--broker", broker.url, "call", "py.cli_fails", "[]"],
-                         capture_output=True, text=True, timeout=30)
+    out = cli(broker, "call", "py.cli_fails", "[]")
     assert out.returncode == 1
     assert "host:pyprov: ZeroDivisionError: division by zero" in out.stderr and "BAY_EPLUGIN" in out.stderr
 
