@@ -4,8 +4,7 @@ import atexit
 import sys
 import threading
 import traceback
-import weakref
-from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Set, Tuple
 
 from . import _errors
 from ._errors import Error
@@ -13,7 +12,7 @@ from ._native import ffi, lib
 from ._values import Value, args_to_bay, from_bay, take, to_bay
 
 _KINDS = {"handle": lib.BAY_HANDLE, "event": lib.BAY_EVENT}
-_open: "weakref.WeakSet[Connection]" = weakref.WeakSet()
+_open: "Set[Connection]" = set()  # open connections live until closed: their providers may serve on
 
 
 class Notice(NamedTuple):

@@ -4,6 +4,9 @@ from typing import Any, Dict, Set
 from ._native import ffi, lib
 
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+# How deep arguments may nest, the argument array counting as one: a frame holds them one level down, and
+# plugbay's msgpack decoder stops at 32 (include/plugbay/value.h, bay_value_unpack).
+MAX_DEPTH = 31
 
 Value = Any  # None | bool | int | float | str | bytes | list | tuple | dict[str, Value]
 
@@ -51,6 +54,8 @@ def _to_bay(obj: Any, path: str, seen: Set[int]) -> Any:
     if isinstance(obj, (list, tuple, dict)):
         if id(obj) in seen:
             raise ValueError(f"{path}: a cycle (this {type(obj).__name__} contains itself) cannot cross to plugbay")
+        if len(seen) >= MAX_DEPTH:
+            raise ValueError(f"{path}: nested deeper than {MAX_DEPTH} levels, more than a plugbay frame carries")
         seen.add(id(obj))
         try:
             return _container(obj, path, seen)

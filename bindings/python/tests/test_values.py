@@ -33,6 +33,20 @@ def test_a_value_that_cannot_cross_is_refused_with_its_path(conn, args, error, t
     assert conn.call("slow.echo", 1) == [1], "the connection works on"
 
 
+def nested(levels):
+    v = 1
+    for _ in range(levels):
+        v = [v]
+    return v
+
+
+def test_values_nested_as_deep_as_a_frame_carries_cross_and_deeper_ones_are_refused(conn):
+    assert conn.call("slow.echo", nested(30)) == [nested(30)]
+    with pytest.raises(ValueError, match=r"args\[0\](\[0\]){30}: nested deeper than 31 levels"):
+        conn.call("slow.echo", nested(31))
+    assert conn.call("slow.echo", 1) == [1], "the connection works on"
+
+
 def test_a_value_seen_twice_but_not_inside_itself_crosses(conn):
     shared = [1, 2]
     assert conn.call("slow.echo", shared, {"again": shared}) == [[1, 2], {"again": [1, 2]}]
