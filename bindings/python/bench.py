@@ -3,9 +3,10 @@
 
 Usage (in the venv run-tests makes, or any with plugbay installed): python bench.py [BUILD] [--calls N]
 Starts its own plugbayd with example/hello (as the tests do), then on each path — the fast path, and through
-plugbayd (PLUGBAY_FASTPATH=0) — times N calls from build/bin/plugbay-latency (C) and N from Python, C first,
-then Python, then C again (the C figure is the better of its two runs), and prints p50 and p99 with Python's
-overhead. Absolute times drift between runs on these machines; the figures beside each other do not."""
+plugbayd (PLUGBAY_FASTPATH=0) — runs ROUNDS rounds of N calls from build/bin/plugbay-latency (C) and N from
+Python, one after the other, and prints the best round's p50 and p99 of each beside the other with Python's
+overhead (the best round, since other work on the machine only ever adds). It also times what Python adds
+without any I/O: converting the arguments and the result of one greet call."""
 import argparse
 import json
 import os
@@ -24,7 +25,7 @@ WARMUP = 300
 def python_latency(url, calls):
     import plugbay
 
-    with plugbay.connect(url, name="bench-python") as conn:
+    with plugbay.connect(url, name="bench-python") as conn:  # a new connection: PLUGBAY_FASTPATH is read here
         for _ in range(WARMUP):
             conn.call("greet", "bench")
         t = []
@@ -43,10 +44,33 @@ def c_latency(build, url, calls):
     return json.loads(out.stdout)
 
 
+def conversion_us(calls):
+    """conversion_us times one call's conversions alone: ("bench",) to a bay_value and a str result back."""
+    from plugbay._native import lib
+    from plugbay._values import args_to_bay, take
+
+    result = lib.bay_strn(b"Hello, bench!", 13)
+    best = float("inf")
+    for _ in range(5):
+        t0 = time.perf_counter_ns()
+        for _ in range(calls):
+            lib.bay_value_free(args_to_bay(("bench",)))
+            from_str = take(lib.bay_strn(b"Hello, bench!", 13))
+        best = min(best, (time.perf_counter_ns() - t0) / 1e3 / calls)
+    lib.bay_value_free(result)
+    assert from_str == "Hello, bench!"
+    return best
+
+
+def best(runs):
+    return min(runs, key=lambda s: s["p50_us"])
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("build", nargs="?", default=str(HERE.parents[1] / "build"))
-    ap.add_argument("--calls", type=int, default=5000)
+    ap.add_argument("--calls", type=int, default=2000)
+    ap.add_argument("--rounds", type=int, default=5)
     opts = ap.parse_args()
     build = Path(opts.build).resolve()
     os.environ["PLUGBAY_BUILD_DIR"] = str(build)
@@ -60,19 +84,23 @@ def main():
                 os.environ.pop("PLUGBAY_FASTPATH", None)
             else:
                 os.environ["PLUGBAY_FASTPATH"] = env
-            c1 = c_latency(build, broker.url, opts.calls)
-            py = python_latency(broker.url, opts.calls)
-            c2 = c_latency(build, broker.url, opts.calls)
-            c = min(c1, c2, key=lambda s: s["p50_us"])
-            rows.append((path, c, py))
+            cs, pys = [], []
+            for _ in range(opts.rounds):
+                cs.append(c_latency(build, broker.url, opts.calls))
+                pys.append(python_latency(broker.url, opts.calls))
+            rows.append((path, best(cs), best(pys)))
     finally:
         broker.stop(keep=False)
-    print(f"greet of example/hello, {opts.calls} calls after {WARMUP} warm-up, µs per call (Python {sys.version.split()[0]})")
+    convert = conversion_us(opts.calls)
+    print(f"greet of example/hello, best of {opts.rounds} rounds of {opts.calls} calls after {WARMUP} warm-up, "
+          f"µs per call (Python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.1f})")
     print(f"{'path':<18}{'C p50':>9}{'Python p50':>12}{'overhead':>10}{'C p99':>9}{'Python p99':>12}")
     for path, c, py in rows:
         print(f"{path:<18}{c['p50_us']:>9.2f}{py['p50_us']:>12.2f}{py['p50_us'] - c['p50_us']:>+10.2f}"
               f"{c['p99_us']:>9.2f}{py['p99_us']:>12.2f}")
-    print(json.dumps({"python_bench": [{"path": p, "c": c, "python": py} for p, c, py in rows]}))
+    print(f"Python's conversions alone (args and result of one greet, no I/O): {convert:.2f} µs")
+    print(json.dumps({"python_bench": [{"path": p, "c": c, "python": py} for p, c, py in rows],
+                      "conversion_us": convert}))
 
 
 if __name__ == "__main__":
