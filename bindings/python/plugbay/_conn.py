@@ -79,7 +79,7 @@ class _Provider:
 
 def _fail(err: Any, code: int, message: str) -> int:
     """_fail fills a handler's bay_error with code and message (cut to fit) and returns code."""
-    return lib.bay_error_set(err, code, ffi.NULL, b"%s", ffi.new("char[]", message.encode("utf-8", "replace")))
+    return int(lib.bay_error_set(err, code, ffi.NULL, b"%s", ffi.new("char[]", message.encode("utf-8", "replace"))))
 
 
 def _where(e: BaseException) -> str:
@@ -91,16 +91,16 @@ def _where(e: BaseException) -> str:
     return f" (at {f.filename.rsplit('/', 1)[-1]}:{f.lineno} in {f.name})"
 
 
-@ffi.def_extern()
+@ffi.def_extern()  # type: ignore[misc]
 def _bay_py_handler(args: Any, result: Any, err: Any, user: Any) -> int:
     try:
-        return ffi.from_handle(user).serve(args, result, err)
+        return int(ffi.from_handle(user).serve(args, result, err))
     except BaseException as e:  # a failure of serve itself (out of memory, ...): still an answer
         traceback.print_exc()
         return _fail(err, lib.BAY_EPLUGIN, f"the Python provider failed: {type(e).__name__}: {e}")
 
 
-@ffi.def_extern()
+@ffi.def_extern()  # type: ignore[misc]
 def _bay_py_notice(n: Any, user: Any) -> None:
     conn, fn = ffi.from_handle(user)
     conn._dispatch_thread = threading.get_ident()
@@ -350,7 +350,7 @@ class Connection:
 
 def _kind(kind: str) -> int:
     try:
-        return _KINDS[kind]
+        return int(_KINDS[kind])
     except (KeyError, TypeError):
         raise ValueError(f"kind must be \"handle\" or \"event\", got {kind!r}") from None
 
