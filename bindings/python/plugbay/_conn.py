@@ -182,40 +182,29 @@ class Connection:
         _open.discard(self)
         lib.bay_close(ptr)
 
-    def _opts(self, timeout: Optional[float], context: Optional[str]) -> Tuple[Any, Any]:
+    def _send(self, start: Any, out_type: str, name: str, args: Iterable[Value], timeout: Optional[float],
+              context: Optional[str]) -> Any:
+        """_send runs start (bay_call or bay_call_async) with the call's name, arguments and options, and
+        returns what it stored through its out pointer, or raises the call's error."""
+        name_b = _text(name, "name")
         ctx = ffi.new("char[]", _text(context, "context")) if context is not None else ffi.NULL
         opts = ffi.new("bay_call_opts *", {"timeout_ms": _timeout_ms(timeout), "context": ctx})
-        return opts, ctx
+        bay_args = args_to_bay(args)
+        out, err = ffi.new(out_type), ffi.new("bay_error *")
+        try:
+            rc = start(self._c(), name_b, bay_args, opts, out, err)
+        finally:
+            lib.bay_value_free(bay_args)
+        if rc != 0:
+            raise _error(rc, err)
+        return out[0]
 
     def call(self, name: str, *args: Value, timeout: Optional[float] = None,
              context: Optional[str] = None) -> Value:
         """Calls extension point name with args and returns its result (for an event: a list of
         {"plugin", "value"} or {"plugin", "error"} dicts). timeout is in seconds (None: 5 s); context limits
         the call to the providers that accept it. Raises a plugbay.Error subclass on failure."""
-        name_b = _text(name, "name")
-        opts, _ctx = self._opts(timeout, context)
-        bay_args = args_to_bay(args)
-        result, err = ffi.new("bay_value **"), ffi.new("bay_error *")
-        try:
-            rc = lib.bay_call(self._c(), name_b, bay_args, opts, result, err)
-        finally:
-            lib.bay_value_free(bay_args)
-        if rc != 0:
-            raise _error(rc, err)
-        return take(result[0])
-
-    def _start(self, name: str, args: Iterable[Value], timeout: Optional[float], context: Optional[str]) -> _Pending:
-        name_b = _text(name, "name")
-        opts, _ctx = self._opts(timeout, context)
-        bay_args = args_to_bay(args)
-        out, err = ffi.new("bay_pending **"), ffi.new("bay_error *")
-        try:
-            rc = lib.bay_call_async(self._c(), name_b, bay_args, opts, out, err)
-        finally:
-            lib.bay_value_free(bay_args)
-        if rc != 0:
-            raise _error(rc, err)
-        return _Pending(out[0])
+        return take(self._send(lib.bay_call, "bay_value **", name, args, timeout, context))
 
     async def call_async(self, name: str, *args: Value, timeout: Optional[float] = None,
                          context: Optional[str] = None) -> Value:
@@ -223,7 +212,7 @@ class Connection:
         asyncio.CancelledError is raised once the call has ended, chained from the call's own outcome
         (plugbay.Cancelled, or what ended it first)."""
         loop = asyncio.get_running_loop()
-        pending = self._start(name, args, timeout, context)
+        pending = _Pending(self._send(lib.bay_call_async, "bay_pending **", name, args, timeout, context))
         done: "asyncio.Future[Tuple[Value, Optional[Error]]]" = loop.create_future()
 
         def settle(outcome: Tuple[Value, Optional[Error]]) -> None:
