@@ -109,8 +109,11 @@ def _bay_py_notice(n: Any, user: Any) -> None:
     try:
         fn(notice)
     except BaseException:
-        print(f"plugbay: the notice callback {fn!r} raised (the notice is dropped):", file=sys.stderr)
-        traceback.print_exc()
+        try:
+            print(f"plugbay: the notice callback {fn!r} raised (the notice is dropped):", file=sys.stderr)
+            traceback.print_exc()
+        except BaseException:  # no stderr to tell (closed, or swapped away): the notice is dropped all the same
+            pass
 
 
 class _Pending:
