@@ -3,7 +3,7 @@
 Where libplugbay is, first match wins:
   1. PLUGBAY_INCLUDE_DIR and PLUGBAY_LIB_DIR (the folder holding plugbay/plugbay.h, and the one holding
      libplugbay.so);
-  2. PLUGBAY_PREFIX: an install prefix (PREFIX/include, PREFIX/lib) or a built source tree
+  2. PLUGBAY_PREFIX: an install prefix (PREFIX/include, PREFIX/lib, lib/MULTIARCH or lib64) or a built source tree
      (PREFIX/include, PREFIX/build/lib; PLUGBAY_BUILD_DIR names another build folder than PREFIX/build);
   3. pkg-config plugbay.
 The module gets an rpath to the library's folder, so it finds libplugbay.so.0 without LD_LIBRARY_PATH.
@@ -11,6 +11,7 @@ The module gets an rpath to the library's folder, so it finds libplugbay.so.0 wi
 import os
 import shlex
 import subprocess
+import sysconfig
 
 from cffi import FFI
 
@@ -95,9 +96,11 @@ def locate():
     prefix = os.environ.get("PLUGBAY_PREFIX")
     if prefix:
         prefix = os.path.abspath(prefix)
-        candidates = [os.environ.get("PLUGBAY_BUILD_DIR") and os.path.join(os.path.abspath(
-            os.environ["PLUGBAY_BUILD_DIR"]), "lib"), os.path.join(prefix, "lib"),
-            os.path.join(prefix, "build", "lib")]
+        build = os.environ.get("PLUGBAY_BUILD_DIR")
+        multiarch = sysconfig.get_config_var("MULTIARCH")  # Debian installs to lib/x86_64-linux-gnu
+        candidates = [build and os.path.join(os.path.abspath(build), "lib"), os.path.join(prefix, "lib"),
+                      multiarch and os.path.join(prefix, "lib", multiarch), os.path.join(prefix, "lib64"),
+                      os.path.join(prefix, "build", "lib")]
         for d in filter(None, candidates):
             if os.path.exists(os.path.join(d, "libplugbay.so")):
                 return [os.path.join(prefix, "include")], [d]
