@@ -45,6 +45,27 @@ def _broker_env() -> Dict[str, str]:
     return env
 
 
+def sleeping(pid: int) -> bool:
+    """sleeping tells whether process pid's main thread is asleep in nanosleep or clock_nanosleep: a test
+    plugin's worker serving slow.sleep (tests/plugins/test_plugin.h's nap), as harness.c's h_main_thread_sleeps."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/syscall") as f:
+            return f.read().split()[0] in ("230", "35")
+    except (OSError, IndexError):
+        return False
+
+
+async def until(cond: Callable[[], object], what: str, timeout: float = WAIT_S) -> None:
+    """until is wait_until for a coroutine: it polls cond every 10 ms without blocking the event loop."""
+    import asyncio
+
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not within {timeout} s")
+        await asyncio.sleep(0.01)
+
+
 class Broker:
     """A plugbayd of the tests' own: url, the folders, the log, and helpers."""
 

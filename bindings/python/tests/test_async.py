@@ -5,6 +5,7 @@ import time
 import pytest
 
 import plugbay
+from conftest import sleeping, until
 
 
 def test_call_async_is_awaited(conn):
@@ -17,14 +18,14 @@ def test_call_async_is_awaited(conn):
 def test_calls_run_side_by_side(conn):
     async def main():
         t0 = time.monotonic()
-        got = await asyncio.gather(conn.call_async("py.sleep", 0.3, timeout=10),
-                                   conn.call_async("slow.sleep", 300, timeout=10),
+        got = await asyncio.gather(conn.call_async("py.sleep", 1.0, timeout=10),
+                                   conn.call_async("slow.sleep", 1000, timeout=10),
                                    conn.call_async("slow.echo", b"\x00", [1]))
         return got, time.monotonic() - t0
 
     got, took = asyncio.run(main())
-    assert got == ["woke", 300, [b"\x00", [1]]]
-    assert took < 0.55, f"two 300 ms calls to two plugins took {took:.3f} s: not side by side"
+    assert got == ["woke", 1000, [b"\x00", [1]]]
+    assert took < 1.8, f"two 1 s calls to two plugins took {took:.3f} s: not side by side"
 
 
 def test_a_failing_async_call_raises_its_error(conn):
@@ -45,9 +46,11 @@ def test_an_async_deadline_is_timed_out(conn):
 
 
 def test_cancelling_the_task_cancels_the_call_in_the_plugin(conn):
+    worker = conn.info("test/slow")["pid"]
+
     async def main():
         task = asyncio.create_task(conn.call_async("slow.sleep", 10000, timeout=20))
-        await asyncio.sleep(0.05)  # let it reach the plugin
+        await until(lambda: sleeping(worker), "test/slow sleeping in slow.sleep")
         assert not task.done()
         t0 = time.monotonic()
         task.cancel()
@@ -88,10 +91,11 @@ def test_an_async_call_on_a_closed_connection_raises_at_once(broker):
 
 def test_closing_ends_a_waiting_async_call_with_disconnected(broker):
     conn = broker.connect("closing-async")
+    worker = conn.info("test/slow")["pid"]
 
     async def main():
         task = asyncio.create_task(conn.call_async("slow.sleep", 10000, timeout=20))
-        await asyncio.sleep(0.05)
+        await until(lambda: sleeping(worker), "test/slow sleeping in slow.sleep")
         await asyncio.get_running_loop().run_in_executor(None, conn.close)
         await task
 

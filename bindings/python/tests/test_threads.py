@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 import plugbay
+from conftest import sleeping, wait_until
 
 
 def test_threads_share_a_connection(conn):
@@ -34,7 +35,7 @@ def test_a_waiting_call_lets_other_python_threads_run(conn):
     finally:
         stop.set()
         t.join()
-    assert len(ticks) >= 10, "the GIL was held while the call waited"
+    assert len(ticks) >= 5, "the GIL was held while the call waited"
 
 
 def test_a_provider_may_call_plugins_through_its_own_connection(broker, conn):
@@ -48,6 +49,7 @@ def test_a_provider_may_call_plugins_through_its_own_connection(broker, conn):
                           "waits for the call to end (docs/host-api.md says such calls fail with BAY_ECONN)")
 def test_closing_ends_a_call_waiting_in_another_thread_with_disconnected(broker):
     conn = broker.connect("closed-under")
+    worker = conn.info("test/slow")["pid"]
     outcome = []
 
     def waits():
@@ -58,7 +60,7 @@ def test_closing_ends_a_call_waiting_in_another_thread_with_disconnected(broker)
 
     t = threading.Thread(target=waits)
     t.start()
-    time.sleep(0.1)  # the call is on its way (nothing to wait on: it only ends when closed)
+    wait_until(lambda: sleeping(worker), "test/slow sleeping in slow.sleep")
     t0 = time.monotonic()
     conn.close()
     t.join(10)
