@@ -1,0 +1,363 @@
+"""plugbay/_conn.py — Connection: calls, async calls, providers, notices and broker commands over one bay_conn."""
+import asyncio
+import atexit
+import sys
+import threading
+import traceback
+from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Set, Tuple
+
+from . import _errors
+from ._errors import Error
+from ._native import ffi, lib
+from ._values import Value, args_to_bay, from_bay, take, to_bay
+
+_KINDS = {"handle": lib.BAY_HANDLE, "event": lib.BAY_EVENT}
+_open: "Set[Connection]" = set()  # open connections live until closed: their providers may serve on
+
+
+class Notice(NamedTuple):
+    """A registry change: what ("declared", "provider-added", "provider-removed", "provider-moved",
+    "plugin-state"), the extension point's name, the plugin (or "host:NAME"), the new state and why ("" when
+    a field does not apply)."""
+
+    what: str
+    name: str
+    plugin: str
+    state: str
+    reason: str
+
+
+def _text(s: str, what: str) -> bytes:
+    if not isinstance(s, str):
+        raise TypeError(f"{what} must be a str, got {type(s).__name__}")
+    b = s.encode("utf-8")
+    if b"\0" in b:
+        raise ValueError(f"{what} cannot hold a NUL character")
+    return b
+
+
+def _error(rc: int, err: Any) -> Error:
+    """_error turns a failed call's code and its bay_error into the plugbay.Error subclass of the code."""
+    message = ffi.string(err.message).decode("utf-8", "replace") if err.code == rc else ""
+    plugin = ffi.string(err.plugin).decode("utf-8", "replace") if err.code == rc else ""
+    return _errors.make(rc, plugin, message or ffi.string(lib.bay_strerror(rc)).decode(),
+                        ffi.string(lib.bay_errname(rc)).decode())
+
+
+def _timeout_ms(timeout: Optional[float]) -> int:
+    """_timeout_ms turns seconds (None: the library's default) into the milliseconds libplugbay takes."""
+    if timeout is None:
+        return 0
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds or None, got {timeout!r}")
+    if timeout * 1000 > 2**31 - 1:
+        raise ValueError(f"timeout {timeout!r} s is longer than libplugbay can wait (about 24 days)")
+    return max(1, round(timeout * 1000))
+
+
+class _Provider:
+    """What a handler's user pointer leads back to: the Python function serving one extension point."""
+
+    def __init__(self, conn: "Connection", name: str, fn: Callable[..., Value], contexts: Any) -> None:
+        self.conn, self.name, self.fn, self.contexts = conn, name, fn, contexts
+
+    def serve(self, args: Any, result: Any, err: Any) -> int:
+        self.conn._dispatch_thread = threading.get_ident()
+        try:
+            value = self.fn(*from_bay(args))
+        except Error as e:  # a plugbay.Error raised on purpose keeps its code
+            return _fail(err, e.errno if e.errno > 0 else lib.BAY_EPLUGIN, e.message)
+        except BaseException as e:  # the caller gets it; nobody else could
+            return _fail(err, lib.BAY_EPLUGIN, f"{type(e).__name__}: {e}{_where(e)}" if str(e) else
+                         f"{type(e).__name__}{_where(e)}")
+        try:
+            result[0] = to_bay(value, "result")
+        except (TypeError, ValueError, MemoryError) as e:
+            return _fail(err, lib.BAY_ETYPE, f"{self.name} returned a value plugbay cannot carry: {e}")
+        return 0
+
+
+def _fail(err: Any, code: int, message: str) -> int:
+    """_fail fills a handler's bay_error with code and message (cut to fit) and returns code."""
+    return int(lib.bay_error_set(err, code, ffi.NULL, b"%s", ffi.new("char[]", message.encode("utf-8", "replace"))))
+
+
+def _where(e: BaseException) -> str:
+    """_where says where in Python e was raised: " (at FILE:LINE in FUNCTION)"."""
+    frames = traceback.extract_tb(e.__traceback__)
+    if len(frames) < 2:  # only serve's own frame: fn itself was not called (a wrong number of arguments)
+        return ""
+    f = frames[-1]
+    return f" (at {f.filename.rsplit('/', 1)[-1]}:{f.lineno} in {f.name})"
+
+
+@ffi.def_extern()  # type: ignore[misc]
+def _bay_py_handler(args: Any, result: Any, err: Any, user: Any) -> int:
+    try:
+        return int(ffi.from_handle(user).serve(args, result, err))
+    except BaseException as e:  # a failure of serve itself (out of memory, ...): still an answer
+        traceback.print_exc()
+        return _fail(err, lib.BAY_EPLUGIN, f"the Python provider failed: {type(e).__name__}: {e}")
+
+
+@ffi.def_extern()  # type: ignore[misc]
+def _bay_py_notice(n: Any, user: Any) -> None:
+    conn, fn = ffi.from_handle(user)
+    conn._dispatch_thread = threading.get_ident()
+    s = ffi.string
+    notice = Notice(*(s(f).decode("utf-8", "replace") for f in (n.what, n.name, n.plugin, n.state, n.reason)))
+    try:
+        fn(notice)
+    except BaseException:
+        try:
+            print(f"plugbay: the notice callback {fn!r} raised (the notice is dropped):", file=sys.stderr)
+            traceback.print_exc()
+        except BaseException:  # no stderr to tell (closed, or swapped away): the notice is dropped all the same
+            pass
+
+
+class _Pending:
+    """One bay_pending: waited on by one thread, cancelled from the event loop, freed once."""
+
+    def __init__(self, ptr: Any) -> None:
+        self.ptr, self.lock = ptr, threading.Lock()
+
+    def cancel(self) -> None:
+        with self.lock:
+            if self.ptr is not None:
+                lib.bay_pending_cancel(self.ptr)
+
+    def wait(self) -> Tuple[Value, Optional[Error]]:
+        result, err = ffi.new("bay_value **"), ffi.new("bay_error *")
+        rc = lib.bay_pending_wait(self.ptr, -1, result, err)  # cffi lets the GIL go while it waits
+        with self.lock:
+            lib.bay_pending_free(self.ptr)
+            self.ptr = None
+        return (take(result[0]), None) if rc == 0 else (None, _error(rc, err))
+
+
+class Connection:
+    """A connection to plugbayd (plugbay.connect). Usable from several threads and as a context manager;
+    close() it (or leave the with block) when done."""
+
+    def __init__(self, url: Optional[str], name: str) -> None:
+        self.name = name
+        self._ptr: Any = None
+        self._keep: List[Any] = []  # handles and contexts libplugbay points at, alive until the end
+        self._dispatch_thread: Optional[int] = None
+        out, err = ffi.new("bay_conn **"), ffi.new("bay_error *")
+        rc = lib.bay_connect(ffi.NULL if not url else _text(url, "url"), _text(name, "name"), out, err)
+        if rc != 0:
+            raise _error(rc, err)
+        self._ptr = out[0]
+        _open.add(self)
+
+    def __enter__(self) -> "Connection":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<plugbay.Connection {self.name!r}{' closed' if self._ptr is None else ''}>"
+
+    @property
+    def closed(self) -> bool:
+        return self._ptr is None
+
+    def _c(self) -> Any:
+        ptr = self._ptr
+        if ptr is None:
+            raise _errors.Disconnected(f"this connection (host:{self.name}) is closed; connect again with "
+                                       "plugbay.connect()")
+        return ptr
+
+    def close(self) -> None:
+        """Says goodbye to plugbayd, withdraws what this host provides; calls still waiting end with
+        plugbay.Disconnected. Closing again does nothing. Never from a provider or notice callback (it waits
+        for them): that raises RuntimeError."""
+        if self._ptr is None:
+            return
+        if threading.get_ident() == self._dispatch_thread:
+            raise RuntimeError("Connection.close() called from a provider or notice callback, which close() "
+                               "would wait for; close it from another thread")
+        ptr, self._ptr = self._ptr, None
+        _open.discard(self)
+        lib.bay_close(ptr)
+
+    def _send(self, start: Any, out_type: str, name: str, args: Iterable[Value], timeout: Optional[float],
+              context: Optional[str]) -> Any:
+        """_send runs start (bay_call or bay_call_async) with the call's name, arguments and options, and
+        returns what it stored through its out pointer, or raises the call's error."""
+        name_b = _text(name, "name")
+        ctx = ffi.new("char[]", _text(context, "context")) if context is not None else ffi.NULL
+        opts = ffi.new("bay_call_opts *", {"timeout_ms": _timeout_ms(timeout), "context": ctx})
+        bay_args = args_to_bay(args)
+        out, err = ffi.new(out_type), ffi.new("bay_error *")
+        try:
+            rc = start(self._c(), name_b, bay_args, opts, out, err)
+        finally:
+            lib.bay_value_free(bay_args)
+        if rc != 0:
+            raise _error(rc, err)
+        return out[0]
+
+    def call(self, name: str, *args: Value, timeout: Optional[float] = None,
+             context: Optional[str] = None) -> Value:
+        """Calls extension point name with args and returns its result (for an event: a list of
+        {"plugin", "value"} or {"plugin", "error"} dicts). timeout is in seconds (None: 5 s); context limits
+        the call to the providers that accept it. Raises a plugbay.Error subclass on failure."""
+        return take(self._send(lib.bay_call, "bay_value **", name, args, timeout, context))
+
+    async def call_async(self, name: str, *args: Value, timeout: Optional[float] = None,
+                         context: Optional[str] = None) -> Value:
+        """call as an asyncio awaitable. Cancelling the awaiting task cancels the call in the plugin too:
+        asyncio.CancelledError is raised once the call has ended, chained from the call's own outcome
+        (plugbay.Cancelled, or what ended it first)."""
+        loop = asyncio.get_running_loop()
+        pending = _Pending(self._send(lib.bay_call_async, "bay_pending **", name, args, timeout, context))
+        done: "asyncio.Future[Tuple[Value, Optional[Error]]]" = loop.create_future()
+
+        def settle(outcome: Tuple[Value, Optional[Error]]) -> None:
+            if not done.done():
+                done.set_result(outcome)
+
+        def waiter() -> None:
+            outcome = pending.wait()
+            try:
+                loop.call_soon_threadsafe(settle, outcome)
+            except RuntimeError:  # the loop is closed: nobody waits any more
+                pass
+
+        threading.Thread(target=waiter, name=f"plugbay call {name}", daemon=True).start()
+        try:
+            value, error = await asyncio.shield(done)
+        except asyncio.CancelledError as cancelled:
+            pending.cancel()
+            value, error = await asyncio.shield(done)  # the call ends soon: the plugin was told
+            raise asyncio.CancelledError(*cancelled.args) from error
+        if error is not None:
+            raise error
+        return value
+
+    def declare(self, name: str, kind: str = "handle") -> None:
+        """Declares extension point name as a "handle" (one provider answers) or an "event" (all do)."""
+        err = ffi.new("bay_error *")
+        rc = lib.bay_declare(self._c(), _text(name, "name"), _kind(kind), err)
+        if rc != 0:
+            raise _error(rc, err)
+
+    def provide(self, name: str, fn: Callable[..., Value], kind: str = "handle",
+                contexts: Optional[Iterable[str]] = None) -> None:
+        """Serves extension point name with fn(*args) -> value, called on libplugbay's dispatch thread, one
+        call at a time. An exception fn raises reaches the caller as plugbay.PluginError "TYPE: message" (a
+        plugbay.Error it raises, with its own code). contexts: the contexts it accepts (None: all)."""
+        if not callable(fn):
+            raise TypeError(f"provide({name!r}): fn must be callable, got {type(fn).__name__}")
+        c_contexts: Any = ffi.NULL
+        kept: List[Any] = []
+        if contexts is not None:
+            if isinstance(contexts, str):
+                raise TypeError("contexts must be a list of str, not a str")
+            kept = [ffi.new("char[]", _text(ctx, "a context")) for ctx in contexts]
+            c_contexts = ffi.new("const char *[]", kept + [ffi.NULL])
+        provider = _Provider(self, name, fn, (kept, c_contexts))
+        handle = ffi.new_handle(provider)
+        err = ffi.new("bay_error *")
+        rc = lib.bay_provide(self._c(), _text(name, "name"), _kind(kind), c_contexts, lib._bay_py_handler,
+                             handle, err)
+        if rc != 0:
+            raise _error(rc, err)
+        self._keep.append(handle)
+
+    def subscribe(self, fn: Optional[Callable[[Notice], None]]) -> None:
+        """Delivers every later registry change to fn(notice) on libplugbay's dispatch thread; None stops it.
+        An exception fn raises is printed to stderr and the notice dropped."""
+        err = ffi.new("bay_error *")
+        if fn is None:
+            rc = lib.bay_subscribe(self._c(), ffi.NULL, ffi.NULL, err)
+        else:
+            if not callable(fn):
+                raise TypeError(f"subscribe: fn must be callable, got {type(fn).__name__}")
+            handle = ffi.new_handle((self, fn))
+            rc = lib.bay_subscribe(self._c(), lib._bay_py_notice, handle, err)
+            if rc == 0:
+                self._keep.append(handle)
+        if rc != 0:
+            raise _error(rc, err)
+
+    def command(self, name: str, args: Optional[Dict[str, Value]] = None, *, timeout: Optional[float] = None,
+                **kwargs: Value) -> Value:
+        """Runs broker command name (docs/cli.md: "list", "info", "install", "uninstall", "enable", "disable",
+        "load", "unload", "reload", "order", "status", "config", ...) with args and keyword arguments as its
+        map; returns the reply. timeout in seconds (None: 30 s)."""
+        merged = dict(args or {}, **kwargs)
+        bay_args = to_bay(merged, "args")
+        result, err = ffi.new("bay_value **"), ffi.new("bay_error *")
+        try:
+            rc = lib.bay_command(self._c(), _text(name, "command"), bay_args, _timeout_ms(timeout), result, err)
+        finally:
+            lib.bay_value_free(bay_args)
+        if rc != 0:
+            raise _error(rc, err)
+        return take(result[0])
+
+    def status(self) -> Value:
+        """plugbayd's status (docs/cli.md#status)."""
+        return self.command("status")
+
+    def list(self) -> Value:
+        """The installed plugins (docs/cli.md#list)."""
+        return self.command("list")
+
+    def info(self, id: str) -> Value:
+        """One plugin's manifest, state and providers (docs/cli.md#info-id)."""
+        return self.command("info", id=id)
+
+    def install(self, id: str, grant: Optional[List[str]] = None, grant_all: bool = False) -> Value:
+        """Installs a plugin found in plugbayd's plugins folder, granting the permissions named."""
+        extra: Dict[str, Value] = {"grant": list(grant)} if grant is not None else {}
+        if grant_all:
+            extra["grant_all"] = True
+        return self.command("install", id=id, **extra)
+
+    def uninstall(self, id: str) -> Value:
+        return self.command("uninstall", id=id)
+
+    def enable(self, id: str) -> Value:
+        return self.command("enable", id=id)
+
+    def disable(self, id: str) -> Value:
+        return self.command("disable", id=id)
+
+    def load(self, id: str) -> Value:
+        return self.command("load", id=id)
+
+    def unload(self, id: str) -> Value:
+        return self.command("unload", id=id)
+
+    def reload(self, id: str) -> Value:
+        return self.command("reload", id=id)
+
+
+def _kind(kind: str) -> int:
+    try:
+        return int(_KINDS[kind])
+    except (KeyError, TypeError):
+        raise ValueError(f"kind must be \"handle\" or \"event\", got {kind!r}") from None
+
+
+def connect(url: Optional[str] = None, name: str = "python") -> Connection:
+    """Connects to plugbayd at url (None: $PLUGBAY_BROKER, else the user's own plugbayd, else the system's)
+    as host:NAME. Raises plugbay.Disconnected (BAY_ECONN) when nobody listens there."""
+    return Connection(url, name)
+
+
+@atexit.register
+def _close_all() -> None:
+    """Closes what is still open before the interpreter goes, so no callback runs into a dying Python."""
+    for conn in list(_open):
+        try:
+            conn.close()
+        except RuntimeError:
+            pass
