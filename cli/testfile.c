@@ -126,8 +126,8 @@ static int value_of(const json_t *j, const char *field, const place *at, bay_val
 /* A case's fields. */
 static const char *const case_fields[] = {"name",    "call",       "emit",
                                           "args",    "expect",     "error",
-                                          "message", "timeout_ms", "expect_by_language",
-                                          "error_by_language"};
+                                          "message", "timeout_ms", "context",
+                                          "expect_by_language",    "error_by_language"};
 
 /* The languages whose plugins a case may expect other results of (plugbay new's). */
 static const char *const languages[] = {"c", "ffi", "lua", "python", "wasm"};
@@ -144,8 +144,8 @@ static int known_fields(const json_t *j, const char *const *fields, size_t n, co
             i++;
         if (i == n)
             return bad(at, err, "unknown field \"%s\"; a %s has %s", key, at->n ? "case" : "test file",
-                       at->n ? "name, call or emit, args, expect, error, message, timeout_ms, expect_by_language and "
-                               "error_by_language"
+                       at->n ? "name, call or emit, args, expect, error, message, timeout_ms, context, "
+                               "expect_by_language and error_by_language"
                              : "timeout_ms and cases");
     }
     return 0;
@@ -189,6 +189,9 @@ static int shape(const json_t *j, const place *at, bay_error *err)
         return bad(at, err, "field \"message\" goes with \"error\"");
     if (message && !json_is_string(message))
         return bad(at, err, "field \"message\" must be a string, a part of the error's message");
+    const json_t *context = json_object_get(j, "context");
+    if (context && (!json_is_string(context) || json_string_length(context) == 0))
+        return bad(at, err, "field \"context\" must be a non-empty string: the context the call is made in");
     return 0;
 }
 
@@ -279,13 +282,15 @@ static int read_case(const json_t *case_j, const char *lang, place *at, test_cas
         return rc;
     }
     const json_t *call = json_object_get(j, "call"), *args = json_object_get(j, "args"),
-                 *expect = json_object_get(j, "expect"), *message = json_object_get(j, "message");
+                 *expect = json_object_get(j, "expect"), *message = json_object_get(j, "message"),
+                 *context = json_object_get(j, "context");
     c->emit = call == NULL;
     c->name = strdup(at->name);
     c->point = strdup(json_string_value(call ? call : json_object_get(j, "emit")));
     c->message = message ? strdup(json_string_value(message)) : NULL;
     c->error = bay_errcode(json_string_value(json_object_get(j, "error")));
-    if (!c->name || !c->point || (message && !c->message))
+    c->context = context ? strdup(json_string_value(context)) : NULL;
+    if (!c->name || !c->point || (message && !c->message) || (context && !c->context))
         rc = bay__value_nomem(err);
     if (rc == 0)
         rc = args ? value_of(args, "args", at, &c->args, err) : (c->args = bay_array()) ? 0 : bay__value_nomem(err);
@@ -345,6 +350,7 @@ void testfile_free(test_file *t)
         free(c->name);
         free(c->point);
         free(c->message);
+        free(c->context);
         bay_value_free(c->args);
         bay_value_free(c->expect);
     }

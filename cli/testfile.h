@@ -17,6 +17,7 @@ typedef struct test_case {
     int error;         /* the code the call must fail with (0: it must succeed) */
     char *message;     /* with error: a part of the message, or NULL */
     int timeout_ms;    /* the case's own, else the file's, else BAY_DEFAULT_TIMEOUT_MS */
+    char *context;     /* the context the call is made in ("context"), or NULL: the run's */
 } test_case;
 
 /* A test file read whole. */

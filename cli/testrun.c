@@ -87,6 +87,8 @@ static void report(private_broker *pb, const char *id, const test_case *c, const
 {
     printf("FAIL %s\n     %s     %s ", c->name, c->emit ? "emit" : "call", c->point);
     print_cut(stdout, c->args);
+    if (c->context)
+        printf(" in context %s", c->context);
     putchar('\n');
     print_expected(stdout, c);
     fputs("     got      ", stdout);
@@ -110,7 +112,7 @@ size_t testrun(private_broker *pb, const char *id, const char *context, const te
         const test_case *c = &t->cases[i];
         int64_t mark = private_log_mark(pb, id);
         outcome o = {0};
-        bay_call_opts opts = {.timeout_ms = c->timeout_ms, .context = context};
+        bay_call_opts opts = {.timeout_ms = c->timeout_ms, .context = c->context ? c->context : context};
         o.rc = bay_call(pb->conn, c->point, c->args, &opts, &o.result, &o.err);
         if (private_interrupted()) { /* the call was cut short: it did not run to its end */
             bay_value_free(o.result);

@@ -286,7 +286,8 @@ Test(kit, values_cross_with_their_escapes_and_compare_exactly)
     output o;
     char path[600];
     made("lua", "kit/echo", "echo", path, sizeof path);
-    write_file("echo/main.lua", "return {greet = function(x) return x end, started = function() return 1 end}\n");
+    write_file("echo/main.lua", "return {greet = function(x) return x end, started = function() return 1 end, "
+                                "selftest = function() end}\n");
     write_file("echo/tests.json", "{\"timeout_ms\": 3000, \"cases\": [\n"
                " {\"name\": \"bin\", \"call\": \"echo.greet\", \"args\": [{\"$bin\": \"00ff\"}], \"expect\": {\"$bin\": \"00ff\"}},\n"
                " {\"name\": \"raw str\", \"call\": \"echo.greet\", \"args\": [{\"$str\": \"61006200\"}], "
@@ -374,4 +375,21 @@ Test(kit, ctrl_c_stops_the_run_and_removes_the_private_plugbayd)
     char pattern[700];
     snprintf(pattern, sizeof pattern, "%s/plugbay-kit-*", h.dir);
     cr_assert_eq(glob(pattern, 0, NULL, &g), GLOB_NOMATCH, "left behind: %s", g.gl_pathc ? g.gl_pathv[0] : "");
+}
+
+/* The Lua and Python templates keep assertions in the plugin's own language, in a handle tests.json calls in the
+ * context "test": a failed one fails that case with the assertion's message and line. */
+Test(kit, a_failed_assertion_in_the_plugins_own_language_fails_its_case_saying_which)
+{
+    char path[600], file[700];
+    output o;
+    made("python", "kit/asserts", "asserts", path, sizeof path);
+    snprintf(file, sizeof file, "%s/main.py", path);
+    h_edit_file(file, "== \"Hello, Ada!\"", "== \"Hi, Ada!\"");
+    plugbay(&o, (const char *[]){"test", path, NULL});
+    cr_assert_eq(o.status, 1, "%s%s", o.out, o.err);
+    cr_assert(strstr(o.out, "FAIL its own assertions\n     call     asserts.selftest [] in context test\n"), "%s",
+              o.out);
+    cr_assert(strstr(o.out, "AssertionError: greet greets by name (at main.py:"), "%s", o.out);
+    cr_assert(strstr(o.out, "3 passed, 1 failed\n"), "%s", o.out);
 }

@@ -205,3 +205,16 @@ Test(testfile, a_float_written_as_a_string_reads_as_that_float)
     cr_assert_eq(bay_value_float(bay_array_get(a, 1)), 5e-324);
     testfile_free(&t);
 }
+
+Test(testfile, a_case_may_name_the_context_its_call_is_made_in)
+{
+    test_file t;
+    bay_error err;
+    cr_assert_eq(read_text("{\"cases\": [{\"name\": \"a\", \"call\": \"x\", \"context\": \"test\"}, "
+                           "{\"name\": \"b\", \"call\": \"x\"}]}", &t, &err), 0, "%s", err.message);
+    cr_assert_str_eq(t.cases[0].context, "test");
+    cr_assert_null(t.cases[1].context);
+    testfile_free(&t);
+    refused("{\"cases\": [{\"name\": \"a\", \"call\": \"x\", \"context\": \"\"}]}", "field \"context\" must be a non-empty");
+    refused("{\"cases\": [{\"name\": \"a\", \"call\": \"x\", \"context\": 7}]}", "field \"context\" must be a non-empty");
+}

@@ -14,4 +14,13 @@ local function started()
   return plugbay.id
 end
 
-return {greet = greet, started = started}
+-- selftest() holds the plugin's own assertions, in Lua: tests.json calls it in the context "test", which no host's
+-- call is made in unless it asks, and a failed assert fails that case with its message.
+local function selftest()
+  assert(greet("Ada") == "Hello, Ada!", "greet greets by name")
+  local ok, err = pcall(greet, 42)
+  assert(not ok and tostring(err):find("must be a name"), "greet refuses what is not a name")
+  assert(started() == plugbay.id, "started answers the plugin's id")
+end
+
+return {greet = greet, started = started, selftest = selftest}
