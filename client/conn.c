@@ -175,6 +175,7 @@ void bay_close(bay_conn *c)
 {
     if (c == NULL)
         return;
+    bay__fast_close(c->fast); /* a call waiting on a fast channel ends as one waiting on plugbayd does */
     /* Goodbye first: plugbayd answers and then sends nothing more here, and
      * the receiver ends with that answer, so neither a frame nor a receive is
      * in flight while nng_close runs — NNG 1.5.2 can wedge a close for good

@@ -34,6 +34,7 @@ typedef struct chan {
     bay__spin spin;
     bool broken;          /* under mu: a frame was left half written or read */
     _Atomic bool revoked; /* set under the table's mu, as reason; no new call takes it */
+    const _Atomic bool *closing; /* its connection's bay__fast closing: a waiting call ends */
     char reason[300];     /* what plugbayd said when it revoked the channel, or later about its worker */
 } chan;
 
@@ -52,6 +53,7 @@ struct bay__fast {
     uint64_t generation;     /* counts notices: a request that saw one may be stale */
     route *routes;
     chan *chans;             /* open ones, and revoked ones until no call uses them */
+    _Atomic bool closing;    /* bay_close began: calls waiting on a channel end with BAY_ECONN */
 };
 
 bay__fast *bay__fast_new(void)
@@ -244,6 +246,7 @@ static chan *dial(bay_conn *c, const bay_value *grant, bay_error *err)
     chan *ch = calloc(1, sizeof *ch);
     if (ch == NULL)
         return NULL;
+    ch->closing = &c->fast->closing;
     ch->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     ch->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
     bay__frame hello = {.type = BAY_F_HELLO, .role = "host", .name = c->name, .pid = getpid(), .token = token}, f;
@@ -335,15 +338,18 @@ static chan *open_route(bay_conn *c, const char *name, const char *context)
 }
 
 /* The outcomes of a wait on a channel besides 0 and BAY_ETIMEDOUT. */
-enum { GONE_CLOSED = -1, GONE_DEAD = -2 };
+enum { GONE_CLOSED = -1, GONE_DEAD = -2, GONE_CLOSING = -3 };
 
-/* worker_alive tells a waiting call whether the worker still takes calls. A
+/* worker_alive tells a waiting call whether the worker still takes calls, and
+ * whether the connection is being closed (which ends the wait first). A
  * channel closed counts before a worker gone: a worker drained by a reload or
  * an unload closes its channels, then exits, and a call it did not take then
  * goes through plugbayd instead of failing as if it had crashed. */
 static int worker_alive(void *arg)
 {
     chan *ch = arg;
+    if (atomic_load(ch->closing))
+        return GONE_CLOSING;
     if (atomic_load(&((bay__chan_hdr *)ch->mem)->closed))
         return GONE_CLOSED;
     struct pollfd p = {.fd = ch->pidfd, .events = POLLIN};
@@ -452,6 +458,11 @@ static bool run(bay_conn *c, chan *ch, bay__frame *f, int timeout_ms, bay_value 
                             ch->plugin, f->name);
     } else if (out == GONE_DEAD) {
         *rc = crashed(c, ch, f->name, deadline, err);
+    } else if (out == GONE_CLOSING) {
+        /* The worker may have the call: it hears that its caller went away, as through plugbayd. */
+        bay__chan_send(ch->fd, &(bay__frame){.type = BAY_F_CANCEL, .id = f->id, .code = BAY_ECANCELED}, -1);
+        *rc = bay_error_set(err, BAY_ECONN, NULL, "connection to plugbayd at %s closed by bay_close during %s",
+                            c->url, f->name);
     } else if (out == GONE_CLOSED) {
         /* Revoked: a call the worker did not take goes through plugbayd; one it took was answered before. */
         *rc = bay_error_set(err, BAY_EUNAVAIL, ch->plugin, "%s closed its fast channel during %s without answering it",
@@ -460,6 +471,12 @@ static bool run(bay_conn *c, chan *ch, bay__frame *f, int timeout_ms, bay_value 
         *rc = out ? out : answer;
     }
     return !through_broker;
+}
+
+void bay__fast_close(bay__fast *fp)
+{
+    if (fp)
+        atomic_store(&fp->closing, true);
 }
 
 bool bay__fast_call(bay_conn *c, bay__frame *f, int timeout_ms, bay_value **result, bay_error *err, int *rc)

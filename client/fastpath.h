@@ -22,6 +22,11 @@ bay__fast *bay__fast_new(void);
 /* bay__fast_free closes every channel of fp (NULL is ignored); no call may be running. */
 void bay__fast_free(bay__fast *fp);
 
+/* bay__fast_close ends fp's calls waiting on a channel (within a ring wait's
+ * slice) and every later one with BAY_ECONN, cancelling them at their worker:
+ * bay_close calls it first. NULL is ignored. */
+void bay__fast_close(bay__fast *fp);
+
 /* bay__fast_call runs CALL f (its args packed in f->raw) on a fast channel
  * when c has one for its name and context, giving the outcome in *rc (and
  * *result or err) as bay_call would. Returns false, touching nothing, when

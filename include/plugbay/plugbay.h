@@ -46,7 +46,8 @@ typedef struct bay_call_opts {
 int bay_connect(const char *url, const char *name, bay_conn **out, bay_error *err);
 
 /* bay_close closes the connection: it says goodbye to plugbayd (waiting up
- * to 2 s for the answer), pending calls fail with BAY_ECONN, the extension
+ * to 2 s for the answer), pending calls fail with BAY_ECONN (on a fast
+ * channel too, cancelled at the worker), the extension
  * points this host provides are withdrawn. Waits for a running handler to
  * return. NULL is ignored. */
 void bay_close(bay_conn *c);

@@ -111,6 +111,7 @@ Test(fastpath, unload_revokes_and_calls_follow_the_registry)
 }
 
 struct call_result {
+    bay_conn *conn; /* NULL: the suite's */
     const char *name;
     int64_t arg;
     int timeout_ms;
@@ -126,7 +127,7 @@ static void *call_thread(void *arg)
     bay_array_push(args, bay_int(r->arg));
     bay_call_opts o = {.timeout_ms = r->timeout_ms};
     long long t0 = h_now_ms();
-    r->rc = bay_call(c, r->name, args, &o, &res, &r->err);
+    r->rc = bay_call(r->conn ? r->conn : c, r->name, args, &o, &res, &r->err);
     r->took_ms = h_now_ms() - t0;
     bay_value_free(res);
     bay_value_free(args);
@@ -180,6 +181,27 @@ Test(fastpath, unload_waits_for_the_fast_call_in_hand)
     cr_assert_eq(rc, BAY_ENOPROVIDER, "got %s: %s", bay_errname(rc), err.message);
     cr_assert_eq(h_command(c, "load", "test/slow", &err), 0, "%s", err.message);
     cr_assert(slow_answers(NULL));
+}
+
+/* bay_close ends a call another thread waits on (a fast channel's, or plugbayd's on the other path) with
+ * BAY_ECONN at once, instead of waiting for its answer or its deadline; the plugin serves on. */
+Test(fastpath, closing_a_connection_ends_the_call_another_thread_waits_on)
+{
+    cr_assert(slow_answers(NULL));
+    pid_t pid = h_worker_pid(c, "test/slow");
+    struct call_result r = {.conn = h_connect(&h, "test-closer"), .name = "slow.sleep", .arg = 3000,
+                            .timeout_ms = 20000};
+    pthread_t t;
+    pthread_create(&t, NULL, call_thread, &r);
+    cr_assert(h_wait_until(h_main_thread_sleeps, &pid, H_WAIT_MS), "test/slow never started the call");
+    long long t0 = h_now_ms();
+    bay_close(r.conn);
+    pthread_join(t, NULL);
+    long long took = h_now_ms() - t0;
+    cr_assert_eq(r.rc, BAY_ECONN, "got %s: %s", bay_errname(r.rc), r.err.message);
+    cr_assert(strstr(r.err.message, "closed by bay_close"), "%s", r.err.message);
+    cr_assert(took < 1500, "bay_close and the call took %lld ms: it waited for the answer", took);
+    cr_assert(h_wait_until(slow_answers, NULL, H_WAIT_MS), "test/slow does not serve on");
 }
 
 /* fd_count counts the open descriptors of process pid. */

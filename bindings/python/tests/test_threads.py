@@ -1,5 +1,4 @@
 """bindings/python/tests/test_threads.py — one connection shared by threads, providers calling out, closing under a waiting call."""
-import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -44,9 +43,6 @@ def test_a_provider_may_call_plugins_through_its_own_connection(broker, conn):
         assert conn.call("py.relay", "x") == "HELLO, X!"
 
 
-@pytest.mark.xfail(os.environ.get("PLUGBAY_FASTPATH") != "0", strict=True,
-                   reason="libplugbay: bay_close does not end a synchronous call waiting on a fast channel; it "
-                          "waits for the call to end (docs/host-api.md says such calls fail with BAY_ECONN)")
 def test_closing_ends_a_call_waiting_in_another_thread_with_disconnected(broker):
     conn = broker.connect("closed-under")
     worker = conn.info("test/slow")["pid"]
