@@ -13,6 +13,7 @@
 
 #include <plugbay/plugbay.h>
 
+#include "callstat.h"
 #include "clock.h"
 #include "frame.h"
 #include "idmap.h"
@@ -195,8 +196,8 @@ typedef struct worker_proc {
 typedef struct call_stats {
     int inflight;          /* calls forwarded and not answered */
     int waiting;           /* hosts' calls waiting their turn in plugbayd (fair shares) */
-    uint64_t calls, errors;
-    float latency_us[256]; /* the last calls' times, a ring */
+    bay__callstat total;   /* every call ended since plugbayd started: routed, and fast ones its workers told of */
+    float latency_us[256]; /* the last routed calls' times, a ring */
     unsigned nlatency;     /* how many were recorded in all */
     bay__share_callers callers; /* the hosts that called it last (fair shares) */
 } call_stats;

@@ -77,8 +77,8 @@ static void add_runtime(bay_value *v, const plugin *p)
     bay_map_set(v, "pid", bay_int(p->proc.pid));
     if (p->proc.uid)
         bay_map_set(v, "uid", bay_int(p->proc.uid));
-    bay_map_set(v, "calls", bay_int((int64_t)p->stats.calls));
-    bay_map_set(v, "errors", bay_int((int64_t)p->stats.errors));
+    bay_map_set(v, "calls", bay_int((int64_t)p->stats.total.calls));
+    bay_map_set(v, "errors", bay_int((int64_t)p->stats.total.errors));
     bay_map_set(v, "inflight", bay_int(p->stats.inflight));
     bay_map_set(v, "waiting", bay_int(p->stats.waiting));
     size_t cap = sizeof p->stats.latency_us / sizeof *p->stats.latency_us, n = p->stats.nlatency < cap ? p->stats.nlatency : cap;

@@ -495,8 +495,9 @@ uint64_t route_hook(broker *b, plugin *p, const char *name, const msgpack_object
     return id;
 }
 
-/* provider_done accounts for the end of the current target's work. */
-static void provider_done(broker *b, call *k, bool failed)
+/* provider_done accounts for the end of the current target's work, which
+ * ended with code (0: answered). */
+static void provider_done(broker *b, call *k, int code)
 {
     struct target *t = k->current;
     k->current = NULL;
@@ -511,10 +512,9 @@ static void provider_done(broker *b, call *k, bool failed)
     if (k->shared)
         bay__shares_add(b->calls->shares, k->caller, p, BAY_SHARE_IN_FLIGHT, -1);
     k->shared = false;
-    p->stats.calls++;
-    p->stats.errors += failed;
-    p->stats.latency_us[p->stats.nlatency++ % (sizeof p->stats.latency_us / sizeof *p->stats.latency_us)] =
-        (float)(bay__now_ns() - k->sent_ns) / 1000.0f;
+    double us = (double)(bay__now_ns() - k->sent_ns) / 1000.0;
+    bay__callstat_add(&p->stats.total, code, us);
+    p->stats.latency_us[p->stats.nlatency++ % (sizeof p->stats.latency_us / sizeof *p->stats.latency_us)] = (float)us;
     bool last = p->stats.inflight > 0 && --p->stats.inflight == 0;
     bool retiring = p->life.reload == RELOAD_DRAINING && p->other_worker && k->current_session == p->other_worker->session;
     if ((last && p->life.state == PS_UNLOADING) || retiring)
@@ -553,7 +553,7 @@ void route_answer(broker *b, conn *from, const bay__frame *f)
     char owner_copy[128];
     snprintf(owner_copy, sizeof owner_copy, "%s", owner);
     plugin *p = t->host ? NULL : t->plugin;
-    provider_done(b, k, failed);
+    provider_done(b, k, failed ? (f->code > 0 ? (int)f->code : BAY_EPLUGIN) : 0);
     if ((k->timer || k->hook) && failed)
         bay__log(BAY_LOG_WARN, owner_copy, "%s failed: %s", k->name, f->message);
     if (k->answered) {
@@ -643,7 +643,7 @@ static void hung(broker *b, call *k)
              b->opt.hang_grace_ms);
     if (t->host) {
         bay__log(BAY_LOG_WARN, t->owner, "%s; forgetting the call", why);
-        provider_done(b, k, true);
+        provider_done(b, k, BAY_ETIMEDOUT);
         call_free(b, k);
     } else {
         conn *c = conn_get(b, k->current_session);
@@ -685,7 +685,7 @@ void route_fail_provider(broker *b, uint64_t session, plugin *p, int code, const
         char owner[128], msg[768];
         snprintf(owner, sizeof owner, "%s", k->current->owner);
         snprintf(msg, sizeof msg, "%s failed during %s: %s", owner, k->name, why);
-        provider_done(b, k, true);
+        provider_done(b, k, code);
         if (k->answered) {
             call_free(b, k);
         } else if (k->kind == BAY_EVENT) {
