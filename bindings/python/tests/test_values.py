@@ -59,6 +59,38 @@ def test_bytearray_and_memoryview_cross_as_bytes(conn):
     assert conn.call("slow.echo", bytearray(b"ab"), memoryview(b"cd")) == [b"ab", b"cd"]
 
 
+def test_a_strided_memoryview_crosses_as_its_bytes_in_order(conn):
+    assert conn.call("slow.echo", memoryview(b"abcdef")[::2]) == [b"ace"]
+
+
+def test_subclasses_cross_as_their_base_and_bool_stays_bool(conn):
+    class Count(int):
+        pass
+
+    class Name(str):
+        pass
+
+    class Bag(dict):
+        pass
+
+    assert conn.call("slow.echo", Count(7), Name("n"), Bag(k=[True, 1, 1.5, None])) == \
+        [7, "n", {"k": [True, 1, 1.5, None]}]
+    assert conn.call("slow.echo", True)[0] is True
+
+
+def test_lone_surrogates_cross_as_the_bytes_they_escape(conn):
+    name = b"caf\xe9.txt".decode("utf-8", "surrogateescape")  # as os.fsdecode gives an undecodable file name
+    assert conn.call("slow.echo", name, {name: 1}) == [name, {name: 1}]
+
+
+def test_a_map_key_with_nul_and_a_builtin_callable_are_refused_with_their_path(conn):
+    with pytest.raises(ValueError, match=r"args\[0\]\['a\\x00b'\]: a map key cannot hold a NUL"):
+        conn.call("slow.echo", {"a\0b": 1})
+    with pytest.raises(TypeError, match=r"args\[1\]: a callable builtin_function_or_method cannot cross"):
+        conn.call("slow.echo", 1, len)
+    assert conn.call("slow.echo", 1) == [1], "the connection works on"
+
+
 def test_a_bad_command_argument_is_refused_with_its_path(conn):
     with pytest.raises(TypeError, match=r"args\['id'\]: a set"):
         conn.command("info", id={"x"})
