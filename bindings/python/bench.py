@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """bindings/python/bench.py — the call latency of example/hello's greet from Python, beside C's in the same run.
 
-Usage (in the venv run-tests makes, or any with plugbay installed): python bench.py [BUILD] [--calls N]
+Usage (in the venv run-tests makes, or any with plugbay installed):
+    python bench.py [BUILD] [--calls N] [--rounds R] [--results FILE]
 Starts its own plugbayd with example/hello (as the tests do), then on each path — the fast path, and through
 plugbayd (PLUGBAY_FASTPATH=0) — runs ROUNDS rounds of N calls from build/bin/plugbay-latency (C) and N from
 Python, one after the other, and prints the best round's p50 and p99 of each beside the other with Python's
@@ -71,6 +72,8 @@ def main():
     ap.add_argument("build", nargs="?", default=str(HERE.parents[1] / "build"))
     ap.add_argument("--calls", type=int, default=2000)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--results", help="a JSON file (scripts/bench's bench/results.json) to add the figures to, "
+                                      "as its \"python_host\" entry")
     opts = ap.parse_args()
     build = Path(opts.build).resolve()
     os.environ["PLUGBAY_BUILD_DIR"] = str(build)
@@ -99,8 +102,15 @@ def main():
         print(f"{path:<18}{c['p50_us']:>9.2f}{py['p50_us']:>12.2f}{py['p50_us'] - c['p50_us']:>+10.2f}"
               f"{c['p99_us']:>9.2f}{py['p99_us']:>12.2f}")
     print(f"Python's conversions alone (args and result of one greet, no I/O): {convert:.2f} µs")
-    print(json.dumps({"python_bench": [{"path": p, "c": c, "python": py} for p, c, py in rows],
-                      "conversion_us": convert}))
+    figures = {"rows": [{"path": p, "c": c, "python": py, "overhead_p50_us": py["p50_us"] - c["p50_us"]}
+                        for p, c, py in rows],
+               "conversion_us": convert, "load_average": os.getloadavg()[0]}
+    print(json.dumps({"python_host": figures}))
+    if opts.results:
+        path = Path(opts.results)
+        results = json.loads(path.read_text()) if path.exists() else {}
+        results["python_host"] = figures
+        path.write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":
