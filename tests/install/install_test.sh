@@ -4,7 +4,8 @@
 # (and, WASM ON, the example wasm plugin with the installed SDK); the installed plugbayd, finding its workers in
 # libexec/plugbay, serves a Lua (and the wasm) plugin to both hosts and to the installed plugbay; the man pages
 # render, the bash completion parses and completes, systemd-analyze accepts the unit; the installed plugbay makes
-# plugins from its templates and tests them with the installed plugbayd.
+# plugins from its templates and tests them with the installed plugbayd; the Python binding pip installs against the
+# installed plugbay with pkg-config alone and calls the plugin.
 set -euo pipefail
 src=$1 build=$2 wasm=$3
 work=$(mktemp -d /tmp/plugbay-install.XXXXXX)
@@ -139,6 +140,15 @@ if [ "$wasm" = ON ]; then
   wait_for 120 "wasm-hello to load (its first compile)" loaded wasm-hello
   expect "pkg-config's host, the wasm plugin" '"Hello, install!"' "$work/host/host-pc" "$url" wasm.greet
 fi
+
+echo "== the Python binding, pip installed against the installed plugbay found by pkg-config alone"
+cp -r "$src/bindings/python" "$work/python-src"  # pip builds in its source folder
+/usr/bin/python3 -m venv --system-site-packages "$work/venv"
+env -u PLUGBAY_PREFIX -u PLUGBAY_BUILD_DIR -u PLUGBAY_INCLUDE_DIR -u PLUGBAY_LIB_DIR \
+  "$work/venv/bin/pip" install -q --no-build-isolation --no-deps "$work/python-src" >"$work/pip.log" 2>&1 ||
+  { cat "$work/pip.log" >&2; echo "pip install bindings/python failed" >&2; exit 1; }
+expect "a Python host" "Hello, python!" "$work/venv/bin/python" -c \
+  'import plugbay, sys; c = plugbay.connect(sys.argv[1]); print(c.call("lua.greet", "python")); c.close()' "$url"
 
 echo "== the installed kit: plugbay new and plugbay test with the installed templates, pkg-config and plugbayd"
 langs=(c lua)
