@@ -71,7 +71,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("build", nargs="?", default=str(HERE.parents[1] / "build"))
     ap.add_argument("--calls", type=int, default=2000)
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--results", help="a JSON file (scripts/bench's bench/results.json) to add the figures to, "
                                       "as its \"python_host\" entry")
     opts = ap.parse_args()
