@@ -149,11 +149,9 @@ static int draw(top *t, bool full, bay_error *err)
     if (rc == 0) {
         erase();
         for (size_t i = 0; i < text.n && (int)i < LINES; i++) {
-            if (text.title[i])
-                attron(A_REVERSE);
             mvaddnstr((int)i, 0, text.lines[i], COLS);
             if (text.title[i])
-                attroff(A_REVERSE);
+                mvchgat((int)i, 0, -1, A_REVERSE, 0, NULL); /* the whole width, as top's titles */
         }
         if (full)
             clearok(curscr, TRUE);

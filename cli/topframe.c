@@ -235,7 +235,7 @@ static void put_header(FILE *f, const bay_value *now, const row *rows, size_t n,
     const bay_value *br = bay_map_get(now, "broker");
     fprintf(f, "plugbayd %s, up ", name_of(br, "version"));
     render_duration(f, bay_map_get(br, "uptime_ms"));
-    fprintf(f, ", %" PRId64 " connections, %" PRId64 " calls in flight, %" PRId64 " fast channels\n",
+    fprintf(f, "; connections %" PRId64 ", calls in flight %" PRId64 ", fast channels %" PRId64 "\n",
             field(br, "connections"), field(br, "calls_in_flight"), field(br, "fast_channels"));
     size_t loaded = 0, failed = 0;
     double calls = 0, errors = 0;
