@@ -628,10 +628,9 @@ static int top(const command *cmd, const request *r)
     if (r->json)
         return usage_error(cmd, "top shows a screen, not JSON: plugbay status --json gives the same figures once");
     top_opts o;
-    char why[200];
-    if (top_options(r->sort, r->interval, r->frames, r->batch, &o, why, sizeof why) != 0)
-        return usage_error(cmd, "%s", why);
     bay_error e;
+    if (top_options(r->sort, r->interval, r->frames, r->batch, &o, &e) != 0)
+        return usage_error(cmd, "%s", e.message);
     return cli_top(r->broker, r->timeout_ms, &o, &e) ? failure(&e) : 0;
 }
 

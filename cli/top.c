@@ -37,8 +37,7 @@ typedef struct top {
     sigset_t waiting;    /* the signal mask while waiting: SIGINT, SIGTERM and SIGWINCH let through */
 } top;
 
-int top_options(const char *sort, const char *interval, const char *frames, bool batch, top_opts *o, char *why,
-                size_t len)
+int top_options(const char *sort, const char *interval, const char *frames, bool batch, top_opts *o, bay_error *err)
 {
     *o = (top_opts){.sort = TOP_SORT_CALLS, .interval = 1, .batch = batch};
     if (sort) {
@@ -46,27 +45,22 @@ int top_options(const char *sort, const char *interval, const char *frames, bool
         size_t i = 0;
         while (i < sizeof all / sizeof *all && strcmp(sort, top_sort_name(all[i])) != 0)
             i++;
-        if (i == sizeof all / sizeof *all) {
-            snprintf(why, len, "--sort takes calls, errors or cpu, got \"%s\"", sort);
-            return BAY_EINVAL;
-        }
+        if (i == sizeof all / sizeof *all)
+            return bay_error_set(err, BAY_EINVAL, NULL, "--sort takes calls, errors or cpu, got \"%s\"", sort);
         o->sort = all[i];
     }
     char *end;
     if (interval) {
         o->interval = strtod(interval, &end);
-        if (*interval == '\0' || *end != '\0' || !isfinite(o->interval) || o->interval < 0.01 || o->interval > 86400) {
-            snprintf(why, len, "--interval takes a number of seconds from 0.01 to 86400, like 1 or 0.5, got \"%s\"",
-                     interval);
-            return BAY_EINVAL;
-        }
+        if (*interval == '\0' || *end != '\0' || !isfinite(o->interval) || o->interval < 0.01 || o->interval > 86400)
+            return bay_error_set(err, BAY_EINVAL, NULL,
+                                 "--interval takes a number of seconds from 0.01 to 86400, like 1 or 0.5, got \"%s\"",
+                                 interval);
     }
     if (frames) {
         o->frames = strtol(frames, &end, 10);
-        if (*frames == '\0' || *end != '\0' || o->frames <= 0 || o->frames > 1000000000) {
-            snprintf(why, len, "-n takes a positive number of frames, got \"%s\"", frames);
-            return BAY_EINVAL;
-        }
+        if (*frames == '\0' || *end != '\0' || o->frames <= 0 || o->frames > 1000000000)
+            return bay_error_set(err, BAY_EINVAL, NULL, "-n takes a positive number of frames, got \"%s\"", frames);
     }
     return 0;
 }

@@ -18,10 +18,9 @@ typedef struct top_opts {
 } top_opts;
 
 /* top_options reads top's --sort, --interval and -n (each NULL when not
- * given) and --batch into o. Returns 0, or BAY_EINVAL with why (len bytes)
- * saying which value is wrong and what it takes. */
-int top_options(const char *sort, const char *interval, const char *frames, bool batch, top_opts *o, char *why,
-                size_t len);
+ * given) and --batch into o. Returns 0, or BAY_EINVAL with err saying which
+ * value is wrong and what it takes. */
+int top_options(const char *sort, const char *interval, const char *frames, bool batch, top_opts *o, bay_error *err);
 
 /* cli_top connects to the broker at url (NULL: libplugbay's default) and
  * shows its status every o->interval seconds, each command waiting

@@ -2,6 +2,7 @@
 #include "topframe.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,33 +99,26 @@ static const char *fmt_rate(char *buf, size_t len, double r)
     return buf;
 }
 
-/* fmt_us writes microseconds as "850us", "1.2ms" or "3.40s" ("-" when v is not a number). */
-static const char *fmt_us(char *buf, size_t len, const bay_value *v)
-{
-    if (bay_value_type(v) != BAY_INT)
-        return "-";
-    int64_t us = bay_value_int(v);
-    if (us < 1000)
-        snprintf(buf, len, "%" PRId64 "us", us);
-    else if (us < 1000000)
-        snprintf(buf, len, "%.1fms", (double)us / 1e3);
-    else
-        snprintf(buf, len, "%.2fs", (double)us / 1e6);
-    return buf;
-}
+/* A unit a number is shown in while below limit: divided by div, with decimals digits, then suffix. */
+typedef struct unit {
+    double limit, div;
+    int decimals;
+    const char *suffix;
+} unit;
 
-/* fmt_kb writes kilobytes as "800K", "12.3M" or "1.2G" ("-" when v is not a number). */
-static const char *fmt_kb(char *buf, size_t len, const bay_value *v)
+/* Microseconds as "850us", "1.2ms" or "3.40s"; kilobytes as "800K", "12.3M" or "1.2G". */
+static const unit micros[] = {{1e3, 1, 0, "us"}, {1e6, 1e3, 1, "ms"}, {INFINITY, 1e6, 2, "s"}};
+static const unit kilos[] = {{1024, 1, 0, "K"}, {1048576, 1024, 1, "M"}, {INFINITY, 1048576, 1, "G"}};
+
+/* fmt_scaled writes the number v in the first of units it is below the limit of ("-" when v is not a number). */
+static const char *fmt_scaled(char *buf, size_t len, const bay_value *v, const unit *units)
 {
     if (bay_value_type(v) != BAY_INT)
         return "-";
-    int64_t kb = bay_value_int(v);
-    if (kb < 1024)
-        snprintf(buf, len, "%" PRId64 "K", kb);
-    else if (kb < 1024 * 1024)
-        snprintf(buf, len, "%.1fM", (double)kb / 1024);
-    else
-        snprintf(buf, len, "%.1fG", (double)kb / (1024 * 1024));
+    double x = (double)bay_value_int(v);
+    while (x >= units->limit)
+        units++;
+    snprintf(buf, len, "%.*f%s", units->decimals, x / units->div, units->suffix);
     return buf;
 }
 
@@ -184,10 +178,10 @@ static void put_plugins(FILE *f, const row *rows, size_t n)
             fmt_rate(b[1], sizeof b[1], rows[i].errors_s),
             fmt_int(b[2], sizeof b[2], bay_map_get(v, "calls")),
             fmt_int(b[3], sizeof b[3], bay_map_get(v, "errors")),
-            fmt_us(b[4], sizeof b[4], bay_map_get(v, "p50_us")),
-            fmt_us(b[5], sizeof b[5], bay_map_get(v, "p99_us")),
+            fmt_scaled(b[4], sizeof b[4], bay_map_get(v, "p50_us"), micros),
+            fmt_scaled(b[5], sizeof b[5], bay_map_get(v, "p99_us"), micros),
             fmt_rate(b[6], sizeof b[6], rows[i].cpu),
-            fmt_kb(b[7], sizeof b[7], bay_map_get(v, "pss_kb")),
+            fmt_scaled(b[7], sizeof b[7], bay_map_get(v, "pss_kb"), kilos),
             fmt_int(b[8], sizeof b[8], bay_map_get(v, "restarts")),
         };
         put_cell(f, rows[i].name, w, true);
