@@ -438,3 +438,15 @@ Test(top, a_terminal_is_restored_when_the_broker_dies)
               "the message comes after the screen is gone: %s", s->text);
     free(s);
 }
+
+Test(top, ctrl_c_quits_and_restores_the_terminal)
+{
+    screen *s = calloc(1, sizeof *s);
+    screen_start(s);
+    cr_assert_not_null(see(s, 0, "example/hello"), "a plugin row: %s", s->text);
+    size_t mark = s->nraw;
+    cr_assert_eq(write(s->master, "\003", 1), 1); /* the terminal sends SIGINT */
+    cr_assert_eq(screen_end(s), 0, "Ctrl-C quits with status 0: %s", s->text);
+    cr_assert(memmem(s->raw + mark, s->nraw - mark, "\033[?1049l", 8) != NULL, "the terminal is restored");
+    free(s);
+}
