@@ -182,6 +182,7 @@ static bay_value *status(broker *b)
     bay_map_set(br, "connections", bay_int((int64_t)bay__idmap_count(b->conns)));
     bay_map_set(br, "calls_in_flight", bay_int((int64_t)route_in_flight(b)));
     bay_map_set(br, "fast_channels", bay_int((int64_t)fastpath_count(b)));
+    bay_map_set(br, "unknown_calls", bay_int((int64_t)bay__registry_unknown(b->reg)));
     follow_status(b, br);
     for (size_t i = 0; i < b->nplugins; i++) {
         bay_value *s = summary(b, b->plugins[i]);
@@ -197,6 +198,8 @@ static bay_value *status(broker *b)
         for (size_t j = 0; j < e->nproviders; j++)
             bay_array_push(prov, bay_str(e->providers[j]->owner_name));
         bay_map_set(ev, "providers", prov);
+        bay_map_set(ev, "calls", bay_int((int64_t)e->calls));
+        bay_map_set(ev, "unserved", bay_int((int64_t)e->unserved));
         bay_array_push(eps, ev);
     }
     bay_map_set(v, "broker", br);

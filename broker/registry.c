@@ -13,6 +13,7 @@
 struct bay__registry {
     bay__extpoint **eps; /* sorted by name for lookup by bsearch */
     size_t n, cap;
+    uint64_t unknown;    /* calls and events routed to a name not declared */
 };
 
 bay__registry *bay__registry_new(void)
@@ -72,6 +73,25 @@ bay__extpoint *bay__registry_find(const bay__registry *r, const char *name)
     bool found;
     size_t i = position(r, name, &found);
     return found ? r->eps[i] : NULL;
+}
+
+bay__extpoint *bay__registry_route(bay__registry *r, const char *name, const char *ctx)
+{
+    bay__extpoint *e = bay__registry_find(r, name);
+    bay__provider *first;
+    if (e == NULL) {
+        r->unknown++;
+        return NULL;
+    }
+    e->calls++;
+    if (e->kind == BAY_HANDLE && bay__registry_select(e, ctx, &first, 1) == 0)
+        e->unserved++;
+    return e;
+}
+
+uint64_t bay__registry_unknown(const bay__registry *r)
+{
+    return r->unknown;
 }
 
 size_t bay__registry_count(const bay__registry *r)

@@ -22,6 +22,8 @@ typedef struct bay__extpoint {
     char *declared_by;        /* who declared it first ("host:app", or the first provider) */
     bay__provider **providers; /* sorted by rank */
     size_t nproviders, cap;
+    uint64_t calls;           /* CALLs and EVENTs of hosts and plugins routed to it (bay__registry_route) */
+    uint64_t unserved;        /* of those, calls of a handle refused for want of a provider (BAY_ENOPROVIDER) */
 } bay__extpoint;
 
 typedef struct bay__registry bay__registry;
@@ -62,6 +64,16 @@ size_t bay__registry_rerank(bay__registry *r, void *owner, int64_t rank, void (*
 
 /* bay__registry_find returns the extension point called name, or NULL. Borrowed. */
 bay__extpoint *bay__registry_find(const bay__registry *r, const char *name);
+
+/* bay__registry_route returns the extension point called name, as
+ * bay__registry_find does, for a host's or a plugin's CALL or EVENT with
+ * context ctx (NULL: any), and counts it: in its calls, and in its unserved
+ * too when it is a handle no provider accepting ctx serves; a name not
+ * declared counts in bay__registry_unknown. Borrowed, or NULL. */
+bay__extpoint *bay__registry_route(bay__registry *r, const char *name, const char *ctx);
+
+/* bay__registry_unknown returns how many calls and events bay__registry_route was asked for a name not declared. */
+uint64_t bay__registry_unknown(const bay__registry *r);
 
 /* bay__registry_count returns how many extension points are declared; bay__registry_at returns the i-th, by name. */
 size_t bay__registry_count(const bay__registry *r);

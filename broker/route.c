@@ -407,7 +407,7 @@ static void start(broker *b, conn *from, const bay__frame *f, bool answer)
                              CONN_CALLS_MAX);
         return;
     }
-    bay__extpoint *e = bay__registry_find(b->reg, f->name);
+    bay__extpoint *e = bay__registry_route(b->reg, f->name, f->context);
     if (e == NULL) {
         snprintf(msg, sizeof msg, "no extension point \"%s\" is declared or provided", f->name);
         who_provides(b, f->name, msg, sizeof msg);

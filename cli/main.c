@@ -25,6 +25,7 @@
 #include "send.h"
 #include "signing.h"
 #include "test.h"
+#include "top.h"
 
 #define MAX_OPERANDS 2
 
@@ -73,6 +74,10 @@ static const command commands[] = {
      .render = render_state},
     {"status", BROKER_COMMAND, {NULL}, "", "show the broker, every plugin's runtime state and the extension points",
      .render = render_status},
+    {"top", BROKER_COMMAND, {NULL}, " [--sort calls|errors|cpu] [--interval SECONDS] [--batch] [-n N]",
+     "show the broker, its plugins (calls/s, errors/s, latency, CPU, memory) and its busiest extension points, "
+     "polled every --interval seconds (1) as top does; keys c, e and p sort by calls, errors and CPU, q quits; "
+     "--batch (or not on a terminal): plain frames, -n N of them", .remote = "status"},
     {"order", BROKER_COMMAND, {"ID", "N"}, " | plugbay order ID --clear",
      "load plugin ID at place N (lower first) instead of its manifest's \"order\", now and after restarts; "
      "--clear goes back to the manifest's", .render = render_info},
@@ -152,6 +157,8 @@ typedef struct request {
     const char *uid, *role;                    /* --uid, --role (host add) */
     const char *lang;                          /* --lang (new) */
     bool conformance;                          /* --conformance (test) */
+    const char *sort, *interval, *frames;      /* --sort, --interval, -n (top) */
+    bool batch;                                /* --batch (top) */
     const char **with;    /* --with values (test, dev) */
     size_t nwith;
     const char **grants;  /* --grant values */
@@ -301,6 +308,10 @@ static void print_help(void)
          "  --lang LANG    (new) the plugin's language: c, lua, python, wasm or ffi (a library binding)\n"
          "  --conformance  (test) run the kit's conformance suite instead of DIR/tests.json\n"
          "  --with PLUGIN-DIR (test, dev) load this plugin folder too (a dependency); repeat for more\n"
+         "  --sort KEY     (top) sort the plugins by calls, errors or cpu, busiest first (default calls)\n"
+         "  --interval SECONDS (top) seconds between two polls, like 1 or 0.5 (default 1)\n"
+         "  --batch        (top) plain text frames on stdout, no screen handling (also when not on a terminal)\n"
+         "  -n N           (top) stop after N frames\n"
          "\n"
          "Exit status: 0 on success, 1 when the broker, the plugin or a signature check\n"
          "reports an error, 2 for a usage error. Errors are one line on stderr:\n"
@@ -380,7 +391,8 @@ static bool text_option(request *r, int argc, char **argv, int *i, bool *missing
         {"--out", &r->out},       {"-o", &r->out},            {"--comment", &r->comment},
         {"--trusted-keys", &r->trusted}, {"--uid", &r->uid},  {"--role", &r->role},
         {"--verified-keys", &r->verified}, {"--reason", &r->reason}, {"--index", &r->index},
-        {"--lang", &r->lang},
+        {"--lang", &r->lang},     {"--sort", &r->sort},       {"--interval", &r->interval},
+        {"-n", &r->frames},
     };
     for (size_t t = 0; t < sizeof texts / sizeof texts[0] && !*missing; t++) {
         const char *v = option_value(texts[t].name, argc, argv, i, missing);
@@ -419,6 +431,8 @@ static int parse(int argc, char **argv, request *r)
             r->verified_only = true;
         } else if (strcmp(a, "--conformance") == 0) {
             r->conformance = true;
+        } else if (strcmp(a, "--batch") == 0) {
+            r->batch = true;
         } else if (strcmp(a, "--json") == 0) {
             r->json = true;
         } else if (strcmp(a, "--version") == 0) {
@@ -604,6 +618,20 @@ static int follow(const request *r, bay_value *args)
     bay_value_free(reply);
     bay_close(conn);
     return rc ? failure(&e) : 0;
+}
+
+/* top runs plugbay top, or refuses its options given to another command or --json given to it. Returns the exit status. */
+static int top(const command *cmd, const request *r)
+{
+    if (strcmp(cmd->name, "top") != 0)
+        return usage_error(cmd, "--sort, --interval, --batch and -n only go with top");
+    if (r->json)
+        return usage_error(cmd, "top shows a screen, not JSON: plugbay status --json gives the same figures once");
+    top_opts o;
+    bay_error e;
+    if (top_options(r->sort, r->interval, r->frames, r->batch, &o, &e) != 0)
+        return usage_error(cmd, "%s", e.message);
+    return cli_top(r->broker, r->timeout_ms, &o, &e) ? failure(&e) : 0;
 }
 
 /* public_key reads host add's --key, a public key file, into key64 (base64); 0, or 1 after saying what is wrong. */
@@ -986,6 +1014,8 @@ static int run_command_line(int argc, char **argv)
     char why[300];
     if (strcmp(cmd->name, "new") == 0 && new_usage(r.lang, r.words[1], why, sizeof why) != 0)
         return usage_error(cmd, "%s", why);
+    if (strcmp(cmd->name, "top") == 0 || r.sort || r.interval || r.frames || r.batch)
+        return top(cmd, &r);
     if (cmd->kind == OFFLINE)
         return run_offline(cmd, &r);
 

@@ -91,8 +91,7 @@ static void put_entries(FILE *f, const bay_value *map)
     }
 }
 
-/* put_duration writes milliseconds as "1d 2h 3m 4s". */
-static void put_duration(FILE *f, const bay_value *ms)
+void render_duration(FILE *f, const bay_value *ms)
 {
     if (bay_value_type(ms) != BAY_INT) {
         fputs("-", f);
@@ -225,7 +224,7 @@ void render_status(const bay_value *reply)
         {"REASON", "reason"},
     };
     static const column point_cols[] = {
-        {"EXTENSION POINT", "name"}, {"KIND", "kind"}, {"PROVIDERS", "providers"},
+        {"EXTENSION POINT", "name"}, {"KIND", "kind"}, {"PROVIDERS", "providers"}, {"CALLS", "calls"},
     };
     static const column broker_fields[] = {
         {"version:", "version"}, {"pid:", "pid"},           {"uptime:", "uptime_ms"},
@@ -236,7 +235,7 @@ void render_status(const bay_value *reply)
         const bay_value *v = bay_map_get(broker, broker_fields[i].key);
         printf("%-13s", broker_fields[i].title);
         if (strcmp(broker_fields[i].key, "uptime_ms") == 0)
-            put_duration(stdout, v);
+            render_duration(stdout, v);
         else
             put_text(stdout, v);
         putchar('\n');

@@ -2,6 +2,8 @@
 #ifndef BAY_CLI_RENDER_H
 #define BAY_CLI_RENDER_H
 
+#include <stdio.h>
+
 #include <plugbay/plugbay.h>
 
 /* A reply printer. Each one is tolerant: a missing key prints as "-". */
@@ -41,6 +43,9 @@ void render_rescan(const bay_value *reply);
 /* render_config prints the reply of "config": one row per setting (key,
  * value, default, type, description), a secret's value as whether it is set. */
 void render_config(const bay_value *reply);
+
+/* render_duration writes milliseconds (an int value, else "-") to f as "1d 2h 3m 4s". */
+void render_duration(FILE *f, const bay_value *ms);
 
 /* render_lines prints an array of strings, one per line (logs --audit). */
 void render_lines(const bay_value *reply);

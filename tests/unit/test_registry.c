@@ -192,3 +192,34 @@ Test(registry, routing_table)
         bay__registry_free(reg);
     }
 }
+
+Test(registry, route_counts_the_calls_of_each_extension_point)
+{
+    const char *fr[] = {"fr", NULL};
+    cr_assert_eq(bay__registry_add(r, "greet", BAY_HANDLE, &a, "a", 1, fr, &err), 0);
+    cr_assert_eq(bay__registry_declare(r, "started", BAY_EVENT, "host:app", &err), 0);
+    cr_assert_eq(bay__registry_route(r, "greet", NULL), bay__registry_find(r, "greet"));
+    bay__registry_route(r, "greet", "fr");
+    bay__registry_route(r, "greet", "de");
+    bay__registry_route(r, "started", NULL);
+    cr_assert_null(bay__registry_route(r, "nobody", NULL));
+    bay__extpoint *greet = bay__registry_find(r, "greet"), *started = bay__registry_find(r, "started");
+    cr_assert_eq(greet->calls, 3, "every call that found the name counts");
+    cr_assert_eq(greet->unserved, 1, "the call in a context no provider accepts counts as unserved");
+    cr_assert_eq(started->calls, 1);
+    cr_assert_eq(started->unserved, 0, "an event without a provider is not refused");
+    cr_assert_eq(bay__registry_unknown(r), 1, "a name not declared counts apart, creating no extension point");
+    cr_assert_eq(bay__registry_count(r), 2);
+    cr_assert_eq(bay__registry_find(r, "greet")->calls, 3, "find does not count");
+}
+
+Test(registry, counts_survive_providers_leaving)
+{
+    cr_assert_eq(bay__registry_add(r, "greet", BAY_HANDLE, &a, "a", 1, NULL, &err), 0);
+    bay__registry_route(r, "greet", NULL);
+    bay__registry_remove_owner(r, &a, NULL, NULL);
+    bay__registry_route(r, "greet", NULL);
+    bay__extpoint *e = bay__registry_find(r, "greet");
+    cr_assert_eq(e->calls, 2);
+    cr_assert_eq(e->unserved, 1, "once its provider left, a handle's calls are refused");
+}
