@@ -56,14 +56,22 @@ static void expect_counts(const char *id, int64_t calls, int64_t errors)
               (long long)errors);
 }
 
+/* echo_calls calls slow.echo n times. */
+static void echo_calls(int n)
+{
+    char out[256];
+    bay_error err;
+    for (int i = 0; i < n; i++)
+        cr_assert_eq(h_call_str(c, "slow.echo", "counted", 5000, out, sizeof out, &err), 0, "%s", err.message);
+}
+
 Test(fastcalls, calls_on_either_path_are_counted_with_their_failures)
 {
     int64_t calls = h_plugin_int(c, "test/slow", "calls"), errors = h_plugin_int(c, "test/slow", "errors");
     enum { ANSWERED = 40, FAILED = 7 };
+    echo_calls(ANSWERED);
     char out[256];
     bay_error err;
-    for (int i = 0; i < ANSWERED; i++)
-        cr_assert_eq(h_call_str(c, "slow.echo", "counted", 5000, out, sizeof out, &err), 0, "%s", err.message);
     for (int i = 0; i < FAILED; i++) { /* slow.sleep takes a number of ms */
         int rc = h_call_str(c, "slow.sleep", "not a number", 5000, out, sizeof out, &err);
         cr_assert_eq(rc, BAY_ETYPE, "got %s: %s", bay_errname(rc), err.message);
@@ -74,6 +82,17 @@ Test(fastcalls, calls_on_either_path_are_counted_with_their_failures)
     cr_assert_eq(h_call_str(c, "hostile.ping", NULL, 5000, out, sizeof out, &err), 0, "%s", err.message);
     expect_counts("test/hostile", hostile + 1, h_plugin_int(c, "test/hostile", "errors"));
     cr_assert_eq(h_plugin_int(c, "test/slow", "calls"), calls + ANSWERED + FAILED, "another plugin's call counted");
+}
+
+Test(fastcalls, a_reload_loses_no_call_of_either_worker)
+{
+    int64_t calls = h_plugin_int(c, "test/slow", "calls"), errors = h_plugin_int(c, "test/slow", "errors");
+    echo_calls(30); /* the old worker reports those it served before its unload's answer at the latest */
+    bay_error err;
+    cr_assert_eq(h_command(c, "reload", "test/slow", &err), 0, "%s", err.message);
+    echo_calls(20);
+    cr_assert_eq(h_fast_channels(c) > 0, fast(), "the calls did not take the path this run is about");
+    expect_counts("test/slow", calls + 50, errors);
 }
 
 /* report is a fast-call report as a worker makes it: calls answered in
