@@ -3,7 +3,7 @@
 
 #include <math.h>
 #include <stdio.h>
-#include <string.h>
+#include <stdlib.h>
 
 const double bay__callstat_bounds_us[BAY__CALLSTAT_BUCKETS - 1] = {
     10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 50000, 250000, 1000000, 10000000,
@@ -86,10 +86,9 @@ static int count(const bay_value *v, const char *what, uint64_t max, uint64_t *n
 /* code_of reads a by_code key: a decimal error code from 1 to BAY__CALLSTAT_CODES - 1, or 0. */
 static size_t code_of(const char *key)
 {
-    size_t code = 0, len = strlen(key);
-    for (size_t i = 0; i < len && len <= 2; i++)
-        code = key[i] >= '0' && key[i] <= '9' ? code * 10 + (size_t)(key[i] - '0') : BAY__CALLSTAT_CODES;
-    return len > 0 && len <= 2 && key[0] != '0' && code < BAY__CALLSTAT_CODES ? code : 0;
+    char *end = NULL;
+    unsigned long code = key[0] >= '1' && key[0] <= '9' ? strtoul(key, &end, 10) : 0; /* no sign, space or 0 first */
+    return code && *end == '\0' && code < BAY__CALLSTAT_CODES ? (size_t)code : 0;
 }
 
 /* read_by_code reads the map by of a report into s->by_code, checking it adds up to s->errors. */
@@ -137,7 +136,7 @@ static int read_buckets(const bay_value *b, bay__callstat *s, bay_error *err)
     if (sum != s->calls)
         return bay_error_set(err, BAY_EPROTO, NULL, "buckets add up to %llu calls, not %llu", (unsigned long long)sum,
                              (unsigned long long)s->calls);
-    double slack = 1 + least * 1e-9; /* rounding in the worker's additions */
+    double slack = 1 + (least + most) * 1e-6; /* rounding in the worker's additions */
     if (s->sum_us < least - slack || (s->buckets[BAY__CALLSTAT_BUCKETS - 1] == 0 && s->sum_us > most + slack))
         return bay_error_set(err, BAY_EPROTO, NULL, "sum_us %.0f is not a sum the buckets allow", s->sum_us);
     return 0;

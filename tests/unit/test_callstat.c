@@ -156,3 +156,17 @@ Test(callstat, a_malformed_report_is_refused_saying_why)
     cr_assert_str_eq(err.message, "it is not a map");
     bay_value_free(array);
 }
+
+Test(callstat, a_sum_of_times_the_buckets_cannot_hold_is_refused)
+{
+    bay__callstat s = {0}, out;
+    for (int i = 0; i < 1000; i++)
+        bay__callstat_add(&s, 0, 9.999999); /* a sum rounded as the worker's additions round it */
+    bay_value *v = bay__callstat_value(&s);
+    bay_error err;
+    cr_assert_eq(bay__callstat_from_value(v, 1000, &out, &err), 0, "%s", err.message);
+    bay_map_set(v, "sum_us", bay_float(1e9)); /* 1,000 calls of at most 10 µs */
+    cr_assert_eq(bay__callstat_from_value(v, 1000, &out, &err), BAY_EPROTO);
+    cr_assert_str_eq(err.message, "sum_us 1000000000 is not a sum the buckets allow");
+    bay_value_free(v);
+}
