@@ -200,6 +200,7 @@ typedef struct call_stats {
     float latency_us[256]; /* the last routed calls' times, a ring */
     unsigned nlatency;     /* how many were recorded in all */
     bay__share_callers callers; /* the hosts that called it last (fair shares) */
+    bay__log_limit fast_log; /* the lines about its workers' malformed reports of fast calls */
 } call_stats;
 
 typedef struct plugin {

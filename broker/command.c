@@ -69,8 +69,8 @@ static int by_value(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* add_runtime adds what p is doing now: pid (and uid, when its worker has one of its own), calls, errors, call times of the
- * last 256 calls (p50/p99, µs), CPU time and PSS of its worker, and what its
+/* add_runtime adds what p is doing now: pid (and uid, when its worker has one of its own), calls and errors (fast
+ * ones too, as its workers reported them), call times of the last 256 calls plugbayd routed (p50/p99, µs), CPU time and PSS of its worker, and what its
  * sandbox refused (kind -> count, and in all). */
 static void add_runtime(bay_value *v, const plugin *p)
 {

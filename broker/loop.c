@@ -49,6 +49,8 @@ static void worker_command(broker *b, conn *c, const bay__frame *f)
 {
     if (c->plugin && strcmp(f->name, "refused") == 0)
         supervise_refused(b, c->plugin, f);
+    else if (c->plugin && strcmp(f->name, "fastcalls") == 0)
+        route_fast_calls(b, c->plugin, f);
     else if (!manage_command(b, c, f))
         fastpath_worker_command(b, c, f);
 }

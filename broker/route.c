@@ -4,6 +4,7 @@
 #include "route.h"
 #include "share.h"
 #include "supervise.h"
+#include "value_convert.h"
 
 #include <msgpack.h>
 #include <stdio.h>
@@ -766,4 +767,26 @@ void route_free(broker *b)
     free(b->calls->held);
     free(b->calls);
     b->calls = NULL;
+}
+
+/* The most fast calls a worker's report may hold per second of the heartbeat
+ * interval: far beyond what one worker's main thread can answer. */
+#define FAST_CALLS_PER_SECOND 10000000
+
+void route_fast_calls(broker *b, plugin *p, const bay__frame *f)
+{
+    int64_t seconds = b->opt.heartbeat_ms > 1000 ? (b->opt.heartbeat_ms + 999) / 1000 : 1;
+    bay_value *report = NULL;
+    bay__callstat s;
+    bay_error e;
+    int rc = f->value ? bay__value_from_object(f->value, &report, &e)
+                      : bay_error_set(&e, BAY_EPROTO, NULL, "it has no value");
+    if (rc == 0)
+        rc = bay__callstat_from_value(report, (uint64_t)(FAST_CALLS_PER_SECOND * seconds), &s, &e);
+    bay_value_free(report);
+    if (rc)
+        bay__log_limited(&p->stats.fast_log, bay__now_ms(), BAY_LOG_WARN, p->id,
+                         "ignored a malformed report of the calls its worker answered on fast channels: %s", e.message);
+    else
+        bay__callstat_merge(&p->stats.total, &s);
 }

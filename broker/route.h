@@ -24,6 +24,13 @@ int route_init(broker *b);
 size_t route_serving(broker *b, uint64_t session);
 /* route_in_flight counts the calls in flight. */
 size_t route_in_flight(const broker *b);
+/* route_fast_calls adds to p's statistics the calls its worker (serving or,
+ * during a reload, the other) answered on fast channels since its last report
+ * (COMMAND "fastcalls", a value of callstat.h's), which plugbayd never saw. A
+ * report that does not add up is logged within p's rate limit and ignored:
+ * the worker runs the plugin's code and is not trusted, though a report that
+ * adds up is its word for its own plugin's figures. */
+void route_fast_calls(broker *b, plugin *p, const bay__frame *f);
 /* route_free forgets every call in flight and frees their table (at shutdown). */
 void route_free(broker *b);
 

@@ -9,6 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <plugbay/error.h>
+#include <plugbay/value.h>
+
 /* Error codes counted apart: 1 .. BAY__CALLSTAT_CODES - 1 (a larger one counts
  * in the last). */
 #define BAY__CALLSTAT_CODES 32
@@ -38,5 +41,19 @@ void bay__callstat_add(bay__callstat *s, int code, double us);
 
 /* bay__callstat_merge adds every count of from to into. */
 void bay__callstat_merge(bay__callstat *into, const bay__callstat *from);
+
+/* bay__callstat_value returns s as a new value (the caller frees it; NULL when
+ * out of memory): a map {"calls": int, "errors": int, "by_code": {"CODE": int}
+ * (the codes that failed calls, as decimal strings), "buckets": [BAY__CALLSTAT_BUCKETS
+ * ints], "sum_us": float}, as a worker reports its fast calls to plugbayd. */
+bay_value *bay__callstat_value(const bay__callstat *s);
+
+/* bay__callstat_from_value reads a value bay__callstat_value made into *out,
+ * trusting nothing: every count a whole number from 0, at most max_calls
+ * calls, errors no more than calls, the buckets (exactly BAY__CALLSTAT_BUCKETS)
+ * adding up to calls, by_code's codes 1 to BAY__CALLSTAT_CODES - 1 adding up to
+ * errors, sum_us finite and within what the buckets allow. Returns 0, or
+ * BAY_EPROTO with err saying what is wrong (*out is then zero). */
+int bay__callstat_from_value(const bay_value *v, uint64_t max_calls, bay__callstat *out, bay_error *err);
 
 #endif

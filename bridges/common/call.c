@@ -51,20 +51,20 @@ static int refuse(const bay__job *j)
     return 0;
 }
 
-/* answer_failure answers a call whose function returned code rc. A function
- * told to stop returns BAY_ECANCELED (plugin.h); when its deadline was the
- * reason, the caller gets BAY_ETIMEDOUT, as it would had plugbayd answered first. */
-static void answer_failure(const bay_invocation *c, int rc)
+/* answer_failure answers a call whose function returned code rc, and
+ * returns the code it answered with. A function told to stop returns
+ * BAY_ECANCELED (plugin.h); when its deadline was the reason, the caller gets
+ * BAY_ETIMEDOUT, as it would had plugbayd answered first. */
+static int answer_failure(const bay_invocation *c, int rc)
 {
     if (rc == BAY_ECANCELED && bay__call_stop_code(c) == BAY_ETIMEDOUT)
         rc = BAY_ETIMEDOUT;
     if (strcmp(bay_errname(rc), "BAY_E?") == 0)
-        bay__worker_error(c->chan, c->id, BAY_EPLUGIN, "%s returned %d, which is not a plugbay error code%s%s", c->function, rc,
-                         c->code ? ": " : "", c->code ? c->message : "");
-    else if (c->code)
-        bay__worker_error(c->chan, c->id, rc, "%s", c->message);
-    else
-        bay__worker_error(c->chan, c->id, rc, "%s returned %s: %s", c->function, bay_errname(rc), bay_strerror(rc));
+        return bay__worker_error(c->chan, c->id, BAY_EPLUGIN, "%s returned %d, which is not a plugbay error code%s%s",
+                                 c->function, rc, c->code ? ": " : "", c->code ? c->message : "");
+    if (c->code)
+        return bay__worker_error(c->chan, c->id, rc, "%s", c->message);
+    return bay__worker_error(c->chan, c->id, rc, "%s returned %s: %s", c->function, bay_errname(rc), bay_strerror(rc));
 }
 
 /* The call plugbayd sends when the plugin's settings changed: args [settings map, changed keys]. */
@@ -101,14 +101,14 @@ void bay__run_call(bay__job *j)
     c->function = settings ? "on_settings" : set ? set : bay_value_str(bay_map_get(bay__w.functions, c->name), NULL);
     c->code = 0;
     c->message[0] = '\0';
-    if (refuse(j))
+    if ((j->answered = refuse(j)) != 0)
         return;
 
     bay_value *args = NULL, *result = NULL;
     bay_error e;
     int rc = bay__value_from_object(j->f.value, &args, &e);
     if (rc) {
-        bay__worker_error(c->chan, c->id, rc, "call \"%s\": arguments: %s", c->name, e.message);
+        j->answered = bay__worker_error(c->chan, c->id, rc, "call \"%s\": arguments: %s", c->name, e.message);
         return;
     }
     rc = settings ? take_settings(c, args, &result) : bay__w.bridge->call(c->function, c, args, &result);
@@ -117,10 +117,7 @@ void bay__run_call(bay__job *j)
         rc = bay_call_error(c, BAY_ETYPE, "%s returned a value that cannot cross a call: arrays and maps nest deeper "
                                           "than %d levels",
                             c->function, BAY_CONVERT_MAX_DEPTH);
-    if (rc == 0)
-        bay__worker_result(c->chan, c->id, result);
-    else
-        answer_failure(c, rc);
+    j->answered = rc == 0 ? bay__worker_result(c->chan, c->id, result) : answer_failure(c, rc);
     bay_value_free(result);
 }
 

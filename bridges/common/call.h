@@ -4,7 +4,8 @@
 
 #include "send.h"
 
-/* bay__run_call runs the CALL job j (taken with bay__queue_take) and answers it. */
+/* bay__run_call runs the CALL job j (taken with bay__queue_take) and answers
+ * it, noting the code it answered with in j->answered. */
 void bay__run_call(bay__job *j);
 
 #endif

@@ -7,9 +7,14 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "callstat.h"
 #include "wire.h"
 
 static pthread_t io_thread;
+
+/* The calls the main thread answered on fast channels since the last report
+ * (bay__io_report_fast_calls); under bay__w.lock, which bay__job_done takes anyway. */
+static bay__callstat fast_calls;
 
 static void job_free(bay__job *j)
 {
@@ -125,6 +130,26 @@ static void report_refusals(void)
     bay_value_free(counts);
 }
 
+void bay__io_report_fast_calls(void)
+{
+    pthread_mutex_lock(&bay__w.lock);
+    bay__callstat s = fast_calls;
+    fast_calls = (bay__callstat){0};
+    pthread_mutex_unlock(&bay__w.lock);
+    if (s.calls == 0)
+        return;
+    bay_value *v = bay__callstat_value(&s);
+    int rc = v ? bay__worker_tell("fastcalls", v) : BAY_ENOMEM;
+    bay_value_free(v);
+    if (rc == 0)
+        return;
+    bay__worker_warn("could not report %llu fast calls (they go with the next report): %s", (unsigned long long)s.calls,
+                    bay_strerror(rc));
+    pthread_mutex_lock(&bay__w.lock);
+    bay__callstat_merge(&fast_calls, &s);
+    pthread_mutex_unlock(&bay__w.lock);
+}
+
 static void answer_heartbeat(uint64_t id)
 {
     int64_t since = atomic_load(&bay__w.busy_since_ns);
@@ -133,6 +158,7 @@ static void answer_heartbeat(uint64_t id)
     if (rc)
         bay__worker_warn("could not answer HEARTBEAT %llu: %s", (unsigned long long)id, bay_strerror(rc));
     report_refusals();
+    bay__io_report_fast_calls();
 }
 
 /* route handles one decoded frame j on the I/O thread, taking ownership of it. */
@@ -291,7 +317,10 @@ bay__job *bay__queue_take(const bay__wait *wait, const bay_invocation *watch, in
 void bay__job_done(bay__job *j)
 {
     if (j->f.type == BAY_F_CALL) {
+        int64_t now = j->call.chan ? bay__now_ns() : 0;
         pthread_mutex_lock(&bay__w.lock);
+        if (j->call.chan) /* plugbayd counts the calls it routed itself */
+            bay__callstat_add(&fast_calls, j->answered, (double)(now - j->received_ns) / 1000);
         bay__w.calls = j->call.outer;
         bay__w.depth--;
         pthread_mutex_unlock(&bay__w.lock);

@@ -24,8 +24,15 @@ void bay__io_stop(int linger_ms);
  * innermost call in hand (bay__w.calls). */
 bay__job *bay__queue_take(const bay__wait *wait, const bay_invocation *watch, int64_t until_ns);
 
-/* bay__job_done ends a taken job: a CALL leaves the calls in hand; the job is freed. */
+/* bay__job_done ends a taken job: a CALL leaves the calls in hand (one from a
+ * fast channel is counted, with j->answered and its time since it came, for
+ * bay__io_report_fast_calls); the job is freed. */
 void bay__job_done(bay__job *j);
+
+/* bay__io_report_fast_calls tells plugbayd the fast calls answered since the
+ * last report (COMMAND "fastcalls", callstat.h's value), if any: with each
+ * heartbeat's answer, and before the unload's. Any thread. */
+void bay__io_report_fast_calls(void);
 
 /* bay__queue_expect registers w as waiting for the reply to id; the I/O thread
  * drops replies nobody expects. */

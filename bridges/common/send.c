@@ -79,14 +79,16 @@ int bay__worker_error(bay__chan *to, uint64_t id, int code, const char *fmt, ...
     return code;
 }
 
-void bay__worker_result(bay__chan *to, uint64_t id, const bay_value *v)
+int bay__worker_result(bay__chan *to, uint64_t id, const bay_value *v)
 {
     bay__frame f = {.type = BAY_F_RESULT, .id = id};
     int rc = bay__worker_send(to, &f, v);
     if (rc == BAY_EINVAL)
-        bay__worker_error(to, id, BAY_EINVAL, "the result does not fit in one frame (at most %u bytes)", BAY_FRAME_MAX);
-    else if (rc)
+        return bay__worker_error(to, id, BAY_EINVAL, "the result does not fit in one frame (at most %u bytes)",
+                                 BAY_FRAME_MAX);
+    if (rc)
         bay__worker_warn("could not send the RESULT for request %llu: %s", (unsigned long long)id, bay_strerror(rc));
+    return 0;
 }
 
 int bay__call_stop_code(const bay_invocation *c)

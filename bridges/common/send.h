@@ -50,6 +50,7 @@ typedef struct bay__job {
     bay__frame f;
     int64_t received_ns; /* CLOCK_MONOTONIC */
     bay_invocation call;       /* for a CALL frame, once taken */
+    int answered;        /* for a CALL, once run: the code it was answered with (0: a RESULT) */
 } bay__job;
 
 /* A reply (RESULT or ERROR) the main thread waits for in bay_plugin_call. */
@@ -127,8 +128,10 @@ int bay__plugin_command(const char *api, const char *name, const bay_value *args
  * channel to with an ERROR naming this plugin. Returns code. */
 int bay__worker_error(bay__chan *to, uint64_t id, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-/* bay__worker_result answers request id (of the broker or of fast channel to) with RESULT v (NULL = nil). */
-void bay__worker_result(bay__chan *to, uint64_t id, const bay_value *v);
+/* bay__worker_result answers request id (of the broker or of fast channel to)
+ * with RESULT v (NULL = nil). Returns 0, or BAY_EINVAL when v did not fit in a
+ * frame and an ERROR BAY_EINVAL answered instead. */
+int bay__worker_result(bay__chan *to, uint64_t id, const bay_value *v);
 
 /* bay__call_stop_code returns BAY_ETIMEDOUT once c's deadline passed, else
  * why it was cancelled (BAY_ECANCELED, or BAY_ETIMEDOUT when plugbayd or the

@@ -174,6 +174,7 @@ static bool run_command(bay__job *j)
         bay_value_free(args);
         bay__w.loaded = false;
         bay__fast_stop();
+        bay__io_report_fast_calls(); /* the last ones, which no heartbeat will carry */
         bay__io_expect_close();
         bay__worker_result(NULL, j->f.id, NULL);
         return true;

@@ -424,16 +424,19 @@ static int spin(bay_invocation *call, const bay_value *args, bay_value **result)
     return 0;
 }
 
-/* forge_refused sends plugbayd a COMMAND "refused" of its own making, as a
- * plugin that reaches its worker's socket (NNG's socket 1, through the libnng
- * the worker has loaded) could: [1, COMMAND, 0, "refused", VALUE], VALUE
- * being the msgpack bytes given in hex as argument 0. */
-static int forge_refused(bay_invocation *call, const bay_value *args, bay_value **result)
+/* forge_tell sends plugbayd a worker's report of its own making, as a plugin
+ * that reaches its worker's socket (NNG's socket 1, through the libnng the
+ * worker has loaded) could: [1, COMMAND, 0, NAME, VALUE], NAME what follows
+ * "hostile.forge_" in the call's name ("refused", "fastcalls"), VALUE the
+ * msgpack bytes given in hex as argument 0. */
+static int forge_tell(bay_invocation *call, const bay_value *args, bay_value **result)
 {
-    const char *hex = bay_value_str(bay_array_get(args, 0), NULL);
+    const char *hex = bay_value_str(bay_array_get(args, 0), NULL), *name = bay_call_name(call) + strlen("hostile.forge_");
     int (*send)(uint32_t, void *, size_t, int) = (int (*)(uint32_t, void *, size_t, int))dlsym(RTLD_DEFAULT, "nng_send");
-    unsigned char frame[4096] = {0x95, 0x01, 0x0b, 0x00, 0xa7, 'r', 'e', 'f', 'u', 's', 'e', 'd'};
-    size_t len = 12;
+    unsigned char frame[4096] = {0x95, 0x01, 0x0b, 0x00, (unsigned char)(0xa0 | strlen(name))}; /* names under 32 bytes */
+    size_t len = 5;
+    memcpy(frame + len, name, strlen(name));
+    len += strlen(name);
     for (; hex && hex[0] && hex[1] && len < sizeof frame; hex += 2)
         sscanf(hex, "%2hhx", &frame[len++]);
     if (send == NULL)
@@ -450,6 +453,6 @@ static int ping(bay_invocation *call, const bay_value *args, bay_value **result)
 BAY_PLUGIN(NULL, NULL, {"set_others", set_others}, {"sees", sees}, {"sysv", sysv}, {"read_file", read_file}, {"write_file", write_file}, {"open_socket", open_socket},
            {"run_shell", run_shell}, {"fork_bomb", fork_bomb}, {"allocate", allocate}, {"spin", spin},
            {"ping", ping}, {"send_signals", send_signals}, {"connect_abstract", connect_abstract},
-           {"setup_io_uring", setup_io_uring}, {"map_shared", map_shared}, {"forge_refused", forge_refused},
+           {"setup_io_uring", setup_io_uring}, {"map_shared", map_shared}, {"forge_tell", forge_tell},
            {"fill_memfd", fill_memfd}, {"fill_windows", fill_windows}, {"shout", shout}, {"chatter", chatter},
            {"forge_log", forge_log});
