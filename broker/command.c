@@ -10,6 +10,7 @@
 #include "inspect.h"
 #include "lifecycle.h"
 #include "logs.h"
+#include "metrics.h"
 #include "route.h"
 #include "setting.h"
 #include "supervise.h"
@@ -645,6 +646,8 @@ static const command commands[] = {
     {"order", BAY_ROLE_ADMIN, true, false, cmd_order, NULL},
     {"rescan", BAY_ROLE_ADMIN, false, false, cmd_rescan, NULL},
     {"config", BAY_ROLE_OBSERVER, true, false, config_command, config_changes},
+    {"stats", BAY_ROLE_OBSERVER, true, false, metrics_stats, NULL},
+    {"metrics", BAY_ROLE_OBSERVER, false, false, metrics_where, NULL},
 };
 
 /* find_command returns the command named name, or NULL with err listing them. */

@@ -116,7 +116,7 @@ static void advance(bay__history *h, int64_t now)
         memset(h->sec, 0, sizeof h->sec);
     else
         for (int64_t t = h->last + 1; t <= now; t++)
-        memset(&h->sec[t % BAY__HISTORY_SECONDS], 0, sizeof *h->sec);
+            memset(&h->sec[t % BAY__HISTORY_SECONDS], 0, sizeof *h->sec);
     memcpy(h->sec_base, h->prev.buckets, sizeof h->sec_base);
     h->last = now;
 }
