@@ -9,7 +9,7 @@
 struct bay__history {
     bay__history_slot sec[BAY__HISTORY_SECONDS]; /* second t in sec[t % BAY__HISTORY_SECONDS] */
     bay__history_slot min[BAY__HISTORY_MINUTES]; /* finished minute m in min[m % BAY__HISTORY_MINUTES] */
-    int64_t last;                                /* the latest sample's second, -1 before the first */
+    int64_t first, last;                         /* the first and latest samples' seconds, -1 before the first */
     bay__callstat prev;                          /* the calls as the latest sample counted them */
     int64_t prev_restarts, prev_refusals, prev_cpu_ms;
     uint64_t sec_base[BAY__CALLSTAT_BUCKETS];    /* the histogram when last's second began */
@@ -20,7 +20,7 @@ bay__history *bay__history_new(void)
 {
     bay__history *h = calloc(1, sizeof *h);
     if (h)
-        h->last = -1;
+        h->first = h->last = -1;
     return h;
 }
 
@@ -118,6 +118,8 @@ static void advance(bay__history *h, int64_t now)
         for (int64_t t = h->last + 1; t <= now; t++)
             memset(&h->sec[t % BAY__HISTORY_SECONDS], 0, sizeof *h->sec);
     memcpy(h->sec_base, h->prev.buckets, sizeof h->sec_base);
+    if (h->first < 0)
+        h->first = now;
     h->last = now;
 }
 
@@ -145,7 +147,7 @@ void bay__history_sample(bay__history *h, int64_t now, const bay__history_counte
 int bay__history_second(const bay__history *h, int64_t t, bay__history_slot *out)
 {
     memset(out, 0, sizeof *out);
-    if (h->last < 0 || t > h->last || t <= h->last - BAY__HISTORY_SECONDS || t < 0)
+    if (h->last < 0 || t > h->last || t <= h->last - BAY__HISTORY_SECONDS || t < h->first)
         return BAY_ENOENT;
     *out = h->sec[t % BAY__HISTORY_SECONDS];
     return 0;
@@ -155,7 +157,7 @@ int bay__history_minute(const bay__history *h, int64_t m, bay__history_slot *out
 {
     memset(out, 0, sizeof *out);
     int64_t now = h->last / 60;
-    if (h->last < 0 || m > now || m <= now - BAY__HISTORY_MINUTES || m < 0)
+    if (h->last < 0 || m > now || m <= now - BAY__HISTORY_MINUTES || m < h->first / 60)
         return BAY_ENOENT;
     if (m == now)
         fold(h, m, out);

@@ -60,14 +60,14 @@ void bay__history_sample(bay__history *h, int64_t now, const bay__history_counte
 int64_t bay__history_last(const bay__history *h);
 
 /* bay__history_second copies into *out the slot of second t, and returns 0;
- * BAY_ENOENT (slot zeroed) when t is older than the hour kept or after the
- * latest sample. */
+ * BAY_ENOENT (slot zeroed) when t is older than the hour kept, before the
+ * first sample or after the latest. */
 int bay__history_second(const bay__history *h, int64_t t, bay__history_slot *out);
 
 /* bay__history_minute copies into *out the slot of minute m (seconds m*60 to
  * m*60+59), and returns 0: a finished minute from its ring, the current one
  * folded from its seconds so far; BAY_ENOENT (slot zeroed) when m is older
- * than the day kept or after the latest sample's minute. */
+ * than the day kept, before the first sample's minute or after the latest's. */
 int bay__history_minute(const bay__history *h, int64_t m, bay__history_slot *out);
 
 /* bay__history_percentile returns the time in µs below which fraction q (0..1)

@@ -63,6 +63,8 @@ Test(history, a_second_keeps_what_grew_since_the_sample_before)
     cr_expect(s.p50_us > 25 && s.p50_us <= 50, "p50 %u µs: the calls took 40 µs (bucket 25-50)", s.p50_us);
     cr_expect(s.p99_us > 2500000 && s.p99_us <= 10000000, "p99 %u µs: one call of ten took 5 s", s.p99_us);
     cr_expect_eq(bay__history_second(h, 1002, &s), BAY_ENOENT, "a second after the latest sample is not kept");
+    cr_expect_eq(bay__history_second(h, 999, &s), BAY_ENOENT, "nor one before the first");
+    cr_expect_eq(bay__history_minute(h, 999 / 60 - 1, &s), BAY_ENOENT, "nor a minute before the first's");
     bay__history_free(h);
     bay__history_free(NULL);
 }
