@@ -177,7 +177,8 @@ static int listen_on(metrics_http *m, const char *addr, bay_error *err)
         (rv = nng_http_handler_set_tree(h)) == 0 && (rv = nng_http_handler_set_data(h, m, NULL)) == 0)
         rv = nng_http_server_add_handler(m->server, h);
     if (rv) {
-        nng_http_handler_free(h);
+        if (h) /* not the server's yet */
+            nng_http_handler_free(h);
         return bay_error_set(err, BAY_ENOMEM, NULL, "cannot make the /metrics handler: %s", nng_strerror(rv));
     }
     if ((rv = nng_http_server_start(m->server)) != 0)
