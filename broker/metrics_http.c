@@ -157,14 +157,23 @@ static int token_new(metrics_http *m, const char *state_dir, bay_error *err)
              : 0;
 }
 
-/* listen serves m on addr. */
+/* has_port tells whether addr ends in ":PORT", a port from 1 to 65535 (NNG would take 80 for none, any for 0). */
+static bool has_port(const char *addr)
+{
+    const char *colon = strrchr(addr, ':');
+    char *end;
+    long port = colon && colon[1] >= '0' && colon[1] <= '9' ? strtol(colon + 1, &end, 10) : 0;
+    return port >= 1 && port <= 65535 && *end == '\0';
+}
+
+/* listen_on serves m on addr. */
 static int listen_on(metrics_http *m, const char *addr, bay_error *err)
 {
     snprintf(m->url, sizeof m->url, "http://%s/metrics", addr);
     nng_url *u = NULL;
     nng_http_handler *h = NULL;
-    int rv = nng_url_parse(&u, m->url);
-    if (rv == 0 && (u->u_port[0] == '\0' || strcmp(u->u_path, "/metrics") != 0))
+    int rv = has_port(addr) ? nng_url_parse(&u, m->url) : NNG_EADDRINVAL;
+    if (rv == 0 && strcmp(u->u_path, "/metrics") != 0)
         rv = NNG_EADDRINVAL;
     if (rv == 0)
         rv = nng_http_server_hold(&m->server, u);

@@ -385,6 +385,11 @@ Test(metrics, a_bad_address_a_port_in_use_or_a_bad_token_file_stop_the_start)
         const char *needle;
     } cases[] = {
         {{"--metrics", "nonsense", NULL}, 1, "--metrics nonsense: not an address to serve on"},
+        {{"--metrics", "127.0.0.1", NULL}, 1, "--metrics 127.0.0.1: not an address to serve on"},
+        {{"--metrics", "127.0.0.1:0", NULL}, 1, "give HOST:PORT, such as 127.0.0.1:9464"},
+        {{"--metrics", "127.0.0.1:70000", NULL}, 1, "not an address to serve on"},
+        {{"--metrics", "127.0.0.1:9464/x", NULL}, 1, "not an address to serve on"},
+        {{"--metrics", "no.such.host.invalid:9464", NULL}, 1, "--metrics no.such.host.invalid:9464: "},
         {{"--metrics", addr, NULL}, 1, "another program listens on that port"}, /* the running plugbayd's */
         {{"--metrics-token-file", file, NULL}, 2, "--metrics-token-file goes with --metrics HOST:PORT"},
         {{"--metrics", "127.0.0.1:1", "--metrics-token-file", file, NULL}, 1, "must hold one token of 16 to 256"},
