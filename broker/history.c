@@ -112,9 +112,9 @@ static void advance(bay__history *h, int64_t now)
             memset(&h->min[m % BAY__HISTORY_MINUTES], 0, sizeof *h->min);
         memcpy(h->min_base, h->prev.buckets, sizeof h->min_base);
     }
-    if (h->last < 0 || now - h->last >= BAY__HISTORY_SECONDS)
+    if (h->last >= 0 && now - h->last >= BAY__HISTORY_SECONDS) /* before the first sample: zero from calloc */
         memset(h->sec, 0, sizeof h->sec);
-    else
+    else if (h->last >= 0)
         for (int64_t t = h->last + 1; t <= now; t++)
             memset(&h->sec[t % BAY__HISTORY_SECONDS], 0, sizeof *h->sec);
     memcpy(h->sec_base, h->prev.buckets, sizeof h->sec_base);
