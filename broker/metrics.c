@@ -127,7 +127,7 @@ static void per_plugin(FILE *f, const broker *b, const char *name, double (*valu
 {
     for (size_t i = 0; i < b->nplugins; i++) {
         sample_start(f, name, b->plugins[i]);
-        fprintf(f, "} %.17g\n", value(b->plugins[i]));
+        fprintf(f, "} %.15g\n", value(b->plugins[i]));
     }
 }
 
