@@ -63,6 +63,8 @@ typedef struct bay__options {
     uid_t uid_first;         /* --plugin-uids: the first uid a plugin's worker may run as, */
     uint32_t uid_count;      /* and how many (0: workers run as plugbayd's user) */
     const char *cgroup_dir;  /* --cgroup: a delegated cgroup v2 folder, a cgroup v1 memory folder, "none" or NULL */
+    const char *metrics_addr; /* --metrics HOST:PORT: where /metrics is served, or NULL */
+    const char *metrics_token_file; /* --metrics-token-file: the bearer token /metrics wants; NULL: a new one */
 } bay__options;
 
 typedef enum conn_role { ROLE_PENDING, ROLE_HOST, ROLE_WORKER } conn_role;
@@ -203,6 +205,16 @@ typedef struct call_stats {
     bay__log_limit fast_log; /* the lines about its workers' malformed reports of fast calls */
 } call_stats;
 
+/* What plugbayd samples of a plugin once a second: metrics.c's alone. */
+typedef struct plugin_usage {
+    struct bay__history *history; /* its last hour by the second and day by the minute (history.h), NULL until
+                                   * it first had a worker or a call */
+    int64_t cpu_ms;        /* CPU time its serving workers used, added up over their lives (as sampled) */
+    pid_t cpu_pid;         /* the worker the latest sample read, 0 when none */
+    int64_t cpu_seen_ms;   /* that worker's CPU time then */
+    int64_t pss_kb;        /* its PSS then, -1 when no worker ran */
+} plugin_usage;
+
 typedef struct plugin {
     char *id;
     bay__manifest *m;       /* NULL when invalid */
@@ -213,6 +225,7 @@ typedef struct plugin {
     worker_proc proc;      /* the serving worker's process */
     worker_proc other;     /* other_worker's process (supervise.c's, as proc) */
     call_stats stats;
+    plugin_usage usage;
     uint64_t settings_changes; /* how often an admin changed its settings (config.c's alone) */
 } plugin;
 
@@ -284,6 +297,8 @@ typedef struct broker {
     struct incoming *incoming; /* packages placed whose first load has not settled (incoming.c) */
     struct follow *follow;   /* the thread reading the indexes followed, NULL when none (follow.c) */
     int64_t next_memory_check_ms; /* when supervise.c next looks at the workers' memory */
+    uint64_t frames_received, frames_sent; /* over every connection since start, past the rendezvous (conn.c) */
+    struct metrics *metrics; /* the once-a-second sampling and /metrics (metrics.c) */
     bool waking, wake_again; /* lifecycle.c is waking waiting plugins; a state change asked for another round */
     struct broker_queue {   /* what NNG's threads hand this thread: frames and departures (conn.c) */
         pthread_mutex_t mtx;

@@ -10,6 +10,7 @@
 #include "inspect.h"
 #include "lifecycle.h"
 #include "logs.h"
+#include "metrics.h"
 #include "route.h"
 #include "setting.h"
 #include "supervise.h"
@@ -648,17 +649,20 @@ static const command commands[] = {
     {"order", BAY_ROLE_ADMIN, true, false, cmd_order, NULL},
     {"rescan", BAY_ROLE_ADMIN, false, false, cmd_rescan, NULL},
     {"config", BAY_ROLE_OBSERVER, true, false, config_command, config_changes},
+    {"stats", BAY_ROLE_OBSERVER, true, false, metrics_stats, NULL},
+    {"metrics", BAY_ROLE_OBSERVER, false, false, metrics_where, NULL},
 };
 
 /* find_command returns the command named name, or NULL with err listing them. */
 static const command *find_command(const char *name, bay_error *err)
 {
-    char names[300] = "";
+    char names[sizeof err->message] = "";
     size_t used = 0, n = sizeof commands / sizeof *commands;
     for (size_t i = 0; i < n; i++) {
         if (strcmp(commands[i].name, name) == 0)
             return &commands[i];
-        used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "", commands[i].name);
+        if (used < sizeof names) /* a list cut short stays inside names */
+            used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "", commands[i].name);
     }
     bay_error_set(err, BAY_ENOENT, NULL, "unknown command \"%s\" (commands: %s)", name, names);
     return NULL;

@@ -503,10 +503,12 @@ size_t conn_lingering(broker *b, uint64_t peer)
 /* warn logs a line about c, within its rate limit. */
 #define warn(c, ...) bay__log_limited(&(c)->log->limit, bay__now_ms(), BAY_LOG_WARN, (c)->name, __VA_ARGS__)
 
-/* sent logs a frame that could not be sent. */
-static int sent(conn *c, int type, int rc)
+/* sent counts a frame sent, or logs one that could not be. */
+static int sent(broker *b, conn *c, int type, int rc)
 {
-    if (rc)
+    if (rc == 0)
+        b->frames_sent++;
+    else
         warn(c, "cannot send %s frame: %s%s", bay__frame_type_name(type), bay_strerror(rc),
                 rc == BAY_EBUSY ? " (the peer is not reading; its queue of 8192 frames is full)" : "");
     return rc;
@@ -514,14 +516,14 @@ static int sent(conn *c, int type, int rc)
 
 int conn_send(broker *b, conn *c, const bay__frame *f)
 {
-    return sent(c, (int)f->type, bay__wire_send(c->sock, f, NNG_FLAG_NONBLOCK));
+    return sent(b, c, (int)f->type, bay__wire_send(c->sock, f, NNG_FLAG_NONBLOCK));
 }
 
 void conn_send_error(broker *b, conn *c, uint64_t id, int code, const char *plugin, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    sent(c, BAY_F_ERROR, bay__wire_send_errorv(c->sock, id, code, plugin, fmt, ap));
+    sent(b, c, BAY_F_ERROR, bay__wire_send_errorv(c->sock, id, code, plugin, fmt, ap));
     va_end(ap);
 }
 
@@ -826,6 +828,7 @@ static void handle(broker *b, conn *c, nng_msg *msg)
 {
     if (atomic_fetch_sub(&c->backlog, 1) - 1 < CONN_BACKLOG_MAX / 2)
         resume(c);
+    b->frames_received++;
     bay__frame f;
     bay_error e;
     int rc = bay__frame_decode(nng_msg_body(msg), nng_msg_len(msg), &f, &e);

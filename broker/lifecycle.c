@@ -5,6 +5,7 @@
 #include "depends.h"
 #include "fastpath.h"
 #include "lifecycle.h"
+#include "metrics.h"
 #include "order.h"
 #include "route.h"
 #include "setting.h"
@@ -446,6 +447,7 @@ static void plugin_free(plugin *p)
     bay__manifest_free(p->m);
     bay__manifest_free(p->life.next);
     bay_value_free(p->proc.refused);
+    metrics_plugin_free(p);
     timers_clear(&p->life.timers);
     free(p->id);
     free(p);

@@ -8,6 +8,7 @@
 #include "lifecycle.h"
 #include "loop.h"
 #include "manage.h"
+#include "metrics.h"
 #include "provide.h"
 #include "route.h"
 #include "supervise.h"
@@ -168,6 +169,7 @@ static int64_t tick(broker *b)
     int64_t next = route_expire(b, now);
     next = min_deadline(next, lifecycle_tick(b, now));
     next = min_deadline(next, supervise_tick(b, now));
+    next = min_deadline(next, metrics_tick(b, now));
     incoming_tick(b);
     if (!b->stopping && watch_due(b->watch, now, &next)) /* the plugins folder changed, then was quiet */
         rescan(b);
@@ -198,6 +200,10 @@ int loop_run(broker *b)
     }
     if (route_init(b) != 0) {
         bay__log(BAY_LOG_ERROR, NULL, "out of memory");
+        return 1;
+    }
+    if (metrics_init(b, &err) != 0) {
+        bay__log(BAY_LOG_ERROR, NULL, "%s", err.message);
         return 1;
     }
     if (command_init(b, &err) != 0) {
@@ -290,6 +296,7 @@ int loop_run(broker *b)
     supervise_kill_all(b);
     route_free(b);
     command_free(b);
+    metrics_free(b);
     update_free(b);
     incoming_free(b);
     fastpath_free(b);

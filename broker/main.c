@@ -72,6 +72,10 @@ static void usage(FILE *to)
             "                       --index verified\n"
             "  --plugin-uids A-B    (root) run each plugin's worker as a uid of its own from A to B, its\n"
             "                       data folder its own (docs/security.md)\n"
+            "  --metrics HOST:PORT  serve Prometheus metrics at http://HOST:PORT/metrics to requests bearing\n"
+            "                       the token `plugbay metrics` prints (docs/metrics.md)\n"
+            "  --metrics-token-file FILE  (--metrics) the bearer token /metrics wants, instead of a new\n"
+            "                       random one written to STATE/metrics.token at each start\n"
             "  --version, --help\n");
 }
 
@@ -152,7 +156,7 @@ static int check_listen(const bay__options *o)
 static int parse(int argc, char **argv, bay__options *o)
 {
     enum { O_PLUGINS = 256, O_STATE, O_LISTEN, O_AUTO, O_WORKERS, O_LOG, O_BEAT, O_MISSES, O_GRACE, O_RESTART,
-           O_DRAIN, O_MEMORY, O_NOSANDBOX, O_NONS, O_PARENT, O_CGROUP, O_START, O_TRUSTED, O_POLICY, O_TLS_CERT, O_TLS_CA, O_REMOTE_ROLE, O_MAX_CONNS, O_UIDS, O_INDEX, O_INDEX_S, O_PKG_MB, O_PKG_FILES, O_VERIFIED, O_VERSION, O_HELP };
+           O_DRAIN, O_MEMORY, O_NOSANDBOX, O_NONS, O_PARENT, O_CGROUP, O_START, O_TRUSTED, O_POLICY, O_TLS_CERT, O_TLS_CA, O_REMOTE_ROLE, O_MAX_CONNS, O_UIDS, O_INDEX, O_INDEX_S, O_PKG_MB, O_PKG_FILES, O_VERIFIED, O_METRICS, O_METRICS_TOKEN, O_VERSION, O_HELP };
     static const struct option opts[] = {
         {"plugins", required_argument, 0, O_PLUGINS},     {"state", required_argument, 0, O_STATE},
         {"listen", required_argument, 0, O_LISTEN},       {"autoinstall", no_argument, 0, O_AUTO},
@@ -170,6 +174,7 @@ static int parse(int argc, char **argv, bay__options *o)
         {"plugin-uids", required_argument, 0, O_UIDS},    {"index", required_argument, 0, O_INDEX},
         {"index-interval-s", required_argument, 0, O_INDEX_S}, {"package-max-mb", required_argument, 0, O_PKG_MB},
         {"package-max-files", required_argument, 0, O_PKG_FILES}, {"verified-only", no_argument, 0, O_VERIFIED},
+        {"metrics", required_argument, 0, O_METRICS}, {"metrics-token-file", required_argument, 0, O_METRICS_TOKEN},
         {"help", no_argument, 0, O_HELP},                 {0, 0, 0, 0},
     };
     int c, window = 60;
@@ -206,6 +211,8 @@ static int parse(int argc, char **argv, bay__options *o)
         case O_PKG_MB: rc = number("--package-max-mb", optarg, &o->package_max_mb); break;
         case O_PKG_FILES: rc = number("--package-max-files", optarg, &o->package_max_files); break;
         case O_VERIFIED: o->verified_only = true; break;
+        case O_METRICS: o->metrics_addr = optarg; break;
+        case O_METRICS_TOKEN: o->metrics_token_file = optarg; break;
         case O_UIDS:
             if (uids_parse(optarg, &o->uid_first, &o->uid_count) != 0) {
                 fprintf(stderr, "plugbayd: --plugin-uids expects FIRST-LAST, uids above 0 like 2100000000-2100065535, "
@@ -258,6 +265,10 @@ static int parse(int argc, char **argv, bay__options *o)
     if (o->verified_only && o->nindexes == 0) {
         fprintf(stderr, "plugbayd: --verified-only needs --index URL: an index says which publishers its owner "
                         "verified\n");
+        return 2;
+    }
+    if (o->metrics_token_file && !o->metrics_addr) {
+        fprintf(stderr, "plugbayd: --metrics-token-file goes with --metrics HOST:PORT\n");
         return 2;
     }
     return check_listen(o);

@@ -648,7 +648,9 @@ void supervise_kill_all(broker *b)
 void supervise_usage(pid_t pid, int64_t *cpu_ms, int64_t *pss_kb)
 {
     char path[64], buf[1024];
-    *cpu_ms = *pss_kb = -1;
+    *cpu_ms = -1;
+    if (pss_kb)
+        *pss_kb = -1;
     snprintf(path, sizeof path, "/proc/%d/stat", pid);
     FILE *f = pid > 0 ? fopen(path, "re") : NULL;
     size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
@@ -660,7 +662,7 @@ void supervise_usage(pid_t pid, int64_t *cpu_ms, int64_t *pss_kb)
     unsigned long long utime, stime;
     if (rest && sscanf(rest + 2, "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu %llu", &utime, &stime) == 2)
         *cpu_ms = (int64_t)((utime + stime) * 1000 / (unsigned long long)sysconf(_SC_CLK_TCK));
-    if (pid > 0)
+    if (pid > 0 && pss_kb)
         *pss_kb = bay__proc_kb(pid, "smaps_rollup", "Pss");
 }
 

@@ -31,8 +31,9 @@ void supervise_kill_worker(broker *b, conn *c, const char *why);
 void supervise_end(broker *b, plugin *p);
 void supervise_end_other(broker *b, plugin *p);
 int64_t supervise_tick(broker *b, int64_t now);
-/* supervise_usage reads a worker's CPU time (user + system, ms) and PSS (kB)
- * from /proc; -1 where it cannot. */
+/* supervise_usage reads a worker's CPU time (user + system, ms) and PSS (kB;
+ * pss_kb NULL: not read, it costs a walk of the worker's mappings) from
+ * /proc; -1 where it cannot. */
 void supervise_usage(pid_t pid, int64_t *cpu_ms, int64_t *pss_kb);
 /* supervise_kill_all kills every worker and waits for it (at exit), then
  * removes their memory groups. */

@@ -78,6 +78,13 @@ static const command commands[] = {
      "show the broker, its plugins (calls/s, errors/s, latency, CPU, memory) and its busiest extension points, "
      "polled every --interval seconds (1) as top does; keys c, e and p sort by calls, errors and CPU, q quits; "
      "--batch (or not on a terminal): plain frames, -n N of them", .remote = "status"},
+    {"stats", BROKER_COMMAND, {"ID"}, " [--since DURATION]",
+     "show a plugin's history over the last DURATION (30s, 10m, 2h, 1d; default 10m): calls, errors, p50/p99, CPU, "
+     "memory, restarts and sandbox refusals per second (up to 1h) or per minute, at most 60 rows",
+     .render = render_stats},
+    {"metrics", BROKER_COMMAND, {NULL}, "",
+     "show where plugbayd serves Prometheus metrics (--metrics) and the bearer token they need",
+     .render = render_metrics},
     {"order", BROKER_COMMAND, {"ID", "N"}, " | plugbay order ID --clear",
      "load plugin ID at place N (lower first) instead of its manifest's \"order\", now and after restarts; "
      "--clear goes back to the manifest's", .render = render_info},
@@ -156,6 +163,7 @@ typedef struct request {
     const char *verified, *reason, *index;     /* --verified-keys, --reason, --index */
     const char *uid, *role;                    /* --uid, --role (host add) */
     const char *lang;                          /* --lang (new) */
+    const char *since;                         /* --since (stats) */
     bool conformance;                          /* --conformance (test) */
     const char *sort, *interval, *frames;      /* --sort, --interval, -n (top) */
     bool batch;                                /* --batch (top) */
@@ -312,6 +320,7 @@ static void print_help(void)
          "  --interval SECONDS (top) seconds between two polls, like 1 or 0.5 (default 1)\n"
          "  --batch        (top) plain text frames on stdout, no screen handling (also when not on a terminal)\n"
          "  -n N           (top) stop after N frames\n"
+         "  --since DURATION (stats) how far back: 30s, 10m, 2h or 1d (default 10m, at most 1d)\n"
          "\n"
          "Exit status: 0 on success, 1 when the broker, the plugin or a signature check\n"
          "reports an error, 2 for a usage error. Errors are one line on stderr:\n"
@@ -392,7 +401,7 @@ static bool text_option(request *r, int argc, char **argv, int *i, bool *missing
         {"--trusted-keys", &r->trusted}, {"--uid", &r->uid},  {"--role", &r->role},
         {"--verified-keys", &r->verified}, {"--reason", &r->reason}, {"--index", &r->index},
         {"--lang", &r->lang},     {"--sort", &r->sort},       {"--interval", &r->interval},
-        {"-n", &r->frames},
+        {"-n", &r->frames},       {"--since", &r->since},
     };
     for (size_t t = 0; t < sizeof texts / sizeof texts[0] && !*missing; t++) {
         const char *v = option_value(texts[t].name, argc, argv, i, missing);
@@ -541,6 +550,28 @@ static int config_args(const command *cmd, const request *r, bay_value *args)
     else
         bay_value_free(change);
     return bay_map_set(args, "key", bay_str(key)) == 0 ? 0 : usage_error(cmd, "out of memory");
+}
+
+#define DAY_S 86400
+
+/* stats_args adds stats's "since" to args: --since DURATION (a whole number
+ * and s, m, h or d, up to a day) in seconds, else 600. Returns 0, or 2 when
+ * DURATION is none of those. */
+static int stats_args(const command *cmd, const request *r, bay_value *args)
+{
+    long long n = 10, unit = 60;
+    if (r->since) {
+        char *end;
+        errno = 0;
+        n = strtoll(r->since, &end, 10);
+        const char *units = "smhd", *u = *end && end[1] == '\0' ? strchr(units, *end) : NULL;
+        static const long long seconds[] = {1, 60, 3600, DAY_S};
+        unit = u ? seconds[u - units] : 0;
+        if (r->since[0] < '0' || r->since[0] > '9' || errno || u == NULL || n <= 0 || n > DAY_S / unit)
+            return usage_error(cmd, "--since needs a duration up to one day such as 30s, 10m, 2h or 1d, got \"%s\"",
+                               r->since);
+    }
+    return bay_map_set(args, "since", bay_int(n * unit)) == 0 ? 0 : usage_error(cmd, "out of memory");
 }
 
 /* call_args parses JSON-ARGS, which must be a JSON array. Returns 0 or 2. */
@@ -1007,6 +1038,9 @@ static int run_command_line(int argc, char **argv)
     char key64[BAY_KEY_BASE64_SIZE];
     if (add && r.key && (rc = public_key(r.key, key64)) != 0)
         return rc;
+    bool stats = strcmp(cmd->name, "stats") == 0;
+    if (r.since && !stats)
+        return usage_error(cmd, "--since only goes with stats");
     if (r.context && cmd->kind != CALL)
         return usage_error(cmd, "--context only goes with call");
     if ((rc = signing_options(cmd, &r)) != 0)
@@ -1040,7 +1074,8 @@ static int run_command_line(int argc, char **argv)
         return rc;
     if (cmd->kind == BROKER_COMMAND)
         args = command_args(cmd, &r, uid, add && r.key ? key64 : NULL);
-    if ((order && (rc = order_args(cmd, &r, args)) != 0) || (config && nargs(cmd) == 2 && (rc = config_args(cmd, &r, args)) != 0)) {
+    if ((order && (rc = order_args(cmd, &r, args)) != 0) || (stats && (rc = stats_args(cmd, &r, args)) != 0) ||
+        (config && nargs(cmd) == 2 && (rc = config_args(cmd, &r, args)) != 0)) {
         bay_value_free(args);
         return rc;
     }

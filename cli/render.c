@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 
 typedef struct column {
@@ -307,4 +308,72 @@ void render_rescan(const bay_value *reply)
     int64_t total = bay_value_int(bay_map_get(reply, "refused_total"));
     if (total > (int64_t)bay_value_len(refused))
         printf("and %" PRId64 " more refused\n", total - (int64_t)bay_value_len(refused));
+}
+
+#define STATS_ROWS 60
+
+/* stats_row adds up n slots from slots[from] into one row: counts summed,
+ * latencies and memory their highest, "time" the first one's start (local). */
+static bay_value *stats_row(const bay_value *slots, size_t from, size_t n, bool minutes)
+{
+    static const char *const sums[] = {"calls", "errors", "cpu_ms", "restarts", "refusals"};
+    static const char *const highs[] = {"p50_us", "p99_us", "pss_kb"};
+    bay_value *row = must(bay_map());
+    int64_t v[8] = {0};
+    for (size_t i = from; i < from + n; i++)
+        for (size_t k = 0; k < 8; k++) {
+            int64_t x = bay_value_int(bay_map_get(bay_array_get(slots, i), k < 5 ? sums[k] : highs[k - 5]));
+            v[k] = k < 5 ? v[k] + x : x > v[k] ? x : v[k];
+        }
+    for (size_t k = 0; k < 8; k++)
+        bay_map_set(row, k < 5 ? sums[k] : highs[k - 5], bay_int(v[k]));
+    time_t t = (time_t)bay_value_int(bay_map_get(bay_array_get(slots, from), "t"));
+    char when[32];
+    struct tm tm;
+    strftime(when, sizeof when, minutes ? "%m-%d %H:%M" : "%H:%M:%S", localtime_r(&t, &tm));
+    bay_map_set(row, "time", bay_str(when));
+    return row;
+}
+
+void render_stats(const bay_value *reply)
+{
+    static const column cols[] = {
+        {"TIME", "time"},       {"CALLS", "calls"},    {"ERRORS", "errors"},     {"P50US", "p50_us"},
+        {"P99US", "p99_us"},    {"CPUMS", "cpu_ms"},   {"PSSKB", "pss_kb"},      {"RESTARTS", "restarts"},
+        {"REFUSED", "refusals"},
+    };
+    const bay_value *slots = bay_map_get(reply, "slots");
+    size_t n = bay_value_len(slots), per = n ? (n + STATS_ROWS - 1) / STATS_ROWS : 1;
+    bool minutes = bay_value_int(bay_map_get(reply, "resolution_s")) == 60;
+    put_text(stdout, bay_map_get(reply, "id"));
+    printf(": the last %" PRId64 " s, %zu %s slots, %zu per row%s; since plugbayd started %" PRId64 " calls, %" PRId64
+           " errors",
+           bay_value_int(bay_map_get(reply, "since")), n, minutes ? "one-minute" : "one-second", per,
+           per > 1 ? " (p50, p99, memory: a row's highest)" : "", bay_value_int(bay_map_get(reply, "calls_total")),
+           bay_value_int(bay_map_get(reply, "errors_total")));
+    const bay_value *codes = bay_map_get(reply, "errors_by_code");
+    if (bay_value_len(codes)) {
+        fputs(" (", stdout);
+        put_entries(stdout, codes);
+        putchar(')');
+    }
+    putchar('\n');
+    bay_value *rows = must(bay_array());
+    for (size_t i = 0; i < n; i += per)
+        bay_array_push(rows, stats_row(slots, i, i + per <= n ? per : n - i, minutes));
+    if (n)
+        print_table(rows, cols, sizeof cols / sizeof *cols);
+    else
+        puts("no history yet: it is kept from a plugin's first load");
+    bay_value_free(rows);
+}
+
+void render_metrics(const bay_value *reply)
+{
+    static const column fields[] = {{"url:", "url"}, {"token:", "token"}, {"token file:", "token_file"}};
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
+        printf("%-12s", fields[i].title);
+        put_text(stdout, bay_map_get(reply, fields[i].key));
+        putchar('\n');
+    }
 }

@@ -53,4 +53,13 @@ void render_lines(const bay_value *reply);
 /* render_log prints a plugin's log lines (logs ID): the strings of the reply's "lines", one per line. */
 void render_log(const bay_value *reply);
 
+/* render_stats prints the reply of "stats": a line saying the plugin, the
+ * span, the resolution and how many slots a row groups, then one row per
+ * group of slots (at most about 60): its start, calls, errors, the highest
+ * p50 and p99 of its slots, CPU, the most memory, restarts, refusals. */
+void render_stats(const bay_value *reply);
+
+/* render_metrics prints the reply of "metrics": the URL, the token and the file holding it. */
+void render_metrics(const bay_value *reply);
+
 #endif

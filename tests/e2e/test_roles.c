@@ -110,6 +110,10 @@ Test(roles, another_local_user_is_refused_until_an_admin_adds_it)
     as_other(&o, (const char *[]){"list", NULL});
     expect_ok(&o);
     cr_expect(strstr(o.out, "example/hello"), "%s", o.out);
+    as_other(&o, (const char *[]){"stats", "example/hello", "--since", "1m", NULL});
+    expect_ok(&o); /* an observer reads the history, and would get /metrics' token: */
+    as_other(&o, (const char *[]){"metrics", NULL});
+    expect_refused(&o, "plugbayd serves no /metrics: start it with --metrics 127.0.0.1:PORT (BAY_ENOENT)");
     cr_expect(h_wait_log(&h, "connected (pid "));
     as_admin(&o, (const char *[]){"host", "remove", "watcher", NULL});
     expect_ok(&o);
