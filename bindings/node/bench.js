@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // bindings/node/bench.js — call latency of example/hello's greet from Node.js beside the C figure of the same run,
-// on the fast path and through plugbayd. Usage: node bench.js [CALLS [ROUNDS]] (after run-tests or build-addon.js).
+// on the fast path and through plugbayd, and what a promise, a turn of the event loop and the hand-off to a pool
+// thread and back cost by themselves. Usage: node bench.js [CALLS [ROUNDS]] (after run-tests or build-addon.js).
 'use strict';
 const fs = require('fs');
 const os = require('os');
@@ -56,6 +57,9 @@ function cFigure(exe, url, fast, n) {
   return { p50, p99 };
 }
 
+// The rows shown with their overhead over C's.
+const OVER_C = { 'Node callSync': true, 'Node await call': true };
+
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 // Each figure is measured ROUNDS times, the hosts taking turns, and the median of the rounds' p50 (and p99) is
@@ -73,10 +77,19 @@ async function main() {
       const conn = await connect({ url: broker.url, name: 'bench-node' });
       const n = fast ? CALLS : Math.max(100, Math.floor(CALLS / 10));
       const got = { 'C bay_call': [], 'Node callSync': [], 'Node await call': [] };
+      if (fast)
+        Object.assign(got, { 'await resolved': [], 'setImmediate': [], 'hand-off': [] });
       for (let r = 0; r < ROUNDS; r++) {
         got['C bay_call'].push(cFigure(exe, broker.url, fast, n));
         got['Node callSync'].push(measureSync(n, () => conn.callSync('greet', ['bench'])));
         got['Node await call'].push(await measure(n, () => conn.call('greet', ['bench'])));
+        if (!fast)
+          continue;
+        // The parts of an await call that are not the call: a promise already resolved, a turn of the event loop,
+        // and a pool thread's round trip (a call libplugbay refuses at once: its timeout is past what it takes).
+        got['await resolved'].push(await measure(n, () => Promise.resolve()));
+        got['setImmediate'].push(await measure(n, () => new Promise((resolve) => setImmediate(resolve))));
+        got['hand-off'].push(await measure(n, () => conn.call('greet', [], { timeout: 0x7fffffff }).catch(() => {})));
       }
       for (const [host, list] of Object.entries(got))
         rows.push([fast ? 'fast path' : 'through plugbayd', host, n, {
@@ -97,7 +110,7 @@ async function main() {
     if (host.startsWith('C'))
       c[p] = s;
     const d = (x) => `${x >= 0 ? '+' : ''}${x.toFixed(2)}`;
-    const over = host.startsWith('C') ? '' : `${d(s.p50 - c[p].p50).padStart(10)}  ${d(s.best - c[p].best).padStart(10)}`;
+    const over = !(host in OVER_C) ? '' : `${d(s.p50 - c[p].p50).padStart(10)}  ${d(s.best - c[p].best).padStart(10)}`;
     console.log(`${p.padEnd(18)} ${host.padEnd(16)} ${String(n).padStart(8)} ${s.p50.toFixed(2).padStart(9)} ` +
       `${s.p99.toFixed(2).padStart(8)} ${s.best.toFixed(2).padStart(9)}  ${over}`);
   }

@@ -2,10 +2,12 @@
 //
 // Every libplugbay call that may block runs on the connection's pool threads
 // (pool.h), except callSync's bay_call, which blocks the JavaScript thread
-// on purpose; outcomes, provider calls and notices reach the JavaScript thread
-// through one napi_threadsafe_function per connection, referenced (keeping
-// the event loop alive) only while a request is in flight or the connection
-// provides or subscribes. lib/index.js wraps this into the public API.
+// on purpose; the JavaScript thread never waits for a pool thread. Outcomes,
+// provider calls and notices reach the JavaScript thread through one
+// napi_threadsafe_function per connection (outcomes that arrive together are
+// settled in one turn of the event loop), referenced (keeping the event loop
+// alive) only while a request is in flight or the connection provides or
+// subscribes. lib/index.js wraps this into the public API.
 #include <napi.h>
 
 #include <chrono>
@@ -25,9 +27,6 @@
 namespace pbnode {
 namespace {
 
-// How long call() waits on the JavaScript thread for a pool thread's answer
-// before it returns a pending promise: a fast-path call is back well within it.
-constexpr auto kCallSpin = std::chrono::microseconds(50);
 // How long a provider may take to settle its promise before the caller gets BAY_ETIMEDOUT.
 constexpr auto kHandlerLimit = std::chrono::seconds(300);
 
@@ -398,10 +397,9 @@ private:
     // its outcome. It counts the request as started now, on the JavaScript
     // thread, so that close() waits for it; the work leaves when it ends (or
     // itself, when leaves is false). A connection closing already rejects at
-    // once. With spin, the JavaScript thread waits up to kCallSpin for the
-    // outcome and settles the promise itself. after, when given, runs on the
-    // JavaScript thread with the outcome's code before the promise settles.
-    Napi::Value Submit(Napi::Env env, std::function<void(Outcome &)> work, bool spin = false, bool leaves = true,
+    // once. after, when given, runs on the JavaScript thread with the
+    // outcome's code before the promise settles.
+    Napi::Value Submit(Napi::Env env, std::function<void(Outcome &)> work, bool leaves = true,
                        std::function<void(Napi::Env, int)> after = nullptr)
     {
         auto d = Napi::Promise::Deferred::New(env);
@@ -413,7 +411,6 @@ private:
         auto deferred = std::make_shared<Napi::Promise::Deferred>(d);
         std::shared_ptr<ConnState> st = st_;
         Job *job = new Job;
-        job->spin = spin;
         job->work = [st, out, work, leaves] {
             work(*out);
             if (leaves)
@@ -428,16 +425,6 @@ private:
         job->dropped = [out] { bay_value_free(out->result); };
         st->Hold(env, 1);
         st->pool->Submit(job);
-        if (spin) {
-            auto until = std::chrono::steady_clock::now() + kCallSpin;
-            while (job->state.load(std::memory_order_acquire) == Job::kPending && std::chrono::steady_clock::now() < until)
-                std::this_thread::yield();  // on a busy machine the pool thread and the plugin's worker need the CPU
-            int pending = Job::kPending;
-            if (!job->state.compare_exchange_strong(pending, Job::kDetached)) {  // finished while we waited
-                job->done(env);
-                delete job;
-            }
-        }
         return d.Promise();
     }
 
@@ -490,7 +477,7 @@ private:
         return Submit(info.Env(), [st, c](Outcome &o) {
             bay_call_opts opts = c.Opts();
             o.rc = bay_call(st->conn, c.name.c_str(), c.args.get(), &opts, &o.result, &o.err);
-        }, true);
+        });
     }
 
     // callSync(name, args, timeoutMs, context) → value: bay_call on the JavaScript thread itself.
@@ -552,7 +539,7 @@ private:
             ac->over = true;
             ac->pending = nullptr;
             bay_pending_free(p);
-        }, false, false);
+        }, false);
         Napi::Object out = Napi::Object::New(env);
         out.Set("promise", promise);
         out.Set("cancel", Napi::Function::New(env, [ac](const Napi::CallbackInfo &) {
@@ -621,7 +608,7 @@ private:
                 list.push_back(c.c_str());
             list.push_back(nullptr);
             o.rc = bay_provide(st->conn, name.c_str(), kind, all ? NULL : list.data(), Handler, raw, &o.err);
-        }, false, true, [this, raw](Napi::Env env, int rc) {
+        }, true, [this, raw](Napi::Env env, int rc) {
             if (rc == 0 || st_->closed)
                 return;
             auto &ps = st_->providers;  // refused: libplugbay holds no pointer to it
@@ -649,7 +636,7 @@ private:
         std::shared_ptr<ConnState> st = st_;
         return Submit(env, [st, on](Outcome &o) {
             o.rc = bay_subscribe(st->conn, on ? OnNotice : NULL, st.get(), &o.err);
-        }, false, true, [this, on](Napi::Env env, int rc) {
+        }, true, [this, on](Napi::Env env, int rc) {
             if (rc != 0 && on && !st_->closed) {
                 st_->noticeFn.Reset();
                 Unkeep(env);

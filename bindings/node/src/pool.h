@@ -1,18 +1,15 @@
 // bindings/node/src/pool.h — the threads that run a connection's blocking libplugbay calls off the JavaScript thread.
 //
 // A job's work runs on a pool thread; its done part runs on the JavaScript
-// thread, reached through the connection's thread-safe function. A job the
-// JavaScript thread waits for briefly (spin) may be finished there at once,
-// without the trip through the event loop: that keeps a fast-path call close
-// to the C figure. Threads are added while every one is busy (a call blocks
-// its thread until its answer or deadline), up to 256, and spin a moment for
-// the next job before sleeping.
+// thread, reached through the connection's thread-safe function: the
+// JavaScript thread never waits for a job. Threads are added while every one
+// is busy (a call blocks its thread until its answer or deadline), up to 256;
+// an idle thread sleeps until the next job.
 #ifndef PLUGBAY_NODE_POOL_H
 #define PLUGBAY_NODE_POOL_H
 
 #include <napi.h>
 
-#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -22,12 +19,9 @@
 namespace pbnode {
 
 struct Job {
-    enum State { kPending, kFinished, kDetached };
     std::function<void()> work;              // on a pool thread (may be empty)
     std::function<void(Napi::Env)> done;     // on the JavaScript thread
     std::function<void()> dropped;           // instead of done when the JavaScript side is gone
-    std::atomic<int> state{kPending};        // for jobs the JavaScript thread spins on
-    bool spin = false;
 };
 
 // Post hands a finished job to the JavaScript thread; false when that is no longer possible.
@@ -47,7 +41,6 @@ private:
     std::mutex mu_;
     std::condition_variable cv_;
     std::deque<Job *> queue_;
-    std::atomic<size_t> queued_{0};
     size_t idle_ = 0;
     size_t threads_ = 0;
     bool stop_ = false;
