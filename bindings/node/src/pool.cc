@@ -46,7 +46,9 @@ void Pool::Run()
         lock.unlock();
         if (job->work)
             job->work();
-        if (!post_(job)) {  // the JavaScript side is gone
+        int pending = Job::kPending;
+        bool claimed = job->claimable && job->state.compare_exchange_strong(pending, Job::kFinished);
+        if (!claimed && !post_(job)) {  // the JavaScript side is gone
             if (job->dropped)
                 job->dropped();
             delete job;
