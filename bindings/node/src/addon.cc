@@ -407,14 +407,17 @@ private:
     // thread, so that close() waits for it; the work leaves when it ends (or
     // itself, when leaves is false). A connection closing already rejects at
     // once. after, when given, runs on the JavaScript thread with the
-    // outcome's code before the promise settles. With wait, the JavaScript
-    // thread waits up to kCallWait for the outcome and settles the promise itself.
+    // outcome's code before the promise settles (a rejection at once too).
+    // With wait, the JavaScript thread waits up to kCallWait for the outcome
+    // and settles the promise itself.
     Napi::Value Submit(Napi::Env env, std::function<void(Outcome &)> work, bool leaves = true,
                        std::function<void(Napi::Env, int)> after = nullptr, bool wait = false)
     {
         auto d = Napi::Promise::Deferred::New(env);
         auto out = std::make_shared<Outcome>();
         if (!st_->Enter(&out->err)) {
+            if (after)
+                after(env, BAY_ECONN);
             d.Reject(MakeError(env, BAY_ECONN, "", out->err.message));
             return d.Promise();
         }
