@@ -95,7 +95,8 @@ async function main() {
         if (!fast)
           continue;
         // The parts of an await call that are not the call: a promise already resolved, a turn of the event loop,
-        // and a pool thread's round trip (a call libplugbay refuses at once: its timeout is past what it takes).
+        // and a pool thread's round trip (a call libplugbay refuses at once, its timeout being past what it takes;
+        // the PlugbayError it rejects with is counted too).
         got['await resolved'].push(await measure(n, () => Promise.resolve()));
         got['setImmediate'].push(await measure(n, () => new Promise((resolve) => setImmediate(resolve))));
         got['hand-off'].push(await measure(n, () => conn.call('greet', [], { timeout: 0x7fffffff }).catch(() => {})));
