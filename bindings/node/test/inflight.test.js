@@ -1,5 +1,5 @@
-// bindings/node/test/inflight.test.js — calls in flight: many at once with mixed outcomes, an abort among them, close
-// with calls pending, and the event loop running while a call waits.
+// bindings/node/test/inflight.test.js — calls in flight: many at once with mixed outcomes, one at a time, an abort
+// among many, close with calls pending, and the event loop running while a call waits.
 'use strict';
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
@@ -36,6 +36,17 @@ test('1000 calls in flight each settle with their own outcome: values and the ri
       assert.ok(g.reason.message.includes(want.message), `call ${i}: ${g.reason.message}`);
     }
   });
+});
+
+test('lone calls one after another settle right, values and errors alike', async () => {
+  // One at a time, a fast-path call may be settled on the JavaScript thread before call() returns.
+  for (let i = 0; i < 200; i++) {
+    if (i % 3 === 2)
+      await assert.rejects(conn.call('slow.sleep', [`x${i}`]), (e) => e instanceof PlugbayError &&
+        e.code === 'BAY_ETYPE' && e.plugin === 'test/slow');
+    else
+      assert.equal(await conn.call('greet', [`l${i}`]), `Hello, l${i}!`);
+  }
 });
 
 test('the event loop runs while a call waits for its answer', async () => {
