@@ -26,9 +26,9 @@ struct Job {
     std::function<void(Napi::Env)> done;     // on the JavaScript thread
     std::function<void()> dropped;           // instead of done when the JavaScript side is gone
     bool claimable = false;                  // the JavaScript thread waits for it: see state
-    // For a claimable job: the pool thread's work sets kFinished (the waiting
-    // JavaScript thread then runs done) unless the JavaScript thread, done
-    // waiting, set kDetached first (then done is posted).
+    // For a claimable job: once its work is done the pool thread sets
+    // kFinished (the waiting JavaScript thread then runs done), unless the
+    // JavaScript thread, done waiting, set kDetached first (then done is posted).
     std::atomic<int> state{kPending};
 };
 
