@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // bindings/node/bench.js — call latency of example/hello's greet from Node.js beside the C figure of the same run,
-// on the fast path and through plugbayd. Usage: node bench.js [CALLS [ROUNDS]] (after run-tests or build-addon.js).
+// on the fast path and through plugbayd: one call at a time and 100 at once, and what a promise, a turn of the event
+// loop and the hand-off to a pool thread and back cost by themselves. Usage: node bench.js [CALLS [ROUNDS]] (after
+// run-tests or build-addon.js).
 'use strict';
 const fs = require('fs');
 const os = require('os');
@@ -10,6 +12,7 @@ const { Broker } = require('./test/broker');
 
 const CALLS = Number(process.argv[2] || 5000);
 const ROUNDS = Number(process.argv[3] || 7);
+const BURST = 100;
 const TREE = path.resolve(__dirname, '..', '..');
 const BUILD = process.env.PLUGBAY_BUILD_DIR || path.join(TREE, 'build');
 
@@ -28,6 +31,12 @@ async function measure(n, once) {
       t.push(Number(process.hrtime.bigint() - t0) / 1e3);
   }
   return stats(t);
+}
+
+// measureBurst runs n calls in bursts of BURST at once (Promise.all) and gives p50/p99 of a burst's time per call.
+async function measureBurst(n, once) {
+  const s = await measure(Math.max(10, Math.floor(n / BURST)), () => Promise.all(Array.from({ length: BURST }, once)));
+  return { p50: s.p50 / BURST, p99: s.p99 / BURST };
 }
 
 function measureSync(n, once) {
@@ -56,6 +65,9 @@ function cFigure(exe, url, fast, n) {
   return { p50, p99 };
 }
 
+// The rows shown with their overhead over C's.
+const OVER_C = { 'Node callSync': true, 'Node await call': true, 'Node 100 at once': true };
+
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 // Each figure is measured ROUNDS times, the hosts taking turns, and the median of the rounds' p50 (and p99) is
@@ -72,11 +84,22 @@ async function main() {
       process.env.PLUGBAY_FASTPATH = fast ? '1' : '0'; // libplugbay reads it at bay_connect
       const conn = await connect({ url: broker.url, name: 'bench-node' });
       const n = fast ? CALLS : Math.max(100, Math.floor(CALLS / 10));
-      const got = { 'C bay_call': [], 'Node callSync': [], 'Node await call': [] };
+      const got = { 'C bay_call': [], 'Node callSync': [], 'Node await call': [], 'Node 100 at once': [] };
+      if (fast)
+        Object.assign(got, { 'await resolved': [], 'setImmediate': [], 'hand-off': [] });
       for (let r = 0; r < ROUNDS; r++) {
         got['C bay_call'].push(cFigure(exe, broker.url, fast, n));
         got['Node callSync'].push(measureSync(n, () => conn.callSync('greet', ['bench'])));
         got['Node await call'].push(await measure(n, () => conn.call('greet', ['bench'])));
+        got['Node 100 at once'].push(await measureBurst(n, () => conn.call('greet', ['bench'])));
+        if (!fast)
+          continue;
+        // The parts of an await call that are not the call: a promise already resolved, a turn of the event loop,
+        // and a pool thread's round trip (a call libplugbay refuses at once, its timeout being past what it takes;
+        // the PlugbayError it rejects with is counted too).
+        got['await resolved'].push(await measure(n, () => Promise.resolve()));
+        got['setImmediate'].push(await measure(n, () => new Promise((resolve) => setImmediate(resolve))));
+        got['hand-off'].push(await measure(n, () => conn.call('greet', [], { timeout: 0x7fffffff }).catch(() => {})));
       }
       for (const [host, list] of Object.entries(got))
         rows.push([fast ? 'fast path' : 'through plugbayd', host, n, {
@@ -90,14 +113,15 @@ async function main() {
     fs.rmSync(dir, { recursive: true, force: true });
   }
   console.log(`greet("bench") of example/hello, µs per call: median over ${ROUNDS} rounds of each round's p50 and p99, ` +
-    `and the best round's p50 (load average ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} CPUs)`);
+    `and the best round's p50 (load average ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} CPUs); ` +
+    `"100 at once": a Promise.all of ${BURST} calls, its time divided by ${BURST}`);
   console.log('path               host             calls/round    p50      p99   best p50   p50 over C  best over C');
   const c = {};
   for (const [p, host, n, s] of rows) {
     if (host.startsWith('C'))
       c[p] = s;
     const d = (x) => `${x >= 0 ? '+' : ''}${x.toFixed(2)}`;
-    const over = host.startsWith('C') ? '' : `${d(s.p50 - c[p].p50).padStart(10)}  ${d(s.best - c[p].best).padStart(10)}`;
+    const over = !(host in OVER_C) ? '' : `${d(s.p50 - c[p].p50).padStart(10)}  ${d(s.best - c[p].best).padStart(10)}`;
     console.log(`${p.padEnd(18)} ${host.padEnd(16)} ${String(n).padStart(8)} ${s.p50.toFixed(2).padStart(9)} ` +
       `${s.p99.toFixed(2).padStart(8)} ${s.best.toFixed(2).padStart(9)}  ${over}`);
   }

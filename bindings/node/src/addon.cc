@@ -2,10 +2,12 @@
 //
 // Every libplugbay call that may block runs on the connection's pool threads
 // (pool.h), except callSync's bay_call, which blocks the JavaScript thread
-// on purpose; outcomes, provider calls and notices reach the JavaScript thread
-// through one napi_threadsafe_function per connection, referenced (keeping
+// on purpose. Outcomes, provider calls and notices reach the JavaScript thread
+// through one napi_threadsafe_function per connection (outcomes that arrive
+// together are settled in one turn of the event loop), referenced (keeping
 // the event loop alive) only while a request is in flight or the connection
-// provides or subscribes. lib/index.js wraps this into the public API.
+// provides or subscribes; a lone fast call may be settled at once instead
+// (kCallWait). lib/index.js wraps this into the public API.
 #include <napi.h>
 
 #include <chrono>
@@ -25,9 +27,13 @@
 namespace pbnode {
 namespace {
 
-// How long call() waits on the JavaScript thread for a pool thread's answer
-// before it returns a pending promise: a fast-path call is back well within it.
-constexpr auto kCallSpin = std::chrono::microseconds(50);
+// How long call() may wait on the JavaScript thread for its pool thread's
+// answer before it returns a pending promise, when the call is the only one in
+// flight and the last lone call took less: a fast-path call is back well
+// within it, settled without the two thread wake-ups of the trip through the
+// event loop. Calls in a burst, and calls that take longer (through plugbayd),
+// never wait.
+constexpr auto kCallWait = std::chrono::microseconds(50);
 // How long a provider may take to settle its promise before the caller gets BAY_ETIMEDOUT.
 constexpr auto kHandlerLimit = std::chrono::seconds(300);
 
@@ -94,6 +100,8 @@ struct ConnState : std::enable_shared_from_this<ConnState> {
 
     // JavaScript thread only.
     int holds = 0;  // requests in flight + 1 while providing or subscribed
+    int calls = 0;  // call() promises not settled yet
+    std::chrono::nanoseconds lastAlone{0};  // how long the last call that ran alone took
     bool keeping = false;
     bool closed = false;
     bool released = false;  // the thread-safe function was released
@@ -398,22 +406,25 @@ private:
     // its outcome. It counts the request as started now, on the JavaScript
     // thread, so that close() waits for it; the work leaves when it ends (or
     // itself, when leaves is false). A connection closing already rejects at
-    // once. With spin, the JavaScript thread waits up to kCallSpin for the
-    // outcome and settles the promise itself. after, when given, runs on the
-    // JavaScript thread with the outcome's code before the promise settles.
-    Napi::Value Submit(Napi::Env env, std::function<void(Outcome &)> work, bool spin = false, bool leaves = true,
-                       std::function<void(Napi::Env, int)> after = nullptr)
+    // once. after, when given, runs on the JavaScript thread with the
+    // outcome's code before the promise settles (a rejection at once too).
+    // With wait, the JavaScript thread waits up to kCallWait for the outcome
+    // and settles the promise itself.
+    Napi::Value Submit(Napi::Env env, std::function<void(Outcome &)> work, bool leaves = true,
+                       std::function<void(Napi::Env, int)> after = nullptr, bool wait = false)
     {
         auto d = Napi::Promise::Deferred::New(env);
         auto out = std::make_shared<Outcome>();
         if (!st_->Enter(&out->err)) {
+            if (after)
+                after(env, BAY_ECONN);
             d.Reject(MakeError(env, BAY_ECONN, "", out->err.message));
             return d.Promise();
         }
         auto deferred = std::make_shared<Napi::Promise::Deferred>(d);
         std::shared_ptr<ConnState> st = st_;
         Job *job = new Job;
-        job->spin = spin;
+        job->claimable = wait;
         job->work = [st, out, work, leaves] {
             work(*out);
             if (leaves)
@@ -428,10 +439,10 @@ private:
         job->dropped = [out] { bay_value_free(out->result); };
         st->Hold(env, 1);
         st->pool->Submit(job);
-        if (spin) {
-            auto until = std::chrono::steady_clock::now() + kCallSpin;
+        if (wait) {
+            auto until = std::chrono::steady_clock::now() + kCallWait;
             while (job->state.load(std::memory_order_acquire) == Job::kPending && std::chrono::steady_clock::now() < until)
-                std::this_thread::yield();  // on a busy machine the pool thread and the plugin's worker need the CPU
+                std::this_thread::yield();  // the pool thread and the plugin's worker may need this CPU
             int pending = Job::kPending;
             if (!job->state.compare_exchange_strong(pending, Job::kDetached)) {  // finished while we waited
                 job->done(env);
@@ -480,17 +491,25 @@ private:
         });
     }
 
-    // call(name, args, timeoutMs, context) → Promise, through bay_call (so on the fast path when it applies).
+    // call(name, args, timeoutMs, context) → Promise, through bay_call (so on
+    // the fast path when it applies); waits kCallWait when the call is alone.
     Napi::Value Call(const Napi::CallbackInfo &info)
     {
         CallArgs c;
         if (!Parse(info, &c))
             return info.Env().Undefined();
         std::shared_ptr<ConnState> st = st_;
+        bool alone = st->calls == 0;
+        auto start = std::chrono::steady_clock::now();
+        st->calls++;
         return Submit(info.Env(), [st, c](Outcome &o) {
             bay_call_opts opts = c.Opts();
             o.rc = bay_call(st->conn, c.name.c_str(), c.args.get(), &opts, &o.result, &o.err);
-        }, true);
+        }, true, [st, alone, start](Napi::Env, int) {
+            st->calls--;
+            if (alone)
+                st->lastAlone = std::chrono::steady_clock::now() - start;
+        }, alone && st->lastAlone < kCallWait);
     }
 
     // callSync(name, args, timeoutMs, context) → value: bay_call on the JavaScript thread itself.
@@ -552,7 +571,7 @@ private:
             ac->over = true;
             ac->pending = nullptr;
             bay_pending_free(p);
-        }, false, false);
+        }, false);
         Napi::Object out = Napi::Object::New(env);
         out.Set("promise", promise);
         out.Set("cancel", Napi::Function::New(env, [ac](const Napi::CallbackInfo &) {
@@ -621,7 +640,7 @@ private:
                 list.push_back(c.c_str());
             list.push_back(nullptr);
             o.rc = bay_provide(st->conn, name.c_str(), kind, all ? NULL : list.data(), Handler, raw, &o.err);
-        }, false, true, [this, raw](Napi::Env env, int rc) {
+        }, true, [this, raw](Napi::Env env, int rc) {
             if (rc == 0 || st_->closed)
                 return;
             auto &ps = st_->providers;  // refused: libplugbay holds no pointer to it
@@ -649,7 +668,7 @@ private:
         std::shared_ptr<ConnState> st = st_;
         return Submit(env, [st, on](Outcome &o) {
             o.rc = bay_subscribe(st->conn, on ? OnNotice : NULL, st.get(), &o.err);
-        }, false, true, [this, on](Napi::Env env, int rc) {
+        }, true, [this, on](Napi::Env env, int rc) {
             if (rc != 0 && on && !st_->closed) {
                 st_->noticeFn.Reset();
                 Unkeep(env);

@@ -1,13 +1,10 @@
 // bindings/node/src/pool.cc — the threads that run a connection's blocking libplugbay calls off the JavaScript thread.
 #include "pool.h"
 
-#include <chrono>
 #include <thread>
 
 namespace pbnode {
 
-// How long an idle thread spins for the next job before it sleeps.
-constexpr auto kIdleSpin = std::chrono::microseconds(200);
 // The most threads one connection runs; further jobs wait for one to be free.
 constexpr size_t kMaxThreads = 256;
 
@@ -17,7 +14,6 @@ void Pool::Submit(Job *job)
     {
         std::lock_guard<std::mutex> lock(mu_);
         queue_.push_back(job);
-        queued_.fetch_add(1, std::memory_order_release);
         if (idle_ < queue_.size() && threads_ < kMaxThreads) {  // every idle thread has a job waiting for it already
             threads_++;
             idle_++;
@@ -41,27 +37,17 @@ void Pool::Run()
 {
     std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
-        if (queue_.empty()) {
-            if (stop_)
-                break;
-            lock.unlock();
-            auto until = std::chrono::steady_clock::now() + kIdleSpin;
-            while (queued_.load(std::memory_order_acquire) == 0 && std::chrono::steady_clock::now() < until)
-                std::this_thread::yield();
-            lock.lock();
-            while (queue_.empty() && !stop_)
-                cv_.wait(lock);
-            continue;
-        }
+        cv_.wait(lock, [this] { return !queue_.empty() || stop_; });
+        if (queue_.empty())
+            break;
         Job *job = queue_.front();
         queue_.pop_front();
-        queued_.fetch_sub(1, std::memory_order_relaxed);
         idle_--;
         lock.unlock();
         if (job->work)
             job->work();
         int pending = Job::kPending;
-        bool claimed = job->spin && job->state.compare_exchange_strong(pending, Job::kFinished);
+        bool claimed = job->claimable && job->state.compare_exchange_strong(pending, Job::kFinished);
         if (!claimed && !post_(job)) {  // the JavaScript side is gone
             if (job->dropped)
                 job->dropped();

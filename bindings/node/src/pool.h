@@ -2,11 +2,10 @@
 //
 // A job's work runs on a pool thread; its done part runs on the JavaScript
 // thread, reached through the connection's thread-safe function. A job the
-// JavaScript thread waits for briefly (spin) may be finished there at once,
-// without the trip through the event loop: that keeps a fast-path call close
-// to the C figure. Threads are added while every one is busy (a call blocks
-// its thread until its answer or deadline), up to 256, and spin a moment for
-// the next job before sleeping.
+// JavaScript thread waits for a moment (claimable) may be finished there
+// instead, without the trip through the event loop. Threads are added while
+// every one is busy (a call blocks its thread until its answer or deadline),
+// up to 256; an idle thread sleeps until the next job.
 #ifndef PLUGBAY_NODE_POOL_H
 #define PLUGBAY_NODE_POOL_H
 
@@ -26,8 +25,11 @@ struct Job {
     std::function<void()> work;              // on a pool thread (may be empty)
     std::function<void(Napi::Env)> done;     // on the JavaScript thread
     std::function<void()> dropped;           // instead of done when the JavaScript side is gone
-    std::atomic<int> state{kPending};        // for jobs the JavaScript thread spins on
-    bool spin = false;
+    bool claimable = false;                  // the JavaScript thread waits for it: see state
+    // For a claimable job: once its work is done the pool thread sets
+    // kFinished (the waiting JavaScript thread then runs done), unless the
+    // JavaScript thread, done waiting, set kDetached first (then done is posted).
+    std::atomic<int> state{kPending};
 };
 
 // Post hands a finished job to the JavaScript thread; false when that is no longer possible.
@@ -47,7 +49,6 @@ private:
     std::mutex mu_;
     std::condition_variable cv_;
     std::deque<Job *> queue_;
-    std::atomic<size_t> queued_{0};
     size_t idle_ = 0;
     size_t threads_ = 0;
     bool stop_ = false;
