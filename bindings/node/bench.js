@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // bindings/node/bench.js — call latency of example/hello's greet from Node.js beside the C figure of the same run,
 // on the fast path and through plugbayd: one call at a time and 100 at once, and what a promise, a turn of the event
-// loop and the hand-off to a pool thread and back cost by themselves. Usage: node bench.js [CALLS [ROUNDS]] (after
-// run-tests or build-addon.js).
+// loop and the hand-off to a pool thread and back cost by themselves. Usage: node bench.js [CALLS [ROUNDS]]
+// [--results FILE] (after run-tests or build-addon.js); --results adds the figures to FILE as its "node_host" entry.
 'use strict';
 const fs = require('fs');
 const os = require('os');
@@ -10,8 +10,11 @@ const path = require('path');
 const { execFileSync } = require('child_process');
 const { Broker } = require('./test/broker');
 
-const CALLS = Number(process.argv[2] || 5000);
-const ROUNDS = Number(process.argv[3] || 7);
+const args = process.argv.slice(2);
+const at = args.indexOf('--results'); // a JSON file (scripts/bench's bench/results.json) to add the figures to
+const RESULTS = at >= 0 ? args.splice(at, 2)[1] : null;
+const CALLS = Number(args[0] || 5000);
+const ROUNDS = Number(args[1] || 7);
 const BURST = 100;
 const TREE = path.resolve(__dirname, '..', '..');
 const BUILD = process.env.PLUGBAY_BUILD_DIR || path.join(TREE, 'build');
@@ -124,6 +127,15 @@ async function main() {
     const over = !(host in OVER_C) ? '' : `${d(s.p50 - c[p].p50).padStart(10)}  ${d(s.best - c[p].best).padStart(10)}`;
     console.log(`${p.padEnd(18)} ${host.padEnd(16)} ${String(n).padStart(8)} ${s.p50.toFixed(2).padStart(9)} ` +
       `${s.p99.toFixed(2).padStart(8)} ${s.best.toFixed(2).padStart(9)}  ${over}`);
+  }
+  if (RESULTS) {
+    const results = fs.existsSync(RESULTS) ? JSON.parse(fs.readFileSync(RESULTS, 'utf8')) : {};
+    results.node_host = {
+      load_average: os.loadavg()[0],
+      rows: rows.map(([p, host, n, s]) => ({ path: p, host, calls: n, p50_us: s.p50, p99_us: s.p99, best_p50_us: s.best,
+        ...(host in OVER_C ? { p50_over_c_us: s.p50 - c[p].p50, best_over_c_us: s.best - c[p].best } : {}) })),
+    };
+    fs.writeFileSync(RESULTS, JSON.stringify(results, null, 2) + '\n');
   }
 }
 
