@@ -160,6 +160,14 @@ static double in_flight(const plugin *p)
     return p->stats.inflight;
 }
 
+/* code_label names error code for metrics and stats: its BAY_E* name, or
+ * "other" for the codes callstat.h counts together in its last slot. */
+static const char *code_label(int code)
+{
+    const char *name = bay_errname(code);
+    return strcmp(name, "BAY_E?") == 0 ? "other" : name;
+}
+
 /* errors writes each plugin's failed calls by error code. */
 static void errors(FILE *f, const broker *b)
 {
@@ -167,11 +175,10 @@ static void errors(FILE *f, const broker *b)
     for (size_t i = 0; i < b->nplugins; i++)
         for (int code = 1; code < BAY__CALLSTAT_CODES; code++) {
             uint64_t n = b->plugins[i]->stats.total.by_code[code];
-            const char *name = bay_errname(code);
             if (n == 0)
                 continue;
             sample_start(f, "plugbay_plugin_errors_total", b->plugins[i]);
-            fprintf(f, ",code=\"%s\"} %llu\n", strcmp(name, "BAY_E?") == 0 ? "other" : name, (unsigned long long)n);
+            fprintf(f, ",code=\"%s\"} %llu\n", code_label(code), (unsigned long long)n);
         }
 }
 
@@ -340,8 +347,7 @@ int metrics_stats(broker *b, plugin *p, const bay_value *args, bay_value **out, 
     bay_map_set(v, "slots", slots(p, since, step));
     for (int code = 1; code < BAY__CALLSTAT_CODES; code++)
         if (p->stats.total.by_code[code])
-            bay_map_set(codes, strcmp(bay_errname(code), "BAY_E?") == 0 ? "other" : bay_errname(code),
-                        bay_int((int64_t)p->stats.total.by_code[code]));
+            bay_map_set(codes, code_label(code), bay_int((int64_t)p->stats.total.by_code[code]));
     bay_map_set(v, "errors_by_code", codes);
     bay_map_set(v, "calls_total", bay_int((int64_t)p->stats.total.calls));
     bay_map_set(v, "errors_total", bay_int((int64_t)p->stats.total.errors));

@@ -318,15 +318,22 @@ static bay_value *stats_row(const bay_value *slots, size_t from, size_t n, bool 
 {
     static const char *const sums[] = {"calls", "errors", "cpu_ms", "restarts", "refusals"};
     static const char *const highs[] = {"p50_us", "p99_us", "pss_kb"};
-    bay_value *row = must(bay_map());
-    int64_t v[8] = {0};
-    for (size_t i = from; i < from + n; i++)
-        for (size_t k = 0; k < 8; k++) {
-            int64_t x = bay_value_int(bay_map_get(bay_array_get(slots, i), k < 5 ? sums[k] : highs[k - 5]));
-            v[k] = k < 5 ? v[k] + x : x > v[k] ? x : v[k];
+    enum { NSUMS = sizeof sums / sizeof *sums, NHIGHS = sizeof highs / sizeof *highs };
+    int64_t sum[NSUMS] = {0}, high[NHIGHS] = {0};
+    for (size_t i = from; i < from + n; i++) {
+        const bay_value *slot = bay_array_get(slots, i);
+        for (size_t k = 0; k < NSUMS; k++)
+            sum[k] += bay_value_int(bay_map_get(slot, sums[k]));
+        for (size_t k = 0; k < NHIGHS; k++) {
+            int64_t x = bay_value_int(bay_map_get(slot, highs[k]));
+            high[k] = x > high[k] ? x : high[k];
         }
-    for (size_t k = 0; k < 8; k++)
-        bay_map_set(row, k < 5 ? sums[k] : highs[k - 5], bay_int(v[k]));
+    }
+    bay_value *row = must(bay_map());
+    for (size_t k = 0; k < NSUMS; k++)
+        bay_map_set(row, sums[k], bay_int(sum[k]));
+    for (size_t k = 0; k < NHIGHS; k++)
+        bay_map_set(row, highs[k], bay_int(high[k]));
     time_t t = (time_t)bay_value_int(bay_map_get(bay_array_get(slots, from), "t"));
     char when[32];
     struct tm tm;
