@@ -121,6 +121,8 @@ function duration(ms) {
 // route shows the view the location names.
 function route() {
   if (current && current.unmount) current.unmount();
+  $('error-banner').hidden = true; /* what went wrong there is not about the view shown next */
+  setText($('notice'), '');
   const view = clear($('view'));
   const hash = location.hash.replace(/^#/, '') || '/';
   let nav = 'plugins';
