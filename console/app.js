@@ -42,6 +42,14 @@ function confirmAsk(text) {
   });
 }
 
+// adminOnly marks button b, for an observer, as one plugbayd will refuse: dimmed and titled, yet it still sends, so
+// that the broker's own refusal is what the observer reads.
+function adminOnly(b) {
+  if (ctx.isAdmin) return;
+  b.classList.add('needs-admin');
+  b.title = t('needs_admin');
+}
+
 // refresh asks for status and hands it to the header and the view. One request at a time.
 let asking = null;
 async function refresh() {
@@ -97,6 +105,7 @@ const ctx = {
   notify,
   refresh,
   confirm: confirmAsk,
+  adminOnly,
   plugin: (id) => (status && (status.plugins || []).find((p) => p.id === id)) || null,
 };
 
@@ -179,6 +188,10 @@ function live() {
 async function start() {
   await loadStrings();
   translate();
+  document.querySelector('.skip').addEventListener('click', (e) => {
+    e.preventDefault(); /* "#view" is no view: focus the content without routing */
+    $('view').focus();
+  });
   $('error-close').addEventListener('click', () => {
     $('error-banner').hidden = true;
   });

@@ -125,6 +125,8 @@ export function mountDetail(ctx, view, id) {
       if (!gone) {
         await ctx.refresh();
         await loadInfo();
+        shownFor = null;
+        showActions((ctx.plugin(id) || info || {}).state);
       }
     }
   }
@@ -151,7 +153,7 @@ export function mountDetail(ctx, view, id) {
     }
     shownFor = s;
     clear(actions);
-    if (!ctx.isAdmin) actions.append(h('p', { class: 'help', text: t('observer_note') }));
+    if (!ctx.isAdmin) actions.append(h('p', { class: 'help', id: 'observer-note', text: t('observer_note') }));
     if (!installed) {
       const consent = consentBox(ctx, (info && info.requested) || [], t('consent_intro', { id }));
       const b = h('button', { type: 'button', class: 'primary', 'data-testid': 'action-install', 'data-action': 'install', text: t('action_install') });
@@ -171,7 +173,7 @@ export function mountDetail(ctx, view, id) {
         actions.append(b);
       }
     }
-    if (!ctx.isAdmin) for (const b of actions.querySelectorAll('button')) b.setAttribute('aria-disabled', 'true');
+    for (const b of actions.querySelectorAll('button')) ctx.adminOnly(b);
   }
 
   async function loadInfo() {

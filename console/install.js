@@ -67,7 +67,7 @@ export function mountInstall(ctx, view) {
     const update = mode.value === 'update';
     chosen.consent = consentBox(ctx, facts.asked, t(update ? 'consent_intro_update' : 'consent_intro', { id: facts.id }));
     const confirm = h('button', { type: 'button', class: 'primary', 'data-testid': 'install-confirm', text: t(update ? 'update_confirm' : 'install_confirm') });
-    if (!ctx.isAdmin) confirm.setAttribute('aria-disabled', 'true');
+    ctx.adminOnly(confirm);
     confirm.addEventListener('click', () => go(confirm));
     clear(about).append(
       h(

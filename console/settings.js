@@ -87,7 +87,7 @@ export function mountSettings(ctx, box, id) {
       );
     });
     const save = h('button', { type: 'submit', class: 'primary', 'data-testid': 'settings-save', text: ctx.t('settings_save') });
-    if (!ctx.isAdmin) save.setAttribute('aria-disabled', 'true');
+    ctx.adminOnly(save);
     const form = h('form', { class: 'settings-form', novalidate: true }, rows, h('div', { class: 'form-actions' }, save, done), error);
     form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
