@@ -37,5 +37,10 @@ export function t(key, vars = {}) {
 
 // number formats n in the console's language.
 export function number(n, opts) {
-  return typeof n === 'number' ? new Intl.NumberFormat(chosen.locale.replace('_', '-'), opts).format(n) : '—';
+  if (typeof n !== 'number') return '—';
+  try {
+    return new Intl.NumberFormat(chosen.locale.replace('_', '-'), opts).format(n);
+  } catch {
+    return new Intl.NumberFormat(chosen.lang, opts).format(n); /* a locale tag Intl does not take */
+  }
 }

@@ -41,10 +41,9 @@ function read(s, el) {
     const v = JSON.parse(el.value);
     return v === s.value ? null : ['set', v];
   }
-  if (s.secret) return el.value === '' ? null : ['set', el.value];
+  if (s.secret) return el.value === '' ? null : [s.type === 'string' ? 'set' : 'set_text', el.value];
   if (s.type === 'integer' || s.type === 'number') {
-    const raw = el.value.trim();
-    if (raw === '' && el.validity.badInput) return ['set_text', 'not a number'];
+    const raw = el.value.trim(); /* "" too when what was typed is no number: the broker says what it takes */
     const n = Number(raw);
     if (raw !== '' && Number.isFinite(n)) return n === s.value ? null : ['set', n];
     return ['set_text', raw];
