@@ -10,9 +10,28 @@ export async function sha256(bytes) {
   return Array.from(d, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
+// gunzip returns bytes decompressed. libarchive pads what it writes to whole blocks with zeros after the gzip
+// stream, which the browser's decompressor reads as junk and fails on once the whole archive came out: what came
+// out before that failure is kept (the tar read then says whether it is whole, and plugbayd checks it again).
 async function gunzip(bytes) {
-  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
-  return new Uint8Array(await new Response(stream).arrayBuffer());
+  const reader = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip')).getReader();
+  const parts = [];
+  let n = 0;
+  try {
+    for (let r = await reader.read(); !r.done; r = await reader.read()) {
+      parts.push(r.value);
+      n += r.value.length;
+    }
+  } catch (e) {
+    if (n === 0) throw e;
+  }
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 const text = new TextDecoder();
