@@ -99,8 +99,9 @@ export function mountInstall(ctx, view) {
         progress.value = sent / total;
       });
       result.textContent = t('install_checking');
-      const id = await ctx.api.command(name, { sha256: sha, ...consent.grants() });
-      result.textContent = t(mode.value === 'update' ? 'update_done' : 'install_done', { id: id || facts.id });
+      const settled = await ctx.api.command(name, { sha256: sha, ...consent.grants() }); /* the plugin, as it settled */
+      const id = (settled && typeof settled === 'object' ? settled.id : settled) || facts.id;
+      result.textContent = t(mode.value === 'update' ? 'update_done' : 'install_done', { id });
       ctx.notify(result.textContent);
       await ctx.refresh();
     } catch (e) {
