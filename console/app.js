@@ -101,6 +101,8 @@ const ctx = {
   locale: chosen.locale,
   isAdmin: false,
   infos: new Map(),
+  failures: new Map(), /* plugin id -> the reason of its last failure seen in a notice since the console opened */
+  lastFailure: (p) => p.last_failure || p.reason || ctx.failures.get(p.id) || '',
   showError,
   notify,
   refresh,
@@ -170,6 +172,7 @@ function live() {
   api.events({
     notice(n) {
       if (n.plugin) ctx.infos.delete(n.plugin);
+      if (n.what === 'plugin-state' && n.state === 'failed' && n.message) ctx.failures.set(n.plugin, n.message);
       if (current && current.notice) current.notice(n);
       clearTimeout(noticeTimer);
       noticeTimer = setTimeout(refresh, 150);

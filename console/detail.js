@@ -69,7 +69,7 @@ export function mountDetail(ctx, view, id) {
     ['order', (p) => (p.order_by ? `${p.order} (${p.order_by})` : p.order)],
     ['dependencies', () => info && Object.entries(info.dependencies || {}).map(([k, v]) => `${k} ${v}`).join(', ')],
     ['used_by', () => info && info.used_by],
-    ['reason', (p) => p.reason, 'detail-reason'],
+    ['reason', (p) => ctx.lastFailure(p), 'detail-reason'],
   ];
   for (const [key, , testid] of FACTS) {
     factCells[key] = h('dd', { 'data-testid': testid });
