@@ -21,7 +21,11 @@ function section(title, ...body) {
   return h('section', { class: 'card' }, h('h3', { text: title }), body);
 }
 
-const ms = (v) => (typeof v === 'number' ? `${number(v / 1000, { maximumFractionDigits: 2 })} ms` : '—');
+// ms writes a time in µs: "850 µs" under a millisecond, else "12.5 ms".
+const ms = (v) => {
+  if (typeof v !== 'number') return '—';
+  return v < 1000 ? `${number(v, { maximumFractionDigits: 0 })} µs` : `${number(v / 1000, { maximumFractionDigits: 2 })} ms`;
+};
 const kib = (v) => (typeof v === 'number' ? `${number(v / 1024, { maximumFractionDigits: 1 })} MiB` : '—');
 
 export function mountDetail(ctx, view, id) {
