@@ -51,7 +51,7 @@ export function mountDetail(ctx, view, id) {
     title,
     brief,
     description,
-    h('div', { class: 'detail-grid' }, section(t('facts_title'), facts), section(t('actions_title'), actions), section(t('permissions_title'), perms)),
+    h('div', { class: 'detail-grid' }, section(t('facts_title'), facts), h('div', {}, section(t('actions_title'), actions), section(t('permissions_title'), perms))),
     section(t('settings_title'), settingsBox),
     section(t('stats_title'), charts),
     section(t('logs_title'), logs),
