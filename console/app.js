@@ -2,7 +2,7 @@
 // #/install, #/registry), status polled every 2 s and refreshed on the broker's notices, errors in the banner.
 
 import * as api from './api.js';
-import { h, clear, setText } from './dom.js';
+import { clear, setText } from './dom.js';
 import { t, loadStrings, chosen } from './i18n.js';
 import { mountList } from './list.js';
 import { mountDetail } from './detail.js';
