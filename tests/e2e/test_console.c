@@ -46,6 +46,7 @@ TestSuite(console, .init = start, .fini = stop, .timeout = 120);
 /* One HTTP exchange. */
 typedef struct exchange {
     const char *method, *path, *cookie, *csrf, *host, *origin, *type, *body;
+    const char *base, *ca; /* another console's address and the authority its certificate comes from, or NULL */
     long status;
     char out[65536], headers[8192];
     size_t out_len, headers_len;
@@ -77,7 +78,9 @@ static void http(exchange *x)
     CURL *c = curl_easy_init();
     char url[600], line[4][600];
     struct curl_slist *hd = NULL;
-    snprintf(url, sizeof url, "%s%s", origin, x->path);
+    snprintf(url, sizeof url, "%s%s", x->base ? x->base : origin, x->path);
+    if (x->ca)
+        curl_easy_setopt(c, CURLOPT_CAINFO, x->ca);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, x->method ? x->method : "GET");
@@ -407,4 +410,48 @@ Test(console, what_stops_the_start_and_a_console_that_is_not_there)
     h_start(&h, (const char *const[]){"--listen", h.url, NULL});
     cr_expect_eq(h_plugbay(&h, (const char *const[]){"console", NULL}, out, sizeof out, err, sizeof err), 1);
     cr_expect(strstr(err, "plugbayd serves no web console: start it with --console 127.0.0.1:PORT"), "%s", err);
+}
+
+Test(console, over_https_with_its_certificate_on_any_address)
+{
+    char pki[400], cert[450], ca[450], port[16], base[64], out[2048], err[2048];
+    snprintf(pki, sizeof pki, "%s/pki", h.dir);
+    const char *argv[] = {BAY_SCRIPTS_DIR "/tls-pki", pki, "localhost", "client", "--days", "2", NULL};
+    cr_assert_eq(h_run(&h, argv, NULL, 0, err, sizeof err), 0, "tls-pki: %s", err);
+    snprintf(cert, sizeof cert, "%s/server.pem", pki);
+    snprintf(ca, sizeof ca, "%s/ca.pem", pki);
+    snprintf(port, sizeof port, "%s", strchr(addr, ':') + 1);
+    char any[32];
+    snprintf(any, sizeof any, "0.0.0.0:%s", port);
+    h_stop(&h);
+    h_start(&h, (const char *const[]){"--listen", h.url, "--console", any, "--console-cert", cert, NULL});
+    cr_assert_eq(h_plugbay(&h, (const char *const[]){"console", NULL}, out, sizeof out, err, sizeof err), 0, "%s", err);
+    const char *link = strstr(out, "https://"), *path = link ? strstr(link, "/login?token=") : NULL;
+    cr_assert(path, "no https link: %s", out);
+    char login[128];
+    snprintf(login, sizeof login, "%.*s", (int)strcspn(path, "\n"), path);
+    snprintf(base, sizeof base, "https://localhost:%s", port);
+    exchange x = {.base = base, .ca = ca, .path = login};
+    http(&x);
+    cr_assert_eq(x.status, 303, "%s", x.out);
+    const char *set = strstr(x.headers, "Set-Cookie: ");
+    cr_assert(set && strstr(set, "; Secure"), "%s", x.headers);
+    char cookie[128];
+    snprintf(cookie, sizeof cookie, "%.*s", (int)strcspn(set + 12, ";"), set + 12);
+    x = (exchange){.base = base, .ca = ca, .path = "/api/session", .cookie = cookie};
+    http(&x);
+    cr_expect_eq(x.status, 200, "%s", x.out);
+    /* Over https the name the certificate has is the page's own Origin. */
+    json_t *j = json_loads(x.out, 0, NULL);
+    char origin_https[80];
+    snprintf(origin_https, sizeof origin_https, "https://localhost:%s", port);
+    x = (exchange){.base = base, .ca = ca, .method = "POST", .path = "/api/command/list", .cookie = cookie,
+                   .csrf = json_string_value(json_object_get(j, "csrf")), .origin = origin_https, .body = "{}"};
+    http(&x);
+    cr_expect_eq(x.status, 200, "%s", x.out);
+    x.origin = "https://evil.example";
+    x.out_len = x.headers_len = 0;
+    http(&x);
+    cr_expect_eq(x.status, 403, "%s", x.out);
+    json_decref(j);
 }
