@@ -21,6 +21,12 @@ function section(title, ...body) {
   return h('section', { class: 'card' }, h('h3', { text: title }), body);
 }
 
+// site returns a link to url when it is an http(s) address (a manifest's "site"), else url as text.
+function site(url) {
+  if (typeof url !== 'string' || !/^https?:\/\//i.test(url)) return url;
+  return h('a', { href: url, rel: 'noopener noreferrer external', target: '_blank', text: url });
+}
+
 // ms writes a time in µs: "850 µs" under a millisecond, else "12.5 ms".
 const ms = (v) => {
   if (typeof v !== 'number') return '—';
@@ -63,6 +69,7 @@ export function mountDetail(ctx, view, id) {
     ['language', (p) => p.language],
     ['publisher', () => publisher(info)],
     ['license', () => info && info.license],
+    ['site', () => info && site(info.site)],
     ['restarts', (p) => p.restarts, 'detail-restarts'],
     ['errors', (p) => p.errors, 'detail-errors'],
     ['calls', (p) => p.calls],
@@ -88,7 +95,9 @@ export function mountDetail(ctx, view, id) {
     setText(description, info && info.description !== info.brief ? info.description : '');
     for (const [key, get] of FACTS) {
       const v = get(p);
-      setText(factCells[key], v === null || v === undefined || v === '' ? '—' : v);
+      if (v instanceof Node) {
+        if (!v.isEqualNode(factCells[key].firstChild)) factCells[key].replaceChildren(v);
+      } else setText(factCells[key], v === null || v === undefined || v === '' ? '—' : v);
     }
     showActions(p.state);
   }
