@@ -1,7 +1,7 @@
-/* tests/unit/test_locale.c — locale names normalized, read from the environment, and the fallback chain (protocol/locale.c). */
+/* tests/unit/test_locale.c — locale names normalized, read from the environment, and the fallback chain (protocol/locale_name.c). */
 #include <criterion/criterion.h>
 
-#include "locale.h"
+#include "locale_name.h"
 
 static const char *norm(const char *s)
 {

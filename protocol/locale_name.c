@@ -1,5 +1,5 @@
-/* protocol/locale.c — locale names: read from the environment, normalized, and the fallback chain texts are looked up along. */
-#include "locale.h"
+/* protocol/locale_name.c — locale names: read from the environment, normalized, and the fallback chain texts are looked up along. */
+#include "locale_name.h"
 
 #include <string.h>
 

@@ -1,6 +1,6 @@
-/* protocol/locale.h — locale names: read from the environment, normalized, and the fallback chain texts are looked up along. */
-#ifndef BAY_LOCALE_H
-#define BAY_LOCALE_H
+/* protocol/locale_name.h — locale names: read from the environment, normalized, and the fallback chain texts are looked up along. */
+#ifndef BAY_LOCALE_NAME_H
+#define BAY_LOCALE_NAME_H
 
 #include <stdbool.h>
 #include <stddef.h>
