@@ -1,4 +1,4 @@
-/* tests/e2e/panel_caller.c — a host that runs one `panel.call` and prints how it ended, for test_panels.c to run
+/* tests/e2e/panel_caller.c — a host that runs one `panel.call` (args ["Eve"]) and prints how it ended, for test_panels.c to run
  * as another local user: panel_caller URL ID NAME prints "ok: RESULT-JSON" (exit 0) or "ERRNAME: message" (exit 1). */
 #include <stdio.h>
 
@@ -13,7 +13,9 @@ int main(int argc, char **argv)
         return 2;
     bay_map_set(args, "id", bay_str(argv[2]));
     bay_map_set(args, "name", bay_str(argv[3]));
-    bay_map_set(args, "args", bay_array());
+    bay_value *call_args = bay_array();
+    bay_array_push(call_args, bay_str("Eve"));
+    bay_map_set(args, "args", call_args);
     int rc = bay_connect(argv[1], "panel-caller", &c, &e);
     if (rc == 0) {
         rc = bay_command(c, "panel.call", args, 10000, &res, &e);

@@ -196,6 +196,27 @@ Test(panels, an_observer_may_list_panels_but_not_call_through_one)
     still_served();
 }
 
+Test(panels, a_host_calls_through_a_panel_only_what_its_grants_cover)
+{
+    if (geteuid() != 0 || access(SETPRIV, X_OK) != 0)
+        cr_skip_test("acting as a second local user needs root and %s", SETPRIV);
+    char out[4096], err[2048];
+    const char *add[] = {BAY_BIN_DIR "/plugbay", "--broker", h.url, "host", "add", "app", "--uid", OTHER_UID,
+                         "--role", "host", "--grant", "call:lua.*", NULL};
+    cr_assert_eq(h_run(&h, add, out, sizeof out, err, sizeof err), 0, "%s", err);
+    const char *call[] = {SETPRIV, "--reuid=" OTHER_UID, "--regid=" OTHER_UID, "--clear-groups", BAY_PANEL_CALLER,
+                          h.url, GREETER, "greeter.greet", NULL};
+    cr_expect_eq(h_run(&h, call, out, sizeof out, err, sizeof err), 1, "%s %s", out, err);
+    cr_expect(strstr(out, "BAY_EPERM: ") && strstr(out, "may not call \"greeter.greet\": it was not granted "
+                                                        "call:greeter.greet"), "%s", out);
+    const char *remove[] = {BAY_BIN_DIR "/plugbay", "--broker", h.url, "host", "remove", "app", NULL};
+    cr_assert_eq(h_run(&h, remove, out, sizeof out, err, sizeof err), 0, "%s", err);
+    add[11] = "call:greeter.*";
+    cr_assert_eq(h_run(&h, add, out, sizeof out, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(h_run(&h, call, out, sizeof out, err, sizeof err), 0, "%s %s", out, err);
+    cr_expect_str_eq(out, "ok: \"Hello, Eve!\"\n");
+}
+
 /* field returns the string at key of v. */
 static const char *field(const bay_value *v, const char *key) { return bay_value_str(bay_map_get(v, key), NULL); }
 
