@@ -1,6 +1,7 @@
 /* tests/e2e/panel_caller.c — a host that runs one `panel.call` (args ["Eve"]) and prints how it ended, for test_panels.c to run
  * as another local user: panel_caller URL ID NAME prints "ok: RESULT-JSON" (exit 0) or "ERRNAME: message" (exit 1). */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include <plugbay/plugbay.h>
 
@@ -26,6 +27,7 @@ int main(int argc, char **argv)
         printf("ok: %s\n", json);
     else
         printf("%s: %s\n", bay_errname(rc), e.message);
+    free(json);
     bay_value_free(args);
     bay_value_free(res);
     return rc ? 1 : 0;
