@@ -92,6 +92,15 @@ static void copy_plugin(harness *h, const char *id, const char *as)
     cr_assert_fail("test plugin %s was not built (looked in %s and %s)", id, roots[0], roots[1]);
 }
 
+void h_listen_public(harness *h)
+{
+    char pub[320];
+    snprintf(pub, sizeof pub, "%s/plugbay", h->dir);
+    cr_assert_eq(chmod(h->dir, 0711), 0);
+    cr_assert_eq(mkdir(pub, 0755), 0);
+    snprintf(h->url, sizeof h->url, "ipc://%s/plugbayd.sock", pub);
+}
+
 void h_setup(harness *h, const char *const *ids)
 {
     memset(h, 0, sizeof *h);

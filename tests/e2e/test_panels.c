@@ -22,12 +22,7 @@ static void start(void)
 {
     const char *ids[] = {GREETER, "example/lua-hello", NULL};
     h_setup(&h, ids);
-    /* a public socket another local user can reach, as test_roles.c makes */
-    char pub[320];
-    snprintf(pub, sizeof pub, "%s/plugbay", h.dir);
-    cr_assert_eq(chmod(h.dir, 0711), 0);
-    cr_assert_eq(mkdir(pub, 0755), 0);
-    snprintf(h.url, sizeof h.url, "ipc://%s/plugbayd.sock", pub);
+    h_listen_public(&h); /* where another local user can reach it */
     const char *extra[] = {"--listen", h.url, NULL};
     h_start(&h, extra);
     c = h_connect(&h, "test-panels");
@@ -176,21 +171,39 @@ Test(panels, a_panel_call_to_a_plugin_not_loaded_is_refused)
     still_served();
 }
 
+/* as_nobody lets uid OTHER_UID in as host name in role (with grant, NULL: none; name NULL: it is in already), then runs, as that user,
+ * program (plugbay or panel_caller) with the words given (NULL-terminated) after it: its exit status, stdout in out. */
+static int as_nobody(const char *name, const char *role, const char *grant, const char *program,
+                     const char *const *words, char *out, size_t len)
+{
+    char err[2048];
+    const char *add[] = {BAY_BIN_DIR "/plugbay", "--broker", h.url, "host", "add", name, "--uid", OTHER_UID,
+                         "--role", role, grant ? "--grant" : NULL, grant, NULL};
+    cr_assert(name == NULL || h_run(&h, add, out, len, err, sizeof err) == 0, "%s", err);
+    const char *argv[12] = {SETPRIV, "--reuid=" OTHER_UID, "--regid=" OTHER_UID, "--clear-groups", program};
+    size_t n = 5;
+    for (size_t i = 0; words[i] && n < 11; i++)
+        argv[n++] = words[i];
+    argv[n] = NULL;
+    return h_run(&h, argv, out, len, err, sizeof err);
+}
+
+/* panel_call_as_nobody runs panel_caller as OTHER_UID, let in as in as_nobody: its exit status, stdout in out. */
+static int panel_call_as_nobody(const char *name, const char *role, const char *grant, char *out, size_t len)
+{
+    return as_nobody(name, role, grant, BAY_PANEL_CALLER, (const char *[]){h.url, GREETER, "greeter.greet", NULL},
+                     out, len);
+}
+
 Test(panels, an_observer_may_list_panels_but_not_call_through_one)
 {
     if (geteuid() != 0 || access(SETPRIV, X_OK) != 0)
         cr_skip_test("acting as a second local user needs root and %s", SETPRIV);
-    char out[4096], err[2048];
-    const char *add[] = {BAY_BIN_DIR "/plugbay", "--broker", h.url, "host", "add", "watcher", "--uid", OTHER_UID,
-                         "--role", "observer", NULL};
-    cr_assert_eq(h_run(&h, add, out, sizeof out, err, sizeof err), 0, "%s", err);
-    const char *list[] = {SETPRIV, "--reuid=" OTHER_UID, "--regid=" OTHER_UID, "--clear-groups",
-                          BAY_BIN_DIR "/plugbay", "--broker", h.url, "panels", NULL};
-    cr_expect_eq(h_run(&h, list, out, sizeof out, err, sizeof err), 0, "%s", err);
+    char out[4096];
+    cr_expect_eq(as_nobody("watcher", "observer", NULL, BAY_BIN_DIR "/plugbay",
+                           (const char *[]){"--broker", h.url, "panels", NULL}, out, sizeof out), 0, "%s", out);
     cr_expect(strstr(out, GREETER "  main   Greeter  -"), "%s", out);
-    const char *call[] = {SETPRIV, "--reuid=" OTHER_UID, "--regid=" OTHER_UID, "--clear-groups", BAY_PANEL_CALLER,
-                          h.url, GREETER, "greeter.greet", NULL};
-    cr_expect_eq(h_run(&h, call, out, sizeof out, err, sizeof err), 1, "%s %s", out, err);
+    cr_expect_eq(panel_call_as_nobody(NULL, "observer", NULL, out, sizeof out), 1, "%s", out);
     cr_expect(strstr(out, "BAY_EPERM: ") && strstr(out, "role observer) may not run panel.call: it needs role host"),
               "%s", out);
     still_served();
@@ -201,19 +214,12 @@ Test(panels, a_host_calls_through_a_panel_only_what_its_grants_cover)
     if (geteuid() != 0 || access(SETPRIV, X_OK) != 0)
         cr_skip_test("acting as a second local user needs root and %s", SETPRIV);
     char out[4096], err[2048];
-    const char *add[] = {BAY_BIN_DIR "/plugbay", "--broker", h.url, "host", "add", "app", "--uid", OTHER_UID,
-                         "--role", "host", "--grant", "call:lua.*", NULL};
-    cr_assert_eq(h_run(&h, add, out, sizeof out, err, sizeof err), 0, "%s", err);
-    const char *call[] = {SETPRIV, "--reuid=" OTHER_UID, "--regid=" OTHER_UID, "--clear-groups", BAY_PANEL_CALLER,
-                          h.url, GREETER, "greeter.greet", NULL};
-    cr_expect_eq(h_run(&h, call, out, sizeof out, err, sizeof err), 1, "%s %s", out, err);
+    cr_expect_eq(panel_call_as_nobody("app", "host", "call:lua.*", out, sizeof out), 1, "%s", out);
     cr_expect(strstr(out, "BAY_EPERM: ") && strstr(out, "may not call \"greeter.greet\": it was not granted "
                                                         "call:greeter.greet"), "%s", out);
     const char *remove[] = {BAY_BIN_DIR "/plugbay", "--broker", h.url, "host", "remove", "app", NULL};
     cr_assert_eq(h_run(&h, remove, out, sizeof out, err, sizeof err), 0, "%s", err);
-    add[11] = "call:greeter.*";
-    cr_assert_eq(h_run(&h, add, out, sizeof out, err, sizeof err), 0, "%s", err);
-    cr_expect_eq(h_run(&h, call, out, sizeof out, err, sizeof err), 0, "%s %s", out, err);
+    cr_expect_eq(panel_call_as_nobody("app", "host", "call:greeter.*", out, sizeof out), 0, "%s", out);
     cr_expect_str_eq(out, "ok: \"Hello, Eve!\"\n");
 }
 
