@@ -52,7 +52,7 @@ bool bay__locale_from_env(const char *language, const char *lc_all, const char *
             locale = set[i];
     char first[32];
     size_t n = language ? strcspn(language, ":") : 0;
-    bool plain = locale && (strcmp(locale, "C") == 0 || strcmp(locale, "POSIX") == 0);
+    bool plain = !locale || strcmp(locale, "C") == 0 || strcmp(locale, "POSIX") == 0;
     if (n > 0 && n < sizeof first && !plain) {
         memcpy(first, language, n);
         first[n] = '\0';

@@ -22,9 +22,9 @@ bool bay__locale_normalize(const char *s, char out[BAY_LOCALE_MAX]);
 
 /* bay__locale_from_env writes the user's locale to out as gettext chooses
  * it for messages: the first entry of language (the value of LANGUAGE, a
- * ':'-separated list) unless the locale is "C" or "POSIX", else the first of
- * lc_all, lc_messages and lang (LC_ALL, LC_MESSAGES, LANG; each NULL when
- * unset) that is set and not empty. Returns false, out "", when that names
+ * ':'-separated list) unless the locale is "C" or "POSIX" (none set is "C"),
+ * else the first of lc_all, lc_messages and lang (LC_ALL, LC_MESSAGES, LANG;
+ * each NULL when unset) that is set and not empty. Returns false, out "", when that names
  * no locale (C, POSIX, nothing set). */
 bool bay__locale_from_env(const char *language, const char *lc_all, const char *lc_messages, const char *lang,
                           char out[BAY_LOCALE_MAX]);

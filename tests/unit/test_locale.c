@@ -58,6 +58,8 @@ Test(locale, from_env_ignores_language_under_the_c_locale)
     cr_expect(!bay__locale_from_env("fr", "C", NULL, NULL, out));
     cr_expect_str_eq(out, "");
     cr_expect(!bay__locale_from_env(NULL, NULL, NULL, NULL, out));
+    cr_expect(!bay__locale_from_env("fr", NULL, NULL, NULL, out), "no locale set is the C locale");
+    cr_expect(!bay__locale_from_env("fr", "", "", "", out));
     cr_expect(!bay__locale_from_env(NULL, NULL, NULL, "POSIX", out));
 }
 
