@@ -119,6 +119,7 @@ struct console_http {
     int nstreams;
     panel_cap *panels;
     size_t npanels;
+    int64_t pinged_ms;       /* when the streams were last pinged */
 };
 
 static int64_t now_ms(void)
@@ -912,7 +913,9 @@ size_t console_http_tick(console_http *h, uint64_t *ended, size_t max)
     pending *late = NULL;
     static const char ping[] = ": ping\n\n";
     pthread_mutex_lock(&h->mtx);
-    bool do_ping = t / PING_MS != (t - 1000) / PING_MS;
+    bool do_ping = t - h->pinged_ms >= PING_MS;
+    if (do_ping)
+        h->pinged_ms = t;
     for (pending **pp = &h->pending; *pp;) {
         pending *p = *pp;
         if (t - p->since_ms < PENDING_MS) {
