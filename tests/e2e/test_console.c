@@ -52,24 +52,26 @@ typedef struct exchange {
     size_t out_len, headers_len;
 } exchange;
 
+/* keep appends len bytes of data to buf (cap bytes, *used of them used), NUL-terminated, as far as they fit. */
+static size_t keep(char *buf, size_t cap, size_t *used, const char *data, size_t len)
+{
+    size_t room = cap - 1 - *used, n = len < room ? len : room;
+    memcpy(buf + *used, data, n);
+    *used += n;
+    buf[*used] = '\0';
+    return len;
+}
+
 static size_t keep_body(char *data, size_t size, size_t n, void *arg)
 {
     exchange *x = arg;
-    size_t len = size * n, room = sizeof x->out - 1 - x->out_len;
-    memcpy(x->out + x->out_len, data, len < room ? len : room);
-    x->out_len += len < room ? len : room;
-    x->out[x->out_len] = '\0';
-    return len;
+    return keep(x->out, sizeof x->out, &x->out_len, data, size * n);
 }
 
 static size_t keep_header(char *data, size_t size, size_t n, void *arg)
 {
     exchange *x = arg;
-    size_t len = size * n, room = sizeof x->headers - 1 - x->headers_len;
-    memcpy(x->headers + x->headers_len, data, len < room ? len : room);
-    x->headers_len += len < room ? len : room;
-    x->headers[x->headers_len] = '\0';
-    return len;
+    return keep(x->headers, sizeof x->headers, &x->headers_len, data, size * n);
 }
 
 /* http makes exchange x with the console and fills its status, body and headers. */
