@@ -6,10 +6,10 @@
 #include <stdbool.h>
 #include <string.h>
 
-/* element_name names an array element by its "language", "name" or "id" member; NULL when it has none. */
+/* element_name names an array element by its "language", "name", "id" or "path" member; NULL when it has none. */
 static const char *element_name(const json_t *v)
 {
-    static const char *const keys[] = {"language", "name", "id"};
+    static const char *const keys[] = {"language", "name", "id", "path"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (json_is_string(json_object_get(v, keys[i])))
             return json_string_value(json_object_get(v, keys[i]));

@@ -6,7 +6,7 @@
 
 /* bay__bench_compare prints to out, for every numeric leaf of the JSON files
  * old_path and new_path matched by its path ("languages.c.call_nng.p50_us",
- * an array element named by its "language", "name" or "id" member, else by
+ * an array element named by its "language", "name", "id" or "path" member, else by
  * its index), the old and new value, the change in % and whether it got
  * better or worse (rates, "per_s", higher is better; times, sizes and ratios
  * of them lower; baselines and counts are not judged), then the figures found
