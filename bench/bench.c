@@ -41,9 +41,10 @@
 #define LOADS 9
 #define CLONES 4         /* copies of each plugin loaded to measure what one more plugin costs */
 #define THREADS 4        /* host threads flooding plugbayd in the fair-shares figure */
-#define RATE_THREADS 8   /* host threads of the multi-threaded throughput figure */
+#define RATE_THREADS 8   /* host threads of the multi-threaded throughput figure (its name says 8) */
+_Static_assert(RATE_THREADS == 8, "the figures calls_per_s_*_8 are named after 8 host threads");
 #define IN_FLIGHT 64     /* calls one host thread keeps in flight in the pipelined throughput figure */
-#define PROVIDERS 5      /* providers of the event figure: the C plugin and CLONES copies of it */
+#define PROVIDERS (CLONES + 1) /* providers of the event figure: the C plugin and its copies */
 #define RATE_MS 1000     /* how long each throughput figure runs */
 #define SOAK_FIRST 10000 /* the soak compares memory after this many calls with its end */
 
