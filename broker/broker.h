@@ -64,6 +64,8 @@ typedef struct bay__options {
     uint32_t uid_count;      /* and how many (0: workers run as plugbayd's user) */
     const char *cgroup_dir;  /* --cgroup: a delegated cgroup v2 folder, a cgroup v1 memory folder, "none" or NULL */
     const char *metrics_addr; /* --metrics HOST:PORT: where /metrics is served, or NULL */
+    const char *console_addr; /* --console HOST:PORT: where the web console is served, or NULL */
+    const char *console_cert; /* --console-cert FILE: its certificate and key (https), or NULL */
     const char *metrics_token_file; /* --metrics-token-file: the bearer token /metrics wants; NULL: a new one */
 } bay__options;
 
@@ -103,6 +105,8 @@ typedef struct conn {
     struct conn_closer *closer;
     struct peer_guard *guard; /* who may dial it (peer.h) */
     struct broker_queue *queue; /* where its frames go (the broker's) */
+    const struct conn_local *local; /* a connection inside plugbayd (the console's): no socket, frames sent go here */
+    void *local_data;
     atomic_int pipes;      /* the peer's pipes open now (NNG's pipe callbacks count them) */
     atomic_bool had_pipe;  /* the peer connected once: a second dial is refused */
     atomic_int peer_pipe;  /* the id of the peer's pipe, 0 until it connects */
@@ -299,6 +303,7 @@ typedef struct broker {
     int64_t next_memory_check_ms; /* when supervise.c next looks at the workers' memory */
     uint64_t frames_received, frames_sent; /* over every connection since start, past the rendezvous (conn.c) */
     struct metrics *metrics; /* the once-a-second sampling and /metrics (metrics.c) */
+    struct console *console; /* the web console (--console; console.c), or NULL */
     bool waking, wake_again; /* lifecycle.c is waking waiting plugins; a state change asked for another round */
     struct broker_queue {   /* what NNG's threads hand this thread: frames and departures (conn.c) */
         pthread_mutex_t mtx;

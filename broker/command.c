@@ -2,6 +2,7 @@
 #include "broker.h"
 #include "command.h"
 #include "config.h"
+#include "console.h"
 #include "conn.h"
 #include "depends.h"
 #include "fastpath.h"
@@ -769,6 +770,10 @@ void command_handle(broker *b, conn *c, const bay__frame *f)
 {
     if (strcmp(f->name, "channel") == 0) {
         fastpath_request(b, c, f);
+        return;
+    }
+    if (strcmp(f->name, "console") == 0) {
+        console_command(b, c, f);
         return;
     }
     bay_value *args = NULL;

@@ -189,10 +189,9 @@ typedef struct event {
     struct event *next;
 } event;
 
-/* queue_push hands a message (or, with msg NULL, the news that the peer
- * left) from an NNG thread to the broker's thread through q. session 0 is
- * the rendezvous socket. Returns false when out of memory (msg is freed then). */
-static bool queue_push(struct broker_queue *q, uint64_t session, nng_msg *msg)
+/* conn_queue_push (conn.h) also takes, from NNG's threads, msg NULL: the
+ * news that the peer left; session 0 is the rendezvous socket. */
+bool conn_queue_push(struct broker_queue *q, uint64_t session, nng_msg *msg)
 {
     event *e = malloc(sizeof *e);
     if (e == NULL) {
@@ -227,7 +226,7 @@ static void recv_cb(void *arg)
     if (atomic_load(&c->dropped)) {
         nng_msg_free(msg);
     } else {
-        if (queue_push(c->queue, c->session, msg) && atomic_fetch_add(&c->backlog, 1) + 1 >= CONN_BACKLOG_MAX) {
+        if (conn_queue_push(c->queue, c->session, msg) && atomic_fetch_add(&c->backlog, 1) + 1 >= CONN_BACKLOG_MAX) {
             atomic_store(&c->paused, true);
             /* The broker's thread may have caught up, or let go, before the pause. */
             if (atomic_load(&c->dropped) || atomic_load(&c->backlog) < CONN_BACKLOG_MAX / 2)
@@ -285,7 +284,7 @@ static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
     } else if (ev == NNG_PIPE_EV_REM_POST) {
         atomic_fetch_sub(&c->pipes, 1);
         if (nng_pipe_id(p) == atomic_load(&c->peer_pipe) && !atomic_load(&c->dropped))
-            queue_push(c->queue, c->session, NULL);
+            conn_queue_push(c->queue, c->session, NULL);
         hand_over(c);
     }
 }
@@ -294,7 +293,7 @@ static void rdv_cb(void *arg)
 {
     broker *b = arg;
     if (nng_aio_result(b->rdv_aio) == 0)
-        queue_push(&b->queue, 0, nng_aio_get_msg(b->rdv_aio));
+        conn_queue_push(&b->queue, 0, nng_aio_get_msg(b->rdv_aio));
 }
 
 /* tls_listener gives listener l plugbayd's certificate and key (--tls-cert)
@@ -460,6 +459,42 @@ conn *conn_open(broker *b, conn_role role, uint64_t peer, pid_t peer_pid, char *
     return c;
 }
 
+conn *conn_open_local(broker *b, const char *name, bay__role rights, char *const *grants, int64_t uid,
+                      const conn_local *local, void *data)
+{
+    conn *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return NULL;
+    c->session = ++b->next_session;
+    c->role = ROLE_HOST;
+    c->hello_done = c->auth_over = c->subscribed = true;
+    c->pid = getpid();
+    c->uid = uid;
+    c->rights = rights;
+    c->local = local;
+    c->local_data = data;
+    c->queue = &b->queue;
+    c->closer = b->closer;
+    c->guard = b->guard;
+    c->opened_ms = bay__now_ms();
+    snprintf(c->name, sizeof c->name, "%s", name);
+    snprintf(c->who, sizeof c->who, "%s (uid %lld, role %s)", name, (long long)uid, bay__role_name(rights));
+    if ((grants && (c->grants = bay__strv_copy((const char *const *)grants)) == NULL) ||
+        (c->log = peer_log_hold(b, 1ULL << 63 | c->session)) == NULL) {
+        bay__strv_free(c->grants);
+        free(c);
+        return NULL;
+    }
+    if (bay__idmap_put(b->conns, c->session, c) != 0) {
+        c->log->conns--;
+        bay__strv_free(c->grants);
+        free(c);
+        return NULL;
+    }
+    bay__log(BAY_LOG_INFO, c->name, "connected (%s)", c->who);
+    return c;
+}
+
 conn *conn_get(broker *b, uint64_t session)
 {
     return bay__idmap_get(b->conns, session);
@@ -477,6 +512,13 @@ void conn_close(broker *b, conn *c)
     c->plugin = NULL;
     conn_closer *cl = c->closer;
     pthread_mutex_lock(&cl->mtx);
+    if (c->local) { /* no socket to close: freed with the closed ones, after this turn of the loop */
+        atomic_store(&c->dropped, true);
+        c->next_close = cl->closed;
+        cl->closed = c;
+        pthread_mutex_unlock(&cl->mtx);
+        return;
+    }
     c->next_close = cl->lingering; /* listed before it is marked, so hand_over finds it */
     cl->lingering = c;
     pthread_mutex_unlock(&cl->mtx);
@@ -514,17 +556,31 @@ static int sent(broker *b, conn *c, int type, int rc)
     return rc;
 }
 
+/* send_local hands f to the console that holds c (nothing once c is let go). */
+static int send_local(conn *c, const bay__frame *f)
+{
+    nng_msg *m;
+    if (atomic_load(&c->dropped))
+        return 0;
+    int rc = bay__wire_msg(f, &m);
+    if (rc == 0)
+        c->local->deliver(c->local_data, c->session, m);
+    return rc;
+}
+
 int conn_send(broker *b, conn *c, const bay__frame *f)
 {
-    return sent(b, c, (int)f->type, bay__wire_send(c->sock, f, NNG_FLAG_NONBLOCK));
+    return sent(b, c, (int)f->type, c->local ? send_local(c, f) : bay__wire_send(c->sock, f, NNG_FLAG_NONBLOCK));
 }
 
 void conn_send_error(broker *b, conn *c, uint64_t id, int code, const char *plugin, const char *fmt, ...)
 {
+    char text[512];
     va_list ap;
     va_start(ap, fmt);
-    sent(b, c, BAY_F_ERROR, bay__wire_send_errorv(c->sock, id, code, plugin, fmt, ap));
+    vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
+    conn_send(b, c, &(bay__frame){.type = BAY_F_ERROR, .id = id, .code = code, .plugin = plugin, .message = text});
 }
 
 void conn_send_value(broker *b, conn *c, uint64_t id, const bay_value *v)
@@ -826,7 +882,7 @@ static void dispatch(broker *b, conn *c, const bay__frame *f)
 
 static void handle(broker *b, conn *c, nng_msg *msg)
 {
-    if (atomic_fetch_sub(&c->backlog, 1) - 1 < CONN_BACKLOG_MAX / 2)
+    if (c->local == NULL && atomic_fetch_sub(&c->backlog, 1) - 1 < CONN_BACKLOG_MAX / 2)
         resume(c);
     b->frames_received++;
     bay__frame f;

@@ -20,11 +20,29 @@ struct conn_dispatch {
     conn_rule worker[BAY_F_TYPE_MAX + 1];
 };
 
+/* A connection inside plugbayd (a console session, console.h) has no
+ * socket: what plugbayd sends it goes to deliver, on the broker's thread,
+ * which takes msg (one packed frame); its frames come in through
+ * conn_queue_push. */
+typedef struct conn_local {
+    void (*deliver)(void *data, uint64_t session, nng_msg *msg);
+} conn_local;
+
 int conn_listen_public(broker *b);
 /* conn_open opens a connection socket for a peer (its rendezvous key, 0 for
  * a worker) and writes the url it listens on. Over ipc only peer_pid may dial
  * it (0: any pid that is no worker's); a worker's, only that worker. */
 conn *conn_open(broker *b, conn_role role, uint64_t peer, pid_t peer_pid, char *url, size_t urllen);
+/* conn_open_local opens a connection inside plugbayd, past its HELLO, as
+ * host name, with the rights and grants (copied; NULL: unlimited) of local
+ * user uid, subscribed to notices; what plugbayd sends it goes to
+ * local->deliver with data. NULL when out of memory. conn_let_go ends it. */
+conn *conn_open_local(broker *b, const char *name, bay__role rights, char *const *grants, int64_t uid,
+                      const conn_local *local, void *data);
+/* conn_queue_push hands msg, a frame from connection session's peer, to the
+ * broker's thread through q (any thread; takes msg). false when out of
+ * memory (msg is freed then). */
+bool conn_queue_push(struct broker_queue *q, uint64_t session, nng_msg *msg);
 conn *conn_get(broker *b, uint64_t session);
 /* conn_snapshot returns every connection (the caller frees the array). */
 conn **conn_snapshot(broker *b, size_t *n);

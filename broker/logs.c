@@ -20,6 +20,7 @@ struct logs {
     bay__recent *audit;
     plugin_lines *plugins;
     size_t n;
+    void (*on_line)(broker *b, const char *plugin, const char *line); /* logs_on_line's listener, or NULL */
 };
 
 /* lines_of returns the lines kept for plugin id, or NULL when none are. */
@@ -52,6 +53,13 @@ static void keep(const char *who, const char *line, void *arg)
     }
     if (r)
         bay__recent_add(r, line);
+    if (r && r != l->audit && l->on_line)
+        l->on_line(b, who, line);
+}
+
+void logs_on_line(broker *b, void (*fn)(broker *b, const char *plugin, const char *line))
+{
+    b->logs->on_line = fn;
 }
 
 int logs_init(broker *b)

@@ -9,6 +9,10 @@
  * lines about it). Returns 0 or BAY_ENOMEM. */
 int logs_init(broker *b);
 
+/* logs_on_line has fn called with each line kept about a plugin (its id),
+ * as it is kept; one listener (the console's). */
+void logs_on_line(broker *b, void (*fn)(broker *b, const char *plugin, const char *line));
+
 /* logs_free stops keeping them and forgets them (at shutdown). */
 void logs_free(broker *b);
 

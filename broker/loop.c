@@ -8,6 +8,7 @@
 #include "lifecycle.h"
 #include "loop.h"
 #include "manage.h"
+#include "console.h"
 #include "metrics.h"
 #include "provide.h"
 #include "route.h"
@@ -170,6 +171,7 @@ static int64_t tick(broker *b)
     next = min_deadline(next, lifecycle_tick(b, now));
     next = min_deadline(next, supervise_tick(b, now));
     next = min_deadline(next, metrics_tick(b, now));
+    next = min_deadline(next, console_tick(b, now));
     incoming_tick(b);
     if (!b->stopping && watch_due(b->watch, now, &next)) /* the plugins folder changed, then was quiet */
         rescan(b);
@@ -206,7 +208,7 @@ int loop_run(broker *b)
         bay__log(BAY_LOG_ERROR, NULL, "%s", err.message);
         return 1;
     }
-    if (command_init(b, &err) != 0) {
+    if (command_init(b, &err) != 0 || console_start(b, &err) != 0) {
         bay__log(BAY_LOG_ERROR, NULL, "%s", err.message);
         return 1;
     }
@@ -295,6 +297,7 @@ int loop_run(broker *b)
     follow_stop(b);
     supervise_kill_all(b);
     route_free(b);
+    console_stop(b);
     command_free(b);
     metrics_free(b);
     update_free(b);

@@ -76,6 +76,9 @@ static void usage(FILE *to)
             "                       the token `plugbay metrics` prints (docs/metrics.md)\n"
             "  --metrics-token-file FILE  (--metrics) the bearer token /metrics wants, instead of a new\n"
             "                       random one written to STATE/metrics.token at each start\n"
+            "  --console HOST:PORT  serve the web console there (loopback only, unless --console-cert);\n"
+            "                       `plugbay console` prints a login link (docs/console.md)\n"
+            "  --console-cert FILE  (--console) serve it over https with the certificate and key in FILE (PEM)\n"
             "  --version, --help\n");
 }
 
@@ -156,7 +159,7 @@ static int check_listen(const bay__options *o)
 static int parse(int argc, char **argv, bay__options *o)
 {
     enum { O_PLUGINS = 256, O_STATE, O_LISTEN, O_AUTO, O_WORKERS, O_LOG, O_BEAT, O_MISSES, O_GRACE, O_RESTART,
-           O_DRAIN, O_MEMORY, O_NOSANDBOX, O_NONS, O_PARENT, O_CGROUP, O_START, O_TRUSTED, O_POLICY, O_TLS_CERT, O_TLS_CA, O_REMOTE_ROLE, O_MAX_CONNS, O_UIDS, O_INDEX, O_INDEX_S, O_PKG_MB, O_PKG_FILES, O_VERIFIED, O_METRICS, O_METRICS_TOKEN, O_VERSION, O_HELP };
+           O_DRAIN, O_MEMORY, O_NOSANDBOX, O_NONS, O_PARENT, O_CGROUP, O_START, O_TRUSTED, O_POLICY, O_TLS_CERT, O_TLS_CA, O_REMOTE_ROLE, O_MAX_CONNS, O_UIDS, O_INDEX, O_INDEX_S, O_PKG_MB, O_PKG_FILES, O_VERIFIED, O_METRICS, O_METRICS_TOKEN, O_CONSOLE, O_CONSOLE_CERT, O_VERSION, O_HELP };
     static const struct option opts[] = {
         {"plugins", required_argument, 0, O_PLUGINS},     {"state", required_argument, 0, O_STATE},
         {"listen", required_argument, 0, O_LISTEN},       {"autoinstall", no_argument, 0, O_AUTO},
@@ -175,6 +178,7 @@ static int parse(int argc, char **argv, bay__options *o)
         {"index-interval-s", required_argument, 0, O_INDEX_S}, {"package-max-mb", required_argument, 0, O_PKG_MB},
         {"package-max-files", required_argument, 0, O_PKG_FILES}, {"verified-only", no_argument, 0, O_VERIFIED},
         {"metrics", required_argument, 0, O_METRICS}, {"metrics-token-file", required_argument, 0, O_METRICS_TOKEN},
+        {"console", required_argument, 0, O_CONSOLE}, {"console-cert", required_argument, 0, O_CONSOLE_CERT},
         {"help", no_argument, 0, O_HELP},                 {0, 0, 0, 0},
     };
     int c, window = 60;
@@ -213,6 +217,8 @@ static int parse(int argc, char **argv, bay__options *o)
         case O_VERIFIED: o->verified_only = true; break;
         case O_METRICS: o->metrics_addr = optarg; break;
         case O_METRICS_TOKEN: o->metrics_token_file = optarg; break;
+        case O_CONSOLE: o->console_addr = optarg; break;
+        case O_CONSOLE_CERT: o->console_cert = optarg; break;
         case O_UIDS:
             if (uids_parse(optarg, &o->uid_first, &o->uid_count) != 0) {
                 fprintf(stderr, "plugbayd: --plugin-uids expects FIRST-LAST, uids above 0 like 2100000000-2100065535, "
@@ -269,6 +275,10 @@ static int parse(int argc, char **argv, bay__options *o)
     }
     if (o->metrics_token_file && !o->metrics_addr) {
         fprintf(stderr, "plugbayd: --metrics-token-file goes with --metrics HOST:PORT\n");
+        return 2;
+    }
+    if (o->console_cert && !o->console_addr) {
+        fprintf(stderr, "plugbayd: --console-cert goes with --console HOST:PORT\n");
         return 2;
     }
     return check_listen(o);

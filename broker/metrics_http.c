@@ -7,6 +7,7 @@
  * that floods the port make the loop render for every request. */
 #include "metrics_http.h"
 #include "file.h"
+#include "httpd.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -157,46 +158,6 @@ static int token_new(metrics_http *m, const char *state_dir, bay_error *err)
              : 0;
 }
 
-/* has_port tells whether addr ends in ":PORT", a port from 1 to 65535 (NNG would take 80 for none, any for 0). */
-static bool has_port(const char *addr)
-{
-    const char *colon = strrchr(addr, ':');
-    char *end;
-    long port = colon && colon[1] >= '0' && colon[1] <= '9' ? strtol(colon + 1, &end, 10) : 0;
-    return port >= 1 && port <= 65535 && *end == '\0';
-}
-
-/* listen_on serves m on addr. */
-static int listen_on(metrics_http *m, const char *addr, bay_error *err)
-{
-    snprintf(m->url, sizeof m->url, "http://%s/metrics", addr);
-    nng_url *u = NULL;
-    nng_http_handler *h = NULL;
-    int rv = has_port(addr) ? nng_url_parse(&u, m->url) : NNG_EADDRINVAL;
-    if (rv == 0 && strcmp(u->u_path, "/metrics") != 0)
-        rv = NNG_EADDRINVAL;
-    if (rv == 0)
-        rv = nng_http_server_hold(&m->server, u);
-    nng_url_free(u);
-    if (rv)
-        return bay_error_set(err, BAY_EINVAL, NULL,
-                             "--metrics %s: not an address to serve on (%s); give HOST:PORT, such as 127.0.0.1:9464",
-                             addr, nng_strerror(rv));
-    if ((rv = nng_http_handler_alloc(&h, "/", serve)) == 0 && (rv = nng_http_handler_set_method(h, NULL)) == 0 &&
-        (rv = nng_http_handler_set_tree(h)) == 0 && (rv = nng_http_handler_set_data(h, m, NULL)) == 0)
-        rv = nng_http_server_add_handler(m->server, h);
-    if (rv) {
-        if (h) /* not the server's yet */
-            nng_http_handler_free(h);
-        return bay_error_set(err, BAY_ENOMEM, NULL, "cannot make the /metrics handler: %s", nng_strerror(rv));
-    }
-    if ((rv = nng_http_server_start(m->server)) != 0)
-        return bay_error_set(err, rv == NNG_EADDRINUSE ? BAY_EBUSY : BAY_EINVAL, NULL,
-                             "--metrics %s: cannot serve /metrics there: %s%s", addr, nng_strerror(rv),
-                             rv == NNG_EADDRINUSE ? " (another program listens on that port; choose another)" : "");
-    return 0;
-}
-
 int metrics_http_start(const char *addr, const char *token_file, const char *state_dir, metrics_http **out,
                        bay_error *err)
 {
@@ -205,8 +166,8 @@ int metrics_http_start(const char *addr, const char *token_file, const char *sta
         return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
     pthread_mutex_init(&m->mtx, NULL);
     int rc = token_file ? token_read(m, token_file, err) : token_new(m, state_dir, err);
-    if (rc == 0)
-        rc = listen_on(m, addr, err);
+    if (rc == 0 && (rc = httpd_start("--metrics", addr, NULL, 0, serve, m, &m->server, err)) == 0)
+        snprintf(m->url, sizeof m->url, "http://%s/metrics", addr);
     if (rc) {
         metrics_http_stop(m);
         return rc;
@@ -249,10 +210,7 @@ void metrics_http_stop(metrics_http *m)
 {
     if (m == NULL)
         return;
-    if (m->server) { /* stop waits for handlers in progress; release frees the server and its handler */
-        nng_http_server_stop(m->server);
-        nng_http_server_release(m->server);
-    }
+    httpd_stop(m->server);
     sodium_memzero(m->token, sizeof m->token);
     pthread_mutex_destroy(&m->mtx);
     free(m->text);

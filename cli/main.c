@@ -85,6 +85,9 @@ static const command commands[] = {
     {"metrics", BROKER_COMMAND, {NULL}, "",
      "show where plugbayd serves Prometheus metrics (--metrics) and the bearer token they need",
      .render = render_metrics},
+    {"console", BROKER_COMMAND, {NULL}, "",
+     "print a one-time link (valid 5 minutes) that logs a browser into plugbayd's web console (--console) "
+     "with your role", .render = render_console},
     {"order", BROKER_COMMAND, {"ID", "N"}, " | plugbay order ID --clear",
      "load plugin ID at place N (lower first) instead of its manifest's \"order\", now and after restarts; "
      "--clear goes back to the manifest's", .render = render_info},

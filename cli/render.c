@@ -375,6 +375,13 @@ void render_stats(const bay_value *reply)
     bay_value_free(rows);
 }
 
+void render_console(const bay_value *reply)
+{
+    printf("Open this link within 5 minutes, once, to log in as %s:\n", bay_value_str(bay_map_get(reply, "role"), NULL));
+    put_text(stdout, bay_map_get(reply, "url"));
+    putchar('\n');
+}
+
 void render_metrics(const bay_value *reply)
 {
     static const column fields[] = {{"url:", "url"}, {"token:", "token"}, {"token file:", "token_file"}};

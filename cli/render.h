@@ -59,6 +59,9 @@ void render_log(const bay_value *reply);
  * p50 and p99 of its slots, CPU, the most memory, restarts, refusals. */
 void render_stats(const bay_value *reply);
 
+/* render_console prints the console's login link (COMMAND console). */
+void render_console(const bay_value *reply);
+
 /* render_metrics prints the reply of "metrics": the URL, the token and the file holding it. */
 void render_metrics(const bay_value *reply);
 
