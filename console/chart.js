@@ -2,9 +2,9 @@
 
 import { h } from './dom.js';
 
-const W = 600;
+const W = 480;
 const H = 150;
-const PAD = { left: 56, right: 8, top: 10, bottom: 22 };
+const PAD = { left: 64, right: 8, top: 12, bottom: 24 };
 
 // clock formats unix seconds t as HH:MM:SS.
 function clock(t) {

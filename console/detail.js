@@ -29,6 +29,7 @@ export function mountDetail(ctx, view, id) {
   const state = h('span', { 'data-testid': 'detail-state' });
   const title = h('h2', {}, h('span', { class: 'detail-name' }), ' ', state);
   const brief = h('p', { class: 'lead' });
+  const description = h('p', { class: 'description' });
   const facts = h('dl', { class: 'facts' });
   const factCells = {};
   const perms = h('div');
@@ -45,6 +46,7 @@ export function mountDetail(ctx, view, id) {
     h('p', { class: 'back' }, h('a', { href: '#/', text: `← ${t('nav_plugins')}` })),
     title,
     brief,
+    description,
     h('div', { class: 'detail-grid' }, section(t('facts_title'), facts), section(t('actions_title'), actions), section(t('permissions_title'), perms)),
     section(t('settings_title'), settingsBox),
     section(t('stats_title'), charts),
@@ -78,7 +80,8 @@ export function mountDetail(ctx, view, id) {
   function showPlugin(p) {
     setText(title.firstChild, p.name || id);
     stateBadge(state, p.state);
-    setText(brief, (info && (info.brief || info.description)) || id);
+    setText(brief, (info && info.brief) || id);
+    setText(description, info && info.description !== info.brief ? info.description : '');
     for (const [key, get] of FACTS) {
       const v = get(p);
       setText(factCells[key], v === null || v === undefined || v === '' ? '—' : v);

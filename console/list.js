@@ -18,8 +18,10 @@ export function mountList(ctx, view) {
   const tbody = h('tbody');
   const empty = h('p', { class: 'muted', hidden: true, text: ctx.t('plugins_none') });
   const cols = ['col_plugin', 'col_state', 'col_version', 'col_language', 'col_publisher', 'col_restarts', 'col_errors', 'col_reason'];
+  const filter = h('input', { type: 'search', id: 'plugin-filter', 'data-testid': 'plugin-filter', placeholder: ctx.t('filter_placeholder'), autocomplete: 'off' });
+  filter.addEventListener('input', () => last && update(last));
   view.append(
-    h('h2', { text: ctx.t('plugins_title') }),
+    h('div', { class: 'title-row' }, h('h2', { text: ctx.t('plugins_title') }), h('div', { class: 'filter' }, h('label', { for: 'plugin-filter', class: 'visually-hidden', text: ctx.t('filter_label') }), filter)),
     h(
       'div',
       { class: 'table-wrap' },
@@ -63,8 +65,15 @@ export function mountList(ctx, view) {
   }
 
   // update shows the plugins of status (and what ctx.infos knows of them).
+  let last = null;
   function update(status) {
-    const plugins = (status && status.plugins) || [];
+    last = status;
+    const words = filter.value.trim().toLowerCase().split(/\s+/).filter(Boolean);
+    const all = (status && status.plugins) || [];
+    const plugins = all.filter((p) => {
+      const text = [p.id, p.name, p.state, p.language, publisher(ctx.infos.get(p.id))].join(' ').toLowerCase();
+      return words.every((w) => text.includes(w));
+    });
     const seen = new Set();
     plugins.forEach((p, i) => {
       seen.add(p.id);
@@ -86,6 +95,7 @@ export function mountList(ctx, view) {
         r.tr.remove();
         rows.delete(id);
       }
+    empty.textContent = ctx.t(all.length ? 'plugins_none_match' : 'plugins_none');
     empty.hidden = plugins.length > 0;
   }
   return { update };

@@ -4,10 +4,12 @@
 import { h, clear } from './dom.js';
 import { number } from './i18n.js';
 
-// provider reads one entry of an extension point's providers: a name, or {plugin|name|owner, contexts}.
-function provider(p) {
-  if (typeof p === 'string') return { who: p, contexts: null };
-  return { who: p.plugin ?? p.name ?? p.owner ?? '?', contexts: Array.isArray(p.contexts) ? p.contexts : null };
+// providers returns extension point e's providers in load order, each {who, contexts (null: every context)}: from
+// "provider_contexts" ([{plugin, contexts}]) when status has it, else from "providers" (names).
+function providers(e) {
+  if (Array.isArray(e.provider_contexts))
+    return e.provider_contexts.map((p) => ({ who: p.plugin, contexts: Array.isArray(p.contexts) ? p.contexts : null }));
+  return (e.providers || []).map((who) => ({ who, contexts: null }));
 }
 
 export function mountRegistry(ctx, view) {
@@ -47,11 +49,11 @@ export function mountRegistry(ctx, view) {
           h(
             'td',
             {},
-            (e.providers || []).length
+            providers(e).length
               ? h(
                   'ol',
                   { class: 'providers' },
-                  e.providers.map(provider).map((p) =>
+                  providers(e).map((p) =>
                     h('li', {}, p.who, p.contexts ? h('span', { class: 'contexts', text: ` (${t('reg_contexts')}: ${p.contexts.join(', ')})` }) : null),
                   ),
                 )

@@ -78,10 +78,17 @@ export function mountSettings(ctx, box, id) {
       controls.set(s.key, el);
       const help = [s.description, s.set ? null : ctx.t('setting_default')].filter(Boolean).join(' · ');
       const label = h('label', { for: fid, text: s.label || s.key });
+      const reset = s.set
+        ? h('button', { type: 'button', class: 'ghost small', 'data-testid': `setting-reset-${s.key}`, text: ctx.t('setting_reset'), 'aria-label': ctx.t('setting_reset_label', { key: s.label || s.key }) })
+        : null;
+      if (reset) {
+        ctx.adminOnly(reset);
+        reset.addEventListener('click', () => send({ id, reset: [s.key] }, reset));
+      }
       return h(
         'div',
         { class: `field field-${s.type === 'boolean' ? 'check' : 'text'}` },
-        s.type === 'boolean' ? [el, label] : [label, el],
+        s.type === 'boolean' ? [el, label, reset] : [label, h('div', { class: 'field-row' }, el, reset)],
         h('p', { id: `${fid}-help`, class: 'help', text: help }),
       );
     });
@@ -95,25 +102,30 @@ export function mountSettings(ctx, box, id) {
         const change = read(s, controls.get(s.key));
         if (change) (args[change[0]] ??= {})[s.key] = change[1];
       }
-      error.hidden = true;
-      done.textContent = '';
       if (!args.set && !args.set_text) {
+        error.hidden = true;
         done.textContent = ctx.t('settings_unchanged');
         return;
       }
-      save.disabled = true;
-      try {
-        const answer = await ctx.api.command('config', { ...args, locale: ctx.locale });
-        build(answer.settings || []);
-        done.textContent = ctx.t('settings_saved');
-      } catch (e) {
-        error.textContent = e.message;
-        error.hidden = false;
-      } finally {
-        save.disabled = false;
-      }
+      send(args, save);
     });
     box.append(form);
+  }
+  // send sends config args (a change) from button, then shows the settings as the broker answers them, or why not.
+  async function send(args, button) {
+    error.hidden = true;
+    done.textContent = '';
+    button.disabled = true;
+    try {
+      const answer = await ctx.api.command('config', { ...args, locale: ctx.locale });
+      build(answer.settings || []);
+      done.textContent = ctx.t('settings_saved');
+    } catch (e) {
+      error.textContent = e.message;
+      error.hidden = false;
+    } finally {
+      button.disabled = false;
+    }
   }
   load();
   return load;
