@@ -99,8 +99,8 @@ export function mountInstall(ctx, view) {
         progress.value = sent / total;
       });
       result.textContent = t('install_checking');
-      const id = await ctx.api.command(name, { sha256: sha, ...consent.grants() });
-      result.textContent = t(mode.value === 'update' ? 'update_done' : 'install_done', { id: id || facts.id });
+      const done = await ctx.api.command(name, { sha256: sha, ...consent.grants() }); /* {"id", "state"} */
+      result.textContent = t(mode.value === 'update' ? 'update_done' : 'install_done', { id: (done && done.id) || facts.id });
       ctx.notify(result.textContent);
       await ctx.refresh();
     } catch (e) {

@@ -10,9 +10,27 @@ export async function sha256(bytes) {
   return Array.from(d, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-async function gunzip(bytes) {
+async function inflate(bytes) {
   const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
   return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+// gunzip decompresses bytes: a gzip stream, perhaps followed by zero bytes (libarchive pads what `plugbay pack`
+// writes to a whole 10240-byte block; Chromium's DecompressionStream refuses anything after the stream's end). The
+// stream ends at the last non-zero byte or up to 8 bytes later (its trailer's CRC-32 and size may end in zeros).
+async function gunzip(bytes) {
+  const all = new Uint8Array(bytes);
+  let end = all.length;
+  while (end > 0 && all[end - 1] === 0) end--;
+  let failed = null;
+  for (let n = end; n <= Math.min(all.length, end + 8); n++) {
+    try {
+      return await inflate(all.subarray(0, n));
+    } catch (e) {
+      failed = e;
+    }
+  }
+  throw failed;
 }
 
 const text = new TextDecoder();
