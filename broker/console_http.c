@@ -752,21 +752,23 @@ int console_http_panel_url(console_http *h, const char *plugin, const char *pane
 
 /* ---- the handler ---------------------------------------------------------------- */
 
-/* host_ok tells whether the request's Host header names the console (a page that rebinds its own name to this
- * address sends its own). */
+/* host_ok tells whether the request's Host header names the console: over http a page of another site that rebinds
+ * its name to this address sends its own; over https such a page cannot pass the certificate's check, so any name
+ * the certificate has does. */
 static bool host_ok(const console_http *h, const char *host)
 {
-    return host && (strcmp(host, h->host) == 0 || (h->alt_host[0] && strcmp(host, h->alt_host) == 0));
+    return host && (h->secure || strcmp(host, h->host) == 0 || (h->alt_host[0] && strcmp(host, h->alt_host) == 0));
 }
 
-/* origin_ok tells whether a POST's Origin, when its browser sent one, is the console's. */
-static bool origin_ok(const console_http *h, const char *origin)
+/* origin_ok tells whether a POST's Origin, when its browser sent one, is the page's own: the scheme and the Host it
+ * was sent to. */
+static bool origin_ok(const console_http *h, const char *origin, const char *host)
 {
     if (origin == NULL)
         return true;
     char mine[320];
-    snprintf(mine, sizeof mine, "%s://%s", h->secure ? "https" : "http", h->alt_host);
-    return strcmp(origin, h->url) == 0 || (h->alt_host[0] && strcmp(origin, mine) == 0);
+    snprintf(mine, sizeof mine, "%s://%s", h->secure ? "https" : "http", host ? host : "");
+    return strcmp(origin, mine) == 0;
 }
 
 /* session_json answers GET /api/session for s (under the mutex, which it releases). */
@@ -788,7 +790,8 @@ static void session_json(console_http *h, nng_aio *aio, session *s)
 static bool post_ok(console_http *h, nng_aio *aio, nng_http_req *req, session *s)
 {
     const char *csrf = nng_http_req_get_header(req, "X-CSRF-Token");
-    if (csrf && same(s->csrf, csrf) && origin_ok(h, nng_http_req_get_header(req, "Origin")))
+    if (csrf && same(s->csrf, csrf) &&
+        origin_ok(h, nng_http_req_get_header(req, "Origin"), nng_http_req_get_header(req, "Host")))
         return true;
     pthread_mutex_unlock(&h->mtx);
     reply_error(aio, 403, BAY_EPERM, NULL,
@@ -969,7 +972,12 @@ static bool addresses(console_http *h, const char *addr)
     const char *colon = strrchr(addr, ':');
     const char *port = colon ? colon + 1 : "";
     size_t hlen = colon ? (size_t)(colon - addr) : strlen(addr);
-    snprintf(h->url, sizeof h->url, "%s://%s", h->secure ? "https" : "http", addr);
+    char name[256] = "";
+    bool any = (hlen == 7 && strncmp(addr, "0.0.0.0", 7) == 0) || (hlen == 4 && strncmp(addr, "[::]", 4) == 0);
+    if (any && gethostname(name, sizeof name) == 0) /* every address: links name this machine */
+        snprintf(h->url, sizeof h->url, "%s://%s:%s", h->secure ? "https" : "http", name, port);
+    else
+        snprintf(h->url, sizeof h->url, "%s://%s", h->secure ? "https" : "http", addr);
     snprintf(h->host, sizeof h->host, "%s", addr);
     snprintf(h->cookie_name, sizeof h->cookie_name, "bay_session_%.8s", port);
     bool local = (hlen == 9 && strncmp(addr, "localhost", 9) == 0) || strncmp(addr, "127.", 4) == 0 ||

@@ -5,12 +5,15 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <ftw.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -418,6 +421,27 @@ int h_run(harness *h, const char *const *argv, char *out, size_t outlen, char *e
     slurp(out_path, out, outlen);
     slurp(err_path, err, errlen);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int h_plugbay(harness *h, const char *const *words, char *out, size_t outlen, char *err, size_t errlen)
+{
+    const char *argv[32] = {BAY_BIN_DIR "/plugbay", "--broker", h->url};
+    size_t n = 3;
+    for (size_t i = 0; words[i] && n < 31; i++)
+        argv[n++] = words[i];
+    argv[n] = NULL;
+    return h_run(h, argv, out, outlen, err, errlen);
+}
+
+void h_free_port(char *addr, size_t len)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t slen = sizeof sin;
+    cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&sin, sizeof sin) == 0 &&
+              getsockname(fd, (struct sockaddr *)&sin, &slen) == 0);
+    snprintf(addr, len, "127.0.0.1:%d", ntohs(sin.sin_port));
+    close(fd);
 }
 
 int h_run_suggested(harness *h, const char *message, int nth, char *out, size_t outlen, char *err, size_t errlen)

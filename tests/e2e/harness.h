@@ -115,6 +115,12 @@ int h_call_json(bay_conn *c, const char *name, const char *args_json, int timeou
  * fit; either may be NULL), and returns its exit status (-1 if a signal ended it). */
 int h_run(harness *h, const char *const *argv, char *out, size_t outlen, char *err, size_t errlen);
 
+/* h_plugbay runs the CLI, plugbay --broker h->url, with words (NULL-terminated, at most 28) as h_run does. */
+int h_plugbay(harness *h, const char *const *words, char *out, size_t outlen, char *err, size_t errlen);
+
+/* h_free_port writes to addr (len bytes) "127.0.0.1:PORT", a port the kernel just gave a socket of the test (then closed). */
+void h_free_port(char *addr, size_t len);
+
 /* h_run_suggested runs the nth (from 0) command that message suggests
  * between backquotes, `plugbay WORD...`, as written (words split at
  * spaces) with --broker set to h's, as h_run does; -2 when message suggests

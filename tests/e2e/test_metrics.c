@@ -17,24 +17,12 @@
 static harness h;
 static char addr[32]; /* 127.0.0.1:PORT given to --metrics */
 
-/* free_port writes to addr 127.0.0.1 and a port the kernel just gave a socket of this test (then closed). */
-static void free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof sin;
-    cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&sin, sizeof sin) == 0 &&
-              getsockname(fd, (struct sockaddr *)&sin, &len) == 0);
-    snprintf(addr, sizeof addr, "127.0.0.1:%d", ntohs(sin.sin_port));
-    close(fd);
-}
-
 static const char *const ids[] = {"example/hello", "example/audit", NULL};
 
 static void start(void)
 {
     h_setup(&h, ids);
-    free_port();
+    h_free_port(addr, sizeof addr);
     h_start_loaded(&h, (const char *const[]){"--metrics", addr, NULL}, ids);
 }
 
@@ -53,12 +41,7 @@ typedef struct output {
 /* plugbay runs the CLI against h's plugbayd with words. */
 static void plugbay(output *o, const char *const *words)
 {
-    const char *argv[16] = {BAY_BIN_DIR "/plugbay", "--broker", h.url};
-    size_t n = 3;
-    for (size_t i = 0; words[i] && n < 15; i++)
-        argv[n++] = words[i];
-    argv[n] = NULL;
-    o->status = h_run(&h, argv, o->out, sizeof o->out, o->err, sizeof o->err);
+    o->status = h_plugbay(&h, words, o->out, sizeof o->out, o->err, sizeof o->err);
 }
 
 /* token reads the token plugbayd wrote to STATE/metrics.token into tok. */
@@ -422,7 +405,7 @@ Test(metrics, a_token_file_is_used_and_no_metrics_is_said)
     FILE *f = fopen(file, "w");
     fputs("a-token-an-operator-chose-0123456789\n", f);
     fclose(f);
-    free_port();
+    h_free_port(addr, sizeof addr);
     h_start_loaded(&h, (const char *const[]){"--metrics", addr, "--metrics-token-file", file, NULL}, ids);
     cr_expect_eq(scrape("GET", "/metrics", "a-token-an-operator-chose-0123456789"), 200);
     cr_expect_eq(scrape("GET", "/metrics", "a-token-an-operator-chose-012345678"), 401);

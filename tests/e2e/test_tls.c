@@ -232,12 +232,8 @@ Test(tls, a_plugbayd_whose_certificate_ran_out_is_not_trusted)
  * to out (len bytes) when not NULL. */
 static void cli(const char *const *words, char *out, size_t len)
 {
-    const char *argv[24] = {BAY_BIN_DIR "/plugbay", "--broker", h.url};
-    size_t n = 3;
-    for (size_t i = 0; words[i] && n < 23; i++)
-        argv[n++] = words[i];
     char o[4096], err[2048];
-    cr_assert_eq(h_run(&h, argv, o, sizeof o, err, sizeof err), 0, "plugbay %s: %s", words[0], err);
+    cr_assert_eq(h_plugbay(&h, words, o, sizeof o, err, sizeof err), 0, "plugbay %s: %s", words[0], err);
     if (out)
         snprintf(out, len, "%s", o);
 }

@@ -95,12 +95,7 @@ typedef struct output {
 /* run runs plugbay --broker URL WORDS... (stdout a file: not a terminal). */
 static void run(output *o, const char *const *words)
 {
-    const char *argv[24] = {BAY_BIN_DIR "/plugbay", "--broker", h.url};
-    size_t n = 3;
-    for (size_t i = 0; words[i] && n < 23; i++)
-        argv[n++] = words[i];
-    argv[n] = NULL;
-    o->status = h_run(&h, argv, o->out, sizeof o->out, o->err, sizeof o->err);
+    o->status = h_plugbay(&h, words, o->out, sizeof o->out, o->err, sizeof o->err);
 }
 
 static int count(const char *s, const char *needle)
