@@ -166,9 +166,10 @@ class Broker {
   // request sends method path to the console (plain HTTP, nothing added but what headers say; Host the console's
   // own unless headers name another) and returns {status, headers, text, json}.
   request(method, urlPath, { headers = {}, body = null } = {}) {
+    const length = body === null ? {} : { 'Content-Length': Buffer.byteLength(body) }; // not chunked: as browsers send
     return new Promise((resolve, reject) => {
       const req = http.request({ host: '127.0.0.1', port: this.port, method, path: urlPath,
-        headers: { Host: this.host, ...headers }, agent: false }, (res) => {
+        headers: { Host: this.host, ...length, ...headers }, agent: false }, (res) => {
         const chunks = [];
         res.on('data', (c) => chunks.push(c));
         res.on('end', () => {
