@@ -20,7 +20,8 @@ const FIXTURES = path.join(__dirname, 'fixtures');
 const PLUGINS = [
   { from: path.join(BUILD, 'plugins', 'example', 'hello'), id: 'example/hello' }, // a setting with a pattern
   { from: path.join(BUILD, 'test-plugins', 'test', 'crash'), id: 'test/crash' }, // crash.now: SIGSEGV
-  { from: path.join(FIXTURES, 'panel'), id: 'test/panel' }, // a panel calling its own panel.echo
+  { from: path.join(BUILD, 'plugins', 'example', 'greeter-ui'), id: 'example/greeter-ui' }, // the example panel
+  { from: path.join(FIXTURES, 'panel'), id: 'test/panel' }, // a panel calling its own panel.echo at once
   { from: path.join(FIXTURES, 'hostile-panel'), id: 'test/hostile-panel' }, // a panel reaching for what it may not
 ];
 
@@ -106,6 +107,13 @@ async function text(where, testid, re) {
   await waitFor(`${testid} to say ${re}`, async () => re.test((last = (await el.textContent()) || '')), WAIT_MS,
     () => JSON.stringify(last));
   return last;
+}
+
+// panel returns the frame of the panel iframe of testid in page once its document (and its deferred scripts) loaded.
+async function panel(page, testid) {
+  const frame = await (await page.getByTestId(testid).elementHandle()).contentFrame();
+  await frame.waitForLoadState('load');
+  return frame;
 }
 
 // ---- refused without a browser -------------------------------------------------------------------------------
@@ -302,11 +310,25 @@ test('a plugin\'s panel calls its own plugin and shows the answer', async (t) =>
   const { page } = admin;
   await step(t, page, 'panel', async () => {
     await open(page, `#/plugin/${encodeURIComponent('test/panel')}`);
-    const frame = page.frameLocator('[data-testid="panel-test/panel-main"]');
+    const frame = await panel(page, 'panel-test/panel-main');
     await waitFor('the panel to show panel.echo\'s answer',
       async () => (await frame.locator('#answer').textContent()) === 'echo: from the panel');
     await shot(t, page, 'panel');
   });
+});
+
+test('the example panel greets the name typed in it, through its own plugin', async (t) => {
+  const { page } = admin;
+  await step(t, page, 'greeter-panel', async () => {
+    await open(page, `#/plugin/${encodeURIComponent('example/greeter-ui')}`);
+    const frame = await panel(page, 'panel-example/greeter-ui-main');
+    await frame.locator('#who').fill('Ada');
+    await frame.locator('#greet').click();
+    await waitFor('the panel to show the greeting',
+      async () => (await frame.locator('#answer').textContent()) === 'Hello, Ada!');
+    await shot(t, page, 'greeter-panel');
+  });
+  assert.equal((await broker.plugin('example/greeter-ui')).calls, 1);
 });
 
 test('a hostile panel reaches neither another plugin nor the console\'s API, document or cookie', async (t) => {
@@ -314,7 +336,7 @@ test('a hostile panel reaches neither another plugin nor the console\'s API, doc
   const calls = (await broker.plugin('test/panel')).calls;
   await step(t, page, 'hostile-panel', async () => {
     await open(page, `#/plugin/${encodeURIComponent('test/hostile-panel')}`);
-    const frame = page.frameLocator('[data-testid="panel-test/hostile-panel-main"]');
+    const frame = await panel(page, 'panel-test/hostile-panel-main');
     const got = {};
     for (const id of ['other', 'other-named', 'api', 'session', 'parent', 'cookie'])
       await waitFor(`the hostile panel's ${id} to end`, async () =>
