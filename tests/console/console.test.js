@@ -268,7 +268,7 @@ test('the console installs a package file chosen in the browser, after showing w
   });
 });
 
-test('the console changes a setting, keeps it, and shows the broker\'s refusal of a bad value', async (t) => {
+test('the console changes a setting and keeps it, its log line shows live, a bad value gets the broker\'s refusal', async (t) => {
   const { page } = admin;
   await step(t, page, 'settings', async () => {
     await open(page, `#/plugin/${encodeURIComponent('example/hello')}`);
@@ -277,6 +277,7 @@ test('the console changes a setting, keeps it, and shows the broker\'s refusal o
     await page.getByTestId('settings-save').click();
     await text(page, 'settings-done', /\S/);
     assert.equal((await broker.must(['call', 'greet', '["console"]'])).trim(), '"Howdy, console!"');
+    await text(page, 'logs', /setting greeting is now "Howdy"/); // the plugin's log, live
     await page.reload();
     await page.getByTestId('session-who').filter({ hasNotText: '…' }).waitFor();
     await waitFor('the kept greeting in the form', async () => (await field.inputValue()) === 'Howdy');
