@@ -37,7 +37,8 @@ let browser;
 let admin; // {context, page}: the browser logged in as plugbayd's own user
 
 before(async () => {
-  if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: scripts/install-deps installs Debian's chromium`);
+  if (!fs.existsSync(CHROMIUM))
+    throw new Error(`${CHROMIUM} is missing: scripts/install-deps installs Debian's chromium`);
   fs.mkdirSync(SHOTS, { recursive: true });
   broker = new Broker(BUILD, PLUGINS);
   await broker.start();
@@ -46,7 +47,8 @@ before(async () => {
   // Chromium refuses its own sandbox to root (crbug.com/638180: "Running as root without --no-sandbox is not
   // supported"); as any other user it keeps it. The page's iframe sandbox and CSP, what these tests judge, are
   // Blink's and hold either way.
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, chromiumSandbox: process.getuid() !== 0 });
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true,
+    chromiumSandbox: process.getuid() !== 0 });
   admin = await login(await broker.loginUrl());
 });
 
@@ -158,7 +160,8 @@ test('a request naming another Host (DNS rebinding) is refused with 421, even wi
     assert.equal(r.status, 421, `Host: ${host}`);
   }
   const login = new URL(await broker.loginUrl());
-  const r = await broker.request('GET', login.pathname + login.search, { headers: { Host: `evil.example:${broker.port}` } });
+  const r = await broker.request('GET', login.pathname + login.search,
+    { headers: { Host: `evil.example:${broker.port}` } });
   assert.equal(r.status, 421, 'a login through another Host');
   assert.equal(r.headers['set-cookie'], undefined);
 });
@@ -268,7 +271,8 @@ test('the console installs a package file chosen in the browser, after showing w
   });
 });
 
-test('the console changes a setting and keeps it, its log line shows live, a bad value gets the broker\'s refusal', async (t) => {
+test('the console changes a setting and keeps it, its log line shows live, a bad value gets the broker\'s refusal',
+  async (t) => {
   const { page } = admin;
   await step(t, page, 'settings', async () => {
     await open(page, `#/plugin/${encodeURIComponent('example/hello')}`);
