@@ -12,9 +12,11 @@
 #include "lifecycle.h"
 #include "logs.h"
 #include "metrics.h"
+#include "panel.h"
 #include "route.h"
 #include "setting.h"
 #include "supervise.h"
+#include "translate.h"
 #include "update.h"
 
 #include <stdio.h>
@@ -43,12 +45,20 @@ static void set_str(bay_value *map, const char *key, const char *s)
     bay_map_set(map, key, s ? bay_str(s) : bay_nil());
 }
 
-/* summary is what list shows of one plugin; info and status add to it. */
-static bay_value *summary(broker *b, const plugin *p)
+/* locale_of returns the "locale" command args ask texts in, or NULL (the manifest's own). */
+static const char *locale_of(const bay_value *args)
+{
+    return bay_value_str(bay_map_get(args, "locale"), NULL);
+}
+
+/* summary is what list shows of one plugin, its name and brief in locale (NULL: the manifest's); info and status
+ * add to it. */
+static bay_value *summary(broker *b, const plugin *p, const char *locale)
 {
     bay_value *v = bay_map();
     bay_map_set(v, "id", bay_str(p->id));
-    set_str(v, "name", p->m ? p->m->name : NULL);
+    set_str(v, "name", p->m ? bay__translate_text(p->m, locale, "name") : NULL);
+    set_str(v, "brief", p->m ? bay__translate_text(p->m, locale, "brief") : NULL);
     set_str(v, "version", p->m ? p->m->version : NULL);
     set_str(v, "language", p->m ? p->m->language : NULL);
     bay_map_set(v, "state", bay_str(plugin_state_name(p->life.state)));
@@ -117,16 +127,31 @@ static const char *order_note(broker *b, const plugin *p, char *out, size_t len)
     return out;
 }
 
-static bay_value *info(broker *b, const plugin *p)
+/* panels_value returns m's panels: [{"panel", "title" (in locale), "entry"}]. */
+static bay_value *panels_value(const bay__manifest *m, const char *locale)
 {
-    bay_value *v = summary(b, p);
+    bay_value *a = bay_array();
+    for (size_t i = 0; i < m->npanels; i++) {
+        bay_value *d = bay_map();
+        bay_map_set(d, "panel", bay_str(m->panels[i].panel));
+        bay_map_set(d, "title", bay_str(bay__translate_title(m, locale, &m->panels[i])));
+        bay_map_set(d, "entry", bay_str(m->panels[i].entry));
+        bay_array_push(a, d);
+    }
+    return a;
+}
+
+static bay_value *info(broker *b, const plugin *p, const char *locale)
+{
+    bay_value *v = summary(b, p, locale);
     add_runtime(v, p);
     const bay__manifest *m = p->m;
     if (m == NULL)
         return v;
-    static const char *const keys[] = {"brief", "description", "author", "site", "email", "license", "entry",
-                                       "host"};
-    const char *vals[] = {m->brief, m->description, m->author, m->site, m->email, m->license, m->entry, m->host};
+    static const char *const keys[] = {"description", "author", "site", "email", "license", "entry", "host",
+                                       "locale"};
+    const char *vals[] = {bay__translate_text(m, locale, "description"), m->author, m->site, m->email, m->license,
+                          m->entry, m->host, m->locale};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
         set_str(v, keys[i], vals[i]);
     set_str(v, "dir", m->dir);
@@ -151,6 +176,7 @@ static bay_value *info(broker *b, const plugin *p)
         bay_array_push(timers, t);
     }
     bay_map_set(v, "timers", timers);
+    bay_map_set(v, "panels", panels_value(m, locale));
     bay_value *deps = bay_map();
     for (size_t i = 0; i < m->ndeps; i++)
         bay_map_set(deps, m->deps[i].id, bay_str(m->deps[i].range));
@@ -172,7 +198,20 @@ static bay_value *info(broker *b, const plugin *p)
     return v;
 }
 
-static bay_value *status(broker *b)
+/* provider_contexts returns e's providers in load order with the contexts each takes (nil: every context). */
+static bay_value *provider_contexts(const bay__extpoint *e)
+{
+    bay_value *a = bay_array();
+    for (size_t j = 0; j < e->nproviders; j++) {
+        bay_value *d = bay_map();
+        bay_map_set(d, "plugin", bay_str(e->providers[j]->owner_name));
+        bay_map_set(d, "contexts", e->providers[j]->contexts ? list_value(e->providers[j]->contexts) : bay_nil());
+        bay_array_push(a, d);
+    }
+    return a;
+}
+
+static bay_value *status(broker *b, const char *locale)
 {
     bay_value *v = bay_map(), *br = bay_map(), *plugins = bay_array(), *eps = bay_array();
     bay_map_set(br, "version", bay_str(b->version));
@@ -187,7 +226,7 @@ static bay_value *status(broker *b)
     bay_map_set(br, "unknown_calls", bay_int((int64_t)bay__registry_unknown(b->reg)));
     follow_status(b, br);
     for (size_t i = 0; i < b->nplugins; i++) {
-        bay_value *s = summary(b, b->plugins[i]);
+        bay_value *s = summary(b, b->plugins[i], locale);
         add_runtime(s, b->plugins[i]);
         bay_array_push(plugins, s);
     }
@@ -200,6 +239,7 @@ static bay_value *status(broker *b)
         for (size_t j = 0; j < e->nproviders; j++)
             bay_array_push(prov, bay_str(e->providers[j]->owner_name));
         bay_map_set(ev, "providers", prov);
+        bay_map_set(ev, "provider_contexts", provider_contexts(e));
         bay_map_set(ev, "calls", bay_int((int64_t)e->calls));
         bay_map_set(ev, "unserved", bay_int((int64_t)e->unserved));
         bay_array_push(eps, ev);
@@ -260,24 +300,24 @@ static int choose(const plugin *p, const bay__manifest *m, const bay_value *args
 
 static int cmd_list(broker *b, plugin *p, const bay_value *args, bay_value **out, bay_error *err)
 {
-    (void)p, (void)args, (void)err;
+    (void)p, (void)err;
     *out = bay_array();
     for (size_t i = 0; i < b->nplugins; i++)
-        bay_array_push(*out, summary(b, b->plugins[i]));
+        bay_array_push(*out, summary(b, b->plugins[i], locale_of(args)));
     return 0;
 }
 
 static int cmd_status(broker *b, plugin *p, const bay_value *args, bay_value **out, bay_error *err)
 {
-    (void)p, (void)args, (void)err;
-    *out = status(b);
+    (void)p, (void)err;
+    *out = status(b, locale_of(args));
     return 0;
 }
 
 static int cmd_info(broker *b, plugin *p, const bay_value *args, bay_value **out, bay_error *err)
 {
-    (void)args, (void)err;
-    *out = info(b, p);
+    (void)err;
+    *out = info(b, p, locale_of(args));
     return 0;
 }
 
@@ -616,42 +656,47 @@ void command_free(broker *b)
  * takes {"id": PLUGIN-ID}; settles: its answer waits until the plugin
  * settles (loaded, stopped, failed, ...), else run's *out (or nil) is the
  * answer; a settling command without on_plugin makes its plugin, and its run
- * writes that plugin's id to *out. Every command that needs an admin leaves an
- * audit line. */
+ * writes that plugin's id to *out; relay, instead of run, sends the request on
+ * (a call), whose answer answers it later. Every command that needs an admin
+ * leaves an audit line. */
 typedef struct command {
     const char *name;
     bay__role need;
     bool on_plugin, settles;
     int (*run)(broker *b, plugin *p, const bay_value *args, bay_value **out, bay_error *err);
     bool (*changes)(const bay_value *args); /* NULL, or: these args change something, so an admin must ask */
+    int (*relay)(broker *b, conn *c, const bay__frame *f, plugin *p, const bay_value *args, bay_error *err);
 } command;
 
 static const command commands[] = {
-    {"list", BAY_ROLE_OBSERVER, false, false, cmd_list, NULL},
-    {"info", BAY_ROLE_OBSERVER, true, false, cmd_info, NULL},
-    {"install", BAY_ROLE_ADMIN, true, true, cmd_install, NULL},
-    {"package.put", BAY_ROLE_ADMIN, false, false, cmd_package_put, NULL},
-    {"install.package", BAY_ROLE_ADMIN, false, true, cmd_install_package, NULL},
-    {"update.package", BAY_ROLE_ADMIN, false, true, cmd_update_package, NULL},
-    {"rollback", BAY_ROLE_ADMIN, true, true, cmd_rollback, NULL},
-    {"uninstall", BAY_ROLE_ADMIN, true, true, cmd_uninstall, NULL},
-    {"enable", BAY_ROLE_ADMIN, true, true, cmd_enable, NULL},
-    {"disable", BAY_ROLE_ADMIN, true, true, cmd_disable, NULL},
-    {"grant", BAY_ROLE_ADMIN, true, false, cmd_grant, NULL},
-    {"load", BAY_ROLE_ADMIN, true, true, cmd_load, NULL},
-    {"unload", BAY_ROLE_ADMIN, true, true, cmd_unload, NULL},
-    {"reload", BAY_ROLE_ADMIN, true, true, cmd_reload, NULL},
-    {"status", BAY_ROLE_OBSERVER, false, false, cmd_status, NULL},
-    {"host.add", BAY_ROLE_ADMIN, false, false, cmd_host_add, NULL},
-    {"host.list", BAY_ROLE_OBSERVER, false, false, cmd_host_list, NULL},
-    {"host.remove", BAY_ROLE_ADMIN, false, false, cmd_host_remove, NULL},
-    {"audit", BAY_ROLE_ADMIN, false, false, logs_audit, NULL},
-    {"logs", BAY_ROLE_OBSERVER, true, false, logs_plugin, NULL},
-    {"order", BAY_ROLE_ADMIN, true, false, cmd_order, NULL},
-    {"rescan", BAY_ROLE_ADMIN, false, false, cmd_rescan, NULL},
-    {"config", BAY_ROLE_OBSERVER, true, false, config_command, config_changes},
-    {"stats", BAY_ROLE_OBSERVER, true, false, metrics_stats, NULL},
-    {"metrics", BAY_ROLE_OBSERVER, false, false, metrics_where, NULL},
+    {"list", BAY_ROLE_OBSERVER, false, false, cmd_list, NULL, NULL},
+    {"info", BAY_ROLE_OBSERVER, true, false, cmd_info, NULL, NULL},
+    {"install", BAY_ROLE_ADMIN, true, true, cmd_install, NULL, NULL},
+    {"package.put", BAY_ROLE_ADMIN, false, false, cmd_package_put, NULL, NULL},
+    {"install.package", BAY_ROLE_ADMIN, false, true, cmd_install_package, NULL, NULL},
+    {"update.package", BAY_ROLE_ADMIN, false, true, cmd_update_package, NULL, NULL},
+    {"rollback", BAY_ROLE_ADMIN, true, true, cmd_rollback, NULL, NULL},
+    {"uninstall", BAY_ROLE_ADMIN, true, true, cmd_uninstall, NULL, NULL},
+    {"enable", BAY_ROLE_ADMIN, true, true, cmd_enable, NULL, NULL},
+    {"disable", BAY_ROLE_ADMIN, true, true, cmd_disable, NULL, NULL},
+    {"grant", BAY_ROLE_ADMIN, true, false, cmd_grant, NULL, NULL},
+    {"load", BAY_ROLE_ADMIN, true, true, cmd_load, NULL, NULL},
+    {"unload", BAY_ROLE_ADMIN, true, true, cmd_unload, NULL, NULL},
+    {"reload", BAY_ROLE_ADMIN, true, true, cmd_reload, NULL, NULL},
+    {"status", BAY_ROLE_OBSERVER, false, false, cmd_status, NULL, NULL},
+    {"host.add", BAY_ROLE_ADMIN, false, false, cmd_host_add, NULL, NULL},
+    {"host.list", BAY_ROLE_OBSERVER, false, false, cmd_host_list, NULL, NULL},
+    {"host.remove", BAY_ROLE_ADMIN, false, false, cmd_host_remove, NULL, NULL},
+    {"audit", BAY_ROLE_ADMIN, false, false, logs_audit, NULL, NULL},
+    {"logs", BAY_ROLE_OBSERVER, true, false, logs_plugin, NULL, NULL},
+    {"order", BAY_ROLE_ADMIN, true, false, cmd_order, NULL, NULL},
+    {"rescan", BAY_ROLE_ADMIN, false, false, cmd_rescan, NULL, NULL},
+    {"config", BAY_ROLE_OBSERVER, true, false, config_command, config_changes, NULL},
+    {"stats", BAY_ROLE_OBSERVER, true, false, metrics_stats, NULL, NULL},
+    {"metrics", BAY_ROLE_OBSERVER, false, false, metrics_where, NULL, NULL},
+    {"panels", BAY_ROLE_OBSERVER, false, false, panel_list, NULL, NULL},
+    {"messages", BAY_ROLE_OBSERVER, true, false, panel_messages, NULL, NULL},
+    {"panel.call", BAY_ROLE_HOST, true, false, NULL, NULL, panel_call},
 };
 
 /* find_command returns the command named name, or NULL with err listing them. */
@@ -733,10 +778,10 @@ static int take_command(broker *b, conn *c, const bay__frame *f, const command *
                                  b->opt.plugins_dir);
     }
     bay_value *out = NULL;
-    int rc = cmd->run(b, p, args, &out, err);
+    int rc = cmd->relay ? cmd->relay(b, c, f, p, args, err) : cmd->run(b, p, args, &out, err);
     if (rc && p) /* an error about the plugin the command names is that plugin's */
         snprintf(err->plugin, sizeof err->plugin, "%s", p->id);
-    if (rc == 0 && !cmd->settles)
+    if (rc == 0 && !cmd->settles && !cmd->relay)
         conn_send_value(b, c, f->id, out);
     if (rc == 0 && cmd->settles && p == NULL) /* a command that made its plugin answers its id */
         p = broker_plugin(b, bay_value_str(out, NULL));

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "route.h"
 #include "setting.h"
+#include "translate.h"
 #include "value_convert.h"
 
 #define SETTINGS_HOOK_MS 10000 /* the time on_settings has */
@@ -146,10 +147,12 @@ static void tell(broker *b, plugin *p, const json_t *set, const json_t *changed,
     json_decref(values);
 }
 
-/* describe answers the settings of p (only setting only, when not NULL) with the values set. */
-static bay_value *describe(const plugin *p, const json_t *set, const char *only)
+/* describe answers the settings of p (only setting only, when not NULL) with the values set, each label and
+ * description in locale (NULL: the manifest's; translate.h). */
+static bay_value *describe(const plugin *p, const json_t *set, const char *only, const char *locale)
 {
-    static const char *const shown[] = {"type", "description", "enum", "minimum", "maximum", "pattern"};
+    static const char *const shown[] = {"type", "enum", "minimum", "maximum", "pattern"};
+    static const char *const texts[] = {"label", "description"};
     json_t *list = json_array(), *values = bay__settings_values(p->m->settings, set);
     for (void *it = json_object_iter(p->m->settings); it; it = json_object_iter_next(p->m->settings, it)) {
         const char *key = json_object_iter_key(it);
@@ -161,6 +164,11 @@ static bay_value *describe(const plugin *p, const json_t *set, const char *only)
         for (size_t i = 0; i < sizeof shown / sizeof *shown; i++)
             if (json_object_get(decl, shown[i]))
                 json_object_set(e, shown[i], json_object_get(decl, shown[i]));
+        for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
+            const char *t = bay__translate_setting(p->m, locale, key, texts[i]);
+            if (t)
+                json_object_set_new(e, texts[i], json_string(t));
+        }
         json_object_set_new(e, "default", secret ? json_null() : json_incref(json_object_get(decl, "default")));
         json_object_set_new(e, "value", secret ? json_null() : json_incref(json_object_get(values, key)));
         json_array_append_new(list, e);
@@ -196,7 +204,7 @@ int config_command(broker *b, plugin *p, const bay_value *args, bay_value **out,
     }
     json_decref(next);
     json_decref(changed);
-    if (rc == 0 && (*out = describe(p, sp->settings, only)) == NULL)
+    if (rc == 0 && (*out = describe(p, sp->settings, only, bay_value_str(bay_map_get(args, "locale"), NULL))) == NULL)
         rc = bay_error_set(err, BAY_ENOMEM, p->id, "out of memory");
     return rc;
 }

@@ -4,6 +4,7 @@
 #include "console_http.h"
 #include "logs.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,11 +114,20 @@ int64_t console_tick(broker *b, int64_t now)
 
 int console_panel_url(broker *b, const plugin *p, const char *panel, char *url, size_t len)
 {
-    (void)p;
-    (void)panel;
-    (void)url;
-    (void)len;
-    return b->console ? BAY_ENOENT : BAY_ENOENT; /* the manifest's panels come with the data branch */
+    const bay__panel_decl *d = NULL;
+    for (size_t i = 0; p->m && i < p->m->npanels && d == NULL; i++)
+        if (strcmp(p->m->panels[i].panel, panel) == 0)
+            d = &p->m->panels[i];
+    if (b->console == NULL || d == NULL)
+        return BAY_ENOENT;
+    /* The panel's files are those of its entry's folder: the capability opens that folder, the URL names the entry. */
+    char dir[PATH_MAX];
+    const char *slash = strrchr(d->entry, '/');
+    int n = slash ? snprintf(dir, sizeof dir, "%s/%.*s", p->m->dir, (int)(slash - d->entry), d->entry)
+                  : snprintf(dir, sizeof dir, "%s", p->m->dir);
+    if (n < 0 || (size_t)n >= sizeof dir)
+        return BAY_ENOENT;
+    return console_http_panel_url(b->console->http, p->id, panel, dir, slash ? slash + 1 : d->entry, url, len);
 }
 
 void console_stop(broker *b)

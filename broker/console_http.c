@@ -16,7 +16,6 @@
  * their own files. */
 #include "console_http.h"
 #include "console_assets.h"
-#include "file.h"
 #include "frame.h"
 #include "httpd.h"
 #include "value_convert.h"
@@ -31,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -119,6 +119,7 @@ struct console_http {
     int nstreams;
     panel_cap *panels;
     size_t npanels;
+    int64_t pinged_ms;       /* when the streams were last pinged */
 };
 
 static int64_t now_ms(void)
@@ -712,10 +713,17 @@ static void panel_file(console_http *h, nng_aio *aio, const char *rest)
     char *text = NULL;
     size_t len = 0;
     struct stat st;
-    int e = fd < 0 ? errno : bay__file_read_small(fd, "", 0, PANEL_FILE_MAX, &text, &len, &st);
+    bool ok = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size <= PANEL_FILE_MAX &&
+              (text = malloc((size_t)st.st_size + 1)) != NULL;
+    while (ok && len < (size_t)st.st_size) {
+        ssize_t r = read(fd, text + len, (size_t)st.st_size - len);
+        ok = r > 0;
+        len += ok ? (size_t)r : 0;
+    }
     if (fd >= 0)
         close(fd);
-    if (e) {
+    if (!ok) {
+        free(text);
         reply(aio, 404, "text/plain; charset=utf-8", "404 not found\n", 14, NULL, 0);
         return;
     }
@@ -905,7 +913,9 @@ size_t console_http_tick(console_http *h, uint64_t *ended, size_t max)
     pending *late = NULL;
     static const char ping[] = ": ping\n\n";
     pthread_mutex_lock(&h->mtx);
-    bool do_ping = t / PING_MS != (t - 1000) / PING_MS;
+    bool do_ping = t - h->pinged_ms >= PING_MS;
+    if (do_ping)
+        h->pinged_ms = t;
     for (pending **pp = &h->pending; *pp;) {
         pending *p = *pp;
         if (t - p->since_ms < PENDING_MS) {

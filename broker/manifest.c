@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "file.h"
+#include "locale_name.h"
 #include "csig.h" /* the C signatures of a library binding (bridges/ffi) */
 
 #define SCAN_DEPTH 4          /* how many folders deep plugins are looked for */
@@ -169,6 +170,13 @@ static bool rule_lua_mb(const json_t *v) { return json_integer_value(v) >= 1 && 
 static bool rule_lua_steps(const json_t *v) { return json_integer_value(v) >= 1000; }
 static bool rule_python_mb(const json_t *v) { return json_integer_value(v) >= 32 && json_integer_value(v) <= 65536; }
 static bool rule_wasm_pages(const json_t *v) { return json_integer_value(v) >= 1 && json_integer_value(v) <= 32768; }
+static bool rule_panels(const json_t *v) { return json_array_size(v) <= BAY_PANELS_MAX; }
+static bool rule_locale(const json_t *v) { return bay__locale_valid(json_string_value(v)); }
+static bool rule_panel_name(const json_t *v)
+{
+    const char *s = json_string_value(v);
+    return spans(s, strlen(s), "_-", 64) && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-") == strlen(s);
+}
 static bool rule_storage_mb(const json_t *v) { return json_integer_value(v) >= 1 && json_integer_value(v) <= 65536; }
 
 static const want W_STRING = {JSON_STRING, NULL, "a string"};
@@ -209,6 +217,18 @@ static const want W_LUA_MB = {JSON_INTEGER, rule_lua_mb, "a whole number of MiB 
 static const want W_LUA_STEPS = {JSON_INTEGER, rule_lua_steps, "a whole number of instructions from 1000 up"};
 static const want W_PYTHON_MB = {JSON_INTEGER, rule_python_mb, "a whole number of MiB from 32 to 65536"};
 static const want W_WASM_PAGES = {JSON_INTEGER, rule_wasm_pages, "a whole number of 64 KiB pages from 1 to 32768"};
+static const want W_PANELS = {JSON_ARRAY, rule_panels, "an array of at most 16 panels"};
+static const want W_PANEL = {JSON_OBJECT, NULL,
+                             "an object like {\"panel\": \"main\", \"title\": \"Greeter\", \"entry\": \"ui/index.html\"}"};
+static const want W_PANEL_NAME = {JSON_STRING, rule_panel_name, "a name of 1 to 64 of a-z, 0-9, \"_\" and \"-\""};
+static const want W_PAGE = {JSON_STRING, rule_entry, "a file inside the plugin folder like \"ui/index.html\""};
+static const want W_FOLDER = {JSON_STRING, rule_entry, "a folder inside the plugin folder like \"locales\""};
+static const want W_LOCALE = {JSON_STRING, rule_locale, "a locale like \"en\" or \"pt_BR\""};
+static const want W_TRANSLATIONS = {JSON_OBJECT, NULL, "an object mapping locales like \"fr\" to translated texts"};
+static const want W_TRANSLATION = {JSON_OBJECT, NULL,
+                                   "an object like {\"name\": \"...\", \"brief\": \"...\", \"settings\": {...}, "
+                                   "\"ui\": {...}}"};
+static const want W_OBJECT = {JSON_OBJECT, NULL, "an object"};
 static const want W_STORAGE_MB = {JSON_INTEGER, rule_storage_mb, "a whole number of MiB from 1 to 65536"};
 
 /* ---- checking values ------------------------------------------------------ */
@@ -451,7 +471,11 @@ static int known_only(const report *r, json_t *obj, const char *at, const char *
 static const char *const manifest_fields[] = {
     "id", "name", "version", "language", "entry", "provides", "brief", "description", "author", "site", "email",
     "license", "host", "order", "dependencies", "permissions", "config", "settings", "timers", "library", "limits",
-    NULL};
+    "ui", "translations", "messages", "locale", NULL};
+static const char *const panel_fields[] = {"panel", "title", "entry", NULL};
+static const char *const translation_fields[] = {"name", "brief", "description", "settings", "ui", NULL};
+static const char *const setting_text_fields[] = {"label", "description", NULL};
+static const char *const panel_text_fields[] = {"title", NULL};
 static const char *const provide_fields[] = {"name", "kind", "function", "contexts", "signature", NULL};
 static const char *const limit_fields[] = {"memory_mb",        "open_files",       "cpu_seconds",
                                            "lua_memory_mb",    "lua_instructions", "python_memory_mb",
@@ -510,9 +534,10 @@ static int timer_item(const report *r, json_t *item, const char *field, void *ou
     return 0;
 }
 
-/* unique refuses two items of a list (elements of size bytes whose name is a
- * char * at offset) with the same name. */
-static int unique(const report *r, const char *key, const void *items, size_t n, size_t size, size_t offset)
+/* unique refuses two items of a list (elements of size bytes whose name, the
+ * field name, is a char * at offset) with the same name. */
+static int unique(const report *r, const char *key, const char *name, const void *items, size_t n, size_t size,
+                  size_t offset)
 {
     for (size_t i = 1; i < n; i++)
         for (size_t j = 0; j < i; j++) {
@@ -520,7 +545,7 @@ static int unique(const report *r, const char *key, const void *items, size_t n,
             const char *b = *(char *const *)((const char *)items + j * size + offset);
             if (strcmp(a, b) == 0) {
                 char field[FIELD_LEN], got[GOT_LEN], why[FIELD_LEN];
-                snprintf(field, sizeof field, "%s[%zu].name", key, i);
+                snprintf(field, sizeof field, "%s[%zu].%s", key, i, name);
                 snprintf(why, sizeof why, "%s[%zu] already has it", key, j);
                 quote(a, got, sizeof got);
                 return explain(r, field, "a name no other item of the list has", got, why);
@@ -665,6 +690,98 @@ static int get_settings(const report *r, json_t *root, bay__manifest *m)
     return m->settings ? 0 : say(r, BAY_ENOMEM, "out of memory");
 }
 
+static int panel_item(const report *r, json_t *item, const char *field, void *out)
+{
+    bay__panel_decl *d = out;
+    int rc;
+    if ((rc = check(r, field, item, &W_PANEL)) || (rc = known_only(r, item, field, "panel", panel_fields)) ||
+        (rc = get_str(r, item, field, "panel", &W_PANEL_NAME, true, &d->panel)) ||
+        (rc = get_str(r, item, field, "title", &W_TEXT, true, &d->title)))
+        return rc;
+    return get_str(r, item, field, "entry", &W_PAGE, true, &d->entry);
+}
+
+/* get_ui reads the optional "ui" panels, "messages" and "locale". */
+static int get_ui(const report *r, json_t *root, bay__manifest *m)
+{
+    void *items;
+    int rc = get_list(r, root, "", "ui", &W_PANELS, false, sizeof *m->panels, panel_item, &items, &m->npanels);
+    m->panels = items;
+    if (rc || (rc = unique(r, "ui", "panel", m->panels, m->npanels, sizeof *m->panels, offsetof(bay__panel_decl, panel))) ||
+        (rc = get_str(r, root, "", "messages", &W_FOLDER, false, &m->messages)) ||
+        (rc = get_str(r, root, "", "locale", &W_LOCALE, false, &m->locale)))
+        return rc;
+    return m->locale ? 0 : copy_str(r, "en", &m->locale);
+}
+
+/* has_panel tells whether m declares a panel named name. */
+static bool has_panel(const bay__manifest *m, const char *name)
+{
+    for (size_t i = 0; i < m->npanels; i++)
+        if (strcmp(m->panels[i].panel, name) == 0)
+            return true;
+    return false;
+}
+
+/* translated_texts checks the object field `at`.key of texts (NULL: absent):
+ * each key one m declares (declared tells), each value an object of the
+ * non-empty strings known names; what names the keys in messages. */
+static int translated_texts(const report *r, const bay__manifest *m, json_t *texts, const char *at, const char *key,
+                            bool (*declared)(const bay__manifest *m, const char *name), const char *what,
+                            const char *const *known)
+{
+    char field[FIELD_LEN / 2], item[FIELD_LEN - 32];
+    json_t *obj, *v;
+    int rc = get(r, texts, at, key, &W_OBJECT, false, &obj);
+    name_field(field, sizeof field, at, key);
+    for (void *it = json_object_iter(obj); rc == 0 && it; it = json_object_iter_next(obj, it)) {
+        const char *name = json_object_iter_key(it);
+        json_t *val = json_object_iter_value(it);
+        snprintf(item, sizeof item, "%.100s.%.64s", field, name);
+        if (!declared(m, name))
+            return say(r, BAY_EMANIFEST, "field \"%s\": the manifest declares no %s \"%.64s\" to translate", item,
+                       what, name);
+        if ((rc = check(r, item, val, &W_OBJECT)) || (rc = known_only(r, val, item, what, known)))
+            return rc;
+        for (size_t i = 0; rc == 0 && known[i]; i++)
+            rc = get(r, val, item, known[i], &W_TEXT, false, &v);
+    }
+    return rc;
+}
+
+static bool has_setting(const bay__manifest *m, const char *name) { return json_object_get(m->settings, name) != NULL; }
+
+/* get_translations reads the optional "translations": texts by locale, each
+ * naming only settings and panels the manifest declares. */
+static int get_translations(const report *r, json_t *root, bay__manifest *m)
+{
+    static const char *const texts[] = {"name", "brief", "description"};
+    char at[32]; /* "translations." and a locale */
+    json_t *all, *v;
+    int rc = get(r, root, "", "translations", &W_TRANSLATIONS, false, &all);
+    for (void *it = json_object_iter(all); rc == 0 && it; it = json_object_iter_next(all, it)) {
+        const char *locale = json_object_iter_key(it);
+        json_t *t = json_object_iter_value(it);
+        if (!bay__locale_valid(locale)) {
+            char got[GOT_LEN];
+            quote(locale, got, sizeof got);
+            return explain(r, "translations", "locales like \"fr\" or \"pt_BR\" as keys", got, NULL);
+        }
+        snprintf(at, sizeof at, "translations.%s", locale);
+        if ((rc = check(r, at, t, &W_TRANSLATION)) || (rc = known_only(r, t, at, "translation", translation_fields)))
+            return rc;
+        for (size_t i = 0; rc == 0 && i < sizeof texts / sizeof *texts; i++)
+            rc = get(r, t, at, texts[i], i == 0 ? &W_TEXT : &W_STRING, false, &v);
+        if (rc || (rc = translated_texts(r, m, t, at, "settings", has_setting, "setting", setting_text_fields)) ||
+            (rc = translated_texts(r, m, t, at, "ui", has_panel, "panel", panel_text_fields)))
+            return rc;
+    }
+    if (rc)
+        return rc;
+    m->translations = all ? json_incref(all) : json_object();
+    return m->translations ? 0 : say(r, BAY_ENOMEM, "out of memory");
+}
+
 static int from_json(const report *r, json_t *root, bay__manifest *m)
 {
     char got[GOT_LEN];
@@ -691,12 +808,12 @@ static int from_json(const report *r, json_t *root, bay__manifest *m)
     rc = get_list(r, root, "", "provides", &W_PROVIDES, true, sizeof *m->provides, provide_item, &items,
                   &m->nprovides);
     m->provides = items;
-    if (rc || (rc = unique(r, "provides", m->provides, m->nprovides, sizeof *m->provides,
+    if (rc || (rc = unique(r, "provides", "name", m->provides, m->nprovides, sizeof *m->provides,
                            offsetof(bay__provide_decl, name))))
         return rc;
     rc = get_list(r, root, "", "timers", &W_TIMERS, false, sizeof *m->timers, timer_item, &items, &m->ntimers);
     m->timers = items;
-    if (rc || (rc = unique(r, "timers", m->timers, m->ntimers, sizeof *m->timers, offsetof(bay__timer_decl, name))))
+    if (rc || (rc = unique(r, "timers", "name", m->timers, m->ntimers, sizeof *m->timers, offsetof(bay__timer_decl, name))))
         return rc;
     if ((rc = get_code(r, root, m)) || (rc = get_limits(r, root, m)) || (rc = get_dependencies(r, root, m)) ||
         (rc = get_strv(r, root, "", "permissions", &W_PERMISSIONS, &m->permissions, &m->npermissions)) ||
@@ -705,7 +822,9 @@ static int from_json(const report *r, json_t *root, bay__manifest *m)
     m->config = v ? json_incref(v) : json_object();
     if (m->config == NULL)
         return say(r, BAY_ENOMEM, "out of memory");
-    return get_settings(r, root, m);
+    if ((rc = get_settings(r, root, m)) || (rc = get_ui(r, root, m)))
+        return rc;
+    return get_translations(r, root, m);
 }
 
 /* build turns the result of a jansson load into a manifest, taking root. */
@@ -741,6 +860,19 @@ int bay__manifest_parse(const char *text, const char *path, const char *dir, con
     return build(&r, json_loads(text, JSON_REJECT_DUPLICATES, &je), &je, path, dir, id, out);
 }
 
+/* resolve follows rel inside the folder root (a real path) to real: 0 when
+ * it leads inside root, EXDEV when outside, else realpath's errno value. */
+static int resolve(const char *root, const char *rel, char real[PATH_MAX])
+{
+    char path[PATH_MAX];
+    size_t n = strlen(root);
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", root, rel) >= sizeof path)
+        return ENAMETOOLONG;
+    if (realpath(path, real) == NULL)
+        return errno;
+    return strncmp(real, root, n) == 0 && real[n] == '/' ? 0 : EXDEV;
+}
+
 /* code_inside checks that the code file m names (its entry, or a library given
  * as a path), once symbolic links are followed, is still inside the plugin
  * folder m->dir (a real path). The worker's sandbox lets a plugin read only its
@@ -750,17 +882,51 @@ int bay__manifest_parse(const char *text, const char *path, const char *dir, con
 static int code_inside(const report *r, const bay__manifest *m)
 {
     const char *field = m->entry ? "entry" : "library", *rel = m->entry ? m->entry : m->library;
-    char path[PATH_MAX], real[PATH_MAX];
-    size_t n = strlen(m->dir);
+    char real[PATH_MAX];
     if (strchr(rel, '/') == NULL && m->entry == NULL) /* a soname: the system's library */
         return 0;
-    if ((size_t)snprintf(path, sizeof path, "%s/%s", m->dir, rel) >= sizeof path || realpath(path, real) == NULL ||
-        (strncmp(real, m->dir, n) == 0 && real[n] == '/'))
+    if (resolve(m->dir, rel, real) != EXDEV)
         return 0;
     return say(r, BAY_EMANIFEST,
                "field \"%s\": %s leads through a symbolic link to %s, outside the plugin folder, which the sandbox "
                "would not let the plugin read; copy the file into the folder, or move the whole plugin folder into "
                "the plugins folder instead", field, rel, real);
+}
+
+/* ui_file_inside checks that rel (field's value) is a regular file (a folder
+ * when folder is true) inside the plugin folder root (a real path) once links
+ * are followed: the console serves a panel's files and plugbayd reads the
+ * catalogues from there. */
+static int ui_file_inside(const report *r, const char *root, const char *field, const char *rel, bool folder)
+{
+    char real[PATH_MAX];
+    struct stat st;
+    int e = resolve(root, rel, real);
+    if (e == EXDEV)
+        return say(r, BAY_EMANIFEST, "field \"%s\": %s leads through a symbolic link to %s, outside the plugin "
+                   "folder; copy the files into the folder", field, rel, real);
+    if (e)
+        return say(r, BAY_EMANIFEST, "field \"%s\": %s: %s", field, rel,
+                   e == ENOENT ? "no such file in the plugin folder" : strerror(e));
+    if (stat(real, &st) != 0 || (folder ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)))
+        return say(r, BAY_EMANIFEST, "field \"%s\": %s is not a %s", field, rel, folder ? "folder" : "regular file");
+    return 0;
+}
+
+/* ui_inside checks m's panels' entries and its "messages" folder (ui_file_inside). */
+static int ui_inside(const report *r, const bay__manifest *m)
+{
+    char root[PATH_MAX], field[32];
+    int rc = 0;
+    if (m->npanels == 0 && m->messages == NULL)
+        return 0;
+    if (realpath(m->dir, root) == NULL)
+        return say(r, BAY_EIO, "%s: %s", m->dir, strerror(errno));
+    for (size_t i = 0; rc == 0 && i < m->npanels; i++) {
+        snprintf(field, sizeof field, "ui[%zu].entry", i);
+        rc = ui_file_inside(r, root, field, m->panels[i].entry, false);
+    }
+    return rc || m->messages == NULL ? rc : ui_file_inside(r, root, "messages", m->messages, true);
 }
 
 /* open_manifest opens r->path for reading: a regular file of at most
@@ -824,6 +990,11 @@ int bay__manifest_read(const char *dir, const char *where, bay__manifest **m, ba
     snprintf(path, sizeof path, "%s: plugin.json", where);
     int rc = bay__manifest_parse(text, path, dir, NULL, m, err);
     free(text);
+    report r = {path, NULL, err};
+    if (rc == 0 && (rc = ui_inside(&r, *m)) != 0) {
+        bay__manifest_free(*m);
+        *m = NULL;
+    }
     return rc;
 }
 
@@ -862,7 +1033,7 @@ int bay__manifest_load(const char *plugins_dir, const char *id, bay__manifest **
     if ((abs_file = malloc(strlen(abs_dir) + sizeof "/plugin.json"))) {
         sprintf(abs_file, "%s/plugin.json", abs_dir);
         rc = build(&r, root, &je, abs_file, abs_dir, id, out);
-        if (rc == 0 && (rc = code_inside(&r, *out)) != 0) {
+        if (rc == 0 && ((rc = code_inside(&r, *out)) != 0 || (rc = ui_inside(&r, *out)) != 0)) {
             bay__manifest_free(*out);
             *out = NULL;
         }
@@ -917,7 +1088,8 @@ void bay__manifest_free(bay__manifest *m)
     if (!m)
         return;
     char *strings[] = {m->id, m->dir, m->path, m->name, m->brief, m->description, m->author, m->site,
-                       m->email, m->license, m->version, m->language, m->entry, m->library, m->host};
+                       m->email, m->license, m->version, m->language, m->entry, m->library, m->host,
+                       m->messages, m->locale};
     for (size_t i = 0; i < sizeof strings / sizeof *strings; i++)
         free(strings[i]);
     for (size_t i = 0; i < m->nprovides; i++) {
@@ -934,6 +1106,13 @@ void bay__manifest_free(bay__manifest *m)
         free(m->timers[i].name);
         free(m->timers[i].function);
     }
+    for (size_t i = 0; i < m->npanels; i++) {
+        free(m->panels[i].panel);
+        free(m->panels[i].title);
+        free(m->panels[i].entry);
+    }
+    free(m->panels);
+    json_decref(m->translations);
     free(m->provides);
     free(m->deps);
     free(m->timers);

@@ -46,6 +46,16 @@ typedef struct bay__limits {
     int64_t wasm_memory_pages; /* the module's linear memory, in 64 KiB pages */
 } bay__limits;
 
+/* A panel of the plugin's own user interface, shown by the web console (docs/manifest.md#ui). */
+typedef struct bay__panel_decl {
+    char *panel; /* its name: 1 to 64 of a-z, 0-9, "_" and "-", unique in the manifest */
+    char *title; /* shown above it (translations may give others) */
+    char *entry; /* its HTML page: a file inside the plugin folder; the panel's files are those of its folder */
+} bay__panel_decl;
+
+/* The most panels a manifest may declare. */
+#define BAY_PANELS_MAX 16
+
 typedef struct bay__manifest {
     char *id;   /* plugin id: folder path relative to the plugins dir ("example/hello") */
     char *dir;  /* absolute plugin folder */
@@ -67,6 +77,10 @@ typedef struct bay__manifest {
     char **permissions;         size_t npermissions; /* NULL-terminated; NULL when absent */
     json_t *config;             /* object of configuration defaults (never NULL; owned) */
     json_t *settings;           /* object of setting declarations, checked (setting.h; never NULL; owned) */
+    bay__panel_decl *panels;    size_t npanels;      /* "ui" */
+    json_t *translations;       /* object of locale -> texts in that locale, checked (never NULL; owned) */
+    char *messages;             /* folder inside dir of LOCALE.json message catalogues; NULL when absent */
+    char *locale;               /* the locale the manifest's own texts are in ("en" when absent) */
     json_t *doc;                /* the whole document as read and validated, for the worker (owned) */
 } bay__manifest;
 
@@ -81,7 +95,9 @@ typedef struct bay__manifest {
  * `plugins/x/plugin.json: field "version": expected a semver string like "1.2.0", got "1.x"`,
  * and with id as its plugin (once id is known to be a plugin id).
  * A code file (entry, or library given as a path) that a symbolic link leads
- * outside the plugin folder is refused too (BAY_EMANIFEST), naming where it leads. */
+ * outside the plugin folder is refused too (BAY_EMANIFEST), naming where it leads,
+ * and so is a panel's entry or the "messages" folder that is missing, is not
+ * a regular file (a folder), or leads outside the plugin folder. */
 int bay__manifest_load(const char *plugins_dir, const char *id, bay__manifest **out, bay_error *err);
 
 /* bay__manifest_parse validates JSON text as a manifest; path is used in error
@@ -96,7 +112,8 @@ int bay__manifest_parse(const char *text, const char *path, const char *dir, con
  * dir as the plugin folder and the "id" field, if any, as its id (a folder
  * outside the plugins folder: a package's). where ("DIR", "package FILE")
  * begins each message. BAY_EMANIFEST also when there is no plugin.json or it
- * is no regular file; BAY_EIO when it cannot be read. */
+ * is no regular file; BAY_EIO when it cannot be read. Panels' entries and the
+ * "messages" folder are checked as bay__manifest_load checks them. */
 int bay__manifest_read(const char *dir, const char *where, bay__manifest **m, bay_error *err);
 
 /* bay__manifest_free frees m. NULL is ignored. */

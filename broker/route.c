@@ -496,6 +496,33 @@ uint64_t route_hook(broker *b, plugin *p, const char *name, const msgpack_object
     return id;
 }
 
+int route_call_plugin(broker *b, conn *from, uint64_t origin_id, plugin *p, const char *name,
+                      const msgpack_object *args, int64_t timeout_ms, bay_error *err)
+{
+    if (p->life.state != PS_LOADED || p->worker == NULL)
+        return bay_error_set(err, BAY_ESTATE, p->id, "%s is %s, not loaded: load it first (`plugbay load %s`)", p->id,
+                             plugin_state_name(p->life.state), p->id);
+    bay__extpoint *e = bay__registry_route(b->reg, name, NULL);
+    bool provides = false;
+    for (size_t i = 0; e && e->kind == BAY_HANDLE && i < e->nproviders; i++)
+        provides = provides || e->providers[i]->owner == p;
+    if (!provides)
+        return bay_error_set(err, BAY_EPERM, p->id, "%s does not provide handle \"%s\"%s: a panel calls only its own "
+                             "plugin's handles", p->id, name, e && e->kind == BAY_EVENT ? " (it is an event)" : "");
+    if (from->calls_in_flight >= CONN_CALLS_MAX)
+        return bay_error_set(err, BAY_EBUSY, p->id, "%s has %d calls and events in flight, the most one connection "
+                             "may; wait for answers before sending more", from->name, CONN_CALLS_MAX);
+    call *k = to_plugin(b, p, name, args, timeout_ms);
+    if (k == NULL)
+        return bay_error_set(err, BAY_ENOMEM, p->id, "plugbayd is out of memory");
+    k->origin = from->session;
+    k->origin_id = origin_id;
+    k->caller = from->session;
+    from->calls_in_flight++;
+    send_next(b, k);
+    return 0;
+}
+
 /* provider_done accounts for the end of the current target's work, which
  * ended with code (0: answered). */
 static void provider_done(broker *b, call *k, int code)

@@ -13,6 +13,17 @@ uint64_t route_timer_tick(broker *b, plugin *p, plugin_timer *t);
  * (packed msgpack; NULL: none) within timeout_ms, as a timer tick is called:
  * no caller waits, a failure is logged. Returns the call's id, 0 when out of memory. */
 uint64_t route_hook(broker *b, plugin *p, const char *name, const msgpack_object *args, int64_t timeout_ms);
+/* route_call_plugin calls handle name of plugin p alone, with args (packed
+ * in a msgpack array; NULL: none) within timeout_ms (0: the default), for
+ * connection from, which gets the answer as that of its request origin_id:
+ * the call's RESULT or ERROR, as a CALL's (deadline, cancel, fair shares,
+ * the connection's cap of calls in flight). No other provider of name is
+ * ever chosen. Returns 0 once the call is on its way, else, with err: BAY_ESTATE
+ * when p is not loaded, BAY_EPERM when p does not provide name as a handle
+ * now (an event, another plugin's, or no extension point), BAY_EBUSY,
+ * BAY_ENOMEM. */
+int route_call_plugin(broker *b, conn *from, uint64_t origin_id, plugin *p, const char *name,
+                      const msgpack_object *args, int64_t timeout_ms, bay_error *err);
 void route_fail_provider(broker *b, uint64_t session, plugin *p, int code, const char *why);
 void route_fail_origin(broker *b, uint64_t session);
 /* route_host_gone fails the calls host c made and those it was serving (a host_gone_fn). */

@@ -11,7 +11,7 @@
 
 static const char *const types[] = {"string", "integer", "number", "boolean", NULL};
 static const char *const fields[] = {"type", "default", "description", "enum", "minimum", "maximum", "pattern", "secret",
-                                     NULL};
+                                     "label", NULL};
 
 bool bay__setting_key_valid(const char *key)
 {
@@ -152,8 +152,8 @@ bool bay__setting_declared(const char *key, const json_t *decl, char *why, size_
         while (fields[i] && strcmp(fields[i], json_object_iter_key(it)) != 0)
             i++;
         if (fields[i] == NULL)
-            return refuse(why, len, "unknown field \"%s\" (a setting has type, default, description, enum, "
-                                    "minimum, maximum, pattern and secret)", json_object_iter_key(it));
+            return refuse(why, len, "unknown field \"%s\" (a setting has type, default, description, label, "
+                                    "enum, minimum, maximum, pattern and secret)", json_object_iter_key(it));
     }
     const char *type = json_string_value(json_object_get(decl, "type"));
     size_t t = 0;
@@ -166,6 +166,9 @@ bool bay__setting_declared(const char *key, const json_t *decl, char *why, size_
                  *hi = json_object_get(decl, "maximum"), *pattern = json_object_get(decl, "pattern");
     if (!json_is_string(description) || json_string_length(description) == 0)
         return expected(why, len, "description", "a non-empty string saying what the setting does");
+    const json_t *label = json_object_get(decl, "label");
+    if (label && (!json_is_string(label) || json_string_length(label) == 0))
+        return expected(why, len, "label", "a non-empty string naming the setting in a form");
     if (secret && !json_is_boolean(secret))
         return expected(why, len, "secret", "true or false");
     bool numeric = strcmp(type, "integer") == 0 || strcmp(type, "number") == 0;

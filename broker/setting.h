@@ -10,7 +10,7 @@
  *   {"type": "string"|"integer"|"number"|"boolean", "default": V,
  *    "description": TEXT, "enum": [V...], "minimum": N, "maximum": N,
  *    "pattern": POSIX-ERE (strings; the whole value must match),
- *    "secret": true|false}
+ *    "secret": true|false, "label": TEXT (a form's name for it)}
  * (docs/manifest.md#settings). Keys are 1 to 64 of [a-z0-9_.-], starting
  * with a letter. Each call below that refuses writes to why (len bytes) what
  * was expected, in words that follow "expected" or stand alone. */

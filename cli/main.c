@@ -20,6 +20,7 @@
 #include "new.h"
 #include "publishing.h"
 #include "file.h"
+#include "locale_name.h"
 #include "manifest.h"
 #include "render.h"
 #include "send.h"
@@ -82,6 +83,10 @@ static const command commands[] = {
      "show a plugin's history over the last DURATION (30s, 10m, 2h, 1d; default 10m): calls, errors, p50/p99, CPU, "
      "memory, restarts and sandbox refusals per second (up to 1h) or per minute, at most 60 rows",
      .render = render_stats},
+    {"panels", BROKER_COMMAND, {NULL}, "",
+     "list the panels plugins add to the web console: plugin, panel, title (in your locale), address",
+     .render = render_panels},
+    {"panels", BROKER_COMMAND, {"ID"}, "", "list plugin ID's panels", .render = render_panels},
     {"metrics", BROKER_COMMAND, {NULL}, "",
      "show where plugbayd serves Prometheus metrics (--metrics) and the bearer token they need",
      .render = render_metrics},
@@ -494,9 +499,22 @@ static bool add_grants(bay_value *args, const request *r)
     return ok;
 }
 
+/* localized tells whether cmd answers texts in the user's locale, and writes it to locale (locale_name.h). */
+static bool localized(const command *cmd, char locale[BAY_LOCALE_MAX])
+{
+    static const char *const names[] = {"list", "info", "config", "status", "panels"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (strcmp(cmd->name, names[i]) == 0)
+            return bay__locale_from_env(getenv("LANGUAGE"), getenv("LC_ALL"), getenv("LC_MESSAGES"), getenv("LANG"),
+                                        locale);
+    return false;
+}
+
 static bay_value *command_args(const command *cmd, const request *r, int64_t uid, const char *key64)
 {
-    if (nargs(cmd) == 0 && !r->lines)
+    char locale[BAY_LOCALE_MAX];
+    bool local = localized(cmd, locale);
+    if (nargs(cmd) == 0 && !r->lines && !local)
         return NULL;
     bay_value *args = bay_map();
     bool host = strncmp(cmd->name, "host.", 5) == 0;
@@ -508,6 +526,8 @@ static bay_value *command_args(const command *cmd, const request *r, int64_t uid
     if (ok && r->role)
         ok = bay_map_set(args, "role", bay_str(r->role)) == 0 &&
              bay_map_set(args, key64 ? "key" : "uid", key64 ? bay_str(key64) : bay_int(uid)) == 0;
+    if (ok && local)
+        ok = bay_map_set(args, "locale", bay_str(locale)) == 0;
     if (ok)
         ok = add_grants(args, r);
     if (!ok) {

@@ -150,7 +150,7 @@ int print_json(const bay_value *v, bay_error *err)
 void render_list(const bay_value *reply)
 {
     static const column cols[] = {
-        {"ID", "id"},       {"VERSION", "version"},   {"LANG", "language"},
+        {"ID", "id"},       {"NAME", "name"},         {"VERSION", "version"},   {"LANG", "language"},
         {"STATE", "state"}, {"ORDER", "order"},       {"PROVIDES", "provides"},
         {"REASON", "reason"},
     };
@@ -178,6 +178,12 @@ void render_info(const bay_value *reply)
         }
         putchar('\n');
     }
+}
+
+void render_panels(const bay_value *reply)
+{
+    static const column cols[] = {{"PLUGIN", "plugin"}, {"PANEL", "panel"}, {"TITLE", "title"}, {"URL", "url"}};
+    print_table(reply, cols, sizeof cols / sizeof *cols);
 }
 
 void render_outdated(const bay_value *reply)

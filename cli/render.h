@@ -19,6 +19,9 @@ void render_list(const bay_value *reply);
 /* render_info prints the reply of "info": one "key: value" line per field. */
 void render_info(const bay_value *reply);
 
+/* render_panels prints the reply of "panels" as a table: plugin, panel, title, url ("-" without a console). */
+void render_panels(const bay_value *reply);
+
 /* render_outdated prints outdated's rows (id, installed, newest) as a table. */
 void render_outdated(const bay_value *reply);
 

@@ -92,3 +92,19 @@ int bay_command(bay_conn *c, const char *command, const bay_value *args, int tim
     free(buf);
     return rc;
 }
+
+int bay_panels(bay_conn *c, const char *locale, bay_value **out, bay_error *err)
+{
+    if (out)
+        *out = NULL;
+    if (out == NULL)
+        return bay_error_set(err, BAY_EINVAL, NULL, "bay_panels: needs somewhere to put the panels (out)");
+    bay_value *args = bay_map();
+    if (args == NULL)
+        return bay_error_set(err, BAY_ENOMEM, NULL, "bay_panels: out of memory");
+    if (locale)
+        bay_map_set(args, "locale", bay_str(locale));
+    int rc = bay_command(c, "panels", args, 0, out, err);
+    bay_value_free(args);
+    return rc;
+}

@@ -119,6 +119,16 @@ int bay_subscribe(bay_conn *c, bay_notice_fn fn, void *user, bay_error *err);
 int bay_command(bay_conn *c, const char *command, const bay_value *args, int timeout_ms,
                 bay_value **result, bay_error *err);
 
+/* bay_panels lists the panels of plugins' own user interfaces (a manifest's
+ * "ui", docs/manifest.md#ui) of every installed plugin, for a host to embed
+ * them in its own window. locale (NULL: none) chooses the titles' language
+ * ("fr_FR", "fr", falling back to each manifest's default). On success *out
+ * is a new array the caller frees, of maps {"plugin": ID, "panel": NAME,
+ * "title": TEXT, "url": "/p/CAP/FILE" on plugbayd's web console, or nil when
+ * it serves none}. Needs role observer; a panel's page talks to its plugin
+ * through the host as docs/host-api.md#panels says. */
+int bay_panels(bay_conn *c, const char *locale, bay_value **out, bay_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -53,33 +53,55 @@ static void copy_file(const char *from, const char *to)
     close(out);
 }
 
+/* copy_folder copies the files of folder src into dst (made), and its folders' as well, but a plugin.json at the top. */
+static void copy_folder(const char *src, const char *dst, bool top)
+{
+    DIR *d = opendir(src);
+    cr_assert_not_null(d, "%s: %s", src, strerror(errno));
+    mkdirs(dst);
+    char a[1024], b[1024];
+    for (struct dirent *e; (e = readdir(d));) {
+        if (e->d_name[0] == '.' || (top && strcmp(e->d_name, "plugin.json") == 0))
+            continue;
+        snprintf(a, sizeof a, "%s/%s", src, e->d_name);
+        snprintf(b, sizeof b, "%s/%s", dst, e->d_name);
+        struct stat st;
+        cr_assert_eq(stat(a, &st), 0, "%s: %s", a, strerror(errno));
+        if (S_ISDIR(st.st_mode))
+            copy_folder(a, b, false);
+        else
+            copy_file(a, b);
+    }
+    closedir(d);
+}
+
 /* copy_plugin copies the built plugin id into DIR/plugins/as, its plugin.json last. */
 static void copy_plugin(harness *h, const char *id, const char *as)
 {
     const char *roots[] = {BAY_TEST_PLUGIN_DIR, BAY_EXAMPLE_PLUGIN_DIR};
     for (size_t r = 0; r < 2; r++) {
-        char src[512], dst[512];
+        char src[512], dst[512], a[1024], b[1024];
+        struct stat st;
         snprintf(src, sizeof src, "%s/%s", roots[r], id);
-        DIR *d = opendir(src);
-        if (d == NULL)
+        if (stat(src, &st) != 0 || !S_ISDIR(st.st_mode))
             continue;
         snprintf(dst, sizeof dst, "%s/%s", h->plugins, as);
-        mkdirs(dst);
-        char a[1024], b[1024];
-        for (struct dirent *e; (e = readdir(d));) {
-            if (e->d_name[0] == '.' || strcmp(e->d_name, "plugin.json") == 0)
-                continue;
-            snprintf(a, sizeof a, "%s/%s", src, e->d_name);
-            snprintf(b, sizeof b, "%s/%s", dst, e->d_name);
-            copy_file(a, b);
-        }
-        closedir(d);
+        copy_folder(src, dst, true);
         snprintf(a, sizeof a, "%s/plugin.json", src); /* last: a plugbayd watching finds a whole plugin */
         snprintf(b, sizeof b, "%s/plugin.json", dst);
         copy_file(a, b);
         return;
     }
     cr_assert_fail("test plugin %s was not built (looked in %s and %s)", id, roots[0], roots[1]);
+}
+
+void h_listen_public(harness *h)
+{
+    char pub[320];
+    snprintf(pub, sizeof pub, "%s/plugbay", h->dir);
+    cr_assert_eq(chmod(h->dir, 0711), 0);
+    cr_assert_eq(mkdir(pub, 0755), 0);
+    snprintf(h->url, sizeof h->url, "ipc://%s/plugbayd.sock", pub);
 }
 
 void h_setup(harness *h, const char *const *ids)

@@ -38,6 +38,12 @@ void h_start(harness *h, const char *const *extra);
  * own way. */
 void h_start_loaded(harness *h, const char *const *extra, const char *const *ids);
 
+/* h_listen_public points h->url (after h_setup, before h_start) at
+ * DIR/plugbay/plugbayd.sock, a socket another local user can reach (DIR
+ * searchable, plugbay/ readable) — where a per-user plugbayd of
+ * XDG_RUNTIME_DIR=DIR would listen; start plugbayd with {"--listen", h->url}. */
+void h_listen_public(harness *h);
+
 /* h_stop stops the broker with SIGTERM and waits for it to exit cleanly. */
 void h_stop(harness *h);
 

@@ -17,7 +17,7 @@ static harness h;
 static char addr[32];   /* 127.0.0.1:PORT given to --console */
 static char origin[64]; /* http://127.0.0.1:PORT */
 
-static const char *const ids[] = {"example/hello", "example/lua-hello", NULL};
+static const char *const ids[] = {"example/hello", "example/lua-hello", "example/greeter-ui", NULL};
 
 #define OTHER_UID "65534" /* nobody: an observer */
 #define SETPRIV "/usr/bin/setpriv"
@@ -52,24 +52,26 @@ typedef struct exchange {
     size_t out_len, headers_len;
 } exchange;
 
+/* keep appends len bytes of data to buf (cap bytes, *used of them used), NUL-terminated, as far as they fit. */
+static size_t keep(char *buf, size_t cap, size_t *used, const char *data, size_t len)
+{
+    size_t room = cap - 1 - *used, n = len < room ? len : room;
+    memcpy(buf + *used, data, n);
+    *used += n;
+    buf[*used] = '\0';
+    return len;
+}
+
 static size_t keep_body(char *data, size_t size, size_t n, void *arg)
 {
     exchange *x = arg;
-    size_t len = size * n, room = sizeof x->out - 1 - x->out_len;
-    memcpy(x->out + x->out_len, data, len < room ? len : room);
-    x->out_len += len < room ? len : room;
-    x->out[x->out_len] = '\0';
-    return len;
+    return keep(x->out, sizeof x->out, &x->out_len, data, size * n);
 }
 
 static size_t keep_header(char *data, size_t size, size_t n, void *arg)
 {
     exchange *x = arg;
-    size_t len = size * n, room = sizeof x->headers - 1 - x->headers_len;
-    memcpy(x->headers + x->headers_len, data, len < room ? len : room);
-    x->headers_len += len < room ? len : room;
-    x->headers[x->headers_len] = '\0';
-    return len;
+    return keep(x->headers, sizeof x->headers, &x->headers_len, data, size * n);
 }
 
 /* http makes exchange x with the console and fills its status, body and headers. */
@@ -410,6 +412,56 @@ Test(console, what_stops_the_start_and_a_console_that_is_not_there)
     h_start(&h, (const char *const[]){"--listen", h.url, NULL});
     cr_expect_eq(h_plugbay(&h, (const char *const[]){"console", NULL}, out, sizeof out, err, sizeof err), 1);
     cr_expect(strstr(err, "plugbayd serves no web console: start it with --console 127.0.0.1:PORT"), "%s", err);
+}
+
+/* panel_path writes to path the path (/p/CAP/index.html) of example/greeter-ui's panel as the console lists it. */
+static void panel_path(const char *cookie, const char *csrf, char *path, size_t len)
+{
+    exchange x;
+    command(&x, cookie, csrf, "panels", "{\"id\": \"example/greeter-ui\", \"locale\": \"fr_FR\"}");
+    cr_assert_eq(x.status, 200, "%s", x.out);
+    cr_assert(strstr(x.out, "\"title\":\"Salueur\""), "%s", x.out);
+    const char *at = strstr(x.out, origin);
+    cr_assert(at, "no url on this console: %s", x.out);
+    at += strlen(origin);
+    snprintf(path, len, "%.*s", (int)strcspn(at, "\""), at);
+    cr_assert(strncmp(path, "/p/", 3) == 0 && strstr(path, "/index.html"), "%s", path);
+}
+
+Test(console, a_panel_is_served_sandboxed_under_its_capability_and_calls_its_own_plugin_only)
+{
+    char cookie[128], csrf[80], path[256], other[300];
+    session(cookie, sizeof cookie, csrf, sizeof csrf);
+    panel_path(cookie, csrf, path, sizeof path);
+    exchange x = {.path = path}; /* no cookie: a sandboxed frame sends none */
+    http(&x);
+    cr_expect_eq(x.status, 200, "%s", x.out);
+    cr_expect(strstr(x.headers, "Content-Security-Policy: sandbox allow-scripts allow-forms; default-src 'none'") &&
+              strstr(x.headers, "connect-src 'none'"), "%s", x.headers);
+    cr_expect(strstr(x.headers, "Content-Type: text/html"), "%s", x.headers);
+    /* Its folder's files, and nothing else: no way up, no hidden file, no link followed. */
+    char link[400];
+    snprintf(link, sizeof link, "%s/example/greeter-ui/ui/leak.json", h.plugins);
+    cr_assert_eq(symlink("../plugin.json", link), 0);
+    const char *tails[] = {"panel.js", "../plugin.json", "..%2Fplugin.json", ".hidden", "leak.json", "", "ui//x"};
+    const long want[] = {200, 404, 404, 404, 404, 404, 404};
+    for (size_t i = 0; i < sizeof tails / sizeof *tails; i++) {
+        snprintf(other, sizeof other, "%.*s%s", (int)(strrchr(path, '/') + 1 - path), path, tails[i]);
+        x = (exchange){.path = other};
+        http(&x);
+        cr_expect_eq(x.status, want[i], "GET %s: %ld", other, x.status);
+    }
+    /* The console relays a panel's call to its own plugin's handle, and refuses another's. */
+    command(&x, cookie, csrf, "panel.call",
+            "{\"id\": \"example/greeter-ui\", \"name\": \"greeter.greet\", \"args\": [\"panel\"]}");
+    cr_expect_eq(x.status, 200, "%s", x.out);
+    command(&x, cookie, csrf, "panel.call", "{\"id\": \"example/greeter-ui\", \"name\": \"greet\", \"args\": [\"x\"]}");
+    cr_expect_eq(x.status, 403, "%s", x.out);
+    cr_expect(strstr(x.out, "BAY_EPERM"), "%s", x.out);
+    /* The capability is the same each time it is listed. */
+    char again[256];
+    panel_path(cookie, csrf, again, sizeof again);
+    cr_expect_str_eq(again, path);
 }
 
 Test(console, over_https_with_its_certificate_on_any_address)

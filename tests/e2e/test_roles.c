@@ -26,13 +26,7 @@ static void start(void)
         cr_skip_test("acting as a second local user needs root and %s", SETPRIV);
     const char *ids[] = {"example/hello", "example/lua-hello", NULL};
     h_setup(&h, ids);
-    /* The public socket where another user can reach it: the harness's folder is searchable, plugbay/
-     * readable — where a per-user plugbayd of XDG_RUNTIME_DIR=DIR would listen. */
-    char pub[320];
-    snprintf(pub, sizeof pub, "%s/plugbay", h.dir);
-    cr_assert_eq(chmod(h.dir, 0711), 0);
-    cr_assert_eq(mkdir(pub, 0755), 0);
-    snprintf(h.url, sizeof h.url, "ipc://%s/plugbayd.sock", pub);
+    h_listen_public(&h); /* where another user can reach it */
     const char *extra[] = {"--listen", h.url, NULL};
     h_start_loaded(&h, extra, ids);
     admin = h_connect(&h, "admin-app");

@@ -850,3 +850,221 @@ Test(manifest, a_manifest_read_without_a_folder_takes_its_id_from_the_field)
     cr_assert_str_eq(m->id, "vendor/tool");
     bay__manifest_free(m);
 }
+
+/* ---- ui panels, translations, message catalogues ------------------------ */
+
+static const char *ui_manifest =
+    "{\"name\": \"Greeter\", \"version\": \"1.0.0\", \"language\": \"lua\", \"entry\": \"main.lua\",\n"
+    " \"brief\": \"Greets\", \"provides\": [{\"name\": \"greeter.greet\", \"kind\": \"handle\"}],\n"
+    " \"settings\": {\"greeting\": {\"type\": \"string\", \"default\": \"Hello\", \"description\": \"the word\",\n"
+    "                               \"label\": \"Greeting\"}},\n"
+    " \"ui\": [{\"panel\": \"main\", \"title\": \"Greeter\", \"entry\": \"ui/index.html\"},\n"
+    "        {\"panel\": \"more-2\", \"title\": \"More\", \"entry\": \"ui/more.html\"}],\n"
+    " \"translations\": {\"fr\": {\"name\": \"Salueur\", \"brief\": \"Salue\",\n"
+    "                            \"settings\": {\"greeting\": {\"label\": \"Salutation\"}},\n"
+    "                            \"ui\": {\"main\": {\"title\": \"Salueur\"}}},\n"
+    "                    \"pt_BR\": {\"name\": \"Saudador\"}},\n"
+    " \"messages\": \"locales\", \"locale\": \"de\"}";
+
+/* load_ui writes the files of ui_manifest's plugin x (but those skip names) and loads it. */
+static int load_ui(const char *skip, bay__manifest **m, bay_error *err)
+{
+    const char *files[] = {"x/main.lua", "x/ui/index.html", "x/ui/more.html", "x/locales/en.json"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++)
+        if (!skip || strcmp(skip, files[i]) != 0)
+            put(files[i], "{}");
+    put("x/plugin.json", ui_manifest);
+    int rc = bay__manifest_load(root, "x", m, err);
+    cr_assert_eq(rc == 0, *m != NULL, "a manifest comes back exactly on success");
+    return rc;
+}
+
+Test(manifest_ui, panels_translations_and_messages_are_read, .init = make_root, .fini = remove_root)
+{
+    bay__manifest *m = NULL;
+    bay_error err = {0};
+    cr_assert_eq(load_ui(NULL, &m, &err), 0, "%s", err.message);
+    cr_assert_eq(m->npanels, 2);
+    cr_expect_str_eq(m->panels[0].panel, "main");
+    cr_expect_str_eq(m->panels[0].title, "Greeter");
+    cr_expect_str_eq(m->panels[1].entry, "ui/more.html");
+    cr_expect_str_eq(m->messages, "locales");
+    cr_expect_str_eq(m->locale, "de");
+    cr_expect_str_eq(json_string_value(json_object_get(json_object_get(m->translations, "fr"), "name")), "Salueur");
+    bay__manifest_free(m);
+}
+
+Test(manifest_ui, a_manifest_without_them_has_none_and_locale_en)
+{
+    bay__manifest *m = NULL;
+    bay_error err = {0};
+    cr_assert_eq(bay__manifest_parse(base_manifest, PATH, "/p/x", "x", &m, &err), 0, "%s", err.message);
+    cr_expect_eq(m->npanels, 0);
+    cr_expect_null(m->messages);
+    cr_expect_str_eq(m->locale, "en");
+    cr_expect_eq(json_object_size(m->translations), 0);
+    bay__manifest_free(m);
+}
+
+Test(manifest_ui, refuses_bad_panels)
+{
+    expect_message(NULL, "ui", "[{\"panel\": \"Main\", \"title\": \"T\", \"entry\": \"ui/i.html\"}]",
+                   PATH ": field \"ui[0].panel\": expected a name of 1 to 64 of a-z, 0-9, \"_\" and \"-\", got \"Main\"");
+    expect_refused(NULL, "ui", "[{\"panel\": \"a/b\", \"title\": \"T\", \"entry\": \"i.html\"}]", "ui[0].panel");
+    expect_refused(NULL, "ui", "[{\"panel\": \"\", \"title\": \"T\", \"entry\": \"i.html\"}]", "ui[0].panel");
+    expect_refused(NULL, "ui",
+                   "[{\"panel\": \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\", \"title\": \"T\", "
+                   "\"entry\": \"i.html\"}]",
+                   "ui[0].panel");
+    expect_refused(NULL, "ui", "[{\"panel\": \"m\", \"entry\": \"i.html\"}]", "field \"ui[0].title\"");
+    expect_refused(NULL, "ui", "[{\"panel\": \"m\", \"title\": \"T\"}]", "field \"ui[0].entry\"");
+    expect_message(NULL, "ui", "[{\"panel\": \"m\", \"title\": \"T\", \"entry\": \"../x.html\"}]",
+                   PATH ": field \"ui[0].entry\": expected a file inside the plugin folder like \"ui/index.html\", got "
+                        "\"../x.html\"");
+    expect_refused(NULL, "ui", "[{\"panel\": \"m\", \"title\": \"T\", \"entry\": \"/etc/passwd\"}]", "ui[0].entry");
+    expect_refused(NULL, "ui", "[{\"panel\": \"m\", \"title\": \"T\", \"entry\": \"ui/../../x\"}]", "ui[0].entry");
+    expect_refused(NULL, "ui", "[{\"panel\": \"m\", \"title\": \"T\", \"entry\": \"i.html\", \"src\": 1}]",
+                   "field \"ui[0].src\" is not a panel field");
+    expect_message(NULL, "ui",
+                   "[{\"panel\": \"m\", \"title\": \"T\", \"entry\": \"a.html\"}, {\"panel\": \"m\", \"title\": \"U\", "
+                   "\"entry\": \"b.html\"}]",
+                   PATH ": field \"ui[1].panel\": expected a name no other item of the list has, got \"m\" (ui[0] "
+                        "already has it)");
+    expect_refused(NULL, "ui", "{\"panel\": \"m\"}", "field \"ui\"");
+    expect_accepted(NULL, "ui", "[{\"panel\": \"main_2-x\", \"title\": \"T\", \"entry\": \"ui/index.html\"}]");
+}
+
+Test(manifest_ui, refuses_more_than_16_panels)
+{
+    char list[4096] = "[";
+    for (int i = 0; i < 17; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s{\"panel\": \"p%d\", \"title\": \"T\", "
+                 "\"entry\": \"p%d.html\"}", i ? ", " : "", i, i);
+    strcat(list, "]");
+    expect_refused(NULL, "ui", list, "expected an array of at most 16 panels");
+}
+
+Test(manifest_ui, refuses_a_bad_locale_or_messages_folder)
+{
+    expect_message(NULL, "locale", "\"french\"",
+                   PATH ": field \"locale\": expected a locale like \"en\" or \"pt_BR\", got \"french\"");
+    expect_refused(NULL, "locale", "\"fr-FR\"", "field \"locale\"");
+    expect_refused(NULL, "messages", "\"../locales\"", "field \"messages\"");
+    expect_refused(NULL, "messages", "\"/usr/share/locale\"", "field \"messages\"");
+    expect_refused(NULL, "messages", "[]", "field \"messages\"");
+}
+
+/* parse_ui_edit parses ui_manifest with translations.fr set to value. */
+static int parse_ui_edit(const char *value, bay_error *err)
+{
+    json_t *doc = json_loads(ui_manifest, 0, NULL);
+    cr_assert_not_null(doc);
+    json_object_set_new(json_object_get(doc, "translations"), "fr", json_loads(value, JSON_DECODE_ANY, NULL));
+    char *text = json_dumps(doc, 0);
+    int rc = parse_text(text, err);
+    free(text);
+    json_decref(doc);
+    return rc;
+}
+
+Test(manifest_ui, refuses_translations_of_what_is_not_declared)
+{
+    struct { const char *fr, *want; } cases[] = {
+        {"{\"settings\": {\"colour\": {\"label\": \"Couleur\"}}}",
+         "field \"translations.fr.settings.colour\": the manifest declares no setting \"colour\" to translate"},
+        {"{\"ui\": {\"side\": {\"title\": \"Côté\"}}}",
+         "field \"translations.fr.ui.side\": the manifest declares no panel \"side\" to translate"},
+        {"{\"settings\": {\"greeting\": {\"lable\": \"x\"}}}",
+         "field \"translations.fr.settings.greeting.lable\" is not a setting field (did you mean \"label\"?)"},
+        {"{\"ui\": {\"main\": {\"title\": \"\"}}}", "field \"translations.fr.ui.main.title\": expected a non-empty"},
+        {"{\"ui\": {\"main\": \"Salueur\"}}", "field \"translations.fr.ui.main\": expected an object"},
+        {"{\"name\": \"\"}", "field \"translations.fr.name\": expected a non-empty string"},
+        {"{\"brief\": 3}", "field \"translations.fr.brief\": expected a string"},
+        {"{\"nom\": \"Salueur\"}", "field \"translations.fr.nom\" is not a translation field"},
+        {"\"Salueur\"", "field \"translations.fr\": expected an object like"},
+        {"{\"settings\": []}", "field \"translations.fr.settings\": expected an object"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        bay_error err = {0};
+        cr_expect_eq(parse_ui_edit(cases[i].fr, &err), BAY_EMANIFEST, "%s accepted", cases[i].fr);
+        cr_expect(strstr(err.message, cases[i].want) != NULL, "%s: %s", cases[i].fr, err.message);
+    }
+}
+
+Test(manifest_ui, refuses_translations_under_a_key_that_is_no_locale)
+{
+    const char *keys[] = {"french", "fr-FR", "FR", "fr_fr", "../fr", ""};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        char value[128];
+        snprintf(value, sizeof value, "{\"%s\": {\"name\": \"x\"}}", keys[i]);
+        expect_refused(NULL, "translations", value, "field \"translations\": expected locales like \"fr\"");
+    }
+    expect_refused(NULL, "translations", "[]", "field \"translations\"");
+}
+
+Test(manifest_ui, load_refuses_a_missing_entry_or_messages_folder, .init = make_root, .fini = remove_root)
+{
+    bay__manifest *m = NULL;
+    bay_error err = {0};
+    char want[PATH_MAX + 256];
+    cr_expect_eq(load_ui("x/ui/more.html", &m, &err), BAY_EMANIFEST);
+    snprintf(want, sizeof want, "%s/x/plugin.json: field \"ui[1].entry\": ui/more.html: no such file in the plugin folder",
+             root);
+    cr_expect_str_eq(err.message, want);
+    cr_expect_str_eq(err.plugin, "x");
+    remove_root();
+    make_root();
+    cr_expect_eq(load_ui("x/locales/en.json", &m, &err), BAY_EMANIFEST);
+    cr_expect(strstr(err.message, "field \"messages\": locales: no such file") != NULL, "%s", err.message);
+}
+
+Test(manifest_ui, load_refuses_an_entry_that_is_a_folder_or_messages_that_is_a_file, .init = make_root,
+     .fini = remove_root)
+{
+    bay__manifest *m = NULL;
+    bay_error err = {0};
+    put("x/ui/more.html/index.html", "");
+    cr_expect_eq(load_ui("x/ui/more.html", &m, &err), BAY_EMANIFEST);
+    cr_expect(strstr(err.message, "field \"ui[1].entry\": ui/more.html is not a regular file") != NULL, "%s",
+              err.message);
+    remove_root();
+    make_root();
+    put("x/locales", "");
+    cr_expect_eq(load_ui("x/locales/en.json", &m, &err), BAY_EMANIFEST);
+    cr_expect(strstr(err.message, "field \"messages\": locales is not a folder") != NULL, "%s", err.message);
+}
+
+Test(manifest_ui, load_refuses_panel_files_or_messages_a_link_leads_outside, .init = make_root, .fini = remove_root)
+{
+    bay__manifest *m = NULL;
+    bay_error err = {0};
+    put("outside/more.html", "");
+    put("x/ui/index.html", "");
+    link_at("../../outside/more.html", "x/ui/more.html");
+    cr_expect_eq(load_ui("x/ui/more.html", &m, &err), BAY_EMANIFEST);
+    cr_expect(strstr(err.message, "field \"ui[1].entry\": ui/more.html leads through a symbolic link to") != NULL, "%s",
+              err.message);
+    cr_expect(strstr(err.message, "outside the plugin folder") != NULL, "%s", err.message);
+    remove_root();
+    make_root();
+    put("outside/locales/en.json", "{}");
+    put("x/main.lua", "");
+    link_at("../outside/locales", "x/locales");
+    cr_expect_eq(load_ui("x/locales/en.json", &m, &err), BAY_EMANIFEST);
+    cr_expect(strstr(err.message, "field \"messages\": locales leads through a symbolic link") != NULL, "%s",
+              err.message);
+}
+
+Test(manifest_ui, read_checks_panel_files_too, .init = make_root, .fini = remove_root)
+{
+    bay__manifest *m = NULL;
+    bay_error err = {0};
+    char dir[PATH_MAX];
+    put("x/main.lua", "");
+    put("x/plugin.json", ui_manifest);
+    snprintf(dir, sizeof dir, "%s/x", root);
+    cr_expect_eq(bay__manifest_read(dir, "package p.tar.gz", &m, &err), BAY_EMANIFEST);
+    cr_expect_null(m);
+    cr_expect(strstr(err.message, "package p.tar.gz: plugin.json: field \"ui[0].entry\": ui/index.html: no such file")
+                  != NULL, "%s", err.message);
+}

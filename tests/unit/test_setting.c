@@ -55,6 +55,10 @@ Test(setting, bad_declarations_say_which_field_and_what_it_needs)
          "field \"secret\": expected true or false"},
         {"{\"type\": \"boolean\", \"default\": true, \"hidden\": true, \"description\": \"d\"}",
          "unknown field \"hidden\""},
+        {"{\"type\": \"boolean\", \"default\": true, \"label\": \"\", \"description\": \"d\"}",
+         "field \"label\": expected a non-empty string naming the setting in a form"},
+        {"{\"type\": \"boolean\", \"default\": true, \"label\": 1, \"description\": \"d\"}",
+         "field \"label\": expected a non-empty string"},
     };
     char why[400];
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -63,7 +67,8 @@ Test(setting, bad_declarations_say_which_field_and_what_it_needs)
         cr_expect(strstr(why, bad[i].says), "%s: %s", bad[i].json, why);
         json_decref(d);
     }
-    json_t *d = decl("{\"type\": \"boolean\", \"default\": true, \"description\": \"d\"}");
+    json_t *d = decl("{\"type\": \"boolean\", \"default\": true, \"label\": \"Loud\", \"description\": \"d\"}");
+    cr_expect(bay__setting_declared("k", d, why, sizeof why), "a label is taken: %s", why);
     cr_assert_not(bay__setting_declared("Bad key", d, why, sizeof why));
     cr_assert(strstr(why, "expected a name of 1 to 64"), "%s", why);
     json_decref(d);
