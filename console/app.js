@@ -2,7 +2,7 @@
 // #/install, #/registry), status polled every 2 s and refreshed on the broker's notices, errors in the banner.
 
 import * as api from './api.js';
-import { h, clear, setText } from './dom.js';
+import { clear, setText } from './dom.js';
 import { t, loadStrings, chosen } from './i18n.js';
 import { mountList } from './list.js';
 import { mountDetail } from './detail.js';
@@ -101,6 +101,8 @@ const ctx = {
   locale: chosen.locale,
   isAdmin: false,
   infos: new Map(),
+  failures: new Map(), /* plugin id -> the reason of its last failure seen in a notice since the console opened */
+  lastFailure: (p) => p.last_failure || p.reason || ctx.failures.get(p.id) || '',
   showError,
   notify,
   refresh,
@@ -170,6 +172,7 @@ function live() {
   api.events({
     notice(n) {
       if (n.plugin) ctx.infos.delete(n.plugin);
+      if (n.what === 'plugin-state' && n.state === 'failed' && n.message) ctx.failures.set(n.plugin, n.message);
       if (current && current.notice) current.notice(n);
       clearTimeout(noticeTimer);
       noticeTimer = setTimeout(refresh, 150);

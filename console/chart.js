@@ -11,6 +11,18 @@ function clock(t) {
   return new Date(t * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
 }
 
+// runs splits values into the runs of numbers between gaps (null: no sample then), each [[index, value], ...].
+function runs(values) {
+  const out = [];
+  let run = [];
+  values.forEach((v, i) => {
+    if (typeof v === 'number') run.push([i, v]);
+    else if (run.length) out.push(run), (run = []);
+  });
+  if (run.length) out.push(run);
+  return out;
+}
+
 // lineChart returns a figure charting series ([{label, cls, values}]) over times (unix seconds):
 // title names it, format(v) writes a value, testid names it for tests.
 export function lineChart({ title, series, times, format, testid, empty }) {
@@ -18,7 +30,8 @@ export function lineChart({ title, series, times, format, testid, empty }) {
   const top = Math.max(1, ...all);
   const x = (i) => PAD.left + (times.length > 1 ? (i * (W - PAD.left - PAD.right)) / (times.length - 1) : 0);
   const y = (v) => H - PAD.bottom - (v / top) * (H - PAD.top - PAD.bottom);
-  const last = series.map((s) => `${s.label} ${format(s.values.at(-1) ?? 0)}`).join(', ');
+  const latest = (s) => s.values.findLast((v) => typeof v === 'number') ?? 0;
+  const last = series.map((s) => `${s.label} ${format(latest(s))}`).join(', ');
   const svg = h('svg:svg', {
     viewBox: `0 0 ${W} ${H}`,
     role: 'img',
@@ -39,14 +52,13 @@ export function lineChart({ title, series, times, format, testid, empty }) {
   } else {
     svg.append(h('svg:text', { x: W / 2, y: H / 2, class: 'chart-label chart-label-middle', text: empty }));
   }
-  for (const s of series) {
-    const points = s.values.map((v, i) => `${x(i).toFixed(1)},${y(typeof v === 'number' ? v : 0).toFixed(1)}`).join(' ');
-    if (points) svg.append(h('svg:polyline', { points, class: `chart-line ${s.cls}` }));
-  }
+  for (const s of series)
+    for (const run of runs(s.values))
+      svg.append(h('svg:polyline', { points: run.map(([i, v]) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(' '), class: `chart-line ${s.cls}` }));
   const legend = h(
     'ul',
     { class: 'chart-legend' },
-    series.map((s) => h('li', {}, h('span', { class: `chart-key ${s.cls}`, 'aria-hidden': 'true' }), `${s.label}: ${format(s.values.at(-1) ?? 0)}`)),
+    series.map((s) => h('li', {}, h('span', { class: `chart-key ${s.cls}`, 'aria-hidden': 'true' }), `${s.label}: ${format(latest(s))}`)),
   );
   return h('figure', { class: 'chart', 'data-testid': testid }, h('figcaption', { text: title }), svg, legend);
 }

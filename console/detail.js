@@ -21,7 +21,17 @@ function section(title, ...body) {
   return h('section', { class: 'card' }, h('h3', { text: title }), body);
 }
 
-const ms = (v) => (typeof v === 'number' ? `${number(v / 1000, { maximumFractionDigits: 2 })} ms` : '—');
+// site returns a link to url when it is an http(s) address (a manifest's "site"), else url as text.
+function site(url) {
+  if (typeof url !== 'string' || !/^https?:\/\//i.test(url)) return url;
+  return h('a', { href: url, rel: 'noopener noreferrer external', target: '_blank', text: url });
+}
+
+// ms writes a time in µs: "850 µs" under a millisecond, else "12.5 ms".
+const ms = (v) => {
+  if (typeof v !== 'number') return '—';
+  return v < 1000 ? `${number(v, { maximumFractionDigits: 0 })} µs` : `${number(v / 1000, { maximumFractionDigits: 2 })} ms`;
+};
 const kib = (v) => (typeof v === 'number' ? `${number(v / 1024, { maximumFractionDigits: 1 })} MiB` : '—');
 
 export function mountDetail(ctx, view, id) {
@@ -47,7 +57,7 @@ export function mountDetail(ctx, view, id) {
     title,
     brief,
     description,
-    h('div', { class: 'detail-grid' }, section(t('facts_title'), facts), section(t('actions_title'), actions), section(t('permissions_title'), perms)),
+    h('div', { class: 'detail-grid' }, section(t('facts_title'), facts), h('div', {}, section(t('actions_title'), actions), section(t('permissions_title'), perms))),
     section(t('settings_title'), settingsBox),
     section(t('stats_title'), charts),
     section(t('logs_title'), logs),
@@ -59,6 +69,7 @@ export function mountDetail(ctx, view, id) {
     ['language', (p) => p.language],
     ['publisher', () => publisher(info)],
     ['license', () => info && info.license],
+    ['site', () => info && site(info.site)],
     ['restarts', (p) => p.restarts, 'detail-restarts'],
     ['errors', (p) => p.errors, 'detail-errors'],
     ['calls', (p) => p.calls],
@@ -69,7 +80,7 @@ export function mountDetail(ctx, view, id) {
     ['order', (p) => (p.order_by ? `${p.order} (${p.order_by})` : p.order)],
     ['dependencies', () => info && Object.entries(info.dependencies || {}).map(([k, v]) => `${k} ${v}`).join(', ')],
     ['used_by', () => info && info.used_by],
-    ['reason', (p) => p.reason, 'detail-reason'],
+    ['reason', (p) => ctx.lastFailure(p), 'detail-reason'],
   ];
   for (const [key, , testid] of FACTS) {
     factCells[key] = h('dd', { 'data-testid': testid });
@@ -84,7 +95,9 @@ export function mountDetail(ctx, view, id) {
     setText(description, info && info.description !== info.brief ? info.description : '');
     for (const [key, get] of FACTS) {
       const v = get(p);
-      setText(factCells[key], v === null || v === undefined || v === '' ? '—' : v);
+      if (v instanceof Node) {
+        if (!v.isEqualNode(factCells[key].firstChild)) factCells[key].replaceChildren(v);
+      } else setText(factCells[key], v === null || v === undefined || v === '' ? '—' : v);
     }
     showActions(p.state);
   }

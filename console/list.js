@@ -88,7 +88,7 @@ export function mountList(ctx, view) {
       setText(r.cells.publisher, publisher(info));
       setText(r.cells.restarts, p.restarts ?? 0);
       setText(r.cells.errors, p.errors ?? 0);
-      setText(r.cells.reason, p.reason || '');
+      setText(r.cells.reason, ctx.lastFailure(p));
     });
     for (const [id, r] of rows)
       if (!seen.has(id)) {

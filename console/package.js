@@ -2,7 +2,7 @@
 // (docs/packages.md: a tar archive compressed with gzip, plugin.json at its top), and its parts for package.put.
 
 // The most bytes one package.put part carries (the broker's BAY_PKG_PART).
-export const PART = 1 << 20;
+const PART = 1 << 20;
 
 // sha256 returns the SHA-256 of bytes (an ArrayBuffer) in lowercase hex.
 export async function sha256(bytes) {
