@@ -230,9 +230,11 @@ test('panel files are served under their capability with the strict CSP, and not
   assert.equal(r.status, 200, r.text);
   const panel = r.json.result.find((p) => p.plugin === 'test/panel');
   assert.ok(panel && panel.url, `test/panel's panel: ${r.text}`);
-  const m = panel.url.match(/^\/p\/([^/]+)\/index\.html$/);
+  const url = new URL(panel.url, broker.origin);
+  assert.equal(url.origin, broker.origin, `the console serves the panel: ${panel.url}`);
+  const m = url.pathname.match(/^\/p\/([^/]+)\/index\.html$/);
   assert.ok(m, `the url is /p/CAP/index.html: ${panel.url}`);
-  const page = await broker.request('GET', panel.url); // no cookie: a sandboxed iframe sends none
+  const page = await broker.request('GET', url.pathname); // no cookie: a sandboxed iframe sends none
   assert.equal(page.status, 200);
   assert.equal(page.headers['content-security-policy'], CSP);
   assert.equal(page.headers['x-content-type-options'], 'nosniff');
@@ -241,6 +243,8 @@ test('panel files are served under their capability with the strict CSP, and not
   const js = await broker.request('GET', `/p/${m[1]}/panel.js`);
   assert.equal(js.status, 200);
   assert.match(js.headers['content-type'], /javascript/);
+  // The panel's page is an opaque origin: its own files are cross-origin requests, which CORP same-origin blocks.
+  assert.notEqual(js.headers['cross-origin-resource-policy'], 'same-origin', 'the panel may load its script');
   for (const p of [`/p/${m[1]}/../main.lua`, `/p/${m[1]}/%2e%2e/main.lua`, `/p/${m[1]}/../plugin.json`,
     `/p/${m[1]}x/index.html`, '/p/not-a-capability/index.html', `/p/${m[1]}/missing.html`]) {
     const other = await broker.request('GET', p);
