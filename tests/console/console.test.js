@@ -77,8 +77,18 @@ async function login(url) {
   return { context, page };
 }
 
-// shot saves a screenshot of page as NAME.png and says where.
-async function shot(t, page, name) {
+// painted resolves once frame (a page or a panel's frame) drew two frames: what it shows is on screen.
+function painted(frame) {
+  return frame.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+}
+
+// shot saves a screenshot of page as NAME.png and says where. A panel's frame, when given, is scrolled into view and
+// painted first: Chromium draws a cross-origin frame (a sandboxed panel) only once it has been on screen.
+async function shot(t, page, name, panel = null) {
+  if (panel) {
+    await (await panel.frameElement()).scrollIntoViewIfNeeded();
+    await painted(panel);
+  }
   const file = path.join(SHOTS, `${name}.png`);
   await page.screenshot({ path: file, fullPage: true });
   t.diagnostic(`screenshot: ${file}`);
@@ -322,7 +332,7 @@ test('a plugin\'s panel calls its own plugin and shows the answer', async (t) =>
     const frame = await panel(page, 'panel-test/panel-main');
     await waitFor('the panel to show panel.echo\'s answer',
       async () => (await frame.locator('#answer').textContent()) === 'echo: from the panel');
-    await shot(t, page, 'panel');
+    await shot(t, page, 'panel', frame);
   });
 });
 
@@ -335,7 +345,7 @@ test('the example panel greets the name typed in it, through its own plugin', as
     await frame.locator('#greet').click();
     await waitFor('the panel to show the greeting',
       async () => (await frame.locator('#answer').textContent()) === 'Hello, Ada!');
-    await shot(t, page, 'greeter-panel');
+    await shot(t, page, 'greeter-panel', frame);
   });
   assert.equal((await broker.plugin('example/greeter-ui')).calls, 1);
 });
@@ -350,7 +360,7 @@ test('a hostile panel reaches neither another plugin nor the console\'s API, doc
     for (const id of ['other', 'other-named', 'api', 'session', 'parent', 'cookie'])
       await waitFor(`the hostile panel's ${id} to end`, async () =>
         (got[id] = await frame.locator(`#${id}`).textContent()) !== 'trying', WAIT_MS, () => got[id]);
-    await shot(t, page, 'hostile-panel');
+    await shot(t, page, 'hostile-panel', frame);
     assert.match(got.other, /^refused: (BAY_)?EPERM: /, 'another plugin\'s handle');
     assert.match(got['other-named'], /^refused: (BAY_)?EPERM: /, 'another plugin\'s handle, naming it');
     assert.match(got.api, /^refused: TypeError/, 'the console\'s API');
