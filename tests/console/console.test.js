@@ -84,10 +84,10 @@ function painted(frame) {
 
 // shot saves a screenshot of page as NAME.png and says where. A panel's frame, when given, is scrolled into view and
 // painted first: Chromium draws a cross-origin frame (a sandboxed panel) only once it has been on screen.
-async function shot(t, page, name, panel = null) {
-  if (panel) {
-    await (await panel.frameElement()).scrollIntoViewIfNeeded();
-    await painted(panel);
+async function shot(t, page, name, frame = null) {
+  if (frame) {
+    await (await frame.frameElement()).scrollIntoViewIfNeeded();
+    await painted(frame);
   }
   const file = path.join(SHOTS, `${name}.png`);
   await page.screenshot({ path: file, fullPage: true });
