@@ -3,8 +3,10 @@
  * Every figure is printed beside a baseline measured in the same run, because
  * absolute times drift between runs on these machines. Results also go to
  * bench/results.json (or the path in $BAY_BENCH_JSON) so runs can be compared.
- * Usage: plugbay-bench [--soak CALLS] [BIN-DIR PLUGIN-DIR]; --soak 0 skips the
- * soak (1,000,000 calls on each path by default). */
+ * Usage: plugbay-bench [--soak CALLS] [BIN-DIR PLUGIN-DIR [TEST-PLUGIN-DIR]]; --soak 0 skips the
+ * soak (1,000,000 calls on each path by default).
+ * plugbay-bench --compare OLD.json NEW.json [--fail-over PCT] prints the change of every figure
+ * (bench/compare.h) and runs nothing. */
 #include <fcntl.h>
 #include <jansson.h>
 #include <libgen.h>
@@ -30,13 +32,19 @@
 #include <plugbay/plugbay.h>
 
 #include "clock.h"
+#include "compare.h"
 #include "proc.h"
 
 #define WARMUP 300
 #define SAMPLES 5000
+#define FEW_SAMPLES 1000 /* calls per latency of the event and plugin-to-plugin figures (each takes 0.5-2 ms) */
 #define LOADS 9
 #define CLONES 4         /* copies of each plugin loaded to measure what one more plugin costs */
-#define THREADS 4        /* host threads of the multi-threaded throughput figure */
+#define THREADS 4        /* host threads flooding plugbayd in the fair-shares figure */
+#define RATE_THREADS 8   /* host threads of the multi-threaded throughput figure (its name says 8) */
+_Static_assert(RATE_THREADS == 8, "the figures calls_per_s_*_8 are named after 8 host threads");
+#define IN_FLIGHT 64     /* calls one host thread keeps in flight in the pipelined throughput figure */
+#define PROVIDERS (CLONES + 1) /* providers of the event figure: the C plugin and its copies */
 #define RATE_MS 1000     /* how long each throughput figure runs */
 #define SOAK_FIRST 10000 /* the soak compares memory after this many calls with its end */
 
@@ -51,6 +59,7 @@ static const struct target {
     {"python", "example/py-hello", "py.greet", "[\"bench\"]"},
 };
 #define NTARGETS (sizeof targets / sizeof targets[0])
+#define CALLER_ID "test/caller" /* a test plugin calling another plugin's handle, for the plugin-to-plugin figure */
 
 extern char **environ;
 
@@ -338,7 +347,7 @@ static void *rate_loop(void *arg)
 static double calls_per_s(const bench_call *b, int threads)
 {
     atomic_bool stop = false;
-    rater r[THREADS];
+    rater r[RATE_THREADS];
     for (int i = 0; i < threads; i++) {
         r[i] = (rater){.call = *b, .stop = &stop};
         pthread_create(&r[i].thread, NULL, rate_loop, &r[i]);
@@ -359,12 +368,65 @@ static json_t *stats_json(stats s)
     return json_pack("{s:f, s:f}", "p50_us", s.p50, "p99_us", s.p99);
 }
 
-static void row(const char *what, double value, const char *unit, double base)
+/* Every figure printed, as results.json's "figures": {SECTION: {KEY: {"value", "unit", "baseline", "vs", "ratio"}}},
+ * each beside the baseline of the same run it is judged by. Owned by main. */
+static json_t *figures;
+
+/* pipeline_pending waits for pending call p and frees it, failing the bench if the call failed. */
+static void pipeline_pending(bay_pending *p)
 {
-    if (base > 0)
+    bay_value *res = NULL;
+    bay_error err;
+    if (bay_pending_wait(p, -1, &res, &err) != 0) {
+        fprintf(stderr, "bench: pipelined call: %s\n", err.message);
+        exit(1);
+    }
+    bay_value_free(res);
+    bay_pending_free(p);
+}
+
+/* pipelined_per_s makes calls of b from one host thread with IN_FLIGHT of them started and not yet
+ * waited for, for RATE_MS, and returns the calls per second. */
+static double pipelined_per_s(const bench_call *b)
+{
+    bay_pending *slot[IN_FLIGHT];
+    bay_error err;
+    long calls = 0;
+    double t0 = now_us(), end = t0 + RATE_MS * 1000;
+    for (int i = 0; now_us() < end || i % IN_FLIGHT; i++, calls++) {
+        if (i >= IN_FLIGHT)
+            pipeline_pending(slot[i % IN_FLIGHT]);
+        if (bay_call_async(b->c, b->ext, b->args, NULL, &slot[i % IN_FLIGHT], &err) != 0) {
+            fprintf(stderr, "bench: %s: %s\n", b->ext, err.message);
+            exit(1);
+        }
+    }
+    for (int i = 0; i < IN_FLIGHT; i++)
+        pipeline_pending(slot[i]);
+    return (double)calls / ((now_us() - t0) / 1e6);
+}
+
+/* row prints a figure beside its baseline base (none when base <= 0), named vs, and records it in
+ * figures under section and key (a NULL section prints it only: the baselines are recorded apart). */
+static void row(const char *section, const char *key, const char *what, double value, const char *unit, double base,
+                const char *vs)
+{
+    json_t *fig = json_pack("{s:f, s:s}", "value", value, "unit", unit);
+    if (base > 0) {
         printf("  %-54s %11.1f %-5s %9.3fx\n", what, value, unit, value / base);
-    else
+        json_object_set_new(fig, "baseline", json_real(base));
+        json_object_set_new(fig, "vs", json_string(vs));
+        json_object_set_new(fig, "ratio", json_real(value / base));
+    } else {
         printf("  %-54s %11.1f %-5s\n", what, value, unit);
+    }
+    if (section == NULL) {
+        json_decref(fig);
+        return;
+    }
+    if (json_object_get(figures, section) == NULL)
+        json_object_set_new(figures, section, json_object());
+    json_object_set_new(json_object_get(figures, section), key, fig);
 }
 
 /* The baselines every figure is compared with. */
@@ -407,8 +469,8 @@ static json_t *bench_target(bay_conn *fast, bay_conn *nng, pid_t broker, const s
     bay_value_from_json(t->args_json, &f.args, NULL, 0);
     n.args = f.args;
     stats lat_fast = time_loop(call_one, &f, WARMUP, SAMPLES), lat_nng = time_loop(call_one, &n, WARMUP, SAMPLES);
-    double rate_fast1 = calls_per_s(&f, 1), rate_fastn = calls_per_s(&f, THREADS);
-    double rate_nng1 = calls_per_s(&n, 1), rate_nngn = calls_per_s(&n, THREADS);
+    double rate_fast1 = calls_per_s(&f, 1), rate_fastn = calls_per_s(&f, RATE_THREADS);
+    double rate_nng1 = calls_per_s(&n, 1), rate_nngn = calls_per_s(&n, RATE_THREADS), rate_nngp = pipelined_per_s(&n);
     long pid = worker_pid(fast, t->id);
     long pss = pss_kb(pid, "Pss"), rss = pss_kb(pid, "Rss");
     double loads[LOADS];
@@ -421,29 +483,113 @@ static json_t *bench_target(bay_conn *fast, bay_conn *nng, pid_t broker, const s
     double extra = extra_pss(fast, broker, t, &clone_cold);
     bay_value_free(f.args);
 
-    char rate_label[64];
-    printf("\n%s plugin %s: %s(%s)\n", t->language, t->id, t->ext, t->args_json);
-    row("call p50, fast path (vs shared-memory spin)", lat_fast.p50, "µs", base->shm.p50);
-    row("call p99, fast path (vs shared-memory spin p99)", lat_fast.p99, "µs", base->shm.p99);
-    row("call p50 through plugbayd (vs raw NNG req/rep)", lat_nng.p50, "µs", base->nng.p50);
-    row("call p99 through plugbayd (vs raw NNG req/rep p99)", lat_nng.p99, "µs", base->nng.p99);
-    row("calls/s, 1 host thread, fast path (vs 1/spin)", rate_fast1, "/s", 1e6 / base->shm.p50);
-    snprintf(rate_label, sizeof rate_label, "calls/s, %d host threads, fast path (vs 1/spin)", THREADS);
-    row(rate_label, rate_fastn, "/s", 1e6 / base->shm.p50);
-    row("calls/s, 1 host thread, through plugbayd (vs 1/NNG)", rate_nng1, "/s", 1e6 / base->nng.p50);
-    snprintf(rate_label, sizeof rate_label, "calls/s, %d host threads, through plugbayd (vs 1/NNG)", THREADS);
-    row(rate_label, rate_nngn, "/s", 1e6 / base->nng.p50);
-    row("load, cold: first load of the plugin (vs spawn)", cold, "ms", base->spawn.p50 / 1000);
-    row("load, cold: first load of a copy, mean (vs spawn)", clone_cold, "ms", base->spawn.p50 / 1000);
-    row("load, warm: unload then load again, p50 (vs spawn)", warm.p50, "ms", base->spawn.p50 / 1000);
-    row("extra PSS per additional plugin (vs idle process)", extra, "kB", (double)base->idle_pss_kb);
-    row("worker PSS", (double)pss, "kB", (double)base->idle_pss_kb);
-    row("worker RSS", (double)rss, "kB", 0);
-    return json_pack("{s:s, s:s, s:o, s:o, s:{s:f, s:f, s:f, s:f}, s:f, s:f, s:f, s:f, s:I, s:I}", "language",
+    const char *l = t->language;
+    double spawn_ms = base->spawn.p50 / 1000, idle = (double)base->idle_pss_kb;
+    printf("\n%s plugin %s: %s(%s)\n", l, t->id, t->ext, t->args_json);
+    row(l, "call_fast_p50", "call p50, fast path (vs shared-memory spin)", lat_fast.p50, "µs", base->shm.p50,
+        "shm_spin.p50_us");
+    row(l, "call_fast_p99", "call p99, fast path (vs shared-memory spin p99)", lat_fast.p99, "µs", base->shm.p99,
+        "shm_spin.p99_us");
+    row(l, "call_nng_p50", "call p50 through plugbayd (vs raw NNG req/rep)", lat_nng.p50, "µs", base->nng.p50,
+        "nng_reqrep_ipc.p50_us");
+    row(l, "call_nng_p99", "call p99 through plugbayd (vs raw NNG req/rep p99)", lat_nng.p99, "µs", base->nng.p99,
+        "nng_reqrep_ipc.p99_us");
+    row(l, "calls_per_s_fast_1", "calls/s, 1 host thread, fast path (vs 1/spin)", rate_fast1, "/s",
+        1e6 / base->shm.p50, "1e6/shm_spin.p50_us");
+    row(l, "calls_per_s_fast_8", "calls/s, 8 host threads, fast path (vs 1/spin)", rate_fastn, "/s",
+        1e6 / base->shm.p50, "1e6/shm_spin.p50_us");
+    row(l, "calls_per_s_nng_1", "calls/s, 1 host thread, through plugbayd (vs 1/NNG)", rate_nng1, "/s",
+        1e6 / base->nng.p50, "1e6/nng_reqrep_ipc.p50_us");
+    row(l, "calls_per_s_nng_8", "calls/s, 8 host threads, through plugbayd (vs 1/NNG)", rate_nngn, "/s",
+        1e6 / base->nng.p50, "1e6/nng_reqrep_ipc.p50_us");
+    row(l, "calls_per_s_nng_async", "calls/s, 1 thread, 64 async in flight, plugbayd (vs 1/NNG)", rate_nngp, "/s",
+        1e6 / base->nng.p50, "1e6/nng_reqrep_ipc.p50_us");
+    row(l, "load_cold_ms", "load, cold: first load of the plugin (vs spawn)", cold, "ms", spawn_ms,
+        "spawn_bin_true.p50_us/1000");
+    row(l, "load_cold_copy_ms", "load, cold: first load of a copy, mean (vs spawn)", clone_cold, "ms", spawn_ms,
+        "spawn_bin_true.p50_us/1000");
+    row(l, "load_warm_p50_ms", "load, warm: unload then load again, p50 (vs spawn)", warm.p50, "ms", spawn_ms,
+        "spawn_bin_true.p50_us/1000");
+    row(l, "extra_pss_kb", "extra PSS per additional plugin (vs idle process)", extra, "kB", idle,
+        "idle_process_pss_kb");
+    row(l, "worker_pss_kb", "worker PSS", (double)pss, "kB", idle, "idle_process_pss_kb");
+    row(l, "worker_rss_kb", "worker RSS", (double)rss, "kB", 0, NULL);
+    return json_pack("{s:s, s:s, s:o, s:o, s:{s:f, s:f, s:f, s:f, s:f}, s:f, s:f, s:f, s:f, s:I, s:I}", "language",
                      t->language, "plugin", t->id, "call_fast", stats_json(lat_fast), "call_nng", stats_json(lat_nng),
-                     "calls_per_s", "fast_1", rate_fast1, "fast_n", rate_fastn, "nng_1", rate_nng1, "nng_n", rate_nngn,
+                     "calls_per_s", "fast_1", rate_fast1, "fast_8", rate_fastn, "nng_1", rate_nng1, "nng_8", rate_nngn,
+                     "nng_async", rate_nngp,
                      "load_cold_ms", cold, "load_cold_copy_ms", clone_cold, "load_warm_p50_ms", warm.p50,
                      "extra_pss_kb", extra, "worker_pss_kb", (json_int_t)pss, "worker_rss_kb", (json_int_t)rss);
+}
+
+/* time_both times rounds of b's call from a host on the fast path (fast) and through plugbayd (nng) into *f and *n. */
+static void time_both(bench_call b, int rounds, bay_conn *fast, bay_conn *nng, stats *f, stats *n)
+{
+    b.c = fast;
+    *f = time_loop(call_one, &b, WARMUP, rounds);
+    b.c = nng;
+    *n = time_loop(call_one, &b, WARMUP, rounds);
+}
+
+/* event_figure installs the CLONES copies of the C plugin beside it, so that PROVIDERS plugins answer its
+ * event app.started, and times the event from a host on each path; the copies are uninstalled again. */
+static void event_figure(bay_conn *fast, bay_conn *nng, const baselines *base)
+{
+    char id[128];
+    for (int k = 1; k <= CLONES; k++) {
+        clone_id(&targets[0], k, id, sizeof id);
+        timed_command(fast, "install", id);
+    }
+    bay_value *res = NULL;
+    if (bay_call(fast, "app.started", NULL, NULL, &res, NULL) != 0 || bay_value_len(res) != PROVIDERS) {
+        fprintf(stderr, "bench: app.started did not reach %d providers\n", PROVIDERS);
+        exit(1);
+    }
+    bay_value_free(res);
+    stats f, n;
+    time_both((bench_call){NULL, "app.started", NULL}, FEW_SAMPLES, fast, nng, &f, &n);
+    for (int k = 1; k <= CLONES; k++) {
+        clone_id(&targets[0], k, id, sizeof id);
+        timed_command(fast, "uninstall", id);
+    }
+    printf("\nevent app.started to %d providers (%s and %d copies)\n", PROVIDERS, targets[0].id, CLONES);
+    /* an event goes through plugbayd from either host (docs/fastpath.md), so both are judged by NNG's round trip */
+    row("event", "fast_p50", "event p50, host with fast path on (vs raw NNG req/rep)", f.p50, "µs", base->nng.p50,
+        "nng_reqrep_ipc.p50_us");
+    row("event", "fast_p99", "event p99, host with fast path on (vs NNG p99)", f.p99, "µs", base->nng.p99,
+        "nng_reqrep_ipc.p99_us");
+    row("event", "nng_p50", "event p50 through plugbayd (vs raw NNG req/rep)", n.p50, "µs", base->nng.p50,
+        "nng_reqrep_ipc.p50_us");
+    row("event", "nng_p99", "event p99 through plugbayd (vs raw NNG req/rep p99)", n.p99, "µs", base->nng.p99,
+        "nng_reqrep_ipc.p99_us");
+}
+
+/* p2p_figure times test/caller calling the C plugin's handle for a host (caller.via), on each of the host's
+ * paths, beside a direct call of that handle timed just before: the difference is the plugin-to-plugin call. */
+static void p2p_figure(bay_conn *fast, bay_conn *nng, const baselines *base)
+{
+    timed_command(fast, "install", CALLER_ID);
+    char via_args[128];
+    snprintf(via_args, sizeof via_args, "[\"%s\", %s]", targets[0].ext, targets[0].args_json);
+    bench_call direct = {NULL, targets[0].ext, NULL}, via = {NULL, "caller.via", NULL};
+    bay_value_from_json(targets[0].args_json, &direct.args, NULL, 0);
+    bay_value_from_json(via_args, &via.args, NULL, 0);
+    stats df, dn, vf, vn;
+    time_both(direct, SAMPLES, fast, nng, &df, &dn);
+    time_both(via, FEW_SAMPLES, fast, nng, &vf, &vn);
+    bay_value_free(direct.args);
+    bay_value_free(via.args);
+    timed_command(fast, "uninstall", CALLER_ID);
+    printf("\nplugin to plugin: %s calls %s for the host (caller.via)\n", CALLER_ID, targets[0].ext);
+    row("p2p", "call_p50", "plugin-to-plugin call p50: via less direct, fast path host", vf.p50 - df.p50, "µs",
+        base->nng.p50, "nng_reqrep_ipc.p50_us");
+    row("p2p", "call_p50_nng_host", "the same with the host through plugbayd", vn.p50 - dn.p50, "µs", base->nng.p50,
+        "nng_reqrep_ipc.p50_us");
+    row("p2p", "via_fast_p50", "host -> caller.via -> handle p50, fast path host", vf.p50, "µs", base->nng.p50,
+        "nng_reqrep_ipc.p50_us");
+    row("p2p", "via_fast_p99", "the same p99", vf.p99, "µs", base->nng.p99, "nng_reqrep_ipc.p99_us");
+    row("p2p", "direct_fast_p50", "host -> handle directly p50, fast path host", df.p50, "µs", base->shm.p50,
+        "shm_spin.p50_us");
 }
 
 /* time_into times rounds calls of one(arg) into t (µs). */
@@ -505,12 +651,12 @@ static json_t *fairness(const char *url, const struct target *t)
     char label[96];
     printf("\nfair shares: %s through plugbayd while another host floods it (%d phases alone and flooded, in turn)\n",
            t->ext, FAIR_PHASES);
-    row("one host's call p50, alone", a.p50, "µs", 0);
-    row("one host's call p99, alone", a.p99, "µs", 0);
-    row("the same p50 during the flood (vs alone)", f.p50, "µs", a.p50);
-    row("the same p99 during the flood (vs alone)", f.p99, "µs", a.p99);
+    row("fairness", "alone_p50", "one host's call p50, alone", a.p50, "µs", 0, NULL);
+    row("fairness", "alone_p99", "one host's call p99, alone", a.p99, "µs", 0, NULL);
+    row("fairness", "flooded_p50", "the same p50 during the flood (vs alone)", f.p50, "µs", a.p50, "alone_p50");
+    row("fairness", "flooded_p99", "the same p99 during the flood (vs alone)", f.p99, "µs", a.p99, "alone_p99");
     snprintf(label, sizeof label, "the flooding host's calls/s, %d threads", THREADS);
-    row(label, flood_rate, "/s", 0);
+    row("fairness", "flood_calls_per_s", label, flood_rate, "/s", 0, NULL);
     return json_pack("{s:o, s:o, s:f}", "alone", stats_json(a), "flooded", stats_json(f), "flood_calls_per_s",
                      flood_rate);
 }
@@ -560,13 +706,25 @@ static void own_id(const char *dir, const char *id)
     json_decref(m);
 }
 
-/* lay_out copies each built target plugin and CLONES copies of it into plugins;
- * returns a bitmask of the targets that exist (a bridge may not be built). */
-static unsigned lay_out(const char *built, const char *plugins)
+/* copy_plugin copies the plugin folder src to dst, making dst's parent; exits when it cannot. */
+static void copy_plugin(const char *src, const char *dst)
+{
+    char *parent = strdup(dst), *mkdir_argv[] = {"/bin/mkdir", "-p", dirname(parent), NULL};
+    char *cp_argv[] = {"/bin/cp", "-r", (char *)src, (char *)dst, NULL};
+    bool ok = run(mkdir_argv) && run(cp_argv);
+    free(parent);
+    if (!ok)
+        exit(1);
+}
+
+/* lay_out copies each built target plugin and CLONES copies of it into plugins, and the test plugin
+ * CALLER_ID from tests (when built); returns a bitmask of the targets that exist (a bridge may not be
+ * built), with bit NTARGETS set when the caller is there. */
+static unsigned lay_out(const char *built, const char *tests, const char *plugins)
 {
     unsigned present = 0;
+    char src[512], dst[512], id[128];
     for (size_t t = 0; t < NTARGETS; t++) {
-        char src[512], dst[512], id[128];
         snprintf(src, sizeof src, "%s/%s", built, targets[t].id);
         if (access(src, F_OK) != 0) {
             printf("(%s: %s is not built; skipped)\n", targets[t].language, src);
@@ -576,23 +734,40 @@ static unsigned lay_out(const char *built, const char *plugins)
             if (k)
                 clone_id(&targets[t], k, id, sizeof id);
             snprintf(dst, sizeof dst, "%s/%s", plugins, k ? id : targets[t].id);
-            char *parent = strdup(dst), *mkdir_argv[] = {"/bin/mkdir", "-p", dirname(parent), NULL};
-            char *cp_argv[] = {"/bin/cp", "-r", src, dst, NULL};
-            bool ok = run(mkdir_argv) && run(cp_argv);
-            free(parent);
-            if (!ok)
-                exit(1);
+            copy_plugin(src, dst);
             if (k)
                 own_id(dst, id);
         }
         present |= 1u << t;
     }
+    snprintf(src, sizeof src, "%s/%s", tests, CALLER_ID);
+    snprintf(dst, sizeof dst, "%s/%s", plugins, CALLER_ID);
+    if (access(src, F_OK) == 0) {
+        copy_plugin(src, dst);
+        present |= 1u << NTARGETS;
+    } else {
+        printf("(plugin to plugin: %s is not built; skipped)\n", src);
+    }
     return present;
+}
+
+/* compare_main runs plugbay-bench --compare OLD NEW [--fail-over PCT] (argv after --compare). */
+static int compare_main(int argc, char **argv)
+{
+    char *end = NULL;
+    double fail_over = argc == 4 && strcmp(argv[2], "--fail-over") == 0 ? strtod(argv[3], &end) : -1;
+    if ((argc != 2 && argc != 4) || (argc == 4 && (end == NULL || end == argv[3] || *end || fail_over < 0))) {
+        fprintf(stderr, "usage: plugbay-bench --compare OLD.json NEW.json [--fail-over PCT]\n");
+        return 2;
+    }
+    return bay__bench_compare(argv[0], argv[1], fail_over, stdout);
 }
 
 int main(int argc, char **argv)
 {
     long soak_calls = 1000000;
+    if (argc > 1 && strcmp(argv[1], "--compare") == 0)
+        return compare_main(argc - 2, argv + 2);
     if (argc > 2 && strcmp(argv[1], "--soak") == 0) {
         soak_calls = atol(argv[2]);
         argc -= 2;
@@ -600,6 +775,7 @@ int main(int argc, char **argv)
     }
     const char *bin = argc > 1 ? argv[1] : BAY_BIN_DIR;
     const char *built = argc > 2 ? argv[2] : BAY_PLUGIN_DIR;
+    const char *tests = argc > 3 ? argv[3] : BAY_TEST_PLUGIN_DIR;
     const char *json_path = getenv("BAY_BENCH_JSON") ? getenv("BAY_BENCH_JSON") : BAY_SOURCE_DIR "/bench/results.json";
     char dir[] = "/tmp/plugbay-bench.XXXXXX";
     if (mkdtemp(dir) == NULL)
@@ -611,7 +787,7 @@ int main(int argc, char **argv)
     snprintf(url, sizeof url, "ipc://%s/plugbayd.sock", state);
     snprintf(nngurl, sizeof nngurl, "ipc://%s/baseline.sock", dir);
     snprintf(exe, sizeof exe, "%s/plugbayd", bin);
-    unsigned present = lay_out(built, plugins);
+    unsigned present = lay_out(built, tests, plugins);
 
     baselines base = {.pair = socketpair_baseline(), .shm = shm_baseline()};
     base.nng = nng_baseline(nngurl);
@@ -630,17 +806,25 @@ int main(int argc, char **argv)
     json_t *out = json_pack("{s:{s:o, s:o, s:o, s:o, s:I}, s:[]}", "baselines", "socketpair", stats_json(base.pair),
                             "shm_spin", stats_json(base.shm), "nng_reqrep_ipc", stats_json(base.nng), "spawn_bin_true",
                             stats_json(base.spawn), "idle_process_pss_kb", (json_int_t)base.idle_pss_kb, "languages");
+    figures = json_object();
+    json_object_set_new(out, "figures", figures); /* out holds it; figures stays valid as long as out */
     printf("plugbay benchmark (%d calls per latency after %d warm-up; ratio = figure / its baseline)\n\n", SAMPLES,
            WARMUP);
     printf("baselines, same run\n");
-    row("shared-memory spin round trip p50", base.shm.p50, "µs", 0);
-    row("socketpair round trip p50", base.pair.p50, "µs", 0);
-    row("raw NNG req/rep over ipc p50", base.nng.p50, "µs", 0);
-    row("spawn + wait /bin/true p50", base.spawn.p50, "µs", 0);
-    row("PSS of an idle process (/bin/sleep)", (double)base.idle_pss_kb, "kB", 0);
-    for (size_t t = 0; t < NTARGETS; t++)
-        if (present & (1u << t))
-            json_array_append_new(json_object_get(out, "languages"), bench_target(fast, nng, broker, &targets[t], &base));
+    row(NULL, NULL, "shared-memory spin round trip p50", base.shm.p50, "µs", 0, NULL);
+    row(NULL, NULL, "socketpair round trip p50", base.pair.p50, "µs", 0, NULL);
+    row(NULL, NULL, "raw NNG req/rep over ipc p50", base.nng.p50, "µs", 0, NULL);
+    row(NULL, NULL, "spawn + wait /bin/true p50", base.spawn.p50, "µs", 0, NULL);
+    row(NULL, NULL, "PSS of an idle process (/bin/sleep)", (double)base.idle_pss_kb, "kB", 0, NULL);
+    for (size_t t = 0; t < NTARGETS; t++) {
+        if ((present & (1u << t)) == 0)
+            continue;
+        json_array_append_new(json_object_get(out, "languages"), bench_target(fast, nng, broker, &targets[t], &base));
+        if (t == 0) /* before the other languages' plugins, which answer app.started too, are installed */
+            event_figure(fast, nng, &base);
+        if (t == 0 && (present & (1u << NTARGETS)))
+            p2p_figure(fast, nng, &base);
+    }
     if (present & 1u)
         json_object_set_new(out, "fairness", fairness(url, &targets[0]));
     if (soak_calls > 0 && (present & 1u)) {

@@ -345,12 +345,18 @@ enum { GONE_CLOSED = -1, GONE_DEAD = -2, GONE_CLOSING = -3 };
  * channel closed counts before a worker gone: a worker drained by a reload or
  * an unload closes its channels, then exits, and a call it did not take then
  * goes through plugbayd instead of failing as if it had crashed. */
+/* chan_closed tells whether ch's worker closed it (no system call: checked before each call). */
+static bool chan_closed(const chan *ch)
+{
+    return atomic_load(&((bay__chan_hdr *)ch->mem)->closed);
+}
+
 static int worker_alive(void *arg)
 {
     chan *ch = arg;
     if (atomic_load(ch->closing))
         return GONE_CLOSING;
-    if (atomic_load(&((bay__chan_hdr *)ch->mem)->closed))
+    if (chan_closed(ch))
         return GONE_CLOSED;
     struct pollfd p = {.fd = ch->pidfd, .events = POLLIN};
     return poll(&p, 1, 0) > 0 ? GONE_DEAD : 0;
@@ -438,7 +444,9 @@ static bool run(bay_conn *c, chan *ch, bay__frame *f, int timeout_ms, bay_value 
                             "calls of this host for %d ms", ch->plugin, f->name, timeout_ms);
         return true;
     }
-    if (ch->broken || worker_alive(ch) == GONE_CLOSED) {
+    /* Whether the worker lives is asked only of a call that waits past the spin (a poll of its pidfd costs more than
+     * the call): one sent to a dead worker fails as crashed from there. */
+    if (ch->broken || chan_closed(ch)) {
         pthread_mutex_unlock(&ch->mu);
         return false;
     }
