@@ -727,8 +727,9 @@ static void panel_file(console_http *h, nng_aio *aio, const char *rest)
         reply(aio, 404, "text/plain; charset=utf-8", "404 not found\n", 14, NULL, 0);
         return;
     }
-    /* The panel's page runs in an opaque origin (its sandbox), so its requests for its own scripts and styles are
-     * cross-origin ones: Cross-Origin-Resource-Policy same-origin, every other answer's, would block them. */
+    /* The panel's document is sandboxed without allow-same-origin, so its own scripts and styles are a request
+     * from an opaque origin: CORP same-origin (as every other answer has) would block them. The capability in the
+     * path is what guards these files. */
     const header hd[] = {{"Content-Security-Policy", panel_csp}, {"Cross-Origin-Resource-Policy", "cross-origin"}};
     reply(aio, 200, type_of(rel), text, len, hd, 2);
     free(text);

@@ -46,6 +46,14 @@ function listen(ctx) {
   });
 }
 
+// samePlace returns the path of a panel's URL ("/p/CAP/FILE"), which the console's own origin serves: a URL the
+// broker wrote with another host name for the same console (127.0.0.1 for localhost) would miss the Host check and
+// the panel's frame-ancestors.
+function samePlace(url) {
+  const u = new URL(url, location.href);
+  return u.pathname + u.search;
+}
+
 // mountPanels shows the panels of plugin (the panels command's answer) in box; returns a function removing them.
 export function mountPanels(ctx, box, plugin, panels) {
   listen(ctx);
@@ -59,7 +67,7 @@ export function mountPanels(ctx, box, plugin, panels) {
     }
     const frame = h('iframe', {
       sandbox: 'allow-scripts allow-forms',
-      src: p.url,
+      src: samePlace(p.url),
       title,
       class: 'panel-frame',
       referrerpolicy: 'no-referrer',
