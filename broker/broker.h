@@ -150,6 +150,8 @@ typedef enum reload_phase { RELOAD_NONE, RELOAD_STARTING, RELOAD_DRAINING } relo
 typedef struct plugin_life {
     plugin_state state;
     char reason[512];      /* why failed or invalid, "" otherwise */
+    char last_failure[512]; /* the reason it last failed or was invalid ("" never), kept once it serves again */
+    int64_t last_failure_at; /* when, ms since the epoch (0: never) */
     plugin_state rest;     /* where an unload ends: stopped, or disabled/available for disable/uninstall */
     char rest_why[512];    /* the reason it ends there with (lifecycle_disable's), "" for none */
     bool then_load;        /* load again once unloaded (reload) */

@@ -69,6 +69,8 @@ static bay_value *summary(broker *b, const plugin *p, const char *locale)
     bay_map_set(v, "provides", provides);
     bay_map_set(v, "restarts", bay_int(p->life.restarts));
     bay_map_set(v, "reason", bay_str(p->life.reason));
+    bay_map_set(v, "last_failure", p->life.last_failure[0] ? bay_str(p->life.last_failure) : bay_nil());
+    bay_map_set(v, "last_failure_ms", p->life.last_failure_at ? bay_int(p->life.last_failure_at) : bay_nil());
     bool by_operator;
     bay_map_set(v, "order", bay_int(lifecycle_order(b, p, &by_operator)));
     bay_map_set(v, "order_by", bay_str(by_operator ? "operator" : "manifest"));

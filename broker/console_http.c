@@ -15,6 +15,7 @@
  * Content-Security-Policy that sandboxes them and forbids any request but for
  * their own files. */
 #include "console_http.h"
+#include "clock.h"
 #include "console_assets.h"
 #include "frame.h"
 #include "httpd.h"
@@ -121,20 +122,6 @@ struct console_http {
     size_t npanels;
     int64_t pinged_ms;       /* when the streams were last pinged */
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* random_hex writes n random bytes as 2n hex digits and a NUL to out. */
 static void random_hex(char *out, size_t n)
@@ -262,7 +249,7 @@ static session *session_of(console_http *h, nng_http_req *req)
     char cookie[65];
     if (!cookie_value(nng_http_req_get_header(req, "Cookie"), h->cookie_name, cookie, sizeof cookie))
         return NULL;
-    int64_t now = now_ms();
+    int64_t now = bay__now_ms();
     for (size_t i = 0; i < SESSIONS_MAX; i++) {
         session *s = &h->sessions[i];
         if (s->used && s->active && !s->ended && now < s->expires_ms && same(cookie, s->cookie))
@@ -280,7 +267,7 @@ int console_http_login(console_http *h, uint64_t conn, const char *who, const ch
         if (!h->sessions[i].used)
             s = &h->sessions[i];
     if (s) {
-        *s = (session){.used = true, .conn = conn, .expires_ms = now_ms() + LOGIN_MS};
+        *s = (session){.used = true, .conn = conn, .expires_ms = bay__now_ms() + LOGIN_MS};
         random_hex(s->token, 32);
         snprintf(s->who, sizeof s->who, "%s", who);
         snprintf(s->role, sizeof s->role, "%s", role);
@@ -303,7 +290,7 @@ static void login(console_http *h, nng_aio *aio, const char *query)
         memcpy(token, t + 6, 64);
     pthread_mutex_lock(&h->mtx);
     session *s = NULL;
-    int64_t now = now_ms();
+    int64_t now = bay__now_ms();
     for (size_t i = 0; i < SESSIONS_MAX && s == NULL && token[0]; i++) {
         session *c = &h->sessions[i];
         if (c->used && !c->active && !c->ended && now < c->expires_ms && same(token, c->token))
@@ -314,7 +301,7 @@ static void login(console_http *h, nng_aio *aio, const char *query)
         s->active = true;
         s->token[0] = '\0';
         s->expires_ms = now + SESSION_MS;
-        s->expires_wall_ms = wall_ms() + SESSION_MS;
+        s->expires_wall_ms = bay__wall_ms() + SESSION_MS;
         random_hex(s->cookie, 32);
         random_hex(s->csrf, 32);
         snprintf(cookie, sizeof cookie, "%s=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%d%s", h->cookie_name,
@@ -375,7 +362,7 @@ static void relay(console_http *h, nng_aio *aio, session *s, const char *name, v
         return;
     }
     free(args);
-    *p = (pending){aio, s->conn, f.id, now_ms(), h->pending};
+    *p = (pending){aio, s->conn, f.id, bay__now_ms(), h->pending};
     h->pending = p;
     s->pending++;
     uint64_t conn = s->conn;
@@ -844,6 +831,10 @@ static void serve(nng_aio *aio)
         reply(aio, 405, "text/plain; charset=utf-8", "405 method not allowed\n", 23, hd, 1);
         return;
     }
+    if (nng_http_req_get_header(req, "Transfer-Encoding") != NULL) { /* NNG's server reads no chunked body */
+        reply_error(aio, 411, BAY_EINVAL, NULL, "send the request's body with a Content-Length, not chunked");
+        return;
+    }
     if (strcmp(path, "/login") == 0 && get) {
         login(h, aio, query);
         return;
@@ -910,7 +901,7 @@ static void serve(nng_aio *aio)
 
 size_t console_http_tick(console_http *h, uint64_t *ended, size_t max)
 {
-    int64_t t = now_ms();
+    int64_t t = bay__now_ms();
     size_t n = 0;
     stream *dead = NULL;
     pending *late = NULL;

@@ -111,6 +111,10 @@ static void set_state(broker *b, plugin *p, plugin_state s, const char *reason)
     p->life.state = s;
     if (reason != p->life.reason)
         snprintf(p->life.reason, sizeof p->life.reason, "%s", reason ? reason : "");
+    if ((s == PS_FAILED || s == PS_INVALID) && p->life.reason[0]) {
+        snprintf(p->life.last_failure, sizeof p->life.last_failure, "%s", p->life.reason);
+        p->life.last_failure_at = bay__wall_ms();
+    }
     bay__log(s == PS_FAILED || s == PS_INVALID || p->life.folder_gone ? BAY_LOG_WARN : BAY_LOG_INFO, p->id, "%s%s%s",
             plugin_state_name(s), p->life.reason[0] ? ": " : "", p->life.reason);
     lifecycle_notice(b, "plugin-state", "", p->id, plugin_state_name(s), p->life.reason);

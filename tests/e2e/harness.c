@@ -316,6 +316,13 @@ int64_t h_plugin_int(bay_conn *c, const char *id, const char *field)
     return n;
 }
 
+void h_plugin_str(bay_conn *c, const char *id, const char *field, char *out, size_t len)
+{
+    bay_value *v = info(c, id);
+    snprintf(out, len, "%s", bay_value_str(bay_map_get(v, field), NULL) ? bay_value_str(bay_map_get(v, field), NULL) : "");
+    bay_value_free(v);
+}
+
 int64_t h_refused(bay_conn *c, const char *id, const char *kind)
 {
     bay_value *v = info(c, id);

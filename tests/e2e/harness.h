@@ -141,6 +141,9 @@ int64_t h_refused(bay_conn *c, const char *id, const char *kind);
  * above above: a worker reports its refusals with its heartbeats' answers. */
 bool h_wait_refused(bay_conn *c, const char *id, const char *kind, int64_t above);
 
+/* h_plugin_str writes the string field of plugbayd's info on plugin id to out (len bytes; "" when not a string). */
+void h_plugin_str(bay_conn *c, const char *id, const char *field, char *out, size_t len);
+
 /* h_plugin_int returns the integer field of plugbayd's info on plugin id ("inflight", "waiting", "calls"...). */
 int64_t h_plugin_int(bay_conn *c, const char *id, const char *field);
 

@@ -47,6 +47,7 @@ TestSuite(console, .init = start, .fini = stop, .timeout = 120);
 typedef struct exchange {
     const char *method, *path, *cookie, *csrf, *host, *origin, *type, *body;
     const char *base, *ca; /* another console's address and the authority its certificate comes from, or NULL */
+    bool chunked;          /* the body sent chunked */
     long status;
     char out[65536], headers[8192];
     size_t out_len, headers_len;
@@ -100,6 +101,8 @@ static void http(exchange *x)
             snprintf(line[i], sizeof line[i], "%s: %s", names[i], values[i]);
             hd = curl_slist_append(hd, line[i]);
         }
+    if (x->chunked)
+        hd = curl_slist_append(hd, "Transfer-Encoding: chunked");
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hd);
     if (x->body) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, x->body);
@@ -268,6 +271,10 @@ Test(console, bad_requests_get_clear_answers)
     x = (exchange){.method = "POST", .path = "/api/command/..%2Flist", .cookie = cookie, .csrf = csrf, .body = "{}"};
     http(&x);
     cr_expect_eq(x.status, 404, "%s", x.out);
+    x = (exchange){.method = "POST", .path = "/api/command/info", .cookie = cookie, .csrf = csrf, .chunked = true,
+                   .body = "{\"id\": \"example/hello\"}"};
+    http(&x);
+    cr_expect_eq(x.status, 411, "a chunked body is refused, not read as {}: %s", x.out);
     x = (exchange){.method = "DELETE", .path = "/api/session", .cookie = cookie};
     http(&x);
     cr_expect_eq(x.status, 405, "%s", x.out);

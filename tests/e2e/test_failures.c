@@ -59,6 +59,11 @@ Test(failures, crash_is_reported_restarted_and_isolated)
     struct ping p = {"crash.ping"};
     cr_assert(h_wait_until(answers_pong, &p, H_WAIT_MS), "test/crash was not restarted");
     cr_assert_neq(h_worker_pid(c, "test/crash"), before, "a new worker serves after the restart");
+    /* Serving again, it keeps what its last failure was, and when. */
+    char last[600];
+    h_plugin_str(c, "test/crash", "last_failure", last, sizeof last);
+    cr_assert(strstr(last, "SIGSEGV") && strstr(last, "restarting in"), "last_failure: %s", last);
+    cr_assert_gt(h_plugin_int(c, "test/crash", "last_failure_ms"), 1700000000000LL);
 }
 
 Test(failures, crash_loop_stops_at_the_restart_limit)
