@@ -1,6 +1,7 @@
 // console/consent.js — the permissions a plugin asks for, shown for consent before it is installed or updated:
-// each one a checkbox, all ticked; the broker gets "grant_all" when all stay ticked, else "grant": [those ticked],
-// as `plugbay install --grant-all` / `--grant PERM` pass them.
+// each one a checkbox, all ticked; the broker gets "grant": [those ticked], as `plugbay install --grant PERM` passes
+// them — never "grant_all": what is granted is what was shown, so a package that asks for more than the page read
+// from it gets none of the rest (plugbayd refuses a grant it does not ask for, and grants nothing unlisted).
 
 import { h } from './dom.js';
 
@@ -21,8 +22,6 @@ export function consentBox(ctx, asked, intro) {
   );
   function grants() {
     const chosen = boxes.filter((b) => b.box.checked).map((b) => b.perm);
-    if (!asked.length) return {};
-    if (chosen.length === asked.length) return { grant_all: true };
     return chosen.length ? { grant: chosen } : {};
   }
   return { el, grants };

@@ -275,7 +275,15 @@ test('the console installs a package file chosen in the browser, after showing w
     await chooser.setFiles(file);
     await page.getByTestId('install-consent').waitFor();
     await shot(t, page, 'install-consent');
-    await page.getByTestId('install-confirm').click();
+    // What is granted is what was shown, by name: never "grant_all", which would also grant whatever the package
+    // asks for beyond what the page read from it.
+    const [request] = await Promise.all([
+      page.waitForRequest((r) => r.url().endsWith('/api/command/install.package')),
+      page.getByTestId('install-confirm').click(),
+    ]);
+    const args = JSON.parse(request.postData());
+    assert.equal(args.grant_all, undefined, `install.package sent grant_all: ${request.postData()}`);
+    assert.ok(Array.isArray(args.grant) && args.grant.length > 0, `install.package grants by name: ${request.postData()}`);
     await text(page, 'install-result', /test\/packaged/);
     await broker.waitState('test/packaged', 'loaded');
     assert.equal((await broker.must(['call', 'packaged.hello', '[]'])).trim(), '"hello from a package"');
