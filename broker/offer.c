@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -18,7 +17,6 @@
 #include "incoming.h"
 #include "index.h"
 #include "log.h"
-#include "package.h"
 
 /* The most downloads under way at once. */
 #define DOWNLOADS_MAX 4
