@@ -12,6 +12,7 @@
 #include "lifecycle.h"
 #include "logs.h"
 #include "metrics.h"
+#include "offer.h"
 #include "panel.h"
 #include "route.h"
 #include "setting.h"
@@ -356,20 +357,25 @@ static int cmd_package_put(broker *b, plugin *p, const bay_value *args, bay_valu
     return incoming_put(b, args, out, err);
 }
 
+int command_install_placed(broker *b, plugin *p, const bay_value *args, bay_error *err)
+{
+    bool installed = p->life.state != PS_AVAILABLE; /* by the scan, under --autoinstall */
+    int rc = installed ? 0 : cmd_install(b, p, args, NULL, err);
+    if (rc)
+        incoming_withdraw(b, p);
+    else
+        incoming_installed(b, p);
+    return rc;
+}
+
 /* cmd_install_package places the package received whole (incoming.h) in the
- * plugins folder and installs its plugin as install does; when that fails, or
- * its first load then fails, the folder goes again. Answers (once settled)
- * about the plugin it installed. */
+ * plugins folder and installs its plugin (command_install_placed). Answers
+ * (once settled) about the plugin it installed. */
 static int cmd_install_package(broker *b, plugin *p, const bay_value *args, bay_value **out, bay_error *err)
 {
     int rc = incoming_place(b, args, &p, err);
-    bool installed = rc == 0 && p->life.state != PS_AVAILABLE; /* by the scan, under --autoinstall */
-    if (rc == 0 && !installed && (rc = cmd_install(b, p, args, out, err)) != 0) {
-        incoming_withdraw(b, p);
-    } else if (rc == 0) {
-        incoming_installed(b, p);
+    if (rc == 0 && (rc = command_install_placed(b, p, args, err)) == 0)
         *out = bay_str(p->id);
-    }
     return rc;
 }
 
@@ -699,6 +705,8 @@ static const command commands[] = {
     {"panels", BAY_ROLE_OBSERVER, false, false, panel_list, NULL, NULL},
     {"messages", BAY_ROLE_OBSERVER, true, false, panel_messages, NULL, NULL},
     {"panel.call", BAY_ROLE_HOST, true, false, NULL, NULL, panel_call},
+    {"index.list", BAY_ROLE_OBSERVER, false, false, offer_list, NULL, NULL},
+    {"install.index", BAY_ROLE_ADMIN, false, false, NULL, NULL, offer_install},
 };
 
 /* find_command returns the command named name, or NULL with err listing them. */
@@ -788,12 +796,16 @@ static int take_command(broker *b, conn *c, const bay__frame *f, const command *
     if (rc == 0 && cmd->settles && p == NULL) /* a command that made its plugin answers its id */
         p = broker_plugin(b, bay_value_str(out, NULL));
     bay_value_free(out);
-    if (rc == 0 && cmd->settles && p) {
-        lifecycle_add_waiter(p, c->session, f->id);
-        if (lifecycle_settled(p))
-            lifecycle_settle(b, p);
-    }
+    if (rc == 0 && cmd->settles && p)
+        command_answer_settled(b, p, c->session, f->id);
     return rc;
+}
+
+void command_answer_settled(broker *b, plugin *p, uint64_t session, uint64_t id)
+{
+    lifecycle_add_waiter(p, session, id);
+    if (lifecycle_settled(p))
+        lifecycle_settle(b, p);
 }
 
 /* run runs COMMAND f with its arguments args: 0 when it was answered or will

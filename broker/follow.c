@@ -45,10 +45,12 @@ struct follow {
     size_t nfound;
     bool fresh;             /* found was not applied yet */
     reading read[BAY_INDEXES_MAX];
+    bay__index *idx[BAY_INDEXES_MAX]; /* each index as of its last verified read, NULL before (follow_offers) */
 };
 
-/* round fetches every index once; its revocations go in *out (*n of them). */
-static void round_of(broker *b, revoked **out, size_t *n, reading *read)
+/* round fetches every index once; its revocations go in *out (*n of them), each index read in kept[i] (NULL when
+ * its read failed). */
+static void round_of(broker *b, revoked **out, size_t *n, reading *read, bay__index **kept)
 {
     bay__fetch_limits limits = {.timeout_ms = FETCH_TIMEOUT_MS};
     *out = NULL;
@@ -56,6 +58,7 @@ static void round_of(broker *b, revoked **out, size_t *n, reading *read)
     for (size_t i = 0; i < b->opt.nindexes; i++) {
         bay__index *idx = NULL;
         bay_error err;
+        kept[i] = NULL;
         if (bay__fetch_index(b->opt.indexes[i], b->opt.trusted_keys, &limits, &idx, &err) != 0) {
             snprintf(read[i].error, sizeof read[i].error, "%s", err.message);
             continue;
@@ -78,7 +81,7 @@ static void round_of(broker *b, revoked **out, size_t *n, reading *read)
             snprintf(r->reason, sizeof r->reason, "%s", e->revoked);
             r->index = i;
         }
-        bay__index_free(idx);
+        kept[i] = idx;
     }
 }
 
@@ -94,8 +97,14 @@ static void *follower(void *arg)
         pthread_mutex_unlock(&f->lock);
         revoked *found;
         size_t n;
-        round_of(b, &found, &n, read);
+        bay__index *kept[BAY_INDEXES_MAX];
+        round_of(b, &found, &n, read, kept);
         pthread_mutex_lock(&f->lock);
+        for (size_t i = 0; i < b->opt.nindexes; i++)
+            if (kept[i]) {
+                bay__index_free(f->idx[i]);
+                f->idx[i] = kept[i];
+            }
         free(f->found);
         f->found = found;
         f->nfound = n;
@@ -201,6 +210,27 @@ void follow_status(const broker *b, bay_value *v)
     bay_map_set(v, "indexes", all);
 }
 
+int follow_offers(const broker *b, follow_fn fn, void *ctx, bay_error *err)
+{
+    struct follow *f = b->follow;
+    if (f == NULL)
+        return bay_error_set(err, BAY_ENOENT, NULL,
+                             "plugbayd follows no index: start it with --index URL --trusted-keys DIR to install from "
+                             "one, or install a package file");
+    bool read_any = false;
+    pthread_mutex_lock(&f->lock);
+    for (size_t i = 0; i < b->opt.nindexes; i++)
+        if (f->idx[i]) {
+            read_any = true;
+            fn(ctx, b->opt.indexes[i], f->idx[i]);
+        }
+    pthread_mutex_unlock(&f->lock);
+    return read_any ? 0
+                    : bay_error_set(err, BAY_EBUSY, NULL,
+                                    "no index plugbayd follows was read yet (see `plugbay status`): try again once one "
+                                    "was");
+}
+
 int follow_verified(const broker *b, const char *key_id, bay_error *err)
 {
     struct follow *f = b->follow;
@@ -249,6 +279,8 @@ void follow_stop(broker *b)
     }
     close(f->fd);
     free(f->found);
+    for (size_t i = 0; i < b->opt.nindexes; i++)
+        bay__index_free(f->idx[i]);
     pthread_cond_destroy(&f->wake);
     pthread_mutex_destroy(&f->lock);
     free(f);

@@ -11,6 +11,8 @@
 
 #include "broker.h"
 
+struct bay__index;
+
 /* follow_start starts the thread when plugbayd follows an index. Returns 0
  * or BAY_ENOMEM/BAY_EIO with err set. */
 int follow_start(broker *b, bay_error *err);
@@ -32,6 +34,16 @@ void follow_status(const broker *b, bay_value *v);
  * read of each: 0, or BAY_EPERM (it is not, or NULL) or BAY_EBUSY (no index
  * was read yet) with err set. For --verified-only. */
 int follow_verified(const broker *b, const char *key_id, bay_error *err);
+
+/* follow_fn is called by follow_offers with one index plugbayd follows (url)
+ * as of its last verified read: idx is borrowed, valid during the call only. */
+typedef void (*follow_fn)(void *ctx, const char *url, const struct bay__index *idx);
+
+/* follow_offers calls fn(ctx, url, idx) for each index plugbayd follows that
+ * was read, in --index order, the indexes locked meanwhile (fn must not call
+ * into follow.h): 0, or BAY_ENOENT (plugbayd follows no index) or BAY_EBUSY
+ * (none was read yet) with err set saying what to do. */
+int follow_offers(const broker *b, follow_fn fn, void *ctx, bay_error *err);
 
 /* follow_stop stops and joins the thread, and frees what it holds (at exit). */
 void follow_stop(broker *b);

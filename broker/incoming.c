@@ -73,6 +73,11 @@ static void received(const broker *b, const char *sha, const char *suffix, char 
     snprintf(path, PATH_MAX, "%s/incoming/%.64s%s", bay__state_dir(b->state), sha, suffix);
 }
 
+void incoming_file(const broker *b, const char *sha, char *path)
+{
+    received(b, sha, BAY_PKG_SUFFIX, path);
+}
+
 /* append writes len bytes of data at offset of the part file path (made
  * anew at offset 0, never by a later part). Returns 0 or BAY_EINVAL (not
  * where the part ends) or BAY_EIO. */

@@ -22,6 +22,11 @@ int incoming_init(broker *b, bay_error *err);
  * bad sha256, or the whole not matching it), BAY_EIO with err set. */
 int incoming_put(broker *b, const bay_value *args, bay_value **out, bay_error *err);
 
+/* incoming_file writes to path (PATH_MAX bytes) where the package whose
+ * SHA-256 is sha is received whole, STATE/incoming/SHA256.bayplug: a
+ * package downloaded there (offer.c) is then placed as one sent. */
+void incoming_file(const broker *b, const char *sha, char *path);
+
 /* incoming_unpack unpacks the package received whole with the sha256 of args
  * into a new hidden folder of the plugins folder, staging (PATH_MAX bytes),
  * with every check of the package and its signature checked under

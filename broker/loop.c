@@ -10,6 +10,7 @@
 #include "manage.h"
 #include "console.h"
 #include "metrics.h"
+#include "offer.h"
 #include "provide.h"
 #include "route.h"
 #include "supervise.h"
@@ -154,8 +155,8 @@ static void handle_signals(broker *b)
     }
 }
 
-#define FIXED_FDS 4 /* the queue's eventfd, the signalfd, the plugins folder's inotify, the indexes' eventfd; then
-                        workers' output */
+#define FIXED_FDS 5 /* the queue's eventfd, the signalfd, the plugins folder's inotify, the indexes' eventfd, the
+                        downloads' eventfd (offer.c); then workers' output */
 
 static int64_t min_deadline(int64_t a, int64_t b)
 {
@@ -262,6 +263,7 @@ int loop_run(broker *b)
         fds[1] = (struct pollfd){.fd = b->signal_fd, .events = POLLIN};
         fds[2] = (struct pollfd){.fd = watch_fd(b->watch), .events = POLLIN}; /* -1 (none): poll skips it */
         fds[3] = (struct pollfd){.fd = follow_fd(b), .events = POLLIN};
+        fds[4] = (struct pollfd){.fd = offer_fd(b), .events = POLLIN}; /* -1 until the first install.index */
         int64_t now = bay__now_ms();
         for (size_t i = 0; i < 2 * b->nplugins; i++) { /* each plugin's worker, then its other one */
             plugin *p = b->plugins[i / 2];
@@ -287,6 +289,8 @@ int loop_run(broker *b)
             watch_read(b->watch, bay__now_ms());
         if (fds[3].revents)
             follow_apply(b);
+        if (fds[4].revents)
+            offer_apply(b);
         for (size_t i = FIXED_FDS; i < nfds; i++)
             if (fds[i].revents && procs[i]->out_fd == fds[i].fd) /* not a worker a reload's switch or an end moved */
                 supervise_read_output(b, owners[i], procs[i]);
@@ -294,6 +298,7 @@ int loop_run(broker *b)
     free(fds);
     free(owners);
     free(procs);
+    offer_stop(b);
     follow_stop(b);
     supervise_kill_all(b);
     route_free(b);

@@ -1,6 +1,7 @@
 // console/install.js — install or update from a package file, as `plugbay install FILE` / `plugbay update FILE` do:
 // read what the package is and asks, ask consent, send it in package.put parts, then install.package or
-// update.package. And the indexes plugbayd follows.
+// update.package. And from the indexes plugbayd follows (index.list, install.index): what they offer, searched,
+// each installed with the permissions ticked.
 
 import { h, clear } from './dom.js';
 import { consentBox } from './consent.js';
@@ -23,6 +24,11 @@ export function mountInstall(ctx, view) {
   const progress = h('progress', { max: '1', value: '0', hidden: true, 'data-testid': 'install-progress' });
   const result = h('p', { role: 'status', 'data-testid': 'install-result' });
   const indexes = h('div');
+  const search = h('input', { type: 'search', id: 'index-search', 'data-testid': 'index-search' });
+  const offers = h('div', { 'data-testid': 'index-offers' });
+  const picked = h('div', { class: 'package-about', 'aria-live': 'polite' });
+  const indexResult = h('p', { role: 'status', 'data-testid': 'index-result' });
+  let readSeen = false; /* an index was read: the offers were asked for */
   let chosen = null; /* {bytes, sha, facts, consent} */
 
   view.append(
@@ -37,8 +43,23 @@ export function mountInstall(ctx, view) {
       progress,
       result,
     ),
-    h('section', { class: 'card' }, h('h3', { text: t('index_title') }), indexes),
+    h(
+      'section',
+      { class: 'card' },
+      h('h3', { text: t('index_title') }),
+      indexes,
+      h('div', { class: 'field' }, h('label', { for: 'index-search', text: t('index_search') }), search),
+      offers,
+      picked,
+      indexResult,
+    ),
   );
+
+  let searching = null;
+  search.addEventListener('input', () => {
+    clearTimeout(searching);
+    searching = setTimeout(listOffers, 250);
+  });
 
   for (const m of modes) m.querySelector('input').addEventListener('change', (e) => {
     mode.value = e.target.value;
@@ -112,6 +133,86 @@ export function mountInstall(ctx, view) {
     }
   }
 
+  // listOffers shows what the followed indexes offer (index.list), narrowed by the search.
+  async function listOffers() {
+    let list;
+    try {
+      list = await ctx.api.command('index.list', search.value ? { query: search.value } : {});
+    } catch (e) {
+      clear(offers);
+      if (e.code !== 'BAY_ENOENT') ctx.showError(e); /* no index followed: the list above says so */
+      return;
+    }
+    clear(offers);
+    if (!list.length) return offers.append(h('p', { class: 'muted', text: t('index_nothing') }));
+    offers.append(
+      h(
+        'table',
+        { class: 'offers' },
+        h('thead', {}, h('tr', {}, [t('fact_id'), t('fact_version'), t('index_brief'), t('index_publisher'), ''].map((c) => h('th', { text: c })))),
+        h('tbody', {}, list.map(offerRow)),
+      ),
+    );
+  }
+
+  // offerRow is one plugin an index offers: installed already (and outdated), or a button to install it.
+  function offerRow(o) {
+    const state = o.installed
+      ? h('span', { class: 'muted', 'data-testid': `index-installed-${o.id}`, text: t(o.outdated ? 'index_outdated' : 'index_installed', { version: o.installed }) })
+      : h('button', { type: 'button', 'data-testid': `index-install-${o.id}`, text: t('index_install') });
+    if (!o.installed) state.addEventListener('click', () => pick(o));
+    return h(
+      'tr',
+      { 'data-testid': `index-offer-${o.id}` },
+      h('td', {}, h('code', { text: o.id })),
+      h('td', { text: o.version }),
+      h('td', { text: o.brief || o.name || '' }),
+      h('td', { class: o.verified ? 'good' : '', text: o.publisher }),
+      h('td', {}, state),
+    );
+  }
+
+  // pick shows what offer o asks for consent, and the button that has plugbayd install it.
+  function pick(o) {
+    indexResult.textContent = '';
+    const consent = consentBox(ctx, o.permissions || [], t('consent_intro', { id: o.id }));
+    const confirm = h('button', { type: 'button', class: 'primary', 'data-testid': 'index-confirm', text: t('install_confirm') });
+    ctx.adminOnly(confirm);
+    confirm.addEventListener('click', async () => {
+      confirm.disabled = true;
+      indexResult.textContent = t('index_downloading', { id: o.id });
+      try {
+        const done = await ctx.api.command('install.index', { id: o.id, version: o.version, ...consent.grants() });
+        indexResult.textContent = t('install_done', { id: (done && done.id) || o.id });
+        ctx.notify(indexResult.textContent);
+        clear(picked);
+        await ctx.refresh();
+        await listOffers();
+      } catch (e) {
+        indexResult.textContent = '';
+        ctx.showError(e);
+      } finally {
+        confirm.disabled = false;
+      }
+    });
+    const deps = Object.entries(o.dependencies || {}).map(([id, range]) => `${id} ${range}`).join(', ');
+    clear(picked).append(
+      h(
+        'dl',
+        { class: 'facts' },
+        [
+          [t('fact_id'), o.id],
+          [t('fact_version'), o.version],
+          [t('index_publisher'), o.publisher],
+          [t('index_from'), o.index],
+          ...(deps ? [[t('index_needs'), deps]] : []),
+        ].map(([k, v]) => h('div', {}, h('dt', { text: k }), h('dd', { text: v }))),
+      ),
+      consent.el,
+      confirm,
+    );
+  }
+
   function update(status) {
     const list = (status && status.broker && status.broker.indexes) || [];
     clear(indexes);
@@ -130,8 +231,10 @@ export function mountInstall(ctx, view) {
           ),
         ),
       ),
-      h('p', { class: 'help' }, t('index_cli'), ' ', h('code', { text: 'plugbay install ID --index URL --trusted-keys KEYDIR' })),
     );
+    const read = list.some((ix) => ix.read_ms !== null && ix.read_ms !== undefined);
+    if (read && !readSeen) listOffers();
+    readSeen = read;
   }
   return { update };
 }

@@ -34,6 +34,7 @@ const EPERM = /^(BAY_)?EPERM$/;
 
 let broker;
 let browser;
+let indexServer; // serves DIR/www, where DIR/www/index is the index plugbayd follows (test/indexed in it)
 let admin; // {context, page}: the browser logged in as plugbayd's own user
 
 before(async () => {
@@ -41,7 +42,7 @@ before(async () => {
     throw new Error(`${CHROMIUM} is missing: scripts/install-deps installs Debian's chromium`);
   fs.mkdirSync(SHOTS, { recursive: true });
   broker = new Broker(BUILD, PLUGINS);
-  await broker.start();
+  await broker.start(await publishIndex());
   for (const p of PLUGINS) await broker.must(['install', p.id, '--grant-all']);
   if (canActAsOther()) await broker.must(['host', 'add', 'watcher', '--uid', OTHER_UID, '--role', 'observer']);
   // Chromium refuses its own sandbox to root (crbug.com/638180: "Running as root without --no-sandbox is not
@@ -54,6 +55,7 @@ before(async () => {
 
 after(async () => {
   if (browser) await browser.close();
+  if (indexServer) indexServer.close();
   if (broker) {
     const end = await broker.stop();
     if (end.code !== 0) console.error(`plugbayd ended with ${JSON.stringify(end)}; its log:\n${broker.logTail()}`);
@@ -61,6 +63,26 @@ after(async () => {
     assert.deepEqual(end, { code: 0, signal: null }, 'plugbayd stops cleanly on SIGTERM');
   }
 });
+
+// publishIndex publishes fixtures/indexed to an index signed by a key of its own in the broker's folder, serves
+// it on a free loopback port, and resolves to the options that make plugbayd follow it.
+async function publishIndex() {
+  const at = (...p) => path.join(broker.dir, ...p);
+  for (const d of ['www/index', 'trusted']) fs.mkdirSync(at(d), { recursive: true });
+  await broker.must(['keygen', '--out', at('owner'), '--comment', 'owner'], { offline: true });
+  fs.renameSync(at('owner.pub'), at('trusted', 'owner.pub'));
+  await broker.must(['pack', path.join(FIXTURES, 'indexed'), '-o', at('indexed.bayplug')], { offline: true });
+  await broker.must(['publish', at('indexed.bayplug'), at('www', 'index'), '--key', at('owner')], { offline: true });
+  indexServer = http.createServer((req, res) => {
+    const file = at('www', path.normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname)));
+    fs.readFile(file, (err, data) => {
+      res.writeHead(err ? 404 : 200);
+      res.end(err ? '' : data);
+    });
+  });
+  await new Promise((r) => indexServer.listen(0, '127.0.0.1', r));
+  return ['--index', `http://127.0.0.1:${indexServer.address().port}/index`, '--trusted-keys', at('trusted')];
+}
 
 // login opens a browser context of its own at login link url; resolves to {context, page} once the console shows
 // who is signed in.
@@ -290,6 +312,26 @@ test('the console installs a package file chosen in the browser, after showing w
     await open(page, '#/');
     await text(page, 'plugin-state-test/packaged', /^loaded$/);
     await shot(t, page, 'installed');
+  });
+});
+
+test('the console installs a plugin from the index plugbayd follows, after showing what it asks', async (t) => {
+  const { page } = admin;
+  await step(t, page, 'install-index', async () => {
+    await open(page, '#/install');
+    await page.getByTestId('index-offer-test/indexed').waitFor();
+    await page.getByTestId('index-search').fill('no such plugin');
+    await page.getByTestId('index-offer-test/indexed').waitFor({ state: 'detached' });
+    await page.getByTestId('index-search').fill('INDEXED');
+    await page.getByTestId('index-install-test/indexed').click();
+    await page.getByTestId('consent-call:greet').waitFor();
+    await shot(t, page, 'install-index-consent');
+    await page.getByTestId('index-confirm').click();
+    await text(page, 'index-result', /test\/indexed/);
+    await broker.waitState('test/indexed', 'loaded');
+    assert.equal((await broker.must(['call', 'indexed.hello', '[]'])).trim(), '"hello from an index"');
+    await text(page, 'index-installed-test/indexed', /1\.0\.0/);
+    await shot(t, page, 'installed-from-index');
   });
 });
 

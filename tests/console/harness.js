@@ -71,15 +71,15 @@ class Broker {
     this.proc = null;
   }
 
-  // start starts plugbayd with its console on a free loopback port (plugins wait for `install`) and waits until
-  // both the broker and the console answer.
-  async start() {
+  // start starts plugbayd with its console on a free loopback port (plugins wait for `install`), and extra
+  // options, and waits until both the broker and the console answer.
+  async start(extra = []) {
     this.port = await freePort();
     this.host = `127.0.0.1:${this.port}`;
     this.origin = `http://${this.host}`;
     const args = ['--plugins', this.plugins, '--state', this.state, '--listen', this.url, '--log', this.log,
       '--heartbeat-ms', '500', '--hang-grace-ms', '1000', '--exit-with-parent', '--start-timeout-ms', '60000',
-      '--console', this.host];
+      '--console', this.host, ...extra];
     this.proc = spawn(path.join(this.bin, 'plugbayd'), args, { stdio: ['ignore', 'inherit', 'inherit'] });
     this.exited = new Promise((resolve) => this.proc.on('exit', (code, signal) => resolve({ code, signal })));
     this.proc.on('exit', () => {

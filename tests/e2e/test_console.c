@@ -377,6 +377,12 @@ Test(console, an_observers_session_looks_but_changes_nothing)
     cr_expect_eq(x.status, 403, "%s", x.out);
     command(&x, cookie, csrf, "console", "{}");
     cr_expect_eq(x.status, 403, "a session makes no login links: %s", x.out);
+    command(&x, cookie, csrf, "install.index", "{\"id\": \"example/hello\", \"grant_all\": true}");
+    cr_expect_eq(x.status, 403, "%s", x.out);
+    cr_expect(strstr(x.out, "(uid " OTHER_UID ", role observer) may not run install.index: it needs role admin"), "%s",
+              x.out);
+    command(&x, cookie, csrf, "index.list", "{}"); /* an observer looks; this plugbayd follows no index */
+    cr_expect(strstr(x.out, "plugbayd follows no index: start it with --index URL"), "%s", x.out);
     char state[32];
     bay_conn *c = h_connect(&h, "check");
     h_plugin_state(c, "example/hello", state, sizeof state, NULL, 0);

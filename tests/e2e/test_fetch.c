@@ -382,11 +382,12 @@ Test(fetch, info_available_shows_each_version_in_the_index)
     REFUSED(&r, "the index has no plugin example/nope", "(BAY_ENOENT)");
 }
 
-Test(fetch, install_by_id_from_an_index_brings_its_dependencies_first)
+/* publish_needs publishes demo/needs 1.0.0 (its folder DIR/needs) to the served index: example/hello's code,
+ * serving needs.greet, depending on example/hello ^1. */
+static void publish_needs(void)
 {
-    char path[PATH_MAX], src[PATH_MAX], pkg[PATH_MAX], owner[PATH_MAX], index[PATH_MAX], u[PATH_MAX];
+    char path[PATH_MAX], src[PATH_MAX], pkg[PATH_MAX], owner[PATH_MAX], index[PATH_MAX];
     result r;
-    /* demo/needs: example/hello's code, serving needs.greet, depending on example/hello ^1. */
     snprintf(src, sizeof src, "%s/example/hello/plugin.so", h.plugins);
     cr_assert_eq(mkdir(in(path, "needs"), 0700), 0);
     r.status = h_run(&h, (const char *const[]){"/bin/cp", src, path, NULL}, NULL, 0, r.err, sizeof r.err);
@@ -403,6 +404,16 @@ Test(fetch, install_by_id_from_an_index_brings_its_dependencies_first)
     ok(&r);
     PLUGBAY(&r, "publish", pkg, in(index, "www/index"), "--key", in(owner, "keys/owner"));
     ok(&r);
+}
+
+Test(fetch, install_by_id_from_an_index_brings_its_dependencies_first)
+{
+    char path[PATH_MAX], src[PATH_MAX], pkg[PATH_MAX], owner[PATH_MAX], index[PATH_MAX], u[PATH_MAX];
+    result r;
+    FILE *f;
+    publish_needs();
+    in(index, "www/index");
+    in(owner, "keys/owner");
     /* plugbayd without example/hello in its plugins folder. */
     r.status = h_run(&h, (const char *const[]){"/bin/rm", "-r", in(path, "plugins/example"), NULL}, NULL, 0, r.err,
                      sizeof r.err);
@@ -529,6 +540,16 @@ Test(fetch, install_by_url_fetches_the_package_and_installs_it)
     ok(&r);
     h.manual = true;
     h_start(&h, NULL);
+    /* plugbayd follows no index: install.index says how to make it. */
+    bay_conn *c = h_connect(&h, "test-fetch");
+    bay_value *args = bay_map();
+    bay_error err;
+    bay_map_set(args, "id", bay_str("example/hello"));
+    cr_assert_eq(bay_command(c, "install.index", args, 5000, NULL, &err), BAY_ENOENT);
+    cr_assert(strstr(err.message, "plugbayd follows no index: start it with --index URL --trusted-keys DIR"), "%s",
+              err.message);
+    bay_value_free(args);
+    bay_close(c);
     PLUGBAY(&r, "install", url(u, "index/nothing.bayplug"), "--grant-all", "--broker", h.url);
     cr_assert_eq(r.status, 1);
     cr_assert(strstr(r.err, "404"), "%s", r.err);
@@ -629,4 +650,131 @@ Test(fetch, plugbayd_verified_only_takes_packages_of_publishers_a_followed_index
     bay_conn *c = h_connect(&h, "test-fetch");
     cr_assert_eq(h_call_str(c, "greet", "verified", 5000, out, sizeof out, NULL), 0);
     bay_close(c);
+}
+
+/* index_command runs COMMAND name with args_json as plugbayd's own user (an admin): its code, the answer in *out
+ * (NULL: dropped) and the error in err. */
+static int index_command(const char *name, const char *args_json, bay_value **out, bay_error *err)
+{
+    bay_value *args = NULL, *got = NULL;
+    char why[200];
+    cr_assert_eq(bay_value_from_json(args_json, &args, why, sizeof why), 0, "%s", why);
+    bay_conn *c = h_connect(&h, "test-fetch-index");
+    int rc = bay_command(c, name, args, 30000, &got, err);
+    bay_close(c);
+    bay_value_free(args);
+    if (out)
+        *out = got;
+    else
+        bay_value_free(got);
+    return rc;
+}
+
+/* refused_with asserts that COMMAND name with args_json fails with code and a message holding every word. */
+static void refused_with(const char *name, const char *args_json, int code, const char *const *words)
+{
+    bay_error err;
+    int rc = index_command(name, args_json, NULL, &err);
+    cr_assert_eq(rc, code, "%s %s: %s (%s)", name, args_json, bay_errname(rc), rc ? err.message : "done");
+    for (size_t i = 0; words[i]; i++)
+        cr_assert(strstr(err.message, words[i]), "\"%s\" not in: %s", words[i], err.message);
+}
+
+#define REFUSED_WITH(name, args, code, ...) refused_with(name, args, code, (const char *const[]){__VA_ARGS__, NULL})
+
+/* offered returns the entry of id in index.list's answer v, or NULL. */
+static const bay_value *offered(const bay_value *v, const char *id)
+{
+    for (size_t i = 0; i < bay_value_len(v); i++)
+        if (strcmp(bay_value_str(bay_map_get(bay_array_get(v, i), "id"), NULL), id) == 0)
+            return bay_array_get(v, i);
+    return NULL;
+}
+
+/* nothing_placed asserts that neither STATE/incoming nor the plugins folder keeps anything of demo/needs. */
+static void nothing_placed(void)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/incoming", h.state);
+    DIR *d = opendir(path);
+    cr_assert_not_null(d);
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        cr_assert(e->d_name[0] == '.' && (e->d_name[1] == '\0' || strcmp(e->d_name, "..") == 0), "%s left in %s",
+                  e->d_name, path);
+    closedir(d);
+    snprintf(path, sizeof path, "%s/demo/needs", h.plugins);
+    cr_assert_neq(access(path, F_OK), 0, "%s was left", path);
+}
+
+Test(fetch, plugbayd_installs_from_the_index_it_follows)
+{
+    char path[PATH_MAX], u[PATH_MAX], out[64];
+    bay_value *v = NULL;
+    bay_error err;
+    result r;
+    publish_needs();
+    r.status = h_run(&h, (const char *const[]){"/bin/rm", "-r", in(path, "plugins/example"), NULL}, NULL, 0, r.err,
+                     sizeof r.err);
+    ok(&r);
+    h.manual = true;
+    h_start(&h, (const char *const[]){"--index", url(u, "index"), "--trusted-keys", trusted, NULL});
+    cr_assert(h_wait_until(index_read, NULL, H_WAIT_MS), "plugbayd never read its index");
+    /* index.list: the newest version of each plugin, with its permissions, publisher and whether installed. */
+    cr_assert_eq(index_command("index.list", "{}", &v, &err), 0, "%s", err.message);
+    cr_assert_eq(bay_value_len(v), 2);
+    const bay_value *e = offered(v, "example/hello");
+    cr_assert_not_null(e);
+    cr_assert_str_eq(bay_value_str(bay_map_get(e, "version"), NULL), "1.0.0");
+    cr_assert(bay_value_bool(bay_map_get(e, "verified")), "ada is verified");
+    cr_assert(strstr(bay_value_str(bay_map_get(e, "publisher"), NULL), "(keys/ada), a publisher the index's owner "
+                                                                        "verified"));
+    cr_assert_eq(bay_value_type(bay_map_get(e, "permissions")), BAY_ARRAY);
+    cr_assert_eq(bay_value_type(bay_map_get(e, "installed")), BAY_NIL);
+    cr_assert_str_eq(bay_value_str(bay_map_get(e, "index"), NULL), u);
+    e = offered(v, "demo/needs");
+    cr_assert(e && strcmp(bay_value_str(bay_map_get(bay_map_get(e, "dependencies"), "example/hello"), NULL), "^1") == 0);
+    bay_value_free(v);
+    cr_assert_eq(index_command("index.list", "{\"query\": \"NEEDS\"}", &v, &err), 0, "%s", err.message);
+    cr_assert(bay_value_len(v) == 1 && offered(v, "demo/needs"), "the query keeps demo/needs only");
+    bay_value_free(v);
+    /* Refusals before any download. */
+    REFUSED_WITH("install.index", "{}", BAY_EINVAL, "install.index needs {\"id\": PLUGIN-ID}");
+    REFUSED_WITH("install.index", "{\"id\": \"demo/nope\", \"grant_all\": true}", BAY_ENOENT, "demo/nope");
+    REFUSED_WITH("install.index", "{\"id\": \"example/hello\", \"version\": \"9.9.9\"}", BAY_ENOENT,
+                 "has no example/hello version 9.9.9");
+    REFUSED_WITH("install.index", "{\"id\": \"demo/needs\", \"grant_all\": true}", BAY_ENOENT,
+                 "demo/needs 1.0.0 needs example/hello@^1, not installed: install that first");
+    nothing_placed();
+    /* example/hello installed from the index, then demo/needs, which needs it. */
+    cr_assert_eq(index_command("install.index", "{\"id\": \"example/hello\", \"range\": \"^1\", \"grant_all\": true}",
+                               NULL, &err), 0, "%s", err.message);
+    bay_conn *c = h_connect(&h, "test-fetch");
+    cr_assert_eq(h_call_str(c, "greet", "index", 5000, out, sizeof out, NULL), 0);
+    cr_assert_str_eq(out, "Hello, index!");
+    cr_assert_eq(index_command("index.list", "{}", &v, &err), 0, "%s", err.message);
+    cr_assert_str_eq(bay_value_str(bay_map_get(offered(v, "example/hello"), "installed"), NULL), "1.0.0");
+    cr_assert(!bay_value_bool(bay_map_get(offered(v, "example/hello"), "outdated")));
+    bay_value_free(v);
+    REFUSED_WITH("install.index", "{\"id\": \"example/hello\", \"grant_all\": true}", BAY_EEXIST,
+                 "example/hello is already installed (version 1.0.0): update it");
+    /* demo/needs' package altered on the server (same size): refused, nothing left. */
+    alter("www/index/demo-needs-1.0.0.bayplug", 600, "XXXXXXXX");
+    REFUSED_WITH("install.index", "{\"id\": \"demo/needs\", \"grant_all\": true}", BAY_EINVAL,
+                 "demo-needs-1.0.0.bayplug: ", " with sha256 ", "but the index says ");
+    nothing_placed();
+    /* Gone from the server: the download's error. */
+    cr_assert_eq(unlink(in(path, "www/index/demo-needs-1.0.0.bayplug")), 0);
+    REFUSED_WITH("install.index", "{\"id\": \"demo/needs\", \"grant_all\": true}", BAY_ENOENT, "404");
+    nothing_placed();
+    cr_assert_eq(h_call_str(c, "greet", "still", 5000, out, sizeof out, NULL), 0, "plugbayd still serves");
+    bay_close(c);
+}
+
+Test(fetch, plugbayd_installs_from_no_index_before_one_was_read)
+{
+    char gone[64];
+    snprintf(gone, sizeof gone, "http://127.0.0.1:%d/index", free_port()); /* never read */
+    h_start(&h, (const char *const[]){"--index", gone, "--trusted-keys", trusted, NULL});
+    REFUSED_WITH("index.list", "{}", BAY_EBUSY, "no index plugbayd follows was read yet");
+    REFUSED_WITH("install.index", "{\"id\": \"demo/needs\"}", BAY_EBUSY, "no index plugbayd follows was read yet");
 }
