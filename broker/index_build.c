@@ -1,5 +1,6 @@
 /* broker/index_build.c — builds and signs an index folder's index.json from its packages; publish and revoke. */
 #include "index_build.h"
+#include "permission.h"
 
 #include "file.h"
 #include "manifest.h"
@@ -201,8 +202,15 @@ static json_t *entry_json(const package *p, const char *why_revoked)
 {
     const bay__manifest *m = p->m;
     json_t *perms = json_array(), *deps = json_object();
-    for (size_t i = 0; i < m->npermissions; i++)
-        json_array_append_new(perms, json_string(m->permissions[i]));
+    char **asked = permission_requested(m); /* its "permissions" and the provide: of what it provides */
+    if (asked == NULL) {
+        json_decref(perms);
+        json_decref(deps);
+        return NULL;
+    }
+    for (size_t i = 0; asked[i]; i++)
+        json_array_append_new(perms, json_string(asked[i]));
+    bay__strv_free(asked);
     for (size_t i = 0; i < m->ndeps; i++)
         json_object_set_new(deps, m->deps[i].id, json_string(m->deps[i].range));
     json_t *e = json_pack("{s:s, s:s, s:o, s:o, s:s, s:I, s:o, s:s}", "version", m->version, "language", m->language,
