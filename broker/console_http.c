@@ -17,6 +17,7 @@
 #include "console_http.h"
 #include "clock.h"
 #include "console_assets.h"
+#include "file.h"
 #include "frame.h"
 #include "httpd.h"
 #include "value_convert.h"
@@ -281,17 +282,52 @@ int console_http_login(console_http *h, uint64_t conn, const char *who, const ch
     return 0;
 }
 
+/* url_decode decodes s's %XX and '+' in place; false when a % is not followed by two hex digits. */
+static bool url_decode(char *s)
+{
+    char *out = s;
+    for (; *s; s++) {
+        if (*s == '%') {
+            char hex[3] = {s[1], s[1] ? s[2] : 0, 0};
+            char *end;
+            long c = strtol(hex, &end, 16);
+            if (end != hex + 2 || hex[0] == '-' || hex[0] == '+' || c == 0)
+                return false;
+            *out++ = (char)c;
+            s += 2;
+        } else {
+            *out++ = *s == '+' ? ' ' : *s;
+        }
+    }
+    *out = '\0';
+    return true;
+}
+
+/* query_param copies name's value in query (URL-decoded) into a new string; NULL when absent or malformed. */
+static char *query_param(const char *query, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = query; p && *p; p += strcspn(p, "&"), p += *p == '&') {
+        if (strncmp(p, name, n) != 0 || p[n] != '=')
+            continue;
+        char *v = strndup(p + n + 1, strcspn(p + n + 1, "&#"));
+        if (v && !url_decode(v)) {
+            free(v);
+            v = NULL;
+        }
+        return v;
+    }
+    return NULL;
+}
+
 /* login trades the one-time token in query for a session: its cookie, and a redirect to the console. */
 static void login(console_http *h, nng_aio *aio, const char *query)
 {
-    char token[65] = "";
-    const char *t = query ? strstr(query, "token=") : NULL;
-    if (t && (t == query || t[-1] == '&') && strcspn(t + 6, "&#") == 64)
-        memcpy(token, t + 6, 64);
+    char *token = query_param(query, "token");
     pthread_mutex_lock(&h->mtx);
     session *s = NULL;
     int64_t now = bay__now_ms();
-    for (size_t i = 0; i < SESSIONS_MAX && s == NULL && token[0]; i++) {
+    for (size_t i = 0; i < SESSIONS_MAX && s == NULL && token; i++) {
         session *c = &h->sessions[i];
         if (c->used && !c->active && !c->ended && now < c->expires_ms && same(token, c->token))
             s = c;
@@ -308,6 +344,7 @@ static void login(console_http *h, nng_aio *aio, const char *query)
                  s->cookie, SESSION_MS / 1000, h->secure ? "; Secure" : "");
     }
     pthread_mutex_unlock(&h->mtx);
+    free(token);
     if (s == NULL) {
         reply_page(aio, 401, "This login link is not valid: it was used already, expired (links last 5 minutes) or "
                              "was mistyped. Run <code>plugbay console</code> for a new one.");
@@ -319,21 +356,35 @@ static void login(console_http *h, nng_aio *aio, const char *query)
 
 /* ---- requests relayed to the broker ---------------------------------------- */
 
+/* session_by_conn returns the session (ended or not) whose connection is conn, or NULL (under the mutex). */
+static session *session_by_conn(console_http *h, uint64_t conn)
+{
+    for (size_t i = 0; i < SESSIONS_MAX; i++)
+        if (h->sessions[i].used && h->sessions[i].conn == conn)
+            return &h->sessions[i];
+    return NULL;
+}
+
+/* take unlinks the request *pp from the waiting ones, off its session's count, and returns it (under the mutex). */
+static pending *take(console_http *h, pending **pp)
+{
+    pending *p = *pp;
+    session *s = session_by_conn(h, p->conn);
+    *pp = p->next;
+    if (s)
+        s->pending--;
+    return p;
+}
+
 /* cancel runs when NNG gives up a request waiting for the broker (its browser left, or the server stops). */
 static void cancel(nng_aio *aio, void *arg, int rv)
 {
     console_http *h = arg;
     pending *found = NULL;
     pthread_mutex_lock(&h->mtx);
-    for (pending **pp = &h->pending; *pp; pp = &(*pp)->next)
-        if ((*pp)->aio == aio) {
-            found = *pp;
-            *pp = found->next;
-            break;
-        }
-    for (size_t i = 0; found && i < SESSIONS_MAX; i++)
-        if (h->sessions[i].used && h->sessions[i].conn == found->conn)
-            h->sessions[i].pending--;
+    for (pending **pp = &h->pending; *pp && found == NULL; pp = &(*pp)->next)
+        if ((*pp)->aio == aio)
+            found = take(h, pp);
     pthread_mutex_unlock(&h->mtx);
     if (found) {
         free(found);
@@ -375,16 +426,9 @@ static void relay(console_http *h, nng_aio *aio, session *s, const char *name, v
 /* take_pending removes and returns the request of connection conn with id (under the mutex), or NULL. */
 static pending *take_pending(console_http *h, uint64_t conn, uint64_t id)
 {
-    for (pending **pp = &h->pending; *pp; pp = &(*pp)->next) {
-        pending *p = *pp;
-        if (p->conn == conn && p->id == id) {
-            *pp = p->next;
-            for (size_t i = 0; i < SESSIONS_MAX; i++)
-                if (h->sessions[i].used && h->sessions[i].conn == conn)
-                    h->sessions[i].pending--;
-            return p;
-        }
-    }
+    for (pending **pp = &h->pending; *pp; pp = &(*pp)->next)
+        if ((*pp)->conn == conn && (*pp)->id == id)
+            return take(h, pp);
     return NULL;
 }
 
@@ -403,7 +447,23 @@ static char *json_of(const bay__frame *f)
     return text;
 }
 
-static void stream_send(console_http *h, stream *st, const char *text, size_t len);
+static void stream_send(stream *st, const char *text, size_t len);
+
+/* broadcast sends event name with data j (taken; NULL when out of memory: nothing is sent) to the event streams of
+ * connection conn's session, or to every stream when conn is 0. */
+static void broadcast(console_http *h, uint64_t conn, const char *name, json_t *j)
+{
+    char *data = j ? json_dumps(j, JSON_COMPACT) : NULL, *event = NULL;
+    int n = data ? asprintf(&event, "event: %s\ndata: %s\n\n", name, data) : -1;
+    pthread_mutex_lock(&h->mtx);
+    for (stream *st = h->streams; n > 0 && st; st = st->next)
+        if (conn == 0 || st->session_conn == conn)
+            stream_send(st, event, (size_t)n);
+    pthread_mutex_unlock(&h->mtx);
+    free(event);
+    free(data);
+    json_decref(j);
+}
 
 void console_http_deliver(console_http *h, uint64_t conn, nng_msg *msg)
 {
@@ -429,59 +489,12 @@ void console_http_deliver(console_http *h, uint64_t conn, nng_msg *msg)
         }
         free(p);
     } else if (f.type == BAY_F_NOTICE) {
-        json_t *j = json_pack("{s:s?, s:s?, s:s?, s:s?, s:s?}", "what", f.what, "name", f.name, "plugin", f.plugin,
-                              "state", f.state, "message", f.message);
-        char *data = j ? json_dumps(j, JSON_COMPACT) : NULL, *event = NULL;
-        int n = data ? asprintf(&event, "event: notice\ndata: %s\n\n", data) : -1;
-        pthread_mutex_lock(&h->mtx);
-        for (stream *st = h->streams; n > 0 && st; st = st->next)
-            if (st->session_conn == conn)
-                stream_send(h, st, event, (size_t)n);
-        pthread_mutex_unlock(&h->mtx);
-        free(event);
-        free(data);
-        json_decref(j);
+        broadcast(h, conn, "notice",
+                  json_pack("{s:s?, s:s?, s:s?, s:s?, s:s?}", "what", f.what, "name", f.name, "plugin", f.plugin,
+                            "state", f.state, "message", f.message));
     }
     bay__frame_release(&f);
     nng_msg_free(msg);
-}
-
-/* url_decode decodes s's %XX and '+' in place; false when a % is not followed by two hex digits. */
-static bool url_decode(char *s)
-{
-    char *out = s;
-    for (; *s; s++) {
-        if (*s == '%') {
-            char hex[3] = {s[1], s[1] ? s[2] : 0, 0};
-            char *end;
-            long c = strtol(hex, &end, 16);
-            if (end != hex + 2 || hex[0] == '-' || hex[0] == '+' || c == 0)
-                return false;
-            *out++ = (char)c;
-            s += 2;
-        } else {
-            *out++ = *s == '+' ? ' ' : *s;
-        }
-    }
-    *out = '\0';
-    return true;
-}
-
-/* query_param copies name's value in query (URL-decoded) into a new string; NULL when absent or malformed. */
-static char *query_param(const char *query, const char *name)
-{
-    size_t n = strlen(name);
-    for (const char *p = query; p && *p; p += strcspn(p, "&"), p += *p == '&') {
-        if (strncmp(p, name, n) != 0 || p[n] != '=')
-            continue;
-        char *v = strndup(p + n + 1, strcspn(p + n + 1, "&#"));
-        if (v && !url_decode(v)) {
-            free(v);
-            v = NULL;
-        }
-        return v;
-    }
-    return NULL;
 }
 
 /* args_of reads a request's args: its JSON body (an object; none: {}), or for
@@ -551,9 +564,8 @@ static void stream_write(stream *st)
 
 /* stream_send queues len bytes of text for st (under the mutex); a stream
  * with STREAM_BUFFER_MAX unsent is ended: its browser does not read. */
-static void stream_send(console_http *h, stream *st, const char *text, size_t len)
+static void stream_send(stream *st, const char *text, size_t len)
 {
-    (void)h;
     if (st->dead)
         return;
     char *grown = st->queued_len + len > STREAM_BUFFER_MAX ? NULL : realloc(st->queued, st->queued_len + len);
@@ -592,23 +604,14 @@ static void events(console_http *h, nng_aio *aio, nng_http_req *req, session *s)
     s->streams++;
     static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n"
                                "X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n: plugbayd\n\n";
-    stream_send(h, st, head, sizeof head - 1);
+    stream_send(st, head, sizeof head - 1);
     pthread_mutex_unlock(&h->mtx);
     nng_aio_finish(aio, 0); /* no answer: the server lets go of the connection */
 }
 
 void console_http_line(console_http *h, const char *plugin, const char *line)
 {
-    json_t *j = json_pack("{s:s, s:s}", "plugin", plugin, "line", line);
-    char *data = j ? json_dumps(j, JSON_COMPACT) : NULL, *event = NULL;
-    int n = data ? asprintf(&event, "event: log\ndata: %s\n\n", data) : -1;
-    pthread_mutex_lock(&h->mtx);
-    for (stream *st = h->streams; n > 0 && st; st = st->next)
-        stream_send(h, st, event, (size_t)n);
-    pthread_mutex_unlock(&h->mtx);
-    free(event);
-    free(data);
-    json_decref(j);
+    broadcast(h, 0, "log", json_pack("{s:s, s:s}", "plugin", plugin, "line", line));
 }
 
 /* stream_free closes st's connection and frees it (not under the mutex: its callback may be waiting for it). */
@@ -700,17 +703,10 @@ static void panel_file(console_http *h, nng_aio *aio, const char *rest)
     char *text = NULL;
     size_t len = 0;
     struct stat st;
-    bool ok = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size <= PANEL_FILE_MAX &&
-              (text = malloc((size_t)st.st_size + 1)) != NULL;
-    while (ok && len < (size_t)st.st_size) {
-        ssize_t r = read(fd, text + len, (size_t)st.st_size - len);
-        ok = r > 0;
-        len += ok ? (size_t)r : 0;
-    }
+    bool ok = fd >= 0 && bay__file_read_fd(fd, PANEL_FILE_MAX, &text, &len, &st) == 0;
     if (fd >= 0)
         close(fd);
     if (!ok) {
-        free(text);
         reply(aio, 404, "text/plain; charset=utf-8", "404 not found\n", 14, NULL, 0);
         return;
     }
@@ -911,15 +907,11 @@ size_t console_http_tick(console_http *h, uint64_t *ended, size_t max)
     if (do_ping)
         h->pinged_ms = t;
     for (pending **pp = &h->pending; *pp;) {
-        pending *p = *pp;
-        if (t - p->since_ms < PENDING_MS) {
-            pp = &p->next;
+        if (t - (*pp)->since_ms < PENDING_MS) {
+            pp = &(*pp)->next;
             continue;
         }
-        *pp = p->next;
-        for (size_t i = 0; i < SESSIONS_MAX; i++)
-            if (h->sessions[i].used && h->sessions[i].conn == p->conn)
-                h->sessions[i].pending--;
+        pending *p = take(h, pp);
         p->next = late;
         late = p;
     }
@@ -930,19 +922,16 @@ size_t console_http_tick(console_http *h, uint64_t *ended, size_t max)
     }
     for (stream **pp = &h->streams; *pp;) {
         stream *st = *pp;
-        bool gone = true;
-        for (size_t i = 0; i < SESSIONS_MAX; i++)
-            if (h->sessions[i].used && !h->sessions[i].ended && h->sessions[i].conn == st->session_conn)
-                gone = false;
+        session *s = session_by_conn(h, st->session_conn);
+        bool gone = s == NULL || s->ended;
         if (do_ping && !gone)
-            stream_send(h, st, ping, sizeof ping - 1);
+            stream_send(st, ping, sizeof ping - 1);
         if (gone || st->dead) { /* stream_free's close ends a write in progress */
             st->dead = true;
             *pp = st->next;
             h->nstreams--;
-            for (size_t i = 0; i < SESSIONS_MAX; i++)
-                if (h->sessions[i].used && h->sessions[i].conn == st->session_conn)
-                    h->sessions[i].streams--;
+            if (s)
+                s->streams--;
             st->next = dead;
             dead = st;
         } else {

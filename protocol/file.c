@@ -17,9 +17,17 @@
 
 int bay__file_read_small(int at, const char *name, int flags, size_t max, char **text, size_t *len, struct stat *st)
 {
-    int f = openat(at, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC | flags), e = 0;
+    int f = openat(at, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC | flags);
     if (f < 0)
         return errno;
+    int e = bay__file_read_fd(f, max, text, len, st);
+    close(f);
+    return e;
+}
+
+int bay__file_read_fd(int f, size_t max, char **text, size_t *len, struct stat *st)
+{
+    int e = 0;
     *text = NULL;
     if (fstat(f, st) != 0)
         e = errno;
@@ -38,7 +46,6 @@ int bay__file_read_small(int at, const char *name, int flags, size_t max, char *
         }
         n += (size_t)got;
     }
-    close(f);
     if (e) {
         free(*text);
         *text = NULL;

@@ -14,6 +14,10 @@
  * receives its status. */
 int bay__file_read_small(int at, const char *name, int flags, size_t max, char **text, size_t *len, struct stat *st);
 
+/* bay__file_read_fd reads the regular file open at f (left open) as
+ * bay__file_read_small does. */
+int bay__file_read_fd(int f, size_t max, char **text, size_t *len, struct stat *st);
+
 /* bay__file_write_new creates the file path (relative to at) with mode,
  * writes len bytes and flushes them to disk. Fails with EEXIST when it
  * exists. Returns 0 or an errno value (the file then removed) and *step says
