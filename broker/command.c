@@ -707,6 +707,7 @@ static const command commands[] = {
     {"panel.call", BAY_ROLE_HOST, true, false, NULL, NULL, panel_call},
     {"index.list", BAY_ROLE_OBSERVER, false, false, offer_list, NULL, NULL},
     {"install.index", BAY_ROLE_ADMIN, false, false, NULL, NULL, offer_install},
+    {"console", BAY_ROLE_OBSERVER, false, false, NULL, NULL, console_command},
 };
 
 /* find_command returns the command named name, or NULL with err listing them. */
@@ -829,10 +830,6 @@ void command_handle(broker *b, conn *c, const bay__frame *f)
 {
     if (strcmp(f->name, "channel") == 0) {
         fastpath_request(b, c, f);
-        return;
-    }
-    if (strcmp(f->name, "console") == 0) {
-        console_command(b, c, f);
         return;
     }
     bay_value *args = NULL;

@@ -60,30 +60,23 @@ int console_start(broker *b, bay_error *err)
     return 0;
 }
 
-void console_command(broker *b, conn *c, const bay__frame *f)
+int console_command(broker *b, conn *c, const bay__frame *f, plugin *p, const bay_value *args, bay_error *err)
 {
-    if (b->console == NULL) {
-        conn_send_error(b, c, f->id, BAY_ENOENT, NULL,
-                        "plugbayd serves no web console: start it with --console 127.0.0.1:PORT (docs/console.md)");
-        return;
-    }
-    if (c->local) {
-        conn_send_error(b, c, f->id, BAY_EPERM, NULL, "a console session cannot make login links; run `plugbay console`");
-        return;
-    }
+    (void)p, (void)args;
+    if (b->console == NULL)
+        return bay_error_set(err, BAY_ENOENT, NULL,
+                             "plugbayd serves no web console: start it with --console 127.0.0.1:PORT (docs/console.md)");
+    if (c->local)
+        return bay_error_set(err, BAY_EPERM, NULL, "a console session cannot make login links; run `plugbay console`");
     char name[160], url[512];
     snprintf(name, sizeof name, "console:%s", c->name + (strncmp(c->name, "host:", 5) == 0 ? 5 : 0));
     conn *s = conn_open_local(b, name, c->rights, c->grants, c->uid, &session_conn, b);
-    if (s == NULL) {
-        conn_send_error(b, c, f->id, BAY_ENOMEM, NULL, "plugbayd is out of memory");
-        return;
-    }
-    bay_error err;
+    if (s == NULL)
+        return bay_error_set(err, BAY_ENOMEM, NULL, "plugbayd is out of memory");
     if (console_http_login(b->console->http, s->session, conn_who(c), bay__role_name(c->rights), url, sizeof url,
-                           &err) != 0) {
-        conn_let_go(b, s, 0, err.code, err.message);
-        conn_send_error(b, c, f->id, err.code, NULL, "%s", err.message);
-        return;
+                           err) != 0) {
+        conn_let_go(b, s, 0, err->code, err->message);
+        return err->code;
     }
     bay__log(BAY_LOG_INFO, "audit", "%s: console: a login link for a session of role %s", conn_who(c),
              bay__role_name(c->rights));
@@ -93,6 +86,7 @@ void console_command(broker *b, conn *c, const bay__frame *f)
     bay_map_set(v, "role", bay_str(bay__role_name(c->rights)));
     conn_send_value(b, c, f->id, v);
     bay_value_free(v);
+    return 0;
 }
 
 int64_t console_tick(broker *b, int64_t now)

@@ -8,11 +8,13 @@
  * 0 (also when it was not), or the code with err saying why it cannot. */
 int console_start(broker *b, bay_error *err);
 
-/* console_command answers host c's COMMAND console f: a one-time login link
- * {"url", "expires_s", "role"} to a new session with c's role, user and
- * grants. BAY_ENOENT when plugbayd serves no console, BAY_EPERM for a
- * console session itself, BAY_EBUSY when too many sessions are open. */
-void console_command(broker *b, conn *c, const bay__frame *f);
+/* console_command answers host c's COMMAND console f (command.c's table, as
+ * a relay: p and args unused): a one-time login link {"url", "expires_s",
+ * "role"} to a new session with c's role, user and grants. Returns 0, or
+ * BAY_ENOENT when plugbayd serves no console, BAY_EPERM for a console session
+ * itself, BAY_EBUSY when too many sessions are open, with err set (the table
+ * answers it). */
+int console_command(broker *b, conn *c, const bay__frame *f, plugin *p, const bay_value *args, bay_error *err);
 
 /* console_tick, once a second: ends the sessions that expired or logged out
  * (their connections let go) and what console_http_tick does. Returns the
