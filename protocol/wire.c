@@ -75,21 +75,15 @@ int bay__wire_send(nng_socket s, const bay__frame *f, int flags)
     return bay__from_nng(rv);
 }
 
-int bay__wire_send_errorv(nng_socket s, uint64_t id, int code, const char *plugin, const char *fmt, va_list ap)
-{
-    char text[512];
-    vsnprintf(text, sizeof text, fmt, ap);
-    bay__frame f = {.type = BAY_F_ERROR, .id = id, .code = code, .plugin = plugin, .message = text};
-    return bay__wire_send(s, &f, NNG_FLAG_NONBLOCK);
-}
-
 int bay__wire_send_error(nng_socket s, uint64_t id, int code, const char *plugin, const char *fmt, ...)
 {
+    char text[512];
     va_list ap;
     va_start(ap, fmt);
-    int rc = bay__wire_send_errorv(s, id, code, plugin, fmt, ap);
+    vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    return rc;
+    bay__frame f = {.type = BAY_F_ERROR, .id = id, .code = code, .plugin = plugin, .message = text};
+    return bay__wire_send(s, &f, NNG_FLAG_NONBLOCK);
 }
 
 int bay__wire_recv(nng_socket s, int timeout_ms, nng_msg **msg, bay__frame *f, bay_error *err)

@@ -3,7 +3,6 @@
 #define BAY_WIRE_H
 
 #include <nng/nng.h>
-#include <stdarg.h>
 
 #include <plugbay/error.h>
 
@@ -28,10 +27,6 @@ int bay__wire_send(nng_socket s, const bay__frame *f, int flags);
  * plugin may be NULL. Returns what bay__wire_send returns. */
 int bay__wire_send_error(nng_socket s, uint64_t id, int code, const char *plugin, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
-
-/* bay__wire_send_errorv is bay__wire_send_error with a va_list. */
-int bay__wire_send_errorv(nng_socket s, uint64_t id, int code, const char *plugin, const char *fmt, va_list ap)
-    __attribute__((format(printf, 5, 0)));
 
 /* bay__wire_recv waits up to timeout_ms (-1 = forever) for one frame on s and
  * decodes it into f, keeping the message in *msg (free it with nng_msg_free
