@@ -354,6 +354,11 @@ int bay__index_verify(const char *text, size_t len, const char *sig, const char 
 
 /* ---- resolving ---------------------------------------------------------------- */
 
+bool bay__index_matches(const bay__index_entry *e, const char *text)
+{
+    return strcasestr(e->id, text) || (e->name && strcasestr(e->name, text)) || (e->brief && strcasestr(e->brief, text));
+}
+
 const bay__index_entry *bay__index_find(const bay__index *idx, const char *id, const char *version)
 {
     for (size_t i = 0; i < idx->nentries; i++)

@@ -107,6 +107,9 @@ int bay__index_sign(const char *text, size_t len, const char *key_path, char **s
 int bay__index_verify(const char *text, size_t len, const char *sig, const char *trusted_dir, const char *where,
                       char key_id[BAY_KEY_ID_SIZE], bay_error *err);
 
+/* bay__index_matches tells whether e's id, name or brief holds text, in any case (a search). */
+bool bay__index_matches(const bay__index_entry *e, const char *text);
+
 /* bay__index_find returns the entry of id at version exactly, or NULL. */
 const bay__index_entry *bay__index_find(const bay__index *idx, const char *id, const char *version);
 

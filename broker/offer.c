@@ -17,6 +17,7 @@
 #include "incoming.h"
 #include "index.h"
 #include "log.h"
+#include "value_convert.h"
 
 /* The most downloads under way at once. */
 #define DOWNLOADS_MAX 4
@@ -45,30 +46,12 @@ struct offer {
 
 /* ---- index.list -------------------------------------------------------- */
 
-/* strings_of returns the strings of JSON array a as an array value. */
-static bay_value *strings_of(const json_t *a)
+/* value_of returns JSON j (an index entry's permissions or dependencies, checked when the index was read) as a
+ * value (nil when out of memory). */
+static bay_value *value_of(const json_t *j)
 {
-    bay_value *v = bay_array();
-    size_t i;
-    const json_t *s;
-    json_array_foreach(a, i, s) bay_array_push(v, bay_str(json_string_value(s)));
-    return v;
-}
-
-/* ranges_of returns JSON object o (id -> range) as a map value. */
-static bay_value *ranges_of(const json_t *o)
-{
-    bay_value *v = bay_map();
-    const char *k;
-    const json_t *r;
-    json_object_foreach((json_t *)o, k, r) bay_map_set(v, k, bay_str(json_string_value(r)));
-    return v;
-}
-
-/* holds tells whether s (NULL: no) holds query, case ignored. */
-static bool holds(const char *s, const char *query)
-{
-    return s && strcasestr(s, query) != NULL;
+    bay_value *v = NULL;
+    return bay__value_from_jansson(j, &v, NULL) == 0 ? v : bay_nil();
 }
 
 typedef struct listing {
@@ -101,8 +84,8 @@ static bay_value *one_offer(broker *b, const char *url, const bay__index *idx, c
     bay_map_set(v, "name", e->name ? bay_str(e->name) : bay_nil());
     bay_map_set(v, "brief", e->brief ? bay_str(e->brief) : bay_nil());
     bay_map_set(v, "language", bay_str(e->language));
-    bay_map_set(v, "permissions", strings_of(e->permissions));
-    bay_map_set(v, "dependencies", ranges_of(e->dependencies));
+    bay_map_set(v, "permissions", value_of(e->permissions));
+    bay_map_set(v, "dependencies", value_of(e->dependencies));
     bay_map_set(v, "size", bay_int((int64_t)e->size));
     bay_map_set(v, "publisher", bay_str(signer));
     bay_map_set(v, "key_id", e->key_id ? bay_str(e->key_id) : bay_nil());
@@ -127,8 +110,7 @@ static void list_index(void *ctx, const char *url, const bay__index *idx)
         i--;
         if (newest == NULL || listed(l, newest->id))
             continue;
-        if (l->query && !holds(newest->id, l->query) && !holds(newest->name, l->query) &&
-            !holds(newest->brief, l->query))
+        if (l->query && !bay__index_matches(newest, l->query))
             continue;
         bay_array_push(l->out, one_offer(l->b, url, idx, newest));
     }

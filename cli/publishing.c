@@ -72,12 +72,6 @@ static json_t *entry_json(const bay__index *idx, const bay__index_entry *e)
                      "brief", e->brief, "key_id", e->key_id, "verified", p && p->verified);
 }
 
-/* matches tells whether e's id, name or brief holds text, in any case. */
-static bool matches(const bay__index_entry *e, const char *text)
-{
-    return strcasestr(e->id, text) || (e->name && strcasestr(e->name, text)) || (e->brief && strcasestr(e->brief, text));
-}
-
 int cli_search(const signing_args *a, bay_error *err)
 {
     bay__index *idx;
@@ -88,7 +82,7 @@ int cli_search(const signing_args *a, bay_error *err)
     for (size_t i = 0; i < idx->nentries; i++) {
         const bay__index_entry *e;
         if ((i + 1 < idx->nentries && strcmp(idx->entries[i + 1].id, idx->entries[i].id) == 0) ||
-            bay__index_resolve(idx, idx->entries[i].id, BAY_VERSION, &e, NULL) != 0 || !matches(e, a->dir))
+            bay__index_resolve(idx, idx->entries[i].id, BAY_VERSION, &e, NULL) != 0 || !bay__index_matches(e, a->dir))
             continue; /* once per id, at its last entry: its newest version for this plugbay */
         char who[300];
         bay__index_signer(idx, e, who, sizeof who);
