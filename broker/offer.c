@@ -44,6 +44,12 @@ struct offer {
     job *jobs;
 };
 
+/* installed tells whether plugin p (NULL: none in the plugins folder) is installed. */
+static bool installed(const plugin *p)
+{
+    return p && p->life.state != PS_AVAILABLE && p->life.state != PS_INVALID;
+}
+
 /* ---- index.list -------------------------------------------------------- */
 
 /* value_of returns JSON j (an index entry's permissions or dependencies, checked when the index was read) as a
@@ -75,7 +81,7 @@ static bay_value *one_offer(broker *b, const char *url, const bay__index *idx, c
     bay_value *v = bay_map();
     const bay__index_publisher *pub = bay__index_publisher_of(idx, e->key_id);
     const plugin *p = broker_plugin(b, e->id);
-    bool installed = p && p->m && p->life.state != PS_AVAILABLE && p->life.state != PS_INVALID;
+    bool have_it = installed(p) && p->m;
     bay__semver have;
     char signer[512];
     bay__index_signer(idx, e, signer, sizeof signer);
@@ -91,8 +97,8 @@ static bay_value *one_offer(broker *b, const char *url, const bay__index *idx, c
     bay_map_set(v, "key_id", e->key_id ? bay_str(e->key_id) : bay_nil());
     bay_map_set(v, "verified", bay_bool(pub && pub->verified));
     bay_map_set(v, "index", bay_str(url));
-    bay_map_set(v, "installed", installed ? bay_str(p->m->version) : bay_nil());
-    bay_map_set(v, "outdated", bay_bool(installed && bay__semver_parse(p->m->version, &have) == 0 &&
+    bay_map_set(v, "installed", have_it ? bay_str(p->m->version) : bay_nil());
+    bay_map_set(v, "outdated", bay_bool(have_it && bay__semver_parse(p->m->version, &have) == 0 &&
                                         bay__semver_cmp(&have, &e->ver) < 0));
     return v;
 }
@@ -149,8 +155,7 @@ static void missing_of(seeking *s, const bay__index_entry *e)
     const json_t *range;
     size_t used = 0;
     json_object_foreach((json_t *)e->dependencies, dep, range) {
-        const plugin *p = broker_plugin(s->b, dep);
-        if (p && p->life.state != PS_AVAILABLE && p->life.state != PS_INVALID)
+        if (installed(broker_plugin(s->b, dep)))
             continue;
         if (used < sizeof s->missing)
             used += (size_t)snprintf(s->missing + used, sizeof s->missing - used, "%s%s@%s", used ? ", " : "", dep,
@@ -258,7 +263,7 @@ static int placeable(broker *b, const char *id, bay_error *err)
     const plugin *p = broker_plugin(b, id);
     if (p == NULL)
         return 0;
-    if (p->life.state != PS_AVAILABLE && p->life.state != PS_INVALID)
+    if (installed(p))
         return bay_error_set(err, BAY_EEXIST, id,
                              "%s is already installed (version %s): update it (`plugbay update %s --index URL`, or "
                              "the console's Update)",
