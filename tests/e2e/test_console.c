@@ -181,6 +181,16 @@ static void still_serving(void)
     bay_close(c);
 }
 
+/* hello_still_loaded: example/hello was not disabled, whatever the console was sent. */
+static void hello_still_loaded(void)
+{
+    char state[32];
+    bay_conn *c = h_connect(&h, "check");
+    h_plugin_state(c, "example/hello", state, sizeof state, NULL, 0);
+    cr_expect_str_eq(state, "loaded");
+    bay_close(c);
+}
+
 Test(console, a_login_link_opens_one_session_once_and_the_session_runs_commands)
 {
     char cookie[128], csrf[80], path[256];
@@ -242,11 +252,7 @@ Test(console, a_post_needs_the_sessions_csrf_token_and_origin)
     http(&x);
     cr_expect_eq(x.status, 403, "%s", x.out);
     /* Nothing was disabled: */
-    char state[32];
-    bay_conn *c = h_connect(&h, "check");
-    h_plugin_state(c, "example/hello", state, sizeof state, NULL, 0);
-    cr_expect_str_eq(state, "loaded");
-    bay_close(c);
+    hello_still_loaded();
     /* The page's own Origin passes. */
     x = (exchange){.method = "POST", .path = "/api/command/list", .cookie = cookie, .csrf = csrf, .origin = origin,
                    .body = "{}"};
@@ -383,11 +389,7 @@ Test(console, an_observers_session_looks_but_changes_nothing)
               x.out);
     command(&x, cookie, csrf, "index.list", "{}"); /* an observer looks; this plugbayd follows no index */
     cr_expect(strstr(x.out, "plugbayd follows no index: start it with --index URL"), "%s", x.out);
-    char state[32];
-    bay_conn *c = h_connect(&h, "check");
-    h_plugin_state(c, "example/hello", state, sizeof state, NULL, 0);
-    cr_expect_str_eq(state, "loaded");
-    bay_close(c);
+    hello_still_loaded();
     cr_expect(h_wait_log(&h, "[audit] console:plugbay-cli (uid " OTHER_UID ", role observer): disable"));
 }
 
