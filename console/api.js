@@ -12,7 +12,7 @@ export class ApiError extends Error {
 
 let csrf = null;
 
-// errorOf reads the error of a failed response r: {"error": {code, message, plugin}} or {"error": "text"}, else its text.
+// errorOf reads the error of a failed response r: {"error": {code, message, plugin}}, else its text (an HTML page).
 async function errorOf(r) {
   const text = await r.text().catch(() => '');
   let body = null;
@@ -23,7 +23,6 @@ async function errorOf(r) {
   }
   const e = body && body.error;
   if (e && typeof e === 'object') return new ApiError(r.status, e.code || `HTTP ${r.status}`, e.message || '', e.plugin ?? null);
-  if (typeof e === 'string') return new ApiError(r.status, `HTTP ${r.status}`, e);
   const plain = text.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim();
   return new ApiError(r.status, `HTTP ${r.status}`, plain || r.statusText);
 }
@@ -43,29 +42,26 @@ export async function session() {
   return s;
 }
 
-// command runs broker command name with args; resolves to its result, rejects with an ApiError.
-export async function command(name, args = {}) {
-  const r = await fetch(`/api/command/${encodeURIComponent(name)}`, {
+// post sends broker command name (query: its ?args=, or '') with body of type, and answers as answer does.
+async function post(name, query, type, body) {
+  const r = await fetch(`/api/command/${encodeURIComponent(name)}${query}`, {
     method: 'POST',
     credentials: 'same-origin',
     cache: 'no-store',
-    headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf || '' },
-    body: JSON.stringify(args),
+    headers: { 'Content-Type': type, 'X-CSRF-Token': csrf || '' },
+    body,
   });
   return answer(r);
 }
 
+// command runs broker command name with args; resolves to its result, rejects with an ApiError.
+export function command(name, args = {}) {
+  return post(name, '', 'application/json', JSON.stringify(args));
+}
+
 // upload runs broker command name with args and bytes (an ArrayBuffer or a view) as its binary "data".
-export async function upload(name, args, bytes) {
-  const q = encodeURIComponent(JSON.stringify(args));
-  const r = await fetch(`/api/command/${encodeURIComponent(name)}?args=${q}`, {
-    method: 'POST',
-    credentials: 'same-origin',
-    cache: 'no-store',
-    headers: { 'Content-Type': 'application/octet-stream', 'X-CSRF-Token': csrf || '' },
-    body: bytes,
-  });
-  return answer(r);
+export function upload(name, args, bytes) {
+  return post(name, `?args=${encodeURIComponent(JSON.stringify(args))}`, 'application/octet-stream', bytes);
 }
 
 // events opens the event stream: on.notice(data), on.log(data), on.state("live"|"down") as the connection goes.
