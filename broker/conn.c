@@ -395,20 +395,29 @@ static void pair_url(broker *b, conn_role role, uint64_t session, char *url, siz
     }
 }
 
-conn *conn_open(broker *b, conn_role role, uint64_t peer, pid_t peer_pid, char *url, size_t urllen)
+/* conn_alloc returns a new connection of b with its session and role, or NULL when out of memory. */
+static conn *conn_alloc(broker *b, conn_role role)
 {
     conn *c = calloc(1, sizeof *c);
     if (c == NULL)
         return NULL;
     c->session = ++b->next_session;
     c->role = role;
-    c->peer = peer;
-    c->peer_pid = peer_pid;
-    c->for_worker = role == ROLE_WORKER;
     c->guard = b->guard;
     c->queue = &b->queue;
     c->opened_ms = bay__now_ms();
     c->closer = b->closer;
+    return c;
+}
+
+conn *conn_open(broker *b, conn_role role, uint64_t peer, pid_t peer_pid, char *url, size_t urllen)
+{
+    conn *c = conn_alloc(b, role);
+    if (c == NULL)
+        return NULL;
+    c->peer = peer;
+    c->peer_pid = peer_pid;
+    c->for_worker = role == ROLE_WORKER;
     unsigned char rnd[16];
     if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
         free(c);
@@ -462,21 +471,15 @@ conn *conn_open(broker *b, conn_role role, uint64_t peer, pid_t peer_pid, char *
 conn *conn_open_local(broker *b, const char *name, bay__role rights, char *const *grants, int64_t uid,
                       const conn_local *local, void *data)
 {
-    conn *c = calloc(1, sizeof *c);
+    conn *c = conn_alloc(b, ROLE_HOST);
     if (c == NULL)
         return NULL;
-    c->session = ++b->next_session;
-    c->role = ROLE_HOST;
     c->hello_done = c->auth_over = c->subscribed = true;
     c->pid = getpid();
     c->uid = uid;
     c->rights = rights;
     c->local = local;
     c->local_data = data;
-    c->queue = &b->queue;
-    c->closer = b->closer;
-    c->guard = b->guard;
-    c->opened_ms = bay__now_ms();
     snprintf(c->name, sizeof c->name, "%s", name);
     snprintf(c->who, sizeof c->who, "%s (uid %lld, role %s)", name, (long long)uid, bay__role_name(rights));
     if ((grants && (c->grants = bay__strv_copy((const char *const *)grants)) == NULL) ||
