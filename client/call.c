@@ -7,9 +7,9 @@
 #include <stdlib.h>
 
 /* pack_args checks that args (NULL: none) has type want and packs it into
- * f->raw, in a buffer (*buf) the caller frees. fn and name are for messages. */
+ * f->raw, in sb (initialised), which the caller frees. fn and name are for messages. */
 static int pack_args(const char *fn, const char *name, const bay_value *args, bay_type want, bay__frame *f,
-                     void **buf, bay_error *err)
+                     bay__scratch *sb, bay_error *err)
 {
     if (args == NULL)
         return 0;
@@ -21,10 +21,13 @@ static int pack_args(const char *fn, const char *name, const bay_value *args, ba
                              "%s(\"%s\"): args nest deeper than %d levels (the args themselves are the first), more "
                              "than a frame carries",
                              fn, name, BAY_WIRE_VALUE_MAX_DEPTH);
-    int rc = bay_value_pack(args, buf, &f->raw_len);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sb, bay__scratch_write);
+    int rc = bay__value_pack_to(&pk, args);
     if (rc)
         return bay_error_set(err, rc, NULL, "%s(\"%s\"): cannot pack args: %s", fn, name, bay_strerror(rc));
-    f->raw = *buf;
+    f->raw = sb->data;
+    f->raw_len = sb->size;
     return 0;
 }
 
@@ -40,13 +43,14 @@ static int call(bay_conn *c, const char *fn, const char *name, const bay_value *
                              "%s: needs a connection, a non-empty extension point name and a timeout_ms from 0 to %d",
                              fn, INT_MAX - BAY_CALL_GRACE_MS);
     bay__frame f = {.type = BAY_F_CALL, .name = name, .timeout_ms = timeout, .context = opts ? opts->context : NULL};
-    void *buf = NULL;
-    int rc = pack_args(fn, name, args, BAY_ARRAY, &f, &buf, err);
+    bay__scratch sb;
+    bay__scratch_init(&sb);
+    int rc = pack_args(fn, name, args, BAY_ARRAY, &f, &sb, err);
     if (rc == 0 && out)
         rc = bay__request_async(c, &f, timeout + BAY_CALL_GRACE_MS, out, err);
     else if (rc == 0 && !bay__fast_call(c, &f, timeout, result, err, &rc))
         rc = bay__request(c, &f, timeout + BAY_CALL_GRACE_MS, result, err);
-    free(buf);
+    bay__scratch_free(&sb);
     return rc;
 }
 
@@ -85,11 +89,12 @@ int bay_command(bay_conn *c, const char *command, const bay_value *args, int tim
         return bay_error_set(err, BAY_EINVAL, NULL,
                              "bay_command: needs a connection, a command name and a timeout_ms of 0 or more");
     bay__frame f = {.type = BAY_F_COMMAND, .name = command};
-    void *buf = NULL;
-    int rc = pack_args("bay_command", command, args, BAY_MAP, &f, &buf, err);
+    bay__scratch sb;
+    bay__scratch_init(&sb);
+    int rc = pack_args("bay_command", command, args, BAY_MAP, &f, &sb, err);
     if (rc == 0)
         rc = bay__request(c, &f, timeout_ms ? timeout_ms : BAY_COMMAND_TIMEOUT_MS, result, err);
-    free(buf);
+    bay__scratch_free(&sb);
     return rc;
 }
 

@@ -266,6 +266,41 @@ void bay__frame_release(bay__frame *f)
     f->decoded_ = false;
 }
 
+void bay__scratch_init(bay__scratch *s)
+{
+    s->data = s->local;
+    s->size = 0;
+    s->alloc = sizeof s->local;
+}
+
+void bay__scratch_free(bay__scratch *s)
+{
+    if (s->data != s->local)
+        free(s->data);
+    bay__scratch_init(s);
+}
+
+int bay__scratch_write(void *data, const char *buf, size_t len)
+{
+    bay__scratch *s = data;
+    if (len > s->alloc - s->size) {
+        size_t alloc = s->alloc;
+        while (len > alloc - s->size)
+            if ((alloc *= 2) > SIZE_MAX / 4)
+                return -1;
+        char *grown = s->data == s->local ? malloc(alloc) : realloc(s->data, alloc);
+        if (grown == NULL)
+            return -1;
+        if (s->data == s->local)
+            memcpy(grown, s->local, s->size);
+        s->data = grown;
+        s->alloc = alloc;
+    }
+    memcpy(s->data + s->size, buf, len);
+    s->size += len;
+    return 0;
+}
+
 int bay__pack_str(msgpack_packer *pk, const char *s)
 {
     size_t n = strlen(s);

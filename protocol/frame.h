@@ -94,6 +94,24 @@ typedef int (*bay__frame_sink)(void *data, const char *buf, size_t len);
  * string, or BAY_ENOMEM when the sink fails. */
 int bay__frame_encode(const bay__frame *f, bay__frame_sink sink, void *data);
 
+/* A buffer to pack a frame or a value into on the hot path: its first
+ * BAY_SCRATCH_LOCAL bytes live where the buffer does (on its owner's stack),
+ * so a small frame costs no allocation; more come from the heap. */
+#define BAY_SCRATCH_LOCAL 1024
+typedef struct bay__scratch {
+    char *data;          /* local, or a malloc'ed buffer once it outgrew it */
+    size_t size, alloc;
+    char local[BAY_SCRATCH_LOCAL];
+} bay__scratch;
+
+/* bay__scratch_init empties s (which must not move while in use); bay__scratch_free frees what it allocated. */
+void bay__scratch_init(bay__scratch *s);
+void bay__scratch_free(bay__scratch *s);
+
+/* bay__scratch_write appends len bytes of buf to the bay__scratch data: a
+ * bay__frame_sink and a msgpack_packer_write. Returns 0, or -1 out of memory. */
+int bay__scratch_write(void *data, const char *buf, size_t len);
+
 /* bay__pack_str packs the NUL-terminated string s as a msgpack str. Returns 0 or -1 when pk's sink fails. */
 int bay__pack_str(msgpack_packer *pk, const char *s);
 

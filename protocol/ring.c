@@ -28,7 +28,20 @@ void bay__bell_ring(bay__bell *b)
 uint32_t bay__bell_arm(bay__bell *b)
 {
     atomic_fetch_add(&b->sleepers, 1);
+    atomic_thread_fence(memory_order_seq_cst); /* pairs with wake_sleepers' fence */
     return atomic_load(&b->seq);
+}
+
+/* wake_sleepers rings a ring's bell b only when someone sleeps on it. Its
+ * waiters check the ring's indices, not the count of rings, so a ring nobody
+ * sleeps on needs no write to the line the peer reads: the fence orders the
+ * index just published before the look at sleepers, as bay__bell_arm orders
+ * its sleeper's registration before its look at the index. */
+static void wake_sleepers(bay__bell *b)
+{
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&b->sleepers, memory_order_relaxed))
+        bay__bell_ring(b);
 }
 
 void bay__bell_disarm(bay__bell *b)
@@ -146,27 +159,32 @@ void bay__chan_rings(void *mem, bool worker, bay__ring *in, bay__ring *out)
                       .producer = true};
 }
 
-int64_t bay__ring_readable(const bay__ring *r)
+/* available returns how many bytes r may move now (read, or write when r
+ * produces), or -1 for an impossible index of the peer's. The peer's index is
+ * read from shared memory only when the one seen last allows fewer than want
+ * bytes: a line the peer writes is fetched once per frame, not per look. */
+static int64_t available(bay__ring *r, size_t want)
 {
-    uint64_t avail = atomic_load_explicit(&r->ctl->head, memory_order_acquire) - r->pos;
-    return avail > BAY_RING_CAP ? -1 : (int64_t)avail;
+    for (bool fresh = false;; fresh = true) {
+        uint64_t used = r->producer ? r->pos - r->peer : r->peer - r->pos;
+        if (used > BAY_RING_CAP)
+            return -1;
+        uint64_t n = r->producer ? BAY_RING_CAP - used : used;
+        if (fresh || n >= want)
+            return (int64_t)n;
+        r->peer = atomic_load_explicit(r->producer ? &r->ctl->tail : &r->ctl->head, memory_order_acquire);
+    }
 }
 
-/* room returns how many bytes a producer may write now, or -1 for an impossible consumer index. */
-static int64_t room(const bay__ring *r)
+int64_t bay__ring_readable(bay__ring *r)
 {
-    uint64_t used = r->pos - atomic_load_explicit(&r->ctl->tail, memory_order_acquire);
-    return used > BAY_RING_CAP ? -1 : (int64_t)(BAY_RING_CAP - used);
+    return available(r, 1);
 }
 
-static bool has_data(void *arg)
+/* movable tells a waiting side that its ring has data to read or room to write. */
+static bool movable(void *arg)
 {
-    return bay__ring_readable(arg) != 0;
-}
-
-static bool has_room(void *arg)
-{
-    return room(arg) != 0;
+    return available(arg, 1) != 0;
 }
 
 /* transfer moves len bytes between buf and the ring, waiting for the peer as
@@ -176,10 +194,10 @@ static int transfer(bay__ring *r, uint8_t *buf, size_t len, const bay__ring_wait
     bay__ring_ctl *ctl = r->ctl;
     bay__bell *peer_moved = r->producer ? &ctl->space : &ctl->data;
     while (len > 0) {
-        int rc = bay__wait_for(r->producer ? has_room : has_data, r, &peer_moved, 1, w);
+        int rc = bay__wait_for(movable, r, &peer_moved, 1, w);
         if (rc)
             return rc;
-        int64_t avail = r->producer ? room(r) : bay__ring_readable(r);
+        int64_t avail = available(r, len);
         if (avail < 0)
             return BAY_EPROTO;
         size_t n = (size_t)avail < len ? (size_t)avail : len, at = r->pos & (BAY_RING_CAP - 1);
@@ -195,7 +213,7 @@ static int transfer(bay__ring *r, uint8_t *buf, size_t len, const bay__ring_wait
         len -= n;
         r->pos += n;
         atomic_store_explicit(r->producer ? &ctl->head : &ctl->tail, r->pos, memory_order_release);
-        bay__bell_ring(r->producer ? &ctl->data : &ctl->space);
+        wake_sleepers(r->producer ? &ctl->data : &ctl->space);
     }
     return 0;
 }
@@ -238,16 +256,11 @@ int bay__ring_read_frame(bay__ring *r, size_t max, void **out, size_t *len, cons
     return 0;
 }
 
-static int sbuffer_sink(void *data, const char *buf, size_t len)
-{
-    return msgpack_sbuffer_write(data, buf, len);
-}
-
 int bay__ring_write_frame(bay__ring *r, const bay__frame *f, const bay__ring_wait *w)
 {
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    int rc = msgpack_sbuffer_write(&sb, "\0\0\0\0", 4) ? BAY_ENOMEM : bay__frame_encode(f, sbuffer_sink, &sb);
+    bay__scratch sb;
+    bay__scratch_init(&sb);
+    int rc = bay__scratch_write(&sb, "\0\0\0\0", 4) ? BAY_ENOMEM : bay__frame_encode(f, bay__scratch_write, &sb);
     size_t n = sb.size - 4;
     if (rc == 0 && n > BAY_FRAME_MAX)
         rc = BAY_EINVAL;
@@ -259,7 +272,7 @@ int bay__ring_write_frame(bay__ring *r, const bay__frame *f, const bay__ring_wai
         p[3] = (uint8_t)(n >> 24);
         rc = bay__ring_write(r, sb.data, sb.size, w);
     }
-    msgpack_sbuffer_destroy(&sb);
+    bay__scratch_free(&sb);
     return rc;
 }
 
@@ -270,10 +283,10 @@ uint64_t bay__ring_consumed(const bay__ring *r)
 
 int bay__chan_send(int fd, const bay__frame *f, int pass_fd)
 {
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    if (bay__frame_encode(f, sbuffer_sink, &sb) != 0) {
-        msgpack_sbuffer_destroy(&sb);
+    bay__scratch sb;
+    bay__scratch_init(&sb);
+    if (bay__frame_encode(f, bay__scratch_write, &sb) != 0) {
+        bay__scratch_free(&sb);
         return BAY_EINVAL;
     }
     struct iovec iov = {sb.data, sb.size};
@@ -294,7 +307,7 @@ int bay__chan_send(int fd, const bay__frame *f, int pass_fd)
     }
     ssize_t n = sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
     int rc = n >= 0 ? 0 : errno == EAGAIN ? BAY_EBUSY : BAY_ECONN;
-    msgpack_sbuffer_destroy(&sb);
+    bay__scratch_free(&sb);
     return rc;
 }
 

@@ -77,6 +77,7 @@ typedef struct bay__ring {
     bay__ring_ctl *ctl;
     uint8_t *data;
     uint64_t pos;  /* our own index: head when we produce, tail when we consume */
+    uint64_t peer; /* the peer's index as last read and checked: loaded again only when it allows too little */
     bool producer;
 } bay__ring;
 
@@ -124,9 +125,10 @@ int bay__chan_check(const void *mem, size_t size, bay_error *err);
  * channel at mem: the ring it reads (in) and the ring it writes (out). */
 void bay__chan_rings(void *mem, bool worker, bay__ring *in, bay__ring *out);
 
-/* bay__ring_readable returns how many bytes a consumer may read now, or -1
- * when the producer's index is impossible (a broken or hostile peer). */
-int64_t bay__ring_readable(const bay__ring *r);
+/* bay__ring_readable returns how many bytes a consumer may read now (a
+ * producer: write), or -1 when the peer's index is impossible (a broken or
+ * hostile peer). */
+int64_t bay__ring_readable(bay__ring *r);
 
 /* bay__ring_read reads exactly len bytes into buf, waiting for the producer as
  * w says. Returns 0, BAY_ETIMEDOUT, alive's code, or BAY_EPROTO. */

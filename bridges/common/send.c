@@ -33,12 +33,12 @@ static int send_frame(bay__chan *to, const bay__frame *f, int flags)
  * NULL, with NNG's flags) or to the host of fast channel to. */
 static int pack_and_send(bay__chan *to, bay__frame *f, const bay_value *v, int flags)
 {
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
+    bay__scratch sb;
+    bay__scratch_init(&sb);
     int rc = 0;
     if (v) {
         msgpack_packer pk;
-        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        msgpack_packer_init(&pk, &sb, bay__scratch_write);
         rc = bay__value_pack_to(&pk, v);
         /* Leave room for the frame around the value: the broker closes a
          * connection that sends more than BAY_FRAME_MAX. */
@@ -49,7 +49,7 @@ static int pack_and_send(bay__chan *to, bay__frame *f, const bay_value *v, int f
     }
     if (rc == 0)
         rc = send_frame(to, f, flags);
-    msgpack_sbuffer_destroy(&sb);
+    bay__scratch_free(&sb);
     return rc;
 }
 

@@ -128,7 +128,12 @@ Test(ring, an_impossible_peer_index_is_refused)
     bay__ring_wait w = within_ms(100);
     cr_assert_eq(bay__ring_readable(&worker_in), -1);
     cr_assert_eq(bay__ring_read(&worker_in, &b, 1, &w), BAY_EPROTO);
-    atomic_store(&h->to_host.tail, 99); /* the host's consumer claims to have read bytes never written */
+    /* The host's consumer claims to have read bytes never written: the
+     * worker's producer reads that index again once the room it saw last is
+     * used up, and refuses it then. */
+    static unsigned char block[BAY_RING_CAP];
+    cr_assert_eq(bay__ring_write(&worker_out, block, sizeof block, &w), 0);
+    atomic_store(&h->to_host.tail, (uint64_t)BAY_RING_CAP * 3);
     cr_assert_eq(bay__ring_write(&worker_out, "x", 1, &w), BAY_EPROTO);
 }
 
