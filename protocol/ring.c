@@ -162,23 +162,48 @@ void bay__chan_rings(void *mem, bool worker, bay__ring *in, bay__ring *out)
 /* available returns how many bytes r may move now (read, or write when r
  * produces), or -1 for an impossible index of the peer's. The peer's index is
  * read from shared memory only when the one seen last allows fewer than want
- * bytes: a line the peer writes is fetched once per frame, not per look. */
+ * bytes: a line the peer writes is fetched once per frame, not per look. A
+ * producer keeps BAY_RING_SPARE bytes free (see put); a consumer may be ahead
+ * of the producer's index for a moment after a whole frame (its word is
+ * published before the index), which allows nothing yet. */
 static int64_t available(bay__ring *r, size_t want)
 {
     for (bool fresh = false;; fresh = true) {
-        uint64_t used = r->producer ? r->pos - r->peer : r->peer - r->pos;
-        if (used > BAY_RING_CAP)
-            return -1;
-        uint64_t n = r->producer ? BAY_RING_CAP - used : used;
-        if (fresh || n >= want)
-            return (int64_t)n;
+        int64_t n;
+        if (r->producer) {
+            uint64_t used = r->pos - r->peer;
+            if (used > BAY_RING_CAP)
+                return -1;
+            n = used > BAY_RING_CAP - BAY_RING_SPARE ? 0 : (int64_t)(BAY_RING_CAP - BAY_RING_SPARE - used);
+        } else {
+            uint64_t ahead = r->peer - r->pos;
+            if (ahead > BAY_RING_CAP && r->pos - r->peer > BAY_RING_CAP)
+                return -1;
+            n = ahead > BAY_RING_CAP ? 0 : (int64_t)ahead;
+        }
+        if (fresh || (size_t)n >= want)
+            return n;
         r->peer = atomic_load_explicit(r->producer ? &r->ctl->tail : &r->ctl->head, memory_order_acquire);
     }
 }
 
+/* word is the frame word at a consumer's or producer's position (4-byte aligned: frames are padded to 4 bytes). */
+static _Atomic uint32_t *word(const bay__ring *r, uint64_t at)
+{
+    return (_Atomic uint32_t *)(void *)(r->data + (at & (BAY_RING_CAP - 1)));
+}
+
+/* padding is what a frame of len bytes is padded with to keep the next word aligned. */
+static size_t padding(size_t len)
+{
+    return (4 - (len & 3)) & 3;
+}
+
 int64_t bay__ring_readable(bay__ring *r)
 {
-    return available(r, 1);
+    if (r->producer || r->body)
+        return available(r, 1);
+    return atomic_load_explicit(word(r, r->pos), memory_order_acquire) != 0;
 }
 
 /* movable tells a waiting side that its ring has data to read or room to write. */
@@ -187,12 +212,37 @@ static bool movable(void *arg)
     return available(arg, 1) != 0;
 }
 
+/* put copies len bytes of buf into r's ring at at, wrapping; get copies them out. */
+static void put(bay__ring *r, uint64_t at, const uint8_t *buf, size_t len)
+{
+    size_t off = at & (BAY_RING_CAP - 1), first = len < BAY_RING_CAP - off ? len : BAY_RING_CAP - off;
+    memcpy(r->data + off, buf, first);
+    memcpy(r->data, buf + first, len - first);
+}
+
+static void get(const bay__ring *r, uint64_t at, uint8_t *buf, size_t len)
+{
+    size_t off = at & (BAY_RING_CAP - 1), first = len < BAY_RING_CAP - off ? len : BAY_RING_CAP - off;
+    memcpy(buf, r->data + off, first);
+    memcpy(buf + first, r->data, len - first);
+}
+
+/* publish makes r's index r->pos visible to the peer and wakes it if it sleeps. */
+static void publish(bay__ring *r)
+{
+    atomic_store_explicit(r->producer ? &r->ctl->head : &r->ctl->tail, r->pos, memory_order_release);
+    wake_sleepers(r->producer ? &r->ctl->data : &r->ctl->space);
+}
+
 /* transfer moves len bytes between buf and the ring, waiting for the peer as
- * w says: into the ring when r produces, out of it when r consumes. */
+ * w says: into the ring when r produces, out of it when r consumes. A
+ * producer clears the BAY_RING_SPARE bytes after what it wrote before it
+ * publishes: where a frame ends, they are the next frame's word, which a
+ * consumer must find zero until that frame is there. */
 static int transfer(bay__ring *r, uint8_t *buf, size_t len, const bay__ring_wait *w)
 {
-    bay__ring_ctl *ctl = r->ctl;
-    bay__bell *peer_moved = r->producer ? &ctl->space : &ctl->data;
+    bay__bell *peer_moved = r->producer ? &r->ctl->space : &r->ctl->data;
+    static const uint8_t zero[BAY_RING_SPARE];
     while (len > 0) {
         int rc = bay__wait_for(movable, r, &peer_moved, 1, w);
         if (rc)
@@ -200,27 +250,19 @@ static int transfer(bay__ring *r, uint8_t *buf, size_t len, const bay__ring_wait
         int64_t avail = available(r, len);
         if (avail < 0)
             return BAY_EPROTO;
-        size_t n = (size_t)avail < len ? (size_t)avail : len, at = r->pos & (BAY_RING_CAP - 1);
-        size_t first = n < BAY_RING_CAP - at ? n : BAY_RING_CAP - at;
+        size_t n = (size_t)avail < len ? (size_t)avail : len;
         if (r->producer) {
-            memcpy(r->data + at, buf, first);
-            memcpy(r->data, buf + first, n - first);
+            put(r, r->pos, buf, n);
+            put(r, r->pos + n, zero, sizeof zero);
         } else {
-            memcpy(buf, r->data + at, first);
-            memcpy(buf + first, r->data, n - first);
+            get(r, r->pos, buf, n);
         }
         buf += n;
         len -= n;
         r->pos += n;
-        atomic_store_explicit(r->producer ? &ctl->head : &ctl->tail, r->pos, memory_order_release);
-        wake_sleepers(r->producer ? &ctl->data : &ctl->space);
+        publish(r);
     }
     return 0;
-}
-
-int bay__ring_read(bay__ring *r, void *buf, size_t len, const bay__ring_wait *w)
-{
-    return r->producer ? BAY_EINVAL : transfer(r, buf, len, w);
 }
 
 int bay__ring_write(bay__ring *r, const void *buf, size_t len, const bay__ring_wait *w)
@@ -228,14 +270,50 @@ int bay__ring_write(bay__ring *r, const void *buf, size_t len, const bay__ring_w
     return r->producer ? transfer(r, (uint8_t *)buf, len, w) : BAY_EINVAL; /* only read from in this direction */
 }
 
+/* has_word tells a waiting consumer that a frame's word is at its position. */
+static bool has_word(void *arg)
+{
+    const bay__ring *r = arg;
+    return atomic_load_explicit(word(r, r->pos), memory_order_acquire) != 0;
+}
+
 int bay__ring_read_len(bay__ring *r, size_t max, size_t *len, const bay__ring_wait *w)
 {
-    uint8_t prefix[4];
-    int rc = bay__ring_read(r, prefix, sizeof prefix, w);
+    if (r->producer || r->body)
+        return BAY_EINVAL; /* a frame's body is still to be read */
+    bay__bell *data = &r->ctl->data;
+    int rc = bay__wait_for(has_word, r, &data, 1, w);
     if (rc)
         return rc;
-    *len = (size_t)prefix[0] | (size_t)prefix[1] << 8 | (size_t)prefix[2] << 16 | (size_t)prefix[3] << 24;
-    return *len == 0 || *len > max ? BAY_EPROTO : 0;
+    uint32_t v = atomic_load_explicit(word(r, r->pos), memory_order_acquire);
+    *len = v & ~BAY_RING_WHOLE;
+    if (*len == 0 || *len > max || *len > BAY_FRAME_MAX ||
+        ((v & BAY_RING_WHOLE) && 4 + *len + padding(*len) + BAY_RING_SPARE > BAY_RING_CAP))
+        return BAY_EPROTO;
+    r->whole = (v & BAY_RING_WHOLE) != 0;
+    r->body = *len;
+    r->pos += 4;
+    return 0;
+}
+
+int bay__ring_read(bay__ring *r, void *buf, size_t len, const bay__ring_wait *w)
+{
+    if (r->producer || (r->body && len > r->body))
+        return BAY_EINVAL;
+    if (r->body == 0)
+        return transfer(r, buf, len, w); /* bytes, not a frame */
+    int rc = 0;
+    if (r->whole) {
+        get(r, r->pos, buf, len); /* written before its word: no index to wait for */
+        r->pos += len;
+    } else {
+        rc = transfer(r, buf, len, w);
+    }
+    if (rc == 0 && (r->body -= len) == 0) {
+        r->pos += padding(r->pos);
+        publish(r);
+    }
+    return rc;
 }
 
 int bay__ring_read_frame(bay__ring *r, size_t max, void **out, size_t *len, const bay__ring_wait *w)
@@ -256,22 +334,64 @@ int bay__ring_read_frame(bay__ring *r, size_t max, void **out, size_t *len, cons
     return 0;
 }
 
+/* What a producer waits for before it writes a whole frame: room for size bytes. */
+struct room_for {
+    bay__ring *r;
+    size_t size;
+};
+
+/* has_room_for tells a waiting producer that a whole frame fits, or that the consumer's index is impossible. */
+static bool has_room_for(void *arg)
+{
+    const struct room_for *q = arg;
+    int64_t n = available(q->r, q->size);
+    return n < 0 || (size_t)n >= q->size;
+}
+
+/* write_word waits as w says for room for a frame of size bytes (its word
+ * included) and writes the word v at the ring's position. With whole, the
+ * frame's other bytes (buf, size - 4 of them) are written first, then the word: the consumer
+ * reads them without looking at the index. Otherwise only the word is
+ * written, and the frame's bytes stream behind the index. */
+static int write_word(bay__ring *r, uint32_t v, const uint8_t *buf, size_t size, bool whole, const bay__ring_wait *w)
+{
+    static const uint8_t zero[BAY_RING_SPARE];
+    bay__bell *space = &r->ctl->space;
+    struct room_for q = {r, whole ? size : 4};
+    int rc = bay__wait_for(has_room_for, &q, &space, 1, w);
+    if (rc == 0 && available(r, q.size) < 0)
+        rc = BAY_EPROTO;
+    if (rc)
+        return rc;
+    if (whole) {
+        put(r, r->pos + 4, buf, size - 4);
+        put(r, r->pos + size, zero, sizeof zero); /* the next word */
+    }
+    atomic_store_explicit(word(r, r->pos), v, memory_order_release);
+    r->pos += whole ? size : 4;
+    if (whole)
+        publish(r);
+    return 0;
+}
+
 int bay__ring_write_frame(bay__ring *r, const bay__frame *f, const bay__ring_wait *w)
 {
+    if (!r->producer)
+        return BAY_EINVAL;
     bay__scratch sb;
     bay__scratch_init(&sb);
-    int rc = bay__scratch_write(&sb, "\0\0\0\0", 4) ? BAY_ENOMEM : bay__frame_encode(f, bay__scratch_write, &sb);
+    static const uint8_t zero[4];
+    int rc = bay__scratch_write(&sb, (const char *)zero, 4) ? BAY_ENOMEM : bay__frame_encode(f, bay__scratch_write, &sb);
     size_t n = sb.size - 4;
     if (rc == 0 && n > BAY_FRAME_MAX)
         rc = BAY_EINVAL;
-    if (rc == 0) {
-        uint8_t *p = (uint8_t *)sb.data;
-        p[0] = (uint8_t)n;
-        p[1] = (uint8_t)(n >> 8);
-        p[2] = (uint8_t)(n >> 16);
-        p[3] = (uint8_t)(n >> 24);
-        rc = bay__ring_write(r, sb.data, sb.size, w);
-    }
+    if (rc == 0 && bay__scratch_write(&sb, (const char *)zero, padding(n)) != 0)
+        rc = BAY_ENOMEM;
+    bool whole = sb.size + BAY_RING_SPARE <= BAY_RING_CAP;
+    if (rc == 0)
+        rc = write_word(r, (uint32_t)n | (whole ? BAY_RING_WHOLE : 0), (const uint8_t *)sb.data + 4, sb.size, whole, w);
+    if (rc == 0 && !whole)
+        rc = bay__ring_write(r, sb.data + 4, sb.size - 4, w);
     bay__scratch_free(&sb);
     return rc;
 }

@@ -2,16 +2,24 @@
  *
  * A channel joins one host and one worker on the same machine. Its memfd holds
  * a header page and one ring per direction; each ring carries the same frames
- * as NNG, each one a 4-byte little-endian length and the msgpack frame (a frame
- * larger than the ring streams through it while the consumer reads). A side
- * that waits spins for a while (adaptive: as long as its recent waits lasted,
- * within bounds) and then sleeps on a futex doorbell, which the other side
- * rings after each write or read; a ring FUTEX_WAKEs only when someone sleeps.
+ * as NNG, each one a 4-byte word (its length) and the msgpack frame, padded
+ * to 4 bytes. A frame that fits is written whole and then its word, with
+ * BAY_RING_WHOLE set: the consumer waits on the word itself, so one cache line
+ * brings it the news and the frame's first bytes, and it never reads the
+ * producer's index (head) for such a frame. A frame larger than the ring
+ * writes its word first and streams behind head while the consumer reads. A
+ * producer clears the BAY_RING_SPARE bytes after all it wrote, so that the
+ * next word reads 0 until its frame is there. A side that waits spins for a
+ * while (adaptive: as long as its recent waits lasted, within bounds) and then
+ * sleeps on a futex doorbell, which the other side rings after each write or
+ * read, making a FUTEX_WAKE only when someone sleeps.
  *
  * The peer is never trusted: each side keeps its own index in private memory,
- * checks the peer's index against the ring's size and copies bytes out before
- * decoding them. A peer that breaks the rules makes the ring fail with
- * BAY_EPROTO, never a crash or an endless wait. */
+ * checks the peer's index and each word against the ring's size and copies
+ * bytes out before decoding them. A peer that breaks the rules makes the ring
+ * fail with BAY_EPROTO or its frames fail to decode, never a crash or an
+ * endless wait; what a lying producer makes its consumer read is bytes of the
+ * ring, which is no worse than any frame it could write. */
 #ifndef BAY_RING_H
 #define BAY_RING_H
 
@@ -28,7 +36,11 @@
 /* Bytes of the channel's memfd: the header page and the two rings. */
 #define BAY_CHAN_SIZE (4096u + 2u * BAY_RING_CAP)
 #define BAY_CHAN_MAGIC 0x79616270u /* "pbay" */
-#define BAY_CHAN_VERSION 1u
+#define BAY_CHAN_VERSION 2u
+/* A frame's word: its length, with BAY_RING_WHOLE set when all its bytes were written before the word. */
+#define BAY_RING_WHOLE 0x80000000u
+/* Bytes a producer keeps free after what it wrote, cleared: the next frame's word stays 0 until that frame is there. */
+#define BAY_RING_SPARE 4u
 /* Longest a waiter sleeps before it asks again whether its peer is alive. */
 #define BAY_RING_SLICE_MS 10
 
@@ -78,6 +90,8 @@ typedef struct bay__ring {
     uint8_t *data;
     uint64_t pos;  /* our own index: head when we produce, tail when we consume */
     uint64_t peer; /* the peer's index as last read and checked: loaded again only when it allows too little */
+    size_t body;   /* a consumer's bytes of the frame being read still to read (0: between frames) */
+    bool whole;    /* a consumer's frame being read was written whole before its word */
     bool producer;
 } bay__ring;
 
@@ -131,16 +145,21 @@ void bay__chan_rings(void *mem, bool worker, bay__ring *in, bay__ring *out);
 int64_t bay__ring_readable(bay__ring *r);
 
 /* bay__ring_read reads exactly len bytes into buf, waiting for the producer as
- * w says. Returns 0, BAY_ETIMEDOUT, alive's code, or BAY_EPROTO. */
+ * w says: after bay__ring_read_len, bytes of that frame (at most what is left
+ * of it; its padding is skipped after its last byte), otherwise bytes as
+ * bay__ring_write wrote them. Returns 0, BAY_ETIMEDOUT, alive's code,
+ * BAY_EINVAL (more than the frame has left), or BAY_EPROTO. */
 int bay__ring_read(bay__ring *r, void *buf, size_t len, const bay__ring_wait *w);
 
-/* bay__ring_write writes len bytes of buf, waiting for room as w says. Returns
- * 0, BAY_ETIMEDOUT, alive's code, or BAY_EPROTO. A failed write may have
- * written part of buf: the ring can no longer be used then. */
+/* bay__ring_write writes len bytes of buf behind the ring's index (no frame
+ * word: the hostile tests use it to forge one), waiting for room as w says.
+ * Returns 0, BAY_ETIMEDOUT, alive's code, or BAY_EPROTO. A failed write may
+ * have written part of buf: the ring can no longer be used then. */
 int bay__ring_write(bay__ring *r, const void *buf, size_t len, const bay__ring_wait *w);
 
-/* bay__ring_read_len reads the 4-byte length that starts a frame into *len;
- * 0 or over max bytes is BAY_EPROTO. Otherwise as bay__ring_read. */
+/* bay__ring_read_len waits as w says for the word that starts a frame and
+ * puts its length in *len; 0, over max bytes, or a whole frame larger than
+ * the ring is BAY_EPROTO. The frame's bytes follow with bay__ring_read. */
 int bay__ring_read_len(bay__ring *r, size_t max, size_t *len, const bay__ring_wait *w);
 
 /* bay__ring_read_frame reads one length-prefixed frame into a new malloc'ed

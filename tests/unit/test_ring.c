@@ -69,6 +69,16 @@ static void *read_all(void *arg)
     return NULL;
 }
 
+static void *read_one_frame(void *arg)
+{
+    struct reader *r = arg;
+    bay__ring_wait w = within_ms(10000);
+    void *buf = NULL;
+    r->rc = bay__ring_read_frame(&worker_in, BAY_FRAME_MAX, &buf, &r->len, &w);
+    r->got = buf;
+    return NULL;
+}
+
 Test(ring, data_larger_than_the_ring_streams_through_while_the_peer_reads)
 {
     size_t len = 5 * BAY_RING_CAP + 123;
@@ -113,7 +123,7 @@ Test(ring, a_dead_peer_ends_the_wait_with_the_liveness_code)
 
 Test(ring, a_writer_to_a_full_ring_times_out)
 {
-    static unsigned char block[BAY_RING_CAP];
+    static unsigned char block[BAY_RING_CAP - BAY_RING_SPARE]; /* all a producer fills */
     bay__ring_wait w = within_ms(1000);
     cr_assert_eq(bay__ring_write(&host_out, block, sizeof block, &w), 0);
     w = within_ms(30);
@@ -126,15 +136,84 @@ Test(ring, an_impossible_peer_index_is_refused)
     atomic_store(&h->to_worker.head, (uint64_t)BAY_RING_CAP * 3); /* more than the ring can hold */
     char b;
     bay__ring_wait w = within_ms(100);
-    cr_assert_eq(bay__ring_readable(&worker_in), -1);
-    cr_assert_eq(bay__ring_read(&worker_in, &b, 1, &w), BAY_EPROTO);
+    cr_assert_eq(bay__ring_read(&worker_in, &b, 1, &w), BAY_EPROTO, "bytes behind the index are refused");
     /* The host's consumer claims to have read bytes never written: the
      * worker's producer reads that index again once the room it saw last is
      * used up, and refuses it then. */
-    static unsigned char block[BAY_RING_CAP];
+    static unsigned char block[BAY_RING_CAP - BAY_RING_SPARE];
     cr_assert_eq(bay__ring_write(&worker_out, block, sizeof block, &w), 0);
     atomic_store(&h->to_host.tail, (uint64_t)BAY_RING_CAP * 3);
     cr_assert_eq(bay__ring_write(&worker_out, "x", 1, &w), BAY_EPROTO);
+    bay__frame f = {.type = BAY_F_RESULT, .id = 1};
+    cr_assert_eq(bay__ring_write_frame(&worker_out, &f, &w), BAY_EPROTO, "a whole frame too");
+}
+
+/* forge writes the word v at the worker's ring position, followed by n bytes of garbage, as a hostile host could. */
+static void forge(uint32_t v, size_t n)
+{
+    uint8_t *ring = (uint8_t *)mem + 4096; /* host -> worker */
+    memset(ring + 4, 0xc1, n);              /* 0xc1: never valid msgpack */
+    atomic_store((_Atomic uint32_t *)(void *)ring, v);
+}
+
+Test(ring, a_lying_frame_word_is_refused_or_costs_only_its_own_frame)
+{
+    bay__ring_wait w = within_ms(100);
+    size_t len;
+    forge(BAY_RING_WHOLE, 0);
+    cr_assert_eq(bay__ring_read_len(&worker_in, BAY_FRAME_MAX, &len, &w), BAY_EPROTO, "an empty frame");
+    forge(BAY_RING_WHOLE | BAY_RING_CAP, 0);
+    cr_assert_eq(bay__ring_read_len(&worker_in, BAY_FRAME_MAX, &len, &w), BAY_EPROTO, "a whole frame the ring cannot hold");
+    forge(BAY_RING_WHOLE | 64, 0);
+    cr_assert_eq(bay__ring_read_len(&worker_in, 32, &len, &w), BAY_EPROTO, "a frame over the reader's limit");
+    /* A word that says whole before its bytes were written (a torn write):
+     * the consumer reads what the ring holds, which fails to decode. */
+    forge(BAY_RING_WHOLE | 16, 16);
+    void *buf;
+    cr_assert_eq(bay__ring_read_frame(&worker_in, BAY_FRAME_MAX, &buf, &len, &w), 0);
+    bay__frame d;
+    bay_error err;
+    cr_assert_eq(bay__frame_decode(buf, len, &d, &err), BAY_EPROTO);
+    free(buf);
+    cr_assert_eq(worker_in.pos, 4 + 16, "the consumer stands after the frame the word claimed");
+    cr_assert_eq(bay__ring_readable(&worker_in), 0, "and waits for the next word");
+}
+
+Test(ring, a_frame_larger_than_the_ring_streams_behind_its_word)
+{
+    size_t n = 3 * BAY_RING_CAP + 5;
+    uint8_t *raw = malloc(n + 5);
+    raw[0] = 0xc6; /* msgpack bin 32 */
+    raw[1] = (uint8_t)(n >> 24), raw[2] = (uint8_t)(n >> 16), raw[3] = (uint8_t)(n >> 8), raw[4] = (uint8_t)n;
+    for (size_t i = 0; i < n; i++)
+        raw[5 + i] = (uint8_t)(i * 13 + 1);
+    struct reader r = {0, NULL, -1};
+    pthread_t t;
+    pthread_create(&t, NULL, read_one_frame, &r);
+    bay__frame f = {.type = BAY_F_RESULT, .id = 9, .raw = raw, .raw_len = n + 5};
+    bay__ring_wait w = within_ms(10000);
+    cr_assert_eq(bay__ring_write_frame(&host_out, &f, &w), 0);
+    pthread_join(t, NULL);
+    cr_assert_eq(r.rc, 0);
+    bay__frame d;
+    bay_error err;
+    cr_assert_eq(bay__frame_decode(r.got, r.len, &d, &err), 0, "%s", err.message);
+    cr_assert_eq(d.id, 9);
+    cr_assert(d.value && d.value->type == MSGPACK_OBJECT_BIN && d.value->via.bin.size == n &&
+              memcmp(d.value->via.bin.ptr, raw + 5, n) == 0);
+    bay__frame_release(&d);
+    /* and the ring goes on with whole frames after it */
+    f = (bay__frame){.type = BAY_F_RESULT, .id = 10};
+    cr_assert_eq(bay__ring_write_frame(&host_out, &f, &w), 0);
+    void *buf;
+    size_t len;
+    cr_assert_eq(bay__ring_read_frame(&worker_in, BAY_FRAME_MAX, &buf, &len, &w), 0);
+    cr_assert_eq(bay__frame_decode(buf, len, &d, &err), 0, "%s", err.message);
+    cr_assert_eq(d.id, 10);
+    bay__frame_release(&d);
+    free(buf);
+    free(r.got);
+    free(raw);
 }
 
 Test(ring, a_frame_length_over_the_limit_is_refused)
