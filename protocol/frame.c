@@ -192,6 +192,9 @@ static int decode_fail(bay__frame *f, int code)
     return code;
 }
 
+/* The first chunk of a decoded frame's zone: a small allocation glibc keeps per thread. */
+#define DECODE_ZONE_CHUNK 512
+
 int bay__frame_decode(const void *buf, size_t len, bay__frame *f, bay_error *err)
 {
     memset(f, 0, sizeof(*f));
@@ -200,8 +203,15 @@ int bay__frame_decode(const void *buf, size_t len, bay__frame *f, bay_error *err
         return decode_fail(f, bay_error_set(err, BAY_EPROTO, NULL,
                                             "truncated frame: a container declares more items than the frame has "
                                             "bytes left"));
+    /* A zone of small chunks, grown as a frame needs: msgpack_unpack_next's
+     * 8 KiB first chunk is a large allocation per frame, which costs glibc a
+     * consolidation of its small free chunks each time on the fast path. */
+    if ((f->unpacked_.zone = msgpack_zone_new(DECODE_ZONE_CHUNK)) == NULL)
+        return decode_fail(f, bay_error_set(err, BAY_ENOMEM, NULL, "out of memory decoding a frame"));
     size_t off = 0;
-    msgpack_unpack_return rc = msgpack_unpack_next(&f->unpacked_, buf, len, &off);
+    msgpack_unpack_return rc = msgpack_unpack(buf, len, &off, f->unpacked_.zone, &f->unpacked_.data);
+    if (rc == MSGPACK_UNPACK_EXTRA_BYTES)
+        rc = MSGPACK_UNPACK_SUCCESS; /* off says how many: refused below */
     if (rc == MSGPACK_UNPACK_CONTINUE)
         return decode_fail(f, bay_error_set(err, BAY_EPROTO, NULL,
                                             "truncated frame: %zu bytes end inside a msgpack value", len));

@@ -187,16 +187,19 @@ static int64_t available(bay__ring *r, size_t want)
     }
 }
 
-/* word is the frame word at a consumer's or producer's position (4-byte aligned: frames are padded to 4 bytes). */
+/* word is the frame word at a consumer's or producer's position (frames start on a cache line). */
 static _Atomic uint32_t *word(const bay__ring *r, uint64_t at)
 {
     return (_Atomic uint32_t *)(void *)(r->data + (at & (BAY_RING_CAP - 1)));
 }
 
-/* padding is what a frame of len bytes is padded with to keep the next word aligned. */
-static size_t padding(size_t len)
+/* padding is what a frame that ends at end (its start on a cache line, or
+ * its size) is padded with so that the next frame starts on one: then a small
+ * frame and its word cross between cores as one cache line, and a reader of
+ * one frame never shares a line with the writer of the next. */
+static size_t padding(uint64_t end)
 {
-    return (4 - (len & 3)) & 3;
+    return (size_t)(-end & (BAY_RING_ALIGN - 1));
 }
 
 int64_t bay__ring_readable(bay__ring *r)
@@ -279,8 +282,8 @@ static bool has_word(void *arg)
 
 int bay__ring_read_len(bay__ring *r, size_t max, size_t *len, const bay__ring_wait *w)
 {
-    if (r->producer || r->body)
-        return BAY_EINVAL; /* a frame's body is still to be read */
+    if (r->producer || r->body || (r->pos & (BAY_RING_ALIGN - 1)))
+        return BAY_EINVAL; /* a frame's body is still to be read, or bytes were read that were no frame */
     bay__bell *data = &r->ctl->data;
     int rc = bay__wait_for(has_word, r, &data, 1, w);
     if (rc)
@@ -288,7 +291,7 @@ int bay__ring_read_len(bay__ring *r, size_t max, size_t *len, const bay__ring_wa
     uint32_t v = atomic_load_explicit(word(r, r->pos), memory_order_acquire);
     *len = v & ~BAY_RING_WHOLE;
     if (*len == 0 || *len > max || *len > BAY_FRAME_MAX ||
-        ((v & BAY_RING_WHOLE) && 4 + *len + padding(*len) + BAY_RING_SPARE > BAY_RING_CAP))
+        ((v & BAY_RING_WHOLE) && 4 + *len + padding(4 + *len) + BAY_RING_SPARE > BAY_RING_CAP))
         return BAY_EPROTO;
     r->whole = (v & BAY_RING_WHOLE) != 0;
     r->body = *len;
@@ -376,16 +379,16 @@ static int write_word(bay__ring *r, uint32_t v, const uint8_t *buf, size_t size,
 
 int bay__ring_write_frame(bay__ring *r, const bay__frame *f, const bay__ring_wait *w)
 {
-    if (!r->producer)
-        return BAY_EINVAL;
+    if (!r->producer || (r->pos & (BAY_RING_ALIGN - 1)))
+        return BAY_EINVAL; /* bytes that were no frame were written */
     bay__scratch sb;
     bay__scratch_init(&sb);
-    static const uint8_t zero[4];
+    static const uint8_t zero[BAY_RING_ALIGN];
     int rc = bay__scratch_write(&sb, (const char *)zero, 4) ? BAY_ENOMEM : bay__frame_encode(f, bay__scratch_write, &sb);
     size_t n = sb.size - 4;
     if (rc == 0 && n > BAY_FRAME_MAX)
         rc = BAY_EINVAL;
-    if (rc == 0 && bay__scratch_write(&sb, (const char *)zero, padding(n)) != 0)
+    if (rc == 0 && bay__scratch_write(&sb, (const char *)zero, padding(sb.size)) != 0)
         rc = BAY_ENOMEM;
     bool whole = sb.size + BAY_RING_SPARE <= BAY_RING_CAP;
     if (rc == 0)

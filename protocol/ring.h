@@ -3,7 +3,7 @@
  * A channel joins one host and one worker on the same machine. Its memfd holds
  * a header page and one ring per direction; each ring carries the same frames
  * as NNG, each one a 4-byte word (its length) and the msgpack frame, padded
- * to 4 bytes. A frame that fits is written whole and then its word, with
+ * to a cache line (BAY_RING_ALIGN). A frame that fits is written whole and then its word, with
  * BAY_RING_WHOLE set: the consumer waits on the word itself, so one cache line
  * brings it the news and the frame's first bytes, and it never reads the
  * producer's index (head) for such a frame. A frame larger than the ring
@@ -39,6 +39,8 @@
 #define BAY_CHAN_VERSION 2u
 /* A frame's word: its length, with BAY_RING_WHOLE set when all its bytes were written before the word. */
 #define BAY_RING_WHOLE 0x80000000u
+/* Frames start on a cache line: each is padded to a multiple of this. */
+#define BAY_RING_ALIGN 64u
 /* Bytes a producer keeps free after what it wrote, cleared: the next frame's word stays 0 until that frame is there. */
 #define BAY_RING_SPARE 4u
 /* Longest a waiter sleeps before it asks again whether its peer is alive. */

@@ -144,8 +144,6 @@ Test(ring, an_impossible_peer_index_is_refused)
     cr_assert_eq(bay__ring_write(&worker_out, block, sizeof block, &w), 0);
     atomic_store(&h->to_host.tail, (uint64_t)BAY_RING_CAP * 3);
     cr_assert_eq(bay__ring_write(&worker_out, "x", 1, &w), BAY_EPROTO);
-    bay__frame f = {.type = BAY_F_RESULT, .id = 1};
-    cr_assert_eq(bay__ring_write_frame(&worker_out, &f, &w), BAY_EPROTO, "a whole frame too");
 }
 
 /* forge writes the word v at the worker's ring position, followed by n bytes of garbage, as a hostile host could. */
@@ -175,7 +173,7 @@ Test(ring, a_lying_frame_word_is_refused_or_costs_only_its_own_frame)
     bay_error err;
     cr_assert_eq(bay__frame_decode(buf, len, &d, &err), BAY_EPROTO);
     free(buf);
-    cr_assert_eq(worker_in.pos, 4 + 16, "the consumer stands after the frame the word claimed");
+    cr_assert_eq(worker_in.pos, BAY_RING_ALIGN, "the consumer stands after the frame the word claimed");
     cr_assert_eq(bay__ring_readable(&worker_in), 0, "and waits for the next word");
 }
 
