@@ -303,6 +303,7 @@ typedef struct broker {
     struct incoming *incoming; /* packages placed whose first load has not settled (incoming.c) */
     struct follow *follow;   /* the thread reading the indexes followed, NULL when none (follow.c) */
     struct offer *offer;     /* packages downloading from them for install.index, NULL until the first (offer.c) */
+    struct precompile *precompile; /* wasm modules compiled before their workers start, NULL until the first (precompile.c) */
     int64_t next_memory_check_ms; /* when supervise.c next looks at the workers' memory */
     uint64_t frames_received, frames_sent; /* over every connection since start, past the rendezvous (conn.c) */
     struct metrics *metrics; /* the once-a-second sampling and /metrics (metrics.c) */

@@ -7,6 +7,7 @@
 #include "lifecycle.h"
 #include "metrics.h"
 #include "order.h"
+#include "precompile.h"
 #include "route.h"
 #include "setting.h"
 #include "supervise.h"
@@ -783,6 +784,11 @@ static int load(broker *b, plugin *p, bool fresh, bay_error *err)
     }
     if (rc == 0)
         rc = lifecycle_signature(b, p->id, p->m->dir, err);
+    if (rc == 0 && (rc = precompile_ready(b, p, err)) == BAY_EPENDING) { /* it loads on once compiled */
+        if (p->life.state != PS_WAITING)
+            set_state(b, p, PS_WAITING, "its WebAssembly module is being compiled (wasm2c, cc)");
+        return 0;
+    }
     if (rc) {
         lifecycle_fail(b, p, err->message);
         return rc;

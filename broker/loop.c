@@ -11,6 +11,7 @@
 #include "console.h"
 #include "metrics.h"
 #include "offer.h"
+#include "precompile.h"
 #include "provide.h"
 #include "route.h"
 #include "supervise.h"
@@ -300,6 +301,7 @@ int loop_run(broker *b)
     free(procs);
     offer_stop(b);
     follow_stop(b);
+    precompile_stop(b);
     supervise_kill_all(b);
     route_free(b);
     console_stop(b);

@@ -1,0 +1,40 @@
+/* broker/precompile.h — a WebAssembly plugin's module compiled before its worker starts, by plugbay-worker-wasm --compile, watched from the loop.
+ *
+ * The first load of a wasm plugin after it is installed, updated, or its
+ * module changed (load, install, install.package, install.index, an update
+ * or rollback of a plugin not loaded, the plugins found at start) first
+ * runs `plugbay-worker-wasm --compile`, which translates the module with
+ * wasm2c and compiles it with cc into the compile cache (bridges/wasm/cache.h)
+ * and exits. Meanwhile the plugin is waiting (a command that installed it
+ * answers once it settles) and plugbayd serves on: the compile is a child
+ * process, started as workers are (launch.h), reaped by supervise_reap. When
+ * it ends the plugin's load goes on: its worker then finds the module in the
+ * cache, or the load fails with the compile's reason (wasm2c's, for a module
+ * it refuses). What plugbayd compiled for a module is remembered by the
+ * file's identity (device, inode, size, mtime), so a restart or a later load
+ * runs nothing. Not under --plugin-uids, whose workers have caches of their
+ * own: their worker compiles when it starts, as does the new worker of a
+ * reload beside a loaded one. */
+#ifndef BAY_PRECOMPILE_H
+#define BAY_PRECOMPILE_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "broker.h"
+
+/* precompile_ready tells whether p, about to load, may start its worker: 0
+ * (not a wasm plugin, or its module compiled), BAY_EPENDING when its module
+ * is being compiled (the plugin's load goes on when that ends: lifecycle_load
+ * when it is still waiting), or the compile's code with err naming the plugin
+ * and saying why (a failure is told once: the next load compiles again). */
+int precompile_ready(broker *b, const plugin *p, bay_error *err);
+
+/* precompile_reaped takes the end of child pid with status (waitpid's):
+ * false when pid is not a compile. */
+bool precompile_reaped(broker *b, pid_t pid, int status);
+
+/* precompile_stop kills the compiles under way and forgets them (at shutdown). */
+void precompile_stop(broker *b);
+
+#endif
