@@ -93,12 +93,12 @@ static void start(broker *b, compile *c)
              "pid %d", c->dir, c->entry, (int)c->pid);
 }
 
-/* wake goes on with the load of the plugin whose compile c ended, if it still waits for it. */
+/* wake goes on with what waited for c's compile (lifecycle_compiled), if its plugin is still there. */
 static void wake(broker *b, const compile *c)
 {
     plugin *p = broker_plugin(b, c->id);
-    if (p && p->life.state == PS_WAITING)
-        lifecycle_load(b, p, NULL);
+    if (p)
+        lifecycle_compiled(b, p);
 }
 
 /* pump starts queued compiles while fewer than COMPILES_MAX run, waking the plugins of those that cannot start. */
@@ -129,9 +129,8 @@ static compile *record(broker *b, const char *id)
     return b->precompile->list = c;
 }
 
-int precompile_ready(broker *b, const plugin *p, bay_error *err)
+int precompile_ready(broker *b, const plugin *p, const bay__manifest *m, bay_error *err)
 {
-    const bay__manifest *m = p->m;
     char path[PATH_MAX];
     struct stat st;
     if (m == NULL || strcmp(m->language, "wasm") != 0 || m->entry == NULL || b->opt.uid_count ||

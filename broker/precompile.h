@@ -12,9 +12,10 @@
  * cache, or the load fails with the compile's reason (wasm2c's, for a module
  * it refuses). What plugbayd compiled for a module is remembered by the
  * file's identity (device, inode, size, mtime), so a restart or a later load
- * runs nothing. Not under --plugin-uids, whose workers have caches of their
- * own: their worker compiles when it starts, as does the new worker of a
- * reload beside a loaded one. */
+ * runs nothing. An update of a loaded plugin compiles its new module the
+ * same way while the version serving serves on, then starts the new worker
+ * beside it (lifecycle_reload). Not under --plugin-uids, whose workers have
+ * caches of their own: their worker compiles its module when it starts. */
 #ifndef BAY_PRECOMPILE_H
 #define BAY_PRECOMPILE_H
 
@@ -23,12 +24,13 @@
 
 #include "broker.h"
 
-/* precompile_ready tells whether p, about to load, may start its worker: 0
- * (not a wasm plugin, or its module compiled), BAY_EPENDING when its module
- * is being compiled (the plugin's load goes on when that ends: lifecycle_load
- * when it is still waiting), or the compile's code with err naming the plugin
- * and saying why (a failure is told once: the next load compiles again). */
-int precompile_ready(broker *b, const plugin *p, bay_error *err);
+/* precompile_ready tells whether p may start a worker running manifest m
+ * (p->m, or a reload's): 0 (not a wasm plugin, or its module compiled),
+ * BAY_EPENDING when its module is being compiled (what waits goes on when
+ * that ends: lifecycle_compiled), or the compile's code with err naming the
+ * plugin and saying why (a failure is told once: the next load compiles
+ * again). */
+int precompile_ready(broker *b, const plugin *p, const bay__manifest *m, bay_error *err);
 
 /* precompile_reaped takes the end of child pid with status (waitpid's):
  * false when pid is not a compile. */
