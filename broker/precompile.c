@@ -36,6 +36,7 @@ typedef struct compile {
     pid_t pid;                           /* RUNNING */
     int out_fd;                          /* RUNNING: a memfd holding its output */
     int64_t started_ms;
+    int64_t took_ms;                     /* the last compile that ended, -1 before */
     bay_error err;                       /* FAILED: why */
 } compile;
 
@@ -125,6 +126,7 @@ static compile *record(broker *b, const char *id)
         return NULL;
     snprintf(c->id, sizeof c->id, "%s", id);
     c->state = FORGOTTEN;
+    c->took_ms = -1;
     c->next = b->precompile->list;
     return b->precompile->list = c;
 }
@@ -185,7 +187,8 @@ bool precompile_reaped(broker *b, pid_t pid, int status)
     output(c, out, sizeof out);
     b->precompile->running--;
     c->pid = 0;
-    long long ms = (long long)(bay__now_ms() - c->started_ms);
+    c->took_ms = bay__now_ms() - c->started_ms;
+    long long ms = (long long)c->took_ms;
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
         c->state = COMPILED;
         bay__log(BAY_LOG_INFO, c->id, "its WebAssembly module is compiled (%lld ms): %s", ms,
@@ -203,6 +206,14 @@ bool precompile_reaped(broker *b, pid_t pid, int status)
     pump(b);
     wake(b, c);
     return true;
+}
+
+int64_t precompile_ms(const broker *b, const char *id)
+{
+    for (const compile *c = b->precompile ? b->precompile->list : NULL; c; c = c->next)
+        if (strcmp(c->id, id) == 0)
+            return c->took_ms;
+    return -1;
 }
 
 void precompile_stop(broker *b)

@@ -20,6 +20,7 @@
 #define BAY_PRECOMPILE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "broker.h"
@@ -35,6 +36,11 @@ int precompile_ready(broker *b, const plugin *p, const bay__manifest *m, bay_err
 /* precompile_reaped takes the end of child pid with status (waitpid's):
  * false when pid is not a compile. */
 bool precompile_reaped(broker *b, pid_t pid, int status);
+
+/* precompile_ms returns how long the last compile plugbayd ran for plugin id
+ * took, from its start to its end (the module built, or found in the cache),
+ * or -1 when none ended since plugbayd started. */
+int64_t precompile_ms(const broker *b, const char *id);
 
 /* precompile_stop kills the compiles under way and forgets them (at shutdown). */
 void precompile_stop(broker *b);
