@@ -285,11 +285,13 @@ typedef struct broker {
     notice_fn notice[LISTENERS_MAX];       /* registered with lifecycle_on_notice */
     size_t nnotice;
     /* What the modules below lifecycle.c tell it, without naming it (loop.c
-     * sets both to lifecycle.c's): a plugin's worker ended, and why
+     * sets them to lifecycle.c's): a plugin's worker ended, and why
      * (supervise.c); the last call in flight of an unloading plugin, routed
-     * or fast, ended (route.c, fastpath.c). */
+     * or fast, ended (route.c, fastpath.c); the compile of a plugin's
+     * WebAssembly module ended (precompile.c). */
     void (*worker_gone)(struct broker *b, plugin *p, bool other, const char *why); /* other: p->other's */
     void (*drained)(struct broker *b, plugin *p);
+    void (*compiled)(struct broker *b, plugin *p);
     /* What lifecycle.c tells the module above it that swaps plugins'
      * versions (loop.c sets it to update.c's): a reload of p ended, its new
      * worker serving (ok) or gone before it loaded (why); a reload that

@@ -219,6 +219,7 @@ int loop_run(broker *b)
     b->dispatch = &frames;
     b->worker_gone = lifecycle_worker_gone;
     b->drained = lifecycle_drained;
+    b->compiled = lifecycle_compiled;
     b->reloaded = update_reloaded;
     b->settled = incoming_settled;
     conn_on_host_gone(b, provide_host_gone);

@@ -14,7 +14,6 @@
 
 #include "clock.h"
 #include "launch.h"
-#include "lifecycle.h"
 #include "log.h"
 #include "state.h"
 
@@ -94,12 +93,12 @@ static void start(broker *b, compile *c)
              "pid %d", c->dir, c->entry, (int)c->pid);
 }
 
-/* wake goes on with what waited for c's compile (lifecycle_compiled), if its plugin is still there. */
+/* wake goes on with what waited for c's compile (b->compiled: lifecycle_compiled), if its plugin is still there. */
 static void wake(broker *b, const compile *c)
 {
     plugin *p = broker_plugin(b, c->id);
-    if (p)
-        lifecycle_compiled(b, p);
+    if (p && b->compiled)
+        b->compiled(b, p);
 }
 
 /* pump starts queued compiles while fewer than COMPILES_MAX run, waking the plugins of those that cannot start. */

@@ -1,21 +1,23 @@
 /* broker/precompile.h — a WebAssembly plugin's module compiled before its worker starts, by plugbay-worker-wasm --compile, watched from the loop.
  *
- * The first load of a wasm plugin after it is installed, updated, or its
- * module changed (load, install, install.package, install.index, an update
- * or rollback of a plugin not loaded, the plugins found at start) first
- * runs `plugbay-worker-wasm --compile`, which translates the module with
- * wasm2c and compiles it with cc into the compile cache (bridges/wasm/cache.h)
- * and exits. Meanwhile the plugin is waiting (a command that installed it
- * answers once it settles) and plugbayd serves on: the compile is a child
- * process, started as workers are (launch.h), reaped by supervise_reap. When
- * it ends the plugin's load goes on: its worker then finds the module in the
- * cache, or the load fails with the compile's reason (wasm2c's, for a module
- * it refuses). What plugbayd compiled for a module is remembered by the
- * file's identity (device, inode, size, mtime), so a restart or a later load
- * runs nothing. An update of a loaded plugin compiles its new module the
- * same way while the version serving serves on, then starts the new worker
- * beside it (lifecycle_reload). Not under --plugin-uids, whose workers have
- * caches of their own: their worker compiles its module when it starts. */
+ * The first load of a wasm plugin since plugbayd started, or since its
+ * module changed (install, install.package, install.index, load, an update,
+ * a rollback, the plugins found at start or by a rescan) first runs
+ * `plugbay-worker-wasm --compile`, which translates the module with wasm2c
+ * and compiles it with cc into the compile cache (bridges/wasm/cache.h), or
+ * finds it there, and exits. Meanwhile the plugin is waiting (a command that
+ * installed it answers once it settles) and plugbayd serves on: the compile
+ * is a child process, started as workers are (launch.h), reaped by
+ * supervise_reap, at most COMPILES_MAX at once. When it ends, what waited goes
+ * on (b->compiled, lifecycle_compiled): the load, whose worker finds the
+ * module in the cache, or fails with the compile's reason (wasm2c's, for a
+ * module it refuses: an install is then refused). An update of a loaded
+ * plugin compiles its new module the same way while the version serving
+ * serves on, then starts the new worker beside it. What was compiled is
+ * remembered by the file's identity (device, inode, size, mtime): a worker's
+ * restart or a later load runs nothing. Not under --plugin-uids, whose
+ * workers have caches of their own: their worker compiles its module when it
+ * starts. */
 #ifndef BAY_PRECOMPILE_H
 #define BAY_PRECOMPILE_H
 
@@ -28,9 +30,8 @@
 /* precompile_ready tells whether p may start a worker running manifest m
  * (p->m, or a reload's): 0 (not a wasm plugin, or its module compiled),
  * BAY_EPENDING when its module is being compiled (what waits goes on when
- * that ends: lifecycle_compiled), or the compile's code with err naming the
- * plugin and saying why (a failure is told once: the next load compiles
- * again). */
+ * that ends: b->compiled), or the compile's code with err naming the plugin
+ * and saying why (a failure is told once: the next load compiles again). */
 int precompile_ready(broker *b, const plugin *p, const bay__manifest *m, bay_error *err);
 
 /* precompile_reaped takes the end of child pid with status (waitpid's):
