@@ -101,13 +101,14 @@ static void wake(broker *b, const compile *c)
         b->compiled(b, p);
 }
 
-/* pump starts queued compiles while fewer than COMPILES_MAX run, waking the plugins of those that cannot start. */
-static void pump(broker *b)
+/* pump starts queued compiles while fewer than COMPILES_MAX run, waking the plugins of those that cannot start
+ * but mine's (precompile_ready tells it). */
+static void pump(broker *b, const compile *mine)
 {
     for (compile *c = b->precompile->list; c && b->precompile->running < COMPILES_MAX; c = c->next)
         if (c->state == QUEUED) {
             start(b, c);
-            if (c->state == FAILED)
+            if (c->state == FAILED && c != mine)
                 wake(b, c);
         }
 }
@@ -153,7 +154,7 @@ int precompile_ready(broker *b, const plugin *p, const bay__manifest *m, bay_err
     snprintf(c->entry, sizeof c->entry, "%s", m->entry);
     c->file = st;
     c->state = QUEUED;
-    pump(b);
+    pump(b, c);
     if (c->state != FAILED)
         return BAY_EPENDING;
     c->state = FORGOTTEN;
@@ -202,7 +203,7 @@ bool precompile_reaped(broker *b, pid_t pid, int status)
                           WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), out);
         bay__log(BAY_LOG_WARN, c->id, "its WebAssembly module was not compiled (%lld ms): %s", ms, c->err.message);
     }
-    pump(b);
+    pump(b, NULL);
     wake(b, c);
     return true;
 }

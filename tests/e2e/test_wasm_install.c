@@ -161,6 +161,7 @@ Test(wasm_install, a_package_is_compiled_at_install_before_its_worker_starts_and
     cr_assert_eq(log_count(COMPILED_LINE, "its WebAssembly module is compiled ("), 1, "not plugbayd's compile");
     long compiled = log_offset("its WebAssembly module is compiled ("), starting = log_offset("[" WASM "] starting");
     cr_assert(compiled >= 0 && starting > compiled, "the worker started before the compile ended: %s", h.log);
+    cr_assert_gt(h_plugin_int(c, WASM, "compile_ms"), 0, "info shows no compile_ms");
     expect_greeting("install");
     /* A load again uses the same object: nothing compiles, nothing is rewritten. */
     int64_t before = mtime_ns(so);
