@@ -27,8 +27,7 @@ static void stop(void)
         bay_close(c);
     c = NULL;
     h_stop(&h);
-    cr_expect(!h_log_contains(&h, "Sanitizer:") && !h_log_contains(&h, "runtime error:"),
-              "a sanitizer reported a problem in %s", h.log);
+    h_expect_no_sanitizer_report(&h);
     h_cleanup(&h);
 }
 
@@ -270,6 +269,14 @@ static void append_custom_section(const char *path)
     fclose(f);
 }
 
+/* put_invalid_module replaces the module at path with wasm/invalid's, which wasm2c refuses. */
+static void put_invalid_module(const char *path)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", BAY_TEST_PLUGIN_DIR "/wasm/invalid/plugin.wasm", path);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+}
+
 Test(wasm_install, an_update_compiles_the_new_module_while_the_old_serves_and_a_rollback_finds_the_old_compiled)
 {
     start((const char *[]){"example/hello", NULL});
@@ -295,4 +302,14 @@ Test(wasm_install, an_update_compiles_the_new_module_while_the_old_serves_and_a_
     expect_greeting("rollback");
     cr_assert_eq(cache_objects(NULL, 0), 2);
     cr_assert_eq(log_count(COMPILED_LINE, NULL), 2, "the rollback compiled again");
+
+    /* Version 0.3.0, whose module wasm2c refuses: refused with its reason, 0.1.0 serving on. */
+    char pkg3[600];
+    pack(BAY_EXAMPLE_PLUGIN_DIR, WASM, "0.3.0", put_invalid_module, "wasm-hello-3.bayplug", pkg3, sizeof pkg3);
+    cr_assert_eq(plugbay((const char *[]){"update", pkg3, NULL}, out, err), 1);
+    cr_assert(strstr(err, WASM) && strstr(err, "plugin.wasm fails validation: wasm2c says: plugin.wasm:"),
+              "the refusal lacks the plugin or wasm2c's reason: %s", err);
+    h_plugin_str(c, WASM, "version", version, sizeof version);
+    cr_assert_str_eq(version, "0.1.0");
+    expect_greeting("refused");
 }
