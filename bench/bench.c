@@ -532,12 +532,13 @@ static json_t *bench_target(bay_conn *fast, bay_conn *nng, pid_t broker, const s
         "idle_process_pss_kb");
     row(l, "worker_pss_kb", "worker PSS", (double)pss, "kB", idle, "idle_process_pss_kb");
     row(l, "worker_rss_kb", "worker RSS", (double)rss, "kB", 0, NULL);
-    json_t *lang = json_pack("{s:s, s:s, s:o, s:o, s:{s:f, s:f, s:f, s:f, s:f}, s:f, s:f, s:f, s:f, s:I, s:I}", "language",
-                     t->language, "plugin", t->id, "call_fast", stats_json(lat_fast), "call_nng", stats_json(lat_nng),
-                     "calls_per_s", "fast_1", rate_fast1, "fast_8", rate_fastn, "nng_1", rate_nng1, "nng_8", rate_nngn,
-                     "nng_async", rate_nngp,
-                     "load_cold_ms", cold, "load_cold_copy_ms", clone_cold, "load_warm_p50_ms", warm.p50,
-                     "extra_pss_kb", extra, "worker_pss_kb", (json_int_t)pss, "worker_rss_kb", (json_int_t)rss);
+    json_t *lang =
+        json_pack("{s:s, s:s, s:o, s:o, s:{s:f, s:f, s:f, s:f, s:f}, s:f, s:f, s:f, s:f, s:I, s:I}", "language",
+                  t->language, "plugin", t->id, "call_fast", stats_json(lat_fast), "call_nng", stats_json(lat_nng),
+                  "calls_per_s", "fast_1", rate_fast1, "fast_8", rate_fastn, "nng_1", rate_nng1, "nng_8", rate_nngn,
+                  "nng_async", rate_nngp,
+                  "load_cold_ms", cold, "load_cold_copy_ms", clone_cold, "load_warm_p50_ms", warm.p50,
+                  "extra_pss_kb", extra, "worker_pss_kb", (json_int_t)pss, "worker_rss_kb", (json_int_t)rss);
     if (compile >= 0)
         json_object_set_new(lang, "install_compile_ms", json_real(compile));
     return lang;
