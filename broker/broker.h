@@ -285,11 +285,13 @@ typedef struct broker {
     notice_fn notice[LISTENERS_MAX];       /* registered with lifecycle_on_notice */
     size_t nnotice;
     /* What the modules below lifecycle.c tell it, without naming it (loop.c
-     * sets both to lifecycle.c's): a plugin's worker ended, and why
+     * sets them to lifecycle.c's): a plugin's worker ended, and why
      * (supervise.c); the last call in flight of an unloading plugin, routed
-     * or fast, ended (route.c, fastpath.c). */
+     * or fast, ended (route.c, fastpath.c); the compile of a plugin's
+     * WebAssembly module ended (precompile.c). */
     void (*worker_gone)(struct broker *b, plugin *p, bool other, const char *why); /* other: p->other's */
     void (*drained)(struct broker *b, plugin *p);
+    void (*compiled)(struct broker *b, plugin *p);
     /* What lifecycle.c tells the module above it that swaps plugins'
      * versions (loop.c sets it to update.c's): a reload of p ended, its new
      * worker serving (ok) or gone before it loaded (why); a reload that
@@ -303,6 +305,7 @@ typedef struct broker {
     struct incoming *incoming; /* packages placed whose first load has not settled (incoming.c) */
     struct follow *follow;   /* the thread reading the indexes followed, NULL when none (follow.c) */
     struct offer *offer;     /* packages downloading from them for install.index, NULL until the first (offer.c) */
+    struct precompile *precompile; /* wasm modules compiled before their workers start, NULL until the first (precompile.c) */
     int64_t next_memory_check_ms; /* when supervise.c next looks at the workers' memory */
     uint64_t frames_received, frames_sent; /* over every connection since start, past the rendezvous (conn.c) */
     struct metrics *metrics; /* the once-a-second sampling and /metrics (metrics.c) */

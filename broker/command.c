@@ -14,6 +14,7 @@
 #include "metrics.h"
 #include "offer.h"
 #include "panel.h"
+#include "precompile.h"
 #include "route.h"
 #include "setting.h"
 #include "supervise.h"
@@ -161,6 +162,9 @@ static bay_value *info(broker *b, const plugin *p, const char *locale)
     char data[1024];
     snprintf(data, sizeof data, "%s/data/%s", bay__state_dir(b->state), p->id);
     set_str(v, "data_dir", data);
+    int64_t compile_ms = precompile_ms(b, p->id);
+    if (strcmp(m->language, "wasm") == 0)
+        bay_map_set(v, "compile_ms", compile_ms >= 0 ? bay_int(compile_ms) : bay_nil());
     bay_value *provides = bay_array();
     for (size_t i = 0; i < m->nprovides; i++) {
         bay_value *d = bay_map();

@@ -7,6 +7,7 @@
 #include "lifecycle.h"
 #include "metrics.h"
 #include "order.h"
+#include "precompile.h"
 #include "route.h"
 #include "setting.h"
 #include "supervise.h"
@@ -403,7 +404,14 @@ int lifecycle_reload(broker *b, plugin *p, bay_error *err)
     int rc = p->m && p->life.state != PS_INVALID && !p->life.folder_gone ? renew(b, p, again, &m, err) : 0;
     if (rc)
         return rc;
-    if (m && p->life.state == PS_LOADED && p->worker && p->worker->hello_done && beside(b, p, m, &rc, err))
+    bool serving = m && p->life.state == PS_LOADED && p->worker && p->worker->hello_done;
+    if (serving && (rc = precompile_ready(b, p, m, err)) != 0) { /* the version serving serves on meanwhile */
+        p->life.reload_queued = rc == BAY_EPENDING;
+        bay__manifest_free(m);
+        return rc == BAY_EPENDING ? 0 : bay_error_set(err, rc, p->id, "%s was not reloaded: %s; version %s keeps "
+                                                      "serving", p->id, err->message, p->m->version);
+    }
+    if (serving && beside(b, p, m, &rc, err))
         return rc;
     if (m && p->proc.pid) { /* taken once its worker is gone */
         bay__manifest_free(p->life.next);
@@ -783,6 +791,11 @@ static int load(broker *b, plugin *p, bool fresh, bay_error *err)
     }
     if (rc == 0)
         rc = lifecycle_signature(b, p->id, p->m->dir, err);
+    if (rc == 0 && (rc = precompile_ready(b, p, p->m, err)) == BAY_EPENDING) { /* it loads on once compiled */
+        if (p->life.state != PS_WAITING)
+            set_state(b, p, PS_WAITING, "its WebAssembly module is being compiled (wasm2c, cc)");
+        return 0;
+    }
     if (rc) {
         lifecycle_fail(b, p, err->message);
         return rc;
@@ -1075,6 +1088,25 @@ bool lifecycle_other_answer(broker *b, plugin *p, const bay__frame *f)
     return true;
 }
 
+/* reload_queued starts the reload of p asked for while its previous worker
+ * finished its calls, or while its new module compiled, if one was. */
+static void reload_queued(broker *b, plugin *p)
+{
+    if (!p->life.reload_queued)
+        return;
+    bay_error e;
+    p->life.reload_queued = false; /* told to b->reloaded unless it started beside (switch_over or other_gone tells) */
+    int rc = lifecycle_reload(b, p, &e);
+    if (rc && b->reloaded)
+        b->reloaded(b, p, false, e.message);
+    else if (rc == 0 && p->life.reload == RELOAD_NONE && !p->life.reload_queued && b->reloaded)
+        b->reloaded(b, p, true, NULL);
+    if (rc)
+        answer_waiters(b, p, e.code, e.message);
+    else if (lifecycle_settled(p))
+        lifecycle_settle(b, p);
+}
+
 /* other_gone cleans up after p's other worker ended (why): the new one of a
  * reload that did not switch — the reload answers why, the old version
  * serving on — or the old one, replaced, which ended once its calls were
@@ -1106,19 +1138,15 @@ static void other_gone(broker *b, plugin *p, const char *why)
         return;
     }
     bay__log(BAY_LOG_INFO, p->id, "its previous worker ended: %s", why);
-    bay_error e;
-    if (p->life.reload_queued) { /* told to b->reloaded unless it started beside (switch_over or the above tell) */
-        p->life.reload_queued = false;
-        int rc = lifecycle_reload(b, p, &e);
-        if (rc && b->reloaded)
-            b->reloaded(b, p, false, e.message);
-        else if (rc == 0 && p->life.reload == RELOAD_NONE && b->reloaded)
-            b->reloaded(b, p, true, NULL);
-        if (rc)
-            answer_waiters(b, p, e.code, e.message);
-        else if (lifecycle_settled(p))
-            lifecycle_settle(b, p);
-    }
+    reload_queued(b, p);
+}
+
+void lifecycle_compiled(broker *b, plugin *p)
+{
+    if (p->life.state == PS_WAITING)
+        lifecycle_load(b, p, NULL);
+    else if (p->life.reload == RELOAD_NONE)
+        reload_queued(b, p);
 }
 
 int lifecycle_signature(broker *b, const char *id, const char *dir, bay_error *err)

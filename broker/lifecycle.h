@@ -45,6 +45,9 @@ int lifecycle_renew(broker *b, plugin *p, bool fresh, bay_error *err);
  * reload waits for it. Any other p is unloaded after its calls drain and
  * loaded again. */
 int lifecycle_reload(broker *b, plugin *p, bay_error *err);
+/* lifecycle_compiled goes on with what waited for p's module to compile
+ * (precompile.h): its load, or its reload beside the version serving. */
+void lifecycle_compiled(broker *b, plugin *p);
 /* lifecycle_order returns p's place in load order, lower first: an
  * operator's (plugbay order; *by_operator true when by_operator is not NULL)
  * or its manifest's "order". */

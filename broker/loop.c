@@ -11,6 +11,7 @@
 #include "console.h"
 #include "metrics.h"
 #include "offer.h"
+#include "precompile.h"
 #include "provide.h"
 #include "route.h"
 #include "supervise.h"
@@ -218,6 +219,7 @@ int loop_run(broker *b)
     b->dispatch = &frames;
     b->worker_gone = lifecycle_worker_gone;
     b->drained = lifecycle_drained;
+    b->compiled = lifecycle_compiled;
     b->reloaded = update_reloaded;
     b->settled = incoming_settled;
     conn_on_host_gone(b, provide_host_gone);
@@ -300,6 +302,7 @@ int loop_run(broker *b)
     free(procs);
     offer_stop(b);
     follow_stop(b);
+    precompile_stop(b);
     supervise_kill_all(b);
     route_free(b);
     console_stop(b);

@@ -4,6 +4,7 @@
 #include "conn.h"
 #include "launch.h"
 #include "peer.h"
+#include "precompile.h"
 #include "proc.h"
 #include "supervise.h"
 #include "uids.h"
@@ -519,8 +520,10 @@ void supervise_reap(broker *b)
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
         bool other = false;
         plugin *p = by_pid(b, pid, &other);
-        if (p == NULL) /* an orphan of a worker, adopted (supervise_init) */
+        if (p == NULL) { /* a compile (precompile.h), or an orphan of a worker, adopted (supervise_init) */
+            precompile_reaped(b, pid, status);
             continue;
+        }
         worker_proc *w = other ? &p->other : &p->proc;
         peer_worker_ended(b->guard, pid);
         char why[600];

@@ -252,9 +252,9 @@ int update_reload(broker *b, plugin *p, bay_error *err)
     if (s && rc) {
         bay__log(BAY_LOG_WARN, p->id, "version %s was refused (%s): version %s is back", s->to, err->message, s->from);
         swap_back(b, s);
-    } else if (s && p->life.reload == RELOAD_NONE) { /* not loaded: it takes the new version when it loads */
-        drop(b, s);
-    } /* else its reload started, or waits its turn: update_reloaded ends the swap */
+    } else if (s && p->life.reload == RELOAD_NONE && !p->life.reload_queued) {
+        drop(b, s); /* not loaded: it takes the new version when it loads */
+    } /* else its reload started, or waits its turn or its compile (precompile.h): update_reloaded ends the swap */
     return rc;
 }
 

@@ -6,7 +6,10 @@
  * plugbayd names in PLUGBAY_ENTRY (the manifest's entry), checks it, finds or
  * builds its compiled form and maps it;
  * COMMAND load then only checks the manifest's functions and starts the
- * instance. Without a sandbox (plugbayd --no-sandbox) load does it all. */
+ * instance. Without a sandbox (plugbayd --no-sandbox) load does it all.
+ * plugbayd compiles a module before the worker starts, when it installs,
+ * updates or first loads the plugin (--compile): the worker then finds it in
+ * the cache. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -65,13 +68,14 @@ static int read_module(const char *id, bay_error *err)
     return ok ? 0 : bay_error_set(err, BAY_EIO, id, "cannot read %s: %s", module.path, strerror(errno));
 }
 
-/* map_module reads DIR/ENTRY, checks what does not depend on the manifest
- * (imports, memory, allocator), finds or builds its compiled form in the
- * cache next to data_dir and maps it. */
-static int map_module(const char *id, const char *dir, const char *entry, const char *data_dir, bay_error *err)
+/* compile_module reads DIR/ENTRY, checks what does not depend on the
+ * manifest (imports, memory, allocator) and finds or builds its compiled
+ * form in the cache next to data_dir, whose path it writes to so. */
+static int compile_module(const char *id, const char *dir, const char *entry, const char *data_dir, char *so,
+                          size_t so_size, bay_error *err)
 {
     static const char *const none[] = {NULL};
-    char cache[PATH_MAX], so[PATH_MAX];
+    char cache[PATH_MAX];
     bay_error e;
     if (snprintf(module.path, sizeof module.path, "%s/%s", dir, entry) >= (int)sizeof module.path)
         return bay_error_set(err, BAY_EINVAL, id, "plugin path %s/%s is too long", dir, entry);
@@ -87,14 +91,40 @@ static int map_module(const char *id, const char *dir, const char *entry, const 
         return bay_error_set(err, rc, id, "%s: %s", module.path, e.message);
     bool built;
     int64_t t0 = bay__now_ms();
-    rc = bay__wasm_compiled(cache, module.wasm, module.len, &module.shape, entry, so, sizeof so, &built,
-                           &e);
+    rc = bay__wasm_compiled(cache, module.wasm, module.len, &module.shape, entry, so, so_size, &built, &e);
     if (rc)
         return bay_error_set(err, rc, id, "%s: %s", module.path, e.message);
     if (built)
         fprintf(stderr, "plugbay-worker-wasm: %s: translated by wasm2c and compiled in %lld ms into %s\n",
                 module.path, (long long)(bay__now_ms() - t0), so);
-    return bay__wasm_map(id, so, err);
+    return 0;
+}
+
+/* map_module compiles DIR/ENTRY (compile_module) and maps its compiled form. */
+static int map_module(const char *id, const char *dir, const char *entry, const char *data_dir, bay_error *err)
+{
+    char so[PATH_MAX];
+    int rc = compile_module(id, dir, entry, data_dir, so, sizeof so, err);
+    return rc ? rc : bay__wasm_map(id, so, err);
+}
+
+/* compile_only is plugbay-worker-wasm --compile ID DIR ENTRY DATA_DIR, which
+ * plugbayd runs when it installs or updates a plugin (broker/precompile.c):
+ * the module compiled into the cache, and nothing run. Exits 0, or with the
+ * code (a BAY_E* code) and the reason on stdout. */
+static int compile_only(int argc, char **argv)
+{
+    char so[PATH_MAX];
+    bay_error err;
+    if (argc != 6) {
+        fprintf(stdout, "usage: plugbay-worker-wasm --compile ID DIR ENTRY DATA_DIR\n");
+        return BAY_EINVAL;
+    }
+    int rc = compile_module(argv[2], argv[3], argv[4], argv[5], so, sizeof so, &err);
+    free(module.wasm);
+    if (rc)
+        fprintf(stdout, "%s\n", err.message);
+    return rc;
 }
 
 /* prepare_early maps the module before the sandbox goes on, when plugbayd
@@ -182,8 +212,10 @@ static const bay__bridge wasm_bridge = {
     .interrupt = bay__wasm_interrupt,
 };
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "--compile") == 0)
+        return compile_only(argc, argv);
     prepare_early();
     return bay__worker_main(&wasm_bridge);
 }

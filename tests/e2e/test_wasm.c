@@ -24,10 +24,7 @@ static void stop(void)
         bay_close(c);
     c = NULL;
     h_stop(&h);
-    /* "Sanitizer:" as in ASan's and LSan's "ERROR: AddressSanitizer: ...", not plugbayd's own line that
-     * memory cgroups are off in AddressSanitizer builds. */
-    cr_expect(!h_log_contains(&h, "Sanitizer:") && !h_log_contains(&h, "runtime error:"),
-              "a sanitizer reported a problem in %s", h.log);
+    h_expect_no_sanitizer_report(&h);
     h_cleanup(&h);
 }
 
