@@ -14,6 +14,7 @@
 typedef struct ask {
     struct ask *next;
     uint64_t id;
+    size_t events;     /* for an event's channel: how many providers the event has; 0 for a handle's */
 } ask;
 
 /* One channel: a host and a plugin's worker. */
@@ -74,7 +75,8 @@ static void note_interest(broker *b, uint64_t session, const char *name)
     fp->interests = i;
 }
 
-static void answer_grant(broker *b, const grant *g, uint64_t id)
+/* answer_grant answers request id with g; events, when not 0, is how many providers the event has. */
+static void answer_grant(broker *b, const grant *g, uint64_t id, size_t events)
 {
     conn *c = conn_get(b, g->session);
     if (c == NULL)
@@ -84,6 +86,8 @@ static void answer_grant(broker *b, const grant *g, uint64_t id)
     bay_map_set(v, "address", bay_str(g->address));
     bay_map_set(v, "token", bay_str(g->token));
     bay_map_set(v, "pid", bay_int(g->p->proc.pid));
+    if (events)
+        bay_map_set(v, "providers", bay_int((int64_t)events));
     conn_send_value(b, c, id, v);
     bay_value_free(v);
 }
@@ -167,31 +171,42 @@ static grant *open_grant(broker *b, conn *c, plugin *p)
     return g;
 }
 
-/* provider resolves the plugin that serves a handle call of name in context
- * on a worker of this machine, or returns NULL with err. */
-static plugin *provider(broker *b, const char *name, const char *context, bay_error *err)
+/* The most providers an event may have and still fan out over fast channels from its host. */
+#define EVENT_PROVIDERS_MAX 64
+
+/* provider resolves the plugin on a worker of this machine that serves a
+ * call of name in context: a handle's first provider, or an event's
+ * provider number index (*events: how many the event has, all of them loaded
+ * plugins, else the event goes through plugbayd). NULL with err otherwise. */
+static plugin *provider(broker *b, const char *name, const char *context, int64_t index, size_t *events,
+                        bay_error *err)
 {
     bay__extpoint *e = bay__registry_find(b->reg, name);
-    bay__provider *sel = NULL;
-    if (e == NULL) {
-        bay_error_set(err, BAY_ENOENT, NULL, "no extension point \"%s\" is declared or provided", name);
-    } else if (e->kind != BAY_HANDLE) {
-        bay_error_set(err, BAY_EKIND, NULL,
-                      "\"%s\" is an event: events fan out in plugbayd, so they have no fast channel", name);
-    } else if (bay__registry_select(e, context, &sel, 1) == 0) {
-        bay_error_set(err, BAY_ENOPROVIDER, NULL, "\"%s\" has no loaded provider%s%s", name,
-                      context ? " for context " : "", context ? context : "");
-    } else if (strncmp(sel->owner_name, "host:", 5) == 0) {
-        bay_error_set(err, BAY_EUNAVAIL, NULL, "\"%s\" is provided by %s: only plugins' workers serve fast channels",
-                      name, sel->owner_name);
-    } else {
-        plugin *p = sel->owner;
-        if (p->life.state == PS_LOADED && p->worker && p->worker->hello_done)
-            return p;
-        bay_error_set(err, BAY_EUNAVAIL, p->id, "%s, which provides \"%s\", is %s", p->id, name,
-                      plugin_state_name(p->life.state));
+    bay__provider *sel[EVENT_PROVIDERS_MAX + 1];
+    size_t n = e ? bay__registry_select(e, context, sel, EVENT_PROVIDERS_MAX + 1) : 0;
+    *events = e && e->kind == BAY_EVENT ? n : 0;
+    if (e == NULL)
+        return bay_error_set(err, BAY_ENOENT, NULL, "no extension point \"%s\" is declared or provided", name), NULL;
+    if (n == 0)
+        return bay_error_set(err, BAY_ENOPROVIDER, NULL, "\"%s\" has no loaded provider%s%s", name,
+                             context ? " for context " : "", context ? context : ""), NULL;
+    if (n > EVENT_PROVIDERS_MAX)
+        return bay_error_set(err, BAY_EUNAVAIL, NULL, "event \"%s\" has more than %d providers: it fans out in plugbayd",
+                             name, EVENT_PROVIDERS_MAX), NULL;
+    if (index < 0 || (size_t)index >= (*events ? n : 1))
+        return bay_error_set(err, BAY_EINVAL, NULL, "\"%s\" has no provider number %lld", name, (long long)index), NULL;
+    for (size_t i = 0; i < (*events ? n : 1); i++) {
+        /* An event's every provider must be a loaded plugin: one host among them and it fans out in plugbayd. */
+        if (strncmp(sel[i]->owner_name, "host:", 5) == 0)
+            return bay_error_set(err, BAY_EUNAVAIL, NULL,
+                                 "\"%s\" is provided by %s: only plugins' workers serve fast channels", name,
+                                 sel[i]->owner_name), NULL;
+        plugin *p = sel[i]->owner;
+        if (p->life.state != PS_LOADED || p->worker == NULL || !p->worker->hello_done)
+            return bay_error_set(err, BAY_EUNAVAIL, p->id, "%s, which provides \"%s\", is %s", p->id, name,
+                                 plugin_state_name(p->life.state)), NULL;
     }
-    return NULL;
+    return sel[index]->owner;
 }
 
 /* host_grant returns host c's grant on p, opening one when it has none; NULL with err when that fails. */
@@ -206,20 +221,20 @@ static grant *host_grant(broker *b, conn *c, plugin *p, bay_error *err)
     return g;
 }
 
-/* wait_for_worker queues request id until g's worker answered. */
-static int wait_for_worker(grant *g, uint64_t id)
+/* wait_for_worker queues request id (for an event of so many providers, or 0) until g's worker answered. */
+static int wait_for_worker(grant *g, uint64_t id, size_t events)
 {
     ask *a = malloc(sizeof *a);
     if (a == NULL)
         return BAY_ENOMEM;
-    *a = (ask){g->asks, id};
+    *a = (ask){g->asks, id, events};
     g->asks = a;
     return 0;
 }
 
 /* channel_request finds or opens host c's grant for COMMAND channel f, or
- * returns NULL with err (*p: the plugin it is about, when known). */
-static grant *channel_request(broker *b, conn *c, const bay__frame *f, plugin **p, bay_error *err)
+ * returns NULL with err (*p: the plugin it is about, when known; *events: as provider's). */
+static grant *channel_request(broker *b, conn *c, const bay__frame *f, plugin **p, size_t *events, bay_error *err)
 {
     bay_value *args = NULL;
     if (state(b) == NULL) {
@@ -229,11 +244,13 @@ static grant *channel_request(broker *b, conn *c, const bay__frame *f, plugin **
     if (f->value && bay__value_from_object(f->value, &args, err) != 0)
         return NULL;
     const char *name = bay_value_str(bay_map_get(args, "name"), NULL);
-    const bay_value *ctx = bay_map_get(args, "context");
+    const bay_value *ctx = bay_map_get(args, "context"), *index = bay_map_get(args, "provider");
     grant *g = NULL;
-    if (name == NULL || (ctx && bay_value_type(ctx) != BAY_NIL && bay_value_type(ctx) != BAY_STR)) {
+    if (name == NULL || (ctx && bay_value_type(ctx) != BAY_NIL && bay_value_type(ctx) != BAY_STR) ||
+        (index && bay_value_type(index) != BAY_INT)) {
         bay_error_set(err, BAY_EINVAL, NULL,
-                      "command \"channel\" needs {\"name\": EXTENSION-POINT, \"context\": string or nil}");
+                      "command \"channel\" needs {\"name\": EXTENSION-POINT, \"context\": string or nil, "
+                      "\"provider\": an event's provider number (0 when left out)}");
     } else if (c->path[0] == '\0') {
         bay_error_set(err, BAY_EUNAVAIL, NULL, "fast channels are for hosts on plugbayd's machine, connected over ipc://");
     } else if (!bay__role_allows(c->rights, BAY_ROLE_HOST)) {
@@ -246,7 +263,7 @@ static grant *channel_request(broker *b, conn *c, const bay__frame *f, plugin **
                       conn_who(c));
     } else {
         note_interest(b, c->session, name);
-        if ((*p = provider(b, name, bay_value_str(ctx, NULL), err)) != NULL)
+        if ((*p = provider(b, name, bay_value_str(ctx, NULL), bay_value_int(index), events, err)) != NULL)
             g = host_grant(b, c, *p, err);
     }
     bay_value_free(args);
@@ -256,12 +273,13 @@ static grant *channel_request(broker *b, conn *c, const bay__frame *f, plugin **
 void fastpath_request(broker *b, conn *c, const bay__frame *f)
 {
     plugin *p = NULL;
+    size_t events = 0;
     bay_error err;
-    grant *g = channel_request(b, c, f, &p, &err);
+    grant *g = channel_request(b, c, f, &p, &events, &err);
     int rc = g ? 0 : err.code;
     if (g && g->open_id == 0)
-        answer_grant(b, g, f->id);
-    else if (g && (rc = wait_for_worker(g, f->id)) != 0)
+        answer_grant(b, g, f->id, events);
+    else if (g && (rc = wait_for_worker(g, f->id, events)) != 0)
         bay_error_set(&err, rc, NULL, "plugbayd is out of memory");
     if (rc)
         conn_send_error(b, c, f->id, rc, p ? p->id : NULL, "%s", err.message);
@@ -310,7 +328,7 @@ bool fastpath_answer(broker *b, conn *worker, const bay__frame *f)
     }
     for (ask *a = g->asks, *next; a; a = next) {
         next = a->next;
-        answer_grant(b, g, a->id);
+        answer_grant(b, g, a->id, a->events);
         free(a);
     }
     g->asks = NULL;

@@ -20,6 +20,7 @@
 
 #define HANDSHAKE_MS 2000   /* the worker answers HELLO within this */
 #define CRASH_REASON_MS 1000 /* how long a call waits for plugbayd to say why a worker died */
+#define EVENT_MAX 64         /* an event with more providers fans out in plugbayd */
 
 /* A channel to one plugin's worker. */
 typedef struct chan {
@@ -38,10 +39,13 @@ typedef struct chan {
     char reason[300];     /* what plugbayd said when it revoked the channel, or later about its worker */
 } chan;
 
-/* What the first call of a name and context found: a channel, or none (calls go through plugbayd). */
+/* What the first call of a name and context found: a handle's channel, an
+ * event's channels (one per provider, in load order), or none (calls go through plugbayd). */
 typedef struct route {
     struct route *next;
-    chan *ch;             /* NULL: refused */
+    bool event;
+    size_t n;             /* 0: refused */
+    chan *ch[EVENT_MAX];
     char *context;        /* NULL: none */
     char name[];
 } route;
@@ -85,11 +89,20 @@ static void chan_unref(chan *ch)
     free(ch);
 }
 
+/* uses tells whether route r goes to ch. */
+static bool uses(const route *r, const chan *ch)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (r->ch[i] == ch)
+            return true;
+    return false;
+}
+
 /* forget_routes drops the routes of name (NULL: every name) or to ch (when not NULL). Lock held. */
 static void forget_routes_locked(bay__fast *fp, const char *name, const chan *ch)
 {
     for (route **rr = &fp->routes, *r; (r = *rr) != NULL;) {
-        if ((ch && r->ch == ch) || (!ch && (name == NULL || strcmp(r->name, name) == 0))) {
+        if ((ch && uses(r, ch)) || (!ch && (name == NULL || strcmp(r->name, name) == 0))) {
             *rr = r->next;
             free(r->context);
             free(r);
@@ -176,31 +189,54 @@ static bool same_context(const char *a, const char *b)
     return a == b || (a && b && strcmp(a, b) == 0);
 }
 
-/* lookup finds the route of name and context: true with *ch (a reference, or NULL for a refused route) when known. */
-static bool lookup(bay__fast *fp, const char *name, const char *context, chan **ch)
+/* A route's channels as a call holds them: a reference to each. */
+typedef struct hold {
+    bool event;
+    size_t n;
+    chan *ch[EVENT_MAX];
+} hold;
+
+/* take copies r's channels into h, with a reference to each. Lock held. */
+static void take_locked(const route *r, hold *h)
+{
+    h->event = r->event;
+    h->n = r->n;
+    for (size_t i = 0; i < r->n; i++) {
+        h->ch[i] = r->ch[i];
+        atomic_fetch_add(&r->ch[i]->refs, 1);
+    }
+}
+
+/* lookup finds the route of name and context: true with its channels in *h (none for a refused route) when known. */
+static bool lookup(bay__fast *fp, const char *name, const char *context, hold *h)
 {
     pthread_mutex_lock(&fp->mu);
     route *r = fp->routes;
     while (r && !(strcmp(r->name, name) == 0 && same_context(r->context, context)))
         r = r->next;
-    if (r && (*ch = r->ch) != NULL)
-        atomic_fetch_add(&r->ch->refs, 1);
+    if (r)
+        take_locked(r, h);
     pthread_mutex_unlock(&fp->mu);
     return r != NULL;
 }
 
-/* add_route records what a request found: a channel, or NULL for a refusal. Lock held. */
-static void add_route_locked(bay__fast *fp, const char *name, const char *context, chan *ch)
+/* add_route records what a request found (h: its channels, none for a refusal) and gives the call its references. Lock held. */
+static void add_route_locked(bay__fast *fp, const char *name, const char *context, hold *h)
 {
     size_t n = strlen(name) + 1;
     route *r = malloc(sizeof *r + n);
-    if (r == NULL)
+    if (r == NULL) {
+        h->n = 0;
         return;
-    r->ch = ch;
+    }
+    r->event = h->event;
+    r->n = h->n;
+    memcpy(r->ch, h->ch, h->n * sizeof *h->ch);
     r->context = context ? strdup(context) : NULL;
     memcpy(r->name, name, n);
     r->next = fp->routes;
     fp->routes = r;
+    take_locked(r, h);
 }
 
 /* check_memory maps the channel's memfd after checking that the worker
@@ -285,24 +321,19 @@ static chan *dial(bay_conn *c, const bay_value *grant, bay_error *err)
     return ch;
 }
 
-/* open_route asks plugbayd for a channel for name and context, connects (or
- * reuses the channel of the same grant) and records the route; returns a
- * reference to the channel, or NULL when the calls go through plugbayd. */
-static chan *open_route(bay_conn *c, const char *name, const char *context)
+/* grant_channel asks plugbayd for a channel for name and context (for an
+ * event, to its provider number index) and connects to it, or finds the
+ * channel of the same grant. Returns the channel, which the table holds, or
+ * NULL; *providers is how many the event has (0 for a handle). The caller
+ * holds fp->opening: only it adds channels. */
+static chan *grant_channel(bay_conn *c, const char *name, const char *context, int64_t index, size_t *providers)
 {
     bay__fast *fp = c->fast;
-    pthread_mutex_lock(&fp->opening);
-    chan *ch = NULL;
-    if (lookup(fp, name, context, &ch)) { /* another thread opened it meanwhile */
-        pthread_mutex_unlock(&fp->opening);
-        return ch;
-    }
-    pthread_mutex_lock(&fp->mu);
-    uint64_t generation = fp->generation;
-    pthread_mutex_unlock(&fp->mu);
     bay_value *args = bay_map(), *grant = NULL;
     bay_map_set(args, "name", bay_str(name));
     bay_map_set(args, "context", context ? bay_str(context) : bay_nil());
+    if (index)
+        bay_map_set(args, "provider", bay_int(index));
     bay__frame f = {.type = BAY_F_COMMAND, .name = "channel"};
     void *raw = NULL;
     int rc = bay_value_pack(args, &raw, &f.raw_len);
@@ -311,30 +342,63 @@ static chan *open_route(bay_conn *c, const char *name, const char *context)
         rc = bay__request(c, &f, BAY_SETUP_TIMEOUT_MS, &grant, NULL);
     free(raw);
     const char *token = bay_value_str(bay_map_get(grant, "token"), NULL);
-    /* Only this thread adds channels (it holds opening): one found now stays until a notice, seen below. */
+    int64_t n = bay_value_int(bay_map_get(grant, "providers"));
+    *providers = n > 0 ? (size_t)n : 0;
+    chan *ch;
     pthread_mutex_lock(&fp->mu);
     for (ch = rc == 0 && token ? fp->chans : NULL; ch && (ch->revoked || strcmp(ch->token, token) != 0);
          ch = ch->next)
         ;
     pthread_mutex_unlock(&fp->mu);
-    chan *dialed = rc == 0 && ch == NULL ? dial(c, grant, NULL) : NULL;
-    pthread_mutex_lock(&fp->mu);
+    chan *dialed = rc == 0 && token && ch == NULL ? dial(c, grant, NULL) : NULL;
     if (dialed) {
+        pthread_mutex_lock(&fp->mu);
         dialed->next = fp->chans;
         fp->chans = ch = dialed;
+        pthread_mutex_unlock(&fp->mu);
     }
-    bool fresh = generation == fp->generation; /* no notice came while plugbayd was asked */
-    if (fresh)
-        add_route_locked(fp, name, context, ch);
-    else
-        ch = NULL;
-    if (ch)
-        atomic_fetch_add(&ch->refs, 1);
-    pthread_mutex_unlock(&fp->mu);
-    pthread_mutex_unlock(&fp->opening);
     bay_value_free(args);
     bay_value_free(grant);
     return ch;
+}
+
+/* open_route asks plugbayd for the channels of name and context (a handle's
+ * one, an event's one per provider), connects, and records the route; *h
+ * gets its channels (none when the calls go through plugbayd). */
+static void open_route(bay_conn *c, const char *name, const char *context, hold *h)
+{
+    bay__fast *fp = c->fast;
+    pthread_mutex_lock(&fp->opening);
+    if (lookup(fp, name, context, h)) { /* another thread opened it meanwhile */
+        pthread_mutex_unlock(&fp->opening);
+        return;
+    }
+    pthread_mutex_lock(&fp->mu);
+    uint64_t generation = fp->generation;
+    pthread_mutex_unlock(&fp->mu);
+    size_t providers = 0, again = 0;
+    hold found = {.n = 0};
+    chan *ch = grant_channel(c, name, context, 0, &providers);
+    bool ok = ch && providers <= EVENT_MAX;
+    if (ok)
+        found.ch[found.n++] = ch;
+    for (size_t i = 1; ok && i < providers; i++) {
+        /* the event's providers in load order: each grant says how many there are, which must not change meanwhile */
+        ok = (ch = grant_channel(c, name, context, (int64_t)i, &again)) != NULL && again == providers;
+        if (ok)
+            found.ch[found.n++] = ch;
+    }
+    found.event = providers > 0;
+    if (!ok)
+        found.n = 0;
+    pthread_mutex_lock(&fp->mu);
+    if (generation == fp->generation) /* no notice came while plugbayd was asked */
+        add_route_locked(fp, name, context, &found);
+    else
+        found.n = 0;
+    pthread_mutex_unlock(&fp->mu);
+    pthread_mutex_unlock(&fp->opening);
+    *h = found;
 }
 
 /* The outcomes of a wait on a channel besides 0 and BAY_ETIMEDOUT. */
@@ -487,6 +551,61 @@ void bay__fast_close(bay__fast *fp)
         atomic_store(&fp->closing, true);
 }
 
+/* gather_error adds to event outcome entry the error code with its message. */
+static void gather_error(bay_value *entry, int code, const char *message)
+{
+    bay_value *e = bay_map();
+    bay_map_set(e, "code", bay_int(code));
+    bay_map_set(e, "name", bay_str(bay_errname(code)));
+    bay_map_set(e, "message", bay_str(message));
+    bay_map_set(entry, "error", e);
+}
+
+/* fan_out calls event f on each of h's channels in load order within one
+ * deadline and gathers each provider's outcome as plugbayd does:
+ * [{"plugin": ID, "value": V} or {"plugin": ID, "error": {"code", "name",
+ * "message"}}, ...]. Returns false, having sent nothing, when its first
+ * provider's channel closed before that worker took the event: it goes
+ * through plugbayd then; a later one's is that provider's EUNAVAIL. */
+static bool fan_out(bay_conn *c, const hold *h, bay__frame *f, int timeout_ms, bay_value **result, bay_error *err,
+                    int *rc)
+{
+    int64_t deadline = bay__now_ns() + (int64_t)timeout_ms * 1000000;
+    bay_value *all = bay_array();
+    for (size_t i = 0; all && i < h->n; i++) {
+        chan *ch = h->ch[i];
+        bay_value *v = NULL, *entry = bay_map();
+        bay_error e;
+        int code = 0;
+        int64_t left = deadline - bay__now_ns();
+        if (left <= 0) {
+            code = bay_error_set(&e, BAY_ETIMEDOUT, ch->plugin, "not called: the event's deadline passed first");
+        } else if (!run(c, ch, f, (int)((left + 999999) / 1000000), &v, &e, &code)) {
+            if (i == 0) {
+                bay_value_free(entry);
+                bay_value_free(all);
+                return false;
+            }
+            code = bay_error_set(&e, BAY_EUNAVAIL, ch->plugin, "%s cannot serve %s: its fast channel closed",
+                                 ch->plugin, f->name);
+        }
+        bay_map_set(entry, "plugin", bay_str(ch->plugin));
+        if (code == 0)
+            bay_map_set(entry, "value", v ? v : bay_nil());
+        else
+            gather_error(entry, code, e.message);
+        if (code)
+            bay_value_free(v);
+        bay_array_push(all, entry);
+    }
+    *rc = all ? 0 : bay_error_set(err, BAY_ENOMEM, NULL, "out of memory gathering event %s", f->name);
+    if (result)
+        *result = all;
+    else
+        bay_value_free(all);
+    return true;
+}
+
 bool bay__fast_call(bay_conn *c, bay__frame *f, int timeout_ms, bay_value **result, bay_error *err, int *rc)
 {
     if (c->fast == NULL)
@@ -495,12 +614,13 @@ bool bay__fast_call(bay_conn *c, bay__frame *f, int timeout_ms, bay_value **resu
     pthread_mutex_lock(&c->mu);
     bool up = c->down == NULL;
     pthread_mutex_unlock(&c->mu);
-    chan *ch = NULL;
-    bool known = up && lookup(c->fast, f->name, f->context, &ch);
-    if (up && !known)
-        ch = open_route(c, f->name, f->context);
-    bool handled = ch && run(c, ch, f, timeout_ms, result, err, rc);
-    release(c->fast, ch);
+    hold h = {.n = 0};
+    if (up && !lookup(c->fast, f->name, f->context, &h))
+        open_route(c, f->name, f->context, &h);
+    bool handled = h.n && (h.event ? fan_out(c, &h, f, timeout_ms, result, err, rc)
+                                   : run(c, h.ch[0], f, timeout_ms, result, err, rc));
+    for (size_t i = 0; i < h.n; i++)
+        release(c->fast, h.ch[i]);
     bay__conn_leave(c);
     return handled;
 }

@@ -1,9 +1,11 @@
 /* client/fastpath.h — libplugbay's side of fast channels: handle calls straight to a plugin's worker through shared memory.
  *
  * The first call of a (name, context) asks plugbayd for a channel (COMMAND
- * channel); a grant is a worker's address and a one-time token, a refusal
- * (an event, a host provider, a tcp connection, ...) sends that route's calls
- * through plugbayd until a channel-revoked notice says its providers changed.
+ * channel), or for an event one per provider; a grant is a worker's address
+ * and a one-time token, a refusal (a host provider, a tcp connection, ...)
+ * sends that route's calls through plugbayd until a channel-revoked notice
+ * says its providers changed. An event's host calls its providers one after
+ * the other and gathers their outcomes as plugbayd would.
  * A call that cannot go on its channel (revoked before the worker took it)
  * goes through plugbayd too: revocation never fails a call. bay_call_async
  * always goes through plugbayd. $PLUGBAY_FASTPATH=0 turns the fast path off

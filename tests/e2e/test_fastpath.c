@@ -56,21 +56,89 @@ static void expect_greet(const char *want)
     cr_assert_str_eq(out, want);
 }
 
-Test(fastpath, a_handle_call_takes_a_channel_and_an_event_does_not)
+/* event_through_plugbayd calls app.started from a host whose calls all go through plugbayd. */
+static bay_value *event_through_plugbayd(void)
+{
+    setenv("PLUGBAY_FASTPATH", "0", 1);
+    bay_conn *slow = h_connect(&h, "test-fastpath-nng");
+    setenv("PLUGBAY_FASTPATH", "1", 1);
+    bay_value *res = NULL;
+    bay_error err;
+    cr_assert_eq(bay_call(slow, "app.started", NULL, NULL, &res, &err), 0, "%s", err.message);
+    bay_close(slow);
+    return res;
+}
+
+Test(fastpath, an_event_fans_out_over_a_channel_to_each_provider_in_load_order)
 {
     expect_greet("Hello, world!");
     cr_assert_eq(h_fast_channels(c), 1, "the first call of greet opened a channel to example/hello");
-    bay_value *res = NULL;
+    bay_value *res = NULL, *via = event_through_plugbayd();
     bay_error err;
     cr_assert_eq(bay_call(c, "app.started", NULL, NULL, &res, &err), 0, "%s", err.message);
-    cr_assert_eq(bay_value_type(res), BAY_ARRAY, "an event's answer is gathered by plugbayd");
-    cr_assert_eq(bay_value_len(res), 2, "the event still reaches both providers");
+    cr_assert_eq(bay_value_len(res), 2, "the event reaches both providers");
+    cr_assert_str_eq(bay_value_str(bay_map_get(bay_array_get(res, 0), "plugin"), NULL), "example/hello");
     cr_assert_str_eq(bay_value_str(bay_map_get(bay_array_get(res, 1), "plugin"), NULL), "example/audit");
+    char *j1 = NULL, *j2 = NULL;
+    bay_value_to_json(res, &j1);
+    bay_value_to_json(via, &j2);
+    for (size_t i = 0; i < 2; i++) { /* the same but for the time each provider saw it */
+        const bay_value *mine = bay_array_get(res, i), *theirs = bay_array_get(via, i);
+        cr_assert(bay_value_equal(bay_map_get(mine, "plugin"), bay_map_get(theirs, "plugin")) &&
+                      bay_value_equal(bay_map_get(bay_map_get(mine, "value"), "plugin"),
+                                      bay_map_get(bay_map_get(theirs, "value"), "plugin")) &&
+                      bay_value_len(mine) == bay_value_len(theirs),
+                  "gathered as plugbayd gathers it: %s vs %s", j1, j2);
+    }
+    free(j1);
+    free(j2);
     bay_value_free(res);
-    cr_assert_eq(h_fast_channels(c), 1, "events go through plugbayd");
+    bay_value_free(via);
+    cr_assert_eq(h_fast_channels(c), 2, "hello's channel serves the event too; audit got one");
+    /* plugbayd says how many providers there are and grants each by its number */
+    cr_assert_eq(ask("app.started", &res, &err), 0, "%s", err.message);
+    cr_assert_eq(bay_value_int(bay_map_get(res, "providers")), 2);
+    cr_assert_str_eq(bay_value_str(bay_map_get(res, "plugin"), NULL), "example/hello");
+    bay_value_free(res);
+    bay_value *a = bay_map();
+    bay_map_set(a, "name", bay_str("app.started"));
+    bay_map_set(a, "provider", bay_int(2));
+    int rc = bay_command(c, "channel", a, 10000, &res, &err);
+    cr_assert_eq(rc, BAY_EINVAL, "got %s: %s", bay_errname(rc), err.message);
+    bay_map_set(a, "provider", bay_str("1"));
+    cr_assert_eq(bay_command(c, "channel", a, 10000, &res, &err), BAY_EINVAL);
+    cr_assert(strstr(err.message, "\"provider\""), "%s", err.message);
+    bay_value_free(a);
+    /* a provider unloaded: the route is revoked, and the event reaches the one left */
+    cr_assert_eq(h_command(c, "unload", "example/audit", &err), 0, "%s", err.message);
+    cr_assert_eq(bay_call(c, "app.started", NULL, NULL, &res, &err), 0, "%s", err.message);
+    cr_assert_eq(bay_value_len(res), 1, "only example/hello provides it now");
+    bay_value_free(res);
+    cr_assert_eq(h_command(c, "load", "example/audit", &err), 0, "%s", err.message);
+    cr_assert_eq(bay_call(c, "app.started", NULL, NULL, &res, &err), 0, "%s", err.message);
+    cr_assert_eq(bay_value_len(res), 2, "and both again once it is back");
+    bay_value_free(res);
+}
+
+static int started(const bay_value *args, bay_value **result, bay_error *err, void *user)
+{
+    *result = bay_str("host saw it");
+    return 0;
+}
+
+Test(fastpath, an_event_a_host_provides_goes_through_plugbayd)
+{
+    bay_error err;
+    cr_assert_eq(bay_provide(c, "app.started", BAY_EVENT, NULL, started, NULL, &err), 0, "%s", err.message);
+    bay_value *res = NULL;
     int rc = ask("app.started", &res, &err);
-    cr_assert_eq(rc, BAY_EKIND, "got %s: %s", bay_errname(rc), err.message);
-    cr_assert(strstr(err.message, "event"), "%s", err.message);
+    cr_assert_eq(rc, BAY_EUNAVAIL, "got %s: %s", bay_errname(rc), err.message);
+    cr_assert(strstr(err.message, "host:test-fastpath"), "%s", err.message);
+    cr_assert_eq(bay_call(c, "app.started", NULL, NULL, &res, &err), 0, "%s", err.message);
+    cr_assert_eq(bay_value_len(res), 3, "both plugins and the host");
+    cr_assert_str_eq(bay_value_str(bay_map_get(bay_array_get(res, 2), "value"), NULL), "host saw it");
+    bay_value_free(res);
+    cr_assert_eq(h_fast_channels(c), 0, "no channel for it");
 }
 
 static int echo(const bay_value *args, bay_value **result, bay_error *err, void *user)
