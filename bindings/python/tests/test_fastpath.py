@@ -1,5 +1,6 @@
 """bindings/python/tests/test_fastpath.py — a synchronous handle call from Python takes libplugbay's fast path (unless
-PLUGBAY_FASTPATH=0); events, async calls and host providers go through plugbayd; both give the same answers."""
+PLUGBAY_FASTPATH=0), and so does an event of plugins; async calls and host providers go through plugbayd; both give the
+same answers."""
 import asyncio
 
 import plugbay
@@ -32,8 +33,9 @@ def test_errors_and_deadlines_are_the_same_on_either_path(conn):
     assert conn.call("slow.sleep", 1) == 1
 
 
-def test_async_calls_and_events_go_through_plugbayd(broker, fastpath):
+def test_async_calls_go_through_plugbayd_and_an_event_takes_a_channel(broker, fastpath):
     with broker.connect("async-only") as conn:
         assert asyncio.run(conn.call_async("greet", "a")) == "Hello, a!"
-        assert conn.call("app.started")[0]["plugin"] == "example/hello"
         assert fast_channels(conn) == 0
+        assert conn.call("app.started")[0]["plugin"] == "example/hello"
+        assert fast_channels(conn) == (1 if fastpath else 0)
