@@ -14,9 +14,9 @@
 
 #include <plugbay/error.h>
 
-/* Spinning: never longer than this per wait, at least this when waits are short. */
-#define SPIN_MAX_NS 200000
-#define SPIN_MIN_NS 20000
+/* Spinning: never longer than this per wait, at least this when waits are short (see bay__spin_budget). */
+#define SPIN_MAX_NS 50000
+#define SPIN_MIN_NS 10000
 
 void bay__bell_ring(bay__bell *b)
 {
