@@ -411,3 +411,95 @@ Test(fastpath, hostile_hosts_are_refused_and_the_worker_keeps_serving)
     bay_value_free(grant);
     expect_greet("Hello, world!");
 }
+
+/* hostile_channel asks for a channel to example/hello as a raw host, maps its
+ * memory and gives the host's two rings; *fd is the channel's socket, *mem its mapping. */
+static void hostile_channel(int *fd, void **mem, bay__ring *in, bay__ring *out)
+{
+    bay_value *grant = NULL;
+    bay_error err;
+    char why[512];
+    int memfd;
+    cr_assert_eq(ask("greet", &grant, &err), 0, "%s", err.message);
+    *fd = dial_raw(grant);
+    cr_assert_eq(hello_raw(*fd, bay_value_str(bay_map_get(grant, "token"), NULL), why, sizeof why, &memfd),
+                 BAY_F_WELCOME, "%s", why);
+    *mem = mmap(NULL, BAY_CHAN_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+    cr_assert(*mem != MAP_FAILED);
+    close(memfd);
+    bay__chan_rings(*mem, false, in, out);
+    bay_value_free(grant);
+}
+
+/* lie_word writes the frame word v at the start of the ring to the worker, followed by n garbage bytes, and
+ * publishes the ring's index at head. */
+static void lie_word(void *mem, uint32_t v, size_t n, uint64_t head)
+{
+    bay__chan_hdr *hdr = mem;
+    uint8_t *ring = (uint8_t *)mem + 4096;
+    memset(ring + 4, 0xc1, n); /* 0xc1: never valid msgpack */
+    atomic_store((_Atomic uint32_t *)(void *)ring, v);
+    atomic_store(&hdr->to_worker.head, head);
+    bay__bell_ring(&hdr->to_worker.data);
+}
+
+Test(fastpath, a_host_whose_frame_word_claims_more_than_the_ring_loses_its_channel)
+{
+    int fd;
+    void *mem;
+    bay__ring in, out;
+    hostile_channel(&fd, &mem, &in, &out);
+    lie_word(mem, BAY_RING_WHOLE | BAY_RING_CAP, 0, 0);
+    cr_assert(h_wait_until(hung_up, &fd, H_WAIT_MS), "the worker kept a channel whose word lied");
+    munmap(mem, BAY_CHAN_SIZE);
+    close(fd);
+    expect_greet("Hello, world!");
+}
+
+Test(fastpath, a_host_streaming_behind_an_impossible_index_loses_its_channel)
+{
+    int fd;
+    void *mem;
+    bay__ring in, out;
+    hostile_channel(&fd, &mem, &in, &out);
+    lie_word(mem, 100, 0, (uint64_t)1 << 62); /* a streamed frame, the index wrapped far past the ring */
+    cr_assert(h_wait_until(hung_up, &fd, H_WAIT_MS), "the worker kept a channel whose index lied");
+    munmap(mem, BAY_CHAN_SIZE);
+    close(fd);
+    expect_greet("Hello, world!");
+}
+
+Test(fastpath, a_torn_frame_costs_only_itself)
+{
+    int fd;
+    void *mem;
+    bay__ring in, out;
+    hostile_channel(&fd, &mem, &in, &out);
+    lie_word(mem, BAY_RING_WHOLE | 40, 20, 0); /* said whole, half written */
+    void *buf = NULL;
+    size_t len = 0;
+    bay__ring_wait w = {.until_ns = bay__now_ns() + 10000000000LL};
+    cr_assert_eq(bay__ring_read_frame(&in, BAY_FRAME_MAX, &buf, &len, &w), 0, "the worker answers the torn frame");
+    bay__frame f;
+    bay_error err;
+    cr_assert_eq(bay__frame_decode(buf, len, &f, &err), 0, "%s", err.message);
+    cr_assert(f.type == BAY_F_ERROR && f.code == BAY_EPROTO && strstr(f.message, "frame"), "got %s: %s",
+              bay__frame_type_name(f.type), f.type == BAY_F_ERROR ? f.message : "");
+    bay__frame_release(&f);
+    free(buf);
+    /* the channel goes on: a real call on it is answered */
+    uint64_t at = out.pos = BAY_RING_ALIGN;
+    const unsigned char args[] = {0x91, 0xa4, 'r', 'a', 'w', '!'};
+    bay__frame call = {.type = BAY_F_CALL, .id = 77, .name = "greet", .raw = args, .raw_len = sizeof args,
+                       .timeout_ms = 5000};
+    atomic_store(&((bay__chan_hdr *)mem)->to_worker.head, at);
+    cr_assert_eq(bay__ring_write_frame(&out, &call, &w), 0);
+    cr_assert_eq(bay__ring_read_frame(&in, BAY_FRAME_MAX, &buf, &len, &w), 0);
+    cr_assert_eq(bay__frame_decode(buf, len, &f, &err), 0, "%s", err.message);
+    cr_assert(f.type == BAY_F_RESULT && f.id == 77, "got %s", bay__frame_type_name(f.type));
+    bay__frame_release(&f);
+    free(buf);
+    munmap(mem, BAY_CHAN_SIZE);
+    close(fd);
+    expect_greet("Hello, world!");
+}
