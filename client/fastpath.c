@@ -451,6 +451,8 @@ static int take_answer(const bay__frame *f, chan *ch, bay_value **result, bay_er
     if (f->type == BAY_F_ERROR)
         return bay_error_set(err, f->code > 0 && f->code <= INT_MAX ? (int)f->code : BAY_EPROTO, f->plugin,
                              "%s", f->message);
+    if (f->type == BAY_F_RESULT && result == NULL)
+        return 0; /* the caller wants no value */
     bay_error e;
     int rc = f->type != BAY_F_RESULT ? BAY_EPROTO
              : f->value             ? bay__value_from_object(f->value, result, &e)

@@ -70,7 +70,7 @@ int bay_provide(bay_conn *c, const char *name, bay_kind kind, const char *const 
 
 /* bay_call calls extension point name with args (borrowed; NULL means an
  * empty array) and waits for the result or the deadline. On success *result is
- * a new value the caller frees. For a handle it is the provider's result; for
+ * a new value the caller frees (result may be NULL: the outcome alone). For a handle it is the provider's result; for
  * an event, an array with one map per provider in load order: {"plugin": id,
  * "value": v} or {"plugin": id, "error": {"code": n, "name": s, "message": s}}.
  * Args nesting arrays and maps deeper than 31 levels (args itself is the

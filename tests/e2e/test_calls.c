@@ -34,6 +34,22 @@ Test(calls, handle_reaches_only_the_first_provider_in_load_order)
     cr_assert_str_eq(out, "Hello, world!");
 }
 
+Test(calls, a_caller_that_wants_no_result_gets_the_outcome_alone)
+{
+    bay_value *args = bay_array();
+    bay_array_push(args, bay_str("world"));
+    bay_error err;
+    for (int i = 0; i < 3; i++) /* the first call opens the route; the next ones take it */
+        cr_assert_eq(bay_call(c, "greet", args, NULL, NULL, &err), 0, "%s", err.message);
+    cr_assert_eq(bay_call(c, "app.started", NULL, NULL, NULL, &err), 0, "%s", err.message);
+    bay_value_free(args);
+    args = bay_array();
+    bay_array_push(args, bay_int(5)); /* greet takes a string */
+    int rc = bay_call(c, "greet", args, NULL, NULL, &err);
+    cr_assert_eq(rc, BAY_ETYPE, "an error still reaches it: got %s", bay_errname(rc));
+    bay_value_free(args);
+}
+
 Test(calls, event_reaches_every_provider_in_load_order)
 {
     bay_value *res = NULL;
