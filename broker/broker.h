@@ -48,7 +48,8 @@ typedef struct bay__options {
     int restart_limit;       /* crashes allowed within restart_window_ms before a plugin stays failed */
     int restart_window_ms;
     int drain_timeout_ms;    /* longest an unload waits for in-flight calls */
-    int start_timeout_ms;    /* longest a worker may take from start to loaded (a cold wasm compile included) */
+    int start_timeout_ms;    /* longest a worker may take from start to loaded (under --plugin-uids a wasm compile included) */
+    int compile_timeout_ms;  /* longest a wasm module's compile runs before it is killed (broker/precompile.c) */
     int memory_mb;           /* a worker's memory limit when its manifest sets none */
     bool sandbox;            /* workers apply their OS sandbox (--no-sandbox turns it off) */
     bool namespaces;         /* workers cover plugbayd's sockets in namespaces of their own (--no-namespaces) */

@@ -174,6 +174,7 @@ static int64_t tick(broker *b)
     next = min_deadline(next, supervise_tick(b, now));
     next = min_deadline(next, metrics_tick(b, now));
     next = min_deadline(next, console_tick(b, now));
+    next = min_deadline(next, precompile_tick(b, now));
     incoming_tick(b);
     if (!b->stopping && watch_due(b->watch, now, &next)) /* the plugins folder changed, then was quiet */
         rescan(b);

@@ -52,6 +52,8 @@ static void usage(FILE *to)
             "  --memory-mb N        a worker's memory limit when its manifest sets none (default 1024)\n"
             "  --start-timeout-ms N longest a worker may take to load its plugin, once its wasm\n"
             "                       module is compiled (default 30000)\n"
+            "  --compile-timeout-ms N longest plugbayd lets a wasm module's compile run before it kills it\n"
+            "                       and fails the plugin's load (default 600000)\n"
             "  --no-sandbox         run workers without their OS sandbox (debugging only)\n"
             "  --no-namespaces      workers keep plugbayd's mount namespace: its sockets stay reachable by\n"
             "                       path, refused only by its peer check (docs/security.md)\n"
@@ -159,7 +161,7 @@ static int check_listen(const bay__options *o)
 static int parse(int argc, char **argv, bay__options *o)
 {
     enum { O_PLUGINS = 256, O_STATE, O_LISTEN, O_AUTO, O_WORKERS, O_LOG, O_BEAT, O_MISSES, O_GRACE, O_RESTART,
-           O_DRAIN, O_MEMORY, O_NOSANDBOX, O_NONS, O_PARENT, O_CGROUP, O_START, O_TRUSTED, O_POLICY, O_TLS_CERT, O_TLS_CA, O_REMOTE_ROLE, O_MAX_CONNS, O_UIDS, O_INDEX, O_INDEX_S, O_PKG_MB, O_PKG_FILES, O_VERIFIED, O_METRICS, O_METRICS_TOKEN, O_CONSOLE, O_CONSOLE_CERT, O_VERSION, O_HELP };
+           O_DRAIN, O_MEMORY, O_NOSANDBOX, O_NONS, O_PARENT, O_CGROUP, O_START, O_COMPILE, O_TRUSTED, O_POLICY, O_TLS_CERT, O_TLS_CA, O_REMOTE_ROLE, O_MAX_CONNS, O_UIDS, O_INDEX, O_INDEX_S, O_PKG_MB, O_PKG_FILES, O_VERIFIED, O_METRICS, O_METRICS_TOKEN, O_CONSOLE, O_CONSOLE_CERT, O_VERSION, O_HELP };
     static const struct option opts[] = {
         {"plugins", required_argument, 0, O_PLUGINS},     {"state", required_argument, 0, O_STATE},
         {"listen", required_argument, 0, O_LISTEN},       {"autoinstall", no_argument, 0, O_AUTO},
@@ -171,6 +173,7 @@ static int parse(int argc, char **argv, bay__options *o)
         {"no-namespaces", no_argument, 0, O_NONS},
         {"exit-with-parent", no_argument, 0, O_PARENT},  {"cgroup", required_argument, 0, O_CGROUP},
         {"start-timeout-ms", required_argument, 0, O_START},
+        {"compile-timeout-ms", required_argument, 0, O_COMPILE},
         {"trusted-keys", required_argument, 0, O_TRUSTED}, {"signature-policy", required_argument, 0, O_POLICY},
         {"tls-cert", required_argument, 0, O_TLS_CERT},   {"tls-client-ca", required_argument, 0, O_TLS_CA},
         {"remote-role", required_argument, 0, O_REMOTE_ROLE}, {"max-connections", required_argument, 0, O_MAX_CONNS},
@@ -239,6 +242,7 @@ static int parse(int argc, char **argv, bay__options *o)
             break;
         case O_CGROUP: o->cgroup_dir = optarg; break;
         case O_START: rc = number("--start-timeout-ms", optarg, &o->start_timeout_ms); break;
+        case O_COMPILE: rc = number("--compile-timeout-ms", optarg, &o->compile_timeout_ms); break;
         case O_PARENT: {
             /* SIGTERM goes to the signalfd like any stop request; the check covers a parent gone meanwhile. */
             pid_t parent = getppid();
@@ -289,7 +293,7 @@ int main(int argc, char **argv)
     broker b = {.opt = {.plugins_dir = "./plugins", .heartbeat_ms = 1000,
                         .heartbeat_misses = 3, .hang_grace_ms = 2000, .restart_limit = 5,
                         .restart_window_ms = 60000, .drain_timeout_ms = 30000, .memory_mb = 1024,
-                        .start_timeout_ms = 30000,
+                        .start_timeout_ms = 30000, .compile_timeout_ms = 600000,
                         .sandbox = true, .namespaces = true, .sig_policy = BAY_SIG_WARN,
                         .remote_role = BAY_ROLE_HOST, .max_connections = 256, .index_interval_s = 600,
                         .package_max_mb = (int)(BAY_PKG_MAX_BYTES >> 20), .package_max_files = BAY_PKG_MAX_FILES}};

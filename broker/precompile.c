@@ -35,6 +35,7 @@ typedef struct compile {
     pid_t pid;                           /* RUNNING */
     int out_fd;                          /* RUNNING: a memfd holding its output */
     int64_t started_ms;
+    bool killed;                         /* RUNNING: killed past --compile-timeout-ms */
     int64_t took_ms;                     /* the last compile that ended, -1 before */
     bay_error err;                       /* FAILED: why */
 } compile;
@@ -87,6 +88,7 @@ static void start(broker *b, compile *c)
         return;
     }
     c->state = RUNNING;
+    c->killed = false;
     c->started_ms = bay__now_ms();
     b->precompile->running++;
     bay__log(BAY_LOG_INFO, c->id, "compiling its WebAssembly module %s/%s (wasm2c, cc) before its worker starts: "
@@ -195,7 +197,11 @@ bool precompile_reaped(broker *b, pid_t pid, int status)
                  out[0] ? out : "it was in the cache already");
     } else {
         c->state = FAILED;
-        if (WIFEXITED(status) && WEXITSTATUS(status) <= BAY_ENOSPC && out[0]) /* the worker's code and reason */
+        if (c->killed)
+            bay_error_set(&c->err, BAY_ETIMEDOUT, c->id,
+                          "%s's WebAssembly module was still compiling after %d ms (--compile-timeout-ms): the "
+                          "compiler was killed", c->id, b->opt.compile_timeout_ms);
+        else if (WIFEXITED(status) && WEXITSTATUS(status) <= BAY_ENOSPC && out[0]) /* the worker's code and reason */
             bay_error_set(&c->err, WEXITSTATUS(status), c->id, "%s", out);
         else
             bay_error_set(&c->err, BAY_EIO, c->id, "plugbay-worker-wasm --compile %s %s %d: %s", c->id,
@@ -206,6 +212,23 @@ bool precompile_reaped(broker *b, pid_t pid, int status)
     pump(b, NULL);
     wake(b, c);
     return true;
+}
+
+int64_t precompile_tick(broker *b, int64_t now)
+{
+    int64_t next = 0;
+    for (compile *c = b->precompile ? b->precompile->list : NULL; c; c = c->next) {
+        if (c->state != RUNNING || c->killed)
+            continue;
+        int64_t due = c->started_ms + b->opt.compile_timeout_ms;
+        if (now >= due) {
+            c->killed = true;
+            kill(-c->pid, SIGKILL); /* a session leader: its group holds wasm2c or cc; the reaper says why */
+        } else if (next == 0 || due < next) {
+            next = due;
+        }
+    }
+    return next;
 }
 
 int64_t precompile_ms(const broker *b, const char *id)

@@ -38,6 +38,11 @@ int precompile_ready(broker *b, const plugin *p, const bay__manifest *m, bay_err
  * false when pid is not a compile. */
 bool precompile_reaped(broker *b, pid_t pid, int status);
 
+/* precompile_tick kills the compiles that ran past --compile-timeout-ms (their
+ * loads then fail with BAY_ETIMEDOUT) and returns when the next one would be
+ * due (CLOCK_MONOTONIC ms, 0 = none). */
+int64_t precompile_tick(broker *b, int64_t now);
+
 /* precompile_ms returns how long the last compile plugbayd ran for plugin id
  * took, from its start to its end (the module built, or found in the cache),
  * or -1 when none ended since plugbayd started. */

@@ -1,7 +1,9 @@
 /* tests/e2e/test_wasm_install.c — a WebAssembly plugin's module compiled by plugbayd when it is installed or updated, before its worker starts: its first load compiles nothing, a module wasm2c refuses is refused at install, and a slow compile stalls nothing. */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -209,24 +211,33 @@ static bool exists(void *path)
     return access(path, F_OK) == 0;
 }
 
-Test(wasm_install, a_slow_compile_stalls_nothing_and_the_install_answers_once_it_loaded)
+/* start_slow_compiler sets up example/hello and the wasm plugin and starts plugbayd (with extra options) with a
+ * compiler (CC) that writes its pid to STARTED and waits until GO exists, both files in h.dir. */
+static void start_slow_compiler(const char *const *extra, char *started, char *go)
 {
-    /* The compiler plugbayd's compile runs (CC) waits until the test lets it go on. */
-    char cc[300], started[300], go[300];
+    char cc[300];
     h_setup(&h, (const char *[]){"example/hello", WASM, NULL});
     snprintf(cc, sizeof cc, "%s/slow-cc", h.dir);
-    snprintf(started, sizeof started, "%s/cc-started", h.dir);
-    snprintf(go, sizeof go, "%s/cc-go", h.dir);
+    snprintf(started, 300, "%s/cc-started", h.dir);
+    snprintf(go, 300, "%s/cc-go", h.dir);
     FILE *f = fopen(cc, "w");
     cr_assert_not_null(f);
-    fprintf(f, "#!/bin/sh\ntouch '%s'\nwhile [ ! -e '%s' ]; do sleep 0.05; done\nexec /usr/bin/cc \"$@\"\n", started,
-            go);
+    fprintf(f, "#!/bin/sh\necho $$ > '%s'\nwhile [ ! -e '%s' ]; do sleep 0.05; done\nexec /usr/bin/cc \"$@\"\n",
+            started, go);
     fclose(f);
     cr_assert_eq(chmod(cc, 0755), 0);
     setenv("CC", cc, 1);
     h.manual = true;
-    h_start(&h, NULL);
+    h_start(&h, extra);
     unsetenv("CC");
+}
+
+Test(wasm_install, a_slow_compile_stalls_nothing_and_the_install_answers_once_it_loaded)
+{
+    /* The compiler plugbayd's compile runs (CC) waits until the test lets it go on. */
+    char started[300], go[300];
+    start_slow_compiler(NULL, started, go);
+    FILE *f;
     c = h_connect(&h, "test-wasm-install");
     bay_error err;
     cr_assert_eq(h_install_all(c, "example/hello", &err), 0, "%s", err.message);
@@ -257,6 +268,37 @@ Test(wasm_install, a_slow_compile_stalls_nothing_and_the_install_answers_once_it
     cr_assert_str_eq(state, "loaded");
     expect_greeting("slow");
     cr_assert_eq(cache_objects(NULL, 0), 1);
+}
+
+static bool gone(void *pid)
+{
+    return kill(*(pid_t *)pid, 0) != 0 && errno == ESRCH;
+}
+
+Test(wasm_install, a_compile_past_its_timeout_is_killed_and_its_load_fails_with_why)
+{
+    char started[300], go[300];
+    start_slow_compiler((const char *const[]){"--compile-timeout-ms", "1500", NULL}, started, go);
+    c = h_connect(&h, "test-wasm-install");
+    bay_error err;
+    cr_assert_eq(h_install_all(c, "example/hello", &err), 0, "%s", err.message);
+    long long t0 = h_now_ms();
+    int rc = h_install_all(c, WASM, &err);
+    cr_assert_neq(rc, 0, "an install whose compile was killed succeeded");
+    cr_assert(strstr(err.message, WASM) && strstr(err.message, "still compiling after 1500 ms (--compile-timeout-ms)"),
+              "%s", err.message);
+    cr_assert_lt(h_now_ms() - t0, 30000, "the install waited %lld ms for a compile limited to 1500",
+                 h_now_ms() - t0);
+    FILE *f = fopen(started, "r");
+    pid_t cc = 0;
+    cr_assert(f && fscanf(f, "%d", &cc) == 1 && cc > 0, "the compiler never started");
+    fclose(f);
+    cr_assert(h_wait_until(gone, &cc, H_WAIT_MS), "the compiler (pid %d) outlived its timeout", (int)cc);
+    char state[64];
+    h_plugin_state(c, WASM, state, sizeof state, NULL, 0);
+    cr_assert_str_neq(state, "loaded");
+    char out[64];
+    cr_assert_eq(h_call_str(c, "greet", "after", 5000, out, sizeof out, &err), 0, "%s", err.message);
 }
 
 /* append_custom_section makes the module at path other bytes, the same code: a custom section at its end. */
