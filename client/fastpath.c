@@ -590,6 +590,12 @@ static bool fan_out(bay_conn *c, const hold *h, bay__frame *f, int timeout_ms, b
             }
             code = bay_error_set(&e, BAY_EUNAVAIL, ch->plugin, "%s cannot serve %s: its fast channel closed",
                                  ch->plugin, f->name);
+        } else if (code == BAY_ECONN && atomic_load(&c->fast->closing)) {
+            /* bay_close: the event ends there, as it does through plugbayd */
+            bay_value_free(entry);
+            bay_value_free(all);
+            *rc = bay_error_set(err, code, NULL, "%s", e.message);
+            return true;
         }
         bay_map_set(entry, "plugin", bay_str(ch->plugin));
         if (code == 0)
