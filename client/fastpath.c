@@ -39,13 +39,19 @@ typedef struct chan {
     char reason[300];     /* what plugbayd said when it revoked the channel, or later about its worker */
 } chan;
 
-/* What the first call of a name and context found: a handle's channel, an
- * event's channels (one per provider, in load order), or none (calls go through plugbayd). */
+/* A route's channels: a handle's one, an event's one per provider in load
+ * order, or none (refused: calls go through plugbayd). A call holds a
+ * reference to each of its route's while it runs. */
+typedef struct hold {
+    bool event;
+    size_t n;
+    chan *ch[EVENT_MAX];
+} hold;
+
+/* What the first call of a name and context found. */
 typedef struct route {
     struct route *next;
-    bool event;
-    size_t n;             /* 0: refused */
-    chan *ch[EVENT_MAX];
+    hold h;               /* the table's: no references of their own */
     char *context;        /* NULL: none */
     char name[];
 } route;
@@ -92,8 +98,8 @@ static void chan_unref(chan *ch)
 /* uses tells whether route r goes to ch. */
 static bool uses(const route *r, const chan *ch)
 {
-    for (size_t i = 0; i < r->n; i++)
-        if (r->ch[i] == ch)
+    for (size_t i = 0; i < r->h.n; i++)
+        if (r->h.ch[i] == ch)
             return true;
     return false;
 }
@@ -189,22 +195,20 @@ static bool same_context(const char *a, const char *b)
     return a == b || (a && b && strcmp(a, b) == 0);
 }
 
-/* A route's channels as a call holds them: a reference to each. */
-typedef struct hold {
-    bool event;
-    size_t n;
-    chan *ch[EVENT_MAX];
-} hold;
+/* copy_hold copies from's channels into to (only as many as it has: calls copy a route's per call). */
+static void copy_hold(hold *to, const hold *from)
+{
+    to->event = from->event;
+    to->n = from->n;
+    memcpy(to->ch, from->ch, from->n * sizeof *from->ch);
+}
 
 /* take copies r's channels into h, with a reference to each. Lock held. */
 static void take_locked(const route *r, hold *h)
 {
-    h->event = r->event;
-    h->n = r->n;
-    for (size_t i = 0; i < r->n; i++) {
-        h->ch[i] = r->ch[i];
-        atomic_fetch_add(&r->ch[i]->refs, 1);
-    }
+    copy_hold(h, &r->h);
+    for (size_t i = 0; i < h->n; i++)
+        atomic_fetch_add(&h->ch[i]->refs, 1);
 }
 
 /* lookup finds the route of name and context: true with its channels in *h (none for a refused route) when known. */
@@ -229,9 +233,7 @@ static void add_route_locked(bay__fast *fp, const char *name, const char *contex
         h->n = 0;
         return;
     }
-    r->event = h->event;
-    r->n = h->n;
-    memcpy(r->ch, h->ch, h->n * sizeof *h->ch);
+    copy_hold(&r->h, h);
     r->context = context ? strdup(context) : NULL;
     memcpy(r->name, name, n);
     r->next = fp->routes;
