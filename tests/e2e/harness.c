@@ -408,12 +408,17 @@ void h_wait_loaded(bay_conn *c, const char *const *ids)
         cr_assert(h_wait_state(c, ids[i], "loaded", H_WAIT_MS), "%s did not load", ids[i]);
 }
 
-void h_expect_no_sanitizer_report(harness *h)
+void h_finish(harness *h, bay_conn **c)
 {
+    if (*c)
+        bay_close(*c);
+    *c = NULL;
+    h_stop(h);
     /* "Sanitizer:" as in ASan's and LSan's "ERROR: AddressSanitizer: ...", not plugbayd's own line that
      * memory cgroups are off in AddressSanitizer builds. */
     cr_expect(!h_log_contains(h, "Sanitizer:") && !h_log_contains(h, "runtime error:"),
               "a sanitizer reported a problem in %s", h->log);
+    h_cleanup(h);
 }
 
 bool h_log_contains(harness *h, const char *needle)

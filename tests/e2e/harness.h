@@ -84,9 +84,10 @@ bool h_wait_state(bay_conn *c, const char *id, const char *state, int timeout_ms
  * none) is loaded within H_WAIT_MS, naming the first that is not. */
 void h_wait_loaded(bay_conn *c, const char *const *ids);
 
-/* h_expect_no_sanitizer_report fails the test (cr_expect) when the broker's
- * log holds a sanitizer's report: a worker's stderr is in it. */
-void h_expect_no_sanitizer_report(harness *h);
+/* h_finish ends a test: closes *c (when not NULL, then NULL), stops plugbayd,
+ * fails the test (cr_expect) when its log holds a sanitizer's report (a
+ * worker's stderr is in it), and cleans up. */
+void h_finish(harness *h, bay_conn **c);
 
 /* h_log_contains returns true when the broker's log holds needle now. */
 bool h_log_contains(harness *h, const char *needle);

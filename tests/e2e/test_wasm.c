@@ -20,12 +20,7 @@ static bay_conn *c;
 /* stop ends the test; a sanitizer's report from a worker (its stderr is in the log) fails it. */
 static void stop(void)
 {
-    if (c)
-        bay_close(c);
-    c = NULL;
-    h_stop(&h);
-    h_expect_no_sanitizer_report(&h);
-    h_cleanup(&h);
+    h_finish(&h, &c);
 }
 
 TestSuite(wasm, .fini = stop, .timeout = 120);

@@ -25,12 +25,7 @@ static void stop(void)
     char out[64];
     if (c)
         cr_expect_eq(h_call_str(c, "greet", "still here", 5000, out, sizeof out, NULL), 0);
-    if (c)
-        bay_close(c);
-    c = NULL;
-    h_stop(&h);
-    h_expect_no_sanitizer_report(&h);
-    h_cleanup(&h);
+    h_finish(&h, &c);
 }
 
 TestSuite(wasm_install, .fini = stop, .timeout = 120);
