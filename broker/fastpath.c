@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "ring.h"
 #include "value_convert.h"
 
 /* A host request waiting for the worker's answer to channel.open. */
@@ -171,9 +172,6 @@ static grant *open_grant(broker *b, conn *c, plugin *p)
     return g;
 }
 
-/* The most providers an event may have and still fan out over fast channels from its host. */
-#define EVENT_PROVIDERS_MAX 64
-
 /* provider resolves the plugin on a worker of this machine that serves a
  * call of name in context: a handle's first provider, or an event's
  * provider number index (*events: how many the event has, all of them loaded
@@ -182,20 +180,21 @@ static plugin *provider(broker *b, const char *name, const char *context, int64_
                         bay_error *err)
 {
     bay__extpoint *e = bay__registry_find(b->reg, name);
-    bay__provider *sel[EVENT_PROVIDERS_MAX + 1];
-    size_t n = e ? bay__registry_select(e, context, sel, EVENT_PROVIDERS_MAX + 1) : 0;
+    bay__provider *sel[BAY_CHAN_EVENT_MAX + 1];
+    size_t n = e ? bay__registry_select(e, context, sel, BAY_CHAN_EVENT_MAX + 1) : 0;
     *events = e && e->kind == BAY_EVENT ? n : 0;
     if (e == NULL)
         return bay_error_set(err, BAY_ENOENT, NULL, "no extension point \"%s\" is declared or provided", name), NULL;
     if (n == 0)
         return bay_error_set(err, BAY_ENOPROVIDER, NULL, "\"%s\" has no loaded provider%s%s", name,
                              context ? " for context " : "", context ? context : ""), NULL;
-    if (n > EVENT_PROVIDERS_MAX)
+    if (n > BAY_CHAN_EVENT_MAX)
         return bay_error_set(err, BAY_EUNAVAIL, NULL, "event \"%s\" has more than %d providers: it fans out in plugbayd",
-                             name, EVENT_PROVIDERS_MAX), NULL;
-    if (index < 0 || (size_t)index >= (*events ? n : 1))
+                             name, BAY_CHAN_EVENT_MAX), NULL;
+    size_t reached = *events ? n : 1; /* a handle's call reaches its first provider only */
+    if (index < 0 || (size_t)index >= reached)
         return bay_error_set(err, BAY_EINVAL, NULL, "\"%s\" has no provider number %lld", name, (long long)index), NULL;
-    for (size_t i = 0; i < (*events ? n : 1); i++) {
+    for (size_t i = 0; i < reached; i++) {
         /* An event's every provider must be a loaded plugin: one host among them and it fans out in plugbayd. */
         if (strncmp(sel[i]->owner_name, "host:", 5) == 0)
             return bay_error_set(err, BAY_EUNAVAIL, NULL,

@@ -20,7 +20,6 @@
 
 #define HANDSHAKE_MS 2000   /* the worker answers HELLO within this */
 #define CRASH_REASON_MS 1000 /* how long a call waits for plugbayd to say why a worker died */
-#define EVENT_MAX 64         /* an event with more providers fans out in plugbayd */
 
 /* A channel to one plugin's worker. */
 typedef struct chan {
@@ -45,7 +44,7 @@ typedef struct chan {
 typedef struct hold {
     bool event;
     size_t n;
-    chan *ch[EVENT_MAX];
+    chan *ch[BAY_CHAN_EVENT_MAX];
 } hold;
 
 /* What the first call of a name and context found. */
@@ -381,7 +380,7 @@ static void open_route(bay_conn *c, const char *name, const char *context, hold 
     size_t providers = 0, again = 0;
     hold found = {.n = 0};
     chan *ch = grant_channel(c, name, context, 0, &providers);
-    bool ok = ch && providers <= EVENT_MAX;
+    bool ok = ch && providers <= BAY_CHAN_EVENT_MAX;
     if (ok)
         found.ch[found.n++] = ch;
     for (size_t i = 1; ok && i < providers; i++) {
@@ -400,7 +399,7 @@ static void open_route(bay_conn *c, const char *name, const char *context, hold 
         found.n = 0;
     pthread_mutex_unlock(&fp->mu);
     pthread_mutex_unlock(&fp->opening);
-    *h = found;
+    copy_hold(h, &found);
 }
 
 /* The outcomes of a wait on a channel besides 0 and BAY_ETIMEDOUT. */
@@ -624,7 +623,9 @@ bool bay__fast_call(bay_conn *c, bay__frame *f, int timeout_ms, bay_value **resu
     pthread_mutex_lock(&c->mu);
     bool up = c->down == NULL;
     pthread_mutex_unlock(&c->mu);
-    hold h = {.n = 0};
+    hold h; /* not zeroed whole: a call copies in only the channels its route has */
+    h.event = false;
+    h.n = 0;
     if (up && !lookup(c->fast, f->name, f->context, &h))
         open_route(c, f->name, f->context, &h);
     bool handled = h.n && (h.event ? fan_out(c, &h, f, timeout_ms, result, err, rc)

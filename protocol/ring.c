@@ -202,11 +202,16 @@ static size_t padding(uint64_t end)
     return (size_t)(-end & (BAY_RING_ALIGN - 1));
 }
 
+/* has_word tells a waiting consumer that a frame's word is at its position. */
+static bool has_word(void *arg)
+{
+    const bay__ring *r = arg;
+    return atomic_load_explicit(word(r, r->pos), memory_order_acquire) != 0;
+}
+
 int64_t bay__ring_readable(bay__ring *r)
 {
-    if (r->producer || r->body)
-        return available(r, 1);
-    return atomic_load_explicit(word(r, r->pos), memory_order_acquire) != 0;
+    return r->producer || r->body ? available(r, 1) : has_word(r);
 }
 
 /* movable tells a waiting side that its ring has data to read or room to write. */
@@ -271,13 +276,6 @@ static int transfer(bay__ring *r, uint8_t *buf, size_t len, const bay__ring_wait
 int bay__ring_write(bay__ring *r, const void *buf, size_t len, const bay__ring_wait *w)
 {
     return r->producer ? transfer(r, (uint8_t *)buf, len, w) : BAY_EINVAL; /* only read from in this direction */
-}
-
-/* has_word tells a waiting consumer that a frame's word is at its position. */
-static bool has_word(void *arg)
-{
-    const bay__ring *r = arg;
-    return atomic_load_explicit(word(r, r->pos), memory_order_acquire) != 0;
 }
 
 int bay__ring_read_len(bay__ring *r, size_t max, size_t *len, const bay__ring_wait *w)

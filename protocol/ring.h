@@ -43,6 +43,9 @@
 #define BAY_RING_ALIGN 64u
 /* Bytes a producer keeps free after what it wrote, cleared: the next frame's word stays 0 until that frame is there. */
 #define BAY_RING_SPARE 4u
+/* The most providers an event may have and still fan out from its host over
+ * a fast channel to each (plugbayd grants them, libplugbay calls them). */
+#define BAY_CHAN_EVENT_MAX 64
 /* Longest a waiter sleeps before it asks again whether its peer is alive. */
 #define BAY_RING_SLICE_MS 10
 
