@@ -48,6 +48,8 @@ Test(plugbayd, bad_options_are_refused_with_what_was_expected)
         {{"--index-interval-s", "0", NULL}, 2, "--index-interval-s expects a positive whole number, got \"0\""},
         {{"--package-max-mb", "lots", NULL}, 2, "--package-max-mb expects a positive whole number, got \"lots\""},
         {{"--package-max-files", "-1", NULL}, 2, "--package-max-files expects a positive whole number"},
+        {{"--compile-timeout-ms", "0", NULL}, 2, "--compile-timeout-ms expects a positive whole number, got \"0\""},
+        {{"--compile-timeout-ms", "soon", NULL}, 2, "--compile-timeout-ms expects a positive whole number"},
         {{"--plugin-uids", "0-9", NULL}, 2, "--plugin-uids expects FIRST-LAST"},
         {{"--plugin-uids", "100-4294967295", NULL}, 2, "--plugin-uids expects FIRST-LAST"},
         {{"--plugin-uids", "100-199", "--no-namespaces", NULL}, 1, "--plugin-uids needs the workers' namespaces"},
