@@ -53,6 +53,7 @@ typedef struct bay__options {
     int memory_mb;           /* a worker's memory limit when its manifest sets none */
     bool sandbox;            /* workers apply their OS sandbox (--no-sandbox turns it off) */
     bool namespaces;         /* workers cover plugbayd's sockets in namespaces of their own (--no-namespaces) */
+    bool zygotes;            /* workers fork from their language's zygote (zygote.h; --no-zygotes turns it off) */
     const char *trusted_keys;  /* folder of the *.pub keys plugins may be signed with; NULL: STATE/trusted-keys */
     bay__sig_policy sig_policy; /* what an unsigned, untrusted or altered plugin gets (docs/signing.md) */
     const char *indexes[BAY_INDEXES_MAX]; /* --index URL (repeatable): the indexes followed (follow.h) */
@@ -306,6 +307,7 @@ typedef struct broker {
     struct incoming *incoming; /* packages placed whose first load has not settled (incoming.c) */
     struct follow *follow;   /* the thread reading the indexes followed, NULL when none (follow.c) */
     struct offer *offer;     /* packages downloading from them for install.index, NULL until the first (offer.c) */
+    struct zygotes *zygotes; /* the zygotes running, NULL until the first (zygote.c) */
     struct precompile *precompile; /* wasm modules compiled before their workers start, NULL until the first (precompile.c) */
     int64_t next_memory_check_ms; /* when supervise.c next looks at the workers' memory */
     uint64_t frames_received, frames_sent; /* over every connection since start, past the rendezvous (conn.c) */

@@ -90,8 +90,8 @@ __attribute__((no_sanitize_address)) static int child_main(void *arg)
     /* Both above 2 first, so that neither is one of the descriptors replaced. */
     long out = syscall(SYS_fcntl, s->out_fd, F_DUPFD, 3);
     STEP(out >= 0, "duplicating its output pipe");
-    long in = syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY);
-    STEP(in >= 0, "opening /dev/null");
+    long in = s->in_fd >= 0 ? syscall(SYS_fcntl, s->in_fd, F_DUPFD, 3) : syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY);
+    STEP(in >= 0, "opening its standard input");
     in = in < 3 ? syscall(SYS_fcntl, in, F_DUPFD, 3) : in;
     STEP(in >= 0 && syscall(SYS_dup3, in, 0, 0) == 0 && syscall(SYS_dup3, out, 1, 0) == 1 &&
              syscall(SYS_dup3, out, 2, 0) == 2,
@@ -129,7 +129,7 @@ static pid_t run(struct child *c)
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    int flags = CLONE_VM | CLONE_VFORK | SIGCHLD | (c->s->namespaces ? CLONE_NEWPID | CLONE_NEWIPC : 0) |
+    int flags = CLONE_VM | CLONE_VFORK | SIGCHLD | (c->s->namespaces && !c->s->zygote ? CLONE_NEWPID | CLONE_NEWIPC : 0) |
                 (c->s->namespaces && !c->s->uid ? CLONE_NEWUSER : 0);
     pid_t pid = clone(child_main, (char *)stack + CHILD_STACK, flags, c);
     int e = errno;
@@ -151,7 +151,7 @@ static pid_t run(struct child *c)
 
 bool launch_probe(bay_error *err)
 {
-    launch_spec s = {.namespaces = true};
+    launch_spec s = {.namespaces = true, .in_fd = -1};
     struct child c = {.s = &s};
     if (run(&c) < 0) {
         bay_error_set(err, BAY_EIO, NULL, "%s: %s", c.what, strerror(c.err));

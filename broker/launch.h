@@ -32,8 +32,11 @@ typedef struct launch_spec {
     char *const *argv;
     char *const *envp;
     const char *dir; /* its working folder */
-    int out_fd;      /* its stdout and stderr; its stdin is /dev/null */
+    int out_fd;      /* its stdout and stderr */
+    int in_fd;       /* its stdin; -1: /dev/null */
     bool namespaces; /* in a user, a PID and an IPC namespace of its own */
+    bool zygote;     /* with namespaces: in a user namespace only, so that the workers it
+                      * forks (zygote.h) get plugbayd as parent and PID and IPC namespaces of their own */
     uid_t uid;       /* with namespaces: the uid and gid it runs as, 0 for plugbayd's own */
 } launch_spec;
 

@@ -12,6 +12,7 @@
 #include "metrics.h"
 #include "offer.h"
 #include "precompile.h"
+#include "zygote.h"
 #include "provide.h"
 #include "route.h"
 #include "supervise.h"
@@ -304,6 +305,7 @@ int loop_run(broker *b)
     offer_stop(b);
     follow_stop(b);
     precompile_stop(b);
+    zygote_stop(b);
     supervise_kill_all(b);
     route_free(b);
     console_stop(b);

@@ -75,7 +75,7 @@ static void start(broker *b, compile *c)
     char *argv[] = {exe, "--compile", c->id, c->dir, c->entry, data, NULL};
     char **env = env_of();
     c->out_fd = memfd_create("plugbay-compile", MFD_CLOEXEC);
-    launch_spec s = {.exe = exe, .argv = argv, .envp = env, .dir = bay__state_dir(b->state), .out_fd = c->out_fd};
+    launch_spec s = {.exe = exe, .argv = argv, .envp = env, .dir = bay__state_dir(b->state), .out_fd = c->out_fd, .in_fd = -1};
     const char *what = c->out_fd < 0 ? "memfd_create" : "building its environment";
     int rc = c->out_fd < 0 ? errno : env == NULL ? ENOMEM : launch_worker(&s, &c->pid, &what);
     bay__strv_free(env);

@@ -5,6 +5,7 @@
 #include "launch.h"
 #include "peer.h"
 #include "precompile.h"
+#include "zygote.h"
 #include "proc.h"
 #include "supervise.h"
 #include "uids.h"
@@ -300,12 +301,13 @@ static int spawn(broker *b, plugin *p, const bay__manifest *m, worker_proc *w, c
     char **env = worker_env(b, p, m, c, url, data, cache);
     char *argv[] = {exe, p->id, NULL};
     launch_spec spec = {
-        .exe = exe, .argv = argv, .envp = env, .dir = data, .out_fd = out[1], .namespaces = b->pidns, .uid = uid};
+        .exe = exe, .argv = argv, .envp = env, .dir = data, .out_fd = out[1], .in_fd = -1, .namespaces = b->pidns,
+        .uid = uid};
     pid_t pid = 0;
     const char *what = "building its environment";
     /* The worker may dial before launch_worker returns: its dial waits on the guard until it is recorded. */
     peer_guard_hold(b->guard);
-    rc = env ? launch_worker(&spec, &pid, &what) : ENOMEM;
+    rc = env ? zygote_launch(b, m->language, &spec, &pid, &what) : ENOMEM;
     if (rc == 0 && peer_worker_started(b->guard, pid, c->session, p->id) != 0) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
@@ -520,8 +522,9 @@ void supervise_reap(broker *b)
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
         bool other = false;
         plugin *p = by_pid(b, pid, &other);
-        if (p == NULL) { /* a compile (precompile.h), or an orphan of a worker, adopted (supervise_init) */
-            precompile_reaped(b, pid, status);
+        if (p == NULL) { /* a zygote, a compile (precompile.h), or an orphan of a worker, adopted (supervise_init) */
+            if (!zygote_reaped(b, pid, status))
+                precompile_reaped(b, pid, status);
             continue;
         }
         worker_proc *w = other ? &p->other : &p->proc;

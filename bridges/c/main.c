@@ -8,6 +8,7 @@
 #include "bay_ffi.h"
 #include "value_convert.h"
 #include "worker.h"
+#include "zygote.h"
 
 /* The one plugin this worker runs. */
 static struct {
@@ -158,7 +159,8 @@ static const bay__bridge c_bridge = {
     .has = c_has,
 };
 
-int main(void)
+int main(int argc, char **argv)
 {
+    bay__zygote(argc, argv, &c_bridge);
     return bay__worker_main(&c_bridge);
 }

@@ -62,6 +62,11 @@ typedef struct bay__bridge {
      * main thread); the call then ends with bay_call_cancelled() true. It must
      * be safe to run while the main thread is inside bridge->call. */
     void (*interrupt)(void);
+
+    /* prepare, when not NULL, runs once in the language's zygote (zygote.h)
+     * before it forks any worker: what it makes ready, every worker forked
+     * from the zygote starts with. It runs no plugin code and starts no thread. */
+    void (*prepare)(void);
 } bay__bridge;
 
 /* bay__worker_main runs the whole worker for bridge: it reads PLUGBAY_URL,

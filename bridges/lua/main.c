@@ -7,6 +7,7 @@
 #include <lauxlib.h>
 
 #include "lua_bridge.h"
+#include "zygote.h"
 
 lbay_plugin lbay = {.module = LUA_NOREF};
 
@@ -227,7 +228,8 @@ static const bay__bridge lua_bridge = {
     .has = lua_has,
 };
 
-int main(void)
+int main(int argc, char **argv)
 {
+    bay__zygote(argc, argv, &lua_bridge);
     return bay__worker_main(&lua_bridge);
 }

@@ -1,5 +1,6 @@
 /* bridges/python/main.c — plugbay-worker-python: the bridge that runs Python plugins on an embedded CPython under the restricted policy. */
 #include "py_bridge.h"
+#include "zygote.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -231,7 +232,8 @@ static const bay__bridge python_bridge = {
     .interrupt = py_interrupt,
 };
 
-int main(void)
+int main(int argc, char **argv)
 {
+    bay__zygote(argc, argv, &python_bridge);
     return bay__worker_main(&python_bridge);
 }

@@ -24,6 +24,7 @@
 #include "runtime.h"
 #include "sandbox.h"
 #include "worker.h"
+#include "zygote.h"
 
 /* The memory cap of a plugin whose manifest sets none, in 64 KiB pages (16 MiB). */
 #define DEFAULT_PAGES 256
@@ -216,6 +217,7 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "--compile") == 0)
         return compile_only(argc, argv);
+    bay__zygote(argc, argv, &wasm_bridge);
     prepare_early();
     return bay__worker_main(&wasm_bridge);
 }
