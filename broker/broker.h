@@ -53,7 +53,7 @@ typedef struct bay__options {
     int memory_mb;           /* a worker's memory limit when its manifest sets none */
     bool sandbox;            /* workers apply their OS sandbox (--no-sandbox turns it off) */
     bool namespaces;         /* workers cover plugbayd's sockets in namespaces of their own (--no-namespaces) */
-    bool zygotes;            /* workers fork from their language's zygote (zygote.h; --no-zygotes turns it off) */
+    const char *zygotes;     /* --zygotes: the languages whose workers fork from a zygote (zygote.h) */
     const char *trusted_keys;  /* folder of the *.pub keys plugins may be signed with; NULL: STATE/trusted-keys */
     bay__sig_policy sig_policy; /* what an unsigned, untrusted or altered plugin gets (docs/signing.md) */
     const char *indexes[BAY_INDEXES_MAX]; /* --index URL (repeatable): the indexes followed (follow.h) */

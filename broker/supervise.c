@@ -158,6 +158,8 @@ int supervise_init(broker *b, bay_error *err)
     return 0;
 }
 
+const char *const supervise_passed_env[] = {"PATH", "LANG", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", NULL};
+
 /* env_add appends "NAME=value" to env (count *n, room for max). */
 static void env_add(char **env, size_t *n, size_t max, const char *name, const char *value)
 {
@@ -177,7 +179,6 @@ static int64_t memory_limit_mb(const broker *b, const bay__manifest *m)
 static char **worker_env(broker *b, plugin *p, const bay__manifest *m, const conn *c, const char *url,
                          const char *data, const char *cache)
 {
-    static const char *const passed[] = {"PATH", "LANG", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"};
     enum { MAX = 24 };
     char **env = calloc(MAX, sizeof *env), num[32];
     size_t n = 0;
@@ -191,8 +192,8 @@ static char **worker_env(broker *b, plugin *p, const bay__manifest *m, const con
     env_add(env, &n, MAX, "PLUGBAY_BROKER_PID", num);
     if (*cache)
         env_add(env, &n, MAX, "PLUGBAY_WASM_CACHE", cache);
-    for (size_t i = 0; i < sizeof passed / sizeof *passed; i++)
-        env_add(env, &n, MAX, passed[i], getenv(passed[i]));
+    for (const char *const *name = supervise_passed_env; *name; name++)
+        env_add(env, &n, MAX, *name, getenv(*name));
     if (!b->opt.sandbox)
         return env;
     env_add(env, &n, MAX, "PLUGBAY_SANDBOX", "1");

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "supervise.h"
 #include "zygote_protocol.h"
 
 /* The languages plugbayd may have a zygote for at once. */
@@ -26,6 +27,7 @@ struct zygote {
     pid_t pid; /* 0: none */
     int fd;    /* plugbayd's end of its socketpair */
     bool ready;
+    bool broken; /* it ended before it was ready: its language's workers start by exec */
 };
 
 struct zygotes {
@@ -75,11 +77,10 @@ static void start(broker *b, struct zygote *z, const char *exe)
         return;
     }
     int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-    static const char *const passed[] = {"PATH", "LANG", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"};
-    char *env[sizeof passed / sizeof *passed + 1] = {0};
+    char *env[8] = {0};
     size_t n = 0;
-    for (size_t i = 0; i < sizeof passed / sizeof *passed; i++)
-        if (getenv(passed[i]) && asprintf(&env[n], "%s=%s", passed[i], getenv(passed[i])) >= 0)
+    for (const char *const *name = supervise_passed_env; *name && n + 1 < sizeof env / sizeof *env; name++)
+        if (getenv(*name) && asprintf(&env[n], "%s=%s", *name, getenv(*name)) >= 0)
             n++;
     char *argv[] = {(char *)exe, "--zygote", NULL};
     launch_spec s = {.exe = exe, .argv = argv, .envp = env, .dir = "/", .out_fd = null, .in_fd = sv[1],
@@ -102,26 +103,57 @@ static void start(broker *b, struct zygote *z, const char *exe)
     bay__log(BAY_LOG_DEBUG, NULL, "started the %s zygote as pid %d", z->language, z->pid);
 }
 
-void zygote_start(broker *b, const char *language, const char *exe)
+/* The languages a zygote can serve. */
+static const char *const languages[] = {"c", "lua", "python", "wasm"};
+
+/* listed tells whether language is one of list's (a --zygotes value). */
+static bool listed(const char *list, const char *language)
 {
-    if (!b->opt.zygotes)
-        return;
-    struct zygote *z = find(b, language);
-    if (z && z->pid == 0)
-        start(b, z, exe);
+    if (strcmp(list, "all") == 0)
+        return true;
+    for (const char *s = list;;) {
+        size_t len = strcspn(s, ",");
+        if (len == strlen(language) && strncmp(s, language, len) == 0)
+            return true;
+        if (s[len] == '\0')
+            return false;
+        s += len + 1;
+    }
 }
 
-/* ready tells whether z said it is ready (its first message), without waiting. */
+bool zygote_languages_valid(const char *list)
+{
+    if (strcmp(list, "all") == 0 || strcmp(list, "none") == 0)
+        return true;
+    for (const char *s = list;; s++) {
+        size_t n = strcspn(s, ",");
+        bool known = false;
+        for (size_t i = 0; i < sizeof languages / sizeof *languages; i++)
+            known |= n == strlen(languages[i]) && strncmp(s, languages[i], n) == 0;
+        if (!known)
+            return false;
+        s += n;
+        if (*s == '\0')
+            return true;
+    }
+}
+
+/* ready tells whether z said it is ready (its first message), without
+ * waiting; one that ended or said anything else first is broken. */
 static bool ready(struct zygote *z)
 {
     if (z->ready)
         return true;
     char c;
     ssize_t n = recv(z->fd, &c, 1, MSG_DONTWAIT);
-    if (n == 1 && c == BAY_ZYGOTE_READY)
+    if (n == 1 && c == BAY_ZYGOTE_READY) {
         z->ready = true;
-    else if (n == 0 || (n < 0 && errno != EAGAIN) || n == 1)
-        forget(z, false); /* it ended, or said something else than ready */
+    } else if (n >= 0 || errno != EAGAIN) {
+        bay__log(BAY_LOG_WARN, NULL, "the %s zygote ended before it was ready; %s workers start by exec",
+                 z->language, z->language);
+        z->broken = true;
+        forget(z, false);
+    }
     return z->ready;
 }
 
@@ -192,7 +224,9 @@ static int fork_from(struct zygote *z, const launch_spec *s, pid_t *pid, const c
 
 int zygote_launch(broker *b, const char *language, const launch_spec *s, pid_t *pid, const char **what)
 {
-    struct zygote *z = b->opt.zygotes && s->uid == 0 ? find(b, language) : NULL;
+    struct zygote *z = s->uid == 0 && listed(b->opt.zygotes, language) ? find(b, language) : NULL;
+    if (z && z->broken)
+        z = NULL;
     if (z && z->pid == 0)
         start(b, z, s->exe); /* ready for the next worker: this one starts by exec */
     else if (z && ready(z)) {
@@ -215,8 +249,13 @@ bool zygote_reaped(broker *b, pid_t pid, int status)
                 snprintf(why, sizeof why, "killed by signal %d", WTERMSIG(status));
             else
                 snprintf(why, sizeof why, "exited with status %d", WEXITSTATUS(status));
-            bay__log(BAY_LOG_DEBUG, NULL, "the %s zygote (pid %d) %s; the next load starts another", z->language,
-                     pid, why);
+            if (z->ready)
+                bay__log(BAY_LOG_DEBUG, NULL, "the %s zygote (pid %d) %s; the next load starts another", z->language,
+                         pid, why);
+            else
+                bay__log(BAY_LOG_WARN, NULL, "the %s zygote (pid %d) %s before it was ready; %s workers start by exec",
+                         z->language, pid, why, z->language);
+            z->broken = !z->ready;
             forget(z, true);
             return true;
         }

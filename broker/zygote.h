@@ -15,10 +15,16 @@
  * its mount namespace, Landlock, seccomp and limits are its plugin's
  * (bridges/common/zygote.c).
  *
+ * Which languages have one is plugbayd's --zygotes (default python, whose
+ * interpreter's start is most of a load): forked workers share their
+ * zygote's address-space layout and stack canary, docs/security.md.
+ *
+ * A zygote starts at the first load of its language, which starts by exec.
  * Every step falls back to starting the worker by exec: a zygote not yet
  * ready, one that died or does not answer within ZYGOTE_REPLY_MS (it is then
- * killed and started again at the next load), a worker running as a uid of
- * its own (--plugin-uids). The zygotes live in plugbayd's memory cgroup; the
+ * killed and started again at the next load; one that ends before it is
+ * ready is not started again), a worker running as a uid of its own
+ * (--plugin-uids). The zygotes live in plugbayd's memory cgroup; the
  * workers they fork move to their plugin's (cgroup.h). */
 #ifndef BAY_ZYGOTE_H
 #define BAY_ZYGOTE_H
@@ -29,14 +35,14 @@
 #include "broker.h"
 #include "launch.h"
 
+/* zygote_languages_valid tells whether list is a --zygotes value: languages
+ * among c, lua, python and wasm, comma-separated, or "all", or "none". */
+bool zygote_languages_valid(const char *list);
+
 /* zygote_launch starts s as launch_worker does (s->exe running plugin
  * language's worker), forked from language's zygote when it has one ready;
  * starts that zygote when there is none. Returns as launch_worker does. */
 int zygote_launch(broker *b, const char *language, const launch_spec *s, pid_t *pid, const char **what);
-
-/* zygote_start starts language's zygote, worker exe, unless it runs (at
- * plugbayd's start and install, so that the first load finds it ready). */
-void zygote_start(broker *b, const char *language, const char *exe);
 
 /* zygote_reaped takes the end of child pid with status (waitpid's): false
  * when pid is not a zygote. */

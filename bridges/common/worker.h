@@ -65,8 +65,10 @@ typedef struct bay__bridge {
 
     /* prepare, when not NULL, runs once in the language's zygote (zygote.h)
      * before it forks any worker: what it makes ready, every worker forked
-     * from the zygote starts with. It runs no plugin code and starts no thread. */
+     * from the zygote starts with. It runs no plugin code and starts no
+     * thread. forked, when not NULL, then runs first in each of those workers. */
     void (*prepare)(void);
+    void (*forked)(void);
 } bay__bridge;
 
 /* bay__worker_main runs the whole worker for bridge: it reads PLUGBAY_URL,

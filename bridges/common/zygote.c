@@ -92,7 +92,7 @@ static void become(char **env, const char *dir, int out, bool ns)
 
 /* serve forks a worker for the request in buf (len bytes, NUL after them)
  * with output out: returns in the worker, false in the zygote. */
-static bool serve(char *buf, size_t len, int out)
+static bool serve(const bay__bridge *bridge, char *buf, size_t len, int out)
 {
     bool ns = buf[0] == 1;
     const char *dir = buf + 1;
@@ -134,6 +134,8 @@ static bool serve(char *buf, size_t len, int out)
         _exit(0);
     }
     become(env, dir, out, ns);
+    if (bridge->forked)
+        bridge->forked();
     return true;
 }
 
@@ -166,7 +168,7 @@ void bay__zygote(int argc, char **argv, const bay__bridge *bridge)
             memcpy(&out, CMSG_DATA(c), sizeof out);
         if (out < 0 || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || n < 3) {
             answer(0, EINVAL, out < 0 ? "no output descriptor in the request" : "reading the request");
-        } else if (serve(buf, (size_t)n, out)) {
+        } else if (serve(bridge, buf, (size_t)n, out)) {
             return; /* the worker */
         }
         if (out >= 0)

@@ -230,6 +230,8 @@ static const bay__bridge python_bridge = {
     .unload = py_unload,
     .has = py_has,
     .interrupt = py_interrupt,
+    .prepare = pyb_runtime_prepare,
+    .forked = pyb_runtime_forked,
 };
 
 int main(int argc, char **argv)

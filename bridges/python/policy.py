@@ -21,6 +21,7 @@ layer refuses and where it stops: the worker process and the OS sandbox are the 
 import _ast as ast  # the C module alone: the ast package's helpers cost a worker 1.5 MB and 9 ms
 import _string
 import builtins
+import gc
 import io
 import os.path
 import sys
@@ -542,3 +543,21 @@ class Plugin:
             stand_in.__getattr__ = _withheld_getter(name, withheld)
         return stand_in
 
+
+
+def warm():
+    """Imports every module a plugin may import without asking, in the zygote before any plugin
+    (bridges/common/zygote.h): each worker forked from it finds them imported, their pages shared.
+    gc.freeze() then keeps the collector from writing to the zygote's objects in each worker."""
+    for name in sorted(MODULES):
+        __import__(name)
+    gc.collect()
+    gc.freeze()
+
+
+def forked():
+    """In a worker forked from the zygote: random, seeded when warm() imported it, is seeded again
+    from os.urandom, so that no two workers draw the same numbers."""
+    r = sys.modules.get("random")
+    if r is not None:
+        r.seed()

@@ -20,11 +20,21 @@ extern const bay__plugin_info *pyb_plugin;
 
 /* runtime.c */
 
-/* pyb_runtime_start starts the interpreter: isolated (no site, no user site,
- * no environment variables), the memory cap of memory_bytes, the audit hook
- * (unarmed until pyb_audit_arm), the plugbay module and the policy module.
+/* pyb_runtime_start starts the interpreter, unless this worker's zygote did
+ * (pyb_runtime_prepare): isolated (no site, no user site, no environment
+ * variables), the audit hook (unarmed until pyb_audit_arm), the plugbay
+ * module and the policy module; then sets the memory cap to memory_bytes.
  * Returns 0, or BAY_EIO/BAY_ENOMEM with err saying what failed. */
 int pyb_runtime_start(size_t memory_bytes, bay_error *err);
+
+/* pyb_runtime_prepare starts the interpreter in the zygote (bay__bridge's
+ * prepare), before any plugin and with no memory cap: every worker forked
+ * from it shares its pages until it writes them. Exits when it cannot. */
+void pyb_runtime_prepare(void);
+
+/* pyb_runtime_forked brings the interpreter's locks and threads' state up
+ * to date in a worker forked from the zygote (bay__bridge's forked). */
+void pyb_runtime_forked(void);
 
 /* pyb_runtime_stop finalizes the interpreter started by pyb_runtime_start. */
 void pyb_runtime_stop(void);

@@ -2,6 +2,8 @@
 #include "py_bridge.h"
 
 #include <marshal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* policy.py, compiled at build time (compile_policy.py): the bytecode magic number, then the marshalled code. */
@@ -11,9 +13,15 @@ extern const size_t pyb_policy_code_size;
 static PyObject *policy;       /* policy.py, run */
 static PyObject *policy_error; /* its PolicyError, which pyb_error_take classifies */
 
+/* who names the plugin in errors: none in a zygote, which starts the interpreter before it has one. */
+static const char *who(void)
+{
+    return pyb_plugin ? pyb_plugin->id : NULL;
+}
+
 static int status_failed(PyStatus status, const char *doing, bay_error *err)
 {
-    return bay_error_set(err, BAY_EIO, pyb_plugin->id, "cannot start Python %s (%s): %s%s%s", PY_VERSION, doing,
+    return bay_error_set(err, BAY_EIO, who(), "cannot start Python %s (%s): %s%s%s", PY_VERSION, doing,
                          status.func ? status.func : "", status.func ? ": " : "",
                          status.err_msg ? status.err_msg : "unknown error");
 }
@@ -46,7 +54,7 @@ static int load_policy(bay_error *err)
     long magic = PyImport_GetMagicNumber();
     const unsigned char want[4] = {magic & 0xff, (magic >> 8) & 0xff, (magic >> 16) & 0xff, (magic >> 24) & 0xff};
     if (pyb_policy_code_size < 4 || memcmp(pyb_policy_code, want, 4) != 0)
-        return bay_error_set(err, BAY_EIO, pyb_plugin->id,
+        return bay_error_set(err, BAY_EIO, who(),
                              "plugbay-worker-python holds its policy compiled for another Python than the %s it runs "
                              "now (bytecode magic %02x%02x, expected %02x%02x); rebuild plugbay",
                              PY_VERSION, pyb_policy_code[0], pyb_policy_code[1], want[0], want[1]);
@@ -62,21 +70,23 @@ static int load_policy(bay_error *err)
         bay_error e;
         Py_XDECREF(module);
         pyb_error_take(NULL, &e);
-        return bay_error_set(err, BAY_EIO, pyb_plugin->id, "cannot run the python bridge's policy: %s", e.message);
+        return bay_error_set(err, BAY_EIO, who(), "cannot run the python bridge's policy: %s", e.message);
     }
     Py_DECREF(done);
     policy = module;
     if ((policy_error = PyObject_GetAttrString(policy, "PolicyError")) == NULL) {
         bay_error e;
         pyb_error_take(NULL, &e);
-        return bay_error_set(err, BAY_EIO, pyb_plugin->id, "the python bridge's policy has no PolicyError: %s",
+        return bay_error_set(err, BAY_EIO, who(), "the python bridge's policy has no PolicyError: %s",
                              e.message);
     }
     pyb_error_know(pyb_api_stop_type(), policy_error);
     return 0;
 }
 
-int pyb_runtime_start(size_t memory_bytes, bay_error *err)
+/* start starts the interpreter, with no plugin yet: the policy loaded, the
+ * plugbay module ready to import, the audit hook in place but not armed. */
+static int start(bay_error *err)
 {
     PyPreConfig pre;
     PyPreConfig_InitIsolatedConfig(&pre);
@@ -85,9 +95,8 @@ int pyb_runtime_start(size_t memory_bytes, bay_error *err)
     if (PyStatus_Exception(status))
         return status_failed(status, "pre-initialization", err);
     pyb_memcap_install();
-    pyb_memcap_set(memory_bytes);
     if (PySys_AddAuditHook(pyb_audit_hook, NULL) != 0 || PyImport_AppendInittab("plugbay", pyb_api_init) != 0)
-        return bay_error_set(err, BAY_ENOMEM, pyb_plugin->id, "cannot start Python: out of memory");
+        return bay_error_set(err, BAY_ENOMEM, who(), "cannot start Python: out of memory");
     PyConfig config;
     status = configure(&config);
     if (!PyStatus_Exception(status))
@@ -101,6 +110,44 @@ int pyb_runtime_start(size_t memory_bytes, bay_error *err)
     if (rc)
         pyb_runtime_stop();
     return rc;
+}
+
+int pyb_runtime_start(size_t memory_bytes, bay_error *err)
+{
+    pyb_memcap_set(memory_bytes);
+    return Py_IsInitialized() ? 0 : start(err);
+}
+
+/* call_policy calls policy.py's function name, which takes nothing: 0, or BAY_EIO with err saying why. */
+static int call_policy(const char *name, bay_error *err)
+{
+    PyObject *done = PyObject_CallMethod(policy, name, NULL);
+    if (done == NULL) {
+        bay_error e;
+        pyb_error_take(NULL, &e);
+        return bay_error_set(err, BAY_EIO, who(), "the python bridge's policy failed in %s(): %s", name, e.message);
+    }
+    Py_DECREF(done);
+    return 0;
+}
+
+void pyb_runtime_prepare(void)
+{
+    bay_error err;
+    if (start(&err) != 0 || call_policy("warm", &err) != 0) {
+        fprintf(stderr, "%s\n", err.message);
+        exit(1); /* plugbayd starts this language's workers by exec */
+    }
+}
+
+void pyb_runtime_forked(void)
+{
+    bay_error err;
+    PyOS_AfterFork_Child();
+    if (call_policy("forked", &err) != 0) {
+        fprintf(stderr, "%s\n", err.message);
+        exit(1); /* plugbayd tells the load failed: the worker's output is in its log */
+    }
 }
 
 void pyb_runtime_stop(void)
