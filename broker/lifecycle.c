@@ -980,10 +980,10 @@ static void loaded_version(broker *b, plugin *p)
 
 /* start_serving restarts the heartbeat clock of p's worker, which just
  * loaded it, and its manifest's timers. */
-static void start_serving(plugin *p)
+static void start_serving(broker *b, plugin *p)
 {
     int64_t now = bay__now_ms();
-    supervise_loaded(p);
+    supervise_loaded(b, p);
     timers_start(p, now);
 }
 
@@ -998,7 +998,7 @@ void lifecycle_load_answer(broker *b, plugin *p, const bay__frame *f)
     if (f->type == BAY_F_ERROR) {
         bay_error_set(&e, f->code, p->id, "load failed: %s", f->message);
     } else if (provide(b, p, &e) == 0) {
-        start_serving(p);
+        start_serving(b, p);
         loaded_version(b, p);
         set_state(b, p, PS_LOADED, NULL);
         if (p->life.settings_sent != p->settings_changes) /* changed while it loaded */
@@ -1051,7 +1051,7 @@ static int switch_over(broker *b, plugin *p, bay_error *err)
     timers_retire(p); /* the old worker's timer ticks in flight point into them until it is gone */
     adopt(b, p, p->life.next);
     p->life.next = NULL;
-    start_serving(p);
+    start_serving(b, p);
     loaded_version(b, p);
     if (p->life.other_settings_sent != p->settings_changes) /* changed while the new worker loaded */
         config_resend(b, p);

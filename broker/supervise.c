@@ -263,8 +263,9 @@ void supervise_swap(plugin *p)
     p->other_worker = c;
 }
 
-void supervise_loaded(plugin *p)
+void supervise_loaded(broker *b, plugin *p)
 {
+    zygote_want(b, p->m->language, b->worker_dir);
     p->proc.last_beat_ms = bay__now_ms();
 }
 

@@ -45,8 +45,9 @@ void supervise_kill_all(broker *b);
 void supervise_proc_init(plugin *p);
 /* supervise_beat records the answer to heartbeat seq from p's worker on connection c. */
 void supervise_beat(plugin *p, const conn *c, uint64_t seq);
-/* supervise_loaded restarts p's heartbeat clock: its worker just loaded it. */
-void supervise_loaded(plugin *p);
+/* supervise_loaded restarts p's heartbeat clock: its worker just loaded it.
+ * Its language is in use: its zygote starts now, when it has one (zygote.h). */
+void supervise_loaded(broker *b, plugin *p);
 /* supervise_refused adds up what p's worker says its sandbox refused (COMMAND
  * "refused": a map of kind -> count since its last report, refusals.h), for
  * status and info, and says so in the log within p's rate limit. A report

@@ -222,14 +222,20 @@ static int fork_from(struct zygote *z, const launch_spec *s, pid_t *pid, const c
     return 0;
 }
 
+void zygote_want(broker *b, const char *language, const char *worker_dir)
+{
+    struct zygote *z = b->opt.uid_count == 0 && listed(b->opt.zygotes, language) ? find(b, language) : NULL;
+    if (z == NULL || z->pid > 0 || z->broken)
+        return;
+    char exe[700];
+    snprintf(exe, sizeof exe, "%s/plugbay-worker-%s", worker_dir, language);
+    start(b, z, exe);
+}
+
 int zygote_launch(broker *b, const char *language, const launch_spec *s, pid_t *pid, const char **what)
 {
     struct zygote *z = s->uid == 0 && listed(b->opt.zygotes, language) ? find(b, language) : NULL;
-    if (z && z->broken)
-        z = NULL;
-    if (z && z->pid == 0)
-        start(b, z, s->exe); /* ready for the next worker: this one starts by exec */
-    else if (z && ready(z)) {
+    if (z && z->pid > 0 && ready(z)) {
         int rc = fork_from(z, s, pid, what);
         if (rc == 0)
             return 0;

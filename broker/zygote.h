@@ -19,7 +19,8 @@
  * interpreter's start is most of a load): forked workers share their
  * zygote's address-space layout and stack canary, docs/security.md.
  *
- * A zygote starts at the first load of its language, which starts by exec.
+ * A zygote starts once the first worker of its language has loaded (that one
+ * started by exec).
  * Every step falls back to starting the worker by exec: a zygote not yet
  * ready, one that died or does not answer within ZYGOTE_REPLY_MS (it is then
  * killed and started again at the next load; one that ends before it is
@@ -39,9 +40,15 @@
  * among c, lua, python and wasm, comma-separated, or "all", or "none". */
 bool zygote_languages_valid(const char *list);
 
+/* zygote_want starts language's zygote (worker_dir/plugbay-worker-LANG
+ * --zygote) when --zygotes names it and none runs: a worker of that language
+ * just loaded, so that the next one finds it ready without the two sharing
+ * the CPUs during the first load. */
+void zygote_want(broker *b, const char *language, const char *worker_dir);
+
 /* zygote_launch starts s as launch_worker does (s->exe running plugin
- * language's worker), forked from language's zygote when it has one ready;
- * starts that zygote when there is none. Returns as launch_worker does. */
+ * language's worker), forked from language's zygote when it has one ready.
+ * Returns as launch_worker does. */
 int zygote_launch(broker *b, const char *language, const launch_spec *s, pid_t *pid, const char **what);
 
 /* zygote_reaped takes the end of child pid with status (waitpid's): false

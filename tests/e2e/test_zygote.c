@@ -183,6 +183,23 @@ Test(zygote, python_workers_fork_adopted_by_plugbayd_each_in_namespaces_and_a_sa
         cr_expect_str_neq(na, nz, "a forked worker shares its zygote's %s namespace", kinds[i]);
         cr_expect_str_neq(na, nbroker, "a forked worker shares plugbayd's %s namespace", kinds[i]);
     }
+    /* It holds no descriptor of its zygote's socket, the only way to ask the zygote for anything. */
+    char zsock[128], path[300], link[128];
+    snprintf(path, sizeof path, "/proc/%d/fd/0", z);
+    ssize_t len = readlink(path, zsock, sizeof zsock - 1);
+    cr_assert(len > 0 && strncmp(zsock, "socket:", 7) == 0, "the zygote's stdin is its socket");
+    zsock[len] = '\0';
+    snprintf(path, sizeof path, "/proc/%d/fd", a);
+    DIR *fds = opendir(path);
+    cr_assert(fds, "%s", path);
+    for (struct dirent *e; (e = readdir(fds));) {
+        char fd[600];
+        snprintf(fd, sizeof fd, "%s/%s", path, e->d_name);
+        ssize_t n = readlink(fd, link, sizeof link - 1);
+        link[n > 0 ? n : 0] = '\0';
+        cr_expect_str_neq(link, zsock, "the forked worker holds its zygote's socket as descriptor %s", e->d_name);
+    }
+    closedir(fds);
     /* Its sandbox is its own, as a worker started by exec has it. */
     cr_expect_eq(status_field(a, "Seccomp"), 2, "seccomp filters the forked worker");
     cr_expect_eq(status_field(a, "NoNewPrivs"), 1);
