@@ -603,7 +603,7 @@ void conn_send_value(broker *b, conn *c, uint64_t id, const bay_value *v)
 static void rdv_reply(broker *b, const bay__frame *f)
 {
     nng_msg *m;
-    if (bay__wire_msg(f, &m) == 0 && nng_sendmsg(b->rdv, m, NNG_FLAG_NONBLOCK) != 0)
+    if (bay__wire_msg(f, &m) == 0 && bay__wire_sendmsg(b->rdv, m, NNG_FLAG_NONBLOCK) != 0)
         nng_msg_free(m);
 }
 

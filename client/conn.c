@@ -86,7 +86,7 @@ static void *receive_loop(void *arg)
     bay_conn *c = arg;
     nng_msg *m;
     bool bye = false;
-    while (!bye && nng_recvmsg(c->sock, &m, 0) == 0) {
+    while (!bye && bay__wire_recvmsg(c->sock, &m) == 0) {
         bay__frame f;
         bay_error e;
         int rc = bay__frame_decode(nng_msg_body(m), nng_msg_len(m), &f, &e);

@@ -89,7 +89,7 @@ int bay__conn_send(bay_conn *c, const bay__frame *f, int flags, const char *what
         return bay_error_set(err, BAY_EINVAL, NULL, "%s is %zu bytes, over plugbay's frame limit of %u bytes", what,
                              len, BAY_FRAME_MAX);
     }
-    int rv = nng_sendmsg(c->sock, m, flags);
+    int rv = bay__wire_sendmsg(c->sock, m, flags);
     if (rv == 0)
         return 0;
     nng_msg_free(m);

@@ -5,6 +5,7 @@
 
 #include "key.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,60 @@ int bay__wire_open(nng_socket *s)
     return bay__from_nng(rv);
 }
 
+/* The calling thread's aio for bay__wire_sendmsg and bay__wire_recvmsg, freed when the thread ends. */
+static pthread_key_t aio_key;
+static pthread_once_t aio_once = PTHREAD_ONCE_INIT;
+
+static void aio_free(void *aio)
+{
+    nng_aio_free(aio);
+}
+
+static void aio_key_make(void)
+{
+    pthread_key_create(&aio_key, aio_free);
+}
+
+/* thread_aio returns the calling thread's aio, made at its first use; NULL when out of memory. */
+static nng_aio *thread_aio(void)
+{
+    pthread_once(&aio_once, aio_key_make);
+    nng_aio *aio = pthread_getspecific(aio_key);
+    if (aio == NULL && nng_aio_alloc(&aio, NULL, NULL) == 0 && pthread_setspecific(aio_key, aio) != 0) {
+        nng_aio_free(aio);
+        aio = NULL;
+    }
+    return aio;
+}
+
+int bay__wire_sendmsg(nng_socket s, nng_msg *m, int flags)
+{
+    nng_aio *aio = thread_aio();
+    if (aio == NULL)
+        return NNG_ENOMEM;
+    nng_aio_set_timeout(aio, flags & NNG_FLAG_NONBLOCK ? NNG_DURATION_ZERO : NNG_DURATION_DEFAULT);
+    nng_aio_set_msg(aio, m);
+    nng_send_aio(s, aio);
+    nng_aio_wait(aio);
+    int rv = nng_aio_result(aio);
+    nng_aio_set_msg(aio, NULL);
+    return rv;
+}
+
+int bay__wire_recvmsg(nng_socket s, nng_msg **m)
+{
+    nng_aio *aio = thread_aio();
+    if (aio == NULL)
+        return NNG_ENOMEM;
+    nng_aio_set_timeout(aio, NNG_DURATION_DEFAULT);
+    nng_recv_aio(s, aio);
+    nng_aio_wait(aio);
+    int rv = nng_aio_result(aio);
+    *m = rv == 0 ? nng_aio_get_msg(aio) : NULL;
+    nng_aio_set_msg(aio, NULL);
+    return rv;
+}
+
 static int msg_sink(void *data, const char *buf, size_t len)
 {
     return nng_msg_append(data, buf, len) == 0 ? 0 : -1;
@@ -69,7 +124,7 @@ int bay__wire_send(nng_socket s, const bay__frame *f, int flags)
     int rc = bay__wire_msg(f, &m);
     if (rc)
         return rc;
-    int rv = nng_sendmsg(s, m, flags);
+    int rv = bay__wire_sendmsg(s, m, flags);
     if (rv)
         nng_msg_free(m);
     return bay__from_nng(rv);
@@ -91,7 +146,7 @@ int bay__wire_recv(nng_socket s, int timeout_ms, nng_msg **msg, bay__frame *f, b
     *msg = NULL;
     nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, timeout_ms < 0 ? NNG_DURATION_INFINITE : timeout_ms);
     nng_msg *m;
-    int rv = nng_recvmsg(s, &m, 0);
+    int rv = bay__wire_recvmsg(s, &m);
     if (rv)
         return bay_error_set(err, bay__from_nng(rv), NULL, "receiving from the broker: %s", nng_strerror(rv));
     int rc = bay__frame_decode(nng_msg_body(m), nng_msg_len(m), f, err);

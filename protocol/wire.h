@@ -18,6 +18,18 @@ int bay__wire_open(nng_socket *s);
 /* bay__wire_msg encodes f into a new NNG message the caller owns. */
 int bay__wire_msg(const bay__frame *f, nng_msg **out);
 
+/* bay__wire_sendmsg sends m on s as nng_sendmsg does (flags 0 or
+ * NNG_FLAG_NONBLOCK; m is the socket's on success, still the caller's on
+ * failure; returns NNG's error), through an aio kept for the calling thread:
+ * NNG 1.5.2's nng_sendmsg and nng_recvmsg allocate one per message, each
+ * drawing a random number from the kernel (getrandom). */
+int bay__wire_sendmsg(nng_socket s, nng_msg *m, int flags);
+
+/* bay__wire_recvmsg receives a message on s into *m as nng_recvmsg does
+ * (blocking up to the socket's receive timeout), through the calling
+ * thread's aio; returns NNG's error. */
+int bay__wire_recvmsg(nng_socket s, nng_msg **m);
+
 /* bay__wire_send encodes f and sends it on s with NNG flags (0 or
  * NNG_FLAG_NONBLOCK). Returns 0, BAY_EBUSY when a non-blocking send would
  * block, BAY_ECONN when the socket is closed, or another code. */

@@ -194,7 +194,7 @@ static void *io_main(void *arg)
 {
     for (;;) {
         nng_msg *m;
-        int rv = nng_recvmsg(bay__w.sock, &m, 0);
+        int rv = bay__wire_recvmsg(bay__w.sock, &m);
         if (rv == NNG_ECLOSED)
             return NULL;
         if (rv) {
