@@ -71,32 +71,35 @@ static nng_aio *thread_aio(void)
     return aio;
 }
 
-int bay__wire_sendmsg(nng_socket s, nng_msg *m, int flags)
+/* thread_io sends *m on s (send) or receives a message into *m, through the
+ * calling thread's aio, waiting up to timeout: NNG's error. */
+static int thread_io(nng_socket s, bool send, nng_duration timeout, nng_msg **m)
 {
     nng_aio *aio = thread_aio();
     if (aio == NULL)
         return NNG_ENOMEM;
-    nng_aio_set_timeout(aio, flags & NNG_FLAG_NONBLOCK ? NNG_DURATION_ZERO : NNG_DURATION_DEFAULT);
-    nng_aio_set_msg(aio, m);
-    nng_send_aio(s, aio);
+    nng_aio_set_timeout(aio, timeout);
+    nng_aio_set_msg(aio, send ? *m : NULL);
+    if (send)
+        nng_send_aio(s, aio);
+    else
+        nng_recv_aio(s, aio);
     nng_aio_wait(aio);
     int rv = nng_aio_result(aio);
+    if (!send)
+        *m = rv == 0 ? nng_aio_get_msg(aio) : NULL;
     nng_aio_set_msg(aio, NULL);
     return rv;
 }
 
+int bay__wire_sendmsg(nng_socket s, nng_msg *m, int flags)
+{
+    return thread_io(s, true, flags & NNG_FLAG_NONBLOCK ? NNG_DURATION_ZERO : NNG_DURATION_DEFAULT, &m);
+}
+
 int bay__wire_recvmsg(nng_socket s, nng_msg **m)
 {
-    nng_aio *aio = thread_aio();
-    if (aio == NULL)
-        return NNG_ENOMEM;
-    nng_aio_set_timeout(aio, NNG_DURATION_DEFAULT);
-    nng_recv_aio(s, aio);
-    nng_aio_wait(aio);
-    int rv = nng_aio_result(aio);
-    *m = rv == 0 ? nng_aio_get_msg(aio) : NULL;
-    nng_aio_set_msg(aio, NULL);
-    return rv;
+    return thread_io(s, false, NNG_DURATION_DEFAULT, m);
 }
 
 static int msg_sink(void *data, const char *buf, size_t len)

@@ -421,6 +421,15 @@ void h_finish(harness *h, bay_conn **c)
     h_cleanup(h);
 }
 
+void h_finish_greeted(harness *h, bay_conn **c)
+{
+    char out[64];
+    if (*c)
+        cr_expect_eq(h_call_str(*c, "greet", "still here", 5000, out, sizeof out, NULL), 0,
+                     "example/hello no longer answers");
+    h_finish(h, c);
+}
+
 bool h_log_contains(harness *h, const char *needle)
 {
     FILE *f = fopen(h->log, "r");

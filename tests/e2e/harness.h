@@ -89,6 +89,11 @@ void h_wait_loaded(bay_conn *c, const char *const *ids);
  * worker's stderr is in it), and cleans up. */
 void h_finish(harness *h, bay_conn **c);
 
+/* h_finish_greeted ends a test as h_finish does, after checking (cr_expect)
+ * that example/hello still answers greet on *c: whatever the test did to
+ * other plugins, the plugin beside them serves on. */
+void h_finish_greeted(harness *h, bay_conn **c);
+
 /* h_log_contains returns true when the broker's log holds needle now. */
 bool h_log_contains(harness *h, const char *needle);
 
