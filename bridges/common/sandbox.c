@@ -208,14 +208,16 @@ static int landlock(const bay__sandbox *s, void (*warn)(const char *), bay_error
 
 /* ---- namespaces ------------------------------------------------------------ */
 
-/* write_text writes text to path (uid_map and the like); 0 or -1. */
+/* write_text writes text to path (uid_map and the like); 0, or -1 with errno. */
 static int write_text(const char *path, const char *text)
 {
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0)
         return -1;
     ssize_t n = write(fd, text, strlen(text));
+    int e = errno;
     close(fd);
+    errno = e;
     return n == (ssize_t)strlen(text) ? 0 : -1;
 }
 
@@ -259,20 +261,17 @@ static void drop_capabilities(void)
     syscall(SYS_capset, &head, none);
 }
 
-/* own_pid_namespace tells whether plugbayd started this worker as pid 1 of a
- * PID namespace of its own, which it does in a user namespace of its own too
- * (broker/launch.c): no pid outside the worker names a process it can see. */
+/* own_pid_namespace tells whether this worker is pid 1 of a PID namespace of
+ * its own, which it is in a user namespace of its own too (plugbayd started
+ * it so, broker/launch.c, or its zygote forked it so, zygote.c): no pid
+ * outside the worker names a process it can see. */
 static bool own_pid_namespace(void)
 {
     return getpid() == 1;
 }
 
-/* own_user_namespace puts the worker in a user namespace of its own, unless
- * plugbayd started it in one, with its uid and gid mapped to 0: NULL, or what failed. */
-static const char *own_user_namespace(void)
+const char *bay__sandbox_user_namespace(void)
 {
-    if (own_pid_namespace())
-        return NULL;
     uid_t uid = getuid();
     gid_t gid = getgid();
     if (unshare(CLONE_NEWUSER) != 0)
@@ -282,6 +281,13 @@ static const char *own_user_namespace(void)
     if (write_text("/proc/self/setgroups", "deny") != 0 || map_id("/proc/self/gid_map", gid) != 0)
         return "gid_map";
     return NULL;
+}
+
+/* own_user_namespace puts the worker in a user namespace of its own, unless
+ * it is in one already (own_pid_namespace): NULL, or what failed. */
+static const char *own_user_namespace(void)
+{
+    return own_pid_namespace() ? NULL : bay__sandbox_user_namespace();
 }
 
 /* hide_sockets puts the worker in a mount namespace of its own (owned by its

@@ -38,6 +38,12 @@ int bay__sandbox_from_env(bay__sandbox *s);
  * warn(line) when warn is not NULL. */
 int bay__sandbox_apply(const bay__sandbox *s, void (*warn)(const char *line), bay_error *err);
 
+/* bay__sandbox_user_namespace puts the calling process, which must have one
+ * thread, in a new user namespace with its uid and gid mapped to 0: it keeps
+ * no capability in the namespace it leaves. NULL, or the step that failed
+ * with errno set. */
+const char *bay__sandbox_user_namespace(void);
+
 /* Address space a worker may map beyond its own and memory_mb: libraries the
  * plugin loads and stacks of threads started later (8 MiB each; the fast
  * channels' thread is one). Measured: at most 8 MiB in the e2e tests of every

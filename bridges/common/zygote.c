@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "proc.h"
+#include "sandbox.h"
 #include "zygote_protocol.h"
 
 /* Longest a forked worker waits for plugbayd to adopt it once the middle
@@ -27,19 +28,6 @@ static void answer(pid_t pid, int err, const char *what)
     bay__zygote_reply r = {.pid = pid, .err = err};
     snprintf(r.what, sizeof r.what, "%s", what);
     send(0, &r, sizeof r, MSG_NOSIGNAL);
-}
-
-/* put writes text to the file at path: 0, or -1 with errno. */
-static int put(const char *path, const char *text)
-{
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t n = write(fd, text, strlen(text));
-    int e = errno;
-    close(fd);
-    errno = e;
-    return n == (ssize_t)strlen(text) ? 0 : -1;
 }
 
 /* fail says on the worker's output which step failed and ends the worker. */
@@ -71,14 +59,10 @@ static void become(char **env, const char *dir, int out, bool ns)
     errno = ESRCH;
     if (broker == NULL || !adopted((pid_t)atol(broker)))
         fail(out, "waiting for plugbayd to adopt it");
-    if (ns) {
-        /* Its capabilities in the zygote's user namespace go: it is root in its own only. */
-        if (unshare(CLONE_NEWUSER) != 0)
-            fail(out, "unshare(CLONE_NEWUSER)");
-        if (put("/proc/self/setgroups", "deny") || put("/proc/self/uid_map", "0 0 1") ||
-            put("/proc/self/gid_map", "0 0 1"))
-            fail(out, "writing its uid and gid maps");
-    }
+    /* Its capabilities in the zygote's user namespace go: it is root in its own only. */
+    const char *failed = ns ? bay__sandbox_user_namespace() : NULL;
+    if (failed)
+        fail(out, failed);
     int in = open("/dev/null", O_RDONLY);
     if (in < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
         fail(out, "setting up its standard descriptors");
@@ -156,7 +140,8 @@ void bay__zygote(int argc, char **argv, const bay__bridge *bridge)
             char room[CMSG_SPACE(sizeof(int))];
         } ctl;
         struct iovec iov = {buf, BAY_ZYGOTE_REQUEST_MAX};
-        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.room, .msg_controllen = sizeof ctl.room};
+        struct msghdr msg = {
+            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.room, .msg_controllen = sizeof ctl.room};
         ssize_t n = recvmsg(0, &msg, MSG_CMSG_CLOEXEC);
         if (n < 0 && errno == EINTR)
             continue;

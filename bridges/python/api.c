@@ -231,8 +231,7 @@ int pyb_api_start(bay_error *err)
     if (old == NULL) {
         bay_error e;
         pyb_error_take(NULL, &e);
-        return bay_error_set(err, BAY_EIO, pyb_plugin ? pyb_plugin->id : NULL, "cannot set up the plugbay module: %s",
-                             e.message);
+        return bay_error_set(err, BAY_EIO, pyb_plugin_id(), "cannot set up the plugbay module: %s", e.message);
     }
     Py_DECREF(old);
     atomic_store(&api.live, true);

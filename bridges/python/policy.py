@@ -544,7 +544,6 @@ class Plugin:
         return stand_in
 
 
-
 def warm():
     """Imports every module a plugin may import without asking, in the zygote before any plugin
     (bridges/common/zygote.h): each worker forked from it finds them imported, their pages shared.

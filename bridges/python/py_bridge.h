@@ -18,6 +18,10 @@
 /* The plugin this worker runs, set by load for the rest of the process's life. */
 extern const bay__plugin_info *pyb_plugin;
 
+/* pyb_plugin_id names the plugin in errors: NULL in a zygote, which starts
+ * the interpreter before it has one (pyb_runtime_prepare). */
+const char *pyb_plugin_id(void);
+
 /* runtime.c */
 
 /* pyb_runtime_start starts the interpreter, unless this worker's zygote did

@@ -13,15 +13,9 @@ extern const size_t pyb_policy_code_size;
 static PyObject *policy;       /* policy.py, run */
 static PyObject *policy_error; /* its PolicyError, which pyb_error_take classifies */
 
-/* who names the plugin in errors: none in a zygote, which starts the interpreter before it has one. */
-static const char *who(void)
-{
-    return pyb_plugin ? pyb_plugin->id : NULL;
-}
-
 static int status_failed(PyStatus status, const char *doing, bay_error *err)
 {
-    return bay_error_set(err, BAY_EIO, who(), "cannot start Python %s (%s): %s%s%s", PY_VERSION, doing,
+    return bay_error_set(err, BAY_EIO, pyb_plugin_id(), "cannot start Python %s (%s): %s%s%s", PY_VERSION, doing,
                          status.func ? status.func : "", status.func ? ": " : "",
                          status.err_msg ? status.err_msg : "unknown error");
 }
@@ -54,7 +48,7 @@ static int load_policy(bay_error *err)
     long magic = PyImport_GetMagicNumber();
     const unsigned char want[4] = {magic & 0xff, (magic >> 8) & 0xff, (magic >> 16) & 0xff, (magic >> 24) & 0xff};
     if (pyb_policy_code_size < 4 || memcmp(pyb_policy_code, want, 4) != 0)
-        return bay_error_set(err, BAY_EIO, who(),
+        return bay_error_set(err, BAY_EIO, pyb_plugin_id(),
                              "plugbay-worker-python holds its policy compiled for another Python than the %s it runs "
                              "now (bytecode magic %02x%02x, expected %02x%02x); rebuild plugbay",
                              PY_VERSION, pyb_policy_code[0], pyb_policy_code[1], want[0], want[1]);
@@ -70,14 +64,14 @@ static int load_policy(bay_error *err)
         bay_error e;
         Py_XDECREF(module);
         pyb_error_take(NULL, &e);
-        return bay_error_set(err, BAY_EIO, who(), "cannot run the python bridge's policy: %s", e.message);
+        return bay_error_set(err, BAY_EIO, pyb_plugin_id(), "cannot run the python bridge's policy: %s", e.message);
     }
     Py_DECREF(done);
     policy = module;
     if ((policy_error = PyObject_GetAttrString(policy, "PolicyError")) == NULL) {
         bay_error e;
         pyb_error_take(NULL, &e);
-        return bay_error_set(err, BAY_EIO, who(), "the python bridge's policy has no PolicyError: %s",
+        return bay_error_set(err, BAY_EIO, pyb_plugin_id(), "the python bridge's policy has no PolicyError: %s",
                              e.message);
     }
     pyb_error_know(pyb_api_stop_type(), policy_error);
@@ -96,7 +90,7 @@ static int start(bay_error *err)
         return status_failed(status, "pre-initialization", err);
     pyb_memcap_install();
     if (PySys_AddAuditHook(pyb_audit_hook, NULL) != 0 || PyImport_AppendInittab("plugbay", pyb_api_init) != 0)
-        return bay_error_set(err, BAY_ENOMEM, who(), "cannot start Python: out of memory");
+        return bay_error_set(err, BAY_ENOMEM, pyb_plugin_id(), "cannot start Python: out of memory");
     PyConfig config;
     status = configure(&config);
     if (!PyStatus_Exception(status))
@@ -125,7 +119,8 @@ static int call_policy(const char *name, bay_error *err)
     if (done == NULL) {
         bay_error e;
         pyb_error_take(NULL, &e);
-        return bay_error_set(err, BAY_EIO, who(), "the python bridge's policy failed in %s(): %s", name, e.message);
+        return bay_error_set(err, BAY_EIO, pyb_plugin_id(), "the python bridge's policy failed in %s(): %s", name,
+                             e.message);
     }
     Py_DECREF(done);
     return 0;
