@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -90,7 +91,8 @@ __attribute__((no_sanitize_address)) static int child_main(void *arg)
     /* Both above 2 first, so that neither is one of the descriptors replaced. */
     long out = syscall(SYS_fcntl, s->out_fd, F_DUPFD, 3);
     STEP(out >= 0, "duplicating its output pipe");
-    long in = s->in_fd >= 0 ? syscall(SYS_fcntl, s->in_fd, F_DUPFD, 3) : syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY);
+    long in = s->in_fd >= 0 ? syscall(SYS_fcntl, s->in_fd, F_DUPFD, 3)
+                            : syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY);
     STEP(in >= 0, "opening its standard input");
     in = in < 3 ? syscall(SYS_fcntl, in, F_DUPFD, 3) : in;
     STEP(in >= 0 && syscall(SYS_dup3, in, 0, 0) == 0 && syscall(SYS_dup3, out, 1, 0) == 1 &&
@@ -129,7 +131,8 @@ static pid_t run(struct child *c)
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    int flags = CLONE_VM | CLONE_VFORK | SIGCHLD | (c->s->namespaces && !c->s->zygote ? CLONE_NEWPID | CLONE_NEWIPC : 0) |
+    bool own_pid_ipc = c->s->namespaces && !c->s->zygote;
+    int flags = CLONE_VM | CLONE_VFORK | SIGCHLD | (own_pid_ipc ? CLONE_NEWPID | CLONE_NEWIPC : 0) |
                 (c->s->namespaces && !c->s->uid ? CLONE_NEWUSER : 0);
     pid_t pid = clone(child_main, (char *)stack + CHILD_STACK, flags, c);
     int e = errno;
@@ -147,6 +150,42 @@ static pid_t run(struct child *c)
         return c->err ? -1 : pid;
     }
     return pid;
+}
+
+const char *const launch_passed_env[] = {"PATH", "LANG", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", NULL};
+
+/* add_env appends NAME=value of each of names plugbayd has to env (n used). */
+static void add_env(char **env, size_t *n, const char *const *names)
+{
+    for (; names && *names; names++)
+        if (getenv(*names) && asprintf(&env[*n], "%s=%s", *names, getenv(*names)) >= 0)
+            (*n)++;
+}
+
+char **launch_env(const char *const *extra)
+{
+    size_t max = 1, n = 0;
+    for (const char *const *e = launch_passed_env; *e; e++)
+        max++;
+    for (const char *const *e = extra; e && *e; e++)
+        max++;
+    char **env = calloc(max, sizeof *env);
+    if (env) {
+        add_env(env, &n, launch_passed_env);
+        add_env(env, &n, extra);
+    }
+    return env;
+}
+
+void launch_exit_text(int status, char *out, size_t len)
+{
+    if (WIFSIGNALED(status)) {
+        const char *abbrev = sigabbrev_np(WTERMSIG(status));
+        snprintf(out, len, "was killed by signal %d (SIG%s)%s", WTERMSIG(status), abbrev ? abbrev : "?",
+                 WCOREDUMP(status) ? ", core dumped" : "");
+    } else {
+        snprintf(out, len, "exited with status %d", WEXITSTATUS(status));
+    }
 }
 
 bool launch_probe(bay_error *err)

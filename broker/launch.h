@@ -40,6 +40,20 @@ typedef struct launch_spec {
     uid_t uid;       /* with namespaces: the uid and gid it runs as, 0 for plugbayd's own */
 } launch_spec;
 
+/* The variables of plugbayd's environment every process it starts gets,
+ * NULL-terminated: PATH, LANG and the sanitizers' options. */
+extern const char *const launch_passed_env[];
+
+/* launch_env returns the environment of a process plugbayd starts with
+ * nothing of its own: launch_passed_env's variables and extra's (NULL or
+ * NULL-terminated), those plugbayd has. The caller frees it with
+ * bay__strv_free; NULL when out of memory. */
+char **launch_env(const char *const *extra);
+
+/* launch_exit_text describes a child's end, status as waitpid gives it: "was
+ * killed by signal 9 (SIGKILL)" (", core dumped") or "exited with status 1". */
+void launch_exit_text(int status, char *out, size_t len);
+
 /* launch_probe tells whether workers can have user, PID and IPC namespaces of
  * their own here: the kernel lets plugbayd make them and map its ids, and it
  * has SO_PEERPIDFD, which a worker's fast path needs to check a host whose

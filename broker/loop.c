@@ -12,12 +12,12 @@
 #include "metrics.h"
 #include "offer.h"
 #include "precompile.h"
-#include "zygote.h"
 #include "provide.h"
 #include "route.h"
 #include "supervise.h"
 #include "update.h"
 #include "watch.h"
+#include "zygote.h"
 
 #include <errno.h>
 #include <poll.h>

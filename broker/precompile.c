@@ -52,19 +52,6 @@ static bool same(const compile *c, const struct stat *st)
            c->file.st_mtim.tv_sec == st->st_mtim.tv_sec && c->file.st_mtim.tv_nsec == st->st_mtim.tv_nsec;
 }
 
-/* env_of returns the compile's environment (freed with bay__strv_free): plugbayd's PATH, LANG, CC (the
- * compiler, bridges/wasm/cache.h) and sanitizer options; NULL when out of memory. */
-static char **env_of(void)
-{
-    static const char *const passed[] = {"PATH", "LANG", "CC", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"};
-    enum { N = sizeof passed / sizeof *passed };
-    char **env = calloc(N + 1, sizeof *env);
-    for (size_t i = 0, n = 0; env && i < N; i++)
-        if (getenv(passed[i]) && asprintf(&env[n], "%s=%s", passed[i], getenv(passed[i])) >= 0)
-            n++;
-    return env;
-}
-
 /* start runs c's compile: RUNNING, or FAILED with why. */
 static void start(broker *b, compile *c)
 {
@@ -73,9 +60,10 @@ static void start(broker *b, compile *c)
     /* The worker finds the cache from the plugin's data folder (STATE/data/ID: STATE/cache/wasm), as when it loads. */
     snprintf(data, sizeof data, "%s/data/%s", bay__state_dir(b->state), c->id);
     char *argv[] = {exe, "--compile", c->id, c->dir, c->entry, data, NULL};
-    char **env = env_of();
+    char **env = launch_env((const char *const[]){"CC", NULL}); /* the compiler, bridges/wasm/cache.h */
     c->out_fd = memfd_create("plugbay-compile", MFD_CLOEXEC);
-    launch_spec s = {.exe = exe, .argv = argv, .envp = env, .dir = bay__state_dir(b->state), .out_fd = c->out_fd, .in_fd = -1};
+    launch_spec s = {
+        .exe = exe, .argv = argv, .envp = env, .dir = bay__state_dir(b->state), .out_fd = c->out_fd, .in_fd = -1};
     const char *what = c->out_fd < 0 ? "memfd_create" : "building its environment";
     int rc = c->out_fd < 0 ? errno : env == NULL ? ENOMEM : launch_worker(&s, &c->pid, &what);
     bay__strv_free(env);

@@ -5,11 +5,11 @@
 #include "launch.h"
 #include "peer.h"
 #include "precompile.h"
-#include "zygote.h"
 #include "proc.h"
 #include "supervise.h"
 #include "uids.h"
 #include "value_convert.h"
+#include "zygote.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -158,8 +158,6 @@ int supervise_init(broker *b, bay_error *err)
     return 0;
 }
 
-const char *const supervise_passed_env[] = {"PATH", "LANG", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", NULL};
-
 /* env_add appends "NAME=value" to env (count *n, room for max). */
 static void env_add(char **env, size_t *n, size_t max, const char *name, const char *value)
 {
@@ -192,7 +190,7 @@ static char **worker_env(broker *b, plugin *p, const bay__manifest *m, const con
     env_add(env, &n, MAX, "PLUGBAY_BROKER_PID", num);
     if (*cache)
         env_add(env, &n, MAX, "PLUGBAY_WASM_CACHE", cache);
-    for (const char *const *name = supervise_passed_env; *name; name++)
+    for (const char *const *name = launch_passed_env; *name; name++)
         env_add(env, &n, MAX, *name, getenv(*name));
     if (!b->opt.sandbox)
         return env;
@@ -265,7 +263,7 @@ void supervise_swap(plugin *p)
 
 void supervise_loaded(broker *b, plugin *p)
 {
-    zygote_want(b, p->m->language, b->worker_dir);
+    zygote_want(b, p->m->language);
     p->proc.last_beat_ms = bay__now_ms();
 }
 
@@ -508,13 +506,9 @@ static plugin *by_pid(broker *b, pid_t pid, bool *other)
 /* describe says how a worker ended, in words. */
 static void describe(int status, char *out, size_t len)
 {
-    if (WIFSIGNALED(status)) {
-        const char *abbrev = sigabbrev_np(WTERMSIG(status));
-        snprintf(out, len, "its worker was killed by signal %d (SIG%s)%s", WTERMSIG(status), abbrev ? abbrev : "?",
-                 WCOREDUMP(status) ? ", core dumped" : "");
-    } else {
-        snprintf(out, len, "its worker exited with status %d", WEXITSTATUS(status));
-    }
+    char text[96];
+    launch_exit_text(status, text, sizeof text);
+    snprintf(out, len, "its worker %s", text);
 }
 
 void supervise_reap(broker *b)

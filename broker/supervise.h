@@ -7,9 +7,6 @@
 /* supervise_init makes plugbayd a child subreaper (a worker's orphans stay its
  * descendants, see peer.h) and its peer guard, and cleans up after a killed broker. */
 int supervise_init(broker *b, bay_error *err);
-/* The variables of plugbayd's environment a worker (and a zygote) gets, NULL-terminated. */
-extern const char *const supervise_passed_env[];
-
 /* supervise_spawn starts p's worker with a connection of its own: 0, or the code with err. */
 int supervise_spawn(broker *b, plugin *p, bay_error *err);
 /* supervise_spawn_other starts a second worker of p, running manifest m (a

@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "supervise.h"
 #include "zygote_protocol.h"
 
 /* The languages plugbayd may have a zygote for at once. */
@@ -77,18 +76,13 @@ static void start(broker *b, struct zygote *z, const char *exe)
         return;
     }
     int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-    char *env[8] = {0};
-    size_t n = 0;
-    for (const char *const *name = supervise_passed_env; *name && n + 1 < sizeof env / sizeof *env; name++)
-        if (getenv(*name) && asprintf(&env[n], "%s=%s", *name, getenv(*name)) >= 0)
-            n++;
+    char **env = launch_env(NULL);
     char *argv[] = {(char *)exe, "--zygote", NULL};
     launch_spec s = {.exe = exe, .argv = argv, .envp = env, .dir = "/", .out_fd = null, .in_fd = sv[1],
                      .namespaces = b->pidns, .zygote = true};
-    const char *what = "opening /dev/null";
-    int rc = null < 0 ? errno : launch_worker(&s, &z->pid, &what);
-    for (size_t i = 0; i < n; i++)
-        free(env[i]);
+    const char *what = null < 0 ? "opening /dev/null" : "building its environment";
+    int rc = null < 0 ? errno : env == NULL ? ENOMEM : launch_worker(&s, &z->pid, &what);
+    bay__strv_free(env);
     if (null >= 0)
         close(null);
     close(sv[1]);
@@ -208,7 +202,9 @@ static int fork_from(struct zygote *z, const launch_spec *s, pid_t *pid, const c
     int polled = sent == (ssize_t)len ? poll(&pfd, 1, ZYGOTE_REPLY_MS) : -1;
     ssize_t got = polled == 1 ? recv(z->fd, &r, sizeof r, MSG_DONTWAIT) : -1;
     if (got != (ssize_t)sizeof r || (r.pid <= 0 && r.err == 0)) {
-        *what = sent != (ssize_t)len ? "sending to the zygote" : polled == 0 ? "waiting for the zygote" : "reading the zygote's answer";
+        *what = sent != (ssize_t)len ? "sending to the zygote"
+                : polled == 0        ? "waiting for the zygote"
+                                     : "reading the zygote's answer";
         forget(z, false);
         return EPROTO;
     }
@@ -222,13 +218,13 @@ static int fork_from(struct zygote *z, const launch_spec *s, pid_t *pid, const c
     return 0;
 }
 
-void zygote_want(broker *b, const char *language, const char *worker_dir)
+void zygote_want(broker *b, const char *language)
 {
     struct zygote *z = b->opt.uid_count == 0 && listed(b->opt.zygotes, language) ? find(b, language) : NULL;
     if (z == NULL || z->pid > 0 || z->broken)
         return;
     char exe[700];
-    snprintf(exe, sizeof exe, "%s/plugbay-worker-%s", worker_dir, language);
+    snprintf(exe, sizeof exe, "%s/plugbay-worker-%s", b->worker_dir, language);
     start(b, z, exe);
 }
 
@@ -250,11 +246,8 @@ bool zygote_reaped(broker *b, pid_t pid, int status)
     for (size_t i = 0; b->zygotes && i < ZYGOTES_MAX; i++) {
         struct zygote *z = &b->zygotes->z[i];
         if (z->pid == pid) {
-            char why[64];
-            if (WIFSIGNALED(status))
-                snprintf(why, sizeof why, "killed by signal %d", WTERMSIG(status));
-            else
-                snprintf(why, sizeof why, "exited with status %d", WEXITSTATUS(status));
+            char why[96];
+            launch_exit_text(status, why, sizeof why);
             if (z->ready)
                 bay__log(BAY_LOG_DEBUG, NULL, "the %s zygote (pid %d) %s; the next load starts another", z->language,
                          pid, why);

@@ -40,11 +40,11 @@
  * among c, lua, python and wasm, comma-separated, or "all", or "none". */
 bool zygote_languages_valid(const char *list);
 
-/* zygote_want starts language's zygote (worker_dir/plugbay-worker-LANG
- * --zygote) when --zygotes names it and none runs: a worker of that language
- * just loaded, so that the next one finds it ready without the two sharing
- * the CPUs during the first load. */
-void zygote_want(broker *b, const char *language, const char *worker_dir);
+/* zygote_want starts language's zygote (plugbay-worker-LANG --zygote in
+ * b->worker_dir) when --zygotes names it and none runs: a worker of that
+ * language just loaded, so that the next one finds it ready without the two
+ * sharing the CPUs during the first load. */
+void zygote_want(broker *b, const char *language);
 
 /* zygote_launch starts s as launch_worker does (s->exe running plugin
  * language's worker), forked from language's zygote when it has one ready.
