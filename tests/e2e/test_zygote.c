@@ -13,6 +13,7 @@
 
 static harness h;
 static bay_conn *c;
+static const char *plugins[] = {"example/hello", "test/draw-a", "test/draw-b", NULL, NULL}; /* the test's */
 
 static void stop(void)
 {
@@ -36,15 +37,17 @@ static void write_file(const char *id, const char *name, const char *text)
     fclose(f);
 }
 
-/* start starts plugbayd with example/hello, two Python plugins that draw random numbers, and extra options. */
-static void start(const char *const *extra)
+/* start starts plugbayd with example/hello, two Python plugins that draw random numbers, also (when not NULL)
+ * the built plugin also, and extra options. */
+static void start(const char *const *extra, const char *also)
 {
-    h_setup(&h, (const char *[]){"example/hello", NULL});
+    plugins[3] = also;
+    h_setup(&h, (const char *[]){"example/hello", also, NULL});
     h_write_manifest(&h, "test/draw-a", RAND_MANIFEST("draw.a"));
     h_write_manifest(&h, "test/draw-b", RAND_MANIFEST("draw.b"));
     for (int i = 0; i < 2; i++)
         write_file(i ? "test/draw-b" : "test/draw-a", "main.py", "import random\n\ndef draw():\n    return random.random()\n");
-    h_start_loaded(&h, extra, (const char *[]){"example/hello", "test/draw-a", "test/draw-b", NULL});
+    h_start_loaded(&h, extra, plugins);
     c = h_connect(&h, "test-zygote");
 }
 
@@ -84,7 +87,9 @@ static pid_t zygote(const char *language)
 {
     char want[300];
     snprintf(want, sizeof want, "plugbay-worker-%s --zygote", language);
-    pid_t workers[] = {h_worker_pid(c, "example/hello"), h_worker_pid(c, "test/draw-a"), h_worker_pid(c, "test/draw-b")};
+    pid_t workers[4] = {0};
+    for (size_t i = 0; plugins[i]; i++)
+        workers[i] = h_worker_pid(c, plugins[i]);
     pid_t found = 0;
     DIR *d = opendir("/proc");
     for (struct dirent *e; d && (e = readdir(d));) {
@@ -161,7 +166,7 @@ static long status_field(pid_t pid, const char *field)
 
 Test(zygote, python_workers_fork_adopted_by_plugbayd_each_in_namespaces_and_a_sandbox_of_its_own)
 {
-    start(NULL);
+    start(NULL, NULL);
     cr_assert(reload_forked("test/draw-a") && reload_forked("test/draw-b"), "no worker was forked from the zygote");
     pid_t a = h_worker_pid(c, "test/draw-a"), b = h_worker_pid(c, "test/draw-b"), z = zygote("python");
     cr_assert(z > 0, "plugbayd runs no python zygote");
@@ -211,7 +216,7 @@ Test(zygote, python_workers_fork_adopted_by_plugbayd_each_in_namespaces_and_a_sa
 
 Test(zygote, a_zygote_killed_costs_the_next_load_nothing_but_its_speed)
 {
-    start(NULL);
+    start(NULL, NULL);
     cr_assert(reload_forked("test/draw-a"), "no worker was forked from the zygote");
     pid_t z = zygote("python");
     cr_assert(z > 0);
@@ -227,7 +232,7 @@ Test(zygote, a_zygote_killed_costs_the_next_load_nothing_but_its_speed)
 
 Test(zygote, every_language_forks_with_zygotes_all)
 {
-    start((const char *[]){"--zygotes", "all", NULL});
+    start((const char *[]){"--zygotes", "all", NULL}, NULL);
     cr_assert(reload_forked("example/hello"), "the C worker was not forked with --zygotes all");
     char out[64];
     cr_expect_eq(h_call_str(c, "greet", "forked", 5000, out, sizeof out, NULL), 0);
@@ -237,7 +242,7 @@ Test(zygote, every_language_forks_with_zygotes_all)
 
 Test(zygote, none_starts_every_worker_by_exec)
 {
-    start((const char *[]){"--zygotes", "none", NULL});
+    start((const char *[]){"--zygotes", "none", NULL}, NULL);
     bay_error err;
     for (int i = 0; i < 3; i++) {
         cr_assert_eq(h_command(c, "unload", "test/draw-a", &err), 0, "%s", err.message);
@@ -245,4 +250,41 @@ Test(zygote, none_starts_every_worker_by_exec)
         cr_expect(!forked("test/draw-a"));
     }
     cr_expect_eq(zygote("python"), 0, "plugbayd started a zygote with --zygotes none");
+}
+
+/* hostile asks test/hostile's function ext to act on process pid: its answer, "refused: ..." or "ALLOWED ...". */
+static void hostile(const char *ext, pid_t pid, char *out, size_t len)
+{
+    char arg[32];
+    bay_error err;
+    snprintf(arg, sizeof arg, "%d", (int)pid);
+    cr_assert_eq(h_call_str(c, ext, arg, 5000, out, len, &err), 0, "%s: %s", ext, err.message);
+}
+
+Test(zygote, a_forked_plugin_neither_sees_nor_signals_its_zygote_or_a_sibling)
+{
+    start((const char *[]){"--zygotes", "all", NULL}, "test/hostile");
+    cr_assert(reload_forked("test/hostile") && reload_forked("example/hello"), "no C worker was forked");
+    pid_t z = zygote("c"), sibling = h_worker_pid(c, "example/hello");
+    cr_assert(z > 0, "plugbayd runs no C zygote");
+    pid_t targets[] = {z, sibling};
+    for (size_t i = 0; i < 2; i++) {
+        char out[400];
+        hostile("hostile.sees", targets[i], out, sizeof out);
+        cr_expect(strncmp(out, "refused: ", 9) == 0 && strstr(out, "No such process"), "%s %d: %s",
+                  i ? "its sibling" : "its zygote", (int)targets[i], out);
+        hostile("hostile.signal", targets[i], out, sizeof out);
+        cr_expect(strncmp(out, "refused: ", 9) == 0, "%s %d: %s", i ? "its sibling" : "its zygote", (int)targets[i],
+                  out);
+        hostile("hostile.set_others", targets[i], out, sizeof out);
+        cr_expect(strncmp(out, "refused: ", 9) == 0, "%s %d: %s", i ? "its sibling" : "its zygote", (int)targets[i],
+                  out);
+    }
+    cr_expect_eq(kill(z, 0), 0, "the zygote lives");
+    cr_expect_eq(zygote("c"), z);
+    cr_expect_eq(h_worker_pid(c, "example/hello"), sibling, "its sibling was not restarted");
+    bay_error err;
+    cr_assert_eq(h_command(c, "unload", "example/hello", &err), 0, "%s", err.message);
+    cr_assert_eq(h_command(c, "load", "example/hello", &err), 0, "%s", err.message);
+    cr_expect(forked("example/hello"), "the zygote forks on");
 }
