@@ -175,7 +175,8 @@ static grant *open_grant(broker *b, conn *c, plugin *p)
 /* provider resolves the plugin on a worker of this machine that serves a
  * call of name in context: a handle's first provider, or an event's
  * provider number index (*events: how many the event has, all of them loaded
- * plugins, else the event goes through plugbayd). NULL with err otherwise. */
+ * plugins, else the event goes through plugbayd). NULL with err otherwise:
+ * a filter's chain always runs in plugbayd. */
 static plugin *provider(broker *b, const char *name, const char *context, int64_t index, size_t *events,
                         bay_error *err)
 {
@@ -185,6 +186,9 @@ static plugin *provider(broker *b, const char *name, const char *context, int64_
     *events = e && e->kind == BAY_EVENT ? n : 0;
     if (e == NULL)
         return bay_error_set(err, BAY_ENOENT, NULL, "no extension point \"%s\" is declared or provided", name), NULL;
+    if (e->kind == BAY_FILTER)
+        return bay_error_set(err, BAY_EUNAVAIL, NULL, "\"%s\" is a filter: plugbayd passes its arguments along "
+                             "its chain", name), NULL;
     if (n == 0)
         return bay_error_set(err, BAY_ENOPROVIDER, NULL, "\"%s\" has no loaded provider%s%s", name,
                              context ? " for context " : "", context ? context : ""), NULL;

@@ -1,5 +1,6 @@
 /* broker/manifest.c — reads plugin.json, checks it against the manifest schema, and finds plugins on disk. */
 #include "manifest.h"
+#include "frame.h"
 #include "setting.h"
 
 #include <plugbay/error.h>
@@ -140,7 +141,7 @@ static bool rule_name(const json_t *v)
 
 static bool rule_kind(const json_t *v)
 {
-    return strcmp(json_string_value(v), "handle") == 0 || strcmp(json_string_value(v), "event") == 0;
+    return bay__kind_parse(json_string_value(v)) != 0;
 }
 
 static bool rule_identifier(const json_t *v) { return is_identifier(json_string_value(v)); }
@@ -190,7 +191,7 @@ static const want W_ENTRY = {JSON_STRING, rule_entry,
                              "a relative path inside the plugin folder like \"main.lua\" (no leading \"/\", no \"..\")"};
 static const want W_NAME = {JSON_STRING, rule_name,
                             "a name of 1 to 128 letters, digits, \"_\", \".\", \":\" or \"-\" like \"editor.save\""};
-static const want W_KIND = {JSON_STRING, rule_kind, "\"handle\" or \"event\""};
+static const want W_KIND = {JSON_STRING, rule_kind, "\"handle\", \"event\" or \"filter\""};
 static const want W_FUNCTION = {JSON_STRING, rule_identifier,
                                 "an identifier like \"on_save\" (letters, digits and \"_\", not starting with a digit)"};
 static const want W_RANGE = {JSON_STRING, NULL, "a semver range like \"^1.2\" or \">=1.0.0 <2.0.0\""};
@@ -516,7 +517,7 @@ static int provide_item(const report *r, json_t *item, const char *field, void *
     if (strncmp(p->name, "hook:", 5) == 0 || strncmp(p->name, "timer:", 6) == 0)
         return say(r, BAY_EMANIFEST, "field \"%s.name\": \"%s\" begins with %s, which plugbayd keeps for its own "
                    "calls to plugins; choose another name", field, p->name, p->name[0] == 'h' ? "\"hook:\"" : "\"timer:\"");
-    p->kind = strcmp(json_string_value(kind), "handle") == 0 ? BAY_HANDLE : BAY_EVENT;
+    p->kind = bay__kind_parse(json_string_value(kind));
     return 0;
 }
 
@@ -651,6 +652,11 @@ static int get_code(const report *r, json_t *root, bay__manifest *m)
         if (has && bay__signature_parse(m->provides[i].signature, &sig, &e) != 0)
             return say(r, BAY_EMANIFEST, "field \"provides[%zu].signature\": %s; see docs/ffi-bindings.md", i,
                        e.message);
+        if (has && m->provides[i].kind == BAY_FILTER && sig.ret.kind != BAY_SIG_VOID && sig.nouts == 0)
+            return say(r, BAY_EMANIFEST, "field \"provides[%zu]\": %s would answer every call of the filter \"%s\" "
+                       "with its one return value, never with the arguments to pass on: a filter's provider bound "
+                       "from a library returns void (it passes the arguments on unchanged) or has out parameters "
+                       "(its result is an array); see docs/ffi-bindings.md", i, sig.symbol, m->provides[i].name);
     }
     return 0;
 }

@@ -14,7 +14,7 @@
 /* One extension point the plugin provides. */
 typedef struct bay__provide_decl {
     char *name;      /* extension point name */
-    int kind;        /* BAY_HANDLE or BAY_EVENT (plugbay.h) */
+    int kind;        /* BAY_HANDLE, BAY_EVENT or BAY_FILTER (plugbay.h) */
     char *function;  /* function in the plugin that serves it (default: name with '.', '-', ':' as '_') */
     char **contexts; /* NULL-terminated list; NULL when the provider takes every context */
     char *signature; /* the C signature of a library binding's function (docs/ffi-bindings.md); NULL otherwise */

@@ -9,7 +9,7 @@ void provide_frame(broker *b, conn *c, const bay__frame *f)
     int kind = bay__kind_parse(f->kind);
     int rc = kind == 0 ? BAY_EINVAL : 0;
     if (rc)
-        bay_error_set(&e, rc, NULL, "kind of \"%s\" must be \"handle\" or \"event\", got \"%s\"", f->name, f->kind);
+        bay_error_set(&e, rc, NULL, "kind of \"%s\" must be \"handle\", \"event\" or \"filter\", got \"%s\"", f->name, f->kind);
     else if (f->type == BAY_F_DECLARE)
         rc = bay__registry_declare(b->reg, f->name, kind, c->name, &e);
     else

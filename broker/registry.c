@@ -131,8 +131,8 @@ static int declare(bay__registry *r, const char *name, int kind, const char *by,
         return bay_error_set(err, BAY_EKIND, NULL, "%s declares \"%s\" as %s, but %s declared it as %s", by, name,
                              bay__kind_name(kind), r->eps[i]->declared_by, bay__kind_name(r->eps[i]->kind));
     }
-    if (kind != BAY_HANDLE && kind != BAY_EVENT)
-        return bay_error_set(err, BAY_EINVAL, NULL, "kind of \"%s\" must be handle or event", name);
+    if (bay__kind_parse(bay__kind_name(kind)) == 0)
+        return bay_error_set(err, BAY_EINVAL, NULL, "kind of \"%s\" must be handle, event or filter", name);
     bay__extpoint *e = calloc(1, sizeof *e);
     if (e == NULL || grow(&r->eps, r->n, &r->cap) || !(e->name = strdup(name)) || !(e->declared_by = strdup(by))) {
         if (e)

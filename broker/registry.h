@@ -18,7 +18,7 @@ typedef struct bay__provider {
 
 typedef struct bay__extpoint {
     char *name;
-    int kind;                 /* BAY_HANDLE or BAY_EVENT */
+    int kind;                 /* BAY_HANDLE, BAY_EVENT or BAY_FILTER */
     char *declared_by;        /* who declared it first ("host:app", or the first provider) */
     bay__provider **providers; /* sorted by rank */
     size_t nproviders, cap;
@@ -36,8 +36,8 @@ void bay__registry_free(bay__registry *r);
 
 /* bay__registry_declare declares name with kind on behalf of by. Declaring
  * again with the same kind succeeds; another kind is BAY_EKIND with a message
- * in err (NULL allowed) naming both declarations; a kind that is neither
- * BAY_HANDLE nor BAY_EVENT is BAY_EINVAL; BAY_ENOMEM. */
+ * in err (NULL allowed) naming both declarations; a kind that is not
+ * BAY_HANDLE, BAY_EVENT or BAY_FILTER is BAY_EINVAL; BAY_ENOMEM. */
 int bay__registry_declare(bay__registry *r, const char *name, int kind, const char *by, bay_error *err);
 
 /* bay__registry_add adds owner as a provider of name (declaring it with kind

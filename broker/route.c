@@ -1,4 +1,5 @@
-/* broker/route.c — calls: choosing providers, forwarding, gathering event results, deadlines, cancel. */
+/* broker/route.c — calls: choosing providers, forwarding, gathering event results, passing a filter's
+ * arguments along its chain, deadlines, cancel. */
 #include "broker.h"
 #include "conn.h"
 #include "route.h"
@@ -20,7 +21,7 @@ typedef struct call {
     char *name;            /* extension point */
     char *context;
     int kind;
-    void *args;            /* packed msgpack args */
+    void *args;            /* packed msgpack args (a filter's: as its last provider passed them on) */
     size_t args_len;
     int64_t deadline_ms;
     /* the providers to call, in order (a snapshot), and where we are */
@@ -193,10 +194,11 @@ static const conn *host_caller(broker *b, const call *k)
 /* waits_turn tells whether k, made by host (host_caller), waits for its turn
  * at plugin p at now_ms (fair shares, share.h). Events, and calls from
  * plugins (host NULL) and timers, go on: a plugin's call may be part of one
- * that waits for it. */
+ * that waits for it. A filter's call waits its turn at each of its providers
+ * as a handle's does at its one. */
 static bool waits_turn(broker *b, const call *k, const conn *host, const plugin *p, int64_t now_ms)
 {
-    if (k->kind != BAY_HANDLE || host == NULL)
+    if (k->kind == BAY_EVENT || host == NULL)
         return false;
     const bay__shares *s = b->calls->shares;
     unsigned mine = bay__shares_count(s, k->caller, p, BAY_SHARE_IN_FLIGHT);
@@ -245,7 +247,8 @@ static void sent(broker *b, call *k, struct target *t, conn *c, bool by_host)
 
 /* send_next forwards the call to its next target, unless it must wait its
  * turn there; with none left it finishes the call. An event skips targets it
- * cannot reach and records why. */
+ * cannot reach and records why; a filter fails closed, as a handle does: a
+ * provider it cannot reach ends its chain with BAY_EUNAVAIL. */
 static void send_next(broker *b, call *k)
 {
     const conn *host = host_caller(b, k);
@@ -284,6 +287,8 @@ static void send_next(broker *b, call *k)
     k->current = NULL;
     if (k->kind == BAY_EVENT && !k->answered)
         finish_event(b, k);
+    else if (k->kind == BAY_FILTER && !k->answered)
+        answer_value(b, k, NULL, k->args, k->args_len);
     call_free(b, k);
 }
 
@@ -549,6 +554,36 @@ static void provider_done(broker *b, call *k, int code)
         b->drained(b, p);
 }
 
+/* pass_on takes what a filter's provider owner answered: nil passes the
+ * arguments on as they are, an array passes it on instead. Anything else ends
+ * the chain with BAY_ETYPE (returned; 0 otherwise), the caller answered. */
+static int pass_on(broker *b, call *k, const char *owner, const msgpack_object *value)
+{
+    if (value == NULL || value->type == MSGPACK_OBJECT_NIL)
+        return 0;
+    if (value->type != MSGPACK_OBJECT_ARRAY) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "filter %s: %s answered a %s; a filter's provider answers the arguments to pass on "
+                 "(an array), nil to pass them on unchanged, or an error to stop the chain", k->name, owner,
+                 bay__object_type_name(value));
+        answer_error(b, k, BAY_ETYPE, owner, msg);
+        return BAY_ETYPE;
+    }
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    if (msgpack_pack_object(&pk, *value) != 0 || sb.data == NULL) {
+        msgpack_sbuffer_destroy(&sb);
+        answer_error(b, k, BAY_ENOMEM, NULL, "plugbayd is out of memory");
+        return BAY_ENOMEM;
+    }
+    free(k->args);
+    k->args_len = sb.size;
+    k->args = msgpack_sbuffer_release(&sb);
+    return 0;
+}
+
 /* take_turns sends on, in arrival order, the calls waiting their turn at p
  * that need not wait any more (one of p's calls ended). */
 static void take_turns(broker *b, plugin *p)
@@ -589,6 +624,11 @@ void route_answer(broker *b, conn *from, const bay__frame *f)
     } else if (k->kind == BAY_EVENT) {
         gather(k, owner_copy, f->value, failed ? (int)f->code : 0, failed ? f->message : NULL);
         send_next(b, k);
+    } else if (k->kind == BAY_FILTER && !failed) {
+        if (pass_on(b, k, owner_copy, f->value) == 0)
+            send_next(b, k);
+        else
+            call_free(b, k);
     } else {
         if (failed)
             answer_error(b, k, (int)f->code, owner_copy, f->message);

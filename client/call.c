@@ -73,9 +73,9 @@ int bay_call_async(bay_conn *c, const char *name, const bay_value *args, const b
 
 int bay_declare(bay_conn *c, const char *name, bay_kind kind, bay_error *err)
 {
-    if (c == NULL || name == NULL || *name == '\0' || (kind != BAY_HANDLE && kind != BAY_EVENT))
+    if (c == NULL || name == NULL || *name == '\0' || bay__kind_parse(bay__kind_name((int)kind)) == 0)
         return bay_error_set(err, BAY_EINVAL, NULL,
-                             "bay_declare: needs a connection, a non-empty name and kind BAY_HANDLE or BAY_EVENT");
+                             "bay_declare: needs a connection, a non-empty name and kind BAY_HANDLE, BAY_EVENT or BAY_FILTER");
     bay__frame f = {.type = BAY_F_DECLARE, .name = name, .kind = bay__kind_name(kind)};
     return bay__request(c, &f, BAY_SETUP_TIMEOUT_MS, NULL, err);
 }

@@ -262,9 +262,9 @@ static void unlink_provider_locked(bay_conn *c, bay__provider *pv)
 int bay_provide(bay_conn *c, const char *name, bay_kind kind, const char *const *contexts, bay_handler fn,
                 void *user, bay_error *err)
 {
-    if (c == NULL || name == NULL || *name == '\0' || fn == NULL || (kind != BAY_HANDLE && kind != BAY_EVENT))
+    if (c == NULL || name == NULL || *name == '\0' || fn == NULL || bay__kind_parse(bay__kind_name((int)kind)) == 0)
         return bay_error_set(err, BAY_EINVAL, NULL,
-                             "bay_provide: needs a connection, a non-empty name, kind BAY_HANDLE or BAY_EVENT "
+                             "bay_provide: needs a connection, a non-empty name, kind BAY_HANDLE, BAY_EVENT or BAY_FILTER "
                              "and a handler");
     size_t n = strlen(name) + 1;
     bay__provider *pv = malloc(sizeof *pv + n);

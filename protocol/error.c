@@ -32,7 +32,7 @@ static const struct errinfo errinfo[] = {
     E(BAY_EBUSY, "queue full or resource busy; retry later"),
     E(BAY_ETYPE, "value has the wrong type"),
     E(BAY_EIO, "operating-system or file error"),
-    E(BAY_EKIND, "extension point kind conflict (event vs handle)"),
+    E(BAY_EKIND, "extension point kind conflict (handle, event or filter)"),
     E(BAY_EPENDING, "the call has not ended yet"),
     E(BAY_ENOSPC, "the plugin's storage is full"),
 };

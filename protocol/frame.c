@@ -65,7 +65,7 @@ const char *bay__frame_type_name(int64_t type)
 
 const char *bay__kind_name(int kind)
 {
-    return kind == BAY_HANDLE ? "handle" : kind == BAY_EVENT ? "event" : "?";
+    return kind == BAY_HANDLE ? "handle" : kind == BAY_EVENT ? "event" : kind == BAY_FILTER ? "filter" : "?";
 }
 
 int bay__kind_parse(const char *s)
@@ -74,10 +74,12 @@ int bay__kind_parse(const char *s)
         return BAY_HANDLE;
     if (s && strcmp(s, "event") == 0)
         return BAY_EVENT;
+    if (s && strcmp(s, "filter") == 0)
+        return BAY_FILTER;
     return 0;
 }
 
-static const char *object_type_name(const msgpack_object *o)
+const char *bay__object_type_name(const msgpack_object *o)
 {
     switch (o->type) {
     case MSGPACK_OBJECT_NIL: return "nil";
@@ -228,14 +230,14 @@ int bay__frame_decode(const void *buf, size_t len, bay__frame *f, bay_error *err
         return decode_fail(f, bay_error_set(err, BAY_EPROTO, NULL,
                                             "malformed frame: expected an array [version, type, id, ...], got %s "
                                             "of %u items",
-                                            object_type_name(root),
+                                            bay__object_type_name(root),
                                             root->type == MSGPACK_OBJECT_ARRAY ? root->via.array.size : 1));
     const msgpack_object *item = root->via.array.ptr;
     uint32_t nitems = root->via.array.size;
     if (!get_int(&item[0], &f->version))
         return decode_fail(f, bay_error_set(err, BAY_EPROTO, NULL,
                                             "malformed frame: version must be an integer, got %s",
-                                            object_type_name(&item[0])));
+                                            bay__object_type_name(&item[0])));
     bool type_is_int = get_int(&item[1], &f->type);
     if (item[2].type == MSGPACK_OBJECT_POSITIVE_INTEGER)
         f->id = item[2].via.u64;
@@ -247,14 +249,14 @@ int bay__frame_decode(const void *buf, size_t len, bay__frame *f, bay_error *err
     if (!type_is_int)
         return decode_fail(f, bay_error_set(err, BAY_EPROTO, NULL,
                                             "malformed frame: type must be an integer, got %s",
-                                            object_type_name(&item[1])));
+                                            bay__object_type_name(&item[1])));
     const struct layout *l = layout_of(f->type);
     if (l == NULL)
         return decode_fail(f, bay_error_set(err, BAY_EPROTO, NULL, "unknown frame type %lld", (long long)f->type));
     if (item[2].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
         return decode_fail(f, bay_error_set(err, BAY_EPROTO, NULL,
                                             "%s frame: id must be a non-negative integer, got %s", l->name,
-                                            object_type_name(&item[2])));
+                                            bay__object_type_name(&item[2])));
     if (nitems != 3u + (uint32_t)l->nfields)
         return decode_fail(f, bay_error_set(err, BAY_EPROTO, NULL, "%s frame: expected %d fields after the id, got %u",
                                             l->name, l->nfields, nitems - 3));
@@ -263,7 +265,7 @@ int bay__frame_decode(const void *buf, size_t len, bay__frame *f, bay_error *err
         if (want)
             return decode_fail(f, bay_error_set(err, BAY_EPROTO, NULL, "%s frame: field %d (%s) must be %s, got %s",
                                                 l->name, 3 + i, l->fields[i].label, want,
-                                                object_type_name(&item[3 + i])));
+                                                bay__object_type_name(&item[3 + i])));
     }
     f->decoded_ = true;
     return 0;

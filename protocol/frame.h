@@ -115,10 +115,15 @@ int bay__scratch_write(void *data, const char *buf, size_t len);
 /* bay__pack_str packs the NUL-terminated string s as a msgpack str. Returns 0 or -1 when pk's sink fails. */
 int bay__pack_str(msgpack_packer *pk, const char *s);
 
-/* bay__kind_name returns "handle"/"event" for BAY_HANDLE/BAY_EVENT, else "?". */
+/* bay__object_type_name names o's type as plugbay's values do: "nil", "bool", "int", "float", "str",
+ * "bin", "array", "map" or "ext". */
+const char *bay__object_type_name(const msgpack_object *o);
+
+/* bay__kind_name returns "handle", "event" or "filter" for BAY_HANDLE, BAY_EVENT or BAY_FILTER, else "?". */
 const char *bay__kind_name(int kind);
 
-/* bay__kind_parse returns BAY_HANDLE or BAY_EVENT for "handle"/"event", else 0. */
+/* bay__kind_parse returns BAY_HANDLE, BAY_EVENT or BAY_FILTER for "handle", "event" or "filter", else 0:
+ * bay__kind_parse(bay__kind_name(k)) != 0 tells whether k is a kind. */
 int bay__kind_parse(const char *s);
 
 #endif

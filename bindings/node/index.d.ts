@@ -54,10 +54,11 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
-export type Kind = 'handle' | 'event';
+export type Kind = 'handle' | 'event' | 'filter';
 
 export interface ProvideOptions {
-  /** 'handle' (default): the first provider answers; 'event': every provider does. */
+  /** 'handle' (default): the first provider answers; 'event': every provider does; 'filter': every
+   * provider in turn, each given the arguments the one before passed on (see docs/host-api.md#filters). */
   kind?: Kind;
   /** The contexts this provider accepts; absent: all. */
   contexts?: string[];

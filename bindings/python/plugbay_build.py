@@ -49,7 +49,7 @@ const char *bay_errname(int code);
 #define BAY_DEFAULT_TIMEOUT_MS ...
 typedef struct bay_conn bay_conn;
 typedef struct bay_pending bay_pending;
-typedef enum bay_kind { BAY_HANDLE = 1, BAY_EVENT = 2 } bay_kind;
+typedef enum bay_kind { BAY_HANDLE = 1, BAY_EVENT = 2, BAY_FILTER = 3 } bay_kind;
 typedef struct bay_call_opts { int timeout_ms; const char *context; } bay_call_opts;
 int bay_connect(const char *url, const char *name, bay_conn **out, bay_error *err);
 void bay_close(bay_conn *c);

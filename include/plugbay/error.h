@@ -29,7 +29,7 @@ enum bay_errno {
     BAY_EBUSY = 17,      /* a queue is full or a resource is in use; retry later */
     BAY_ETYPE = 18,      /* a value has the wrong type (e.g. a call argument) */
     BAY_EIO = 19,        /* an operating-system or file error */
-    BAY_EKIND = 20,      /* extension point kind conflict (event vs handle) */
+    BAY_EKIND = 20,      /* extension point kind conflict (handle, event or filter) */
     BAY_EPENDING = 21,   /* the call has not ended yet (bay_pending_wait) */
     BAY_ENOSPC = 22,     /* a plugin's storage is full (limits.storage_mb) */
 };

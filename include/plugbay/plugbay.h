@@ -28,6 +28,8 @@ typedef struct bay_pending bay_pending;
 typedef enum bay_kind {
     BAY_HANDLE = 1, /* the first provider in load order whose context matches serves the call */
     BAY_EVENT = 2,  /* every matching provider is called, in load order; results gathered */
+    BAY_FILTER = 3, /* every matching provider is called, in load order, with the arguments the one
+                     * before it passed on; any of them may stop the chain with an error */
 } bay_kind;
 
 /* Per-call options; pass NULL for defaults. */
@@ -72,7 +74,8 @@ int bay_provide(bay_conn *c, const char *name, bay_kind kind, const char *const 
  * empty array) and waits for the result or the deadline. On success *result is
  * a new value the caller frees (result may be NULL: the outcome alone). For a handle it is the provider's result; for
  * an event, an array with one map per provider in load order: {"plugin": id,
- * "value": v} or {"plugin": id, "error": {"code": n, "name": s, "message": s}}.
+ * "value": v} or {"plugin": id, "error": {"code": n, "name": s, "message": s}}; for a filter, the arguments
+ * (an array) its last provider passed on, and the error of the first provider that failed, if one did.
  * Args nesting arrays and maps deeper than 31 levels (args itself is the
  * first) are refused with BAY_EINVAL before anything is sent. */
 int bay_call(bay_conn *c, const char *name, const bay_value *args, const bay_call_opts *opts,

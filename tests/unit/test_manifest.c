@@ -247,7 +247,7 @@ Test(manifest, refuses_each_missing_required_field)
     expect_refused(NULL, "entry", NULL, "field \"entry\": expected a relative path");
     expect_refused(NULL, "provides", NULL, "field \"provides\": expected an array");
     expect_refused("provides", "name", NULL, "field \"provides[0].name\": expected a name");
-    expect_refused("provides", "kind", NULL, "field \"provides[0].kind\": expected \"handle\" or \"event\"");
+    expect_refused("provides", "kind", NULL, "field \"provides[0].kind\": expected \"handle\", \"event\" or \"filter\"");
     expect_refused("timers", "name", NULL, "field \"timers[0].name\"");
     expect_refused("timers", "interval_ms", NULL, "field \"timers[0].interval_ms\"");
 }
@@ -298,7 +298,7 @@ Test(manifest, refuses_an_unknown_language_or_kind)
     expect_message(NULL, "language", "\"ruby\"",
                    PATH ": field \"language\": expected one of \"c\", \"lua\", \"python\", \"wasm\", got \"ruby\"");
     expect_message("provides", "kind", "\"handler\"",
-                   PATH ": field \"provides[0].kind\": expected \"handle\" or \"event\", got \"handler\"");
+                   PATH ": field \"provides[0].kind\": expected \"handle\", \"event\" or \"filter\", got \"handler\"");
 }
 
 Test(manifest, refuses_an_entry_outside_the_plugin_folder)
@@ -798,6 +798,12 @@ Test(manifest, a_library_binding_has_signatures_instead_of_an_entry)
     cr_assert_null(m->entry);
     cr_assert_str_eq(m->provides[0].signature, "ulong crc32(ulong, bytes b, uint len(b))");
     bay__manifest_free(m);
+    const char *observer = "{\"name\": \"z\", \"version\": \"1.0.0\", \"language\": \"c\", \"library\": \"libc.so.6\","
+                           " \"provides\": [{\"name\": \"seen\", \"kind\": \"filter\", \"signature\": \"void srand(uint)\"}]}";
+    cr_assert_eq(bay__manifest_parse(observer, PATH, "/plugins/x", "x", &m, &err), 0, "a void function observes: %s",
+                 err.message);
+    cr_assert_eq(m->provides[0].kind, BAY_FILTER);
+    bay__manifest_free(m);
 
     const struct {
         const char *text, *needle;
@@ -823,6 +829,11 @@ Test(manifest, a_library_binding_has_signatures_instead_of_an_entry)
         {"{\"name\": \"z\", \"version\": \"1.0.0\", \"language\": \"c\", \"library\": \"libz.so.1\","
          " \"provides\": [{\"name\": \"a\", \"kind\": \"handle\", \"signature\": \"ulong crc32(bytes buf)\"}]}",
          "bytes parameter \"buf\" has no length parameter"},
+        /* a filter's provider must be able to answer the arguments (out parameters) or nothing (void) */
+        {"{\"name\": \"z\", \"version\": \"1.0.0\", \"language\": \"c\", \"library\": \"libz.so.1\","
+         " \"provides\": [{\"name\": \"zlib.check\", \"kind\": \"filter\","
+         " \"signature\": \"ulong crc32(ulong, bytes b, uint len(b))\"}]}",
+         "field \"provides[0]\": crc32 would answer every call of the filter \"zlib.check\" with its one return value"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         cr_expect_eq(parse_text(bad[i].text, &err), BAY_EMANIFEST, "case %zu accepted", i);

@@ -33,8 +33,8 @@ function checkName(what, name) {
 }
 
 function checkKind(kind) {
-  if (kind !== 'handle' && kind !== 'event')
-    throw new TypeError(`kind must be 'handle' or 'event', got ${String(kind)}`);
+  if (kind !== 'handle' && kind !== 'event' && kind !== 'filter')
+    throw new TypeError(`kind must be 'handle', 'event' or 'filter', got ${String(kind)}`);
   return kind;
 }
 
@@ -120,7 +120,7 @@ class Connection {
     return this.#native.callSync(name, args, timeoutOf(opts), contextOf(opts));
   }
 
-  // declare(name, kind) declares an extension point ('handle' or 'event').
+  // declare(name, kind) declares an extension point ('handle', 'event' or 'filter').
   declare(name, kind = 'handle') {
     return this.#run(`declare "${name}"`, () => {
       checkName('declare', name);

@@ -188,7 +188,7 @@ struct HandlerCall {
     }
 };
 
-// ErrorCode gives the BAY_E code a thrown error names in .code ("BAY_ETYPE"), else BAY_EPLUGIN.
+// ErrorCode gives the BAY_E code a thrown error names in .code ("BAY_ETYPE"), else 0.
 int ErrorCode(Napi::Value e)
 {
     if (e.IsObject()) {
@@ -200,7 +200,7 @@ int ErrorCode(Napi::Value e)
                     return c;
         }
     }
-    return BAY_EPLUGIN;
+    return 0;
 }
 
 // Describe gives "Name: message" for a thrown value.
@@ -223,10 +223,18 @@ std::string Describe(Napi::Env env, Napi::Value e)
     return "thrown: " + s.Utf8Value();
 }
 
+// FinishThrown answers a thrown e: an error naming a plugbay code keeps it and its message as they are (as
+// plugbay.Error does in Python); anything else is BAY_EPLUGIN "Name: message".
 void FinishThrown(Napi::Env env, const std::shared_ptr<HandlerCall> &hc, Napi::Value e)
 {
     int code = ErrorCode(e);
-    hc->Finish(code, nullptr, Describe(env, e));
+    Napi::Value message = code ? e.As<Napi::Object>().Get("message") : Napi::Value();
+    if (env.IsExceptionPending())
+        env.GetAndClearPendingException();
+    if (code && message.IsString())
+        hc->Finish(code, nullptr, message.As<Napi::String>().Utf8Value());
+    else
+        hc->Finish(code ? code : BAY_EPLUGIN, nullptr, Describe(env, e));
 }
 
 void FinishValue(Napi::Env env, const std::shared_ptr<HandlerCall> &hc, Napi::Value v)
@@ -343,6 +351,12 @@ void OnNotice(const bay_notice *n, void *user)
 std::string Str(const Napi::Value &v)
 {
     return v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
+}
+
+// KindOf maps lib/index.js's checked kind name to its bay_kind; anything else is 0, which libplugbay refuses.
+bay_kind KindOf(const std::string &kind)
+{
+    return kind == "handle" ? BAY_HANDLE : kind == "event" ? BAY_EVENT : kind == "filter" ? BAY_FILTER : bay_kind(0);
 }
 
 class Connection : public Napi::ObjectWrap<Connection> {
@@ -587,7 +601,7 @@ private:
     Napi::Value Declare(const Napi::CallbackInfo &info)
     {
         std::string name = Str(info[0]);
-        bay_kind kind = Str(info[1]) == "event" ? BAY_EVENT : BAY_HANDLE;
+        bay_kind kind = KindOf(Str(info[1]));
         std::shared_ptr<ConnState> st = st_;
         return Submit(info.Env(), [st, name, kind](Outcome &o) {
             o.rc = bay_declare(st->conn, name.c_str(), kind, &o.err);
@@ -618,7 +632,7 @@ private:
     {
         Napi::Env env = info.Env();
         std::string name = Str(info[0]);
-        bay_kind kind = Str(info[1]) == "event" ? BAY_EVENT : BAY_HANDLE;
+        bay_kind kind = KindOf(Str(info[1]));
         auto contexts = std::make_shared<std::vector<std::string>>();
         bool all = !info[2].IsArray();
         if (!all) {

@@ -66,6 +66,22 @@ test('an event provider and contexts', async () => {
   await assert.rejects(server.provide('js.x', 'not a function'), TypeError);
 });
 
+test('a filter provider passes the arguments on, unchanged, or refuses', async () => {
+  await server.provide('js.redact', (text, ...rest) => {
+    if (text === 'secret') throw new PlugbayError('BAY_EPERM', 'js.redact: secrets do not pass');
+    return text === 'plain' ? null : [text.replaceAll('x', '*'), ...rest];
+  }, { kind: 'filter' });
+  assert.deepEqual(await client.call('js.redact', ['xyx', 1]), ['*y*', 1]);
+  assert.deepEqual(await client.call('js.redact', ['plain', 2]), ['plain', 2]);
+  await assert.rejects(client.call('js.redact', ['secret']), (e) => e.code === 'BAY_EPERM' &&
+    e.plugin === 'host:node-server' && e.message === 'js.redact: secrets do not pass');
+  await server.provide('js.notargs', () => 'a str', { kind: 'filter' });
+  await assert.rejects(client.call('js.notargs', [1]), (e) => e.code === 'BAY_ETYPE' &&
+    /filter js.notargs: host:node-server answered a str/.test(e.message));
+  await assert.rejects(client.declare('js.redact', 'handle'), (e) => e.code === 'BAY_EKIND');
+  await assert.rejects(server.provide('js.k', () => 1, { kind: 'filters' }), TypeError);
+});
+
 test('subscribe gets a notice', async () => {
   const notices = [];
   const unsubscribe = await client.subscribe((n) => notices.push(n));

@@ -11,7 +11,7 @@ from ._errors import Error
 from ._native import ffi, lib
 from ._values import Value, args_to_bay, from_bay, take, to_bay
 
-_KINDS = {"handle": lib.BAY_HANDLE, "event": lib.BAY_EVENT}
+_KINDS = {"handle": lib.BAY_HANDLE, "event": lib.BAY_EVENT, "filter": lib.BAY_FILTER}
 _open: "Set[Connection]" = set()  # open connections live until closed: their providers may serve on
 
 
@@ -244,7 +244,8 @@ class Connection:
         return value
 
     def declare(self, name: str, kind: str = "handle") -> None:
-        """Declares extension point name as a "handle" (one provider answers) or an "event" (all do)."""
+        """Declares extension point name as a "handle" (one provider answers), an "event" (all do) or a
+        "filter" (all do in turn, each given the arguments the one before passed on)."""
         err = ffi.new("bay_error *")
         rc = lib.bay_declare(self._c(), _text(name, "name"), _kind(kind), err)
         if rc != 0:
@@ -347,7 +348,7 @@ def _kind(kind: str) -> int:
     try:
         return int(_KINDS[kind])
     except (KeyError, TypeError):
-        raise ValueError(f"kind must be \"handle\" or \"event\", got {kind!r}") from None
+        raise ValueError(f"kind must be \"handle\", \"event\" or \"filter\", got {kind!r}") from None
 
 
 def connect(url: Optional[str] = None, name: str = "python") -> Connection:

@@ -161,7 +161,7 @@ class IOFailure(Error):
 
 
 class KindConflict(Error):
-    """BAY_EKIND: extension point kind conflict (event vs handle)."""
+    """BAY_EKIND: extension point kind conflict (handle, event or filter)."""
 
     code = "BAY_EKIND"
     errno = 20

@@ -90,6 +90,23 @@ def test_an_event_provider_answers_beside_the_plugins(provider, conn):
     assert {"plugin": "host:pyprov", "value": "python host here"} in answers
 
 
+def test_a_filter_provider_passes_the_arguments_on_or_refuses(provider, conn):
+    def redact(text, *rest):
+        if text == "secret":
+            raise plugbay.PermissionDenied("py.redact: secrets do not pass")
+        return None if text == "plain" else [text.replace("x", "*"), *rest]
+
+    provider.provide("py.redact", redact, kind="filter")
+    assert conn.call("py.redact", "xyx", 1) == ["*y*", 1]
+    assert conn.call("py.redact", "plain", 2) == ["plain", 2]  # None: passed on unchanged
+    with pytest.raises(plugbay.PermissionDenied) as e:
+        conn.call("py.redact", "secret")
+    assert e.value.message == "py.redact: secrets do not pass" and e.value.plugin == "host:pyprov"
+    provider.provide("py.notargs", lambda *a: "a str", kind="filter")
+    with pytest.raises(plugbay.WrongType, match=r"filter py.notargs: host:pyprov answered a str"):
+        conn.call("py.notargs", 1)
+
+
 def test_contexts_limit_the_calls_a_provider_sees(provider, conn):
     provider.provide("py.ctx", lambda: "ui only", contexts=["ui"])
     assert conn.call("py.ctx", context="ui") == "ui only"

@@ -1,5 +1,6 @@
-/* sdk/conformance/c/plugin.c — conform/c: the conformance plugin in C (echo, fail, type), as sdk/conformance/cases.json calls it. */
+/* sdk/conformance/c/plugin.c — conform/c: the conformance plugin in C (echo, fail, type, filter), as sdk/conformance/cases.json calls it. */
 #include <stdint.h>
+#include <string.h>
 
 #include <plugbay/plugin.h>
 
@@ -37,4 +38,23 @@ static int conform_type(bay_invocation *call, const bay_value *args, bay_value *
     return *result ? 0 : bay_call_error(call, BAY_ENOMEM, "conform.type: no memory");
 }
 
-BAY_PLUGIN(NULL, NULL, {"conform_echo", conform_echo}, {"conform_fail", conform_fail}, {"conform_type", conform_type});
+/* conform_filter(what, ...) provides the filter conform.filter: "refuse:c" refuses with BAY_EPERM, "bad:c"
+ * answers a str (which is not the arguments), "keep:c" passes the arguments on as they came (nil); anything
+ * else passes them on with "c" added at the end. */
+static int conform_filter(bay_invocation *call, const bay_value *args, bay_value **result)
+{
+    const char *what = bay_value_str(bay_array_get(args, 0), NULL);
+    if (what && strcmp(what, "refuse:c") == 0)
+        return bay_call_error(call, BAY_EPERM, "conform/c refused %s", what);
+    if (what && strcmp(what, "bad:c") == 0)
+        return (*result = bay_str("not the arguments")) ? 0 : BAY_ENOMEM;
+    if (what && strcmp(what, "keep:c") == 0)
+        return 0;
+    *result = bay_value_copy(args);
+    if (*result == NULL || bay_array_push(*result, bay_str("c")) != 0)
+        return bay_call_error(call, BAY_ENOMEM, "conform.filter: no memory");
+    return 0;
+}
+
+BAY_PLUGIN(NULL, NULL, {"conform_echo", conform_echo}, {"conform_fail", conform_fail}, {"conform_type", conform_type},
+           {"conform_filter", conform_filter});

@@ -1,4 +1,4 @@
--- sdk/conformance/lua/main.lua — conform/lua: the conformance plugin in Lua (echo, fail, type), as sdk/conformance/cases.json calls it.
+-- sdk/conformance/lua/main.lua — conform/lua: the conformance plugin in Lua (echo, fail, type, filter), as sdk/conformance/cases.json calls it.
 local M = {}
 
 -- conform.echo(v) returns v as Lua got it.
@@ -25,6 +25,27 @@ function M.conform_type(v)
     return "table (" .. tostring(getmetatable(v)) .. ")"
   end
   return math.type(v) or type(v)
+end
+
+-- conform.filter(what, ...) provides the filter conform.filter: "refuse:lua" refuses with BAY_EPERM, "bad:lua"
+-- answers a string (which is not the arguments), "keep:lua" passes the arguments on as they came (nil);
+-- anything else passes them on with "lua" added at the end.
+function M.conform_filter(...)
+  local args = table.pack(...)
+  local what = args[1]
+  if what == "refuse:lua" then
+    plugbay.fail("BAY_EPERM", "conform/lua refused " .. what)
+  elseif what == "bad:lua" then
+    return "not the arguments"
+  elseif what == "keep:lua" then
+    return nil
+  end
+  local out = {}
+  for i = 1, args.n do
+    out[i] = args[i]
+  end
+  out[args.n + 1] = "lua"
+  return out
 end
 
 return M

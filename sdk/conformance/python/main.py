@@ -1,4 +1,4 @@
-"""sdk/conformance/python/main.py — conform/python: the conformance plugin in Python (echo, fail, type), as sdk/conformance/cases.json calls it."""
+"""sdk/conformance/python/main.py — conform/python: the conformance plugin in Python (echo, fail, type, filter), as sdk/conformance/cases.json calls it."""
 import plugbay
 
 # The names conform.type gives, by the Python type a value arrives as.
@@ -24,3 +24,17 @@ def conform_bad_key():
 def conform_type(v=None):
     """conform.type(v) names v's Python type."""
     return TYPE_NAMES.get(type(v), "another type")
+
+
+def conform_filter(*args):
+    """conform.filter(what, ...) provides the filter conform.filter: "refuse:python" refuses with BAY_EPERM,
+    "bad:python" answers a str (which is not the arguments), "keep:python" passes the arguments on as they came
+    (None); anything else passes them on with "python" added at the end."""
+    what = args[0] if args else None
+    if what == "refuse:python":
+        plugbay.fail("BAY_EPERM", f"conform/python refused {what}")
+    if what == "bad:python":
+        return "not the arguments"
+    if what == "keep:python":
+        return None
+    return [*args, "python"]

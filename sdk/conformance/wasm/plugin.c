@@ -1,4 +1,4 @@
-/* sdk/conformance/wasm/plugin.c — conform/wasm: the conformance plugin in C compiled to WebAssembly with the SDK (echo, fail, type). */
+/* sdk/conformance/wasm/plugin.c — conform/wasm: the conformance plugin in C compiled to WebAssembly with the SDK (echo, fail, type, filter). */
 #include <string.h>
 
 #include "plugbay_wasm.h"
@@ -111,3 +111,28 @@ static int conform_type(bay_args *args, bay_out *result)
     return rc;
 }
 BAY_WASM_EXPORT(conform_type)
+
+/* conform_filter(what, ...) provides the filter conform.filter: "refuse:wasm" refuses with BAY_EPERM,
+ * "bad:wasm" answers a str (which is not the arguments), "keep:wasm" passes the arguments on as they came
+ * (nothing written: nil); anything else passes them on with "wasm" added at the end. */
+static int conform_filter(bay_args *args, bay_out *result)
+{
+    bay_in first = args->in; /* a look at the first argument: args itself stays whole */
+    const char *what = "";
+    uint32_t len = 0;
+    if (args->count == 0 || bay_in_type(&first) != BAY_MP_STR || !bay_in_str(&first, &what, &len))
+        len = 0;
+    if (len == 11 && memcmp(what, "refuse:wasm", 11) == 0)
+        return bay_fail(BAY_EPERM, "conform/wasm refused %.*s", (int)len, what);
+    if (len == 8 && memcmp(what, "bad:wasm", 8) == 0) {
+        bay_out_cstr(result, "not the arguments");
+        return 0;
+    }
+    if (len == 9 && memcmp(what, "keep:wasm", 9) == 0)
+        return 0;
+    bay_out_array(result, args->count + 1);
+    bay_out_raw(result, args->in.p, (uint32_t)(args->in.end - args->in.p));
+    bay_out_cstr(result, "wasm");
+    return 0;
+}
+BAY_WASM_EXPORT(conform_filter)
