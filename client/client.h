@@ -46,7 +46,7 @@ struct bay_pending {
 
 typedef struct bay__job bay__job;           /* a CALL or NOTICE for the dispatch thread */
 typedef struct bay__fast bay__fast;         /* the connection's fast channels (fastpath.c) */
-typedef struct bay__provider bay__provider; /* a handler registered with bay_provide */
+typedef struct bay__provider bay__provider; /* a handler registered with bay_provide or bay_provide_async */
 
 struct bay_conn {
     char *url;          /* the broker's public URL, as messages name it */
@@ -73,6 +73,7 @@ struct bay_conn {
     pthread_cond_t job_cv;
     bay__job *jobs, *jobs_tail;
     bay__provider *providers;
+    bay_reply *replies;      /* bay_provide_async's calls not answered yet (reply.c), each counted in handles */
     bay_notice_fn notice_fn;
     void *notice_user;
 };
@@ -106,6 +107,25 @@ int bay__request(bay_conn *c, bay__frame *f, int wait_ms, bay_value **result, ba
 /* bay__request_async sends f like bay__request and returns at once with *out, a
  * pending request counted as a handle of c (see bay_pending_free). */
 int bay__request_async(bay_conn *c, bay__frame *f, int wait_ms, bay_pending **out, bay_error *err);
+
+/* reply.c */
+
+/* bay__answer_call answers the broker's CALL id of name: with result (NULL:
+ * nil) when rc is 0 and it can be packed and sent, else with an ERROR of rc
+ * (BAY_EPLUGIN when not positive) and e's message (filled in when empty).
+ * Returns 0 or why sending failed. */
+int bay__answer_call(bay_conn *c, uint64_t id, const char *name, int rc, const bay_value *result, bay_error *e);
+
+/* bay__reply_new registers a reply for the broker's CALL id of name, counted
+ * as a handle of c; NULL when out of memory. */
+bay_reply *bay__reply_new(bay_conn *c, uint64_t id, const char *name);
+
+/* bay__reply_cancel marks the unanswered reply to CALL id, if any, stopped for
+ * code (the broker's CANCEL); true when there was one. */
+bool bay__reply_cancel(bay_conn *c, uint64_t id, int code);
+
+/* bay__reply_orphan_locked marks every unanswered reply stopped (BAY_ECANCELED): c is closing. */
+void bay__reply_orphan_locked(bay_conn *c);
 
 /* dispatch.c */
 

@@ -30,18 +30,20 @@ static void destroy(bay_conn *c)
     free(c);
 }
 
-/* lose marks the connection lost: every waiting request fails with BAY_ECONN. */
-static void lose(bay_conn *c)
+/* down marks the connection down for why: every waiting request fails with
+ * BAY_ECONN, every unanswered reply is cancelled. */
+static void down(bay_conn *c, const char *why)
 {
     pthread_mutex_lock(&c->mu);
-    bay__conn_down_locked(c, "lost");
+    bay__conn_down_locked(c, why);
+    bay__reply_orphan_locked(c);
     pthread_mutex_unlock(&c->mu);
 }
 
 /* pipe_gone runs on an NNG thread when the broker's end of the socket goes away. */
 static void pipe_gone(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 {
-    lose(arg);
+    down(arg, "lost");
 }
 
 /* reject handles a frame that failed to decode. An unreadable RESULT or ERROR
@@ -101,11 +103,9 @@ static void *receive_loop(void *arg)
         nng_msg_free(m);
     }
     if (bye) {
-        pthread_mutex_lock(&c->mu);
-        bay__conn_down_locked(c, "closed by bay_close");
-        pthread_mutex_unlock(&c->mu);
+        down(c, "closed by bay_close");
     } else {
-        lose(c);
+        down(c, "lost");
     }
     return NULL;
 }
@@ -194,9 +194,7 @@ void bay_close(bay_conn *c)
         until.tv_sec += BYE_TIMEOUT_MS / 1000;
         ended = bay__wire_send(c->sock, &bye, 0) == 0 && pthread_timedjoin_np(c->receiver, NULL, &until) == 0;
     }
-    pthread_mutex_lock(&c->mu);
-    bay__conn_down_locked(c, "closed by bay_close");
-    pthread_mutex_unlock(&c->mu);
+    down(c, "closed by bay_close");
     nng_close(c->sock); /* returns once no pipe callback runs any more */
     if (!ended)
         pthread_join(c->receiver, NULL);

@@ -1,4 +1,5 @@
-/* client/dispatch.c — the host as a provider and subscriber: bay_provide, bay_subscribe and the dispatch thread. */
+/* client/dispatch.c — the host as a provider and subscriber: bay_provide, bay_provide_async, bay_subscribe and
+ * the dispatch thread. */
 #include "client.h"
 
 #include <stdio.h>
@@ -10,7 +11,8 @@
 
 struct bay__provider {
     bay__provider *next;
-    bay_handler fn;
+    bay_handler fn;        /* one of fn (bay_provide) */
+    bay_async_handler afn; /* and afn (bay_provide_async) */
     void *user;
     char name[];
 };
@@ -63,54 +65,42 @@ static bay__provider *find_provider_locked(bay_conn *c, const char *name)
     return pv;
 }
 
-/* send_error answers the broker's request id with an ERROR from this host. */
-static void send_error(bay_conn *c, uint64_t id, int code, const char *message)
-{
-    bay__frame f = {.type = BAY_F_ERROR, .id = id, .code = code, .plugin = c->self, .message = message};
-    bay__conn_send(c, &f, 0, "an error answer", NULL);
-}
-
 static void no_handler(bay_conn *c, uint64_t id, const char *name)
 {
     bay_error e;
-    bay_error_set(&e, BAY_ENOENT, NULL, "%s provides no \"%s\"", c->self, name);
-    send_error(c, id, e.code, e.message);
+    bay__answer_call(c, id, name, bay_error_set(&e, BAY_ENOENT, NULL, "%s provides no \"%s\"", c->self, name), NULL,
+                     &e);
 }
 
-/* serve runs the handler of a CALL and answers it. */
+/* serve runs the handler of a CALL: a bay_handler is answered as it returns,
+ * a bay_async_handler later, through its reply. */
 static void serve(bay_conn *c, const bay__job *j)
 {
     const char *name = j->s[J_NAME];
     pthread_mutex_lock(&c->mu);
     bay__provider *pv = find_provider_locked(c, name);
     bay_handler fn = pv ? pv->fn : NULL;
+    bay_async_handler afn = pv ? pv->afn : NULL;
     void *user = pv ? pv->user : NULL;
     pthread_mutex_unlock(&c->mu);
+    bay_error e = {0};
+    if (afn) {
+        bay_reply *reply = bay__reply_new(c, j->id, name);
+        if (reply)
+            afn(j->args, reply, user);
+        else
+            bay__answer_call(c, j->id, name, bay_error_set(&e, BAY_ENOMEM, NULL, "%s is out of memory", c->self),
+                             NULL, &e);
+        return;
+    }
     if (fn == NULL) {
         no_handler(c, j->id, name);
         return;
     }
-
     bay_value *result = NULL;
-    bay_error e = {0};
     int rc = fn(j->args, &result, &e, user);
-    if (rc == 0) {
-        bay__frame r = {.type = BAY_F_RESULT, .id = j->id};
-        void *packed = NULL;
-        if (result && (rc = bay_value_pack(result, &packed, &r.raw_len)) != 0)
-            bay_error_set(&e, rc, NULL, "cannot pack the result of \"%s\": %s", name, bay_strerror(rc));
-        r.raw = packed;
-        char what[160];
-        snprintf(what, sizeof what, "the result of \"%s\"", name);
-        if (rc == 0)
-            rc = bay__conn_send(c, &r, 0, what, &e);
-        free(packed);
-    } else if (e.message[0] == '\0') {
-        bay_error_set(&e, rc, NULL, "the handler of \"%s\" failed: %s", name, bay_strerror(rc));
-    }
+    bay__answer_call(c, j->id, name, rc, result, &e);
     bay_value_free(result);
-    if (rc)
-        send_error(c, j->id, rc > 0 ? rc : BAY_EPLUGIN, e.message);
 }
 
 static void notify(bay_conn *c, const bay__job *j)
@@ -196,9 +186,10 @@ static void cancel_queued(bay_conn *c, uint64_t id)
     pthread_mutex_unlock(&c->mu);
     if (found) {
         bay_error e;
-        bay_error_set(&e, BAY_ECANCELED, NULL, "call \"%s\" was cancelled before %s ran it", found->s[J_NAME],
-                      c->self);
-        send_error(c, id, e.code, e.message);
+        bay__answer_call(c, id, found->s[J_NAME],
+                         bay_error_set(&e, BAY_ECANCELED, NULL, "call \"%s\" was cancelled before %s ran it",
+                                       found->s[J_NAME], c->self),
+                         NULL, &e);
         job_free(found);
     }
 }
@@ -206,7 +197,8 @@ static void cancel_queued(bay_conn *c, uint64_t id)
 void bay__dispatch_frame(bay_conn *c, const bay__frame *f)
 {
     if (f->type == BAY_F_CANCEL) {
-        cancel_queued(c, f->id);
+        if (!bay__reply_cancel(c, f->id, (int)f->code))
+            cancel_queued(c, f->id);
         return;
     }
     bay_error e;
@@ -259,18 +251,21 @@ static void unlink_provider_locked(bay_conn *c, bay__provider *pv)
         }
 }
 
-int bay_provide(bay_conn *c, const char *name, bay_kind kind, const char *const *contexts, bay_handler fn,
-                void *user, bay_error *err)
+/* provide registers pv (its handler set), named by what in messages, and tells the broker. */
+static int provide(bay_conn *c, const char *what, const char *name, bay_kind kind, const char *const *contexts,
+                   bay_handler fn, bay_async_handler afn, void *user, bay_error *err)
 {
-    if (c == NULL || name == NULL || *name == '\0' || fn == NULL || bay__kind_parse(bay__kind_name((int)kind)) == 0)
+    if (c == NULL || name == NULL || *name == '\0' || (fn == NULL && afn == NULL) ||
+        bay__kind_parse(bay__kind_name((int)kind)) == 0)
         return bay_error_set(err, BAY_EINVAL, NULL,
-                             "bay_provide: needs a connection, a non-empty name, kind BAY_HANDLE, BAY_EVENT or BAY_FILTER "
-                             "and a handler");
+                             "%s: needs a connection, a non-empty name, kind BAY_HANDLE, BAY_EVENT or BAY_FILTER "
+                             "and a handler", what);
     size_t n = strlen(name) + 1;
     bay__provider *pv = malloc(sizeof *pv + n);
     if (pv == NULL)
         return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory providing \"%s\"", name);
     pv->fn = fn;
+    pv->afn = afn;
     pv->user = user;
     memcpy(pv->name, name, n);
 
@@ -297,6 +292,18 @@ int bay_provide(bay_conn *c, const char *name, bay_kind kind, const char *const 
         free(pv);
     bay__conn_leave(c);
     return rc;
+}
+
+int bay_provide(bay_conn *c, const char *name, bay_kind kind, const char *const *contexts, bay_handler fn,
+                void *user, bay_error *err)
+{
+    return provide(c, "bay_provide", name, kind, contexts, fn, NULL, user, err);
+}
+
+int bay_provide_async(bay_conn *c, const char *name, bay_kind kind, const char *const *contexts,
+                      bay_async_handler fn, void *user, bay_error *err)
+{
+    return provide(c, "bay_provide_async", name, kind, contexts, NULL, fn, user, err);
 }
 
 int bay_subscribe(bay_conn *c, bay_notice_fn fn, void *user, bay_error *err)

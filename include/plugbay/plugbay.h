@@ -23,6 +23,7 @@ extern "C" {
 
 typedef struct bay_conn bay_conn;
 typedef struct bay_pending bay_pending;
+typedef struct bay_reply bay_reply;
 
 /* Kinds of extension point. */
 typedef enum bay_kind {
@@ -69,6 +70,36 @@ typedef int (*bay_handler)(const bay_value *args, bay_value **result, bay_error 
  * thread with user. */
 int bay_provide(bay_conn *c, const char *name, bay_kind kind, const char *const *contexts,
                 bay_handler fn, void *user, bay_error *err);
+
+/* A host-side provider that answers later. It runs on the dispatch thread
+ * with args borrowed for its duration (copy what it keeps) and reply, which
+ * it owns: it answers, now or later and from any thread, with exactly one
+ * bay_reply_value() or bay_reply_error(), which free reply. It returns at
+ * once, so the dispatch thread goes on to the next call: several calls may
+ * be unanswered at a time. */
+typedef void (*bay_async_handler)(const bay_value *args, bay_reply *reply, void *user);
+
+/* bay_provide_async makes this host a provider of name as bay_provide does,
+ * with fn answering through its reply instead of its return. */
+int bay_provide_async(bay_conn *c, const char *name, bay_kind kind, const char *const *contexts,
+                      bay_async_handler fn, void *user, bay_error *err);
+
+/* bay_reply_value answers reply's call with value (taken, freed here; NULL
+ * means nil) and frees reply. Returns 0, BAY_ECONN when the connection is
+ * closed or lost (nobody waits any more), or why the value could not be sent
+ * (the caller then gets that error). */
+int bay_reply_value(bay_reply *reply, bay_value *value);
+
+/* bay_reply_error fails reply's call with code (a positive bay_errno; any
+ * other is BAY_EPLUGIN) and a printf-style message, naming this host, and
+ * frees reply. Returns 0 or BAY_ECONN as bay_reply_value does. */
+int bay_reply_error(bay_reply *reply, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* bay_reply_cancelled returns 0 while reply's caller still waits, else why it
+ * stopped: BAY_ECANCELED (cancelled, or the connection closed) or
+ * BAY_ETIMEDOUT (its deadline passed). The reply must be answered all the
+ * same; the answer is then dropped. */
+int bay_reply_cancelled(const bay_reply *reply);
 
 /* bay_call calls extension point name with args (borrowed; NULL means an
  * empty array) and waits for the result or the deadline. On success *result is
