@@ -34,7 +34,8 @@ namespace {
 // event loop. Calls in a burst, and calls that take longer (through plugbayd),
 // never wait.
 constexpr auto kCallWait = std::chrono::microseconds(50);
-// How long a provider may take to settle its promise before the caller gets BAY_ETIMEDOUT.
+// How long close() waits for providers' promises to settle before it closes regardless (their replies then
+// answer nobody).
 constexpr auto kHandlerLimit = std::chrono::seconds(300);
 
 void CallJob(Napi::Env env, Napi::Function, void *, Job *job);
@@ -95,7 +96,7 @@ struct ConnState : std::enable_shared_from_this<ConnState> {
     std::mutex mu;
     std::condition_variable idle;
     int active = 0;
-    int handling = 0;  // provider calls running (bay_close would say goodbye before their answers)
+    int handling = 0;  // provider calls not answered yet (bay_close would say goodbye before their answers)
     bool closing = false;
 
     // JavaScript thread only.
@@ -154,37 +155,40 @@ struct ConnState : std::enable_shared_from_this<ConnState> {
     }
 };
 
-// A JavaScript provider registered with bay_provide; lives until the connection closes.
+// A JavaScript provider registered with bay_provide_async; lives until the connection closes.
 struct Provider {
     std::shared_ptr<ConnState> st;
     std::string name;
     Napi::FunctionReference fn;
 };
 
-// One handler call waiting on the dispatch thread for the JavaScript provider to settle.
+// One provider call: its arguments (a copy) and its reply, answered once when the JavaScript provider returns
+// or its promise settles (or its job is dropped). The dispatch thread does not wait for it.
 struct HandlerCall {
+    std::shared_ptr<ConnState> st;
+    bay_value *args = nullptr;
     std::mutex mu;
-    std::condition_variable cv;
-    bool done = false;
-    bool abandoned = false;  // the dispatch thread stopped waiting: args are gone
-    const bay_value *args = nullptr;
-    int rc = 0;
-    bay_value *result = nullptr;
-    bay_error err{};
+    bay_reply *reply = nullptr;  // NULL once answered
+
+    ~HandlerCall() { bay_value_free(args); }
 
     void Finish(int code, bay_value *value, const std::string &message)
     {
-        std::lock_guard<std::mutex> lock(mu);
-        if (done || abandoned) {
+        bay_reply *r;
+        {
+            std::lock_guard<std::mutex> lock(mu);
+            r = reply;
+            reply = nullptr;
+        }
+        if (r == nullptr) {
             bay_value_free(value);
             return;
         }
-        rc = code;
-        result = value;
-        if (code != 0)
-            bay_error_set(&err, code, NULL, "%s", message.c_str());
-        done = true;
-        cv.notify_all();
+        if (code == 0)
+            bay_reply_value(r, value);
+        else
+            bay_reply_error(r, code, "%s", message.c_str());
+        st->Handling(-1);
     }
 };
 
@@ -252,13 +256,8 @@ void FinishValue(Napi::Env env, const std::shared_ptr<HandlerCall> &hc, Napi::Va
 void RunProvider(Napi::Env env, Provider *p, const std::shared_ptr<HandlerCall> &hc)
 {
     std::vector<napi_value> argv;
-    {
-        std::lock_guard<std::mutex> lock(hc->mu);
-        if (hc->abandoned)
-            return;
-        for (size_t i = 0; i < bay_value_len(hc->args); i++)
-            argv.push_back(FromBay(env, bay_array_get(hc->args, i)));
-    }
+    for (size_t i = 0; i < bay_value_len(hc->args); i++)
+        argv.push_back(FromBay(env, bay_array_get(hc->args, i)));
     Napi::Value r = p->fn.Value().Call(env.Undefined(), argv);
     if (env.IsExceptionPending()) {
         Napi::Error e = env.GetAndClearPendingException();
@@ -283,42 +282,27 @@ void RunProvider(Napi::Env env, Provider *p, const std::shared_ptr<HandlerCall> 
     }
 }
 
-// Handler is the bay_handler of every JavaScript provider: it runs on the
-// connection's dispatch thread and waits for the JavaScript thread.
-int HandleCall(Provider *p, const bay_value *args, bay_value **result, bay_error *err);
-
-int Handler(const bay_value *args, bay_value **result, bay_error *err, void *user)
+// Handler is the bay_async_handler of every JavaScript provider: on the connection's dispatch thread it hands
+// the call to the JavaScript thread and returns, so that calls to providers whose promises wait overlap.
+void Handler(const bay_value *args, bay_reply *reply, void *user)
 {
     Provider *p = static_cast<Provider *>(user);
-    p->st->Handling(1);
-    int rc = HandleCall(p, args, result, err);
-    p->st->Handling(-1);
-    return rc;
-}
-
-int HandleCall(Provider *p, const bay_value *args, bay_value **result, bay_error *err)
-{
     auto hc = std::make_shared<HandlerCall>();
-    hc->args = args;
+    hc->st = p->st;
+    hc->reply = reply;
+    p->st->Handling(1);
+    hc->args = bay_value_copy(args);
+    if (hc->args == nullptr) {
+        hc->Finish(BAY_ENOMEM, nullptr, "out of memory for the arguments of \"" + p->name + "\"");
+        return;
+    }
     Job *job = new Job;
     job->done = [p, hc](Napi::Env env) { RunProvider(env, p, hc); };
     job->dropped = [hc] { hc->Finish(BAY_ECONN, nullptr, "the JavaScript side of this connection is gone"); };
     if (p->st->tsfn.BlockingCall(job) != napi_ok) {
         delete job;
-        return bay_error_set(err, BAY_ECONN, NULL, "provider \"%s\": its JavaScript side is gone", p->name.c_str());
+        hc->Finish(BAY_ECONN, nullptr, "provider \"" + p->name + "\": its JavaScript side is gone");
     }
-    std::unique_lock<std::mutex> lock(hc->mu);
-    if (!hc->cv.wait_for(lock, kHandlerLimit, [&] { return hc->done; })) {
-        hc->abandoned = true;
-        return bay_error_set(err, BAY_ETIMEDOUT, NULL, "provider \"%s\" did not settle within %lld s", p->name.c_str(),
-                             static_cast<long long>(kHandlerLimit.count()));
-    }
-    if (hc->rc != 0) {
-        *err = hc->err;
-        return hc->rc;
-    }
-    *result = hc->result;
-    return 0;
 }
 
 // A notice copied off the dispatch thread.
@@ -409,7 +393,8 @@ private:
         {
             std::unique_lock<std::mutex> lock(st->mu);
             st->closing = true;
-            st->idle.wait(lock, [st] { return st->active == 0 && st->handling == 0; });
+            st->idle.wait(lock, [st] { return st->active == 0; });
+            st->idle.wait_for(lock, kHandlerLimit, [st] { return st->handling == 0; });
             c = st->conn;
             st->conn = nullptr;
         }
@@ -653,7 +638,7 @@ private:
             for (const std::string &c : *contexts)
                 list.push_back(c.c_str());
             list.push_back(nullptr);
-            o.rc = bay_provide(st->conn, name.c_str(), kind, all ? NULL : list.data(), Handler, raw, &o.err);
+            o.rc = bay_provide_async(st->conn, name.c_str(), kind, all ? NULL : list.data(), Handler, raw, &o.err);
         }, true, [this, raw](Napi::Env env, int rc) {
             if (rc == 0 || st_->closed)
                 return;

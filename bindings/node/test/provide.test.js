@@ -82,6 +82,16 @@ test('a filter provider passes the arguments on, unchanged, or refuses', async (
   await assert.rejects(server.provide('js.k', () => 1, { kind: 'filters' }), TypeError);
 });
 
+test('providers whose promises wait overlap: a later call is answered while an earlier one waits', async () => {
+  let release;
+  const gate = new Promise((resolve) => { release = resolve; });
+  await server.provide('js.gate', async (x) => { if (x === 'first') await gate; return x; });
+  const first = client.call('js.gate', ['first'], { timeout: 10000 });
+  assert.equal(await client.call('js.gate', ['second'], { timeout: 3000 }), 'second');
+  release();
+  assert.equal(await first, 'first');
+});
+
 test('subscribe gets a notice', async () => {
   const notices = [];
   const unsubscribe = await client.subscribe((n) => notices.push(n));
