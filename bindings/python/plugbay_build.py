@@ -49,6 +49,7 @@ const char *bay_errname(int code);
 #define BAY_DEFAULT_TIMEOUT_MS ...
 typedef struct bay_conn bay_conn;
 typedef struct bay_pending bay_pending;
+typedef struct bay_reply bay_reply;
 typedef enum bay_kind { BAY_HANDLE = 1, BAY_EVENT = 2, BAY_FILTER = 3 } bay_kind;
 typedef struct bay_call_opts { int timeout_ms; const char *context; } bay_call_opts;
 int bay_connect(const char *url, const char *name, bay_conn **out, bay_error *err);
@@ -57,6 +58,12 @@ int bay_declare(bay_conn *c, const char *name, bay_kind kind, bay_error *err);
 typedef int (*bay_handler)(const bay_value *args, bay_value **result, bay_error *err, void *user);
 int bay_provide(bay_conn *c, const char *name, bay_kind kind, const char *const *contexts,
                 bay_handler fn, void *user, bay_error *err);
+typedef void (*bay_async_handler)(const bay_value *args, bay_reply *reply, void *user);
+int bay_provide_async(bay_conn *c, const char *name, bay_kind kind, const char *const *contexts,
+                      bay_async_handler fn, void *user, bay_error *err);
+int bay_reply_value(bay_reply *reply, bay_value *value);
+int bay_reply_error(bay_reply *reply, int code, const char *fmt, ...);
+int bay_reply_cancelled(const bay_reply *reply);
 int bay_call(bay_conn *c, const char *name, const bay_value *args, const bay_call_opts *opts,
              bay_value **result, bay_error *err);
 int bay_call_async(bay_conn *c, const char *name, const bay_value *args,
@@ -72,6 +79,7 @@ int bay_command(bay_conn *c, const char *command, const bay_value *args, int tim
                 bay_value **result, bay_error *err);
 
 extern "Python" int _bay_py_handler(const bay_value *, bay_value **, bay_error *, void *);
+extern "Python" void _bay_py_async_handler(const bay_value *, bay_reply *, void *);
 extern "Python" void _bay_py_notice(const bay_notice *, void *);
 """
 

@@ -1,6 +1,8 @@
 """plugbay/_conn.py — Connection: calls, async calls, providers, notices and broker commands over one bay_conn."""
 import asyncio
 import atexit
+import concurrent.futures
+import inspect
 import sys
 import threading
 import traceback
@@ -58,23 +60,65 @@ def _timeout_ms(timeout: Optional[float]) -> int:
 class _Provider:
     """What a handler's user pointer leads back to: the Python function serving one extension point."""
 
-    def __init__(self, conn: "Connection", name: str, fn: Callable[..., Value], contexts: Any) -> None:
-        self.conn, self.name, self.fn, self.contexts = conn, name, fn, contexts
+    def __init__(self, conn: "Connection", name: str, fn: Callable[..., Any], contexts: Any,
+                 loop: Optional[asyncio.AbstractEventLoop] = None) -> None:
+        self.conn, self.name, self.fn, self.contexts, self.loop = conn, name, fn, contexts, loop
 
     def serve(self, args: Any, result: Any, err: Any) -> int:
         self.conn._dispatch_thread = threading.get_ident()
         try:
             value = self.fn(*from_bay(args))
-        except Error as e:  # a plugbay.Error raised on purpose keeps its code
-            return _fail(err, e.errno if e.errno > 0 else lib.BAY_EPLUGIN, e.message)
         except BaseException as e:  # the caller gets it; nobody else could
-            return _fail(err, lib.BAY_EPLUGIN, f"{type(e).__name__}: {e}{_where(e)}" if str(e) else
-                         f"{type(e).__name__}{_where(e)}")
+            return _fail(err, *_failure(e))
         try:
             result[0] = to_bay(value, "result")
         except (TypeError, ValueError, MemoryError) as e:
             return _fail(err, lib.BAY_ETYPE, f"{self.name} returned a value plugbay cannot carry: {e}")
         return 0
+
+    def start(self, args: Any, reply: Any) -> None:
+        """start runs the coroutine fn(*args) on the provider's event loop; its outcome answers reply."""
+        coro = None
+        try:
+            coro = self.fn(*from_bay(args))
+            future = asyncio.run_coroutine_threadsafe(coro, self.loop)  # type: ignore[arg-type]
+        except BaseException as e:  # a wrong number of arguments, or the loop is closed
+            if inspect.iscoroutine(coro):
+                coro.close()  # it never ran
+            code, message = _failure(e)
+            if isinstance(e, RuntimeError) and self.loop is not None and self.loop.is_closed():
+                code, message = lib.BAY_EUNAVAIL, f"{self.name}: the event loop of its async provider is closed"
+            _reply_error(reply, code, message)
+            return
+        future.add_done_callback(lambda f: self.finish(f, reply))
+
+    def finish(self, future: "concurrent.futures.Future[Any]", reply: Any) -> None:
+        """finish answers reply with the outcome of the coroutine start ran."""
+        if future.cancelled():
+            _reply_error(reply, lib.BAY_ECANCELED, f"{self.name}: its coroutine was cancelled")
+            return
+        e = future.exception()
+        if e is not None:
+            _reply_error(reply, *_failure(e))
+            return
+        try:
+            value = to_bay(future.result(), "result")
+        except (TypeError, ValueError, MemoryError) as te:
+            _reply_error(reply, lib.BAY_ETYPE, f"{self.name} returned a value plugbay cannot carry: {te}")
+            return
+        lib.bay_reply_value(reply, value)
+
+
+def _failure(e: BaseException) -> Tuple[int, str]:
+    """_failure says what a provider's exception answers: a plugbay.Error raised on purpose keeps its code
+    and message; anything else is BAY_EPLUGIN "TYPE: message (at FILE:LINE in FUNCTION)"."""
+    if isinstance(e, Error):
+        return (e.errno if e.errno > 0 else lib.BAY_EPLUGIN), e.message
+    return lib.BAY_EPLUGIN, (f"{type(e).__name__}: {e}{_where(e)}" if str(e) else f"{type(e).__name__}{_where(e)}")
+
+
+def _reply_error(reply: Any, code: int, message: str) -> None:
+    lib.bay_reply_error(reply, code, b"%s", ffi.new("char[]", message.encode("utf-8", "replace")))
 
 
 def _fail(err: Any, code: int, message: str) -> int:
@@ -98,6 +142,15 @@ def _bay_py_handler(args: Any, result: Any, err: Any, user: Any) -> int:
     except BaseException as e:  # a failure of serve itself (out of memory, ...): still an answer
         traceback.print_exc()
         return _fail(err, lib.BAY_EPLUGIN, f"the Python provider failed: {type(e).__name__}: {e}")
+
+
+@ffi.def_extern()  # type: ignore[misc]
+def _bay_py_async_handler(args: Any, reply: Any, user: Any) -> None:
+    try:
+        ffi.from_handle(user).start(args, reply)
+    except BaseException as e:  # a failure of start itself (out of memory, ...): still an answer
+        traceback.print_exc()
+        _reply_error(reply, lib.BAY_EPLUGIN, f"the Python provider failed: {type(e).__name__}: {e}")
 
 
 @ffi.def_extern()  # type: ignore[misc]
@@ -251,13 +304,22 @@ class Connection:
         if rc != 0:
             raise _error(rc, err)
 
-    def provide(self, name: str, fn: Callable[..., Value], kind: str = "handle",
+    def provide(self, name: str, fn: Callable[..., Any], kind: str = "handle",
                 contexts: Optional[Iterable[str]] = None) -> None:
         """Serves extension point name with fn(*args) -> value, called on libplugbay's dispatch thread, one
         call at a time. An exception fn raises reaches the caller as plugbay.PluginError "TYPE: message" (a
-        plugbay.Error it raises, with its own code). contexts: the contexts it accepts (None: all)."""
+        plugbay.Error it raises, with its own code). contexts: the contexts it accepts (None: all).
+        An `async def` fn runs on the event loop provide is called from, and answers when it returns: calls
+        overlap while their coroutines await."""
         if not callable(fn):
             raise TypeError(f"provide({name!r}): fn must be callable, got {type(fn).__name__}")
+        loop: Optional[asyncio.AbstractEventLoop] = None
+        if inspect.iscoroutinefunction(fn):
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                raise ValueError(f"provide({name!r}): an async def provider runs on an event loop; call provide "
+                                 "from a coroutine running on the loop that is to run it") from None
         c_contexts: Any = ffi.NULL
         kept: List[Any] = []
         if contexts is not None:
@@ -265,11 +327,15 @@ class Connection:
                 raise TypeError("contexts must be a list of str, not a str")
             kept = [ffi.new("char[]", _text(ctx, "a context")) for ctx in contexts]
             c_contexts = ffi.new("const char *[]", kept + [ffi.NULL])
-        provider = _Provider(self, name, fn, (kept, c_contexts))
+        provider = _Provider(self, name, fn, (kept, c_contexts), loop)
         handle = ffi.new_handle(provider)
         err = ffi.new("bay_error *")
-        rc = lib.bay_provide(self._c(), _text(name, "name"), _kind(kind), c_contexts, lib._bay_py_handler,
-                             handle, err)
+        if loop is None:
+            rc = lib.bay_provide(self._c(), _text(name, "name"), _kind(kind), c_contexts, lib._bay_py_handler,
+                                 handle, err)
+        else:
+            rc = lib.bay_provide_async(self._c(), _text(name, "name"), _kind(kind), c_contexts,
+                                       lib._bay_py_async_handler, handle, err)
         if rc != 0:
             raise _error(rc, err)
         self._keep.append(handle)

@@ -1,4 +1,5 @@
 """bindings/python/tests/test_provide.py — a Python provider serves other hosts, the CLI and plugins; its exceptions reach the caller."""
+import asyncio
 import json
 import subprocess
 import threading
@@ -151,3 +152,47 @@ def _fails(conn, name):
     except (plugbay.NotFound, plugbay.NoProvider):
         return True
     return False
+
+
+def test_an_async_def_provider_runs_on_its_loop_and_calls_overlap_while_it_awaits(provider, conn):
+    async def main():
+        gate = asyncio.Event()
+
+        async def gated(x):
+            if x == "first":
+                await gate.wait()
+            return x
+
+        async def refuse(x):
+            raise plugbay.PermissionDenied(f"no {x}")
+
+        provider.provide("py.gated", gated)
+        provider.provide("py.refuse", refuse)
+        first = asyncio.ensure_future(conn.call_async("py.gated", "first", timeout=10))
+        assert await conn.call_async("py.gated", "second", timeout=5) == "second"  # first still awaits
+        gate.set()
+        assert await first == "first"
+        with pytest.raises(plugbay.PermissionDenied) as e:
+            await conn.call_async("py.refuse", "way")
+        assert e.value.message == "no way" and e.value.plugin == "host:pyprov"
+        with pytest.raises(plugbay.PluginError, match="TypeError: .*positional argument"):
+            await conn.call_async("py.gated", 1, 2)
+
+    asyncio.run(main())
+
+
+def test_an_async_def_provider_needs_a_loop_and_one_that_ended_is_unavailable(provider, conn):
+    async def one():
+        return 1
+
+    with pytest.raises(ValueError, match="event loop"):
+        provider.provide("py.noloop", one)
+
+    async def main():
+        provider.provide("py.ended", one)
+        return await conn.call_async("py.ended")
+
+    assert asyncio.run(main()) == 1
+    with pytest.raises(plugbay.Unavailable, match="event loop of its async provider is closed"):
+        conn.call("py.ended")
+    assert conn.call("greet", "still") == "Hello, still!"
