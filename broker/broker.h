@@ -54,6 +54,7 @@ typedef struct bay__options {
     bool sandbox;            /* workers apply their OS sandbox (--no-sandbox turns it off) */
     bool namespaces;         /* workers cover plugbayd's sockets in namespaces of their own (--no-namespaces) */
     const char *zygotes;     /* --zygotes: the languages whose workers fork from a zygote (zygote.h) */
+    bool check_types;        /* --check-types strict (default) or off: values of typed extension points checked */
     const char *trusted_keys;  /* folder of the *.pub keys plugins may be signed with; NULL: STATE/trusted-keys */
     bay__sig_policy sig_policy; /* what an unsigned, untrusted or altered plugin gets (docs/signing.md) */
     const char *indexes[BAY_INDEXES_MAX]; /* --index URL (repeatable): the indexes followed (follow.h) */

@@ -15,6 +15,7 @@
 #include "offer.h"
 #include "panel.h"
 #include "precompile.h"
+#include "provide.h"
 #include "route.h"
 #include "setting.h"
 #include "supervise.h"
@@ -243,6 +244,14 @@ static bay_value *status(broker *b, const char *locale)
         bay_map_set(ev, "name", bay_str(e->name));
         bay_map_set(ev, "kind", bay_str(bay__kind_name(e->kind)));
         bay_map_set(ev, "declared_by", bay_str(e->declared_by));
+        if (e->types) {
+            char *text = json_dumps(e->types, JSON_COMPACT);
+            bay_value *types = NULL;
+            if (text && bay_value_from_json(text, &types, NULL, 0) == 0)
+                bay_map_set(ev, "types", types);
+            free(text);
+            bay_map_set(ev, "typed_by", bay_str(e->typed_by));
+        }
         for (size_t j = 0; j < e->nproviders; j++)
             bay_array_push(prov, bay_str(e->providers[j]->owner_name));
         bay_map_set(ev, "providers", prov);
@@ -696,6 +705,7 @@ static const command commands[] = {
     {"unload", BAY_ROLE_ADMIN, true, true, cmd_unload, NULL, NULL},
     {"reload", BAY_ROLE_ADMIN, true, true, cmd_reload, NULL, NULL},
     {"status", BAY_ROLE_OBSERVER, false, false, cmd_status, NULL, NULL},
+    {"declare", BAY_ROLE_HOST, false, false, NULL, NULL, provide_declare_typed},
     {"host.add", BAY_ROLE_ADMIN, false, false, cmd_host_add, NULL, NULL},
     {"host.list", BAY_ROLE_OBSERVER, false, false, cmd_host_list, NULL, NULL},
     {"host.remove", BAY_ROLE_ADMIN, false, false, cmd_host_remove, NULL, NULL},

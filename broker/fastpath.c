@@ -176,7 +176,8 @@ static grant *open_grant(broker *b, conn *c, plugin *p)
  * call of name in context: a handle's first provider, or an event's
  * provider number index (*events: how many the event has, all of them loaded
  * plugins, else the event goes through plugbayd). NULL with err otherwise:
- * a filter's chain always runs in plugbayd. */
+ * a filter's chain always runs in plugbayd, and so do the calls whose values
+ * plugbayd checks. */
 static plugin *provider(broker *b, const char *name, const char *context, int64_t index, size_t *events,
                         bay_error *err)
 {
@@ -189,6 +190,9 @@ static plugin *provider(broker *b, const char *name, const char *context, int64_
     if (e->kind == BAY_FILTER)
         return bay_error_set(err, BAY_EUNAVAIL, NULL, "\"%s\" is a filter: plugbayd passes its arguments along "
                              "its chain", name), NULL;
+    if (e->types && b->opt.check_types)
+        return bay_error_set(err, BAY_EUNAVAIL, NULL, "\"%s\" is typed: plugbayd checks its values "
+                             "(--check-types strict)", name), NULL;
     if (n == 0)
         return bay_error_set(err, BAY_ENOPROVIDER, NULL, "\"%s\" has no loaded provider%s%s", name,
                              context ? " for context " : "", context ? context : ""), NULL;

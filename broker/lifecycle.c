@@ -955,7 +955,11 @@ static int provide(broker *b, plugin *p, bay_error *err)
     int rc = ungranted(b, p, err);
     for (size_t i = 0; rc == 0 && i < p->m->nprovides; i++) {
         const bay__provide_decl *d = &p->m->provides[i];
-        rc = bay__registry_add(b->reg, d->name, d->kind, p, p->id, p->rank, (const char *const *)d->contexts, err);
+        if (d->types)
+            rc = bay__registry_type(b->reg, d->name, d->kind, d->types, p->id, err);
+        if (rc == 0)
+            rc = bay__registry_add(b->reg, d->name, d->kind, p, p->id, p->rank, (const char *const *)d->contexts,
+                                   err);
         if (rc == 0)
             lifecycle_notice(b, "provider-added", d->name, p->id, "", "");
     }

@@ -61,6 +61,8 @@ static void usage(FILE *to)
             "  --zygotes LANGS      the languages whose workers fork from a zygote, started once (c, lua,\n"
             "                       python, wasm, comma-separated), all or none (default python;\n"
             "                       docs/security.md says what forked workers share)\n"
+            "  --check-types MODE   strict (default): the arguments and results of typed extension points\n"
+            "                       are checked against their schemas in plugbayd; off: not (docs/types.md)\n"
             "  --trusted-keys DIR   the *.pub keys plugins may be signed with (default STATE/trusted-keys)\n"
             "  --signature-policy P require-signed, warn or off: what an unsigned, untrusted or altered\n"
             "                       plugin gets (default warn; docs/signing.md)\n"
@@ -165,7 +167,7 @@ static int check_listen(const bay__options *o)
 static int parse(int argc, char **argv, bay__options *o)
 {
     enum { O_PLUGINS = 256, O_STATE, O_LISTEN, O_AUTO, O_WORKERS, O_LOG, O_BEAT, O_MISSES, O_GRACE, O_RESTART,
-           O_DRAIN, O_MEMORY, O_NOSANDBOX, O_NONS, O_ZYGOTES, O_PARENT, O_CGROUP, O_START, O_COMPILE, O_TRUSTED, O_POLICY, O_TLS_CERT, O_TLS_CA, O_REMOTE_ROLE, O_MAX_CONNS, O_UIDS, O_INDEX, O_INDEX_S, O_PKG_MB, O_PKG_FILES, O_VERIFIED, O_METRICS, O_METRICS_TOKEN, O_CONSOLE, O_CONSOLE_CERT, O_VERSION, O_HELP };
+           O_DRAIN, O_MEMORY, O_NOSANDBOX, O_NONS, O_ZYGOTES, O_TYPES, O_PARENT, O_CGROUP, O_START, O_COMPILE, O_TRUSTED, O_POLICY, O_TLS_CERT, O_TLS_CA, O_REMOTE_ROLE, O_MAX_CONNS, O_UIDS, O_INDEX, O_INDEX_S, O_PKG_MB, O_PKG_FILES, O_VERIFIED, O_METRICS, O_METRICS_TOKEN, O_CONSOLE, O_CONSOLE_CERT, O_VERSION, O_HELP };
     static const struct option opts[] = {
         {"plugins", required_argument, 0, O_PLUGINS},     {"state", required_argument, 0, O_STATE},
         {"listen", required_argument, 0, O_LISTEN},       {"autoinstall", no_argument, 0, O_AUTO},
@@ -175,6 +177,7 @@ static int parse(int argc, char **argv, bay__options *o)
         {"drain-timeout-ms", required_argument, 0, O_DRAIN}, {"version", no_argument, 0, O_VERSION},
         {"memory-mb", required_argument, 0, O_MEMORY},    {"no-sandbox", no_argument, 0, O_NOSANDBOX},
         {"no-namespaces", no_argument, 0, O_NONS},        {"zygotes", required_argument, 0, O_ZYGOTES},
+        {"check-types", required_argument, 0, O_TYPES},
         {"exit-with-parent", no_argument, 0, O_PARENT},  {"cgroup", required_argument, 0, O_CGROUP},
         {"start-timeout-ms", required_argument, 0, O_START},
         {"compile-timeout-ms", required_argument, 0, O_COMPILE},
@@ -245,6 +248,13 @@ static int parse(int argc, char **argv, bay__options *o)
             }
             o->zygotes = optarg;
             break;
+        case O_TYPES:
+            if (strcmp(optarg, "strict") != 0 && strcmp(optarg, "off") != 0) {
+                fprintf(stderr, "plugbayd: --check-types expects strict or off, got \"%s\"\n", optarg);
+                return 2;
+            }
+            o->check_types = strcmp(optarg, "strict") == 0;
+            break;
         case O_TRUSTED: o->trusted_keys = optarg; break;
         case O_POLICY:
             if (bay__signature_policy_parse(optarg, &o->sig_policy) != 0) {
@@ -306,7 +316,7 @@ int main(int argc, char **argv)
                         .heartbeat_misses = 3, .hang_grace_ms = 2000, .restart_limit = 5,
                         .restart_window_ms = 60000, .drain_timeout_ms = 30000, .memory_mb = 1024,
                         .start_timeout_ms = 30000, .compile_timeout_ms = 600000,
-                        .sandbox = true, .namespaces = true, .zygotes = "python", .sig_policy = BAY_SIG_WARN,
+                        .sandbox = true, .namespaces = true, .zygotes = "python", .check_types = true, .sig_policy = BAY_SIG_WARN,
                         .remote_role = BAY_ROLE_HOST, .max_connections = 256, .index_interval_s = 600,
                         .package_max_mb = (int)(BAY_PKG_MAX_BYTES >> 20), .package_max_files = BAY_PKG_MAX_FILES}};
     int rc = parse(argc, argv, &b.opt);

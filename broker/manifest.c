@@ -1,6 +1,7 @@
 /* broker/manifest.c — reads plugin.json, checks it against the manifest schema, and finds plugins on disk. */
 #include "manifest.h"
 #include "frame.h"
+#include "schema.h"
 #include "setting.h"
 
 #include <plugbay/error.h>
@@ -207,6 +208,7 @@ static const want W_TIMER = {JSON_OBJECT, NULL, "an object like {\"name\": \"tic
 static const want W_DEPENDENCIES = {JSON_OBJECT, NULL, "an object mapping plugin ids to version ranges"};
 static const want W_CONFIG = {JSON_OBJECT, NULL, "an object of configuration defaults"};
 static const want W_SETTINGS = {JSON_OBJECT, NULL, "an object of setting declarations"};
+static const want W_TYPES = {JSON_OBJECT, NULL, "an object {\"args\": SCHEMA, \"result\": SCHEMA} (docs/types.md)"};
 static const want W_LIBRARY = {JSON_STRING, rule_library,
                                "a library soname like \"libz.so.1\" or a relative path inside the plugin folder"};
 static const want W_SIGNATURE = {JSON_STRING, rule_nonempty, "a C signature like \"ulong crc32(ulong, bytes b, uint len(b))\""};
@@ -477,7 +479,7 @@ static const char *const panel_fields[] = {"panel", "title", "entry", NULL};
 static const char *const translation_fields[] = {"name", "brief", "description", "settings", "ui", NULL};
 static const char *const setting_text_fields[] = {"label", "description", NULL};
 static const char *const panel_text_fields[] = {"title", NULL};
-static const char *const provide_fields[] = {"name", "kind", "function", "contexts", "signature", NULL};
+static const char *const provide_fields[] = {"name", "kind", "function", "contexts", "signature", "types", NULL};
 static const char *const limit_fields[] = {"memory_mb",        "open_files",       "cpu_seconds",
                                            "lua_memory_mb",    "lua_instructions", "python_memory_mb",
                                            "wasm_memory_pages", "storage_mb",       NULL};
@@ -518,6 +520,16 @@ static int provide_item(const report *r, json_t *item, const char *field, void *
         return say(r, BAY_EMANIFEST, "field \"%s.name\": \"%s\" begins with %s, which plugbayd keeps for its own "
                    "calls to plugins; choose another name", field, p->name, p->name[0] == 'h' ? "\"hook:\"" : "\"timer:\"");
     p->kind = bay__kind_parse(json_string_value(kind));
+    json_t *types;
+    if ((rc = get(r, item, field, "types", &W_TYPES, false, &types)) || types == NULL)
+        return rc;
+    bay__schema *args, *result;
+    bay_error e;
+    if (bay__schema_types_parse(types, &args, &result, &e) != 0)
+        return say(r, BAY_EMANIFEST, "field \"%s.types\": %s", field, e.message);
+    bay__schema_free(args);
+    bay__schema_free(result);
+    p->types = json_incref(types);
     return 0;
 }
 
@@ -1102,6 +1114,7 @@ void bay__manifest_free(bay__manifest *m)
         free(m->provides[i].name);
         free(m->provides[i].function);
         free(m->provides[i].signature);
+        json_decref(m->provides[i].types);
         bay__strv_free(m->provides[i].contexts);
     }
     for (size_t i = 0; i < m->ndeps; i++) {

@@ -23,6 +23,28 @@ void provide_frame(broker *b, conn *c, const bay__frame *f)
     lifecycle_notice(b, f->type == BAY_F_DECLARE ? "declared" : "provider-added", f->name, c->name, "", "");
 }
 
+int provide_declare_typed(broker *b, conn *c, const bay__frame *f, plugin *p, const bay_value *args, bay_error *err)
+{
+    (void)p;
+    const char *name = bay_value_str(bay_map_get(args, "name"), NULL);
+    int kind = bay__kind_parse(bay_value_str(bay_map_get(args, "kind"), NULL));
+    const bay_value *types = bay_map_get(args, "types");
+    if (name == NULL || *name == '\0' || kind == 0 || bay_value_type(types) != BAY_MAP)
+        return bay_error_set(err, BAY_EINVAL, NULL, "command \"declare\" needs {\"name\": NAME, \"kind\": \"handle\", "
+                             "\"event\" or \"filter\", \"types\": {\"args\": SCHEMA, \"result\": SCHEMA}}");
+    char *text = NULL;
+    json_t *j = bay_value_to_json(types, &text) == 0 ? json_loads(text, 0, NULL) : NULL;
+    free(text);
+    int rc = j ? bay__registry_type(b->reg, name, kind, j, c->name, err)
+               : bay_error_set(err, BAY_EINVAL, NULL, "the types of \"%s\" are not JSON", name);
+    json_decref(j);
+    if (rc)
+        return rc;
+    conn_send_value(b, c, f->id, NULL);
+    lifecycle_notice(b, "declared", name, c->name, "", "");
+    return 0;
+}
+
 void provide_withdraw(broker *b, conn *c, const bay__frame *f)
 {
     if (bay__registry_remove(b->reg, f->name, c) != 0) {

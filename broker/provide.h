@@ -11,6 +11,10 @@ void provide_frame(broker *b, conn *c, const bay__frame *f);
 void provide_withdraw(broker *b, conn *c, const bay__frame *f);
 /* provide_subscribe turns host c's notices on or off (SUBSCRIBE f). */
 void provide_subscribe(broker *b, conn *c, const bay__frame *f);
+/* provide_declare_typed runs host c's COMMAND declare {name, kind, types}
+ * (args): it declares name with its types (bay_declare_typed) and answers;
+ * 0, or the code with err when it cannot. */
+int provide_declare_typed(broker *b, conn *c, const bay__frame *f, plugin *p, const bay_value *args, bay_error *err);
 /* provide_host_gone withdraws what host c provided (a host_gone_fn). */
 void provide_host_gone(broker *b, conn *c);
 

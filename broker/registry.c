@@ -35,6 +35,10 @@ static void extpoint_free(bay__extpoint *e)
     free(e->providers);
     free(e->name);
     free(e->declared_by);
+    json_decref(e->types);
+    free(e->typed_by);
+    bay__schema_free(e->args);
+    bay__schema_free(e->result);
     free(e);
 }
 
@@ -151,6 +155,38 @@ int bay__registry_declare(bay__registry *r, const char *name, int kind, const ch
 {
     bay__extpoint *e;
     return declare(r, name, kind, by, &e, err);
+}
+
+int bay__registry_type(bay__registry *r, const char *name, int kind, const json_t *types, const char *by,
+                       bay_error *err)
+{
+    bay__extpoint *e;
+    int rc = declare(r, name, kind, by, &e, err);
+    if (rc)
+        return rc;
+    char where[300];
+    if (e->types)
+        return bay__schema_same(types, e->types, where, sizeof where)
+                   ? 0
+                   : bay_error_set(err, BAY_ETYPE, NULL, "%s declares the types of \"%s\" otherwise than %s did: at "
+                                   "%s (its own against theirs; docs/types.md)", by, name, e->typed_by, where);
+    bay__schema *args, *result;
+    if ((rc = bay__schema_types_parse(types, &args, &result, err)) != 0)
+        return rc;
+    e->types = json_deep_copy(types);
+    e->typed_by = strdup(by);
+    if (e->types == NULL || e->typed_by == NULL) {
+        json_decref(e->types);
+        free(e->typed_by);
+        e->types = NULL;
+        e->typed_by = NULL;
+        bay__schema_free(args);
+        bay__schema_free(result);
+        return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
+    }
+    e->args = args;
+    e->result = result;
+    return 0;
 }
 
 /* place inserts p into e's providers (which have room for it) after those of a rank not above its own;

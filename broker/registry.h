@@ -6,7 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
 #include <plugbay/error.h>
+
+#include "schema.h"
 
 /* A provider of one extension point: a loaded plugin or a connected host. */
 typedef struct bay__provider {
@@ -24,6 +27,9 @@ typedef struct bay__extpoint {
     size_t nproviders, cap;
     uint64_t calls;           /* CALLs and EVENTs of hosts and plugins routed to it (bay__registry_route) */
     uint64_t unserved;        /* of those, calls of a handle refused for want of a provider (BAY_ENOPROVIDER) */
+    json_t *types;            /* its declared shape {"args": SCHEMA, "result": SCHEMA}, or NULL: untyped */
+    char *typed_by;           /* who declared types ("host:app" or a plugin), or NULL */
+    bay__schema *args, *result; /* types parsed; NULL where types says nothing */
 } bay__extpoint;
 
 typedef struct bay__registry bay__registry;
@@ -39,6 +45,14 @@ void bay__registry_free(bay__registry *r);
  * in err (NULL allowed) naming both declarations; a kind that is not
  * BAY_HANDLE, BAY_EVENT or BAY_FILTER is BAY_EINVAL; BAY_ENOMEM. */
 int bay__registry_declare(bay__registry *r, const char *name, int kind, const char *by, bay_error *err);
+
+/* bay__registry_type declares name with kind as bay__registry_declare does
+ * and gives it the shape types ({"args": SCHEMA, "result": SCHEMA}, either
+ * may be absent; docs/types.md) on behalf of by. An untyped extension point
+ * takes it; a typed one must have the same (BAY_ETYPE naming both declarers
+ * and where they differ); a shape that does not parse is BAY_EINVAL. */
+int bay__registry_type(bay__registry *r, const char *name, int kind, const json_t *types, const char *by,
+                       bay_error *err);
 
 /* bay__registry_add adds owner as a provider of name (declaring it with kind
  * when undeclared, as bay__registry_declare does). contexts (NULL-terminated

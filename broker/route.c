@@ -1,5 +1,5 @@
-/* broker/route.c — calls: choosing providers, forwarding, gathering event results, passing a filter's
- * arguments along its chain, deadlines, cancel. */
+/* broker/route.c — calls: choosing providers, checking typed values, forwarding, gathering event results,
+ * passing a filter's arguments along its chain, deadlines, cancel. */
 #include "broker.h"
 #include "conn.h"
 #include "route.h"
@@ -121,6 +121,27 @@ static void answer_value(broker *b, call *k, const msgpack_object *value, const 
         conn_send(b, c, &f);
     }
     k->answered = true;
+}
+
+/* misfit checks v, given to (args) or answered by (owner) a call of name,
+ * against the types of name's extension point when plugbayd checks them
+ * (--check-types strict): BAY_ETYPE with msg (len bytes) saying where and
+ * what, or 0. */
+static int misfit(broker *b, const char *name, bool args, const char *owner, const msgpack_object *v, char *msg,
+                  size_t len)
+{
+    const bay__extpoint *e = b->opt.check_types ? bay__registry_find(b->reg, name) : NULL;
+    const bay__schema *s = e == NULL ? NULL : args ? e->args : e->result;
+    msgpack_object nil = {.type = MSGPACK_OBJECT_NIL};
+    char why[400];
+    if (s == NULL || bay__schema_check(s, v ? v : &nil, why, sizeof why) == 0)
+        return 0;
+    if (args && owner == NULL)
+        snprintf(msg, len, "\"%s\": the arguments do not fit the types %s declared: %s", name, e->typed_by, why);
+    else
+        snprintf(msg, len, "\"%s\": %s answered %s the types %s declared do not allow: %s", name, owner,
+                 args ? "arguments to pass on" : "a result", e->typed_by, why);
+    return BAY_ETYPE;
 }
 
 /* gather appends one provider's outcome to an event's results. */
@@ -421,6 +442,13 @@ static void start(broker *b, conn *from, const bay__frame *f, bool answer)
             conn_send_error(b, from, f->id, BAY_ENOENT, NULL, "%s", msg);
         return;
     }
+    if (misfit(b, f->name, true, NULL, f->value, msg, sizeof msg)) {
+        if (answer)
+            conn_send_error(b, from, f->id, BAY_ETYPE, NULL, "%s", msg);
+        else
+            bay__log_limited(&from->dropped_log, bay__now_ms(), BAY_LOG_WARN, from->name, "dropped event %s", msg);
+        return;
+    }
     size_t n;
     bay__provider **sel = select_providers(e, f->context, &n);
     if (sel && n == 0 && e->kind == BAY_HANDLE) {
@@ -561,8 +589,12 @@ static int pass_on(broker *b, call *k, const char *owner, const msgpack_object *
 {
     if (value == NULL || value->type == MSGPACK_OBJECT_NIL)
         return 0;
+    char msg[1024];
+    if (value->type == MSGPACK_OBJECT_ARRAY && misfit(b, k->name, true, owner, value, msg, sizeof msg)) {
+        answer_error(b, k, BAY_ETYPE, owner, msg);
+        return BAY_ETYPE;
+    }
     if (value->type != MSGPACK_OBJECT_ARRAY) {
-        char msg[512];
         snprintf(msg, sizeof msg, "filter %s: %s answered a %s; a filter's provider answers the arguments to pass on "
                  "(an array), nil to pass them on unchanged, or an error to stop the chain", k->name, owner,
                  bay__object_type_name(value));
@@ -616,10 +648,18 @@ void route_answer(broker *b, conn *from, const bay__frame *f)
     char owner_copy[128];
     snprintf(owner_copy, sizeof owner_copy, "%s", owner);
     plugin *p = t->host ? NULL : t->plugin;
-    provider_done(b, k, failed ? (f->code > 0 ? (int)f->code : BAY_EPLUGIN) : 0);
+    char msg[1024];
+    int misfits = failed || k->kind == BAY_FILTER ? 0 : misfit(b, k->name, false, owner_copy, f->value, msg, sizeof msg);
+    provider_done(b, k, failed ? (f->code > 0 ? (int)f->code : BAY_EPLUGIN) : misfits);
     if ((k->timer || k->hook) && failed)
         bay__log(BAY_LOG_WARN, owner_copy, "%s failed: %s", k->name, f->message);
     if (k->answered) {
+        call_free(b, k);
+    } else if (misfits && k->kind == BAY_EVENT) {
+        gather(k, owner_copy, NULL, misfits, msg);
+        send_next(b, k);
+    } else if (misfits) {
+        answer_error(b, k, misfits, owner_copy, msg);
         call_free(b, k);
     } else if (k->kind == BAY_EVENT) {
         gather(k, owner_copy, f->value, failed ? (int)f->code : 0, failed ? f->message : NULL);

@@ -71,6 +71,28 @@ int bay_call_async(bay_conn *c, const char *name, const bay_value *args, const b
     return call(c, "bay_call_async", name, args, opts, NULL, out, err);
 }
 
+int bay_declare_typed(bay_conn *c, const char *name, bay_kind kind, const char *types, bay_error *err)
+{
+    if (c == NULL || name == NULL || *name == '\0' || bay__kind_parse(bay__kind_name((int)kind)) == 0 ||
+        types == NULL)
+        return bay_error_set(err, BAY_EINVAL, NULL, "bay_declare_typed: needs a connection, a non-empty name, kind "
+                             "BAY_HANDLE, BAY_EVENT or BAY_FILTER and types");
+    char why[200];
+    bay_value *t = NULL;
+    if (bay_value_from_json(types, &t, why, sizeof why) != 0 || bay_value_type(t) != BAY_MAP) {
+        bay_value_free(t);
+        return bay_error_set(err, BAY_EINVAL, NULL, "bay_declare_typed: the types of \"%s\" must be a JSON object "
+                             "{\"args\": SCHEMA, \"result\": SCHEMA}%s%s", name, t ? "" : ": ", t ? "" : why);
+    }
+    bay_value *args = bay_map();
+    bay_map_set(args, "name", bay_str(name));
+    bay_map_set(args, "kind", bay_str(bay__kind_name((int)kind)));
+    bay_map_set(args, "types", t);
+    int rc = bay_command(c, "declare", args, BAY_SETUP_TIMEOUT_MS, NULL, err);
+    bay_value_free(args);
+    return rc;
+}
+
 int bay_declare(bay_conn *c, const char *name, bay_kind kind, bay_error *err)
 {
     if (c == NULL || name == NULL || *name == '\0' || bay__kind_parse(bay__kind_name((int)kind)) == 0)

@@ -59,6 +59,16 @@ void bay_close(bay_conn *c);
  * same name with the same kind again succeeds; another kind is BAY_EKIND. */
 int bay_declare(bay_conn *c, const char *name, bay_kind kind, bay_error *err);
 
+/* bay_declare_typed declares extension point name of kind with its types:
+ * types is JSON text {"args": SCHEMA, "result": SCHEMA} (either may be
+ * left out), each SCHEMA in the JSON Schema subset docs/types.md describes.
+ * plugbayd then checks every call's arguments and every provider's result
+ * against them (unless started with --check-types off). Declaring again with
+ * the same types succeeds; types that differ from those already declared,
+ * by this host or a provider's manifest, are BAY_ETYPE naming where; types
+ * that are not JSON or not such schemas are BAY_EINVAL. */
+int bay_declare_typed(bay_conn *c, const char *name, bay_kind kind, const char *types, bay_error *err);
+
 /* A host-side provider. args is borrowed for the duration of the call; on
  * success store a new value in *result (ownership passes to the library; NULL
  * means nil) and return 0; on failure return a code and, optionally, fill err. */

@@ -53,6 +53,7 @@ Test(plugbayd, bad_options_are_refused_with_what_was_expected)
         {{"--zygotes", "ruby", NULL}, 2, "--zygotes expects languages among c, lua, python and wasm"},
         {{"--zygotes", "c,,lua", NULL}, 2, "--zygotes expects languages among c, lua, python and wasm, comma-separated, or all, or none, got \"c,,lua\""},
         {{"--zygotes", "", NULL}, 2, "--zygotes expects languages"},
+        {{"--check-types", "lax", NULL}, 2, "--check-types expects strict or off, got \"lax\""},
         {{"--plugin-uids", "0-9", NULL}, 2, "--plugin-uids expects FIRST-LAST"},
         {{"--plugin-uids", "100-4294967295", NULL}, 2, "--plugin-uids expects FIRST-LAST"},
         {{"--plugin-uids", "100-199", "--no-namespaces", NULL}, 1, "--plugin-uids needs the workers' namespaces"},

@@ -1,0 +1,47 @@
+/* broker/schema.h — the shapes of typed extension points: a subset of JSON Schema (2020-12) read from a host's
+ * declaration or a manifest, and checked against the msgpack values that cross plugbayd (docs/types.md).
+ *
+ * The subset: "type" (one name or a list of "null", "boolean", "integer", "number", "string", "binary", "array",
+ * "object"; "binary" is msgpack's bin, which JSON lacks), "enum" (scalars), "minimum", "maximum", "minLength",
+ * "maxLength" (strings in UTF-8 bytes, binaries in bytes), "items", "prefixItems", "minItems", "maxItems",
+ * "properties", "required", "additionalProperties" (a boolean or a schema), "anyOf", and "title",
+ * "description" and "$comment", which say nothing about values. Any other keyword is refused, so that a typo
+ * is an error and not a check silently left out. */
+#ifndef BAY_SCHEMA_H
+#define BAY_SCHEMA_H
+
+#include <jansson.h>
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <plugbay/error.h>
+
+typedef struct bay__schema bay__schema;
+
+/* bay__schema_parse reads j into a new schema in *out (the caller frees it
+ * with bay__schema_free). Returns 0, or BAY_EINVAL with err saying where and
+ * what ("at /prefixItems/0: unknown keyword \"tpye\"; ..."). */
+int bay__schema_parse(const json_t *j, bay__schema **out, bay_error *err);
+
+/* bay__schema_free frees s; NULL is ignored. */
+void bay__schema_free(bay__schema *s);
+
+/* bay__schema_check checks v against s: 0, or BAY_ETYPE with why (len bytes)
+ * naming the place in v and what was expected ("at [0].name: expected a
+ * string, got an int"). */
+int bay__schema_check(const bay__schema *s, const msgpack_object *v, char *why, size_t len);
+
+/* bay__schema_types_parse reads an extension point's types ({"args": SCHEMA,
+ * "result": SCHEMA}, either absent) into *args and *result (NULL where
+ * absent; the caller frees both). Returns 0 or BAY_EINVAL with err naming the
+ * part ("\"args\": schema at /...: ..."). */
+int bay__schema_types_parse(const json_t *types, bay__schema **args, bay__schema **result, bay_error *err);
+
+/* bay__schema_same compares two schemas as JSON: true when they are equal
+ * (the order of an object's keys does not count); else false with where (len
+ * bytes) naming the first place they differ ("/prefixItems/0/type: \"string\"
+ * against \"integer\""). */
+bool bay__schema_same(const json_t *a, const json_t *b, char *where, size_t len);
+
+#endif
