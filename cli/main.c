@@ -143,10 +143,10 @@ static const command commands[] = {
     {"download", OFFLINE, {"ID[@RANGE]"}, " --index URL --trusted-keys KEYDIR [-o FILE]",
      "fetch the index at URL as search does and the package of the newest version of ID in RANGE for this plugbay "
      "(checked against the index's sha256) into FILE, else its file name here", .offline = cli_download},
-    {"new", OFFLINE, {"ID"}, " --lang c|lua|python|wasm|ffi",
+    {"new", OFFLINE, {"ID"}, " --lang c|lua|python|wasm|ffi [--types FILE]",
      "make a plugin folder ./NAME (NAME: the id's last part) for plugin ID from the kit's template of the language: "
      "plugin.json, the code, its Makefile (c, wasm), tests.json and a README", .offline = cli_new},
-    {"new", OFFLINE, {"ID", "DIR"}, " --lang c|lua|python|wasm|ffi",
+    {"new", OFFLINE, {"ID", "DIR"}, " --lang c|lua|python|wasm|ffi [--types FILE]",
      "the same in the folder DIR (absent or empty: nothing is overwritten)", .offline = cli_new},
     {"test", OFFLINE, {"DIR"}, " [--conformance] [--with PLUGIN-DIR]...",
      "build plugin folder DIR (make, when it has a Makefile), load it (and each --with plugin) in a private plugbayd "
@@ -171,6 +171,7 @@ typedef struct request {
     const char *verified, *reason, *index;     /* --verified-keys, --reason, --index */
     const char *uid, *role;                    /* --uid, --role (host add) */
     const char *lang;                          /* --lang (new) */
+    const char *types;                         /* --types FILE (new) */
     const char *since;                         /* --since (stats) */
     bool conformance;                          /* --conformance (test) */
     const char *sort, *interval, *frames;      /* --sort, --interval, -n (top) */
@@ -322,6 +323,8 @@ static void print_help(void)
          "  --role ROLE    (host add) observer (list, info, status), host (calls and provides,\n"
          "                 within its --grant call:PATTERN / provide:PATTERN) or admin (everything)\n"
          "  --lang LANG    (new) the plugin's language: c, lua, python, wasm or ffi (a library binding)\n"
+         "  --types FILE   (new) also a typed stub for each extension point FILE declares with its types,\n"
+         "                 {\"NAME\": {\"kind\": KIND, \"types\": {\"args\": SCHEMA, \"result\": SCHEMA}}}\n"
          "  --conformance  (test) run the kit's conformance suite instead of DIR/tests.json\n"
          "  --with PLUGIN-DIR (test, dev) load this plugin folder too (a dependency); repeat for more\n"
          "  --sort KEY     (top) sort the plugins by calls, errors or cpu, busiest first (default calls)\n"
@@ -409,6 +412,7 @@ static bool text_option(request *r, int argc, char **argv, int *i, bool *missing
         {"--trusted-keys", &r->trusted}, {"--uid", &r->uid},  {"--role", &r->role},
         {"--verified-keys", &r->verified}, {"--reason", &r->reason}, {"--index", &r->index},
         {"--lang", &r->lang},     {"--sort", &r->sort},       {"--interval", &r->interval},
+        {"--types", &r->types},
         {"-n", &r->frames},       {"--since", &r->since},
     };
     for (size_t t = 0; t < sizeof texts / sizeof texts[0] && !*missing; t++) {
@@ -734,6 +738,7 @@ static int signing_options(const command *cmd, const request *r)
         {"--available", "info", "", "info ID", r->available},
         {"--verified-only", "install update", "", "install and update with --index", r->verified_only},
         {"--lang", "new", "new", "new", r->lang != NULL},
+        {"--types", "new", "", "new", r->types != NULL},
         {"--conformance", "test", "", "test", r->conformance},
         {"--with", "test dev", "", "test and dev", r->nwith > 0},
     };
@@ -762,7 +767,7 @@ static int run_offline(const command *cmd, const request *r)
     signing_args a = {.dir = nargs(cmd) ? r->words[1] : NULL, .key = r->key, .out = r->out,
                       .comment = r->comment, .trusted = r->trusted, .json = r->json,
                       .operand2 = nargs(cmd) > 1 ? r->words[2] : NULL, .verified = r->verified, .reason = r->reason,
-                      .index = r->index, .timeout_ms = r->timeout_ms, .lang = r->lang,
+                      .index = r->index, .timeout_ms = r->timeout_ms, .lang = r->lang, .types = r->types,
                       .conformance = r->conformance, .with = r->with, .nwith = r->nwith};
     bay_error e;
     return cmd->offline(&a, &e) ? failure(&e) : 0;

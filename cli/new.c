@@ -14,6 +14,7 @@
 #include "file.h"
 #include "kit.h"
 #include "manifest.h"
+#include "stub.h"
 
 /* The languages there is a template of, as --lang takes them. */
 static const char *const languages[] = {"c", "lua", "python", "wasm", "ffi"};
@@ -135,9 +136,12 @@ int cli_new(const signing_args *a, bay_error *err)
     if (made && mkdir(dir, 0755) != 0)
         return bay_error_set(err, BAY_EIO, NULL, "cannot make the folder %s: %s", dir, strerror(errno));
     rc = copy_templates(from, dir, id, names, sizeof names, err);
+    if (rc == 0 && a->types)
+        rc = stub_write(dir, a->lang, a->types, err);
     if (rc && made)
         bay__file_remove_tree(AT_FDCWD, dir);
     if (rc == 0)
-        printf("%s: a %s plugin %s (%s); try it with `plugbay test %s`\n", dir, a->lang, id, names, dir);
+        printf("%s: a %s plugin %s (%s)%s%s; try it with `plugbay test %s`\n", dir, a->lang, id, names,
+               a->types ? ", with typed stubs for the extension points of " : "", a->types ? a->types : "", dir);
     return rc;
 }

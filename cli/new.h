@@ -12,8 +12,10 @@ int new_usage(const char *lang, const char *id, char *why, size_t len);
 
 /* cli_new makes the plugin folder a->operand2 (NULL: ./ the last part of
  * the id) for plugin a->dir in language a->lang from the template, its
- * placeholders @ID@ and @NAME@ filled in, and says what it made. A folder
- * that exists and is not empty is refused (BAY_EEXIST): nothing is overwritten. */
+ * placeholders @ID@ and @NAME@ filled in, with typed stubs for a->types
+ * (stub.h) when set, and says what it made. A folder that exists and is not
+ * empty is refused (BAY_EEXIST): nothing is overwritten; one made and then
+ * refused (bad --types) is removed. */
 int cli_new(const signing_args *a, bay_error *err);
 
 #endif

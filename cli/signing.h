@@ -23,6 +23,7 @@ typedef struct signing_args {
     int timeout_ms;      /* search, download: each fetch's timeout, 0 for the default */
     bool json;           /* print one JSON object instead of a sentence */
     const char *lang;    /* new: the template's language (--lang) */
+    const char *types;   /* new: the file of extension points to write typed stubs for (--types), or NULL */
     bool conformance;    /* test: run the kit's conformance cases instead of DIR/tests.json */
     const char *const *with; /* test, dev: the folders of plugins loaded beside DIR's (--with), nwith of them */
     size_t nwith;

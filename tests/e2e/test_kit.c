@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -392,4 +393,79 @@ Test(kit, a_failed_assertion_in_the_plugins_own_language_fails_its_case_saying_w
               o.out);
     cr_assert(strstr(o.out, "AssertionError: greet greets by name (at main.py:"), "%s", o.out);
     cr_assert(strstr(o.out, "3 passed, 1 failed\n"), "%s", o.out);
+}
+
+/* The types file of the typed-stub tests: a handle with named, typed arguments and a filter. */
+static const char stub_types[] =
+    "{\"kit.lookup\": {\"kind\": \"handle\", \"types\": {\"args\": {\"type\": \"array\", \"prefixItems\": "
+    "[{\"type\": \"string\", \"title\": \"key\"}, {\"type\": \"integer\", \"title\": \"limit\"}, {\"type\": "
+    "\"object\"}]}, \"result\": {\"type\": [\"object\", \"null\"]}}},\n"
+    " \"kit.saving\": {\"kind\": \"filter\", \"types\": {\"args\": {\"type\": \"array\", \"prefixItems\": "
+    "[{\"type\": \"string\", \"title\": \"path\"}, {\"type\": \"binary\", \"title\": \"data\"}]}}}}\n";
+
+/* The cases run against the stubs: each refuses until written, its arguments are checked by plugbayd, and the
+ * filter passes its arguments on. */
+static const char stub_cases[] =
+    "{\"cases\": [\n"
+    " {\"name\": \"the stub refuses until written\", \"call\": \"kit.lookup\", \"args\": [\"k\", 2, {}], "
+    "\"error\": \"BAY_EPLUGIN\", \"message\": \"kit.lookup is not written yet\"},\n"
+    " {\"name\": \"plugbayd checks the arguments\", \"call\": \"kit.lookup\", \"args\": [1, 2, {}], "
+    "\"error\": \"BAY_ETYPE\", \"message\": \"at [0]: expected string, got int\"},\n"
+    " {\"name\": \"the filter passes its arguments on\", \"call\": \"kit.saving\", \"args\": [\"p\", {\"$bin\": "
+    "\"00ff\"}], \"expect\": [\"p\", {\"$bin\": \"00ff\"}]},\n"
+    " {\"name\": \"and they are checked\", \"call\": \"kit.saving\", \"args\": [\"p\", \"not bytes\"], "
+    "\"error\": \"BAY_ETYPE\", \"message\": \"at [1]: expected binary, got str\"}\n"
+    "]}\n";
+
+/* typed_stubs_then_test makes a plugin in lang with --types, runs the stubs' cases and asserts all pass. */
+static void typed_stubs_then_test(const char *lang)
+{
+    char path[600], types[600], id[64], name[64], cases[80];
+    snprintf(id, sizeof id, "kit/%s-typed", lang);
+    snprintf(name, sizeof name, "%s-typed", lang);
+    write_file("types.json", stub_types);
+    folder("types.json", types, sizeof types);
+    folder(name, path, sizeof path);
+    output o;
+    plugbay(&o, (const char *[]){"new", "--lang", lang, "--types", types, id, path, NULL});
+    cr_assert_eq(o.status, 0, "new --types: %s%s", o.out, o.err);
+    cr_assert(strstr(o.out, "with typed stubs"), "%s", o.out);
+    snprintf(cases, sizeof cases, "%s/tests.json", name);
+    write_file(cases, stub_cases);
+    plugbay(&o, (const char *[]){"test", path, NULL});
+    cr_assert_eq(o.status, 0, "test of the %s stubs: stdout: %s\nstderr: %s", lang, o.out, o.err);
+    cr_assert(strstr(o.out, "4 passed, 0 failed\n"), "%s", o.out);
+}
+
+Test(kit, typed_stubs_in_c_build_load_and_have_their_values_checked) { typed_stubs_then_test("c"); }
+Test(kit, typed_stubs_in_lua_load_and_have_their_values_checked) { typed_stubs_then_test("lua"); }
+Test(kit, typed_stubs_in_python_load_and_have_their_values_checked) { typed_stubs_then_test("python"); }
+Test(kit, typed_stubs_in_wasm_build_load_and_have_their_values_checked) { typed_stubs_then_test("wasm"); }
+
+Test(kit, bad_types_for_new_are_refused_and_leave_no_folder)
+{
+    const struct {
+        const char *lang, *types, *says;
+    } bad[] = {
+        {"lua", "{\"x.y\": {\"types\": {\"args\": {\"tpye\": \"array\"}}}}",
+         "--types: \"x.y\".types: \"args\": schema at /: unknown keyword \"tpye\""},
+        {"lua", "{\"x.y\": {\"kind\": \"stream\", \"types\": {}}}", "\"x.y\".kind must be \"handle\", \"event\" or"},
+        {"lua", "{\"x.y\": {\"kind\": \"handle\"}}", "\"x.y\" has no \"types\""},
+        {"lua", "{\"x.y\": {\"types\": {}, \"colour\": 1}}", "holds \"kind\" and \"types\", not \"colour\""},
+        {"lua", "{}", "must be an object naming at least one extension point"},
+        {"lua", "{\"x.y\": ", "types.json:1:"},
+        {"python", "{\"bad.greet\": {\"types\": {}}}", "\"bad.greet\" (function bad_greet) is provided by the template"},
+        {"ffi", "{\"x.y\": {\"types\": {}}}", "a library binding (ffi) is typed by its C signatures"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char path[600], types[600];
+        write_file("types.json", bad[i].types);
+        folder("types.json", types, sizeof types);
+        folder("bad", path, sizeof path);
+        output o;
+        plugbay(&o, (const char *[]){"new", "--lang", bad[i].lang, "--types", types, "kit/bad", path, NULL});
+        cr_assert_eq(o.status, 1, "case %zu: %s%s", i, o.out, o.err);
+        cr_assert(strstr(o.err, bad[i].says), "case %zu: %s", i, o.err);
+        cr_assert(access(path, F_OK) != 0, "case %zu left %s", i, path);
+    }
 }
