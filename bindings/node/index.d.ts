@@ -83,7 +83,7 @@ export class Connection {
   call(name: string, args?: Value[], opts?: CallOptions): Promise<Result>;
   /** Calls on the JavaScript thread itself, blocking it until the answer: for short fast-path calls. */
   callSync(name: string, args?: Value[], opts?: Omit<CallOptions, 'signal'>): Result;
-  declare(name: string, kind?: Kind): Promise<null>;
+  declare(name: string, kind?: Kind, opts?: { types?: { args?: object; result?: object } }): Promise<null>;
   /** Serves name with fn(...args) on the event loop; a throw reaches the caller as BAY_EPLUGIN "Name: message". */
   provide(name: string, fn: Provider, opts?: ProvideOptions): Promise<null>;
   /** Calls fn for every later registry change; resolves to a function that removes fn. */

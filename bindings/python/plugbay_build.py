@@ -55,6 +55,7 @@ typedef struct bay_call_opts { int timeout_ms; const char *context; } bay_call_o
 int bay_connect(const char *url, const char *name, bay_conn **out, bay_error *err);
 void bay_close(bay_conn *c);
 int bay_declare(bay_conn *c, const char *name, bay_kind kind, bay_error *err);
+int bay_declare_typed(bay_conn *c, const char *name, bay_kind kind, const char *types, bay_error *err);
 typedef int (*bay_handler)(const bay_value *args, bay_value **result, bay_error *err, void *user);
 int bay_provide(bay_conn *c, const char *name, bay_kind kind, const char *const *contexts,
                 bay_handler fn, void *user, bay_error *err);

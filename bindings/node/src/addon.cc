@@ -587,9 +587,12 @@ private:
     {
         std::string name = Str(info[0]);
         bay_kind kind = KindOf(Str(info[1]));
+        bool typed = info[2].IsString();
+        std::string types = Str(info[2]);
         std::shared_ptr<ConnState> st = st_;
-        return Submit(info.Env(), [st, name, kind](Outcome &o) {
-            o.rc = bay_declare(st->conn, name.c_str(), kind, &o.err);
+        return Submit(info.Env(), [st, name, kind, typed, types](Outcome &o) {
+            o.rc = typed ? bay_declare_typed(st->conn, name.c_str(), kind, types.c_str(), &o.err)
+                         : bay_declare(st->conn, name.c_str(), kind, &o.err);
         });
     }
 

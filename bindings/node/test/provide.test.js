@@ -92,6 +92,23 @@ test('providers whose promises wait overlap: a later call is answered while an e
   assert.equal(await first, 'first');
 });
 
+test('a typed declaration has its values checked by plugbayd', async () => {
+  await server.declare('js.typed', 'handle', {
+    types: { args: { type: 'array', prefixItems: [{ type: 'integer' }] }, result: { type: 'string' } },
+  });
+  await server.provide('js.typed', (n) => (n > 0 ? 'ok' : n));
+  assert.equal(await client.call('js.typed', [1]), 'ok');
+  await assert.rejects(client.call('js.typed', ['one']), (e) => e.code === 'BAY_ETYPE' &&
+    /the arguments do not fit the types host:node-server declared: at \[0\]: expected integer, got str/.test(e.message));
+  await assert.rejects(client.call('js.typed', [-1]), (e) => e.code === 'BAY_ETYPE' &&
+    /host:node-server answered a result .* expected string, got int/.test(e.message));
+  await assert.rejects(client.declare('js.typed', 'handle', { types: { result: { type: 'integer' } } }),
+    (e) => e.code === 'BAY_ETYPE' && /otherwise than host:node-server did/.test(e.message));
+  await assert.rejects(client.declare('js.bad', 'handle', { types: { args: { tpye: 'array' } } }),
+    (e) => e.code === 'BAY_EINVAL' && /unknown keyword "tpye"/.test(e.message));
+  await assert.rejects(client.declare('js.bad', 'handle', { types: 'x' }), TypeError);
+});
+
 test('subscribe gets a notice', async () => {
   const notices = [];
   const unsubscribe = await client.subscribe((n) => notices.push(n));

@@ -1,6 +1,8 @@
 """bindings/python/tests/test_calls.py — calls into C, Lua and Python plugins: results, values of every kind, events."""
 import math
 
+import pytest
+
 import plugbay
 
 # Every kind of value, as sent and as it comes back (a tuple comes back a list).
@@ -68,6 +70,26 @@ def test_declaring_the_other_kind_is_a_kind_conflict(conn):
         assert e.code == "BAY_EKIND"
     else:
         raise AssertionError("declared both kinds")
+
+
+def test_typed_declarations_have_their_values_checked_by_plugbayd(broker, conn):
+    with broker.connect("pytyped") as prov:
+        prov.declare("py.typed", types={"args": {"type": "array", "prefixItems": [{"type": "integer"}]},
+                                        "result": {"type": "string"}})
+        prov.provide("py.typed", lambda n: "ok" if n > 0 else n)
+        assert conn.call("py.typed", 1) == "ok"
+        with pytest.raises(plugbay.WrongType, match=r"the arguments do not fit the types host:pytyped declared: at "
+                                                    r"\[0\]: expected integer, got str"):
+            conn.call("py.typed", "one")
+        with pytest.raises(plugbay.WrongType, match=r"host:pytyped answered a result .* expected string, got int"):
+            conn.call("py.typed", -1)
+        with pytest.raises(plugbay.WrongType, match=r"otherwise than host:pytyped did: at /result/type"):
+            conn.declare("py.typed", types={"args": {"type": "array", "prefixItems": [{"type": "integer"}]},
+                                            "result": {"type": "integer"}})
+        with pytest.raises(plugbay.InvalidArgument, match=r"unknown keyword \"tpye\""):
+            conn.declare("py.badtypes", types={"args": {"tpye": "array"}})
+        with pytest.raises(TypeError):
+            conn.declare("py.badtypes", types="not a dict")  # type: ignore[arg-type]
 
 
 def test_commands_answer(conn):
