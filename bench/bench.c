@@ -615,6 +615,36 @@ static void p2p_figure(bay_conn *fast, bay_conn *nng, const baselines *base)
         "shm_spin.p50_us");
 }
 
+/* types_figure times the C plugin's handle through plugbayd untyped, then typed (bay_declare_typed: its
+ * arguments and result checked by plugbayd, docs/types.md), one caller and pipelined. Last in a run: types stay
+ * with the extension point, and keep its calls off the fast path. */
+static void types_figure(bay_conn *nng, const baselines *base)
+{
+    bench_call b = {nng, targets[0].ext, NULL};
+    bay_value_from_json(targets[0].args_json, &b.args, NULL, 0);
+    stats plain = time_loop(call_one, &b, WARMUP, SAMPLES);
+    double plain_rate = pipelined_per_s(&b);
+    bay_error err;
+    if (bay_declare_typed(nng, targets[0].ext, BAY_HANDLE,
+                          "{\"args\": {\"type\": \"array\", \"prefixItems\": [{\"type\": \"string\", "
+                          "\"minLength\": 1}], \"maxItems\": 1}, \"result\": {\"type\": \"string\"}}",
+                          &err) != 0) {
+        fprintf(stderr, "bench: cannot type %s: %s\n", targets[0].ext, err.message);
+        exit(1);
+    }
+    stats typed = time_loop(call_one, &b, WARMUP, SAMPLES);
+    double typed_rate = pipelined_per_s(&b);
+    bay_value_free(b.args);
+    printf("\ntyped extension point: %s checked by plugbayd (--check-types strict), through plugbayd\n",
+           targets[0].ext);
+    row("types", "typed_p50", "typed call p50 (vs the same call untyped, this run)", typed.p50, "µs", plain.p50,
+        "types.untyped_p50");
+    row("types", "untyped_p50", "untyped call p50 (vs raw NNG req/rep)", plain.p50, "µs", base->nng.p50,
+        "nng_reqrep_ipc.p50_us");
+    row("types", "typed_pipelined", "typed calls/s, 64 in flight (vs the same untyped)", typed_rate, "/s",
+        plain_rate, "types.untyped_pipelined");
+}
+
 /* time_into times rounds calls of one(arg) into t (µs). */
 static void time_into(int (*one)(void *), void *arg, double *t, int rounds)
 {
@@ -856,6 +886,8 @@ int main(int argc, char **argv)
         json_t *on_nng = soak(nng, "through plugbayd", &targets[0], soak_calls, broker);
         json_object_set_new(out, "soak", json_pack("{s:o, s:o}", "fast", on_fast, "nng", on_nng));
     }
+    if (present & 1u)
+        types_figure(nng, &base);
     bay_close(fast);
     bay_close(nng);
     kill(broker, SIGTERM);
