@@ -10,11 +10,6 @@
 
 const bay__plugin_info *pyb_plugin;
 
-const char *pyb_plugin_id(void)
-{
-    return pyb_plugin ? pyb_plugin->id : NULL;
-}
-
 /* One function of the plugin that the manifest names. */
 typedef struct function {
     const char *name; /* borrowed from the worker library until exit */

@@ -20,7 +20,10 @@ extern const bay__plugin_info *pyb_plugin;
 
 /* pyb_plugin_id names the plugin in errors: NULL in a zygote, which starts
  * the interpreter before it has one (pyb_runtime_prepare). */
-const char *pyb_plugin_id(void);
+static inline const char *pyb_plugin_id(void)
+{
+    return pyb_plugin ? pyb_plugin->id : NULL;
+}
 
 /* runtime.c */
 
