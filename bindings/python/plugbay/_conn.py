@@ -15,6 +15,7 @@ from ._native import ffi, lib
 from ._values import Value, args_to_bay, from_bay, take, to_bay
 
 _KINDS = {"handle": lib.BAY_HANDLE, "event": lib.BAY_EVENT, "filter": lib.BAY_FILTER}
+_WATCH_S = 0.05  # how often an async provider's coroutine is checked for its caller having stopped waiting
 _open: "Set[Connection]" = set()  # open connections live until closed: their providers may serve on
 
 
@@ -92,6 +93,17 @@ class _Provider:
             _reply_error(reply, code, message)
             return
         future.add_done_callback(lambda f: self.finish(f, reply))
+        self.loop.call_soon_threadsafe(self.watch, future, reply)  # type: ignore[union-attr]
+
+    def watch(self, future: "concurrent.futures.Future[Any]", reply: Any) -> None:
+        """watch cancels the coroutine once its caller stopped waiting (a cancel, or the deadline), looking every
+        50 ms on the loop, where finish runs too: a done future's reply is never looked at again."""
+        if future.done():
+            return
+        if lib.bay_reply_cancelled(reply) != 0:
+            future.cancel()
+            return
+        self.loop.call_later(_WATCH_S, self.watch, future, reply)  # type: ignore[union-attr]
 
     def finish(self, future: "concurrent.futures.Future[Any]", reply: Any) -> None:
         """finish answers reply with the outcome of the coroutine start ran."""

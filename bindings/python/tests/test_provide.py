@@ -181,6 +181,30 @@ def test_an_async_def_provider_runs_on_its_loop_and_calls_overlap_while_it_await
     asyncio.run(main())
 
 
+def test_an_async_def_provider_is_cancelled_when_its_caller_stops_waiting(provider, conn):
+    async def main():
+        seen = []
+
+        async def forever():
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                seen.append("cancelled")
+                raise
+
+        provider.provide("py.forever", forever)
+        with pytest.raises(plugbay.TimedOut):
+            await conn.call_async("py.forever", timeout=0.3)
+        for _ in range(200):  # the deadline reaches the provider's reply, then its coroutine: well within 10 s
+            if seen:
+                break
+            await asyncio.sleep(0.05)
+        assert seen == ["cancelled"]
+        assert await conn.call_async("greet", "after") == "Hello, after!"
+
+    asyncio.run(main())
+
+
 def test_an_async_def_provider_needs_a_loop_and_one_that_ended_is_unavailable(provider, conn):
     async def one():
         return 1
