@@ -93,7 +93,10 @@ class _Provider:
             _reply_error(reply, code, message)
             return
         future.add_done_callback(lambda f: self.finish(f, reply))
-        self.loop.call_soon_threadsafe(self.watch, future, reply)  # type: ignore[union-attr]
+        try:
+            self.loop.call_soon_threadsafe(self.watch, future, reply)  # type: ignore[union-attr]
+        except RuntimeError:  # the loop closed just now: finish alone answers, if the coroutine ever ends
+            pass
 
     def watch(self, future: "concurrent.futures.Future[Any]", reply: Any) -> None:
         """watch cancels the coroutine once its caller stopped waiting (a cancel, or the deadline), looking every
