@@ -250,7 +250,7 @@ Test(protocol, a_command_plugbayd_does_not_know_or_misses_its_plugin_is_refused_
     bay_conn *c = h_connect(&h, "commands");
     expect_command_error(c, "frobnicate", NULL, BAY_ENOENT,
                          "unknown command \"frobnicate\" (commands: list, info, install, package.put, install.package, update.package, rollback, uninstall, enable, disable, "
-                         "grant, load, unload, reload, status, host.add, host.list, host.remove, audit, logs, order, rescan");
+                         "grant, load, unload, reload, status, declare, host.add, host.list, host.remove, audit, logs, order, rescan");
     expect_command_error(c, "load", NULL, BAY_EINVAL, "command \"load\" needs {\"id\": PLUGIN-ID}");
     expect_command_error(c, "info", "{\"id\": 7}", BAY_EINVAL, "command \"info\" needs {\"id\": PLUGIN-ID}");
     expect_command_error(c, "unload", "{\"id\": \"nope/nope\"}", BAY_ENOENT, "no plugin \"nope/nope\" in ");
