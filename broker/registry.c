@@ -157,6 +157,18 @@ int bay__registry_declare(bay__registry *r, const char *name, int kind, const ch
     return declare(r, name, kind, by, &e, err);
 }
 
+/* own_types tells whether by, which declared e's types, may declare them anew: no other provider has e (a
+ * plugin changing its types at a reload or an update, which its old worker's provides do not hold back). */
+static bool own_types(const bay__extpoint *e, const char *by)
+{
+    if (strcmp(e->typed_by, by) != 0)
+        return false;
+    for (size_t i = 0; i < e->nproviders; i++)
+        if (strcmp(e->providers[i]->owner_name, by) != 0)
+            return false;
+    return true;
+}
+
 int bay__registry_type(bay__registry *r, const char *name, int kind, const json_t *types, const char *by,
                        bay_error *err)
 {
@@ -165,25 +177,29 @@ int bay__registry_type(bay__registry *r, const char *name, int kind, const json_
     if (rc)
         return rc;
     char where[300];
-    if (e->types)
-        return bay__schema_same(types, e->types, where, sizeof where)
-                   ? 0
-                   : bay_error_set(err, BAY_ETYPE, NULL, "%s declares the types of \"%s\" otherwise than %s did: at "
-                                   "%s (its own against theirs; docs/types.md)", by, name, e->typed_by, where);
+    if (e->types && bay__schema_same(types, e->types, where, sizeof where))
+        return 0;
+    if (e->types && !own_types(e, by))
+        return bay_error_set(err, BAY_ETYPE, NULL, "%s declares the types of \"%s\" otherwise than %s did: at %s (its "
+                             "own against theirs; docs/types.md)", by, name, e->typed_by, where);
     bay__schema *args, *result;
     if ((rc = bay__schema_types_parse(types, &args, &result, err)) != 0)
         return rc;
-    e->types = json_deep_copy(types);
-    e->typed_by = strdup(by);
-    if (e->types == NULL || e->typed_by == NULL) {
-        json_decref(e->types);
-        free(e->typed_by);
-        e->types = NULL;
-        e->typed_by = NULL;
+    json_t *copy = json_deep_copy(types);
+    char *typed_by = strdup(by);
+    if (copy == NULL || typed_by == NULL) {
+        json_decref(copy);
+        free(typed_by);
         bay__schema_free(args);
         bay__schema_free(result);
         return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
     }
+    json_decref(e->types);
+    free(e->typed_by);
+    bay__schema_free(e->args);
+    bay__schema_free(e->result);
+    e->types = copy;
+    e->typed_by = typed_by;
     e->args = args;
     e->result = result;
     return 0;

@@ -50,7 +50,9 @@ int bay__registry_declare(bay__registry *r, const char *name, int kind, const ch
  * and gives it the shape types ({"args": SCHEMA, "result": SCHEMA}, either
  * may be absent; docs/types.md) on behalf of by. An untyped extension point
  * takes it; a typed one must have the same (BAY_ETYPE naming both declarers
- * and where they differ); a shape that does not parse is BAY_EINVAL. */
+ * and where they differ), unless by declared its types and no one else
+ * provides it, which then takes the new ones; a shape that does not parse is
+ * BAY_EINVAL. */
 int bay__registry_type(bay__registry *r, const char *name, int kind, const json_t *types, const char *by,
                        bay_error *err);
 

@@ -177,6 +177,22 @@ Test(types, a_provider_whose_manifest_contradicts_the_host_fails_to_load_and_say
     bay_value_free(res);
 }
 
+Test(types, a_plugin_alone_with_its_types_changes_them_at_a_reload)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/typed/lua/plugin.json", h.plugins);
+    h_edit_file(path, "\"prefixItems\": [{\"type\": \"string\"}]", "\"prefixItems\": [{\"type\": \"integer\"}]");
+    bay_error err;
+    cr_assert_eq(h_command(c, "reload", "typed/lua", &err), 0, "%s", err.message);
+    cr_assert(h_wait_state(c, "typed/lua", "loaded", H_WAIT_MS));
+    bay_value *res = NULL;
+    cr_assert_eq(call_in("lua.echo", "[5]", NULL, &res, &err), 0, "the new types hold: %s", err.message);
+    bay_value_free(res);
+    int rc = call_in("lua.echo", "[\"hi\"]", NULL, &res, &err);
+    cr_assert_eq(rc, BAY_ETYPE, "%s", bay_errname(rc));
+    cr_assert(strstr(err.message, "at [0]: expected integer, got str"), "%s", err.message);
+}
+
 Test(types, types_that_do_not_parse_are_refused_with_where)
 {
     char state[64], reason[512];
