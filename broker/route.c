@@ -123,23 +123,22 @@ static void answer_value(broker *b, call *k, const msgpack_object *value, const 
     k->answered = true;
 }
 
-/* misfit checks v, given to (args) or answered by (owner) a call of name,
- * against the types of name's extension point when plugbayd checks them
+/* misfit checks v, given to (args) or answered by (owner) a call of e
+ * (NULL: none any more), against e's types when plugbayd checks them
  * (--check-types strict): BAY_ETYPE with msg (len bytes) saying where and
  * what, or 0. */
-static int misfit(broker *b, const char *name, bool args, const char *owner, const msgpack_object *v, char *msg,
+static int misfit(broker *b, const bay__extpoint *e, bool args, const char *owner, const msgpack_object *v, char *msg,
                   size_t len)
 {
-    const bay__extpoint *e = b->opt.check_types ? bay__registry_find(b->reg, name) : NULL;
-    const bay__schema *s = e == NULL ? NULL : args ? e->args : e->result;
+    const bay__schema *s = e == NULL || !b->opt.check_types ? NULL : args ? e->args : e->result;
     msgpack_object nil = {.type = MSGPACK_OBJECT_NIL};
     char why[400];
     if (s == NULL || bay__schema_check(s, v ? v : &nil, why, sizeof why) == 0)
         return 0;
     if (args && owner == NULL)
-        snprintf(msg, len, "\"%s\": the arguments do not fit the types %s declared: %s", name, e->typed_by, why);
+        snprintf(msg, len, "\"%s\": the arguments do not fit the types %s declared: %s", e->name, e->typed_by, why);
     else
-        snprintf(msg, len, "\"%s\": %s answered %s the types %s declared do not allow: %s", name, owner,
+        snprintf(msg, len, "\"%s\": %s answered %s the types %s declared do not allow: %s", e->name, owner,
                  args ? "arguments to pass on" : "a result", e->typed_by, why);
     return BAY_ETYPE;
 }
@@ -442,7 +441,7 @@ static void start(broker *b, conn *from, const bay__frame *f, bool answer)
             conn_send_error(b, from, f->id, BAY_ENOENT, NULL, "%s", msg);
         return;
     }
-    if (misfit(b, f->name, true, NULL, f->value, msg, sizeof msg)) {
+    if (misfit(b, e, true, NULL, f->value, msg, sizeof msg)) {
         if (answer)
             conn_send_error(b, from, f->id, BAY_ETYPE, NULL, "%s", msg);
         else
@@ -590,7 +589,8 @@ static int pass_on(broker *b, call *k, const char *owner, const msgpack_object *
     if (value == NULL || value->type == MSGPACK_OBJECT_NIL)
         return 0;
     char msg[1024];
-    if (value->type == MSGPACK_OBJECT_ARRAY && misfit(b, k->name, true, owner, value, msg, sizeof msg)) {
+    if (value->type == MSGPACK_OBJECT_ARRAY && b->opt.check_types &&
+        misfit(b, bay__registry_find(b->reg, k->name), true, owner, value, msg, sizeof msg)) {
         answer_error(b, k, BAY_ETYPE, owner, msg);
         return BAY_ETYPE;
     }
@@ -649,7 +649,9 @@ void route_answer(broker *b, conn *from, const bay__frame *f)
     snprintf(owner_copy, sizeof owner_copy, "%s", owner);
     plugin *p = t->host ? NULL : t->plugin;
     char msg[1024];
-    int misfits = failed || k->kind == BAY_FILTER ? 0 : misfit(b, k->name, false, owner_copy, f->value, msg, sizeof msg);
+    int misfits = failed || k->kind == BAY_FILTER || !b->opt.check_types
+                      ? 0
+                      : misfit(b, bay__registry_find(b->reg, k->name), false, owner_copy, f->value, msg, sizeof msg);
     provider_done(b, k, failed ? (f->code > 0 ? (int)f->code : BAY_EPLUGIN) : misfits);
     if ((k->timer || k->hook) && failed)
         bay__log(BAY_LOG_WARN, owner_copy, "%s failed: %s", k->name, f->message);
