@@ -135,7 +135,7 @@ static int declare(bay__registry *r, const char *name, int kind, const char *by,
         return bay_error_set(err, BAY_EKIND, NULL, "%s declares \"%s\" as %s, but %s declared it as %s", by, name,
                              bay__kind_name(kind), r->eps[i]->declared_by, bay__kind_name(r->eps[i]->kind));
     }
-    if (bay__kind_parse(bay__kind_name(kind)) == 0)
+    if (!bay__kind_valid(kind))
         return bay_error_set(err, BAY_EINVAL, NULL, "kind of \"%s\" must be handle, event or filter", name);
     bay__extpoint *e = calloc(1, sizeof *e);
     if (e == NULL || grow(&r->eps, r->n, &r->cap) || !(e->name = strdup(name)) || !(e->declared_by = strdup(by))) {

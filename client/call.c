@@ -73,7 +73,7 @@ int bay_call_async(bay_conn *c, const char *name, const bay_value *args, const b
 
 int bay_declare_typed(bay_conn *c, const char *name, bay_kind kind, const char *types, bay_error *err)
 {
-    if (c == NULL || name == NULL || *name == '\0' || bay__kind_parse(bay__kind_name((int)kind)) == 0 ||
+    if (c == NULL || name == NULL || *name == '\0' || !bay__kind_valid((int)kind) ||
         types == NULL)
         return bay_error_set(err, BAY_EINVAL, NULL, "bay_declare_typed: needs a connection, a non-empty name, kind "
                              "BAY_HANDLE, BAY_EVENT or BAY_FILTER and types");
@@ -95,7 +95,7 @@ int bay_declare_typed(bay_conn *c, const char *name, bay_kind kind, const char *
 
 int bay_declare(bay_conn *c, const char *name, bay_kind kind, bay_error *err)
 {
-    if (c == NULL || name == NULL || *name == '\0' || bay__kind_parse(bay__kind_name((int)kind)) == 0)
+    if (c == NULL || name == NULL || *name == '\0' || !bay__kind_valid((int)kind))
         return bay_error_set(err, BAY_EINVAL, NULL,
                              "bay_declare: needs a connection, a non-empty name and kind BAY_HANDLE, BAY_EVENT or BAY_FILTER");
     bay__frame f = {.type = BAY_F_DECLARE, .name = name, .kind = bay__kind_name(kind)};

@@ -256,7 +256,7 @@ static int provide(bay_conn *c, const char *what, const char *name, bay_kind kin
                    bay_handler fn, bay_async_handler afn, void *user, bay_error *err)
 {
     if (c == NULL || name == NULL || *name == '\0' || (fn == NULL && afn == NULL) ||
-        bay__kind_parse(bay__kind_name((int)kind)) == 0)
+        !bay__kind_valid((int)kind))
         return bay_error_set(err, BAY_EINVAL, NULL,
                              "%s: needs a connection, a non-empty name, kind BAY_HANDLE, BAY_EVENT or BAY_FILTER "
                              "and a handler", what);

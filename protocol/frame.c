@@ -68,6 +68,11 @@ const char *bay__kind_name(int kind)
     return kind == BAY_HANDLE ? "handle" : kind == BAY_EVENT ? "event" : kind == BAY_FILTER ? "filter" : "?";
 }
 
+bool bay__kind_valid(int kind)
+{
+    return kind == BAY_HANDLE || kind == BAY_EVENT || kind == BAY_FILTER;
+}
+
 int bay__kind_parse(const char *s)
 {
     if (s && strcmp(s, "handle") == 0)

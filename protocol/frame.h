@@ -122,8 +122,10 @@ const char *bay__object_type_name(const msgpack_object *o);
 /* bay__kind_name returns "handle", "event" or "filter" for BAY_HANDLE, BAY_EVENT or BAY_FILTER, else "?". */
 const char *bay__kind_name(int kind);
 
-/* bay__kind_parse returns BAY_HANDLE, BAY_EVENT or BAY_FILTER for "handle", "event" or "filter", else 0:
- * bay__kind_parse(bay__kind_name(k)) != 0 tells whether k is a kind. */
+/* bay__kind_parse returns BAY_HANDLE, BAY_EVENT or BAY_FILTER for "handle", "event" or "filter", else 0. */
 int bay__kind_parse(const char *s);
+
+/* bay__kind_valid tells whether kind is BAY_HANDLE, BAY_EVENT or BAY_FILTER. */
+bool bay__kind_valid(int kind);
 
 #endif
