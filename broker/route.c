@@ -38,6 +38,9 @@ typedef struct call {
     plugin_timer *timer;   /* for a timer tick */
     bool hook;             /* plugbayd's own call of a plugin's hook (route_hook): no caller, a failure logged */
     bool held;             /* waiting its turn at its next target (fair shares) */
+    bool stream;           /* the caller reads the answer as a stream of CHUNKs (a handle's, CALL's window) */
+    int64_t window;        /* the CHUNKs the caller takes now: its CALL's window, plus its CREDITs, less those sent */
+    size_t chunks;         /* the CHUNKs sent to the caller */
     bool shared;           /* counted in the fair shares at its current target */
 } call;
 
@@ -57,6 +60,8 @@ struct route_calls {
  * table, its memory and the providers' queues for everyone. */
 #define CONN_CALLS_MAX 1024
 #define MAX_TIMEOUT_MS (3600 * 1000)
+/* The most CHUNKs a stream's caller may take at once (its window and credits added up). */
+#define STREAM_WINDOW_MAX 4096
 
 /* unhold takes k off the calls waiting their turn. */
 static void unhold(broker *b, call *k)
@@ -140,6 +145,20 @@ static int misfit(broker *b, const bay__extpoint *e, bool args, const char *owne
     else
         snprintf(msg, len, "\"%s\": %s answered %s the types %s declared do not allow: %s", e->name, owner,
                  args ? "arguments to pass on" : "a result", e->typed_by, why);
+    return BAY_ETYPE;
+}
+
+/* misfit_chunk checks v, a chunk owner sends of stream k (or the last, in
+ * its RESULT), as the next item of the result k's types declare (schema.h):
+ * BAY_ETYPE with msg (len bytes), or 0. */
+static int misfit_chunk(broker *b, const call *k, const char *owner, const msgpack_object *v, char *msg, size_t len)
+{
+    const bay__extpoint *e = b->opt.check_types ? bay__registry_find(b->reg, k->name) : NULL;
+    char why[400];
+    if (e == NULL || e->result == NULL || bay__schema_check_item(e->result, k->chunks, v, why, sizeof why) == 0)
+        return 0;
+    snprintf(msg, len, "\"%s\": %s streamed chunk %zu, which the types %s declared do not allow: %s", e->name, owner,
+             k->chunks + 1, e->typed_by, why);
     return BAY_ETYPE;
 }
 
@@ -286,7 +305,7 @@ static void send_next(broker *b, call *k)
         conn *c = target_conn(b, t, &why);
         if (c) {
             bay__frame f = {.type = BAY_F_CALL, .id = k->id, .name = k->name, .raw = k->args, .raw_len = k->args_len,
-                           .timeout_ms = remaining(k, now), .context = k->context};
+                           .timeout_ms = remaining(k, now), .context = k->context, .window = k->window};
             int rc = conn_send(b, c, &f);
             if (rc == 0) {
                 sent(b, k, t, c, host != NULL);
@@ -421,6 +440,11 @@ static void start(broker *b, conn *from, const bay__frame *f, bool answer)
             bay__log(BAY_LOG_WARN, caller->id, "refused event %s: not granted call:%s", f->name, f->name);
         return;
     }
+    if (f->window < 0 || f->window > STREAM_WINDOW_MAX) {
+        conn_send_error(b, from, f->id, BAY_EPROTO, NULL, "call \"%s\": a stream's window is 1 to %d chunks, not %lld",
+                        f->name, STREAM_WINDOW_MAX, (long long)f->window);
+        return;
+    }
     if (from->calls_in_flight >= CONN_CALLS_MAX) {
         if (answer)
             conn_send_error(b, from, f->id, BAY_EBUSY, NULL,
@@ -473,6 +497,8 @@ static void start(broker *b, conn *from, const bay__frame *f, bool answer)
     k->origin = origin;
     k->origin_id = f->id;
     k->caller = from->session;
+    k->stream = f->window > 0 && e->kind == BAY_HANDLE;
+    k->window = k->stream ? f->window : 0;
     from->calls_in_flight++;
     send_next(b, k);
 }
@@ -649,9 +675,9 @@ void route_answer(broker *b, conn *from, const bay__frame *f)
     snprintf(owner_copy, sizeof owner_copy, "%s", owner);
     plugin *p = t->host ? NULL : t->plugin;
     char msg[1024];
-    int misfits = failed || k->kind == BAY_FILTER || !b->opt.check_types
-                      ? 0
-                      : misfit(b, bay__registry_find(b->reg, k->name), false, owner_copy, f->value, msg, sizeof msg);
+    int misfits = failed || k->kind == BAY_FILTER || !b->opt.check_types ? 0
+                  : k->stream ? (f->value && f->value->type != MSGPACK_OBJECT_NIL ? misfit_chunk(b, k, owner_copy, f->value, msg, sizeof msg) : 0)
+                              : misfit(b, bay__registry_find(b->reg, k->name), false, owner_copy, f->value, msg, sizeof msg);
     provider_done(b, k, failed ? (f->code > 0 ? (int)f->code : BAY_EPLUGIN) : misfits);
     if ((k->timer || k->hook) && failed)
         bay__log(BAY_LOG_WARN, owner_copy, "%s failed: %s", k->name, f->message);
@@ -680,6 +706,69 @@ void route_answer(broker *b, conn *from, const bay__frame *f)
     }
     if (p)
         take_turns(b, p);
+}
+
+static void cancel_current(broker *b, call *k, int64_t now, int why);
+
+void route_chunk(broker *b, conn *from, const bay__frame *f)
+{
+    call *k = bay__idmap_get(b->calls->byid, f->id);
+    if (k == NULL || k->current == NULL || k->current_session != from->session || k->answered) {
+        bay__log(BAY_LOG_DEBUG, from->name, "chunk of %llu matches no stream in flight (late or cancelled)",
+                 (unsigned long long)f->id);
+        return;
+    }
+    char msg[1024];
+    int code = BAY_EPROTO;
+    if (!k->stream)
+        snprintf(msg, sizeof msg, "%s sent a chunk of %s, whose caller does not read a stream (a plain call, an "
+                 "event or a filter); plugbay's libraries gather such chunks into the answer", k->current->owner,
+                 k->name);
+    else if (k->window <= 0)
+        snprintf(msg, sizeof msg, "%s sent more chunks of %s than its caller took: it did not wait for the caller's "
+                 "credit", k->current->owner, k->name);
+    else if ((code = misfit_chunk(b, k, k->current->owner, f->value, msg, sizeof msg)) == 0) {
+        conn *c = conn_get(b, k->origin);
+        if (c) {
+            bay__frame out = {.type = BAY_F_CHUNK, .id = k->origin_id, .value = f->value};
+            conn_send(b, c, &out);
+        }
+        k->window--;
+        k->chunks++;
+        return;
+    }
+    answer_error(b, k, code, k->current->owner, msg);
+    cancel_current(b, k, bay__now_ms(), BAY_ECANCELED);
+}
+
+void route_credit(broker *b, conn *from, const bay__frame *f)
+{
+    size_t n;
+    call **all = snapshot(b, &n);
+    for (size_t i = 0; i < n; i++) {
+        call *k = all[i];
+        if (k->origin != from->session || k->origin_id != f->id || k->answered || !k->stream)
+            continue;
+        if (f->count <= 0 || f->count > STREAM_WINDOW_MAX - k->window) {
+            char msg[300];
+            snprintf(msg, sizeof msg, "%s: a credit of %lld chunks would let the stream's window pass %d (or is not "
+                     "positive); the stream was cancelled", k->name, (long long)f->count, STREAM_WINDOW_MAX);
+            answer_error(b, k, BAY_EPROTO, NULL, msg);
+            if (k->current)
+                cancel_current(b, k, bay__now_ms(), BAY_ECANCELED);
+            else
+                call_free(b, k);
+            break;
+        }
+        k->window += f->count;
+        conn *c = k->current ? conn_get(b, k->current_session) : NULL;
+        if (c) {
+            bay__frame out = {.type = BAY_F_CREDIT, .id = k->id, .count = f->count};
+            conn_send(b, c, &out);
+        }
+        break;
+    }
+    free(all);
 }
 
 /* cancel_current asks the current provider to stop, telling it why

@@ -491,6 +491,20 @@ int bay__schema_check(const bay__schema *s, const msgpack_object *v, char *why, 
     return s ? check(s, v, &p) : 0;
 }
 
+int bay__schema_check_item(const bay__schema *s, size_t index, const msgpack_object *v, char *why, size_t len)
+{
+    place p = {.path = "", .why = why, .len = len};
+    if (s == NULL)
+        return 0;
+    if ((s->types && !(s->types & T_ARRAY)) || s->nany)
+        return mismatch(&p, "a stream's chunks are the items of an array result, and the result's types %s",
+                        s->nany ? "use anyOf at the top, so chunks cannot be checked one by one" : "allow no array");
+    if (s->max_items >= 0 && index >= (uint64_t)s->max_items)
+        return mismatch(&p, "expected at most %lld items, got chunk %zu", (long long)s->max_items, index + 1);
+    const bay__schema *item = index < s->nprefix ? s->prefix[index] : s->items;
+    return item ? check_at(item, v, &p, "[%zu]", index) : 0;
+}
+
 /* same_at compares a and b at path (len bytes in all). */
 static bool same_at(const json_t *a, const json_t *b, char *path, size_t len, char *where, size_t wlen)
 {

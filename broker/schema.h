@@ -32,6 +32,12 @@ void bay__schema_free(bay__schema *s);
  * string, got an int"). */
 int bay__schema_check(const bay__schema *s, const msgpack_object *v, char *why, size_t len);
 
+/* bay__schema_check_item checks v as item index of an array s describes
+ * (one chunk of a streamed result): 0, or BAY_ETYPE with why, as
+ * bay__schema_check, also when s allows no array or has anyOf at its top
+ * (chunks cannot be checked one by one then). minItems is not checked. */
+int bay__schema_check_item(const bay__schema *s, size_t index, const msgpack_object *v, char *why, size_t len);
+
 /* bay__schema_types_parse reads an extension point's types ({"args": SCHEMA,
  * "result": SCHEMA}, either absent) into *args and *result (NULL where
  * absent; the caller frees both). Returns 0 or BAY_EINVAL with err naming the

@@ -35,19 +35,20 @@ static int pack_args(const char *fn, const char *name, const bay_value *args, ba
  * NULL) or returns at once with a pending call in *out. The wait allows the
  * call's deadline plus the grace for the broker's own answer. */
 static int call(bay_conn *c, const char *fn, const char *name, const bay_value *args, const bay_call_opts *opts,
-                bay_value **result, bay_pending **out, bay_error *err)
+                bay_value **result, bay_pending **out, bool stream, bay_error *err)
 {
     int timeout = opts && opts->timeout_ms ? opts->timeout_ms : BAY_DEFAULT_TIMEOUT_MS;
     if (c == NULL || name == NULL || *name == '\0' || timeout < 0 || timeout > INT_MAX - BAY_CALL_GRACE_MS)
         return bay_error_set(err, BAY_EINVAL, NULL,
                              "%s: needs a connection, a non-empty extension point name and a timeout_ms from 0 to %d",
                              fn, INT_MAX - BAY_CALL_GRACE_MS);
-    bay__frame f = {.type = BAY_F_CALL, .name = name, .timeout_ms = timeout, .context = opts ? opts->context : NULL};
+    bay__frame f = {.type = BAY_F_CALL, .name = name, .timeout_ms = timeout, .context = opts ? opts->context : NULL,
+                    .window = stream ? BAY_STREAM_WINDOW : 0};
     bay__scratch sb;
     bay__scratch_init(&sb);
     int rc = pack_args(fn, name, args, BAY_ARRAY, &f, &sb, err);
     if (rc == 0 && out)
-        rc = bay__request_async(c, &f, timeout + BAY_CALL_GRACE_MS, out, err);
+        rc = bay__request_async(c, &f, timeout + BAY_CALL_GRACE_MS, stream, out, err);
     else if (rc == 0 && !bay__fast_call(c, &f, timeout, result, err, &rc))
         rc = bay__request(c, &f, timeout + BAY_CALL_GRACE_MS, result, err);
     bay__scratch_free(&sb);
@@ -59,7 +60,7 @@ int bay_call(bay_conn *c, const char *name, const bay_value *args, const bay_cal
 {
     if (result)
         *result = NULL;
-    return call(c, "bay_call", name, args, opts, result, NULL, err);
+    return call(c, "bay_call", name, args, opts, result, NULL, false, err);
 }
 
 int bay_call_async(bay_conn *c, const char *name, const bay_value *args, const bay_call_opts *opts,
@@ -68,7 +69,25 @@ int bay_call_async(bay_conn *c, const char *name, const bay_value *args, const b
     if (out == NULL)
         return bay_error_set(err, BAY_EINVAL, NULL, "bay_call_async: out is NULL");
     *out = NULL;
-    return call(c, "bay_call_async", name, args, opts, NULL, out, err);
+    return call(c, "bay_call_async", name, args, opts, NULL, out, false, err);
+}
+
+int bay_call_stream(bay_conn *c, const char *name, const bay_value *args, const bay_call_opts *opts, bay_stream **out,
+                    bay_error *err)
+{
+    if (out == NULL)
+        return bay_error_set(err, BAY_EINVAL, NULL, "bay_call_stream: out is NULL");
+    *out = NULL;
+    bay_stream *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return bay_error_set(err, BAY_ENOMEM, NULL, "bay_call_stream: out of memory");
+    int rc = call(c, "bay_call_stream", name, args, opts, NULL, &s->p, true, err);
+    if (rc) {
+        free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
 }
 
 int bay_declare_typed(bay_conn *c, const char *name, bay_kind kind, const char *types, bay_error *err)

@@ -41,8 +41,16 @@ struct bay_pending {
     bool taken;           /* the outcome was handed out */
     bay_error err;        /* the outcome: err.code 0 means success with result */
     bay_value *result;
+    bool stream;          /* a stream's (bay_call_stream): CHUNKs queue below, a RESULT's value is the last */
+    struct bay__chunk *chunks, *chunks_tail; /* a stream's chunks received and not yet taken, oldest first */
     struct bay_pending *next; /* next in its table bucket */
 };
+
+/* One chunk of a stream, queued in its bay_pending. */
+typedef struct bay__chunk {
+    struct bay__chunk *next;
+    bay_value *value;
+} bay__chunk;
 
 typedef struct bay__job bay__job;           /* a CALL or NOTICE for the dispatch thread */
 typedef struct bay__fast bay__fast;         /* the connection's fast channels (fastpath.c) */
@@ -105,8 +113,33 @@ void bay__conn_answer(bay_conn *c, const bay__frame *f, int code, const char *wh
 int bay__request(bay_conn *c, bay__frame *f, int wait_ms, bay_value **result, bay_error *err);
 
 /* bay__request_async sends f like bay__request and returns at once with *out, a
- * pending request counted as a handle of c (see bay_pending_free). */
-int bay__request_async(bay_conn *c, bay__frame *f, int wait_ms, bay_pending **out, bay_error *err);
+ * pending request counted as a handle of c (see bay_pending_free); stream:
+ * its answer comes as a stream (stream.c). */
+int bay__request_async(bay_conn *c, bay__frame *f, int wait_ms, bool stream, bay_pending **out, bay_error *err);
+
+/* bay__pending_expire_locked fails p with BAY_ETIMEDOUT once its deadline
+ * passed: true then, and the caller sends the broker a CANCEL (bay__send_cancel). */
+bool bay__pending_expire_locked(bay_pending *p);
+
+/* bay__send_cancel tells plugbayd, without waiting, that request id is cancelled. */
+int bay__send_cancel(bay_conn *c, uint64_t id);
+
+/* stream.c */
+
+/* A stream's reader (bay_call_stream): its request, and the chunks taken since the last CREDIT. */
+struct bay_stream {
+    bay_pending *p;
+    int taken;
+};
+
+/* bay__chunk_push queues v (taken; freed when p is not a stream) as p's next chunk. Lock held. */
+void bay__chunk_push_locked(bay_pending *p, bay_value *v);
+
+/* bay__chunks_free frees p's chunks not taken. */
+void bay__chunks_free(bay_pending *p);
+
+/* bay__conn_chunk takes a CHUNK from the receiver thread: queued for the stream it belongs to, else dropped. */
+void bay__conn_chunk(bay_conn *c, const bay__frame *f);
 
 /* reply.c */
 

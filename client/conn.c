@@ -65,6 +65,9 @@ static void take(bay_conn *c, const bay__frame *f)
     case BAY_F_ERROR:
         bay__conn_answer(c, f, 0, NULL);
         break;
+    case BAY_F_CHUNK:
+        bay__conn_chunk(c, f);
+        break;
     case BAY_F_NOTICE:
         if (bay__fast_notice(c, f)) /* a revoked fast channel: for this host only */
             break;

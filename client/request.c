@@ -98,7 +98,7 @@ int bay__conn_send(bay_conn *c, const bay__frame *f, int flags, const char *what
                          rc == BAY_EBUSY ? " (its queue stays full; retry later)" : "");
 }
 
-static int send_cancel(bay_conn *c, uint64_t id)
+int bay__send_cancel(bay_conn *c, uint64_t id)
 {
     bay__frame f = {.type = BAY_F_CANCEL, .id = id, .code = BAY_ECANCELED};
     return bay__conn_send(c, &f, NNG_FLAG_NONBLOCK, "cancel", NULL);
@@ -117,6 +117,10 @@ void bay__conn_answer(bay_conn *c, const bay__frame *f, int code, const char *wh
     }
     pthread_mutex_lock(&c->mu);
     bay_pending *p = find_locked(c, f->id);
+    if (p && p->stream && code == 0 && v && bay_value_type(v) != BAY_NIL) { /* a stream's last chunk */
+        bay__chunk_push_locked(p, v);
+        v = NULL;
+    }
     if (p) {
         if (code)
             bay_error_set(&p->err, code, NULL, "plugbayd at %s sent an unreadable answer to %s: %s", c->url, p->what,
@@ -147,10 +151,11 @@ static void describe(char *out, size_t len, const bay__frame *f)
 }
 
 /* start registers p for f (giving f its id) and sends f. */
-static int start(bay_conn *c, bay_pending *p, bay__frame *f, int wait_ms, bay_error *err)
+static int start(bay_conn *c, bay_pending *p, bay__frame *f, int wait_ms, bool stream, bay_error *err)
 {
     memset(p, 0, sizeof *p);
     p->conn = c;
+    p->stream = stream;
     p->id = f->id = atomic_fetch_add(&c->next_id, 1);
     describe(p->what, sizeof p->what, f);
     p->wait_ms = wait_ms;
@@ -181,6 +186,17 @@ static int start(bay_conn *c, bay_pending *p, bay__frame *f, int wait_ms, bay_er
     return rc;
 }
 
+bool bay__pending_expire_locked(bay_pending *p)
+{
+    if (p->done || bay__now_ms() < p->deadline)
+        return false;
+    bay_error_set(&p->err, BAY_ETIMEDOUT, NULL,
+                  "no answer from plugbayd at %s to %s within %d ms; is the broker overloaded or stuck?", p->conn->url,
+                  p->what, p->wait_ms);
+    complete_locked(p, NULL);
+    return true;
+}
+
 /* wait_outcome waits up to wait_ms (-1: until p's deadline) for p's outcome
  * and hands it out; at the deadline p fails and the broker gets a CANCEL. */
 static int wait_outcome(bay_pending *p, int wait_ms, bay_value **result, bay_error *err)
@@ -198,11 +214,7 @@ static int wait_outcome(bay_pending *p, int wait_ms, bay_value **result, bay_err
     }
     while (!p->done) {
         int64_t now = bay__now_ms();
-        if (now >= p->deadline) {
-            bay_error_set(&p->err, BAY_ETIMEDOUT, NULL,
-                          "no answer from plugbayd at %s to %s within %d ms; is the broker overloaded or stuck?",
-                          c->url, p->what, p->wait_ms);
-            complete_locked(p, NULL);
+        if (bay__pending_expire_locked(p)) {
             cancel = true;
         } else if (now >= until) {
             pthread_mutex_unlock(&c->mu);
@@ -223,7 +235,7 @@ static int wait_outcome(bay_pending *p, int wait_ms, bay_value **result, bay_err
     }
     pthread_mutex_unlock(&c->mu);
     if (cancel)
-        send_cancel(c, p->id);
+        bay__send_cancel(c, p->id);
     return rc;
 }
 
@@ -237,8 +249,9 @@ static void finish(bay_pending *p)
         unregister_locked(p);
     pthread_mutex_unlock(&c->mu);
     if (running)
-        send_cancel(c, p->id);
+        bay__send_cancel(c, p->id);
     bay_value_free(p->result);
+    bay__chunks_free(p);
     pthread_cond_destroy(&p->done_cv);
 }
 
@@ -246,7 +259,7 @@ int bay__request(bay_conn *c, bay__frame *f, int wait_ms, bay_value **result, ba
 {
     bay_pending p;
     bay__conn_enter(c);
-    int rc = start(c, &p, f, wait_ms, err);
+    int rc = start(c, &p, f, wait_ms, false, err);
     if (rc == 0) {
         rc = wait_outcome(&p, -1, result, err);
         finish(&p);
@@ -255,13 +268,13 @@ int bay__request(bay_conn *c, bay__frame *f, int wait_ms, bay_value **result, ba
     return rc;
 }
 
-int bay__request_async(bay_conn *c, bay__frame *f, int wait_ms, bay_pending **out, bay_error *err)
+int bay__request_async(bay_conn *c, bay__frame *f, int wait_ms, bool stream, bay_pending **out, bay_error *err)
 {
     bay_pending *p = malloc(sizeof *p);
     if (p == NULL)
         return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory starting a call");
     bay__conn_enter(c);
-    int rc = start(c, p, f, wait_ms, err);
+    int rc = start(c, p, f, wait_ms, stream, err);
     if (rc == 0) {
         pthread_mutex_lock(&c->mu);
         c->handles++;
@@ -290,7 +303,7 @@ int bay_pending_cancel(bay_pending *p)
     pthread_mutex_lock(&p->conn->mu);
     bool running = p->registered;
     pthread_mutex_unlock(&p->conn->mu);
-    return running ? send_cancel(p->conn, p->id) : 0;
+    return running ? bay__send_cancel(p->conn, p->id) : 0;
 }
 
 void bay_pending_free(bay_pending *p)

@@ -12,6 +12,7 @@ typedef enum field_kind {
     F_STR,      /* string without NUL bytes        -> const char * */
     F_STR_OPT,  /* the same, or nil (NULL)          -> const char * */
     F_INT,      /* signed or unsigned integer in int64 -> int64_t */
+    F_INT_TAIL, /* the same as a frame's last field, which may be left out (0): written only when not 0 */
     F_BOOL,     /* boolean                         -> bool */
     F_ANY,      /* any value                       -> const msgpack_object * */
     F_ARRAY,    /* an array                        -> const msgpack_object * */
@@ -38,7 +39,7 @@ static const struct layout {
     [BAY_F_ERROR] = {"ERROR", 3, {FLD(F_INT, code), FLD(F_STR_OPT, plugin), FLD(F_STR, message)}},
     [BAY_F_DECLARE] = {"DECLARE", 2, {FLD(F_STR, name), FLD(F_STR, kind)}},
     [BAY_F_PROVIDE] = {"PROVIDE", 3, {FLD(F_STR, name), FLD(F_STR, kind), FLD(F_STRV_OPT, contexts)}},
-    [BAY_F_CALL] = {"CALL", 4, {FLD(F_STR, name), FLD(F_ARRAY, value), FLD(F_INT, timeout_ms), FLD(F_STR_OPT, context)}},
+    [BAY_F_CALL] = {"CALL", 5, {FLD(F_STR, name), FLD(F_ARRAY, value), FLD(F_INT, timeout_ms), FLD(F_STR_OPT, context), FLD(F_INT_TAIL, window)}},
     [BAY_F_RESULT] = {"RESULT", 1, {FLD(F_ANY, value)}},
     [BAY_F_EVENT] = {"EVENT", 3, {FLD(F_STR, name), FLD(F_ARRAY, value), FLD(F_STR_OPT, context)}},
     [BAY_F_CANCEL] = {"CANCEL", 1, {FLD(F_INT, code)}},
@@ -48,7 +49,24 @@ static const struct layout {
     [BAY_F_SUBSCRIBE] = {"SUBSCRIBE", 1, {FLD(F_BOOL, on)}},
     [BAY_F_LOG] = {"LOG", 2, {FLD(F_INT, level), FLD(F_STR, message)}},
     [BAY_F_WITHDRAW] = {"WITHDRAW", 1, {FLD(F_STR, name)}},
+    [BAY_F_CHUNK] = {"CHUNK", 1, {FLD(F_ANY, value)}},
+    [BAY_F_CREDIT] = {"CREDIT", 1, {FLD(F_INT, count)}},
 };
+
+/* has_tail tells whether l's last field may be left out. */
+static bool has_tail(const struct layout *l)
+{
+    return l->nfields > 0 && l->fields[l->nfields - 1].kind == F_INT_TAIL;
+}
+
+/* written returns how many of l's fields f is encoded with: a tail of 0 is left out. */
+static int written(const struct layout *l, const bay__frame *f)
+{
+    if (!has_tail(l))
+        return l->nfields;
+    const field *tail = &l->fields[l->nfields - 1];
+    return *(const int64_t *)((const char *)f + tail->offset) ? l->nfields : l->nfields - 1;
+}
 
 static const struct layout *layout_of(int64_t type)
 {
@@ -163,6 +181,7 @@ static const char *decode_field(bay__frame *f, const field *fd, const msgpack_ob
             return fd->kind == F_STR ? "a string without NUL bytes" : "a string without NUL bytes or nil";
         return NULL;
     case F_INT:
+    case F_INT_TAIL:
         return get_int(o, (int64_t *)slot) ? NULL : "an integer within int64";
     case F_BOOL:
         if (o->type != MSGPACK_OBJECT_BOOLEAN)
@@ -262,10 +281,11 @@ int bay__frame_decode(const void *buf, size_t len, bay__frame *f, bay_error *err
         return decode_fail(f, bay_error_set(err, BAY_EPROTO, NULL,
                                             "%s frame: id must be a non-negative integer, got %s", l->name,
                                             bay__object_type_name(&item[2])));
-    if (nitems != 3u + (uint32_t)l->nfields)
-        return decode_fail(f, bay_error_set(err, BAY_EPROTO, NULL, "%s frame: expected %d fields after the id, got %u",
-                                            l->name, l->nfields, nitems - 3));
-    for (int i = 0; i < l->nfields; i++) {
+    uint32_t least = 3u + (uint32_t)l->nfields - (has_tail(l) ? 1u : 0u);
+    if (nitems < least || nitems > 3u + (uint32_t)l->nfields)
+        return decode_fail(f, bay_error_set(err, BAY_EPROTO, NULL, "%s frame: expected %s%d fields after the id, got %u",
+                                            l->name, has_tail(l) ? "at most " : "", l->nfields, nitems - 3));
+    for (int i = 0; i < (int)(nitems - 3); i++) {
         const char *want = decode_field(f, &l->fields[i], &item[3 + i]);
         if (want)
             return decode_fail(f, bay_error_set(err, BAY_EPROTO, NULL, "%s frame: field %d (%s) must be %s, got %s",
@@ -335,7 +355,8 @@ static int encode_field(msgpack_packer *pk, const bay__frame *f, const field *fd
             return fd->kind == F_STR ? BAY_EINVAL : msgpack_pack_nil(pk);
         return bay__pack_str(pk, s);
     }
-    case F_INT: return msgpack_pack_int64(pk, *(const int64_t *)slot);
+    case F_INT:
+    case F_INT_TAIL: return msgpack_pack_int64(pk, *(const int64_t *)slot);
     case F_BOOL: return *(const bool *)slot ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
     case F_ANY:
     case F_ARRAY:
@@ -386,11 +407,12 @@ int bay__frame_encode(const bay__frame *f, bay__frame_sink sink, void *data)
     sink_call c = {sink, data};
     msgpack_packer pk;
     msgpack_packer_init(&pk, &c, forward);
-    if (msgpack_pack_array(&pk, 3 + (size_t)l->nfields) ||
+    int n = written(l, f);
+    if (msgpack_pack_array(&pk, 3 + (size_t)n) ||
         msgpack_pack_int64(&pk, f->version ? f->version : BAY_WIRE_VERSION) || msgpack_pack_int64(&pk, f->type) ||
         msgpack_pack_uint64(&pk, f->id))
         return BAY_ENOMEM;
-    for (int i = 0; i < l->nfields; i++) {
+    for (int i = 0; i < n; i++) {
         int rc = encode_field(&pk, f, &l->fields[i]);
         if (rc)
             return rc == BAY_EINVAL ? BAY_EINVAL : BAY_ENOMEM;

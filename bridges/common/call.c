@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "stream.h"
 #include "value_convert.h"
 
 /* served_names writes the call names the plugin serves, comma-separated, into buf. */
@@ -113,6 +114,10 @@ void bay__run_call(bay__job *j)
     }
     rc = settings ? take_settings(c, args, &result) : bay__w.bridge->call(c->function, c, args, &result);
     bay_value_free(args);
+    if (rc == 0)
+        rc = bay__stream_end(c, &result);
+    bay_value_free(c->gathered);
+    c->gathered = NULL;
     if (rc == 0 && bay__value_nests_deeper(result, BAY_CONVERT_MAX_DEPTH)) /* as Lua's and Python's conversions refuse it */
         rc = bay_call_error(c, BAY_ETYPE, "%s returned a value that cannot cross a call: arrays and maps nest deeper "
                                           "than %d levels",

@@ -118,6 +118,28 @@ static bool queue_cancel(bay__chan *from, uint64_t id, int64_t code)
     return in_hand || queued;
 }
 
+/* queue_credit takes the broker's CREDIT of count more chunks for the stream
+ * of call id, in hand or still queued; a CREDIT for no such call is dropped. */
+static void queue_credit(uint64_t id, int64_t count)
+{
+    if (count <= 0)
+        return;
+    pthread_mutex_lock(&bay__w.lock);
+    bool found = false;
+    for (bay_invocation *c = bay__w.calls; c && !found; c = c->outer)
+        if (c->id == id && c->chan == NULL) {
+            atomic_fetch_add(&c->credit, count);
+            found = true;
+        }
+    for (bay__job *j = bay__w.head; j && !found; j = j->next)
+        if (j->f.type == BAY_F_CALL && j->f.id == id && j->call.chan == NULL) {
+            j->f.window += count;
+            found = true;
+        }
+    bay__bell_ring(&bay__w.bell);
+    pthread_mutex_unlock(&bay__w.lock);
+}
+
 /* report_refusals tells plugbayd what the sandbox refused since the last heartbeat (refusals.h). */
 static void report_refusals(void)
 {
@@ -172,6 +194,9 @@ static void route(bay__job *j)
     case BAY_F_CANCEL:
         queue_cancel(NULL, j->f.id, j->f.code);
         break;
+    case BAY_F_CREDIT:
+        queue_credit(j->f.id, j->f.count);
+        break;
     case BAY_F_COMMAND:
         if (bay__fast_command(&j->f)) /* the fast path's commands; load and unload go to the main thread */
             break;
@@ -183,7 +208,7 @@ static void route(bay__job *j)
         return;
     default:
         bay__worker_error(NULL, j->f.id, BAY_EPROTO, "a worker does not accept %s frames (it takes COMMAND, CALL, CANCEL, "
-                                              "HEARTBEAT, and RESULT or ERROR answering its own calls)",
+                                              "CREDIT, HEARTBEAT, and RESULT or ERROR answering its own calls)",
                          bay__frame_type_name(j->f.type));
         break;
     }
@@ -305,6 +330,8 @@ bay__job *bay__queue_take(const bay__wait *wait, const bay_invocation *watch, in
     }
     if (j && j->f.type == BAY_F_CALL) {
         j->call.id = j->f.id;
+        j->call.stream = j->f.window > 0;
+        atomic_init(&j->call.credit, j->f.window);
         atomic_init(&j->call.stop, j->call.chan && bay__fast_cancelled(j->call.chan, j->f.id) ? BAY_ECANCELED : 0);
         j->call.outer = bay__w.calls;
         bay__w.calls = &j->call;

@@ -41,6 +41,10 @@ struct bay_invocation {
     char message[512];
     struct bay_invocation *outer;           /* the call this one runs inside, or NULL */
     bay__chan *chan;                   /* the fast channel it came on and is answered on; NULL: the broker */
+    bool stream;                      /* its caller reads the answer as a stream: each chunk goes out as emitted */
+    atomic_llong credit;              /* the chunks the caller takes now (CALL's window; the I/O thread adds CREDITs) */
+    bay_value *gathered;              /* a caller not reading a stream: the chunks emitted so far (an array), or NULL */
+    size_t gathered_bytes;            /* their packed size */
 };
 
 /* One frame the I/O thread received and queued for the main thread. */

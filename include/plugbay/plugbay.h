@@ -24,6 +24,7 @@ extern "C" {
 typedef struct bay_conn bay_conn;
 typedef struct bay_pending bay_pending;
 typedef struct bay_reply bay_reply;
+typedef struct bay_stream bay_stream;
 
 /* Kinds of extension point. */
 typedef enum bay_kind {
@@ -140,6 +141,38 @@ int bay_pending_cancel(bay_pending *p);
 
 /* bay_pending_free cancels the call if it is still running and frees p. */
 void bay_pending_free(bay_pending *p);
+
+/* Streams. A provider may answer a handle with a stream of chunks
+ * (bay_call_emit in a plugin, plugbay.emit in Lua and Python, a generator in
+ * Python), then an end or an error. A stream's reader holds at most this many
+ * chunks it has not taken; past them the provider waits (back-pressure). */
+#define BAY_STREAM_WINDOW 64
+
+/* bay_call_stream starts a call of handle name whose answer is read as a
+ * stream, chunk by chunk, with bay_stream_next(); the caller frees *out with
+ * bay_stream_free(). The call's deadline (opts->timeout_ms) and a cancel
+ * cover the whole stream. A provider that does not stream answers with one
+ * chunk: its result (none when nil). Streams go through plugbayd, also where
+ * a fast channel is open. Same errors as bay_call_async. */
+int bay_call_stream(bay_conn *c, const char *name, const bay_value *args, const bay_call_opts *opts, bay_stream **out,
+                    bay_error *err);
+
+/* bay_stream_next waits up to wait_ms (-1: until the stream's deadline) for
+ * the next chunk: 0 with *chunk a new value the caller frees; 0 with *chunk
+ * NULL once the stream ended (again on every later call); BAY_EPENDING when
+ * no chunk came within wait_ms (the stream goes on); else the error that
+ * ended the stream (the provider's, BAY_ETIMEDOUT at its deadline,
+ * BAY_ECANCELED, BAY_ECONN), after every chunk that came before it. */
+int bay_stream_next(bay_stream *s, int wait_ms, bay_value **chunk, bay_error *err);
+
+/* bay_stream_cancel asks plugbayd to stop the stream: the provider's
+ * bay_call_emit returns BAY_ECANCELED, and bay_stream_next then gives
+ * BAY_ECANCELED after the chunks already received. */
+int bay_stream_cancel(bay_stream *s);
+
+/* bay_stream_free abandons the stream when it still runs (the provider is
+ * told to stop, as by bay_stream_cancel), frees its chunks not taken and s. */
+void bay_stream_free(bay_stream *s);
 
 /* A registry change notice, valid only during the callback. */
 typedef struct bay_notice {

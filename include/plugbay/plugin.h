@@ -83,6 +83,19 @@ int bay_call_cancelled(const bay_invocation *call);
 /* bay_call_remaining_ms returns the milliseconds left before the call's deadline (0 when past). */
 int bay_call_remaining_ms(const bay_invocation *call);
 
+/* bay_call_emit sends chunk (borrowed) as the next piece of the call's
+ * streamed answer. A caller reading a stream (bay_call_stream, the bindings'
+ * iterators) gets each chunk as it is emitted; the value the function then
+ * returns, unless nil, is the stream's last chunk. A caller that takes the
+ * answer whole gets every chunk in one array instead (the returned value,
+ * unless nil, last), 16 MiB at most. Back-pressure: while the caller has not
+ * taken the chunks sent so far, it waits. Returns 0; BAY_ECANCELED or
+ * BAY_ETIMEDOUT once the call must stop (the caller abandoned the stream,
+ * cancelled it, or its deadline passed: return that code); BAY_EINVAL for a
+ * chunk over one frame, or gathered chunks over 16 MiB; BAY_ETYPE for one
+ * nested too deep. Only on the call's thread, within the call. */
+int bay_call_emit(bay_invocation *call, const bay_value *chunk);
+
 /* bay_arg_int / _float / _str / _bool fetch argument index of args and check
  * its type. On a missing or mistyped argument they record an error naming the
  * extension point, the argument and the types (bay_call_error) and return

@@ -1,4 +1,4 @@
-/* sdk/conformance/c/plugin.c — conform/c: the conformance plugin in C (echo, fail, type, filter), as sdk/conformance/cases.json calls it. */
+/* sdk/conformance/c/plugin.c — conform/c: the conformance plugin in C (echo, fail, type, filter, stream), as sdk/conformance/cases.json calls it. */
 #include <stdint.h>
 #include <string.h>
 
@@ -56,5 +56,33 @@ static int conform_filter(bay_invocation *call, const bay_value *args, bay_value
     return 0;
 }
 
+/* conform_stream(n, size, end) streams n chunks (n < 0: until the caller stops it): chunk i (from 0) is i when
+ * size is 0, else a binary of size bytes, each i % 256. end "error" then fails with BAY_EIO, "last" returns
+ * "last" (the last chunk); anything else returns nil. */
+static int conform_stream(bay_invocation *call, const bay_value *args, bay_value **result)
+{
+    int64_t n, size;
+    if (bay_arg_int(call, args, 0, &n) || bay_arg_int(call, args, 1, &size))
+        return BAY_ETYPE;
+    if (size < 0 || size > 8 * 1024 * 1024)
+        return bay_call_error(call, BAY_EINVAL, "conform.stream: size must be 0 to 8 MiB");
+    const char *end = bay_value_str(bay_array_get(args, 2), NULL);
+    static unsigned char buf[8 * 1024 * 1024];
+    for (int64_t i = 0; n < 0 || i < n; i++) {
+        if (size)
+            memset(buf, (int)(i % 256), (size_t)size);
+        bay_value *chunk = size ? bay_bin(buf, (size_t)size) : bay_int(i);
+        int rc = chunk ? bay_call_emit(call, chunk) : BAY_ENOMEM;
+        bay_value_free(chunk);
+        if (rc)
+            return rc;
+    }
+    if (end && strcmp(end, "error") == 0)
+        return bay_call_error(call, BAY_EIO, "conform/c failed after %lld chunks", (long long)n);
+    if (end && strcmp(end, "last") == 0)
+        *result = bay_str("last");
+    return 0;
+}
+
 BAY_PLUGIN(NULL, NULL, {"conform_echo", conform_echo}, {"conform_fail", conform_fail}, {"conform_type", conform_type},
-           {"conform_filter", conform_filter});
+           {"conform_filter", conform_filter}, {"conform_stream", conform_stream});

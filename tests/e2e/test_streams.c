@@ -1,0 +1,374 @@
+/* tests/e2e/test_streams.c — streamed answers under the real broker: conform.stream served by the conformance
+ * plugins in C, Lua, Python and WebAssembly, read with bay_call_stream and gathered by a plain call; an error after
+ * chunks; back-pressure (a window of chunks, then credit) seen from a raw connection; a stream abandoned by its
+ * host, cancelled, cut by its deadline, left by a host that went away; hostile windows, credits and chunks. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nng/nng.h>
+
+#include "frame.h"
+#include "harness.h"
+#include "wire.h"
+
+static harness h;
+static bay_conn *c;
+
+static const char *const langs[] = {"c", "lua", "python", "wasm", NULL};
+static const char *const ids[] = {"conform/c", "conform/lua", "conform/python", "conform/wasm", NULL};
+
+static void start(void)
+{
+    h_setup(&h, ids);
+    h_start(&h, NULL);
+    c = h_connect(&h, "test-streams");
+    h_wait_loaded(c, ids);
+}
+
+static void stop(void)
+{
+    bay_close(c);
+    h_cleanup(&h);
+}
+
+TestSuite(streams, .init = start, .fini = stop, .timeout = 180);
+
+/* open_stream starts conform.stream(args) at lang's plugin (its context) within timeout_ms (0: the default). */
+static bay_stream *open_stream(bay_conn *conn, const char *lang, const char *args_json, int timeout_ms)
+{
+    char ctx[64], why[200];
+    snprintf(ctx, sizeof ctx, "conform/%s", lang);
+    bay_value *args = NULL;
+    cr_assert_eq(bay_value_from_json(args_json, &args, why, sizeof why), 0, "%s", why);
+    bay_call_opts opts = {.timeout_ms = timeout_ms, .context = ctx};
+    bay_stream *s = NULL;
+    bay_error err;
+    cr_assert_eq(bay_call_stream(conn, "conform.stream", args, &opts, &s, &err), 0, "%s", err.message);
+    bay_value_free(args);
+    return s;
+}
+
+/* next_json takes s's next chunk as JSON into out ("END" at its end); returns the code bay_stream_next gave. */
+static int next_json(bay_stream *s, char *out, size_t len, bay_error *err)
+{
+    bay_value *v = NULL;
+    int rc = bay_stream_next(s, -1, &v, err);
+    if (rc == 0 && v == NULL)
+        snprintf(out, len, "END");
+    else if (rc == 0) {
+        char *j = NULL;
+        bay_value_to_json(v, &j);
+        snprintf(out, len, "%s", j ? j : "?");
+        free(j);
+    }
+    bay_value_free(v);
+    return rc;
+}
+
+/* still_answers asserts that lang's plugin still serves a plain call. */
+static void still_answers(const char *lang)
+{
+    char ctx[64];
+    snprintf(ctx, sizeof ctx, "conform/%s", lang);
+    bay_value *args = bay_array(), *res = NULL;
+    bay_array_push(args, bay_str("still here"));
+    bay_call_opts opts = {.timeout_ms = 20000, .context = ctx};
+    bay_error err;
+    cr_assert_eq(bay_call(c, "conform.echo", args, &opts, &res, &err), 0, "%s: %s", lang, err.message);
+    cr_assert_str_eq(bay_value_str(res, NULL), "still here");
+    bay_value_free(args);
+    bay_value_free(res);
+}
+
+Test(streams, every_language_streams_its_chunks_then_its_last_value)
+{
+    for (size_t i = 0; langs[i]; i++) {
+        bay_stream *s = open_stream(c, langs[i], "[5, 0, \"last\"]", 20000);
+        char got[512] = "", one[64];
+        bay_error err;
+        for (;;) {
+            cr_assert_eq(next_json(s, one, sizeof one, &err), 0, "%s: %s", langs[i], err.message);
+            strncat(got, one, sizeof got - strlen(got) - 2);
+            if (strcmp(one, "END") == 0)
+                break;
+            strcat(got, " ");
+        }
+        cr_assert_str_eq(got, "0 1 2 3 4 \"last\" END", "%s streamed %s", langs[i], got);
+        cr_assert_eq(next_json(s, one, sizeof one, &err), 0, "the end stays the end");
+        cr_assert_str_eq(one, "END");
+        bay_stream_free(s);
+    }
+}
+
+Test(streams, a_plain_call_gets_every_chunk_in_one_array)
+{
+    for (size_t i = 0; langs[i]; i++) {
+        char ctx[64], args[] = "[3, 0]";
+        snprintf(ctx, sizeof ctx, "conform/%s", langs[i]);
+        bay_value *a = NULL, *res = NULL;
+        char why[200];
+        cr_assert_eq(bay_value_from_json(args, &a, why, sizeof why), 0);
+        bay_call_opts opts = {.timeout_ms = 20000, .context = ctx};
+        bay_error err;
+        cr_assert_eq(bay_call(c, "conform.stream", a, &opts, &res, &err), 0, "%s: %s", langs[i], err.message);
+        char *j = NULL;
+        cr_assert_eq(bay_value_to_json(res, &j), 0);
+        cr_assert_str_eq(j, "[0,1,2]", "%s gathered %s", langs[i], j);
+        free(j);
+        bay_value_free(a);
+        bay_value_free(res);
+    }
+}
+
+Test(streams, an_error_after_chunks_reaches_the_reader_after_them)
+{
+    for (size_t i = 0; langs[i]; i++) {
+        bay_stream *s = open_stream(c, langs[i], "[2, 0, \"error\"]", 20000);
+        char one[64];
+        bay_error err;
+        cr_assert_eq(next_json(s, one, sizeof one, &err), 0, "%s: %s", langs[i], err.message);
+        cr_assert_str_eq(one, "0");
+        cr_assert_eq(next_json(s, one, sizeof one, &err), 0, "%s: %s", langs[i], err.message);
+        cr_assert_str_eq(one, "1");
+        cr_assert_eq(next_json(s, one, sizeof one, &err), BAY_EIO, "%s", langs[i]);
+        char needle[64];
+        snprintf(needle, sizeof needle, "conform/%s failed after 2 chunks", langs[i]);
+        cr_assert(strstr(err.message, needle), "%s: %s", langs[i], err.message);
+        cr_assert_str_eq(err.plugin, ids[i]);
+        bay_stream_free(s);
+    }
+}
+
+Test(streams, big_chunks_arrive_whole_and_in_order)
+{
+    bay_stream *s = open_stream(c, "c", "[300, 65536]", 60000);
+    for (int i = 0; i < 300; i++) {
+        bay_value *v = NULL;
+        bay_error err;
+        cr_assert_eq(bay_stream_next(s, -1, &v, &err), 0, "chunk %d: %s", i, err.message);
+        cr_assert_eq(bay_value_type(v), BAY_BIN, "chunk %d", i);
+        size_t n = 0;
+        const unsigned char *b = (const unsigned char *)bay_value_str(v, &n);
+        cr_assert_eq(n, 65536);
+        cr_assert(b[0] == (unsigned char)i && b[n - 1] == (unsigned char)i, "chunk %d out of order", i);
+        bay_value_free(v);
+    }
+    bay_value *v = NULL;
+    bay_error err;
+    cr_assert_eq(bay_stream_next(s, -1, &v, &err), 0, "%s", err.message);
+    cr_assert_null(v, "the stream ends after its 300 chunks");
+    bay_stream_free(s);
+}
+
+Test(streams, a_stream_that_never_ends_stops_at_its_deadline_in_every_language)
+{
+    for (size_t i = 0; langs[i]; i++) {
+        long long t0 = h_now_ms();
+        bay_stream *s = open_stream(c, langs[i], "[-1, 0]", 800);
+        int rc;
+        size_t n = 0;
+        bay_error err;
+        for (;;) {
+            bay_value *v = NULL;
+            if ((rc = bay_stream_next(s, -1, &v, &err)) != 0 || v == NULL)
+                break;
+            cr_assert_eq(bay_value_int(v), (int64_t)n, "%s: chunk %zu in order", langs[i], n);
+            bay_value_free(v);
+            n++;
+        }
+        cr_assert_eq(rc, BAY_ETIMEDOUT, "%s: a never-ending stream ends at its deadline (got %s: %s)", langs[i],
+                     bay_errname(rc), err.message);
+        cr_assert_gt(n, 0, "%s streamed before its deadline", langs[i]);
+        cr_assert_lt(h_now_ms() - t0, 15000, "%s: the deadline cut it in time", langs[i]);
+        bay_stream_free(s);
+        still_answers(langs[i]);
+    }
+}
+
+Test(streams, a_stream_abandoned_by_its_host_stops_its_provider_in_every_language)
+{
+    for (size_t i = 0; langs[i]; i++) {
+        bay_stream *s = open_stream(c, langs[i], "[-1, 1024]", 60000);
+        for (int k = 0; k < 200; k++) { /* past several windows: credit flows */
+            bay_value *v = NULL;
+            bay_error err;
+            cr_assert_eq(bay_stream_next(s, -1, &v, &err), 0, "%s: %s", langs[i], err.message);
+            cr_assert_not_null(v);
+            bay_value_free(v);
+        }
+        bay_stream_free(s); /* abandoned while the provider waits for credit */
+        still_answers(langs[i]); /* it answers only once the endless stream stopped */
+    }
+}
+
+Test(streams, a_cancelled_stream_ends_with_canceled_after_its_chunks)
+{
+    bay_stream *s = open_stream(c, "lua", "[-1, 0]", 60000);
+    bay_value *v = NULL;
+    bay_error err;
+    cr_assert_eq(bay_stream_next(s, -1, &v, &err), 0, "%s", err.message);
+    bay_value_free(v);
+    cr_assert_eq(bay_stream_cancel(s), 0);
+    int rc;
+    while ((rc = bay_stream_next(s, -1, &v, &err)) == 0 && v)
+        bay_value_free(v);
+    cr_assert_eq(rc, BAY_ECANCELED, "got %s: %s", bay_errname(rc), err.message);
+    bay_stream_free(s);
+    still_answers("lua");
+}
+
+Test(streams, a_host_that_goes_away_mid_stream_leaves_the_provider_serving)
+{
+    for (size_t i = 0; langs[i]; i++) {
+        bay_conn *other = h_connect(&h, "leaver");
+        bay_stream *s = open_stream(other, langs[i], "[-1, 0]", 60000);
+        bay_value *v = NULL;
+        bay_error err;
+        cr_assert_eq(bay_stream_next(s, -1, &v, &err), 0, "%s: %s", langs[i], err.message);
+        bay_value_free(v);
+        bay_close(other); /* the stream is still open: it fails with BAY_ECONN */
+        int rc;
+        while ((rc = bay_stream_next(s, -1, &v, &err)) == 0 && v)
+            bay_value_free(v);
+        cr_assert_eq(rc, BAY_ECONN, "%s: got %s: %s", langs[i], bay_errname(rc), err.message);
+        bay_stream_free(s);
+        still_answers(langs[i]);
+    }
+}
+
+/* host_once answers host.once with "whole": a host provider that does not stream. */
+static int host_once(const bay_value *args, bay_value **result, bay_error *err, void *user)
+{
+    *result = bay_str("whole");
+    return 0;
+}
+
+Test(streams, a_provider_that_does_not_stream_answers_with_one_chunk)
+{
+    bay_conn *p = h_connect(&h, "one-shot");
+    bay_error err;
+    cr_assert_eq(bay_provide(p, "host.once", BAY_HANDLE, NULL, host_once, NULL, &err), 0, "%s", err.message);
+    bay_stream *s = NULL;
+    cr_assert_eq(bay_call_stream(c, "host.once", NULL, NULL, &s, &err), 0, "%s", err.message);
+    char one[64];
+    cr_assert_eq(next_json(s, one, sizeof one, &err), 0, "%s", err.message);
+    cr_assert_str_eq(one, "\"whole\"");
+    cr_assert_eq(next_json(s, one, sizeof one, &err), 0, "%s", err.message);
+    cr_assert_str_eq(one, "END");
+    bay_stream_free(s);
+    cr_assert_eq(bay_call_stream(c, "no.such.point", NULL, NULL, &s, &err), 0, "%s", err.message);
+    cr_assert_eq(next_json(s, one, sizeof one, &err), BAY_ENOENT, "an unknown point fails the stream");
+    bay_stream_free(s);
+    cr_assert_eq(bay_call_stream(c, "host.once", NULL, NULL, NULL, &err), BAY_EINVAL);
+    cr_assert_eq(bay_stream_next(NULL, 0, NULL, &err), BAY_EINVAL);
+    bay_stream_free(NULL);
+    bay_close(p);
+}
+
+/* The raw connection: a host speaking frames itself, as a hostile one would. */
+static nng_socket raw_connect(void)
+{
+    char *url, *token;
+    nng_socket s;
+    bay_error err;
+    cr_assert_eq(bay__wire_rendezvous(h.url, "host", "raw", 5000, &url, &token, &err), 0, "%s", err.message);
+    cr_assert_eq(bay__wire_connect(url, "host", "raw", token, 5000, &s, NULL, &err), 0, "%s", err.message);
+    free(url);
+    free(token);
+    return s;
+}
+
+/* raw_stream sends CALL id of conform.stream(args_json) at conform/c with window. */
+static void raw_stream(nng_socket s, uint64_t id, const char *args_json, int64_t window)
+{
+    bay_value *args = NULL;
+    char why[200];
+    cr_assert_eq(bay_value_from_json(args_json, &args, why, sizeof why), 0);
+    void *packed;
+    size_t len;
+    cr_assert_eq(bay_value_pack(args, &packed, &len), 0);
+    bay__frame f = {.type = BAY_F_CALL, .id = id, .name = "conform.stream", .raw = packed, .raw_len = len,
+                    .timeout_ms = 60000, .context = "conform/c", .window = window};
+    cr_assert_eq(bay__wire_send(s, &f, 0), 0);
+    free(packed);
+    bay_value_free(args);
+}
+
+/* raw_next receives the next frame within timeout_ms: its type (0 when none came), and its value's int in *n. */
+static int64_t raw_next(nng_socket s, int timeout_ms, int64_t *n, char *msg, size_t len)
+{
+    nng_msg *m;
+    bay__frame f;
+    bay_error err;
+    if (bay__wire_recv(s, timeout_ms, &m, &f, &err) != 0)
+        return 0;
+    int64_t type = f.type;
+    if (n)
+        *n = f.value && f.value->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? (int64_t)f.value->via.u64 : -1;
+    if (msg)
+        snprintf(msg, len, "%s", f.type == BAY_F_ERROR ? f.message : "");
+    bay__frame_release(&f);
+    nng_msg_free(m);
+    return type;
+}
+
+Test(streams, the_provider_sends_no_more_than_the_window_until_credit_comes)
+{
+    nng_socket s = raw_connect();
+    raw_stream(s, 7, "[-1, 0]", 3);
+    int64_t n;
+    for (int64_t i = 0; i < 3; i++) {
+        cr_assert_eq(raw_next(s, H_WAIT_MS, &n, NULL, 0), BAY_F_CHUNK);
+        cr_assert_eq(n, i);
+    }
+    /* Only the absence of a frame shows the window holds: a short wait is the test itself. */
+    cr_assert_eq(raw_next(s, 500, NULL, NULL, 0), 0, "a fourth chunk came without credit");
+    bay__frame credit = {.type = BAY_F_CREDIT, .id = 7, .count = 2};
+    cr_assert_eq(bay__wire_send(s, &credit, 0), 0);
+    for (int64_t i = 3; i < 5; i++) {
+        cr_assert_eq(raw_next(s, H_WAIT_MS, &n, NULL, 0), BAY_F_CHUNK);
+        cr_assert_eq(n, i);
+    }
+    cr_assert_eq(raw_next(s, 500, NULL, NULL, 0), 0, "a sixth chunk came past the credit");
+    bay__frame cancel = {.type = BAY_F_CANCEL, .id = 7, .code = BAY_ECANCELED};
+    cr_assert_eq(bay__wire_send(s, &cancel, 0), 0);
+    cr_assert_eq(raw_next(s, H_WAIT_MS, NULL, NULL, 0), BAY_F_ERROR);
+    nng_close(s);
+    still_answers("c");
+}
+
+Test(streams, hostile_windows_and_credits_are_refused)
+{
+    nng_socket s = raw_connect();
+    char msg[512];
+    raw_stream(s, 8, "[1, 0]", -1);
+    cr_assert_eq(raw_next(s, H_WAIT_MS, NULL, msg, sizeof msg), BAY_F_ERROR);
+    cr_assert(strstr(msg, "a stream's window is 1 to 4096 chunks, not -1"), "%s", msg);
+    raw_stream(s, 9, "[1, 0]", 1 << 20);
+    cr_assert_eq(raw_next(s, H_WAIT_MS, NULL, msg, sizeof msg), BAY_F_ERROR);
+    cr_assert(strstr(msg, "not 1048576"), "%s", msg);
+
+    raw_stream(s, 10, "[-1, 0]", 1);
+    cr_assert_eq(raw_next(s, H_WAIT_MS, NULL, NULL, 0), BAY_F_CHUNK);
+    bay__frame credit = {.type = BAY_F_CREDIT, .id = 10, .count = 1 << 30};
+    cr_assert_eq(bay__wire_send(s, &credit, 0), 0);
+    cr_assert_eq(raw_next(s, H_WAIT_MS, NULL, msg, sizeof msg), BAY_F_ERROR);
+    cr_assert(strstr(msg, "would let the stream's window pass 4096"), "%s", msg);
+
+    raw_stream(s, 11, "[-1, 0]", 1);
+    cr_assert_eq(raw_next(s, H_WAIT_MS, NULL, NULL, 0), BAY_F_CHUNK);
+    credit = (bay__frame){.type = BAY_F_CREDIT, .id = 11, .count = -5};
+    cr_assert_eq(bay__wire_send(s, &credit, 0), 0);
+    cr_assert_eq(raw_next(s, H_WAIT_MS, NULL, msg, sizeof msg), BAY_F_ERROR);
+    cr_assert(strstr(msg, "or is not positive"), "%s", msg);
+
+    credit = (bay__frame){.type = BAY_F_CREDIT, .id = 999, .count = 5}; /* no such stream: ignored */
+    cr_assert_eq(bay__wire_send(s, &credit, 0), 0);
+    /* A host's CHUNK for a call it does not serve is dropped too. */
+    bay__frame chunk = {.type = BAY_F_CHUNK, .id = 12345};
+    cr_assert_eq(bay__wire_send(s, &chunk, 0), 0);
+    nng_close(s);
+    still_answers("c");
+}
