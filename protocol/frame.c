@@ -283,8 +283,12 @@ int bay__frame_decode(const void *buf, size_t len, bay__frame *f, bay_error *err
                                             bay__object_type_name(&item[2])));
     uint32_t least = 3u + (uint32_t)l->nfields - (has_tail(l) ? 1u : 0u);
     if (nitems < least || nitems > 3u + (uint32_t)l->nfields)
-        return decode_fail(f, bay_error_set(err, BAY_EPROTO, NULL, "%s frame: expected %s%d fields after the id, got %u",
-                                            l->name, has_tail(l) ? "at most " : "", l->nfields, nitems - 3));
+        return decode_fail(f, has_tail(l) ? bay_error_set(err, BAY_EPROTO, NULL,
+                                                          "%s frame: expected %d or %d fields after the id, got %u",
+                                                          l->name, l->nfields - 1, l->nfields, nitems - 3)
+                                          : bay_error_set(err, BAY_EPROTO, NULL,
+                                                          "%s frame: expected %d fields after the id, got %u", l->name,
+                                                          l->nfields, nitems - 3));
     for (int i = 0; i < (int)(nitems - 3); i++) {
         const char *want = decode_field(f, &l->fields[i], &item[3 + i]);
         if (want)

@@ -19,12 +19,25 @@ static bay_conn *c;
 static const char *const langs[] = {"c", "lua", "python", "wasm", NULL};
 static const char *const ids[] = {"conform/c", "conform/lua", "conform/python", "conform/wasm", NULL};
 
+/* typed/c: conform/c's code providing conform.stream as two typed handles: typed.ints, whose result is an array
+ * of at most 4 integers, and typed.text, whose result is a string (no array: it cannot stream). */
+static const char typed_manifest[] =
+    "{\"name\": \"Typed streams\", \"version\": \"1.0.0\", \"language\": \"c\", \"entry\": \"plugin.so\", "
+    "\"provides\": ["
+    "{\"name\": \"typed.ints\", \"kind\": \"handle\", \"function\": \"conform_stream\", \"types\": {\"result\": "
+    "{\"type\": \"array\", \"items\": {\"type\": \"integer\"}, \"maxItems\": 4}}},"
+    "{\"name\": \"typed.text\", \"kind\": \"handle\", \"function\": \"conform_stream\", \"types\": {\"result\": "
+    "{\"type\": \"string\"}}}]}";
+
 static void start(void)
 {
     h_setup(&h, ids);
+    h_clone_plugin(&h, "conform/c", "typed/c", typed_manifest);
     h_start(&h, NULL);
     c = h_connect(&h, "test-streams");
     h_wait_loaded(c, ids);
+    const char *typed[] = {"typed/c", NULL};
+    h_wait_loaded(c, typed);
 }
 
 static void stop(void)
@@ -265,6 +278,57 @@ Test(streams, a_provider_that_does_not_stream_answers_with_one_chunk)
     cr_assert_eq(bay_stream_next(NULL, 0, NULL, &err), BAY_EINVAL);
     bay_stream_free(NULL);
     bay_close(p);
+}
+
+/* typed_stream streams name(args_json) to its end: its chunks as JSON, then "END" or the error's name and message. */
+static void typed_stream(const char *name, const char *args_json, char *out, size_t len)
+{
+    bay_value *args = NULL;
+    char why[200], one[300];
+    cr_assert_eq(bay_value_from_json(args_json, &args, why, sizeof why), 0);
+    bay_stream *s = NULL;
+    bay_error err;
+    cr_assert_eq(bay_call_stream(c, name, args, NULL, &s, &err), 0, "%s", err.message);
+    bay_value_free(args);
+    out[0] = '\0';
+    for (;;) {
+        int rc = next_json(s, one, sizeof one, &err);
+        if (rc)
+            snprintf(one, sizeof one, "%s %s", bay_errname(rc), err.message);
+        strncat(out, one, len - strlen(out) - 2);
+        if (rc || strcmp(one, "END") == 0)
+            break;
+        strcat(out, " ");
+    }
+    bay_stream_free(s);
+}
+
+Test(streams, each_chunk_of_a_typed_stream_is_checked_as_an_item_of_its_result)
+{
+    char got[1024];
+    typed_stream("typed.ints", "[3, 0]", got, sizeof got);
+    cr_assert_str_eq(got, "0 1 2 END");
+    typed_stream("typed.ints", "[2, 4]", got, sizeof got);
+    cr_assert(strstr(got, "BAY_ETYPE \"typed.ints\": typed/c streamed chunk 1, which the types typed/c declared do not "
+                     "allow: at [0]: expected integer, got bin"), "%s", got);
+    typed_stream("typed.ints", "[-1, 0]", got, sizeof got);
+    cr_assert(strncmp(got, "0 1 2 3 BAY_ETYPE", 17) == 0 && strstr(got, "expected at most 4 items, got chunk 5"), "%s",
+              got);
+    typed_stream("typed.ints", "[2, 0, \"last\"]", got, sizeof got);
+    cr_assert(strstr(got, "0 1 BAY_ETYPE") && strstr(got, "chunk 3") && strstr(got, "expected integer, got str"),
+              "the last value is checked as the last chunk: %s", got);
+    typed_stream("typed.text", "[1, 0]", got, sizeof got);
+    cr_assert(strstr(got, "BAY_ETYPE") && strstr(got, "the result's types allow no array"), "%s", got);
+
+    bay_value *args = NULL, *res = NULL;
+    char why[200];
+    bay_error err;
+    cr_assert_eq(bay_value_from_json("[5, 0]", &args, why, sizeof why), 0);
+    cr_assert_eq(bay_call(c, "typed.ints", args, NULL, &res, &err), BAY_ETYPE, "a plain call's gathered chunks are "
+                 "checked whole");
+    cr_assert(strstr(err.message, "expected at most 4 items, got 5"), "%s", err.message);
+    bay_value_free(args);
+    still_answers("c");
 }
 
 /* The raw connection: a host speaking frames itself, as a hostile one would. */

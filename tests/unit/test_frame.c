@@ -48,6 +48,36 @@ Test(frame, call_round_trips)
     bay__frame_release(&d);
 }
 
+Test(frame, a_call_carries_its_window_only_when_it_reads_a_stream)
+{
+    bay__frame f = {.type = BAY_F_CALL, .id = 1, .name = "n", .timeout_ms = 10};
+    buf b;
+    encode(&f, &b);
+    cr_assert_eq((unsigned char)b.data[0], 0x97, "a plain CALL keeps its 4 fields after the id");
+    bay__frame d;
+    bay_error err;
+    cr_assert_eq(bay__frame_decode(b.data, b.len, &d, &err), 0, "%s", err.message);
+    cr_assert_eq(d.window, 0);
+    bay__frame_release(&d);
+    f.window = 64;
+    encode(&f, &b);
+    cr_assert_eq((unsigned char)b.data[0], 0x98, "a stream's CALL has its window as a fifth");
+    cr_assert_eq(bay__frame_decode(b.data, b.len, &d, &err), 0, "%s", err.message);
+    cr_assert_eq(d.window, 64);
+    bay__frame_release(&d);
+    const unsigned char bad_window[] = {0x98, 0x01, 0x06, 0x00, 0xa1, 'g', 0x90, 0x0a, 0xc0, 0xa1, 'x'};
+    cr_assert_eq(bay__frame_decode(bad_window, sizeof bad_window, &d, &err), BAY_EPROTO);
+    cr_assert(strstr(err.message, "field 7 (window) must be an integer"), "%s", err.message);
+    const unsigned char too_many[] = {0x99, 0x01, 0x06, 0x00, 0xa1, 'g', 0x90, 0x0a, 0xc0, 0x01, 0x01};
+    cr_assert_eq(bay__frame_decode(too_many, sizeof too_many, &d, &err), BAY_EPROTO);
+    cr_assert(strstr(err.message, "expected 4 or 5 fields after the id, got 6"), "%s", err.message);
+    bay__frame credit = {.type = BAY_F_CREDIT, .id = 3, .count = 0};
+    encode(&credit, &b);
+    cr_assert_eq(bay__frame_decode(b.data, b.len, &d, &err), 0, "a CREDIT's count is a required field, 0 too");
+    cr_assert_eq(d.count, 0);
+    bay__frame_release(&d);
+}
+
 Test(frame, every_type_round_trips_with_its_fields)
 {
     const char *ctx[] = {"a", "b", NULL};
@@ -66,6 +96,8 @@ Test(frame, every_type_round_trips_with_its_fields)
         {.type = BAY_F_SUBSCRIBE, .on = true},
         {.type = BAY_F_LOG, .level = 2, .message = "hi"},
         {.type = BAY_F_WITHDRAW, .name = "e"},
+        {.type = BAY_F_CHUNK, .id = 5},
+        {.type = BAY_F_CREDIT, .id = 5, .count = 32},
     };
     for (size_t i = 0; i < sizeof frames / sizeof *frames; i++) {
         buf b;
@@ -145,7 +177,7 @@ Test(frame, structural_errors_are_explained)
     cr_assert(strstr(err.message, "unknown frame type 99"), "%s", err.message);
     const unsigned char short_call[] = {0x94, 0x01, 0x06, 0x00, 0xa1, 'g'};
     cr_assert_eq(decode_bytes(short_call, sizeof short_call, &err), BAY_EPROTO);
-    cr_assert(strstr(err.message, "expected 4 fields after the id, got 1"), "%s", err.message);
+    cr_assert(strstr(err.message, "expected 4 or 5 fields after the id, got 1"), "%s", err.message);
     const unsigned char trailing[] = {0x93, 0x01, 0x09, 0x00, 0xc0};
     cr_assert_eq(decode_bytes(trailing, sizeof trailing, &err), BAY_EPROTO);
     cr_assert(strstr(err.message, "1 trailing bytes"), "%s", err.message);
