@@ -51,6 +51,7 @@ typedef struct bay__options {
     int start_timeout_ms;    /* longest a worker may take from start to loaded (under --plugin-uids a wasm compile included) */
     int compile_timeout_ms;  /* longest a wasm module's compile runs before it is killed (broker/precompile.c) */
     int memory_mb;           /* a worker's memory limit when its manifest sets none */
+    int replicas_max;        /* --replicas-max: the most workers one plugin's "replicas" may ask for */
     bool sandbox;            /* workers apply their OS sandbox (--no-sandbox turns it off) */
     bool namespaces;         /* workers cover plugbayd's sockets in namespaces of their own (--no-namespaces) */
     const char *zygotes;     /* --zygotes: the languages whose workers fork from a zygote (zygote.h) */
@@ -101,7 +102,7 @@ typedef struct conn {
     bool keyed;          /* a remote host that proved key (auth.c), which then decides its rights */
     unsigned char key[BAY_KEY_PUBLIC_BYTES];
     int calls_in_flight; /* its calls and events plugbayd routes now (route.c; capped there) */
-    int calls_serving;   /* calls a host serves as a provider now (route.c) */
+    int calls_serving;   /* calls it serves as a provider now, a host or a worker (route.c) */
     bay__log_limit dropped_log; /* the lines about its events dropped past the cap */
     struct plugin *plugin; /* for a worker */
     struct peer_log *log;  /* the rate limit of log lines about this peer (conn.c) */
@@ -224,6 +225,23 @@ typedef struct plugin_usage {
     int64_t pss_kb;        /* its PSS then, -1 when no worker ran */
 } plugin_usage;
 
+/* One more worker of a plugin whose manifest asks for "replicas": replica.c's
+ * (supervise.c starts, watches and reaps its process as a plugin's others). */
+typedef struct replica {
+    int index;             /* its number as the log names it: 2 for the first (the plugin's own worker is 1) */
+    conn *worker;          /* its connection, NULL while it has none */
+    worker_proc proc;
+    uint64_t load_id;      /* the COMMAND load in flight, 0 when none */
+    uint64_t unload_id;    /* the COMMAND unload it was sent, 0 when none */
+    bool serving;          /* it loaded the plugin: calls may go to it */
+    pid_t beside;          /* the plugin's serving worker it was started beside: another one means a reload */
+    uint64_t settings_sent; /* the plugin's settings_changes when its load went */
+    int64_t restart_at_ms; /* after it ended unasked: when it starts again, 0 when not due */
+    int64_t crashes[4];    /* when it ended unasked lately, a ring */
+    unsigned ncrashes;
+    bool down;             /* it failed to load, or ended too often: not started again until the plugin loads */
+} replica;
+
 typedef struct plugin {
     char *id;
     bay__manifest *m;       /* NULL when invalid */
@@ -236,6 +254,9 @@ typedef struct plugin {
     call_stats stats;
     plugin_usage usage;
     uint64_t settings_changes; /* how often an admin changed its settings (config.c's alone) */
+    replica **replicas;    /* its workers past the first while its manifest asks for "replicas" (replica.c's;
+                            * each stays where it is until the plugin is freed: the loop holds their procs) */
+    size_t nreplicas;      /* slots in replicas (some may have no worker) */
 } plugin;
 
 struct broker;
@@ -249,7 +270,7 @@ typedef void (*host_gone_fn)(struct broker *b, conn *c);
 typedef void (*notice_fn)(struct broker *b, const char *what, const char *name, const char *who, const char *state,
                           const char *reason);
 
-#define LISTENERS_MAX 4
+#define LISTENERS_MAX 6
 
 typedef struct broker {
     bay__options opt;
@@ -293,6 +314,7 @@ typedef struct broker {
      * or fast, ended (route.c, fastpath.c); the compile of a plugin's
      * WebAssembly module ended (precompile.c). */
     void (*worker_gone)(struct broker *b, plugin *p, bool other, const char *why); /* other: p->other's */
+    void (*replica_gone)(struct broker *b, plugin *p, replica *r, const char *why); /* one of p->replicas */
     void (*drained)(struct broker *b, plugin *p);
     void (*compiled)(struct broker *b, plugin *p);
     /* What lifecycle.c tells the module above it that swaps plugins'
@@ -331,6 +353,38 @@ static inline plugin *broker_plugin(const broker *b, const char *id)
     for (size_t i = 0; i < b->nplugins; i++)
         if (strcmp(b->plugins[i]->id, id) == 0)
             return b->plugins[i];
+    return NULL;
+}
+
+/* plugin_pick_worker returns the connection of p's worker a call goes to: of its own worker and its replicas
+ * that serve beside it, the one with the fewest calls in hand (p->worker, maybe NULL, without replicas). */
+static inline conn *plugin_pick_worker(const plugin *p)
+{
+    conn *best = p->worker;
+    for (size_t i = 0; i < p->nreplicas; i++) {
+        const replica *r = p->replicas[i];
+        if (r->serving && r->worker && r->beside == p->proc.pid &&
+            (best == NULL || r->worker->calls_serving < best->calls_serving))
+            best = r->worker;
+    }
+    return best;
+}
+
+/* plugin_workers_serving counts p's workers that take calls now, its own included. */
+static inline unsigned plugin_workers_serving(const plugin *p)
+{
+    unsigned n = p->worker != NULL;
+    for (size_t i = 0; i < p->nreplicas; i++)
+        n += p->replicas[i]->serving && p->replicas[i]->beside == p->proc.pid;
+    return n;
+}
+
+/* plugin_replica returns the replica of p whose connection is c, or NULL. */
+static inline replica *plugin_replica(const plugin *p, const conn *c)
+{
+    for (size_t i = 0; c && i < p->nreplicas; i++)
+        if (p->replicas[i]->worker == c)
+            return p->replicas[i];
     return NULL;
 }
 

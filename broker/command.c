@@ -16,6 +16,7 @@
 #include "panel.h"
 #include "precompile.h"
 #include "provide.h"
+#include "replica.h"
 #include "route.h"
 #include "setting.h"
 #include "supervise.h"
@@ -87,8 +88,8 @@ static int by_value(const void *a, const void *b)
 }
 
 /* add_runtime adds what p is doing now: pid (and uid, when its worker has one of its own), calls and errors (fast
- * ones too, as its workers reported them), call times of the last 256 calls plugbayd routed (p50/p99, µs), CPU time and PSS of its worker, and what its
- * sandbox refused (kind -> count, and in all). */
+ * ones too, as its workers reported them), call times of the last 256 calls plugbayd routed (p50/p99, µs), CPU time and PSS of its worker, what its
+ * sandbox refused (kind -> count, and in all), the replicas its manifest asks for and those running. */
 static void add_runtime(bay_value *v, const plugin *p)
 {
     bay_map_set(v, "pid", bay_int(p->proc.pid));
@@ -110,6 +111,8 @@ static void add_runtime(bay_value *v, const plugin *p)
     bay_map_set(v, "pss_kb", pss_kb >= 0 ? bay_int(pss_kb) : bay_nil());
     bay_map_set(v, "refused_total", bay_int(p->proc.refused_total));
     bay_map_set(v, "refused", p->proc.refused ? bay_value_copy(p->proc.refused) : bay_map());
+    bay_map_set(v, "replicas", bay_int(p->m ? p->m->replicas : 1));
+    bay_map_set(v, "replica_workers", replica_info(p));
 }
 
 /* order_note writes to out why p loads later than its place says: the

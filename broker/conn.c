@@ -512,6 +512,9 @@ void conn_close(broker *b, conn *c)
         c->plugin->worker = NULL;
     if (c->plugin && c->plugin->other_worker == c)
         c->plugin->other_worker = NULL;
+    replica *r = c->plugin ? plugin_replica(c->plugin, c) : NULL;
+    if (r)
+        r->worker = NULL;
     c->plugin = NULL;
     conn_closer *cl = c->closer;
     pthread_mutex_lock(&cl->mtx);

@@ -209,6 +209,9 @@ static plugin *provider(broker *b, const char *name, const char *context, int64_
                                  "\"%s\" is provided by %s: only plugins' workers serve fast channels", name,
                                  sel[i]->owner_name), NULL;
         plugin *p = sel[i]->owner;
+        if (p->m && p->m->replicas > 1)
+            return bay_error_set(err, BAY_EUNAVAIL, p->id, "%s, which provides \"%s\", runs %d replicas: plugbayd "
+                                 "spreads its calls over them", p->id, name, p->m->replicas), NULL;
         if (p->life.state != PS_LOADED || p->worker == NULL || !p->worker->hello_done)
             return bay_error_set(err, BAY_EUNAVAIL, p->id, "%s, which provides \"%s\", is %s", p->id, name,
                                  plugin_state_name(p->life.state)), NULL;

@@ -455,6 +455,12 @@ static void plugin_free(plugin *p)
         close(p->proc.out_fd);
     if (p->other.out_fd >= 0)
         close(p->other.out_fd);
+    for (size_t i = 0; i < p->nreplicas; i++) {
+        if (p->replicas[i]->proc.out_fd >= 0)
+            close(p->replicas[i]->proc.out_fd);
+        free(p->replicas[i]);
+    }
+    free(p->replicas);
     timers_clear(&p->life.old_timers);
     bay__manifest_free(p->m);
     bay__manifest_free(p->life.next);
@@ -789,6 +795,10 @@ static int load(broker *b, plugin *p, bool fresh, bay_error *err)
             set_state(b, p, PS_WAITING, err->message);
         return 0;
     }
+    if (rc == 0 && p->m->replicas > b->opt.replicas_max)
+        rc = bay_error_set(err, BAY_EPERM, p->id, "%s asks for %d replicas in its plugin.json; this plugbayd "
+                           "runs at most %d workers per plugin (--replicas-max)", p->id, p->m->replicas,
+                           b->opt.replicas_max);
     if (rc == 0)
         rc = lifecycle_signature(b, p->id, p->m->dir, err);
     if (rc == 0 && (rc = precompile_ready(b, p, p->m, err)) == BAY_EPENDING) { /* it loads on once compiled */
@@ -850,9 +860,7 @@ static uint64_t command_to(broker *b, conn *c, const char *name, bay_value *args
     return id;
 }
 
-/* send_load sends p's worker on c COMMAND load for manifest m and returns
- * its id; 0 when it killed that worker instead (what to load cannot be said). */
-static uint64_t send_load(broker *b, plugin *p, const bay__manifest *m, conn *c)
+uint64_t lifecycle_send_load(broker *b, plugin *p, const bay__manifest *m, conn *c)
 {
     char data[1024];
     bay_value *config = NULL, *manifest = NULL;
@@ -901,10 +909,10 @@ static uint64_t send_load(broker *b, plugin *p, const bay__manifest *m, conn *c)
 void lifecycle_worker_ready(broker *b, plugin *p, conn *c)
 {
     if (c == p->worker) {
-        p->life.load_id = send_load(b, p, p->m, c);
+        p->life.load_id = lifecycle_send_load(b, p, p->m, c);
         p->life.settings_sent = p->settings_changes;
     } else if (c == p->other_worker && p->life.reload == RELOAD_STARTING && p->life.next) {
-        p->life.other_load_id = send_load(b, p, p->life.next, c);
+        p->life.other_load_id = lifecycle_send_load(b, p, p->life.next, c);
         p->life.other_settings_sent = p->settings_changes;
     }
 }

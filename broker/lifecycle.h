@@ -58,6 +58,9 @@ void lifecycle_reorder(broker *b);
 /* lifecycle_unload stops p after its in-flight calls drain; it then rests in
  * `rest` (PS_STOPPED, PS_DISABLED or PS_AVAILABLE), or loads again when then_load. */
 int lifecycle_unload(broker *b, plugin *p, bool then_load, plugin_state rest, bay_error *err);
+/* lifecycle_send_load sends p's worker on c COMMAND load for manifest m and
+ * returns its id; 0 when it killed that worker instead (what to load cannot be said). */
+uint64_t lifecycle_send_load(broker *b, plugin *p, const bay__manifest *m, conn *c);
 /* lifecycle_worker_ready sends p's worker on c, which said HELLO, what to
  * load: p's manifest, or, to the new worker of a reload, the one it read. */
 void lifecycle_worker_ready(broker *b, plugin *p, conn *c);

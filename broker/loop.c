@@ -13,6 +13,7 @@
 #include "offer.h"
 #include "precompile.h"
 #include "provide.h"
+#include "replica.h"
 #include "route.h"
 #include "supervise.h"
 #include "update.h"
@@ -34,7 +35,8 @@
 static void worker_hello(broker *b, conn *c, const bay__frame *f)
 {
     (void)f;
-    lifecycle_worker_ready(b, c->plugin, c);
+    if (!replica_ready(b, c->plugin, c))
+        lifecycle_worker_ready(b, c->plugin, c);
 }
 
 static void heartbeat(broker *b, conn *c, const bay__frame *f)
@@ -75,6 +77,8 @@ static void answer(broker *b, conn *c, const bay__frame *f)
     else if (p && c == p->worker && f->id == p->life.unload_id)
         lifecycle_unload_answer(b, p);
     else if (p && c == p->other_worker && lifecycle_other_answer(b, p, f))
+        ;
+    else if (p && replica_answer(b, p, c, f))
         ;
     else if (!fastpath_answer(b, c, f))
         route_answer(b, c, f);
@@ -175,6 +179,7 @@ static int64_t tick(broker *b)
     int64_t next = route_expire(b, now);
     next = min_deadline(next, lifecycle_tick(b, now));
     next = min_deadline(next, supervise_tick(b, now));
+    next = min_deadline(next, replica_tick(b, now));
     next = min_deadline(next, metrics_tick(b, now));
     next = min_deadline(next, console_tick(b, now));
     next = min_deadline(next, precompile_tick(b, now));
@@ -230,6 +235,7 @@ int loop_run(broker *b)
     conn_on_host_gone(b, fastpath_host_gone);
     conn_on_host_gone(b, route_host_gone);
     lifecycle_on_notice(b, fastpath_notice);
+    replica_init(b);
     if (watch_open(&b->watch, &err) != 0)
         bay__log(BAY_LOG_WARN, NULL, "%s", err.message);
     if (supervise_init(b, &err) || lifecycle_discover(b, &err) || conn_listen_public(b)) {
@@ -255,31 +261,38 @@ int loop_run(broker *b)
                 lifecycle_shutdown(b);
             }
             bool alive = false;
-            for (size_t i = 0; i < b->nplugins; i++)
+            for (size_t i = 0; i < b->nplugins; i++) {
                 alive |= b->plugins[i]->proc.pid != 0 || b->plugins[i]->other.pid != 0;
+                for (size_t k = 0; k < b->plugins[i]->nreplicas; k++)
+                    alive |= b->plugins[i]->replicas[k]->proc.pid != 0;
+            }
             if (!alive || bay__now_ms() > stop_deadline)
                 break;
             next = min_deadline(next, bay__now_ms() + 50);
         }
-        size_t nfds = FIXED_FDS;
-        fds = realloc(fds, (FIXED_FDS + 2 * b->nplugins) * sizeof *fds);
-        owners = realloc(owners, (FIXED_FDS + 2 * b->nplugins) * sizeof *owners);
-        procs = realloc(procs, (FIXED_FDS + 2 * b->nplugins) * sizeof *procs);
+        size_t nfds = FIXED_FDS, nprocs = 0;
+        for (size_t i = 0; i < b->nplugins; i++)
+            nprocs += 2 + b->plugins[i]->nreplicas;
+        fds = realloc(fds, (FIXED_FDS + nprocs) * sizeof *fds);
+        owners = realloc(owners, (FIXED_FDS + nprocs) * sizeof *owners);
+        procs = realloc(procs, (FIXED_FDS + nprocs) * sizeof *procs);
         fds[0] = (struct pollfd){.fd = b->queue.wake_fd, .events = POLLIN};
         fds[1] = (struct pollfd){.fd = b->signal_fd, .events = POLLIN};
         fds[2] = (struct pollfd){.fd = watch_fd(b->watch), .events = POLLIN}; /* -1 (none): poll skips it */
         fds[3] = (struct pollfd){.fd = follow_fd(b), .events = POLLIN};
         fds[4] = (struct pollfd){.fd = offer_fd(b), .events = POLLIN}; /* -1 until the first install.index */
         int64_t now = bay__now_ms();
-        for (size_t i = 0; i < 2 * b->nplugins; i++) { /* each plugin's worker, then its other one */
-            plugin *p = b->plugins[i / 2];
-            worker_proc *w = i % 2 ? &p->other : &p->proc;
-            if (w->out_fd >= 0 && w->out_resume_ms > now) { /* output over its limit: read again later */
-                next = min_deadline(next, w->out_resume_ms);
-            } else if (w->out_fd >= 0) {
-                owners[nfds] = p;
-                procs[nfds] = w;
-                fds[nfds++] = (struct pollfd){.fd = w->out_fd, .events = POLLIN};
+        for (size_t i = 0; i < b->nplugins; i++) { /* each plugin's worker, its other one, its replicas */
+            plugin *p = b->plugins[i];
+            for (size_t k = 0; k < 2 + p->nreplicas; k++) {
+                worker_proc *w = k == 0 ? &p->proc : k == 1 ? &p->other : &p->replicas[k - 2]->proc;
+                if (w->out_fd >= 0 && w->out_resume_ms > now) { /* output over its limit: read again later */
+                    next = min_deadline(next, w->out_resume_ms);
+                } else if (w->out_fd >= 0) {
+                    owners[nfds] = p;
+                    procs[nfds] = w;
+                    fds[nfds++] = (struct pollfd){.fd = w->out_fd, .events = POLLIN};
+                }
             }
         }
         int64_t wait = next ? next - bay__now_ms() : 1000;

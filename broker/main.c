@@ -51,6 +51,7 @@ static void usage(FILE *to)
             "  --restart-limit N/S  a plugin failing N times within S seconds stays failed (default 5/60)\n"
             "  --drain-timeout-ms N longest an unload waits for in-flight calls (default 30000)\n"
             "  --memory-mb N        a worker's memory limit when its manifest sets none (default 1024)\n"
+            "  --replicas-max N     the most workers a plugin's \"replicas\" may ask for (default 8, at most 64)\n"
             "  --start-timeout-ms N longest a worker may take to load its plugin, once its wasm\n"
             "                       module is compiled (default 30000)\n"
             "  --compile-timeout-ms N longest plugbayd lets a wasm module's compile run before it kills it\n"
@@ -167,7 +168,7 @@ static int check_listen(const bay__options *o)
 static int parse(int argc, char **argv, bay__options *o)
 {
     enum { O_PLUGINS = 256, O_STATE, O_LISTEN, O_AUTO, O_WORKERS, O_LOG, O_BEAT, O_MISSES, O_GRACE, O_RESTART,
-           O_DRAIN, O_MEMORY, O_NOSANDBOX, O_NONS, O_ZYGOTES, O_TYPES, O_PARENT, O_CGROUP, O_START, O_COMPILE, O_TRUSTED, O_POLICY, O_TLS_CERT, O_TLS_CA, O_REMOTE_ROLE, O_MAX_CONNS, O_UIDS, O_INDEX, O_INDEX_S, O_PKG_MB, O_PKG_FILES, O_VERIFIED, O_METRICS, O_METRICS_TOKEN, O_CONSOLE, O_CONSOLE_CERT, O_VERSION, O_HELP };
+           O_DRAIN, O_MEMORY, O_REPLICAS, O_NOSANDBOX, O_NONS, O_ZYGOTES, O_TYPES, O_PARENT, O_CGROUP, O_START, O_COMPILE, O_TRUSTED, O_POLICY, O_TLS_CERT, O_TLS_CA, O_REMOTE_ROLE, O_MAX_CONNS, O_UIDS, O_INDEX, O_INDEX_S, O_PKG_MB, O_PKG_FILES, O_VERIFIED, O_METRICS, O_METRICS_TOKEN, O_CONSOLE, O_CONSOLE_CERT, O_VERSION, O_HELP };
     static const struct option opts[] = {
         {"plugins", required_argument, 0, O_PLUGINS},     {"state", required_argument, 0, O_STATE},
         {"listen", required_argument, 0, O_LISTEN},       {"autoinstall", no_argument, 0, O_AUTO},
@@ -176,6 +177,7 @@ static int parse(int argc, char **argv, bay__options *o)
         {"hang-grace-ms", required_argument, 0, O_GRACE}, {"restart-limit", required_argument, 0, O_RESTART},
         {"drain-timeout-ms", required_argument, 0, O_DRAIN}, {"version", no_argument, 0, O_VERSION},
         {"memory-mb", required_argument, 0, O_MEMORY},    {"no-sandbox", no_argument, 0, O_NOSANDBOX},
+        {"replicas-max", required_argument, 0, O_REPLICAS},
         {"no-namespaces", no_argument, 0, O_NONS},        {"zygotes", required_argument, 0, O_ZYGOTES},
         {"check-types", required_argument, 0, O_TYPES},
         {"exit-with-parent", no_argument, 0, O_PARENT},  {"cgroup", required_argument, 0, O_CGROUP},
@@ -238,6 +240,12 @@ static int parse(int argc, char **argv, bay__options *o)
             break;
         case O_DRAIN: rc = number("--drain-timeout-ms", optarg, &o->drain_timeout_ms); break;
         case O_MEMORY: rc = number("--memory-mb", optarg, &o->memory_mb); break;
+        case O_REPLICAS:
+            if ((rc = number("--replicas-max", optarg, &o->replicas_max)) == 0 && o->replicas_max > BAY_REPLICAS_MAX) {
+                fprintf(stderr, "plugbayd: --replicas-max is at most %d, got %d\n", BAY_REPLICAS_MAX, o->replicas_max);
+                rc = -1;
+            }
+            break;
         case O_NOSANDBOX: o->sandbox = false; break;
         case O_NONS: o->namespaces = false; break;
         case O_ZYGOTES:
@@ -314,7 +322,7 @@ int main(int argc, char **argv)
 {
     broker b = {.opt = {.plugins_dir = "./plugins", .heartbeat_ms = 1000,
                         .heartbeat_misses = 3, .hang_grace_ms = 2000, .restart_limit = 5,
-                        .restart_window_ms = 60000, .drain_timeout_ms = 30000, .memory_mb = 1024,
+                        .restart_window_ms = 60000, .drain_timeout_ms = 30000, .memory_mb = 1024, .replicas_max = 8,
                         .start_timeout_ms = 30000, .compile_timeout_ms = 600000,
                         .sandbox = true, .namespaces = true, .zygotes = "python", .check_types = true, .sig_policy = BAY_SIG_WARN,
                         .remote_role = BAY_ROLE_HOST, .max_connections = 256, .index_interval_s = 600,

@@ -152,6 +152,11 @@ static bool rule_interval(const json_t *v)
     return json_integer_value(v) >= 1 && json_integer_value(v) <= INTERVAL_MAX;
 }
 
+static bool rule_replicas(const json_t *v)
+{
+    return json_integer_value(v) >= 1 && json_integer_value(v) <= BAY_REPLICAS_MAX;
+}
+
 static bool rule_int(const json_t *v)
 {
     return json_integer_value(v) >= INT_MIN && json_integer_value(v) <= INT_MAX;
@@ -197,6 +202,9 @@ static const want W_FUNCTION = {JSON_STRING, rule_identifier,
                                 "an identifier like \"on_save\" (letters, digits and \"_\", not starting with a digit)"};
 static const want W_RANGE = {JSON_STRING, NULL, "a semver range like \"^1.2\" or \">=1.0.0 <2.0.0\""};
 static const want W_ORDER = {JSON_INTEGER, rule_int, "an integer like -10 or 5"};
+#define STR_(x) #x
+#define STR(x) STR_(x)
+static const want W_REPLICAS = {JSON_INTEGER, rule_replicas, "an integer from 1 to " STR(BAY_REPLICAS_MAX)};
 static const want W_INTERVAL = {JSON_INTEGER, rule_interval, "an integer number of milliseconds from 1 to 86400000"};
 static const want W_PROVIDES = {JSON_ARRAY, NULL, "an array of provides (it may be empty)"};
 static const want W_PROVIDE = {JSON_OBJECT, NULL, "an object like {\"name\": \"editor.save\", \"kind\": \"handle\"}"};
@@ -474,7 +482,7 @@ static int known_only(const report *r, json_t *obj, const char *at, const char *
 static const char *const manifest_fields[] = {
     "id", "name", "version", "language", "entry", "provides", "brief", "description", "author", "site", "email",
     "license", "host", "order", "dependencies", "permissions", "config", "settings", "timers", "library", "limits",
-    "ui", "translations", "messages", "locale", NULL};
+    "ui", "translations", "messages", "locale", "replicas", NULL};
 static const char *const panel_fields[] = {"panel", "title", "entry", NULL};
 static const char *const translation_fields[] = {"name", "brief", "description", "settings", "ui", NULL};
 static const char *const setting_text_fields[] = {"label", "description", NULL};
@@ -822,6 +830,9 @@ static int from_json(const report *r, json_t *root, bay__manifest *m)
     if ((rc = get_range(r, root, "", "host", &m->host)) || (rc = get(r, root, "", "order", &W_ORDER, false, &v)))
         return rc;
     m->order = v ? (int)json_integer_value(v) : 0;
+    if ((rc = get(r, root, "", "replicas", &W_REPLICAS, false, &v)))
+        return rc;
+    m->replicas = v ? (int)json_integer_value(v) : 1;
 
     rc = get_list(r, root, "", "provides", &W_PROVIDES, true, sizeof *m->provides, provide_item, &items,
                   &m->nprovides);

@@ -71,6 +71,7 @@ typedef struct bay__manifest {
     bay__limits limits;
     char *host;      /* semver range of compatible host (broker) versions; NULL = any */
     int order;       /* tie-breaker in load order, lower first; default 0 */
+    int replicas;    /* workers its calls spread over, 1 to BAY_REPLICAS_MAX; default 1 */
 
     bay__provide_decl *provides; size_t nprovides;
     bay__dep_decl *deps;         size_t ndeps;
@@ -84,6 +85,9 @@ typedef struct bay__manifest {
     char *locale;               /* the locale the manifest's own texts are in ("en" when absent) */
     json_t *doc;                /* the whole document as read and validated, for the worker (owned) */
 } bay__manifest;
+
+/* The most workers a manifest's "replicas" may ask for (plugbayd's --replicas-max may allow fewer). */
+#define BAY_REPLICAS_MAX 64
 
 /* The most bytes a plugin.json may have. */
 #define BAY_MANIFEST_MAX (1 << 20)

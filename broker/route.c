@@ -25,7 +25,8 @@ typedef struct call {
     size_t args_len;
     int64_t deadline_ms;
     /* the providers to call, in order (a snapshot), and where we are */
-    struct target { bool host; uint64_t session; plugin *plugin; char owner[128]; } *targets;
+    struct target { bool host; bool first; uint64_t session; plugin *plugin; char owner[128]; } *targets;
+                           /* first: to a plugin's own worker, none of its replicas (plugbayd's own calls) */
     size_t ntargets, next;
     struct target *current;
     uint64_t current_session; /* connection the current CALL went to */
@@ -215,7 +216,7 @@ static conn *target_conn(broker *b, const struct target *t, const char **why)
         *why = p->life.state == PS_UNLOADING ? "it is unloading" : "it is no longer loaded";
         return NULL;
     }
-    return p->worker;
+    return t->first ? p->worker : plugin_pick_worker(p);
 }
 
 static int64_t remaining(const call *k, int64_t now)
@@ -243,7 +244,9 @@ static bool waits_turn(broker *b, const call *k, const conn *host, const plugin 
     unsigned mine = bay__shares_count(s, k->caller, p, BAY_SHARE_IN_FLIGHT);
     bool shared = bay__share_shared(&p->stats.callers, k->caller, now_ms) ||
                   (unsigned)p->stats.waiting > bay__shares_count(s, k->caller, p, BAY_SHARE_WAITING);
-    return bay__share_must_wait(mine, (unsigned)p->stats.inflight, shared, host->calls_serving > 0);
+    unsigned workers = plugin_workers_serving(p);
+    return bay__share_must_wait(mine, (unsigned)p->stats.inflight, workers ? workers : 1, shared,
+                                host->calls_serving > 0);
 }
 
 /* hold puts k, whose next target is a plugin, among the calls waiting their
@@ -276,9 +279,8 @@ static void sent(broker *b, call *k, struct target *t, conn *c, bool by_host)
     k->current = t;
     k->current_session = c->session;
     k->sent_ns = bay__now_ns();
-    if (t->host) {
-        c->calls_serving++;
-    } else {
+    c->calls_serving++;
+    if (!t->host) {
         t->plugin->stats.inflight++;
         k->shared = by_host && bay__shares_add(b->calls->shares, k->caller, t->plugin, BAY_SHARE_IN_FLIGHT, 1) == 0;
     }
@@ -524,6 +526,7 @@ static call *to_plugin(broker *b, plugin *p, const char *name, const msgpack_obj
         return NULL;
     }
     k->targets[0].plugin = p;
+    k->targets[0].first = true; /* a timer ticks, a hook runs, on one worker: the plugin's own */
     snprintf(k->targets[0].owner, sizeof k->targets[0].owner, "%s", p->id);
     k->ntargets = 1;
     return k;
@@ -587,11 +590,9 @@ static void provider_done(broker *b, call *k, int code)
 {
     struct target *t = k->current;
     k->current = NULL;
-    if (t && t->host) {
-        conn *c = conn_get(b, t->session);
-        if (c && c->calls_serving > 0)
-            c->calls_serving--;
-    }
+    conn *c = t ? conn_get(b, k->current_session) : NULL;
+    if (c && c->calls_serving > 0)
+        c->calls_serving--;
     if (t == NULL || t->host)
         return;
     plugin *p = t->plugin;

@@ -122,7 +122,7 @@ bool bay__share_shared(const bay__share_callers *c, uint64_t session, int64_t no
     return false;
 }
 
-bool bay__share_must_wait(unsigned mine, unsigned in_flight, bool shared, bool serving)
+bool bay__share_must_wait(unsigned mine, unsigned in_flight, unsigned workers, bool shared, bool serving)
 {
-    return !serving && mine >= BAY_SHARE_CALLS && (shared || in_flight > mine);
+    return !serving && mine >= BAY_SHARE_CALLS * workers && (shared || in_flight > mine);
 }

@@ -54,12 +54,13 @@ int bay__shares_add(bay__shares *s, uint64_t session, const void *provider, bay_
 unsigned bay__shares_count(const bay__shares *s, uint64_t session, const void *provider, bay__share_kind kind);
 
 /* bay__share_must_wait tells whether a host's next call to a provider waits:
- * when it has its share (BAY_SHARE_CALLS, mine) there already and the
+ * when it has its share (BAY_SHARE_CALLS for each of the provider's workers,
+ * its replicas; mine) there already and the
  * provider is shared (another host called it lately, bay__share_shared, or
  * has calls waiting there) or its in_flight calls (from every caller) include
  * others'. A host alone at a provider is never held back, nor one that serves
  * a call itself (serving: its call may be part of that one, which waits for
  * it). */
-bool bay__share_must_wait(unsigned mine, unsigned in_flight, bool shared, bool serving);
+bool bay__share_must_wait(unsigned mine, unsigned in_flight, unsigned workers, bool shared, bool serving);
 
 #endif

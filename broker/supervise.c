@@ -235,7 +235,8 @@ void supervise_proc_init(plugin *p)
 /* proc_of returns the process of p's worker on connection c, or NULL. */
 static worker_proc *proc_of(plugin *p, const conn *c)
 {
-    return c == NULL ? NULL : c == p->worker ? &p->proc : c == p->other_worker ? &p->other : NULL;
+    replica *r = plugin_replica(p, c);
+    return c == NULL ? NULL : c == p->worker ? &p->proc : c == p->other_worker ? &p->other : r ? &r->proc : NULL;
 }
 
 void supervise_beat(plugin *p, const conn *c, uint64_t seq)
@@ -266,6 +267,9 @@ void supervise_loaded(broker *b, plugin *p)
     zygote_want(b, p->m->language);
     p->proc.last_beat_ms = bay__now_ms();
 }
+
+static void kill_proc(plugin *p, worker_proc *w, const char *why);
+static void end_proc(worker_proc *w);
 
 /* spawn starts a worker of p running manifest m, its process in w and its connection in *slot. */
 static int spawn(broker *b, plugin *p, const bay__manifest *m, worker_proc *w, conn **slot, bay_error *err)
@@ -344,6 +348,19 @@ int supervise_spawn(broker *b, plugin *p, bay_error *err)
 int supervise_spawn_other(broker *b, plugin *p, const bay__manifest *m, bay_error *err)
 {
     return spawn(b, p, m, &p->other, &p->other_worker, err);
+}
+
+int supervise_spawn_replica(broker *b, plugin *p, replica *r, bay_error *err)
+{
+    return spawn(b, p, p->m, &r->proc, &r->worker, err);
+}
+
+void supervise_end_replica(broker *b, plugin *p, replica *r, const char *why)
+{
+    if (why)
+        kill_proc(p, &r->proc, why);
+    else
+        end_proc(&r->proc);
 }
 
 /* A worker's output goes to the log line by line, OUTPUT_BURST lines per
@@ -492,14 +509,23 @@ void supervise_end_other(broker *b, plugin *p)
     end_proc(&p->other);
 }
 
-/* by_pid returns the plugin whose worker pid is, *other telling which of its two; or NULL. */
-static plugin *by_pid(broker *b, pid_t pid, bool *other)
+/* by_pid returns the plugin whose worker pid is, *other telling whether it is its other one and *rep (else
+ * NULL) which of its replicas; or NULL. */
+static plugin *by_pid(broker *b, pid_t pid, bool *other, replica **rep)
 {
-    for (size_t i = 0; i < b->nplugins; i++)
-        if (b->plugins[i]->proc.pid == pid || b->plugins[i]->other.pid == pid) {
-            *other = b->plugins[i]->other.pid == pid;
-            return b->plugins[i];
+    *rep = NULL;
+    for (size_t i = 0; i < b->nplugins; i++) {
+        plugin *p = b->plugins[i];
+        if (p->proc.pid == pid || p->other.pid == pid) {
+            *other = p->other.pid == pid;
+            return p;
         }
+        for (size_t k = 0; k < p->nreplicas; k++)
+            if (p->replicas[k]->proc.pid == pid) {
+                *rep = p->replicas[k];
+                return p;
+            }
+    }
     return NULL;
 }
 
@@ -517,13 +543,14 @@ void supervise_reap(broker *b)
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
         bool other = false;
-        plugin *p = by_pid(b, pid, &other);
+        replica *rep;
+        plugin *p = by_pid(b, pid, &other, &rep);
         if (p == NULL) { /* a zygote, a compile (precompile.h), or an orphan of a worker, adopted (supervise_init) */
             if (!zygote_reaped(b, pid, status))
                 precompile_reaped(b, pid, status);
             continue;
         }
-        worker_proc *w = other ? &p->other : &p->proc;
+        worker_proc *w = rep ? &rep->proc : other ? &p->other : &p->proc;
         peer_worker_ended(b->guard, pid);
         char why[600];
         if (w->kill_sent && w->kill_why[0])
@@ -543,7 +570,10 @@ void supervise_reap(broker *b)
         w->kill_why[0] = '\0';
         write_workers_file(b);
         bay__log(BAY_LOG_DEBUG, p->id, "worker %d ended: %s", pid, why);
-        b->worker_gone(b, p, other, why);
+        if (rep)
+            b->replica_gone(b, p, rep, why);
+        else
+            b->worker_gone(b, p, other, why);
     }
 }
 
@@ -627,6 +657,16 @@ int64_t supervise_tick(broker *b, int64_t now)
             if (next == 0 || due < next)
                 next = due;
         }
+        for (size_t k = 0; k < p->nreplicas; k++) {
+            replica *r = p->replicas[k];
+            if (r->proc.pid == 0 || r->proc.kill_sent || (check_memory && over_memory(b, p, &r->proc)))
+                continue;
+            int64_t due = watch(b, p, &r->proc, r->worker, !r->serving && r->unload_id == 0, now);
+            if (due && b->next_memory_check_ms < due)
+                due = b->next_memory_check_ms;
+            if (due && (next == 0 || due < next))
+                next = due;
+        }
     }
     return next;
 }
@@ -634,8 +674,9 @@ int64_t supervise_tick(broker *b, int64_t now)
 void supervise_kill_all(broker *b)
 {
     for (size_t i = 0; i < b->nplugins; i++)
-        for (int other = 0; other < 2; other++) {
-            worker_proc *w = other ? &b->plugins[i]->other : &b->plugins[i]->proc;
+        for (size_t n = 0; n < 2 + b->plugins[i]->nreplicas; n++) {
+            plugin *p = b->plugins[i];
+            worker_proc *w = n == 0 ? &p->proc : n == 1 ? &p->other : &p->replicas[n - 2]->proc;
             if (w->pid == 0)
                 continue;
             kill(w->pid, SIGKILL);

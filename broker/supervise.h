@@ -12,10 +12,17 @@ int supervise_spawn(broker *b, plugin *p, bay_error *err);
 /* supervise_spawn_other starts a second worker of p, running manifest m (a
  * reload's), as p->other on p->other_worker, beside the one serving. */
 int supervise_spawn_other(broker *b, plugin *p, const bay__manifest *m, bay_error *err);
+/* supervise_spawn_replica starts one more worker of p, running p->m, as replica r. */
+int supervise_spawn_replica(broker *b, plugin *p, replica *r, bay_error *err);
+/* supervise_end_replica stops replica r's worker: killed for why (said in the
+ * log, and what its end reports), or with why NULL ended as one that
+ * answered its unload (no warning, no crash). */
+void supervise_end_replica(broker *b, plugin *p, replica *r, const char *why);
 /* supervise_swap makes p's other worker the serving one and the serving one
  * the other (a reload's switch); what the sandbox refused stays the plugin's. */
 void supervise_swap(plugin *p);
-/* supervise_reap reaps ended workers, telling b->worker_gone which of a plugin's two ended. */
+/* supervise_reap reaps ended workers, telling b->worker_gone which of a plugin's two ended, or b->replica_gone
+ * which replica. */
 void supervise_reap(broker *b);
 /* supervise_read_output logs what p's worker w wrote. */
 void supervise_read_output(broker *b, plugin *p, worker_proc *w);

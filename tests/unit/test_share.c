@@ -75,13 +75,16 @@ Test(share, many_providers_of_one_connection_and_many_connections)
 
 Test(share, a_host_waits_only_past_its_share_while_the_provider_is_shared)
 {
-    cr_expect_not(bay__share_must_wait(0, 5, true, false), "its first call goes, however busy the provider");
-    cr_expect_not(bay__share_must_wait(BAY_SHARE_CALLS, BAY_SHARE_CALLS, false, false), "alone: no limit");
-    cr_expect_not(bay__share_must_wait(3, 3, false, false), "alone at the provider: no limit");
-    cr_expect(bay__share_must_wait(BAY_SHARE_CALLS, BAY_SHARE_CALLS + 1, false, false), "another caller has a call there");
-    cr_expect(bay__share_must_wait(BAY_SHARE_CALLS, BAY_SHARE_CALLS, true, false), "another host called it lately");
-    cr_expect(bay__share_must_wait(4, 5, false, false));
-    cr_expect_not(bay__share_must_wait(4, 5, true, true), "a host serving a call is never held: the call may wait for it");
+    cr_expect_not(bay__share_must_wait(0, 5, 1, true, false), "its first call goes, however busy the provider");
+    cr_expect_not(bay__share_must_wait(BAY_SHARE_CALLS, BAY_SHARE_CALLS, 1, false, false), "alone: no limit");
+    cr_expect_not(bay__share_must_wait(3, 3, 1, false, false), "alone at the provider: no limit");
+    cr_expect(bay__share_must_wait(BAY_SHARE_CALLS, BAY_SHARE_CALLS + 1, 1, false, false), "another caller has a call there");
+    cr_expect(bay__share_must_wait(BAY_SHARE_CALLS, BAY_SHARE_CALLS, 1, true, false), "another host called it lately");
+    cr_expect(bay__share_must_wait(4, 5, 1, false, false));
+    cr_expect_not(bay__share_must_wait(4, 5, 1, true, true), "a host serving a call is never held: the call may wait for it");
+    cr_expect_not(bay__share_must_wait(BAY_SHARE_CALLS, 3, 4, true, false), "a share per worker: 4 replicas serve 4");
+    cr_expect_not(bay__share_must_wait(3 * BAY_SHARE_CALLS, 5, 4, true, false));
+    cr_expect(bay__share_must_wait(4 * BAY_SHARE_CALLS, 5, 4, true, false), "past a share at each replica it waits");
 }
 
 Test(share, a_provider_is_shared_while_another_host_called_it_within_the_window)
