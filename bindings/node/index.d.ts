@@ -75,6 +75,26 @@ export interface Notice {
 
 export type Provider = (...args: Result[]) => Value | Promise<Value>;
 
+/** A call's answer read chunk by chunk (Connection.callStream): an async iterator, for `for await`. */
+export class Stream implements AsyncIterableIterator<Result> {
+  private constructor();
+  /** The extension point called. */
+  readonly name: string;
+  /** True once the stream ended (its end or its error was read) or was abandoned with return(). */
+  readonly done: boolean;
+  [Symbol.asyncIterator](): Stream;
+  /** The next chunk, in order, then {done: true} at the stream's end; rejects with the PlugbayError that
+   * ended the stream (the provider's, BAY_ETIMEDOUT at its deadline, BAY_ECANCELED, BAY_ECONN) after the
+   * chunks before it. Reads asked for together are answered one after the other. */
+  next(): Promise<IteratorResult<Result, undefined>>;
+  /** Abandons the stream if it still runs (the provider is told to stop): `break` out of `for await` calls
+   * it. A read waiting meanwhile, and every later one, resolves {done: true}. */
+  return<R = undefined>(value?: R): Promise<IteratorReturnResult<R>>;
+  /** Asks plugbayd to stop the stream: the provider is told, and the reads reject with BAY_ECANCELED after
+   * the chunks already received. */
+  cancel(): void;
+}
+
 export class Connection {
   readonly url: string;
   readonly name: string;
@@ -83,6 +103,10 @@ export class Connection {
   call(name: string, args?: Value[], opts?: CallOptions): Promise<Result>;
   /** Calls on the JavaScript thread itself, blocking it until the answer: for short fast-path calls. */
   callSync(name: string, args?: Value[], opts?: Omit<CallOptions, 'signal'>): Result;
+  /** Calls a handle and reads its answer as a stream of chunks (a provider that does not stream gives its
+   * result as one chunk); the timeout covers the whole stream, aborting the signal cancels it. The call starts
+   * at once and its failures reject the reads; bad arguments throw a TypeError or RangeError here. */
+  callStream(name: string, args?: Value[], opts?: CallOptions): Stream;
   declare(name: string, kind?: Kind, opts?: { types?: { args?: object; result?: object } }): Promise<null>;
   /** Serves name with fn(...args) on the event loop; a throw reaches the caller as BAY_EPLUGIN "Name: message". */
   provide(name: string, fn: Provider, opts?: ProvideOptions): Promise<null>;

@@ -72,6 +72,13 @@ int bay_call_async(bay_conn *c, const char *name, const bay_value *args,
 int bay_pending_wait(bay_pending *p, int wait_ms, bay_value **result, bay_error *err);
 int bay_pending_cancel(bay_pending *p);
 void bay_pending_free(bay_pending *p);
+typedef struct bay_stream bay_stream;
+#define BAY_STREAM_WINDOW ...
+int bay_call_stream(bay_conn *c, const char *name, const bay_value *args, const bay_call_opts *opts, bay_stream **out,
+                    bay_error *err);
+int bay_stream_next(bay_stream *s, int wait_ms, bay_value **chunk, bay_error *err);
+int bay_stream_cancel(bay_stream *s);
+void bay_stream_free(bay_stream *s);
 typedef struct bay_notice { const char *what; const char *name; const char *plugin; const char *state;
                             const char *reason; } bay_notice;
 typedef void (*bay_notice_fn)(const bay_notice *n, void *user);

@@ -53,6 +53,92 @@ function contextOf(opts) {
   return opts.context ?? undefined;
 }
 
+// Stream is a call's answer read chunk by chunk (Connection.callStream): an async iterator, for `for await`.
+// Its reads go one after the other; each resolves {value: chunk, done: false}, then {done: true} at the
+// stream's end, or rejects with the PlugbayError that ended it (after the chunks before it). return() (a
+// `break` out of `for await`) abandons a stream that still runs: plugbayd tells the provider to stop.
+class Stream {
+  #handle; // the native half: {started, next, cancel, close}; null when the stream failed before it started
+  #conn; // kept: the connection's native half lives while its stream does
+  #name;
+  #tail; // settles (never rejects) once the reads asked for before have
+  #error = null; // why the stream did not start, for the first read
+  #done = false;
+  #signal = null;
+  #onAbort = null;
+
+  constructor(conn, name, handle, error, signal) {
+    this.#conn = conn;
+    this.#name = name;
+    this.#handle = handle;
+    if (handle === null) {
+      this.#error = error;
+      this.#tail = Promise.resolve();
+    } else {
+      this.#tail = handle.started.then(() => {}, (e) => { this.#error = e; });
+    }
+    if (signal && handle !== null) {
+      this.#signal = signal;
+      this.#onAbort = () => this.cancel();
+      signal.addEventListener('abort', this.#onAbort, { once: true });
+    }
+  }
+
+  get name() { return this.#name; }
+  // done is true once the stream ended (its end or its error was read) or was abandoned with return().
+  get done() { return this.#done; }
+
+  [Symbol.asyncIterator]() { return this; }
+
+  next() {
+    const read = this.#tail.then(() => this.#read());
+    this.#tail = read.then(() => {}, () => {});
+    return read;
+  }
+
+  #read() {
+    if (this.#error !== null) {
+      const e = this.#error;
+      this.#error = null;
+      this.#finish();
+      throw e;
+    }
+    if (this.#done)
+      return { value: undefined, done: true };
+    return this.#handle.next().then((r) => {
+      if (r.done)
+        this.#finish();
+      return r;
+    }, (e) => {
+      this.#finish();
+      throw e;
+    });
+  }
+
+  // return() abandons the stream if it still runs (bay_stream_free: the provider is told to stop); later
+  // reads are {done: true}. A read waiting meanwhile resolves {done: true} too.
+  return(value) {
+    this.#finish();
+    return Promise.resolve({ value, done: true });
+  }
+
+  // cancel() asks plugbayd to stop the stream: the provider is told, and the reads reject with BAY_ECANCELED
+  // after the chunks already received.
+  cancel() {
+    if (!this.#done)
+      this.#handle?.cancel();
+  }
+
+  #finish() {
+    if (this.#done)
+      return;
+    this.#done = true;
+    this.#handle?.close();
+    if (this.#signal !== null)
+      this.#signal.removeEventListener('abort', this.#onAbort);
+  }
+}
+
 // Connection is one host's connection to plugbayd; make it with connect().
 class Connection {
   #native;
@@ -118,6 +204,22 @@ class Connection {
     if (!Array.isArray(args))
       throw new TypeError(`call "${name}": args must be an array, got ${typeof args}`);
     return this.#native.callSync(name, args, timeoutOf(opts), contextOf(opts));
+  }
+
+  // callStream(name, args, {timeout, context, signal}) calls a handle and returns its answer as a Stream, read
+  // with `for await`; the deadline covers the whole stream, aborting the signal cancels it. The call starts at
+  // once; its failures reject the reads. Bad arguments throw here (TypeError, RangeError).
+  callStream(name, args = [], opts = {}) {
+    checkName('callStream', name);
+    if (!Array.isArray(args))
+      throw new TypeError(`callStream "${name}": args must be an array, got ${typeof args}`);
+    const timeout = timeoutOf(opts), context = contextOf(opts), signal = opts.signal ?? null;
+    if (this.#closed)
+      return new Stream(this, name, null, this.#closedError(`callStream "${name}"`), null);
+    if (signal?.aborted)
+      return new Stream(this, name, null,
+        new PlugbayError('BAY_ECANCELED', `callStream "${name}" was cancelled before it started`), null);
+    return new Stream(this, name, this.#native.callStream(name, args, timeout, context), null, signal);
   }
 
   // declare(name, kind, {types}) declares an extension point ('handle', 'event' or 'filter'); types,
@@ -241,4 +343,4 @@ async function connect({ url, name = 'node' } = {}) {
   return new Connection(nat, url ?? '', name);
 }
 
-module.exports = { connect, Connection, PlugbayError, CODES };
+module.exports = { connect, Connection, Stream, PlugbayError, CODES };

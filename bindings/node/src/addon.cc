@@ -2,7 +2,9 @@
 //
 // Every libplugbay call that may block runs on the connection's pool threads
 // (pool.h), except callSync's bay_call, which blocks the JavaScript thread
-// on purpose. Outcomes, provider calls and notices reach the JavaScript thread
+// on purpose; a stream's read (callStream) takes a chunk already received on
+// the JavaScript thread (bay_stream_next waiting 0 ms) and waits for one on a
+// pool thread. Outcomes, provider calls and notices reach the JavaScript thread
 // through one napi_threadsafe_function per connection (outcomes that arrive
 // together are settled in one turn of the event loop), referenced (keeping
 // the event loop alive) only while a request is in flight or the connection
@@ -55,15 +57,26 @@ Napi::Value MakeError(Napi::Env env, int code, const char *plugin, const char *m
                                  Napi::String::New(env, plugin ? plugin : ""), Napi::String::New(env, message)});
 }
 
+// IterResult makes an async iterator's result of a stream's chunk: {value, done: false}, or {value: undefined,
+// done: true} for NULL, the stream's end.
+Napi::Object IterResult(Napi::Env env, const bay_value *chunk)
+{
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("value", chunk ? FromBay(env, chunk) : env.Undefined());
+    r.Set("done", Napi::Boolean::New(env, chunk == nullptr));
+    return r;
+}
+
 // An outcome of a libplugbay request, settled into a promise on the JavaScript thread.
 struct Outcome {
     int rc = 0;
     bay_value *result = nullptr;
     bay_error err{};
+    bool chunk = false;  // result is a stream's chunk (NULL: its end), settled as an iterator result
     void Settle(Napi::Env env, Napi::Promise::Deferred &d)
     {
         if (rc == 0)
-            d.Resolve(FromBay(env, result));
+            d.Resolve(chunk ? Napi::Value(IterResult(env, result)) : FromBay(env, result));
         else
             d.Reject(MakeError(env, rc, err.plugin, err.message));
         bay_value_free(result);
@@ -305,6 +318,30 @@ void Handler(const bay_value *args, bay_reply *reply, void *user)
     }
 }
 
+// A stream started with bay_call_stream (callStream). The JavaScript thread reads it one chunk at a time: a
+// chunk already received at once, else through a pool thread waiting in bay_stream_next. close() abandons it:
+// bay_stream_free at once, or, while a pool thread waits, a cancel that ends the wait and that thread frees it.
+struct StreamState {
+    std::mutex mu;
+    bay_stream *s = nullptr;  // NULL before the start, once the stream ended, and once closed
+    bool started = false;     // the start ran (s set, or the start failed)
+    bool reading = false;     // a pool thread waits in bay_stream_next
+    bool closed = false;      // close() was called: nothing more is read
+    bool cancel = false;      // cancel() came before the start
+
+    ~StreamState()
+    {
+        bay_stream_free(s);  // collected unfinished: abandoned
+    }
+
+    // Drop frees s; mu held.
+    void Drop()
+    {
+        bay_stream_free(s);
+        s = nullptr;
+    }
+};
+
 // A notice copied off the dispatch thread.
 struct NoticeCopy {
     std::string what, name, plugin, state, reason;
@@ -351,6 +388,7 @@ public:
                            {InstanceMethod("open", &Connection::Open), InstanceMethod("call", &Connection::Call),
                             InstanceMethod("callSync", &Connection::CallSync),
                             InstanceMethod("callAsync", &Connection::CallAsync),
+                            InstanceMethod("callStream", &Connection::CallStream),
                             InstanceMethod("declare", &Connection::Declare),
                             InstanceMethod("provide", &Connection::Provide),
                             InstanceMethod("subscribe", &Connection::Subscribe),
@@ -412,16 +450,24 @@ private:
     Napi::Value Submit(Napi::Env env, std::function<void(Outcome &)> work, bool leaves = true,
                        std::function<void(Napi::Env, int)> after = nullptr, bool wait = false)
     {
+        return SubmitTo(env, st_, std::move(work), leaves, std::move(after), wait);
+    }
+
+    // SubmitTo is Submit for the connection whose state is conn (a stream's reads hold that, not this object).
+    static Napi::Value SubmitTo(Napi::Env env, const std::shared_ptr<ConnState> &conn,
+                                std::function<void(Outcome &)> work, bool leaves = true,
+                                std::function<void(Napi::Env, int)> after = nullptr, bool wait = false)
+    {
         auto d = Napi::Promise::Deferred::New(env);
         auto out = std::make_shared<Outcome>();
-        if (!st_->Enter(&out->err)) {
+        if (!conn->Enter(&out->err)) {
             if (after)
                 after(env, BAY_ECONN);
             d.Reject(MakeError(env, BAY_ECONN, "", out->err.message));
             return d.Promise();
         }
         auto deferred = std::make_shared<Napi::Promise::Deferred>(d);
-        std::shared_ptr<ConnState> st = st_;
+        std::shared_ptr<ConnState> st = conn;
         Job *job = new Job;
         job->claimable = wait;
         job->work = [st, out, work, leaves] {
@@ -581,6 +627,130 @@ private:
                 ac->over = true;
         }));
         return out;
+    }
+
+    // callStream(name, args, timeoutMs, context) → {started, next, cancel, close}: bay_call_stream, started on
+    // a pool thread (started settles then); next() → Promise<{value, done}>, read by ReadChunk.
+    Napi::Value CallStream(const Napi::CallbackInfo &info)
+    {
+        Napi::Env env = info.Env();
+        CallArgs c;
+        if (!Parse(info, &c))
+            return env.Undefined();
+        std::shared_ptr<ConnState> st = st_;
+        auto ss = std::make_shared<StreamState>();
+        Napi::Value started = Submit(env, [st, ss, c](Outcome &o) {
+            bay_call_opts opts = c.Opts();
+            bay_stream *s = nullptr;
+            o.rc = bay_call_stream(st->conn, c.name.c_str(), c.args.get(), &opts, &s, &o.err);
+            st->Leave();  // the stream outlives the connection: only starting it must not race bay_close
+            std::lock_guard<std::mutex> lock(ss->mu);
+            ss->started = true;
+            if (o.rc != 0)
+                return;
+            if (ss->closed) {  // abandoned before it started
+                bay_stream_free(s);
+                return;
+            }
+            ss->s = s;
+            if (ss->cancel)
+                bay_stream_cancel(s);
+        }, false);
+        Napi::Object out = Napi::Object::New(env);
+        out.Set("started", started);
+        out.Set("next", Napi::Function::New(env, [st, ss](const Napi::CallbackInfo &info) {
+            return ReadChunk(info.Env(), st, ss);
+        }));
+        out.Set("cancel", Napi::Function::New(env, [ss](const Napi::CallbackInfo &) {
+            std::lock_guard<std::mutex> lock(ss->mu);
+            if (ss->closed)
+                return;
+            if (ss->s != nullptr)
+                bay_stream_cancel(ss->s);
+            else if (!ss->started)
+                ss->cancel = true;
+        }));
+        out.Set("close", Napi::Function::New(env, [ss](const Napi::CallbackInfo &) {
+            std::lock_guard<std::mutex> lock(ss->mu);
+            if (ss->closed)
+                return;
+            ss->closed = true;
+            if (ss->s == nullptr)  // not started yet (the start frees it), or over
+                return;
+            if (ss->reading)
+                bay_stream_cancel(ss->s);  // the waiting read returns at once and frees it
+            else
+                ss->Drop();
+        }));
+        return out;
+    }
+
+    // ReadChunk is a stream's next(), one at a time (lib/index.js queues them): a chunk already received, the
+    // end or the error is settled on the JavaScript thread (bay_stream_next waiting 0 ms); otherwise a pool
+    // thread waits for it. The stream is freed once it ended; once closed, its reads are {done: true}.
+    static Napi::Value ReadChunk(Napi::Env env, const std::shared_ptr<ConnState> &st,
+                                 const std::shared_ptr<StreamState> &ss)
+    {
+        bay_stream *s;
+        {
+            std::lock_guard<std::mutex> lock(ss->mu);
+            if (ss->reading) {
+                auto d = Napi::Promise::Deferred::New(env);
+                d.Reject(Napi::Error::New(env, "the stream is being read already: await each next()").Value());
+                return d.Promise();
+            }
+            s = ss->closed ? nullptr : ss->s;
+        }
+        if (s == nullptr) {
+            auto d = Napi::Promise::Deferred::New(env);
+            d.Resolve(IterResult(env, nullptr));
+            return d.Promise();
+        }
+        bay_value *chunk = nullptr;
+        bay_error err;
+        int rc = bay_stream_next(s, 0, &chunk, &err);
+        if (rc != BAY_EPENDING) {  // settled here: a deferred made only now, since one never settled leaks
+            auto d = Napi::Promise::Deferred::New(env);
+            if (rc != 0 || chunk == nullptr) {
+                std::lock_guard<std::mutex> lock(ss->mu);
+                ss->Drop();
+            }
+            if (rc == 0)
+                d.Resolve(IterResult(env, chunk));
+            else
+                d.Reject(MakeError(env, rc, err.plugin, err.message));
+            bay_value_free(chunk);
+            return d.Promise();
+        }
+        {
+            std::lock_guard<std::mutex> lock(ss->mu);
+            ss->reading = true;
+        }
+        return SubmitTo(env, st, [st, ss](Outcome &o) {
+            st->Leave();  // as callAsync's wait: close() need not wait for it, bay_close ends it
+            o.chunk = true;
+            bay_stream *s;
+            {
+                std::lock_guard<std::mutex> lock(ss->mu);
+                s = ss->s;
+            }
+            o.rc = bay_stream_next(s, -1, &o.result, &o.err);
+            std::lock_guard<std::mutex> lock(ss->mu);
+            ss->reading = false;
+            if (ss->closed) {  // close() came during the wait: the reading ends
+                bay_value_free(o.result);
+                o.result = nullptr;
+                o.rc = 0;
+            }
+            if (ss->closed || o.rc != 0 || o.result == nullptr)
+                ss->Drop();
+        }, false, [ss](Napi::Env, int) {
+            std::lock_guard<std::mutex> lock(ss->mu);
+            if (ss->reading) {  // refused at once (the connection is closing): the read never ran, the stream ends
+                ss->reading = false;
+                ss->Drop();
+            }
+        });
     }
 
     Napi::Value Declare(const Napi::CallbackInfo &info)

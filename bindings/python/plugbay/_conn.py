@@ -1,9 +1,11 @@
-"""plugbay/_conn.py — Connection: calls, async calls, providers, notices and broker commands over one bay_conn."""
+"""plugbay/_conn.py — Connection: calls, async calls, streamed answers, providers, notices and broker commands over
+one bay_conn."""
 import asyncio
 import atexit
 import json
 import concurrent.futures
 import inspect
+import queue
 import sys
 import threading
 import traceback
@@ -205,6 +207,232 @@ class _Pending:
         return (take(result[0]), None) if rc == 0 else (None, _error(rc, err))
 
 
+# What one bay_stream_next gives (Stream._next): a chunk, the end, the error that ended the stream, nothing yet
+# (within the wait), or nothing any more (the stream was closed or had ended before).
+_CHUNK, _END, _FAILED, _PENDING, _CLOSED = range(5)
+_SLICE_MS = 100  # a blocking wait for a chunk is cut in slices this long: KeyboardInterrupt and close() get in
+
+
+class Stream:
+    """An answer read chunk by chunk (Connection.call_stream): iterate it for the chunks in order; the
+    iteration ends at the stream's end, or raises the plugbay.Error that ended it after the chunks before it.
+    A context manager; close() (or garbage collection) abandons a stream that still runs: the provider is told
+    to stop. Usable from any thread, read by one at a time."""
+
+    def __init__(self, ptr: Any, name: str) -> None:
+        self._ptr = ptr  # the bay_stream *, None once freed
+        self.name = name
+        self._lock = threading.Lock()  # guards _ptr, _reading and _closing
+        self._reading = False  # a thread is in bay_stream_next: it frees the stream if close() came meanwhile
+        self._closing = False
+        self._chunk, self._err = ffi.new("bay_value **"), ffi.new("bay_error *")  # the reader's
+
+    def __repr__(self) -> str:
+        return f"<plugbay.Stream of {self.name!r}{' closed' if self.closed else ''}>"
+
+    def __enter__(self) -> "Stream":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __iter__(self) -> "Stream":
+        return self
+
+    def __next__(self) -> Value:
+        kind, got = self._wait()
+        if kind == _CHUNK:
+            return got
+        if kind == _FAILED:
+            raise got
+        raise StopIteration
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # an interpreter shutting down: nothing left to tell
+            pass
+
+    @property
+    def closed(self) -> bool:
+        """True once the stream ended (its end or its error was read) or was closed."""
+        return self._ptr is None or self._closing
+
+    def cancel(self) -> None:
+        """Asks plugbayd to stop the stream: the provider is told, and the iteration raises plugbay.Cancelled
+        after the chunks already received."""
+        with self._lock:
+            if self._ptr is not None and not self._closing:
+                lib.bay_stream_cancel(self._ptr)
+
+    def close(self) -> None:
+        """Abandons the stream if it still runs (the provider is told to stop) and frees it; the iteration then
+        ends. Closing again does nothing."""
+        with self._lock:
+            ptr = self._ptr
+            if ptr is None or self._closing:
+                return
+            if self._reading:  # the reader frees it when its wait returns, at once since the stream is cancelled
+                self._closing = True
+                lib.bay_stream_cancel(ptr)
+                return
+            self._ptr = None
+        lib.bay_stream_free(ptr)
+
+    def _next(self, wait_ms: int) -> Tuple[int, Any]:
+        """_next is one bay_stream_next waiting up to wait_ms (cffi lets the GIL go): (_CHUNK, value), (_END,
+        None), (_FAILED, error), (_PENDING, None) or (_CLOSED, None). The stream is freed once it ended."""
+        with self._lock:
+            ptr = self._ptr
+            if ptr is None or self._closing:
+                return _CLOSED, None
+            if self._reading:
+                raise RuntimeError(f"the stream of {self.name} is being read by another thread or task already")
+            self._reading = True
+        # An exception on the way (KeyboardInterrupt right after the wait) leaves outcome None: the stream goes
+        # on, and a chunk not yet taken is dropped.
+        outcome: Optional[Tuple[int, Any]] = None
+        try:
+            rc = lib.bay_stream_next(ptr, wait_ms, self._chunk, self._err)
+            chunk, self._chunk[0] = self._chunk[0], ffi.NULL
+            if rc == 0 and chunk != ffi.NULL:
+                outcome = (_CHUNK, take(chunk))
+            elif rc == 0:
+                outcome = (_END, None)
+            elif rc == lib.BAY_EPENDING:
+                outcome = (_PENDING, None)
+            else:
+                outcome = (_FAILED, _error(rc, self._err))
+        finally:
+            if self._chunk[0] != ffi.NULL:
+                lib.bay_value_free(self._chunk[0])
+                self._chunk[0] = ffi.NULL
+            with self._lock:
+                self._reading = False
+                over = self._closing or (outcome is not None and outcome[0] in (_END, _FAILED))
+                if over:
+                    self._ptr = None
+                if self._closing and outcome is not None:  # close() came during the wait: the reading ends
+                    outcome = (_CLOSED, None)
+            if over:
+                lib.bay_stream_free(ptr)
+        assert outcome is not None  # an exception went past the finally otherwise
+        return outcome
+
+    def _wait(self) -> Tuple[int, Any]:
+        """_wait waits for the next outcome in slices of _SLICE_MS (the stream's deadline ends it in time)."""
+        while True:
+            kind, got = self._next(_SLICE_MS)
+            if kind != _PENDING:
+                return kind, got
+
+
+def _read_stream(stream: Stream, requests: "queue.SimpleQueue[Any]", loop: asyncio.AbstractEventLoop) -> None:
+    """_read_stream is an AsyncStream's reader thread: for each future asked for, it waits for the stream's next
+    outcome and hands it to the loop; it ends with the stream, or when None is asked for."""
+    while True:
+        done = requests.get()
+        if done is None:
+            break
+        outcome = stream._wait()
+        try:
+            loop.call_soon_threadsafe(_settle, done, outcome)
+        except RuntimeError:  # the loop is closed: nobody waits any more
+            stream.close()
+            break
+        if outcome[0] != _CHUNK:
+            break
+
+
+def _settle(done: "asyncio.Future[Tuple[int, Any]]", outcome: Tuple[int, Any]) -> None:
+    if not done.done():
+        done.set_result(outcome)
+
+
+class AsyncStream:
+    """Stream for asyncio (Connection.call_stream_async): `async for chunk in stream`, an async context manager.
+    A chunk already received is taken at once; waiting for one is done by a reader thread of the stream's own,
+    so the event loop never blocks. Cancelling a task waiting for a chunk cancels the stream (the provider is
+    told) and closes it."""
+
+    def __init__(self, stream: Stream) -> None:
+        self._stream = stream
+        self._requests: "Optional[queue.SimpleQueue[Any]]" = None  # to the reader thread, once it runs
+        self._waiting = False
+
+    @property
+    def name(self) -> str:
+        return self._stream.name
+
+    @property
+    def closed(self) -> bool:
+        return self._stream.closed
+
+    def __repr__(self) -> str:
+        return f"<plugbay.AsyncStream of {self.name!r}{' closed' if self.closed else ''}>"
+
+    def __aiter__(self) -> "AsyncStream":
+        return self
+
+    async def __aenter__(self) -> "AsyncStream":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    async def __anext__(self) -> Value:
+        if self._waiting:
+            raise RuntimeError(f"anext(): the stream of {self.name} is already awaited by another task")
+        kind, got = self._stream._next(0)  # a chunk already there is taken without a thread
+        if kind == _PENDING:
+            kind, got = await self._wait()
+        if kind == _CHUNK:
+            return got
+        if kind == _FAILED:
+            raise got
+        raise StopAsyncIteration
+
+    async def _wait(self) -> Tuple[int, Any]:
+        loop = asyncio.get_running_loop()
+        done: "asyncio.Future[Tuple[int, Any]]" = loop.create_future()
+        if self._requests is None:
+            self._requests = queue.SimpleQueue()
+            threading.Thread(target=_read_stream, args=(self._stream, self._requests, loop),
+                             name=f"plugbay stream {self.name}", daemon=True).start()
+        self._waiting = True
+        try:
+            self._requests.put(done)
+            try:
+                return await asyncio.shield(done)
+            except asyncio.CancelledError as cancelled:
+                self._stream.cancel()
+                kind, got = await asyncio.shield(done)  # it ends soon: the provider was told
+                self.close()
+                raise asyncio.CancelledError(*cancelled.args) from (got if kind == _FAILED else None)
+        finally:
+            self._waiting = False
+
+    def cancel(self) -> None:
+        """Asks plugbayd to stop the stream, as Stream.cancel."""
+        self._stream.cancel()
+
+    def close(self) -> None:
+        """Abandons the stream if it still runs and frees it, as Stream.close; never waits."""
+        self._stream.close()
+        if self._requests is not None:
+            self._requests.put(None)
+
+    async def aclose(self) -> None:
+        """close() as a coroutine, as an async generator has it."""
+        self.close()
+
+
 class Connection:
     """A connection to plugbayd (plugbay.connect). Usable from several threads and as a context manager;
     close() it (or leave the with block) when done."""
@@ -257,7 +485,7 @@ class Connection:
 
     def _send(self, start: Any, out_type: str, name: str, args: Iterable[Value], timeout: Optional[float],
               context: Optional[str]) -> Any:
-        """_send runs start (bay_call or bay_call_async) with the call's name, arguments and options, and
+        """_send runs start (bay_call_async or bay_call_stream) with the call's name, arguments and options, and
         returns what it stored through its out pointer, or raises the call's error."""
         name_b = _text(name, "name")
         ctx = ffi.new("char[]", _text(context, "context")) if context is not None else ffi.NULL
@@ -311,6 +539,21 @@ class Connection:
         if error is not None:
             raise error
         return value
+
+    def call_stream(self, name: str, *args: Value, timeout: Optional[float] = None,
+                    context: Optional[str] = None) -> Stream:
+        """Calls handle name with args and returns its answer as a Stream: iterate it for the chunks the provider
+        streams, in order (a provider that does not stream gives its result as one chunk, none when it is None).
+        timeout (seconds, None: 5 s) is the deadline of the whole stream. The call starts now; its failures
+        (an unknown name, no provider, the provider's error after its chunks, the deadline) are raised by the
+        iteration. Close the stream (a with block) to abandon it early."""
+        return Stream(self._send(lib.bay_call_stream, "bay_stream **", name, args, timeout, context), name)
+
+    def call_stream_async(self, name: str, *args: Value, timeout: Optional[float] = None,
+                          context: Optional[str] = None) -> AsyncStream:
+        """call_stream for asyncio: an AsyncStream to read with `async for` (and `async with`); waiting for a
+        chunk never blocks the event loop."""
+        return AsyncStream(self.call_stream(name, *args, timeout=timeout, context=context))
 
     def declare(self, name: str, kind: str = "handle", types: Optional[Dict[str, Any]] = None) -> None:
         """Declares extension point name as a "handle" (one provider answers), an "event" (all do) or a
