@@ -121,11 +121,12 @@ static const struct conn_dispatch frames = {
              [BAY_F_PROVIDE] = {host_provide, BAY_ROLE_HOST}, [BAY_F_WITHDRAW] = {provide_withdraw, BAY_ROLE_HOST},
              [BAY_F_SUBSCRIBE] = {provide_subscribe, BAY_ROLE_OBSERVER},
              [BAY_F_COMMAND] = {command_handle, BAY_ROLE_OBSERVER}, /* each command says its own */
-             [BAY_F_CHUNK] = {route_chunk, BAY_ROLE_HOST}, [BAY_F_CREDIT] = {route_credit, BAY_ROLE_HOST}},
+             [BAY_F_CHUNK] = {route_chunk, BAY_ROLE_HOST}, [BAY_F_CREDIT] = {route_credit, BAY_ROLE_HOST},
+             [BAY_F_END] = {route_end, BAY_ROLE_HOST}},
     .worker = {[BAY_F_HELLO] = {worker_hello}, [BAY_F_CALL] = {route_call}, [BAY_F_EVENT] = {route_event},
                [BAY_F_CANCEL] = {cancel}, [BAY_F_RESULT] = {answer}, [BAY_F_ERROR] = {answer},
                [BAY_F_HEARTBEAT] = {heartbeat}, [BAY_F_LOG] = {worker_log}, [BAY_F_COMMAND] = {worker_command},
-               [BAY_F_CHUNK] = {route_chunk}},
+               [BAY_F_CHUNK] = {route_chunk}, [BAY_F_CREDIT] = {route_credit}},
 };
 
 /* rescan looks at the plugins folder again (lifecycle_rescan), saying in the log why it could not. */

@@ -42,6 +42,9 @@ typedef struct call {
     bool stream;           /* the caller reads the answer as a stream of CHUNKs (a handle's, CALL's window) */
     int64_t window;        /* the CHUNKs the caller takes now: its CALL's window, plus its CREDITs, less those sent */
     size_t chunks;         /* the CHUNKs sent to the caller */
+    bool input;            /* the caller sends its input as CHUNKs, then END (a handle's, CALL's input) */
+    bool input_ended;      /* its END came */
+    int64_t input_credit;  /* the input CHUNKs the provider takes now: its CREDITs less those sent */
     bool shared;           /* counted in the fair shares at its current target */
 } call;
 
@@ -307,7 +310,8 @@ static void send_next(broker *b, call *k)
         conn *c = target_conn(b, t, &why);
         if (c) {
             bay__frame f = {.type = BAY_F_CALL, .id = k->id, .name = k->name, .raw = k->args, .raw_len = k->args_len,
-                           .timeout_ms = remaining(k, now), .context = k->context, .window = k->window};
+                           .timeout_ms = remaining(k, now), .context = k->context, .window = k->window,
+                           .input = k->input};
             int rc = conn_send(b, c, &f);
             if (rc == 0) {
                 sent(b, k, t, c, host != NULL);
@@ -442,6 +446,11 @@ static void start(broker *b, conn *from, const bay__frame *f, bool answer)
             bay__log(BAY_LOG_WARN, caller->id, "refused event %s: not granted call:%s", f->name, f->name);
         return;
     }
+    if (f->input != 0 && (f->input != 1 || f->type != BAY_F_CALL)) {
+        conn_send_error(b, from, f->id, BAY_EPROTO, NULL, "call \"%s\": input is 1 (the caller sends its input as a "
+                        "stream) or left out, not %lld", f->name, (long long)f->input);
+        return;
+    }
     if (f->window < 0 || f->window > STREAM_WINDOW_MAX) {
         conn_send_error(b, from, f->id, BAY_EPROTO, NULL, "call \"%s\": a stream's window is 1 to %d chunks, not %lld",
                         f->name, STREAM_WINDOW_MAX, (long long)f->window);
@@ -465,6 +474,11 @@ static void start(broker *b, conn *from, const bay__frame *f, bool answer)
         who_provides(b, f->name, msg, sizeof msg);
         if (answer)
             conn_send_error(b, from, f->id, BAY_ENOENT, NULL, "%s", msg);
+        return;
+    }
+    if (f->input && e->kind != BAY_HANDLE) {
+        conn_send_error(b, from, f->id, BAY_EKIND, NULL, "\"%s\" is %s %s: only a handle's call takes input as a "
+                        "stream", f->name, e->kind == BAY_EVENT ? "an" : "a", bay__kind_name(e->kind));
         return;
     }
     if (misfit(b, e, true, NULL, f->value, msg, sizeof msg)) {
@@ -501,6 +515,7 @@ static void start(broker *b, conn *from, const bay__frame *f, bool answer)
     k->caller = from->session;
     k->stream = f->window > 0 && e->kind == BAY_HANDLE;
     k->window = k->stream ? f->window : 0;
+    k->input = f->input != 0;
     from->calls_in_flight++;
     send_next(b, k);
 }
@@ -711,10 +726,65 @@ void route_answer(broker *b, conn *from, const bay__frame *f)
 
 static void cancel_current(broker *b, call *k, int64_t now, int why);
 
+/* by_origin returns the call in flight that from made as its request id, unanswered, or NULL. */
+static call *by_origin(broker *b, const conn *from, uint64_t id)
+{
+    size_t n;
+    call **all = snapshot(b, &n), *found = NULL;
+    for (size_t i = 0; i < n && !found; i++)
+        if (all[i]->origin == from->session && all[i]->origin_id == id && !all[i]->answered)
+            found = all[i];
+    free(all);
+    return found;
+}
+
+/* serving returns the call in flight whose broker id is id and which from serves now, or NULL. */
+static call *serving(broker *b, const conn *from, uint64_t id)
+{
+    call *k = bay__idmap_get(b->calls->byid, id);
+    return k && k->current && k->current_session == from->session ? k : NULL;
+}
+
+/* stream_fails ends call k with code and msg (a stream's frame broke its rules) and tells its provider to stop. */
+static void stream_fails(broker *b, call *k, int code, const char *owner, const char *msg)
+{
+    answer_error(b, k, code, owner, msg);
+    if (k->current)
+        cancel_current(b, k, bay__now_ms(), BAY_ECANCELED);
+    else
+        call_free(b, k);
+}
+
+/* input_chunk forwards a CHUNK of call k's input, which its caller sent, to its provider, within the provider's credit. */
+static void input_chunk(broker *b, call *k, const bay__frame *f)
+{
+    char msg[512];
+    if (!k->input || k->input_ended)
+        snprintf(msg, sizeof msg, "%s: the caller sent input %s", k->name,
+                 k->input ? "after its END" : "to a call it did not say takes input (CALL's input field)");
+    else if (k->input_credit <= 0)
+        snprintf(msg, sizeof msg, "%s: the caller sent more input than its provider took: it did not wait for the "
+                 "provider's credit", k->name);
+    else {
+        conn *c = k->current ? conn_get(b, k->current_session) : NULL;
+        if (c) {
+            bay__frame out = {.type = BAY_F_CHUNK, .id = k->id, .value = f->value};
+            conn_send(b, c, &out);
+        }
+        k->input_credit--;
+        return;
+    }
+    stream_fails(b, k, BAY_EPROTO, NULL, msg);
+}
+
 void route_chunk(broker *b, conn *from, const bay__frame *f)
 {
-    call *k = bay__idmap_get(b->calls->byid, f->id);
-    if (k == NULL || k->current == NULL || k->current_session != from->session || k->answered) {
+    call *k = serving(b, from, f->id);
+    if (k == NULL && (k = by_origin(b, from, f->id)) != NULL) {
+        input_chunk(b, k, f);
+        return;
+    }
+    if (k == NULL || k->answered) {
         bay__log(BAY_LOG_DEBUG, from->name, "chunk of %llu matches no stream in flight (late or cancelled)",
                  (unsigned long long)f->id);
         return;
@@ -738,38 +808,69 @@ void route_chunk(broker *b, conn *from, const bay__frame *f)
         k->chunks++;
         return;
     }
-    answer_error(b, k, code, k->current->owner, msg);
-    cancel_current(b, k, bay__now_ms(), BAY_ECANCELED);
+    stream_fails(b, k, code, k->current->owner, msg);
+}
+
+/* credit_fits tells whether a CREDIT of count may add to window: positive, and the sum at most STREAM_WINDOW_MAX;
+ * else says so in msg. */
+static bool credit_fits(const call *k, int64_t count, int64_t window, char *msg, size_t len)
+{
+    if (count > 0 && count <= STREAM_WINDOW_MAX - window)
+        return true;
+    snprintf(msg, len, "%s: a credit of %lld chunks would let the stream's window pass %d (or is not positive); the "
+             "stream was cancelled", k->name, (long long)count, STREAM_WINDOW_MAX);
+    return false;
 }
 
 void route_credit(broker *b, conn *from, const bay__frame *f)
 {
-    size_t n;
-    call **all = snapshot(b, &n);
-    for (size_t i = 0; i < n; i++) {
-        call *k = all[i];
-        if (k->origin != from->session || k->origin_id != f->id || k->answered || !k->stream)
-            continue;
-        if (f->count <= 0 || f->count > STREAM_WINDOW_MAX - k->window) {
-            char msg[300];
-            snprintf(msg, sizeof msg, "%s: a credit of %lld chunks would let the stream's window pass %d (or is not "
-                     "positive); the stream was cancelled", k->name, (long long)f->count, STREAM_WINDOW_MAX);
-            answer_error(b, k, BAY_EPROTO, NULL, msg);
-            if (k->current)
-                cancel_current(b, k, bay__now_ms(), BAY_ECANCELED);
-            else
-                call_free(b, k);
-            break;
+    char msg[300];
+    call *k = serving(b, from, f->id);
+    if (k && !k->answered && k->input && !k->input_ended) { /* the provider takes more of the caller's input */
+        if (!credit_fits(k, f->count, k->input_credit, msg, sizeof msg)) {
+            stream_fails(b, k, BAY_EPROTO, k->current->owner, msg);
+            return;
         }
-        k->window += f->count;
-        conn *c = k->current ? conn_get(b, k->current_session) : NULL;
+        k->input_credit += f->count;
+        conn *c = conn_get(b, k->origin);
         if (c) {
-            bay__frame out = {.type = BAY_F_CREDIT, .id = k->id, .count = f->count};
+            bay__frame out = {.type = BAY_F_CREDIT, .id = k->origin_id, .count = f->count};
             conn_send(b, c, &out);
         }
-        break;
+        return;
     }
-    free(all);
+    if (k || (k = by_origin(b, from, f->id)) == NULL || !k->stream)
+        return; /* late, or for a call that reads no stream: dropped */
+    if (!credit_fits(k, f->count, k->window, msg, sizeof msg)) {
+        stream_fails(b, k, BAY_EPROTO, NULL, msg);
+        return;
+    }
+    k->window += f->count;
+    conn *c = k->current ? conn_get(b, k->current_session) : NULL;
+    if (c) {
+        bay__frame out = {.type = BAY_F_CREDIT, .id = k->id, .count = f->count};
+        conn_send(b, c, &out);
+    }
+}
+
+void route_end(broker *b, conn *from, const bay__frame *f)
+{
+    call *k = by_origin(b, from, f->id);
+    if (k == NULL)
+        return; /* late: dropped */
+    if (!k->input || k->input_ended) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "%s: the caller ended input %s", k->name,
+                 k->input ? "twice" : "of a call it did not say takes input");
+        stream_fails(b, k, BAY_EPROTO, NULL, msg);
+        return;
+    }
+    k->input_ended = true;
+    conn *c = k->current ? conn_get(b, k->current_session) : NULL;
+    if (c) {
+        bay__frame out = {.type = BAY_F_END, .id = k->id};
+        conn_send(b, c, &out);
+    }
 }
 
 /* cancel_current asks the current provider to stop, telling it why

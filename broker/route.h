@@ -8,15 +8,23 @@ void route_call(broker *b, conn *from, const bay__frame *f);
 void route_event(broker *b, conn *from, const bay__frame *f);
 void route_answer(broker *b, conn *from, const bay__frame *f);
 void route_cancel(broker *b, conn *from, uint64_t origin_id);
-/* route_chunk forwards a CHUNK that from, serving a call, sent of its
+/* route_chunk forwards a CHUNK: one that from, serving a call, sent of its
  * streamed answer to the call's caller, within the caller's window and the
- * types of a typed point; a chunk past them fails the call (BAY_EPROTO,
- * BAY_ETYPE), and the provider is told to stop. A late one is dropped. */
+ * types of a typed point; one of a call's input that from, its caller, sent
+ * to the provider, within the provider's credit. A chunk past them fails the
+ * call (BAY_EPROTO, BAY_ETYPE), and the provider is told to stop. A late one
+ * is dropped. */
 void route_chunk(broker *b, conn *from, const bay__frame *f);
-/* route_credit takes the CREDIT from, the caller of a stream, sent: its
- * window grows by the count and the provider is told. One that would make it
- * pass the most a window may be, or is not positive, fails the call (BAY_EPROTO). */
+/* route_credit takes a CREDIT: from the caller of a stream (its window
+ * grows, and the provider is told) or from the provider of a call's input
+ * (the caller may send that many more chunks, and is told). One that would
+ * make a window pass the most it may be, or is not positive, fails the call
+ * (BAY_EPROTO). */
 void route_credit(broker *b, conn *from, const bay__frame *f);
+/* route_end takes the END of a call's input from its caller and tells the
+ * provider; a second END, or one for a call without input, fails the call
+ * (BAY_EPROTO). */
+void route_end(broker *b, conn *from, const bay__frame *f);
 uint64_t route_timer_tick(broker *b, plugin *p, plugin_timer *t);
 /* route_hook calls hook name ("hook:settings") of p's serving worker with args
  * (packed msgpack; NULL: none) within timeout_ms, as a timer tick is called:

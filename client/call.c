@@ -35,7 +35,7 @@ static int pack_args(const char *fn, const char *name, const bay_value *args, ba
  * NULL) or returns at once with a pending call in *out. The wait allows the
  * call's deadline plus the grace for the broker's own answer. */
 static int call(bay_conn *c, const char *fn, const char *name, const bay_value *args, const bay_call_opts *opts,
-                bay_value **result, bay_pending **out, bool stream, bay_error *err)
+                bay_value **result, bay_pending **out, bool stream, bool input, bay_error *err)
 {
     int timeout = opts && opts->timeout_ms ? opts->timeout_ms : BAY_DEFAULT_TIMEOUT_MS;
     if (c == NULL || name == NULL || *name == '\0' || timeout < 0 || timeout > INT_MAX - BAY_CALL_GRACE_MS)
@@ -43,7 +43,7 @@ static int call(bay_conn *c, const char *fn, const char *name, const bay_value *
                              "%s: needs a connection, a non-empty extension point name and a timeout_ms from 0 to %d",
                              fn, INT_MAX - BAY_CALL_GRACE_MS);
     bay__frame f = {.type = BAY_F_CALL, .name = name, .timeout_ms = timeout, .context = opts ? opts->context : NULL,
-                    .window = stream ? BAY_STREAM_WINDOW : 0};
+                    .window = stream ? BAY_STREAM_WINDOW : 0, .input = input};
     bay__scratch sb;
     bay__scratch_init(&sb);
     int rc = pack_args(fn, name, args, BAY_ARRAY, &f, &sb, err);
@@ -60,7 +60,7 @@ int bay_call(bay_conn *c, const char *name, const bay_value *args, const bay_cal
 {
     if (result)
         *result = NULL;
-    return call(c, "bay_call", name, args, opts, result, NULL, false, err);
+    return call(c, "bay_call", name, args, opts, result, NULL, false, false, err);
 }
 
 int bay_call_async(bay_conn *c, const char *name, const bay_value *args, const bay_call_opts *opts,
@@ -69,25 +69,38 @@ int bay_call_async(bay_conn *c, const char *name, const bay_value *args, const b
     if (out == NULL)
         return bay_error_set(err, BAY_EINVAL, NULL, "bay_call_async: out is NULL");
     *out = NULL;
-    return call(c, "bay_call_async", name, args, opts, NULL, out, false, err);
+    return call(c, "bay_call_async", name, args, opts, NULL, out, false, false, err);
 }
 
-int bay_call_stream(bay_conn *c, const char *name, const bay_value *args, const bay_call_opts *opts, bay_stream **out,
-                    bay_error *err)
+/* open_stream starts a stream call for fn (input: its caller sends input too) in *out. */
+static int open_stream(bay_conn *c, const char *fn, const char *name, const bay_value *args, const bay_call_opts *opts,
+                       bool input, bay_stream **out, bay_error *err)
 {
     if (out == NULL)
-        return bay_error_set(err, BAY_EINVAL, NULL, "bay_call_stream: out is NULL");
+        return bay_error_set(err, BAY_EINVAL, NULL, "%s: out is NULL", fn);
     *out = NULL;
     bay_stream *s = calloc(1, sizeof *s);
     if (s == NULL)
-        return bay_error_set(err, BAY_ENOMEM, NULL, "bay_call_stream: out of memory");
-    int rc = call(c, "bay_call_stream", name, args, opts, NULL, &s->p, true, err);
+        return bay_error_set(err, BAY_ENOMEM, NULL, "%s: out of memory", fn);
+    int rc = call(c, fn, name, args, opts, NULL, &s->p, true, input, err);
     if (rc) {
         free(s);
         return rc;
     }
     *out = s;
     return 0;
+}
+
+int bay_call_stream(bay_conn *c, const char *name, const bay_value *args, const bay_call_opts *opts, bay_stream **out,
+                    bay_error *err)
+{
+    return open_stream(c, "bay_call_stream", name, args, opts, false, out, err);
+}
+
+int bay_call_upload(bay_conn *c, const char *name, const bay_value *args, const bay_call_opts *opts, bay_stream **out,
+                    bay_error *err)
+{
+    return open_stream(c, "bay_call_upload", name, args, opts, true, out, err);
 }
 
 int bay_declare_typed(bay_conn *c, const char *name, bay_kind kind, const char *types, bay_error *err)

@@ -42,6 +42,8 @@ struct bay_pending {
     bay_error err;        /* the outcome: err.code 0 means success with result */
     bay_value *result;
     bool stream;          /* a stream's (bay_call_stream): CHUNKs queue below, a RESULT's value is the last */
+    bool input;           /* its caller sends input (bay_call_upload) */
+    int64_t input_credit; /* the input chunks the provider takes now (its CREDITs less those sent) */
     struct bay__chunk *chunks, *chunks_tail; /* a stream's chunks received and not yet taken, oldest first */
     struct bay_pending *next; /* next in its table bucket */
 };
@@ -126,11 +128,16 @@ int bay__send_cancel(bay_conn *c, uint64_t id);
 
 /* stream.c */
 
-/* A stream's reader (bay_call_stream): its request, and the chunks taken since the last CREDIT. */
+/* A stream's reader (bay_call_stream, bay_call_upload): its request, the chunks taken since the last CREDIT,
+ * whether its input ended (bay_stream_send_end). */
 struct bay_stream {
     bay_pending *p;
     int taken;
+    bool input_ended;
 };
+
+/* bay__conn_credit takes a CREDIT from the receiver thread: more input the provider of request f->id takes. */
+void bay__conn_credit(bay_conn *c, const bay__frame *f);
 
 /* bay__chunk_push queues v (taken; freed when p is not a stream) as p's next chunk. Lock held. */
 void bay__chunk_push_locked(bay_pending *p, bay_value *v);

@@ -68,6 +68,9 @@ static void take(bay_conn *c, const bay__frame *f)
     case BAY_F_CHUNK:
         bay__conn_chunk(c, f);
         break;
+    case BAY_F_CREDIT:
+        bay__conn_credit(c, f);
+        break;
     case BAY_F_NOTICE:
         if (bay__fast_notice(c, f)) /* a revoked fast channel: for this host only */
             break;

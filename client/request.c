@@ -156,6 +156,7 @@ static int start(bay_conn *c, bay_pending *p, bay__frame *f, int wait_ms, bool s
     memset(p, 0, sizeof *p);
     p->conn = c;
     p->stream = stream;
+    p->input = f->input != 0;
     p->id = f->id = atomic_fetch_add(&c->next_id, 1);
     describe(p->what, sizeof p->what, f);
     p->wait_ms = wait_ms;

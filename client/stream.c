@@ -1,5 +1,5 @@
-/* client/stream.c — reading a call's answer as a stream: the chunks queued as they arrive, credit given back as
- * they are taken, the end, and abandoning a stream. */
+/* client/stream.c — a call's streams: reading its answer (the chunks queued as they arrive, credit given back as
+ * they are taken, the end), sending its input within the provider's credit, and abandoning a stream. */
 #include "client.h"
 
 #include <stdlib.h>
@@ -10,6 +10,15 @@
 /* A CREDIT goes back once the reader took this many chunks: half the window,
  * so that the provider always has room for the other half meanwhile. */
 #define CREDIT_EVERY (BAY_STREAM_WINDOW / 2)
+
+/* find_locked returns c's request id, or NULL. Lock held. */
+static bay_pending *find_locked(bay_conn *c, uint64_t id)
+{
+    bay_pending *p = c->table[id % BAY_PENDING_BUCKETS];
+    while (p && p->id != id)
+        p = p->next;
+    return p;
+}
 
 void bay__chunk_push_locked(bay_pending *p, bay_value *v)
 {
@@ -45,14 +54,82 @@ void bay__conn_chunk(bay_conn *c, const bay__frame *f)
     bay_value *v = NULL;
     int rc = f->value ? bay__value_from_object(f->value, &v, NULL) : (v = bay_nil()) ? 0 : BAY_ENOMEM;
     pthread_mutex_lock(&c->mu);
-    bay_pending *p = c->table[f->id % BAY_PENDING_BUCKETS];
-    while (p && p->id != f->id)
-        p = p->next;
+    bay_pending *p = find_locked(c, f->id);
     if (p && p->stream && rc == 0)
         bay__chunk_push_locked(p, v);
     else
         bay_value_free(v);
     pthread_mutex_unlock(&c->mu);
+}
+
+void bay__conn_credit(bay_conn *c, const bay__frame *f)
+{
+    pthread_mutex_lock(&c->mu);
+    bay_pending *p = find_locked(c, f->id);
+    if (p && p->input && f->count > 0 && f->count <= INT32_MAX) {
+        p->input_credit += f->count;
+        pthread_cond_broadcast(&p->done_cv);
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+int bay_stream_send(bay_stream *s, const bay_value *chunk, int wait_ms, bay_error *err)
+{
+    if (s == NULL || chunk == NULL)
+        return bay_error_set(err, BAY_EINVAL, NULL, "bay_stream_send: needs a stream and a chunk");
+    bay_pending *p = s->p;
+    bay_conn *c = p->conn;
+    if (!p->input || s->input_ended)
+        return bay_error_set(err, BAY_EINVAL, NULL, "bay_stream_send: %s %s", p->what,
+                             p->input ? "had its input ended (bay_stream_send_end)" : "takes no input: start it with "
+                             "bay_call_upload");
+    int64_t until = wait_ms < 0 ? p->deadline : bay__now_ms() + wait_ms;
+    int rc = 0;
+    pthread_mutex_lock(&c->mu);
+    while (p->input_credit <= 0 && !p->done && rc == 0) {
+        int64_t now = bay__now_ms();
+        if (now >= until || now >= p->deadline) {
+            rc = bay_error_set(err, BAY_EPENDING, NULL, "%s took no more input within %d ms (it has not taken the "
+                               "chunks before); try again", p->what, wait_ms);
+            break;
+        }
+        int64_t wake = until < p->deadline ? until : p->deadline;
+        struct timespec ts = {.tv_sec = wake / 1000, .tv_nsec = (long)(wake % 1000) * 1000000};
+        pthread_cond_timedwait(&p->done_cv, &c->mu, &ts);
+    }
+    if (rc == 0 && p->done)
+        rc = bay_error_set(err, BAY_ESTATE, NULL, "%s ended before its input did%s%s",
+                           p->what, p->err.code ? ": " : "", p->err.code ? p->err.message : "");
+    if (rc == 0)
+        p->input_credit--;
+    pthread_mutex_unlock(&c->mu);
+    if (rc)
+        return rc;
+    bay__scratch sb;
+    bay__scratch_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, bay__scratch_write);
+    bay__frame f = {.type = BAY_F_CHUNK, .id = p->id};
+    if ((rc = bay__value_pack_to(&pk, chunk)) != 0)
+        rc = bay_error_set(err, rc, NULL, "bay_stream_send: cannot pack the chunk: %s", bay_strerror(rc));
+    else {
+        f.raw = sb.data;
+        f.raw_len = sb.size;
+        rc = bay__conn_send(c, &f, 0, "a chunk of input", err);
+    }
+    bay__scratch_free(&sb);
+    return rc;
+}
+
+int bay_stream_send_end(bay_stream *s, bay_error *err)
+{
+    if (s == NULL || !s->p->input || s->input_ended)
+        return bay_error_set(err, BAY_EINVAL, NULL, "bay_stream_send_end: %s", s == NULL ? "the stream is NULL"
+                             : s->input_ended ? "its input already ended" : "it takes no input");
+    bay__frame f = {.type = BAY_F_END, .id = s->p->id};
+    int rc = bay__conn_send(s->p->conn, &f, 0, "the end of input", err);
+    s->input_ended = rc == 0;
+    return rc;
 }
 
 /* give_credit tells plugbayd that s's reader took its chunks since the last CREDIT. */

@@ -12,7 +12,7 @@ typedef enum field_kind {
     F_STR,      /* string without NUL bytes        -> const char * */
     F_STR_OPT,  /* the same, or nil (NULL)          -> const char * */
     F_INT,      /* signed or unsigned integer in int64 -> int64_t */
-    F_INT_TAIL, /* the same as a frame's last field, which may be left out (0): written only when not 0 */
+    F_INT_TAIL, /* the same among a frame's last fields, which may be left out (0): written up to the last not 0 */
     F_BOOL,     /* boolean                         -> bool */
     F_ANY,      /* any value                       -> const msgpack_object * */
     F_ARRAY,    /* an array                        -> const msgpack_object * */
@@ -27,7 +27,7 @@ typedef struct field {
 } field;
 
 #define FLD(k, member) {k, offsetof(bay__frame, member), #member}
-#define MAX_FIELDS 5
+#define MAX_FIELDS 6
 
 static const struct layout {
     const char *name;
@@ -39,7 +39,8 @@ static const struct layout {
     [BAY_F_ERROR] = {"ERROR", 3, {FLD(F_INT, code), FLD(F_STR_OPT, plugin), FLD(F_STR, message)}},
     [BAY_F_DECLARE] = {"DECLARE", 2, {FLD(F_STR, name), FLD(F_STR, kind)}},
     [BAY_F_PROVIDE] = {"PROVIDE", 3, {FLD(F_STR, name), FLD(F_STR, kind), FLD(F_STRV_OPT, contexts)}},
-    [BAY_F_CALL] = {"CALL", 5, {FLD(F_STR, name), FLD(F_ARRAY, value), FLD(F_INT, timeout_ms), FLD(F_STR_OPT, context), FLD(F_INT_TAIL, window)}},
+    [BAY_F_CALL] = {"CALL", 6, {FLD(F_STR, name), FLD(F_ARRAY, value), FLD(F_INT, timeout_ms), FLD(F_STR_OPT, context), FLD(F_INT_TAIL, window),
+                                  FLD(F_INT_TAIL, input)}},
     [BAY_F_RESULT] = {"RESULT", 1, {FLD(F_ANY, value)}},
     [BAY_F_EVENT] = {"EVENT", 3, {FLD(F_STR, name), FLD(F_ARRAY, value), FLD(F_STR_OPT, context)}},
     [BAY_F_CANCEL] = {"CANCEL", 1, {FLD(F_INT, code)}},
@@ -51,21 +52,25 @@ static const struct layout {
     [BAY_F_WITHDRAW] = {"WITHDRAW", 1, {FLD(F_STR, name)}},
     [BAY_F_CHUNK] = {"CHUNK", 1, {FLD(F_ANY, value)}},
     [BAY_F_CREDIT] = {"CREDIT", 1, {FLD(F_INT, count)}},
+    [BAY_F_END] = {"END", 0, {{0}}},
 };
 
-/* has_tail tells whether l's last field may be left out. */
-static bool has_tail(const struct layout *l)
+/* tails returns how many of l's last fields may be left out (F_INT_TAIL). */
+static int tails(const struct layout *l)
 {
-    return l->nfields > 0 && l->fields[l->nfields - 1].kind == F_INT_TAIL;
+    int n = 0;
+    while (n < l->nfields && l->fields[l->nfields - 1 - n].kind == F_INT_TAIL)
+        n++;
+    return n;
 }
 
-/* written returns how many of l's fields f is encoded with: a tail of 0 is left out. */
+/* written returns how many of l's fields f is encoded with: its tail fields of 0 at the end are left out. */
 static int written(const struct layout *l, const bay__frame *f)
 {
-    if (!has_tail(l))
-        return l->nfields;
-    const field *tail = &l->fields[l->nfields - 1];
-    return *(const int64_t *)((const char *)f + tail->offset) ? l->nfields : l->nfields - 1;
+    int n = l->nfields, least = n - tails(l);
+    while (n > least && *(const int64_t *)((const char *)f + l->fields[n - 1].offset) == 0)
+        n--;
+    return n;
 }
 
 static const struct layout *layout_of(int64_t type)
@@ -281,11 +286,11 @@ int bay__frame_decode(const void *buf, size_t len, bay__frame *f, bay_error *err
         return decode_fail(f, bay_error_set(err, BAY_EPROTO, NULL,
                                             "%s frame: id must be a non-negative integer, got %s", l->name,
                                             bay__object_type_name(&item[2])));
-    uint32_t least = 3u + (uint32_t)l->nfields - (has_tail(l) ? 1u : 0u);
+    uint32_t least = 3u + (uint32_t)(l->nfields - tails(l));
     if (nitems < least || nitems > 3u + (uint32_t)l->nfields)
-        return decode_fail(f, has_tail(l) ? bay_error_set(err, BAY_EPROTO, NULL,
-                                                          "%s frame: expected %d or %d fields after the id, got %u",
-                                                          l->name, l->nfields - 1, l->nfields, nitems - 3)
+        return decode_fail(f, tails(l) ? bay_error_set(err, BAY_EPROTO, NULL,
+                                                       "%s frame: expected %d to %d fields after the id, got %u",
+                                                       l->name, l->nfields - tails(l), l->nfields, nitems - 3)
                                           : bay_error_set(err, BAY_EPROTO, NULL,
                                                           "%s frame: expected %d fields after the id, got %u", l->name,
                                                           l->nfields, nitems - 3));

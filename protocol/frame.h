@@ -37,8 +37,9 @@ typedef enum bay__frame_type {
     BAY_F_ERROR = 3,     /* code, plugin|nil, message */
     BAY_F_DECLARE = 4,   /* name, kind */
     BAY_F_PROVIDE = 5,   /* name, kind, contexts|nil */
-    BAY_F_CALL = 6,      /* name, value (args array), timeout_ms, context|nil[, window] (window: the caller reads
-                          * the answer as a stream and takes that many CHUNKs before it sends CREDIT; absent: 0) */
+    BAY_F_CALL = 6,      /* name, value (args array), timeout_ms, context|nil[, window[, input]] (window: the caller
+                          * reads the answer as a stream and takes that many CHUNKs before it sends CREDIT; input
+                          * 1: the caller sends its input as CHUNKs, then END; absent: 0) */
     BAY_F_RESULT = 7,    /* value */
     BAY_F_EVENT = 8,     /* name, value (args array), context|nil — fire and forget */
     BAY_F_CANCEL = 9,    /* code: why (BAY_ECANCELED: cancelled; BAY_ETIMEDOUT: deadline) (id names the call) */
@@ -49,8 +50,10 @@ typedef enum bay__frame_type {
     BAY_F_LOG = 14,      /* level, message */
     BAY_F_WITHDRAW = 15, /* name — a host stops providing an extension point */
     BAY_F_CHUNK = 16,    /* value — one piece of a call's streamed answer, before its RESULT or ERROR (id names the call) */
-    BAY_F_CREDIT = 17,   /* count — the caller of a stream takes count more CHUNKs (id names the call) */
-    BAY_F_TYPE_MAX = 17,
+    BAY_F_CREDIT = 17,   /* count — the reader of a stream takes count more CHUNKs (id names the call): the caller
+                          * of its answer, or the provider of a call's input */
+    BAY_F_END = 18,      /* (no field) — the caller's input to a call ended (id names the call) */
+    BAY_F_TYPE_MAX = 18,
 } bay__frame_type;
 
 /* A frame. Which fields are meaningful depends on type (see the enum). When
@@ -64,7 +67,7 @@ typedef struct bay__frame {
     uint64_t id;
 
     const char *role, *name, *kind, *token, *url, *context, *plugin, *message, *what, *state;
-    int64_t pid, session, code, timeout_ms, busy_ms, level, window, count;
+    int64_t pid, session, code, timeout_ms, busy_ms, level, window, input, count;
     bool on;
     const char *const *contexts;  /* NULL-terminated, or NULL for nil */
     const msgpack_object *value;  /* args / result / command args; NULL = nil */

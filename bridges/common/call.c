@@ -112,12 +112,12 @@ void bay__run_call(bay__job *j)
         j->answered = bay__worker_error(c->chan, c->id, rc, "call \"%s\": arguments: %s", c->name, e.message);
         return;
     }
+    bay__stream_start(c);
     rc = settings ? take_settings(c, args, &result) : bay__w.bridge->call(c->function, c, args, &result);
     bay_value_free(args);
     if (rc == 0)
         rc = bay__stream_end(c, &result);
-    bay_value_free(c->gathered);
-    c->gathered = NULL;
+    bay__stream_free(c);
     if (rc == 0 && bay__value_nests_deeper(result, BAY_CONVERT_MAX_DEPTH)) /* as Lua's and Python's conversions refuse it */
         rc = bay_call_error(c, BAY_ETYPE, "%s returned a value that cannot cross a call: arrays and maps nest deeper "
                                           "than %d levels",

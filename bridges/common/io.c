@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "callstat.h"
+#include "value_convert.h"
 #include "wire.h"
 
 static pthread_t io_thread;
@@ -140,6 +141,36 @@ static void queue_credit(uint64_t id, int64_t count)
     pthread_mutex_unlock(&bay__w.lock);
 }
 
+/* queue_input takes the broker's CHUNK of a call's input (end: its END) for
+ * the call in hand it belongs to; one for no such call is dropped. */
+static void queue_input(bay__job *j, bool end)
+{
+    bay_value *v = NULL;
+    if (!end && (j->f.value ? bay__value_from_object(j->f.value, &v, NULL) : (v = bay_nil()) ? 0 : BAY_ENOMEM) != 0)
+        return; /* out of memory: the provider's wait ends at its deadline */
+    bay__input *in = end ? NULL : malloc(sizeof *in);
+    pthread_mutex_lock(&bay__w.lock);
+    bay_invocation *c = bay__w.calls;
+    while (c && (c->id != j->f.id || c->chan != NULL || !c->input))
+        c = c->outer;
+    if (c && end) {
+        c->input_ended = true;
+    } else if (c && in) {
+        *in = (bay__input){NULL, v};
+        if (c->inbox_tail)
+            c->inbox_tail->next = in;
+        else
+            c->inbox = in;
+        c->inbox_tail = in;
+        in = NULL;
+        v = NULL;
+    }
+    bay__bell_ring(&bay__w.bell);
+    pthread_mutex_unlock(&bay__w.lock);
+    free(in);
+    bay_value_free(v);
+}
+
 /* report_refusals tells plugbayd what the sandbox refused since the last heartbeat (refusals.h). */
 static void report_refusals(void)
 {
@@ -197,6 +228,10 @@ static void route(bay__job *j)
     case BAY_F_CREDIT:
         queue_credit(j->f.id, j->f.count);
         break;
+    case BAY_F_CHUNK:
+    case BAY_F_END:
+        queue_input(j, j->f.type == BAY_F_END);
+        break;
     case BAY_F_COMMAND:
         if (bay__fast_command(&j->f)) /* the fast path's commands; load and unload go to the main thread */
             break;
@@ -208,7 +243,7 @@ static void route(bay__job *j)
         return;
     default:
         bay__worker_error(NULL, j->f.id, BAY_EPROTO, "a worker does not accept %s frames (it takes COMMAND, CALL, CANCEL, "
-                                              "CREDIT, HEARTBEAT, and RESULT or ERROR answering its own calls)",
+                                              "CREDIT, CHUNK, END, HEARTBEAT, and RESULT or ERROR answering its own calls)",
                          bay__frame_type_name(j->f.type));
         break;
     }
@@ -331,6 +366,7 @@ bay__job *bay__queue_take(const bay__wait *wait, const bay_invocation *watch, in
     if (j && j->f.type == BAY_F_CALL) {
         j->call.id = j->f.id;
         j->call.stream = j->f.window > 0;
+        j->call.input = j->f.input != 0 && j->call.chan == NULL;
         atomic_init(&j->call.credit, j->f.window);
         atomic_init(&j->call.stop, j->call.chan && bay__fast_cancelled(j->call.chan, j->f.id) ? BAY_ECANCELED : 0);
         j->call.outer = bay__w.calls;

@@ -45,7 +45,21 @@ struct bay_invocation {
     atomic_llong credit;              /* the chunks the caller takes now (CALL's window; the I/O thread adds CREDITs) */
     bay_value *gathered;              /* a caller not reading a stream: the chunks emitted so far (an array), or NULL */
     size_t gathered_bytes;            /* their packed size */
+    bool input;                       /* its caller sends input: CHUNKs, then END (CALL's input) */
+    struct bay__input *inbox, *inbox_tail; /* the input received and not taken (the I/O thread adds; under lock) */
+    bool input_ended;                 /* its END came (under lock) */
+    int input_taken;                  /* chunks taken since the last CREDIT went back */
 };
+
+/* One chunk of a call's input, received and not yet taken. */
+typedef struct bay__input {
+    struct bay__input *next;
+    bay_value *value;
+} bay__input;
+
+/* The input chunks a call takes before its first CREDIT goes back: its
+ * window; a CREDIT goes back for every half of it taken. */
+#define BAY_INPUT_WINDOW 64
 
 /* One frame the I/O thread received and queued for the main thread. */
 typedef struct bay__job {

@@ -1,5 +1,5 @@
-/* bridges/common/stream.c — a call's streamed answer: bay_call_emit, waiting for the caller's credit, and the
- * chunks gathered for a caller that does not read a stream. */
+/* bridges/common/stream.c — a call's streams: its answer (bay_call_emit, waiting for the caller's credit, and
+ * the chunks gathered for a caller that does not read a stream) and its input (bay_call_receive, credit given back). */
 #include "stream.h"
 
 #include <msgpack.h>
@@ -91,4 +91,72 @@ int bay__stream_end(bay_invocation *call, bay_value **result)
     }
     *result = all;
     return 0;
+}
+
+/* credit sends the broker a CREDIT of count more input chunks for call c; false when it could not. */
+static bool credit(bay_invocation *c, int count)
+{
+    bay__frame f = {.type = BAY_F_CREDIT, .id = c->id, .count = count};
+    return bay__worker_send(c->chan, &f, NULL) == 0;
+}
+
+void bay__stream_start(bay_invocation *call)
+{
+    if (call->input && !credit(call, BAY_INPUT_WINDOW))
+        bay__worker_warn("could not give the caller of %s credit for its input", call->name);
+}
+
+/* received tells whether call c (arg) has input to take, saw its end, or must stop. Under bay__w.lock. */
+static bool received(void *arg)
+{
+    const bay_invocation *c = arg;
+    pthread_mutex_lock(&bay__w.lock);
+    bool ready = c->inbox || c->input_ended;
+    pthread_mutex_unlock(&bay__w.lock);
+    return ready || bay__call_stop_code(c) != 0;
+}
+
+int bay_call_receive(bay_invocation *call, bay_value **chunk)
+{
+    if (chunk)
+        *chunk = NULL;
+    if (call == NULL || chunk == NULL)
+        return call ? bay_call_error(call, BAY_EINVAL, "bay_call_receive: chunk is NULL") : BAY_EINVAL;
+    if (!call->input)
+        return bay_call_error(call, BAY_EINVAL, "%s: its caller sends no input (a caller sends it with "
+                              "bay_call_upload)", call->name);
+    bay__bell *bell = &bay__w.bell; /* a CHUNK, the END and a CANCEL ring it */
+    bay__ring_wait w = {.until_ns = call->deadline_ns};
+    bay__wait_for(received, call, &bell, 1, &w);
+    pthread_mutex_lock(&bay__w.lock);
+    bay__input *in = call->inbox;
+    if (in && (call->inbox = in->next) == NULL)
+        call->inbox_tail = NULL;
+    pthread_mutex_unlock(&bay__w.lock);
+    if (in == NULL) { /* the end, or a stop */
+        int stop = bay__call_stop_code(call);
+        return stop ? stop : 0;
+    }
+    *chunk = in->value;
+    free(in);
+    if (++call->input_taken >= BAY_INPUT_WINDOW / 2 && credit(call, call->input_taken))
+        call->input_taken = 0;
+    return 0;
+}
+
+void bay__stream_free(bay_invocation *call)
+{
+    bay_value_free(call->gathered);
+    call->gathered = NULL;
+    pthread_mutex_lock(&bay__w.lock);
+    bay__input *in = call->inbox;
+    call->inbox = call->inbox_tail = NULL;
+    call->input = false; /* input that comes later is dropped */
+    pthread_mutex_unlock(&bay__w.lock);
+    while (in) {
+        bay__input *next = in->next;
+        bay_value_free(in->value);
+        free(in);
+        in = next;
+    }
 }

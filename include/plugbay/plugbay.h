@@ -157,6 +157,26 @@ void bay_pending_free(bay_pending *p);
 int bay_call_stream(bay_conn *c, const char *name, const bay_value *args, const bay_call_opts *opts, bay_stream **out,
                     bay_error *err);
 
+/* bay_call_upload starts a call of handle name as bay_call_stream does, whose
+ * caller also streams its input to the provider: chunks with
+ * bay_stream_send(), then bay_stream_send_end(); the provider takes them
+ * with bay_call_receive (plugin.h). The answer is read with
+ * bay_stream_next(), during the upload or after it. */
+int bay_call_upload(bay_conn *c, const char *name, const bay_value *args, const bay_call_opts *opts, bay_stream **out,
+                    bay_error *err);
+
+/* bay_stream_send sends chunk (borrowed) as the next piece of an upload's
+ * input, waiting up to wait_ms (-1: the call's deadline) while the provider
+ * has not taken the BAY_STREAM_WINDOW chunks before it (back-pressure): 0;
+ * BAY_EPENDING when the wait ended first (send it again later); BAY_ESTATE
+ * when the call already ended (bay_stream_next says how); BAY_EINVAL for a
+ * stream without input, or after bay_stream_send_end. */
+int bay_stream_send(bay_stream *s, const bay_value *chunk, int wait_ms, bay_error *err);
+
+/* bay_stream_send_end ends an upload's input: the provider's
+ * bay_call_receive then gives the end. Once only (BAY_EINVAL after). */
+int bay_stream_send_end(bay_stream *s, bay_error *err);
+
 /* bay_stream_next waits up to wait_ms (-1: until the stream's deadline) for
  * the next chunk: 0 with *chunk a new value the caller frees; 0 with *chunk
  * NULL once the stream ended (again on every later call); BAY_EPENDING when

@@ -96,6 +96,15 @@ int bay_call_remaining_ms(const bay_invocation *call);
  * nested too deep. Only on the call's thread, within the call. */
 int bay_call_emit(bay_invocation *call, const bay_value *chunk);
 
+/* bay_call_receive takes the next chunk of the input the call's caller
+ * streams to it (bay_call_upload in a host), waiting for it: 0 with *chunk a
+ * new value the plugin frees; 0 with *chunk NULL once the input ended;
+ * BAY_ECANCELED or BAY_ETIMEDOUT once the call must stop (return that code);
+ * BAY_EINVAL when the caller sends no input. Taking chunks gives the caller
+ * credit for more (back-pressure: it waits while 64 are not taken). Only on
+ * the call's thread, within the call. */
+int bay_call_receive(bay_invocation *call, bay_value **chunk);
+
 /* bay_arg_int / _float / _str / _bool fetch argument index of args and check
  * its type. On a missing or mistyped argument they record an error naming the
  * extension point, the argument and the types (bay_call_error) and return

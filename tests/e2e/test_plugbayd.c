@@ -54,6 +54,8 @@ Test(plugbayd, bad_options_are_refused_with_what_was_expected)
         {{"--zygotes", "c,,lua", NULL}, 2, "--zygotes expects languages among c, lua, python and wasm, comma-separated, or all, or none, got \"c,,lua\""},
         {{"--zygotes", "", NULL}, 2, "--zygotes expects languages"},
         {{"--check-types", "lax", NULL}, 2, "--check-types expects strict or off, got \"lax\""},
+        {{"--replicas-max", "0", NULL}, 2, "--replicas-max expects a positive whole number, got \"0\""},
+        {{"--replicas-max", "65", NULL}, 2, "--replicas-max is at most 64, got 65"},
         {{"--plugin-uids", "0-9", NULL}, 2, "--plugin-uids expects FIRST-LAST"},
         {{"--plugin-uids", "100-4294967295", NULL}, 2, "--plugin-uids expects FIRST-LAST"},
         {{"--plugin-uids", "100-199", "--no-namespaces", NULL}, 1, "--plugin-uids needs the workers' namespaces"},

@@ -1,7 +1,9 @@
-/* tests/e2e/test_streams.c — streamed answers under the real broker: conform.stream served by the conformance
+/* tests/e2e/test_streams.c — streamed answers and input under the real broker: conform.stream served by the conformance
  * plugins in C, Lua, Python and WebAssembly, read with bay_call_stream and gathered by a plain call; an error after
  * chunks; back-pressure (a window of chunks, then credit) seen from a raw connection; a stream abandoned by its
- * host, cancelled, cut by its deadline, left by a host that went away; hostile windows, credits and chunks. */
+ * host, cancelled, cut by its deadline, left by a host that went away; conform/c's conform.upload taking a host's
+ * input (bay_call_upload) past many windows, both ways at once, abandoned, never ended; hostile windows, credits,
+ * chunks and ENDs. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -284,7 +286,7 @@ Test(streams, a_provider_that_does_not_stream_answers_with_one_chunk)
 static void typed_stream(const char *name, const char *args_json, char *out, size_t len)
 {
     bay_value *args = NULL;
-    char why[200], one[300];
+    char why[200], one[700];
     cr_assert_eq(bay_value_from_json(args_json, &args, why, sizeof why), 0);
     bay_stream *s = NULL;
     bay_error err;
@@ -433,6 +435,171 @@ Test(streams, hostile_windows_and_credits_are_refused)
     /* A host's CHUNK for a call it does not serve is dropped too. */
     bay__frame chunk = {.type = BAY_F_CHUNK, .id = 12345};
     cr_assert_eq(bay__wire_send(s, &chunk, 0), 0);
+    nng_close(s);
+    still_answers("c");
+}
+
+/* open_upload starts conform.upload(what) at conform/c within timeout_ms (0: the default). */
+static bay_stream *open_upload(bay_conn *conn, const char *what, int timeout_ms)
+{
+    bay_value *args = bay_array();
+    bay_array_push(args, bay_str(what));
+    bay_stream *s = NULL;
+    bay_error err;
+    cr_assert_eq(bay_call_upload(conn, "conform.upload", args, &(bay_call_opts){.timeout_ms = timeout_ms,
+                                 .context = "conform/c"}, &s, &err), 0, "%s", err.message);
+    bay_value_free(args);
+    return s;
+}
+
+/* send_int sends i as a chunk of s's input, waiting as long as the call may. */
+static void send_int(bay_stream *s, int64_t i)
+{
+    bay_value *v = bay_int(i);
+    bay_error err;
+    cr_assert_eq(bay_stream_send(s, v, -1, &err), 0, "chunk %lld: %s", (long long)i, err.message);
+    bay_value_free(v);
+}
+
+Test(streams, a_host_uploads_its_input_past_many_windows)
+{
+    bay_stream *s = open_upload(c, "sum", 60000);
+    for (int64_t i = 0; i < 1000; i++) /* 1,000 chunks: the provider's credit comes back as it takes them */
+        send_int(s, i);
+    bay_error err;
+    cr_assert_eq(bay_stream_send_end(s, &err), 0, "%s", err.message);
+    cr_assert_eq(bay_stream_send_end(s, &err), BAY_EINVAL, "an input ends once");
+    char one[128];
+    cr_assert_eq(next_json(s, one, sizeof one, &err), 0, "%s", err.message);
+    cr_assert(strstr(one, "\"chunks\":1000") && strstr(one, "\"sum\":499500"), "%s", one);
+    cr_assert_eq(next_json(s, one, sizeof one, &err), 0, "%s", err.message);
+    cr_assert_str_eq(one, "END");
+    bay_stream_free(s);
+}
+
+Test(streams, input_and_answer_stream_both_ways_at_once)
+{
+    bay_stream *s = open_upload(c, "echo", 60000);
+    char one[64], want[32];
+    bay_error err;
+    for (int64_t i = 0; i < 300; i++) {
+        send_int(s, i * 7);
+        cr_assert_eq(next_json(s, one, sizeof one, &err), 0, "%s", err.message);
+        snprintf(want, sizeof want, "%lld", (long long)(i * 7));
+        cr_assert_str_eq(one, want, "echo %lld", (long long)i);
+    }
+    cr_assert_eq(bay_stream_send_end(s, &err), 0, "%s", err.message);
+    cr_assert_eq(next_json(s, one, sizeof one, &err), 0, "%s", err.message);
+    cr_assert_str_eq(one, "END");
+    bay_stream_free(s);
+}
+
+Test(streams, input_to_a_provider_that_already_answered_is_refused)
+{
+    bay_stream *s = open_upload(c, "early", 20000);
+    send_int(s, 1);
+    char one[64];
+    bay_error err;
+    cr_assert_eq(next_json(s, one, sizeof one, &err), 0, "%s", err.message);
+    cr_assert_str_eq(one, "\"early\"");
+    cr_assert_eq(next_json(s, one, sizeof one, &err), 0, "%s", err.message);
+    cr_assert_str_eq(one, "END");
+    bay_value *v = bay_int(2);
+    cr_assert_eq(bay_stream_send(s, v, -1, &err), BAY_ESTATE);
+    cr_assert(strstr(err.message, "ended before its input did"), "%s", err.message);
+    bay_value_free(v);
+    bay_stream_free(s);
+
+    bay_stream *plain = open_stream(c, "c", "[1, 0]", 20000); /* a stream that takes no input */
+    v = bay_int(1);
+    cr_assert_eq(bay_stream_send(plain, v, 0, &err), BAY_EINVAL);
+    cr_assert(strstr(err.message, "takes no input: start it with bay_call_upload"), "%s", err.message);
+    cr_assert_eq(bay_stream_send_end(plain, &err), BAY_EINVAL);
+    bay_value_free(v);
+    bay_stream_free(plain);
+
+    bay_value *args = bay_array(), *res = NULL;
+    bay_array_push(args, bay_str("sum"));
+    cr_assert_eq(bay_call(c, "conform.upload", args, &(bay_call_opts){.context = "conform/c"}, &res, &err), BAY_EINVAL,
+                 "a provider that reads input of a call without any gets an error");
+    cr_assert(strstr(err.message, "its caller sends no input"), "%s", err.message);
+    bay_value_free(args);
+}
+
+Test(streams, an_upload_abandoned_or_never_ended_stops_its_provider)
+{
+    bay_stream *s = open_upload(c, "sum", 60000);
+    for (int64_t i = 0; i < 10; i++)
+        send_int(s, i);
+    bay_stream_free(s); /* abandoned: the provider waits in bay_call_receive, then is cancelled */
+    still_answers("c");
+
+    long long t0 = h_now_ms();
+    s = open_upload(c, "sum", 800);
+    send_int(s, 1); /* and no END: the deadline ends it */
+    char one[64];
+    bay_error err;
+    cr_assert_eq(next_json(s, one, sizeof one, &err), BAY_ETIMEDOUT, "%s", one);
+    cr_assert_lt(h_now_ms() - t0, 15000);
+    bay_stream_free(s);
+    still_answers("c");
+}
+
+/* raw_upload sends CALL id of name("sum") at conform/c with input flag input. */
+static void raw_upload(nng_socket s, uint64_t id, const char *name, int64_t input)
+{
+    const unsigned char args[] = {0x91, 0xa3, 's', 'u', 'm'}; /* ["sum"] */
+    bay__frame f = {.type = BAY_F_CALL, .id = id, .name = name, .raw = args, .raw_len = sizeof args,
+                    .timeout_ms = 60000, .context = "conform/c", .input = input};
+    cr_assert_eq(bay__wire_send(s, &f, 0), 0);
+}
+
+Test(streams, hostile_input_is_refused)
+{
+    nng_socket s = raw_connect();
+    char msg[512];
+    raw_upload(s, 20, "conform.upload", 2);
+    cr_assert_eq(raw_next(s, H_WAIT_MS, NULL, msg, sizeof msg), BAY_F_ERROR);
+    cr_assert(strstr(msg, "input is 1 (the caller sends its input as a stream) or left out, not 2"), "%s", msg);
+
+    raw_upload(s, 21, "conform.upload", 1);
+    cr_assert_eq(raw_next(s, H_WAIT_MS, NULL, NULL, 0), BAY_F_CREDIT, "the provider gives credit for its input");
+    bay__frame end = {.type = BAY_F_END, .id = 21};
+    cr_assert_eq(bay__wire_send(s, &end, 0), 0);
+    cr_assert_eq(bay__wire_send(s, &end, 0), 0);
+    int64_t type;
+    while ((type = raw_next(s, H_WAIT_MS, NULL, msg, sizeof msg)) == BAY_F_RESULT) /* the sum, before the 2nd END */
+        ;
+    cr_assert(type == 0 || (type == BAY_F_ERROR && strstr(msg, "ended input twice")), "%s", msg);
+
+    raw_upload(s, 22, "conform.upload", 1);
+    cr_assert_eq(raw_next(s, H_WAIT_MS, NULL, NULL, 0), BAY_F_CREDIT);
+    const unsigned char one[] = {0x01};
+    for (int i = 0; i < 65; i++) { /* one past the 64 the provider took */
+        bay__frame chunk = {.type = BAY_F_CHUNK, .id = 22, .raw = one, .raw_len = 1};
+        cr_assert_eq(bay__wire_send(s, &chunk, 0), 0);
+    }
+    while ((type = raw_next(s, H_WAIT_MS, NULL, msg, sizeof msg)) == BAY_F_CREDIT)
+        ; /* the provider may have taken some and given credit back meanwhile: then all fit */
+    if (type == BAY_F_ERROR)
+        cr_assert(strstr(msg, "more input than its provider took"), "%s", msg);
+    else
+        cr_assert_eq(type, 0, "got %s", bay__frame_type_name(type));
+    bay__frame cancel = {.type = BAY_F_CANCEL, .id = 22, .code = BAY_ECANCELED};
+    bay__wire_send(s, &cancel, 0);
+
+    raw_stream(s, 23, "[-1, 0]", 1); /* a stream without input: a CHUNK from its caller is refused */
+    cr_assert_eq(raw_next(s, H_WAIT_MS, NULL, NULL, 0), BAY_F_CHUNK);
+    bay__frame chunk = {.type = BAY_F_CHUNK, .id = 23, .raw = one, .raw_len = 1};
+    cr_assert_eq(bay__wire_send(s, &chunk, 0), 0);
+    while ((type = raw_next(s, H_WAIT_MS, NULL, msg, sizeof msg)) == BAY_F_CHUNK)
+        ;
+    cr_assert_eq(type, BAY_F_ERROR);
+    cr_assert(strstr(msg, "to a call it did not say takes input"), "%s", msg);
+
+    raw_upload(s, 24, "conform.filter", 1); /* a filter takes no input */
+    cr_assert_eq(raw_next(s, H_WAIT_MS, NULL, msg, sizeof msg), BAY_F_ERROR);
+    cr_assert(strstr(msg, "only a handle's call takes input"), "%s", msg);
     nng_close(s);
     still_answers("c");
 }

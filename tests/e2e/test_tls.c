@@ -203,6 +203,8 @@ Test(tls, hosts_without_a_certificate_of_the_authority_and_servers_not_trusted_a
 {
     start_tls(NULL);
     bay_conn *good = h_connect(&h, "good");
+    const char *loaded[] = {"example/hello", NULL}; /* greet is called at the end: loaded by then on any machine */
+    h_wait_loaded(good, loaded);
     expect_refused("rogue-client.pem", "ca.pem", BAY_ECONN, "the TLS handshake failed");
     expect_refused("client.pem", "rogue.pem", BAY_ECONN, "the TLS handshake failed");
     expect_refused("expired-client.pem", "ca.pem", BAY_ECONN, "the TLS handshake failed");

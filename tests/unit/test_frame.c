@@ -48,7 +48,7 @@ Test(frame, call_round_trips)
     bay__frame_release(&d);
 }
 
-Test(frame, a_call_carries_its_window_only_when_it_reads_a_stream)
+Test(frame, a_call_carries_its_window_and_input_only_when_it_streams)
 {
     bay__frame f = {.type = BAY_F_CALL, .id = 1, .name = "n", .timeout_ms = 10};
     buf b;
@@ -68,9 +68,16 @@ Test(frame, a_call_carries_its_window_only_when_it_reads_a_stream)
     const unsigned char bad_window[] = {0x98, 0x01, 0x06, 0x00, 0xa1, 'g', 0x90, 0x0a, 0xc0, 0xa1, 'x'};
     cr_assert_eq(bay__frame_decode(bad_window, sizeof bad_window, &d, &err), BAY_EPROTO);
     cr_assert(strstr(err.message, "field 7 (window) must be an integer"), "%s", err.message);
-    const unsigned char too_many[] = {0x99, 0x01, 0x06, 0x00, 0xa1, 'g', 0x90, 0x0a, 0xc0, 0x01, 0x01};
+    const unsigned char too_many[] = {0x9a, 0x01, 0x06, 0x00, 0xa1, 'g', 0x90, 0x0a, 0xc0, 0x01, 0x01, 0x01};
     cr_assert_eq(bay__frame_decode(too_many, sizeof too_many, &d, &err), BAY_EPROTO);
-    cr_assert(strstr(err.message, "expected 4 or 5 fields after the id, got 6"), "%s", err.message);
+    cr_assert(strstr(err.message, "expected 4 to 6 fields after the id, got 7"), "%s", err.message);
+    f.window = 0;
+    f.input = 1;
+    encode(&f, &b);
+    cr_assert_eq((unsigned char)b.data[0], 0x99, "a call with input has both tail fields, the window 0");
+    cr_assert_eq(bay__frame_decode(b.data, b.len, &d, &err), 0, "%s", err.message);
+    cr_assert(d.window == 0 && d.input == 1);
+    bay__frame_release(&d);
     bay__frame credit = {.type = BAY_F_CREDIT, .id = 3, .count = 0};
     encode(&credit, &b);
     cr_assert_eq(bay__frame_decode(b.data, b.len, &d, &err), 0, "a CREDIT's count is a required field, 0 too");
@@ -98,6 +105,7 @@ Test(frame, every_type_round_trips_with_its_fields)
         {.type = BAY_F_WITHDRAW, .name = "e"},
         {.type = BAY_F_CHUNK, .id = 5},
         {.type = BAY_F_CREDIT, .id = 5, .count = 32},
+        {.type = BAY_F_END, .id = 5},
     };
     for (size_t i = 0; i < sizeof frames / sizeof *frames; i++) {
         buf b;
@@ -177,7 +185,7 @@ Test(frame, structural_errors_are_explained)
     cr_assert(strstr(err.message, "unknown frame type 99"), "%s", err.message);
     const unsigned char short_call[] = {0x94, 0x01, 0x06, 0x00, 0xa1, 'g'};
     cr_assert_eq(decode_bytes(short_call, sizeof short_call, &err), BAY_EPROTO);
-    cr_assert(strstr(err.message, "expected 4 or 5 fields after the id, got 1"), "%s", err.message);
+    cr_assert(strstr(err.message, "expected 4 to 6 fields after the id, got 1"), "%s", err.message);
     const unsigned char trailing[] = {0x93, 0x01, 0x09, 0x00, 0xc0};
     cr_assert_eq(decode_bytes(trailing, sizeof trailing, &err), BAY_EPROTO);
     cr_assert(strstr(err.message, "1 trailing bytes"), "%s", err.message);

@@ -1,4 +1,5 @@
-/* sdk/conformance/c/plugin.c — conform/c: the conformance plugin in C (echo, fail, type, filter, stream), as sdk/conformance/cases.json calls it. */
+/* sdk/conformance/c/plugin.c — conform/c: the conformance plugin in C (echo, fail, type, filter, stream, upload), as sdk/conformance/cases.json calls it. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -84,5 +85,43 @@ static int conform_stream(bay_invocation *call, const bay_value *args, bay_value
     return 0;
 }
 
+/* conform_upload(what) takes the input its caller streams: "sum" returns {"chunks": n, "sum": the ints added up,
+ * "bytes": the strings' and binaries' bytes} once the input ended; "echo" streams each chunk back as it comes;
+ * "early" returns "early" after the first chunk, leaving the rest. A stop (cancel, deadline) returns its code. */
+static int conform_upload(bay_invocation *call, const bay_value *args, bay_value **result)
+{
+    const char *what = bay_value_str(bay_array_get(args, 0), NULL);
+    bool echo = what && strcmp(what, "echo") == 0, early = what && strcmp(what, "early") == 0;
+    int64_t n = 0, sum = 0, bytes = 0;
+    for (;;) {
+        bay_value *chunk = NULL;
+        int rc = bay_call_receive(call, &chunk);
+        if (rc)
+            return rc;
+        if (chunk == NULL)
+            break;
+        size_t len = 0;
+        n++;
+        if (bay_value_type(chunk) == BAY_INT)
+            sum += bay_value_int(chunk);
+        else if (bay_value_str(chunk, &len))
+            bytes += (int64_t)len;
+        rc = echo ? bay_call_emit(call, chunk) : 0;
+        bay_value_free(chunk);
+        if (rc)
+            return rc;
+        if (early)
+            return (*result = bay_str("early")) ? 0 : BAY_ENOMEM;
+    }
+    if (echo)
+        return 0;
+    *result = bay_map();
+    if (*result == NULL || bay_map_set(*result, "chunks", bay_int(n)) || bay_map_set(*result, "sum", bay_int(sum)) ||
+        bay_map_set(*result, "bytes", bay_int(bytes)))
+        return bay_call_error(call, BAY_ENOMEM, "conform.upload: no memory");
+    return 0;
+}
+
 BAY_PLUGIN(NULL, NULL, {"conform_echo", conform_echo}, {"conform_fail", conform_fail}, {"conform_type", conform_type},
-           {"conform_filter", conform_filter}, {"conform_stream", conform_stream});
+           {"conform_filter", conform_filter}, {"conform_stream", conform_stream},
+           {"conform_upload", conform_upload});
