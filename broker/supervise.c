@@ -47,6 +47,9 @@ static void write_workers_file(broker *b)
             e = errno;
         if (p->other.pid && fprintf(f, "%d %s\n", p->other.pid, p->id) < 0 && e == 0)
             e = errno;
+        for (size_t k = 0; k < p->nreplicas; k++)
+            if (p->replicas[k]->proc.pid && fprintf(f, "%d %s\n", p->replicas[k]->proc.pid, p->id) < 0 && e == 0)
+                e = errno;
     }
     if (fclose(f) != 0 && e == 0)
         e = errno;
