@@ -1,6 +1,7 @@
 /* tests/e2e/test_replicas.c — a plugin's replicas under the real broker: calls spread over four workers, each its
  * own process; an unload and a reload drain them all without a failed call; a replica that crashes is started again
- * while the others serve; no fast channel to a replicated plugin; replicas beyond a cap and malformed counts. */
+ * while the others serve; a settings change starts them anew; no fast channel to a replicated plugin; replicas
+ * beyond a cap and malformed counts. */
 #include <criterion/criterion.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,10 +14,12 @@
 static harness h;
 static bay_conn *c;
 
-/* test/slow's code as rep/four, with replicas: 4; N names its extension points "rep.N.who", "rep.N.sleep". */
+/* test/slow's code with that many replicas and a setting; n names its extension points "rep.n.who", "rep.n.sleep". */
 #define MANIFEST(replicas, n)                                                                                        \
     "{\"name\": \"Replicated\", \"version\": \"1.0.0\", \"language\": \"c\", \"entry\": \"plugin.so\", "              \
-    "\"replicas\": " replicas ", \"provides\": ["                                                                     \
+    "\"replicas\": " replicas ", "                                                                                  \
+    "\"settings\": {\"level\": {\"type\": \"integer\", \"default\": 1, \"description\": \"a level\"}}, "              \
+    "\"provides\": ["                                                                                              \
     "{\"name\": \"rep." n ".who\", \"kind\": \"handle\", \"function\": \"slow_who\"},"                              \
     "{\"name\": \"rep." n ".sleep\", \"kind\": \"handle\", \"function\": \"slow_sleep\"}]}"
 
@@ -183,6 +186,22 @@ Test(replicas, a_reload_swaps_every_worker_without_a_failed_call)
     cr_assert(h_wait_until(four_serve, NULL, H_WAIT_MS), "four workers serve the reloaded plugin");
     cr_assert_neq(replica_pid(2), before, "its replicas were started anew beside its new worker");
     cr_assert_eq(spread("rep.four.who", 4, 300), 4);
+}
+
+static bool replica_3_anew(void *old)
+{
+    pid_t now = replica_pid(3);
+    return now != 0 && now != *(pid_t *)old && serving(c) == 4;
+}
+
+Test(replicas, a_settings_change_reaches_every_replica_by_starting_it_again)
+{
+    cr_assert(h_wait_until(four_serve, NULL, H_WAIT_MS));
+    pid_t before = replica_pid(3);
+    bay_error err;
+    cr_assert_eq(h_set_setting(c, "rep/four", "level", "2", &err), 0, "%s", err.message);
+    cr_assert(h_wait_until(replica_3_anew, &before, H_WAIT_MS), "replica 3 starts again with the new settings");
+    cr_assert_eq(spread("rep.four.who", 4, 200), 4);
 }
 
 static bool replica_2_back(void *old)
