@@ -60,6 +60,10 @@ static const struct target {
 };
 #define NTARGETS (sizeof targets / sizeof targets[0])
 #define CALLER_ID "test/caller" /* a test plugin calling another plugin's handle, for the plugin-to-plugin figure */
+#define STREAMER_ID "conform/c" /* the C conformance plugin, whose conform.stream the streams figure reads */
+#define SLOW_ID "test/slow"     /* the test plugin whose slow.sleep(ms) the replicas figure calls, as bench/repN */
+#define SLOW_MS 10              /* how long each of its calls sleeps */
+static const int replica_counts[] = {1, 2, 4};
 
 extern char **environ;
 
@@ -128,6 +132,40 @@ static stats socketpair_baseline(void)
     close(sv[0]);
     waitpid(pid, NULL, 0);
     return s;
+}
+
+#define STREAM_CHUNK 65536      /* bytes per chunk of the stream figure and its socketpair baseline */
+#define STREAM_MB 256           /* MiB each streams */
+
+/* Baseline: STREAM_MB MiB written by a child process in STREAM_CHUNK writes
+ * to a Unix socketpair and read by this one; MB/s (10^6 bytes). */
+static double socketpair_mb_s(void)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
+        exit(1);
+    pid_t pid = fork(); /* before this process touches NNG */
+    if (pid == 0) {
+        close(sv[0]);
+        static char chunk[STREAM_CHUNK];
+        for (long sent = 0; sent < (long)STREAM_MB << 20;) {
+            ssize_t n = write(sv[1], chunk, sizeof chunk);
+            if (n <= 0)
+                _exit(1);
+            sent += n;
+        }
+        _exit(0);
+    }
+    close(sv[1]);
+    static char buf[STREAM_CHUNK];
+    double t0 = now_us();
+    long got = 0;
+    for (ssize_t n; (n = read(sv[0], buf, sizeof buf)) > 0;)
+        got += n;
+    double us = now_us() - t0;
+    close(sv[0]);
+    waitpid(pid, NULL, 0);
+    return got == (long)STREAM_MB << 20 ? (double)got / us : 0;
 }
 
 /* Baseline: a word bounced through shared memory to a child process that spins on it (the fast path's floor). */
@@ -433,6 +471,7 @@ static void row(const char *section, const char *key, const char *what, double v
 typedef struct baselines {
     stats pair, shm, nng, spawn;
     long idle_pss_kb;
+    double pair_mb_s; /* a socketpair's throughput in 64 KiB writes */
 } baselines;
 
 /* compile_ms returns how long plugbayd's compile of id's module took when it was installed (info's compile_ms:
@@ -645,6 +684,111 @@ static void types_figure(bay_conn *nng, const baselines *base)
         plain_rate, "types.untyped_pipelined");
 }
 
+/* stream_mb_s reads conform.stream's answer of mb MiB in chunks of chunk bytes (conform/c streams them,
+ * docs/host-api.md#streamed-answers) through plugbayd; MB/s (10^6 bytes), and chunks/s in *per_s. */
+static double stream_mb_s(bay_conn *c, int mb, int chunk, double *per_s)
+{
+    long n = ((long)mb << 20) / chunk;
+    char json[64];
+    snprintf(json, sizeof json, "[%ld, %d]", n, chunk);
+    bay_value *args = NULL;
+    bay_value_from_json(json, &args, NULL, 0);
+    bay_stream *s = NULL;
+    bay_error err;
+    double t0 = now_us();
+    long bytes = 0, chunks = 0;
+    int rc = bay_call_stream(c, "conform.stream", args, &(bay_call_opts){.timeout_ms = 600000, .context = "conform/c"},
+                             &s, &err);
+    bay_value *v = NULL;
+    while (rc == 0 && (rc = bay_stream_next(s, -1, &v, &err)) == 0 && v) {
+        size_t len = 0;
+        bay_value_str(v, &len);
+        bytes += (long)len;
+        chunks++;
+        bay_value_free(v);
+    }
+    double us = now_us() - t0;
+    bay_stream_free(s);
+    bay_value_free(args);
+    if (rc || chunks != n) {
+        fprintf(stderr, "bench: conform.stream: %s (%ld of %ld chunks)\n", rc ? err.message : "cut short", chunks, n);
+        exit(1);
+    }
+    *per_s = (double)chunks / us * 1e6;
+    return (double)bytes / us;
+}
+
+/* stream_figure times streamed answers from conform/c through plugbayd beside a socketpair's throughput. */
+static void stream_figure(bay_conn *nng, const baselines *base)
+{
+    if (command(nng, "install", "conform/c", NULL) != 0 || command(nng, "load", "conform/c", NULL) != 0) {
+        fprintf(stderr, "bench: cannot load conform/c\n");
+        exit(1);
+    }
+    double big_per_s, small_per_s;
+    double big = stream_mb_s(nng, STREAM_MB, STREAM_CHUNK, &big_per_s);
+    double small = stream_mb_s(nng, STREAM_MB / 8, 1024, &small_per_s);
+    printf("\nstreams: conform.stream of conform/c read with bay_call_stream through plugbayd (%d MiB in 64 KiB "
+           "chunks, %d MiB in 1 KiB)\n", STREAM_MB, STREAM_MB / 8);
+    row("streams", "mb_per_s_64k", "stream throughput, 64 KiB chunks (vs a socketpair, 64 KiB writes)", big, "MB/s",
+        base->pair_mb_s, "socketpair_mb_s");
+    row("streams", "chunks_per_s_64k", "chunks/s, 64 KiB chunks", big_per_s, "/s", 0, NULL);
+    row("streams", "mb_per_s_1k", "stream throughput, 1 KiB chunks (vs a socketpair, 64 KiB writes)", small, "MB/s",
+        base->pair_mb_s, "socketpair_mb_s");
+    row("streams", "chunks_per_s_1k", "chunks/s, 1 KiB chunks", small_per_s, "/s", 0, NULL);
+    timed_command(nng, "uninstall", "conform/c");
+}
+
+/* serving_workers returns how many of id's workers serve now, its own and its replicas (info's replica_workers). */
+static int serving_workers(bay_conn *c, const char *id)
+{
+    bay_value *info = NULL;
+    if (command(c, "info", id, &info) != 0)
+        return -1;
+    const bay_value *list = bay_map_get(info, "replica_workers");
+    int n = strcmp(bay_value_str(bay_map_get(info, "state"), NULL), "loaded") == 0;
+    for (size_t i = 0; i < bay_value_len(list); i++)
+        n += strcmp(bay_value_str(bay_map_get(bay_array_get(list, i), "state"), NULL), "serving") == 0;
+    bay_value_free(info);
+    return n;
+}
+
+/* replicas_figure times calls/s of a plugin whose every call takes SLOW_MS, with 1, 2 and 4 replicas, 64 calls in
+ * flight from one host, through plugbayd (docs/manifest.md#replicas), each beside the figure of 1. */
+static void replicas_figure(bay_conn *nng)
+{
+    printf("\nreplicas: test/slow's slow.sleep(%d) as bench/repN, %d calls in flight, through plugbayd\n", SLOW_MS,
+           IN_FLIGHT);
+    double one = 0;
+    for (size_t i = 0; i < sizeof replica_counts / sizeof *replica_counts; i++) {
+        int n = replica_counts[i];
+        char id[64], ext[64], key[32], what[120];
+        snprintf(id, sizeof id, "bench/rep%d", n);
+        snprintf(ext, sizeof ext, "rep%d.sleep", n);
+        if (command(nng, "install", id, NULL) != 0 || command(nng, "load", id, NULL) != 0) {
+            fprintf(stderr, "bench: cannot load %s\n", id);
+            exit(1);
+        }
+        for (double t0 = now_us(); serving_workers(nng, id) < n; usleep(10000))
+            if (now_us() - t0 > 30e6) {
+                fprintf(stderr, "bench: %s did not start its %d replicas within 30 s\n", id, n);
+                exit(1);
+            }
+        bench_call b = {nng, ext, NULL};
+        char args[16];
+        snprintf(args, sizeof args, "[%d]", SLOW_MS);
+        bay_value_from_json(args, &b.args, NULL, 0);
+        double rate = pipelined_per_s(&b);
+        bay_value_free(b.args);
+        timed_command(nng, "uninstall", id);
+        if (n == 1)
+            one = rate;
+        snprintf(key, sizeof key, "calls_per_s_%d", n);
+        snprintf(what, sizeof what, "calls/s, replicas %d (vs replicas 1, this run)", n);
+        row("replicas", key, what, rate, "/s", one, "replicas.calls_per_s_1");
+    }
+}
+
 /* time_into times rounds calls of one(arg) into t (µs). */
 static void time_into(int (*one)(void *), void *arg, double *t, int rounds)
 {
@@ -759,6 +903,23 @@ static void own_id(const char *dir, const char *id)
     json_decref(m);
 }
 
+/* replicate makes the copy of test/slow at dir ask for n replicas and provide repN.sleep alone. Exits when it cannot. */
+static void replicate(const char *dir, int n)
+{
+    char path[600], name[64];
+    snprintf(path, sizeof path, "%s/plugin.json", dir);
+    snprintf(name, sizeof name, "rep%d.sleep", n);
+    json_t *m = json_load_file(path, 0, NULL);
+    if (m == NULL || json_object_set_new(m, "replicas", json_integer(n)) != 0 ||
+        json_object_set_new(m, "provides", json_pack("[{s:s, s:s, s:s}]", "name", name, "kind", "handle", "function",
+                                                     "slow_sleep")) != 0 ||
+        json_dump_file(m, path, JSON_INDENT(2)) != 0) {
+        fprintf(stderr, "bench: cannot give %s %d replicas\n", path, n);
+        exit(1);
+    }
+    json_decref(m);
+}
+
 /* copy_plugin copies the plugin folder src to dst, making dst's parent; exits when it cannot. */
 static void copy_plugin(const char *src, const char *dst)
 {
@@ -770,9 +931,10 @@ static void copy_plugin(const char *src, const char *dst)
         exit(1);
 }
 
-/* lay_out copies each built target plugin and CLONES copies of it into plugins, and the test plugin
- * CALLER_ID from tests (when built); returns a bitmask of the targets that exist (a bridge may not be
- * built), with bit NTARGETS set when the caller is there. */
+/* lay_out copies each built target plugin and CLONES copies of it into plugins, and the test plugins
+ * CALLER_ID and STREAMER_ID from tests (when built), and SLOW_ID as bench/repN for each count of replicas;
+ * returns a bitmask of the targets that exist (a bridge may not be built), with bit NTARGETS set when the caller
+ * is there, NTARGETS + 1 when the streamer is, NTARGETS + 2 when the slow plugin is. */
 static unsigned lay_out(const char *built, const char *tests, const char *plugins)
 {
     unsigned present = 0;
@@ -800,6 +962,22 @@ static unsigned lay_out(const char *built, const char *tests, const char *plugin
         present |= 1u << NTARGETS;
     } else {
         printf("(plugin to plugin: %s is not built; skipped)\n", src);
+    }
+    snprintf(src, sizeof src, "%s/%s", tests, SLOW_ID);
+    for (size_t i = 0; access(src, F_OK) == 0 && i < sizeof replica_counts / sizeof *replica_counts; i++) {
+        snprintf(id, sizeof id, "bench/rep%d", replica_counts[i]);
+        snprintf(dst, sizeof dst, "%s/%s", plugins, id);
+        copy_plugin(src, dst);
+        replicate(dst, replica_counts[i]);
+        present |= 1u << (NTARGETS + 2);
+    }
+    snprintf(src, sizeof src, "%s/%s", tests, STREAMER_ID);
+    snprintf(dst, sizeof dst, "%s/%s", plugins, STREAMER_ID);
+    if (access(src, F_OK) == 0) {
+        copy_plugin(src, dst);
+        present |= 1u << (NTARGETS + 1);
+    } else {
+        printf("(streams: %s is not built; skipped)\n", src);
     }
     return present;
 }
@@ -842,7 +1020,7 @@ int main(int argc, char **argv)
     snprintf(exe, sizeof exe, "%s/plugbayd", bin);
     unsigned present = lay_out(built, tests, plugins);
 
-    baselines base = {.pair = socketpair_baseline(), .shm = shm_baseline()};
+    baselines base = {.pair = socketpair_baseline(), .shm = shm_baseline(), .pair_mb_s = socketpair_mb_s()};
     base.nng = nng_baseline(nngurl);
     base.spawn = time_loop(true_one, NULL, 5, 50);
     base.idle_pss_kb = idle_process_pss();
@@ -856,9 +1034,10 @@ int main(int argc, char **argv)
     }
     bay_conn *fast = connect_path(url, true), *nng = connect_path(url, false);
 
-    json_t *out = json_pack("{s:{s:o, s:o, s:o, s:o, s:I}, s:[]}", "baselines", "socketpair", stats_json(base.pair),
+    json_t *out = json_pack("{s:{s:o, s:o, s:o, s:o, s:I, s:f}, s:[]}", "baselines", "socketpair", stats_json(base.pair),
                             "shm_spin", stats_json(base.shm), "nng_reqrep_ipc", stats_json(base.nng), "spawn_bin_true",
-                            stats_json(base.spawn), "idle_process_pss_kb", (json_int_t)base.idle_pss_kb, "languages");
+                            stats_json(base.spawn), "idle_process_pss_kb", (json_int_t)base.idle_pss_kb,
+                            "socketpair_mb_s", base.pair_mb_s, "languages");
     figures = json_object();
     json_object_set_new(out, "figures", figures); /* out holds it; figures stays valid as long as out */
     printf("plugbay benchmark (%d calls per latency after %d warm-up; ratio = figure / its baseline)\n\n", SAMPLES,
@@ -866,6 +1045,7 @@ int main(int argc, char **argv)
     printf("baselines, same run\n");
     row(NULL, NULL, "shared-memory spin round trip p50", base.shm.p50, "µs", 0, NULL);
     row(NULL, NULL, "socketpair round trip p50", base.pair.p50, "µs", 0, NULL);
+    row(NULL, NULL, "socketpair throughput, 64 KiB writes", base.pair_mb_s, "MB/s", 0, NULL);
     row(NULL, NULL, "raw NNG req/rep over ipc p50", base.nng.p50, "µs", 0, NULL);
     row(NULL, NULL, "spawn + wait /bin/true p50", base.spawn.p50, "µs", 0, NULL);
     row(NULL, NULL, "PSS of an idle process (/bin/sleep)", (double)base.idle_pss_kb, "kB", 0, NULL);
@@ -880,6 +1060,10 @@ int main(int argc, char **argv)
     }
     if (present & 1u)
         json_object_set_new(out, "fairness", fairness(url, &targets[0]));
+    if (present & (1u << (NTARGETS + 1)))
+        stream_figure(nng, &base);
+    if (present & (1u << (NTARGETS + 2)))
+        replicas_figure(nng);
     if (soak_calls > 0 && (present & 1u)) {
         printf("\nsoak: %s on %s\n", targets[0].ext, targets[0].id);
         json_t *on_fast = soak(fast, "fast path", &targets[0], soak_calls, broker);

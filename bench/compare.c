@@ -72,7 +72,7 @@ static int sense(const char *path)
     if (strncmp(path, "baselines.", 10) == 0 || ends_with(path, ".baseline") || strstr(path, ".soak.") ||
         strncmp(path, "soak.", 5) == 0)
         return 0; /* the machine's figures, and the soak's memory (its own check), not plugbay's speed */
-    if (strstr(path, "per_s"))
+    if (strstr(path, "per_s") || strstr(path, "pipelined")) /* rates: calls/s, MB/s, chunks/s */
         return 1;
     static const char *const lower[] = {"_us", "_ms", "_kb", "seconds", ".value", ".ratio"};
     for (size_t i = 0; i < sizeof lower / sizeof lower[0]; i++)
