@@ -83,6 +83,28 @@ static int api_call(lua_State *L)
     return lbay_push_owned(L, result);
 }
 
+/* plugbay.emit(value): sends value, converted as a result is, as the next
+ * chunk of the running call's streamed answer (bay_call_emit). A call that
+ * must stop ends as the hook ends a cancelled one (lbay_stop); another
+ * failure raises lbay_emit_failed's error. */
+static int api_emit(lua_State *L)
+{
+    luaL_checkany(L, 1);
+    bay_invocation *call = lbay_running_call();
+    bay_value *chunk = NULL;
+    bay_error e;
+    int rc = call ? lbay_to_value(L, 1, "chunk", &chunk, &e)
+                  : bay_error_set(&e, BAY_ESTATE, NULL, "no call is running: a function emits while it serves a "
+                                                        "call, not in the entry file, on_load or on_unload");
+    if (rc)
+        return lbay_fail(L, "emit", rc, &e);
+    rc = bay_call_emit(call, chunk);
+    bay_value_free(chunk);
+    if (rc == BAY_ECANCELED || rc == BAY_ETIMEDOUT)
+        return lbay_stop(L, rc);
+    return rc ? lbay_emit_failed(L, rc) : 0;
+}
+
 /* plugbay.data_dir(): the plugin's private folder, as every plugin learns it (opening files there needs lua.io). */
 static int api_data_dir(lua_State *L)
 {
@@ -94,8 +116,8 @@ int lbay_api_open(lua_State *L)
 {
     static const luaL_Reg fns[] = {
         {"config", api_config},     {"settings", api_settings}, {"setting", api_setting}, {"call", api_call},
-        {"data_dir", api_data_dir}, {"array", lbay_mark_array}, {"map", lbay_mark_map},   {"fail", lbay_api_fail},
-        {NULL, NULL},
+        {"emit", api_emit},         {"data_dir", api_data_dir}, {"array", lbay_mark_array}, {"map", lbay_mark_map},
+        {"fail", lbay_api_fail},    {NULL, NULL},
     };
     lbay_fail_open(L);
     luaL_newlib(L, fns);

@@ -1,4 +1,4 @@
-/* bridges/lua/fail.c — the errors plugbay's Lua functions raise, and plugbay.fail's, which end a call with their code: tables {code, message} whose tostring is their message. */
+/* bridges/lua/fail.c — the errors plugbay's Lua functions raise, and plugbay.fail's (a failed plugbay.emit's too), which end a call with their code: tables {code, message} whose tostring is their message. */
 #include "lua_bridge.h"
 
 #include <stdbool.h>
@@ -53,21 +53,41 @@ static int code_arg(lua_State *L, int idx)
     return luaL_argerror(L, idx, lua_pushfstring(L, "\"%s\" names no plugbay error code (\"BAY_EINVAL\", ...)", name));
 }
 
-int lbay_api_fail(lua_State *L)
+/* raise_failure raises the error of plugbay.fail: a table {code = code,
+ * message = the string on top of the stack}, and recorded = true when it is
+ * lbay_emit_failed's. */
+static int raise_failure(lua_State *L, int code, bool recorded)
 {
-    int code = code_arg(L, 1);
-    luaL_checkstring(L, 2);
-    lua_createtable(L, 0, 2);
+    lua_createtable(L, 0, 3);
     lua_pushinteger(L, code);
     lua_setfield(L, -2, "code");
-    lua_pushvalue(L, 2);
+    lua_rotate(L, -2, 1); /* the message on top */
     lua_setfield(L, -2, "message");
+    if (recorded) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "recorded");
+    }
     luaL_setmetatable(L, FAILURE_META);
     return lua_error(L);
 }
 
-int lbay_failure_code(lua_State *L, int idx)
+int lbay_api_fail(lua_State *L)
 {
+    int code = code_arg(L, 1);
+    luaL_checkstring(L, 2);
+    lua_settop(L, 2);
+    return raise_failure(L, code, false);
+}
+
+int lbay_emit_failed(lua_State *L, int code)
+{
+    lua_pushfstring(L, "plugbay.emit: %s (%s)", bay_strerror(code), bay_errname(code));
+    return raise_failure(L, code, true);
+}
+
+int lbay_failure_code(lua_State *L, int idx, bool *recorded)
+{
+    *recorded = false;
     if (!lua_istable(L, idx) || !lua_getmetatable(L, idx))
         return 0;
     luaL_getmetatable(L, FAILURE_META);
@@ -75,10 +95,13 @@ int lbay_failure_code(lua_State *L, int idx)
     lua_pop(L, 2);
     if (!failure)
         return 0;
+    idx = lua_absindex(L, idx);
+    lua_pushliteral(L, "recorded");
+    *recorded = lua_rawget(L, idx) == LUA_TBOOLEAN && lua_toboolean(L, -1);
     lua_pushliteral(L, "code");
-    lua_rawget(L, idx < 0 ? idx - 1 : idx);
+    lua_rawget(L, idx);
     lua_Integer code = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
-    lua_pop(L, 1);
+    lua_pop(L, 2);
     return code > 0 && code <= INT32_MAX ? (int)code : 0;
 }
 

@@ -53,9 +53,43 @@ static const char *stop_reason(const lbay_run *run, char *buf, size_t size)
     }
 }
 
+/* where pushes "file:line: " of the innermost Lua function on the stack, or "". */
+static void where(lua_State *L)
+{
+    lua_Debug ar;
+    for (int level = 0; lua_getstack(L, level, &ar); level++) { /* C functions (the caller's own) have no line */
+        lua_getinfo(L, "Sl", &ar);
+        if (ar.currentline > 0) {
+            lua_pushfstring(L, "%s:%d: ", ar.short_src, ar.currentline);
+            return;
+        }
+    }
+    lua_pushliteral(L, "");
+}
+
+static void hook(lua_State *L, lua_Debug *ar);
+
+/* halt raises on L the error of run, stopped (run->stop says why), and makes
+ * the hook raise it again before every instruction of L, so that a pcall in
+ * the plugin cannot hold on. */
+static int halt(lua_State *L, lbay_run *run)
+{
+    if (lua_gethookcount(L) != 1)
+        lua_sethook(L, hook, LUA_MASKCOUNT, 1);
+    if (run->stopped_at[0] == '\0') { /* where the budget ran out, not where the plugin let go */
+        char buf[256];
+        where(L);
+        snprintf(run->stopped_at, sizeof run->stopped_at, "%s%s", lua_tostring(L, -1),
+                 stop_reason(run, buf, sizeof buf));
+        lua_pop(L, 1);
+    }
+    lua_pushstring(L, run->stopped_at);
+    return lua_error(L);
+}
+
 /* hook runs every HOOK_EVERY instructions of any thread: it spends the
  * innermost run's budget and watches its call. Once a run is stopped it
- * raises before every instruction, so a pcall in the plugin cannot hold on. */
+ * raises before every instruction (halt). */
 static void hook(lua_State *L, lua_Debug *ar)
 {
     lbay_run *run = current;
@@ -74,15 +108,19 @@ static void hook(lua_State *L, lua_Debug *ar)
             return;
         }
     }
-    if (every != 1)
-        lua_sethook(L, hook, LUA_MASKCOUNT, 1);
-    char buf[256];
-    lua_getinfo(L, "Sl", ar);
-    if (run->stopped_at[0] == '\0') /* where the budget ran out, not where the plugin let go */
-        snprintf(run->stopped_at, sizeof run->stopped_at, "%s:%d: %s", ar->short_src, ar->currentline,
-                 stop_reason(run, buf, sizeof buf));
-    lua_pushstring(L, run->stopped_at);
-    lua_error(L);
+    halt(L, run);
+}
+
+bay_invocation *lbay_running_call(void)
+{
+    return current ? current->call : NULL;
+}
+
+int lbay_stop(lua_State *L, int code)
+{
+    if (current->stop == 0)
+        current->stop = code;
+    return halt(L, current);
 }
 
 lua_State *lbay_state_new(size_t limit)
@@ -108,20 +146,6 @@ void lbay_state_close(lua_State *L)
     free(m);
 }
 
-/* where pushes "file:line: " of the innermost Lua function on the stack, or "". */
-static void where(lua_State *L)
-{
-    lua_Debug ar;
-    for (int level = 1; lua_getstack(L, level, &ar); level++) {
-        lua_getinfo(L, "Sl", &ar);
-        if (ar.currentline > 0) {
-            lua_pushfstring(L, "%s:%d: ", ar.short_src, ar.currentline);
-            return;
-        }
-    }
-    lua_pushliteral(L, "");
-}
-
 /* message_handler turns an error value into the message the caller gets.
  * Lua's own errors and error("text") already start with file:line; a value
  * that is not a string gets the place it was raised and words for it. */
@@ -129,9 +153,11 @@ static int message_handler(lua_State *L)
 {
     if (lua_type(L, 1) == LUA_TSTRING)
         return 1;
-    int code = lbay_failure_code(L, 1);
+    bool recorded;
+    int code = lbay_failure_code(L, 1, &recorded);
     if (code && current) { /* plugbay.fail: its code and its message as they are */
         current->failed = code;
+        current->recorded = recorded;
         lua_getfield(L, 1, "message");
         return 1;
     }
@@ -196,6 +222,7 @@ int lbay_run_protected(lua_State *L, lbay_run *run, lua_CFunction fn, void *ud, 
         return bay_error_set(err, BAY_ENOMEM, NULL, "%s: no room left on the Lua stack", run->what);
     run->stop = 0;
     run->failed = 0;
+    run->recorded = false;
     run->stopped_at[0] = '\0';
     run->outer = current;
     current = run;

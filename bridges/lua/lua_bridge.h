@@ -56,6 +56,7 @@ typedef struct lbay_run {
     int stop;              /* why the hook stopped it: 0, BAY_EPLUGIN (budget), BAY_ECANCELED, BAY_ETIMEDOUT */
     char stopped_at[400];  /* the hook's message: "file:line: stopped ..." */
     int failed;            /* the code of the plugbay.fail that ended it, or 0 */
+    bool recorded;         /* that failure is a plugbay.emit's, whose message the call holds already */
     struct lbay_run *outer;
 } lbay_run;
 
@@ -71,6 +72,17 @@ int lbay_run_protected(lua_State *L, lbay_run *run, lua_CFunction fn, void *ud, 
  * (a coroutine's thread while it runs), or the main state when none runs.
  * Nested calls run on it, as a C function would call back into Lua. */
 lua_State *lbay_running(void);
+
+/* lbay_running_call returns the call the innermost run serves, or NULL outside
+ * calls (the entry chunk, on_load, on_unload). */
+bay_invocation *lbay_running_call(void);
+
+/* lbay_stop ends the innermost run, a call that must stop with code
+ * (BAY_ECANCELED, BAY_ETIMEDOUT: bay_call_emit said so), as the hook ends a
+ * cancelled one: it raises "file:line: stopped: ..." on L, and again before
+ * every instruction, whatever pcall the plugin holds on with. Never returns;
+ * only while a call runs. */
+int lbay_stop(lua_State *L, int code);
 
 /* lbay_set_running records L as the running thread for the time plugbay.call
  * waits; returns the one it replaces, to be restored afterwards. */
@@ -94,8 +106,8 @@ bool lbay_granted(const char *perm);
 /* api.c */
 
 /* lbay_api_open pushes the plugbay table (id, log, config, settings, setting,
- * call, data_dir, array, map, null, fail, store, timer, plugins) and returns 1: a
- * lua_CFunction for luaL_requiref. */
+ * call, emit, data_dir, array, map, null, fail, store, timer, plugins) and
+ * returns 1: a lua_CFunction for luaL_requiref. */
 int lbay_api_open(lua_State *L);
 
 /* lbay_fail_open registers the metatables of the errors lbay_fail and plugbay.fail raise (fail.c). */
@@ -112,9 +124,17 @@ int lbay_fail(lua_State *L, const char *fn, int code, const bay_error *e);
  * the plugin's own pcall catches it. A Lua C function. */
 int lbay_api_fail(lua_State *L);
 
+/* lbay_emit_failed raises the error of plugbay.emit when bay_call_emit
+ * failed with code (other than a stop, lbay_stop's): plugbay.fail's, a table
+ * {code = code, message = "plugbay.emit: ...", recorded = true}, that ends the
+ * call with code and the message bay_call_emit recorded in it, unless the
+ * plugin's own pcall catches it. Never returns. */
+int lbay_emit_failed(lua_State *L, int code);
+
 /* lbay_failure_code returns the code of the value at idx when it is an error
- * plugbay.fail raised, else 0. */
-int lbay_failure_code(lua_State *L, int idx);
+ * plugbay.fail (or lbay_emit_failed) raised, else 0; *recorded tells whether
+ * it is lbay_emit_failed's. */
+int lbay_failure_code(lua_State *L, int idx, bool *recorded);
 
 /* lbay_check_text returns argument idx, a string without NUL bytes (C sees it
  * up to the first one), or raises the argument error saying what is wrong. */

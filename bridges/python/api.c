@@ -125,6 +125,30 @@ static PyObject *api_call(PyObject *self, PyObject *args, PyObject *kwargs)
     return pyb_api_outcome(api.call_error, rc, result, &err);
 }
 
+int pyb_api_emit(const char *fn, PyObject *chunk, const char *what)
+{
+    if (api.current == NULL) {
+        PyErr_Format(PyExc_RuntimeError, "%s: no call is running: a function emits while it serves a call, not "
+                                         "while its module is imported, in on_load or in on_unload", fn);
+        return -1;
+    }
+    bay_value *v;
+    if (pyb_api_value(fn, chunk, what, &v) != 0)
+        return -1;
+    int rc = bay_call_emit(api.current, v);
+    bay_value_free(v);
+    if (rc == BAY_ECANCELED || rc == BAY_ETIMEDOUT)
+        stop();
+    else if (rc)
+        pyb_failure_emit(rc);
+    return rc ? -1 : 0;
+}
+
+static PyObject *api_emit(PyObject *self, PyObject *chunk)
+{
+    return pyb_api_emit("plugbay.emit", chunk, "the chunk") ? NULL : Py_NewRef(Py_None);
+}
+
 static PyObject *api_cancelled(PyObject *self, PyObject *unused)
 {
     return PyBool_FromLong(api.current && bay_call_cancelled(api.current));
@@ -173,6 +197,10 @@ static PyMethodDef methods[] = {
     {"call", (PyCFunction)(void (*)(void))api_call, METH_VARARGS | METH_KEYWORDS,
      "call(name, *args, timeout_ms=0): calls extension point name through plugbayd, as a host would, and returns "
      "its result; raises plugbay.CallError. timeout_ms 0 means what is left of the running call (5 s outside one)."},
+    {"emit", api_emit, METH_O,
+     "emit(chunk): sends chunk (a value as a result is) as the next piece of the running call's streamed answer, "
+     "waiting while the caller has not taken those before; raises plugbay.Failure when it cannot be sent, and stops "
+     "the call once it was cancelled or its deadline passed. A generator function streams what it yields."},
     {"cancelled", api_cancelled, METH_NOARGS,
      "cancelled(): True once the running call was cancelled or its deadline passed."},
     {"remaining_ms", api_remaining_ms, METH_NOARGS,
@@ -190,7 +218,7 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT, "plugbay",
-    "The plugin API of plugbay's Python plugins: id, config, data_dir, log, call, the running call's cancelled, "
+    "The plugin API of plugbay's Python plugins: id, config, data_dir, log, call, emit, the running call's cancelled, "
     "remaining_ms, context and call_name, settings and setting, the store, timers, managing plugins, and the "
     "fail(code, message), the exceptions Failure, CallError, StoreError, TimerError, ManageError and PolicyError (docs/python-plugins.md).",
     -1, methods, NULL, NULL, NULL, NULL,

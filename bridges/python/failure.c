@@ -1,10 +1,11 @@
-/* bridges/python/failure.c — plugbay.fail(code, message): an exception that ends the call with the code the plugin chose. */
+/* bridges/python/failure.c — plugbay.fail(code, message): an exception that ends the call with the code the plugin chose; and the one a failed plugbay.emit raises. */
 #include "py_bridge.h"
 
 #include <limits.h>
 
-/* plugbay.Failure, kept from pyb_failure_add until pyb_failure_stop. */
-static PyObject *failure;
+/* plugbay.Failure, and the subclass of it a failed plugbay.emit raises (which
+ * no module hands to plugins), kept from pyb_failure_add until pyb_failure_stop. */
+static PyObject *failure, *emit_failure;
 
 /* code_of returns the code o names: a positive int, or a code's name;
  * -1 with a Python exception set when it is neither. */
@@ -26,6 +27,19 @@ static long code_of(PyObject *o)
     return -1;
 }
 
+/* raise_failure raises an exception of type (plugbay.Failure or emit_failure)
+ * with str() message and code set. Returns NULL. */
+static PyObject *raise_failure(PyObject *type, long code, PyObject *message)
+{
+    PyObject *e = PyObject_CallOneArg(type, message);
+    PyObject *value = e ? PyLong_FromLong(code) : NULL;
+    if (value && PyObject_SetAttrString(e, "code", value) == 0)
+        PyErr_SetObject(type, e);
+    Py_XDECREF(value);
+    Py_XDECREF(e);
+    return NULL;
+}
+
 /* api_fail is plugbay.fail(code, message): raises plugbay.Failure(message) with code set. */
 static PyObject *api_fail(PyObject *self, PyObject *args)
 {
@@ -33,13 +47,7 @@ static PyObject *api_fail(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "OU:fail", &code_arg, &message))
         return NULL;
     long code = code_of(code_arg);
-    PyObject *e = code > 0 ? PyObject_CallOneArg(failure, message) : NULL;
-    PyObject *value = e ? PyLong_FromLong(code) : NULL;
-    if (value && PyObject_SetAttrString(e, "code", value) == 0)
-        PyErr_SetObject(failure, e);
-    Py_XDECREF(value);
-    Py_XDECREF(e);
-    return NULL;
+    return code > 0 ? raise_failure(failure, code, message) : NULL;
 }
 
 static PyMethodDef fail_def = {
@@ -53,13 +61,39 @@ int pyb_failure_add(PyObject *module)
                                         "What plugbay.fail(code, message) raises: str(e) is the message, e.code the "
                                         "code the call ends with when the exception leaves the plugin.",
                                         NULL, NULL);
-    PyObject *fn = failure ? PyCFunction_NewEx(&fail_def, NULL, NULL) : NULL;
+    emit_failure = failure ? PyErr_NewExceptionWithDoc("plugbay.EmitFailure",
+                                                       "What plugbay.emit raises when the chunk could not be sent: "
+                                                       "a plugbay.Failure whose e.code the call ends with.",
+                                                       failure, NULL)
+                           : NULL;
+    PyObject *fn = emit_failure ? PyCFunction_NewEx(&fail_def, NULL, NULL) : NULL;
     int rc = fn && PyModule_AddObjectRef(module, "Failure", failure) == 0 &&
                      PyModule_AddObjectRef(module, "fail", fn) == 0
                  ? 0
                  : -1;
     Py_XDECREF(fn);
     return rc;
+}
+
+PyObject *pyb_failure_emit(int code)
+{
+    PyObject *message = PyUnicode_FromFormat("plugbay.emit: %s (%s)", bay_strerror(code), bay_errname(code));
+    if (message)
+        raise_failure(emit_failure, code, message);
+    Py_XDECREF(message);
+    return NULL;
+}
+
+int pyb_failure_recorded(void)
+{
+    if (emit_failure == NULL || !PyErr_ExceptionMatches(emit_failure))
+        return 0;
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    int code = pyb_failure_code(type, value);
+    PyErr_Restore(type, value, tb);
+    return code;
 }
 
 int pyb_failure_code(PyObject *type, PyObject *value)
@@ -75,5 +109,6 @@ int pyb_failure_code(PyObject *type, PyObject *value)
 
 void pyb_failure_stop(void)
 {
+    Py_CLEAR(emit_failure);
     Py_CLEAR(failure);
 }

@@ -179,6 +179,16 @@ static PyObject *function_of(const char *function)
     return callable_global(function);
 }
 
+/* failed_call ends call with the pending exception: its code, and its
+ * message unless a failed plugbay.emit's is in the call already. */
+static int failed_call(bay_invocation *call)
+{
+    int recorded = pyb_failure_recorded();
+    bay_error e;
+    int rc = pyb_error_take(call, &e);
+    return rc == recorded ? rc : bay_call_error(call, rc, "%s", e.message);
+}
+
 static int py_call(const char *function, bay_invocation *call, const bay_value *args, bay_value **result)
 {
     PyObject *fn = Py_XNewRef(function_of(function)); /* held: the call may rebind the module's global */
@@ -191,11 +201,12 @@ static int py_call(const char *function, bay_invocation *call, const bay_value *
     PyObject *ret = pargs ? PyObject_Call(fn, pargs, NULL) : NULL;
     Py_XDECREF(pargs);
     Py_DECREF(fn);
+    if (ret && PyGen_Check(ret))
+        ret = pyb_stream(function, ret); /* a generator function streams what it yields */
     int rc = 0;
     bay_error e;
     if (ret == NULL) {
-        rc = pyb_error_take(call, &e);
-        bay_call_error(call, rc, "%s", e.message);
+        rc = failed_call(call);
     } else if ((rc = pyb_from_python(ret, "result", result, &e)) != 0) {
         bay_call_error(call, rc, "%s returned a value plugbay cannot carry: %s", function, e.message);
     }

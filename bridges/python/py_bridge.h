@@ -1,4 +1,4 @@
-/* bridges/python/py_bridge.h — the parts of plugbay-worker-python (runtime, memory cap, audit hook, plugbay module, storage, timers and managing, errors) as they see each other. */
+/* bridges/python/py_bridge.h — the parts of plugbay-worker-python (runtime, memory cap, audit hook, plugbay module, streams, storage, timers and managing, errors) as they see each other. */
 #ifndef BAY_PY_BRIDGE_H
 #define BAY_PY_BRIDGE_H
 
@@ -150,6 +150,14 @@ int pyb_api_submodule(PyObject *plugbay, PyModuleDef *def, const char *error, co
  * TypeError ("fn: what has type set; ...") or MemoryError set. */
 int pyb_api_value(const char *fn, PyObject *o, const char *what, bay_value **out);
 
+/* pyb_api_emit sends chunk, converted as a result is, as the next chunk of
+ * the running call's streamed answer (bay_call_emit); fn and what name it in
+ * messages ("plugbay.emit", "the chunk"). Returns 0, or -1 with the exception
+ * that ends the call raised: the stop of a cancelled call once it must stop,
+ * pyb_failure_emit's when emitting failed, TypeError for a value that cannot
+ * cross, RuntimeError outside a call. */
+int pyb_api_emit(const char *fn, PyObject *chunk, const char *what);
+
 /* pyb_api_stop_type returns the exception that stops a cancelled call (which
  * plugins cannot name), borrowed; NULL before pyb_api_start. */
 PyObject *pyb_api_stop_type(void);
@@ -158,6 +166,15 @@ PyObject *pyb_api_stop_type(void);
  * cancelled: it signals the main thread, whose handler raises the stop
  * exception in the plugin's code (waking it from sleeps and blocking calls). */
 void pyb_api_interrupt(void);
+
+/* stream.c */
+
+/* pyb_stream runs gen (taken), the generator the plugin's function returned,
+ * to its end: each value it yields goes out as a chunk (pyb_api_emit; fn names
+ * the function). Returns a new reference to the value it returns (None
+ * without one), or NULL with the exception that ends the call raised, after
+ * gen.close() when emitting failed. */
+PyObject *pyb_stream(const char *fn, PyObject *gen);
 
 /* storage.c */
 
@@ -200,6 +217,16 @@ int pyb_error_take(const bay_invocation *call, bay_error *err);
 /* pyb_failure_add adds plugbay.fail(code, message) and the exception it
  * raises, plugbay.Failure, to module. Returns 0, or -1 with a Python exception set. */
 int pyb_failure_add(PyObject *module);
+
+/* pyb_failure_emit raises what plugbay.emit raises when bay_call_emit failed
+ * with code (not a stop): a plugbay.Failure ("plugbay.emit: ...") of a
+ * subclass plugins cannot name, with e.code set. Returns NULL. */
+PyObject *pyb_failure_emit(int code);
+
+/* pyb_failure_recorded returns the code of the pending exception when it is
+ * pyb_failure_emit's, whose message the call holds already (bay_call_emit
+ * recorded it), else 0. The exception stays pending. */
+int pyb_failure_recorded(void);
 
 /* pyb_failure_code returns the code a plugbay.Failure (type, value: a
  * normalized exception) ends the call with, or 0 for any other exception. */

@@ -1,4 +1,4 @@
-/* bridges/wasm/imports.c — the plugbay.* functions a module may import: log, config, call, reply, result, error, settings, the store_* functions, the timer_* ones and plugins_list and plugins_manage.
+/* bridges/wasm/imports.c — the plugbay.* functions a module may import: log, config, call, reply, result, emit, error, settings, the store_* functions, the timer_* ones and plugins_list and plugins_manage.
  *
  * wasm2c names an import MODULE.NAME Z_MODULEZ_NAME and passes it the host
  * pointer given at instantiation; the types here are those module.c checks
@@ -22,6 +22,7 @@ uint32_t Z_plugbayZ_call(bay__wasm_host *h, uint32_t name, uint32_t name_len, ui
                          uint32_t timeout_ms);
 uint32_t Z_plugbayZ_reply(bay__wasm_host *h, uint32_t buf, uint32_t buf_len);
 uint32_t Z_plugbayZ_result(bay__wasm_host *h, uint32_t value, uint32_t value_len);
+uint32_t Z_plugbayZ_emit(bay__wasm_host *h, uint32_t chunk, uint32_t chunk_len);
 void Z_plugbayZ_error(bay__wasm_host *h, uint32_t msg, uint32_t msg_len);
 uint32_t Z_plugbayZ_settings(bay__wasm_host *h, uint32_t buf, uint32_t buf_len);
 uint32_t Z_plugbayZ_store_get(bay__wasm_host *h, uint32_t key, uint32_t key_len);
@@ -162,25 +163,66 @@ uint32_t Z_plugbayZ_call(bay__wasm_host *h, uint32_t name, uint32_t name_len, ui
     return (uint32_t)rc;
 }
 
-uint32_t Z_plugbayZ_result(bay__wasm_host *h, uint32_t value, uint32_t value_len)
+/* take_answer reads the len bytes at ptr that the running call gives import
+ * (result, emit) as its answer or part of it, noun naming them ("value"), into
+ * *out (NULL when *rc is not 0), and returns the call's frame with the
+ * worker's code entered (bay__wasm_host_enter); NULL outside a call. Bytes
+ * outside the module's memory trap; bytes that are no value set *rc and fail
+ * the call whatever the export returns (the frame's code and message). */
+static bay__wasm_frame *take_answer(bay__wasm_host *h, const char *import, const char *noun, uint32_t ptr,
+                                    uint32_t len, bay_value **out, int *rc)
 {
-    const uint8_t *packed = bay__wasm_bytes(h, value, value_len, "plugbay.result's value");
+    char what[64];
+    snprintf(what, sizeof what, "plugbay.%s's %s", import, noun);
+    const uint8_t *packed = bay__wasm_bytes(h, ptr, len, what);
     bay__wasm_frame *f = h->frame;
     if (f == NULL)
-        return BAY_ESTATE;
+        return NULL;
     bay__wasm_host_enter();
-    bay_value *v = NULL;
     bay_error why;
-    int rc = bay__value_unpack_as(packed, value_len, BAY_ETYPE, &v, &why); /* no plugbay value: as Lua's and Python's */
+    *out = NULL;
+    *rc = bay__value_unpack_as(packed, len, BAY_ETYPE, out, &why); /* no plugbay value: as Lua's and Python's */
+    if (*rc) {
+        f->code = *rc;
+        snprintf(f->message, sizeof f->message, "%s: plugbay.%s was given %u bytes that are %s: %.200s",
+                 bay_call_name(f->call), import, len,
+                 *rc == BAY_ETYPE ? "a value that cannot cross a call" : "not one msgpack value", why.message);
+    }
+    return f;
+}
+
+uint32_t Z_plugbayZ_result(bay__wasm_host *h, uint32_t value, uint32_t value_len)
+{
+    bay_value *v;
+    int rc;
+    bay__wasm_frame *f = take_answer(h, "result", "value", value, value_len, &v, &rc);
+    if (f == NULL)
+        return BAY_ESTATE;
     bay_value_free(f->result);
     f->result = v;
-    if (rc) {
-        f->code = rc;
-        snprintf(f->message, sizeof f->message, "%s: plugbay.result was given %u bytes that are %s: %.200s",
-                 bay_call_name(f->call), value_len,
-                 rc == BAY_ETYPE ? "a value that cannot cross a call" : "not one msgpack value", why.message);
-    }
     bay__wasm_host_leave();
+    return (uint32_t)rc;
+}
+
+/* plugbay.emit sends one msgpack value as the next chunk of the running
+ * call's streamed answer (bay_call_emit), and returns its code. */
+uint32_t Z_plugbayZ_emit(bay__wasm_host *h, uint32_t chunk, uint32_t chunk_len)
+{
+    bay_value *v;
+    int rc;
+    bay__wasm_frame *f = take_answer(h, "emit", "chunk", chunk, chunk_len, &v, &rc);
+    if (f == NULL)
+        return BAY_ESTATE;
+    if (rc == 0)
+        rc = bay_call_emit(f->call, v);
+    if (rc == 0)
+        rc = bay_call_cancelled(f->call); /* stopped while the chunk went out: said, rather than trapped */
+    bay_value_free(v);
+    /* A call that must stop goes back to wasm code as the worker's: the module
+     * returns the code, and no interrupt throws its instance away meanwhile
+     * (plugbayd's hang grace ends a module that runs on instead). */
+    if (rc != BAY_ECANCELED && rc != BAY_ETIMEDOUT)
+        bay__wasm_host_leave();
     return (uint32_t)rc;
 }
 

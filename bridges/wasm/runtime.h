@@ -111,7 +111,9 @@ _Noreturn void bay__wasm_exit(uint32_t code);
 void bay__wasm_host_enter(void);
 
 /* bay__wasm_host_leave marks the return to wasm code, first trapping when the
- * call was cancelled meanwhile or a nested call replaced the instance. */
+ * call was cancelled meanwhile or a nested call replaced the instance. An
+ * import that answers the module that its call must stop (plugbay.emit's
+ * BAY_ECANCELED) returns without it, for the module to return that code. */
 void bay__wasm_host_leave(void);
 
 #endif

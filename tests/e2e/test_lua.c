@@ -1,4 +1,4 @@
-/* tests/e2e/test_lua.c — Lua plugins under the real broker: handles, events beside C plugins, values, the plugbay API (settings, storage, hooks, timers and managing plugins too), the sandbox and the limits. */
+/* tests/e2e/test_lua.c — Lua plugins under the real broker: handles, events beside C plugins, values, the plugbay API (settings, storage, hooks, timers, managing plugins and emit too), the sandbox and the limits. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -800,4 +800,34 @@ Test(lua, a_lua_plugin_unloads_itself_in_the_middle_of_a_call_which_answers)
     expect_json("lmgr.unload_self", "[]", "{\"state\": \"unloading\", \"after\": \"still running\"}");
     cr_assert(h_wait_state(c, "lua/manager", "stopped", H_WAIT_MS), "lua/manager is %s", state_of("lua/manager"));
     cr_assert_str_eq(state_of("test/slow"), "loaded");
+}
+
+/* expect_emit_error asserts what lstream.ext raised (a map {ok, code, message}): not ok, code, message holding says. */
+static void expect_emit_error(const char *ext, const char *code, const char *says)
+{
+    bay_value *res = call_value(ext, "[]");
+    const char *message = bay_value_str(bay_map_get(res, "message"), NULL);
+    cr_assert_not(bay_value_bool(bay_map_get(res, "ok")), "%s: plugbay.emit did not raise", ext);
+    cr_assert_str_eq(bay_value_str(bay_map_get(res, "code"), NULL), code, "%s: %s", ext, message);
+    cr_assert(message && strstr(message, says), "%s: %s", ext, message);
+    bay_value_free(res);
+}
+
+Test(lua, plugbay_emit_misused_is_a_clear_error_and_the_plugin_goes_on)
+{
+    start_one("lua/stream");
+    pid_t pid = h_worker_pid(c, "lua/stream");
+    expect_emit_error("lstream.outside", "BAY_ESTATE", "plugbay.emit: no call is running");
+    expect_emit_error("lstream.caught", "BAY_ETYPE", "plugbay.emit: chunk: is a function, which cannot cross a call");
+    expect_failure("lstream.bad", BAY_EPLUGIN, "lua/stream",
+                   (const char *[]){"lua/stream/main.lua:16:", "plugbay.emit: chunk: is a function", "(BAY_ETYPE)",
+                                    NULL});
+    /* A failure of bay_call_emit ends the call with its code and the worker library's message. */
+    bay_error err;
+    expect_code("lstream.big", "[20]", 20000, BAY_EINVAL, "lua/stream", &err);
+    cr_assert(strstr(err.message, "lstream.big: the chunks emitted add up to more than one answer holds") &&
+                  strstr(err.message, "read it as a stream"),
+              "%s", err.message);
+    expect_json("lstream.ping", "[]", "\"pong\"");
+    cr_assert_eq(h_worker_pid(c, "lua/stream"), pid, "lua/stream was restarted");
 }

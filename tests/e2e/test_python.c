@@ -1,6 +1,7 @@
-/* tests/e2e/test_python.c — Python plugins end to end: calls and values, errors with tracebacks, the restricted policy's refusals, runaway calls and broken plugins. */
+/* tests/e2e/test_python.c — Python plugins end to end: calls and values, errors with tracebacks, the restricted policy's refusals, runaway calls, broken plugins and plugbay.emit and generators misused. */
 #include <criterion/criterion.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
@@ -541,4 +542,66 @@ Test(python_broken, malformed_module_permission_is_refused)
 {
     const char *needles[] = {"permission \"python.import:os/path\" must name a module", NULL};
     expect_broken(BROKEN("main.py", "ping", ", \"permissions\": [\"python.import:os/path\"]"), needles);
+}
+
+/* ---- streamed answers: plugbay.emit and generator functions misused ------------ */
+
+static void start_streams(void)
+{
+    start_loaded((const char *[]){"example/hello", "python/escapes", "python/stream", NULL});
+}
+
+TestSuite(python_streams, .init = start_streams, .fini = stop, .timeout = 120);
+
+/* expect_closed checks that pystream.closed() lists the generators want (JSON) as those whose finally ran. */
+static void expect_closed(const char *want)
+{
+    bay_value *res, *expected = NULL;
+    bay_error err = {0};
+    cr_assert_eq(h_call_json(c, "pystream.closed", "[]", 5000, &res, &err), 0, "%s", err.message);
+    cr_assert_eq(bay_value_from_json(want, &expected, NULL, 0), 0);
+    char *text = NULL;
+    bay_value_to_json(res, &text);
+    cr_assert(bay_value_equal(res, expected), "the generators closed are %s, not %s", text, want);
+    free(text);
+    bay_value_free(res);
+    bay_value_free(expected);
+}
+
+Test(python_streams, emit_outside_a_call_or_of_a_value_that_cannot_cross_is_a_clear_error)
+{
+    expect_str("pystream.outside", "[]",
+               "plugbay.emit: no call is running: a function emits while it serves a call, not while its module is "
+               "imported, in on_load or in on_unload");
+    bay_value *res;
+    bay_error err = {0};
+    cr_assert_eq(h_call_json(c, "pystream.caught", "[]", 5000, &res, &err), 0, "%s", err.message);
+    const char *said = bay_value_str(res, NULL);
+    cr_assert(said && strncmp(said, "plugbay.emit: the chunk has type set; ", 38) == 0, "%s", said);
+    bay_value_free(res);
+    const char *bad[] = {"TypeError: plugbay.emit: the chunk has type set", "at main.py:", " in bad", NULL};
+    expect_error("pystream.bad", "[]", BAY_EPLUGIN, "python/stream", bad);
+    /* A generator's value that cannot cross ends the call, and the generator is closed. */
+    const char *yielded[] = {"yield_bad: the value it yielded has type set", NULL};
+    expect_error("pystream.yield_bad", "[]", BAY_ETYPE, "python/stream", yielded);
+    expect_closed("[\"yield_bad\"]");
+    expect_others_answer();
+}
+
+Test(python_streams, a_failed_emit_ends_the_call_with_its_code_and_message_and_closes_the_generator)
+{
+    const char *past[] = {"the chunks emitted add up to more than one answer holds", "read it as a stream", NULL};
+    expect_error("pystream.big", "[20]", BAY_EINVAL, "python/stream", past);
+    expect_error("pystream.yield_big", "[20]", BAY_EINVAL, "python/stream", past);
+    expect_closed("[\"yield_big\"]");
+    /* Caught, it is a plugbay.Failure: the function goes on, its value the last of the chunks gathered. */
+    bay_value *res;
+    bay_error err = {0};
+    cr_assert_eq(h_call_json(c, "pystream.big_caught", "[20]", 20000, &res, &err), 0, "%s", err.message);
+    cr_assert_eq(bay_value_type(res), BAY_ARRAY);
+    const bay_value *last = bay_array_get(res, bay_value_len(res) - 1);
+    cr_assert_eq(bay_value_int(bay_map_get(last, "code")), BAY_EINVAL);
+    cr_assert_str_eq(bay_value_str(bay_map_get(last, "message"), NULL), "plugbay.emit: invalid argument (BAY_EINVAL)");
+    bay_value_free(res);
+    expect_others_answer();
 }

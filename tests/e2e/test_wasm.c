@@ -1,4 +1,4 @@
-/* tests/e2e/test_wasm.c — WebAssembly plugins end to end: calls, each kind of trap, an endless loop, the memory cap, broken modules, the compile cache; settings, storage and hooks; the WASI subset. */
+/* tests/e2e/test_wasm.c — WebAssembly plugins end to end: calls, each kind of trap, an endless loop, the memory cap, broken modules, the compile cache; settings, storage and hooks; plugbay.emit; the WASI subset. */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <stdio.h>
@@ -787,6 +787,77 @@ Test(wasm, bad_pointers_handed_to_the_timer_and_manage_imports_are_refused_and_t
     const char *listed = answer_of("wm.timers", "[]");
     cr_assert(strstr(listed, "\"boot\"") && !strstr(listed, "\"name\":\"t\""), "%s", listed);
     expect_ticks_past("a", ticks("a") + 2, "boot, after the traps");
+}
+
+/* ---- streamed answers: plugbay.emit misused, and streams stopped (wasm/stream) ---- */
+
+#define STREAM "wasm/stream"
+
+Test(wasm, bad_pointers_and_bytes_handed_to_plugbay_emit_are_refused_and_the_plugin_serves_on)
+{
+    start_loaded((const char *[]){STREAM, BYSTANDERS, NULL});
+    char outside[16];
+    snprintf(outside, sizeof outside, "%d", BAY_ESTATE);
+    expect_json("ws.outside", "[]", outside); /* bay_emit in the start code, where no call runs */
+    expect_failure("ws.bad", "[\"pointer\"]", 0, BAY_EPLUGIN, STREAM,
+                   (const char *[]){"trap: out of bounds memory access in call \"ws.bad\"",
+                                    "plugbay.emit's chunk (100 bytes at 0xfffff000) lies outside the module's memory",
+                                    "fresh instance", NULL});
+    expect_failure("ws.bad", "[\"length\"]", 0, BAY_EPLUGIN, STREAM,
+                   (const char *[]){"plugbay.emit's chunk (4294967280 bytes at 0x10) lies outside the module's memory",
+                                    "fresh instance", NULL});
+    /* Bytes inside the memory that are no value, and chunks past what a plain caller takes: no trap. */
+    expect_failure("ws.bad", "[\"msgpack\"]", 0, BAY_EPROTO, STREAM,
+                   (const char *[]){"ws.bad: plugbay.emit was given 1 bytes that are not one msgpack value", NULL});
+    expect_failure("ws.bad", "[\"key\"]", 0, BAY_ETYPE, STREAM,
+                   (const char *[]){"ws.bad: plugbay.emit was given 3 bytes that are a value that cannot cross a call",
+                                    NULL});
+    expect_failure("ws.big", "[20]", 20000, BAY_EINVAL, STREAM,
+                   (const char *[]){"ws.big: the chunks emitted add up to more than one answer holds",
+                                    "read it as a stream", NULL});
+    expect_json("ws.count", "[]", "1"); /* the instance made after the last trap */
+    expect_others_answer();
+}
+
+/* endless opens a stream of ws.endless within timeout_ms (0: the default) and reads its first n chunks. */
+static bay_stream *endless(int timeout_ms, int n)
+{
+    bay_stream *s = NULL;
+    bay_error err;
+    bay_call_opts opts = {.timeout_ms = timeout_ms};
+    cr_assert_eq(bay_call_stream(c, "ws.endless", NULL, &opts, &s, &err), 0, "%s", err.message);
+    for (int i = 0; i < n; i++) {
+        bay_value *v = NULL;
+        cr_assert_eq(bay_stream_next(s, -1, &v, &err), 0, "chunk %d: %s", i, err.message);
+        cr_assert_eq(bay_value_int(v), i, "chunk %d out of order", i);
+        bay_value_free(v);
+    }
+    return s;
+}
+
+Test(wasm, a_stream_stopped_while_the_module_waits_in_bay_emit_ends_without_a_trap)
+{
+    start_loaded((const char *[]){STREAM, BYSTANDERS, NULL});
+    expect_json("ws.count", "[]", "1");
+    /* The reader takes one chunk and no more, so the module fills the stream's window and waits in bay_emit, where
+     * the abandon, and then the deadline, reach it (a stop that finds it in wasm code traps, as any call's does).
+     * Only time shows it waits: the pauses are the test itself. */
+    bay_stream *s = endless(0, 1);
+    usleep(300 * 1000);
+    bay_stream_free(s);
+    expect_json("ws.count", "[]", "2"); /* the same instance: bay_emit answered BAY_ECANCELED, the module returned */
+    s = endless(500, 1);
+    usleep(800 * 1000);
+    bay_value *v = NULL;
+    bay_error err;
+    int rc;
+    while ((rc = bay_stream_next(s, -1, &v, &err)) == 0 && v)
+        bay_value_free(v);
+    cr_assert_eq(rc, BAY_ETIMEDOUT, "got %s: %s", bay_errname(rc), err.message);
+    bay_stream_free(s);
+    expect_json("ws.count", "[]", "3");
+    cr_assert_not(h_log_contains(&h, "trap"), "a stopped stream trapped; the broker's log is %s", h.log);
+    expect_others_answer();
 }
 
 /* ---- WASI preview 1, the subset plugbay offers (bridges/wasm/wasi.c) ---- */

@@ -16,6 +16,7 @@ PLUGBAY_IMPORT(call) int32_t plugbay_call(const char *name, uint32_t name_len, c
                                           int32_t timeout_ms);
 PLUGBAY_IMPORT(reply) uint32_t plugbay_reply(uint8_t *buf, uint32_t buf_len);
 PLUGBAY_IMPORT(result) int32_t plugbay_result(const uint8_t *value, uint32_t value_len);
+PLUGBAY_IMPORT(emit) int32_t plugbay_emit(const uint8_t *chunk, uint32_t chunk_len);
 PLUGBAY_IMPORT(error) void plugbay_error(const char *msg, uint32_t msg_len);
 PLUGBAY_IMPORT(settings) uint32_t plugbay_settings(uint8_t *buf, uint32_t buf_len);
 PLUGBAY_IMPORT(store_get) int32_t plugbay_store_get(const char *key, uint32_t key_len);
@@ -412,6 +413,17 @@ int32_t bay_wasm_serve(bay_wasm_fn fn, uint32_t args, uint32_t len)
         rc = plugbay_result(result.data, result.len);
     bay_in_free(&a.in);
     bay_out_free(&result);
+    return rc;
+}
+
+int bay_emit(bay_out *chunk)
+{
+    if (chunk->len == 0)
+        bay_out_nil(chunk);
+    int rc = chunk->failed ? bay_fail(BAY_ENOMEM, "out of memory writing a chunk")
+                           : plugbay_emit(chunk->data, chunk->len);
+    chunk->len = 0;
+    chunk->failed = false;
     return rc;
 }
 

@@ -139,6 +139,24 @@ typedef int (*bay_wasm_fn)(bay_args *args, bay_out *result);
  * BAY_WASM_EXPORT's functions call it. */
 int32_t bay_wasm_serve(bay_wasm_fn fn, uint32_t args, uint32_t len);
 
+/* bay_emit sends the one value written to chunk (nothing written: nil) as
+ * the next piece of the running call's streamed answer, and empties chunk for
+ * the next one (its buffer stays: bay_out_free it after the last). A caller
+ * reading a stream gets each chunk as it is emitted, and the value the
+ * function writes to result (unless nil) last; a caller that takes the answer
+ * whole gets every chunk in one array, the result last (16 MiB at most). It
+ * waits while the caller has not taken the chunks sent so far. Returns 0;
+ * BAY_ECANCELED or BAY_ETIMEDOUT once the call must stop (the caller
+ * abandoned or cancelled the stream, or its deadline passed, while the
+ * module was in bay_emit; a stop while its own code runs ends the call with a
+ * trap): return that code at once, calling nothing else of plugbay (which
+ * would end the call with a trap). Other codes say why the chunk did not go, and the call holds
+ * the message: returning the code fails the call with it, no bay_fail needed
+ * (BAY_EINVAL: a chunk over 16 MiB, or chunks gathered past 16 MiB;
+ * BAY_ENOMEM; BAY_ETYPE, a map key that is not a string, which fails the call
+ * whatever it returns). BAY_ESTATE outside a call. */
+int bay_emit(bay_out *chunk);
+
 /* bay_arg_* read the next argument. On a missing or mistyped one they say so
  * with bay_fail ("argument 2 must be str, got int") and return BAY_ETYPE;
  * otherwise 0. bay_arg_value gives a reader over any value. */

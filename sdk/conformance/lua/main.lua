@@ -1,4 +1,4 @@
--- sdk/conformance/lua/main.lua — conform/lua: the conformance plugin in Lua (echo, fail, type, filter), as sdk/conformance/cases.json calls it.
+-- sdk/conformance/lua/main.lua — conform/lua: the conformance plugin in Lua (echo, fail, type, filter, stream), as sdk/conformance/cases.json calls it.
 local M = {}
 
 -- conform.echo(v) returns v as Lua got it.
@@ -46,6 +46,29 @@ function M.conform_filter(...)
   end
   out[args.n + 1] = "lua"
   return out
+end
+
+-- conform.stream(n, size, finish) streams n chunks (n < 0: until plugbay.emit stops the call): chunk i (from 0) is i
+-- when size is 0, else a string of size bytes, each i % 256 (Lua has no binaries: a string crosses as a bin when it
+-- is not UTF-8, as a str when it is). finish "error" then fails with BAY_EIO, "last" returns "last" (the last chunk);
+-- anything else returns nil.
+function M.conform_stream(n, size, finish)
+  if math.type(n) ~= "integer" or math.type(size) ~= "integer" then
+    plugbay.fail("BAY_ETYPE", "conform.stream: n and size must be integers")
+  end
+  if size < 0 or size > 8 * 1024 * 1024 then
+    plugbay.fail("BAY_EINVAL", "conform.stream: size must be 0 to 8 MiB")
+  end
+  local i = 0
+  while n < 0 or i < n do
+    plugbay.emit(size == 0 and i or string.rep(string.char(i % 256), size))
+    i = i + 1
+  end
+  if finish == "error" then
+    plugbay.fail("BAY_EIO", "conform/lua failed after " .. n .. " chunks")
+  elseif finish == "last" then
+    return "last"
+  end
 end
 
 return M

@@ -1,4 +1,4 @@
-"""sdk/conformance/python/main.py — conform/python: the conformance plugin in Python (echo, fail, type, filter), as sdk/conformance/cases.json calls it."""
+"""sdk/conformance/python/main.py — conform/python: the conformance plugin in Python (echo, fail, type, filter, stream), as sdk/conformance/cases.json calls it."""
 import plugbay
 
 # The names conform.type gives, by the Python type a value arrives as.
@@ -38,3 +38,21 @@ def conform_filter(*args):
     if what == "keep:python":
         return None
     return [*args, "python"]
+
+
+def conform_stream(n, size, end=None):
+    """conform.stream(n, size, end) streams n chunks (n < 0: until the call is stopped), as a generator: chunk i
+    (from 0) is i when size is 0, else bytes of size bytes, each i % 256. end "error" then fails with BAY_EIO,
+    "last" returns "last" (the last chunk); anything else returns None."""
+    if type(n) is not int or type(size) is not int:
+        plugbay.fail("BAY_ETYPE", "conform.stream: n and size must be ints")
+    if size < 0 or size > 8 * 1024 * 1024:
+        plugbay.fail("BAY_EINVAL", "conform.stream: size must be 0 to 8 MiB")
+    i = 0
+    while n < 0 or i < n:
+        yield bytes([i % 256]) * size if size else i
+        i += 1
+    if end == "error":
+        plugbay.fail("BAY_EIO", f"conform/python failed after {n} chunks")
+    if end == "last":
+        return "last"

@@ -1,4 +1,5 @@
-/* sdk/conformance/wasm/plugin.c — conform/wasm: the conformance plugin in C compiled to WebAssembly with the SDK (echo, fail, type, filter). */
+/* sdk/conformance/wasm/plugin.c — conform/wasm: the conformance plugin in C compiled to WebAssembly with the SDK (echo, fail, type, filter, stream). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "plugbay_wasm.h"
@@ -136,3 +137,43 @@ static int conform_filter(bay_args *args, bay_out *result)
     return 0;
 }
 BAY_WASM_EXPORT(conform_filter)
+
+/* conform_stream(n, size, end) streams n chunks (n < 0: until bay_emit says stop): chunk i (from 0) is i when size
+ * is 0, else a binary of size bytes, each i % 256. end "error" then fails with BAY_EIO, "last" returns "last" (the
+ * last chunk); anything else returns nil. */
+static int conform_stream(bay_args *args, bay_out *result)
+{
+    int64_t n, size;
+    int rc = bay_arg_int(args, &n);
+    if (rc || (rc = bay_arg_int(args, &size)) != 0)
+        return rc;
+    if (size < 0 || size > 8 * 1024 * 1024)
+        return bay_fail(BAY_EINVAL, "conform.stream: size must be 0 to 8 MiB");
+    bay_in third = args->in; /* a look at the third argument, when there is one */
+    const char *end = "";
+    uint32_t len = 0;
+    if (args->count < 3 || !bay_in_str(&third, &end, &len))
+        len = 0;
+    uint8_t *bytes = size ? malloc((size_t)size) : NULL;
+    if (size && bytes == NULL)
+        return bay_fail(BAY_ENOMEM, "conform.stream: no memory for a chunk of %lld bytes", (long long)size);
+    bay_out chunk = {0};
+    for (int64_t i = 0; rc == 0 && (n < 0 || i < n); i++) {
+        if (size) {
+            memset(bytes, (int)(i % 256), (size_t)size);
+            bay_out_bin(&chunk, bytes, (uint32_t)size);
+        } else
+            bay_out_int(&chunk, i);
+        rc = bay_emit(&chunk);
+    }
+    bay_out_free(&chunk);
+    free(bytes);
+    if (rc)
+        return rc;
+    if (len == 5 && memcmp(end, "error", 5) == 0)
+        return bay_fail(BAY_EIO, "conform/wasm failed after %lld chunks", (long long)n);
+    if (len == 4 && memcmp(end, "last", 4) == 0)
+        bay_out_cstr(result, "last");
+    return 0;
+}
+BAY_WASM_EXPORT(conform_stream)
