@@ -114,22 +114,38 @@ static int pair_one(void *arg)
     return write(fd, &b, 1) != 1 || read(fd, &b, 1) != 1;
 }
 
-static stats socketpair_baseline(void)
+/* pair_child forks a child process (before this process touches NNG) that runs child on its end of a new Unix
+ * socketpair, then exits; returns its pid, with this process's end in *fd. Exits when it cannot. */
+static pid_t pair_child(void (*child)(int fd), int *fd)
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
         exit(1);
-    pid_t pid = fork(); /* before this process touches NNG */
+    pid_t pid = fork();
     if (pid == 0) {
         close(sv[0]);
-        char b;
-        while (read(sv[1], &b, 1) == 1 && write(sv[1], &b, 1) == 1)
-            ;
+        child(sv[1]);
         _exit(0);
     }
     close(sv[1]);
-    stats s = time_loop(pair_one, &sv[0], WARMUP, SAMPLES);
-    close(sv[0]);
+    *fd = sv[0];
+    return pid;
+}
+
+/* echo_bytes sends back every byte it reads from fd. */
+static void echo_bytes(int fd)
+{
+    char b;
+    while (read(fd, &b, 1) == 1 && write(fd, &b, 1) == 1)
+        ;
+}
+
+static stats socketpair_baseline(void)
+{
+    int fd;
+    pid_t pid = pair_child(echo_bytes, &fd);
+    stats s = time_loop(pair_one, &fd, WARMUP, SAMPLES);
+    close(fd);
     waitpid(pid, NULL, 0);
     return s;
 }
@@ -137,33 +153,31 @@ static stats socketpair_baseline(void)
 #define STREAM_CHUNK 65536      /* bytes per chunk of the stream figure and its socketpair baseline */
 #define STREAM_MB 256           /* MiB each streams */
 
+/* write_stream writes STREAM_MB MiB to fd in STREAM_CHUNK writes. */
+static void write_stream(int fd)
+{
+    static char chunk[STREAM_CHUNK];
+    for (long sent = 0; sent < (long)STREAM_MB << 20;) {
+        ssize_t n = write(fd, chunk, sizeof chunk);
+        if (n <= 0)
+            _exit(1);
+        sent += n;
+    }
+}
+
 /* Baseline: STREAM_MB MiB written by a child process in STREAM_CHUNK writes
  * to a Unix socketpair and read by this one; MB/s (10^6 bytes). */
 static double socketpair_mb_s(void)
 {
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
-        exit(1);
-    pid_t pid = fork(); /* before this process touches NNG */
-    if (pid == 0) {
-        close(sv[0]);
-        static char chunk[STREAM_CHUNK];
-        for (long sent = 0; sent < (long)STREAM_MB << 20;) {
-            ssize_t n = write(sv[1], chunk, sizeof chunk);
-            if (n <= 0)
-                _exit(1);
-            sent += n;
-        }
-        _exit(0);
-    }
-    close(sv[1]);
+    int fd;
+    pid_t pid = pair_child(write_stream, &fd);
     static char buf[STREAM_CHUNK];
     double t0 = now_us();
     long got = 0;
-    for (ssize_t n; (n = read(sv[0], buf, sizeof buf)) > 0;)
+    for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;)
         got += n;
     double us = now_us() - t0;
-    close(sv[0]);
+    close(fd);
     waitpid(pid, NULL, 0);
     return got == (long)STREAM_MB << 20 ? (double)got / us : 0;
 }

@@ -115,6 +115,30 @@ static int spread(const char *name, int n, int ms)
     return distinct;
 }
 
+/* start_sleeps starts n calls of rep.four.sleep(ms) into p. */
+static void start_sleeps(bay_pending **p, int n, int ms)
+{
+    bay_value *args = bay_array();
+    bay_array_push(args, bay_int(ms));
+    bay_error err;
+    for (int i = 0; i < n; i++)
+        cr_assert_eq(bay_call_async(c, "rep.four.sleep", args, &(bay_call_opts){.timeout_ms = 30000}, &p[i], &err), 0,
+                     "%s", err.message);
+    bay_value_free(args);
+}
+
+/* all_succeed asserts that each of the n calls in p succeeded, during what, and frees them. */
+static void all_succeed(bay_pending **p, int n, const char *what)
+{
+    for (int i = 0; i < n; i++) {
+        bay_value *res = NULL;
+        bay_error err;
+        cr_assert_eq(bay_pending_wait(p[i], -1, &res, &err), 0, "call %d failed in the %s: %s", i, what, err.message);
+        bay_value_free(res);
+        bay_pending_free(p[i]);
+    }
+}
+
 Test(replicas, calls_spread_over_four_workers_each_its_own_process)
 {
     cr_assert(h_wait_until(four_serve, NULL, H_WAIT_MS), "rep/four runs 4 serving workers (got %d)", serving(c));
@@ -134,19 +158,10 @@ Test(replicas, an_unload_drains_every_replica_without_a_failed_call)
     cr_assert(h_wait_until(four_serve, NULL, H_WAIT_MS));
     pid_t pids[3] = {replica_pid(2), replica_pid(3), replica_pid(4)};
     bay_pending *p[8];
-    bay_value *args = bay_array();
-    bay_array_push(args, bay_int(400));
+    start_sleeps(p, 8, 400);
     bay_error err;
-    for (int i = 0; i < 8; i++)
-        cr_assert_eq(bay_call_async(c, "rep.four.sleep", args, &(bay_call_opts){.timeout_ms = 30000}, &p[i], &err), 0);
-    bay_value_free(args);
     cr_assert_eq(h_command(c, "unload", "rep/four", &err), 0, "%s", err.message);
-    for (int i = 0; i < 8; i++) {
-        bay_value *res = NULL;
-        cr_assert_eq(bay_pending_wait(p[i], -1, &res, &err), 0, "call %d failed in the unload: %s", i, err.message);
-        bay_value_free(res);
-        bay_pending_free(p[i]);
-    }
+    all_succeed(p, 8, "unload");
     cr_assert(h_wait_state(c, "rep/four", "stopped", H_WAIT_MS));
     for (int i = 0; i < 3; i++) {
         char path[64];
@@ -163,51 +178,40 @@ Test(replicas, a_reload_swaps_every_worker_without_a_failed_call)
 {
     cr_assert(h_wait_until(four_serve, NULL, H_WAIT_MS));
     pid_t before = replica_pid(2);
-    bay_pending *p[8];
-    bay_value *args = bay_array();
-    bay_array_push(args, bay_int(300));
+    bay_pending *p[8], *during[8];
+    start_sleeps(p, 8, 300);
     bay_error err;
-    for (int i = 0; i < 8; i++)
-        cr_assert_eq(bay_call_async(c, "rep.four.sleep", args, &(bay_call_opts){.timeout_ms = 30000}, &p[i], &err), 0);
     cr_assert_eq(h_command(c, "reload", "rep/four", &err), 0, "%s", err.message);
-    for (int i = 0; i < 8; i++) { /* more calls while the versions swap */
-        bay_value *res = NULL;
-        cr_assert_eq(bay_call(c, "rep.four.sleep", args, &(bay_call_opts){.timeout_ms = 30000}, &res, &err), 0,
-                     "a call during the reload failed: %s", err.message);
-        bay_value_free(res);
-    }
-    for (int i = 0; i < 8; i++) {
-        bay_value *res = NULL;
-        cr_assert_eq(bay_pending_wait(p[i], -1, &res, &err), 0, "call %d failed in the reload: %s", i, err.message);
-        bay_value_free(res);
-        bay_pending_free(p[i]);
-    }
-    bay_value_free(args);
+    start_sleeps(during, 8, 300); /* more calls while the versions swap */
+    all_succeed(p, 8, "reload");
+    all_succeed(during, 8, "reload's switch");
     cr_assert(h_wait_until(four_serve, NULL, H_WAIT_MS), "four workers serve the reloaded plugin");
     cr_assert_neq(replica_pid(2), before, "its replicas were started anew beside its new worker");
     cr_assert_eq(spread("rep.four.who", 4, 300), 4);
 }
 
-static bool replica_3_anew(void *old)
+/* A replica, and the pid it had before it was to start again. */
+struct anew {
+    int which;
+    pid_t old;
+};
+
+/* replica_anew tells whether replica a->which runs in a worker other than a->old, and all four serve. */
+static bool replica_anew(void *arg)
 {
-    pid_t now = replica_pid(3);
-    return now != 0 && now != *(pid_t *)old && serving(c) == 4;
+    const struct anew *a = arg;
+    pid_t now = replica_pid(a->which);
+    return now != 0 && now != a->old && serving(c) == 4;
 }
 
 Test(replicas, a_settings_change_reaches_every_replica_by_starting_it_again)
 {
     cr_assert(h_wait_until(four_serve, NULL, H_WAIT_MS));
-    pid_t before = replica_pid(3);
+    struct anew third = {3, replica_pid(3)};
     bay_error err;
     cr_assert_eq(h_set_setting(c, "rep/four", "level", "2", &err), 0, "%s", err.message);
-    cr_assert(h_wait_until(replica_3_anew, &before, H_WAIT_MS), "replica 3 starts again with the new settings");
+    cr_assert(h_wait_until(replica_anew, &third, H_WAIT_MS), "replica 3 starts again with the new settings");
     cr_assert_eq(spread("rep.four.who", 4, 200), 4);
-}
-
-static bool replica_2_back(void *old)
-{
-    pid_t now = replica_pid(2);
-    return now != 0 && now != *(pid_t *)old && serving(c) == 4;
 }
 
 Test(replicas, a_crashed_replica_is_started_again_while_the_others_serve)
@@ -226,7 +230,8 @@ Test(replicas, a_crashed_replica_is_started_again_while_the_others_serve)
     cr_assert_eq(bay_call(c, "rep.four.who", args, NULL, &res, &err), 0, "the others serve: %s", err.message);
     bay_value_free(res);
     bay_value_free(args);
-    cr_assert(h_wait_until(replica_2_back, &victim, H_WAIT_MS), "replica 2 starts again");
+    struct anew second = {2, victim};
+    cr_assert(h_wait_until(replica_anew, &second, H_WAIT_MS), "replica 2 starts again");
 }
 
 Test(replicas, replicas_beyond_the_cap_or_malformed_are_refused)

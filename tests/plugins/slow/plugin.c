@@ -19,12 +19,19 @@ static int slow_load(void)
     return 0;
 }
 
+/* sleep_arg sleeps as many milliseconds as the call's first argument says (*ms), stopping early when cancelled. */
+static int sleep_arg(bay_invocation *call, const bay_value *args, int64_t *ms)
+{
+    int rc = bay_arg_int(call, args, 0, ms);
+    return rc ? rc : nap(call, *ms < 0 ? 0 : *ms);
+}
+
 /* slow.sleep(ms) sleeps ms milliseconds, stopping early when cancelled, and returns ms. */
 static int slow_sleep(bay_invocation *call, const bay_value *args, bay_value **result)
 {
     int64_t ms;
-    int rc = bay_arg_int(call, args, 0, &ms);
-    if (rc || (rc = nap(call, ms < 0 ? 0 : ms)))
+    int rc = sleep_arg(call, args, &ms);
+    if (rc)
         return rc;
     *result = bay_int(ms);
     return *result ? 0 : BAY_ENOMEM;
@@ -41,8 +48,8 @@ static int slow_echo(bay_invocation *call, const bay_value *args, bay_value **re
 static int slow_who(bay_invocation *call, const bay_value *args, bay_value **result)
 {
     int64_t ms;
-    int rc = bay_arg_int(call, args, 0, &ms);
-    if (rc || (rc = nap(call, ms < 0 ? 0 : ms)))
+    int rc = sleep_arg(call, args, &ms);
+    if (rc)
         return rc;
     *result = bay_str(mark);
     return *result ? 0 : BAY_ENOMEM;
