@@ -115,7 +115,7 @@ static void on_notice(broker *b, const char *what, const char *name, const char 
 void replica_init(broker *b)
 {
     lifecycle_on_notice(b, on_notice);
-    b->replica_gone = replica_gone;
+    b->replica_gone = replica_ended;
 }
 
 bool replica_ready(broker *b, plugin *p, conn *c)
@@ -156,7 +156,7 @@ bool replica_answer(broker *b, plugin *p, conn *c, const bay__frame *f)
     return true;
 }
 
-void replica_gone(broker *b, plugin *p, replica *r, const char *why)
+void replica_ended(broker *b, plugin *p, replica *r, const char *why)
 {
     bool asked = r->unload_id != 0 || strcmp(why, "unloaded") == 0;
     conn *c = r->worker;

@@ -14,10 +14,10 @@ bool replica_ready(broker *b, plugin *p, conn *c);
 /* replica_answer takes the answer f to a replica's COMMAND load or unload: true when it was one. */
 bool replica_answer(broker *b, plugin *p, conn *c, const bay__frame *f);
 
-/* replica_gone is told that replica r of p ended, and why (a replica_gone of broker.h): its calls fail with
+/* replica_ended is told that replica r of p ended, and why (a replica_gone of broker.h): its calls fail with
  * BAY_ECRASHED, and one that ended unasked starts again (RESTART_MS later; not after four ends within the
  * restart window, until the plugin loads again). */
-void replica_gone(broker *b, plugin *p, replica *r, const char *why);
+void replica_ended(broker *b, plugin *p, replica *r, const char *why);
 
 /* replica_tick starts the replicas due again and those whose settings changed; returns when it is due next (0: not). */
 int64_t replica_tick(broker *b, int64_t now);

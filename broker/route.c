@@ -313,6 +313,8 @@ static void send_next(broker *b, call *k)
                            .timeout_ms = remaining(k, now), .context = k->context, .window = k->window,
                            .input = k->input};
             int rc = conn_send(b, c, &f);
+            if (rc == 0 && k->input_ended) /* the caller ended its input before the call reached a provider */
+                rc = conn_send(b, c, &(bay__frame){.type = BAY_F_END, .id = k->id});
             if (rc == 0) {
                 sent(b, k, t, c, host != NULL);
                 return;
@@ -738,8 +740,8 @@ static call *by_origin(broker *b, const conn *from, uint64_t id)
     return found;
 }
 
-/* serving returns the call in flight whose broker id is id and which from serves now, or NULL. */
-static call *serving(broker *b, const conn *from, uint64_t id)
+/* served_by returns the call in flight whose broker id is id and which from serves now, or NULL. */
+static call *served_by(broker *b, const conn *from, uint64_t id)
 {
     call *k = bay__idmap_get(b->calls->byid, id);
     return k && k->current && k->current_session == from->session ? k : NULL;
@@ -779,7 +781,7 @@ static void input_chunk(broker *b, call *k, const bay__frame *f)
 
 void route_chunk(broker *b, conn *from, const bay__frame *f)
 {
-    call *k = serving(b, from, f->id);
+    call *k = served_by(b, from, f->id);
     if (k == NULL && (k = by_origin(b, from, f->id)) != NULL) {
         input_chunk(b, k, f);
         return;
@@ -825,7 +827,7 @@ static bool credit_fits(const call *k, int64_t count, int64_t window, char *msg,
 void route_credit(broker *b, conn *from, const bay__frame *f)
 {
     char msg[300];
-    call *k = serving(b, from, f->id);
+    call *k = served_by(b, from, f->id);
     if (k && !k->answered && k->input && !k->input_ended) { /* the provider takes more of the caller's input */
         if (!credit_fits(k, f->count, k->input_credit, msg, sizeof msg)) {
             stream_fails(b, k, BAY_EPROTO, k->current->owner, msg);

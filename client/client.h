@@ -114,6 +114,12 @@ void bay__conn_answer(bay_conn *c, const bay__frame *f, int code, const char *wh
  * answer. On success *result, when result is not NULL, is the answer's value. */
 int bay__request(bay_conn *c, bay__frame *f, int wait_ms, bay_value **result, bay_error *err);
 
+/* bay__pending_find_locked returns c's registered request id, or NULL. Lock held. */
+bay_pending *bay__pending_find_locked(bay_conn *c, uint64_t id);
+
+/* bay__chunk_push_locked queues v (taken; freed when p is not a stream) as p's next chunk. Lock held. */
+void bay__chunk_push_locked(bay_pending *p, bay_value *v);
+
 /* bay__request_async sends f like bay__request and returns at once with *out, a
  * pending request counted as a handle of c (see bay_pending_free); stream:
  * its answer comes as a stream (stream.c). */
@@ -139,11 +145,6 @@ struct bay_stream {
 /* bay__conn_credit takes a CREDIT from the receiver thread: more input the provider of request f->id takes. */
 void bay__conn_credit(bay_conn *c, const bay__frame *f);
 
-/* bay__chunk_push queues v (taken; freed when p is not a stream) as p's next chunk. Lock held. */
-void bay__chunk_push_locked(bay_pending *p, bay_value *v);
-
-/* bay__chunks_free frees p's chunks not taken. */
-void bay__chunks_free(bay_pending *p);
 
 /* bay__conn_chunk takes a CHUNK from the receiver thread: queued for the stream it belongs to, else dropped. */
 void bay__conn_chunk(bay_conn *c, const bay__frame *f);

@@ -1,4 +1,5 @@
-/* client/request.c — requests to plugbayd: the pending table, sending, waiting, deadlines and cancel. */
+/* client/request.c — requests to plugbayd: the pending table, sending, waiting, deadlines and cancel, and the
+ * chunks a stream's request queues. */
 #include "client.h"
 
 #include <ctype.h>
@@ -31,7 +32,7 @@ static bay_pending **bucket_of(bay_conn *c, uint64_t id)
     return &c->table[id % BAY_PENDING_BUCKETS];
 }
 
-static bay_pending *find_locked(bay_conn *c, uint64_t id)
+bay_pending *bay__pending_find_locked(bay_conn *c, uint64_t id)
 {
     bay_pending *p = *bucket_of(c, id);
     while (p && p->id != id)
@@ -57,6 +58,36 @@ static void complete_locked(bay_pending *p, bay_value *result)
     p->result = result;
     p->done = true;
     pthread_cond_broadcast(&p->done_cv);
+}
+
+void bay__chunk_push_locked(bay_pending *p, bay_value *v)
+{
+    bay__chunk *k = p->stream ? malloc(sizeof *k) : NULL;
+    if (k == NULL) { /* out of memory: the stream ends with BAY_ENOMEM */
+        if (p->stream && p->registered)
+            bay_error_set(&p->err, BAY_ENOMEM, NULL, "out of memory queueing a chunk of %s", p->what);
+        bay_value_free(v);
+        return;
+    }
+    k->next = NULL;
+    k->value = v;
+    if (p->chunks_tail)
+        p->chunks_tail->next = k;
+    else
+        p->chunks = k;
+    p->chunks_tail = k;
+    pthread_cond_broadcast(&p->done_cv);
+}
+
+/* chunks_free frees p's chunks not taken. */
+static void chunks_free(bay_pending *p)
+{
+    for (bay__chunk *k = p->chunks, *next; k; k = next) {
+        next = k->next;
+        bay_value_free(k->value);
+        free(k);
+    }
+    p->chunks = p->chunks_tail = NULL;
 }
 
 void bay__conn_down_locked(bay_conn *c, const char *why)
@@ -116,7 +147,7 @@ void bay__conn_answer(bay_conn *c, const bay__frame *f, int code, const char *wh
         why = e.message;
     }
     pthread_mutex_lock(&c->mu);
-    bay_pending *p = find_locked(c, f->id);
+    bay_pending *p = bay__pending_find_locked(c, f->id);
     if (p && p->stream && code == 0 && v && bay_value_type(v) != BAY_NIL) { /* a stream's last chunk */
         bay__chunk_push_locked(p, v);
         v = NULL;
@@ -252,7 +283,7 @@ static void finish(bay_pending *p)
     if (running)
         bay__send_cancel(c, p->id);
     bay_value_free(p->result);
-    bay__chunks_free(p);
+    chunks_free(p);
     pthread_cond_destroy(&p->done_cv);
 }
 

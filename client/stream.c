@@ -11,50 +11,12 @@
  * so that the provider always has room for the other half meanwhile. */
 #define CREDIT_EVERY (BAY_STREAM_WINDOW / 2)
 
-/* find_locked returns c's request id, or NULL. Lock held. */
-static bay_pending *find_locked(bay_conn *c, uint64_t id)
-{
-    bay_pending *p = c->table[id % BAY_PENDING_BUCKETS];
-    while (p && p->id != id)
-        p = p->next;
-    return p;
-}
-
-void bay__chunk_push_locked(bay_pending *p, bay_value *v)
-{
-    bay__chunk *k = p->stream ? malloc(sizeof *k) : NULL;
-    if (k == NULL) { /* out of memory: the stream ends with BAY_ENOMEM */
-        if (p->stream && p->registered)
-            bay_error_set(&p->err, BAY_ENOMEM, NULL, "out of memory queueing a chunk of %s", p->what);
-        bay_value_free(v);
-        return;
-    }
-    k->next = NULL;
-    k->value = v;
-    if (p->chunks_tail)
-        p->chunks_tail->next = k;
-    else
-        p->chunks = k;
-    p->chunks_tail = k;
-    pthread_cond_broadcast(&p->done_cv);
-}
-
-void bay__chunks_free(bay_pending *p)
-{
-    for (bay__chunk *k = p->chunks, *next; k; k = next) {
-        next = k->next;
-        bay_value_free(k->value);
-        free(k);
-    }
-    p->chunks = p->chunks_tail = NULL;
-}
-
 void bay__conn_chunk(bay_conn *c, const bay__frame *f)
 {
     bay_value *v = NULL;
     int rc = f->value ? bay__value_from_object(f->value, &v, NULL) : (v = bay_nil()) ? 0 : BAY_ENOMEM;
     pthread_mutex_lock(&c->mu);
-    bay_pending *p = find_locked(c, f->id);
+    bay_pending *p = bay__pending_find_locked(c, f->id);
     if (p && p->stream && rc == 0)
         bay__chunk_push_locked(p, v);
     else
@@ -65,7 +27,7 @@ void bay__conn_chunk(bay_conn *c, const bay__frame *f)
 void bay__conn_credit(bay_conn *c, const bay__frame *f)
 {
     pthread_mutex_lock(&c->mu);
-    bay_pending *p = find_locked(c, f->id);
+    bay_pending *p = bay__pending_find_locked(c, f->id);
     if (p && p->input && f->count > 0 && f->count <= INT32_MAX) {
         p->input_credit += f->count;
         pthread_cond_broadcast(&p->done_cv);
@@ -85,10 +47,15 @@ int bay_stream_send(bay_stream *s, const bay_value *chunk, int wait_ms, bay_erro
                              "bay_call_upload");
     int64_t until = wait_ms < 0 ? p->deadline : bay__now_ms() + wait_ms;
     int rc = 0;
+    bool cancel = false;
     pthread_mutex_lock(&c->mu);
     while (p->input_credit <= 0 && !p->done && rc == 0) {
         int64_t now = bay__now_ms();
-        if (now >= until || now >= p->deadline) {
+        if (bay__pending_expire_locked(p)) { /* the call's deadline: it ends, as bay_stream_next would end it */
+            cancel = true;
+            break;
+        }
+        if (now >= until) {
             rc = bay_error_set(err, BAY_EPENDING, NULL, "%s took no more input within %d ms (it has not taken the "
                                "chunks before); try again", p->what, wait_ms);
             break;
@@ -103,6 +70,8 @@ int bay_stream_send(bay_stream *s, const bay_value *chunk, int wait_ms, bay_erro
     if (rc == 0)
         p->input_credit--;
     pthread_mutex_unlock(&c->mu);
+    if (cancel)
+        bay__send_cancel(c, p->id);
     if (rc)
         return rc;
     bay__scratch sb;

@@ -153,7 +153,13 @@ static void queue_input(bay__job *j, bool end)
     bay_invocation *c = bay__w.calls;
     while (c && (c->id != j->f.id || c->chan != NULL || !c->input))
         c = c->outer;
-    if (c && end) {
+    bay__job *queued = NULL; /* its END may come before the main thread took the call: no credit is needed for it */
+    for (bay__job *q = bay__w.head; end && c == NULL && q && queued == NULL; q = q->next)
+        if (q->f.type == BAY_F_CALL && q->f.id == j->f.id && q->call.chan == NULL && q->f.input)
+            queued = q;
+    if (queued) {
+        queued->call.input_ended = true;
+    } else if (c && end) {
         c->input_ended = true;
     } else if (c && in) {
         *in = (bay__input){NULL, v};
