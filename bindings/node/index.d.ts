@@ -75,7 +75,13 @@ export interface Notice {
 
 export type Provider = (...args: Result[]) => Value | Promise<Value>;
 
-/** A call's answer read chunk by chunk (Connection.callStream): an async iterator, for `for await`. */
+export interface SendOptions {
+  /** How long to wait for the provider's credit, in ms (0: not at all); absent: until the call's deadline. */
+  timeout?: number;
+}
+
+/** A call's answer read chunk by chunk (Connection.callStream, Connection.callUpload): an async iterator, for
+ * `for await`. An upload's stream (callUpload) also takes the call's input: send() each chunk, then end(). */
 export class Stream implements AsyncIterableIterator<Result> {
   private constructor();
   /** The extension point called. */
@@ -93,6 +99,16 @@ export class Stream implements AsyncIterableIterator<Result> {
   /** Asks plugbayd to stop the stream: the provider is told, and the reads reject with BAY_ECANCELED after
    * the chunks already received. */
   cancel(): void;
+  /** Sends value (converted now) as the next chunk of an upload's input: at once while the provider has credit
+   * for it, else waiting on a pool thread while it has not taken the 64 chunks before, up to opts.timeout ms
+   * (absent: the call's deadline), then rejects with BAY_EPENDING, the chunk not sent. Sends and end() asked for
+   * together go one after the other, in order. Rejects with BAY_ESTATE once the call ended (the reads say how)
+   * or was abandoned, BAY_EINVAL on a stream without input (callStream's) or after end(), a TypeError for a
+   * value that cannot cross. */
+  send(value: Value, opts?: SendOptions): Promise<void>;
+  /** Ends an upload's input, after the sends asked for before it. Once only: again rejects with BAY_EINVAL (as
+   * on a stream without input); once the call is over it does nothing. */
+  end(): Promise<void>;
 }
 
 export class Connection {
@@ -107,6 +123,10 @@ export class Connection {
    * result as one chunk); the timeout covers the whole stream, aborting the signal cancels it. The call starts
    * at once and its failures reject the reads; bad arguments throw a TypeError or RangeError here. */
   callStream(name: string, args?: Value[], opts?: CallOptions): Stream;
+  /** Calls a handle whose input this host streams: send() each chunk to the Stream, then end(), and read the
+   * answer from it with `for await`, during the upload or after it. The timeout covers the whole call, input
+   * included (an input never ended times out); aborting the signal cancels it. Bad arguments throw here. */
+  callUpload(name: string, args?: Value[], opts?: CallOptions): Stream;
   declare(name: string, kind?: Kind, opts?: { types?: { args?: object; result?: object } }): Promise<null>;
   /** Serves name with fn(...args) on the event loop; a throw reaches the caller as BAY_EPLUGIN "Name: message". */
   provide(name: string, fn: Provider, opts?: ProvideOptions): Promise<null>;

@@ -76,6 +76,10 @@ typedef struct bay_stream bay_stream;
 #define BAY_STREAM_WINDOW ...
 int bay_call_stream(bay_conn *c, const char *name, const bay_value *args, const bay_call_opts *opts, bay_stream **out,
                     bay_error *err);
+int bay_call_upload(bay_conn *c, const char *name, const bay_value *args, const bay_call_opts *opts, bay_stream **out,
+                    bay_error *err);
+int bay_stream_send(bay_stream *s, const bay_value *chunk, int wait_ms, bay_error *err);
+int bay_stream_send_end(bay_stream *s, bay_error *err);
 int bay_stream_next(bay_stream *s, int wait_ms, bay_value **chunk, bay_error *err);
 int bay_stream_cancel(bay_stream *s);
 void bay_stream_free(bay_stream *s);

@@ -53,30 +53,45 @@ function contextOf(opts) {
   return opts.context ?? undefined;
 }
 
-// Stream is a call's answer read chunk by chunk (Connection.callStream): an async iterator, for `for await`.
-// Its reads go one after the other; each resolves {value: chunk, done: false}, then {done: true} at the
-// stream's end, or rejects with the PlugbayError that ended it (after the chunks before it). return() (a
-// `break` out of `for await`) abandons a stream that still runs: plugbayd tells the provider to stop.
+function sendTimeoutOf(opts) {
+  const t = opts?.timeout;
+  if (t === undefined || t === null)
+    return -1;
+  if (!Number.isInteger(t) || t < 0 || t > 0x7fffffff)
+    throw new RangeError(`timeout must be a whole number of milliseconds (0: no wait), got ${t}`);
+  return t;
+}
+
+// Stream is a call's answer read chunk by chunk (Connection.callStream, Connection.callUpload): an async
+// iterator, for `for await`. Its reads go one after the other; each resolves {value: chunk, done: false}, then
+// {done: true} at the stream's end, or rejects with the PlugbayError that ended it (after the chunks before it).
+// An upload's stream also takes the call's input: send() each chunk, then end(), one after the other too.
+// return() (a `break` out of `for await`) abandons a stream that still runs: plugbayd tells the provider to stop.
 class Stream {
-  #handle; // the native half: {started, next, cancel, close}; null when the stream failed before it started
+  #handle; // the native half: {started, next, cancel, close[, chunk, send, end]}; null when it failed to start
   #conn; // kept: the connection's native half lives while its stream does
   #name;
+  #input; // an upload (callUpload): send() and end() take its input
   #tail; // settles (never rejects) once the reads asked for before have
+  #sendTail; // settles (never rejects) once the sends and end asked for before have
   #error = null; // why the stream did not start, for the first read
+  #startError = null; // the same, for every send and end
   #done = false;
   #signal = null;
   #onAbort = null;
 
-  constructor(conn, name, handle, error, signal) {
+  constructor(conn, name, handle, error, signal, input = false) {
     this.#conn = conn;
     this.#name = name;
     this.#handle = handle;
+    this.#input = input;
     if (handle === null) {
-      this.#error = error;
+      this.#error = this.#startError = error;
       this.#tail = Promise.resolve();
     } else {
-      this.#tail = handle.started.then(() => {}, (e) => { this.#error = e; });
+      this.#tail = handle.started.then(() => {}, (e) => { this.#error = this.#startError = e; });
     }
+    this.#sendTail = this.#tail;
     if (signal && handle !== null) {
       this.#signal = signal;
       this.#onAbort = () => this.cancel();
@@ -120,6 +135,53 @@ class Stream {
   return(value) {
     this.#finish();
     return Promise.resolve({ value, done: true });
+  }
+
+  // send(value, {timeout}) sends value as the next chunk of an upload's input: at once while the provider has
+  // credit for it, else a pool thread waits while it has not taken the BAY_STREAM_WINDOW (64) chunks before,
+  // up to timeout ms (absent: the call's deadline; 0: no wait), then rejects with BAY_EPENDING (not sent). The
+  // value is converted now; sends (and end) asked for together go one after the other, in order. Rejects with
+  // BAY_ESTATE once the call ended (the reads say how) or was abandoned, BAY_EINVAL on a stream without input
+  // or after end(), a TypeError for a value that cannot cross.
+  send(value, opts = {}) {
+    let timeout, chunk;
+    try {
+      this.#checkInput('send');
+      timeout = sendTimeoutOf(opts);
+      chunk = this.#handle?.chunk(value);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#queue(() => this.#handle.send(chunk, timeout));
+  }
+
+  // end() ends an upload's input, after the sends asked for before it: the provider takes its end. Once only
+  // (again: BAY_EINVAL); once the call is over nothing waits for input, and it does nothing.
+  end() {
+    try {
+      this.#checkInput('end');
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#queue(() => this.#handle.end());
+  }
+
+  #checkInput(what) {
+    if (!this.#input)
+      throw new PlugbayError('BAY_EINVAL',
+        `${what}: the stream of "${this.#name}" takes no input; start the call with callUpload`);
+  }
+
+  // #queue runs op (a native send or end) once the start and the sends and end before it have settled; the
+  // promise resolves undefined.
+  #queue(op) {
+    const sent = this.#sendTail.then(() => {
+      if (this.#startError !== null)
+        throw this.#startError;
+      return op();
+    }).then(() => undefined);
+    this.#sendTail = sent.then(() => {}, () => {});
+    return sent;
   }
 
   // cancel() asks plugbayd to stop the stream: the provider is told, and the reads reject with BAY_ECANCELED
@@ -220,6 +282,22 @@ class Connection {
       return new Stream(this, name, null,
         new PlugbayError('BAY_ECANCELED', `callStream "${name}" was cancelled before it started`), null);
     return new Stream(this, name, this.#native.callStream(name, args, timeout, context), null, signal);
+  }
+
+  // callUpload(name, args, {timeout, context, signal}) calls a handle whose input this host streams: it returns
+  // a Stream to send(value) each chunk to, then end(), and to read the answer from with `for await`, during the
+  // upload or after it. The deadline covers the whole call, input included; aborting the signal cancels it.
+  callUpload(name, args = [], opts = {}) {
+    checkName('callUpload', name);
+    if (!Array.isArray(args))
+      throw new TypeError(`callUpload "${name}": args must be an array, got ${typeof args}`);
+    const timeout = timeoutOf(opts), context = contextOf(opts), signal = opts.signal ?? null;
+    if (this.#closed)
+      return new Stream(this, name, null, this.#closedError(`callUpload "${name}"`), null, true);
+    if (signal?.aborted)
+      return new Stream(this, name, null,
+        new PlugbayError('BAY_ECANCELED', `callUpload "${name}" was cancelled before it started`), null, true);
+    return new Stream(this, name, this.#native.callUpload(name, args, timeout, context), null, signal, true);
   }
 
   // declare(name, kind, {types}) declares an extension point ('handle', 'event' or 'filter'); types,

@@ -4,8 +4,10 @@
 // (pool.h), except callSync's bay_call, which blocks the JavaScript thread
 // on purpose; a stream's read (callStream) takes a chunk already received on
 // the JavaScript thread (bay_stream_next waiting 0 ms) and waits for one on a
-// pool thread. Outcomes, provider calls and notices reach the JavaScript thread
-// through one napi_threadsafe_function per connection (outcomes that arrive
+// pool thread, as an upload's send (callUpload) sends a chunk the provider has
+// credit for at once and waits for credit on a pool thread. Outcomes, provider
+// calls and notices reach the JavaScript thread through one
+// napi_threadsafe_function per connection (outcomes that arrive
 // together are settled in one turn of the event loop), referenced (keeping
 // the event loop alive) only while a request is in flight or the connection
 // provides or subscribes; a lone fast call may be settled at once instead
@@ -19,6 +21,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include <plugbay/plugbay.h>
@@ -318,29 +321,52 @@ void Handler(const bay_value *args, bay_reply *reply, void *user)
     }
 }
 
-// A stream started with bay_call_stream (callStream). The JavaScript thread reads it one chunk at a time: a
-// chunk already received at once, else through a pool thread waiting in bay_stream_next. close() abandons it:
-// bay_stream_free at once, or, while a pool thread waits, a cancel that ends the wait and that thread frees it.
+// How long past an upload's deadline a send waiting for credit waits for plugbayd to say how the call ended.
+constexpr auto kSendGrace = std::chrono::seconds(2);
+
+// A stream started with bay_call_stream (callStream) or bay_call_upload (callUpload). The JavaScript thread reads
+// it one chunk at a time: a chunk already received at once, else through a pool thread waiting in
+// bay_stream_next; an upload's chunks are sent likewise, one at a time: at once while the provider has credit
+// for them, else through a pool thread waiting in bay_stream_send. close() abandons it: bay_stream_free at once,
+// or, while a pool thread waits in it, a cancel that ends the wait and that thread frees it.
 struct StreamState {
     std::mutex mu;
-    bay_stream *s = nullptr;  // NULL before the start, once the stream ended, and once closed
+    bay_stream *s = nullptr;  // NULL before the start, and once freed
+    std::string name;
+    bool input = false;       // an upload: send() and end() take its input
     bool started = false;     // the start ran (s set, or the start failed)
-    bool reading = false;     // a pool thread waits in bay_stream_next
-    bool closed = false;      // close() was called: nothing more is read
+    bool reading = false;     // a thread is in bay_stream_next
+    bool sending = false;     // a thread is in bay_stream_send
+    bool over = false;        // its end or its error was read: nothing more is read or sent
+    bool closed = false;      // close() was called: nothing more is read or sent
     bool cancel = false;      // cancel() came before the start
+    bool ended = false;       // end() ended the input
+    std::chrono::steady_clock::time_point deadline;  // the call's, for a send waiting for credit
+    // Chunks of input converted by chunk() and not yet taken by their send(), by number (JavaScript thread only).
+    std::unordered_map<double, std::shared_ptr<bay_value>> chunks;
+    double nextChunk = 0;
 
     ~StreamState()
     {
         bay_stream_free(s);  // collected unfinished: abandoned
     }
 
-    // Drop frees s; mu held.
-    void Drop()
+    // Live gives s while it is used (neither over nor closed), else NULL; mu held.
+    bay_stream *Live() const { return over || closed ? nullptr : s; }
+
+    // Release frees s once it is over or closed and no thread is in it; mu held.
+    void Release()
     {
-        bay_stream_free(s);
-        s = nullptr;
+        if ((over || closed) && !reading && !sending && s != nullptr) {
+            bay_stream_free(s);
+            s = nullptr;
+        }
     }
 };
+
+// A chunk of input, converted on the JavaScript thread when send() is called (a later change of the value is
+// not sent) and held by its send until it went.
+using Chunk = std::shared_ptr<bay_value>;
 
 // A notice copied off the dispatch thread.
 struct NoticeCopy {
@@ -389,6 +415,7 @@ public:
                             InstanceMethod("callSync", &Connection::CallSync),
                             InstanceMethod("callAsync", &Connection::CallAsync),
                             InstanceMethod("callStream", &Connection::CallStream),
+                            InstanceMethod("callUpload", &Connection::CallUpload),
                             InstanceMethod("declare", &Connection::Declare),
                             InstanceMethod("provide", &Connection::Provide),
                             InstanceMethod("subscribe", &Connection::Subscribe),
@@ -631,7 +658,14 @@ private:
 
     // callStream(name, args, timeoutMs, context) → {started, next, cancel, close}: bay_call_stream, started on
     // a pool thread (started settles then); next() → Promise<{value, done}>, read by ReadChunk.
-    Napi::Value CallStream(const Napi::CallbackInfo &info)
+    Napi::Value CallStream(const Napi::CallbackInfo &info) { return OpenStream(info, false); }
+
+    // callUpload(name, args, timeoutMs, context) → {started, next, cancel, close, chunk, send, end}: bay_call_upload,
+    // read as callStream's; chunk(value) converts a value for send(chunk, timeoutMs) → Promise (SendChunk); end()
+    // → Promise (EndInput).
+    Napi::Value CallUpload(const Napi::CallbackInfo &info) { return OpenStream(info, true); }
+
+    Napi::Value OpenStream(const Napi::CallbackInfo &info, bool input)
     {
         Napi::Env env = info.Env();
         CallArgs c;
@@ -639,10 +673,15 @@ private:
             return env.Undefined();
         std::shared_ptr<ConnState> st = st_;
         auto ss = std::make_shared<StreamState>();
-        Napi::Value started = Submit(env, [st, ss, c](Outcome &o) {
+        ss->name = c.name;
+        ss->input = input;
+        ss->deadline = std::chrono::steady_clock::now() +
+                       std::chrono::milliseconds(c.timeout > 0 ? c.timeout : BAY_DEFAULT_TIMEOUT_MS);
+        Napi::Value started = Submit(env, [st, ss, c, input](Outcome &o) {
             bay_call_opts opts = c.Opts();
             bay_stream *s = nullptr;
-            o.rc = bay_call_stream(st->conn, c.name.c_str(), c.args.get(), &opts, &s, &o.err);
+            o.rc = (input ? bay_call_upload : bay_call_stream)(st->conn, c.name.c_str(), c.args.get(), &opts, &s,
+                                                                &o.err);
             st->Leave();  // the stream outlives the connection: only starting it must not race bay_close
             std::lock_guard<std::mutex> lock(ss->mu);
             ss->started = true;
@@ -675,14 +714,142 @@ private:
             if (ss->closed)
                 return;
             ss->closed = true;
-            if (ss->s == nullptr)  // not started yet (the start frees it), or over
+            if (ss->s == nullptr)  // not started yet (the start frees it), or freed
                 return;
-            if (ss->reading)
-                bay_stream_cancel(ss->s);  // the waiting read returns at once and frees it
-            else
-                ss->Drop();
+            if ((ss->reading || ss->sending) && !ss->over)
+                bay_stream_cancel(ss->s);  // the waiting read or send returns at once and frees it
+            ss->Release();
         }));
+        if (input) {
+            // chunk(value) → a number for send(number, timeoutMs): the value converted now, kept until then (a
+            // number, not an external, since the collector may keep an external past the process's exit).
+            out.Set("chunk", Napi::Function::New(env, [ss](const Napi::CallbackInfo &info) -> Napi::Value {
+                bay_value *v = ToBay(info.Env(), info[0], "chunk");
+                if (v == nullptr)
+                    return info.Env().Undefined();  // its TypeError or RangeError is thrown
+                double id = ss->nextChunk++;
+                ss->chunks.emplace(id, Chunk(v, bay_value_free));
+                return Napi::Number::New(info.Env(), id);
+            }));
+            out.Set("send", Napi::Function::New(env, [st, ss](const Napi::CallbackInfo &info) {
+                auto it = ss->chunks.find(info[0].ToNumber().DoubleValue());
+                if (it == ss->chunks.end()) {
+                    bay_error err;
+                    return Settled(info.Env(), bay_error_set(&err, BAY_EINVAL, NULL, "send: no such chunk"), err);
+                }
+                Chunk chunk = it->second;
+                ss->chunks.erase(it);
+                int timeout = info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : -1;
+                return SendChunk(info.Env(), st, ss, chunk, timeout);
+            }));
+            out.Set("end", Napi::Function::New(env, [ss](const Napi::CallbackInfo &info) {
+                return EndInput(info.Env(), ss);
+            }));
+        }
         return out;
+    }
+
+    // Settled makes a promise settled at once: resolved (undefined) for rc 0, else rejected with err.
+    static Napi::Value Settled(Napi::Env env, int rc, const bay_error &err)
+    {
+        auto d = Napi::Promise::Deferred::New(env);
+        if (rc == 0)
+            d.Resolve(env.Undefined());
+        else
+            d.Reject(MakeError(env, rc, err.plugin, err.message));
+        return d.Promise();
+    }
+
+    // Refusal says in err why an upload takes no chunk (what "send") or end (what "end") now, and returns its
+    // code: BAY_EINVAL once its input ended, BAY_ESTATE once the call is over, BAY_EBUSY while a send waits;
+    // 0 when it takes it. mu held.
+    static int Refusal(const StreamState &ss, const char *what, bay_error *err)
+    {
+        if (ss.ended)
+            return bay_error_set(err, BAY_EINVAL, NULL, "%s: the upload of \"%s\" had its input ended (end())", what,
+                                 ss.name.c_str());
+        if (ss.closed && !ss.over)
+            return bay_error_set(err, BAY_ESTATE, NULL, "%s: the upload of \"%s\" was abandoned (return()); its "
+                                 "input is refused", what, ss.name.c_str());
+        if (ss.over || ss.s == nullptr)
+            return bay_error_set(err, BAY_ESTATE, NULL, "call \"%s\" ended before its input did (its answer was "
+                                 "read)", ss.name.c_str());
+        if (ss.sending)
+            return bay_error_set(err, BAY_EBUSY, NULL, "%s: the upload of \"%s\" is being sent to already: await "
+                                 "each send()", what, ss.name.c_str());
+        return 0;
+    }
+
+    // SendChunk is an upload's send(), one at a time (lib/index.js queues them): sent at once on the JavaScript
+    // thread while the provider has credit for it (bay_stream_send waiting 0 ms); otherwise a pool thread waits
+    // for credit, up to timeoutMs (-1: the call's deadline, then for plugbayd to say how the call ended).
+    static Napi::Value SendChunk(Napi::Env env, const std::shared_ptr<ConnState> &st,
+                                 const std::shared_ptr<StreamState> &ss, Chunk chunk, int timeoutMs)
+    {
+        bay_error err;
+        bay_stream *s;
+        {
+            std::lock_guard<std::mutex> lock(ss->mu);
+            int rc = Refusal(*ss, "send", &err);
+            if (rc != 0)
+                return Settled(env, rc, err);
+            s = ss->s;
+            ss->sending = true;
+        }
+        int rc = bay_stream_send(s, chunk.get(), 0, &err);
+        if (rc != BAY_EPENDING || timeoutMs == 0) {
+            std::lock_guard<std::mutex> lock(ss->mu);
+            ss->sending = false;
+            ss->Release();
+            return Settled(env, rc, err);
+        }
+        return SubmitTo(env, st, [st, ss, s, chunk, timeoutMs](Outcome &o) {
+            st->Leave();  // as a read's wait: close() need not wait for it, bay_close ends it
+            o.rc = bay_stream_send(s, chunk.get(), timeoutMs, &o.err);
+            if (timeoutMs < 0) {
+                // At the call's deadline bay_stream_send gives up at once; plugbayd then answers the call, and the
+                // send gives BAY_ESTATE: wait for that a little, in short naps.
+                auto until = ss->deadline + kSendGrace;
+                while (o.rc == BAY_EPENDING && std::chrono::steady_clock::now() < until) {
+                    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+                    o.rc = bay_stream_send(s, chunk.get(), 10, &o.err);
+                }
+                if (o.rc == BAY_EPENDING)
+                    bay_error_set(&o.err, BAY_EPENDING, NULL, "call \"%s\" took no more input before the call's "
+                                  "deadline: its provider has not taken the %d chunks before", ss->name.c_str(),
+                                  BAY_STREAM_WINDOW);
+            }
+            std::lock_guard<std::mutex> lock(ss->mu);
+            ss->sending = false;
+            ss->Release();
+        }, false, [ss](Napi::Env, int rc) {
+            if (rc != BAY_ECONN)
+                return;
+            std::lock_guard<std::mutex> lock(ss->mu);
+            if (ss->sending) {  // refused at once (the connection is closing): the send never ran
+                ss->sending = false;
+                ss->Release();
+            }
+        });
+    }
+
+    // EndInput is an upload's end(): bay_stream_send_end on the JavaScript thread (it does not wait). Once the
+    // call is over nothing waits for input any more: it then does nothing.
+    static Napi::Value EndInput(Napi::Env env, const std::shared_ptr<StreamState> &ss)
+    {
+        bay_error err;
+        std::lock_guard<std::mutex> lock(ss->mu);
+        int rc = Refusal(*ss, "end", &err);
+        if (rc == BAY_ESTATE) {
+            ss->ended = true;
+            return Settled(env, 0, err);
+        }
+        if (rc == 0) {
+            rc = bay_stream_send_end(ss->s, &err);
+            if (rc == 0 || rc == BAY_EINVAL)
+                ss->ended = true;
+        }
+        return Settled(env, rc, err);
     }
 
     // ReadChunk is a stream's next(), one at a time (lib/index.js queues them): a chunk already received, the
@@ -699,7 +866,9 @@ private:
                 d.Reject(Napi::Error::New(env, "the stream is being read already: await each next()").Value());
                 return d.Promise();
             }
-            s = ss->closed ? nullptr : ss->s;
+            s = ss->Live();
+            if (s != nullptr)
+                ss->reading = true;
         }
         if (s == nullptr) {
             auto d = Napi::Promise::Deferred::New(env);
@@ -711,9 +880,12 @@ private:
         int rc = bay_stream_next(s, 0, &chunk, &err);
         if (rc != BAY_EPENDING) {  // settled here: a deferred made only now, since one never settled leaks
             auto d = Napi::Promise::Deferred::New(env);
-            if (rc != 0 || chunk == nullptr) {
+            {
                 std::lock_guard<std::mutex> lock(ss->mu);
-                ss->Drop();
+                ss->reading = false;
+                if (rc != 0 || chunk == nullptr)
+                    ss->over = true;
+                ss->Release();
             }
             if (rc == 0)
                 d.Resolve(IterResult(env, chunk));
@@ -721,10 +893,6 @@ private:
                 d.Reject(MakeError(env, rc, err.plugin, err.message));
             bay_value_free(chunk);
             return d.Promise();
-        }
-        {
-            std::lock_guard<std::mutex> lock(ss->mu);
-            ss->reading = true;
         }
         return SubmitTo(env, st, [st, ss](Outcome &o) {
             st->Leave();  // as callAsync's wait: close() need not wait for it, bay_close ends it
@@ -741,14 +909,18 @@ private:
                 bay_value_free(o.result);
                 o.result = nullptr;
                 o.rc = 0;
+            } else if (o.rc != 0 || o.result == nullptr) {
+                ss->over = true;
             }
-            if (ss->closed || o.rc != 0 || o.result == nullptr)
-                ss->Drop();
-        }, false, [ss](Napi::Env, int) {
+            ss->Release();
+        }, false, [ss](Napi::Env, int rc) {
+            if (rc != BAY_ECONN)
+                return;
             std::lock_guard<std::mutex> lock(ss->mu);
             if (ss->reading) {  // refused at once (the connection is closing): the read never ran, the stream ends
                 ss->reading = false;
-                ss->Drop();
+                ss->over = true;
+                ss->Release();
             }
         });
     }

@@ -8,6 +8,7 @@ import inspect
 import queue
 import sys
 import threading
+import time
 import traceback
 from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Set, Tuple
 
@@ -210,25 +211,34 @@ class _Pending:
 # What one bay_stream_next gives (Stream._next): a chunk, the end, the error that ended the stream, nothing yet
 # (within the wait), or nothing any more (the stream was closed or had ended before).
 _CHUNK, _END, _FAILED, _PENDING, _CLOSED = range(5)
-_SLICE_MS = 100  # a blocking wait for a chunk is cut in slices this long: KeyboardInterrupt and close() get in
+_SLICE_MS = 100  # a blocking wait for a chunk, or for credit to send one, is cut in slices this long
+_GRACE_S = 2.0  # how long past an upload's deadline send() waits for plugbayd to say how the call ended
 
 
 class Stream:
-    """An answer read chunk by chunk (Connection.call_stream): iterate it for the chunks in order; the
-    iteration ends at the stream's end, or raises the plugbay.Error that ended it after the chunks before it.
-    A context manager; close() (or garbage collection) abandons a stream that still runs: the provider is told
-    to stop. Usable from any thread, read by one at a time."""
+    """An answer read chunk by chunk (Connection.call_stream, Connection.call_upload): iterate it for the chunks
+    in order; the iteration ends at the stream's end, or raises the plugbay.Error that ended it after the chunks
+    before it. An upload's stream also takes the call's input: send() each chunk, then end(). A context manager;
+    close() (or garbage collection) abandons a stream that still runs: the provider is told to stop. Usable from
+    any thread: read by one at a time, sent to by one at a time (the two may overlap)."""
 
-    def __init__(self, ptr: Any, name: str) -> None:
+    def __init__(self, ptr: Any, name: str, takes_input: bool = False, deadline: Optional[float] = None) -> None:
         self._ptr = ptr  # the bay_stream *, None once freed
         self.name = name
-        self._lock = threading.Lock()  # guards _ptr, _reading and _closing
-        self._reading = False  # a thread is in bay_stream_next: it frees the stream if close() came meanwhile
-        self._closing = False
+        self._lock = threading.Lock()  # guards _ptr and the flags below
+        # A thread is in bay_stream_next (_reading) or in bay_stream_send / bay_stream_send_end (_sending); the
+        # stream is freed by the last of them to leave once it is _over: its end or its error was read, or
+        # close() came (_closing).
+        self._reading = self._sending = False
+        self._over = self._closing = False
+        self._input = takes_input  # an upload: send() and end() take its input
+        self._ended = False  # end() sent the input's end
+        self._deadline = deadline  # time.monotonic() of the call's deadline, for an upload's send()
         self._chunk, self._err = ffi.new("bay_value **"), ffi.new("bay_error *")  # the reader's
+        self._send_err = ffi.new("bay_error *")  # the sender's
 
     def __repr__(self) -> str:
-        return f"<plugbay.Stream of {self.name!r}{' closed' if self.closed else ''}>"
+        return f"<plugbay.Stream {'upload ' if self._input else ''}of {self.name!r}{' closed' if self.closed else ''}>"
 
     def __enter__(self) -> "Stream":
         return self
@@ -256,35 +266,43 @@ class Stream:
     @property
     def closed(self) -> bool:
         """True once the stream ended (its end or its error was read) or was closed."""
-        return self._ptr is None or self._closing
+        return self._ptr is None or self._over
 
     def cancel(self) -> None:
         """Asks plugbayd to stop the stream: the provider is told, and the iteration raises plugbay.Cancelled
         after the chunks already received."""
         with self._lock:
-            if self._ptr is not None and not self._closing:
+            if self._ptr is not None and not self._over:
                 lib.bay_stream_cancel(self._ptr)
 
     def close(self) -> None:
         """Abandons the stream if it still runs (the provider is told to stop) and frees it; the iteration then
-        ends. Closing again does nothing."""
+        ends, and an upload's send() raises plugbay.StateError. Closing again does nothing."""
         with self._lock:
-            ptr = self._ptr
-            if ptr is None or self._closing:
+            if self._ptr is None or self._over:
                 return
-            if self._reading:  # the reader frees it when its wait returns, at once since the stream is cancelled
-                self._closing = True
-                lib.bay_stream_cancel(ptr)
+            self._over = self._closing = True
+            ptr = self._release_locked()
+            if ptr is None:  # a thread waits in it: it frees it when its wait returns, at once since it is cancelled
+                lib.bay_stream_cancel(self._ptr)
                 return
-            self._ptr = None
         lib.bay_stream_free(ptr)
+
+    def _release_locked(self) -> Any:
+        """_release_locked takes the stream's pointer for the caller to free once it is over and no thread is in
+        it (else None); lock held."""
+        ptr = self._ptr
+        if ptr is None or not self._over or self._reading or self._sending:
+            return None
+        self._ptr = None
+        return ptr
 
     def _next(self, wait_ms: int) -> Tuple[int, Any]:
         """_next is one bay_stream_next waiting up to wait_ms (cffi lets the GIL go): (_CHUNK, value), (_END,
         None), (_FAILED, error), (_PENDING, None) or (_CLOSED, None). The stream is freed once it ended."""
         with self._lock:
             ptr = self._ptr
-            if ptr is None or self._closing:
+            if ptr is None or self._over:
                 return _CLOSED, None
             if self._reading:
                 raise RuntimeError(f"the stream of {self.name} is being read by another thread or task already")
@@ -309,12 +327,12 @@ class Stream:
                 self._chunk[0] = ffi.NULL
             with self._lock:
                 self._reading = False
-                over = self._closing or (outcome is not None and outcome[0] in (_END, _FAILED))
-                if over:
-                    self._ptr = None
                 if self._closing and outcome is not None:  # close() came during the wait: the reading ends
                     outcome = (_CLOSED, None)
-            if over:
+                if outcome is not None and outcome[0] in (_END, _FAILED):
+                    self._over = True
+                ptr = self._release_locked()
+            if ptr is not None:
                 lib.bay_stream_free(ptr)
         assert outcome is not None  # an exception went past the finally otherwise
         return outcome
@@ -325,6 +343,121 @@ class Stream:
             kind, got = self._next(_SLICE_MS)
             if kind != _PENDING:
                 return kind, got
+
+    # Input (call_upload).
+
+    def _check_input(self, what: str) -> None:
+        if not self._input:
+            raise _errors.InvalidArgument(f"{what}: the stream of {self.name} takes no input; start the call with "
+                                          "call_upload")
+
+    def _enter_input(self, what: str) -> Any:
+        """_enter_input marks this thread as the upload's sender and returns the stream's pointer, or None when
+        the call is over (its answer ended, or close() came); raises when the stream takes no input, its input
+        ended, or another thread sends."""
+        self._check_input(what)
+        with self._lock:
+            if self._ended:
+                raise _errors.InvalidArgument(f"{what}: the upload of {self.name} had its input ended (end())")
+            if self._ptr is None or self._over:
+                return None
+            if self._sending:
+                raise RuntimeError(f"{what}: the upload of {self.name} is being sent to by another thread or task "
+                                   "already")
+            self._sending = True
+            return self._ptr
+
+    def _leave_input(self) -> None:
+        with self._lock:
+            self._sending = False
+            ptr = self._release_locked()
+        if ptr is not None:
+            lib.bay_stream_free(ptr)
+
+    def _over_error(self) -> Error:
+        if self._closing:
+            return _errors.StateError(f"send: the upload of {self.name} was closed (close()); its input is refused")
+        return _errors.StateError(f"call \"{self.name}\" ended before its input did (its answer was read)")
+
+    def _send_once(self, chunk: Any, wait_ms: int) -> int:
+        """_send_once is one bay_stream_send waiting up to wait_ms for credit (cffi lets the GIL go): 0 when the
+        chunk went, BAY_EPENDING when the wait ended first; raises the call's error otherwise."""
+        ptr = self._enter_input("send")
+        if ptr is None:
+            raise self._over_error()
+        try:
+            rc = lib.bay_stream_send(ptr, chunk, wait_ms, self._send_err)
+            error = _error(rc, self._send_err) if rc not in (0, lib.BAY_EPENDING) else None
+        finally:
+            self._leave_input()
+        if error is not None:
+            raise error
+        return int(rc)
+
+    def _send_wait(self, chunk: Any, timeout: Optional[float]) -> None:
+        """_send_wait sends chunk (a bay_value *, borrowed), waiting for credit up to timeout seconds (None: the
+        call's deadline) in slices of _SLICE_MS, so KeyboardInterrupt and close() get in."""
+        now = time.monotonic()
+        if timeout is not None:
+            until = now + timeout
+        elif self._deadline is not None:
+            until = self._deadline + _GRACE_S  # plugbayd answers the call at its deadline: ESTATE says how
+        else:
+            until = float("inf")
+        while True:
+            t0 = time.monotonic()
+            left_ms = (until - t0) * 1000
+            wait_ms = int(max(0, min(_SLICE_MS, left_ms)))
+            if self._send_once(chunk, wait_ms) == 0:
+                return
+            if left_ms <= _SLICE_MS:
+                raise self._pending_error(timeout)
+            if time.monotonic() - t0 < wait_ms / 2000:  # past the call's deadline bay_stream_send gives up at once
+                time.sleep(0.01)
+
+    def _pending_error(self, timeout: Optional[float]) -> Error:
+        within = f"within {timeout:g} s" if timeout is not None else "before the call's deadline"
+        return _errors.Pending(f"call \"{self.name}\" took no more input {within}: its provider has not taken the "
+                               f"{lib.BAY_STREAM_WINDOW} chunks before; send it again later")
+
+    def send(self, value: Value, timeout: Optional[float] = None) -> None:
+        """Sends value as the next chunk of an upload's input (Connection.call_upload), waiting while the
+        provider has not taken the BAY_STREAM_WINDOW (64) chunks before (back-pressure): up to timeout seconds
+        (None: until the call's deadline; 0: not at all), then raises plugbay.Pending, the chunk not sent (send
+        it again later). Raises plugbay.StateError when the call already ended (the iteration says how) or the
+        stream was closed, plugbay.InvalidArgument on a stream without input or after end(), TypeError or
+        ValueError for a value that cannot cross. The wait releases the GIL in slices of 100 ms."""
+        _check_send_timeout(timeout)
+        self._check_input("send")  # before converting: the stream's own error comes first
+        chunk = to_bay(value, "chunk")
+        try:
+            self._send_wait(chunk, timeout)
+        finally:
+            lib.bay_value_free(chunk)
+
+    def end(self) -> None:
+        """Ends an upload's input (bay_stream_send_end): the provider takes its end. Once only: again raises
+        plugbay.InvalidArgument, as on a stream without input. Once the call is over (its answer ended, or the
+        stream was closed) nothing waits for input any more: end() then does nothing."""
+        ptr = self._enter_input("end")
+        if ptr is None:
+            self._ended = True
+            return
+        err = ffi.new("bay_error *")
+        try:
+            rc = lib.bay_stream_send_end(ptr, err)
+            if rc == 0 or rc == lib.BAY_EINVAL:
+                self._ended = True
+        finally:
+            self._leave_input()
+        if rc != 0:
+            raise _error(rc, err)
+
+
+def _check_send_timeout(timeout: Optional[float]) -> None:
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                or not timeout >= 0):
+        raise ValueError(f"timeout must be a number of seconds ≥ 0 or None, got {timeout!r}")
 
 
 def _read_stream(stream: Stream, requests: "queue.SimpleQueue[Any]", loop: asyncio.AbstractEventLoop) -> None:
@@ -344,21 +477,48 @@ def _read_stream(stream: Stream, requests: "queue.SimpleQueue[Any]", loop: async
             break
 
 
-def _settle(done: "asyncio.Future[Tuple[int, Any]]", outcome: Tuple[int, Any]) -> None:
+def _send_stream(stream: Stream, requests: "queue.SimpleQueue[Any]", loop: asyncio.AbstractEventLoop) -> None:
+    """_send_stream is an AsyncStream's sender thread: for each (future, chunk, timeout) asked for, it sends the
+    chunk (a bay_value *, freed here), waiting for credit, and hands the outcome (None or the exception) to the
+    loop; it ends when None is asked for."""
+    while True:
+        request = requests.get()
+        if request is None:
+            break
+        done, chunk, timeout = request
+        outcome: Optional[BaseException] = None
+        try:
+            stream._send_wait(chunk, timeout)
+        except BaseException as e:  # the sending task raises it
+            outcome = e
+        finally:
+            lib.bay_value_free(chunk)
+        try:
+            loop.call_soon_threadsafe(_settle, done, outcome)
+        except RuntimeError:  # the loop is closed: nobody waits any more
+            stream.close()
+            break
+
+
+def _settle(done: "asyncio.Future[Any]", outcome: Any) -> None:
     if not done.done():
         done.set_result(outcome)
 
 
 class AsyncStream:
-    """Stream for asyncio (Connection.call_stream_async): `async for chunk in stream`, an async context manager.
-    A chunk already received is taken at once; waiting for one is done by a reader thread of the stream's own,
-    so the event loop never blocks. Cancelling a task waiting for a chunk cancels the stream (the provider is
-    told) and closes it."""
+    """Stream for asyncio (Connection.call_stream_async, Connection.call_upload_async): `async for chunk in
+    stream`, an async context manager; an upload's input with `await send(value)` and `await end()`. A chunk
+    already received is taken at once, and a chunk the provider has credit for is sent at once; waiting for
+    either is done by a thread of the stream's own (a reader, a sender), so the event loop never blocks.
+    Cancelling a task waiting for a chunk, or to send one, cancels the stream (the provider is told) and
+    closes it."""
 
     def __init__(self, stream: Stream) -> None:
         self._stream = stream
         self._requests: "Optional[queue.SimpleQueue[Any]]" = None  # to the reader thread, once it runs
+        self._sends: "Optional[queue.SimpleQueue[Any]]" = None  # to the sender thread, once it runs
         self._waiting = False
+        self._sending = False
 
     @property
     def name(self) -> str:
@@ -418,6 +578,53 @@ class AsyncStream:
         finally:
             self._waiting = False
 
+    async def send(self, value: Value, timeout: Optional[float] = None) -> None:
+        """Stream.send for asyncio: sent at once while the provider has credit for it; otherwise a sender thread
+        of the stream's own waits for credit, and the event loop runs meanwhile. Sends go one after the other:
+        await each. Cancelling the awaiting task cancels the stream and closes it (the chunk may have gone)."""
+        if self._sending:
+            raise RuntimeError(f"send(): the upload of {self.name} is already being sent to by another task")
+        _check_send_timeout(timeout)
+        self._stream._check_input("send")
+        chunk = to_bay(value, "chunk")
+        try:
+            sent = self._stream._send_once(chunk, 0) == 0  # credit there: sent without a thread
+        except BaseException:
+            lib.bay_value_free(chunk)
+            raise
+        if sent or timeout == 0:
+            lib.bay_value_free(chunk)
+            if not sent:
+                raise self._stream._pending_error(timeout)
+            return
+        loop = asyncio.get_running_loop()
+        done: "asyncio.Future[Optional[BaseException]]" = loop.create_future()
+        if self._sends is None:
+            self._sends = queue.SimpleQueue()
+            threading.Thread(target=_send_stream, args=(self._stream, self._sends, loop),
+                             name=f"plugbay upload {self.name}", daemon=True).start()
+        self._sending = True
+        try:
+            self._sends.put((done, chunk, timeout))  # the sender thread frees chunk
+            try:
+                error = await asyncio.shield(done)
+            except asyncio.CancelledError as cancelled:
+                self._stream.cancel()
+                error = await asyncio.shield(done)  # it ends soon: the provider was told
+                self.close()
+                raise asyncio.CancelledError(*cancelled.args) from error
+        finally:
+            self._sending = False
+        if error is not None:
+            raise error
+
+    async def end(self) -> None:
+        """Stream.end for asyncio (it never waits)."""
+        if self._sending:
+            raise RuntimeError(f"end(): the upload of {self.name} is being sent to by another task; await its "
+                               "send() first")
+        self._stream.end()
+
     def cancel(self) -> None:
         """Asks plugbayd to stop the stream, as Stream.cancel."""
         self._stream.cancel()
@@ -427,6 +634,8 @@ class AsyncStream:
         self._stream.close()
         if self._requests is not None:
             self._requests.put(None)
+        if self._sends is not None:
+            self._sends.put(None)
 
     async def aclose(self) -> None:
         """close() as a coroutine, as an async generator has it."""
@@ -485,8 +694,8 @@ class Connection:
 
     def _send(self, start: Any, out_type: str, name: str, args: Iterable[Value], timeout: Optional[float],
               context: Optional[str]) -> Any:
-        """_send runs start (bay_call_async or bay_call_stream) with the call's name, arguments and options, and
-        returns what it stored through its out pointer, or raises the call's error."""
+        """_send runs start (bay_call_async, bay_call_stream or bay_call_upload) with the call's name, arguments and
+        options, and returns what it stored through its out pointer, or raises the call's error."""
         name_b = _text(name, "name")
         ctx = ffi.new("char[]", _text(context, "context")) if context is not None else ffi.NULL
         opts = ffi.new("bay_call_opts *", {"timeout_ms": _timeout_ms(timeout), "context": ctx})
@@ -554,6 +763,24 @@ class Connection:
         """call_stream for asyncio: an AsyncStream to read with `async for` (and `async with`); waiting for a
         chunk never blocks the event loop."""
         return AsyncStream(self.call_stream(name, *args, timeout=timeout, context=context))
+
+    def call_upload(self, name: str, *args: Value, timeout: Optional[float] = None,
+                    context: Optional[str] = None) -> Stream:
+        """Calls handle name with args and streams its input: returns a Stream to send() each chunk of input to,
+        then end(), and to iterate for the answer as call_stream's (during the upload or after it). The provider
+        takes the input chunk by chunk (bay_call_receive). timeout (seconds, None: 5 s) is the deadline of the
+        whole call, input included: an input never ended times out. Close the stream (a with block) to abandon
+        the call."""
+        start = time.monotonic()
+        ptr = self._send(lib.bay_call_upload, "bay_stream **", name, args, timeout, context)
+        deadline = start + (_timeout_ms(timeout) or lib.BAY_DEFAULT_TIMEOUT_MS) / 1000
+        return Stream(ptr, name, takes_input=True, deadline=deadline)
+
+    def call_upload_async(self, name: str, *args: Value, timeout: Optional[float] = None,
+                          context: Optional[str] = None) -> AsyncStream:
+        """call_upload for asyncio: an AsyncStream to `await send(value)` and `await end()` its input, and to read
+        its answer with `async for`; neither wait blocks the event loop."""
+        return AsyncStream(self.call_upload(name, *args, timeout=timeout, context=context))
 
     def declare(self, name: str, kind: str = "handle", types: Optional[Dict[str, Any]] = None) -> None:
         """Declares extension point name as a "handle" (one provider answers), an "event" (all do) or a
