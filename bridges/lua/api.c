@@ -83,26 +83,59 @@ static int api_call(lua_State *L)
     return lbay_push_owned(L, result);
 }
 
+/* running_call returns the call the running function serves, or raises the
+ * error of plugbay.FN (fn "emit", does "emits") outside one. */
+static bay_invocation *running_call(lua_State *L, const char *fn, const char *does)
+{
+    bay_invocation *call = lbay_running_call();
+    if (call == NULL) {
+        bay_error e;
+        bay_error_set(&e, BAY_ESTATE, NULL, "no call is running: a function %s while it serves a call, not in the "
+                                            "entry file, on_load or on_unload", does);
+        lbay_fail(L, fn, BAY_ESTATE, &e);
+    }
+    return call;
+}
+
 /* plugbay.emit(value): sends value, converted as a result is, as the next
  * chunk of the running call's streamed answer (bay_call_emit). A call that
  * must stop ends as the hook ends a cancelled one (lbay_stop); another
- * failure raises lbay_emit_failed's error. */
+ * failure raises lbay_stream_failed's error. */
 static int api_emit(lua_State *L)
 {
     luaL_checkany(L, 1);
-    bay_invocation *call = lbay_running_call();
+    bay_invocation *call = running_call(L, "emit", "emits");
     bay_value *chunk = NULL;
     bay_error e;
-    int rc = call ? lbay_to_value(L, 1, "chunk", &chunk, &e)
-                  : bay_error_set(&e, BAY_ESTATE, NULL, "no call is running: a function emits while it serves a "
-                                                        "call, not in the entry file, on_load or on_unload");
+    int rc = lbay_to_value(L, 1, "chunk", &chunk, &e);
     if (rc)
         return lbay_fail(L, "emit", rc, &e);
     rc = bay_call_emit(call, chunk);
     bay_value_free(chunk);
     if (rc == BAY_ECANCELED || rc == BAY_ETIMEDOUT)
         return lbay_stop(L, rc);
-    return rc ? lbay_emit_failed(L, rc) : 0;
+    return rc ? lbay_stream_failed(L, "emit", rc) : 0;
+}
+
+/* plugbay.receive(): the next chunk of the input the running call's caller
+ * streams (bay_call_receive), converted as an argument is (a nil chunk as
+ * plugbay.null), or nil once the input ended. A stop ends the call as
+ * plugbay.emit's does; no input raises lbay_stream_failed's error. */
+static int api_receive(lua_State *L)
+{
+    bay_invocation *call = running_call(L, "receive", "receives");
+    bay_value *chunk = NULL;
+    int rc = bay_call_receive(call, &chunk);
+    if (rc == BAY_ECANCELED || rc == BAY_ETIMEDOUT)
+        return lbay_stop(L, rc);
+    if (rc)
+        return lbay_stream_failed(L, "receive", rc);
+    if (chunk && bay_value_type(chunk) == BAY_NIL) {
+        bay_value_free(chunk);
+        lbay_push_null(L);
+        return 1;
+    }
+    return lbay_push_owned(L, chunk);
 }
 
 /* plugbay.data_dir(): the plugin's private folder, as every plugin learns it (opening files there needs lua.io). */
@@ -116,7 +149,7 @@ int lbay_api_open(lua_State *L)
 {
     static const luaL_Reg fns[] = {
         {"config", api_config},     {"settings", api_settings}, {"setting", api_setting}, {"call", api_call},
-        {"emit", api_emit},         {"data_dir", api_data_dir}, {"array", lbay_mark_array}, {"map", lbay_mark_map},
+        {"emit", api_emit},         {"receive", api_receive},   {"data_dir", api_data_dir}, {"array", lbay_mark_array}, {"map", lbay_mark_map},
         {"fail", lbay_api_fail},    {NULL, NULL},
     };
     lbay_fail_open(L);

@@ -1,4 +1,4 @@
-/* bridges/lua/fail.c — the errors plugbay's Lua functions raise, and plugbay.fail's (a failed plugbay.emit's too), which end a call with their code: tables {code, message} whose tostring is their message. */
+/* bridges/lua/fail.c — the errors plugbay's Lua functions raise, and plugbay.fail's (a failed plugbay.emit's or plugbay.receive's too), which end a call with their code: tables {code, message} whose tostring is their message. */
 #include "lua_bridge.h"
 
 #include <stdbool.h>
@@ -55,7 +55,7 @@ static int code_arg(lua_State *L, int idx)
 
 /* raise_failure raises the error of plugbay.fail: a table {code = code,
  * message = the string on top of the stack}, and recorded = true when it is
- * lbay_emit_failed's. */
+ * lbay_stream_failed's. */
 static int raise_failure(lua_State *L, int code, bool recorded)
 {
     lua_createtable(L, 0, 3);
@@ -79,9 +79,9 @@ int lbay_api_fail(lua_State *L)
     return raise_failure(L, code, false);
 }
 
-int lbay_emit_failed(lua_State *L, int code)
+int lbay_stream_failed(lua_State *L, const char *fn, int code)
 {
-    lua_pushfstring(L, "plugbay.emit: %s (%s)", bay_strerror(code), bay_errname(code));
+    lua_pushfstring(L, "plugbay.%s: %s (%s)", fn, bay_strerror(code), bay_errname(code));
     return raise_failure(L, code, true);
 }
 

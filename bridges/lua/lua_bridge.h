@@ -56,7 +56,7 @@ typedef struct lbay_run {
     int stop;              /* why the hook stopped it: 0, BAY_EPLUGIN (budget), BAY_ECANCELED, BAY_ETIMEDOUT */
     char stopped_at[400];  /* the hook's message: "file:line: stopped ..." */
     int failed;            /* the code of the plugbay.fail that ended it, or 0 */
-    bool recorded;         /* that failure is a plugbay.emit's, whose message the call holds already */
+    bool recorded;         /* that failure is a plugbay.emit's or .receive's, whose message the call holds already */
     struct lbay_run *outer;
 } lbay_run;
 
@@ -78,7 +78,7 @@ lua_State *lbay_running(void);
 bay_invocation *lbay_running_call(void);
 
 /* lbay_stop ends the innermost run, a call that must stop with code
- * (BAY_ECANCELED, BAY_ETIMEDOUT: bay_call_emit said so), as the hook ends a
+ * (BAY_ECANCELED, BAY_ETIMEDOUT: bay_call_emit or bay_call_receive said so), as the hook ends a
  * cancelled one: it raises "file:line: stopped: ..." on L, and again before
  * every instruction, whatever pcall the plugin holds on with. Never returns;
  * only while a call runs. */
@@ -106,7 +106,7 @@ bool lbay_granted(const char *perm);
 /* api.c */
 
 /* lbay_api_open pushes the plugbay table (id, log, config, settings, setting,
- * call, emit, data_dir, array, map, null, fail, store, timer, plugins) and
+ * call, emit, receive, data_dir, array, map, null, fail, store, timer, plugins) and
  * returns 1: a lua_CFunction for luaL_requiref. */
 int lbay_api_open(lua_State *L);
 
@@ -124,16 +124,17 @@ int lbay_fail(lua_State *L, const char *fn, int code, const bay_error *e);
  * the plugin's own pcall catches it. A Lua C function. */
 int lbay_api_fail(lua_State *L);
 
-/* lbay_emit_failed raises the error of plugbay.emit when bay_call_emit
- * failed with code (other than a stop, lbay_stop's): plugbay.fail's, a table
- * {code = code, message = "plugbay.emit: ...", recorded = true}, that ends the
- * call with code and the message bay_call_emit recorded in it, unless the
- * plugin's own pcall catches it. Never returns. */
-int lbay_emit_failed(lua_State *L, int code);
+/* lbay_stream_failed raises the error of plugbay.FN (fn: "emit", "receive")
+ * when bay_call_emit or bay_call_receive failed with code (other than a stop,
+ * lbay_stop's): plugbay.fail's, a table {code = code, message = "plugbay.FN:
+ * ...", recorded = true}, that ends the call with code and the message the
+ * function recorded in it, unless the plugin's own pcall catches it. Never
+ * returns. */
+int lbay_stream_failed(lua_State *L, const char *fn, int code);
 
 /* lbay_failure_code returns the code of the value at idx when it is an error
- * plugbay.fail (or lbay_emit_failed) raised, else 0; *recorded tells whether
- * it is lbay_emit_failed's. */
+ * plugbay.fail (or lbay_stream_failed) raised, else 0; *recorded tells whether
+ * it is lbay_stream_failed's. */
 int lbay_failure_code(lua_State *L, int idx, bool *recorded);
 
 /* lbay_check_text returns argument idx, a string without NUL bytes (C sees it

@@ -177,7 +177,7 @@ static int lua_call_plugin(const char *function, bay_invocation *call, const bay
     bay_error e;
     int rc = lbay_run_protected(L, &run, run_function, &c, 1, &e);
     if (rc && run.recorded && rc == run.failed)
-        return rc; /* a failed plugbay.emit: the call holds bay_call_emit's message */
+        return rc; /* a failed plugbay.emit or .receive: the call holds its message */
     if (rc)
         return bay_call_error(call, rc, "%s", e.message);
     rc = lbay_to_value(L, -1, "result", result, &e);

@@ -1,4 +1,4 @@
-/* bridges/python/api.c — the plugbay module plugins import (identity, config, settings, log, calls through plugbayd, the running call) and the stop of a cancelled call. */
+/* bridges/python/api.c — the plugbay module plugins import (identity, config, settings, log, calls through plugbayd, the running call and its streams) and the stop of a cancelled call. */
 #include "py_bridge.h"
 
 #include <limits.h>
@@ -20,6 +20,8 @@ static struct {
     PyObject *call_error; /* plugbay.CallError */
     PyObject *stop;       /* plugbay.CallStopped: a BaseException no module hands to plugins */
     bay_invocation *current;    /* the innermost call running, NULL outside calls */
+    PyObject *next_input; /* the function plugbay.inputs()'s iterators call */
+    PyObject *end;        /* what next_input returns at the end of the input: an object of no use elsewhere */
     pthread_t main_thread;
     atomic_bool live;     /* the stop signal has its handler */
 } api;
@@ -125,13 +127,19 @@ static PyObject *api_call(PyObject *self, PyObject *args, PyObject *kwargs)
     return pyb_api_outcome(api.call_error, rc, result, &err);
 }
 
+/* in_call tells whether a call is running; outside one it raises fn's RuntimeError (does: "emits"). */
+static bool in_call(const char *fn, const char *does)
+{
+    if (api.current == NULL)
+        PyErr_Format(PyExc_RuntimeError, "%s: no call is running: a function %s while it serves a call, not "
+                                         "while its module is imported, in on_load or in on_unload", fn, does);
+    return api.current != NULL;
+}
+
 int pyb_api_emit(const char *fn, PyObject *chunk, const char *what)
 {
-    if (api.current == NULL) {
-        PyErr_Format(PyExc_RuntimeError, "%s: no call is running: a function emits while it serves a call, not "
-                                         "while its module is imported, in on_load or in on_unload", fn);
+    if (!in_call(fn, "emits"))
         return -1;
-    }
     bay_value *v;
     if (pyb_api_value(fn, chunk, what, &v) != 0)
         return -1;
@@ -140,8 +148,49 @@ int pyb_api_emit(const char *fn, PyObject *chunk, const char *what)
     if (rc == BAY_ECANCELED || rc == BAY_ETIMEDOUT)
         stop();
     else if (rc)
-        pyb_failure_emit(rc);
+        pyb_failure_stream(fn, rc);
     return rc ? -1 : 0;
+}
+
+/* receive takes the next chunk of the running call's input (bay_call_receive)
+ * for fn ("plugbay.receive"): a new reference to it, or to end once the input
+ * ended; NULL with the exception that ends the call raised (the stop once it
+ * must stop, pyb_failure_stream's when the caller sends no input), or
+ * RuntimeError outside a call. */
+static PyObject *receive(const char *fn, PyObject *end)
+{
+    if (!in_call(fn, "receives"))
+        return NULL;
+    bay_value *chunk = NULL;
+    int rc = bay_call_receive(api.current, &chunk);
+    if (rc == BAY_ECANCELED || rc == BAY_ETIMEDOUT)
+        return stop();
+    if (rc)
+        return pyb_failure_stream(fn, rc);
+    if (chunk == NULL)
+        return Py_NewRef(end);
+    PyObject *o = pyb_to_python(chunk);
+    bay_value_free(chunk);
+    return o;
+}
+
+static PyObject *api_receive(PyObject *self, PyObject *unused)
+{
+    return receive("plugbay.receive", Py_None);
+}
+
+/* next_input is what plugbay.inputs()'s iterators call: the next chunk, or api.end. */
+static PyObject *next_input(PyObject *self, PyObject *unused)
+{
+    return receive("plugbay.inputs", api.end);
+}
+
+static PyMethodDef next_input_def = {"next_input", next_input, METH_NOARGS,
+                                     "The next chunk of the running call's input, for plugbay.inputs()."};
+
+static PyObject *api_inputs(PyObject *self, PyObject *unused)
+{
+    return PyCallIter_New(api.next_input, api.end);
 }
 
 static PyObject *api_emit(PyObject *self, PyObject *chunk)
@@ -201,6 +250,13 @@ static PyMethodDef methods[] = {
      "emit(chunk): sends chunk (a value as a result is) as the next piece of the running call's streamed answer, "
      "waiting while the caller has not taken those before; raises plugbay.Failure when it cannot be sent, and stops "
      "the call once it was cancelled or its deadline passed. A generator function streams what it yields."},
+    {"receive", api_receive, METH_NOARGS,
+     "receive(): the next chunk of the input the running call's caller streams (a host's bay_call_upload), waiting "
+     "for it, or None once the input ended; raises plugbay.Failure when the caller sends no input, and stops the "
+     "call once it was cancelled or its deadline passed."},
+    {"inputs", api_inputs, METH_NOARGS,
+     "inputs(): an iterator over the chunks of the running call's input, as receive() takes them, to its end "
+     "(a chunk that is None included)."},
     {"cancelled", api_cancelled, METH_NOARGS,
      "cancelled(): True once the running call was cancelled or its deadline passed."},
     {"remaining_ms", api_remaining_ms, METH_NOARGS,
@@ -218,8 +274,8 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT, "plugbay",
-    "The plugin API of plugbay's Python plugins: id, config, data_dir, log, call, emit, the running call's cancelled, "
-    "remaining_ms, context and call_name, settings and setting, the store, timers, managing plugins, and the "
+    "The plugin API of plugbay's Python plugins: id, config, data_dir, log, call, emit, receive, inputs, the running "
+    "call's cancelled, remaining_ms, context and call_name, settings and setting, the store, timers, managing plugins, and the "
     "fail(code, message), the exceptions Failure, CallError, StoreError, TimerError, ManageError and PolicyError (docs/python-plugins.md).",
     -1, methods, NULL, NULL, NULL, NULL,
 };
@@ -256,7 +312,10 @@ int pyb_api_start(bay_error *err)
     PyObject *old = handler ? PyObject_CallMethod(signals, "signal", "iO", STOP_SIGNAL, handler) : NULL;
     Py_XDECREF(signals);
     Py_XDECREF(handler);
-    if (old == NULL) {
+    api.next_input = old ? PyCFunction_New(&next_input_def, NULL) : NULL;
+    api.end = api.next_input ? PyObject_CallNoArgs((PyObject *)&PyBaseObject_Type) : NULL;
+    if (api.end == NULL) {
+        Py_XDECREF(old);
         bay_error e;
         pyb_error_take(NULL, &e);
         return bay_error_set(err, BAY_EIO, pyb_plugin_id(), "cannot set up the plugbay module: %s", e.message);
@@ -285,6 +344,8 @@ void pyb_api_stop(void)
     pyb_storage_stop();
     pyb_manage_stop();
     pyb_failure_stop();
+    Py_CLEAR(api.end);
+    Py_CLEAR(api.next_input);
     Py_CLEAR(api.stop);
     Py_CLEAR(api.call_error);
     Py_CLEAR(api.module);

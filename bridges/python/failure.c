@@ -1,11 +1,11 @@
-/* bridges/python/failure.c — plugbay.fail(code, message): an exception that ends the call with the code the plugin chose; and the one a failed plugbay.emit raises. */
+/* bridges/python/failure.c — plugbay.fail(code, message): an exception that ends the call with the code the plugin chose; and the one a failed plugbay.emit or plugbay.receive raises. */
 #include "py_bridge.h"
 
 #include <limits.h>
 
-/* plugbay.Failure, and the subclass of it a failed plugbay.emit raises (which
+/* plugbay.Failure, and the subclass of it a failed plugbay.emit or .receive raises (which
  * no module hands to plugins), kept from pyb_failure_add until pyb_failure_stop. */
-static PyObject *failure, *emit_failure;
+static PyObject *failure, *stream_failure;
 
 /* code_of returns the code o names: a positive int, or a code's name;
  * -1 with a Python exception set when it is neither. */
@@ -27,7 +27,7 @@ static long code_of(PyObject *o)
     return -1;
 }
 
-/* raise_failure raises an exception of type (plugbay.Failure or emit_failure)
+/* raise_failure raises an exception of type (plugbay.Failure or stream_failure)
  * with str() message and code set. Returns NULL. */
 static PyObject *raise_failure(PyObject *type, long code, PyObject *message)
 {
@@ -61,12 +61,13 @@ int pyb_failure_add(PyObject *module)
                                         "What plugbay.fail(code, message) raises: str(e) is the message, e.code the "
                                         "code the call ends with when the exception leaves the plugin.",
                                         NULL, NULL);
-    emit_failure = failure ? PyErr_NewExceptionWithDoc("plugbay.EmitFailure",
-                                                       "What plugbay.emit raises when the chunk could not be sent: "
-                                                       "a plugbay.Failure whose e.code the call ends with.",
-                                                       failure, NULL)
-                           : NULL;
-    PyObject *fn = emit_failure ? PyCFunction_NewEx(&fail_def, NULL, NULL) : NULL;
+    stream_failure = failure ? PyErr_NewExceptionWithDoc("plugbay.StreamFailure",
+                                                         "What plugbay.emit raises when the chunk could not be sent, "
+                                                         "and plugbay.receive when no chunk can come: a "
+                                                         "plugbay.Failure whose e.code the call ends with.",
+                                                         failure, NULL)
+                             : NULL;
+    PyObject *fn = stream_failure ? PyCFunction_NewEx(&fail_def, NULL, NULL) : NULL;
     int rc = fn && PyModule_AddObjectRef(module, "Failure", failure) == 0 &&
                      PyModule_AddObjectRef(module, "fail", fn) == 0
                  ? 0
@@ -75,18 +76,18 @@ int pyb_failure_add(PyObject *module)
     return rc;
 }
 
-PyObject *pyb_failure_emit(int code)
+PyObject *pyb_failure_stream(const char *fn, int code)
 {
-    PyObject *message = PyUnicode_FromFormat("plugbay.emit: %s (%s)", bay_strerror(code), bay_errname(code));
+    PyObject *message = PyUnicode_FromFormat("%s: %s (%s)", fn, bay_strerror(code), bay_errname(code));
     if (message)
-        raise_failure(emit_failure, code, message);
+        raise_failure(stream_failure, code, message);
     Py_XDECREF(message);
     return NULL;
 }
 
 int pyb_failure_recorded(void)
 {
-    if (emit_failure == NULL || !PyErr_ExceptionMatches(emit_failure))
+    if (stream_failure == NULL || !PyErr_ExceptionMatches(stream_failure))
         return 0;
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
@@ -109,6 +110,6 @@ int pyb_failure_code(PyObject *type, PyObject *value)
 
 void pyb_failure_stop(void)
 {
-    Py_CLEAR(emit_failure);
+    Py_CLEAR(stream_failure);
     Py_CLEAR(failure);
 }

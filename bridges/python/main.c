@@ -180,7 +180,7 @@ static PyObject *function_of(const char *function)
 }
 
 /* failed_call ends call with the pending exception: its code, and its
- * message unless a failed plugbay.emit's is in the call already. */
+ * message unless a failed plugbay.emit's or .receive's is in the call already. */
 static int failed_call(bay_invocation *call)
 {
     int recorded = pyb_failure_recorded();

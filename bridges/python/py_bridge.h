@@ -154,7 +154,7 @@ int pyb_api_value(const char *fn, PyObject *o, const char *what, bay_value **out
  * the running call's streamed answer (bay_call_emit); fn and what name it in
  * messages ("plugbay.emit", "the chunk"). Returns 0, or -1 with the exception
  * that ends the call raised: the stop of a cancelled call once it must stop,
- * pyb_failure_emit's when emitting failed, TypeError for a value that cannot
+ * pyb_failure_stream's when emitting failed, TypeError for a value that cannot
  * cross, RuntimeError outside a call. */
 int pyb_api_emit(const char *fn, PyObject *chunk, const char *what);
 
@@ -218,14 +218,15 @@ int pyb_error_take(const bay_invocation *call, bay_error *err);
  * raises, plugbay.Failure, to module. Returns 0, or -1 with a Python exception set. */
 int pyb_failure_add(PyObject *module);
 
-/* pyb_failure_emit raises what plugbay.emit raises when bay_call_emit failed
- * with code (not a stop): a plugbay.Failure ("plugbay.emit: ...") of a
- * subclass plugins cannot name, with e.code set. Returns NULL. */
-PyObject *pyb_failure_emit(int code);
+/* pyb_failure_stream raises what fn ("plugbay.emit", "plugbay.receive")
+ * raises when bay_call_emit or bay_call_receive failed with code (not a
+ * stop): a plugbay.Failure ("FN: ...") of a subclass plugins cannot name,
+ * with e.code set. Returns NULL. */
+PyObject *pyb_failure_stream(const char *fn, int code);
 
 /* pyb_failure_recorded returns the code of the pending exception when it is
- * pyb_failure_emit's, whose message the call holds already (bay_call_emit
- * recorded it), else 0. The exception stays pending. */
+ * pyb_failure_stream's, whose message the call holds already (bay_call_emit
+ * or bay_call_receive recorded it), else 0. The exception stays pending. */
 int pyb_failure_recorded(void);
 
 /* pyb_failure_code returns the code a plugbay.Failure (type, value: a

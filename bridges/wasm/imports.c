@@ -1,4 +1,4 @@
-/* bridges/wasm/imports.c — the plugbay.* functions a module may import: log, config, call, reply, result, emit, error, settings, the store_* functions, the timer_* ones and plugins_list and plugins_manage.
+/* bridges/wasm/imports.c — the plugbay.* functions a module may import: log, config, call, reply, result, emit, receive, error, settings, the store_* functions, the timer_* ones and plugins_list and plugins_manage.
  *
  * wasm2c names an import MODULE.NAME Z_MODULEZ_NAME and passes it the host
  * pointer given at instantiation; the types here are those module.c checks
@@ -15,6 +15,8 @@
 
 /* A log line or error message longer than this is cut. */
 #define TEXT_MAX 2000
+/* What plugbay.receive returns at the end of the input: -1 as the module's i32, no code of plugbay/error.h. */
+#define INPUT_END UINT32_MAX
 
 void Z_plugbayZ_log(bay__wasm_host *h, uint32_t level, uint32_t msg, uint32_t msg_len);
 uint32_t Z_plugbayZ_config(bay__wasm_host *h, uint32_t buf, uint32_t buf_len);
@@ -23,6 +25,7 @@ uint32_t Z_plugbayZ_call(bay__wasm_host *h, uint32_t name, uint32_t name_len, ui
 uint32_t Z_plugbayZ_reply(bay__wasm_host *h, uint32_t buf, uint32_t buf_len);
 uint32_t Z_plugbayZ_result(bay__wasm_host *h, uint32_t value, uint32_t value_len);
 uint32_t Z_plugbayZ_emit(bay__wasm_host *h, uint32_t chunk, uint32_t chunk_len);
+uint32_t Z_plugbayZ_receive(bay__wasm_host *h);
 void Z_plugbayZ_error(bay__wasm_host *h, uint32_t msg, uint32_t msg_len);
 uint32_t Z_plugbayZ_settings(bay__wasm_host *h, uint32_t buf, uint32_t buf_len);
 uint32_t Z_plugbayZ_store_get(bay__wasm_host *h, uint32_t key, uint32_t key_len);
@@ -224,6 +227,30 @@ uint32_t Z_plugbayZ_emit(bay__wasm_host *h, uint32_t chunk, uint32_t chunk_len)
     if (rc != BAY_ECANCELED && rc != BAY_ETIMEDOUT)
         bay__wasm_host_leave();
     return (uint32_t)rc;
+}
+
+/* plugbay.receive takes the next chunk of the running call's input
+ * (bay_call_receive): 0 with the chunk, as msgpack, for plugbay.reply;
+ * INPUT_END once the input ended (plugbay.reply gives nothing); else the
+ * code, a stop returned as plugbay.emit returns it. */
+uint32_t Z_plugbayZ_receive(bay__wasm_host *h)
+{
+    bay__wasm_frame *f = h->frame;
+    if (f == NULL)
+        return BAY_ESTATE;
+    bay__wasm_host_enter();
+    bay_value *chunk = NULL;
+    int rc = bay_call_receive(f->call, &chunk);
+    bool end = rc == 0 && chunk == NULL;
+    if (end)
+        set_reply(h, NULL, 0);
+    else if (rc == 0)
+        rc = keep_reply(h, "receive", chunk);
+    if (rc == 0)
+        rc = bay_call_cancelled(f->call); /* stopped meanwhile: said, rather than trapped */
+    if (rc != BAY_ECANCELED && rc != BAY_ETIMEDOUT)
+        bay__wasm_host_leave();
+    return rc == 0 && end ? INPUT_END : (uint32_t)rc;
 }
 
 void Z_plugbayZ_error(bay__wasm_host *h, uint32_t msg, uint32_t msg_len)

@@ -24,6 +24,7 @@ static const struct offered {
     {"plugbay", "reply", "ii", "i", "(i32 buf, i32 buf_len) -> i32"},
     {"plugbay", "result", "ii", "i", "(i32 value, i32 value_len) -> i32"},
     {"plugbay", "emit", "ii", "i", "(i32 chunk, i32 chunk_len) -> i32"},
+    {"plugbay", "receive", "", "i", "() -> i32"},
     {"plugbay", "error", "ii", "", "(i32 msg, i32 msg_len) -> nil"},
     {"plugbay", "settings", "ii", "i", "(i32 buf, i32 buf_len) -> i32"},
     {"plugbay", "store_get", "ii", "i", "(i32 key, i32 key_len) -> i32"},

@@ -820,7 +820,7 @@ Test(lua, plugbay_emit_misused_is_a_clear_error_and_the_plugin_goes_on)
     expect_emit_error("lstream.outside", "BAY_ESTATE", "plugbay.emit: no call is running");
     expect_emit_error("lstream.caught", "BAY_ETYPE", "plugbay.emit: chunk: is a function, which cannot cross a call");
     expect_failure("lstream.bad", BAY_EPLUGIN, "lua/stream",
-                   (const char *[]){"lua/stream/main.lua:16:", "plugbay.emit: chunk: is a function", "(BAY_ETYPE)",
+                   (const char *[]){"lua/stream/main.lua:29:", "plugbay.emit: chunk: is a function", "(BAY_ETYPE)",
                                     NULL});
     /* A failure of bay_call_emit ends the call with its code and the worker library's message. */
     bay_error err;
@@ -830,4 +830,84 @@ Test(lua, plugbay_emit_misused_is_a_clear_error_and_the_plugin_goes_on)
               "%s", err.message);
     expect_json("lstream.ping", "[]", "\"pong\"");
     cr_assert_eq(h_worker_pid(c, "lua/stream"), pid, "lua/stream was restarted");
+}
+
+/* upload starts conform.upload(what) at conform/lua within timeout_ms, sends it the ints 0 to n - 1 (and the end
+ * of its input when end), and returns the stream. */
+static bay_stream *upload(const char *what, int64_t n, bool end, int timeout_ms)
+{
+    bay_value *args = bay_array();
+    bay_array_push(args, bay_str(what));
+    bay_stream *s = NULL;
+    bay_error err;
+    cr_assert_eq(bay_call_upload(c, "conform.upload", args, &(bay_call_opts){.timeout_ms = timeout_ms,
+                                 .context = "conform/lua"}, &s, &err), 0, "%s", err.message);
+    bay_value_free(args);
+    for (int64_t i = 0; i < n; i++) {
+        bay_value *v = bay_int(i);
+        cr_assert_eq(bay_stream_send(s, v, -1, &err), 0, "chunk %lld: %s", (long long)i, err.message);
+        bay_value_free(v);
+    }
+    cr_assert(!end || bay_stream_send_end(s, &err) == 0, "%s", err.message);
+    return s;
+}
+
+/* expect_next asserts that s's next chunk renders as want_json (NULL: the stream ended). */
+static void expect_next(bay_stream *s, const char *want_json)
+{
+    bay_value *v = NULL, *want = NULL;
+    bay_error err;
+    cr_assert_eq(bay_stream_next(s, -1, &v, &err), 0, "%s", err.message);
+    cr_assert_eq(want_json == NULL, v == NULL, "wanted %s", want_json ? want_json : "the end");
+    cr_assert(want_json == NULL || (bay_value_from_json(want_json, &want, NULL, 0) == 0 && bay_value_equal(v, want)),
+              "a chunk is not %s", want_json);
+    bay_value_free(v);
+    bay_value_free(want);
+}
+
+Test(lua, plugbay_receive_takes_a_hosts_streamed_input)
+{
+    start_with((const char *[]){"conform/lua", "lua/stream", NULL}, NULL);
+    pid_t pid = h_worker_pid(c, "conform/lua");
+    bay_stream *s = upload("sum", 200, true, 60000);
+    expect_next(s, "{\"chunks\": 200, \"sum\": 19900, \"bytes\": 0}");
+    expect_next(s, NULL);
+    bay_stream_free(s);
+
+    s = upload("echo", 0, false, 60000);
+    for (int64_t i = 0; i < 100; i++) { /* both ways at once: each chunk comes back before the next goes */
+        bay_value *v = bay_int(i * 3);
+        char want[32];
+        cr_assert_eq(bay_stream_send(s, v, -1, NULL), 0);
+        bay_value_free(v);
+        snprintf(want, sizeof want, "%lld", (long long)(i * 3));
+        expect_next(s, want);
+    }
+    cr_assert_eq(bay_stream_send_end(s, NULL), 0);
+    expect_next(s, NULL);
+    bay_stream_free(s);
+
+    bay_value *args = bay_array(), *res = NULL;
+    bay_array_push(args, bay_str("sum"));
+    bay_error err;
+    cr_assert_eq(bay_call(c, "conform.upload", args, &(bay_call_opts){.context = "conform/lua"}, &res, &err),
+                 BAY_EINVAL, "receiving in a call without input is an error");
+    cr_assert(strstr(err.message, "its caller sends no input"), "%s", err.message);
+    bay_value_free(args);
+    expect_emit_error("lstream.receive_outside", "BAY_ESTATE", "plugbay.receive: no call is running");
+    bay_value *caught = call_value("lstream.no_input", "[]");
+    cr_assert_not(bay_value_bool(bay_map_get(caught, "ok")));
+    cr_assert_eq(bay_value_int(bay_map_get(caught, "code")), BAY_EINVAL);
+    cr_assert(strstr(bay_value_str(bay_map_get(caught, "message"), NULL), "plugbay.receive:"));
+    bay_value_free(caught);
+
+    bay_stream_free(upload("sum", 10, false, 60000)); /* abandoned: plugbay.receive stops the function */
+    s = upload("sum", 1, false, 800);                     /* and no end: the deadline stops it */
+    cr_assert_eq(bay_stream_next(s, -1, &res, &err), BAY_ETIMEDOUT, "%s", err.message);
+    bay_stream_free(s);
+    s = upload("early", 1, false, 60000);
+    expect_next(s, "\"early\"");
+    expect_next(s, NULL);
+    bay_stream_free(s);
+    cr_assert_eq(h_worker_pid(c, "conform/lua"), pid, "conform/lua was restarted");
 }

@@ -1,4 +1,4 @@
-/* tests/e2e/test_python.c — Python plugins end to end: calls and values, errors with tracebacks, the restricted policy's refusals, runaway calls, broken plugins and plugbay.emit and generators misused. */
+/* tests/e2e/test_python.c — Python plugins end to end: calls and values, errors with tracebacks, the restricted policy's refusals, runaway calls, broken plugins, plugbay.emit and generators misused, and input taken with plugbay.inputs(). */
 #include <criterion/criterion.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -548,7 +548,7 @@ Test(python_broken, malformed_module_permission_is_refused)
 
 static void start_streams(void)
 {
-    start_loaded((const char *[]){"example/hello", "python/escapes", "python/stream", NULL});
+    start_loaded((const char *[]){"example/hello", "python/escapes", "python/stream", "conform/python", NULL});
 }
 
 TestSuite(python_streams, .init = start_streams, .fini = stop, .timeout = 120);
@@ -602,6 +602,92 @@ Test(python_streams, a_failed_emit_ends_the_call_with_its_code_and_message_and_c
     const bay_value *last = bay_array_get(res, bay_value_len(res) - 1);
     cr_assert_eq(bay_value_int(bay_map_get(last, "code")), BAY_EINVAL);
     cr_assert_str_eq(bay_value_str(bay_map_get(last, "message"), NULL), "plugbay.emit: invalid argument (BAY_EINVAL)");
+    bay_value_free(res);
+    expect_others_answer();
+}
+
+/* ---- input: conform/python's conform.upload (plugbay.inputs()) and plugbay.receive misused ------------ */
+
+/* open_upload starts conform.upload(what) at conform/python within timeout_ms and sends it count ints, i * step
+ * for i from 0. */
+static bay_stream *open_upload(const char *what, int count, int step, int timeout_ms)
+{
+    bay_value *args = bay_array(), *v;
+    bay_array_push(args, bay_str(what));
+    bay_stream *s = NULL;
+    bay_error err = {0};
+    bay_call_opts opts = {.timeout_ms = timeout_ms, .context = "conform/python"};
+    cr_assert_eq(bay_call_upload(c, "conform.upload", args, &opts, &s, &err), 0, "%s", err.message);
+    bay_value_free(args);
+    for (int i = 0; i < count; i++) {
+        cr_assert_eq(bay_stream_send(s, v = bay_int((int64_t)i * step), -1, &err), 0, "chunk %d: %s", i, err.message);
+        bay_value_free(v);
+    }
+    return s;
+}
+
+/* next_is asserts that s gives next the int want, or (end) that it ended. */
+static void next_is(bay_stream *s, int64_t want, bool end)
+{
+    bay_value *v = NULL;
+    bay_error err = {0};
+    cr_assert_eq(bay_stream_next(s, -1, &v, &err), 0, "%s", err.message);
+    cr_assert(end ? v == NULL : bay_value_type(v) == BAY_INT && bay_value_int(v) == want, "not %s%lld",
+              end ? "the end, " : "", (long long)want);
+    bay_value_free(v);
+}
+
+Test(python_streams, plugbay_inputs_takes_a_hosts_streamed_input)
+{
+    pid_t pid = h_worker_pid(c, "conform/python");
+    bay_stream *s = open_upload("sum", 200, 1, 60000);
+    cr_assert_eq(bay_stream_send_end(s, NULL), 0);
+    bay_value *v = NULL;
+    cr_assert_eq(bay_stream_next(s, -1, &v, NULL), 0);
+    cr_assert_eq(bay_value_int(bay_map_get(v, "chunks")), 200);
+    cr_assert_eq(bay_value_int(bay_map_get(v, "sum")), 19900);
+    bay_value_free(v);
+    next_is(s, 0, true);
+    bay_stream_free(s);
+
+    s = open_upload("echo", 0, 0, 60000);
+    for (int i = 0; i < 100; i++) { /* both ways at once: each chunk comes back before the next goes */
+        cr_assert_eq(bay_stream_send(s, v = bay_int(i * 5), -1, NULL), 0);
+        bay_value_free(v);
+        next_is(s, i * 5, false);
+    }
+    cr_assert_eq(bay_stream_send_end(s, NULL), 0);
+    next_is(s, 0, true);
+    bay_stream_free(s);
+
+    bay_stream_free(open_upload("sum", 10, 1, 60000)); /* abandoned: plugbay.inputs() stops the function */
+    s = open_upload("sum", 1, 1, 800);                     /* and no end: the deadline stops it */
+    cr_assert_eq(bay_stream_next(s, -1, &v, NULL), BAY_ETIMEDOUT);
+    bay_stream_free(s);
+    s = open_upload("early", 1, 1, 60000);
+    cr_assert_eq(bay_stream_next(s, -1, &v, NULL), 0);
+    cr_assert_str_eq(bay_value_str(v, NULL), "early");
+    bay_value_free(v);
+    next_is(s, 0, true);
+    bay_stream_free(s);
+    cr_assert_eq(h_worker_pid(c, "conform/python"), pid, "conform/python was restarted");
+}
+
+Test(python_streams, receiving_without_input_or_outside_a_call_is_a_clear_error)
+{
+    bay_value *args = bay_array(), *res = NULL;
+    bay_array_push(args, bay_str("sum"));
+    bay_error err = {0};
+    cr_assert_eq(bay_call(c, "conform.upload", args, &(bay_call_opts){.context = "conform/python"}, &res, &err),
+                 BAY_EINVAL, "receiving in a call without input is an error");
+    cr_assert(strstr(err.message, "its caller sends no input"), "%s", err.message);
+    bay_value_free(args);
+    expect_str("pystream.receive_outside", "[]",
+               "plugbay.receive: no call is running: a function receives while it serves a call, not while its "
+               "module is imported, in on_load or in on_unload");
+    cr_assert_eq(h_call_json(c, "pystream.no_input", "[]", 5000, &res, &err), 0, "%s", err.message);
+    cr_assert_eq(bay_value_int(bay_map_get(res, "code")), BAY_EINVAL);
+    cr_assert_str_eq(bay_value_str(bay_map_get(res, "message"), NULL), "plugbay.inputs: invalid argument (BAY_EINVAL)");
     bay_value_free(res);
     expect_others_answer();
 }

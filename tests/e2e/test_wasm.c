@@ -797,8 +797,8 @@ Test(wasm, bad_pointers_and_bytes_handed_to_plugbay_emit_are_refused_and_the_plu
 {
     start_loaded((const char *[]){STREAM, BYSTANDERS, NULL});
     char outside[16];
-    snprintf(outside, sizeof outside, "%d", BAY_ESTATE);
-    expect_json("ws.outside", "[]", outside); /* bay_emit in the start code, where no call runs */
+    snprintf(outside, sizeof outside, "[%d,%d]", BAY_ESTATE, BAY_ESTATE);
+    expect_json("ws.outside", "[]", outside); /* bay_emit and bay_receive in the start code, where no call runs */
     expect_failure("ws.bad", "[\"pointer\"]", 0, BAY_EPLUGIN, STREAM,
                    (const char *[]){"trap: out of bounds memory access in call \"ws.bad\"",
                                     "plugbay.emit's chunk (100 bytes at 0xfffff000) lies outside the module's memory",
@@ -857,6 +857,91 @@ Test(wasm, a_stream_stopped_while_the_module_waits_in_bay_emit_ends_without_a_tr
     bay_stream_free(s);
     expect_json("ws.count", "[]", "3");
     cr_assert_not(h_log_contains(&h, "trap"), "a stopped stream trapped; the broker's log is %s", h.log);
+    expect_others_answer();
+}
+
+/* ---- input: conform/wasm's conform.upload (bay_receive), and plugbay.receive misused (wasm/stream) ---- */
+
+/* upload_to starts conform.upload(what) at conform/wasm within timeout_ms and sends it the ints 0 to n - 1. */
+static bay_stream *upload_to(const char *what, int n, int timeout_ms)
+{
+    bay_value *args = bay_array();
+    bay_array_push(args, bay_str(what));
+    bay_stream *s = NULL;
+    bay_error err;
+    bay_call_opts opts = {.timeout_ms = timeout_ms, .context = "conform/wasm"};
+    cr_assert_eq(bay_call_upload(c, "conform.upload", args, &opts, &s, &err), 0, "%s", err.message);
+    bay_value_free(args);
+    for (int i = 0; i < n; i++) {
+        bay_value *v = bay_int(i);
+        cr_assert_eq(bay_stream_send(s, v, -1, &err), 0, "chunk %d: %s", i, err.message);
+        bay_value_free(v);
+    }
+    return s;
+}
+
+/* expect_chunk asserts that s's next chunk renders as the JSON want ("END": the stream ended). */
+static void expect_chunk(bay_stream *s, const char *want)
+{
+    bay_value *v = NULL;
+    bay_error err;
+    cr_assert_eq(bay_stream_next(s, -1, &v, &err), 0, "%s", err.message);
+    char *json = NULL;
+    if (v)
+        bay_value_to_json(v, &json);
+    cr_assert_str_eq(v ? json : "END", want);
+    free(json);
+    bay_value_free(v);
+}
+
+Test(wasm, bay_receive_takes_a_hosts_streamed_input)
+{
+    start_loaded((const char *[]){"conform/wasm", STREAM, BYSTANDERS, NULL});
+    bay_stream *s = upload_to("sum", 200, 60000);
+    cr_assert_eq(bay_stream_send_end(s, NULL), 0);
+    expect_chunk(s, "{\"chunks\":200,\"sum\":19900,\"bytes\":0}");
+    expect_chunk(s, "END");
+    bay_stream_free(s);
+
+    s = upload_to("echo", 0, 60000);
+    for (int i = 0; i < 100; i++) { /* both ways at once: each chunk comes back before the next goes */
+        char want[16];
+        bay_value *v = bay_str(i % 2 ? "odd" : "even");
+        cr_assert_eq(bay_stream_send(s, v, -1, NULL), 0);
+        bay_value_free(v);
+        snprintf(want, sizeof want, "\"%s\"", i % 2 ? "odd" : "even");
+        expect_chunk(s, want);
+    }
+    cr_assert_eq(bay_stream_send_end(s, NULL), 0);
+    expect_chunk(s, "END");
+    bay_stream_free(s);
+
+    /* Receiving in a call without input: the call holds why, and the module returns the code. */
+    expect_failure("ws.receive_badly", "[]", 0, BAY_EINVAL, STREAM,
+                   (const char *[]){"ws.receive_badly: its caller sends no input", NULL});
+    expect_json("ws.count", "[]", "1");
+    bay_stream_free(upload_to("sum", 10, 60000)); /* abandoned: bay_receive answers BAY_ECANCELED, the module returns */
+    s = upload_to("sum", 1, 800);                   /* and no end: bay_receive answers BAY_ETIMEDOUT */
+    bay_value *late = NULL;
+    cr_assert_eq(bay_stream_next(s, -1, &late, NULL), BAY_ETIMEDOUT);
+    bay_stream_free(s);
+    s = upload_to("early", 1, 60000);
+    expect_chunk(s, "\"early\"");
+    expect_chunk(s, "END");
+    bay_stream_free(s);
+    cr_assert_not(h_log_contains(&h, "trap"), "an abandoned upload trapped; the broker's log is %s", h.log);
+
+    bay_call_opts opts = {.timeout_ms = 20000};
+    bay_value *v = bay_int(7), *res = NULL;
+    bay_error err;
+    cr_assert_eq(bay_call_upload(c, "ws.receive_badly", NULL, &opts, &s, &err), 0, "%s", err.message);
+    cr_assert_eq(bay_stream_send(s, v, -1, NULL), 0);
+    bay_value_free(v);
+    cr_assert_eq(bay_stream_next(s, -1, &res, &err), BAY_EPLUGIN);
+    cr_assert(strstr(err.message, "plugbay.reply's buffer") && strstr(err.message, "lies outside the module's memory"),
+              "%s", err.message);
+    bay_stream_free(s);
+    expect_json("ws.count", "[]", "1"); /* the instance made after the trap */
     expect_others_answer();
 }
 

@@ -17,6 +17,7 @@ PLUGBAY_IMPORT(call) int32_t plugbay_call(const char *name, uint32_t name_len, c
 PLUGBAY_IMPORT(reply) uint32_t plugbay_reply(uint8_t *buf, uint32_t buf_len);
 PLUGBAY_IMPORT(result) int32_t plugbay_result(const uint8_t *value, uint32_t value_len);
 PLUGBAY_IMPORT(emit) int32_t plugbay_emit(const uint8_t *chunk, uint32_t chunk_len);
+PLUGBAY_IMPORT(receive) int32_t plugbay_receive(void);
 PLUGBAY_IMPORT(error) void plugbay_error(const char *msg, uint32_t msg_len);
 PLUGBAY_IMPORT(settings) uint32_t plugbay_settings(uint8_t *buf, uint32_t buf_len);
 PLUGBAY_IMPORT(store_get) int32_t plugbay_store_get(const char *key, uint32_t key_len);
@@ -522,6 +523,15 @@ static bool take(uint32_t (*fetch)(uint8_t *, uint32_t), bay_in *in)
     fetch(buf, n);
     *in = (bay_in){buf, buf + n, buf};
     return true;
+}
+
+int bay_receive(bay_in *chunk)
+{
+    *chunk = (bay_in){0};
+    int rc = plugbay_receive();
+    if (rc == 0 && !take(plugbay_reply, chunk))
+        return bay_fail(BAY_ENOMEM, "out of memory reading a chunk of the input");
+    return rc;
 }
 
 bool bay_config(bay_in *config)

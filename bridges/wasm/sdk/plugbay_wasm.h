@@ -84,8 +84,8 @@ bool bay_in_skip(bay_in *in);
  * on success *value reads the key's value. */
 bool bay_in_find(const bay_in *map, const char *key, bay_in *value);
 
-/* bay_in_free frees the bytes a reader owns (from bay_config, bay_settings, bay_call, bay_store_*, bay_timer_list
- * or bay_plugins_*). */
+/* bay_in_free frees the bytes a reader owns (from bay_config, bay_settings, bay_call, bay_receive, bay_store_*,
+ * bay_timer_list or bay_plugins_*). */
 void bay_in_free(bay_in *in);
 
 /* ---- writing msgpack: results, arguments of bay_call, what goes to the store ---- */
@@ -156,6 +156,19 @@ int32_t bay_wasm_serve(bay_wasm_fn fn, uint32_t args, uint32_t len);
  * BAY_ENOMEM; BAY_ETYPE, a map key that is not a string, which fails the call
  * whatever it returns). BAY_ESTATE outside a call. */
 int bay_emit(bay_out *chunk);
+
+/* What bay_receive returns once the input ended: no code of plugbay/error.h. */
+#define BAY_INPUT_END (-1)
+
+/* bay_receive takes the next chunk of the input the running call's caller
+ * streams (a host's bay_call_upload), waiting for it: 0 with *chunk reading
+ * it (one value; free it with bay_in_free); BAY_INPUT_END once the input
+ * ended (*chunk empty). Taking chunks lets the caller send more (it waits
+ * while 64 are not taken). BAY_ECANCELED or BAY_ETIMEDOUT once the call must
+ * stop: return that code at once, as after bay_emit. BAY_EINVAL when the
+ * caller sends no input, the call holding the message (return the code);
+ * BAY_ESTATE outside a call. */
+int bay_receive(bay_in *chunk);
 
 /* bay_arg_* read the next argument. On a missing or mistyped one they say so
  * with bay_fail ("argument 2 must be str, got int") and return BAY_ETYPE;

@@ -1,4 +1,4 @@
--- sdk/conformance/lua/main.lua — conform/lua: the conformance plugin in Lua (echo, fail, type, filter, stream), as sdk/conformance/cases.json calls it.
+-- sdk/conformance/lua/main.lua — conform/lua: the conformance plugin in Lua (echo, fail, type, filter, stream, upload), as sdk/conformance/cases.json calls it.
 local M = {}
 
 -- conform.echo(v) returns v as Lua got it.
@@ -68,6 +68,29 @@ function M.conform_stream(n, size, finish)
     plugbay.fail("BAY_EIO", "conform/lua failed after " .. n .. " chunks")
   elseif finish == "last" then
     return "last"
+  end
+end
+
+-- conform.upload(what) takes the input its caller streams: "sum" returns {chunks = n, sum = the integers added up,
+-- bytes = the strings' bytes (Lua's strings are str and bin)} once the input ended; "echo" streams each chunk back as
+-- it comes; "early" returns "early" after the first chunk, leaving the rest. A stop ends the call in plugbay.receive.
+function M.conform_upload(what)
+  local n, sum, bytes = 0, 0, 0
+  for chunk in plugbay.receive do
+    n = n + 1
+    if math.type(chunk) == "integer" then
+      sum = sum + chunk
+    elseif type(chunk) == "string" then
+      bytes = bytes + #chunk
+    end
+    if what == "echo" then
+      plugbay.emit(chunk)
+    elseif what == "early" then
+      return "early"
+    end
+  end
+  if what ~= "echo" then
+    return {chunks = n, sum = sum, bytes = bytes}
   end
 end
 

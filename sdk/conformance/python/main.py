@@ -1,4 +1,4 @@
-"""sdk/conformance/python/main.py — conform/python: the conformance plugin in Python (echo, fail, type, filter, stream), as sdk/conformance/cases.json calls it."""
+"""sdk/conformance/python/main.py — conform/python: the conformance plugin in Python (echo, fail, type, filter, stream, upload), as sdk/conformance/cases.json calls it."""
 import plugbay
 
 # The names conform.type gives, by the Python type a value arrives as.
@@ -56,3 +56,26 @@ def conform_stream(n, size, end=None):
         plugbay.fail("BAY_EIO", f"conform/python failed after {n} chunks")
     if end == "last":
         return "last"
+
+
+def conform_upload(what=None):
+    """conform.upload(what) takes the input its caller streams with plugbay.inputs(): "sum" returns {"chunks": n,
+    "sum": the ints added up, "bytes": the strs' and bytes' bytes} once the input ended; "echo" streams each chunk
+    back as it comes; "early" returns "early" after the first chunk, leaving the rest. A stop ends the call in
+    plugbay.inputs()."""
+    n = total = size = 0
+    for chunk in plugbay.inputs():
+        n += 1
+        if type(chunk) is int:
+            total += chunk
+        elif type(chunk) is bytes:
+            size += len(chunk)
+        elif type(chunk) is str:
+            size += len(chunk.encode("utf-8", "surrogateescape"))
+        if what == "echo":
+            plugbay.emit(chunk)
+        elif what == "early":
+            return "early"
+    if what != "echo":
+        return {"chunks": n, "sum": total, "bytes": size}
+    return None

@@ -1,4 +1,4 @@
-/* sdk/conformance/wasm/plugin.c — conform/wasm: the conformance plugin in C compiled to WebAssembly with the SDK (echo, fail, type, filter, stream). */
+/* sdk/conformance/wasm/plugin.c — conform/wasm: the conformance plugin in C compiled to WebAssembly with the SDK (echo, fail, type, filter, stream, upload). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -177,3 +177,55 @@ static int conform_stream(bay_args *args, bay_out *result)
     return 0;
 }
 BAY_WASM_EXPORT(conform_stream)
+
+/* conform_upload(what) takes the input its caller streams: "sum" returns {"chunks": n, "sum": the ints added up,
+ * "bytes": the strings' and binaries' bytes} once the input ended; "echo" streams each chunk back as it comes;
+ * "early" returns "early" after the first chunk, leaving the rest. A stop returns its code. */
+static int conform_upload(bay_args *args, bay_out *result)
+{
+    bay_in first = args->in; /* a look at the argument, when there is one */
+    const char *what = "";
+    uint32_t len = 0;
+    if (args->count < 1 || !bay_in_str(&first, &what, &len))
+        len = 0;
+    bool echo = len == 4 && memcmp(what, "echo", 4) == 0, early = len == 5 && memcmp(what, "early", 5) == 0;
+    int64_t n = 0, sum = 0, bytes = 0;
+    bay_out back = {0};
+    bay_in chunk;
+    int rc;
+    while ((rc = bay_receive(&chunk)) == 0) {
+        bay_in look = chunk;
+        int64_t i;
+        const char *text;
+        const uint8_t *data;
+        uint32_t size = 0;
+        n++;
+        if (bay_in_int(&look, &i))
+            sum += i;
+        else if (bay_in_str(&look, &text, &size) || bay_in_bin(&look, &data, &size))
+            bytes += size;
+        if (echo) {
+            bay_out_raw(&back, chunk.p, (uint32_t)(chunk.end - chunk.p));
+            rc = bay_emit(&back);
+        }
+        bay_in_free(&chunk);
+        if (rc || early)
+            break;
+    }
+    bay_out_free(&back);
+    if (rc == 0) /* "early", after the first chunk */
+        bay_out_cstr(result, "early");
+    else if (rc != BAY_INPUT_END)
+        return rc;
+    else if (!echo) {
+        bay_out_map(result, 3);
+        bay_out_cstr(result, "chunks");
+        bay_out_int(result, n);
+        bay_out_cstr(result, "sum");
+        bay_out_int(result, sum);
+        bay_out_cstr(result, "bytes");
+        bay_out_int(result, bytes);
+    }
+    return 0;
+}
+BAY_WASM_EXPORT(conform_upload)

@@ -1,4 +1,4 @@
-"""tests/plugins/python/stream/main.py — python/stream: plugbay.emit misused, generators ended early, and what they raise."""
+"""tests/plugins/python/stream/main.py — python/stream: plugbay.emit and plugbay.receive misused, generators ended early, and what they raise."""
 import plugbay
 
 MIB = b"x" * (1024 * 1024)
@@ -9,12 +9,32 @@ try:
 except RuntimeError as e:
     OUTSIDE = str(e)
 
+try:
+    plugbay.receive()  # nor here
+    RECEIVED_OUTSIDE = "nothing raised"
+except RuntimeError as e:
+    RECEIVED_OUTSIDE = str(e)
+
 finished = []  # the generators whose finally ran
 
 
 def outside():
     """pystream.outside() returns what plugbay.emit raised while the module was imported."""
     return OUTSIDE
+
+
+def receive_outside():
+    """pystream.receive_outside() returns what plugbay.receive raised while the module was imported."""
+    return RECEIVED_OUTSIDE
+
+
+def no_input():
+    """pystream.no_input() iterates plugbay.inputs() in a call without input and returns the plugbay.Failure's code
+    and message."""
+    try:
+        return [chunk for chunk in plugbay.inputs()]
+    except plugbay.Failure as e:
+        return {"code": e.code, "message": str(e)}
 
 
 def bad():

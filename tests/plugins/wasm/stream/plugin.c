@@ -1,6 +1,7 @@
 /* tests/plugins/wasm/stream/plugin.c — wasm/stream: plugbay.emit misused: from the start code (no call runs),
- * with bytes outside the module's memory or that are no value, and chunks past what a plain caller takes; and an
- * endless stream, stopped by its caller, beside a count that shows whether the instance is still the same. */
+ * with bytes outside the module's memory or that are no value, and chunks past what a plain caller takes; a chunk
+ * of input read into memory the module lacks; and an endless stream, stopped by its caller, beside a count that
+ * shows whether the instance is still the same. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,23 +9,29 @@
 #include "plugbay_wasm.h"
 
 __attribute__((import_module("plugbay"), import_name("emit"))) int32_t raw_emit(uint32_t chunk, uint32_t len);
+__attribute__((import_module("plugbay"), import_name("receive"))) int32_t raw_receive(void);
+__attribute__((import_module("plugbay"), import_name("reply"))) uint32_t raw_reply(uint32_t buf, uint32_t buf_len);
 
-/* What bay_emit returned in the start code: -1 before it ran. */
-static int outside = -1;
+/* What bay_emit and bay_receive returned in the start code: 0 before it ran. */
+static int outside, received_outside;
 
-/* emit_at_start emits a chunk when _initialize runs the constructors, where no call runs. */
-__attribute__((constructor)) static void emit_at_start(void)
+/* stream_at_start emits a chunk and receives one when _initialize runs the constructors, where no call runs. */
+__attribute__((constructor)) static void stream_at_start(void)
 {
     bay_out chunk = {0};
     bay_out_int(&chunk, 1);
     outside = bay_emit(&chunk);
     bay_out_free(&chunk);
+    bay_in in;
+    received_outside = bay_receive(&in);
 }
 
-/* ws_outside answers what bay_emit returned in the start code. */
+/* ws_outside answers [what bay_emit returned, what bay_receive returned] in the start code. */
 static int ws_outside(bay_args *args, bay_out *result)
 {
+    bay_out_array(result, 2);
     bay_out_int(result, outside);
+    bay_out_int(result, received_outside);
     return 0;
 }
 BAY_WASM_EXPORT(ws_outside)
@@ -55,6 +62,14 @@ static int ws_bad(bay_args *args, bay_out *result)
     return rc;
 }
 BAY_WASM_EXPORT(ws_bad)
+
+/* ws_receive_badly takes a chunk of its input and has plugbay.reply copy it to memory the module lacks: a trap. */
+static int ws_receive_badly(bay_args *args, bay_out *result)
+{
+    int rc = raw_receive();
+    return rc ? rc : (int)raw_reply(0xfffff000u, 100);
+}
+BAY_WASM_EXPORT(ws_receive_badly)
 
 /* ws_big(n) emits n chunks of 1 MiB, then answers "done": past 16 MiB, a caller taking the answer whole cannot
  * have them. */
