@@ -1,9 +1,9 @@
 /* tests/e2e/test_streams.c — streamed answers and input under the real broker: conform.stream served by the conformance
  * plugins in C, Lua, Python and WebAssembly, read with bay_call_stream and gathered by a plain call; an error after
  * chunks; back-pressure (a window of chunks, then credit) seen from a raw connection; a stream abandoned by its
- * host, cancelled, cut by its deadline, left by a host that went away; conform/c's conform.upload taking a host's
- * input (bay_call_upload) past many windows, both ways at once, abandoned, never ended; hostile windows, credits,
- * chunks and ENDs. */
+ * host, cancelled, cut by its deadline, left by a host that went away; conform.upload taking a host's input
+ * (bay_call_upload) in every language, past many windows, both ways at once, abandoned, never ended; hostile
+ * windows, credits, chunks and ENDs. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -439,15 +439,17 @@ Test(streams, hostile_windows_and_credits_are_refused)
     still_answers("c");
 }
 
-/* open_upload starts conform.upload(what) at conform/c within timeout_ms (0: the default). */
-static bay_stream *open_upload(bay_conn *conn, const char *what, int timeout_ms)
+/* open_upload starts conform.upload(what) at lang's plugin (its context) within timeout_ms (0: the default). */
+static bay_stream *open_upload(bay_conn *conn, const char *lang, const char *what, int timeout_ms)
 {
+    char ctx[64];
+    snprintf(ctx, sizeof ctx, "conform/%s", lang);
     bay_value *args = bay_array();
     bay_array_push(args, bay_str(what));
     bay_stream *s = NULL;
     bay_error err;
     cr_assert_eq(bay_call_upload(conn, "conform.upload", args, &(bay_call_opts){.timeout_ms = timeout_ms,
-                                 .context = "conform/c"}, &s, &err), 0, "%s", err.message);
+                                 .context = ctx}, &s, &err), 0, "%s: %s", lang, err.message);
     bay_value_free(args);
     return s;
 }
@@ -463,7 +465,7 @@ static void send_int(bay_stream *s, int64_t i)
 
 Test(streams, a_host_uploads_its_input_past_many_windows)
 {
-    bay_stream *s = open_upload(c, "sum", 60000);
+    bay_stream *s = open_upload(c, "c", "sum", 60000);
     for (int64_t i = 0; i < 1000; i++) /* 1,000 chunks: the provider's credit comes back as it takes them */
         send_int(s, i);
     bay_error err;
@@ -479,7 +481,7 @@ Test(streams, a_host_uploads_its_input_past_many_windows)
 
 Test(streams, input_and_answer_stream_both_ways_at_once)
 {
-    bay_stream *s = open_upload(c, "echo", 60000);
+    bay_stream *s = open_upload(c, "c", "echo", 60000);
     char one[64], want[32];
     bay_error err;
     for (int64_t i = 0; i < 300; i++) {
@@ -496,7 +498,7 @@ Test(streams, input_and_answer_stream_both_ways_at_once)
 
 Test(streams, input_to_a_provider_that_already_answered_is_refused)
 {
-    bay_stream *s = open_upload(c, "early", 20000);
+    bay_stream *s = open_upload(c, "c", "early", 20000);
     send_int(s, 1);
     char one[64];
     bay_error err;
@@ -528,14 +530,14 @@ Test(streams, input_to_a_provider_that_already_answered_is_refused)
 
 Test(streams, an_upload_abandoned_or_never_ended_stops_its_provider)
 {
-    bay_stream *s = open_upload(c, "sum", 60000);
+    bay_stream *s = open_upload(c, "c", "sum", 60000);
     for (int64_t i = 0; i < 10; i++)
         send_int(s, i);
     bay_stream_free(s); /* abandoned: the provider waits in bay_call_receive, then is cancelled */
     still_answers("c");
 
     long long t0 = h_now_ms();
-    s = open_upload(c, "sum", 800);
+    s = open_upload(c, "c", "sum", 800);
     send_int(s, 1); /* and no END: the deadline ends it */
     char one[64];
     bay_error err;
@@ -543,6 +545,69 @@ Test(streams, an_upload_abandoned_or_never_ended_stops_its_provider)
     cr_assert_lt(h_now_ms() - t0, 15000);
     bay_stream_free(s);
     still_answers("c");
+}
+
+Test(streams, every_language_takes_a_hosts_input_sums_echoes_and_leaves_it_early)
+{
+    for (size_t i = 0; langs[i]; i++) {
+        char one[128], want[32];
+        bay_error err;
+        bay_stream *s = open_upload(c, langs[i], "sum", 60000);
+        for (int64_t k = 0; k < 200; k++)
+            send_int(s, k);
+        cr_assert_eq(bay_stream_send_end(s, &err), 0, "%s: %s", langs[i], err.message);
+        cr_assert_eq(next_json(s, one, sizeof one, &err), 0, "%s: %s", langs[i], err.message);
+        cr_assert(strstr(one, "\"chunks\":200") && strstr(one, "\"sum\":19900") && strstr(one, "\"bytes\":0"),
+                  "%s: %s", langs[i], one);
+        cr_assert_eq(next_json(s, one, sizeof one, &err), 0);
+        cr_assert_str_eq(one, "END", "%s", langs[i]);
+        bay_stream_free(s);
+
+        s = open_upload(c, langs[i], "echo", 60000);
+        for (int64_t k = 0; k < 100; k++) {
+            send_int(s, k * 7);
+            cr_assert_eq(next_json(s, one, sizeof one, &err), 0, "%s: %s", langs[i], err.message);
+            snprintf(want, sizeof want, "%lld", (long long)(k * 7));
+            cr_assert_str_eq(one, want, "%s: echo %lld", langs[i], (long long)k);
+        }
+        cr_assert_eq(bay_stream_send_end(s, &err), 0, "%s: %s", langs[i], err.message);
+        cr_assert_eq(next_json(s, one, sizeof one, &err), 0);
+        cr_assert_str_eq(one, "END", "%s", langs[i]);
+        bay_stream_free(s);
+
+        s = open_upload(c, langs[i], "early", 20000);
+        send_int(s, 1);
+        cr_assert_eq(next_json(s, one, sizeof one, &err), 0, "%s: %s", langs[i], err.message);
+        cr_assert_str_eq(one, "\"early\"", "%s", langs[i]);
+        bay_stream_free(s);
+    }
+}
+
+Test(streams, every_language_refuses_input_it_was_not_sent_and_survives_an_abandoned_upload)
+{
+    for (size_t i = 0; langs[i]; i++) {
+        char ctx[64], one[64];
+        snprintf(ctx, sizeof ctx, "conform/%s", langs[i]);
+        bay_value *args = bay_array(), *res = NULL;
+        bay_array_push(args, bay_str("sum"));
+        bay_error err;
+        cr_assert_eq(bay_call(c, "conform.upload", args, &(bay_call_opts){.context = ctx}, &res, &err), BAY_EINVAL,
+                     "%s", langs[i]);
+        cr_assert(strstr(err.message, "its caller sends no input"), "%s: %s", langs[i], err.message);
+        bay_value_free(args);
+
+        bay_stream *s = open_upload(c, langs[i], "sum", 60000);
+        for (int64_t k = 0; k < 10; k++)
+            send_int(s, k);
+        bay_stream_free(s); /* abandoned */
+        still_answers(langs[i]);
+
+        s = open_upload(c, langs[i], "sum", 800); /* no END: the deadline ends it */
+        send_int(s, 1);
+        cr_assert_eq(next_json(s, one, sizeof one, &err), BAY_ETIMEDOUT, "%s: %s", langs[i], one);
+        bay_stream_free(s);
+        still_answers(langs[i]);
+    }
 }
 
 /* raw_upload sends CALL id of name("sum") at conform/c with input flag input. */
