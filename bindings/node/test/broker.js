@@ -1,6 +1,7 @@
 // bindings/node/test/broker.js — starts a real plugbayd for the tests, with copies of built plugins, as tests/e2e/harness.c does.
 'use strict';
 const fs = require('fs');
+const assert = require('node:assert/strict');
 const os = require('os');
 const path = require('path');
 const { spawn, execFile } = require('child_process');
@@ -103,4 +104,19 @@ class Broker {
   }
 }
 
-module.exports = { Broker, waitFor, BIN, TREE };
+// collect reads stream s to its end and returns its chunks.
+async function collect(s) {
+  const got = [];
+  for await (const chunk of s)
+    got.push(chunk);
+  return got;
+}
+
+// stillAnswers checks that conform/c serves no call any more and answers conn's next one in context ctx: an endless
+// stream, or an upload, it was serving has stopped.
+async function stillAnswers(conn, ctx) {
+  await waitFor(async () => (await conn.info('conform/c')).inflight === 0, 'conform/c with no call in flight');
+  assert.equal(await conn.call('conform.echo', ['still here'], { context: ctx, timeout: 20000 }), 'still here');
+}
+
+module.exports = { Broker, waitFor, collect, stillAnswers, BIN, TREE };

@@ -7,7 +7,7 @@ const assert = require('node:assert/strict');
 const v8 = require('v8');
 const vm = require('vm');
 const { connect, Stream, PlugbayError } = require('..');
-const { Broker, waitFor } = require('./broker');
+const { Broker, waitFor, collect, stillAnswers } = require('./broker');
 
 const CTX = 'conform/c';
 let broker, conn, server;
@@ -29,19 +29,7 @@ function stream(args, timeout = 20000) {
   return conn.callStream('conform.stream', args, { timeout, context: CTX });
 }
 
-async function collect(s) {
-  const got = [];
-  for await (const chunk of s)
-    got.push(chunk);
-  return got;
-}
 
-// stillAnswers checks that conform/c serves no call any more and answers the next one: an endless stream it was
-// serving has stopped.
-async function stillAnswers() {
-  await waitFor(async () => (await conn.info('conform/c')).inflight === 0, 'conform/c with no call in flight');
-  assert.equal(await conn.call('conform.echo', ['still here'], { context: CTX, timeout: 20000 }), 'still here');
-}
 
 test('chunks arrive in order, then the end, which stays the end', async () => {
   const s = stream([5, 0, 'last']);
@@ -98,7 +86,7 @@ test('a stream that never ends rejects with BAY_ETIMEDOUT at its deadline, and t
   const took = Date.now() - t0;
   assert.ok(got.length > 0 && got.every((c, i) => c === i), 'chunks in order before the deadline');
   assert.ok(took >= 700 && took < 10000, `the deadline of 800 ms cut the stream after ${took} ms`);
-  await stillAnswers();
+  await stillAnswers(conn, CTX);
 });
 
 test('break out of for await abandons the stream, and the plugin serves on', async () => {
@@ -111,13 +99,13 @@ test('break out of for await abandons the stream, and the plugin serves on', asy
   }
   assert.ok(s.done);
   assert.deepEqual(await s.next(), { value: undefined, done: true });
-  await stillAnswers();
+  await stillAnswers(conn, CTX);
 });
 
 test('return() abandons a stream never read, and a read waiting for its chunk ends with done', async () => {
   const s = stream([-1, 0], 60000);
   assert.deepEqual(await s.return(), { value: undefined, done: true });
-  await stillAnswers();
+  await stillAnswers(conn, CTX);
 
   const late = conn.callStream('js.late', [3000], { timeout: 10000 });
   const waiting = late.next();
@@ -138,7 +126,7 @@ test('cancel() and an AbortSignal end the stream with BAY_ECANCELED after its ch
       got.push(chunk);
   }, (e) => e instanceof PlugbayError && e.code === 'BAY_ECANCELED');
   assert.ok(got.every((c, i) => c === i));
-  await stillAnswers();
+  await stillAnswers(conn, CTX);
 
   const ac = new AbortController();
   const t = conn.callStream('conform.stream', [-1, 0], { timeout: 60000, context: CTX, signal: ac.signal });
@@ -150,7 +138,7 @@ test('cancel() and an AbortSignal end the stream with BAY_ECANCELED after its ch
         ac.abort();
     }
   }, (e) => e.code === 'BAY_ECANCELED');
-  await stillAnswers();
+  await stillAnswers(conn, CTX);
   const aborted = conn.callStream('conform.stream', [1, 0], { context: CTX, signal: AbortSignal.abort() });
   await assert.rejects(aborted.next(), (e) => e.code === 'BAY_ECANCELED' && /before it started/.test(e.message));
 });
@@ -168,7 +156,7 @@ test('a stream dropped unfinished is abandoned when the garbage collector takes 
     await new Promise((r) => setTimeout(r, 20));
     return (await conn.info('conform/c')).inflight === 0;
   }, 'the collected stream to be abandoned');
-  await stillAnswers();
+  await stillAnswers(conn, CTX);
 });
 
 test('wrong arguments: the plugin refuses them in the first read, the binding refuses its own at once', async () => {
@@ -204,5 +192,5 @@ test('closing the connection ends its streams with BAY_ECONN; a closed one refus
   await assert.rejects(collect(s), (e) => e instanceof PlugbayError && e.code === 'BAY_ECONN');
   await assert.rejects(other.callStream('conform.stream', [1, 0], { context: CTX }).next(),
     (e) => e.code === 'BAY_ECONN' && /closed by close\(\)/.test(e.message));
-  await stillAnswers();
+  await stillAnswers(conn, CTX);
 });

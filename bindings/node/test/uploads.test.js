@@ -8,7 +8,7 @@ const assert = require('node:assert/strict');
 const v8 = require('v8');
 const vm = require('vm');
 const { connect, Stream, PlugbayError } = require('..');
-const { Broker, waitFor } = require('./broker');
+const { Broker, waitFor, collect, stillAnswers } = require('./broker');
 
 const CTX = 'conform/c';
 let broker, conn;
@@ -26,19 +26,7 @@ function upload(what, timeout = 60000, opts = {}) {
   return conn.callUpload('conform.upload', [what], { timeout, context: CTX, ...opts });
 }
 
-async function collect(s) {
-  const got = [];
-  for await (const chunk of s)
-    got.push(chunk);
-  return got;
-}
 
-// stillAnswers checks that conform/c serves no call any more and answers the next one: an upload it was taking
-// has stopped.
-async function stillAnswers() {
-  await waitFor(async () => (await conn.info('conform/c')).inflight === 0, 'conform/c with no call in flight');
-  assert.equal(await conn.call('conform.echo', ['still here'], { context: CTX, timeout: 20000 }), 'still here');
-}
 
 // fill sends 0, 1, ... to an echo upload nobody reads until a send finds no credit within 300 ms (the provider
 // waits for its echoes to be read, and its input window is full); resolves how many went.
@@ -160,7 +148,7 @@ test('an abandoned upload stops its provider', async () => {
     await s.send(i);
   await s.return(); // left unended: the provider waits for input, then is cancelled
   assert.ok(s.done);
-  await stillAnswers();
+  await stillAnswers(conn, CTX);
 
   v8.setFlagsFromString('--expose-gc');
   const gc = vm.runInNewContext('gc');
@@ -173,7 +161,7 @@ test('an abandoned upload stops its provider', async () => {
     await new Promise((r) => setTimeout(r, 20));
     return (await conn.info('conform/c')).inflight === 0;
   }, 'the collected upload to be abandoned');
-  await stillAnswers();
+  await stillAnswers(conn, CTX);
 });
 
 test('an upload never ended rejects with BAY_ETIMEDOUT at its deadline', async () => {
@@ -184,7 +172,7 @@ test('an upload never ended rejects with BAY_ETIMEDOUT at its deadline', async (
   const took = Date.now() - t0;
   assert.ok(took >= 700 && took < 10000, `the deadline of 800 ms ended the upload after ${took} ms`);
   await assert.rejects(s.send(2), (e) => e.code === 'BAY_ESTATE');
-  await stillAnswers();
+  await stillAnswers(conn, CTX);
 });
 
 test('back-pressure: a send waits for credit on a pool thread while the event loop runs', async () => {
@@ -222,7 +210,7 @@ test('a send without timeout waits until the call\'s deadline', async () => {
       got.push(chunk);
   }, (e) => e.code === 'BAY_ETIMEDOUT');
   assert.ok(got.every((c, i) => c === i));
-  await stillAnswers();
+  await stillAnswers(conn, CTX);
 });
 
 test('return(), cancel() or an AbortSignal end a waiting send', async () => {
@@ -236,7 +224,7 @@ test('return(), cancel() or an AbortSignal end a waiting send', async () => {
   await assert.rejects(waiting, (e) => e.code === 'BAY_ESTATE');
   await assert.rejects(queued, (e) => e.code === 'BAY_ESTATE' && /was abandoned/.test(e.message));
   assert.ok(Date.now() - t0 < 2000, `the waiting send ended ${Date.now() - t0} ms after return()`);
-  await stillAnswers();
+  await stillAnswers(conn, CTX);
 
   const ac = new AbortController();
   const t = upload('echo', 60000, { signal: ac.signal });
@@ -250,7 +238,7 @@ test('return(), cancel() or an AbortSignal end a waiting send', async () => {
       got.push(chunk);
   }, (e) => e.code === 'BAY_ECANCELED');
   assert.ok(got.every((c, i) => c === i));
-  await stillAnswers();
+  await stillAnswers(conn, CTX);
 
   const before = conn.callUpload('conform.upload', ['sum'], { context: CTX, signal: AbortSignal.abort() });
   await assert.rejects(before.send(1), (e) => e.code === 'BAY_ECANCELED' && /before it started/.test(e.message));
@@ -266,7 +254,7 @@ test('closing the connection ends its uploads; a closed one refuses new ones', a
   await assert.rejects(collect(s), (e) => e instanceof PlugbayError && e.code === 'BAY_ECONN');
   await assert.rejects(other.callUpload('conform.upload', ['sum'], { context: CTX }).send(1),
     (e) => e.code === 'BAY_ECONN' && /closed by close\(\)/.test(e.message));
-  await stillAnswers();
+  await stillAnswers(conn, CTX);
 });
 
 // An END sent before the provider took the call (held in plugbayd, or queued in its worker) is kept for it.

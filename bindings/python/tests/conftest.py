@@ -36,6 +36,14 @@ def wait_until(cond: Callable[[], object], what: str, timeout: float = WAIT_S) -
         time.sleep(0.01)
 
 
+
+def still_answers(conn: plugbay.Connection) -> None:
+    """still_answers checks that conform/c serves no call any more and answers the next one: an endless stream, or
+    an upload, it was serving has stopped."""
+    wait_until(lambda: conn.info("conform/c").get("inflight") == 0, "conform/c with no call in flight")
+    assert conn.call("conform.echo", "still here", context="conform/c", timeout=20) == "still here"
+
+
 def _broker_env() -> Dict[str, str]:
     """plugbayd's environment: ours, with the sanitizer options run-tests changed for Python given back."""
     env = dict(os.environ)

@@ -10,7 +10,7 @@ import time
 import pytest
 
 import plugbay
-from conftest import wait_until
+from conftest import still_answers, wait_until
 
 PLUGINS = ["conform/c"]
 CTX = "conform/c"
@@ -19,12 +19,6 @@ CTX = "conform/c"
 def stream(conn, *args, timeout=20):
     return conn.call_stream("conform.stream", *args, timeout=timeout, context=CTX)
 
-
-def still_answers(conn):
-    """still_answers checks that conform/c serves no call any more and answers the next one: an endless stream
-    it was serving has stopped."""
-    wait_until(lambda: conn.info("conform/c").get("inflight") == 0, "conform/c with no call in flight")
-    assert conn.call("conform.echo", "still here", context=CTX, timeout=20) == "still here"
 
 
 def test_chunks_arrive_in_order_then_the_end(conn):

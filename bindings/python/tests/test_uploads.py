@@ -11,7 +11,7 @@ import time
 import pytest
 
 import plugbay
-from conftest import wait_until
+from conftest import still_answers, wait_until
 
 PLUGINS = ["conform/c"]
 CTX = "conform/c"
@@ -20,12 +20,6 @@ CTX = "conform/c"
 def upload(conn, what, timeout=60):
     return conn.call_upload("conform.upload", what, timeout=timeout, context=CTX)
 
-
-def still_answers(conn):
-    """still_answers checks that conform/c serves no call any more and answers the next one: an upload it was
-    taking has stopped."""
-    wait_until(lambda: conn.info("conform/c").get("inflight") == 0, "conform/c with no call in flight")
-    assert conn.call("conform.echo", "still here", context=CTX, timeout=20) == "still here"
 
 
 def fill(s, most=1000):
