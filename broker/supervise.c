@@ -335,7 +335,7 @@ static int spawn(broker *b, plugin *p, const bay__manifest *m, worker_proc *w, c
     w->kill_sent = false;
     w->out_fd = out[0];
     w->outlen = 0;
-    cgroup_place(b, p, memory_limit_mb(b, m), w);
+    cgroup_place(b, p, memory_limit_mb(b, m) * (m->replicas > 1 ? m->replicas : 1), w); /* its replicas share it */
     w->start_deadline_ms = bay__now_ms() + b->opt.start_timeout_ms;
     w->next_beat_ms = bay__now_ms() + b->opt.heartbeat_ms;
     bay__log(BAY_LOG_DEBUG, p->id, "started %s as pid %d", exe, pid);
