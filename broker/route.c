@@ -889,24 +889,19 @@ static void cancel_current(broker *b, call *k, int64_t now, int why)
 
 void route_cancel(broker *b, conn *from, uint64_t origin_id)
 {
-    size_t n;
-    call **all = snapshot(b, &n);
-    for (size_t i = 0; i < n; i++) {
-        call *k = all[i];
-        if (k->origin != from->session || k->origin_id != origin_id || k->answered)
-            continue;
-        const char *owner = k->current ? k->current->owner : NULL;
-        char msg[300];
-        snprintf(msg, sizeof msg, "%s was cancelled by the caller", k->name);
-        if (k->kind == BAY_EVENT && k->current)
-            gather(k, owner, NULL, BAY_ECANCELED, msg);
-        answer_error(b, k, BAY_ECANCELED, owner, msg);
-        if (k->current)
-            cancel_current(b, k, bay__now_ms(), BAY_ECANCELED);
-        else
-            call_free(b, k);
-    }
-    free(all);
+    call *k = by_origin(b, from, origin_id);
+    if (k == NULL)
+        return;
+    const char *owner = k->current ? k->current->owner : NULL;
+    char msg[300];
+    snprintf(msg, sizeof msg, "%s was cancelled by the caller", k->name);
+    if (k->kind == BAY_EVENT && k->current)
+        gather(k, owner, NULL, BAY_ECANCELED, msg);
+    answer_error(b, k, BAY_ECANCELED, owner, msg);
+    if (k->current)
+        cancel_current(b, k, bay__now_ms(), BAY_ECANCELED);
+    else
+        call_free(b, k);
 }
 
 /* expire answers a call whose deadline passed and cancels its provider. */
