@@ -412,8 +412,6 @@ class Stream:
                 return
             if left_ms <= _SLICE_MS:
                 raise self._pending_error(timeout)
-            if time.monotonic() - t0 < wait_ms / 2000:  # past the call's deadline bay_stream_send gives up at once
-                time.sleep(0.01)
 
     def _pending_error(self, timeout: Optional[float]) -> Error:
         within = f"within {timeout:g} s" if timeout is not None else "before the call's deadline"
