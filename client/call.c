@@ -32,10 +32,11 @@ static int pack_args(const char *fn, const char *name, const bay_value *args, ba
 }
 
 /* call checks a call's parameters, sends it and waits for its outcome (out
- * NULL) or returns at once with a pending call in *out. The wait allows the
- * call's deadline plus the grace for the broker's own answer. */
+ * and stream NULL), or returns at once with a pending call in *out, or with
+ * stream started (its caller sends input too when input is true). The wait
+ * allows the call's deadline plus the grace for the broker's own answer. */
 static int call(bay_conn *c, const char *fn, const char *name, const bay_value *args, const bay_call_opts *opts,
-                bay_value **result, bay_pending **out, bool stream, bool input, bay_error *err)
+                bay_value **result, bay_pending **out, bay_stream *stream, bool input, bay_error *err)
 {
     int timeout = opts && opts->timeout_ms ? opts->timeout_ms : BAY_DEFAULT_TIMEOUT_MS;
     if (c == NULL || name == NULL || *name == '\0' || timeout < 0 || timeout > INT_MAX - BAY_CALL_GRACE_MS)
@@ -47,8 +48,12 @@ static int call(bay_conn *c, const char *fn, const char *name, const bay_value *
     bay__scratch sb;
     bay__scratch_init(&sb);
     int rc = pack_args(fn, name, args, BAY_ARRAY, &f, &sb, err);
-    if (rc == 0 && out)
-        rc = bay__request_async(c, &f, timeout + BAY_CALL_GRACE_MS, stream, out, err);
+    if (rc == 0 && stream && !input && bay__fast_stream_open(c, &f, timeout, &stream->fast, err, &rc))
+        ; /* an answer stream on a fast channel; an upload goes through plugbayd */
+    else if (rc == 0 && stream)
+        rc = bay__request_async(c, &f, timeout + BAY_CALL_GRACE_MS, true, &stream->p, err);
+    else if (rc == 0 && out)
+        rc = bay__request_async(c, &f, timeout + BAY_CALL_GRACE_MS, false, out, err);
     else if (rc == 0 && !bay__fast_call(c, &f, timeout, result, err, &rc))
         rc = bay__request(c, &f, timeout + BAY_CALL_GRACE_MS, result, err);
     bay__scratch_free(&sb);
@@ -60,7 +65,7 @@ int bay_call(bay_conn *c, const char *name, const bay_value *args, const bay_cal
 {
     if (result)
         *result = NULL;
-    return call(c, "bay_call", name, args, opts, result, NULL, false, false, err);
+    return call(c, "bay_call", name, args, opts, result, NULL, NULL, false, err);
 }
 
 int bay_call_async(bay_conn *c, const char *name, const bay_value *args, const bay_call_opts *opts,
@@ -69,7 +74,7 @@ int bay_call_async(bay_conn *c, const char *name, const bay_value *args, const b
     if (out == NULL)
         return bay_error_set(err, BAY_EINVAL, NULL, "bay_call_async: out is NULL");
     *out = NULL;
-    return call(c, "bay_call_async", name, args, opts, NULL, out, false, false, err);
+    return call(c, "bay_call_async", name, args, opts, NULL, out, NULL, false, err);
 }
 
 /* open_stream starts a stream call for fn (input: its caller sends input too) in *out. */
@@ -82,7 +87,7 @@ static int open_stream(bay_conn *c, const char *fn, const char *name, const bay_
     bay_stream *s = calloc(1, sizeof *s);
     if (s == NULL)
         return bay_error_set(err, BAY_ENOMEM, NULL, "%s: out of memory", fn);
-    int rc = call(c, fn, name, args, opts, NULL, &s->p, true, input, err);
+    int rc = call(c, fn, name, args, opts, NULL, NULL, s, input, err);
     if (rc) {
         free(s);
         return rc;

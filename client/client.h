@@ -56,6 +56,7 @@ typedef struct bay__chunk {
 
 typedef struct bay__job bay__job;           /* a CALL or NOTICE for the dispatch thread */
 typedef struct bay__fast bay__fast;         /* the connection's fast channels (fastpath.c) */
+typedef struct bay__fast_stream bay__fast_stream; /* a stream read from a fast channel (fastpath.c) */
 typedef struct bay__provider bay__provider; /* a handler registered with bay_provide or bay_provide_async */
 
 struct bay_conn {
@@ -134,10 +135,11 @@ int bay__send_cancel(bay_conn *c, uint64_t id);
 
 /* stream.c */
 
-/* A stream's reader (bay_call_stream, bay_call_upload): its request, the chunks taken since the last CREDIT,
- * whether its input ended (bay_stream_send_end). */
+/* A stream's reader (bay_call_stream, bay_call_upload): its request through plugbayd, or its fast channel's
+ * stream (fast: then p is NULL); the chunks taken since the last CREDIT, whether its input ended (bay_stream_send_end). */
 struct bay_stream {
     bay_pending *p;
+    bay__fast_stream *fast;
     int taken;
     bool input_ended;
 };

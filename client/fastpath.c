@@ -29,10 +29,12 @@ typedef struct chan {
     char token[33];
     int fd, pidfd;        /* the worker's socket; a pidfd for its process */
     void *mem;
-    bay__ring in, out;     /* under mu */
-    pthread_mutex_t mu;   /* one call at a time */
+    bay__ring in, out;     /* the busy call's or stream's */
+    pthread_mutex_t mu;   /* guards busy */
+    pthread_cond_t idle;  /* signalled when busy clears */
+    bool busy;            /* a call or a stream has the channel: one at a time, taken and given back on any thread */
     bay__spin spin;
-    bool broken;          /* under mu: a frame was left half written or read */
+    bool broken;          /* the busy one's: a frame was left half written or read */
     _Atomic bool revoked; /* set under the table's mu, as reason; no new call takes it */
     const _Atomic bool *closing; /* its connection's bay__fast closing: a waiting call ends */
     char reason[300];     /* what plugbayd said when it revoked the channel, or later about its worker */
@@ -90,6 +92,7 @@ static void chan_unref(chan *ch)
     munmap(ch->mem, BAY_CHAN_SIZE);
     close(ch->fd);
     close(ch->pidfd);
+    pthread_cond_destroy(&ch->idle);
     pthread_mutex_destroy(&ch->mu);
     free(ch);
 }
@@ -318,6 +321,11 @@ static chan *dial(bay_conn *c, const bay_value *grant, bay_error *err)
     snprintf(ch->plugin, sizeof ch->plugin, "%s", plugin);
     snprintf(ch->token, sizeof ch->token, "%s", token);
     pthread_mutex_init(&ch->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&ch->idle, &ca);
+    pthread_condattr_destroy(&ca);
     atomic_init(&ch->refs, 1); /* the table's */
     return ch;
 }
@@ -500,33 +508,85 @@ static int await(chan *ch, uint64_t id, int64_t deadline_ns, bay_value **result,
     }
 }
 
-/* run makes call f on ch; false when it must go through plugbayd. */
-static bool run(bay_conn *c, chan *ch, bay__frame *f, int timeout_ms, bay_value **result, bay_error *err, int *rc)
+/* chan_take makes ch busy for one call or stream, waiting for the one before
+ * until deadline_ns; false (with the reason in *rc and err) when it stayed busy. */
+static bool chan_take(chan *ch, const char *name, int64_t deadline_ns, int timeout_ms, bay_error *err, int *rc)
 {
-    int64_t deadline = bay__now_ns() + (int64_t)timeout_ms * 1000000;
-    struct timespec ts = {deadline / 1000000000, deadline % 1000000000};
-    if (pthread_mutex_clocklock(&ch->mu, CLOCK_MONOTONIC, &ts) != 0) {
+    struct timespec ts = {deadline_ns / 1000000000, deadline_ns % 1000000000};
+    pthread_mutex_lock(&ch->mu);
+    while (ch->busy && pthread_cond_clockwait(&ch->idle, &ch->mu, CLOCK_MONOTONIC, &ts) == 0)
+        ;
+    bool took = !ch->busy;
+    ch->busy = true;
+    pthread_mutex_unlock(&ch->mu);
+    if (!took)
         *rc = bay_error_set(err, BAY_ETIMEDOUT, ch->plugin,
                             "%s did not answer %s before the call's deadline: its channel stayed busy with other "
-                            "calls of this host for %d ms", ch->plugin, f->name, timeout_ms);
-        return true;
-    }
+                            "calls of this host for %d ms", ch->plugin, name, timeout_ms);
+    return took;
+}
+
+/* chan_give ends the busy call's or stream's hold on ch: the next one may take it. */
+static void chan_give(chan *ch)
+{
+    pthread_mutex_lock(&ch->mu);
+    ch->busy = false;
+    pthread_cond_signal(&ch->idle);
+    pthread_mutex_unlock(&ch->mu);
+}
+
+/* through_broker tells whether a call whose channel failed with out must go
+ * through plugbayd: too large for the ring, or written to a channel its worker
+ * closed without taking it. */
+static bool through_broker(chan *ch, int out)
+{
+    return out == BAY_EINVAL || (out == GONE_CLOSED && bay__ring_consumed(&ch->out) != ch->out.pos);
+}
+
+/* forget takes ch, which broke or which its worker closed, off its routes:
+ * their next call asks plugbayd again (a worker drops a channel whose host
+ * broke its rules or did not read in time, and tells nobody but the host). */
+static void forget(bay__fast *fp, chan *ch)
+{
+    pthread_mutex_lock(&fp->mu);
+    revoke_locked(fp, ch, "");
+    pthread_mutex_unlock(&fp->mu);
+}
+
+/* send_call writes CALL f with a new id on ch, which it holds busy; false when
+ * the call must go through plugbayd (the channel closed or broke before, or
+ * the frame is over the ring's limits). Else *out is 0 or the channel's failure. */
+static bool send_call(bay_conn *c, chan *ch, bay__frame *f, int64_t deadline, int *out)
+{
     /* Whether the worker lives is asked only of a call that waits past the spin (a poll of its pidfd costs more than
      * the call): one sent to a dead worker fails as crashed from there. */
     if (ch->broken || chan_closed(ch)) {
-        pthread_mutex_unlock(&ch->mu);
+        forget(c->fast, ch);
         return false;
     }
     f->id = atomic_fetch_add(&c->next_id, 1);
     bay__ring_wait w = {.until_ns = deadline, .alive = worker_alive, .arg = ch};
     uint64_t start = ch->out.pos;
-    int out = bay__ring_write_frame(&ch->out, f, &w);
-    ch->broken |= out != 0 && ch->out.pos != start;
-    int answer = 0;
+    *out = bay__ring_write_frame(&ch->out, f, &w);
+    ch->broken |= *out != 0 && ch->out.pos != start;
+    return !through_broker(ch, *out);
+}
+
+/* run makes call f on ch; false when it must go through plugbayd. */
+static bool run(bay_conn *c, chan *ch, bay__frame *f, int timeout_ms, bay_value **result, bay_error *err, int *rc)
+{
+    int64_t deadline = bay__now_ns() + (int64_t)timeout_ms * 1000000;
+    if (!chan_take(ch, f->name, deadline, timeout_ms, err, rc))
+        return true;
+    int out = 0, answer = 0;
+    if (!send_call(c, ch, f, deadline, &out)) {
+        chan_give(ch);
+        return false;
+    }
     if (out == 0)
         out = await(ch, f->id, deadline, result, err, &answer);
-    bool through_broker = out == BAY_EINVAL || (out == GONE_CLOSED && bay__ring_consumed(&ch->out) != ch->out.pos);
-    pthread_mutex_unlock(&ch->mu);
+    bool via_broker = through_broker(ch, out);
+    chan_give(ch);
     if (out == BAY_ETIMEDOUT) {
         bay__chan_send(ch->fd, &(bay__frame){.type = BAY_F_CANCEL, .id = f->id, .code = BAY_ETIMEDOUT}, -1);
         *rc = bay_error_set(err, BAY_ETIMEDOUT, ch->plugin, "%s did not answer %s before the call's deadline; it was cancelled",
@@ -545,7 +605,7 @@ static bool run(bay_conn *c, chan *ch, bay__frame *f, int timeout_ms, bay_value 
     } else {
         *rc = out ? out : answer;
     }
-    return !through_broker;
+    return !via_broker;
 }
 
 void bay__fast_close(bay__fast *fp)
@@ -634,4 +694,234 @@ bool bay__fast_call(bay_conn *c, bay__frame *f, int timeout_ms, bay_value **resu
         release(c->fast, h.ch[i]);
     bay__conn_leave(c);
     return handled;
+}
+
+/* ---- streams: an answer read chunk by chunk from the ring ----------------- */
+
+/* A stream on a fast channel holds the channel busy from its CALL to its
+ * answer; its reader reads the ring itself as bay_stream_next is called, so
+ * the ring is the back-pressure: the worker waits for room. */
+struct bay__fast_stream {
+    bay_conn *conn;
+    chan *ch;               /* NULL once the stream ended: the channel was given back */
+    uint64_t id;
+    int64_t deadline_ns;
+    int timeout_ms;
+    pthread_mutex_t mu;     /* one reader at a time; guards what follows */
+    int code;               /* how it ended (0: its answer came, or it runs) */
+    bay_error err;
+    _Atomic bool cancelled; /* bay_stream_cancel: the reader's wait ends at its next slice */
+    char name[];
+};
+
+/* The outcome of a stream's wait when bay_stream_cancel ended it. */
+enum { GONE_CANCELLED = -4 };
+
+static int stream_alive(void *arg)
+{
+    bay__fast_stream *s = arg;
+    return atomic_load(&s->cancelled) ? GONE_CANCELLED : worker_alive(s->ch);
+}
+
+/* stream_cancel tells s's worker to stop s, without waiting. */
+static void stream_cancel(bay__fast_stream *s, int why)
+{
+    bay__chan_send(s->ch->fd, &(bay__frame){.type = BAY_F_CANCEL, .id = s->id, .code = why}, -1);
+}
+
+/* stream_end ends s with code (its message in e, when code is not 0), and gives its channel back. Under s->mu. */
+static void stream_end(bay__fast_stream *s, int code, const bay_error *e)
+{
+    s->code = code;
+    if (code)
+        s->err = *e;
+    chan *ch = s->ch;
+    s->ch = NULL;
+    chan_give(ch);
+    release(s->conn->fast, ch);
+}
+
+/* stream_failed ends s after the channel's failure out (a GONE_* code, BAY_ETIMEDOUT at its deadline, an unreadable frame's code in e). */
+static void stream_failed(bay__fast_stream *s, int out, bay_error *e)
+{
+    chan *ch = s->ch;
+    if (out == BAY_ETIMEDOUT) {
+        stream_cancel(s, BAY_ETIMEDOUT);
+        bay_error_set(e, BAY_ETIMEDOUT, ch->plugin, "%s did not end its stream of %s before the call's deadline "
+                      "(%d ms); it was cancelled", ch->plugin, s->name, s->timeout_ms);
+    } else if (out == GONE_CANCELLED) {
+        stream_cancel(s, BAY_ECANCELED);
+        bay_error_set(e, BAY_ECANCELED, ch->plugin, "%s was cancelled by the caller", s->name);
+    } else if (out == GONE_DEAD) {
+        crashed(s->conn, ch, s->name, s->deadline_ns, e);
+    } else if (out == GONE_CLOSING) {
+        stream_cancel(s, BAY_ECANCELED);
+        bay_error_set(e, BAY_ECONN, NULL, "connection to plugbayd at %s closed by bay_close during %s", s->conn->url,
+                      s->name);
+    } else if (out == GONE_CLOSED) {
+        bay_error_set(e, BAY_EUNAVAIL, ch->plugin, "%s closed its fast channel during %s without ending it",
+                      ch->plugin, s->name);
+    } else if (e->code != out) { /* the ring failed as the CALL was written */
+        bay_error_set(e, out, ch->plugin, "%s's fast channel broke during %s: %s", ch->plugin, s->name,
+                      bay_strerror(out));
+    }
+    stream_end(s, e->code, e);
+}
+
+/* read_frame reads s's next frame from its ring within until_ns (the body of
+ * a frame begun: within the stream's deadline) into *buf and f; 0, or the
+ * ring's code. */
+static int read_frame(bay__fast_stream *s, int64_t until_ns, void **buf, bay__frame *f, bay_error *e)
+{
+    chan *ch = s->ch;
+    bay__ring_wait w = {.until_ns = until_ns, .alive = stream_alive, .arg = s, .spin = &ch->spin};
+    size_t len;
+    *buf = NULL;
+    int rc = bay__ring_read_len(&ch->in, BAY_FRAME_MAX, &len, &w);
+    if (rc == 0 && (*buf = malloc(len)) == NULL)
+        return bay_error_set(e, BAY_ENOMEM, NULL, "out of memory reading a chunk of %s", s->name);
+    w.until_ns = s->deadline_ns;
+    if (rc == 0 && (rc = bay__ring_read(&ch->in, *buf, len, &w)) != 0)
+        ch->broken = true; /* half a frame read */
+    if (rc == 0 && (rc = bay__frame_decode(*buf, len, f, e)) != 0)
+        bay_error_set(e, rc, ch->plugin, "%s's worker sent an unreadable frame: %s", ch->plugin, e->message);
+    else if (rc > 0 && rc != BAY_ETIMEDOUT)
+        bay_error_set(e, rc, ch->plugin, "%s's fast channel broke during %s: %s", ch->plugin, s->name,
+                      bay_strerror(rc));
+    if (rc) {
+        free(*buf);
+        *buf = NULL;
+    }
+    return rc;
+}
+
+bool bay__fast_stream_open(bay_conn *c, bay__frame *f, int timeout_ms, bay__fast_stream **out, bay_error *err,
+                           int *rc)
+{
+    if (c->fast == NULL)
+        return false;
+    bay__conn_enter(c);
+    pthread_mutex_lock(&c->mu);
+    bool up = c->down == NULL;
+    pthread_mutex_unlock(&c->mu);
+    hold h;
+    h.event = false;
+    h.n = 0;
+    if (up && !lookup(c->fast, f->name, f->context, &h))
+        open_route(c, f->name, f->context, &h);
+    size_t len = strlen(f->name) + 1;
+    bay__fast_stream *s = h.n == 1 && !h.event ? calloc(1, sizeof *s + len) : NULL;
+    int64_t deadline = bay__now_ns() + (int64_t)timeout_ms * 1000000;
+    int sent = 0;
+    bool handled = false;
+    if (s && chan_take(h.ch[0], f->name, deadline, timeout_ms, err, rc)) {
+        handled = send_call(c, h.ch[0], f, deadline, &sent);
+        if (!handled)
+            chan_give(h.ch[0]);
+    } else if (s) {
+        handled = true; /* the channel stayed busy: *rc says so */
+        free(s);
+        s = NULL;
+    }
+    if (handled && s) {
+        *s = (bay__fast_stream){.conn = c, .ch = h.ch[0], .id = f->id, .deadline_ns = deadline,
+                                .timeout_ms = timeout_ms};
+        memcpy(s->name, f->name, len);
+        pthread_mutex_init(&s->mu, NULL);
+        h.n = 0; /* the stream keeps the channel's reference */
+        if (sent) {
+            bay_error e = {.code = 0};
+            stream_failed(s, sent, &e); /* the answer is this error */
+        }
+        pthread_mutex_lock(&c->mu);
+        c->handles++;
+        pthread_mutex_unlock(&c->mu);
+        *out = s;
+        *rc = 0;
+    } else {
+        free(s);
+    }
+    for (size_t i = 0; i < h.n; i++)
+        release(c->fast, h.ch[i]);
+    bay__conn_leave(c);
+    return handled;
+}
+
+int bay__fast_stream_next(bay__fast_stream *s, int wait_ms, bay_value **chunk, bay_error *err)
+{
+    pthread_mutex_lock(&s->mu);
+    int64_t until = wait_ms < 0 ? s->deadline_ns : bay__now_ns() + (int64_t)wait_ms * 1000000;
+    if (until > s->deadline_ns)
+        until = s->deadline_ns;
+    int rc = 0;
+    while (s->ch) {
+        void *buf;
+        bay__frame f;
+        bay_error e;
+        e.code = 0;
+        /* A cancel and the deadline end the stream here even while chunks keep coming (a wait notices them at its
+         * next slice, or at its end). */
+        int out = atomic_load(&s->cancelled)          ? GONE_CANCELLED
+                  : bay__now_ns() >= s->deadline_ns ? BAY_ETIMEDOUT
+                                                    : read_frame(s, until, &buf, &f, &e);
+        if (out == BAY_ETIMEDOUT && bay__now_ns() < s->deadline_ns) {
+            rc = bay_error_set(err, BAY_EPENDING, NULL, "no chunk of %s within %d ms; the stream goes on", s->name,
+                               wait_ms);
+            break;
+        }
+        if (out) {
+            stream_failed(s, out, &e);
+            break;
+        }
+        if (f.id == s->id && f.type == BAY_F_CHUNK) {
+            out = f.value ? bay__value_from_object(f.value, chunk, &e) : (*chunk = bay_nil()) ? 0 : bay__value_nomem(&e);
+            if (out)
+                stream_end(s, out, &e);
+        } else if (f.id == s->id) { /* the answer: a RESULT's value other than nil is the last chunk */
+            bay_value *last = NULL;
+            out = f.type == BAY_F_RESULT || f.type == BAY_F_ERROR ? take_answer(&f, s->ch, &last, &e)
+                  : bay_error_set(&e, BAY_EPROTO, s->ch->plugin, "%s's worker answered %s with %s", s->ch->plugin,
+                                  s->name, bay__frame_type_name(f.type));
+            if (out == 0 && last && bay_value_type(last) != BAY_NIL)
+                *chunk = last;
+            else
+                bay_value_free(last);
+            stream_end(s, out, &e);
+        } /* else a frame of a call abandoned before: skipped */
+        bay__frame_release(&f);
+        free(buf);
+        if (*chunk || s->ch == NULL)
+            break;
+    }
+    if (rc == 0 && *chunk == NULL && s->code) {
+        rc = s->code;
+        if (err)
+            *err = s->err;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+void bay__fast_stream_cancel(bay__fast_stream *s)
+{
+    atomic_store(&s->cancelled, true);
+}
+
+void bay__fast_stream_free(bay__fast_stream *s)
+{
+    bay_conn *c = s->conn;
+    pthread_mutex_lock(&s->mu);
+    if (s->ch) {
+        /* Abandoned: the worker is told to stop, and the next call on the channel skips what is left of this one. */
+        stream_cancel(s, BAY_ECANCELED);
+        stream_end(s, BAY_ECANCELED, &(bay_error){.code = BAY_ECANCELED});
+    }
+    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+    pthread_mutex_lock(&c->mu);
+    bool last = --c->handles == 0 && c->orphaned;
+    pthread_mutex_unlock(&c->mu);
+    if (last)
+        c->destroy(c);
 }

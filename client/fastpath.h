@@ -35,6 +35,25 @@ void bay__fast_close(bay__fast *fp);
  * the call must go through plugbayd instead. */
 bool bay__fast_call(bay_conn *c, bay__frame *f, int timeout_ms, bay_value **result, bay_error *err, int *rc);
 
+/* bay__fast_stream_open starts CALL f (a handle's, window set, no input) as
+ * a stream on a fast channel when c has one for its name and context: true
+ * with the stream in *out (which counts as one of c's handles) and *rc 0, or
+ * with the failure in *rc and err. Returns false, touching nothing, when it
+ * must go through plugbayd instead. The stream holds the channel until its
+ * answer was read or it is freed. */
+bool bay__fast_stream_open(bay_conn *c, bay__frame *f, int timeout_ms, bay__fast_stream **out, bay_error *err,
+                           int *rc);
+
+/* bay__fast_stream_next, _cancel and _free are bay_stream_next,
+ * bay_stream_cancel and bay_stream_free for a stream on a fast channel. A
+ * chunk waiting on *chunk must be NULL on entry. Cancelling ends a wait in
+ * bay__fast_stream_next within a ring's slice; freeing a stream that still
+ * runs cancels it at its worker and leaves what is left of it in the ring,
+ * for the channel's next call to skip. */
+int bay__fast_stream_next(bay__fast_stream *s, int wait_ms, bay_value **chunk, bay_error *err);
+void bay__fast_stream_cancel(bay__fast_stream *s);
+void bay__fast_stream_free(bay__fast_stream *s);
+
 /* bay__fast_notice takes a channel-revoked NOTICE (returns true); other notices are not its business (false). */
 bool bay__fast_notice(bay_conn *c, const bay__frame *f);
 

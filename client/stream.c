@@ -1,6 +1,7 @@
 /* client/stream.c — a call's streams: reading its answer (the chunks queued as they arrive, credit given back as
  * they are taken, the end), sending its input within the provider's credit, and abandoning a stream. */
 #include "client.h"
+#include "fastpath.h"
 
 #include <stdlib.h>
 #include <time.h>
@@ -39,6 +40,9 @@ int bay_stream_send(bay_stream *s, const bay_value *chunk, int wait_ms, bay_erro
 {
     if (s == NULL || chunk == NULL)
         return bay_error_set(err, BAY_EINVAL, NULL, "bay_stream_send: needs a stream and a chunk");
+    if (s->fast) /* only an answer stream takes a fast channel */
+        return bay_error_set(err, BAY_EINVAL, NULL, "bay_stream_send: the stream takes no input: start it with "
+                             "bay_call_upload");
     bay_pending *p = s->p;
     bay_conn *c = p->conn;
     if (!p->input || s->input_ended)
@@ -92,7 +96,7 @@ int bay_stream_send(bay_stream *s, const bay_value *chunk, int wait_ms, bay_erro
 
 int bay_stream_send_end(bay_stream *s, bay_error *err)
 {
-    if (s == NULL || !s->p->input || s->input_ended)
+    if (s == NULL || s->fast || !s->p->input || s->input_ended)
         return bay_error_set(err, BAY_EINVAL, NULL, "bay_stream_send_end: %s", s == NULL ? "the stream is NULL"
                              : s->input_ended ? "its input already ended" : "it takes no input");
     bay__frame f = {.type = BAY_F_END, .id = s->p->id};
@@ -115,6 +119,8 @@ int bay_stream_next(bay_stream *s, int wait_ms, bay_value **chunk, bay_error *er
         *chunk = NULL;
     if (s == NULL || chunk == NULL)
         return bay_error_set(err, BAY_EINVAL, NULL, "bay_stream_next: needs a stream and somewhere to put the chunk");
+    if (s->fast)
+        return bay__fast_stream_next(s->fast, wait_ms, chunk, err);
     bay_pending *p = s->p;
     bay_conn *c = p->conn;
     int64_t until = wait_ms < 0 ? p->deadline : bay__now_ms() + wait_ms;
@@ -162,6 +168,10 @@ int bay_stream_next(bay_stream *s, int wait_ms, bay_value **chunk, bay_error *er
 
 int bay_stream_cancel(bay_stream *s)
 {
+    if (s && s->fast) {
+        bay__fast_stream_cancel(s->fast);
+        return 0;
+    }
     return s ? bay_pending_cancel(s->p) : BAY_EINVAL;
 }
 
@@ -169,6 +179,9 @@ void bay_stream_free(bay_stream *s)
 {
     if (s == NULL)
         return;
-    bay_pending_free(s->p); /* cancels it when it still runs, and frees the chunks not taken */
+    if (s->fast)
+        bay__fast_stream_free(s->fast);
+    else
+        bay_pending_free(s->p); /* cancels it when it still runs, and frees the chunks not taken */
     free(s);
 }

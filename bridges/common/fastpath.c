@@ -85,12 +85,20 @@ static int chan_alive(void *arg)
     return atomic_load(&((bay__chan *)arg)->state) == CH_DEAD ? BAY_ECONN : 0;
 }
 
-/* broken drops a channel whose host broke the protocol or stopped reading. */
+/* broken drops a channel whose host broke the protocol or stopped reading. The
+ * host learns that no more calls are taken there, as from a revoked one: the
+ * calls it makes next go through plugbayd instead of waiting on a dead ring. */
 static void broken(bay__chan *ch, const char *what, int code)
 {
     pthread_mutex_lock(&bay__w.lock);
     if (atomic_load(&ch->state) != CH_RETIRED)
         atomic_store(&ch->state, CH_DEAD);
+    if (ch->mem) {
+        bay__chan_hdr *h = ch->mem;
+        atomic_store(&h->closed, 1);
+        bay__bell_ring(&h->to_host.data);
+        bay__bell_ring(&h->to_host.space);
+    }
     pthread_mutex_unlock(&bay__w.lock);
     shutdown(ch->fd, SHUT_RDWR); /* the host sees it hang up */
     bay__worker_warn("closing the fast channel of host pid %d: %s: %s", ch->host_pid, what, bay_strerror(code));
@@ -99,7 +107,7 @@ static void broken(bay__chan *ch, const char *what, int code)
 /* ---- I/O thread: plugbayd's commands ------------------------------------- */
 
 static void *chan_main(void *arg);
-static int fast_send(bay__chan *ch, const bay__frame *f);
+static int fast_send(bay__chan *ch, const bay__frame *f, const bay_invocation *stream);
 
 /* start installs fast_send as bay__w.fast_send, listens on a new abstract
  * socket and starts the channel thread. Returns 0, or BAY_EIO with the reason in err. */
@@ -604,17 +612,38 @@ void bay__fast_release(bay__chan *ch)
         ch->holds--;
 }
 
+/* A stream's chunk waiting for room: its channel and its call. */
+struct chunk_wait {
+    bay__chan *ch;
+    const bay_invocation *call;
+};
+
+/* chunk_alive ends a chunk's wait for room when the channel died or its call was stopped (its stop code). */
+static int chunk_alive(void *arg)
+{
+    const struct chunk_wait *cw = arg;
+    int rc = chan_alive(cw->ch);
+    return rc ? rc : bay__call_stop_code(cw->call);
+}
+
 /* fast_send is bay__w.fast_send (send.h): a host that does not read for
- * BAY_FAST_SEND_MS loses its channel. */
-static int fast_send(bay__chan *ch, const bay__frame *f)
+ * BAY_FAST_SEND_MS loses its channel; a chunk of a stream waits for room as
+ * long as its call may run (the host reads a stream at its own pace). */
+static int fast_send(bay__chan *ch, const bay__frame *f, const bay_invocation *stream)
 {
     if (atomic_load(&ch->state) == CH_DEAD)
         return BAY_ECONN;
+    struct chunk_wait cw = {ch, stream};
     bay__ring_wait w = {.until_ns = bay__now_ns() + BAY_FAST_SEND_MS * 1000000LL, .alive = chan_alive, .arg = ch};
+    if (stream)
+        w = (bay__ring_wait){.until_ns = stream->deadline_ns, .alive = chunk_alive, .arg = &cw};
+    uint64_t start = ch->out.pos;
     int rc = bay__ring_write_frame(&ch->out, f, &w);
     if (rc == BAY_EINVAL || rc == 0)
         return rc;
-    broken(ch, "writing an answer to its ring", rc);
+    if (stream && ch->out.pos == start && rc != BAY_ECONN && rc != BAY_EPROTO)
+        return rc; /* stopped (cancel, deadline) before a byte of the chunk was written: the channel serves on */
+    broken(ch, stream ? "writing a chunk to its ring" : "writing an answer to its ring", rc);
     return BAY_ECONN;
 }
 

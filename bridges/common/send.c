@@ -23,15 +23,15 @@ void bay__worker_warn(const char *fmt, ...)
 }
 
 /* send_frame sends f (its value, if any, packed in raw) to the broker (to
- * NULL, with NNG's flags) or to the host of fast channel to. */
-static int send_frame(bay__chan *to, const bay__frame *f, int flags)
+ * NULL, with NNG's flags) or to the host of fast channel to (a chunk of
+ * stream's when stream is not NULL). */
+static int send_frame(bay__chan *to, const bay__frame *f, int flags, const bay_invocation *stream)
 {
-    return to ? bay__w.fast_send(to, f) : bay__wire_send(bay__w.sock, f, flags);
+    return to ? bay__w.fast_send(to, f, stream) : bay__wire_send(bay__w.sock, f, flags);
 }
 
-/* pack_and_send packs v (when not NULL) as f's value and sends f to the broker (to
- * NULL, with NNG's flags) or to the host of fast channel to. */
-static int pack_and_send(bay__chan *to, bay__frame *f, const bay_value *v, int flags)
+/* pack_and_send packs v (when not NULL) as f's value and sends f as send_frame does. */
+static int pack_and_send(bay__chan *to, bay__frame *f, const bay_value *v, int flags, const bay_invocation *stream)
 {
     bay__scratch sb;
     bay__scratch_init(&sb);
@@ -48,20 +48,25 @@ static int pack_and_send(bay__chan *to, bay__frame *f, const bay_value *v, int f
         f->raw_len = sb.size;
     }
     if (rc == 0)
-        rc = send_frame(to, f, flags);
+        rc = send_frame(to, f, flags, stream);
     bay__scratch_free(&sb);
     return rc;
 }
 
 int bay__worker_send(bay__chan *to, bay__frame *f, const bay_value *v)
 {
-    return pack_and_send(to, f, v, 0);
+    return pack_and_send(to, f, v, 0, NULL);
+}
+
+int bay__worker_send_chunk(const bay_invocation *call, bay__frame *f, const bay_value *v)
+{
+    return pack_and_send(call->chan, f, v, 0, call);
 }
 
 int bay__worker_tell(const char *name, const bay_value *args)
 {
     bay__frame f = {.type = BAY_F_COMMAND, .name = name};
-    return pack_and_send(NULL, &f, args, NNG_FLAG_NONBLOCK);
+    return pack_and_send(NULL, &f, args, NNG_FLAG_NONBLOCK, NULL);
 }
 
 int bay__worker_error(bay__chan *to, uint64_t id, int code, const char *fmt, ...)
@@ -72,7 +77,7 @@ int bay__worker_error(bay__chan *to, uint64_t id, int code, const char *fmt, ...
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
     bay__frame f = {.type = BAY_F_ERROR, .id = id, .code = code, .plugin = bay__w.id, .message = text};
-    int rc = send_frame(to, &f, NNG_FLAG_NONBLOCK);
+    int rc = send_frame(to, &f, NNG_FLAG_NONBLOCK, NULL);
     if (rc)
         bay__worker_warn("could not send ERROR %s for request %llu (%s): %s", bay_errname(code),
                         (unsigned long long)id, bay_strerror(rc), text);

@@ -97,9 +97,11 @@ typedef struct bay__worker {
      * once at start, before any thread that calls it runs, and never changes. */
     /* fast_send writes frame f (value given packed in raw) to the host of fast
      * channel ch and returns 0, BAY_EINVAL or BAY_ECONN (a host that does not
-     * read in time loses its channel). fastpath.c sets it when it starts its
+     * read in time loses its channel). A chunk of stream (not NULL) waits for
+     * room as long as that call may run instead, and returns its stop code
+     * when it is stopped first. fastpath.c sets it when it starts its
      * channels; no answer goes to a channel before, so it is never called NULL. */
-    int (*fast_send)(bay__chan *ch, const bay__frame *f);
+    int (*fast_send)(bay__chan *ch, const bay__frame *f, const bay_invocation *stream);
     /* cancel handles CANCEL id, whose code says why (BAY_ETIMEDOUT: the
      * call's deadline passed; any other: it was cancelled), from the broker
      * (from NULL) or from fast channel from: a queued call is answered at once
@@ -130,6 +132,12 @@ void bay__worker_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2))
  * channel to, first packing v (when not NULL) as the frame's value. Returns 0,
  * BAY_EINVAL when v does not fit in a frame, or another code. */
 int bay__worker_send(bay__chan *to, bay__frame *f, const bay_value *v);
+
+/* bay__worker_send_chunk sends CHUNK f with value v of call's answer stream to
+ * its caller: on a fast channel it waits for room in the ring as long as the
+ * call may run (the ring is its back-pressure), and returns the call's stop
+ * code when it is stopped meanwhile. Returns as bay__worker_send. */
+int bay__worker_send_chunk(const bay_invocation *call, bay__frame *f, const bay_value *v);
 
 /* bay__worker_tell sends plugbayd COMMAND name with args (a map), which it
  * does not answer, without waiting: for the I/O thread's reports, which must

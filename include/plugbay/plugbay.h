@@ -152,8 +152,9 @@ void bay_pending_free(bay_pending *p);
  * stream, chunk by chunk, with bay_stream_next(); the caller frees *out with
  * bay_stream_free(). The call's deadline (opts->timeout_ms) and a cancel
  * cover the whole stream. A provider that does not stream answers with one
- * chunk: its result (none when nil). Streams go through plugbayd, also where
- * a fast channel is open. Same errors as bay_call_async. */
+ * chunk: its result (none when nil). The stream takes a fast channel where
+ * bay_call would (docs/fastpath.md#streams), and holds it until its answer
+ * was read or it is freed. Same errors as bay_call_async. */
 int bay_call_stream(bay_conn *c, const char *name, const bay_value *args, const bay_call_opts *opts, bay_stream **out,
                     bay_error *err);
 
@@ -161,7 +162,8 @@ int bay_call_stream(bay_conn *c, const char *name, const bay_value *args, const 
  * caller also streams its input to the provider: chunks with
  * bay_stream_send(), then bay_stream_send_end(); the provider takes them
  * with bay_call_receive (plugin.h). The answer is read with
- * bay_stream_next(), during the upload or after it. */
+ * bay_stream_next(), during the upload or after it. Uploads always go
+ * through plugbayd. */
 int bay_call_upload(bay_conn *c, const char *name, const bay_value *args, const bay_call_opts *opts, bay_stream **out,
                     bay_error *err);
 
@@ -187,7 +189,10 @@ int bay_stream_next(bay_stream *s, int wait_ms, bay_value **chunk, bay_error *er
 
 /* bay_stream_cancel asks plugbayd to stop the stream: the provider's
  * bay_call_emit returns BAY_ECANCELED, and bay_stream_next then gives
- * BAY_ECANCELED after the chunks already received. */
+ * BAY_ECANCELED after the chunks already received. On a fast channel the
+ * stream ends at once: a bay_stream_next waiting on another thread returns
+ * BAY_ECANCELED within 10 ms, and the provider is told by that call (or the
+ * next one, or bay_stream_free). */
 int bay_stream_cancel(bay_stream *s);
 
 /* bay_stream_free abandons the stream when it still runs (the provider is

@@ -1,0 +1,272 @@
+/* tests/e2e/test_faststreams.c — answer streams on fast channels: read straight from the worker's ring (shown by
+ * reading them while plugbayd is stopped) in every language, chunks larger than the ring, a reader that pauses past
+ * the worker's send limit, a stream abandoned, cancelled, cut by its deadline, or whose worker is killed; after each,
+ * the channel serves the next call. */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "harness.h"
+
+static harness h;
+static bay_conn *c;
+
+static const char *const langs[] = {"c", "lua", "python", "wasm", NULL};
+static const char *const ids[] = {"conform/c", "conform/lua", "conform/python", "conform/wasm", NULL};
+
+/* open_stream starts conform.stream(args_json) at lang's plugin within timeout_ms (0: the default). */
+static bay_stream *open_stream(const char *lang, const char *args_json, int timeout_ms)
+{
+    char ctx[64], why[200];
+    snprintf(ctx, sizeof ctx, "conform/%s", lang);
+    bay_value *args = NULL;
+    cr_assert_eq(bay_value_from_json(args_json, &args, why, sizeof why), 0, "%s", why);
+    bay_stream *s = NULL;
+    bay_error err;
+    cr_assert_eq(bay_call_stream(c, "conform.stream", args, &(bay_call_opts){.timeout_ms = timeout_ms, .context = ctx},
+                                 &s, &err), 0, "%s: %s", lang, err.message);
+    bay_value_free(args);
+    return s;
+}
+
+/* read_ints reads n chunks of s, expecting 0 .. n-1, then its end. */
+static void read_ints(bay_stream *s, const char *lang, int64_t n)
+{
+    bay_error err;
+    for (int64_t i = 0; i < n; i++) {
+        bay_value *v = NULL;
+        cr_assert_eq(bay_stream_next(s, -1, &v, &err), 0, "%s: chunk %lld: %s", lang, (long long)i, err.message);
+        cr_assert(v && bay_value_int(v) == i, "%s: chunk %lld", lang, (long long)i);
+        bay_value_free(v);
+    }
+    bay_value *v = NULL;
+    cr_assert_eq(bay_stream_next(s, -1, &v, &err), 0, "%s: %s", lang, err.message);
+    cr_assert_null(v, "%s: no end after %lld chunks", lang, (long long)n);
+}
+
+/* stream_ints streams conform.stream([n, 0]) at lang's plugin and reads it whole. */
+static void stream_ints(const char *lang, int64_t n)
+{
+    char args[64];
+    snprintf(args, sizeof args, "[%lld, 0]", (long long)n);
+    bay_stream *s = open_stream(lang, args, 20000);
+    read_ints(s, lang, n);
+    bay_stream_free(s);
+}
+
+/* echo calls conform.echo("x") at conform/c and expects "x". */
+static void echo(void)
+{
+    bay_value *args = bay_array(), *res = NULL;
+    bay_array_push(args, bay_str("x"));
+    bay_error err;
+    cr_assert_eq(bay_call(c, "conform.echo", args, &(bay_call_opts){.timeout_ms = 10000, .context = "conform/c"},
+                          &res, &err), 0, "%s", err.message);
+    cr_assert_str_eq(bay_value_str(bay_array_get(res, 0), NULL) ? bay_value_str(bay_array_get(res, 0), NULL)
+                                                                 : bay_value_str(res, NULL), "x");
+    bay_value_free(args);
+    bay_value_free(res);
+}
+
+/* frozen stops plugbayd (SIGSTOP) or lets it go on: what works meanwhile did not pass through it. */
+static void frozen(bool stop)
+{
+    cr_assert_eq(kill(h.broker, stop ? SIGSTOP : SIGCONT), 0);
+}
+
+static void start(void)
+{
+    setenv("PLUGBAY_FASTPATH", "1", 1);
+    h_setup(&h, ids);
+    h_start(&h, NULL);
+    c = h_connect(&h, "test-faststreams");
+    h_wait_loaded(c, ids);
+    for (size_t i = 0; langs[i]; i++) /* each route's channel is granted by the first stream */
+        stream_ints(langs[i], 2);
+    echo();
+}
+
+static void stop(void)
+{
+    if (h.broker)
+        kill(h.broker, SIGCONT);
+    bay_close(c);
+    h_cleanup(&h);
+}
+
+TestSuite(faststreams, .init = start, .fini = stop, .timeout = 180);
+
+Test(faststreams, every_language_streams_through_the_ring_while_plugbayd_is_stopped)
+{
+    frozen(true);
+    for (size_t i = 0; langs[i]; i++) {
+        stream_ints(langs[i], 500);
+    }
+    echo();
+    frozen(false);
+}
+
+Test(faststreams, chunks_larger_than_the_ring_come_whole)
+{
+    frozen(true);
+    bay_stream *s = open_stream("c", "[12, 100000]", 20000); /* 100 kB chunks through a 32 KiB ring */
+    bay_error err;
+    for (int i = 0; i < 12; i++) {
+        bay_value *v = NULL;
+        cr_assert_eq(bay_stream_next(s, -1, &v, &err), 0, "chunk %d: %s", i, err.message);
+        size_t len = 0;
+        const unsigned char *b = (const unsigned char *)bay_value_str(v, &len);
+        cr_assert(b && len == 100000 && b[0] == i && b[len - 1] == i, "chunk %d: %zu bytes", i, len);
+        bay_value_free(v);
+    }
+    bay_value *v = NULL;
+    cr_assert_eq(bay_stream_next(s, -1, &v, &err), 0, "%s", err.message);
+    cr_assert_null(v);
+    bay_stream_free(s);
+    echo();
+    frozen(false);
+}
+
+Test(faststreams, a_reader_that_pauses_longer_than_the_workers_send_limit_keeps_its_channel)
+{
+    bay_stream *s = open_stream("c", "[40, 4096]", 30000); /* 160 kB: the ring fills and the worker waits */
+    bay_value *v = NULL;
+    bay_error err;
+    cr_assert_eq(bay_stream_next(s, -1, &v, &err), 0, "%s", err.message);
+    bay_value_free(v);
+    /* The pause is the test: a worker gives an answer 2 s (BAY_FAST_SEND_MS) to find room, a chunk its whole call. */
+    struct timespec pause = {3, 0};
+    nanosleep(&pause, NULL);
+    for (int i = 1; i < 40; i++) {
+        v = NULL;
+        cr_assert_eq(bay_stream_next(s, -1, &v, &err), 0, "chunk %d: %s", i, err.message);
+        size_t len = 0;
+        const unsigned char *b = (const unsigned char *)bay_value_str(v, &len);
+        cr_assert(b && len == 4096 && b[0] == i, "chunk %d", i);
+        bay_value_free(v);
+    }
+    v = NULL;
+    cr_assert_eq(bay_stream_next(s, -1, &v, &err), 0, "%s", err.message);
+    cr_assert_null(v);
+    bay_stream_free(s);
+    frozen(true); /* the channel still serves */
+    stream_ints("c", 3);
+    frozen(false);
+}
+
+Test(faststreams, an_abandoned_stream_leaves_the_channel_to_the_next_call)
+{
+    for (int k = 0; k < 3; k++) {
+        bay_stream *s = open_stream("c", "[-1, 1000]", 30000); /* never ends: the ring fills behind the reader */
+        bay_value *v = NULL;
+        bay_error err;
+        for (int i = 0; i < 3; i++) {
+            cr_assert_eq(bay_stream_next(s, -1, &v, &err), 0, "%s", err.message);
+            bay_value_free(v);
+            v = NULL;
+        }
+        bay_stream_free(s); /* abandoned: the worker is told to stop, the next call skips what is left */
+        frozen(true);
+        echo();
+        stream_ints("c", 5);
+        frozen(false);
+    }
+}
+
+Test(faststreams, a_cancelled_stream_ends_with_ecanceled_and_the_channel_serves_on)
+{
+    bay_stream *s = open_stream("c", "[-1, 0]", 30000);
+    bay_value *v = NULL;
+    bay_error err;
+    cr_assert_eq(bay_stream_next(s, -1, &v, &err), 0, "%s", err.message);
+    bay_value_free(v);
+    cr_assert_eq(bay_stream_cancel(s), 0);
+    v = NULL;
+    int rc = bay_stream_next(s, -1, &v, &err);
+    cr_assert_eq(rc, BAY_ECANCELED, "got %s: %s", bay_errname(rc), err.message);
+    cr_assert_null(v);
+    cr_assert_eq(bay_stream_next(s, -1, &v, &err), BAY_ECANCELED, "the end repeats");
+    bay_stream_free(s);
+    frozen(true);
+    echo();
+    frozen(false);
+}
+
+/* A thread that cancels a stream another thread waits on. */
+static void *cancel_later(void *arg)
+{
+    struct timespec t = {0, 300 * 1000000};
+    nanosleep(&t, NULL);
+    bay_stream_cancel(arg);
+    return NULL;
+}
+
+Test(faststreams, a_cancel_from_another_thread_ends_a_wait_for_a_chunk)
+{
+    bay_stream *s = open_stream("c", "[-1, 8000000]", 30000); /* 8 MB chunks: the reader waits on each */
+    pthread_t t;
+    pthread_create(&t, NULL, cancel_later, s);
+    long long t0 = h_now_ms();
+    int rc;
+    bay_error err;
+    do {
+        bay_value *v = NULL;
+        rc = bay_stream_next(s, -1, &v, &err);
+        bay_value_free(v);
+    } while (rc == 0);
+    pthread_join(t, NULL);
+    cr_assert_eq(rc, BAY_ECANCELED, "got %s: %s", bay_errname(rc), err.message);
+    cr_assert(h_now_ms() - t0 < 20000, "the cancel took %lld ms", h_now_ms() - t0);
+    bay_stream_free(s);
+    echo();
+}
+
+Test(faststreams, a_stream_that_never_ends_is_cut_at_its_deadline)
+{
+    long long t0 = h_now_ms();
+    bay_stream *s = open_stream("c", "[-1, 0]", 800);
+    int rc;
+    bay_error err;
+    int64_t chunks = 0;
+    do {
+        bay_value *v = NULL;
+        rc = bay_stream_next(s, -1, &v, &err);
+        chunks += v != NULL;
+        bay_value_free(v);
+    } while (rc == 0);
+    cr_assert_eq(rc, BAY_ETIMEDOUT, "got %s: %s", bay_errname(rc), err.message);
+    cr_assert(strstr(err.message, "before the call's deadline"), "%s", err.message);
+    cr_assert(chunks > 0);
+    cr_assert(h_now_ms() - t0 < 15000, "took %lld ms", h_now_ms() - t0);
+    bay_stream_free(s);
+    frozen(true);
+    echo();
+    frozen(false);
+}
+
+Test(faststreams, a_worker_killed_during_a_stream_is_a_crash_and_its_restart_streams_again)
+{
+    bay_stream *s = open_stream("c", "[-1, 0]", 30000);
+    bay_value *v = NULL;
+    bay_error err;
+    cr_assert_eq(bay_stream_next(s, -1, &v, &err), 0, "%s", err.message);
+    bay_value_free(v);
+    pid_t pid = h_worker_pid(c, "conform/c");
+    cr_assert(pid > 0);
+    cr_assert_eq(kill(pid, SIGKILL), 0);
+    int rc;
+    do {
+        v = NULL;
+        rc = bay_stream_next(s, -1, &v, &err);
+        bay_value_free(v);
+    } while (rc == 0);
+    cr_assert_eq(rc, BAY_ECRASHED, "got %s: %s", bay_errname(rc), err.message);
+    cr_assert_str_eq(err.plugin, "conform/c");
+    bay_stream_free(s);
+    cr_assert(h_wait_state(c, "conform/c", "loaded", H_WAIT_MS));
+    stream_ints("c", 4);
+}
