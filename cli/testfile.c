@@ -124,10 +124,13 @@ static int value_of(const json_t *j, const char *field, const place *at, bay_val
 }
 
 /* A case's fields. */
-static const char *const case_fields[] = {"name",    "call",       "emit",
+static const char *const case_fields[] = {"name",    "call",       "emit",    "stream",
                                           "args",    "expect",     "error",
                                           "message", "timeout_ms", "context",
                                           "expect_by_language",    "error_by_language"};
+
+/* The fields that name a case's extension point, as test_kind numbers them. */
+static const char *const kind_fields[] = {"call", "emit", "stream"};
 
 /* The languages whose plugins a case may expect other results of (plugbay new's). */
 static const char *const languages[] = {"c", "ffi", "lua", "python", "wasm"};
@@ -144,7 +147,7 @@ static int known_fields(const json_t *j, const char *const *fields, size_t n, co
             i++;
         if (i == n)
             return bad(at, err, "unknown field \"%s\"; a %s has %s", key, at->n ? "case" : "test file",
-                       at->n ? "name, call or emit, args, expect, error, message, timeout_ms, context, "
+                       at->n ? "name, call, emit or stream, args, expect, error, message, timeout_ms, context, "
                                "expect_by_language and error_by_language"
                              : "timeout_ms and cases");
     }
@@ -166,16 +169,22 @@ static int timeout(const json_t *j, const place *at, int *ms, bay_error *err)
 /* shape checks which fields of the case j go together, and their types. */
 static int shape(const json_t *j, const place *at, bay_error *err)
 {
-    const json_t *call = json_object_get(j, "call"), *emit = json_object_get(j, "emit"),
-                 *error = json_object_get(j, "error"), *message = json_object_get(j, "message"),
-                 *args = json_object_get(j, "args");
+    const json_t *emit = json_object_get(j, "emit"), *error = json_object_get(j, "error"),
+                 *message = json_object_get(j, "message"), *args = json_object_get(j, "args");
     if (!json_is_string(json_object_get(j, "name")) || json_string_length(json_object_get(j, "name")) == 0)
         return bad(at, err, "field \"name\" must be a non-empty string (what the case checks)");
-    if ((call == NULL) == (emit == NULL))
-        return bad(at, err, "a case has either \"call\" (a handle) or \"emit\" (an event), %s",
-                   call ? "not both" : "and has neither");
-    if (!json_is_string(call ? call : emit) || json_string_length(call ? call : emit) == 0)
-        return bad(at, err, "field \"%s\" must be an extension point's name", call ? "call" : "emit");
+    size_t kinds = 0, kind = 0;
+    for (size_t k = 0; k < sizeof kind_fields / sizeof *kind_fields; k++)
+        if (json_object_get(j, kind_fields[k])) {
+            kinds++;
+            kind = k;
+        }
+    if (kinds != 1)
+        return bad(at, err, "a case has one of \"call\" (a handle), \"emit\" (an event) or \"stream\" (a handle's "
+                   "answer read as a stream), %s", kinds ? "not more" : "and has none");
+    const json_t *point = json_object_get(j, kind_fields[kind]);
+    if (!json_is_string(point) || json_string_length(point) == 0)
+        return bad(at, err, "field \"%s\" must be an extension point's name", kind_fields[kind]);
     if (args && !json_is_array(args))
         return bad(at, err, "field \"args\" must be an array of arguments, like [\"world\", 42]");
     if (error && json_object_get(j, "expect"))
@@ -281,12 +290,11 @@ static int read_case(const json_t *case_j, const char *lang, place *at, test_cas
         json_decref(j);
         return rc;
     }
-    const json_t *call = json_object_get(j, "call"), *args = json_object_get(j, "args"),
-                 *expect = json_object_get(j, "expect"), *message = json_object_get(j, "message"),
-                 *context = json_object_get(j, "context");
-    c->emit = call == NULL;
+    const json_t *args = json_object_get(j, "args"), *expect = json_object_get(j, "expect"),
+                 *message = json_object_get(j, "message"), *context = json_object_get(j, "context");
+    c->kind = json_object_get(j, "emit") ? TEST_EMIT : json_object_get(j, "stream") ? TEST_STREAM : TEST_CALL;
     c->name = strdup(at->name);
-    c->point = strdup(json_string_value(call ? call : json_object_get(j, "emit")));
+    c->point = strdup(json_string_value(json_object_get(j, kind_fields[c->kind])));
     c->message = message ? strdup(json_string_value(message)) : NULL;
     c->error = bay_errcode(json_string_value(json_object_get(j, "error")));
     c->context = context ? strdup(json_string_value(context)) : NULL;
@@ -296,8 +304,10 @@ static int read_case(const json_t *case_j, const char *lang, place *at, test_cas
         rc = args ? value_of(args, "args", at, &c->args, err) : (c->args = bay_array()) ? 0 : bay__value_nomem(err);
     if (rc == 0 && expect)
         rc = value_of(expect, "expect", at, &c->expect, err);
-    if (rc == 0 && c->emit && c->expect && bay_value_type(c->expect) != BAY_ARRAY)
+    if (rc == 0 && c->kind == TEST_EMIT && c->expect && bay_value_type(c->expect) != BAY_ARRAY)
         rc = bad(at, err, "an \"emit\" case expects an array: each provider's result, in load order");
+    if (rc == 0 && c->kind == TEST_STREAM && c->expect && bay_value_type(c->expect) != BAY_ARRAY)
+        rc = bad(at, err, "a \"stream\" case expects an array: the stream's chunks, in order");
     json_decref(j);
     return rc;
 }

@@ -7,13 +7,21 @@
 
 #include <plugbay/plugbay.h>
 
-/* One case: a call of a handle, or an event emitted. */
+/* What a case does with its extension point. */
+typedef enum test_kind {
+    TEST_CALL,   /* "call": a handle called, its result compared */
+    TEST_EMIT,   /* "emit": an event, every provider must take it without error */
+    TEST_STREAM, /* "stream": a handle's answer read as a stream, its chunks compared in order */
+} test_kind;
+
+/* One case: a call of a handle, an event emitted, or a handle's answer streamed. */
 typedef struct test_case {
     char *name;
-    bool emit;         /* "emit": an event, every provider must take it without error */
-    char *point;       /* the extension point called or emitted */
+    test_kind kind;
+    char *point;       /* the extension point called, emitted or streamed */
     bay_value *args;   /* an array (owned) */
-    bay_value *expect; /* the result (an event: the providers' values in order), or NULL for any (owned) */
+    bay_value *expect; /* the result (an event: the providers' values in order; a stream: its chunks in order), or
+                        * NULL for any (owned) */
     int error;         /* the code the call must fail with (0: it must succeed) */
     char *message;     /* with error: a part of the message, or NULL */
     int timeout_ms;    /* the case's own, else the file's, else BAY_DEFAULT_TIMEOUT_MS */

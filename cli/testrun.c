@@ -32,6 +32,24 @@ static bay_value *provider_values(const bay_value *result, bool *failed)
     return values;
 }
 
+/* read_stream reads case c's stream whole: o gets its chunks, in an array, and the code it ended with. */
+static int read_stream(bay_conn *conn, const test_case *c, const bay_call_opts *opts, outcome *o)
+{
+    bay_stream *s = NULL;
+    int rc = bay_call_stream(conn, c->point, c->args, opts, &s, &o->err);
+    if (rc)
+        return rc;
+    o->result = bay_array();
+    bay_value *chunk = NULL;
+    while ((rc = bay_stream_next(s, -1, &chunk, &o->err)) == 0 && chunk)
+        if (bay_array_push(o->result, chunk) != 0) { /* it freed chunk */
+            rc = bay_error_set(&o->err, BAY_ENOMEM, NULL, "out of memory gathering the chunks of %s", c->point);
+            break;
+        }
+    bay_stream_free(s);
+    return rc;
+}
+
 /* passed tells whether what the case c got, o, is what it expects. */
 static bool passed(const test_case *c, const outcome *o)
 {
@@ -39,7 +57,7 @@ static bool passed(const test_case *c, const outcome *o)
         return o->rc == c->error && (c->message == NULL || strstr(o->err.message, c->message));
     if (o->rc)
         return false;
-    if (!c->emit)
+    if (c->kind != TEST_EMIT)
         return c->expect == NULL || testfile_same(c->expect, o->result);
     bool failed;
     bay_value *values = provider_values(o->result, &failed);
@@ -75,17 +93,19 @@ static void print_expected(FILE *f, const test_case *c)
         fprintf(f, "error %s%s%s%s\n", bay_errname(c->error), c->message ? " with \"" : "",
                 c->message ? c->message : "", c->message ? "\" in its message" : "");
     else if (c->expect) {
-        fputs(c->emit ? "every provider to take it, their results " : "", f);
+        fputs(c->kind == TEST_EMIT ? "every provider to take it, their results " : c->kind == TEST_STREAM ? "the chunks "
+              : "", f);
         print_cut(f, c->expect);
         fputc('\n', f);
     } else
-        fputs(c->emit ? "every provider to take it without error\n" : "no error\n", f);
+        fputs(c->kind == TEST_EMIT ? "every provider to take it without error\n" : "no error\n", f);
 }
 
 /* report prints how case c failed: the call, the expected and the got, and id's log lines after mark. */
 static void report(private_broker *pb, const char *id, const test_case *c, const outcome *o, int64_t mark)
 {
-    printf("FAIL %s\n     %s     %s ", c->name, c->emit ? "emit" : "call", c->point);
+    static const char *const verbs[] = {"call", "emit", "stream"};
+    printf("FAIL %s\n     %s     %s ", c->name, verbs[c->kind], c->point);
     print_cut(stdout, c->args);
     if (c->context)
         printf(" in context %s", c->context);
@@ -113,7 +133,8 @@ size_t testrun(private_broker *pb, const char *id, const char *context, const te
         int64_t mark = private_log_mark(pb, id);
         outcome o = {0};
         bay_call_opts opts = {.timeout_ms = c->timeout_ms, .context = c->context ? c->context : context};
-        o.rc = bay_call(pb->conn, c->point, c->args, &opts, &o.result, &o.err);
+        o.rc = c->kind == TEST_STREAM ? read_stream(pb->conn, c, &opts, &o)
+                                      : bay_call(pb->conn, c->point, c->args, &opts, &o.result, &o.err);
         if (private_interrupted()) { /* the call was cut short: it did not run to its end */
             bay_value_free(o.result);
             break;

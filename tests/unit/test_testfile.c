@@ -44,13 +44,16 @@ Test(testfile, a_case_reads_with_its_defaults)
     bay_error err;
     cr_assert_eq(read_text("{\"timeout_ms\": 700, \"cases\": [{\"name\": \"a\", \"call\": \"x.y\"},"
                            "{\"name\": \"b\", \"emit\": \"x.e\", \"timeout_ms\": 9, \"expect\": [1]},"
-                           "{\"name\": \"c\", \"call\": \"x.y\", \"args\": [1], \"error\": \"BAY_ETYPE\", \"message\": \"int\"}]}",
+                           "{\"name\": \"c\", \"call\": \"x.y\", \"args\": [1], \"error\": \"BAY_ETYPE\", \"message\": \"int\"},"
+                           "{\"name\": \"d\", \"stream\": \"x.s\", \"args\": [2], \"expect\": [0, 1]}]}",
                            &t, &err), 0, "%s", err.message);
-    cr_assert_eq(t.ncases, 3);
-    cr_assert(!t.cases[0].emit && strcmp(t.cases[0].point, "x.y") == 0 && t.cases[0].timeout_ms == 700);
+    cr_assert_eq(t.ncases, 4);
+    cr_assert(t.cases[3].kind == TEST_STREAM && strcmp(t.cases[3].point, "x.s") == 0);
+    cr_assert_eq(bay_value_len(t.cases[3].expect), 2);
+    cr_assert(t.cases[0].kind == TEST_CALL && strcmp(t.cases[0].point, "x.y") == 0 && t.cases[0].timeout_ms == 700);
     cr_assert_eq(bay_value_len(t.cases[0].args), 0);
     cr_assert_null(t.cases[0].expect);
-    cr_assert(t.cases[1].emit && t.cases[1].timeout_ms == 9);
+    cr_assert(t.cases[1].kind == TEST_EMIT && t.cases[1].timeout_ms == 9);
     cr_assert(t.cases[2].error == BAY_ETYPE && strcmp(t.cases[2].message, "int") == 0);
     testfile_free(&t);
 }
@@ -89,9 +92,13 @@ Test(testfile, malformed_files_and_cases_are_refused_with_the_case_and_the_reaso
     refused("{\"timeout_ms\": 0, \"cases\": []}", "field \"timeout_ms\" must be a whole number");
     refused("{\"cases\": [1]}", "case 1: a case must be an object");
     refused("{\"cases\": [{\"call\": \"x\"}]}", "case 1: field \"name\" must be a non-empty string");
-    refused("{\"cases\": [{\"name\": \"a\", \"call\": \"x\", \"emit\": \"y\"}]}", "case 1 (\"a\"): a case has either "
-            "\"call\" (a handle) or \"emit\" (an event), not both");
-    refused("{\"cases\": [{\"name\": \"a\"}]}", "and has neither");
+    refused("{\"cases\": [{\"name\": \"a\", \"call\": \"x\", \"emit\": \"y\"}]}", "case 1 (\"a\"): a case has one of "
+            "\"call\" (a handle), \"emit\" (an event) or \"stream\" (a handle's answer read as a stream), not more");
+    refused("{\"cases\": [{\"name\": \"a\", \"call\": \"x\", \"stream\": \"y\"}]}", "not more");
+    refused("{\"cases\": [{\"name\": \"a\"}]}", "and has none");
+    refused("{\"cases\": [{\"name\": \"a\", \"stream\": 7}]}", "field \"stream\" must be an extension point's name");
+    refused("{\"cases\": [{\"name\": \"a\", \"stream\": \"x\", \"expect\": 1}]}", "a \"stream\" case expects an array: "
+            "the stream's chunks, in order");
     refused("{\"cases\": [{\"name\": \"a\", \"call\": \"x\", \"args\": 1}]}", "field \"args\" must be an array");
     refused("{\"cases\": [{\"name\": \"a\", \"call\": \"x\", \"error\": \"BAY_NOPE\"}]}", "field \"error\" must be the name");
     refused("{\"cases\": [{\"name\": \"a\", \"call\": \"x\", \"message\": \"m\"}]}", "\"message\" goes with \"error\"");
