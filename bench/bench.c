@@ -699,7 +699,8 @@ static void types_figure(bay_conn *nng, const baselines *base)
 }
 
 /* stream_mb_s reads conform.stream's answer of mb MiB in chunks of chunk bytes (conform/c streams them,
- * docs/host-api.md#streamed-answers) through plugbayd; MB/s (10^6 bytes), and chunks/s in *per_s. */
+ * docs/host-api.md#streamed-answers) on c's path (through plugbayd, or a fast channel); MB/s (10^6 bytes), and
+ * chunks/s in *per_s. */
 static double stream_mb_s(bay_conn *c, int mb, int chunk, double *per_s)
 {
     long n = ((long)mb << 20) / chunk;
@@ -732,8 +733,9 @@ static double stream_mb_s(bay_conn *c, int mb, int chunk, double *per_s)
     return (double)bytes / us;
 }
 
-/* stream_figure times streamed answers from conform/c through plugbayd beside a socketpair's throughput. */
-static void stream_figure(bay_conn *nng, const baselines *base)
+/* stream_figure times streamed answers from conform/c through plugbayd and on a fast channel, beside a
+ * socketpair's throughput. */
+static void stream_figure(bay_conn *fast, bay_conn *nng, const baselines *base)
 {
     if (command(nng, "install", "conform/c", NULL) != 0 || command(nng, "load", "conform/c", NULL) != 0) {
         fprintf(stderr, "bench: cannot load conform/c\n");
@@ -742,14 +744,25 @@ static void stream_figure(bay_conn *nng, const baselines *base)
     double big_per_s, small_per_s;
     double big = stream_mb_s(nng, STREAM_MB, STREAM_CHUNK, &big_per_s);
     double small = stream_mb_s(nng, STREAM_MB / 8, 1024, &small_per_s);
-    printf("\nstreams: conform.stream of conform/c read with bay_call_stream through plugbayd (%d MiB in 64 KiB "
-           "chunks, %d MiB in 1 KiB)\n", STREAM_MB, STREAM_MB / 8);
+    double fast_big_per_s, fast_small_per_s;
+    double fast_big = stream_mb_s(fast, STREAM_MB, STREAM_CHUNK, &fast_big_per_s);
+    double fast_small = stream_mb_s(fast, STREAM_MB / 8, 1024, &fast_small_per_s);
+    printf("\nstreams: conform.stream of conform/c read with bay_call_stream through plugbayd and on a fast channel "
+           "(%d MiB in 64 KiB chunks, %d MiB in 1 KiB)\n", STREAM_MB, STREAM_MB / 8);
     row("streams", "mb_per_s_64k", "stream throughput, 64 KiB chunks (vs a socketpair, 64 KiB writes)", big, "MB/s",
         base->pair_mb_s, "socketpair_mb_s");
     row("streams", "chunks_per_s_64k", "chunks/s, 64 KiB chunks", big_per_s, "/s", 0, NULL);
     row("streams", "mb_per_s_1k", "stream throughput, 1 KiB chunks (vs a socketpair, 64 KiB writes)", small, "MB/s",
         base->pair_mb_s, "socketpair_mb_s");
     row("streams", "chunks_per_s_1k", "chunks/s, 1 KiB chunks", small_per_s, "/s", 0, NULL);
+    row("streams", "fast_mb_per_s_64k", "on a fast channel, 64 KiB chunks (vs a socketpair, 64 KiB writes)", fast_big,
+        "MB/s", base->pair_mb_s, "socketpair_mb_s");
+    row("streams", "fast_chunks_per_s_64k", "on a fast channel, chunks/s, 64 KiB chunks", fast_big_per_s, "/s", 0,
+        NULL);
+    row("streams", "fast_mb_per_s_1k", "on a fast channel, 1 KiB chunks (vs a socketpair, 64 KiB writes)", fast_small,
+        "MB/s", base->pair_mb_s, "socketpair_mb_s");
+    row("streams", "fast_chunks_per_s_1k", "on a fast channel, chunks/s, 1 KiB chunks (vs through plugbayd)",
+        fast_small_per_s, "/s", small_per_s, "streams.chunks_per_s_1k");
     timed_command(nng, "uninstall", "conform/c");
 }
 
@@ -1075,7 +1088,7 @@ int main(int argc, char **argv)
     if (present & 1u)
         json_object_set_new(out, "fairness", fairness(url, &targets[0]));
     if (present & (1u << (NTARGETS + 1)))
-        stream_figure(nng, &base);
+        stream_figure(fast, nng, &base);
     if (present & (1u << (NTARGETS + 2)))
         replicas_figure(nng);
     if (soak_calls > 0 && (present & 1u)) {
