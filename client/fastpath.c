@@ -675,19 +675,26 @@ static bool fan_out(bay_conn *c, const hold *h, bay__frame *f, int timeout_ms, b
     return true;
 }
 
+/* find_route gives h the channels of f's name and context, with a reference to each, asking plugbayd the first
+ * time; none while c is down or when calls go through plugbayd. */
+static void find_route(bay_conn *c, const bay__frame *f, hold *h)
+{
+    pthread_mutex_lock(&c->mu);
+    bool up = c->down == NULL;
+    pthread_mutex_unlock(&c->mu);
+    h->event = false; /* not zeroed whole: a call copies in only the channels its route has */
+    h->n = 0;
+    if (up && !lookup(c->fast, f->name, f->context, h))
+        open_route(c, f->name, f->context, h);
+}
+
 bool bay__fast_call(bay_conn *c, bay__frame *f, int timeout_ms, bay_value **result, bay_error *err, int *rc)
 {
     if (c->fast == NULL)
         return false;
     bay__conn_enter(c);
-    pthread_mutex_lock(&c->mu);
-    bool up = c->down == NULL;
-    pthread_mutex_unlock(&c->mu);
-    hold h; /* not zeroed whole: a call copies in only the channels its route has */
-    h.event = false;
-    h.n = 0;
-    if (up && !lookup(c->fast, f->name, f->context, &h))
-        open_route(c, f->name, f->context, &h);
+    hold h;
+    find_route(c, f, &h);
     bool handled = h.n && (h.event ? fan_out(c, &h, f, timeout_ms, result, err, rc)
                                    : run(c, h.ch[0], f, timeout_ms, result, err, rc));
     for (size_t i = 0; i < h.n; i++)
@@ -801,14 +808,8 @@ bool bay__fast_stream_open(bay_conn *c, bay__frame *f, int timeout_ms, bay__fast
     if (c->fast == NULL)
         return false;
     bay__conn_enter(c);
-    pthread_mutex_lock(&c->mu);
-    bool up = c->down == NULL;
-    pthread_mutex_unlock(&c->mu);
     hold h;
-    h.event = false;
-    h.n = 0;
-    if (up && !lookup(c->fast, f->name, f->context, &h))
-        open_route(c, f->name, f->context, &h);
+    find_route(c, f, &h);
     size_t len = strlen(f->name) + 1;
     bay__fast_stream *s = h.n == 1 && !h.event ? calloc(1, sizeof *s + len) : NULL;
     int64_t deadline = bay__now_ns() + (int64_t)timeout_ms * 1000000;
