@@ -333,6 +333,7 @@ typedef struct broker {
     struct zygotes *zygotes; /* the zygotes running, NULL until the first (zygote.c) */
     struct precompile *precompile; /* wasm modules compiled before their workers start, NULL until the first (precompile.c) */
     int64_t next_memory_check_ms; /* when supervise.c next looks at the workers' memory */
+    int64_t last_watch_ms;        /* when supervise.c last watched the workers' heartbeats (0: never) */
     uint64_t frames_received, frames_sent; /* over every connection since start, past the rendezvous (conn.c) */
     struct metrics *metrics; /* the once-a-second sampling and /metrics (metrics.c) */
     struct console *console; /* the web console (--console; console.c), or NULL */

@@ -638,8 +638,30 @@ static int64_t watch(broker *b, plugin *p, worker_proc *w, conn *c, bool startin
     return w->next_beat_ms;
 }
 
+/* forgive_stall keeps plugbayd's own stall from counting against its workers:
+ * when the loop last watched them more than two heartbeats ago (plugbayd was
+ * not scheduled, or the machine stalled), the heartbeat answers it could
+ * not read meanwhile are not held against them. */
+static void forgive_stall(broker *b, int64_t now)
+{
+    int64_t away = b->last_watch_ms ? now - b->last_watch_ms : 0, beat = b->opt.heartbeat_ms;
+    b->last_watch_ms = now;
+    if (away <= 2 * beat)
+        return;
+    bay__log(BAY_LOG_WARN, NULL, "plugbayd itself did not run for %lld ms (the machine is overloaded?): the heartbeats "
+             "its workers answered meanwhile are not held against them", (long long)away);
+    for (size_t i = 0; i < b->nplugins; i++) {
+        plugin *p = b->plugins[i];
+        p->proc.last_beat_ms += away - beat;
+        p->other.last_beat_ms += away - beat;
+        for (size_t k = 0; k < p->nreplicas; k++)
+            p->replicas[k]->proc.last_beat_ms += away - beat;
+    }
+}
+
 int64_t supervise_tick(broker *b, int64_t now)
 {
+    forgive_stall(b, now);
     bool check_memory = now >= b->next_memory_check_ms;
     if (check_memory)
         b->next_memory_check_ms = now + MEMORY_CHECK_MS;

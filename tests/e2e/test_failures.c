@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "harness.h"
 
@@ -219,4 +220,24 @@ Test(failures, restart_counts_and_reasons_agree)
     bay_error err;
     cr_assert_eq(h_command(c, "enable", "test/crash", &err), 0, "%s", err.message);
     cr_expect_eq(h_plugin_int(c, "test/crash", "restarts"), 0, "enabling starts the count again");
+}
+
+/* A plugbayd that is not scheduled for longer than its heartbeats allow (a stopped process here, an overloaded
+ * machine in CI) does not blame its workers when it runs again: none is killed as hung, and it says why. */
+Test(failures, a_stalled_broker_kills_no_worker_for_the_heartbeats_it_could_not_read)
+{
+    const char *ids[] = {"example/hello", "test/slow", NULL};
+    start_with(ids, NULL);
+    h_wait_loaded(c, ids);
+    pid_t hello = h_worker_pid(c, "example/hello"), slow = h_worker_pid(c, "test/slow");
+    cr_assert_eq(kill(h.broker, SIGSTOP), 0);
+    /* The pause is the test: three heartbeats of the harness's 500 ms, and more. */
+    struct timespec pause = {2, 500 * 1000000L};
+    nanosleep(&pause, NULL);
+    cr_assert_eq(kill(h.broker, SIGCONT), 0);
+    expect_hello_serves(); /* plugbayd ran again: it watched its workers before it answered */
+    cr_assert(!h_log_contains(&h, "stopped answering heartbeats"), "a worker was blamed for plugbayd's stall");
+    cr_assert_eq(h_worker_pid(c, "example/hello"), hello, "example/hello's worker was replaced");
+    cr_assert_eq(h_worker_pid(c, "test/slow"), slow, "test/slow's worker was replaced");
+    cr_assert(h_wait_log(&h, "plugbayd itself did not run for"), "the stall was not logged");
 }
