@@ -485,8 +485,10 @@ static int await(chan *ch, uint64_t id, int64_t deadline_ns, bay_value **result,
         size_t len;
         void *buf = NULL;
         int rc = bay__ring_read_len(&ch->in, BAY_FRAME_MAX, &len, &w);
-        if (rc == 0 && (buf = malloc(len)) == NULL)
+        if (rc == 0 && (buf = malloc(len)) == NULL) {
             rc = BAY_ENOMEM;
+            ch->broken = true; /* its word read, its bytes not */
+        }
         if (rc == 0 && (rc = bay__ring_read(&ch->in, buf, len, &w)) != 0)
             ch->broken = true; /* half a frame read */
         if (rc) {
@@ -785,8 +787,10 @@ static int read_frame(bay__fast_stream *s, int64_t until_ns, void **buf, bay__fr
     size_t len;
     *buf = NULL;
     int rc = bay__ring_read_len(&ch->in, BAY_FRAME_MAX, &len, &w);
-    if (rc == 0 && (*buf = malloc(len)) == NULL)
+    if (rc == 0 && (*buf = malloc(len)) == NULL) {
+        ch->broken = true; /* its word read, its bytes not */
         return bay_error_set(e, BAY_ENOMEM, NULL, "out of memory reading a chunk of %s", s->name);
+    }
     w.until_ns = s->deadline_ns;
     if (rc == 0 && (rc = bay__ring_read(&ch->in, *buf, len, &w)) != 0)
         ch->broken = true; /* half a frame read */
@@ -860,9 +864,10 @@ int bay__fast_stream_next(bay__fast_stream *s, int wait_ms, bay_value **chunk, b
         bay__frame f;
         bay_error e;
         e.code = 0;
-        /* A cancel and the deadline end the stream here even while chunks keep coming (a wait notices them at its
-         * next slice, or at its end). */
+        /* A cancel, bay_close and the deadline end the stream here even while chunks keep coming (a wait notices
+         * them at its next slice, or at its end). */
         int out = atomic_load(&s->cancelled)          ? GONE_CANCELLED
+                  : atomic_load(s->ch->closing)       ? GONE_CLOSING
                   : bay__now_ns() >= s->deadline_ns ? BAY_ETIMEDOUT
                                                     : read_frame(s, until, &buf, &f, &e);
         if (out == BAY_ETIMEDOUT && bay__now_ns() < s->deadline_ns) {

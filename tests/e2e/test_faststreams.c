@@ -270,3 +270,27 @@ Test(faststreams, a_worker_killed_during_a_stream_is_a_crash_and_its_restart_str
     cr_assert(h_wait_state(c, "conform/c", "loaded", H_WAIT_MS));
     stream_ints("c", 4);
 }
+
+Test(faststreams, closing_the_connection_ends_a_stream_it_had_while_chunks_keep_coming)
+{
+    bay_conn *other = h_connect(&h, "stream-leaver");
+    bay_value *args = NULL;
+    cr_assert_eq(bay_value_from_json("[-1, 0]", &args, NULL, 0), 0);
+    bay_stream *s = NULL;
+    bay_error err;
+    cr_assert_eq(bay_call_stream(other, "conform.stream", args, &(bay_call_opts){.timeout_ms = 60000,
+                                 .context = "conform/c"}, &s, &err), 0, "%s", err.message);
+    bay_value_free(args);
+    bay_value *v = NULL;
+    cr_assert_eq(bay_stream_next(s, -1, &v, &err), 0, "%s", err.message);
+    bay_value_free(v);
+    bay_close(other); /* the stream is still one of its handles: the connection goes with it */
+    /* The worker keeps the ring full meanwhile: the stream ends at the next read all the same, never waiting. */
+    v = NULL;
+    int rc = bay_stream_next(s, -1, &v, &err);
+    cr_assert_null(v, "a chunk came after bay_close");
+    cr_assert_eq(rc, BAY_ECONN, "got %s: %s", bay_errname(rc), err.message);
+    cr_assert(strstr(err.message, "closed by bay_close"), "%s", err.message);
+    bay_stream_free(s);
+    echo();
+}
