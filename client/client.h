@@ -96,6 +96,12 @@ struct bay_conn {
 void bay__conn_enter(bay_conn *c);
 void bay__conn_leave(bay_conn *c);
 
+/* bay__conn_hold counts a handle of c (a pending call, a stream) that may
+ * outlive bay_close; bay__conn_unhold drops it, freeing c when it was the
+ * last of a closed connection's. */
+void bay__conn_hold(bay_conn *c);
+void bay__conn_unhold(bay_conn *c);
+
 /* bay__conn_down_locked marks c down for reason why (the first reason stays)
  * and fails every registered request with BAY_ECONN. */
 void bay__conn_down_locked(bay_conn *c, const char *why);

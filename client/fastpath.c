@@ -838,9 +838,7 @@ bool bay__fast_stream_open(bay_conn *c, bay__frame *f, int timeout_ms, bay__fast
             bay_error e = {.code = 0};
             stream_failed(s, sent, &e); /* the answer is this error */
         }
-        pthread_mutex_lock(&c->mu);
-        c->handles++;
-        pthread_mutex_unlock(&c->mu);
+        bay__conn_hold(c);
         *out = s;
         *rc = 0;
     } else {
@@ -925,9 +923,5 @@ void bay__fast_stream_free(bay__fast_stream *s)
     pthread_mutex_unlock(&s->mu);
     pthread_mutex_destroy(&s->mu);
     free(s);
-    pthread_mutex_lock(&c->mu);
-    bool last = --c->handles == 0 && c->orphaned;
-    pthread_mutex_unlock(&c->mu);
-    if (last)
-        c->destroy(c);
+    bay__conn_unhold(c);
 }

@@ -27,6 +27,22 @@ void bay__conn_leave(bay_conn *c)
     pthread_mutex_unlock(&c->mu);
 }
 
+void bay__conn_hold(bay_conn *c)
+{
+    pthread_mutex_lock(&c->mu);
+    c->handles++;
+    pthread_mutex_unlock(&c->mu);
+}
+
+void bay__conn_unhold(bay_conn *c)
+{
+    pthread_mutex_lock(&c->mu);
+    bool last = --c->handles == 0 && c->orphaned;
+    pthread_mutex_unlock(&c->mu);
+    if (last)
+        c->destroy(c);
+}
+
 static bay_pending **bucket_of(bay_conn *c, uint64_t id)
 {
     return &c->table[id % BAY_PENDING_BUCKETS];
@@ -307,11 +323,8 @@ int bay__request_async(bay_conn *c, bay__frame *f, int wait_ms, bool stream, bay
         return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory starting a call");
     bay__conn_enter(c);
     int rc = start(c, p, f, wait_ms, stream, err);
-    if (rc == 0) {
-        pthread_mutex_lock(&c->mu);
-        c->handles++;
-        pthread_mutex_unlock(&c->mu);
-    }
+    if (rc == 0)
+        bay__conn_hold(c);
     bay__conn_leave(c);
     if (rc) {
         free(p);
@@ -345,9 +358,5 @@ void bay_pending_free(bay_pending *p)
     bay_conn *c = p->conn;
     finish(p);
     free(p);
-    pthread_mutex_lock(&c->mu);
-    bool last = --c->handles == 0 && c->orphaned;
-    pthread_mutex_unlock(&c->mu);
-    if (last)
-        c->destroy(c);
+    bay__conn_unhold(c);
 }
