@@ -272,32 +272,31 @@ class Connection {
   // with `for await`; the deadline covers the whole stream, aborting the signal cancels it. The call starts at
   // once; its failures reject the reads. Bad arguments throw here (TypeError, RangeError).
   callStream(name, args = [], opts = {}) {
-    checkName('callStream', name);
-    if (!Array.isArray(args))
-      throw new TypeError(`callStream "${name}": args must be an array, got ${typeof args}`);
-    const timeout = timeoutOf(opts), context = contextOf(opts), signal = opts.signal ?? null;
-    if (this.#closed)
-      return new Stream(this, name, null, this.#closedError(`callStream "${name}"`), null);
-    if (signal?.aborted)
-      return new Stream(this, name, null,
-        new PlugbayError('BAY_ECANCELED', `callStream "${name}" was cancelled before it started`), null);
-    return new Stream(this, name, this.#native.callStream(name, args, timeout, context), null, signal);
+    return this.#openStream('callStream', name, args, opts, false);
   }
 
   // callUpload(name, args, {timeout, context, signal}) calls a handle whose input this host streams: it returns
   // a Stream to send(value) each chunk to, then end(), and to read the answer from with `for await`, during the
   // upload or after it. The deadline covers the whole call, input included; aborting the signal cancels it.
   callUpload(name, args = [], opts = {}) {
-    checkName('callUpload', name);
+    return this.#openStream('callUpload', name, args, opts, true);
+  }
+
+  // #openStream starts fn's stream (upload: its input is streamed too); a closed connection or an aborted
+  // signal gives a Stream whose reads reject.
+  #openStream(fn, name, args, opts, upload) {
+    checkName(fn, name);
     if (!Array.isArray(args))
-      throw new TypeError(`callUpload "${name}": args must be an array, got ${typeof args}`);
+      throw new TypeError(`${fn} "${name}": args must be an array, got ${typeof args}`);
     const timeout = timeoutOf(opts), context = contextOf(opts), signal = opts.signal ?? null;
     if (this.#closed)
-      return new Stream(this, name, null, this.#closedError(`callUpload "${name}"`), null, true);
+      return new Stream(this, name, null, this.#closedError(`${fn} "${name}"`), null, upload);
     if (signal?.aborted)
       return new Stream(this, name, null,
-        new PlugbayError('BAY_ECANCELED', `callUpload "${name}" was cancelled before it started`), null, true);
-    return new Stream(this, name, this.#native.callUpload(name, args, timeout, context), null, signal, true);
+        new PlugbayError('BAY_ECANCELED', `${fn} "${name}" was cancelled before it started`), null, upload);
+    const native = upload ? this.#native.callUpload(name, args, timeout, context)
+                          : this.#native.callStream(name, args, timeout, context);
+    return new Stream(this, name, native, null, signal, upload);
   }
 
   // declare(name, kind, {types}) declares an extension point ('handle', 'event' or 'filter'); types,
