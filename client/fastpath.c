@@ -30,9 +30,10 @@ typedef struct chan {
     int fd, pidfd;        /* the worker's socket; a pidfd for its process */
     void *mem;
     bay__ring in, out;     /* the busy call's or stream's */
-    pthread_mutex_t mu;   /* guards busy */
+    pthread_mutex_t mu;   /* guards busy and streaming */
     pthread_cond_t idle;  /* signalled when busy clears */
     bool busy;            /* a call or a stream has the channel: one at a time, taken and given back on any thread */
+    bool streaming;       /* the one that has it is a stream, which holds it as long as its reader likes */
     bay__spin spin;
     bool broken;          /* the busy one's: a frame was left half written or read */
     _Atomic bool revoked; /* set under the table's mu, as reason; no new call takes it */
@@ -510,22 +511,52 @@ static int await(chan *ch, uint64_t id, int64_t deadline_ns, bay_value **result,
     }
 }
 
-/* chan_take makes ch busy for one call or stream, waiting for the one before
- * until deadline_ns; false (with the reason in *rc and err) when it stayed busy. */
-static bool chan_take(chan *ch, const char *name, int64_t deadline_ns, int timeout_ms, bay_error *err, int *rc)
+/* How a call or stream takes a channel (chan_take). */
+enum take { TAKE_CALL, TAKE_STREAM, TAKE_WAIT };
+
+/* The outcome of chan_take. */
+enum taken { TAKEN, TAKE_ELSEWHERE, STAYED_BUSY };
+
+/* chan_take makes ch busy for one call (how is TAKE_CALL or, for a later
+ * provider of an event, TAKE_WAIT) or one stream (TAKE_STREAM), waiting for
+ * the call before it until deadline_ns. A stream may hold the channel as long
+ * as its reader likes, and its reader may be this very thread: a call or
+ * stream other than TAKE_WAIT does not wait for one, TAKE_ELSEWHERE tells it
+ * to go through plugbayd. STAYED_BUSY sets *rc and err. */
+static enum taken chan_take(chan *ch, enum take how, const char *name, int64_t deadline_ns, int timeout_ms,
+                            bay_error *err, int *rc)
 {
     struct timespec ts = {deadline_ns / 1000000000, deadline_ns % 1000000000};
     pthread_mutex_lock(&ch->mu);
-    while (ch->busy && pthread_cond_clockwait(&ch->idle, &ch->mu, CLOCK_MONOTONIC, &ts) == 0)
+    bool leave = false;
+    while (ch->busy && !(leave = ch->streaming && how != TAKE_WAIT) &&
+           pthread_cond_clockwait(&ch->idle, &ch->mu, CLOCK_MONOTONIC, &ts) == 0)
         ;
     bool took = !ch->busy;
-    ch->busy = true;
+    if (took) {
+        ch->busy = true;
+        ch->streaming = how == TAKE_STREAM;
+        if (ch->streaming) /* those waiting for it go elsewhere now */
+            pthread_cond_broadcast(&ch->idle);
+    }
     pthread_mutex_unlock(&ch->mu);
-    if (!took)
-        *rc = bay_error_set(err, BAY_ETIMEDOUT, ch->plugin,
-                            "%s did not answer %s before the call's deadline: its channel stayed busy with other "
-                            "calls of this host for %d ms", ch->plugin, name, timeout_ms);
-    return took;
+    if (took)
+        return TAKEN;
+    if (leave)
+        return TAKE_ELSEWHERE;
+    *rc = bay_error_set(err, BAY_ETIMEDOUT, ch->plugin,
+                        "%s did not answer %s before the call's deadline: its channel stayed busy with other "
+                        "calls of this host for %d ms", ch->plugin, name, timeout_ms);
+    return STAYED_BUSY;
+}
+
+/* held_by_stream tells whether a stream holds ch now. */
+static bool held_by_stream(chan *ch)
+{
+    pthread_mutex_lock(&ch->mu);
+    bool streaming = ch->streaming;
+    pthread_mutex_unlock(&ch->mu);
+    return streaming;
 }
 
 /* chan_give ends the busy call's or stream's hold on ch: the next one may take it. */
@@ -533,6 +564,7 @@ static void chan_give(chan *ch)
 {
     pthread_mutex_lock(&ch->mu);
     ch->busy = false;
+    ch->streaming = false;
     pthread_cond_signal(&ch->idle);
     pthread_mutex_unlock(&ch->mu);
 }
@@ -574,12 +606,14 @@ static bool send_call(bay_conn *c, chan *ch, bay__frame *f, int64_t deadline, in
     return !through_broker(ch, *out);
 }
 
-/* run makes call f on ch; false when it must go through plugbayd. */
-static bool run(bay_conn *c, chan *ch, bay__frame *f, int timeout_ms, bay_value **result, bay_error *err, int *rc)
+/* run makes call f on ch, taken as how says; false when it must go through plugbayd. */
+static bool run(bay_conn *c, chan *ch, enum take how, bay__frame *f, int timeout_ms, bay_value **result,
+                bay_error *err, int *rc)
 {
     int64_t deadline = bay__now_ns() + (int64_t)timeout_ms * 1000000;
-    if (!chan_take(ch, f->name, deadline, timeout_ms, err, rc))
-        return true;
+    enum taken t = chan_take(ch, how, f->name, deadline, timeout_ms, err, rc);
+    if (t != TAKEN)
+        return t == STAYED_BUSY;
     int out = 0, answer = 0;
     if (!send_call(c, ch, f, deadline, &out)) {
         chan_give(ch);
@@ -629,12 +663,16 @@ static void gather_error(bay_value *entry, int code, const char *message)
 /* fan_out calls event f on each of h's channels in load order within one
  * deadline and gathers each provider's outcome as plugbayd does:
  * [{"plugin": ID, "value": V} or {"plugin": ID, "error": {"code", "name",
- * "message"}}, ...]. Returns false, having sent nothing, when its first
- * provider's channel closed before that worker took the event: it goes
- * through plugbayd then; a later one's is that provider's EUNAVAIL. */
+ * "message"}}, ...]. Returns false, having sent nothing, when a stream
+ * holds one of the channels or the first provider's channel closed before
+ * that worker took the event: it goes through plugbayd then; a later one's
+ * closing is that provider's EUNAVAIL. */
 static bool fan_out(bay_conn *c, const hold *h, bay__frame *f, int timeout_ms, bay_value **result, bay_error *err,
                     int *rc)
 {
+    for (size_t i = 1; i < h->n; i++)
+        if (held_by_stream(h->ch[i]))
+            return false; /* the first one's is seen as it is taken */
     int64_t deadline = bay__now_ns() + (int64_t)timeout_ms * 1000000;
     bay_value *all = bay_array();
     for (size_t i = 0; all && i < h->n; i++) {
@@ -645,7 +683,7 @@ static bool fan_out(bay_conn *c, const hold *h, bay__frame *f, int timeout_ms, b
         int64_t left = deadline - bay__now_ns();
         if (left <= 0) {
             code = bay_error_set(&e, BAY_ETIMEDOUT, ch->plugin, "not called: the event's deadline passed first");
-        } else if (!run(c, ch, f, (int)((left + 999999) / 1000000), &v, &e, &code)) {
+        } else if (!run(c, ch, i ? TAKE_WAIT : TAKE_CALL, f, (int)((left + 999999) / 1000000), &v, &e, &code)) {
             if (i == 0) {
                 bay_value_free(entry);
                 bay_value_free(all);
@@ -698,7 +736,7 @@ bool bay__fast_call(bay_conn *c, bay__frame *f, int timeout_ms, bay_value **resu
     hold h;
     find_route(c, f, &h);
     bool handled = h.n && (h.event ? fan_out(c, &h, f, timeout_ms, result, err, rc)
-                                   : run(c, h.ch[0], f, timeout_ms, result, err, rc));
+                                   : run(c, h.ch[0], TAKE_CALL, f, timeout_ms, result, err, rc));
     for (size_t i = 0; i < h.n; i++)
         release(c->fast, h.ch[i]);
     bay__conn_leave(c);
@@ -819,12 +857,13 @@ bool bay__fast_stream_open(bay_conn *c, bay__frame *f, int timeout_ms, bay__fast
     int64_t deadline = bay__now_ns() + (int64_t)timeout_ms * 1000000;
     int sent = 0;
     bool handled = false;
-    if (s && chan_take(h.ch[0], f->name, deadline, timeout_ms, err, rc)) {
+    enum taken t = s ? chan_take(h.ch[0], TAKE_STREAM, f->name, deadline, timeout_ms, err, rc) : TAKE_ELSEWHERE;
+    if (t == TAKEN) {
         handled = send_call(c, h.ch[0], f, deadline, &sent);
         if (!handled)
             chan_give(h.ch[0]);
-    } else if (s) {
-        handled = true; /* the channel stayed busy: *rc says so */
+    } else if (t == STAYED_BUSY) { /* *rc says so */
+        handled = true;
         free(s);
         s = NULL;
     }

@@ -154,7 +154,8 @@ void bay_pending_free(bay_pending *p);
  * cover the whole stream. A provider that does not stream answers with one
  * chunk: its result (none when nil). The stream takes a fast channel where
  * bay_call would (docs/fastpath.md#streams), and holds it until its answer
- * was read or it is freed. Same errors as bay_call_async. */
+ * was read or it is freed; the host's other calls to that plugin go through
+ * plugbayd meanwhile. Same errors as bay_call_async. */
 int bay_call_stream(bay_conn *c, const char *name, const bay_value *args, const bay_call_opts *opts, bay_stream **out,
                     bay_error *err);
 

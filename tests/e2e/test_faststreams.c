@@ -1,7 +1,7 @@
 /* tests/e2e/test_faststreams.c — answer streams on fast channels: read straight from the worker's ring (shown by
  * reading them while plugbayd is stopped) in every language, chunks larger than the ring, a reader that pauses past
  * the worker's send limit, a stream abandoned, cancelled, cut by its deadline, or whose worker is killed; after each,
- * the channel serves the next call. */
+ * the channel serves the next call; calls made while a stream holds the channel go through plugbayd. */
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <signal.h>
@@ -175,6 +175,33 @@ Test(faststreams, an_abandoned_stream_leaves_the_channel_to_the_next_call)
         stream_ints("c", 5);
         frozen(false);
     }
+}
+
+Test(faststreams, calls_made_while_a_stream_holds_the_channel_go_through_plugbayd)
+{
+    /* The worker wrote the whole answer to the ring; the stream holds the channel until it is read. A call or a
+     * stream the same thread makes meanwhile must not wait for the channel: it goes through plugbayd. */
+    bay_stream *s = open_stream("c", "[5, 0]", 20000);
+    bay_value *v = NULL;
+    bay_error err;
+    cr_assert_eq(bay_stream_next(s, -1, &v, &err), 0, "%s", err.message);
+    cr_assert(v && bay_value_int(v) == 0);
+    bay_value_free(v);
+    echo();
+    stream_ints("c", 3);
+    frozen(true); /* the rest comes from the ring */
+    for (int64_t i = 1; i < 5; i++) {
+        v = NULL;
+        cr_assert_eq(bay_stream_next(s, -1, &v, &err), 0, "chunk %lld: %s", (long long)i, err.message);
+        cr_assert(v && bay_value_int(v) == i, "chunk %lld", (long long)i);
+        bay_value_free(v);
+    }
+    v = NULL;
+    cr_assert_eq(bay_stream_next(s, -1, &v, &err), 0, "%s", err.message);
+    cr_assert_null(v);
+    bay_stream_free(s);
+    echo(); /* the channel is free again: fast while plugbayd is stopped */
+    frozen(false);
 }
 
 Test(faststreams, a_cancelled_stream_ends_with_ecanceled_and_the_channel_serves_on)
