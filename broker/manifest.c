@@ -531,12 +531,15 @@ static int provide_item(const report *r, json_t *item, const char *field, void *
     json_t *types;
     if ((rc = get(r, item, field, "types", &W_TYPES, false, &types)) || types == NULL)
         return rc;
-    bay__schema *args, *result;
+    bay__types parsed;
     bay_error e;
-    if (bay__schema_types_parse(types, &args, &result, &e) != 0)
+    if (bay__types_parse(types, &parsed, &e) != 0)
         return say(r, BAY_EMANIFEST, "field \"%s.types\": %s", field, e.message);
-    bay__schema_free(args);
-    bay__schema_free(result);
+    bool input = parsed.input != NULL;
+    bay__types_free(&parsed);
+    if (input && p->kind != 0 && p->kind != BAY_HANDLE) /* a kind that is none of the three is refused elsewhere */
+        return say(r, BAY_EMANIFEST, "field \"%s.types\": \"input\" types a handle's streamed input; %s %s takes "
+                   "none", field, p->kind == BAY_EVENT ? "an" : "a", bay__kind_name(p->kind));
     p->types = json_incref(types);
     return 0;
 }

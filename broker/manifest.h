@@ -18,7 +18,7 @@ typedef struct bay__provide_decl {
     char *function;  /* function in the plugin that serves it (default: name with '.', '-', ':' as '_') */
     char **contexts; /* NULL-terminated list; NULL when the provider takes every context */
     char *signature; /* the C signature of a library binding's function (docs/ffi-bindings.md); NULL otherwise */
-    json_t *types;   /* its shape {"args": SCHEMA, "result": SCHEMA} (docs/types.md), or NULL */
+    json_t *types;   /* its shape {"args", "result", "input": SCHEMA} (docs/types.md), or NULL */
 } bay__provide_decl;
 
 /* A dependency on another plugin. */

@@ -37,8 +37,7 @@ static void extpoint_free(bay__extpoint *e)
     free(e->declared_by);
     json_decref(e->types);
     free(e->typed_by);
-    bay__schema_free(e->args);
-    bay__schema_free(e->result);
+    bay__types_free(&e->parsed);
     free(e);
 }
 
@@ -182,26 +181,28 @@ int bay__registry_type(bay__registry *r, const char *name, int kind, const json_
     if (e->types && !own_types(e, by))
         return bay_error_set(err, BAY_ETYPE, NULL, "%s declares the types of \"%s\" otherwise than %s did: at %s (its "
                              "own against theirs; docs/types.md)", by, name, e->typed_by, where);
-    bay__schema *args, *result;
-    if ((rc = bay__schema_types_parse(types, &args, &result, err)) != 0)
+    bay__types parsed;
+    if ((rc = bay__types_parse(types, &parsed, err)) != 0)
         return rc;
+    if (parsed.input && kind != BAY_HANDLE) {
+        bay__types_free(&parsed);
+        return bay_error_set(err, BAY_EINVAL, NULL, "\"%s\": \"input\" types a handle's streamed input; %s %s "
+                             "takes none", name, kind == BAY_EVENT ? "an" : "a", bay__kind_name(kind));
+    }
     json_t *copy = json_deep_copy(types);
     char *typed_by = strdup(by);
     if (copy == NULL || typed_by == NULL) {
         json_decref(copy);
         free(typed_by);
-        bay__schema_free(args);
-        bay__schema_free(result);
+        bay__types_free(&parsed);
         return bay_error_set(err, BAY_ENOMEM, NULL, "out of memory");
     }
     json_decref(e->types);
     free(e->typed_by);
-    bay__schema_free(e->args);
-    bay__schema_free(e->result);
+    bay__types_free(&e->parsed);
     e->types = copy;
     e->typed_by = typed_by;
-    e->args = args;
-    e->result = result;
+    e->parsed = parsed;
     return 0;
 }
 

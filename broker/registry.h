@@ -27,9 +27,9 @@ typedef struct bay__extpoint {
     size_t nproviders, cap;
     uint64_t calls;           /* CALLs and EVENTs of hosts and plugins routed to it (bay__registry_route) */
     uint64_t unserved;        /* of those, calls of a handle refused for want of a provider (BAY_ENOPROVIDER) */
-    json_t *types;            /* its declared shape {"args": SCHEMA, "result": SCHEMA}, or NULL: untyped */
+    json_t *types;            /* its declared shape {"args", "result", "input": SCHEMA}, or NULL: untyped */
     char *typed_by;           /* who declared types ("host:app" or a plugin), or NULL */
-    bay__schema *args, *result; /* types parsed; NULL where types says nothing */
+    bay__types parsed;        /* types parsed */
 } bay__extpoint;
 
 typedef struct bay__registry bay__registry;
@@ -47,7 +47,7 @@ void bay__registry_free(bay__registry *r);
 int bay__registry_declare(bay__registry *r, const char *name, int kind, const char *by, bay_error *err);
 
 /* bay__registry_type declares name with kind as bay__registry_declare does
- * and gives it the shape types ({"args": SCHEMA, "result": SCHEMA}, either
+ * and gives it the shape types ({"args", "result", "input": SCHEMA}, each
  * may be absent; docs/types.md) on behalf of by. An untyped extension point
  * takes it; a typed one must have the same (BAY_ETYPE naming both declarers
  * and where they differ), unless by declared its types and no one else

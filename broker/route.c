@@ -45,6 +45,7 @@ typedef struct call {
     bool input;            /* the caller sends its input as CHUNKs, then END (a handle's, CALL's input) */
     bool input_ended;      /* its END came */
     int64_t input_credit;  /* the input CHUNKs the provider takes now: its CREDITs less those sent */
+    size_t input_chunks;   /* the input CHUNKs sent to the provider */
     bool shared;           /* counted in the fair shares at its current target */
 } call;
 
@@ -139,7 +140,7 @@ static void answer_value(broker *b, call *k, const msgpack_object *value, const 
 static int misfit(broker *b, const bay__extpoint *e, bool args, const char *owner, const msgpack_object *v, char *msg,
                   size_t len)
 {
-    const bay__schema *s = e == NULL || !b->opt.check_types ? NULL : args ? e->args : e->result;
+    const bay__schema *s = e == NULL || !b->opt.check_types ? NULL : args ? e->parsed.args : e->parsed.result;
     msgpack_object nil = {.type = MSGPACK_OBJECT_NIL};
     char why[400];
     if (s == NULL || bay__schema_check(s, v ? v : &nil, why, sizeof why) == 0)
@@ -152,17 +153,25 @@ static int misfit(broker *b, const bay__extpoint *e, bool args, const char *owne
     return BAY_ETYPE;
 }
 
-/* misfit_chunk checks v, a chunk owner sends of stream k (or the last, in
- * its RESULT), as the next item of the result k's types declare (schema.h):
- * BAY_ETYPE with msg (len bytes), or 0. */
+/* misfit_chunk checks v as the next item of the array k's types declare
+ * (schema.h), when plugbayd checks them: a chunk owner streams of k's answer
+ * (or the last, in its RESULT) against the result's, or (owner NULL) a chunk
+ * of the input k's caller sends against the input's. BAY_ETYPE with msg (len
+ * bytes), or 0. */
 static int misfit_chunk(broker *b, const call *k, const char *owner, const msgpack_object *v, char *msg, size_t len)
 {
     const bay__extpoint *e = b->opt.check_types ? bay__registry_find(b->reg, k->name) : NULL;
+    const bay__schema *s = e == NULL ? NULL : owner ? e->parsed.result : e->parsed.input;
+    size_t index = owner ? k->chunks : k->input_chunks;
     char why[400];
-    if (e == NULL || e->result == NULL || bay__schema_check_item(e->result, k->chunks, v, why, sizeof why) == 0)
+    if (s == NULL || bay__schema_check_item(s, index, v, why, sizeof why) == 0)
         return 0;
-    snprintf(msg, len, "\"%s\": %s streamed chunk %zu, which the types %s declared do not allow: %s", e->name, owner,
-             k->chunks + 1, e->typed_by, why);
+    if (owner)
+        snprintf(msg, len, "\"%s\": %s streamed chunk %zu, which the types %s declared do not allow: %s", e->name,
+                 owner, index + 1, e->typed_by, why);
+    else
+        snprintf(msg, len, "\"%s\": input chunk %zu does not fit the types %s declared: %s", e->name, index + 1,
+                 e->typed_by, why);
     return BAY_ETYPE;
 }
 
@@ -757,26 +766,30 @@ static void stream_fails(broker *b, call *k, int code, const char *owner, const 
         call_free(b, k);
 }
 
-/* input_chunk forwards a CHUNK of call k's input, which its caller sent, to its provider, within the provider's credit. */
+/* input_chunk forwards a CHUNK of call k's input, which its caller sent, to its provider, within the provider's
+ * credit and k's types. */
 static void input_chunk(broker *b, call *k, const bay__frame *f)
 {
-    char msg[512];
+    char msg[1024];
+    int code = BAY_EPROTO;
     if (!k->input || k->input_ended)
         snprintf(msg, sizeof msg, "%s: the caller sent input %s", k->name,
                  k->input ? "after its END" : "to a call it did not say takes input (CALL's input field)");
     else if (k->input_credit <= 0)
         snprintf(msg, sizeof msg, "%s: the caller sent more input than its provider took: it did not wait for the "
                  "provider's credit", k->name);
-    else {
+    else if ((code = misfit_chunk(b, k, NULL, f->value ? f->value : &(msgpack_object){.type = MSGPACK_OBJECT_NIL},
+                                  msg, sizeof msg)) == 0) {
         conn *c = k->current ? conn_get(b, k->current_session) : NULL;
         if (c) {
             bay__frame out = {.type = BAY_F_CHUNK, .id = k->id, .value = f->value};
             conn_send(b, c, &out);
         }
         k->input_credit--;
+        k->input_chunks++;
         return;
     }
-    stream_fails(b, k, BAY_EPROTO, NULL, msg);
+    stream_fails(b, k, code, NULL, msg);
 }
 
 void route_chunk(broker *b, conn *from, const bay__frame *f)

@@ -551,24 +551,35 @@ bool bay__schema_same(const json_t *a, const json_t *b, char *where, size_t len)
     return same_at(a, b, path, sizeof path, where, len);
 }
 
-int bay__schema_types_parse(const json_t *types, bay__schema **args, bay__schema **result, bay_error *err)
+void bay__types_free(bay__types *t)
 {
-    *args = *result = NULL;
+    bay__schema_free(t->args);
+    bay__schema_free(t->result);
+    bay__schema_free(t->input);
+    *t = (bay__types){NULL, NULL, NULL};
+}
+
+int bay__types_parse(const json_t *types, bay__types *out, bay_error *err)
+{
+    *out = (bay__types){NULL, NULL, NULL};
     const char *key;
     const json_t *v;
     if (!json_is_object(types))
-        return bay_error_set(err, BAY_EINVAL, NULL, "types must be an object {\"args\": SCHEMA, \"result\": SCHEMA}");
+        return bay_error_set(err, BAY_EINVAL, NULL, "types must be an object {\"args\": SCHEMA, \"result\": SCHEMA, "
+                             "\"input\": SCHEMA}");
     json_object_foreach((json_t *)types, key, v) {
-        bool is_args = strcmp(key, "args") == 0;
-        if (!is_args && strcmp(key, "result") != 0)
-            return bay_error_set(err, BAY_EINVAL, NULL, "types hold \"args\" and \"result\", not \"%s\"", key);
+        bay__schema **to = strcmp(key, "args") == 0     ? &out->args
+                           : strcmp(key, "result") == 0 ? &out->result
+                           : strcmp(key, "input") == 0  ? &out->input
+                                                        : NULL;
         bay_error e;
-        if (bay__schema_parse(v, is_args ? args : result, &e) != 0) {
-            bay__schema_free(*args);
-            bay__schema_free(*result);
-            *args = *result = NULL;
-            return bay_error_set(err, e.code, NULL, "\"%s\": %s", key, e.message);
-        }
+        int rc = to ? bay__schema_parse(v, to, &e) : BAY_EINVAL;
+        if (rc == 0)
+            continue;
+        bay__types_free(out);
+        if (to == NULL)
+            return bay_error_set(err, rc, NULL, "types hold \"args\", \"result\" and \"input\", not \"%s\"", key);
+        return bay_error_set(err, rc, NULL, "\"%s\": %s", key, e.message);
     }
     return 0;
 }

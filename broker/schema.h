@@ -38,11 +38,21 @@ int bay__schema_check(const bay__schema *s, const msgpack_object *v, char *why, 
  * (chunks cannot be checked one by one then). minItems is not checked. */
 int bay__schema_check_item(const bay__schema *s, size_t index, const msgpack_object *v, char *why, size_t len);
 
-/* bay__schema_types_parse reads an extension point's types ({"args": SCHEMA,
- * "result": SCHEMA}, either absent) into *args and *result (NULL where
- * absent; the caller frees both). Returns 0 or BAY_EINVAL with err naming the
- * part ("\"args\": schema at /...: ..."). */
-int bay__schema_types_parse(const json_t *types, bay__schema **args, bay__schema **result, bay_error *err);
+/* An extension point's types, parsed: NULL where they say nothing. */
+typedef struct bay__types {
+    bay__schema *args;   /* the arguments array (a filter's providers pass on arguments of this shape too) */
+    bay__schema *result; /* a handle's result (streamed: an array, chunk by chunk), each provider's value in an event */
+    bay__schema *input;  /* a handle's streamed input (bay_call_upload), as an array: each chunk its next item */
+} bay__types;
+
+/* bay__types_parse reads an extension point's types ({"args": SCHEMA,
+ * "result": SCHEMA, "input": SCHEMA}, each absent or not) into *out (the
+ * caller frees it with bay__types_free). Returns 0, or BAY_EINVAL with err
+ * naming the part ("\"args\": at /...: ...") and *out empty. */
+int bay__types_parse(const json_t *types, bay__types *out, bay_error *err);
+
+/* bay__types_free frees what t holds and empties it. */
+void bay__types_free(bay__types *t);
 
 /* bay__schema_same compares two schemas as JSON: true when they are equal
  * (the order of an object's keys does not count); else false with where (len

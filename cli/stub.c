@@ -85,14 +85,13 @@ static int read_stub(const char *name, const json_t *entry, stub *st, bay_error 
                                  name, key);
     }
     const json_t *types = json_object_get(entry, "types");
-    bay__schema *args, *result;
+    bay__types parsed;
     bay_error e;
     if (types == NULL)
         return bay_error_set(err, BAY_EINVAL, NULL, "--types: \"%s\" has no \"types\"", name);
-    if (bay__schema_types_parse(types, &args, &result, &e) != 0)
+    if (bay__types_parse(types, &parsed, &e) != 0)
         return bay_error_set(err, BAY_EINVAL, NULL, "--types: \"%s\".types: %s", name, e.message);
-    bay__schema_free(args);
-    bay__schema_free(result);
+    bay__types_free(&parsed);
     identifier(name, st->function, sizeof st->function);
     const json_t *items = json_object_get(json_object_get(types, "args"), "prefixItems");
     if (json_array_size(items) > PARAMS_MAX)

@@ -61,10 +61,11 @@ void bay_close(bay_conn *c);
 int bay_declare(bay_conn *c, const char *name, bay_kind kind, bay_error *err);
 
 /* bay_declare_typed declares extension point name of kind with its types:
- * types is JSON text {"args": SCHEMA, "result": SCHEMA} (either may be
- * left out), each SCHEMA in the JSON Schema subset docs/types.md describes.
- * plugbayd then checks every call's arguments and every provider's result
- * against them (unless started with --check-types off). Declaring again with
+ * types is JSON text {"args": SCHEMA, "result": SCHEMA, "input": SCHEMA}
+ * (each may be left out), each SCHEMA in the JSON Schema subset
+ * docs/types.md describes. plugbayd then checks every call's arguments,
+ * every provider's result and the chunks of an upload's input against them
+ * (unless started with --check-types off). Declaring again with
  * the same types succeeds; types that differ from those already declared,
  * by this host or a provider's manifest, are BAY_ETYPE naming where; types
  * that are not JSON or not such schemas are BAY_EINVAL. */

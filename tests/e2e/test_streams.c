@@ -2,7 +2,7 @@
  * plugins in C, Lua, Python and WebAssembly, read with bay_call_stream and gathered by a plain call; an error after
  * chunks; back-pressure (a window of chunks, then credit) seen from a raw connection; a stream abandoned by its
  * host, cancelled, cut by its deadline, left by a host that went away; conform.upload taking a host's input
- * (bay_call_upload) in every language, past many windows, both ways at once, abandoned, never ended; hostile
+ * (bay_call_upload) in every language, past many windows, both ways at once, abandoned, never ended, typed; hostile
  * windows, credits, chunks and ENDs. */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -22,14 +22,18 @@ static const char *const langs[] = {"c", "lua", "python", "wasm", NULL};
 static const char *const ids[] = {"conform/c", "conform/lua", "conform/python", "conform/wasm", NULL};
 
 /* typed/c: conform/c's code providing conform.stream as two typed handles: typed.ints, whose result is an array
- * of at most 4 integers, and typed.text, whose result is a string (no array: it cannot stream). */
+ * of at most 4 integers, and typed.text, whose result is a string (no array: it cannot stream); and conform.upload
+ * as typed.sum, whose input is at most 5 integers, the first not negative. */
 static const char typed_manifest[] =
     "{\"name\": \"Typed streams\", \"version\": \"1.0.0\", \"language\": \"c\", \"entry\": \"plugin.so\", "
     "\"provides\": ["
     "{\"name\": \"typed.ints\", \"kind\": \"handle\", \"function\": \"conform_stream\", \"types\": {\"result\": "
     "{\"type\": \"array\", \"items\": {\"type\": \"integer\"}, \"maxItems\": 4}}},"
     "{\"name\": \"typed.text\", \"kind\": \"handle\", \"function\": \"conform_stream\", \"types\": {\"result\": "
-    "{\"type\": \"string\"}}}]}";
+    "{\"type\": \"string\"}}},"
+    "{\"name\": \"typed.sum\", \"kind\": \"handle\", \"function\": \"conform_upload\", \"types\": {\"input\": "
+    "{\"type\": \"array\", \"prefixItems\": [{\"type\": \"integer\", \"minimum\": 0}], \"items\": {\"type\": "
+    "\"integer\"}, \"maxItems\": 5}}}]}";
 
 static void start(void)
 {
@@ -545,6 +549,52 @@ Test(streams, an_upload_abandoned_or_never_ended_stops_its_provider)
     cr_assert_lt(h_now_ms() - t0, 15000);
     bay_stream_free(s);
     still_answers("c");
+}
+
+/* typed_upload uploads the chunks of chunks_json (an array) to typed.sum("sum") and ends its input; out gets its
+ * answer as JSON, or the error's name and message. */
+static void typed_upload(const char *chunks_json, char *out, size_t len)
+{
+    bay_value *args = bay_array(), *chunks = NULL;
+    bay_array_push(args, bay_str("sum"));
+    cr_assert_eq(bay_value_from_json(chunks_json, &chunks, NULL, 0), 0, "%s", chunks_json);
+    bay_stream *s = NULL;
+    bay_error err;
+    cr_assert_eq(bay_call_upload(c, "typed.sum", args, &(bay_call_opts){.timeout_ms = 20000}, &s, &err), 0, "%s",
+                 err.message);
+    /* A chunk plugbayd refuses ends the call: what is sent after it fails, and the answer says why. */
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < bay_value_len(chunks); i++)
+        rc = bay_stream_send(s, bay_array_get(chunks, i), -1, &err);
+    if (rc == 0)
+        rc = bay_stream_send_end(s, &err);
+    cr_assert(rc == 0 || rc == BAY_ETYPE || rc == BAY_ESTATE, "%s: %s", bay_errname(rc), err.message);
+    rc = next_json(s, out, len, &err);
+    if (rc)
+        snprintf(out, len, "%s %s", bay_errname(rc), err.message);
+    bay_stream_free(s);
+    bay_value_free(chunks);
+    bay_value_free(args);
+}
+
+Test(streams, each_chunk_of_a_typed_upload_is_checked_as_an_item_of_its_input)
+{
+    char got[1024];
+    typed_upload("[4, 5, 6]", got, sizeof got);
+    cr_assert(strstr(got, "\"chunks\":3") && strstr(got, "\"sum\":15"), "%s", got);
+    typed_upload("[1, \"two\", 3]", got, sizeof got);
+    cr_assert(strstr(got, "BAY_ETYPE \"typed.sum\": input chunk 2 does not fit the types typed/c declared: at [1]: "
+                          "expected integer, got str"), "%s", got);
+    typed_upload("[-1]", got, sizeof got);
+    cr_assert(strstr(got, "BAY_ETYPE \"typed.sum\": input chunk 1 does not fit") && strstr(got, "at [0]"), "%s", got);
+    typed_upload("[1, 2, 3, 4, 5, 6]", got, sizeof got);
+    cr_assert(strstr(got, "BAY_ETYPE \"typed.sum\": input chunk 6 does not fit"), "%s", got);
+    /* Each refusal stopped the provider, which serves the next upload; the point's arguments stay untyped. */
+    typed_upload("[0, 1, 2, 3, 4]", got, sizeof got);
+    cr_assert(strstr(got, "\"chunks\":5") && strstr(got, "\"sum\":10"), "%s", got);
+    char state[64], reason[512];
+    h_plugin_state(c, "typed/c", state, sizeof state, reason, sizeof reason);
+    cr_assert_str_eq(state, "loaded");
 }
 
 Test(streams, every_language_takes_a_hosts_input_sums_echoes_and_leaves_it_early)

@@ -205,7 +205,8 @@ Test(types, types_that_do_not_parse_are_refused_with_where)
     } bad[] = {
         {"{not json", "must be a JSON object"},
         {"[1]", "must be a JSON object"},
-        {"{\"argz\": {}}", "types hold \"args\" and \"result\", not \"argz\""},
+        {"{\"argz\": {}}", "types hold \"args\", \"result\" and \"input\", not \"argz\""},
+        {"{\"input\": {\"type\": \"array\", \"itemz\": 1}}", "\"input\": schema at /: unknown keyword \"itemz\""},
         {"{\"args\": {\"type\": \"str\"}}", "\"args\": schema at /: \"type\" must be one of"},
         {"{\"result\": {\"items\": {\"minItems\": 1.5}}}", "schema at /items: \"minItems\" must be a non-negative"},
     };
@@ -217,6 +218,9 @@ Test(types, types_that_do_not_parse_are_refused_with_where)
     }
     bay_error err;
     cr_assert_eq(bay_declare_typed(c, "odd.types", BAY_HANDLE, NULL, &err), BAY_EINVAL);
+    cr_assert_eq(bay_declare_typed(c, "odd.event", BAY_EVENT, "{\"input\": {\"type\": \"array\"}}", &err), BAY_EINVAL);
+    cr_assert(strstr(err.message, "\"odd.event\": \"input\" types a handle's streamed input; an event takes none"),
+              "%s", err.message);
     bay_value *res = NULL;
     cr_assert_eq(call_in("conform.echo", "[1]", "conform/c", &res, &err), 0, "%s", err.message);
     bay_value_free(res);

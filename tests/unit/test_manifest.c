@@ -274,6 +274,10 @@ Test(manifest, refuses_wrong_types)
     expect_refused("provides", "contexts", "\"gui\"", "field \"provides[0].contexts\"");
     expect_refused("provides", "contexts", "[]", "field \"provides[0].contexts\": expected a non-empty array");
     expect_refused("provides", "contexts", "[\"gui\", 3]", "field \"provides[0].contexts[1]\"");
+    expect_refused("provides", "types", "{\"inputs\": {}}", "field \"provides[0].types\": types hold \"args\", "
+                   "\"result\" and \"input\", not \"inputs\"");
+    expect_refused("provides", "types", "{\"input\": {\"type\": \"list\"}}", "field \"provides[0].types\": \"input\": ");
+    expect_accepted("provides", "types", "{\"input\": {\"type\": \"array\", \"items\": {\"type\": \"integer\"}}}");
 }
 
 Test(manifest, refuses_a_version_that_is_not_semver)

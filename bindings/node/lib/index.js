@@ -300,13 +300,13 @@ class Connection {
   }
 
   // declare(name, kind, {types}) declares an extension point ('handle', 'event' or 'filter'); types,
-  // {args: SCHEMA, result: SCHEMA}, also declares their shape, which plugbayd checks (docs/types.md).
+  // {args: SCHEMA, result: SCHEMA, input: SCHEMA}, also declares their shape, which plugbayd checks (docs/types.md).
   declare(name, kind = 'handle', opts = {}) {
     return this.#run(`declare "${name}"`, () => {
       checkName('declare', name);
       const types = opts?.types;
       if (types !== undefined && (types === null || typeof types !== 'object' || Array.isArray(types)))
-        throw new TypeError(`declare "${name}": types must be an object {args, result}, got ${typeof types}`);
+        throw new TypeError(`declare "${name}": types must be an object {args, result, input}, got ${typeof types}`);
       return this.#native.declare(name, checkKind(kind), types === undefined ? null : JSON.stringify(types));
     });
   }

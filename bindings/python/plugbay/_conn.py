@@ -783,15 +783,15 @@ class Connection:
     def declare(self, name: str, kind: str = "handle", types: Optional[Dict[str, Any]] = None) -> None:
         """Declares extension point name as a "handle" (one provider answers), an "event" (all do) or a
         "filter" (all do in turn, each given the arguments the one before passed on). types, a dict
-        {"args": SCHEMA, "result": SCHEMA}, also declares their shape, which plugbayd checks on every call
-        (docs/types.md)."""
+        {"args": SCHEMA, "result": SCHEMA, "input": SCHEMA} (each optional), also declares their shape, which
+        plugbayd checks on every call (docs/types.md)."""
         err = ffi.new("bay_error *")
         if types is None:
             rc = lib.bay_declare(self._c(), _text(name, "name"), _kind(kind), err)
         else:
             if not isinstance(types, dict):
-                raise TypeError(f"types must be a dict {{\"args\": SCHEMA, \"result\": SCHEMA}}, got "
-                                f"{type(types).__name__}")
+                raise TypeError("types must be a dict {\"args\": SCHEMA, \"result\": SCHEMA, \"input\": SCHEMA}, "
+                                f"got {type(types).__name__}")
             rc = lib.bay_declare_typed(self._c(), _text(name, "name"), _kind(kind),
                                        _text(json.dumps(types), "types"), err)
         if rc != 0:
