@@ -216,13 +216,19 @@ typedef struct call_stats {
 } call_stats;
 
 /* What plugbayd samples of a plugin once a second: metrics.c's alone. */
+/* What the latest sample read of one of a plugin's workers (metrics.c's). */
+typedef struct worker_seen {
+    pid_t pid;             /* the worker read, 0 when none ran */
+    int64_t cpu_ms;        /* its CPU time then */
+    int64_t pss_kb;        /* its PSS then, -1 when unknown */
+} worker_seen;
+
 typedef struct plugin_usage {
     struct bay__history *history; /* its last hour by the second and day by the minute (history.h), NULL until
                                    * it first had a worker or a call */
-    int64_t cpu_ms;        /* CPU time its serving workers used, added up over their lives (as sampled) */
-    pid_t cpu_pid;         /* the worker the latest sample read, 0 when none */
-    int64_t cpu_seen_ms;   /* that worker's CPU time then */
-    int64_t pss_kb;        /* its PSS then, -1 when no worker ran */
+    int64_t cpu_ms;        /* CPU time its serving workers and replicas used, added up over their lives (as sampled) */
+    worker_seen seen;      /* its serving worker (each replica has its own) */
+    int64_t pss_kb;        /* the PSS of all its workers at the latest sample, -1 when none ran */
 } plugin_usage;
 
 /* One more worker of a plugin whose manifest asks for "replicas": replica.c's
@@ -240,6 +246,7 @@ typedef struct replica {
     int64_t crashes[4];    /* when it ended unasked lately, a ring */
     unsigned ncrashes;
     bool down;             /* it failed to load, or ended too often: not started again until the plugin loads */
+    worker_seen seen;      /* metrics.c's */
 } replica;
 
 typedef struct plugin {

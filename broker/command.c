@@ -88,8 +88,9 @@ static int by_value(const void *a, const void *b)
 }
 
 /* add_runtime adds what p is doing now: pid (and uid, when its worker has one of its own), calls and errors (fast
- * ones too, as its workers reported them), call times of the last 256 calls plugbayd routed (p50/p99, µs), CPU time and PSS of its worker, what its
- * sandbox refused (kind -> count, and in all), the replicas its manifest asks for and those running. */
+ * ones too, as its workers reported them), call times of the last 256 calls plugbayd routed (p50/p99, µs), CPU time
+ * and PSS of its workers (replicas too), what its sandbox refused (kind -> count, and in all), the replicas its
+ * manifest asks for and those running (each with its own CPU time and PSS). */
 static void add_runtime(bay_value *v, const plugin *p)
 {
     bay_map_set(v, "pid", bay_int(p->proc.pid));
@@ -106,7 +107,7 @@ static void add_runtime(bay_value *v, const plugin *p)
     bay_map_set(v, "p50_us", n ? bay_int((int64_t)sorted[n / 2]) : bay_nil());
     bay_map_set(v, "p99_us", n ? bay_int((int64_t)sorted[n * 99 / 100]) : bay_nil());
     int64_t cpu_ms, pss_kb;
-    supervise_usage(p->proc.pid, &cpu_ms, &pss_kb);
+    supervise_plugin_usage(p, &cpu_ms, &pss_kb);
     bay_map_set(v, "cpu_ms", cpu_ms >= 0 ? bay_int(cpu_ms) : bay_nil());
     bay_map_set(v, "pss_kb", pss_kb >= 0 ? bay_int(pss_kb) : bay_nil());
     bay_map_set(v, "refused_total", bay_int(p->proc.refused_total));

@@ -56,26 +56,35 @@ void metrics_free(broker *b)
 
 /* ---- sampling -------------------------------------------------------------- */
 
-/* usage reads p's serving worker's CPU time, and its PSS when read_pss (a
- * new worker's is unknown until then): the CPU time a worker used since the
- * previous sample adds to p's, all of it for a worker not seen before (a
- * restart's, a reload's); what a worker used after its last sample before it
- * ended is not counted. */
+/* meter adds to *cpu_ms the CPU time worker pid used since *seen last read
+ * it (all of it for a worker not seen before: a restart's, a reload's) and
+ * to *pss_kb its PSS, read again when read_pss (a new worker's is unknown
+ * until then); what a worker used after its last sample before it ended is
+ * not counted. */
+static void meter(worker_seen *seen, pid_t pid, bool read_pss, int64_t *cpu_ms, int64_t *pss_kb)
+{
+    int64_t cpu = -1, pss = seen->pid == pid ? seen->pss_kb : -1;
+    if (pid)
+        supervise_usage(pid, &cpu, read_pss ? &pss : NULL);
+    if (cpu < 0) {
+        *seen = (worker_seen){.pid = 0, .pss_kb = -1};
+        return;
+    }
+    int64_t was = seen->pid == pid ? seen->cpu_ms : 0;
+    *cpu_ms += cpu > was ? cpu - was : 0;
+    *seen = (worker_seen){.pid = pid, .cpu_ms = cpu, .pss_kb = pss};
+    if (pss >= 0)
+        *pss_kb = (*pss_kb > 0 ? *pss_kb : 0) + pss;
+}
+
+/* usage reads the CPU time and PSS of p's serving worker and its replicas. */
 static void usage(plugin *p, bool read_pss)
 {
     plugin_usage *u = &p->usage;
-    int64_t cpu_ms = -1, pss_kb = u->cpu_pid == p->proc.pid ? u->pss_kb : -1;
-    if (p->proc.pid)
-        supervise_usage(p->proc.pid, &cpu_ms, read_pss ? &pss_kb : NULL);
-    if (cpu_ms >= 0) {
-        int64_t was = u->cpu_pid == p->proc.pid ? u->cpu_seen_ms : 0;
-        u->cpu_ms += cpu_ms > was ? cpu_ms - was : 0;
-        u->cpu_pid = p->proc.pid;
-        u->cpu_seen_ms = cpu_ms;
-    } else {
-        u->cpu_pid = 0;
-        pss_kb = -1;
-    }
+    int64_t pss_kb = -1;
+    meter(&u->seen, p->proc.pid, read_pss, &u->cpu_ms, &pss_kb);
+    for (size_t i = 0; i < p->nreplicas; i++)
+        meter(&p->replicas[i]->seen, p->replicas[i]->proc.pid, read_pss, &u->cpu_ms, &pss_kb);
     u->pss_kb = pss_kb;
 }
 

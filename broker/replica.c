@@ -225,6 +225,10 @@ bay_value *replica_info(const plugin *p)
         bay_map_set(one, "state", bay_str(r->serving ? "serving" : r->unload_id ? "unloading"
                                           : r->proc.pid ? "starting" : "restarting"));
         bay_map_set(one, "calls", bay_int(r->worker ? r->worker->calls_serving : 0));
+        int64_t cpu_ms, pss_kb;
+        supervise_usage(r->proc.pid, &cpu_ms, &pss_kb);
+        bay_map_set(one, "cpu_ms", cpu_ms >= 0 ? bay_int(cpu_ms) : bay_nil());
+        bay_map_set(one, "pss_kb", pss_kb >= 0 ? bay_int(pss_kb) : bay_nil());
         bay_array_push(list, one);
     }
     return list;

@@ -151,6 +151,25 @@ Test(replicas, calls_spread_over_four_workers_each_its_own_process)
     cr_assert_eq(spread("rep.four.who", 4, 300), 4, "four calls at once go to four workers");
     cr_assert_eq(spread("rep.four.who", 8, 100), 4, "eight calls at once still use all four, and only those");
     cr_assert_eq(h_fast_channels(c), 0, "no fast channel goes to a plugin whose calls plugbayd spreads");
+
+    /* info's CPU time and memory count every worker: each replica's own, and the plugin's all of them. */
+    bay_value *info = NULL, *args = bay_map();
+    bay_map_set(args, "id", bay_str("rep/four"));
+    bay_error err;
+    cr_assert_eq(bay_command(c, "info", args, 10000, &info, &err), 0, "%s", err.message);
+    const bay_value *list = bay_map_get(info, "replica_workers");
+    int64_t replicas_kb = 0;
+    for (size_t i = 0; i < bay_value_len(list); i++) {
+        const bay_value *one = bay_array_get(list, i);
+        cr_assert_gt(bay_value_int(bay_map_get(one, "pss_kb")), 0, "replica %zu has its PSS", i + 2);
+        cr_assert_geq(bay_value_int(bay_map_get(one, "cpu_ms")), 0, "replica %zu has its CPU time", i + 2);
+        replicas_kb += bay_value_int(bay_map_get(one, "pss_kb"));
+    }
+    int64_t all_kb = bay_value_int(bay_map_get(info, "pss_kb"));
+    cr_assert_gt(all_kb * 10, replicas_kb * 9, "the plugin's PSS (%lld kB) counts its replicas' (%lld kB)",
+                 (long long)all_kb, (long long)replicas_kb);
+    bay_value_free(args);
+    bay_value_free(info);
 }
 
 Test(replicas, an_unload_drains_every_replica_without_a_failed_call)
