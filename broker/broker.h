@@ -102,6 +102,7 @@ typedef struct conn {
     bool keyed;          /* a remote host that proved key (auth.c), which then decides its rights */
     unsigned char key[BAY_KEY_PUBLIC_BYTES];
     int calls_in_flight; /* its calls and events plugbayd routes now (route.c; capped there) */
+    bay__idmap *asked;   /* its calls plugbayd routes now by its own request ids (route.c's), NULL until its first */
     int calls_serving;   /* calls it serves as a provider now, a host or a worker (route.c) */
     bay__log_limit dropped_log; /* the lines about its events dropped past the cap */
     struct plugin *plugin; /* for a worker */

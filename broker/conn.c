@@ -506,6 +506,8 @@ conn *conn_get(broker *b, uint64_t session)
 void conn_close(broker *b, conn *c)
 {
     bay__idmap_del(b->conns, c->session);
+    bay__idmap_free(c->asked); /* its calls no longer find it (conn_get) */
+    c->asked = NULL;
     snprintf(c->log->who, sizeof c->log->who, "%s", c->name);
     c->log->conns--;
     if (c->plugin && c->plugin->worker == c)

@@ -93,6 +93,9 @@ static void call_free(broker *b, call *k)
     conn *from = k->caller ? conn_get(b, k->caller) : NULL;
     if (from)
         from->calls_in_flight--;
+    conn *origin = k->origin ? conn_get(b, k->origin) : NULL;
+    if (origin && origin->asked && bay__idmap_get(origin->asked, k->origin_id) == k)
+        bay__idmap_del(origin->asked, k->origin_id);
     bay__idmap_del(b->calls->byid, k->id);
     free(k->name);
     free(k->context);
@@ -443,10 +446,20 @@ static void refuse_call(broker *b, conn *from, const bay__frame *f, const plugin
     bay__strv_free(asked);
 }
 
-/* start routes a call or event from a caller (origin 0: nobody to answer). */
+/* set_origin makes k answer from's request id: by_origin finds k by it from
+ * then on (an earlier call of from's with that id no more). 0 or BAY_ENOMEM. */
+static int set_origin(call *k, conn *from, uint64_t id)
+{
+    if ((from->asked == NULL && (from->asked = bay__idmap_new()) == NULL) || bay__idmap_put(from->asked, id, k))
+        return BAY_ENOMEM;
+    k->origin = from->session;
+    k->origin_id = id;
+    return 0;
+}
+
+/* start routes a call (answer) or an event (nobody to answer) from a caller. */
 static void start(broker *b, conn *from, const bay__frame *f, bool answer)
 {
-    uint64_t origin = answer ? from->session : 0;
     char msg[1024];
     plugin *caller = from->role == ROLE_WORKER ? from->plugin : NULL;
     bay__state_plugin *sp = caller ? bay__state_find(b->state, caller->id) : NULL;
@@ -455,6 +468,11 @@ static void start(broker *b, conn *from, const bay__frame *f, bool answer)
             refuse_call(b, from, f, caller);
         else
             bay__log(BAY_LOG_WARN, caller->id, "refused event %s: not granted call:%s", f->name, f->name);
+        return;
+    }
+    if (answer && f->id == 0) {
+        conn_send_error(b, from, 0, BAY_EPROTO, NULL, "call \"%s\": a CALL's id is 1 or more (each side numbers its "
+                        "requests from 1)", f->name);
         return;
     }
     if (f->input != 0 && (f->input != 1 || f->type != BAY_F_CALL)) {
@@ -513,6 +531,8 @@ static void start(broker *b, conn *from, const bay__frame *f, bool answer)
     call *k = sel ? call_new(b, f->name, f->context, e->kind, f->value, f->type == BAY_F_CALL ? f->timeout_ms : 0)
                   : NULL;
     int rc = k ? set_targets(k, sel, n) : BAY_ENOMEM;
+    if (rc == 0 && answer)
+        rc = set_origin(k, from, f->id);
     free(sel);
     if (rc) {
         if (answer)
@@ -521,8 +541,6 @@ static void start(broker *b, conn *from, const bay__frame *f, bool answer)
             call_free(b, k);
         return;
     }
-    k->origin = origin;
-    k->origin_id = f->id;
     k->caller = from->session;
     k->stream = f->window > 0 && e->kind == BAY_HANDLE;
     k->window = k->stream ? f->window : 0;
@@ -586,6 +604,8 @@ uint64_t route_hook(broker *b, plugin *p, const char *name, const msgpack_object
 int route_call_plugin(broker *b, conn *from, uint64_t origin_id, plugin *p, const char *name,
                       const msgpack_object *args, int64_t timeout_ms, bay_error *err)
 {
+    if (origin_id == 0)
+        return bay_error_set(err, BAY_EPROTO, NULL, "a request's id is 1 or more (each side numbers its requests from 1)");
     if (p->life.state != PS_LOADED || p->worker == NULL)
         return bay_error_set(err, BAY_ESTATE, p->id, "%s is %s, not loaded: load it first (`plugbay load %s`)", p->id,
                              plugin_state_name(p->life.state), p->id);
@@ -600,10 +620,12 @@ int route_call_plugin(broker *b, conn *from, uint64_t origin_id, plugin *p, cons
         return bay_error_set(err, BAY_EBUSY, p->id, "%s has %d calls and events in flight, the most one connection "
                              "may; wait for answers before sending more", from->name, CONN_CALLS_MAX);
     call *k = to_plugin(b, p, name, args, timeout_ms);
+    if (k && set_origin(k, from, origin_id) != 0) {
+        call_free(b, k);
+        k = NULL;
+    }
     if (k == NULL)
         return bay_error_set(err, BAY_ENOMEM, p->id, "plugbayd is out of memory");
-    k->origin = from->session;
-    k->origin_id = origin_id;
     k->caller = from->session;
     from->calls_in_flight++;
     send_next(b, k);
@@ -738,15 +760,10 @@ void route_answer(broker *b, conn *from, const bay__frame *f)
 static void cancel_current(broker *b, call *k, int64_t now, int why);
 
 /* by_origin returns the call in flight that from made as its request id, unanswered, or NULL. */
-static call *by_origin(broker *b, const conn *from, uint64_t id)
+static call *by_origin(const conn *from, uint64_t id)
 {
-    size_t n;
-    call **all = snapshot(b, &n), *found = NULL;
-    for (size_t i = 0; i < n && !found; i++)
-        if (all[i]->origin == from->session && all[i]->origin_id == id && !all[i]->answered)
-            found = all[i];
-    free(all);
-    return found;
+    call *k = from->asked ? bay__idmap_get(from->asked, id) : NULL;
+    return k && !k->answered ? k : NULL;
 }
 
 /* served_by returns the call in flight whose broker id is id and which from serves now, or NULL. */
@@ -795,7 +812,7 @@ static void input_chunk(broker *b, call *k, const bay__frame *f)
 void route_chunk(broker *b, conn *from, const bay__frame *f)
 {
     call *k = served_by(b, from, f->id);
-    if (k == NULL && (k = by_origin(b, from, f->id)) != NULL) {
+    if (k == NULL && (k = by_origin(from, f->id)) != NULL) {
         input_chunk(b, k, f);
         return;
     }
@@ -854,7 +871,7 @@ void route_credit(broker *b, conn *from, const bay__frame *f)
         }
         return;
     }
-    if (k || (k = by_origin(b, from, f->id)) == NULL || !k->stream)
+    if (k || (k = by_origin(from, f->id)) == NULL || !k->stream)
         return; /* late, or for a call that reads no stream: dropped */
     if (!credit_fits(k, f->count, k->window, msg, sizeof msg)) {
         stream_fails(b, k, BAY_EPROTO, NULL, msg);
@@ -870,7 +887,7 @@ void route_credit(broker *b, conn *from, const bay__frame *f)
 
 void route_end(broker *b, conn *from, const bay__frame *f)
 {
-    call *k = by_origin(b, from, f->id);
+    call *k = by_origin(from, f->id);
     if (k == NULL)
         return; /* late: dropped */
     if (!k->input || k->input_ended) {
@@ -902,7 +919,7 @@ static void cancel_current(broker *b, call *k, int64_t now, int why)
 
 void route_cancel(broker *b, conn *from, uint64_t origin_id)
 {
-    call *k = by_origin(b, from, origin_id);
+    call *k = by_origin(from, origin_id);
     if (k == NULL)
         return;
     const char *owner = k->current ? k->current->owner : NULL;

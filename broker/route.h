@@ -37,8 +37,8 @@ uint64_t route_hook(broker *b, plugin *p, const char *name, const msgpack_object
  * the connection's cap of calls in flight). No other provider of name is
  * ever chosen. Returns 0 once the call is on its way, else, with err: BAY_ESTATE
  * when p is not loaded, BAY_EPERM when p does not provide name as a handle
- * now (an event, another plugin's, or no extension point), BAY_EBUSY,
- * BAY_ENOMEM. */
+ * now (an event, another plugin's, or no extension point), BAY_EPROTO
+ * when origin_id is 0, BAY_EBUSY, BAY_ENOMEM. */
 int route_call_plugin(broker *b, conn *from, uint64_t origin_id, plugin *p, const char *name,
                       const msgpack_object *args, int64_t timeout_ms, bay_error *err);
 void route_fail_provider(broker *b, uint64_t session, plugin *p, int code, const char *why);

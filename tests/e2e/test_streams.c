@@ -413,6 +413,9 @@ Test(streams, hostile_windows_and_credits_are_refused)
 {
     nng_socket s = raw_connect();
     char msg[512];
+    raw_stream(s, 0, "[1, 0]", 4); /* no request has id 0: its CREDITs and CANCEL could name no call */
+    cr_assert_eq(raw_next(s, H_WAIT_MS, NULL, msg, sizeof msg), BAY_F_ERROR);
+    cr_assert(strstr(msg, "a CALL's id is 1 or more"), "%s", msg);
     raw_stream(s, 8, "[1, 0]", -1);
     cr_assert_eq(raw_next(s, H_WAIT_MS, NULL, msg, sizeof msg), BAY_F_ERROR);
     cr_assert(strstr(msg, "a stream's window is 1 to 4096 chunks, not -1"), "%s", msg);
