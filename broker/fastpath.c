@@ -219,12 +219,21 @@ static plugin *provider(broker *b, const char *name, const char *context, int64_
     return sel[index]->owner;
 }
 
-/* host_grant returns host c's grant on p, opening one when it has none; NULL with err when that fails. */
-static grant *host_grant(broker *b, conn *c, plugin *p, bay_error *err)
+/* host_grant returns host c's grant on p, opening one when it has none, or in
+ * place of the one whose token is replace (not NULL: the host found that
+ * channel closed by its worker, which drops a channel whose host broke the
+ * rules or did not read in time and tells only the host); NULL with err when
+ * that fails. */
+static grant *host_grant(broker *b, conn *c, plugin *p, const char *replace, bay_error *err)
 {
     for (grant *g = b->fast->grants; g; g = g->next)
-        if (g->session == c->session && g->p == p)
-            return g;
+        if (g->session == c->session && g->p == p) {
+            if (replace == NULL || g->open_id || strcmp(g->token, replace) != 0)
+                return g;
+            close_on_worker(b, g); /* closed already, unless the host asks for nothing: either way no more */
+            drop(b, g, BAY_EUNAVAIL, "");
+            break;
+        }
     grant *g = open_grant(b, c, p);
     if (g == NULL)
         bay_error_set(err, BAY_EIO, p->id, "plugbayd could not ask %s's worker to admit the host (see its log)", p->id);
@@ -254,13 +263,15 @@ static grant *channel_request(broker *b, conn *c, const bay__frame *f, plugin **
     if (f->value && bay__value_from_object(f->value, &args, err) != 0)
         return NULL;
     const char *name = bay_value_str(bay_map_get(args, "name"), NULL);
-    const bay_value *ctx = bay_map_get(args, "context"), *index = bay_map_get(args, "provider");
+    const bay_value *ctx = bay_map_get(args, "context"), *index = bay_map_get(args, "provider"),
+                    *replace = bay_map_get(args, "replace");
     grant *g = NULL;
     if (name == NULL || (ctx && bay_value_type(ctx) != BAY_NIL && bay_value_type(ctx) != BAY_STR) ||
-        (index && bay_value_type(index) != BAY_INT)) {
+        (index && bay_value_type(index) != BAY_INT) || (replace && bay_value_type(replace) != BAY_STR)) {
         bay_error_set(err, BAY_EINVAL, NULL,
                       "command \"channel\" needs {\"name\": EXTENSION-POINT, \"context\": string or nil, "
-                      "\"provider\": an event's provider number (0 when left out)}");
+                      "\"provider\": an event's provider number (0 when left out), \"replace\": the token of a "
+                      "channel its worker closed (or left out)}");
     } else if (c->path[0] == '\0') {
         bay_error_set(err, BAY_EUNAVAIL, NULL, "fast channels are for hosts on plugbayd's machine, connected over ipc://");
     } else if (!bay__role_allows(c->rights, BAY_ROLE_HOST)) {
@@ -274,7 +285,7 @@ static grant *channel_request(broker *b, conn *c, const bay__frame *f, plugin **
     } else {
         note_interest(b, c->session, name);
         if ((*p = provider(b, name, bay_value_str(ctx, NULL), bay_value_int(index), events, err)) != NULL)
-            g = host_grant(b, c, *p, err);
+            g = host_grant(b, c, *p, bay_value_str(replace, NULL), err);
     }
     bay_value_free(args);
     return g;

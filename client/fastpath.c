@@ -331,44 +331,75 @@ static chan *dial(bay_conn *c, const bay_value *grant, bay_error *err)
     return ch;
 }
 
-/* grant_channel asks plugbayd for a channel for name and context (for an
- * event, to its provider number index) and connects to it, or finds the
- * channel of the same grant. Returns the channel, which the table holds, or
- * NULL; *providers is how many the event has (0 for a handle). The caller
- * holds fp->opening: only it adds channels. */
-static chan *grant_channel(bay_conn *c, const char *name, const char *context, int64_t index, size_t *providers)
+/* chan_closed tells whether ch's worker closed it (no system call: checked before each call). */
+static bool chan_closed(const chan *ch)
 {
-    bay__fast *fp = c->fast;
-    bay_value *args = bay_map(), *grant = NULL;
+    return atomic_load(&((bay__chan_hdr *)ch->mem)->closed);
+}
+
+/* ask_grant asks plugbayd for a channel for name and context (for an event,
+ * to its provider number index), in place of the channel of token replace
+ * when not NULL; *grant gets the answer. 0 or the request's code. */
+static int ask_grant(bay_conn *c, const char *name, const char *context, int64_t index, const char *replace,
+                     bay_value **grant)
+{
+    bay_value *args = bay_map();
     bay_map_set(args, "name", bay_str(name));
     bay_map_set(args, "context", context ? bay_str(context) : bay_nil());
     if (index)
         bay_map_set(args, "provider", bay_int(index));
+    if (replace)
+        bay_map_set(args, "replace", bay_str(replace));
     bay__frame f = {.type = BAY_F_COMMAND, .name = "channel"};
     void *raw = NULL;
     int rc = bay_value_pack(args, &raw, &f.raw_len);
     f.raw = raw;
     if (rc == 0)
-        rc = bay__request(c, &f, BAY_SETUP_TIMEOUT_MS, &grant, NULL);
+        rc = bay__request(c, &f, BAY_SETUP_TIMEOUT_MS, grant, NULL);
     free(raw);
-    const char *token = bay_value_str(bay_map_get(grant, "token"), NULL);
-    int64_t n = bay_value_int(bay_map_get(grant, "providers"));
-    *providers = n > 0 ? (size_t)n : 0;
-    chan *ch;
-    pthread_mutex_lock(&fp->mu);
-    for (ch = rc == 0 && token ? fp->chans : NULL; ch && (ch->revoked || strcmp(ch->token, token) != 0);
-         ch = ch->next)
-        ;
-    pthread_mutex_unlock(&fp->mu);
-    chan *dialed = rc == 0 && token && ch == NULL ? dial(c, grant, NULL) : NULL;
-    if (dialed) {
-        pthread_mutex_lock(&fp->mu);
-        dialed->next = fp->chans;
-        fp->chans = ch = dialed;
-        pthread_mutex_unlock(&fp->mu);
-    }
     bay_value_free(args);
-    bay_value_free(grant);
+    return rc;
+}
+
+/* grant_channel asks plugbayd for a channel for name and context (for an
+ * event, to its provider number index) and connects to it, or finds the
+ * channel of the same grant. A grant whose channel its worker closed (which
+ * plugbayd does not hear of: the worker drops the channel of a host that
+ * broke its rules or did not read in time) is asked for again in its place,
+ * once. Returns the channel, which the table holds, or NULL; *providers is
+ * how many the event has (0 for a handle). The caller holds fp->opening:
+ * only it adds channels. */
+static chan *grant_channel(bay_conn *c, const char *name, const char *context, int64_t index, size_t *providers)
+{
+    bay__fast *fp = c->fast;
+    chan *ch = NULL;
+    char replace[sizeof ch->token] = "";
+    *providers = 0;
+    for (int asked = 0; ch == NULL && asked < 2; asked++) {
+        bay_value *grant = NULL;
+        int rc = ask_grant(c, name, context, index, replace[0] ? replace : NULL, &grant);
+        const char *token = rc == 0 ? bay_value_str(bay_map_get(grant, "token"), NULL) : NULL;
+        int64_t n = bay_value_int(bay_map_get(grant, "providers"));
+        *providers = n > 0 ? (size_t)n : 0;
+        pthread_mutex_lock(&fp->mu);
+        for (ch = token ? fp->chans : NULL; ch && strcmp(ch->token, token) != 0; ch = ch->next)
+            ;
+        bool dead = ch && (atomic_load(&ch->revoked) || chan_closed(ch));
+        pthread_mutex_unlock(&fp->mu);
+        if (dead)
+            ch = NULL;
+        else if (ch == NULL && token && (ch = dial(c, grant, NULL)) != NULL) {
+            pthread_mutex_lock(&fp->mu);
+            ch->next = fp->chans;
+            fp->chans = ch;
+            pthread_mutex_unlock(&fp->mu);
+        }
+        if (token) /* a grant whose channel is dead, or whose token its worker refused (used: the channel is gone) */
+            snprintf(replace, sizeof replace, "%s", token);
+        bay_value_free(grant);
+        if (token == NULL)
+            break; /* refused: the calls go through plugbayd */
+    }
     return ch;
 }
 
@@ -419,12 +450,6 @@ enum { GONE_CLOSED = -1, GONE_DEAD = -2, GONE_CLOSING = -3 };
  * channel closed counts before a worker gone: a worker drained by a reload or
  * an unload closes its channels, then exits, and a call it did not take then
  * goes through plugbayd instead of failing as if it had crashed. */
-/* chan_closed tells whether ch's worker closed it (no system call: checked before each call). */
-static bool chan_closed(const chan *ch)
-{
-    return atomic_load(&((bay__chan_hdr *)ch->mem)->closed);
-}
-
 static int worker_alive(void *arg)
 {
     chan *ch = arg;

@@ -69,6 +69,12 @@ int bay__worker_tell(const char *name, const bay_value *args)
     return pack_and_send(NULL, &f, args, NNG_FLAG_NONBLOCK, NULL);
 }
 
+/* dropped tells whether an answer failed with rc because fast channel to was dropped: that said why already. */
+static bool dropped(const bay__chan *to, int rc)
+{
+    return to && rc == BAY_ECONN;
+}
+
 int bay__worker_error(bay__chan *to, uint64_t id, int code, const char *fmt, ...)
 {
     char text[1024];
@@ -78,9 +84,9 @@ int bay__worker_error(bay__chan *to, uint64_t id, int code, const char *fmt, ...
     va_end(ap);
     bay__frame f = {.type = BAY_F_ERROR, .id = id, .code = code, .plugin = bay__w.id, .message = text};
     int rc = send_frame(to, &f, NNG_FLAG_NONBLOCK, NULL);
-    if (rc)
-        bay__worker_warn("could not send ERROR %s for request %llu (%s): %s", bay_errname(code),
-                        (unsigned long long)id, bay_strerror(rc), text);
+    if (rc && !dropped(to, rc))
+        bay__worker_warn("could not send ERROR %s for request %llu %s (%s): %s", bay_errname(code),
+                        (unsigned long long)id, to ? "on a fast channel" : "to plugbayd", bay_strerror(rc), text);
     return code;
 }
 
@@ -91,8 +97,9 @@ int bay__worker_result(bay__chan *to, uint64_t id, const bay_value *v)
     if (rc == BAY_EINVAL)
         return bay__worker_error(to, id, BAY_EINVAL, "the result does not fit in one frame (at most %u bytes)",
                                  BAY_FRAME_MAX);
-    if (rc)
-        bay__worker_warn("could not send the RESULT for request %llu: %s", (unsigned long long)id, bay_strerror(rc));
+    if (rc && !dropped(to, rc))
+        bay__worker_warn("could not send the RESULT for request %llu %s: %s", (unsigned long long)id,
+                        to ? "on a fast channel" : "to plugbayd", bay_strerror(rc));
     return 0;
 }
 

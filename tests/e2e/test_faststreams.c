@@ -1,7 +1,8 @@
 /* tests/e2e/test_faststreams.c — answer streams on fast channels: read straight from the worker's ring (shown by
  * reading them while plugbayd is stopped) in every language, chunks larger than the ring, a reader that pauses past
  * the worker's send limit, a stream abandoned, cancelled, cut by its deadline, or whose worker is killed; after each,
- * the channel serves the next call; calls made while a stream holds the channel go through plugbayd. */
+ * the channel serves the next call; calls made while a stream holds the channel go through plugbayd; a stream
+ * abandoned mid-chunk costs the channel, and plugbayd grants a new one in its place. */
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <signal.h>
@@ -175,6 +176,59 @@ Test(faststreams, an_abandoned_stream_leaves_the_channel_to_the_next_call)
         stream_ints("c", 5);
         frozen(false);
     }
+}
+
+/* waits_for_room tells whether the main thread of process *(pid_t *)pid waits on a futex: in a stream's call,
+ * for room in the ring. */
+static bool waits_for_room(void *pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/syscall", *(pid_t *)pid, *(pid_t *)pid);
+    FILE *f = fopen(path, "r");
+    long nr = -1;
+    if (f) {
+        if (fscanf(f, "%ld", &nr) != 1)
+            nr = -1;
+        fclose(f);
+    }
+    return nr == 202 || nr == 449; /* futex, futex_waitv */
+}
+
+Test(faststreams, a_stream_abandoned_mid_chunk_costs_its_channel_not_a_call)
+{
+    bay_stream *s = open_stream("c", "[-1, 100000]", 30000); /* 100 kB chunks through a 32 KiB ring */
+    bay_value *v = NULL;
+    bay_error err;
+    cr_assert_eq(bay_stream_next(s, -1, &v, &err), 0, "%s", err.message);
+    bay_value_free(v);
+    pid_t pid = h_worker_pid(c, "conform/c");
+    cr_assert(h_wait_until(waits_for_room, &pid, H_WAIT_MS), "the worker never filled the ring");
+    bay_stream_free(s);
+    /* The worker was halfway through writing the next chunk when the cancel came: the ring cannot be read past
+     * it, so the worker drops the channel, and only this host hears of it. */
+    cr_assert(h_wait_log(&h, "closing the fast channel of host pid"), "the worker drops the channel");
+    echo(); /* the channel is found closed: through plugbayd */
+    stream_ints("c", 5); /* the route asks again: plugbayd grants a new channel in place of the dead one */
+    echo();
+    frozen(true); /* the new channel serves both routes */
+    echo();
+    stream_ints("c", 5);
+    frozen(false);
+
+    /* A host may replace only a grant of its own, by its token: another token leaves the grant as it is. */
+    bay_value *args = NULL, *grant = NULL, *again = NULL;
+    cr_assert_eq(bay_value_from_json("{\"name\": \"conform.echo\", \"context\": \"conform/c\"}", &args, NULL, 0), 0);
+    cr_assert_eq(bay_command(c, "channel", args, 10000, &grant, &err), 0, "%s", err.message);
+    bay_map_set(args, "replace", bay_str("0123456789abcdef0123456789abcdef"));
+    cr_assert_eq(bay_command(c, "channel", args, 10000, &again, &err), 0, "%s", err.message);
+    cr_assert_str_eq(bay_value_str(bay_map_get(again, "token"), NULL), bay_value_str(bay_map_get(grant, "token"), NULL));
+    bay_map_set(args, "replace", bay_int(5));
+    cr_assert_eq(bay_command(c, "channel", args, 10000, NULL, &err), BAY_EINVAL);
+    cr_assert(strstr(err.message, "\"replace\": the token of a channel its worker closed"), "%s", err.message);
+    bay_value_free(args);
+    bay_value_free(grant);
+    bay_value_free(again);
+    echo();
 }
 
 Test(faststreams, calls_made_while_a_stream_holds_the_channel_go_through_plugbayd)
