@@ -369,10 +369,10 @@ int64_t h_fast_channels(bay_conn *c)
     return n;
 }
 
-bool h_main_thread_sleeps(void *pid)
+long h_main_thread_syscall(pid_t pid)
 {
     char path[64];
-    snprintf(path, sizeof path, "/proc/%d/task/%d/syscall", *(pid_t *)pid, *(pid_t *)pid);
+    snprintf(path, sizeof path, "/proc/%d/task/%d/syscall", pid, pid);
     FILE *f = fopen(path, "r");
     long nr = -1;
     if (f) {
@@ -380,6 +380,12 @@ bool h_main_thread_sleeps(void *pid)
             nr = -1;
         fclose(f);
     }
+    return nr;
+}
+
+bool h_main_thread_sleeps(void *pid)
+{
+    long nr = h_main_thread_syscall(*(pid_t *)pid);
     return nr == 230 || nr == 35; /* clock_nanosleep, nanosleep */
 }
 

@@ -163,6 +163,10 @@ pid_t h_worker_pid(bay_conn *c, const char *id);
 /* h_fast_channels returns how many fast channels plugbayd has granted (`status`: broker.fast_channels). */
 int64_t h_fast_channels(bay_conn *c);
 
+/* h_main_thread_syscall returns the number of the system call the main thread of process pid is in (x86-64's),
+ * or -1 when it runs or cannot be read. */
+long h_main_thread_syscall(pid_t pid);
+
 /* h_main_thread_sleeps tells whether the main thread of process *(pid_t *)pid
  * is in nanosleep or clock_nanosleep (a test plugin's nap: the call runs), for h_wait_until. */
 bool h_main_thread_sleeps(void *pid);

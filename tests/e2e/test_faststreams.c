@@ -182,15 +182,7 @@ Test(faststreams, an_abandoned_stream_leaves_the_channel_to_the_next_call)
  * for room in the ring. */
 static bool waits_for_room(void *pid)
 {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/task/%d/syscall", *(pid_t *)pid, *(pid_t *)pid);
-    FILE *f = fopen(path, "r");
-    long nr = -1;
-    if (f) {
-        if (fscanf(f, "%ld", &nr) != 1)
-            nr = -1;
-        fclose(f);
-    }
+    long nr = h_main_thread_syscall(*(pid_t *)pid);
     return nr == 202 || nr == 449; /* futex, futex_waitv */
 }
 
