@@ -216,7 +216,6 @@ typedef struct call_stats {
     bay__log_limit fast_log; /* the lines about its workers' malformed reports of fast calls */
 } call_stats;
 
-/* What plugbayd samples of a plugin once a second: metrics.c's alone. */
 /* What the latest sample read of one of a plugin's workers (metrics.c's). */
 typedef struct worker_seen {
     pid_t pid;             /* the worker read, 0 when none ran */
@@ -224,6 +223,7 @@ typedef struct worker_seen {
     int64_t pss_kb;        /* its PSS then, -1 when unknown */
 } worker_seen;
 
+/* What plugbayd samples of a plugin once a second: metrics.c's alone. */
 typedef struct plugin_usage {
     struct bay__history *history; /* its last hour by the second and day by the minute (history.h), NULL until
                                    * it first had a worker or a call */

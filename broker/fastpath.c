@@ -230,7 +230,7 @@ static grant *host_grant(broker *b, conn *c, plugin *p, const char *replace, bay
         if (g->session == c->session && g->p == p) {
             if (replace == NULL || g->open_id || strcmp(g->token, replace) != 0)
                 return g;
-            close_on_worker(b, g); /* closed already, unless the host asks for nothing: either way no more */
+            close_on_worker(b, g); /* its worker closed it already; should the host be wrong, it closes now */
             drop(b, g, BAY_EUNAVAIL, "");
             break;
         }

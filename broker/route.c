@@ -156,18 +156,19 @@ static int misfit(broker *b, const bay__extpoint *e, bool args, const char *owne
     return BAY_ETYPE;
 }
 
-/* misfit_chunk checks v as the next item of the array k's types declare
- * (schema.h), when plugbayd checks them: a chunk owner streams of k's answer
- * (or the last, in its RESULT) against the result's, or (owner NULL) a chunk
- * of the input k's caller sends against the input's. BAY_ETYPE with msg (len
- * bytes), or 0. */
+/* misfit_chunk checks v (NULL: nil) as the next item of the array k's types
+ * declare (schema.h), when plugbayd checks them: a chunk owner streams of k's
+ * answer (or the last, in its RESULT) against the result's, or (owner NULL) a
+ * chunk of the input k's caller sends against the input's. BAY_ETYPE with
+ * msg (len bytes), or 0. */
 static int misfit_chunk(broker *b, const call *k, const char *owner, const msgpack_object *v, char *msg, size_t len)
 {
     const bay__extpoint *e = b->opt.check_types ? bay__registry_find(b->reg, k->name) : NULL;
     const bay__schema *s = e == NULL ? NULL : owner ? e->parsed.result : e->parsed.input;
     size_t index = owner ? k->chunks : k->input_chunks;
+    msgpack_object nil = {.type = MSGPACK_OBJECT_NIL};
     char why[400];
-    if (s == NULL || bay__schema_check_item(s, index, v, why, sizeof why) == 0)
+    if (s == NULL || bay__schema_check_item(s, index, v ? v : &nil, why, sizeof why) == 0)
         return 0;
     if (owner)
         snprintf(msg, len, "\"%s\": %s streamed chunk %zu, which the types %s declared do not allow: %s", e->name,
@@ -795,8 +796,7 @@ static void input_chunk(broker *b, call *k, const bay__frame *f)
     else if (k->input_credit <= 0)
         snprintf(msg, sizeof msg, "%s: the caller sent more input than its provider took: it did not wait for the "
                  "provider's credit", k->name);
-    else if ((code = misfit_chunk(b, k, NULL, f->value ? f->value : &(msgpack_object){.type = MSGPACK_OBJECT_NIL},
-                                  msg, sizeof msg)) == 0) {
+    else if ((code = misfit_chunk(b, k, NULL, f->value, msg, sizeof msg)) == 0) {
         conn *c = k->current ? conn_get(b, k->current_session) : NULL;
         if (c) {
             bay__frame out = {.type = BAY_F_CHUNK, .id = k->id, .value = f->value};
