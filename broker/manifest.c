@@ -533,13 +533,9 @@ static int provide_item(const report *r, json_t *item, const char *field, void *
         return rc;
     bay__types parsed;
     bay_error e;
-    if (bay__types_parse(types, &parsed, &e) != 0)
+    if (bay__types_parse(types, p->kind, &parsed, &e) != 0) /* a kind none of the three is refused elsewhere */
         return say(r, BAY_EMANIFEST, "field \"%s.types\": %s", field, e.message);
-    bool input = parsed.input != NULL;
     bay__types_free(&parsed);
-    if (input && p->kind != 0 && p->kind != BAY_HANDLE) /* a kind that is none of the three is refused elsewhere */
-        return say(r, BAY_EMANIFEST, "field \"%s.types\": \"input\" types a handle's streamed input; %s %s takes "
-                   "none", field, p->kind == BAY_EVENT ? "an" : "a", bay__kind_name(p->kind));
     p->types = json_incref(types);
     return 0;
 }

@@ -182,13 +182,9 @@ int bay__registry_type(bay__registry *r, const char *name, int kind, const json_
         return bay_error_set(err, BAY_ETYPE, NULL, "%s declares the types of \"%s\" otherwise than %s did: at %s (its "
                              "own against theirs; docs/types.md)", by, name, e->typed_by, where);
     bay__types parsed;
-    if ((rc = bay__types_parse(types, &parsed, err)) != 0)
-        return rc;
-    if (parsed.input && kind != BAY_HANDLE) {
-        bay__types_free(&parsed);
-        return bay_error_set(err, BAY_EINVAL, NULL, "\"%s\": \"input\" types a handle's streamed input; %s %s "
-                             "takes none", name, kind == BAY_EVENT ? "an" : "a", bay__kind_name(kind));
-    }
+    bay_error why;
+    if ((rc = bay__types_parse(types, kind, &parsed, &why)) != 0)
+        return bay_error_set(err, rc, NULL, "\"%s\": %s", name, why.message);
     json_t *copy = json_deep_copy(types);
     char *typed_by = strdup(by);
     if (copy == NULL || typed_by == NULL) {

@@ -51,8 +51,8 @@ int bay__registry_declare(bay__registry *r, const char *name, int kind, const ch
  * may be absent; docs/types.md) on behalf of by. An untyped extension point
  * takes it; a typed one must have the same (BAY_ETYPE naming both declarers
  * and where they differ), unless by declared its types and no one else
- * provides it, which then takes the new ones; a shape that does not parse is
- * BAY_EINVAL. */
+ * provides it, which then takes the new ones; a shape that does not parse, or
+ * "input" for another kind than a handle, is BAY_EINVAL naming name. */
 int bay__registry_type(bay__registry *r, const char *name, int kind, const json_t *types, const char *by,
                        bay_error *err);
 

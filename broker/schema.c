@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <plugbay/plugbay.h>
+
 #include "frame.h"
 
 /* The types a schema names, as bits. */
@@ -559,7 +561,7 @@ void bay__types_free(bay__types *t)
     *t = (bay__types){NULL, NULL, NULL};
 }
 
-int bay__types_parse(const json_t *types, bay__types *out, bay_error *err)
+int bay__types_parse(const json_t *types, int kind, bay__types *out, bay_error *err)
 {
     *out = (bay__types){NULL, NULL, NULL};
     const char *key;
@@ -580,6 +582,11 @@ int bay__types_parse(const json_t *types, bay__types *out, bay_error *err)
         if (to == NULL)
             return bay_error_set(err, rc, NULL, "types hold \"args\", \"result\" and \"input\", not \"%s\"", key);
         return bay_error_set(err, rc, NULL, "\"%s\": %s", key, e.message);
+    }
+    if (out->input && kind != 0 && kind != BAY_HANDLE) {
+        bay__types_free(out);
+        return bay_error_set(err, BAY_EINVAL, NULL, "\"input\" types a handle's streamed input; %s %s takes none",
+                             kind == BAY_EVENT ? "an" : "a", bay__kind_name(kind));
     }
     return 0;
 }

@@ -45,11 +45,12 @@ typedef struct bay__types {
     bay__schema *input;  /* a handle's streamed input (bay_call_upload), as an array: each chunk its next item */
 } bay__types;
 
-/* bay__types_parse reads an extension point's types ({"args": SCHEMA,
- * "result": SCHEMA, "input": SCHEMA}, each absent or not) into *out (the
- * caller frees it with bay__types_free). Returns 0, or BAY_EINVAL with err
- * naming the part ("\"args\": at /...: ...") and *out empty. */
-int bay__types_parse(const json_t *types, bay__types *out, bay_error *err);
+/* bay__types_parse reads the types of an extension point of kind (BAY_HANDLE,
+ * BAY_EVENT or BAY_FILTER; 0 when not known yet) ({"args": SCHEMA, "result":
+ * SCHEMA, "input": SCHEMA}, each absent or not, "input" a handle's only) into
+ * *out (the caller frees it with bay__types_free). Returns 0, or BAY_EINVAL
+ * with err naming the part ("\"args\": at /...: ...") and *out empty. */
+int bay__types_parse(const json_t *types, int kind, bay__types *out, bay_error *err);
 
 /* bay__types_free frees what t holds and empties it. */
 void bay__types_free(bay__types *t);

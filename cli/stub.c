@@ -89,7 +89,7 @@ static int read_stub(const char *name, const json_t *entry, stub *st, bay_error 
     bay_error e;
     if (types == NULL)
         return bay_error_set(err, BAY_EINVAL, NULL, "--types: \"%s\" has no \"types\"", name);
-    if (bay__types_parse(types, &parsed, &e) != 0)
+    if (bay__types_parse(types, st->kind, &parsed, &e) != 0)
         return bay_error_set(err, BAY_EINVAL, NULL, "--types: \"%s\".types: %s", name, e.message);
     bay__types_free(&parsed);
     identifier(name, st->function, sizeof st->function);

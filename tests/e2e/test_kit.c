@@ -451,6 +451,8 @@ Test(kit, bad_types_for_new_are_refused_and_leave_no_folder)
          "--types: \"x.y\".types: \"args\": schema at /: unknown keyword \"tpye\""},
         {"lua", "{\"x.y\": {\"kind\": \"stream\", \"types\": {}}}", "\"x.y\".kind must be \"handle\", \"event\" or"},
         {"lua", "{\"x.y\": {\"kind\": \"handle\"}}", "\"x.y\" has no \"types\""},
+        {"lua", "{\"x.y\": {\"kind\": \"event\", \"types\": {\"input\": {\"type\": \"array\"}}}}",
+         "--types: \"x.y\".types: \"input\" types a handle's streamed input; an event takes none"},
         {"lua", "{\"x.y\": {\"types\": {}, \"colour\": 1}}", "holds \"kind\" and \"types\", not \"colour\""},
         {"lua", "{}", "must be an object naming at least one extension point"},
         {"lua", "{\"x.y\": ", "types.json:1:"},

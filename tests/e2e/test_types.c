@@ -30,6 +30,10 @@ static void start(void)
                      "{\"name\": \"Bad types\", \"version\": \"0.1.0\", \"language\": \"lua\", \"entry\": \"main.lua\", "
                      "\"provides\": [{\"name\": \"x.y\", \"kind\": \"handle\", \"types\": {\"args\": {\"tpye\": "
                      "\"array\"}}}]}");
+    h_write_manifest(&h, "bad/input",
+                     "{\"name\": \"Bad input\", \"version\": \"0.1.0\", \"language\": \"lua\", \"entry\": \"main.lua\", "
+                     "\"provides\": [{\"name\": \"x.z\", \"kind\": \"event\", \"types\": {\"input\": {\"type\": "
+                     "\"array\"}}}]}");
     h_start(&h, NULL);
     c = h_connect(&h, "test-types");
     h_wait_loaded(c, ids);
@@ -200,6 +204,10 @@ Test(types, types_that_do_not_parse_are_refused_with_where)
     cr_assert_str_eq(state, "invalid");
     cr_assert(strstr(reason, "field \"provides[0].types\": \"args\": schema at /: unknown keyword \"tpye\""), "%s",
               reason);
+    h_plugin_state(c, "bad/input", state, sizeof state, reason, sizeof reason);
+    cr_assert_str_eq(state, "invalid");
+    cr_assert(strstr(reason, "field \"provides[0].types\": \"input\" types a handle's streamed input; an event takes "
+                             "none"), "%s", reason);
     const struct {
         const char *types, *says;
     } bad[] = {
