@@ -107,13 +107,14 @@ static void add_runtime(bay_value *v, const plugin *p)
     bay_map_set(v, "p50_us", n ? bay_int((int64_t)sorted[n / 2]) : bay_nil());
     bay_map_set(v, "p99_us", n ? bay_int((int64_t)sorted[n * 99 / 100]) : bay_nil());
     int64_t cpu_ms, pss_kb;
-    supervise_plugin_usage(p, &cpu_ms, &pss_kb);
+    supervise_usage(p->proc.pid, &cpu_ms, &pss_kb);
+    bay_value *replicas = replica_info(p, &cpu_ms, &pss_kb); /* their CPU time and PSS count in the plugin's */
     bay_map_set(v, "cpu_ms", cpu_ms >= 0 ? bay_int(cpu_ms) : bay_nil());
     bay_map_set(v, "pss_kb", pss_kb >= 0 ? bay_int(pss_kb) : bay_nil());
     bay_map_set(v, "refused_total", bay_int(p->proc.refused_total));
     bay_map_set(v, "refused", p->proc.refused ? bay_value_copy(p->proc.refused) : bay_map());
     bay_map_set(v, "replicas", bay_int(p->m ? p->m->replicas : 1));
-    bay_map_set(v, "replica_workers", replica_info(p));
+    bay_map_set(v, "replica_workers", replicas);
 }
 
 /* order_note writes to out why p loads later than its place says: the

@@ -212,7 +212,14 @@ int64_t replica_tick(broker *b, int64_t now)
     return next;
 }
 
-bay_value *replica_info(const plugin *p)
+/* add_known adds v to *sum when v is known (not negative); -1 in *sum counts as nothing yet. */
+static void add_known(int64_t *sum, int64_t v)
+{
+    if (v >= 0)
+        *sum = *sum < 0 ? v : *sum + v;
+}
+
+bay_value *replica_info(const plugin *p, int64_t *cpu_ms, int64_t *pss_kb)
 {
     bay_value *list = bay_array();
     for (size_t i = 0; list && i < p->nreplicas; i++) {
@@ -225,10 +232,12 @@ bay_value *replica_info(const plugin *p)
         bay_map_set(one, "state", bay_str(r->serving ? "serving" : r->unload_id ? "unloading"
                                           : r->proc.pid ? "starting" : "restarting"));
         bay_map_set(one, "calls", bay_int(r->worker ? r->worker->calls_serving : 0));
-        int64_t cpu_ms, pss_kb;
-        supervise_usage(r->proc.pid, &cpu_ms, &pss_kb);
-        bay_map_set(one, "cpu_ms", cpu_ms >= 0 ? bay_int(cpu_ms) : bay_nil());
-        bay_map_set(one, "pss_kb", pss_kb >= 0 ? bay_int(pss_kb) : bay_nil());
+        int64_t cpu, pss;
+        supervise_usage(r->proc.pid, &cpu, &pss);
+        bay_map_set(one, "cpu_ms", cpu >= 0 ? bay_int(cpu) : bay_nil());
+        bay_map_set(one, "pss_kb", pss >= 0 ? bay_int(pss) : bay_nil());
+        add_known(cpu_ms, cpu);
+        add_known(pss_kb, pss);
         bay_array_push(list, one);
     }
     return list;

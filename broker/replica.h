@@ -22,7 +22,8 @@ void replica_ended(broker *b, plugin *p, replica *r, const char *why);
 /* replica_tick starts the replicas due again and those whose settings changed; returns when it is due next (0: not). */
 int64_t replica_tick(broker *b, int64_t now);
 
-/* replica_info lists p's replicas for status and info: [{replica, pid, state, calls}] (a new array). */
-bay_value *replica_info(const plugin *p);
+/* replica_info lists p's replicas for status and info: [{replica, pid, state, calls, cpu_ms, pss_kb}] (a new
+ * array), and adds each one's CPU time (ms) and PSS (kB) to *cpu_ms and *pss_kb where known (-1 there: none yet). */
+bay_value *replica_info(const plugin *p, int64_t *cpu_ms, int64_t *pss_kb);
 
 #endif

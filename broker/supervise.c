@@ -734,19 +734,6 @@ void supervise_usage(pid_t pid, int64_t *cpu_ms, int64_t *pss_kb)
         *pss_kb = bay__proc_kb(pid, "smaps_rollup", "Pss");
 }
 
-void supervise_plugin_usage(const plugin *p, int64_t *cpu_ms, int64_t *pss_kb)
-{
-    *cpu_ms = *pss_kb = -1;
-    for (size_t i = 0; i <= p->nreplicas; i++) {
-        int64_t cpu, pss;
-        supervise_usage(i == 0 ? p->proc.pid : p->replicas[i - 1]->proc.pid, &cpu, &pss);
-        if (cpu >= 0)
-            *cpu_ms = (*cpu_ms > 0 ? *cpu_ms : 0) + cpu;
-        if (pss >= 0)
-            *pss_kb = (*pss_kb > 0 ? *pss_kb : 0) + pss;
-    }
-}
-
 /* Kinds of refusal kept per plugin; further ones count as "other". */
 #define REFUSED_KINDS_MAX 64
 

@@ -42,10 +42,6 @@ int64_t supervise_tick(broker *b, int64_t now);
  * pss_kb NULL: not read, it costs a walk of the worker's mappings) from
  * /proc; -1 where it cannot. */
 void supervise_usage(pid_t pid, int64_t *cpu_ms, int64_t *pss_kb);
-/* supervise_plugin_usage reads the CPU time (ms) and PSS (kB) of all p's
- * workers added up, as supervise_usage reads one's: its serving worker's
- * and its replicas'; -1 each when none runs. */
-void supervise_plugin_usage(const plugin *p, int64_t *cpu_ms, int64_t *pss_kb);
 /* supervise_kill_all kills every worker and waits for it (at exit), then
  * removes their memory groups. */
 void supervise_kill_all(broker *b);
