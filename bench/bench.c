@@ -733,8 +733,44 @@ static double stream_mb_s(bay_conn *c, int mb, int chunk, double *per_s)
     return (double)bytes / us;
 }
 
-/* stream_figure times streamed answers from conform/c through plugbayd and on a fast channel, beside a
- * socketpair's throughput. */
+/* upload_mb_s uploads mb MiB in chunks of chunk bytes to conform.upload("sum") (conform/c counts their bytes,
+ * docs/host-api.md#streamed-answers) on c's path and reads its answer; MB/s (10^6 bytes), and chunks/s in *per_s
+ * (when not NULL). */
+static double upload_mb_s(bay_conn *c, int mb, int chunk, double *per_s)
+{
+    long n = ((long)mb << 20) / chunk;
+    char *bytes = calloc(1, (size_t)chunk);
+    bay_value *args = bay_array(), *piece = bay_bin(bytes, (size_t)chunk), *answer = NULL;
+    bay_array_push(args, bay_str("sum"));
+    bay_stream *s = NULL;
+    bay_error err;
+    double t0 = now_us();
+    long sent = 0;
+    int rc = bay_call_upload(c, "conform.upload", args, &(bay_call_opts){.timeout_ms = 600000, .context = "conform/c"},
+                             &s, &err);
+    while (rc == 0 && sent < n && (rc = bay_stream_send(s, piece, -1, &err)) == 0)
+        sent++;
+    if (rc == 0 && (rc = bay_stream_send_end(s, &err)) == 0)
+        rc = bay_stream_next(s, -1, &answer, &err);
+    double us = now_us() - t0;
+    long counted = (long)bay_value_int(bay_map_get(answer, "bytes"));
+    bay_value_free(answer);
+    bay_stream_free(s);
+    bay_value_free(piece);
+    bay_value_free(args);
+    free(bytes);
+    if (rc || counted != n * chunk) {
+        fprintf(stderr, "bench: conform.upload: %s (%ld of %ld bytes)\n", rc ? err.message : "cut short", counted,
+                n * chunk);
+        exit(1);
+    }
+    if (per_s)
+        *per_s = (double)n / us * 1e6;
+    return (double)counted / us;
+}
+
+/* stream_figure times streamed answers from conform/c, and uploads to it, through plugbayd and on a fast channel,
+ * beside a socketpair's throughput. */
 static void stream_figure(bay_conn *fast, bay_conn *nng, const baselines *base)
 {
     if (command(nng, "install", "conform/c", NULL) != 0 || command(nng, "load", "conform/c", NULL) != 0) {
@@ -763,6 +799,25 @@ static void stream_figure(bay_conn *fast, bay_conn *nng, const baselines *base)
         "MB/s", base->pair_mb_s, "socketpair_mb_s");
     row("streams", "fast_chunks_per_s_1k", "on a fast channel, chunks/s, 1 KiB chunks (vs through plugbayd)",
         fast_small_per_s, "/s", small_per_s, "streams.chunks_per_s_1k");
+
+    double up_small_per_s, fast_up_small_per_s;
+    double up = upload_mb_s(nng, STREAM_MB, STREAM_CHUNK, NULL);
+    double up_small = upload_mb_s(nng, STREAM_MB / 8, 1024, &up_small_per_s);
+    double fast_up = upload_mb_s(fast, STREAM_MB, STREAM_CHUNK, NULL);
+    double fast_up_small = upload_mb_s(fast, STREAM_MB / 8, 1024, &fast_up_small_per_s);
+    printf("\nuploads: conform.upload(\"sum\") of conform/c fed with bay_call_upload through plugbayd and on a fast "
+           "channel (%d MiB in 64 KiB chunks, %d MiB in 1 KiB)\n", STREAM_MB, STREAM_MB / 8);
+    row("streams", "upload_mb_per_s_64k", "upload throughput, 64 KiB chunks (vs a socketpair, 64 KiB writes)", up,
+        "MB/s", base->pair_mb_s, "socketpair_mb_s");
+    row("streams", "upload_mb_per_s_1k", "upload throughput, 1 KiB chunks (vs a socketpair, 64 KiB writes)", up_small,
+        "MB/s", base->pair_mb_s, "socketpair_mb_s");
+    row("streams", "upload_chunks_per_s_1k", "upload chunks/s, 1 KiB chunks", up_small_per_s, "/s", 0, NULL);
+    row("streams", "fast_upload_mb_per_s_64k", "on a fast channel, 64 KiB chunks (vs a socketpair, 64 KiB writes)",
+        fast_up, "MB/s", base->pair_mb_s, "socketpair_mb_s");
+    row("streams", "fast_upload_mb_per_s_1k", "on a fast channel, 1 KiB chunks (vs a socketpair, 64 KiB writes)",
+        fast_up_small, "MB/s", base->pair_mb_s, "socketpair_mb_s");
+    row("streams", "fast_upload_chunks_per_s_1k", "on a fast channel, upload chunks/s, 1 KiB chunks (vs through "
+        "plugbayd)", fast_up_small_per_s, "/s", up_small_per_s, "streams.upload_chunks_per_s_1k");
     timed_command(nng, "uninstall", "conform/c");
 }
 

@@ -48,8 +48,8 @@ static int call(bay_conn *c, const char *fn, const char *name, const bay_value *
     bay__scratch sb;
     bay__scratch_init(&sb);
     int rc = pack_args(fn, name, args, BAY_ARRAY, &f, &sb, err);
-    if (rc == 0 && stream && !input && bay__fast_stream_open(c, &f, timeout, &stream->fast, err, &rc))
-        ; /* an answer stream on a fast channel; an upload goes through plugbayd */
+    if (rc == 0 && stream && bay__fast_stream_open(c, &f, timeout, &stream->fast, err, &rc))
+        ; /* a stream on a fast channel */
     else if (rc == 0 && stream)
         rc = bay__request_async(c, &f, timeout + BAY_CALL_GRACE_MS, true, &stream->p, err);
     else if (rc == 0 && out)
@@ -87,6 +87,8 @@ static int open_stream(bay_conn *c, const char *fn, const char *name, const bay_
     bay_stream *s = calloc(1, sizeof *s);
     if (s == NULL)
         return bay_error_set(err, BAY_ENOMEM, NULL, "%s: out of memory", fn);
+    s->input = input;
+    snprintf(s->what, sizeof s->what, "call \"%s\"", name ? name : "");
     int rc = call(c, fn, name, args, opts, NULL, NULL, s, input, err);
     if (rc) {
         free(s);

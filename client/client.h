@@ -144,10 +144,12 @@ int bay__send_cancel(bay_conn *c, uint64_t id);
 /* A stream's reader (bay_call_stream, bay_call_upload): its request through plugbayd, or its fast channel's
  * stream (fast: then p is NULL); the chunks taken since the last CREDIT, whether its input ended (bay_stream_send_end). */
 struct bay_stream {
-    bay_pending *p;
-    bay__fast_stream *fast;
-    int taken;
+    bay_pending *p;         /* through plugbayd; or */
+    bay__fast_stream *fast; /* on a fast channel */
+    int taken;              /* chunks read since the last CREDIT (through plugbayd) */
+    bool input;             /* an upload: its caller sends input */
     bool input_ended;
+    char what[160];         /* "call \"greet\"", for messages */
 };
 
 /* bay__conn_credit takes a CREDIT from the receiver thread: more input the provider of request f->id takes. */

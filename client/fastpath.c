@@ -20,6 +20,9 @@
 
 #define HANDSHAKE_MS 2000   /* the worker answers HELLO within this */
 #define CRASH_REASON_MS 1000 /* how long a call waits for plugbayd to say why a worker died */
+#define END_INPUT_MS 100    /* how long an upload that ends early waits for room to say so in the ring */
+#define INPUT_RESERVE 128   /* bytes a chunk of input written whole leaves free in the ring, for the END or CANCEL
+                             * that follows it (a frame of 64 bytes), which so never waits for the worker */
 
 /* A channel to one plugin's worker. */
 typedef struct chan {
@@ -35,7 +38,8 @@ typedef struct chan {
     bool busy;            /* a call or a stream has the channel: one at a time, taken and given back on any thread */
     bool streaming;       /* the one that has it is a stream, which holds it as long as its reader likes */
     bay__spin spin;
-    bool broken;          /* the busy one's: a frame was left half written or read */
+    _Atomic bool broken;  /* the busy one's: a frame was left half written or read (an upload's reader and
+                           * writer may both find it) */
     _Atomic bool revoked; /* set under the table's mu, as reason; no new call takes it */
     const _Atomic bool *closing; /* its connection's bay__fast closing: a waiting call ends */
     char reason[300];     /* what plugbayd said when it revoked the channel, or later about its worker */
@@ -768,26 +772,33 @@ bool bay__fast_call(bay_conn *c, bay__frame *f, int timeout_ms, bay_value **resu
     return handled;
 }
 
-/* ---- streams: an answer read chunk by chunk from the ring ----------------- */
+/* ---- streams: an answer read chunk by chunk from the ring, input written to it ---- */
 
 /* A stream on a fast channel holds the channel busy from its CALL to its
  * answer; its reader reads the ring itself as bay_stream_next is called, so
- * the ring is the back-pressure: the worker waits for room. */
+ * the ring is the back-pressure: the worker waits for room. An upload's
+ * writer writes its input to the other ring behind the CALL, and waits for
+ * room there in turn; the worker's call reads it. */
 struct bay__fast_stream {
     bay_conn *conn;
-    chan *ch;               /* NULL once the stream ended: the channel was given back */
+    chan *ch;               /* the reader's: NULL once the stream ended and gave the channel back */
     uint64_t id;
     int64_t deadline_ns;
     int timeout_ms;
+    bool input;             /* an upload */
     pthread_mutex_t mu;     /* one reader at a time; guards what follows */
     int code;               /* how it ended (0: its answer came, or it runs) */
     bay_error err;
     _Atomic bool cancelled; /* bay_stream_cancel: the reader's wait ends at its next slice */
+    _Atomic bool over;      /* it ended (code and err are set): a writer waiting for room stops */
+    pthread_mutex_t send_mu; /* one writer of its input at a time; guards what follows */
+    chan *held;             /* the writer's view of the channel: NULL once it was given back */
+    bool input_done;        /* its END or CANCEL is in the ring, or a chunk was left half written there */
     char name[];
 };
 
-/* The outcome of a stream's wait when bay_stream_cancel ended it. */
-enum { GONE_CANCELLED = -4 };
+/* The outcomes of a stream's wait besides those of a call's: bay_stream_cancel ended it, or it ended. */
+enum { GONE_CANCELLED = -4, GONE_OVER = -5 };
 
 static int stream_alive(void *arg)
 {
@@ -795,10 +806,25 @@ static int stream_alive(void *arg)
     return atomic_load(&s->cancelled) ? GONE_CANCELLED : worker_alive(s->ch);
 }
 
-/* stream_cancel tells s's worker to stop s, without waiting. */
-static void stream_cancel(bay__fast_stream *s, int why)
+/* stream_cancel tells s's worker, at the other end of ch, to stop s, without waiting. */
+static void stream_cancel(const bay__fast_stream *s, chan *ch, int why)
 {
-    bay__chan_send(s->ch->fd, &(bay__frame){.type = BAY_F_CANCEL, .id = s->id, .code = why}, -1);
+    bay__chan_send(ch->fd, &(bay__frame){.type = BAY_F_CANCEL, .id = s->id, .code = why}, -1);
+}
+
+/* end_input writes CANCEL behind what an upload wrote to ch, when its input
+ * has not ended: the worker stops taking input there, and the channel's next
+ * CALL is never read as this one's input. A channel whose ring has no room
+ * for it soon is not used again. Under s->send_mu. */
+static void end_input(bay__fast_stream *s, chan *ch, int code)
+{
+    if (!s->input || s->input_done || atomic_load(&ch->broken))
+        return;
+    bay__frame f = {.type = BAY_F_CANCEL, .id = s->id, .code = code == BAY_ETIMEDOUT ? BAY_ETIMEDOUT : BAY_ECANCELED};
+    bay__ring_wait w = {.until_ns = bay__now_ns() + END_INPUT_MS * 1000000LL, .alive = worker_alive, .arg = ch};
+    if (bay__ring_write_frame(&ch->out, &f, &w) != 0)
+        atomic_store(&ch->broken, true);
+    s->input_done = true;
 }
 
 /* stream_end ends s with code (its message in e, when code is not 0), and gives its channel back. Under s->mu. */
@@ -809,34 +835,45 @@ static void stream_end(bay__fast_stream *s, int code, const bay_error *e)
         s->err = *e;
     chan *ch = s->ch;
     s->ch = NULL;
+    atomic_store(&s->over, true); /* a writer waiting for room lets go of send_mu within a slice */
+    pthread_mutex_lock(&s->send_mu);
+    end_input(s, ch, code);
+    s->held = NULL;
+    pthread_mutex_unlock(&s->send_mu);
     chan_give(ch);
     release(s->conn->fast, ch);
 }
 
-/* stream_failed ends s after the channel's failure out (a GONE_* code, BAY_ETIMEDOUT at its deadline, an unreadable frame's code in e). */
-static void stream_failed(bay__fast_stream *s, int out, bay_error *e)
+/* gone describes in e the failure out of s's channel (a GONE_* code, BAY_ETIMEDOUT at its deadline, another code
+ * of the ring unless e has one already); a cancel, the deadline and bay_close tell the worker to stop. */
+static void gone(bay__fast_stream *s, chan *ch, int out, bay_error *e)
 {
-    chan *ch = s->ch;
     if (out == BAY_ETIMEDOUT) {
-        stream_cancel(s, BAY_ETIMEDOUT);
+        stream_cancel(s, ch, BAY_ETIMEDOUT);
         bay_error_set(e, BAY_ETIMEDOUT, ch->plugin, "%s did not end its stream of %s before the call's deadline "
                       "(%d ms); it was cancelled", ch->plugin, s->name, s->timeout_ms);
     } else if (out == GONE_CANCELLED) {
-        stream_cancel(s, BAY_ECANCELED);
+        stream_cancel(s, ch, BAY_ECANCELED);
         bay_error_set(e, BAY_ECANCELED, ch->plugin, "%s was cancelled by the caller", s->name);
     } else if (out == GONE_DEAD) {
         crashed(s->conn, ch, s->name, s->deadline_ns, e);
     } else if (out == GONE_CLOSING) {
-        stream_cancel(s, BAY_ECANCELED);
+        stream_cancel(s, ch, BAY_ECANCELED);
         bay_error_set(e, BAY_ECONN, NULL, "connection to plugbayd at %s closed by bay_close during %s", s->conn->url,
                       s->name);
     } else if (out == GONE_CLOSED) {
         bay_error_set(e, BAY_EUNAVAIL, ch->plugin, "%s closed its fast channel during %s without ending it",
                       ch->plugin, s->name);
-    } else if (e->code != out) { /* the ring failed as the CALL was written */
+    } else if (e->code != out) { /* the ring failed */
         bay_error_set(e, out, ch->plugin, "%s's fast channel broke during %s: %s", ch->plugin, s->name,
                       bay_strerror(out));
     }
+}
+
+/* stream_failed ends s after the channel's failure out (as gone takes it). */
+static void stream_failed(bay__fast_stream *s, int out, bay_error *e)
+{
+    gone(s, s->ch, out, e);
     stream_end(s, e->code, e);
 }
 
@@ -894,9 +931,10 @@ bool bay__fast_stream_open(bay_conn *c, bay__frame *f, int timeout_ms, bay__fast
     }
     if (handled && s) {
         *s = (bay__fast_stream){.conn = c, .ch = h.ch[0], .id = f->id, .deadline_ns = deadline,
-                                .timeout_ms = timeout_ms};
+                                .timeout_ms = timeout_ms, .input = f->input != 0, .held = h.ch[0]};
         memcpy(s->name, f->name, len);
         pthread_mutex_init(&s->mu, NULL);
+        pthread_mutex_init(&s->send_mu, NULL);
         h.n = 0; /* the stream keeps the channel's reference */
         if (sent) {
             bay_error e = {.code = 0};
@@ -970,6 +1008,82 @@ int bay__fast_stream_next(bay__fast_stream *s, int wait_ms, bay_value **chunk, b
     return rc;
 }
 
+/* input_over tells whether s's worker said that its call ended before its input did. */
+static bool input_over(const bay__fast_stream *s)
+{
+    const bay__chan_hdr *h = s->held->mem;
+    return atomic_load(&h->input_over) == s->id;
+}
+
+/* send_alive ends an upload writer's wait for room when its stream or its call ended, it was cancelled, or its
+ * worker went. */
+static int send_alive(void *arg)
+{
+    bay__fast_stream *s = arg;
+    return atomic_load(&s->over) || input_over(s) ? GONE_OVER
+           : atomic_load(&s->cancelled)          ? GONE_CANCELLED
+                                                 : worker_alive(s->held);
+}
+
+/* write_input writes f, a frame of s's input, to ring r, waiting as w says; a chunk written whole leaves
+ * INPUT_RESERVE bytes free behind it. */
+static int write_input(bay__ring *r, const bay__frame *f, bool streams, const bay__ring_wait *w)
+{
+    int rc = f->type == BAY_F_CHUNK && !streams
+                 ? bay__ring_wait_room(r, f->raw_len + BAY_RING_ALIGN + INPUT_RESERVE, w)
+                 : 0;
+    return rc ? rc : bay__ring_write_frame(r, f, w);
+}
+
+int bay__fast_stream_send(bay__fast_stream *s, bay__frame *f, int wait_ms, bay_error *err)
+{
+    pthread_mutex_lock(&s->send_mu);
+    chan *ch = s->held;
+    /* A chunk that cannot be written whole streams through the ring as the worker reads it: once begun, it is
+     * written to its end, as long as the call may take; a send that may not wait does not begin it. */
+    bool streams = f->raw_len > BAY_RING_CAP - 256;
+    int64_t until = wait_ms < 0 ? s->deadline_ns : bay__now_ns() + (int64_t)wait_ms * 1000000;
+    if (until > s->deadline_ns || streams)
+        until = s->deadline_ns;
+    f->id = s->id;
+    bay__ring_wait w = {.until_ns = until, .alive = send_alive, .arg = s};
+    uint64_t start = ch ? ch->out.pos : 0;
+    int out = ch == NULL || s->input_done || input_over(s) ? GONE_OVER
+              : streams && wait_ms == 0                    ? BAY_ETIMEDOUT
+                                                           : write_input(&ch->out, f, streams, &w);
+    if (out && ch && ch->out.pos != start) { /* left half written: the input can go no further */
+        atomic_store(&ch->broken, true);
+        s->input_done = true;
+    }
+    s->input_done |= out == 0 && f->type == BAY_F_END;
+    bay_error e = {.code = 0}, why = {.code = 0};
+    int rc = 0;
+    if (out == BAY_ETIMEDOUT && (until < s->deadline_ns || (streams && wait_ms == 0))) {
+        rc = bay_error_set(&e, BAY_EPENDING, NULL, "call \"%s\" took no more input within %d ms (it has not taken "
+                           "the chunks before); try again", s->name, wait_ms);
+    } else if (out == BAY_EINVAL) {
+        rc = bay_error_set(&e, BAY_EINVAL, NULL, "%s of call \"%s\" is over plugbay's frame limit of %u bytes",
+                           f->type == BAY_F_END ? "the end of input" : "a chunk of input", s->name, BAY_FRAME_MAX);
+    } else if (out == GONE_CLOSING) {
+        gone(s, ch, out, &e);
+        rc = e.code;
+    } else if (out == GONE_OVER && f->type == BAY_F_END) { /* nothing waits for input any more: nothing to do */
+        out = 0;
+        s->input_done = true;
+    } else if (out == GONE_OVER) { /* the call ended first; once the stream did, its code and err were set before */
+        why = atomic_load(&s->over) && s->code ? s->err : why;
+    } else if (out) {
+        gone(s, ch, out, &why);
+    }
+    if (out && rc == 0)
+        rc = bay_error_set(&e, BAY_ESTATE, why.code ? why.plugin : NULL, "call \"%s\" ended before its input "
+                           "did%s%s", s->name, why.code ? ": " : "", why.code ? why.message : "");
+    pthread_mutex_unlock(&s->send_mu);
+    if (rc && err)
+        *err = e;
+    return rc;
+}
+
 void bay__fast_stream_cancel(bay__fast_stream *s)
 {
     atomic_store(&s->cancelled, true);
@@ -981,11 +1095,12 @@ void bay__fast_stream_free(bay__fast_stream *s)
     pthread_mutex_lock(&s->mu);
     if (s->ch) {
         /* Abandoned: the worker is told to stop, and the next call on the channel skips what is left of this one. */
-        stream_cancel(s, BAY_ECANCELED);
+        stream_cancel(s, s->ch, BAY_ECANCELED);
         stream_end(s, BAY_ECANCELED, &(bay_error){.code = BAY_ECANCELED});
     }
     pthread_mutex_unlock(&s->mu);
     pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->send_mu);
     free(s);
     bay__conn_unhold(c);
 }

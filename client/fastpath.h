@@ -35,12 +35,14 @@ void bay__fast_close(bay__fast *fp);
  * the call must go through plugbayd instead. */
 bool bay__fast_call(bay_conn *c, bay__frame *f, int timeout_ms, bay_value **result, bay_error *err, int *rc);
 
-/* bay__fast_stream_open starts CALL f (a handle's, window set, no input) as
+/* bay__fast_stream_open starts CALL f (a handle's, window set; input set: an upload) as
  * a stream on a fast channel when c has one for its name and context: true
  * with the stream in *out (which counts as one of c's handles) and *rc 0, or
  * with the failure in *rc and err. Returns false, touching nothing, when it
  * must go through plugbayd instead. The stream holds the channel until its
- * answer was read or it is freed. */
+ * answer was read or it is freed; an upload whose input had not ended then
+ * writes CANCEL behind it in the ring, so that the worker stops reading input
+ * before the channel's next CALL. */
 bool bay__fast_stream_open(bay_conn *c, bay__frame *f, int timeout_ms, bay__fast_stream **out, bay_error *err,
                            int *rc);
 
@@ -53,6 +55,16 @@ bool bay__fast_stream_open(bay_conn *c, bay__frame *f, int timeout_ms, bay__fast
 int bay__fast_stream_next(bay__fast_stream *s, int wait_ms, bay_value **chunk, bay_error *err);
 void bay__fast_stream_cancel(bay__fast_stream *s);
 void bay__fast_stream_free(bay__fast_stream *s);
+
+/* bay__fast_stream_send writes f, a CHUNK (its value packed in raw) or the
+ * END of upload s's input, to the ring behind its CALL, waiting for room up
+ * to wait_ms (-1: the call's deadline). A chunk too large to be written whole
+ * streams through the ring while the worker reads it: with wait_ms 0 it is
+ * not begun (BAY_EPENDING), else it waits as long as the call may. Returns 0;
+ * BAY_EPENDING when the worker took no input within wait_ms; BAY_ESTATE once the stream ended (its reason in err);
+ * BAY_EINVAL for a frame over BAY_FRAME_MAX; BAY_ECONN after bay_close. One
+ * writer at a time, beside the stream's reader. */
+int bay__fast_stream_send(bay__fast_stream *s, bay__frame *f, int wait_ms, bay_error *err);
 
 /* bay__fast_notice takes a channel-revoked NOTICE (returns true); other notices are not its business (false). */
 bool bay__fast_notice(bay_conn *c, const bay__frame *f);

@@ -36,19 +36,12 @@ void bay__conn_credit(bay_conn *c, const bay__frame *f)
     pthread_mutex_unlock(&c->mu);
 }
 
-int bay_stream_send(bay_stream *s, const bay_value *chunk, int wait_ms, bay_error *err)
+/* send_via_broker sends f, a CHUNK of s's input, to plugbayd once the provider gives credit for it, waiting up
+ * to wait_ms (-1: the call's deadline). */
+static int send_via_broker(bay_stream *s, const bay__frame *f, int wait_ms, bay_error *err)
 {
-    if (s == NULL || chunk == NULL)
-        return bay_error_set(err, BAY_EINVAL, NULL, "bay_stream_send: needs a stream and a chunk");
-    if (s->fast) /* only an answer stream takes a fast channel */
-        return bay_error_set(err, BAY_EINVAL, NULL, "bay_stream_send: the stream takes no input: start it with "
-                             "bay_call_upload");
     bay_pending *p = s->p;
     bay_conn *c = p->conn;
-    if (!p->input || s->input_ended)
-        return bay_error_set(err, BAY_EINVAL, NULL, "bay_stream_send: %s %s", p->what,
-                             p->input ? "had its input ended (bay_stream_send_end)" : "takes no input: start it with "
-                             "bay_call_upload");
     int64_t until = wait_ms < 0 ? p->deadline : bay__now_ms() + wait_ms;
     int rc = 0;
     bool cancel = false;
@@ -76,19 +69,29 @@ int bay_stream_send(bay_stream *s, const bay_value *chunk, int wait_ms, bay_erro
     pthread_mutex_unlock(&c->mu);
     if (cancel)
         bay__send_cancel(c, p->id);
-    if (rc)
-        return rc;
+    return rc ? rc : bay__conn_send(c, f, 0, "a chunk of input", err);
+}
+
+int bay_stream_send(bay_stream *s, const bay_value *chunk, int wait_ms, bay_error *err)
+{
+    if (s == NULL || chunk == NULL)
+        return bay_error_set(err, BAY_EINVAL, NULL, "bay_stream_send: needs a stream and a chunk");
+    if (!s->input || s->input_ended)
+        return bay_error_set(err, BAY_EINVAL, NULL, "bay_stream_send: %s %s", s->what,
+                             s->input ? "had its input ended (bay_stream_send_end)" : "takes no input: start it with "
+                             "bay_call_upload");
     bay__scratch sb;
     bay__scratch_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, bay__scratch_write);
-    bay__frame f = {.type = BAY_F_CHUNK, .id = p->id};
-    if ((rc = bay__value_pack_to(&pk, chunk)) != 0)
+    bay__frame f = {.type = BAY_F_CHUNK, .id = s->p ? s->p->id : 0};
+    int rc = bay__value_pack_to(&pk, chunk);
+    if (rc)
         rc = bay_error_set(err, rc, NULL, "bay_stream_send: cannot pack the chunk: %s", bay_strerror(rc));
     else {
         f.raw = sb.data;
         f.raw_len = sb.size;
-        rc = bay__conn_send(c, &f, 0, "a chunk of input", err);
+        rc = s->fast ? bay__fast_stream_send(s->fast, &f, wait_ms, err) : send_via_broker(s, &f, wait_ms, err);
     }
     bay__scratch_free(&sb);
     return rc;
@@ -96,11 +99,12 @@ int bay_stream_send(bay_stream *s, const bay_value *chunk, int wait_ms, bay_erro
 
 int bay_stream_send_end(bay_stream *s, bay_error *err)
 {
-    if (s == NULL || s->fast || !s->p->input || s->input_ended)
+    if (s == NULL || !s->input || s->input_ended)
         return bay_error_set(err, BAY_EINVAL, NULL, "bay_stream_send_end: %s", s == NULL ? "the stream is NULL"
                              : s->input_ended ? "its input already ended" : "it takes no input");
-    bay__frame f = {.type = BAY_F_END, .id = s->p->id};
-    int rc = bay__conn_send(s->p->conn, &f, 0, "the end of input", err);
+    bay__frame f = {.type = BAY_F_END, .id = s->p ? s->p->id : 0};
+    int rc = s->fast ? bay__fast_stream_send(s->fast, &f, -1, err)
+                     : bay__conn_send(s->p->conn, &f, 0, "the end of input", err);
     s->input_ended = rc == 0;
     return rc;
 }

@@ -349,6 +349,14 @@ static bool has_room_for(void *arg)
     return n < 0 || (size_t)n >= q->size;
 }
 
+int bay__ring_wait_room(bay__ring *r, size_t size, const bay__ring_wait *w)
+{
+    bay__bell *space = &r->ctl->space;
+    struct room_for q = {r, size};
+    int rc = r->producer ? bay__wait_for(has_room_for, &q, &space, 1, w) : BAY_EINVAL;
+    return rc == 0 && available(r, size) < 0 ? BAY_EPROTO : rc;
+}
+
 /* write_word waits as w says for room for a frame of size bytes (its word
  * included) and writes the word v at the ring's position. With whole, the
  * frame's other bytes (buf, size - 4 of them) are written first, then the word: the consumer

@@ -36,7 +36,7 @@
 /* Bytes of the channel's memfd: the header page and the two rings. */
 #define BAY_CHAN_SIZE (4096u + 2u * BAY_RING_CAP)
 #define BAY_CHAN_MAGIC 0x79616270u /* "pbay" */
-#define BAY_CHAN_VERSION 2u
+#define BAY_CHAN_VERSION 3u
 /* A frame's word: its length, with BAY_RING_WHOLE set when all its bytes were written before the word. */
 #define BAY_RING_WHOLE 0x80000000u
 /* Frames start on a cache line: each is padded to a multiple of this. */
@@ -70,6 +70,8 @@ typedef struct bay__chan_hdr {
     uint32_t magic, version, cap; /* BAY_CHAN_MAGIC, BAY_CHAN_VERSION, BAY_RING_CAP */
     int32_t worker_pid;
     _Atomic uint32_t closed;      /* set by the worker once it takes no more calls from this channel */
+    _Atomic uint64_t input_over;  /* set by the worker: the id of the last upload whose call ended before its input
+                                   * did (its host sends no more of it) */
     bay__ring_ctl to_worker, to_host;
 } bay__chan_hdr;
 
@@ -174,6 +176,10 @@ int bay__ring_read_len(bay__ring *r, size_t max, size_t *len, const bay__ring_wa
 /* bay__ring_read_frame reads one length-prefixed frame into a new malloc'ed
  * buffer (*out, *len) the caller frees. Frames over max bytes are BAY_EPROTO. */
 int bay__ring_read_frame(bay__ring *r, size_t max, void **out, size_t *len, const bay__ring_wait *w);
+
+/* bay__ring_wait_room waits as w says until producer r has room for size
+ * bytes at once. Returns 0, BAY_ETIMEDOUT, alive's code, or BAY_EPROTO. */
+int bay__ring_wait_room(bay__ring *r, size_t size, const bay__ring_wait *w);
 
 /* bay__ring_write_frame encodes f as a length-prefixed frame and writes it like bay__ring_write;
  * BAY_EINVAL when f cannot be encoded or is over BAY_FRAME_MAX. */

@@ -46,6 +46,8 @@ struct bay__chan {
     void *mem;                     /* the mapped memfd, until RETIRED */
     bay__ring in, out;              /* main thread only */
     int holds;                     /* calls in hand from this channel; main thread only */
+    uint64_t upload_id;            /* the call in hand whose input the ring carries, until its END or CANCEL (0:
+                                    * none); main thread only: no other frame is read from the ring meanwhile */
     _Atomic uint64_t cancelled_id; /* a call the host cancelled before the main thread took it */
 };
 
@@ -511,41 +513,91 @@ static size_t snapshot(bay__chan **out)
     return n;
 }
 
-/* read_call reads one frame from ch's ring into a job; a frame that is not a
- * CALL is answered with an ERROR, a broken ring drops the channel (NULL). */
+/* A call waiting on its channel's ring: for room for a chunk of its stream, or for its input. */
+struct chunk_wait {
+    bay__chan *ch;
+    const bay_invocation *call;
+};
+
+/* chunk_alive ends such a wait when the channel died or its call was stopped (its stop code). */
+static int chunk_alive(void *arg)
+{
+    const struct chunk_wait *cw = arg;
+    int rc = chan_alive(cw->ch);
+    return rc ? rc : bay__call_stop_code(cw->call);
+}
+
+/* read_frame reads one frame from ch's ring as w says into a new message (*m)
+ * and decodes it into f, which points into it. Returns 0; the wait's code
+ * with nothing read; a frame read whole that does not decode (the reason in e,
+ * f's id what could be read: the channel serves on); or the failure that
+ * broke the ring, which drops the channel (see ch's state). */
+static int read_frame(bay__chan *ch, const bay__ring_wait *w, nng_msg **m, bay__frame *f, bay_error *e,
+                      const char *during)
+{
+    size_t len = 0;
+    *m = NULL;
+    int rc = bay__ring_read_len(&ch->in, BAY_FRAME_MAX, &len, w);
+    if (rc == BAY_ETIMEDOUT || rc == BAY_ECANCELED || (rc == BAY_ECONN && atomic_load(&ch->state) == CH_DEAD))
+        return rc; /* nothing read: a stop, or a channel dropped before */
+    if (rc == 0 && nng_msg_alloc(m, len) != 0)
+        rc = BAY_ENOMEM;
+    if (rc == 0) /* a frame begun is read to its end within READ_FRAME_MS, whatever stops its call */
+        rc = bay__ring_read(&ch->in, nng_msg_body(*m), len,
+                            &(bay__ring_wait){.until_ns = bay__now_ns() + READ_FRAME_MS * 1000000LL,
+                                              .alive = chan_alive, .arg = ch});
+    if (rc) {
+        broken(ch, during, rc);
+        nng_msg_free(*m);
+        *m = NULL;
+        return rc;
+    }
+    if ((rc = bay__frame_decode(nng_msg_body(*m), len, f, e)) != 0) {
+        nng_msg_free(*m);
+        *m = NULL;
+    }
+    return rc;
+}
+
+/* stale tells whether frame f is what a host sends after a call's CALL: input
+ * (CHUNK, END), or the CANCEL that ends input it abandons. One that comes
+ * after its call ended is dropped, as plugbayd drops it. */
+static bool stale(const bay__frame *f)
+{
+    return f->type == BAY_F_CHUNK || f->type == BAY_F_END || f->type == BAY_F_CANCEL;
+}
+
+/* read_call reads one frame from ch's ring into a job; the input of a call
+ * that ended is skipped, another frame that is not a CALL is answered with an
+ * ERROR, and a broken ring drops the channel (NULL each time). */
 static bay__job *read_call(bay__chan *ch)
 {
     bay__ring_wait w = {.until_ns = bay__now_ns() + READ_FRAME_MS * 1000000LL, .alive = chan_alive, .arg = ch};
-    size_t len = 0;
-    nng_msg *m = NULL;
-    int rc = bay__ring_read_len(&ch->in, BAY_FRAME_MAX, &len, &w);
-    if (rc == 0 && nng_msg_alloc(&m, len) != 0)
-        rc = BAY_ENOMEM;
-    if (rc == 0)
-        rc = bay__ring_read(&ch->in, nng_msg_body(m), len, &w);
-    bay__job *j = rc == 0 ? calloc(1, sizeof *j) : NULL;
-    if (j == NULL) {
-        broken(ch, "reading a frame from its ring", rc ? rc : BAY_ENOMEM);
-        nng_msg_free(m);
-        return NULL;
-    }
+    nng_msg *m;
+    bay__frame f = {.id = 0};
     bay_error e;
-    rc = bay__frame_decode(nng_msg_body(m), len, &j->f, &e);
-    if (rc == 0 && j->f.type != BAY_F_CALL) {
-        rc = bay_error_set(&e, BAY_EPROTO, NULL, "a fast channel's ring carries CALL frames to the worker, not %s",
-                           bay__frame_type_name(j->f.type));
-        bay__frame_release(&j->f);
-    }
-    if (rc) {
-        bay__worker_error(ch, j->f.id, rc, "%s", e.message);
+    int rc = read_frame(ch, &w, &m, &f, &e, "reading a frame from its ring");
+    if (rc && atomic_load(&ch->state) != CH_DEAD) /* it did not decode: it costs only itself */
+        bay__worker_error(ch, f.id, rc, "%s", e.message);
+    if (rc)
+        return NULL;
+    bay__job *j = f.type == BAY_F_CALL ? calloc(1, sizeof *j) : NULL;
+    if (j == NULL) {
+        if (f.type == BAY_F_CALL)
+            bay__worker_error(ch, f.id, BAY_ENOMEM, "%s: %s", f.name, bay_strerror(BAY_ENOMEM));
+        else if (!stale(&f))
+            bay__worker_error(ch, f.id, BAY_EPROTO, "a fast channel's ring carries CALL frames to the worker and "
+                              "their input, not %s", bay__frame_type_name(f.type));
+        bay__frame_release(&f);
         nng_msg_free(m);
-        free(j);
         return NULL;
     }
+    j->f = f;
     j->msg = m;
     j->received_ns = bay__now_ns();
     j->call.chan = ch;
     ch->holds++;
+    ch->upload_id = f.input ? f.id : 0;
     return j;
 }
 
@@ -557,6 +609,8 @@ bay__job *bay__fast_take(void)
     size_t n = snapshot(open);
     for (size_t k = 0; k < n; k++) {
         bay__chan *ch = open[(fast.next_start + k) % n];
+        if (ch->upload_id) /* its frames are the input of the call in hand, which reads them itself */
+            continue;
         int64_t avail = bay__ring_readable(&ch->in);
         if (avail == 0)
             continue;
@@ -608,22 +662,72 @@ bool bay__fast_cancelled(bay__chan *ch, uint64_t id)
 
 void bay__fast_release(bay__chan *ch)
 {
-    if (ch)
-        ch->holds--;
+    if (ch == NULL)
+        return;
+    ch->holds--;
+    if (ch->upload_id) { /* its call ended before its input did: the host hears that it may stop sending, and
+                          * what is left in the ring is skipped (it carried no other call meanwhile) */
+        bay__chan_hdr *h = ch->mem;
+        atomic_store(&h->input_over, ch->upload_id);
+        bay__bell_ring(&h->to_worker.space);
+        ch->upload_id = 0;
+    }
 }
 
-/* A stream's chunk waiting for room: its channel and its call. */
-struct chunk_wait {
-    bay__chan *ch;
-    const bay_invocation *call;
-};
-
-/* chunk_alive ends a chunk's wait for room when the channel died or its call was stopped (its stop code). */
-static int chunk_alive(void *arg)
+/* receive_frame takes frame f, read from call's channel during its upload:
+ * its next chunk (0 with *chunk set), its END (call->input_ended), or its
+ * CANCEL (a host abandoning the input ends it in the ring too, so that the
+ * next call's CALL is never read as input). Anything else breaks the channel. */
+static int receive_frame(bay_invocation *call, const bay__frame *f, bay_value **chunk)
 {
-    const struct chunk_wait *cw = arg;
-    int rc = chan_alive(cw->ch);
-    return rc ? rc : bay__call_stop_code(cw->call);
+    bay__chan *ch = call->chan;
+    bool ours = f->id == call->id;
+    if (ours && f->type == BAY_F_CHUNK) {
+        bay_error e;
+        int rc = f->value ? bay__value_from_object(f->value, chunk, &e) : (*chunk = bay_nil()) ? 0 : BAY_ENOMEM;
+        return rc ? bay_call_error(call, rc, "%s: taking a chunk of its input: %s", call->name, bay_strerror(rc)) : 0;
+    }
+    ch->upload_id = 0;
+    if (ours && f->type == BAY_F_END)
+        call->input_ended = true;
+    else if (ours && f->type == BAY_F_CANCEL)
+        bay__w.cancel(ch, call->id, f->code);
+    else
+        broken(ch, "a frame other than its upload's input came during it", BAY_EPROTO);
+    return 0;
+}
+
+int bay__fast_receive(bay_invocation *call, bay_value **chunk)
+{
+    bay__chan *ch = call->chan;
+    struct chunk_wait cw = {ch, call};
+    bay__ring_wait w = {.until_ns = call->deadline_ns, .alive = chunk_alive, .arg = &cw};
+    while (*chunk == NULL && !call->input_ended) {
+        int stop = bay__call_stop_code(call);
+        if (stop)
+            return stop;
+        if (ch->upload_id != call->id)
+            return bay_call_error(call, BAY_ECONN, "%s: its caller's fast channel closed before its input ended",
+                                  call->name);
+        nng_msg *m;
+        bay__frame f;
+        bay_error e;
+        int rc = read_frame(ch, &w, &m, &f, &e, "reading an upload's input from its ring");
+        if (rc && bay__call_stop_code(call) == 0 && atomic_load(&ch->state) != CH_DEAD)
+            return bay_call_error(call, rc, "%s: its caller sent a chunk of input that cannot be read: %s",
+                                  call->name, e.message); /* it costs only itself */
+        if (rc) { /* a stop, or the channel is gone */
+            if (bay__call_stop_code(call) == 0)
+                ch->upload_id = 0;
+            continue;
+        }
+        rc = receive_frame(call, &f, chunk);
+        bay__frame_release(&f);
+        nng_msg_free(m);
+        if (rc)
+            return rc;
+    }
+    return 0;
 }
 
 /* fast_send is bay__w.fast_send (send.h): a host that does not read for

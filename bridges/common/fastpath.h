@@ -38,6 +38,15 @@ void bay__fast_sleep(uint32_t seen, int64_t until_ns);
 /* bay__fast_cancelled tells whether the host of ch cancelled call id before the main thread took it. */
 bool bay__fast_cancelled(bay__chan *ch, uint64_t id);
 
+/* bay__fast_receive is bay_call_receive for a call that came on a fast
+ * channel with input: its host writes the input to the ring behind the CALL
+ * (CHUNKs, then END or, when it abandons it, CANCEL), and the call reads it
+ * there itself; no other frame is taken from that ring meanwhile. *chunk must
+ * be NULL on entry. Returns 0 with the next chunk in *chunk, or with *chunk
+ * NULL once the input ended; the call's stop code; or BAY_ECONN (recorded)
+ * when the channel broke first. */
+int bay__fast_receive(bay_invocation *call, bay_value **chunk);
+
 /* bay__fast_release ends a call from ch (NULL is ignored): a revoked channel can go once none is left. */
 void bay__fast_release(bay__chan *ch);
 

@@ -372,7 +372,7 @@ bay__job *bay__queue_take(const bay__wait *wait, const bay_invocation *watch, in
     if (j && j->f.type == BAY_F_CALL) {
         j->call.id = j->f.id;
         j->call.stream = j->f.window > 0;
-        j->call.input = j->f.input != 0 && j->call.chan == NULL;
+        j->call.input = j->f.input != 0;
         atomic_init(&j->call.credit, j->f.window);
         atomic_init(&j->call.stop, j->call.chan && bay__fast_cancelled(j->call.chan, j->f.id) ? BAY_ECANCELED : 0);
         j->call.outer = bay__w.calls;

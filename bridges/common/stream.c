@@ -1,6 +1,7 @@
 /* bridges/common/stream.c — a call's streams: its answer (bay_call_emit, waiting for the caller's credit, and
  * the chunks gathered for a caller that does not read a stream) and its input (bay_call_receive, credit given back). */
 #include "stream.h"
+#include "fastpath.h"
 
 #include <msgpack.h>
 #include <stdio.h>
@@ -106,7 +107,7 @@ static bool credit(bay_invocation *c, int count)
 
 void bay__stream_start(bay_invocation *call)
 {
-    if (call->input && !credit(call, BAY_INPUT_WINDOW))
+    if (call->input && call->chan == NULL && !credit(call, BAY_INPUT_WINDOW))
         bay__worker_warn("could not give the caller of %s credit for its input", call->name);
 }
 
@@ -129,6 +130,8 @@ int bay_call_receive(bay_invocation *call, bay_value **chunk)
     if (!call->input)
         return bay_call_error(call, BAY_EINVAL, "%s: its caller sends no input (a caller sends it with "
                               "bay_call_upload)", call->name);
+    if (call->chan) /* its input comes in the channel's ring, which is its back-pressure: no credit */
+        return bay__fast_receive(call, chunk);
     bay__bell *bell = &bay__w.bell; /* a CHUNK, the END and a CANCEL ring it */
     bay__ring_wait w = {.until_ns = call->deadline_ns};
     bay__wait_for(received, call, &bell, 1, &w);

@@ -10,8 +10,9 @@
  * nil) as its last item. Returns 0 or a code recorded with bay_call_error. */
 int bay__stream_end(bay_invocation *call, bay_value **result);
 
-/* bay__stream_start gives the caller of call, when it sends input, credit for
- * its first BAY_INPUT_WINDOW chunks: the call just started to run. */
+/* bay__stream_start gives the caller of call, when it sends input through
+ * plugbayd, credit for its first BAY_INPUT_WINDOW chunks: the call just
+ * started to run (on a fast channel, the ring is the input's back-pressure). */
 void bay__stream_start(bay_invocation *call);
 
 /* bay__stream_free frees what call's streams hold when it ends: chunks

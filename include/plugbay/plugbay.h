@@ -164,14 +164,15 @@ int bay_call_stream(bay_conn *c, const char *name, const bay_value *args, const 
  * caller also streams its input to the provider: chunks with
  * bay_stream_send(), then bay_stream_send_end(); the provider takes them
  * with bay_call_receive (plugin.h). The answer is read with
- * bay_stream_next(), during the upload or after it. Uploads always go
- * through plugbayd. */
+ * bay_stream_next(), during the upload or after it. An upload takes a fast
+ * channel where bay_call_stream would, and writes its input to the ring too. */
 int bay_call_upload(bay_conn *c, const char *name, const bay_value *args, const bay_call_opts *opts, bay_stream **out,
                     bay_error *err);
 
 /* bay_stream_send sends chunk (borrowed) as the next piece of an upload's
  * input, waiting up to wait_ms (-1: the call's deadline) while the provider
- * has not taken the BAY_STREAM_WINDOW chunks before it (back-pressure): 0;
+ * has not taken the BAY_STREAM_WINDOW chunks before it (on a fast channel:
+ * while the ring to it is full; back-pressure): 0;
  * BAY_EPENDING when the wait ended first (send it again later); BAY_ESTATE
  * when the call already ended (bay_stream_next says how); BAY_EINVAL for a
  * stream without input, or after bay_stream_send_end. */

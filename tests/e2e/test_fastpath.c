@@ -1,4 +1,5 @@
-/* tests/e2e/test_fastpath.c — fast channels: grants, refusals, revocation, crashes on both sides, hostile hosts. */
+/* tests/e2e/test_fastpath.c — fast channels: grants, refusals, revocation, crashes on both sides, hostile hosts
+ * (their HELLO, frame words, indexes, torn frames, and uploads they break or leave). */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <pthread.h>
@@ -16,13 +17,14 @@
 
 #include "harness.h"
 #include "ring.h"
+#include "value_convert.h"
 
 static harness h;
 static bay_conn *c;
 
 static void start(void)
 {
-    const char *ids[] = {"example/hello", "example/audit", "test/slow", NULL};
+    const char *ids[] = {"example/hello", "example/audit", "test/slow", "conform/c", NULL};
     setenv("PLUGBAY_FASTPATH", "1", 1);
     h_setup(&h, ids);
     h_start(&h, NULL);
@@ -412,15 +414,15 @@ Test(fastpath, hostile_hosts_are_refused_and_the_worker_keeps_serving)
     expect_greet("Hello, world!");
 }
 
-/* hostile_channel asks for a channel to example/hello as a raw host, maps its
- * memory and gives the host's two rings; *fd is the channel's socket, *mem its mapping. */
-static void hostile_channel(int *fd, void **mem, bay__ring *in, bay__ring *out)
+/* hostile_channel asks for a channel to the provider of name as a raw host,
+ * maps its memory and gives the host's two rings; *fd is the channel's socket, *mem its mapping. */
+static void hostile_channel(const char *name, int *fd, void **mem, bay__ring *in, bay__ring *out)
 {
     bay_value *grant = NULL;
     bay_error err;
     char why[512];
     int memfd;
-    cr_assert_eq(ask("greet", &grant, &err), 0, "%s", err.message);
+    cr_assert_eq(ask(name, &grant, &err), 0, "%s", err.message);
     *fd = dial_raw(grant);
     cr_assert_eq(hello_raw(*fd, bay_value_str(bay_map_get(grant, "token"), NULL), why, sizeof why, &memfd),
                  BAY_F_WELCOME, "%s", why);
@@ -448,7 +450,7 @@ Test(fastpath, a_host_whose_frame_word_claims_more_than_the_ring_loses_its_chann
     int fd;
     void *mem;
     bay__ring in, out;
-    hostile_channel(&fd, &mem, &in, &out);
+    hostile_channel("greet", &fd, &mem, &in, &out);
     lie_word(mem, BAY_RING_WHOLE | BAY_RING_CAP, 0, 0);
     cr_assert(h_wait_until(hung_up, &fd, H_WAIT_MS), "the worker kept a channel whose word lied");
     munmap(mem, BAY_CHAN_SIZE);
@@ -461,7 +463,7 @@ Test(fastpath, a_host_streaming_behind_an_impossible_index_loses_its_channel)
     int fd;
     void *mem;
     bay__ring in, out;
-    hostile_channel(&fd, &mem, &in, &out);
+    hostile_channel("greet", &fd, &mem, &in, &out);
     lie_word(mem, 100, 0, (uint64_t)1 << 62); /* a streamed frame, the index wrapped far past the ring */
     cr_assert(h_wait_until(hung_up, &fd, H_WAIT_MS), "the worker kept a channel whose index lied");
     munmap(mem, BAY_CHAN_SIZE);
@@ -474,7 +476,7 @@ Test(fastpath, a_torn_frame_costs_only_itself)
     int fd;
     void *mem;
     bay__ring in, out;
-    hostile_channel(&fd, &mem, &in, &out);
+    hostile_channel("greet", &fd, &mem, &in, &out);
     lie_word(mem, BAY_RING_WHOLE | 40, 20, 0); /* said whole, half written */
     void *buf = NULL;
     size_t len = 0;
@@ -499,6 +501,153 @@ Test(fastpath, a_torn_frame_costs_only_itself)
     cr_assert(f.type == BAY_F_RESULT && f.id == 77, "got %s", bay__frame_type_name(f.type));
     bay__frame_release(&f);
     free(buf);
+    munmap(mem, BAY_CHAN_SIZE);
+    close(fd);
+    expect_greet("Hello, world!");
+}
+
+/* A raw upload: conform.upload("sum") as CALL id, then its chunks, written to the worker's ring by hand. */
+static const unsigned char sum_args[] = {0x91, 0xa3, 's', 'u', 'm'};
+
+/* write_frame writes f to the ring to the worker. */
+static void write_frame(bay__ring *out, const bay__frame *f)
+{
+    bay__ring_wait w = {.until_ns = bay__now_ns() + 10000000000LL};
+    cr_assert_eq(bay__ring_write_frame(out, f, &w), 0);
+}
+
+/* read_answer reads the worker's next frame from in within 10 s into f (its bytes in *buf, which the caller frees
+ * after releasing f). */
+static void read_answer(bay__ring *in, bay__frame *f, void **buf)
+{
+    size_t len = 0;
+    bay_error err;
+    bay__ring_wait w = {.until_ns = bay__now_ns() + 10000000000LL};
+    cr_assert_eq(bay__ring_read_frame(in, BAY_FRAME_MAX, buf, &len, &w), 0, "the worker answers");
+    cr_assert_eq(bay__frame_decode(*buf, len, f, &err), 0, "%s", err.message);
+}
+
+/* expect_sum uploads chunks integers to conform/c's conform.upload("sum") from c and expects them counted. */
+static void expect_sum(int64_t chunks)
+{
+    bay_value *args = bay_array(), *res = NULL;
+    bay_array_push(args, bay_str("sum"));
+    bay_stream *s = NULL;
+    bay_error err;
+    cr_assert_eq(bay_call_upload(c, "conform.upload", args, &(bay_call_opts){.timeout_ms = 10000}, &s, &err), 0,
+                 "%s", err.message);
+    for (int64_t i = 0; i < chunks; i++) {
+        bay_value *v = bay_int(i);
+        cr_assert_eq(bay_stream_send(s, v, -1, &err), 0, "%s", err.message);
+        bay_value_free(v);
+    }
+    cr_assert_eq(bay_stream_send_end(s, &err), 0, "%s", err.message);
+    cr_assert_eq(bay_stream_next(s, -1, &res, &err), 0, "%s", err.message);
+    cr_assert_eq(bay_value_int(bay_map_get(res, "chunks")), chunks);
+    bay_value_free(res);
+    bay_value_free(args);
+    bay_stream_free(s);
+}
+
+/* break_upload starts an upload on a raw channel, sends one chunk of it and then forged: the worker drops the
+ * channel, and serves on. During an upload its ring carries only that call's input. */
+static void break_upload(const bay__frame *forged)
+{
+    int fd;
+    void *mem;
+    bay__ring in, out;
+    hostile_channel("conform.upload", &fd, &mem, &in, &out);
+    write_frame(&out, &(bay__frame){.type = BAY_F_CALL, .id = 8, .name = "conform.upload", .raw = sum_args,
+                                    .raw_len = sizeof sum_args, .timeout_ms = 20000, .input = 1});
+    write_frame(&out, &(bay__frame){.type = BAY_F_CHUNK, .id = 8, .raw = (const unsigned char *)"\x07", .raw_len = 1});
+    write_frame(&out, forged);
+    cr_assert(h_wait_until(hung_up, &fd, H_WAIT_MS), "the worker kept the channel");
+    cr_assert(h_wait_log(&h, "a frame other than its upload's input came during it"));
+    munmap(mem, BAY_CHAN_SIZE);
+    close(fd);
+    expect_sum(3); /* the worker serves on, uploads too */
+    expect_greet("Hello, world!");
+}
+
+Test(fastpath, a_host_that_sends_a_call_during_its_upload_loses_its_channel)
+{
+    break_upload(&(bay__frame){.type = BAY_F_CALL, .id = 9, .name = "conform.echo", .raw = sum_args,
+                               .raw_len = sizeof sum_args, .timeout_ms = 5000});
+}
+
+Test(fastpath, a_host_that_sends_another_calls_input_during_its_upload_loses_its_channel)
+{
+    break_upload(&(bay__frame){.type = BAY_F_CHUNK, .id = 99, .raw = (const unsigned char *)"\x07", .raw_len = 1});
+}
+
+Test(fastpath, an_unreadable_chunk_of_input_costs_only_itself)
+{
+    int fd;
+    void *mem;
+    bay__ring in, out;
+    hostile_channel("conform.upload", &fd, &mem, &in, &out);
+    write_frame(&out, &(bay__frame){.type = BAY_F_CALL, .id = 4, .name = "conform.upload", .raw = sum_args,
+                                    .raw_len = sizeof sum_args, .timeout_ms = 20000, .input = 1});
+    unsigned char forged[BAY_RING_ALIGN] = {8, 0, 0, 0}; /* a frame of 8 bytes, none of them valid msgpack */
+    memset(forged + 4, 0xc1, 8);
+    bay__ring_wait w = {.until_ns = bay__now_ns() + 10000000000LL};
+    cr_assert_eq(bay__ring_write(&out, forged, sizeof forged, &w), 0);
+    bay__frame f;
+    void *buf = NULL;
+    read_answer(&in, &f, &buf); /* conform/c returns what bay_call_receive gave it */
+    cr_assert(f.type == BAY_F_ERROR && f.id == 4 && f.code == BAY_EPROTO && strstr(f.message, "cannot be read"),
+              "got %s: %s", bay__frame_type_name(f.type), f.type == BAY_F_ERROR ? f.message : "");
+    bay__frame_release(&f);
+    free(buf);
+    write_frame(&out, &(bay__frame){.type = BAY_F_END, .id = 4}); /* the rest of its input is skipped */
+    write_frame(&out, &(bay__frame){.type = BAY_F_CALL, .id = 5, .name = "conform.echo", .raw = sum_args,
+                                    .raw_len = sizeof sum_args, .timeout_ms = 5000});
+    read_answer(&in, &f, &buf);
+    cr_assert(f.type == BAY_F_RESULT && f.id == 5, "got %s", bay__frame_type_name(f.type));
+    bay__frame_release(&f);
+    free(buf);
+    cr_assert(!hung_up(&fd), "the channel serves on");
+    munmap(mem, BAY_CHAN_SIZE);
+    close(fd);
+    expect_greet("Hello, world!");
+}
+
+Test(fastpath, an_upload_its_host_leaves_unended_stops_at_its_deadline_and_the_channel_serves_on)
+{
+    int fd;
+    void *mem;
+    bay__ring in, out;
+    hostile_channel("conform.upload", &fd, &mem, &in, &out);
+    long long t0 = h_now_ms();
+    write_frame(&out, &(bay__frame){.type = BAY_F_CALL, .id = 5, .name = "conform.upload", .raw = sum_args,
+                                    .raw_len = sizeof sum_args, .timeout_ms = 500, .input = 1});
+    write_frame(&out, &(bay__frame){.type = BAY_F_CHUNK, .id = 5, .raw = (const unsigned char *)"\x07",
+                                    .raw_len = 1}); /* and no END */
+    bay__frame f;
+    void *buf = NULL;
+    read_answer(&in, &f, &buf);
+    cr_assert(f.type == BAY_F_ERROR && f.id == 5 && f.code == BAY_ETIMEDOUT, "got %s %lld",
+              bay__frame_type_name(f.type), (long long)f.code);
+    cr_assert_lt(h_now_ms() - t0, 8000);
+    bay__frame_release(&f);
+    free(buf);
+    /* Its END coming late is skipped as input of a call that ended; the next call on the channel is answered. */
+    write_frame(&out, &(bay__frame){.type = BAY_F_END, .id = 5});
+    write_frame(&out, &(bay__frame){.type = BAY_F_CALL, .id = 6, .name = "conform.upload", .raw = sum_args,
+                                    .raw_len = sizeof sum_args, .timeout_ms = 5000, .input = 1});
+    for (int i = 0; i < 3; i++)
+        write_frame(&out, &(bay__frame){.type = BAY_F_CHUNK, .id = 6, .raw = (const unsigned char *)"\x07",
+                                        .raw_len = 1});
+    write_frame(&out, &(bay__frame){.type = BAY_F_END, .id = 6});
+    read_answer(&in, &f, &buf);
+    cr_assert(f.type == BAY_F_RESULT && f.id == 6, "got %s", bay__frame_type_name(f.type));
+    bay_value *v = NULL;
+    cr_assert_eq(bay__value_from_object(f.value, &v, NULL), 0);
+    cr_assert_eq(bay_value_int(bay_map_get(v, "sum")), 21);
+    bay_value_free(v);
+    bay__frame_release(&f);
+    free(buf);
+    cr_assert(!hung_up(&fd), "the channel serves on");
     munmap(mem, BAY_CHAN_SIZE);
     close(fd);
     expect_greet("Hello, world!");

@@ -1,8 +1,9 @@
-/* tests/e2e/test_faststreams.c — answer streams on fast channels: read straight from the worker's ring (shown by
- * reading them while plugbayd is stopped) in every language, chunks larger than the ring, a reader that pauses past
- * the worker's send limit, a stream abandoned, cancelled, cut by its deadline, or whose worker is killed; after each,
- * the channel serves the next call; calls made while a stream holds the channel go through plugbayd; a stream
- * abandoned mid-chunk costs the channel, and plugbayd grants a new one in its place. */
+/* tests/e2e/test_faststreams.c — streams on fast channels: answers read straight from the worker's ring and uploads
+ * written to it (shown while plugbayd is stopped) in every language, chunks larger than the ring, a reader that
+ * pauses past the worker's send limit, an uploader that finds no room, a stream or upload abandoned, cancelled, cut by
+ * its deadline, or whose worker is killed; after each, the channel serves the next call; calls made while a stream
+ * holds the channel go through plugbayd; a stream abandoned mid-chunk costs the channel, and plugbayd grants a new
+ * one in its place. */
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <signal.h>
@@ -73,6 +74,61 @@ static void echo(void)
     bay_value_free(res);
 }
 
+/* open_upload starts conform.upload(what) at lang's plugin within timeout_ms. */
+static bay_stream *open_upload(const char *lang, const char *what, int timeout_ms)
+{
+    char ctx[64];
+    snprintf(ctx, sizeof ctx, "conform/%s", lang);
+    bay_value *args = bay_array();
+    bay_array_push(args, bay_str(what));
+    bay_stream *s = NULL;
+    bay_error err;
+    cr_assert_eq(bay_call_upload(c, "conform.upload", args, &(bay_call_opts){.timeout_ms = timeout_ms, .context = ctx},
+                                 &s, &err), 0, "%s: %s", lang, err.message);
+    bay_value_free(args);
+    return s;
+}
+
+/* send_chunk sends v (freed here) as the next chunk of s's input, waiting as long as the call may. */
+static void send_chunk(bay_stream *s, bay_value *v, const char *lang)
+{
+    bay_error err;
+    cr_assert_eq(bay_stream_send(s, v, -1, &err), 0, "%s: %s", lang, err.message);
+    bay_value_free(v);
+}
+
+/* next_chunk reads the next chunk of s (NULL: its end), which must come. */
+static bay_value *next_chunk(bay_stream *s, const char *lang)
+{
+    bay_value *v = NULL;
+    bay_error err;
+    cr_assert_eq(bay_stream_next(s, -1, &v, &err), 0, "%s: %s", lang, err.message);
+    return v;
+}
+
+/* upload_sum uploads n chunks to conform.upload("sum") at lang's plugin, each the integer i or, with bytes > 0, a
+ * string of that many bytes, and checks the sum it answers. */
+static void upload_sum(const char *lang, int64_t n, size_t bytes)
+{
+    bay_stream *s = open_upload(lang, "sum", 30000);
+    char *text = bytes ? malloc(bytes) : NULL;
+    for (int64_t i = 0; i < n; i++) {
+        if (text)
+            memset(text, 'a' + (int)(i % 26), bytes);
+        send_chunk(s, text ? bay_bin(text, bytes) : bay_int(i), lang);
+    }
+    free(text);
+    bay_error err;
+    cr_assert_eq(bay_stream_send_end(s, &err), 0, "%s: %s", lang, err.message);
+    bay_value *v = next_chunk(s, lang);
+    cr_assert(v && bay_value_int(bay_map_get(v, "chunks")) == n, "%s: chunks", lang);
+    cr_assert_eq(bay_value_int(bay_map_get(v, "sum")), bytes ? 0 : n * (n - 1) / 2, "%s: sum", lang);
+    cr_assert_eq(bay_value_int(bay_map_get(v, "bytes")), (int64_t)bytes * n, "%s: bytes", lang);
+    bay_value_free(v);
+    cr_assert_null(next_chunk(s, lang), "%s: no end after the answer", lang);
+    bay_stream_free(s);
+}
+
 /* frozen stops plugbayd (SIGSTOP) or lets it go on: what works meanwhile did not pass through it. */
 static void frozen(bool stop)
 {
@@ -86,8 +142,10 @@ static void start(void)
     h_start(&h, NULL);
     c = h_connect(&h, "test-faststreams");
     h_wait_loaded(c, ids);
-    for (size_t i = 0; langs[i]; i++) /* each route's channel is granted by the first stream */
+    for (size_t i = 0; langs[i]; i++) { /* each route's channel is granted by its first stream */
         stream_ints(langs[i], 2);
+        upload_sum(langs[i], 2, 0);
+    }
     echo();
 }
 
@@ -107,6 +165,105 @@ Test(faststreams, every_language_streams_through_the_ring_while_plugbayd_is_stop
     for (size_t i = 0; langs[i]; i++) {
         stream_ints(langs[i], 500);
     }
+    echo();
+    frozen(false);
+}
+
+Test(faststreams, every_language_takes_an_upload_from_the_ring_while_plugbayd_is_stopped)
+{
+    frozen(true);
+    for (size_t i = 0; langs[i]; i++) {
+        upload_sum(langs[i], 500, 0);
+        bay_stream *s = open_upload(langs[i], "echo", 30000); /* both ways at once */
+        for (int64_t k = 0; k < 200; k++) {
+            send_chunk(s, bay_int(k * 3), langs[i]);
+            bay_value *v = next_chunk(s, langs[i]);
+            cr_assert(v && bay_value_int(v) == k * 3, "%s: echo %lld", langs[i], (long long)k);
+            bay_value_free(v);
+        }
+        bay_error err;
+        cr_assert_eq(bay_stream_send_end(s, &err), 0, "%s: %s", langs[i], err.message);
+        cr_assert_null(next_chunk(s, langs[i]), "%s", langs[i]);
+        bay_stream_free(s);
+        s = open_upload(langs[i], "early", 30000); /* answers after one chunk, leaving the rest in the ring */
+        int rc = 0;
+        for (int64_t k = 0; k < 50 && rc == 0; k++) { /* until the worker says its call ended */
+            bay_value *v = bay_int(k);
+            rc = bay_stream_send(s, v, -1, &err);
+            bay_value_free(v);
+        }
+        cr_assert(rc == 0 || rc == BAY_ESTATE, "%s: %s", langs[i], err.message);
+        bay_value *v = next_chunk(s, langs[i]);
+        cr_assert_str_eq(bay_value_str(v, NULL), "early", "%s", langs[i]);
+        bay_value_free(v);
+        cr_assert_null(next_chunk(s, langs[i]), "%s", langs[i]);
+        v = bay_int(1);
+        cr_assert_eq(bay_stream_send(s, v, -1, &err), BAY_ESTATE, "%s", langs[i]);
+        cr_assert(strstr(err.message, "ended before its input did"), "%s: %s", langs[i], err.message);
+        bay_value_free(v);
+        cr_assert_eq(bay_stream_send_end(s, &err), 0, "%s: nothing waits for the end: nothing to do", langs[i]);
+        bay_stream_free(s);
+        upload_sum(langs[i], 3, 0); /* the worker skipped what was left */
+    }
+    echo();
+    frozen(false);
+}
+
+Test(faststreams, upload_chunks_larger_than_the_ring_go_whole)
+{
+    frozen(true);
+    upload_sum("c", 6, 100000); /* 100 kB chunks through a 32 KiB ring */
+    upload_sum("python", 3, 100000);
+    echo();
+    frozen(false);
+}
+
+Test(faststreams, an_upload_abandoned_mid_input_leaves_the_channel_to_the_next_call)
+{
+    for (int k = 0; k < 5; k++) {
+        bay_stream *s = open_upload("c", "sum", 30000);
+        for (int64_t i = 0; i < 10; i++)
+            send_chunk(s, bay_int(i), "c");
+        frozen(true);
+        bay_stream_free(s); /* the worker waits for more: the CANCEL behind the input tells it to stop */
+        echo(); /* right behind it in the ring: never taken for input */
+        upload_sum("c", 5, 0);
+        frozen(false);
+    }
+    char state[64], reason[512];
+    h_plugin_state(c, "conform/c", state, sizeof state, reason, sizeof reason);
+    cr_assert_str_eq(state, "loaded");
+    cr_assert(!h_log_contains(&h, "closing the fast channel"), "no channel was dropped");
+}
+
+Test(faststreams, an_uploader_that_finds_no_room_is_told_and_goes_on_once_the_worker_reads)
+{
+    /* The worker echoes each chunk; nobody reads the echoes, so it stops once its ring to the host is full, and
+     * takes no more input: the host's ring to it fills in turn. */
+    bay_stream *s = open_upload("c", "echo", 60000);
+    char text[1000];
+    memset(text, 'e', sizeof text);
+    bay_value *chunk = bay_strn(text, sizeof text);
+    bay_error err;
+    int sent = 0, rc;
+    while ((rc = bay_stream_send(s, chunk, 200, &err)) == 0 && sent < 1000)
+        sent++;
+    cr_assert_eq(rc, BAY_EPENDING, "got %s after %d chunks: %s", bay_errname(rc), sent, err.message);
+    cr_assert(strstr(err.message, "took no more input within 200 ms"), "%s", err.message);
+    cr_assert(sent > 10 && sent < 100, "%d chunks of 1 kB filled two 32 KiB rings", sent);
+    for (int i = 0; i < sent; i++) { /* reading makes room both ways */
+        bay_value *v = next_chunk(s, "c");
+        size_t len = 0;
+        cr_assert(bay_value_str(v, &len) && len == sizeof text, "echo %d", i);
+        bay_value_free(v);
+    }
+    cr_assert_eq(bay_stream_send(s, chunk, 5000, &err), 0, "%s", err.message);
+    bay_value_free(next_chunk(s, "c"));
+    cr_assert_eq(bay_stream_send_end(s, &err), 0, "%s", err.message);
+    cr_assert_null(next_chunk(s, "c"));
+    bay_value_free(chunk);
+    bay_stream_free(s);
+    frozen(true);
     echo();
     frozen(false);
 }
