@@ -488,7 +488,9 @@ static void retire_locked(bay__chan *ch)
     wake_channel_thread();
 }
 
-/* snapshot retires the channels that can go and writes the open ones to out;
+/* snapshot retires the channels that can go and writes the open ones to out
+ * (but one that carries the input of the call in hand, which reads it
+ * itself: a wait nested in that call neither takes nor wakes for it);
  * returns how many. Once no fast call is in hand it answers a drain: the main
  * thread calls it between calls, never while it takes one from a ring. */
 static size_t snapshot(bay__chan **out)
@@ -501,7 +503,7 @@ static size_t snapshot(bay__chan **out)
         held += ch->holds;
         if ((st == CH_CLOSING || st == CH_DEAD) && ch->holds == 0 && ch->mem)
             retire_locked(ch);
-        else if (st == CH_OPEN && n < BAY_FAST_CHANNELS_MAX)
+        else if (st == CH_OPEN && ch->upload_id == 0 && n < BAY_FAST_CHANNELS_MAX)
             out[n++] = ch;
     }
     uint64_t drained = held == 0 ? fast.drain_id : 0;
@@ -609,8 +611,6 @@ bay__job *bay__fast_take(void)
     size_t n = snapshot(open);
     for (size_t k = 0; k < n; k++) {
         bay__chan *ch = open[(fast.next_start + k) % n];
-        if (ch->upload_id) /* its frames are the input of the call in hand, which reads them itself */
-            continue;
         int64_t avail = bay__ring_readable(&ch->in);
         if (avail == 0)
             continue;
