@@ -592,3 +592,17 @@ int h_set_setting(bay_conn *c, const char *id, const char *key, const char *json
     bay_value_free(args);
     return rc;
 }
+
+bay_stream *h_upload(bay_conn *c, const char *lang, const char *what, int timeout_ms)
+{
+    char ctx[64];
+    snprintf(ctx, sizeof ctx, "conform/%s", lang);
+    bay_value *args = bay_array();
+    bay_array_push(args, bay_str(what));
+    bay_stream *s = NULL;
+    bay_error err;
+    cr_assert_eq(bay_call_upload(c, "conform.upload", args, &(bay_call_opts){.timeout_ms = timeout_ms, .context = ctx},
+                                 &s, &err), 0, "%s: %s", lang, err.message);
+    bay_value_free(args);
+    return s;
+}

@@ -163,6 +163,10 @@ pid_t h_worker_pid(bay_conn *c, const char *id);
 /* h_fast_channels returns how many fast channels plugbayd has granted (`status`: broker.fast_channels). */
 int64_t h_fast_channels(bay_conn *c);
 
+/* h_upload starts conform.upload(what) at conform/LANG through c within
+ * timeout_ms (0: the default), as bay_call_upload; asserts on failure. */
+bay_stream *h_upload(bay_conn *c, const char *lang, const char *what, int timeout_ms);
+
 /* h_main_thread_syscall returns the number of the system call the main thread of process pid is in (x86-64's),
  * or -1 when it runs or cannot be read. */
 long h_main_thread_syscall(pid_t pid);

@@ -509,6 +509,9 @@ Test(fastpath, a_torn_frame_costs_only_itself)
 /* A raw upload: conform.upload("sum") as CALL id, then its chunks, written to the worker's ring by hand. */
 static const unsigned char sum_args[] = {0x91, 0xa3, 's', 'u', 'm'};
 
+/* CHUNK_OF_7 is the chunk 7 of upload id_. */
+#define CHUNK_OF_7(id_) ((bay__frame){.type = BAY_F_CHUNK, .id = (id_), .raw = (const unsigned char *)"\x07", .raw_len = 1})
+
 /* write_frame writes f to the ring to the worker. */
 static void write_frame(bay__ring *out, const bay__frame *f)
 {
@@ -525,6 +528,41 @@ static void read_answer(bay__ring *in, bay__frame *f, void **buf)
     bay__ring_wait w = {.until_ns = bay__now_ns() + 10000000000LL};
     cr_assert_eq(bay__ring_read_frame(in, BAY_FRAME_MAX, buf, &len, &w), 0, "the worker answers");
     cr_assert_eq(bay__frame_decode(*buf, len, f, &err), 0, "%s", err.message);
+}
+
+/* call_raw writes frame call to out and reads the answer from in, which must be of type want and call's id; returns
+ * its value (NULL: none). */
+static bay_value *call_raw(bay__ring *in, bay__ring *out, const bay__frame *call, int64_t want)
+{
+    bay__frame f;
+    void *buf = NULL;
+    write_frame(out, call);
+    read_answer(in, &f, &buf);
+    cr_assert(f.type == want && f.id == call->id, "got %s to %llu", bay__frame_type_name(f.type),
+              (unsigned long long)f.id);
+    bay_value *v = NULL;
+    cr_assert(f.value == NULL || bay__value_from_object(f.value, &v, NULL) == 0);
+    bay__frame_release(&f);
+    free(buf);
+    return v;
+}
+
+/* leave_raw checks that the raw channel (fd, mem) serves on, leaves it, and that the worker answers hosts as ever. */
+static void leave_raw(int fd, void *mem)
+{
+    cr_assert(!hung_up(&fd), "the channel serves on");
+    munmap(mem, BAY_CHAN_SIZE);
+    close(fd);
+    expect_greet("Hello, world!");
+}
+
+/* raw_upload opens a raw channel to conform/c (as hostile_channel does) and writes CALL id of conform.upload("sum"),
+ * with input, within timeout_ms. */
+static void raw_upload(uint64_t id, int timeout_ms, int *fd, void **mem, bay__ring *in, bay__ring *out)
+{
+    hostile_channel("conform.upload", fd, mem, in, out);
+    write_frame(out, &(bay__frame){.type = BAY_F_CALL, .id = id, .name = "conform.upload", .raw = sum_args,
+                                   .raw_len = sizeof sum_args, .timeout_ms = timeout_ms, .input = 1});
 }
 
 /* expect_sum uploads chunks integers to conform/c's conform.upload("sum") from c and expects them counted. */
@@ -556,10 +594,8 @@ static void break_upload(const bay__frame *forged)
     int fd;
     void *mem;
     bay__ring in, out;
-    hostile_channel("conform.upload", &fd, &mem, &in, &out);
-    write_frame(&out, &(bay__frame){.type = BAY_F_CALL, .id = 8, .name = "conform.upload", .raw = sum_args,
-                                    .raw_len = sizeof sum_args, .timeout_ms = 20000, .input = 1});
-    write_frame(&out, &(bay__frame){.type = BAY_F_CHUNK, .id = 8, .raw = (const unsigned char *)"\x07", .raw_len = 1});
+    raw_upload(8, 20000, &fd, &mem, &in, &out);
+    write_frame(&out, &CHUNK_OF_7(8));
     write_frame(&out, forged);
     cr_assert(h_wait_until(hung_up, &fd, H_WAIT_MS), "the worker kept the channel");
     cr_assert(h_wait_log(&h, "a frame other than its upload's input came during it"));
@@ -577,7 +613,7 @@ Test(fastpath, a_host_that_sends_a_call_during_its_upload_loses_its_channel)
 
 Test(fastpath, a_host_that_sends_another_calls_input_during_its_upload_loses_its_channel)
 {
-    break_upload(&(bay__frame){.type = BAY_F_CHUNK, .id = 99, .raw = (const unsigned char *)"\x07", .raw_len = 1});
+    break_upload(&CHUNK_OF_7(99));
 }
 
 Test(fastpath, an_unreadable_chunk_of_input_costs_only_itself)
@@ -585,9 +621,7 @@ Test(fastpath, an_unreadable_chunk_of_input_costs_only_itself)
     int fd;
     void *mem;
     bay__ring in, out;
-    hostile_channel("conform.upload", &fd, &mem, &in, &out);
-    write_frame(&out, &(bay__frame){.type = BAY_F_CALL, .id = 4, .name = "conform.upload", .raw = sum_args,
-                                    .raw_len = sizeof sum_args, .timeout_ms = 20000, .input = 1});
+    raw_upload(4, 20000, &fd, &mem, &in, &out);
     unsigned char forged[BAY_RING_ALIGN] = {8, 0, 0, 0}; /* a frame of 8 bytes, none of them valid msgpack */
     memset(forged + 4, 0xc1, 8);
     bay__ring_wait w = {.until_ns = bay__now_ns() + 10000000000LL};
@@ -600,16 +634,10 @@ Test(fastpath, an_unreadable_chunk_of_input_costs_only_itself)
     bay__frame_release(&f);
     free(buf);
     write_frame(&out, &(bay__frame){.type = BAY_F_END, .id = 4}); /* the rest of its input is skipped */
-    write_frame(&out, &(bay__frame){.type = BAY_F_CALL, .id = 5, .name = "conform.echo", .raw = sum_args,
-                                    .raw_len = sizeof sum_args, .timeout_ms = 5000});
-    read_answer(&in, &f, &buf);
-    cr_assert(f.type == BAY_F_RESULT && f.id == 5, "got %s", bay__frame_type_name(f.type));
-    bay__frame_release(&f);
-    free(buf);
-    cr_assert(!hung_up(&fd), "the channel serves on");
-    munmap(mem, BAY_CHAN_SIZE);
-    close(fd);
-    expect_greet("Hello, world!");
+    bay_value_free(call_raw(&in, &out, &(bay__frame){.type = BAY_F_CALL, .id = 5, .name = "conform.echo",
+                                                     .raw = sum_args, .raw_len = sizeof sum_args, .timeout_ms = 5000},
+                            BAY_F_RESULT));
+    leave_raw(fd, mem);
 }
 
 Test(fastpath, an_upload_its_host_leaves_unended_stops_at_its_deadline_and_the_channel_serves_on)
@@ -617,12 +645,9 @@ Test(fastpath, an_upload_its_host_leaves_unended_stops_at_its_deadline_and_the_c
     int fd;
     void *mem;
     bay__ring in, out;
-    hostile_channel("conform.upload", &fd, &mem, &in, &out);
     long long t0 = h_now_ms();
-    write_frame(&out, &(bay__frame){.type = BAY_F_CALL, .id = 5, .name = "conform.upload", .raw = sum_args,
-                                    .raw_len = sizeof sum_args, .timeout_ms = 500, .input = 1});
-    write_frame(&out, &(bay__frame){.type = BAY_F_CHUNK, .id = 5, .raw = (const unsigned char *)"\x07",
-                                    .raw_len = 1}); /* and no END */
+    raw_upload(5, 500, &fd, &mem, &in, &out);
+    write_frame(&out, &CHUNK_OF_7(5)); /* and no END */
     bay__frame f;
     void *buf = NULL;
     read_answer(&in, &f, &buf);
@@ -636,19 +661,9 @@ Test(fastpath, an_upload_its_host_leaves_unended_stops_at_its_deadline_and_the_c
     write_frame(&out, &(bay__frame){.type = BAY_F_CALL, .id = 6, .name = "conform.upload", .raw = sum_args,
                                     .raw_len = sizeof sum_args, .timeout_ms = 5000, .input = 1});
     for (int i = 0; i < 3; i++)
-        write_frame(&out, &(bay__frame){.type = BAY_F_CHUNK, .id = 6, .raw = (const unsigned char *)"\x07",
-                                        .raw_len = 1});
-    write_frame(&out, &(bay__frame){.type = BAY_F_END, .id = 6});
-    read_answer(&in, &f, &buf);
-    cr_assert(f.type == BAY_F_RESULT && f.id == 6, "got %s", bay__frame_type_name(f.type));
-    bay_value *v = NULL;
-    cr_assert_eq(bay__value_from_object(f.value, &v, NULL), 0);
+        write_frame(&out, &CHUNK_OF_7(6));
+    bay_value *v = call_raw(&in, &out, &(bay__frame){.type = BAY_F_END, .id = 6}, BAY_F_RESULT);
     cr_assert_eq(bay_value_int(bay_map_get(v, "sum")), 21);
     bay_value_free(v);
-    bay__frame_release(&f);
-    free(buf);
-    cr_assert(!hung_up(&fd), "the channel serves on");
-    munmap(mem, BAY_CHAN_SIZE);
-    close(fd);
-    expect_greet("Hello, world!");
+    leave_raw(fd, mem);
 }

@@ -74,21 +74,6 @@ static void echo(void)
     bay_value_free(res);
 }
 
-/* open_upload starts conform.upload(what) at lang's plugin within timeout_ms. */
-static bay_stream *open_upload(const char *lang, const char *what, int timeout_ms)
-{
-    char ctx[64];
-    snprintf(ctx, sizeof ctx, "conform/%s", lang);
-    bay_value *args = bay_array();
-    bay_array_push(args, bay_str(what));
-    bay_stream *s = NULL;
-    bay_error err;
-    cr_assert_eq(bay_call_upload(c, "conform.upload", args, &(bay_call_opts){.timeout_ms = timeout_ms, .context = ctx},
-                                 &s, &err), 0, "%s: %s", lang, err.message);
-    bay_value_free(args);
-    return s;
-}
-
 /* send_chunk sends v (freed here) as the next chunk of s's input, waiting as long as the call may. */
 static void send_chunk(bay_stream *s, bay_value *v, const char *lang)
 {
@@ -110,7 +95,7 @@ static bay_value *next_chunk(bay_stream *s, const char *lang)
  * string of that many bytes, and checks the sum it answers. */
 static void upload_sum(const char *lang, int64_t n, size_t bytes)
 {
-    bay_stream *s = open_upload(lang, "sum", 30000);
+    bay_stream *s = h_upload(c, lang, "sum", 30000);
     char *text = bytes ? malloc(bytes) : NULL;
     for (int64_t i = 0; i < n; i++) {
         if (text)
@@ -174,7 +159,7 @@ Test(faststreams, every_language_takes_an_upload_from_the_ring_while_plugbayd_is
     frozen(true);
     for (size_t i = 0; langs[i]; i++) {
         upload_sum(langs[i], 500, 0);
-        bay_stream *s = open_upload(langs[i], "echo", 30000); /* both ways at once */
+        bay_stream *s = h_upload(c, langs[i], "echo", 30000); /* both ways at once */
         for (int64_t k = 0; k < 200; k++) {
             send_chunk(s, bay_int(k * 3), langs[i]);
             bay_value *v = next_chunk(s, langs[i]);
@@ -185,7 +170,7 @@ Test(faststreams, every_language_takes_an_upload_from_the_ring_while_plugbayd_is
         cr_assert_eq(bay_stream_send_end(s, &err), 0, "%s: %s", langs[i], err.message);
         cr_assert_null(next_chunk(s, langs[i]), "%s", langs[i]);
         bay_stream_free(s);
-        s = open_upload(langs[i], "early", 30000); /* answers after one chunk, leaving the rest in the ring */
+        s = h_upload(c, langs[i], "early", 30000); /* answers after one chunk, leaving the rest in the ring */
         int rc = 0;
         for (int64_t k = 0; k < 50 && rc == 0; k++) { /* until the worker says its call ended */
             bay_value *v = bay_int(k);
@@ -221,7 +206,7 @@ Test(faststreams, upload_chunks_larger_than_the_ring_go_whole)
 Test(faststreams, an_upload_abandoned_mid_input_leaves_the_channel_to_the_next_call)
 {
     for (int k = 0; k < 5; k++) {
-        bay_stream *s = open_upload("c", "sum", 30000);
+        bay_stream *s = h_upload(c, "c", "sum", 30000);
         for (int64_t i = 0; i < 10; i++)
             send_chunk(s, bay_int(i), "c");
         frozen(true);
@@ -240,7 +225,7 @@ Test(faststreams, an_uploader_that_finds_no_room_is_told_and_goes_on_once_the_wo
 {
     /* The worker echoes each chunk; nobody reads the echoes, so it stops once its ring to the host is full, and
      * takes no more input: the host's ring to it fills in turn. */
-    bay_stream *s = open_upload("c", "echo", 60000);
+    bay_stream *s = h_upload(c, "c", "echo", 60000);
     char text[1000];
     memset(text, 'e', sizeof text);
     bay_value *chunk = bay_strn(text, sizeof text);

@@ -446,21 +446,6 @@ Test(streams, hostile_windows_and_credits_are_refused)
     still_answers("c");
 }
 
-/* open_upload starts conform.upload(what) at lang's plugin (its context) within timeout_ms (0: the default). */
-static bay_stream *open_upload(bay_conn *conn, const char *lang, const char *what, int timeout_ms)
-{
-    char ctx[64];
-    snprintf(ctx, sizeof ctx, "conform/%s", lang);
-    bay_value *args = bay_array();
-    bay_array_push(args, bay_str(what));
-    bay_stream *s = NULL;
-    bay_error err;
-    cr_assert_eq(bay_call_upload(conn, "conform.upload", args, &(bay_call_opts){.timeout_ms = timeout_ms,
-                                 .context = ctx}, &s, &err), 0, "%s: %s", lang, err.message);
-    bay_value_free(args);
-    return s;
-}
-
 /* send_int sends i as a chunk of s's input, waiting as long as the call may. */
 static void send_int(bay_stream *s, int64_t i)
 {
@@ -472,7 +457,7 @@ static void send_int(bay_stream *s, int64_t i)
 
 Test(streams, a_host_uploads_its_input_past_many_windows)
 {
-    bay_stream *s = open_upload(c, "c", "sum", 60000);
+    bay_stream *s = h_upload(c, "c", "sum", 60000);
     for (int64_t i = 0; i < 1000; i++) /* 1,000 chunks: the provider's credit comes back as it takes them */
         send_int(s, i);
     bay_error err;
@@ -488,7 +473,7 @@ Test(streams, a_host_uploads_its_input_past_many_windows)
 
 Test(streams, input_and_answer_stream_both_ways_at_once)
 {
-    bay_stream *s = open_upload(c, "c", "echo", 60000);
+    bay_stream *s = h_upload(c, "c", "echo", 60000);
     char one[64], want[32];
     bay_error err;
     for (int64_t i = 0; i < 300; i++) {
@@ -505,7 +490,7 @@ Test(streams, input_and_answer_stream_both_ways_at_once)
 
 Test(streams, input_to_a_provider_that_already_answered_is_refused)
 {
-    bay_stream *s = open_upload(c, "c", "early", 20000);
+    bay_stream *s = h_upload(c, "c", "early", 20000);
     send_int(s, 1);
     char one[64];
     bay_error err;
@@ -537,14 +522,14 @@ Test(streams, input_to_a_provider_that_already_answered_is_refused)
 
 Test(streams, an_upload_abandoned_or_never_ended_stops_its_provider)
 {
-    bay_stream *s = open_upload(c, "c", "sum", 60000);
+    bay_stream *s = h_upload(c, "c", "sum", 60000);
     for (int64_t i = 0; i < 10; i++)
         send_int(s, i);
     bay_stream_free(s); /* abandoned: the provider waits in bay_call_receive, then is cancelled */
     still_answers("c");
 
     long long t0 = h_now_ms();
-    s = open_upload(c, "c", "sum", 800);
+    s = h_upload(c, "c", "sum", 800);
     send_int(s, 1); /* and no END: the deadline ends it */
     char one[64];
     bay_error err;
@@ -605,7 +590,7 @@ Test(streams, every_language_takes_a_hosts_input_sums_echoes_and_leaves_it_early
     for (size_t i = 0; langs[i]; i++) {
         char one[128], want[32];
         bay_error err;
-        bay_stream *s = open_upload(c, langs[i], "sum", 60000);
+        bay_stream *s = h_upload(c, langs[i], "sum", 60000);
         for (int64_t k = 0; k < 200; k++)
             send_int(s, k);
         cr_assert_eq(bay_stream_send_end(s, &err), 0, "%s: %s", langs[i], err.message);
@@ -616,7 +601,7 @@ Test(streams, every_language_takes_a_hosts_input_sums_echoes_and_leaves_it_early
         cr_assert_str_eq(one, "END", "%s", langs[i]);
         bay_stream_free(s);
 
-        s = open_upload(c, langs[i], "echo", 60000);
+        s = h_upload(c, langs[i], "echo", 60000);
         for (int64_t k = 0; k < 100; k++) {
             send_int(s, k * 7);
             cr_assert_eq(next_json(s, one, sizeof one, &err), 0, "%s: %s", langs[i], err.message);
@@ -628,7 +613,7 @@ Test(streams, every_language_takes_a_hosts_input_sums_echoes_and_leaves_it_early
         cr_assert_str_eq(one, "END", "%s", langs[i]);
         bay_stream_free(s);
 
-        s = open_upload(c, langs[i], "early", 20000);
+        s = h_upload(c, langs[i], "early", 20000);
         send_int(s, 1);
         cr_assert_eq(next_json(s, one, sizeof one, &err), 0, "%s: %s", langs[i], err.message);
         cr_assert_str_eq(one, "\"early\"", "%s", langs[i]);
@@ -649,13 +634,13 @@ Test(streams, every_language_refuses_input_it_was_not_sent_and_survives_an_aband
         cr_assert(strstr(err.message, "its caller sends no input"), "%s: %s", langs[i], err.message);
         bay_value_free(args);
 
-        bay_stream *s = open_upload(c, langs[i], "sum", 60000);
+        bay_stream *s = h_upload(c, langs[i], "sum", 60000);
         for (int64_t k = 0; k < 10; k++)
             send_int(s, k);
         bay_stream_free(s); /* abandoned */
         still_answers(langs[i]);
 
-        s = open_upload(c, langs[i], "sum", 800); /* no END: the deadline ends it */
+        s = h_upload(c, langs[i], "sum", 800); /* no END: the deadline ends it */
         send_int(s, 1);
         cr_assert_eq(next_json(s, one, sizeof one, &err), BAY_ETIMEDOUT, "%s: %s", langs[i], one);
         bay_stream_free(s);
