@@ -845,7 +845,8 @@ static void stream_end(bay__fast_stream *s, int code, const bay_error *e)
 }
 
 /* gone describes in e the failure out of s's channel (a GONE_* code, BAY_ETIMEDOUT at its deadline, another code
- * of the ring unless e has one already); a cancel, the deadline and bay_close tell the worker to stop. */
+ * of the ring, or of a frame the worker should not have written, unless e has one already); a cancel, the deadline,
+ * bay_close and a broken ring tell the worker to stop, and a broken ring or a lying worker costs the channel. */
 static void gone(bay__fast_stream *s, chan *ch, int out, bay_error *e)
 {
     if (out == BAY_ETIMEDOUT) {
@@ -864,9 +865,12 @@ static void gone(bay__fast_stream *s, chan *ch, int out, bay_error *e)
     } else if (out == GONE_CLOSED) {
         bay_error_set(e, BAY_EUNAVAIL, ch->plugin, "%s closed its fast channel during %s without ending it",
                       ch->plugin, s->name);
-    } else if (e->code != out) { /* the ring failed */
-        bay_error_set(e, out, ch->plugin, "%s's fast channel broke during %s: %s", ch->plugin, s->name,
-                      bay_strerror(out));
+    } else { /* the ring failed, or the worker wrote what no worker may: the channel is not used again */
+        atomic_store(&ch->broken, true);
+        stream_cancel(s, ch, BAY_ECANCELED);
+        if (e->code != out)
+            bay_error_set(e, out, ch->plugin, "%s's fast channel broke during %s: %s", ch->plugin, s->name,
+                          bay_strerror(out));
     }
 }
 
@@ -983,11 +987,12 @@ int bay__fast_stream_next(bay__fast_stream *s, int wait_ms, bay_value **chunk, b
             out = f.value ? bay__value_from_object(f.value, chunk, &e) : (*chunk = bay_nil()) ? 0 : bay__value_nomem(&e);
             if (out)
                 stream_end(s, out, &e);
+        } else if (f.id == s->id && f.type != BAY_F_RESULT && f.type != BAY_F_ERROR) {
+            stream_failed(s, bay_error_set(&e, BAY_EPROTO, s->ch->plugin, "%s's worker answered %s with %s",
+                                           s->ch->plugin, s->name, bay__frame_type_name(f.type)), &e);
         } else if (f.id == s->id) { /* the answer: a RESULT's value other than nil is the last chunk */
             bay_value *last = NULL;
-            out = f.type == BAY_F_RESULT || f.type == BAY_F_ERROR ? take_answer(&f, s->ch, &last, &e)
-                  : bay_error_set(&e, BAY_EPROTO, s->ch->plugin, "%s's worker answered %s with %s", s->ch->plugin,
-                                  s->name, bay__frame_type_name(f.type));
+            out = take_answer(&f, s->ch, &last, &e);
             if (out == 0 && last && bay_value_type(last) != BAY_NIL)
                 *chunk = last;
             else

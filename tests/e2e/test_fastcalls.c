@@ -1,4 +1,5 @@
-/* tests/e2e/test_fastcalls.c — every call a plugin answered is counted, fast ones from its worker's reports, which plugbayd checks. */
+/* tests/e2e/test_fastcalls.c — every call a plugin answered is counted, fast ones from its worker's reports, which
+ * plugbayd checks; a plugin that forges frames in its own channel's ring ends only its own stream. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,4 +180,31 @@ Test(fastcalls, a_plugin_that_forges_malformed_reports_is_logged_counted_for_not
     bay_error err;
     cr_assert_eq(h_call_str(c, "hostile.ping", NULL, 5000, out, sizeof out, &err), 0, "%s", err.message);
     cr_assert_eq(h_call_str(c, "slow.echo", "still here", 5000, out, sizeof out, &err), 0, "%s", err.message);
+}
+
+Test(fastcalls, a_plugin_that_forges_frames_in_its_ring_ends_only_its_own_stream)
+{
+    if (!fast())
+        return; /* through plugbayd there is no ring to forge in */
+    /* test/hostile writes a frame of no call of this host's (skipped), then bytes that are no frame, into the ring
+     * its worker answers this host on. */
+    bay_value *args = bay_array(), *v = NULL;
+    bay_stream *s = NULL;
+    bay_error err;
+    cr_assert_eq(bay_call_stream(c, "hostile.forge_stream", args, &(bay_call_opts){.timeout_ms = 30000}, &s, &err),
+                 0, "%s", err.message);
+    int rc = bay_stream_next(s, -1, &v, &err);
+    cr_assert_null(v, "a forged chunk was taken: %s", bay_value_str(v, NULL) ? bay_value_str(v, NULL) : "");
+    cr_assert_eq(rc, BAY_EPROTO, "got %s: %s", bay_errname(rc), err.message);
+    cr_assert(strstr(err.message, "test/hostile's worker sent an unreadable frame"), "%s", err.message);
+    cr_assert_str_eq(err.plugin, "test/hostile");
+    bay_stream_free(s);
+    bay_value_free(args);
+    /* The host drops the channel and cancels the call; the plugin's worker serves on, and the host's other plugin
+     * was never touched. */
+    echo_calls(5);
+    char out[256];
+    cr_assert_eq(h_call_str(c, "hostile.ping", NULL, 20000, out, sizeof out, &err), 0, "%s", err.message);
+    cr_assert_str_eq(out, "pong");
+    cr_assert_eq(h_call_str(c, "hostile.ping", NULL, 20000, out, sizeof out, &err), 0, "%s", err.message);
 }

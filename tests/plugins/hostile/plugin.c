@@ -22,12 +22,14 @@
 #include <sys/resource.h>
 #include <sys/ipc.h>
 #include <sys/socket.h>
+#include <linux/futex.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "ring.h" /* the layout of a fast channel's memory, which forge_stream writes into */
 #include "test_plugin.h"
 
 /* outcome answers "refused: <errno text>" when rc < 0, else "ALLOWED <what>". */
@@ -445,6 +447,53 @@ static int forge_tell(bay_invocation *call, const bay_value *args, bay_value **r
     return reply_str(result, rv == 0 ? "sent" : "not sent");
 }
 
+/* channel_memory finds a fast channel's shared memory in this process, as any plugin can in /proc/self/maps. */
+static bay__chan_hdr *channel_memory(void)
+{
+    FILE *maps = fopen("/proc/self/maps", "r");
+    char line[512];
+    unsigned long start = 0;
+    while (maps && start == 0 && fgets(line, sizeof line, maps))
+        if (strstr(line, "memfd:plugbay-channel") && sscanf(line, "%lx-", &start) != 1)
+            start = 0;
+    if (maps)
+        fclose(maps);
+    bay__chan_hdr *h = (bay__chan_hdr *)start;
+    return h && h->magic == BAY_CHAN_MAGIC ? h : NULL;
+}
+
+/* forge_frame writes body (len bytes, at most BAY_RING_ALIGN - 4) as a whole frame at index at of ring. */
+static void forge_frame(uint8_t *ring, uint64_t at, const uint8_t *body, uint32_t len)
+{
+    uint8_t *word = ring + (at & (BAY_RING_CAP - 1));
+    memcpy(word + 4, body, len);
+    atomic_store((_Atomic uint32_t *)(void *)word, len | BAY_RING_WHOLE);
+}
+
+/* forge_stream writes frames of its own making into the ring its worker answers a fast channel's host on, as a
+ * plugin that found the channel's memory could, behind its worker's back: a CHUNK of id 0 (no call of the host's),
+ * then 8 bytes that are no msgpack. It then waits until its call is cancelled or its deadline passes. Answers "no
+ * channel" when its host has none. */
+static int forge_stream(bay_invocation *call, const bay_value *args, bay_value **result)
+{
+    bay__chan_hdr *h = channel_memory();
+    if (h == NULL)
+        return reply_str(result, "no channel");
+    static const uint8_t chunk[] = {0x94, 0x01, 0x10, 0x00, 0xa6, 'f', 'o', 'r', 'g', 'e', 'd'}; /* [1, CHUNK, 0, ..] */
+    static const uint8_t junk[8] = {0xc1, 0xc1, 0xc1, 0xc1, 0xc1, 0xc1, 0xc1, 0xc1};
+    uint8_t *ring = (uint8_t *)h + 4096 + BAY_RING_CAP; /* the ring to the host follows the one to the worker */
+    uint64_t head = atomic_load(&h->to_host.head);
+    memset(ring + ((head + 2 * BAY_RING_ALIGN) & (BAY_RING_CAP - 1)), 0, 4); /* the word after both: none yet */
+    forge_frame(ring, head + BAY_RING_ALIGN, junk, sizeof junk);
+    forge_frame(ring, head, chunk, sizeof chunk); /* the host may read from here on */
+    atomic_store(&h->to_host.head, head + 2 * BAY_RING_ALIGN);
+    atomic_fetch_add(&h->to_host.data.seq, 1);
+    syscall(SYS_futex, &h->to_host.data.seq, FUTEX_WAKE, 1 << 30, NULL, NULL, 0);
+    while (!bay_call_cancelled(call) && bay_call_remaining_ms(call) > 0)
+        usleep(10000);
+    return bay_call_error(call, BAY_ECANCELED, "forge_stream: stopped");
+}
+
 static int ping(bay_invocation *call, const bay_value *args, bay_value **result)
 {
     return reply_str(result, "pong");
@@ -455,4 +504,4 @@ BAY_PLUGIN(NULL, NULL, {"set_others", set_others}, {"sees", sees}, {"sysv", sysv
            {"ping", ping}, {"send_signals", send_signals}, {"connect_abstract", connect_abstract},
            {"setup_io_uring", setup_io_uring}, {"map_shared", map_shared}, {"forge_tell", forge_tell},
            {"fill_memfd", fill_memfd}, {"fill_windows", fill_windows}, {"shout", shout}, {"chatter", chatter},
-           {"forge_log", forge_log});
+           {"forge_log", forge_log}, {"forge_stream", forge_stream});
