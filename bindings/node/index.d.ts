@@ -100,7 +100,8 @@ export class Stream implements AsyncIterableIterator<Result> {
    * the chunks already received. */
   cancel(): void;
   /** Sends value (converted now) as the next chunk of an upload's input: at once while the provider has credit
-   * for it, else waiting on a pool thread while it has not taken the 64 chunks before, up to opts.timeout ms
+   * for it, else waiting on a pool thread while it has not taken the 64 chunks before (on a fast channel: while
+   * the ring to its worker is full), up to opts.timeout ms
    * (absent: the call's deadline), then rejects with BAY_EPENDING, the chunk not sent. Sends and end() asked for
    * together go one after the other, in order. Rejects with BAY_ESTATE once the call ended (the reads say how)
    * or was abandoned, BAY_EINVAL on a stream without input (callStream's) or after end(), a TypeError for a
