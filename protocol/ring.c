@@ -365,11 +365,7 @@ int bay__ring_wait_room(bay__ring *r, size_t size, const bay__ring_wait *w)
 static int write_word(bay__ring *r, uint32_t v, const uint8_t *buf, size_t size, bool whole, const bay__ring_wait *w)
 {
     static const uint8_t zero[BAY_RING_SPARE];
-    bay__bell *space = &r->ctl->space;
-    struct room_for q = {r, whole ? size : 4};
-    int rc = bay__wait_for(has_room_for, &q, &space, 1, w);
-    if (rc == 0 && available(r, q.size) < 0)
-        rc = BAY_EPROTO;
+    int rc = bay__ring_wait_room(r, whole ? size : 4, w);
     if (rc)
         return rc;
     if (whole) {

@@ -703,27 +703,26 @@ int bay__fast_receive(bay_invocation *call, bay_value **chunk)
     struct chunk_wait cw = {ch, call};
     bay__ring_wait w = {.until_ns = call->deadline_ns, .alive = chunk_alive, .arg = &cw};
     while (*chunk == NULL && !call->input_ended) {
-        int stop = bay__call_stop_code(call);
+        int stop = bay__call_stop_code(call); /* an in-ring CANCEL sets it too */
         if (stop)
             return stop;
-        if (ch->upload_id != call->id)
+        if (atomic_load(&ch->state) == CH_DEAD) /* broken here or by the channel thread */
             return bay_call_error(call, BAY_ECONN, "%s: its caller's fast channel closed before its input ended",
                                   call->name);
         nng_msg *m;
         bay__frame f;
         bay_error e;
         int rc = read_frame(ch, &w, &m, &f, &e, "reading an upload's input from its ring");
-        if (rc && bay__call_stop_code(call) == 0 && atomic_load(&ch->state) != CH_DEAD)
-            return bay_call_error(call, rc, "%s: its caller sent a chunk of input that cannot be read: %s",
-                                  call->name, e.message); /* it costs only itself */
-        if (rc) { /* a stop, or the channel is gone */
-            if (bay__call_stop_code(call) == 0)
-                ch->upload_id = 0;
-            continue;
+        if (rc == 0) {
+            rc = receive_frame(call, &f, chunk);
+            bay__frame_release(&f);
+            nng_msg_free(m);
+        } else if (bay__call_stop_code(call) || atomic_load(&ch->state) == CH_DEAD) {
+            continue; /* a stop, or the channel is gone: said above */
+        } else { /* it costs only itself */
+            rc = bay_call_error(call, rc, "%s: its caller sent a chunk of input that cannot be read: %s", call->name,
+                                e.message);
         }
-        rc = receive_frame(call, &f, chunk);
-        bay__frame_release(&f);
-        nng_msg_free(m);
         if (rc)
             return rc;
     }
